@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is set up here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTO_FILES := $(shell find protos -name '*.proto')
+export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
+
+.PHONY: setup protos check-protos lint run test bench demo clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+	@mkdir -p .data/run
+
+# Regenerates the committed Python code (messages, stubs, .pyi) from protos/.
+protos: $(STAMP)
+	@find protos -name '*_pb2*.py*' -delete
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iprotos --python_out=protos --grpc_python_out=protos \
+	  --mypy_out=protos --mypy_grpc_out=protos $(PROTO_FILES)
+	@for d in $$(find protos/sparring -type d); do test -f $$d/__init__.py || touch $$d/__init__.py; done
+
+# CI: the committed generated code must equal a fresh generation.
+check-protos: protos
+	@git diff --exit-code --stat -- protos || { echo "generated code in protos/ is stale: run 'make protos' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- protos)" || { git status --short -- protos; echo "untracked generated files: run 'make protos' and commit"; exit 1; }
+
+lint: setup
+	$(VENV)/bin/buf lint
+	$(VENV)/bin/ruff check .
+
+run: setup
+	$(PY) -m svckit.launcher
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench
+
+demo: setup
+	$(PY) -m analysis_svc.demo
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache
