@@ -1,0 +1,4 @@
+from persona_svc.app import SPEC
+from svckit.runtime import main
+
+main(SPEC)

@@ -1,0 +1,67 @@
+"""Tables of the ``persona`` schema (SQLAlchemy Core; the DDL lives in migrations/)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+
+from svckit.db import request_log_table
+
+SCHEMA = "persona"
+metadata = sa.MetaData(schema=SCHEMA)
+
+archetypes = sa.Table(
+    "archetypes",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("voice_guidance", sa.Text, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+personas = sa.Table(
+    "personas",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("slug", sa.Text, nullable=False, unique=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("blueprint", sa.Text, nullable=False),
+    sa.Column("difficulty", sa.SmallInteger, nullable=False),
+    sa.Column("archetype_id", sa.Text, sa.ForeignKey("archetypes.id")),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("domains", ARRAY(sa.Text), nullable=False),
+    sa.Column("fields", JSONB, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delete_time", sa.DateTime(timezone=True)),
+    sa.Column("search_vector", TSVECTOR),
+    sa.Column("search_text", sa.Text),
+)
+
+persona_versions = sa.Table(
+    "persona_versions",
+    metadata,
+    sa.Column("persona_id", sa.Text, sa.ForeignKey("personas.id"), primary_key=True),
+    sa.Column("revision", sa.BigInteger, primary_key=True),
+    sa.Column("change_kind", sa.Text, nullable=False),
+    sa.Column("restored_revision", sa.BigInteger, nullable=False),
+    sa.Column("snapshot", JSONB, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+scenarios = sa.Table(
+    "scenarios",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("industry", sa.Text, nullable=False),
+    sa.Column("fields", JSONB, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+request_log = request_log_table(metadata)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from svckit.settings import ServiceSettings
+
+
+class PersonaSettings(ServiceSettings):
+    """Environment: PERSONA_GRPC_PORT, PERSONA_METRICS_PORT, PERSONA_LEARNING_ADDRESS..."""
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_", extra="ignore", populate_by_name=True)
+
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    metrics_port: int = Field(default=9101, ge=0, le=65535)
+    learning_address: str = Field(default="", description="host:port of the learning service; empty: no patches")
+    patches_timeout_seconds: float = Field(default=0.25, gt=0, le=5,
+                                           description="How long rendering waits for patches before going without")
+    cache_entries: int = Field(default=10_000, ge=0)

@@ -1,0 +1,333 @@
+"""Personas, scenarios and archetypes as plain data, with the rules they obey."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from svckit.errors import Violations
+
+
+class Blueprint(StrEnum):
+    SALES = "sales"
+    AGENTIC_ENG = "agentic_eng"
+    FULLSTACK = "fullstack"
+    MARKETING = "marketing"
+    IMPLEMENTATION = "implementation"
+    HR = "hr"
+    SECURITY = "security"
+
+
+class HumorUsage(StrEnum):
+    UNSPECIFIED = ""
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class EmotionalStyle(StrEnum):
+    UNSPECIFIED = ""
+    RESERVED = "reserved"
+    EXPRESSIVE = "expressive"
+
+
+class LanguageStyle(StrEnum):
+    UNSPECIFIED = ""
+    CONCISE = "concise"
+    VERBOSE = "verbose"
+
+
+class ChangeKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNDELETE = "undelete"
+    ROLLBACK = "rollback"
+
+
+MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_ID_LENGTH = 63
+MAX_SHORT_TEXT = 200
+MAX_LONG_TEXT = 20_000
+MAX_LIST_ITEMS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Trait:
+    name: str
+    value: float
+    trait_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Belief:
+    text: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    mode: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaConfig:
+    humor_usage: HumorUsage = HumorUsage.UNSPECIFIED
+    emotional_style: EmotionalStyle = EmotionalStyle.UNSPECIFIED
+    voice_enabled: bool = False
+    language_style: LanguageStyle = LanguageStyle.UNSPECIFIED
+    default_mode: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaFields:
+    """Everything a caller writes about a persona."""
+
+    slug: str
+    display_name: str
+    role: str
+    blueprint: Blueprint | None
+    difficulty: int
+    company_context: str = ""
+    personality_traits: tuple[str, ...] = ()
+    communication_style: str = ""
+    objection_patterns: tuple[str, ...] = ()
+    prompt_template: str = ""
+    first_message_template: str = ""
+    active: bool = True
+    description: str = ""
+    domains: tuple[str, ...] = ()
+    real_person: bool = False
+    sources: tuple[str, ...] = ()
+    avatar_uri: str = ""
+    traits: tuple[Trait, ...] = ()
+    beliefs: tuple[Belief, ...] = ()
+    modes: tuple[Mode, ...] = ()
+    config: PersonaConfig = field(default_factory=PersonaConfig)
+    archetype_id: str = ""
+    protected: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PersonaFields:
+        return cls(
+            **{
+                **record,
+                "blueprint": Blueprint(record["blueprint"]) if record.get("blueprint") else None,
+                "personality_traits": tuple(record.get("personality_traits", ())),
+                "objection_patterns": tuple(record.get("objection_patterns", ())),
+                "domains": tuple(record.get("domains", ())),
+                "sources": tuple(record.get("sources", ())),
+                "traits": tuple(Trait(**t) for t in record.get("traits", ())),
+                "beliefs": tuple(Belief(**b) for b in record.get("beliefs", ())),
+                "modes": tuple(Mode(**m) for m in record.get("modes", ())),
+                "config": PersonaConfig(
+                    **{
+                        **record.get("config", {}),
+                        "humor_usage": HumorUsage(record.get("config", {}).get("humor_usage", "")),
+                        "emotional_style": EmotionalStyle(record.get("config", {}).get("emotional_style", "")),
+                        "language_style": LanguageStyle(record.get("config", {}).get("language_style", "")),
+                    }
+                ),
+            }
+        )
+
+
+WRITABLE_PERSONA_FIELDS = frozenset(f.name for f in dataclasses.fields(PersonaFields))
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    id: str
+    fields: PersonaFields
+    revision: int
+    create_time: datetime
+    update_time: datetime
+    delete_time: datetime | None = None
+
+    @property
+    def resource_name(self) -> str:
+        return persona_name(self.id)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
+
+    @property
+    def deleted(self) -> bool:
+        return self.delete_time is not None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fields": self.fields.to_record(),
+            "revision": self.revision,
+            "create_time": self.create_time.isoformat(),
+            "update_time": self.update_time.isoformat(),
+            "delete_time": self.delete_time.isoformat() if self.delete_time else None,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Persona:
+        return cls(
+            id=record["id"],
+            fields=PersonaFields.from_record(record["fields"]),
+            revision=record["revision"],
+            create_time=datetime.fromisoformat(record["create_time"]),
+            update_time=datetime.fromisoformat(record["update_time"]),
+            delete_time=datetime.fromisoformat(record["delete_time"]) if record["delete_time"] else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaVersion:
+    persona_id: str
+    revision: int
+    change_kind: ChangeKind
+    restored_revision: int
+    snapshot: Persona
+    create_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFields:
+    display_name: str
+    company_size: str = ""
+    industry: str = ""
+    description: str = ""
+    pain_points: tuple[str, ...] = ()
+    budget_range: str = ""
+    decision_timeline: str = ""
+
+
+WRITABLE_SCENARIO_FIELDS = frozenset(f.name for f in dataclasses.fields(ScenarioFields))
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    id: str
+    fields: ScenarioFields
+    revision: int
+    create_time: datetime
+    update_time: datetime
+
+    @property
+    def resource_name(self) -> str:
+        return f"scenarios/{self.id}"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Archetype:
+    id: str
+    display_name: str
+    description: str = ""
+    voice_guidance: str = ""
+    create_time: datetime | None = None
+
+    @property
+    def resource_name(self) -> str:
+        return f"archetypes/{self.id}"
+
+
+def persona_name(persona_id: str) -> str:
+    return f"personas/{persona_id}"
+
+
+def check_resource_id(violations: Violations, field_path: str, value: str) -> None:
+    if len(value) > MAX_ID_LENGTH or not ID_PATTERN.match(value):
+        violations.add(
+            field_path,
+            f"must be 1-{MAX_ID_LENGTH} lowercase letters, digits and single dashes (got {value!r})",
+        )
+
+
+def _check_text(violations: Violations, path: str, value: str, limit: int, required: bool = False) -> None:
+    if required and not value.strip():
+        violations.add(path, "is required and must not be blank")
+    elif len(value) > limit:
+        violations.add(path, f"must be at most {limit} characters (got {len(value)})")
+
+
+def _check_list(violations: Violations, path: str, values: tuple[str, ...], limit: int = MAX_SHORT_TEXT) -> None:
+    if len(values) > MAX_LIST_ITEMS:
+        violations.add(path, f"must have at most {MAX_LIST_ITEMS} items (got {len(values)})")
+    for index, value in enumerate(values):
+        _check_text(violations, f"{path}[{index}]", value, limit, required=True)
+
+
+def validate_persona_fields(fields: PersonaFields, violations: Violations, prefix: str = "persona") -> None:
+    """Rules that hold for any persona, whoever writes it. Templates are checked separately."""
+    check_resource_id(violations, f"{prefix}.slug", fields.slug)
+    _check_text(violations, f"{prefix}.display_name", fields.display_name, MAX_SHORT_TEXT, required=True)
+    _check_text(violations, f"{prefix}.role", fields.role, MAX_SHORT_TEXT, required=True)
+    if fields.blueprint is None:
+        violations.add(
+            f"{prefix}.blueprint",
+            "is required: one of " + ", ".join(f"BLUEPRINT_{b.name}" for b in Blueprint),
+        )
+    if not MIN_DIFFICULTY <= fields.difficulty <= MAX_DIFFICULTY:
+        violations.add(
+            f"{prefix}.difficulty", f"must be between {MIN_DIFFICULTY} and {MAX_DIFFICULTY} (got {fields.difficulty})"
+        )
+    for path, value in (
+        ("company_context", fields.company_context),
+        ("communication_style", fields.communication_style),
+        ("description", fields.description),
+        ("prompt_template", fields.prompt_template),
+        ("first_message_template", fields.first_message_template),
+    ):
+        _check_text(violations, f"{prefix}.{path}", value, MAX_LONG_TEXT)
+    _check_text(violations, f"{prefix}.avatar_uri", fields.avatar_uri, 2048)
+    if fields.avatar_uri and not re.match(r"^https?://\S+$", fields.avatar_uri):
+        violations.add(f"{prefix}.avatar_uri", "must be an http(s) URL")
+    _check_list(violations, f"{prefix}.personality_traits", fields.personality_traits)
+    _check_list(violations, f"{prefix}.objection_patterns", fields.objection_patterns, MAX_LONG_TEXT)
+    _check_list(violations, f"{prefix}.domains", fields.domains)
+    _check_list(violations, f"{prefix}.sources", fields.sources, 2048)
+    seen_traits: set[str] = set()
+    for index, trait in enumerate(fields.traits):
+        path = f"{prefix}.traits[{index}]"
+        _check_text(violations, f"{path}.name", trait.name, MAX_SHORT_TEXT, required=True)
+        if not 0.0 <= trait.value <= 1.0:
+            violations.add(f"{path}.value", f"must be between 0.0 and 1.0 (got {trait.value:g})")
+        if trait.name in seen_traits:
+            violations.add(f"{path}.name", f"trait {trait.name!r} is given twice")
+        seen_traits.add(trait.name)
+    for index, belief in enumerate(fields.beliefs):
+        _check_text(violations, f"{prefix}.beliefs[{index}].text", belief.text, MAX_LONG_TEXT, required=True)
+        _check_text(violations, f"{prefix}.beliefs[{index}].source", belief.source, 2048)
+    for index, mode in enumerate(fields.modes):
+        _check_text(violations, f"{prefix}.modes[{index}].mode", mode.mode, MAX_SHORT_TEXT, required=True)
+    enabled_modes = {m.mode for m in fields.modes if m.enabled}
+    if fields.config.default_mode and fields.config.default_mode not in enabled_modes:
+        violations.add(
+            f"{prefix}.config.default_mode",
+            f"{fields.config.default_mode!r} is not one of the persona's enabled modes",
+        )
+
+
+def validate_scenario_fields(fields: ScenarioFields, violations: Violations, prefix: str = "scenario") -> None:
+    _check_text(violations, f"{prefix}.display_name", fields.display_name, MAX_SHORT_TEXT, required=True)
+    for path in ("company_size", "industry", "budget_range", "decision_timeline"):
+        _check_text(violations, f"{prefix}.{path}", getattr(fields, path), MAX_SHORT_TEXT)
+    _check_text(violations, f"{prefix}.description", fields.description, MAX_LONG_TEXT)
+    _check_list(violations, f"{prefix}.pain_points", fields.pain_points, MAX_LONG_TEXT)
+
+
+def validate_archetype(archetype: Archetype, violations: Violations) -> None:
+    check_resource_id(violations, "archetype_id", archetype.id)
+    _check_text(violations, "archetype.display_name", archetype.display_name, MAX_SHORT_TEXT, required=True)
+    _check_text(violations, "archetype.description", archetype.description, MAX_LONG_TEXT)
+    _check_text(violations, "archetype.voice_guidance", archetype.voice_guidance, MAX_LONG_TEXT)

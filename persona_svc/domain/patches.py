@@ -1,0 +1,62 @@
+"""Prompt patches from the learning loop, and how a rendered prompt takes them in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class PatchTarget(StrEnum):
+    VOICE_PROMPT = "voice_prompt"
+    SYSTEM_PROMPT = "system_prompt"
+    ELEMENTAL_BEHAVIOR = "elemental_behavior"
+
+
+class PatchSource(StrEnum):
+    LIVE = "live"
+    UNAVAILABLE = "unavailable"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPatch:
+    name: str
+    target: PatchTarget
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatchLookup:
+    patches: tuple[PromptPatch, ...]
+    source: PatchSource
+
+
+class PatchProvider(Protocol):
+    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup: ...
+
+
+class NoPatches:
+    """Used when no learning service is configured."""
+
+    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
+        return PatchLookup((), PatchSource.DISABLED)
+
+
+_SECTION_TITLES = {
+    PatchTarget.SYSTEM_PROMPT: "Refinements learned from earlier calls",
+    PatchTarget.VOICE_PROMPT: "Voice delivery rules",
+    PatchTarget.ELEMENTAL_BEHAVIOR: "Behaviour rules",
+}
+
+
+def apply_patches(system_prompt: str, patches: tuple[PromptPatch, ...]) -> str:
+    """Patches are surgical additions: each target gets a short section appended, in a fixed order."""
+    sections = []
+    for target in PatchTarget:
+        lines = [f"- {p.text}" for p in patches if p.target == target]
+        if lines:
+            sections.append(f"{_SECTION_TITLES[target]}:\n" + "\n".join(lines))
+    if not sections:
+        return system_prompt
+    return system_prompt.rstrip() + "\n\n" + "\n\n".join(sections)

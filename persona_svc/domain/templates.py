@@ -1,0 +1,135 @@
+"""Prompt templates: the placeholders they may use, how they are checked and rendered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from persona_svc.domain.model import Archetype, PersonaFields, ScenarioFields
+from svckit.errors import Violations
+
+# {name} or {group.name}; {{ and }} are literal braces.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+PERSONA_PLACEHOLDERS = frozenset({
+    "name", "display_name", "role", "blueprint", "difficulty", "company_context", "personality_traits",
+    "communication_style", "objection_patterns", "description", "domains", "beliefs",
+})
+SCENARIO_PLACEHOLDERS = frozenset({
+    "name", "company_size", "industry", "description", "pain_points", "budget_range", "decision_timeline",
+})
+OTHER_PLACEHOLDERS = frozenset({"difficulty_instructions", "archetype_guidance"})
+KNOWN_PLACEHOLDERS = frozenset(
+    {f"persona.{p}" for p in PERSONA_PLACEHOLDERS}
+    | {f"scenario.{p}" for p in SCENARIO_PLACEHOLDERS}
+    | OTHER_PLACEHOLDERS
+)
+
+DIFFICULTY_INSTRUCTIONS: Mapping[int, str] = {
+    1: (
+        "Difficulty 1 (warm-up): be friendly and forthcoming. Share your pain points, budget and timeline "
+        "as soon as you are asked. Raise at most one mild objection and accept a reasonable answer."
+    ),
+    2: (
+        "Difficulty 2 (cooperative): be open but busy. Answer direct questions fully, volunteer little. "
+        "Raise one or two common objections and let a clear answer resolve them."
+    ),
+    3: (
+        "Difficulty 3 (realistic): be polite and guarded. Reveal budget, timeline and decision process only "
+        "to specific, well-earned questions. Push back on vague claims and ask for evidence."
+    ),
+    4: (
+        "Difficulty 4 (demanding): be sceptical and short on time. Keep answers brief, interrupt long "
+        "pitches, raise several hard objections (price, risk, a competitor) and hold them until they are "
+        "answered with specifics. Commit to a next step only if value is proven."
+    ),
+    5: (
+        "Difficulty 5 (hostile): be impatient and dismissive. Give one-line answers, challenge every "
+        "assumption, bring up a curveball (a budget freeze, a rival quote, a sceptical boss) without warning, "
+        "and threaten to end the call if the candidate wastes your time. Never volunteer information."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    text: str
+    start: int
+
+
+def placeholders(template: str) -> list[Placeholder]:
+    found = []
+    for match in _TOKEN.finditer(template):
+        if match.group(1) is not None:
+            found.append(Placeholder(match.group(1), match.start()))
+    return found
+
+
+def check_template(template: str, field_path: str, violations: Violations) -> None:
+    """Every placeholder must be known and every lone brace escaped; each problem is one violation."""
+    for match in _TOKEN.finditer(template):
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            continue
+        if match.group(1) is None:
+            violations.add(field_path, f"unbalanced {token!r} at offset {match.start()}; write {token * 2} for a "
+                           "literal brace")
+        elif match.group(1).strip() not in KNOWN_PLACEHOLDERS:
+            violations.add(
+                field_path,
+                f"unknown placeholder {token} at offset {match.start()}; known: "
+                + ", ".join("{" + p + "}" for p in sorted(KNOWN_PLACEHOLDERS)),
+            )
+
+
+def _join(values) -> str:
+    return ", ".join(values)
+
+
+def template_values(
+    persona: PersonaFields, scenario: ScenarioFields | None, archetype: Archetype | None
+) -> dict[str, str]:
+    values = {
+        "persona.name": persona.display_name,
+        "persona.display_name": persona.display_name,
+        "persona.role": persona.role,
+        "persona.blueprint": persona.blueprint.value if persona.blueprint else "",
+        "persona.difficulty": str(persona.difficulty),
+        "persona.company_context": persona.company_context,
+        "persona.personality_traits": _join(persona.personality_traits),
+        "persona.communication_style": persona.communication_style,
+        "persona.objection_patterns": "\n".join(f"- {o}" for o in persona.objection_patterns),
+        "persona.description": persona.description,
+        "persona.domains": _join(persona.domains),
+        "persona.beliefs": "\n".join(f"- {b.text}" for b in persona.beliefs),
+        "difficulty_instructions": DIFFICULTY_INSTRUCTIONS.get(persona.difficulty, ""),
+        "archetype_guidance": archetype.voice_guidance if archetype else "",
+    }
+    scenario = scenario or ScenarioFields(display_name="")
+    values.update({
+        "scenario.name": scenario.display_name,
+        "scenario.company_size": scenario.company_size,
+        "scenario.industry": scenario.industry,
+        "scenario.description": scenario.description,
+        "scenario.pain_points": "\n".join(f"- {p}" for p in scenario.pain_points),
+        "scenario.budget_range": scenario.budget_range,
+        "scenario.decision_timeline": scenario.decision_timeline,
+    })
+    return values
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fills a checked template. Unknown placeholders cannot reach here: templates are checked on write."""
+
+    def substitute(match: re.Match) -> str:
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        if match.group(1) is None:
+            return token
+        return values.get(match.group(1).strip(), token)
+
+    return _TOKEN.sub(substitute, template)

@@ -1,0 +1,246 @@
+"""Proto messages to domain objects and back; names and enums are checked here, rules in the domain."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
+
+from persona_svc.domain.model import (
+    Archetype,
+    Belief,
+    Blueprint,
+    ChangeKind,
+    EmotionalStyle,
+    HumorUsage,
+    LanguageStyle,
+    Mode,
+    Persona,
+    PersonaConfig,
+    PersonaFields,
+    PersonaVersion,
+    Scenario,
+    ScenarioFields,
+    Trait,
+)
+from persona_svc.domain.patches import PatchSource
+from sparring.persona.v1 import persona_service_pb2 as pb
+from svckit.errors import FieldViolation, InvalidArgument
+
+# Proto field name -> domain field name, where they differ.
+PERSONA_FIELD_NAMES = {"archetype": "archetype_id"}
+PERSONA_OUTPUT_ONLY = frozenset({"name", "create_time", "update_time", "delete_time", "etag", "revision"})
+PERSONA_WRITABLE = frozenset(
+    f.name for f in pb.Persona.DESCRIPTOR.fields if f.name not in PERSONA_OUTPUT_ONLY
+)
+SCENARIO_OUTPUT_ONLY = frozenset({"name", "create_time", "update_time", "etag"})
+SCENARIO_WRITABLE = frozenset(
+    f.name for f in pb.Scenario.DESCRIPTOR.fields if f.name not in SCENARIO_OUTPUT_ONLY
+)
+
+_BLUEPRINTS = {getattr(pb, f"BLUEPRINT_{b.name}"): b for b in Blueprint}
+_BLUEPRINT_ENUMS = {b: e for e, b in _BLUEPRINTS.items()}
+_HUMOR = {pb.HUMOR_USAGE_UNSPECIFIED: HumorUsage.UNSPECIFIED, pb.HUMOR_USAGE_LOW: HumorUsage.LOW,
+          pb.HUMOR_USAGE_MEDIUM: HumorUsage.MEDIUM, pb.HUMOR_USAGE_HIGH: HumorUsage.HIGH}
+_EMOTION = {pb.EMOTIONAL_STYLE_UNSPECIFIED: EmotionalStyle.UNSPECIFIED,
+            pb.EMOTIONAL_STYLE_RESERVED: EmotionalStyle.RESERVED,
+            pb.EMOTIONAL_STYLE_EXPRESSIVE: EmotionalStyle.EXPRESSIVE}
+_LANGUAGE = {pb.LANGUAGE_STYLE_UNSPECIFIED: LanguageStyle.UNSPECIFIED, pb.LANGUAGE_STYLE_CONCISE: LanguageStyle.CONCISE,
+             pb.LANGUAGE_STYLE_VERBOSE: LanguageStyle.VERBOSE}
+_CHANGE_KINDS = {ChangeKind.CREATE: pb.CHANGE_KIND_CREATE, ChangeKind.UPDATE: pb.CHANGE_KIND_UPDATE,
+                 ChangeKind.DELETE: pb.CHANGE_KIND_DELETE, ChangeKind.UNDELETE: pb.CHANGE_KIND_UNDELETE,
+                 ChangeKind.ROLLBACK: pb.CHANGE_KIND_ROLLBACK}
+_PATCH_SOURCES = {PatchSource.LIVE: pb.PATCH_SOURCE_LIVE, PatchSource.UNAVAILABLE: pb.PATCH_SOURCE_UNAVAILABLE,
+                  PatchSource.DISABLED: pb.PATCH_SOURCE_DISABLED}
+
+
+def fingerprint(request: Message) -> str:
+    """Identifies a request's content, so a reused request id with another payload is caught."""
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _enum(mapping: dict, value: int, field: str, enum_type) -> object:
+    try:
+        return mapping[value]
+    except KeyError:
+        raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}")) from None
+
+
+def blueprint_of(value: int, field: str) -> Blueprint | None:
+    """None for BLUEPRINT_UNSPECIFIED (a filter not set, or a missing blueprint the domain reports)."""
+    if value == pb.BLUEPRINT_UNSPECIFIED:
+        return None
+    return _enum(_BLUEPRINTS, value, field, pb.Blueprint)  # type: ignore[return-value]
+
+
+def resource_id(name: str, collection: str, field: str) -> str:
+    """The id in ``{collection}/{id}``; anything else is INVALID_ARGUMENT naming the field."""
+    prefix = f"{collection}/"
+    if not name.startswith(prefix) or "/" in name[len(prefix):] or len(name) == len(prefix):
+        raise InvalidArgument(FieldViolation(field, f"must be a resource name like '{collection}/{{id}}' "
+                                                    f"(got {name!r})"))
+    return name[len(prefix):]
+
+
+def version_ref(name: str, field: str) -> tuple[str, int]:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "personas" or parts[2] != "versions" or not parts[1] or not parts[3].isdigit():
+        raise InvalidArgument(FieldViolation(
+            field, f"must be a resource name like 'personas/{{id}}/versions/{{revision}}' (got {name!r})"))
+    return parts[1], int(parts[3])
+
+
+def archetype_id_of(name: str, field: str = "persona.archetype") -> str:
+    return resource_id(name, "archetypes", field) if name else ""
+
+
+def persona_fields(message: pb.Persona) -> PersonaFields:
+    config = message.config
+    return PersonaFields(
+        slug=message.slug,
+        display_name=message.display_name,
+        role=message.role,
+        blueprint=blueprint_of(message.blueprint, "persona.blueprint"),
+        difficulty=message.difficulty,
+        company_context=message.company_context,
+        personality_traits=tuple(message.personality_traits),
+        communication_style=message.communication_style,
+        objection_patterns=tuple(message.objection_patterns),
+        prompt_template=message.prompt_template,
+        first_message_template=message.first_message_template,
+        active=message.active,
+        description=message.description,
+        domains=tuple(message.domains),
+        real_person=message.real_person,
+        sources=tuple(message.sources),
+        avatar_uri=message.avatar_uri,
+        traits=tuple(Trait(t.name, t.value, t.trait_type) for t in message.traits),
+        beliefs=tuple(Belief(b.text, b.source) for b in message.beliefs),
+        modes=tuple(Mode(m.mode, m.enabled) for m in message.modes),
+        config=PersonaConfig(
+            humor_usage=_enum(_HUMOR, config.humor_usage, "persona.config.humor_usage", pb.HumorUsage),
+            emotional_style=_enum(_EMOTION, config.emotional_style, "persona.config.emotional_style",
+                                  pb.EmotionalStyle),
+            voice_enabled=config.voice_enabled,
+            language_style=_enum(_LANGUAGE, config.language_style, "persona.config.language_style",
+                                 pb.LanguageStyle),
+            default_mode=config.default_mode,
+        ),
+        archetype_id=archetype_id_of(message.archetype),
+        protected=message.protected,
+    )
+
+
+def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def persona_message(persona: Persona) -> pb.Persona:
+    f = persona.fields
+    c = f.config
+    return pb.Persona(
+        name=persona.resource_name,
+        slug=f.slug,
+        display_name=f.display_name,
+        role=f.role,
+        blueprint=_BLUEPRINT_ENUMS.get(f.blueprint, pb.BLUEPRINT_UNSPECIFIED),
+        difficulty=f.difficulty,
+        company_context=f.company_context,
+        personality_traits=f.personality_traits,
+        communication_style=f.communication_style,
+        objection_patterns=f.objection_patterns,
+        prompt_template=f.prompt_template,
+        first_message_template=f.first_message_template,
+        active=f.active,
+        description=f.description,
+        domains=f.domains,
+        real_person=f.real_person,
+        sources=f.sources,
+        avatar_uri=f.avatar_uri,
+        traits=[pb.Trait(name=t.name, value=t.value, trait_type=t.trait_type) for t in f.traits],
+        beliefs=[pb.Belief(text=b.text, source=b.source) for b in f.beliefs],
+        modes=[pb.Mode(mode=m.mode, enabled=m.enabled) for m in f.modes],
+        config=pb.PersonaConfig(
+            humor_usage=_key_of(_HUMOR, c.humor_usage),
+            emotional_style=_key_of(_EMOTION, c.emotional_style),
+            voice_enabled=c.voice_enabled,
+            language_style=_key_of(_LANGUAGE, c.language_style),
+            default_mode=c.default_mode,
+        ),
+        archetype=f"archetypes/{f.archetype_id}" if f.archetype_id else "",
+        protected=f.protected,
+        create_time=_timestamp(persona.create_time),
+        update_time=_timestamp(persona.update_time),
+        delete_time=_timestamp(persona.delete_time),
+        etag=persona.etag,
+        revision=persona.revision,
+    )
+
+
+def _key_of(mapping: dict, value) -> int:
+    return next(k for k, v in mapping.items() if v == value)
+
+
+def version_message(version: PersonaVersion) -> pb.PersonaVersion:
+    return pb.PersonaVersion(
+        name=f"personas/{version.persona_id}/versions/{version.revision}",
+        revision=version.revision,
+        change_kind=_CHANGE_KINDS[version.change_kind],
+        restored_revision=version.restored_revision,
+        snapshot=persona_message(version.snapshot),
+        create_time=_timestamp(version.create_time),
+    )
+
+
+def scenario_fields(message: pb.Scenario) -> ScenarioFields:
+    return ScenarioFields(
+        display_name=message.display_name,
+        company_size=message.company_size,
+        industry=message.industry,
+        description=message.description,
+        pain_points=tuple(message.pain_points),
+        budget_range=message.budget_range,
+        decision_timeline=message.decision_timeline,
+    )
+
+
+def scenario_message(scenario: Scenario) -> pb.Scenario:
+    f = scenario.fields
+    return pb.Scenario(
+        name=scenario.resource_name,
+        display_name=f.display_name,
+        company_size=f.company_size,
+        industry=f.industry,
+        description=f.description,
+        pain_points=f.pain_points,
+        budget_range=f.budget_range,
+        decision_timeline=f.decision_timeline,
+        create_time=_timestamp(scenario.create_time),
+        update_time=_timestamp(scenario.update_time),
+        etag=scenario.etag,
+    )
+
+
+def archetype_of(message: pb.Archetype, archetype_id: str) -> Archetype:
+    return Archetype(id=archetype_id, display_name=message.display_name, description=message.description,
+                     voice_guidance=message.voice_guidance)
+
+
+def archetype_message(archetype: Archetype) -> pb.Archetype:
+    return pb.Archetype(
+        name=archetype.resource_name,
+        display_name=archetype.display_name,
+        description=archetype.description,
+        voice_guidance=archetype.voice_guidance,
+        create_time=_timestamp(archetype.create_time),
+    )
+
+
+def patch_source(source: PatchSource) -> int:
+    return _PATCH_SOURCES[source]

@@ -1,0 +1,165 @@
+"""PersonaService over gRPC: requests to use cases, results to responses, nothing else."""
+
+from __future__ import annotations
+
+from persona_svc.adapters.repositories import PersonaFilter
+from persona_svc.entrypoints import convert
+from persona_svc.service_layer.catalogue import Catalogue, Mutation
+from sparring.persona.v1 import persona_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2_grpc
+from svckit.context import current_call
+from svckit.errors import FieldViolation, InvalidArgument
+from svckit.fieldmask import resolve_update_mask
+
+
+def _mutation(request) -> Mutation:
+    return Mutation(caller=current_call(), request_id=request.request_id, fingerprint=convert.fingerprint(request))
+
+
+def _persona_id(name: str, field: str = "name") -> str:
+    return convert.resource_id(name, "personas", field)
+
+
+class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+
+    async def GetPersona(self, request: pb.GetPersonaRequest, context) -> pb.GetPersonaResponse:
+        persona = await self._catalogue.get_persona(_persona_id(request.name))
+        return pb.GetPersonaResponse(persona=convert.persona_message(persona))
+
+    async def ListPersonas(self, request: pb.ListPersonasRequest, context) -> pb.ListPersonasResponse:
+        where = PersonaFilter(
+            blueprint=(b.value if (b := convert.blueprint_of(request.blueprint, "blueprint")) else None),
+            min_difficulty=request.min_difficulty or None,
+            max_difficulty=request.max_difficulty or None,
+            archetype_id=convert.archetype_id_of(request.archetype, "archetype") or None,
+            domain=request.domain or None,
+            active=request.active if request.HasField("active") else None,
+            show_deleted=request.show_deleted,
+        )
+        for field in ("min_difficulty", "max_difficulty"):
+            value = getattr(request, field)
+            if value and not 1 <= value <= 5:
+                raise InvalidArgument(FieldViolation(field, f"must be between 1 and 5, or 0 for no bound (got {value})"))
+        if where.min_difficulty and where.max_difficulty and where.min_difficulty > where.max_difficulty:
+            raise InvalidArgument(FieldViolation("min_difficulty", "must not be above max_difficulty"))
+        page = await self._catalogue.list_personas(where, request.page_size, request.page_token)
+        return pb.ListPersonasResponse(
+            personas=[convert.persona_message(p) for p in page.items], next_page_token=page.next_page_token
+        )
+
+    async def CreatePersona(self, request: pb.CreatePersonaRequest, context) -> pb.CreatePersonaResponse:
+        persona = await self._catalogue.create_persona(
+            convert.persona_fields(request.persona), request.persona_id, _mutation(request)
+        )
+        return pb.CreatePersonaResponse(persona=convert.persona_message(persona))
+
+    async def UpdatePersona(self, request: pb.UpdatePersonaRequest, context) -> pb.UpdatePersonaResponse:
+        persona_id = _persona_id(request.persona.name, "persona.name")
+        mask = resolve_update_mask(request.update_mask, convert.PERSONA_WRITABLE, convert.PERSONA_OUTPUT_ONLY)
+        domain_mask = frozenset(convert.PERSONA_FIELD_NAMES.get(name, name) for name in mask)
+        persona = await self._catalogue.update_persona(
+            persona_id, convert.persona_fields(request.persona), domain_mask, request.persona.etag,
+            _mutation(request),
+        )
+        return pb.UpdatePersonaResponse(persona=convert.persona_message(persona))
+
+    async def DeletePersona(self, request: pb.DeletePersonaRequest, context) -> pb.DeletePersonaResponse:
+        persona = await self._catalogue.delete_persona(_persona_id(request.name), request.etag, _mutation(request))
+        return pb.DeletePersonaResponse(persona=convert.persona_message(persona))
+
+    async def UndeletePersona(self, request: pb.UndeletePersonaRequest, context) -> pb.UndeletePersonaResponse:
+        persona = await self._catalogue.undelete_persona(_persona_id(request.name), request.etag,
+                                                         _mutation(request))
+        return pb.UndeletePersonaResponse(persona=convert.persona_message(persona))
+
+    async def GetPersonaVersion(self, request: pb.GetPersonaVersionRequest, context) -> pb.GetPersonaVersionResponse:
+        persona_id, revision = convert.version_ref(request.name, "name")
+        version = await self._catalogue.get_version(persona_id, revision)
+        return pb.GetPersonaVersionResponse(version=convert.version_message(version))
+
+    async def ListPersonaVersions(self, request: pb.ListPersonaVersionsRequest,
+                                  context) -> pb.ListPersonaVersionsResponse:
+        page = await self._catalogue.list_versions(_persona_id(request.parent, "parent"), request.page_size,
+                                                   request.page_token)
+        return pb.ListPersonaVersionsResponse(
+            versions=[convert.version_message(v) for v in page.items], next_page_token=page.next_page_token
+        )
+
+    async def RollbackPersona(self, request: pb.RollbackPersonaRequest, context) -> pb.RollbackPersonaResponse:
+        persona_id = _persona_id(request.name)
+        version_persona, revision = convert.version_ref(request.version, "version")
+        if version_persona != persona_id:
+            raise InvalidArgument(FieldViolation("version", f"is a version of personas/{version_persona}, "
+                                                            f"not of {request.name}"))
+        persona = await self._catalogue.rollback_persona(persona_id, revision, request.etag, _mutation(request))
+        return pb.RollbackPersonaResponse(persona=convert.persona_message(persona))
+
+    async def SearchPersonas(self, request: pb.SearchPersonasRequest, context) -> pb.SearchPersonasResponse:
+        blueprint = convert.blueprint_of(request.blueprint, "blueprint")
+        hits = await self._catalogue.search(request.query, blueprint.value if blueprint else None,
+                                            request.page_size)
+        return pb.SearchPersonasResponse(
+            results=[pb.SearchResult(persona=convert.persona_message(h.persona), relevance=h.relevance)
+                     for h in hits]
+        )
+
+    async def RenderPrompt(self, request: pb.RenderPromptRequest, context) -> pb.RenderPromptResponse:
+        persona_id = _persona_id(request.persona, "persona")
+        scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
+        rendered = await self._catalogue.render_prompt(persona_id, scenario_id)
+        return pb.RenderPromptResponse(
+            system_prompt=rendered.system_prompt,
+            first_message=rendered.first_message,
+            difficulty_instructions=rendered.difficulty_instructions,
+            applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text)
+                             for p in rendered.applied_patches],
+            patch_source=convert.patch_source(rendered.patch_source),
+            persona_revision=rendered.persona_revision,
+        )
+
+    async def GetScenario(self, request: pb.GetScenarioRequest, context) -> pb.GetScenarioResponse:
+        scenario = await self._catalogue.get_scenario(convert.resource_id(request.name, "scenarios", "name"))
+        return pb.GetScenarioResponse(scenario=convert.scenario_message(scenario))
+
+    async def ListScenarios(self, request: pb.ListScenariosRequest, context) -> pb.ListScenariosResponse:
+        page = await self._catalogue.list_scenarios(request.industry, request.page_size, request.page_token)
+        return pb.ListScenariosResponse(
+            scenarios=[convert.scenario_message(s) for s in page.items], next_page_token=page.next_page_token
+        )
+
+    async def CreateScenario(self, request: pb.CreateScenarioRequest, context) -> pb.CreateScenarioResponse:
+        scenario = await self._catalogue.create_scenario(
+            convert.scenario_fields(request.scenario), request.scenario_id, _mutation(request)
+        )
+        return pb.CreateScenarioResponse(scenario=convert.scenario_message(scenario))
+
+    async def UpdateScenario(self, request: pb.UpdateScenarioRequest, context) -> pb.UpdateScenarioResponse:
+        scenario_id = convert.resource_id(request.scenario.name, "scenarios", "scenario.name")
+        mask = resolve_update_mask(request.update_mask, convert.SCENARIO_WRITABLE, convert.SCENARIO_OUTPUT_ONLY)
+        scenario = await self._catalogue.update_scenario(
+            scenario_id, convert.scenario_fields(request.scenario), mask, request.scenario.etag, _mutation(request)
+        )
+        return pb.UpdateScenarioResponse(scenario=convert.scenario_message(scenario))
+
+    async def DeleteScenario(self, request: pb.DeleteScenarioRequest, context) -> pb.DeleteScenarioResponse:
+        await self._catalogue.delete_scenario(convert.resource_id(request.name, "scenarios", "name"), request.etag,
+                                              _mutation(request))
+        return pb.DeleteScenarioResponse()
+
+    async def GetArchetype(self, request: pb.GetArchetypeRequest, context) -> pb.GetArchetypeResponse:
+        archetype = await self._catalogue.get_archetype(convert.resource_id(request.name, "archetypes", "name"))
+        return pb.GetArchetypeResponse(archetype=convert.archetype_message(archetype))
+
+    async def ListArchetypes(self, request: pb.ListArchetypesRequest, context) -> pb.ListArchetypesResponse:
+        page = await self._catalogue.list_archetypes(request.page_size, request.page_token)
+        return pb.ListArchetypesResponse(
+            archetypes=[convert.archetype_message(a) for a in page.items], next_page_token=page.next_page_token
+        )
+
+    async def CreateArchetype(self, request: pb.CreateArchetypeRequest, context) -> pb.CreateArchetypeResponse:
+        archetype = await self._catalogue.create_archetype(
+            convert.archetype_of(request.archetype, request.archetype_id), _mutation(request)
+        )
+        return pb.CreateArchetypeResponse(archetype=convert.archetype_message(archetype))

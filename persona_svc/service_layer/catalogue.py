@@ -1,0 +1,498 @@
+"""Use cases of the persona catalogue: personas, versions, scenarios, archetypes, search, rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+import sqlalchemy.exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persona_svc.adapters.repositories import PersonaFilter, SearchHit
+from persona_svc.domain import templates
+from persona_svc.domain.model import (
+    Archetype,
+    ChangeKind,
+    Persona,
+    PersonaFields,
+    PersonaVersion,
+    Scenario,
+    ScenarioFields,
+    check_resource_id,
+    validate_archetype,
+    validate_persona_fields,
+    validate_scenario_fields,
+)
+from persona_svc.domain.patches import PatchProvider, PatchSource, PromptPatch, apply_patches
+from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
+from svckit.cache import InvalidatedCache
+from svckit.context import CallContext
+from svckit.db import run_idempotent
+from svckit.errors import (
+    AlreadyExists,
+    EtagMismatch,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Violations,
+)
+from svckit.pagination import PageTokens, page_size
+
+SEARCH_DEFAULT, SEARCH_MAX = 20, 100
+MAX_QUERY_LENGTH = 200
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """What every mutating call carries: who asks, and the idempotency key with the request's fingerprint."""
+
+    caller: CallContext
+    request_id: str = ""
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    system_prompt: str
+    first_message: str
+    difficulty_instructions: str
+    applied_patches: tuple[PromptPatch, ...]
+    patch_source: PatchSource
+    persona_revision: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_etag(resource_name: str, sent: str, current: str) -> None:
+    if sent and sent != current:
+        raise EtagMismatch(resource_name, sent, current)
+
+
+def _require_admin_for(persona: Persona, caller: CallContext, action: str) -> None:
+    if persona.fields.protected and not caller.is_admin:
+        raise PermissionDenied(
+            f"{persona.resource_name} is protected; {action} it needs the admin role",
+            reason="PERSONA_PROTECTED",
+            metadata={"resource": persona.resource_name},
+        )
+
+
+class Catalogue:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        patches: PatchProvider,
+        page_tokens: PageTokens,
+        personas_cache: InvalidatedCache[str, Persona] | None = None,
+        scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
+        archetypes_cache: InvalidatedCache[str, Archetype] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._patches = patches
+        self._tokens = page_tokens
+        self._personas = personas_cache or InvalidatedCache("personas")
+        self._scenarios = scenarios_cache or InvalidatedCache("scenarios")
+        self._archetypes = archetypes_cache or InvalidatedCache("archetypes")
+
+    def uow(self) -> CatalogueUnitOfWork:
+        return CatalogueUnitOfWork(self._engine)
+
+    def invalidate(self, table: str, resource_id: str) -> None:
+        """Called for every committed change, local or announced by another replica."""
+        cache = {"personas": self._personas, "scenarios": self._scenarios, "archetypes": self._archetypes}.get(table)
+        if cache is not None:
+            cache.invalidate(resource_id)
+
+    def caches(self) -> tuple[InvalidatedCache, ...]:
+        return (self._personas, self._scenarios, self._archetypes)
+
+    # --- personas -----------------------------------------------------------------------------
+
+    async def get_persona(self, persona_id: str) -> Persona:
+        cached = self._personas.get(persona_id)
+        if cached is not None:
+            return cached
+        generation = self._personas.generation
+        async with self.uow() as uow:
+            persona = await uow.personas.get(persona_id)
+        if persona is None:
+            raise NotFound(f"personas/{persona_id}")
+        self._personas.put(persona_id, persona, generation)
+        return persona
+
+    async def list_personas(self, where: PersonaFilter, requested_size: int, token: str) -> Page[Persona]:
+        size = page_size(requested_size)
+        filters = dataclasses.asdict(where)
+        cursor = self._tokens.decode(token, filters)
+        after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
+        async with self.uow() as uow:
+            items = await uow.personas.list(where, after, size + 1)
+        next_token = ""
+        if len(items) > size:
+            items = items[:size]
+            last = items[-1]
+            next_token = self._tokens.encode([last.create_time.isoformat(), last.id], filters)
+        return Page(items, next_token)
+
+    async def create_persona(self, fields: PersonaFields, persona_id: str, mutation: Mutation) -> Persona:
+        violations = Violations()
+        if persona_id:
+            check_resource_id(violations, "persona_id", persona_id)
+        self._check_persona(fields, violations, check_templates=True)
+        if fields.protected and not mutation.caller.is_admin:
+            raise PermissionDenied("creating a protected persona needs the admin role", reason="ADMIN_REQUIRED")
+        persona_id = persona_id or str(uuid.uuid4())
+
+        async def run() -> Persona:
+            await self._check_archetype(uow, fields.archetype_id)
+            if await uow.personas.get(persona_id) is not None:
+                raise AlreadyExists(f"personas/{persona_id} already exists", reason="PERSONA_EXISTS",
+                                    metadata={"resource": f"personas/{persona_id}"})
+            await self._check_slug_free(uow, fields.slug, persona_id)
+            now = _now()
+            persona = Persona(id=persona_id, fields=fields, revision=1, create_time=now, update_time=now)
+            await uow.personas.add(persona)
+            await uow.personas.add_version(PersonaVersion(persona_id, 1, ChangeKind.CREATE, 0, persona, now))
+            return persona
+
+        async with self.uow() as uow:
+            persona = await self._commit_once(uow, "CreatePersona", mutation, run)
+        self._personas.invalidate(persona.id)
+        return persona
+
+    async def update_persona(
+        self, persona_id: str, incoming: PersonaFields, mask: frozenset[str], etag: str, mutation: Mutation
+    ) -> Persona:
+        async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
+            _require_admin_for(current, mutation.caller, "changing")
+            fields = dataclasses.replace(current.fields, **{name: getattr(incoming, name) for name in mask})
+            if fields.protected and not mutation.caller.is_admin:
+                raise PermissionDenied("protecting a persona needs the admin role", reason="ADMIN_REQUIRED")
+            violations = Violations()
+            self._check_persona(fields, violations, check_templates=bool(
+                mask & {"prompt_template", "first_message_template"}))
+            if "archetype_id" in mask:
+                await self._check_archetype(uow, fields.archetype_id)
+            if "slug" in mask:
+                await self._check_slug_free(uow, fields.slug, persona_id)
+            return fields, ChangeKind.UPDATE, 0
+
+        return await self._write_version(persona_id, etag, mutation, "UpdatePersona", change, allow_deleted=False)
+
+    async def delete_persona(self, persona_id: str, etag: str, mutation: Mutation) -> Persona:
+        return await self._set_deleted(persona_id, etag, mutation, deleted=True)
+
+    async def undelete_persona(self, persona_id: str, etag: str, mutation: Mutation) -> Persona:
+        return await self._set_deleted(persona_id, etag, mutation, deleted=False)
+
+    async def _set_deleted(self, persona_id: str, etag: str, mutation: Mutation, deleted: bool) -> Persona:
+        method = "DeletePersona" if deleted else "UndeletePersona"
+
+        async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
+            _require_admin_for(current, mutation.caller, "deleting" if deleted else "restoring")
+            if current.deleted == deleted:
+                state = "already deleted" if deleted else "not deleted"
+                raise FailedPrecondition(f"{current.resource_name} is {state}",
+                                         reason="PERSONA_DELETED" if deleted else "PERSONA_NOT_DELETED",
+                                         metadata={"resource": current.resource_name})
+            return current.fields, ChangeKind.DELETE if deleted else ChangeKind.UNDELETE, 0
+
+        return await self._write_version(persona_id, etag, mutation, method, change, allow_deleted=True,
+                                         deleted=deleted)
+
+    async def rollback_persona(self, persona_id: str, revision: int, etag: str, mutation: Mutation) -> Persona:
+        async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
+            _require_admin_for(current, mutation.caller, "rolling back")
+            target = await uow.personas.get_version(persona_id, revision)
+            if target is None:
+                raise NotFound(f"personas/{persona_id}/versions/{revision}", reason="VERSION_NOT_FOUND")
+            fields = target.snapshot.fields
+            await self._check_archetype(uow, fields.archetype_id)
+            await self._check_slug_free(uow, fields.slug, persona_id)
+            return fields, ChangeKind.ROLLBACK, revision
+
+        return await self._write_version(persona_id, etag, mutation, "RollbackPersona", change, allow_deleted=False)
+
+    async def _write_version(self, persona_id: str, etag: str, mutation: Mutation, method: str, change: Callable,
+                             *, allow_deleted: bool, deleted: bool | None = None) -> Persona:
+        """Locks the persona, applies ``change`` and writes the new state as the next version."""
+
+        async def run() -> Persona:
+            current = await uow.personas.get(persona_id, for_update=True)
+            if current is None:
+                raise NotFound(f"personas/{persona_id}")
+            if current.deleted and not allow_deleted:
+                raise FailedPrecondition(f"{current.resource_name} is deleted; undelete it first",
+                                         reason="PERSONA_DELETED", metadata={"resource": current.resource_name})
+            _check_etag(current.resource_name, etag, current.etag)
+            fields, kind, restored = await change(uow, current)
+            now = _now()
+            delete_time = current.delete_time if deleted is None else (now if deleted else None)
+            persona = dataclasses.replace(current, fields=fields, revision=current.revision + 1,
+                                          update_time=now, delete_time=delete_time)
+            await uow.personas.save(persona)
+            await uow.personas.add_version(
+                PersonaVersion(persona_id, persona.revision, kind, restored, persona, now))
+            return persona
+
+        async with self.uow() as uow:
+            persona = await self._commit_once(uow, method, mutation, run)
+        self._personas.invalidate(persona_id)
+        return persona
+
+    async def _commit_once(self, uow: CatalogueUnitOfWork, method: str, mutation: Mutation,
+                           run: Callable, encode=Persona.to_record, decode=Persona.from_record):
+        try:
+            result = await run_idempotent(uow.requests, mutation.request_id, method, mutation.fingerprint,
+                                          run, encode, decode)
+            await uow.commit()
+        except sa_exc.IntegrityError as error:
+            # A concurrent writer won a uniqueness race the checks above could not see.
+            raise AlreadyExists("a concurrent request created the same resource or slug; read it and retry",
+                                reason="CONFLICT") from error
+        return result
+
+    def _check_persona(self, fields: PersonaFields, violations: Violations, check_templates: bool) -> None:
+        validate_persona_fields(fields, violations)
+        if check_templates:
+            templates.check_template(fields.prompt_template, "persona.prompt_template", violations)
+            templates.check_template(fields.first_message_template, "persona.first_message_template", violations)
+        violations.raise_if_any()
+
+    @staticmethod
+    async def _check_archetype(uow: CatalogueUnitOfWork, archetype_id: str) -> None:
+        if archetype_id and await uow.archetypes.get(archetype_id) is None:
+            raise InvalidArgument(FieldViolation("persona.archetype", f"archetypes/{archetype_id} does not exist"),
+                                  reason="UNKNOWN_ARCHETYPE")
+
+    @staticmethod
+    async def _check_slug_free(uow: CatalogueUnitOfWork, slug: str, persona_id: str) -> None:
+        holder = await uow.personas.id_of_slug(slug)
+        if holder is not None and holder != persona_id:
+            raise AlreadyExists(f"slug {slug!r} is already used by personas/{holder}", reason="SLUG_TAKEN",
+                                metadata={"slug": slug, "resource": f"personas/{holder}"})
+
+    # --- versions -----------------------------------------------------------------------------
+
+    async def get_version(self, persona_id: str, revision: int) -> PersonaVersion:
+        async with self.uow() as uow:
+            version = await uow.personas.get_version(persona_id, revision)
+            if version is None:
+                if await uow.personas.get(persona_id) is None:
+                    raise NotFound(f"personas/{persona_id}")
+                raise NotFound(f"personas/{persona_id}/versions/{revision}", reason="VERSION_NOT_FOUND")
+        return version
+
+    async def list_versions(self, persona_id: str, requested_size: int, token: str) -> Page[PersonaVersion]:
+        size = page_size(requested_size)
+        before = self._tokens.decode(token, {"parent": persona_id})
+        async with self.uow() as uow:
+            if await uow.personas.get(persona_id) is None:
+                raise NotFound(f"personas/{persona_id}")
+            items = await uow.personas.list_versions(persona_id, before, size + 1)
+        next_token = ""
+        if len(items) > size:
+            items = items[:size]
+            next_token = self._tokens.encode(items[-1].revision, {"parent": persona_id})
+        return Page(items, next_token)
+
+    # --- search -------------------------------------------------------------------------------
+
+    async def search(self, query: str, blueprint: str | None, requested_size: int) -> list[SearchHit]:
+        query = query.strip()
+        if not query:
+            raise InvalidArgument(FieldViolation("query", "is required"))
+        if len(query) > MAX_QUERY_LENGTH:
+            raise InvalidArgument(FieldViolation("query", f"must be at most {MAX_QUERY_LENGTH} characters"))
+        size = page_size(requested_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
+        async with self.uow() as uow:
+            return await uow.personas.search(query, blueprint, size)
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    async def render_prompt(self, persona_id: str, scenario_id: str) -> RenderedPrompt:
+        persona = await self.get_persona(persona_id)
+        if persona.deleted:
+            raise FailedPrecondition(f"{persona.resource_name} is deleted", reason="PERSONA_DELETED",
+                                     metadata={"resource": persona.resource_name})
+        scenario = await self.get_scenario(scenario_id) if scenario_id else None
+        fields = persona.fields
+        archetype = await self.get_archetype(fields.archetype_id) if fields.archetype_id else None
+        lookup = await self._patches.active_patches(persona.resource_name, fields.archetype_id)
+        values = templates.template_values(fields, scenario.fields if scenario else None, archetype)
+        system_prompt = apply_patches(templates.render(fields.prompt_template, values), lookup.patches)
+        return RenderedPrompt(
+            system_prompt=system_prompt,
+            first_message=templates.render(fields.first_message_template, values),
+            difficulty_instructions=values["difficulty_instructions"],
+            applied_patches=lookup.patches,
+            patch_source=lookup.source,
+            persona_revision=persona.revision,
+        )
+
+    # --- scenarios ----------------------------------------------------------------------------
+
+    async def get_scenario(self, scenario_id: str) -> Scenario:
+        cached = self._scenarios.get(scenario_id)
+        if cached is not None:
+            return cached
+        generation = self._scenarios.generation
+        async with self.uow() as uow:
+            scenario = await uow.scenarios.get(scenario_id)
+        if scenario is None:
+            raise NotFound(f"scenarios/{scenario_id}")
+        self._scenarios.put(scenario_id, scenario, generation)
+        return scenario
+
+    async def list_scenarios(self, industry: str, requested_size: int, token: str) -> Page[Scenario]:
+        size = page_size(requested_size)
+        filters = {"industry": industry.lower()}
+        cursor = self._tokens.decode(token, filters)
+        after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
+        async with self.uow() as uow:
+            items = await uow.scenarios.list(industry or None, after, size + 1)
+        next_token = ""
+        if len(items) > size:
+            items = items[:size]
+            next_token = self._tokens.encode([items[-1].create_time.isoformat(), items[-1].id], filters)
+        return Page(items, next_token)
+
+    async def create_scenario(self, fields: ScenarioFields, scenario_id: str, mutation: Mutation) -> Scenario:
+        violations = Violations()
+        if scenario_id:
+            check_resource_id(violations, "scenario_id", scenario_id)
+        validate_scenario_fields(fields, violations)
+        violations.raise_if_any()
+        scenario_id = scenario_id or str(uuid.uuid4())
+
+        async def run() -> Scenario:
+            if await uow.scenarios.get(scenario_id) is not None:
+                raise AlreadyExists(f"scenarios/{scenario_id} already exists", reason="SCENARIO_EXISTS",
+                                    metadata={"resource": f"scenarios/{scenario_id}"})
+            now = _now()
+            scenario = Scenario(scenario_id, fields, 1, now, now)
+            await uow.scenarios.add(scenario)
+            return scenario
+
+        async with self.uow() as uow:
+            scenario = await self._commit_once(uow, "CreateScenario", mutation, run, _scenario_record, _scenario_of)
+        self._scenarios.invalidate(scenario_id)
+        return scenario
+
+    async def update_scenario(self, scenario_id: str, incoming: ScenarioFields, mask: frozenset[str], etag: str,
+                              mutation: Mutation) -> Scenario:
+        async def run() -> Scenario:
+            current = await uow.scenarios.get(scenario_id, for_update=True)
+            if current is None:
+                raise NotFound(f"scenarios/{scenario_id}")
+            _check_etag(current.resource_name, etag, current.etag)
+            fields = dataclasses.replace(current.fields, **{name: getattr(incoming, name) for name in mask})
+            violations = Violations()
+            validate_scenario_fields(fields, violations)
+            violations.raise_if_any()
+            scenario = dataclasses.replace(current, fields=fields, revision=current.revision + 1, update_time=_now())
+            await uow.scenarios.save(scenario)
+            return scenario
+
+        async with self.uow() as uow:
+            scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, _scenario_record, _scenario_of)
+        self._scenarios.invalidate(scenario_id)
+        return scenario
+
+    async def delete_scenario(self, scenario_id: str, etag: str, mutation: Mutation) -> None:
+        async def run() -> dict:
+            current = await uow.scenarios.get(scenario_id, for_update=True)
+            if current is None:
+                raise NotFound(f"scenarios/{scenario_id}")
+            _check_etag(current.resource_name, etag, current.etag)
+            await uow.scenarios.delete(scenario_id)
+            return {}
+
+        async with self.uow() as uow:
+            await self._commit_once(uow, "DeleteScenario", mutation, run, dict, dict)
+        self._scenarios.invalidate(scenario_id)
+
+    # --- archetypes ---------------------------------------------------------------------------
+
+    async def get_archetype(self, archetype_id: str) -> Archetype:
+        cached = self._archetypes.get(archetype_id)
+        if cached is not None:
+            return cached
+        generation = self._archetypes.generation
+        async with self.uow() as uow:
+            archetype = await uow.archetypes.get(archetype_id)
+        if archetype is None:
+            raise NotFound(f"archetypes/{archetype_id}")
+        self._archetypes.put(archetype_id, archetype, generation)
+        return archetype
+
+    async def list_archetypes(self, requested_size: int, token: str) -> Page[Archetype]:
+        size = page_size(requested_size)
+        after = self._tokens.decode(token, {})
+        async with self.uow() as uow:
+            items = await uow.archetypes.list(after, size + 1)
+        next_token = ""
+        if len(items) > size:
+            items = items[:size]
+            next_token = self._tokens.encode(items[-1].id, {})
+        return Page(items, next_token)
+
+    async def create_archetype(self, archetype: Archetype, mutation: Mutation) -> Archetype:
+        violations = Violations()
+        validate_archetype(archetype, violations)
+        violations.raise_if_any()
+
+        async def run() -> Archetype:
+            if await uow.archetypes.get(archetype.id) is not None:
+                raise AlreadyExists(f"archetypes/{archetype.id} already exists", reason="ARCHETYPE_EXISTS",
+                                    metadata={"resource": f"archetypes/{archetype.id}"})
+            created = dataclasses.replace(archetype, create_time=_now())
+            await uow.archetypes.add(created)
+            return created
+
+        async with self.uow() as uow:
+            created = await self._commit_once(uow, "CreateArchetype", mutation, run, _archetype_record,
+                                              _archetype_of)
+        self._archetypes.invalidate(created.id)
+        return created
+
+
+def _scenario_record(scenario: Scenario) -> dict:
+    return {
+        "id": scenario.id, "fields": dataclasses.asdict(scenario.fields), "revision": scenario.revision,
+        "create_time": scenario.create_time.isoformat(), "update_time": scenario.update_time.isoformat(),
+    }
+
+
+def _scenario_of(record: dict) -> Scenario:
+    fields = record["fields"]
+    return Scenario(
+        id=record["id"], fields=ScenarioFields(**{**fields, "pain_points": tuple(fields["pain_points"])}),
+        revision=record["revision"], create_time=datetime.fromisoformat(record["create_time"]),
+        update_time=datetime.fromisoformat(record["update_time"]),
+    )
+
+
+def _archetype_record(archetype: Archetype) -> dict:
+    return {**dataclasses.asdict(archetype), "create_time": archetype.create_time.isoformat()}
+
+
+def _archetype_of(record: dict) -> Archetype:
+    return Archetype(**{**record, "create_time": datetime.fromisoformat(record["create_time"])})

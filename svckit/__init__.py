@@ -1,0 +1,1 @@
+"""Shared runtime of the Sparring services: settings, database, server bootstrap, interceptors."""

@@ -1,0 +1,67 @@
+"""A bounded read cache kept fresh by invalidations (NOTIFY from whichever replica wrote).
+
+A read that raced with an invalidation is not stored: ``put`` takes the generation
+seen before the read and drops the value if anything was invalidated since.
+While invalidations cannot be heard (listener down) the cache is bypassed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+from prometheus_client import Counter
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+CACHE_LOOKUPS = Counter("sparring_cache_lookups_total", "Read-cache lookups.", ("cache", "result"))
+
+
+class InvalidatedCache(Generic[K, V]):
+    def __init__(self, name: str, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._max = max_entries
+        self._generation = 0
+        self.enabled = False
+        self._hit = CACHE_LOOKUPS.labels(name, "hit")
+        self._miss = CACHE_LOOKUPS.labels(name, "miss")
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def get(self, key: K) -> V | None:
+        if not self.enabled:
+            return None
+        value = self._entries.get(key)
+        if value is None:
+            self._miss.inc()
+            return None
+        self._hit.inc()
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V, generation: int) -> None:
+        if not self.enabled or generation != self._generation:
+            return
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def invalidate(self, key: K) -> None:
+        self._generation += 1
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    def enable(self) -> None:
+        self.clear()
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+        self.clear()

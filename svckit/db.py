@@ -1,0 +1,139 @@
+"""One async engine per process, units of work, and idempotent request records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from svckit.errors import FieldViolation, InvalidArgument
+
+
+def async_url(url: str) -> str:
+    """A libpq-style URL (``postgresql://...``) turned into the asyncpg dialect SQLAlchemy wants."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000,
+                application_name: str = "sparring") -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=10,
+        pool_recycle=1800,
+        connect_args={
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(statement_timeout_ms),
+                "idle_in_transaction_session_timeout": "60000",
+            },
+            "timeout": 10,
+        },
+    )
+
+
+class UnitOfWork:
+    """One transaction: ``async with uow: ...; await uow.commit()``; anything uncommitted rolls back."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.connection: AsyncConnection
+
+    def bind(self, connection: AsyncConnection) -> None:
+        """Subclasses create their repositories on the connection here."""
+
+    async def __aenter__(self):
+        self.connection = await self._engine.connect()
+        await self.connection.begin()
+        self.bind(self.connection)
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
+
+    async def commit(self) -> None:
+        await self.connection.commit()
+
+
+def request_log_table(metadata: sa.MetaData) -> sa.Table:
+    """Responses of mutating requests by ``request_id``, so a retried request is answered, not re-run."""
+    return sa.Table(
+        "request_log",
+        metadata,
+        sa.Column("request_id", sa.Text, primary_key=True),
+        sa.Column("method", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("response", JSONB),
+        sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+class RequestLog:
+    """Idempotency of one transaction.
+
+    ``claim`` inserts the request id first: a concurrent retry blocks on the row until the
+    first attempt commits (then replays its response) or rolls back (then runs itself).
+    """
+
+    def __init__(self, connection: AsyncConnection, table: sa.Table) -> None:
+        self._connection = connection
+        self._table = table
+
+    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
+        """None when this request is new; else the recorded response of the first one."""
+        if len(request_id) > 200:
+            raise InvalidArgument(FieldViolation("request_id", "must be at most 200 characters"))
+        inserted = await self._connection.execute(
+            insert(self._table)
+            .values(request_id=request_id, method=method, fingerprint=fingerprint)
+            .on_conflict_do_nothing()
+            .returning(self._table.c.request_id)
+        )
+        if inserted.first() is not None:
+            return None
+        row = (
+            await self._connection.execute(
+                sa.select(self._table.c.method, self._table.c.fingerprint, self._table.c.response).where(
+                    self._table.c.request_id == request_id
+                )
+            )
+        ).one()
+        if row.method != method or row.fingerprint != fingerprint:
+            raise InvalidArgument(
+                FieldViolation("request_id", f"{request_id!r} was already used for a different request")
+            )
+        return row.response
+
+    async def record(self, request_id: str, response: Any) -> None:
+        await self._connection.execute(
+            sa.update(self._table)
+            .where(self._table.c.request_id == request_id)
+            .values(response=sa.cast(json.dumps(response), JSONB))
+        )
+
+
+async def run_idempotent(requests: RequestLog, request_id: str, method: str, fingerprint: str,
+                         run, encode, decode):
+    """Runs ``run()`` once per request id inside the caller's transaction; a retry gets the first result.
+
+    The caller commits afterwards; ``encode``/``decode`` turn the result into JSON and back.
+    """
+    if request_id:
+        prior = await requests.claim(request_id, method, fingerprint)
+        if prior is not None:
+            return decode(prior)
+    result = await run()
+    if request_id:
+        await requests.record(request_id, encode(result))
+    return result

@@ -1,0 +1,108 @@
+"""Server bootstrap on grpc.aio: interceptors, health per service, reflection, /metrics, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from svckit.interceptors import ErrorInterceptor, MetricsInterceptor, RequestContextInterceptor
+
+log = logging.getLogger("svckit.server")
+
+SERVER_OPTIONS = (
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+@dataclass
+class GrpcApp:
+    """A grpc.aio server for one service: its servicers, health, reflection and interceptors.
+
+    ``on_drain`` callbacks run when shutdown begins (health already NOT_SERVING), so that
+    long-lived streams can end politely before the grace period cancels what remains;
+    ``on_close`` callbacks run after the server has stopped (close pools, stop workers).
+    """
+
+    service_names: list[str]
+    error_domain: str
+    add_servicers: Callable[[grpc.aio.Server], None]
+    host: str = "127.0.0.1"
+    port: int = 0
+    on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.server = grpc.aio.server(
+            interceptors=[RequestContextInterceptor(), MetricsInterceptor(), ErrorInterceptor(self.error_domain)],
+            options=SERVER_OPTIONS,
+        )
+        self.health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.add_servicers(self.server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self.server,
+        )
+        self.bound_port: int | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.bound_port}"
+
+    async def start(self) -> int:
+        self.bound_port = self.server.add_insecure_port(f"{self.host}:{self.port}")
+        await self.server.start()
+        for name in ("", *self.service_names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving %s on %s", ", ".join(self.service_names), self.address)
+        return self.bound_port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """NOT_SERVING first (load balancers stop sending), then drain, then stop."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        await self.health.enter_graceful_shutdown()
+        for drain in self.on_drain:
+            await drain()
+        await self.server.stop(grace)
+        for close in self.on_close:
+            await close()
+        log.info("stopped %s", ", ".join(self.service_names))
+
+    async def wait(self) -> None:
+        await self.server.wait_for_termination()
+
+
+def start_metrics_endpoint(host: str, port: int) -> int:
+    """Serves /metrics in a background thread; returns the bound port."""
+    http_server, _thread = start_http_server(port, addr=host)
+    return http_server.server_port
+
+
+async def serve_until_signal(app: GrpcApp, grace: float,
+                             signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """Runs ``app`` until SIGTERM or SIGINT, then stops it gracefully."""
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop_requested.set)
+    await stop_requested.wait()
+    log.info("shutdown requested; draining for up to %.1fs", grace)
+    await app.stop(grace)

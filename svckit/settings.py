@@ -1,0 +1,31 @@
+"""Settings read from the environment.
+
+Each service subclasses ``ServiceSettings`` with its own env prefix (``PERSONA_GRPC_PORT``...);
+the fields shared by all services (``DATABASE_URL``, ``LOG_LEVEL``...) are read without a prefix.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _shared(env_name: str, default, **constraints):
+    """A field read from one unprefixed variable, whatever the service's prefix."""
+    return Field(default=default, validation_alias=AliasChoices(env_name, env_name.lower()), **constraints)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str | None = _shared("DATABASE_URL", None)
+    log_level: str = _shared("LOG_LEVEL", "INFO")
+    log_json: bool = _shared("LOG_JSON", True)
+    page_token_secret: str = _shared("PAGE_TOKEN_SECRET", "sparring-page-tokens")
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=0, ge=0, le=65535)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)

@@ -1,0 +1,68 @@
+"""Test fixtures: one embedded PostgreSQL per run (data kept under .data/, reused), a fresh database
+per test session, and the services migrated into it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from svckit.db import make_engine
+from svckit.embedded_pg import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A PostgreSQL server: $TEST_DATABASE_URL if set, else the embedded one."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    embedded = EmbeddedPostgres(ROOT / ".data" / "postgres-test")
+    url = embedded.start()
+    yield url
+    embedded.stop()
+
+
+def _with_database(url: str, database: str) -> str:
+    head, _, query = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> str:
+    """A new, empty database for this test session, dropped at the end."""
+    name = f"sparring_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(server_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield _with_database(server_url, name)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator:
+    engine = make_engine(database_url, pool_size=10)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def persona_schema(engine) -> None:
+    from persona_svc.app import SPEC
+
+    await SPEC.migrate(engine)

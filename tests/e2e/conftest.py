@@ -1,0 +1,36 @@
+"""A real persona server on port 0 with real stubs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest_asyncio
+
+from persona_svc.app import build
+from persona_svc.config import PersonaSettings
+from sparring.persona.v1 import persona_service_pb2_grpc
+from svckit.context import ROLE_METADATA_KEY
+
+
+@pytest_asyncio.fixture(scope="session")
+async def persona_server(database_url, engine, persona_schema) -> AsyncIterator[str]:
+    settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0)
+    app = await build(settings, engine)
+    await app.start()
+    yield app.address
+    await app.stop(grace=1)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def channel(persona_server) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(persona_server) as channel:
+        yield channel
+
+
+@pytest_asyncio.fixture(scope="session")
+async def personas(channel) -> persona_service_pb2_grpc.PersonaServiceStub:
+    return persona_service_pb2_grpc.PersonaServiceStub(channel)
+
+
+ADMIN = ((ROLE_METADATA_KEY, "admin"),)
