@@ -37,8 +37,9 @@ lint: setup
 run: setup
 	$(PY) -m svckit.launcher
 
-test: setup
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# In CI the generated code and the contracts are checked too.
+test: setup $(if $(filter true,$(CI)),check-protos lint)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m bench

@@ -258,6 +258,9 @@ def _check_text(violations: Violations, path: str, value: str, limit: int, requi
         violations.add(path, "is required and must not be blank")
     elif len(value) > limit:
         violations.add(path, f"must be at most {limit} characters (got {len(value)})")
+    elif "\x00" in value:
+        # PostgreSQL stores no NUL in text or jsonb; refuse it here rather than fail in the database.
+        violations.add(path, "must not contain NUL characters")
 
 
 def _check_list(violations: Violations, path: str, values: tuple[str, ...], limit: int = MAX_SHORT_TEXT) -> None:
@@ -300,6 +303,7 @@ def validate_persona_fields(fields: PersonaFields, violations: Violations, prefi
     for index, trait in enumerate(fields.traits):
         path = f"{prefix}.traits[{index}]"
         _check_text(violations, f"{path}.name", trait.name, MAX_SHORT_TEXT, required=True)
+        _check_text(violations, f"{path}.trait_type", trait.trait_type, MAX_SHORT_TEXT)
         if not 0.0 <= trait.value <= 1.0:
             violations.add(f"{path}.value", f"must be between 0.0 and 1.0 (got {trait.value:g})")
         if trait.name in seen_traits:

@@ -1,0 +1,4 @@
+from analysis_svc.app import SPEC
+from svckit.runtime import main
+
+main(SPEC)

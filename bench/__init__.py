@@ -1,0 +1,12 @@
+"""`make bench`: throughput and latency of the services against a bare grpc.aio echo server (the ceiling).
+
+Run ``python -m bench --help`` for the flags. Layout of one run:
+
+- an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database, dropped at the end;
+- the persona service as a separate process (``python -m persona_svc``), loaded with the sample catalogue
+  through its API;
+- a bare ``grpc.aio`` unary echo server as another process (``python -m bench.echo_server``);
+- the load generator in this process: N asyncio clients spread over a few channels, calls back to back.
+
+Figures go to stdout and to the ``## Persona service`` section of ``docs/benchmarks.md``.
+"""

@@ -1,0 +1,39 @@
+"""The echo ceiling: its process and its call."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import grpc
+
+from bench.children import ChildProcess, free_port, wait_until_ready
+from bench.echo_server import FULL_METHOD
+from bench.load import Call
+
+
+def start_server(root: Path, log_dir: Path) -> tuple[ChildProcess, str]:
+    port = free_port()
+    child = ChildProcess("echo server", [sys.executable, "-m", "bench.echo_server", "--port", str(port)],
+                         dict(os.environ), root, log_dir / "echo.log")
+    return child, f"127.0.0.1:{port}"
+
+
+async def wait_serving(child: ChildProcess, channel: grpc.aio.Channel, within: float = 30.0) -> None:
+    method = channel.unary_unary(FULL_METHOD)
+
+    async def answers() -> bool:
+        return await method(b"ping", timeout=1.0) == b"ping"
+
+    await wait_until_ready(child, answers, within)
+
+
+def echo(payload_bytes: int):
+    payload = os.urandom(payload_bytes)
+
+    def make(channel: grpc.aio.Channel) -> Call:
+        method = channel.unary_unary(FULL_METHOD)  # raw bytes both ways: no (de)serializers
+        return lambda n: method(payload)
+
+    return make

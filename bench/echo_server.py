@@ -1,0 +1,48 @@
+"""The ceiling: a bare grpc.aio server with one unary method that returns the request bytes.
+
+No interceptors, no (de)serialization (a generic handler on raw bytes), no health or reflection:
+what is left is the cost of grpc.aio itself for one unary call.
+
+    python -m bench.echo_server --port 50999
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+import grpc
+
+SERVICE = "sparring.bench.Echo"
+METHOD = "Echo"
+FULL_METHOD = f"/{SERVICE}/{METHOD}"
+
+
+async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return request
+
+
+async def serve(port: int) -> None:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(_echo)}),)
+    )
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(1.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    asyncio.run(serve(parser.parse_args().port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The persona service under load: its process, its catalogue (loaded through the API) and its scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2_grpc as pb_grpc
+
+from bench.children import ChildProcess, free_port, wait_until_ready
+from bench.load import Call
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PersonaService"].full_name
+ADMIN = (("x-sparring-role", "admin"),)  # the sample catalogue has a protected persona
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "persona_svc" / "catalogue"
+
+
+def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None) -> tuple[ChildProcess, str]:
+    """``python -m persona_svc`` on free ports; with ``profile_to``, under cProfile (written at exit)."""
+    grpc_port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PERSONA_GRPC_PORT": str(grpc_port),
+        "PERSONA_METRICS_PORT": str(metrics_port),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("PERSONA_LEARNING_ADDRESS", None)  # no learning service in this run: rendering without patches
+    argv = [sys.executable, "-m", "persona_svc"]
+    if profile_to is not None:
+        argv = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "persona_svc"]
+    child = ChildProcess("persona service", argv, env, root, log_dir / "persona.log")
+    return child, f"127.0.0.1:{grpc_port}"
+
+
+async def wait_serving(child: ChildProcess, channel: grpc.aio.Channel, within: float = 90.0) -> None:
+    """Until the standard health service reports the PersonaService SERVING (it migrates first)."""
+    health = health_pb2_grpc.HealthStub(channel)
+
+    async def serving() -> bool:
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1.0)
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    await wait_until_ready(child, serving, within)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    persona_names: list[str]
+    scenario_names: list[str]
+    blueprints: list[int]
+    get_response_bytes: int  # mean serialized size of a GetPersonaResponse
+
+
+def _items(file: str) -> list[dict]:
+    return json.loads((CATALOGUE_DIR / file).read_text())
+
+
+async def load_catalogue(channel: grpc.aio.Channel) -> Catalogue:
+    """Creates the sample archetypes, scenarios and personas through the API, as a client would."""
+    stub = pb_grpc.PersonaServiceStub(channel)
+    for item in _items("archetypes.json"):
+        await stub.CreateArchetype(pb.CreateArchetypeRequest(
+            archetype=json_format.ParseDict(item["archetype"], pb.Archetype()), archetype_id=item["archetype_id"],
+        ), metadata=ADMIN, timeout=10)
+    scenarios = []
+    for item in _items("scenarios.json"):
+        reply = await stub.CreateScenario(pb.CreateScenarioRequest(
+            scenario=json_format.ParseDict(item["scenario"], pb.Scenario()), scenario_id=item["scenario_id"],
+        ), metadata=ADMIN, timeout=10)
+        scenarios.append(reply.scenario.name)
+    personas, blueprints = [], set()
+    for item in _items("personas.json"):
+        reply = await stub.CreatePersona(pb.CreatePersonaRequest(
+            persona=json_format.ParseDict(item["persona"], pb.Persona()), persona_id=item["persona_id"],
+        ), metadata=ADMIN, timeout=10)
+        personas.append(reply.persona.name)
+        blueprints.add(reply.persona.blueprint)
+    sizes = [(await stub.GetPersona(pb.GetPersonaRequest(name=name), timeout=10)).ByteSize() for name in personas]
+    return Catalogue(personas, scenarios, sorted(blueprints), round(sum(sizes) / len(sizes)))
+
+
+def _picker(names: list[str]):
+    """A fixed pseudo-random sequence, indexed by the client's counter (no shared RNG state between clients)."""
+    shuffled = names * 8
+    random.Random(42).shuffle(shuffled)
+    return lambda n: shuffled[n % len(shuffled)]
+
+
+def get_persona(catalogue: Catalogue):
+    pick = _picker(catalogue.persona_names)
+
+    def make(channel: grpc.aio.Channel) -> Call:
+        method = pb_grpc.PersonaServiceStub(channel).GetPersona
+        return lambda n: method(pb.GetPersonaRequest(name=pick(n)))
+
+    return make
+
+
+def list_personas(catalogue: Catalogue):
+    """page_size 20; every other call filters by a blueprint."""
+    requests = [pb.ListPersonasRequest(page_size=20)]
+    requests += [pb.ListPersonasRequest(page_size=20, blueprint=b) for b in catalogue.blueprints]
+    requests = [requests[0]] * len(catalogue.blueprints) + requests[1:]  # half unfiltered
+
+    def make(channel: grpc.aio.Channel) -> Call:
+        method = pb_grpc.PersonaServiceStub(channel).ListPersonas
+        return lambda n: method(requests[n % len(requests)])
+
+    return make
+
+
+def render_prompt(catalogue: Catalogue):
+    pick_persona = _picker(catalogue.persona_names)
+    pick_scenario = _picker(catalogue.scenario_names)
+
+    def make(channel: grpc.aio.Channel) -> Call:
+        method = pb_grpc.PersonaServiceStub(channel).RenderPrompt
+        return lambda n: method(pb.RenderPromptRequest(persona=pick_persona(n), scenario=pick_scenario(n // 3)))
+
+    return make

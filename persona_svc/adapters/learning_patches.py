@@ -1,0 +1,53 @@
+"""Active prompt patches from the learning service, never at the cost of a call start.
+
+If the learning service does not answer within the timeout, or fails, rendering goes
+on without patches (source UNAVAILABLE) and the fall-back is counted by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from prometheus_client import Counter
+
+from persona_svc.domain.patches import PatchLookup, PatchSource, PatchTarget, PromptPatch
+from sparring.learning.v1 import learning_service_pb2 as learning_pb
+from sparring.learning.v1 import learning_service_pb2_grpc
+
+log = logging.getLogger("persona.patches")
+
+PATCH_FALLBACKS = Counter(
+    "sparring_persona_patch_fallbacks_total",
+    "Prompts rendered without patches because the learning service could not answer.",
+    ("reason",),
+)
+
+_TARGETS = {
+    learning_pb.PATCH_TARGET_VOICE_PROMPT: PatchTarget.VOICE_PROMPT,
+    learning_pb.PATCH_TARGET_SYSTEM_PROMPT: PatchTarget.SYSTEM_PROMPT,
+    learning_pb.PATCH_TARGET_ELEMENTAL_BEHAVIOR: PatchTarget.ELEMENTAL_BEHAVIOR,
+}
+
+
+class LearningServicePatches:
+    def __init__(self, address: str, timeout_seconds: float) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
+        request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "")
+        try:
+            reply = await self._stub.ListActivePatches(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            PATCH_FALLBACKS.labels(error.code().name.lower()).inc()
+            log.warning("rendering %s without patches: learning service answered %s", persona_name, error.code().name)
+            return PatchLookup((), PatchSource.UNAVAILABLE)
+        patches = tuple(
+            PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text) for p in reply.patches if p.target in _TARGETS
+        )
+        return PatchLookup(patches, PatchSource.LIVE)
+
+    async def close(self) -> None:
+        await self._channel.close()

@@ -1,0 +1,197 @@
+"""`make run`: PostgreSQL (embedded unless DATABASE_URL is set), the four services, the sample catalogue.
+
+Ctrl-C (or SIGTERM) stops the services gracefully, then the embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from svckit.embedded_pg import EmbeddedPostgres
+
+DATABASE_NAME = "sparring"
+STARTUP_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def prefix(self) -> str:
+        return self.name.upper()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, default))
+
+
+SERVICES = [
+    Service("persona", "persona_svc", _port("PERSONA_GRPC_PORT", 50051), _port("PERSONA_METRICS_PORT", 9101)),
+    Service("transcript", "transcript_svc", _port("TRANSCRIPT_GRPC_PORT", 50052), _port("TRANSCRIPT_METRICS_PORT", 9102)),
+    Service("analysis", "analysis_svc", _port("ANALYSIS_GRPC_PORT", 50053), _port("ANALYSIS_METRICS_PORT", 9103)),
+    Service("learning", "learning_svc", _port("LEARNING_GRPC_PORT", 50054), _port("LEARNING_METRICS_PORT", 9104)),
+]
+BY_NAME = {s.name: s for s in SERVICES}
+
+
+def _peer_addresses() -> dict[str, str]:
+    """Who calls whom: each service learns its peers' addresses from these variables."""
+    return {
+        "PERSONA_LEARNING_ADDRESS": BY_NAME["learning"].address,
+        "TRANSCRIPT_ANALYSIS_ADDRESS": BY_NAME["analysis"].address,
+        "ANALYSIS_TRANSCRIPT_ADDRESS": BY_NAME["transcript"].address,
+        "ANALYSIS_LEARNING_ADDRESS": BY_NAME["learning"].address,
+        "ANALYSIS_PERSONA_ADDRESS": BY_NAME["persona"].address,
+        "LEARNING_PERSONA_ADDRESS": BY_NAME["persona"].address,
+    }
+
+
+async def _ensure_database(server_url: str) -> str:
+    connection = await asyncpg.connect(server_url)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE_NAME)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    finally:
+        await connection.close()
+    head, _, query = server_url.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{DATABASE_NAME}" + (f"?{query}" if query else "")
+
+
+def _healthy(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _wait_until_serving(processes: dict[str, subprocess.Popen]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    waiting = dict(processes)
+    while waiting:
+        for name, process in list(waiting.items()):
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {process.returncode} while starting; see its log above")
+            if _healthy(BY_NAME[name].address):
+                del waiting[name]
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"not serving after {STARTUP_TIMEOUT_SECONDS}s: {', '.join(waiting)}")
+        if waiting:
+            time.sleep(0.2)  # polling interval of the health checks
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it", file=sys.stderr)
+            process.kill()
+            process.wait()
+
+
+async def _load_catalogue() -> str:
+    from persona_svc.catalogue_loader import load_catalogue
+
+    async with grpc.aio.insecure_channel(BY_NAME["persona"].address) as channel:
+        report = await load_catalogue(channel)
+    return f"{report.created} created, {report.existing} already there"
+
+
+def _banner(database_url: str, embedded: bool, catalogue: str) -> str:
+    rows = "\n".join(
+        f"  {s.name:<11} grpc {s.address:<16} metrics http://127.0.0.1:{s.metrics_port}/metrics" for s in SERVICES
+    )
+    where = "embedded (data in .data/postgres)" if embedded else "external (DATABASE_URL)"
+    persona = BY_NAME["persona"].address
+    return f"""
+Sparring is running.
+{rows}
+  postgresql  {where}: {database_url}
+  catalogue   {catalogue}
+
+Try it (the servers have reflection; any gRPC client works):
+  .venv/bin/python -m persona_svc.cli --address {persona} list --blueprint sales
+  .venv/bin/python -m persona_svc.cli --address {persona} search "budget"
+  .venv/bin/python -m persona_svc.cli --address {persona} render sarah-chen --scenario q2-cost-reduction
+  grpcurl -plaintext {persona} list sparring.persona.v1.PersonaService
+Press Ctrl-C to stop everything.
+"""
+
+
+def main() -> None:
+    embedded = None
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        embedded = EmbeddedPostgres()
+        database_url = asyncio.run(_ensure_database(embedded.start()))
+    env = {**os.environ, "DATABASE_URL": database_url, **_peer_addresses(), "PYTHONUNBUFFERED": "1"}
+    for service in SERVICES:
+        env[f"{service.prefix}_GRPC_PORT"] = str(service.grpc_port)
+        env[f"{service.prefix}_METRICS_PORT"] = str(service.metrics_port)
+    env.setdefault("LOG_JSON", "false")
+
+    stop_requested = threading.Event()
+
+    def request_stop(_signum, _frame) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    processes: dict[str, subprocess.Popen] = {}
+    exit_code = 0
+    try:
+        for service in SERVICES:
+            # Own process group: Ctrl-C reaches the launcher only, which then stops them in order.
+            processes[service.name] = subprocess.Popen([sys.executable, "-m", service.module], env=env,
+                                                       start_new_session=True)
+        _wait_until_serving(processes)
+        catalogue = asyncio.run(_load_catalogue())
+        print(_banner(database_url, embedded is not None, catalogue), flush=True)
+        while not stop_requested.wait(timeout=1.0):
+            dead = [name for name, p in processes.items() if p.poll() is not None]
+            if dead:
+                print(f"{', '.join(dead)} stopped unexpectedly; shutting down", file=sys.stderr)
+                exit_code = 1
+                break
+    except Exception as error:  # noqa: BLE001 - report, then clean up below
+        print(f"make run failed: {error}", file=sys.stderr)
+        exit_code = 1
+    finally:
+        print("stopping services...", flush=True)
+        _stop(processes)
+        if embedded is not None:
+            print("stopping PostgreSQL...", flush=True)
+            embedded.stop()
+        print("stopped.", flush=True)
+    sys.exit(exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,4 @@
+from transcript_svc.app import SPEC
+from svckit.runtime import main
+
+main(SPEC)

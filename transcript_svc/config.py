@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from svckit.settings import ServiceSettings
+
+
+class TranscriptSettings(ServiceSettings):
+    """Environment: TRANSCRIPT_GRPC_PORT, TRANSCRIPT_METRICS_PORT, TRANSCRIPT_ANALYSIS_ADDRESS..."""
+
+    model_config = SettingsConfigDict(env_prefix="TRANSCRIPT_", extra="ignore", populate_by_name=True)
+
+    grpc_port: int = Field(default=50052, ge=0, le=65535)
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    analysis_address: str = ""
+    analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")

@@ -1,0 +1,3 @@
+from svckit.migrations import run_env
+
+run_env("transcript")
