@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,6 +93,8 @@ class RequestLog:
         """None when this request is new; else the recorded response of the first one."""
         if len(request_id) > 200:
             raise InvalidArgument(FieldViolation("request_id", "must be at most 200 characters"))
+        if "\x00" in request_id:
+            raise InvalidArgument(FieldViolation("request_id", "must not contain NUL characters"))
         inserted = await self._connection.execute(
             insert(self._table)
             .values(request_id=request_id, method=method, fingerprint=fingerprint)
@@ -119,7 +120,8 @@ class RequestLog:
         await self._connection.execute(
             sa.update(self._table)
             .where(self._table.c.request_id == request_id)
-            .values(response=sa.cast(json.dumps(response), JSONB))
+            # The JSONB column serializes the value itself; a pre-dumped string would be stored as a JSON string.
+            .values(response=response)
         )
 
 

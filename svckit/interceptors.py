@@ -89,17 +89,20 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             inner_us = handler.unary_stream
 
-            def unary_stream(request, context):
-                return self.around_stream(lambda: inner_us(request, context), context, state)
+            # grpc.aio tells async handlers from sync ones by their function type, so these are async generators.
+            async def unary_stream(request, context):
+                async for response in self.around_stream(lambda: inner_us(request, context), context, state):
+                    yield response
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer
             )
         inner_ss = handler.stream_stream
 
-        def stream_stream(request_iterator, context):
+        async def stream_stream(request_iterator, context):
             requests = self.incoming(request_iterator, state)
-            return self.around_stream(lambda: inner_ss(requests, context), context, state)
+            async for response in self.around_stream(lambda: inner_ss(requests, context), context, state):
+                yield response
 
         return grpc.stream_stream_rpc_method_handler(
             stream_stream, handler.request_deserializer, handler.response_serializer

@@ -37,21 +37,34 @@ def _with_database(url: str, database: str) -> str:
     return f"{base}/{database}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url: str) -> str:
-    """A new, empty database for this test session, dropped at the end."""
-    name = f"sparring_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
+def _admin(server_url: str, sql: str) -> None:
+    async def run() -> None:
         connection = await asyncpg.connect(server_url)
         try:
             await connection.execute(sql)
         finally:
             await connection.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run())
+
+
+def _new_database(server_url: str):
+    name = f"sparring_test_{uuid.uuid4().hex[:12]}"
+    _admin(server_url, f'CREATE DATABASE "{name}"')
     yield _with_database(server_url, name)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> str:
+    """A new, empty database shared by this test session, dropped at the end."""
+    yield from _new_database(server_url)
+
+
+@pytest.fixture
+def own_database_url(server_url: str) -> str:
+    """A new, empty database for one test that needs the whole database to itself."""
+    yield from _new_database(server_url)
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from persona_svc.domain.model import (
+    ID_PATTERN,
+    MAX_ID_LENGTH,
     Archetype,
     Belief,
     Blueprint,
@@ -75,21 +78,30 @@ def blueprint_of(value: int, field: str) -> Blueprint | None:
     return _enum(_BLUEPRINTS, value, field, pb.Blueprint)  # type: ignore[return-value]
 
 
+def _valid_id(value: str) -> bool:
+    # Every id this service hands out matches the resource-id rule, so anything else cannot name a
+    # resource; checking it here also keeps NULs and huge strings away from the database.
+    return len(value) <= MAX_ID_LENGTH and ID_PATTERN.match(value) is not None
+
+
 def resource_id(name: str, collection: str, field: str) -> str:
     """The id in ``{collection}/{id}``; anything else is INVALID_ARGUMENT naming the field."""
     prefix = f"{collection}/"
-    if not name.startswith(prefix) or "/" in name[len(prefix):] or len(name) == len(prefix):
+    if not name.startswith(prefix) or not _valid_id(name[len(prefix):]):
         raise InvalidArgument(FieldViolation(field, f"must be a resource name like '{collection}/{{id}}' "
-                                                    f"(got {name!r})"))
+                                                    f"(got {name[:100]!r})"))
     return name[len(prefix):]
 
 
+_VERSION_NAME = re.compile(r"^personas/([^/]+)/versions/([0-9]{1,18})$")
+
+
 def version_ref(name: str, field: str) -> tuple[str, int]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "personas" or parts[2] != "versions" or not parts[1] or not parts[3].isdigit():
+    match = _VERSION_NAME.match(name)
+    if match is None or not _valid_id(match.group(1)):
         raise InvalidArgument(FieldViolation(
-            field, f"must be a resource name like 'personas/{{id}}/versions/{{revision}}' (got {name!r})"))
-    return parts[1], int(parts[3])
+            field, f"must be a resource name like 'personas/{{id}}/versions/{{revision}}' (got {name[:100]!r})"))
+    return match.group(1), int(match.group(2))
 
 
 def archetype_id_of(name: str, field: str = "persona.archetype") -> str:
