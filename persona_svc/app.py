@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_svc.adapters import tables
@@ -9,7 +10,6 @@ from persona_svc.config import PersonaSettings
 from persona_svc.domain.patches import NoPatches, PatchProvider
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.service_layer.catalogue import Catalogue
-from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
 from svckit.cache import InvalidatedCache
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens

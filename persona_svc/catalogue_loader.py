@@ -11,9 +11,9 @@ from importlib import resources
 
 import grpc
 from google.protobuf import json_format
-
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
+
 from svckit.context import ADMIN_ROLE, ROLE_METADATA_KEY
 
 _ADMIN = ((ROLE_METADATA_KEY, ADMIN_ROLE),)

@@ -7,7 +7,6 @@ import asyncio
 import sys
 
 import grpc
-
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 

@@ -228,14 +228,14 @@ class ErrorInterceptor(_WrappingInterceptor):
     async def around(self, call, context, state):
         try:
             return await call()
-        except Exception as error:  # noqa: BLE001 - every failure gets a status
+        except Exception as error:
             await self._abort(error, context)
 
     async def around_stream(self, call, context, state):
         try:
             async for item in _iterate(call()):
                 yield item
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._abort(error, context)
 
     async def _abort(self, error: Exception, context) -> None:

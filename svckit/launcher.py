@@ -41,15 +41,22 @@ class Service:
         return f"127.0.0.1:{self.grpc_port}"
 
 
-def _port(variable: str, default: int) -> int:
-    return int(os.environ.get(variable, default))
+def _service(name: str, grpc_port: int, metrics_port: int) -> Service:
+    """A service on its documented ports, unless <NAME>_GRPC_PORT / <NAME>_METRICS_PORT say otherwise."""
+    prefix = name.upper()
+    return Service(
+        name,
+        f"{name}_svc",
+        int(os.environ.get(f"{prefix}_GRPC_PORT", grpc_port)),
+        int(os.environ.get(f"{prefix}_METRICS_PORT", metrics_port)),
+    )
 
 
 SERVICES = [
-    Service("persona", "persona_svc", _port("PERSONA_GRPC_PORT", 50051), _port("PERSONA_METRICS_PORT", 9101)),
-    Service("transcript", "transcript_svc", _port("TRANSCRIPT_GRPC_PORT", 50052), _port("TRANSCRIPT_METRICS_PORT", 9102)),
-    Service("analysis", "analysis_svc", _port("ANALYSIS_GRPC_PORT", 50053), _port("ANALYSIS_METRICS_PORT", 9103)),
-    Service("learning", "learning_svc", _port("LEARNING_GRPC_PORT", 50054), _port("LEARNING_METRICS_PORT", 9104)),
+    _service("persona", 50051, 9101),
+    _service("transcript", 50052, 9102),
+    _service("analysis", 50053, 9103),
+    _service("learning", 50054, 9104),
 ]
 BY_NAME = {s.name: s for s in SERVICES}
 
@@ -180,7 +187,7 @@ def main() -> None:
                 print(f"{', '.join(dead)} stopped unexpectedly; shutting down", file=sys.stderr)
                 exit_code = 1
                 break
-    except Exception as error:  # noqa: BLE001 - report, then clean up below
+    except Exception as error:
         print(f"make run failed: {error}", file=sys.stderr)
         exit_code = 1
     finally:

@@ -71,7 +71,7 @@ class PgListener:
             connection = None
             try:
                 connection = await asyncpg.connect(self._url, timeout=10)
-                connection.add_termination_listener(lambda _conn: lost.set())
+                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 for channel, handler in self._channels.items():
                     await connection.add_listener(channel, self._dispatch(channel, handler))
                 if not first:
@@ -90,7 +90,7 @@ class PgListener:
                 if connection is not None:
                     await connection.close(timeout=2)
                 raise
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as error:
                 log.warning("LISTEN connection of %s failed (%s); retrying in %.1fs", self._name, error, backoff)
             self.connected.clear()
             LISTENER_CONNECTED.labels(self._name).set(0)

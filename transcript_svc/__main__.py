@@ -1,4 +1,4 @@
-from transcript_svc.app import SPEC
 from svckit.runtime import main
+from transcript_svc.app import SPEC
 
 main(SPEC)

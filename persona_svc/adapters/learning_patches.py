@@ -10,10 +10,10 @@ import logging
 
 import grpc
 from prometheus_client import Counter
-
-from persona_svc.domain.patches import PatchLookup, PatchSource, PatchTarget, PromptPatch
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
+
+from persona_svc.domain.patches import PatchLookup, PatchSource, PatchTarget, PromptPatch
 
 log = logging.getLogger("persona.patches")
 
@@ -45,7 +45,9 @@ class LearningServicePatches:
             log.warning("rendering %s without patches: learning service answered %s", persona_name, error.code().name)
             return PatchLookup((), PatchSource.UNAVAILABLE)
         patches = tuple(
-            PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text) for p in reply.patches if p.target in _TARGETS
+            PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text)
+            for p in reply.patches
+            if p.target in _TARGETS
         )
         return PatchLookup(patches, PatchSource.LIVE)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
+from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.domain.model import (
     ID_PATTERN,
@@ -29,7 +30,6 @@ from persona_svc.domain.model import (
     Trait,
 )
 from persona_svc.domain.patches import PatchSource
-from sparring.persona.v1 import persona_service_pb2 as pb
 from svckit.errors import FieldViolation, InvalidArgument
 
 # Proto field name -> domain field name, where they differ.

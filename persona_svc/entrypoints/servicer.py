@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sparring.persona.v1 import persona_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2_grpc
+
 from persona_svc.adapters.repositories import PersonaFilter
 from persona_svc.entrypoints import convert
 from persona_svc.service_layer.catalogue import Catalogue, Mutation
-from sparring.persona.v1 import persona_service_pb2 as pb
-from sparring.persona.v1 import persona_service_pb2_grpc
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
@@ -18,6 +19,12 @@ def _mutation(request) -> Mutation:
 
 def _persona_id(name: str, field: str = "name") -> str:
     return convert.resource_id(name, "personas", field)
+
+
+def _check_filter_text(field: str, value: str) -> None:
+    # PostgreSQL cannot compare text holding NUL; such a filter is bad input, not a server error.
+    if "\x00" in value:
+        raise InvalidArgument(FieldViolation(field, "must not contain NUL characters"))
 
 
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
@@ -41,9 +48,10 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         for field in ("min_difficulty", "max_difficulty"):
             value = getattr(request, field)
             if value and not 1 <= value <= 5:
-                raise InvalidArgument(FieldViolation(field, f"must be between 1 and 5, or 0 for no bound (got {value})"))
+                raise InvalidArgument(FieldViolation(field, f"must be 1 to 5, or 0 for no bound (got {value})"))
         if where.min_difficulty and where.max_difficulty and where.min_difficulty > where.max_difficulty:
             raise InvalidArgument(FieldViolation("min_difficulty", "must not be above max_difficulty"))
+        _check_filter_text("domain", request.domain)
         page = await self._catalogue.list_personas(where, request.page_size, request.page_token)
         return pb.ListPersonasResponse(
             personas=[convert.persona_message(p) for p in page.items], next_page_token=page.next_page_token
@@ -124,6 +132,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         return pb.GetScenarioResponse(scenario=convert.scenario_message(scenario))
 
     async def ListScenarios(self, request: pb.ListScenariosRequest, context) -> pb.ListScenariosResponse:
+        _check_filter_text("industry", request.industry)
         page = await self._catalogue.list_scenarios(request.industry, request.page_size, request.page_token)
         return pb.ListScenariosResponse(
             scenarios=[convert.scenario_message(s) for s in page.items], next_page_token=page.next_page_token

@@ -321,6 +321,8 @@ class Catalogue:
             raise InvalidArgument(FieldViolation("query", "is required"))
         if len(query) > MAX_QUERY_LENGTH:
             raise InvalidArgument(FieldViolation("query", f"must be at most {MAX_QUERY_LENGTH} characters"))
+        if "\x00" in query:
+            raise InvalidArgument(FieldViolation("query", "must not contain NUL characters"))
         size = page_size(requested_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
         async with self.uow() as uow:
             return await uow.personas.search(query, blueprint, size)
