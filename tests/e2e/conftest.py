@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest_asyncio
+from sparring.persona.v1 import persona_service_pb2_grpc
 
 from persona_svc.app import build
 from persona_svc.config import PersonaSettings
-from sparring.persona.v1 import persona_service_pb2_grpc
 from svckit.context import ROLE_METADATA_KEY
 
 

@@ -8,9 +8,9 @@ import uuid
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.domain.templates import DIFFICULTY_INSTRUCTIONS
-from sparring.persona.v1 import persona_service_pb2 as pb
 from svckit.context import ADMIN_ROLE, ROLE_METADATA_KEY
 
 ADMIN = ((ROLE_METADATA_KEY, ADMIN_ROLE),)  # the same metadata tests/e2e/conftest.py exports as ADMIN
@@ -591,3 +591,25 @@ async def test_update_and_delete_retries_are_answered_not_rerun(personas):
     assert await personas.DeletePersona(delete) == deleted
     versions = (await personas.ListPersonaVersions(pb.ListPersonaVersionsRequest(parent=created.name))).versions
     assert [v.revision for v in versions] == [3, 2, 1]
+
+
+async def test_scenario_and_archetype_retries_are_answered_not_rerun(personas):
+    create_scenario = pb.CreateScenarioRequest(scenario=pb.Scenario(display_name="Retry", pain_points=["p"]),
+                                               request_id=str(uuid.uuid4()))
+    scenario = await personas.CreateScenario(create_scenario)
+    assert await personas.CreateScenario(create_scenario) == scenario
+
+    update_scenario = pb.UpdateScenarioRequest(
+        scenario=pb.Scenario(name=scenario.scenario.name, etag=scenario.scenario.etag, industry="retail"),
+        update_mask=field_mask_pb2.FieldMask(paths=["industry"]), request_id=str(uuid.uuid4()))
+    updated = await personas.UpdateScenario(update_scenario)
+    assert await personas.UpdateScenario(update_scenario) == updated
+
+    delete_scenario = pb.DeleteScenarioRequest(name=scenario.scenario.name, request_id=str(uuid.uuid4()))
+    await personas.DeleteScenario(delete_scenario)
+    await personas.DeleteScenario(delete_scenario)  # answered from the first attempt, not NOT_FOUND
+
+    create_archetype = pb.CreateArchetypeRequest(archetype=pb.Archetype(display_name="Fox"),
+                                                 archetype_id=f"fox-{uid()}", request_id=str(uuid.uuid4()))
+    archetype = await personas.CreateArchetype(create_archetype)
+    assert await personas.CreateArchetype(create_archetype) == archetype

@@ -12,7 +12,6 @@ import pytest
 from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 DOMAIN = "persona.sparring.dev"
@@ -514,6 +513,12 @@ async def test_bad_list_filters_are_refused(personas, request_, field):
 async def test_bad_searches_are_refused(personas, request_, field):
     rejection = await rejected(personas.SearchPersonas(request_), INVALID)
     assert rejection.fields == [field]
+
+
+@pytest.mark.parametrize("query", ["the", "!!!", '"', "a:*", "((", "\\", "%", "_", "' OR 1=1 --", "a & b | !c", "<->"])
+async def test_odd_search_queries_are_answered_not_failed(personas, query):
+    response = await personas.SearchPersonas(pb.SearchPersonasRequest(query=query))
+    assert all(result.relevance > 0 for result in response.results)
 
 
 async def test_bad_scenario_filter_and_fields_are_refused(personas):

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-
-from analysis_svc.app import SPEC as ANALYSIS
-from learning_svc.app import SPEC as LEARNING
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+from analysis_svc.app import SPEC as ANALYSIS
+from learning_svc.app import SPEC as LEARNING
 from svckit.server import GrpcApp, start_metrics_endpoint
 from transcript_svc.app import SPEC as TRANSCRIPT
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import grpc
 import pytest
@@ -55,7 +53,8 @@ def test_invalid_argument_carries_error_info_and_bad_request():
 
 
 def test_invalid_argument_takes_one_violation_and_a_reason():
-    error = InvalidArgument(FieldViolation("persona.archetype", "archetypes/x does not exist"), reason="UNKNOWN_ARCHETYPE")
+    error = InvalidArgument(FieldViolation("persona.archetype", "archetypes/x does not exist"),
+                            reason="UNKNOWN_ARCHETYPE")
     info, bad_request = unpack(to_status_proto(error, DOMAIN))
     assert info.reason == "UNKNOWN_ARCHETYPE"
     assert [v.field for v in bad_request.field_violations] == ["persona.archetype"]
@@ -133,7 +132,7 @@ def test_violations_collect_and_raise_once():
         (asyncpg.exceptions.SerializationError("could not serialize"), grpc.StatusCode.ABORTED),
         (asyncpg.exceptions.DeadlockDetectedError("deadlock"), grpc.StatusCode.ABORTED),
         (ConnectionRefusedError("refused"), grpc.StatusCode.UNAVAILABLE),
-        (asyncio.TimeoutError(), grpc.StatusCode.UNAVAILABLE),
+        (TimeoutError(), grpc.StatusCode.UNAVAILABLE),
     ],
 )
 def test_infrastructure_failures_get_a_retryable_status(cause, code):

@@ -147,7 +147,9 @@ def test_avatar_must_be_an_http_url():
 
 def test_list_items_must_not_be_blank():
     found = violations(valid(domains=("fintech", " "), personality_traits=("",), beliefs=(Belief(""),)))
-    assert set(fields_named(found)) == {"persona.domains[1]", "persona.personality_traits[0]", "persona.beliefs[0].text"}
+    assert set(fields_named(found)) == {
+        "persona.domains[1]", "persona.personality_traits[0]", "persona.beliefs[0].text",
+    }
 
 
 def test_every_violation_of_a_request_is_reported_at_once():
