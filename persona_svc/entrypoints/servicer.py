@@ -11,6 +11,7 @@ from persona_svc.service_layer.catalogue import Catalogue, Mutation
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
+from svckit.memo import ResponseMemo
 
 
 def _mutation(request) -> Mutation:
@@ -30,10 +31,11 @@ def _check_filter_text(field: str, value: str) -> None:
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     def __init__(self, catalogue: Catalogue) -> None:
         self._catalogue = catalogue
+        self._get_responses = ResponseMemo(lambda p: pb.GetPersonaResponse(persona=convert.persona_message(p)))
 
     async def GetPersona(self, request: pb.GetPersonaRequest, context) -> pb.GetPersonaResponse:
         persona = await self._catalogue.get_persona(_persona_id(request.name))
-        return pb.GetPersonaResponse(persona=convert.persona_message(persona))
+        return self._get_responses.response(persona.id, persona)
 
     async def ListPersonas(self, request: pb.ListPersonasRequest, context) -> pb.ListPersonasResponse:
         where = PersonaFilter(
