@@ -9,4 +9,8 @@ Run ``python -m bench --help`` for the flags. Layout of one run:
 - the load generator in this process: N asyncio clients spread over a few channels, calls back to back.
 
 Figures go to stdout and to the ``## Persona service`` section of ``docs/benchmarks.md``.
+
+To find where the time goes: ``--diagnose`` adds the echo server with the svckit interceptors and
+variants of the persona service (``bench/variant.py``); ``--profile`` runs the servers under cProfile
+timed by CPU (``bench/profiled.py``) and prints the CPU of each of their threads.
 """

@@ -35,6 +35,9 @@ class ChildProcess:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "wb")
+        env = dict(env)
+        if env.pop("BENCH_SET_GRPC_FORK_SUPPORT", None):  # set by bench/__main__.py for itself only
+            env.pop("GRPC_ENABLE_FORK_SUPPORT", None)
         guarded = [sys.executable, "-m", "bench.children", "--parent", str(os.getpid()), "--", *argv]
         self.process = subprocess.Popen(
             guarded, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
@@ -62,6 +65,17 @@ class ChildProcess:
         except OSError:
             return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def thread_cpu_seconds(self) -> dict[int, tuple[str, float]]:
+        """CPU time so far of each thread of the process: {tid: (thread name, seconds)}."""
+        threads = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{self.pid}/task").glob("*"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                head, tail = task.joinpath("stat").read_text().rsplit(")", 1)
+                fields = tail.split()
+                threads[int(task.name)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+        return threads
 
     def stop(self, grace: float = 15.0) -> int | None:
         """SIGTERM, wait up to ``grace`` seconds, then SIGKILL. Returns the exit code."""

@@ -13,10 +13,14 @@ from bench.echo_server import FULL_METHOD
 from bench.load import Call
 
 
-def start_server(root: Path, log_dir: Path) -> tuple[ChildProcess, str]:
+def start_server(root: Path, log_dir: Path, profile_to: Path | None = None,
+                 interceptors: bool = False) -> tuple[ChildProcess, str]:
+    """The echo server; ``interceptors``: with the svckit interceptors (to measure their cost alone)."""
     port = free_port()
-    child = ChildProcess("echo server", [sys.executable, "-m", "bench.echo_server", "--port", str(port)],
-                         dict(os.environ), root, log_dir / "echo.log")
+    argv = ["bench.echo_server", "--port", str(port), *(["--svckit-interceptors"] if interceptors else [])]
+    argv = [sys.executable, "-m", *(["bench.profiled", str(profile_to)] if profile_to else []), *argv]
+    name = "echo server" + (" with interceptors" if interceptors else "")
+    child = ChildProcess(name, argv, dict(os.environ), root, log_dir / f"{name.replace(' ', '-')}.log")
     return child, f"127.0.0.1:{port}"
 
 

@@ -23,8 +23,13 @@ async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return request
 
 
-async def serve(port: int) -> None:
-    server = grpc.aio.server()
+async def serve(port: int, svckit_interceptors: bool = False) -> None:
+    interceptors = []
+    if svckit_interceptors:  # diagnosis only (bench --diagnose): the persona service's interceptor chain
+        from svckit.interceptors import ErrorInterceptor, MetricsInterceptor, RequestContextInterceptor
+
+        interceptors = [RequestContextInterceptor(), MetricsInterceptor(), ErrorInterceptor("bench.sparring.dev")]
+    server = grpc.aio.server(interceptors=interceptors)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(_echo)}),)
     )
@@ -41,7 +46,10 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    parser.add_argument("--svckit-interceptors", action="store_true",
+                        help="with the svckit interceptors (diagnosis: their cost without the service)")
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.svckit_interceptors))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class Result:
     server_cpu: float = float("nan")  # CPU seconds of the server process per wall second (1.0 = one core)
     client_cpu: float = float("nan")  # same for this (load generator) process
     machine_busy: float = float("nan")  # share of all cores busy over the window, 0..1
+    server_threads: list[tuple[str, float]] = field(default_factory=list)  # (thread, CPU per wall second)
+    round_rates: list[float] = field(default_factory=list)  # calls/s of each round, when merged from rounds
 
     @property
     def rate(self) -> float:
@@ -51,6 +53,11 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * 1000
+
+    @property
+    def server_cpu_per_call_us(self) -> float:
+        """CPU time the server process spent per call, in microseconds (all its threads)."""
+        return self.server_cpu / self.rate * 1e6 if self.rate else float("nan")
 
     @property
     def error_count(self) -> int:
@@ -77,6 +84,8 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
     latencies: list[float] = []
     errors: dict[str, int] = {}
     samples: dict[str, float] = {}
+    threads0: dict[int, tuple[str, float]] = {}
+    threads1: dict[int, tuple[str, float]] = {}
 
     async def client(index: int) -> None:
         call = calls[index % len(calls)]
@@ -103,11 +112,13 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
         samples["busy0"], samples["total0"] = _machine_ticks()
         if server is not None:
             samples["server0"] = server.cpu_seconds()
+            threads0.update(server.thread_cpu_seconds())
         await asyncio.sleep(max(0.0, measure_to - loop.time()))
         samples["t1"], samples["client1"] = loop.time(), time.process_time()
         samples["busy1"], samples["total1"] = _machine_ticks()
         if server is not None:
             samples["server1"] = server.cpu_seconds()
+            threads1.update(server.thread_cpu_seconds())
 
     await asyncio.gather(sample_cpu(), *(client(i) for i in range(clients)))
     result = Result(scenario, calls=len(latencies), seconds=duration, latencies=latencies, errors=errors)
@@ -115,7 +126,34 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
     result.client_cpu = (samples["client1"] - samples["client0"]) / wall
     if server is not None:
         result.server_cpu = (samples["server1"] - samples["server0"]) / wall
+        busy = [(f"{name}/{tid}", (cpu - threads0.get(tid, (name, 0.0))[1]) / wall)
+                for tid, (name, cpu) in threads1.items()]
+        result.server_threads = sorted((t for t in busy if t[1] >= 0.005), key=lambda t: -t[1])
     total = samples["total1"] - samples["total0"]
     if total:
         result.machine_busy = (samples["busy1"] - samples["busy0"]) / total
     return result
+
+
+def merge(parts: list[Result]) -> Result:
+    """One result from the rounds of a scenario (CPU shares weighted by duration)."""
+    seconds = sum(p.seconds for p in parts)
+
+    def weighted(attribute: str) -> float:
+        return sum(getattr(p, attribute) * p.seconds for p in parts) / seconds
+
+    threads: dict[str, float] = {}
+    for part in parts:
+        for name, share in part.server_threads:
+            threads[name] = threads.get(name, 0.0) + share * part.seconds / seconds
+    errors: dict[str, int] = {}
+    for part in parts:
+        for code, count in part.errors.items():
+            errors[code] = errors.get(code, 0) + count
+    return Result(
+        parts[0].scenario, calls=sum(p.calls for p in parts), seconds=seconds,
+        latencies=[x for p in parts for x in p.latencies], errors=errors,
+        server_cpu=weighted("server_cpu"), client_cpu=weighted("client_cpu"), machine_busy=weighted("machine_busy"),
+        server_threads=sorted(threads.items(), key=lambda t: -t[1]),
+        round_rates=[p.rate for p in parts],
+    )

@@ -23,8 +23,10 @@ ADMIN = (("x-sparring-role", "admin"),)  # the sample catalogue has a protected 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "persona_svc" / "catalogue"
 
 
-def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None) -> tuple[ChildProcess, str]:
-    """``python -m persona_svc`` on free ports; with ``profile_to``, under cProfile (written at exit)."""
+def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
+                  variant: tuple[str, ...] = ()) -> tuple[ChildProcess, str]:
+    """``python -m persona_svc`` on free ports; with ``profile_to``, under cProfile (written at exit);
+    with ``variant`` flags, through ``bench.variant`` (diagnosis)."""
     grpc_port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -34,10 +36,14 @@ def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path
         "LOG_LEVEL": "WARNING",
     }
     env.pop("PERSONA_LEARNING_ADDRESS", None)  # no learning service in this run: rendering without patches
-    argv = [sys.executable, "-m", "persona_svc"]
+    argv = ["persona_svc"]
+    if variant:
+        argv = ["bench.variant", *variant, *argv]
     if profile_to is not None:
-        argv = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "persona_svc"]
-    child = ChildProcess("persona service", argv, env, root, log_dir / "persona.log")
+        argv = ["bench.profiled", str(profile_to), *argv]
+    name = "persona service" + (f" ({' '.join(variant)})" if variant else "")
+    log_name = "persona" + "".join(variant).replace("--", "-") + ".log"
+    child = ChildProcess(name, [sys.executable, "-m", *argv], env, root, log_dir / log_name)
     return child, f"127.0.0.1:{grpc_port}"
 
 

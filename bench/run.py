@@ -10,19 +10,27 @@ import pstats
 import signal
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import grpc
 
 from bench import echo, persona, report
 from bench.children import ChildProcess
-from bench.load import Result, open_channels, run_load
+from bench.load import Result, merge, open_channels, run_load
 from svckit.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 SCENARIOS = ("Echo", "GetPersona", "ListPersonas", "RenderPrompt")
 GOAL_RATIO, GOAL_P99_MS = 0.70, 20.0
+DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
+    "--generic-handlers-only": "generic handlers only",
+    "--no-interceptors": "no interceptors",
+    "--generic-handlers-only --no-interceptors": "generic handlers, no interceptors",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,10 +38,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      "against a bare grpc.aio echo server; writes docs/benchmarks.md.")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--channels", type=int, default=5,
-                        help="channels (TCP connections) the clients share, per server (default 5: "
-                             "one per 10 clients, the best echo throughput here; see --sweep-channels)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per scenario, discarded")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per scenario")
+                        help="channels (TCP connections) the clients share, per server (default 5, one per 10 "
+                             "clients: on the 2-core machine 1 to 10 channels gave the same echo throughput "
+                             "within noise and 50 a little less; see --sweep-channels)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds of warm-up before each round of a scenario, discarded (default 1)")
+    parser.add_argument("--duration", type=float, default=12.0,
+                        help="measured seconds per scenario, over all its rounds (default 12)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="split each scenario's measured time into this many rounds, interleaved with the "
+                             "other scenarios, so that a drift in the machine's load hits them all alike "
+                             "(default 3; each round has its own warm-up)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also measure the echo server with the svckit interceptors and GetPersona on "
+                             "variants of the persona service (see bench/variant.py); "
+                             "figures printed, not written")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (Echo always runs: the ceiling)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -48,10 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    if "Echo" not in args.scenarios:
-        args.scenarios.insert(0, "Echo")
-    if args.clients < 1 or args.channels < 1 or args.duration <= 0 or args.warmup < 0:
-        parser.error("--clients and --channels must be at least 1, --duration positive, --warmup not negative")
+    args.scenarios = ["Echo", *(s for s in SCENARIOS[1:] if s in args.scenarios)]  # the ceiling first
+    if args.clients < 1 or args.channels < 1 or args.rounds < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--clients, --channels and --rounds must be at least 1, --duration positive, "
+                     "--warmup not negative")
     return args
 
 
@@ -112,54 +131,90 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 async def _sweep(args: argparse.Namespace, echo_child: ChildProcess, echo_address: str) -> None:
+    """Echo throughput for each channel count, in interleaved rounds (see --rounds)."""
     counts = [int(c) for c in args.sweep_channels.split(",") if c.strip()]
     probe = open_channels(echo_address, 1)
     await echo.wait_serving(echo_child, probe[0])
     await probe[0].close()
+    channels = {count: open_channels(echo_address, count) for count in counts}
+    parts: dict[int, list[Result]] = {count: [] for count in counts}
+    make = echo.echo(3000)
+    try:
+        for _ in range(args.rounds):
+            for count in counts:
+                parts[count].append(await run_load(f"{count} channels", [make(c) for c in channels[count]],
+                                                   args.clients, args.warmup, args.duration / args.rounds,
+                                                   echo_child))
+    finally:
+        for group in channels.values():
+            for channel in group:
+                await channel.close()
     for count in counts:
-        channels = open_channels(echo_address, count)
-        make = echo.echo(3000)
-        result = await run_load(f"Echo, {count} channels", [make(c) for c in channels], args.clients,
-                                args.warmup, args.duration, echo_child)
-        for channel in channels:
-            await channel.close()
-        log(f"{count:3d} channels: {result.rate:7,.0f} calls/s  p50 {result.percentile(50):6.2f} ms  "
-            f"p99 {result.percentile(99):6.2f} ms  server CPU {result.server_cpu:.0%}  "
+        result = merge(parts[count])
+        rounds = ", ".join(f"{p.rate:,.0f}" for p in parts[count])
+        log(f"{count:3d} channels: {result.rate:7,.0f} calls/s (rounds: {rounds})  p50 {result.percentile(50):6.2f} ms"
+            f"  p99 {result.percentile(99):6.2f} ms  server CPU {result.server_cpu:.0%}  "
             f"client CPU {result.client_cpu:.0%}")
 
 
-async def _measure(args: argparse.Namespace, persona_child: ChildProcess, persona_address: str,
-                   echo_child: ChildProcess, echo_address: str) -> tuple[list[Result], persona.Catalogue]:
-    persona_channels = open_channels(persona_address, args.channels)
-    echo_channels = open_channels(echo_address, args.channels)
+@dataclass
+class Target:
+    """A server under load: its process, its address, the channels the clients share."""
+
+    child: ChildProcess
+    address: str
+    ready: Callable[[ChildProcess, grpc.aio.Channel], Awaitable[None]]
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+
+
+async def _measure(args: argparse.Namespace, targets: dict[str, Target],
+                   plans: Callable[[persona.Catalogue], dict[str, tuple[Callable, str]]]
+                   ) -> tuple[list[Result], persona.Catalogue]:
+    for target in targets.values():
+        target.channels = open_channels(target.address, args.channels)
     try:
         started = time.monotonic()
-        await asyncio.gather(persona.wait_serving(persona_child, persona_channels[0]),
-                             echo.wait_serving(echo_child, echo_channels[0]))
-        log(f"both servers ready in {time.monotonic() - started:.1f}s; loading the catalogue through the API")
-        catalogue = await persona.load_catalogue(persona_channels[0])
+        await asyncio.gather(*(t.ready(t.child, t.channels[0]) for t in targets.values()))
+        log(f"{len(targets)} servers ready in {time.monotonic() - started:.1f}s; loading the catalogue through the API")
+        catalogue = await persona.load_catalogue(targets["persona"].channels[0])
         log(f"catalogue: {len(catalogue.persona_names)} personas, {len(catalogue.scenario_names)} scenarios; "
             f"a GetPersona response is {catalogue.get_response_bytes} bytes on average")
-        plans = {
-            "Echo": (echo.echo(catalogue.get_response_bytes), echo_channels, echo_child),
-            "GetPersona": (persona.get_persona(catalogue), persona_channels, persona_child),
-            "ListPersonas": (persona.list_personas(catalogue), persona_channels, persona_child),
-            "RenderPrompt": (persona.render_prompt(catalogue), persona_channels, persona_child),
-        }
-        results = []
-        for name in args.scenarios:
-            make, channels, server = plans[name]
-            log(f"{name}: {args.clients} clients, {len(channels)} channels, "
-                f"{args.warmup:g}s warm-up + {args.duration:g}s measured")
-            result = await run_load(name, [make(c) for c in channels], args.clients, args.warmup, args.duration,
-                                    server)
-            if result.errors:
-                log(f"{name}: errors {result.errors}")
-            results.append(result)
-        return results, catalogue
+        scenarios = plans(catalogue)
+        parts: dict[str, list[Result]] = {name: [] for name in scenarios}
+        per_round = args.duration / args.rounds
+        log(f"{len(scenarios)} scenarios x {args.rounds} rounds, interleaved: {args.clients} clients on "
+            f"{args.channels} channels, {args.warmup:g}s warm-up + {per_round:g}s measured each")
+        for round_number in range(1, args.rounds + 1):
+            for name, (make, target_name) in scenarios.items():
+                target = targets[target_name]
+                result = await run_load(name, [make(c) for c in target.channels], args.clients, args.warmup,
+                                        per_round, target.child)
+                log(f"  round {round_number} {name}: {result.rate:,.0f} calls/s, p99 {result.percentile(99):.1f} ms"
+                    + (f", errors {result.errors}" if result.errors else ""))
+                parts[name].append(result)
+        return [merge(p) for p in parts.values()], catalogue
     finally:
-        for channel in (*persona_channels, *echo_channels):
-            await channel.close()
+        for target in targets.values():
+            for channel in target.channels:
+                await channel.close()
+
+
+def _plans(diagnose: bool, selected: list[str]):
+    def plans(catalogue: persona.Catalogue) -> dict[str, tuple[Callable, str]]:
+        every = {
+            "Echo": (echo.echo(catalogue.get_response_bytes), "echo"),
+            "GetPersona": (persona.get_persona(catalogue), "persona"),
+            "ListPersonas": (persona.list_personas(catalogue), "persona"),
+            "RenderPrompt": (persona.render_prompt(catalogue), "persona"),
+        }
+        chosen = {name: every[name] for name in selected}
+        if diagnose:
+            chosen["Echo + svckit interceptors"] = (echo.echo(catalogue.get_response_bytes), "echo+interceptors")
+            for variant, label in DIAGNOSIS_VARIANTS.items():
+                chosen[f"GetPersona, {label}"] = (persona.get_persona(catalogue), variant)
+        return chosen
+
+    return plans
 
 
 def _goals(results: list[Result]) -> list[report.Goal]:
@@ -184,14 +239,20 @@ def _print_profile(path: Path) -> None:
     for order in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(str(path), stream=out).strip_dirs().sort_stats(order).print_stats(45)
-        print(f"\n===== persona service profile, by {order} ({path}) =====\n{out.getvalue()}")
+        print(f"\n===== {path.stem} profile (main thread CPU), by {order} ({path}) =====\n{out.getvalue()}")
+    gc_report = Path(str(path) + ".gc.txt")
+    if gc_report.exists():
+        print(f"garbage collector in {path.stem}:\n{gc_report.read_text()}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans up like Ctrl-C
+    # Ctrl-C and SIGTERM both end in KeyboardInterrupt, which unwinds the ExitStack below (even when
+    # started in the background, where SIGINT would otherwise be ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logs = DATA / "bench"
-    profile_path = logs / "persona.prof" if args.profile else None
+    profile = (lambda name: logs / f"{name}.prof") if args.profile else (lambda name: None)
     try:
         with contextlib.ExitStack() as stack:  # unwinds in reverse: children, database, PostgreSQL
             if args.sweep_channels:
@@ -206,19 +267,28 @@ def main(argv: list[str] | None = None) -> int:
             server_url = postgres.start()
             db_name, database_url = create_database(server_url)
             stack.callback(drop_database, server_url, db_name)
-            log(f"fresh database {db_name}; starting the persona service and the echo server")
+            log(f"fresh database {db_name}; starting the servers")
 
-            persona_child, persona_address = persona.start_service(ROOT, database_url, logs, profile_path)
-            stack.callback(persona_child.stop)
-            echo_child, echo_address = echo.start_server(ROOT, logs)
-            stack.callback(echo_child.stop)
+            targets: dict[str, Target] = {}
 
-            results, catalogue = asyncio.run(_measure(args, persona_child, persona_address, echo_child,
-                                                      echo_address))
-            code = persona_child.stop()
-            if code not in (0, None):
-                log(f"the persona service exited with code {code} on SIGTERM; log {persona_child.log_path}:\n"
-                    f"{persona_child.log_tail()}")
+            def add(name: str, started: tuple[ChildProcess, str], ready) -> None:
+                stack.callback(started[0].stop)
+                targets[name] = Target(started[0], started[1], ready)
+
+            add("persona", persona.start_service(ROOT, database_url, logs, profile("persona")), persona.wait_serving)
+            add("echo", echo.start_server(ROOT, logs, profile("echo")), echo.wait_serving)
+            if args.diagnose:
+                add("echo+interceptors", echo.start_server(ROOT, logs, interceptors=True), echo.wait_serving)
+                for variant in DIAGNOSIS_VARIANTS:
+                    add(variant, persona.start_service(ROOT, database_url, logs, variant=tuple(variant.split())),
+                        persona.wait_serving)
+
+            results, catalogue = asyncio.run(_measure(args, targets, _plans(args.diagnose, args.scenarios)))
+            for name, target in targets.items():
+                code = target.child.stop()
+                if code not in (0, None):
+                    log(f"{name} exited with code {code} on SIGTERM; log {target.child.log_path}:\n"
+                        f"{target.child.log_tail()}")
 
         ceiling = results[0].rate
         goals = _goals(results)
@@ -226,13 +296,20 @@ def main(argv: list[str] | None = None) -> int:
         print(report.console_table(results, ceiling))
         for goal in goals:
             print(f"{'PASS' if goal.passed else 'FAIL'}: {goal.text} ({goal.measured})")
-        if profile_path is not None:
-            _print_profile(profile_path)
-        elif not args.no_write:
+        if args.profile or args.diagnose:
+            print("\nserver threads (CPU per wall second):")
+            for result in results:
+                print(f"  {result.scenario}: " + ", ".join(f"{n} {s:.0%}" for n, s in result.server_threads[:6]))
+        if args.profile:
+            for name in ("persona", "echo"):
+                _print_profile(profile(name))
+        elif args.diagnose or args.no_write or len(args.scenarios) < len(SCENARIOS):
+            log("figures not written (--diagnose, --no-write or a subset of the scenarios)")
+        else:
             method = {
                 "clients": str(args.clients), "channels": str(args.channels), "warmup": f"{args.warmup:g}",
-                "duration": f"{args.duration:g}", "payload": str(catalogue.get_response_bytes),
-                "database": "a fresh database, dropped after the run",
+                "duration": f"{args.duration:g}", "rounds": str(args.rounds),
+                "payload": str(catalogue.get_response_bytes),
                 "catalogue": f"{len(catalogue.persona_names)} personas, {len(catalogue.scenario_names)} scenarios",
             }
             report.write_section(args.output, report.persona_section(results, ceiling, goals, method))
