@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+import uuid
 
 ROLE_METADATA_KEY = "x-sparring-role"
 REQUEST_ID_METADATA_KEY = "x-request-id"
 ADMIN_ROLE = "admin"
 
 
-@dataclass(frozen=True, slots=True)
 class CallContext:
-    request_id: str
-    method: str
-    roles: frozenset[str]
+    """The caller's request id (``x-request-id``, or one made up when first needed) and roles."""
+
+    __slots__ = ("_request_id", "method", "roles")
+
+    def __init__(self, request_id: str, method: str, roles: frozenset[str]) -> None:
+        self._request_id = request_id
+        self.method = method
+        self.roles = roles
+
+    @property
+    def request_id(self) -> str:
+        # Made only when a log line or an error needs it: most calls never do.
+        if not self._request_id:
+            self._request_id = uuid.uuid4().hex
+        return self._request_id
 
     @property
     def is_admin(self) -> bool:

@@ -11,7 +11,6 @@ import asyncio
 import inspect
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -138,7 +137,7 @@ class RequestContextInterceptor(_WrappingInterceptor):
             elif key == call_context.ROLE_METADATA_KEY:
                 roles = frozenset(r.strip() for r in value.split(",") if r.strip())
         return call_context.set_current_call(
-            call_context.CallContext(request_id=request_id or uuid.uuid4().hex, method=method, roles=roles)
+            call_context.CallContext(request_id=request_id, method=method, roles=roles)
         )
 
     async def around(self, call, context, method):

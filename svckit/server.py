@@ -28,6 +28,26 @@ SERVER_OPTIONS = (
 )
 
 
+class _GenericHandlersOnly:
+    """What generated ``add_*_to_server`` functions see instead of the server.
+
+    They register each service twice: as a generic handler and as "registered method
+    handlers". grpc.aio keeps one waiting task per registered method and waits on all of
+    them for every incoming call, a cost that grows with the number of methods (measured:
+    ~12 us a call for the persona service's 19). The generic handler alone serves the same
+    calls, so the registered copy is dropped.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers) -> None:
+        """Deliberately ignored; see the class docstring."""
+
+
 @dataclass
 class GrpcApp:
     """A grpc.aio server for one service: its servicers, health, reflection and interceptors.
@@ -51,8 +71,9 @@ class GrpcApp:
             options=SERVER_OPTIONS,
         )
         self.health = health_aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        self.add_servicers(self.server)
+        registrar = _GenericHandlersOnly(self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
+        self.add_servicers(registrar)
         reflection.enable_server_reflection(
             [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
              reflection.SERVICE_NAME],

@@ -97,9 +97,11 @@ class PersonaRepository:
             t.personas.update().where(t.personas.c.id == persona.id).values(**_persona_columns(persona))
         )
 
-    async def list(self, where: PersonaFilter, after: tuple[datetime, str] | None, limit: int) -> list[Persona]:
+    async def list_keys(self, where: PersonaFilter, after: tuple[datetime, str] | None,
+                        limit: int) -> list[tuple[str, int]]:
+        """(id, revision) of a page, newest first: the caller fills it from its cache, then ``get_many``."""
         p = t.personas.c
-        query = sa.select(*_PERSONA_COLUMNS).order_by(p.create_time.desc(), p.id.desc()).limit(limit)
+        query = sa.select(p.id, p.revision).order_by(p.create_time.desc(), p.id.desc()).limit(limit)
         if not where.show_deleted:
             query = query.where(p.delete_time.is_(None))
         if where.blueprint:
@@ -116,6 +118,10 @@ class PersonaRepository:
             query = query.where(p.active.is_(where.active))
         if after is not None:
             query = query.where(sa.tuple_(p.create_time, p.id) < sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+        return [(row.id, row.revision) for row in await self._c.execute(query)]
+
+    async def get_many(self, persona_ids: list[str]) -> list[Persona]:
+        query = sa.select(*_PERSONA_COLUMNS).where(t.personas.c.id.in_(persona_ids))
         return [_persona(row) for row in await self._c.execute(query)]
 
     async def search(self, text: str, blueprint: str | None, limit: int) -> list[SearchHit]:

@@ -32,6 +32,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     def __init__(self, catalogue: Catalogue) -> None:
         self._catalogue = catalogue
         self._get_responses = ResponseMemo(lambda p: pb.GetPersonaResponse(persona=convert.persona_message(p)))
+        self._persona_messages = ResponseMemo(convert.persona_message)
 
     async def GetPersona(self, request: pb.GetPersonaRequest, context) -> pb.GetPersonaResponse:
         persona = await self._catalogue.get_persona(_persona_id(request.name))
@@ -56,7 +57,8 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         _check_filter_text("domain", request.domain)
         page = await self._catalogue.list_personas(where, request.page_size, request.page_token)
         return pb.ListPersonasResponse(
-            personas=[convert.persona_message(p) for p in page.items], next_page_token=page.next_page_token
+            personas=[self._persona_messages.response(p.id, p) for p in page.items],
+            next_page_token=page.next_page_token,
         )
 
     async def CreatePersona(self, request: pb.CreatePersonaRequest, context) -> pb.CreatePersonaResponse:

@@ -143,13 +143,32 @@ class Catalogue:
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
         async with self.uow() as uow:
-            items = await uow.personas.list(where, after, size + 1)
+            keys = await uow.personas.list_keys(where, after, size + 1)
+            found = await self._personas_by_key(uow, keys)
+        items = [found[persona_id] for persona_id, _ in keys if persona_id in found]
         next_token = ""
-        if len(items) > size:
+        if len(keys) > size:
             items = items[:size]
             last = items[-1]
             next_token = self._tokens.encode([last.create_time.isoformat(), last.id], filters)
         return Page(items, next_token)
+
+    async def _personas_by_key(self, uow: CatalogueUnitOfWork, keys: list[tuple[str, int]]) -> dict[str, Persona]:
+        """The personas of (id, revision) pairs: from the cache where it holds that revision, else read at once."""
+        generation = self._personas.generation
+        found: dict[str, Persona] = {}
+        missing = []
+        for persona_id, revision in keys:
+            cached = self._personas.get(persona_id)
+            if cached is not None and cached.revision == revision:
+                found[persona_id] = cached
+            else:
+                missing.append(persona_id)
+        if missing:
+            for persona in await uow.personas.get_many(missing):
+                found[persona.id] = persona
+                self._personas.put(persona.id, persona, generation)
+        return found
 
     async def create_persona(self, fields: PersonaFields, persona_id: str, mutation: Mutation) -> Persona:
         violations = Violations()

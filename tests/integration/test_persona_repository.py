@@ -135,8 +135,8 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
         assert await uow.personas.id_of_slug(rows[1][1].slug) == ids["b"]
 
         async def listed(**where) -> list[str]:
-            found = await uow.personas.list(PersonaFilter(domain=domain, **where), None, 100)
-            return [p.id for p in found]
+            found = await uow.personas.list_keys(PersonaFilter(domain=domain, **where), None, 100)
+            return [persona_id for persona_id, _ in found]
 
         assert await listed() == [ids["c"], ids["b"], ids["a"]]  # newest first, deleted hidden
         assert await listed(show_deleted=True) == [ids["d"], ids["c"], ids["b"], ids["a"]]
@@ -146,10 +146,11 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
         assert await listed(active=False) == [ids["b"]]
         assert await listed(active=True) == [ids["c"], ids["a"]]
         after = (base + timedelta(seconds=2), ids["c"])
-        assert [p.id for p in await uow.personas.list(PersonaFilter(domain=domain), after, 100)] == [
-            ids["b"], ids["a"],
+        assert await uow.personas.list_keys(PersonaFilter(domain=domain), after, 100) == [
+            (ids["b"], 1), (ids["a"], 1),
         ]
-        assert [p.id for p in await uow.personas.list(PersonaFilter(domain=domain), None, 2)] == [ids["c"], ids["b"]]
+        assert await uow.personas.list_keys(PersonaFilter(domain=domain), None, 2) == [(ids["c"], 1), (ids["b"], 1)]
+        assert {p.id for p in await uow.personas.get_many([ids["a"], ids["d"]])} == {ids["a"], ids["d"]}
 
 
 async def test_uncommitted_work_rolls_back(engine, persona_schema):
