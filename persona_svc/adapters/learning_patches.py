@@ -13,7 +13,7 @@ from prometheus_client import Counter
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
-from persona_svc.domain.patches import PatchLookup, PatchSource, PatchTarget, PromptPatch
+from persona_svc.domain.patches import PATCHES_UNAVAILABLE, PatchLookup, PatchSource, PatchTarget, PromptPatch
 
 log = logging.getLogger("persona.patches")
 
@@ -35,6 +35,8 @@ class LearningServicePatches:
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
         self._timeout = timeout_seconds
+        # archetype -> (active_set_etag, lookup): an unchanged set yields the same lookup object.
+        self._last: dict[str, tuple[str, PatchLookup]] = {}
 
     async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
         request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "")
@@ -43,13 +45,18 @@ class LearningServicePatches:
         except grpc.aio.AioRpcError as error:
             PATCH_FALLBACKS.labels(error.code().name.lower()).inc()
             log.warning("rendering %s without patches: learning service answered %s", persona_name, error.code().name)
-            return PatchLookup((), PatchSource.UNAVAILABLE)
+            return PATCHES_UNAVAILABLE
+        last = self._last.get(archetype_id)
+        if last is not None and reply.active_set_etag and last[0] == reply.active_set_etag:
+            return last[1]
         patches = tuple(
             PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text)
             for p in reply.patches
             if p.target in _TARGETS
         )
-        return PatchLookup(patches, PatchSource.LIVE)
+        lookup = PatchLookup(patches, PatchSource.LIVE)
+        self._last[archetype_id] = (reply.active_set_etag, lookup)
+        return lookup
 
     async def close(self) -> None:
         await self._channel.close()

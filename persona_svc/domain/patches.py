@@ -36,11 +36,16 @@ class PatchProvider(Protocol):
     async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup: ...
 
 
+# Shared instances: renderings are memoised by the identity of the lookup they used.
+PATCHES_DISABLED = PatchLookup((), PatchSource.DISABLED)
+PATCHES_UNAVAILABLE = PatchLookup((), PatchSource.UNAVAILABLE)
+
+
 class NoPatches:
     """Used when no learning service is configured."""
 
     async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
-        return PatchLookup((), PatchSource.DISABLED)
+        return PATCHES_DISABLED
 
 
 _SECTION_TITLES = {

@@ -27,7 +27,7 @@ from persona_svc.domain.model import (
     validate_persona_fields,
     validate_scenario_fields,
 )
-from persona_svc.domain.patches import PatchProvider, PatchSource, PromptPatch, apply_patches
+from persona_svc.domain.patches import PatchLookup, PatchProvider, PatchSource, PromptPatch, apply_patches
 from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
@@ -42,6 +42,7 @@ from svckit.errors import (
     PermissionDenied,
     Violations,
 )
+from svckit.memo import ResponseMemo
 from svckit.pagination import PageTokens, page_size
 
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
@@ -110,6 +111,8 @@ class Catalogue:
         self._personas = personas_cache or InvalidatedCache("personas")
         self._scenarios = scenarios_cache or InvalidatedCache("scenarios")
         self._archetypes = archetypes_cache or InvalidatedCache("archetypes")
+        # Renderings of cached objects; a patch lookup is a new object unless it is the shared empty one.
+        self._renders: ResponseMemo[RenderedPrompt] = ResponseMemo(self._render)
 
     def uow(self) -> CatalogueUnitOfWork:
         return CatalogueUnitOfWork(self._engine)
@@ -357,6 +360,12 @@ class Catalogue:
         fields = persona.fields
         archetype = await self.get_archetype(fields.archetype_id) if fields.archetype_id else None
         lookup = await self._patches.active_patches(persona.resource_name, fields.archetype_id)
+        return self._renders.response((persona_id, scenario_id), persona, scenario, archetype, lookup)
+
+    @staticmethod
+    def _render(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
+                lookup: PatchLookup) -> RenderedPrompt:
+        fields = persona.fields
         values = templates.template_values(fields, scenario.fields if scenario else None, archetype)
         system_prompt = apply_patches(templates.render(fields.prompt_template, values), lookup.patches)
         return RenderedPrompt(
