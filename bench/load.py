@@ -1,7 +1,13 @@
-"""Closed-loop load: N clients (asyncio tasks) spread over a few channels, each calling back to back.
+"""Load: N clients (asyncio tasks) spread over a few channels, in closed loop or in open loop.
 
-A run lasts ``warmup + duration`` seconds; calls that start during the warm-up are discarded, calls that
-start in the measured window are counted (throughput = their number / the window) and their latencies kept.
+Closed loop (``run_load``), for throughput: each client calls back to back. A run lasts ``warmup + duration``
+seconds; calls that start during the warm-up are discarded, calls that start in the measured window are
+counted (throughput = their number / the window) and their latencies kept.
+
+Open loop (``run_open_load``), for latency at a given load: a fixed rate of calls, spread evenly over the
+clients, each call sent at its scheduled time (or as soon as possible after it, if the client is behind or
+already has its maximum of calls outstanding). Latency counts from the scheduled time, so a slow server or
+a late client shows in the figures instead of quietly lowering the load (coordinated omission).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from bench.children import ChildProcess
 
 # Distinct channels must not share one TCP connection (grpc's global subchannel pool would merge them).
 CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
+LATE_AFTER = 0.002  # open loop: a call sent more than this after its scheduled time counts as late (seconds)
+DRAIN = 2.0  # open loop: seconds after the window before unsent or unanswered calls are given up
 
 Call = Callable[[int], Awaitable[object]]
 """One request; the argument is a per-client counter, for picking varied requests."""
@@ -30,8 +38,18 @@ def open_channels(address: str, count: int) -> list[grpc.aio.Channel]:
     return [grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
+def percentile_ms(latencies: list[float], q: float) -> float:
+    """Nearest-rank percentile in milliseconds (``q`` = 100: the maximum)."""
+    if not latencies:
+        return float("nan")
+    ordered = sorted(latencies)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * 1000
+
+
 @dataclass
 class Result:
+    """Closed loop: one scenario at saturation."""
+
     scenario: str
     calls: int
     seconds: float
@@ -48,16 +66,45 @@ class Result:
         return self.calls / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
-        """Nearest-rank percentile in milliseconds."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * 1000
+        return percentile_ms(self.latencies, q)
 
     @property
     def server_cpu_per_call_us(self) -> float:
         """CPU time the server process spent per call, in microseconds (all its threads)."""
         return self.server_cpu / self.rate * 1e6 if self.rate else float("nan")
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+@dataclass
+class OpenResult:
+    """Open loop: one scenario at a fixed offered rate. Counts are of the calls scheduled in the window."""
+
+    scenario: str
+    offered: float  # calls/s
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # from the scheduled time; see ``unsent``, ``unfinished``
+    completed: int = 0  # answered without error
+    answered_in_window: int = 0  # calls (whenever scheduled) answered without error during the window
+    late: int = 0  # sent more than LATE_AFTER after their scheduled time (held ones included)
+    held: int = 0  # found their client at its limit of outstanding calls, so waited for one to end
+    unsent: int = 0  # never sent: still held at the cutoff (in ``latencies`` with the time waited by then)
+    unfinished: int = 0  # sent, not answered by the cutoff (cancelled; same)
+    errors: dict[str, int] = field(default_factory=dict)
+    server_cpu: float = float("nan")
+    client_cpu: float = float("nan")
+    machine_busy: float = float("nan")
+    server_threads: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Achieved: calls answered without error during the window / the window."""
+        return self.answered_in_window / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        return percentile_ms(self.latencies, q)
 
     @property
     def error_count(self) -> int:
@@ -74,18 +121,60 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+@dataclass
+class _Snapshot:
+    wall: float
+    client: float
+    busy: int
+    total: int
+    server: float = float("nan")
+    threads: dict[int, tuple[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def take(cls, server: ChildProcess | None) -> _Snapshot:
+        busy, total = _machine_ticks()
+        snapshot = cls(time.monotonic(), time.process_time(), busy, total)
+        if server is not None:
+            snapshot.server = server.cpu_seconds()
+            snapshot.threads = server.thread_cpu_seconds()
+        return snapshot
+
+
+async def _sample_cpu(measure_from: float, measure_to: float, server: ChildProcess | None,
+                      into: list[_Snapshot]) -> None:
+    """A snapshot at ``measure_from`` and one at ``measure_to`` (loop times)."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, measure_from - loop.time()))
+    into.append(_Snapshot.take(server))
+    await asyncio.sleep(max(0.0, measure_to - loop.time()))
+    into.append(_Snapshot.take(server))
+
+
+def _apply_cpu(result: Result | OpenResult, before: _Snapshot, after: _Snapshot) -> None:
+    wall = after.wall - before.wall
+    if wall <= 0:
+        return
+    result.client_cpu = (after.client - before.client) / wall
+    result.server_cpu = (after.server - before.server) / wall
+    busy = [(f"{name}/{tid}", (cpu - before.threads.get(tid, (name, 0.0))[1]) / wall)
+            for tid, (name, cpu) in after.threads.items()]
+    result.server_threads = sorted((t for t in busy if t[1] >= 0.005), key=lambda t: -t[1])
+    total = after.total - before.total
+    if total:
+        result.machine_busy = (after.busy - before.busy) / total
+
+
 async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float, duration: float,
                    server: ChildProcess | None = None) -> Result:
-    """``calls[i % len(calls)]`` is client i's call (one per channel, so clients spread over the channels)."""
+    """Closed loop. ``calls[i % len(calls)]`` is client i's call (one per channel, so clients spread over
+    the channels)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     measure_from = start + warmup
     measure_to = measure_from + duration
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    samples: dict[str, float] = {}
-    threads0: dict[int, tuple[str, float]] = {}
-    threads1: dict[int, tuple[str, float]] = {}
+    snapshots: list[_Snapshot] = []
 
     async def client(index: int) -> None:
         call = calls[index % len(calls)]
@@ -106,32 +195,107 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
             if began >= measure_from:
                 record(now() - began)
 
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - loop.time()))
-        samples["t0"], samples["client0"] = loop.time(), time.process_time()
-        samples["busy0"], samples["total0"] = _machine_ticks()
-        if server is not None:
-            samples["server0"] = server.cpu_seconds()
-            threads0.update(server.thread_cpu_seconds())
-        await asyncio.sleep(max(0.0, measure_to - loop.time()))
-        samples["t1"], samples["client1"] = loop.time(), time.process_time()
-        samples["busy1"], samples["total1"] = _machine_ticks()
-        if server is not None:
-            samples["server1"] = server.cpu_seconds()
-            threads1.update(server.thread_cpu_seconds())
-
-    await asyncio.gather(sample_cpu(), *(client(i) for i in range(clients)))
+    await asyncio.gather(_sample_cpu(measure_from, measure_to, server, snapshots),
+                         *(client(i) for i in range(clients)))
     result = Result(scenario, calls=len(latencies), seconds=duration, latencies=latencies, errors=errors)
-    wall = samples["t1"] - samples["t0"]
-    result.client_cpu = (samples["client1"] - samples["client0"]) / wall
-    if server is not None:
-        result.server_cpu = (samples["server1"] - samples["server0"]) / wall
-        busy = [(f"{name}/{tid}", (cpu - threads0.get(tid, (name, 0.0))[1]) / wall)
-                for tid, (name, cpu) in threads1.items()]
-        result.server_threads = sorted((t for t in busy if t[1] >= 0.005), key=lambda t: -t[1])
-    total = samples["total1"] - samples["total0"]
-    if total:
-        result.machine_busy = (samples["busy1"] - samples["busy0"]) / total
+    _apply_cpu(result, *snapshots)
+    return result
+
+
+async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: float, warmup: float,
+                        duration: float, server: ChildProcess | None = None, max_outstanding: int = 4,
+                        drain: float = DRAIN) -> OpenResult:
+    """Open loop at ``rate`` calls/s in all: client i sends every ``clients / rate`` s, the clients' schedules
+    staggered so that the calls are evenly spaced. Calls scheduled during the warm-up are discarded.
+
+    A client has at most ``max_outstanding`` calls in flight; a call that finds it at that limit waits for
+    one to end (its latency still counts from its scheduled time). Sending stops at the end of the window;
+    calls scheduled in the window and still unsent or unanswered ``drain`` s later are given up (cancelled)
+    and counted with the time they had waited by then (a lower bound)."""
+    loop = asyncio.get_running_loop()
+    interval = clients / rate
+    start = loop.time() + 0.01
+    measure_from = start + warmup
+    measure_to = measure_from + duration
+    cutoff = measure_to + drain
+    result = OpenResult(scenario, offered=rate, seconds=duration)
+    latencies, errors = result.latencies, result.errors
+    in_flight: dict[asyncio.Task, float] = {}  # measured calls only -> scheduled time
+    others: set[asyncio.Task] = set()  # warm-up calls
+    snapshots: list[_Snapshot] = []
+
+    async def one(call: Call, counter: int, scheduled: float, measured: bool, limit: asyncio.Semaphore) -> None:
+        try:
+            await call(counter)
+        except Exception as error:  # counted, whatever it is (CancelledError is not an Exception)
+            if measured:
+                code = error.code().name if isinstance(error, grpc.aio.AioRpcError) else type(error).__name__
+                errors[code] = errors.get(code, 0) + 1
+            return
+        finally:
+            limit.release()
+        answered = loop.time()
+        if measure_from <= answered < measure_to:
+            result.answered_in_window += 1
+        if measured:
+            latencies.append(answered - scheduled)
+            result.completed += 1
+
+    def give_up(first: float, k: int) -> None:
+        """Calls k, k+1, ... of a client, scheduled in the window, never sent."""
+        while (scheduled := first + k * interval) < measure_to:
+            if scheduled >= measure_from:
+                result.unsent += 1
+                latencies.append(cutoff - scheduled)
+            k += 1
+
+    async def client(index: int) -> None:
+        call = calls[index % len(calls)]
+        limit = asyncio.Semaphore(max_outstanding)
+        first = start + index * interval / clients
+        k = 0
+        while (scheduled := first + k * interval) < measure_to:
+            measured = scheduled >= measure_from
+            delay = scheduled - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if limit.locked():
+                result.held += measured
+                try:
+                    await asyncio.wait_for(limit.acquire(), cutoff - loop.time())
+                except TimeoutError:
+                    give_up(first, k)
+                    return
+            else:
+                await limit.acquire()
+            sent = loop.time()
+            if sent >= cutoff:
+                limit.release()
+                give_up(first, k)
+                return
+            result.late += measured and sent - scheduled > LATE_AFTER
+            task = asyncio.create_task(one(call, index * 7919 + k, scheduled, measured, limit))
+            if measured:
+                in_flight[task] = scheduled
+                task.add_done_callback(lambda t: in_flight.pop(t, None))
+            else:
+                others.add(task)
+                task.add_done_callback(others.discard)
+            k += 1
+
+    await asyncio.gather(_sample_cpu(measure_from, measure_to, server, snapshots),
+                         *(client(i) for i in range(clients)))
+    pending = set(in_flight) | others
+    if pending:
+        _, still = await asyncio.wait(pending, timeout=max(0.0, cutoff - loop.time()))
+        for task in still:
+            scheduled = in_flight.pop(task, None)
+            if scheduled is not None:
+                result.unfinished += 1
+                latencies.append(cutoff - scheduled)
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+    _apply_cpu(result, *snapshots)
     return result
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 from google import protobuf
 
-from bench.load import Result
+from bench.load import DRAIN, LATE_AFTER, OpenResult, Result
 
 FILE_HEADER = """# Benchmarks
 
@@ -27,7 +27,7 @@ SECTION = "## Persona service"
 
 
 @dataclass(frozen=True)
-class Goal:
+class Target:
     text: str
     passed: bool
     measured: str
@@ -66,31 +66,44 @@ def _pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 100:.0f}%"
 
 
+HEADERS = ["scenario", "calls/s", "vs echo", "errors", "server CPU", "server CPU µs/call", "client CPU",
+           "machine busy"]
+OPEN_HEADERS = ["scenario", "offered calls/s", "achieved calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "late",
+                "held", "given up", "errors", "server CPU", "client CPU", "machine busy"]
+
+
 def rows(results: list[Result], ceiling: float) -> list[list[str]]:
-    out = []
-    for r in results:
-        out.append([
-            r.scenario,
-            f"{r.rate:,.0f}",
-            _ms(r.percentile(50)),
-            _ms(r.percentile(99)),
-            f"{r.rate / ceiling * 100:.0f}%" if ceiling else "n/a",
-            str(r.error_count),
-            _pct(r.server_cpu),
-            "n/a" if math.isnan(r.server_cpu_per_call_us) else f"{r.server_cpu_per_call_us:.0f}",
-            _pct(r.client_cpu),
-            _pct(r.machine_busy),
-        ])
-    return out
+    return [[
+        r.scenario,
+        f"{r.rate:,.0f}",
+        f"{r.rate / ceiling * 100:.0f}%" if ceiling else "n/a",
+        str(r.error_count),
+        _pct(r.server_cpu),
+        "n/a" if math.isnan(r.server_cpu_per_call_us) else f"{r.server_cpu_per_call_us:.0f}",
+        _pct(r.client_cpu),
+        _pct(r.machine_busy),
+    ] for r in results]
 
 
-HEADERS = ["scenario", "calls/s", "p50 ms", "p99 ms", "vs echo", "errors", "server CPU", "server CPU µs/call",
-           "client CPU", "machine busy"]
+def open_rows(results: list[OpenResult]) -> list[list[str]]:
+    return [[
+        r.scenario,
+        f"{r.offered:,.0f}",
+        f"{r.rate:,.0f}",
+        *(_ms(r.percentile(q)) for q in (50, 90, 99, 100)),
+        f"{r.late:,}",
+        f"{r.held:,}",
+        f"{r.unsent + r.unfinished:,}",
+        str(r.error_count),
+        _pct(r.server_cpu),
+        _pct(r.client_cpu),
+        _pct(r.machine_busy),
+    ] for r in results]
 
 
-def console_table(results: list[Result], ceiling: float) -> str:
-    table = [HEADERS, *rows(results, ceiling)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(HEADERS))]
+def _console(headers: list[str], body: list[list[str]]) -> str:
+    table = [headers, *body]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(table):
         lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
@@ -100,13 +113,28 @@ def console_table(results: list[Result], ceiling: float) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(results: list[Result], ceiling: float) -> str:
-    headers = [*HEADERS[:2], "calls/s by round", *HEADERS[2:]]
+def _markdown(headers: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["--:"] * (len(headers) - 1)) + "|"]
-    for result, row in zip(results, rows(results, ceiling), strict=True):
-        by_round = " / ".join(f"{rate:,.0f}" for rate in result.round_rates) or "-"
-        lines.append("| " + " | ".join([*row[:2], by_round, *row[2:]]) + " |")
+    lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
+
+
+def console_table(results: list[Result], ceiling: float) -> str:
+    return _console(HEADERS, rows(results, ceiling))
+
+
+def console_open_table(results: list[OpenResult]) -> str:
+    return _console(OPEN_HEADERS, open_rows(results))
+
+
+def markdown_table(results: list[Result], ceiling: float) -> str:
+    body = [[*row[:2], " / ".join(f"{rate:,.0f}" for rate in result.round_rates) or "-", *row[2:]]
+            for result, row in zip(results, rows(results, ceiling), strict=True)]
+    return _markdown([*HEADERS[:2], "calls/s by round", *HEADERS[2:]], body)
+
+
+def markdown_open_table(results: list[OpenResult]) -> str:
+    return _markdown(OPEN_HEADERS, open_rows(results))
 
 
 def round_ratios(result: Result, ceiling: Result) -> str:
@@ -115,20 +143,32 @@ def round_ratios(result: Result, ceiling: Result) -> str:
     return ", ".join(f"{mine / echo:.0%}" for mine, echo in pairs if echo)
 
 
-def persona_section(results: list[Result], ceiling: float, goals: list[Goal], method: dict[str, str],
-                    when: datetime | None = None) -> str:
+def _offered(open_results: list[OpenResult], method: dict[str, str]) -> str:
+    by_name = {r.scenario: r for r in open_results}
+    at_ratio = [name for name in ("Echo", "GetPersona", "RenderPrompt") if name in by_name]
+    parts = []
+    if at_ratio:
+        parts.append(f"{by_name[at_ratio[0]].offered:,.0f} calls/s ({method['open_ratio']} of the echo ceiling "
+                     f"above) to {', '.join(at_ratio)};\n")
+    if "ListPersonas" in by_name:
+        parts.append(f"{by_name['ListPersonas'].offered:,.0f} calls/s ({method['list_share']} of its own "
+                     "saturation throughput) to ListPersonas")
+    return "".join(parts).rstrip(";\n")
+
+
+def persona_section(results: list[Result], open_results: list[OpenResult], ceiling: float, targets: list[Target],
+                    method: dict[str, str], when: datetime | None = None) -> str:
     info = machine()
     when = when or datetime.now(UTC)
-    goal_lines = [f"- **{'PASS' if g.passed else 'FAIL'}**: {g.text} (measured: {g.measured})" for g in goals]
+    target_lines = [f"- **{'PASS' if t.passed else 'FAIL'}**: {t.text} (measured: {t.measured})" for t in targets]
     clients = int(method["clients"])
     echo_mean = clients / ceiling * 1000 if ceiling else float("nan")
     by_name = {r.scenario: r for r in results}
     spread = ""
     if "Echo" in by_name and "GetPersona" in by_name and len(by_name["Echo"].round_rates) > 1:
         spread = (f"\nGetPersona against echo round by round: {round_ratios(by_name['GetPersona'], by_name['Echo'])}. "
-                  "The spread is the machine's\nnoise (other processes share its cores): read a goal met or missed "
+                  "The spread is the machine's\nnoise (other processes share its cores): read a target met or missed "
                   "by a few points as within it.\n")
-    echo_p99 = by_name["Echo"].percentile(99) if "Echo" in by_name else float("nan")
     return f"""{SECTION}
 
 Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
@@ -145,12 +185,22 @@ Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
   `LOG_LEVEL=WARNING`) on an embedded PostgreSQL of its own (`.data/postgres-bench`, a fresh
   database per run, dropped after it); a bare `grpc.aio` echo server (a generic handler returning
   the request bytes, no interceptors) as the ceiling; the load generator.
-- Load: {method['clients']} concurrent clients (asyncio tasks) on {method['channels']} channels (one TCP connection
-  each) per server, each calling back to back (closed loop). Each scenario is measured for
-  {method['duration']} s in all, in {method['rounds']} rounds interleaved with the other scenarios (so that a change in
-  the machine's load hits them all alike), each round after {method['warmup']} s of discarded warm-up.
-  calls/s counts the calls started in the measured windows; p50 and p99 are their latencies as the
-  clients saw them.
+- Clients: {method['clients']} concurrent clients (asyncio tasks) on {method['channels']} channels (one TCP
+  connection each) per server.
+- Saturation (closed loop), for throughput: each client calls back to back. Each scenario is measured
+  for {method['duration']} s in all, in {method['rounds']} rounds interleaved with the other scenarios (so that a change
+  in the machine's load hits them all alike), each round after {method['warmup']} s of discarded warm-up.
+  calls/s counts the calls started in the measured windows.
+- Latency at a fixed offered load (open loop), after the saturation rounds: each scenario in turn
+  is offered a fixed rate for {method['open_duration']} s, after {method['warmup']} s of warm-up at that rate. The rate
+  is spread evenly over the clients, each with its calls scheduled at fixed intervals: a call is sent at
+  its scheduled time, or as soon as possible after it, and its latency counts from the scheduled
+  time, so a wait to be sent is part of it. A client has at most {method['max_outstanding']} calls in flight; a call
+  that finds it at that limit waits for one to end (**held**). **late**: sent more than {LATE_AFTER * 1000:g} ms
+  after its scheduled time (held ones included). **given up**: not sent, or not answered, {DRAIN:g} s
+  after the window ends (counted in the percentiles with the time waited by then). The rates are
+  {method['open_ratio']} of the echo ceiling of the same run for Echo, GetPersona and RenderPrompt, and
+  {method['list_share']} of its own saturation throughput for ListPersonas.
 - Catalogue: the sample catalogue ({method['catalogue']}), created through the API first.
 - Scenarios: **Echo** with a {method['payload']}-byte payload each way (the mean size of a GetPersona
   response); **GetPersona** of a random persona; **ListPersonas**, page_size 20, half of the calls
@@ -160,20 +210,29 @@ Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
   core, all its threads), the same per call, the load generator's, and the share of all cores busy
   (PostgreSQL and anything else running included).
 
-### Results
+### Saturation (closed loop, {clients} clients)
 
 {markdown_table(results, ceiling)}
 {spread}
-With {clients} clients calling back to back, latency follows throughput (Little's law): the mean latency
-is {clients} / calls/s, {echo_mean:.1f} ms at the echo ceiling, whose own p99 is {_ms(echo_p99)} ms. A p99 under 20 ms
-at this concurrency asks for close to the ceiling's throughput, well beyond the 70% goal.
+Latencies are not taken from this table: with {clients} clients calling back to back, the mean latency is
+{clients} / calls/s (Little's law), {echo_mean:.1f} ms even at the echo ceiling.
+
+### Latency at a fixed offered load (open loop, {clients} clients)
+
+Offered: {_offered(open_results, method)}.
+
+{markdown_open_table(open_results)}
+
+Near a server's capacity the tail grows steeply, and on this machine the load generator takes most of a
+core too: compare a scenario's p99 with Echo's at the same load. Held calls, or an achieved rate below
+the offered one, mean that the scenario was at or past its capacity at that rate.
 
 `python -m bench --diagnose` (variants of the service, each with one cost removed) and `--profile`
 (cProfile on the servers' CPU time, and the CPU of each thread) show where the time goes.
 
-### Goals (issue 2)
+### Targets
 
-{chr(10).join(goal_lines)}
+{chr(10).join(target_lines)}
 """
 
 
