@@ -66,8 +66,8 @@ def _pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 100:.0f}%"
 
 
-HEADERS = ["scenario", "calls/s", "vs echo", "errors", "server CPU", "server CPU µs/call", "client CPU",
-           "machine busy"]
+HEADERS = ["scenario", "calls/s", "p50 ms", "p99 ms", "vs echo", "errors", "server CPU", "server CPU µs/call",
+           "client CPU", "machine busy"]
 OPEN_HEADERS = ["scenario", "offered calls/s", "achieved calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "late",
                 "held", "given up", "errors", "server CPU", "client CPU", "machine busy"]
 
@@ -76,6 +76,8 @@ def rows(results: list[Result], ceiling: float) -> list[list[str]]:
     return [[
         r.scenario,
         f"{r.rate:,.0f}",
+        _ms(r.percentile(50)),
+        _ms(r.percentile(99)),
         f"{r.rate / ceiling * 100:.0f}%" if ceiling else "n/a",
         str(r.error_count),
         _pct(r.server_cpu),
@@ -214,8 +216,9 @@ Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
 
 {markdown_table(results, ceiling)}
 {spread}
-Latencies are not taken from this table: with {clients} clients calling back to back, the mean latency is
-{clients} / calls/s (Little's law), {echo_mean:.1f} ms even at the echo ceiling.
+Latencies in this table are those of a saturated server: with {clients} clients calling back to back, the
+mean latency is {clients} / calls/s (Little's law), {echo_mean:.1f} ms even at the echo ceiling. The open-loop
+table below gives the latency at a load the server is meant to carry.
 
 ### Latency at a fixed offered load (open loop, {clients} clients)
 
