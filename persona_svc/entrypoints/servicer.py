@@ -7,11 +7,12 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 
 from persona_svc.adapters.repositories import PersonaFilter
 from persona_svc.entrypoints import convert
-from persona_svc.service_layer.catalogue import Catalogue, Mutation
+from persona_svc.service_layer.catalogue import Catalogue
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
 from svckit.memo import ResponseMemo
+from svckit.usecase import Mutation
 
 
 def _mutation(request) -> Mutation:

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
 
 import sqlalchemy.exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,27 +43,10 @@ from svckit.errors import (
 )
 from svckit.memo import ResponseMemo
 from svckit.pagination import PageTokens, page_size
+from svckit.usecase import Mutation, Page
 
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
 MAX_QUERY_LENGTH = 200
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_page_token: str
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """What every mutating call carries: who asks, and the idempotency key with the request's fingerprint."""
-
-    caller: CallContext
-    request_id: str = ""
-    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from persona_svc.domain.model import (
     Trait,
 )
 from persona_svc.domain.patches import NoPatches, PatchSource
-from persona_svc.service_layer.catalogue import Catalogue, Mutation
+from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
@@ -34,6 +34,7 @@ from svckit.errors import AlreadyExists, EtagMismatch, InvalidArgument, NotFound
 from svckit.migrations import current_revision
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
+from svckit.usecase import Mutation
 
 USER = Mutation(caller=CallContext(request_id="test", method="test", roles=frozenset()))
 
