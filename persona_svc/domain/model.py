@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from svckit.errors import Violations
+from svckit.names import check_resource_id
 
 
 class Blueprint(StrEnum):
@@ -50,8 +51,6 @@ class ChangeKind(StrEnum):
 
 
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
-ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_ID_LENGTH = 63
 MAX_SHORT_TEXT = 200
 MAX_LONG_TEXT = 20_000
 MAX_LIST_ITEMS = 50
@@ -243,14 +242,6 @@ class Archetype:
 
 def persona_name(persona_id: str) -> str:
     return f"personas/{persona_id}"
-
-
-def check_resource_id(violations: Violations, field_path: str, value: str) -> None:
-    if len(value) > MAX_ID_LENGTH or not ID_PATTERN.match(value):
-        violations.add(
-            field_path,
-            f"must be 1-{MAX_ID_LENGTH} lowercase letters, digits and single dashes (got {value!r})",
-        )
 
 
 def _check_text(violations: Violations, path: str, value: str, limit: int, required: bool = False) -> None:

@@ -11,8 +11,6 @@ from google.protobuf.message import Message
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.domain.model import (
-    ID_PATTERN,
-    MAX_ID_LENGTH,
     Archetype,
     Belief,
     Blueprint,
@@ -30,6 +28,7 @@ from persona_svc.domain.model import (
     Trait,
 )
 from persona_svc.domain.patches import PatchSource
+from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument
 
 # Proto field name -> domain field name, where they differ.
@@ -78,19 +77,7 @@ def blueprint_of(value: int, field: str) -> Blueprint | None:
     return _enum(_BLUEPRINTS, value, field, pb.Blueprint)  # type: ignore[return-value]
 
 
-def _valid_id(value: str) -> bool:
-    # Every id this service hands out matches the resource-id rule, so anything else cannot name a
-    # resource; checking it here also keeps NULs and huge strings away from the database.
-    return len(value) <= MAX_ID_LENGTH and ID_PATTERN.match(value) is not None
-
-
-def resource_id(name: str, collection: str, field: str) -> str:
-    """The id in ``{collection}/{id}``; anything else is INVALID_ARGUMENT naming the field."""
-    prefix = f"{collection}/"
-    if not name.startswith(prefix) or not _valid_id(name[len(prefix):]):
-        raise InvalidArgument(FieldViolation(field, f"must be a resource name like '{collection}/{{id}}' "
-                                                    f"(got {name[:100]!r})"))
-    return name[len(prefix):]
+resource_id = names.resource_id
 
 
 _VERSION_NAME = re.compile(r"^personas/([^/]+)/versions/([0-9]{1,18})$")
@@ -98,7 +85,7 @@ _VERSION_NAME = re.compile(r"^personas/([^/]+)/versions/([0-9]{1,18})$")
 
 def version_ref(name: str, field: str) -> tuple[str, int]:
     match = _VERSION_NAME.match(name)
-    if match is None or not _valid_id(match.group(1)):
+    if match is None or not names.valid_id(match.group(1)):
         raise InvalidArgument(FieldViolation(
             field, f"must be a resource name like 'personas/{{id}}/versions/{{revision}}' (got {name[:100]!r})"))
     return match.group(1), int(match.group(2))

@@ -21,7 +21,6 @@ from persona_svc.domain.model import (
     PersonaVersion,
     Scenario,
     ScenarioFields,
-    check_resource_id,
     validate_archetype,
     validate_persona_fields,
     validate_scenario_fields,
@@ -42,6 +41,7 @@ from svckit.errors import (
     Violations,
 )
 from svckit.memo import ResponseMemo
+from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page
 

@@ -20,12 +20,12 @@ from persona_svc.domain.model import (
     PersonaFields,
     ScenarioFields,
     Trait,
-    check_resource_id,
     validate_archetype,
     validate_persona_fields,
     validate_scenario_fields,
 )
 from svckit.errors import FieldViolation, InvalidArgument, Violations
+from svckit.names import check_resource_id
 
 
 def valid(**overrides) -> PersonaFields:
