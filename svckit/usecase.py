@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from svckit.context import CallContext
+from google.protobuf.message import Message
+
+from svckit.context import CallContext, current_call
 
 T = TypeVar("T")
 
@@ -23,3 +26,13 @@ class Mutation:
     caller: CallContext
     request_id: str = ""
     fingerprint: str = ""
+
+
+def fingerprint(request: Message) -> str:
+    """Identifies a request's content, so a reused request id with another payload is caught."""
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+def mutation_of(request: Message) -> Mutation:
+    """The Mutation of a mutating gRPC request: the caller of this call and the request's ``request_id``."""
+    return Mutation(caller=current_call(), request_id=request.request_id, fingerprint=fingerprint(request))

@@ -79,3 +79,10 @@ async def persona_schema(engine) -> None:
     from persona_svc.app import SPEC
 
     await SPEC.migrate(engine)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def transcript_schema(engine) -> None:
+    from transcript_svc.app import SPEC
+
+    await SPEC.migrate(engine)

@@ -1,27 +1,60 @@
-"""The transcript service process. Its contract is published; the implementation ships next."""
+"""Assembles the transcript service: group committer, live streams over NOTIFY, servicer."""
 
 from __future__ import annotations
 
 from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from svckit.notify import PgListener
+from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
-from svckit.unimplemented import unimplemented_app
+from transcript_svc.adapters import tables
+from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.entrypoints.servicer import TranscriptServicer
+from transcript_svc.entrypoints.stream import StreamSessionHandler
+from transcript_svc.service_layer.live import LiveStreams
+from transcript_svc.service_layer.transcripts import (
+    COMMANDS_CHANNEL,
+    SESSIONS_CHANNEL,
+    STREAMS_CHANNEL,
+    Transcripts,
+)
 
-SERVICE = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"]
+SERVICE_NAME = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"].full_name
+ERROR_DOMAIN = "transcript.sparring.dev"
 
 
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
-    return unimplemented_app(
-        SERVICE,
-        "transcript.sparring.dev",
-        transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server,
-        "the transcript service ships in a later release",
+    database_url = settings.database_url or ""
+    transcripts = Transcripts(engine, PageTokens.from_secret(settings.page_token_secret), settings.analysis_interval)
+    committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
+                               max_delay=settings.commit_max_delay_ms / 1000)
+    await committer.start()
+    live = LiveStreams(transcripts)
+    listener = PgListener("transcript", database_url, {
+        COMMANDS_CHANNEL: live.on_command,
+        STREAMS_CHANNEL: live.on_stream_opened,
+        SESSIONS_CHANNEL: live.on_session_change,
+    })
+    await listener.start()
+    stream = StreamSessionHandler(transcripts, committer, live, settings.max_in_flight)
+
+    async def drain() -> None:
+        live.stop_all()
+
+    app = GrpcApp(
+        service_names=[SERVICE_NAME],
+        error_domain=ERROR_DOMAIN,
+        add_servicers=lambda server: transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
+            TranscriptServicer(transcripts, stream), server),
     )
+    app.on_drain.append(drain)
+    app.on_close.extend([committer.stop, listener.stop])
+    return app
 
 
 SPEC = ServiceSpec(
-    name="transcript", package="transcript_svc", schema="transcript", settings_cls=TranscriptSettings, build=build
+    name="transcript", package="transcript_svc", schema=tables.SCHEMA, settings_cls=TranscriptSettings, build=build
 )

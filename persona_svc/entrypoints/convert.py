@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import datetime
 
 from google.protobuf import timestamp_pb2
-from google.protobuf.message import Message
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.domain.model import (
@@ -56,11 +54,6 @@ _CHANGE_KINDS = {ChangeKind.CREATE: pb.CHANGE_KIND_CREATE, ChangeKind.UPDATE: pb
                  ChangeKind.ROLLBACK: pb.CHANGE_KIND_ROLLBACK}
 _PATCH_SOURCES = {PatchSource.LIVE: pb.PATCH_SOURCE_LIVE, PatchSource.UNAVAILABLE: pb.PATCH_SOURCE_UNAVAILABLE,
                   PatchSource.DISABLED: pb.PATCH_SOURCE_DISABLED}
-
-
-def fingerprint(request: Message) -> str:
-    """Identifies a request's content, so a reused request id with another payload is caught."""
-    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
 def _enum(mapping: dict, value: int, field: str, enum_type) -> object:

@@ -8,15 +8,10 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 from persona_svc.adapters.repositories import PersonaFilter
 from persona_svc.entrypoints import convert
 from persona_svc.service_layer.catalogue import Catalogue
-from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
 from svckit.memo import ResponseMemo
-from svckit.usecase import Mutation
-
-
-def _mutation(request) -> Mutation:
-    return Mutation(caller=current_call(), request_id=request.request_id, fingerprint=convert.fingerprint(request))
+from svckit.usecase import mutation_of
 
 
 def _persona_id(name: str, field: str = "name") -> str:
@@ -64,7 +59,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
 
     async def CreatePersona(self, request: pb.CreatePersonaRequest, context) -> pb.CreatePersonaResponse:
         persona = await self._catalogue.create_persona(
-            convert.persona_fields(request.persona), request.persona_id, _mutation(request)
+            convert.persona_fields(request.persona), request.persona_id, mutation_of(request)
         )
         return pb.CreatePersonaResponse(persona=convert.persona_message(persona))
 
@@ -74,17 +69,17 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         domain_mask = frozenset(convert.PERSONA_FIELD_NAMES.get(name, name) for name in mask)
         persona = await self._catalogue.update_persona(
             persona_id, convert.persona_fields(request.persona), domain_mask, request.persona.etag,
-            _mutation(request),
+            mutation_of(request),
         )
         return pb.UpdatePersonaResponse(persona=convert.persona_message(persona))
 
     async def DeletePersona(self, request: pb.DeletePersonaRequest, context) -> pb.DeletePersonaResponse:
-        persona = await self._catalogue.delete_persona(_persona_id(request.name), request.etag, _mutation(request))
+        persona = await self._catalogue.delete_persona(_persona_id(request.name), request.etag, mutation_of(request))
         return pb.DeletePersonaResponse(persona=convert.persona_message(persona))
 
     async def UndeletePersona(self, request: pb.UndeletePersonaRequest, context) -> pb.UndeletePersonaResponse:
         persona = await self._catalogue.undelete_persona(_persona_id(request.name), request.etag,
-                                                         _mutation(request))
+                                                         mutation_of(request))
         return pb.UndeletePersonaResponse(persona=convert.persona_message(persona))
 
     async def GetPersonaVersion(self, request: pb.GetPersonaVersionRequest, context) -> pb.GetPersonaVersionResponse:
@@ -106,7 +101,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         if version_persona != persona_id:
             raise InvalidArgument(FieldViolation("version", f"is a version of personas/{version_persona}, "
                                                             f"not of {request.name}"))
-        persona = await self._catalogue.rollback_persona(persona_id, revision, request.etag, _mutation(request))
+        persona = await self._catalogue.rollback_persona(persona_id, revision, request.etag, mutation_of(request))
         return pb.RollbackPersonaResponse(persona=convert.persona_message(persona))
 
     async def SearchPersonas(self, request: pb.SearchPersonasRequest, context) -> pb.SearchPersonasResponse:
@@ -145,7 +140,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
 
     async def CreateScenario(self, request: pb.CreateScenarioRequest, context) -> pb.CreateScenarioResponse:
         scenario = await self._catalogue.create_scenario(
-            convert.scenario_fields(request.scenario), request.scenario_id, _mutation(request)
+            convert.scenario_fields(request.scenario), request.scenario_id, mutation_of(request)
         )
         return pb.CreateScenarioResponse(scenario=convert.scenario_message(scenario))
 
@@ -153,13 +148,13 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         scenario_id = convert.resource_id(request.scenario.name, "scenarios", "scenario.name")
         mask = resolve_update_mask(request.update_mask, convert.SCENARIO_WRITABLE, convert.SCENARIO_OUTPUT_ONLY)
         scenario = await self._catalogue.update_scenario(
-            scenario_id, convert.scenario_fields(request.scenario), mask, request.scenario.etag, _mutation(request)
+            scenario_id, convert.scenario_fields(request.scenario), mask, request.scenario.etag, mutation_of(request)
         )
         return pb.UpdateScenarioResponse(scenario=convert.scenario_message(scenario))
 
     async def DeleteScenario(self, request: pb.DeleteScenarioRequest, context) -> pb.DeleteScenarioResponse:
         await self._catalogue.delete_scenario(convert.resource_id(request.name, "scenarios", "name"), request.etag,
-                                              _mutation(request))
+                                              mutation_of(request))
         return pb.DeleteScenarioResponse()
 
     async def GetArchetype(self, request: pb.GetArchetypeRequest, context) -> pb.GetArchetypeResponse:
@@ -174,6 +169,6 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
 
     async def CreateArchetype(self, request: pb.CreateArchetypeRequest, context) -> pb.CreateArchetypeResponse:
         archetype = await self._catalogue.create_archetype(
-            convert.archetype_of(request.archetype, request.archetype_id), _mutation(request)
+            convert.archetype_of(request.archetype, request.archetype_id), mutation_of(request)
         )
         return pb.CreateArchetypeResponse(archetype=convert.archetype_message(archetype))

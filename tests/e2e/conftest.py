@@ -34,3 +34,22 @@ async def personas(channel) -> persona_service_pb2_grpc.PersonaServiceStub:
 
 
 ADMIN = ((ROLE_METADATA_KEY, "admin"),)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def transcript_server(database_url, engine, transcript_schema) -> AsyncIterator[str]:
+    from transcript_svc.app import build as build_transcript
+    from transcript_svc.config import TranscriptSettings
+
+    app = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0), engine)
+    await app.start()
+    yield app.address
+    await app.stop(grace=2)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def transcripts(transcript_server):
+    from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+    async with grpc.aio.insecure_channel(transcript_server) as channel:
+        yield transcript_service_pb2_grpc.TranscriptServiceStub(channel)

@@ -11,16 +11,15 @@ import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
+from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
+from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
-from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
-from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.app import SPEC as ANALYSIS
 from learning_svc.app import SPEC as LEARNING
 from svckit.server import GrpcApp, start_metrics_endpoint
-from transcript_svc.app import SPEC as TRANSCRIPT
 
-LATER_SERVICES = [TRANSCRIPT, ANALYSIS, LEARNING]
+LATER_SERVICES = [ANALYSIS, LEARNING]
 
 
 @pytest.mark.parametrize("spec", LATER_SERVICES, ids=lambda s: s.name)
@@ -38,12 +37,12 @@ async def test_later_services_migrate_and_serve_with_clear_unimplemented(spec, e
             for service in ("", app.service_names[0]):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
-            if spec is TRANSCRIPT:
-                stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+            if spec is ANALYSIS:
+                stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
-                    await stub.GetSession(transcript_pb.GetSessionRequest(name="sessions/x"))
+                    await stub.GetAnalysis(analysis_pb.GetAnalysisRequest(name="sessions/x/analyses/y"))
                 assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-                assert "sparring.transcript.v1.TranscriptService/GetSession" in raised.value.details()
+                assert "sparring.analysis.v1.AnalysisService/GetAnalysis" in raised.value.details()
     finally:
         await app.stop(grace=1)
 

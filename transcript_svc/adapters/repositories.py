@@ -1,0 +1,185 @@
+"""Repositories of the transcript schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from transcript_svc.adapters import tables as t
+from transcript_svc.domain.model import (
+    Command,
+    CommandSource,
+    CommandState,
+    CommandType,
+    Message,
+    Role,
+    Session,
+    SessionState,
+)
+
+_SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
+
+
+def _session(row: Any) -> Session:
+    return Session(
+        id=row.id, persona=row.persona, scenario=row.scenario, blueprint=row.blueprint,
+        round_number=row.round_number, state=SessionState(row.state), persona_revision=row.persona_revision,
+        analysis_interval=row.analysis_interval, start_time=row.start_time, end_time=row.end_time,
+        end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
+        update_time=row.update_time,
+    )
+
+
+def _message(row: Any) -> Message:
+    return Message(row.session_id, row.sequence, Role(row.role), row.text, row.spoken_time, row.word_count,
+                   row.create_time)
+
+
+def _command(row: Any) -> Command:
+    return Command(
+        session_id=row.session_id, id=row.id, type=CommandType(row.type), text=row.text, label=row.label,
+        new_difficulty=row.new_difficulty, source=CommandSource(row.source), suggestion=row.suggestion,
+        state=CommandState(row.state), delivery_count=row.delivery_count, create_time=row.create_time,
+        deliver_time=row.deliver_time, acknowledge_time=row.acknowledge_time,
+    )
+
+
+class SessionRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
+        query = sa.select(*_SESSION_COLUMNS).where(t.sessions.c.id == session_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._c.execute(query)).first()
+        return _session(row) if row else None
+
+    async def add(self, session: Session) -> None:
+        await self._c.execute(t.sessions.insert().values(
+            id=session.id, persona=session.persona, scenario=session.scenario, blueprint=session.blueprint,
+            round_number=session.round_number, state=session.state.value, persona_revision=session.persona_revision,
+            analysis_interval=session.analysis_interval, start_time=session.start_time, end_time=None,
+            end_reason="", last_sequence=0, revision=session.revision, update_time=session.update_time,
+            stream_epoch=0,
+        ))
+
+    async def end(self, session: Session) -> None:
+        await self._c.execute(t.sessions.update().where(t.sessions.c.id == session.id).values(
+            state=session.state.value, end_time=session.end_time, end_reason=session.end_reason,
+            revision=session.revision, update_time=session.update_time,
+        ))
+
+    async def claim_stream(self, session_id: str) -> int:
+        """Makes the caller the newest stream of the session; returns its epoch."""
+        return await self._c.scalar(
+            t.sessions.update().where(t.sessions.c.id == session_id)
+            .values(stream_epoch=t.sessions.c.stream_epoch + 1).returning(t.sessions.c.stream_epoch)
+        )
+
+    async def list(self, filters: dict, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
+        s = t.sessions.c
+        query = sa.select(*_SESSION_COLUMNS).order_by(s.start_time.desc(), s.id.desc()).limit(limit)
+        for column in ("persona", "scenario", "blueprint", "state"):
+            if filters.get(column):
+                query = query.where(getattr(s, column) == filters[column])
+        if filters.get("start_from"):
+            query = query.where(s.start_time >= filters["start_from"])
+        if filters.get("start_to"):
+            query = query.where(s.start_time < filters["start_to"])
+        if after is not None:
+            query = query.where(sa.tuple_(s.start_time, s.id) < sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+        return [_session(row) for row in await self._c.execute(query)]
+
+
+class MessageRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(self, session_id: str, sequence: int) -> Message | None:
+        row = (await self._c.execute(sa.select(t.messages).where(
+            t.messages.c.session_id == session_id, t.messages.c.sequence == sequence))).first()
+        return _message(row) if row else None
+
+    async def page(self, session_id: str, after: int, up_to: int | None, limit: int) -> list[Message]:
+        m = t.messages.c
+        query = sa.select(t.messages).where(m.session_id == session_id, m.sequence > after)
+        if up_to:
+            query = query.where(m.sequence <= up_to)
+        return [_message(row) for row in await self._c.execute(query.order_by(m.sequence).limit(limit))]
+
+    async def last(self, session_id: str, up_to: int | None, count: int) -> list[Message]:
+        m = t.messages.c
+        query = sa.select(t.messages).where(m.session_id == session_id)
+        if up_to:
+            query = query.where(m.sequence <= up_to)
+        rows = await self._c.execute(query.order_by(m.sequence.desc()).limit(count))
+        return [_message(row) for row in reversed(rows.all())]
+
+
+class CommandRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(self, session_id: str, command_id: str) -> Command | None:
+        row = (await self._c.execute(sa.select(t.commands).where(
+            t.commands.c.session_id == session_id, t.commands.c.id == command_id))).first()
+        return _command(row) if row else None
+
+    async def add(self, command: Command) -> None:
+        await self._c.execute(t.commands.insert().values(
+            session_id=command.session_id, id=command.id, type=command.type.value, text=command.text,
+            label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
+            suggestion=command.suggestion, state=command.state.value, delivery_count=0,
+            create_time=command.create_time,
+        ))
+
+    async def unacknowledged(self, session_id: str) -> list[Command]:
+        c = t.commands.c
+        rows = await self._c.execute(sa.select(t.commands).where(
+            c.session_id == session_id, c.state != CommandState.ACKNOWLEDGED.value).order_by(c.position))
+        return [_command(row) for row in rows]
+
+    async def mark_delivered(self, session_id: str, command_ids: list[str], when: datetime) -> None:
+        c = t.commands.c
+        await self._c.execute(t.commands.update().where(
+            c.session_id == session_id, c.id.in_(command_ids), c.state != CommandState.ACKNOWLEDGED.value,
+        ).values(state=CommandState.DELIVERED.value, delivery_count=c.delivery_count + 1, deliver_time=when))
+
+    async def acknowledge(self, session_id: str, command_id: str, when: datetime) -> bool:
+        c = t.commands.c
+        found = await self._c.scalar(sa.select(sa.literal(True)).where(
+            c.session_id == session_id, c.id == command_id))
+        if not found:
+            return False
+        await self._c.execute(t.commands.update().where(
+            c.session_id == session_id, c.id == command_id, c.state != CommandState.ACKNOWLEDGED.value,
+        ).values(state=CommandState.ACKNOWLEDGED.value, acknowledge_time=when))
+        return True
+
+    async def list(self, session_id: str, state: str | None, source: str | None, after: int | None,
+                   limit: int) -> list[tuple[int, Command]]:
+        c = t.commands.c
+        query = sa.select(t.commands).where(c.session_id == session_id).order_by(c.position).limit(limit)
+        if state:
+            query = query.where(c.state == state)
+        if source:
+            query = query.where(c.source == source)
+        if after is not None:
+            query = query.where(c.position > after)
+        return [(row.position, _command(row)) for row in await self._c.execute(query)]
+
+
+class OutboxRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def enqueue(self, session_id: str, kind: str, up_to_sequence: int) -> None:
+        await self._c.execute(insert(t.outbox).values(
+            session_id=session_id, kind=kind, up_to_sequence=up_to_sequence, state="pending", attempts=0,
+            last_error="", next_attempt_time=sa.func.now(), create_time=sa.func.now(),
+        ).on_conflict_do_nothing())

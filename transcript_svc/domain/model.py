@@ -1,0 +1,148 @@
+"""Interview sessions, their messages and the interviewer's commands, as plain data with their rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from svckit.errors import Violations
+
+MAX_TEXT_CHARS = 4000
+MAX_COMMAND_TEXT_CHARS = 2000
+MAX_LABEL_CHARS = 100
+DEFAULT_ANALYSIS_INTERVAL = 10
+MAX_ANALYSIS_INTERVAL = 1000
+
+
+class SessionState(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class Role(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class CommandType(StrEnum):
+    CONTEXT_INJECTION = "context_injection"
+    CURVEBALL = "curveball"
+    DIFFICULTY_CHANGE = "difficulty_change"
+
+
+class CommandSource(StrEnum):
+    MANUAL = "manual"
+    AI_SUGGESTED = "ai_suggested"
+
+
+class CommandState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    persona: str
+    scenario: str
+    blueprint: str
+    round_number: int
+    state: SessionState
+    persona_revision: int
+    analysis_interval: int
+    start_time: datetime
+    end_time: datetime | None
+    end_reason: str
+    last_sequence: int
+    revision: int
+    update_time: datetime
+
+    @property
+    def resource_name(self) -> str:
+        return f"sessions/{self.id}"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    sequence: int
+    role: Role
+    text: str
+    spoken_time: datetime
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    session_id: str
+    sequence: int
+    role: Role
+    text: str
+    spoken_time: datetime
+    word_count: int
+    create_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    session_id: str
+    id: str
+    type: CommandType
+    text: str
+    label: str
+    new_difficulty: int
+    source: CommandSource
+    suggestion: str
+    state: CommandState
+    delivery_count: int
+    create_time: datetime
+    deliver_time: datetime | None = None
+    acknowledge_time: datetime | None = None
+
+    @property
+    def resource_name(self) -> str:
+        return f"sessions/{self.session_id}/commands/{self.id}"
+
+
+def check_utterance_text(text: str, violations: Violations, field: str = "utterance.text") -> None:
+    if not text.strip():
+        violations.add(field, "must not be empty")
+    elif len(text) > MAX_TEXT_CHARS:
+        violations.add(field, f"must be at most {MAX_TEXT_CHARS} characters (got {len(text)})")
+    elif "\x00" in text:
+        violations.add(field, "must not contain NUL characters")
+
+
+def check_command(command: Command, violations: Violations, prefix: str = "command") -> None:
+    needs_text = command.type in (CommandType.CONTEXT_INJECTION, CommandType.CURVEBALL)
+    if needs_text and not command.text.strip():
+        violations.add(f"{prefix}.text", f"is required for {command.type.name}")
+    if len(command.text) > MAX_COMMAND_TEXT_CHARS:
+        violations.add(f"{prefix}.text", f"must be at most {MAX_COMMAND_TEXT_CHARS} characters")
+    if len(command.label) > MAX_LABEL_CHARS:
+        violations.add(f"{prefix}.label", f"must be at most {MAX_LABEL_CHARS} characters")
+    for field, value in ((f"{prefix}.text", command.text), (f"{prefix}.label", command.label)):
+        if "\x00" in value:
+            violations.add(field, "must not contain NUL characters")
+    if command.type is CommandType.DIFFICULTY_CHANGE:
+        if not 1 <= command.new_difficulty <= 5:
+            violations.add(f"{prefix}.new_difficulty", f"must be 1 to 5 for DIFFICULTY_CHANGE "
+                                                       f"(got {command.new_difficulty})")
+    elif command.new_difficulty:
+        violations.add(f"{prefix}.new_difficulty", "must be 0 unless the type is DIFFICULTY_CHANGE")
+    if command.source is CommandSource.AI_SUGGESTED and not command.suggestion:
+        violations.add(f"{prefix}.suggestion", "is required for AI_SUGGESTED commands")
+
+
+def analysis_due(previous_last: int, new_last: int, interval: int) -> list[int]:
+    """The sequences at which an analysis falls due when the durable record grows from one to the other."""
+    first = (previous_last // interval + 1) * interval
+    return list(range(first, new_last + 1, interval))

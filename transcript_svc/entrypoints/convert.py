@@ -1,0 +1,228 @@
+"""Transcript protos to domain objects and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.transcript.v1 import transcript_service_pb2 as pb
+
+from svckit import names
+from svckit.errors import FieldViolation, InvalidArgument, Violations
+from transcript_svc.domain.model import (
+    Command,
+    CommandSource,
+    CommandState,
+    CommandType,
+    Message,
+    Role,
+    Session,
+    SessionState,
+    Utterance,
+    check_utterance_text,
+)
+
+_ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
+_ROLE_ENUMS = {v: k for k, v in _ROLES.items()}
+_STATES = {SessionState.ACTIVE: pb.SESSION_STATE_ACTIVE, SessionState.ENDED: pb.SESSION_STATE_ENDED}
+_STATE_OF = {v: k for k, v in _STATES.items()}
+_COMMAND_TYPES = {pb.COMMAND_TYPE_CONTEXT_INJECTION: CommandType.CONTEXT_INJECTION,
+                  pb.COMMAND_TYPE_CURVEBALL: CommandType.CURVEBALL,
+                  pb.COMMAND_TYPE_DIFFICULTY_CHANGE: CommandType.DIFFICULTY_CHANGE}
+_COMMAND_TYPE_ENUMS = {v: k for k, v in _COMMAND_TYPES.items()}
+_SOURCES = {pb.COMMAND_SOURCE_UNSPECIFIED: CommandSource.MANUAL, pb.COMMAND_SOURCE_MANUAL: CommandSource.MANUAL,
+            pb.COMMAND_SOURCE_AI_SUGGESTED: CommandSource.AI_SUGGESTED}
+_SOURCE_ENUMS = {CommandSource.MANUAL: pb.COMMAND_SOURCE_MANUAL,
+                 CommandSource.AI_SUGGESTED: pb.COMMAND_SOURCE_AI_SUGGESTED}
+_COMMAND_STATES = {CommandState.PENDING: pb.COMMAND_STATE_PENDING, CommandState.DELIVERED: pb.COMMAND_STATE_DELIVERED,
+                   CommandState.ACKNOWLEDGED: pb.COMMAND_STATE_ACKNOWLEDGED}
+_COMMAND_STATE_OF = {v: k for k, v in _COMMAND_STATES.items()}
+
+# Timestamp's valid range (0001-01-01 to 9999-12-31).
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
+def session_id_of(name: str, field: str = "name") -> str:
+    return names.resource_id(name, "sessions", field)
+
+
+def child_ref(name: str, collection: str, field: str) -> tuple[str, str]:
+    """(session id, child id) of ``sessions/{s}/{collection}/{id}``."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "sessions" or parts[2] != collection or not names.valid_id(parts[1]):
+        raise InvalidArgument(FieldViolation(
+            field, f"must be a resource name like 'sessions/{{session_id}}/{collection}/{{id}}' (got {name[:100]!r})"))
+    return parts[1], parts[3]
+
+
+def message_ref(name: str, field: str = "name") -> tuple[str, int]:
+    session_id, sequence = child_ref(name, "messages", field)
+    if not sequence.isdigit() or len(sequence) > 18 or int(sequence) < 1:
+        raise InvalidArgument(FieldViolation(field, f"the sequence must be a positive number (got {sequence[:30]!r})"))
+    return session_id, int(sequence)
+
+
+def command_ref(name: str, field: str = "name") -> tuple[str, str]:
+    session_id, command_id = child_ref(name, "commands", field)
+    if not names.valid_id(command_id):
+        raise InvalidArgument(FieldViolation(field, f"{command_id[:100]!r} is not a command id"))
+    return session_id, command_id
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def time_of(stamp: timestamp_pb2.Timestamp, field: str, violations: Violations) -> datetime | None:
+    if not _MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS or not 0 <= stamp.nanos < 1_000_000_000:
+        violations.add(field, "is not a valid timestamp")
+        return None
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def utterance_of(message: pb.Utterance) -> Utterance:
+    violations = Violations()
+    if message.sequence < 1:
+        violations.add("utterance.sequence", f"must be 1 or more (got {message.sequence})")
+    role = _ROLES.get(message.role)
+    if role is None:
+        violations.add("utterance.role", "must be ROLE_USER or ROLE_ASSISTANT")
+    check_utterance_text(message.text, violations)
+    spoken = datetime.now(UTC)
+    if message.HasField("spoken_time"):
+        spoken = time_of(message.spoken_time, "utterance.spoken_time", violations) or spoken
+    violations.raise_if_any()
+    return Utterance(message.sequence, role, message.text, spoken)  # type: ignore[arg-type]
+
+
+def session_draft(message: pb.Session) -> Session:
+    violations = Violations()
+    persona = ""
+    if message.persona:
+        try:
+            names.resource_id(message.persona, "personas", "session.persona")
+            persona = message.persona
+        except InvalidArgument as error:
+            for violation in error.violations:
+                violations.add(violation.field, violation.description)
+    if message.scenario:
+        try:
+            names.resource_id(message.scenario, "scenarios", "session.scenario")
+        except InvalidArgument as error:
+            for violation in error.violations:
+                violations.add(violation.field, violation.description)
+    blueprint = ""
+    if message.blueprint:
+        if message.blueprint not in persona_pb.Blueprint.values():
+            violations.add("session.blueprint", f"{message.blueprint} is not a known Blueprint")
+        else:
+            blueprint = persona_pb.Blueprint.Name(message.blueprint).removeprefix("BLUEPRINT_").lower()
+    violations.raise_if_any()
+    epoch = datetime.fromtimestamp(0, UTC)
+    return Session(
+        id="", persona=persona, scenario=message.scenario, blueprint=blueprint, round_number=message.round_number,
+        state=SessionState.ACTIVE, persona_revision=message.persona_revision,
+        analysis_interval=message.analysis_interval, start_time=epoch, end_time=None, end_reason="",
+        last_sequence=0, revision=0, update_time=epoch,
+    )
+
+
+def session_message(session: Session) -> pb.Session:
+    return pb.Session(
+        name=session.resource_name,
+        persona=session.persona,
+        scenario=session.scenario,
+        blueprint=persona_pb.Blueprint.Value(f"BLUEPRINT_{session.blueprint.upper()}") if session.blueprint else 0,
+        round_number=session.round_number,
+        state=_STATES[session.state],
+        persona_revision=session.persona_revision,
+        analysis_interval=session.analysis_interval,
+        start_time=timestamp(session.start_time),
+        end_time=timestamp(session.end_time),
+        message_count=session.last_sequence,
+        last_durable_sequence=session.last_sequence,
+        end_reason=session.end_reason,
+        update_time=timestamp(session.update_time),
+        etag=session.etag,
+    )
+
+
+def session_state_of(value: int) -> str | None:
+    if value == pb.SESSION_STATE_UNSPECIFIED:
+        return None
+    if value not in _STATE_OF:
+        raise InvalidArgument(FieldViolation("state", f"{value} is not a known SessionState"))
+    return _STATE_OF[value].value
+
+
+def message_message(message: Message) -> pb.Message:
+    return pb.Message(
+        name=f"sessions/{message.session_id}/messages/{message.sequence}",
+        sequence=message.sequence,
+        role=_ROLE_ENUMS[message.role],
+        text=message.text,
+        spoken_time=timestamp(message.spoken_time),
+        word_count=message.word_count,
+        create_time=timestamp(message.create_time),
+    )
+
+
+def command_draft(message: pb.Command) -> Command:
+    violations = Violations()
+    command_type = _COMMAND_TYPES.get(message.type)
+    if command_type is None:
+        violations.add("command.type", "is required: CONTEXT_INJECTION, CURVEBALL or DIFFICULTY_CHANGE")
+    source = _SOURCES.get(message.source)
+    if source is None:
+        violations.add("command.source", f"{message.source} is not a known CommandSource")
+    if message.suggestion:
+        try:
+            child_ref(message.suggestion, "suggestions", "command.suggestion")
+        except InvalidArgument as error:
+            for violation in error.violations:
+                violations.add(violation.field, violation.description)
+    violations.raise_if_any()
+    epoch = datetime.fromtimestamp(0, UTC)
+    return Command(
+        session_id="", id="", type=command_type, text=message.text, label=message.label,  # type: ignore[arg-type]
+        new_difficulty=message.new_difficulty, source=source, suggestion=message.suggestion,  # type: ignore[arg-type]
+        state=CommandState.PENDING, delivery_count=0, create_time=epoch,
+    )
+
+
+def command_message(command: Command) -> pb.Command:
+    return pb.Command(
+        name=command.resource_name,
+        type=_COMMAND_TYPE_ENUMS[command.type],
+        text=command.text,
+        label=command.label,
+        new_difficulty=command.new_difficulty,
+        source=_SOURCE_ENUMS[command.source],
+        suggestion=command.suggestion,
+        state=_COMMAND_STATES[command.state],
+        delivery_count=command.delivery_count,
+        create_time=timestamp(command.create_time),
+        deliver_time=timestamp(command.deliver_time),
+        acknowledge_time=timestamp(command.acknowledge_time),
+    )
+
+
+def command_state_of(value: int) -> str | None:
+    if value == pb.COMMAND_STATE_UNSPECIFIED:
+        return None
+    if value not in _COMMAND_STATE_OF:
+        raise InvalidArgument(FieldViolation("state", f"{value} is not a known CommandState"))
+    return _COMMAND_STATE_OF[value].value
+
+
+def command_source_filter(value: int) -> str | None:
+    if value == pb.COMMAND_SOURCE_UNSPECIFIED:
+        return None
+    if value not in _SOURCES:
+        raise InvalidArgument(FieldViolation("source", f"{value} is not a known CommandSource"))
+    return _SOURCES[value].value

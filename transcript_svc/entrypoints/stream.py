@@ -1,0 +1,238 @@
+"""StreamSession: one bidirectional stream per live call, utterances up, acks and commands down.
+
+Three tasks serve a stream once it is open:
+- the reader takes frames in order, checks them, hands utterances to the group committer
+  and stops reading when ``max_in_flight`` utterances await their commit (backpressure);
+- the acker awaits the commits in arrival order and writes the acks, several to a frame;
+- the finisher waits for the reader to end (half-close or a bad frame) or for the stream
+  to be stopped (taken over, session ended, shutdown), lets the acker ack everything that
+  was accepted, then ends the stream with the status that says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Histogram
+from sparring.transcript.v1 import transcript_service_pb2 as pb
+
+from svckit.errors import (
+    Aborted,
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from transcript_svc.adapters.group_commit import GroupCommitter, Outcome
+from transcript_svc.entrypoints import convert
+from transcript_svc.service_layer.live import (
+    COMMANDS_ACKED,
+    COMMANDS_SENT,
+    SESSION_ENDED,
+    SHUTTING_DOWN,
+    TAKEN_OVER,
+    LiveStream,
+    LiveStreams,
+)
+from transcript_svc.service_layer.transcripts import Transcripts
+
+MESSAGES_RECEIVED = Counter("sparring_transcript_messages_received_total", "Utterances received on live streams.")
+ACK_SECONDS = Histogram(
+    "sparring_transcript_ack_seconds", "From an utterance's arrival to its ack being queued for the stream.",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+
+
+@dataclass
+class _End:
+    """What the finisher hands the response loop: an error to raise, or how to close."""
+
+    error: DomainError | None = None
+    session_ended: bool = False
+
+
+_NO_MORE = object()
+
+
+class StreamSessionHandler:
+    def __init__(self, transcripts: Transcripts, committer: GroupCommitter, live: LiveStreams,
+                 max_in_flight: int = 256) -> None:
+        self._transcripts = transcripts
+        self._committer = committer
+        self._live = live
+        self._max_in_flight = max_in_flight
+
+    async def __call__(self, requests: AsyncIterator[pb.StreamSessionRequest],
+                       context) -> AsyncIterator[pb.StreamSessionResponse]:
+        frames = requests.__aiter__()
+        try:
+            first = await frames.__anext__()
+        except StopAsyncIteration:
+            return
+        if first.WhichOneof("frame") != "open":
+            raise FailedPrecondition("the first frame of a stream must be `open`", reason="STREAM_NOT_OPEN")
+        session_id = convert.session_id_of(first.open.session, "open.session")
+        if first.open.last_known_sequence < 0:
+            raise InvalidArgument(FieldViolation("open.last_known_sequence", "must not be negative"))
+        grant = await self._transcripts.open_stream(session_id, first.open.last_known_sequence)
+        stream = LiveStream(session_id, grant.epoch)
+        self._live.register(stream)
+        try:
+            yield pb.StreamSessionResponse(opened=pb.StreamOpened(
+                session=convert.session_message(grant.session),
+                last_durable_sequence=grant.session.last_sequence,
+                pending_commands=[convert.command_message(c) for c in grant.pending_commands],
+                max_in_flight=self._max_in_flight,
+            ))
+            COMMANDS_SENT.inc(len(grant.pending_commands))
+            async for frame in _LiveStreamRun(self, stream, frames, grant.session.last_sequence).frames():
+                yield frame
+        finally:
+            self._live.unregister(stream)
+
+
+class _LiveStreamRun:
+    def __init__(self, handler: StreamSessionHandler, stream: LiveStream, frames: AsyncIterator,
+                 last_durable: int) -> None:
+        self._h = handler
+        self._stream = stream
+        self._frames = frames
+        self._highest = last_durable
+        self._out: asyncio.Queue = asyncio.Queue()
+        self._pending: asyncio.Queue = asyncio.Queue()
+        self._slots = asyncio.Semaphore(handler._max_in_flight)
+
+    async def frames(self) -> AsyncIterator[pb.StreamSessionResponse]:
+        reader = asyncio.create_task(self._read())
+        acker = asyncio.create_task(self._ack())
+        forwarder = asyncio.create_task(self._forward_commands())
+        finisher = asyncio.create_task(self._finish(reader, acker))
+        try:
+            while True:
+                item = await self._out.get()
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        raise item.error
+                    if item.session_ended:
+                        session = await self._h._transcripts.get_session(self._stream.session_id)
+                        yield pb.StreamSessionResponse(ended=pb.SessionEnded(session=convert.session_message(session)))
+                    return
+                yield item
+        finally:
+            for task in (reader, acker, forwarder, finisher):
+                task.cancel()
+
+    async def _read(self) -> None:
+        """Returns on half-close; raises the DomainError of the first bad frame."""
+        session_id = self._stream.session_id
+        while True:
+            await self._slots.acquire()
+            try:
+                request = await self._frames.__anext__()
+            except StopAsyncIteration:
+                self._slots.release()
+                return
+            kind = request.WhichOneof("frame")
+            if kind == "utterance":
+                received = time.perf_counter()
+                MESSAGES_RECEIVED.inc()
+                utterance = convert.utterance_of(request.utterance)
+                if utterance.sequence > self._highest + 1:
+                    raise FailedPrecondition(
+                        f"sequence {utterance.sequence} skips ahead; expected {self._highest + 1}",
+                        reason="SEQUENCE_GAP", metadata={"expected_sequence": str(self._highest + 1)})
+                self._highest = max(self._highest, utterance.sequence)
+                future = await self._h._committer.submit(session_id, utterance)
+                await self._pending.put((utterance.sequence, future, received))
+                continue
+            self._slots.release()
+            if kind == "command_ack":
+                command_session, command_id = convert.command_ref(request.command_ack.command, "command_ack.command")
+                if command_session != session_id:
+                    raise NotFound(request.command_ack.command, reason="COMMAND_NOT_FOUND")
+                await self._h._transcripts.acknowledge_command(session_id, command_id)
+                COMMANDS_ACKED.inc()
+            elif kind == "open":
+                raise FailedPrecondition("the stream is already open", reason="STREAM_ALREADY_OPEN")
+            else:
+                raise FailedPrecondition("empty frame: set open, utterance or command_ack", reason="EMPTY_FRAME")
+
+    async def _ack(self) -> None:
+        """Acks in arrival order; returns when told there is no more, raises on a conflict or a failed commit."""
+        while True:
+            item = await self._pending.get()
+            if item is _NO_MORE:
+                return
+            batch = [item]
+            while not self._pending.empty():
+                queued = self._pending._queue[0]  # peek: take only what is already committed
+                if queued is _NO_MORE or not queued[1].done():
+                    break
+                batch.append(self._pending.get_nowait())
+            acks = []
+            failure: DomainError | None = None
+            for sequence, future, received in batch:
+                try:
+                    outcome = await future
+                except Exception as error:
+                    failure = Unavailable(f"storing utterance {sequence} failed; reconnect and resume "
+                                          f"({type(error).__name__})", reason="COMMIT_FAILED")
+                    break
+                if outcome is Outcome.CONFLICT:
+                    failure = AlreadyExists(f"sequence {sequence} is already stored with another role or text",
+                                            reason="SEQUENCE_CONFLICT", metadata={"sequence": str(sequence)})
+                    break
+                acks.append(pb.UtteranceAck(sequence=sequence, duplicate=outcome is Outcome.DUPLICATE))
+                ACK_SECONDS.observe(time.perf_counter() - received)
+            if acks:
+                await self._out.put(pb.StreamSessionResponse(acks=pb.UtteranceAcks(acks=acks)))
+                for _ in acks:
+                    self._slots.release()
+            if failure is not None:
+                raise failure
+
+    async def _forward_commands(self) -> None:
+        while True:
+            command = await self._stream.commands.get()
+            await self._out.put(pb.StreamSessionResponse(command=convert.command_message(command)))
+            COMMANDS_SENT.inc()
+
+    async def _finish(self, reader: asyncio.Task, acker: asyncio.Task) -> None:
+        await asyncio.wait({reader, acker, self._stream.stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not reader.done():
+            reader.cancel()
+        reader_error = await _outcome(reader)
+        await self._pending.put(_NO_MORE)
+        ack_error = await _outcome(acker)
+        stop = self._stream.stopped.result() if self._stream.stopped.done() else None
+        if ack_error is not None:
+            end = _End(error=ack_error)
+        elif reader_error is not None:
+            end = _End(error=reader_error)
+        elif stop == TAKEN_OVER:
+            end = _End(error=Aborted("a newer stream opened this session; this one is closed",
+                                     reason="STREAM_TAKEN_OVER"))
+        elif stop == SHUTTING_DOWN:
+            end = _End(error=Unavailable("the server is shutting down; reconnect and resume",
+                                         reason="SERVER_SHUTTING_DOWN"))
+        else:
+            end = _End(session_ended=stop == SESSION_ENDED)
+        await self._out.put(end)
+
+
+async def _outcome(task: asyncio.Task) -> DomainError | None:
+    """How a task of the stream ended: None if well or cancelled, else the error to end the stream with."""
+    await asyncio.wait({task})
+    if task.cancelled() or task.exception() is None:
+        return None
+    error = task.exception()
+    if isinstance(error, DomainError):
+        return error
+    # e.g. the database went away while a command was being acknowledged
+    return Unavailable(f"the stream failed ({type(error).__name__}); reconnect and resume", reason="STREAM_FAILED")

@@ -1,0 +1,317 @@
+"""Use cases of the transcript service: sessions, messages, commands and stream ownership."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from svckit.db import run_idempotent
+from svckit.errors import (
+    AlreadyExists,
+    EtagMismatch,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Violations,
+)
+from svckit.names import check_resource_id
+from svckit.pagination import PageTokens, page_size
+from svckit.usecase import Mutation, Page
+from transcript_svc.domain.model import (
+    DEFAULT_ANALYSIS_INTERVAL,
+    MAX_ANALYSIS_INTERVAL,
+    Command,
+    CommandSource,
+    CommandState,
+    CommandType,
+    Message,
+    Session,
+    SessionState,
+    check_command,
+)
+from transcript_svc.service_layer.unit_of_work import TranscriptUnitOfWork
+
+COMMANDS_CHANNEL = "transcript_commands"
+STREAMS_CHANNEL = "transcript_streams"
+SESSIONS_CHANNEL = "transcript_sessions"
+MAX_WINDOW = 1000
+DEFAULT_MESSAGE_PAGE = 100
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _session_record(session: Session) -> dict:
+    record = dataclasses.asdict(session)
+    for key in ("start_time", "end_time", "update_time"):
+        record[key] = record[key].isoformat() if record[key] else None
+    return record
+
+
+def _session_of(record: dict) -> Session:
+    values = dict(record)
+    for key in ("start_time", "end_time", "update_time"):
+        values[key] = datetime.fromisoformat(values[key]) if values[key] else None
+    values["state"] = SessionState(values["state"])
+    return Session(**values)
+
+
+def _command_record(command: Command) -> dict:
+    record = dataclasses.asdict(command)
+    for key in ("create_time", "deliver_time", "acknowledge_time"):
+        record[key] = record[key].isoformat() if record[key] else None
+    return record
+
+
+def _command_of(record: dict) -> Command:
+    values = dict(record)
+    for key in ("create_time", "deliver_time", "acknowledge_time"):
+        values[key] = datetime.fromisoformat(values[key]) if values[key] else None
+    values["type"], values["source"] = CommandType(values["type"]), CommandSource(values["source"])
+    values["state"] = CommandState(values["state"])
+    return Command(**values)
+
+
+async def _notify(uow: TranscriptUnitOfWork, channel: str, payload: str) -> None:
+    await uow.connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
+                                 {"channel": channel, "payload": payload})
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamGrant:
+    session: Session
+    epoch: int
+    pending_commands: list[Command]
+
+
+class Transcripts:
+    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens,
+                 default_interval: int = DEFAULT_ANALYSIS_INTERVAL) -> None:
+        self._engine = engine
+        self._tokens = page_tokens
+        self._default_interval = default_interval
+
+    def uow(self) -> TranscriptUnitOfWork:
+        return TranscriptUnitOfWork(self._engine)
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    async def create_session(self, draft: Session, session_id: str, mutation: Mutation) -> Session:
+        violations = Violations()
+        if session_id:
+            check_resource_id(violations, "session_id", session_id)
+        if not draft.persona:
+            violations.add("session.persona", "is required: 'personas/{persona_id}'")
+        if not draft.blueprint:
+            violations.add("session.blueprint", "is required")
+        if draft.round_number < 0:
+            violations.add("session.round_number", f"must be 1 or more, or 0 for 1 (got {draft.round_number})")
+        if not 0 <= draft.analysis_interval <= MAX_ANALYSIS_INTERVAL:
+            violations.add("session.analysis_interval",
+                           f"must be 1 to {MAX_ANALYSIS_INTERVAL}, or 0 for the default "
+                           f"(got {draft.analysis_interval})")
+        if draft.persona_revision < 0:
+            violations.add("session.persona_revision", "must not be negative")
+        violations.raise_if_any()
+        now = _now()
+        session = dataclasses.replace(
+            draft, id=session_id or str(uuid.uuid4()), round_number=draft.round_number or 1,
+            analysis_interval=draft.analysis_interval or self._default_interval, state=SessionState.ACTIVE,
+            start_time=now, end_time=None, end_reason="", last_sequence=0, revision=1, update_time=now,
+        )
+
+        async def run() -> Session:
+            if await uow.sessions.get(session.id) is not None:
+                raise AlreadyExists(f"{session.resource_name} already exists", reason="SESSION_EXISTS",
+                                    metadata={"resource": session.resource_name})
+            await uow.sessions.add(session)
+            return session
+
+        async with self.uow() as uow:
+            created = await run_idempotent(uow.requests, mutation.request_id, "CreateSession", mutation.fingerprint,
+                                           run, _session_record, _session_of)
+            await uow.commit()
+        return created
+
+    async def get_session(self, session_id: str) -> Session:
+        async with self.uow() as uow:
+            session = await uow.sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+        return session
+
+    async def list_sessions(self, filters: dict, requested_size: int, token: str) -> Page[Session]:
+        size = page_size(requested_size)
+        cursor = self._tokens.decode(token, filters)
+        after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
+        async with self.uow() as uow:
+            items = await uow.sessions.list(filters, after, size + 1)
+        next_token = ""
+        if len(items) > size:
+            items = items[:size]
+            next_token = self._tokens.encode([items[-1].start_time.isoformat(), items[-1].id], filters)
+        return Page(items, next_token)
+
+    async def end_session(self, session_id: str, etag: str, reason: str, mutation: Mutation) -> Session:
+        if len(reason) > 500:
+            raise InvalidArgument(FieldViolation("reason", "must be at most 500 characters"))
+
+        async def run() -> Session:
+            current = await uow.sessions.get(session_id, for_update=True)
+            if current is None:
+                raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+            if etag and etag != current.etag:
+                raise EtagMismatch(current.resource_name, etag, current.etag)
+            if current.state is SessionState.ENDED:
+                return current
+            now = _now()
+            ended = dataclasses.replace(current, state=SessionState.ENDED, end_time=now, end_reason=reason,
+                                        revision=current.revision + 1, update_time=now)
+            await uow.sessions.end(ended)
+            # The post-call audit is requested through the outbox: durable with the end itself.
+            await uow.outbox.enqueue(session_id, "audit", ended.last_sequence)
+            await _notify(uow, SESSIONS_CHANNEL, f"ended:{session_id}")
+            return ended
+
+        async with self.uow() as uow:
+            session = await run_idempotent(uow.requests, mutation.request_id, "EndSession", mutation.fingerprint,
+                                           run, _session_record, _session_of)
+            await uow.commit()
+        return session
+
+    # --- messages -----------------------------------------------------------------------------
+
+    async def get_message(self, session_id: str, sequence: int) -> Message:
+        async with self.uow() as uow:
+            message = await uow.messages.get(session_id, sequence)
+            if message is None:
+                await self._require_session(uow, session_id)
+                raise NotFound(f"sessions/{session_id}/messages/{sequence}", reason="MESSAGE_NOT_FOUND")
+        return message
+
+    async def list_messages(self, session_id: str, last_n: int, after: int, up_to: int, requested_size: int,
+                            token: str) -> tuple[list[Message], str, int]:
+        violations = Violations()
+        violations.require(0 <= last_n <= MAX_WINDOW, "last_n", f"must be 0 to {MAX_WINDOW} (got {last_n})")
+        violations.require(after >= 0, "after_sequence", "must not be negative")
+        violations.require(up_to >= 0, "up_to_sequence", "must not be negative")
+        if last_n and (token or after):
+            violations.add("last_n", "cannot be combined with page_token or after_sequence")
+        violations.raise_if_any()
+        async with self.uow() as uow:
+            session = await self._require_session(uow, session_id)
+            if last_n:
+                return await uow.messages.last(session_id, up_to or None, last_n), "", session.last_sequence
+            size = page_size(requested_size, default=DEFAULT_MESSAGE_PAGE, maximum=MAX_WINDOW)
+            filters = {"session": session_id, "after": after, "up_to": up_to}
+            cursor = self._tokens.decode(token, filters)
+            start = cursor if cursor is not None else after
+            items = await uow.messages.page(session_id, start, up_to or None, size + 1)
+        next_token = ""
+        if len(items) > size:
+            items = items[:size]
+            next_token = self._tokens.encode(items[-1].sequence, filters)
+        return items, next_token, session.last_sequence
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def send_command(self, session_id: str, draft: Command, command_id: str, mutation: Mutation) -> Command:
+        violations = Violations()
+        if command_id:
+            check_resource_id(violations, "command_id", command_id)
+        check_command(draft, violations)
+        violations.raise_if_any()
+        command = dataclasses.replace(draft, session_id=session_id, id=command_id or str(uuid.uuid4()),
+                                      state=CommandState.PENDING, delivery_count=0, create_time=_now(),
+                                      deliver_time=None, acknowledge_time=None)
+
+        async def run() -> Command:
+            session = await self._require_session(uow, session_id)
+            if session.state is SessionState.ENDED:
+                raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
+                                         metadata={"resource": session.resource_name})
+            if await uow.commands.get(session_id, command.id) is not None:
+                raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
+                                    metadata={"resource": command.resource_name})
+            await uow.commands.add(command)
+            await _notify(uow, COMMANDS_CHANNEL, f"{session_id}:{command.id}")
+            return command
+
+        async with self.uow() as uow:
+            stored = await run_idempotent(uow.requests, mutation.request_id, "SendCommand", mutation.fingerprint,
+                                          run, _command_record, _command_of)
+            await uow.commit()
+        return stored
+
+    async def get_command(self, session_id: str, command_id: str) -> Command:
+        async with self.uow() as uow:
+            command = await uow.commands.get(session_id, command_id)
+            if command is None:
+                await self._require_session(uow, session_id)
+                raise NotFound(f"sessions/{session_id}/commands/{command_id}", reason="COMMAND_NOT_FOUND")
+        return command
+
+    async def list_commands(self, session_id: str, state: str | None, source: str | None, requested_size: int,
+                            token: str) -> Page[Command]:
+        size = page_size(requested_size)
+        filters = {"session": session_id, "state": state, "source": source}
+        after = self._tokens.decode(token, filters)
+        async with self.uow() as uow:
+            await self._require_session(uow, session_id)
+            rows = await uow.commands.list(session_id, state, source, after, size + 1)
+        next_token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            next_token = self._tokens.encode(rows[-1][0], filters)
+        return Page([command for _, command in rows], next_token)
+
+    # --- live streams -------------------------------------------------------------------------
+
+    async def open_stream(self, session_id: str, last_known_sequence: int) -> StreamGrant:
+        """Makes the caller the session's newest stream and hands it the commands not yet acknowledged."""
+        async with self.uow() as uow:
+            session = await self._require_session(uow, session_id)
+            if session.state is SessionState.ENDED:
+                raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
+                                         metadata={"resource": session.resource_name})
+            if last_known_sequence > session.last_sequence:
+                raise FailedPrecondition(
+                    f"last_known_sequence {last_known_sequence} is above the durable record "
+                    f"({session.last_sequence})", reason="SEQUENCE_AHEAD_OF_STORE",
+                    metadata={"last_durable_sequence": str(session.last_sequence)})
+            epoch = await uow.sessions.claim_stream(session_id)
+            pending = await uow.commands.unacknowledged(session_id)
+            if pending:
+                await uow.commands.mark_delivered(session_id, [c.id for c in pending], _now())
+            await _notify(uow, STREAMS_CHANNEL, f"{session_id}:{epoch}")
+            await uow.commit()
+        return StreamGrant(session, epoch, pending)
+
+    async def deliverable_command(self, session_id: str, command_id: str) -> Command | None:
+        """A command about to be written to a live stream, marked delivered; None if acknowledged meanwhile."""
+        async with self.uow() as uow:
+            command = await uow.commands.get(session_id, command_id)
+            if command is None or command.state is CommandState.ACKNOWLEDGED:
+                return None
+            await uow.commands.mark_delivered(session_id, [command_id], _now())
+            await uow.commit()
+        return command
+
+    async def acknowledge_command(self, session_id: str, command_id: str) -> None:
+        async with self.uow() as uow:
+            if not await uow.commands.acknowledge(session_id, command_id, _now()):
+                raise NotFound(f"sessions/{session_id}/commands/{command_id}", reason="COMMAND_NOT_FOUND")
+            await uow.commit()
+
+    @staticmethod
+    async def _require_session(uow: TranscriptUnitOfWork, session_id: str) -> Session:
+        session = await uow.sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+        return session
