@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -10,17 +12,17 @@ from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 from transcript_svc.adapters import tables
+from transcript_svc.adapters.analysis_client import AnalysisClient
+from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.config import TranscriptSettings
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.live import LiveStreams
-from transcript_svc.service_layer.transcripts import (
-    COMMANDS_CHANNEL,
-    SESSIONS_CHANNEL,
-    STREAMS_CHANNEL,
-    Transcripts,
-)
+from transcript_svc.service_layer.outbox import OutboxDispatcher
+from transcript_svc.service_layer.transcripts import Transcripts
+
+log = logging.getLogger("transcript.app")
 
 SERVICE_NAME = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"].full_name
 ERROR_DOMAIN = "transcript.sparring.dev"
@@ -33,11 +35,21 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
     live = LiveStreams(transcripts)
-    listener = PgListener("transcript", database_url, {
+    channels = {
         COMMANDS_CHANNEL: live.on_command,
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
-    })
+    }
+    closers = [committer.stop]
+    if settings.analysis_address:
+        analysis = AnalysisClient(settings.analysis_address, settings.analysis_timeout_seconds)
+        dispatcher = OutboxDispatcher(engine, analysis.deliver, max_attempts=settings.outbox_max_attempts)
+        channels[OUTBOX_CHANNEL] = dispatcher.wake
+        await dispatcher.start()
+        closers += [dispatcher.stop, analysis.close]
+    else:
+        log.warning("TRANSCRIPT_ANALYSIS_ADDRESS is not set: analysis requests wait in the outbox")
+    listener = PgListener("transcript", database_url, channels)
     await listener.start()
     stream = StreamSessionHandler(transcripts, committer, live, settings.max_in_flight)
 
@@ -51,7 +63,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
             TranscriptServicer(transcripts, stream), server),
     )
     app.on_drain.append(drain)
-    app.on_close.extend([committer.stop, listener.stop])
+    app.on_close.extend([*closers, listener.stop])
     return app
 
 

@@ -20,3 +20,6 @@ class TranscriptSettings(ServiceSettings):
     commit_max_batch: int = Field(default=500, ge=1, le=10_000, description="Most utterances in one group commit")
     commit_max_delay_ms: float = Field(default=2.0, ge=0, le=100,
                                        description="How long a group commit waits for more after the first")
+    analysis_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Deadline of one analysis call")
+    outbox_max_attempts: int = Field(default=20, ge=1, le=1000,
+                                     description="Attempts before an analysis request is marked failed")

@@ -19,6 +19,7 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from svckit.notify import libpq_url
+from transcript_svc.adapters.channels import OUTBOX_CHANNEL
 from transcript_svc.domain.model import Utterance, analysis_due
 
 log = logging.getLogger("transcript.group_commit")
@@ -34,7 +35,6 @@ COMMIT_SECONDS = Histogram(
 MESSAGES_STORED = Counter("sparring_transcript_messages_stored_total", "Utterances committed (duplicates excluded).")
 TRIGGERS_ENQUEUED = Counter("sparring_transcript_triggers_enqueued_total", "Analysis requests written to the outbox.")
 
-OUTBOX_CHANNEL = "transcript_outbox"
 
 
 class Outcome(Enum):

@@ -22,6 +22,7 @@ from svckit.errors import (
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page
+from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
@@ -36,9 +37,6 @@ from transcript_svc.domain.model import (
 )
 from transcript_svc.service_layer.unit_of_work import TranscriptUnitOfWork
 
-COMMANDS_CHANNEL = "transcript_commands"
-STREAMS_CHANNEL = "transcript_streams"
-SESSIONS_CHANNEL = "transcript_sessions"
 MAX_WINDOW = 1000
 DEFAULT_MESSAGE_PAGE = 100
 
@@ -177,6 +175,7 @@ class Transcripts:
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(session_id, "audit", ended.last_sequence)
             await _notify(uow, SESSIONS_CHANNEL, f"ended:{session_id}")
+            await _notify(uow, OUTBOX_CHANNEL, "")
             return ended
 
         async with self.uow() as uow:

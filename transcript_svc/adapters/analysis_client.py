@@ -1,0 +1,28 @@
+"""The analysis service as the outbox sees it: one call per request kind."""
+
+from __future__ import annotations
+
+import grpc
+from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.analysis.v1 import analysis_service_pb2_grpc
+
+
+class AnalysisClient:
+    def __init__(self, address: str, timeout_seconds: float) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def deliver(self, kind: str, session_id: str, up_to_sequence: int) -> None:
+        """Raises grpc.aio.AioRpcError when the analysis service refuses or cannot be reached."""
+        session = f"sessions/{session_id}"
+        if kind == "audit":
+            await self._stub.AuditSession(pb.AuditSessionRequest(session=session, request_id=f"audit-{session_id}"),
+                                          timeout=self._timeout)
+        else:
+            await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
+                session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"),
+                timeout=self._timeout)
+
+    async def close(self) -> None:
+        await self._channel.close()
