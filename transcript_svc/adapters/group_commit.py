@@ -97,7 +97,10 @@ class GroupCommitter:
         """Commits what is queued, then stops."""
         if self._task is None:
             return
-        await self._queue.join()
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout=10)
+        except TimeoutError:
+            log.warning("stopping with %d utterances uncommitted", self._queue.qsize())
         self._task.cancel()
         try:
             await self._task

@@ -165,16 +165,24 @@ class _LiveStreamRun:
 
     async def _ack(self) -> None:
         """Acks in arrival order; returns when told there is no more, raises on a conflict or a failed commit."""
+        carry = None
         while True:
-            item = await self._pending.get()
+            item = carry if carry is not None else await self._pending.get()
+            carry = None
             if item is _NO_MORE:
                 return
+            await asyncio.wait({item[1]})
+            # Whatever else is committed already goes into the same frame.
             batch = [item]
-            while not self._pending.empty():
-                queued = self._pending._queue[0]  # peek: take only what is already committed
-                if queued is _NO_MORE or not queued[1].done():
+            while True:
+                try:
+                    queued = self._pending.get_nowait()
+                except asyncio.QueueEmpty:
                     break
-                batch.append(self._pending.get_nowait())
+                if queued is _NO_MORE or not queued[1].done():
+                    carry = queued
+                    break
+                batch.append(queued)
             acks = []
             failure: DomainError | None = None
             for sequence, future, received in batch:
