@@ -49,7 +49,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         closers += [dispatcher.stop, analysis.close]
     else:
         log.warning("TRANSCRIPT_ANALYSIS_ADDRESS is not set: analysis requests wait in the outbox")
-    listener = PgListener("transcript", database_url, channels)
+    # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
+    listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
     await listener.start()
     stream = StreamSessionHandler(transcripts, committer, live, settings.max_in_flight)
 

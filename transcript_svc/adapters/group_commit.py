@@ -35,6 +35,7 @@ COMMIT_SECONDS = Histogram(
 MESSAGES_STORED = Counter("sparring_transcript_messages_stored_total", "Utterances committed (duplicates excluded).")
 TRIGGERS_ENQUEUED = Counter("sparring_transcript_triggers_enqueued_total", "Analysis requests written to the outbox.")
 
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)  # TimeoutError is an OSError
 
 
 class Outcome(Enum):
@@ -131,20 +132,39 @@ class GroupCommitter:
                     except TimeoutError:
                         break
             try:
-                outcomes = await self._commit(batch)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
-                log.warning("group commit of %d utterances failed: %s", len(batch), error)
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(error)
-                await self._reconnect()
-            else:
-                for pending, outcome in zip(batch, outcomes, strict=True):
-                    if not pending.future.done():
-                        pending.future.set_result(outcome)
+                await self._commit_and_resolve(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _commit_and_resolve(self, batch: list[_Pending]) -> None:
+        """Commits a group and resolves its futures; a failure fails only the sessions it belongs to.
+
+        When the database refuses a group of several sessions (one session's data, a deadlock, a
+        lost connection), each session's part is committed again on its own: a retry is safe (a
+        stored utterance comes back DUPLICATE), and one session's bad utterance does not end the
+        other sessions' streams. Whatever fails is handed to its futures; the writer goes on.
+        """
+        try:
+            outcomes = await self._commit(batch)
+        except Exception as error:  # the writer must outlive any one group, or every stream would hang
+            expected = isinstance(error, _DATABASE_ERRORS)
+            log.warning("group commit of %d utterances failed: %s", len(batch), error, exc_info=not expected)
+            await self._reconnect()
+            parts: dict[str, list[_Pending]] = {}
+            for pending in batch:
+                parts.setdefault(pending.session_id, []).append(pending)
+            if len(parts) > 1 and expected:
+                for part in parts.values():
+                    await self._commit_and_resolve(part)
+                return
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(outcome)
 
     async def _reconnect(self) -> None:
         if self._connection is not None and not self._connection.is_closed():

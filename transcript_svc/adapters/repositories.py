@@ -74,6 +74,9 @@ class SessionRepository:
             revision=session.revision, update_time=session.update_time,
         ))
 
+    async def stream_epoch(self, session_id: str) -> int | None:
+        return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(t.sessions.c.id == session_id))
+
     async def claim_stream(self, session_id: str) -> int:
         """Makes the caller the newest stream of the session; returns its epoch."""
         return await self._c.scalar(

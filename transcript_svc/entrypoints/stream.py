@@ -80,10 +80,16 @@ class StreamSessionHandler:
         session_id = convert.session_id_of(first.open.session, "open.session")
         if first.open.last_known_sequence < 0:
             raise InvalidArgument(FieldViolation("open.last_known_sequence", "must not be negative"))
-        grant = await self._transcripts.open_stream(session_id, first.open.last_known_sequence)
-        stream = LiveStream(session_id, grant.epoch)
-        self._live.register(stream)
+        stream = self._live.opening(session_id)
         try:
+            grant = await self._transcripts.open_stream(session_id, first.open.last_known_sequence)
+        except BaseException:
+            self._live.abandon(stream)
+            raise
+        self._live.register(stream, grant.epoch, (c.id for c in grant.pending_commands))
+        try:
+            if stream.stopped.done():  # ended or taken over while opening: as if the open had come after
+                raise _stop_error(stream.stopped.result(), grant.session.resource_name)
             yield pb.StreamSessionResponse(opened=pb.StreamOpened(
                 session=convert.session_message(grant.session),
                 last_durable_sequence=grant.session.last_sequence,
@@ -223,15 +229,21 @@ class _LiveStreamRun:
             end = _End(error=ack_error)
         elif reader_error is not None:
             end = _End(error=reader_error)
-        elif stop == TAKEN_OVER:
-            end = _End(error=Aborted("a newer stream opened this session; this one is closed",
-                                     reason="STREAM_TAKEN_OVER"))
-        elif stop == SHUTTING_DOWN:
-            end = _End(error=Unavailable("the server is shutting down; reconnect and resume",
-                                         reason="SERVER_SHUTTING_DOWN"))
+        elif stop in (TAKEN_OVER, SHUTTING_DOWN):
+            end = _End(error=_stop_error(stop, f"sessions/{self._stream.session_id}"))
         else:
             end = _End(session_ended=stop == SESSION_ENDED)
         await self._out.put(end)
+
+
+def _stop_error(stop: str, session_name: str) -> DomainError:
+    """Why a stream told to stop ends; a session that ended before its stream opened is SESSION_ENDED."""
+    if stop == TAKEN_OVER:
+        return Aborted("a newer stream opened this session; this one is closed", reason="STREAM_TAKEN_OVER")
+    if stop == SESSION_ENDED:
+        return FailedPrecondition(f"{session_name} has ended", reason="SESSION_ENDED",
+                                  metadata={"resource": session_name})
+    return Unavailable("the server is shutting down; reconnect and resume", reason="SERVER_SHUTTING_DOWN")
 
 
 async def _outcome(task: asyncio.Task) -> DomainError | None:

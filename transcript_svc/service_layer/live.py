@@ -3,17 +3,22 @@
 A command sent on any replica, a newer stream opened for the same session on any
 replica, or the session ending, is announced by PostgreSQL NOTIFY; the replica that
 holds the session's live stream acts on it.
+
+A stream listens from *before* its open commits (``opening``), not from after: what is
+announced between that commit and ``register`` (the session ended, a command sent, a newer
+stream opened elsewhere) would otherwise reach no stream at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
-from transcript_svc.domain.model import Command
+from transcript_svc.domain.model import Command, SessionState
 from transcript_svc.service_layer.transcripts import Transcripts
 
 log = logging.getLogger("transcript.live")
@@ -30,9 +35,12 @@ TAKEN_OVER, SESSION_ENDED, SHUTTING_DOWN = "taken_over", "session_ended", "shutt
 @dataclass(eq=False)
 class LiveStream:
     session_id: str
-    epoch: int
+    epoch: int = 0  # 0 while opening: known once the open has committed
     commands: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
     stopped: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    newest_epoch: int = 0  # the newest open of the session announced while this one was opening
+    early_commands: list[str] = field(default_factory=list)  # announced while opening
+    sent: set[str] = field(default_factory=set)  # command ids written (or being written) to this stream
 
     def stop(self, kind: str) -> None:
         if not self.stopped.done():
@@ -43,9 +51,30 @@ class LiveStreams:
     def __init__(self, transcripts: Transcripts) -> None:
         self._transcripts = transcripts
         self._by_session: dict[str, LiveStream] = {}
+        self._opening: dict[str, set[LiveStream]] = {}
         self._tasks: set[asyncio.Task] = set()
 
-    def register(self, stream: LiveStream) -> None:
+    def opening(self, session_id: str) -> LiveStream:
+        """A stream about to open ``session_id``: announcements reach it from now on, before its epoch is known."""
+        stream = LiveStream(session_id)
+        self._opening.setdefault(session_id, set()).add(stream)
+        return stream
+
+    def abandon(self, stream: LiveStream) -> None:
+        """An opening stream whose open failed."""
+        streams = self._opening.get(stream.session_id)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._opening[stream.session_id]
+
+    def register(self, stream: LiveStream, epoch: int, sent: Iterable[str] = ()) -> None:
+        """The open of ``stream`` committed as ``epoch``, handing it the commands ``sent``."""
+        self.abandon(stream)
+        stream.epoch = epoch
+        stream.sent.update(sent)
+        if stream.newest_epoch > epoch:
+            stream.stop(TAKEN_OVER)  # a newer open was announced while this one was opening
         previous = self._by_session.get(stream.session_id)
         if previous is not None and previous.epoch < stream.epoch:
             previous.stop(TAKEN_OVER)
@@ -54,6 +83,9 @@ class LiveStreams:
         else:
             stream.stop(TAKEN_OVER)  # a newer stream registered first
         LIVE_STREAMS.set(len(self._by_session))
+        for command_id in stream.early_commands:
+            self._spawn(self._deliver(stream, command_id))
+        stream.early_commands.clear()
 
     def unregister(self, stream: LiveStream) -> None:
         if self._by_session.get(stream.session_id) is stream:
@@ -61,8 +93,24 @@ class LiveStreams:
         LIVE_STREAMS.set(len(self._by_session))
 
     def stop_all(self, kind: str = SHUTTING_DOWN) -> None:
-        for stream in list(self._by_session.values()):
+        for stream in [*self._by_session.values(), *(s for group in self._opening.values() for s in group)]:
             stream.stop(kind)
+
+    async def resync(self) -> None:
+        """After the LISTEN connection came back: catch up on what was announced while it was down."""
+        for stream in list(self._by_session.values()):
+            try:
+                state, epoch, pending = await self._transcripts.stream_state(stream.session_id)
+            except Exception as error:
+                log.warning("resync of sessions/%s failed: %s", stream.session_id, error)
+                continue
+            if state is SessionState.ENDED:
+                stream.stop(SESSION_ENDED)
+            elif epoch > stream.epoch:
+                stream.stop(TAKEN_OVER)
+            else:
+                for command_id in pending:
+                    self._spawn(self._deliver(stream, command_id))
 
     # NOTIFY handlers: called on the event loop by the listener.
 
@@ -71,20 +119,29 @@ class LiveStreams:
         stream = self._by_session.get(session_id)
         if stream is not None:
             self._spawn(self._deliver(stream, command_id))
+        for opening in self._opening.get(session_id, ()):
+            opening.early_commands.append(command_id)
 
     def on_stream_opened(self, payload: str) -> None:
         session_id, _, epoch = payload.partition(":")
         stream = self._by_session.get(session_id)
         if stream is not None and int(epoch) > stream.epoch:
             stream.stop(TAKEN_OVER)
+        for opening in self._opening.get(session_id, ()):
+            opening.newest_epoch = max(opening.newest_epoch, int(epoch))
 
     def on_session_change(self, payload: str) -> None:
         change, _, session_id = payload.partition(":")
+        if change != "ended":
+            return
         stream = self._by_session.get(session_id)
-        if stream is not None and change == "ended":
-            stream.stop(SESSION_ENDED)
+        for ending in [*([stream] if stream is not None else []), *self._opening.get(session_id, ())]:
+            ending.stop(SESSION_ENDED)
 
     async def _deliver(self, stream: LiveStream, command_id: str) -> None:
+        if command_id in stream.sent or stream.stopped.done():
+            return  # already handed over by `opened` (its NOTIFY came late), or the stream is ending
+        stream.sent.add(command_id)
         command = await self._transcripts.deliverable_command(stream.session_id, command_id)
         if command is not None and not stream.stopped.done():
             await stream.commands.put(command)

@@ -292,6 +292,15 @@ class Transcripts:
             await uow.commit()
         return StreamGrant(session, epoch, pending)
 
+    async def stream_state(self, session_id: str) -> tuple[SessionState, int, list[str]]:
+        """What a live stream may have missed: the session's state, its newest stream epoch, the commands
+        not yet acknowledged."""
+        async with self.uow() as uow:
+            session = await self._require_session(uow, session_id)
+            epoch = await uow.sessions.stream_epoch(session_id)
+            pending = [c.id for c in await uow.commands.unacknowledged(session_id)]
+        return session.state, epoch or 0, pending
+
     async def deliverable_command(self, session_id: str, command_id: str) -> Command | None:
         """A command about to be written to a live stream, marked delivered; None if acknowledged meanwhile."""
         async with self.uow() as uow:
