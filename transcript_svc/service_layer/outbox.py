@@ -33,6 +33,8 @@ OUTBOX_DELAY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300),
 )
 
+_STOP_SECONDS = 10.0
+
 # Refusals that a retry cannot change; the row is marked failed at once.
 _FINAL = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
           grpc.StatusCode.PERMISSION_DENIED}
@@ -85,6 +87,7 @@ class OutboxDispatcher:
         self._poll = poll_seconds
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task | None = None
 
     def wake(self, _payload: str = "") -> None:
@@ -95,21 +98,24 @@ class OutboxDispatcher:
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        """Lets the batch in hand finish (so delivered rows are marked so), then stops."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._task, _STOP_SECONDS)
+        except TimeoutError:
+            log.warning("outbox dispatcher did not finish its batch in %.0fs; its leases will expire", _STOP_SECONDS)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 handled = await self.dispatch_once()
             except Exception as error:
                 log.warning("outbox dispatch failed: %s", error)
                 handled = 0
-            if handled < self._batch:
+            if handled < self._batch and not self._stopping:
                 self._wake.clear()
                 try:
                     # Woken by NOTIFY; the timeout picks up retries whose back-off has passed.
