@@ -1,18 +1,32 @@
-"""`make bench`: throughput and latency of the services against a bare grpc.aio echo server (the ceiling).
+"""`make bench`: throughput and latency of the services against bare grpc.aio servers (the ceilings).
 
-Run ``python -m bench --help`` for the flags. Layout of one run:
+Run ``python -m bench --help`` for the flags; ``--only persona`` or ``--only transcript`` runs one part.
+One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database, dropped
+at the end (``bench/database.py``). Every server is a child process (``bench/children.py``); the load
+generator runs in the benchmark's process, its clients spread over a few channels (``bench/load.py``).
 
-- an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database, dropped at the end;
-- the persona service as a separate process (``python -m persona_svc``), loaded with the sample catalogue
-  through its API;
-- a bare ``grpc.aio`` unary echo server as another process (``python -m bench.echo_server``);
-- the load generator in this process: N asyncio clients spread over a few channels. First in closed loop
-  (calls back to back: the throughput of each scenario against the echo ceiling), then in open loop (a fixed
-  offered rate, each call sent at its scheduled time: the latency at that load, counted from the schedule).
+Persona part (``bench/run.py``, ``bench/persona.py``, ``bench/echo.py``):
 
-Figures go to stdout and to the ``## Persona service`` section of ``docs/benchmarks.md``.
+- the persona service (``python -m persona_svc``), loaded with the sample catalogue through its API;
+- a bare ``grpc.aio`` unary echo server (``python -m bench.echo_server``), the ceiling;
+- N clients, first in closed loop (calls back to back: the throughput of each scenario against the echo
+  ceiling), then in open loop (a fixed offered rate, each call sent at its scheduled time: the latency at
+  that load, counted from the schedule).
+
+Transcript part (``bench/transcript_run.py``, ``bench/transcript.py``, ``bench/streams.py``):
+
+- the transcript service (``python -m transcript_svc``), which migrates the database;
+- the ceiling (``python -m bench.ceiling_stream_server``): a bare bidi server with the same StreamSession
+  method that stores with the service's own group commit and acks after the commit;
+- the design the stream replaces (``python -m bench.unary_insert_server``): one unary call and one INSERT,
+  its own transaction, per utterance;
+- gateway streams that pipeline utterances (up to a window unacked) for throughput against both, then a
+  fixed offered rate for ack latency, then many live sessions held for a while, after which every session's
+  stored rows are checked against what was acked.
+
+Figures go to stdout and to each part's section of ``docs/benchmarks.md`` (``bench/report.py``).
 
 To find where the time goes: ``--diagnose`` adds the echo server with the svckit interceptors and
-variants of the persona service (``bench/variant.py``); ``--profile`` runs the servers under cProfile
-timed by CPU (``bench/profiled.py``) and prints the CPU of each of their threads.
+variants of the persona service (``bench/variant.py``); ``--profile`` runs the services and their ceilings
+under cProfile timed by CPU (``bench/profiled.py``) and prints the CPU of each of their threads.
 """

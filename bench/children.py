@@ -93,6 +93,15 @@ class ChildProcess:
             self._log.close()
 
 
+def start_module(name: str, argv: list[str], root: Path, log_path: Path, env: dict[str, str] | None = None,
+                 profile_to: Path | None = None) -> ChildProcess:
+    """``python -m MODULE ARGS...`` (``argv``) as a child; with ``profile_to``, under ``bench.profiled``
+    (the profile is written when it exits)."""
+    prefix = ["bench.profiled", str(profile_to)] if profile_to is not None else []
+    return ChildProcess(name, [sys.executable, "-m", *prefix, *argv], dict(os.environ) if env is None else env,
+                        root, log_path)
+
+
 async def wait_until_ready(child: ChildProcess, probe: Callable[[], Awaitable[bool]], within: float) -> None:
     """Polls ``probe`` (each attempt has its own deadline) until true, the child exits, or ``within`` s pass."""
     deadline = time.monotonic() + within

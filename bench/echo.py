@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import grpc
 
-from bench.children import ChildProcess, free_port, wait_until_ready
+from bench.children import ChildProcess, free_port, start_module, wait_until_ready
 from bench.echo_server import FULL_METHOD
 from bench.load import Call
 
@@ -18,9 +17,8 @@ def start_server(root: Path, log_dir: Path, profile_to: Path | None = None,
     """The echo server; ``interceptors``: with the svckit interceptors (to measure their cost alone)."""
     port = free_port()
     argv = ["bench.echo_server", "--port", str(port), *(["--svckit-interceptors"] if interceptors else [])]
-    argv = [sys.executable, "-m", *(["bench.profiled", str(profile_to)] if profile_to else []), *argv]
     name = "echo server" + (" with interceptors" if interceptors else "")
-    child = ChildProcess(name, argv, dict(os.environ), root, log_dir / f"{name.replace(' ', '-')}.log")
+    child = start_module(name, argv, root, log_dir / f"{name.replace(' ', '-')}.log", profile_to=profile_to)
     return child, f"127.0.0.1:{port}"
 
 

@@ -13,11 +13,16 @@ a late client shows in the figures instead of quietly lowering the load (coordin
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import gc
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import grpc
 
@@ -28,6 +33,8 @@ CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
 LATE_AFTER = 0.002  # open loop: a call sent more than this after its scheduled time counts as late (seconds)
 DRAIN = 2.0  # open loop: seconds after the window before unsent or unanswered calls are given up
 
+P = ParamSpec("P")
+T = TypeVar("T")
 Call = Callable[[int], Awaitable[object]]
 """One request; the argument is a per-client counter, for picking varied requests."""
 
@@ -58,6 +65,8 @@ class Result:
     server_cpu: float = float("nan")  # CPU seconds of the server process per wall second (1.0 = one core)
     client_cpu: float = float("nan")  # same for this (load generator) process
     machine_busy: float = float("nan")  # share of all cores busy over the window, 0..1
+    postgres_cpu: float = float("nan")  # the benchmark's PostgreSQL, all its processes (see watch_postgres)
+    other_cpu: float = float("nan")  # everything else busy on the machine: other processes, the kernel
     server_threads: list[tuple[str, float]] = field(default_factory=list)  # (thread, CPU per wall second)
     round_rates: list[float] = field(default_factory=list)  # calls/s of each round, when merged from rounds
 
@@ -96,6 +105,8 @@ class OpenResult:
     server_cpu: float = float("nan")
     client_cpu: float = float("nan")
     machine_busy: float = float("nan")
+    postgres_cpu: float = float("nan")
+    other_cpu: float = float("nan")
     server_threads: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -121,36 +132,64 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+_postgres_pid: list[int] = []  # the benchmark's postmaster, once watch_postgres is called
+
+
+def watch_postgres(data_dir: Path) -> None:
+    """From now on, measurements count the CPU of the PostgreSQL whose data is in ``data_dir``."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        _postgres_pid[:] = [int((data_dir / "postmaster.pid").read_text().split()[0])]
+
+
+def _postgres_seconds() -> float:
+    """CPU time so far of the watched postmaster, its live children and its exited ones (cutime, cstime)."""
+    if not _postgres_pid:
+        return float("nan")
+    postmaster = _postgres_pid[0]
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            if pid == postmaster:
+                ticks += sum(int(f) for f in fields[11:15])
+            elif int(fields[1]) == postmaster:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / _TICK
+
+
 @dataclass
-class _Snapshot:
+class CpuSnapshot:
     wall: float
     client: float
     busy: int
     total: int
+    postgres: float
     server: float = float("nan")
     threads: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     @classmethod
-    def take(cls, server: ChildProcess | None) -> _Snapshot:
+    def take(cls, server: ChildProcess | None) -> CpuSnapshot:
         busy, total = _machine_ticks()
-        snapshot = cls(time.monotonic(), time.process_time(), busy, total)
+        snapshot = cls(time.monotonic(), time.process_time(), busy, total, _postgres_seconds())
         if server is not None:
             snapshot.server = server.cpu_seconds()
             snapshot.threads = server.thread_cpu_seconds()
         return snapshot
 
 
-async def _sample_cpu(measure_from: float, measure_to: float, server: ChildProcess | None,
-                      into: list[_Snapshot]) -> None:
+async def sample_cpu(measure_from: float, measure_to: float, server: ChildProcess | None,
+                      into: list[CpuSnapshot]) -> None:
     """A snapshot at ``measure_from`` and one at ``measure_to`` (loop times)."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(max(0.0, measure_from - loop.time()))
-    into.append(_Snapshot.take(server))
+    into.append(CpuSnapshot.take(server))
     await asyncio.sleep(max(0.0, measure_to - loop.time()))
-    into.append(_Snapshot.take(server))
+    into.append(CpuSnapshot.take(server))
 
 
-def _apply_cpu(result: Result | OpenResult, before: _Snapshot, after: _Snapshot) -> None:
+def apply_cpu(result: Result | OpenResult, before: CpuSnapshot, after: CpuSnapshot) -> None:
     wall = after.wall - before.wall
     if wall <= 0:
         return
@@ -159,11 +198,33 @@ def _apply_cpu(result: Result | OpenResult, before: _Snapshot, after: _Snapshot)
     busy = [(f"{name}/{tid}", (cpu - before.threads.get(tid, (name, 0.0))[1]) / wall)
             for tid, (name, cpu) in after.threads.items()]
     result.server_threads = sorted((t for t in busy if t[1] >= 0.005), key=lambda t: -t[1])
+    result.postgres_cpu = (after.postgres - before.postgres) / wall
     total = after.total - before.total
     if total:
         result.machine_busy = (after.busy - before.busy) / total
+        busy_cores = (after.busy - before.busy) / _TICK / wall
+        other = busy_cores - result.server_cpu - result.client_cpu - result.postgres_cpu
+        result.other_cpu = other if math.isnan(other) else max(0.0, other)
 
 
+def quiet_gc(measure: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Keeps the load generator's own garbage collector out of a measurement: everything alive when it starts
+    is frozen (never scanned again), so no long full collection stalls the clients mid-window and shows as
+    server latency; unfrozen after."""
+
+    @functools.wraps(measure)
+    async def measured(*args: P.args, **kwargs: P.kwargs) -> T:
+        gc.collect()
+        gc.freeze()
+        try:
+            return await measure(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return measured
+
+
+@quiet_gc
 async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float, duration: float,
                    server: ChildProcess | None = None) -> Result:
     """Closed loop. ``calls[i % len(calls)]`` is client i's call (one per channel, so clients spread over
@@ -174,7 +235,7 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
     measure_to = measure_from + duration
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    snapshots: list[_Snapshot] = []
+    snapshots: list[CpuSnapshot] = []
 
     async def client(index: int) -> None:
         call = calls[index % len(calls)]
@@ -195,13 +256,14 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
             if began >= measure_from:
                 record(now() - began)
 
-    await asyncio.gather(_sample_cpu(measure_from, measure_to, server, snapshots),
+    await asyncio.gather(sample_cpu(measure_from, measure_to, server, snapshots),
                          *(client(i) for i in range(clients)))
     result = Result(scenario, calls=len(latencies), seconds=duration, latencies=latencies, errors=errors)
-    _apply_cpu(result, *snapshots)
+    apply_cpu(result, *snapshots)
     return result
 
 
+@quiet_gc
 async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: float, warmup: float,
                         duration: float, server: ChildProcess | None = None, max_outstanding: int = 4,
                         drain: float = DRAIN) -> OpenResult:
@@ -222,7 +284,7 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
     latencies, errors = result.latencies, result.errors
     in_flight: dict[asyncio.Task, float] = {}  # measured calls only -> scheduled time
     others: set[asyncio.Task] = set()  # warm-up calls
-    snapshots: list[_Snapshot] = []
+    snapshots: list[CpuSnapshot] = []
 
     async def one(call: Call, counter: int, scheduled: float, measured: bool, limit: asyncio.Semaphore) -> None:
         try:
@@ -283,7 +345,7 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
                 task.add_done_callback(others.discard)
             k += 1
 
-    await asyncio.gather(_sample_cpu(measure_from, measure_to, server, snapshots),
+    await asyncio.gather(sample_cpu(measure_from, measure_to, server, snapshots),
                          *(client(i) for i in range(clients)))
     pending = set(in_flight) | others
     if pending:
@@ -295,7 +357,7 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
                 latencies.append(cutoff - scheduled)
             task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
-    _apply_cpu(result, *snapshots)
+    apply_cpu(result, *snapshots)
     return result
 
 
@@ -318,6 +380,7 @@ def merge(parts: list[Result]) -> Result:
         parts[0].scenario, calls=sum(p.calls for p in parts), seconds=seconds,
         latencies=[x for p in parts for x in p.latencies], errors=errors,
         server_cpu=weighted("server_cpu"), client_cpu=weighted("client_cpu"), machine_busy=weighted("machine_busy"),
+        postgres_cpu=weighted("postgres_cpu"), other_cpu=weighted("other_cpu"),
         server_threads=sorted(threads.items(), key=lambda t: -t[1]),
         round_rates=[p.rate for p in parts],
     )

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc as pb_grpc
 
-from bench.children import ChildProcess, free_port, wait_until_ready
+from bench import services
+from bench.children import ChildProcess
 from bench.load import Call
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PersonaService"].full_name
@@ -27,35 +25,16 @@ def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path
                   variant: tuple[str, ...] = ()) -> tuple[ChildProcess, str]:
     """``python -m persona_svc`` on free ports; with ``profile_to``, under cProfile (written at exit);
     with ``variant`` flags, through ``bench.variant`` (diagnosis)."""
-    grpc_port, metrics_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PERSONA_GRPC_PORT": str(grpc_port),
-        "PERSONA_METRICS_PORT": str(metrics_port),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("PERSONA_LEARNING_ADDRESS", None)  # no learning service in this run: rendering without patches
-    argv = ["persona_svc"]
-    if variant:
-        argv = ["bench.variant", *variant, *argv]
-    if profile_to is not None:
-        argv = ["bench.profiled", str(profile_to), *argv]
     name = "persona service" + (f" ({' '.join(variant)})" if variant else "")
     log_name = "persona" + "".join(variant).replace("--", "-") + ".log"
-    child = ChildProcess(name, [sys.executable, "-m", *argv], env, root, log_dir / log_name)
-    return child, f"127.0.0.1:{grpc_port}"
+    # no learning service in this run: rendering without patches
+    return services.start_service("persona_svc", "PERSONA", root, database_url, log_dir / log_name, profile_to,
+                                  variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name)
 
 
 async def wait_serving(child: ChildProcess, channel: grpc.aio.Channel, within: float = 90.0) -> None:
     """Until the standard health service reports the PersonaService SERVING (it migrates first)."""
-    health = health_pb2_grpc.HealthStub(channel)
-
-    async def serving() -> bool:
-        reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1.0)
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-    await wait_until_ready(child, serving, within)
+    await services.wait_healthy(child, channel, SERVICE_NAME, within)
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,28 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from google import protobuf
 
 from bench.load import DRAIN, LATE_AFTER, OpenResult, Result
 
+if TYPE_CHECKING:
+    from bench.transcript import CommitStats
+    from bench.transcript_run import Figures as TranscriptFigures
+
 FILE_HEADER = """# Benchmarks
 
 Written by `make bench` (`python -m bench`). Each service has its own `## ...` section, rewritten by
 its benchmark on every run; the other sections are left as they are. Every figure is measured against a
-bare `grpc.aio` unary echo server on the same machine in the same run: the ceiling that Python gRPC
-itself allows. The ratio to it says more than calls/s, which depend on the machine and its load.
+bare `grpc.aio` server doing the least the same work needs, on the same machine in the same run: the
+ceiling that Python gRPC itself allows. The ratio to it says more than calls/s, which depend on the
+machine and its load.
 """
 
 SECTION = "## Persona service"
+TRANSCRIPT_SECTION = "## Transcript service"
 
 
 @dataclass(frozen=True)
@@ -66,13 +73,27 @@ def _pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 100:.0f}%"
 
 
-HEADERS = ["scenario", "calls/s", "p50 ms", "p99 ms", "vs echo", "errors", "server CPU", "server CPU µs/call",
-           "client CPU", "machine busy"]
-OPEN_HEADERS = ["scenario", "offered calls/s", "achieved calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "late",
-                "held", "given up", "errors", "server CPU", "client CPU", "machine busy"]
+CPU_SPLIT = ["PostgreSQL CPU", "other CPU"]
 
 
-def rows(results: list[Result], ceiling: float) -> list[list[str]]:
+def headers(unit: str = "calls/s", reference: str = "echo", cpu_split: bool = False) -> list[str]:
+    """``cpu_split``: with the CPU of the benchmark's PostgreSQL and of everything else on the machine."""
+    per = unit.split("/")[0].rstrip("s")  # "call", "msg"
+    return ["scenario", unit, "p50 ms", "p99 ms", f"vs {reference}", "errors", "server CPU",
+            f"server CPU µs/{per}", "client CPU", *(CPU_SPLIT if cpu_split else []), "machine busy"]
+
+
+def open_headers(unit: str = "calls/s", cpu_split: bool = False) -> list[str]:
+    return ["scenario", f"offered {unit}", f"achieved {unit}", "p50 ms", "p90 ms", "p99 ms", "max ms", "late",
+            "held", "given up", "errors", "server CPU", "client CPU", *(CPU_SPLIT if cpu_split else []),
+            "machine busy"]
+
+
+def _split(r: Result | OpenResult, cpu_split: bool) -> list[str]:
+    return [_pct(r.postgres_cpu), _pct(r.other_cpu)] if cpu_split else []
+
+
+def rows(results: list[Result], ceiling: float, cpu_split: bool = False) -> list[list[str]]:
     return [[
         r.scenario,
         f"{r.rate:,.0f}",
@@ -83,11 +104,12 @@ def rows(results: list[Result], ceiling: float) -> list[list[str]]:
         _pct(r.server_cpu),
         "n/a" if math.isnan(r.server_cpu_per_call_us) else f"{r.server_cpu_per_call_us:.0f}",
         _pct(r.client_cpu),
+        *_split(r, cpu_split),
         _pct(r.machine_busy),
     ] for r in results]
 
 
-def open_rows(results: list[OpenResult]) -> list[list[str]]:
+def open_rows(results: list[OpenResult], cpu_split: bool = False) -> list[list[str]]:
     return [[
         r.scenario,
         f"{r.offered:,.0f}",
@@ -99,6 +121,7 @@ def open_rows(results: list[OpenResult]) -> list[list[str]]:
         str(r.error_count),
         _pct(r.server_cpu),
         _pct(r.client_cpu),
+        *_split(r, cpu_split),
         _pct(r.machine_busy),
     ] for r in results]
 
@@ -121,22 +144,41 @@ def _markdown(headers: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def console_table(results: list[Result], ceiling: float) -> str:
-    return _console(HEADERS, rows(results, ceiling))
+def console_table(results: list[Result], ceiling: float, unit: str = "calls/s", reference: str = "echo",
+                  cpu_split: bool = False) -> str:
+    return _console(headers(unit, reference, cpu_split), rows(results, ceiling, cpu_split))
 
 
-def console_open_table(results: list[OpenResult]) -> str:
-    return _console(OPEN_HEADERS, open_rows(results))
+def console_open_table(results: list[OpenResult], unit: str = "calls/s", cpu_split: bool = False) -> str:
+    return _console(open_headers(unit, cpu_split), open_rows(results, cpu_split))
 
 
-def markdown_table(results: list[Result], ceiling: float) -> str:
+def markdown_table(results: list[Result], ceiling: float, unit: str = "calls/s", reference: str = "echo",
+                   cpu_split: bool = False) -> str:
     body = [[*row[:2], " / ".join(f"{rate:,.0f}" for rate in result.round_rates) or "-", *row[2:]]
-            for result, row in zip(results, rows(results, ceiling), strict=True)]
-    return _markdown([*HEADERS[:2], "calls/s by round", *HEADERS[2:]], body)
+            for result, row in zip(results, rows(results, ceiling, cpu_split), strict=True)]
+    columns = headers(unit, reference, cpu_split)
+    return _markdown([*columns[:2], f"{unit} by round", *columns[2:]], body)
 
 
-def markdown_open_table(results: list[OpenResult]) -> str:
-    return _markdown(OPEN_HEADERS, open_rows(results))
+def markdown_open_table(results: list[OpenResult], unit: str = "calls/s", cpu_split: bool = False) -> str:
+    return _markdown(open_headers(unit, cpu_split), open_rows(results, cpu_split))
+
+
+def machine_block(when: datetime | None = None) -> str:
+    """The "Run on" line and the "### Machine" subsection of a service's section."""
+    info = machine()
+    when = when or datetime.now(UTC)
+    return f"""Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
+
+### Machine
+
+- {info['cores']} cores, {info['cpu']}, {info['os']}
+- Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}"""
+
+
+def target_lines(targets: list[Target]) -> str:
+    return "\n".join(f"- **{'PASS' if t.passed else 'FAIL'}**: {t.text} (measured: {t.measured})" for t in targets)
 
 
 def round_ratios(result: Result, ceiling: Result) -> str:
@@ -160,9 +202,6 @@ def _offered(open_results: list[OpenResult], method: dict[str, str]) -> str:
 
 def persona_section(results: list[Result], open_results: list[OpenResult], ceiling: float, targets: list[Target],
                     method: dict[str, str], when: datetime | None = None) -> str:
-    info = machine()
-    when = when or datetime.now(UTC)
-    target_lines = [f"- **{'PASS' if t.passed else 'FAIL'}**: {t.text} (measured: {t.measured})" for t in targets]
     clients = int(method["clients"])
     echo_mean = clients / ceiling * 1000 if ceiling else float("nan")
     by_name = {r.scenario: r for r in results}
@@ -173,12 +212,7 @@ def persona_section(results: list[Result], open_results: list[OpenResult], ceili
                   "by a few points as within it.\n")
     return f"""{SECTION}
 
-Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
-
-### Machine
-
-- {info['cores']} cores, {info['cpu']}, {info['os']}
-- Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}
+{machine_block(when)}
 
 ### Method
 
@@ -235,7 +269,7 @@ the offered one, mean that the scenario was at or past its capacity at that rate
 
 ### Targets
 
-{chr(10).join(target_lines)}
+{target_lines(targets)}
 """
 
 
@@ -253,3 +287,122 @@ def write_section(path: Path, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + body
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+COMMIT_HEADERS = ["phase", "server", "commits", "utterances", "per commit", "mean commit ms", "mean server ack ms"]
+
+
+def commit_rows(commits: list[tuple[str, str, CommitStats]]) -> list[list[str]]:
+    return [[phase, server, f"{c.commits:,.0f}", f"{c.utterances:,.0f}",
+             "n/a" if math.isnan(c.mean_group) else f"{c.mean_group:.1f}", _ms(c.mean_commit_ms), _ms(c.mean_ack_ms)]
+            for phase, server, c in commits]
+
+
+def console_commit_table(commits: list[tuple[str, str, CommitStats]]) -> str:
+    return _console(COMMIT_HEADERS, commit_rows(commits))
+
+
+def transcript_section(figures: TranscriptFigures, when: datetime | None = None) -> str:
+    m = figures.method
+    ceiling_result, service, unary = figures.saturation
+    ceiling = ceiling_result.rate
+    streams = int(m["streams"])
+    per_stream = float(m["rate"].replace(",", "")) / streams
+    ratios = ""
+    if len(service.round_rates) > 1:
+        to_unary = ", ".join(f"{mine / other:.1f}x" for mine, other in
+                             zip(service.round_rates, unary.round_rates, strict=False) if other)
+        ratios = (f"\nThe service against the ceiling round by round: {round_ratios(service, ceiling_result)};\n"
+                  f"against the unary design: {to_unary}. The spread is the machine's noise: read a\n"
+                  "target met or missed by a few points as within it.\n")
+    unary_mean = streams / unary.rate * 1000 if unary.rate else float("nan")
+    loss = figures.loss
+    return f"""{TRANSCRIPT_SECTION}
+
+{machine_block(when)}
+
+### Method
+
+- Processes, all on this machine and sharing its cores, talking over TCP on 127.0.0.1, on one
+  embedded PostgreSQL (`.data/postgres-bench`, default settings, so every commit is flushed to disk;
+  a fresh database per run, migrated by the service, dropped after it):
+  - **{service.scenario}**: `python -m transcript_svc` as in production (interceptors, validation,
+    sequence checks, metrics, the per-stream window of `TRANSCRIPT_MAX_IN_FLIGHT`), `LOG_LEVEL=WARNING`,
+    group commit of at most {m['commit_max_batch']} utterances or {m['commit_max_delay_ms']} ms. No analysis service in
+    this run: the analysis requests that fall due every {m['analysis_interval']} messages are written to the outbox in
+    the commit, as always, but not delivered.
+  - **{ceiling_result.scenario}** (the ceiling): `bench/ceiling_stream_server.py`, a bare `grpc.aio`
+    server with the same `StreamSession` method and messages behind a generic handler, no
+    interceptors, no validation, no sequence checks; it stores each utterance with the service's own
+    `GroupCommitter` (same limits, same SQL: messages, session's last sequence, outbox) and acks it
+    once committed, the acks of all that is committed in one frame.
+  - **{unary.scenario}** (the design the stream replaces): `bench/unary_insert_server.py`, a bare
+    `grpc.aio` unary server; each call carries one utterance and runs one `INSERT` into
+    `transcript.messages`, its own transaction (asyncpg pool of {m['unary_pool']} connections).
+  - the load generator (gateway clients), in the benchmark's process.
+- Sessions: created through `CreateSession` for the service; inserted straight into
+  `transcript.sessions` for the bare servers. Every round and phase uses fresh sessions, so each
+  stream starts at sequence 1.
+- A gateway stream opens, then sends utterances with sequences 1, 2, 3..., the role alternating and
+  `spoken_time` set, texts of a sales discovery call of {m['words']} words ({m['chars']} characters on
+  average). It checks that every ack is the next sequence it expects, that none is flagged duplicate
+  and that the stream ends with OK.
+- Throughput (saturation): {m['streams']} streams on {m['channels']} channels (one TCP connection each) per server,
+  each keeping up to {m['window']} utterances unacked (it sends the next as soon as an ack frees a slot).
+  Each server is measured for {m['duration']} s in all, in {m['rounds']} rounds interleaved with the other servers,
+  each after {m['warmup']} s of discarded warm-up. msgs/s counts the utterances sent in the measured
+  windows and acked; latency runs from the write to the ack. The unary design gets {m['streams']} callers on
+  {m['channels']} channels, each calling back to back (one utterance per call, its own session), so at most
+  {m['streams']} utterances in flight there against {streams * int(m['window']):,} for the streams: that is the design,
+  one round trip and one commit per message.
+- Ack latency at a fixed offered load (open loop): {m['rate']} msgs/s over {m['streams']} streams, each
+  sending {per_stream:g} utterances/s at fixed intervals (the streams staggered), {m['open_duration']} s measured
+  after {m['warmup']} s of warm-up; first to the service, then the same load to the ceiling for
+  reference. Latency counts from each utterance's scheduled send time to its ack, so a wait to be
+  sent is part of it; a stream with {m['window']} utterances unacked holds the next (**held**). **late**:
+  sent more than {LATE_AFTER * 1000:g} ms after its scheduled time (held ones included). **given up**: not
+  sent, or not acked, {DRAIN:g} s after the window ends (counted in the percentiles with the time
+  waited by then).
+- Live sessions: {m['sessions']} sessions created through the API, one stream each, on
+  {m['session_channels']} channels; each stream sends an utterance every {m['session_interval']} s (staggered over
+  the interval), held for {m['hold']} s, all of it measured, latency as in the open loop. The streams
+  then half-close, and the database is checked: for every session the stored rows are exactly the
+  sequences 1 to the last one acked (row count, distinct sequences and highest sequence all equal to
+  it), and utterances sent = acked = stored.
+- CPU columns, over the measured windows: the server process's CPU time per wall second (100% = one
+  core, all its threads), the same per message, the load generator's, the benchmark's PostgreSQL's
+  (all its processes), everything else that kept the cores busy (**other CPU**: processes that are
+  not part of the benchmark, the kernel), and the share of all cores busy. The machine is shared:
+  a high **other CPU** means the figures of that row were taken with fewer cores than it has.
+
+### Throughput (saturation, {streams} streams or unary callers)
+
+{markdown_table(figures.saturation, ceiling, unit="msgs/s", reference="ceiling", cpu_split=True)}
+{ratios}
+With {m['streams']} callers waiting for each answer, the unary design's mean latency is {m['streams']} / msgs/s
+(Little's law, {unary_mean:.1f} ms here); the streams' latencies are those of up to {m['window']} utterances
+queued per stream.
+
+### Ack latency at a fixed offered load (open loop)
+
+{markdown_open_table([*figures.open_results, figures.sessions], unit="msgs/s", cpu_split=True)}
+
+Nothing lost: {loss.describe()}.
+
+### Group commits (from the servers' own metrics)
+
+{_markdown(COMMIT_HEADERS, commit_rows(figures.commits))}
+
+Over each phase (warm-ups included). **mean commit ms**: one group's transaction, from its first
+statement to its commit; **mean server ack ms**: the service's own histogram, from an utterance's
+arrival to its ack being queued for the stream. While a group commits, the next one gathers: an
+utterance waits for the commit in progress, up to {m['commit_max_delay_ms']} ms for more to join its group, then
+its own commit.
+
+`python -m bench --only transcript --profile` runs the service and the ceiling under cProfile (CPU time of
+the event loop's thread) and prints where their time goes and the CPU of each of their threads.
+
+### Targets
+
+{target_lines(figures.targets)}
+"""

@@ -9,18 +9,16 @@ import io
 import pstats
 import signal
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import grpc
 
-from bench import echo, persona, report
+from bench import echo, persona, report, transcript_run
 from bench.children import ChildProcess
+from bench.database import fresh_database
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
-from svckit.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
@@ -36,10 +34,18 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
+PARTS = ("persona", "transcript")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark of the persona service "
-                                     "against a bare grpc.aio echo server; writes docs/benchmarks.md.")
-    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmarks of the persona service (against a bare grpc.aio echo "
+        "server) and of the transcript service (against a bare bidi server with the same group commit, and "
+        "against one unary call per message); writes docs/benchmarks.md.")
+    parser.add_argument("--only", choices=PARTS, help="run one part only (default: both, persona first)")
+    parser.add_argument("--clients", type=int, default=50,
+                        help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
+                             "callers of the one-call-per-message server")
     parser.add_argument("--channels", type=int, default=5,
                         help="channels (TCP connections) the clients share, per server (default 5, one per 10 "
                              "clients: on the 2-core machine 1 to 10 channels gave the same echo throughput "
@@ -56,10 +62,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measured seconds of each scenario in the open-loop phase, after its own warm-up "
                              f"(default 10; 0 skips the phase): a fixed rate, {TARGET_RATIO * 100:.0f}%% of the echo "
                              f"ceiling ({LIST_OPEN_SHARE * 100:.0f}%% of its own throughput for ListPersonas), "
-                             "latency counted from each call's scheduled time")
+                             "--stream-rate for the transcript streams; latency counted from each call's "
+                             "scheduled time")
     parser.add_argument("--max-outstanding", type=int, default=4,
-                        help="open loop: calls in flight per client at most; a call that finds its client at "
-                             "the limit is sent late (default 4)")
+                        help="persona open loop: calls in flight per client at most; a call that finds its client "
+                             "at the limit is sent late (default 4)")
+    transcript = parser.add_argument_group("transcript")
+    transcript.add_argument("--window", type=int, default=64,
+                            help="utterances a gateway stream keeps unacked at most (default 64)")
+    transcript.add_argument("--stream-rate", type=float, default=2000.0,
+                            help="open loop: utterances per second offered over the --clients streams "
+                                 "(default 2000)")
+    transcript.add_argument("--sessions", type=int, default=1000,
+                            help="live sessions (one stream each) held at once (default 1000)")
+    transcript.add_argument("--session-channels", type=int, default=20,
+                            help="channels the --sessions streams share (default 20)")
+    transcript.add_argument("--session-interval", type=float, default=2.0,
+                            help="seconds between two utterances of one live session (default 2)")
+    transcript.add_argument("--hold", type=float, default=60.0,
+                            help="seconds the live sessions are held, all measured (default 60)")
+    transcript.add_argument("--unary-pool", type=int, default=transcript_run.transcript.UNARY_POOL_SIZE,
+                            help="connections of the one-call-per-message server's asyncpg pool (default "
+                                 f"{transcript_run.transcript.UNARY_POOL_SIZE})")
     parser.add_argument("--diagnose", action="store_true",
                         help="also measure the echo server with the svckit interceptors and GetPersona on "
                              "variants of the persona service (see bench/variant.py); "
@@ -69,11 +93,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print the figures only")
     parser.add_argument("--profile", action="store_true",
-                        help="run the persona service under cProfile and print where its time goes "
-                             "(figures are then slowed by the profiler and not written)")
+                        help="run the persona and transcript services and their ceilings under cProfile and print "
+                             "where their time goes (figures are then slowed by the profiler and not written)")
     parser.add_argument("--sweep-channels", default="",
                         help="e.g. 1,2,5,10,25,50: measure Echo with each channel count and stop")
     args = parser.parse_args(argv)
+    args.parts = [args.only] if args.only else list(PARTS)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
@@ -83,60 +108,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             or args.duration <= 0 or args.warmup < 0 or args.open_duration < 0):
         parser.error("--clients, --channels, --rounds and --max-outstanding must be at least 1, --duration "
                      "positive, --warmup and --open-duration not negative")
+    if (args.window < 1 or args.sessions < 1 or args.session_channels < 1 or args.unary_pool < 1
+            or args.stream_rate <= 0 or args.session_interval <= 0 or args.hold <= 0):
+        parser.error("--window, --sessions, --session-channels and --unary-pool must be at least 1, "
+                     "--stream-rate, --session-interval and --hold positive")
     return args
 
 
 def log(message: str) -> None:
     print(f"bench: {message}", flush=True)
-
-
-# --- database ---------------------------------------------------------------------------------------
-
-
-def _with_database(url: str, database: str) -> str:
-    head, _, query = url.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
-
-
-async def _admin(server_url: str, *statements: str, ignore_errors: bool = False) -> None:
-    connection = await asyncpg.connect(server_url, timeout=10)
-    try:
-        for sql in statements:
-            try:
-                await connection.execute(sql)
-            except asyncpg.PostgresError:
-                if not ignore_errors:
-                    raise
-    finally:
-        await connection.close()
-
-
-async def _stale_databases(server_url: str) -> list[str]:
-    """Databases of earlier runs that were killed before dropping theirs, and that nobody uses."""
-    connection = await asyncpg.connect(server_url, timeout=10)
-    try:
-        rows = await connection.fetch(
-            "SELECT datname FROM pg_database d WHERE datname LIKE 'sparring_bench_%' "
-            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)")
-    finally:
-        await connection.close()
-    return [row["datname"] for row in rows]
-
-
-def create_database(server_url: str) -> tuple[str, str]:
-    stale = asyncio.run(_stale_databases(server_url))
-    if stale:
-        asyncio.run(_admin(server_url, *(f'DROP DATABASE IF EXISTS "{n}"' for n in stale), ignore_errors=True))
-    name = f"sparring_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    return name, _with_database(server_url, name)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    try:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except Exception as error:
-        log(f"could not drop database {name}: {error}")
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -301,16 +281,105 @@ def _print_profile(path: Path) -> None:
         print(f"garbage collector in {path.stem}:\n{gc_report.read_text()}")
 
 
+def _run_persona(args: argparse.Namespace, database_url: str, logs: Path,
+                 profile: Callable[[str], Path | None]) -> None:
+    with contextlib.ExitStack() as stack:  # unwinds in reverse: the children
+        servers: dict[str, Server] = {}
+
+        def add(name: str, started: tuple[ChildProcess, str], ready) -> None:
+            stack.callback(started[0].stop)
+            servers[name] = Server(started[0], started[1], ready)
+
+        add("persona", persona.start_service(ROOT, database_url, logs, profile("persona")), persona.wait_serving)
+        add("echo", echo.start_server(ROOT, logs, profile("echo")), echo.wait_serving)
+        if args.diagnose:
+            add("echo+interceptors", echo.start_server(ROOT, logs, interceptors=True), echo.wait_serving)
+            for variant in DIAGNOSIS_VARIANTS:
+                add(variant, persona.start_service(ROOT, database_url, logs, variant=tuple(variant.split())),
+                    persona.wait_serving)
+
+        results, open_results, catalogue = asyncio.run(
+            _measure(args, servers, _plans(args.diagnose, args.scenarios)))
+        for name, server in servers.items():
+            code = server.child.stop()
+            if code not in (0, None):
+                log(f"{name} exited with code {code} on SIGTERM; log {server.child.log_path}:\n"
+                    f"{server.child.log_tail()}")
+
+    ceiling = results[0].rate
+    targets = _targets(results, open_results)
+    print(f"\nPersona service: saturation (closed loop, {args.clients} clients)\n")
+    print(report.console_table(results, ceiling))
+    if open_results:
+        print(f"\nPersona service: latency at a fixed offered load (open loop, {args.clients} clients)\n")
+        print(report.console_open_table(open_results))
+    print()
+    _print_targets(targets)
+    if args.profile or args.diagnose:
+        _print_threads(results)
+    if args.profile:
+        for name in ("persona", "echo"):
+            _print_profile(profile(name))
+    elif args.diagnose or args.no_write or len(args.scenarios) < len(SCENARIOS) or not open_results:
+        log("persona figures not written (--diagnose, --no-write, --open-duration 0 or a subset of the scenarios)")
+    else:
+        method = {
+            "clients": str(args.clients), "channels": str(args.channels), "warmup": f"{args.warmup:g}",
+            "duration": f"{args.duration:g}", "rounds": str(args.rounds),
+            "payload": str(catalogue.get_response_bytes),
+            "catalogue": f"{len(catalogue.persona_names)} personas, {len(catalogue.scenario_names)} scenarios",
+            "open_duration": f"{args.open_duration:g}", "max_outstanding": str(args.max_outstanding),
+            "open_ratio": f"{TARGET_RATIO:.0%}", "list_share": f"{LIST_OPEN_SHARE:.0%}",
+        }
+        report.write_section(args.output, report.persona_section(results, open_results, ceiling, targets, method))
+        log(f"wrote the '{report.SECTION}' section of {args.output}")
+
+
+def _run_transcript(args: argparse.Namespace, database_url: str, logs: Path,
+                    profile: Callable[[str], Path | None]) -> None:
+    figures = transcript_run.run(args, ROOT, database_url, logs, profile)
+    print(f"\nTranscript service: throughput (saturation, {args.clients} streams or unary callers)\n")
+    print(report.console_table(figures.saturation, figures.saturation[0].rate, unit="msgs/s", reference="ceiling",
+                               cpu_split=True))
+    print("\nTranscript service: ack latency at a fixed offered load (open loop)\n")
+    print(report.console_open_table([*figures.open_results, figures.sessions], unit="msgs/s", cpu_split=True))
+    print("\nTranscript service: group commits (servers' metrics, whole phases)\n")
+    print(report.console_commit_table(figures.commits))
+    print()
+    _print_targets(figures.targets)
+    if args.profile:
+        _print_threads(figures.saturation)
+        for name in ("transcript", "ceiling-stream"):
+            _print_profile(profile(name))
+    elif args.no_write or not figures.open_results:
+        log("transcript figures not written (--no-write or --open-duration 0)")
+    else:
+        report.write_section(args.output, report.transcript_section(figures))
+        log(f"wrote the '{report.TRANSCRIPT_SECTION}' section of {args.output}")
+
+
+def _print_targets(targets: list[report.Target]) -> None:
+    for target in targets:
+        print(f"{'PASS' if target.passed else 'FAIL'}: {target.text} ({target.measured})")
+
+
+def _print_threads(results: list[Result]) -> None:
+    print("\nserver threads (CPU per wall second):")
+    for result in results:
+        print(f"  {result.scenario}: " + ", ".join(f"{n} {s:.0%}" for n, s in result.server_threads[:6]))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Ctrl-C and SIGTERM both end in KeyboardInterrupt, which unwinds the ExitStack below (even when
-    # started in the background, where SIGINT would otherwise be ignored).
+    # Ctrl-C and SIGTERM both end in KeyboardInterrupt, which unwinds the ExitStacks (even when started in the
+    # background, where SIGINT would otherwise be ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logs = DATA / "bench"
     profile = (lambda name: logs / f"{name}.prof") if args.profile else (lambda name: None)
+    started = time.monotonic()
     try:
-        with contextlib.ExitStack() as stack:  # unwinds in reverse: children, database, PostgreSQL
+        with contextlib.ExitStack() as stack:  # unwinds in reverse: database, PostgreSQL
             if args.sweep_channels:
                 echo_child, echo_address = echo.start_server(ROOT, logs)
                 stack.callback(echo_child.stop)
@@ -318,66 +387,15 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
 
             log("starting the embedded PostgreSQL (.data/postgres-bench)")
-            postgres = EmbeddedPostgres(DATA / "postgres-bench")
-            stack.callback(postgres.stop)
-            server_url = postgres.start()
-            db_name, database_url = create_database(server_url)
-            stack.callback(drop_database, server_url, db_name)
-            log(f"fresh database {db_name}; starting the servers")
-
-            servers: dict[str, Server] = {}
-
-            def add(name: str, started: tuple[ChildProcess, str], ready) -> None:
-                stack.callback(started[0].stop)
-                servers[name] = Server(started[0], started[1], ready)
-
-            add("persona", persona.start_service(ROOT, database_url, logs, profile("persona")), persona.wait_serving)
-            add("echo", echo.start_server(ROOT, logs, profile("echo")), echo.wait_serving)
-            if args.diagnose:
-                add("echo+interceptors", echo.start_server(ROOT, logs, interceptors=True), echo.wait_serving)
-                for variant in DIAGNOSIS_VARIANTS:
-                    add(variant, persona.start_service(ROOT, database_url, logs, variant=tuple(variant.split())),
-                        persona.wait_serving)
-
-            results, open_results, catalogue = asyncio.run(
-                _measure(args, servers, _plans(args.diagnose, args.scenarios)))
-            for name, server in servers.items():
-                code = server.child.stop()
-                if code not in (0, None):
-                    log(f"{name} exited with code {code} on SIGTERM; log {server.child.log_path}:\n"
-                        f"{server.child.log_tail()}")
-
-        ceiling = results[0].rate
-        targets = _targets(results, open_results)
-        print(f"\nSaturation (closed loop, {args.clients} clients)\n")
-        print(report.console_table(results, ceiling))
-        if open_results:
-            print(f"\nLatency at a fixed offered load (open loop, {args.clients} clients)\n")
-            print(report.console_open_table(open_results))
-        print()
-        for target in targets:
-            print(f"{'PASS' if target.passed else 'FAIL'}: {target.text} ({target.measured})")
-        if args.profile or args.diagnose:
-            print("\nserver threads (CPU per wall second):")
-            for result in results:
-                print(f"  {result.scenario}: " + ", ".join(f"{n} {s:.0%}" for n, s in result.server_threads[:6]))
-        if args.profile:
-            for name in ("persona", "echo"):
-                _print_profile(profile(name))
-        elif args.diagnose or args.no_write or len(args.scenarios) < len(SCENARIOS) or not open_results:
-            log("figures not written (--diagnose, --no-write, --open-duration 0 or a subset of the scenarios)")
-        else:
-            method = {
-                "clients": str(args.clients), "channels": str(args.channels), "warmup": f"{args.warmup:g}",
-                "duration": f"{args.duration:g}", "rounds": str(args.rounds),
-                "payload": str(catalogue.get_response_bytes),
-                "catalogue": f"{len(catalogue.persona_names)} personas, {len(catalogue.scenario_names)} scenarios",
-                "open_duration": f"{args.open_duration:g}", "max_outstanding": str(args.max_outstanding),
-                "open_ratio": f"{TARGET_RATIO:.0%}", "list_share": f"{LIST_OPEN_SHARE:.0%}",
-            }
-            report.write_section(args.output, report.persona_section(results, open_results, ceiling, targets,
-                                                                     method))
-            log(f"wrote the '{report.SECTION}' section of {args.output}")
+            database_url = fresh_database(stack, DATA / "postgres-bench")
+            log("fresh database created")
+            if "persona" in args.parts:
+                log("persona service: starting the servers")
+                _run_persona(args, database_url, logs, profile)
+            if "transcript" in args.parts:
+                log("transcript service: starting the servers")
+                _run_transcript(args, database_url, logs, profile)
+        log(f"done in {time.monotonic() - started:.0f}s")
         return 0
     except KeyboardInterrupt:
         log("interrupted; child processes, database and PostgreSQL stopped")
