@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,9 @@ async def _serve(spec: ServiceSpec) -> None:
     app.host, app.port = settings.grpc_host, settings.grpc_port
     app.on_close.append(engine.dispose)
     metrics_port = start_metrics_endpoint(settings.grpc_host, settings.metrics_port)
+    # What start-up allocated lives as long as the process: keep it out of every later collection,
+    # so full collections scan only the objects of calls and streams (shorter pauses).
+    gc.freeze()
     await app.start()
     log.info("%s ready: grpc %s, metrics http://%s:%d/metrics", spec.name, app.address, settings.grpc_host,
              metrics_port)

@@ -1,7 +1,7 @@
 """Group commit of utterances: every live stream's utterances share a few transactions a second.
 
-One writer task takes whatever is queued (up to ``max_batch`` utterances, waiting at most
-``max_delay`` for more after the first), stores it in one transaction on its own
+One writer task takes whatever is queued (up to ``max_batch`` utterances; when it was idle, it
+waits at most ``max_delay`` for more after the first), stores it in one transaction on its own
 connection and resolves each utterance's future. In that same transaction it advances
 each session's durable sequence and writes the analysis requests that fell due, so an
 acknowledged utterance and the triggers it caused are durable together.
@@ -118,8 +118,11 @@ class GroupCommitter:
 
     async def _run(self) -> None:
         while True:
+            # Waiting for company only pays when the writer was idle: what queued up during the previous
+            # commit is a group already, and waiting would only add to its latency.
+            idle = self._queue.empty()
             batch = [await self._queue.get()]
-            deadline = time.monotonic() + self._max_delay
+            deadline = time.monotonic() + (self._max_delay if idle else 0.0)
             while len(batch) < self._max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
