@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit.db import make_engine
+from svckit.gcstats import observe_gc_pauses
 from svckit.logs import configure_logging
 from svckit.migrations import upgrade
 from svckit.server import GrpcApp, serve_until_signal, start_metrics_endpoint
@@ -57,6 +58,7 @@ async def _serve(spec: ServiceSpec) -> None:
     # What start-up allocated lives as long as the process: keep it out of every later collection,
     # so full collections scan only the objects of calls and streams (shorter pauses).
     gc.freeze()
+    observe_gc_pauses()
     await app.start()
     log.info("%s ready: grpc %s, metrics http://%s:%d/metrics", spec.name, app.address, settings.grpc_host,
              metrics_port)
