@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,14 @@ class PageTokens:
     def encode(self, cursor: Any, filters: Any) -> str:
         payload = json.dumps({"c": cursor, "f": self._filters_digest(filters)}, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(self._mac(payload) + payload).decode().rstrip("=")
+
+    def page(self, fetched: list, size: int, cursor_of: Callable[[Any], Any], filters: Any) -> tuple[list, str]:
+        """A page and its next token, from up to ``size + 1`` items fetched (the extra one tells that
+        there is a next page); ``cursor_of`` the last item kept is where that page starts."""
+        if len(fetched) <= size:
+            return fetched, ""
+        kept = fetched[:size]
+        return kept, self.encode(cursor_of(kept[-1]), filters)
 
     def decode(self, token: str, filters: Any, field: str = "page_token") -> Any:
         """The cursor of a token made by ``encode``; None for an empty token (the first page)."""

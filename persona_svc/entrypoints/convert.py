@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from google.protobuf import timestamp_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.domain.model import (
@@ -28,6 +26,7 @@ from persona_svc.domain.model import (
 from persona_svc.domain.patches import PatchSource
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument
+from svckit.times import timestamp
 
 # Proto field name -> domain field name, where they differ.
 PERSONA_FIELD_NAMES = {"archetype": "archetype_id"}
@@ -125,14 +124,6 @@ def persona_fields(message: pb.Persona) -> PersonaFields:
     )
 
 
-def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def persona_message(persona: Persona) -> pb.Persona:
     f = persona.fields
     c = f.config
@@ -167,9 +158,9 @@ def persona_message(persona: Persona) -> pb.Persona:
         ),
         archetype=f"archetypes/{f.archetype_id}" if f.archetype_id else "",
         protected=f.protected,
-        create_time=_timestamp(persona.create_time),
-        update_time=_timestamp(persona.update_time),
-        delete_time=_timestamp(persona.delete_time),
+        create_time=timestamp(persona.create_time),
+        update_time=timestamp(persona.update_time),
+        delete_time=timestamp(persona.delete_time),
         etag=persona.etag,
         revision=persona.revision,
     )
@@ -186,7 +177,7 @@ def version_message(version: PersonaVersion) -> pb.PersonaVersion:
         change_kind=_CHANGE_KINDS[version.change_kind],
         restored_revision=version.restored_revision,
         snapshot=persona_message(version.snapshot),
-        create_time=_timestamp(version.create_time),
+        create_time=timestamp(version.create_time),
     )
 
 
@@ -213,8 +204,8 @@ def scenario_message(scenario: Scenario) -> pb.Scenario:
         pain_points=f.pain_points,
         budget_range=f.budget_range,
         decision_timeline=f.decision_timeline,
-        create_time=_timestamp(scenario.create_time),
-        update_time=_timestamp(scenario.update_time),
+        create_time=timestamp(scenario.create_time),
+        update_time=timestamp(scenario.update_time),
         etag=scenario.etag,
     )
 
@@ -230,7 +221,7 @@ def archetype_message(archetype: Archetype) -> pb.Archetype:
         display_name=archetype.display_name,
         description=archetype.description,
         voice_guidance=archetype.voice_guidance,
-        create_time=_timestamp(archetype.create_time),
+        create_time=timestamp(archetype.create_time),
     )
 
 

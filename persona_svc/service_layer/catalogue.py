@@ -311,11 +311,7 @@ class Catalogue:
             if await uow.personas.get(persona_id) is None:
                 raise NotFound(f"personas/{persona_id}")
             items = await uow.personas.list_versions(persona_id, before, size + 1)
-        next_token = ""
-        if len(items) > size:
-            items = items[:size]
-            next_token = self._tokens.encode(items[-1].revision, {"parent": persona_id})
-        return Page(items, next_token)
+        return Page(*self._tokens.page(items, size, lambda v: v.revision, {"parent": persona_id}))
 
     # --- search -------------------------------------------------------------------------------
 
@@ -380,11 +376,7 @@ class Catalogue:
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
         async with self.uow() as uow:
             items = await uow.scenarios.list(industry or None, after, size + 1)
-        next_token = ""
-        if len(items) > size:
-            items = items[:size]
-            next_token = self._tokens.encode([items[-1].create_time.isoformat(), items[-1].id], filters)
-        return Page(items, next_token)
+        return Page(*self._tokens.page(items, size, lambda s: [s.create_time.isoformat(), s.id], filters))
 
     async def create_scenario(self, fields: ScenarioFields, scenario_id: str, mutation: Mutation) -> Scenario:
         violations = Violations()
@@ -460,11 +452,7 @@ class Catalogue:
         after = self._tokens.decode(token, {})
         async with self.uow() as uow:
             items = await uow.archetypes.list(after, size + 1)
-        next_token = ""
-        if len(items) > size:
-            items = items[:size]
-            next_token = self._tokens.encode(items[-1].id, {})
-        return Page(items, next_token)
+        return Page(*self._tokens.page(items, size, lambda a: a.id, {}))
 
     async def create_archetype(self, archetype: Archetype, mutation: Mutation) -> Archetype:
         violations = Violations()

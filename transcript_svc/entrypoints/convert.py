@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
+from svckit.times import time_of, timestamp
 from transcript_svc.domain.model import (
     Command,
     CommandSource,
@@ -39,10 +39,6 @@ _COMMAND_STATES = {CommandState.PENDING: pb.COMMAND_STATE_PENDING, CommandState.
                    CommandState.ACKNOWLEDGED: pb.COMMAND_STATE_ACKNOWLEDGED}
 _COMMAND_STATE_OF = {v: k for k, v in _COMMAND_STATES.items()}
 
-# Timestamp's valid range (0001-01-01 to 9999-12-31).
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
-
-
 def session_id_of(name: str, field: str = "name") -> str:
     return names.resource_id(name, "sessions", field)
 
@@ -68,21 +64,6 @@ def command_ref(name: str, field: str = "name") -> tuple[str, str]:
     if not names.valid_id(command_id):
         raise InvalidArgument(FieldViolation(field, f"{command_id[:100]!r} is not a command id"))
     return session_id, command_id
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def time_of(stamp: timestamp_pb2.Timestamp, field: str, violations: Violations) -> datetime | None:
-    if not _MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS or not 0 <= stamp.nanos < 1_000_000_000:
-        violations.add(field, "is not a valid timestamp")
-        return None
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def utterance_of(message: pb.Utterance) -> Utterance:

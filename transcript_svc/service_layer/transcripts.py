@@ -150,11 +150,7 @@ class Transcripts:
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
         async with self.uow() as uow:
             items = await uow.sessions.list(filters, after, size + 1)
-        next_token = ""
-        if len(items) > size:
-            items = items[:size]
-            next_token = self._tokens.encode([items[-1].start_time.isoformat(), items[-1].id], filters)
-        return Page(items, next_token)
+        return Page(*self._tokens.page(items, size, lambda s: [s.start_time.isoformat(), s.id], filters))
 
     async def end_session(self, session_id: str, etag: str, reason: str, mutation: Mutation) -> Session:
         if len(reason) > 500:
@@ -212,11 +208,7 @@ class Transcripts:
             cursor = self._tokens.decode(token, filters)
             start = cursor if cursor is not None else after
             items = await uow.messages.page(session_id, start, up_to or None, size + 1)
-        next_token = ""
-        if len(items) > size:
-            items = items[:size]
-            next_token = self._tokens.encode(items[-1].sequence, filters)
-        return items, next_token, session.last_sequence
+        return (*self._tokens.page(items, size, lambda m: m.sequence, filters), session.last_sequence)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -264,10 +256,7 @@ class Transcripts:
         async with self.uow() as uow:
             await self._require_session(uow, session_id)
             rows = await uow.commands.list(session_id, state, source, after, size + 1)
-        next_token = ""
-        if len(rows) > size:
-            rows = rows[:size]
-            next_token = self._tokens.encode(rows[-1][0], filters)
+        rows, next_token = self._tokens.page(rows, size, lambda row: row[0], filters)
         return Page([command for _, command in rows], next_token)
 
     # --- live streams -------------------------------------------------------------------------
