@@ -44,6 +44,8 @@ class PgListener:
     ) -> None:
         self._name = name
         self._url = libpq_url(database_url)
+        # Named in pg_stat_activity, unless the URL names it already.
+        self._settings = {} if "application_name=" in self._url else {"application_name": f"sparring-{name}-listener"}
         self._channels = channels
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -70,7 +72,7 @@ class PgListener:
             lost = asyncio.Event()
             connection = None
             try:
-                connection = await asyncpg.connect(self._url, timeout=10)
+                connection = await asyncpg.connect(self._url, timeout=10, server_settings=self._settings)
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 for channel, handler in self._channels.items():
                     await connection.add_listener(channel, self._dispatch(channel, handler))
