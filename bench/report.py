@@ -362,7 +362,8 @@ def transcript_section(figures: TranscriptFigures, when: datetime | None = None)
   sent is part of it; a stream with {m['window']} utterances unacked holds the next (**held**). **late**:
   sent more than {LATE_AFTER * 1000:g} ms after its scheduled time (held ones included). **given up**: not
   sent, or not acked, {DRAIN:g} s after the window ends (counted in the percentiles with the time
-  waited by then).
+  waited by then). Before each latency measurement (here and below) PostgreSQL is asked for a
+  `CHECKPOINT`, so the flush of what the previous phases wrote does not land inside it.
 - Live sessions: {m['sessions']} sessions created through the API, one stream each, on
   {m['session_channels']} channels; each stream sends an utterance every {m['session_interval']} s (staggered over
   the interval), held for {m['hold']} s, all of it measured, latency as in the open loop. The streams

@@ -23,6 +23,7 @@ import grpc
 
 from bench import report, transcript
 from bench.children import ChildProcess
+from bench.database import checkpoint
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
 from bench.services import wait_listening
 from bench.streams import close_streams, open_streams, run_pipelined_load, stream_calls
@@ -97,6 +98,7 @@ async def _saturation(args: argparse.Namespace, servers: dict[str, _Server], dat
 async def _open_loop(args: argparse.Namespace, name: str, server: _Server, database_url: str) -> OpenResult:
     sessions = await _start_sessions(name, server, database_url, "open", args.clients)
     streams = await open_streams(server.channels, sessions, TEXTS, args.window)
+    await checkpoint(database_url)
     before = await commit_stats(server.metrics_port)
     result = await run_open_load(name, stream_calls(streams), len(streams), args.stream_rate, args.warmup,
                                  args.open_duration, server.child, max_outstanding=args.window)
@@ -120,6 +122,7 @@ async def _many_sessions(args: argparse.Namespace, server: _Server,
         log(f"{args.sessions:,} sessions created and their streams opened on {args.session_channels} channels in "
             f"{time.monotonic() - started:.1f}s; each sends an utterance every {args.session_interval:g}s "
             f"({rate:,.0f} msgs/s in all) for {args.hold:g}s")
+        await checkpoint(database_url)
         before = await commit_stats(server.metrics_port)
         result = await run_open_load(f"{args.sessions:,} sessions", stream_calls(streams), len(streams), rate, 0.0,
                                      args.hold, server.child, max_outstanding=args.window)

@@ -1,0 +1,183 @@
+"""The Say Meter: five factors scored 0-100 from conversation measures, weighed by the blueprint's rubric.
+
+Deterministic by construction: only arithmetic on the measures, rounded half up."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from analysis_svc.domain.conversation import ConversationMetrics, Topic
+
+RAPPORT = "rapport"
+DISCOVERY = "discovery"
+OBJECTION_HANDLING = "objection_handling"
+VALUE_ARTICULATION = "value_articulation"
+CLOSING_MOMENTUM = "closing_momentum"
+FACTORS = (RAPPORT, DISCOVERY, OBJECTION_HANDLING, VALUE_ARTICULATION, CLOSING_MOMENTUM)
+
+GREEN_FROM = 80
+YELLOW_FROM = 50
+
+# Share of words a candidate should speak in a discovery conversation; outside this band rapport suffers.
+BALANCED_TALK = (0.3, 0.55)
+# Candidate words in one run at which the other side has clearly stopped listening.
+MONOLOGUE_LIMIT = 150
+# Questions per candidate turn that count as fully curious.
+FULL_QUESTION_RATE = 0.6
+# With nothing to answer, objection handling is untested rather than good or bad.
+UNTESTED_OBJECTION_HANDLING = 70
+
+
+class Blueprint(StrEnum):
+    SALES = "sales"
+    AGENTIC_ENG = "agentic_eng"
+    FULLSTACK = "fullstack"
+    MARKETING = "marketing"
+    IMPLEMENTATION = "implementation"
+    HR = "hr"
+    SECURITY = "security"
+
+
+class Band(StrEnum):
+    RED = "red"
+    YELLOW = "yellow"
+    GREEN = "green"
+
+
+# Factor weights in percent, each rubric summing to 100. Engineering and security tracks are judged on how
+# well the candidate uncovers the problem, not on pushing for a commitment; HR on the relationship.
+RUBRICS: dict[Blueprint, dict[str, int]] = {
+    Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15, CLOSING_MOMENTUM: 20},
+    Blueprint.MARKETING: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 25,
+                          CLOSING_MOMENTUM: 15},
+    Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
+                               CLOSING_MOMENTUM: 10},
+    Blueprint.HR: {RAPPORT: 40, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 10},
+    Blueprint.AGENTIC_ENG: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
+                            CLOSING_MOMENTUM: 5},
+    Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
+                          CLOSING_MOMENTUM: 5},
+    Blueprint.SECURITY: {RAPPORT: 15, DISCOVERY: 40, OBJECTION_HANDLING: 25, VALUE_ARTICULATION: 15,
+                         CLOSING_MOMENTUM: 5},
+}  # fmt: skip
+
+_FACTOR_NAMES = {
+    RAPPORT: "rapport",
+    DISCOVERY: "discovery",
+    OBJECTION_HANDLING: "objection handling",
+    VALUE_ARTICULATION: "value articulation",
+    CLOSING_MOMENTUM: "closing momentum",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SayMeter:
+    score: int
+    band: Band
+    factors: dict[str, int]
+    weights: dict[str, int]
+    reasoning: str
+
+
+def band_for(score: int) -> Band:
+    if score >= GREEN_FROM:
+        return Band.GREEN
+    return Band.YELLOW if score >= YELLOW_FROM else Band.RED
+
+
+def score(metrics: ConversationMetrics, blueprint: Blueprint) -> SayMeter:
+    weights = RUBRICS[Blueprint(blueprint)]
+    factors = {
+        RAPPORT: _rapport(metrics),
+        DISCOVERY: _discovery(metrics),
+        OBJECTION_HANDLING: _objection_handling(metrics),
+        VALUE_ARTICULATION: _value_articulation(metrics),
+        CLOSING_MOMENTUM: _closing_momentum(metrics),
+    }
+    total = _round(sum(factors[name] * weights[name] for name in FACTORS) / 100)
+    return SayMeter(
+        score=total,
+        band=band_for(total),
+        factors=factors,
+        weights=dict(weights),
+        reasoning=_reasoning(metrics, factors, weights),
+    )
+
+
+def _round(value: float) -> int:
+    return max(0, min(100, math.floor(value + 0.5)))
+
+
+def _clamp(value: float) -> float:
+    return max(0.0, min(1.0, value))
+
+
+def _rapport(metrics: ConversationMetrics) -> int:
+    if not metrics.candidate_turns:
+        return 0
+    low, high = BALANCED_TALK
+    ratio = metrics.candidate_talk_ratio
+    balance = _clamp(1 - max(low - ratio, ratio - high, 0) / 0.35)
+    listening = _clamp(2 * metrics.listening_signals / metrics.candidate_turns)  # every other turn is plenty
+    restraint = _clamp(1 - max(0, metrics.candidate_longest_monologue_words - 60) / (MONOLOGUE_LIMIT - 60))
+    return _round(100 * (0.4 * balance + 0.4 * listening + 0.2 * restraint))
+
+
+def _discovery(metrics: ConversationMetrics) -> int:
+    if not metrics.candidate_turns:
+        return 0
+    coverage = len(metrics.topics_covered) / len(Topic)
+    curiosity = _clamp(metrics.candidate_question_rate / FULL_QUESTION_RATE)
+    openness = metrics.candidate_open_questions / metrics.candidate_questions if metrics.candidate_questions else 0.0
+    return _round(100 * (0.55 * coverage + 0.3 * curiosity + 0.15 * openness))
+
+
+def _objection_handling(metrics: ConversationMetrics) -> int:
+    if not metrics.objections_raised:
+        return UNTESTED_OBJECTION_HANDLING
+    return _round(100 * metrics.objections_handled / metrics.objections_raised)
+
+
+def _value_articulation(metrics: ConversationMetrics) -> int:
+    if not metrics.candidate_turns:
+        return 0
+    # Value lands when it is repeated in more than one turn and spans more than one kind of outcome.
+    statements = _clamp(metrics.value_statements / 2)
+    breadth = _clamp(len(metrics.value_themes) / 2)
+    return _round(100 * (0.6 * statements + 0.4 * breadth))
+
+
+def _closing_momentum(metrics: ConversationMetrics) -> int:
+    if metrics.next_step_committed:
+        return 100
+    if metrics.next_step_proposed:
+        return 55
+    return 20
+
+
+def _reasoning(metrics: ConversationMetrics, factors: dict[str, int], weights: dict[str, int]) -> str:
+    strongest = max(FACTORS, key=lambda name: (factors[name] * weights[name], -FACTORS.index(name)))
+    if factors[strongest] < YELLOW_FROM:
+        return f"No clear strength yet; {_main_gap(metrics, weights)}."
+    return f"{_FACTOR_NAMES[strongest].capitalize()} is the strength; {_main_gap(metrics, weights)}."
+
+
+def _main_gap(metrics: ConversationMetrics, weights: dict[str, int]) -> str:
+    # The first gap a coach would raise, most damaging first.
+    if metrics.unanswered_objections:
+        return f"left the {metrics.unanswered_objections[0].kind.replace('_', ' ')} objection unanswered"
+    if metrics.candidate_talk_ratio > BALANCED_TALK[1] + 0.15:
+        return f"talking too much ({metrics.candidate_talk_ratio:.0%} of the words)"
+    if metrics.candidate_question_rate < FULL_QUESTION_RATE / 3:
+        return "hardly asking questions"
+    if weights[CLOSING_MOMENTUM] >= 15 and Topic.BUDGET in metrics.uncovered_topics:
+        return "has not asked about budget yet"
+    # Budget is a commercial question; technical tracks are not faulted for leaving it open.
+    gaps = [topic for topic in metrics.uncovered_topics if topic != Topic.BUDGET or weights[CLOSING_MOMENTUM] >= 10]
+    if gaps:
+        return f"has not covered {gaps[0].replace('_', ' ')} yet"
+    if weights[CLOSING_MOMENTUM] >= 10 and not metrics.next_step_committed:
+        return "no next step agreed yet"
+    return "keep it up"

@@ -1,0 +1,246 @@
+"""The local analysis engine without I/O: conversation measures, the Say Meter per blueprint, and suggestions,
+on short realistic transcripts."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_svc.domain.conversation import ObjectionKind, Role, Topic, Turn, ValueTheme, measure
+from analysis_svc.domain.say_meter import (
+    CLOSING_MOMENTUM,
+    DISCOVERY,
+    FACTORS,
+    OBJECTION_HANDLING,
+    RUBRICS,
+    Band,
+    Blueprint,
+    band_for,
+    score,
+)
+from analysis_svc.domain.suggestions import (
+    CURVEBALLS,
+    CallStage,
+    Priority,
+    SuggestionType,
+    stage_for,
+    suggest,
+)
+
+
+def transcript(*lines: tuple[str, str], start: int = 1) -> list[Turn]:
+    return [Turn(sequence, Role(role), text) for sequence, (role, text) in enumerate(lines, start=start)]
+
+
+STRONG_SALES_CALL = transcript(
+    ("assistant", "Hi, this is Dana from Northwind Logistics. You have fifteen minutes."),
+    ("user", "Thanks for making the time, Dana. What made you take the call today?"),
+    ("assistant", "Our dispatch team is drowning in manual scheduling. We keep missing delivery windows."),
+    ("user", "That sounds painful. How often are windows missed, and what does that cost you?"),
+    ("assistant", "Maybe thirty a week. Each one is a refund, and customers complain to my boss."),
+    ("user", "So what I'm hearing is the refunds and the complaints both land on you. "
+             "Have you set aside a budget to fix this?"),
+    ("assistant", "We have about 40k for this year. Honestly though, your tool looks expensive."),
+    ("user", "That's a fair concern. Teams like yours usually save 15 hours a week, "
+             "so it pays for itself in about four months."),
+    ("assistant", "Hm. Who would need to be involved on our side? I'd have to run it by my CFO."),
+    ("user", "Makes sense. What would your CFO need to see to sign off, and by when do you need this live?"),
+    ("assistant", "A business case, and we want it live before peak season in October."),
+    ("user", "Got it. What would success look like for you by October?"),
+    ("assistant", "Missed windows under five a week."),
+    ("user", "Then let's set up a two-week pilot with your dispatch team. Can we book Tuesday to kick it off?"),
+    ("assistant", "Yes, Tuesday works for me. Send me the invite."),
+)
+
+POOR_SALES_CALL = transcript(
+    ("assistant", "Hi, this is Dana from Northwind Logistics."),
+    ("user", "Hi Dana. Let me tell you about our platform. We are the leading scheduling solution on the market. "
+             "Our product has route optimisation, a driver app, a customer portal, live tracking, analytics "
+             "dashboards, forty integrations and an award-winning support team. We were founded in 2015 and "
+             "have offices in six countries. Our engineers built everything in house and we release new features "
+             "every two weeks. Our platform is used by logistics companies all over the world and our "
+             "customers love the interface, which won a design award last year. We also have an API for everything."),
+    ("assistant", "Okay. That sounds expensive, and we already use a competitor for routing."),
+    ("user", "Our platform also has a mobile app and a reporting module with twenty standard reports. "
+             "It runs in the cloud and you can log in from anywhere."),
+    ("assistant", "Honestly we're happy with what we have. Spreadsheets work fine for now."),
+    ("user", "We also offer training. I can send you a brochure with all the features."),
+    ("assistant", "Sure, I'll think about it."),
+)
+
+ENGINEERING_INTERVIEW = transcript(
+    ("assistant", "We need a service that ingests webhook events from our payment provider."),
+    ("user", "Before I design anything, what problem are you seeing with the current setup?"),
+    ("assistant", "Events get dropped when the provider retries, and we double-charge sometimes."),
+    ("user", "That's a real concern. How would you measure success, duplicate charges at zero?"),
+    ("assistant", "Zero duplicates, and every event processed within a minute."),
+    ("user", "When does this need to ship, and who reviews the design?"),
+    ("assistant", "End of the quarter. The platform lead signs off. I'm worried a rewrite is risky though."),
+    ("user", "I understand. We could roll it out in phases behind a flag with a rollback path, "
+             "starting with idempotency keys so retries are safe."),
+    ("assistant", "Okay, that could work."),
+)
+
+
+@pytest.fixture(scope="module")
+def strong():
+    return measure(STRONG_SALES_CALL)
+
+
+@pytest.fixture(scope="module")
+def poor():
+    return measure(POOR_SALES_CALL)
+
+
+def test_strong_call_metrics(strong):
+    assert strong.turn_count == 15
+    assert strong.candidate_turns == 7
+    assert 0.35 < strong.candidate_talk_ratio < 0.65
+    assert strong.candidate_talk_ratio + strong.persona_talk_ratio == pytest.approx(1.0)
+    assert strong.candidate_question_rate >= 0.8
+    assert strong.candidate_open_questions >= 4
+    assert strong.topics_covered == frozenset(Topic)
+    assert [o.kind for o in strong.objections] == [ObjectionKind.PRICE, ObjectionKind.AUTHORITY]
+    assert strong.objections_handled == 2
+    assert {ValueTheme.TIME_SAVINGS, ValueTheme.COST_SAVINGS} <= strong.value_themes
+    assert strong.next_step_proposed and strong.next_step_committed
+
+
+def test_poor_call_metrics(poor):
+    assert poor.candidate_talk_ratio > 0.75
+    assert poor.candidate_questions == 0
+    assert poor.longest_monologue.role == Role.USER
+    assert poor.candidate_longest_monologue_words == poor.longest_monologue.words > 80
+    assert {o.kind for o in poor.objections} >= {
+        ObjectionKind.PRICE,
+        ObjectionKind.COMPETITOR,
+        ObjectionKind.STATUS_QUO,
+    }
+    assert poor.objections_handled == 0
+    assert Topic.BUDGET not in poor.topics_covered
+    assert not poor.next_step_committed  # "I'll think about it" is not a commitment
+
+
+def test_consecutive_turns_of_one_speaker_are_one_monologue():
+    metrics = measure(transcript(("user", "one two three"), ("user", "four five"), ("assistant", "six")))
+    assert metrics.longest_monologue.words == 5
+    assert metrics.candidate_words_per_turn == 2.5
+
+
+def test_questions_without_question_marks_are_counted():
+    # Speech-to-text often drops punctuation.
+    metrics = measure(transcript(("user", "what is your budget for this"), ("assistant", "Around 20k.")))
+    assert metrics.candidate_questions == 1
+    assert Topic.BUDGET in metrics.topics_covered
+
+
+def test_empty_window_measures_zero():
+    metrics = measure([])
+    assert metrics.candidate_talk_ratio == 0.0
+    assert metrics.longest_monologue.role is None
+    assert score(metrics, Blueprint.SALES).band == Band.RED
+
+
+def test_objection_acknowledged_but_not_addressed_is_not_handled():
+    metrics = measure(
+        transcript(
+            ("assistant", "Honestly this is too expensive for us."),
+            ("user", "I understand. Anyway, let me show you our dashboard."),
+        )
+    )
+    assert metrics.objections_raised == 1
+    assert metrics.objections_handled == 0
+
+
+def test_strong_call_scores_clearly_above_poor_call(strong, poor):
+    good, bad = score(strong, Blueprint.SALES), score(poor, Blueprint.SALES)
+    assert good.score - bad.score >= 40
+    assert good.band == Band.GREEN
+    assert bad.band == Band.RED
+    for factor in FACTORS:
+        assert good.factors[factor] >= bad.factors[factor]
+    assert "objection unanswered" in bad.reasoning
+
+
+@pytest.mark.parametrize(
+    ("value", "band"), [(0, Band.RED), (49, Band.RED), (50, Band.YELLOW), (79, Band.YELLOW), (80, Band.GREEN)]
+)
+def test_band_boundaries(value, band):
+    assert band_for(value) == band
+
+
+def test_rubrics_sum_to_100_and_engineering_weighs_closing_less():
+    for weights in RUBRICS.values():
+        assert set(weights) == set(FACTORS)
+        assert sum(weights.values()) == 100
+    for engineering in (Blueprint.AGENTIC_ENG, Blueprint.FULLSTACK):
+        assert RUBRICS[engineering][CLOSING_MOMENTUM] * 3 <= RUBRICS[Blueprint.SALES][CLOSING_MOMENTUM]
+        assert RUBRICS[engineering][DISCOVERY] > RUBRICS[Blueprint.SALES][DISCOVERY]
+
+
+def test_engineering_interview_is_not_punished_for_no_close():
+    metrics = measure(ENGINEERING_INTERVIEW)
+    assert not metrics.next_step_committed
+    assert metrics.objections[0].kind == ObjectionKind.RISK and metrics.objections[0].handled
+    engineering, sales = score(metrics, Blueprint.FULLSTACK), score(metrics, Blueprint.SALES)
+    assert engineering.factors == sales.factors
+    assert engineering.score > sales.score
+    assert engineering.weights[CLOSING_MOMENTUM] == 5
+    assert engineering.factors[OBJECTION_HANDLING] == 100
+
+
+def test_scoring_is_deterministic(strong):
+    assert measure(STRONG_SALES_CALL) == strong
+    assert score(strong, Blueprint.SALES) == score(measure(list(reversed(STRONG_SALES_CALL))), "sales")
+
+
+@pytest.mark.parametrize(("count", "stage"), [(1, CallStage.EARLY), (12, CallStage.MIDDLE), (30, CallStage.LATE)])
+def test_call_stage_by_message_count(count, stage):
+    assert stage_for(count) == stage
+
+
+def test_budget_uncovered_late_is_a_high_priority_followup():
+    turns = transcript(
+        ("user", "What is the biggest problem with dispatch today?"),
+        ("assistant", "Manual scheduling is slow and we lose customers."),
+        start=31,
+    )
+    suggestions = suggest(measure(turns), turns, Blueprint.SALES, stage_for(32))
+    budget = [s for s in suggestions if s.type == SuggestionType.FOLLOWUP_QUESTION and "budget" in s.text]
+    assert budget and budget[0].priority == Priority.HIGH
+    assert suggestions[0].priority == Priority.HIGH  # most urgent first
+    early = suggest(measure(turns), turns, Blueprint.SALES, CallStage.EARLY)
+    assert all(s.priority == Priority.LOW for s in early if s.type == SuggestionType.FOLLOWUP_QUESTION)
+
+
+def test_unanswered_objection_and_monologue_raise_suggestions(poor):
+    suggestions = suggest(poor, POOR_SALES_CALL, Blueprint.SALES, CallStage.EARLY)
+    labels = {s.label for s in suggestions}
+    assert "Interrupt the pitch" in labels
+    assert any(label.startswith("Unanswered") for label in labels)
+
+
+def test_value_articulated_makes_the_persona_show_interest(strong):
+    suggestions = suggest(strong, STRONG_SALES_CALL, Blueprint.SALES, CallStage.MIDDLE)
+    injections = [s for s in suggestions if s.type == SuggestionType.CONTEXT_INJECTION]
+    assert any("cost savings" in s.text for s in injections)
+    assert not [s for s in suggestions if s.type == SuggestionType.FOLLOWUP_QUESTION]  # everything covered
+
+
+@pytest.mark.parametrize("blueprint", list(Blueprint))
+@pytest.mark.parametrize("stage", list(CallStage))
+def test_curveball_comes_from_the_stage_library_deterministically(strong, blueprint, stage):
+    first = suggest(strong, STRONG_SALES_CALL, blueprint, stage, session_key="s1")
+    again = suggest(strong, STRONG_SALES_CALL, blueprint, stage, session_key="s1")
+    assert first == again
+    (curveball,) = [s for s in first if s.type == SuggestionType.CURVEBALL]
+    assert curveball.label in {c.label for c in CURVEBALLS[blueprint][stage]}
+
+
+def test_curveball_never_repeats_the_previous_one(strong):
+    previous = None
+    for window_start in range(1, 200, 10):
+        turns = transcript(*[("user", "How is it going?")] * 10, start=window_start)
+        suggestions = suggest(strong, turns, Blueprint.SALES, CallStage.MIDDLE, previous_curveball=previous)
+        (curveball,) = [s for s in suggestions if s.type == SuggestionType.CURVEBALL]
+        assert curveball.label != previous
+        previous = curveball.label
