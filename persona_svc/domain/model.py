@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from svckit import records
 from svckit.errors import Violations
 from svckit.names import check_resource_id
 
@@ -113,31 +114,11 @@ class PersonaFields:
     protected: bool = False
 
     def to_record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return records.to_record(self)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> PersonaFields:
-        return cls(
-            **{
-                **record,
-                "blueprint": Blueprint(record["blueprint"]) if record.get("blueprint") else None,
-                "personality_traits": tuple(record.get("personality_traits", ())),
-                "objection_patterns": tuple(record.get("objection_patterns", ())),
-                "domains": tuple(record.get("domains", ())),
-                "sources": tuple(record.get("sources", ())),
-                "traits": tuple(Trait(**t) for t in record.get("traits", ())),
-                "beliefs": tuple(Belief(**b) for b in record.get("beliefs", ())),
-                "modes": tuple(Mode(**m) for m in record.get("modes", ())),
-                "config": PersonaConfig(
-                    **{
-                        **record.get("config", {}),
-                        "humor_usage": HumorUsage(record.get("config", {}).get("humor_usage", "")),
-                        "emotional_style": EmotionalStyle(record.get("config", {}).get("emotional_style", "")),
-                        "language_style": LanguageStyle(record.get("config", {}).get("language_style", "")),
-                    }
-                ),
-            }
-        )
+        return records.from_record(cls, record)
 
 
 WRITABLE_PERSONA_FIELDS = frozenset(f.name for f in dataclasses.fields(PersonaFields))
@@ -165,25 +146,11 @@ class Persona:
         return self.delete_time is not None
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "fields": self.fields.to_record(),
-            "revision": self.revision,
-            "create_time": self.create_time.isoformat(),
-            "update_time": self.update_time.isoformat(),
-            "delete_time": self.delete_time.isoformat() if self.delete_time else None,
-        }
+        return records.to_record(self)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Persona:
-        return cls(
-            id=record["id"],
-            fields=PersonaFields.from_record(record["fields"]),
-            revision=record["revision"],
-            create_time=datetime.fromisoformat(record["create_time"]),
-            update_time=datetime.fromisoformat(record["update_time"]),
-            delete_time=datetime.fromisoformat(record["delete_time"]) if record["delete_time"] else None,
-        )
+        return records.from_record(cls, record)
 
 
 @dataclass(frozen=True, slots=True)

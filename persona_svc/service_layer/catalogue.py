@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import sqlalchemy.exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +44,7 @@ from svckit.errors import (
 from svckit.memo import ResponseMemo
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
+from svckit.records import from_record, to_record
 from svckit.usecase import Mutation, Page
 
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
@@ -396,7 +398,8 @@ class Catalogue:
             return scenario
 
         async with self.uow() as uow:
-            scenario = await self._commit_once(uow, "CreateScenario", mutation, run, _scenario_record, _scenario_of)
+            scenario = await self._commit_once(uow, "CreateScenario", mutation, run, to_record,
+                                               partial(from_record, Scenario))
         self._scenarios.invalidate(scenario_id)
         return scenario
 
@@ -416,7 +419,8 @@ class Catalogue:
             return scenario
 
         async with self.uow() as uow:
-            scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, _scenario_record, _scenario_of)
+            scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, to_record,
+                                               partial(from_record, Scenario))
         self._scenarios.invalidate(scenario_id)
         return scenario
 
@@ -468,31 +472,7 @@ class Catalogue:
             return created
 
         async with self.uow() as uow:
-            created = await self._commit_once(uow, "CreateArchetype", mutation, run, _archetype_record,
-                                              _archetype_of)
+            created = await self._commit_once(uow, "CreateArchetype", mutation, run, to_record,
+                                              partial(from_record, Archetype))
         self._archetypes.invalidate(created.id)
         return created
-
-
-def _scenario_record(scenario: Scenario) -> dict:
-    return {
-        "id": scenario.id, "fields": dataclasses.asdict(scenario.fields), "revision": scenario.revision,
-        "create_time": scenario.create_time.isoformat(), "update_time": scenario.update_time.isoformat(),
-    }
-
-
-def _scenario_of(record: dict) -> Scenario:
-    fields = record["fields"]
-    return Scenario(
-        id=record["id"], fields=ScenarioFields(**{**fields, "pain_points": tuple(fields["pain_points"])}),
-        revision=record["revision"], create_time=datetime.fromisoformat(record["create_time"]),
-        update_time=datetime.fromisoformat(record["update_time"]),
-    )
-
-
-def _archetype_record(archetype: Archetype) -> dict:
-    return {**dataclasses.asdict(archetype), "create_time": archetype.create_time.isoformat()}
-
-
-def _archetype_of(record: dict) -> Archetype:
-    return Archetype(**{**record, "create_time": datetime.fromisoformat(record["create_time"])})

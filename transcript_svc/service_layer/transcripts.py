@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,15 +22,14 @@ from svckit.errors import (
 )
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
+from svckit.records import from_record, to_record
 from svckit.usecase import Mutation, Page
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
     Command,
-    CommandSource,
     CommandState,
-    CommandType,
     Message,
     Session,
     SessionState,
@@ -43,37 +43,6 @@ DEFAULT_MESSAGE_PAGE = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _session_record(session: Session) -> dict:
-    record = dataclasses.asdict(session)
-    for key in ("start_time", "end_time", "update_time"):
-        record[key] = record[key].isoformat() if record[key] else None
-    return record
-
-
-def _session_of(record: dict) -> Session:
-    values = dict(record)
-    for key in ("start_time", "end_time", "update_time"):
-        values[key] = datetime.fromisoformat(values[key]) if values[key] else None
-    values["state"] = SessionState(values["state"])
-    return Session(**values)
-
-
-def _command_record(command: Command) -> dict:
-    record = dataclasses.asdict(command)
-    for key in ("create_time", "deliver_time", "acknowledge_time"):
-        record[key] = record[key].isoformat() if record[key] else None
-    return record
-
-
-def _command_of(record: dict) -> Command:
-    values = dict(record)
-    for key in ("create_time", "deliver_time", "acknowledge_time"):
-        values[key] = datetime.fromisoformat(values[key]) if values[key] else None
-    values["type"], values["source"] = CommandType(values["type"]), CommandSource(values["source"])
-    values["state"] = CommandState(values["state"])
-    return Command(**values)
 
 
 async def _notify(uow: TranscriptUnitOfWork, channel: str, payload: str) -> None:
@@ -133,7 +102,7 @@ class Transcripts:
 
         async with self.uow() as uow:
             created = await run_idempotent(uow.requests, mutation.request_id, "CreateSession", mutation.fingerprint,
-                                           run, _session_record, _session_of)
+                                           run, to_record, partial(from_record, Session))
             await uow.commit()
         return created
 
@@ -176,7 +145,7 @@ class Transcripts:
 
         async with self.uow() as uow:
             session = await run_idempotent(uow.requests, mutation.request_id, "EndSession", mutation.fingerprint,
-                                           run, _session_record, _session_of)
+                                           run, to_record, partial(from_record, Session))
             await uow.commit()
         return session
 
@@ -236,7 +205,7 @@ class Transcripts:
 
         async with self.uow() as uow:
             stored = await run_idempotent(uow.requests, mutation.request_id, "SendCommand", mutation.fingerprint,
-                                          run, _command_record, _command_of)
+                                          run, to_record, partial(from_record, Command))
             await uow.commit()
         return stored
 
