@@ -1,25 +1,30 @@
-"""The analysis service process. Its contract is published; the implementation ships next."""
+"""Assembles the analysis service: live analyses over the transcript service's windows."""
 
 from __future__ import annotations
 
-from sparring.analysis.v1 import analysis_service_pb2, analysis_service_pb2_grpc
+from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.config import AnalysisSettings
+from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer
+from analysis_svc.service_layer.analyses import Analyses
+from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
-from svckit.unimplemented import unimplemented_app
-
-SERVICE = analysis_service_pb2.DESCRIPTOR.services_by_name["AnalysisService"]
 
 
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
-    return unimplemented_app(
-        SERVICE,
-        "analysis.sparring.dev",
-        analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server,
-        "the analysis service ships in a later release",
+    transcripts = TranscriptReader(settings.transcript_address, settings.transcript_timeout_seconds)
+    analyses = Analyses(engine, transcripts, PageTokens.from_secret(settings.page_token_secret))
+    app = GrpcApp(
+        service_names=[SERVICE.full_name],
+        error_domain="analysis.sparring.dev",
+        add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
+            AnalysisServicer(analyses), server),
     )
+    app.on_close.append(transcripts.close)
+    return app
 
 
 SPEC = ServiceSpec(

@@ -15,7 +15,9 @@ from google.protobuf.descriptor import ServiceDescriptor
 from svckit.server import GrpcApp
 
 
-def unimplemented_servicer(service: ServiceDescriptor, detail: str) -> object:
+def unimplemented_base(service: ServiceDescriptor, detail: str) -> type:
+    """A servicer class whose every method answers UNIMPLEMENTED; subclass it to ship methods one by one."""
+
     def make(method_name: str):
         message = f"{service.full_name}/{method_name} is not implemented in this release: {detail}"
 
@@ -25,7 +27,11 @@ def unimplemented_servicer(service: ServiceDescriptor, detail: str) -> object:
         return method
 
     namespace = {m.name: make(m.name) for m in service.methods}
-    return type(f"Unimplemented{service.name}", (), namespace)()
+    return type(f"Unimplemented{service.name}", (), namespace)
+
+
+def unimplemented_servicer(service: ServiceDescriptor, detail: str) -> object:
+    return unimplemented_base(service, detail)()
 
 
 def unimplemented_app(service: ServiceDescriptor, error_domain: str, add_servicer: Callable, detail: str) -> GrpcApp:

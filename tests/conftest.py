@@ -86,3 +86,10 @@ async def transcript_schema(engine) -> None:
     from transcript_svc.app import SPEC
 
     await SPEC.migrate(engine)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def analysis_schema(engine) -> None:
+    from analysis_svc.app import SPEC
+
+    await SPEC.migrate(engine)

@@ -1,0 +1,49 @@
+"""What the analysis needs from the transcript service: the session and a window of its messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.transcript.v1 import transcript_service_pb2 as pb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+from analysis_svc.domain.conversation import Role, Turn
+from svckit.errors import NotFound, Unavailable
+
+_ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
+
+
+@dataclass(frozen=True)
+class Window:
+    blueprint: str
+    last_durable_sequence: int
+    turns: tuple[Turn, ...]
+
+
+class TranscriptReader:
+    def __init__(self, address: str, timeout_seconds: float) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def window(self, session_id: str, up_to_sequence: int, size: int) -> Window:
+        name = f"sessions/{session_id}"
+        try:
+            session = (await self._stub.GetSession(pb.GetSessionRequest(name=name), timeout=self._timeout)).session
+            listed = await self._stub.ListMessages(
+                pb.ListMessagesRequest(parent=name, last_n=size, up_to_sequence=up_to_sequence),
+                timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(name, reason="SESSION_NOT_FOUND") from error
+            raise Unavailable(f"the transcript service could not be read ({error.code().name})",
+                              reason="TRANSCRIPT_UNAVAILABLE") from error
+        blueprint = persona_pb.Blueprint.Name(session.blueprint).removeprefix("BLUEPRINT_").lower() \
+            if session.blueprint else "sales"
+        turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)
+        return Window(blueprint, listed.last_durable_sequence, turns)
+
+    async def close(self) -> None:
+        await self._channel.close()

@@ -1,0 +1,115 @@
+"""AnalysisService over gRPC. Live analyses and their reads ship now; the rest answers UNIMPLEMENTED."""
+
+from __future__ import annotations
+
+from google.protobuf import duration_pb2
+from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+
+from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
+from svckit import names
+from svckit.errors import FieldViolation, InvalidArgument
+from svckit.times import timestamp
+from svckit.unimplemented import unimplemented_base
+
+SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
+
+_SOURCES = {pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
+            pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
+_SOURCE_ENUMS = {"message_count": pb.TRIGGER_SOURCE_MESSAGE_COUNT, "manual": pb.TRIGGER_SOURCE_MANUAL,
+                 "session_end": pb.TRIGGER_SOURCE_SESSION_END}
+_BANDS = {"red": pb.SCORE_BAND_RED, "yellow": pb.SCORE_BAND_YELLOW, "green": pb.SCORE_BAND_GREEN}
+_TYPES = {"context_injection": pb.SUGGESTION_TYPE_CONTEXT_INJECTION, "curveball": pb.SUGGESTION_TYPE_CURVEBALL,
+          "followup_question": pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION}
+_PRIORITIES = {"low": pb.PRIORITY_LOW, "medium": pb.PRIORITY_MEDIUM, "high": pb.PRIORITY_HIGH,
+               "critical": pb.PRIORITY_CRITICAL}
+_STATES = {"open": pb.SUGGESTION_STATE_OPEN, "applied": pb.SUGGESTION_STATE_APPLIED,
+           "dismissed": pb.SUGGESTION_STATE_DISMISSED}
+
+
+def _analysis_ref(name: str) -> tuple[str, str]:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "sessions" or parts[2] != "analyses" or not names.valid_id(parts[1]) \
+            or not names.valid_id(parts[3]):
+        raise InvalidArgument(FieldViolation(
+            "name", f"must be a resource name like 'sessions/{{session_id}}/analyses/{{analysis_id}}' "
+                    f"(got {name[:100]!r})"))
+    return parts[1], parts[3]
+
+
+def _suggestion(stored: StoredSuggestion, session_id: str) -> pb.Suggestion:
+    s = stored.suggestion
+    return pb.Suggestion(
+        name=f"sessions/{session_id}/suggestions/{stored.id}",
+        analysis=f"sessions/{session_id}/analyses/{stored.analysis_id}",
+        type=_TYPES[s.type.value], text=s.text, label=s.label, priority=_PRIORITIES[s.priority.value],
+        state=_STATES[stored.state], create_time=timestamp(stored.create_time),
+    )
+
+
+def _analysis(stored: StoredAnalysis) -> pb.Analysis:
+    meter = stored.say_meter
+    return pb.Analysis(
+        name=f"sessions/{stored.session_id}/analyses/{stored.id}",
+        session=f"sessions/{stored.session_id}",
+        trigger=pb.AnalysisTrigger(trigger_id=stored.trigger_id, source=_SOURCE_ENUMS[stored.trigger_source]),
+        window=pb.AnalysisWindow(first_sequence=stored.window_first, last_sequence=stored.window_last,
+                                 message_count=stored.window_count),
+        blueprint=persona_pb.Blueprint.Value(f"BLUEPRINT_{stored.blueprint.upper()}"),
+        say_meter=pb.SayMeter(score=meter.score, band=_BANDS[meter.band.value],
+                              factors=pb.SayMeterFactors(**meter.factors), weights=pb.SayMeterFactors(**meter.weights),
+                              reasoning=meter.reasoning),
+        metrics=pb.ConversationMetrics(**stored.metrics),
+        suggestions=[_suggestion(s, stored.session_id) for s in stored.suggestions],
+        engine=pb.ENGINE_LOCAL,
+        create_time=timestamp(stored.create_time),
+        latency=duration_pb2.Duration(nanos=int(stored.latency_ms * 1_000_000) % 1_000_000_000,
+                                      seconds=int(stored.latency_ms // 1000)),
+    )
+
+
+def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
+    return pb.SessionSnapshot(
+        session=f"sessions/{snapshot.session_id}",
+        latest_analysis=_analysis(snapshot.latest) if snapshot.latest else None,
+        score_history=[pb.ScorePoint(analysis=f"sessions/{snapshot.session_id}/analyses/{a}", last_sequence=last,
+                                     score=value, create_time=timestamp(when))
+                       for a, last, value, when in snapshot.history],
+        open_suggestions=[_suggestion(s, snapshot.session_id) for s in snapshot.open_suggestions],
+        analysis_count=len(snapshot.history),
+    )
+
+
+def _source(value: int, field: str = "source") -> str:
+    if value not in _SOURCES:
+        raise InvalidArgument(FieldViolation(field, f"{value} is not a known TriggerSource"))
+    return _SOURCES[value]
+
+
+class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis service ships in a later release")):
+    def __init__(self, analyses: Analyses) -> None:
+        self._analyses = analyses
+
+    async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
+        if request.engine not in (pb.ENGINE_UNSPECIFIED, pb.ENGINE_LOCAL):
+            raise InvalidArgument(FieldViolation("engine", "only ENGINE_LOCAL is available in this release"))
+        stored, duplicate = await self._analyses.request_analysis(
+            names.resource_id(request.session, "sessions", "session"), request.up_to_sequence, request.trigger_id,
+            _source(request.source), request.window_size)
+        return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)
+
+    async def GetAnalysis(self, request: pb.GetAnalysisRequest, context) -> pb.GetAnalysisResponse:
+        stored = await self._analyses.get_analysis(*_analysis_ref(request.name))
+        return pb.GetAnalysisResponse(analysis=_analysis(stored))
+
+    async def ListAnalyses(self, request: pb.ListAnalysesRequest, context) -> pb.ListAnalysesResponse:
+        source = _source(request.source) if request.source else None
+        page = await self._analyses.list_analyses(names.resource_id(request.parent, "sessions", "parent"), source,
+                                                  request.page_size, request.page_token)
+        return pb.ListAnalysesResponse(analyses=[_analysis(a) for a in page.items],
+                                       next_page_token=page.next_page_token)
+
+    async def GetSessionSnapshot(self, request: pb.GetSessionSnapshotRequest,
+                                 context) -> pb.GetSessionSnapshotResponse:
+        snapshot = await self._analyses.snapshot(names.resource_id(request.session, "sessions", "session"))
+        return pb.GetSessionSnapshotResponse(snapshot=_snapshot(snapshot))

@@ -1,0 +1,220 @@
+"""Live analyses: run the engine on a session's recent window, store the reading, read them back."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.domain.conversation import ConversationMetrics, Topic, measure
+from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
+from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType, stage_for, suggest
+from svckit.errors import FailedPrecondition, NotFound, Violations
+from svckit.pagination import PageTokens, page_size
+from svckit.usecase import Page
+
+DEFAULT_WINDOW, MAX_WINDOW = 20, 200
+MAX_TRIGGER_ID = 100
+CHANGES_CHANNEL = "analysis_changes"  # "{session_id}:{analysis_id}": a new analysis is stored
+
+
+@dataclass(frozen=True)
+class StoredSuggestion:
+    id: str
+    analysis_id: str
+    suggestion: Suggestion
+    state: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    id: str
+    session_id: str
+    trigger_id: str
+    trigger_source: str
+    window_first: int
+    window_last: int
+    window_count: int
+    blueprint: str
+    say_meter: SayMeter
+    metrics: dict[str, Any]
+    engine: str
+    latency_ms: float
+    create_time: datetime
+    suggestions: tuple[StoredSuggestion, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    session_id: str
+    latest: StoredAnalysis | None
+    history: list[tuple[str, int, int, datetime]]  # (analysis id, last sequence, score, time)
+    open_suggestions: list[StoredSuggestion]
+
+
+def _metrics_record(metrics: ConversationMetrics) -> dict[str, Any]:
+    """The measures the contract publishes."""
+    return {
+        "candidate_talk_ratio": metrics.candidate_talk_ratio,
+        "candidate_question_rate": metrics.candidate_question_rate,
+        "candidate_words_per_turn": metrics.candidate_words_per_turn,
+        "persona_words_per_turn": metrics.persona_words_per_turn,
+        "longest_monologue_words": metrics.candidate_longest_monologue_words,
+        "pain_covered": Topic.PAIN in metrics.topics_covered,
+        "budget_covered": Topic.BUDGET in metrics.topics_covered,
+        "timeline_covered": Topic.TIMELINE in metrics.topics_covered,
+        "decision_process_covered": Topic.DECISION_PROCESS in metrics.topics_covered,
+        "success_criteria_covered": Topic.SUCCESS_CRITERIA in metrics.topics_covered,
+        "objections_raised": metrics.objections_raised,
+        "objections_handled": metrics.objections_handled,
+        "next_step_committed": metrics.next_step_committed,
+    }
+
+
+_INSERT = sa.text("""
+INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, meter_score, meter_factors, meter_weights,
+    band, reasoning, metrics, trigger_id, trigger_source, window_first, window_last, window_count, blueprint, engine,
+    engine_fallback, model, latency_ms, suggestion_text, label, priority, state)
+VALUES (:id, :analysis_id, :session_id, :kind, :meter_score, CAST(:meter_factors AS jsonb),
+    CAST(:meter_weights AS jsonb), :band, :reasoning, CAST(:metrics AS jsonb), :trigger_id, :trigger_source,
+    :window_first, :window_last, :window_count, :blueprint, :engine, false, '', :latency_ms, :suggestion_text,
+    :label, :priority, :state)
+ON CONFLICT DO NOTHING
+RETURNING create_time
+""")
+_SELECT_GROUP = sa.text("SELECT * FROM analysis.voice_analysis WHERE analysis_id = :analysis_id ORDER BY kind <> "
+                        "'say_meter', create_time, id")
+
+
+def _row_suggestion(row: Any) -> StoredSuggestion:
+    suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label)
+    return StoredSuggestion(row.id, row.analysis_id, suggestion, row.state, row.create_time)
+
+
+def _row_analysis(rows: list[Any]) -> StoredAnalysis:
+    head = rows[0]
+    meter = SayMeter(score=head.meter_score, band=Band(head.band), factors=dict(head.meter_factors),
+                     weights=dict(head.meter_weights), reasoning=head.reasoning)
+    suggestions = tuple(_row_suggestion(row) for row in rows[1:])
+    return StoredAnalysis(
+        id=head.analysis_id, session_id=head.session_id, trigger_id=head.trigger_id,
+        trigger_source=head.trigger_source, window_first=head.window_first, window_last=head.window_last,
+        window_count=head.window_count, blueprint=head.blueprint, say_meter=meter, metrics=dict(head.metrics),
+        engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time, suggestions=suggestions,
+    )
+
+
+class Analyses:
+    def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, page_tokens: PageTokens) -> None:
+        self._engine = engine
+        self._transcripts = transcripts
+        self._tokens = page_tokens
+
+    async def request_analysis(self, session_id: str, up_to_sequence: int, trigger_id: str, source: str,
+                               window_size: int) -> tuple[StoredAnalysis, bool]:
+        """Analyses the window ending at ``up_to_sequence``; a repeated trigger returns the stored one."""
+        violations = Violations()
+        violations.require(bool(trigger_id) and len(trigger_id) <= MAX_TRIGGER_ID and "\x00" not in trigger_id,
+                           "trigger_id", f"is required, 1 to {MAX_TRIGGER_ID} characters")
+        violations.require(up_to_sequence >= 0, "up_to_sequence", "must not be negative")
+        violations.require(0 <= window_size <= MAX_WINDOW, "window_size", f"must be 1 to {MAX_WINDOW}, or 0 for "
+                                                                          f"{DEFAULT_WINDOW}")
+        violations.raise_if_any()
+        existing = await self._by_trigger(session_id, trigger_id)
+        if existing is not None:
+            return existing, True
+        started = time.perf_counter()
+        window = await self._transcripts.window(session_id, up_to_sequence, window_size or DEFAULT_WINDOW)
+        if up_to_sequence > window.last_durable_sequence:
+            raise FailedPrecondition(
+                f"sequence {up_to_sequence} is not durable yet (last durable: {window.last_durable_sequence})",
+                reason="SEQUENCE_NOT_DURABLE", metadata={"last_durable_sequence": str(window.last_durable_sequence)})
+        if not window.turns:
+            raise FailedPrecondition(f"sessions/{session_id} has no messages to analyse yet", reason="NO_MESSAGES")
+        blueprint = Blueprint(window.blueprint)
+        metrics = measure(window.turns)
+        meter = score(metrics, blueprint)
+        suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
+                              session_key=session_id, previous_curveball=await self._last_curveball(session_id))
+        analysis_id = str(uuid.uuid4())
+        latency_ms = (time.perf_counter() - started) * 1000
+        common = {"analysis_id": analysis_id, "session_id": session_id, "trigger_id": trigger_id,
+                  "trigger_source": source, "window_first": window.turns[0].sequence,
+                  "window_last": window.turns[-1].sequence, "window_count": len(window.turns),
+                  "blueprint": window.blueprint, "engine": "local", "latency_ms": latency_ms}
+        empty_meter = {"meter_score": None, "meter_factors": None, "meter_weights": None, "band": None,
+                       "reasoning": None, "metrics": None}
+        async with self._engine.begin() as connection:
+            inserted = (await connection.execute(_INSERT, {
+                **common, "id": analysis_id, "kind": "say_meter", "meter_score": meter.score,
+                "meter_factors": json.dumps(meter.factors), "meter_weights": json.dumps(meter.weights),
+                "band": meter.band.value, "reasoning": meter.reasoning, "metrics": json.dumps(_metrics_record(metrics)),
+                "suggestion_text": None, "label": None, "priority": None, "state": None,
+            })).first()
+            if inserted is None:  # a concurrent request with the same trigger won
+                return await self._by_trigger(session_id, trigger_id), True
+            for suggestion in suggestions:
+                await connection.execute(_INSERT, {
+                    **common, **empty_meter, "id": str(uuid.uuid4()), "kind": suggestion.type.value,
+                    "suggestion_text": suggestion.text, "label": suggestion.label,
+                    "priority": suggestion.priority.value, "state": "open",
+                })
+            await connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
+                                     {"channel": CHANGES_CHANNEL, "payload": f"{session_id}:{analysis_id}"})
+        return await self.get_analysis(session_id, analysis_id), False
+
+    async def get_analysis(self, session_id: str, analysis_id: str) -> StoredAnalysis:
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(_SELECT_GROUP, {"analysis_id": analysis_id})).all()
+        if not rows or rows[0].session_id != session_id:
+            raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
+        return _row_analysis(rows)
+
+    async def list_analyses(self, session_id: str, source: str | None, requested_size: int,
+                            token: str) -> Page[StoredAnalysis]:
+        size = page_size(requested_size)
+        filters = {"session": session_id, "source": source}
+        after = self._tokens.decode(token, filters)
+        query = ("SELECT analysis_id, create_time FROM analysis.voice_analysis WHERE session_id = :session "
+                 "AND kind = 'say_meter'" + (" AND trigger_source = :source" if source else "")
+                 + (" AND (create_time, analysis_id) > (CAST(:after_time AS timestamptz), :after_id)" if after else "")
+                 + " ORDER BY create_time, analysis_id LIMIT :limit")
+        params = {"session": session_id, "source": source, "limit": size + 1,
+                  "after_time": after[0] if after else None, "after_id": after[1] if after else None}
+        async with self._engine.connect() as connection:
+            keys = (await connection.execute(sa.text(query), params)).all()
+        keys, next_token = self._tokens.page(keys, size, lambda k: [k.create_time.isoformat(), k.analysis_id], filters)
+        return Page([await self.get_analysis(session_id, k.analysis_id) for k in keys], next_token)
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        async with self._engine.connect() as connection:
+            history = (await connection.execute(sa.text(
+                "SELECT analysis_id, window_last, meter_score, create_time FROM analysis.voice_analysis "
+                "WHERE session_id = :session AND kind = 'say_meter' ORDER BY create_time, analysis_id"),
+                {"session": session_id})).all()
+            open_rows = (await connection.execute(sa.text(
+                "SELECT * FROM analysis.voice_analysis WHERE session_id = :session AND kind <> 'say_meter' "
+                "AND state = 'open' ORDER BY create_time, id"), {"session": session_id})).all()
+        latest = await self.get_analysis(session_id, history[-1].analysis_id) if history else None
+        return Snapshot(session_id, latest, [tuple(h) for h in history], [_row_suggestion(r) for r in open_rows])
+
+    async def _by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
+        async with self._engine.connect() as connection:
+            analysis_id = await connection.scalar(sa.text(
+                "SELECT analysis_id FROM analysis.voice_analysis WHERE session_id = :session AND trigger_id = "
+                ":trigger AND kind = 'say_meter'"), {"session": session_id, "trigger": trigger_id})
+        return await self.get_analysis(session_id, analysis_id) if analysis_id else None
+
+    async def _last_curveball(self, session_id: str) -> str | None:
+        async with self._engine.connect() as connection:
+            return await connection.scalar(sa.text(
+                "SELECT label FROM analysis.voice_analysis WHERE session_id = :session AND kind = 'curveball' "
+                "ORDER BY create_time DESC LIMIT 1"), {"session": session_id})

@@ -1,0 +1,102 @@
+"""Live analyses end to end: the transcript service's trigger reaches the analysis service, which reads the
+window back, scores it and stores the reading."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+import pytest_asyncio
+from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
+
+from analysis_svc.app import build as build_analysis
+from analysis_svc.config import AnalysisSettings
+from tests.e2e.transcript_fixtures import Gateway, new_session
+
+USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
+CALL = [
+    (USER, "Thanks for making time today. What prompted you to look at cost reduction this quarter?"),
+    (PERSONA, "Our cloud spend grew forty percent and the board wants it under control."),
+    (USER, "That sounds painful. How is that affecting your team day to day?"),
+    (PERSONA, "We spend hours every week reconciling invoices by hand."),
+    (USER, "What budget have you set aside to fix this, and who signs off?"),
+    (PERSONA, "Around eighty thousand a year, and the CFO approves anything above fifty."),
+    (USER, "When do you need a solution in place?"),
+    (PERSONA, "By the end of Q3. Honestly, that sounds too expensive for us."),
+    (USER, "I understand the concern. Customers like you cut spend by a quarter, so it pays for itself."),
+    (PERSONA, "Alright, send me a proposal and let's meet again on Tuesday."),
+]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def analyses(database_url, engine, analysis_schema, transcript_server):
+    app = await build_analysis(AnalysisSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                transcript_address=transcript_server), engine)
+    await app.start()
+    async with grpc.aio.insecure_channel(app.address) as channel:
+        yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+    await app.stop(grace=1)
+
+
+async def _streamed_call(transcripts) -> str:
+    session = await new_session(transcripts)
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    gateway.send(*(transcript_pb.StreamSessionRequest(utterance=transcript_pb.Utterance(
+        sequence=n, role=role, text=text)) for n, (role, text) in enumerate(CALL, start=1)))
+    await gateway.acks_until(len(CALL))
+    gateway.close()
+    return session.name
+
+
+async def test_a_window_is_scored_stored_and_read_back(transcripts, analyses):
+    session = await _streamed_call(transcripts)
+    reply = await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=10,
+                                                                     trigger_id="seq-10"))
+    analysis = reply.analysis
+    assert not reply.duplicate
+    assert analysis.window.first_sequence == 1 and analysis.window.last_sequence == 10
+    meter = analysis.say_meter
+    assert meter.score >= 70  # a good discovery call, short of pain being explored in depth
+    assert meter.band == (pb.SCORE_BAND_GREEN if meter.score >= 80 else pb.SCORE_BAND_YELLOW)
+    assert analysis.metrics.budget_covered and analysis.metrics.timeline_covered
+    assert analysis.metrics.objections_raised >= 1
+    assert analysis.say_meter.reasoning
+
+    again = await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=10,
+                                                                     trigger_id="seq-10"))
+    assert again.duplicate and again.analysis.name == analysis.name
+    assert (await analyses.GetAnalysis(pb.GetAnalysisRequest(name=analysis.name))).analysis == analysis
+    listed = await analyses.ListAnalyses(pb.ListAnalysesRequest(parent=session))
+    assert [a.name for a in listed.analyses] == [analysis.name]
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session))).snapshot
+    assert snapshot.latest_analysis.name == analysis.name and snapshot.analysis_count == 1
+    assert [p.score for p in snapshot.score_history] == [analysis.say_meter.score]
+    assert [s.name for s in snapshot.open_suggestions] == [s.name for s in analysis.suggestions]
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "code"),
+    [
+        ({"session": "sessions/no-such-call", "trigger_id": "seq-10"}, grpc.StatusCode.NOT_FOUND),
+        ({"session": "not-a-name", "trigger_id": "seq-10"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"trigger_id": ""}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"trigger_id": "t", "up_to_sequence": 99}, grpc.StatusCode.FAILED_PRECONDITION),
+        ({"trigger_id": "t", "window_size": 500}, grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)
+async def test_bad_requests_get_clear_statuses(transcripts, analyses, request_fields, code):
+    session = await _streamed_call(transcripts)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.RequestAnalysis(pb.RequestAnalysisRequest(**{"session": session, **request_fields}))
+    assert raised.value.code() == code
+
+
+async def test_a_session_without_messages_has_nothing_to_analyse(transcripts, analyses):
+    session = await new_session(transcripts)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session.name, trigger_id="seq-0"))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session.name))).snapshot
+    assert snapshot.analysis_count == 0 and not snapshot.HasField("latest_analysis")
