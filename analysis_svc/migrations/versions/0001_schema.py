@@ -1,4 +1,4 @@
-"""The analysis schema; its tables arrive with the service's implementation.
+"""The analysis schema itself; its tables come in the revisions that follow.
 
 Revision ID: 0001
 Revises:

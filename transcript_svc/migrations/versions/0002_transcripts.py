@@ -1,13 +1,13 @@
 """Sessions, messages, commands, the outbox of analysis and audit requests, request log.
 
-Revision ID: 0001
-Revises:
+Revision ID: 0002
+Revises: 0001
 """
 
 from svckit.migrations import execute_script
 
-revision = "0001"
-down_revision = None
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
