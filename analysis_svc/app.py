@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer
-from analysis_svc.service_layer.analyses import Analyses
+from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, Analyses
+from analysis_svc.service_layer.watchers import Watchers
+from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
@@ -17,13 +19,22 @@ from svckit.server import GrpcApp
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     transcripts = TranscriptReader(settings.transcript_address, settings.transcript_timeout_seconds)
     analyses = Analyses(engine, transcripts, PageTokens.from_secret(settings.page_token_secret))
+    watchers = Watchers(analyses)
+    listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
+                          on_connected=watchers.resync_all)
+    await listener.start()
+
+    async def drain() -> None:
+        watchers.stop_all()
+
     app = GrpcApp(
         service_names=[SERVICE.full_name],
         error_domain="analysis.sparring.dev",
         add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(analyses), server),
+            AnalysisServicer(analyses, watchers, transcripts), server),
     )
-    app.on_close.append(transcripts.close)
+    app.on_drain.append(drain)
+    app.on_close.extend([listener.stop, transcripts.close])
     return app
 
 

@@ -28,6 +28,21 @@ class TranscriptReader:
         self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(self._channel)
         self._timeout = timeout_seconds
 
+    async def require_session(self, session_id: str) -> None:
+        """NOT_FOUND unless the transcript service knows the session."""
+        name = f"sessions/{session_id}"
+        try:
+            await self._stub.GetSession(pb.GetSessionRequest(name=name), timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            raise self._error(name, error) from error
+
+    @staticmethod
+    def _error(name: str, error: grpc.aio.AioRpcError) -> Exception:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return NotFound(name, reason="SESSION_NOT_FOUND")
+        return Unavailable(f"the transcript service could not be read ({error.code().name})",
+                           reason="TRANSCRIPT_UNAVAILABLE")
+
     async def window(self, session_id: str, up_to_sequence: int, size: int) -> Window:
         name = f"sessions/{session_id}"
         try:
@@ -36,10 +51,7 @@ class TranscriptReader:
                 pb.ListMessagesRequest(parent=name, last_n=size, up_to_sequence=up_to_sequence),
                 timeout=self._timeout)
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(name, reason="SESSION_NOT_FOUND") from error
-            raise Unavailable(f"the transcript service could not be read ({error.code().name})",
-                              reason="TRANSCRIPT_UNAVAILABLE") from error
+            raise self._error(name, error) from error
         blueprint = persona_pb.Blueprint.Name(session.blueprint).removeprefix("BLUEPRINT_").lower() \
             if session.blueprint else "sales"
         turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
+from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
+from analysis_svc.service_layer.watchers import RESYNC, STOP, Watchers
 from svckit import names
-from svckit.errors import FieldViolation, InvalidArgument
+from svckit.errors import FieldViolation, InvalidArgument, Unavailable
 from svckit.times import timestamp
 from svckit.unimplemented import unimplemented_base
 
@@ -87,8 +91,38 @@ def _source(value: int, field: str = "source") -> str:
 
 
 class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis service ships in a later release")):
-    def __init__(self, analyses: Analyses) -> None:
+    def __init__(self, analyses: Analyses, watchers: Watchers, transcripts: TranscriptReader) -> None:
         self._analyses = analyses
+        self._watchers = watchers
+        self._transcripts = transcripts
+
+    async def WatchSession(self, request: pb.WatchSessionRequest, context):
+        session_id = names.resource_id(request.session, "sessions", "session")
+        await self._transcripts.require_session(session_id)
+        # Watching starts before the snapshot is read, so nothing stored in between is missed.
+        watcher = self._watchers.watch(session_id)
+        try:
+            response, known = await self._send_snapshot(session_id, resync=False)
+            yield response
+            while True:
+                event = await watcher.events.get()
+                if event is STOP:
+                    raise Unavailable("the server is shutting down; watch again", reason="SERVER_SHUTTING_DOWN")
+                if event is RESYNC:
+                    response, known = await self._send_snapshot(session_id, resync=True)
+                    yield response
+                elif event.id not in known:
+                    known.add(event.id)
+                    yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
+        finally:
+            self._watchers.unwatch(watcher)
+
+    async def _send_snapshot(self, session_id: str, resync: bool) -> tuple[pb.WatchSessionResponse, set[str]]:
+        snapshot = await self._analyses.snapshot(session_id)
+        message = _snapshot(snapshot)
+        message.resync = resync
+        response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
+        return response, {analysis_id for analysis_id, *_ in snapshot.history}
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
         if request.engine not in (pb.ENGINE_UNSPECIFIED, pb.ENGINE_LOCAL):

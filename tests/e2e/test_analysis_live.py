@@ -100,3 +100,38 @@ async def test_a_session_without_messages_has_nothing_to_analyse(transcripts, an
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session.name))).snapshot
     assert snapshot.analysis_count == 0 and not snapshot.HasField("latest_analysis")
+
+
+async def _second_analysis_replica(database_url, engine, transcript_server):
+    app = await build_analysis(AnalysisSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                transcript_address=transcript_server), engine)
+    await app.start()
+    return app
+
+
+async def test_watchers_get_a_snapshot_then_each_analysis_from_any_replica(
+        database_url, engine, transcript_server, transcripts, analyses):
+    session = await _streamed_call(transcripts)
+    first = (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=5,
+                                                                      trigger_id="seq-5"))).analysis
+    watch = analyses.WatchSession(pb.WatchSessionRequest(session=session))
+    snapshot = (await watch.read()).snapshot
+    assert snapshot.latest_analysis.name == first.name and not snapshot.resync
+
+    other = await _second_analysis_replica(database_url, engine, transcript_server)
+    try:
+        async with grpc.aio.insecure_channel(other.address) as channel:
+            stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+            second = (await stub.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=10,
+                                                                           trigger_id="seq-10"))).analysis
+            event = await watch.read()
+            assert event.analysis.name == second.name
+            assert event.analysis.say_meter == second.say_meter
+    finally:
+        watch.cancel()
+        await other.stop(grace=1)
+
+
+async def test_watching_an_unknown_session_is_not_found(analyses):
+    watch = analyses.WatchSession(pb.WatchSessionRequest(session="sessions/no-such-call"))
+    assert await watch.code() == grpc.StatusCode.NOT_FOUND

@@ -1,0 +1,96 @@
+"""Interviewers watching sessions: every stored analysis reaches every watcher of its session.
+
+Analyses are announced by NOTIFY from whichever replica stored them; the replica reads each
+announced analysis once and hands it to its watchers. Each watcher has a bounded queue: one
+that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
+watcher never slows the others or the analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Gauge
+
+from analysis_svc.service_layer.analyses import Analyses, StoredAnalysis
+
+log = logging.getLogger("analysis.watchers")
+
+WATCHERS = Gauge("sparring_analysis_watchers", "Interviewer watch streams held by this replica.")
+WATCH_EVENTS = Counter("sparring_analysis_watch_events_total", "Events queued for watchers.", ("kind",))
+WATCH_RESYNCS = Counter("sparring_analysis_watch_resyncs_total", "Watchers that fell behind and were resynced.")
+
+BACKLOG = 64
+RESYNC = object()  # queued in place of a dropped backlog
+STOP = object()  # the server is shutting down
+
+
+@dataclass(eq=False)
+class Watcher:
+    session_id: str
+    events: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=BACKLOG + 1))
+
+    def offer(self, event: object) -> None:
+        if self.events.qsize() >= BACKLOG and event is not STOP:
+            self._replace_backlog(RESYNC)
+            WATCH_RESYNCS.inc()
+            return
+        self.events.put_nowait(event)
+
+    def _replace_backlog(self, event: object) -> None:
+        while not self.events.empty():
+            self.events.get_nowait()
+        self.events.put_nowait(event)
+
+
+class Watchers:
+    def __init__(self, analyses: Analyses) -> None:
+        self._analyses = analyses
+        self._by_session: dict[str, set[Watcher]] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    def watch(self, session_id: str) -> Watcher:
+        watcher = Watcher(session_id)
+        self._by_session.setdefault(session_id, set()).add(watcher)
+        WATCHERS.inc()
+        return watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        watchers = self._by_session.get(watcher.session_id)
+        if watchers is not None and watcher in watchers:
+            watchers.discard(watcher)
+            WATCHERS.dec()
+            if not watchers:
+                del self._by_session[watcher.session_id]
+
+    def stop_all(self) -> None:
+        for watchers in self._by_session.values():
+            for watcher in watchers:
+                watcher._replace_backlog(STOP)
+
+    def resync_all(self) -> None:
+        """After the LISTEN connection came back: announcements may have been missed."""
+        for watchers in self._by_session.values():
+            for watcher in watchers:
+                watcher._replace_backlog(RESYNC)
+
+    def on_change(self, payload: str) -> None:
+        session_id, _, analysis_id = payload.partition(":")
+        if session_id in self._by_session:
+            task = asyncio.create_task(self._publish(session_id, analysis_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _publish(self, session_id: str, analysis_id: str) -> None:
+        try:
+            analysis: StoredAnalysis = await self._analyses.get_analysis(session_id, analysis_id)
+        except Exception as error:
+            log.warning("reading announced analysis %s failed: %s", analysis_id, error)
+            for watcher in self._by_session.get(session_id, ()):
+                watcher._replace_backlog(RESYNC)
+            return
+        for watcher in list(self._by_session.get(session_id, ())):
+            watcher.offer(analysis)
+            WATCH_EVENTS.labels("analysis").inc()
