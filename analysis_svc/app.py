@@ -5,10 +5,12 @@ from __future__ import annotations
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, Analyses
+from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
@@ -19,6 +21,8 @@ from svckit.server import GrpcApp
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     transcripts = TranscriptReader(settings.transcript_address, settings.transcript_timeout_seconds)
     analyses = Analyses(engine, transcripts, PageTokens.from_secret(settings.page_token_secret))
+    commands = TranscriptCommands(settings.transcript_address, settings.transcript_timeout_seconds)
+    actions = SuggestionActions(engine, commands)
     watchers = Watchers(analyses)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)
@@ -31,10 +35,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         service_names=[SERVICE.full_name],
         error_domain="analysis.sparring.dev",
         add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(analyses, watchers, transcripts), server),
+            AnalysisServicer(analyses, actions, watchers, transcripts), server),
     )
     app.on_drain.append(drain)
-    app.on_close.extend([listener.stop, transcripts.close])
+    app.on_close.extend([listener.stop, transcripts.close, commands.close])
     return app
 
 

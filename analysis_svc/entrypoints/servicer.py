@@ -10,11 +10,13 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
+from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Watchers
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
 from svckit.times import timestamp
 from svckit.unimplemented import unimplemented_base
+from svckit.usecase import mutation_of
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
 
@@ -31,12 +33,12 @@ _STATES = {"open": pb.SUGGESTION_STATE_OPEN, "applied": pb.SUGGESTION_STATE_APPL
            "dismissed": pb.SUGGESTION_STATE_DISMISSED}
 
 
-def _analysis_ref(name: str) -> tuple[str, str]:
+def _session_child(name: str, collection: str) -> tuple[str, str]:
     parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "sessions" or parts[2] != "analyses" or not names.valid_id(parts[1]) \
+    if len(parts) != 4 or parts[0] != "sessions" or parts[2] != collection or not names.valid_id(parts[1]) \
             or not names.valid_id(parts[3]):
         raise InvalidArgument(FieldViolation(
-            "name", f"must be a resource name like 'sessions/{{session_id}}/analyses/{{analysis_id}}' "
+            "name", f"must be a resource name like 'sessions/{{session_id}}/{collection}/{{id}}' "
                     f"(got {name[:100]!r})"))
     return parts[1], parts[3]
 
@@ -47,7 +49,8 @@ def _suggestion(stored: StoredSuggestion, session_id: str) -> pb.Suggestion:
         name=f"sessions/{session_id}/suggestions/{stored.id}",
         analysis=f"sessions/{session_id}/analyses/{stored.analysis_id}",
         type=_TYPES[s.type.value], text=s.text, label=s.label, priority=_PRIORITIES[s.priority.value],
-        state=_STATES[stored.state], create_time=timestamp(stored.create_time),
+        state=_STATES[stored.state], command=stored.command, dismiss_reason=stored.dismiss_reason,
+        create_time=timestamp(stored.create_time), resolve_time=timestamp(stored.resolve_time), etag=stored.etag,
     )
 
 
@@ -91,10 +94,29 @@ def _source(value: int, field: str = "source") -> str:
 
 
 class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis service ships in a later release")):
-    def __init__(self, analyses: Analyses, watchers: Watchers, transcripts: TranscriptReader) -> None:
+    def __init__(self, analyses: Analyses, actions: SuggestionActions, watchers: Watchers,
+                 transcripts: TranscriptReader) -> None:
         self._analyses = analyses
+        self._actions = actions
         self._watchers = watchers
         self._transcripts = transcripts
+
+    async def GetSuggestion(self, request: pb.GetSuggestionRequest, context) -> pb.GetSuggestionResponse:
+        session_id, suggestion_id = _session_child(request.name, "suggestions")
+        stored = await self._analyses.get_suggestion(session_id, suggestion_id)
+        return pb.GetSuggestionResponse(suggestion=_suggestion(stored, session_id))
+
+    async def ApplySuggestion(self, request: pb.ApplySuggestionRequest, context) -> pb.ApplySuggestionResponse:
+        session_id, suggestion_id = _session_child(request.name, "suggestions")
+        stored = await self._actions.apply(session_id, suggestion_id, request.etag, mutation_of(request))
+        return pb.ApplySuggestionResponse(suggestion=_suggestion(stored, session_id))
+
+    async def DismissSuggestion(self, request: pb.DismissSuggestionRequest,
+                                context) -> pb.DismissSuggestionResponse:
+        session_id, suggestion_id = _session_child(request.name, "suggestions")
+        stored = await self._actions.dismiss(session_id, suggestion_id, request.etag, request.reason,
+                                             mutation_of(request))
+        return pb.DismissSuggestionResponse(suggestion=_suggestion(stored, session_id))
 
     async def WatchSession(self, request: pb.WatchSessionRequest, context):
         session_id = names.resource_id(request.session, "sessions", "session")
@@ -111,6 +133,9 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
                 if event is RESYNC:
                     response, known = await self._send_snapshot(session_id, resync=True)
                     yield response
+                elif isinstance(event, StoredSuggestion):
+                    yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
+                                                  suggestion=_suggestion(event, session_id))
                 elif event.id not in known:
                     known.add(event.id)
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
@@ -133,7 +158,7 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
         return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)
 
     async def GetAnalysis(self, request: pb.GetAnalysisRequest, context) -> pb.GetAnalysisResponse:
-        stored = await self._analyses.get_analysis(*_analysis_ref(request.name))
+        stored = await self._analyses.get_analysis(*_session_child(request.name, "analyses"))
         return pb.GetAnalysisResponse(analysis=_analysis(stored))
 
     async def ListAnalyses(self, request: pb.ListAnalysesRequest, context) -> pb.ListAnalysesResponse:

@@ -22,16 +22,26 @@ from svckit.usecase import Page
 
 DEFAULT_WINDOW, MAX_WINDOW = 20, 200
 MAX_TRIGGER_ID = 100
-CHANGES_CHANNEL = "analysis_changes"  # "{session_id}:{analysis_id}": a new analysis is stored
+CHANGES_CHANNEL = "analysis_changes"  # "{session_id}:{analysis_id}" (a new analysis) or
+# "{session_id}:suggestion:{suggestion_id}" (a suggestion applied or dismissed)
 
 
 @dataclass(frozen=True)
 class StoredSuggestion:
     id: str
     analysis_id: str
+    session_id: str
     suggestion: Suggestion
     state: str
     create_time: datetime
+    command: str = ""
+    dismiss_reason: str = ""
+    resolve_time: datetime | None = None
+    revision: int = 1
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
 
 
 @dataclass(frozen=True)
@@ -94,16 +104,17 @@ _SELECT_GROUP = sa.text("SELECT * FROM analysis.voice_analysis WHERE analysis_id
                         "'say_meter', create_time, id")
 
 
-def _row_suggestion(row: Any) -> StoredSuggestion:
+def row_suggestion(row: Any) -> StoredSuggestion:
     suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label)
-    return StoredSuggestion(row.id, row.analysis_id, suggestion, row.state, row.create_time)
+    return StoredSuggestion(row.id, row.analysis_id, row.session_id, suggestion, row.state, row.create_time,
+                            row.command, row.dismiss_reason, row.resolve_time, row.revision)
 
 
 def _row_analysis(rows: list[Any]) -> StoredAnalysis:
     head = rows[0]
     meter = SayMeter(score=head.meter_score, band=Band(head.band), factors=dict(head.meter_factors),
                      weights=dict(head.meter_weights), reasoning=head.reasoning)
-    suggestions = tuple(_row_suggestion(row) for row in rows[1:])
+    suggestions = tuple(row_suggestion(row) for row in rows[1:])
     return StoredAnalysis(
         id=head.analysis_id, session_id=head.session_id, trigger_id=head.trigger_id,
         trigger_source=head.trigger_source, window_first=head.window_first, window_last=head.window_last,
@@ -178,6 +189,15 @@ class Analyses:
             raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
         return _row_analysis(rows)
 
+    async def get_suggestion(self, session_id: str, suggestion_id: str) -> StoredSuggestion:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(sa.text(
+                "SELECT * FROM analysis.voice_analysis WHERE id = :id AND session_id = :session "
+                "AND kind <> 'say_meter'"), {"id": suggestion_id, "session": session_id})).first()
+        if row is None:
+            raise NotFound(f"sessions/{session_id}/suggestions/{suggestion_id}", reason="SUGGESTION_NOT_FOUND")
+        return row_suggestion(row)
+
     async def list_analyses(self, session_id: str, source: str | None, requested_size: int,
                             token: str) -> Page[StoredAnalysis]:
         size = page_size(requested_size)
@@ -204,7 +224,7 @@ class Analyses:
                 "SELECT * FROM analysis.voice_analysis WHERE session_id = :session AND kind <> 'say_meter' "
                 "AND state = 'open' ORDER BY create_time, id"), {"session": session_id})).all()
         latest = await self.get_analysis(session_id, history[-1].analysis_id) if history else None
-        return Snapshot(session_id, latest, [tuple(h) for h in history], [_row_suggestion(r) for r in open_rows])
+        return Snapshot(session_id, latest, [tuple(h) for h in history], [row_suggestion(r) for r in open_rows])
 
     async def _by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
         async with self._engine.connect() as connection:

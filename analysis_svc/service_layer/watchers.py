@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
-from analysis_svc.service_layer.analyses import Analyses, StoredAnalysis
+from analysis_svc.service_layer.analyses import Analyses, StoredAnalysis, StoredSuggestion
 
 log = logging.getLogger("analysis.watchers")
 
@@ -77,20 +77,26 @@ class Watchers:
                 watcher._replace_backlog(RESYNC)
 
     def on_change(self, payload: str) -> None:
-        session_id, _, analysis_id = payload.partition(":")
+        session_id, _, change = payload.partition(":")
         if session_id in self._by_session:
-            task = asyncio.create_task(self._publish(session_id, analysis_id))
+            task = asyncio.create_task(self._publish(session_id, change))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _publish(self, session_id: str, analysis_id: str) -> None:
+    async def _publish(self, session_id: str, change: str) -> None:
+        """``change`` is an analysis id, or ``suggestion:{id}`` for a suggestion applied or dismissed."""
+        _, _, suggestion_id = change.partition("suggestion:")
+        event: StoredAnalysis | StoredSuggestion
         try:
-            analysis: StoredAnalysis = await self._analyses.get_analysis(session_id, analysis_id)
+            if suggestion_id:
+                event = await self._analyses.get_suggestion(session_id, suggestion_id)
+            else:
+                event = await self._analyses.get_analysis(session_id, change)
         except Exception as error:
-            log.warning("reading announced analysis %s failed: %s", analysis_id, error)
+            log.warning("reading announced change %s of sessions/%s failed: %s", change, session_id, error)
             for watcher in self._by_session.get(session_id, ()):
                 watcher._replace_backlog(RESYNC)
             return
         for watcher in list(self._by_session.get(session_id, ())):
-            watcher.offer(analysis)
-            WATCH_EVENTS.labels("analysis").inc()
+            watcher.offer(event)
+            WATCH_EVENTS.labels("suggestion" if suggestion_id else "analysis").inc()

@@ -135,3 +135,73 @@ async def test_watchers_get_a_snapshot_then_each_analysis_from_any_replica(
 async def test_watching_an_unknown_session_is_not_found(analyses):
     watch = analyses.WatchSession(pb.WatchSessionRequest(session="sessions/no-such-call"))
     assert await watch.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def _analysed(transcripts, analyses) -> pb.Analysis:
+    session = await _streamed_call(transcripts)
+    return (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-10"))).analysis
+
+
+def _first(analysis: pb.Analysis, *types) -> pb.Suggestion:
+    return next(s for s in analysis.suggestions if s.type in types)
+
+
+async def test_applying_a_suggestion_sends_it_to_the_call_once(transcripts, analyses):
+    analysis = await _analysed(transcripts, analyses)
+    suggestion = _first(analysis, pb.SUGGESTION_TYPE_CONTEXT_INJECTION, pb.SUGGESTION_TYPE_CURVEBALL)
+    watch = analyses.WatchSession(pb.WatchSessionRequest(session=analysis.session))
+    await watch.read()  # the snapshot
+
+    applied = (await analyses.ApplySuggestion(pb.ApplySuggestionRequest(name=suggestion.name,
+                                                                        request_id="apply-1"))).suggestion
+    assert applied.state == pb.SUGGESTION_STATE_APPLIED and applied.command.startswith(analysis.session)
+    command = (await transcripts.GetCommand(transcript_pb.GetCommandRequest(name=applied.command))).command
+    assert command.source == transcript_pb.COMMAND_SOURCE_AI_SUGGESTED and command.suggestion == suggestion.name
+    assert command.text == suggestion.text
+    event = await watch.read()
+    assert event.suggestion.name == suggestion.name and event.suggestion.state == pb.SUGGESTION_STATE_APPLIED
+    watch.cancel()
+
+    retried = (await analyses.ApplySuggestion(pb.ApplySuggestionRequest(name=suggestion.name,
+                                                                        request_id="apply-1"))).suggestion
+    assert retried == applied
+    for refused in (pb.ApplySuggestionRequest(name=suggestion.name, request_id="apply-2"),
+                    pb.DismissSuggestionRequest(name=suggestion.name)):
+        call = analyses.ApplySuggestion if isinstance(refused, pb.ApplySuggestionRequest) else \
+            analyses.DismissSuggestion
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call(refused)
+        assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    listed = await transcripts.ListCommands(transcript_pb.ListCommandsRequest(parent=analysis.session))
+    assert [c.name for c in listed.commands] == [applied.command]
+
+
+async def test_dismissing_is_recorded_and_repeatable(transcripts, analyses):
+    analysis = await _analysed(transcripts, analyses)
+    suggestion = _first(analysis, pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION)
+    dismissed = (await analyses.DismissSuggestion(pb.DismissSuggestionRequest(
+        name=suggestion.name, reason="not now"))).suggestion
+    assert dismissed.state == pb.SUGGESTION_STATE_DISMISSED and dismissed.dismiss_reason == "not now"
+    again = (await analyses.DismissSuggestion(pb.DismissSuggestionRequest(name=suggestion.name))).suggestion
+    assert again == dismissed
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.ApplySuggestion(pb.ApplySuggestionRequest(name=suggestion.name))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=analysis.session))).snapshot
+    assert suggestion.name not in [s.name for s in snapshot.open_suggestions]
+
+
+async def test_follow_up_questions_cannot_be_applied_and_other_sessions_suggestions_are_not_found(
+        transcripts, analyses):
+    analysis = await _analysed(transcripts, analyses)
+    question = _first(analysis, pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.ApplySuggestion(pb.ApplySuggestionRequest(name=question.name))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    other = await _analysed(transcripts, analyses)
+    foreign = f"{other.session}/suggestions/{question.name.rsplit('/', 1)[1]}"
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.DismissSuggestion(pb.DismissSuggestionRequest(name=foreign))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    got = (await analyses.GetSuggestion(pb.GetSuggestionRequest(name=question.name))).suggestion
+    assert got.state == pb.SUGGESTION_STATE_OPEN
