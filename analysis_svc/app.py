@@ -5,11 +5,13 @@ from __future__ import annotations
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, Analyses
+from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
 from svckit.notify import PgListener
@@ -23,7 +25,9 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     analyses = Analyses(engine, transcripts, PageTokens.from_secret(settings.page_token_secret))
     commands = TranscriptCommands(settings.transcript_address, settings.transcript_timeout_seconds)
     actions = SuggestionActions(engine, commands)
-    watchers = Watchers(analyses)
+    personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
+    audits = Audits(engine, transcripts, personas)
+    watchers = Watchers(analyses, audits)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)
     await listener.start()
@@ -35,10 +39,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         service_names=[SERVICE.full_name],
         error_domain="analysis.sparring.dev",
         add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(analyses, actions, watchers, transcripts), server),
+            AnalysisServicer(analyses, actions, audits, watchers, transcripts), server),
     )
     app.on_drain.append(drain)
-    app.on_close.extend([listener.stop, transcripts.close, commands.close])
+    app.on_close.extend([listener.stop, transcripts.close, commands.close, personas.close])
     return app
 
 

@@ -15,6 +15,6 @@ class AnalysisSettings(ServiceSettings):
     metrics_port: int = Field(default=9103, ge=0, le=65535)
     transcript_address: str = Field(default="127.0.0.1:50052", description="host:port of the transcript service")
     learning_address: str = ""
-    persona_address: str = ""
+    persona_address: str = Field(default="127.0.0.1:50051", description="host:port of the persona service")
     transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                               description="Deadline of one read from the transcript service")

@@ -10,9 +10,16 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.domain.conversation import Role, Turn
-from svckit.errors import NotFound, Unavailable
+from svckit.errors import FailedPrecondition, NotFound, Unavailable
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    persona: str
+    blueprint: str
+    turns: tuple[Turn, ...]
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,28 @@ class TranscriptReader:
             if session.blueprint else "sales"
         turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)
         return Window(blueprint, listed.last_durable_sequence, turns)
+
+    async def ended_call(self, session_id: str) -> EndedCall:
+        """Every message of an ended session; FAILED_PRECONDITION while it is still live."""
+        name = f"sessions/{session_id}"
+        turns: list[Turn] = []
+        try:
+            session = (await self._stub.GetSession(pb.GetSessionRequest(name=name), timeout=self._timeout)).session
+            if session.state != pb.SESSION_STATE_ENDED:
+                raise FailedPrecondition(f"{name} has not ended yet", reason="SESSION_NOT_ENDED")
+            token = ""
+            while True:
+                page = await self._stub.ListMessages(pb.ListMessagesRequest(parent=name, page_size=1000,
+                                                                            page_token=token), timeout=self._timeout)
+                turns.extend(Turn(m.sequence, _ROLES[m.role], m.text) for m in page.messages if m.role in _ROLES)
+                token = page.next_page_token
+                if not token:
+                    break
+        except grpc.aio.AioRpcError as error:
+            raise self._error(name, error) from error
+        blueprint = persona_pb.Blueprint.Name(session.blueprint).removeprefix("BLUEPRINT_").lower() \
+            if session.blueprint else "sales"
+        return EndedCall(session.persona, blueprint, tuple(turns))
 
     async def close(self) -> None:
         await self._channel.close()

@@ -9,7 +9,9 @@ from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
 from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.domain.audit import FlagReason
 from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
+from analysis_svc.service_layer.audits import Audits, StoredAudit
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Watchers
 from svckit import names
@@ -87,6 +89,40 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
     )
 
 
+_FLAGS = {reason: getattr(pb, f"FLAG_REASON_{reason.name}") for reason in FlagReason}
+
+
+def _audit(stored: StoredAudit) -> pb.PersonaAudit:
+    audit = stored.audit
+    return pb.PersonaAudit(
+        name=f"audits/{stored.id}",
+        session=f"sessions/{stored.session_id}",
+        persona=stored.persona,
+        persona_display_name=stored.persona_display_name,
+        archetype=f"archetypes/{audit.archetype}" if audit.archetype else "",
+        difficulty=audit.difficulty,
+        blueprint=persona_pb.Blueprint.Value(f"BLUEPRINT_{stored.blueprint.upper()}"),
+        scores=pb.AuditScores(brevity=audit.scores.brevity, authenticity=audit.scores.authenticity,
+                              consistency=audit.scores.consistency, enthusiasm_leak=audit.scores.enthusiasm_leak,
+                              pacing=audit.scores.pacing),
+        overall_score=audit.overall_score,
+        avg_words_per_turn=audit.avg_words_per_turn,
+        target_words_per_turn=pb.WordRange(min_words=audit.target_words_per_turn.min_words,
+                                           max_words=audit.target_words_per_turn.max_words),
+        persona_turn_count=audit.persona_turn_count,
+        flagged_quotes=[pb.FlaggedQuote(text=q.text, reason=_FLAGS[q.reason], explanation=q.explanation,
+                                        sequence=q.sequence) for q in audit.flagged_quotes],
+        recommendations=audit.recommendations,
+        engine=pb.ENGINE_LOCAL,
+        delivery_state=pb.DELIVERY_STATE_DELIVERED if stored.delivery_state == "delivered"
+        else pb.DELIVERY_STATE_PENDING,
+        delivery_attempts=stored.delivery_attempts,
+        last_delivery_error=stored.last_delivery_error,
+        deliver_time=timestamp(stored.deliver_time),
+        create_time=timestamp(stored.create_time),
+    )
+
+
 def _source(value: int, field: str = "source") -> str:
     if value not in _SOURCES:
         raise InvalidArgument(FieldViolation(field, f"{value} is not a known TriggerSource"))
@@ -94,12 +130,24 @@ def _source(value: int, field: str = "source") -> str:
 
 
 class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis service ships in a later release")):
-    def __init__(self, analyses: Analyses, actions: SuggestionActions, watchers: Watchers,
+    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers,
                  transcripts: TranscriptReader) -> None:
+        self._audits = audits
         self._analyses = analyses
         self._actions = actions
         self._watchers = watchers
         self._transcripts = transcripts
+
+    async def AuditSession(self, request: pb.AuditSessionRequest, context) -> pb.AuditSessionResponse:
+        if request.engine not in (pb.ENGINE_UNSPECIFIED, pb.ENGINE_LOCAL):
+            raise InvalidArgument(FieldViolation("engine", "only ENGINE_LOCAL is available in this release"))
+        stored, duplicate = await self._audits.audit_session(names.resource_id(request.session, "sessions",
+                                                                               "session"))
+        return pb.AuditSessionResponse(audit=_audit(stored), duplicate=duplicate)
+
+    async def GetPersonaAudit(self, request: pb.GetPersonaAuditRequest, context) -> pb.GetPersonaAuditResponse:
+        return pb.GetPersonaAuditResponse(audit=_audit(await self._audits.get(
+            names.resource_id(request.name, "audits", "name"))))
 
     async def GetSuggestion(self, request: pb.GetSuggestionRequest, context) -> pb.GetSuggestionResponse:
         session_id, suggestion_id = _session_child(request.name, "suggestions")
@@ -126,6 +174,8 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
         try:
             response, known = await self._send_snapshot(session_id, resync=False)
             yield response
+            if response.snapshot.HasField("audit"):
+                return  # the call is over and audited: nothing more will come
             while True:
                 event = await watcher.events.get()
                 if event is STOP:
@@ -133,6 +183,9 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
                 if event is RESYNC:
                     response, known = await self._send_snapshot(session_id, resync=True)
                     yield response
+                elif isinstance(event, StoredAudit):
+                    yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), audit=_audit(event))
+                    return
                 elif isinstance(event, StoredSuggestion):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
                                                   suggestion=_suggestion(event, session_id))
@@ -146,6 +199,9 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
         snapshot = await self._analyses.snapshot(session_id)
         message = _snapshot(snapshot)
         message.resync = resync
+        audit = await self._audits.of_session(session_id)
+        if audit is not None:
+            message.audit.CopyFrom(_audit(audit))
         response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
         return response, {analysis_id for analysis_id, *_ in snapshot.history}
 

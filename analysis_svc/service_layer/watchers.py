@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from prometheus_client import Counter, Gauge
 
 from analysis_svc.service_layer.analyses import Analyses, StoredAnalysis, StoredSuggestion
+from analysis_svc.service_layer.audits import Audits, StoredAudit
 
 log = logging.getLogger("analysis.watchers")
 
@@ -46,8 +47,9 @@ class Watcher:
 
 
 class Watchers:
-    def __init__(self, analyses: Analyses) -> None:
+    def __init__(self, analyses: Analyses, audits: Audits) -> None:
         self._analyses = analyses
+        self._audits = audits
         self._by_session: dict[str, set[Watcher]] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -84,12 +86,15 @@ class Watchers:
             task.add_done_callback(self._tasks.discard)
 
     async def _publish(self, session_id: str, change: str) -> None:
-        """``change`` is an analysis id, or ``suggestion:{id}`` for a suggestion applied or dismissed."""
+        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``."""
         _, _, suggestion_id = change.partition("suggestion:")
-        event: StoredAnalysis | StoredSuggestion
+        _, _, audit_id = change.partition("audit:")
+        event: StoredAnalysis | StoredSuggestion | StoredAudit
         try:
             if suggestion_id:
                 event = await self._analyses.get_suggestion(session_id, suggestion_id)
+            elif audit_id:
+                event = await self._audits.get(audit_id)
             else:
                 event = await self._analyses.get_analysis(session_id, change)
         except Exception as error:
@@ -99,4 +104,4 @@ class Watchers:
             return
         for watcher in list(self._by_session.get(session_id, ())):
             watcher.offer(event)
-            WATCH_EVENTS.labels("suggestion" if suggestion_id else "analysis").inc()
+            WATCH_EVENTS.labels("suggestion" if suggestion_id else "audit" if audit_id else "analysis").inc()

@@ -8,6 +8,7 @@ import pytest
 import pytest_asyncio
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.app import build as build_analysis
@@ -30,9 +31,10 @@ CALL = [
 
 
 @pytest_asyncio.fixture(scope="session")
-async def analyses(database_url, engine, analysis_schema, transcript_server):
+async def analyses(database_url, engine, analysis_schema, transcript_server, persona_server):
     app = await build_analysis(AnalysisSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                                transcript_address=transcript_server), engine)
+                                                transcript_address=transcript_server,
+                                                persona_address=persona_server), engine)
     await app.start()
     async with grpc.aio.insecure_channel(app.address) as channel:
         yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
@@ -205,3 +207,52 @@ async def test_follow_up_questions_cannot_be_applied_and_other_sessions_suggesti
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     got = (await analyses.GetSuggestion(pb.GetSuggestionRequest(name=question.name))).suggestion
     assert got.state == pb.SUGGESTION_STATE_OPEN
+
+
+LEAKY_CALL = [
+    (USER, "Hi, thanks for joining. What made you take this call?"),
+    (PERSONA, "Oh I appreciate that, great question! I love that you asked, honestly we are so excited to talk to "
+              "vendors like you and I think this is going to be an amazing fit for everything we do here!"),
+    (USER, "What does your current process look like?"),
+    (PERSONA, "Sounds great, absolutely! We do everything by hand today and it is perfect timing for a change!"),
+]
+
+
+async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcripts, analyses, personas):
+    try:
+        sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
+                                   blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4,
+                                   personality_traits=["sceptical", "blunt"])
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    session = await new_session(transcripts)
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    gateway.send(*(transcript_pb.StreamSessionRequest(utterance=transcript_pb.Utterance(
+        sequence=n, role=role, text=text)) for n, (role, text) in enumerate(LEAKY_CALL, start=1)))
+    await gateway.acks_until(len(LEAKY_CALL))
+    gateway.close()
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # still live
+
+    watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+    await watch.read()  # the snapshot
+    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session.name))
+    audited = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
+    audit = audited.audit
+    assert not audited.duplicate
+    assert audit.scores.enthusiasm_leak <= 3 and audit.scores.brevity <= 5
+    assert any(q.reason == pb.FLAG_REASON_ENTHUSIASM_LEAK for q in audit.flagged_quotes)
+    assert any("appreciate" in r.lower() for r in audit.recommendations)
+    assert audit.target_words_per_turn.max_words < audit.avg_words_per_turn
+    assert audit.delivery_state == pb.DELIVERY_STATE_PENDING  # kept until the learning service takes it
+    event = await watch.read()
+    assert event.audit.name == audit.name
+    assert await watch.code() == grpc.StatusCode.OK
+
+    again = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
+    assert again.duplicate and again.audit == audit
+    assert (await analyses.GetPersonaAudit(pb.GetPersonaAuditRequest(name=audit.name))).audit == audit

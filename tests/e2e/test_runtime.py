@@ -40,9 +40,9 @@ async def test_later_services_migrate_and_serve_with_clear_unimplemented(spec, e
             if spec is ANALYSIS:
                 stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
-                    await stub.AuditSession(analysis_pb.AuditSessionRequest(session="sessions/x"))
+                    await stub.ListPersonaAudits(analysis_pb.ListPersonaAuditsRequest())
                 assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-                assert "sparring.analysis.v1.AnalysisService/AuditSession" in raised.value.details()
+                assert "sparring.analysis.v1.AnalysisService/ListPersonaAudits" in raised.value.details()
     finally:
         await app.stop(grace=1)
 

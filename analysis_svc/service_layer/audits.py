@@ -1,0 +1,92 @@
+"""Post-call persona audits: one per ended session, kept until the learning service has it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from analysis_svc.adapters.persona_profiles import PersonaProfiles
+from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.domain.audit import PersonaAudit, audit_persona
+from analysis_svc.service_layer.analyses import CHANGES_CHANNEL
+from svckit.errors import FailedPrecondition, NotFound
+from svckit.records import from_record, to_record
+
+
+@dataclass(frozen=True)
+class StoredAudit:
+    id: str
+    session_id: str
+    persona: str
+    persona_display_name: str
+    blueprint: str
+    audit: PersonaAudit
+    delivery_state: str
+    delivery_attempts: int
+    last_delivery_error: str
+    deliver_time: datetime | None
+    create_time: datetime
+
+
+def _stored(row) -> StoredAudit:
+    return StoredAudit(row.id, row.session_id, row.persona, row.persona_display_name, row.blueprint,
+                       from_record(PersonaAudit, row.audit), row.delivery_state, row.delivery_attempts,
+                       row.last_delivery_error, row.deliver_time, row.create_time)
+
+
+_INSERT = sa.text("""
+INSERT INTO analysis.persona_audits (id, session_id, persona, persona_display_name, blueprint, audit)
+VALUES (:id, :session_id, :persona, :display_name, :blueprint, CAST(:audit AS jsonb))
+ON CONFLICT (session_id) DO NOTHING
+RETURNING id
+""")
+
+
+class Audits:
+    def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, personas: PersonaProfiles) -> None:
+        self._engine = engine
+        self._transcripts = transcripts
+        self._personas = personas
+
+    async def audit_session(self, session_id: str) -> tuple[StoredAudit, bool]:
+        existing = await self.of_session(session_id)
+        if existing is not None:
+            return existing, True
+        call = await self._transcripts.ended_call(session_id)
+        persona = await self._personas.persona(call.persona)
+        try:
+            audit = audit_persona(call.turns, persona.profile)
+        except ValueError as error:
+            raise FailedPrecondition(f"sessions/{session_id}: {error}", reason="NO_MESSAGES") from error
+        audit_id = str(uuid.uuid4())
+        async with self._engine.begin() as connection:
+            inserted = (await connection.execute(_INSERT, {
+                "id": audit_id, "session_id": session_id, "persona": persona.name,
+                "display_name": persona.display_name, "blueprint": call.blueprint,
+                "audit": json.dumps(to_record(audit)),
+            })).first()
+            if inserted is not None:
+                await connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"), {
+                    "channel": CHANGES_CHANNEL, "payload": f"{session_id}:audit:{audit_id}"})
+        stored = await self.of_session(session_id)
+        assert stored is not None
+        return stored, inserted is None
+
+    async def get(self, audit_id: str) -> StoredAudit:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(sa.text("SELECT * FROM analysis.persona_audits WHERE id = :id"),
+                                            {"id": audit_id})).first()
+        if row is None:
+            raise NotFound(f"audits/{audit_id}", reason="AUDIT_NOT_FOUND")
+        return _stored(row)
+
+    async def of_session(self, session_id: str) -> StoredAudit | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(sa.text(
+                "SELECT * FROM analysis.persona_audits WHERE session_id = :session"), {"session": session_id})).first()
+        return _stored(row) if row else None
