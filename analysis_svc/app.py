@@ -22,11 +22,12 @@ from svckit.server import GrpcApp
 
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     transcripts = TranscriptReader(settings.transcript_address, settings.transcript_timeout_seconds)
-    analyses = Analyses(engine, transcripts, PageTokens.from_secret(settings.page_token_secret))
+    page_tokens = PageTokens.from_secret(settings.page_token_secret)
+    analyses = Analyses(engine, transcripts, page_tokens)
     commands = TranscriptCommands(settings.transcript_address, settings.transcript_timeout_seconds)
     actions = SuggestionActions(engine, commands)
     personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
-    audits = Audits(engine, transcripts, personas)
+    audits = Audits(engine, transcripts, personas, page_tokens)
     watchers = Watchers(analyses, audits)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)

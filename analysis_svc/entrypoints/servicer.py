@@ -123,6 +123,16 @@ def _audit(stored: StoredAudit) -> pb.PersonaAudit:
     )
 
 
+def _enum_filter(values: dict[str, int], value: int, field: str, enum_type) -> str | None:
+    """The stored name of an enum filter; None when unset."""
+    if value == 0:
+        return None
+    for name, number in values.items():
+        if number == value:
+            return name
+    raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}"))
+
+
 def _source(value: int, field: str = "source") -> str:
     if value not in _SOURCES:
         raise InvalidArgument(FieldViolation(field, f"{value} is not a known TriggerSource"))
@@ -148,6 +158,39 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
     async def GetPersonaAudit(self, request: pb.GetPersonaAuditRequest, context) -> pb.GetPersonaAuditResponse:
         return pb.GetPersonaAuditResponse(audit=_audit(await self._audits.get(
             names.resource_id(request.name, "audits", "name"))))
+
+    async def ListSuggestions(self, request: pb.ListSuggestionsRequest, context) -> pb.ListSuggestionsResponse:
+        session_id = names.resource_id(request.parent, "sessions", "parent")
+        filters: dict[str, str | None] = {
+            "state": _enum_filter(_STATES, request.state, "state", pb.SuggestionState),
+            "kind": _enum_filter(_TYPES, request.type, "type", pb.SuggestionType),
+            "analysis_id": None,
+        }
+        if request.analysis:
+            analysis_session, filters["analysis_id"] = _session_child(request.analysis, "analyses")
+            if analysis_session != session_id:
+                raise InvalidArgument(FieldViolation("analysis", f"is not an analysis of {request.parent}"))
+        page = await self._analyses.list_suggestions(session_id, filters, request.page_size, request.page_token)
+        return pb.ListSuggestionsResponse(suggestions=[_suggestion(s, session_id) for s in page.items],
+                                          next_page_token=page.next_page_token)
+
+    async def ListPersonaAudits(self, request: pb.ListPersonaAuditsRequest,
+                                context) -> pb.ListPersonaAuditsResponse:
+        delivery = {pb.DELIVERY_STATE_PENDING: "pending", pb.DELIVERY_STATE_DELIVERED: "delivered"}
+        if request.delivery_state and request.delivery_state not in delivery:
+            raise InvalidArgument(FieldViolation("delivery_state", f"{request.delivery_state} is not a known "
+                                                                   "DeliveryState"))
+        filters: dict[str, str | None] = {
+            "session_id": names.resource_id(request.session, "sessions", "session") if request.session else None,
+            "persona": request.persona if request.persona and names.resource_id(request.persona, "personas",
+                                                                                "persona") else None,
+            "archetype": names.resource_id(request.archetype, "archetypes", "archetype") if request.archetype
+            else None,
+            "delivery_state": delivery.get(request.delivery_state),
+        }
+        page = await self._audits.list(filters, request.page_size, request.page_token)
+        return pb.ListPersonaAuditsResponse(audits=[_audit(a) for a in page.items],
+                                            next_page_token=page.next_page_token)
 
     async def GetSuggestion(self, request: pb.GetSuggestionRequest, context) -> pb.GetSuggestionResponse:
         session_id, suggestion_id = _session_child(request.name, "suggestions")

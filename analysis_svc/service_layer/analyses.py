@@ -198,6 +198,30 @@ class Analyses:
             raise NotFound(f"sessions/{session_id}/suggestions/{suggestion_id}", reason="SUGGESTION_NOT_FOUND")
         return row_suggestion(row)
 
+    async def list_suggestions(self, session_id: str, filters: dict[str, str | None], requested_size: int,
+                               token: str) -> Page[StoredSuggestion]:
+        """Suggestions of a session in the order they were raised, filtered by state, type or analysis."""
+        size = page_size(requested_size)
+        scope = {"session": session_id, **filters}
+        after = self._tokens.decode(token, scope)
+        clauses = ["session_id = :session", "kind <> 'say_meter'"]
+        if filters.get("state"):
+            clauses.append("state = :state")
+        if filters.get("kind"):
+            clauses.append("kind = :kind")
+        if filters.get("analysis_id"):
+            clauses.append("analysis_id = :analysis_id")
+        if after:
+            clauses.append("(create_time, id) > (CAST(:after_time AS timestamptz), :after_id)")
+        query = sa.text(f"SELECT * FROM analysis.voice_analysis WHERE {' AND '.join(clauses)} "
+                        "ORDER BY create_time, id LIMIT :limit")
+        params = {**scope, "limit": size + 1, "after_time": after[0] if after else None,
+                  "after_id": after[1] if after else None}
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query, params)).all()
+        rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], scope)
+        return Page([row_suggestion(row) for row in rows], next_token)
+
     async def list_analyses(self, session_id: str, source: str | None, requested_size: int,
                             token: str) -> Page[StoredAnalysis]:
         size = page_size(requested_size)

@@ -15,7 +15,9 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.audit import PersonaAudit, audit_persona
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL
 from svckit.errors import FailedPrecondition, NotFound
+from svckit.pagination import PageTokens, page_size
 from svckit.records import from_record, to_record
+from svckit.usecase import Page
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,10 @@ RETURNING id
 
 
 class Audits:
-    def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, personas: PersonaProfiles) -> None:
+    def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, personas: PersonaProfiles,
+                 page_tokens: PageTokens) -> None:
         self._engine = engine
+        self._tokens = page_tokens
         self._transcripts = transcripts
         self._personas = personas
 
@@ -84,6 +88,27 @@ class Audits:
         if row is None:
             raise NotFound(f"audits/{audit_id}", reason="AUDIT_NOT_FOUND")
         return _stored(row)
+
+    async def list(self, filters: dict[str, str | None], requested_size: int, token: str) -> Page[StoredAudit]:
+        """Audits, newest first, by session, persona, archetype or delivery state."""
+        size = page_size(requested_size)
+        after = self._tokens.decode(token, filters)
+        clauses = ["true"]
+        for column in ("session_id", "persona", "delivery_state"):
+            if filters.get(column):
+                clauses.append(f"{column} = :{column}")
+        if filters.get("archetype"):
+            clauses.append("audit ->> 'archetype' = :archetype")
+        if after:
+            clauses.append("(create_time, id) < (CAST(:after_time AS timestamptz), :after_id)")
+        query = sa.text(f"SELECT * FROM analysis.persona_audits WHERE {' AND '.join(clauses)} "
+                        "ORDER BY create_time DESC, id DESC LIMIT :limit")
+        params = {**filters, "limit": size + 1, "after_time": after[0] if after else None,
+                  "after_id": after[1] if after else None}
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query, params)).all()
+        rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], filters)
+        return Page([_stored(row) for row in rows], next_token)
 
     async def of_session(self, session_id: str) -> StoredAudit | None:
         async with self._engine.connect() as connection:

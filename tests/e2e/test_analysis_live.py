@@ -176,6 +176,14 @@ async def test_applying_a_suggestion_sends_it_to_the_call_once(transcripts, anal
         assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     listed = await transcripts.ListCommands(transcript_pb.ListCommandsRequest(parent=analysis.session))
     assert [c.name for c in listed.commands] == [applied.command]
+    applied_only = await analyses.ListSuggestions(pb.ListSuggestionsRequest(
+        parent=analysis.session, state=pb.SUGGESTION_STATE_APPLIED))
+    assert [s.name for s in applied_only.suggestions] == [suggestion.name]
+    everything = await analyses.ListSuggestions(pb.ListSuggestionsRequest(parent=analysis.session, page_size=1))
+    assert len(everything.suggestions) == 1 and everything.next_page_token
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await analyses.ListSuggestions(pb.ListSuggestionsRequest(parent=analysis.session, state=9))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_dismissing_is_recorded_and_repeatable(transcripts, analyses):
@@ -256,3 +264,8 @@ async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcri
     again = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
     assert again.duplicate and again.audit == audit
     assert (await analyses.GetPersonaAudit(pb.GetPersonaAuditRequest(name=audit.name))).audit == audit
+    listed = await analyses.ListPersonaAudits(pb.ListPersonaAuditsRequest(
+        session=session.name, delivery_state=pb.DELIVERY_STATE_PENDING))
+    assert [a.name for a in listed.audits] == [audit.name]
+    by_persona = await analyses.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona="personas/sarah-chen"))
+    assert audit.name in [a.name for a in by_persona.audits]

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
-from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.learning.v1 import learning_service_pb2 as learning_pb
+from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from analysis_svc.app import SPEC as ANALYSIS
@@ -37,12 +37,12 @@ async def test_later_services_migrate_and_serve_with_clear_unimplemented(spec, e
             for service in ("", app.service_names[0]):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
-            if spec is ANALYSIS:
-                stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+            if spec is LEARNING:
+                stub = learning_service_pb2_grpc.LearningServiceStub(channel)
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
-                    await stub.ListPersonaAudits(analysis_pb.ListPersonaAuditsRequest())
+                    await stub.ListActivePatches(learning_pb.ListActivePatchesRequest())
                 assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-                assert "sparring.analysis.v1.AnalysisService/ListPersonaAudits" in raised.value.details()
+                assert "sparring.learning.v1.LearningService/ListActivePatches" in raised.value.details()
     finally:
         await app.stop(grace=1)
 
