@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
 export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
 
-.PHONY: setup protos check-protos lint run test bench clean
+.PHONY: setup protos check-protos lint run test bench demo clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: setup $(if $(filter true,$(CI)),check-protos lint)
 
 bench: setup
 	$(PY) -m bench
+
+# With `make run` up: a sample call streamed live, the Say Meter and suggestions as they arrive, the audit.
+demo: setup
+	$(PY) -m analysis_svc.demo
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

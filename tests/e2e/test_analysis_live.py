@@ -31,14 +31,19 @@ CALL = [
 
 
 @pytest_asyncio.fixture(scope="session")
-async def analyses(database_url, engine, analysis_schema, transcript_server, persona_server):
+async def analysis_server(database_url, engine, analysis_schema, transcript_server, persona_server):
     app = await build_analysis(AnalysisSettings(database_url=database_url, grpc_port=0, metrics_port=0,
                                                 transcript_address=transcript_server,
                                                 persona_address=persona_server), engine)
     await app.start()
-    async with grpc.aio.insecure_channel(app.address) as channel:
-        yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+    yield app.address
     await app.stop(grace=1)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def analyses(analysis_server):
+    async with grpc.aio.insecure_channel(analysis_server) as channel:
+        yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
 
 
 async def _streamed_call(transcripts) -> str:
@@ -269,3 +274,26 @@ async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcri
     assert [a.name for a in listed.audits] == [audit.name]
     by_persona = await analyses.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona="personas/sarah-chen"))
     assert audit.name in [a.name for a in by_persona.audits]
+
+
+async def test_the_demo_shows_the_meter_and_the_audit(database_url, engine, analysis_server, personas, capsys):
+    from analysis_svc import demo
+    from transcript_svc.app import build as build_transcript
+    from transcript_svc.config import TranscriptSettings
+
+    sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
+                               blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    # A transcript replica that hands its triggers and audits to this analysis service, as `make run` wires it.
+    transcript = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                           analysis_address=analysis_server), engine)
+    await transcript.start()
+    try:
+        await demo.run(transcript.address, analysis_server, pause=0)
+    finally:
+        await transcript.stop(grace=1)
+    shown = capsys.readouterr().out
+    assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown

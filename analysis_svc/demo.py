@@ -1,0 +1,120 @@
+"""`make demo`: a sample discovery call streamed through the real gateway protocol while a terminal
+watcher shows the Say Meter, its factors and the suggestions as they arrive, then the persona audit.
+
+Run it with `make run` up. The call is paced so a person can follow it; the pauses are for the
+viewer, nothing waits on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from importlib import resources
+
+import grpc
+from sparring.analysis.v1 import analysis_service_pb2 as apb
+from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.transcript.v1 import transcript_service_pb2 as tpb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+RESET, BOLD, DIM = "\033[0m", "\033[1m", "\033[2m"
+COLOURS = {apb.SCORE_BAND_RED: "\033[31m", apb.SCORE_BAND_YELLOW: "\033[33m", apb.SCORE_BAND_GREEN: "\033[32m"}
+ROLES = {"candidate": tpb.ROLE_USER, "persona": tpb.ROLE_ASSISTANT}
+FACTORS = ("rapport", "discovery", "objection_handling", "value_articulation", "closing_momentum")
+
+
+def _bar(value: int, width: int = 40, colour: str = "") -> str:
+    filled = round(value / 100 * width)
+    return f"{colour}{'█' * filled}{RESET}{DIM}{'░' * (width - filled)}{RESET} {value:3d}"
+
+
+def _show_meter(analysis: apb.Analysis) -> None:
+    meter = analysis.say_meter
+    colour = COLOURS.get(meter.band, "")
+    print(f"\n{BOLD}Say Meter{RESET}  {_bar(meter.score, colour=colour)}  "
+          f"{DIM}(messages {analysis.window.first_sequence}-{analysis.window.last_sequence}){RESET}")
+    for factor in FACTORS:
+        print(f"  {factor.replace('_', ' '):<20}{_bar(getattr(meter.factors, factor), width=25)}")
+    print(f"  {DIM}{meter.reasoning}{RESET}")
+    for suggestion in analysis.suggestions:
+        kind = apb.SuggestionType.Name(suggestion.type).removeprefix("SUGGESTION_TYPE_").replace("_", " ").lower()
+        priority = apb.Priority.Name(suggestion.priority).removeprefix("PRIORITY_").lower()
+        print(f"  → [{kind}, {priority}] {suggestion.text}")
+
+
+def _show_audit(audit: apb.PersonaAudit) -> None:
+    s = audit.scores
+    print(f"\n{BOLD}Persona audit of {audit.persona_display_name}{RESET}")
+    for name, value in (("brevity", s.brevity), ("authenticity", s.authenticity), ("consistency", s.consistency),
+                        ("enthusiasm leak", s.enthusiasm_leak), ("pacing", s.pacing)):
+        print(f"  {name:<20}{_bar(value * 10, width=25)}")
+    print(f"  words per turn {audit.avg_words_per_turn:.1f} (target {audit.target_words_per_turn.min_words}-"
+          f"{audit.target_words_per_turn.max_words})")
+    for quote in audit.flagged_quotes[:5]:
+        print(f"  ⚑ {apb.FlagReason.Name(quote.reason).removeprefix('FLAG_REASON_').lower()}: \"{quote.text[:80]}\"")
+    for recommendation in audit.recommendations:
+        print(f"  • {recommendation}")
+
+
+async def _watch(stub, session: str) -> None:
+    async for event in stub.WatchSession(apb.WatchSessionRequest(session=session)):
+        kind = event.WhichOneof("event")
+        if kind == "analysis":
+            _show_meter(event.analysis)
+        elif kind == "audit":
+            _show_audit(event.audit)
+
+
+async def run(transcript_address: str, analysis_address: str, pause: float) -> None:
+    call = json.loads((resources.files("analysis_svc") / "demo_data" / "discovery_call.json").read_text())
+    async with grpc.aio.insecure_channel(transcript_address) as t, grpc.aio.insecure_channel(analysis_address) as a:
+        transcripts = transcript_service_pb2_grpc.TranscriptServiceStub(t)
+        analyses = analysis_service_pb2_grpc.AnalysisServiceStub(a)
+        session = (await transcripts.CreateSession(tpb.CreateSessionRequest(
+            session=tpb.Session(persona=call["persona"], scenario=call["scenario"],
+                                blueprint=persona_pb.Blueprint.Value(call["blueprint"]), analysis_interval=4),
+            session_id=f"demo-{uuid.uuid4().hex[:8]}"))).session
+        print(f"{BOLD}Live call {session.name}{RESET} (an analysis every 4 messages)\n")
+        watcher = asyncio.create_task(_watch(analyses, session.name))
+        requests: asyncio.Queue = asyncio.Queue()
+        await requests.put(tpb.StreamSessionRequest(open=tpb.StreamOpen(session=session.name)))
+
+        async def frames():
+            while (frame := await requests.get()) is not None:
+                yield frame
+
+        stream = transcripts.StreamSession(frames())
+        await stream.read()  # opened
+        for sequence, (speaker, text) in enumerate(call["turns"], start=1):
+            who = "Candidate" if speaker == "candidate" else "Persona  "
+            print(f"{DIM}{who}{RESET} {text}")
+            await requests.put(tpb.StreamSessionRequest(utterance=tpb.Utterance(
+                sequence=sequence, role=ROLES[speaker], text=text)))
+            while True:  # the utterance is acked once durable
+                frame = await stream.read()
+                if frame.WhichOneof("frame") == "acks" and frame.acks.acks[-1].sequence == sequence:
+                    break
+            await asyncio.sleep(pause)  # reading time for the viewer
+        await requests.put(None)
+        await stream.code()
+        await transcripts.EndSession(tpb.EndSessionRequest(name=session.name, reason="demo over"))
+        await asyncio.wait_for(watcher, timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="analysis_svc.demo", description=__doc__)
+    parser.add_argument("--transcript", default="127.0.0.1:50052")
+    parser.add_argument("--analysis", default="127.0.0.1:50053")
+    parser.add_argument("--pause", type=float, default=1.5, help="seconds between turns, for reading")
+    args = parser.parse_args()
+    try:
+        asyncio.run(run(args.transcript, args.analysis, args.pause))
+    except grpc.aio.AioRpcError as error:
+        raise SystemExit(f"{error.code().name}: {error.details()} (is `make run` up?)") from None
+
+
+if __name__ == "__main__":
+    main()
