@@ -19,7 +19,7 @@ from transcript_svc.config import TranscriptSettings
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.live import LiveStreams
-from transcript_svc.service_layer.outbox import OutboxDispatcher
+from transcript_svc.service_layer.outbox import transcript_outbox
 from transcript_svc.service_layer.transcripts import Transcripts
 
 log = logging.getLogger("transcript.app")
@@ -43,7 +43,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     closers = [committer.stop]
     if settings.analysis_address:
         analysis = AnalysisClient(settings.analysis_address, settings.analysis_timeout_seconds)
-        dispatcher = OutboxDispatcher(engine, analysis.deliver, max_attempts=settings.outbox_max_attempts)
+        dispatcher = transcript_outbox(engine, analysis.deliver, settings.outbox_max_attempts)
         channels[OUTBOX_CHANNEL] = dispatcher.wake
         await dispatcher.start()
         closers += [dispatcher.stop, analysis.close]

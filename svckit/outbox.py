@@ -1,0 +1,143 @@
+"""Delivery of outbox rows to another service, at least once, with leases and back-off.
+
+Rows are written in the transaction that makes them due, so none is lost to a crash. A
+dispatcher leases due rows with FOR UPDATE SKIP LOCKED (with several replicas each row is
+handled by one), calls the other service without holding a transaction, then marks the row
+done, or schedules a retry with exponential back-off, or (when the outbox allows giving up)
+after ``max_attempts`` or a refusal no retry can fix, marks it failed. A replica that dies
+mid-call leaves a lease that expires and the row is tried again, so receivers must be
+idempotent.
+
+Each outbox names its SQL (``OutboxQueries``): ``claim`` takes ``:limit`` and ``:lease`` and
+returns ``id``, ``kind``, ``attempts``, ``age`` (seconds since the row was written) and
+whatever ``deliver`` needs; ``done``, ``retry`` (``:delay``, ``:error``) and ``failed``
+(``:error``) take ``:id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from prometheus_client import Counter, Histogram
+from sqlalchemy import TextClause
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger("svckit.outbox")
+
+OUTBOX_DELIVERIES = Counter(
+    "sparring_outbox_deliveries_total",
+    "Outbox rows handed to another service, by outbox, kind and outcome (delivered, retry, failed).",
+    ("outbox", "kind", "outcome"),
+)
+OUTBOX_DELAY = Histogram(
+    "sparring_outbox_delivery_seconds", "From an outbox row's creation to its delivery.", ("outbox", "kind"),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600),
+)
+
+_STOP_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class OutboxQueries:
+    claim: TextClause
+    done: TextClause
+    retry: TextClause
+    failed: TextClause | None = None  # None: never give up, retry with back-off for ever
+
+
+Deliver = Callable[[Any], Awaitable[None]]
+
+
+class OutboxDispatcher:
+    def __init__(self, name: str, engine: AsyncEngine, queries: OutboxQueries, deliver: Deliver, *,
+                 final_codes: frozenset[grpc.StatusCode] = frozenset(), max_attempts: int | None = None,
+                 batch: int = 50, concurrency: int = 8, lease_seconds: float = 30.0, poll_seconds: float = 1.0,
+                 max_backoff_seconds: float = 300.0) -> None:
+        self._name = name
+        self._engine = engine
+        self._queries = queries
+        self._deliver = deliver
+        self._final = final_codes
+        self._max_attempts = max_attempts
+        self._batch = batch
+        self._calls = asyncio.Semaphore(concurrency)
+        self._lease = lease_seconds
+        self._poll = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+
+    def wake(self, _payload: str = "") -> None:
+        """NOTIFY handler: something fell due."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-{self._name}")
+
+    async def stop(self) -> None:
+        """Lets the batch in hand finish (so delivered rows are marked so), then stops."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._task, _STOP_SECONDS)
+        except TimeoutError:
+            log.warning("outbox %s did not finish its batch in %.0fs; its leases will expire", self._name,
+                        _STOP_SECONDS)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.dispatch_once()
+            except Exception as error:
+                log.warning("outbox %s dispatch failed: %s", self._name, error)
+                handled = 0
+            if handled < self._batch and not self._stopping:
+                self._wake.clear()
+                try:
+                    # Woken by NOTIFY; the timeout picks up retries whose back-off has passed.
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                except TimeoutError:
+                    pass
+
+    async def dispatch_once(self) -> int:
+        """Leases and delivers one batch of due rows; returns how many were due."""
+        async with self._engine.begin() as connection:
+            rows = (await connection.execute(self._queries.claim, {"limit": self._batch,
+                                                                    "lease": self._lease})).all()
+        await asyncio.gather(*(self._handle(row) for row in rows))
+        return len(rows)
+
+    async def _handle(self, row: Any) -> None:
+        async with self._calls:
+            try:
+                await self._deliver(row)
+            except grpc.aio.AioRpcError as error:
+                await self._failed_attempt(row, error.code(), error.details() or "")
+                return
+        OUTBOX_DELIVERIES.labels(self._name, row.kind, "delivered").inc()
+        OUTBOX_DELAY.labels(self._name, row.kind).observe(float(row.age))
+        async with self._engine.begin() as connection:
+            await connection.execute(self._queries.done, {"id": row.id})
+
+    async def _failed_attempt(self, row: Any, code: grpc.StatusCode, details: str) -> None:
+        error = f"{code.name}: {details}"[:500]
+        gives_up = self._queries.failed is not None and (
+            code in self._final or (self._max_attempts is not None and row.attempts >= self._max_attempts))
+        async with self._engine.begin() as connection:
+            if gives_up:
+                OUTBOX_DELIVERIES.labels(self._name, row.kind, "failed").inc()
+                log.warning("outbox %s gives up row %s after %d attempts: %s", self._name, row.id, row.attempts,
+                            error)
+                await connection.execute(self._queries.failed, {"id": row.id, "error": error})
+            else:
+                OUTBOX_DELIVERIES.labels(self._name, row.kind, "retry").inc()
+                delay = min(self._max_backoff, 2.0 ** (row.attempts - 1))
+                await connection.execute(self._queries.retry, {"id": row.id, "delay": delay, "error": error})
