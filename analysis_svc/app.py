@@ -5,16 +5,18 @@ from __future__ import annotations
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.config import AnalysisSettings
-from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer
+from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer, audit_message
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, Analyses
-from analysis_svc.service_layer.audits import Audits
+from analysis_svc.service_layer.audits import AUDIT_DELIVERY, Audits, stored_audit
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
 from svckit.notify import PgListener
+from svckit.outbox import OutboxDispatcher
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
@@ -43,6 +45,15 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
             AnalysisServicer(analyses, actions, audits, watchers, transcripts), server),
     )
     app.on_drain.append(drain)
+    if settings.learning_address:
+        learning = LearningAudits(settings.learning_address, settings.transcript_timeout_seconds)
+
+        async def deliver(row) -> None:
+            await learning.record(audit_message(stored_audit(row)))
+
+        delivery = OutboxDispatcher("analysis-audits", engine, AUDIT_DELIVERY, deliver, poll_seconds=2.0)
+        await delivery.start()
+        app.on_close.extend([delivery.stop, learning.close])
     app.on_close.extend([listener.stop, transcripts.close, commands.close, personas.close])
     return app
 

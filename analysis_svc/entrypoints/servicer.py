@@ -92,7 +92,7 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
 _FLAGS = {reason: getattr(pb, f"FLAG_REASON_{reason.name}") for reason in FlagReason}
 
 
-def _audit(stored: StoredAudit) -> pb.PersonaAudit:
+def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
     audit = stored.audit
     return pb.PersonaAudit(
         name=f"audits/{stored.id}",
@@ -153,10 +153,10 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
             raise InvalidArgument(FieldViolation("engine", "only ENGINE_LOCAL is available in this release"))
         stored, duplicate = await self._audits.audit_session(names.resource_id(request.session, "sessions",
                                                                                "session"))
-        return pb.AuditSessionResponse(audit=_audit(stored), duplicate=duplicate)
+        return pb.AuditSessionResponse(audit=audit_message(stored), duplicate=duplicate)
 
     async def GetPersonaAudit(self, request: pb.GetPersonaAuditRequest, context) -> pb.GetPersonaAuditResponse:
-        return pb.GetPersonaAuditResponse(audit=_audit(await self._audits.get(
+        return pb.GetPersonaAuditResponse(audit=audit_message(await self._audits.get(
             names.resource_id(request.name, "audits", "name"))))
 
     async def ListSuggestions(self, request: pb.ListSuggestionsRequest, context) -> pb.ListSuggestionsResponse:
@@ -189,7 +189,7 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
             "delivery_state": delivery.get(request.delivery_state),
         }
         page = await self._audits.list(filters, request.page_size, request.page_token)
-        return pb.ListPersonaAuditsResponse(audits=[_audit(a) for a in page.items],
+        return pb.ListPersonaAuditsResponse(audits=[audit_message(a) for a in page.items],
                                             next_page_token=page.next_page_token)
 
     async def GetSuggestion(self, request: pb.GetSuggestionRequest, context) -> pb.GetSuggestionResponse:
@@ -227,7 +227,7 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
                     response, known = await self._send_snapshot(session_id, resync=True)
                     yield response
                 elif isinstance(event, StoredAudit):
-                    yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), audit=_audit(event))
+                    yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), audit=audit_message(event))
                     return
                 elif isinstance(event, StoredSuggestion):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
@@ -244,7 +244,7 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
         message.resync = resync
         audit = await self._audits.of_session(session_id)
         if audit is not None:
-            message.audit.CopyFrom(_audit(audit))
+            message.audit.CopyFrom(audit_message(audit))
         response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
         return response, {analysis_id for analysis_id, *_ in snapshot.history}
 

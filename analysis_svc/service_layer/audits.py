@@ -15,6 +15,7 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.audit import PersonaAudit, audit_persona
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL
 from svckit.errors import FailedPrecondition, NotFound
+from svckit.outbox import OutboxQueries
 from svckit.pagination import PageTokens, page_size
 from svckit.records import from_record, to_record
 from svckit.usecase import Page
@@ -35,7 +36,7 @@ class StoredAudit:
     create_time: datetime
 
 
-def _stored(row) -> StoredAudit:
+def stored_audit(row) -> StoredAudit:
     return StoredAudit(row.id, row.session_id, row.persona, row.persona_display_name, row.blueprint,
                        from_record(PersonaAudit, row.audit), row.delivery_state, row.delivery_attempts,
                        row.last_delivery_error, row.deliver_time, row.create_time)
@@ -87,7 +88,7 @@ class Audits:
                                             {"id": audit_id})).first()
         if row is None:
             raise NotFound(f"audits/{audit_id}", reason="AUDIT_NOT_FOUND")
-        return _stored(row)
+        return stored_audit(row)
 
     async def list(self, filters: dict[str, str | None], requested_size: int, token: str) -> Page[StoredAudit]:
         """Audits, newest first, by session, persona, archetype or delivery state."""
@@ -108,10 +109,31 @@ class Audits:
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query, params)).all()
         rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], filters)
-        return Page([_stored(row) for row in rows], next_token)
+        return Page([stored_audit(row) for row in rows], next_token)
 
     async def of_session(self, session_id: str) -> StoredAudit | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(sa.text(
                 "SELECT * FROM analysis.persona_audits WHERE session_id = :session"), {"session": session_id})).first()
-        return _stored(row) if row else None
+        return stored_audit(row) if row else None
+
+
+# The audits not yet stored by the learning service, as an outbox: retried with back-off, never dropped.
+AUDIT_DELIVERY = OutboxQueries(
+    claim=sa.text("""
+WITH due AS (
+    SELECT id FROM analysis.persona_audits
+    WHERE delivery_state = 'pending' AND next_attempt_time <= now()
+    ORDER BY next_attempt_time LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE analysis.persona_audits a
+SET next_attempt_time = now() + make_interval(secs => :lease), delivery_attempts = a.delivery_attempts + 1
+FROM due WHERE a.id = due.id
+RETURNING a.*, 'audit' AS kind, a.delivery_attempts AS attempts, extract(epoch FROM now() - a.create_time) AS age
+"""),
+    done=sa.text("UPDATE analysis.persona_audits SET delivery_state = 'delivered', deliver_time = now(), "
+                 "last_delivery_error = '' WHERE id = :id"),
+    retry=sa.text("UPDATE analysis.persona_audits SET next_attempt_time = now() + make_interval(secs => :delay), "
+                  "last_delivery_error = :error WHERE id = :id"),
+)

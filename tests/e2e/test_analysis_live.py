@@ -3,16 +3,22 @@ window back, scores it and stores the reading."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.learning.v1 import learning_service_pb2 as learning_pb
+from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
+from svckit.server import GrpcApp
 from tests.e2e.transcript_fixtures import Gateway, new_session
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
@@ -297,3 +303,57 @@ async def test_the_demo_shows_the_meter_and_the_audit(database_url, engine, anal
         await transcript.stop(grace=1)
     shown = capsys.readouterr().out
     assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown
+
+
+class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
+    """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.received: list[learning_pb.PersonaAudit] = []
+        self.calls = 0
+        self.changed = asyncio.Condition()
+
+    async def RecordPersonaAudit(self, request, context):
+        async with self.changed:
+            self.calls += 1
+            self.changed.notify_all()
+            if self.calls == 1:
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not deployed yet")
+            self.received.append(request.audit)
+        return learning_pb.RecordPersonaAuditResponse(audit=request.audit)
+
+
+async def test_audits_reach_the_learning_service_past_its_refusals(
+        database_url, engine, transcript_server, persona_server, transcripts, personas):
+    sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
+                               blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    fake = FakeLearning()
+    learning = GrpcApp(["sparring.learning.v1.LearningService"], "test",
+                       lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(fake, server))
+    await learning.start()
+    analysis = await build_analysis(AnalysisSettings(
+        database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript_server,
+        persona_address=persona_server, learning_address=learning.address), engine)
+    await analysis.start()
+    try:
+        session = await _streamed_call(transcripts)
+        await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
+        async with grpc.aio.insecure_channel(analysis.address) as channel:
+            stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+            audit = (await stub.AuditSession(pb.AuditSessionRequest(session=session))).audit
+            async with fake.changed:
+                await fake.changed.wait_for(lambda: any(a.source_audit == audit.name for a in fake.received))
+    finally:
+        await analysis.stop(grace=1)
+        await learning.stop(grace=0)
+    delivered = next(a for a in fake.received if a.source_audit == audit.name)
+    assert delivered.session == session and delivered.scores.brevity == audit.scores.brevity
+    async with engine.connect() as connection:
+        state = (await connection.execute(sa.text(
+            "SELECT delivery_state FROM analysis.persona_audits WHERE session_id = :s"),
+            {"s": session.split("/")[1]})).scalar_one()
+    assert state == "delivered"

@@ -1,0 +1,34 @@
+"""Audits handed to the learning service, which keeps the corpus the personas learn from."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import json_format
+from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
+from sparring.learning.v1 import learning_service_pb2 as pb
+from sparring.learning.v1 import learning_service_pb2_grpc
+
+
+def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.PersonaAudit:
+    """The learning service's copy: same field names, the analysis audit as its source."""
+    fields = json_format.MessageToDict(audit, preserving_proto_field_name=True)
+    copy = json_format.ParseDict(fields, pb.PersonaAudit(), ignore_unknown_fields=True)
+    copy.name = ""
+    copy.source_audit = audit.name
+    copy.audit_time.CopyFrom(audit.create_time)
+    return copy
+
+
+class LearningAudits:
+    def __init__(self, address: str, timeout_seconds: float) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def record(self, audit: analysis_pb.PersonaAudit) -> None:
+        """Raises grpc.aio.AioRpcError when the learning service refuses or cannot be reached."""
+        await self._stub.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=learning_audit(audit)),
+                                            timeout=self._timeout)
+
+    async def close(self) -> None:
+        await self._channel.close()
