@@ -6,6 +6,7 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analysis_svc.adapters.learning_audits import LearningAudits
+from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_reader import TranscriptReader
@@ -25,7 +26,11 @@ from svckit.server import GrpcApp
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     transcripts = TranscriptReader(settings.transcript_address, settings.transcript_timeout_seconds)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
-    analyses = Analyses(engine, transcripts, page_tokens)
+    openai_engine = OpenAIEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
+                                 settings.openai_timeout_seconds, settings.openai_max_retries) \
+        if settings.openai_base_url else None
+    analyses = Analyses(engine, transcripts, page_tokens, openai_engine,
+                        settings.engine if openai_engine else "local")
     commands = TranscriptCommands(settings.transcript_address, settings.transcript_timeout_seconds)
     actions = SuggestionActions(engine, commands)
     personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
@@ -45,6 +50,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
             AnalysisServicer(analyses, actions, audits, watchers, transcripts), server),
     )
     app.on_drain.append(drain)
+    if openai_engine is not None:
+        app.on_close.append(openai_engine.close)
     if settings.learning_address:
         learning = LearningAudits(settings.learning_address, settings.transcript_timeout_seconds)
 

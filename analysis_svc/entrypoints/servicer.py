@@ -26,6 +26,7 @@ _SOURCES = {pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_ME
             pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
 _SOURCE_ENUMS = {"message_count": pb.TRIGGER_SOURCE_MESSAGE_COUNT, "manual": pb.TRIGGER_SOURCE_MANUAL,
                  "session_end": pb.TRIGGER_SOURCE_SESSION_END}
+_ENGINES = {"local": pb.ENGINE_LOCAL, "openai": pb.ENGINE_OPENAI}
 _BANDS = {"red": pb.SCORE_BAND_RED, "yellow": pb.SCORE_BAND_YELLOW, "green": pb.SCORE_BAND_GREEN}
 _TYPES = {"context_injection": pb.SUGGESTION_TYPE_CONTEXT_INJECTION, "curveball": pb.SUGGESTION_TYPE_CURVEBALL,
           "followup_question": pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION}
@@ -70,7 +71,9 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
                               reasoning=meter.reasoning),
         metrics=pb.ConversationMetrics(**stored.metrics),
         suggestions=[_suggestion(s, stored.session_id) for s in stored.suggestions],
-        engine=pb.ENGINE_LOCAL,
+        engine=_ENGINES[stored.engine],
+        engine_fallback=stored.engine_fallback,
+        model=stored.model,
         create_time=timestamp(stored.create_time),
         latency=duration_pb2.Duration(nanos=int(stored.latency_ms * 1_000_000) % 1_000_000_000,
                                       seconds=int(stored.latency_ms // 1000)),
@@ -249,11 +252,10 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
         return response, {analysis_id for analysis_id, *_ in snapshot.history}
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
-        if request.engine not in (pb.ENGINE_UNSPECIFIED, pb.ENGINE_LOCAL):
-            raise InvalidArgument(FieldViolation("engine", "only ENGINE_LOCAL is available in this release"))
+        engine = _enum_filter(_ENGINES, request.engine, "engine", pb.Engine) or ""
         stored, duplicate = await self._analyses.request_analysis(
             names.resource_id(request.session, "sessions", "session"), request.up_to_sequence, request.trigger_id,
-            _source(request.source), request.window_size)
+            _source(request.source), request.window_size, engine)
         return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)
 
     async def GetAnalysis(self, request: pb.GetAnalysisRequest, context) -> pb.GetAnalysisResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.openai_engine import EngineFailure, OpenAIEngine
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.conversation import ConversationMetrics, Topic, measure
 from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
@@ -19,6 +22,11 @@ from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
+
+log = logging.getLogger("analysis.analyses")
+
+ENGINE_FALLBACKS = Counter("sparring_analysis_engine_fallbacks_total",
+                           "Analyses where the openai engine failed and the local one stood in.", ("reason",))
 
 DEFAULT_WINDOW, MAX_WINDOW = 20, 200
 MAX_TRIGGER_ID = 100
@@ -60,6 +68,8 @@ class StoredAnalysis:
     latency_ms: float
     create_time: datetime
     suggestions: tuple[StoredSuggestion, ...] = ()
+    engine_fallback: bool = False
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,8 +105,8 @@ INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, meter_sc
     engine_fallback, model, latency_ms, suggestion_text, label, priority, state)
 VALUES (:id, :analysis_id, :session_id, :kind, :meter_score, CAST(:meter_factors AS jsonb),
     CAST(:meter_weights AS jsonb), :band, :reasoning, CAST(:metrics AS jsonb), :trigger_id, :trigger_source,
-    :window_first, :window_last, :window_count, :blueprint, :engine, false, '', :latency_ms, :suggestion_text,
-    :label, :priority, :state)
+    :window_first, :window_last, :window_count, :blueprint, :engine, :engine_fallback, :model, :latency_ms,
+    :suggestion_text, :label, :priority, :state)
 ON CONFLICT DO NOTHING
 RETURNING create_time
 """)
@@ -120,17 +130,21 @@ def _row_analysis(rows: list[Any]) -> StoredAnalysis:
         trigger_source=head.trigger_source, window_first=head.window_first, window_last=head.window_last,
         window_count=head.window_count, blueprint=head.blueprint, say_meter=meter, metrics=dict(head.metrics),
         engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time, suggestions=suggestions,
+        engine_fallback=head.engine_fallback, model=head.model,
     )
 
 
 class Analyses:
-    def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, page_tokens: PageTokens) -> None:
+    def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, page_tokens: PageTokens,
+                 openai_engine: OpenAIEngine | None = None, default_engine: str = "local") -> None:
         self._engine = engine
         self._transcripts = transcripts
         self._tokens = page_tokens
+        self._openai = openai_engine
+        self._default_engine = default_engine
 
     async def request_analysis(self, session_id: str, up_to_sequence: int, trigger_id: str, source: str,
-                               window_size: int) -> tuple[StoredAnalysis, bool]:
+                               window_size: int, engine: str = "") -> tuple[StoredAnalysis, bool]:
         """Analyses the window ending at ``up_to_sequence``; a repeated trigger returns the stored one."""
         violations = Violations()
         violations.require(bool(trigger_id) and len(trigger_id) <= MAX_TRIGGER_ID and "\x00" not in trigger_id,
@@ -138,6 +152,9 @@ class Analyses:
         violations.require(up_to_sequence >= 0, "up_to_sequence", "must not be negative")
         violations.require(0 <= window_size <= MAX_WINDOW, "window_size", f"must be 1 to {MAX_WINDOW}, or 0 for "
                                                                           f"{DEFAULT_WINDOW}")
+        engine = engine or self._default_engine
+        violations.require(engine == "local" or self._openai is not None, "engine",
+                           "ENGINE_OPENAI is not configured on this service (ANALYSIS_OPENAI_BASE_URL)")
         violations.raise_if_any()
         existing = await self._by_trigger(session_id, trigger_id)
         if existing is not None:
@@ -155,12 +172,23 @@ class Analyses:
         meter = score(metrics, blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               session_key=session_id, previous_curveball=await self._last_curveball(session_id))
+        fallback, model = False, ""
+        if engine == "openai" and self._openai is not None:
+            model = self._openai.model
+            try:
+                meter, suggestions = await self._openai.analyse(window.turns, window.blueprint, meter.weights)
+            except EngineFailure as failure:
+                # The local reading stands in; the call is never left without a Say Meter.
+                ENGINE_FALLBACKS.labels(failure.reason).inc()
+                log.warning("openai engine failed for sessions/%s (%s); using local", session_id, failure)
+                fallback = True
         analysis_id = str(uuid.uuid4())
         latency_ms = (time.perf_counter() - started) * 1000
         common = {"analysis_id": analysis_id, "session_id": session_id, "trigger_id": trigger_id,
                   "trigger_source": source, "window_first": window.turns[0].sequence,
                   "window_last": window.turns[-1].sequence, "window_count": len(window.turns),
-                  "blueprint": window.blueprint, "engine": "local", "latency_ms": latency_ms}
+                  "blueprint": window.blueprint, "engine": engine, "engine_fallback": fallback, "model": model,
+                  "latency_ms": latency_ms}
         empty_meter = {"meter_score": None, "meter_factors": None, "meter_weights": None, "band": None,
                        "reasoning": None, "metrics": None}
         async with self._engine.begin() as connection:
