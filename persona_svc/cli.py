@@ -10,9 +10,11 @@ import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from svckit.blueprints import blueprint_name, blueprint_value
+
 
 def _persona_line(p: pb.Persona) -> str:
-    blueprint = pb.Blueprint.Name(p.blueprint).removeprefix("BLUEPRINT_").lower()
+    blueprint = blueprint_name(p.blueprint)
     return f"{p.name:<36} {p.display_name:<24} {blueprint:<15} difficulty {p.difficulty}  {p.role}"
 
 
@@ -20,7 +22,7 @@ async def _run(args: argparse.Namespace) -> None:
     async with grpc.aio.insecure_channel(args.address) as channel:
         stub = persona_service_pb2_grpc.PersonaServiceStub(channel)
         if args.command == "list":
-            blueprint = pb.Blueprint.Value(f"BLUEPRINT_{args.blueprint.upper()}") if args.blueprint else 0
+            blueprint = blueprint_value(args.blueprint or "")
             token = ""
             while True:
                 page = await stub.ListPersonas(pb.ListPersonasRequest(blueprint=blueprint, page_token=token,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
-from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.domain.conversation import Role, Turn
+from svckit.blueprints import blueprint_name
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
@@ -59,8 +59,7 @@ class TranscriptReader:
                 timeout=self._timeout)
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
-        blueprint = persona_pb.Blueprint.Name(session.blueprint).removeprefix("BLUEPRINT_").lower() \
-            if session.blueprint else "sales"
+        blueprint = blueprint_name(session.blueprint) or "sales"
         turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)
         return Window(blueprint, listed.last_durable_sequence, turns)
 
@@ -82,8 +81,7 @@ class TranscriptReader:
                     break
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
-        blueprint = persona_pb.Blueprint.Name(session.blueprint).removeprefix("BLUEPRINT_").lower() \
-            if session.blueprint else "sales"
+        blueprint = blueprint_name(session.blueprint) or "sales"
         return EndedCall(session.persona, blueprint, tuple(turns))
 
     async def close(self) -> None:

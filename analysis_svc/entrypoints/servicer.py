@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
-from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.audit import FlagReason
@@ -15,6 +14,7 @@ from analysis_svc.service_layer.audits import Audits, StoredAudit
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Watchers
 from svckit import names
+from svckit.blueprints import blueprint_value
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
 from svckit.times import timestamp
 from svckit.unimplemented import unimplemented_base
@@ -65,7 +65,7 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
         trigger=pb.AnalysisTrigger(trigger_id=stored.trigger_id, source=_SOURCE_ENUMS[stored.trigger_source]),
         window=pb.AnalysisWindow(first_sequence=stored.window_first, last_sequence=stored.window_last,
                                  message_count=stored.window_count),
-        blueprint=persona_pb.Blueprint.Value(f"BLUEPRINT_{stored.blueprint.upper()}"),
+        blueprint=blueprint_value(stored.blueprint),
         say_meter=pb.SayMeter(score=meter.score, band=_BANDS[meter.band.value],
                               factors=pb.SayMeterFactors(**meter.factors), weights=pb.SayMeterFactors(**meter.weights),
                               reasoning=meter.reasoning),
@@ -104,7 +104,7 @@ def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
         persona_display_name=stored.persona_display_name,
         archetype=f"archetypes/{audit.archetype}" if audit.archetype else "",
         difficulty=audit.difficulty,
-        blueprint=persona_pb.Blueprint.Value(f"BLUEPRINT_{stored.blueprint.upper()}"),
+        blueprint=blueprint_value(stored.blueprint),
         scores=pb.AuditScores(brevity=audit.scores.brevity, authenticity=audit.scores.authenticity,
                               consistency=audit.scores.consistency, enthusiasm_leak=audit.scores.enthusiasm_leak,
                               pacing=audit.scores.pacing),

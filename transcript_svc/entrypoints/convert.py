@@ -8,6 +8,7 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from svckit import names
+from svckit.blueprints import blueprint_name, blueprint_value
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.times import time_of, timestamp
 from transcript_svc.domain.model import (
@@ -102,7 +103,7 @@ def session_draft(message: pb.Session) -> Session:
         if message.blueprint not in persona_pb.Blueprint.values():
             violations.add("session.blueprint", f"{message.blueprint} is not a known Blueprint")
         else:
-            blueprint = persona_pb.Blueprint.Name(message.blueprint).removeprefix("BLUEPRINT_").lower()
+            blueprint = blueprint_name(message.blueprint)
     violations.raise_if_any()
     epoch = datetime.fromtimestamp(0, UTC)
     return Session(
@@ -118,7 +119,7 @@ def session_message(session: Session) -> pb.Session:
         name=session.resource_name,
         persona=session.persona,
         scenario=session.scenario,
-        blueprint=persona_pb.Blueprint.Value(f"BLUEPRINT_{session.blueprint.upper()}") if session.blueprint else 0,
+        blueprint=blueprint_value(session.blueprint),
         round_number=session.round_number,
         state=_STATES[session.state],
         persona_revision=session.persona_revision,

@@ -6,6 +6,7 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from svckit.blueprints import blueprint_name
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.names import resource_id
 from svckit.usecase import mutation_of
@@ -43,7 +44,7 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
         if request.blueprint:
             if request.blueprint not in persona_pb.Blueprint.values():
                 raise InvalidArgument(FieldViolation("blueprint", f"{request.blueprint} is not a known Blueprint"))
-            filters["blueprint"] = persona_pb.Blueprint.Name(request.blueprint).removeprefix("BLUEPRINT_").lower()
+            filters["blueprint"] = blueprint_name(request.blueprint)
         if request.HasField("start_time_from"):
             filters["start_from"] = convert.time_of(request.start_time_from, "start_time_from", violations)
         if request.HasField("start_time_to"):
