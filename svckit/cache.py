@@ -8,6 +8,7 @@ While invalidations cannot be heard (listener down) the cache is bypassed.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from prometheus_client import Counter
@@ -40,6 +41,17 @@ class InvalidatedCache(Generic[K, V]):
             return None
         self._hit.inc()
         self._entries.move_to_end(key)
+        return value
+
+    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The cached value, else ``load()``'s, kept unless an invalidation came while it was loading."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        value = await load()
+        if value is not None:
+            self.put(key, value, generation)
         return value
 
     def put(self, key: K, value: V, generation: int) -> None:

@@ -110,19 +110,23 @@ class Catalogue:
     def caches(self) -> tuple[InvalidatedCache, ...]:
         return (self._personas, self._scenarios, self._archetypes)
 
+    async def _cached_read(self, cache: InvalidatedCache, key: str, read: Callable, resource_name: str):
+        """A resource from its read cache, else from the database; NOT_FOUND if it is in neither."""
+
+        async def load():
+            async with self.uow() as uow:
+                return await read(uow)
+
+        found = await cache.get_or_load(key, load)
+        if found is None:
+            raise NotFound(resource_name)
+        return found
+
     # --- personas -----------------------------------------------------------------------------
 
     async def get_persona(self, persona_id: str) -> Persona:
-        cached = self._personas.get(persona_id)
-        if cached is not None:
-            return cached
-        generation = self._personas.generation
-        async with self.uow() as uow:
-            persona = await uow.personas.get(persona_id)
-        if persona is None:
-            raise NotFound(f"personas/{persona_id}")
-        self._personas.put(persona_id, persona, generation)
-        return persona
+        return await self._cached_read(self._personas, persona_id, lambda uow: uow.personas.get(persona_id),
+                                       f"personas/{persona_id}")
 
     async def list_personas(self, where: PersonaFilter, requested_size: int, token: str) -> Page[Persona]:
         size = page_size(requested_size)
@@ -360,16 +364,8 @@ class Catalogue:
     # --- scenarios ----------------------------------------------------------------------------
 
     async def get_scenario(self, scenario_id: str) -> Scenario:
-        cached = self._scenarios.get(scenario_id)
-        if cached is not None:
-            return cached
-        generation = self._scenarios.generation
-        async with self.uow() as uow:
-            scenario = await uow.scenarios.get(scenario_id)
-        if scenario is None:
-            raise NotFound(f"scenarios/{scenario_id}")
-        self._scenarios.put(scenario_id, scenario, generation)
-        return scenario
+        return await self._cached_read(self._scenarios, scenario_id, lambda uow: uow.scenarios.get(scenario_id),
+                                       f"scenarios/{scenario_id}")
 
     async def list_scenarios(self, industry: str, requested_size: int, token: str) -> Page[Scenario]:
         size = page_size(requested_size)
@@ -440,16 +436,8 @@ class Catalogue:
     # --- archetypes ---------------------------------------------------------------------------
 
     async def get_archetype(self, archetype_id: str) -> Archetype:
-        cached = self._archetypes.get(archetype_id)
-        if cached is not None:
-            return cached
-        generation = self._archetypes.generation
-        async with self.uow() as uow:
-            archetype = await uow.archetypes.get(archetype_id)
-        if archetype is None:
-            raise NotFound(f"archetypes/{archetype_id}")
-        self._archetypes.put(archetype_id, archetype, generation)
-        return archetype
+        return await self._cached_read(self._archetypes, archetype_id, lambda uow: uow.archetypes.get(archetype_id),
+                                       f"archetypes/{archetype_id}")
 
     async def list_archetypes(self, requested_size: int, token: str) -> Page[Archetype]:
         size = page_size(requested_size)
