@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,14 +25,16 @@ from svckit.server import GrpcApp
 
 
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
-    transcripts = TranscriptReader(settings.transcript_address, settings.transcript_timeout_seconds)
+    # One connection to the transcript service, for reading windows and for sending commands.
+    transcript_channel = grpc.aio.insecure_channel(settings.transcript_address)
+    transcripts = TranscriptReader(transcript_channel, settings.transcript_timeout_seconds)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     openai_engine = OpenAIEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
                                  settings.openai_timeout_seconds, settings.openai_max_retries) \
         if settings.openai_base_url else None
     analyses = Analyses(engine, transcripts, page_tokens, openai_engine,
                         settings.engine if openai_engine else "local")
-    commands = TranscriptCommands(settings.transcript_address, settings.transcript_timeout_seconds)
+    commands = TranscriptCommands(transcript_channel, settings.transcript_timeout_seconds)
     actions = SuggestionActions(engine, commands)
     personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
     audits = Audits(engine, transcripts, personas, page_tokens)
@@ -61,7 +64,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = OutboxDispatcher("analysis-audits", engine, AUDIT_DELIVERY, deliver, poll_seconds=2.0)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcripts.close, commands.close, personas.close])
+    app.on_close.extend([listener.stop, transcript_channel.close, personas.close])
     return app
 
 

@@ -14,9 +14,8 @@ _COMMAND_TYPES = {SuggestionType.CONTEXT_INJECTION: pb.COMMAND_TYPE_CONTEXT_INJE
 
 
 class TranscriptCommands:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(self._channel)
+    def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float) -> None:
+        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
         self._timeout = timeout_seconds
 
     async def send(self, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
@@ -37,6 +36,3 @@ class TranscriptCommands:
                 raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND") from error
             raise Unavailable(f"the transcript service could not take the command ({error.code().name})",
                               reason="TRANSCRIPT_UNAVAILABLE") from error
-
-    async def close(self) -> None:
-        await self._channel.close()

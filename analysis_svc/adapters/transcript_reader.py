@@ -30,9 +30,8 @@ class Window:
 
 
 class TranscriptReader:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(self._channel)
+    def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float) -> None:
+        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
         self._timeout = timeout_seconds
 
     async def require_session(self, session_id: str) -> None:
@@ -83,6 +82,3 @@ class TranscriptReader:
             raise self._error(name, error) from error
         blueprint = blueprint_name(session.blueprint) or "sales"
         return EndedCall(session.persona, blueprint, tuple(turns))
-
-    async def close(self) -> None:
-        await self._channel.close()
