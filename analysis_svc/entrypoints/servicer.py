@@ -15,6 +15,7 @@ from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Watchers
 from svckit import names
 from svckit.blueprints import blueprint_value
+from svckit.enums import enum_filter, enum_of
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
 from svckit.times import timestamp
 from svckit.unimplemented import unimplemented_base
@@ -126,20 +127,13 @@ def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
     )
 
 
-def _enum_filter(values: dict[str, int], value: int, field: str, enum_type) -> str | None:
+def _source(value: int) -> str:
+    return enum_of(_SOURCES, value, "source", pb.TriggerSource)
+
+
+def _stored_name(values: dict[str, int], value: int, field: str, enum_type) -> str | None:
     """The stored name of an enum filter; None when unset."""
-    if value == 0:
-        return None
-    for name, number in values.items():
-        if number == value:
-            return name
-    raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}"))
-
-
-def _source(value: int, field: str = "source") -> str:
-    if value not in _SOURCES:
-        raise InvalidArgument(FieldViolation(field, f"{value} is not a known TriggerSource"))
-    return _SOURCES[value]
+    return enum_filter({number: name for name, number in values.items()}, value, field, enum_type)
 
 
 class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis service ships in a later release")):
@@ -165,8 +159,8 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
     async def ListSuggestions(self, request: pb.ListSuggestionsRequest, context) -> pb.ListSuggestionsResponse:
         session_id = names.resource_id(request.parent, "sessions", "parent")
         filters: dict[str, str | None] = {
-            "state": _enum_filter(_STATES, request.state, "state", pb.SuggestionState),
-            "kind": _enum_filter(_TYPES, request.type, "type", pb.SuggestionType),
+            "state": _stored_name(_STATES, request.state, "state", pb.SuggestionState),
+            "kind": _stored_name(_TYPES, request.type, "type", pb.SuggestionType),
             "analysis_id": None,
         }
         if request.analysis:
@@ -252,7 +246,7 @@ class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis se
         return response, {analysis_id for analysis_id, *_ in snapshot.history}
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
-        engine = _enum_filter(_ENGINES, request.engine, "engine", pb.Engine) or ""
+        engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
         stored, duplicate = await self._analyses.request_analysis(
             names.resource_id(request.session, "sessions", "session"), request.up_to_sequence, request.trigger_id,
             _source(request.source), request.window_size, engine)

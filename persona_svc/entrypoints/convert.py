@@ -25,6 +25,7 @@ from persona_svc.domain.model import (
 )
 from persona_svc.domain.patches import PatchSource
 from svckit import names
+from svckit.enums import enum_of
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.times import timestamp
 
@@ -55,18 +56,11 @@ _PATCH_SOURCES = {PatchSource.LIVE: pb.PATCH_SOURCE_LIVE, PatchSource.UNAVAILABL
                   PatchSource.DISABLED: pb.PATCH_SOURCE_DISABLED}
 
 
-def _enum(mapping: dict, value: int, field: str, enum_type) -> object:
-    try:
-        return mapping[value]
-    except KeyError:
-        raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}")) from None
-
-
 def blueprint_of(value: int, field: str) -> Blueprint | None:
     """None for BLUEPRINT_UNSPECIFIED (a filter not set, or a missing blueprint the domain reports)."""
     if value == pb.BLUEPRINT_UNSPECIFIED:
         return None
-    return _enum(_BLUEPRINTS, value, field, pb.Blueprint)  # type: ignore[return-value]
+    return enum_of(_BLUEPRINTS, value, field, pb.Blueprint)  # type: ignore[return-value]
 
 
 resource_id = names.resource_id
@@ -111,11 +105,11 @@ def persona_fields(message: pb.Persona) -> PersonaFields:
         beliefs=tuple(Belief(b.text, b.source) for b in message.beliefs),
         modes=tuple(Mode(m.mode, m.enabled) for m in message.modes),
         config=PersonaConfig(
-            humor_usage=_enum(_HUMOR, config.humor_usage, "persona.config.humor_usage", pb.HumorUsage),
-            emotional_style=_enum(_EMOTION, config.emotional_style, "persona.config.emotional_style",
+            humor_usage=enum_of(_HUMOR, config.humor_usage, "persona.config.humor_usage", pb.HumorUsage),
+            emotional_style=enum_of(_EMOTION, config.emotional_style, "persona.config.emotional_style",
                                   pb.EmotionalStyle),
             voice_enabled=config.voice_enabled,
-            language_style=_enum(_LANGUAGE, config.language_style, "persona.config.language_style",
+            language_style=enum_of(_LANGUAGE, config.language_style, "persona.config.language_style",
                                  pb.LanguageStyle),
             default_mode=config.default_mode,
         ),

@@ -9,6 +9,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from svckit import names
 from svckit.blueprints import blueprint_name, blueprint_value
+from svckit.enums import enum_filter
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.times import time_of, timestamp
 from transcript_svc.domain.model import (
@@ -135,11 +136,8 @@ def session_message(session: Session) -> pb.Session:
 
 
 def session_state_of(value: int) -> str | None:
-    if value == pb.SESSION_STATE_UNSPECIFIED:
-        return None
-    if value not in _STATE_OF:
-        raise InvalidArgument(FieldViolation("state", f"{value} is not a known SessionState"))
-    return _STATE_OF[value].value
+    state = enum_filter(_STATE_OF, value, "state", pb.SessionState)
+    return state.value if state else None
 
 
 def message_message(message: Message) -> pb.Message:
@@ -195,16 +193,10 @@ def command_message(command: Command) -> pb.Command:
 
 
 def command_state_of(value: int) -> str | None:
-    if value == pb.COMMAND_STATE_UNSPECIFIED:
-        return None
-    if value not in _COMMAND_STATE_OF:
-        raise InvalidArgument(FieldViolation("state", f"{value} is not a known CommandState"))
-    return _COMMAND_STATE_OF[value].value
+    state = enum_filter(_COMMAND_STATE_OF, value, "state", pb.CommandState)
+    return state.value if state else None
 
 
 def command_source_filter(value: int) -> str | None:
-    if value == pb.COMMAND_SOURCE_UNSPECIFIED:
-        return None
-    if value not in _SOURCES:
-        raise InvalidArgument(FieldViolation("source", f"{value} is not a known CommandSource"))
-    return _SOURCES[value].value
+    source = enum_filter(_SOURCES, value, "source", pb.CommandSource)
+    return source.value if source else None
