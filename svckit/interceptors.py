@@ -153,13 +153,10 @@ class RequestContextInterceptor(_WrappingInterceptor):
             yield item
 
 
-def _code_name(context) -> str:
+def _code_name(context, unset: str = "OK") -> str:
+    """The status the handler set (a grpc.StatusCode in grpc.aio), or ``unset`` when it set none."""
     code = context.code()
-    if code is None:
-        return "OK"
-    if isinstance(code, grpc.StatusCode):
-        return code.name
-    return grpc.StatusCode(next(c.value for c in grpc.StatusCode if c.value[0] == code)).name
+    return unset if code is None else code.name
 
 
 class MetricsInterceptor(_WrappingInterceptor):
@@ -184,7 +181,7 @@ class MetricsInterceptor(_WrappingInterceptor):
             metrics.handled("CANCELLED")
             raise
         except BaseException:
-            metrics.handled(_code_name(context) if context.code() is not None else "UNKNOWN")
+            metrics.handled(_code_name(context, unset="UNKNOWN"))
             raise
         finally:
             metrics.handling.observe(time.perf_counter() - start)
@@ -206,7 +203,7 @@ class MetricsInterceptor(_WrappingInterceptor):
             code = "CANCELLED"
             raise
         except BaseException:
-            code = _code_name(context) if context.code() is not None else "UNKNOWN"
+            code = _code_name(context, unset="UNKNOWN")
             raise
         finally:
             metrics.handling.observe(time.perf_counter() - start)
