@@ -110,8 +110,9 @@ VALUES (:id, :analysis_id, :session_id, :kind, :meter_score, CAST(:meter_factors
 ON CONFLICT DO NOTHING
 RETURNING create_time
 """)
-_SELECT_GROUP = sa.text("SELECT * FROM analysis.voice_analysis WHERE analysis_id = :analysis_id ORDER BY kind <> "
-                        "'say_meter', create_time, id")
+# Each analysis's rows: its say_meter row first, then its suggestions in the order they were raised.
+_SELECT_GROUPS = sa.text("SELECT * FROM analysis.voice_analysis WHERE analysis_id = ANY(:ids) "
+                         "ORDER BY kind <> 'say_meter', create_time, id")
 
 
 def row_suggestion(row: Any) -> StoredSuggestion:
@@ -132,6 +133,15 @@ def _row_analysis(rows: list[Any]) -> StoredAnalysis:
         engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time, suggestions=suggestions,
         engine_fallback=head.engine_fallback, model=head.model,
     )
+
+
+def after_cursor(after: list | None, key: str = "(create_time, id)", newest_first: bool = False) -> tuple[str, dict]:
+    """The SQL condition and parameters that start a page after a ``[create_time, id]`` cursor."""
+    if not after:
+        return "true", {}
+    comparison = "<" if newest_first else ">"
+    return (f"{key} {comparison} (CAST(:after_time AS timestamptz), :after_id)",
+            {"after_time": after[0], "after_id": after[1]})
 
 
 class Analyses:
@@ -212,7 +222,7 @@ class Analyses:
 
     async def get_analysis(self, session_id: str, analysis_id: str) -> StoredAnalysis:
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(_SELECT_GROUP, {"analysis_id": analysis_id})).all()
+            rows = (await connection.execute(_SELECT_GROUPS, {"ids": [analysis_id]})).all()
         if not rows or rows[0].session_id != session_id:
             raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
         return _row_analysis(rows)
@@ -239,12 +249,11 @@ class Analyses:
             clauses.append("kind = :kind")
         if filters.get("analysis_id"):
             clauses.append("analysis_id = :analysis_id")
-        if after:
-            clauses.append("(create_time, id) > (CAST(:after_time AS timestamptz), :after_id)")
+        condition, cursor = after_cursor(after)
+        clauses.append(condition)
         query = sa.text(f"SELECT * FROM analysis.voice_analysis WHERE {' AND '.join(clauses)} "
                         "ORDER BY create_time, id LIMIT :limit")
-        params = {**scope, "limit": size + 1, "after_time": after[0] if after else None,
-                  "after_id": after[1] if after else None}
+        params = {**scope, **cursor, "limit": size + 1}
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query, params)).all()
         rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], scope)
@@ -255,16 +264,21 @@ class Analyses:
         size = page_size(requested_size)
         filters = {"session": session_id, "source": source}
         after = self._tokens.decode(token, filters)
+        condition, cursor = after_cursor(after, key="(create_time, analysis_id)")
         query = ("SELECT analysis_id, create_time FROM analysis.voice_analysis WHERE session_id = :session "
                  "AND kind = 'say_meter'" + (" AND trigger_source = :source" if source else "")
-                 + (" AND (create_time, analysis_id) > (CAST(:after_time AS timestamptz), :after_id)" if after else "")
-                 + " ORDER BY create_time, analysis_id LIMIT :limit")
-        params = {"session": session_id, "source": source, "limit": size + 1,
-                  "after_time": after[0] if after else None, "after_id": after[1] if after else None}
+                 + f" AND {condition} ORDER BY create_time, analysis_id LIMIT :limit")
+        params = {"session": session_id, "source": source, **cursor, "limit": size + 1}
         async with self._engine.connect() as connection:
             keys = (await connection.execute(sa.text(query), params)).all()
-        keys, next_token = self._tokens.page(keys, size, lambda k: [k.create_time.isoformat(), k.analysis_id], filters)
-        return Page([await self.get_analysis(session_id, k.analysis_id) for k in keys], next_token)
+            keys, next_token = self._tokens.page(keys, size, lambda k: [k.create_time.isoformat(), k.analysis_id],
+                                                 filters)
+            # The whole page's rows in one read, not one read per analysis.
+            rows = (await connection.execute(_SELECT_GROUPS, {"ids": [k.analysis_id for k in keys]})).all()
+        groups: dict[str, list[Any]] = {}
+        for row in rows:
+            groups.setdefault(row.analysis_id, []).append(row)
+        return Page([_row_analysis(groups[k.analysis_id]) for k in keys], next_token)
 
     async def snapshot(self, session_id: str) -> Snapshot:
         async with self._engine.connect() as connection:

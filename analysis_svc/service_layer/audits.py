@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.audit import PersonaAudit, audit_persona
-from analysis_svc.service_layer.analyses import CHANGES_CHANNEL
+from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, after_cursor
 from svckit.errors import FailedPrecondition, NotFound
 from svckit.outbox import OutboxQueries
 from svckit.pagination import PageTokens, page_size
@@ -100,12 +100,11 @@ class Audits:
                 clauses.append(f"{column} = :{column}")
         if filters.get("archetype"):
             clauses.append("audit ->> 'archetype' = :archetype")
-        if after:
-            clauses.append("(create_time, id) < (CAST(:after_time AS timestamptz), :after_id)")
+        condition, cursor = after_cursor(after, newest_first=True)
+        clauses.append(condition)
         query = sa.text(f"SELECT * FROM analysis.persona_audits WHERE {' AND '.join(clauses)} "
                         "ORDER BY create_time DESC, id DESC LIMIT :limit")
-        params = {**filters, "limit": size + 1, "after_time": after[0] if after else None,
-                  "after_id": after[1] if after else None}
+        params = {**filters, **cursor, "limit": size + 1}
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query, params)).all()
         rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], filters)
