@@ -12,7 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger("svckit.notify")
 
@@ -107,3 +109,11 @@ class PgListener:
             handler(payload)
 
         return receive
+
+
+_NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
+
+
+async def notify(connection: AsyncConnection, channel: str, payload: str = "") -> None:
+    """Announces ``payload`` on ``channel`` when the connection's transaction commits (not before)."""
+    await connection.execute(_NOTIFY, {"channel": channel, "payload": payload})

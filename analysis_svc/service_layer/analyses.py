@@ -20,6 +20,7 @@ from analysis_svc.domain.conversation import ConversationMetrics, Topic, measure
 from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType, stage_for, suggest
 from svckit.errors import FailedPrecondition, NotFound, Violations
+from svckit.notify import notify
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
 
@@ -216,8 +217,7 @@ class Analyses:
                     "suggestion_text": suggestion.text, "label": suggestion.label,
                     "priority": suggestion.priority.value, "state": "open",
                 })
-            await connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
-                                     {"channel": CHANGES_CHANNEL, "payload": f"{session_id}:{analysis_id}"})
+            await notify(connection, CHANGES_CHANNEL, f"{session_id}:{analysis_id}")
         return await self.get_analysis(session_id, analysis_id), False
 
     async def get_analysis(self, session_id: str, analysis_id: str) -> StoredAnalysis:

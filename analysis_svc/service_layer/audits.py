@@ -15,6 +15,7 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.audit import PersonaAudit, audit_persona
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, after_cursor
 from svckit.errors import FailedPrecondition, NotFound
+from svckit.notify import notify
 from svckit.outbox import OutboxQueries
 from svckit.pagination import PageTokens, page_size
 from svckit.records import from_record, to_record
@@ -76,8 +77,7 @@ class Audits:
                 "audit": json.dumps(to_record(audit)),
             })).first()
             if inserted is not None:
-                await connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"), {
-                    "channel": CHANGES_CHANNEL, "payload": f"{session_id}:audit:{audit_id}"})
+                await notify(connection, CHANGES_CHANNEL, f"{session_id}:audit:{audit_id}")
         stored = await self.of_session(session_id)
         assert stored is not None
         return stored, inserted is None

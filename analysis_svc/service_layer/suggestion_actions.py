@@ -11,6 +11,7 @@ from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, StoredSuggestion, row_suggestion
 from svckit.db import RequestLog, request_log_table, run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from svckit.notify import notify
 from svckit.records import from_record, to_record
 from svckit.usecase import Mutation
 
@@ -91,6 +92,5 @@ async def _resolve(connection: AsyncConnection, current: StoredSuggestion, state
                    reason: str = "") -> StoredSuggestion:
     row = (await connection.execute(_RESOLVE, {"id": current.id, "state": state, "command": command,
                                                "reason": reason})).one()
-    await connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"), {
-        "channel": CHANGES_CHANNEL, "payload": f"{current.session_id}:suggestion:{current.id}"})
+    await notify(connection, CHANGES_CHANNEL, f"{current.session_id}:suggestion:{current.id}")
     return row_suggestion(row)

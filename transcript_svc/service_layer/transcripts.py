@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from functools import partial
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit.db import run_idempotent
@@ -21,6 +20,7 @@ from svckit.errors import (
     Violations,
 )
 from svckit.names import check_resource_id
+from svckit.notify import notify
 from svckit.pagination import PageTokens, page_size
 from svckit.records import from_record, to_record
 from svckit.usecase import Mutation, Page
@@ -43,11 +43,6 @@ DEFAULT_MESSAGE_PAGE = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _notify(uow: TranscriptUnitOfWork, channel: str, payload: str) -> None:
-    await uow.connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
-                                 {"channel": channel, "payload": payload})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,8 +134,8 @@ class Transcripts:
             await uow.sessions.end(ended)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(session_id, "audit", ended.last_sequence)
-            await _notify(uow, SESSIONS_CHANNEL, f"ended:{session_id}")
-            await _notify(uow, OUTBOX_CHANNEL, "")
+            await notify(uow.connection, SESSIONS_CHANNEL, f"ended:{session_id}")
+            await notify(uow.connection, OUTBOX_CHANNEL, "")
             return ended
 
         async with self.uow() as uow:
@@ -200,7 +195,7 @@ class Transcripts:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
             await uow.commands.add(command)
-            await _notify(uow, COMMANDS_CHANNEL, f"{session_id}:{command.id}")
+            await notify(uow.connection, COMMANDS_CHANNEL, f"{session_id}:{command.id}")
             return command
 
         async with self.uow() as uow:
@@ -246,7 +241,7 @@ class Transcripts:
             pending = await uow.commands.unacknowledged(session_id)
             if pending:
                 await uow.commands.mark_delivered(session_id, [c.id for c in pending], _now())
-            await _notify(uow, STREAMS_CHANNEL, f"{session_id}:{epoch}")
+            await notify(uow.connection, STREAMS_CHANNEL, f"{session_id}:{epoch}")
             await uow.commit()
         return StreamGrant(session, epoch, pending)
 
