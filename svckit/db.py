@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from svckit.errors import FieldViolation, InvalidArgument
+from svckit.records import from_record, to_record
+from svckit.usecase import Mutation
+
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -125,17 +130,18 @@ class RequestLog:
         )
 
 
-async def run_idempotent(requests: RequestLog, request_id: str, method: str, fingerprint: str,
-                         run, encode, decode):
+async def run_idempotent(requests: RequestLog, mutation: Mutation, method: str,
+                         run: Callable[[], Awaitable[T]], result_type: type[T] | None) -> T:
     """Runs ``run()`` once per request id inside the caller's transaction; a retry gets the first result.
 
-    The caller commits afterwards; ``encode``/``decode`` turn the result into JSON and back.
+    The caller commits afterwards. Results are kept as records of ``result_type`` (a domain dataclass);
+    ``None`` for a method whose result is empty.
     """
-    if request_id:
-        prior = await requests.claim(request_id, method, fingerprint)
+    if mutation.request_id:
+        prior = await requests.claim(mutation.request_id, method, mutation.fingerprint)
         if prior is not None:
-            return decode(prior)
+            return from_record(result_type, prior) if result_type is not None else None
     result = await run()
-    if request_id:
-        await requests.record(request_id, encode(result))
+    if mutation.request_id:
+        await requests.record(mutation.request_id, to_record(result) if result_type is not None else {})
     return result

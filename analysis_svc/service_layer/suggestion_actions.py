@@ -12,7 +12,6 @@ from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, StoredSuggestio
 from svckit.db import RequestLog, request_log_table, run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from svckit.notify import notify
-from svckit.records import from_record, to_record
 from svckit.usecase import Mutation
 
 _REQUEST_LOG = request_log_table(sa.MetaData(schema="analysis"))
@@ -83,9 +82,8 @@ class SuggestionActions:
                     raise EtagMismatch(f"sessions/{session_id}/suggestions/{suggestion_id}", etag, current.etag)
                 return await action(connection, current)
 
-            return await run_idempotent(RequestLog(connection, _REQUEST_LOG), mutation.request_id, method,
-                                        mutation.fingerprint, run, to_record,
-                                        lambda record: from_record(StoredSuggestion, record))
+            return await run_idempotent(RequestLog(connection, _REQUEST_LOG), mutation, method, run,
+                                        StoredSuggestion)
 
 
 async def _resolve(connection: AsyncConnection, current: StoredSuggestion, state: str, *, command: str = "",

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import sqlalchemy.exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,7 +43,6 @@ from svckit.errors import (
 from svckit.memo import ResponseMemo
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
-from svckit.records import from_record, to_record
 from svckit.usecase import Mutation, Page
 
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
@@ -267,11 +265,10 @@ class Catalogue:
         self._personas.invalidate(persona_id)
         return persona
 
-    async def _commit_once(self, uow: CatalogueUnitOfWork, method: str, mutation: Mutation,
-                           run: Callable, encode=Persona.to_record, decode=Persona.from_record):
+    async def _commit_once(self, uow: CatalogueUnitOfWork, method: str, mutation: Mutation, run: Callable,
+                           result_type: type | None = Persona):
         try:
-            result = await run_idempotent(uow.requests, mutation.request_id, method, mutation.fingerprint,
-                                          run, encode, decode)
+            result = await run_idempotent(uow.requests, mutation, method, run, result_type)
             await uow.commit()
         except sa_exc.IntegrityError as error:
             # A concurrent writer won a uniqueness race the checks above could not see.
@@ -394,8 +391,7 @@ class Catalogue:
             return scenario
 
         async with self.uow() as uow:
-            scenario = await self._commit_once(uow, "CreateScenario", mutation, run, to_record,
-                                               partial(from_record, Scenario))
+            scenario = await self._commit_once(uow, "CreateScenario", mutation, run, Scenario)
         self._scenarios.invalidate(scenario_id)
         return scenario
 
@@ -415,22 +411,20 @@ class Catalogue:
             return scenario
 
         async with self.uow() as uow:
-            scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, to_record,
-                                               partial(from_record, Scenario))
+            scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, Scenario)
         self._scenarios.invalidate(scenario_id)
         return scenario
 
     async def delete_scenario(self, scenario_id: str, etag: str, mutation: Mutation) -> None:
-        async def run() -> dict:
+        async def run() -> None:
             current = await uow.scenarios.get(scenario_id, for_update=True)
             if current is None:
                 raise NotFound(f"scenarios/{scenario_id}")
             _check_etag(current.resource_name, etag, current.etag)
             await uow.scenarios.delete(scenario_id)
-            return {}
 
         async with self.uow() as uow:
-            await self._commit_once(uow, "DeleteScenario", mutation, run, dict, dict)
+            await self._commit_once(uow, "DeleteScenario", mutation, run, None)
         self._scenarios.invalidate(scenario_id)
 
     # --- archetypes ---------------------------------------------------------------------------
@@ -460,7 +454,6 @@ class Catalogue:
             return created
 
         async with self.uow() as uow:
-            created = await self._commit_once(uow, "CreateArchetype", mutation, run, to_record,
-                                              partial(from_record, Archetype))
+            created = await self._commit_once(uow, "CreateArchetype", mutation, run, Archetype)
         self._archetypes.invalidate(created.id)
         return created

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +21,6 @@ from svckit.errors import (
 from svckit.names import check_resource_id
 from svckit.notify import notify
 from svckit.pagination import PageTokens, page_size
-from svckit.records import from_record, to_record
 from svckit.usecase import Mutation, Page
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.domain.model import (
@@ -96,8 +94,7 @@ class Transcripts:
             return session
 
         async with self.uow() as uow:
-            created = await run_idempotent(uow.requests, mutation.request_id, "CreateSession", mutation.fingerprint,
-                                           run, to_record, partial(from_record, Session))
+            created = await run_idempotent(uow.requests, mutation, "CreateSession", run, Session)
             await uow.commit()
         return created
 
@@ -139,8 +136,7 @@ class Transcripts:
             return ended
 
         async with self.uow() as uow:
-            session = await run_idempotent(uow.requests, mutation.request_id, "EndSession", mutation.fingerprint,
-                                           run, to_record, partial(from_record, Session))
+            session = await run_idempotent(uow.requests, mutation, "EndSession", run, Session)
             await uow.commit()
         return session
 
@@ -199,8 +195,7 @@ class Transcripts:
             return command
 
         async with self.uow() as uow:
-            stored = await run_idempotent(uow.requests, mutation.request_id, "SendCommand", mutation.fingerprint,
-                                          run, to_record, partial(from_record, Command))
+            stored = await run_idempotent(uow.requests, mutation, "SendCommand", run, Command)
             await uow.commit()
         return stored
 
