@@ -174,9 +174,6 @@ class ScenarioFields:
     decision_timeline: str = ""
 
 
-WRITABLE_SCENARIO_FIELDS = frozenset(f.name for f in dataclasses.fields(ScenarioFields))
-
-
 @dataclass(frozen=True, slots=True)
 class Scenario:
     id: str
