@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import openai
 
-from analysis_svc.domain.conversation import Role, Turn
 from analysis_svc.domain.say_meter import FACTORS, SayMeter, band_for
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from svckit.turns import Role, Turn
 
 SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (CANDIDATE) and an
 AI persona (PERSONA). Judge the candidate and answer with JSON only, in exactly this shape:

@@ -11,10 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    USER = "user"  # the candidate
-    ASSISTANT = "assistant"  # the AI persona
+from svckit.turns import Role, Turn, normalise, words
 
 
 class Topic(StrEnum):
@@ -40,13 +37,6 @@ class ValueTheme(StrEnum):
     REVENUE_GROWTH = "revenue growth"
     RISK_REDUCTION = "risk reduction"
     PROOF = "customer proof"
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    sequence: int
-    role: Role
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +96,6 @@ def _patterns(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
-_WORD = re.compile(r"\w+(?:'\w+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _QUESTION_OPENING = _patterns(
     r"what", r"what's", r"how", r"why", r"when", r"where", r"who", r"which",
@@ -258,14 +247,10 @@ _DECLINE = _patterns(
 )
 
 
-def words(text: str) -> int:
-    return len(_WORD.findall(_normalise(text)))
-
-
 def measure(turns: Iterable[Turn]) -> ConversationMetrics:
     """Measure a window of turns, in sequence order whatever order they come in."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
-    texts = [_normalise(turn.text) for turn in ordered]
+    texts = [normalise(turn.text) for turn in ordered]
     candidate = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.USER]
     persona = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.ASSISTANT]
     candidate_words = sum(words(text) for text in candidate)
@@ -298,10 +283,6 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
         next_step_proposed=proposed,
         next_step_committed=committed,
     )
-
-
-def _normalise(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
 def _questions(text: str) -> list[str]:

@@ -8,7 +8,6 @@ from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 
 from analysis_svc.adapters.transcript_reader import TranscriptReader
-from analysis_svc.domain.audit import FlagReason
 from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
 from analysis_svc.service_layer.audits import Audits, StoredAudit
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
@@ -17,6 +16,7 @@ from svckit import names
 from svckit.blueprints import blueprint_value
 from svckit.enums import enum_filter, enum_of
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
+from svckit.persona_audit import FlagReason
 from svckit.times import timestamp
 from svckit.unimplemented import unimplemented_base
 from svckit.usecase import mutation_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_svc.domain.conversation import ObjectionKind, Role, Topic, Turn, ValueTheme, measure
+from analysis_svc.domain.conversation import ObjectionKind, Topic, ValueTheme, measure
 from analysis_svc.domain.say_meter import (
     CLOSING_MOMENTUM,
     DISCOVERY,
@@ -25,6 +25,7 @@ from analysis_svc.domain.suggestions import (
     stage_for,
     suggest,
 )
+from svckit.turns import Role, Turn
 
 
 def transcript(*lines: tuple[str, str], start: int = 1) -> list[Turn]:

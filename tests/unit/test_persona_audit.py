@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_svc.domain.audit import (
+from svckit.persona_audit import (
     MAX_QUOTE_CHARS,
     FlagReason,
     PersonaProfile,
@@ -12,7 +12,7 @@ from analysis_svc.domain.audit import (
     audit_persona,
     target_words_per_turn,
 )
-from analysis_svc.domain.conversation import Role, Turn
+from svckit.turns import Role, Turn
 
 SCEPTIC = PersonaProfile(
     archetype="owl",

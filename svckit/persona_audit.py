@@ -5,6 +5,8 @@ against its traits: brevity, authenticity, consistency, enthusiasm leak and paci
 10 is best, with the quotes that cost points and concrete prompt-level fixes. Pure text rules and arithmetic,
 no I/O: the same transcript and profile always give the same audit.
 
+Shared by the analysis service, which audits real calls, and the learning service, which audits simulated
+calls with the same rules.
 Maps onto sparring.analysis.v1: PersonaAudit, AuditScores, WordRange, FlaggedQuote and FlagReason."""
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from analysis_svc.domain.conversation import Role, Turn, words
+from svckit.turns import Role, Turn, normalise, words
 
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
 MAX_QUOTE_CHARS = 500
@@ -235,7 +237,7 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
     if not persona:
         raise ValueError("no persona turns to audit")
     target = target_words_per_turn(profile.difficulty)
-    texts = [_normalise(turn.text) for turn in persona]
+    texts = [normalise(turn.text) for turn in persona]
     counts = [words(text) for text in texts]
     count = len(persona)
     average = sum(counts) / count
@@ -378,10 +380,6 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
     )
 
 
-def _normalise(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u2018", "'")
-
-
 def _score(value: float) -> int:
     # Rounded half up, then bounded to 1-10.
     return max(1, min(10, math.floor(value + 0.5)))
@@ -414,5 +412,5 @@ def _monologues(ordered: Sequence[Turn], limit: float) -> list[tuple[Turn, int, 
             continue
         total = sum(words(turn.text) for turn in run)
         if total > limit:
-            found.append((run[0], total, len(run), _normalise(" ".join(turn.text for turn in run))))
+            found.append((run[0], total, len(run), normalise(" ".join(turn.text for turn in run))))
     return found
