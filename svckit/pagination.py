@@ -74,3 +74,12 @@ class PageTokens:
                 FieldViolation(field, "was issued for a request with other filters; send the same filters")
             )
         return data["c"]
+
+
+def after_cursor(after: list | None, key: str = "(create_time, id)", newest_first: bool = False) -> tuple[str, dict]:
+    """The SQL condition and parameters that start a page after a ``[create_time, id]`` cursor."""
+    if not after:
+        return "true", {}
+    comparison = "<" if newest_first else ">"
+    return (f"{key} {comparison} (CAST(:after_time AS timestamptz), :after_id)",
+            {"after_time": after[0], "after_id": after[1]})

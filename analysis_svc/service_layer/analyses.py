@@ -21,7 +21,7 @@ from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType, stage_for, suggest
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
-from svckit.pagination import PageTokens, page_size
+from svckit.pagination import PageTokens, after_cursor, page_size
 from svckit.usecase import Page
 
 log = logging.getLogger("analysis.analyses")
@@ -134,15 +134,6 @@ def _row_analysis(rows: list[Any]) -> StoredAnalysis:
         engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time, suggestions=suggestions,
         engine_fallback=head.engine_fallback, model=head.model,
     )
-
-
-def after_cursor(after: list | None, key: str = "(create_time, id)", newest_first: bool = False) -> tuple[str, dict]:
-    """The SQL condition and parameters that start a page after a ``[create_time, id]`` cursor."""
-    if not after:
-        return "true", {}
-    comparison = "<" if newest_first else ">"
-    return (f"{key} {comparison} (CAST(:after_time AS timestamptz), :after_id)",
-            {"after_time": after[0], "after_id": after[1]})
 
 
 class Analyses:

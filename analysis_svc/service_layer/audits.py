@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_reader import TranscriptReader
-from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, after_cursor
+from analysis_svc.service_layer.analyses import CHANGES_CHANNEL
 from svckit.errors import FailedPrecondition, NotFound
 from svckit.notify import notify
 from svckit.outbox import OutboxQueries
-from svckit.pagination import PageTokens, page_size
+from svckit.pagination import PageTokens, after_cursor, page_size
 from svckit.persona_audit import PersonaAudit, audit_persona
 from svckit.records import from_record, to_record
 from svckit.usecase import Page
