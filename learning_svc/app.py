@@ -1,25 +1,79 @@
-"""The learning service process. Its contract is published; the implementation ships next."""
+"""Assembles the learning service: the corpus, patches, background runs on a schedule, experiments."""
 
 from __future__ import annotations
 
-from sparring.learning.v1 import learning_service_pb2, learning_service_pb2_grpc
+import asyncio
+import contextlib
+import logging
+
+from sparring.learning.v1 import learning_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.config import LearningSettings
+from learning_svc.entrypoints.servicer import SERVICE, LearningServicer
+from learning_svc.service_layer.corpus import Corpus
+from learning_svc.service_layer.evolution import Evolution, with_defaults
+from learning_svc.service_layer.experiments import Experiments
+from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, LearningRuns
+from learning_svc.service_layer.patches import Patches
+from learning_svc.service_layer.runs import RUNS_CHANNEL, RunKind, RunLimits, Runs
+from svckit.notify import PgListener
+from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
-from svckit.unimplemented import unimplemented_app
 
-SERVICE = learning_service_pb2.DESCRIPTOR.services_by_name["LearningService"]
+log = logging.getLogger("learning.schedule")
+
+
+async def _every(seconds: float, start) -> None:
+    while True:
+        try:
+            await start()
+        except Exception:
+            log.exception("a scheduled run could not be started; the next tick tries again")
+        await asyncio.sleep(seconds)
 
 
 async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
-    return unimplemented_app(
-        SERVICE,
-        "learning.sparring.dev",
-        learning_service_pb2_grpc.add_LearningServiceServicer_to_server,
-        "the learning service ships in a later release",
+    page_tokens = PageTokens.from_secret(settings.page_token_secret)
+    personas = PersonaDirectory(settings.persona_address, settings.persona_timeout_seconds)
+    corpus = Corpus(engine, page_tokens)
+    patches = Patches(engine, page_tokens)
+    runs = Runs(engine, page_tokens, RunLimits(settings.run_lease_seconds, settings.run_timeout_seconds,
+                                               settings.run_poll_seconds))
+    runs.register(RunKind.EVOLUTION, Evolution(engine, corpus, personas).execute)
+    runs.register(RunKind.LEARNING, LearningRuns(engine, personas).execute)
+    experiments = Experiments(engine, page_tokens)
+    listener = PgListener("learning", settings.database_url or "", {RUNS_CHANNEL: runs.wake}, on_connected=runs.wake)
+    await listener.start()
+    await runs.start_worker()
+
+    schedules = []
+    if settings.evolution_schedule_seconds:
+        every = settings.evolution_schedule_seconds
+        schedules.append(asyncio.create_task(_every(every, lambda: runs.start_scheduled(
+            RunKind.EVOLUTION, {"archetype": "", "options": with_defaults({"engine": "ENGINE_LOCAL"})}, every))))
+    if settings.learning_schedule_seconds:
+        every = settings.learning_schedule_seconds
+        schedules.append(asyncio.create_task(_every(every, lambda: runs.start_scheduled(
+            RunKind.LEARNING, {"persona": "", "auto_publish": False, "event_limit": DEFAULT_EVENT_LIMIT}, every))))
+
+    async def stop_schedules() -> None:
+        for task in schedules:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = GrpcApp(
+        service_names=[SERVICE.full_name],
+        error_domain="learning.sparring.dev",
+        add_servicers=lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(
+            LearningServicer(corpus, patches, runs, experiments, personas, openai_configured=False), server),
     )
+    app.on_drain.extend([stop_schedules, runs.stop_worker])
+    app.on_close.extend([listener.stop, personas.close])
+    return app
 
 
 SPEC = ServiceSpec(

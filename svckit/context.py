@@ -7,18 +7,22 @@ import uuid
 
 ROLE_METADATA_KEY = "x-sparring-role"
 REQUEST_ID_METADATA_KEY = "x-request-id"
+# Who is acting, as the caller's gateway authenticated them; recorded with changes people make.
+ACTOR_METADATA_KEY = "x-sparring-actor"
+ANONYMOUS_ACTOR = "anonymous"
 ADMIN_ROLE = "admin"
 
 
 class CallContext:
-    """The caller's request id (``x-request-id``, or one made up when first needed) and roles."""
+    """The caller's request id (``x-request-id``, or one made up when first needed), roles and actor."""
 
-    __slots__ = ("_request_id", "method", "roles")
+    __slots__ = ("_request_id", "actor", "method", "roles")
 
-    def __init__(self, request_id: str, method: str, roles: frozenset[str]) -> None:
+    def __init__(self, request_id: str, method: str, roles: frozenset[str], actor: str = "") -> None:
         self._request_id = request_id
         self.method = method
         self.roles = roles
+        self.actor = actor or ANONYMOUS_ACTOR
 
     @property
     def request_id(self) -> str:

@@ -128,6 +128,6 @@ class Violations:
     def __bool__(self) -> bool:
         return bool(self._items)
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, reason: str = "INVALID_ARGUMENT") -> None:
         if self._items:
-            raise InvalidArgument(self._items)
+            raise InvalidArgument(self._items, reason)

@@ -122,7 +122,7 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):
 
 
 class RequestContextInterceptor(_WrappingInterceptor):
-    """Binds the request id (``x-request-id``, generated if absent) and caller roles to the call."""
+    """Binds the request id (``x-request-id``, generated if absent), the caller's roles and actor to the call."""
 
     def method_state(self, grpc_type: str, method: str) -> str:
         return method
@@ -131,13 +131,16 @@ class RequestContextInterceptor(_WrappingInterceptor):
     def _bind(context, method: str):
         request_id = ""
         roles: frozenset[str] = frozenset()
+        actor = ""
         for key, value in context.invocation_metadata() or ():
             if key == call_context.REQUEST_ID_METADATA_KEY:
                 request_id = value
             elif key == call_context.ROLE_METADATA_KEY:
                 roles = frozenset(r.strip() for r in value.split(",") if r.strip())
+            elif key == call_context.ACTOR_METADATA_KEY:
+                actor = value.strip()[:200]
         return call_context.set_current_call(
-            call_context.CallContext(request_id=request_id, method=method, roles=roles)
+            call_context.CallContext(request_id=request_id, method=method, roles=roles, actor=actor)
         )
 
     async def around(self, call, context, method):

@@ -13,6 +13,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from svckit.errors import FieldViolation, InvalidArgument
@@ -81,5 +82,5 @@ def after_cursor(after: list | None, key: str = "(create_time, id)", newest_firs
     if not after:
         return "true", {}
     comparison = "<" if newest_first else ">"
-    return (f"{key} {comparison} (CAST(:after_time AS timestamptz), :after_id)",
-            {"after_time": after[0], "after_id": after[1]})
+    return (f"{key} {comparison} (:after_time, :after_id)",
+            {"after_time": datetime.fromisoformat(after[0]), "after_id": after[1]})

@@ -93,3 +93,10 @@ async def analysis_schema(engine) -> None:
     from analysis_svc.app import SPEC
 
     await SPEC.migrate(engine)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def learning_schema(engine) -> None:
+    from learning_svc.app import SPEC
+
+    await SPEC.migrate(engine)

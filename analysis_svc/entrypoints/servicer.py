@@ -1,4 +1,4 @@
-"""AnalysisService over gRPC. Live analyses and their reads ship now; the rest answers UNIMPLEMENTED."""
+"""AnalysisService over gRPC: requests checked and converted, use cases called, answers built."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from svckit.enums import enum_filter, enum_of
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
 from svckit.persona_audit import FlagReason
 from svckit.times import timestamp
-from svckit.unimplemented import unimplemented_base
 from svckit.usecase import mutation_of
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
@@ -136,7 +135,7 @@ def _stored_name(values: dict[str, int], value: int, field: str, enum_type) -> s
     return enum_filter({number: name for name, number in values.items()}, value, field, enum_type)
 
 
-class AnalysisServicer(unimplemented_base(SERVICE, "this part of the analysis service ships in a later release")):
+class AnalysisServicer:
     def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers,
                  transcripts: TranscriptReader) -> None:
         self._audits = audits

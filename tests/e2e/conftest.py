@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -53,3 +54,59 @@ async def transcripts(transcript_server):
 
     async with grpc.aio.insecure_channel(transcript_server) as channel:
         yield transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def catalogue(channel) -> None:
+    """The shipped catalogue (personas, scenarios, archetypes), loaded through the persona API."""
+    from persona_svc.catalogue_loader import load_catalogue
+
+    await load_catalogue(channel)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def learning_server(database_url, engine, learning_schema, persona_server, catalogue) -> AsyncIterator[str]:
+    from learning_svc.app import build as build_learning
+    from learning_svc.config import LearningSettings
+
+    settings = LearningSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                persona_address=persona_server)
+    app = await build_learning(settings, engine)
+    await app.start()
+    yield app.address
+    await app.stop(grace=2)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def learnings(learning_server):
+    from sparring.learning.v1 import learning_service_pb2_grpc
+
+    async with grpc.aio.insecure_channel(learning_server) as channel:
+        yield learning_service_pb2_grpc.LearningServiceStub(channel)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def finished_runs(database_url, learning_schema):
+    """Waits for background runs by the NOTIFY each one sends when it ends: ``await finished_runs(name)``."""
+    from learning_svc.service_layer.runs import RUNS_CHANNEL
+    from svckit.notify import PgListener
+
+    done: dict[str, asyncio.Future] = {}
+
+    def future(name: str) -> asyncio.Future:
+        return done.setdefault(name, asyncio.get_running_loop().create_future())
+
+    def heard(payload: str) -> None:
+        parts = payload.split()
+        if len(parts) == 3 and parts[0] == "finished" and not future(parts[1]).done():
+            future(parts[1]).set_result(parts[2])
+
+    listener = PgListener("learning-tests", database_url, {RUNS_CHANNEL: heard})
+    await listener.start()
+
+    async def wait(name: str) -> str:
+        async with asyncio.timeout(60):
+            return await asyncio.shield(future(name))
+
+    yield wait
+    await listener.stop()

@@ -1,0 +1,646 @@
+"""The pure stages of a prompt evolution run (seed 000): analyze corpus -> identify patterns -> generate
+refinements -> validate (judge simulated calls) -> apply.
+
+No I/O: the service reads the audits and active patches, runs the simulations (simulation.simulate) and
+writes the results; these functions only compute. Outputs carry the contract's names (fields are the proto
+field names, enum values the proto enum value names, nested lists tuples), so dataclasses.asdict of any of
+them parses into its sparring.learning.v1 message with json_format.ParseDict."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from learning_svc.domain.patches import PatchOperation, PatchState, PatchTarget, PromptPatch
+from learning_svc.domain.simulation import AuditScoreMeans, SimulationSummary, phrase_key, score_means
+from svckit.persona_audit import AuditScores, FlaggedQuote, FlagReason, PersonaAudit, WordRange
+
+MAX_TOP_PHRASES = 20
+MAX_EVIDENCE_AUDITS = 50
+MAX_EVIDENCE_QUOTES = 10
+# A phrase repeats when it is flagged in at least this share of an archetype's audits (and in two of them).
+REPEATED_PHRASE_SHARE = 0.4
+REPEATED_PHRASE_MIN_AUDITS = 2
+# Enthusiasm leaks, and the other character flags, are a pattern from this share of audits on.
+LEAK_RATE_THRESHOLD = 0.3
+FLAG_RATE_THRESHOLD = 0.3
+# One phrase explains the leaks (a ban is the fix, not a calmer tone) when it is named in this share of them.
+EXPLAINED_SHARE = 0.8
+
+
+class FindingKind(StrEnum):
+    VERBOSITY = "FINDING_KIND_VERBOSITY"
+    ENTHUSIASM_LEAK = "FINDING_KIND_ENTHUSIASM_LEAK"
+    REPEATED_PHRASE = "FINDING_KIND_REPEATED_PHRASE"
+    OUT_OF_CHARACTER = "FINDING_KIND_OUT_OF_CHARACTER"
+    INCONSISTENCY = "FINDING_KIND_INCONSISTENCY"
+    PACING = "FINDING_KIND_PACING"
+
+
+class Engine(StrEnum):
+    LOCAL = "ENGINE_LOCAL"
+    OPENAI = "ENGINE_OPENAI"
+
+
+def flag_reason_name(reason: FlagReason | str) -> str:
+    """The proto name of a flag reason: FlagReason.TOO_LONG -> "FLAG_REASON_TOO_LONG"."""
+    return f"FLAG_REASON_{_reason(reason).name}"
+
+
+def _reason(reason: FlagReason | str) -> FlagReason:
+    if isinstance(reason, FlagReason):
+        return reason
+    return FlagReason(str(reason).removeprefix("FLAG_REASON_").lower())
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusAudit:
+    """A persona audit of the corpus (sparring.learning.v1.PersonaAudit, the fields the stages read)."""
+
+    name: str  # "audits/{id}"
+    persona: str  # "personas/{id}"
+    persona_display_name: str
+    archetype: str  # "archetypes/{id}", or ""
+    difficulty: int
+    scores: AuditScores
+    overall_score: float
+    avg_words_per_turn: float
+    target_words_per_turn: WordRange
+    persona_turn_count: int
+    flagged_quotes: tuple[FlaggedQuote, ...]  # reason a svckit FlagReason (its proto name is accepted too)
+    audit_time: datetime
+
+    @classmethod
+    def of(
+        cls, audit: PersonaAudit, *, name: str, persona: str, audit_time: datetime, persona_display_name: str = ""
+    ) -> CorpusAudit:
+        """From an auditor result (whose archetype is the bare id)."""
+        return cls(
+            name=name,
+            persona=persona,
+            persona_display_name=persona_display_name,
+            archetype=f"archetypes/{audit.archetype}" if audit.archetype else "",
+            difficulty=audit.difficulty,
+            scores=audit.scores,
+            overall_score=audit.overall_score,
+            avg_words_per_turn=audit.avg_words_per_turn,
+            target_words_per_turn=audit.target_words_per_turn,
+            persona_turn_count=audit.persona_turn_count,
+            flagged_quotes=audit.flagged_quotes,
+            audit_time=audit_time,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlagCount:
+    reason: str  # "FLAG_REASON_TOO_LONG"...
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseCount:
+    phrase: str  # normalised: lowercase, trimmed
+    audit_count: int
+    occurrence_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArchetypeCorpusStats:
+    archetype: str
+    audit_count: int
+    avg_words_per_turn: float
+    target_words_per_turn: WordRange
+    enthusiasm_leak_rate: float
+    mean_scores: AuditScoreMeans
+    flag_counts: tuple[FlagCount, ...]
+    top_phrases: tuple[PhraseCount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceQuote:
+    audit: str
+    text: str
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    finding_id: str
+    archetype: str
+    kind: FindingKind
+    summary: str
+    observed_value: float
+    target_min: float
+    target_max: float
+    phrase: str
+    affected_audit_count: int
+    considered_audit_count: int
+    evidence_audits: tuple[str, ...]
+    evidence_quotes: tuple[EvidenceQuote, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refinement:
+    refinement_id: str
+    archetype: str
+    target: PatchTarget
+    operation: PatchOperation
+    text: str
+    phrase: str
+    words_per_turn: WordRange | None
+    finding_ids: tuple[str, ...]
+    rationale: str
+    supersedes: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    refinement_id: str
+    baseline: SimulationSummary
+    patched: SimulationSummary
+    score_gain: float
+    passed: bool
+    explanation: str
+    engine: str  # "ENGINE_LOCAL" or "ENGINE_OPENAI"
+
+
+# ---------------------------------------------------------------------------------------------- analyze corpus
+
+# A quoted name in a flag explanation: "Enthusiasm leak: 'I appreciate that', 2 exclamation marks".
+_QUOTED_NAME = re.compile(r"(?<!\w)'(.+?)'(?=$|[\s,;:.)])")
+
+
+def quoted_phrases(explanation: str) -> tuple[str, ...]:
+    """The phrases a flag explanation names, as written, in order, without repeats."""
+    return tuple(dict.fromkeys(match.group(1).strip() for match in _QUOTED_NAME.finditer(explanation)))
+
+
+def _by_archetype(audits: Iterable[CorpusAudit]) -> dict[str, list[CorpusAudit]]:
+    groups: dict[str, list[CorpusAudit]] = defaultdict(list)
+    for audit in audits:
+        groups[audit.archetype].append(audit)
+    # Newest first within each archetype, as the corpus is listed; the name breaks ties.
+    return {
+        archetype: sorted(group, key=lambda a: (a.audit_time, a.name), reverse=True)
+        for archetype, group in sorted(groups.items())
+    }
+
+
+def _has(audit: CorpusAudit, reason: FlagReason) -> bool:
+    return any(_reason(quote.reason) == reason for quote in audit.flagged_quotes)
+
+
+def _phrase_counts(
+    audits: Sequence[CorpusAudit], reasons: frozenset[FlagReason] | None = None
+) -> dict[str, tuple[str, set[str], int]]:
+    """normalised phrase -> (the form most often written, audits it appears in, occurrences)."""
+    forms: dict[str, Counter[str]] = defaultdict(Counter)
+    seen: dict[str, set[str]] = defaultdict(set)
+    occurrences: Counter[str] = Counter()
+    for audit in audits:
+        for quote in audit.flagged_quotes:
+            if reasons is not None and _reason(quote.reason) not in reasons:
+                continue
+            for phrase in quoted_phrases(quote.explanation):
+                key = _normal(phrase)
+                if not key:
+                    continue
+                forms[key][phrase] += 1
+                seen[key].add(audit.name)
+                occurrences[key] += 1
+    return {
+        key: (min(forms[key].items(), key=lambda item: (-item[1], item[0]))[0], seen[key], occurrences[key])
+        for key in occurrences
+    }
+
+
+def _normal(phrase: str) -> str:
+    return " ".join(phrase.casefold().split()).strip()
+
+
+def analyze_corpus(audits: Iterable[CorpusAudit]) -> tuple[ArchetypeCorpusStats, ...]:
+    """One entry per archetype, ordered by archetype."""
+    stats = []
+    for archetype, group in _by_archetype(audits).items():
+        turns = sum(audit.persona_turn_count for audit in group)
+        if turns:
+            average = sum(audit.avg_words_per_turn * audit.persona_turn_count for audit in group) / turns
+        else:
+            average = sum(audit.avg_words_per_turn for audit in group) / len(group)
+        targets = Counter((a.target_words_per_turn.min_words, a.target_words_per_turn.max_words) for a in group)
+        target = min(targets.items(), key=lambda item: (-item[1], item[0][1], item[0][0]))[0]
+        scores = score_means(audit.scores.as_tuple() for audit in group)
+        flags = Counter(_reason(quote.reason) for audit in group for quote in audit.flagged_quotes)
+        phrases = sorted(
+            (PhraseCount(key, len(names), count) for key, (_, names, count) in _phrase_counts(group).items()),
+            key=lambda p: (-p.occurrence_count, -p.audit_count, p.phrase),
+        )
+        stats.append(
+            ArchetypeCorpusStats(
+                archetype=archetype,
+                audit_count=len(group),
+                avg_words_per_turn=round(average, 2),
+                target_words_per_turn=WordRange(*target),
+                enthusiasm_leak_rate=round(sum(_has(a, FlagReason.ENTHUSIASM_LEAK) for a in group) / len(group), 4),
+                mean_scores=scores,
+                flag_counts=tuple(
+                    FlagCount(flag_reason_name(reason), flags[reason]) for reason in FlagReason if flags[reason]
+                ),
+                top_phrases=tuple(phrases[:MAX_TOP_PHRASES]),
+            )
+        )
+    return tuple(stats)
+
+
+# ---------------------------------------------------------------------------------------------- identify patterns
+
+
+def display_name(archetype: str) -> str:
+    """How summaries name an archetype: "archetypes/owl" -> "Owl"; without an archetype, "Unassigned"."""
+    identifier = archetype.removeprefix("archetypes/")
+    return identifier[:1].upper() + identifier[1:] if identifier else "Unassigned"
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 1):g}"
+
+
+def _quotes(
+    audits: Sequence[CorpusAudit], keep: Callable[[FlaggedQuote], bool], order: str = "audit"
+) -> tuple[EvidenceQuote, ...]:
+    found = [(audit, quote) for audit in audits for quote in audit.flagged_quotes if keep(quote)]
+    if order == "length":
+        found.sort(key=lambda item: -len(item[1].text))
+    return tuple(EvidenceQuote(audit.name, quote.text, quote.sequence) for audit, quote in found[:MAX_EVIDENCE_QUOTES])
+
+
+_FLAG_FINDINGS: tuple[tuple[FlagReason, FindingKind, str], ...] = (
+    (FlagReason.OUT_OF_CHARACTER, FindingKind.OUT_OF_CHARACTER, "{name} personas break character in {n} of {m} calls"),
+    (
+        FlagReason.INCONSISTENT,
+        FindingKind.INCONSISTENCY,
+        "{name} personas use a tone their traits rule out in {n} of {m} calls",
+    ),
+    (
+        FlagReason.PACING,
+        FindingKind.PACING,
+        "{name} personas give in too early or monologue in {n} of {m} calls",
+    ),
+)
+
+
+def identify_patterns(
+    audits: Iterable[CorpusAudit], stats: Sequence[ArchetypeCorpusStats], min_audits: int
+) -> tuple[Finding, ...]:
+    """Findings per archetype with at least min_audits audits, in archetype order and, within one, in the
+    order verbosity, repeated phrases (most calls first), enthusiasm leak, out of character, inconsistency,
+    pacing; numbered f1, f2, ..."""
+    groups = _by_archetype(audits)
+    drafts: list[dict] = []
+    for entry in sorted(stats, key=lambda s: s.archetype):
+        group = groups.get(entry.archetype, [])
+        considered = len(group)
+        if considered < max(1, min_audits):
+            continue
+        name = display_name(entry.archetype)
+        base = {"archetype": entry.archetype, "considered_audit_count": considered}
+
+        target = entry.target_words_per_turn
+        if entry.avg_words_per_turn > target.max_words:
+            over = [a for a in group if a.avg_words_per_turn > a.target_words_per_turn.max_words]
+            # Furthest over first; the sort is stable, so newest first among equals.
+            over_sorted = sorted(over, key=lambda a: -a.avg_words_per_turn / a.target_words_per_turn.max_words)
+            drafts.append(
+                base
+                | {
+                    "kind": FindingKind.VERBOSITY,
+                    "summary": f"{name} personas average {_number(entry.avg_words_per_turn)} words/turn "
+                    f"(target {target.min_words}-{target.max_words})",
+                    "observed_value": entry.avg_words_per_turn,
+                    "target_min": float(target.min_words),
+                    "target_max": float(target.max_words),
+                    "affected": over,
+                    "evidence": over_sorted,
+                    "quotes": _quotes(over_sorted, lambda q: _reason(q.reason) == FlagReason.TOO_LONG, order="length"),
+                }
+            )
+
+        leak_phrases = _phrase_counts(group, frozenset({FlagReason.ENTHUSIASM_LEAK}))
+        needed = max(REPEATED_PHRASE_MIN_AUDITS, math.ceil(REPEATED_PHRASE_SHARE * considered))
+        repeated = sorted(
+            ((form, names) for form, names, _ in leak_phrases.values() if len(names) >= needed),
+            key=lambda item: (-len(item[1]), _normal(item[0])),
+        )
+        for form, names in repeated:
+            key = _normal(form)
+            affected = [a for a in group if a.name in names]
+            drafts.append(
+                base
+                | {
+                    "kind": FindingKind.REPEATED_PHRASE,
+                    "summary": f"{name} says '{form}' in {len(affected)} of {considered} calls",
+                    "observed_value": round(len(affected) / considered, 4),
+                    "phrase": form,
+                    "affected": affected,
+                    "evidence": affected,
+                    "quotes": _quotes(
+                        affected,
+                        lambda q, key=key: (
+                            _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK
+                            and key in {_normal(p) for p in quoted_phrases(q.explanation)}
+                        ),
+                    ),
+                }
+            )
+
+        leaking = [a for a in group if _has(a, FlagReason.ENTHUSIASM_LEAK)]
+        leak_quotes = [
+            {_normal(p) for p in quoted_phrases(q.explanation)}
+            for a in leaking
+            for q in a.flagged_quotes
+            if _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK
+        ]
+        explained = any(
+            sum(key in names for names in leak_quotes) >= EXPLAINED_SHARE * len(leak_quotes) for key in leak_phrases
+        )
+        if leaking and len(leaking) / considered >= LEAK_RATE_THRESHOLD and not explained:
+            drafts.append(
+                base
+                | {
+                    "kind": FindingKind.ENTHUSIASM_LEAK,
+                    "summary": f"{name} personas leak enthusiasm in {len(leaking)} of {considered} calls",
+                    "observed_value": round(len(leaking) / considered, 4),
+                    "affected": leaking,
+                    "evidence": leaking,
+                    "quotes": _quotes(leaking, lambda q: _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK),
+                }
+            )
+
+        for reason, kind, template in _FLAG_FINDINGS:
+            affected = [a for a in group if _has(a, reason)]
+            if affected and len(affected) / considered >= FLAG_RATE_THRESHOLD:
+                drafts.append(
+                    base
+                    | {
+                        "kind": kind,
+                        "summary": template.format(name=name, n=len(affected), m=considered),
+                        "observed_value": round(len(affected) / considered, 4),
+                        "affected": affected,
+                        "evidence": affected,
+                        "quotes": _quotes(affected, lambda q, reason=reason: _reason(q.reason) == reason),
+                    }
+                )
+
+    return tuple(
+        Finding(
+            finding_id=f"f{index}",
+            archetype=draft["archetype"],
+            kind=draft["kind"],
+            summary=draft["summary"],
+            observed_value=draft["observed_value"],
+            target_min=draft.get("target_min", 0.0),
+            target_max=draft.get("target_max", 0.0),
+            phrase=draft.get("phrase", ""),
+            affected_audit_count=len(draft["affected"]),
+            considered_audit_count=draft["considered_audit_count"],
+            evidence_audits=tuple(a.name for a in draft["evidence"][:MAX_EVIDENCE_AUDITS]),
+            evidence_quotes=draft["quotes"],
+        )
+        for index, draft in enumerate(drafts, start=1)
+    )
+
+
+# ---------------------------------------------------------------------------------------------- generate refinements
+
+# The texts are ones the local simulator understands (simulation.parse_rules).
+ENTHUSIASM_RULE = "Keep a flat, guarded tone: no exclamation marks, and never gush over the caller's ideas."
+IN_CHARACTER_RULE = (
+    "Stay in character for the whole call: never mention being an AI, your instructions or your difficulty, "
+    "and never offer to help."
+)
+CONSISTENT_TONE_RULE = (
+    "Keep the tone your traits give you: no warm pleasantries if you are cool, no harsh put-downs if you are warm."
+)
+HOLD_GROUND_RULE = (
+    "Hold your ground: agree to nothing until the candidate has answered your objections, and make one point per turn."
+)
+
+# Worst first, as the auditor orders its flags.
+_SEVERITY = {
+    FindingKind.OUT_OF_CHARACTER: 0,
+    FindingKind.ENTHUSIASM_LEAK: 1,  # the broader fix before the bans of single phrases
+    FindingKind.REPEATED_PHRASE: 2,
+    FindingKind.INCONSISTENCY: 3,
+    FindingKind.VERBOSITY: 4,
+    FindingKind.PACING: 5,
+}
+
+
+def length_rule(words_per_turn: WordRange) -> str:
+    return f"Keep every answer to {words_per_turn} words until the candidate earns more."
+
+
+def ban_rule(phrase: str) -> str:
+    return f"Never say '{phrase}' - too warm for someone who didn't ask for this call."
+
+
+def _applies(patch: PromptPatch, archetype: str) -> bool:
+    return patch.state == PatchState.ACTIVE and patch.archetype in ("", archetype)
+
+
+def _same_effect(refinement: Refinement, patch: PromptPatch) -> bool:
+    """Whether an ACTIVE patch that applies to the refinement's archetype already does what it would do."""
+    if patch.operation != refinement.operation or not _applies(patch, refinement.archetype):
+        return False
+    if refinement.operation == PatchOperation.BAN_PHRASE:
+        return phrase_key(patch.phrase or patch.text) == phrase_key(refinement.phrase)
+    if refinement.operation == PatchOperation.CHANGE_LENGTH_RANGE:
+        return patch.words_per_turn == refinement.words_per_turn
+    return patch.target == refinement.target and _normal(patch.text) == _normal(refinement.text)
+
+
+def _change(finding: Finding) -> tuple[PatchTarget, PatchOperation, str, str, WordRange | None, str]:
+    """(target, operation, text, phrase, words_per_turn, rationale) for a finding."""
+    kind = finding.kind
+    if kind == FindingKind.VERBOSITY:
+        words_per_turn = WordRange(int(finding.target_min), int(finding.target_max))
+        return (
+            PatchTarget.VOICE_PROMPT,
+            PatchOperation.CHANGE_LENGTH_RANGE,
+            length_rule(words_per_turn),
+            "",
+            words_per_turn,
+            f"{finding.summary}: a firm words-per-turn range brings answers back to target.",
+        )
+    if kind == FindingKind.REPEATED_PHRASE:
+        return (
+            PatchTarget.VOICE_PROMPT,
+            PatchOperation.BAN_PHRASE,
+            ban_rule(finding.phrase),
+            finding.phrase,
+            None,
+            f"{finding.summary}: banning the phrase removes the habit without rewriting the prompt.",
+        )
+    rules = {
+        FindingKind.ENTHUSIASM_LEAK: (PatchTarget.VOICE_PROMPT, ENTHUSIASM_RULE, "a calm-tone rule stops the leaks"),
+        FindingKind.OUT_OF_CHARACTER: (
+            PatchTarget.SYSTEM_PROMPT,
+            IN_CHARACTER_RULE,
+            "an explicit stay-in-character rule stops the breaks",
+        ),
+        FindingKind.INCONSISTENCY: (
+            PatchTarget.ELEMENTAL_BEHAVIOR,
+            CONSISTENT_TONE_RULE,
+            "tying the tone to the traits removes the off-tone phrases",
+        ),
+        FindingKind.PACING: (
+            PatchTarget.ELEMENTAL_BEHAVIOR,
+            HOLD_GROUND_RULE,
+            "holding ground until objections are answered fixes the pacing",
+        ),
+    }
+    target, text, why = rules[kind]
+    return target, PatchOperation.ADD_RULE, text, "", None, f"{finding.summary}: {why}."
+
+
+def generate_refinements(
+    findings: Sequence[Finding], active: Sequence[PromptPatch], max_refinements: int
+) -> tuple[Refinement, ...]:
+    """Surgical patches for the findings, most important first (most affected share of calls, then worst
+    kind), numbered r1, r2, ...; none that an ACTIVE patch applying to the archetype already makes, at most
+    max_refinements. A length range supersedes the ACTIVE length-range patch of the same archetype and target."""
+    ranked = sorted(
+        enumerate(findings),
+        key=lambda item: (
+            -(item[1].affected_audit_count / item[1].considered_audit_count if item[1].considered_audit_count else 0),
+            _SEVERITY[item[1].kind],
+            item[0],
+        ),
+    )
+    drafts: list[Refinement] = []
+    for _, finding in ranked:
+        target, operation, text, phrase, words_per_turn, rationale = _change(finding)
+        supersedes = ""
+        if operation == PatchOperation.CHANGE_LENGTH_RANGE:
+            current = [
+                p
+                for p in active
+                if p.state == PatchState.ACTIVE
+                and p.operation == PatchOperation.CHANGE_LENGTH_RANGE
+                and p.archetype == finding.archetype
+                and p.target == target
+            ]
+            supersedes = current[-1].name if current else ""
+        draft = Refinement(
+            refinement_id="",
+            archetype=finding.archetype,
+            target=target,
+            operation=operation,
+            text=text,
+            phrase=phrase,
+            words_per_turn=words_per_turn,
+            finding_ids=(finding.finding_id,),
+            rationale=rationale,
+            supersedes=supersedes,
+        )
+        if any(_same_effect(draft, patch) for patch in active):
+            continue
+        duplicate = next((i for i, d in enumerate(drafts) if _same_draft(d, draft)), None)
+        if duplicate is not None:
+            kept = drafts[duplicate]
+            drafts[duplicate] = replace(kept, finding_ids=(*kept.finding_ids, finding.finding_id))
+            continue
+        drafts.append(draft)
+    return tuple(
+        replace(draft, refinement_id=f"r{index}") for index, draft in enumerate(drafts[:max_refinements], start=1)
+    )
+
+
+def _same_draft(a: Refinement, b: Refinement) -> bool:
+    return (a.archetype, a.target, a.operation, phrase_key(a.phrase), a.words_per_turn, _normal(a.text)) == (
+        b.archetype,
+        b.target,
+        b.operation,
+        phrase_key(b.phrase),
+        b.words_per_turn,
+        _normal(b.text),
+    )
+
+
+def rules_in_force(
+    active: Sequence[PromptPatch], archetype: str, refinement: Refinement | None = None
+) -> tuple[str, ...]:
+    """The rule texts a persona of the archetype follows: the ACTIVE patches for all archetypes, then its own,
+    each in activation order; with a refinement, without the patch it supersedes and with its text last."""
+    applying = [p for p in active if _applies(p, archetype)]
+    applying.sort(key=lambda p: (p.archetype != "", p.activate_time or p.create_time, p.name))
+    superseded = refinement.supersedes if refinement is not None else ""
+    texts = [p.text for p in applying if p.name != superseded]
+    if refinement is not None:
+        texts.append(refinement.text)
+    return tuple(texts)
+
+
+# ---------------------------------------------------------------------------------------------- validate
+
+_TARGET_SCORE = {
+    FindingKind.VERBOSITY: "brevity",
+    FindingKind.ENTHUSIASM_LEAK: "enthusiasm_leak",
+    FindingKind.REPEATED_PHRASE: "enthusiasm_leak",
+    FindingKind.OUT_OF_CHARACTER: "authenticity",
+    FindingKind.INCONSISTENCY: "consistency",
+    FindingKind.PACING: "pacing",
+}
+
+
+def target_score(refinement: Refinement, findings: Sequence[Finding]) -> str:
+    """The AuditScoreMeans field the refinement is meant to raise: from its first finding's kind ("overall"
+    when none of its findings is known)."""
+    by_id = {finding.finding_id: finding for finding in findings}
+    kinds = [by_id[i].kind for i in refinement.finding_ids if i in by_id]
+    return _TARGET_SCORE[kinds[0]] if kinds else "overall"
+
+
+def judge(
+    refinement: Refinement,
+    findings: Sequence[Finding],
+    baseline: SimulationSummary,
+    patched: SimulationSummary,
+    min_score_gain: float,
+    engine: str,
+) -> ValidationResult:
+    """Passed when the targeted score rose by at least min_score_gain and the overall score did not fall."""
+    score = target_score(refinement, findings)
+    before = float(getattr(baseline.scores, score))
+    after = float(getattr(patched.scores, score))
+    gain = round(after - before, 2)
+    overall_before, overall_after = baseline.scores.overall, patched.scores.overall
+    enough = gain >= min_score_gain - 1e-9
+    not_worse = overall_after >= overall_before - 1e-9
+    label = score.replace("_", " ")
+    moved = f"{label} went from {before:.2f} to {after:.2f} ({gain:+.2f}, {min_score_gain:+.2f} needed)"
+    overall = f"overall from {overall_before:.2f} to {overall_after:.2f}"
+    calls = f"over {patched.calls} simulated calls"
+    if enough and not_worse:
+        explanation = f"Passed: {moved} and {overall} {calls}."
+    elif enough:
+        explanation = f"Failed: {moved} but the overall score got worse, {overall} {calls}."
+    else:
+        explanation = f"Failed: {moved}, not enough; {overall} {calls}."
+    return ValidationResult(
+        refinement_id=refinement.refinement_id,
+        baseline=baseline,
+        patched=patched,
+        score_gain=gain,
+        passed=enough and not_worse,
+        explanation=explanation,
+        engine=str(engine),
+    )

@@ -1,0 +1,104 @@
+"""Training signals and per-persona learned modules (seed 004).
+
+Every piece of feedback and every audit becomes one normalised event: a persona, the module it speaks
+to, and a signal from -1.0 (bad) to 1.0 (good). A learning run folds events into each module's
+Beta(positive, negative) belief; its confidence is the mean of that belief, the share of good signal.
+A module whose confidence falls under the floor is retired; the rest wait for the regression gate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from svckit.persona_audit import AuditScores, WordRange
+
+# A new module starts undecided: Beta(1, 1), confidence 0.5.
+PRIOR = 1.0
+RETIRE_BELOW = 0.25
+# Retiring on one or two bad signals would be noise.
+RETIRE_MIN_EVENTS = 5
+# A published audit-dimension module under this confidence makes the persona reinforce that dimension.
+REINFORCE_BELOW = 0.5
+AUDIT_DIMENSIONS = ("brevity", "authenticity", "consistency", "enthusiasm_leak", "pacing")
+GENERAL_MODULE = "general"
+
+
+class TrainingEventSource(StrEnum):
+    FEEDBACK = "TRAINING_EVENT_SOURCE_FEEDBACK"
+    PERSONA_AUDIT = "TRAINING_EVENT_SOURCE_PERSONA_AUDIT"
+
+
+class ModuleStatus(StrEnum):
+    DRAFT = "MODULE_STATUS_DRAFT"
+    ACTIVE = "MODULE_STATUS_ACTIVE"
+    HELD = "MODULE_STATUS_HELD"
+    RETIRED = "MODULE_STATUS_RETIRED"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    persona: str
+    module: str
+    signal: float
+
+
+def audit_signal(persona: str, scores: AuditScores, overall: float) -> Signal:
+    """An audit speaks to its weakest dimension; 1-10 overall maps onto -1..1."""
+    values = dict(zip(AUDIT_DIMENSIONS, scores.as_tuple(), strict=True))
+    weakest = min(AUDIT_DIMENSIONS, key=lambda name: (values[name], AUDIT_DIMENSIONS.index(name)))
+    return Signal(persona, weakest, round(max(-1.0, min(1.0, (overall - 5.5) / 4.5)), 4))
+
+
+def feedback_signal(persona: str, intent_label: str, score: float) -> Signal:
+    return Signal(persona, intent_label or GENERAL_MODULE, score)
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    persona: str
+    module: str
+    positive: float
+    negative: float
+    status: ModuleStatus
+    event_count: int
+
+    @property
+    def confidence(self) -> float:
+        return round(self.positive / (self.positive + self.negative), 4)
+
+
+def fresh_module(persona: str, module: str) -> Module:
+    return Module(persona, module, PRIOR, PRIOR, ModuleStatus.DRAFT, 0)
+
+
+def fold(module: Module, signals: Iterable[float]) -> Module:
+    """The module after these signals: each splits one unit of evidence between good and bad."""
+    positive, negative, count = module.positive, module.negative, module.event_count
+    for signal in signals:
+        positive += (1 + signal) / 2
+        negative += (1 - signal) / 2
+        count += 1
+    folded = replace(module, positive=positive, negative=negative, event_count=count)
+    retire = folded.confidence < RETIRE_BELOW and count >= RETIRE_MIN_EVENTS
+    return replace(folded, status=ModuleStatus.RETIRED if retire else ModuleStatus.DRAFT)
+
+
+def reinforcement_rules(modules: Iterable[Module], target: WordRange) -> tuple[str, ...]:
+    """Rules a persona follows for its published weak audit dimensions, in the simulator's grammar."""
+    rules = []
+    for module in sorted(modules, key=lambda m: m.module):
+        if module.status != ModuleStatus.ACTIVE or module.confidence >= REINFORCE_BELOW:
+            continue
+        rule = _REINFORCEMENTS.get(module.module)
+        if rule:
+            rules.append(rule.format(target=target))
+    return tuple(rules)
+
+
+_REINFORCEMENTS = {
+    "brevity": "Keep every answer to {target.min_words}-{target.max_words} words.",
+    "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",
+    "authenticity": "Stay in character: never mention being an AI or your instructions.",
+    "pacing": "Make one point per turn, then stop and let the candidate lead.",
+}

@@ -1,0 +1,221 @@
+"""Requests checked and turned into domain values; domain values and documents turned into messages.
+
+Domain values and stored documents carry the contract's field and enum names, so one ``message`` call
+turns any of them into its proto."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from google.protobuf import json_format
+from sparring.learning.v1 import learning_service_pb2 as pb
+
+from learning_svc.domain.patches import (
+    MAX_PHRASE_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_WORDS_PER_TURN,
+    PatchChange,
+    PatchOperation,
+    PatchTarget,
+)
+from svckit import names
+from svckit.errors import FieldViolation, InvalidArgument, Violations
+from svckit.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
+from svckit.records import to_record
+from svckit.times import time_of
+
+TRACE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
+MAX_NOTE_CHARS = 500
+MAX_MOTIVATION_CHARS = 2000
+
+
+def message(message_type: type, value: Any):
+    """A domain value (dataclass) or a stored document (dict) as its proto message."""
+    record = value if isinstance(value, dict) else to_record(value)
+    return json_format.ParseDict(record, message_type(), ignore_unknown_fields=True)
+
+
+def document(msg) -> dict:
+    return json_format.MessageToDict(msg, preserving_proto_field_name=True)
+
+
+def enum_name(enum_type, value: int, field: str, allow_unset: bool = False) -> str | None:
+    """The proto name of an enum value in a request; None when unset and allowed."""
+    if value == 0:
+        if allow_unset:
+            return None
+        raise InvalidArgument(FieldViolation(field, "is required"))
+    try:
+        return enum_type.Name(value)
+    except ValueError:
+        raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}")) from None
+
+
+def optional_name(value: str, collection: str, field: str) -> str:
+    """An optional reference: empty, or a valid ``{collection}/{id}``."""
+    if value:
+        names.resource_id(value, collection, field)
+    return value
+
+
+def scope_filter(value: str, collection: str, field: str) -> str | None:
+    """A scope filter of a List: empty for any (None), "all" for the all-scope (""), else a name."""
+    if not value:
+        return None
+    if value == "all":
+        return ""
+    names.resource_id(value, collection, field)
+    return value
+
+
+def check_note(violations: Violations, value: str, field: str, limit: int = MAX_NOTE_CHARS) -> None:
+    violations.require(len(value) <= limit, field, f"must be at most {limit} characters (got {len(value)})")
+
+
+def _check_range(violations: Violations, value: float, low: float, high: float, field: str) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        violations.add(field, f"must be between {low:g} and {high:g} (got {value!r})")
+
+
+# --- audits ----------------------------------------------------------------------------------------
+
+
+def audit_document(audit: pb.PersonaAudit) -> tuple[str, dict]:
+    """The id of the audit's source and the audit as stored; every bad field named at once."""
+    v = Violations()
+    source_id = ""
+    if not audit.source_audit:
+        v.add("audit.source_audit", "is required")
+    else:
+        try:
+            source_id = names.resource_id(audit.source_audit, "audits", "audit.source_audit")
+        except InvalidArgument as error:
+            v.add("audit.source_audit", error.violations[0].description)
+    for field, collection, required in (("session", "sessions", True), ("persona", "personas", True),
+                                        ("archetype", "archetypes", False)):
+        value = getattr(audit, field)
+        if not value:
+            v.require(not required, f"audit.{field}", "is required")
+        elif not (value.startswith(f"{collection}/") and names.valid_id(value.removeprefix(f"{collection}/"))):
+            v.add(f"audit.{field}", f"must be a resource name like '{collection}/{{id}}' (got {value[:100]!r})")
+    v.require(1 <= audit.difficulty <= 5, "audit.difficulty", f"must be between 1 and 5 (got {audit.difficulty})")
+    for field in ("brevity", "authenticity", "consistency", "enthusiasm_leak", "pacing"):
+        score = getattr(audit.scores, field)
+        v.require(1 <= score <= 10, f"audit.scores.{field}", f"must be between 1 and 10 (got {score})")
+    _check_range(v, audit.overall_score, 1.0, 10.0, "audit.overall_score")
+    v.require(math.isfinite(audit.avg_words_per_turn) and audit.avg_words_per_turn >= 0, "audit.avg_words_per_turn",
+              "must be 0 or more")
+    v.require(audit.persona_turn_count >= 0, "audit.persona_turn_count", "must be 0 or more")
+    v.require(len(audit.flagged_quotes) <= MAX_FLAGGED_QUOTES, "audit.flagged_quotes",
+              f"at most {MAX_FLAGGED_QUOTES} (got {len(audit.flagged_quotes)})")
+    for index, quote in enumerate(audit.flagged_quotes):
+        check_note(v, quote.text, f"audit.flagged_quotes[{index}].text", MAX_QUOTE_CHARS)
+    v.require(len(audit.recommendations) <= MAX_RECOMMENDATIONS, "audit.recommendations",
+              f"at most {MAX_RECOMMENDATIONS} (got {len(audit.recommendations)})")
+    for index, recommendation in enumerate(audit.recommendations):
+        check_note(v, recommendation, f"audit.recommendations[{index}]", 1000)
+    if not audit.HasField("audit_time"):
+        v.add("audit.audit_time", "is required")
+    else:
+        time_of(audit.audit_time, "audit.audit_time", v)
+    v.raise_if_any()
+    stored = pb.PersonaAudit()
+    stored.CopyFrom(audit)
+    stored.ClearField("name")
+    stored.ClearField("record_time")
+    return source_id, document(stored)
+
+
+# --- patches ---------------------------------------------------------------------------------------
+
+
+def patch_change(patch: pb.PromptPatch) -> PatchChange:
+    v = Violations()
+    archetype = patch.archetype
+    if archetype and not (archetype.startswith("archetypes/") and names.valid_id(archetype[len("archetypes/"):])):
+        v.add("patch.archetype", f"must be empty or a resource name like 'archetypes/{{id}}' (got {archetype[:100]!r})")
+    target = operation = None
+    try:
+        target = PatchTarget(enum_name(pb.PatchTarget, patch.target, "patch.target"))
+    except InvalidArgument as error:
+        v.add("patch.target", error.violations[0].description)
+    try:
+        operation = PatchOperation(enum_name(pb.PatchOperation, patch.operation, "patch.operation"))
+    except InvalidArgument as error:
+        v.add("patch.operation", error.violations[0].description)
+    v.require(0 < len(patch.text.strip()) and len(patch.text) <= MAX_TEXT_CHARS, "patch.text",
+              f"is required, at most {MAX_TEXT_CHARS} characters")
+    if operation == PatchOperation.BAN_PHRASE:
+        v.require(0 < len(patch.phrase.strip()) and len(patch.phrase) <= MAX_PHRASE_CHARS, "patch.phrase",
+                  f"is required for BAN_PHRASE, at most {MAX_PHRASE_CHARS} characters")
+    else:
+        v.require(not patch.phrase, "patch.phrase", "is only for PATCH_OPERATION_BAN_PHRASE")
+    words = None
+    if operation == PatchOperation.CHANGE_LENGTH_RANGE:
+        low, high = patch.words_per_turn.min_words, patch.words_per_turn.max_words
+        if not patch.HasField("words_per_turn") or not 1 <= low <= high <= MAX_WORDS_PER_TURN:
+            v.add("patch.words_per_turn", f"is required for CHANGE_LENGTH_RANGE, with 1 <= min_words <= max_words "
+                                          f"<= {MAX_WORDS_PER_TURN} (got {low}-{high})")
+        words = WordRange(low, high)
+    else:
+        v.require(not patch.HasField("words_per_turn"), "patch.words_per_turn",
+                  "is only for PATCH_OPERATION_CHANGE_LENGTH_RANGE")
+    check_note(v, patch.motivation, "patch.motivation", MAX_MOTIVATION_CHARS)
+    v.raise_if_any()
+    assert target is not None and operation is not None
+    return PatchChange(archetype, target, operation, patch.text.strip(), patch.phrase.strip(), words)
+
+
+# --- feedback --------------------------------------------------------------------------------------
+
+
+def feedback_document(feedback: pb.Feedback) -> dict:
+    v = Violations()
+    v.require(TRACE_ID.match(feedback.trace_id) is not None, "feedback.trace_id",
+              "is required: 1 to 200 letters, digits and '.-_:'")
+    _check_range(v, feedback.score, -1.0, 1.0, "feedback.score")
+    check_note(v, feedback.reason, "feedback.reason", 100)
+    check_note(v, feedback.comment, "feedback.comment", 2000)
+    check_note(v, feedback.intent_label, "feedback.intent_label", 100)
+    if not feedback.persona:
+        v.add("feedback.persona", "is required")
+    elif not (feedback.persona.startswith("personas/") and names.valid_id(feedback.persona[len("personas/"):])):
+        v.add("feedback.persona", f"must be a resource name like 'personas/{{id}}' (got {feedback.persona[:100]!r})")
+    if feedback.session and not (feedback.session.startswith("sessions/")
+                                 and names.valid_id(feedback.session[len("sessions/"):])):
+        v.add("feedback.session", f"must be empty or like 'sessions/{{id}}' (got {feedback.session[:100]!r})")
+    v.raise_if_any()
+    return {"trace_id": feedback.trace_id, "score": feedback.score, "reason": feedback.reason,
+            "comment": feedback.comment, "persona": feedback.persona, "intent_label": feedback.intent_label,
+            "session": feedback.session}
+
+
+def trace_id_of(name: str) -> str:
+    trace_id = name.removeprefix("feedback/")
+    if not name.startswith("feedback/") or TRACE_ID.match(trace_id) is None:
+        raise InvalidArgument(FieldViolation("name", f"must be like 'feedback/{{trace_id}}' (got {name[:100]!r})"))
+    return trace_id
+
+
+# --- runs ------------------------------------------------------------------------------------------
+
+_OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_calls": (1, 10),
+                  "max_refinements": (1, 20)}
+
+
+def evolution_options(options: pb.EvolutionOptions) -> dict:
+    v = Violations()
+    for field, (low, high) in _OPTION_RANGES.items():
+        value = getattr(options, field)
+        v.require(value == 0 or low <= value <= high, f"options.{field}",
+                  f"must be 0 (the default) or {low} to {high} (got {value})")
+    if options.HasField("min_score_gain"):
+        _check_range(v, options.min_score_gain, 0.0, 9.0, "options.min_score_gain")
+    v.raise_if_any()
+    engine = enum_name(pb.Engine, options.engine, "options.engine", allow_unset=True)
+    record = {field: getattr(options, field) for field in _OPTION_RANGES}
+    if options.HasField("min_score_gain"):
+        record["min_score_gain"] = options.min_score_gain
+    return {**record, "auto_apply": options.auto_apply, "engine": engine or "ENGINE_LOCAL"}

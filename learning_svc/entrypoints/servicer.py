@@ -1,0 +1,321 @@
+"""LearningService over gRPC: requests checked and converted, use cases called, answers built."""
+
+from __future__ import annotations
+
+import math
+
+from sparring.learning.v1 import learning_service_pb2 as pb
+
+from learning_svc.adapters.personas import PersonaDirectory
+from learning_svc.domain.experiments import (
+    ExperimentMetric,
+    ExperimentSettings,
+    TestMethod,
+    Variant,
+    traffic_total_violation,
+    validate_experiment,
+)
+from learning_svc.domain.patches import PatchTarget
+from learning_svc.entrypoints import convert
+from learning_svc.entrypoints.convert import check_note, enum_name, message, optional_name, scope_filter
+from learning_svc.service_layer.corpus import Corpus
+from learning_svc.service_layer.evolution import with_defaults
+from learning_svc.service_layer.experiments import Experiments
+from learning_svc.service_layer.patches import Patches
+from learning_svc.service_layer.runs import RunKind, Runs, RunTrigger
+from svckit import names
+from svckit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Violations
+from svckit.records import to_record
+from svckit.times import time_of, timestamp
+from svckit.usecase import mutation_of
+
+SERVICE = pb.DESCRIPTOR.services_by_name["LearningService"]
+MAX_EVENT_LIMIT = 100_000
+
+
+def _patch_id(name: str, field: str = "name") -> str:
+    return names.resource_id(name, "patches", field)
+
+
+def _notes(**fields: str) -> None:
+    v = Violations()
+    for field, value in fields.items():
+        check_note(v, value, field)
+    v.raise_if_any()
+
+
+class LearningServicer:
+    def __init__(self, corpus: Corpus, patches: Patches, runs: Runs, experiments: Experiments,
+                 personas: PersonaDirectory, openai_configured: bool) -> None:
+        self._corpus = corpus
+        self._patches = patches
+        self._runs = runs
+        self._experiments = experiments
+        self._personas = personas
+        self._openai_configured = openai_configured
+
+    # --- audits -------------------------------------------------------------------------------
+
+    async def RecordPersonaAudit(self, request, context):
+        source_id, stored = convert.audit_document(request.audit)
+        recorded = await self._corpus.record_audit(source_id, stored)
+        return pb.RecordPersonaAuditResponse(audit=message(pb.PersonaAudit, recorded.document),
+                                             duplicate=recorded.duplicate)
+
+    async def GetPersonaAudit(self, request, context):
+        audit = await self._corpus.get_audit(names.resource_id(request.name, "audits", "name"))
+        return pb.GetPersonaAuditResponse(audit=message(pb.PersonaAudit, audit))
+
+    async def ListPersonaAudits(self, request, context):
+        v = Violations()
+        v.require(0 <= request.difficulty <= 5, "difficulty", f"must be 0 (any) or 1 to 5 (got {request.difficulty})")
+        filters = {
+            "archetype": optional_name(request.archetype, "archetypes", "archetype") or None,
+            "difficulty": request.difficulty or None,
+            "persona": optional_name(request.persona, "personas", "persona") or None,
+            "time_from": time_of(request.audit_time_from, "audit_time_from", v)
+            if request.HasField("audit_time_from") else None,
+            "time_to": time_of(request.audit_time_to, "audit_time_to", v)
+            if request.HasField("audit_time_to") else None,
+        }
+        v.raise_if_any()
+        page = await self._corpus.list_audits(filters, request.page_size, request.page_token)
+        return pb.ListPersonaAuditsResponse(audits=[message(pb.PersonaAudit, audit) for audit in page.items],
+                                            next_page_token=page.next_page_token)
+
+    # --- evolution runs -----------------------------------------------------------------------
+
+    async def StartEvolutionRun(self, request, context):
+        archetype = optional_name(request.archetype, "archetypes", "archetype")
+        options = convert.evolution_options(request.options)
+        if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
+            raise FailedPrecondition("the openai engine is not configured for the learning service "
+                                     "(set LEARNING_OPENAI_BASE_URL)", reason="ENGINE_NOT_CONFIGURED")
+        if archetype and not await self._personas.archetype_exists(archetype):
+            raise InvalidArgument(FieldViolation("archetype", f"{archetype} is not known to the persona service"),
+                                  reason="UNKNOWN_ARCHETYPE")
+        run = await self._runs.start(RunKind.EVOLUTION, {"archetype": archetype, "options": with_defaults(options)},
+                                     RunTrigger.MANUAL, mutation_of(request))
+        return pb.StartEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+
+    async def GetEvolutionRun(self, request, context):
+        run = await self._runs.get(RunKind.EVOLUTION, names.resource_id(request.name, "evolutionRuns", "name"))
+        return pb.GetEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+
+    async def ListEvolutionRuns(self, request, context):
+        filters = {"scope": scope_filter(request.archetype, "archetypes", "archetype"),
+                   "state": enum_name(pb.RunState, request.state, "state", allow_unset=True)}
+        page = await self._runs.list(RunKind.EVOLUTION, filters, request.page_size, request.page_token)
+        return pb.ListEvolutionRunsResponse(runs=[message(pb.EvolutionRun, run) for run in page.items],
+                                            next_page_token=page.next_page_token)
+
+    # --- prompt patches -----------------------------------------------------------------------
+
+    async def CreatePromptPatch(self, request, context):
+        change = convert.patch_change(request.patch)
+        if request.patch_id:
+            v = Violations()
+            names.check_resource_id(v, "patch_id", request.patch_id)
+            v.raise_if_any()
+        if change.archetype and not await self._personas.archetype_exists(change.archetype):
+            raise InvalidArgument(FieldViolation("patch.archetype",
+                                                 f"{change.archetype} is not known to the persona service"),
+                                  reason="UNKNOWN_ARCHETYPE")
+        patch = await self._patches.create(request.patch_id, change, request.patch.motivation, mutation_of(request))
+        return pb.CreatePromptPatchResponse(patch=message(pb.PromptPatch, patch))
+
+    async def GetPromptPatch(self, request, context):
+        patch = await self._patches.get(_patch_id(request.name))
+        return pb.GetPromptPatchResponse(patch=message(pb.PromptPatch, patch))
+
+    async def ListPromptPatches(self, request, context):
+        target = enum_name(pb.PatchTarget, request.target, "target", allow_unset=True)
+        state = enum_name(pb.PatchState, request.state, "state", allow_unset=True)
+        filters = {"archetype": scope_filter(request.archetype, "archetypes", "archetype"),
+                   "target": target, "state": state,
+                   "evolution_run": optional_name(request.evolution_run, "evolutionRuns", "evolution_run") or None}
+        page = await self._patches.list(filters, request.page_size, request.page_token)
+        return pb.ListPromptPatchesResponse(patches=[message(pb.PromptPatch, p) for p in page.items],
+                                            next_page_token=page.next_page_token)
+
+    async def ApprovePromptPatch(self, request, context):
+        patch_id = _patch_id(request.name)
+        _notes(comment=request.comment)
+        patch = await self._patches.approve(patch_id, request.etag, request.comment, mutation_of(request))
+        return pb.ApprovePromptPatchResponse(patch=message(pb.PromptPatch, patch))
+
+    async def RejectPromptPatch(self, request, context):
+        patch_id = _patch_id(request.name)
+        _notes(reason=request.reason)
+        patch = await self._patches.reject(patch_id, request.etag, request.reason, mutation_of(request))
+        return pb.RejectPromptPatchResponse(patch=message(pb.PromptPatch, patch))
+
+    async def DeactivatePromptPatch(self, request, context):
+        patch_id = _patch_id(request.name)
+        _notes(reason=request.reason)
+        patch = await self._patches.deactivate(patch_id, request.etag, request.reason, mutation_of(request))
+        return pb.DeactivatePromptPatchResponse(patch=message(pb.PromptPatch, patch))
+
+    async def RollbackPromptPatch(self, request, context):
+        patch_id = _patch_id(request.name)
+        _notes(reason=request.reason)
+        result = await self._patches.rollback(patch_id, request.etag, request.reason, mutation_of(request))
+        reply = pb.RollbackPromptPatchResponse(patch=message(pb.PromptPatch, result.patch))
+        if result.restored is not None:
+            reply.restored_patch.CopyFrom(message(pb.PromptPatch, result.restored))
+        return reply
+
+    async def ListPromptPatchRevisions(self, request, context):
+        page = await self._patches.revisions(_patch_id(request.parent, "parent"), request.page_size,
+                                             request.page_token)
+        return pb.ListPromptPatchRevisionsResponse(
+            revisions=[pb.PromptPatchRevision(
+                name=f"{r.snapshot.name}/revisions/{r.revision}", revision=r.revision,
+                action=pb.PatchAction.Value(r.action.value), actor=r.actor, reason=r.reason,
+                snapshot=message(pb.PromptPatch, r.snapshot), create_time=timestamp(r.create_time))
+                for r in page.items],
+            next_page_token=page.next_page_token)
+
+    async def ListActivePatches(self, request, context):
+        archetype = optional_name(request.archetype, "archetypes", "archetype")
+        targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
+        active = await self._patches.active_set(archetype, targets)
+        return pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
+                                            active_set_etag=active.etag)
+
+    # --- feedback and learning runs -----------------------------------------------------------
+
+    async def RecordFeedback(self, request, context):
+        recorded = await self._corpus.record_feedback(convert.feedback_document(request.feedback))
+        return pb.RecordFeedbackResponse(feedback=message(pb.Feedback, recorded.document),
+                                         duplicate=recorded.duplicate)
+
+    async def GetFeedback(self, request, context):
+        feedback = await self._corpus.get_feedback(convert.trace_id_of(request.name))
+        return pb.GetFeedbackResponse(feedback=message(pb.Feedback, feedback))
+
+    async def ListTrainingEvents(self, request, context):
+        filters = {
+            "persona": optional_name(request.persona, "personas", "persona") or None,
+            "source": enum_name(pb.TrainingEventSource, request.source, "source", allow_unset=True),
+            "processed": request.processed if request.HasField("processed") else None,
+            "learning_run": optional_name(request.learning_run, "learningRuns", "learning_run") or None,
+        }
+        page = await self._corpus.list_events(filters, request.page_size, request.page_token)
+        return pb.ListTrainingEventsResponse(
+            events=[pb.TrainingEvent(
+                name=f"trainingEvents/{e.id}", source=pb.TrainingEventSource.Value(e.source.value), origin=e.origin,
+                persona=e.persona, module=e.module, signal=e.signal, processed=e.processed,
+                learning_run=e.learning_run, create_time=timestamp(e.create_time),
+                process_time=timestamp(e.process_time))
+                for e in page.items],
+            next_page_token=page.next_page_token)
+
+    async def CreateLearningRun(self, request, context):
+        run = request.learning_run
+        persona = optional_name(run.persona, "personas", "learning_run.persona")
+        v = Violations()
+        v.require(0 <= run.event_limit <= MAX_EVENT_LIMIT, "learning_run.event_limit",
+                  f"must be 0 (10000) or 1 to {MAX_EVENT_LIMIT} (got {run.event_limit})")
+        v.raise_if_any()
+        created = await self._runs.start(
+            RunKind.LEARNING, {"persona": persona, "auto_publish": run.auto_publish,
+                               "event_limit": run.event_limit or 10_000},
+            RunTrigger.MANUAL, mutation_of(request))
+        return pb.CreateLearningRunResponse(learning_run=message(pb.LearningRun, created))
+
+    async def GetLearningRun(self, request, context):
+        run = await self._runs.get(RunKind.LEARNING, names.resource_id(request.name, "learningRuns", "name"))
+        return pb.GetLearningRunResponse(learning_run=message(pb.LearningRun, run))
+
+    async def ListLearningRuns(self, request, context):
+        filters = {"scope": scope_filter(request.persona, "personas", "persona"),
+                   "state": enum_name(pb.RunState, request.state, "state", allow_unset=True),
+                   "decision": enum_name(pb.PublishDecision, request.decision, "decision", allow_unset=True)}
+        page = await self._runs.list(RunKind.LEARNING, filters, request.page_size, request.page_token)
+        return pb.ListLearningRunsResponse(learning_runs=[message(pb.LearningRun, r) for r in page.items],
+                                           next_page_token=page.next_page_token)
+
+    # --- experiments --------------------------------------------------------------------------
+
+    async def CreateExperiment(self, request, context):
+        experiment = request.experiment
+        variants = [Variant(v.variant_id, v.persona, v.traffic_bps, v.control) for v in experiment.variants]
+        metric = enum_name(pb.ExperimentMetric, experiment.metric, "experiment.metric", allow_unset=True)
+        method = enum_name(pb.TestMethod, experiment.test_method, "experiment.test_method", allow_unset=True)
+        settings = ExperimentSettings(ExperimentMetric(metric) if metric else None, experiment.confidence_level,
+                                      TestMethod(method) if method else None, experiment.horizon_samples,
+                                      experiment.min_samples)
+        v = Violations()
+        v.require(0 < len(experiment.display_name.strip()) <= 200, "experiment.display_name",
+                  "is required, at most 200 characters")
+        check_note(v, experiment.description, "experiment.description", 2000)
+        if request.experiment_id:
+            names.check_resource_id(v, "experiment_id", request.experiment_id)
+        for index, variant in enumerate(variants):
+            if not (variant.persona.startswith("personas/")
+                    and names.valid_id(variant.persona.removeprefix("personas/"))):
+                v.add(f"experiment.variants[{index}].persona",
+                      f"must be a resource name like 'personas/{{id}}' (got {variant.persona[:100]!r})")
+        for field, description in validate_experiment(variants, settings):
+            v.add(field, description)
+        traffic = traffic_total_violation(variants)
+        if traffic is not None:
+            v.add(*traffic)
+            v.raise_if_any(reason="TRAFFIC_NOT_100_PERCENT")
+        v.raise_if_any()
+        for index, variant in enumerate(variants):
+            if not await self._personas.persona_exists(variant.persona):
+                raise InvalidArgument(FieldViolation(f"experiment.variants[{index}].persona",
+                                                     f"{variant.persona} is not known to the persona service"),
+                                      reason="UNKNOWN_PERSONA")
+        document = {"display_name": experiment.display_name.strip(), "description": experiment.description,
+                    "variants": to_record(variants), "metric": metric, "confidence_level": settings.level,
+                    "test_method": settings.method.value, "horizon_samples": experiment.horizon_samples,
+                    "min_samples": settings.decision_min_samples}
+        created = await self._experiments.create(request.experiment_id, document, mutation_of(request))
+        return pb.CreateExperimentResponse(experiment=message(pb.Experiment, created))
+
+    async def GetExperiment(self, request, context):
+        experiment = await self._experiments.get(names.resource_id(request.name, "experiments", "name"))
+        return pb.GetExperimentResponse(experiment=message(pb.Experiment, experiment))
+
+    async def ListExperiments(self, request, context):
+        filters = {"state": enum_name(pb.ExperimentState, request.state, "state", allow_unset=True),
+                   "persona": optional_name(request.persona, "personas", "persona") or None}
+        page = await self._experiments.list(filters, request.page_size, request.page_token)
+        return pb.ListExperimentsResponse(experiments=[message(pb.Experiment, e) for e in page.items],
+                                          next_page_token=page.next_page_token)
+
+    async def AssignVariant(self, request, context):
+        experiment_id = names.resource_id(request.experiment, "experiments", "experiment")
+        session_id = names.resource_id(request.session, "sessions", "session")
+        assignment = await self._experiments.assign(experiment_id, session_id)
+        return pb.AssignVariantResponse(assignment=pb.VariantAssignment(
+            name=assignment.name, session=assignment.session, variant_id=assignment.variant_id,
+            persona=assignment.persona, create_time=timestamp(assignment.create_time)))
+
+    async def RecordExperimentOutcome(self, request, context):
+        experiment_id = names.resource_id(request.experiment, "experiments", "experiment")
+        session_id = names.resource_id(request.session, "sessions", "session")
+        v = Violations()
+        has_say, has_audit = request.HasField("say_meter_score"), request.HasField("audit_score")
+        v.require(has_say or has_audit, "say_meter_score", "at least one of say_meter_score and audit_score")
+        if has_say:
+            v.require(0 <= request.say_meter_score <= 100, "say_meter_score",
+                      f"must be between 0 and 100 (got {request.say_meter_score})")
+        if has_audit:
+            v.require(math.isfinite(request.audit_score) and 1.0 <= request.audit_score <= 10.0, "audit_score",
+                      f"must be between 1.0 and 10.0 (got {request.audit_score})")
+        v.raise_if_any()
+        outcome = await self._experiments.record_outcome(
+            experiment_id, session_id, request.say_meter_score if has_say else None,
+            request.audit_score if has_audit else None, mutation_of(request))
+        return pb.RecordExperimentOutcomeResponse(experiment=message(pb.Experiment, outcome.experiment),
+                                                  duplicate=outcome.duplicate)
+
+    async def StopExperiment(self, request, context):
+        experiment_id = names.resource_id(request.name, "experiments", "name")
+        _notes(reason=request.reason)
+        stopped = await self._experiments.stop(experiment_id, request.etag, request.reason, mutation_of(request))
+        return pb.StopExperimentResponse(experiment=message(pb.Experiment, stopped))

@@ -1,0 +1,9 @@
+"""Tables of the learning schema that several use cases share."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from svckit.db import request_log_table
+
+REQUEST_LOG = request_log_table(sa.MetaData(schema="learning"))

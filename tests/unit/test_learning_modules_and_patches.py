@@ -1,0 +1,94 @@
+"""Training signals, module confidence, and the lifecycle rules of prompt patches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from learning_svc.domain.modules import (
+    ModuleStatus,
+    audit_signal,
+    feedback_signal,
+    fold,
+    fresh_module,
+    reinforcement_rules,
+)
+from learning_svc.domain.patches import (
+    PatchChange,
+    PatchOperation,
+    PatchOrigin,
+    PatchState,
+    PatchTarget,
+    PromptPatch,
+    check_approvable,
+    revised,
+    supersedes_on_approval,
+)
+from svckit.errors import FailedPrecondition
+from svckit.persona_audit import AuditScores, WordRange
+
+
+def test_an_audit_speaks_to_its_weakest_dimension_with_a_signal_from_its_overall_score():
+    signal = audit_signal("personas/p", AuditScores(3, 8, 8, 9, 7), overall=7.0)
+    assert (signal.module, signal.signal) == ("brevity", pytest.approx(1.5 / 4.5, abs=1e-4))
+    assert audit_signal("personas/p", AuditScores(10, 10, 10, 10, 10), 10.0).signal == 1.0
+    assert audit_signal("personas/p", AuditScores(1, 1, 1, 1, 1), 1.0).signal == -1.0
+    assert feedback_signal("personas/p", "", -1.0).module == "general"
+
+
+def test_confidence_follows_the_signals_and_a_module_that_keeps_failing_is_retired():
+    module = fresh_module("personas/p", "factual")
+    assert module.confidence == 0.5
+    better = fold(module, [1.0, 1.0, 0.5])
+    assert better.confidence > 0.5 and better.event_count == 3 and better.status == ModuleStatus.DRAFT
+    worse = fold(module, [-1.0] * 4)
+    assert worse.confidence < 0.25 and worse.status == ModuleStatus.DRAFT  # too few events to retire on
+    assert fold(worse, [-1.0]).status == ModuleStatus.RETIRED
+
+
+def test_published_weak_dimensions_become_rules_the_persona_follows():
+    weak = fold(fresh_module("personas/p", "brevity"), [-1.0, -1.0])
+    published = replace(weak, status=ModuleStatus.ACTIVE)
+    assert reinforcement_rules([weak], WordRange(8, 16)) == ()
+    assert reinforcement_rules([published], WordRange(8, 16)) == ("Keep every answer to 8-16 words.",)
+    strong = replace(fold(fresh_module("personas/p", "pacing"), [1.0] * 3), status=ModuleStatus.ACTIVE)
+    assert reinforcement_rules([strong], WordRange(8, 16)) == ()
+
+
+def _patch(name: str, state: PatchState, operation=PatchOperation.CHANGE_LENGTH_RANGE) -> PromptPatch:
+    now = datetime.now(UTC)
+    change = PatchChange("archetypes/owl", PatchTarget.VOICE_PROMPT, operation, "Keep it short.", "",
+                         WordRange(8, 12))
+    return PromptPatch(name=name, archetype=change.archetype, target=change.target, operation=change.operation,
+                       text=change.text, phrase="", words_per_turn=change.words_per_turn, state=state,
+                       origin=PatchOrigin.MANUAL, evolution_run="", refinement_id="", motivation="",
+                       source_audit_count=0, validated=False, validation_score=0.0, baseline_score=0.0,
+                       supersedes="", superseded_by="", create_time=now, update_time=now, activate_time=None,
+                       revision=1, etag="e1")
+
+
+def test_only_proposed_and_deactivated_patches_can_be_approved():
+    check_approvable(_patch("patches/a", PatchState.PROPOSED))
+    check_approvable(_patch("patches/a", PatchState.DEACTIVATED))
+    with pytest.raises(FailedPrecondition) as rejected:
+        check_approvable(_patch("patches/a", PatchState.REJECTED))
+    assert rejected.value.reason == "PATCH_REJECTED"
+    for state in (PatchState.SUPERSEDED, PatchState.ROLLED_BACK):
+        with pytest.raises(FailedPrecondition) as invalid:
+            check_approvable(_patch("patches/a", state))
+        assert invalid.value.reason == "INVALID_PATCH_STATE"
+
+
+def test_a_new_length_range_supersedes_the_active_one_and_other_operations_supersede_nothing():
+    active = [_patch("patches/old", PatchState.ACTIVE),
+              _patch("patches/rule", PatchState.ACTIVE, PatchOperation.ADD_RULE)]
+    assert supersedes_on_approval(_patch("patches/new", PatchState.PROPOSED), active).name == "patches/old"
+    assert supersedes_on_approval(_patch("patches/new", PatchState.PROPOSED, PatchOperation.ADD_RULE), active) is None
+
+
+def test_every_change_is_a_new_revision_with_a_new_etag():
+    patch = _patch("patches/a", PatchState.PROPOSED)
+    changed = revised(patch, datetime.now(UTC), state=PatchState.ACTIVE)
+    assert (changed.revision, changed.state) == (2, PatchState.ACTIVE) and changed.etag != patch.etag
