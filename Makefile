@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
 export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
 
-.PHONY: setup protos check-protos lint run test bench demo clean
+.PHONY: setup protos check-protos lint run test bench demo loop clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: setup
 # With `make run` up: a sample call streamed live, the Say Meter and suggestions as they arrive, the audit.
 demo: setup
 	$(PY) -m analysis_svc.demo
+
+# With `make run` up: flawed personas, their calls and audits, an evolution run, approved patches, better calls.
+loop: setup
+	$(PY) -m learning_svc.closed_loop
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

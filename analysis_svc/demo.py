@@ -20,6 +20,8 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from svckit.gateway import stream_call
+
 RESET, BOLD, DIM = "\033[0m", "\033[1m", "\033[2m"
 COLOURS = {apb.SCORE_BAND_RED: "\033[31m", apb.SCORE_BAND_YELLOW: "\033[33m", apb.SCORE_BAND_GREEN: "\033[32m"}
 ROLES = {"candidate": tpb.ROLE_USER, "persona": tpb.ROLE_ASSISTANT}
@@ -79,27 +81,14 @@ async def run(transcript_address: str, analysis_address: str, pause: float) -> N
             session_id=f"demo-{uuid.uuid4().hex[:8]}"))).session
         print(f"{BOLD}Live call {session.name}{RESET} (an analysis every 4 messages)\n")
         watcher = asyncio.create_task(_watch(analyses, session.name))
-        requests: asyncio.Queue = asyncio.Queue()
-        await requests.put(tpb.StreamSessionRequest(open=tpb.StreamOpen(session=session.name)))
 
-        async def frames():
-            while (frame := await requests.get()) is not None:
-                yield frame
-
-        stream = transcripts.StreamSession(frames())
-        await stream.read()  # opened
-        for sequence, (speaker, text) in enumerate(call["turns"], start=1):
-            who = "Candidate" if speaker == "candidate" else "Persona  "
+        async def shown(_sequence: int, role: int, text: str) -> None:
+            who = "Candidate" if role == tpb.ROLE_USER else "Persona  "
             print(f"{DIM}{who}{RESET} {text}")
-            await requests.put(tpb.StreamSessionRequest(utterance=tpb.Utterance(
-                sequence=sequence, role=ROLES[speaker], text=text)))
-            while True:  # the utterance is acked once durable
-                frame = await stream.read()
-                if frame.WhichOneof("frame") == "acks" and frame.acks.acks[-1].sequence == sequence:
-                    break
             await asyncio.sleep(pause)  # reading time for the viewer
-        await requests.put(None)
-        await stream.code()
+
+        await stream_call(transcripts, session.name, ((ROLES[speaker], text) for speaker, text in call["turns"]),
+                          shown)
         await transcripts.EndSession(tpb.EndSessionRequest(name=session.name, reason="demo over"))
         await asyncio.wait_for(watcher, timeout=30)
 

@@ -16,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from learning_svc.domain.evolution import CorpusAudit
 from learning_svc.domain.modules import Signal, TrainingEventSource, audit_signal, feedback_signal
 from svckit.errors import NotFound
+from svckit.notify import notify
 from svckit.pagination import PageTokens, after_cursor, page_size
 from svckit.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
 from svckit.usecase import Page
 
+# Every newly recorded audit is announced with its persona's name, for whoever waits on the corpus.
+AUDITS_CHANNEL = "learning_audits"
 MAX_EVENT_PAGE = 1000
 DEFAULT_EVENT_PAGE = 100
 
@@ -105,6 +108,7 @@ class Corpus:
                  "audit_time": datetime.fromisoformat(document["audit_time"].replace("Z", "+00:00"))})).first()
             if inserted is None:
                 return False
+            await notify(connection, AUDITS_CHANNEL, document["persona"])
             signal = audit_signal(document["persona"], scores_of(document), float(document.get("overall_score", 0)))
             await _insert_event(connection, str(uuid.uuid4()), TrainingEventSource.PERSONA_AUDIT, document["name"],
                                 signal)

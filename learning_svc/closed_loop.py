@@ -1,0 +1,234 @@
+"""`make loop`: the learning loop closed, end to end, against the running services.
+
+Two personas with a known flaw are seeded (an Owl that talks far too long, a Lamb that leaks
+enthusiasm). Each plays a few calls through the real gateway protocol, the persona's side played by
+the local simulator from the rules its rendered prompt carries. The analysis service audits every
+call and hands the audit to the learning service; an evolution run per archetype finds the flaw,
+proposes patches and validates them on simulated calls; the patches are approved as an operator
+would; then the personas play new calls, which RenderPrompt now patches, and their audits improve.
+
+Run it with `make run` up. Waiting on the services is injected, so the tests wait on events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import grpc
+from sparring.learning.v1 import learning_service_pb2 as lpb
+from sparring.learning.v1 import learning_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as ppb
+from sparring.persona.v1 import persona_service_pb2_grpc
+from sparring.transcript.v1 import transcript_service_pb2 as tpb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+from learning_svc.adapters.personas import simulated
+from learning_svc.domain.simulation import AuditScoreMeans, score_means, simulate_call
+from svckit.context import ACTOR_METADATA_KEY
+from svckit.gateway import stream_call
+from svckit.turns import Role
+
+ACTOR = ((ACTOR_METADATA_KEY, "closed-loop"),)
+_ROLES = {Role.USER: tpb.ROLE_USER, Role.ASSISTANT: tpb.ROLE_ASSISTANT}
+
+
+@dataclass(frozen=True)
+class FlawedPersona:
+    persona_id: str
+    based_on: str  # a catalogue persona, copied and given the flaw
+    display_name: str
+    flaw: str
+    changes: Callable[[ppb.Persona], None]
+
+
+def _rambling(persona: ppb.Persona) -> None:
+    persona.communication_style = "Long-winded: explains everything in detail and rambles through every answer."
+    persona.config.language_style = ppb.LANGUAGE_STYLE_VERBOSE
+
+
+def _gushing(persona: ppb.Persona) -> None:
+    del persona.personality_traits[:]
+    persona.personality_traits.extend(["enthusiastic", "eager", "easily excited"])
+    persona.config.emotional_style = ppb.EMOTIONAL_STYLE_EXPRESSIVE
+
+
+FLAWED = (
+    FlawedPersona("loop-rambling-owl", "kenji-watanabe", "Theo Marsh", "talks far too long", _rambling),
+    FlawedPersona("loop-gushing-lamb", "mei-lin", "Bonnie Hale", "leaks enthusiasm", _gushing),
+)
+
+
+@dataclass
+class PersonaOutcome:
+    persona: str
+    display_name: str
+    archetype: str
+    flaw: str
+    before: AuditScoreMeans | None = None
+    before_words: float = 0.0
+    after: AuditScoreMeans | None = None
+    after_words: float = 0.0
+    run: lpb.EvolutionRun | None = None
+    patches: list[lpb.PromptPatch] = field(default_factory=list)
+
+
+# Waits until something may have changed: the CLI sleeps a little, the tests wait for a NOTIFY.
+Changed = Callable[[], Awaitable[None]]
+RunFinished = Callable[[str], Awaitable[None]]
+
+
+class ClosedLoop:
+    def __init__(self, personas, transcripts, learnings, audits_changed: Changed, run_finished: RunFinished,
+                 calls: int = 4, say: Callable[[str], None] = print) -> None:
+        self._personas = personas
+        self._transcripts = transcripts
+        self._learnings = learnings
+        self._audits_changed = audits_changed
+        self._run_finished = run_finished
+        self._calls = calls
+        self._say = say
+
+    async def run(self) -> list[PersonaOutcome]:
+        outcomes = [await self._seed(flawed) for flawed in FLAWED]
+        for outcome in outcomes:
+            sessions = await self._play(outcome, first_seed=1)
+            outcome.before, outcome.before_words = await self._audited(outcome, sessions)
+            self._say(f"{outcome.display_name} ({outcome.flaw}): {self._calls} calls, audit overall "
+                      f"{outcome.before.overall:.2f}, {outcome.before_words:.1f} words/turn")
+        for outcome in outcomes:
+            await self._evolve(outcome)
+        for outcome in outcomes:
+            sessions = await self._play(outcome, first_seed=101)
+            outcome.after, outcome.after_words = await self._audited(outcome, sessions)
+        self._report(outcomes)
+        return outcomes
+
+    async def _seed(self, flawed: FlawedPersona) -> PersonaOutcome:
+        name = f"personas/{flawed.persona_id}"
+        try:
+            persona = (await self._personas.GetPersona(ppb.GetPersonaRequest(name=name))).persona
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            base = (await self._personas.GetPersona(ppb.GetPersonaRequest(
+                name=f"personas/{flawed.based_on}"))).persona
+            persona = ppb.Persona()
+            persona.CopyFrom(base)  # its output-only fields are ignored by CreatePersona
+            persona.display_name, persona.slug = flawed.display_name, flawed.persona_id
+            flawed.changes(persona)
+            persona = (await self._personas.CreatePersona(ppb.CreatePersonaRequest(
+                persona=persona, persona_id=flawed.persona_id))).persona
+        return PersonaOutcome(persona.name, persona.display_name, persona.archetype, flawed.flaw)
+
+    async def _play(self, outcome: PersonaOutcome, first_seed: int) -> set[str]:
+        """Calls through the gateway protocol; the persona follows the rules its rendered prompt carries."""
+        persona = (await self._personas.GetPersona(ppb.GetPersonaRequest(name=outcome.persona))).persona
+        rendered = await self._personas.RenderPrompt(ppb.RenderPromptRequest(persona=outcome.persona))
+        if rendered.patch_source != ppb.PATCH_SOURCE_LIVE:
+            self._say(f"warning: {outcome.persona} rendered without patches "
+                      f"({ppb.PatchSource.Name(rendered.patch_source)}); is the persona service wired to learning?")
+        rules = [patch.text for patch in rendered.applied_patches]
+        player = simulated(persona)
+        sessions = set()
+        for seed in range(first_seed, first_seed + self._calls):
+            session = (await self._transcripts.CreateSession(tpb.CreateSessionRequest(
+                session=tpb.Session(persona=outcome.persona, blueprint=persona.blueprint),
+                session_id=f"loop-{uuid.uuid4().hex[:12]}"))).session
+            turns = simulate_call(player, rules, seed)
+            await stream_call(self._transcripts, session.name, ((_ROLES[t.role], t.text) for t in turns))
+            await self._transcripts.EndSession(tpb.EndSessionRequest(name=session.name, reason="call over"))
+            sessions.add(session.name)
+        return sessions
+
+    async def _audited(self, outcome: PersonaOutcome, sessions: set[str]) -> tuple[AuditScoreMeans, float]:
+        """The audits of these calls, once the learning service has them all."""
+        while True:
+            reply = await self._learnings.ListPersonaAudits(lpb.ListPersonaAuditsRequest(
+                persona=outcome.persona, page_size=200))
+            audits = [audit for audit in reply.audits if audit.session in sessions]
+            if len(audits) == len(sessions):
+                break
+            await self._audits_changed()
+        means = score_means((a.scores.brevity, a.scores.authenticity, a.scores.consistency, a.scores.enthusiasm_leak,
+                             a.scores.pacing) for a in audits)
+        turns = sum(a.persona_turn_count for a in audits)
+        words = sum(a.avg_words_per_turn * a.persona_turn_count for a in audits) / turns if turns else 0.0
+        return means, round(words, 1)
+
+    async def _evolve(self, outcome: PersonaOutcome) -> None:
+        run = (await self._learnings.StartEvolutionRun(lpb.StartEvolutionRunRequest(
+            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3, simulated_calls=3)),
+            metadata=ACTOR)).run
+        await self._run_finished(run.name)
+        outcome.run = (await self._learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
+        proposed = await self._learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(
+            evolution_run=run.name, state=lpb.PATCH_STATE_PROPOSED))
+        for patch in proposed.patches:  # reviewed and approved, as an operator would
+            approved = await self._learnings.ApprovePromptPatch(lpb.ApprovePromptPatchRequest(
+                name=patch.name, etag=patch.etag, comment="validated by the closed-loop check"), metadata=ACTOR)
+            outcome.patches.append(approved.patch)
+
+    def _report(self, outcomes: list[PersonaOutcome]) -> None:
+        say = self._say
+        for o in outcomes:
+            assert o.run is not None and o.before is not None and o.after is not None
+            say(f"\n== {o.display_name} ({o.archetype}, {o.flaw}) ==")
+            say(f"Evolution run {o.run.name}: {lpb.RunState.Name(o.run.state)}")
+            for finding in o.run.identify_patterns.findings:
+                say(f"  finding: {finding.summary}")
+            results = {r.refinement_id: r for r in o.run.validate.results}
+            for refinement in o.run.generate_refinements.refinements:
+                result = results.get(refinement.refinement_id)
+                if result is not None:
+                    verdict = "passed" if result.passed else "failed"
+                    say(f"  refinement {refinement.refinement_id} {verdict}: \"{refinement.text}\"\n"
+                        f"    simulated calls overall {result.baseline.scores.overall:.2f} -> "
+                        f"{result.patched.scores.overall:.2f}; {result.explanation}")
+            for patch in o.patches:
+                say(f"  approved {patch.name}: \"{patch.text}\"")
+            say(f"  audits of real calls, before: overall {o.before.overall:.2f}, brevity {o.before.brevity:.2f}, "
+                f"enthusiasm leak {o.before.enthusiasm_leak:.2f}, {o.before_words:.1f} words/turn")
+            say(f"  audits of real calls, after:  overall {o.after.overall:.2f}, brevity {o.after.brevity:.2f}, "
+                f"enthusiasm leak {o.after.enthusiasm_leak:.2f}, {o.after_words:.1f} words/turn")
+
+
+async def _main(args: argparse.Namespace) -> None:
+    async with grpc.aio.insecure_channel(args.persona) as p, grpc.aio.insecure_channel(args.transcript) as t, \
+            grpc.aio.insecure_channel(args.learning) as lc:
+        learnings = learning_service_pb2_grpc.LearningServiceStub(lc)
+
+        async def run_finished(name: str) -> None:
+            # A client of the API alone, so it polls the run as any operator's tool would.
+            going = (lpb.RUN_STATE_QUEUED, lpb.RUN_STATE_RUNNING)
+            while (await learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=name))).run.state in going:  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+
+        loop = ClosedLoop(persona_service_pb2_grpc.PersonaServiceStub(p),
+                          transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
+                          audits_changed=lambda: asyncio.sleep(0.5), run_finished=run_finished, calls=args.calls)
+        await asyncio.wait_for(loop.run(), timeout=args.timeout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="learning_svc.closed_loop", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persona", default="127.0.0.1:50051")
+    parser.add_argument("--transcript", default="127.0.0.1:50052")
+    parser.add_argument("--learning", default="127.0.0.1:50054")
+    parser.add_argument("--calls", type=int, default=4, help="calls per persona, before and after")
+    parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
+    args = parser.parse_args()
+    try:
+        asyncio.run(_main(args))
+    except grpc.aio.AioRpcError as error:
+        raise SystemExit(f"{error.code().name}: {error.details()} (is `make run` up?)") from None
+    except TimeoutError:
+        raise SystemExit("the loop did not close in time: are all four services up?") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The learning loop closed through all four services: flawed personas, real calls, audits, an evolution
+run, approved patches, and better audits of the next calls."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import grpc
+import pytest_asyncio
+from sparring.persona.v1 import persona_service_pb2_grpc
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+from analysis_svc.app import build as build_analysis
+from analysis_svc.config import AnalysisSettings
+from learning_svc.closed_loop import ClosedLoop
+from learning_svc.service_layer.corpus import AUDITS_CHANNEL
+from persona_svc.app import build as build_persona
+from persona_svc.config import PersonaSettings
+from svckit.notify import PgListener
+from transcript_svc.app import build as build_transcript
+from transcript_svc.config import TranscriptSettings
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def wired(database_url, engine, analysis_schema, transcript_schema, persona_server, learning_server):
+    """Persona (patched by learning), transcript -> analysis -> learning, as `make run` wires them."""
+    analysis_port = _free_port()  # the transcript service needs it before the analysis service starts
+    persona = await build_persona(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                  learning_address=learning_server, patches_timeout_seconds=5),
+                                  engine)
+    await persona.start()
+    transcript = await build_transcript(TranscriptSettings(
+        database_url=database_url, grpc_port=0, metrics_port=0, analysis_address=f"127.0.0.1:{analysis_port}"),
+        engine)
+    await transcript.start()
+    analysis = await build_analysis(AnalysisSettings(
+        database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript.address,
+        persona_address=persona_server, learning_address=learning_server), engine)
+    analysis.port = analysis_port
+    await analysis.start()
+    yield persona.address, transcript.address
+    for app in (analysis, transcript, persona):
+        await app.stop(grace=1)
+
+
+@pytest_asyncio.fixture
+async def audits_changed(database_url):
+    """Waits for the learning service to announce a newly recorded audit."""
+    heard = asyncio.Event()
+    listener = PgListener("closed-loop-test", database_url, {AUDITS_CHANNEL: lambda _persona: heard.set()})
+    await listener.start()
+
+    async def changed() -> None:
+        async with asyncio.timeout(60):
+            await heard.wait()
+        heard.clear()
+
+    yield changed
+    await listener.stop()
+
+
+async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(wired, learnings, finished_runs,
+                                                                          audits_changed):
+    persona_address, transcript_address = wired
+    shown: list[str] = []
+    async with grpc.aio.insecure_channel(persona_address) as p, grpc.aio.insecure_channel(transcript_address) as t:
+        loop = ClosedLoop(persona_service_pb2_grpc.PersonaServiceStub(p),
+                          transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
+                          audits_changed=audits_changed, run_finished=finished_runs, calls=3, say=shown.append)
+        outcomes = await loop.run()
+
+    owl, lamb = outcomes
+    assert owl.patches and lamb.patches, "\n".join(shown)
+    assert any("words/turn" in f.summary for f in owl.run.identify_patterns.findings)
+    assert owl.after.brevity >= owl.before.brevity + 3 and owl.after_words < owl.before_words / 2
+    assert lamb.after.enthusiasm_leak >= lamb.before.enthusiasm_leak + 3
+    for outcome in outcomes:
+        assert outcome.after.overall > outcome.before.overall
+        passed = [r for r in outcome.run.validate.results if r.passed]
+        assert passed and all(r.patched.scores.overall >= r.baseline.scores.overall for r in passed)
+    report = "\n".join(shown)
+    assert "audits of real calls, before" in report and "approved patches/" in report
