@@ -263,15 +263,34 @@ async def test_a_learning_run_folds_events_into_modules_and_holds_without_auto_p
     assert len(processed.events) == done.events_processed and all(e.processed for e in processed.events)
 
 
-async def test_only_one_run_per_scope_at_a_time(learnings, finished_runs):
+async def test_a_run_for_all_personas_is_listed_in_the_all_scope(learnings, finished_runs):
+    # Scope conflicts are tested on the queue itself (tests/integration/test_learning_runs.py), where no worker
+    # can finish the first run before the second start arrives.
     everyone = (await learnings.CreateLearningRun(pb.CreateLearningRunRequest(
         learning_run=pb.LearningRun()))).learning_run
-    reason, _ = await _refused(learnings.CreateLearningRun(pb.CreateLearningRunRequest(
-        learning_run=pb.LearningRun(persona="personas/priya-raman"))), grpc.StatusCode.FAILED_PRECONDITION)
-    assert reason == "RUN_IN_PROGRESS"
     assert await finished_runs(everyone.name) == "RUN_STATE_SUCCEEDED"
     listed = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="all"))
     assert everyone.name in [r.name for r in listed.learning_runs]
+    mine = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="personas/priya-raman"))
+    assert everyone.name not in [r.name for r in mine.learning_runs]
+
+
+async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(learnings, finished_runs):
+    run = (await learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
+        archetype="archetypes/bear", options=pb.EvolutionOptions(min_audits=1000)))).run
+    assert run.options.min_audits == 1000 and run.options.simulated_calls == 3  # defaults filled in
+    assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
+    done = (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
+    assert done.analyze_corpus.status.state == done.identify_patterns.status.state == pb.STAGE_STATE_SUCCEEDED
+    assert not done.identify_patterns.findings
+    assert {done.generate_refinements.status.state, done.validate.status.state, done.apply.status.state} == {
+        pb.STAGE_STATE_SKIPPED}
+    reason, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
+        archetype="archetypes/unicorn")), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["archetype"])
+    _, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
+        options=pb.EvolutionOptions(simulated_calls=11, audit_limit=-1))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"options.simulated_calls", "options.audit_limit"}
 
 
 # --- experiments -----------------------------------------------------------------------------------
