@@ -1,0 +1,73 @@
+"""RenderPrompt takes the active patches from the learning service, says which it applied, and renders
+without them (counted) when the learning service cannot answer."""
+
+from __future__ import annotations
+
+import socket
+
+import grpc
+import pytest_asyncio
+from prometheus_client import REGISTRY
+from sparring.learning.v1 import learning_service_pb2 as lpb
+from sparring.persona.v1 import persona_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2_grpc
+
+from persona_svc.app import build as build_persona
+from persona_svc.config import PersonaSettings
+
+
+async def _persona_service(database_url, engine, learning_address: str):
+    app = await build_persona(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                              learning_address=learning_address, patches_timeout_seconds=5), engine)
+    await app.start()
+    return app
+
+
+@pytest_asyncio.fixture(scope="module")
+async def patched_personas(database_url, engine, learning_server, catalogue):
+    app = await _persona_service(database_url, engine, learning_server)
+    async with grpc.aio.insecure_channel(app.address) as channel:
+        yield persona_service_pb2_grpc.PersonaServiceStub(channel)
+    await app.stop(grace=1)
+
+
+async def test_active_patches_are_applied_and_reported(patched_personas, learnings):
+    patch = (await learnings.CreatePromptPatch(lpb.CreatePromptPatchRequest(patch=lpb.PromptPatch(
+        archetype="archetypes/lamb", target=lpb.PATCH_TARGET_VOICE_PROMPT, operation=lpb.PATCH_OPERATION_BAN_PHRASE,
+        phrase="no worries", text="Never say 'no worries': it gives away that nothing bothers you.")))).patch
+    before = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/priya-raman"))
+    assert patch.name not in [p.patch for p in before.applied_patches]  # proposed, not active
+
+    await learnings.ApprovePromptPatch(lpb.ApprovePromptPatchRequest(name=patch.name))
+    rendered = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/priya-raman"))
+    assert rendered.patch_source == pb.PATCH_SOURCE_LIVE
+    assert patch.name in [p.patch for p in rendered.applied_patches]
+    assert "Never say 'no worries'" in rendered.system_prompt
+    owl = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/sarah-chen"))
+    assert patch.name not in [p.patch for p in owl.applied_patches]  # another archetype
+
+    await learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(name=patch.name))
+    after = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/priya-raman"))
+    assert patch.name not in [p.patch for p in after.applied_patches]
+    assert "Never say 'no worries'" not in after.system_prompt
+
+
+async def test_rendering_goes_on_without_patches_when_the_learning_service_is_down(database_url, engine, catalogue):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"
+    app = await _persona_service(database_url, engine, nowhere)
+
+    def fallbacks() -> float:
+        return REGISTRY.get_sample_value("sparring_persona_patch_fallbacks_total", {"reason": "unavailable"}) or 0.0
+
+    counted = fallbacks()
+    try:
+        async with grpc.aio.insecure_channel(app.address) as channel:
+            stub = persona_service_pb2_grpc.PersonaServiceStub(channel)
+            rendered = await stub.RenderPrompt(pb.RenderPromptRequest(persona="personas/priya-raman"))
+    finally:
+        await app.stop(grace=1)
+    assert rendered.patch_source == pb.PATCH_SOURCE_UNAVAILABLE and not rendered.applied_patches
+    assert "Priya" in rendered.system_prompt
+    assert fallbacks() == counted + 1
