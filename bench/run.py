@@ -15,7 +15,7 @@ from pathlib import Path
 
 import grpc
 
-from bench import echo, persona, report, transcript_run
+from bench import analysis_run, echo, persona, report, transcript_run
 from bench.children import ChildProcess
 from bench.database import fresh_database
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
@@ -34,15 +34,17 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
-PARTS = ("persona", "transcript")
+PARTS = ("persona", "transcript", "analysis")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="Benchmarks of the persona service (against a bare grpc.aio echo "
         "server) and of the transcript service (against a bare bidi server with the same group commit, and "
-        "against one unary call per message); writes docs/benchmarks.md.")
-    parser.add_argument("--only", choices=PARTS, help="run one part only (default: both, persona first)")
+        "against one unary call per message), and of the analysis service (latency from a triggering message's ack to "
+        "its Say Meter at a watcher); writes docs/benchmarks.md.")
+    parser.add_argument("--only", choices=PARTS,
+                        help="run one part only (default: all three, in the order persona, transcript, analysis)")
     parser.add_argument("--clients", type=int, default=50,
                         help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
                              "callers of the one-call-per-message server")
@@ -84,6 +86,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     transcript.add_argument("--unary-pool", type=int, default=transcript_run.transcript.UNARY_POOL_SIZE,
                             help="connections of the one-call-per-message server's asyncpg pool (default "
                                  f"{transcript_run.transcript.UNARY_POOL_SIZE})")
+    analysis = parser.add_argument_group("analysis")
+    analysis.add_argument("--analysis-sessions", type=int, default=1000,
+                          help="live sessions, each with a gateway stream and a watcher (default 1000)")
+    analysis.add_argument("--analysis-hold", type=float, default=60.0,
+                          help="seconds the live sessions are held, all measured (default 60)")
+    analysis.add_argument("--utterance-interval", type=float, default=2.0,
+                          help="seconds between two utterances of one live session (default 2)")
+    analysis.add_argument("--analysis-every", type=int, default=analysis_run.analysis.ANALYSIS_INTERVAL,
+                          help="the sessions' analysis_interval: an analysis every N messages (default "
+                               f"{analysis_run.analysis.ANALYSIS_INTERVAL})")
+    analysis.add_argument("--analysis-channels", type=int, default=20,
+                          help="channels the live sessions' streams share, per service (default 20)")
+    analysis.add_argument("--analysis-drain", type=float, default=15.0,
+                          help="seconds to wait after the window for the last analyses (default 15)")
+    analysis.add_argument("--idle-analyses", type=int, default=200,
+                          help="analyses measured one at a time on an otherwise idle system (default 200)")
+    analysis.add_argument("--idle-pause", type=float, default=0.05,
+                          help="seconds between two idle analyses (default 0.05)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also measure the echo server with the svckit interceptors and GetPersona on "
                              "variants of the persona service (see bench/variant.py); "
@@ -112,6 +132,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             or args.stream_rate <= 0 or args.session_interval <= 0 or args.hold <= 0):
         parser.error("--window, --sessions, --session-channels and --unary-pool must be at least 1, "
                      "--stream-rate, --session-interval and --hold positive")
+    if (args.analysis_sessions < 1 or args.analysis_channels < 1 or args.idle_analyses < 1
+            or not 1 <= args.analysis_every <= 1000 or args.analysis_hold <= 0 or args.utterance_interval <= 0
+            or args.analysis_drain < 0 or args.idle_pause < 0):
+        parser.error("--analysis-sessions, --analysis-channels and --idle-analyses must be at least 1, "
+                     "--analysis-every 1 to 1000, --analysis-hold and --utterance-interval positive, "
+                     "--analysis-drain and --idle-pause not negative")
     return args
 
 
@@ -358,6 +384,24 @@ def _run_transcript(args: argparse.Namespace, database_url: str, logs: Path,
         log(f"wrote the '{report.TRANSCRIPT_SECTION}' section of {args.output}")
 
 
+def _run_analysis(args: argparse.Namespace, database_url: str, logs: Path,
+                  profile: Callable[[str], Path | None]) -> None:
+    figures = analysis_run.run(args, ROOT, database_url, logs, profile)
+    print()
+    print(analysis_run.console(figures))
+    print()
+    _print_targets(figures.targets)
+    log(f"analysis part: {figures.elapsed:.0f}s")
+    if args.profile:
+        for name in ("analysis", "transcript-analysis"):
+            _print_profile(profile(name))
+    elif args.no_write:
+        log("analysis figures not written (--no-write)")
+    else:
+        report.write_section(args.output, analysis_run.section(figures))
+        log(f"wrote the '{analysis_run.SECTION}' section of {args.output}")
+
+
 def _print_targets(targets: list[report.Target]) -> None:
     for target in targets:
         print(f"{'PASS' if target.passed else 'FAIL'}: {target.text} ({target.measured})")
@@ -395,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
             if "transcript" in args.parts:
                 log("transcript service: starting the servers")
                 _run_transcript(args, database_url, logs, profile)
+            if "analysis" in args.parts:
+                log("analysis service: starting the servers")
+                _run_analysis(args, database_url, logs, profile)
         log(f"done in {time.monotonic() - started:.0f}s")
         return 0
     except KeyboardInterrupt:

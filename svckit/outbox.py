@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,8 @@ class OutboxDispatcher:
         self._max_attempts = max_attempts
         self._batch = batch
         self._calls = asyncio.Semaphore(concurrency)
+        self._max_in_flight = 2 * concurrency
+        self._in_flight: set[asyncio.Task] = set()
         self._lease = lease_seconds
         self._poll = poll_seconds
         self._max_backoff = max_backoff_seconds
@@ -81,7 +84,7 @@ class OutboxDispatcher:
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self._name}")
 
     async def stop(self) -> None:
-        """Lets the batch in hand finish (so delivered rows are marked so), then stops."""
+        """Lets the deliveries in hand finish (so delivered rows are marked so), then stops."""
         if self._task is None:
             return
         self._stopping = True
@@ -94,28 +97,48 @@ class OutboxDispatcher:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the claim: a NOTIFY that arrives while rows are being claimed or delivered
+            # wakes the next round instead of being lost.
+            self._wake.clear()
             try:
-                handled = await self.dispatch_once()
+                claimed = await self.dispatch_once()
             except Exception as error:
                 log.warning("outbox %s dispatch failed: %s", self._name, error)
-                handled = 0
-            if handled < self._batch and not self._stopping:
-                self._wake.clear()
-                try:
-                    # Woken by NOTIFY; the timeout picks up retries whose back-off has passed.
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                except TimeoutError:
-                    pass
+                claimed = 0
+            if claimed and len(self._in_flight) < self._max_in_flight:
+                continue
+            try:
+                # Woken by NOTIFY or by a delivery finishing; the timeout picks up retries whose back-off passed.
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            except TimeoutError:
+                pass
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def dispatch_once(self) -> int:
-        """Leases and delivers one batch of due rows; returns how many were due."""
+        """Leases as many due rows as there is room for and starts delivering them; returns how many.
+
+        Deliveries run alongside later claims, so one slow call does not hold back rows that fell due after
+        it; at most ``2 * concurrency`` rows are leased and unfinished at a time."""
+        room = min(self._batch, self._max_in_flight - len(self._in_flight))
+        if room <= 0:
+            return 0
         async with self._engine.begin() as connection:
-            rows = (await connection.execute(self._queries.claim, {"limit": self._batch,
-                                                                    "lease": self._lease})).all()
-        await asyncio.gather(*(self._handle(row) for row in rows))
+            rows = (await connection.execute(self._queries.claim, {"limit": room, "lease": self._lease})).all()
+        claimed_at = time.monotonic()
+        for row in rows:
+            task = asyncio.create_task(self._handle(row, claimed_at))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
         return len(rows)
 
-    async def _handle(self, row: Any) -> None:
+    def _finished(self, task: asyncio.Task) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # room for more
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("outbox %s delivery failed: %s", self._name, task.exception())
+
+    async def _handle(self, row: Any, claimed_at: float) -> None:
         async with self._calls:
             try:
                 await self._deliver(row)
@@ -123,7 +146,7 @@ class OutboxDispatcher:
                 await self._failed_attempt(row, error.code(), error.details() or "")
                 return
         OUTBOX_DELIVERIES.labels(self._name, row.kind, "delivered").inc()
-        OUTBOX_DELAY.labels(self._name, row.kind).observe(float(row.age))
+        OUTBOX_DELAY.labels(self._name, row.kind).observe(float(row.age) + time.monotonic() - claimed_at)
         async with self._engine.begin() as connection:
             await connection.execute(self._queries.done, {"id": row.id})
 
