@@ -9,11 +9,12 @@ import logging
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.config import LearningSettings
 from learning_svc.entrypoints.servicer import SERVICE, LearningServicer
 from learning_svc.service_layer.corpus import Corpus
-from learning_svc.service_layer.evolution import Evolution, with_defaults
+from learning_svc.service_layer.evolution import Evolution, OpenAILimits, with_defaults
 from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, LearningRuns
 from learning_svc.service_layer.patches import Patches
@@ -42,7 +43,13 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     patches = Patches(engine, page_tokens)
     runs = Runs(engine, page_tokens, RunLimits(settings.run_lease_seconds, settings.run_timeout_seconds,
                                                settings.run_poll_seconds))
-    runs.register(RunKind.EVOLUTION, Evolution(engine, corpus, personas).execute)
+    openai_engine = OpenAILearningEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
+                                         settings.openai_timeout_seconds, settings.openai_max_retries) \
+        if settings.openai_base_url else None
+    # Runs that name no engine get the configured one; openai only where it is configured.
+    default_engine = "ENGINE_OPENAI" if openai_engine is not None and settings.engine == "openai" else "ENGINE_LOCAL"
+    openai_limits = OpenAILimits(settings.openai_max_calls_per_run, settings.openai_seconds_per_run)
+    runs.register(RunKind.EVOLUTION, Evolution(engine, corpus, personas, openai_engine, openai_limits).execute)
     runs.register(RunKind.LEARNING, LearningRuns(engine, personas).execute)
     experiments = Experiments(engine, page_tokens)
     listener = PgListener("learning", settings.database_url or "", {RUNS_CHANNEL: runs.wake}, on_connected=runs.wake)
@@ -53,7 +60,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     if settings.evolution_schedule_seconds:
         every = settings.evolution_schedule_seconds
         schedules.append(asyncio.create_task(_every(every, lambda: runs.start_scheduled(
-            RunKind.EVOLUTION, {"archetype": "", "options": with_defaults({"engine": "ENGINE_LOCAL"})}, every))))
+            RunKind.EVOLUTION, {"archetype": "", "options": with_defaults({"engine": default_engine})}, every))))
     if settings.learning_schedule_seconds:
         every = settings.learning_schedule_seconds
         schedules.append(asyncio.create_task(_every(every, lambda: runs.start_scheduled(
@@ -69,10 +76,13 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
         service_names=[SERVICE.full_name],
         error_domain="learning.sparring.dev",
         add_servicers=lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(
-            LearningServicer(corpus, patches, runs, experiments, personas, openai_configured=False), server),
+            LearningServicer(corpus, patches, runs, experiments, personas, openai_configured=openai_engine is not None,
+                             default_engine=default_engine), server),
     )
     app.on_drain.extend([stop_schedules, runs.stop_worker])
     app.on_close.extend([listener.stop, personas.close])
+    if openai_engine is not None:
+        app.on_close.append(openai_engine.close)
     return app
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from svckit.settings import ServiceSettings
@@ -25,4 +25,25 @@ class LearningSettings(ServiceSettings):
                                      description="A RUNNING run not renewed for this long is taken up again")
     run_poll_seconds: float = Field(default=5, gt=0, le=600,
                                     description="How often the run queue is read when no NOTIFY arrives")
+    engine: str = Field(default="local", pattern="^(local|openai)$",
+                        description="Engine of evolution runs that name none (and of scheduled ones): local or openai")
     openai_base_url: str = Field(default="", description="An OpenAI-compatible endpoint; empty: no openai engine")
+    openai_api_key: str = Field(default="", description="Its key, if it wants one")
+    openai_model: str = "gpt-4o"
+    openai_timeout_seconds: float = Field(default=20.0, gt=0, le=60, description="Time limit of one model call")
+    openai_max_retries: int = Field(default=2, ge=0, le=5, description="Retries of a failed model call")
+    openai_max_calls_per_run: int = Field(
+        default=200, ge=1, le=10_000,
+        description="Model calls one evolution run may make (a refinements request is one, each simulated persona "
+                    "turn one); a step that would go over uses the local engine")
+    openai_seconds_per_run: float = Field(
+        default=240, gt=0, le=86_400,
+        description="Seconds one evolution run may spend waiting for the model; under run_timeout_seconds")
+
+    @model_validator(mode="after")
+    def _openai_time_fits_in_a_run(self) -> LearningSettings:
+        # A run out of model time falls back to local and still succeeds; one out of run time fails.
+        if self.openai_base_url and self.openai_seconds_per_run >= self.run_timeout_seconds:
+            raise ValueError(f"openai_seconds_per_run ({self.openai_seconds_per_run:g}) must be less than "
+                             f"run_timeout_seconds ({self.run_timeout_seconds:g})")
+        return self

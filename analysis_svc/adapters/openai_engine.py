@@ -1,18 +1,18 @@
 """The `openai` engine: any OpenAI-compatible endpoint judges the window; its JSON is checked before use.
 
-Timeouts and bounded retries are the client's; an answer that cannot be used (unreachable, refused,
-slow, malformed, out of range) raises ``EngineFailure`` and the caller falls back to `local`.
+The call itself (timeouts, bounded retries, JSON output) is the shared ``svckit.openai_json`` client's; an
+answer that cannot be used (unreachable, refused, slow, malformed, out of range) raises ``EngineFailure`` and the
+caller falls back to `local`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-
-import openai
+from typing import Any
 
 from analysis_svc.domain.say_meter import FACTORS, SayMeter, band_for
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from svckit.openai_json import EngineFailure, OpenAIJson, parse_json_object
 from svckit.turns import Role, Turn
 
 SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (CANDIDATE) and an
@@ -29,40 +29,17 @@ MAX_SUGGESTIONS = 5
 MAX_TEXT = 500
 
 
-class EngineFailure(Exception):
-    """The engine's answer cannot be used; ``reason`` labels the fall-back metric."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-
-
 class OpenAIEngine:
     def __init__(self, base_url: str, api_key: str, model: str, timeout_seconds: float, max_retries: int) -> None:
+        self._client = OpenAIJson(base_url, api_key, model, timeout_seconds, max_retries)
         self.model = model
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout_seconds,
-                                          max_retries=max_retries)
 
     async def analyse(self, turns: Sequence[Turn], blueprint: str,
                       weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:
         transcript = "\n".join(f"{'CANDIDATE' if t.role is Role.USER else 'PERSONA'}: {t.text}" for t in turns)
-        try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT.format(blueprint=blueprint)},
-                          {"role": "user", "content": f"Analyze this call:\n\n{transcript}"}],
-                response_format={"type": "json_object"},
-            )
-        except openai.APITimeoutError as error:
-            raise EngineFailure("timeout", str(error)) from error
-        except openai.RateLimitError as error:
-            raise EngineFailure("rate_limited", str(error)) from error
-        except openai.APIStatusError as error:
-            raise EngineFailure(f"http_{error.status_code}", str(error)) from error
-        except openai.APIError as error:
-            raise EngineFailure("unreachable", str(error)) from error
-        content = response.choices[0].message.content if response.choices else None
-        return parse_answer(content or "", weights)
+        data = await self._client.complete_json(SYSTEM_PROMPT.format(blueprint=blueprint),
+                                                f"Analyze this call:\n\n{transcript}")
+        return answer_of(data, weights)
 
     async def close(self) -> None:
         await self._client.close()
@@ -75,12 +52,13 @@ def _score(value: object, where: str) -> int:
 
 
 def parse_answer(content: str, weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:
-    """The engine's JSON as a Say Meter and suggestions, or EngineFailure naming what is wrong."""
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as error:
-        raise EngineFailure("malformed_json", str(error)) from error
-    meter = data.get("say_meter") if isinstance(data, dict) else None
+    """The engine's JSON text as a Say Meter and suggestions, or EngineFailure naming what is wrong."""
+    return answer_of(parse_json_object(content), weights)
+
+
+def answer_of(data: dict[str, Any], weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:
+    """The engine's JSON object as a Say Meter and suggestions, or EngineFailure naming what is wrong."""
+    meter = data.get("say_meter")
     if not isinstance(meter, dict) or not isinstance(meter.get("factors"), dict):
         raise EngineFailure("invalid_answer", "say_meter with factors is required")
     factors = {name: _score(meter["factors"].get(name), f"say_meter.factors.{name}") for name in FACTORS}
@@ -88,8 +66,11 @@ def parse_answer(content: str, weights: dict[str, int]) -> tuple[SayMeter, list[
     reasoning = meter.get("reasoning")
     if not isinstance(reasoning, str) or not reasoning.strip():
         raise EngineFailure("invalid_answer", "say_meter.reasoning must be a sentence")
+    listed = data.get("suggestions") or []
+    if not isinstance(listed, list):
+        raise EngineFailure("invalid_answer", "suggestions must be a list")
     suggestions = []
-    for index, item in enumerate((data.get("suggestions") or [])[:MAX_SUGGESTIONS]):
+    for index, item in enumerate(listed[:MAX_SUGGESTIONS]):
         try:
             kind, priority = SuggestionType(item["type"]), Priority(item["priority"])
             text, label = str(item["text"]).strip(), str(item.get("label") or "")[:100]

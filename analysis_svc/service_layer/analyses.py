@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from analysis_svc.adapters.openai_engine import EngineFailure, OpenAIEngine
+from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.conversation import ConversationMetrics, Topic, measure
 from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType, stage_for, suggest
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
+from svckit.openai_json import EngineFailure
 from svckit.pagination import PageTokens, after_cursor, page_size
 from svckit.usecase import Page
 

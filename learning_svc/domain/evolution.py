@@ -456,7 +456,7 @@ def _applies(patch: PromptPatch, archetype: str) -> bool:
     return patch.state == PatchState.ACTIVE and patch.archetype in ("", archetype)
 
 
-def _same_effect(refinement: Refinement, patch: PromptPatch) -> bool:
+def same_effect(refinement: Refinement, patch: PromptPatch) -> bool:
     """Whether an ACTIVE patch that applies to the refinement's archetype already does what it would do."""
     if patch.operation != refinement.operation or not _applies(patch, refinement.archetype):
         return False
@@ -511,6 +511,20 @@ def _change(finding: Finding) -> tuple[PatchTarget, PatchOperation, str, str, Wo
     return target, PatchOperation.ADD_RULE, text, "", None, f"{finding.summary}: {why}."
 
 
+def superseded_length_range(active: Sequence[PromptPatch], archetype: str, target: PatchTarget) -> str:
+    """The ACTIVE length-range patch of the archetype and target that a new length range replaces (the last one
+    listed), or ""."""
+    current = [
+        p
+        for p in active
+        if p.state == PatchState.ACTIVE
+        and p.operation == PatchOperation.CHANGE_LENGTH_RANGE
+        and p.archetype == archetype
+        and p.target == target
+    ]
+    return current[-1].name if current else ""
+
+
 def generate_refinements(
     findings: Sequence[Finding], active: Sequence[PromptPatch], max_refinements: int
 ) -> tuple[Refinement, ...]:
@@ -528,17 +542,11 @@ def generate_refinements(
     drafts: list[Refinement] = []
     for _, finding in ranked:
         target, operation, text, phrase, words_per_turn, rationale = _change(finding)
-        supersedes = ""
-        if operation == PatchOperation.CHANGE_LENGTH_RANGE:
-            current = [
-                p
-                for p in active
-                if p.state == PatchState.ACTIVE
-                and p.operation == PatchOperation.CHANGE_LENGTH_RANGE
-                and p.archetype == finding.archetype
-                and p.target == target
-            ]
-            supersedes = current[-1].name if current else ""
+        supersedes = (
+            superseded_length_range(active, finding.archetype, target)
+            if operation == PatchOperation.CHANGE_LENGTH_RANGE
+            else ""
+        )
         draft = Refinement(
             refinement_id="",
             archetype=finding.archetype,
@@ -551,9 +559,9 @@ def generate_refinements(
             rationale=rationale,
             supersedes=supersedes,
         )
-        if any(_same_effect(draft, patch) for patch in active):
+        if any(same_effect(draft, patch) for patch in active):
             continue
-        duplicate = next((i for i, d in enumerate(drafts) if _same_draft(d, draft)), None)
+        duplicate = next((i for i, d in enumerate(drafts) if same_draft(d, draft)), None)
         if duplicate is not None:
             kept = drafts[duplicate]
             drafts[duplicate] = replace(kept, finding_ids=(*kept.finding_ids, finding.finding_id))
@@ -564,7 +572,7 @@ def generate_refinements(
     )
 
 
-def _same_draft(a: Refinement, b: Refinement) -> bool:
+def same_draft(a: Refinement, b: Refinement) -> bool:
     return (a.archetype, a.target, a.operation, phrase_key(a.phrase), a.words_per_turn, _normal(a.text)) == (
         b.archetype,
         b.target,

@@ -873,11 +873,24 @@ def simulate_call(
     turns: list[Turn] = []
     state = _CallState()
     for index, (topic, question, follow_up) in enumerate(script):
-        candidate = f"{_OPENER} {question}" if index == 0 else question
+        candidate = _candidate_line(index, question)
         turns.append(Turn(2 * index + 1, Role.USER, candidate))
         reply = _persona_turn(persona, seed, index, len(script), topic, follow_up, context, state)
         turns.append(Turn(2 * index + 2, Role.ASSISTANT, reply))
     return tuple(turns)
+
+
+def _candidate_line(index: int, question: str) -> str:
+    return f"{_OPENER} {question}" if index == 0 else question
+
+
+def candidate_lines(persona: SimulatedPersona, seed: int, exchanges: int = DEFAULT_EXCHANGES) -> tuple[str, ...]:
+    """What the simulated candidate says in a call, in order: the same lines simulate_call gives it, whatever the
+    rules, so another engine can play the persona against the same candidate."""
+    if not 1 <= exchanges <= MAX_EXCHANGES:
+        raise ValueError(f"exchanges must be between 1 and {MAX_EXCHANGES} (got {exchanges})")
+    script = _script(persona, seed, exchanges)
+    return tuple(_candidate_line(index, question) for index, (_, question, _) in enumerate(script))
 
 
 def audit_simulated(persona: SimulatedPersona, turns: Sequence[Turn]) -> PersonaAudit:

@@ -46,13 +46,14 @@ def _notes(**fields: str) -> None:
 
 class LearningServicer:
     def __init__(self, corpus: Corpus, patches: Patches, runs: Runs, experiments: Experiments,
-                 personas: PersonaDirectory, openai_configured: bool) -> None:
+                 personas: PersonaDirectory, openai_configured: bool, default_engine: str = "ENGINE_LOCAL") -> None:
         self._corpus = corpus
         self._patches = patches
         self._runs = runs
         self._experiments = experiments
         self._personas = personas
         self._openai_configured = openai_configured
+        self._default_engine = default_engine  # for runs that name no engine
 
     # --- audits -------------------------------------------------------------------------------
 
@@ -88,6 +89,8 @@ class LearningServicer:
     async def StartEvolutionRun(self, request, context):
         archetype = optional_name(request.archetype, "archetypes", "archetype")
         options = convert.evolution_options(request.options)
+        if request.options.engine == pb.ENGINE_UNSPECIFIED:
+            options["engine"] = self._default_engine
         if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
             raise FailedPrecondition("the openai engine is not configured for the learning service "
                                      "(set LEARNING_OPENAI_BASE_URL)", reason="ENGINE_NOT_CONFIGURED")

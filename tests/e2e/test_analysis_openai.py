@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import grpc
 import pytest
 import pytest_asyncio
@@ -16,6 +11,7 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from tests.e2e.test_analysis_live import _streamed_call
+from tests.fake_openai import serving
 
 GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "objection_handling": 85,
                                                "value_articulation": 88, "closing_momentum": 92},
@@ -24,45 +20,10 @@ GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "
                          "label": "Competitive pressure"}]}
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """Answers /v1/chat/completions as the server's ``mode`` says: good, malformed, slow, 429 or 500."""
-
-    def do_POST(self) -> None:
-        self.server.requests += 1
-        length = int(self.headers.get("content-length", 0))
-        self.rfile.read(length)
-        mode = self.server.mode
-        if mode in (429, 500):
-            self._send(mode, {"error": {"message": "try later", "type": "server_error"}})
-            return
-        if mode == "slow":
-            time.sleep(1.0)  # longer than the client's timeout: this is the behaviour under test
-        content = json.dumps(GOOD) if mode in ("good", "slow") else '{"say_meter": {"score": "high"'
-        self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fake",
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}],
-                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-
-    def _send(self, status: int, body: dict) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def fake_openai():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    server.mode, server.requests = "good", 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with serving(lambda _request: GOOD) as server:
+        yield server
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -70,7 +31,7 @@ async def openai_analyses(database_url, engine, analysis_schema, transcript_serv
     app = await build_analysis(AnalysisSettings(
         database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript_server,
         persona_address=persona_server, engine="openai",
-        openai_base_url=f"http://127.0.0.1:{fake_openai.server_address[1]}/v1", openai_model="fake",
+        openai_base_url=fake_openai.base_url, openai_model="fake",
         openai_timeout_seconds=0.3, openai_max_retries=1), engine)
     await app.start()
     async with grpc.aio.insecure_channel(app.address) as channel:
@@ -79,7 +40,7 @@ async def openai_analyses(database_url, engine, analysis_schema, transcript_serv
 
 
 async def test_a_good_answer_is_validated_and_used(transcripts, openai_analyses, fake_openai):
-    fake_openai.mode = "good"
+    fake_openai.reset("good")
     session = await _streamed_call(transcripts)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
                                                                                 trigger_id="seq-10"))).analysis
@@ -91,7 +52,7 @@ async def test_a_good_answer_is_validated_and_used(transcripts, openai_analyses,
 
 @pytest.mark.parametrize("mode", ["malformed", "slow", 429, 500])
 async def test_a_bad_or_missing_answer_falls_back_to_local(transcripts, openai_analyses, fake_openai, mode):
-    fake_openai.mode = mode
+    fake_openai.reset(mode)
     before = fake_openai.requests
     session = await _streamed_call(transcripts)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
@@ -103,7 +64,7 @@ async def test_a_bad_or_missing_answer_falls_back_to_local(transcripts, openai_a
 
 
 async def test_local_can_still_be_asked_for(transcripts, openai_analyses, fake_openai):
-    fake_openai.mode = "good"
+    fake_openai.reset("good")
     session = await _streamed_call(transcripts)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(
         session=session, trigger_id="seq-10", engine=pb.ENGINE_LOCAL))).analysis

@@ -1,0 +1,181 @@
+"""Evolution runs on the openai engine against a local OpenAI-compatible fake: the model's refinements and persona
+turns are validated and used; a malformed, slow or refused answer makes the step fall back to local, counted.
+
+The learning service here has a database of its own: runs are a queue any replica works, and the session's
+learning server (no openai engine) must not take these runs up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import grpc
+import pytest
+import pytest_asyncio
+from prometheus_client import REGISTRY
+from sparring.learning.v1 import learning_service_pb2 as pb
+from sparring.learning.v1 import learning_service_pb2_grpc
+
+from learning_svc.app import SPEC
+from learning_svc.app import build as build_learning
+from learning_svc.config import LearningSettings
+from learning_svc.service_layer.runs import RUNS_CHANNEL
+from svckit.db import make_engine
+from svckit.notify import PgListener
+from tests.conftest import _new_database
+from tests.e2e.test_learning_api import _refused, audit
+from tests.fake_openai import messages, serving
+
+ARCHETYPE = "archetypes/owl"
+RULE = "Answer in one short sentence, then stop and wait."
+SHORT = "Fine. Show me the numbers."
+LONG = ("Well, we run our reporting on a mix of spreadsheets and an older warehouse, and every quarter the finance "
+        "team spends about two weeks reconciling the numbers by hand before anyone trusts them, so that is where "
+        "the time goes for us right now.")
+
+
+def answer(request: dict) -> dict:
+    """A model that proposes one rule for the first finding and, as a persona, keeps to it when it is in force."""
+    system, user = messages(request)
+    if '"refinements"' in system:
+        finding = json.loads(user)["findings"][0]
+        return {"refinements": [{"archetype": finding["archetype"], "target": "PATCH_TARGET_VOICE_PROMPT",
+                                 "operation": "PATCH_OPERATION_ADD_RULE", "text": RULE, "phrase": "",
+                                 "words_per_turn": None, "finding_ids": [finding["finding_id"]],
+                                 "rationale": "One sentence per answer brings owls back to their length."}]}
+    return {"reply": SHORT if RULE in system else LONG}
+
+
+@pytest.fixture(scope="module")
+def fake_openai():
+    with serving(answer) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def openai_database_url(server_url: str) -> str:
+    yield from _new_database(server_url)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def openai_database(openai_database_url):
+    engine = make_engine(openai_database_url, pool_size=5)
+    await SPEC.migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def openai_learnings(openai_database_url, openai_database, persona_server, catalogue, fake_openai):
+    app = await build_learning(LearningSettings(
+        database_url=openai_database_url, grpc_port=0, metrics_port=0, persona_address=persona_server, engine="openai",
+        openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=0.3, openai_max_retries=1,
+        openai_seconds_per_run=60), openai_database)
+    await app.start()
+    async with grpc.aio.insecure_channel(app.address) as channel:
+        stub = learning_service_pb2_grpc.LearningServiceStub(channel)
+        # Four owl calls far over their 8-16 words per turn: a verbosity finding.
+        for _ in range(4):
+            await stub.RecordPersonaAudit(pb.RecordPersonaAuditRequest(
+                audit=audit(persona="personas/sarah-chen", archetype=ARCHETYPE, words=30.0)))
+        yield stub
+    await app.stop(grace=2)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def finished_here(openai_database_url):
+    """``finished_runs`` for this module's database: waits for a run by the NOTIFY it sends when it ends."""
+    done: dict[str, asyncio.Future] = {}
+
+    def future(name: str) -> asyncio.Future:
+        return done.setdefault(name, asyncio.get_running_loop().create_future())
+
+    def heard(payload: str) -> None:
+        parts = payload.split()
+        if len(parts) == 3 and parts[0] == "finished" and not future(parts[1]).done():
+            future(parts[1]).set_result(parts[2])
+
+    listener = PgListener("learning-openai-tests", openai_database_url, {RUNS_CHANNEL: heard})
+    await listener.start()
+
+    async def wait(name: str) -> str:
+        async with asyncio.timeout(60):
+            return await asyncio.shield(future(name))
+
+    yield wait
+    await listener.stop()
+
+
+def fallbacks(step: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("sparring_learning_engine_fallbacks_total", {"step": step, "reason": reason}) or 0
+
+
+async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
+    run = (await learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
+        archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=2, engine=engine),
+        request_id=str(uuid.uuid4())))).run
+    assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
+    return (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
+
+
+async def test_the_models_refinements_and_persona_turns_are_used(openai_learnings, finished_here, fake_openai):
+    fake_openai.reset("good")
+    before = fake_openai.requests
+    run = await evolve(openai_learnings, finished_here)  # no engine named: the configured default, openai
+    assert run.options.engine == pb.ENGINE_OPENAI
+    (finding,) = run.identify_patterns.findings
+    assert finding.kind == pb.FINDING_KIND_VERBOSITY
+    (refinement,) = run.generate_refinements.refinements
+    assert (refinement.refinement_id, refinement.text, refinement.operation) == ("r1", RULE,
+                                                                                 pb.PATCH_OPERATION_ADD_RULE)
+    assert list(refinement.finding_ids) == [finding.finding_id] and refinement.archetype == ARCHETYPE
+    (result,) = run.validate.results
+    assert result.engine == pb.ENGINE_OPENAI and result.passed, result.explanation
+    assert result.patched.avg_words_per_turn < result.baseline.avg_words_per_turn
+    # One refinements request, then 2 x 2 simulated calls of 8 persona turns, the rule in force in half of them.
+    bodies = fake_openai.bodies[before:]
+    assert len(bodies) == 1 + 2 * 2 * 8
+    prompts = [messages(body)[0] for body in bodies[1:]]
+    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == 16
+    (written,) = run.apply.patches
+    patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
+    assert patch.text == RULE and patch.state == pb.PATCH_STATE_PROPOSED and patch.evolution_run == run.name
+
+
+@pytest.mark.parametrize(("mode", "reason"), [("malformed", "malformed_json"), ("slow", "timeout"),
+                                              (429, "rate_limited"), (500, "http_500")])
+async def test_an_unusable_answer_falls_back_to_local_and_is_counted(openai_learnings, finished_here, fake_openai,
+                                                                    mode, reason):
+    fake_openai.reset(mode)
+    generate, validate = fallbacks("generate_refinements", reason), fallbacks("validate", reason)
+    before = fake_openai.requests
+    run = await evolve(openai_learnings, finished_here, pb.ENGINE_OPENAI)
+    assert run.state == pb.RUN_STATE_SUCCEEDED and run.options.engine == pb.ENGINE_OPENAI
+    # The local generator's length range, validated on the local simulator.
+    (refinement,) = run.generate_refinements.refinements
+    assert refinement.operation == pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE
+    assert (refinement.words_per_turn.min_words, refinement.words_per_turn.max_words) == (8, 16)
+    (result,) = run.validate.results
+    assert result.engine == pb.ENGINE_LOCAL and result.baseline.calls == 2
+    assert fallbacks("generate_refinements", reason) == generate + 1
+    assert fallbacks("validate", reason) == validate + 1
+    # Refinements: one request and at most one retry; validate: the first persona turn of each of the 2 x 2
+    # calls (played together) at most, each with at most one retry; then the step gave up.
+    assert 2 <= fake_openai.requests - before <= 2 + 2 * 2 * 2
+
+
+async def test_local_can_still_be_asked_for(openai_learnings, finished_here, fake_openai):
+    fake_openai.reset("good")
+    before = fake_openai.requests
+    run = await evolve(openai_learnings, finished_here, pb.ENGINE_LOCAL)
+    assert run.options.engine == pb.ENGINE_LOCAL and fake_openai.requests == before
+    (result,) = run.validate.results
+    assert result.engine == pb.ENGINE_LOCAL
+
+
+async def test_openai_is_refused_where_it_is_not_configured(learnings):
+    reason, _ = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
+        archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI))),
+        grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "ENGINE_NOT_CONFIGURED"

@@ -1,0 +1,116 @@
+"""A fake OpenAI-compatible endpoint on loopback, for the services' `openai` engines: the real ``openai`` client
+talks HTTP to it, no test needs the internet or a key.
+
+The server answers POST /v1/chat/completions as its ``mode`` says:
+    "good"       200, the content ``answer(request)`` gives (a dict is sent as JSON, a str as it is)
+    "malformed"  200, content that is not JSON
+    "slow"       like "good", after ``slow_seconds`` (make it longer than the client's timeout)
+    429, 500     that status with an OpenAI-style error body
+``modes`` is a queue that overrides ``mode`` request by request (left to right) until it is empty. Every request
+body is kept in ``bodies``; ``requests`` counts them.
+
+    with serving(answer) as fake:
+        fake.mode = "good"
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = Callable[[dict[str, Any]], dict[str, Any] | str]
+MALFORMED = '{"answer": {"score": "high"'
+
+
+class FakeOpenAI(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.answer = answer
+        self.mode: str | int = "good"
+        self.modes: deque[str | int] = deque()
+        self.slow_seconds = 1.0
+        self.requests = 0
+        self.bodies: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def reset(self, mode: str | int = "good", answer: Answer | None = None) -> None:
+        with self._lock:
+            self.mode = mode
+            self.modes.clear()
+            if answer is not None:
+                self.answer = answer
+
+    def _next(self, body: dict[str, Any]) -> tuple[str | int, Answer]:
+        with self._lock:
+            self.requests += 1
+            self.bodies.append(body)
+            return (self.modes.popleft() if self.modes else self.mode), self.answer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeOpenAI
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        mode, answer = self.server._next(body)
+        if mode in (429, 500):
+            self._send(int(mode), {"error": {"message": "try later", "type": "server_error"}})
+            return
+        if mode == "slow":
+            time.sleep(self.server.slow_seconds)  # longer than the client's timeout: the behaviour under test
+        if mode == "malformed":
+            content = MALFORMED
+        else:
+            produced = answer(body)
+            content = produced if isinstance(produced, str) else json.dumps(produced)
+        self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": content}}],
+                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    def _send(self, status: int, body: dict) -> None:
+        payload = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout), as the slow mode means it to
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def messages(body: dict[str, Any]) -> tuple[str, str]:
+    """The (system, user) contents of a chat request."""
+    by_role = {message["role"]: message["content"] for message in body.get("messages", ())}
+    return by_role.get("system", ""), by_role.get("user", "")
+
+
+@contextlib.contextmanager
+def serving(answer: Answer) -> Iterator[FakeOpenAI]:
+    """A fake endpoint on a free loopback port, in a thread, for the block."""
+    server = FakeOpenAI(answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

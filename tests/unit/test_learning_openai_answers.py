@@ -1,0 +1,224 @@
+"""The learning service's openai engine without a network: every field of a refinements answer is checked, a
+persona reply is checked, the persona prompt carries the rules, a simulated call faces the local candidate, and a
+run's allowance of model calls and time is enforced."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from learning_svc.adapters.openai_engine import (
+    OpenAILearningEngine,
+    persona_prompt,
+    refinements_of,
+    reply_of,
+)
+from learning_svc.domain.evolution import generate_refinements
+from learning_svc.domain.patches import PatchOperation, PatchState, PatchTarget
+from learning_svc.domain.simulation import SimulatedPersona, candidate_lines, simulate_call
+from learning_svc.service_layer.evolution import OpenAIAllowance, OpenAILimits
+from svckit.openai_json import EngineFailure, parse_json_object
+from svckit.persona_audit import WordRange
+from svckit.turns import Role
+from tests.unit.test_learning_evolution import LAMB, findings_for, owl_22, patch
+
+FINDINGS = findings_for([*owl_22(), *LAMB])  # f1: lamb says 'I appreciate that'; f2: owl verbosity
+LENGTH = {"archetype": "archetypes/owl", "target": "PATCH_TARGET_VOICE_PROMPT",
+          "operation": "PATCH_OPERATION_CHANGE_LENGTH_RANGE", "text": "Keep every answer to 5-12 words.",
+          "phrase": "", "words_per_turn": {"min_words": 5, "max_words": 12}, "finding_ids": ["f2"],
+          "rationale": "Owls talk too long."}
+BAN = {"archetype": "archetypes/lamb", "target": "voice_prompt", "operation": "ban_phrase",
+       "text": "Never say 'I appreciate that' - too warm for someone who didn't ask for this call.",
+       "phrase": "I appreciate that", "words_per_turn": None, "finding_ids": ["f1"], "rationale": "A habit."}
+
+
+def answer(*items: dict) -> dict:
+    return {"refinements": list(items)}
+
+
+def test_a_good_answer_becomes_numbered_refinements():
+    old_range = patch("old-range", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, "Keep answers to 10-20 words.",
+                      words_per_turn=WordRange(10, 20))
+    length, ban = refinements_of(answer(LENGTH, BAN), FINDINGS, [old_range], max_refinements=5)
+    assert (length.refinement_id, ban.refinement_id) == ("r1", "r2")
+    assert length.words_per_turn == WordRange(5, 12) and length.supersedes == "patches/old-range"
+    assert length.operation == PatchOperation.CHANGE_LENGTH_RANGE and length.target == PatchTarget.VOICE_PROMPT
+    # Short names are accepted; a ban supersedes nothing.
+    assert ban.operation == PatchOperation.BAN_PHRASE and ban.phrase == "I appreciate that" and ban.supersedes == ""
+    assert ban.finding_ids == ("f1",) and ban.rationale == "A habit."
+
+
+def test_supersedes_is_chosen_as_the_local_generator_chooses_it():
+    actives = [patch(f"range-{i}", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, f"Keep to {i}-20 words.",
+                     words_per_turn=WordRange(i, 20), hours=i) for i in (3, 4)]
+    actives.append(replace(actives[0], name="patches/other-target", target=PatchTarget.SYSTEM_PROMPT))
+    actives.append(replace(actives[0], name="patches/gone", state=PatchState.DEACTIVATED))
+    local = next(r for r in generate_refinements(FINDINGS, actives, 5)
+                 if r.operation == PatchOperation.CHANGE_LENGTH_RANGE)
+    (model,) = refinements_of(answer(LENGTH), FINDINGS, actives, 5)
+    assert model.supersedes == local.supersedes == "patches/range-4"
+
+
+def test_what_an_active_patch_already_does_is_dropped_and_repeats_are_merged():
+    same = patch("ban", "archetypes/lamb", PatchOperation.BAN_PHRASE, "Never say it.", phrase="i appreciate THAT")
+    (only,) = refinements_of(answer(BAN, LENGTH), FINDINGS, [same], 5)
+    assert only.refinement_id == "r1" and only.operation == PatchOperation.CHANGE_LENGTH_RANGE
+    (merged,) = refinements_of(answer(BAN, {**BAN, "rationale": "Again."}), FINDINGS, [], 5)
+    assert merged.finding_ids == ("f1",) and merged.rationale == "A habit."
+    assert refinements_of(answer(), FINDINGS, [], 5) == ()
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"target": "PATCH_TARGET_EMAIL"}, "target"),
+    ({"operation": "REWRITE_PROMPT"}, "operation"),
+    ({"operation": None}, "operation"),
+    ({"text": ""}, "text"),
+    ({"text": "x" * 1001}, "text"),
+    ({"text": 42}, "text"),
+    ({"words_per_turn": None}, "words_per_turn"),
+    ({"words_per_turn": {"min_words": 0, "max_words": 12}}, "words_per_turn"),
+    ({"words_per_turn": {"min_words": 13, "max_words": 12}}, "words_per_turn"),
+    ({"words_per_turn": {"min_words": 5, "max_words": 201}}, "words_per_turn"),
+    ({"words_per_turn": {"min_words": 5.5, "max_words": 12}}, "min_words"),
+    ({"words_per_turn": {"min_words": True, "max_words": 12}}, "min_words"),
+    ({"phrase": "wow"}, "phrase"),
+    ({"finding_ids": []}, "finding_ids"),
+    ({"finding_ids": ["f9"]}, "finding_ids"),
+    ({"finding_ids": "f2"}, "finding_ids"),
+    ({"finding_ids": ["f1", "f2"]}, "finding_ids"),  # f1 is the lamb's
+    ({"archetype": "archetypes/fox"}, "archetype"),
+    ({"archetype": "archetypes/lamb"}, "finding_ids"),
+    ({"rationale": " "}, "rationale"),
+])
+def test_every_wrong_field_is_an_invalid_answer(change, where):
+    with pytest.raises(EngineFailure) as caught:
+        refinements_of(answer({**LENGTH, **change}), FINDINGS, [], 5)
+    assert caught.value.reason == "invalid_answer" and where in caught.value.detail
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"phrase": ""}, "phrase"),
+    ({"phrase": "x" * 201}, "phrase"),
+    ({"words_per_turn": {"min_words": 5, "max_words": 12}}, "words_per_turn"),
+])
+def test_a_ban_needs_its_phrase_and_no_range(change, where):
+    with pytest.raises(EngineFailure) as caught:
+        refinements_of(answer({**BAN, **change}), FINDINGS, [], 5)
+    assert caught.value.reason == "invalid_answer" and where in caught.value.detail
+
+
+@pytest.mark.parametrize("data", [{}, {"refinements": {"r1": LENGTH}}, {"refinements": ["not an object"]}])
+def test_a_wrong_shape_is_an_invalid_answer(data):
+    with pytest.raises(EngineFailure) as caught:
+        refinements_of(data, FINDINGS, [], 5)
+    assert caught.value.reason == "invalid_answer"
+
+
+def test_more_refinements_than_asked_for_is_an_invalid_answer():
+    with pytest.raises(EngineFailure, match="at most 1"):
+        refinements_of(answer(LENGTH, BAN), FINDINGS, [], max_refinements=1)
+
+
+def test_the_answer_must_be_a_json_object():
+    assert parse_json_object('{"reply": "Fine."}') == {"reply": "Fine."}
+    with pytest.raises(EngineFailure) as caught:
+        parse_json_object('{"reply": "Fi')
+    assert caught.value.reason == "malformed_json"
+    with pytest.raises(EngineFailure) as caught:
+        parse_json_object('["Fine."]')
+    assert caught.value.reason == "invalid_answer"
+
+
+# ---------------------------------------------------------------------------------------------- persona turns
+
+OWL = SimulatedPersona(
+    persona="personas/olga", display_name="Olga", archetype="archetypes/owl", difficulty=4,
+    personality_traits=("sceptical", "precise"), traits={"agreeableness": 0.2},
+    communication_style="Short sentences; asks for numbers.", language_style="LANGUAGE_STYLE_CONCISE",
+    emotional_style="EMOTIONAL_STYLE_RESERVED", beliefs=("Data beats anecdotes.",),
+    objection_patterns=("Show me the evidence.",), domains=("analytics",),
+)
+
+
+def test_a_reply_is_checked():
+    assert reply_of({"reply": "  Show me the numbers.  "}) == "Show me the numbers."
+    for bad in ({}, {"reply": ""}, {"reply": "   "}, {"reply": 7}, {"reply": "x" * 1001}):
+        with pytest.raises(EngineFailure) as caught:
+            reply_of(bad)
+        assert caught.value.reason == "invalid_answer"
+
+
+def test_the_persona_prompt_is_the_persona_and_the_rules_learned():
+    prompt = persona_prompt(OWL, ["Keep every answer to 5-12 words.", "Never say 'great question'."])
+    for part in ("You are Olga", "sales call", "Archetype: owl", "Difficulty: 4", "sceptical, precise",
+                 "agreeableness 0.2", "Short sentences; asks for numbers.", "Language style: concise",
+                 "Emotional style: reserved", "- Data beats anecdotes.", "- Show me the evidence.", "- analytics",
+                 '{"reply"'):
+        assert part in prompt, part
+    rules = prompt.split("Rules learned from earlier calls:\n")[1]
+    assert rules == "- Keep every answer to 5-12 words.\n- Never say 'great question'."
+    assert "Rules learned" not in persona_prompt(OWL, [])
+
+
+async def test_a_simulated_call_faces_the_local_candidate(monkeypatch):
+    engine = OpenAILearningEngine("http://127.0.0.1:9/v1", "", "fake", 1.0, 0)
+    heard = []
+
+    async def persona_turn(persona, rules, transcript_so_far, candidate_line):
+        heard.append((len(transcript_so_far), candidate_line, tuple(rules)))
+        return f"Answer {len(heard)}."
+
+    monkeypatch.setattr(engine, "persona_turn", persona_turn)
+    turns = await engine.simulate_call(OWL, ["Be brief."], seed=3, exchanges=4)
+    await engine.close()
+    local = simulate_call(OWL, ["Be brief."], 3, 4)
+    assert [t.text for t in turns if t.role is Role.USER] == [t.text for t in local if t.role is Role.USER]
+    assert list(candidate_lines(OWL, 3, 4)) == [t.text for t in local if t.role is Role.USER]
+    assert [t.sequence for t in turns] == list(range(1, 9))
+    assert [t.text for t in turns if t.role is Role.ASSISTANT] == [f"Answer {i}." for i in range(1, 5)]
+    assert [h[0] for h in heard] == [0, 2, 4, 6] and all(h[2] == ("Be brief.",) for h in heard)
+
+
+# ---------------------------------------------------------------------------------------------- a run's allowance
+
+
+async def test_a_run_may_not_spend_more_model_calls_than_allowed():
+    allowance = OpenAIAllowance(object(), OpenAILimits(max_calls=10, seconds=60))
+
+    async def work(_engine):
+        return "done"
+
+    assert await allowance.use("validate", 6, work) == "done"
+    with pytest.raises(EngineFailure) as caught:
+        await allowance.use("generate_refinements", 5, work)
+    assert caught.value.reason == "budget_exhausted" and "4 of the run's 10 left" in caught.value.detail
+    assert await allowance.use("other", 4, work) == "done"
+
+
+async def test_a_run_may_not_wait_longer_than_allowed_and_a_failed_step_stays_failed():
+    allowance = OpenAIAllowance(object(), OpenAILimits(max_calls=100, seconds=0.05))
+    calls = []
+
+    async def slow(_engine):
+        calls.append(1)
+        await asyncio.sleep(5)
+
+    with pytest.raises(EngineFailure) as caught:
+        await allowance.use("validate", 1, slow)
+    assert caught.value.reason == "budget_exhausted"
+    with pytest.raises(EngineFailure) as again:
+        await allowance.use("validate", 1, slow)
+    assert again.value is caught.value and len(calls) == 1
+
+
+async def test_without_an_engine_every_step_falls_back():
+    allowance = OpenAIAllowance(None, OpenAILimits())
+
+    async def work(_engine):
+        raise AssertionError("not called")
+
+    with pytest.raises(EngineFailure) as caught:
+        await allowance.use("generate_refinements", 1, work)
+    assert caught.value.reason == "not_configured"
