@@ -17,8 +17,9 @@ from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import Evolution, OpenAILimits, with_defaults
 from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, LearningRuns
-from learning_svc.service_layer.patches import Patches
+from learning_svc.service_layer.patches import PATCHES_CHANNEL, Patches
 from learning_svc.service_layer.runs import RUNS_CHANNEL, RunKind, RunLimits, Runs
+from svckit.cache import InvalidatedCache
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
@@ -40,7 +41,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     personas = PersonaDirectory(settings.persona_address, settings.persona_timeout_seconds)
     corpus = Corpus(engine, page_tokens)
-    patches = Patches(engine, page_tokens)
+    patches = Patches(engine, page_tokens, InvalidatedCache("learning_active_patches", 10_000))
     runs = Runs(engine, page_tokens, RunLimits(settings.run_lease_seconds, settings.run_timeout_seconds,
                                                settings.run_poll_seconds))
     openai_engine = OpenAILearningEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
@@ -52,7 +53,13 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     runs.register(RunKind.EVOLUTION, Evolution(engine, corpus, personas, openai_engine, openai_limits).execute)
     runs.register(RunKind.LEARNING, LearningRuns(engine, personas).execute)
     experiments = Experiments(engine, page_tokens)
-    listener = PgListener("learning", settings.database_url or "", {RUNS_CHANNEL: runs.wake}, on_connected=runs.wake)
+    def connected() -> None:
+        patches.active_sets.enable()
+        runs.wake()
+
+    listener = PgListener("learning", settings.database_url or "",
+                          {RUNS_CHANNEL: runs.wake, PATCHES_CHANNEL: lambda _archetype: patches.active_sets.clear()},
+                          on_connected=connected, on_disconnected=patches.active_sets.disable)
     await listener.start()
     await runs.start_worker()
 

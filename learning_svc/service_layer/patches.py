@@ -27,6 +27,7 @@ from learning_svc.domain.patches import (
     supersedes_on_approval,
 )
 from learning_svc.service_layer.store import REQUEST_LOG
+from svckit.cache import InvalidatedCache
 from svckit.db import RequestLog, run_idempotent
 from svckit.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
 from svckit.notify import notify
@@ -174,9 +175,12 @@ async def approve_in(store: PatchStore, patch: PromptPatch, actor: str, comment:
 
 
 class Patches:
-    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens) -> None:
+    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens,
+                 active_sets: InvalidatedCache[str, list[PromptPatch]]) -> None:
         self._engine = engine
         self._tokens = page_tokens
+        # Active patches per archetype, read on every prompt render; cleared by every change to any active set.
+        self.active_sets = active_sets
 
     async def create(self, patch_id: str, change: PatchChange, motivation: str, mutation: Mutation) -> PromptPatch:
         async def run() -> PromptPatch:
@@ -266,7 +270,10 @@ class Patches:
                     raise EtagMismatch(patch.name, etag, patch.etag)
                 return await change(store, patch)
 
-            return await run_idempotent(RequestLog(connection, REQUEST_LOG), mutation, method, run, result_type)
+            result = await run_idempotent(RequestLog(connection, REQUEST_LOG), mutation, method, run, result_type)
+        # This replica reads its own writes at once; the others hear the NOTIFY sent with the change.
+        self.active_sets.clear()
+        return result
 
     async def revisions(self, patch_id: str, requested_size: int, token: str) -> Page[Revision]:
         size = page_size(requested_size)
@@ -284,11 +291,15 @@ class Patches:
 
     async def active_set(self, archetype: str, targets: list[PatchTarget]) -> ActiveSet:
         """Patches for all archetypes first, then the archetype's own, each in activation order."""
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(sa.text(
-                "SELECT document FROM learning.patches WHERE state = 'PATCH_STATE_ACTIVE' "
-                "AND archetype IN ('', :archetype) ORDER BY archetype <> '', activate_time, id"),
-                {"archetype": archetype})).all()
-        patches = [patch for patch in map(_patch, rows) if not targets or patch.target in targets]
+        async def load() -> list[PromptPatch]:
+            async with self._engine.connect() as connection:
+                rows = (await connection.execute(sa.text(
+                    "SELECT document FROM learning.patches WHERE state = 'PATCH_STATE_ACTIVE' "
+                    "AND archetype IN ('', :archetype) ORDER BY archetype <> '', activate_time, id"),
+                    {"archetype": archetype})).all()
+            return [_patch(row) for row in rows]
+
+        active = await self.active_sets.get_or_load(archetype, load) or []
+        patches = [patch for patch in active if not targets or patch.target in targets]
         digest = hashlib.sha256("|".join(f"{p.name}:{p.revision}" for p in patches).encode()).hexdigest()[:16]
         return ActiveSet(patches, digest)
