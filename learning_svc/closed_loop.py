@@ -95,6 +95,8 @@ class ClosedLoop:
     async def run(self) -> list[PersonaOutcome]:
         outcomes = [await self._seed(flawed) for flawed in FLAWED]
         for outcome in outcomes:
+            await self._start_over(outcome.archetype)
+        for outcome in outcomes:
             sessions = await self._play(outcome, first_seed=1)
             outcome.before, outcome.before_words = await self._audited(outcome, sessions)
             self._say(f"{outcome.display_name} ({outcome.flaw}): {self._calls} calls, audit overall "
@@ -123,6 +125,18 @@ class ClosedLoop:
             persona = (await self._personas.CreatePersona(ppb.CreatePersonaRequest(
                 persona=persona, persona_id=flawed.persona_id))).persona
         return PersonaOutcome(persona.name, persona.display_name, persona.archetype, flawed.flaw)
+
+    async def _start_over(self, archetype: str) -> None:
+        """Patches an earlier run of this check approved are turned off, so the flaws show again."""
+        active = await self._learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(
+            archetype=archetype, state=lpb.PATCH_STATE_ACTIVE, page_size=200))
+        for patch in active.patches:
+            revisions = await self._learnings.ListPromptPatchRevisions(lpb.ListPromptPatchRevisionsRequest(
+                parent=patch.name, page_size=200))
+            if any(r.action == lpb.PATCH_ACTION_APPROVE and r.actor == ACTOR[0][1] for r in revisions.revisions):
+                await self._learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(
+                    name=patch.name, reason="the closed-loop check starts over"), metadata=ACTOR)
+                self._say(f"turned off {patch.name} from an earlier run of this check: \"{patch.text}\"")
 
     async def _play(self, outcome: PersonaOutcome, first_seed: int) -> set[str]:
         """Calls through the gateway protocol; the persona follows the rules its rendered prompt carries."""
