@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from svckit.settings import ServiceSettings
+from svckit.settings import EngineSettings
 
 
-class AnalysisSettings(ServiceSettings):
+class AnalysisSettings(EngineSettings):
     """Environment: ANALYSIS_GRPC_PORT, ANALYSIS_METRICS_PORT, ANALYSIS_TRANSCRIPT_ADDRESS..."""
 
     model_config = SettingsConfigDict(env_prefix="ANALYSIS_", extra="ignore", populate_by_name=True)
@@ -18,10 +18,3 @@ class AnalysisSettings(ServiceSettings):
     persona_address: str = Field(default="127.0.0.1:50051", description="host:port of the persona service")
     transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                               description="Deadline of one read from the transcript service")
-    engine: str = Field(default="local", pattern="^(local|openai)$",
-                        description="Engine used when a request names none: local or openai")
-    openai_base_url: str = Field(default="", description="An OpenAI-compatible endpoint; empty: no openai engine")
-    openai_api_key: str = Field(default="", description="Its key, if it wants one")
-    openai_model: str = "gpt-4o"
-    openai_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    openai_max_retries: int = Field(default=2, ge=0, le=5)

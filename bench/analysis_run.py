@@ -28,6 +28,7 @@ from bench import analysis, report
 from bench.analysis import STAGES, Matched, Stored, TimedStream, Watcher
 from bench.database import checkpoint, drop_database
 from bench.load import LATE_AFTER, CpuSnapshot, OpenResult, apply_cpu, open_channels, quiet_gc, run_open_load
+from bench.report import fmt_ms, fmt_pct, md_table, text_table
 from bench.streams import close_streams, stream_calls
 from bench.transcript import TEXTS, LossCheck, Started, check_nothing_lost
 
@@ -300,14 +301,6 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path,
 # --- figures to text ----------------------------------------------------------------------------------------
 
 
-def _ms(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.2f}"
-
-
-def _pct(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value * 100:.0f}%"
-
-
 LATENCY_HEADERS = ["phase", "sessions", "utterances/s", "analyses/s", "analyses triggered", "received by watchers",
                    "missing", "p50 ms", "p90 ms", "p99 ms", "max ms"]
 CPU_HEADERS = ["phase", "transcript CPU", "analysis CPU", "PostgreSQL CPU", "client CPU", "other CPU", "machine busy"]
@@ -322,12 +315,12 @@ def parts_headers(phases: list[Phase]) -> list[str]:
 def latency_rows(phases: list[Phase]) -> list[list[str]]:
     return [[p.name, f"{p.sessions:,}", f"{p.utterance_rate:,.1f}", f"{p.analysis_rate:,.1f}",
              f"{p.matched.expected:,}", f"{p.matched.received:,}", f"{len(p.matched.missing):,}",
-             *(_ms(p.percentile(q)) for q in (50, 90, 99, 100))] for p in phases]
+             *(fmt_ms(p.percentile(q)) for q in (50, 90, 99, 100))] for p in phases]
 
 
 def cpu_rows(phases: list[Phase]) -> list[list[str]]:
-    return [[p.name, _pct(p.transcript_cpu), _pct(p.cpu.server_cpu), _pct(p.cpu.postgres_cpu), _pct(p.cpu.client_cpu),
-             _pct(p.cpu.other_cpu), _pct(p.cpu.machine_busy)] for p in phases]
+    return [[p.name, fmt_pct(p.transcript_cpu), fmt_pct(p.cpu.server_cpu), fmt_pct(p.cpu.postgres_cpu),
+             fmt_pct(p.cpu.client_cpu), fmt_pct(p.cpu.other_cpu), fmt_pct(p.cpu.machine_busy)] for p in phases]
 
 
 def parts_rows(phases: list[Phase]) -> list[list[str]]:
@@ -339,36 +332,18 @@ def parts_rows(phases: list[Phase]) -> list[list[str]]:
         for phase in phases:
             values = (phase.matched.engine_ms if name == SCORING else phase.matched.latencies_ms if name == TOTAL
                       else phase.stages[name])
-            row += [_ms(percentile(values, q)) for q in (50, 99, 100)]
+            row += [fmt_ms(percentile(values, q)) for q in (50, 99, 100)]
         rows.append(row)
     return rows
-
-
-def _console(headers: list[str], body: list[list[str]]) -> str:
-    table = [headers, *body]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    lines = []
-    for n, row in enumerate(table):
-        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _markdown(headers: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["--:"] * (len(headers) - 1)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return "\n".join(lines)
 
 
 def console(figures: Figures) -> str:
     phases = [figures.idle, figures.live]
     return "\n\n".join([
         "Analysis service: ack of the triggering message -> Say Meter at the watcher\n\n"
-        + _console(LATENCY_HEADERS, latency_rows(phases)),
-        "Analysis service: CPU (per wall second, 100% = one core)\n\n" + _console(CPU_HEADERS, cpu_rows(phases)),
-        "Analysis service: parts of the latency\n\n" + _console(parts_headers(phases), parts_rows(phases)),
+        + text_table(LATENCY_HEADERS, latency_rows(phases)),
+        "Analysis service: CPU (per wall second, 100% = one core)\n\n" + text_table(CPU_HEADERS, cpu_rows(phases)),
+        "Analysis service: parts of the latency\n\n" + text_table(parts_headers(phases), parts_rows(phases)),
     ])
 
 
@@ -379,7 +354,8 @@ def _slow_claims(phase: Phase) -> str:
             "in the outbox before their claim")
     if phase.acks is not None:
         a = phase.acks
-        text += (f". The utterances' acks meanwhile: p50 {_ms(a.percentile(50))} ms, p99 {_ms(a.percentile(99))} ms "
+        text += (f". The utterances' acks meanwhile: p50 {fmt_ms(a.percentile(50))} ms, "
+                 f"p99 {fmt_ms(a.percentile(99))} ms "
                  f"from their scheduled send time, {a.late:,} late (sent more than {LATE_AFTER * 1000:g} ms after it), "
                  f"{a.unsent + a.unfinished:,} given up, "
                  f"{a.error_count} errors")
@@ -453,7 +429,7 @@ def section(figures: Figures, when: datetime | None = None) -> str:
 
 ### Latency: commit of the triggering message to the Say Meter at the watcher
 
-{_markdown(LATENCY_HEADERS, latency_rows([idle, live]))}
+{md_table(LATENCY_HEADERS, latency_rows([idle, live]))}
 
 {idle.name.capitalize()}: {idle.matched.describe()}; {idle.stored.describe()}.
 
@@ -461,11 +437,11 @@ Live sessions: {live.matched.describe()}; {live.stored.describe()}. Messages: {n
 
 ### CPU
 
-{_markdown(CPU_HEADERS, cpu_rows([idle, live]))}
+{md_table(CPU_HEADERS, cpu_rows([idle, live]))}
 
 ### Parts of the latency
 
-{_markdown(parts_headers([idle, live]), parts_rows([idle, live]))}
+{md_table(parts_headers([idle, live]), parts_rows([idle, live]))}
 
 {_slow_claims(live)}
 

@@ -65,11 +65,11 @@ def _protobuf_backend() -> str:
     return api_implementation.Type()
 
 
-def _ms(value: float) -> str:
+def fmt_ms(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.2f}"
 
 
-def _pct(value: float) -> str:
+def fmt_pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 100:.0f}%"
 
 
@@ -90,22 +90,22 @@ def open_headers(unit: str = "calls/s", cpu_split: bool = False) -> list[str]:
 
 
 def _split(r: Result | OpenResult, cpu_split: bool) -> list[str]:
-    return [_pct(r.postgres_cpu), _pct(r.other_cpu)] if cpu_split else []
+    return [fmt_pct(r.postgres_cpu), fmt_pct(r.other_cpu)] if cpu_split else []
 
 
 def rows(results: list[Result], ceiling: float, cpu_split: bool = False) -> list[list[str]]:
     return [[
         r.scenario,
         f"{r.rate:,.0f}",
-        _ms(r.percentile(50)),
-        _ms(r.percentile(99)),
+        fmt_ms(r.percentile(50)),
+        fmt_ms(r.percentile(99)),
         f"{r.rate / ceiling * 100:.0f}%" if ceiling else "n/a",
         str(r.error_count),
-        _pct(r.server_cpu),
+        fmt_pct(r.server_cpu),
         "n/a" if math.isnan(r.server_cpu_per_call_us) else f"{r.server_cpu_per_call_us:.0f}",
-        _pct(r.client_cpu),
+        fmt_pct(r.client_cpu),
         *_split(r, cpu_split),
-        _pct(r.machine_busy),
+        fmt_pct(r.machine_busy),
     ] for r in results]
 
 
@@ -114,19 +114,19 @@ def open_rows(results: list[OpenResult], cpu_split: bool = False) -> list[list[s
         r.scenario,
         f"{r.offered:,.0f}",
         f"{r.rate:,.0f}",
-        *(_ms(r.percentile(q)) for q in (50, 90, 99, 100)),
+        *(fmt_ms(r.percentile(q)) for q in (50, 90, 99, 100)),
         f"{r.late:,}",
         f"{r.held:,}",
         f"{r.unsent + r.unfinished:,}",
         str(r.error_count),
-        _pct(r.server_cpu),
-        _pct(r.client_cpu),
+        fmt_pct(r.server_cpu),
+        fmt_pct(r.client_cpu),
         *_split(r, cpu_split),
-        _pct(r.machine_busy),
+        fmt_pct(r.machine_busy),
     ] for r in results]
 
 
-def _console(headers: list[str], body: list[list[str]]) -> str:
+def text_table(headers: list[str], body: list[list[str]]) -> str:
     table = [headers, *body]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     lines = []
@@ -138,7 +138,7 @@ def _console(headers: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _markdown(headers: list[str], body: list[list[str]]) -> str:
+def md_table(headers: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["--:"] * (len(headers) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
@@ -146,11 +146,11 @@ def _markdown(headers: list[str], body: list[list[str]]) -> str:
 
 def console_table(results: list[Result], ceiling: float, unit: str = "calls/s", reference: str = "echo",
                   cpu_split: bool = False) -> str:
-    return _console(headers(unit, reference, cpu_split), rows(results, ceiling, cpu_split))
+    return text_table(headers(unit, reference, cpu_split), rows(results, ceiling, cpu_split))
 
 
 def console_open_table(results: list[OpenResult], unit: str = "calls/s", cpu_split: bool = False) -> str:
-    return _console(open_headers(unit, cpu_split), open_rows(results, cpu_split))
+    return text_table(open_headers(unit, cpu_split), open_rows(results, cpu_split))
 
 
 def markdown_table(results: list[Result], ceiling: float, unit: str = "calls/s", reference: str = "echo",
@@ -158,11 +158,11 @@ def markdown_table(results: list[Result], ceiling: float, unit: str = "calls/s",
     body = [[*row[:2], " / ".join(f"{rate:,.0f}" for rate in result.round_rates) or "-", *row[2:]]
             for result, row in zip(results, rows(results, ceiling, cpu_split), strict=True)]
     columns = headers(unit, reference, cpu_split)
-    return _markdown([*columns[:2], f"{unit} by round", *columns[2:]], body)
+    return md_table([*columns[:2], f"{unit} by round", *columns[2:]], body)
 
 
 def markdown_open_table(results: list[OpenResult], unit: str = "calls/s", cpu_split: bool = False) -> str:
-    return _markdown(open_headers(unit, cpu_split), open_rows(results, cpu_split))
+    return md_table(open_headers(unit, cpu_split), open_rows(results, cpu_split))
 
 
 def machine_block(when: datetime | None = None) -> str:
@@ -294,12 +294,13 @@ COMMIT_HEADERS = ["phase", "server", "commits", "utterances", "per commit", "mea
 
 def commit_rows(commits: list[tuple[str, str, CommitStats]]) -> list[list[str]]:
     return [[phase, server, f"{c.commits:,.0f}", f"{c.utterances:,.0f}",
-             "n/a" if math.isnan(c.mean_group) else f"{c.mean_group:.1f}", _ms(c.mean_commit_ms), _ms(c.mean_ack_ms)]
+             "n/a" if math.isnan(c.mean_group) else f"{c.mean_group:.1f}", fmt_ms(c.mean_commit_ms),
+             fmt_ms(c.mean_ack_ms)]
             for phase, server, c in commits]
 
 
 def console_commit_table(commits: list[tuple[str, str, CommitStats]]) -> str:
-    return _console(COMMIT_HEADERS, commit_rows(commits))
+    return text_table(COMMIT_HEADERS, commit_rows(commits))
 
 
 def transcript_section(figures: TranscriptFigures, when: datetime | None = None) -> str:
@@ -392,7 +393,7 @@ Nothing lost: {loss.describe()}.
 
 ### Group commits (from the servers' own metrics)
 
-{_markdown(COMMIT_HEADERS, commit_rows(figures.commits))}
+{md_table(COMMIT_HEADERS, commit_rows(figures.commits))}
 
 Over each phase (warm-ups included). **mean commit ms**: one group's transaction, from its first
 statement to its commit; **mean server ack ms**: the service's own histogram, from an utterance's

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from svckit.settings import ServiceSettings
+from svckit.settings import EngineSettings
 
 
-class LearningSettings(ServiceSettings):
+class LearningSettings(EngineSettings):
     """Environment: LEARNING_GRPC_PORT, LEARNING_METRICS_PORT, LEARNING_PERSONA_ADDRESS..."""
 
     model_config = SettingsConfigDict(env_prefix="LEARNING_", extra="ignore", populate_by_name=True)
@@ -25,13 +25,8 @@ class LearningSettings(ServiceSettings):
                                      description="A RUNNING run not renewed for this long is taken up again")
     run_poll_seconds: float = Field(default=5, gt=0, le=600,
                                     description="How often the run queue is read when no NOTIFY arrives")
-    engine: str = Field(default="local", pattern="^(local|openai)$",
-                        description="Engine of evolution runs that name none (and of scheduled ones): local or openai")
-    openai_base_url: str = Field(default="", description="An OpenAI-compatible endpoint; empty: no openai engine")
-    openai_api_key: str = Field(default="", description="Its key, if it wants one")
-    openai_model: str = "gpt-4o"
+    # A refinements answer is long: more time per call than a live analysis gets.
     openai_timeout_seconds: float = Field(default=20.0, gt=0, le=60, description="Time limit of one model call")
-    openai_max_retries: int = Field(default=2, ge=0, le=5, description="Retries of a failed model call")
     openai_max_calls_per_run: int = Field(
         default=200, ge=1, le=10_000,
         description="Model calls one evolution run may make (a refinements request is one, each simulated persona "

@@ -29,3 +29,15 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+
+class EngineSettings(ServiceSettings):
+    """A service with the two engines: `local`, and `openai` against any OpenAI-compatible endpoint."""
+
+    engine: str = Field(default="local", pattern="^(local|openai)$",
+                        description="Engine used when a request names none: local or openai")
+    openai_base_url: str = Field(default="", description="An OpenAI-compatible endpoint; empty: no openai engine")
+    openai_api_key: str = Field(default="", description="Its key, if it wants one")
+    openai_model: str = "gpt-4o"
+    openai_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Time limit of one model call")
+    openai_max_retries: int = Field(default=2, ge=0, le=5, description="Retries of a failed model call")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -88,25 +87,7 @@ async def learnings(learning_server):
 @pytest_asyncio.fixture(scope="session")
 async def finished_runs(database_url, learning_schema):
     """Waits for background runs by the NOTIFY each one sends when it ends: ``await finished_runs(name)``."""
-    from learning_svc.service_layer.runs import RUNS_CHANNEL
-    from svckit.notify import PgListener
+    from tests.e2e.run_waiter import run_waiter
 
-    done: dict[str, asyncio.Future] = {}
-
-    def future(name: str) -> asyncio.Future:
-        return done.setdefault(name, asyncio.get_running_loop().create_future())
-
-    def heard(payload: str) -> None:
-        parts = payload.split()
-        if len(parts) == 3 and parts[0] == "finished" and not future(parts[1]).done():
-            future(parts[1]).set_result(parts[2])
-
-    listener = PgListener("learning-tests", database_url, {RUNS_CHANNEL: heard})
-    await listener.start()
-
-    async def wait(name: str) -> str:
-        async with asyncio.timeout(60):
-            return await asyncio.shield(future(name))
-
-    yield wait
-    await listener.stop()
+    async with run_waiter(database_url) as wait:
+        yield wait

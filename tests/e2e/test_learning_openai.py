@@ -6,7 +6,6 @@ learning server (no openai engine) must not take these runs up."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -20,10 +19,9 @@ from sparring.learning.v1 import learning_service_pb2_grpc
 from learning_svc.app import SPEC
 from learning_svc.app import build as build_learning
 from learning_svc.config import LearningSettings
-from learning_svc.service_layer.runs import RUNS_CHANNEL
 from svckit.db import make_engine
-from svckit.notify import PgListener
 from tests.conftest import _new_database
+from tests.e2e.run_waiter import run_waiter
 from tests.e2e.test_learning_api import _refused, audit
 from tests.fake_openai import messages, serving
 
@@ -85,26 +83,9 @@ async def openai_learnings(openai_database_url, openai_database, persona_server,
 
 @pytest_asyncio.fixture(scope="module")
 async def finished_here(openai_database_url):
-    """``finished_runs`` for this module's database: waits for a run by the NOTIFY it sends when it ends."""
-    done: dict[str, asyncio.Future] = {}
-
-    def future(name: str) -> asyncio.Future:
-        return done.setdefault(name, asyncio.get_running_loop().create_future())
-
-    def heard(payload: str) -> None:
-        parts = payload.split()
-        if len(parts) == 3 and parts[0] == "finished" and not future(parts[1]).done():
-            future(parts[1]).set_result(parts[2])
-
-    listener = PgListener("learning-openai-tests", openai_database_url, {RUNS_CHANNEL: heard})
-    await listener.start()
-
-    async def wait(name: str) -> str:
-        async with asyncio.timeout(60):
-            return await asyncio.shield(future(name))
-
-    yield wait
-    await listener.stop()
+    """``finished_runs`` for this module's database."""
+    async with run_waiter(openai_database_url) as wait:
+        yield wait
 
 
 def fallbacks(step: str, reason: str) -> float:

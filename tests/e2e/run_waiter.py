@@ -1,0 +1,36 @@
+"""Waiting for background runs of the learning service by the NOTIFY each one sends when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from learning_svc.service_layer.runs import RUNS_CHANNEL
+from svckit.notify import PgListener
+
+
+@contextlib.asynccontextmanager
+async def run_waiter(database_url: str) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """``await wait(name)`` returns the final state of the run; runs that ended before are remembered."""
+    done: dict[str, asyncio.Future] = {}
+
+    def future(name: str) -> asyncio.Future:
+        return done.setdefault(name, asyncio.get_running_loop().create_future())
+
+    def heard(payload: str) -> None:
+        parts = payload.split()
+        if len(parts) == 3 and parts[0] == "finished" and not future(parts[1]).done():
+            future(parts[1]).set_result(parts[2])
+
+    listener = PgListener("learning-run-waiter", database_url, {RUNS_CHANNEL: heard})
+    await listener.start()
+
+    async def wait(name: str) -> str:
+        async with asyncio.timeout(60):
+            return await asyncio.shield(future(name))
+
+    try:
+        yield wait
+    finally:
+        await listener.stop()
