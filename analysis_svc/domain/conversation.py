@@ -2,7 +2,12 @@
 were raised and answered, and whether a next step was agreed. Pure text rules, no I/O.
 
 Speech-to-text rarely punctuates reliably, so questions are recognised by their opening words as well as by a
-question mark, and every pattern is matched case-insensitively on whole words."""
+question mark, and every pattern is matched case-insensitively on whole words. Numbers may come as digits or as
+words ("twenty three percent"), as speech-to-text writes either.
+
+Besides what was said, the measures look at how it was said, as a coach would: whether questions follow up on
+the buyer's last answer, whether value is argued from the buyer's own words or recited as a feature list,
+whether the candidate argues with the buyer ("yeah but ...") and whether they keep pushing after a no."""
 
 from __future__ import annotations
 
@@ -73,6 +78,15 @@ class ConversationMetrics:
     value_statements: int  # candidate turns that tie the offer to an outcome
     next_step_proposed: bool
     next_step_committed: bool
+    # How it was said; defaults keep older callers constructing metrics working.
+    followup_questions: int = 0  # candidate turns asking about something the buyer just said
+    leading_questions: int = 0  # "wouldn't you agree ...": not counted as questions
+    tailored_value_statements: int = 0  # value built on the buyer's own words or answering their objection
+    feature_dumps: int = 0  # candidate turns reciting a list of features
+    dismissals: int = 0  # candidate turns that argue with or wave away what the buyer said
+    pushes_after_decline: int = 0  # next steps pressed right after the buyer said no
+    interruptions: int = 0  # buyer turns cut off mid-sentence by the candidate
+    next_step_dated: bool = False  # the agreed step has a day or a time
 
     @property
     def uncovered_topics(self) -> tuple[Topic, ...]:
@@ -96,6 +110,27 @@ def _patterns(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
+# Numbers as digits or as speech-to-text spells them out.
+_UNITS = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_NUMBER = (r"(?:\d+(?:[.,]\d+)?|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ -]" + _UNITS + r")?"
+           r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|" + _UNITS
+           + r"|a hundred)")
+_PERCENT = _NUMBER + r" ?(?:%|percent)(?! (?:off|discount))"  # "twenty percent off" is a discount, not a result
+_ORDINAL = (r"(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh"
+            r"|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth"
+            r"|(?:twenty|thirty)[ -](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))")
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+# A day or a time that makes a next step concrete.
+_DATE_TIME = _patterns(
+    _WEEKDAY, r"tomorrow", r"the " + _ORDINAL, r"(?:january|february|march|april|june|july|august|september|october"
+    r"|november|december) " + _ORDINAL,
+    r"(?:at|by) \d{1,2}(?::\d\d)?", r"(?:at|by) noon",
+    # "at two", "at nine thirty", but not "at one of our customers"
+    r"(?:at|by) (?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+    r"(?= ?(?:o'clock|thirty|fifteen|forty[- ]five|sharp|then|[.,;?!]|$))",
+    r"(?:\d{1,2}(?::\d\d)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) ?(?:am|pm|a\.m\.|p\.m\.)",
+)
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _QUESTION_OPENING = _patterns(
     r"what", r"what's", r"how", r"why", r"when", r"where", r"who", r"which",
@@ -105,62 +140,115 @@ _QUESTION_OPENING = _patterns(
 _OPEN_QUESTION_WORDS = _patterns(
     r"what", r"what's", r"how", r"why", r"tell me", r"walk me through", r"help me understand", r"describe"
 )
+# Spoken questions often start with a discourse marker ("so um, how are you ...", "and what does ...").
+_LEAD_IN = re.compile(r"^(?:(?:so|and|but|ok|okay|um+|uh+|well|right|now|alright|also|then|like|just|oh|hmm)"
+                      r"(?!\w)[\s,]*)+", re.IGNORECASE)
+# ... or come after a clause: "if this went well, what would good look like", "when you say that, do you ...".
+_LATER_QUESTION = re.compile(
+    r",\s*(?:(?:and|so|but|like|then)\s+)?(?:(?:what|how|who|why|where)(?:'s|'d|\s+(?:do|does|did|is|are|was|were"
+    r"|would|will|could|can|should|has|have|else))|(?:do|does|did|is|are|can|could|would|have|has)\s+(?:you|we"
+    r"|they|it|he|she|that|there))(?!\w)", re.IGNORECASE)
+# "What we do is ...", "how I'd put it ...": the candidate describing themselves, not asking.
+_NOT_A_QUESTION = re.compile(
+    r"^(?:(?:what|how)\s+(?:i|we)(?:'\w+)?(?!\w)|(?:will|can) do(?!\w)|have a (?:good|great|nice)(?!\w))",
+    re.IGNORECASE)
+# A question pointing back at the buyer's last answer: "how is that affecting ...", "when you say ...".
+_POINTS_BACK = re.compile(
+    r"^(?:what|how|why|when|where|who)(?:'s|\s+(?:is|was|does|did|has|would|will|do))?\s+(?:that|it)(?!\w)(?!.*\bsound)"
+    r"|(?<!\w)(?:when you say|you mentioned|you said)(?!\w)", re.IGNORECASE)
+_LEADING_QUESTION = _patterns(
+    r"wouldn't you agree", r"don't you (?:think|agree)", r"isn't it (?:true|fair)", r"wouldn't it be (?:great|nice)",
+    r"you'd agree",
+)
 
 _TOPIC_PATTERNS: dict[Topic, re.Pattern[str]] = {
     Topic.PAIN: _patterns(
         r"problems?", r"challenges?", r"challenging", r"struggl\w*", r"pain\w*", r"frustrat\w*", r"issues?",
         r"bottlenecks?", r"headaches?", r"not working", r"keeps? you up", r"broken", r"manual(?:ly)?",
         r"losing", r"churn\w*", r"mistakes?", r"errors?", r"complain\w*", r"slow(?:s|ing|er)?", r"hard to",
+        r"killing (?:us|me)", r"brutal", r"scramble", r"(?:costs?|costing) (?:us|you)", r"what (?:does|did) that cost",
+        r"lost", r"lose", r"wast\w*", r"eat it", r"overtime", r"short[- ]?staffed", r"no[- ]shows?", r"downtime",
+        r"falls apart", r"what (?:happens|happened|breaks|goes wrong)", r"when does it not work",
+        r"(?:a )?bad (?:day|week|morning)", r"hit (?:with|by)", r"(?:goes|went|go|was|were|is) down", r"down for",
+        r"by hand", r"outages?", r"downhill", r"inconsistent", r"unreliable",
     ),
     Topic.BUDGET: _patterns(
-        r"budget\w*", r"spend\w*", r"invest\w*", r"funding", r"funds", r"allocated", r"set aside",
+        r"budget\w*", r"spend\w*", r"invest\w*", r"funding", r"funds", r"allocated", r"set (?:\w+ )?aside",
         r"price range", r"cost of (?:the problem|doing nothing|that)", r"how much (?:do|would|could|can|are)",
         r"\$\s?\d[\d,.]*k?", r"\d+k", r"\d+ (?:thousand|million)", r"dollars", r"euros", r"financial\w*",
+        _NUMBER + r" (?:hundred|thousand|million|grand)", r"money", r"carve[sd]? out", r"(?:a|the) line (?:item )?for",
     ),
     Topic.TIMELINE: _patterns(
         r"timelines?", r"time ?frames?", r"deadlines?", r"by when", r"how soon", r"urgen\w*",
         r"when (?:do|would|are|will|did) (?:you|we|they)", r"go[- ]live", r"launch\w*", r"roll ?out",
         r"(?:this|next|end of the) (?:quarter|month|year)", r"q[1-4]",
         r"(?:in|within|next) (?:a |the )?(?:few |couple of |two |three |\d+ )?(?:weeks?|months?)",
+        r"why now", r"(?:priority|urgent) now", r"what's (?:driving|pushing|changed)", r"what (?:is|has) changed",
+        r"hard date", r"(?:by|before|in|until) (?:january|february|march|april|june|july|august|september|october"
+        r"|november|december)", r"renews?", r"before (?:peak|the season|year end)",
     ),
     Topic.DECISION_PROCESS: _patterns(
         r"decisions?", r"decide\w*", r"decision[- ]makers?", r"sign[- ]?off", r"signs off",
         r"who (?:reviews|approves)", r"approv\w*", r"who else",
         r"stakeholders?", r"procurement", r"buying process", r"evaluation process", r"board", r"committee",
         r"(?:my|your|the|our) (?:boss|manager|cfo|ceo|cto|vp|director|head of \w+)", r"legal review",
+        r"weighs? in", r"final say", r"(?:who|what) (?:would|else) (?:be|gets?) involved", r"involved in",
+        r"besides you", r"part of deciding", r"needs? to (?:bless|be comfortable)",
     ),
     Topic.SUCCESS_CRITERIA: _patterns(
         r"success\w*", r"measur\w*", r"metrics?", r"kpis?", r"goals?", r"outcomes?", r"targets?",
         r"look like (?:in|after|a year|\d+ days)", r"how (?:will|would) you know", r"what (?:would|does) good",
-        r"win for you",
+        r"win for you", r"what would (?:be different|change|make (?:you|her|him|them) happy)",
+        r"(?:a year|\w+ months|\w+ days) from now", r"fast forward", r"(?:went|goes|go) really well",
     ),
 }
 
 _OBJECTION_PATTERNS: dict[ObjectionKind, re.Pattern[str]] = {
     ObjectionKind.PRICE: _patterns(
         r"too expensive", r"expensive", r"pricey", r"costs? too much", r"out of (?:our|my) (?:budget|price range)",
-        r"can't afford", r"cannot afford", r"price is (?:too )?high", r"too much money", r"cheaper",
+        r"(?:can't|cannot) (?:really |quite |just )?afford", r"price is (?:too )?high", r"too much money", r"cheaper",
+        r"over (?:our|my|the) budget", r"more than (?:we|i) (?:expected|wanted|budgeted|can)",
     ),
     ObjectionKind.TIMING: _patterns(
         r"not (?:a good|the right) time", r"bad timing", r"too busy", r"not a priority", r"revisit",
         r"circle back", r"maybe next (?:quarter|year)", r"later this year", r"no bandwidth",
+        r"in the middle of", r"take on another", r"not (?:really )?in a (?:rush|hurry)", r"(?:hiring )?freeze",
+        r"not (?:hiring|buying|looking)", r"(?:contract|agreement) (?:renews|runs|is up)", r"just renewed",
+        r"can't (?:sign|commit) (?:anything )?(?:this|right|until)",
     ),
     ObjectionKind.COMPETITOR: _patterns(
         r"already (?:use|using|work with|working with|have a vendor)", r"competitors?", r"another vendor",
         r"other vendors?", r"(?:looking at|evaluating) (?:other|alternatives|a few)", r"competitive quotes?",
+        r"already (?:have|got|pay for|paying for|tried)", r"(?:use|have) the one that came with",
+        r"we (?:already |actually )?(?:have|use) (?:a|an) (?:crm|tool|system|vendor|solution|provider|agency)",
+        r"(?:built|wrote|have) (?:our own|some internal|internal|in[- ]house)",
+        r"internal (?:scripts?|tools?|team|recruit\w*)",
+        r"in[- ]house", r"looked at \w+(?: \w+)? (?:last year|before|a while ago)", r"the same thing",
+        r"paying for (?:a couple|other|some|several) (?:of )?(?:other )?tools",
     ),
     ObjectionKind.RISK: _patterns(
         r"risky", r"too much risk", r"worried", r"concerned", r"nervous", r"not sure (?:it|this) (?:will|would)",
         r"burned before", r"been burned", r"disrupt\w*", r"what if it (?:fails|breaks|doesn't)",
+        r"(?:my|the|our) (?:main |biggest |real )?(?:worry|concern)", r"hated", r"didn't work",
+        r"(?:not gonna|won't|wouldn't|never gonna|will never) (?:even )?(?:use|adopt|touch)",
+        r"not sure (?:the team|anyone|people|they) (?:would|will) (?:even )?(?:use|look|adopt)",
+        r"not sure (?:\w+ ){0,3}(?:would|will) (?:be (?:ok|okay|fine)|go for|accept|approve|agree)",
+        r"(?:i'd|we'd|i would|we would) have to (?:replace|fix|upgrade|redo|rebuild)",
+        r"(?:don't|do not) (?:even )?know if (?:we|i)",
     ),
     ObjectionKind.AUTHORITY: _patterns(
         r"not my (?:decision|call)", r"not up to me", r"(?:check|talk|run (?:it|this)) (?:with|by) (?:my|our) \w+",
         r"needs? (?:approval|sign[- ]?off)", r"above my pay grade", r"the board (?:has|would) to",
+        r"(?:talk|speak|check) (?:to|with) (?:the|my|our) (?:owner|boss|partners?|cfo|ceo|coo|board)",
     ),
     ObjectionKind.STATUS_QUO: _patterns(
         r"happy with (?:what we have|our current|the current|how)", r"works? fine", r"good enough",
         r"(?:don't|do not) (?:really )?need (?:this|that|it|a new)", r"we've always", r"never needed",
         r"(?:spreadsheets?|current (?:process|system|tool)) (?:works?|is fine|does the job)",
+        r"happy with (?:it|them|that|our)", r"working (?:pretty |really |just )?(?:well|fine)",
+        r"not sure (?:we|i) (?:really )?need",
+        r"(?:don't|do not) want (?:it|this|that|any|an?|to (?:buy|change|switch))",
+        r"haven't said i want", r"not interested",
     ),
 }
 
@@ -169,17 +257,32 @@ _ACKNOWLEDGEMENT = _patterns(
     r"makes sense", r"(?:that's |that is )?fair", r"good point", r"great (?:point|question)",
     r"valid (?:point|concern)", r"appreciate", r"i agree", r"you're right", r"absolutely", r"of course",
     r"i can see why", r"that's a (?:real|big|common|reasonable) (?:concern|challenge|question)",
+    r"got it", r"gotcha", r"i hear (?:that|what you're saying)", r"fair enough", r"i bet", r"ouch", r"understood",
+    r"i'd expect that",
+    r"that's (?:really |very |so |pretty )?(?:helpful|painful|scary|tough|rough|real money|high|smart|common|serious)",
+    r"(?:it's|that's) a (?:real|very fair|fair|good) (?:worry|concern|point|question)",
 )
 _PLAYBACK = _patterns(
     r"you mentioned", r"you said", r"what i'm hearing", r"if i understand", r"so it sounds like",
     r"sounds like", r"thanks for sharing", r"thank you for", r"that must be",
+    r"when you say", r"if i'm doing the math right", r"so (?:that's|there's|it's) (?:a|an|the) \w+",
+    r"so the \w+ (?:is|are|was|were)",
+    r"what you (?:just )?(?:told me|gave me|said)",
 )
+# Waving away or arguing with what the buyer said: "yeah but ...", "that's just not true", "trust me".
+_DISMISSAL = re.compile(
+    r"^\W*(?:(?:yeah|yes|right|sure|ok|okay|totally|well|i know|i hear you|i get (?:it|that)|i understand"
+    r"|a lot of (?:people|folks|companies) say that|i'm sure (?:it's|they're|you're) \w+|uh|um)\W+){1,4}but(?!\w)"
+    r"|(?<!\w)(?:that's|that is) (?:just |simply )?not (?:true|right|how it works)|you're wrong|trust me"
+    r"|don't worry about (?:that|it)|with (?:all due )?respect|no offense|i don't think you (?:understand|realize|get)"
+    r"|you'll thank me|can't compete|you can (?:just )?get out of|(?:are|is) terrible",
+    re.IGNORECASE)
 
 # What a real answer to each objection mentions; a clarifying question also counts as addressing it.
 _OBJECTION_ANSWERS: dict[ObjectionKind, re.Pattern[str]] = {
     ObjectionKind.PRICE: _patterns(
         r"roi", r"return", r"pays? for itself", r"pay ?back", r"sav\w*", r"value", r"cost of", r"per (?:month|seat)",
-        r"pricing (?:options|tiers?)", r"payment", r"discount", r"compared to", r"worth",
+        r"pricing (?:options|tiers?)", r"payment", r"compared to", r"worth",
     ),
     ObjectionKind.TIMING: _patterns(
         r"pilot", r"phased?", r"start small", r"quick\w*", r"weeks?", r"cost of waiting", r"light ?weight",
@@ -187,7 +290,7 @@ _OBJECTION_ANSWERS: dict[ObjectionKind, re.Pattern[str]] = {
     ),
     ObjectionKind.COMPETITOR: _patterns(
         r"differen\w*", r"unlike", r"compar\w*", r"integrat\w*", r"alongside", r"switch\w*", r"what do you like",
-        r"side by side", r"better at",
+        r"side by side", r"better at", r"next to", r"in parallel", r"where (?:it|they) (?:struggle|fall|miss)\w*",
     ),
     ObjectionKind.RISK: _patterns(
         r"pilot", r"trial", r"guarantee\w*", r"references?", r"case stud\w*", r"secur\w*", r"roll ?back",
@@ -203,31 +306,53 @@ _OBJECTION_ANSWERS: dict[ObjectionKind, re.Pattern[str]] = {
         r"what (?:happens|breaks) when", r"scale",
     ),
 }
+# Evidence answers any objection: a comparable customer's result, a reference, a no-risk way to try it.
+_EVIDENCE = _patterns(
+    _PERCENT, r"went from \w+(?: \w+)? to", r"put you in touch", r"(?:connect|get) you (?:with|to) (?:their|our|them)",
+    r"talk to their", r"on the phone", r"references?", r"case stud\w*", r"write[- ]up",
+    r"(?:had|have) the (?:exact )?same (?:worry|concern|problem)", r"pilot", r"trial", r"no commitment",
+    r"(?:what we do|we do it|we're) differently", r"unlike",
+    r"(?:clients?|customers?) (?:came|switched|moved) (?:to us )?from",
+    r"(?:show|send) you (?:the |their |our )?(?:reports?|results|numbers|data)",
+    r"read[- ]only", r"side by side", r"in parallel",
+)
 _CLARIFYING_QUESTION = _patterns(
     r"what's driving", r"what is driving", r"help me understand", r"what specifically", r"which part",
     r"what would (?:need to|make|it take)", r"compared to what", r"can i ask", r"what's behind",
+    r"what happened", r"what (?:exactly|specifically) (?:did|was|is|do)",
+    r"what did (?:they|you|the \w+) (?:like|hate|dislike)",
 )
 
 _VALUE_PATTERNS: dict[ValueTheme, re.Pattern[str]] = {
     ValueTheme.COST_SAVINGS: _patterns(
         r"sav(?:e|es|ed|ing|ings) (?:you )?(?:money|\$|costs?|budget)", r"cost savings?", r"cut (?:costs?|spend)",
         r"reduc\w* (?:costs?|spend)", r"roi", r"pays? for itself", r"lower (?:costs?|spend)",
+        r"pays? back", r"payback", r"pays? for the (?:platform|tool|system)",
+        r"(?:bring|brought|get|got|cut|drive|drove|push|pushed) (?:\w+ ){1,2}down",
+        r"sav(?:e|es|ed|ing) (?:you |them )?(?:\w+ ){0,2}(?:hundred|thousand|million|grand)",
     ),
     ValueTheme.TIME_SAVINGS: _patterns(
         r"sav(?:e|es|ed|ing) (?:you |your team )?(?:\d+ )?(?:hours?|time|days?)", r"faster", r"hours (?:a|per) week",
         r"automat\w*", r"in minutes", r"instead of (?:days|hours|weeks)",
+        r"less (?:work|paperwork|admin)",
+        r"sav(?:e|es|ed|ing) (?:him|her|them|you) (?:the )?(?:\w+ ){0,3}(?:paperwork|work|time)",
+        r"no (?:manual )?(?:exports?|re-?keying|double entry|paperwork)", r"in real time",
     ),
     ValueTheme.REVENUE_GROWTH: _patterns(
         r"(?:grow|increase|boost)\w* (?:revenue|sales|conversion|pipeline)", r"more (?:deals|revenue|customers)",
-        r"win rates?", r"upsell",
+        r"win rates?", r"upsell", r"grow (?:their|your) book",
     ),
     ValueTheme.RISK_REDUCTION: _patterns(
         r"fewer (?:errors|mistakes|incidents|outages)", r"reduc\w* (?:risk|errors|incidents|churn)", r"complian\w*",
-        r"downtime",
+        r"downtime", r"(?:caught|catch|flag\w*) (?:\w+ ){0,6}before (?:it|they)",
+        r"(?:the )?(?:exact )?scenario we stop",
+        r"(?:stop|stops|block|blocks|prevent\w*) (?:\w+ ){0,2}(?:fraud|phishing|attacks?|failures?)",
+        r"(?:no|fewer) (?:false alarms|surprises?|no[- ]shows)",
     ),
     ValueTheme.PROOF: _patterns(
         r"customers? like you", r"companies like yours", r"teams like yours", r"case stud\w*",
-        r"(?:one|another) (?:of our )?(?:customers?|clients?)", r"\d+ ?(?:%|percent)",
+        r"(?:one|another) (?:of our )?(?:customers?|clients?)", _PERCENT, r"went from \w+(?: \w+)? to",
+        r"put you in touch", r"(?:had|have) the (?:exact )?same (?:worry|concern|problem)",
     ),
 }
 
@@ -237,14 +362,59 @@ _NEXT_STEP = _patterns(
     r"follow[- ]up (?:call|meeting)", r"next (?:monday|tuesday|wednesday|thursday|friday|week)",
     r"(?:on|this) (?:monday|tuesday|wednesday|thursday|friday)", r"demo", r"next steps?",
 )
+# What a candidate proposes in speech is often just a day and a reason to meet.
+_PROPOSAL = _patterns(
+    _NEXT_STEP.pattern, _WEEKDAY, r"invites?", r"working session", r"(?:site|plant|office) (?:visit|walk)",
+    r"come (?:out|by|to|walk|see)", r"(?:lock|pencil|put) (?:you |it )?(?:in|down)", r"touch base", r"follow up",
+    r"(?:set up|book|schedule|grab|have) (?:a |another |the )?(?:meeting|call)",
+    r"(?:let's|can we|could we|shall we) (?:meet|get together|talk again)", r"kick ?off", r"(?:\w+|\d+) minutes with",
+    r"(?:an|one) hour",
+    r"put together a (?:proposal|quote)",
+    r"(?:send|email) (?:you |over )?(?:the |these |those )?(?:profiles|agreement|contract|paperwork)",
+)
 _AGREEMENT = _patterns(
     r"yes", r"yeah", r"sure", r"sounds good", r"works for me", r"that works", r"let's do (?:it|that)",
-    r"deal", r"send (?:it|me)", r"happy to", r"book it", r"go ahead", r"okay", r"ok", r"perfect",
+    r"deal", r"send (?:me |it |over )?(?:the |an? )?(?:invite|calendar\w*)", r"happy to", r"book it", r"go ahead",
+    r"okay", r"ok", r"perfect", r"alright", r"all right", r"let's (?:meet|talk|book|schedule|set|plan)",
 )
+# In reply to a proposal, shorter answers agree too: "Tuesday works", "ten is ok", "I'll loop Tom in".
+_AGREEMENT_TO_PROPOSAL = _patterns(
+    _AGREEMENT.pattern, r"works", r"is (?:ok|okay|fine)", r"i'll (?:loop|pull|bring) \w+ in", r"see you (?:then|there)",
+)
+# A clear no: pressing on after one is pushing.
+_REFUSAL = _patterns(
+    r"no thanks", r"don't think so", r"not interested", r"(?:don't|do not) want", r"please don't", r"take me off",
+    r"(?:have|got) to go", r"haven't (?:said|agreed)", r"not listening", r"stop you there", r"can't (?:sign|commit)",
+    r"not (?:hiring|buying|looking)",
+)
+# A no, or a soft brush-off that leaves nothing agreed.
 _DECLINE = _patterns(
-    r"not ready", r"hold off", r"no thanks", r"i'll think about it", r"let me think", r"don't think so",
-    r"not interested", r"not (?:right )?now", r"maybe later", r"send me some information",
+    _REFUSAL.pattern, r"not ready", r"hold off", r"i'll think about it", r"let me think", r"not (?:right )?now",
+    r"maybe later", r"send me some information", r"maybe", r"i don't know", r"we'll see", r"i guess",
+    r"look at my calendar", r"i'll reach out",
+    r"(?:send|email) me (?:an email|something|some info\w*|more info\w*|details)",
+    r"not sure (?:we|i) need",
 )
+_OPENING_NO = re.compile(r"^\W*no(?!\w)(?!\s+(?:worries|problem))", re.IGNORECASE)
+# A buyer sentence broken off mid-way by the candidate: it ends on a word nobody ends a sentence on.
+_CUT_OFF = re.compile(r"(?<!\w)(?:a|an|the|to|of|for|with|and|or|my|our|your|their|because|is|are|was)\s*$",
+                      re.IGNORECASE)
+
+_CONTENT_WORD = re.compile(r"[a-z0-9']+")
+_STOPWORDS = frozenset("""
+about actually after again also always another anyone anything because been before being can't could didn't doesn't
+doing done don't each even every everyone everything exactly gonna going good great guys have hello here honestly i'll
+i'm i've i'd isn't it's just kind know let's like look looking looks lots make many maybe mean month more most much
+need never okay other over please pretty really right said should some someone something sort sound sounds still such
+sure tell thank thanks than that that's their them then there there's these they they're thing things think this those
+time today totally want wasn't we'd we'll we're we've well were what what's when where which while will with won't
+would would've yeah year years your you'd you'll you're yours week weeks
+""".split())
+# Shared content words with the buyer that make a statement about the buyer rather than about the product.
+TAILORED_OVERLAP = 3
+# Consecutive short comma-separated items in one sentence that make a feature list.
+FEATURE_LIST_ITEMS = 4
+FEATURE_ITEM_WORDS = 6
 
 
 def measure(turns: Iterable[Turn]) -> ConversationMetrics:
@@ -261,7 +431,11 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
     open_questions = [question for question in questions if _OPEN_QUESTION_WORDS.search(question)]
     longest, candidate_longest = _monologues(ordered)
     value_hits = [{theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(text)} for text in candidate]
-    proposed, committed = _next_step(ordered, texts)
+    proposed, committed, dated, pushes = _next_step(ordered, texts)
+    objections = _objections(ordered, texts)
+    answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1])
+               if any(o.handled and o.sequence == turn.sequence for o in objections)}
+    followups, tailored, dumps = _engagement(ordered, texts, answers)
     return ConversationMetrics(
         turn_count=len(ordered),
         candidate_turns=len(candidate),
@@ -276,18 +450,45 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
         longest_monologue=longest,
         candidate_longest_monologue_words=candidate_longest,
         topics_covered=frozenset(_topics(questions, persona)),
-        objections=tuple(_objections(ordered, texts)),
-        listening_signals=sum(bool(_ACKNOWLEDGEMENT.search(text) or _PLAYBACK.search(text)) for text in candidate),
+        objections=tuple(objections),
+        listening_signals=sum(_listens(text) for text in candidate),
         value_themes=frozenset(theme for hits in value_hits for theme in hits),
         value_statements=sum(bool(hits) for hits in value_hits),
         next_step_proposed=proposed,
         next_step_committed=committed,
+        followup_questions=followups,
+        leading_questions=sum(bool(_LEADING_QUESTION.search(text)) for text in candidate),
+        tailored_value_statements=tailored,
+        feature_dumps=dumps,
+        dismissals=sum(bool(_DISMISSAL.search(text)) for text in candidate),
+        pushes_after_decline=pushes,
+        interruptions=sum(
+            1 for index, turn in enumerate(ordered[:-1])
+            if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and _CUT_OFF.search(texts[index])
+        ),
+        next_step_dated=dated,
     )
 
 
 def _questions(text: str) -> list[str]:
     sentences = (sentence.strip() for sentence in _SENTENCE_END.split(text))
-    return [s for s in sentences if s and (s.endswith("?") or _QUESTION_OPENING.match(s))]
+    return [s for s in sentences if s and _is_question(s)]
+
+
+def _is_question(sentence: str) -> bool:
+    if _LEADING_QUESTION.search(sentence):
+        return False  # a statement asking for agreement, not for information
+    if sentence.endswith("?"):
+        return True
+    body = _LEAD_IN.sub("", sentence)
+    if _NOT_A_QUESTION.match(body):
+        return bool(_LATER_QUESTION.search(body))
+    return bool(_QUESTION_OPENING.match(body) or _LATER_QUESTION.search(body))
+
+
+def _listens(text: str) -> bool:
+    # "Yeah, I hear you, but ..." acknowledges only to argue.
+    return bool(_ACKNOWLEDGEMENT.search(text) or _PLAYBACK.search(text)) and not _DISMISSAL.search(text)
 
 
 def _topics(candidate_questions: Sequence[str], persona_texts: Sequence[str]) -> set[Topic]:
@@ -312,6 +513,54 @@ def _monologues(ordered: Sequence[Turn]) -> tuple[Monologue, int]:
     return longest, candidate_longest
 
 
+def _stem(word: str) -> str:
+    word = word.removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _content(text: str) -> set[str]:
+    return {_stem(word) for word in _CONTENT_WORD.findall(text.lower()) if len(word) >= 4 and word not in _STOPWORDS}
+
+
+def _feature_list(text: str) -> bool:
+    for sentence in _SENTENCE_END.split(text):
+        run = 0
+        for item in sentence.split(","):
+            size = len(re.sub(r"^\s*(?:and|or|plus)\s+", "", item).split())
+            run = run + 1 if 0 < size <= FEATURE_ITEM_WORDS else 0
+            if run >= FEATURE_LIST_ITEMS:
+                return True
+    return False
+
+
+def _engagement(ordered: Sequence[Turn], texts: Sequence[str], answers: set[int]) -> tuple[int, int, int]:
+    """Follow-up questions, value statements tailored to the buyer, and feature lists, in the candidate's turns.
+
+    A value statement is tailored when it is built on the buyer's own words, or answers the buyer's objection
+    (``answers``: the sequences of the candidate turns that handled one)."""
+    followups = tailored = dumps = 0
+    heard: set[str] = set()  # everything the buyer has said so far in the window
+    last: set[str] = set()  # the buyer's latest turn
+    for turn, text in zip(ordered, texts, strict=True):
+        content = _content(text)
+        if turn.role == Role.ASSISTANT:
+            heard |= content
+            last = content
+            continue
+        asked = _questions(text)
+        if asked and (content & last or any(_POINTS_BACK.search(_LEAD_IN.sub("", q)) for q in asked)):
+            followups += 1
+        if _feature_list(text):
+            dumps += 1
+        elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not _DISMISSAL.search(text)
+              and any(pattern.search(text) for pattern in _VALUE_PATTERNS.values())):
+            tailored += 1
+    return followups, tailored, dumps
+
+
 def _objections(ordered: Sequence[Turn], texts: Sequence[str]) -> list[Objection]:
     objections = []
     for index, turn in enumerate(ordered):
@@ -325,20 +574,48 @@ def _objections(ordered: Sequence[Turn], texts: Sequence[str]) -> list[Objection
 
 
 def _answers(kind: ObjectionKind, reply: str) -> bool:
-    acknowledged = bool(_ACKNOWLEDGEMENT.search(reply) or _PLAYBACK.search(reply))
-    addressed = bool(_OBJECTION_ANSWERS[kind].search(reply) or _CLARIFYING_QUESTION.search(reply))
+    if _DISMISSAL.search(reply):
+        return False  # arguing is not answering
+    clarifying = bool(_CLARIFYING_QUESTION.search(reply))
+    acknowledged = bool(_ACKNOWLEDGEMENT.search(reply) or _PLAYBACK.search(reply)) or clarifying
+    addressed = bool(_OBJECTION_ANSWERS[kind].search(reply) or _EVIDENCE.search(reply)) or clarifying
     return acknowledged and addressed
 
 
-def _next_step(ordered: Sequence[Turn], texts: Sequence[str]) -> tuple[bool, bool]:
-    proposed = committed = False
+def _declines(text: str) -> bool:
+    return bool(_DECLINE.search(text) or _OPENING_NO.match(text))
+
+
+def _refuses(text: str) -> bool:
+    return bool(_REFUSAL.search(text) or _OPENING_NO.match(text))
+
+
+def _next_step(ordered: Sequence[Turn], texts: Sequence[str]) -> tuple[bool, bool, bool, int]:
+    """Whether a next step was proposed, agreed, and agreed with a day or time; and how often it was pressed
+    right after the buyer said no."""
+    proposed = committed = dated = False
+    pushes = 0
     for index, turn in enumerate(ordered):
-        if turn.role == Role.USER and _NEXT_STEP.search(texts[index]):
-            proposed = True
-        if turn.role != Role.ASSISTANT or _DECLINE.search(texts[index]) or not _AGREEMENT.search(texts[index]):
+        text = texts[index]
+        previous = texts[index - 1] if index > 0 else ""
+        previous_role = ordered[index - 1].role if index > 0 else None
+        if turn.role == Role.USER:
+            if _PROPOSAL.search(text):
+                proposed = True
+                if previous_role == Role.ASSISTANT and _refuses(previous) and not _CLARIFYING_QUESTION.search(text):
+                    pushes += 1
             continue
-        # The persona agrees to a concrete step it names itself or the candidate just proposed.
-        previous_proposed = index > 0 and ordered[index - 1].role == Role.USER and _NEXT_STEP.search(texts[index - 1])
-        if previous_proposed or _NEXT_STEP.search(texts[index]):
+        previous_proposed = previous_role == Role.USER and bool(_PROPOSAL.search(previous))
+        if _declines(text):
+            if previous_proposed:
+                committed = dated = False  # the buyer's latest word on the step is no
+            continue
+        # The persona agrees to a concrete step it names itself or the candidate just proposed; naming a day in
+        # answer to a proposal ("Monday the twentieth?") is agreeing to it.
+        agrees = (previous_proposed and bool(_AGREEMENT_TO_PROPOSAL.search(text))) or bool(
+            _AGREEMENT.search(text) and _NEXT_STEP.search(text))
+        counters = previous_proposed and bool(_DATE_TIME.search(text))
+        if agrees or counters:
             committed = True
-    return proposed, committed
+            dated = dated or bool(_DATE_TIME.search(text) or (previous_proposed and _DATE_TIME.search(previous)))
+    return proposed, committed, dated, pushes

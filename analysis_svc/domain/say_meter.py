@@ -28,6 +28,18 @@ MONOLOGUE_LIMIT = 150
 FULL_QUESTION_RATE = 0.6
 # With nothing to answer, objection handling is untested rather than good or bad.
 UNTESTED_OBJECTION_HANDLING = 70
+# Follow-up questions (on what the buyer just said) that show the candidate is digging, not running a checklist.
+FULL_FOLLOWUPS = 3
+# Rapport points lost for each time the candidate argues, presses a next step after a no, or talks over the buyer.
+DISMISSAL_PENALTY = 15
+PUSH_PENALTY = 10
+INTERRUPTION_PENALTY = 10
+# Value points lost for each feature list recited instead of value; value never tied to the buyer's situation is a
+# pitch and scores at most GENERIC_VALUE_CAP.
+FEATURE_DUMP_PENALTY = 20
+GENERIC_VALUE_CAP = 40
+# Closing momentum: an agreed step with a day or time, one without, a step only proposed, none, pressed after a no.
+CLOSE_DATED, CLOSE_AGREED, CLOSE_PROPOSED, CLOSE_NONE, CLOSE_PRESSED = 100, 80, 45, 20, 5
 
 
 class Blueprint(StrEnum):
@@ -122,7 +134,10 @@ def _rapport(metrics: ConversationMetrics) -> int:
     balance = _clamp(1 - max(low - ratio, ratio - high, 0) / 0.35)
     listening = _clamp(2 * metrics.listening_signals / metrics.candidate_turns)  # every other turn is plenty
     restraint = _clamp(1 - max(0, metrics.candidate_longest_monologue_words - 60) / (MONOLOGUE_LIMIT - 60))
-    return _round(100 * (0.4 * balance + 0.4 * listening + 0.2 * restraint))
+    # Arguing, pressing after a no and talking over the buyer cost the relationship whatever else went well.
+    penalty = (DISMISSAL_PENALTY * metrics.dismissals + PUSH_PENALTY * metrics.pushes_after_decline
+               + INTERRUPTION_PENALTY * metrics.interruptions)
+    return _round(100 * (0.4 * balance + 0.4 * listening + 0.2 * restraint) - penalty)
 
 
 def _discovery(metrics: ConversationMetrics) -> int:
@@ -131,7 +146,9 @@ def _discovery(metrics: ConversationMetrics) -> int:
     coverage = len(metrics.topics_covered) / len(Topic)
     curiosity = _clamp(metrics.candidate_question_rate / FULL_QUESTION_RATE)
     openness = metrics.candidate_open_questions / metrics.candidate_questions if metrics.candidate_questions else 0.0
-    return _round(100 * (0.55 * coverage + 0.3 * curiosity + 0.15 * openness))
+    # Digging into the buyer's answers is what separates discovery from a questionnaire.
+    depth = _clamp(metrics.followup_questions / FULL_FOLLOWUPS)
+    return _round(100 * (0.45 * coverage + 0.2 * curiosity + 0.1 * openness + 0.25 * depth))
 
 
 def _objection_handling(metrics: ConversationMetrics) -> int:
@@ -143,18 +160,22 @@ def _objection_handling(metrics: ConversationMetrics) -> int:
 def _value_articulation(metrics: ConversationMetrics) -> int:
     if not metrics.candidate_turns:
         return 0
-    # Value lands when it is repeated in more than one turn and spans more than one kind of outcome.
-    statements = _clamp(metrics.value_statements / 2)
+    # Value lands when it is repeated in more than one turn and spans more than one kind of outcome, and above all
+    # when it is built on what the buyer said; generic claims count for a quarter each, at most two of them.
+    generic = metrics.value_statements - metrics.tailored_value_statements
+    statements = _clamp(metrics.tailored_value_statements / 2 + min(generic, 2) / 4)
     breadth = _clamp(len(metrics.value_themes) / 2)
-    return _round(100 * (0.6 * statements + 0.4 * breadth))
+    value = 100 * (0.6 * statements + 0.4 * breadth) - FEATURE_DUMP_PENALTY * metrics.feature_dumps
+    return _round(value if metrics.tailored_value_statements else min(value, GENERIC_VALUE_CAP))
 
 
 def _closing_momentum(metrics: ConversationMetrics) -> int:
     if metrics.next_step_committed:
-        return 100
-    if metrics.next_step_proposed:
-        return 55
-    return 20
+        agreed = CLOSE_DATED if metrics.next_step_dated else CLOSE_AGREED
+        return _round(agreed - PUSH_PENALTY * 2 * metrics.pushes_after_decline)
+    if metrics.pushes_after_decline:
+        return CLOSE_PRESSED  # worse than not asking: the buyer said no and heard a pitch
+    return CLOSE_PROPOSED if metrics.next_step_proposed else CLOSE_NONE
 
 
 def _reasoning(metrics: ConversationMetrics, factors: dict[str, int], weights: dict[str, int]) -> str:
@@ -166,12 +187,20 @@ def _reasoning(metrics: ConversationMetrics, factors: dict[str, int], weights: d
 
 def _main_gap(metrics: ConversationMetrics, weights: dict[str, int]) -> str:
     # The first gap a coach would raise, most damaging first.
+    if metrics.pushes_after_decline:
+        return "kept pushing after the buyer said no"
+    if metrics.dismissals:
+        return "argued with the buyer instead of answering"
     if metrics.unanswered_objections:
         return f"left the {metrics.unanswered_objections[0].kind.replace('_', ' ')} objection unanswered"
     if metrics.candidate_talk_ratio > BALANCED_TALK[1] + 0.15:
         return f"talking too much ({metrics.candidate_talk_ratio:.0%} of the words)"
     if metrics.candidate_question_rate < FULL_QUESTION_RATE / 3:
         return "hardly asking questions"
+    if metrics.feature_dumps:
+        return "reciting features instead of tying them to the buyer's needs"
+    if metrics.candidate_questions >= 3 and not metrics.followup_questions:
+        return "not following up on the buyer's answers"
     if weights[CLOSING_MOMENTUM] >= 15 and Topic.BUDGET in metrics.uncovered_topics:
         return "has not asked about budget yet"
     # Budget is a commercial question; technical tracks are not faulted for leaving it open.

@@ -12,6 +12,7 @@ from analysis_svc.domain.say_meter import (
     FACTORS,
     OBJECTION_HANDLING,
     RUBRICS,
+    VALUE_ARTICULATION,
     Band,
     Blueprint,
     band_for,
@@ -245,3 +246,109 @@ def test_curveball_never_repeats_the_previous_one(strong):
         (curveball,) = [s for s in suggestions if s.type == SuggestionType.CURVEBALL]
         assert curveball.label != previous
         previous = curveball.label
+
+
+# How it was said, on speech-to-text as it comes: loose punctuation, spelled-out numbers, discourse markers.
+
+
+def test_spoken_questions_after_a_lead_in_or_a_clause_are_counted():
+    metrics = measure(transcript(
+        ("user", "so um, how are you handling reminders today"),
+        ("assistant", "Front desk calls people the day before, when they have time."),
+        ("user", "and when the front desk doesn't get to it what happens"),
+        ("assistant", "A no-show is about a hundred ten in lost revenue."),
+        ("user", "got it. if this went really well, what would good look like for you"),
+        ("assistant", "No-shows under ten percent."),
+        ("user", "what we do differently is the reminder confirms straight into your calendar."),
+    ))  # fmt: skip
+    assert metrics.candidate_questions == 3  # the last sentence describes the product, it asks nothing
+    assert Topic.SUCCESS_CRITERIA in metrics.topics_covered
+    assert metrics.followup_questions == 1  # "when the front desk doesn't get to it" picks up the buyer's answer
+
+
+def test_a_leading_question_is_not_curiosity():
+    metrics = measure(transcript(("user", "wouldn't you agree it'd be easier to have it all in one place"),
+                                 ("assistant", "In theory.")))
+    assert metrics.candidate_questions == 0 and metrics.leading_questions == 1
+
+
+def test_a_day_named_in_answer_to_a_proposal_is_a_dated_commitment():
+    metrics = measure(transcript(
+        ("user", "what I'd suggest is a working session with your IT director. would next Tuesday or Wednesday work"),
+        ("assistant", "Wednesday the fourteenth, afternoon. I'll pull in Mark from IT."),
+    ))  # fmt: skip
+    assert metrics.next_step_committed and metrics.next_step_dated
+    assert score(metrics, Blueprint.SALES).factors[CLOSING_MOMENTUM] == 100
+
+
+@pytest.mark.parametrize("reply", ["sure maybe", "I don't know. send me an email and I'll look at my calendar"])
+def test_a_brush_off_is_not_a_commitment(reply):
+    metrics = measure(transcript(("user", "I'll send over a deck, maybe we can touch base next week sometime"),
+                                 ("assistant", reply)))
+    assert metrics.next_step_proposed and not metrics.next_step_committed
+    assert metrics.pushes_after_decline == 0  # a brush-off is not a no
+
+
+def test_the_buyer_naming_a_day_in_passing_is_not_a_commitment():
+    metrics = measure(transcript(("user", "what happens when someone doesn't show"),
+                                 ("assistant", "The manager works a double, like on black friday last year.")))
+    assert not metrics.next_step_committed
+
+
+def test_yes_but_is_arguing_not_handling_the_objection():
+    metrics = measure(transcript(
+        ("assistant", "we actually built some internal scripts for a lot of that"),
+        ("user", "yeah a lot of people say that but scripts don't scale, and we're different"),
+    ))  # fmt: skip
+    assert [o.kind for o in metrics.objections] == [ObjectionKind.COMPETITOR]
+    assert metrics.objections_handled == 0
+    assert metrics.dismissals == 1 and metrics.listening_signals == 0
+    assert "argued with the buyer" in score(metrics, Blueprint.SALES).reasoning
+
+
+def test_an_objection_answered_with_evidence_is_handled():
+    metrics = measure(transcript(
+        ("assistant", "honestly my worry is every vendor says they integrate and then it's a nightly export"),
+        ("user", "that's a very fair worry. Lakeshore went from sixteen to nine percent no-shows on our integration, "
+                 "I can put you in touch with their ops manager"),
+    ))  # fmt: skip
+    assert [o.kind for o in metrics.objections] == [ObjectionKind.RISK]
+    assert metrics.objections_handled == 1
+
+
+def test_a_discount_is_not_an_answer_to_an_objection():
+    metrics = measure(transcript(
+        ("assistant", "That's too expensive for us."),
+        ("user", "I totally get it. if you sign by end of month I can knock twenty percent off."),
+    ))  # fmt: skip
+    assert metrics.objections_handled == 0
+    assert ValueTheme.PROOF not in metrics.value_themes
+
+
+def test_pushing_a_next_step_after_a_no_costs_rapport_and_momentum():
+    metrics = measure(transcript(
+        ("user", "let me put you down for Tuesday at ten for the site survey"),
+        ("assistant", "no. take me off your list"),
+        ("user", "ok no worries, I'll just pencil in Wednesday and Luis will call you to confirm"),
+    ))  # fmt: skip
+    assert metrics.pushes_after_decline == 1 and not metrics.next_step_committed
+    meter = score(metrics, Blueprint.SALES)
+    assert meter.factors[CLOSING_MOMENTUM] < 20  # worse than never asking
+    assert "kept pushing" in meter.reasoning
+
+
+def test_value_built_on_the_buyers_words_beats_a_feature_list():
+    tailored = measure(transcript(
+        ("assistant", "Overtime is killing us, the dispatchers rebuild routes by hand every morning."),
+        ("user", "Valley Fresh had the same problem. Routes lock at dispatch so nobody rebuilds them by hand, and "
+                 "they brought overtime down twenty three percent in five months."),
+    ))  # fmt: skip
+    listed = measure(transcript(
+        ("assistant", "Overtime is killing us, the dispatchers rebuild routes by hand every morning."),
+        ("user", "We do route optimisation, live tracking, a driver app, proof of delivery, analytics dashboards, "
+                 "and forty integrations, and customers save thirty percent on average."),
+    ))  # fmt: skip
+    assert tailored.tailored_value_statements == 1 and tailored.feature_dumps == 0
+    assert listed.feature_dumps == 1 and listed.tailored_value_statements == 0
+    assert score(tailored, Blueprint.SALES).factors[VALUE_ARTICULATION] > score(listed, Blueprint.SALES).factors[
+        VALUE_ARTICULATION]
