@@ -60,6 +60,9 @@ class LearningServicer:
     async def RecordPersonaAudit(self, request, context):
         source_id, stored = convert.audit_document(request.audit)
         recorded = await self._corpus.record_audit(source_id, stored)
+        # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
+        await self._experiments.record_audit_outcomes(request.audit.session.removeprefix("sessions/"),
+                                                      request.audit.overall_score)
         return pb.RecordPersonaAuditResponse(audit=message(pb.PersonaAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 

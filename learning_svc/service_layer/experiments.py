@@ -29,6 +29,7 @@ from learning_svc.domain.experiments import (
     variant_for_new_session,
 )
 from learning_svc.service_layer.store import REQUEST_LOG
+from svckit.context import current_call
 from svckit.db import RequestLog, run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, after_cursor, page_size
@@ -219,6 +220,20 @@ class Experiments:
                 return await run()
             return await run_idempotent(RequestLog(connection, REQUEST_LOG), mutation, "RecordExperimentOutcome",
                                         run, Outcome)
+
+    async def record_audit_outcomes(self, session_id: str, overall_score: float) -> int:
+        """An audit of an assigned session is that session's audit-score outcome in each of its experiments;
+        returns how many experiments took it (a value already recorded is kept)."""
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(sa.text(
+                "SELECT experiment_id FROM learning.assignments WHERE session_id = :session"),
+                {"session": session_id})).all()
+        taken = 0
+        for row in rows:
+            outcome = await self.record_outcome(row.experiment_id, session_id, None, overall_score,
+                                                Mutation(current_call()))
+            taken += not outcome.duplicate
+        return taken
 
     @staticmethod
     def _fold(document: dict, variant_id: str, value: float) -> dict:

@@ -296,9 +296,9 @@ async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(lea
 # --- experiments -----------------------------------------------------------------------------------
 
 
-def experiment(*shares: int, **fields) -> pb.Experiment:
+def experiment(*shares: int, metric=pb.EXPERIMENT_METRIC_SAY_METER_SCORE, **fields) -> pb.Experiment:
     personas = ["personas/priya-raman", "personas/sarah-chen", "personas/priya-raman"]
-    return pb.Experiment(display_name="Shorter answers", metric=pb.EXPERIMENT_METRIC_SAY_METER_SCORE, variants=[
+    return pb.Experiment(display_name="Shorter answers", metric=metric, variants=[
         pb.Variant(variant_id=f"v{i}", persona=personas[i], traffic_bps=share, control=i == 0)
         for i, share in enumerate(shares)], **fields)
 
@@ -355,3 +355,16 @@ async def test_a_true_winner_is_promoted_and_new_sessions_get_it(learnings):
     reason, _ = await _refused(learnings.StopExperiment(pb.StopExperimentRequest(name=created.name)),
                                grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "EXPERIMENT_ENDED"
+
+
+async def test_an_audit_of_an_assigned_session_is_its_audit_score_outcome(learnings):
+    created = (await learnings.CreateExperiment(pb.CreateExperimentRequest(experiment=experiment(
+        5000, 5000, metric=pb.EXPERIMENT_METRIC_AUDIT_SCORE)))).experiment
+    sent = audit(persona="personas/priya-raman", brevity=6)
+    assignment = (await learnings.AssignVariant(pb.AssignVariantRequest(experiment=created.name,
+                                                                        session=sent.session))).assignment
+    await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
+    await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))  # a redelivery counts once
+    results = (await learnings.GetExperiment(pb.GetExperimentRequest(name=created.name))).experiment.results
+    result = next(r for r in results if r.variant_id == assignment.variant_id)
+    assert (result.samples, result.mean) == (1, pytest.approx(sent.overall_score))
