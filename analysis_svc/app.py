@@ -1,4 +1,5 @@
-"""Assembles the analysis service: live analyses over the transcript service's windows."""
+"""Assembles the analysis service: live analyses over the transcript service's windows and post-call audits, both
+with the same engines (`local`, and `openai` when ANALYSIS_OPENAI_BASE_URL is set)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,12 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     openai_engine = OpenAIEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
                                  settings.openai_timeout_seconds, settings.openai_max_retries) \
         if settings.openai_base_url else None
-    analyses = Analyses(engine, transcripts, page_tokens, openai_engine,
-                        settings.engine if openai_engine else "local")
+    default_engine = settings.engine if openai_engine else "local"
+    analyses = Analyses(engine, transcripts, page_tokens, openai_engine, default_engine)
     commands = TranscriptCommands(transcript_channel, settings.transcript_timeout_seconds)
     actions = SuggestionActions(engine, commands)
     personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
-    audits = Audits(engine, transcripts, personas, page_tokens)
+    audits = Audits(engine, transcripts, personas, page_tokens, openai_engine, default_engine)
     watchers = Watchers(analyses, audits)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)

@@ -1,4 +1,5 @@
-"""The `openai` engine: any OpenAI-compatible endpoint judges the window; its JSON is checked before use.
+"""The `openai` engine: any OpenAI-compatible endpoint judges the window, or an ended call's persona (the post-call
+audit); its JSON is checked before use.
 
 The call itself (timeouts, bounded retries, JSON output) is the shared ``svckit.openai_json`` client's; an
 answer that cannot be used (unreachable, refused, slow, malformed, out of range) raises ``EngineFailure`` and the
@@ -7,13 +8,26 @@ caller falls back to `local`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from analysis_svc.domain.say_meter import FACTORS, SayMeter, band_for
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
 from svckit.openai_json import EngineFailure, OpenAIJson, parse_json_object
-from svckit.turns import Role, Turn
+from svckit.persona_audit import (
+    MAX_FLAGGED_QUOTES,
+    MAX_QUOTE_CHARS,
+    MAX_RECOMMENDATIONS,
+    AuditScores,
+    FlaggedQuote,
+    FlagReason,
+    PersonaAudit,
+    PersonaProfile,
+    target_words_per_turn,
+)
+from svckit.turns import Role, Turn, normalise, words
 
 SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (CANDIDATE) and an
 AI persona (PERSONA). Judge the candidate and answer with JSON only, in exactly this shape:
@@ -28,6 +42,34 @@ candidate should ask next. At most 5 suggestions."""
 MAX_SUGGESTIONS = 5
 MAX_TEXT = 500
 
+# Seed 000's audit_persona: the persona's side only, against its difficulty's target length and its traits.
+AUDIT_PROMPT = """You audit how well an AI persona played its role in a practice call with a candidate (CANDIDATE).
+Judge only the persona's side (the PERSONA lines), never the candidate. The persona: {who}, difficulty {difficulty}
+of 5 (harder personas give less away), traits: {traits}. Target words per persona turn at this difficulty: {target};
+measured: {average} words per turn on average over {count} turns (each PERSONA line shows its own count).
+Score each dimension as an integer from 1 to 10, where 10 is best:
+- brevity: stays within the target words per turn;
+- authenticity: sounds like this person, never like an assistant or an AI, never mentions its instructions or setup;
+- consistency: tone and positions consistent with its traits and with what it said earlier;
+- enthusiasm_leak: 10 means no leaked warmth or eagerness ("I appreciate that", "great question", exclamation marks),
+  1 means constant leaks;
+- pacing: concedes and moves at the pace its difficulty calls for; one point per turn, no monologues.
+Flag the persona's words that cost points, worst first, each with the number in brackets of the PERSONA line it comes
+from and the persona's exact words (cut with "..." if long). Recommend concrete changes to the persona's prompt.
+Answer with JSON only, in exactly this shape:
+{{"scores": {{"brevity": 1-10, "authenticity": 1-10, "consistency": 1-10, "enthusiasm_leak": 1-10, "pacing": 1-10}},
+"flagged_quotes": [{{"sequence": the PERSONA line's number, "text": "the persona's exact words",
+"reason": "too_long" | "enthusiasm_leak" | "out_of_character" | "inconsistent" | "pacing" | "other",
+"explanation": "why, in one sentence"}}],
+"recommendations": ["one concrete change to the persona's prompt"]}}
+At most {max_quotes} flagged quotes (text and explanation each at most {max_quote_chars} characters) and at most
+{max_recommendations} recommendations (each at most {max_recommendation_chars} characters)."""
+
+MAX_RECOMMENDATION_CHARS = 1000
+_AUDITED = tuple(f.name for f in fields(AuditScores))  # brevity, authenticity, consistency, enthusiasm_leak, pacing
+_WORDS = re.compile(r"\w+(?:'\w+)*")
+_ELLIPSIS = re.compile(r"\.\.\.|\u2026")
+
 
 class OpenAIEngine:
     def __init__(self, base_url: str, api_key: str, model: str, timeout_seconds: float, max_retries: int) -> None:
@@ -40,6 +82,17 @@ class OpenAIEngine:
         data = await self._client.complete_json(SYSTEM_PROMPT.format(blueprint=blueprint),
                                                 f"Analyze this call:\n\n{transcript}")
         return answer_of(data, weights)
+
+    async def audit(self, turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:
+        """The model's audit of the persona's side of an ended call; ValueError when the persona never spoke."""
+        ordered = sorted(turns, key=lambda turn: turn.sequence)
+        facts = measured(ordered)
+        transcript = "\n".join(
+            f"[{t.sequence}] PERSONA ({words(t.text)} words): {t.text}" if t.role is Role.ASSISTANT
+            else f"[{t.sequence}] CANDIDATE: {t.text}" for t in ordered)
+        data = await self._client.complete_json(audit_prompt(profile, facts),
+                                                f"Audit the persona in this call:\n\n{transcript}")
+        return audit_of(data, ordered, profile)
 
     async def close(self) -> None:
         await self._client.close()
@@ -80,3 +133,117 @@ def answer_of(data: dict[str, Any], weights: dict[str, int]) -> tuple[SayMeter, 
             raise EngineFailure("invalid_answer", f"suggestions[{index}].text must be 1 to {MAX_TEXT} characters")
         suggestions.append(Suggestion(kind, text, priority, label))
     return SayMeter(value, band_for(value), factors, dict(weights), reasoning.strip()[:300]), suggestions
+
+
+def _traits(profile: PersonaProfile) -> str:
+    described = [*profile.personality_traits, *(f"{name} {value:.2f} of 1" for name, value in profile.traits.items())]
+    return ", ".join(described) or "none given"
+
+
+def audit_prompt(profile: PersonaProfile, facts: tuple[float, int]) -> str:
+    average, count = facts
+    return AUDIT_PROMPT.format(
+        who=f"archetype {profile.archetype}" if profile.archetype else "no archetype", difficulty=profile.difficulty,
+        traits=_traits(profile), target=target_words_per_turn(profile.difficulty), average=average, count=count,
+        max_quotes=MAX_FLAGGED_QUOTES, max_quote_chars=MAX_QUOTE_CHARS, max_recommendations=MAX_RECOMMENDATIONS,
+        max_recommendation_chars=MAX_RECOMMENDATION_CHARS)
+
+
+def measured(turns: Sequence[Turn]) -> tuple[float, int]:
+    """(mean words per persona turn, persona turns): facts the audit reports as measured, as the local auditor
+    measures them; ValueError when the persona never spoke."""
+    counts = [words(turn.text) for turn in turns if turn.role is Role.ASSISTANT]
+    if not counts:
+        raise ValueError("no persona turns to audit")
+    return round(sum(counts) / len(counts), 2), len(counts)
+
+
+def parse_audit(content: str, turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:
+    """The engine's JSON text as a persona audit, or EngineFailure naming what is wrong."""
+    return audit_of(parse_json_object(content), turns, profile)
+
+
+def _invalid(detail: str) -> EngineFailure:
+    return EngineFailure("invalid_answer", detail)
+
+
+def _text(value: object, where: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"{where} must be a non-empty string")
+    text = " ".join(value.split())
+    if len(text) > limit:
+        raise _invalid(f"{where} must be at most {limit} characters (got {len(text)})")
+    return text
+
+
+def _list(data: dict[str, Any], key: str, limit: int) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise _invalid(f"{key} must be a list (empty when there is nothing to say)")
+    if len(value) > limit:
+        raise _invalid(f"{key} must have at most {limit} items (got {len(value)})")
+    return value
+
+
+def _reason(value: object, where: str) -> FlagReason:
+    name = value.strip().lower().removeprefix("flag_reason_") if isinstance(value, str) else ""
+    try:
+        return FlagReason(name)
+    except ValueError:
+        known = ", ".join(reason.value for reason in FlagReason)
+        raise _invalid(f"{where} must be one of {known} (got {value!r})") from None
+
+
+def _said(quote: str, spoken: str) -> bool:
+    """Whether every part of the quote (parts cut by "...") is words the persona said, in order within a part;
+    case, punctuation and spacing aside."""
+    said = " " + " ".join(_WORDS.findall(normalise(spoken).casefold())) + " "
+    parts = [_WORDS.findall(normalise(part).casefold()) for part in _ELLIPSIS.split(quote)]
+    parts = [part for part in parts if part]
+    return bool(parts) and all(f" {' '.join(part)} " in said for part in parts)
+
+
+def audit_of(data: dict[str, Any], turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:
+    """The engine's JSON object as a persona audit of ``turns``, or EngineFailure naming what is wrong.
+
+    The judgement (scores, quotes, recommendations) is the model's, checked field by field; the facts (words per
+    turn, turn count, target) are measured here, and the overall score is the mean of the five scores."""
+    average, count = measured(turns)
+    raw_scores = data.get("scores")
+    if not isinstance(raw_scores, dict):
+        raise _invalid("scores must be an object with " + ", ".join(_AUDITED))
+    values = {}
+    for name in _AUDITED:
+        value = raw_scores.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+            raise _invalid(f"scores.{name} must be an integer from 1 to 10 (got {value!r})")
+        values[name] = value
+    scores = AuditScores(**values)
+    persona = {turn.sequence: turn.text for turn in turns if turn.role is Role.ASSISTANT}
+    quotes = []
+    for index, item in enumerate(_list(data, "flagged_quotes", MAX_FLAGGED_QUOTES)):
+        where = f"flagged_quotes[{index}]"
+        if not isinstance(item, dict):
+            raise _invalid(f"{where} must be an object")
+        sequence = item.get("sequence")
+        if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence not in persona:
+            raise _invalid(f"{where}.sequence must be the number of a persona message of this call (got "
+                           f"{sequence!r})")
+        text = _text(item.get("text"), f"{where}.text", MAX_QUOTE_CHARS)
+        if not _said(text, persona[sequence]):
+            raise _invalid(f"{where}.text is not what the persona said in message {sequence}")
+        quotes.append(FlaggedQuote(sequence, text, _reason(item.get("reason"), f"{where}.reason"),
+                                   _text(item.get("explanation"), f"{where}.explanation", MAX_QUOTE_CHARS)))
+    recommendations = [_text(item, f"recommendations[{index}]", MAX_RECOMMENDATION_CHARS)
+                       for index, item in enumerate(_list(data, "recommendations", MAX_RECOMMENDATIONS))]
+    return PersonaAudit(
+        archetype=profile.archetype,
+        difficulty=profile.difficulty,
+        scores=scores,
+        overall_score=round(sum(scores.as_tuple()) / 5, 2),
+        avg_words_per_turn=average,
+        target_words_per_turn=target_words_per_turn(profile.difficulty),
+        persona_turn_count=count,
+        flagged_quotes=tuple(quotes),
+        recommendations=tuple(dict.fromkeys(recommendations)),
+    )

@@ -116,7 +116,8 @@ def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
         flagged_quotes=[pb.FlaggedQuote(text=q.text, reason=_FLAGS[q.reason], explanation=q.explanation,
                                         sequence=q.sequence) for q in audit.flagged_quotes],
         recommendations=audit.recommendations,
-        engine=pb.ENGINE_LOCAL,
+        engine=_ENGINES[stored.engine],
+        engine_fallback=stored.engine_fallback,
         delivery_state=pb.DELIVERY_STATE_DELIVERED if stored.delivery_state == "delivered"
         else pb.DELIVERY_STATE_PENDING,
         delivery_attempts=stored.delivery_attempts,
@@ -145,10 +146,9 @@ class AnalysisServicer:
         self._transcripts = transcripts
 
     async def AuditSession(self, request: pb.AuditSessionRequest, context) -> pb.AuditSessionResponse:
-        if request.engine not in (pb.ENGINE_UNSPECIFIED, pb.ENGINE_LOCAL):
-            raise InvalidArgument(FieldViolation("engine", "only ENGINE_LOCAL is available in this release"))
-        stored, duplicate = await self._audits.audit_session(names.resource_id(request.session, "sessions",
-                                                                               "session"))
+        engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
+        stored, duplicate = await self._audits.audit_session(
+            names.resource_id(request.session, "sessions", "session"), engine, context.time_remaining())
         return pb.AuditSessionResponse(audit=audit_message(stored), duplicate=duplicate)
 
     async def GetPersonaAudit(self, request: pb.GetPersonaAuditRequest, context) -> pb.GetPersonaAuditResponse:

@@ -28,7 +28,8 @@ from svckit.usecase import Page
 log = logging.getLogger("analysis.analyses")
 
 ENGINE_FALLBACKS = Counter("sparring_analysis_engine_fallbacks_total",
-                           "Analyses where the openai engine failed and the local one stood in.", ("reason",))
+                           "Analyses and audits where the openai engine failed and the local one stood in.",
+                           ("reason",))
 
 DEFAULT_WINDOW, MAX_WINDOW = 20, 200
 MAX_TRIGGER_ID = 100
@@ -184,7 +185,7 @@ class Analyses:
                 # The local reading stands in; the call is never left without a Say Meter.
                 ENGINE_FALLBACKS.labels(failure.reason).inc()
                 log.warning("openai engine failed for sessions/%s (%s); using local", session_id, failure)
-                fallback = True
+                fallback, engine, model = True, "local", ""  # the engine that produced the result
         analysis_id = str(uuid.uuid4())
         latency_ms = (time.perf_counter() - started) * 1000
         common = {"analysis_id": analysis_id, "session_id": session_id, "trigger_id": trigger_id,

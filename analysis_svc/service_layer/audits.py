@@ -1,25 +1,43 @@
-"""Post-call persona audits: one per ended session, kept until the learning service has it."""
+"""Post-call persona audits: one per ended session, kept until the learning service has it.
+
+The auditor is the engine the request names, else the configured default: `local` (``svckit.persona_audit``) or
+`openai`. An `openai` audit that fails (unreachable, slow, refused, an answer that does not validate) is replaced by
+the local one, counted in ``sparring_analysis_engine_fallbacks_total{reason}`` as a failed analysis is, and stored
+with ``engine = 'local'`` and ``engine_fallback``: an ended call is never left without an audit.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_reader import TranscriptReader
-from analysis_svc.service_layer.analyses import CHANGES_CHANNEL
-from svckit.errors import FailedPrecondition, NotFound
+from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, ENGINE_FALLBACKS
+from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
+from svckit.openai_json import TIMEOUT, EngineFailure
 from svckit.outbox import OutboxQueries
 from svckit.pagination import PageTokens, after_cursor, page_size
-from svckit.persona_audit import PersonaAudit, audit_persona
+from svckit.persona_audit import PersonaAudit, PersonaProfile, audit_persona
 from svckit.records import from_record, to_record
+from svckit.turns import Turn
 from svckit.usecase import Page
+
+log = logging.getLogger("analysis.audits")
+
+# Of the caller's deadline, what is kept back from the model for storing the audit (local if the model is late).
+DEADLINE_RESERVE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,17 +53,20 @@ class StoredAudit:
     last_delivery_error: str
     deliver_time: datetime | None
     create_time: datetime
+    engine: str = "local"  # the engine that produced it
+    engine_fallback: bool = False  # openai was asked for, failed, and local stood in
 
 
 def stored_audit(row) -> StoredAudit:
     return StoredAudit(row.id, row.session_id, row.persona, row.persona_display_name, row.blueprint,
                        from_record(PersonaAudit, row.audit), row.delivery_state, row.delivery_attempts,
-                       row.last_delivery_error, row.deliver_time, row.create_time)
+                       row.last_delivery_error, row.deliver_time, row.create_time, row.engine, row.engine_fallback)
 
 
 _INSERT = sa.text("""
-INSERT INTO analysis.persona_audits (id, session_id, persona, persona_display_name, blueprint, audit)
-VALUES (:id, :session_id, :persona, :display_name, :blueprint, CAST(:audit AS jsonb))
+INSERT INTO analysis.persona_audits (id, session_id, persona, persona_display_name, blueprint, audit, engine,
+    engine_fallback)
+VALUES (:id, :session_id, :persona, :display_name, :blueprint, CAST(:audit AS jsonb), :engine, :engine_fallback)
 ON CONFLICT (session_id) DO NOTHING
 RETURNING id
 """)
@@ -53,13 +74,27 @@ RETURNING id
 
 class Audits:
     def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, personas: PersonaProfiles,
-                 page_tokens: PageTokens) -> None:
+                 page_tokens: PageTokens, openai_engine: OpenAIEngine | None = None,
+                 default_engine: str = "local") -> None:
         self._engine = engine
         self._tokens = page_tokens
         self._transcripts = transcripts
         self._personas = personas
+        self._openai = openai_engine
+        self._default_engine = default_engine
 
-    async def audit_session(self, session_id: str) -> tuple[StoredAudit, bool]:
+    async def audit_session(self, session_id: str, engine: str = "",
+                            budget_seconds: float | None = None) -> tuple[StoredAudit, bool]:
+        """Audits an ended session once; a repeat returns the stored audit, whatever engine it names.
+
+        ``budget_seconds`` is the caller's remaining deadline: the model gets what is left of it, less a reserve for
+        storing, so a slow model still ends in a stored (local) audit rather than a cancelled call."""
+        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+        engine = engine or self._default_engine
+        violations = Violations()
+        violations.require(engine == "local" or self._openai is not None, "engine",
+                           "ENGINE_OPENAI is not configured on this service (ANALYSIS_OPENAI_BASE_URL)")
+        violations.raise_if_any()
         existing = await self.of_session(session_id)
         if existing is not None:
             return existing, True
@@ -69,18 +104,41 @@ class Audits:
             audit = audit_persona(call.turns, persona.profile)
         except ValueError as error:
             raise FailedPrecondition(f"sessions/{session_id}: {error}", reason="NO_MESSAGES") from error
+        produced_by, fallback = "local", False
+        if engine == "openai" and self._openai is not None:
+            try:
+                audit = await self._judged(self._openai, call.turns, persona.profile, deadline)
+                produced_by = "openai"
+            except EngineFailure as failure:
+                # The local audit stands in; the call is never left without one.
+                ENGINE_FALLBACKS.labels(failure.reason).inc()
+                log.warning("openai audit failed for sessions/%s (%s); using local", session_id, failure)
+                fallback = True
         audit_id = str(uuid.uuid4())
         async with self._engine.begin() as connection:
             inserted = (await connection.execute(_INSERT, {
                 "id": audit_id, "session_id": session_id, "persona": persona.name,
                 "display_name": persona.display_name, "blueprint": call.blueprint,
-                "audit": json.dumps(to_record(audit)),
+                "audit": json.dumps(to_record(audit)), "engine": produced_by, "engine_fallback": fallback,
             })).first()
             if inserted is not None:
                 await notify(connection, CHANGES_CHANNEL, f"{session_id}:audit:{audit_id}")
         stored = await self.of_session(session_id)
         assert stored is not None
         return stored, inserted is None
+
+    @staticmethod
+    async def _judged(openai_engine: OpenAIEngine, turns: Sequence[Turn], profile: PersonaProfile,
+                      deadline: float | None) -> PersonaAudit:
+        """The openai engine's audit within the caller's deadline, or EngineFailure."""
+        left = None if deadline is None else deadline - time.monotonic() - DEADLINE_RESERVE_SECONDS
+        if left is not None and left <= 0:
+            raise EngineFailure(TIMEOUT, "no time left for the model within the caller's deadline")
+        try:
+            async with asyncio.timeout(left):
+                return await openai_engine.audit(turns, profile)
+        except TimeoutError as error:
+            raise EngineFailure(TIMEOUT, "no answer within the caller's deadline") from error
 
     async def get(self, audit_id: str) -> StoredAudit:
         async with self._engine.connect() as connection:

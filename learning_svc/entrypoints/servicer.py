@@ -24,7 +24,7 @@ from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.patches import Patches
 from learning_svc.service_layer.runs import RunKind, Runs, RunTrigger
 from svckit import names
-from svckit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Violations
+from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.records import to_record
 from svckit.times import time_of, timestamp
 from svckit.usecase import mutation_of
@@ -95,8 +95,9 @@ class LearningServicer:
         if request.options.engine == pb.ENGINE_UNSPECIFIED:
             options["engine"] = self._default_engine
         if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
-            raise FailedPrecondition("the openai engine is not configured for the learning service "
-                                     "(set LEARNING_OPENAI_BASE_URL)", reason="ENGINE_NOT_CONFIGURED")
+            raise InvalidArgument(FieldViolation("options.engine", "ENGINE_OPENAI is not configured on this service "
+                                                                   "(LEARNING_OPENAI_BASE_URL)"),
+                                  reason="ENGINE_NOT_CONFIGURED")
         if archetype and not await self._personas.archetype_exists(archetype):
             raise InvalidArgument(FieldViolation("archetype", f"{archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")

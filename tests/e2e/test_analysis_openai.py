@@ -1,17 +1,30 @@
-"""The openai engine against a local OpenAI-compatible fake: good answers are used, everything else falls back."""
+"""The openai engine against a local OpenAI-compatible fake, for live analyses and post-call audits: good answers
+are used, everything else falls back to local."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 import pytest_asyncio
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
-from tests.e2e.test_analysis_live import _streamed_call
-from tests.fake_openai import serving
+from svckit.server import GrpcApp
+from svckit.turns import words
+from tests.e2e.test_analysis_live import CALL, PERSONA, _streamed_call
+from tests.e2e.transcript_fixtures import Gateway, new_session
+from tests.fake_openai import messages, serving
 
 GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "objection_handling": 85,
                                                "value_articulation": 88, "closing_momentum": 92},
@@ -20,23 +33,54 @@ GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "
                          "label": "Competitive pressure"}]}
 
 
+# The persona's messages of CALL are 2, 4, 6, 8 and 10; 10 is "Alright, send me a proposal and let's meet again on
+# Tuesday."
+AUDIT = {"scores": {"brevity": 9, "authenticity": 8, "consistency": 6, "enthusiasm_leak": 10, "pacing": 4},
+         "flagged_quotes": [{"sequence": 10, "text": "Alright, send me a proposal", "reason": "pacing",
+                             "explanation": "Agrees to a next step right after calling it too expensive."}],
+         "recommendations": ["Ask for a reference customer before agreeing to see a proposal."]}
+
+
+def _answering(audit: dict | str):
+    """The fake's answers: ``audit`` to an audit prompt, GOOD to an analysis prompt."""
+    return lambda request: audit if messages(request)[0].startswith("You audit") else GOOD
+
+
 @pytest.fixture(scope="module")
 def fake_openai():
-    with serving(lambda _request: GOOD) as server:
+    with serving(_answering(AUDIT)) as server:
         yield server
 
 
-@pytest_asyncio.fixture(scope="module")
-async def openai_analyses(database_url, engine, analysis_schema, transcript_server, persona_server, fake_openai):
-    app = await build_analysis(AnalysisSettings(
-        database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript_server,
-        persona_address=persona_server, engine="openai",
-        openai_base_url=fake_openai.base_url, openai_model="fake",
-        openai_timeout_seconds=0.3, openai_max_retries=1), engine)
+def _settings(database_url, transcript_server, persona_server, fake_openai, **overrides) -> AnalysisSettings:
+    return AnalysisSettings(**{
+        "database_url": database_url, "grpc_port": 0, "metrics_port": 0, "transcript_address": transcript_server,
+        "persona_address": persona_server, "engine": "openai", "openai_base_url": fake_openai.base_url,
+        "openai_model": "fake", "openai_timeout_seconds": 0.3, "openai_max_retries": 1, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def _serving_analysis(settings: AnalysisSettings, engine) -> AsyncIterator[tuple[GrpcApp, object]]:
+    app = await build_analysis(settings, engine)
     await app.start()
-    async with grpc.aio.insecure_channel(app.address) as channel:
+    try:
+        async with grpc.aio.insecure_channel(app.address) as channel:
+            yield app, analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+    finally:
+        await app.stop(grace=1)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def openai_server(database_url, engine, analysis_schema, transcript_server, persona_server, fake_openai):
+    async with _serving_analysis(_settings(database_url, transcript_server, persona_server, fake_openai),
+                                 engine) as (app, _):
+        yield app.address
+
+
+@pytest_asyncio.fixture(scope="module")
+async def openai_analyses(openai_server):
+    async with grpc.aio.insecure_channel(openai_server) as channel:
         yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
-    await app.stop(grace=1)
 
 
 async def test_a_good_answer_is_validated_and_used(transcripts, openai_analyses, fake_openai):
@@ -57,7 +101,7 @@ async def test_a_bad_or_missing_answer_falls_back_to_local(transcripts, openai_a
     session = await _streamed_call(transcripts)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
                                                                                 trigger_id="seq-10"))).analysis
-    assert analysis.engine == pb.ENGINE_OPENAI and analysis.engine_fallback
+    assert analysis.engine == pb.ENGINE_LOCAL and analysis.engine_fallback and not analysis.model
     assert 0 <= analysis.say_meter.score <= 100 and analysis.say_meter.reasoning
     tries = fake_openai.requests - before
     assert 1 <= tries <= 2  # one retry at most, as configured
@@ -69,3 +113,190 @@ async def test_local_can_still_be_asked_for(transcripts, openai_analyses, fake_o
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(
         session=session, trigger_id="seq-10", engine=pb.ENGINE_LOCAL))).analysis
     assert analysis.engine == pb.ENGINE_LOCAL and not analysis.engine_fallback
+
+
+# Post-call audits
+
+
+@pytest_asyncio.fixture(scope="module")
+async def sarah(personas) -> None:
+    """The persona of every test session, as the live tests create it."""
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(
+            persona_id="sarah-chen", persona=persona_pb.Persona(
+                slug="sarah-chen", display_name="Sarah Chen", role="VP Finance", blueprint=persona_pb.BLUEPRINT_SALES,
+                difficulty=4, personality_traits=["sceptical", "blunt"])))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+async def _ended_call(transcripts) -> str:
+    session = await _streamed_call(transcripts)
+    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
+    return session
+
+
+def _fallbacks(reason: str) -> float:
+    return REGISTRY.get_sample_value("sparring_analysis_engine_fallbacks_total", {"reason": reason}) or 0
+
+
+PERSONA_WORDS = [words(text) for role, text in CALL if role == PERSONA]
+
+
+async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, openai_analyses, fake_openai):
+    fake_openai.reset("good", _answering(AUDIT))
+    before = fake_openai.requests
+    session = await _ended_call(transcripts)
+    reply = await openai_analyses.AuditSession(pb.AuditSessionRequest(session=session))  # no engine: the default
+    audit = reply.audit
+    assert not reply.duplicate and audit.engine == pb.ENGINE_OPENAI and not audit.engine_fallback
+    assert (audit.scores.brevity, audit.scores.authenticity, audit.scores.consistency, audit.scores.enthusiasm_leak,
+            audit.scores.pacing) == (9, 8, 6, 10, 4)
+    assert audit.overall_score == pytest.approx(7.4)
+    assert [(q.sequence, q.reason, q.text) for q in audit.flagged_quotes] == [
+        (10, pb.FLAG_REASON_PACING, "Alright, send me a proposal")]
+    assert list(audit.recommendations) == AUDIT["recommendations"]
+    # The facts are measured, not the model's.
+    assert audit.persona_turn_count == len(PERSONA_WORDS) == 5
+    assert audit.avg_words_per_turn == pytest.approx(sum(PERSONA_WORDS) / 5)
+    assert (audit.target_words_per_turn.min_words, audit.target_words_per_turn.max_words) == (8, 16)  # difficulty 4
+    assert fake_openai.requests - before == 1
+    system, user = messages(fake_openai.bodies[-1])
+    assert "difficulty 4" in system and "8-16" in system and "traits: " in system
+    assert "[10] PERSONA (11 words): Alright, send me a proposal" in user and "[9] CANDIDATE: " in user
+
+    # Stored with its engine: read back, and a repeat asking for local returns it unchanged.
+    assert (await openai_analyses.GetPersonaAudit(pb.GetPersonaAuditRequest(name=audit.name))).audit == audit
+    again = await openai_analyses.AuditSession(pb.AuditSessionRequest(session=session, engine=pb.ENGINE_LOCAL))
+    assert again.duplicate and again.audit == audit
+    assert fake_openai.requests - before == 1
+
+
+@pytest.mark.parametrize(("mode", "reason"), [("malformed", "malformed_json"), ("slow", "timeout"),
+                                              (429, "rate_limited"), (500, "http_500")])
+async def test_a_failed_audit_falls_back_to_local_and_is_counted(transcripts, sarah, openai_analyses, fake_openai,
+                                                                 mode, reason):
+    fake_openai.reset(mode, _answering(AUDIT))
+    before, counted = fake_openai.requests, _fallbacks(reason)
+    session = await _ended_call(transcripts)
+    audit = (await openai_analyses.AuditSession(pb.AuditSessionRequest(session=session))).audit
+    assert audit.engine == pb.ENGINE_LOCAL and audit.engine_fallback
+    assert _fallbacks(reason) == counted + 1
+    assert 1 <= fake_openai.requests - before <= 2  # one retry at most, as configured
+    assert audit.persona_turn_count == 5 and 1 <= audit.scores.pacing <= 10
+    assert (await openai_analyses.GetPersonaAudit(pb.GetPersonaAuditRequest(name=audit.name))).audit == audit
+
+
+def _audit_with(**changes) -> dict:
+    return {**AUDIT, **changes}
+
+
+@pytest.mark.parametrize("answer", [
+    _audit_with(scores={**AUDIT["scores"], "brevity": 11}),
+    _audit_with(flagged_quotes=[{**AUDIT["flagged_quotes"][0], "sequence": 9}]),  # the candidate's message
+    _audit_with(flagged_quotes=[{**AUDIT["flagged_quotes"][0], "sequence": 12}]),  # not in this call
+    _audit_with(flagged_quotes=[{**AUDIT["flagged_quotes"][0], "reason": "too_eager"}]),
+], ids=["score-11", "candidate-turn", "no-such-turn", "unknown-reason"])
+async def test_an_invalid_audit_answer_falls_back_to_local(transcripts, sarah, openai_analyses, fake_openai, answer):
+    fake_openai.reset("good", _answering(answer))
+    counted = _fallbacks("invalid_answer")
+    session = await _ended_call(transcripts)
+    audit = (await openai_analyses.AuditSession(pb.AuditSessionRequest(session=session))).audit
+    assert audit.engine == pb.ENGINE_LOCAL and audit.engine_fallback
+    assert _fallbacks("invalid_answer") == counted + 1
+    assert all(q.sequence in (2, 4, 6, 8, 10) for q in audit.flagged_quotes)
+    assert 1 <= audit.scores.brevity <= 10
+
+
+async def test_local_audits_can_still_be_asked_for(transcripts, sarah, openai_analyses, fake_openai):
+    fake_openai.reset("good", _answering(AUDIT))
+    before = fake_openai.requests
+    session = await _ended_call(transcripts)
+    audit = (await openai_analyses.AuditSession(pb.AuditSessionRequest(session=session,
+                                                                       engine=pb.ENGINE_LOCAL))).audit
+    assert audit.engine == pb.ENGINE_LOCAL and not audit.engine_fallback
+    assert fake_openai.requests == before
+
+
+async def test_a_slow_model_still_ends_in_an_audit_within_the_callers_deadline(
+        database_url, engine, transcript_server, persona_server, transcripts, sarah, fake_openai):
+    """The model is given what is left of the caller's deadline, not its own longer time limit."""
+    settings = _settings(database_url, transcript_server, persona_server, fake_openai, openai_timeout_seconds=30,
+                         openai_max_retries=0)
+    fake_openai.reset("slow", _answering(AUDIT))
+    fake_openai.slow_seconds = 10
+    counted = _fallbacks("timeout")
+    try:
+        async with _serving_analysis(settings, engine) as (_, stub):
+            session = await _ended_call(transcripts)
+            audit = (await stub.AuditSession(pb.AuditSessionRequest(session=session), timeout=3)).audit
+    finally:
+        fake_openai.slow_seconds = 1.0
+    assert audit.engine == pb.ENGINE_LOCAL and audit.engine_fallback
+    assert _fallbacks("timeout") == counted + 1
+
+
+def _refusal(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, list[str]]:
+    """The code, ErrorInfo reason and BadRequest fields of an error."""
+    reason, fields = "", []
+    for detail in rpc_status.from_call(error).details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields = [v.field for v in bad.field_violations]
+    return error.code(), reason, fields
+
+
+async def test_openai_audits_on_a_service_without_it_are_refused_as_analyses_are(
+        database_url, engine, transcript_server, persona_server, transcripts, sarah, fake_openai):
+    settings = _settings(database_url, transcript_server, persona_server, fake_openai, engine="local",
+                         openai_base_url="")
+    async with _serving_analysis(settings, engine) as (_, stub):
+        session = await _ended_call(transcripts)
+        with pytest.raises(grpc.aio.AioRpcError) as audit_refused:
+            await stub.AuditSession(pb.AuditSessionRequest(session=session, engine=pb.ENGINE_OPENAI))
+        with pytest.raises(grpc.aio.AioRpcError) as analysis_refused:
+            await stub.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-10",
+                                                                 engine=pb.ENGINE_OPENAI))
+        assert _refusal(audit_refused.value) == _refusal(analysis_refused.value) == (
+            grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", ["engine"])
+        assert "ANALYSIS_OPENAI_BASE_URL" in audit_refused.value.details()
+        # Nothing was stored: the default engine still audits it.
+        audit = (await stub.AuditSession(pb.AuditSessionRequest(session=session))).audit
+        assert audit.engine == pb.ENGINE_LOCAL and not audit.engine_fallback
+
+
+async def test_the_transcript_outbox_audit_uses_the_configured_engine(
+        database_url, engine, transcripts, sarah, openai_server, openai_analyses, fake_openai):
+    from transcript_svc.app import build as build_transcript
+    from transcript_svc.config import TranscriptSettings
+
+    fake_openai.reset("good", _answering(AUDIT))
+    # A transcript replica that hands its triggers and audits to the openai-configured analysis service.
+    replica = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                        analysis_address=openai_server), engine)
+    await replica.start()
+    try:
+        async with grpc.aio.insecure_channel(replica.address) as channel:
+            stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+            session = await new_session(stub)
+            gateway = Gateway(stub, session.name)
+            await gateway.read()
+            gateway.send(*(transcript_pb.StreamSessionRequest(utterance=transcript_pb.Utterance(
+                sequence=n, role=role, text=text)) for n, (role, text) in enumerate(CALL, start=1)))
+            await gateway.acks_until(len(CALL))
+            gateway.close()
+            watch = openai_analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+            await watch.read()  # the snapshot
+            await stub.EndSession(transcript_pb.EndSessionRequest(name=session.name))
+            while not (event := await watch.read()).HasField("audit"):
+                pass  # analyses the session's triggers asked for
+            watch.cancel()
+    finally:
+        await replica.stop(grace=1)
+    assert event.audit.engine == pb.ENGINE_OPENAI and not event.audit.engine_fallback
+    assert event.audit.scores.pacing == AUDIT["scores"]["pacing"]

@@ -156,7 +156,7 @@ async def test_local_can_still_be_asked_for(openai_learnings, finished_here, fak
 
 
 async def test_openai_is_refused_where_it_is_not_configured(learnings):
-    reason, _ = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
+    reason, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
         archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI))),
-        grpc.StatusCode.FAILED_PRECONDITION)
-    assert reason == "ENGINE_NOT_CONFIGURED"
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["options.engine"])
