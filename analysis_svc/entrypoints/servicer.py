@@ -249,6 +249,8 @@ class AnalysisServicer:
         stored, duplicate = await self._analyses.request_analysis(
             names.resource_id(request.session, "sessions", "session"), request.up_to_sequence, request.trigger_id,
             _source(request.source), request.window_size, engine)
+        if not duplicate:
+            self._watchers.stored_here(stored)
         return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)
 
     async def GetAnalysis(self, request: pb.GetAnalysisRequest, context) -> pb.GetAnalysisResponse:

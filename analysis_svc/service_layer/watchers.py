@@ -1,7 +1,8 @@
 """Interviewers watching sessions: every stored analysis reaches every watcher of its session.
 
 Analyses are announced by NOTIFY from whichever replica stored them; the replica reads each
-announced analysis once and hands it to its watchers. Each watcher has a bounded queue: one
+announced analysis once and hands it to its watchers. The replica that stored an analysis hands it
+to its own watchers at once, and skips the announcement when it comes back. Each watcher has a bounded queue: one
 that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
 watcher never slows the others or the analysis.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
@@ -24,6 +26,8 @@ WATCH_EVENTS = Counter("sparring_analysis_watch_events_total", "Events queued fo
 WATCH_RESYNCS = Counter("sparring_analysis_watch_resyncs_total", "Watchers that fell behind and were resynced.")
 
 BACKLOG = 64
+# Analyses recently handed to watchers, so the one path (stored here, or announced) skips what the other did.
+RECENT_ANALYSES = 10_000
 RESYNC = object()  # queued in place of a dropped backlog
 STOP = object()  # the server is shutting down
 
@@ -52,6 +56,7 @@ class Watchers:
         self._audits = audits
         self._by_session: dict[str, set[Watcher]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._handed: OrderedDict[str, None] = OrderedDict()
 
     def watch(self, session_id: str) -> Watcher:
         watcher = Watcher(session_id)
@@ -78,9 +83,27 @@ class Watchers:
             for watcher in watchers:
                 watcher._replace_backlog(RESYNC)
 
+    def _first_time(self, session_id: str, analysis_id: str) -> bool:
+        key = f"{session_id}:{analysis_id}"
+        if key in self._handed:
+            return False
+        self._handed[key] = None
+        if len(self._handed) > RECENT_ANALYSES:
+            self._handed.popitem(last=False)
+        return True
+
+    def stored_here(self, analysis: StoredAnalysis) -> None:
+        """An analysis this replica just stored: its watchers here get it now, not after the NOTIFY round trip."""
+        if analysis.session_id in self._by_session and self._first_time(analysis.session_id, analysis.id):
+            for watcher in list(self._by_session[analysis.session_id]):
+                watcher.offer(analysis)
+                WATCH_EVENTS.labels("analysis").inc()
+
     def on_change(self, payload: str) -> None:
         session_id, _, change = payload.partition(":")
         if session_id in self._by_session:
+            if ":" not in change and not self._first_time(session_id, change):
+                return  # an analysis already handed over by stored_here
             task = asyncio.create_task(self._publish(session_id, change))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

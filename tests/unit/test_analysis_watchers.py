@@ -19,3 +19,37 @@ async def test_stop_gets_through_a_full_backlog():
         watcher.offer(event)
     watcher.offer(STOP)
     assert [watcher.events.get_nowait() for _ in range(watcher.events.qsize())][-1] is STOP
+
+
+class _Announced:
+    """Reads an announced analysis back, as Analyses.get_analysis does, counting the reads."""
+
+    def __init__(self, analysis) -> None:
+        self.analysis = analysis
+        self.reads = 0
+
+    async def get_analysis(self, session_id: str, analysis_id: str):
+        self.reads += 1
+        return self.analysis
+
+
+async def test_an_analysis_stored_here_reaches_the_watchers_once_whichever_path_comes_first():
+    from types import SimpleNamespace
+
+    from analysis_svc.service_layer.watchers import Watchers
+
+    analysis = SimpleNamespace(session_id="call", id="a1")
+    announced = _Announced(analysis)
+    watchers = Watchers(announced, audits=None)
+    watcher = watchers.watch("call")
+    watchers.stored_here(analysis)
+    watchers.on_change("call:a1")  # its NOTIFY coming back: nothing to read
+    assert not watchers._tasks and announced.reads == 0
+    assert watcher.events.qsize() == 1 and watcher.events.get_nowait() is analysis
+
+    later = SimpleNamespace(session_id="call", id="a2")
+    announced.analysis = later
+    watchers.on_change("call:a2")  # announced first (stored by another replica, or the NOTIFY won the race)
+    assert await watcher.events.get() is later
+    watchers.stored_here(later)
+    assert watcher.events.empty() and announced.reads == 1
