@@ -8,6 +8,7 @@ import socket
 
 import grpc
 import pytest_asyncio
+from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
@@ -50,7 +51,7 @@ async def wired(database_url, engine, analysis_schema, transcript_schema, person
         await app.stop(grace=1)
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(scope="module")
 async def audits_changed(database_url):
     """Waits for the learning service to announce a newly recorded audit."""
     heard = asyncio.Event()
@@ -66,8 +67,9 @@ async def audits_changed(database_url):
     await listener.stop()
 
 
-async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(wired, learnings, finished_runs,
-                                                                          audits_changed):
+@pytest_asyncio.fixture(scope="module")
+async def closed_loop(wired, learnings, finished_runs, audits_changed):
+    """The loop run once for this module: its outcomes and what it printed."""
     persona_address, transcript_address = wired
     shown: list[str] = []
     async with grpc.aio.insecure_channel(persona_address) as p, grpc.aio.insecure_channel(transcript_address) as t:
@@ -75,7 +77,11 @@ async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(wir
                           transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
                           audits_changed=audits_changed, run_finished=finished_runs, calls=3, say=shown.append)
         outcomes = await loop.run()
+    return outcomes, shown
 
+
+async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(closed_loop):
+    outcomes, shown = closed_loop
     owl, lamb = outcomes
     assert owl.patches and lamb.patches, "\n".join(shown)
     assert any("words/turn" in f.summary for f in owl.run.identify_patterns.findings)
@@ -87,3 +93,24 @@ async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(wir
         assert passed and all(r.patched.scores.overall >= r.baseline.scores.overall for r in passed)
     report = "\n".join(shown)
     assert "audits of real calls, before" in report and "approved patches/" in report
+
+
+async def test_with_auto_apply_a_validated_patch_is_active_at_once(closed_loop, learnings, finished_runs):
+    # The loop left flawed Owl calls in the corpus; its patches are turned off so the flaw shows again.
+    active = await learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(
+        archetype="archetypes/owl", state=lpb.PATCH_STATE_ACTIVE))
+    for patch in active.patches:
+        await learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(name=patch.name))
+    run = (await learnings.StartEvolutionRun(lpb.StartEvolutionRunRequest(
+        archetype="archetypes/owl", options=lpb.EvolutionOptions(min_audits=3, auto_apply=True)))).run
+    assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
+    done = (await learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
+    assert done.apply.patches, done
+    for name in done.apply.patches:
+        patch = (await learnings.GetPromptPatch(lpb.GetPromptPatchRequest(name=name))).patch
+        assert (patch.state, patch.origin, patch.validated) == (lpb.PATCH_STATE_ACTIVE,
+                                                                lpb.PATCH_ORIGIN_EVOLUTION_RUN, True)
+        assert patch.validation_score > patch.baseline_score and patch.source_audit_count > 0
+        revisions = await learnings.ListPromptPatchRevisions(lpb.ListPromptPatchRevisionsRequest(parent=name))
+        assert [(r.action, r.actor) for r in revisions.revisions] == [
+            (lpb.PATCH_ACTION_APPROVE, run.name), (lpb.PATCH_ACTION_CREATE, run.name)]
