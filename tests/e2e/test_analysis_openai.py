@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
@@ -22,6 +20,7 @@ from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from svckit.server import GrpcApp
 from svckit.turns import words
+from tests.e2e.status_details import reason_and_fields
 from tests.e2e.test_analysis_live import CALL, PERSONA, _streamed_call
 from tests.e2e.transcript_fixtures import Gateway, new_session
 from tests.fake_openai import messages, serving
@@ -238,17 +237,7 @@ async def test_a_slow_model_still_ends_in_an_audit_within_the_callers_deadline(
 
 def _refusal(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, list[str]]:
     """The code, ErrorInfo reason and BadRequest fields of an error."""
-    reason, fields = "", []
-    for detail in rpc_status.from_call(error).details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return error.code(), reason, fields
+    return (error.code(), *reason_and_fields(error))
 
 
 async def test_openai_audits_on_a_service_without_it_are_refused_as_analyses_are(

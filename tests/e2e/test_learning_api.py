@@ -9,34 +9,17 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from svckit.context import ACTOR_METADATA_KEY
-
-
-def _details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
-    """The ErrorInfo reason and the BadRequest fields of an error."""
-    status: status_pb2.Status = rpc_status.from_call(error)
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields
+from tests.e2e.status_details import reason_and_fields
 
 
 async def _refused(call, code: grpc.StatusCode) -> tuple[str, list[str]]:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
     assert caught.value.code() == code, caught.value.details()
-    return _details(caught.value)
+    return reason_and_fields(caught.value)
 
 
 def _stamp(when: datetime) -> timestamp_pb2.Timestamp:
