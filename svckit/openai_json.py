@@ -8,13 +8,19 @@ back to their `local` engine and count the failure's ``reason`` in their fall-ba
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import openai
 
 # The reasons an EngineFailure carries: the label values of the fall-back metrics.
 TIMEOUT, RATE_LIMITED, UNREACHABLE = "timeout", "rate_limited", "unreachable"
+# Of a caller's deadline, what is kept back from the model for storing the result (local if the model is late).
+DEADLINE_RESERVE_SECONDS = 0.5
+T = TypeVar("T")
 MALFORMED_JSON, INVALID_ANSWER = "malformed_json", "invalid_answer"
 
 
@@ -67,3 +73,23 @@ def parse_json_object(content: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EngineFailure(INVALID_ANSWER, f"the answer must be a JSON object (got {type(data).__name__})")
     return data
+
+
+def deadline_of(time_remaining: float | None) -> float | None:
+    """A caller's remaining seconds (``context.time_remaining()``) as a monotonic deadline; None for none."""
+    return None if time_remaining is None else time.monotonic() + time_remaining
+
+
+async def within_deadline(answer: Awaitable[T], deadline: float | None) -> T:
+    """The model's answer, or EngineFailure(timeout) once only the reserve of the caller's deadline is left, so
+    the caller still gets a (local) result instead of a cancelled call."""
+    left = None if deadline is None else deadline - time.monotonic() - DEADLINE_RESERVE_SECONDS
+    if left is not None and left <= 0:
+        if asyncio.iscoroutine(answer):
+            answer.close()
+        raise EngineFailure(TIMEOUT, "no time left for the model within the caller's deadline")
+    try:
+        async with asyncio.timeout(left):
+            return await answer
+    except TimeoutError as error:
+        raise EngineFailure(TIMEOUT, "no answer within the caller's deadline") from error

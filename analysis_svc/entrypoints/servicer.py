@@ -248,7 +248,7 @@ class AnalysisServicer:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
         stored, duplicate = await self._analyses.request_analysis(
             names.resource_id(request.session, "sessions", "session"), request.up_to_sequence, request.trigger_id,
-            _source(request.source), request.window_size, engine)
+            _source(request.source), request.window_size, engine, context.time_remaining())
         if not duplicate:
             self._watchers.stored_here(stored)
         return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)

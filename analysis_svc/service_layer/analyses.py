@@ -21,7 +21,7 @@ from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType, stage_for, suggest
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
-from svckit.openai_json import EngineFailure
+from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.pagination import PageTokens, after_cursor, page_size
 from svckit.usecase import Page
 
@@ -148,8 +148,13 @@ class Analyses:
         self._default_engine = default_engine
 
     async def request_analysis(self, session_id: str, up_to_sequence: int, trigger_id: str, source: str,
-                               window_size: int, engine: str = "") -> tuple[StoredAnalysis, bool]:
-        """Analyses the window ending at ``up_to_sequence``; a repeated trigger returns the stored one."""
+                               window_size: int, engine: str = "",
+                               budget_seconds: float | None = None) -> tuple[StoredAnalysis, bool]:
+        """Analyses the window ending at ``up_to_sequence``; a repeated trigger returns the stored one.
+
+        ``budget_seconds`` is the caller's remaining deadline: the model gets what is left of it, less a reserve
+        for storing, so a slow model still ends in a stored (local) analysis rather than a cancelled call."""
+        deadline = deadline_of(budget_seconds)
         violations = Violations()
         violations.require(bool(trigger_id) and len(trigger_id) <= MAX_TRIGGER_ID and "\x00" not in trigger_id,
                            "trigger_id", f"is required, 1 to {MAX_TRIGGER_ID} characters")
@@ -180,7 +185,8 @@ class Analyses:
         if engine == "openai" and self._openai is not None:
             model = self._openai.model
             try:
-                meter, suggestions = await self._openai.analyse(window.turns, window.blueprint, meter.weights)
+                meter, suggestions = await within_deadline(
+                    self._openai.analyse(window.turns, window.blueprint, meter.weights), deadline)
             except EngineFailure as failure:
                 # The local reading stands in; the call is never left without a Say Meter.
                 ENGINE_FALLBACKS.labels(failure.reason).inc()

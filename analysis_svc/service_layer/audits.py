@@ -8,12 +8,9 @@ with ``engine = 'local'`` and ``engine_fallback``: an ended call is never left w
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,19 +23,14 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, ENGINE_FALLBACKS
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
-from svckit.openai_json import TIMEOUT, EngineFailure
+from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.outbox import OutboxQueries
 from svckit.pagination import PageTokens, after_cursor, page_size
-from svckit.persona_audit import PersonaAudit, PersonaProfile, audit_persona
+from svckit.persona_audit import PersonaAudit, audit_persona
 from svckit.records import from_record, to_record
-from svckit.turns import Turn
 from svckit.usecase import Page
 
 log = logging.getLogger("analysis.audits")
-
-# Of the caller's deadline, what is kept back from the model for storing the audit (local if the model is late).
-DEADLINE_RESERVE_SECONDS = 0.5
-
 
 @dataclass(frozen=True)
 class StoredAudit:
@@ -89,7 +81,7 @@ class Audits:
 
         ``budget_seconds`` is the caller's remaining deadline: the model gets what is left of it, less a reserve for
         storing, so a slow model still ends in a stored (local) audit rather than a cancelled call."""
-        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+        deadline = deadline_of(budget_seconds)
         engine = engine or self._default_engine
         violations = Violations()
         violations.require(engine == "local" or self._openai is not None, "engine",
@@ -107,7 +99,7 @@ class Audits:
         produced_by, fallback = "local", False
         if engine == "openai" and self._openai is not None:
             try:
-                audit = await self._judged(self._openai, call.turns, persona.profile, deadline)
+                audit = await within_deadline(self._openai.audit(call.turns, persona.profile), deadline)
                 produced_by = "openai"
             except EngineFailure as failure:
                 # The local audit stands in; the call is never left without one.
@@ -126,19 +118,6 @@ class Audits:
         stored = await self.of_session(session_id)
         assert stored is not None
         return stored, inserted is None
-
-    @staticmethod
-    async def _judged(openai_engine: OpenAIEngine, turns: Sequence[Turn], profile: PersonaProfile,
-                      deadline: float | None) -> PersonaAudit:
-        """The openai engine's audit within the caller's deadline, or EngineFailure."""
-        left = None if deadline is None else deadline - time.monotonic() - DEADLINE_RESERVE_SECONDS
-        if left is not None and left <= 0:
-            raise EngineFailure(TIMEOUT, "no time left for the model within the caller's deadline")
-        try:
-            async with asyncio.timeout(left):
-                return await openai_engine.audit(turns, profile)
-        except TimeoutError as error:
-            raise EngineFailure(TIMEOUT, "no answer within the caller's deadline") from error
 
     async def get(self, audit_id: str) -> StoredAudit:
         async with self._engine.connect() as connection:

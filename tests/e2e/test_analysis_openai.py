@@ -235,6 +235,25 @@ async def test_a_slow_model_still_ends_in_an_audit_within_the_callers_deadline(
     assert _fallbacks("timeout") == counted + 1
 
 
+async def test_a_slow_model_still_ends_in_an_analysis_within_the_callers_deadline(
+        database_url, engine, transcript_server, persona_server, transcripts, fake_openai):
+    """As for audits: the transcript outbox's call gets a stored (local) Say Meter, never a cancelled call."""
+    settings = _settings(database_url, transcript_server, persona_server, fake_openai, openai_timeout_seconds=30,
+                         openai_max_retries=0)
+    fake_openai.reset("slow")
+    fake_openai.slow_seconds = 10
+    counted = _fallbacks("timeout")
+    try:
+        async with _serving_analysis(settings, engine) as (_, stub):
+            session = await _streamed_call(transcripts)
+            analysis = (await stub.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-10"),
+                                                   timeout=3)).analysis
+    finally:
+        fake_openai.slow_seconds = 1.0
+    assert analysis.engine == pb.ENGINE_LOCAL and analysis.engine_fallback
+    assert _fallbacks("timeout") == counted + 1
+
+
 def _refusal(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, list[str]]:
     """The code, ErrorInfo reason and BadRequest fields of an error."""
     return (error.code(), *reason_and_fields(error))
