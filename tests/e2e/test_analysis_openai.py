@@ -18,6 +18,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
+from svckit.persona_audit import target_words_per_turn
 from svckit.server import GrpcApp
 from svckit.turns import words
 from tests.e2e.status_details import reason_and_fields
@@ -142,7 +143,7 @@ def _fallbacks(reason: str) -> float:
 PERSONA_WORDS = [words(text) for role, text in CALL if role == PERSONA]
 
 
-async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, openai_analyses, fake_openai):
+async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, personas, openai_analyses, fake_openai):
     fake_openai.reset("good", _answering(AUDIT))
     before = fake_openai.requests
     session = await _ended_call(transcripts)
@@ -158,10 +159,14 @@ async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, ope
     # The facts are measured, not the model's.
     assert audit.persona_turn_count == len(PERSONA_WORDS) == 5
     assert audit.avg_words_per_turn == pytest.approx(sum(PERSONA_WORDS) / 5)
-    assert (audit.target_words_per_turn.min_words, audit.target_words_per_turn.max_words) == (8, 16)  # difficulty 4
+    # The persona's own target (the shipped catalogue, if loaded first, has Sarah at another difficulty).
+    sarah_now = (await personas.GetPersona(persona_pb.GetPersonaRequest(name="personas/sarah-chen"))).persona
+    target = target_words_per_turn(sarah_now.difficulty)
+    assert (audit.target_words_per_turn.min_words, audit.target_words_per_turn.max_words) == (target.min_words,
+                                                                                            target.max_words)
     assert fake_openai.requests - before == 1
     system, user = messages(fake_openai.bodies[-1])
-    assert "difficulty 4" in system and "8-16" in system and "traits: " in system
+    assert f"difficulty {sarah_now.difficulty}" in system and str(target) in system and "traits: " in system
     assert "[10] PERSONA (11 words): Alright, send me a proposal" in user and "[9] CANDIDATE: " in user
 
     # Stored with its engine: read back, and a repeat asking for local returns it unchanged.

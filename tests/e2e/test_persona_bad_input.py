@@ -14,6 +14,8 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sparring.persona.v1 import persona_service_pb2 as pb
 
+from tests.e2e.status_details import details_of
+
 DOMAIN = "persona.sparring.dev"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -45,16 +47,7 @@ async def rejected(call: Awaitable, code: grpc.StatusCode) -> Rejection:
     assert status is not None, "the status carries google.rpc details"
     assert status.code == code.value[0]
     assert status.message == error.details()
-    info = None
-    violations: list[tuple[str, str]] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            violations.extend((v.field, v.description) for v in bad_request.field_violations)
+    info, violations = details_of(status)
     assert info is not None, "every rejection carries an ErrorInfo"
     assert info.domain == DOMAIN
     assert info.reason and info.reason == info.reason.upper() and " " not in info.reason
