@@ -351,3 +351,22 @@ async def test_an_audit_of_an_assigned_session_is_its_audit_score_outcome(learni
     results = (await learnings.GetExperiment(pb.GetExperimentRequest(name=created.name))).experiment.results
     result = next(r for r in results if r.variant_id == assignment.variant_id)
     assert (result.samples, result.mean) == (1, pytest.approx(sent.overall_score))
+
+
+async def test_at_most_50_patches_are_active_per_archetype_and_target(learnings):
+    def rule(n: int) -> pb.CreatePromptPatchRequest:
+        return pb.CreatePromptPatchRequest(patch=pb.PromptPatch(
+            archetype="archetypes/peacock", target=pb.PATCH_TARGET_ELEMENTAL_BEHAVIOR,
+            operation=pb.PATCH_OPERATION_ADD_RULE, text=f"Rule number {n}."))
+
+    approved = []
+    for n in range(50):
+        patch = (await learnings.CreatePromptPatch(rule(n))).patch
+        approved.append((await learnings.ApprovePromptPatch(pb.ApprovePromptPatchRequest(name=patch.name))).patch)
+    one_more = (await learnings.CreatePromptPatch(rule(50))).patch
+    reason, _ = await _refused(learnings.ApprovePromptPatch(pb.ApprovePromptPatchRequest(name=one_more.name)),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "TOO_MANY_ACTIVE_PATCHES"
+    assert (await learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=one_more.name))).patch == one_more
+    for patch in approved:  # leaves the archetype as it found it
+        await learnings.DeactivatePromptPatch(pb.DeactivatePromptPatchRequest(name=patch.name))
