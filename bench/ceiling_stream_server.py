@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ import grpc
 from prometheus_client import start_http_server
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from bench.echo_server import serve_until_terminated
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.domain.model import Role, Utterance
 
@@ -93,14 +93,7 @@ async def serve(port: int, database_url: str, max_batch: int, max_delay: float, 
             streams.stream_session, request_deserializer=pb.StreamSessionRequest.FromString,
             response_serializer=pb.StreamSessionResponse.SerializeToString),
     }),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(1.0)
+    await serve_until_terminated(server, port)
     await committer.stop()
 
 

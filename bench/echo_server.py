@@ -33,6 +33,11 @@ async def serve(port: int, svckit_interceptors: bool = False) -> None:
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(_echo)}),)
     )
+    await serve_until_terminated(server, port)
+
+
+async def serve_until_terminated(server: grpc.aio.Server, port: int) -> None:
+    """Serves on 127.0.0.1:``port`` until SIGTERM or SIGINT (how the benchmark stops its children)."""
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     stop = asyncio.Event()

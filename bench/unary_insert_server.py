@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from datetime import UTC, datetime
 
 import asyncpg
 import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from bench.echo_server import serve_until_terminated
 from svckit.notify import libpq_url
 
 SERVICE = "sparring.bench.UnaryTranscript"
@@ -59,14 +59,7 @@ async def serve(port: int, database_url: str, pool_size: int) -> None:
         METHOD: grpc.unary_unary_rpc_method_handler(append, request_deserializer=pb.Message.FromString,
                                                     response_serializer=pb.UtteranceAck.SerializeToString),
     }),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(1.0)
+    await serve_until_terminated(server, port)
     await pool.close()
 
 
