@@ -5,56 +5,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 from sparring.persona.v1 import persona_service_pb2 as pb
 
-from tests.e2e.status_details import details_of
+from tests.e2e.status_details import Rejection, rejected_in
 
 DOMAIN = "persona.sparring.dev"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
-@dataclass
-class Rejection:
-    error: grpc.aio.AioRpcError
-    status: status_pb2.Status
-    info: error_details_pb2.ErrorInfo
-    violations: list[tuple[str, str]]
-
-    @property
-    def fields(self) -> list[str]:
-        return [field for field, _ in self.violations]
-
-    def description_of(self, field: str) -> str:
-        return " | ".join(d for f, d in self.violations if f == field)
-
-
 async def rejected(call: Awaitable, code: grpc.StatusCode) -> Rejection:
     """Awaits a call that must fail with ``code`` and a rich status; returns what the status says."""
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await call
-    error = raised.value
-    assert error.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), error.details()
-    assert error.code() == code, f"{error.code()}: {error.details()}"
-    assert error.details(), "every rejection has a message"
-    status = rpc_status.from_call(error)
-    assert status is not None, "the status carries google.rpc details"
-    assert status.code == code.value[0]
-    assert status.message == error.details()
-    info, violations = details_of(status)
-    assert info is not None, "every rejection carries an ErrorInfo"
-    assert info.domain == DOMAIN
-    assert info.reason and info.reason == info.reason.upper() and " " not in info.reason
-    if code == INVALID:
-        assert violations, "INVALID_ARGUMENT carries BadRequest field violations"
-        assert all(description for _, description in violations)
-    return Rejection(error, status, info, violations)
+    return await rejected_in(DOMAIN, call, code)
 
 
 def uid() -> str:
