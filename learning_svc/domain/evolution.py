@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from learning_svc.domain.patches import PatchOperation, PatchState, PatchTarget, PromptPatch
+from learning_svc.domain.patches import PatchChange, PatchOperation, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import AuditScoreMeans, SimulationSummary, phrase_key, score_means
 from svckit.persona_audit import AuditScores, FlaggedQuote, FlagReason, PersonaAudit, WordRange
 
@@ -159,6 +159,11 @@ class Refinement:
     finding_ids: tuple[str, ...]
     rationale: str
     supersedes: str
+
+    @property
+    def change(self) -> PatchChange:
+        """What the patch written for it does to the prompt."""
+        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from learning_svc.domain.evolution import (
     judge,
     rules_in_force,
 )
-from learning_svc.domain.patches import PatchChange, PatchOrigin, PatchTarget, PromptPatch
+from learning_svc.domain.patches import PatchOrigin, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import (
     DEFAULT_EXCHANGES,
     SimulatedPersona,
@@ -309,9 +309,7 @@ class Evolution:
                     validated=True, validation_score=result.patched.scores.overall,
                     baseline_score=result.baseline.scores.overall, supersedes=refinement.supersedes,
                 )
-                change = PatchChange(refinement.archetype, PatchTarget(refinement.target), refinement.operation,
-                                     refinement.text, refinement.phrase, refinement.words_per_turn)
-                patch = new_patch(str(uuid.uuid4()), change, provenance, datetime.now(UTC))
+                patch = new_patch(str(uuid.uuid4()), refinement.change, provenance, datetime.now(UTC))
                 await store.insert(patch, run_name, refinement.rationale)
                 if options["auto_apply"]:
                     patch = await approve_in(store, patch, run_name, "auto_apply: validation passed")
