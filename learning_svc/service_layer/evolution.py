@@ -216,8 +216,13 @@ class Evolution:
             return {"refinements": to_record(refinements), "engine": used}
 
         async def validate() -> dict:
+            # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
+            active = await self._active_patches({refinement.archetype for refinement in refinements})
+            players = {archetype: await self._players(archetype, audits)
+                       for archetype in dict.fromkeys(refinement.archetype for refinement in refinements)}
             for refinement in refinements:
-                results.append(await self._validate(run["name"], refinement, findings, audits, options, openai))
+                results.append(await self._validate(run["name"], refinement, findings, active,
+                                                    players[refinement.archetype], options, openai))
             return {"results": to_record(results)}
 
         async def apply() -> dict:
@@ -255,13 +260,11 @@ class Evolution:
                 _fell_back("generate_refinements", failure, f"the refinements of {run_name}")
         return generate_refinements(findings, active, limit), Engine.LOCAL.value
 
-    async def _validate(self, run_name: str, refinement: Refinement, findings, audits: Sequence[CorpusAudit],
-                        options: dict, openai: OpenAIAllowance | None):
-        personas = await self._players(refinement.archetype, audits)
+    async def _validate(self, run_name: str, refinement: Refinement, findings, active: Sequence[PromptPatch],
+                        personas: Sequence[SimulatedPersona], options: dict, openai: OpenAIAllowance | None):
         if not personas:
             raise FailedPrecondition(f"no persona of {refinement.archetype or 'any archetype'} to simulate calls with",
                                      reason="NO_PERSONA_TO_SIMULATE")
-        active = await self._active_patches({refinement.archetype})
         calls = options["simulated_calls"]
         # The same personas, seeds and candidates, with and without the patch.
         before = rules_in_force(active, refinement.archetype)
