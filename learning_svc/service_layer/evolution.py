@@ -38,7 +38,7 @@ from learning_svc.domain.evolution import (
     judge,
     rules_in_force,
 )
-from learning_svc.domain.patches import PatchOrigin, PatchTarget, PromptPatch
+from learning_svc.domain.patches import PatchOrigin, PromptPatch
 from learning_svc.domain.simulation import (
     DEFAULT_EXCHANGES,
     SimulatedPersona,
@@ -48,7 +48,7 @@ from learning_svc.domain.simulation import (
     summarise,
 )
 from learning_svc.service_layer.corpus import Corpus
-from learning_svc.service_layer.patches import PatchStore, Provenance, approve_in, new_patch
+from learning_svc.service_layer.patches import PatchStore, Provenance, active_patches, approve_in, new_patch
 from learning_svc.service_layer.runs import Save
 from svckit.errors import FailedPrecondition
 from svckit.openai_json import EngineFailure
@@ -211,13 +211,13 @@ class Evolution:
 
         async def generate() -> dict:
             nonlocal refinements
-            active = await self._active_patches({finding.archetype for finding in findings})
+            active = await active_patches(self._engine, {finding.archetype for finding in findings})
             refinements, used = await self._refinements(run["name"], findings, active, options, openai)
             return {"refinements": to_record(refinements), "engine": used}
 
         async def validate() -> dict:
             # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
-            active = await self._active_patches({refinement.archetype for refinement in refinements})
+            active = await active_patches(self._engine, {refinement.archetype for refinement in refinements})
             players = {archetype: await self._players(archetype, audits)
                        for archetype in dict.fromkeys(refinement.archetype for refinement in refinements)}
             for refinement in refinements:
@@ -240,12 +240,6 @@ class Evolution:
         await stage("validate", validate)
         await stage("apply", apply)
         return run
-
-    async def _active_patches(self, archetypes: set[str]) -> list[PromptPatch]:
-        async with self._engine.connect() as connection:
-            store = PatchStore(connection)
-            return [patch for archetype in sorted(archetypes | {""}) for target in PatchTarget
-                    for patch in await store.active(archetype, target)]
 
     async def _refinements(self, run_name: str, findings: Sequence[Finding], active: Sequence[PromptPatch],
                            options: dict, openai: OpenAIAllowance | None) -> tuple[tuple[Refinement, ...], str]:

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from learning_svc.adapters.personas import PersonaDirectory
+from learning_svc.domain.evolution import rules_in_force
 from learning_svc.domain.modules import Module, ModuleStatus, fold, fresh_module, reinforcement_rules
-from learning_svc.domain.patches import PatchTarget
 from learning_svc.domain.simulation import simulate
-from learning_svc.service_layer.patches import PatchStore
+from learning_svc.service_layer.patches import active_patches
 from learning_svc.service_layer.runs import Save
 from svckit.persona_audit import target_words_per_turn
 
@@ -110,11 +110,11 @@ class LearningRuns:
     async def _gate(self, personas: list[str], current: dict, updated: dict) -> dict:
         """The candidate (current modules plus the updated ones, published) against the current persona."""
         current_scores, candidate_scores = [], []
-        for name in personas:
-            persona = await self._personas.simulated_persona(name)
-            if persona is None:
-                continue
-            patches = await self._active_patch_texts(persona.archetype)
+        read = {name: await self._personas.simulated_persona(name) for name in personas}
+        players = {name: persona for name, persona in read.items() if persona is not None}
+        active = await active_patches(self._engine, {persona.archetype for persona in players.values()})
+        for name, persona in players.items():
+            patches = rules_in_force(active, persona.archetype)
             target = target_words_per_turn(persona.difficulty)
             mine = {key: module for key, module in current.items() if key[0] == name}
             candidate = {**mine, **{key: Module(m.persona, m.module, m.positive, m.negative, ModuleStatus.ACTIVE,
@@ -137,13 +137,6 @@ class LearningRuns:
                 "passed": passed,
                 "explanation": f"candidate {candidate_mean:.2f} vs current {current_mean:.2f} over {calls} "
                                "simulated calls: " + ("not worse" if passed else "worse")}
-
-    async def _active_patch_texts(self, archetype: str) -> list[str]:
-        async with self._engine.connect() as connection:
-            store = PatchStore(connection)
-            scopes = ["", archetype] if archetype else [""]
-            return [patch.text for scope in scopes for target in PatchTarget
-                    for patch in await store.active(scope, target)]
 
 
 def _reason(anything: bool, gate_passed: bool, auto_publish: bool) -> str:

@@ -133,6 +133,16 @@ class PatchStore:
                 "create_time": patch.create_time, "evolution_run": patch.evolution_run}
 
 
+async def active_patches(engine: AsyncEngine, archetypes: set[str]) -> list[PromptPatch]:
+    """The ACTIVE patches of these archetypes and of all archetypes, in activation order, in one read."""
+    async with engine.connect() as connection:
+        rows = (await connection.execute(sa.text(
+            "SELECT document FROM learning.patches WHERE state = 'PATCH_STATE_ACTIVE' "
+            "AND archetype = ANY(:archetypes) ORDER BY activate_time, id"),
+            {"archetypes": sorted(archetypes | {""})})).all()
+    return [_patch(row) for row in rows]
+
+
 async def lock_target(connection: AsyncConnection, archetype: str, target: PatchTarget) -> None:
     """Serialises changes to the active set of one archetype and target (supersession, the 50 cap)."""
     await connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
