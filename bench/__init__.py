@@ -26,7 +26,7 @@ Transcript part (``bench/transcript_run.py``, ``bench/transcript.py``, ``bench/s
 
 Figures go to stdout and to each part's section of ``docs/benchmarks.md`` (``bench/report.py``).
 
-To find where the time goes: ``--diagnose`` adds the echo server with the svckit interceptors and
+To find where the time goes: ``--diagnose`` adds the echo server with the services' call wrapping and
 variants of the persona service (``bench/variant.py``); ``--profile`` runs the services and their ceilings
 under cProfile timed by CPU (``bench/profiled.py``) and prints the CPU of each of their threads.
 """

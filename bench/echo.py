@@ -13,11 +13,11 @@ from bench.load import Call
 
 
 def start_server(root: Path, log_dir: Path, profile_to: Path | None = None,
-                 interceptors: bool = False) -> tuple[ChildProcess, str]:
-    """The echo server; ``interceptors``: with the svckit interceptors (to measure their cost alone)."""
+                 wrapped: bool = False) -> tuple[ChildProcess, str]:
+    """The echo server; ``wrapped``: each call wrapped as the services wrap theirs (to measure that alone)."""
     port = free_port()
-    argv = ["bench.echo_server", "--port", str(port), *(["--svckit-interceptors"] if interceptors else [])]
-    name = "echo server" + (" with interceptors" if interceptors else "")
+    argv = ["bench.echo_server", "--port", str(port), *(["--svckit-wrapping"] if wrapped else [])]
+    name = "echo server" + (" wrapped" if wrapped else "")
     child = start_module(name, argv, root, log_dir / f"{name.replace(' ', '-')}.log", profile_to=profile_to)
     return child, f"127.0.0.1:{port}"
 

@@ -1,7 +1,7 @@
 """The ceiling: a bare grpc.aio server with one unary method that returns the request bytes.
 
-No interceptors, no (de)serialization (a generic handler on raw bytes), no health or reflection:
-what is left is the cost of grpc.aio itself for one unary call.
+No request context, metrics or error mapping, no (de)serialization (a generic handler on raw bytes), no
+health or reflection: what is left is the cost of grpc.aio itself for one unary call.
 
     python -m bench.echo_server --port 50999
 """
@@ -23,16 +23,14 @@ async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return request
 
 
-async def serve(port: int, svckit_interceptors: bool = False) -> None:
-    interceptors = []
-    if svckit_interceptors:  # diagnosis only (bench --diagnose): the persona service's interceptor chain
-        from svckit.interceptors import ErrorInterceptor, MetricsInterceptor, RequestContextInterceptor
+async def serve(port: int, svckit_wrapping: bool = False) -> None:
+    server = grpc.aio.server()
+    handlers = grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(_echo)})
+    if svckit_wrapping:  # diagnosis only (bench --diagnose): what the services wrap each call in
+        from svckit.interceptors import WrappedHandlers
 
-        interceptors = [RequestContextInterceptor(), MetricsInterceptor(), ErrorInterceptor("bench.sparring.dev")]
-    server = grpc.aio.server(interceptors=interceptors)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(_echo)}),)
-    )
+        handlers = WrappedHandlers(handlers, "bench.sparring.dev")
+    server.add_generic_rpc_handlers((handlers,))
     await serve_until_terminated(server, port)
 
 
@@ -51,10 +49,10 @@ async def serve_until_terminated(server: grpc.aio.Server, port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--svckit-interceptors", action="store_true",
-                        help="with the svckit interceptors (diagnosis: their cost without the service)")
+    parser.add_argument("--svckit-wrapping", action="store_true",
+                        help="each call wrapped as the services wrap theirs (diagnosis: its cost without a service)")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.svckit_interceptors))
+    asyncio.run(serve(args.port, args.svckit_wrapping))
 
 
 if __name__ == "__main__":

@@ -28,9 +28,8 @@ TARGET_RATIO, TARGET_P99_MS = 0.70, 20.0
 # run; ListPersonas, far slower, this share of its own saturation throughput.
 LIST_OPEN_SHARE = 0.5
 DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
-    "--generic-handlers-only": "generic handlers only",
-    "--no-interceptors": "no interceptors",
-    "--generic-handlers-only --no-interceptors": "generic handlers, no interceptors",
+    "--no-wrapping": "calls not wrapped",
+    "--memo-persona-message": "messages memoized",
 }
 
 
@@ -105,8 +104,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     analysis.add_argument("--idle-pause", type=float, default=0.05,
                           help="seconds between two idle analyses (default 0.05)")
     parser.add_argument("--diagnose", action="store_true",
-                        help="also measure the echo server with the svckit interceptors and GetPersona on "
-                             "variants of the persona service (see bench/variant.py); "
+                        help="also measure the echo server with each call wrapped as the services wrap theirs, "
+                             "and GetPersona on variants of the persona service (see bench/variant.py); "
                              "figures printed, not written")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (Echo always runs: the ceiling)")
@@ -259,7 +258,7 @@ def _plans(diagnose: bool, selected: list[str]):
         }
         chosen = {name: every[name] for name in selected}
         if diagnose:
-            chosen["Echo + svckit interceptors"] = (echo.echo(catalogue.get_response_bytes), "echo+interceptors")
+            chosen["Echo, wrapped as the services' calls"] = (echo.echo(catalogue.get_response_bytes), "echo+wrapping")
             for variant, label in DIAGNOSIS_VARIANTS.items():
                 chosen[f"GetPersona, {label}"] = (persona.get_persona(catalogue), variant)
         return chosen
@@ -319,7 +318,7 @@ def _run_persona(args: argparse.Namespace, database_url: str, logs: Path,
         add("persona", persona.start_service(ROOT, database_url, logs, profile("persona")), persona.wait_serving)
         add("echo", echo.start_server(ROOT, logs, profile("echo")), echo.wait_serving)
         if args.diagnose:
-            add("echo+interceptors", echo.start_server(ROOT, logs, interceptors=True), echo.wait_serving)
+            add("echo+wrapping", echo.start_server(ROOT, logs, wrapped=True), echo.wait_serving)
             for variant in DIAGNOSIS_VARIANTS:
                 add(variant, persona.start_service(ROOT, database_url, logs, variant=tuple(variant.split())),
                     persona.wait_serving)

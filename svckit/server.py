@@ -1,4 +1,4 @@
-"""Server bootstrap on grpc.aio: interceptors, health per service, reflection, /metrics, graceful stop."""
+"""Server bootstrap on grpc.aio: wrapped handlers, health per service, reflection, /metrics, graceful stop."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from prometheus_client import start_http_server
 
-from svckit.interceptors import ErrorInterceptor, MetricsInterceptor, RequestContextInterceptor
+from svckit.interceptors import WrappedHandlers
 
 log = logging.getLogger("svckit.server")
 
@@ -28,21 +28,24 @@ SERVER_OPTIONS = (
 )
 
 
-class _GenericHandlersOnly:
+class _Registrar:
     """What generated ``add_*_to_server`` functions see instead of the server.
 
-    They register each service twice: as a generic handler and as "registered method
-    handlers". grpc.aio keeps one waiting task per registered method and waits on all of
-    them for every incoming call, a cost that grows with the number of methods (measured:
-    ~12 us a call for the persona service's 19). The generic handler alone serves the same
-    calls, so the registered copy is dropped.
+    Each service's generic handler is registered with its methods wrapped (request context, metrics,
+    error mapping; see ``svckit.interceptors``).
+
+    The generated code also registers each service as "registered method handlers". grpc.aio keeps
+    one waiting task per registered method and waits on all of them for every incoming call, a cost
+    that grows with the number of methods (measured: ~12 us a call for the persona service's 19). The
+    generic handler alone serves the same calls, so the registered copy is dropped.
     """
 
-    def __init__(self, server: grpc.aio.Server) -> None:
+    def __init__(self, server: grpc.aio.Server, error_domain: str) -> None:
         self._server = server
+        self._domain = error_domain
 
     def add_generic_rpc_handlers(self, handlers) -> None:
-        self._server.add_generic_rpc_handlers(handlers)
+        self._server.add_generic_rpc_handlers(tuple(WrappedHandlers(h, self._domain) for h in handlers))
 
     def add_registered_method_handlers(self, service_name: str, method_handlers) -> None:
         """Deliberately ignored; see the class docstring."""
@@ -50,7 +53,7 @@ class _GenericHandlersOnly:
 
 @dataclass
 class GrpcApp:
-    """A grpc.aio server for one service: its servicers, health, reflection and interceptors.
+    """A grpc.aio server for one service: its servicers, health and reflection, each call wrapped.
 
     ``on_drain`` callbacks run when shutdown begins (health already NOT_SERVING), so that
     long-lived streams can end politely before the grace period cancels what remains;
@@ -66,18 +69,18 @@ class GrpcApp:
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.server = grpc.aio.server(
-            interceptors=[RequestContextInterceptor(), MetricsInterceptor(), ErrorInterceptor(self.error_domain)],
-            options=SERVER_OPTIONS,
-        )
+        self.server = grpc.aio.server(options=SERVER_OPTIONS)
         self.health = health_aio.HealthServicer()
-        registrar = _GenericHandlersOnly(self.server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
+        registrar = _Registrar(self.server, self.error_domain)
+        # grpc.aio asks the services in the order they were added: the busiest first.
         self.add_servicers(registrar)
-        reflection.enable_server_reflection(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
-            self.server,
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
+        # The aio servicer by name: enable_server_reflection picks it only when handed the server itself.
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer(
+                [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME]),
+            registrar,
         )
         self.bound_port: int | None = None
         self._stopped = asyncio.Event()

@@ -19,7 +19,7 @@ from svckit.errors import (
     Violations,
     to_status_proto,
 )
-from svckit.interceptors import ErrorInterceptor
+from svckit.interceptors import domain_error_of
 
 DOMAIN = "persona.sparring.dev"
 
@@ -136,11 +136,11 @@ def test_violations_collect_and_raise_once():
     ],
 )
 def test_infrastructure_failures_get_a_retryable_status(cause, code):
-    classified = ErrorInterceptor._classify(cause)
+    classified = domain_error_of(cause)
     assert classified is not None and classified.code == code
 
 
 def test_domain_errors_pass_through_and_bugs_are_not_disguised():
     error = NotFound("personas/x")
-    assert ErrorInterceptor._classify(error) is error
-    assert ErrorInterceptor._classify(KeyError("bug")) is None
+    assert domain_error_of(error) is error
+    assert domain_error_of(KeyError("bug")) is None
