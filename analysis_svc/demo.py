@@ -20,6 +20,7 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from svckit import eventloop
 from svckit.gateway import stream_call
 
 RESET, BOLD, DIM = "\033[0m", "\033[1m", "\033[2m"
@@ -100,7 +101,7 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.5, help="seconds between turns, for reading")
     args = parser.parse_args()
     try:
-        asyncio.run(run(args.transcript, args.analysis, args.pause))
+        eventloop.run(run(args.transcript, args.analysis, args.pause))
     except grpc.aio.AioRpcError as error:
         raise SystemExit(f"{error.code().name}: {error.details()} (is `make run` up?)") from None
 

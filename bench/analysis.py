@@ -36,6 +36,7 @@ from bench.children import free_port
 from bench.database import PREFIX, with_database
 from bench.streams import OPEN_WITHIN, GatewayStream
 from bench.transcript import Started
+from svckit import eventloop
 from svckit.notify import libpq_url
 from svckit.outbox import OutboxDispatcher
 from transcript_svc.config import TranscriptSettings
@@ -62,7 +63,7 @@ def create_database(database_url: str) -> tuple[str, str, str]:
         finally:
             await connection.close()
 
-    asyncio.run(create())
+    eventloop.run(create())
     return server_url, name, with_database(database_url, name)
 
 

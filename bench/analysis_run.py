@@ -31,6 +31,7 @@ from bench.load import LATE_AFTER, CpuSnapshot, OpenResult, apply_cpu, open_chan
 from bench.report import fmt_ms, fmt_pct, md_table, text_table
 from bench.streams import close_streams, stream_calls
 from bench.transcript import TEXTS, LossCheck, Started, check_nothing_lost
+from svckit import eventloop
 
 SECTION = "## Analysis service"
 IDLE, LIVE = "idle", "live sessions"
@@ -280,7 +281,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path,
                                                                profile("analysis"))
         stack.callback(transcript.child.stop)  # stopped last: the analysis service reads from it
         stack.callback(analysis_service.child.stop)
-        idle, live = asyncio.run(_measure(args, transcript, analysis_service, url))
+        idle, live = eventloop.run(_measure(args, transcript, analysis_service, url))
         for label, server in (("analysis service", analysis_service), ("transcript service", transcript)):
             code = server.child.stop()
             if code not in (0, None):

@@ -25,6 +25,7 @@ from prometheus_client import start_http_server
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from bench.echo_server import serve_until_terminated
+from svckit import eventloop
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.domain.model import Role, Utterance
 
@@ -109,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url:
         parser.error("set DATABASE_URL or --database-url")
-    asyncio.run(serve(args.port, args.database_url, args.max_batch, args.max_delay_ms / 1000, args.metrics_port))
+    eventloop.run(serve(args.port, args.database_url, args.max_batch, args.max_delay_ms / 1000, args.metrics_port))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ database per run, dropped at the end (and any left by an earlier run that was ki
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.load import watch_postgres
+from svckit import eventloop
 from svckit.embedded_pg import EmbeddedPostgres
 
 PREFIX = "sparring_bench_"
@@ -48,17 +48,17 @@ async def _stale_databases(server_url: str) -> list[str]:
 
 def create_database(server_url: str) -> tuple[str, str]:
     """A new database on the server: (its name, its URL)."""
-    stale = asyncio.run(_stale_databases(server_url))
+    stale = eventloop.run(_stale_databases(server_url))
     if stale:
-        asyncio.run(_admin(server_url, *(f'DROP DATABASE IF EXISTS "{n}"' for n in stale), ignore_errors=True))
+        eventloop.run(_admin(server_url, *(f'DROP DATABASE IF EXISTS "{n}"' for n in stale), ignore_errors=True))
     name = f"{PREFIX}{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    eventloop.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
     return name, with_database(server_url, name)
 
 
 def drop_database(server_url: str, name: str) -> None:
     try:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eventloop.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     except Exception as error:
         print(f"bench: could not drop database {name}: {error}", flush=True)
 

@@ -14,6 +14,8 @@ import signal
 
 import grpc
 
+from svckit import eventloop
+
 SERVICE = "sparring.bench.Echo"
 METHOD = "Echo"
 FULL_METHOD = f"/{SERVICE}/{METHOD}"
@@ -52,7 +54,7 @@ def main() -> None:
     parser.add_argument("--svckit-wrapping", action="store_true",
                         help="each call wrapped as the services wrap theirs (diagnosis: its cost without a service)")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.svckit_wrapping))
+    eventloop.run(serve(args.port, args.svckit_wrapping))
 
 
 if __name__ == "__main__":

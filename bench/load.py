@@ -181,11 +181,10 @@ class CpuSnapshot:
 
 async def sample_cpu(measure_from: float, measure_to: float, server: ChildProcess | None,
                       into: list[CpuSnapshot]) -> None:
-    """A snapshot at ``measure_from`` and one at ``measure_to`` (loop times)."""
-    loop = asyncio.get_running_loop()
-    await asyncio.sleep(max(0.0, measure_from - loop.time()))
+    """A snapshot at ``measure_from`` and one at ``measure_to`` (``time.perf_counter`` times)."""
+    await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
     into.append(CpuSnapshot.take(server))
-    await asyncio.sleep(max(0.0, measure_to - loop.time()))
+    await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
     into.append(CpuSnapshot.take(server))
 
 
@@ -229,8 +228,7 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
                    server: ChildProcess | None = None) -> Result:
     """Closed loop. ``calls[i % len(calls)]`` is client i's call (one per channel, so clients spread over
     the channels)."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = time.perf_counter()
     measure_from = start + warmup
     measure_to = measure_from + duration
     latencies: list[float] = []
@@ -240,7 +238,7 @@ async def run_load(scenario: str, calls: list[Call], clients: int, warmup: float
     async def client(index: int) -> None:
         call = calls[index % len(calls)]
         counter = index * 7919
-        now = loop.time
+        now = time.perf_counter
         record = latencies.append
         while True:
             began = now()
@@ -274,9 +272,8 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
     one to end (its latency still counts from its scheduled time). Sending stops at the end of the window;
     calls scheduled in the window and still unsent or unanswered ``drain`` s later are given up (cancelled)
     and counted with the time they had waited by then (a lower bound)."""
-    loop = asyncio.get_running_loop()
     interval = clients / rate
-    start = loop.time() + 0.01
+    start = time.perf_counter() + 0.01
     measure_from = start + warmup
     measure_to = measure_from + duration
     cutoff = measure_to + drain
@@ -296,7 +293,7 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
             return
         finally:
             limit.release()
-        answered = loop.time()
+        answered = time.perf_counter()
         if measure_from <= answered < measure_to:
             result.answered_in_window += 1
         if measured:
@@ -318,19 +315,19 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
         k = 0
         while (scheduled := first + k * interval) < measure_to:
             measured = scheduled >= measure_from
-            delay = scheduled - loop.time()
+            delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             if limit.locked():
                 result.held += measured
                 try:
-                    await asyncio.wait_for(limit.acquire(), cutoff - loop.time())
+                    await asyncio.wait_for(limit.acquire(), cutoff - time.perf_counter())
                 except TimeoutError:
                     give_up(first, k)
                     return
             else:
                 await limit.acquire()
-            sent = loop.time()
+            sent = time.perf_counter()
             if sent >= cutoff:
                 limit.release()
                 give_up(first, k)
@@ -349,7 +346,7 @@ async def run_open_load(scenario: str, calls: list[Call], clients: int, rate: fl
                          *(client(i) for i in range(clients)))
     pending = set(in_flight) | others
     if pending:
-        _, still = await asyncio.wait(pending, timeout=max(0.0, cutoff - loop.time()))
+        _, still = await asyncio.wait(pending, timeout=max(0.0, cutoff - time.perf_counter()))
         for task in still:
             scheduled = in_flight.pop(task, None)
             if scheduled is not None:

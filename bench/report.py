@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+import uvloop
 from google import protobuf
 
 from bench.load import DRAIN, LATE_AFTER, OpenResult, Result
@@ -55,6 +56,7 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "grpcio": grpc.__version__,
+        "uvloop": uvloop.__version__,
         "protobuf": f"{protobuf.__version__} ({_protobuf_backend()})",
     }
 
@@ -174,7 +176,8 @@ def machine_block(when: datetime | None = None) -> str:
 ### Machine
 
 - {info['cores']} cores, {info['cpu']}, {info['os']}
-- Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}"""
+- Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}; every process (services,
+  ceilings, load generator) on the uvloop {info['uvloop']} event loop, as in production"""
 
 
 def target_lines(targets: list[Target]) -> str:
@@ -217,10 +220,11 @@ def persona_section(results: list[Result], open_results: list[OpenResult], ceili
 ### Method
 
 - Processes, all on this machine and sharing its cores, talking over TCP on 127.0.0.1: the persona
-  service (`python -m persona_svc`, with its interceptors, metrics and caches as in production,
-  `LOG_LEVEL=WARNING`) on an embedded PostgreSQL of its own (`.data/postgres-bench`, a fresh
-  database per run, dropped after it); a bare `grpc.aio` echo server (a generic handler returning
-  the request bytes, no interceptors) as the ceiling; the load generator.
+  service (`python -m persona_svc`: request context, metrics and error mapping around each call, and
+  caches, all as in production; `LOG_LEVEL=WARNING`) on an embedded PostgreSQL of its own
+  (`.data/postgres-bench`, a fresh database per run, dropped after it); a bare `grpc.aio` echo server
+  (a generic handler returning the request bytes, nothing around the call) as the ceiling; the load
+  generator.
 - Clients: {method['clients']} concurrent clients (asyncio tasks) on {method['channels']} channels (one TCP
   connection each) per server.
 - Saturation (closed loop), for throughput: each client calls back to back. Each scenario is measured
@@ -327,14 +331,15 @@ def transcript_section(figures: TranscriptFigures, when: datetime | None = None)
 - Processes, all on this machine and sharing its cores, talking over TCP on 127.0.0.1, on one
   embedded PostgreSQL (`.data/postgres-bench`, default settings, so every commit is flushed to disk;
   a fresh database per run, migrated by the service, dropped after it):
-  - **{service.scenario}**: `python -m transcript_svc` as in production (interceptors, validation,
-    sequence checks, metrics, the per-stream window of `TRANSCRIPT_MAX_IN_FLIGHT`), `LOG_LEVEL=WARNING`,
+  - **{service.scenario}**: `python -m transcript_svc` as in production (request context, metrics and error
+    mapping around each call, validation, sequence checks, the per-stream window of
+    `TRANSCRIPT_MAX_IN_FLIGHT`), `LOG_LEVEL=WARNING`,
     group commit of at most {m['commit_max_batch']} utterances or {m['commit_max_delay_ms']} ms. No analysis service in
     this run: the analysis requests that fall due every {m['analysis_interval']} messages are written to the outbox in
     the commit, as always, but not delivered.
   - **{ceiling_result.scenario}** (the ceiling): `bench/ceiling_stream_server.py`, a bare `grpc.aio`
-    server with the same `StreamSession` method and messages behind a generic handler, no
-    interceptors, no validation, no sequence checks; it stores each utterance with the service's own
+    server with the same `StreamSession` method and messages behind a generic handler, nothing
+    around the call, no validation, no sequence checks; it stores each utterance with the service's own
     `GroupCommitter` (same limits, same SQL: messages, session's last sequence, outbox) and acks it
     once committed, the acks of all that is committed in one frame.
   - **{unary.scenario}** (the design the stream replaces): `bench/unary_insert_server.py`, a bare

@@ -19,6 +19,7 @@ from bench import analysis_run, echo, persona, report, transcript_run
 from bench.children import ChildProcess
 from bench.database import fresh_database
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
+from svckit import eventloop
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
@@ -323,7 +324,7 @@ def _run_persona(args: argparse.Namespace, database_url: str, logs: Path,
                 add(variant, persona.start_service(ROOT, database_url, logs, variant=tuple(variant.split())),
                     persona.wait_serving)
 
-        results, open_results, catalogue = asyncio.run(
+        results, open_results, catalogue = eventloop.run(
             _measure(args, servers, _plans(args.diagnose, args.scenarios)))
         for name, server in servers.items():
             code = server.child.stop()
@@ -426,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.sweep_channels:
                 echo_child, echo_address = echo.start_server(ROOT, logs)
                 stack.callback(echo_child.stop)
-                asyncio.run(_sweep(args, echo_child, echo_address))
+                eventloop.run(_sweep(args, echo_child, echo_address))
                 return 0
 
             log("starting the embedded PostgreSQL (.data/postgres-bench)")

@@ -78,7 +78,8 @@ class GatewayStream:
         self._reader = asyncio.create_task(self._read())
 
     async def send(self) -> asyncio.Future:
-        """Writes the next utterance; the future gives the loop time its ack arrived (or raises StreamFailed)."""
+        """Writes the next utterance; the future gives the ``time.perf_counter`` time its ack arrived (or raises
+        StreamFailed)."""
         if self.failure is not None:
             raise self.failure
         async with self._write_lock:  # writes in sequence order, one at a time
@@ -99,7 +100,6 @@ class GatewayStream:
         return future
 
     async def _read(self) -> None:
-        loop = asyncio.get_running_loop()
         call = self._call
         try:
             while True:
@@ -113,7 +113,7 @@ class GatewayStream:
                     return
                 if frame.WhichOneof("frame") != "acks":
                     continue  # commands: none are sent in a benchmark
-                now = loop.time()
+                now = time.perf_counter()
                 for ack in frame.acks.acks:
                     if not self._waiting:
                         raise StreamFailed("UNEXPECTED_ACK", f"ack {ack.sequence} with nothing in flight")
@@ -201,8 +201,7 @@ async def run_pipelined_load(scenario: str, streams: Sequence[GatewayStream], wa
                              server: ChildProcess | None = None, drain: float = DRAIN) -> Result:
     """Saturation: every stream sends whenever it has fewer than its window unacked. ``calls`` in the
     result are the utterances sent in the measured window and acked; ``errors`` counts failed streams."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = time.perf_counter()
     measure_from = start + warmup
     measure_to = measure_from + duration
     latencies: list[float] = []
@@ -219,7 +218,7 @@ async def run_pipelined_load(scenario: str, streams: Sequence[GatewayStream], wa
 
         while stream.failure is None:
             await slots.acquire()
-            began = loop.time()
+            began = time.perf_counter()
             if began >= measure_to:
                 return
             try:

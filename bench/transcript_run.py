@@ -28,6 +28,7 @@ from bench.load import OpenResult, Result, merge, open_channels, run_load, run_o
 from bench.services import wait_listening
 from bench.streams import close_streams, open_streams, run_pipelined_load, stream_calls
 from bench.transcript import TEXTS, CommitStats, LossCheck, Started, commit_stats
+from svckit import eventloop
 
 CEILING, SERVICE, UNARY = "Ceiling: bare bidi + group commit", "Transcript service", "Unary: one INSERT per call"
 SATURATION, OPEN_LOOP, SESSIONS = "saturation", "open loop", "live sessions"
@@ -228,7 +229,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path,
         add(CEILING, transcript.start_ceiling(root, database_url, logs, profile("ceiling-stream")))
         add(UNARY, transcript.start_unary(root, database_url, logs, args.unary_pool))
         started = {name: started[name] for name in (CEILING, SERVICE, UNARY)}  # the order of the tables
-        saturation, open_results, sessions, loss, commits = asyncio.run(_measure(args, started, database_url))
+        saturation, open_results, sessions, loss, commits = eventloop.run(_measure(args, started, database_url))
         for name, server in started.items():
             code = server.child.stop()
             if code not in (0, None):

@@ -14,7 +14,6 @@ benchmark inserts them).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from datetime import UTC, datetime
 
@@ -23,6 +22,7 @@ import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from bench.echo_server import serve_until_terminated
+from svckit import eventloop
 from svckit.notify import libpq_url
 
 SERVICE = "sparring.bench.UnaryTranscript"
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url:
         parser.error("set DATABASE_URL or --database-url")
-    asyncio.run(serve(args.port, args.database_url, args.pool_size))
+    eventloop.run(serve(args.port, args.database_url, args.pool_size))
 
 
 if __name__ == "__main__":

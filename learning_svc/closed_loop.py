@@ -28,6 +28,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from learning_svc.adapters.personas import simulated
 from learning_svc.domain.simulation import AuditScoreMeans, score_means, simulate_call
+from svckit import eventloop
 from svckit.context import ACTOR_METADATA_KEY
 from svckit.gateway import stream_call
 from svckit.turns import Role
@@ -237,7 +238,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     args = parser.parse_args()
     try:
-        asyncio.run(_main(args))
+        eventloop.run(_main(args))
     except grpc.aio.AioRpcError as error:
         raise SystemExit(f"{error.code().name}: {error.details()} (is `make run` up?)") from None
     except TimeoutError:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from svckit import eventloop
 from svckit.blueprints import blueprint_name, blueprint_value
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     render.add_argument("--scenario", default="")
     args = parser.parse_args()
     try:
-        asyncio.run(_run(args))
+        eventloop.run(_run(args))
     except grpc.aio.AioRpcError as error:
         sys.exit(f"{error.code().name}: {error.details()}")
 

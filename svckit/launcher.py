@@ -5,7 +5,6 @@ Ctrl-C (or SIGTERM) stops the services gracefully, then the embedded PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from svckit import eventloop
 from svckit.embedded_pg import EmbeddedPostgres
 
 DATABASE_NAME = "sparring"
@@ -157,7 +157,7 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url:
         embedded = EmbeddedPostgres()
-        database_url = asyncio.run(_ensure_database(embedded.start()))
+        database_url = eventloop.run(_ensure_database(embedded.start()))
     env = {**os.environ, "DATABASE_URL": database_url, **_peer_addresses(), "PYTHONUNBUFFERED": "1"}
     for service in SERVICES:
         env[f"{service.prefix}_GRPC_PORT"] = str(service.grpc_port)
@@ -179,7 +179,7 @@ def main() -> None:
             processes[service.name] = subprocess.Popen([sys.executable, "-m", service.module], env=env,
                                                        start_new_session=True)
         _wait_until_serving(processes)
-        catalogue = asyncio.run(_load_catalogue())
+        catalogue = eventloop.run(_load_catalogue())
         print(_banner(database_url, embedded is not None, catalogue), flush=True)
         while not stop_requested.wait(timeout=1.0):
             dead = [name for name, p in processes.items() if p.poll() is not None]

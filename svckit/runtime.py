@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import sys
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from svckit import eventloop
 from svckit.db import make_engine
 from svckit.gcstats import observe_gc_pauses
 from svckit.logs import configure_logging
@@ -67,6 +67,6 @@ async def _serve(spec: ServiceSpec) -> None:
 
 def main(spec: ServiceSpec) -> None:
     try:
-        asyncio.run(_serve(spec))
+        eventloop.run(_serve(spec))
     except KeyboardInterrupt:
         sys.exit(130)

@@ -13,10 +13,16 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from svckit import eventloop
 from svckit.db import make_engine
 from svckit.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:
+    """Tests run on the event loop the services run on."""
+    return {"uvloop": eventloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")
