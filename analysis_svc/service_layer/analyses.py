@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -169,7 +170,9 @@ class Analyses:
         if existing is not None:
             return existing, True
         started = time.perf_counter()
-        window = await self._transcripts.window(session_id, up_to_sequence, window_size or DEFAULT_WINDOW)
+        window, previous_curveball = await asyncio.gather(
+            self._transcripts.window(session_id, up_to_sequence, window_size or DEFAULT_WINDOW),
+            self._last_curveball(session_id))
         if up_to_sequence > window.last_durable_sequence:
             raise FailedPrecondition(
                 f"sequence {up_to_sequence} is not durable yet (last durable: {window.last_durable_sequence})",
@@ -180,7 +183,7 @@ class Analyses:
         metrics = measure(window.turns)
         meter = score(metrics, blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
-                              session_key=session_id, previous_curveball=await self._last_curveball(session_id))
+                              session_key=session_id, previous_curveball=previous_curveball)
         fallback, model = False, ""
         if engine == "openai" and self._openai is not None:
             model = self._openai.model
@@ -210,12 +213,12 @@ class Analyses:
             })).first()
             if inserted is None:  # a concurrent request with the same trigger won
                 return await self._by_trigger(session_id, trigger_id), True
-            for suggestion in suggestions:
-                await connection.execute(_INSERT, {
+            if suggestions:  # one round trip for all of them
+                await connection.execute(_INSERT, [{
                     **common, **empty_meter, "id": str(uuid.uuid4()), "kind": suggestion.type.value,
                     "suggestion_text": suggestion.text, "label": suggestion.label,
                     "priority": suggestion.priority.value, "state": "open",
-                })
+                } for suggestion in suggestions])
             await notify(connection, CHANGES_CHANNEL, f"{session_id}:{analysis_id}")
         return await self.get_analysis(session_id, analysis_id), False
 

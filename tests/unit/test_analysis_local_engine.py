@@ -195,6 +195,13 @@ def test_scoring_is_deterministic(strong):
     assert score(strong, Blueprint.SALES) == score(measure(list(reversed(STRONG_SALES_CALL))), "sales")
 
 
+@pytest.mark.parametrize("recase", [str.upper, str.title, str.swapcase], ids=["upper", "title", "swapcase"])
+def test_measures_do_not_depend_on_letter_case(strong, poor, recase):
+    # Speech-to-text capitalises as it likes; "BUDGET" and "Budget" are the same question.
+    for call, measured in ((STRONG_SALES_CALL, strong), (POOR_SALES_CALL, poor)):
+        assert measure([Turn(turn.sequence, turn.role, recase(turn.text)) for turn in call]) == measured
+
+
 @pytest.mark.parametrize(("count", "stage"), [(1, CallStage.EARLY), (12, CallStage.MIDDLE), (30, CallStage.LATE)])
 def test_call_stage_by_message_count(count, stage):
     assert stage_for(count) == stage
