@@ -174,45 +174,36 @@ class _Method:
             metrics.handled(code or _code_name(context))
 
 
+_HANDLER_FACTORIES = {  # (request streaming, response streaming) -> grpc's constructor for that kind
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def _unchanged(request: Any) -> Any:
+    return request
+
+
 def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str) -> grpc.RpcMethodHandler:
     """``handler`` with the request context, metrics and error mapping around each of its calls."""
     wrapping = _Method(method, _grpc_type(handler), error_domain)
-    if handler.unary_unary:
-        inner = handler.unary_unary
-
-        async def unary_unary(request, context):
+    inner = handler.unary_unary or handler.stream_unary or handler.unary_stream or handler.stream_stream
+    requests = wrapping.counted if handler.request_streaming else _unchanged
+    if handler.response_streaming:
+        # grpc.aio tells async handlers from sync ones by their function type, so this is an async generator.
+        async def wrapped(request, context):
+            request = requests(request)
+            async for response in wrapping.streamed_response(lambda: inner(request, context), context):
+                yield response
+    else:
+        async def wrapped(request, context):
+            request = requests(request)
             return await wrapping.unary_response(lambda: inner(request, context), context)
 
-        return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer,
-                                                   handler.response_serializer)
-    if handler.stream_unary:
-        inner_su = handler.stream_unary
-
-        async def stream_unary(request_iterator, context):
-            requests = wrapping.counted(request_iterator)
-            return await wrapping.unary_response(lambda: inner_su(requests, context), context)
-
-        return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer,
-                                                    handler.response_serializer)
-    if handler.unary_stream:
-        inner_us = handler.unary_stream
-
-        # grpc.aio tells async handlers from sync ones by their function type, so these are async generators.
-        async def unary_stream(request, context):
-            async for response in wrapping.streamed_response(lambda: inner_us(request, context), context):
-                yield response
-
-        return grpc.unary_stream_rpc_method_handler(unary_stream, handler.request_deserializer,
-                                                    handler.response_serializer)
-    inner_ss = handler.stream_stream
-
-    async def stream_stream(request_iterator, context):
-        requests = wrapping.counted(request_iterator)
-        async for response in wrapping.streamed_response(lambda: inner_ss(requests, context), context):
-            yield response
-
-    return grpc.stream_stream_rpc_method_handler(stream_stream, handler.request_deserializer,
-                                                 handler.response_serializer)
+    make = _HANDLER_FACTORIES[(handler.request_streaming, handler.response_streaming)]
+    return make(wrapped, handler.request_deserializer, handler.response_serializer)
 
 
 class WrappedHandlers(grpc.GenericRpcHandler):
