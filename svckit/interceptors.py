@@ -32,14 +32,13 @@ from svckit.metrics import MethodMetrics
 log = logging.getLogger("svckit.rpc")
 
 
-def _grpc_type(handler: grpc.RpcMethodHandler) -> str:
-    if handler.request_streaming and handler.response_streaming:
-        return "bidi_stream"
-    if handler.request_streaming:
-        return "client_stream"
-    if handler.response_streaming:
-        return "server_stream"
-    return "unary"
+# (request streaming, response streaming) -> the grpc_type label of its metrics, grpc's constructor for its handler
+_KINDS = {
+    (False, False): ("unary", grpc.unary_unary_rpc_method_handler),
+    (True, False): ("client_stream", grpc.stream_unary_rpc_method_handler),
+    (False, True): ("server_stream", grpc.unary_stream_rpc_method_handler),
+    (True, True): ("bidi_stream", grpc.stream_stream_rpc_method_handler),
+}
 
 
 async def _iterate(result: Any) -> AsyncIterator[Any]:
@@ -174,21 +173,14 @@ class _Method:
             metrics.handled(code or _code_name(context))
 
 
-_HANDLER_FACTORIES = {  # (request streaming, response streaming) -> grpc's constructor for that kind
-    (False, False): grpc.unary_unary_rpc_method_handler,
-    (True, False): grpc.stream_unary_rpc_method_handler,
-    (False, True): grpc.unary_stream_rpc_method_handler,
-    (True, True): grpc.stream_stream_rpc_method_handler,
-}
-
-
 def _unchanged(request: Any) -> Any:
     return request
 
 
 def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str) -> grpc.RpcMethodHandler:
     """``handler`` with the request context, metrics and error mapping around each of its calls."""
-    wrapping = _Method(method, _grpc_type(handler), error_domain)
+    grpc_type, make = _KINDS[(handler.request_streaming, handler.response_streaming)]
+    wrapping = _Method(method, grpc_type, error_domain)
     inner = handler.unary_unary or handler.stream_unary or handler.unary_stream or handler.stream_stream
     requests = wrapping.counted if handler.request_streaming else _unchanged
     if handler.response_streaming:
@@ -202,7 +194,6 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str)
             request = requests(request)
             return await wrapping.unary_response(lambda: inner(request, context), context)
 
-    make = _HANDLER_FACTORIES[(handler.request_streaming, handler.response_streaming)]
     return make(wrapped, handler.request_deserializer, handler.response_serializer)
 
 
