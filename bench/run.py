@@ -30,7 +30,6 @@ TARGET_RATIO, TARGET_P99_MS = 0.70, 20.0
 LIST_OPEN_SHARE = 0.5
 DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
     "--no-wrapping": "calls not wrapped",
-    "--memo-persona-message": "messages memoized",
 }
 
 
