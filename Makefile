@@ -41,8 +41,13 @@ run: setup
 test: setup $(if $(filter true,$(CI)),check-protos lint)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# h2load (Debian's nghttp2-client) is the persona benchmark's compiled load generator.
 bench: setup
-	$(PY) -m bench
+	@command -v h2load >/dev/null || { \
+	  sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$sudo apt-get install -y --no-install-recommends nghttp2-client \
+	  || { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends nghttp2-client; }; }
+	$(PY) -m bench $(BENCH_ARGS)
 
 # With `make run` up: a sample call streamed live, the Say Meter and suggestions as they arrive, the audit.
 demo: setup

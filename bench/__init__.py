@@ -2,16 +2,19 @@
 
 Run ``python -m bench --help`` for the flags; ``--only persona`` or ``--only transcript`` runs one part.
 One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database, dropped
-at the end (``bench/database.py``). Every server is a child process (``bench/children.py``); the load
+at the end (``bench/database.py``). Every server is a child process (``bench/children.py``); the Python load
 generator runs in the benchmark's process, its clients spread over a few channels (``bench/load.py``).
 
 Persona part (``bench/run.py``, ``bench/persona.py``, ``bench/echo.py``):
 
 - the persona service (``python -m persona_svc``), loaded with the sample catalogue through its API;
 - a bare ``grpc.aio`` unary echo server (``python -m bench.echo_server``), the ceiling;
-- N clients, first in closed loop (calls back to back: the throughput of each scenario against the echo
-  ceiling), then in open loop (a fixed offered rate, each call sent at its scheduled time: the latency at
-  that load, counted from the schedule).
+- N calls in flight from ``h2load`` (C, nghttp2's HTTP/2 load generator; ``bench/h2load.py``), each replaced
+  as soon as answered: the throughput and latency of each scenario against the echo ceiling, with a client
+  that leaves the machine's cores to the server (the targets);
+- then N clients of the Python load generator, first in closed loop (the same, as a Python client sees
+  it), then in open loop (a fixed offered rate, each call sent at its scheduled time: the latency at that
+  load, counted from the schedule).
 
 Transcript part (``bench/transcript_run.py``, ``bench/transcript.py``, ``bench/streams.py``):
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 
+from bench import h2load
 from bench.children import ChildProcess, free_port, start_module, wait_until_ready
 from bench.echo_server import FULL_METHOD
 from bench.load import Call
@@ -39,3 +40,8 @@ def echo(payload_bytes: int):
         return lambda n: method(payload)
 
     return make
+
+
+def h2load_plan(payload_bytes: int) -> h2load.Plan:
+    payload = os.urandom(payload_bytes)
+    return h2load.Plan("Echo", FULL_METHOD, payload, payload)

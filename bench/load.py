@@ -188,11 +188,13 @@ async def sample_cpu(measure_from: float, measure_to: float, server: ChildProces
     into.append(CpuSnapshot.take(server))
 
 
-def apply_cpu(result: Result | OpenResult, before: CpuSnapshot, after: CpuSnapshot) -> None:
+def apply_cpu(result: Result | OpenResult, before: CpuSnapshot, after: CpuSnapshot,
+              client_cpu: float | None = None) -> None:
+    """``client_cpu``: the load generator's CPU per wall second, when it is not this process."""
     wall = after.wall - before.wall
     if wall <= 0:
         return
-    result.client_cpu = (after.client - before.client) / wall
+    result.client_cpu = (after.client - before.client) / wall if client_cpu is None else client_cpu
     result.server_cpu = (after.server - before.server) / wall
     busy = [(f"{name}/{tid}", (cpu - before.threads.get(tid, (name, 0.0))[1]) / wall)
             for tid, (name, cpu) in after.threads.items()]

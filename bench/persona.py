@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc as pb_grpc
 
-from bench import services
+from bench import h2load, services
 from bench.children import ChildProcess
 from bench.load import Call
 
@@ -112,3 +112,21 @@ def render_prompt(catalogue: Catalogue):
         return lambda n: method(pb.RenderPromptRequest(persona=pick_persona(n), scenario=pick_scenario(n // 3)))
 
     return make
+
+
+async def h2load_plans(catalogue: Catalogue, channel: grpc.aio.Channel) -> list[h2load.Plan]:
+    """GetPersona, ListPersonas and RenderPrompt for h2load, each with one fixed request (of the catalogue's
+    first persona and scenario; ListPersonas unfiltered), and the response the service gives it now."""
+    requests = {
+        "GetPersona": pb.GetPersonaRequest(name=catalogue.persona_names[0]),
+        "ListPersonas": pb.ListPersonasRequest(page_size=20),
+        "RenderPrompt": pb.RenderPromptRequest(persona=catalogue.persona_names[0],
+                                               scenario=catalogue.scenario_names[0]),
+    }
+    plans = []
+    for method, request in requests.items():
+        path = f"/{SERVICE_NAME}/{method}"
+        body = request.SerializeToString()
+        response = await channel.unary_unary(path)(body, timeout=10)  # raw bytes both ways
+        plans.append(h2load.Plan(method, path, body, response))
+    return plans

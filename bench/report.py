@@ -176,8 +176,8 @@ def machine_block(when: datetime | None = None) -> str:
 ### Machine
 
 - {info['cores']} cores, {info['cpu']}, {info['os']}
-- Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}; every process (services,
-  ceilings, load generator) on the uvloop {info['uvloop']} event loop, as in production"""
+- Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}; every Python process
+  (services, ceilings, load generator) on the uvloop {info['uvloop']} event loop, as in production"""
 
 
 def target_lines(targets: list[Target]) -> str:
@@ -195,27 +195,34 @@ def _offered(open_results: list[OpenResult], method: dict[str, str]) -> str:
     at_ratio = [name for name in ("Echo", "GetPersona", "RenderPrompt") if name in by_name]
     parts = []
     if at_ratio:
-        parts.append(f"{by_name[at_ratio[0]].offered:,.0f} calls/s ({method['open_ratio']} of the echo ceiling "
+        parts.append(f"{by_name[at_ratio[0]].offered:,.0f} calls/s ({method['open_share']} of the echo ceiling "
                      f"above) to {', '.join(at_ratio)};\n")
     if "ListPersonas" in by_name:
-        parts.append(f"{by_name['ListPersonas'].offered:,.0f} calls/s ({method['list_share']} of its own "
+        parts.append(f"{by_name['ListPersonas'].offered:,.0f} calls/s ({method['open_share']} of its own "
                      "saturation throughput) to ListPersonas")
     return "".join(parts).rstrip(";\n")
 
 
-def persona_section(results: list[Result], open_results: list[OpenResult], ceiling: float, targets: list[Target],
-                    method: dict[str, str], when: datetime | None = None) -> str:
+def persona_section(compiled: list[Result], results: list[Result], open_results: list[OpenResult],
+                    targets: list[Target], method: dict[str, str], when: datetime | None = None) -> str:
     clients = int(method["clients"])
+    streams = clients // int(method["channels"])
+    ceiling, compiled_ceiling = results[0].rate, compiled[0].rate
     echo_mean = clients / ceiling * 1000 if ceiling else float("nan")
-    by_name = {r.scenario: r for r in results}
+    spreads = []
+    for label, figures in (("h2load", compiled), ("the Python load generator", results)):
+        by_name = {r.scenario: r for r in figures}
+        if "Echo" in by_name and "GetPersona" in by_name and len(by_name["Echo"].round_rates) > 1:
+            spreads.append(f"with {label}: {round_ratios(by_name['GetPersona'], by_name['Echo'])}")
     spread = ""
-    if "Echo" in by_name and "GetPersona" in by_name and len(by_name["Echo"].round_rates) > 1:
-        spread = (f"\nGetPersona against echo round by round: {round_ratios(by_name['GetPersona'], by_name['Echo'])}. "
-                  "The spread is the machine's\nnoise (other processes share its cores): read a target met or missed "
-                  "by a few points as within it.\n")
+    if spreads:
+        spread = (f"\nGetPersona against echo round by round, {'; '.join(spreads)}.\nThe spread is the machine's "
+                  "noise (other processes share its cores): read a ratio met or missed by a few\npoints as within "
+                  "it.\n")
     return f"""{SECTION}
 
 {machine_block(when)}
+- Load generators: {method['h2load']} (C), and the benchmark's own Python process (grpc.aio)
 
 ### Method
 
@@ -223,49 +230,69 @@ def persona_section(results: list[Result], open_results: list[OpenResult], ceili
   service (`python -m persona_svc`: request context, metrics and error mapping around each call, and
   caches, all as in production; `LOG_LEVEL=WARNING`) on an embedded PostgreSQL of its own
   (`.data/postgres-bench`, a fresh database per run, dropped after it); a bare `grpc.aio` echo server
-  (a generic handler returning the request bytes, nothing around the call) as the ceiling; the load
+  (a generic handler returning the request bytes, nothing around the call) as the ceiling; a load
   generator.
-- Clients: {method['clients']} concurrent clients (asyncio tasks) on {method['channels']} channels (one TCP
-  connection each) per server.
-- Saturation (closed loop), for throughput: each client calls back to back. Each scenario is measured
-  for {method['duration']} s in all, in {method['rounds']} rounds interleaved with the other scenarios (so that a change
-  in the machine's load hits them all alike), each round after {method['warmup']} s of discarded warm-up.
-  calls/s counts the calls started in the measured windows.
-- Latency at a fixed offered load (open loop), after the saturation rounds: each scenario in turn
-  is offered a fixed rate for {method['open_duration']} s, after {method['warmup']} s of warm-up at that rate. The rate
-  is spread evenly over the clients, each with its calls scheduled at fixed intervals: a call is sent at
-  its scheduled time, or as soon as possible after it, and its latency counts from the scheduled
-  time, so a wait to be sent is part of it. A client has at most {method['max_outstanding']} calls in flight; a call
-  that finds it at that limit waits for one to end (**held**). **late**: sent more than {LATE_AFTER * 1000:g} ms
-  after its scheduled time (held ones included). **given up**: not sent, or not answered, {DRAIN:g} s
-  after the window ends (counted in the percentiles with the time waited by then). The rates are
-  {method['open_ratio']} of the echo ceiling of the same run for Echo, GetPersona and RenderPrompt, and
-  {method['list_share']} of its own saturation throughput for ListPersonas.
+- Two load generators, one after the other, both with {clients} calls in flight on {method['channels']} TCP connections
+  per server:
+  - **h2load** (nghttp2's HTTP/2 load generator, in C), {method['channels']} connections x {streams} concurrent streams,
+    each stream a unary gRPC call whose request body it sends as is. It needs a fraction of the CPU
+    the Python client does for the same calls (client CPU column), so on this 2-core machine the
+    server, not the client, sets the pace: the targets are read here. It sends one fixed request
+    per scenario, and does not read the `grpc-status` trailer, so a call counts as an error unless its
+    response body has the size of the response a gRPC stub got for the same request just before.
+  - **The Python load generator**: {clients} concurrent clients (asyncio tasks) on {method['channels']} `grpc.aio`
+    channels, with varied requests: what a Python client of the service sees. It costs about as
+    much CPU per call as the server, on the same two cores.
+- Saturation (closed loop), for throughput, with each: a call is replaced by the next as soon as it
+  is answered. Each scenario is measured for {method['duration']} s in all, in {method['rounds']} rounds interleaved
+  with the other scenarios (so that a change in the machine's load hits them all alike), each round after
+  {method['warmup']} s of discarded warm-up. The Python client counts the calls started in the measured
+  window; h2load makes a fixed number of calls after its warm-up (as many as the warm-up's pace gives
+  in the window, so that every call it sends is answered and checked) and its calls/s is that number
+  over the time they took.
+- Latency at a fixed offered load (open loop), with the Python load generator, after the saturation
+  rounds: each scenario in turn is offered a fixed rate for {method['open_duration']} s, after {method['warmup']} s of
+  warm-up at that rate. The rate is spread evenly over the clients, each with its calls scheduled at fixed intervals:
+  a call is sent at its scheduled time, or as soon as possible after it, and its latency counts from
+  the scheduled time, so a wait to be sent is part of it. A client has at most {method['max_outstanding']} calls in
+  flight; a call that finds it at that limit waits for one to end (**held**). **late**: sent more than
+  {LATE_AFTER * 1000:g} ms after its scheduled time (held ones included). **given up**: not sent, or not answered,
+  {DRAIN:g} s after the window ends (counted in the percentiles with the time waited by then). The rates are
+  {method['open_share']} of the Python client's echo ceiling for Echo, GetPersona and RenderPrompt, and
+  {method['open_share']} of its own saturation throughput for ListPersonas.
 - Catalogue: the sample catalogue ({method['catalogue']}), created through the API first.
 - Scenarios: **Echo** with a {method['payload']}-byte payload each way (the mean size of a GetPersona
-  response); **GetPersona** of a random persona; **ListPersonas**, page_size 20, half of the calls
-  filtered by a blueprint; **RenderPrompt** of a random persona with a random scenario (no learning
-  service in this run, so no patches).
+  response); **GetPersona** of a persona; **ListPersonas**, page_size 20; **RenderPrompt** of a persona
+  with a scenario (no learning service in this run, so no patches). h2load always asks for the
+  catalogue's first persona and scenario, ListPersonas unfiltered; the Python client for a random
+  persona and scenario, and filters half of its ListPersonas by a blueprint.
 - CPU columns, over the measured windows: the server process's CPU time per wall second (100% = one
   core, all its threads), the same per call, the load generator's, and the share of all cores busy
   (PostgreSQL and anything else running included).
 
-### Saturation (closed loop, {clients} clients)
+### Saturation with h2load ({clients} calls in flight)
+
+{markdown_table(compiled, compiled_ceiling)}
+{spread}
+With {clients} calls always in flight, the mean latency is {clients} / calls/s (Little's law): the p99 of these
+tables is that of a server kept at its limit.
+
+### Saturation with the Python load generator (closed loop, {clients} clients)
 
 {markdown_table(results, ceiling)}
-{spread}
-Latencies in this table are those of a saturated server: with {clients} clients calling back to back, the
-mean latency is {clients} / calls/s (Little's law), {echo_mean:.1f} ms even at the echo ceiling. The open-loop
-table below gives the latency at a load the server is meant to carry.
 
-### Latency at a fixed offered load (open loop, {clients} clients)
+Here the machine, not the server, is the limit: the load generator takes most of a core (client CPU),
+so every scenario gets less of the machine, the echo ceiling included, and a saturated echo already
+waits {echo_mean:.1f} ms on average.
+
+### Latency at a fixed offered load (Python load generator, open loop, {clients} clients)
 
 Offered: {_offered(open_results, method)}.
 
 {markdown_open_table(open_results)}
 
-Near a server's capacity the tail grows steeply, and on this machine the load generator takes most of a
-core too: compare a scenario's p99 with Echo's at the same load. Held calls, or an achieved rate below
+The load generator takes most of a core here too: compare a scenario's p99 with Echo's at the same
+load. Near a server's capacity the tail grows steeply. Held calls, or an achieved rate below
 the offered one, mean that the scenario was at or past its capacity at that rate.
 
 `python -m bench --diagnose` (variants of the service, each with one cost removed) and `--profile`
