@@ -77,10 +77,17 @@ class PageTokens:
         return data["c"]
 
 
-def after_cursor(after: list | None, key: str = "(create_time, id)", newest_first: bool = False) -> tuple[str, dict]:
-    """The SQL condition and parameters that start a page after a ``[create_time, id]`` cursor."""
+def after_cursor(after: list | None, key: str = "(create_time, id)", newest_first: bool = False,
+                 field: str = "page_token") -> tuple[str, dict]:
+    """The SQL condition and parameters that start a page after a cursor: ``[create_time, id]``, or as many
+    values as ``key`` has columns, the first a time."""
     if not after:
         return "true", {}
+    columns = key.strip("()").count(",") + 1
+    if len(after) != columns:  # a token of an earlier page order
+        raise InvalidArgument(FieldViolation(field, "is from an earlier version of this listing; start again "
+                                                    "without it"))
     comparison = "<" if newest_first else ">"
-    return (f"{key} {comparison} (:after_time, :after_id)",
-            {"after_time": datetime.fromisoformat(after[0]), "after_id": after[1]})
+    values = {f"after_{i}": value for i, value in enumerate(after)}
+    values["after_0"] = datetime.fromisoformat(after[0])
+    return f"{key} {comparison} ({', '.join(f':{name}' for name in values)})", values

@@ -106,17 +106,19 @@ def _metrics_record(metrics: ConversationMetrics) -> dict[str, Any]:
 _INSERT = sa.text("""
 INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, meter_score, meter_factors, meter_weights,
     band, reasoning, metrics, trigger_id, trigger_source, window_first, window_last, window_count, blueprint, engine,
-    engine_fallback, model, latency_ms, suggestion_text, label, priority, state)
+    engine_fallback, model, latency_ms, suggestion_text, label, priority, state, position)
 VALUES (:id, :analysis_id, :session_id, :kind, :meter_score, CAST(:meter_factors AS jsonb),
     CAST(:meter_weights AS jsonb), :band, :reasoning, CAST(:metrics AS jsonb), :trigger_id, :trigger_source,
     :window_first, :window_last, :window_count, :blueprint, :engine, :engine_fallback, :model, :latency_ms,
-    :suggestion_text, :label, :priority, :state)
+    :suggestion_text, :label, :priority, :state, :position)
 ON CONFLICT DO NOTHING
 RETURNING create_time
 """)
-# Each analysis's rows: its say_meter row first, then its suggestions in the order they were raised.
+# Each analysis's rows: its say_meter row first (position 0), then its suggestions in the order they were raised.
 _SELECT_GROUPS = sa.text("SELECT * FROM analysis.voice_analysis WHERE analysis_id = ANY(:ids) "
-                         "ORDER BY kind <> 'say_meter', create_time, id")
+                         "ORDER BY analysis_id, position")
+# Suggestions across analyses: an analysis's rows share its create_time, so their position orders them.
+_SUGGESTION_ORDER = "(create_time, analysis_id, position)"
 
 
 def row_suggestion(row: Any) -> StoredSuggestion:
@@ -209,7 +211,7 @@ class Analyses:
                 **common, "id": analysis_id, "kind": "say_meter", "meter_score": meter.score,
                 "meter_factors": json.dumps(meter.factors), "meter_weights": json.dumps(meter.weights),
                 "band": meter.band.value, "reasoning": meter.reasoning, "metrics": json.dumps(_metrics_record(metrics)),
-                "suggestion_text": None, "label": None, "priority": None, "state": None,
+                "suggestion_text": None, "label": None, "priority": None, "state": None, "position": 0,
             })).first()
             if inserted is None:  # a concurrent request with the same trigger won
                 return await self._by_trigger(session_id, trigger_id), True
@@ -217,8 +219,8 @@ class Analyses:
                 await connection.execute(_INSERT, [{
                     **common, **empty_meter, "id": str(uuid.uuid4()), "kind": suggestion.type.value,
                     "suggestion_text": suggestion.text, "label": suggestion.label,
-                    "priority": suggestion.priority.value, "state": "open",
-                } for suggestion in suggestions])
+                    "priority": suggestion.priority.value, "state": "open", "position": position,
+                } for position, suggestion in enumerate(suggestions, start=1)])
             await notify(connection, CHANGES_CHANNEL, f"{session_id}:{analysis_id}")
         return await self.get_analysis(session_id, analysis_id), False
 
@@ -251,14 +253,15 @@ class Analyses:
             clauses.append("kind = :kind")
         if filters.get("analysis_id"):
             clauses.append("analysis_id = :analysis_id")
-        condition, cursor = after_cursor(after)
+        condition, cursor = after_cursor(after, key=_SUGGESTION_ORDER)
         clauses.append(condition)
         query = sa.text(f"SELECT * FROM analysis.voice_analysis WHERE {' AND '.join(clauses)} "
-                        "ORDER BY create_time, id LIMIT :limit")
+                        f"ORDER BY {_SUGGESTION_ORDER} LIMIT :limit")
         params = {**scope, **cursor, "limit": size + 1}
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query, params)).all()
-        rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], scope)
+        rows, next_token = self._tokens.page(
+            rows, size, lambda r: [r.create_time.isoformat(), r.analysis_id, r.position], scope)
         return Page([row_suggestion(row) for row in rows], next_token)
 
     async def list_analyses(self, session_id: str, source: str | None, requested_size: int,
@@ -290,7 +293,7 @@ class Analyses:
                 {"session": session_id})).all()
             open_rows = (await connection.execute(sa.text(
                 "SELECT * FROM analysis.voice_analysis WHERE session_id = :session AND kind <> 'say_meter' "
-                "AND state = 'open' ORDER BY create_time, id"), {"session": session_id})).all()
+                f"AND state = 'open' ORDER BY {_SUGGESTION_ORDER}"), {"session": session_id})).all()
         latest = await self.get_analysis(session_id, history[-1].analysis_id) if history else None
         return Snapshot(session_id, latest, [tuple(h) for h in history], [row_suggestion(r) for r in open_rows])
 

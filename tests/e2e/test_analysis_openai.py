@@ -115,6 +115,43 @@ async def test_local_can_still_be_asked_for(transcripts, openai_analyses, fake_o
     assert analysis.engine == pb.ENGINE_LOCAL and not analysis.engine_fallback
 
 
+RAISED = [  # deliberately not by priority, nor alphabetical: kept as the engine raised them
+    {"type": "context_injection", "text": "Mention the audit finding from last quarter.", "priority": "low",
+     "label": "Audit finding"},
+    {"type": "curveball", "text": "Your CFO has frozen all new spend.", "priority": "critical", "label": "Freeze"},
+    {"type": "followup_question", "text": "Who else feels the invoice pain?", "priority": "medium",
+     "label": "Pain owners"},
+    {"type": "curveball", "text": "A competitor offered a free pilot.", "priority": "high", "label": "Free pilot"},
+    {"type": "context_injection", "text": "Bring up the board meeting next week.", "priority": "low",
+     "label": "Board meeting"},
+]
+
+
+async def test_suggestions_are_read_back_in_the_order_they_were_raised(transcripts, openai_analyses, fake_openai):
+    fake_openai.reset("good", lambda request: {**GOOD, "suggestions": RAISED})
+    try:
+        session = await _streamed_call(transcripts)
+        analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
+                                                                                    trigger_id="seq-10"))).analysis
+    finally:
+        fake_openai.reset("good", _answering(AUDIT))
+    raised = [s["text"] for s in RAISED]
+    assert [s.text for s in analysis.suggestions] == raised
+    again = (await openai_analyses.GetAnalysis(pb.GetAnalysisRequest(name=analysis.name))).analysis
+    assert [s.text for s in again.suggestions] == raised
+    paged, token = [], ""
+    while True:
+        page = await openai_analyses.ListSuggestions(pb.ListSuggestionsRequest(parent=session, page_size=2,
+                                                                               page_token=token))
+        paged += [s.text for s in page.suggestions]
+        token = page.next_page_token
+        if not token:
+            break
+    assert paged == raised
+    snapshot = (await openai_analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session))).snapshot
+    assert [s.text for s in snapshot.open_suggestions] == raised
+
+
 # Post-call audits
 
 

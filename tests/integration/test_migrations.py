@@ -30,3 +30,23 @@ async def test_a_database_at_the_first_revision_reaches_head(own_database_url, s
             assert found
     finally:
         await engine.dispose()
+
+
+async def test_stored_suggestions_get_places_after_their_say_meter(own_database_url):
+    """Revision 0007 gives rows written before it their places: the Say Meter 0, its suggestions 1, 2, ..."""
+    engine = make_engine(own_database_url, pool_size=2)
+    try:
+        await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0006")
+        rows = [("b-meter", "a1", "say_meter"), ("a-tip", "a1", "curveball"), ("c-tip", "a1", "context_injection"),
+                ("z-meter", "a2", "say_meter")]
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind) VALUES (:id, :a, 's', :k)"),
+                [{"id": i, "a": a, "k": k} for i, a, k in rows])
+        await ANALYSIS.migrate(engine)
+        async with engine.connect() as connection:
+            placed = (await connection.execute(sa.text(
+                "SELECT id, position FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
+        assert [tuple(row) for row in placed] == [("b-meter", 0), ("a-tip", 1), ("c-tip", 2), ("z-meter", 0)]
+    finally:
+        await engine.dispose()

@@ -11,7 +11,7 @@ from google.protobuf import field_mask_pb2
 from persona_svc.entrypoints import convert
 from svckit.errors import InvalidArgument
 from svckit.fieldmask import resolve_update_mask
-from svckit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageTokens, page_size
+from svckit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageTokens, after_cursor, page_size
 
 TOKENS = PageTokens.from_secret("unit-test-secret")
 FILTERS = {"blueprint": "sales", "min_difficulty": 2, "show_deleted": False}
@@ -109,6 +109,22 @@ def test_token_reused_with_other_filters_is_refused():
 def test_token_refusal_names_the_given_field():
     error = refused(TOKENS.decode, "garbage", FILTERS, field="versions_page_token")
     assert error.violations[0].field == "versions_page_token"
+
+
+def test_a_cursor_starts_the_page_after_it_in_as_many_columns_as_it_has():
+    assert after_cursor(None) == ("true", {})
+    condition, values = after_cursor(CURSOR)
+    assert condition == "(create_time, id) > (:after_0, :after_1)"
+    assert values["after_0"].isoformat() == CURSOR[0] and values["after_1"] == "persona-id"
+    condition, values = after_cursor([*CURSOR, 3], key="(create_time, analysis_id, position)", newest_first=True)
+    assert condition == "(create_time, analysis_id, position) < (:after_0, :after_1, :after_2)"
+    assert values["after_2"] == 3
+
+
+def test_a_cursor_of_another_page_order_is_refused():
+    error = refused(after_cursor, CURSOR, key="(create_time, analysis_id, position)")
+    assert [v.field for v in error.violations] == ["page_token"]
+    assert "earlier version" in error.violations[0].description
 
 
 # --- update masks ---------------------------------------------------------------------------------
