@@ -1,6 +1,7 @@
-"""Each row's place in its analysis: 0 for the Say Meter, then 1, 2, ... for the suggestions in the order the
-engine raised them. All rows of an analysis are written in one transaction and share its create_time, so
-without it their order was their random ids'.
+"""Each row's place in its analysis: the Say Meter first, then the suggestions in the order they were raised.
+
+0 for the Say Meter, then 1, 2, ... for the suggestions. All rows of an analysis are written in one
+transaction and share its create_time, so without it their order was their random ids'.
 
 Rows written before this revision get their places in that id order: the order they were raised in was not kept.
 
