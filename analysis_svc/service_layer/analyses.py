@@ -20,6 +20,7 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.domain.conversation import ConversationMetrics, Topic, measure
 from analysis_svc.domain.say_meter import Band, Blueprint, SayMeter, score
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType, stage_for, suggest
+from svckit.db import autocommit
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
 from svckit.openai_json import EngineFailure, deadline_of, within_deadline
@@ -145,6 +146,7 @@ class Analyses:
     def __init__(self, engine: AsyncEngine, transcripts: TranscriptReader, page_tokens: PageTokens,
                  openai_engine: OpenAIEngine | None = None, default_engine: str = "local") -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._openai = openai_engine
@@ -225,14 +227,14 @@ class Analyses:
         return await self.get_analysis(session_id, analysis_id), False
 
     async def get_analysis(self, session_id: str, analysis_id: str) -> StoredAnalysis:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(_SELECT_GROUPS, {"ids": [analysis_id]})).all()
         if not rows or rows[0].session_id != session_id:
             raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
         return _row_analysis(rows)
 
     async def get_suggestion(self, session_id: str, suggestion_id: str) -> StoredSuggestion:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             row = (await connection.execute(sa.text(
                 "SELECT * FROM analysis.voice_analysis WHERE id = :id AND session_id = :session "
                 "AND kind <> 'say_meter'"), {"id": suggestion_id, "session": session_id})).first()
@@ -258,7 +260,7 @@ class Analyses:
         query = sa.text(f"SELECT * FROM analysis.voice_analysis WHERE {' AND '.join(clauses)} "
                         f"ORDER BY {_SUGGESTION_ORDER} LIMIT :limit")
         params = {**scope, **cursor, "limit": size + 1}
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query, params)).all()
         rows, next_token = self._tokens.page(
             rows, size, lambda r: [r.create_time.isoformat(), r.analysis_id, r.position], scope)
@@ -274,7 +276,7 @@ class Analyses:
                  "AND kind = 'say_meter'" + (" AND trigger_source = :source" if source else "")
                  + f" AND {condition} ORDER BY create_time, analysis_id LIMIT :limit")
         params = {"session": session_id, "source": source, **cursor, "limit": size + 1}
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             keys = (await connection.execute(sa.text(query), params)).all()
             keys, next_token = self._tokens.page(keys, size, lambda k: [k.create_time.isoformat(), k.analysis_id],
                                                  filters)
@@ -286,7 +288,7 @@ class Analyses:
         return Page([_row_analysis(groups[k.analysis_id]) for k in keys], next_token)
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             history = (await connection.execute(sa.text(
                 "SELECT analysis_id, window_last, meter_score, create_time FROM analysis.voice_analysis "
                 "WHERE session_id = :session AND kind = 'say_meter' ORDER BY create_time, analysis_id"),
@@ -298,14 +300,14 @@ class Analyses:
         return Snapshot(session_id, latest, [tuple(h) for h in history], [row_suggestion(r) for r in open_rows])
 
     async def _by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             analysis_id = await connection.scalar(sa.text(
                 "SELECT analysis_id FROM analysis.voice_analysis WHERE session_id = :session AND trigger_id = "
                 ":trigger AND kind = 'say_meter'"), {"session": session_id, "trigger": trigger_id})
         return await self.get_analysis(session_id, analysis_id) if analysis_id else None
 
     async def _last_curveball(self, session_id: str) -> str | None:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return await connection.scalar(sa.text(
                 "SELECT label FROM analysis.voice_analysis WHERE session_id = :session AND kind = 'curveball' "
                 "ORDER BY create_time DESC LIMIT 1"), {"session": session_id})

@@ -21,6 +21,7 @@ from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, ENGINE_FALLBACKS
+from svckit.db import autocommit
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
 from svckit.openai_json import EngineFailure, deadline_of, within_deadline
@@ -69,6 +70,7 @@ class Audits:
                  page_tokens: PageTokens, openai_engine: OpenAIEngine | None = None,
                  default_engine: str = "local") -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._tokens = page_tokens
         self._transcripts = transcripts
         self._personas = personas
@@ -120,7 +122,7 @@ class Audits:
         return stored, inserted is None
 
     async def get(self, audit_id: str) -> StoredAudit:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             row = (await connection.execute(sa.text("SELECT * FROM analysis.persona_audits WHERE id = :id"),
                                             {"id": audit_id})).first()
         if row is None:
@@ -142,13 +144,13 @@ class Audits:
         query = sa.text(f"SELECT * FROM analysis.persona_audits WHERE {' AND '.join(clauses)} "
                         "ORDER BY create_time DESC, id DESC LIMIT :limit")
         params = {**filters, **cursor, "limit": size + 1}
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query, params)).all()
         rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], filters)
         return Page([stored_audit(row) for row in rows], next_token)
 
     async def of_session(self, session_id: str) -> StoredAudit | None:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             row = (await connection.execute(sa.text(
                 "SELECT * FROM analysis.persona_audits WHERE session_id = :session"), {"session": session_id})).first()
         return stored_audit(row) if row else None

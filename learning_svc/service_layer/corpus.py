@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from learning_svc.domain.evolution import CorpusAudit
 from learning_svc.domain.modules import Signal, TrainingEventSource, audit_signal, feedback_signal
+from svckit.db import autocommit
 from svckit.errors import NotFound
 from svckit.notify import notify
 from svckit.pagination import PageTokens, after_cursor, page_size
@@ -88,6 +89,7 @@ async def _insert_event(connection: AsyncConnection, event_id: str, source: Trai
 class Corpus:
     def __init__(self, engine: AsyncEngine, page_tokens: PageTokens) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._tokens = page_tokens
 
     # --- audits -------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ class Corpus:
         return Recorded(stored, duplicate=not fresh)
 
     async def get_audit(self, audit_id: str) -> dict:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return await self._audit(connection, audit_id)
 
     @staticmethod
@@ -147,7 +149,7 @@ class Corpus:
         clauses.append(condition)
         query = sa.text(f"SELECT id, audit_time, record_time, document FROM learning.audits "
                         f"WHERE {' AND '.join(clauses)} ORDER BY audit_time DESC, id DESC LIMIT :limit")
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query, {**filters, **cursor, "limit": size + 1})).all()
         rows, next_token = self._tokens.page(rows, size, lambda r: [r.audit_time.isoformat(), r.id],
                                              {key: str(value) for key, value in filters.items()})
@@ -156,7 +158,7 @@ class Corpus:
     async def recent_audits(self, archetype: str | None, limit: int) -> list[CorpusAudit]:
         """The most recent audits in scope (one archetype, or all when None), for an evolution run."""
         condition = "archetype = :archetype" if archetype is not None else "true"
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(sa.text(
                 f"SELECT document FROM learning.audits WHERE {condition} ORDER BY audit_time DESC, id DESC "
                 "LIMIT :limit"), {"archetype": archetype, "limit": limit})).all()
@@ -189,7 +191,7 @@ class Corpus:
         return Recorded(stored, duplicate=not fresh)
 
     async def get_feedback(self, trace_id: str) -> dict:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return await self._feedback(connection, trace_id)
 
     @staticmethod
@@ -210,7 +212,7 @@ class Corpus:
         for column in ("persona", "source", "processed", "learning_run"):
             if filters.get(column) is not None:
                 clauses.append(f"{column} = :{column}")
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(sa.text(
                 f"SELECT * FROM learning.training_events WHERE {' AND '.join(clauses)} ORDER BY position LIMIT :limit"),
                 {**filters, "after": after or 0, "limit": size + 1})).all()

@@ -50,6 +50,7 @@ from learning_svc.domain.simulation import (
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.patches import PatchStore, Provenance, active_patches, approve_in, new_patch
 from learning_svc.service_layer.runs import Save
+from svckit.db import autocommit
 from svckit.errors import FailedPrecondition
 from svckit.openai_json import EngineFailure
 from svckit.records import to_record
@@ -161,6 +162,7 @@ class Evolution:
                  openai_engine: OpenAILearningEngine | None = None,
                  openai_limits: OpenAILimits | None = None) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._corpus = corpus
         self._personas = personas
         self._openai = openai_engine
@@ -211,13 +213,13 @@ class Evolution:
 
         async def generate() -> dict:
             nonlocal refinements
-            active = await active_patches(self._engine, {finding.archetype for finding in findings})
+            active = await active_patches(self._reads, {finding.archetype for finding in findings})
             refinements, used = await self._refinements(run["name"], findings, active, options, openai)
             return {"refinements": to_record(refinements), "engine": used}
 
         async def validate() -> dict:
             # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
-            active = await active_patches(self._engine, {refinement.archetype for refinement in refinements})
+            active = await active_patches(self._reads, {refinement.archetype for refinement in refinements})
             players = {archetype: await self._players(archetype, audits)
                        for archetype in dict.fromkeys(refinement.archetype for refinement in refinements)}
             for refinement in refinements:

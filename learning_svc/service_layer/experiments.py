@@ -30,7 +30,7 @@ from learning_svc.domain.experiments import (
 )
 from learning_svc.service_layer.store import REQUEST_LOG
 from svckit.context import current_call
-from svckit.db import RequestLog, run_idempotent
+from svckit.db import RequestLog, autocommit, run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, after_cursor, page_size
 from svckit.records import to_record
@@ -90,6 +90,7 @@ def _touched(document: dict) -> dict:
 class Experiments:
     def __init__(self, engine: AsyncEngine, page_tokens: PageTokens) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._tokens = page_tokens
 
     async def create(self, experiment_id: str, document: dict, mutation: Mutation) -> dict:
@@ -115,7 +116,7 @@ class Experiments:
                                          _Document)).document
 
     async def get(self, experiment_id: str) -> dict:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return await self._load(connection, experiment_id)
 
     @staticmethod
@@ -146,7 +147,7 @@ class Experiments:
         clauses.append(condition)
         params = {**filters, **cursor, "limit": size + 1,
                   "persona_match": json.dumps([{"persona": filters.get("persona")}])}
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(sa.text(
                 f"SELECT id, create_time, document FROM learning.experiments WHERE {' AND '.join(clauses)} "
                 "ORDER BY create_time DESC, id DESC LIMIT :limit"), params)).all()
@@ -224,7 +225,7 @@ class Experiments:
     async def record_audit_outcomes(self, session_id: str, overall_score: float) -> int:
         """An audit of an assigned session is that session's audit-score outcome in each of its experiments;
         returns how many experiments took it (a value already recorded is kept)."""
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(sa.text(
                 "SELECT experiment_id FROM learning.assignments WHERE session_id = :session"),
                 {"session": session_id})).all()

@@ -16,6 +16,7 @@ from learning_svc.domain.modules import Module, ModuleStatus, fold, fresh_module
 from learning_svc.domain.simulation import simulate
 from learning_svc.service_layer.patches import active_patches
 from learning_svc.service_layer.runs import Save
+from svckit.db import autocommit
 from svckit.persona_audit import target_words_per_turn
 
 DEFAULT_EVENT_LIMIT = 10_000
@@ -32,13 +33,14 @@ def _module(row) -> Module:
 class LearningRuns:
     def __init__(self, engine: AsyncEngine, personas: PersonaDirectory) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._personas = personas
 
     async def execute(self, run: dict, save: Save) -> dict:
         run = {**run}
         scope = run.get("persona", "")
         limit = run.get("event_limit") or DEFAULT_EVENT_LIMIT
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             events = (await connection.execute(sa.text(
                 "SELECT id, persona, module, signal FROM learning.training_events WHERE NOT processed "
                 "AND (persona = :persona OR :persona = '') ORDER BY position LIMIT :limit"),
@@ -112,7 +114,7 @@ class LearningRuns:
         current_scores, candidate_scores = [], []
         read = {name: await self._personas.simulated_persona(name) for name in personas}
         players = {name: persona for name, persona in read.items() if persona is not None}
-        active = await active_patches(self._engine, {persona.archetype for persona in players.values()})
+        active = await active_patches(self._reads, {persona.archetype for persona in players.values()})
         for name, persona in players.items():
             patches = rules_in_force(active, persona.archetype)
             target = target_words_per_turn(persona.difficulty)

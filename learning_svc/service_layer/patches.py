@@ -28,7 +28,7 @@ from learning_svc.domain.patches import (
 )
 from learning_svc.service_layer.store import REQUEST_LOG
 from svckit.cache import InvalidatedCache
-from svckit.db import RequestLog, run_idempotent
+from svckit.db import RequestLog, autocommit, run_idempotent
 from svckit.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
 from svckit.notify import notify
 from svckit.pagination import PageTokens, after_cursor, page_size
@@ -188,6 +188,7 @@ class Patches:
     def __init__(self, engine: AsyncEngine, page_tokens: PageTokens,
                  active_sets: InvalidatedCache[str, list[PromptPatch]]) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._tokens = page_tokens
         # Active patches per archetype, read on every prompt render; cleared by every change to any active set.
         self.active_sets = active_sets
@@ -204,7 +205,7 @@ class Patches:
                                         PromptPatch)
 
     async def get(self, patch_id: str) -> PromptPatch:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return await PatchStore(connection).get(patch_id)
 
     async def list(self, filters: dict, requested_size: int, token: str) -> Page[PromptPatch]:
@@ -218,7 +219,7 @@ class Patches:
         clauses.append(condition)
         query = sa.text(f"SELECT id, create_time, document FROM learning.patches WHERE {' AND '.join(clauses)} "
                         "ORDER BY create_time DESC, id DESC LIMIT :limit")
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query, {**filters, **cursor, "limit": size + 1})).all()
         rows, next_token = self._tokens.page(rows, size, lambda r: [r.create_time.isoformat(), r.id], filters)
         return Page([_patch(row) for row in rows], next_token)
@@ -289,7 +290,7 @@ class Patches:
         size = page_size(requested_size)
         filters = {"patch": patch_id}
         after = self._tokens.decode(token, filters)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             await PatchStore(connection).get(patch_id)
             rows = (await connection.execute(sa.text(
                 "SELECT * FROM learning.patch_revisions WHERE patch_id = :id AND revision < :before "
@@ -302,7 +303,7 @@ class Patches:
     async def active_set(self, archetype: str, targets: list[PatchTarget]) -> ActiveSet:
         """Patches for all archetypes first, then the archetype's own, each in activation order."""
         async def load() -> list[PromptPatch]:
-            async with self._engine.connect() as connection:
+            async with self._reads.connect() as connection:
                 rows = (await connection.execute(sa.text(
                     "SELECT document FROM learning.patches WHERE state = 'PATCH_STATE_ACTIVE' "
                     "AND archetype IN ('', :archetype) ORDER BY archetype <> '', activate_time, id"),

@@ -23,7 +23,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from learning_svc.service_layer.store import REQUEST_LOG
-from svckit.db import RequestLog, run_idempotent
+from svckit.db import RequestLog, autocommit, run_idempotent
 from svckit.errors import FailedPrecondition, NotFound
 from svckit.notify import notify
 from svckit.pagination import PageTokens, after_cursor, page_size
@@ -87,6 +87,7 @@ class RunLimits:
 class Runs:
     def __init__(self, engine: AsyncEngine, page_tokens: PageTokens, limits: RunLimits) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._tokens = page_tokens
         self._limits = limits
         self._executors: dict[RunKind, Executor] = {}
@@ -150,7 +151,7 @@ class Runs:
             return None  # a run of that scope is going; the next tick tries again
 
     async def get(self, kind: RunKind, run_id: str) -> dict:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             row = (await connection.execute(sa.text(
                 "SELECT document FROM learning.runs WHERE id = :id AND kind = :kind"),
                 {"id": run_id, "kind": kind.value})).first()
@@ -171,7 +172,7 @@ class Runs:
             clauses.append("document ->> 'decision' = :decision")
         condition, cursor = after_cursor(after, newest_first=True)
         clauses.append(condition)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(sa.text(
                 f"SELECT id, create_time, document FROM learning.runs WHERE {' AND '.join(clauses)} "
                 "ORDER BY create_time DESC, id DESC LIMIT :limit"),

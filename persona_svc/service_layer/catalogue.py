@@ -29,7 +29,7 @@ from persona_svc.domain.patches import PatchLookup, PatchProvider, PatchSource, 
 from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
-from svckit.db import run_idempotent
+from svckit.db import autocommit, run_idempotent
 from svckit.errors import (
     AlreadyExists,
     EtagMismatch,
@@ -88,6 +88,7 @@ class Catalogue:
         archetypes_cache: InvalidatedCache[str, Archetype] | None = None,
     ) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._patches = patches
         self._tokens = page_tokens
         self._personas = personas_cache or InvalidatedCache("personas")
@@ -98,6 +99,10 @@ class Catalogue:
 
     def uow(self) -> CatalogueUnitOfWork:
         return CatalogueUnitOfWork(self._engine)
+
+    def read(self) -> CatalogueUnitOfWork:
+        """Reads only: no transaction (one round trip a statement)."""
+        return CatalogueUnitOfWork(self._reads)
 
     def invalidate(self, table: str, resource_id: str) -> None:
         """Called for every committed change, local or announced by another replica."""
@@ -112,7 +117,7 @@ class Catalogue:
         """A resource from its read cache, else from the database; NOT_FOUND if it is in neither."""
 
         async def load():
-            async with self.uow() as uow:
+            async with self.read() as uow:
                 return await read(uow)
 
         found = await cache.get_or_load(key, load)
@@ -131,7 +136,7 @@ class Catalogue:
         filters = dataclasses.asdict(where)
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.uow() as uow:
+        async with self.read() as uow:
             keys = await uow.personas.list_keys(where, after, size + 1)
             found = await self._personas_by_key(uow, keys)
         items = [found[persona_id] for persona_id, _ in keys if persona_id in found]
@@ -299,7 +304,7 @@ class Catalogue:
     # --- versions -----------------------------------------------------------------------------
 
     async def get_version(self, persona_id: str, revision: int) -> PersonaVersion:
-        async with self.uow() as uow:
+        async with self.read() as uow:
             version = await uow.personas.get_version(persona_id, revision)
             if version is None:
                 if await uow.personas.get(persona_id) is None:
@@ -310,7 +315,7 @@ class Catalogue:
     async def list_versions(self, persona_id: str, requested_size: int, token: str) -> Page[PersonaVersion]:
         size = page_size(requested_size)
         before = self._tokens.decode(token, {"parent": persona_id})
-        async with self.uow() as uow:
+        async with self.read() as uow:
             if await uow.personas.get(persona_id) is None:
                 raise NotFound(f"personas/{persona_id}")
             items = await uow.personas.list_versions(persona_id, before, size + 1)
@@ -327,7 +332,7 @@ class Catalogue:
         if "\x00" in query:
             raise InvalidArgument(FieldViolation("query", "must not contain NUL characters"))
         size = page_size(requested_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
-        async with self.uow() as uow:
+        async with self.read() as uow:
             return await uow.personas.search(query, blueprint, size)
 
     # --- rendering ----------------------------------------------------------------------------
@@ -369,7 +374,7 @@ class Catalogue:
         filters = {"industry": industry.lower()}
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.uow() as uow:
+        async with self.read() as uow:
             items = await uow.scenarios.list(industry or None, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda s: [s.create_time.isoformat(), s.id], filters))
 
@@ -436,7 +441,7 @@ class Catalogue:
     async def list_archetypes(self, requested_size: int, token: str) -> Page[Archetype]:
         size = page_size(requested_size)
         after = self._tokens.decode(token, {})
-        async with self.uow() as uow:
+        async with self.read() as uow:
             items = await uow.archetypes.list(after, size + 1)
         return Page(*self._tokens.page(items, size, lambda a: a.id, {}))
 

@@ -30,6 +30,7 @@ from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
+from svckit.db import autocommit
 from svckit.errors import AlreadyExists, EtagMismatch, InvalidArgument, NotFound
 from svckit.migrations import current_revision
 from svckit.notify import PgListener
@@ -161,6 +162,32 @@ async def test_uncommitted_work_rolls_back(engine, persona_schema):
         await uow.personas.add(persona)
     async with CatalogueUnitOfWork(engine) as uow:
         assert await uow.personas.get(persona.id) is None
+
+
+async def _statements_around_a_read(engine) -> list[str]:
+    """The simple-protocol statements (BEGIN and ROLLBACK are sent so) of a unit of work reading one persona."""
+    sent: list[str] = []
+
+    def log(record) -> None:
+        sent.append(record.query)
+
+    uow = CatalogueUnitOfWork(engine)
+    async with uow:
+        raw = (await uow.connection.get_raw_connection()).driver_connection
+        raw.add_query_logger(log)
+        assert await uow.personas.get(f"none-{uid()}") is None
+    await asyncio.sleep(0)  # asyncpg hands records to its loggers with call_soon: let the last one through
+    raw.remove_query_logger(log)
+    return sent
+
+
+async def test_a_read_takes_no_transaction_and_cannot_commit(engine, persona_schema):
+    assert await _statements_around_a_read(engine) == ["BEGIN;", "ROLLBACK;"]  # a writer's unit of work
+    reads = autocommit(engine)
+    assert await _statements_around_a_read(reads) == []
+    async with CatalogueUnitOfWork(reads) as uow:
+        with pytest.raises(RuntimeError, match="nothing to commit"):
+            await uow.commit()
 
 
 async def test_list_pages_through_the_service_layer(catalogue):

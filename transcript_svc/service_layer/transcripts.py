@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from svckit.db import run_idempotent
+from svckit.db import autocommit, run_idempotent
 from svckit.errors import (
     AlreadyExists,
     EtagMismatch,
@@ -54,11 +54,16 @@ class Transcripts:
     def __init__(self, engine: AsyncEngine, page_tokens: PageTokens,
                  default_interval: int = DEFAULT_ANALYSIS_INTERVAL) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
         self._tokens = page_tokens
         self._default_interval = default_interval
 
     def uow(self) -> TranscriptUnitOfWork:
         return TranscriptUnitOfWork(self._engine)
+
+    def read(self) -> TranscriptUnitOfWork:
+        """Reads only: no transaction (one round trip a statement)."""
+        return TranscriptUnitOfWork(self._reads)
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ class Transcripts:
         return created
 
     async def get_session(self, session_id: str) -> Session:
-        async with self.uow() as uow:
+        async with self.read() as uow:
             session = await uow.sessions.get(session_id)
         if session is None:
             raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
@@ -109,7 +114,7 @@ class Transcripts:
         size = page_size(requested_size)
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.uow() as uow:
+        async with self.read() as uow:
             items = await uow.sessions.list(filters, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda s: [s.start_time.isoformat(), s.id], filters))
 
@@ -143,7 +148,7 @@ class Transcripts:
     # --- messages -----------------------------------------------------------------------------
 
     async def get_message(self, session_id: str, sequence: int) -> Message:
-        async with self.uow() as uow:
+        async with self.read() as uow:
             message = await uow.messages.get(session_id, sequence)
             if message is None:
                 await self._require_session(uow, session_id)
@@ -159,7 +164,7 @@ class Transcripts:
         if last_n and (token or after):
             violations.add("last_n", "cannot be combined with page_token or after_sequence")
         violations.raise_if_any()
-        async with self.uow() as uow:
+        async with self.read() as uow:
             session = await self._require_session(uow, session_id)
             if last_n:
                 return await uow.messages.last(session_id, up_to or None, last_n), "", session.last_sequence
@@ -200,7 +205,7 @@ class Transcripts:
         return stored
 
     async def get_command(self, session_id: str, command_id: str) -> Command:
-        async with self.uow() as uow:
+        async with self.read() as uow:
             command = await uow.commands.get(session_id, command_id)
             if command is None:
                 await self._require_session(uow, session_id)
@@ -212,7 +217,7 @@ class Transcripts:
         size = page_size(requested_size)
         filters = {"session": session_id, "state": state, "source": source}
         after = self._tokens.decode(token, filters)
-        async with self.uow() as uow:
+        async with self.read() as uow:
             await self._require_session(uow, session_id)
             rows = await uow.commands.list(session_id, state, source, after, size + 1)
         rows, next_token = self._tokens.page(rows, size, lambda row: row[0], filters)
@@ -243,7 +248,7 @@ class Transcripts:
     async def stream_state(self, session_id: str) -> tuple[SessionState, int, list[str]]:
         """What a live stream may have missed: the session's state, its newest stream epoch, the commands
         not yet acknowledged."""
-        async with self.uow() as uow:
+        async with self.read() as uow:
             session = await self._require_session(uow, session_id)
             epoch = await uow.sessions.stream_epoch(session_id)
             pending = [c.id for c in await uow.commands.unacknowledged(session_id)]
