@@ -1,9 +1,10 @@
 """`make bench`: throughput and latency of the services against bare grpc.aio servers (the ceilings).
 
 Run ``python -m bench --help`` for the flags; ``--only persona`` or ``--only transcript`` runs one part.
-One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database, dropped
-at the end (``bench/database.py``). Every server is a child process (``bench/children.py``); the Python load
-generator runs in the benchmark's process, its clients spread over a few channels (``bench/load.py``).
+One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database for each
+part, dropped when the part ends (``bench/database.py``). Every server is a child process
+(``bench/children.py``); the Python load generator runs in the benchmark's process, its clients spread over a
+few channels (``bench/load.py``).
 
 Persona part (``bench/run.py``, ``bench/persona.py``, ``bench/echo.py``):
 

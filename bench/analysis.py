@@ -33,10 +33,8 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc as tpb_grpc
 
 from bench import services
 from bench.children import free_port
-from bench.database import PREFIX, with_database
 from bench.streams import OPEN_WITHIN, GatewayStream
 from bench.transcript import Started
-from svckit import eventloop
 from svckit.notify import libpq_url
 from svckit.outbox import OutboxDispatcher
 from transcript_svc.config import TranscriptSettings
@@ -47,24 +45,6 @@ ANALYSIS_INTERVAL: int = TranscriptSettings.model_fields["analysis_interval"].de
 
 
 # --- processes ----------------------------------------------------------------------------------------
-
-
-def create_database(database_url: str) -> tuple[str, str, str]:
-    """A database of its own for this part, on the benchmark's PostgreSQL: (server URL, name, URL). The parts
-    before it leave thousands of analysis requests pending in the transcript outbox (they ran without an
-    analysis service); a transcript service wired to one would deliver them all at once."""
-    server_url = libpq_url(with_database(database_url, "postgres"))
-    name = f"{PREFIX}{uuid.uuid4().hex[:10]}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(server_url, timeout=10)
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    eventloop.run(create())
-    return server_url, name, with_database(database_url, name)
 
 
 def start_services(root: Path, database_url: str, log_dir: Path, transcript_profile: Path | None = None,

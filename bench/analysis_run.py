@@ -26,7 +26,7 @@ import grpc
 
 from bench import analysis, report
 from bench.analysis import STAGES, Matched, Stored, TimedStream, Watcher
-from bench.database import checkpoint, drop_database
+from bench.database import checkpoint
 from bench.load import LATE_AFTER, CpuSnapshot, OpenResult, apply_cpu, open_channels, quiet_gc, run_open_load
 from bench.report import fmt_ms, fmt_pct, md_table, text_table
 from bench.streams import close_streams, stream_calls
@@ -272,16 +272,14 @@ def targets(idle: Phase, live: Phase, method: dict[str, str]) -> list[report.Tar
 
 def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path,
         profile: Callable[[str], Path | None]) -> Figures:
-    """A database of its own, the two services, both phases; stops the services and drops the database."""
+    """The two services on the part's database, both phases; stops the services."""
     began = time.monotonic()
     with contextlib.ExitStack() as stack:
-        server_url, name, url = analysis.create_database(database_url)
-        stack.callback(drop_database, server_url, name)
-        transcript, analysis_service = analysis.start_services(root, url, logs, profile("transcript-analysis"),
-                                                               profile("analysis"))
+        transcript, analysis_service = analysis.start_services(root, database_url, logs,
+                                                               profile("transcript-analysis"), profile("analysis"))
         stack.callback(transcript.child.stop)  # stopped last: the analysis service reads from it
         stack.callback(analysis_service.child.stop)
-        idle, live = eventloop.run(_measure(args, transcript, analysis_service, url))
+        idle, live = eventloop.run(_measure(args, transcript, analysis_service, database_url))
         for label, server in (("analysis service", analysis_service), ("transcript service", transcript)):
             code = server.child.stop()
             if code not in (0, None):
@@ -379,8 +377,8 @@ def section(figures: Figures, when: datetime | None = None) -> str:
 
 - One analysis port, local engine. Processes, all on this machine and sharing its cores, talking over TCP
   on 127.0.0.1, on the benchmark's embedded PostgreSQL (`.data/postgres-bench`, default settings), in a
-  database of this part's own (created for it, migrated by the services, dropped after it: the earlier
-  parts leave analysis requests pending in their transcript outbox):
+  database of this part's own (created for it, migrated by the services, dropped after it: nothing of the
+  earlier parts, neither their rows nor the analysis requests left in their transcript outbox, is there):
   - `python -m transcript_svc` as in production, with `TRANSCRIPT_ANALYSIS_ADDRESS` set: every
     {m['interval']} durable messages of a session (the session's `analysis_interval`, set at `CreateSession`),
     the group commit that stores the message writes an analysis request to the outbox and NOTIFYs; the

@@ -1,5 +1,6 @@
 """The benchmark's PostgreSQL: an embedded server of its own (``.data/postgres-bench``, reused) and a fresh
-database per run, dropped at the end (and any left by an earlier run that was killed)."""
+database per part of a run, dropped when the part ends (and any left by an earlier run that was killed), so
+that no part runs beside another's leftovers: its rows, its pending outbox, autovacuum working through them."""
 
 from __future__ import annotations
 
@@ -63,15 +64,20 @@ def drop_database(server_url: str, name: str) -> None:
         print(f"bench: could not drop database {name}: {error}", flush=True)
 
 
-def fresh_database(stack: contextlib.ExitStack, data_dir: Path) -> str:
-    """Starts the embedded PostgreSQL and creates a fresh database; both undone when ``stack`` unwinds.
-    Returns the database's URL. From then on, measurements count the CPU of this PostgreSQL."""
+def start_postgres(stack: contextlib.ExitStack, data_dir: Path) -> str:
+    """Starts the embedded PostgreSQL, stopped when ``stack`` unwinds; returns its server URL. From then on,
+    measurements count its CPU."""
     postgres = EmbeddedPostgres(data_dir)
     stack.callback(postgres.stop)
     server_url = postgres.start()
+    watch_postgres(postgres.data_dir)
+    return server_url
+
+
+def fresh_database(stack: contextlib.ExitStack, server_url: str) -> str:
+    """A new database on the server, dropped when ``stack`` unwinds; returns its URL."""
     name, url = create_database(server_url)
     stack.callback(drop_database, server_url, name)
-    watch_postgres(postgres.data_dir)
     return url
 
 

@@ -229,7 +229,7 @@ def persona_section(compiled: list[Result], results: list[Result], open_results:
 - Processes, all on this machine and sharing its cores, talking over TCP on 127.0.0.1: the persona
   service (`python -m persona_svc`: request context, metrics and error mapping around each call, and
   caches, all as in production; `LOG_LEVEL=WARNING`) on an embedded PostgreSQL of its own
-  (`.data/postgres-bench`, a fresh database per run, dropped after it); a bare `grpc.aio` echo server
+  (`.data/postgres-bench`, a fresh database for this part, dropped after it); a bare `grpc.aio` echo server
   (a generic handler returning the request bytes, nothing around the call) as the ceiling; a load
   generator.
 - Two load generators, one after the other, both with {clients} calls in flight on {method['channels']} TCP connections
@@ -357,7 +357,7 @@ def transcript_section(figures: TranscriptFigures, when: datetime | None = None)
 
 - Processes, all on this machine and sharing its cores, talking over TCP on 127.0.0.1, on one
   embedded PostgreSQL (`.data/postgres-bench`, default settings, so every commit is flushed to disk;
-  a fresh database per run, migrated by the service, dropped after it):
+  a fresh database for this part, migrated by the service, dropped after it):
   - **{service.scenario}**: `python -m transcript_svc` as in production (request context, metrics and error
     mapping around each call, validation, sequence checks, the per-stream window of
     `TRANSCRIPT_MAX_IN_FLIGHT`), `LOG_LEVEL=WARNING`,

@@ -17,7 +17,7 @@ import grpc
 
 from bench import analysis_run, echo, h2load, persona, report, transcript_run
 from bench.children import ChildProcess
-from bench.database import fresh_database
+from bench.database import fresh_database, start_postgres
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
 from svckit import eventloop
 
@@ -465,17 +465,13 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{h2load.INSTALL_HINT}; the persona part needs it")
                 return 2
             log("starting the embedded PostgreSQL (.data/postgres-bench)")
-            database_url = fresh_database(stack, DATA / "postgres-bench")
-            log("fresh database created")
-            if "persona" in args.parts:
-                log("persona service: starting the servers")
-                _run_persona(args, database_url, logs, profile)
-            if "transcript" in args.parts:
-                log("transcript service: starting the servers")
-                _run_transcript(args, database_url, logs, profile)
-            if "analysis" in args.parts:
-                log("analysis service: starting the servers")
-                _run_analysis(args, database_url, logs, profile)
+            server_url = start_postgres(stack, DATA / "postgres-bench")
+            parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis}
+            for part in args.parts:
+                with contextlib.ExitStack() as part_stack:  # the part's database, dropped when it ends
+                    database_url = fresh_database(part_stack, server_url)
+                    log(f"{part} service: fresh database created; starting the servers")
+                    parts[part](args, database_url, logs, profile)
         log(f"done in {time.monotonic() - started:.0f}s")
         return 0
     except KeyboardInterrupt:
