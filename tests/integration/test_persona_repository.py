@@ -182,7 +182,8 @@ async def _statements_around_a_read(engine) -> list[str]:
 
 
 async def test_a_read_takes_no_transaction_and_cannot_commit(engine, persona_schema):
-    assert await _statements_around_a_read(engine) == ["BEGIN;", "ROLLBACK;"]  # a writer's unit of work
+    sent = await _statements_around_a_read(engine)  # a writer's unit of work
+    assert [statement.rstrip(";").split()[0] for statement in sent] == ["BEGIN", "ROLLBACK"]
     reads = autocommit(engine)
     assert await _statements_around_a_read(reads) == []
     async with CatalogueUnitOfWork(reads) as uow:
