@@ -371,7 +371,8 @@ def _run_persona(args: argparse.Namespace, database_url: str, logs: Path,
     print()
     _print_targets(targets)
     if args.profile or args.diagnose:
-        _print_threads(figures.compiled + results)
+        _print_threads(figures.compiled, "h2load")
+        _print_threads(results, "the Python load generator")
     if args.profile:
         for name in ("persona", "echo"):
             _print_profile(profile(name))
@@ -438,8 +439,8 @@ def _print_targets(targets: list[report.Target]) -> None:
         print(f"{'PASS' if target.passed else 'FAIL'}: {target.text} ({target.measured})")
 
 
-def _print_threads(results: list[Result]) -> None:
-    print("\nserver threads (CPU per wall second):")
+def _print_threads(results: list[Result], load: str = "") -> None:
+    print(f"\nserver threads (CPU per wall second){', ' + load if load else ''}:")
     for result in results:
         print(f"  {result.scenario}: " + ", ".join(f"{n} {s:.0%}" for n, s in result.server_threads[:6]))
 
