@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
 export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
 
-.PHONY: setup protos check-protos lint run test bench demo loop clean
+.PHONY: setup protos check-protos lint run test test-unit test-integration test-e2e test-faults bench demo loop clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ run: setup
 # In CI the generated code and the contracts are checked too.
 test: setup $(if $(filter true,$(CI)),check-protos lint)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# One layer each: pure domain; real PostgreSQL; real servers and clients; processes, connections and endpoints failing.
+test-unit test-integration test-e2e test-faults: test-%: setup
+	$(PY) -m pytest tests/$* $(PYTEST_ARGS)
 
 # h2load (Debian's nghttp2-client) is the persona benchmark's compiled load generator.
 bench: setup
