@@ -87,10 +87,21 @@ def domain_error_of(error: Exception) -> DomainError | None:
     if isinstance(cause, (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)):
         return errors.Aborted("concurrent change; retry the request", "CONCURRENT_CHANGE")
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, asyncio.TimeoutError)) or (
-        isinstance(cause, (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError))
+        isinstance(cause, _DRIVER_CONNECTION_ERRORS)
+    ) or (
+        isinstance(cause, asyncpg.PostgresError) and (cause.sqlstate or "")[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
     ):
         return errors.Unavailable("the database is unavailable; retry later", "DATABASE_UNAVAILABLE")
     return None
+
+
+# The driver's own errors about a connection that broke or is stuck mid-operation.
+_DRIVER_CONNECTION_ERRORS = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError,
+                             asyncpg.exceptions.InternalClientError)
+# PostgreSQL's classes of errors that say the database cannot serve now, not that the request is wrong:
+# 08 connection exception, 53 insufficient resources (too many connections, disk full), 57 operator
+# intervention (a terminated backend, a shutting down or starting server).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
 class _Method:

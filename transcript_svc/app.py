@@ -52,7 +52,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
     listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
     await listener.start()
-    stream = StreamSessionHandler(transcripts, committer, live, settings.max_in_flight)
+    stream = StreamSessionHandler(transcripts, committer, live, settings.max_in_flight,
+                                  settings.stream_wind_down_seconds)
 
     async def drain() -> None:
         live.stop_all()

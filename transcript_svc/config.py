@@ -17,6 +17,9 @@ class TranscriptSettings(ServiceSettings):
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
     max_in_flight: int = Field(default=256, ge=1, le=10_000,
                                description="Unacked utterances a stream may have before the server stops reading")
+    stream_wind_down_seconds: float = Field(
+        default=0.5, ge=0, le=10,
+        description="Most time a stream the server ends reads on, so the gateway's writes do not race its status")
     commit_max_batch: int = Field(default=500, ge=1, le=10_000, description="Most utterances in one group commit")
     commit_max_delay_ms: float = Field(default=2.0, ge=0, le=100,
                                        description="How long a group commit waits for more after the first")

@@ -25,6 +25,8 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from tests.faults.resuming_gateway import GatewayState, open_frame, stream_until, utterance
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "sparring.transcript.v1.TranscriptService"
 START_TIMEOUT = 60.0
@@ -126,79 +128,12 @@ async def poll(condition, describe, attempts: int = 1000, interval: float = 0.02
     raise AssertionError(f"timed out polling\n{describe()}")
 
 
-def utterance(sequence: int) -> pb.StreamSessionRequest:
-    return pb.StreamSessionRequest(utterance=pb.Utterance(
-        sequence=sequence, role=pb.ROLE_USER if sequence % 2 else pb.ROLE_ASSISTANT,
-        text=f"utterance {sequence} of the call"))
-
-
-def open_frame(session: str, last_known: int) -> pb.StreamSessionRequest:
-    return pb.StreamSessionRequest(open=pb.StreamOpen(session=session, last_known_sequence=last_known))
-
-
 async def create_session(address: str) -> str:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
         reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
             persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES), session_id="crash-call"))
     return reply.session.name
-
-
-@dataclass
-class GatewayState:
-    """What a gateway remembers across connections: the highest sequence acked, and what it has sent."""
-
-    acked: int = 0
-    sent: int = 0
-    duplicates: list[int] = field(default_factory=list)
-    reached: asyncio.Event = field(default_factory=asyncio.Event)
-    reach_at: int = 0
-
-
-async def stream_until(address: str, session: str, state: GatewayState, last: int, window: int,
-                       overlap: int = 0) -> int:
-    """One connection: opens at ``state.acked``, resends everything not acked (and, cautiously, the last
-    ``overlap`` acked ones), pipelines up to ``window`` unacked utterances and reads acks until ``last`` is
-    acked. Returns the opened last_durable_sequence."""
-    async with grpc.aio.insecure_channel(address) as channel:
-        call = transcript_service_pb2_grpc.TranscriptServiceStub(channel).StreamSession()
-        await call.write(open_frame(session, state.acked))
-        opened = (await call.read()).opened
-        durable = opened.last_durable_sequence
-        assert durable >= state.acked, "an acked utterance is durable"
-        first = max(1, state.acked + 1 - overlap)
-        credits = asyncio.Semaphore(window)
-        state.sent = first - 1
-
-        async def write() -> None:
-            for sequence in range(first, last + 1):
-                await credits.acquire()
-                await call.write(utterance(sequence))
-                state.sent = sequence
-            await call.done_writing()
-
-        writer = asyncio.create_task(write())
-        expected = first
-        try:
-            while expected <= last:
-                frame = await call.read()
-                assert frame is not grpc.aio.EOF, "the stream ended before every utterance was acked"
-                for ack in frame.acks.acks:
-                    assert ack.sequence == expected, "acks arrive in order, without gaps"
-                    assert ack.duplicate == (ack.sequence <= durable), ack
-                    if ack.duplicate:
-                        state.duplicates.append(ack.sequence)
-                    expected += 1
-                    state.acked = max(state.acked, ack.sequence)
-                    credits.release()
-                    if state.reach_at and state.acked >= state.reach_at:
-                        state.reached.set()
-            await writer
-            assert await call.code() == grpc.StatusCode.OK
-        finally:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-    return durable
 
 
 async def stored_sequences(database_url: str, session: str) -> tuple[int, int, int, int]:

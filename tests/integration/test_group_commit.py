@@ -1,6 +1,7 @@
 """GroupCommitter against a real PostgreSQL: groups, duplicates and conflicts within and across groups,
-the durable sequence, analysis requests in the outbox exactly at multiples of the interval, and
-failed commits that fail their utterances without stopping the committer."""
+the durable sequence (never above a hole), analysis requests in the outbox exactly at multiples of the interval,
+and failed commits: retried alone once, then failing their utterances and their stream's later ones, without
+stopping the committer."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from prometheus_client import REGISTRY
 from svckit.context import CallContext
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
-from transcript_svc.adapters.group_commit import GroupCommitter, Outcome
+from tests.integration.flaky_database import Faults
+from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, Outcome, UnknownSession
 from transcript_svc.domain.model import Role, Session, SessionState, Utterance
 from transcript_svc.service_layer.transcripts import Transcripts
 
@@ -56,9 +58,10 @@ def said(sequence: int, text: str | None = None, role: Role = Role.USER) -> Utte
     return Utterance(sequence, role, text if text is not None else f"words of utterance {sequence}", SPOKEN)
 
 
-async def submit_all(committer: GroupCommitter, items: list[tuple[str, Utterance]]) -> list[asyncio.Future]:
+async def submit_all(committer: GroupCommitter, items: list[tuple[str, Utterance]],
+                     epoch: int = 0) -> list[asyncio.Future]:
     """Queues every item before the writer runs (``submit`` does not yield while the queue has room)."""
-    return [await committer.submit(session_id, utterance) for session_id, utterance in items]
+    return [await committer.submit(session_id, utterance, epoch) for session_id, utterance in items]
 
 
 async def rows(engine, sql: str, **params) -> list:
@@ -222,34 +225,68 @@ async def test_analysis_requests_are_announced_by_notify(committer, service, eng
         await listener.close()
 
 
-async def test_a_failed_commit_fails_its_utterances_and_the_committer_goes_on(committer, service, engine, caplog):
-    session_id = await new_session(service, interval=2)
-    # No such session: the foreign key refuses the insert and the whole transaction rolls back.
-    futures = await submit_all(committer, [(session_id, said(1)), ("no-such-session", said(1)),
-                                           (session_id, said(2))])
-    results = await asyncio.gather(*futures, return_exceptions=True)
-    assert isinstance(results[1], asyncpg.ForeignKeyViolationError)
-    assert "group commit" in caplog.text
-
-    # The committer keeps working: the next group commits, with its trigger.
-    retried = await submit_all(committer, [(session_id, said(n)) for n in (1, 2, 3)])
-    outcomes = await asyncio.gather(*retried)
-    assert outcomes[2] is Outcome.STORED
-    assert [r[0] for r in await stored(engine, session_id)] == [1, 2, 3]
-    assert await last_sequence(engine, session_id) == 3
-    assert await analysis_requests(engine, session_id) == [2]
-    assert not await rows(engine, "SELECT 1 FROM transcript.messages WHERE session_id = 'no-such-session'")
-
-
-async def test_a_failing_session_does_not_fail_other_sessions_of_its_group(committer, service, engine):
-    good = await new_session(service)
+async def test_an_unknown_session_is_refused_and_the_rest_of_its_group_commits(committer, service, engine):
+    good = await new_session(service, interval=2)
     futures = await submit_all(committer, [(good, said(1)), ("no-such-session", said(1)), (good, said(2)),
                                            ("no-such-session", said(2))])
     results = await asyncio.gather(*futures, return_exceptions=True)
     assert results[0] is Outcome.STORED and results[2] is Outcome.STORED
-    assert all(isinstance(r, asyncpg.ForeignKeyViolationError) for r in (results[1], results[3]))
+    assert all(isinstance(r, UnknownSession) for r in (results[1], results[3]))
     assert [r[0] for r in await stored(engine, good)] == [1, 2]
     assert await last_sequence(engine, good) == 2
+    assert await analysis_requests(engine, good) == [2]
+    assert not await rows(engine, "SELECT 1 FROM transcript.messages WHERE session_id = 'no-such-session'")
+
+
+async def test_an_utterance_above_a_hole_is_not_stored(committer, service, engine):
+    session_id = await new_session(service)
+    futures = await submit_all(committer, [(session_id, said(n)) for n in (1, 2, 4, 5)])
+    assert await asyncio.gather(*futures) == [Outcome.STORED, Outcome.STORED, Outcome.GAP, Outcome.GAP]
+    assert [r[0] for r in await stored(engine, session_id)] == [1, 2]
+    assert await last_sequence(engine, session_id) == 2
+    later = await submit_all(committer, [(session_id, said(n)) for n in (3, 4)])
+    assert await asyncio.gather(*later) == [Outcome.STORED, Outcome.STORED]
+    assert await last_sequence(engine, session_id) == 4
+
+
+async def test_a_stream_whose_commit_failed_commits_nothing_more_until_it_resumes(database_url, service, engine,
+                                                                                 caplog):
+    faults = Faults(database_url)
+    committer = GroupCommitter(database_url, max_batch=50, max_delay=0.001, connect=faults.connect)
+    await committer.start()
+    try:
+        session_id = await new_session(service, interval=2)
+        assert await (await committer.submit(session_id, said(1), epoch=1)) is Outcome.STORED
+        # The group fails, and so does its retry alone on a new connection.
+        faults.lose_next = 2
+        with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+            await (await committer.submit(session_id, said(2), epoch=1))
+        assert "group commit of 1 utterances failed" in caplog.text
+        with pytest.raises(EarlierUtteranceFailed):
+            await (await committer.submit(session_id, said(3), epoch=1))
+        assert await last_sequence(engine, session_id) == 1
+        # The gateway resumes on a newer stream from the durable sequence.
+        resumed = await submit_all(committer, [(session_id, said(n)) for n in (2, 3)], epoch=2)
+        assert await asyncio.gather(*resumed) == [Outcome.STORED, Outcome.STORED]
+    finally:
+        await committer.stop()
+    assert [r[0] for r in await stored(engine, session_id)] == [1, 2, 3]
+    assert await analysis_requests(engine, session_id) == [2]
+
+
+async def test_a_commit_that_fails_once_is_retried_alone_and_its_stream_goes_on(database_url, service, engine):
+    faults = Faults(database_url)
+    committer = GroupCommitter(database_url, max_batch=50, max_delay=0.001, connect=faults.connect)
+    await committer.start()
+    try:
+        sessions = [await new_session(service) for _ in range(3)]
+        faults.lose_next = 1
+        futures = await submit_all(committer, [(s, said(n)) for n in (1, 2) for s in sessions])
+        assert await asyncio.gather(*futures) == [Outcome.STORED] * 6
+    finally:
+        await committer.stop()
+    for session_id in sessions:
+        assert await last_sequence(engine, session_id) == 2
 
 
 async def test_text_the_driver_cannot_encode_fails_only_its_own_session(committer, service, engine):
@@ -266,7 +303,8 @@ async def test_the_writer_outlives_an_unexpected_error(committer, service, engin
     broken = Utterance(1, Role.USER, None, SPOKEN)  # type: ignore[arg-type]  # a bug upstream, not bad input
     with pytest.raises(AttributeError):
         await asyncio.wait_for(await committer.submit(session_id, broken), timeout=5)
-    assert await asyncio.wait_for(await committer.submit(session_id, said(1)), timeout=5) is Outcome.STORED
+    # Its stream fails; the resumed one (a newer epoch) commits.
+    assert await asyncio.wait_for(await committer.submit(session_id, said(1), epoch=1), timeout=5) is Outcome.STORED
 
 
 async def test_stop_commits_what_is_queued(database_url, service, engine):

@@ -50,3 +50,46 @@ async def test_stored_suggestions_get_places_after_their_say_meter(own_database_
         assert [tuple(row) for row in placed] == [("b-meter", 0), ("a-tip", 1), ("c-tip", 2), ("z-meter", 0)]
     finally:
         await engine.dispose()
+
+
+async def test_stored_sessions_resume_from_the_end_of_their_gap_free_prefix(own_database_url):
+    """Revision 0003 moves a durable sequence that lies above a hole back to the hole; from then on the database
+    refuses any advance over a missing message and any step back."""
+    engine = make_engine(own_database_url, pool_size=2)
+    try:
+        await upgrade(engine, TRANSCRIPT.package, TRANSCRIPT.schema, "0002")
+        stored = {"holed": ([1, 2, 3, 5, 6], 6), "short": ([1, 2], 4), "headless": ([2, 3], 3),
+                  "whole": ([1, 2, 3], 3), "empty": ([], 0)}
+        async with engine.begin() as connection:
+            for session_id, (sequences, last) in stored.items():
+                await connection.execute(sa.text(
+                    "INSERT INTO transcript.sessions (id, persona, blueprint, round_number, state, analysis_interval,"
+                    " start_time, last_sequence, revision, update_time)"
+                    " VALUES (:id, 'personas/p', 'sales', 1, 'active', 10, now(), :last, 1, now())"),
+                    {"id": session_id, "last": last})
+                for sequence in sequences:
+                    await connection.execute(sa.text(
+                        "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
+                        " VALUES (:id, :n, 'user', 'words', now(), 1)"), {"id": session_id, "n": sequence})
+        await TRANSCRIPT.migrate(engine)
+        async with engine.connect() as connection:
+            durable = dict((await connection.execute(sa.text(
+                "SELECT id, last_sequence FROM transcript.sessions"))).all())
+        assert durable == {"holed": 3, "short": 2, "headless": 0, "whole": 3, "empty": 0}
+
+        async def advance(session_id: str, to: int) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(sa.text("UPDATE transcript.sessions SET last_sequence = :to WHERE id = :id"),
+                                         {"id": session_id, "to": to})
+
+        for session_id, to in (("holed", 6), ("holed", 5), ("short", 3), ("whole", 2), ("empty", 1)):
+            with pytest.raises(sa.exc.IntegrityError, match="durable sequence"):
+                await advance(session_id, to)
+        await advance("holed", 3)  # unchanged: nothing to check
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
+                " VALUES ('holed', 4, 'user', 'words', now(), 1)"))
+        await advance("holed", 6)  # the hole is filled: 4, 5 and 6 are all stored
+    finally:
+        await engine.dispose()

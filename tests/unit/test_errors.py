@@ -132,6 +132,12 @@ def test_violations_collect_and_raise_once():
         (asyncpg.exceptions.SerializationError("could not serialize"), grpc.StatusCode.ABORTED),
         (asyncpg.exceptions.DeadlockDetectedError("deadlock"), grpc.StatusCode.ABORTED),
         (ConnectionRefusedError("refused"), grpc.StatusCode.UNAVAILABLE),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
+         grpc.StatusCode.UNAVAILABLE),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), grpc.StatusCode.UNAVAILABLE),
+        (asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"), grpc.StatusCode.UNAVAILABLE),
+        (asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation is in progress"),
+         grpc.StatusCode.UNAVAILABLE),
         (TimeoutError(), grpc.StatusCode.UNAVAILABLE),
     ],
 )

@@ -5,13 +5,23 @@ waits at most ``max_delay`` for more after the first), stores it in one transact
 connection and resolves each utterance's future. In that same transaction it advances
 each session's durable sequence and writes the analysis requests that fell due, so an
 acknowledged utterance and the triggers it caused are durable together.
+
+A session's stored messages are always a gap-free prefix 1..last_sequence: a group stores only the
+utterances that extend that prefix without a hole (``_INSERT``), and the database refuses an advance
+over a missing message (a trigger on ``sessions.last_sequence``, migration 0003). An utterance above a
+hole is not stored (``Outcome.GAP``). Once a commit of a stream's utterance has failed, the later
+utterances that stream queued are refused too (``EarlierUtteranceFailed``) until the gateway resumes
+on a new stream: its resume point is the durable sequence, and everything after it is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -34,28 +44,79 @@ COMMIT_SECONDS = Histogram(
 )
 MESSAGES_STORED = Counter("sparring_transcript_messages_stored_total", "Utterances committed (duplicates excluded).")
 TRIGGERS_ENQUEUED = Counter("sparring_transcript_triggers_enqueued_total", "Analysis requests written to the outbox.")
+COMMIT_FAILURES = Counter(
+    "sparring_transcript_commit_failures_total",
+    "Utterances whose commit failed, by what became of them (retried alone, failed, refused after a failure).",
+    ["outcome"],
+)
+RECONNECTS = Counter("sparring_transcript_commit_reconnects_total",
+                     "New connections of the group committer after one failed or broke.")
 
+# How the committer's connection shows in pg_stat_activity.
+APPLICATION_NAME = "sparring-transcript-group-commit"
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)  # TimeoutError is an OSError
+# Errors that say something about the data, not the connection: the connection is still good after them.
+_DATA_ERROR_CLASSES = ("22", "23")
+_RECONNECT_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)  # seconds; the last repeats while the database is away
+# Sessions whose stream had a commit fail, kept to refuse that stream's queued utterances; bounded.
+_MAX_BROKEN_STREAMS = 10_000
 
 
 class Outcome(Enum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # already stored with the same role and text
     CONFLICT = "conflict"  # already stored with another role or text
+    GAP = "gap"  # not stored: an earlier sequence of the session is not stored
+
+
+class EarlierUtteranceFailed(Exception):
+    """Not committed: an earlier utterance of the same stream failed to commit, so this one would leave a hole."""
+
+
+class UnknownSession(LookupError):
+    """Not committed: the session does not exist."""
 
 
 @dataclass
 class _Pending:
     session_id: str
     utterance: Utterance
+    epoch: int
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
+    def fail(self, error: Exception) -> None:
+        self.future.set_exception(error)
+        # A stream that ended stops awaiting its utterances; their errors need no "never retrieved" log.
+        self.future.exception()
 
+
+# The session rows are locked first (in a fixed order, so two replicas' groups cannot deadlock) and the
+# utterances kept are those that extend the stored prefix: the n-th new sequence of a session above its
+# last_sequence is kept only if it is last_sequence + n, which holds exactly up to the first hole.
 _INSERT = """
-INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])
-ON CONFLICT (session_id, sequence) DO NOTHING
-RETURNING session_id, sequence
+WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])
+        AS b(session_id, sequence, role, text, spoken_time, word_count)
+), durable AS (
+    SELECT s.id, s.last_sequence FROM transcript.sessions s
+    WHERE s.id = ANY($1::text[]) ORDER BY s.id FOR UPDATE
+), fresh AS (
+    SELECT b.*, d.last_sequence,
+           row_number() OVER (PARTITION BY b.session_id ORDER BY b.sequence) AS n
+    FROM batch b JOIN durable d ON d.id = b.session_id
+    WHERE b.sequence > d.last_sequence
+), extending AS (
+    SELECT * FROM fresh WHERE sequence = last_sequence + n
+), inserted AS (
+    INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)
+    SELECT session_id, sequence, role, text, spoken_time, word_count FROM extending
+    ON CONFLICT (session_id, sequence) DO NOTHING
+    RETURNING session_id, sequence
+)
+SELECT d.id AS session_id, d.last_sequence,
+       (SELECT count(*) FROM extending e WHERE e.session_id = d.id) AS extended,
+       (SELECT array_agg(i.sequence) FROM inserted i WHERE i.session_id = d.id) AS inserted
+FROM durable d
 """
 _STORED = """
 SELECT m.session_id, m.sequence, m.role, m.text
@@ -64,13 +125,11 @@ JOIN unnest($1::text[], $2::bigint[]) AS k(session_id, sequence)
   ON m.session_id = k.session_id AND m.sequence = k.sequence
 """
 _ADVANCE = """
-WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(id, top)),
-     before AS (SELECT s.id, s.last_sequence FROM transcript.sessions s JOIN v ON v.id = s.id)
 UPDATE transcript.sessions s
-SET last_sequence = greatest(s.last_sequence, v.top)
-FROM v, before
-WHERE s.id = v.id AND before.id = v.id
-RETURNING s.id, before.last_sequence AS previous, s.last_sequence, s.analysis_interval
+SET last_sequence = v.top
+FROM unnest($1::text[], $2::bigint[]) AS v(id, top)
+WHERE s.id = v.id
+RETURNING s.id, s.analysis_interval
 """
 _ENQUEUE = """
 INSERT INTO transcript.outbox (session_id, kind, up_to_sequence)
@@ -79,19 +138,26 @@ ON CONFLICT (session_id, kind, up_to_sequence) DO NOTHING
 """
 
 
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
 class GroupCommitter:
     def __init__(self, database_url: str, max_batch: int = 500, max_delay: float = 0.002,
-                 max_queued: int = 50_000) -> None:
-        self._url = libpq_url(database_url)
+                 max_queued: int = 50_000, connect: Connect | None = None) -> None:
+        url = libpq_url(database_url)
+        self._connect = connect or (lambda: asyncpg.connect(
+            url, timeout=10, server_settings={"application_name": APPLICATION_NAME}))
         self._max_batch = max_batch
         self._max_delay = max_delay
         # Bounded: a slow database fills it, then submitters wait (and streams stop reading).
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queued)
         self._task: asyncio.Task | None = None
         self._connection: asyncpg.Connection | None = None
+        # session -> the newest stream epoch of it whose commit failed
+        self._broken: OrderedDict[str, int] = OrderedDict()
 
     async def start(self) -> None:
-        self._connection = await asyncpg.connect(self._url, timeout=10)
+        self._connection = await self._connect()
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
@@ -108,11 +174,12 @@ class GroupCommitter:
         except asyncio.CancelledError:
             pass
         if self._connection is not None:
-            await self._connection.close()
+            self._connection.terminate()
 
-    async def submit(self, session_id: str, utterance: Utterance) -> asyncio.Future:
-        """Queues an utterance; the returned future gives its ``Outcome`` once committed."""
-        pending = _Pending(session_id, utterance)
+    async def submit(self, session_id: str, utterance: Utterance, epoch: int = 0) -> asyncio.Future:
+        """Queues an utterance of the stream ``epoch``; the returned future gives its ``Outcome`` once
+        committed, or the error that kept it from being committed."""
+        pending = _Pending(session_id, utterance, epoch)
         await self._queue.put(pending)
         return pending.future
 
@@ -135,52 +202,105 @@ class GroupCommitter:
                     except TimeoutError:
                         break
             try:
-                await self._commit_and_resolve(batch)
+                await self._commit_and_resolve(self._refuse_after_failure(batch))
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
+    def _refuse_after_failure(self, batch: list[_Pending]) -> list[_Pending]:
+        """Fails the utterances of streams that already had a commit fail; returns the others.
+
+        A newer stream of a session (the gateway resuming) clears the mark."""
+        kept = []
+        for pending in batch:
+            failed_epoch = self._broken.get(pending.session_id)
+            if failed_epoch is not None and pending.epoch > failed_epoch:
+                del self._broken[pending.session_id]
+                failed_epoch = None
+            if failed_epoch is None:
+                kept.append(pending)
+            elif not pending.future.done():
+                COMMIT_FAILURES.labels("refused").inc()
+                pending.fail(EarlierUtteranceFailed(
+                    "an earlier utterance of this stream was not committed; resume from the durable sequence"))
+        return kept
+
+    def _mark_failed(self, part: list[_Pending]) -> None:
+        for pending in part:
+            self._broken[pending.session_id] = max(pending.epoch, self._broken.get(pending.session_id, pending.epoch))
+            self._broken.move_to_end(pending.session_id)
+        while len(self._broken) > _MAX_BROKEN_STREAMS:
+            self._broken.popitem(last=False)
+
     async def _commit_and_resolve(self, batch: list[_Pending]) -> None:
         """Commits a group and resolves its futures; a failure fails only the sessions it belongs to.
 
-        When the database refuses a group of several sessions (one session's data, a deadlock, a
-        lost connection), each session's part is committed again on its own: a retry is safe (a
-        stored utterance comes back DUPLICATE), and one session's bad utterance does not end the
-        other sessions' streams. Whatever fails is handed to its futures; the writer goes on.
+        When the database refuses a group (one session's data, a deadlock, a lost connection), each
+        session's part is committed once more on its own, on a connection known to be good: a retry is
+        safe (a stored utterance comes back DUPLICATE, and a commit whose answer was lost is found
+        stored), and one session's bad utterance does not end the other sessions' streams. A part that
+        fails again fails its futures and marks its stream as failed. The writer goes on.
         """
-        try:
-            outcomes = await self._commit(batch)
-        except Exception as error:  # the writer must outlive any one group, or every stream would hang
-            expected = isinstance(error, _DATABASE_ERRORS)
-            log.warning("group commit of %d utterances failed: %s", len(batch), error, exc_info=not expected)
-            await self._reconnect()
-            parts: dict[str, list[_Pending]] = {}
-            for pending in batch:
-                parts.setdefault(pending.session_id, []).append(pending)
-            if len(parts) > 1 and expected:
-                for part in parts.values():
-                    await self._commit_and_resolve(part)
-                return
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
+        if not batch:
             return
+        try:
+            self._resolve(batch, await self._commit(batch))
+            return
+        except Exception as error:  # the writer must outlive any one group, or every stream would hang
+            failure = error
+        expected = isinstance(failure, _DATABASE_ERRORS)
+        log.warning("group commit of %d utterances failed: %s", len(batch), failure, exc_info=not expected)
+        await self._replace_connection_after(failure)
+        parts: dict[str, list[_Pending]] = {}
+        for pending in batch:
+            parts.setdefault(pending.session_id, []).append(pending)
+        for part in parts.values():
+            if expected:
+                try:
+                    self._resolve(part, await self._commit(part))
+                    COMMIT_FAILURES.labels("retried").inc(len(part))
+                    continue
+                except Exception as error:
+                    failure = error
+                    log.warning("commit of %d utterances of session %s failed again: %s",
+                                len(part), part[0].session_id, error)
+                    await self._replace_connection_after(error)
+            COMMIT_FAILURES.labels("failed").inc(len(part))
+            self._mark_failed(part)
+            for pending in part:
+                if not pending.future.done():
+                    pending.fail(failure)
+
+    @staticmethod
+    def _resolve(batch: list[_Pending], outcomes: list[Outcome | Exception]) -> None:
         for pending, outcome in zip(batch, outcomes, strict=True):
-            if not pending.future.done():
+            if pending.future.done():
+                continue
+            if isinstance(outcome, Exception):
+                pending.fail(outcome)
+            else:
                 pending.future.set_result(outcome)
 
-    async def _reconnect(self) -> None:
-        if self._connection is not None and not self._connection.is_closed():
+    async def _replace_connection_after(self, error: Exception) -> None:
+        """A new connection unless the error was about the data: after a lost or interrupted statement
+        the old one may be closed, or open but stuck in a half-finished operation."""
+        if (isinstance(error, asyncpg.PostgresError) and (error.sqlstate or "")[:2] in _DATA_ERROR_CLASSES
+                and self._connection is not None and not self._connection.is_closed()):
             return
-        while True:
+        if self._connection is not None:
+            self._connection.terminate()
+        for attempt in itertools.count():
             try:
-                self._connection = await asyncpg.connect(self._url, timeout=10)
+                self._connection = await self._connect()
+                RECONNECTS.inc()
                 return
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                log.warning("reconnecting the group-commit connection failed: %s", error)
-                await asyncio.sleep(0.5)  # reconnect back-off
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as connect_error:
+                delay = _RECONNECT_BACKOFF[min(attempt, len(_RECONNECT_BACKOFF) - 1)]
+                log.warning("reconnecting the group-commit connection failed (%s); next try in %.2fs",
+                            connect_error, delay)
+                await asyncio.sleep(delay)  # back-off while the database is away
 
-    async def _commit(self, batch: list[_Pending]) -> list[Outcome]:
+    async def _commit(self, batch: list[_Pending]) -> list[Outcome | Exception]:
         started = time.perf_counter()
         connection = self._connection
         assert connection is not None
@@ -190,43 +310,51 @@ class GroupCommitter:
             first.setdefault((p.session_id, p.utterance.sequence), p)
         unique = list(first.values())
         async with connection.transaction():
-            inserted = {
-                (row["session_id"], row["sequence"])
-                for row in await connection.fetch(
+            inserted: set[tuple[str, int]] = set()
+            previous: dict[str, int] = {}
+            tops: dict[str, int] = {}
+            for row in await connection.fetch(
                     _INSERT, [p.session_id for p in unique], [p.utterance.sequence for p in unique],
                     [p.utterance.role.value for p in unique], [p.utterance.text for p in unique],
-                    [p.utterance.spoken_time for p in unique], [p.utterance.word_count for p in unique],
-                )
-            }
-            stored = {}
-            if len(inserted) < len(unique):
-                rest = [p for p in unique if (p.session_id, p.utterance.sequence) not in inserted]
+                    [p.utterance.spoken_time for p in unique], [p.utterance.word_count for p in unique]):
+                session_id = row["session_id"]
+                previous[session_id] = row["last_sequence"]
+                inserted.update((session_id, sequence) for sequence in row["inserted"] or ())
+                if row["extended"]:
+                    tops[session_id] = row["last_sequence"] + row["extended"]
+            # What was not inserted but is at or below the new top is stored already: read it to compare.
+            stored: dict[tuple[str, int], tuple[str, str]] = {}
+            rest = [p for p in unique if (p.session_id, p.utterance.sequence) not in inserted
+                    and p.session_id in previous
+                    and p.utterance.sequence <= tops.get(p.session_id, previous[p.session_id])]
+            if rest:
                 for row in await connection.fetch(_STORED, [p.session_id for p in rest],
                                                   [p.utterance.sequence for p in rest]):
                     stored[(row["session_id"], row["sequence"])] = (row["role"], row["text"])
-            tops: dict[str, int] = {}
-            for p in unique:
-                if (p.session_id, p.utterance.sequence) in inserted:
-                    tops[p.session_id] = max(tops.get(p.session_id, 0), p.utterance.sequence)
             due_sessions, due_sequences = [], []
             if tops:
                 for row in await connection.fetch(_ADVANCE, list(tops), list(tops.values())):
-                    for up_to in analysis_due(row["previous"], row["last_sequence"], row["analysis_interval"]):
-                        due_sessions.append(row["id"])
+                    session_id = row["id"]
+                    for up_to in analysis_due(previous[session_id], tops[session_id], row["analysis_interval"]):
+                        due_sessions.append(session_id)
                         due_sequences.append(up_to)
             if due_sessions:
                 await connection.execute(_ENQUEUE, due_sessions, due_sequences)
                 await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
-        outcomes = []
+        outcomes: list[Outcome | Exception] = []
         for p in batch:
             key = (p.session_id, p.utterance.sequence)
             original = first[key]
-            if p is original and key in inserted:
+            if p.session_id not in previous:
+                outcomes.append(UnknownSession(f"no session {p.session_id}"))
+            elif p is original and key in inserted:
                 outcomes.append(Outcome.STORED)
-            else:
-                kept = (original.utterance.role.value, original.utterance.text) if key in inserted else stored.get(key)
+            elif key in inserted or key in stored:
+                kept = (original.utterance.role.value, original.utterance.text) if key in inserted else stored[key]
                 same = kept == (p.utterance.role.value, p.utterance.text)
                 outcomes.append(Outcome.DUPLICATE if same else Outcome.CONFLICT)
+            else:
+                outcomes.append(Outcome.GAP)
         GROUP_SIZE.observe(len(batch))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
         MESSAGES_STORED.inc(len(inserted))

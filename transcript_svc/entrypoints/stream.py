@@ -7,6 +7,13 @@ Three tasks serve a stream once it is open:
 - the finisher waits for the reader to end (half-close or a bad frame) or for the stream
   to be stopped (taken over, session ended, shutdown), lets the acker ack everything that
   was accepted, then ends the stream with the status that says why.
+
+A stream the server ends while the gateway may still be writing is wound down first: nothing more
+is accepted, and frames are read (utterances dropped, unacknowledged, to be sent again after the
+resume) until the gateway has its whole window of ``max_in_flight`` unacknowledged and so writes no
+more, half-closes, or ``wind_down_seconds`` pass. Only then is the status sent: a write that races
+the end of a call is reported by some client libraries (grpc.aio among them) as INTERNAL, which
+would hide the status that tells the gateway what to do.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from transcript_svc.service_layer.live import (
 from transcript_svc.service_layer.transcripts import Transcripts
 
 MESSAGES_RECEIVED = Counter("sparring_transcript_messages_received_total", "Utterances received on live streams.")
+MESSAGES_DROPPED = Counter("sparring_transcript_messages_dropped_total",
+                           "Utterances read while a failing stream wound down: neither stored nor acknowledged.")
 ACK_SECONDS = Histogram(
     "sparring_transcript_ack_seconds", "From an utterance's arrival to its ack being queued for the stream.",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5),
@@ -62,11 +71,12 @@ _NO_MORE = object()
 
 class StreamSessionHandler:
     def __init__(self, transcripts: Transcripts, committer: GroupCommitter, live: LiveStreams,
-                 max_in_flight: int = 256) -> None:
+                 max_in_flight: int = 256, wind_down_seconds: float = 0.5) -> None:
         self._transcripts = transcripts
         self._committer = committer
         self._live = live
         self._max_in_flight = max_in_flight
+        self._wind_down_seconds = wind_down_seconds
 
     async def __call__(self, requests: AsyncIterator[pb.StreamSessionRequest],
                        context) -> AsyncIterator[pb.StreamSessionResponse]:
@@ -113,6 +123,9 @@ class _LiveStreamRun:
         self._out: asyncio.Queue = asyncio.Queue()
         self._pending: asyncio.Queue = asyncio.Queue()
         self._slots = asyncio.Semaphore(handler._max_in_flight)
+        self._winding_down = False  # set once the stream is to end: frames read from then on are dropped
+        self._waiting_for_slot = False
+        self._bad_frame: asyncio.Future[DomainError] = asyncio.get_running_loop().create_future()
 
     async def frames(self) -> AsyncIterator[pb.StreamSessionResponse]:
         reader = asyncio.create_task(self._read())
@@ -135,39 +148,58 @@ class _LiveStreamRun:
                 task.cancel()
 
     async def _read(self) -> None:
-        """Returns on half-close; raises the DomainError of the first bad frame."""
-        session_id = self._stream.session_id
+        """Reads frames until the gateway half-closes. The first bad frame is handed to the finisher; from
+        then on, as once the finisher winds the stream down, frames are dropped until the window is full."""
         while True:
+            if self._winding_down and self._slots.locked():
+                return  # the gateway has max_in_flight unacknowledged: it writes no more
+            self._waiting_for_slot = True
             await self._slots.acquire()
+            self._waiting_for_slot = False
             try:
                 request = await self._frames.__anext__()
             except StopAsyncIteration:
                 self._slots.release()
                 return
-            kind = request.WhichOneof("frame")
-            if kind == "utterance":
-                received = time.perf_counter()
-                MESSAGES_RECEIVED.inc()
-                utterance = convert.utterance_of(request.utterance)
-                if utterance.sequence > self._highest + 1:
-                    raise FailedPrecondition(
-                        f"sequence {utterance.sequence} skips ahead; expected {self._highest + 1}",
-                        reason="SEQUENCE_GAP", metadata={"expected_sequence": str(self._highest + 1)})
-                self._highest = max(self._highest, utterance.sequence)
-                future = await self._h._committer.submit(session_id, utterance)
-                await self._pending.put((utterance.sequence, future, received))
+            if self._winding_down:
+                if request.WhichOneof("frame") == "utterance":
+                    MESSAGES_DROPPED.inc()  # its slot stays taken: the gateway counts it unacknowledged
+                else:
+                    self._slots.release()
                 continue
-            self._slots.release()
-            if kind == "command_ack":
-                command_session, command_id = convert.command_ref(request.command_ack.command, "command_ack.command")
-                if command_session != session_id:
-                    raise NotFound(request.command_ack.command, reason="COMMAND_NOT_FOUND")
-                await self._h._transcripts.acknowledge_command(session_id, command_id)
-                COMMANDS_ACKED.inc()
-            elif kind == "open":
-                raise FailedPrecondition("the stream is already open", reason="STREAM_ALREADY_OPEN")
-            else:
-                raise FailedPrecondition("empty frame: set open, utterance or command_ack", reason="EMPTY_FRAME")
+            try:
+                await self._accept(request)
+            except Exception as error:
+                self._winding_down = True
+                self._bad_frame.set_result(_domain_error(error))
+
+    async def _accept(self, request: pb.StreamSessionRequest) -> None:
+        """Takes one frame: an utterance goes to the committer (its slot is freed by its ack)."""
+        session_id = self._stream.session_id
+        kind = request.WhichOneof("frame")
+        if kind == "utterance":
+            received = time.perf_counter()
+            MESSAGES_RECEIVED.inc()
+            utterance = convert.utterance_of(request.utterance)
+            if utterance.sequence > self._highest + 1:
+                raise FailedPrecondition(
+                    f"sequence {utterance.sequence} skips ahead; expected {self._highest + 1}",
+                    reason="SEQUENCE_GAP", metadata={"expected_sequence": str(self._highest + 1)})
+            self._highest = max(self._highest, utterance.sequence)
+            future = await self._h._committer.submit(session_id, utterance, self._stream.epoch)
+            await self._pending.put((utterance.sequence, future, received))
+            return
+        self._slots.release()
+        if kind == "command_ack":
+            command_session, command_id = convert.command_ref(request.command_ack.command, "command_ack.command")
+            if command_session != session_id:
+                raise NotFound(request.command_ack.command, reason="COMMAND_NOT_FOUND")
+            await self._h._transcripts.acknowledge_command(session_id, command_id)
+            COMMANDS_ACKED.inc()
+        elif kind == "open":
+            raise FailedPrecondition("the stream is already open", reason="STREAM_ALREADY_OPEN")
+        else:
+            raise FailedPrecondition("empty frame: set open, utterance or command_ack", reason="EMPTY_FRAME")
 
     async def _ack(self) -> None:
         """Acks in arrival order; returns when told there is no more, raises on a conflict or a failed commit."""
@@ -198,6 +230,10 @@ class _LiveStreamRun:
                     failure = Unavailable(f"storing utterance {sequence} failed; reconnect and resume "
                                           f"({type(error).__name__})", reason="COMMIT_FAILED")
                     break
+                if outcome is Outcome.GAP:
+                    failure = Unavailable(f"utterance {sequence} was not stored: an earlier one is not durable; "
+                                          "reconnect and resume", reason="COMMIT_FAILED")
+                    break
                 if outcome is Outcome.CONFLICT:
                     failure = AlreadyExists(f"sequence {sequence} is already stored with another role or text",
                                             reason="SEQUENCE_CONFLICT", metadata={"sequence": str(sequence)})
@@ -218,12 +254,14 @@ class _LiveStreamRun:
             COMMANDS_SENT.inc()
 
     async def _finish(self, reader: asyncio.Task, acker: asyncio.Task) -> None:
-        await asyncio.wait({reader, acker, self._stream.stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not reader.done():
-            reader.cancel()
-        reader_error = await _outcome(reader)
+        await asyncio.wait({reader, acker, self._stream.stopped, self._bad_frame},
+                           return_when=asyncio.FIRST_COMPLETED)
+        self._winding_down = True  # nothing more is accepted; what was accepted is acked
         await self._pending.put(_NO_MORE)
         ack_error = await _outcome(acker)
+        if not reader.done():
+            await self._wind_down(reader)
+        reader_error = self._bad_frame.result() if self._bad_frame.done() else await _outcome(reader)
         stop = self._stream.stopped.result() if self._stream.stopped.done() else None
         if ack_error is not None:
             end = _End(error=ack_error)
@@ -234,6 +272,15 @@ class _LiveStreamRun:
         else:
             end = _End(session_ended=stop == SESSION_ENDED)
         await self._out.put(end)
+
+    async def _wind_down(self, reader: asyncio.Task) -> None:
+        """Lets the reader drop what the gateway still writes, until its window is full, it half-closes, or
+        the time is up; a reader waiting for a slot is waiting on a full window, not on a read."""
+        await asyncio.sleep(0)  # a reader that the last acks woke takes its slot first
+        if not (self._waiting_for_slot and self._slots.locked()):
+            await asyncio.wait({reader}, timeout=self._h._wind_down_seconds)
+        reader.cancel()
+        await asyncio.wait({reader})
 
 
 def _stop_error(stop: str, session_name: str) -> DomainError:
@@ -251,7 +298,10 @@ async def _outcome(task: asyncio.Task) -> DomainError | None:
     await asyncio.wait({task})
     if task.cancelled() or task.exception() is None:
         return None
-    error = task.exception()
+    return _domain_error(task.exception())
+
+
+def _domain_error(error: BaseException) -> DomainError:
     if isinstance(error, DomainError):
         return error
     # e.g. the database went away while a command was being acknowledged

@@ -1,0 +1,105 @@
+"""A voice gateway as the StreamSession protocol describes it: it pipelines utterances up to a window, reads
+acks in order, and after a retryable end reopens the session and resends everything not acked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+from sparring.transcript.v1 import transcript_service_pb2 as pb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+# The ends a gateway answers by reopening the stream and resuming.
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+
+
+def utterance(sequence: int) -> pb.StreamSessionRequest:
+    return pb.StreamSessionRequest(utterance=pb.Utterance(
+        sequence=sequence, role=pb.ROLE_USER if sequence % 2 else pb.ROLE_ASSISTANT,
+        text=f"utterance {sequence} of the call"))
+
+
+def open_frame(session: str, last_known: int) -> pb.StreamSessionRequest:
+    return pb.StreamSessionRequest(open=pb.StreamOpen(session=session, last_known_sequence=last_known))
+
+
+@dataclass
+class GatewayState:
+    """What a gateway remembers across connections: the highest sequence acked, and what it has sent."""
+
+    acked: int = 0
+    sent: int = 0
+    duplicates: list[int] = field(default_factory=list)
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    reach_at: int = 0
+    on_ack: Callable[[], None] = lambda: None
+    endings: list[grpc.StatusCode] = field(default_factory=list)  # how each connection that failed ended
+
+
+async def stream_until(address: str, session: str, state: GatewayState, last: int, window: int,
+                       overlap: int = 0) -> int:
+    """One connection: opens at ``state.acked``, resends everything not acked (and, cautiously, the last
+    ``overlap`` acked ones), pipelines up to ``window`` unacked utterances and reads acks until ``last`` is
+    acked. Returns the opened last_durable_sequence."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = transcript_service_pb2_grpc.TranscriptServiceStub(channel).StreamSession()
+        await call.write(open_frame(session, state.acked))
+        opened = (await call.read()).opened
+        durable = opened.last_durable_sequence
+        assert durable >= state.acked, "an acked utterance is durable"
+        first = max(1, state.acked + 1 - overlap)
+        credits = asyncio.Semaphore(window)
+        state.sent = first - 1
+
+        async def write() -> None:
+            for sequence in range(first, last + 1):
+                await credits.acquire()
+                await call.write(utterance(sequence))
+                state.sent = sequence
+            await call.done_writing()
+
+        writer = asyncio.create_task(write())
+        expected = first
+        try:
+            while expected <= last:
+                frame = await call.read()
+                if frame is grpc.aio.EOF:
+                    raise await _ended(call)
+                for ack in frame.acks.acks:
+                    assert ack.sequence == expected, "acks arrive in order, without gaps"
+                    assert ack.duplicate == (ack.sequence <= durable), ack
+                    if ack.duplicate:
+                        state.duplicates.append(ack.sequence)
+                    expected += 1
+                    state.acked = max(state.acked, ack.sequence)
+                    credits.release()
+                    state.on_ack()
+                    if state.reach_at and state.acked >= state.reach_at:
+                        state.reached.set()
+            await writer
+            assert await call.code() == grpc.StatusCode.OK
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+    return durable
+
+
+async def _ended(call: grpc.aio.StreamStreamCall) -> grpc.aio.AioRpcError:
+    """The error of a stream the server ended before the gateway was done."""
+    return grpc.aio.AioRpcError(await call.code(), grpc.aio.Metadata(), grpc.aio.Metadata(), await call.details())
+
+
+async def stream_resuming(address: str, session: str, state: GatewayState, last: int, window: int,
+                          max_connections: int = 1000) -> None:
+    """Streams until ``last`` is acked, reopening after every retryable end; any other end fails."""
+    for _ in range(max_connections):
+        try:
+            await stream_until(address, session, state, last, window)
+            return
+        except grpc.aio.AioRpcError as error:
+            state.endings.append(error.code())
+            if error.code() not in RETRYABLE:
+                raise
+    raise AssertionError(f"{session}: not done after {max_connections} connections (acked {state.acked})")

@@ -1,0 +1,119 @@
+"""The group committer's database connection terminated again and again while gateways stream as fast as acks
+allow: every utterance is stored exactly once, a session's durable sequence never lies above a hole, and every
+stream that fails ends with a status the gateway resumes on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import grpc
+import pytest
+import pytest_asyncio
+from prometheus_client import REGISTRY
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.transcript.v1 import transcript_service_pb2 as pb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+from svckit.db import make_engine
+from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stream_resuming
+from transcript_svc.adapters.group_commit import APPLICATION_NAME
+from transcript_svc.app import SPEC, build
+from transcript_svc.config import TranscriptSettings
+
+KILL_COMMITTER = """
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = $1
+"""
+
+
+@pytest_asyncio.fixture
+async def server(own_database_url) -> AsyncIterator[str]:
+    engine = make_engine(own_database_url, pool_size=5)
+    await SPEC.migrate(engine)
+    app = await build(TranscriptSettings(database_url=own_database_url, grpc_port=0, metrics_port=0), engine)
+    await app.start()
+    yield app.address
+    await app.stop(grace=2)
+    await engine.dispose()
+
+
+class Killer:
+    """Terminates the committer's connection each time the gateways together got ``every`` more acks."""
+
+    def __init__(self, database_url: str, kills: int, every: int) -> None:
+        self._url = database_url
+        self._left = kills
+        self._every = every
+        self._acks = 0
+        self._due = asyncio.Event()
+        self.done = 0
+
+    def on_ack(self) -> None:
+        self._acks += 1
+        if self._acks % self._every == 0:
+            self._due.set()
+
+    async def run(self) -> None:
+        connection = await asyncpg.connect(self._url)
+        try:
+            while self._left:
+                await self._due.wait()
+                self._due.clear()
+                if await connection.fetchval(KILL_COMMITTER, APPLICATION_NAME):
+                    self.done += 1
+                    self._left -= 1
+        finally:
+            await connection.close()
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.parametrize(("sessions", "per_session", "kills"), [(1, 3000, 14), (20, 300, 14)],
+                         ids=["one-session", "twenty-sessions"])
+async def test_terminated_commit_connections_lose_and_double_nothing(server, own_database_url, sessions,
+                                                                     per_session, kills):
+    total = sessions * per_session
+    async with grpc.aio.insecure_channel(server) as channel:
+        stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+        names = [(await stub.CreateSession(pb.CreateSessionRequest(
+            session=pb.Session(persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES),
+            session_id=f"killed-{n}"))).session.name for n in range(sessions)]
+    killer = Killer(own_database_url, kills, every=total // (kills + 2))
+    states = [GatewayState(on_ack=killer.on_ack) for _ in names]
+    reconnects_before = metric("sparring_transcript_commit_reconnects_total")
+    killing = asyncio.create_task(killer.run())
+    try:
+        gateways = [stream_resuming(server, name, state, per_session, window=256)
+                    for name, state in zip(names, states, strict=True)]
+        await asyncio.wait_for(asyncio.gather(*gateways), timeout=90)
+    finally:
+        killing.cancel()
+        await asyncio.gather(killing, return_exceptions=True)
+
+    assert killer.done >= kills - 1, f"only {killer.done} of {kills} connections were terminated"
+    # A kill after the last commit is noticed only by the next group.
+    assert metric("sparring_transcript_commit_reconnects_total") - reconnects_before >= killer.done - 1
+    assert all(code in RETRYABLE for state in states for code in state.endings)
+    connection = await asyncpg.connect(own_database_url)
+    try:
+        for name, state in zip(names, states, strict=True):
+            session_id = name.split("/")[1]
+            assert state.acked == per_session
+            stored = await connection.fetchrow(
+                "SELECT count(*) AS n, count(DISTINCT sequence) AS d, min(sequence) AS lo, max(sequence) AS hi, "
+                "count(*) FILTER (WHERE text <> 'utterance ' || sequence || ' of the call') AS garbled "
+                "FROM transcript.messages WHERE session_id = $1", session_id)
+            assert tuple(stored) == (per_session, per_session, 1, per_session, 0), session_id
+            durable = await connection.fetchval("SELECT last_sequence FROM transcript.sessions WHERE id = $1",
+                                                session_id)
+            assert durable == per_session
+            triggers = await connection.fetch(
+                "SELECT up_to_sequence FROM transcript.outbox WHERE session_id = $1 AND kind = 'analysis' "
+                "ORDER BY up_to_sequence", session_id)
+            assert [r["up_to_sequence"] for r in triggers] == list(range(10, per_session + 1, 10))
+    finally:
+        await connection.close()
