@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2
@@ -235,14 +236,19 @@ class AnalysisServicer:
             self._watchers.unwatch(watcher)
 
     async def _send_snapshot(self, session_id: str, resync: bool) -> tuple[pb.WatchSessionResponse, set[str]]:
-        snapshot = await self._analyses.snapshot(session_id)
-        message = _snapshot(snapshot)
+        snapshot, message = await self._session_snapshot(session_id)
         message.resync = resync
-        audit = await self._audits.of_session(session_id)
-        if audit is not None:
-            message.audit.CopyFrom(audit_message(audit))
         response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
         return response, {analysis_id for analysis_id, *_ in snapshot.history}
+
+    async def _session_snapshot(self, session_id: str) -> tuple[Snapshot, pb.SessionSnapshot]:
+        """The session's live state with its audit once there is one, as every snapshot carries it."""
+        snapshot, audit = await asyncio.gather(self._analyses.snapshot(session_id),
+                                               self._audits.of_session(session_id))
+        message = _snapshot(snapshot)
+        if audit is not None:
+            message.audit.CopyFrom(audit_message(audit))
+        return snapshot, message
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
@@ -266,5 +272,5 @@ class AnalysisServicer:
 
     async def GetSessionSnapshot(self, request: pb.GetSessionSnapshotRequest,
                                  context) -> pb.GetSessionSnapshotResponse:
-        snapshot = await self._analyses.snapshot(names.resource_id(request.session, "sessions", "session"))
-        return pb.GetSessionSnapshotResponse(snapshot=_snapshot(snapshot))
+        _, snapshot = await self._session_snapshot(names.resource_id(request.session, "sessions", "session"))
+        return pb.GetSessionSnapshotResponse(snapshot=snapshot)

@@ -237,7 +237,8 @@ LEAKY_CALL = [
 ]
 
 
-async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcripts, analyses, personas):
+async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_the_audit(
+        transcripts, analyses, personas):
     try:
         sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
                                    blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4,
@@ -269,8 +270,13 @@ async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcri
     assert audit.target_words_per_turn.max_words < audit.avg_words_per_turn
     assert audit.delivery_state == pb.DELIVERY_STATE_PENDING  # kept until the learning service takes it
     event = await watch.read()
-    assert event.audit.name == audit.name
+    assert event.audit == audit
     assert await watch.code() == grpc.StatusCode.OK
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session.name))).snapshot
+    assert snapshot.audit == audit
+    late_watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+    assert (await late_watch.read()).snapshot.audit == audit
+    assert await late_watch.code() == grpc.StatusCode.OK  # nothing more will come
 
     again = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
     assert again.duplicate and again.audit == audit
