@@ -5,6 +5,10 @@ announced analysis once and hands it to its watchers. The replica that stored an
 to its own watchers at once, and skips the announcement when it comes back. Each watcher has a bounded queue: one
 that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
 watcher never slows the others or the analysis.
+
+A watcher's meter only moves forward in the call: an analysis of an earlier point that finishes after a newer one
+(overlapping triggers) is not sent as the current reading; the watcher gets a fresh snapshot instead, where it
+has its place in the history and its suggestions are open.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
-from analysis_svc.service_layer.analyses import Analyses, StoredAnalysis, StoredSuggestion
+from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
 from analysis_svc.service_layer.audits import Audits, StoredAudit
 
 log = logging.getLogger("analysis.watchers")
@@ -48,6 +52,30 @@ class Watcher:
         while not self.events.empty():
             self.events.get_nowait()
         self.events.put_nowait(event)
+
+
+@dataclass
+class Shown:
+    """What one watcher has been shown: the analyses it holds, and the trigger sequence its meter stands at."""
+
+    analysis_ids: set[str]
+    up_to_sequence: int
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> Shown:
+        return cls({analysis_id for analysis_id, *_ in snapshot.history},
+                   snapshot.latest.up_to_sequence if snapshot.latest else 0)
+
+    def has(self, analysis: StoredAnalysis) -> bool:
+        return analysis.id in self.analysis_ids
+
+    def is_late(self, event: object) -> bool:
+        """An analysis not shown yet, of an earlier point than the meter shown: sending it would move the meter back."""
+        return isinstance(event, StoredAnalysis) and not self.has(event) and event.up_to_sequence < self.up_to_sequence
+
+    def add(self, analysis: StoredAnalysis) -> None:
+        self.analysis_ids.add(analysis.id)
+        self.up_to_sequence = analysis.up_to_sequence
 
 
 class Watchers:
