@@ -1,9 +1,9 @@
 """Interviewers watching sessions: every stored analysis reaches every watcher of its session.
 
 Analyses are announced by NOTIFY from whichever replica stored them; the replica reads each
-announced analysis once and hands it to its watchers. The replica that stored an analysis hands it
-to its own watchers at once, and skips the announcement when it comes back. Each watcher has a bounded queue: one
-that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
+announced analysis once and hands it to its watchers, in the order announced. The replica that stored an
+analysis hands it to its own watchers at once, and skips the announcement when it comes back. Each watcher
+has a bounded queue: one that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
 watcher never slows the others or the analysis.
 
 A watcher's meter only moves forward in the call: an analysis of an earlier point that finishes after a newer one
@@ -14,6 +14,7 @@ has its place in the history and its suggestions are open.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class Watchers:
         self._audits = audits
         self._by_session: dict[str, set[Watcher]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._last_announced: dict[str, asyncio.Task] = {}  # per session, the hand-over of its latest announcement
         self._handed: OrderedDict[str, None] = OrderedDict()
 
     def watch(self, session_id: str) -> Watcher:
@@ -132,12 +134,20 @@ class Watchers:
         if session_id in self._by_session:
             if ":" not in change and not self._first_time(session_id, change):
                 return  # an analysis already handed over by stored_here
-            task = asyncio.create_task(self._publish(session_id, change))
+            task = asyncio.create_task(self._publish(session_id, change, self._last_announced.get(session_id)))
+            self._last_announced[session_id] = task
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._handed_over, session_id))
 
-    async def _publish(self, session_id: str, change: str) -> None:
-        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``."""
+    def _handed_over(self, session_id: str, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if self._last_announced.get(session_id) is task:
+            del self._last_announced[session_id]
+
+    async def _publish(self, session_id: str, change: str, previous: asyncio.Task | None) -> None:
+        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``; it reaches the
+        watchers after the ``previous`` announcement of the session, so in the order they were stored, though the
+        reads run at once."""
         _, _, suggestion_id = change.partition("suggestion:")
         _, _, audit_id = change.partition("audit:")
         event: StoredAnalysis | StoredSuggestion | StoredAudit
@@ -153,6 +163,8 @@ class Watchers:
             for watcher in self._by_session.get(session_id, ()):
                 watcher._replace_backlog(RESYNC)
             return
+        if previous is not None:
+            await asyncio.wait((previous,))
         for watcher in list(self._by_session.get(session_id, ())):
             watcher.offer(event)
             WATCH_EVENTS.labels("suggestion" if suggestion_id else "audit" if audit_id else "analysis").inc()
