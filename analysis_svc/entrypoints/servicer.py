@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2
@@ -11,7 +12,7 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
 from analysis_svc.service_layer.audits import Audits, StoredAudit
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
-from analysis_svc.service_layer.watchers import RESYNC, STOP, Watchers
+from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from svckit import names
 from svckit.blueprints import blueprint_value
 from svckit.enums import enum_filter, enum_of
@@ -211,7 +212,7 @@ class AnalysisServicer:
         # Watching starts before the snapshot is read, so nothing stored in between is missed.
         watcher = self._watchers.watch(session_id)
         try:
-            response, known = await self._send_snapshot(session_id, resync=False)
+            response, shown = await self._send_snapshot(session_id, resync=False)
             yield response
             if response.snapshot.HasField("audit"):
                 return  # the call is over and audited: nothing more will come
@@ -219,8 +220,8 @@ class AnalysisServicer:
                 event = await watcher.events.get()
                 if event is STOP:
                     raise Unavailable("the server is shutting down; watch again", reason="SERVER_SHUTTING_DOWN")
-                if event is RESYNC:
-                    response, known = await self._send_snapshot(session_id, resync=True)
+                if event is RESYNC or shown.is_late(event):  # a late analysis takes its place in a fresh snapshot
+                    response, shown = await self._send_snapshot(session_id, resync=True)
                     yield response
                 elif isinstance(event, StoredAudit):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), audit=audit_message(event))
@@ -228,21 +229,26 @@ class AnalysisServicer:
                 elif isinstance(event, StoredSuggestion):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
                                                   suggestion=_suggestion(event, session_id))
-                elif event.id not in known:
-                    known.add(event.id)
+                elif not shown.has(event):
+                    shown.add(event)
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
         finally:
             self._watchers.unwatch(watcher)
 
-    async def _send_snapshot(self, session_id: str, resync: bool) -> tuple[pb.WatchSessionResponse, set[str]]:
-        snapshot = await self._analyses.snapshot(session_id)
-        message = _snapshot(snapshot)
+    async def _send_snapshot(self, session_id: str, resync: bool) -> tuple[pb.WatchSessionResponse, Shown]:
+        snapshot, message = await self._session_snapshot(session_id)
         message.resync = resync
-        audit = await self._audits.of_session(session_id)
+        response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
+        return response, Shown.of(snapshot)
+
+    async def _session_snapshot(self, session_id: str) -> tuple[Snapshot, pb.SessionSnapshot]:
+        """The session's live state with its audit once there is one, as every snapshot carries it."""
+        snapshot, audit = await asyncio.gather(self._analyses.snapshot(session_id),
+                                               self._audits.of_session(session_id))
+        message = _snapshot(snapshot)
         if audit is not None:
             message.audit.CopyFrom(audit_message(audit))
-        response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
-        return response, {analysis_id for analysis_id, *_ in snapshot.history}
+        return snapshot, message
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
@@ -266,5 +272,5 @@ class AnalysisServicer:
 
     async def GetSessionSnapshot(self, request: pb.GetSessionSnapshotRequest,
                                  context) -> pb.GetSessionSnapshotResponse:
-        snapshot = await self._analyses.snapshot(names.resource_id(request.session, "sessions", "session"))
-        return pb.GetSessionSnapshotResponse(snapshot=_snapshot(snapshot))
+        _, snapshot = await self._session_snapshot(names.resource_id(request.session, "sessions", "session"))
+        return pb.GetSessionSnapshotResponse(snapshot=snapshot)

@@ -63,6 +63,7 @@ class StoredAnalysis:
     session_id: str
     trigger_id: str
     trigger_source: str
+    up_to_sequence: int  # where in the call it was triggered: its place among the session's analyses
     window_first: int
     window_last: int
     window_count: int
@@ -80,8 +81,8 @@ class StoredAnalysis:
 @dataclass(frozen=True)
 class Snapshot:
     session_id: str
-    latest: StoredAnalysis | None
-    history: list[tuple[str, int, int, datetime]]  # (analysis id, last sequence, score, time)
+    latest: StoredAnalysis | None  # the current meter: the last in call order
+    history: list[tuple[str, int, int, datetime]]  # (analysis id, last sequence, score, time) in call order
     open_suggestions: list[StoredSuggestion]
 
 
@@ -106,12 +107,12 @@ def _metrics_record(metrics: ConversationMetrics) -> dict[str, Any]:
 
 _INSERT = sa.text("""
 INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, meter_score, meter_factors, meter_weights,
-    band, reasoning, metrics, trigger_id, trigger_source, window_first, window_last, window_count, blueprint, engine,
-    engine_fallback, model, latency_ms, suggestion_text, label, priority, state, position)
+    band, reasoning, metrics, trigger_id, trigger_source, up_to_sequence, window_first, window_last, window_count,
+    blueprint, engine, engine_fallback, model, latency_ms, suggestion_text, label, priority, state, position)
 VALUES (:id, :analysis_id, :session_id, :kind, :meter_score, CAST(:meter_factors AS jsonb),
     CAST(:meter_weights AS jsonb), :band, :reasoning, CAST(:metrics AS jsonb), :trigger_id, :trigger_source,
-    :window_first, :window_last, :window_count, :blueprint, :engine, :engine_fallback, :model, :latency_ms,
-    :suggestion_text, :label, :priority, :state, :position)
+    :up_to_sequence, :window_first, :window_last, :window_count, :blueprint, :engine, :engine_fallback, :model,
+    :latency_ms, :suggestion_text, :label, :priority, :state, :position)
 ON CONFLICT DO NOTHING
 RETURNING create_time
 """)
@@ -120,6 +121,19 @@ _SELECT_GROUPS = sa.text("SELECT * FROM analysis.voice_analysis WHERE analysis_i
                          "ORDER BY analysis_id, position")
 # Suggestions across analyses: an analysis's rows share its create_time, so their position orders them.
 _SUGGESTION_ORDER = "(create_time, analysis_id, position)"
+# A session's analyses in call order: by the sequence they were triggered at, whatever order they finished in;
+# analyses of one sequence in the order they were stored.
+_CALL_ORDER = "up_to_sequence, create_time, analysis_id"
+
+
+def _after_in_call_order(after: list | None) -> tuple[str, dict]:
+    """Where a page of analyses in call order starts: after ``[up_to_sequence, create_time, analysis_id]``."""
+    if not after:
+        return "true", {}
+    sequence, *stored_after = after
+    condition, cursor = after_cursor(stored_after, key="(create_time, analysis_id)")
+    return (f"(up_to_sequence > :after_sequence OR up_to_sequence = :after_sequence AND {condition})",
+            {**cursor, "after_sequence": sequence})
 
 
 def row_suggestion(row: Any) -> StoredSuggestion:
@@ -135,8 +149,9 @@ def _row_analysis(rows: list[Any]) -> StoredAnalysis:
     suggestions = tuple(row_suggestion(row) for row in rows[1:])
     return StoredAnalysis(
         id=head.analysis_id, session_id=head.session_id, trigger_id=head.trigger_id,
-        trigger_source=head.trigger_source, window_first=head.window_first, window_last=head.window_last,
-        window_count=head.window_count, blueprint=head.blueprint, say_meter=meter, metrics=dict(head.metrics),
+        trigger_source=head.trigger_source, up_to_sequence=head.up_to_sequence, window_first=head.window_first,
+        window_last=head.window_last, window_count=head.window_count, blueprint=head.blueprint, say_meter=meter,
+        metrics=dict(head.metrics),
         engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time, suggestions=suggestions,
         engine_fallback=head.engine_fallback, model=head.model,
     )
@@ -202,8 +217,9 @@ class Analyses:
         analysis_id = str(uuid.uuid4())
         latency_ms = (time.perf_counter() - started) * 1000
         common = {"analysis_id": analysis_id, "session_id": session_id, "trigger_id": trigger_id,
-                  "trigger_source": source, "window_first": window.turns[0].sequence,
-                  "window_last": window.turns[-1].sequence, "window_count": len(window.turns),
+                  "trigger_source": source, "up_to_sequence": up_to_sequence or window.last_durable_sequence,
+                  "window_first": window.turns[0].sequence, "window_last": window.turns[-1].sequence,
+                  "window_count": len(window.turns),
                   "blueprint": window.blueprint, "engine": engine, "engine_fallback": fallback, "model": model,
                   "latency_ms": latency_ms}
         empty_meter = {"meter_score": None, "meter_factors": None, "meter_weights": None, "band": None,
@@ -268,18 +284,20 @@ class Analyses:
 
     async def list_analyses(self, session_id: str, source: str | None, requested_size: int,
                             token: str) -> Page[StoredAnalysis]:
+        """A session's analyses in call order, optionally of one trigger source."""
         size = page_size(requested_size)
         filters = {"session": session_id, "source": source}
         after = self._tokens.decode(token, filters)
-        condition, cursor = after_cursor(after, key="(create_time, analysis_id)")
-        query = ("SELECT analysis_id, create_time FROM analysis.voice_analysis WHERE session_id = :session "
-                 "AND kind = 'say_meter'" + (" AND trigger_source = :source" if source else "")
-                 + f" AND {condition} ORDER BY create_time, analysis_id LIMIT :limit")
+        condition, cursor = _after_in_call_order(after)
+        query = ("SELECT analysis_id, up_to_sequence, create_time FROM analysis.voice_analysis "
+                 "WHERE session_id = :session AND kind = 'say_meter'"
+                 + (" AND trigger_source = :source" if source else "")
+                 + f" AND {condition} ORDER BY {_CALL_ORDER} LIMIT :limit")
         params = {"session": session_id, "source": source, **cursor, "limit": size + 1}
         async with self._reads.connect() as connection:
             keys = (await connection.execute(sa.text(query), params)).all()
-            keys, next_token = self._tokens.page(keys, size, lambda k: [k.create_time.isoformat(), k.analysis_id],
-                                                 filters)
+            keys, next_token = self._tokens.page(
+                keys, size, lambda k: [k.up_to_sequence, k.create_time.isoformat(), k.analysis_id], filters)
             # The whole page's rows in one read, not one read per analysis.
             rows = (await connection.execute(_SELECT_GROUPS, {"ids": [k.analysis_id for k in keys]})).all()
         groups: dict[str, list[Any]] = {}
@@ -291,7 +309,7 @@ class Analyses:
         async with self._reads.connect() as connection:
             history = (await connection.execute(sa.text(
                 "SELECT analysis_id, window_last, meter_score, create_time FROM analysis.voice_analysis "
-                "WHERE session_id = :session AND kind = 'say_meter' ORDER BY create_time, analysis_id"),
+                f"WHERE session_id = :session AND kind = 'say_meter' ORDER BY {_CALL_ORDER}"),
                 {"session": session_id})).all()
             open_rows = (await connection.execute(sa.text(
                 "SELECT * FROM analysis.voice_analysis WHERE session_id = :session AND kind <> 'say_meter' "

@@ -1,22 +1,27 @@
 """Interviewers watching sessions: every stored analysis reaches every watcher of its session.
 
 Analyses are announced by NOTIFY from whichever replica stored them; the replica reads each
-announced analysis once and hands it to its watchers. The replica that stored an analysis hands it
-to its own watchers at once, and skips the announcement when it comes back. Each watcher has a bounded queue: one
-that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
+announced analysis once and hands it to its watchers, in the order announced. The replica that stored an
+analysis hands it to its own watchers at once, and skips the announcement when it comes back. Each watcher
+has a bounded queue: one that falls behind has its backlog dropped and is told to resync (a fresh snapshot), so a slow
 watcher never slows the others or the analysis.
+
+A watcher's meter only moves forward in the call: an analysis of an earlier point that finishes after a newer one
+(overlapping triggers) is not sent as the current reading; the watcher gets a fresh snapshot instead, where it
+has its place in the history and its suggestions are open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
-from analysis_svc.service_layer.analyses import Analyses, StoredAnalysis, StoredSuggestion
+from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
 from analysis_svc.service_layer.audits import Audits, StoredAudit
 
 log = logging.getLogger("analysis.watchers")
@@ -50,12 +55,37 @@ class Watcher:
         self.events.put_nowait(event)
 
 
+@dataclass
+class Shown:
+    """What one watcher has been shown: the analyses it holds, and the trigger sequence its meter stands at."""
+
+    analysis_ids: set[str]
+    up_to_sequence: int
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> Shown:
+        return cls({analysis_id for analysis_id, *_ in snapshot.history},
+                   snapshot.latest.up_to_sequence if snapshot.latest else 0)
+
+    def has(self, analysis: StoredAnalysis) -> bool:
+        return analysis.id in self.analysis_ids
+
+    def is_late(self, event: object) -> bool:
+        """An analysis not shown yet, of an earlier point than the meter shown: sending it would move the meter back."""
+        return isinstance(event, StoredAnalysis) and not self.has(event) and event.up_to_sequence < self.up_to_sequence
+
+    def add(self, analysis: StoredAnalysis) -> None:
+        self.analysis_ids.add(analysis.id)
+        self.up_to_sequence = analysis.up_to_sequence
+
+
 class Watchers:
     def __init__(self, analyses: Analyses, audits: Audits) -> None:
         self._analyses = analyses
         self._audits = audits
         self._by_session: dict[str, set[Watcher]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._last_announced: dict[str, asyncio.Task] = {}  # per session, the hand-over of its latest announcement
         self._handed: OrderedDict[str, None] = OrderedDict()
 
     def watch(self, session_id: str) -> Watcher:
@@ -104,12 +134,20 @@ class Watchers:
         if session_id in self._by_session:
             if ":" not in change and not self._first_time(session_id, change):
                 return  # an analysis already handed over by stored_here
-            task = asyncio.create_task(self._publish(session_id, change))
+            task = asyncio.create_task(self._publish(session_id, change, self._last_announced.get(session_id)))
+            self._last_announced[session_id] = task
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._handed_over, session_id))
 
-    async def _publish(self, session_id: str, change: str) -> None:
-        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``."""
+    def _handed_over(self, session_id: str, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if self._last_announced.get(session_id) is task:
+            del self._last_announced[session_id]
+
+    async def _publish(self, session_id: str, change: str, previous: asyncio.Task | None) -> None:
+        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``; it reaches the
+        watchers after the ``previous`` announcement of the session, so in the order they were stored, though the
+        reads run at once."""
         _, _, suggestion_id = change.partition("suggestion:")
         _, _, audit_id = change.partition("audit:")
         event: StoredAnalysis | StoredSuggestion | StoredAudit
@@ -125,6 +163,8 @@ class Watchers:
             for watcher in self._by_session.get(session_id, ()):
                 watcher._replace_backlog(RESYNC)
             return
+        if previous is not None:
+            await asyncio.wait((previous,))
         for watcher in list(self._by_session.get(session_id, ())):
             watcher.offer(event)
             WATCH_EVENTS.labels("suggestion" if suggestion_id else "audit" if audit_id else "analysis").inc()

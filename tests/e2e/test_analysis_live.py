@@ -16,9 +16,13 @@ from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
+from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
+from analysis_svc.service_layer.analyses import Analyses
+from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
+from tests.e2e.transcript_checks import session_id as session_id_of
 from tests.e2e.transcript_fixtures import Gateway, new_session
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
@@ -145,6 +149,79 @@ async def test_watchers_get_a_snapshot_then_each_analysis_from_any_replica(
         await other.stop(grace=1)
 
 
+async def _analysis_up_to(analyses, session: str, sequence: int, trigger_id: str = "",
+                          source=pb.TRIGGER_SOURCE_MESSAGE_COUNT) -> pb.Analysis:
+    return (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(
+        session=session, up_to_sequence=sequence, trigger_id=trigger_id or f"seq-{sequence}",
+        source=source))).analysis
+
+
+async def test_analyses_follow_the_call_whatever_order_they_finish_in(transcripts, analyses):
+    session = await _streamed_call(transcripts)
+    watch = analyses.WatchSession(pb.WatchSessionRequest(session=session))
+    await watch.read()  # the snapshot
+    newer = await _analysis_up_to(analyses, session, 10)
+    assert (await watch.read()).analysis.name == newer.name
+    older = await _analysis_up_to(analyses, session, 5)  # finishes after the newer one
+
+    # The watcher's meter does not go back: the late analysis arrives in a fresh snapshot, at its place.
+    resynced = (await watch.read()).snapshot
+    assert resynced.resync and resynced.latest_analysis.name == newer.name
+    assert [p.analysis for p in resynced.score_history] == [older.name, newer.name]
+    assert {s.name for s in older.suggestions} <= {s.name for s in resynced.open_suggestions}
+    again = await _analysis_up_to(analyses, session, 10, "manual-10", pb.TRIGGER_SOURCE_MANUAL)
+    assert (await watch.read()).analysis.name == again.name  # a reading of the same point moves it on
+    watch.cancel()
+
+    in_call_order = [older.name, newer.name, again.name]
+    listed = await analyses.ListAnalyses(pb.ListAnalysesRequest(parent=session))
+    assert [a.name for a in listed.analyses] == in_call_order
+    paged, token = [], ""
+    while True:
+        page = await analyses.ListAnalyses(pb.ListAnalysesRequest(parent=session, page_size=1, page_token=token))
+        paged.extend(a.name for a in page.analyses)
+        if not (token := page.next_page_token):
+            break
+    assert paged == in_call_order
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session))).snapshot
+    assert snapshot.latest_analysis.name == again.name
+    assert [p.analysis for p in snapshot.score_history] == in_call_order
+
+
+class HeldWindow:
+    """The transcript reader, except that the window ending at ``held`` is read only once released."""
+
+    def __init__(self, reader: TranscriptReader, held: int) -> None:
+        self._reader = reader
+        self._held = held
+        self.reached = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def window(self, session_id: str, up_to_sequence: int, size: int):
+        if up_to_sequence == self._held:
+            self.reached.set()
+            await self.released.wait()
+        return await self._reader.window(session_id, up_to_sequence, size)
+
+
+async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_the_meter(
+        engine, analysis_schema, transcript_server, transcripts):
+    session_id = session_id_of(await _streamed_call(transcripts))
+    async with grpc.aio.insecure_channel(transcript_server) as channel:
+        reader = HeldWindow(TranscriptReader(channel, timeout_seconds=5), held=5)
+        service = Analyses(engine, reader, PageTokens.from_secret("test"))
+        held = asyncio.create_task(service.request_analysis(session_id, 5, "seq-5", "message_count", 0))
+        await reader.reached.wait()
+        newer, _ = await service.request_analysis(session_id, 10, "seq-10", "message_count", 0)
+        reader.released.set()
+        older, _ = await held
+    listed = await service.list_analyses(session_id, None, 0, "")
+    assert [a.id for a in listed.items] == [older.id, newer.id]
+    snapshot = await service.snapshot(session_id)
+    assert snapshot.latest.id == newer.id
+    assert [analysis_id for analysis_id, *_ in snapshot.history] == [older.id, newer.id]
+
+
 async def test_watching_an_unknown_session_is_not_found(analyses):
     watch = analyses.WatchSession(pb.WatchSessionRequest(session="sessions/no-such-call"))
     assert await watch.code() == grpc.StatusCode.NOT_FOUND
@@ -237,7 +314,8 @@ LEAKY_CALL = [
 ]
 
 
-async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcripts, analyses, personas):
+async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_the_audit(
+        transcripts, analyses, personas):
     try:
         sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
                                    blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4,
@@ -269,8 +347,13 @@ async def test_an_ended_call_is_audited_once_and_watchers_get_the_audit(transcri
     assert audit.target_words_per_turn.max_words < audit.avg_words_per_turn
     assert audit.delivery_state == pb.DELIVERY_STATE_PENDING  # kept until the learning service takes it
     event = await watch.read()
-    assert event.audit.name == audit.name
+    assert event.audit == audit
     assert await watch.code() == grpc.StatusCode.OK
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session.name))).snapshot
+    assert snapshot.audit == audit
+    late_watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+    assert (await late_watch.read()).snapshot.audit == audit
+    assert await late_watch.code() == grpc.StatusCode.OK  # nothing more will come
 
     again = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
     assert again.duplicate and again.audit == audit

@@ -93,3 +93,24 @@ async def test_stored_sessions_resume_from_the_end_of_their_gap_free_prefix(own_
         await advance("holed", 6)  # the hole is filled: 4, 5 and 6 are all stored
     finally:
         await engine.dispose()
+
+
+async def test_stored_analyses_take_their_window_end_as_their_trigger_sequence(own_database_url):
+    """Revision 0008 gives rows written before it the sequence their window ended at (0 for a row without one)."""
+    engine = make_engine(own_database_url, pool_size=2)
+    try:
+        await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0007")
+        rows = [("meter", "a1", "say_meter", 0, 10), ("tip", "a1", "curveball", 1, 10),
+                ("no-window", "a2", "say_meter", 0, None)]
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, position, window_last) "
+                "VALUES (:id, :a, 's', :k, :p, :last)"),
+                [{"id": i, "a": a, "k": k, "p": p, "last": last} for i, a, k, p, last in rows])
+        await ANALYSIS.migrate(engine)
+        async with engine.connect() as connection:
+            sequences = (await connection.execute(sa.text(
+                "SELECT id, up_to_sequence FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
+        assert [tuple(row) for row in sequences] == [("meter", 10), ("tip", 10), ("no-window", 0)]
+    finally:
+        await engine.dispose()

@@ -1,5 +1,6 @@
 """A watcher that falls behind loses its backlog, not the others' pace: it is told to resync."""
 
+import asyncio
 
 from analysis_svc.service_layer.watchers import BACKLOG, RESYNC, STOP, Watcher
 
@@ -53,3 +54,34 @@ async def test_an_analysis_stored_here_reaches_the_watchers_once_whichever_path_
     assert await watcher.events.get() is later
     watchers.stored_here(later)
     assert watcher.events.empty() and announced.reads == 1
+
+
+class _HeldReads:
+    """Reads announced analyses back, each once its read is released; tells when a read has returned."""
+
+    def __init__(self, *analyses) -> None:
+        self.analyses = {analysis.id: analysis for analysis in analyses}
+        self.released = {analysis.id: asyncio.Event() for analysis in analyses}
+        self.returned = {analysis.id: asyncio.Event() for analysis in analyses}
+
+    async def get_analysis(self, session_id: str, analysis_id: str):
+        await self.released[analysis_id].wait()
+        self.returned[analysis_id].set()
+        return self.analyses[analysis_id]
+
+
+async def test_announced_analyses_reach_the_watchers_in_the_order_they_were_stored_whichever_read_ends_first():
+    from types import SimpleNamespace
+
+    from analysis_svc.service_layer.watchers import Watchers
+
+    first, second = SimpleNamespace(session_id="call", id="a1"), SimpleNamespace(session_id="call", id="a2")
+    reads = _HeldReads(first, second)
+    watchers = Watchers(reads, audits=None)
+    watcher = watchers.watch("call")
+    watchers.on_change("call:a1")
+    watchers.on_change("call:a2")
+    reads.released["a2"].set()
+    await reads.returned["a2"].wait()  # the second read has ended while the first is still out
+    reads.released["a1"].set()
+    assert [await watcher.events.get(), await watcher.events.get()] == [first, second]

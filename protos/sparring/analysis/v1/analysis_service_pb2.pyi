@@ -844,14 +844,20 @@ class SessionSnapshot(_message.Message):
     analysis_count: _builtins.int
     """Analyses stored for the session."""
     resync: _builtins.bool
-    """True when sent mid-stream to replace events a slow watcher missed."""
+    """True when sent mid-stream to replace what the watcher holds: events it missed
+    by falling behind, or a history a late analysis took its place in (see
+    WatchSession).
+    """
     @_builtins.property
     def latest_analysis(self) -> Global___Analysis:
-        """The latest analysis (Say Meter, metrics); unset before the first."""
+        """The current reading (Say Meter, metrics): the last analysis in call order
+        (see ListAnalyses), so a late analysis of an earlier point never replaces
+        it; unset before the first.
+        """
 
     @_builtins.property
     def score_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScorePoint]:
-        """Say Meter readings of the last 50 analyses, oldest first."""
+        """Say Meter readings of the last 50 analyses, in call order (see ListAnalyses)."""
 
     @_builtins.property
     def open_suggestions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Suggestion]:
@@ -1033,7 +1039,7 @@ class ListAnalysesResponse(_message.Message):
     next_page_token: _builtins.str
     @_builtins.property
     def analyses(self) -> _containers.RepeatedCompositeFieldContainer[Global___Analysis]:
-        """Oldest first (by window last_sequence)."""
+        """In call order (see ListAnalyses)."""
 
     def __init__(
         self,
@@ -1128,7 +1134,9 @@ class WatchSessionResponse(_message.Message):
 
     @_builtins.property
     def analysis(self) -> Global___Analysis:
-        """A new analysis, with the suggestions it raised."""
+        """A new current reading, with the suggestions it raised: never of an earlier
+        up_to_sequence than the reading shown before it.
+        """
 
     @_builtins.property
     def suggestion(self) -> Global___Suggestion:

@@ -160,14 +160,17 @@ class AnalysisServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAnalyses(self, request, context):
-        """Lists the analyses of a session in call order (the history of its scores).
+        """Lists the analyses of a session in call order (the history of its scores):
+        by the up_to_sequence each was requested at, whatever order they finished in
+        (overlapping triggers may finish in any order); analyses of one sequence in
+        the order they were stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSessionSnapshot(self, request, context):
-        """Gets the live state of a session: latest Say Meter, score trend, open
+        """Gets the live state of a session: current Say Meter, score trend, open
         suggestions, and the audit once there is one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -179,7 +182,12 @@ class AnalysisServiceServicer:
 
         The first event is always a snapshot. Then each stored analysis (with its new
         suggestions), each suggestion state change and finally the persona audit are
-        sent in the order they were stored, from whichever replica stored them. Any
+        sent in the order they were stored, from whichever replica stored them. The
+        meter a watcher is shown never goes back in the call: an analysis that
+        finishes after one of a later up_to_sequence (a late analysis of an earlier
+        point) is not sent as an analysis event; the watcher gets a fresh snapshot
+        (resync = true) instead, where it has its place in score_history and its
+        suggestions are open, while latest_analysis stays the newer one. Any
         number of watchers may watch one session. A watcher that falls more than 64
         events behind does not slow anyone: its backlog is dropped and replaced by one
         fresh snapshot with resync = true. Once the audit event is sent the stream

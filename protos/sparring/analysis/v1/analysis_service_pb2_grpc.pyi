@@ -63,9 +63,13 @@ class AnalysisServiceStub:
     GetAnalysis: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.GetAnalysisRequest, _analysis_service_pb2.GetAnalysisResponse]
     """Gets one analysis with the suggestions it raised."""
     ListAnalyses: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.ListAnalysesRequest, _analysis_service_pb2.ListAnalysesResponse]
-    """Lists the analyses of a session in call order (the history of its scores)."""
+    """Lists the analyses of a session in call order (the history of its scores):
+    by the up_to_sequence each was requested at, whatever order they finished in
+    (overlapping triggers may finish in any order); analyses of one sequence in
+    the order they were stored.
+    """
     GetSessionSnapshot: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.GetSessionSnapshotRequest, _analysis_service_pb2.GetSessionSnapshotResponse]
-    """Gets the live state of a session: latest Say Meter, score trend, open
+    """Gets the live state of a session: current Say Meter, score trend, open
     suggestions, and the audit once there is one.
     """
     WatchSession: _grpc.UnaryStreamMultiCallable[_analysis_service_pb2.WatchSessionRequest, _analysis_service_pb2.WatchSessionResponse]
@@ -73,7 +77,12 @@ class AnalysisServiceStub:
 
     The first event is always a snapshot. Then each stored analysis (with its new
     suggestions), each suggestion state change and finally the persona audit are
-    sent in the order they were stored, from whichever replica stored them. Any
+    sent in the order they were stored, from whichever replica stored them. The
+    meter a watcher is shown never goes back in the call: an analysis that
+    finishes after one of a later up_to_sequence (a late analysis of an earlier
+    point) is not sent as an analysis event; the watcher gets a fresh snapshot
+    (resync = true) instead, where it has its place in score_history and its
+    suggestions are open, while latest_analysis stays the newer one. Any
     number of watchers may watch one session. A watcher that falls more than 64
     events behind does not slow anyone: its backlog is dropped and replaced by one
     fresh snapshot with resync = true. Once the audit event is sent the stream
@@ -149,9 +158,13 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     GetAnalysis: _aio.UnaryUnaryMultiCallable[_analysis_service_pb2.GetAnalysisRequest, _analysis_service_pb2.GetAnalysisResponse]  # type: ignore[assignment]
     """Gets one analysis with the suggestions it raised."""
     ListAnalyses: _aio.UnaryUnaryMultiCallable[_analysis_service_pb2.ListAnalysesRequest, _analysis_service_pb2.ListAnalysesResponse]  # type: ignore[assignment]
-    """Lists the analyses of a session in call order (the history of its scores)."""
+    """Lists the analyses of a session in call order (the history of its scores):
+    by the up_to_sequence each was requested at, whatever order they finished in
+    (overlapping triggers may finish in any order); analyses of one sequence in
+    the order they were stored.
+    """
     GetSessionSnapshot: _aio.UnaryUnaryMultiCallable[_analysis_service_pb2.GetSessionSnapshotRequest, _analysis_service_pb2.GetSessionSnapshotResponse]  # type: ignore[assignment]
-    """Gets the live state of a session: latest Say Meter, score trend, open
+    """Gets the live state of a session: current Say Meter, score trend, open
     suggestions, and the audit once there is one.
     """
     WatchSession: _aio.UnaryStreamMultiCallable[_analysis_service_pb2.WatchSessionRequest, _analysis_service_pb2.WatchSessionResponse]  # type: ignore[assignment]
@@ -159,7 +172,12 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
 
     The first event is always a snapshot. Then each stored analysis (with its new
     suggestions), each suggestion state change and finally the persona audit are
-    sent in the order they were stored, from whichever replica stored them. Any
+    sent in the order they were stored, from whichever replica stored them. The
+    meter a watcher is shown never goes back in the call: an analysis that
+    finishes after one of a later up_to_sequence (a late analysis of an earlier
+    point) is not sent as an analysis event; the watcher gets a fresh snapshot
+    (resync = true) instead, where it has its place in score_history and its
+    suggestions are open, while latest_analysis stays the newer one. Any
     number of watchers may watch one session. A watcher that falls more than 64
     events behind does not slow anyone: its backlog is dropped and replaced by one
     fresh snapshot with resync = true. Once the audit event is sent the stream
@@ -250,7 +268,11 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _analysis_service_pb2.ListAnalysesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_analysis_service_pb2.ListAnalysesResponse, _abc.Awaitable[_analysis_service_pb2.ListAnalysesResponse]]:
-        """Lists the analyses of a session in call order (the history of its scores)."""
+        """Lists the analyses of a session in call order (the history of its scores):
+        by the up_to_sequence each was requested at, whatever order they finished in
+        (overlapping triggers may finish in any order); analyses of one sequence in
+        the order they were stored.
+        """
 
     @_abc_1.abstractmethod
     def GetSessionSnapshot(
@@ -258,7 +280,7 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _analysis_service_pb2.GetSessionSnapshotRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_analysis_service_pb2.GetSessionSnapshotResponse, _abc.Awaitable[_analysis_service_pb2.GetSessionSnapshotResponse]]:
-        """Gets the live state of a session: latest Say Meter, score trend, open
+        """Gets the live state of a session: current Say Meter, score trend, open
         suggestions, and the audit once there is one.
         """
 
@@ -272,7 +294,12 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
 
         The first event is always a snapshot. Then each stored analysis (with its new
         suggestions), each suggestion state change and finally the persona audit are
-        sent in the order they were stored, from whichever replica stored them. Any
+        sent in the order they were stored, from whichever replica stored them. The
+        meter a watcher is shown never goes back in the call: an analysis that
+        finishes after one of a later up_to_sequence (a late analysis of an earlier
+        point) is not sent as an analysis event; the watcher gets a fresh snapshot
+        (resync = true) instead, where it has its place in score_history and its
+        suggestions are open, while latest_analysis stays the newer one. Any
         number of watchers may watch one session. A watcher that falls more than 64
         events behind does not slow anyone: its backlog is dropped and replaced by one
         fresh snapshot with resync = true. Once the audit event is sent the stream
