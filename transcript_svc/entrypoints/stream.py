@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from svckit.decoding import UndecodableRequest
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -144,6 +145,10 @@ class _LiveStreamRun:
             except StopAsyncIteration:
                 self._slots.release()
                 return
+            except UndecodableRequest as error:  # the sequence tells the gateway which utterance not to resend
+                if error.readable is not None and error.readable.HasField("utterance"):
+                    error.metadata["sequence"] = str(error.readable.utterance.sequence)
+                raise
             kind = request.WhichOneof("frame")
             if kind == "utterance":
                 received = time.perf_counter()
