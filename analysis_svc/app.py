@@ -52,6 +52,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         error_domain="analysis.sparring.dev",
         add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
             AnalysisServicer(analyses, actions, audits, watchers, transcripts), server),
+        max_receive_message_bytes=settings.max_receive_message_bytes,
+        max_send_message_bytes=settings.max_send_message_bytes,
     )
     app.on_drain.append(drain)
     if openai_engine is not None:

@@ -13,6 +13,9 @@ class AnalysisSettings(EngineSettings):
 
     grpc_port: int = Field(default=50053, ge=0, le=65535)
     metrics_port: int = Field(default=9103, ge=0, le=65535)
+    # Requests name sessions and suggestions, with reasons of at most 500 characters: a few KB at most.
+    max_receive_message_bytes: int = Field(default=64 * 1024, gt=0,
+                                           description="Largest request accepted; RESOURCE_EXHAUSTED above")
     transcript_address: str = Field(default="127.0.0.1:50052", description="host:port of the transcript service")
     learning_address: str = ""
     persona_address: str = Field(default="127.0.0.1:50051", description="host:port of the persona service")

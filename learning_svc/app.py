@@ -85,6 +85,8 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
         add_servicers=lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(
             LearningServicer(corpus, patches, runs, experiments, personas, openai_configured=openai_engine is not None,
                              default_engine=default_engine), server),
+        max_receive_message_bytes=settings.max_receive_message_bytes,
+        max_send_message_bytes=settings.max_send_message_bytes,
     )
     app.on_drain.extend([stop_schedules, runs.stop_worker])
     app.on_close.extend([listener.stop, personas.close])

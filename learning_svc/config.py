@@ -13,6 +13,10 @@ class LearningSettings(EngineSettings):
 
     grpc_port: int = Field(default=50054, ge=0, le=65535)
     metrics_port: int = Field(default=9104, ge=0, le=65535)
+    # The largest request, an audit with 20 flagged quotes of 500 characters and 10 recommendations of 1,000, is
+    # about 60 KB in a three-byte script.
+    max_receive_message_bytes: int = Field(default=256 * 1024, gt=0,
+                                           description="Largest request accepted; RESOURCE_EXHAUSTED above")
     persona_address: str = Field(default="127.0.0.1:50051", description="host:port of the persona service")
     persona_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                            description="Deadline of one read from the persona service")

@@ -58,6 +58,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(
             PersonaServicer(catalogue), server),
+        max_receive_message_bytes=settings.max_receive_message_bytes,
+        max_send_message_bytes=settings.max_send_message_bytes,
     )
     app.on_close.append(listener.stop)
     if hasattr(patches, "close"):

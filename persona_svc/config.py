@@ -13,6 +13,10 @@ class PersonaSettings(ServiceSettings):
 
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # A persona with its five long texts (templates, description...) at the 20,000-character cap is about 300 KB
+    # in a three-byte script; the catalogue's personas are under 5 KB.
+    max_receive_message_bytes: int = Field(default=1024 * 1024, gt=0,
+                                           description="Largest request accepted; RESOURCE_EXHAUSTED above")
     learning_address: str = Field(default="", description="host:port of the learning service; empty: no patches")
     patches_timeout_seconds: float = Field(default=0.25, gt=0, le=5,
                                            description="How long rendering waits for patches before going without")

@@ -8,6 +8,11 @@ wrapper doing the three jobs in one coroutine frame costs a fraction of it.
 
 In order: the request context is bound (so every log line has the request id), then the call is counted
 and timed, then any error is turned into a rich status (domain errors) or a logged INTERNAL (bugs).
+
+grpc decodes a request before the handler runs, and a request that does not decode (a string that is not
+valid UTF-8) would end the call there, as UNKNOWN and uncounted. So the request deserializer is wrapped
+too: it hands the handler an ``_Undecodable`` instead, and the error it carries is raised inside the
+counted call, like any other bad input.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from typing import Any, NoReturn
 
 import asyncpg
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 from sqlalchemy import exc as sa_exc
 
 from svckit import context as call_context
 from svckit import errors
+from svckit.decoding import UndecodableRequest, undecodable
 from svckit.errors import DomainError, to_status_proto
 from svckit.metrics import MethodMetrics
 
@@ -126,11 +133,8 @@ class _Method:
         await context.abort_with_status(rpc_status.to_status(to_status_proto(domain_error, self.domain)))
         raise AssertionError("abort_with_status returned")  # it raises; this line tells type checkers so
 
-    async def counted(self, request_iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        received = self.metrics.received
-        async for request in request_iterator:
-            received.inc()
-            yield request
+    def counted(self, request_iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        return _CountedRequests(request_iterator, self.metrics.received)
 
     async def unary_response(self, call: Callable[[], Any], context) -> Any:
         token = _bind(context, self.name)
@@ -188,24 +192,78 @@ def _unchanged(request: Any) -> Any:
     return request
 
 
+class _CountedRequests:
+    """A call's stream of requests, counted. A request that did not decode raises its error in its place, and
+    the stream can still be read after it: a handler may read on while it winds the call down."""
+
+    __slots__ = ("_received", "_requests")
+
+    def __init__(self, requests: AsyncIterator[Any], received) -> None:
+        self._requests = requests.__aiter__()
+        self._received = received
+
+    def __aiter__(self) -> _CountedRequests:
+        return self
+
+    async def __anext__(self) -> Any:
+        request = await self._requests.__anext__()
+        self._received.inc()
+        if type(request) is _Undecodable:
+            raise request.error
+        return request
+
+
+class _Undecodable:
+    """What the deserializer hands on for a request that did not decode: why not."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: UndecodableRequest) -> None:
+        self.error = error
+
+    def __call__(self) -> NoReturn:
+        raise self.error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer`` (a message class's FromString), answering an ``_Undecodable`` where it would raise."""
+    message_class = getattr(deserializer, "__self__", None)
+    if message_class is None:
+        return deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:
+            return _Undecodable(undecodable(message_class, data))
+
+    return deserialize
+
+
 def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str) -> grpc.RpcMethodHandler:
     """``handler`` with the request context, metrics and error mapping around each of its calls."""
     grpc_type, make = _KINDS[(handler.request_streaming, handler.response_streaming)]
     wrapping = _Method(method, grpc_type, error_domain)
     inner = handler.unary_unary or handler.stream_unary or handler.unary_stream or handler.stream_stream
     requests = wrapping.counted if handler.request_streaming else _unchanged
+
+    def call_of(request, context) -> Callable[[], Any]:
+        """The handler's call, or for a request that did not decode one raising why."""
+        if type(request) is _Undecodable:
+            return request
+        request = requests(request)
+        return lambda: inner(request, context)
+
     if handler.response_streaming:
         # grpc.aio tells async handlers from sync ones by their function type, so this is an async generator.
         async def wrapped(request, context):
-            request = requests(request)
-            async for response in wrapping.streamed_response(lambda: inner(request, context), context):
+            async for response in wrapping.streamed_response(call_of(request, context), context):
                 yield response
     else:
         async def wrapped(request, context):
-            request = requests(request)
-            return await wrapping.unary_response(lambda: inner(request, context), context)
+            return await wrapping.unary_response(call_of(request, context), context)
 
-    return make(wrapped, handler.request_deserializer, handler.response_serializer)
+    return make(wrapped, _tolerant(handler.request_deserializer), handler.response_serializer)
 
 
 class WrappedHandlers(grpc.GenericRpcHandler):

@@ -15,12 +15,13 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from prometheus_client import start_http_server
 
 from svckit.interceptors import WrappedHandlers
+from svckit.settings import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger("svckit.server")
 
+# The message size limits are each service's own (GrpcApp's fields, from its settings).
 SERVER_OPTIONS = (
     ("grpc.so_reuseport", 0),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -67,9 +68,16 @@ class GrpcApp:
     port: int = 0
     on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # grpc core refuses a bigger request, or fails the call of a bigger response, with RESOURCE_EXHAUSTED.
+    max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
-        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.server = grpc.aio.server(options=(
+            *SERVER_OPTIONS,
+            ("grpc.max_receive_message_length", self.max_receive_message_bytes),
+            ("grpc.max_send_message_length", self.max_send_message_bytes),
+        ))
         self.health = health_aio.HealthServicer()
         registrar = _Registrar(self.server, self.error_domain)
         # grpc.aio asks the services in the order they were added: the busiest first.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # grpc's own default receive limit, on clients and servers
+
 
 def _shared(env_name: str, default, **constraints):
     """A field read from one unprefixed variable, whatever the service's prefix."""
@@ -29,6 +31,12 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Each service sets its receive limit from its largest legitimate request.
+    max_receive_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0,
+                                           description="Largest request accepted; RESOURCE_EXHAUSTED above")
+    max_send_message_bytes: int = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES, gt=0,
+        description="Largest response sent; RESOURCE_EXHAUSTED above. 4 MiB is what a gRPC client accepts by default")
 
 
 class EngineSettings(ServiceSettings):

@@ -63,6 +63,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
             TranscriptServicer(transcripts, stream), server),
+        max_receive_message_bytes=settings.max_receive_message_bytes,
+        max_send_message_bytes=settings.max_send_message_bytes,
     )
     app.on_drain.append(drain)
     app.on_close.extend([*closers, listener.stop])

@@ -13,6 +13,9 @@ class TranscriptSettings(ServiceSettings):
 
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int = Field(default=9102, ge=0, le=65535)
+    # A stream frame holds one utterance, at most 4,000 characters (16 KB of UTF-8); a command is smaller.
+    max_receive_message_bytes: int = Field(default=64 * 1024, gt=0,
+                                           description="Largest request accepted; RESOURCE_EXHAUSTED above")
     analysis_address: str = ""
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
     max_in_flight: int = Field(default=256, ge=1, le=10_000,

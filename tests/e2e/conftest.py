@@ -56,6 +56,27 @@ async def transcripts(transcript_server):
 
 
 @pytest_asyncio.fixture(scope="session")
+async def analysis_server(database_url, engine, analysis_schema, transcript_server, persona_server):
+    from analysis_svc.app import build as build_analysis
+    from analysis_svc.config import AnalysisSettings
+
+    app = await build_analysis(AnalysisSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                transcript_address=transcript_server,
+                                                persona_address=persona_server), engine)
+    await app.start()
+    yield app.address
+    await app.stop(grace=1)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def analyses(analysis_server):
+    from sparring.analysis.v1 import analysis_service_pb2_grpc
+
+    async with grpc.aio.insecure_channel(analysis_server) as channel:
+        yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
+
+
+@pytest_asyncio.fixture(scope="session")
 async def catalogue(channel) -> None:
     """The shipped catalogue (personas, scenarios, archetypes), loaded through the persona API."""
     from persona_svc.catalogue_loader import load_catalogue

@@ -7,7 +7,6 @@ import asyncio
 
 import grpc
 import pytest
-import pytest_asyncio
 import sqlalchemy as sa
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
@@ -38,22 +37,6 @@ CALL = [
     (USER, "I understand the concern. Customers like you cut spend by a quarter, so it pays for itself."),
     (PERSONA, "Alright, send me a proposal and let's meet again on Tuesday."),
 ]
-
-
-@pytest_asyncio.fixture(scope="session")
-async def analysis_server(database_url, engine, analysis_schema, transcript_server, persona_server):
-    app = await build_analysis(AnalysisSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                                transcript_address=transcript_server,
-                                                persona_address=persona_server), engine)
-    await app.start()
-    yield app.address
-    await app.stop(grace=1)
-
-
-@pytest_asyncio.fixture(scope="session")
-async def analyses(analysis_server):
-    async with grpc.aio.insecure_channel(analysis_server) as channel:
-        yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
 
 
 async def _streamed_call(transcripts) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from svckit.decoding import UndecodableRequest
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -161,6 +162,11 @@ class _LiveStreamRun:
             except StopAsyncIteration:
                 self._slots.release()
                 return
+            except UndecodableRequest as error:
+                if not self._winding_down:
+                    self._winding_down = True
+                    self._bad_frame.set_result(_naming_its_sequence(error))
+                continue  # its slot stays taken: the gateway counts it unacknowledged
             if self._winding_down:
                 if request.WhichOneof("frame") == "utterance":
                     MESSAGES_DROPPED.inc()  # its slot stays taken: the gateway counts it unacknowledged
@@ -299,6 +305,13 @@ async def _outcome(task: asyncio.Task) -> DomainError | None:
     if task.cancelled() or task.exception() is None:
         return None
     return _domain_error(task.exception())
+
+
+def _naming_its_sequence(error: UndecodableRequest) -> UndecodableRequest:
+    """The sequence tells the gateway which utterance not to send again."""
+    if error.readable is not None and error.readable.HasField("utterance"):
+        error.metadata["sequence"] = str(error.readable.utterance.sequence)
+    return error
 
 
 def _domain_error(error: BaseException) -> DomainError:

@@ -49,6 +49,18 @@ class AnalysisServiceStub:
     SESSION_NOT_ENDED, ETAG_MISMATCH) and, for bad input, a BadRequest with one field
     violation per offending field. When a dependency (transcript or persona service)
     cannot be reached the status is UNAVAILABLE, and nothing is changed.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g. "session",
+    "reason"); bytes that are no message of the request's type are INVALID_ARGUMENT,
+    reason MALFORMED_MESSAGE.
+
+    Limits: a request above 64 KiB (ANALYSIS_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; requests carry names, and reasons of at most 500
+    characters. No response is sent above 4 MiB (ANALYSIS_MAX_SEND_MESSAGE_BYTES),
+    the most a gRPC client accepts by default: a call whose answer would be bigger
+    fails with RESOURCE_EXHAUSTED (ask for a smaller page).
     """
 
     @_typing.overload
@@ -147,6 +159,18 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     SESSION_NOT_ENDED, ETAG_MISMATCH) and, for bad input, a BadRequest with one field
     violation per offending field. When a dependency (transcript or persona service)
     cannot be reached the status is UNAVAILABLE, and nothing is changed.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g. "session",
+    "reason"); bytes that are no message of the request's type are INVALID_ARGUMENT,
+    reason MALFORMED_MESSAGE.
+
+    Limits: a request above 64 KiB (ANALYSIS_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; requests carry names, and reasons of at most 500
+    characters. No response is sent above 4 MiB (ANALYSIS_MAX_SEND_MESSAGE_BYTES),
+    the most a gRPC client accepts by default: a call whose answer would be bigger
+    fails with RESOURCE_EXHAUSTED (ask for a smaller page).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -241,6 +265,18 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
     SESSION_NOT_ENDED, ETAG_MISMATCH) and, for bad input, a BadRequest with one field
     violation per offending field. When a dependency (transcript or persona service)
     cannot be reached the status is UNAVAILABLE, and nothing is changed.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g. "session",
+    "reason"); bytes that are no message of the request's type are INVALID_ARGUMENT,
+    reason MALFORMED_MESSAGE.
+
+    Limits: a request above 64 KiB (ANALYSIS_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; requests carry names, and reasons of at most 500
+    characters. No response is sent above 4 MiB (ANALYSIS_MAX_SEND_MESSAGE_BYTES),
+    the most a gRPC client accepts by default: a call whose answer would be bigger
+    fails with RESOURCE_EXHAUSTED (ask for a smaller page).
     """
 
     @_abc_1.abstractmethod

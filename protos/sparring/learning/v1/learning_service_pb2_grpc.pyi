@@ -52,6 +52,19 @@ class LearningServiceStub:
     PATCH_REJECTED, INVALID_PATCH_STATE, UNKNOWN_ARCHETYPE, TRAFFIC_NOT_100_PERCENT,
     SESSION_NOT_ASSIGNED, ETAG_MISMATCH) and, for bad input, a BadRequest with one
     field violation per offending field. A refused request changes nothing.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "audit.flagged_quotes[1].text"); bytes that are no message of the request's type
+    are INVALID_ARGUMENT, reason MALFORMED_MESSAGE.
+
+    Limits: a request above 256 KiB (LEARNING_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; the largest request, an audit with 20 flagged quotes
+    and 10 recommendations, is about 60 KB. No response is sent above 4 MiB
+    (LEARNING_MAX_SEND_MESSAGE_BYTES), the most a gRPC client accepts by default: a
+    call whose answer would be bigger fails with RESOURCE_EXHAUSTED (ask for a
+    smaller page).
     """
 
     @_typing.overload
@@ -192,6 +205,19 @@ class LearningServiceAsyncStub(LearningServiceStub):
     PATCH_REJECTED, INVALID_PATCH_STATE, UNKNOWN_ARCHETYPE, TRAFFIC_NOT_100_PERCENT,
     SESSION_NOT_ASSIGNED, ETAG_MISMATCH) and, for bad input, a BadRequest with one
     field violation per offending field. A refused request changes nothing.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "audit.flagged_quotes[1].text"); bytes that are no message of the request's type
+    are INVALID_ARGUMENT, reason MALFORMED_MESSAGE.
+
+    Limits: a request above 256 KiB (LEARNING_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; the largest request, an audit with 20 flagged quotes
+    and 10 recommendations, is about 60 KB. No response is sent above 4 MiB
+    (LEARNING_MAX_SEND_MESSAGE_BYTES), the most a gRPC client accepts by default: a
+    call whose answer would be bigger fails with RESOURCE_EXHAUSTED (ask for a
+    smaller page).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -328,6 +354,19 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
     PATCH_REJECTED, INVALID_PATCH_STATE, UNKNOWN_ARCHETYPE, TRAFFIC_NOT_100_PERCENT,
     SESSION_NOT_ASSIGNED, ETAG_MISMATCH) and, for bad input, a BadRequest with one
     field violation per offending field. A refused request changes nothing.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "audit.flagged_quotes[1].text"); bytes that are no message of the request's type
+    are INVALID_ARGUMENT, reason MALFORMED_MESSAGE.
+
+    Limits: a request above 256 KiB (LEARNING_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; the largest request, an audit with 20 flagged quotes
+    and 10 recommendations, is about 60 KB. No response is sent above 4 MiB
+    (LEARNING_MAX_SEND_MESSAGE_BYTES), the most a gRPC client accepts by default: a
+    call whose answer would be bigger fails with RESOURCE_EXHAUSTED (ask for a
+    smaller page).
     """
 
     @_abc_1.abstractmethod

@@ -33,6 +33,19 @@ class PersonaServiceStub:
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "persona.sparring.dev", an UPPER_SNAKE reason) and, for bad input, a
     BadRequest with one field violation per offending field.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "persona.display_name", "persona.domains[1]"); bytes that are no message of the
+    request's type are INVALID_ARGUMENT, reason MALFORMED_MESSAGE.
+
+    Limits: a request above 1 MiB (PERSONA_MAX_RECEIVE_MESSAGE_BYTES) is refused with
+    RESOURCE_EXHAUSTED by the transport before the service reads it, so its status
+    carries no details; a persona with its five long texts at their 20,000-character
+    cap is about 300 KB, and the catalogue's personas are under 5 KB. No response is
+    sent above 4 MiB (PERSONA_MAX_SEND_MESSAGE_BYTES), the most a gRPC client accepts
+    by default: a call whose answer would be bigger fails with RESOURCE_EXHAUSTED
+    (ask for a smaller page).
     """
 
     def __init__(self, channel):
@@ -146,6 +159,19 @@ class PersonaServiceServicer:
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "persona.sparring.dev", an UPPER_SNAKE reason) and, for bad input, a
     BadRequest with one field violation per offending field.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "persona.display_name", "persona.domains[1]"); bytes that are no message of the
+    request's type are INVALID_ARGUMENT, reason MALFORMED_MESSAGE.
+
+    Limits: a request above 1 MiB (PERSONA_MAX_RECEIVE_MESSAGE_BYTES) is refused with
+    RESOURCE_EXHAUSTED by the transport before the service reads it, so its status
+    carries no details; a persona with its five long texts at their 20,000-character
+    cap is about 300 KB, and the catalogue's personas are under 5 KB. No response is
+    sent above 4 MiB (PERSONA_MAX_SEND_MESSAGE_BYTES), the most a gRPC client accepts
+    by default: a call whose answer would be bigger fails with RESOURCE_EXHAUSTED
+    (ask for a smaller page).
     """
 
     def GetPersona(self, request, context):
@@ -396,6 +422,19 @@ class PersonaService:
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "persona.sparring.dev", an UPPER_SNAKE reason) and, for bad input, a
     BadRequest with one field violation per offending field.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "persona.display_name", "persona.domains[1]"); bytes that are no message of the
+    request's type are INVALID_ARGUMENT, reason MALFORMED_MESSAGE.
+
+    Limits: a request above 1 MiB (PERSONA_MAX_RECEIVE_MESSAGE_BYTES) is refused with
+    RESOURCE_EXHAUSTED by the transport before the service reads it, so its status
+    carries no details; a persona with its five long texts at their 20,000-character
+    cap is about 300 KB, and the catalogue's personas are under 5 KB. No response is
+    sent above 4 MiB (PERSONA_MAX_SEND_MESSAGE_BYTES), the most a gRPC client accepts
+    by default: a call whose answer would be bigger fails with RESOURCE_EXHAUSTED
+    (ask for a smaller page).
     """
 
     @staticmethod

@@ -39,6 +39,22 @@ class TranscriptServiceStub:
     ETAG_MISMATCH) and, for bad input, a BadRequest with one field violation per
     offending field (paths as in the request, e.g. "utterance.text"). A stream
     ends with such a status too: see StreamSession.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "session.persona", "utterance.text"); bytes that are no message of the request's
+    type are INVALID_ARGUMENT, reason MALFORMED_MESSAGE. A StreamSession frame with
+    such a string ends the stream like any bad frame: the utterances before it are
+    acked first, and the ErrorInfo metadata "sequence" names the utterance, which the
+    gateway must drop rather than resend.
+
+    Limits: a request above 64 KiB (TRANSCRIPT_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; one utterance is at most 4000 characters (16 KB of
+    UTF-8). A stream frame above the limit ends the stream with that status. No
+    response is sent above 4 MiB (TRANSCRIPT_MAX_SEND_MESSAGE_BYTES), the most a gRPC
+    client accepts by default: a call whose answer would be bigger fails with
+    RESOURCE_EXHAUSTED (ask for a smaller page).
     """
 
     def __init__(self, channel):
@@ -113,6 +129,22 @@ class TranscriptServiceServicer:
     ETAG_MISMATCH) and, for bad input, a BadRequest with one field violation per
     offending field (paths as in the request, e.g. "utterance.text"). A stream
     ends with such a status too: see StreamSession.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "session.persona", "utterance.text"); bytes that are no message of the request's
+    type are INVALID_ARGUMENT, reason MALFORMED_MESSAGE. A StreamSession frame with
+    such a string ends the stream like any bad frame: the utterances before it are
+    acked first, and the ErrorInfo metadata "sequence" names the utterance, which the
+    gateway must drop rather than resend.
+
+    Limits: a request above 64 KiB (TRANSCRIPT_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; one utterance is at most 4000 characters (16 KB of
+    UTF-8). A stream frame above the limit ends the stream with that status. No
+    response is sent above 4 MiB (TRANSCRIPT_MAX_SEND_MESSAGE_BYTES), the most a gRPC
+    client accepts by default: a call whose answer would be bigger fails with
+    RESOURCE_EXHAUSTED (ask for a smaller page).
     """
 
     def CreateSession(self, request, context):
@@ -312,6 +344,22 @@ class TranscriptService:
     ETAG_MISMATCH) and, for bad input, a BadRequest with one field violation per
     offending field (paths as in the request, e.g. "utterance.text"). A stream
     ends with such a status too: see StreamSession.
+
+    A string field that is not valid UTF-8 is INVALID_ARGUMENT, reason INVALID_UTF8,
+    with a field violation naming it by its path in the request (e.g.
+    "session.persona", "utterance.text"); bytes that are no message of the request's
+    type are INVALID_ARGUMENT, reason MALFORMED_MESSAGE. A StreamSession frame with
+    such a string ends the stream like any bad frame: the utterances before it are
+    acked first, and the ErrorInfo metadata "sequence" names the utterance, which the
+    gateway must drop rather than resend.
+
+    Limits: a request above 64 KiB (TRANSCRIPT_MAX_RECEIVE_MESSAGE_BYTES) is refused
+    with RESOURCE_EXHAUSTED by the transport before the service reads it, so its
+    status carries no details; one utterance is at most 4000 characters (16 KB of
+    UTF-8). A stream frame above the limit ends the stream with that status. No
+    response is sent above 4 MiB (TRANSCRIPT_MAX_SEND_MESSAGE_BYTES), the most a gRPC
+    client accepts by default: a call whose answer would be bigger fails with
+    RESOURCE_EXHAUSTED (ask for a smaller page).
     """
 
     @staticmethod
