@@ -214,7 +214,7 @@ async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, per
 
 
 @pytest.mark.parametrize(("mode", "reason"), [("malformed", "malformed_json"), ("slow", "timeout"),
-                                              (429, "rate_limited"), (500, "http_500")])
+                                              (429, "rate_limited"), (500, "server_error")])
 async def test_a_failed_audit_falls_back_to_local_and_is_counted(transcripts, sarah, openai_analyses, fake_openai,
                                                                  mode, reason):
     fake_openai.reset(mode, _answering(AUDIT))

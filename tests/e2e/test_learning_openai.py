@@ -125,7 +125,7 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
 
 
 @pytest.mark.parametrize(("mode", "reason"), [("malformed", "malformed_json"), ("slow", "timeout"),
-                                              (429, "rate_limited"), (500, "http_500")])
+                                              (429, "rate_limited"), (500, "server_error")])
 async def test_an_unusable_answer_falls_back_to_local_and_is_counted(openai_learnings, finished_here, fake_openai,
                                                                     mode, reason):
     fake_openai.reset(mode)
