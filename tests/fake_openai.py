@@ -2,10 +2,16 @@
 talks HTTP to it, no test needs the internet or a key.
 
 The server answers POST /v1/chat/completions as its ``mode`` says:
-    "good"       200, the content ``answer(request)`` gives (a dict is sent as JSON, a str as it is)
-    "malformed"  200, content that is not JSON
-    "slow"       like "good", after ``slow_seconds`` (make it longer than the client's timeout)
-    429, 500     that status with an OpenAI-style error body
+    "good"                200, the content ``answer(request)`` gives (a dict is sent as JSON, a str as it is)
+    "malformed"           200, content that is not JSON
+    "slow"                like "good", after ``slow_seconds`` (make it longer than the client's timeout)
+    "trickle"             like "good", the headers at once, the body in pieces spread over ``slow_seconds``
+    "not_json"            200, application/json, a body that is not JSON
+    "truncated"           200, half the body its content-length announces, then the connection closed
+    "wrong_content_type"  200, text/html: a proxy's page instead of a chat completion
+    "no_choices"          200, a chat completion without choices
+    "reset"               the connection reset (TCP RST) instead of an answer
+    an int (429, 500...)  that status with an OpenAI-style error body; a 429 says Retry-After: ``retry_after_seconds``
 ``modes`` is a queue that overrides ``mode`` request by request (left to right) until it is empty. Every request
 body is kept in ``bodies``; ``requests`` counts them.
 
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -27,6 +35,7 @@ from typing import Any
 
 Answer = Callable[[dict[str, Any]], dict[str, Any] | str]
 MALFORMED = '{"answer": {"score": "high"'
+TRICKLE_PIECES = 10  # slow_seconds / 10 between pieces: each read is quick, the whole body is not
 
 
 class FakeOpenAI(ThreadingHTTPServer):
@@ -38,6 +47,7 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.mode: str | int = "good"
         self.modes: deque[str | int] = deque()
         self.slow_seconds = 1.0
+        self.retry_after_seconds = 30  # longer than any client here waits: a 429 must not hold a call that long
         self.requests = 0
         self.bodies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -67,8 +77,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         mode, answer = self.server._next(body)
-        if mode in (429, 500):
-            self._send(int(mode), {"error": {"message": "try later", "type": "server_error"}})
+        if mode == "reset":
+            # Linger 0: closing sends RST, as a crashed proxy or a dropped connection does.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
+        if isinstance(mode, int):
+            headers = {"retry-after": str(self.server.retry_after_seconds)} if mode == 429 else {}
+            self._send(mode, _json({"error": {"message": "try later", "type": "server_error"}}), headers=headers)
+            return
+        if mode == "not_json":
+            self._send(200, b"upstream connect error or disconnect/reset before headers")
+            return
+        if mode == "wrong_content_type":
+            self._send(200, b"<html><body><h1>Service Unavailable</h1></body></html>", content_type="text/html")
             return
         if mode == "slow":
             time.sleep(self.server.slow_seconds)  # longer than the client's timeout: the behaviour under test
@@ -77,24 +99,43 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             produced = answer(body)
             content = produced if isinstance(produced, str) else json.dumps(produced)
-        self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}],
-                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        choices = [] if mode == "no_choices" else [{"index": 0, "finish_reason": "stop",
+                                                    "message": {"role": "assistant", "content": content}}]
+        payload = _json({"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+                         "choices": choices, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        if mode == "truncated":
+            self._send(200, payload, sent=len(payload) // 2)
+        elif mode == "trickle":
+            self._send(200, payload, pieces=TRICKLE_PIECES)
+        else:
+            self._send(200, payload)
 
-    def _send(self, status: int, body: dict) -> None:
-        payload = json.dumps(body).encode()
+    def _send(self, status: int, payload: bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None, sent: int | None = None, pieces: int = 1) -> None:
+        """The headers (content-length: the whole payload), then the first ``sent`` bytes of it, in ``pieces``
+        spread over ``slow_seconds``."""
+        body = payload[:sent]
+        size = -(-len(body) // pieces)
         try:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            for start in range(0, len(body), size):
+                if start:
+                    time.sleep(self.server.slow_seconds / pieces)
+                self.wfile.write(body[start:start + size])
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout), as the slow mode means it to
+            pass  # the client gave up (its timeout), as the slow modes mean it to
 
     def log_message(self, *args) -> None:
         pass
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()
 
 
 def messages(body: dict[str, Any]) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from analysis_svc.domain.say_meter import FACTORS, SayMeter, band_for
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
-from svckit.openai_json import EngineFailure, OpenAIJson, parse_json_object
+from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 from svckit.persona_audit import (
     MAX_FLAGGED_QUOTES,
     MAX_QUOTE_CHARS,
@@ -100,7 +100,7 @@ class OpenAIEngine:
 
 def _score(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise EngineFailure("invalid_answer", f"{where} must be a number from 0 to 100 (got {value!r})")
+        raise EngineFailure(INVALID_ANSWER, f"{where} must be a number from 0 to 100 (got {value!r})")
     return round(value)
 
 
@@ -113,24 +113,24 @@ def answer_of(data: dict[str, Any], weights: dict[str, int]) -> tuple[SayMeter, 
     """The engine's JSON object as a Say Meter and suggestions, or EngineFailure naming what is wrong."""
     meter = data.get("say_meter")
     if not isinstance(meter, dict) or not isinstance(meter.get("factors"), dict):
-        raise EngineFailure("invalid_answer", "say_meter with factors is required")
+        raise EngineFailure(INVALID_ANSWER, "say_meter with factors is required")
     factors = {name: _score(meter["factors"].get(name), f"say_meter.factors.{name}") for name in FACTORS}
     value = _score(meter.get("score"), "say_meter.score")
     reasoning = meter.get("reasoning")
     if not isinstance(reasoning, str) or not reasoning.strip():
-        raise EngineFailure("invalid_answer", "say_meter.reasoning must be a sentence")
+        raise EngineFailure(INVALID_ANSWER, "say_meter.reasoning must be a sentence")
     listed = data.get("suggestions") or []
     if not isinstance(listed, list):
-        raise EngineFailure("invalid_answer", "suggestions must be a list")
+        raise EngineFailure(INVALID_ANSWER, "suggestions must be a list")
     suggestions = []
     for index, item in enumerate(listed[:MAX_SUGGESTIONS]):
         try:
             kind, priority = SuggestionType(item["type"]), Priority(item["priority"])
             text, label = str(item["text"]).strip(), str(item.get("label") or "")[:100]
         except (KeyError, TypeError, ValueError) as error:
-            raise EngineFailure("invalid_answer", f"suggestions[{index}] is malformed ({error})") from error
+            raise EngineFailure(INVALID_ANSWER, f"suggestions[{index}] is malformed ({error})") from error
         if not text or len(text) > MAX_TEXT:
-            raise EngineFailure("invalid_answer", f"suggestions[{index}].text must be 1 to {MAX_TEXT} characters")
+            raise EngineFailure(INVALID_ANSWER, f"suggestions[{index}].text must be 1 to {MAX_TEXT} characters")
         suggestions.append(Suggestion(kind, text, priority, label))
     return SayMeter(value, band_for(value), factors, dict(weights), reasoning.strip()[:300]), suggestions
 
@@ -164,7 +164,7 @@ def parse_audit(content: str, turns: Sequence[Turn], profile: PersonaProfile) ->
 
 
 def _invalid(detail: str) -> EngineFailure:
-    return EngineFailure("invalid_answer", detail)
+    return EngineFailure(INVALID_ANSWER, detail)
 
 
 def _text(value: object, where: str, limit: int) -> str:

@@ -1,5 +1,6 @@
 """Evolution runs on the openai engine against a local OpenAI-compatible fake: the model's refinements and persona
-turns are validated and used; a malformed, slow or refused answer makes the step fall back to local, counted.
+turns are validated and used (each fault of the endpoint, where the step falls back to local, counted:
+tests/faults/test_model_endpoint.py).
 
 The learning service here has a database of its own: runs are a queue any replica works, and the session's
 learning server (no openai engine) must not take these runs up."""
@@ -12,7 +13,6 @@ import uuid
 import grpc
 import pytest
 import pytest_asyncio
-from prometheus_client import REGISTRY
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
@@ -88,10 +88,6 @@ async def finished_here(openai_database_url):
         yield wait
 
 
-def fallbacks(step: str, reason: str) -> float:
-    return REGISTRY.get_sample_value("sparring_learning_engine_fallbacks_total", {"step": step, "reason": reason}) or 0
-
-
 async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
     run = (await learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
         archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=2, engine=engine),
@@ -122,28 +118,6 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert patch.text == RULE and patch.state == pb.PATCH_STATE_PROPOSED and patch.evolution_run == run.name
-
-
-@pytest.mark.parametrize(("mode", "reason"), [("malformed", "malformed_json"), ("slow", "timeout"),
-                                              (429, "rate_limited"), (500, "http_500")])
-async def test_an_unusable_answer_falls_back_to_local_and_is_counted(openai_learnings, finished_here, fake_openai,
-                                                                    mode, reason):
-    fake_openai.reset(mode)
-    generate, validate = fallbacks("generate_refinements", reason), fallbacks("validate", reason)
-    before = fake_openai.requests
-    run = await evolve(openai_learnings, finished_here, pb.ENGINE_OPENAI)
-    assert run.state == pb.RUN_STATE_SUCCEEDED and run.options.engine == pb.ENGINE_OPENAI
-    # The local generator's length range, validated on the local simulator.
-    (refinement,) = run.generate_refinements.refinements
-    assert refinement.operation == pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE
-    assert (refinement.words_per_turn.min_words, refinement.words_per_turn.max_words) == (8, 16)
-    (result,) = run.validate.results
-    assert result.engine == pb.ENGINE_LOCAL and result.baseline.calls == 2
-    assert fallbacks("generate_refinements", reason) == generate + 1
-    assert fallbacks("validate", reason) == validate + 1
-    # Refinements: one request and at most one retry; validate: the first persona turn of each of the 2 x 2
-    # calls (played together) at most, each with at most one retry; then the step gave up.
-    assert 2 <= fake_openai.requests - before <= 2 + 2 * 2 * 2
 
 
 async def test_local_can_still_be_asked_for(openai_learnings, finished_here, fake_openai):
