@@ -51,13 +51,36 @@ class _Registrar:
         """Deliberately ignored; see the class docstring."""
 
 
+class _Health(health_aio.HealthServicer):
+    """The standard health service, whose Watch streams end once the server stops taking calls: a load
+    balancer's watch would otherwise hold the stop for the whole grace period, then be cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stopping = asyncio.Event()
+
+    def end_watches(self) -> None:
+        self._stopping.set()
+
+    async def Watch(self, request, context) -> None:
+        watching = asyncio.ensure_future(super().Watch(request, context))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((watching, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watching.cancel()
+            stopping.cancel()
+        if not watching.cancelled() and watching.done():
+            watching.result()  # a failed write ends the call as it would have without the wrapper
+
+
 @dataclass
 class GrpcApp:
     """A grpc.aio server for one service: its servicers, health and reflection, each call wrapped.
 
-    ``on_drain`` callbacks run when shutdown begins (health already NOT_SERVING), so that
-    long-lived streams can end politely before the grace period cancels what remains;
-    ``on_close`` callbacks run after the server has stopped (close pools, stop workers).
+    ``on_drain`` callbacks run once the drain delay is over and the server has stopped taking calls,
+    so that long-lived streams end politely while in-flight unary calls finish, before the grace period
+    cancels what remains; ``on_close`` callbacks run after the server has stopped (close pools, stop workers).
     """
 
     service_names: list[str]
@@ -70,7 +93,7 @@ class GrpcApp:
 
     def __post_init__(self) -> None:
         self.server = grpc.aio.server(options=SERVER_OPTIONS)
-        self.health = health_aio.HealthServicer()
+        self.health = _Health()
         registrar = _Registrar(self.server, self.error_domain)
         # grpc.aio asks the services in the order they were added: the busiest first.
         self.add_servicers(registrar)
@@ -97,15 +120,23 @@ class GrpcApp:
         log.info("serving %s on %s", ", ".join(self.service_names), self.address)
         return self.bound_port
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """NOT_SERVING first (load balancers stop sending), then drain, then stop."""
+    async def stop(self, grace: float = 5.0, drain: float = 0.0) -> None:
+        """NOT_SERVING first, while calls are still served for ``drain`` seconds: long enough for load balancers
+        and readiness probes to see it and send elsewhere. Then the port closes and in-flight calls have ``grace``
+        seconds to finish, while long-lived streams are ended (``on_drain``); what is left is cancelled."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         await self.health.enter_graceful_shutdown()
-        for drain in self.on_drain:
-            await drain()
-        await self.server.stop(grace)
+        if drain:
+            log.info("NOT_SERVING; still serving for %.1fs while load balancers take note", drain)
+            await asyncio.sleep(drain)
+        # grpc.aio refuses new calls at once and waits for the running ones; the streams among them are told to end.
+        stopping = asyncio.ensure_future(self.server.stop(grace))
+        self.health.end_watches()
+        for end_streams in self.on_drain:
+            await end_streams()
+        await stopping
         for close in self.on_close:
             await close()
         log.info("stopped %s", ", ".join(self.service_names))
@@ -120,13 +151,13 @@ def start_metrics_endpoint(host: str, port: int) -> int:
     return http_server.server_port
 
 
-async def serve_until_signal(app: GrpcApp, grace: float,
+async def serve_until_signal(app: GrpcApp, grace: float, drain: float = 0.0,
                              signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT)) -> None:
-    """Runs ``app`` until SIGTERM or SIGINT, then stops it gracefully."""
+    """Runs ``app`` until SIGTERM or SIGINT, then stops it gracefully (see ``GrpcApp.stop``)."""
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in signals:
         loop.add_signal_handler(sig, stop_requested.set)
     await stop_requested.wait()
-    log.info("shutdown requested; draining for up to %.1fs", grace)
-    await app.stop(grace)
+    log.info("shutdown requested; draining for %.1fs, then up to %.1fs for calls in flight", drain, grace)
+    await app.stop(grace, drain)

@@ -5,6 +5,7 @@ The server answers POST /v1/chat/completions as its ``mode`` says:
     "good"       200, the content ``answer(request)`` gives (a dict is sent as JSON, a str as it is)
     "malformed"  200, content that is not JSON
     "slow"       like "good", after ``slow_seconds`` (make it longer than the client's timeout)
+    "held"       like "good", once ``release`` is set; ``holding`` is set when such a request has arrived
     429, 500     that status with an OpenAI-style error body
 ``modes`` is a queue that overrides ``mode`` request by request (left to right) until it is empty. Every request
 body is kept in ``bodies``; ``requests`` counts them.
@@ -38,6 +39,8 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.mode: str | int = "good"
         self.modes: deque[str | int] = deque()
         self.slow_seconds = 1.0
+        self.holding = threading.Event()
+        self.release = threading.Event()
         self.requests = 0
         self.bodies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -72,6 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode == "slow":
             time.sleep(self.server.slow_seconds)  # longer than the client's timeout: the behaviour under test
+        if mode == "held":
+            self.server.holding.set()
+            self.server.release.wait(timeout=60)
         if mode == "malformed":
             content = MALFORMED
         else:
