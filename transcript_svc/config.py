@@ -14,6 +14,10 @@ class TranscriptSettings(ServiceSettings):
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     analysis_address: str = ""
+    persona_address: str = Field(default="127.0.0.1:50051",
+                                 description="host:port of the persona service, which CreateSession asks")
+    persona_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
+                                           description="Deadline of one read from the persona service")
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
     max_in_flight: int = Field(default=256, ge=1, le=10_000,
                                description="Unacked utterances a stream may have before the server stops reading")

@@ -321,14 +321,12 @@ async def test_openai_audits_on_a_service_without_it_are_refused_as_analyses_are
 
 
 async def test_the_transcript_outbox_audit_uses_the_configured_engine(
-        database_url, engine, transcripts, sarah, openai_server, openai_analyses, fake_openai):
+        engine, transcripts, sarah, openai_server, openai_analyses, fake_openai, transcript_settings):
     from transcript_svc.app import build as build_transcript
-    from transcript_svc.config import TranscriptSettings
 
     fake_openai.reset("good", _answering(AUDIT))
     # A transcript replica that hands its triggers and audits to the openai-configured analysis service.
-    replica = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                                        analysis_address=openai_server), engine)
+    replica = await build_transcript(transcript_settings(analysis_address=openai_server), engine)
     await replica.start()
     try:
         async with grpc.aio.insecure_channel(replica.address) as channel:
