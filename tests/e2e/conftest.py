@@ -37,9 +37,22 @@ ADMIN = ((ROLE_METADATA_KEY, "admin"),)
 
 
 @pytest_asyncio.fixture(scope="session")
-async def transcript_settings(database_url, persona_server, catalogue):
+async def sarah(personas) -> None:
+    """The persona of every test session (``personas/sarah-chen``), as the live tests create it."""
+    from sparring.persona.v1 import persona_service_pb2 as pb
+
+    try:
+        await personas.CreatePersona(pb.CreatePersonaRequest(persona_id="sarah-chen", persona=pb.Persona(
+            slug="sarah-chen", display_name="Sarah Chen", role="VP Finance", blueprint=pb.BLUEPRINT_SALES,
+            difficulty=4, personality_traits=["sceptical", "blunt"])))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+@pytest_asyncio.fixture(scope="session")
+async def transcript_settings(database_url, persona_server, sarah):
     """``transcript_settings(**overrides)``: a transcript server on the test database and port 0, whose sessions
-    are checked against the catalogue's persona server."""
+    are checked against the test persona server."""
     from transcript_svc.config import TranscriptSettings
 
     def make(**overrides) -> TranscriptSettings:

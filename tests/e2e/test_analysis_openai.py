@@ -155,18 +155,6 @@ async def test_suggestions_are_read_back_in_the_order_they_were_raised(transcrip
 # Post-call audits
 
 
-@pytest_asyncio.fixture(scope="module")
-async def sarah(personas) -> None:
-    """The persona of every test session, as the live tests create it."""
-    try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(
-            persona_id="sarah-chen", persona=persona_pb.Persona(
-                slug="sarah-chen", display_name="Sarah Chen", role="VP Finance", blueprint=persona_pb.BLUEPRINT_SALES,
-                difficulty=4, personality_traits=["sceptical", "blunt"])))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
-
-
 async def _ended_call(transcripts) -> str:
     session = await _streamed_call(transcripts)
     await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))

@@ -150,7 +150,7 @@ async def test_every_bad_field_of_a_session_is_named_at_once(transcripts):
                                      "session.analysis_interval"}
 
 
-async def test_an_existing_session_id_is_already_exists_and_the_session_is_unchanged(transcripts):
+async def test_an_existing_session_id_is_already_exists_and_the_session_is_unchanged(transcripts, catalogue):
     chosen = f"call-{uid()}"
     first = (await transcripts.CreateSession(pb.CreateSessionRequest(session=draft(), session_id=chosen))).session
     copy = pb.CreateSessionRequest(session=draft("personas/priya-raman", round_number=4), session_id=chosen)
@@ -198,7 +198,7 @@ async def test_sessions_list_newest_first_page_by_page(transcripts):
     assert pages == 3
 
 
-async def test_sessions_filter_by_persona_scenario_blueprint_state_and_time(transcripts):
+async def test_sessions_filter_by_persona_scenario_blueprint_state_and_time(transcripts, catalogue):
     persona, other_persona = "personas/sarah-chen", "personas/priya-raman"
     scenario = f"scenarios/filter-{uid()}"
     sales = [await create(transcripts, persona=persona, scenario=scenario) for _ in range(3)]
