@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from prometheus_client import start_http_server
 
 from svckit.interceptors import WrappedHandlers
@@ -26,6 +27,47 @@ SERVER_OPTIONS = (
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
 )
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _declare_reflection_v1() -> None:
+    """Adds grpc.reflection.v1 to the descriptor pool, so reflection describes it like any served service.
+
+    v1 is v1alpha renamed, message for message and field for field (grpcio-reflection ships v1alpha only):
+    the v1alpha file is declared again under the v1 package.
+    """
+    pool = descriptor_pool.Default()
+    name = "grpc/reflection/v1/reflection.proto"
+    try:
+        pool.FindFileByName(name)
+        return
+    except KeyError:
+        pass
+    old, new = "grpc.reflection.v1alpha", "grpc.reflection.v1"
+    file = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(file)
+    file.name, file.package = name, new
+    file.ClearField("options")
+    for message in file.message_type:
+        for message_field in message.field:
+            if message_field.HasField("type_name"):
+                message_field.type_name = message_field.type_name.replace(f".{old}.", f".{new}.")
+    for method in file.service[0].method:
+        method.input_type = method.input_type.replace(f".{old}.", f".{new}.")
+        method.output_type = method.output_type.replace(f".{old}.", f".{new}.")
+    pool.Add(file)
+
+
+def _reflection_v1(servicer: reflection.aio.ReflectionServicer) -> grpc.GenericRpcHandler:
+    """The v1alpha servicer under the v1 name: the same bytes on the wire (what grpcurl and current clients ask)."""
+    return grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString),
+    })
 
 
 class _Registrar:
@@ -99,12 +141,12 @@ class GrpcApp:
         self.add_servicers(registrar)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
         # The aio servicer by name: enable_server_reflection picks it only when handed the server itself.
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-            reflection.aio.ReflectionServicer(
-                [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                 reflection.SERVICE_NAME]),
-            registrar,
-        )
+        _declare_reflection_v1()
+        reflection_servicer = reflection.aio.ReflectionServicer(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             REFLECTION_V1, reflection.SERVICE_NAME])
+        registrar.add_generic_rpc_handlers((_reflection_v1(reflection_servicer),))
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection_servicer, registrar)
         self.bound_port: int | None = None
         self._stopped = asyncio.Event()
 
