@@ -1,5 +1,5 @@
-"""A service process stopped by SIGTERM as Kubernetes stops it: health says NOT_SERVING while calls are still
-served (the drain), then the call in flight finishes, the open stream ends with its documented status and the
+"""Service processes stopped by SIGTERM as Kubernetes stops them: health says NOT_SERVING while calls are still
+served (the drain), then the call in flight finishes, open streams end with their documented status and the
 process exits 0 within drain + grace."""
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from tests.e2e.status_details import checked_rejection
 from tests.e2e.test_analysis_live import _streamed_call
 from tests.e2e.test_analysis_openai import GOOD
+from tests.e2e.transcript_checks import stream_ended_with
+from tests.e2e.transcript_fixtures import Gateway, utterance
 from tests.fake_openai import serving
-from tests.faults.test_transcript_crash import server_factory  # noqa: F401  (a fixture)
+from tests.faults.test_transcript_crash import create_session, server_factory  # noqa: F401  (a fixture)
 
 DRAIN_SECONDS, GRACE_SECONDS = 3.0, 10.0
 SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name
@@ -68,3 +72,30 @@ async def test_sigterm_drains_then_lets_the_call_in_flight_finish(server_factory
         code = await asyncio.wait_for(server.process.wait(), timeout=DRAIN_SECONDS + GRACE_SECONDS)
     assert code == 0, server.log()
     assert time.monotonic() - signalled < DRAIN_SECONDS + GRACE_SECONDS
+
+
+async def test_sigterm_keeps_a_transcript_stream_through_the_drain_then_ends_it(server_factory):  # noqa: F811
+    server = server_factory(TRANSCRIPT_DRAIN_SECONDS=str(DRAIN_SECONDS),
+                            TRANSCRIPT_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS))
+    await server.start()
+    session = await create_session(server.address)
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        gateway = Gateway(transcript_service_pb2_grpc.TranscriptServiceStub(channel), session)
+        await gateway.read()  # opened
+        health = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(
+            service=transcript_pb.DESCRIPTOR.services_by_name["TranscriptService"].full_name))
+        assert (await health.read()).status == health_pb2.HealthCheckResponse.SERVING
+
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        assert (await health.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        # Still draining: the call goes on, each utterance made durable and acknowledged.
+        gateway.send(utterance(1))
+        assert [ack.sequence for ack in await gateway.acks_until(1)] == [1]
+        assert time.monotonic() - signalled < DRAIN_SECONDS, "the utterance was acknowledged within the drain"
+        # Then the gateway is told to reconnect (to another replica) and resume.
+        ended = await stream_ended_with(gateway.call, grpc.StatusCode.UNAVAILABLE)
+        assert ended.reason == "SERVER_SHUTTING_DOWN"
+        gateway.close()
+    code = await asyncio.wait_for(server.process.wait(), timeout=DRAIN_SECONDS + GRACE_SECONDS)
+    assert code == 0, server.log()
