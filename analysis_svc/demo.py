@@ -21,6 +21,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from svckit import eventloop
+from svckit.endpoints import endpoint
 from svckit.gateway import stream_call
 
 RESET, BOLD, DIM = "\033[0m", "\033[1m", "\033[2m"
@@ -96,8 +97,8 @@ async def run(transcript_address: str, analysis_address: str, pause: float) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="analysis_svc.demo", description=__doc__)
-    parser.add_argument("--transcript", default="127.0.0.1:50052")
-    parser.add_argument("--analysis", default="127.0.0.1:50053")
+    parser.add_argument("--transcript", default=endpoint("transcript").address)
+    parser.add_argument("--analysis", default=endpoint("analysis").address)
     parser.add_argument("--pause", type=float, default=1.5, help="seconds between turns, for reading")
     args = parser.parse_args()
     try:

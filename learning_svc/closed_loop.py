@@ -30,6 +30,7 @@ from learning_svc.adapters.personas import simulated
 from learning_svc.domain.simulation import AuditScoreMeans, score_means, simulate_call
 from svckit import eventloop
 from svckit.context import ACTOR_METADATA_KEY
+from svckit.endpoints import endpoint
 from svckit.gateway import stream_call
 from svckit.turns import Role
 
@@ -231,9 +232,9 @@ async def _main(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="learning_svc.closed_loop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--persona", default="127.0.0.1:50051")
-    parser.add_argument("--transcript", default="127.0.0.1:50052")
-    parser.add_argument("--learning", default="127.0.0.1:50054")
+    parser.add_argument("--persona", default=endpoint("persona").address)
+    parser.add_argument("--transcript", default=endpoint("transcript").address)
+    parser.add_argument("--learning", default=endpoint("learning").address)
     parser.add_argument("--calls", type=int, default=4, help="calls per persona, before and after")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     args = parser.parse_args()

@@ -11,6 +11,7 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 
 from svckit import eventloop
 from svckit.blueprints import blueprint_name, blueprint_value
+from svckit.endpoints import endpoint
 
 
 def _persona_line(p: pb.Persona) -> str:
@@ -48,7 +49,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="persona_svc.cli", description=__doc__)
-    parser.add_argument("--address", default="127.0.0.1:50051")
+    parser.add_argument("--address", default=endpoint("persona").address)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list personas")
     listing.add_argument("--blueprint", help="sales, agentic_eng, fullstack, marketing, implementation, hr, security")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 
 import asyncpg
 import grpc
@@ -19,45 +18,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from svckit import eventloop
 from svckit.embedded_pg import EmbeddedPostgres
+from svckit.endpoints import endpoints
 
 DATABASE_NAME = "sparring"
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    module: str
-    grpc_port: int
-    metrics_port: int
-
-    @property
-    def prefix(self) -> str:
-        return self.name.upper()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
-
-
-def _service(name: str, grpc_port: int, metrics_port: int) -> Service:
-    """A service on its documented ports, unless <NAME>_GRPC_PORT / <NAME>_METRICS_PORT say otherwise."""
-    prefix = name.upper()
-    return Service(
-        name,
-        f"{name}_svc",
-        int(os.environ.get(f"{prefix}_GRPC_PORT", grpc_port)),
-        int(os.environ.get(f"{prefix}_METRICS_PORT", metrics_port)),
-    )
-
-
-SERVICES = [
-    _service("persona", 50051, 9101),
-    _service("transcript", 50052, 9102),
-    _service("analysis", 50053, 9103),
-    _service("learning", 50054, 9104),
-]
+SERVICES = endpoints()
 BY_NAME = {s.name: s for s in SERVICES}
 
 
@@ -69,6 +37,7 @@ def _peer_addresses() -> dict[str, str]:
         "ANALYSIS_TRANSCRIPT_ADDRESS": BY_NAME["transcript"].address,
         "ANALYSIS_LEARNING_ADDRESS": BY_NAME["learning"].address,
         "ANALYSIS_PERSONA_ADDRESS": BY_NAME["persona"].address,
+        "TRANSCRIPT_PERSONA_ADDRESS": BY_NAME["persona"].address,
         "LEARNING_PERSONA_ADDRESS": BY_NAME["persona"].address,
     }
 
@@ -133,7 +102,7 @@ async def _load_catalogue() -> str:
 
 def _banner(database_url: str, embedded: bool, catalogue: str) -> str:
     rows = "\n".join(
-        f"  {s.name:<11} grpc {s.address:<16} metrics http://127.0.0.1:{s.metrics_port}/metrics" for s in SERVICES
+        f"  {s.name:<11} grpc {s.address:<16} metrics {s.metrics_url}" for s in SERVICES
     )
     where = "embedded (data in .data/postgres)" if embedded else "external (DATABASE_URL)"
     persona = BY_NAME["persona"].address
@@ -160,8 +129,8 @@ def main() -> None:
         database_url = eventloop.run(_ensure_database(embedded.start()))
     env = {**os.environ, "DATABASE_URL": database_url, **_peer_addresses(), "PYTHONUNBUFFERED": "1"}
     for service in SERVICES:
-        env[f"{service.prefix}_GRPC_PORT"] = str(service.grpc_port)
-        env[f"{service.prefix}_METRICS_PORT"] = str(service.metrics_port)
+        # No load balancer to wait for on a laptop: Ctrl-C stops at once.
+        env.setdefault(f"{service.prefix}_DRAIN_SECONDS", "0")
     env.setdefault("LOG_JSON", "false")
 
     stop_requested = threading.Event()

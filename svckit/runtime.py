@@ -62,7 +62,7 @@ async def _serve(spec: ServiceSpec) -> None:
     await app.start()
     log.info("%s ready: grpc %s, metrics http://%s:%d/metrics", spec.name, app.address, settings.grpc_host,
              metrics_port)
-    await serve_until_signal(app, settings.shutdown_grace_seconds)
+    await serve_until_signal(app, settings.shutdown_grace_seconds, settings.drain_seconds)
 
 
 def main(spec: ServiceSpec) -> None:

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from prometheus_client import start_http_server
 
 from svckit.interceptors import WrappedHandlers
@@ -27,6 +28,47 @@ SERVER_OPTIONS = (
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
 )
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _declare_reflection_v1() -> None:
+    """Adds grpc.reflection.v1 to the descriptor pool, so reflection describes it like any served service.
+
+    v1 is v1alpha renamed, message for message and field for field (grpcio-reflection ships v1alpha only):
+    the v1alpha file is declared again under the v1 package.
+    """
+    pool = descriptor_pool.Default()
+    name = "grpc/reflection/v1/reflection.proto"
+    try:
+        pool.FindFileByName(name)
+        return
+    except KeyError:
+        pass
+    old, new = "grpc.reflection.v1alpha", "grpc.reflection.v1"
+    file = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(file)
+    file.name, file.package = name, new
+    file.ClearField("options")
+    for message in file.message_type:
+        for message_field in message.field:
+            if message_field.HasField("type_name"):
+                message_field.type_name = message_field.type_name.replace(f".{old}.", f".{new}.")
+    for method in file.service[0].method:
+        method.input_type = method.input_type.replace(f".{old}.", f".{new}.")
+        method.output_type = method.output_type.replace(f".{old}.", f".{new}.")
+    pool.Add(file)
+
+
+def _reflection_v1(servicer: reflection.aio.ReflectionServicer) -> grpc.GenericRpcHandler:
+    """The v1alpha servicer under the v1 name: the same bytes on the wire (what grpcurl and current clients ask)."""
+    return grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString),
+    })
 
 
 class _Registrar:
@@ -52,13 +94,36 @@ class _Registrar:
         """Deliberately ignored; see the class docstring."""
 
 
+class _Health(health_aio.HealthServicer):
+    """The standard health service, whose Watch streams end once the server stops taking calls: a load
+    balancer's watch would otherwise hold the stop for the whole grace period, then be cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stopping = asyncio.Event()
+
+    def end_watches(self) -> None:
+        self._stopping.set()
+
+    async def Watch(self, request, context) -> None:
+        watching = asyncio.ensure_future(super().Watch(request, context))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((watching, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watching.cancel()
+            stopping.cancel()
+        if not watching.cancelled() and watching.done():
+            watching.result()  # a failed write ends the call as it would have without the wrapper
+
+
 @dataclass
 class GrpcApp:
     """A grpc.aio server for one service: its servicers, health and reflection, each call wrapped.
 
-    ``on_drain`` callbacks run when shutdown begins (health already NOT_SERVING), so that
-    long-lived streams can end politely before the grace period cancels what remains;
-    ``on_close`` callbacks run after the server has stopped (close pools, stop workers).
+    ``on_drain`` callbacks run once the drain delay is over and the server has stopped taking calls,
+    so that long-lived streams end politely while in-flight unary calls finish, before the grace period
+    cancels what remains; ``on_close`` callbacks run after the server has stopped (close pools, stop workers).
     """
 
     service_names: list[str]
@@ -78,18 +143,18 @@ class GrpcApp:
             ("grpc.max_receive_message_length", self.max_receive_message_bytes),
             ("grpc.max_send_message_length", self.max_send_message_bytes),
         ))
-        self.health = health_aio.HealthServicer()
+        self.health = _Health()
         registrar = _Registrar(self.server, self.error_domain)
         # grpc.aio asks the services in the order they were added: the busiest first.
         self.add_servicers(registrar)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
         # The aio servicer by name: enable_server_reflection picks it only when handed the server itself.
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-            reflection.aio.ReflectionServicer(
-                [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                 reflection.SERVICE_NAME]),
-            registrar,
-        )
+        _declare_reflection_v1()
+        reflection_servicer = reflection.aio.ReflectionServicer(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             REFLECTION_V1, reflection.SERVICE_NAME])
+        registrar.add_generic_rpc_handlers((_reflection_v1(reflection_servicer),))
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection_servicer, registrar)
         self.bound_port: int | None = None
         self._stopped = asyncio.Event()
 
@@ -105,15 +170,23 @@ class GrpcApp:
         log.info("serving %s on %s", ", ".join(self.service_names), self.address)
         return self.bound_port
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """NOT_SERVING first (load balancers stop sending), then drain, then stop."""
+    async def stop(self, grace: float = 5.0, drain: float = 0.0) -> None:
+        """NOT_SERVING first, while calls are still served for ``drain`` seconds: long enough for load balancers
+        and readiness probes to see it and send elsewhere. Then the port closes and in-flight calls have ``grace``
+        seconds to finish, while long-lived streams are ended (``on_drain``); what is left is cancelled."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         await self.health.enter_graceful_shutdown()
-        for drain in self.on_drain:
-            await drain()
-        await self.server.stop(grace)
+        if drain:
+            log.info("NOT_SERVING; still serving for %.1fs while load balancers take note", drain)
+            await asyncio.sleep(drain)
+        # grpc.aio refuses new calls at once and waits for the running ones; the streams among them are told to end.
+        stopping = asyncio.ensure_future(self.server.stop(grace))
+        self.health.end_watches()
+        for end_streams in self.on_drain:
+            await end_streams()
+        await stopping
         for close in self.on_close:
             await close()
         log.info("stopped %s", ", ".join(self.service_names))
@@ -128,13 +201,13 @@ def start_metrics_endpoint(host: str, port: int) -> int:
     return http_server.server_port
 
 
-async def serve_until_signal(app: GrpcApp, grace: float,
+async def serve_until_signal(app: GrpcApp, grace: float, drain: float = 0.0,
                              signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT)) -> None:
-    """Runs ``app`` until SIGTERM or SIGINT, then stops it gracefully."""
+    """Runs ``app`` until SIGTERM or SIGINT, then stops it gracefully (see ``GrpcApp.stop``)."""
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in signals:
         loop.add_signal_handler(sig, stop_requested.set)
     await stop_requested.wait()
-    log.info("shutdown requested; draining for up to %.1fs", grace)
-    await app.stop(grace)
+    log.info("shutdown requested; draining for %.1fs, then up to %.1fs for calls in flight", drain, grace)
+    await app.stop(grace, drain)

@@ -30,7 +30,10 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
-    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0,
+                                          description="After the drain, how long calls in flight have to finish")
+    drain_seconds: float = Field(default=5.0, ge=0, description="After SIGTERM, how long health says NOT_SERVING "
+                                                                "while calls are still served")
     # Each service sets its receive limit from its largest legitimate request.
     max_receive_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0,
                                            description="Largest request accepted; RESOURCE_EXHAUSTED above")

@@ -11,6 +11,7 @@ The server answers POST /v1/chat/completions as its ``mode`` says:
     "wrong_content_type"  200, text/html: a proxy's page instead of a chat completion
     "no_choices"          200, a chat completion without choices
     "reset"               the connection reset (TCP RST) instead of an answer
+    "held"                like "good", once ``release`` is set; ``holding`` is set when such a request has arrived
     an int (429, 500...)  that status with an OpenAI-style error body; a 429 says Retry-After: ``retry_after_seconds``
 ``modes`` is a queue that overrides ``mode`` request by request (left to right) until it is empty. Every request
 body is kept in ``bodies``; ``requests`` counts them.
@@ -48,6 +49,8 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.modes: deque[str | int] = deque()
         self.slow_seconds = 1.0
         self.retry_after_seconds = 30  # longer than any client here waits: a 429 must not hold a call that long
+        self.holding = threading.Event()
+        self.release = threading.Event()
         self.requests = 0
         self.bodies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -94,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode == "slow":
             time.sleep(self.server.slow_seconds)  # longer than the client's timeout: the behaviour under test
+        if mode == "held":
+            self.server.holding.set()
+            self.server.release.wait(timeout=60)
         if mode == "malformed":
             content = MALFORMED
         else:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
+from svckit.personas import PersonaClient
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 from transcript_svc.adapters import tables
@@ -30,7 +31,9 @@ ERROR_DOMAIN = "transcript.sparring.dev"
 
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
-    transcripts = Transcripts(engine, PageTokens.from_secret(settings.page_token_secret), settings.analysis_interval)
+    personas = PersonaClient(settings.persona_address, settings.persona_timeout_seconds)
+    transcripts = Transcripts(engine, PageTokens.from_secret(settings.page_token_secret), personas,
+                              settings.analysis_interval)
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
@@ -40,7 +43,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
     }
-    closers = [committer.stop]
+    closers = [committer.stop, personas.close]
     if settings.analysis_address:
         analysis = AnalysisClient(settings.analysis_address, settings.analysis_timeout_seconds)
         dispatcher = transcript_outbox(engine, analysis.deliver, settings.outbox_max_attempts)

@@ -17,6 +17,10 @@ class TranscriptSettings(ServiceSettings):
     max_receive_message_bytes: int = Field(default=64 * 1024, gt=0,
                                            description="Largest request accepted; RESOURCE_EXHAUSTED above")
     analysis_address: str = ""
+    persona_address: str = Field(default="127.0.0.1:50051",
+                                 description="host:port of the persona service, which CreateSession asks")
+    persona_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
+                                           description="Deadline of one read from the persona service")
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
     max_in_flight: int = Field(default=256, ge=1, le=10_000,
                                description="Unacked utterances a stream may have before the server stops reading")

@@ -193,7 +193,9 @@ class LearningServicer:
     # --- feedback and learning runs -----------------------------------------------------------
 
     async def RecordFeedback(self, request, context):
-        recorded = await self._corpus.record_feedback(convert.feedback_document(request.feedback))
+        document = convert.feedback_document(request.feedback)
+        await self._personas.require_usable(document["persona"])
+        recorded = await self._corpus.record_feedback(document)
         return pb.RecordFeedbackResponse(feedback=message(pb.Feedback, recorded.document),
                                          duplicate=recorded.duplicate)
 

@@ -37,11 +37,36 @@ ADMIN = ((ROLE_METADATA_KEY, "admin"),)
 
 
 @pytest_asyncio.fixture(scope="session")
-async def transcript_server(database_url, engine, transcript_schema) -> AsyncIterator[str]:
-    from transcript_svc.app import build as build_transcript
+async def sarah(personas) -> None:
+    """The persona of every test session (``personas/sarah-chen``), as the live tests create it."""
+    from sparring.persona.v1 import persona_service_pb2 as pb
+
+    try:
+        await personas.CreatePersona(pb.CreatePersonaRequest(persona_id="sarah-chen", persona=pb.Persona(
+            slug="sarah-chen", display_name="Sarah Chen", role="VP Finance", blueprint=pb.BLUEPRINT_SALES,
+            difficulty=4, personality_traits=["sceptical", "blunt"])))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+@pytest_asyncio.fixture(scope="session")
+async def transcript_settings(database_url, persona_server, sarah):
+    """``transcript_settings(**overrides)``: a transcript server on the test database and port 0, whose sessions
+    are checked against the test persona server."""
     from transcript_svc.config import TranscriptSettings
 
-    app = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0), engine)
+    def make(**overrides) -> TranscriptSettings:
+        return TranscriptSettings(**{"database_url": database_url, "grpc_port": 0, "metrics_port": 0,
+                                     "persona_address": persona_server, **overrides})
+
+    return make
+
+
+@pytest_asyncio.fixture(scope="session")
+async def transcript_server(engine, transcript_schema, transcript_settings) -> AsyncIterator[str]:
+    from transcript_svc.app import build as build_transcript
+
+    app = await build_transcript(transcript_settings(), engine)
     await app.start()
     yield app.address
     await app.stop(grace=2)
@@ -112,3 +137,15 @@ async def finished_runs(database_url, learning_schema):
 
     async with run_waiter(database_url) as wait:
         yield wait
+
+
+@pytest_asyncio.fixture(scope="session")
+async def deleted_persona(personas) -> str:
+    """The name of a persona that exists, soft-deleted."""
+    from sparring.persona.v1 import persona_service_pb2 as pb
+
+    from tests.e2e.test_persona_api import create
+
+    created = await create(personas)
+    await personas.DeletePersona(pb.DeletePersonaRequest(name=created.name))
+    return created.name

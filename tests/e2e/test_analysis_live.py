@@ -348,10 +348,9 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
     assert audit.name in [a.name for a in by_persona.audits]
 
 
-async def test_the_demo_shows_the_meter_and_the_audit(database_url, engine, analysis_server, personas, capsys):
+async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, personas, transcript_settings, capsys):
     from analysis_svc import demo
     from transcript_svc.app import build as build_transcript
-    from transcript_svc.config import TranscriptSettings
 
     sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
                                blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
@@ -360,8 +359,7 @@ async def test_the_demo_shows_the_meter_and_the_audit(database_url, engine, anal
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     # A transcript replica that hands its triggers and audits to this analysis service, as `make run` wires it.
-    transcript = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                                           analysis_address=analysis_server), engine)
+    transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
     await transcript.start()
     try:
         await demo.run(transcript.address, analysis_server, pause=0)

@@ -142,18 +142,6 @@ async def test_suggestions_are_read_back_in_the_order_they_were_raised(transcrip
 # Post-call audits
 
 
-@pytest_asyncio.fixture(scope="module")
-async def sarah(personas) -> None:
-    """The persona of every test session, as the live tests create it."""
-    try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(
-            persona_id="sarah-chen", persona=persona_pb.Persona(
-                slug="sarah-chen", display_name="Sarah Chen", role="VP Finance", blueprint=persona_pb.BLUEPRINT_SALES,
-                difficulty=4, personality_traits=["sceptical", "blunt"])))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
-
-
 async def _ended_call(transcripts) -> str:
     session = await _streamed_call(transcripts)
     await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
@@ -293,14 +281,12 @@ async def test_openai_audits_on_a_service_without_it_are_refused_as_analyses_are
 
 
 async def test_the_transcript_outbox_audit_uses_the_configured_engine(
-        database_url, engine, transcripts, sarah, openai_server, openai_analyses, fake_openai):
+        engine, transcripts, sarah, openai_server, openai_analyses, fake_openai, transcript_settings):
     from transcript_svc.app import build as build_transcript
-    from transcript_svc.config import TranscriptSettings
 
     fake_openai.reset("good", _answering(AUDIT))
     # A transcript replica that hands its triggers and audits to the openai-configured analysis service.
-    replica = await build_transcript(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                                        analysis_address=openai_server), engine)
+    replica = await build_transcript(transcript_settings(analysis_address=openai_server), engine)
     await replica.start()
     try:
         async with grpc.aio.insecure_channel(replica.address) as channel:

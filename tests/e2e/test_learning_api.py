@@ -213,7 +213,7 @@ async def test_a_retried_create_with_the_same_request_id_makes_one_patch(learnin
 
 async def test_feedback_is_idempotent_on_its_trace_and_refuses_a_score_out_of_range(learnings):
     trace = f"trace-{uuid.uuid4().hex}"
-    feedback = pb.Feedback(trace_id=trace, score=-1, reason="incorrect", persona="personas/feedback-p",
+    feedback = pb.Feedback(trace_id=trace, score=-1, reason="incorrect", persona="personas/marcus-bell",
                            intent_label="factual_with_evidence")
     first = await learnings.RecordFeedback(pb.RecordFeedbackRequest(feedback=feedback))
     feedback.score = 1
@@ -223,9 +223,21 @@ async def test_feedback_is_idempotent_on_its_trace_and_refuses_a_score_out_of_ra
     fetched = await learnings.GetFeedback(pb.GetFeedbackRequest(name=f"feedback/{trace}"))
     assert fetched.feedback == first.feedback
     _, fields = await _refused(learnings.RecordFeedback(pb.RecordFeedbackRequest(feedback=pb.Feedback(
-        trace_id=f"trace-{uuid.uuid4().hex}", score=1.5, persona="personas/feedback-p"))),
+        trace_id=f"trace-{uuid.uuid4().hex}", score=1.5, persona="personas/marcus-bell"))),
         grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["feedback.score"]
+
+
+async def test_feedback_on_an_unknown_or_deleted_persona_is_refused_and_not_recorded(learnings, deleted_persona):
+    for persona, code, reason in (("personas/no-such-persona", grpc.StatusCode.NOT_FOUND, "PERSONA_NOT_FOUND"),
+                                  (deleted_persona, grpc.StatusCode.FAILED_PRECONDITION, "PERSONA_DELETED")):
+        trace = f"trace-{uuid.uuid4().hex}"
+        refused, _ = await _refused(learnings.RecordFeedback(pb.RecordFeedbackRequest(feedback=pb.Feedback(
+            trace_id=trace, score=1, persona=persona))), code)
+        assert refused == reason
+        missing, _ = await _refused(learnings.GetFeedback(pb.GetFeedbackRequest(name=f"feedback/{trace}")),
+                                    grpc.StatusCode.NOT_FOUND)
+        assert missing == "FEEDBACK_NOT_FOUND"
 
 
 async def test_a_learning_run_folds_events_into_modules_and_holds_without_auto_publish(learnings, finished_runs):

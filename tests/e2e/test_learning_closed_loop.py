@@ -20,7 +20,6 @@ from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from svckit.notify import PgListener
 from transcript_svc.app import build as build_transcript
-from transcript_svc.config import TranscriptSettings
 
 
 def _free_port() -> int:
@@ -30,16 +29,15 @@ def _free_port() -> int:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def wired(database_url, engine, analysis_schema, transcript_schema, persona_server, learning_server):
+async def wired(database_url, engine, analysis_schema, transcript_schema, persona_server, learning_server,
+                transcript_settings):
     """Persona (patched by learning), transcript -> analysis -> learning, as `make run` wires them."""
     analysis_port = _free_port()  # the transcript service needs it before the analysis service starts
     persona = await build_persona(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
                                                   learning_address=learning_server, patches_timeout_seconds=5),
                                   engine)
     await persona.start()
-    transcript = await build_transcript(TranscriptSettings(
-        database_url=database_url, grpc_port=0, metrics_port=0, analysis_address=f"127.0.0.1:{analysis_port}"),
-        engine)
+    transcript = await build_transcript(transcript_settings(analysis_address=f"127.0.0.1:{analysis_port}"), engine)
     await transcript.start()
     analysis = await build_analysis(AnalysisSettings(
         database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript.address,

@@ -1,4 +1,5 @@
-"""`make run` as a user sees it: four healthy services, the catalogue loaded, Ctrl-C stops everything."""
+"""`make run` as a user sees it: four healthy services, the catalogue loaded, the tools finding the services on the
+ports they were given, Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ async def _read_until(stream: asyncio.StreamReader, marker: str, seen: list[str]
         seen.append(line)
         if marker in line:
             return
+
+
+async def _tool(env: dict[str, str], module: str, *args: str) -> str:
+    """Runs ``python -m module args`` to its end; returns what it printed (it must succeed)."""
+    tool = await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output = (await asyncio.wait_for(tool.communicate(), timeout=60))[0].decode()
+    assert tool.returncode == 0, output
+    return output
 
 
 async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c(own_database_url):
@@ -64,6 +74,11 @@ async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c
             rendered = await stub.RenderPrompt(pb.RenderPromptRequest(persona="personas/sarah-chen",
                                                                       scenario="scenarios/q2-cost-reduction"))
             assert "Sarah Chen" in rendered.system_prompt
+        # The tools read the same <SERVICE>_GRPC_PORT settings: nothing listens on the default ports.
+        listed = await _tool(env, "persona_svc.cli", "list", "--blueprint", "sales")
+        assert "personas/sarah-chen" in listed
+        shown = await _tool(env, "analysis_svc.demo", "--pause", "0")
+        assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown
     finally:
         if launcher.returncode is None:
             launcher.send_signal(signal.SIGINT)

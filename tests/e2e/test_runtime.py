@@ -8,8 +8,9 @@ import urllib.request
 import grpc
 import pytest
 import sqlalchemy as sa
+from google.protobuf import descriptor_database, descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client.parser import text_string_to_metric_families
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
@@ -45,13 +46,39 @@ async def test_services_migrate_and_report_serving(spec, engine, database_url):
         await app.stop(grace=1)
 
 
-async def test_reflection_lists_the_service_and_health(persona_server):
+REFLECTION_VERSIONS = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]
+
+
+@pytest.mark.parametrize("reflection", REFLECTION_VERSIONS)
+async def test_reflection_lists_services_and_describes_methods(persona_server, reflection):
+    """As grpcurl's `list` and `describe Service.Method` ask, on either version (v1 and v1alpha share messages)."""
     async with grpc.aio.insecure_channel(persona_server) as channel:
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
-        reply = await responses.read()
-    names = {s.name for s in reply.list_services_response.service}
-    assert {"sparring.persona.v1.PersonaService", "grpc.health.v1.Health"} <= names
+        call = channel.stream_stream(f"/{reflection}/ServerReflectionInfo",
+                                     request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                     response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)()
+
+        async def ask(**request) -> reflection_pb2.ServerReflectionResponse:
+            await call.write(reflection_pb2.ServerReflectionRequest(**request))
+            reply = await call.read()
+            assert not reply.HasField("error_response"), (request, reply.error_response)
+            return reply
+
+        listed = await ask(list_services="")
+        files = descriptor_database.DescriptorDatabase()
+        for method in ("sparring.persona.v1.PersonaService.GetPersona", f"{reflection}.ServerReflectionInfo"):
+            described = await ask(file_containing_symbol=method.rsplit(".", 1)[0])
+            for serialized in described.file_descriptor_response.file_descriptor_proto:
+                files.Add(descriptor_pb2.FileDescriptorProto.FromString(serialized))
+        await call.done_writing()
+    assert {s.name for s in listed.list_services_response.service} >= {
+        "sparring.persona.v1.PersonaService", "grpc.health.v1.Health", *REFLECTION_VERSIONS}
+    pool = descriptor_pool.DescriptorPool(files)
+    get_persona = pool.FindMethodByName("sparring.persona.v1.PersonaService.GetPersona")
+    assert get_persona.input_type.full_name == "sparring.persona.v1.GetPersonaRequest"
+    assert "name" in get_persona.input_type.fields_by_name
+    assert get_persona.output_type.full_name == "sparring.persona.v1.GetPersonaResponse"
+    served = pool.FindMethodByName(f"{reflection}.ServerReflectionInfo")
+    assert served.input_type.full_name == f"{reflection.rsplit('.', 1)[0]}.ServerReflectionRequest"
 
 
 async def test_metrics_use_go_grpc_prometheus_names(personas):

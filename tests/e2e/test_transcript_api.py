@@ -11,12 +11,14 @@ import pytest_asyncio
 from google.protobuf import timestamp_pb2
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
+from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from tests.e2e.transcript_checks import INVALID, all_rows, rejected, scalar, session_id
 from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
+UNREACHABLE = "127.0.0.1:1"  # nothing listens on port 1
 
 
 def uid() -> str:
@@ -37,8 +39,10 @@ async def get(stub, name: str) -> pb.Session:
     return (await stub.GetSession(pb.GetSessionRequest(name=name))).session
 
 
-async def of_persona(stub, persona: str) -> list[str]:
-    return [s.name for s in (await stub.ListSessions(pb.ListSessionsRequest(persona=persona, page_size=200))).sessions]
+async def of_scenario(stub, scenario: str) -> list[str]:
+    """The sessions of a scenario: each test makes up its own, as the personas are the shared catalogue's."""
+    reply = await stub.ListSessions(pb.ListSessionsRequest(scenario=scenario, page_size=200))
+    return [s.name for s in reply.sessions]
 
 
 # --- sessions -----------------------------------------------------------------------------------
@@ -71,16 +75,16 @@ async def test_a_session_keeps_what_the_caller_chose(transcripts):
 
 
 async def test_create_is_idempotent_on_request_id(transcripts):
-    persona = f"personas/idem-{uid()}"
-    request = pb.CreateSessionRequest(session=draft(persona), request_id=f"req-{uid()}")
+    scenario = f"scenarios/idem-{uid()}"
+    request = pb.CreateSessionRequest(session=draft(scenario=scenario), request_id=f"req-{uid()}")
     first = (await transcripts.CreateSession(request)).session
     again = (await transcripts.CreateSession(request)).session
     assert again == first
-    assert await of_persona(transcripts, persona) == [first.name]
-    other = pb.CreateSessionRequest(session=draft(persona, round_number=2), request_id=request.request_id)
+    assert await of_scenario(transcripts, scenario) == [first.name]
+    other = pb.CreateSessionRequest(session=draft(scenario=scenario, round_number=2), request_id=request.request_id)
     rejection = await rejected(transcripts.CreateSession(other), INVALID)
     assert rejection.fields == ["request_id"]
-    assert await of_persona(transcripts, persona) == [first.name]
+    assert await of_scenario(transcripts, scenario) == [first.name]
 
 
 BAD_SESSIONS = {
@@ -100,13 +104,42 @@ BAD_SESSIONS = {
 
 @pytest.mark.parametrize(("overrides", "chosen_id", "field"), BAD_SESSIONS.values(), ids=BAD_SESSIONS.keys())
 async def test_bad_sessions_are_refused_and_nothing_is_created(transcripts, overrides, chosen_id, field):
-    persona = f"personas/bad-{uid()}"
-    request = pb.CreateSessionRequest(session=draft(**{"persona": persona, **overrides}), session_id=chosen_id)
+    scenario = f"scenarios/bad-{uid()}"
+    request = pb.CreateSessionRequest(session=draft(**{"scenario": scenario, **overrides}), session_id=chosen_id)
     rejection = await rejected(transcripts.CreateSession(request), INVALID)
     assert field in rejection.fields, rejection.violations
     assert rejection.reason == "INVALID_ARGUMENT"
-    if overrides.get("persona") is None:
-        assert await of_persona(transcripts, persona) == []
+    if overrides.get("scenario") is None:
+        assert await of_scenario(transcripts, scenario) == []
+
+
+async def test_a_session_of_an_unknown_or_deleted_persona_is_refused_and_nothing_is_created(
+        transcripts, deleted_persona):
+    scenario = f"scenarios/no-persona-{uid()}"
+    for persona, code, reason in ((f"personas/no-such-{uid()}", NOT_FOUND, "PERSONA_NOT_FOUND"),
+                                  (deleted_persona, PRECONDITION, "PERSONA_DELETED")):
+        request = pb.CreateSessionRequest(session=draft(persona, scenario=scenario))
+        rejection = await rejected(transcripts.CreateSession(request), code)
+        assert (rejection.reason, rejection.info.metadata["resource"]) == (reason, persona)
+    assert await of_scenario(transcripts, scenario) == []
+
+
+async def test_without_the_persona_service_a_session_is_unavailable_and_nothing_is_created(
+        engine, transcripts, transcript_settings):
+    from transcript_svc.app import build
+
+    app = await build(transcript_settings(persona_address=UNREACHABLE, persona_timeout_seconds=1), engine)
+    await app.start()
+    scenario = f"scenarios/unreachable-{uid()}"
+    try:
+        async with grpc.aio.insecure_channel(app.address) as channel:
+            stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+            request = pb.CreateSessionRequest(session=draft(scenario=scenario))
+            rejection = await rejected(stub.CreateSession(request), grpc.StatusCode.UNAVAILABLE)
+    finally:
+        await app.stop(grace=1)
+    assert rejection.reason == "PERSONA_SERVICE_UNAVAILABLE"
+    assert await of_scenario(transcripts, scenario) == []
 
 
 async def test_every_bad_field_of_a_session_is_named_at_once(transcripts):
@@ -117,10 +150,10 @@ async def test_every_bad_field_of_a_session_is_named_at_once(transcripts):
                                      "session.analysis_interval"}
 
 
-async def test_an_existing_session_id_is_already_exists_and_the_session_is_unchanged(transcripts):
+async def test_an_existing_session_id_is_already_exists_and_the_session_is_unchanged(transcripts, catalogue):
     chosen = f"call-{uid()}"
     first = (await transcripts.CreateSession(pb.CreateSessionRequest(session=draft(), session_id=chosen))).session
-    copy = pb.CreateSessionRequest(session=draft(f"personas/other-{uid()}", round_number=4), session_id=chosen)
+    copy = pb.CreateSessionRequest(session=draft("personas/priya-raman", round_number=4), session_id=chosen)
     rejection = await rejected(transcripts.CreateSession(copy), grpc.StatusCode.ALREADY_EXISTS)
     assert rejection.reason == "SESSION_EXISTS"
     assert rejection.info.metadata["resource"] == first.name
@@ -149,11 +182,12 @@ async def test_unknown_sessions_are_not_found(transcripts):
 
 
 async def test_sessions_list_newest_first_page_by_page(transcripts):
-    persona = f"personas/list-{uid()}"
-    made = [await create(transcripts, persona=persona) for _ in range(5)]
+    scenario = f"scenarios/list-{uid()}"
+    made = [await create(transcripts, scenario=scenario) for _ in range(5)]
     names, token, pages = [], "", 0
     while True:
-        page = await transcripts.ListSessions(pb.ListSessionsRequest(persona=persona, page_size=2, page_token=token))
+        page = await transcripts.ListSessions(pb.ListSessionsRequest(scenario=scenario, page_size=2,
+                                                                     page_token=token))
         assert len(page.sessions) <= 2
         names += [s.name for s in page.sessions]
         pages += 1
@@ -164,21 +198,23 @@ async def test_sessions_list_newest_first_page_by_page(transcripts):
     assert pages == 3
 
 
-async def test_sessions_filter_by_persona_scenario_blueprint_state_and_time(transcripts):
-    persona = f"personas/filter-{uid()}"
+async def test_sessions_filter_by_persona_scenario_blueprint_state_and_time(transcripts, catalogue):
+    persona, other_persona = "personas/sarah-chen", "personas/priya-raman"
     scenario = f"scenarios/filter-{uid()}"
     sales = [await create(transcripts, persona=persona, scenario=scenario) for _ in range(3)]
-    security = await create(transcripts, persona=persona, blueprint=persona_pb.BLUEPRINT_SECURITY)
+    security = await create(transcripts, persona=other_persona, scenario=scenario,
+                            blueprint=persona_pb.BLUEPRINT_SECURITY)
     await transcripts.EndSession(pb.EndSessionRequest(name=sales[0].name))
 
     async def listed(**filters) -> list[str]:
-        reply = await transcripts.ListSessions(pb.ListSessionsRequest(**{"persona": persona, "page_size": 50,
+        reply = await transcripts.ListSessions(pb.ListSessionsRequest(**{"scenario": scenario, "page_size": 50,
                                                                          **filters}))
         return [s.name for s in reply.sessions]
 
     everything = [security.name, *(s.name for s in reversed(sales))]
     assert await listed() == everything
-    assert await listed(scenario=scenario) == [s.name for s in reversed(sales)]
+    assert await listed(persona=persona) == [s.name for s in reversed(sales)]
+    assert await listed(persona=other_persona) == [security.name]
     assert await listed(blueprint=persona_pb.BLUEPRINT_SECURITY) == [security.name]
     assert await listed(blueprint=persona_pb.BLUEPRINT_SALES) == [s.name for s in reversed(sales)]
     assert await listed(state=pb.SESSION_STATE_ENDED) == [sales[0].name]
@@ -187,19 +223,19 @@ async def test_sessions_filter_by_persona_scenario_blueprint_state_and_time(tran
     assert await listed(start_time_to=sales[1].start_time) == [sales[0].name]
     assert await listed(start_time_from=sales[1].start_time, start_time_to=security.start_time) == [
         sales[2].name, sales[1].name]
-    assert await listed(scenario=scenario, state=pb.SESSION_STATE_ACTIVE, page_size=1) == [sales[2].name]
+    assert await listed(persona=persona, state=pb.SESSION_STATE_ACTIVE, page_size=1) == [sales[2].name]
 
 
 async def test_bad_list_requests_are_invalid(transcripts):
-    persona = f"personas/badlist-{uid()}"
-    await create(transcripts, persona=persona)
-    await create(transcripts, persona=persona)
-    page = await transcripts.ListSessions(pb.ListSessionsRequest(persona=persona, page_size=1))
+    scenario = f"scenarios/badlist-{uid()}"
+    await create(transcripts, scenario=scenario)
+    await create(transcripts, scenario=scenario)
+    page = await transcripts.ListSessions(pb.ListSessionsRequest(scenario=scenario, page_size=1))
     assert page.next_page_token
     cases = {
-        "page_token": pb.ListSessionsRequest(persona=f"personas/other-{uid()}", page_token=page.next_page_token),
-        "page_token ": pb.ListSessionsRequest(persona=persona, page_token="not-a-token"),
-        "page_size": pb.ListSessionsRequest(persona=persona, page_size=-1),
+        "page_token": pb.ListSessionsRequest(scenario=f"scenarios/other-{uid()}", page_token=page.next_page_token),
+        "page_token ": pb.ListSessionsRequest(scenario=scenario, page_token="not-a-token"),
+        "page_size": pb.ListSessionsRequest(scenario=scenario, page_size=-1),
         "persona": pb.ListSessionsRequest(persona="sarah-chen"),
         "scenario": pb.ListSessionsRequest(scenario="personas/x"),
         "blueprint": pb.ListSessionsRequest(blueprint=77),

@@ -16,7 +16,6 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from svckit.server import GrpcApp
 from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
 from transcript_svc.app import build
-from transcript_svc.config import TranscriptSettings
 
 
 class FakeAnalysis(analysis_service_pb2_grpc.AnalysisServiceServicer):
@@ -70,21 +69,19 @@ async def fake_analysis():
         await app.stop(grace=0)
 
 
-async def _transcript_replicas(database_url, engine, analysis_address: str, count: int = 1):
+async def _transcript_replicas(transcript_settings, engine, analysis_address: str, count: int = 1):
     apps = []
     for _ in range(count):
-        settings = TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                      analysis_address=analysis_address)
-        app = await build(settings, engine)
+        app = await build(transcript_settings(analysis_address=analysis_address), engine)
         await app.start()
         apps.append(app)
     return apps
 
 
 async def test_every_interval_of_durable_messages_and_the_end_reach_analysis_once(
-        database_url, engine, transcript_schema, fake_analysis):
+        transcript_settings, engine, transcript_schema, fake_analysis):
     fake, address = await fake_analysis()
-    replicas = await _transcript_replicas(database_url, engine, address, count=2)
+    replicas = await _transcript_replicas(transcript_settings, engine, address, count=2)
     try:
         async with grpc.aio.insecure_channel(replicas[0].address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
@@ -108,9 +105,10 @@ async def test_every_interval_of_durable_messages_and_the_end_reach_analysis_onc
     assert [tuple(r) for r in states] == [("analysis", 5, "done"), ("analysis", 10, "done"), ("audit", 12, "done")]
 
 
-async def test_a_refused_request_is_retried_until_delivered(database_url, engine, transcript_schema, fake_analysis):
+async def test_a_refused_request_is_retried_until_delivered(transcript_settings, engine, transcript_schema,
+                                                           fake_analysis):
     fake, address = await fake_analysis(refuse_first=True)
-    (replica,) = await _transcript_replicas(database_url, engine, address)
+    (replica,) = await _transcript_replicas(transcript_settings, engine, address)
     try:
         async with grpc.aio.insecure_channel(replica.address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)

@@ -16,7 +16,6 @@ from svckit.db import make_engine
 from tests.e2e.transcript_checks import all_rows, rejected, session_id, stream_ended_with
 from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
 from transcript_svc.app import build
-from transcript_svc.config import TranscriptSettings
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.transcripts import Transcripts
 
@@ -29,13 +28,13 @@ class Replica:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def replicas(database_url, transcript_schema) -> AsyncIterator[tuple[Replica, Replica]]:
+async def replicas(database_url, transcript_schema, transcript_settings) -> AsyncIterator[tuple[Replica, Replica]]:
     """Two replicas, each with its own engine, committer and NOTIFY listener, as two processes would have."""
     started, engines = [], []
     for _ in range(2):
         engine = make_engine(database_url, pool_size=5)
         engines.append(engine)
-        app = await build(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0), engine)
+        app = await build(transcript_settings(), engine)
         await app.start()
         channel = grpc.aio.insecure_channel(app.address)
         started.append(Replica(app, channel, transcript_service_pb2_grpc.TranscriptServiceStub(channel)))
@@ -215,7 +214,7 @@ class Hooked:
 
 
 @pytest_asyncio.fixture
-async def opening_hook(database_url, transcript_schema, monkeypatch):
+async def opening_hook(database_url, transcript_schema, transcript_settings, monkeypatch):
     """(replica A whose NOTIFY handling is observed, replica B, ``interfere``): ``interfere(session, action)``
     makes A's next open of ``session`` run ``action`` after its commit, then wait until A has handled the
     NOTIFY ``action`` caused (``action`` returns the channel handler name and payload to wait for)."""
@@ -223,7 +222,7 @@ async def opening_hook(database_url, transcript_schema, monkeypatch):
     apps = []
 
     async def start() -> Replica:
-        app = await build(TranscriptSettings(database_url=database_url, grpc_port=0, metrics_port=0), engine)
+        app = await build(transcript_settings(), engine)
         await app.start()
         channel = grpc.aio.insecure_channel(app.address)
         apps.append((app, channel))

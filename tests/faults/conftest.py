@@ -5,7 +5,7 @@ from tests.e2e.conftest import *  # noqa: F403  (the end-to-end fixtures: real s
 
 # The openai-configured analysis and learning servers of the end-to-end layer; a module using them names its own
 # ``fake_openai`` endpoint.
-from tests.e2e.test_analysis_openai import openai_analyses, openai_server, sarah  # noqa: F401
+from tests.e2e.test_analysis_openai import openai_analyses, openai_server  # noqa: F401
 from tests.e2e.test_learning_openai import (  # noqa: F401
     finished_here,
     openai_database,

@@ -20,7 +20,6 @@ from svckit.db import make_engine
 from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stream_resuming
 from transcript_svc.adapters.group_commit import APPLICATION_NAME
 from transcript_svc.app import SPEC, build
-from transcript_svc.config import TranscriptSettings
 
 KILL_COMMITTER = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -29,10 +28,10 @@ WHERE datname = current_database() AND application_name = $1
 
 
 @pytest_asyncio.fixture
-async def server(own_database_url) -> AsyncIterator[str]:
+async def server(own_database_url, transcript_settings) -> AsyncIterator[str]:
     engine = make_engine(own_database_url, pool_size=5)
     await SPEC.migrate(engine)
-    app = await build(TranscriptSettings(database_url=own_database_url, grpc_port=0, metrics_port=0), engine)
+    app = await build(transcript_settings(database_url=own_database_url), engine)
     await app.start()
     yield app.address
     await app.stop(grace=2)

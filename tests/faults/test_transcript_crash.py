@@ -28,7 +28,6 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from tests.faults.resuming_gateway import GatewayState, open_frame, stream_until, utterance
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE = "sparring.transcript.v1.TranscriptService"
 START_TIMEOUT = 60.0
 
 
@@ -40,11 +39,14 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
-    """``python -m transcript_svc`` on fixed ports; ``start`` again after a kill restarts it on the same ones."""
+    """``python -m {service}_svc`` on fixed ports; ``start`` again after a kill restarts it on the same ones.
+
+    It stops at once on SIGTERM (no drain) unless ``env`` sets its ``{SERVICE}_DRAIN_SECONDS``."""
 
     database_url: str
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    service: str = "transcript"
     grpc_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
@@ -57,12 +59,13 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
     async def start(self) -> None:
+        prefix = self.service.upper()
         env = {**os.environ, "DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING",
-               "TRANSCRIPT_GRPC_PORT": str(self.grpc_port), "TRANSCRIPT_METRICS_PORT": str(self.metrics_port),
-               **self.env}
+               f"{prefix}_GRPC_PORT": str(self.grpc_port), f"{prefix}_METRICS_PORT": str(self.metrics_port),
+               f"{prefix}_DRAIN_SECONDS": "0", **self.env}
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "transcript_svc", cwd=ROOT, env=env, stdout=log, stderr=log)
+                sys.executable, "-m", f"{self.service}_svc", cwd=ROOT, env=env, stdout=log, stderr=log)
         await self._wait_serving()
 
     async def _wait_serving(self) -> None:
@@ -74,7 +77,7 @@ class ServerProcess:
                 assert self.process is not None and self.process.returncode is None, (
                     f"the server exited with {self.process.returncode if self.process else None}:\n{self.log()}")
                 try:
-                    reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=0.5)
+                    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:
                         return
                 except grpc.aio.AioRpcError:
@@ -103,11 +106,13 @@ class ServerProcess:
 
 
 @pytest_asyncio.fixture
-async def server_factory(own_database_url, tmp_path) -> AsyncIterator:
+async def server_factory(own_database_url, tmp_path, persona_server, catalogue) -> AsyncIterator:
+    """Makes service processes on a database of their own, reading personas from the catalogue's persona server."""
     servers: list[ServerProcess] = []
 
-    def make(**env: str) -> ServerProcess:
-        server = ServerProcess(own_database_url, tmp_path / f"server-{len(servers)}.log", env)
+    def make(service: str = "transcript", **env: str) -> ServerProcess:
+        env = {f"{service.upper()}_PERSONA_ADDRESS": persona_server, **env}
+        server = ServerProcess(own_database_url, tmp_path / f"server-{len(servers)}.log", env, service)
         servers.append(server)
         return server
 

@@ -32,9 +32,16 @@ EPOCH = datetime.fromtimestamp(0, UTC)
 SPOKEN = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
+class EveryPersonaUsable:
+    """The persona port, for tests of what happens after a session is created."""
+
+    async def require_usable(self, name: str) -> None:
+        return None
+
+
 @pytest.fixture
 def service(engine) -> Transcripts:
-    return Transcripts(engine, PageTokens.from_secret("test"))
+    return Transcripts(engine, PageTokens.from_secret("test"), EveryPersonaUsable())
 
 
 @pytest_asyncio.fixture

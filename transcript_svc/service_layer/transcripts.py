@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,6 +44,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class Personas(Protocol):
+    async def require_usable(self, name: str) -> object:
+        """Returns if the persona exists and is not deleted; raises NotFound, FailedPrecondition or Unavailable."""
+
+
 @dataclasses.dataclass(frozen=True)
 class StreamGrant:
     session: Session
@@ -51,9 +57,10 @@ class StreamGrant:
 
 
 class Transcripts:
-    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens,
+    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens, personas: Personas,
                  default_interval: int = DEFAULT_ANALYSIS_INTERVAL) -> None:
         self._engine = engine
+        self._personas = personas
         self._reads = autocommit(engine)
         self._tokens = page_tokens
         self._default_interval = default_interval
@@ -84,6 +91,8 @@ class Transcripts:
         if draft.persona_revision < 0:
             violations.add("session.persona_revision", "must not be negative")
         violations.raise_if_any()
+        # Asked before the transaction opens, so no connection waits on the persona service.
+        await self._personas.require_usable(draft.persona)
         now = _now()
         session = dataclasses.replace(
             draft, id=session_id or str(uuid.uuid4()), round_number=draft.round_number or 1,

@@ -217,7 +217,8 @@ class AnalysisServiceServicer:
         fresh snapshot with resync = true. Once the audit event is sent the stream
         ends with OK; watching a session already audited sends the snapshot (with
         the audit) and ends. An unknown session is NOT_FOUND. Watching a session
-        with no analysis yet is allowed: the snapshot is empty.
+        with no analysis yet is allowed: the snapshot is empty. A server shutting
+        down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -100,7 +100,8 @@ class AnalysisServiceStub:
     fresh snapshot with resync = true. Once the audit event is sent the stream
     ends with OK; watching a session already audited sends the snapshot (with
     the audit) and ends. An unknown session is NOT_FOUND. Watching a session
-    with no analysis yet is allowed: the snapshot is empty.
+    with no analysis yet is allowed: the snapshot is empty. A server shutting
+    down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
     """
     GetSuggestion: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.GetSuggestionRequest, _analysis_service_pb2.GetSuggestionResponse]
     """Gets a suggestion."""
@@ -207,7 +208,8 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     fresh snapshot with resync = true. Once the audit event is sent the stream
     ends with OK; watching a session already audited sends the snapshot (with
     the audit) and ends. An unknown session is NOT_FOUND. Watching a session
-    with no analysis yet is allowed: the snapshot is empty.
+    with no analysis yet is allowed: the snapshot is empty. A server shutting
+    down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
     """
     GetSuggestion: _aio.UnaryUnaryMultiCallable[_analysis_service_pb2.GetSuggestionRequest, _analysis_service_pb2.GetSuggestionResponse]  # type: ignore[assignment]
     """Gets a suggestion."""
@@ -341,7 +343,8 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
         fresh snapshot with resync = true. Once the audit event is sent the stream
         ends with OK; watching a session already audited sends the snapshot (with
         the audit) and ends. An unknown session is NOT_FOUND. Watching a session
-        with no analysis yet is allowed: the snapshot is empty.
+        with no analysis yet is allowed: the snapshot is empty. A server shutting
+        down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
         """
 
     @_abc_1.abstractmethod

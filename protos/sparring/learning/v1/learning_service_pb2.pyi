@@ -1631,7 +1631,9 @@ class Feedback(_message.Message):
     comment: _builtins.str
     """Free text, at most 2000 characters."""
     persona: _builtins.str
-    """"personas/{persona_id}". Required."""
+    """"personas/{persona_id}". Required. Unknown to the persona service: NOT_FOUND
+    (PERSONA_NOT_FOUND); deleted: FAILED_PRECONDITION (PERSONA_DELETED).
+    """
     intent_label: _builtins.str
     """What the answer was meant to do, at most 100 characters, e.g.
     "factual_with_evidence".

@@ -310,7 +310,10 @@ class Persona(_message.Message):
     name: _builtins.str
     """Resource name: "personas/{persona_id}". Output only."""
     slug: _builtins.str
-    """URL-safe unique name, e.g. "sarah-chen-cfo". Lowercase letters, digits and dashes."""
+    """URL-safe unique name, e.g. "sarah-chen-cfo". Required: 1 to 63 lowercase
+    letters, digits and single dashes. One already used by another persona:
+    ALREADY_EXISTS (SLUG_TAKEN).
+    """
     display_name: _builtins.str
     """The persona's own name, e.g. "Sarah Chen". Required."""
     role: _builtins.str

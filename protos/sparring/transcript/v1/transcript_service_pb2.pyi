@@ -179,7 +179,11 @@ class Session(_message.Message):
     name: _builtins.str
     """Resource name: "sessions/{session_id}". Output only."""
     persona: _builtins.str
-    """The persona played, "personas/{persona_id}" (persona service). Required."""
+    """The persona played, "personas/{persona_id}" (persona service). Required.
+    At creation, unknown to the persona service: NOT_FOUND (PERSONA_NOT_FOUND);
+    deleted: FAILED_PRECONDITION (PERSONA_DELETED); the persona service not
+    answering: UNAVAILABLE (PERSONA_SERVICE_UNAVAILABLE). Nothing is created then.
+    """
     scenario: _builtins.str
     """The scenario, "scenarios/{scenario_id}" (persona service). Optional."""
     blueprint: _persona_service_pb2.Blueprint.ValueType

@@ -1,0 +1,62 @@
+"""The persona service as the other services read it: one channel, a deadline on every call, and its answers
+turned into the caller's domain errors (a name it does not know, or the service itself failing)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from sparring.persona.v1 import persona_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2_grpc
+
+from svckit.errors import FailedPrecondition, NotFound, Unavailable
+
+# What the persona service answers for a name it holds nothing under.
+_UNKNOWN = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+class PersonaClient:
+    def __init__(self, address: str, timeout_seconds: float) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self.stub = persona_service_pb2_grpc.PersonaServiceStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def call(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
+        """``method(request)`` within the deadline; any failure is the persona service being unavailable."""
+        try:
+            return await method(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            raise unavailable(error) from error
+
+    async def find(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any | None:
+        """Like ``call``, but None when the name in ``request`` is unknown to the persona service."""
+        try:
+            return await method(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _UNKNOWN:
+                return None
+            raise unavailable(error) from error
+
+    async def persona(self, name: str) -> pb.Persona | None:
+        """The persona, a deleted one too (``delete_time`` set); None when there is none of that name."""
+        reply = await self.find(self.stub.GetPersona, pb.GetPersonaRequest(name=name))
+        return reply.persona if reply is not None else None
+
+    async def require_usable(self, name: str) -> pb.Persona:
+        """The persona, if it exists and is not deleted: NOT_FOUND, FAILED_PRECONDITION (PERSONA_DELETED) else."""
+        persona = await self.persona(name)
+        if persona is None:
+            raise NotFound(name, reason="PERSONA_NOT_FOUND")
+        if persona.HasField("delete_time"):
+            raise FailedPrecondition(f"{name} is deleted; undelete it first", reason="PERSONA_DELETED",
+                                     metadata={"resource": name})
+        return persona
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+def unavailable(error: grpc.aio.AioRpcError) -> Unavailable:
+    return Unavailable(f"the persona service could not be read ({error.code().name}: {error.details()})",
+                       reason="PERSONA_SERVICE_UNAVAILABLE")
