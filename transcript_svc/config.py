@@ -15,6 +15,9 @@ class TranscriptSettings(ServiceSettings):
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     analysis_address: str = ""
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
+    max_open_streams: int = Field(default=5000, ge=1, le=100_000,
+                                  description="Streams one replica holds at once; more opens are refused with "
+                                              "RESOURCE_EXHAUSTED and a RetryInfo (memory and database are finite)")
     max_in_flight: int = Field(default=256, ge=1, le=10_000,
                                description="Unacked utterances a stream may have before the server stops reading")
     commit_max_batch: int = Field(default=500, ge=1, le=10_000, description="Most utterances in one group commit")
