@@ -28,6 +28,12 @@ Transcript part (``bench/transcript_run.py``, ``bench/transcript.py``, ``bench/s
   fixed offered rate for ack latency, then many live sessions held for a while, after which every session's
   stored rows are checked against what was acked.
 
+Streams part (``bench/streams.py``, ``--only streams``):
+
+- the transcript service with ``TRANSCRIPT_MAX_OPEN_STREAMS`` streams opened at the same moment (``--streams-at-once``,
+  its default bound), then more beyond that bound, each of which must be refused with a retryable status and a
+  RetryInfo; the service's memory before and with the streams held, per idle stream; one utterance on each.
+
 Figures go to stdout and to each part's section of ``docs/benchmarks.md`` (``bench/report.py``).
 
 To find where the time goes: ``--diagnose`` adds the echo server with the services' call wrapping and

@@ -66,6 +66,15 @@ class ChildProcess:
             return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def rss_bytes(self) -> int:
+        """Resident memory of the process now (VmRSS; 0 once it has exited)."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return 0
+        kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
+        return int(kib) * 1024
+
     def thread_cpu_seconds(self) -> dict[int, tuple[str, float]]:
         """CPU time so far of each thread of the process: {tid: (thread name, seconds)}."""
         threads = {}

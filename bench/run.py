@@ -15,7 +15,7 @@ from pathlib import Path
 
 import grpc
 
-from bench import analysis_run, echo, h2load, persona, report, transcript_run
+from bench import analysis_run, echo, h2load, persona, report, streams, transcript, transcript_run
 from bench.children import ChildProcess
 from bench.database import fresh_database, start_postgres
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
@@ -34,7 +34,7 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
-PARTS = ("persona", "transcript", "analysis")
+PARTS = ("persona", "transcript", "analysis", "streams")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,7 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "against one unary call per message), and of the analysis service (latency from a triggering message's ack to "
         "its Say Meter at a watcher); writes docs/benchmarks.md.")
     parser.add_argument("--only", choices=PARTS,
-                        help="run one part only (default: all three, in the order persona, transcript, analysis)")
+                        help="run one part only (default: all four, in the order persona, transcript, analysis, "
+                             "streams)")
     parser.add_argument("--clients", type=int, default=50,
                         help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
                              "callers of the one-call-per-message server")
@@ -104,6 +105,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help="analyses measured one at a time on an otherwise idle system (default 200)")
     analysis.add_argument("--idle-pause", type=float, default=0.05,
                           help="seconds between two idle analyses (default 0.05)")
+    burst = parser.add_argument_group("streams")
+    bound = transcript_run.transcript.MAX_OPEN_STREAMS
+    burst.add_argument("--streams-at-once", type=int, default=bound,
+                       help="streams opened at the same moment on one transcript replica, which holds as many at "
+                            f"most (its TRANSCRIPT_MAX_OPEN_STREAMS; default {bound}, the service's default)")
+    burst.add_argument("--streams-beyond", type=int, default=500,
+                       help="opens at once beyond that bound, while its streams are held: all must be refused "
+                            "(default 500)")
+    burst.add_argument("--streams-channels", type=int, default=10,
+                       help="channels (TCP connections) the streams share (default 10)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also measure the echo server with each call wrapped as the services wrap theirs, "
                              "and GetPersona on variants of the persona service (see bench/variant.py); "
@@ -141,6 +152,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--analysis-sessions, --analysis-channels and --idle-analyses must be at least 1, "
                      "--analysis-every 1 to 1000, --analysis-hold and --utterance-interval positive, "
                      "--analysis-drain and --idle-pause not negative")
+    if not 1 <= args.streams_at_once <= 20_000 or not 1 <= args.streams_beyond <= 5_000 or args.streams_channels < 1:
+        parser.error("--streams-at-once must be 1 to 20000, --streams-beyond 1 to 5000 and --streams-channels at "
+                     "least 1")
     return args
 
 
@@ -434,6 +448,46 @@ def _run_analysis(args: argparse.Namespace, database_url: str, logs: Path,
         log(f"wrote the '{analysis_run.SECTION}' section of {args.output}")
 
 
+def _run_streams(args: argparse.Namespace, database_url: str, logs: Path,
+                 profile: Callable[[str], Path | None]) -> None:
+    started = transcript.start_service(ROOT, database_url, logs, profile("transcript-streams"),
+                                       max_open_streams=args.streams_at_once)
+    try:
+        figures = eventloop.run(_measure_streams(args, started, database_url))
+    finally:
+        code = started.child.stop()
+    if code not in (0, None):
+        log(f"transcript service exited with code {code} on SIGTERM; log {started.child.log_path}:\n"
+            f"{started.child.log_tail()}")
+    print()
+    print(streams.burst_console(figures))
+    print()
+    _print_targets(figures.targets())
+    if args.profile:
+        _print_profile(profile("transcript-streams"))
+    elif args.no_write:
+        log("streams figures not written (--no-write)")
+    else:
+        report.write_section(args.output, streams.burst_section(figures))
+        log(f"wrote the '{streams.BURST_SECTION}' section of {args.output}")
+
+
+async def _measure_streams(args: argparse.Namespace, started: transcript.Started,
+                           database_url: str) -> streams.BurstFigures:
+    channels = open_channels(started.address, args.streams_channels)
+    try:
+        await transcript.wait_service(started.child, channels[0])
+        log(f"streams: {args.streams_at_once:,} opens at once on {args.streams_channels} channels, then "
+            f"{args.streams_beyond:,} beyond the bound")
+        return await streams.measure_burst(
+            channels, started.child, transcript.TEXTS, args.streams_at_once, args.streams_beyond,
+            lambda label, count: transcript.insert_sessions(database_url, label, count),
+            lambda: transcript.metric_samples(started.metrics_port))
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
 def _print_targets(targets: list[report.Target]) -> None:
     for target in targets:
         print(f"{'PASS' if target.passed else 'FAIL'}: {target.text} ({target.measured})")
@@ -467,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             log("starting the embedded PostgreSQL (.data/postgres-bench)")
             server_url = start_postgres(stack, DATA / "postgres-bench")
-            parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis}
+            parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis,
+                     "streams": _run_streams}
             for part in args.parts:
                 with contextlib.ExitStack() as part_stack:  # the part's database, dropped when it ends
                     database_url = fresh_database(part_stack, server_url)

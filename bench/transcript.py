@@ -38,6 +38,7 @@ _DEFAULTS = TranscriptSettings.model_fields
 COMMIT_MAX_BATCH: int = _DEFAULTS["commit_max_batch"].default
 COMMIT_MAX_DELAY_MS: float = _DEFAULTS["commit_max_delay_ms"].default
 ANALYSIS_INTERVAL: int = _DEFAULTS["analysis_interval"].default
+MAX_OPEN_STREAMS: int = _DEFAULTS["max_open_streams"].default
 UNARY_POOL_SIZE = 20
 
 # What a candidate and a persona say in a sales discovery call: 10 to 30 words each.
@@ -96,7 +97,8 @@ class Started:
     metrics_port: int | None = None
 
 
-def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None) -> Started:
+def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
+                  max_open_streams: int = MAX_OPEN_STREAMS) -> Started:
     """``python -m transcript_svc`` with its default group commit and window; no analysis service."""
     metrics_port = free_port()
     child, address = services.start_service(
@@ -104,6 +106,7 @@ def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path
         env={"TRANSCRIPT_ANALYSIS_ADDRESS": None, "TRANSCRIPT_MAX_IN_FLIGHT": None,
              "TRANSCRIPT_COMMIT_MAX_BATCH": str(COMMIT_MAX_BATCH),
              "TRANSCRIPT_COMMIT_MAX_DELAY_MS": f"{COMMIT_MAX_DELAY_MS:g}",
+             "TRANSCRIPT_MAX_OPEN_STREAMS": str(max_open_streams),
              "TRANSCRIPT_METRICS_PORT": str(metrics_port)},
         name="transcript service")
     return Started(child, address, metrics_port)
@@ -301,11 +304,10 @@ _SAMPLES = {
 }
 
 
-async def commit_stats(metrics_port: int | None) -> CommitStats:
-    """The server's totals so far, from its /metrics (all zero without a port or if it does not answer)."""
-    stats = CommitStats()
+async def metric_samples(metrics_port: int | None) -> dict[str, float]:
+    """The server's unlabelled samples from its /metrics, by name (none without a port or if it does not answer)."""
     if metrics_port is None:
-        return stats
+        return {}
 
     def fetch() -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
@@ -314,10 +316,12 @@ async def commit_stats(metrics_port: int | None) -> CommitStats:
     try:
         text = await asyncio.to_thread(fetch)
     except OSError:
-        return stats
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            field = _SAMPLES.get(sample.name)
-            if field is not None:
-                setattr(stats, field, sample.value)
-    return stats
+        return {}
+    return {sample.name: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if not sample.labels}
+
+
+async def commit_stats(metrics_port: int | None) -> CommitStats:
+    """The server's totals so far, from its /metrics (all zero without a port or if it does not answer)."""
+    samples = await metric_samples(metrics_port)
+    return CommitStats(**{field: samples.get(name, 0.0) for name, field in _SAMPLES.items()})

@@ -1,16 +1,18 @@
 """Domain errors, raised by service layers and turned into rich gRPC statuses in one place.
 
 A service layer raises one of these; the error interceptor maps it to a
-``google.rpc.Status`` carrying an ``ErrorInfo`` (domain, UPPER_SNAKE reason, metadata)
-and, for bad input, a ``BadRequest`` with one field violation per offending field.
+``google.rpc.Status`` carrying an ``ErrorInfo`` (domain, UPPER_SNAKE reason, metadata),
+for bad input a ``BadRequest`` with one field violation per offending field, and for a refusal
+worth retrying as is (a full server) a ``RetryInfo`` saying how long to wait first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 
@@ -25,11 +27,13 @@ class DomainError(Exception):
 
     code = grpc.StatusCode.FAILED_PRECONDITION
 
-    def __init__(self, message: str, reason: str = "FAILED", metadata: dict[str, str] | None = None):
+    def __init__(self, message: str, reason: str = "FAILED", metadata: dict[str, str] | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.metadata = metadata or {}
+        self.retry_after = retry_after  # seconds; set when the same request may succeed after that wait
 
 
 class InvalidArgument(DomainError):
@@ -103,6 +107,10 @@ def to_status_proto(error: DomainError, domain: str) -> status_pb2.Status:
             ]
         )
         details.append(_pack(bad_request))
+    if error.retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(timedelta(seconds=error.retry_after))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 

@@ -82,8 +82,8 @@ def _bind(context, method: str):
 def domain_error_of(error: Exception) -> DomainError | None:
     """The domain error a failure stands for, or None for a bug.
 
-    No call ends in UNKNOWN: a database that cannot be reached is UNAVAILABLE, a serialization
-    conflict is ABORTED (retry), a statement timeout is DEADLINE_EXCEEDED.
+    No call ends in UNKNOWN: a database that cannot be reached, or whose pool has no connection free in
+    time, is UNAVAILABLE, a serialization conflict is ABORTED (retry), a statement timeout is DEADLINE_EXCEEDED.
     """
     if isinstance(error, DomainError):
         return error
@@ -93,6 +93,8 @@ def domain_error_of(error: Exception) -> DomainError | None:
         return errors.DeadlineExceeded("the database did not answer in time", "DATABASE_TIMEOUT")
     if isinstance(cause, (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)):
         return errors.Aborted("concurrent change; retry the request", "CONCURRENT_CHANGE")
+    if isinstance(error, sa_exc.TimeoutError):  # every pooled connection stayed busy for the pool's timeout
+        return errors.Unavailable("the database is busy; retry later", "DATABASE_BUSY", retry_after=1.0)
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, asyncio.TimeoutError)) or (
         isinstance(cause, _DRIVER_CONNECTION_ERRORS)
     ) or (

@@ -21,7 +21,17 @@ from svckit.settings import DEFAULT_MAX_MESSAGE_BYTES
 log = logging.getLogger("svckit.server")
 
 # The message size limits are each service's own (GrpcApp's fields, from its settings).
+# A call that has arrived waits in grpc core until the server's event loop takes it, one at a time. Past
+# grpc.server.max_pending_requests waiting calls (1000 by default; all refused from 3000) core cancels new
+# ones before any handler sees them: a burst of 2,000 stream opens on a busy loop ended CANCELLED, or INTERNAL
+# at Python clients still writing their first frame, with nothing logged. With this bound a burst waits for
+# the loop instead, and each call is answered by the service itself (RESOURCE_EXHAUSTED with RetryInfo when
+# it is full). Core still ends calls left waiting 30 s (grpc.server_max_unrequested_time_in_server).
+MAX_PENDING_CALLS = 20_000
+
 SERVER_OPTIONS = (
+    ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
     ("grpc.so_reuseport", 0),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),

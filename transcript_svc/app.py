@@ -37,7 +37,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
-    live = LiveStreams(transcripts)
+    live = LiveStreams(transcripts, settings.max_open_streams)
     channels = {
         COMMANDS_CHANNEL: live.on_command,
         STREAMS_CHANNEL: live.on_stream_opened,

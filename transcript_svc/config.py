@@ -22,6 +22,9 @@ class TranscriptSettings(ServiceSettings):
     persona_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                            description="Deadline of one read from the persona service")
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
+    max_open_streams: int = Field(default=5000, ge=1, le=100_000,
+                                  description="Streams one replica holds at once; more opens are refused with "
+                                              "RESOURCE_EXHAUSTED and a RetryInfo (memory and database are finite)")
     max_in_flight: int = Field(default=256, ge=1, le=10_000,
                                description="Unacked utterances a stream may have before the server stops reading")
     stream_wind_down_seconds: float = Field(

@@ -27,6 +27,16 @@ def details_of(status: status_pb2.Status | None) -> tuple[error_details_pb2.Erro
     return info, violations
 
 
+def retry_delay_of(status: status_pb2.Status) -> float | None:
+    """Seconds the status's RetryInfo asks a client to wait before retrying; None without one."""
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            return retry.retry_delay.ToTimedelta().total_seconds()
+    return None
+
+
 def reason_and_fields(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
     info, violations = details_of(rpc_status.from_call(error))
     return (info.reason if info is not None else ""), [field for field, _ in violations]

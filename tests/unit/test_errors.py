@@ -7,6 +7,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2
 from grpc_status import rpc_status
+from sqlalchemy import exc as sa_exc
 
 from svckit import errors
 from svckit.errors import (
@@ -100,6 +101,16 @@ def test_each_error_class_has_its_code_and_reason(error, code):
     assert bad_request is None
 
 
+def test_a_refusal_worth_retrying_says_how_long_to_wait():
+    error = errors.ResourceExhausted("full", reason="TOO_MANY_STREAMS", retry_after=1.5)
+    status = to_status_proto(error, DOMAIN)
+    assert status.code == code_pb2.RESOURCE_EXHAUSTED
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert [status.details[0].Unpack(info), status.details[1].Unpack(retry)] == [True, True]
+    assert info.reason == "TOO_MANY_STREAMS"
+    assert retry.retry_delay.ToTimedelta().total_seconds() == 1.5
+
+
 def test_status_converts_to_grpc_trailers():
     status = to_status_proto(InvalidArgument(FieldViolation("page_size", "must not be negative")), DOMAIN)
     grpc_status = rpc_status.to_status(status)
@@ -139,6 +150,8 @@ def test_violations_collect_and_raise_once():
         (asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation is in progress"),
          grpc.StatusCode.UNAVAILABLE),
         (TimeoutError(), grpc.StatusCode.UNAVAILABLE),
+        (sa_exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached, connection timed out"),
+         grpc.StatusCode.UNAVAILABLE),
     ],
 )
 def test_infrastructure_failures_get_a_retryable_status(cause, code):

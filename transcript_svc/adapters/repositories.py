@@ -77,12 +77,20 @@ class SessionRepository:
     async def stream_epoch(self, session_id: str) -> int | None:
         return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(t.sessions.c.id == session_id))
 
-    async def claim_stream(self, session_id: str) -> int:
-        """Makes the caller the newest stream of the session; returns its epoch."""
-        return await self._c.scalar(
-            t.sessions.update().where(t.sessions.c.id == session_id)
-            .values(stream_epoch=t.sessions.c.stream_epoch + 1).returning(t.sessions.c.stream_epoch)
-        )
+    async def claim_stream(self, session_id: str, last_known_sequence: int,
+                           channel: str) -> tuple[Session, int] | None:
+        """Makes the caller the newest stream of the session, if it has not ended and holds
+        ``last_known_sequence``, and announces "{session_id}:{epoch}" on ``channel`` at commit: one statement.
+        Returns the session and the stream's epoch; None when no such session is there to stream."""
+        s = t.sessions.c
+        row = (await self._c.execute(
+            t.sessions.update()
+            .where(s.id == session_id, s.state != SessionState.ENDED.value, s.last_sequence >= last_known_sequence)
+            .values(stream_epoch=s.stream_epoch + 1)
+            .returning(*_SESSION_COLUMNS, s.stream_epoch,
+                       sa.func.pg_notify(channel, s.id + ":" + sa.cast(s.stream_epoch, sa.Text)))
+        )).first()
+        return (_session(row), row.stream_epoch) if row else None
 
     async def list(self, filters: dict, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
         s = t.sessions.c

@@ -7,6 +7,11 @@ holds the session's live stream acts on it.
 A stream listens from *before* its open commits (``opening``), not from after: what is
 announced between that commit and ``register`` (the session ended, a command sent, a newer
 stream opened elsewhere) would otherwise reach no stream at all.
+
+A replica holds at most ``max_open`` streams, opening ones included: each costs memory while it
+lives and a database transaction to open. An open beyond that is refused at once, before it
+touches the database, with RESOURCE_EXHAUSTED and a RetryInfo: the gateway retries, here or on
+another replica.
 """
 
 from __future__ import annotations
@@ -18,15 +23,23 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
+from svckit.errors import ResourceExhausted
 from transcript_svc.domain.model import Command, SessionState
 from transcript_svc.service_layer.transcripts import Transcripts
 
 log = logging.getLogger("transcript.live")
 
-LIVE_STREAMS = Gauge("sparring_transcript_live_streams", "Live transcript streams held by this replica.")
+LIVE_STREAMS = Gauge("sparring_transcript_live_streams",
+                     "Transcript streams held by this replica, opening ones included (bounded by max_open_streams).")
+STREAMS_REFUSED = Counter("sparring_transcript_streams_refused_total",
+                          "Stream opens refused because the replica held max_open_streams streams already.")
 COMMANDS_SENT = Counter("sparring_transcript_commands_sent_total", "Commands written to live streams.")
 COMMANDS_ACKED = Counter("sparring_transcript_commands_acked_total", "Commands acknowledged by the gateway.")
 
+
+# How long a gateway refused for a full replica waits before it opens again: long enough for a stream
+# to end here or for the load balancer to pick another replica, short enough for a live call to go on.
+FULL_RETRY_AFTER_SECONDS = 1.0
 
 # Why a live stream is told to stop.
 TAKEN_OVER, SESSION_ENDED, SHUTTING_DOWN = "taken_over", "session_ended", "shutting_down"
@@ -48,29 +61,38 @@ class LiveStream:
 
 
 class LiveStreams:
-    def __init__(self, transcripts: Transcripts) -> None:
+    def __init__(self, transcripts: Transcripts, max_open: int) -> None:
         self._transcripts = transcripts
+        self._max_open = max_open
+        self._held = 0  # streams from ``opening`` to ``abandon`` or ``unregister``
         self._by_session: dict[str, LiveStream] = {}
         self._opening: dict[str, set[LiveStream]] = {}
         self._tasks: set[asyncio.Task] = set()
 
     def opening(self, session_id: str) -> LiveStream:
-        """A stream about to open ``session_id``: announcements reach it from now on, before its epoch is known."""
+        """A stream about to open ``session_id``: announcements reach it from now on, before its epoch is known.
+
+        Raises ResourceExhausted when the replica holds ``max_open`` streams already."""
+        if self._held >= self._max_open:
+            STREAMS_REFUSED.inc()
+            raise ResourceExhausted(
+                f"this replica holds {self._max_open} streams, as many as it may; open again in "
+                f"{FULL_RETRY_AFTER_SECONDS:g}s", reason="TOO_MANY_STREAMS",
+                metadata={"max_open_streams": str(self._max_open)}, retry_after=FULL_RETRY_AFTER_SECONDS)
+        self._held += 1
+        LIVE_STREAMS.inc()
         stream = LiveStream(session_id)
         self._opening.setdefault(session_id, set()).add(stream)
         return stream
 
     def abandon(self, stream: LiveStream) -> None:
         """An opening stream whose open failed."""
-        streams = self._opening.get(stream.session_id)
-        if streams is not None:
-            streams.discard(stream)
-            if not streams:
-                del self._opening[stream.session_id]
+        self._forget_opening(stream)
+        self._release()
 
     def register(self, stream: LiveStream, epoch: int, sent: Iterable[str] = ()) -> None:
         """The open of ``stream`` committed as ``epoch``, handing it the commands ``sent``."""
-        self.abandon(stream)
+        self._forget_opening(stream)
         stream.epoch = epoch
         stream.sent.update(sent)
         if stream.newest_epoch > epoch:
@@ -82,15 +104,26 @@ class LiveStreams:
             self._by_session[stream.session_id] = stream
         else:
             stream.stop(TAKEN_OVER)  # a newer stream registered first
-        LIVE_STREAMS.set(len(self._by_session))
         for command_id in stream.early_commands:
             self._spawn(self._deliver(stream, command_id))
         stream.early_commands.clear()
 
     def unregister(self, stream: LiveStream) -> None:
+        """A registered stream has ended."""
         if self._by_session.get(stream.session_id) is stream:
             del self._by_session[stream.session_id]
-        LIVE_STREAMS.set(len(self._by_session))
+        self._release()
+
+    def _forget_opening(self, stream: LiveStream) -> None:
+        streams = self._opening.get(stream.session_id)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._opening[stream.session_id]
+
+    def _release(self) -> None:
+        self._held -= 1
+        LIVE_STREAMS.dec()
 
     def stop_all(self, kind: str = SHUTTING_DOWN) -> None:
         for stream in [*self._by_session.values(), *(s for group in self._opening.values() for s in group)]:

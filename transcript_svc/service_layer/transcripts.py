@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit.db import autocommit, run_idempotent
 from svckit.errors import (
+    Aborted,
     AlreadyExists,
     EtagMismatch,
     FailedPrecondition,
@@ -237,22 +238,30 @@ class Transcripts:
     async def open_stream(self, session_id: str, last_known_sequence: int) -> StreamGrant:
         """Makes the caller the session's newest stream and hands it the commands not yet acknowledged."""
         async with self.uow() as uow:
-            session = await self._require_session(uow, session_id)
-            if session.state is SessionState.ENDED:
-                raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
-                                         metadata={"resource": session.resource_name})
-            if last_known_sequence > session.last_sequence:
-                raise FailedPrecondition(
-                    f"last_known_sequence {last_known_sequence} is above the durable record "
-                    f"({session.last_sequence})", reason="SEQUENCE_AHEAD_OF_STORE",
-                    metadata={"last_durable_sequence": str(session.last_sequence)})
-            epoch = await uow.sessions.claim_stream(session_id)
+            # Checked and claimed in one statement: a burst of opens costs the database as little as it can.
+            claimed = await uow.sessions.claim_stream(session_id, last_known_sequence, STREAMS_CHANNEL)
+            if claimed is None:
+                await self._refuse_stream(uow, session_id, last_known_sequence)
+            session, epoch = claimed
             pending = await uow.commands.unacknowledged(session_id)
             if pending:
                 await uow.commands.mark_delivered(session_id, [c.id for c in pending], _now())
-            await notify(uow.connection, STREAMS_CHANNEL, f"{session_id}:{epoch}")
             await uow.commit()
         return StreamGrant(session, epoch, pending)
+
+    async def _refuse_stream(self, uow: TranscriptUnitOfWork, session_id: str, last_known_sequence: int) -> NoReturn:
+        """Why a stream could not claim the session."""
+        session = await self._require_session(uow, session_id)
+        if session.state is SessionState.ENDED:
+            raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
+                                     metadata={"resource": session.resource_name})
+        if last_known_sequence > session.last_sequence:
+            raise FailedPrecondition(
+                f"last_known_sequence {last_known_sequence} is above the durable record "
+                f"({session.last_sequence})", reason="SEQUENCE_AHEAD_OF_STORE",
+                metadata={"last_durable_sequence": str(session.last_sequence)})
+        # Claimable now but not a moment ago: its durable record grew in between; the next open succeeds.
+        raise Aborted(f"{session.resource_name} changed while the stream opened; open again", "CONCURRENT_CHANGE")
 
     async def stream_state(self, session_id: str) -> tuple[SessionState, int, list[str]]:
         """What a live stream may have missed: the session's state, its newest stream epoch, the commands
