@@ -37,6 +37,12 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL ready at %s (data in %s)", url, self.data_dir)
         return url
 
+    @property
+    def server(self):
+        """The package's handle of the running server (``pgdata``, ``system_user``, ``ensure_postgres_running``),
+        for a test that stops and starts it."""
+        return self._server
+
     def _forget_dead_handles(self) -> None:
         """The package stops the server when its last handle closes; a process killed without closing
         its handle would keep the server up for ever, so handles of dead processes are dropped."""

@@ -7,12 +7,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import asyncpg
 import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 # The ends a gateway answers by reopening the stream and resuming.
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+BACK_OFF_SECONDS, MAX_BACK_OFF_SECONDS = 0.01, 0.5
 
 
 def utterance(sequence: int) -> pb.StreamSessionRequest:
@@ -93,8 +95,11 @@ async def _ended(call: grpc.aio.StreamStreamCall) -> grpc.aio.AioRpcError:
 
 async def stream_resuming(address: str, session: str, state: GatewayState, last: int, window: int,
                           max_connections: int = 1000) -> None:
-    """Streams until ``last`` is acked, reopening after every retryable end; any other end fails."""
+    """Streams until ``last`` is acked, reopening after every retryable end (soon at first, then backing off
+    as a gateway does while the service cannot store); any other end fails."""
+    back_off = BACK_OFF_SECONDS
     for _ in range(max_connections):
+        acked_before = state.acked
         try:
             await stream_until(address, session, state, last, window)
             return
@@ -102,4 +107,27 @@ async def stream_resuming(address: str, session: str, state: GatewayState, last:
             state.endings.append(error.code())
             if error.code() not in RETRYABLE:
                 raise
+        back_off = BACK_OFF_SECONDS if state.acked > acked_before else min(back_off * 2, MAX_BACK_OFF_SECONDS)
+        await asyncio.sleep(back_off)  # a gateway's back-off, not a wait for anything
     raise AssertionError(f"{session}: not done after {max_connections} connections (acked {state.acked})")
+
+
+async def stored_once(database_url: str, session: str, last: int, interval: int = 10) -> None:
+    """Asserts that a session's utterances 1..last are each stored once with their own text, that its durable
+    sequence is ``last`` and that each analysis trigger was written once."""
+    session_id = session.split("/")[1]
+    connection = await asyncpg.connect(database_url)
+    try:
+        stored = await connection.fetchrow(
+            "SELECT count(*) AS n, count(DISTINCT sequence) AS d, min(sequence) AS lo, max(sequence) AS hi, "
+            "count(*) FILTER (WHERE text <> 'utterance ' || sequence || ' of the call') AS garbled "
+            "FROM transcript.messages WHERE session_id = $1", session_id)
+        assert tuple(stored) == (last, last, 1, last, 0), session_id
+        durable = await connection.fetchval("SELECT last_sequence FROM transcript.sessions WHERE id = $1", session_id)
+        assert durable == last
+        triggers = await connection.fetch(
+            "SELECT up_to_sequence FROM transcript.outbox WHERE session_id = $1 AND kind = 'analysis' "
+            "ORDER BY up_to_sequence", session_id)
+        assert [r["up_to_sequence"] for r in triggers] == list(range(interval, last + 1, interval))
+    finally:
+        await connection.close()

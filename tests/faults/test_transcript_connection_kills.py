@@ -17,7 +17,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from svckit.db import make_engine
-from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stream_resuming
+from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stored_once, stream_resuming
 from transcript_svc.adapters.group_commit import APPLICATION_NAME
 from transcript_svc.app import SPEC, build
 
@@ -97,22 +97,6 @@ async def test_terminated_commit_connections_lose_and_double_nothing(server, own
     # A kill after the last commit is noticed only by the next group.
     assert metric("sparring_transcript_commit_reconnects_total") - reconnects_before >= killer.done - 1
     assert all(code in RETRYABLE for state in states for code in state.endings)
-    connection = await asyncpg.connect(own_database_url)
-    try:
-        for name, state in zip(names, states, strict=True):
-            session_id = name.split("/")[1]
-            assert state.acked == per_session
-            stored = await connection.fetchrow(
-                "SELECT count(*) AS n, count(DISTINCT sequence) AS d, min(sequence) AS lo, max(sequence) AS hi, "
-                "count(*) FILTER (WHERE text <> 'utterance ' || sequence || ' of the call') AS garbled "
-                "FROM transcript.messages WHERE session_id = $1", session_id)
-            assert tuple(stored) == (per_session, per_session, 1, per_session, 0), session_id
-            durable = await connection.fetchval("SELECT last_sequence FROM transcript.sessions WHERE id = $1",
-                                                session_id)
-            assert durable == per_session
-            triggers = await connection.fetch(
-                "SELECT up_to_sequence FROM transcript.outbox WHERE session_id = $1 AND kind = 'analysis' "
-                "ORDER BY up_to_sequence", session_id)
-            assert [r["up_to_sequence"] for r in triggers] == list(range(10, per_session + 1, 10))
-    finally:
-        await connection.close()
+    for name, state in zip(names, states, strict=True):
+        assert state.acked == per_session
+        await stored_once(own_database_url, name, per_session)

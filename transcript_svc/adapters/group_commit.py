@@ -17,7 +17,6 @@ on a new stream: its resume point is the durable sequence, and everything after 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -71,6 +70,10 @@ class Outcome(Enum):
 
 class EarlierUtteranceFailed(Exception):
     """Not committed: an earlier utterance of the same stream failed to commit, so this one would leave a hole."""
+
+
+class DatabaseUnavailable(ConnectionError):
+    """Not committed: the committer has no connection to the database and is waiting to try again."""
 
 
 class UnknownSession(LookupError):
@@ -153,6 +156,8 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_queued)
         self._task: asyncio.Task | None = None
         self._connection: asyncpg.Connection | None = None
+        self._failed_connects = 0
+        self._next_connect_time = 0.0
         # session -> the newest stream epoch of it whose commit failed
         self._broken: OrderedDict[str, int] = OrderedDict()
 
@@ -239,23 +244,29 @@ class GroupCommitter:
         session's part is committed once more on its own, on a connection known to be good: a retry is
         safe (a stored utterance comes back DUPLICATE, and a commit whose answer was lost is found
         stored), and one session's bad utterance does not end the other sessions' streams. A part that
-        fails again fails its futures and marks its stream as failed. The writer goes on.
+        fails again fails its futures and marks its stream as failed. While the database cannot be
+        reached, groups fail at once rather than wait: their gateways hear it and resume later. The
+        writer goes on.
         """
         if not batch:
             return
-        try:
-            self._resolve(batch, await self._commit(batch))
-            return
-        except Exception as error:  # the writer must outlive any one group, or every stream would hang
-            failure = error
-        expected = isinstance(failure, _DATABASE_ERRORS)
-        log.warning("group commit of %d utterances failed: %s", len(batch), failure, exc_info=not expected)
-        await self._replace_connection_after(failure)
+        failure: Exception
+        if await self._connected():
+            try:
+                self._resolve(batch, await self._commit(batch))
+                return
+            except Exception as error:  # the writer must outlive any one group, or every stream would hang
+                failure = error
+            log.warning("group commit of %d utterances failed: %s", len(batch), failure,
+                        exc_info=not isinstance(failure, _DATABASE_ERRORS))
+            self._drop_connection_after(failure)
+        else:
+            failure = DatabaseUnavailable("the database cannot be reached")
         parts: dict[str, list[_Pending]] = {}
         for pending in batch:
             parts.setdefault(pending.session_id, []).append(pending)
         for part in parts.values():
-            if expected:
+            if isinstance(failure, _DATABASE_ERRORS) and await self._connected():
                 try:
                     self._resolve(part, await self._commit(part))
                     COMMIT_FAILURES.labels("retried").inc(len(part))
@@ -264,7 +275,7 @@ class GroupCommitter:
                     failure = error
                     log.warning("commit of %d utterances of session %s failed again: %s",
                                 len(part), part[0].session_id, error)
-                    await self._replace_connection_after(error)
+                    self._drop_connection_after(error)
             COMMIT_FAILURES.labels("failed").inc(len(part))
             self._mark_failed(part)
             for pending in part:
@@ -281,24 +292,33 @@ class GroupCommitter:
             else:
                 pending.future.set_result(outcome)
 
-    async def _replace_connection_after(self, error: Exception) -> None:
-        """A new connection unless the error was about the data: after a lost or interrupted statement
-        the old one may be closed, or open but stuck in a half-finished operation."""
-        if (isinstance(error, asyncpg.PostgresError) and (error.sqlstate or "")[:2] in _DATA_ERROR_CLASSES
-                and self._connection is not None and not self._connection.is_closed()):
+    def _drop_connection_after(self, error: Exception) -> None:
+        """Forgets the connection unless the error was about the data: after a lost or interrupted statement
+        it may be closed, or open but stuck in a half-finished operation."""
+        if isinstance(error, asyncpg.PostgresError) and (error.sqlstate or "")[:2] in _DATA_ERROR_CLASSES:
             return
         if self._connection is not None:
             self._connection.terminate()
-        for attempt in itertools.count():
-            try:
-                self._connection = await self._connect()
-                RECONNECTS.inc()
-                return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as connect_error:
-                delay = _RECONNECT_BACKOFF[min(attempt, len(_RECONNECT_BACKOFF) - 1)]
-                log.warning("reconnecting the group-commit connection failed (%s); next try in %.2fs",
-                            connect_error, delay)
-                await asyncio.sleep(delay)  # back-off while the database is away
+            self._connection = None
+
+    async def _connected(self) -> bool:
+        """Whether there is a usable connection, making one if needed; while connecting fails, it is tried
+        again only after a back-off that grows up to a few seconds, and the groups in between fail at once."""
+        if self._connection is not None and not self._connection.is_closed():
+            return True
+        if time.monotonic() < self._next_connect_time:
+            return False
+        try:
+            self._connection = await self._connect()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            delay = _RECONNECT_BACKOFF[min(self._failed_connects, len(_RECONNECT_BACKOFF) - 1)]
+            self._failed_connects += 1
+            self._next_connect_time = time.monotonic() + delay
+            log.warning("connecting the group committer failed (%s); next try in %.2fs at the earliest", error, delay)
+            return False
+        RECONNECTS.inc()
+        self._failed_connects = 0
+        return True
 
     async def _commit(self, batch: list[_Pending]) -> list[Outcome | Exception]:
         started = time.perf_counter()
