@@ -8,8 +8,8 @@ import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from calls.persona_audit import PersonaProfile
 from svckit.errors import FailedPrecondition, Unavailable
-from svckit.persona_audit import PersonaProfile
 
 
 @dataclass(frozen=True)
