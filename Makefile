@@ -35,7 +35,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 run: setup
-	$(PY) -m svckit.launcher
+	$(PY) -m devtools.launcher
 
 # In CI the generated code and the contracts are checked too.
 test: setup $(if $(filter true,$(CI)),check-protos lint)
@@ -55,11 +55,11 @@ bench: setup
 
 # With `make run` up: a sample call streamed live, the Say Meter and suggestions as they arrive, the audit.
 demo: setup
-	$(PY) -m analysis_svc.demo
+	$(PY) -m devtools.demo
 
 # With `make run` up: flawed personas, their calls and audits, an evolution run, approved patches, better calls.
 loop: setup
-	$(PY) -m learning_svc.closed_loop
+	$(PY) -m devtools.closed_loop
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

@@ -9,9 +9,9 @@ import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from devtools.endpoints import endpoint
 from svckit import eventloop
 from svckit.blueprints import blueprint_name, blueprint_value
-from svckit.endpoints import endpoint
 
 
 def _persona_line(p: pb.Persona) -> str:

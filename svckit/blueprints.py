@@ -1,4 +1,5 @@
-"""The job track (``sparring.persona.v1.Blueprint``) as the services store it: a short lowercase name."""
+"""The job track (``sparring.persona.v1.Blueprint``) as the services store it: a short lowercase name, the value of
+``calls.job_tracks.Blueprint``. Conversion only, shared by the services whose messages carry the enum."""
 
 from __future__ import annotations
 

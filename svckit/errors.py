@@ -1,19 +1,15 @@
 """Domain errors, raised by service layers and turned into rich gRPC statuses in one place.
 
-A service layer raises one of these; the error interceptor maps it to a
+A service layer raises one of these; the error interceptor maps it (``svckit.statuses``) to a
 ``google.rpc.Status`` carrying an ``ErrorInfo`` (domain, UPPER_SNAKE reason, metadata),
 for bad input a ``BadRequest`` with one field violation per offending field, and for a refusal
 worth retrying as is (a full server) a ``RetryInfo`` saying how long to wait first.
+Plain Python, so that domain code can raise them without knowing of gRPC.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-
-import grpc
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +21,6 @@ class FieldViolation:
 class DomainError(Exception):
     """Base of every expected failure; ``reason`` is an UPPER_SNAKE machine-readable code."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
-
     def __init__(self, message: str, reason: str = "FAILED", metadata: dict[str, str] | None = None,
                  retry_after: float | None = None):
         super().__init__(message)
@@ -37,8 +31,6 @@ class DomainError(Exception):
 
 
 class InvalidArgument(DomainError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
-
     def __init__(self, violations: list[FieldViolation] | FieldViolation, reason: str = "INVALID_ARGUMENT"):
         self.violations = [violations] if isinstance(violations, FieldViolation) else list(violations)
         summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
@@ -46,23 +38,19 @@ class InvalidArgument(DomainError):
 
 
 class NotFound(DomainError):
-    code = grpc.StatusCode.NOT_FOUND
-
     def __init__(self, resource_name: str, reason: str = "RESOURCE_NOT_FOUND"):
         super().__init__(message=f"{resource_name} not found", reason=reason, metadata={"resource": resource_name})
 
 
 class AlreadyExists(DomainError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    pass
 
 
 class FailedPrecondition(DomainError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    pass
 
 
 class EtagMismatch(DomainError):
-    code = grpc.StatusCode.ABORTED
-
     def __init__(self, resource_name: str, sent: str, current: str):
         super().__init__(
             message=f"{resource_name} has changed since it was read (etag {sent!r}, now {current!r}); "
@@ -73,51 +61,27 @@ class EtagMismatch(DomainError):
 
 
 class Aborted(DomainError):
-    code = grpc.StatusCode.ABORTED
+    pass
 
 
 class PermissionDenied(DomainError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    pass
 
 
 class Unavailable(DomainError):
-    code = grpc.StatusCode.UNAVAILABLE
-
-
-class ResourceExhausted(DomainError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    pass
 
 
 class DeadlineExceeded(DomainError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    pass
+
+
+class ResourceExhausted(DomainError):
+    """A limit of the server or the caller is reached; usually carries ``retry_after``."""
 
 
 class Unimplemented(DomainError):
-    code = grpc.StatusCode.UNIMPLEMENTED
-
-
-def to_status_proto(error: DomainError, domain: str) -> status_pb2.Status:
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=error.metadata)
-    details = [_pack(info)]
-    if isinstance(error, InvalidArgument):
-        bad_request = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
-            ]
-        )
-        details.append(_pack(bad_request))
-    if error.retry_after is not None:
-        delay = duration_pb2.Duration()
-        delay.FromTimedelta(timedelta(seconds=error.retry_after))
-        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
-
-
-def _pack(message) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message)
-    return packed
+    pass
 
 
 class Violations:

@@ -33,8 +33,9 @@ from sqlalchemy import exc as sa_exc
 from svckit import context as call_context
 from svckit import errors
 from svckit.decoding import UndecodableRequest, undecodable
-from svckit.errors import DomainError, to_status_proto
+from svckit.errors import DomainError
 from svckit.metrics import MethodMetrics
+from svckit.statuses import to_status_proto
 
 log = logging.getLogger("svckit.rpc")
 

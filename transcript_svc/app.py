@@ -7,9 +7,9 @@ import logging
 from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service_clients.persona import PersonaClient
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
-from svckit.personas import PersonaClient
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 from transcript_svc.adapters import tables

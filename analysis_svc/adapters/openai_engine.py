@@ -15,8 +15,7 @@ from typing import Any
 
 from analysis_svc.domain.say_meter import FACTORS, SayMeter, band_for
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
-from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
-from svckit.persona_audit import (
+from calls.persona_audit import (
     MAX_FLAGGED_QUOTES,
     MAX_QUOTE_CHARS,
     MAX_RECOMMENDATIONS,
@@ -27,7 +26,8 @@ from svckit.persona_audit import (
     PersonaProfile,
     target_words_per_turn,
 )
-from svckit.turns import Role, Turn, normalise, words
+from calls.turns import Role, Turn, normalise, words
+from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 
 SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (CANDIDATE) and an
 AI persona (PERSONA). Judge the candidate and answer with JSON only, in exactly this shape:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import grpc
-from sparring.persona.v1 import persona_service_pb2 as pb
-from sparring.persona.v1 import persona_service_pb2_grpc
-
-from svckit.errors import FailedPrecondition, Unavailable
-from svckit.persona_audit import PersonaProfile
+from calls.persona_audit import PersonaProfile
+from service_clients.persona import PersonaClient
+from svckit.errors import FailedPrecondition
 
 
 @dataclass(frozen=True)
@@ -21,19 +18,13 @@ class AuditedPersona:
 
 class PersonaProfiles:
     def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._stub = persona_service_pb2_grpc.PersonaServiceStub(self._channel)
-        self._timeout = timeout_seconds
+        self._client = PersonaClient(address, timeout_seconds)
 
     async def persona(self, name: str) -> AuditedPersona:
-        try:
-            persona = (await self._stub.GetPersona(pb.GetPersonaRequest(name=name), timeout=self._timeout)).persona
-        except grpc.aio.AioRpcError as error:
-            if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise FailedPrecondition(f"the session's persona {name} cannot be read: {error.details()}",
-                                         reason="PERSONA_NOT_FOUND") from error
-            raise Unavailable(f"the persona service could not be read ({error.code().name})",
-                              reason="PERSONA_UNAVAILABLE") from error
+        persona = await self._client.persona(name)
+        if persona is None:
+            raise FailedPrecondition(f"the session's persona {name} cannot be read: it does not exist",
+                                     reason="PERSONA_NOT_FOUND")
         profile = PersonaProfile(
             archetype=persona.archetype.removeprefix("archetypes/"),
             difficulty=persona.difficulty,
@@ -43,4 +34,4 @@ class PersonaProfiles:
         return AuditedPersona(persona.name, persona.display_name, profile)
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._client.close()

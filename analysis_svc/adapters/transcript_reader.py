@@ -9,9 +9,9 @@ import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from calls.turns import Role, Turn
 from svckit.blueprints import blueprint_name
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
-from svckit.turns import Role, Turn
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from svckit.turns import Role, Turn, normalise, words
+from calls.turns import Role, Turn, normalise, words
 
 
 class Topic(StrEnum):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
+from calls.job_tracks import Blueprint
 
 RAPPORT = "rapport"
 DISCOVERY = "discovery"
@@ -40,16 +41,6 @@ FEATURE_DUMP_PENALTY = 20
 GENERIC_VALUE_CAP = 40
 # Closing momentum: an agreed step with a day or time, one without, a step only proposed, none, pressed after a no.
 CLOSE_DATED, CLOSE_AGREED, CLOSE_PROPOSED, CLOSE_NONE, CLOSE_PRESSED = 100, 80, 45, 20, 5
-
-
-class Blueprint(StrEnum):
-    SALES = "sales"
-    AGENTIC_ENG = "agentic_eng"
-    FULLSTACK = "fullstack"
-    MARKETING = "marketing"
-    IMPLEMENTATION = "implementation"
-    HR = "hr"
-    SECURITY = "security"
 
 
 class Band(StrEnum):

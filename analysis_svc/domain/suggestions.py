@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from analysis_svc.domain.conversation import ConversationMetrics, ObjectionKind, Topic
 from analysis_svc.domain.say_meter import Blueprint
-from svckit.turns import Turn
+from calls.turns import Turn
 
 # Messages in the call so far at which it moves to the next stage.
 MIDDLE_FROM = 12

@@ -13,11 +13,11 @@ from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalys
 from analysis_svc.service_layer.audits import Audits, StoredAudit
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
+from calls.persona_audit import FlagReason
 from svckit import names
 from svckit.blueprints import blueprint_value
 from svckit.enums import enum_filter, enum_of
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
-from svckit.persona_audit import FlagReason
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
 

@@ -1,6 +1,6 @@
 """Post-call persona audits: one per ended session, kept until the learning service has it.
 
-The auditor is the engine the request names, else the configured default: `local` (``svckit.persona_audit``) or
+The auditor is the engine the request names, else the configured default: `local` (``calls.persona_audit``) or
 `openai`. An `openai` audit that fails (unreachable, slow, refused, an answer that does not validate) is replaced by
 the local one, counted in ``sparring_analysis_engine_fallbacks_total{reason}`` as a failed analysis is, and stored
 with ``engine = 'local'`` and ``engine_fallback``: an ended call is never left without an audit.
@@ -21,13 +21,13 @@ from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, ENGINE_FALLBACKS
+from calls.persona_audit import PersonaAudit, audit_persona
 from svckit.db import autocommit
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.notify import notify
 from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.outbox import OutboxQueries
 from svckit.pagination import PageTokens, after_cursor, page_size
-from svckit.persona_audit import PersonaAudit, audit_persona
 from svckit.records import from_record, to_record
 from svckit.usecase import Page
 

@@ -15,6 +15,8 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from calls.persona_audit import WordRange
+from calls.turns import Role, Turn
 from learning_svc.domain.evolution import Finding, Refinement, same_draft, same_effect, superseded_length_range
 from learning_svc.domain.patches import (
     MAX_PHRASE_CHARS,
@@ -27,9 +29,7 @@ from learning_svc.domain.patches import (
 )
 from learning_svc.domain.simulation import DEFAULT_EXCHANGES, SimulatedPersona, candidate_lines
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson
-from svckit.persona_audit import WordRange
 from svckit.records import to_record
-from svckit.turns import Role, Turn
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from learning_svc.domain.simulation import SimulatedPersona
-from svckit.personas import PersonaClient
+from service_clients.persona import PersonaClient
 
 
 class PersonaDirectory(PersonaClient):

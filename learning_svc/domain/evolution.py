@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, PersonaAudit, WordRange
 from learning_svc.domain.patches import PatchChange, PatchOperation, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import AuditScoreMeans, SimulationSummary, phrase_key, score_means
-from svckit.persona_audit import AuditScores, FlaggedQuote, FlagReason, PersonaAudit, WordRange
 
 MAX_TOP_PHRASES = 20
 MAX_EVIDENCE_AUDITS = 50

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from svckit.persona_audit import AuditScores, WordRange
+from calls.persona_audit import AuditScores, WordRange
 
 # A new module starts undecided: Beta(1, 1), confidence 0.5.
 PRIOR = 1.0

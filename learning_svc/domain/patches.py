@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from calls.persona_audit import WordRange
 from svckit.errors import FailedPrecondition
-from svckit.persona_audit import WordRange
 
 MAX_ACTIVE_PER_TARGET = 50
 MAX_TEXT_CHARS = 1000

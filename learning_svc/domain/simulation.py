@@ -2,7 +2,7 @@
 
 A prompt evolution run checks a refinement by simulating a few calls of the persona with the current prompt
 patches and again with the refinement added, auditing both sets with the same auditor as real calls
-(svckit.persona_audit.audit_persona) and comparing the summaries. This module is the offline engine for that:
+(calls.persona_audit.audit_persona) and comparing the summaries. This module is the offline engine for that:
 no model, no I/O, and the same persona, rules and seed always give the same call.
 
 The persona
@@ -66,7 +66,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from svckit.persona_audit import (
+from calls.job_tracks import Blueprint
+from calls.persona_audit import (
     MAX_DIFFICULTY,
     MIN_DIFFICULTY,
     FlagReason,
@@ -76,7 +77,7 @@ from svckit.persona_audit import (
     audit_persona,
     target_words_per_turn,
 )
-from svckit.turns import Role, Turn, normalise, words
+from calls.turns import Role, Turn, normalise, words
 
 DEFAULT_EXCHANGES = 8
 MAX_EXCHANGES = 50
@@ -522,13 +523,13 @@ _QUESTIONS = (
 # ---------------------------------------------------------------------------------------------- candidate
 
 _TRACK_OF_BLUEPRINT = {
-    "BLUEPRINT_SALES": "sales",
-    "BLUEPRINT_MARKETING": "marketing",
-    "BLUEPRINT_AGENTIC_ENG": "engineering",
-    "BLUEPRINT_FULLSTACK": "engineering",
-    "BLUEPRINT_SECURITY": "security",
-    "BLUEPRINT_HR": "hiring",
-    "BLUEPRINT_IMPLEMENTATION": "implementation",
+    Blueprint.SALES: "sales",
+    Blueprint.MARKETING: "marketing",
+    Blueprint.AGENTIC_ENG: "engineering",
+    Blueprint.FULLSTACK: "engineering",
+    Blueprint.SECURITY: "security",
+    Blueprint.HR: "hiring",
+    Blueprint.IMPLEMENTATION: "implementation",
 }
 # The candidate's questions per track and topic, in the order of a textbook call (the last is the close).
 _SCRIPTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -601,7 +602,9 @@ def _rng(*parts: object) -> random.Random:
 
 def _script(persona: SimulatedPersona, seed: int, exchanges: int) -> list[tuple[str, str, bool]]:
     """The candidate's (topic, question, whether a follow-up) per exchange."""
-    track = _SCRIPTS[_TRACK_OF_BLUEPRINT.get(persona.blueprint, "sales")]
+    # A StrEnum member is found by its plain value: "BLUEPRINT_SALES" -> "sales" -> Blueprint.SALES.
+    blueprint = persona.blueprint.removeprefix("BLUEPRINT_").lower()
+    track = _SCRIPTS[_TRACK_OF_BLUEPRINT.get(blueprint, "sales")]
     rng = _rng("candidate", persona.persona, seed)
     topics = list(track)
     middle, close = topics[:-1], topics[-1]

@@ -12,6 +12,7 @@ from typing import Any
 from google.protobuf import json_format
 from sparring.learning.v1 import learning_service_pb2 as pb
 
+from calls.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
 from learning_svc.domain.patches import (
     MAX_PHRASE_CHARS,
     MAX_TEXT_CHARS,
@@ -22,7 +23,6 @@ from learning_svc.domain.patches import (
 )
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
-from svckit.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
 from svckit.records import to_record
 from svckit.times import time_of
 

@@ -13,13 +13,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
 from learning_svc.domain.evolution import CorpusAudit
 from learning_svc.domain.modules import Signal, TrainingEventSource, audit_signal, feedback_signal
 from svckit.db import autocommit
 from svckit.errors import NotFound
 from svckit.notify import notify
 from svckit.pagination import PageTokens, after_cursor, page_size
-from svckit.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
 from svckit.usecase import Page
 
 # Every newly recorded audit is announced with its persona's name, for whoever waits on the corpus.

@@ -25,6 +25,7 @@ from typing import TypeVar
 from prometheus_client import Counter as Metric
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calls.turns import Turn
 from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.domain.evolution import (
@@ -54,7 +55,6 @@ from svckit.db import autocommit
 from svckit.errors import FailedPrecondition
 from svckit.openai_json import EngineFailure
 from svckit.records import to_record
-from svckit.turns import Turn
 
 log = logging.getLogger("learning.evolution")
 

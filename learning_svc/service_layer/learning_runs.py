@@ -10,6 +10,7 @@ from statistics import fmean
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from calls.persona_audit import target_words_per_turn
 from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.domain.evolution import rules_in_force
 from learning_svc.domain.modules import Module, ModuleStatus, fold, fresh_module, reinforcement_rules
@@ -17,7 +18,6 @@ from learning_svc.domain.simulation import simulate
 from learning_svc.service_layer.patches import active_patches
 from learning_svc.service_layer.runs import Save
 from svckit.db import autocommit
-from svckit.persona_audit import target_words_per_turn
 
 DEFAULT_EVENT_LIMIT = 10_000
 # The fixed set of simulated calls both the current persona and the candidate play.

@@ -9,19 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from calls.job_tracks import Blueprint
 from svckit import records
 from svckit.errors import Violations
 from svckit.names import check_resource_id
-
-
-class Blueprint(StrEnum):
-    SALES = "sales"
-    AGENTIC_ENG = "agentic_eng"
-    FULLSTACK = "fullstack"
-    MARKETING = "marketing"
-    IMPLEMENTATION = "implementation"
-    HR = "hr"
-    SECURITY = "security"
 
 
 class HumorUsage(StrEnum):

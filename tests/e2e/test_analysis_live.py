@@ -349,7 +349,7 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
 
 
 async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, personas, transcript_settings, capsys):
-    from analysis_svc import demo
+    from devtools import demo
     from transcript_svc.app import build as build_transcript
 
     sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",

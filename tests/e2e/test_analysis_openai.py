@@ -18,9 +18,9 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
-from svckit.persona_audit import target_words_per_turn
+from calls.persona_audit import target_words_per_turn
+from calls.turns import words
 from svckit.server import GrpcApp
-from svckit.turns import words
 from tests.e2e.status_details import reason_and_fields
 from tests.e2e.test_analysis_live import CALL, PERSONA, _streamed_call
 from tests.e2e.transcript_fixtures import Gateway, new_session

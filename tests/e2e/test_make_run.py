@@ -49,7 +49,7 @@ async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c
         env[f"{name.upper()}_GRPC_PORT"] = str(grpc_port)
         env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
     launcher = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "svckit.launcher", env=env,
+        sys.executable, "-m", "devtools.launcher", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     output: list[str] = []
@@ -77,7 +77,7 @@ async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c
         # The tools read the same <SERVICE>_GRPC_PORT settings: nothing listens on the default ports.
         listed = await _tool(env, "persona_svc.cli", "list", "--blueprint", "sales")
         assert "personas/sarah-chen" in listed
-        shown = await _tool(env, "analysis_svc.demo", "--pause", "0")
+        shown = await _tool(env, "devtools.demo", "--pause", "0")
         assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown
     finally:
         if launcher.returncode is None:

@@ -35,6 +35,7 @@ from svckit.errors import AlreadyExists, EtagMismatch, InvalidArgument, NotFound
 from svckit.migrations import current_revision
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
+from svckit.statuses import status_code_of
 from svckit.usecase import Mutation
 
 USER = Mutation(caller=CallContext(request_id="test", method="test", roles=frozenset()))
@@ -324,7 +325,7 @@ async def test_etag_race_has_exactly_one_winner(catalogue):
     losers = [r for r in results if not isinstance(r, Persona)]
     assert len(winners) == 1 and len(losers) == 1
     assert isinstance(losers[0], EtagMismatch)
-    assert losers[0].code.name == "ABORTED"
+    assert status_code_of(losers[0]).name == "ABORTED"
     assert losers[0].metadata["current_etag"] == winners[0].etag
 
     current = await catalogue.get_persona(created.id)

@@ -26,7 +26,7 @@ from analysis_svc.domain.suggestions import (
     stage_for,
     suggest,
 )
-from svckit.turns import Role, Turn
+from calls.turns import Role, Turn
 
 
 def transcript(*lines: tuple[str, str], start: int = 1) -> list[Turn]:

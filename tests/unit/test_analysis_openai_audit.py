@@ -9,9 +9,9 @@ import json
 import pytest
 
 from analysis_svc.adapters.openai_engine import audit_of, audit_prompt, measured, parse_audit
+from calls.persona_audit import FlagReason, PersonaProfile, WordRange, audit_persona
+from calls.turns import Role, Turn
 from svckit.openai_json import EngineFailure
-from svckit.persona_audit import FlagReason, PersonaProfile, WordRange, audit_persona
-from svckit.turns import Role, Turn
 
 CALL = (
     Turn(1, Role.USER, "Hi, thanks for joining. What made you take this call?"),

@@ -18,9 +18,9 @@ from svckit.errors import (
     NotFound,
     PermissionDenied,
     Violations,
-    to_status_proto,
 )
 from svckit.interceptors import domain_error_of
+from svckit.statuses import status_code_of, to_status_proto
 
 DOMAIN = "persona.sparring.dev"
 
@@ -156,7 +156,7 @@ def test_violations_collect_and_raise_once():
 )
 def test_infrastructure_failures_get_a_retryable_status(cause, code):
     classified = domain_error_of(cause)
-    assert classified is not None and classified.code == code
+    assert classified is not None and status_code_of(classified) == code
 
 
 def test_domain_errors_pass_through_and_bugs_are_not_disguised():

@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import json_format
 from sparring.learning.v1 import learning_service_pb2 as pb
 
+from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
 from learning_svc.domain.evolution import (
     CONSISTENT_TONE_RULE,
     ENTHUSIASM_RULE,
@@ -37,7 +38,6 @@ from learning_svc.domain.simulation import (
     simulate,
     simulate_call,
 )
-from svckit.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 OWL_TARGET = WordRange(8, 12)

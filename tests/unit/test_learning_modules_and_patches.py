@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from calls.persona_audit import AuditScores, WordRange
 from learning_svc.domain.modules import (
     ModuleStatus,
     audit_signal,
@@ -27,7 +28,6 @@ from learning_svc.domain.patches import (
     supersedes_on_approval,
 )
 from svckit.errors import FailedPrecondition
-from svckit.persona_audit import AuditScores, WordRange
 
 
 def test_an_audit_speaks_to_its_weakest_dimension_with_a_signal_from_its_overall_score():

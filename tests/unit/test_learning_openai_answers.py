@@ -9,6 +9,8 @@ from dataclasses import replace
 
 import pytest
 
+from calls.persona_audit import WordRange
+from calls.turns import Role
 from learning_svc.adapters.openai_engine import (
     OpenAILearningEngine,
     persona_prompt,
@@ -20,8 +22,6 @@ from learning_svc.domain.patches import PatchOperation, PatchState, PatchTarget
 from learning_svc.domain.simulation import SimulatedPersona, candidate_lines, simulate_call
 from learning_svc.service_layer.evolution import OpenAIAllowance, OpenAILimits
 from svckit.openai_json import EngineFailure, parse_json_object
-from svckit.persona_audit import WordRange
-from svckit.turns import Role
 from tests.unit.test_learning_evolution import LAMB, findings_for, owl_22, patch
 
 FINDINGS = findings_for([*owl_22(), *LAMB])  # f1: lamb says 'I appreciate that'; f2: owl verbosity

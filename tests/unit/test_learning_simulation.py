@@ -9,6 +9,16 @@ import pytest
 from google.protobuf import json_format
 from sparring.learning.v1 import learning_service_pb2 as pb
 
+from calls.persona_audit import (
+    AuditScores,
+    FlaggedQuote,
+    FlagReason,
+    PersonaAudit,
+    WordRange,
+    audit_persona,
+    target_words_per_turn,
+)
+from calls.turns import Role, words
 from learning_svc.domain.simulation import (
     SimulatedPersona,
     audit_simulated,
@@ -18,16 +28,6 @@ from learning_svc.domain.simulation import (
     simulate_call,
     summarise,
 )
-from svckit.persona_audit import (
-    AuditScores,
-    FlaggedQuote,
-    FlagReason,
-    PersonaAudit,
-    WordRange,
-    audit_persona,
-    target_words_per_turn,
-)
-from svckit.turns import Role, words
 
 LONG_WINDED = SimulatedPersona(
     persona="personas/oscar-reed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from svckit.persona_audit import (
+from calls.persona_audit import (
     MAX_QUOTE_CHARS,
     FlagReason,
     PersonaProfile,
@@ -12,7 +12,7 @@ from svckit.persona_audit import (
     audit_persona,
     target_words_per_turn,
 )
-from svckit.turns import Role, Turn
+from calls.turns import Role, Turn
 
 SCEPTIC = PersonaProfile(
     archetype="owl",

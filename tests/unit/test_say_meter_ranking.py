@@ -15,7 +15,7 @@ import pytest
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.say_meter import Blueprint, SayMeter, score
 from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
-from svckit.turns import Role, Turn
+from calls.turns import Role, Turn
 
 CALLS_DIR = Path(__file__).resolve().parents[1] / "data" / "sales_calls"
 MIN_SPEARMAN = 0.8

@@ -16,9 +16,9 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devtools.endpoints import endpoints
 from svckit import eventloop
 from svckit.embedded_pg import EmbeddedPostgres
-from svckit.endpoints import endpoints
 
 DATABASE_NAME = "sparring"
 STARTUP_TIMEOUT_SECONDS = 60

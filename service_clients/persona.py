@@ -1,5 +1,6 @@
-"""The persona service as the other services read it: one channel, a deadline on every call, and its answers
-turned into the caller's domain errors (a name it does not know, or the service itself failing)."""
+"""The persona service as the other services read it (transcript, analysis, learning): one channel, a deadline
+on every call, and its answers turned into the caller's domain errors (a name it does not know, or the service
+itself failing)."""
 
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.endpoints import endpoint
+from devtools.gateway import stream_call
 from svckit import eventloop
-from svckit.endpoints import endpoint
-from svckit.gateway import stream_call
 
 RESET, BOLD, DIM = "\033[0m", "\033[1m", "\033[2m"
 COLOURS = {apb.SCORE_BAND_RED: "\033[31m", apb.SCORE_BAND_YELLOW: "\033[33m", apb.SCORE_BAND_GREEN: "\033[32m"}
@@ -96,7 +96,7 @@ async def run(transcript_address: str, analysis_address: str, pause: float) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="analysis_svc.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="devtools.demo", description=__doc__)
     parser.add_argument("--transcript", default=endpoint("transcript").address)
     parser.add_argument("--analysis", default=endpoint("analysis").address)
     parser.add_argument("--pause", type=float, default=1.5, help="seconds between turns, for reading")

@@ -26,13 +26,13 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from calls.turns import Role
+from devtools.endpoints import endpoint
+from devtools.gateway import stream_call
 from learning_svc.adapters.personas import simulated
 from learning_svc.domain.simulation import AuditScoreMeans, score_means, simulate_call
 from svckit import eventloop
 from svckit.context import ACTOR_METADATA_KEY
-from svckit.endpoints import endpoint
-from svckit.gateway import stream_call
-from svckit.turns import Role
 
 ACTOR = ((ACTOR_METADATA_KEY, "closed-loop"),)
 _ROLES = {Role.USER: tpb.ROLE_USER, Role.ASSISTANT: tpb.ROLE_ASSISTANT}
@@ -230,7 +230,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="learning_svc.closed_loop", description=__doc__,
+    parser = argparse.ArgumentParser(prog="devtools.closed_loop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persona", default=endpoint("persona").address)
     parser.add_argument("--transcript", default=endpoint("transcript").address)
