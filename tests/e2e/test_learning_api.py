@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from svckit.context import ACTOR_METADATA_KEY
@@ -34,10 +35,10 @@ def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/ow
     return pb.PersonaAudit(
         source_audit=f"audits/{uuid.uuid4()}", session=f"sessions/{uuid.uuid4()}", persona=persona,
         persona_display_name="Quinn", archetype=archetype, difficulty=difficulty,
-        scores=pb.AuditScores(**values), overall_score=sum(values.values()) / 5, avg_words_per_turn=words,
-        target_words_per_turn=pb.WordRange(min_words=8, max_words=16), persona_turn_count=6,
-        flagged_quotes=[pb.FlaggedQuote(text="Well, let me explain everything about our setup in detail...",
-                                        reason=pb.FLAG_REASON_TOO_LONG, explanation="31 words; target 8-16",
+        scores=audit_pb2.AuditScores(**values), overall_score=sum(values.values()) / 5, avg_words_per_turn=words,
+        target_words_per_turn=audit_pb2.WordRange(min_words=8, max_words=16), persona_turn_count=6,
+        flagged_quotes=[audit_pb2.FlaggedQuote(text="Well, let me explain everything about our setup in detail...",
+                                        reason=audit_pb2.FLAG_REASON_TOO_LONG, explanation="31 words; target 8-16",
                                         sequence=4)],
         recommendations=["Keep answers to 8-16 words until the candidate earns more."],
         audit_time=_stamp(when or datetime.now(UTC)),
@@ -104,7 +105,7 @@ def length_patch(archetype: str, low: int, high: int) -> pb.PromptPatch:
     return pb.PromptPatch(archetype=archetype, target=pb.PATCH_TARGET_VOICE_PROMPT,
                           operation=pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE,
                           text=f"Keep every answer to {low}-{high} words.",
-                          words_per_turn=pb.WordRange(min_words=low, max_words=high))
+                          words_per_turn=audit_pb2.WordRange(min_words=low, max_words=high))
 
 
 ACTOR = ((ACTOR_METADATA_KEY, "dana@sparring.dev"),)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf import json_format
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from learning_svc.domain.evolution import (
@@ -421,7 +422,7 @@ def test_every_output_parses_into_its_proto_message():
     length, ban = refinements
     result = judge(length, findings, summary(2.0, 7.6), summary(9.5, 9.1), 0.5, Engine.LOCAL)
     message = json_format.ParseDict(asdict(stats[1]), pb.ArchetypeCorpusStats())
-    assert message.flag_counts[0].reason == pb.FLAG_REASON_TOO_LONG
+    assert message.flag_counts[0].reason == audit_pb2.FLAG_REASON_TOO_LONG
     assert message.target_words_per_turn.max_words == 12
     message = json_format.ParseDict(asdict(findings[0]), pb.Finding())
     assert message.kind == pb.FINDING_KIND_REPEATED_PHRASE

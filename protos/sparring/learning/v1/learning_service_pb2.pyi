@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from sparring.audit.v1 import audit_pb2 as _audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as _persona_service_pb2
 import builtins as _builtins
 import sys
@@ -42,32 +43,6 @@ ENGINE_LOCAL: Engine.ValueType  # 1
 ENGINE_OPENAI: Engine.ValueType  # 2
 """An OpenAI-compatible model."""
 Global___Engine: _TypeAlias = Engine  # noqa: Y015
-
-class _FlagReason:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _FlagReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FlagReason.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    FLAG_REASON_UNSPECIFIED: _FlagReason.ValueType  # 0
-    FLAG_REASON_TOO_LONG: _FlagReason.ValueType  # 1
-    FLAG_REASON_ENTHUSIASM_LEAK: _FlagReason.ValueType  # 2
-    FLAG_REASON_OUT_OF_CHARACTER: _FlagReason.ValueType  # 3
-    FLAG_REASON_INCONSISTENT: _FlagReason.ValueType  # 4
-    FLAG_REASON_PACING: _FlagReason.ValueType  # 5
-    FLAG_REASON_OTHER: _FlagReason.ValueType  # 6
-
-class FlagReason(_FlagReason, metaclass=_FlagReasonEnumTypeWrapper):
-    """Why a persona quote was flagged; mirrors sparring.analysis.v1.FlagReason."""
-
-FLAG_REASON_UNSPECIFIED: FlagReason.ValueType  # 0
-FLAG_REASON_TOO_LONG: FlagReason.ValueType  # 1
-FLAG_REASON_ENTHUSIASM_LEAK: FlagReason.ValueType  # 2
-FLAG_REASON_OUT_OF_CHARACTER: FlagReason.ValueType  # 3
-FLAG_REASON_INCONSISTENT: FlagReason.ValueType  # 4
-FLAG_REASON_PACING: FlagReason.ValueType  # 5
-FLAG_REASON_OTHER: FlagReason.ValueType  # 6
-Global___FlagReason: _TypeAlias = FlagReason  # noqa: Y015
 
 class _RunState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -547,63 +522,6 @@ VARIANT_STATUS_STOPPED_WORSE: VariantStatus.ValueType  # 6
 Global___VariantStatus: _TypeAlias = VariantStatus  # noqa: Y015
 
 @_typing.final
-class WordRange(_message.Message):
-    """An inclusive range of words per persona turn."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    MIN_WORDS_FIELD_NUMBER: _builtins.int
-    MAX_WORDS_FIELD_NUMBER: _builtins.int
-    min_words: _builtins.int
-    max_words: _builtins.int
-    def __init__(
-        self,
-        *,
-        min_words: _builtins.int = ...,
-        max_words: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_words", b"max_words", "min_words", b"min_words"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___WordRange: _TypeAlias = WordRange  # noqa: Y015
-
-@_typing.final
-class AuditScores(_message.Message):
-    """Audit scores, each 1 to 10 where 10 is best (enthusiasm_leak 10 = no leak)."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BREVITY_FIELD_NUMBER: _builtins.int
-    AUTHENTICITY_FIELD_NUMBER: _builtins.int
-    CONSISTENCY_FIELD_NUMBER: _builtins.int
-    ENTHUSIASM_LEAK_FIELD_NUMBER: _builtins.int
-    PACING_FIELD_NUMBER: _builtins.int
-    brevity: _builtins.int
-    authenticity: _builtins.int
-    consistency: _builtins.int
-    enthusiasm_leak: _builtins.int
-    pacing: _builtins.int
-    def __init__(
-        self,
-        *,
-        brevity: _builtins.int = ...,
-        authenticity: _builtins.int = ...,
-        consistency: _builtins.int = ...,
-        enthusiasm_leak: _builtins.int = ...,
-        pacing: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authenticity", b"authenticity", "brevity", b"brevity", "consistency", b"consistency", "enthusiasm_leak", b"enthusiasm_leak", "pacing", b"pacing"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___AuditScores: _TypeAlias = AuditScores  # noqa: Y015
-
-@_typing.final
 class AuditScoreMeans(_message.Message):
     """Means of audit scores over several audits or simulated calls, each 1.0 to 10.0."""
 
@@ -639,39 +557,6 @@ class AuditScoreMeans(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditScoreMeans: _TypeAlias = AuditScoreMeans  # noqa: Y015
-
-@_typing.final
-class FlaggedQuote(_message.Message):
-    """A persona quote flagged by an audit."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    TEXT_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
-    EXPLANATION_FIELD_NUMBER: _builtins.int
-    SEQUENCE_FIELD_NUMBER: _builtins.int
-    text: _builtins.str
-    """At most 500 characters."""
-    reason: Global___FlagReason.ValueType
-    explanation: _builtins.str
-    """Why, in a sentence."""
-    sequence: _builtins.int
-    """Sequence of the message it came from."""
-    def __init__(
-        self,
-        *,
-        text: _builtins.str = ...,
-        reason: Global___FlagReason.ValueType = ...,
-        explanation: _builtins.str = ...,
-        sequence: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "reason", b"reason", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___FlaggedQuote: _TypeAlias = FlaggedQuote  # noqa: Y015
 
 @_typing.final
 class PersonaAudit(_message.Message):
@@ -718,15 +603,15 @@ class PersonaAudit(_message.Message):
     """Mean words per persona turn, 0 or more."""
     persona_turn_count: _builtins.int
     @_builtins.property
-    def scores(self) -> Global___AuditScores:
+    def scores(self) -> _audit_pb2.AuditScores:
         """Each 1 to 10."""
 
     @_builtins.property
-    def target_words_per_turn(self) -> Global___WordRange:
+    def target_words_per_turn(self) -> _audit_pb2.WordRange:
         """The target for the persona's difficulty."""
 
     @_builtins.property
-    def flagged_quotes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlaggedQuote]:
+    def flagged_quotes(self) -> _containers.RepeatedCompositeFieldContainer[_audit_pb2.FlaggedQuote]:
         """At most 20."""
 
     @_builtins.property
@@ -752,12 +637,12 @@ class PersonaAudit(_message.Message):
         archetype: _builtins.str = ...,
         difficulty: _builtins.int = ...,
         blueprint: _persona_service_pb2.Blueprint.ValueType = ...,
-        scores: Global___AuditScores | None = ...,
+        scores: _audit_pb2.AuditScores | None = ...,
         overall_score: _builtins.float = ...,
         avg_words_per_turn: _builtins.float = ...,
-        target_words_per_turn: Global___WordRange | None = ...,
+        target_words_per_turn: _audit_pb2.WordRange | None = ...,
         persona_turn_count: _builtins.int = ...,
-        flagged_quotes: _abc.Iterable[Global___FlaggedQuote] | None = ...,
+        flagged_quotes: _abc.Iterable[_audit_pb2.FlaggedQuote] | None = ...,
         recommendations: _abc.Iterable[_builtins.str] | None = ...,
         audit_time: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
@@ -880,7 +765,7 @@ class ArchetypeCorpusStats(_message.Message):
     enthusiasm_leak_rate: _builtins.float
     """Share of audits with at least one enthusiasm-leak quote, 0.0 to 1.0."""
     @_builtins.property
-    def target_words_per_turn(self) -> Global___WordRange:
+    def target_words_per_turn(self) -> _audit_pb2.WordRange:
         """The most common target range among these audits."""
 
     @_builtins.property
@@ -899,7 +784,7 @@ class ArchetypeCorpusStats(_message.Message):
         archetype: _builtins.str = ...,
         audit_count: _builtins.int = ...,
         avg_words_per_turn: _builtins.float = ...,
-        target_words_per_turn: Global___WordRange | None = ...,
+        target_words_per_turn: _audit_pb2.WordRange | None = ...,
         enthusiasm_leak_rate: _builtins.float = ...,
         mean_scores: Global___AuditScoreMeans | None = ...,
         flag_counts: _abc.Iterable[Global___FlagCount] | None = ...,
@@ -921,12 +806,12 @@ class FlagCount(_message.Message):
 
     REASON_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
-    reason: Global___FlagReason.ValueType
+    reason: _audit_pb2.FlagReason.ValueType
     count: _builtins.int
     def __init__(
         self,
         *,
-        reason: Global___FlagReason.ValueType = ...,
+        reason: _audit_pb2.FlagReason.ValueType = ...,
         count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -1098,7 +983,7 @@ class Refinement(_message.Message):
     supersedes: _builtins.str
     """The ACTIVE patch it would replace, "patches/{patch_id}", if any."""
     @_builtins.property
-    def words_per_turn(self) -> Global___WordRange:
+    def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the new range."""
 
     @_builtins.property
@@ -1114,7 +999,7 @@ class Refinement(_message.Message):
         operation: Global___PatchOperation.ValueType = ...,
         text: _builtins.str = ...,
         phrase: _builtins.str = ...,
-        words_per_turn: Global___WordRange | None = ...,
+        words_per_turn: _audit_pb2.WordRange | None = ...,
         finding_ids: _abc.Iterable[_builtins.str] | None = ...,
         rationale: _builtins.str = ...,
         supersedes: _builtins.str = ...,
@@ -1503,7 +1388,7 @@ class PromptPatch(_message.Message):
     etag: _builtins.str
     """Output only. Changes on every change; a mismatch is ABORTED."""
     @_builtins.property
-    def words_per_turn(self) -> Global___WordRange:
+    def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the range, 1 <= min_words <= max_words <= 200; unset
         otherwise.
         """
@@ -1529,7 +1414,7 @@ class PromptPatch(_message.Message):
         operation: Global___PatchOperation.ValueType = ...,
         text: _builtins.str = ...,
         phrase: _builtins.str = ...,
-        words_per_turn: Global___WordRange | None = ...,
+        words_per_turn: _audit_pb2.WordRange | None = ...,
         state: Global___PatchState.ValueType = ...,
         origin: Global___PatchOrigin.ValueType = ...,
         evolution_run: _builtins.str = ...,
