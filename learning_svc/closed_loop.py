@@ -163,7 +163,7 @@ class ClosedLoop:
     async def _audited(self, outcome: PersonaOutcome, sessions: set[str]) -> tuple[AuditScoreMeans, float]:
         """The audits of these calls, once the learning service has them all."""
         while True:
-            reply = await self._learnings.ListPersonaAudits(lpb.ListPersonaAuditsRequest(
+            reply = await self._learnings.ListCorpusAudits(lpb.ListCorpusAuditsRequest(
                 persona=outcome.persona, page_size=200))
             audits = [audit for audit in reply.audits if audit.session in sessions]
             if len(audits) == len(sessions):

@@ -63,9 +63,9 @@ def _reason(reason: FlagReason | str) -> FlagReason:
 
 @dataclass(frozen=True, slots=True)
 class CorpusAudit:
-    """A persona audit of the corpus (sparring.learning.v1.PersonaAudit, the fields the stages read)."""
+    """A persona audit of the corpus (sparring.learning.v1.CorpusAudit, the fields the stages read)."""
 
-    name: str  # "audits/{id}"
+    name: str  # "corpusAudits/{id}"
     persona: str  # "personas/{id}"
     persona_display_name: str
     archetype: str  # "archetypes/{id}", or ""

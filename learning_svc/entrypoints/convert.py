@@ -82,7 +82,7 @@ def _check_range(violations: Violations, value: float, low: float, high: float, 
 # --- audits ----------------------------------------------------------------------------------------
 
 
-def audit_document(audit: pb.PersonaAudit) -> tuple[str, dict]:
+def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict]:
     """The id of the audit's source and the audit as stored; every bad field named at once."""
     v = Violations()
     source_id = ""
@@ -121,7 +121,7 @@ def audit_document(audit: pb.PersonaAudit) -> tuple[str, dict]:
     else:
         time_of(audit.audit_time, "audit.audit_time", v)
     v.raise_if_any()
-    stored = pb.PersonaAudit()
+    stored = pb.CorpusAudit()
     stored.CopyFrom(audit)
     stored.ClearField("name")
     stored.ClearField("record_time")

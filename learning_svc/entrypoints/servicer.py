@@ -57,20 +57,20 @@ class LearningServicer:
 
     # --- audits -------------------------------------------------------------------------------
 
-    async def RecordPersonaAudit(self, request, context):
+    async def RecordCorpusAudit(self, request, context):
         source_id, stored = convert.audit_document(request.audit)
         recorded = await self._corpus.record_audit(source_id, stored)
         # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
         await self._experiments.record_audit_outcomes(request.audit.session.removeprefix("sessions/"),
                                                       request.audit.overall_score)
-        return pb.RecordPersonaAuditResponse(audit=message(pb.PersonaAudit, recorded.document),
+        return pb.RecordCorpusAuditResponse(audit=message(pb.CorpusAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 
-    async def GetPersonaAudit(self, request, context):
-        audit = await self._corpus.get_audit(names.resource_id(request.name, "audits", "name"))
-        return pb.GetPersonaAuditResponse(audit=message(pb.PersonaAudit, audit))
+    async def GetCorpusAudit(self, request, context):
+        audit = await self._corpus.get_audit(names.resource_id(request.name, "corpusAudits", "name"))
+        return pb.GetCorpusAuditResponse(audit=message(pb.CorpusAudit, audit))
 
-    async def ListPersonaAudits(self, request, context):
+    async def ListCorpusAudits(self, request, context):
         v = Violations()
         v.require(0 <= request.difficulty <= 5, "difficulty", f"must be 0 (any) or 1 to 5 (got {request.difficulty})")
         filters = {
@@ -84,7 +84,7 @@ class LearningServicer:
         }
         v.raise_if_any()
         page = await self._corpus.list_audits(filters, request.page_size, request.page_token)
-        return pb.ListPersonaAuditsResponse(audits=[message(pb.PersonaAudit, audit) for audit in page.items],
+        return pb.ListCorpusAuditsResponse(audits=[message(pb.CorpusAudit, audit) for audit in page.items],
                                             next_page_token=page.next_page_token)
 
     # --- evolution runs -----------------------------------------------------------------------

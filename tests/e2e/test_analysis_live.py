@@ -374,18 +374,18 @@ class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
     """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent."""
 
     def __init__(self) -> None:
-        self.received: list[learning_pb.PersonaAudit] = []
+        self.received: list[learning_pb.CorpusAudit] = []
         self.calls = 0
         self.changed = asyncio.Condition()
 
-    async def RecordPersonaAudit(self, request, context):
+    async def RecordCorpusAudit(self, request, context):
         async with self.changed:
             self.calls += 1
             self.changed.notify_all()
             if self.calls == 1:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not deployed yet")
             self.received.append(request.audit)
-        return learning_pb.RecordPersonaAuditResponse(audit=request.audit)
+        return learning_pb.RecordCorpusAuditResponse(audit=request.audit)
 
 
 async def test_audits_reach_the_learning_service_past_its_refusals(

@@ -30,16 +30,16 @@ def _stamp(when: datetime) -> timestamp_pb2.Timestamp:
 
 
 def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/owl", difficulty: int = 4,
-          words: float = 24.0, when: datetime | None = None, **scores) -> pb.PersonaAudit:
+          words: float = 24.0, when: datetime | None = None, **scores) -> pb.CorpusAudit:
     values = {"brevity": 3, "authenticity": 8, "consistency": 8, "enthusiasm_leak": 9, "pacing": 7, **scores}
-    return pb.PersonaAudit(
+    return pb.CorpusAudit(
         source_audit=f"audits/{uuid.uuid4()}", session=f"sessions/{uuid.uuid4()}", persona=persona,
         persona_display_name="Quinn", archetype=archetype, difficulty=difficulty,
         scores=audit_pb2.AuditScores(**values), overall_score=sum(values.values()) / 5, avg_words_per_turn=words,
         target_words_per_turn=audit_pb2.WordRange(min_words=8, max_words=16), persona_turn_count=6,
         flagged_quotes=[audit_pb2.FlaggedQuote(text="Well, let me explain everything about our setup in detail...",
-                                        reason=audit_pb2.FLAG_REASON_TOO_LONG, explanation="31 words; target 8-16",
-                                        sequence=4)],
+                                               reason=audit_pb2.FLAG_REASON_TOO_LONG,
+                                               explanation="31 words; target 8-16", sequence=4)],
         recommendations=["Keep answers to 8-16 words until the candidate earns more."],
         audit_time=_stamp(when or datetime.now(UTC)),
     )
@@ -50,17 +50,21 @@ def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/ow
 
 async def test_an_audit_is_recorded_once_and_makes_one_training_event(learnings):
     sent = audit(persona="personas/corpus-once")
-    first = await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
-    again = await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
+    first = await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))
+    again = await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))
     assert not first.duplicate and again.duplicate
-    assert first.audit.name == sent.source_audit and again.audit == first.audit
+    assert first.audit.name == sent.source_audit.replace("audits/", "corpusAudits/", 1)
+    assert first.audit.source_audit == sent.source_audit and again.audit == first.audit
     assert first.audit.scores == sent.scores and first.audit.flagged_quotes == sent.flagged_quotes
     assert first.audit.HasField("record_time")
-    fetched = await learnings.GetPersonaAudit(pb.GetPersonaAuditRequest(name=first.audit.name))
+    fetched = await learnings.GetCorpusAudit(pb.GetCorpusAuditRequest(name=first.audit.name))
     assert fetched.audit == first.audit
+    # The analysis service's name for the audit is not a name in the corpus.
+    await _refused(learnings.GetCorpusAudit(pb.GetCorpusAuditRequest(name=sent.source_audit)),
+                   grpc.StatusCode.INVALID_ARGUMENT)
     events = await learnings.ListTrainingEvents(pb.ListTrainingEventsRequest(persona="personas/corpus-once"))
     assert [(e.source, e.origin, e.module) for e in events.events] == [
-        (pb.TRAINING_EVENT_SOURCE_PERSONA_AUDIT, sent.source_audit, "brevity")]
+        (pb.TRAINING_EVENT_SOURCE_PERSONA_AUDIT, first.audit.name, "brevity")]
     assert events.events[0].signal == pytest.approx((7.0 - 5.5) / 4.5, abs=1e-3) and not events.events[0].processed
 
 
@@ -71,31 +75,31 @@ async def test_audits_are_queried_by_archetype_difficulty_persona_and_time(learn
             audit(persona=persona, archetype="archetypes/owl", difficulty=2, when=now - timedelta(hours=2)),
             audit(persona=persona, archetype="archetypes/lamb", difficulty=4, when=now - timedelta(hours=1))]
     for item in sent:
-        await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=item))
+        await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=item))
 
-    async def names(**filters) -> list[str]:
-        reply = await learnings.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona=persona, **filters))
-        return [a.name for a in reply.audits]
+    async def sources(**filters) -> list[str]:
+        reply = await learnings.ListCorpusAudits(pb.ListCorpusAuditsRequest(persona=persona, **filters))
+        return [a.source_audit for a in reply.audits]
 
-    assert await names() == [sent[2].source_audit, sent[1].source_audit, sent[0].source_audit]
-    assert await names(archetype="archetypes/owl") == [sent[1].source_audit, sent[0].source_audit]
-    assert await names(difficulty=4) == [sent[2].source_audit, sent[0].source_audit]
-    assert await names(audit_time_from=_stamp(now - timedelta(hours=2, minutes=30)),
+    assert await sources() == [sent[2].source_audit, sent[1].source_audit, sent[0].source_audit]
+    assert await sources(archetype="archetypes/owl") == [sent[1].source_audit, sent[0].source_audit]
+    assert await sources(difficulty=4) == [sent[2].source_audit, sent[0].source_audit]
+    assert await sources(audit_time_from=_stamp(now - timedelta(hours=2, minutes=30)),
                        audit_time_to=_stamp(now - timedelta(minutes=90))) == [sent[1].source_audit]
-    first = await learnings.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona=persona, page_size=2))
-    rest = await learnings.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona=persona, page_size=2,
+    first = await learnings.ListCorpusAudits(pb.ListCorpusAuditsRequest(persona=persona, page_size=2))
+    rest = await learnings.ListCorpusAudits(pb.ListCorpusAuditsRequest(persona=persona, page_size=2,
                                                                          page_token=first.next_page_token))
-    assert [a.name for a in [*first.audits, *rest.audits]] == await names() and not rest.next_page_token
+    assert [a.source_audit for a in [*first.audits, *rest.audits]] == await sources() and not rest.next_page_token
 
 
 async def test_a_bad_audit_names_every_bad_field_and_stores_nothing(learnings):
     bad = audit(persona="not-a-persona", difficulty=9, brevity=11)
     bad.ClearField("audit_time")
-    _, fields = await _refused(learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=bad)),
+    _, fields = await _refused(learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=bad)),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert {"audit.persona", "audit.difficulty", "audit.scores.brevity", "audit.audit_time"} <= set(fields)
-    await _refused(learnings.GetPersonaAudit(pb.GetPersonaAuditRequest(name=bad.source_audit)),
-                   grpc.StatusCode.NOT_FOUND)
+    unstored = bad.source_audit.replace("audits/", "corpusAudits/", 1)
+    await _refused(learnings.GetCorpusAudit(pb.GetCorpusAuditRequest(name=unstored)), grpc.StatusCode.NOT_FOUND)
 
 
 # --- prompt patches --------------------------------------------------------------------------------
@@ -359,8 +363,8 @@ async def test_an_audit_of_an_assigned_session_is_its_audit_score_outcome(learni
     sent = audit(persona="personas/priya-raman", brevity=6)
     assignment = (await learnings.AssignVariant(pb.AssignVariantRequest(experiment=created.name,
                                                                         session=sent.session))).assignment
-    await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
-    await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))  # a redelivery counts once
+    await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))
+    await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))  # a redelivery counts once
     results = (await learnings.GetExperiment(pb.GetExperimentRequest(name=created.name))).experiment.results
     result = next(r for r in results if r.variant_id == assignment.variant_id)
     assert (result.samples, result.mean) == (1, pytest.approx(sent.overall_score))

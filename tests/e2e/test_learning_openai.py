@@ -75,7 +75,7 @@ async def openai_learnings(openai_database_url, openai_database, persona_server,
         stub = learning_service_pb2_grpc.LearningServiceStub(channel)
         # Four owl calls far over their 8-16 words per turn: a verbosity finding.
         for _ in range(4):
-            await stub.RecordPersonaAudit(pb.RecordPersonaAuditRequest(
+            await stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
                 audit=audit(persona="personas/sarah-chen", archetype=ARCHETYPE, words=30.0)))
         yield stub
     await app.stop(grace=2)

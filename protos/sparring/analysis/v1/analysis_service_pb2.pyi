@@ -183,7 +183,7 @@ class _DeliveryStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Deliver
     never dropped.
     """
     DELIVERY_STATE_DELIVERED: _DeliveryState.ValueType  # 2
-    """Stored by the learning service (RecordPersonaAudit). Final."""
+    """Stored by the learning service (RecordCorpusAudit). Final."""
 
 class DeliveryState(_DeliveryState, metaclass=_DeliveryStateEnumTypeWrapper):
     """Delivery of an audit to the learning service."""
@@ -194,7 +194,7 @@ DELIVERY_STATE_PENDING: DeliveryState.ValueType  # 1
 never dropped.
 """
 DELIVERY_STATE_DELIVERED: DeliveryState.ValueType  # 2
-"""Stored by the learning service (RecordPersonaAudit). Final."""
+"""Stored by the learning service (RecordCorpusAudit). Final."""
 Global___DeliveryState: _TypeAlias = DeliveryState  # noqa: Y015
 
 @_typing.final
@@ -611,8 +611,8 @@ class PersonaAudit(_message.Message):
     DELIVER_TIME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: "audits/{audit_id}". The learning service stores its copy
-    under the same id.
+    """Resource name: "audits/{audit_id}". The learning service keeps a copy in its
+    corpus as "corpusAudits/{audit_id}", with the same id.
     """
     session: _builtins.str
     """"sessions/{session_id}"."""

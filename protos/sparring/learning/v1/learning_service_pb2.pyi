@@ -337,7 +337,7 @@ class _TrainingEventSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_T
     TRAINING_EVENT_SOURCE_FEEDBACK: _TrainingEventSource.ValueType  # 1
     """From RecordFeedback."""
     TRAINING_EVENT_SOURCE_PERSONA_AUDIT: _TrainingEventSource.ValueType  # 2
-    """From RecordPersonaAudit."""
+    """From RecordCorpusAudit."""
 
 class TrainingEventSource(_TrainingEventSource, metaclass=_TrainingEventSourceEnumTypeWrapper):
     """Kind of a training event."""
@@ -346,7 +346,7 @@ TRAINING_EVENT_SOURCE_UNSPECIFIED: TrainingEventSource.ValueType  # 0
 TRAINING_EVENT_SOURCE_FEEDBACK: TrainingEventSource.ValueType  # 1
 """From RecordFeedback."""
 TRAINING_EVENT_SOURCE_PERSONA_AUDIT: TrainingEventSource.ValueType  # 2
-"""From RecordPersonaAudit."""
+"""From RecordCorpusAudit."""
 Global___TrainingEventSource: _TypeAlias = TrainingEventSource  # noqa: Y015
 
 class _ModuleStatus:
@@ -559,9 +559,12 @@ class AuditScoreMeans(_message.Message):
 Global___AuditScoreMeans: _TypeAlias = AuditScoreMeans  # noqa: Y015
 
 @_typing.final
-class PersonaAudit(_message.Message):
-    """A post-call persona audit in the corpus (seed 000's persona_audits); mirrors
-    sparring.analysis.v1.PersonaAudit.
+class CorpusAudit(_message.Message):
+    """A post-call persona audit as kept in the corpus: the learning service's own
+    copy of an analysis service audit (sparring.analysis.v1.PersonaAudit), taken
+    when that audit is recorded here and never changed afterwards. It is a resource
+    of its own, named in its own collection, so that a name says which service
+    answers for it; source_audit refers back to the original.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -584,7 +587,7 @@ class PersonaAudit(_message.Message):
     AUDIT_TIME_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: "audits/{audit_id}", with the id of source_audit. Output only."""
+    """Resource name: "corpusAudits/{audit_id}", with the id of source_audit. Output only."""
     source_audit: _builtins.str
     """The analysis service's audit, "audits/{audit_id}". Required; the idempotency key."""
     session: _builtins.str
@@ -653,7 +656,7 @@ class PersonaAudit(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___PersonaAudit: _TypeAlias = PersonaAudit  # noqa: Y015
+Global___CorpusAudit: _TypeAlias = CorpusAudit  # noqa: Y015
 
 @_typing.final
 class StageStatus(_message.Message):
@@ -862,7 +865,7 @@ class EvidenceQuote(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
     audit: _builtins.str
-    """"audits/{audit_id}"."""
+    """"corpusAudits/{audit_id}"."""
     text: _builtins.str
     sequence: _builtins.int
     """Sequence of the message in the audited session."""
@@ -920,7 +923,7 @@ class Finding(_message.Message):
     considered_audit_count: _builtins.int
     @_builtins.property
     def evidence_audits(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The audits behind it, "audits/{audit_id}", at most 50."""
+        """The audits behind it, "corpusAudits/{audit_id}", at most 50."""
 
     @_builtins.property
     def evidence_quotes(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvidenceQuote]:
@@ -1573,7 +1576,7 @@ class TrainingEvent(_message.Message):
     """Resource name: "trainingEvents/{event_id}"."""
     source: Global___TrainingEventSource.ValueType
     origin: _builtins.str
-    """What it came from: "feedback/{trace_id}" or "audits/{audit_id}"."""
+    """What it came from: "feedback/{trace_id}" or "corpusAudits/{audit_id}"."""
     persona: _builtins.str
     """"personas/{persona_id}"."""
     module: _builtins.str
@@ -2020,7 +2023,7 @@ class VariantAssignment(_message.Message):
 Global___VariantAssignment: _TypeAlias = VariantAssignment  # noqa: Y015
 
 @_typing.final
-class RecordPersonaAuditRequest(_message.Message):
+class RecordCorpusAuditRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDIT_FIELD_NUMBER: _builtins.int
@@ -2028,11 +2031,11 @@ class RecordPersonaAuditRequest(_message.Message):
     request_id: _builtins.str
     """Optional; source_audit already makes the call idempotent."""
     @_builtins.property
-    def audit(self) -> Global___PersonaAudit: ...
+    def audit(self) -> Global___CorpusAudit: ...
     def __init__(
         self,
         *,
-        audit: Global___PersonaAudit | None = ...,
+        audit: Global___CorpusAudit | None = ...,
         request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit"]  # noqa: Y015
@@ -2041,10 +2044,10 @@ class RecordPersonaAuditRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RecordPersonaAuditRequest: _TypeAlias = RecordPersonaAuditRequest  # noqa: Y015
+Global___RecordCorpusAuditRequest: _TypeAlias = RecordCorpusAuditRequest  # noqa: Y015
 
 @_typing.final
-class RecordPersonaAuditResponse(_message.Message):
+class RecordCorpusAuditResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDIT_FIELD_NUMBER: _builtins.int
@@ -2052,11 +2055,11 @@ class RecordPersonaAuditResponse(_message.Message):
     duplicate: _builtins.bool
     """True when source_audit was already recorded; the stored audit is returned."""
     @_builtins.property
-    def audit(self) -> Global___PersonaAudit: ...
+    def audit(self) -> Global___CorpusAudit: ...
     def __init__(
         self,
         *,
-        audit: Global___PersonaAudit | None = ...,
+        audit: Global___CorpusAudit | None = ...,
         duplicate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit"]  # noqa: Y015
@@ -2065,15 +2068,15 @@ class RecordPersonaAuditResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RecordPersonaAuditResponse: _TypeAlias = RecordPersonaAuditResponse  # noqa: Y015
+Global___RecordCorpusAuditResponse: _TypeAlias = RecordCorpusAuditResponse  # noqa: Y015
 
 @_typing.final
-class GetPersonaAuditRequest(_message.Message):
+class GetCorpusAuditRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """"audits/{audit_id}"."""
+    """"corpusAudits/{audit_id}"."""
     def __init__(
         self,
         *,
@@ -2085,19 +2088,19 @@ class GetPersonaAuditRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetPersonaAuditRequest: _TypeAlias = GetPersonaAuditRequest  # noqa: Y015
+Global___GetCorpusAuditRequest: _TypeAlias = GetCorpusAuditRequest  # noqa: Y015
 
 @_typing.final
-class GetPersonaAuditResponse(_message.Message):
+class GetCorpusAuditResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDIT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def audit(self) -> Global___PersonaAudit: ...
+    def audit(self) -> Global___CorpusAudit: ...
     def __init__(
         self,
         *,
-        audit: Global___PersonaAudit | None = ...,
+        audit: Global___CorpusAudit | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -2105,10 +2108,10 @@ class GetPersonaAuditResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetPersonaAuditResponse: _TypeAlias = GetPersonaAuditResponse  # noqa: Y015
+Global___GetCorpusAuditResponse: _TypeAlias = GetCorpusAuditResponse  # noqa: Y015
 
 @_typing.final
-class ListPersonaAuditsRequest(_message.Message):
+class ListCorpusAuditsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
@@ -2152,21 +2155,21 @@ class ListPersonaAuditsRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListPersonaAuditsRequest: _TypeAlias = ListPersonaAuditsRequest  # noqa: Y015
+Global___ListCorpusAuditsRequest: _TypeAlias = ListCorpusAuditsRequest  # noqa: Y015
 
 @_typing.final
-class ListPersonaAuditsResponse(_message.Message):
+class ListCorpusAuditsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDITS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def audits(self) -> _containers.RepeatedCompositeFieldContainer[Global___PersonaAudit]: ...
+    def audits(self) -> _containers.RepeatedCompositeFieldContainer[Global___CorpusAudit]: ...
     def __init__(
         self,
         *,
-        audits: _abc.Iterable[Global___PersonaAudit] | None = ...,
+        audits: _abc.Iterable[Global___CorpusAudit] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -2175,7 +2178,7 @@ class ListPersonaAuditsResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListPersonaAuditsResponse: _TypeAlias = ListPersonaAuditsResponse  # noqa: Y015
+Global___ListCorpusAuditsResponse: _TypeAlias = ListCorpusAuditsResponse  # noqa: Y015
 
 @_typing.final
 class StartEvolutionRunRequest(_message.Message):

@@ -29,7 +29,7 @@ class LearningServiceStub:
     """LearningService makes personas better from what their calls show.
 
     - Audits corpus: the analysis service records every post-call persona audit
-    here (RecordPersonaAudit).
+    here (RecordCorpusAudit).
     - Prompt evolution (seed 000): a run reads the corpus and goes through five
     stages (analyze corpus, identify patterns, generate refinements, validate by
     simulated calls, apply); each stage's output is stored on the run. Passing
@@ -72,20 +72,20 @@ class LearningServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.RecordPersonaAudit = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/RecordPersonaAudit',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditResponse.FromString,
+        self.RecordCorpusAudit = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/RecordCorpusAudit',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditResponse.FromString,
                 _registered_method=True)
-        self.GetPersonaAudit = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/GetPersonaAudit',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditResponse.FromString,
+        self.GetCorpusAudit = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/GetCorpusAudit',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditResponse.FromString,
                 _registered_method=True)
-        self.ListPersonaAudits = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/ListPersonaAudits',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsResponse.FromString,
+        self.ListCorpusAudits = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/ListCorpusAudits',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.FromString,
                 _registered_method=True)
         self.StartEvolutionRun = channel.unary_unary(
                 '/sparring.learning.v1.LearningService/StartEvolutionRun',
@@ -213,7 +213,7 @@ class LearningServiceServicer:
     """LearningService makes personas better from what their calls show.
 
     - Audits corpus: the analysis service records every post-call persona audit
-    here (RecordPersonaAudit).
+    here (RecordCorpusAudit).
     - Prompt evolution (seed 000): a run reads the corpus and goes through five
     stages (analyze corpus, identify patterns, generate refinements, validate by
     simulated calls, apply); each stage's output is stored on the run. Passing
@@ -250,23 +250,24 @@ class LearningServiceServicer:
     smaller page).
     """
 
-    def RecordPersonaAudit(self, request, context):
-        """Stores a persona audit in the corpus, and a training event for it.
-        Idempotent on audit.source_audit: a repeat returns the stored audit.
+    def RecordCorpusAudit(self, request, context):
+        """Stores a copy of an analysis service audit in the corpus, and a training
+        event for it. Idempotent on audit.source_audit: a repeat returns the stored
+        copy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetPersonaAudit(self, request, context):
-        """Gets a stored audit.
+    def GetCorpusAudit(self, request, context):
+        """Gets an audit of the corpus.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListPersonaAudits(self, request, context):
-        """Lists audits, newest audit_time first.
+    def ListCorpusAudits(self, request, context):
+        """Lists the corpus, newest audit_time first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -480,20 +481,20 @@ class LearningServiceServicer:
 
 def add_LearningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'RecordPersonaAudit': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordPersonaAudit,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditResponse.SerializeToString,
+            'RecordCorpusAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCorpusAudit,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditResponse.SerializeToString,
             ),
-            'GetPersonaAudit': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetPersonaAudit,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditResponse.SerializeToString,
+            'GetCorpusAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCorpusAudit,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditResponse.SerializeToString,
             ),
-            'ListPersonaAudits': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListPersonaAudits,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsResponse.SerializeToString,
+            'ListCorpusAudits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCorpusAudits,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.SerializeToString,
             ),
             'StartEvolutionRun': grpc.unary_unary_rpc_method_handler(
                     servicer.StartEvolutionRun,
@@ -627,7 +628,7 @@ class LearningService:
     """LearningService makes personas better from what their calls show.
 
     - Audits corpus: the analysis service records every post-call persona audit
-    here (RecordPersonaAudit).
+    here (RecordCorpusAudit).
     - Prompt evolution (seed 000): a run reads the corpus and goes through five
     stages (analyze corpus, identify patterns, generate refinements, validate by
     simulated calls, apply); each stage's output is stored on the run. Passing
@@ -665,7 +666,7 @@ class LearningService:
     """
 
     @staticmethod
-    def RecordPersonaAudit(request,
+    def RecordCorpusAudit(request,
             target,
             options=(),
             channel_credentials=None,
@@ -678,9 +679,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/RecordPersonaAudit',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditResponse.FromString,
+            '/sparring.learning.v1.LearningService/RecordCorpusAudit',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -692,7 +693,7 @@ class LearningService:
             _registered_method=True)
 
     @staticmethod
-    def GetPersonaAudit(request,
+    def GetCorpusAudit(request,
             target,
             options=(),
             channel_credentials=None,
@@ -705,9 +706,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/GetPersonaAudit',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditResponse.FromString,
+            '/sparring.learning.v1.LearningService/GetCorpusAudit',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -719,7 +720,7 @@ class LearningService:
             _registered_method=True)
 
     @staticmethod
-    def ListPersonaAudits(request,
+    def ListCorpusAudits(request,
             target,
             options=(),
             channel_credentials=None,
@@ -732,9 +733,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/ListPersonaAudits',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsResponse.FromString,
+            '/sparring.learning.v1.LearningService/ListCorpusAudits',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,7 +30,7 @@ class LearningServiceStub:
     """LearningService makes personas better from what their calls show.
 
     - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordPersonaAudit).
+      here (RecordCorpusAudit).
     - Prompt evolution (seed 000): a run reads the corpus and goes through five
       stages (analyze corpus, identify patterns, generate refinements, validate by
       simulated calls, apply); each stage's output is stored on the run. Passing
@@ -71,14 +71,15 @@ class LearningServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LearningServiceAsyncStub: ...
-    RecordPersonaAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.RecordPersonaAuditRequest, _learning_service_pb2.RecordPersonaAuditResponse]
-    """Stores a persona audit in the corpus, and a training event for it.
-    Idempotent on audit.source_audit: a repeat returns the stored audit.
+    RecordCorpusAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.RecordCorpusAuditRequest, _learning_service_pb2.RecordCorpusAuditResponse]
+    """Stores a copy of an analysis service audit in the corpus, and a training
+    event for it. Idempotent on audit.source_audit: a repeat returns the stored
+    copy.
     """
-    GetPersonaAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.GetPersonaAuditRequest, _learning_service_pb2.GetPersonaAuditResponse]
-    """Gets a stored audit."""
-    ListPersonaAudits: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListPersonaAuditsRequest, _learning_service_pb2.ListPersonaAuditsResponse]
-    """Lists audits, newest audit_time first."""
+    GetCorpusAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.GetCorpusAuditRequest, _learning_service_pb2.GetCorpusAuditResponse]
+    """Gets an audit of the corpus."""
+    ListCorpusAudits: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListCorpusAuditsRequest, _learning_service_pb2.ListCorpusAuditsResponse]
+    """Lists the corpus, newest audit_time first."""
     StartEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.StartEvolutionRunRequest, _learning_service_pb2.StartEvolutionRunResponse]
     """Starts a prompt evolution run and returns it QUEUED; it runs in the background
     (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
@@ -183,7 +184,7 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """LearningService makes personas better from what their calls show.
 
     - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordPersonaAudit).
+      here (RecordCorpusAudit).
     - Prompt evolution (seed 000): a run reads the corpus and goes through five
       stages (analyze corpus, identify patterns, generate refinements, validate by
       simulated calls, apply); each stage's output is stored on the run. Passing
@@ -221,14 +222,15 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    RecordPersonaAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.RecordPersonaAuditRequest, _learning_service_pb2.RecordPersonaAuditResponse]  # type: ignore[assignment]
-    """Stores a persona audit in the corpus, and a training event for it.
-    Idempotent on audit.source_audit: a repeat returns the stored audit.
+    RecordCorpusAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.RecordCorpusAuditRequest, _learning_service_pb2.RecordCorpusAuditResponse]  # type: ignore[assignment]
+    """Stores a copy of an analysis service audit in the corpus, and a training
+    event for it. Idempotent on audit.source_audit: a repeat returns the stored
+    copy.
     """
-    GetPersonaAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.GetPersonaAuditRequest, _learning_service_pb2.GetPersonaAuditResponse]  # type: ignore[assignment]
-    """Gets a stored audit."""
-    ListPersonaAudits: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListPersonaAuditsRequest, _learning_service_pb2.ListPersonaAuditsResponse]  # type: ignore[assignment]
-    """Lists audits, newest audit_time first."""
+    GetCorpusAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.GetCorpusAuditRequest, _learning_service_pb2.GetCorpusAuditResponse]  # type: ignore[assignment]
+    """Gets an audit of the corpus."""
+    ListCorpusAudits: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListCorpusAuditsRequest, _learning_service_pb2.ListCorpusAuditsResponse]  # type: ignore[assignment]
+    """Lists the corpus, newest audit_time first."""
     StartEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.StartEvolutionRunRequest, _learning_service_pb2.StartEvolutionRunResponse]  # type: ignore[assignment]
     """Starts a prompt evolution run and returns it QUEUED; it runs in the background
     (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
@@ -332,7 +334,7 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
     """LearningService makes personas better from what their calls show.
 
     - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordPersonaAudit).
+      here (RecordCorpusAudit).
     - Prompt evolution (seed 000): a run reads the corpus and goes through five
       stages (analyze corpus, identify patterns, generate refinements, validate by
       simulated calls, apply); each stage's output is stored on the run. Passing
@@ -370,30 +372,31 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
     """
 
     @_abc_1.abstractmethod
-    def RecordPersonaAudit(
+    def RecordCorpusAudit(
         self,
-        request: _learning_service_pb2.RecordPersonaAuditRequest,
+        request: _learning_service_pb2.RecordCorpusAuditRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.RecordPersonaAuditResponse, _abc.Awaitable[_learning_service_pb2.RecordPersonaAuditResponse]]:
-        """Stores a persona audit in the corpus, and a training event for it.
-        Idempotent on audit.source_audit: a repeat returns the stored audit.
+    ) -> _typing.Union[_learning_service_pb2.RecordCorpusAuditResponse, _abc.Awaitable[_learning_service_pb2.RecordCorpusAuditResponse]]:
+        """Stores a copy of an analysis service audit in the corpus, and a training
+        event for it. Idempotent on audit.source_audit: a repeat returns the stored
+        copy.
         """
 
     @_abc_1.abstractmethod
-    def GetPersonaAudit(
+    def GetCorpusAudit(
         self,
-        request: _learning_service_pb2.GetPersonaAuditRequest,
+        request: _learning_service_pb2.GetCorpusAuditRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.GetPersonaAuditResponse, _abc.Awaitable[_learning_service_pb2.GetPersonaAuditResponse]]:
-        """Gets a stored audit."""
+    ) -> _typing.Union[_learning_service_pb2.GetCorpusAuditResponse, _abc.Awaitable[_learning_service_pb2.GetCorpusAuditResponse]]:
+        """Gets an audit of the corpus."""
 
     @_abc_1.abstractmethod
-    def ListPersonaAudits(
+    def ListCorpusAudits(
         self,
-        request: _learning_service_pb2.ListPersonaAuditsRequest,
+        request: _learning_service_pb2.ListCorpusAuditsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.ListPersonaAuditsResponse, _abc.Awaitable[_learning_service_pb2.ListPersonaAuditsResponse]]:
-        """Lists audits, newest audit_time first."""
+    ) -> _typing.Union[_learning_service_pb2.ListCorpusAuditsResponse, _abc.Awaitable[_learning_service_pb2.ListCorpusAuditsResponse]]:
+        """Lists the corpus, newest audit_time first."""
 
     @_abc_1.abstractmethod
     def StartEvolutionRun(
