@@ -60,12 +60,16 @@ def optional_name(value: str, collection: str, field: str) -> str:
     return value
 
 
-def scope_filter(value: str, collection: str, field: str) -> str | None:
-    """A scope filter of a List: empty for any (None), "all" for the all-scope (""), else a name."""
+def scope_filter(request, field: str, collection: str, all_field: str) -> str | None:
+    """A List's scope filter: one named scope, the all-scope ("", as runs and patches store it) when
+    ``all_field`` is set, or None for any scope."""
+    value = getattr(request, field)
+    if getattr(request, all_field):
+        if value:
+            raise InvalidArgument(FieldViolation(all_field, f"cannot be combined with {field}"))
+        return ""
     if not value:
         return None
-    if value == "all":
-        return ""
     names.resource_id(value, collection, field)
     return value
 

@@ -110,7 +110,7 @@ class LearningServicer:
         return pb.GetEvolutionRunResponse(run=message(pb.EvolutionRun, run))
 
     async def ListEvolutionRuns(self, request, context):
-        filters = {"scope": scope_filter(request.archetype, "archetypes", "archetype"),
+        filters = {"scope": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "state": enum_name(pb.RunState, request.state, "state", allow_unset=True)}
         page = await self._runs.list(RunKind.EVOLUTION, filters, request.page_size, request.page_token)
         return pb.ListEvolutionRunsResponse(runs=[message(pb.EvolutionRun, run) for run in page.items],
@@ -138,7 +138,7 @@ class LearningServicer:
     async def ListPromptPatches(self, request, context):
         target = enum_name(pb.PatchTarget, request.target, "target", allow_unset=True)
         state = enum_name(pb.PatchState, request.state, "state", allow_unset=True)
-        filters = {"archetype": scope_filter(request.archetype, "archetypes", "archetype"),
+        filters = {"archetype": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "target": target, "state": state,
                    "evolution_run": optional_name(request.evolution_run, "evolutionRuns", "evolution_run") or None}
         page = await self._patches.list(filters, request.page_size, request.page_token)
@@ -238,7 +238,7 @@ class LearningServicer:
         return pb.GetLearningRunResponse(learning_run=message(pb.LearningRun, run))
 
     async def ListLearningRuns(self, request, context):
-        filters = {"scope": scope_filter(request.persona, "personas", "persona"),
+        filters = {"scope": scope_filter(request, "persona", "personas", "all_personas"),
                    "state": enum_name(pb.RunState, request.state, "state", allow_unset=True),
                    "decision": enum_name(pb.PublishDecision, request.decision, "decision", allow_unset=True)}
         page = await self._runs.list(RunKind.LEARNING, filters, request.page_size, request.page_token)

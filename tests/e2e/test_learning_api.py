@@ -174,6 +174,25 @@ async def test_active_patches_come_all_archetypes_first_then_the_archetypes_own(
     await learnings.DeactivatePromptPatch(pb.DeactivatePromptPatchRequest(name=everyone.name))
 
 
+async def test_patches_are_listed_for_one_archetype_or_for_all_archetypes(learnings):
+    own = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(
+        patch=length_patch("archetypes/lamb", 6, 10)))).patch
+    everyone = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(patch=length_patch("", 6, 10)))).patch
+
+    async def listed(**filters) -> list[str]:
+        return [p.name for p in (await learnings.ListPromptPatches(pb.ListPromptPatchesRequest(
+            state=pb.PATCH_STATE_PROPOSED, page_size=200, **filters))).patches]
+
+    for_all = await listed(all_archetypes=True)
+    assert everyone.name in for_all and own.name not in for_all
+    for_lamb = await listed(archetype="archetypes/lamb")
+    assert own.name in for_lamb and everyone.name not in for_lamb
+    assert {own.name, everyone.name} <= set(await listed())
+    _, fields = await _refused(learnings.ListPromptPatches(pb.ListPromptPatchesRequest(
+        archetype="archetypes/lamb", all_archetypes=True)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["all_archetypes"]
+
+
 async def test_patch_refusals_change_nothing(learnings):
     proposed = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(
         patch=length_patch("archetypes/owl", 9, 14)))).patch
@@ -269,10 +288,16 @@ async def test_a_run_for_all_personas_is_listed_in_the_all_scope(learnings, fini
     everyone = (await learnings.CreateLearningRun(pb.CreateLearningRunRequest(
         learning_run=pb.LearningRun()))).learning_run
     assert await finished_runs(everyone.name) == "RUN_STATE_SUCCEEDED"
-    listed = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="all"))
-    assert everyone.name in [r.name for r in listed.learning_runs]
+    listed = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(all_personas=True))
+    assert everyone.name in [r.name for r in listed.learning_runs] and all(not r.persona for r in listed.learning_runs)
     mine = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="personas/priya-raman"))
     assert everyone.name not in [r.name for r in mine.learning_runs]
+    _, fields = await _refused(learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="all")),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["persona"]
+    _, fields = await _refused(learnings.ListLearningRuns(pb.ListLearningRunsRequest(
+        persona="personas/priya-raman", all_personas=True)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["all_personas"]
 
 
 async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(learnings, finished_runs):
@@ -285,6 +310,10 @@ async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(lea
     assert not done.identify_patterns.findings
     assert {done.generate_refinements.status.state, done.validate.status.state, done.apply.status.state} == {
         pb.STAGE_STATE_SKIPPED}
+    bears = await learnings.ListEvolutionRuns(pb.ListEvolutionRunsRequest(archetype="archetypes/bear"))
+    assert run.name in [r.name for r in bears.runs]
+    everything = await learnings.ListEvolutionRuns(pb.ListEvolutionRunsRequest(all_archetypes=True))
+    assert run.name not in [r.name for r in everything.runs] and all(not r.archetype for r in everything.runs)
     reason, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
         archetype="archetypes/unicorn")), grpc.StatusCode.INVALID_ARGUMENT)
     assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["archetype"])

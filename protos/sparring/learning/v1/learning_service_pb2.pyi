@@ -2274,12 +2274,19 @@ class ListEvolutionRunsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ARCHETYPE_FIELD_NUMBER: _builtins.int
+    ALL_ARCHETYPES_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most 200; 0 means 50."""
     page_token: _builtins.str
     archetype: _builtins.str
-    """Only runs of this scope; "all" for the all-archetypes scope, empty for any."""
+    """Only runs for this archetype ("archetypes/{archetype_id}"); empty for runs
+    of any scope.
+    """
+    all_archetypes: _builtins.bool
+    """Only runs for all archetypes at once. Cannot be combined with archetype
+    (INVALID_ARGUMENT).
+    """
     state: Global___RunState.ValueType
     """Only runs in this state."""
     def __init__(
@@ -2288,11 +2295,12 @@ class ListEvolutionRunsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         archetype: _builtins.str = ...,
+        all_archetypes: _builtins.bool = ...,
         state: Global___RunState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "page_size", b"page_size", "page_token", b"page_token", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_archetypes", b"all_archetypes", "archetype", b"archetype", "page_size", b"page_size", "page_token", b"page_token", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2419,6 +2427,7 @@ class ListPromptPatchesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ARCHETYPE_FIELD_NUMBER: _builtins.int
+    ALL_ARCHETYPES_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     EVOLUTION_RUN_FIELD_NUMBER: _builtins.int
@@ -2426,8 +2435,12 @@ class ListPromptPatchesRequest(_message.Message):
     """At most 200; 0 means 50."""
     page_token: _builtins.str
     archetype: _builtins.str
-    """Only patches of this archetype ("archetypes/{archetype_id}"); "all" for
-    patches that apply to all archetypes; empty for any.
+    """Only patches for this archetype ("archetypes/{archetype_id}"); empty for
+    patches of any scope.
+    """
+    all_archetypes: _builtins.bool
+    """Only patches that apply to all archetypes. Cannot be combined with archetype
+    (INVALID_ARGUMENT).
     """
     target: Global___PatchTarget.ValueType
     """Only this target."""
@@ -2441,13 +2454,14 @@ class ListPromptPatchesRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         archetype: _builtins.str = ...,
+        all_archetypes: _builtins.bool = ...,
         target: Global___PatchTarget.ValueType = ...,
         state: Global___PatchState.ValueType = ...,
         evolution_run: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "evolution_run", b"evolution_run", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_archetypes", b"all_archetypes", "archetype", b"archetype", "evolution_run", b"evolution_run", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3036,14 +3050,19 @@ class ListLearningRunsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
+    ALL_PERSONAS_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     DECISION_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most 200; 0 means 50."""
     page_token: _builtins.str
     persona: _builtins.str
-    """Only runs of this scope ("personas/{persona_id}"); "all" for the all-personas
-    scope; empty for any.
+    """Only runs for this persona ("personas/{persona_id}"); empty for runs of any
+    scope.
+    """
+    all_personas: _builtins.bool
+    """Only runs for all personas at once. Cannot be combined with persona
+    (INVALID_ARGUMENT).
     """
     state: Global___RunState.ValueType
     decision: Global___PublishDecision.ValueType
@@ -3053,12 +3072,13 @@ class ListLearningRunsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         persona: _builtins.str = ...,
+        all_personas: _builtins.bool = ...,
         state: Global___RunState.ValueType = ...,
         decision: Global___PublishDecision.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "page_size", b"page_size", "page_token", b"page_token", "persona", b"persona", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_personas", b"all_personas", "decision", b"decision", "page_size", b"page_size", "page_token", b"page_token", "persona", b"persona", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
