@@ -209,16 +209,16 @@ _OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_
                   "max_refinements": (1, 20)}
 
 
-def evolution_options(options: pb.EvolutionOptions) -> dict:
+def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict:
     v = Violations()
     for field, (low, high) in _OPTION_RANGES.items():
         value = getattr(options, field)
-        v.require(value == 0 or low <= value <= high, f"options.{field}",
+        v.require(value == 0 or low <= value <= high, f"{field_path}.{field}",
                   f"must be 0 (the default) or {low} to {high} (got {value})")
     if options.HasField("min_score_gain"):
-        _check_range(v, options.min_score_gain, 0.0, 9.0, "options.min_score_gain")
+        _check_range(v, options.min_score_gain, 0.0, 9.0, f"{field_path}.min_score_gain")
     v.raise_if_any()
-    engine = enum_name(pb.Engine, options.engine, "options.engine", allow_unset=True)
+    engine = enum_name(pb.Engine, options.engine, f"{field_path}.engine", allow_unset=True)
     record = {field: getattr(options, field) for field in _OPTION_RANGES}
     if options.HasField("min_score_gain"):
         record["min_score_gain"] = options.min_score_gain

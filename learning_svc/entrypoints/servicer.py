@@ -89,21 +89,21 @@ class LearningServicer:
 
     # --- evolution runs -----------------------------------------------------------------------
 
-    async def StartEvolutionRun(self, request, context):
-        archetype = optional_name(request.archetype, "archetypes", "archetype")
-        options = convert.evolution_options(request.options)
-        if request.options.engine == pb.ENGINE_UNSPECIFIED:
+    async def CreateEvolutionRun(self, request, context):
+        archetype = optional_name(request.run.archetype, "archetypes", "run.archetype")
+        options = convert.evolution_options(request.run.options, "run.options")
+        if request.run.options.engine == pb.ENGINE_UNSPECIFIED:
             options["engine"] = self._default_engine
         if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
-            raise InvalidArgument(FieldViolation("options.engine", "ENGINE_OPENAI is not configured on this service "
-                                                                   "(LEARNING_OPENAI_BASE_URL)"),
+            raise InvalidArgument(FieldViolation("run.options.engine", "ENGINE_OPENAI is not configured on this "
+                                                                       "service (LEARNING_OPENAI_BASE_URL)"),
                                   reason="ENGINE_NOT_CONFIGURED")
         if archetype and not await self._personas.archetype_exists(archetype):
-            raise InvalidArgument(FieldViolation("archetype", f"{archetype} is not known to the persona service"),
+            raise InvalidArgument(FieldViolation("run.archetype", f"{archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")
         run = await self._runs.start(RunKind.EVOLUTION, {"archetype": archetype, "options": with_defaults(options)},
                                      RunTrigger.MANUAL, mutation_of(request))
-        return pb.StartEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+        return pb.CreateEvolutionRunResponse(run=message(pb.EvolutionRun, run))
 
     async def GetEvolutionRun(self, request, context):
         run = await self._runs.get(RunKind.EVOLUTION, names.resource_id(request.name, "evolutionRuns", "name"))

@@ -301,8 +301,8 @@ async def test_a_run_for_all_personas_is_listed_in_the_all_scope(learnings, fini
 
 
 async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(learnings, finished_runs):
-    run = (await learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        archetype="archetypes/bear", options=pb.EvolutionOptions(min_audits=1000)))).run
+    run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
+        archetype="archetypes/bear", options=pb.EvolutionOptions(min_audits=1000))))).run
     assert run.options.min_audits == 1000 and run.options.simulated_calls == 3  # defaults filled in
     assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
     done = (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
@@ -314,12 +314,12 @@ async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(lea
     assert run.name in [r.name for r in bears.runs]
     everything = await learnings.ListEvolutionRuns(pb.ListEvolutionRunsRequest(all_archetypes=True))
     assert run.name not in [r.name for r in everything.runs] and all(not r.archetype for r in everything.runs)
-    reason, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        archetype="archetypes/unicorn")), grpc.StatusCode.INVALID_ARGUMENT)
-    assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["archetype"])
-    _, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        options=pb.EvolutionOptions(simulated_calls=11, audit_limit=-1))), grpc.StatusCode.INVALID_ARGUMENT)
-    assert set(fields) == {"options.simulated_calls", "options.audit_limit"}
+    reason, fields = await _refused(learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
+        run=pb.EvolutionRun(archetype="archetypes/unicorn"))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["run.archetype"])
+    _, fields = await _refused(learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
+        options=pb.EvolutionOptions(simulated_calls=11, audit_limit=-1)))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"run.options.simulated_calls", "run.options.audit_limit"}
 
 
 # --- experiments -----------------------------------------------------------------------------------

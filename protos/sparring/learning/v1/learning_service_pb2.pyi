@@ -80,7 +80,7 @@ class _RunTriggerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunTrigger
     DESCRIPTOR: _descriptor.EnumDescriptor
     RUN_TRIGGER_UNSPECIFIED: _RunTrigger.ValueType  # 0
     RUN_TRIGGER_MANUAL: _RunTrigger.ValueType  # 1
-    """An explicit Start/Create call."""
+    """An explicit Create call."""
     RUN_TRIGGER_SCHEDULED: _RunTrigger.ValueType  # 2
     """The service's schedule."""
 
@@ -89,7 +89,7 @@ class RunTrigger(_RunTrigger, metaclass=_RunTriggerEnumTypeWrapper):
 
 RUN_TRIGGER_UNSPECIFIED: RunTrigger.ValueType  # 0
 RUN_TRIGGER_MANUAL: RunTrigger.ValueType  # 1
-"""An explicit Start/Create call."""
+"""An explicit Create call."""
 RUN_TRIGGER_SCHEDULED: RunTrigger.ValueType  # 2
 """The service's schedule."""
 Global___RunTrigger: _TypeAlias = RunTrigger  # noqa: Y015
@@ -2181,34 +2181,32 @@ class ListCorpusAuditsResponse(_message.Message):
 Global___ListCorpusAuditsResponse: _TypeAlias = ListCorpusAuditsResponse  # noqa: Y015
 
 @_typing.final
-class StartEvolutionRunRequest(_message.Message):
+class CreateEvolutionRunRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    ARCHETYPE_FIELD_NUMBER: _builtins.int
-    OPTIONS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
-    archetype: _builtins.str
-    """Scope: "archetypes/{archetype_id}", or empty for all archetypes."""
     request_id: _builtins.str
     @_builtins.property
-    def options(self) -> Global___EvolutionOptions: ...
+    def run(self) -> Global___EvolutionRun:
+        """Only archetype and options are read."""
+
     def __init__(
         self,
         *,
-        archetype: _builtins.str = ...,
-        options: Global___EvolutionOptions | None = ...,
+        run: Global___EvolutionRun | None = ...,
         request_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "options", b"options", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "run", b"run"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StartEvolutionRunRequest: _TypeAlias = StartEvolutionRunRequest  # noqa: Y015
+Global___CreateEvolutionRunRequest: _TypeAlias = CreateEvolutionRunRequest  # noqa: Y015
 
 @_typing.final
-class StartEvolutionRunResponse(_message.Message):
+class CreateEvolutionRunResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RUN_FIELD_NUMBER: _builtins.int
@@ -2225,7 +2223,7 @@ class StartEvolutionRunResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StartEvolutionRunResponse: _TypeAlias = StartEvolutionRunResponse  # noqa: Y015
+Global___CreateEvolutionRunResponse: _TypeAlias = CreateEvolutionRunResponse  # noqa: Y015
 
 @_typing.final
 class GetEvolutionRunRequest(_message.Message):

@@ -87,10 +87,10 @@ class LearningServiceStub:
                 request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.SerializeToString,
                 response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.FromString,
                 _registered_method=True)
-        self.StartEvolutionRun = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/StartEvolutionRun',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunResponse.FromString,
+        self.CreateEvolutionRun = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/CreateEvolutionRun',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunResponse.FromString,
                 _registered_method=True)
         self.GetEvolutionRun = channel.unary_unary(
                 '/sparring.learning.v1.LearningService/GetEvolutionRun',
@@ -273,12 +273,12 @@ class LearningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def StartEvolutionRun(self, request, context):
-        """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    def CreateEvolutionRun(self, request, context):
+        """Creates a prompt evolution run and returns it QUEUED; it runs in the background
         (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
         SCHEDULED). Only one run per scope at a time: while a run for all archetypes
         is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-        neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+        neither a run for it nor one for all; such a create is FAILED_PRECONDITION
         (RUN_IN_PROGRESS, metadata "run" = the running one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -401,7 +401,7 @@ class LearningServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateLearningRun(self, request, context):
-        """Starts a learning run and returns it QUEUED; it runs in the background. One
+        """Creates a learning run and returns it QUEUED; it runs in the background. One
         run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
         RUN_IN_PROGRESS).
         """
@@ -496,10 +496,10 @@ def add_LearningServiceServicer_to_server(servicer, server):
                     request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.FromString,
                     response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.SerializeToString,
             ),
-            'StartEvolutionRun': grpc.unary_unary_rpc_method_handler(
-                    servicer.StartEvolutionRun,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunResponse.SerializeToString,
+            'CreateEvolutionRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEvolutionRun,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunResponse.SerializeToString,
             ),
             'GetEvolutionRun': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEvolutionRun,
@@ -747,7 +747,7 @@ class LearningService:
             _registered_method=True)
 
     @staticmethod
-    def StartEvolutionRun(request,
+    def CreateEvolutionRun(request,
             target,
             options=(),
             channel_credentials=None,
@@ -760,9 +760,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/StartEvolutionRun',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunResponse.FromString,
+            '/sparring.learning.v1.LearningService/CreateEvolutionRun',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,12 +80,12 @@ class LearningServiceStub:
     """Gets an audit of the corpus."""
     ListCorpusAudits: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListCorpusAuditsRequest, _learning_service_pb2.ListCorpusAuditsResponse]
     """Lists the corpus, newest audit_time first."""
-    StartEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.StartEvolutionRunRequest, _learning_service_pb2.StartEvolutionRunResponse]
-    """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    CreateEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.CreateEvolutionRunRequest, _learning_service_pb2.CreateEvolutionRunResponse]
+    """Creates a prompt evolution run and returns it QUEUED; it runs in the background
     (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
     SCHEDULED). Only one run per scope at a time: while a run for all archetypes
     is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-    neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+    neither a run for it nor one for all; such a create is FAILED_PRECONDITION
     (RUN_IN_PROGRESS, metadata "run" = the running one).
     """
     GetEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.GetEvolutionRunRequest, _learning_service_pb2.GetEvolutionRunResponse]
@@ -141,7 +141,7 @@ class LearningServiceStub:
     ListTrainingEvents: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListTrainingEventsRequest, _learning_service_pb2.ListTrainingEventsResponse]
     """Lists normalised training events, oldest first."""
     CreateLearningRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.CreateLearningRunRequest, _learning_service_pb2.CreateLearningRunResponse]
-    """Starts a learning run and returns it QUEUED; it runs in the background. One
+    """Creates a learning run and returns it QUEUED; it runs in the background. One
     run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
     RUN_IN_PROGRESS).
     """
@@ -231,12 +231,12 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """Gets an audit of the corpus."""
     ListCorpusAudits: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListCorpusAuditsRequest, _learning_service_pb2.ListCorpusAuditsResponse]  # type: ignore[assignment]
     """Lists the corpus, newest audit_time first."""
-    StartEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.StartEvolutionRunRequest, _learning_service_pb2.StartEvolutionRunResponse]  # type: ignore[assignment]
-    """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    CreateEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.CreateEvolutionRunRequest, _learning_service_pb2.CreateEvolutionRunResponse]  # type: ignore[assignment]
+    """Creates a prompt evolution run and returns it QUEUED; it runs in the background
     (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
     SCHEDULED). Only one run per scope at a time: while a run for all archetypes
     is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-    neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+    neither a run for it nor one for all; such a create is FAILED_PRECONDITION
     (RUN_IN_PROGRESS, metadata "run" = the running one).
     """
     GetEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.GetEvolutionRunRequest, _learning_service_pb2.GetEvolutionRunResponse]  # type: ignore[assignment]
@@ -292,7 +292,7 @@ class LearningServiceAsyncStub(LearningServiceStub):
     ListTrainingEvents: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListTrainingEventsRequest, _learning_service_pb2.ListTrainingEventsResponse]  # type: ignore[assignment]
     """Lists normalised training events, oldest first."""
     CreateLearningRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.CreateLearningRunRequest, _learning_service_pb2.CreateLearningRunResponse]  # type: ignore[assignment]
-    """Starts a learning run and returns it QUEUED; it runs in the background. One
+    """Creates a learning run and returns it QUEUED; it runs in the background. One
     run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
     RUN_IN_PROGRESS).
     """
@@ -399,16 +399,16 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists the corpus, newest audit_time first."""
 
     @_abc_1.abstractmethod
-    def StartEvolutionRun(
+    def CreateEvolutionRun(
         self,
-        request: _learning_service_pb2.StartEvolutionRunRequest,
+        request: _learning_service_pb2.CreateEvolutionRunRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.StartEvolutionRunResponse, _abc.Awaitable[_learning_service_pb2.StartEvolutionRunResponse]]:
-        """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    ) -> _typing.Union[_learning_service_pb2.CreateEvolutionRunResponse, _abc.Awaitable[_learning_service_pb2.CreateEvolutionRunResponse]]:
+        """Creates a prompt evolution run and returns it QUEUED; it runs in the background
         (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
         SCHEDULED). Only one run per scope at a time: while a run for all archetypes
         is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-        neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+        neither a run for it nor one for all; such a create is FAILED_PRECONDITION
         (RUN_IN_PROGRESS, metadata "run" = the running one).
         """
 
@@ -554,7 +554,7 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _learning_service_pb2.CreateLearningRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_learning_service_pb2.CreateLearningRunResponse, _abc.Awaitable[_learning_service_pb2.CreateLearningRunResponse]]:
-        """Starts a learning run and returns it QUEUED; it runs in the background. One
+        """Creates a learning run and returns it QUEUED; it runs in the background. One
         run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
         RUN_IN_PROGRESS).
         """
