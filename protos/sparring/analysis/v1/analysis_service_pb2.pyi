@@ -86,7 +86,7 @@ class _ScoreBandEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoreBand.V
     """80 to 100: excellent."""
 
 class ScoreBand(_ScoreBand, metaclass=_ScoreBandEnumTypeWrapper):
-    """Colour band of a Say Meter score (seed 001)."""
+    """Colour band of a Say Meter score, as an interviewer's screen shows it."""
 
 SCORE_BAND_UNSPECIFIED: ScoreBand.ValueType  # 0
 SCORE_BAND_RED: ScoreBand.ValueType  # 1
@@ -239,7 +239,7 @@ Global___SayMeterFactors: _TypeAlias = SayMeterFactors  # noqa: Y015
 
 @_typing.final
 class SayMeter(_message.Message):
-    """The health score of a call at one point (seed 001's say_meter)."""
+    """The health score of a call at one point: how well the candidate is doing."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -583,7 +583,7 @@ Global___ScorePoint: _TypeAlias = ScorePoint  # noqa: Y015
 
 @_typing.final
 class PersonaAudit(_message.Message):
-    """How well a persona played its role in one call (seed 000's persona_audits).
+    """How well a persona played its role in one call.
     All fields are output only.
     """
 

@@ -721,7 +721,7 @@ class EvolutionOptions(_message.Message):
     """
     auto_apply: _builtins.bool
     """Activate passing patches at once instead of leaving them PROPOSED for
-    approval (seed 002's hybrid default is false).
+    approval. False by default: an operator reviews what a run proposes.
     """
     engine: Global___Engine.ValueType
     """Engine for refinements and simulated calls; unset means the configured default."""
@@ -1319,7 +1319,7 @@ Global___EvolutionRun: _TypeAlias = EvolutionRun  # noqa: Y015
 
 @_typing.final
 class PromptPatch(_message.Message):
-    """A prompt patch (seed 000's prompt_patches)."""
+    """A prompt patch: a small change to the prompts of one archetype or of all."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1371,7 +1371,7 @@ class PromptPatch(_message.Message):
     characters).
     """
     source_audit_count: _builtins.int
-    """Output only. Audits behind its findings (seed 000's source_audit_count)."""
+    """Output only. How many corpus audits its findings rest on."""
     validated: _builtins.bool
     """Output only. Whether simulated-call validation passed."""
     validation_score: _builtins.float
@@ -1492,7 +1492,7 @@ Global___PromptPatchRevision: _TypeAlias = PromptPatchRevision  # noqa: Y015
 
 @_typing.final
 class Feedback(_message.Message):
-    """Feedback on one traced persona answer (seed 004)."""
+    """Feedback on one traced persona answer: an intent label and a score."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1699,7 +1699,7 @@ Global___RegressionGate: _TypeAlias = RegressionGate  # noqa: Y015
 
 @_typing.final
 class LearningRun(_message.Message):
-    """A feedback learning run (seed 004). All fields but persona, auto_publish and
+    """A feedback learning run. All fields but persona, auto_publish and
     event_limit are output only.
     """
 
@@ -1887,7 +1887,7 @@ Global___VariantResult: _TypeAlias = VariantResult  # noqa: Y015
 
 @_typing.final
 class Experiment(_message.Message):
-    """An A/B test between persona variants (seed 002, 4.4)."""
+    """An A/B test between persona variants on live sessions."""
 
     DESCRIPTOR: _descriptor.Descriptor
 

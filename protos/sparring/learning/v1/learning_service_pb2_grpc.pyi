@@ -27,25 +27,39 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class LearningServiceStub:
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordCorpusAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-      stages (analyze corpus, identify patterns, generate refinements, validate by
-      simulated calls, apply); each stage's output is stored on the run. Passing
-      refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-      phrase, change a length range), approved, rejected, deactivated and rolled back
-      with every change kept as a revision. The persona service reads the active
-      ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-      training event, as does every audit; a learning run folds unprocessed events
-      into per-persona module confidence, runs a regression gate and publishes or
-      holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-      deterministic assignment per session, a sequential significance test, automatic
-      promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+      audits ("audits/{audit_id}", same id), which that service records here after
+      every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+      A run analyses the corpus, finds patterns (each backed by the corpus audits it
+      saw them in), writes refinements, checks each on simulated calls with and
+      without it, and turns the passing ones into patches. It works in the
+      background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+      archetypes (a rule, a banned phrase, a length range), from a run or written by
+      hand. A patch changes nothing until it is approved and ACTIVE; every change of
+      state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+      The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+      persona answer; each piece of feedback and each corpus audit becomes one
+      training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+      per persona, checks the result on simulated calls and publishes it or holds it.
+      It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+      sessions. A session's variant, experiments/{experiment_id}/assignments/
+      {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+      decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -181,25 +195,39 @@ class LearningServiceStub:
 
 @_typing.type_check_only
 class LearningServiceAsyncStub(LearningServiceStub):
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordCorpusAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-      stages (analyze corpus, identify patterns, generate refinements, validate by
-      simulated calls, apply); each stage's output is stored on the run. Passing
-      refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-      phrase, change a length range), approved, rejected, deactivated and rolled back
-      with every change kept as a revision. The persona service reads the active
-      ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-      training event, as does every audit; a learning run folds unprocessed events
-      into per-persona module confidence, runs a regression gate and publishes or
-      holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-      deterministic assignment per session, a sequential significance test, automatic
-      promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+      audits ("audits/{audit_id}", same id), which that service records here after
+      every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+      A run analyses the corpus, finds patterns (each backed by the corpus audits it
+      saw them in), writes refinements, checks each on simulated calls with and
+      without it, and turns the passing ones into patches. It works in the
+      background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+      archetypes (a rule, a banned phrase, a length range), from a run or written by
+      hand. A patch changes nothing until it is approved and ACTIVE; every change of
+      state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+      The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+      persona answer; each piece of feedback and each corpus audit becomes one
+      training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+      per persona, checks the result on simulated calls and publishes it or holds it.
+      It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+      sessions. A session's variant, experiments/{experiment_id}/assignments/
+      {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+      decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -331,25 +359,39 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """
 
 class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordCorpusAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-      stages (analyze corpus, identify patterns, generate refinements, validate by
-      simulated calls, apply); each stage's output is stored on the run. Passing
-      refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-      phrase, change a length range), approved, rejected, deactivated and rolled back
-      with every change kept as a revision. The persona service reads the active
-      ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-      training event, as does every audit; a learning run folds unprocessed events
-      into per-persona module confidence, runs a regression gate and publishes or
-      holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-      deterministic assignment per session, a sequential significance test, automatic
-      promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+      audits ("audits/{audit_id}", same id), which that service records here after
+      every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+      A run analyses the corpus, finds patterns (each backed by the corpus audits it
+      saw them in), writes refinements, checks each on simulated calls with and
+      without it, and turns the passing ones into patches. It works in the
+      background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+      archetypes (a rule, a banned phrase, a length range), from a run or written by
+      hand. A patch changes nothing until it is approved and ACTIVE; every change of
+      state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+      The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+      persona answer; each piece of feedback and each corpus audit becomes one
+      training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+      per persona, checks the result on simulated calls and publishes it or holds it.
+      It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+      sessions. A session's variant, experiments/{experiment_id}/assignments/
+      {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+      decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
