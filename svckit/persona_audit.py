@@ -1,4 +1,4 @@
-"""Post-call persona audit (seed 000): how well the persona played its side of the call.
+"""Post-call persona audit: how well the persona played its side of the call.
 
 Only the persona's turns (Role.ASSISTANT) are judged, against the target words per turn for its difficulty and
 against its traits: brevity, authenticity, consistency, enthusiasm leak and pacing, each scored 1 to 10 where

@@ -1,4 +1,4 @@
-"""The pure stages of a prompt evolution run (seed 000): analyze corpus -> identify patterns -> generate
+"""The pure stages of a prompt evolution run: analyze corpus -> identify patterns -> generate
 refinements -> validate (judge simulated calls) -> apply.
 
 No I/O: the service reads the audits and active patches, runs the simulations (simulation.simulate) and
