@@ -30,8 +30,10 @@ check-protos: protos
 	@git diff --exit-code --stat -- protos || { echo "generated code in protos/ is stale: run 'make protos' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- protos)" || { git status --short -- protos; echo "untracked generated files: run 'make protos' and commit"; exit 1; }
 
+# buf breaking: the contracts stay compatible with those of the previous commit (FILE rules, buf.yaml).
 lint: setup
 	$(VENV)/bin/buf lint
+	$(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'
 	$(VENV)/bin/ruff check .
 
 run: setup

@@ -163,7 +163,7 @@ class ClosedLoop:
     async def _audited(self, outcome: PersonaOutcome, sessions: set[str]) -> tuple[AuditScoreMeans, float]:
         """The audits of these calls, once the learning service has them all."""
         while True:
-            reply = await self._learnings.ListPersonaAudits(lpb.ListPersonaAuditsRequest(
+            reply = await self._learnings.ListCorpusAudits(lpb.ListCorpusAuditsRequest(
                 persona=outcome.persona, page_size=200))
             audits = [audit for audit in reply.audits if audit.session in sessions]
             if len(audits) == len(sessions):
@@ -176,8 +176,8 @@ class ClosedLoop:
         return means, round(words, 1)
 
     async def _evolve(self, outcome: PersonaOutcome) -> None:
-        run = (await self._learnings.StartEvolutionRun(lpb.StartEvolutionRunRequest(
-            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3, simulated_calls=3)),
+        run = (await self._learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
+            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3, simulated_calls=3))),
             metadata=ACTOR)).run
         await self._run_finished(run.name)
         outcome.run = (await self._learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run

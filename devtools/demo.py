@@ -16,6 +16,7 @@ from importlib import resources
 import grpc
 from sparring.analysis.v1 import analysis_service_pb2 as apb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.audit.v1 import audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
@@ -58,7 +59,8 @@ def _show_audit(audit: apb.PersonaAudit) -> None:
     print(f"  words per turn {audit.avg_words_per_turn:.1f} (target {audit.target_words_per_turn.min_words}-"
           f"{audit.target_words_per_turn.max_words})")
     for quote in audit.flagged_quotes[:5]:
-        print(f"  ⚑ {apb.FlagReason.Name(quote.reason).removeprefix('FLAG_REASON_').lower()}: \"{quote.text[:80]}\"")
+        reason = audit_pb2.FlagReason.Name(quote.reason).removeprefix("FLAG_REASON_").lower()
+        print(f"  ⚑ {reason}: \"{quote.text[:80]}\"")
     for recommendation in audit.recommendations:
         print(f"  • {recommendation}")
 

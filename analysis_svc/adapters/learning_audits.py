@@ -9,10 +9,10 @@ from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
 
-def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.PersonaAudit:
+def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.CorpusAudit:
     """The learning service's copy: same field names, the analysis audit as its source."""
     fields = json_format.MessageToDict(audit, preserving_proto_field_name=True)
-    copy = json_format.ParseDict(fields, pb.PersonaAudit(), ignore_unknown_fields=True)
+    copy = json_format.ParseDict(fields, pb.CorpusAudit(), ignore_unknown_fields=True)
     copy.name = ""
     copy.source_audit = audit.name
     copy.audit_time.CopyFrom(audit.create_time)
@@ -27,7 +27,7 @@ class LearningAudits:
 
     async def record(self, audit: analysis_pb.PersonaAudit) -> None:
         """Raises grpc.aio.AioRpcError when the learning service refuses or cannot be reached."""
-        await self._stub.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=learning_audit(audit)),
+        await self._stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=learning_audit(audit)),
                                             timeout=self._timeout)
 
     async def close(self) -> None:

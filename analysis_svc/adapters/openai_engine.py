@@ -42,7 +42,7 @@ candidate should ask next. At most 5 suggestions."""
 MAX_SUGGESTIONS = 5
 MAX_TEXT = 500
 
-# Seed 000's audit_persona: the persona's side only, against its difficulty's target length and its traits.
+# The audit judges the persona's side only, against its difficulty's target length and its traits.
 AUDIT_PROMPT = """You audit how well an AI persona played its role in a practice call with a candidate (CANDIDATE).
 Judge only the persona's side (the PERSONA lines), never the candidate. The persona: {who}, difficulty {difficulty}
 of 5 (harder personas give less away), traits: {traits}. Target words per persona turn at this difficulty: {target};

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.audit.v1 import audit_pb2
 
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
@@ -93,7 +94,7 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
     )
 
 
-_FLAGS = {reason: getattr(pb, f"FLAG_REASON_{reason.name}") for reason in FlagReason}
+_FLAGS = {reason: getattr(audit_pb2, f"FLAG_REASON_{reason.name}") for reason in FlagReason}
 
 
 def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
@@ -106,15 +107,15 @@ def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
         archetype=f"archetypes/{audit.archetype}" if audit.archetype else "",
         difficulty=audit.difficulty,
         blueprint=blueprint_value(stored.blueprint),
-        scores=pb.AuditScores(brevity=audit.scores.brevity, authenticity=audit.scores.authenticity,
+        scores=audit_pb2.AuditScores(brevity=audit.scores.brevity, authenticity=audit.scores.authenticity,
                               consistency=audit.scores.consistency, enthusiasm_leak=audit.scores.enthusiasm_leak,
                               pacing=audit.scores.pacing),
         overall_score=audit.overall_score,
         avg_words_per_turn=audit.avg_words_per_turn,
-        target_words_per_turn=pb.WordRange(min_words=audit.target_words_per_turn.min_words,
+        target_words_per_turn=audit_pb2.WordRange(min_words=audit.target_words_per_turn.min_words,
                                            max_words=audit.target_words_per_turn.max_words),
         persona_turn_count=audit.persona_turn_count,
-        flagged_quotes=[pb.FlaggedQuote(text=q.text, reason=_FLAGS[q.reason], explanation=q.explanation,
+        flagged_quotes=[audit_pb2.FlaggedQuote(text=q.text, reason=_FLAGS[q.reason], explanation=q.explanation,
                                         sequence=q.sequence) for q in audit.flagged_quotes],
         recommendations=audit.recommendations,
         engine=_ENGINES[stored.engine],

@@ -1,4 +1,4 @@
-"""The pure stages of a prompt evolution run (seed 000): analyze corpus -> identify patterns -> generate
+"""The pure stages of a prompt evolution run: analyze corpus -> identify patterns -> generate
 refinements -> validate (judge simulated calls) -> apply.
 
 No I/O: the service reads the audits and active patches, runs the simulations (simulation.simulate) and
@@ -63,9 +63,9 @@ def _reason(reason: FlagReason | str) -> FlagReason:
 
 @dataclass(frozen=True, slots=True)
 class CorpusAudit:
-    """A persona audit of the corpus (sparring.learning.v1.PersonaAudit, the fields the stages read)."""
+    """A persona audit of the corpus (sparring.learning.v1.CorpusAudit, the fields the stages read)."""
 
-    name: str  # "audits/{id}"
+    name: str  # "corpusAudits/{id}"
     persona: str  # "personas/{id}"
     persona_display_name: str
     archetype: str  # "archetypes/{id}", or ""

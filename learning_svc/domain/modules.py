@@ -1,4 +1,4 @@
-"""Training signals and per-persona learned modules (seed 004).
+"""Training signals and per-persona learned modules, from feedback and audits.
 
 Every piece of feedback and every audit becomes one normalised event: a persona, the module it speaks
 to, and a signal from -1.0 (bad) to 1.0 (good). A learning run folds events into each module's

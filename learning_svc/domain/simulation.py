@@ -1,4 +1,4 @@
-"""The deterministic local persona-and-candidate simulator (seed 000, validate stage).
+"""The deterministic local persona-and-candidate simulator of the validate stage of a prompt evolution run.
 
 A prompt evolution run checks a refinement by simulating a few calls of the persona with the current prompt
 patches and again with the refinement added, auditing both sets with the same auditor as real calls

@@ -60,12 +60,16 @@ def optional_name(value: str, collection: str, field: str) -> str:
     return value
 
 
-def scope_filter(value: str, collection: str, field: str) -> str | None:
-    """A scope filter of a List: empty for any (None), "all" for the all-scope (""), else a name."""
+def scope_filter(request, field: str, collection: str, all_field: str) -> str | None:
+    """A List's scope filter: one named scope, the all-scope ("", as runs and patches store it) when
+    ``all_field`` is set, or None for any scope."""
+    value = getattr(request, field)
+    if getattr(request, all_field):
+        if value:
+            raise InvalidArgument(FieldViolation(all_field, f"cannot be combined with {field}"))
+        return ""
     if not value:
         return None
-    if value == "all":
-        return ""
     names.resource_id(value, collection, field)
     return value
 
@@ -82,7 +86,7 @@ def _check_range(violations: Violations, value: float, low: float, high: float, 
 # --- audits ----------------------------------------------------------------------------------------
 
 
-def audit_document(audit: pb.PersonaAudit) -> tuple[str, dict]:
+def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict]:
     """The id of the audit's source and the audit as stored; every bad field named at once."""
     v = Violations()
     source_id = ""
@@ -121,7 +125,7 @@ def audit_document(audit: pb.PersonaAudit) -> tuple[str, dict]:
     else:
         time_of(audit.audit_time, "audit.audit_time", v)
     v.raise_if_any()
-    stored = pb.PersonaAudit()
+    stored = pb.CorpusAudit()
     stored.CopyFrom(audit)
     stored.ClearField("name")
     stored.ClearField("record_time")
@@ -205,16 +209,16 @@ _OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_
                   "max_refinements": (1, 20)}
 
 
-def evolution_options(options: pb.EvolutionOptions) -> dict:
+def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict:
     v = Violations()
     for field, (low, high) in _OPTION_RANGES.items():
         value = getattr(options, field)
-        v.require(value == 0 or low <= value <= high, f"options.{field}",
+        v.require(value == 0 or low <= value <= high, f"{field_path}.{field}",
                   f"must be 0 (the default) or {low} to {high} (got {value})")
     if options.HasField("min_score_gain"):
-        _check_range(v, options.min_score_gain, 0.0, 9.0, "options.min_score_gain")
+        _check_range(v, options.min_score_gain, 0.0, 9.0, f"{field_path}.min_score_gain")
     v.raise_if_any()
-    engine = enum_name(pb.Engine, options.engine, "options.engine", allow_unset=True)
+    engine = enum_name(pb.Engine, options.engine, f"{field_path}.engine", allow_unset=True)
     record = {field: getattr(options, field) for field in _OPTION_RANGES}
     if options.HasField("min_score_gain"):
         record["min_score_gain"] = options.min_score_gain

@@ -57,20 +57,20 @@ class LearningServicer:
 
     # --- audits -------------------------------------------------------------------------------
 
-    async def RecordPersonaAudit(self, request, context):
+    async def RecordCorpusAudit(self, request, context):
         source_id, stored = convert.audit_document(request.audit)
         recorded = await self._corpus.record_audit(source_id, stored)
         # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
         await self._experiments.record_audit_outcomes(request.audit.session.removeprefix("sessions/"),
                                                       request.audit.overall_score)
-        return pb.RecordPersonaAuditResponse(audit=message(pb.PersonaAudit, recorded.document),
+        return pb.RecordCorpusAuditResponse(audit=message(pb.CorpusAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 
-    async def GetPersonaAudit(self, request, context):
-        audit = await self._corpus.get_audit(names.resource_id(request.name, "audits", "name"))
-        return pb.GetPersonaAuditResponse(audit=message(pb.PersonaAudit, audit))
+    async def GetCorpusAudit(self, request, context):
+        audit = await self._corpus.get_audit(names.resource_id(request.name, "corpusAudits", "name"))
+        return pb.GetCorpusAuditResponse(audit=message(pb.CorpusAudit, audit))
 
-    async def ListPersonaAudits(self, request, context):
+    async def ListCorpusAudits(self, request, context):
         v = Violations()
         v.require(0 <= request.difficulty <= 5, "difficulty", f"must be 0 (any) or 1 to 5 (got {request.difficulty})")
         filters = {
@@ -84,33 +84,33 @@ class LearningServicer:
         }
         v.raise_if_any()
         page = await self._corpus.list_audits(filters, request.page_size, request.page_token)
-        return pb.ListPersonaAuditsResponse(audits=[message(pb.PersonaAudit, audit) for audit in page.items],
+        return pb.ListCorpusAuditsResponse(audits=[message(pb.CorpusAudit, audit) for audit in page.items],
                                             next_page_token=page.next_page_token)
 
     # --- evolution runs -----------------------------------------------------------------------
 
-    async def StartEvolutionRun(self, request, context):
-        archetype = optional_name(request.archetype, "archetypes", "archetype")
-        options = convert.evolution_options(request.options)
-        if request.options.engine == pb.ENGINE_UNSPECIFIED:
+    async def CreateEvolutionRun(self, request, context):
+        archetype = optional_name(request.run.archetype, "archetypes", "run.archetype")
+        options = convert.evolution_options(request.run.options, "run.options")
+        if request.run.options.engine == pb.ENGINE_UNSPECIFIED:
             options["engine"] = self._default_engine
         if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
-            raise InvalidArgument(FieldViolation("options.engine", "ENGINE_OPENAI is not configured on this service "
-                                                                   "(LEARNING_OPENAI_BASE_URL)"),
+            raise InvalidArgument(FieldViolation("run.options.engine", "ENGINE_OPENAI is not configured on this "
+                                                                       "service (LEARNING_OPENAI_BASE_URL)"),
                                   reason="ENGINE_NOT_CONFIGURED")
         if archetype and not await self._personas.archetype_exists(archetype):
-            raise InvalidArgument(FieldViolation("archetype", f"{archetype} is not known to the persona service"),
+            raise InvalidArgument(FieldViolation("run.archetype", f"{archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")
         run = await self._runs.start(RunKind.EVOLUTION, {"archetype": archetype, "options": with_defaults(options)},
                                      RunTrigger.MANUAL, mutation_of(request))
-        return pb.StartEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+        return pb.CreateEvolutionRunResponse(run=message(pb.EvolutionRun, run))
 
     async def GetEvolutionRun(self, request, context):
         run = await self._runs.get(RunKind.EVOLUTION, names.resource_id(request.name, "evolutionRuns", "name"))
         return pb.GetEvolutionRunResponse(run=message(pb.EvolutionRun, run))
 
     async def ListEvolutionRuns(self, request, context):
-        filters = {"scope": scope_filter(request.archetype, "archetypes", "archetype"),
+        filters = {"scope": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "state": enum_name(pb.RunState, request.state, "state", allow_unset=True)}
         page = await self._runs.list(RunKind.EVOLUTION, filters, request.page_size, request.page_token)
         return pb.ListEvolutionRunsResponse(runs=[message(pb.EvolutionRun, run) for run in page.items],
@@ -138,7 +138,7 @@ class LearningServicer:
     async def ListPromptPatches(self, request, context):
         target = enum_name(pb.PatchTarget, request.target, "target", allow_unset=True)
         state = enum_name(pb.PatchState, request.state, "state", allow_unset=True)
-        filters = {"archetype": scope_filter(request.archetype, "archetypes", "archetype"),
+        filters = {"archetype": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "target": target, "state": state,
                    "evolution_run": optional_name(request.evolution_run, "evolutionRuns", "evolution_run") or None}
         page = await self._patches.list(filters, request.page_size, request.page_token)
@@ -238,7 +238,7 @@ class LearningServicer:
         return pb.GetLearningRunResponse(learning_run=message(pb.LearningRun, run))
 
     async def ListLearningRuns(self, request, context):
-        filters = {"scope": scope_filter(request.persona, "personas", "persona"),
+        filters = {"scope": scope_filter(request, "persona", "personas", "all_personas"),
                    "state": enum_name(pb.RunState, request.state, "state", allow_unset=True),
                    "decision": enum_name(pb.PublishDecision, request.decision, "decision", allow_unset=True)}
         page = await self._runs.list(RunKind.LEARNING, filters, request.page_size, request.page_token)

@@ -97,7 +97,7 @@ class Corpus:
     async def record_audit(self, audit_id: str, document: dict) -> Recorded:
         """Stores the audit and its training event once; a repeat returns the stored one (the source audit is
         the idempotency key, so no request id is needed)."""
-        document = {**document, "name": f"audits/{audit_id}"}
+        document = {**document, "name": f"corpusAudits/{audit_id}"}
 
         async def run() -> bool:
             inserted = (await connection.execute(sa.text(
@@ -130,7 +130,7 @@ class Corpus:
         row = (await connection.execute(sa.text(
             "SELECT document, record_time FROM learning.audits WHERE id = :id"), {"id": audit_id})).first()
         if row is None:
-            raise NotFound(f"audits/{audit_id}", reason="AUDIT_NOT_FOUND")
+            raise NotFound(f"corpusAudits/{audit_id}", reason="AUDIT_NOT_FOUND")
         return {**row.document, "record_time": row.record_time.isoformat()}
 
     async def list_audits(self, filters: dict, requested_size: int, token: str) -> Page[dict]:

@@ -1,4 +1,4 @@
-"""A prompt evolution run (seed 000): analyze corpus, identify patterns, generate refinements, validate by
+"""A prompt evolution run: analyze corpus, identify patterns, generate refinements, validate by
 simulated calls, apply. Each stage's output is saved on the run as soon as the stage ends.
 
 Two engines, as for live analysis: the run's ``options.engine`` picks ENGINE_LOCAL (deterministic) or ENGINE_OPENAI

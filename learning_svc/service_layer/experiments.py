@@ -1,4 +1,4 @@
-"""A/B experiments between persona variants (seed 002, 4.4): deterministic assignment, outcomes folded into
+"""A/B experiments between persona variants on live sessions: deterministic assignment, outcomes folded into
 running statistics one at a time, and the sequential (or fixed-horizon) test deciding promotion or a stop.
 
 An experiment is one document row, locked while an outcome is folded in, so results never lose an update."""

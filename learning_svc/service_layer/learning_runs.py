@@ -1,4 +1,4 @@
-"""A feedback learning run (seed 004): fold unprocessed training events into per-persona modules, run the
+"""A feedback learning run: fold unprocessed training events into per-persona modules, run the
 regression gate on simulated calls, then publish or hold."""
 
 from __future__ import annotations

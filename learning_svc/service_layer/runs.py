@@ -1,6 +1,6 @@
 """Background runs (prompt evolution and learning runs): a queue in PostgreSQL that any replica works.
 
-A run is QUEUED by its Start/Create call, claimed with FOR UPDATE SKIP LOCKED, and holds a lease it
+A run is QUEUED by its Create call, claimed with FOR UPDATE SKIP LOCKED, and holds a lease it
 renews while it works; a run whose replica died is taken up again once its lease runs out. Only one
 run per scope at a time: a run for everything conflicts with every other run of its kind. Each run has
 a time limit, and its progress (each stage's output) is saved as it goes."""
@@ -131,7 +131,7 @@ class Runs:
         async with self._engine.connect() as connection, connection.begin():
             if mutation is None:
                 return (await run()).document
-            method = "StartEvolutionRun" if kind == RunKind.EVOLUTION else "CreateLearningRun"
+            method = "CreateEvolutionRun" if kind == RunKind.EVOLUTION else "CreateLearningRun"
             return (await run_idempotent(RequestLog(connection, REQUEST_LOG), mutation, method, run, _Queued)).document
 
     async def start_scheduled(self, kind: RunKind, document: dict, every_seconds: float) -> dict | None:

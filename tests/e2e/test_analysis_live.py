@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
@@ -325,7 +326,7 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
     audit = audited.audit
     assert not audited.duplicate
     assert audit.scores.enthusiasm_leak <= 3 and audit.scores.brevity <= 5
-    assert any(q.reason == pb.FLAG_REASON_ENTHUSIASM_LEAK for q in audit.flagged_quotes)
+    assert any(q.reason == audit_pb2.FLAG_REASON_ENTHUSIASM_LEAK for q in audit.flagged_quotes)
     assert any("appreciate" in r.lower() for r in audit.recommendations)
     assert audit.target_words_per_turn.max_words < audit.avg_words_per_turn
     assert audit.delivery_state == pb.DELIVERY_STATE_PENDING  # kept until the learning service takes it
@@ -373,18 +374,18 @@ class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
     """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent."""
 
     def __init__(self) -> None:
-        self.received: list[learning_pb.PersonaAudit] = []
+        self.received: list[learning_pb.CorpusAudit] = []
         self.calls = 0
         self.changed = asyncio.Condition()
 
-    async def RecordPersonaAudit(self, request, context):
+    async def RecordCorpusAudit(self, request, context):
         async with self.changed:
             self.calls += 1
             self.changed.notify_all()
             if self.calls == 1:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not deployed yet")
             self.received.append(request.audit)
-        return learning_pb.RecordPersonaAuditResponse(audit=request.audit)
+        return learning_pb.RecordCorpusAuditResponse(audit=request.audit)
 
 
 async def test_audits_reach_the_learning_service_past_its_refusals(

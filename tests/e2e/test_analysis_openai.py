@@ -12,6 +12,7 @@ import pytest_asyncio
 from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+from sparring.audit.v1 import audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
@@ -166,7 +167,7 @@ async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, per
             audit.scores.pacing) == (9, 8, 6, 10, 4)
     assert audit.overall_score == pytest.approx(7.4)
     assert [(q.sequence, q.reason, q.text) for q in audit.flagged_quotes] == [
-        (10, pb.FLAG_REASON_PACING, "Alright, send me a proposal")]
+        (10, audit_pb2.FLAG_REASON_PACING, "Alright, send me a proposal")]
     assert list(audit.recommendations) == AUDIT["recommendations"]
     # The facts are measured, not the model's.
     assert audit.persona_turn_count == len(PERSONA_WORDS) == 5

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from svckit.context import ACTOR_METADATA_KEY
@@ -29,16 +30,16 @@ def _stamp(when: datetime) -> timestamp_pb2.Timestamp:
 
 
 def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/owl", difficulty: int = 4,
-          words: float = 24.0, when: datetime | None = None, **scores) -> pb.PersonaAudit:
+          words: float = 24.0, when: datetime | None = None, **scores) -> pb.CorpusAudit:
     values = {"brevity": 3, "authenticity": 8, "consistency": 8, "enthusiasm_leak": 9, "pacing": 7, **scores}
-    return pb.PersonaAudit(
+    return pb.CorpusAudit(
         source_audit=f"audits/{uuid.uuid4()}", session=f"sessions/{uuid.uuid4()}", persona=persona,
         persona_display_name="Quinn", archetype=archetype, difficulty=difficulty,
-        scores=pb.AuditScores(**values), overall_score=sum(values.values()) / 5, avg_words_per_turn=words,
-        target_words_per_turn=pb.WordRange(min_words=8, max_words=16), persona_turn_count=6,
-        flagged_quotes=[pb.FlaggedQuote(text="Well, let me explain everything about our setup in detail...",
-                                        reason=pb.FLAG_REASON_TOO_LONG, explanation="31 words; target 8-16",
-                                        sequence=4)],
+        scores=audit_pb2.AuditScores(**values), overall_score=sum(values.values()) / 5, avg_words_per_turn=words,
+        target_words_per_turn=audit_pb2.WordRange(min_words=8, max_words=16), persona_turn_count=6,
+        flagged_quotes=[audit_pb2.FlaggedQuote(text="Well, let me explain everything about our setup in detail...",
+                                               reason=audit_pb2.FLAG_REASON_TOO_LONG,
+                                               explanation="31 words; target 8-16", sequence=4)],
         recommendations=["Keep answers to 8-16 words until the candidate earns more."],
         audit_time=_stamp(when or datetime.now(UTC)),
     )
@@ -49,17 +50,21 @@ def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/ow
 
 async def test_an_audit_is_recorded_once_and_makes_one_training_event(learnings):
     sent = audit(persona="personas/corpus-once")
-    first = await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
-    again = await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
+    first = await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))
+    again = await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))
     assert not first.duplicate and again.duplicate
-    assert first.audit.name == sent.source_audit and again.audit == first.audit
+    assert first.audit.name == sent.source_audit.replace("audits/", "corpusAudits/", 1)
+    assert first.audit.source_audit == sent.source_audit and again.audit == first.audit
     assert first.audit.scores == sent.scores and first.audit.flagged_quotes == sent.flagged_quotes
     assert first.audit.HasField("record_time")
-    fetched = await learnings.GetPersonaAudit(pb.GetPersonaAuditRequest(name=first.audit.name))
+    fetched = await learnings.GetCorpusAudit(pb.GetCorpusAuditRequest(name=first.audit.name))
     assert fetched.audit == first.audit
+    # The analysis service's name for the audit is not a name in the corpus.
+    await _refused(learnings.GetCorpusAudit(pb.GetCorpusAuditRequest(name=sent.source_audit)),
+                   grpc.StatusCode.INVALID_ARGUMENT)
     events = await learnings.ListTrainingEvents(pb.ListTrainingEventsRequest(persona="personas/corpus-once"))
     assert [(e.source, e.origin, e.module) for e in events.events] == [
-        (pb.TRAINING_EVENT_SOURCE_PERSONA_AUDIT, sent.source_audit, "brevity")]
+        (pb.TRAINING_EVENT_SOURCE_PERSONA_AUDIT, first.audit.name, "brevity")]
     assert events.events[0].signal == pytest.approx((7.0 - 5.5) / 4.5, abs=1e-3) and not events.events[0].processed
 
 
@@ -70,31 +75,31 @@ async def test_audits_are_queried_by_archetype_difficulty_persona_and_time(learn
             audit(persona=persona, archetype="archetypes/owl", difficulty=2, when=now - timedelta(hours=2)),
             audit(persona=persona, archetype="archetypes/lamb", difficulty=4, when=now - timedelta(hours=1))]
     for item in sent:
-        await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=item))
+        await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=item))
 
-    async def names(**filters) -> list[str]:
-        reply = await learnings.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona=persona, **filters))
-        return [a.name for a in reply.audits]
+    async def sources(**filters) -> list[str]:
+        reply = await learnings.ListCorpusAudits(pb.ListCorpusAuditsRequest(persona=persona, **filters))
+        return [a.source_audit for a in reply.audits]
 
-    assert await names() == [sent[2].source_audit, sent[1].source_audit, sent[0].source_audit]
-    assert await names(archetype="archetypes/owl") == [sent[1].source_audit, sent[0].source_audit]
-    assert await names(difficulty=4) == [sent[2].source_audit, sent[0].source_audit]
-    assert await names(audit_time_from=_stamp(now - timedelta(hours=2, minutes=30)),
+    assert await sources() == [sent[2].source_audit, sent[1].source_audit, sent[0].source_audit]
+    assert await sources(archetype="archetypes/owl") == [sent[1].source_audit, sent[0].source_audit]
+    assert await sources(difficulty=4) == [sent[2].source_audit, sent[0].source_audit]
+    assert await sources(audit_time_from=_stamp(now - timedelta(hours=2, minutes=30)),
                        audit_time_to=_stamp(now - timedelta(minutes=90))) == [sent[1].source_audit]
-    first = await learnings.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona=persona, page_size=2))
-    rest = await learnings.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona=persona, page_size=2,
+    first = await learnings.ListCorpusAudits(pb.ListCorpusAuditsRequest(persona=persona, page_size=2))
+    rest = await learnings.ListCorpusAudits(pb.ListCorpusAuditsRequest(persona=persona, page_size=2,
                                                                          page_token=first.next_page_token))
-    assert [a.name for a in [*first.audits, *rest.audits]] == await names() and not rest.next_page_token
+    assert [a.source_audit for a in [*first.audits, *rest.audits]] == await sources() and not rest.next_page_token
 
 
 async def test_a_bad_audit_names_every_bad_field_and_stores_nothing(learnings):
     bad = audit(persona="not-a-persona", difficulty=9, brevity=11)
     bad.ClearField("audit_time")
-    _, fields = await _refused(learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=bad)),
+    _, fields = await _refused(learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=bad)),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert {"audit.persona", "audit.difficulty", "audit.scores.brevity", "audit.audit_time"} <= set(fields)
-    await _refused(learnings.GetPersonaAudit(pb.GetPersonaAuditRequest(name=bad.source_audit)),
-                   grpc.StatusCode.NOT_FOUND)
+    unstored = bad.source_audit.replace("audits/", "corpusAudits/", 1)
+    await _refused(learnings.GetCorpusAudit(pb.GetCorpusAuditRequest(name=unstored)), grpc.StatusCode.NOT_FOUND)
 
 
 # --- prompt patches --------------------------------------------------------------------------------
@@ -104,7 +109,7 @@ def length_patch(archetype: str, low: int, high: int) -> pb.PromptPatch:
     return pb.PromptPatch(archetype=archetype, target=pb.PATCH_TARGET_VOICE_PROMPT,
                           operation=pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE,
                           text=f"Keep every answer to {low}-{high} words.",
-                          words_per_turn=pb.WordRange(min_words=low, max_words=high))
+                          words_per_turn=audit_pb2.WordRange(min_words=low, max_words=high))
 
 
 ACTOR = ((ACTOR_METADATA_KEY, "dana@sparring.dev"),)
@@ -167,6 +172,25 @@ async def test_active_patches_come_all_archetypes_first_then_the_archetypes_own(
         archetype=archetype, targets=[pb.PATCH_TARGET_VOICE_PROMPT]))
     assert everyone.name in [p.name for p in voice.patches] and own.name not in [p.name for p in voice.patches]
     await learnings.DeactivatePromptPatch(pb.DeactivatePromptPatchRequest(name=everyone.name))
+
+
+async def test_patches_are_listed_for_one_archetype_or_for_all_archetypes(learnings):
+    own = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(
+        patch=length_patch("archetypes/lamb", 6, 10)))).patch
+    everyone = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(patch=length_patch("", 6, 10)))).patch
+
+    async def listed(**filters) -> list[str]:
+        return [p.name for p in (await learnings.ListPromptPatches(pb.ListPromptPatchesRequest(
+            state=pb.PATCH_STATE_PROPOSED, page_size=200, **filters))).patches]
+
+    for_all = await listed(all_archetypes=True)
+    assert everyone.name in for_all and own.name not in for_all
+    for_lamb = await listed(archetype="archetypes/lamb")
+    assert own.name in for_lamb and everyone.name not in for_lamb
+    assert {own.name, everyone.name} <= set(await listed())
+    _, fields = await _refused(learnings.ListPromptPatches(pb.ListPromptPatchesRequest(
+        archetype="archetypes/lamb", all_archetypes=True)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["all_archetypes"]
 
 
 async def test_patch_refusals_change_nothing(learnings):
@@ -264,15 +288,21 @@ async def test_a_run_for_all_personas_is_listed_in_the_all_scope(learnings, fini
     everyone = (await learnings.CreateLearningRun(pb.CreateLearningRunRequest(
         learning_run=pb.LearningRun()))).learning_run
     assert await finished_runs(everyone.name) == "RUN_STATE_SUCCEEDED"
-    listed = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="all"))
-    assert everyone.name in [r.name for r in listed.learning_runs]
+    listed = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(all_personas=True))
+    assert everyone.name in [r.name for r in listed.learning_runs] and all(not r.persona for r in listed.learning_runs)
     mine = await learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="personas/priya-raman"))
     assert everyone.name not in [r.name for r in mine.learning_runs]
+    _, fields = await _refused(learnings.ListLearningRuns(pb.ListLearningRunsRequest(persona="all")),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["persona"]
+    _, fields = await _refused(learnings.ListLearningRuns(pb.ListLearningRunsRequest(
+        persona="personas/priya-raman", all_personas=True)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["all_personas"]
 
 
 async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(learnings, finished_runs):
-    run = (await learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        archetype="archetypes/bear", options=pb.EvolutionOptions(min_audits=1000)))).run
+    run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
+        archetype="archetypes/bear", options=pb.EvolutionOptions(min_audits=1000))))).run
     assert run.options.min_audits == 1000 and run.options.simulated_calls == 3  # defaults filled in
     assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
     done = (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
@@ -280,12 +310,16 @@ async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(lea
     assert not done.identify_patterns.findings
     assert {done.generate_refinements.status.state, done.validate.status.state, done.apply.status.state} == {
         pb.STAGE_STATE_SKIPPED}
-    reason, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        archetype="archetypes/unicorn")), grpc.StatusCode.INVALID_ARGUMENT)
-    assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["archetype"])
-    _, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        options=pb.EvolutionOptions(simulated_calls=11, audit_limit=-1))), grpc.StatusCode.INVALID_ARGUMENT)
-    assert set(fields) == {"options.simulated_calls", "options.audit_limit"}
+    bears = await learnings.ListEvolutionRuns(pb.ListEvolutionRunsRequest(archetype="archetypes/bear"))
+    assert run.name in [r.name for r in bears.runs]
+    everything = await learnings.ListEvolutionRuns(pb.ListEvolutionRunsRequest(all_archetypes=True))
+    assert run.name not in [r.name for r in everything.runs] and all(not r.archetype for r in everything.runs)
+    reason, fields = await _refused(learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
+        run=pb.EvolutionRun(archetype="archetypes/unicorn"))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["run.archetype"])
+    _, fields = await _refused(learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
+        options=pb.EvolutionOptions(simulated_calls=11, audit_limit=-1)))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"run.options.simulated_calls", "run.options.audit_limit"}
 
 
 # --- experiments -----------------------------------------------------------------------------------
@@ -358,8 +392,8 @@ async def test_an_audit_of_an_assigned_session_is_its_audit_score_outcome(learni
     sent = audit(persona="personas/priya-raman", brevity=6)
     assignment = (await learnings.AssignVariant(pb.AssignVariantRequest(experiment=created.name,
                                                                         session=sent.session))).assignment
-    await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))
-    await learnings.RecordPersonaAudit(pb.RecordPersonaAuditRequest(audit=sent))  # a redelivery counts once
+    await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))
+    await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=sent))  # a redelivery counts once
     results = (await learnings.GetExperiment(pb.GetExperimentRequest(name=created.name))).experiment.results
     result = next(r for r in results if r.variant_id == assignment.variant_id)
     assert (result.samples, result.mean) == (1, pytest.approx(sent.overall_score))

@@ -99,8 +99,8 @@ async def test_with_auto_apply_a_validated_patch_is_active_at_once(closed_loop, 
         archetype="archetypes/owl", state=lpb.PATCH_STATE_ACTIVE))
     for patch in active.patches:
         await learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(name=patch.name))
-    run = (await learnings.StartEvolutionRun(lpb.StartEvolutionRunRequest(
-        archetype="archetypes/owl", options=lpb.EvolutionOptions(min_audits=3, auto_apply=True)))).run
+    run = (await learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
+        archetype="archetypes/owl", options=lpb.EvolutionOptions(min_audits=3, auto_apply=True))))).run
     assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
     done = (await learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
     assert done.apply.patches, done

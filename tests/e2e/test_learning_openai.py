@@ -75,7 +75,7 @@ async def openai_learnings(openai_database_url, openai_database, persona_server,
         stub = learning_service_pb2_grpc.LearningServiceStub(channel)
         # Four owl calls far over their 8-16 words per turn: a verbosity finding.
         for _ in range(4):
-            await stub.RecordPersonaAudit(pb.RecordPersonaAuditRequest(
+            await stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
                 audit=audit(persona="personas/sarah-chen", archetype=ARCHETYPE, words=30.0)))
         yield stub
     await app.stop(grace=2)
@@ -89,8 +89,8 @@ async def finished_here(openai_database_url):
 
 
 async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
-    run = (await learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=2, engine=engine),
+    run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
+        run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=2, engine=engine)),
         request_id=str(uuid.uuid4())))).run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
     return (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
@@ -130,7 +130,7 @@ async def test_local_can_still_be_asked_for(openai_learnings, finished_here, fak
 
 
 async def test_openai_is_refused_where_it_is_not_configured(learnings):
-    reason, fields = await _refused(learnings.StartEvolutionRun(pb.StartEvolutionRunRequest(
-        archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI))),
+    reason, fields = await _refused(learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
+        run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI)))),
         grpc.StatusCode.INVALID_ARGUMENT)
-    assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["options.engine"])
+    assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["run.options.engine"])

@@ -60,8 +60,8 @@ async def test_each_service_serves_a_request_at_its_limit_and_refuses_one_byte_m
          transcript_pb.ListSessionsRequest()),
         (analysis_server, AnalysisSettings, "/sparring.analysis.v1.AnalysisService/GetSessionSnapshot",
          analysis_pb.GetSessionSnapshotRequest(session="sessions/no-such-call")),
-        (learning_server, LearningSettings, "/sparring.learning.v1.LearningService/ListPersonaAudits",
-         learning_pb.ListPersonaAuditsRequest()),
+        (learning_server, LearningSettings, "/sparring.learning.v1.LearningService/ListCorpusAudits",
+         learning_pb.ListCorpusAuditsRequest()),
     ]
     for address, settings_cls, method, request in cases:
         limit = default_receive_limit(settings_cls)

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
@@ -91,12 +92,12 @@ async def test_analysis_refuses_a_watch_with_a_bad_session_name(analysis_server,
 
 @BAD_BYTES
 async def test_learning_names_fields_inside_repeated_messages(learning_server, bad):
-    audit = learning_pb.PersonaAudit(
+    audit = learning_pb.CorpusAudit(
         source_audit="audits/bad-text", recommendations=["shorter answers", f"less {hole(bad)}"],
-        flagged_quotes=[learning_pb.FlaggedQuote(text="fine"), learning_pb.FlaggedQuote(text=f"so {hole(bad)}")])
-    request = patched(learning_pb.RecordPersonaAuditRequest(audit=audit), bad, holes=2)
+        flagged_quotes=[audit_pb2.FlaggedQuote(text="fine"), audit_pb2.FlaggedQuote(text=f"so {hole(bad)}")])
+    request = patched(learning_pb.RecordCorpusAuditRequest(audit=audit), bad, holes=2)
     rejection = await refused(learning_server, "learning.sparring.dev",
-                              "/sparring.learning.v1.LearningService/RecordPersonaAudit", request)
+                              "/sparring.learning.v1.LearningService/RecordCorpusAudit", request)
     assert rejection.reason == "INVALID_UTF8"
     assert sorted(rejection.fields) == ["audit.flagged_quotes[1].text", "audit.recommendations[1]"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -112,5 +114,42 @@ async def test_stored_analyses_take_their_window_end_as_their_trigger_sequence(o
             sequences = (await connection.execute(sa.text(
                 "SELECT id, up_to_sequence FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
         assert [tuple(row) for row in sequences] == [("meter", 10), ("tip", 10), ("no-window", 0)]
+    finally:
+        await engine.dispose()
+
+
+async def test_stored_corpus_audits_and_what_refers_to_them_take_the_corpus_collection(own_database_url):
+    """Revision 0003 renames the corpus's audits "corpusAudits/{id}": in the audit, its training event and the
+    findings of evolution runs; the analysis service's names they were copied from stay as they are."""
+    engine = make_engine(own_database_url, pool_size=2)
+    try:
+        await upgrade(engine, LEARNING.package, LEARNING.schema, "0002")
+        audit = {"name": "audits/a1", "source_audit": "audits/a1", "persona": "personas/p", "session": "sessions/s"}
+        run = {"name": "evolutionRuns/r1", "identify_patterns": {"findings": [{
+            "evidence_audits": ["audits/a1"], "evidence_quotes": [{"audit": "audits/a1", "text": "see audits/a1"}]}]}}
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO learning.audits (id, session, persona, archetype, difficulty, document, audit_time) "
+                "VALUES ('a1', 'sessions/s', 'personas/p', '', 3, CAST(:document AS jsonb), now())"),
+                {"document": json.dumps(audit)})
+            await connection.execute(sa.text(
+                "INSERT INTO learning.training_events (id, source, origin, persona, module, signal) VALUES "
+                "('e1', 'TRAINING_EVENT_SOURCE_PERSONA_AUDIT', 'audits/a1', 'personas/p', 'brevity', 0.5), "
+                "('e2', 'TRAINING_EVENT_SOURCE_FEEDBACK', 'feedback/t1', 'personas/p', 'brevity', 0.5)"))
+            await connection.execute(sa.text(
+                "INSERT INTO learning.runs (id, kind, scope, state, trigger, document) VALUES "
+                "('r1', 'evolution', '', 'RUN_STATE_SUCCEEDED', 'RUN_TRIGGER_MANUAL', CAST(:document AS jsonb))"),
+                {"document": json.dumps(run)})
+        await LEARNING.migrate(engine)
+        async with engine.connect() as connection:
+            stored = await connection.scalar(sa.text("SELECT document FROM learning.audits"))
+            origins = (await connection.execute(sa.text(
+                "SELECT origin FROM learning.training_events ORDER BY id"))).scalars().all()
+            finding = (await connection.scalar(sa.text(
+                "SELECT document FROM learning.runs")))["identify_patterns"]["findings"][0]
+        assert (stored["name"], stored["source_audit"]) == ("corpusAudits/a1", "audits/a1")
+        assert origins == ["corpusAudits/a1", "feedback/t1"]
+        assert finding == {"evidence_audits": ["corpusAudits/a1"],
+                           "evidence_quotes": [{"audit": "corpusAudits/a1", "text": "see audits/a1"}]}
     finally:
         await engine.dispose()

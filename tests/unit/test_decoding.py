@@ -109,7 +109,7 @@ def poisoned_bytes(message: Message, poisoner: Poisoner) -> bytes:
 
 @pytest.mark.parametrize("message_class", [
     persona_pb.CreatePersonaRequest, persona_pb.UpdatePersonaRequest, transcript_pb.StreamSessionRequest,
-    learning_pb.RecordPersonaAuditRequest, struct_pb2.Struct, any_pb2.Any,
+    learning_pb.RecordCorpusAuditRequest, struct_pb2.Struct, any_pb2.Any,
 ], ids=lambda cls: cls.DESCRIPTOR.name)
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())

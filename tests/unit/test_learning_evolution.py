@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf import json_format
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
@@ -69,7 +70,7 @@ def audit(
     hours: int = 0,
 ) -> CorpusAudit:
     return CorpusAudit(
-        name=f"audits/{name}",
+        name=f"corpusAudits/{name}",
         persona=f"personas/{name}",
         persona_display_name=name.title(),
         archetype=archetype,
@@ -218,13 +219,13 @@ def test_findings_with_the_exact_summaries():
     phrase, verbosity = findings
     assert phrase.phrase == "I appreciate that"
     assert (phrase.affected_audit_count, phrase.considered_audit_count) == (4, 7)
-    assert phrase.evidence_audits == ("audits/lamb-4", "audits/lamb-3", "audits/lamb-2", "audits/lamb-1")
+    assert phrase.evidence_audits == tuple(f"corpusAudits/lamb-{n}" for n in (4, 3, 2, 1))
     assert len(phrase.evidence_quotes) == 5
-    assert phrase.evidence_quotes[0].audit == "audits/lamb-4" and phrase.evidence_quotes[0].sequence == 8
+    assert phrase.evidence_quotes[0].audit == "corpusAudits/lamb-4" and phrase.evidence_quotes[0].sequence == 8
     assert verbosity.observed_value == 22.0
     assert (verbosity.target_min, verbosity.target_max) == (8.0, 12.0)
     assert (verbosity.affected_audit_count, verbosity.considered_audit_count) == (4, 5)
-    assert verbosity.evidence_audits[0] == "audits/o5"  # furthest over first
+    assert verbosity.evidence_audits[0] == "corpusAudits/o5"  # furthest over first
     assert [q.sequence for q in verbosity.evidence_quotes] == [4, 2, 6]  # longest quotes first
 
 
@@ -263,8 +264,8 @@ def test_character_inconsistency_and_pacing_findings_from_thirty_percent_of_call
     assert [(f.kind, f.summary) for f in findings] == [
         (FindingKind.PACING, "Bear personas give in too early or monologue in 2 of 4 calls"),
     ]
-    corpus.append(replace(corpus[0], name="audits/b5"))
-    corpus.append(replace(corpus[1], name="audits/b6"))
+    corpus.append(replace(corpus[0], name="corpusAudits/b5"))
+    corpus.append(replace(corpus[1], name="corpusAudits/b6"))
     kinds = [f.kind for f in identify_patterns(corpus, analyze_corpus(corpus), min_audits=1)]
     assert kinds == [FindingKind.OUT_OF_CHARACTER, FindingKind.INCONSISTENCY, FindingKind.PACING]
 
@@ -421,7 +422,7 @@ def test_every_output_parses_into_its_proto_message():
     length, ban = refinements
     result = judge(length, findings, summary(2.0, 7.6), summary(9.5, 9.1), 0.5, Engine.LOCAL)
     message = json_format.ParseDict(asdict(stats[1]), pb.ArchetypeCorpusStats())
-    assert message.flag_counts[0].reason == pb.FLAG_REASON_TOO_LONG
+    assert message.flag_counts[0].reason == audit_pb2.FLAG_REASON_TOO_LONG
     assert message.target_words_per_turn.max_words == 12
     message = json_format.ParseDict(asdict(findings[0]), pb.Finding())
     assert message.kind == pb.FINDING_KIND_REPEATED_PHRASE
@@ -457,7 +458,7 @@ def test_a_flawed_persona_is_fixed_end_to_end():
     corpus = [
         CorpusAudit.of(
             audit_simulated(RAMBLER, simulate_call(RAMBLER, [], seed)),
-            name=f"audits/call-{seed}",
+            name=f"corpusAudits/call-{seed}",
             persona=RAMBLER.persona,
             persona_display_name=RAMBLER.display_name,
             audit_time=T0 + timedelta(minutes=seed),

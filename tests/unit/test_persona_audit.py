@@ -1,4 +1,4 @@
-"""Post-call persona audit (seed 000): only the persona's side, scored 1-10 against its difficulty and traits."""
+"""Post-call persona audit: only the persona's side, scored 1-10 against its difficulty and traits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Live analyses: one table for the Say Meter and every kind of suggestion (seed 001's voice_analysis).
+"""Live analyses: one table for the Say Meter and every kind of suggestion (voice_analysis, told apart by kind).
 
 Revision ID: 0002
 Revises: 0001

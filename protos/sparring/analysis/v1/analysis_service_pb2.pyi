@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from sparring.audit.v1 import audit_pb2 as _audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as _persona_service_pb2
 import builtins as _builtins
 import sys
@@ -85,7 +86,7 @@ class _ScoreBandEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoreBand.V
     """80 to 100: excellent."""
 
 class ScoreBand(_ScoreBand, metaclass=_ScoreBandEnumTypeWrapper):
-    """Colour band of a Say Meter score (seed 001)."""
+    """Colour band of a Say Meter score, as an interviewer's screen shows it."""
 
 SCORE_BAND_UNSPECIFIED: ScoreBand.ValueType  # 0
 SCORE_BAND_RED: ScoreBand.ValueType  # 1
@@ -170,44 +171,6 @@ SUGGESTION_STATE_DISMISSED: SuggestionState.ValueType  # 3
 """Dismissed by an interviewer. Final."""
 Global___SuggestionState: _TypeAlias = SuggestionState  # noqa: Y015
 
-class _FlagReason:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _FlagReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FlagReason.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    FLAG_REASON_UNSPECIFIED: _FlagReason.ValueType  # 0
-    FLAG_REASON_TOO_LONG: _FlagReason.ValueType  # 1
-    """Far more words than the difficulty's target range."""
-    FLAG_REASON_ENTHUSIASM_LEAK: _FlagReason.ValueType  # 2
-    """Warmth or eagerness the persona should not show, e.g. "I appreciate that"."""
-    FLAG_REASON_OUT_OF_CHARACTER: _FlagReason.ValueType  # 3
-    """Sounds like an assistant, not the persona (breaks character)."""
-    FLAG_REASON_INCONSISTENT: _FlagReason.ValueType  # 4
-    """Contradicts the persona's traits, beliefs or earlier statements."""
-    FLAG_REASON_PACING: _FlagReason.ValueType  # 5
-    """Gives in, or moves the call on, too early or too late for its difficulty."""
-    FLAG_REASON_OTHER: _FlagReason.ValueType  # 6
-    """Anything else; see the explanation."""
-
-class FlagReason(_FlagReason, metaclass=_FlagReasonEnumTypeWrapper):
-    """Why a persona quote was flagged by an audit."""
-
-FLAG_REASON_UNSPECIFIED: FlagReason.ValueType  # 0
-FLAG_REASON_TOO_LONG: FlagReason.ValueType  # 1
-"""Far more words than the difficulty's target range."""
-FLAG_REASON_ENTHUSIASM_LEAK: FlagReason.ValueType  # 2
-"""Warmth or eagerness the persona should not show, e.g. "I appreciate that"."""
-FLAG_REASON_OUT_OF_CHARACTER: FlagReason.ValueType  # 3
-"""Sounds like an assistant, not the persona (breaks character)."""
-FLAG_REASON_INCONSISTENT: FlagReason.ValueType  # 4
-"""Contradicts the persona's traits, beliefs or earlier statements."""
-FLAG_REASON_PACING: FlagReason.ValueType  # 5
-"""Gives in, or moves the call on, too early or too late for its difficulty."""
-FLAG_REASON_OTHER: FlagReason.ValueType  # 6
-"""Anything else; see the explanation."""
-Global___FlagReason: _TypeAlias = FlagReason  # noqa: Y015
-
 class _DeliveryState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -220,7 +183,7 @@ class _DeliveryStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Deliver
     never dropped.
     """
     DELIVERY_STATE_DELIVERED: _DeliveryState.ValueType  # 2
-    """Stored by the learning service (RecordPersonaAudit). Final."""
+    """Stored by the learning service (RecordCorpusAudit). Final."""
 
 class DeliveryState(_DeliveryState, metaclass=_DeliveryStateEnumTypeWrapper):
     """Delivery of an audit to the learning service."""
@@ -231,7 +194,7 @@ DELIVERY_STATE_PENDING: DeliveryState.ValueType  # 1
 never dropped.
 """
 DELIVERY_STATE_DELIVERED: DeliveryState.ValueType  # 2
-"""Stored by the learning service (RecordPersonaAudit). Final."""
+"""Stored by the learning service (RecordCorpusAudit). Final."""
 Global___DeliveryState: _TypeAlias = DeliveryState  # noqa: Y015
 
 @_typing.final
@@ -276,7 +239,7 @@ Global___SayMeterFactors: _TypeAlias = SayMeterFactors  # noqa: Y015
 
 @_typing.final
 class SayMeter(_message.Message):
-    """The health score of a call at one point (seed 001's say_meter)."""
+    """The health score of a call at one point: how well the candidate is doing."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -619,103 +582,8 @@ class ScorePoint(_message.Message):
 Global___ScorePoint: _TypeAlias = ScorePoint  # noqa: Y015
 
 @_typing.final
-class FlaggedQuote(_message.Message):
-    """A quote of the persona that an audit flagged."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    TEXT_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
-    EXPLANATION_FIELD_NUMBER: _builtins.int
-    SEQUENCE_FIELD_NUMBER: _builtins.int
-    text: _builtins.str
-    """The persona's words, at most 500 characters (cut with "..." if longer)."""
-    reason: Global___FlagReason.ValueType
-    explanation: _builtins.str
-    """Why, in a sentence, e.g. "31 words; target 8-12"."""
-    sequence: _builtins.int
-    """The message it came from (its sequence in the session)."""
-    def __init__(
-        self,
-        *,
-        text: _builtins.str = ...,
-        reason: Global___FlagReason.ValueType = ...,
-        explanation: _builtins.str = ...,
-        sequence: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "reason", b"reason", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___FlaggedQuote: _TypeAlias = FlaggedQuote  # noqa: Y015
-
-@_typing.final
-class AuditScores(_message.Message):
-    """Audit scores, each 1 to 10 where 10 is best."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BREVITY_FIELD_NUMBER: _builtins.int
-    AUTHENTICITY_FIELD_NUMBER: _builtins.int
-    CONSISTENCY_FIELD_NUMBER: _builtins.int
-    ENTHUSIASM_LEAK_FIELD_NUMBER: _builtins.int
-    PACING_FIELD_NUMBER: _builtins.int
-    brevity: _builtins.int
-    """Stays within the target words per turn."""
-    authenticity: _builtins.int
-    """Sounds like the persona, not an assistant."""
-    consistency: _builtins.int
-    """Consistent with its traits, beliefs and earlier statements."""
-    enthusiasm_leak: _builtins.int
-    """10 means no leaked enthusiasm; 1 means constant leaks."""
-    pacing: _builtins.int
-    """Concedes and moves at the pace its difficulty calls for."""
-    def __init__(
-        self,
-        *,
-        brevity: _builtins.int = ...,
-        authenticity: _builtins.int = ...,
-        consistency: _builtins.int = ...,
-        enthusiasm_leak: _builtins.int = ...,
-        pacing: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authenticity", b"authenticity", "brevity", b"brevity", "consistency", b"consistency", "enthusiasm_leak", b"enthusiasm_leak", "pacing", b"pacing"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___AuditScores: _TypeAlias = AuditScores  # noqa: Y015
-
-@_typing.final
-class WordRange(_message.Message):
-    """An inclusive range of words per persona turn."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    MIN_WORDS_FIELD_NUMBER: _builtins.int
-    MAX_WORDS_FIELD_NUMBER: _builtins.int
-    min_words: _builtins.int
-    max_words: _builtins.int
-    def __init__(
-        self,
-        *,
-        min_words: _builtins.int = ...,
-        max_words: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_words", b"max_words", "min_words", b"min_words"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___WordRange: _TypeAlias = WordRange  # noqa: Y015
-
-@_typing.final
 class PersonaAudit(_message.Message):
-    """How well a persona played its role in one call (seed 000's persona_audits).
+    """How well a persona played its role in one call.
     All fields are output only.
     """
 
@@ -743,8 +611,8 @@ class PersonaAudit(_message.Message):
     DELIVER_TIME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: "audits/{audit_id}". The learning service stores its copy
-    under the same id.
+    """Resource name: "audits/{audit_id}". The learning service keeps a copy in its
+    corpus as "corpusAudits/{audit_id}", with the same id.
     """
     session: _builtins.str
     """"sessions/{session_id}"."""
@@ -772,13 +640,13 @@ class PersonaAudit(_message.Message):
     last_delivery_error: _builtins.str
     """Last delivery error, empty once delivered."""
     @_builtins.property
-    def scores(self) -> Global___AuditScores: ...
+    def scores(self) -> _audit_pb2.AuditScores: ...
     @_builtins.property
-    def target_words_per_turn(self) -> Global___WordRange:
+    def target_words_per_turn(self) -> _audit_pb2.WordRange:
         """The target for the persona's difficulty."""
 
     @_builtins.property
-    def flagged_quotes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlaggedQuote]:
+    def flagged_quotes(self) -> _containers.RepeatedCompositeFieldContainer[_audit_pb2.FlaggedQuote]:
         """At most 20, worst first."""
 
     @_builtins.property
@@ -803,12 +671,12 @@ class PersonaAudit(_message.Message):
         archetype: _builtins.str = ...,
         difficulty: _builtins.int = ...,
         blueprint: _persona_service_pb2.Blueprint.ValueType = ...,
-        scores: Global___AuditScores | None = ...,
+        scores: _audit_pb2.AuditScores | None = ...,
         overall_score: _builtins.float = ...,
         avg_words_per_turn: _builtins.float = ...,
-        target_words_per_turn: Global___WordRange | None = ...,
+        target_words_per_turn: _audit_pb2.WordRange | None = ...,
         persona_turn_count: _builtins.int = ...,
-        flagged_quotes: _abc.Iterable[Global___FlaggedQuote] | None = ...,
+        flagged_quotes: _abc.Iterable[_audit_pb2.FlaggedQuote] | None = ...,
         recommendations: _abc.Iterable[_builtins.str] | None = ...,
         engine: Global___Engine.ValueType = ...,
         engine_fallback: _builtins.bool = ...,

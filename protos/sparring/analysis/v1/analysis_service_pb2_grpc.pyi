@@ -27,21 +27,26 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AnalysisServiceStub:
-    """AnalysisService analyses live calls and audits personas after them.
+    """AnalysisService analyses live calls and audits personas after them: it tells
+    the interviewer how a call is going while it runs, and tells the learning loop
+    how well the persona played its part once it is over.
 
-    While a call runs, the transcript service requests an analysis every N durable
-    messages (RequestAnalysis). Each analysis reads the recent window of the
-    transcript (from the transcript service), scores it into a Say Meter with five
-    factors and raises suggestions for the interviewer: context injections,
-    curveballs and follow-up questions. Interviewers watch a session live
-    (WatchSession) and apply or dismiss suggestions; applying one sends a command to
-    the live call through the transcript service. When a session ends, the
-    transcript service asks for the post-call persona audit (AuditSession), which is
-    stored here and delivered to the learning service.
+    Resources and how they relate (a session is the transcript service's,
+    "sessions/{session_id}"):
+    - sessions/{session_id}/analyses/{analysis_id}: a Say Meter reading of a
+      recent window of the transcript, a score with five factors. The transcript
+      service asks for one every N durable messages; the last one in call order is
+      the session's current reading.
+    - sessions/{session_id}/suggestions/{suggestion_id}: what an analysis proposes
+      the interviewer do next (a context injection, a curveball, a follow-up
+      question). An interviewer applies one, which sends it to the live call as a
+      command through the transcript service, or dismisses it.
+    - audits/{audit_id}: the post-call persona audit, one per session, made when the
+      transcript service reports the session ended. It is kept here and delivered
+      to the learning service, which keeps a copy in its corpus.
 
-    Storage follows seed 001's one-table design: one row per Say Meter (an Analysis)
-    and one row per suggestion, told apart by a kind column (SAY_METER,
-    CONTEXT_INJECTION, CURVEBALL, FOLLOWUP_QUESTION).
+    An interviewer's screen watches a session: it gets the current state at once
+    and every change as it happens, and the audit at the end.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "analysis.sparring.dev", an UPPER_SNAKE reason such as SESSION_NOT_FOUND,
@@ -138,21 +143,26 @@ class AnalysisServiceStub:
 
 @_typing.type_check_only
 class AnalysisServiceAsyncStub(AnalysisServiceStub):
-    """AnalysisService analyses live calls and audits personas after them.
+    """AnalysisService analyses live calls and audits personas after them: it tells
+    the interviewer how a call is going while it runs, and tells the learning loop
+    how well the persona played its part once it is over.
 
-    While a call runs, the transcript service requests an analysis every N durable
-    messages (RequestAnalysis). Each analysis reads the recent window of the
-    transcript (from the transcript service), scores it into a Say Meter with five
-    factors and raises suggestions for the interviewer: context injections,
-    curveballs and follow-up questions. Interviewers watch a session live
-    (WatchSession) and apply or dismiss suggestions; applying one sends a command to
-    the live call through the transcript service. When a session ends, the
-    transcript service asks for the post-call persona audit (AuditSession), which is
-    stored here and delivered to the learning service.
+    Resources and how they relate (a session is the transcript service's,
+    "sessions/{session_id}"):
+    - sessions/{session_id}/analyses/{analysis_id}: a Say Meter reading of a
+      recent window of the transcript, a score with five factors. The transcript
+      service asks for one every N durable messages; the last one in call order is
+      the session's current reading.
+    - sessions/{session_id}/suggestions/{suggestion_id}: what an analysis proposes
+      the interviewer do next (a context injection, a curveball, a follow-up
+      question). An interviewer applies one, which sends it to the live call as a
+      command through the transcript service, or dismisses it.
+    - audits/{audit_id}: the post-call persona audit, one per session, made when the
+      transcript service reports the session ended. It is kept here and delivered
+      to the learning service, which keeps a copy in its corpus.
 
-    Storage follows seed 001's one-table design: one row per Say Meter (an Analysis)
-    and one row per suggestion, told apart by a kind column (SAY_METER,
-    CONTEXT_INJECTION, CURVEBALL, FOLLOWUP_QUESTION).
+    An interviewer's screen watches a session: it gets the current state at once
+    and every change as it happens, and the audit at the end.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "analysis.sparring.dev", an UPPER_SNAKE reason such as SESSION_NOT_FOUND,
@@ -245,21 +255,26 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     """Lists persona audits, newest first."""
 
 class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
-    """AnalysisService analyses live calls and audits personas after them.
+    """AnalysisService analyses live calls and audits personas after them: it tells
+    the interviewer how a call is going while it runs, and tells the learning loop
+    how well the persona played its part once it is over.
 
-    While a call runs, the transcript service requests an analysis every N durable
-    messages (RequestAnalysis). Each analysis reads the recent window of the
-    transcript (from the transcript service), scores it into a Say Meter with five
-    factors and raises suggestions for the interviewer: context injections,
-    curveballs and follow-up questions. Interviewers watch a session live
-    (WatchSession) and apply or dismiss suggestions; applying one sends a command to
-    the live call through the transcript service. When a session ends, the
-    transcript service asks for the post-call persona audit (AuditSession), which is
-    stored here and delivered to the learning service.
+    Resources and how they relate (a session is the transcript service's,
+    "sessions/{session_id}"):
+    - sessions/{session_id}/analyses/{analysis_id}: a Say Meter reading of a
+      recent window of the transcript, a score with five factors. The transcript
+      service asks for one every N durable messages; the last one in call order is
+      the session's current reading.
+    - sessions/{session_id}/suggestions/{suggestion_id}: what an analysis proposes
+      the interviewer do next (a context injection, a curveball, a follow-up
+      question). An interviewer applies one, which sends it to the live call as a
+      command through the transcript service, or dismisses it.
+    - audits/{audit_id}: the post-call persona audit, one per session, made when the
+      transcript service reports the session ended. It is kept here and delivered
+      to the learning service, which keeps a copy in its corpus.
 
-    Storage follows seed 001's one-table design: one row per Say Meter (an Analysis)
-    and one row per suggestion, told apart by a kind column (SAY_METER,
-    CONTEXT_INJECTION, CURVEBALL, FOLLOWUP_QUESTION).
+    An interviewer's screen watches a session: it gets the current state at once
+    and every change as it happens, and the audit at the end.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "analysis.sparring.dev", an UPPER_SNAKE reason such as SESSION_NOT_FOUND,

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from sparring.audit.v1 import audit_pb2 as _audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as _persona_service_pb2
 import builtins as _builtins
 import sys
@@ -42,32 +43,6 @@ ENGINE_LOCAL: Engine.ValueType  # 1
 ENGINE_OPENAI: Engine.ValueType  # 2
 """An OpenAI-compatible model."""
 Global___Engine: _TypeAlias = Engine  # noqa: Y015
-
-class _FlagReason:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _FlagReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FlagReason.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    FLAG_REASON_UNSPECIFIED: _FlagReason.ValueType  # 0
-    FLAG_REASON_TOO_LONG: _FlagReason.ValueType  # 1
-    FLAG_REASON_ENTHUSIASM_LEAK: _FlagReason.ValueType  # 2
-    FLAG_REASON_OUT_OF_CHARACTER: _FlagReason.ValueType  # 3
-    FLAG_REASON_INCONSISTENT: _FlagReason.ValueType  # 4
-    FLAG_REASON_PACING: _FlagReason.ValueType  # 5
-    FLAG_REASON_OTHER: _FlagReason.ValueType  # 6
-
-class FlagReason(_FlagReason, metaclass=_FlagReasonEnumTypeWrapper):
-    """Why a persona quote was flagged; mirrors sparring.analysis.v1.FlagReason."""
-
-FLAG_REASON_UNSPECIFIED: FlagReason.ValueType  # 0
-FLAG_REASON_TOO_LONG: FlagReason.ValueType  # 1
-FLAG_REASON_ENTHUSIASM_LEAK: FlagReason.ValueType  # 2
-FLAG_REASON_OUT_OF_CHARACTER: FlagReason.ValueType  # 3
-FLAG_REASON_INCONSISTENT: FlagReason.ValueType  # 4
-FLAG_REASON_PACING: FlagReason.ValueType  # 5
-FLAG_REASON_OTHER: FlagReason.ValueType  # 6
-Global___FlagReason: _TypeAlias = FlagReason  # noqa: Y015
 
 class _RunState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -105,7 +80,7 @@ class _RunTriggerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunTrigger
     DESCRIPTOR: _descriptor.EnumDescriptor
     RUN_TRIGGER_UNSPECIFIED: _RunTrigger.ValueType  # 0
     RUN_TRIGGER_MANUAL: _RunTrigger.ValueType  # 1
-    """An explicit Start/Create call."""
+    """An explicit Create call."""
     RUN_TRIGGER_SCHEDULED: _RunTrigger.ValueType  # 2
     """The service's schedule."""
 
@@ -114,7 +89,7 @@ class RunTrigger(_RunTrigger, metaclass=_RunTriggerEnumTypeWrapper):
 
 RUN_TRIGGER_UNSPECIFIED: RunTrigger.ValueType  # 0
 RUN_TRIGGER_MANUAL: RunTrigger.ValueType  # 1
-"""An explicit Start/Create call."""
+"""An explicit Create call."""
 RUN_TRIGGER_SCHEDULED: RunTrigger.ValueType  # 2
 """The service's schedule."""
 Global___RunTrigger: _TypeAlias = RunTrigger  # noqa: Y015
@@ -362,7 +337,7 @@ class _TrainingEventSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_T
     TRAINING_EVENT_SOURCE_FEEDBACK: _TrainingEventSource.ValueType  # 1
     """From RecordFeedback."""
     TRAINING_EVENT_SOURCE_PERSONA_AUDIT: _TrainingEventSource.ValueType  # 2
-    """From RecordPersonaAudit."""
+    """From RecordCorpusAudit."""
 
 class TrainingEventSource(_TrainingEventSource, metaclass=_TrainingEventSourceEnumTypeWrapper):
     """Kind of a training event."""
@@ -371,7 +346,7 @@ TRAINING_EVENT_SOURCE_UNSPECIFIED: TrainingEventSource.ValueType  # 0
 TRAINING_EVENT_SOURCE_FEEDBACK: TrainingEventSource.ValueType  # 1
 """From RecordFeedback."""
 TRAINING_EVENT_SOURCE_PERSONA_AUDIT: TrainingEventSource.ValueType  # 2
-"""From RecordPersonaAudit."""
+"""From RecordCorpusAudit."""
 Global___TrainingEventSource: _TypeAlias = TrainingEventSource  # noqa: Y015
 
 class _ModuleStatus:
@@ -547,63 +522,6 @@ VARIANT_STATUS_STOPPED_WORSE: VariantStatus.ValueType  # 6
 Global___VariantStatus: _TypeAlias = VariantStatus  # noqa: Y015
 
 @_typing.final
-class WordRange(_message.Message):
-    """An inclusive range of words per persona turn."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    MIN_WORDS_FIELD_NUMBER: _builtins.int
-    MAX_WORDS_FIELD_NUMBER: _builtins.int
-    min_words: _builtins.int
-    max_words: _builtins.int
-    def __init__(
-        self,
-        *,
-        min_words: _builtins.int = ...,
-        max_words: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_words", b"max_words", "min_words", b"min_words"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___WordRange: _TypeAlias = WordRange  # noqa: Y015
-
-@_typing.final
-class AuditScores(_message.Message):
-    """Audit scores, each 1 to 10 where 10 is best (enthusiasm_leak 10 = no leak)."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BREVITY_FIELD_NUMBER: _builtins.int
-    AUTHENTICITY_FIELD_NUMBER: _builtins.int
-    CONSISTENCY_FIELD_NUMBER: _builtins.int
-    ENTHUSIASM_LEAK_FIELD_NUMBER: _builtins.int
-    PACING_FIELD_NUMBER: _builtins.int
-    brevity: _builtins.int
-    authenticity: _builtins.int
-    consistency: _builtins.int
-    enthusiasm_leak: _builtins.int
-    pacing: _builtins.int
-    def __init__(
-        self,
-        *,
-        brevity: _builtins.int = ...,
-        authenticity: _builtins.int = ...,
-        consistency: _builtins.int = ...,
-        enthusiasm_leak: _builtins.int = ...,
-        pacing: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authenticity", b"authenticity", "brevity", b"brevity", "consistency", b"consistency", "enthusiasm_leak", b"enthusiasm_leak", "pacing", b"pacing"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___AuditScores: _TypeAlias = AuditScores  # noqa: Y015
-
-@_typing.final
 class AuditScoreMeans(_message.Message):
     """Means of audit scores over several audits or simulated calls, each 1.0 to 10.0."""
 
@@ -641,42 +559,12 @@ class AuditScoreMeans(_message.Message):
 Global___AuditScoreMeans: _TypeAlias = AuditScoreMeans  # noqa: Y015
 
 @_typing.final
-class FlaggedQuote(_message.Message):
-    """A persona quote flagged by an audit."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    TEXT_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
-    EXPLANATION_FIELD_NUMBER: _builtins.int
-    SEQUENCE_FIELD_NUMBER: _builtins.int
-    text: _builtins.str
-    """At most 500 characters."""
-    reason: Global___FlagReason.ValueType
-    explanation: _builtins.str
-    """Why, in a sentence."""
-    sequence: _builtins.int
-    """Sequence of the message it came from."""
-    def __init__(
-        self,
-        *,
-        text: _builtins.str = ...,
-        reason: Global___FlagReason.ValueType = ...,
-        explanation: _builtins.str = ...,
-        sequence: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "reason", b"reason", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___FlaggedQuote: _TypeAlias = FlaggedQuote  # noqa: Y015
-
-@_typing.final
-class PersonaAudit(_message.Message):
-    """A post-call persona audit in the corpus (seed 000's persona_audits); mirrors
-    sparring.analysis.v1.PersonaAudit.
+class CorpusAudit(_message.Message):
+    """A post-call persona audit as kept in the corpus: the learning service's own
+    copy of an analysis service audit (sparring.analysis.v1.PersonaAudit), taken
+    when that audit is recorded here and never changed afterwards. It is a resource
+    of its own, named in its own collection, so that a name says which service
+    answers for it; source_audit refers back to the original.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -699,7 +587,7 @@ class PersonaAudit(_message.Message):
     AUDIT_TIME_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: "audits/{audit_id}", with the id of source_audit. Output only."""
+    """Resource name: "corpusAudits/{audit_id}", with the id of source_audit. Output only."""
     source_audit: _builtins.str
     """The analysis service's audit, "audits/{audit_id}". Required; the idempotency key."""
     session: _builtins.str
@@ -718,15 +606,15 @@ class PersonaAudit(_message.Message):
     """Mean words per persona turn, 0 or more."""
     persona_turn_count: _builtins.int
     @_builtins.property
-    def scores(self) -> Global___AuditScores:
+    def scores(self) -> _audit_pb2.AuditScores:
         """Each 1 to 10."""
 
     @_builtins.property
-    def target_words_per_turn(self) -> Global___WordRange:
+    def target_words_per_turn(self) -> _audit_pb2.WordRange:
         """The target for the persona's difficulty."""
 
     @_builtins.property
-    def flagged_quotes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlaggedQuote]:
+    def flagged_quotes(self) -> _containers.RepeatedCompositeFieldContainer[_audit_pb2.FlaggedQuote]:
         """At most 20."""
 
     @_builtins.property
@@ -752,12 +640,12 @@ class PersonaAudit(_message.Message):
         archetype: _builtins.str = ...,
         difficulty: _builtins.int = ...,
         blueprint: _persona_service_pb2.Blueprint.ValueType = ...,
-        scores: Global___AuditScores | None = ...,
+        scores: _audit_pb2.AuditScores | None = ...,
         overall_score: _builtins.float = ...,
         avg_words_per_turn: _builtins.float = ...,
-        target_words_per_turn: Global___WordRange | None = ...,
+        target_words_per_turn: _audit_pb2.WordRange | None = ...,
         persona_turn_count: _builtins.int = ...,
-        flagged_quotes: _abc.Iterable[Global___FlaggedQuote] | None = ...,
+        flagged_quotes: _abc.Iterable[_audit_pb2.FlaggedQuote] | None = ...,
         recommendations: _abc.Iterable[_builtins.str] | None = ...,
         audit_time: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
@@ -768,7 +656,7 @@ class PersonaAudit(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___PersonaAudit: _TypeAlias = PersonaAudit  # noqa: Y015
+Global___CorpusAudit: _TypeAlias = CorpusAudit  # noqa: Y015
 
 @_typing.final
 class StageStatus(_message.Message):
@@ -833,7 +721,7 @@ class EvolutionOptions(_message.Message):
     """
     auto_apply: _builtins.bool
     """Activate passing patches at once instead of leaving them PROPOSED for
-    approval (seed 002's hybrid default is false).
+    approval. False by default: an operator reviews what a run proposes.
     """
     engine: Global___Engine.ValueType
     """Engine for refinements and simulated calls; unset means the configured default."""
@@ -880,7 +768,7 @@ class ArchetypeCorpusStats(_message.Message):
     enthusiasm_leak_rate: _builtins.float
     """Share of audits with at least one enthusiasm-leak quote, 0.0 to 1.0."""
     @_builtins.property
-    def target_words_per_turn(self) -> Global___WordRange:
+    def target_words_per_turn(self) -> _audit_pb2.WordRange:
         """The most common target range among these audits."""
 
     @_builtins.property
@@ -899,7 +787,7 @@ class ArchetypeCorpusStats(_message.Message):
         archetype: _builtins.str = ...,
         audit_count: _builtins.int = ...,
         avg_words_per_turn: _builtins.float = ...,
-        target_words_per_turn: Global___WordRange | None = ...,
+        target_words_per_turn: _audit_pb2.WordRange | None = ...,
         enthusiasm_leak_rate: _builtins.float = ...,
         mean_scores: Global___AuditScoreMeans | None = ...,
         flag_counts: _abc.Iterable[Global___FlagCount] | None = ...,
@@ -921,12 +809,12 @@ class FlagCount(_message.Message):
 
     REASON_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
-    reason: Global___FlagReason.ValueType
+    reason: _audit_pb2.FlagReason.ValueType
     count: _builtins.int
     def __init__(
         self,
         *,
-        reason: Global___FlagReason.ValueType = ...,
+        reason: _audit_pb2.FlagReason.ValueType = ...,
         count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -977,7 +865,7 @@ class EvidenceQuote(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
     audit: _builtins.str
-    """"audits/{audit_id}"."""
+    """"corpusAudits/{audit_id}"."""
     text: _builtins.str
     sequence: _builtins.int
     """Sequence of the message in the audited session."""
@@ -1035,7 +923,7 @@ class Finding(_message.Message):
     considered_audit_count: _builtins.int
     @_builtins.property
     def evidence_audits(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The audits behind it, "audits/{audit_id}", at most 50."""
+        """The audits behind it, "corpusAudits/{audit_id}", at most 50."""
 
     @_builtins.property
     def evidence_quotes(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvidenceQuote]:
@@ -1098,7 +986,7 @@ class Refinement(_message.Message):
     supersedes: _builtins.str
     """The ACTIVE patch it would replace, "patches/{patch_id}", if any."""
     @_builtins.property
-    def words_per_turn(self) -> Global___WordRange:
+    def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the new range."""
 
     @_builtins.property
@@ -1114,7 +1002,7 @@ class Refinement(_message.Message):
         operation: Global___PatchOperation.ValueType = ...,
         text: _builtins.str = ...,
         phrase: _builtins.str = ...,
-        words_per_turn: Global___WordRange | None = ...,
+        words_per_turn: _audit_pb2.WordRange | None = ...,
         finding_ids: _abc.Iterable[_builtins.str] | None = ...,
         rationale: _builtins.str = ...,
         supersedes: _builtins.str = ...,
@@ -1431,7 +1319,7 @@ Global___EvolutionRun: _TypeAlias = EvolutionRun  # noqa: Y015
 
 @_typing.final
 class PromptPatch(_message.Message):
-    """A prompt patch (seed 000's prompt_patches)."""
+    """A prompt patch: a small change to the prompts of one archetype or of all."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1483,7 +1371,7 @@ class PromptPatch(_message.Message):
     characters).
     """
     source_audit_count: _builtins.int
-    """Output only. Audits behind its findings (seed 000's source_audit_count)."""
+    """Output only. How many corpus audits its findings rest on."""
     validated: _builtins.bool
     """Output only. Whether simulated-call validation passed."""
     validation_score: _builtins.float
@@ -1503,7 +1391,7 @@ class PromptPatch(_message.Message):
     etag: _builtins.str
     """Output only. Changes on every change; a mismatch is ABORTED."""
     @_builtins.property
-    def words_per_turn(self) -> Global___WordRange:
+    def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the range, 1 <= min_words <= max_words <= 200; unset
         otherwise.
         """
@@ -1529,7 +1417,7 @@ class PromptPatch(_message.Message):
         operation: Global___PatchOperation.ValueType = ...,
         text: _builtins.str = ...,
         phrase: _builtins.str = ...,
-        words_per_turn: Global___WordRange | None = ...,
+        words_per_turn: _audit_pb2.WordRange | None = ...,
         state: Global___PatchState.ValueType = ...,
         origin: Global___PatchOrigin.ValueType = ...,
         evolution_run: _builtins.str = ...,
@@ -1604,7 +1492,7 @@ Global___PromptPatchRevision: _TypeAlias = PromptPatchRevision  # noqa: Y015
 
 @_typing.final
 class Feedback(_message.Message):
-    """Feedback on one traced persona answer (seed 004)."""
+    """Feedback on one traced persona answer: an intent label and a score."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1688,7 +1576,7 @@ class TrainingEvent(_message.Message):
     """Resource name: "trainingEvents/{event_id}"."""
     source: Global___TrainingEventSource.ValueType
     origin: _builtins.str
-    """What it came from: "feedback/{trace_id}" or "audits/{audit_id}"."""
+    """What it came from: "feedback/{trace_id}" or "corpusAudits/{audit_id}"."""
     persona: _builtins.str
     """"personas/{persona_id}"."""
     module: _builtins.str
@@ -1811,7 +1699,7 @@ Global___RegressionGate: _TypeAlias = RegressionGate  # noqa: Y015
 
 @_typing.final
 class LearningRun(_message.Message):
-    """A feedback learning run (seed 004). All fields but persona, auto_publish and
+    """A feedback learning run. All fields but persona, auto_publish and
     event_limit are output only.
     """
 
@@ -1999,7 +1887,7 @@ Global___VariantResult: _TypeAlias = VariantResult  # noqa: Y015
 
 @_typing.final
 class Experiment(_message.Message):
-    """An A/B test between persona variants (seed 002, 4.4)."""
+    """An A/B test between persona variants on live sessions."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2135,7 +2023,7 @@ class VariantAssignment(_message.Message):
 Global___VariantAssignment: _TypeAlias = VariantAssignment  # noqa: Y015
 
 @_typing.final
-class RecordPersonaAuditRequest(_message.Message):
+class RecordCorpusAuditRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDIT_FIELD_NUMBER: _builtins.int
@@ -2143,11 +2031,11 @@ class RecordPersonaAuditRequest(_message.Message):
     request_id: _builtins.str
     """Optional; source_audit already makes the call idempotent."""
     @_builtins.property
-    def audit(self) -> Global___PersonaAudit: ...
+    def audit(self) -> Global___CorpusAudit: ...
     def __init__(
         self,
         *,
-        audit: Global___PersonaAudit | None = ...,
+        audit: Global___CorpusAudit | None = ...,
         request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit"]  # noqa: Y015
@@ -2156,10 +2044,10 @@ class RecordPersonaAuditRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RecordPersonaAuditRequest: _TypeAlias = RecordPersonaAuditRequest  # noqa: Y015
+Global___RecordCorpusAuditRequest: _TypeAlias = RecordCorpusAuditRequest  # noqa: Y015
 
 @_typing.final
-class RecordPersonaAuditResponse(_message.Message):
+class RecordCorpusAuditResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDIT_FIELD_NUMBER: _builtins.int
@@ -2167,11 +2055,11 @@ class RecordPersonaAuditResponse(_message.Message):
     duplicate: _builtins.bool
     """True when source_audit was already recorded; the stored audit is returned."""
     @_builtins.property
-    def audit(self) -> Global___PersonaAudit: ...
+    def audit(self) -> Global___CorpusAudit: ...
     def __init__(
         self,
         *,
-        audit: Global___PersonaAudit | None = ...,
+        audit: Global___CorpusAudit | None = ...,
         duplicate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit"]  # noqa: Y015
@@ -2180,15 +2068,15 @@ class RecordPersonaAuditResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RecordPersonaAuditResponse: _TypeAlias = RecordPersonaAuditResponse  # noqa: Y015
+Global___RecordCorpusAuditResponse: _TypeAlias = RecordCorpusAuditResponse  # noqa: Y015
 
 @_typing.final
-class GetPersonaAuditRequest(_message.Message):
+class GetCorpusAuditRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """"audits/{audit_id}"."""
+    """"corpusAudits/{audit_id}"."""
     def __init__(
         self,
         *,
@@ -2200,19 +2088,19 @@ class GetPersonaAuditRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetPersonaAuditRequest: _TypeAlias = GetPersonaAuditRequest  # noqa: Y015
+Global___GetCorpusAuditRequest: _TypeAlias = GetCorpusAuditRequest  # noqa: Y015
 
 @_typing.final
-class GetPersonaAuditResponse(_message.Message):
+class GetCorpusAuditResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDIT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def audit(self) -> Global___PersonaAudit: ...
+    def audit(self) -> Global___CorpusAudit: ...
     def __init__(
         self,
         *,
-        audit: Global___PersonaAudit | None = ...,
+        audit: Global___CorpusAudit | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -2220,10 +2108,10 @@ class GetPersonaAuditResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetPersonaAuditResponse: _TypeAlias = GetPersonaAuditResponse  # noqa: Y015
+Global___GetCorpusAuditResponse: _TypeAlias = GetCorpusAuditResponse  # noqa: Y015
 
 @_typing.final
-class ListPersonaAuditsRequest(_message.Message):
+class ListCorpusAuditsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
@@ -2267,21 +2155,21 @@ class ListPersonaAuditsRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListPersonaAuditsRequest: _TypeAlias = ListPersonaAuditsRequest  # noqa: Y015
+Global___ListCorpusAuditsRequest: _TypeAlias = ListCorpusAuditsRequest  # noqa: Y015
 
 @_typing.final
-class ListPersonaAuditsResponse(_message.Message):
+class ListCorpusAuditsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AUDITS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def audits(self) -> _containers.RepeatedCompositeFieldContainer[Global___PersonaAudit]: ...
+    def audits(self) -> _containers.RepeatedCompositeFieldContainer[Global___CorpusAudit]: ...
     def __init__(
         self,
         *,
-        audits: _abc.Iterable[Global___PersonaAudit] | None = ...,
+        audits: _abc.Iterable[Global___CorpusAudit] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -2290,37 +2178,35 @@ class ListPersonaAuditsResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListPersonaAuditsResponse: _TypeAlias = ListPersonaAuditsResponse  # noqa: Y015
+Global___ListCorpusAuditsResponse: _TypeAlias = ListCorpusAuditsResponse  # noqa: Y015
 
 @_typing.final
-class StartEvolutionRunRequest(_message.Message):
+class CreateEvolutionRunRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    ARCHETYPE_FIELD_NUMBER: _builtins.int
-    OPTIONS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
-    archetype: _builtins.str
-    """Scope: "archetypes/{archetype_id}", or empty for all archetypes."""
     request_id: _builtins.str
     @_builtins.property
-    def options(self) -> Global___EvolutionOptions: ...
+    def run(self) -> Global___EvolutionRun:
+        """Only archetype and options are read."""
+
     def __init__(
         self,
         *,
-        archetype: _builtins.str = ...,
-        options: Global___EvolutionOptions | None = ...,
+        run: Global___EvolutionRun | None = ...,
         request_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "options", b"options", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "run", b"run"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StartEvolutionRunRequest: _TypeAlias = StartEvolutionRunRequest  # noqa: Y015
+Global___CreateEvolutionRunRequest: _TypeAlias = CreateEvolutionRunRequest  # noqa: Y015
 
 @_typing.final
-class StartEvolutionRunResponse(_message.Message):
+class CreateEvolutionRunResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RUN_FIELD_NUMBER: _builtins.int
@@ -2337,7 +2223,7 @@ class StartEvolutionRunResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StartEvolutionRunResponse: _TypeAlias = StartEvolutionRunResponse  # noqa: Y015
+Global___CreateEvolutionRunResponse: _TypeAlias = CreateEvolutionRunResponse  # noqa: Y015
 
 @_typing.final
 class GetEvolutionRunRequest(_message.Message):
@@ -2386,12 +2272,19 @@ class ListEvolutionRunsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ARCHETYPE_FIELD_NUMBER: _builtins.int
+    ALL_ARCHETYPES_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most 200; 0 means 50."""
     page_token: _builtins.str
     archetype: _builtins.str
-    """Only runs of this scope; "all" for the all-archetypes scope, empty for any."""
+    """Only runs for this archetype ("archetypes/{archetype_id}"); empty for runs
+    of any scope.
+    """
+    all_archetypes: _builtins.bool
+    """Only runs for all archetypes at once. Cannot be combined with archetype
+    (INVALID_ARGUMENT).
+    """
     state: Global___RunState.ValueType
     """Only runs in this state."""
     def __init__(
@@ -2400,11 +2293,12 @@ class ListEvolutionRunsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         archetype: _builtins.str = ...,
+        all_archetypes: _builtins.bool = ...,
         state: Global___RunState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "page_size", b"page_size", "page_token", b"page_token", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_archetypes", b"all_archetypes", "archetype", b"archetype", "page_size", b"page_size", "page_token", b"page_token", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2531,6 +2425,7 @@ class ListPromptPatchesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ARCHETYPE_FIELD_NUMBER: _builtins.int
+    ALL_ARCHETYPES_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     EVOLUTION_RUN_FIELD_NUMBER: _builtins.int
@@ -2538,8 +2433,12 @@ class ListPromptPatchesRequest(_message.Message):
     """At most 200; 0 means 50."""
     page_token: _builtins.str
     archetype: _builtins.str
-    """Only patches of this archetype ("archetypes/{archetype_id}"); "all" for
-    patches that apply to all archetypes; empty for any.
+    """Only patches for this archetype ("archetypes/{archetype_id}"); empty for
+    patches of any scope.
+    """
+    all_archetypes: _builtins.bool
+    """Only patches that apply to all archetypes. Cannot be combined with archetype
+    (INVALID_ARGUMENT).
     """
     target: Global___PatchTarget.ValueType
     """Only this target."""
@@ -2553,13 +2452,14 @@ class ListPromptPatchesRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         archetype: _builtins.str = ...,
+        all_archetypes: _builtins.bool = ...,
         target: Global___PatchTarget.ValueType = ...,
         state: Global___PatchState.ValueType = ...,
         evolution_run: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "evolution_run", b"evolution_run", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_archetypes", b"all_archetypes", "archetype", b"archetype", "evolution_run", b"evolution_run", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3148,14 +3048,19 @@ class ListLearningRunsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
+    ALL_PERSONAS_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     DECISION_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most 200; 0 means 50."""
     page_token: _builtins.str
     persona: _builtins.str
-    """Only runs of this scope ("personas/{persona_id}"); "all" for the all-personas
-    scope; empty for any.
+    """Only runs for this persona ("personas/{persona_id}"); empty for runs of any
+    scope.
+    """
+    all_personas: _builtins.bool
+    """Only runs for all personas at once. Cannot be combined with persona
+    (INVALID_ARGUMENT).
     """
     state: Global___RunState.ValueType
     decision: Global___PublishDecision.ValueType
@@ -3165,12 +3070,13 @@ class ListLearningRunsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         persona: _builtins.str = ...,
+        all_personas: _builtins.bool = ...,
         state: Global___RunState.ValueType = ...,
         decision: Global___PublishDecision.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "page_size", b"page_size", "page_token", b"page_token", "persona", b"persona", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_personas", b"all_personas", "decision", b"decision", "page_size", b"page_size", "page_token", b"page_token", "persona", b"persona", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,25 +26,39 @@ if _version_not_supported:
 
 
 class LearningServiceStub:
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-    here (RecordPersonaAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-    stages (analyze corpus, identify patterns, generate refinements, validate by
-    simulated calls, apply); each stage's output is stored on the run. Passing
-    refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-    phrase, change a length range), approved, rejected, deactivated and rolled back
-    with every change kept as a revision. The persona service reads the active
-    ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-    training event, as does every audit; a learning run folds unprocessed events
-    into per-persona module confidence, runs a regression gate and publishes or
-    holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-    deterministic assignment per session, a sequential significance test, automatic
-    promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+    audits ("audits/{audit_id}", same id), which that service records here after
+    every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+    A run analyses the corpus, finds patterns (each backed by the corpus audits it
+    saw them in), writes refinements, checks each on simulated calls with and
+    without it, and turns the passing ones into patches. It works in the
+    background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+    archetypes (a rule, a banned phrase, a length range), from a run or written by
+    hand. A patch changes nothing until it is approved and ACTIVE; every change of
+    state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+    The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+    persona answer; each piece of feedback and each corpus audit becomes one
+    training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+    per persona, checks the result on simulated calls and publishes it or holds it.
+    It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+    sessions. A session's variant, experiments/{experiment_id}/assignments/
+    {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+    decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -72,25 +86,25 @@ class LearningServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.RecordPersonaAudit = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/RecordPersonaAudit',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditResponse.FromString,
+        self.RecordCorpusAudit = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/RecordCorpusAudit',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditResponse.FromString,
                 _registered_method=True)
-        self.GetPersonaAudit = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/GetPersonaAudit',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditResponse.FromString,
+        self.GetCorpusAudit = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/GetCorpusAudit',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditResponse.FromString,
                 _registered_method=True)
-        self.ListPersonaAudits = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/ListPersonaAudits',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsResponse.FromString,
+        self.ListCorpusAudits = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/ListCorpusAudits',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.FromString,
                 _registered_method=True)
-        self.StartEvolutionRun = channel.unary_unary(
-                '/sparring.learning.v1.LearningService/StartEvolutionRun',
-                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunRequest.SerializeToString,
-                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunResponse.FromString,
+        self.CreateEvolutionRun = channel.unary_unary(
+                '/sparring.learning.v1.LearningService/CreateEvolutionRun',
+                request_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunRequest.SerializeToString,
+                response_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunResponse.FromString,
                 _registered_method=True)
         self.GetEvolutionRun = channel.unary_unary(
                 '/sparring.learning.v1.LearningService/GetEvolutionRun',
@@ -210,25 +224,39 @@ class LearningServiceStub:
 
 
 class LearningServiceServicer:
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-    here (RecordPersonaAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-    stages (analyze corpus, identify patterns, generate refinements, validate by
-    simulated calls, apply); each stage's output is stored on the run. Passing
-    refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-    phrase, change a length range), approved, rejected, deactivated and rolled back
-    with every change kept as a revision. The persona service reads the active
-    ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-    training event, as does every audit; a learning run folds unprocessed events
-    into per-persona module confidence, runs a regression gate and publishes or
-    holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-    deterministic assignment per session, a sequential significance test, automatic
-    promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+    audits ("audits/{audit_id}", same id), which that service records here after
+    every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+    A run analyses the corpus, finds patterns (each backed by the corpus audits it
+    saw them in), writes refinements, checks each on simulated calls with and
+    without it, and turns the passing ones into patches. It works in the
+    background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+    archetypes (a rule, a banned phrase, a length range), from a run or written by
+    hand. A patch changes nothing until it is approved and ACTIVE; every change of
+    state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+    The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+    persona answer; each piece of feedback and each corpus audit becomes one
+    training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+    per persona, checks the result on simulated calls and publishes it or holds it.
+    It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+    sessions. A session's variant, experiments/{experiment_id}/assignments/
+    {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+    decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -250,34 +278,35 @@ class LearningServiceServicer:
     smaller page).
     """
 
-    def RecordPersonaAudit(self, request, context):
-        """Stores a persona audit in the corpus, and a training event for it.
-        Idempotent on audit.source_audit: a repeat returns the stored audit.
+    def RecordCorpusAudit(self, request, context):
+        """Stores a copy of an analysis service audit in the corpus, and a training
+        event for it. Idempotent on audit.source_audit: a repeat returns the stored
+        copy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetPersonaAudit(self, request, context):
-        """Gets a stored audit.
+    def GetCorpusAudit(self, request, context):
+        """Gets an audit of the corpus.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListPersonaAudits(self, request, context):
-        """Lists audits, newest audit_time first.
+    def ListCorpusAudits(self, request, context):
+        """Lists the corpus, newest audit_time first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def StartEvolutionRun(self, request, context):
-        """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    def CreateEvolutionRun(self, request, context):
+        """Creates a prompt evolution run and returns it QUEUED; it runs in the background
         (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
         SCHEDULED). Only one run per scope at a time: while a run for all archetypes
         is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-        neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+        neither a run for it nor one for all; such a create is FAILED_PRECONDITION
         (RUN_IN_PROGRESS, metadata "run" = the running one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -400,7 +429,7 @@ class LearningServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateLearningRun(self, request, context):
-        """Starts a learning run and returns it QUEUED; it runs in the background. One
+        """Creates a learning run and returns it QUEUED; it runs in the background. One
         run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
         RUN_IN_PROGRESS).
         """
@@ -480,25 +509,25 @@ class LearningServiceServicer:
 
 def add_LearningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'RecordPersonaAudit': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordPersonaAudit,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditResponse.SerializeToString,
+            'RecordCorpusAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCorpusAudit,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditResponse.SerializeToString,
             ),
-            'GetPersonaAudit': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetPersonaAudit,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditResponse.SerializeToString,
+            'GetCorpusAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCorpusAudit,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditResponse.SerializeToString,
             ),
-            'ListPersonaAudits': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListPersonaAudits,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsResponse.SerializeToString,
+            'ListCorpusAudits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCorpusAudits,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.SerializeToString,
             ),
-            'StartEvolutionRun': grpc.unary_unary_rpc_method_handler(
-                    servicer.StartEvolutionRun,
-                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunRequest.FromString,
-                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunResponse.SerializeToString,
+            'CreateEvolutionRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEvolutionRun,
+                    request_deserializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunRequest.FromString,
+                    response_serializer=sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunResponse.SerializeToString,
             ),
             'GetEvolutionRun': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEvolutionRun,
@@ -624,25 +653,39 @@ def add_LearningServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LearningService:
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-    here (RecordPersonaAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-    stages (analyze corpus, identify patterns, generate refinements, validate by
-    simulated calls, apply); each stage's output is stored on the run. Passing
-    refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-    phrase, change a length range), approved, rejected, deactivated and rolled back
-    with every change kept as a revision. The persona service reads the active
-    ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-    training event, as does every audit; a learning run folds unprocessed events
-    into per-persona module confidence, runs a regression gate and publishes or
-    holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-    deterministic assignment per session, a sequential significance test, automatic
-    promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+    audits ("audits/{audit_id}", same id), which that service records here after
+    every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+    A run analyses the corpus, finds patterns (each backed by the corpus audits it
+    saw them in), writes refinements, checks each on simulated calls with and
+    without it, and turns the passing ones into patches. It works in the
+    background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+    archetypes (a rule, a banned phrase, a length range), from a run or written by
+    hand. A patch changes nothing until it is approved and ACTIVE; every change of
+    state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+    The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+    persona answer; each piece of feedback and each corpus audit becomes one
+    training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+    per persona, checks the result on simulated calls and publishes it or holds it.
+    It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+    sessions. A session's variant, experiments/{experiment_id}/assignments/
+    {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+    decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -665,7 +708,7 @@ class LearningService:
     """
 
     @staticmethod
-    def RecordPersonaAudit(request,
+    def RecordCorpusAudit(request,
             target,
             options=(),
             channel_credentials=None,
@@ -678,9 +721,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/RecordPersonaAudit',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordPersonaAuditResponse.FromString,
+            '/sparring.learning.v1.LearningService/RecordCorpusAudit',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.RecordCorpusAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -692,7 +735,7 @@ class LearningService:
             _registered_method=True)
 
     @staticmethod
-    def GetPersonaAudit(request,
+    def GetCorpusAudit(request,
             target,
             options=(),
             channel_credentials=None,
@@ -705,9 +748,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/GetPersonaAudit',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetPersonaAuditResponse.FromString,
+            '/sparring.learning.v1.LearningService/GetCorpusAudit',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.GetCorpusAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -719,7 +762,7 @@ class LearningService:
             _registered_method=True)
 
     @staticmethod
-    def ListPersonaAudits(request,
+    def ListCorpusAudits(request,
             target,
             options=(),
             channel_credentials=None,
@@ -732,9 +775,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/ListPersonaAudits',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListPersonaAuditsResponse.FromString,
+            '/sparring.learning.v1.LearningService/ListCorpusAudits',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.ListCorpusAuditsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -746,7 +789,7 @@ class LearningService:
             _registered_method=True)
 
     @staticmethod
-    def StartEvolutionRun(request,
+    def CreateEvolutionRun(request,
             target,
             options=(),
             channel_credentials=None,
@@ -759,9 +802,9 @@ class LearningService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sparring.learning.v1.LearningService/StartEvolutionRun',
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunRequest.SerializeToString,
-            sparring_dot_learning_dot_v1_dot_learning__service__pb2.StartEvolutionRunResponse.FromString,
+            '/sparring.learning.v1.LearningService/CreateEvolutionRun',
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunRequest.SerializeToString,
+            sparring_dot_learning_dot_v1_dot_learning__service__pb2.CreateEvolutionRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,25 +27,39 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class LearningServiceStub:
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordPersonaAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-      stages (analyze corpus, identify patterns, generate refinements, validate by
-      simulated calls, apply); each stage's output is stored on the run. Passing
-      refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-      phrase, change a length range), approved, rejected, deactivated and rolled back
-      with every change kept as a revision. The persona service reads the active
-      ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-      training event, as does every audit; a learning run folds unprocessed events
-      into per-persona module confidence, runs a regression gate and publishes or
-      holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-      deterministic assignment per session, a sequential significance test, automatic
-      promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+      audits ("audits/{audit_id}", same id), which that service records here after
+      every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+      A run analyses the corpus, finds patterns (each backed by the corpus audits it
+      saw them in), writes refinements, checks each on simulated calls with and
+      without it, and turns the passing ones into patches. It works in the
+      background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+      archetypes (a rule, a banned phrase, a length range), from a run or written by
+      hand. A patch changes nothing until it is approved and ACTIVE; every change of
+      state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+      The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+      persona answer; each piece of feedback and each corpus audit becomes one
+      training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+      per persona, checks the result on simulated calls and publishes it or holds it.
+      It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+      sessions. A session's variant, experiments/{experiment_id}/assignments/
+      {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+      decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -71,20 +85,21 @@ class LearningServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LearningServiceAsyncStub: ...
-    RecordPersonaAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.RecordPersonaAuditRequest, _learning_service_pb2.RecordPersonaAuditResponse]
-    """Stores a persona audit in the corpus, and a training event for it.
-    Idempotent on audit.source_audit: a repeat returns the stored audit.
+    RecordCorpusAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.RecordCorpusAuditRequest, _learning_service_pb2.RecordCorpusAuditResponse]
+    """Stores a copy of an analysis service audit in the corpus, and a training
+    event for it. Idempotent on audit.source_audit: a repeat returns the stored
+    copy.
     """
-    GetPersonaAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.GetPersonaAuditRequest, _learning_service_pb2.GetPersonaAuditResponse]
-    """Gets a stored audit."""
-    ListPersonaAudits: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListPersonaAuditsRequest, _learning_service_pb2.ListPersonaAuditsResponse]
-    """Lists audits, newest audit_time first."""
-    StartEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.StartEvolutionRunRequest, _learning_service_pb2.StartEvolutionRunResponse]
-    """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    GetCorpusAudit: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.GetCorpusAuditRequest, _learning_service_pb2.GetCorpusAuditResponse]
+    """Gets an audit of the corpus."""
+    ListCorpusAudits: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListCorpusAuditsRequest, _learning_service_pb2.ListCorpusAuditsResponse]
+    """Lists the corpus, newest audit_time first."""
+    CreateEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.CreateEvolutionRunRequest, _learning_service_pb2.CreateEvolutionRunResponse]
+    """Creates a prompt evolution run and returns it QUEUED; it runs in the background
     (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
     SCHEDULED). Only one run per scope at a time: while a run for all archetypes
     is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-    neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+    neither a run for it nor one for all; such a create is FAILED_PRECONDITION
     (RUN_IN_PROGRESS, metadata "run" = the running one).
     """
     GetEvolutionRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.GetEvolutionRunRequest, _learning_service_pb2.GetEvolutionRunResponse]
@@ -140,7 +155,7 @@ class LearningServiceStub:
     ListTrainingEvents: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.ListTrainingEventsRequest, _learning_service_pb2.ListTrainingEventsResponse]
     """Lists normalised training events, oldest first."""
     CreateLearningRun: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.CreateLearningRunRequest, _learning_service_pb2.CreateLearningRunResponse]
-    """Starts a learning run and returns it QUEUED; it runs in the background. One
+    """Creates a learning run and returns it QUEUED; it runs in the background. One
     run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
     RUN_IN_PROGRESS).
     """
@@ -180,25 +195,39 @@ class LearningServiceStub:
 
 @_typing.type_check_only
 class LearningServiceAsyncStub(LearningServiceStub):
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordPersonaAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-      stages (analyze corpus, identify patterns, generate refinements, validate by
-      simulated calls, apply); each stage's output is stored on the run. Passing
-      refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-      phrase, change a length range), approved, rejected, deactivated and rolled back
-      with every change kept as a revision. The persona service reads the active
-      ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-      training event, as does every audit; a learning run folds unprocessed events
-      into per-persona module confidence, runs a regression gate and publishes or
-      holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-      deterministic assignment per session, a sequential significance test, automatic
-      promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+      audits ("audits/{audit_id}", same id), which that service records here after
+      every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+      A run analyses the corpus, finds patterns (each backed by the corpus audits it
+      saw them in), writes refinements, checks each on simulated calls with and
+      without it, and turns the passing ones into patches. It works in the
+      background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+      archetypes (a rule, a banned phrase, a length range), from a run or written by
+      hand. A patch changes nothing until it is approved and ACTIVE; every change of
+      state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+      The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+      persona answer; each piece of feedback and each corpus audit becomes one
+      training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+      per persona, checks the result on simulated calls and publishes it or holds it.
+      It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+      sessions. A session's variant, experiments/{experiment_id}/assignments/
+      {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+      decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -221,20 +250,21 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    RecordPersonaAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.RecordPersonaAuditRequest, _learning_service_pb2.RecordPersonaAuditResponse]  # type: ignore[assignment]
-    """Stores a persona audit in the corpus, and a training event for it.
-    Idempotent on audit.source_audit: a repeat returns the stored audit.
+    RecordCorpusAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.RecordCorpusAuditRequest, _learning_service_pb2.RecordCorpusAuditResponse]  # type: ignore[assignment]
+    """Stores a copy of an analysis service audit in the corpus, and a training
+    event for it. Idempotent on audit.source_audit: a repeat returns the stored
+    copy.
     """
-    GetPersonaAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.GetPersonaAuditRequest, _learning_service_pb2.GetPersonaAuditResponse]  # type: ignore[assignment]
-    """Gets a stored audit."""
-    ListPersonaAudits: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListPersonaAuditsRequest, _learning_service_pb2.ListPersonaAuditsResponse]  # type: ignore[assignment]
-    """Lists audits, newest audit_time first."""
-    StartEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.StartEvolutionRunRequest, _learning_service_pb2.StartEvolutionRunResponse]  # type: ignore[assignment]
-    """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    GetCorpusAudit: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.GetCorpusAuditRequest, _learning_service_pb2.GetCorpusAuditResponse]  # type: ignore[assignment]
+    """Gets an audit of the corpus."""
+    ListCorpusAudits: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListCorpusAuditsRequest, _learning_service_pb2.ListCorpusAuditsResponse]  # type: ignore[assignment]
+    """Lists the corpus, newest audit_time first."""
+    CreateEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.CreateEvolutionRunRequest, _learning_service_pb2.CreateEvolutionRunResponse]  # type: ignore[assignment]
+    """Creates a prompt evolution run and returns it QUEUED; it runs in the background
     (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
     SCHEDULED). Only one run per scope at a time: while a run for all archetypes
     is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-    neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+    neither a run for it nor one for all; such a create is FAILED_PRECONDITION
     (RUN_IN_PROGRESS, metadata "run" = the running one).
     """
     GetEvolutionRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.GetEvolutionRunRequest, _learning_service_pb2.GetEvolutionRunResponse]  # type: ignore[assignment]
@@ -290,7 +320,7 @@ class LearningServiceAsyncStub(LearningServiceStub):
     ListTrainingEvents: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.ListTrainingEventsRequest, _learning_service_pb2.ListTrainingEventsResponse]  # type: ignore[assignment]
     """Lists normalised training events, oldest first."""
     CreateLearningRun: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.CreateLearningRunRequest, _learning_service_pb2.CreateLearningRunResponse]  # type: ignore[assignment]
-    """Starts a learning run and returns it QUEUED; it runs in the background. One
+    """Creates a learning run and returns it QUEUED; it runs in the background. One
     run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
     RUN_IN_PROGRESS).
     """
@@ -329,25 +359,39 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """
 
 class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
-    """LearningService makes personas better from what their calls show.
+    """LearningService makes personas better from what their calls show, under an
+    operator's control: it turns audits of past calls and feedback on persona
+    answers into small, reviewable changes to the personas' prompts, and measures
+    persona variants against each other on live traffic.
 
-    - Audits corpus: the analysis service records every post-call persona audit
-      here (RecordPersonaAudit).
-    - Prompt evolution (seed 000): a run reads the corpus and goes through five
-      stages (analyze corpus, identify patterns, generate refinements, validate by
-      simulated calls, apply); each stage's output is stored on the run. Passing
-      refinements become prompt patches, waiting for approval unless auto_apply.
-    - Prompt patches: small surgical additions to persona prompts (add a rule, ban a
-      phrase, change a length range), approved, rejected, deactivated and rolled back
-      with every change kept as a revision. The persona service reads the active
-      ones at render time (ListActivePatches).
-    - Feedback and learning runs (seed 004): feedback per trace becomes a normalised
-      training event, as does every audit; a learning run folds unprocessed events
-      into per-persona module confidence, runs a regression gate and publishes or
-      holds.
-    - Experiments (seed 002, 4.4): persona variants with traffic shares,
-      deterministic assignment per session, a sequential significance test, automatic
-      promotion of a winner and a guard that stops a clearly worse variant.
+    Resources and how they relate:
+    - corpusAudits/{audit_id}: the corpus, copies of the analysis service's post-call
+      audits ("audits/{audit_id}", same id), which that service records here after
+      every call. Read only for everyone else.
+    - evolutionRuns/{run_id}: one pass over the corpus, for one archetype or for all.
+      A run analyses the corpus, finds patterns (each backed by the corpus audits it
+      saw them in), writes refinements, checks each on simulated calls with and
+      without it, and turns the passing ones into patches. It works in the
+      background: create it, then poll it until its state is final.
+    - patches/{patch_id}: a surgical change to the prompts of an archetype or of all
+      archetypes (a rule, a banned phrase, a length range), from a run or written by
+      hand. A patch changes nothing until it is approved and ACTIVE; every change of
+      state is kept as one of its revisions, patches/{patch_id}/revisions/{revision}.
+      The persona service applies the ACTIVE patches when it renders a prompt.
+    - feedback/{trace_id} and trainingEvents/{event_id}: a rating of one traced
+      persona answer; each piece of feedback and each corpus audit becomes one
+      training event.
+    - learningRuns/{run_id}: folds unprocessed training events into what is learned
+      per persona, checks the result on simulated calls and publishes it or holds it.
+      It runs in the background like an evolution run.
+    - experiments/{experiment_id}: persona variants sharing the traffic of new
+      sessions. A session's variant, experiments/{experiment_id}/assignments/
+      {session_id}, is fixed at its first assignment; outcomes of assigned sessions
+      decide, by a sequential test, whether a variant is promoted or stopped.
+
+    A typical operator loop: create an evolution run, read its findings and the
+    patches it proposed, approve the good ones, and compare the patched personas in
+    an experiment. Mutating calls accept a request_id, so a retry is safe.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "learning.sparring.dev", an UPPER_SNAKE reason such as RUN_IN_PROGRESS,
@@ -370,42 +414,43 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
     """
 
     @_abc_1.abstractmethod
-    def RecordPersonaAudit(
+    def RecordCorpusAudit(
         self,
-        request: _learning_service_pb2.RecordPersonaAuditRequest,
+        request: _learning_service_pb2.RecordCorpusAuditRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.RecordPersonaAuditResponse, _abc.Awaitable[_learning_service_pb2.RecordPersonaAuditResponse]]:
-        """Stores a persona audit in the corpus, and a training event for it.
-        Idempotent on audit.source_audit: a repeat returns the stored audit.
+    ) -> _typing.Union[_learning_service_pb2.RecordCorpusAuditResponse, _abc.Awaitable[_learning_service_pb2.RecordCorpusAuditResponse]]:
+        """Stores a copy of an analysis service audit in the corpus, and a training
+        event for it. Idempotent on audit.source_audit: a repeat returns the stored
+        copy.
         """
 
     @_abc_1.abstractmethod
-    def GetPersonaAudit(
+    def GetCorpusAudit(
         self,
-        request: _learning_service_pb2.GetPersonaAuditRequest,
+        request: _learning_service_pb2.GetCorpusAuditRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.GetPersonaAuditResponse, _abc.Awaitable[_learning_service_pb2.GetPersonaAuditResponse]]:
-        """Gets a stored audit."""
+    ) -> _typing.Union[_learning_service_pb2.GetCorpusAuditResponse, _abc.Awaitable[_learning_service_pb2.GetCorpusAuditResponse]]:
+        """Gets an audit of the corpus."""
 
     @_abc_1.abstractmethod
-    def ListPersonaAudits(
+    def ListCorpusAudits(
         self,
-        request: _learning_service_pb2.ListPersonaAuditsRequest,
+        request: _learning_service_pb2.ListCorpusAuditsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.ListPersonaAuditsResponse, _abc.Awaitable[_learning_service_pb2.ListPersonaAuditsResponse]]:
-        """Lists audits, newest audit_time first."""
+    ) -> _typing.Union[_learning_service_pb2.ListCorpusAuditsResponse, _abc.Awaitable[_learning_service_pb2.ListCorpusAuditsResponse]]:
+        """Lists the corpus, newest audit_time first."""
 
     @_abc_1.abstractmethod
-    def StartEvolutionRun(
+    def CreateEvolutionRun(
         self,
-        request: _learning_service_pb2.StartEvolutionRunRequest,
+        request: _learning_service_pb2.CreateEvolutionRunRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_learning_service_pb2.StartEvolutionRunResponse, _abc.Awaitable[_learning_service_pb2.StartEvolutionRunResponse]]:
-        """Starts a prompt evolution run and returns it QUEUED; it runs in the background
+    ) -> _typing.Union[_learning_service_pb2.CreateEvolutionRunResponse, _abc.Awaitable[_learning_service_pb2.CreateEvolutionRunResponse]]:
+        """Creates a prompt evolution run and returns it QUEUED; it runs in the background
         (poll GetEvolutionRun). Runs also start on a configured schedule (trigger
         SCHEDULED). Only one run per scope at a time: while a run for all archetypes
         is QUEUED or RUNNING no other run starts, and while a run for an archetype is,
-        neither a run for it nor one for all; such a start is FAILED_PRECONDITION
+        neither a run for it nor one for all; such a create is FAILED_PRECONDITION
         (RUN_IN_PROGRESS, metadata "run" = the running one).
         """
 
@@ -551,7 +596,7 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _learning_service_pb2.CreateLearningRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_learning_service_pb2.CreateLearningRunResponse, _abc.Awaitable[_learning_service_pb2.CreateLearningRunResponse]]:
-        """Starts a learning run and returns it QUEUED; it runs in the background. One
+        """Creates a learning run and returns it QUEUED; it runs in the background. One
         run per scope at a time, as for evolution runs (FAILED_PRECONDITION,
         RUN_IN_PROGRESS).
         """

@@ -30,6 +30,22 @@ class PersonaServiceStub:
     play in and the archetypes the learning loop groups them by, and renders the
     prompt a voice agent starts a call with.
 
+    Resources and how they relate:
+    - personas/{persona_id}: who the candidate talks to, with a job track
+    (blueprint), a difficulty, traits and beliefs, and optionally an archetype.
+    Deleting one is soft: it can be undeleted, and lists hide it unless asked.
+    Protected personas (verified real people) change only with the admin role.
+    - personas/{persona_id}/versions/{revision}: a snapshot written on every change
+    of a persona, kept forever; a persona can be rolled back to one.
+    - scenarios/{scenario_id}: a situation a persona is placed in for a call.
+    - archetypes/{archetype_id}: a behavioural family of personas; the learning
+    service's audits and prompt patches are grouped by it.
+
+    A voice agent starting a call renders the prompt of a persona in a scenario:
+    the persona's text, the difficulty's instructions and the learning service's
+    active prompt patches for its archetype, put together. The other services read
+    personas and archetypes; they never change them.
+
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "persona.sparring.dev", an UPPER_SNAKE reason) and, for bad input, a
     BadRequest with one field violation per offending field.
@@ -155,6 +171,22 @@ class PersonaServiceServicer:
     """PersonaService manages the catalogue of interview personas, the scenarios they
     play in and the archetypes the learning loop groups them by, and renders the
     prompt a voice agent starts a call with.
+
+    Resources and how they relate:
+    - personas/{persona_id}: who the candidate talks to, with a job track
+    (blueprint), a difficulty, traits and beliefs, and optionally an archetype.
+    Deleting one is soft: it can be undeleted, and lists hide it unless asked.
+    Protected personas (verified real people) change only with the admin role.
+    - personas/{persona_id}/versions/{revision}: a snapshot written on every change
+    of a persona, kept forever; a persona can be rolled back to one.
+    - scenarios/{scenario_id}: a situation a persona is placed in for a call.
+    - archetypes/{archetype_id}: a behavioural family of personas; the learning
+    service's audits and prompt patches are grouped by it.
+
+    A voice agent starting a call renders the prompt of a persona in a scenario:
+    the persona's text, the difficulty's instructions and the learning service's
+    active prompt patches for its archetype, put together. The other services read
+    personas and archetypes; they never change them.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "persona.sparring.dev", an UPPER_SNAKE reason) and, for bad input, a
@@ -418,6 +450,22 @@ class PersonaService:
     """PersonaService manages the catalogue of interview personas, the scenarios they
     play in and the archetypes the learning loop groups them by, and renders the
     prompt a voice agent starts a call with.
+
+    Resources and how they relate:
+    - personas/{persona_id}: who the candidate talks to, with a job track
+    (blueprint), a difficulty, traits and beliefs, and optionally an archetype.
+    Deleting one is soft: it can be undeleted, and lists hide it unless asked.
+    Protected personas (verified real people) change only with the admin role.
+    - personas/{persona_id}/versions/{revision}: a snapshot written on every change
+    of a persona, kept forever; a persona can be rolled back to one.
+    - scenarios/{scenario_id}: a situation a persona is placed in for a call.
+    - archetypes/{archetype_id}: a behavioural family of personas; the learning
+    service's audits and prompt patches are grouped by it.
+
+    A voice agent starting a call renders the prompt of a persona in a scenario:
+    the persona's text, the difficulty's instructions and the learning service's
+    active prompt patches for its archetype, put together. The other services read
+    personas and archetypes; they never change them.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "persona.sparring.dev", an UPPER_SNAKE reason) and, for bad input, a

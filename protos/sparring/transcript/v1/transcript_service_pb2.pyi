@@ -303,7 +303,7 @@ Global___Message: _TypeAlias = Message  # noqa: Y015
 
 @_typing.final
 class Command(_message.Message):
-    """An interviewer command to the live persona (seed 001's voice_commands)."""
+    """An interviewer command to the live persona."""
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -33,6 +33,14 @@ class TranscriptServiceStub:
     ending a session asks it for the post-call persona audit; both requests are
     stored with the data that caused them, so a crash does not lose them.
 
+    Resources and how they relate:
+    - sessions/{session_id}: one call of a candidate with a persona, ACTIVE until
+    it ends.
+    - sessions/{session_id}/messages/{sequence}: what was said, in order; the
+    sequence is the gateway's, gap-free, and a message once stored never changes.
+    - sessions/{session_id}/commands/{command_id}: an interviewer's instruction to
+    the live persona (from an applied suggestion), delivered down the stream.
+
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "transcript.sparring.dev", an UPPER_SNAKE reason such as SESSION_NOT_FOUND,
     SESSION_ENDED, SEQUENCE_GAP, SEQUENCE_CONFLICT, STREAM_TAKEN_OVER,
@@ -122,6 +130,14 @@ class TranscriptServiceServicer:
     the service asks the analysis service for an analysis of the session, and
     ending a session asks it for the post-call persona audit; both requests are
     stored with the data that caused them, so a crash does not lose them.
+
+    Resources and how they relate:
+    - sessions/{session_id}: one call of a candidate with a persona, ACTIVE until
+    it ends.
+    - sessions/{session_id}/messages/{sequence}: what was said, in order; the
+    sequence is the gateway's, gap-free, and a message once stored never changes.
+    - sessions/{session_id}/commands/{command_id}: an interviewer's instruction to
+    the live persona (from an applied suggestion), delivered down the stream.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "transcript.sparring.dev", an UPPER_SNAKE reason such as SESSION_NOT_FOUND,
@@ -337,6 +353,14 @@ class TranscriptService:
     the service asks the analysis service for an analysis of the session, and
     ending a session asks it for the post-call persona audit; both requests are
     stored with the data that caused them, so a crash does not lose them.
+
+    Resources and how they relate:
+    - sessions/{session_id}: one call of a candidate with a persona, ACTIVE until
+    it ends.
+    - sessions/{session_id}/messages/{sequence}: what was said, in order; the
+    sequence is the gateway's, gap-free, and a message once stored never changes.
+    - sessions/{session_id}/commands/{command_id}: an interviewer's instruction to
+    the live persona (from an applied suggestion), delivered down the stream.
 
     Errors are google.rpc.Status values carrying an ErrorInfo (domain
     "transcript.sparring.dev", an UPPER_SNAKE reason such as SESSION_NOT_FOUND,
