@@ -33,7 +33,9 @@ check-protos: protos
 # buf breaking: the contracts stay compatible with those of the previous commit (FILE rules, buf.yaml).
 lint: setup
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'
+	@if git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null; then \
+	  $(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'; \
+	else echo "buf breaking not run: this clone has no previous commit to compare the contracts with"; fi
 	$(VENV)/bin/ruff check .
 
 run: setup
