@@ -47,10 +47,11 @@ ANALYSIS_INTERVAL: int = TranscriptSettings.model_fields["analysis_interval"].de
 # --- processes ----------------------------------------------------------------------------------------
 
 
-def start_services(root: Path, database_url: str, log_dir: Path, transcript_profile: Path | None = None,
+def start_services(root: Path, database_url: str, log_dir: Path, persona_address: str,
+                   transcript_profile: Path | None = None,
                    analysis_profile: Path | None = None) -> tuple[Started, Started]:
     """The transcript service wired to the analysis service and back, on free ports; the analysis service with
-    the local engine only, no learning service, and a persona address nobody listens on (only audits use it).
+    the local engine only and no learning service; both read personas at ``persona_address``.
     Returns (transcript, analysis); the transcript service starts first (it migrates its schema)."""
     analysis_port = free_port()
     analysis_address = f"127.0.0.1:{analysis_port}"
@@ -60,7 +61,8 @@ def start_services(root: Path, database_url: str, log_dir: Path, transcript_prof
         transcript_profile,
         env={"TRANSCRIPT_ANALYSIS_ADDRESS": analysis_address, "TRANSCRIPT_ANALYSIS_INTERVAL": None,
              "TRANSCRIPT_MAX_IN_FLIGHT": None, "TRANSCRIPT_COMMIT_MAX_BATCH": None,
-             "TRANSCRIPT_COMMIT_MAX_DELAY_MS": None, "TRANSCRIPT_METRICS_PORT": str(transcript_metrics)},
+             "TRANSCRIPT_COMMIT_MAX_DELAY_MS": None, "TRANSCRIPT_METRICS_PORT": str(transcript_metrics),
+             "TRANSCRIPT_PERSONA_ADDRESS": persona_address},
         name="transcript service (with analysis)")
     analysis_metrics = free_port()
     analysis_child, _ = services.start_service(
@@ -68,7 +70,7 @@ def start_services(root: Path, database_url: str, log_dir: Path, transcript_prof
         env={"ANALYSIS_GRPC_PORT": str(analysis_port), "ANALYSIS_METRICS_PORT": str(analysis_metrics),
              "ANALYSIS_TRANSCRIPT_ADDRESS": transcript_address, "ANALYSIS_ENGINE": "local",
              "ANALYSIS_OPENAI_BASE_URL": None, "ANALYSIS_LEARNING_ADDRESS": None,
-             "ANALYSIS_PERSONA_ADDRESS": f"127.0.0.1:{free_port()}"},
+             "ANALYSIS_PERSONA_ADDRESS": persona_address},
         name="analysis service")
     return (Started(transcript_child, transcript_address, transcript_metrics),
             Started(analysis_child, analysis_address, analysis_metrics))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import grpc
 
-from bench import analysis, report
+from bench import analysis, persona, report
 from bench.analysis import STAGES, Matched, Stored, TimedStream, Watcher
 from bench.database import checkpoint
 from bench.load import LATE_AFTER, CpuSnapshot, OpenResult, apply_cpu, open_channels, quiet_gc, run_open_load
@@ -275,9 +275,11 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path,
     """The two services on the part's database, both phases; stops the services."""
     began = time.monotonic()
     with contextlib.ExitStack() as stack:
-        transcript, analysis_service = analysis.start_services(root, database_url, logs,
+        personas, persona_address = persona.start_catalogue_service(root, database_url, logs)
+        stack.callback(personas.stop)  # stopped last: the transcript service checks sessions against it
+        transcript, analysis_service = analysis.start_services(root, database_url, logs, persona_address,
                                                                profile("transcript-analysis"), profile("analysis"))
-        stack.callback(transcript.child.stop)  # stopped last: the analysis service reads from it
+        stack.callback(transcript.child.stop)  # the analysis service reads from it
         stack.callback(analysis_service.child.stop)
         idle, live = eventloop.run(_measure(args, transcript, analysis_service, database_url))
         for label, server in (("analysis service", analysis_service), ("transcript service", transcript)):
@@ -387,8 +389,8 @@ def section(figures: Figures, when: datetime | None = None) -> str:
     engine only), no learning service; it reads the window back from the transcript service
     (`GetSession`, `ListMessages`), scores it, stores the Say Meter and the suggestions, NOTIFYs, and
     its listener hands the analysis to the session's `WatchSession` streams.
-  - No persona service: neither the transcript service nor a live analysis calls it (only post-call
-    audits do, and none is run here).
+  - a persona service holding the sample catalogue: CreateSession checks the session's persona there
+    (during set-up, before anything is measured); a live analysis does not call it.
   - the load generator, in the benchmark's process: a gateway `StreamSession` stream and a
     `WatchSession` watcher per session.
 - **Latency**: from the moment the gateway reads the ack of the message whose commit triggers the

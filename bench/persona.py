@@ -15,6 +15,7 @@ from sparring.persona.v1 import persona_service_pb2_grpc as pb_grpc
 from bench import h2load, services
 from bench.children import ChildProcess
 from bench.load import Call
+from svckit import eventloop
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PersonaService"].full_name
 ADMIN = (("x-sparring-role", "admin"),)  # the sample catalogue has a protected persona
@@ -30,6 +31,26 @@ def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path
     # no learning service in this run: rendering without patches
     return services.start_service("persona_svc", "PERSONA", root, database_url, log_dir / log_name, profile_to,
                                   variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name)
+
+
+def start_catalogue_service(root: Path, database_url: str, log_dir: Path) -> tuple[ChildProcess, str]:
+    """A persona service holding the sample catalogue, for the services that check the personas their calls
+    name (CreateSession); returns once the catalogue is loaded."""
+    child, address = services.start_service("persona_svc", "PERSONA", root, database_url,
+                                            log_dir / "persona-catalogue.log",
+                                            env={"PERSONA_LEARNING_ADDRESS": None}, name="persona service (catalogue)")
+
+    async def load() -> None:
+        async with grpc.aio.insecure_channel(address) as channel:
+            await wait_serving(child, channel)
+            await load_catalogue(channel)
+
+    try:
+        eventloop.run(load())
+    except BaseException:
+        child.stop()
+        raise
+    return child, address
 
 
 async def wait_serving(child: ChildProcess, channel: grpc.aio.Channel, within: float = 90.0) -> None:

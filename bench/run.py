@@ -450,12 +450,16 @@ def _run_analysis(args: argparse.Namespace, database_url: str, logs: Path,
 
 def _run_streams(args: argparse.Namespace, database_url: str, logs: Path,
                  profile: Callable[[str], Path | None]) -> None:
-    started = transcript.start_service(ROOT, database_url, logs, profile("transcript-streams"),
-                                       max_open_streams=args.streams_at_once)
+    personas, persona_address = persona.start_catalogue_service(ROOT, database_url, logs)
     try:
-        figures = eventloop.run(_measure_streams(args, started, database_url))
+        started = transcript.start_service(ROOT, database_url, logs, persona_address, profile("transcript-streams"),
+                                           max_open_streams=args.streams_at_once)
+        try:
+            figures = eventloop.run(_measure_streams(args, started, database_url))
+        finally:
+            code = started.child.stop()
     finally:
-        code = started.child.stop()
+        personas.stop()
     if code not in (0, None):
         log(f"transcript service exited with code {code} on SIGTERM; log {started.child.log_path}:\n"
             f"{started.child.log_tail()}")

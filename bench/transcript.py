@@ -97,9 +97,10 @@ class Started:
     metrics_port: int | None = None
 
 
-def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
+def start_service(root: Path, database_url: str, log_dir: Path, persona_address: str, profile_to: Path | None = None,
                   max_open_streams: int = MAX_OPEN_STREAMS) -> Started:
-    """``python -m transcript_svc`` with its default group commit and window; no analysis service."""
+    """``python -m transcript_svc`` with its default group commit and window; no analysis service; sessions
+    checked against the persona service at ``persona_address``."""
     metrics_port = free_port()
     child, address = services.start_service(
         "transcript_svc", "TRANSCRIPT", root, database_url, log_dir / "transcript.log", profile_to,
@@ -107,6 +108,7 @@ def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path
              "TRANSCRIPT_COMMIT_MAX_BATCH": str(COMMIT_MAX_BATCH),
              "TRANSCRIPT_COMMIT_MAX_DELAY_MS": f"{COMMIT_MAX_DELAY_MS:g}",
              "TRANSCRIPT_MAX_OPEN_STREAMS": str(max_open_streams),
+             "TRANSCRIPT_PERSONA_ADDRESS": persona_address,
              "TRANSCRIPT_METRICS_PORT": str(metrics_port)},
         name="transcript service")
     return Started(child, address, metrics_port)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 
-from bench import report, transcript
+from bench import persona, report, transcript
 from bench.children import ChildProcess
 from bench.database import checkpoint
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
@@ -224,8 +224,10 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path,
             stack.callback(server.child.stop)
             started[name] = server
 
+        personas, persona_address = persona.start_catalogue_service(root, database_url, logs)
+        stack.callback(personas.stop)  # CreateSession checks the session's persona there
         # The service first: it migrates the database the bare servers write to.
-        add(SERVICE, transcript.start_service(root, database_url, logs, profile("transcript")))
+        add(SERVICE, transcript.start_service(root, database_url, logs, persona_address, profile("transcript")))
         add(CEILING, transcript.start_ceiling(root, database_url, logs, profile("ceiling-stream")))
         add(UNARY, transcript.start_unary(root, database_url, logs, args.unary_pool))
         started = {name: started[name] for name in (CEILING, SERVICE, UNARY)}  # the order of the tables
