@@ -10,7 +10,9 @@ _PREFIX = "BLUEPRINT_"
 
 def blueprint_name(value: int) -> str:
     """``BLUEPRINT_SALES`` -> ``sales``; empty for BLUEPRINT_UNSPECIFIED. ValueError for an unknown number."""
-    return persona_pb.Blueprint.Name(value).removeprefix(_PREFIX).lower() if value else ""
+    if not value:
+        return ""
+    return persona_pb.Blueprint.Name(persona_pb.Blueprint.ValueType(value)).removeprefix(_PREFIX).lower()
 
 
 def blueprint_value(name: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -155,7 +155,8 @@ async def run_idempotent(requests: RequestLog, mutation: Mutation, method: str,
     if mutation.request_id:
         prior = await requests.claim(mutation.request_id, method, mutation.fingerprint)
         if prior is not None:
-            return from_record(result_type, prior) if result_type is not None else None
+            # A method whose result is empty (``result_type`` None) returns None.
+            return from_record(result_type, prior) if result_type is not None else cast(T, None)
     result = await run()
     if mutation.request_id:
         await requests.record(mutation.request_id, to_record(result) if result_type is not None else {})

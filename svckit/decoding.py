@@ -15,6 +15,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor
@@ -50,7 +51,7 @@ def undecodable(message_class: type[Message], data: bytes) -> UndecodableRequest
     twin = _twin_class(message_class.DESCRIPTOR)()
     try:
         twin.ParseFromString(data)
-        invalid = list(_invalid_strings(twin, message_class.DESCRIPTOR, ""))
+        invalid = list(_invalid_strings(twin, cast(Descriptor, message_class.DESCRIPTOR), ""))
     except DecodeError:
         invalid = []
     if not invalid:  # not a message of this type at all: no field to name, the violation is the request's

@@ -133,6 +133,7 @@ class _Method:
             request_id = call_context.current_call().request_id
             log.exception("unexpected error", extra={"request_id": request_id})
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+            raise AssertionError("abort returned")  # it raises; this line tells type checkers so
         await context.abort_with_status(rpc_status.to_status(to_status_proto(domain_error, self.domain)))
         raise AssertionError("abort_with_status returned")  # it raises; this line tells type checkers so
 
@@ -231,7 +232,7 @@ class _Undecodable:
 def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
     """``deserializer`` (a message class's FromString), answering an ``_Undecodable`` where it would raise."""
     message_class = getattr(deserializer, "__self__", None)
-    if message_class is None:
+    if deserializer is None or message_class is None:
         return deserializer
 
     def deserialize(data: bytes) -> Any:
@@ -248,6 +249,7 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str)
     grpc_type, make = _KINDS[(handler.request_streaming, handler.response_streaming)]
     wrapping = _Method(method, grpc_type, error_domain)
     inner = handler.unary_unary or handler.stream_unary or handler.unary_stream or handler.stream_stream
+    assert inner is not None, f"{method} has no behaviour"
     requests = wrapping.counted if handler.request_streaming else _unchanged
 
     def call_of(request, context) -> Callable[[], Any]:
@@ -257,16 +259,16 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str)
         request = requests(request)
         return lambda: inner(request, context)
 
-    if handler.response_streaming:
-        # grpc.aio tells async handlers from sync ones by their function type, so this is an async generator.
-        async def wrapped(request, context):
-            async for response in wrapping.streamed_response(call_of(request, context), context):
-                yield response
-    else:
-        async def wrapped(request, context):
-            return await wrapping.unary_response(call_of(request, context), context)
+    # grpc.aio tells async handlers from sync ones by their function type, so a streamed one is an async generator.
+    async def streamed(request, context):
+        async for response in wrapping.streamed_response(call_of(request, context), context):
+            yield response
 
-    return make(wrapped, _tolerant(handler.request_deserializer), handler.response_serializer)
+    async def unary(request, context):
+        return await wrapping.unary_response(call_of(request, context), context)
+
+    behaviour = streamed if handler.response_streaming else unary
+    return make(behaviour, _tolerant(handler.request_deserializer), handler.response_serializer)
 
 
 class WrappedHandlers(grpc.GenericRpcHandler):

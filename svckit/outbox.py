@@ -152,14 +152,14 @@ class OutboxDispatcher:
 
     async def _failed_attempt(self, row: Any, code: grpc.StatusCode, details: str) -> None:
         error = f"{code.name}: {details}"[:500]
-        gives_up = self._queries.failed is not None and (
-            code in self._final or (self._max_attempts is not None and row.attempts >= self._max_attempts))
+        failed = self._queries.failed
+        gives_up = code in self._final or (self._max_attempts is not None and row.attempts >= self._max_attempts)
         async with self._engine.begin() as connection:
-            if gives_up:
+            if failed is not None and gives_up:
                 OUTBOX_DELIVERIES.labels(self._name, row.kind, "failed").inc()
                 log.warning("outbox %s gives up row %s after %d attempts: %s", self._name, row.id, row.attempts,
                             error)
-                await connection.execute(self._queries.failed, {"id": row.id, "error": error})
+                await connection.execute(failed, {"id": row.id, "error": error})
             else:
                 OUTBOX_DELIVERIES.labels(self._name, row.kind, "retry").inc()
                 delay = min(self._max_backoff, 2.0 ** (row.attempts - 1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
@@ -28,11 +28,19 @@ class Mutation:
     fingerprint: str = ""
 
 
-def fingerprint(request: Message) -> str:
+def fingerprint(request: Message | MutatingRequest) -> str:
     """Identifies a request's content, so a reused request id with another payload is caught."""
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
-def mutation_of(request: Message) -> Mutation:
+class MutatingRequest(Protocol):
+    """A generated mutating request: every one carries a ``request_id``."""
+
+    request_id: str
+
+    def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...
+
+
+def mutation_of(request: MutatingRequest) -> Mutation:
     """The Mutation of a mutating gRPC request: the caller of this call and the request's ``request_id``."""
     return Mutation(caller=current_call(), request_id=request.request_id, fingerprint=fingerprint(request))
