@@ -9,9 +9,9 @@ from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.audit.v1 import audit_pb2
 
-from analysis_svc.adapters.transcript_reader import TranscriptReader
-from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
-from analysis_svc.service_layer.audits import Audits, StoredAudit
+from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.service_layer.analyses import Analyses
+from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from calls.persona_audit import FlagReason
@@ -86,9 +86,10 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
     return pb.SessionSnapshot(
         session=f"sessions/{snapshot.session_id}",
         latest_analysis=_analysis(snapshot.latest) if snapshot.latest else None,
-        score_history=[pb.ScorePoint(analysis=f"sessions/{snapshot.session_id}/analyses/{a}", last_sequence=last,
-                                     score=value, create_time=timestamp(when))
-                       for a, last, value, when in snapshot.history],
+        score_history=[pb.ScorePoint(analysis=f"sessions/{snapshot.session_id}/analyses/{point.analysis_id}",
+                                     last_sequence=point.last_sequence, score=point.score,
+                                     create_time=timestamp(point.create_time))
+                       for point in snapshot.history],
         open_suggestions=[_suggestion(s, snapshot.session_id) for s in snapshot.open_suggestions],
         analysis_count=len(snapshot.history),
     )
@@ -139,13 +140,11 @@ def _stored_name(values: dict[str, int], value: int, field: str, enum_type) -> s
 
 
 class AnalysisServicer:
-    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers,
-                 transcripts: TranscriptReader) -> None:
+    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers) -> None:
         self._audits = audits
         self._analyses = analyses
         self._actions = actions
         self._watchers = watchers
-        self._transcripts = transcripts
 
     async def AuditSession(self, request: pb.AuditSessionRequest, context) -> pb.AuditSessionResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
@@ -209,7 +208,7 @@ class AnalysisServicer:
 
     async def WatchSession(self, request: pb.WatchSessionRequest, context):
         session_id = names.resource_id(request.session, "sessions", "session")
-        await self._transcripts.require_session(session_id)
+        await self._analyses.require_session(session_id)
         # Watching starts before the snapshot is read, so nothing stored in between is missed.
         watcher = self._watchers.watch(session_id)
         try:
