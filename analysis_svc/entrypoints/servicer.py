@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
 
 from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
@@ -24,8 +26,9 @@ from svckit.usecase import mutation_of
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
 
-_SOURCES = {pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
-            pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
+_SOURCES: dict[int, str] = {
+    pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
+    pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
 _SOURCE_ENUMS = {"message_count": pb.TRIGGER_SOURCE_MESSAGE_COUNT, "manual": pb.TRIGGER_SOURCE_MANUAL,
                  "session_end": pb.TRIGGER_SOURCE_SESSION_END}
 _ENGINES = {"local": pb.ENGINE_LOCAL, "openai": pb.ENGINE_OPENAI}
@@ -134,12 +137,12 @@ def _source(value: int) -> str:
     return enum_of(_SOURCES, value, "source", pb.TriggerSource)
 
 
-def _stored_name(values: dict[str, int], value: int, field: str, enum_type) -> str | None:
+def _stored_name(values: Mapping[str, int], value: int, field: str, enum_type) -> str | None:
     """The stored name of an enum filter; None when unset."""
     return enum_filter({number: name for name, number in values.items()}, value, field, enum_type)
 
 
-class AnalysisServicer:
+class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
     def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers) -> None:
         self._audits = audits
         self._analyses = analyses
@@ -229,7 +232,7 @@ class AnalysisServicer:
                 elif isinstance(event, StoredSuggestion):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
                                                   suggestion=_suggestion(event, session_id))
-                elif not shown.has(event):
+                elif isinstance(event, StoredAnalysis) and not shown.has(event):
                     shown.add(event)
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
         finally:
