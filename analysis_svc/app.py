@@ -7,25 +7,30 @@ import grpc
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analysis_svc.adapters.audit_outbox import audit_outbox
 from analysis_svc.adapters.learning_audits import LearningAudits
+from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.adapters.unit_of_work import CHANGES_CHANNEL, AnalysisDatabase
 from analysis_svc.config import AnalysisSettings
+from analysis_svc.domain.model import StoredAudit
 from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer, audit_message
-from analysis_svc.service_layer.analyses import CHANGES_CHANNEL, Analyses
-from analysis_svc.service_layer.audits import AUDIT_DELIVERY, Audits, stored_audit
+from analysis_svc.service_layer.analyses import Analyses
+from analysis_svc.service_layer.audits import Audits
+from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
 from svckit.notify import PgListener
-from svckit.outbox import OutboxDispatcher
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 
 
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
+    database = AnalysisDatabase(engine)
     # One connection to the transcript service, for reading windows and for sending commands.
     transcript_channel = grpc.aio.insecure_channel(settings.transcript_address)
     transcripts = TranscriptReader(transcript_channel, settings.transcript_timeout_seconds)
@@ -33,12 +38,13 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     openai_engine = OpenAIEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
                                  settings.openai_timeout_seconds, settings.openai_max_retries) \
         if settings.openai_base_url else None
-    default_engine = settings.engine if openai_engine else "local"
-    analyses = Analyses(engine, transcripts, page_tokens, openai_engine, default_engine)
+    others = {openai_engine.name: openai_engine} if openai_engine else {}
+    default_engine = settings.engine if openai_engine else LocalEngine.name
+    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine))
     commands = TranscriptCommands(transcript_channel, settings.transcript_timeout_seconds)
-    actions = SuggestionActions(engine, commands)
+    actions = SuggestionActions(database, commands)
     personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
-    audits = Audits(engine, transcripts, personas, page_tokens, openai_engine, default_engine)
+    audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine))
     watchers = Watchers(analyses, audits)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)
@@ -51,7 +57,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         service_names=[SERVICE.full_name],
         error_domain="analysis.sparring.dev",
         add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(analyses, actions, audits, watchers, transcripts), server),
+            AnalysisServicer(analyses, actions, audits, watchers), server),
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
     )
@@ -61,10 +67,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     if settings.learning_address:
         learning = LearningAudits(settings.learning_address, settings.transcript_timeout_seconds)
 
-        async def deliver(row) -> None:
-            await learning.record(audit_message(stored_audit(row)))
+        async def deliver(audit: StoredAudit) -> None:
+            await learning.record(audit_message(audit))
 
-        delivery = OutboxDispatcher("analysis-audits", engine, AUDIT_DELIVERY, deliver, poll_seconds=2.0)
+        delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
     app.on_close.extend([listener.stop, transcript_channel.close, personas.close])

@@ -15,6 +15,6 @@ def blueprint_name(value: int) -> str:
     return persona_pb.Blueprint.Name(persona_pb.Blueprint.ValueType(value)).removeprefix(_PREFIX).lower()
 
 
-def blueprint_value(name: str) -> int:
+def blueprint_value(name: str) -> persona_pb.Blueprint.ValueType:
     """``sales`` -> ``BLUEPRINT_SALES``; BLUEPRINT_UNSPECIFIED for an empty name."""
     return persona_pb.Blueprint.Value(f"{_PREFIX}{name.upper()}") if name else persona_pb.BLUEPRINT_UNSPECIFIED

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from analysis_svc.domain.say_meter import FACTORS, SayMeter, band_for
+from analysis_svc.domain.conversation import ConversationMetrics
+from analysis_svc.domain.model import Judgement, LiveWindow
+from analysis_svc.domain.say_meter import FACTORS, RUBRICS, SayMeter, band_for
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from calls.job_tracks import Blueprint
 from calls.persona_audit import (
     MAX_FLAGGED_QUOTES,
     MAX_QUOTE_CHARS,
@@ -72,16 +75,19 @@ _ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 
 
 class OpenAIEngine:
+    name = "openai"
+
     def __init__(self, base_url: str, api_key: str, model: str, timeout_seconds: float, max_retries: int) -> None:
         self._client = OpenAIJson(base_url, api_key, model, timeout_seconds, max_retries)
         self.model = model
 
-    async def analyse(self, turns: Sequence[Turn], blueprint: str,
-                      weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:
-        transcript = "\n".join(f"{'CANDIDATE' if t.role is Role.USER else 'PERSONA'}: {t.text}" for t in turns)
-        data = await self._client.complete_json(SYSTEM_PROMPT.format(blueprint=blueprint),
+    async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
+        """The model's Say Meter (weighted by the blueprint's rubric, as the local one) and suggestions."""
+        transcript = "\n".join(f"{'CANDIDATE' if t.role is Role.USER else 'PERSONA'}: {t.text}" for t in window.turns)
+        data = await self._client.complete_json(SYSTEM_PROMPT.format(blueprint=window.blueprint),
                                                 f"Analyze this call:\n\n{transcript}")
-        return answer_of(data, weights)
+        meter, suggestions = answer_of(data, RUBRICS[Blueprint(window.blueprint)])
+        return Judgement(meter, suggestions, self.model)
 
     async def audit(self, turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:
         """The model's audit of the persona's side of an ended call; ValueError when the persona never spoke."""
@@ -102,11 +108,6 @@ def _score(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
         raise EngineFailure(INVALID_ANSWER, f"{where} must be a number from 0 to 100 (got {value!r})")
     return round(value)
-
-
-def parse_answer(content: str, weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:
-    """The engine's JSON text as a Say Meter and suggestions, or EngineFailure naming what is wrong."""
-    return answer_of(parse_json_object(content), weights)
 
 
 def answer_of(data: dict[str, Any], weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from analysis_svc.domain.model import AuditedPersona
 from calls.persona_audit import PersonaProfile
 from service_clients.persona import PersonaClient
 from svckit.errors import FailedPrecondition
-
-
-@dataclass(frozen=True)
-class AuditedPersona:
-    name: str
-    display_name: str
-    profile: PersonaProfile
 
 
 class PersonaProfiles:

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from analysis_svc.domain.model import EndedCall, Window
 from calls.turns import Role, Turn
 from svckit.blueprints import blueprint_name
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
-
-
-@dataclass(frozen=True)
-class EndedCall:
-    persona: str
-    blueprint: str
-    turns: tuple[Turn, ...]
-
-
-@dataclass(frozen=True)
-class Window:
-    blueprint: str
-    last_durable_sequence: int
-    turns: tuple[Turn, ...]
 
 
 class TranscriptReader:

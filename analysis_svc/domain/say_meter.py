@@ -5,6 +5,7 @@ Deterministic by construction: only arithmetic on the measures, rounded half up.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -176,28 +177,36 @@ def _reasoning(metrics: ConversationMetrics, factors: dict[str, int], weights: d
     return f"{_FACTOR_NAMES[strongest].capitalize()} is the strength; {_main_gap(metrics, weights)}."
 
 
-def _main_gap(metrics: ConversationMetrics, weights: dict[str, int]) -> str:
-    # The first gap a coach would raise, most damaging first.
-    if metrics.pushes_after_decline:
-        return "kept pushing after the buyer said no"
-    if metrics.dismissals:
-        return "argued with the buyer instead of answering"
-    if metrics.unanswered_objections:
-        return f"left the {metrics.unanswered_objections[0].kind.replace('_', ' ')} objection unanswered"
-    if metrics.candidate_talk_ratio > BALANCED_TALK[1] + 0.15:
-        return f"talking too much ({metrics.candidate_talk_ratio:.0%} of the words)"
-    if metrics.candidate_question_rate < FULL_QUESTION_RATE / 3:
-        return "hardly asking questions"
-    if metrics.feature_dumps:
-        return "reciting features instead of tying them to the buyer's needs"
-    if metrics.candidate_questions >= 3 and not metrics.followup_questions:
-        return "not following up on the buyer's answers"
-    if weights[CLOSING_MOMENTUM] >= 15 and Topic.BUDGET in metrics.uncovered_topics:
-        return "has not asked about budget yet"
+def _open_topics(metrics: ConversationMetrics, weights: dict[str, int]) -> list[Topic]:
     # Budget is a commercial question; technical tracks are not faulted for leaving it open.
-    gaps = [topic for topic in metrics.uncovered_topics if topic != Topic.BUDGET or weights[CLOSING_MOMENTUM] >= 10]
-    if gaps:
-        return f"has not covered {gaps[0].replace('_', ' ')} yet"
-    if weights[CLOSING_MOMENTUM] >= 10 and not metrics.next_step_committed:
-        return "no next step agreed yet"
+    return [topic for topic in metrics.uncovered_topics if topic != Topic.BUDGET or weights[CLOSING_MOMENTUM] >= 10]
+
+
+Has = Callable[[ConversationMetrics, dict[str, int]], object]  # truthy when the call has the gap
+Says = Callable[[ConversationMetrics, dict[str, int]], str]
+
+# The gaps a coach would raise, most damaging first: (whether the call has it, how to say it).
+_GAPS: tuple[tuple[Has, Says], ...] = (
+    (lambda m, w: m.pushes_after_decline, lambda m, w: "kept pushing after the buyer said no"),
+    (lambda m, w: m.dismissals, lambda m, w: "argued with the buyer instead of answering"),
+    (lambda m, w: m.unanswered_objections,
+     lambda m, w: f"left the {m.unanswered_objections[0].kind.replace('_', ' ')} objection unanswered"),
+    (lambda m, w: m.candidate_talk_ratio > BALANCED_TALK[1] + 0.15,
+     lambda m, w: f"talking too much ({m.candidate_talk_ratio:.0%} of the words)"),
+    (lambda m, w: m.candidate_question_rate < FULL_QUESTION_RATE / 3, lambda m, w: "hardly asking questions"),
+    (lambda m, w: m.feature_dumps, lambda m, w: "reciting features instead of tying them to the buyer's needs"),
+    (lambda m, w: m.candidate_questions >= 3 and not m.followup_questions,
+     lambda m, w: "not following up on the buyer's answers"),
+    (lambda m, w: w[CLOSING_MOMENTUM] >= 15 and Topic.BUDGET in m.uncovered_topics,
+     lambda m, w: "has not asked about budget yet"),
+    (_open_topics, lambda m, w: f"has not covered {_open_topics(m, w)[0].replace('_', ' ')} yet"),
+    (lambda m, w: w[CLOSING_MOMENTUM] >= 10 and not m.next_step_committed, lambda m, w: "no next step agreed yet"),
+)
+
+
+def _main_gap(metrics: ConversationMetrics, weights: dict[str, int]) -> str:
+    """The first gap a coach would raise."""
+    for has, says in _GAPS:
+        if has(metrics, weights):
+            return says(metrics, weights)
     return "keep it up"

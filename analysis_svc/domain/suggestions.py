@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_svc.domain.conversation import ConversationMetrics, ObjectionKind, Topic
-from analysis_svc.domain.say_meter import Blueprint
+from calls.job_tracks import Blueprint
 from calls.turns import Turn
 
 # Messages in the call so far at which it moves to the next stage.

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
 
-from analysis_svc.adapters.transcript_reader import TranscriptReader
-from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
-from analysis_svc.service_layer.audits import Audits, StoredAudit
+from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.service_layer.analyses import Analyses
+from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from calls.persona_audit import FlagReason
@@ -24,8 +26,9 @@ from svckit.usecase import mutation_of
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
 
-_SOURCES = {pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
-            pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
+_SOURCES: dict[int, str] = {
+    pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
+    pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
 _SOURCE_ENUMS = {"message_count": pb.TRIGGER_SOURCE_MESSAGE_COUNT, "manual": pb.TRIGGER_SOURCE_MANUAL,
                  "session_end": pb.TRIGGER_SOURCE_SESSION_END}
 _ENGINES = {"local": pb.ENGINE_LOCAL, "openai": pb.ENGINE_OPENAI}
@@ -86,9 +89,10 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
     return pb.SessionSnapshot(
         session=f"sessions/{snapshot.session_id}",
         latest_analysis=_analysis(snapshot.latest) if snapshot.latest else None,
-        score_history=[pb.ScorePoint(analysis=f"sessions/{snapshot.session_id}/analyses/{a}", last_sequence=last,
-                                     score=value, create_time=timestamp(when))
-                       for a, last, value, when in snapshot.history],
+        score_history=[pb.ScorePoint(analysis=f"sessions/{snapshot.session_id}/analyses/{point.analysis_id}",
+                                     last_sequence=point.last_sequence, score=point.score,
+                                     create_time=timestamp(point.create_time))
+                       for point in snapshot.history],
         open_suggestions=[_suggestion(s, snapshot.session_id) for s in snapshot.open_suggestions],
         analysis_count=len(snapshot.history),
     )
@@ -133,19 +137,17 @@ def _source(value: int) -> str:
     return enum_of(_SOURCES, value, "source", pb.TriggerSource)
 
 
-def _stored_name(values: dict[str, int], value: int, field: str, enum_type) -> str | None:
+def _stored_name(values: Mapping[str, int], value: int, field: str, enum_type) -> str | None:
     """The stored name of an enum filter; None when unset."""
     return enum_filter({number: name for name, number in values.items()}, value, field, enum_type)
 
 
-class AnalysisServicer:
-    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers,
-                 transcripts: TranscriptReader) -> None:
+class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
+    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers) -> None:
         self._audits = audits
         self._analyses = analyses
         self._actions = actions
         self._watchers = watchers
-        self._transcripts = transcripts
 
     async def AuditSession(self, request: pb.AuditSessionRequest, context) -> pb.AuditSessionResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
@@ -209,7 +211,7 @@ class AnalysisServicer:
 
     async def WatchSession(self, request: pb.WatchSessionRequest, context):
         session_id = names.resource_id(request.session, "sessions", "session")
-        await self._transcripts.require_session(session_id)
+        await self._analyses.require_session(session_id)
         # Watching starts before the snapshot is read, so nothing stored in between is missed.
         watcher = self._watchers.watch(session_id)
         try:
@@ -230,7 +232,7 @@ class AnalysisServicer:
                 elif isinstance(event, StoredSuggestion):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
                                                   suggestion=_suggestion(event, session_id))
-                elif not shown.has(event):
+                elif isinstance(event, StoredAnalysis) and not shown.has(event):
                     shown.add(event)
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
         finally:

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
-from analysis_svc.service_layer.analyses import Analyses, Snapshot, StoredAnalysis, StoredSuggestion
-from analysis_svc.service_layer.audits import Audits, StoredAudit
+from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.service_layer.analyses import Analyses
+from analysis_svc.service_layer.audits import Audits
 
 log = logging.getLogger("analysis.watchers")
 
@@ -40,7 +41,7 @@ STOP = object()  # the server is shutting down
 @dataclass(eq=False)
 class Watcher:
     session_id: str
-    events: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=BACKLOG + 1))
+    events: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(maxsize=BACKLOG + 1))
 
     def offer(self, event: object) -> None:
         if self.events.qsize() >= BACKLOG and event is not STOP:
@@ -64,7 +65,7 @@ class Shown:
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> Shown:
-        return cls({analysis_id for analysis_id, *_ in snapshot.history},
+        return cls({point.analysis_id for point in snapshot.history},
                    snapshot.latest.up_to_sequence if snapshot.latest else 0)
 
     def has(self, analysis: StoredAnalysis) -> bool:
@@ -84,8 +85,9 @@ class Watchers:
         self._analyses = analyses
         self._audits = audits
         self._by_session: dict[str, set[Watcher]] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._last_announced: dict[str, asyncio.Task] = {}  # per session, the hand-over of its latest announcement
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Per session, the hand-over of its latest announcement.
+        self._last_announced: dict[str, asyncio.Task[None]] = {}
         self._handed: OrderedDict[str, None] = OrderedDict()
 
     def watch(self, session_id: str) -> Watcher:
@@ -139,12 +141,12 @@ class Watchers:
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._handed_over, session_id))
 
-    def _handed_over(self, session_id: str, task: asyncio.Task) -> None:
+    def _handed_over(self, session_id: str, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if self._last_announced.get(session_id) is task:
             del self._last_announced[session_id]
 
-    async def _publish(self, session_id: str, change: str, previous: asyncio.Task | None) -> None:
+    async def _publish(self, session_id: str, change: str, previous: asyncio.Task[None] | None) -> None:
         """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``; it reaches the
         watchers after the ``previous`` announcement of the session, so in the order they were stored, though the
         reads run at once."""

@@ -16,10 +16,13 @@ from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
+from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.adapters.unit_of_work import AnalysisDatabase
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.service_layer.analyses import Analyses
+from analysis_svc.service_layer.engines import Engines
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
 from tests.e2e.transcript_checks import session_id as session_id_of
@@ -193,7 +196,7 @@ async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_
     session_id = session_id_of(await _streamed_call(transcripts))
     async with grpc.aio.insecure_channel(transcript_server) as channel:
         reader = HeldWindow(TranscriptReader(channel, timeout_seconds=5), held=5)
-        service = Analyses(engine, reader, PageTokens.from_secret("test"))
+        service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}))
         held = asyncio.create_task(service.request_analysis(session_id, 5, "seq-5", "message_count", 0))
         await reader.reached.wait()
         newer, _ = await service.request_analysis(session_id, 10, "seq-10", "message_count", 0)

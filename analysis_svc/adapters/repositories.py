@@ -1,0 +1,216 @@
+"""Repositories of the analysis schema: domain objects in, domain objects out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from analysis_svc.adapters import tables as t
+from analysis_svc.domain.model import (
+    NewAnalysis,
+    NewAudit,
+    ScorePoint,
+    Snapshot,
+    StoredAnalysis,
+    StoredAudit,
+    StoredSuggestion,
+)
+from analysis_svc.domain.say_meter import Band, SayMeter
+from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from calls.persona_audit import PersonaAudit
+from svckit.pagination import after_cursor
+from svckit.records import from_record, to_record
+
+_rows = t.voice_analysis.c
+_audits = t.persona_audits.c
+_IS_SUGGESTION = _rows.kind != "say_meter"
+# Suggestions across analyses: an analysis's rows share its create_time, so their position orders them.
+_SUGGESTION_ORDER = "(create_time, analysis_id, position)"
+# A session's analyses in call order: by the sequence they were triggered at, whatever order they finished in;
+# analyses of one sequence in the order they were stored.
+_CALL_ORDER = (_rows.up_to_sequence, _rows.create_time, _rows.analysis_id)
+
+
+def _suggestion(row: Any) -> StoredSuggestion:
+    suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label)
+    return StoredSuggestion(row.id, row.analysis_id, row.session_id, suggestion, row.state, row.create_time,
+                            row.command, row.dismiss_reason, row.resolve_time, row.revision, row.position)
+
+
+def _analysis(rows: Sequence[Any]) -> StoredAnalysis:
+    """An analysis from its rows in position order: its Say Meter row, then its suggestions."""
+    head = rows[0]
+    meter = SayMeter(score=head.meter_score, band=Band(head.band), factors=dict(head.meter_factors),
+                     weights=dict(head.meter_weights), reasoning=head.reasoning)
+    return StoredAnalysis(
+        id=head.analysis_id, session_id=head.session_id, trigger_id=head.trigger_id,
+        trigger_source=head.trigger_source, up_to_sequence=head.up_to_sequence, window_first=head.window_first,
+        window_last=head.window_last, window_count=head.window_count, blueprint=head.blueprint, say_meter=meter,
+        metrics=dict(head.metrics), engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time,
+        suggestions=tuple(_suggestion(row) for row in rows[1:]), engine_fallback=head.engine_fallback,
+        model=head.model,
+    )
+
+
+def _after_in_call_order(after: list[Any] | None) -> tuple[str, dict[str, Any]]:
+    """Where a page of analyses in call order starts: after ``[up_to_sequence, create_time, analysis_id]``."""
+    if not after:
+        return "true", {}
+    sequence, *stored_after = after
+    condition, cursor = after_cursor(stored_after, key="(create_time, analysis_id)")
+    return (f"(up_to_sequence > :after_sequence OR up_to_sequence = :after_sequence AND {condition})",
+            {**cursor, "after_sequence": sequence})
+
+
+def _after(condition: str, cursor: dict[str, Any]) -> sa.TextClause:
+    return sa.text(condition).bindparams(**cursor)
+
+
+class AnalysisRepository:
+    """Analyses and their suggestions (``analysis.voice_analysis``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, analysis: NewAnalysis) -> bool:
+        """Stores the analysis and its suggestions; False when one of the same trigger was stored first."""
+        common = {"analysis_id": analysis.id, "session_id": analysis.session_id, "trigger_id": analysis.trigger_id,
+                  "trigger_source": analysis.trigger_source, "up_to_sequence": analysis.up_to_sequence,
+                  "window_first": analysis.window_first, "window_last": analysis.window_last,
+                  "window_count": analysis.window_count, "blueprint": analysis.blueprint, "engine": analysis.engine,
+                  "engine_fallback": analysis.engine_fallback, "model": analysis.model,
+                  "latency_ms": analysis.latency_ms}
+        meter = analysis.say_meter
+        inserted = (await self._c.execute(insert(t.voice_analysis).values(
+            **common, id=analysis.id, kind="say_meter", position=0, meter_score=meter.score,
+            meter_factors=meter.factors, meter_weights=meter.weights, band=meter.band.value,
+            reasoning=meter.reasoning, metrics=analysis.metrics,
+        ).on_conflict_do_nothing().returning(_rows.create_time))).first()
+        if inserted is None:
+            return False
+        if analysis.suggestions:  # one statement for all of them
+            await self._c.execute(insert(t.voice_analysis).values([{
+                **common, "id": str(uuid.uuid4()), "kind": suggestion.type.value, "position": position,
+                "suggestion_text": suggestion.text, "label": suggestion.label,
+                "priority": suggestion.priority.value, "state": "open",
+            } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
+        return True
+
+    async def get(self, analysis_id: str) -> StoredAnalysis | None:
+        groups = await self._groups([analysis_id])
+        return _analysis(groups[analysis_id]) if analysis_id in groups else None
+
+    async def by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
+        analysis_id = await self._c.scalar(sa.select(_rows.analysis_id).where(
+            _rows.session_id == session_id, _rows.trigger_id == trigger_id, _rows.kind == "say_meter"))
+        return await self.get(analysis_id) if analysis_id else None
+
+    async def last_curveball(self, session_id: str) -> str | None:
+        label: str | None = await self._c.scalar(
+            sa.select(_rows.label).where(_rows.session_id == session_id, _rows.kind == "curveball")
+            .order_by(_rows.create_time.desc()).limit(1))
+        return label
+
+    async def in_call_order(self, session_id: str, source: str | None, after: list[Any] | None,
+                            limit: int) -> list[StoredAnalysis]:
+        condition, cursor = _after_in_call_order(after)
+        keys = sa.select(_rows.analysis_id).where(
+            _rows.session_id == session_id, _rows.kind == "say_meter", _after(condition, cursor))
+        if source:
+            keys = keys.where(_rows.trigger_source == source)
+        ids = list((await self._c.scalars(keys.order_by(*_CALL_ORDER).limit(limit))).all())
+        # The whole page's rows in one read, not one read per analysis.
+        groups = await self._groups(ids)
+        return [_analysis(groups[analysis_id]) for analysis_id in ids]
+
+    async def suggestion(self, session_id: str, suggestion_id: str, *,
+                         for_update: bool = False) -> StoredSuggestion | None:
+        query = sa.select(t.voice_analysis).where(
+            _rows.id == suggestion_id, _rows.session_id == session_id, _IS_SUGGESTION)
+        row = (await self._c.execute(query.with_for_update() if for_update else query)).first()
+        return _suggestion(row) if row else None
+
+    async def suggestions(self, session_id: str, *, state: str | None, kind: str | None, analysis_id: str | None,
+                          after: list[Any] | None, limit: int) -> list[StoredSuggestion]:
+        """A session's suggestions in the order they were raised."""
+        query = sa.select(t.voice_analysis).where(_rows.session_id == session_id, _IS_SUGGESTION,
+                                                  _after(*after_cursor(after, key=_SUGGESTION_ORDER)))
+        for column, value in ((_rows.state, state), (_rows.kind, kind), (_rows.analysis_id, analysis_id)):
+            if value:
+                query = query.where(column == value)
+        rows = (await self._c.execute(query.order_by(sa.text(_SUGGESTION_ORDER)).limit(limit))).all()
+        return [_suggestion(row) for row in rows]
+
+    async def resolve(self, suggestion_id: str, state: str, *, command: str = "",
+                      reason: str = "") -> StoredSuggestion:
+        row = (await self._c.execute(
+            sa.update(t.voice_analysis).where(_rows.id == suggestion_id)
+            .values(state=state, command=command, dismiss_reason=reason, resolve_time=sa.func.now(),
+                    revision=_rows.revision + 1)
+            .returning(t.voice_analysis))).one()
+        return _suggestion(row)
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        history = [ScorePoint(*row) for row in (await self._c.execute(
+            sa.select(_rows.analysis_id, _rows.window_last, _rows.meter_score, _rows.create_time)
+            .where(_rows.session_id == session_id, _rows.kind == "say_meter").order_by(*_CALL_ORDER))).all()]
+        open_rows = (await self._c.execute(
+            sa.select(t.voice_analysis).where(_rows.session_id == session_id, _IS_SUGGESTION, _rows.state == "open")
+            .order_by(sa.text(_SUGGESTION_ORDER)))).all()
+        latest = await self.get(history[-1].analysis_id) if history else None
+        return Snapshot(session_id, latest, history, [_suggestion(row) for row in open_rows])
+
+    async def _groups(self, analysis_ids: list[str]) -> dict[str, list[Any]]:
+        """Each analysis's rows: its say_meter row first (position 0), then its suggestions in the order raised."""
+        rows = (await self._c.execute(sa.select(t.voice_analysis).where(_rows.analysis_id.in_(analysis_ids))
+                                      .order_by(_rows.analysis_id, _rows.position))).all()
+        groups: dict[str, list[Any]] = {}
+        for row in rows:
+            groups.setdefault(row.analysis_id, []).append(row)
+        return groups
+
+
+def stored_audit(row: Any) -> StoredAudit:
+    return StoredAudit(row.id, row.session_id, row.persona, row.persona_display_name, row.blueprint,
+                       from_record(PersonaAudit, row.audit), row.delivery_state, row.delivery_attempts,
+                       row.last_delivery_error, row.deliver_time, row.create_time, row.engine, row.engine_fallback)
+
+
+class AuditRepository:
+    """Post-call persona audits (``analysis.persona_audits``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, audit: NewAudit) -> bool:
+        """Stores the audit; False when the session already had one."""
+        inserted = (await self._c.execute(insert(t.persona_audits).values(
+            id=audit.id, session_id=audit.session_id, persona=audit.persona,
+            persona_display_name=audit.persona_display_name, blueprint=audit.blueprint,
+            audit=to_record(audit.audit), engine=audit.engine, engine_fallback=audit.engine_fallback,
+        ).on_conflict_do_nothing(index_elements=[_audits.session_id]).returning(_audits.id))).first()
+        return inserted is not None
+
+    async def get(self, audit_id: str) -> StoredAudit | None:
+        row = (await self._c.execute(sa.select(t.persona_audits).where(_audits.id == audit_id))).first()
+        return stored_audit(row) if row else None
+
+    async def of_session(self, session_id: str) -> StoredAudit | None:
+        row = (await self._c.execute(sa.select(t.persona_audits).where(_audits.session_id == session_id))).first()
+        return stored_audit(row) if row else None
+
+    async def newest_first(self, *, session_id: str | None, persona: str | None, archetype: str | None,
+                           delivery_state: str | None, after: list[Any] | None, limit: int) -> list[StoredAudit]:
+        query = sa.select(t.persona_audits).where(_after(*after_cursor(after, newest_first=True)))
+        for column, value in ((_audits.session_id, session_id), (_audits.persona, persona),
+                              (_audits.delivery_state, delivery_state), (_audits.audit["archetype"].astext, archetype)):
+            if value:
+                query = query.where(column == value)
+        rows = (await self._c.execute(
+            query.order_by(_audits.create_time.desc(), _audits.id.desc()).limit(limit))).all()
+        return [stored_audit(row) for row in rows]

@@ -1,0 +1,71 @@
+"""Tables of the ``analysis`` schema (SQLAlchemy Core; the DDL lives in migrations/)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from svckit.db import request_log_table
+
+SCHEMA = "analysis"
+metadata = sa.MetaData(schema=SCHEMA)
+
+# One row per Say Meter reading (kind 'say_meter', holding the analysis itself) and one per suggestion it raised
+# (kind = the suggestion type), grouped by analysis_id, each at its position: the Say Meter 0, the suggestions 1, 2...
+voice_analysis = sa.Table(
+    "voice_analysis",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("analysis_id", sa.Text, nullable=False),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("position", sa.SmallInteger, nullable=False),
+    sa.Column("meter_score", sa.Integer),
+    sa.Column("meter_factors", JSONB),
+    sa.Column("meter_weights", JSONB),
+    sa.Column("band", sa.Text),
+    sa.Column("reasoning", sa.Text),
+    sa.Column("metrics", JSONB),
+    sa.Column("trigger_id", sa.Text),
+    sa.Column("trigger_source", sa.Text),
+    sa.Column("up_to_sequence", sa.BigInteger, nullable=False),
+    sa.Column("window_first", sa.BigInteger),
+    sa.Column("window_last", sa.BigInteger),
+    sa.Column("window_count", sa.Integer),
+    sa.Column("blueprint", sa.Text),
+    sa.Column("engine", sa.Text),
+    sa.Column("engine_fallback", sa.Boolean),
+    sa.Column("model", sa.Text),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("suggestion_text", sa.Text),
+    sa.Column("label", sa.Text),
+    sa.Column("priority", sa.Text),
+    sa.Column("state", sa.Text),
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("dismiss_reason", sa.Text, nullable=False),
+    sa.Column("resolve_time", sa.DateTime(timezone=True)),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# One audit per ended session; 'pending' until the learning service has stored it (an outbox of its own).
+persona_audits = sa.Table(
+    "persona_audits",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, nullable=False, unique=True),
+    sa.Column("persona", sa.Text, nullable=False),
+    sa.Column("persona_display_name", sa.Text, nullable=False),
+    sa.Column("blueprint", sa.Text, nullable=False),
+    sa.Column("audit", JSONB, nullable=False),
+    sa.Column("engine", sa.Text, nullable=False),
+    sa.Column("engine_fallback", sa.Boolean, nullable=False),
+    sa.Column("delivery_state", sa.Text, nullable=False),
+    sa.Column("delivery_attempts", sa.Integer, nullable=False),
+    sa.Column("last_delivery_error", sa.Text, nullable=False),
+    sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deliver_time", sa.DateTime(timezone=True)),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+request_log = request_log_table(metadata)

@@ -1,0 +1,43 @@
+"""The analysis schema's units of work: one transaction over the repositories, or a read without one."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from analysis_svc.adapters import tables
+from analysis_svc.adapters.repositories import AnalysisRepository, AuditRepository
+from svckit.db import RequestLog, UnitOfWork, autocommit
+from svckit.notify import notify
+
+# "{session_id}:{analysis_id}" (a new analysis), "{session_id}:suggestion:{suggestion_id}" (a suggestion applied or
+# dismissed) or "{session_id}:audit:{audit_id}" (the session's audit).
+CHANGES_CHANNEL = "analysis_changes"
+
+
+class AnalysisUnitOfWork(UnitOfWork):
+    analyses: AnalysisRepository
+    audits: AuditRepository
+    requests: RequestLog
+
+    def bind(self, connection: AsyncConnection) -> None:
+        self.analyses = AnalysisRepository(connection)
+        self.audits = AuditRepository(connection)
+        self.requests = RequestLog(connection, tables.request_log)
+
+    async def announce(self, change: str) -> None:
+        """Tells every replica's watchers of the change once this transaction commits."""
+        await notify(self.connection, CHANGES_CHANNEL, change)
+
+
+class AnalysisDatabase:
+    """Units of work on one engine: transactions, and reads outside any transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._reads = autocommit(engine)
+
+    def transaction(self) -> AnalysisUnitOfWork:
+        return AnalysisUnitOfWork(self._engine)
+
+    def read(self) -> AnalysisUnitOfWork:
+        return AnalysisUnitOfWork(self._reads)

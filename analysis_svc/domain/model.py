@@ -1,0 +1,178 @@
+"""What the analysis service keeps and reads: analyses, suggestions, audits, and the call as the engines see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from analysis_svc.domain.conversation import ConversationMetrics, Topic
+from analysis_svc.domain.say_meter import SayMeter
+from analysis_svc.domain.suggestions import Suggestion
+from calls.persona_audit import PersonaAudit, PersonaProfile
+from calls.turns import Turn
+
+
+@dataclass(frozen=True)
+class Window:
+    """The messages of a live call an analysis judges, as the transcript service holds them."""
+
+    blueprint: str
+    last_durable_sequence: int
+    turns: tuple[Turn, ...]
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    persona: str
+    blueprint: str
+    turns: tuple[Turn, ...]
+
+
+@dataclass(frozen=True)
+class AuditedPersona:
+    name: str
+    display_name: str
+    profile: PersonaProfile
+
+
+@dataclass(frozen=True)
+class LiveWindow:
+    """A window to judge, with what the session raised before: the same curveball is never raised twice running."""
+
+    session_id: str
+    blueprint: str
+    turns: tuple[Turn, ...]
+    previous_curveball: str | None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    say_meter: SayMeter
+    suggestions: list[Suggestion]
+    model: str = ""  # the model that judged, for an engine that runs one
+
+
+@dataclass(frozen=True)
+class StoredSuggestion:
+    id: str
+    analysis_id: str
+    session_id: str
+    suggestion: Suggestion
+    state: str
+    create_time: datetime
+    command: str = ""
+    dismiss_reason: str = ""
+    resolve_time: datetime | None = None
+    revision: int = 1
+    position: int = 1  # its place in its analysis, after the Say Meter (0): the order it was raised in
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
+
+
+@dataclass(frozen=True)
+class NewAnalysis:
+    """An analysis to store: one Say Meter reading of a window and the suggestions raised with it."""
+
+    id: str
+    session_id: str
+    trigger_id: str
+    trigger_source: str
+    up_to_sequence: int  # where in the call it was triggered: its place among the session's analyses
+    window_first: int
+    window_last: int
+    window_count: int
+    blueprint: str
+    say_meter: SayMeter
+    metrics: dict[str, Any]
+    engine: str
+    engine_fallback: bool
+    model: str
+    latency_ms: float
+    suggestions: tuple[Suggestion, ...]
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    id: str
+    session_id: str
+    trigger_id: str
+    trigger_source: str
+    up_to_sequence: int  # where in the call it was triggered: its place among the session's analyses
+    window_first: int
+    window_last: int
+    window_count: int
+    blueprint: str
+    say_meter: SayMeter
+    metrics: dict[str, Any]
+    engine: str
+    latency_ms: float
+    create_time: datetime
+    suggestions: tuple[StoredSuggestion, ...] = ()
+    engine_fallback: bool = False
+    model: str = ""
+
+
+class ScorePoint(NamedTuple):
+    analysis_id: str
+    last_sequence: int
+    score: int
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    session_id: str
+    latest: StoredAnalysis | None  # the current meter: the last in call order
+    history: list[ScorePoint]  # in call order
+    open_suggestions: list[StoredSuggestion]
+
+
+@dataclass(frozen=True)
+class NewAudit:
+    id: str
+    session_id: str
+    persona: str
+    persona_display_name: str
+    blueprint: str
+    audit: PersonaAudit
+    engine: str
+    engine_fallback: bool
+
+
+@dataclass(frozen=True)
+class StoredAudit:
+    id: str
+    session_id: str
+    persona: str
+    persona_display_name: str
+    blueprint: str
+    audit: PersonaAudit
+    delivery_state: str
+    delivery_attempts: int
+    last_delivery_error: str
+    deliver_time: datetime | None
+    create_time: datetime
+    engine: str = "local"  # the engine that produced it
+    engine_fallback: bool = False  # openai was asked for, failed, and local stood in
+
+
+def metrics_record(metrics: ConversationMetrics) -> dict[str, Any]:
+    """The measures the contract publishes."""
+    return {
+        "candidate_talk_ratio": metrics.candidate_talk_ratio,
+        "candidate_question_rate": metrics.candidate_question_rate,
+        "candidate_words_per_turn": metrics.candidate_words_per_turn,
+        "persona_words_per_turn": metrics.persona_words_per_turn,
+        "longest_monologue_words": metrics.candidate_longest_monologue_words,
+        "pain_covered": Topic.PAIN in metrics.topics_covered,
+        "budget_covered": Topic.BUDGET in metrics.topics_covered,
+        "timeline_covered": Topic.TIMELINE in metrics.topics_covered,
+        "decision_process_covered": Topic.DECISION_PROCESS in metrics.topics_covered,
+        "success_criteria_covered": Topic.SUCCESS_CRITERIA in metrics.topics_covered,
+        "objections_raised": metrics.objections_raised,
+        "objections_handled": metrics.objections_handled,
+        "next_step_committed": metrics.next_step_committed,
+    }
