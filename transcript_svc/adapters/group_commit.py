@@ -22,14 +22,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
 
 import asyncpg
 from prometheus_client import Counter, Histogram
 
 from svckit.notify import libpq_url
 from transcript_svc.adapters.channels import OUTBOX_CHANNEL
-from transcript_svc.domain.model import Utterance, analysis_due
+from transcript_svc.domain.model import Outcome, Utterance, analysis_due
 
 log = logging.getLogger("transcript.group_commit")
 
@@ -59,13 +58,6 @@ _DATA_ERROR_CLASSES = ("22", "23")
 _RECONNECT_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)  # seconds; the last repeats while the database is away
 # Sessions whose stream had a commit fail, kept to refuse that stream's queued utterances; bounded.
 _MAX_BROKEN_STREAMS = 10_000
-
-
-class Outcome(Enum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"  # already stored with the same role and text
-    CONFLICT = "conflict"  # already stored with another role or text
-    GAP = "gap"  # not stored: an earlier sequence of the session is not stored
 
 
 class EarlierUtteranceFailed(Exception):
