@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
+import grpc
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
@@ -88,7 +89,7 @@ class StreamSessionHandler:
         self._wind_down_seconds = wind_down_seconds
 
     async def __call__(self, requests: AsyncIterator[pb.StreamSessionRequest],
-                       context: Any) -> AsyncIterator[pb.StreamSessionResponse]:
+                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamSessionResponse]:
         frames = requests.__aiter__()
         try:
             first = await frames.__anext__()
@@ -254,9 +255,9 @@ class _LiveStreamRun:
             await self._out.put(pb.StreamSessionResponse(command=convert.command_message(command)))
             COMMANDS_SENT.inc()
 
-    async def _finish(self, reader: asyncio.Task, acker: asyncio.Task) -> None:
-        await asyncio.wait({reader, acker, self._stream.stopped, self._bad_frame},
-                           return_when=asyncio.FIRST_COMPLETED)
+    async def _finish(self, reader: asyncio.Task[None], acker: asyncio.Task[None]) -> None:
+        ending: set[asyncio.Future[Any]] = {reader, acker, self._stream.stopped, self._bad_frame}
+        await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
         self._winding_down = True  # nothing more is accepted; what was accepted is acked
         await self._pending.put(_NO_MORE)
         ack_error = await _outcome(acker)
@@ -274,7 +275,7 @@ class _LiveStreamRun:
             end = _End(session_ended=stop == SESSION_ENDED)
         await self._out.put(end)
 
-    async def _wind_down(self, reader: asyncio.Task) -> None:
+    async def _wind_down(self, reader: asyncio.Task[None]) -> None:
         """Lets the reader drop what the gateway still writes, until its window is full, it half-closes, or
         the time is up; a reader waiting for a slot is waiting on a full window, not on a read."""
         await asyncio.sleep(0)  # a reader that the last acks woke takes its slot first
@@ -294,17 +295,16 @@ def _stop_error(stop: str, session_name: str) -> DomainError:
     return Unavailable("the server is shutting down; reconnect and resume", reason="SERVER_SHUTTING_DOWN")
 
 
-async def _outcome(task: asyncio.Task) -> DomainError | None:
+async def _outcome(task: asyncio.Task[None]) -> DomainError | None:
     """How a task of the stream ended: None if well or cancelled, else the error to end the stream with."""
     await asyncio.wait({task})
-    if task.cancelled() or task.exception() is None:
-        return None
-    return _domain_error(task.exception())
+    error = None if task.cancelled() else task.exception()
+    return None if error is None else _domain_error(error)
 
 
 def _naming_its_sequence(error: UndecodableRequest) -> UndecodableRequest:
     """The sequence tells the gateway which utterance not to send again."""
-    if error.readable is not None and error.readable.HasField("utterance"):
+    if isinstance(error.readable, pb.StreamSessionRequest) and error.readable.HasField("utterance"):
         error.metadata["sequence"] = str(error.readable.utterance.sequence)
     return error
 
