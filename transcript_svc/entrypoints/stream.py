@@ -51,7 +51,7 @@ from transcript_svc.service_layer.live import (
     LiveStreams,
 )
 from transcript_svc.service_layer.recording import Recording, StreamRecorder, acknowledged_as_duplicate
-from transcript_svc.service_layer.transcripts import Transcripts
+from transcript_svc.service_layer.transcripts import Transcripts, session_ended
 
 MESSAGES_RECEIVED = Counter("sparring_transcript_messages_received_total", "Utterances received on live streams.")
 MESSAGES_DROPPED = Counter("sparring_transcript_messages_dropped_total",
@@ -77,6 +77,7 @@ class _Marker(Enum):
 _NO_MORE = _Marker.NO_MORE
 # An utterance awaiting its ack: its sequence, its commit, and when it arrived.
 _Awaiting = tuple[int, asyncio.Future[Outcome], float]
+_Queued = _Awaiting | Literal[_Marker.NO_MORE]
 
 
 class StreamSessionHandler:
@@ -132,7 +133,7 @@ class _LiveStreamRun:
         self._frames = frames
         self._recorder = recorder
         self._out: asyncio.Queue[pb.StreamSessionResponse | _End] = asyncio.Queue()
-        self._pending: asyncio.Queue[_Awaiting | Literal[_Marker.NO_MORE]] = asyncio.Queue()
+        self._pending: asyncio.Queue[_Queued] = asyncio.Queue()
         self._slots = asyncio.Semaphore(handler._max_in_flight)
         self._winding_down = False  # set once the stream is to end: frames read from then on are dropped
         self._waiting_for_slot = False
@@ -214,24 +215,13 @@ class _LiveStreamRun:
 
     async def _ack(self) -> None:
         """Acks in arrival order; returns when told there is no more, raises on a conflict or a failed commit."""
-        carry: _Awaiting | Literal[_Marker.NO_MORE] | None = None
+        carry: _Queued | None = None
         while True:
             item = carry if carry is not None else await self._pending.get()
-            carry = None
             if item is _NO_MORE:
                 return
             await asyncio.wait({item[1]})
-            # Whatever else is committed already goes into the same frame.
-            batch = [item]
-            while True:
-                try:
-                    queued = self._pending.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if queued is _NO_MORE or not queued[1].done():
-                    carry = queued
-                    break
-                batch.append(queued)
+            batch, carry = self._settled_after(item)
             acks = []
             failure: DomainError | None = None
             for sequence, commit, received in batch:
@@ -248,6 +238,19 @@ class _LiveStreamRun:
                     self._slots.release()
             if failure is not None:
                 raise failure
+
+    def _settled_after(self, first: _Awaiting) -> tuple[list[_Awaiting], _Queued | None]:
+        """``first`` (settled) and the settled utterances queued after it, to go into the same frame; and the
+        next item queued, if it is not settled yet or is the end."""
+        batch = [first]
+        while True:
+            try:
+                queued = self._pending.get_nowait()
+            except asyncio.QueueEmpty:
+                return batch, None
+            if queued is _NO_MORE or not queued[1].done():
+                return batch, queued
+            batch.append(queued)
 
     async def _forward_commands(self) -> None:
         while True:
@@ -290,8 +293,7 @@ def _stop_error(stop: str, session_name: str) -> DomainError:
     if stop == TAKEN_OVER:
         return Aborted("a newer stream opened this session; this one is closed", reason="STREAM_TAKEN_OVER")
     if stop == SESSION_ENDED:
-        return FailedPrecondition(f"{session_name} has ended", reason="SESSION_ENDED",
-                                  metadata={"resource": session_name})
+        return session_ended(session_name)
     return Unavailable("the server is shutting down; reconnect and resume", reason="SERVER_SHUTTING_DOWN")
 
 

@@ -49,6 +49,29 @@ class StreamGrant:
     pending_commands: list[Command]
 
 
+def session_ended(session_name: str) -> FailedPrecondition:
+    """The refusal of anything that needs a live session."""
+    return FailedPrecondition(f"{session_name} has ended", reason="SESSION_ENDED", metadata={"resource": session_name})
+
+
+def _check_new_session(draft: Session, session_id: str) -> None:
+    violations = Violations()
+    if session_id:
+        check_resource_id(violations, "session_id", session_id)
+    if not draft.persona:
+        violations.add("session.persona", "is required: 'personas/{persona_id}'")
+    if not draft.blueprint:
+        violations.add("session.blueprint", "is required")
+    if draft.round_number < 0:
+        violations.add("session.round_number", f"must be 1 or more, or 0 for 1 (got {draft.round_number})")
+    if not 0 <= draft.analysis_interval <= MAX_ANALYSIS_INTERVAL:
+        violations.add("session.analysis_interval",
+                       f"must be 1 to {MAX_ANALYSIS_INTERVAL}, or 0 for the default (got {draft.analysis_interval})")
+    if draft.persona_revision < 0:
+        violations.add("session.persona_revision", "must not be negative")
+    violations.raise_if_any()
+
+
 class Transcripts:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
                  page_tokens: PageTokens, personas: Personas,
@@ -64,22 +87,7 @@ class Transcripts:
     # --- sessions -----------------------------------------------------------------------------
 
     async def create_session(self, draft: Session, session_id: str, mutation: Mutation) -> Session:
-        violations = Violations()
-        if session_id:
-            check_resource_id(violations, "session_id", session_id)
-        if not draft.persona:
-            violations.add("session.persona", "is required: 'personas/{persona_id}'")
-        if not draft.blueprint:
-            violations.add("session.blueprint", "is required")
-        if draft.round_number < 0:
-            violations.add("session.round_number", f"must be 1 or more, or 0 for 1 (got {draft.round_number})")
-        if not 0 <= draft.analysis_interval <= MAX_ANALYSIS_INTERVAL:
-            violations.add("session.analysis_interval",
-                           f"must be 1 to {MAX_ANALYSIS_INTERVAL}, or 0 for the default "
-                           f"(got {draft.analysis_interval})")
-        if draft.persona_revision < 0:
-            violations.add("session.persona_revision", "must not be negative")
-        violations.raise_if_any()
+        _check_new_session(draft, session_id)
         # Asked before the transaction opens, so no connection waits on the persona service.
         await self._personas.require_usable(draft.persona)
         now = _now()
@@ -188,8 +196,7 @@ class Transcripts:
         async def run() -> Command:
             session = await self._require_session(uow, session_id)
             if session.state is SessionState.ENDED:
-                raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
-                                         metadata={"resource": session.resource_name})
+                raise session_ended(session.resource_name)
             if await uow.commands.get(session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
@@ -241,8 +248,7 @@ class Transcripts:
         """Why a stream could not claim the session."""
         session = await self._require_session(uow, session_id)
         if session.state is SessionState.ENDED:
-            raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
-                                     metadata={"resource": session.resource_name})
+            raise session_ended(session.resource_name)
         if last_known_sequence > session.last_sequence:
             raise FailedPrecondition(
                 f"last_known_sequence {last_known_sequence} is above the durable record "
