@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_clients.persona import PersonaClient
+from svckit.db import autocommit
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
@@ -16,11 +18,13 @@ from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.adapters.group_commit import GroupCommitter
+from transcript_svc.adapters.outbox import transcript_outbox
+from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.config import TranscriptSettings
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.live import LiveStreams
-from transcript_svc.service_layer.outbox import transcript_outbox
+from transcript_svc.service_layer.recording import Recording
 from transcript_svc.service_layer.transcripts import Transcripts
 
 log = logging.getLogger("transcript.app")
@@ -32,13 +36,14 @@ ERROR_DOMAIN = "transcript.sparring.dev"
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
     personas = PersonaClient(settings.persona_address, settings.persona_timeout_seconds)
-    transcripts = Transcripts(engine, PageTokens.from_secret(settings.page_token_secret), personas,
-                              settings.analysis_interval)
+    reads = autocommit(engine)
+    transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
+                              PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval)
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
     live = LiveStreams(transcripts, settings.max_open_streams)
-    channels = {
+    channels: dict[str, Callable[[str], None]] = {
         COMMANDS_CHANNEL: live.on_command,
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
@@ -55,7 +60,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
     listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
     await listener.start()
-    stream = StreamSessionHandler(transcripts, committer, live, settings.max_in_flight,
+    stream = StreamSessionHandler(transcripts, Recording(committer), live, settings.max_in_flight,
                                   settings.stream_wind_down_seconds)
 
     async def drain() -> None:

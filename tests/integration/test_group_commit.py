@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from svckit.context import CallContext
+from svckit.db import autocommit
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
 from tests.integration.flaky_database import Faults
-from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, Outcome, UnknownSession
-from transcript_svc.domain.model import Role, Session, SessionState, Utterance
+from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, UnknownSession
+from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
+from transcript_svc.domain.model import Outcome, Role, Session, SessionState, Utterance
 from transcript_svc.service_layer.transcripts import Transcripts
 
 pytestmark = pytest.mark.usefixtures("transcript_schema")
@@ -41,7 +43,9 @@ class EveryPersonaUsable:
 
 @pytest.fixture
 def service(engine) -> Transcripts:
-    return Transcripts(engine, PageTokens.from_secret("test"), EveryPersonaUsable())
+    reads = autocommit(engine)
+    return Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
+                       PageTokens.from_secret("test"), EveryPersonaUsable())
 
 
 @pytest_asyncio.fixture

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.flaky_database import Faults
-from transcript_svc.adapters.group_commit import GroupCommitter, Outcome
-from transcript_svc.domain.model import Role, Utterance
+from transcript_svc.adapters.group_commit import GroupCommitter
+from transcript_svc.domain.model import Outcome, Role, Utterance
 
 pytestmark = pytest.mark.usefixtures("transcript_schema")
 

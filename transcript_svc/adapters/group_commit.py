@@ -22,14 +22,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
 
 import asyncpg
 from prometheus_client import Counter, Histogram
 
 from svckit.notify import libpq_url
 from transcript_svc.adapters.channels import OUTBOX_CHANNEL
-from transcript_svc.domain.model import Utterance, analysis_due
+from transcript_svc.domain.model import Outcome, Utterance, analysis_due
 
 log = logging.getLogger("transcript.group_commit")
 
@@ -61,13 +60,6 @@ _RECONNECT_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)  # seconds; the last repea
 _MAX_BROKEN_STREAMS = 10_000
 
 
-class Outcome(Enum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"  # already stored with the same role and text
-    CONFLICT = "conflict"  # already stored with another role or text
-    GAP = "gap"  # not stored: an earlier sequence of the session is not stored
-
-
 class EarlierUtteranceFailed(Exception):
     """Not committed: an earlier utterance of the same stream failed to commit, so this one would leave a hole."""
 
@@ -85,7 +77,7 @@ class _Pending:
     session_id: str
     utterance: Utterance
     epoch: int
-    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def fail(self, error: Exception) -> None:
         self.future.set_exception(error)
@@ -181,7 +173,7 @@ class GroupCommitter:
         if self._connection is not None:
             self._connection.terminate()
 
-    async def submit(self, session_id: str, utterance: Utterance, epoch: int = 0) -> asyncio.Future:
+    async def submit(self, session_id: str, utterance: Utterance, epoch: int = 0) -> asyncio.Future[Outcome]:
         """Queues an utterance of the stream ``epoch``; the returned future gives its ``Outcome`` once
         committed, or the error that kept it from being committed."""
         pending = _Pending(session_id, utterance, epoch)
@@ -330,53 +322,80 @@ class GroupCommitter:
             first.setdefault((p.session_id, p.utterance.sequence), p)
         unique = list(first.values())
         async with connection.transaction():
-            inserted: set[tuple[str, int]] = set()
-            previous: dict[str, int] = {}
-            tops: dict[str, int] = {}
-            for row in await connection.fetch(
-                    _INSERT, [p.session_id for p in unique], [p.utterance.sequence for p in unique],
-                    [p.utterance.role.value for p in unique], [p.utterance.text for p in unique],
-                    [p.utterance.spoken_time for p in unique], [p.utterance.word_count for p in unique]):
-                session_id = row["session_id"]
-                previous[session_id] = row["last_sequence"]
-                inserted.update((session_id, sequence) for sequence in row["inserted"] or ())
-                if row["extended"]:
-                    tops[session_id] = row["last_sequence"] + row["extended"]
-            # What was not inserted but is at or below the new top is stored already: read it to compare.
-            stored: dict[tuple[str, int], tuple[str, str]] = {}
-            rest = [p for p in unique if (p.session_id, p.utterance.sequence) not in inserted
-                    and p.session_id in previous
-                    and p.utterance.sequence <= tops.get(p.session_id, previous[p.session_id])]
-            if rest:
-                for row in await connection.fetch(_STORED, [p.session_id for p in rest],
-                                                  [p.utterance.sequence for p in rest]):
-                    stored[(row["session_id"], row["sequence"])] = (row["role"], row["text"])
-            due_sessions, due_sequences = [], []
-            if tops:
-                for row in await connection.fetch(_ADVANCE, list(tops), list(tops.values())):
-                    session_id = row["id"]
-                    for up_to in analysis_due(previous[session_id], tops[session_id], row["analysis_interval"]):
-                        due_sessions.append(session_id)
-                        due_sequences.append(up_to)
-            if due_sessions:
-                await connection.execute(_ENQUEUE, due_sessions, due_sequences)
-                await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
-        outcomes: list[Outcome | Exception] = []
-        for p in batch:
-            key = (p.session_id, p.utterance.sequence)
-            original = first[key]
-            if p.session_id not in previous:
-                outcomes.append(UnknownSession(f"no session {p.session_id}"))
-            elif p is original and key in inserted:
-                outcomes.append(Outcome.STORED)
-            elif key in inserted or key in stored:
-                kept = (original.utterance.role.value, original.utterance.text) if key in inserted else stored[key]
-                same = kept == (p.utterance.role.value, p.utterance.text)
-                outcomes.append(Outcome.DUPLICATE if same else Outcome.CONFLICT)
-            else:
-                outcomes.append(Outcome.GAP)
+            written = await _insert(connection, unique)
+            stored = await _stored_content(connection, unique, written)
+            triggers = await _advance(connection, written)
+        outcomes = [_outcome(p, first[(p.session_id, p.utterance.sequence)], written, stored) for p in batch]
         GROUP_SIZE.observe(len(batch))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
-        MESSAGES_STORED.inc(len(inserted))
-        TRIGGERS_ENQUEUED.inc(len(due_sessions))
+        MESSAGES_STORED.inc(len(written.inserted))
+        TRIGGERS_ENQUEUED.inc(triggers)
         return outcomes
+
+
+@dataclass
+class _Written:
+    """What a group's insert did: each locked session's durable sequence before it, its new top where the
+    group extended it, and the keys inserted."""
+
+    previous: dict[str, int] = field(default_factory=dict)
+    tops: dict[str, int] = field(default_factory=dict)
+    inserted: set[tuple[str, int]] = field(default_factory=set)
+
+
+async def _insert(connection: asyncpg.Connection, unique: list[_Pending]) -> _Written:
+    written = _Written()
+    for row in await connection.fetch(
+            _INSERT, [p.session_id for p in unique], [p.utterance.sequence for p in unique],
+            [p.utterance.role.value for p in unique], [p.utterance.text for p in unique],
+            [p.utterance.spoken_time for p in unique], [p.utterance.word_count for p in unique]):
+        session_id = row["session_id"]
+        written.previous[session_id] = row["last_sequence"]
+        written.inserted.update((session_id, sequence) for sequence in row["inserted"] or ())
+        if row["extended"]:
+            written.tops[session_id] = row["last_sequence"] + row["extended"]
+    return written
+
+
+async def _stored_content(connection: asyncpg.Connection, unique: list[_Pending],
+                          written: _Written) -> dict[tuple[str, int], tuple[str, str]]:
+    """The role and text stored already for what was not inserted but is at or below the new top, to compare."""
+    rest = [p for p in unique if (p.session_id, p.utterance.sequence) not in written.inserted
+            and p.session_id in written.previous
+            and p.utterance.sequence <= written.tops.get(p.session_id, written.previous[p.session_id])]
+    if not rest:
+        return {}
+    rows = await connection.fetch(_STORED, [p.session_id for p in rest], [p.utterance.sequence for p in rest])
+    return {(row["session_id"], row["sequence"]): (row["role"], row["text"]) for row in rows}
+
+
+async def _advance(connection: asyncpg.Connection, written: _Written) -> int:
+    """Moves each extended session's durable sequence to its new top and writes the analysis requests that fell
+    due, announcing them; returns how many."""
+    due_sessions, due_sequences = [], []
+    if written.tops:
+        for row in await connection.fetch(_ADVANCE, list(written.tops), list(written.tops.values())):
+            session_id = row["id"]
+            for up_to in analysis_due(written.previous[session_id], written.tops[session_id],
+                                      row["analysis_interval"]):
+                due_sessions.append(session_id)
+                due_sequences.append(up_to)
+    if due_sessions:
+        await connection.execute(_ENQUEUE, due_sessions, due_sequences)
+        await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+    return len(due_sessions)
+
+
+def _outcome(pending: _Pending, original: _Pending, written: _Written,
+             stored: dict[tuple[str, int], tuple[str, str]]) -> Outcome | Exception:
+    """What became of ``pending``, given the first of its key in the group (``original``)."""
+    key = (pending.session_id, pending.utterance.sequence)
+    if pending.session_id not in written.previous:
+        return UnknownSession(f"no session {pending.session_id}")
+    if pending is original and key in written.inserted:
+        return Outcome.STORED
+    if key in written.inserted or key in stored:
+        kept = (original.utterance.role.value, original.utterance.text) if key in written.inserted else stored[key]
+        same = kept == (pending.utterance.role.value, pending.utterance.text)
+        return Outcome.DUPLICATE if same else Outcome.CONFLICT
+    return Outcome.GAP

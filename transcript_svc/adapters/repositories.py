@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from transcript_svc.adapters import tables as t
+from transcript_svc.adapters.channels import STREAMS_CHANNEL
 from transcript_svc.domain.model import (
     Command,
     CommandSource,
@@ -20,6 +21,7 @@ from transcript_svc.domain.model import (
     Session,
     SessionState,
 )
+from transcript_svc.service_layer.ports import SessionFilters
 
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
 
@@ -77,10 +79,10 @@ class SessionRepository:
     async def stream_epoch(self, session_id: str) -> int | None:
         return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(t.sessions.c.id == session_id))
 
-    async def claim_stream(self, session_id: str, last_known_sequence: int,
-                           channel: str) -> tuple[Session, int] | None:
+    async def claim_stream(self, session_id: str, last_known_sequence: int) -> tuple[Session, int] | None:
         """Makes the caller the newest stream of the session, if it has not ended and holds
-        ``last_known_sequence``, and announces "{session_id}:{epoch}" on ``channel`` at commit: one statement.
+        ``last_known_sequence``, and announces "{session_id}:{epoch}" on the streams channel at commit: one
+        statement.
         Returns the session and the stream's epoch; None when no such session is there to stream."""
         s = t.sessions.c
         row = (await self._c.execute(
@@ -88,11 +90,11 @@ class SessionRepository:
             .where(s.id == session_id, s.state != SessionState.ENDED.value, s.last_sequence >= last_known_sequence)
             .values(stream_epoch=s.stream_epoch + 1)
             .returning(*_SESSION_COLUMNS, s.stream_epoch,
-                       sa.func.pg_notify(channel, s.id + ":" + sa.cast(s.stream_epoch, sa.Text)))
+                       sa.func.pg_notify(STREAMS_CHANNEL, s.id + ":" + sa.cast(s.stream_epoch, sa.Text)))
         )).first()
         return (_session(row), row.stream_epoch) if row else None
 
-    async def list(self, filters: dict, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
+    async def list(self, filters: SessionFilters, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
         s = t.sessions.c
         query = sa.select(*_SESSION_COLUMNS).order_by(s.start_time.desc(), s.id.desc()).limit(limit)
         for column in ("persona", "scenario", "blueprint", "state"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 from svckit.errors import Violations
 
@@ -78,6 +78,15 @@ class Utterance:
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+class Outcome(Enum):
+    """What became of an utterance handed to the group commit."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # already stored with the same role and text
+    CONFLICT = "conflict"  # already stored with another role or text
+    GAP = "gap"  # not stored: an earlier sequence of the session is not stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,18 +28,19 @@ from transcript_svc.domain.model import (
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
 _ROLE_ENUMS = {v: k for k, v in _ROLES.items()}
 _STATES = {SessionState.ACTIVE: pb.SESSION_STATE_ACTIVE, SessionState.ENDED: pb.SESSION_STATE_ENDED}
-_STATE_OF = {v: k for k, v in _STATES.items()}
+_STATE_OF: dict[int, SessionState] = {v: k for k, v in _STATES.items()}
 _COMMAND_TYPES = {pb.COMMAND_TYPE_CONTEXT_INJECTION: CommandType.CONTEXT_INJECTION,
                   pb.COMMAND_TYPE_CURVEBALL: CommandType.CURVEBALL,
                   pb.COMMAND_TYPE_DIFFICULTY_CHANGE: CommandType.DIFFICULTY_CHANGE}
 _COMMAND_TYPE_ENUMS = {v: k for k, v in _COMMAND_TYPES.items()}
-_SOURCES = {pb.COMMAND_SOURCE_UNSPECIFIED: CommandSource.MANUAL, pb.COMMAND_SOURCE_MANUAL: CommandSource.MANUAL,
-            pb.COMMAND_SOURCE_AI_SUGGESTED: CommandSource.AI_SUGGESTED}
+_SOURCES: dict[int, CommandSource] = {
+    pb.COMMAND_SOURCE_UNSPECIFIED: CommandSource.MANUAL, pb.COMMAND_SOURCE_MANUAL: CommandSource.MANUAL,
+    pb.COMMAND_SOURCE_AI_SUGGESTED: CommandSource.AI_SUGGESTED}
 _SOURCE_ENUMS = {CommandSource.MANUAL: pb.COMMAND_SOURCE_MANUAL,
                  CommandSource.AI_SUGGESTED: pb.COMMAND_SOURCE_AI_SUGGESTED}
 _COMMAND_STATES = {CommandState.PENDING: pb.COMMAND_STATE_PENDING, CommandState.DELIVERED: pb.COMMAND_STATE_DELIVERED,
                    CommandState.ACKNOWLEDGED: pb.COMMAND_STATE_ACKNOWLEDGED}
-_COMMAND_STATE_OF = {v: k for k, v in _COMMAND_STATES.items()}
+_COMMAND_STATE_OF: dict[int, CommandState] = {v: k for k, v in _COMMAND_STATES.items()}
 
 def session_id_of(name: str, field: str = "name") -> str:
     return names.resource_id(name, "sessions", field)
@@ -120,7 +121,7 @@ def session_message(session: Session) -> pb.Session:
         name=session.resource_name,
         persona=session.persona,
         scenario=session.scenario,
-        blueprint=blueprint_value(session.blueprint),
+        blueprint=persona_pb.Blueprint.ValueType(blueprint_value(session.blueprint)),
         round_number=session.round_number,
         state=_STATES[session.state],
         persona_revision=session.persona_revision,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
@@ -18,7 +21,11 @@ from transcript_svc.service_layer.transcripts import Transcripts
 class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
     def __init__(self, transcripts: Transcripts, stream: StreamSessionHandler) -> None:
         self._transcripts = transcripts
-        self.StreamSession = stream
+        self._stream = stream
+
+    def StreamSession(self, request_iterator: AsyncIterator[pb.StreamSessionRequest],
+                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamSessionResponse]:
+        return self._stream(request_iterator, context)
 
     async def CreateSession(self, request: pb.CreateSessionRequest, context) -> pb.CreateSessionResponse:
         session = await self._transcripts.create_session(convert.session_draft(request.session), request.session_id,

@@ -1,7 +1,7 @@
 """StreamSession: one bidirectional stream per live call, utterances up, acks and commands down.
 
 Three tasks serve a stream once it is open:
-- the reader takes frames in order, checks them, hands utterances to the group committer
+- the reader takes frames in order, checks them, records utterances (the group commit stores them)
   and stops reading when ``max_in_flight`` utterances await their commit (backpressure);
 - the acker awaits the commits in arrival order and writes the acks, several to a frame;
 - the finisher waits for the reader to end (half-close or a bad frame) or for the stream
@@ -22,14 +22,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
 
+import grpc
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from svckit.decoding import UndecodableRequest
 from svckit.errors import (
     Aborted,
-    AlreadyExists,
     DomainError,
     FailedPrecondition,
     FieldViolation,
@@ -37,7 +39,7 @@ from svckit.errors import (
     NotFound,
     Unavailable,
 )
-from transcript_svc.adapters.group_commit import GroupCommitter, Outcome
+from transcript_svc.domain.model import Outcome
 from transcript_svc.entrypoints import convert
 from transcript_svc.service_layer.live import (
     COMMANDS_ACKED,
@@ -48,7 +50,8 @@ from transcript_svc.service_layer.live import (
     LiveStream,
     LiveStreams,
 )
-from transcript_svc.service_layer.transcripts import Transcripts
+from transcript_svc.service_layer.recording import Recording, StreamRecorder, acknowledged_as_duplicate
+from transcript_svc.service_layer.transcripts import Transcripts, session_ended
 
 MESSAGES_RECEIVED = Counter("sparring_transcript_messages_received_total", "Utterances received on live streams.")
 MESSAGES_DROPPED = Counter("sparring_transcript_messages_dropped_total",
@@ -67,20 +70,27 @@ class _End:
     session_ended: bool = False
 
 
-_NO_MORE = object()
+class _Marker(Enum):
+    NO_MORE = "no more"  # the acker has been handed every accepted utterance
+
+
+_NO_MORE = _Marker.NO_MORE
+# An utterance awaiting its ack: its sequence, its commit, and when it arrived.
+_Awaiting = tuple[int, asyncio.Future[Outcome], float]
+_Queued = _Awaiting | Literal[_Marker.NO_MORE]
 
 
 class StreamSessionHandler:
-    def __init__(self, transcripts: Transcripts, committer: GroupCommitter, live: LiveStreams,
+    def __init__(self, transcripts: Transcripts, recording: Recording, live: LiveStreams,
                  max_in_flight: int = 256, wind_down_seconds: float = 0.5) -> None:
         self._transcripts = transcripts
-        self._committer = committer
+        self._recording = recording
         self._live = live
         self._max_in_flight = max_in_flight
         self._wind_down_seconds = wind_down_seconds
 
     async def __call__(self, requests: AsyncIterator[pb.StreamSessionRequest],
-                       context) -> AsyncIterator[pb.StreamSessionResponse]:
+                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamSessionResponse]:
         frames = requests.__aiter__()
         try:
             first = await frames.__anext__()
@@ -108,21 +118,22 @@ class StreamSessionHandler:
                 max_in_flight=self._max_in_flight,
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
-            async for frame in _LiveStreamRun(self, stream, frames, grant.session.last_sequence).frames():
+            recorder = self._recording.stream(session_id, grant.epoch, grant.session.last_sequence)
+            async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:
             self._live.unregister(stream)
 
 
 class _LiveStreamRun:
-    def __init__(self, handler: StreamSessionHandler, stream: LiveStream, frames: AsyncIterator,
-                 last_durable: int) -> None:
+    def __init__(self, handler: StreamSessionHandler, stream: LiveStream,
+                 frames: AsyncIterator[pb.StreamSessionRequest], recorder: StreamRecorder) -> None:
         self._h = handler
         self._stream = stream
         self._frames = frames
-        self._highest = last_durable
-        self._out: asyncio.Queue = asyncio.Queue()
-        self._pending: asyncio.Queue = asyncio.Queue()
+        self._recorder = recorder
+        self._out: asyncio.Queue[pb.StreamSessionResponse | _End] = asyncio.Queue()
+        self._pending: asyncio.Queue[_Queued] = asyncio.Queue()
         self._slots = asyncio.Semaphore(handler._max_in_flight)
         self._winding_down = False  # set once the stream is to end: frames read from then on are dropped
         self._waiting_for_slot = False
@@ -180,20 +191,15 @@ class _LiveStreamRun:
                 self._bad_frame.set_result(_domain_error(error))
 
     async def _accept(self, request: pb.StreamSessionRequest) -> None:
-        """Takes one frame: an utterance goes to the committer (its slot is freed by its ack)."""
+        """Takes one frame: an utterance is recorded (its slot is freed by its ack)."""
         session_id = self._stream.session_id
         kind = request.WhichOneof("frame")
         if kind == "utterance":
             received = time.perf_counter()
             MESSAGES_RECEIVED.inc()
             utterance = convert.utterance_of(request.utterance)
-            if utterance.sequence > self._highest + 1:
-                raise FailedPrecondition(
-                    f"sequence {utterance.sequence} skips ahead; expected {self._highest + 1}",
-                    reason="SEQUENCE_GAP", metadata={"expected_sequence": str(self._highest + 1)})
-            self._highest = max(self._highest, utterance.sequence)
-            future = await self._h._committer.submit(session_id, utterance, self._stream.epoch)
-            await self._pending.put((utterance.sequence, future, received))
+            commit = await self._recorder.record(utterance)
+            await self._pending.put((utterance.sequence, commit, received))
             return
         self._slots.release()
         if kind == "command_ack":
@@ -209,42 +215,22 @@ class _LiveStreamRun:
 
     async def _ack(self) -> None:
         """Acks in arrival order; returns when told there is no more, raises on a conflict or a failed commit."""
-        carry = None
+        carry: _Queued | None = None
         while True:
             item = carry if carry is not None else await self._pending.get()
-            carry = None
             if item is _NO_MORE:
                 return
             await asyncio.wait({item[1]})
-            # Whatever else is committed already goes into the same frame.
-            batch = [item]
-            while True:
-                try:
-                    queued = self._pending.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if queued is _NO_MORE or not queued[1].done():
-                    carry = queued
-                    break
-                batch.append(queued)
+            batch, carry = self._settled_after(item)
             acks = []
             failure: DomainError | None = None
-            for sequence, future, received in batch:
+            for sequence, commit, received in batch:
                 try:
-                    outcome = await future
-                except Exception as error:
-                    failure = Unavailable(f"storing utterance {sequence} failed; reconnect and resume "
-                                          f"({type(error).__name__})", reason="COMMIT_FAILED")
+                    duplicate = await acknowledged_as_duplicate(sequence, commit)
+                except DomainError as error:
+                    failure = error
                     break
-                if outcome is Outcome.GAP:
-                    failure = Unavailable(f"utterance {sequence} was not stored: an earlier one is not durable; "
-                                          "reconnect and resume", reason="COMMIT_FAILED")
-                    break
-                if outcome is Outcome.CONFLICT:
-                    failure = AlreadyExists(f"sequence {sequence} is already stored with another role or text",
-                                            reason="SEQUENCE_CONFLICT", metadata={"sequence": str(sequence)})
-                    break
-                acks.append(pb.UtteranceAck(sequence=sequence, duplicate=outcome is Outcome.DUPLICATE))
+                acks.append(pb.UtteranceAck(sequence=sequence, duplicate=duplicate))
                 ACK_SECONDS.observe(time.perf_counter() - received)
             if acks:
                 await self._out.put(pb.StreamSessionResponse(acks=pb.UtteranceAcks(acks=acks)))
@@ -253,15 +239,28 @@ class _LiveStreamRun:
             if failure is not None:
                 raise failure
 
+    def _settled_after(self, first: _Awaiting) -> tuple[list[_Awaiting], _Queued | None]:
+        """``first`` (settled) and the settled utterances queued after it, to go into the same frame; and the
+        next item queued, if it is not settled yet or is the end."""
+        batch = [first]
+        while True:
+            try:
+                queued = self._pending.get_nowait()
+            except asyncio.QueueEmpty:
+                return batch, None
+            if queued is _NO_MORE or not queued[1].done():
+                return batch, queued
+            batch.append(queued)
+
     async def _forward_commands(self) -> None:
         while True:
             command = await self._stream.commands.get()
             await self._out.put(pb.StreamSessionResponse(command=convert.command_message(command)))
             COMMANDS_SENT.inc()
 
-    async def _finish(self, reader: asyncio.Task, acker: asyncio.Task) -> None:
-        await asyncio.wait({reader, acker, self._stream.stopped, self._bad_frame},
-                           return_when=asyncio.FIRST_COMPLETED)
+    async def _finish(self, reader: asyncio.Task[None], acker: asyncio.Task[None]) -> None:
+        ending: set[asyncio.Future[Any]] = {reader, acker, self._stream.stopped, self._bad_frame}
+        await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
         self._winding_down = True  # nothing more is accepted; what was accepted is acked
         await self._pending.put(_NO_MORE)
         ack_error = await _outcome(acker)
@@ -279,7 +278,7 @@ class _LiveStreamRun:
             end = _End(session_ended=stop == SESSION_ENDED)
         await self._out.put(end)
 
-    async def _wind_down(self, reader: asyncio.Task) -> None:
+    async def _wind_down(self, reader: asyncio.Task[None]) -> None:
         """Lets the reader drop what the gateway still writes, until its window is full, it half-closes, or
         the time is up; a reader waiting for a slot is waiting on a full window, not on a read."""
         await asyncio.sleep(0)  # a reader that the last acks woke takes its slot first
@@ -294,22 +293,20 @@ def _stop_error(stop: str, session_name: str) -> DomainError:
     if stop == TAKEN_OVER:
         return Aborted("a newer stream opened this session; this one is closed", reason="STREAM_TAKEN_OVER")
     if stop == SESSION_ENDED:
-        return FailedPrecondition(f"{session_name} has ended", reason="SESSION_ENDED",
-                                  metadata={"resource": session_name})
+        return session_ended(session_name)
     return Unavailable("the server is shutting down; reconnect and resume", reason="SERVER_SHUTTING_DOWN")
 
 
-async def _outcome(task: asyncio.Task) -> DomainError | None:
+async def _outcome(task: asyncio.Task[None]) -> DomainError | None:
     """How a task of the stream ended: None if well or cancelled, else the error to end the stream with."""
     await asyncio.wait({task})
-    if task.cancelled() or task.exception() is None:
-        return None
-    return _domain_error(task.exception())
+    error = None if task.cancelled() else task.exception()
+    return None if error is None else _domain_error(error)
 
 
 def _naming_its_sequence(error: UndecodableRequest) -> UndecodableRequest:
     """The sequence tells the gateway which utterance not to send again."""
-    if error.readable is not None and error.readable.HasField("utterance"):
+    if isinstance(error.readable, pb.StreamSessionRequest) and error.readable.HasField("utterance"):
         error.metadata["sequence"] = str(error.readable.utterance.sequence)
     return error
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
@@ -50,7 +50,7 @@ class LiveStream:
     session_id: str
     epoch: int = 0  # 0 while opening: known once the open has committed
     commands: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
-    stopped: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    stopped: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     newest_epoch: int = 0  # the newest open of the session announced while this one was opening
     early_commands: list[str] = field(default_factory=list)  # announced while opening
     sent: set[str] = field(default_factory=set)  # command ids written (or being written) to this stream
@@ -67,7 +67,7 @@ class LiveStreams:
         self._held = 0  # streams from ``opening`` to ``abandon`` or ``unregister``
         self._by_session: dict[str, LiveStream] = {}
         self._opening: dict[str, set[LiveStream]] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def opening(self, session_id: str) -> LiveStream:
         """A stream about to open ``session_id``: announcements reach it from now on, before its epoch is known.
@@ -179,13 +179,13 @@ class LiveStreams:
         if command is not None and not stream.stopped.done():
             await stream.commands.put(command)
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine: Coroutine[object, None, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
 
 
-def _log_failure(task: asyncio.Task) -> None:
+def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("delivering a command failed: %s", task.exception())

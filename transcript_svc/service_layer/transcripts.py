@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from svckit.db import autocommit, run_idempotent
+from svckit.db import run_idempotent
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -21,10 +20,8 @@ from svckit.errors import (
     Violations,
 )
 from svckit.names import check_resource_id
-from svckit.notify import notify
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page
-from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
@@ -35,7 +32,7 @@ from transcript_svc.domain.model import (
     SessionState,
     check_command,
 )
-from transcript_svc.service_layer.unit_of_work import TranscriptUnitOfWork
+from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
 
 MAX_WINDOW = 1000
 DEFAULT_MESSAGE_PAGE = 100
@@ -45,11 +42,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Personas(Protocol):
-    async def require_usable(self, name: str) -> object:
-        """Returns if the persona exists and is not deleted; raises NotFound, FailedPrecondition or Unavailable."""
-
-
 @dataclasses.dataclass(frozen=True)
 class StreamGrant:
     session: Session
@@ -57,41 +49,45 @@ class StreamGrant:
     pending_commands: list[Command]
 
 
+def session_ended(session_name: str) -> FailedPrecondition:
+    """The refusal of anything that needs a live session."""
+    return FailedPrecondition(f"{session_name} has ended", reason="SESSION_ENDED", metadata={"resource": session_name})
+
+
+def _check_new_session(draft: Session, session_id: str) -> None:
+    violations = Violations()
+    if session_id:
+        check_resource_id(violations, "session_id", session_id)
+    if not draft.persona:
+        violations.add("session.persona", "is required: 'personas/{persona_id}'")
+    if not draft.blueprint:
+        violations.add("session.blueprint", "is required")
+    if draft.round_number < 0:
+        violations.add("session.round_number", f"must be 1 or more, or 0 for 1 (got {draft.round_number})")
+    if not 0 <= draft.analysis_interval <= MAX_ANALYSIS_INTERVAL:
+        violations.add("session.analysis_interval",
+                       f"must be 1 to {MAX_ANALYSIS_INTERVAL}, or 0 for the default (got {draft.analysis_interval})")
+    if draft.persona_revision < 0:
+        violations.add("session.persona_revision", "must not be negative")
+    violations.raise_if_any()
+
+
 class Transcripts:
-    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens, personas: Personas,
+    def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
+                 page_tokens: PageTokens, personas: Personas,
                  default_interval: int = DEFAULT_ANALYSIS_INTERVAL) -> None:
-        self._engine = engine
+        """``uow`` opens a transaction; ``read`` opens reads only, with no transaction (one round trip a
+        statement)."""
+        self.uow = uow
+        self.read = read
         self._personas = personas
-        self._reads = autocommit(engine)
         self._tokens = page_tokens
         self._default_interval = default_interval
-
-    def uow(self) -> TranscriptUnitOfWork:
-        return TranscriptUnitOfWork(self._engine)
-
-    def read(self) -> TranscriptUnitOfWork:
-        """Reads only: no transaction (one round trip a statement)."""
-        return TranscriptUnitOfWork(self._reads)
 
     # --- sessions -----------------------------------------------------------------------------
 
     async def create_session(self, draft: Session, session_id: str, mutation: Mutation) -> Session:
-        violations = Violations()
-        if session_id:
-            check_resource_id(violations, "session_id", session_id)
-        if not draft.persona:
-            violations.add("session.persona", "is required: 'personas/{persona_id}'")
-        if not draft.blueprint:
-            violations.add("session.blueprint", "is required")
-        if draft.round_number < 0:
-            violations.add("session.round_number", f"must be 1 or more, or 0 for 1 (got {draft.round_number})")
-        if not 0 <= draft.analysis_interval <= MAX_ANALYSIS_INTERVAL:
-            violations.add("session.analysis_interval",
-                           f"must be 1 to {MAX_ANALYSIS_INTERVAL}, or 0 for the default "
-                           f"(got {draft.analysis_interval})")
-        if draft.persona_revision < 0:
-            violations.add("session.persona_revision", "must not be negative")
-        violations.raise_if_any()
+        _check_new_session(draft, session_id)
         # Asked before the transaction opens, so no connection waits on the persona service.
         await self._personas.require_usable(draft.persona)
         now = _now()
@@ -120,7 +116,7 @@ class Transcripts:
             raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
         return session
 
-    async def list_sessions(self, filters: dict, requested_size: int, token: str) -> Page[Session]:
+    async def list_sessions(self, filters: SessionFilters, requested_size: int, token: str) -> Page[Session]:
         size = page_size(requested_size)
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
@@ -146,8 +142,8 @@ class Transcripts:
             await uow.sessions.end(ended)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(session_id, "audit", ended.last_sequence)
-            await notify(uow.connection, SESSIONS_CHANNEL, f"ended:{session_id}")
-            await notify(uow.connection, OUTBOX_CHANNEL, "")
+            await uow.announce.session_ended(session_id)
+            await uow.announce.outbox_due()
             return ended
 
         async with self.uow() as uow:
@@ -200,13 +196,12 @@ class Transcripts:
         async def run() -> Command:
             session = await self._require_session(uow, session_id)
             if session.state is SessionState.ENDED:
-                raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
-                                         metadata={"resource": session.resource_name})
+                raise session_ended(session.resource_name)
             if await uow.commands.get(session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
             await uow.commands.add(command)
-            await notify(uow.connection, COMMANDS_CHANNEL, f"{session_id}:{command.id}")
+            await uow.announce.command_sent(session_id, command.id)
             return command
 
         async with self.uow() as uow:
@@ -239,7 +234,7 @@ class Transcripts:
         """Makes the caller the session's newest stream and hands it the commands not yet acknowledged."""
         async with self.uow() as uow:
             # Checked and claimed in one statement: a burst of opens costs the database as little as it can.
-            claimed = await uow.sessions.claim_stream(session_id, last_known_sequence, STREAMS_CHANNEL)
+            claimed = await uow.sessions.claim_stream(session_id, last_known_sequence)
             if claimed is None:
                 await self._refuse_stream(uow, session_id, last_known_sequence)
             session, epoch = claimed
@@ -253,8 +248,7 @@ class Transcripts:
         """Why a stream could not claim the session."""
         session = await self._require_session(uow, session_id)
         if session.state is SessionState.ENDED:
-            raise FailedPrecondition(f"{session.resource_name} has ended", reason="SESSION_ENDED",
-                                     metadata={"resource": session.resource_name})
+            raise session_ended(session.resource_name)
         if last_known_sequence > session.last_sequence:
             raise FailedPrecondition(
                 f"last_known_sequence {last_known_sequence} is above the durable record "

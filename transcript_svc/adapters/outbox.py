@@ -7,6 +7,7 @@ the trigger id and on the session's audit, so a repeat does no harm.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ _FAILED = sa.text(
 
 def transcript_outbox(engine: AsyncEngine, deliver: Callable[[str, str, int], Awaitable[None]],
                       max_attempts: int) -> OutboxDispatcher:
-    async def deliver_row(row) -> None:
+    async def deliver_row(row: sa.Row[Any]) -> None:
         await deliver(row.kind, row.session_id, row.up_to_sequence)
 
     return OutboxDispatcher("transcript", engine, OutboxQueries(_CLAIM, _DONE, _RETRY, _FAILED), deliver_row,

@@ -1,0 +1,49 @@
+"""The transcript store's unit of work: one transaction (or, on an autocommit engine, reads) on one connection."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from svckit.db import RequestLog, UnitOfWork
+from svckit.notify import notify
+from transcript_svc.adapters import tables
+from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
+from transcript_svc.adapters.repositories import (
+    CommandRepository,
+    MessageRepository,
+    OutboxRepository,
+    SessionRepository,
+)
+
+
+class NotifyAnnouncements:
+    """Announcements as PostgreSQL NOTIFY, delivered when the transaction commits."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def session_ended(self, session_id: str) -> None:
+        await notify(self._c, SESSIONS_CHANNEL, f"ended:{session_id}")
+
+    async def command_sent(self, session_id: str, command_id: str) -> None:
+        await notify(self._c, COMMANDS_CHANNEL, f"{session_id}:{command_id}")
+
+    async def outbox_due(self) -> None:
+        await notify(self._c, OUTBOX_CHANNEL, "")
+
+
+class DatabaseUnitOfWork(UnitOfWork):
+    sessions: SessionRepository
+    messages: MessageRepository
+    commands: CommandRepository
+    outbox: OutboxRepository
+    requests: RequestLog
+    announce: NotifyAnnouncements
+
+    def bind(self, connection: AsyncConnection) -> None:
+        self.sessions = SessionRepository(connection)
+        self.messages = MessageRepository(connection)
+        self.commands = CommandRepository(connection)
+        self.outbox = OutboxRepository(connection)
+        self.requests = RequestLog(connection, tables.request_log)
+        self.announce = NotifyAnnouncements(connection)

@@ -1,0 +1,117 @@
+"""What the transcript use cases need from the world, as protocols; ``app.py`` chooses what implements them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from svckit.db import RequestRecords
+from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
+
+# Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times.
+SessionFilters = dict[str, str | datetime | None]
+
+
+class Sessions(Protocol):
+    async def get(self, session_id: str, *, for_update: bool = False) -> Session | None: ...
+
+    async def add(self, session: Session) -> None: ...
+
+    async def end(self, session: Session) -> None: ...
+
+    async def stream_epoch(self, session_id: str) -> int | None: ...
+
+    async def claim_stream(self, session_id: str, last_known_sequence: int) -> tuple[Session, int] | None:
+        """Makes the caller the newest stream of the session, if it has not ended and holds
+        ``last_known_sequence``, and announces it at commit. Returns the session and the stream's epoch;
+        None when no such session is there to stream."""
+        ...
+
+    async def list(self, filters: SessionFilters, after: tuple[datetime, str] | None, limit: int) -> list[Session]: ...
+
+
+class Messages(Protocol):
+    """Reads only: utterances are written by the group commit."""
+
+    async def get(self, session_id: str, sequence: int) -> Message | None: ...
+
+    async def page(self, session_id: str, after: int, up_to: int | None, limit: int) -> list[Message]: ...
+
+    async def last(self, session_id: str, up_to: int | None, count: int) -> list[Message]: ...
+
+
+class Commands(Protocol):
+    async def get(self, session_id: str, command_id: str) -> Command | None: ...
+
+    async def add(self, command: Command) -> None: ...
+
+    async def unacknowledged(self, session_id: str) -> list[Command]: ...
+
+    async def mark_delivered(self, session_id: str, command_ids: list[str], when: datetime) -> None: ...
+
+    async def acknowledge(self, session_id: str, command_id: str, when: datetime) -> bool:
+        """False when there is no such command."""
+        ...
+
+    async def list(self, session_id: str, state: str | None, source: str | None, after: int | None,
+                   limit: int) -> list[tuple[int, Command]]:
+        """The commands after position ``after``, each with its position (the page cursor)."""
+        ...
+
+
+class Outbox(Protocol):
+    async def enqueue(self, session_id: str, kind: str, up_to_sequence: int) -> None: ...
+
+
+class Announcements(Protocol):
+    """What the replicas hear once the transaction commits."""
+
+    async def session_ended(self, session_id: str) -> None: ...
+
+    async def command_sent(self, session_id: str, command_id: str) -> None: ...
+
+    async def outbox_due(self) -> None: ...
+
+
+class TranscriptUnitOfWork(Protocol):
+    """One transaction over the transcript store: ``async with uow: ...; await uow.commit()``."""
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def messages(self) -> Messages: ...
+
+    @property
+    def commands(self) -> Commands: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def requests(self) -> RequestRecords: ...
+
+    @property
+    def announce(self) -> Announcements: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class Personas(Protocol):
+    async def require_usable(self, name: str) -> object:
+        """Returns if the persona exists and is not deleted; raises NotFound, FailedPrecondition or Unavailable."""
+        ...
+
+
+class UtteranceCommitter(Protocol):
+    async def submit(self, session_id: str, utterance: Utterance, epoch: int) -> asyncio.Future[Outcome]:
+        """Queues an utterance of the stream ``epoch`` (waiting while the queue is full); the future gives its
+        ``Outcome`` once committed, or the error that kept it from being committed."""
+        ...

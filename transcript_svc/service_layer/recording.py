@@ -1,0 +1,61 @@
+"""Recording the utterances of a live stream: checked, handed to the group commit, answered by their outcome.
+
+An utterance is acknowledged only once its commit settled it (stored, or a duplicate of what is stored);
+anything else ends the stream with the status that tells the gateway what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
+from transcript_svc.domain.model import Outcome, Utterance
+from transcript_svc.service_layer.ports import UtteranceCommitter
+
+
+class Recording:
+    def __init__(self, committer: UtteranceCommitter) -> None:
+        self._committer = committer
+
+    def stream(self, session_id: str, epoch: int, last_durable_sequence: int) -> StreamRecorder:
+        """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored."""
+        return StreamRecorder(self._committer, session_id, epoch, last_durable_sequence)
+
+
+class StreamRecorder:
+    def __init__(self, committer: UtteranceCommitter, session_id: str, epoch: int, last_durable_sequence: int) -> None:
+        self._committer = committer
+        self._session_id = session_id
+        self._epoch = epoch
+        self._highest = last_durable_sequence  # the highest sequence stored or handed to the commit
+
+    async def record(self, utterance: Utterance) -> asyncio.Future[Outcome]:
+        """Hands the utterance to the group commit (waiting while its queue is full); the future settles with
+        its commit. An utterance that skips ahead of what this stream has sent is refused (SEQUENCE_GAP)."""
+        expected = self._highest + 1
+        if utterance.sequence > expected:
+            raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
+                                     reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
+        self._highest = max(self._highest, utterance.sequence)
+        return await self._committer.submit(self._session_id, utterance, self._epoch)
+
+
+async def acknowledged_as_duplicate(sequence: int, commit: asyncio.Future[Outcome]) -> bool:
+    """Whether the settled utterance ``sequence`` is acknowledged as a duplicate (else as stored).
+
+    Raises the error that ends the stream when it was not stored: its commit failed or found an earlier
+    utterance missing (UNAVAILABLE: reconnect and resume), or the sequence holds other content (ALREADY_EXISTS).
+    """
+    try:
+        outcome = await commit
+    except Exception as error:
+        raise Unavailable(f"storing utterance {sequence} failed; reconnect and resume ({type(error).__name__})",
+                          reason="COMMIT_FAILED") from error
+    if outcome is Outcome.GAP:
+        raise Unavailable(f"utterance {sequence} was not stored: an earlier one is not durable; reconnect and resume",
+                          reason="COMMIT_FAILED")
+    if outcome is Outcome.CONFLICT:
+        raise AlreadyExists(f"sequence {sequence} is already stored with another role or text",
+                            reason="SEQUENCE_CONFLICT", metadata={"sequence": str(sequence)})
+    return outcome is Outcome.DUPLICATE
+
