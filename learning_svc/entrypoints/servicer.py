@@ -6,7 +6,6 @@ import math
 
 from sparring.learning.v1 import learning_service_pb2 as pb
 
-from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.domain.experiments import (
     ExperimentMetric,
     ExperimentSettings,
@@ -22,7 +21,8 @@ from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import with_defaults
 from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.patches import Patches
-from learning_svc.service_layer.runs import RunKind, Runs, RunTrigger
+from learning_svc.service_layer.ports import PersonaReader, RunKind
+from learning_svc.service_layer.run_queue import RunQueue, RunTrigger
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.records import to_record
@@ -45,8 +45,8 @@ def _notes(**fields: str) -> None:
 
 
 class LearningServicer:
-    def __init__(self, corpus: Corpus, patches: Patches, runs: Runs, experiments: Experiments,
-                 personas: PersonaDirectory, openai_configured: bool, default_engine: str = "ENGINE_LOCAL") -> None:
+    def __init__(self, corpus: Corpus, patches: Patches, runs: RunQueue, experiments: Experiments,
+                 personas: PersonaReader, openai_configured: bool, default_engine: str = "ENGINE_LOCAL") -> None:
         self._corpus = corpus
         self._patches = patches
         self._runs = runs
