@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,7 +33,7 @@ from svckit.server import GrpcApp
 log = logging.getLogger("learning.schedule")
 
 
-async def _every(seconds: float, start) -> None:
+async def _every(seconds: float, start: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
             await start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -145,7 +145,15 @@ class RequestLog:
         )
 
 
-async def run_idempotent(requests: RequestLog, mutation: Mutation, method: str,
+class RequestRecords(Protocol):
+    """What ``run_idempotent`` needs of a request log: a ``RequestLog``, or a fake of one in use-case tests."""
+
+    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None: ...
+
+    async def record(self, request_id: str, response: Any) -> None: ...
+
+
+async def run_idempotent(requests: RequestRecords, mutation: Mutation, method: str,
                          run: Callable[[], Awaitable[T]], result_type: type[T] | None) -> T:
     """Runs ``run()`` once per request id inside the caller's transaction; a retry gets the first result.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -122,7 +122,7 @@ class OpenAILearningEngine:
         await self._client.close()
 
 
-async def _all(works: Iterable[Awaitable[T]]) -> list[T]:
+async def _all(works: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
     """The results of the works run together; the first EngineFailure cancels the others and is raised."""
     try:
         async with asyncio.TaskGroup() as group:

@@ -79,7 +79,7 @@ class AuditRepository(_Repository):
             "SELECT document, record_time FROM learning.audits WHERE id = :id"), {"id": audit_id})).first()
         return {**row.document, "record_time": row.record_time.isoformat()} if row is not None else None
 
-    async def list(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]:
+    async def page(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]:
         """Newest audit_time first, by archetype, difficulty, persona and a time range."""
         clauses = ["true", *_conditions(filters, ("archetype", "difficulty", "persona"))]
         if filters.get("time_from") is not None:
@@ -124,7 +124,7 @@ class TrainingEventRepository(_Repository):
             {"id": event_id, "source": source.value, "origin": origin, "persona": signal.persona,
              "module": signal.module, "signal": signal.signal})
 
-    async def list(self, filters: Filters, after: int | None, limit: int) -> list[Listed[TrainingEvent]]:
+    async def page(self, filters: Filters, after: int | None, limit: int) -> list[Listed[TrainingEvent]]:
         """Oldest first."""
         clauses = ["position > :after", *_conditions(filters, ("persona", "source", "processed", "learning_run"))]
         rows = (await self._connection.execute(sa.text(
@@ -236,7 +236,7 @@ class PatchRepository(_Repository):
             {"archetype": archetype})).all()
         return [_patch(row.document) for row in rows]
 
-    async def list(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[PromptPatch]]:
+    async def page(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[PromptPatch]]:
         clauses = ["true", *_conditions(filters, ("archetype", "target", "state", "evolution_run"))]
         condition, cursor = after_cursor(after, newest_first=True)
         clauses.append(condition)
@@ -274,7 +274,7 @@ class ExperimentRepository(_Repository):
             {"id": document["name"].removeprefix("experiments/"), "state": document["state"],
              "document": json.dumps(document)})
 
-    async def list(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]:
+    async def page(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]:
         clauses = ["true"]
         if filters.get("state"):
             clauses.append("state = :state")
@@ -364,7 +364,7 @@ class RunRepository(_Repository):
             {"id": run_id, "kind": kind.value})).first()
         return row.document if row is not None else None
 
-    async def list(self, kind: RunKind, filters: Filters, after: list[str] | None,
+    async def page(self, kind: RunKind, filters: Filters, after: list[str] | None,
                    limit: int) -> list[Listed[Document]]:
         """Newest first; ``filters`` may hold scope, state and decision (learning runs)."""
         clauses = ["kind = :kind", *_conditions(filters, ("scope", "state"))]

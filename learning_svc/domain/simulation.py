@@ -128,7 +128,8 @@ class SimulatedPersona:
     def from_mapping(cls, data: Mapping[str, Any]) -> SimulatedPersona:
         """From a persona in its JSON form: a catalogue entry ({"persona_id", "persona": {...}}), or the
         persona message as json_format.MessageToDict gives it (preserving_proto_field_name)."""
-        body: Mapping[str, Any] = data.get("persona") if isinstance(data.get("persona"), Mapping) else data
+        nested = data.get("persona")
+        body: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
         name = body.get("name") or f"personas/{data.get('persona_id') or body.get('slug', '')}"
         config = body.get("config") or {}
         beliefs = tuple(b["text"] if isinstance(b, Mapping) else str(b) for b in body.get("beliefs", ()))
@@ -522,7 +523,8 @@ _QUESTIONS = (
 
 # ---------------------------------------------------------------------------------------------- candidate
 
-_TRACK_OF_BLUEPRINT = {
+# By the blueprint's plain value ("sales"), which a StrEnum member also is.
+_TRACK_OF_BLUEPRINT: dict[str, str] = {
     Blueprint.SALES: "sales",
     Blueprint.MARKETING: "marketing",
     Blueprint.AGENTIC_ENG: "engineering",
@@ -723,8 +725,9 @@ def _content(pool: Sequence[str], budget: int, rng: random.Random) -> list[str]:
             if left == 0:
                 return chosen
     while left >= 4 and pool:
-        sentence = next((s for s in pool if words(s) > left and s not in chosen), None)
-        sentence = sentence or pool[rng.randrange(len(pool))]
+        sentence = next((s for s in pool if words(s) > left and s not in chosen), None) or pool[
+            rng.randrange(len(pool))
+        ]
         n = min(words(sentence), left)
         chosen.append(_cut(sentence, n))
         left -= n
@@ -942,4 +945,5 @@ def score_means(scores: Iterable[tuple[int, int, int, int, int]]) -> AuditScoreM
     if not rows:
         return AuditScoreMeans(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     means = [sum(column) / len(rows) for column in zip(*rows, strict=True)]
-    return AuditScoreMeans(*(round(mean, 2) for mean in means), overall=round(sum(means) / 5, 2))
+    brevity, authenticity, consistency, enthusiasm_leak, pacing = (round(mean, 2) for mean in means)
+    return AuditScoreMeans(brevity, authenticity, consistency, enthusiasm_leak, pacing, round(sum(means) / 5, 2))

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.message import Message
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from calls.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
@@ -29,28 +31,44 @@ from svckit.times import time_of
 TRACE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 MAX_NOTE_CHARS = 500
 MAX_MOTIVATION_CHARS = 2000
+M = TypeVar("M", bound=Message)
 
 
-def message(message_type: type, value: Any):
+def message(message_type: type[M], value: object) -> M:
     """A domain value (dataclass) or a stored document (dict) as its proto message."""
     record = value if isinstance(value, dict) else to_record(value)
     return json_format.ParseDict(record, message_type(), ignore_unknown_fields=True)
 
 
-def document(msg) -> dict:
+def document(msg: Message) -> dict[str, Any]:
     return json_format.MessageToDict(msg, preserving_proto_field_name=True)
 
 
-def enum_name(enum_type, value: int, field: str, allow_unset: bool = False) -> str | None:
-    """The proto name of an enum value in a request; None when unset and allowed."""
+V = TypeVar("V", bound=int, contravariant=True)
+
+
+class ProtoEnum(Protocol[V]):
+    """A generated proto enum type: its names by number."""
+
+    @property
+    def DESCRIPTOR(self) -> EnumDescriptor: ...
+
+    def Name(self, number: V) -> str: ...
+
+
+def enum_name(enum_type: ProtoEnum[V], value: V, field: str) -> str:
+    """The proto name of a required enum value in a request."""
     if value == 0:
-        if allow_unset:
-            return None
         raise InvalidArgument(FieldViolation(field, "is required"))
     try:
         return enum_type.Name(value)
     except ValueError:
         raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}")) from None
+
+
+def optional_enum_name(enum_type: ProtoEnum[V], value: V, field: str) -> str | None:
+    """The proto name of an optional enum value in a request; None when unset."""
+    return enum_name(enum_type, value, field) if value != 0 else None
 
 
 def optional_name(value: str, collection: str, field: str) -> str:
@@ -60,10 +78,10 @@ def optional_name(value: str, collection: str, field: str) -> str:
     return value
 
 
-def scope_filter(request, field: str, collection: str, all_field: str) -> str | None:
+def scope_filter(request: Message, field: str, collection: str, all_field: str) -> str | None:
     """A List's scope filter: one named scope, the all-scope ("", as runs and patches store it) when
     ``all_field`` is set, or None for any scope."""
-    value = getattr(request, field)
+    value: str = getattr(request, field)
     if getattr(request, all_field):
         if value:
             raise InvalidArgument(FieldViolation(all_field, f"cannot be combined with {field}"))
@@ -86,7 +104,7 @@ def _check_range(violations: Violations, value: float, low: float, high: float, 
 # --- audits ----------------------------------------------------------------------------------------
 
 
-def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict]:
+def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict[str, Any]]:
     """The id of the audit's source and the audit as stored; every bad field named at once."""
     v = Violations()
     source_id = ""
@@ -175,7 +193,7 @@ def patch_change(patch: pb.PromptPatch) -> PatchChange:
 # --- feedback --------------------------------------------------------------------------------------
 
 
-def feedback_document(feedback: pb.Feedback) -> dict:
+def feedback_document(feedback: pb.Feedback) -> dict[str, Any]:
     v = Violations()
     v.require(TRACE_ID.match(feedback.trace_id) is not None, "feedback.trace_id",
               "is required: 1 to 200 letters, digits and '.-_:'")
@@ -209,7 +227,7 @@ _OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_
                   "max_refinements": (1, 20)}
 
 
-def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict:
+def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict[str, Any]:
     v = Violations()
     for field, (low, high) in _OPTION_RANGES.items():
         value = getattr(options, field)
@@ -218,7 +236,7 @@ def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict:
     if options.HasField("min_score_gain"):
         _check_range(v, options.min_score_gain, 0.0, 9.0, f"{field_path}.min_score_gain")
     v.raise_if_any()
-    engine = enum_name(pb.Engine, options.engine, f"{field_path}.engine", allow_unset=True)
+    engine = optional_enum_name(pb.Engine, options.engine, f"{field_path}.engine")
     record = {field: getattr(options, field) for field in _OPTION_RANGES}
     if options.HasField("min_score_gain"):
         record["min_score_gain"] = options.min_score_gain

@@ -88,7 +88,7 @@ class Corpus:
         size = page_size(requested_size)
         after = self._tokens.decode(token, _as_text(filters))
         async with self._units.read() as uow:
-            listed = await uow.audits.list(filters, after, size + 1)
+            listed = await uow.audits.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, _as_text(filters))
         return Page([item.item for item in kept], next_token)
 
@@ -127,7 +127,7 @@ class Corpus:
         size = page_size(requested_size, default=DEFAULT_EVENT_PAGE, maximum=MAX_EVENT_PAGE)
         after = self._tokens.decode(token, filters)
         async with self._units.read() as uow:
-            listed = await uow.events.list(filters, after, size + 1)
+            listed = await uow.events.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 

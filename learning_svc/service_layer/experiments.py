@@ -144,7 +144,7 @@ class Experiments:
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
         async with self._units.read() as uow:
-            listed = await uow.experiments.list(filters, after, size + 1)
+            listed = await uow.experiments.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -134,7 +134,7 @@ class Patches:
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
         async with self._units.read() as uow:
-            listed = await uow.patches.list(filters, after, size + 1)
+            listed = await uow.patches.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
@@ -211,7 +211,7 @@ class Patches:
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
-    async def active_set(self, archetype: str, targets: list[PatchTarget]) -> ActiveSet:
+    async def active_set(self, archetype: str, targets: Sequence[PatchTarget]) -> ActiveSet:
         """Patches for all archetypes first, then the archetype's own, each in activation order."""
         async def load() -> list[PromptPatch]:
             async with self._units.read() as uow:

@@ -14,6 +14,7 @@ from learning_svc.domain.evolution import Finding, Refinement
 from learning_svc.domain.modules import Module, Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
+from svckit.db import RequestRecords
 
 T = TypeVar("T", covariant=True)
 # A page cursor as the listing stores it in its token: [time, id], or a position.
@@ -94,19 +95,13 @@ class ClaimedRun:
     document: Document
 
 
-class RequestRecords(Protocol):
-    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None: ...
-
-    async def record(self, request_id: str, response: Any) -> None: ...
-
-
 class AuditRepository(Protocol):
     async def add(self, audit_id: str, document: Document) -> bool:
         """False when the audit is already stored; a new one is announced on the audits channel."""
 
     async def get(self, audit_id: str) -> Document | None: ...
 
-    async def list(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]: ...
+    async def page(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]: ...
 
     async def recent(self, archetype: str | None, limit: int) -> list[Document]: ...
 
@@ -121,7 +116,7 @@ class FeedbackRepository(Protocol):
 class TrainingEventRepository(Protocol):
     async def add(self, event_id: str, source: TrainingEventSource, origin: str, signal: Signal) -> None: ...
 
-    async def list(self, filters: Filters, after: int | None, limit: int) -> list[Listed[TrainingEvent]]: ...
+    async def page(self, filters: Filters, after: int | None, limit: int) -> list[Listed[TrainingEvent]]: ...
 
     async def unprocessed(self, persona: str, limit: int) -> list[PendingEvent]:
         """Oldest first, of one persona or, for "", of all."""
@@ -157,7 +152,7 @@ class PatchRepository(Protocol):
     async def active_for_render(self, archetype: str) -> list[PromptPatch]:
         """Patches for all archetypes first, then the archetype's own, each in activation order."""
 
-    async def list(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[PromptPatch]]: ...
+    async def page(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[PromptPatch]]: ...
 
     async def revisions(self, patch_id: str, before: int | None, limit: int) -> list[Listed[Revision]]: ...
 
@@ -170,7 +165,7 @@ class ExperimentRepository(Protocol):
 
     async def save(self, document: Document) -> None: ...
 
-    async def list(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]: ...
+    async def page(self, filters: Filters, after: list[str] | None, limit: int) -> list[Listed[Document]]: ...
 
     async def assignment(self, experiment_id: str, session_id: str) -> Assignment | None: ...
 
@@ -200,7 +195,7 @@ class RunRepository(Protocol):
 
     async def get(self, kind: RunKind, run_id: str) -> Document | None: ...
 
-    async def list(self, kind: RunKind, filters: Filters, after: list[str] | None,
+    async def page(self, kind: RunKind, filters: Filters, after: list[str] | None,
                    limit: int) -> list[Listed[Document]]: ...
 
     async def waiting(self) -> int:
@@ -221,14 +216,29 @@ class RunRepository(Protocol):
 class LearningUnitOfWork(Protocol):
     """One transaction (or, made for reading, none) over the learning schema's repositories."""
 
-    audits: AuditRepository
-    feedback: FeedbackRepository
-    events: TrainingEventRepository
-    modules: ModuleRepository
-    patches: PatchRepository
-    experiments: ExperimentRepository
-    runs: RunRepository
-    requests: RequestRecords
+    @property
+    def audits(self) -> AuditRepository: ...
+
+    @property
+    def feedback(self) -> FeedbackRepository: ...
+
+    @property
+    def events(self) -> TrainingEventRepository: ...
+
+    @property
+    def modules(self) -> ModuleRepository: ...
+
+    @property
+    def patches(self) -> PatchRepository: ...
+
+    @property
+    def experiments(self) -> ExperimentRepository: ...
+
+    @property
+    def runs(self) -> RunRepository: ...
+
+    @property
+    def requests(self) -> RequestRecords: ...
 
     async def __aenter__(self) -> Self: ...
 

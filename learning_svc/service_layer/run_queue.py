@@ -141,7 +141,7 @@ class RunQueue:
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
         async with self._units.read() as uow:
-            listed = await uow.runs.list(kind, filters, after, size + 1)
+            listed = await uow.runs.page(kind, filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
