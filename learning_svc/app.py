@@ -16,6 +16,7 @@ from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.adapters.repositories import PATCHES_CHANNEL, RUNS_CHANNEL
 from learning_svc.adapters.unit_of_work import LearningUnitsOfWork
 from learning_svc.config import LearningSettings
+from learning_svc.domain.evolution import Engine
 from learning_svc.entrypoints.servicer import SERVICE, LearningServicer
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import Evolution, OpenAILimits, with_defaults
@@ -55,7 +56,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
                                          settings.openai_timeout_seconds, settings.openai_max_retries) \
         if settings.openai_base_url else None
     # Runs that name no engine get the configured one; openai only where it is configured.
-    default_engine = "ENGINE_OPENAI" if openai_engine is not None and settings.engine == "openai" else "ENGINE_LOCAL"
+    default_engine = Engine.OPENAI if openai_engine is not None and settings.engine == Engine.OPENAI else Engine.LOCAL
     openai_limits = OpenAILimits(settings.openai_max_calls_per_run, settings.openai_seconds_per_run)
     runs.register(RunKind.EVOLUTION,
                   Evolution(units, corpus, personas, local_engine, openai_engine, openai_limits).execute)

@@ -4,7 +4,8 @@ refinements -> validate (judge simulated calls) -> apply.
 No I/O: the service reads the audits and active patches, runs the simulations (simulation.simulate) and
 writes the results; these functions only compute. Outputs carry the contract's names (fields are the proto
 field names, enum values the proto enum value names, nested lists tuples), so dataclasses.asdict of any of
-them parses into its sparring.learning.v1 message with json_format.ParseDict."""
+them parses into its sparring.learning.v1 message with json_format.ParseDict; only engines are named as in the
+analysis service ("local", "openai"), and the entry points give them their proto names."""
 
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ class FindingKind(StrEnum):
 
 
 class Engine(StrEnum):
-    LOCAL = "ENGINE_LOCAL"
-    OPENAI = "ENGINE_OPENAI"
+    """What made a step's output: the deterministic local engine, or a model behind an OpenAI-compatible API."""
+
+    LOCAL = "local"
+    OPENAI = "openai"
 
 
 def flag_reason_name(reason: FlagReason | str) -> str:
@@ -174,7 +177,7 @@ class ValidationResult:
     score_gain: float
     passed: bool
     explanation: str
-    engine: str  # "ENGINE_LOCAL" or "ENGINE_OPENAI"
+    engine: Engine
 
 
 # ---------------------------------------------------------------------------------------------- analyze corpus
@@ -681,7 +684,7 @@ def judge(
     baseline: SimulationSummary,
     patched: SimulationSummary,
     min_score_gain: float,
-    engine: str,
+    engine: Engine,
 ) -> ValidationResult:
     """Passed when the targeted score rose by at least min_score_gain and the overall score did not fall."""
     score = target_score(refinement, findings)
@@ -708,5 +711,5 @@ def judge(
         score_gain=gain,
         passed=enough and not_worse,
         explanation=explanation,
-        engine=str(engine),
+        engine=engine,
     )

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from calls.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
+from learning_svc.domain.evolution import Engine
 from learning_svc.domain.patches import (
     MAX_PHRASE_CHARS,
     MAX_TEXT_CHARS,
@@ -236,8 +237,34 @@ def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict[str
     if options.HasField("min_score_gain"):
         _check_range(v, options.min_score_gain, 0.0, 9.0, f"{field_path}.min_score_gain")
     v.raise_if_any()
-    engine = optional_enum_name(pb.Engine, options.engine, f"{field_path}.engine")
+    engine = engine_of(options.engine, f"{field_path}.engine")
     record = {field: getattr(options, field) for field in _OPTION_RANGES}
     if options.HasField("min_score_gain"):
         record["min_score_gain"] = options.min_score_gain
-    return {**record, "auto_apply": options.auto_apply, "engine": engine or "ENGINE_LOCAL"}
+    return {**record, "auto_apply": options.auto_apply, "engine": engine or Engine.LOCAL}
+
+
+_ENGINES = {Engine.LOCAL: pb.ENGINE_LOCAL, Engine.OPENAI: pb.ENGINE_OPENAI}
+
+
+def engine_of(value: pb.Engine.ValueType, field: str) -> Engine | None:
+    """The engine a request names; None when unset."""
+    if optional_enum_name(pb.Engine, value, field) is None:
+        return None
+    return next(engine for engine, number in _ENGINES.items() if number == value)
+
+
+def evolution_run(document: dict[str, Any]) -> pb.EvolutionRun:
+    """A stored run as its message, the engines of its options and outputs by their proto names."""
+    run = {**document}
+    if "options" in run:
+        run["options"] = _with_engine_number(run["options"])
+    if "engine" in run.get("generate_refinements", {}):
+        run["generate_refinements"] = _with_engine_number(run["generate_refinements"])
+    if "results" in run.get("validate", {}):
+        run["validate"] = {**run["validate"], "results": [_with_engine_number(r) for r in run["validate"]["results"]]}
+    return message(pb.EvolutionRun, run)
+
+
+def _with_engine_number(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "engine": _ENGINES[Engine(record["engine"])]} if "engine" in record else record

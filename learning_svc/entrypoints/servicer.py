@@ -8,6 +8,7 @@ import grpc
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
+from learning_svc.domain.evolution import Engine
 from learning_svc.domain.experiments import (
     ExperimentMetric,
     ExperimentSettings,
@@ -55,7 +56,7 @@ def _notes(**fields: str) -> None:
 
 class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
     def __init__(self, corpus: Corpus, patches: Patches, runs: RunQueue, experiments: Experiments,
-                 personas: PersonaReader, openai_configured: bool, default_engine: str = "ENGINE_LOCAL") -> None:
+                 personas: PersonaReader, openai_configured: bool, default_engine: Engine = Engine.LOCAL) -> None:
         self._corpus = corpus
         self._patches = patches
         self._runs = runs
@@ -107,7 +108,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         options = convert.evolution_options(request.run.options, "run.options")
         if request.run.options.engine == pb.ENGINE_UNSPECIFIED:
             options["engine"] = self._default_engine
-        if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
+        if options["engine"] == Engine.OPENAI and not self._openai_configured:
             raise InvalidArgument(FieldViolation("run.options.engine", "ENGINE_OPENAI is not configured on this "
                                                                        "service (LEARNING_OPENAI_BASE_URL)"),
                                   reason="ENGINE_NOT_CONFIGURED")
@@ -116,19 +117,19 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                                   reason="UNKNOWN_ARCHETYPE")
         run = await self._runs.start(RunKind.EVOLUTION, {"archetype": archetype, "options": with_defaults(options)},
                                      RunTrigger.MANUAL, mutation_of(request))
-        return pb.CreateEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+        return pb.CreateEvolutionRunResponse(run=convert.evolution_run(run))
 
     async def GetEvolutionRun(self, request: pb.GetEvolutionRunRequest,
                               context: grpc.aio.ServicerContext) -> pb.GetEvolutionRunResponse:
         run = await self._runs.get(RunKind.EVOLUTION, names.resource_id(request.name, "evolutionRuns", "name"))
-        return pb.GetEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+        return pb.GetEvolutionRunResponse(run=convert.evolution_run(run))
 
     async def ListEvolutionRuns(self, request: pb.ListEvolutionRunsRequest,
                                 context: grpc.aio.ServicerContext) -> pb.ListEvolutionRunsResponse:
         filters = {"scope": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "state": optional_enum_name(pb.RunState, request.state, "state")}
         page = await self._runs.list(RunKind.EVOLUTION, filters, request.page_size, request.page_token)
-        return pb.ListEvolutionRunsResponse(runs=[message(pb.EvolutionRun, run) for run in page.items],
+        return pb.ListEvolutionRunsResponse(runs=[convert.evolution_run(run) for run in page.items],
                                             next_page_token=page.next_page_token)
 
     # --- prompt patches -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A prompt evolution run: analyze corpus, identify patterns, generate refinements, validate by
 simulated calls, apply. Each stage's output is saved on the run as soon as the stage ends.
 
-Two engines, as for live analysis: the run's ``options.engine`` picks ENGINE_LOCAL (deterministic) or ENGINE_OPENAI
+Two engines, as for live analysis: the run's ``options.engine`` picks "local" (deterministic) or "openai"
 (an OpenAI-compatible model) for generating refinements and for playing the persona in the validate stage's
 simulated calls; both sets of simulated calls are audited by the same auditor as real calls. When the model's
 answer cannot be used (``EngineFailure``) the step is done by the local engine instead, counted in
@@ -218,17 +218,17 @@ class Evolution:
         return {"results": to_record(state.results)}
 
     async def _refinements(self, state: _RunState,
-                           active: Sequence[PromptPatch]) -> tuple[tuple[Refinement, ...], str]:
+                           active: Sequence[PromptPatch]) -> tuple[tuple[Refinement, ...], Engine]:
         """The refinements and the engine that made them."""
         limit = state.options["max_refinements"]
         if state.openai is not None:
             try:
                 made = await state.openai.use("generate_refinements", 1,
                                               lambda engine: engine.refinements(state.findings, active, limit))
-                return made, Engine.OPENAI.value
+                return made, Engine.OPENAI
             except EngineFailure as failure:
                 _fell_back("generate_refinements", failure, f"the refinements of {state.name}")
-        return await self._local.refinements(state.findings, active, limit), Engine.LOCAL.value
+        return await self._local.refinements(state.findings, active, limit), Engine.LOCAL
 
     async def _validate(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
                         personas: Sequence[SimulatedPersona]) -> ValidationResult:
@@ -245,11 +245,11 @@ class Evolution:
                 baseline, patched = await state.openai.use(
                     "validate", 2 * calls * DEFAULT_EXCHANGES,
                     lambda engine: engine.simulate_pair(personas, before, after, calls))
-                return judge(refinement, state.findings, baseline, patched, gain, Engine.OPENAI.value)
+                return judge(refinement, state.findings, baseline, patched, gain, Engine.OPENAI)
             except EngineFailure as failure:
                 _fell_back("validate", failure, f"{refinement.refinement_id} of {state.name}")
         baseline, patched = await self._local.simulate_pair(personas, before, after, calls)
-        return judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL.value)
+        return judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL)
 
     async def _players(self, archetype: str, audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:
         audited = Counter(audit.persona for audit in audits if audit.archetype == archetype)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from calls.persona_audit import FlagReason
-from learning_svc.domain.evolution import CorpusAudit, flag_reason_name, generate_refinements
+from learning_svc.domain.evolution import CorpusAudit, Engine, flag_reason_name, generate_refinements
 from learning_svc.domain.modules import TrainingEventSource
 from learning_svc.domain.patches import (
     PatchAction,
@@ -132,7 +132,7 @@ async def test_an_evolution_run_writes_and_applies_the_refinement_its_simulated_
     assert [final[stage]["status"]["state"] for stage in ("analyze_corpus", "identify_patterns",
                                                           "generate_refinements", "validate", "apply")] \
         == ["STAGE_STATE_SUCCEEDED"] * 5
-    assert final["generate_refinements"]["engine"] == "ENGINE_LOCAL"
+    assert final["generate_refinements"]["engine"] == Engine.LOCAL
     assert [result["passed"] for result in final["validate"]["results"]] == [True]
     ((baseline_rules, patched_rules),) = local.simulated_rules
     assert baseline_rules == () and len(patched_rules) == 1  # with and without the refinement
@@ -148,9 +148,9 @@ async def test_a_failing_openai_engine_hands_each_step_to_the_local_one(units):
     local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(5.0, 8.0), patched=summary(9.0, 7.9))
     openai = ScriptedEngine(failure=EngineFailure("invalid_answer", "reply must be a non-empty string"))
 
-    final, _ = await run(evolution_of(units, local, openai), engine="ENGINE_OPENAI")
+    final, _ = await run(evolution_of(units, local, openai), engine=Engine.OPENAI)
 
-    assert final["generate_refinements"]["engine"] == "ENGINE_LOCAL"
-    assert [(r["engine"], r["passed"]) for r in final["validate"]["results"]] == [("ENGINE_LOCAL", False)]
+    assert final["generate_refinements"]["engine"] == Engine.LOCAL
+    assert [(r["engine"], r["passed"]) for r in final["validate"]["results"]] == [(Engine.LOCAL, False)]
     assert final["apply"]["patches"] == [] and units.tables.patches == {}
 
