@@ -82,7 +82,6 @@ class RunQueue:
         self._executors: dict[RunKind, Executor] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.worker_id = uuid.uuid4().hex[:12]
 
     def register(self, kind: RunKind, executor: Executor) -> None:
         self._executors[kind] = executor
