@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from learning_svc.adapters.local_engine import LocalLearningEngine
 from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import PersonaDirectory
+from learning_svc.adapters.repositories import PATCHES_CHANNEL, RUNS_CHANNEL
+from learning_svc.adapters.unit_of_work import LearningUnitsOfWork
 from learning_svc.config import LearningSettings
+from learning_svc.domain.evolution import Engine
 from learning_svc.entrypoints.servicer import SERVICE, LearningServicer
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import Evolution, OpenAILimits, with_defaults
 from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, LearningRuns
-from learning_svc.service_layer.patches import PATCHES_CHANNEL, Patches
-from learning_svc.service_layer.runs import RUNS_CHANNEL, RunKind, RunLimits, Runs
+from learning_svc.service_layer.patches import Patches
+from learning_svc.service_layer.ports import RunKind
+from learning_svc.service_layer.run_queue import RunLimits, RunQueue
 from svckit.cache import InvalidatedCache
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
@@ -28,7 +34,7 @@ from svckit.server import GrpcApp
 log = logging.getLogger("learning.schedule")
 
 
-async def _every(seconds: float, start) -> None:
+async def _every(seconds: float, start: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
             await start()
@@ -40,19 +46,22 @@ async def _every(seconds: float, start) -> None:
 async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     personas = PersonaDirectory(settings.persona_address, settings.persona_timeout_seconds)
-    corpus = Corpus(engine, page_tokens)
-    patches = Patches(engine, page_tokens, InvalidatedCache("learning_active_patches", 10_000))
-    runs = Runs(engine, page_tokens, RunLimits(settings.run_lease_seconds, settings.run_timeout_seconds,
-                                               settings.run_poll_seconds))
+    units = LearningUnitsOfWork(engine)
+    corpus = Corpus(units, page_tokens)
+    patches = Patches(units, page_tokens, InvalidatedCache("learning_active_patches", 10_000))
+    runs = RunQueue(units, page_tokens, RunLimits(settings.run_lease_seconds, settings.run_timeout_seconds,
+                                                  settings.run_poll_seconds))
+    local_engine = LocalLearningEngine()
     openai_engine = OpenAILearningEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
                                          settings.openai_timeout_seconds, settings.openai_max_retries) \
         if settings.openai_base_url else None
     # Runs that name no engine get the configured one; openai only where it is configured.
-    default_engine = "ENGINE_OPENAI" if openai_engine is not None and settings.engine == "openai" else "ENGINE_LOCAL"
+    default_engine = Engine.OPENAI if openai_engine is not None and settings.engine == Engine.OPENAI else Engine.LOCAL
     openai_limits = OpenAILimits(settings.openai_max_calls_per_run, settings.openai_seconds_per_run)
-    runs.register(RunKind.EVOLUTION, Evolution(engine, corpus, personas, openai_engine, openai_limits).execute)
-    runs.register(RunKind.LEARNING, LearningRuns(engine, personas).execute)
-    experiments = Experiments(engine, page_tokens)
+    runs.register(RunKind.EVOLUTION,
+                  Evolution(units, corpus, personas, local_engine, openai_engine, openai_limits).execute)
+    runs.register(RunKind.LEARNING, LearningRuns(units, personas, local_engine).execute)
+    experiments = Experiments(units, page_tokens)
     def connected() -> None:
         patches.active_sets.enable()
         runs.wake()

@@ -9,8 +9,9 @@ that cannot be used raises ``EngineFailure`` and the run falls back to the `loca
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -27,11 +28,19 @@ from learning_svc.domain.patches import (
     PatchTarget,
     PromptPatch,
 )
-from learning_svc.domain.simulation import DEFAULT_EXCHANGES, SimulatedPersona, candidate_lines
+from learning_svc.domain.simulation import (
+    DEFAULT_EXCHANGES,
+    SimulatedPersona,
+    SimulationSummary,
+    audit_simulated,
+    candidate_lines,
+    summarise,
+)
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson
 from svckit.records import to_record
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 MAX_REPLY_CHARS = 1000
 MAX_RATIONALE_CHARS = 1000
@@ -98,8 +107,29 @@ class OpenAILearningEngine:
             turns += [Turn(len(turns) + 1, Role.USER, line), Turn(len(turns) + 2, Role.ASSISTANT, reply)]
         return tuple(turns)
 
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
+                            patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:
+        """As the local engine plays them (same personas in turn, seeds 1, 2, ..., same candidate lines), the
+        persona played by the model; all the calls at once, each call's turns one after the other."""
+        plays = [(personas[index % len(personas)], rules, 1 + index)
+                 for rules in (baseline_rules, patched_rules) for index in range(calls)]
+        calls_made = await _all(self.simulate_call(persona, rules, seed, DEFAULT_EXCHANGES)
+                                for persona, rules, seed in plays)
+        audits = [audit_simulated(persona, turns) for (persona, _, _), turns in zip(plays, calls_made, strict=True)]
+        return summarise(audits[:calls]), summarise(audits[calls:])
+
     async def close(self) -> None:
         await self._client.close()
+
+
+async def _all(works: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of the works run together; the first EngineFailure cancels the others and is raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(work) for work in works]
+    except* EngineFailure as failures:
+        raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 def _patch_record(patch: PromptPatch) -> dict[str, Any]:

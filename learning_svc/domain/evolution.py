@@ -4,7 +4,8 @@ refinements -> validate (judge simulated calls) -> apply.
 No I/O: the service reads the audits and active patches, runs the simulations (simulation.simulate) and
 writes the results; these functions only compute. Outputs carry the contract's names (fields are the proto
 field names, enum values the proto enum value names, nested lists tuples), so dataclasses.asdict of any of
-them parses into its sparring.learning.v1 message with json_format.ParseDict."""
+them parses into its sparring.learning.v1 message with json_format.ParseDict; only engines are named as in the
+analysis service ("local", "openai"), and the entry points give them their proto names."""
 
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ class FindingKind(StrEnum):
 
 
 class Engine(StrEnum):
-    LOCAL = "ENGINE_LOCAL"
-    OPENAI = "ENGINE_OPENAI"
+    """What made a step's output: the deterministic local engine, or a model behind an OpenAI-compatible API."""
+
+    LOCAL = "local"
+    OPENAI = "openai"
 
 
 def flag_reason_name(reason: FlagReason | str) -> str:
@@ -174,7 +177,7 @@ class ValidationResult:
     score_gain: float
     passed: bool
     explanation: str
-    engine: str  # "ENGINE_LOCAL" or "ENGINE_OPENAI"
+    engine: Engine
 
 
 # ---------------------------------------------------------------------------------------------- analyze corpus
@@ -203,9 +206,13 @@ def _has(audit: CorpusAudit, reason: FlagReason) -> bool:
     return any(_reason(quote.reason) == reason for quote in audit.flagged_quotes)
 
 
+# normalised phrase -> (the form most often written, audits it appears in, occurrences)
+PhraseCounts = dict[str, tuple[str, set[str], int]]
+
+
 def _phrase_counts(
     audits: Sequence[CorpusAudit], reasons: frozenset[FlagReason] | None = None
-) -> dict[str, tuple[str, set[str], int]]:
+) -> PhraseCounts:
     """normalised phrase -> (the form most often written, audits it appears in, occurrences)."""
     forms: dict[str, Counter[str]] = defaultdict(Counter)
     seen: dict[str, set[str]] = defaultdict(set)
@@ -302,6 +309,37 @@ _FLAG_FINDINGS: tuple[tuple[FlagReason, FindingKind, str], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A finding of one archetype before it is numbered."""
+
+    kind: FindingKind
+    summary: str
+    observed_value: float
+    affected: Sequence[CorpusAudit]
+    evidence: Sequence[CorpusAudit]
+    quotes: tuple[EvidenceQuote, ...]
+    target_min: float = 0.0
+    target_max: float = 0.0
+    phrase: str = ""
+
+    def finding(self, finding_id: str, archetype: str, considered: int) -> Finding:
+        return Finding(
+            finding_id=finding_id,
+            archetype=archetype,
+            kind=self.kind,
+            summary=self.summary,
+            observed_value=self.observed_value,
+            target_min=self.target_min,
+            target_max=self.target_max,
+            phrase=self.phrase,
+            affected_audit_count=len(self.affected),
+            considered_audit_count=considered,
+            evidence_audits=tuple(a.name for a in self.evidence[:MAX_EVIDENCE_AUDITS]),
+            evidence_quotes=self.quotes,
+        )
+
+
 def identify_patterns(
     audits: Iterable[CorpusAudit], stats: Sequence[ArchetypeCorpusStats], min_audits: int
 ) -> tuple[Finding, ...]:
@@ -309,118 +347,136 @@ def identify_patterns(
     order verbosity, repeated phrases (most calls first), enthusiasm leak, out of character, inconsistency,
     pacing; numbered f1, f2, ..."""
     groups = _by_archetype(audits)
-    drafts: list[dict] = []
+    findings: list[Finding] = []
     for entry in sorted(stats, key=lambda s: s.archetype):
         group = groups.get(entry.archetype, [])
-        considered = len(group)
-        if considered < max(1, min_audits):
+        if len(group) < max(1, min_audits):
             continue
-        name = display_name(entry.archetype)
-        base = {"archetype": entry.archetype, "considered_audit_count": considered}
+        for draft in _drafts(entry, group):
+            findings.append(draft.finding(f"f{len(findings) + 1}", entry.archetype, len(group)))
+    return tuple(findings)
 
-        target = entry.target_words_per_turn
-        if entry.avg_words_per_turn > target.max_words:
-            over = [a for a in group if a.avg_words_per_turn > a.target_words_per_turn.max_words]
-            # Furthest over first; the sort is stable, so newest first among equals.
-            over_sorted = sorted(over, key=lambda a: -a.avg_words_per_turn / a.target_words_per_turn.max_words)
-            drafts.append(
-                base
-                | {
-                    "kind": FindingKind.VERBOSITY,
-                    "summary": f"{name} personas average {_number(entry.avg_words_per_turn)} words/turn "
-                    f"(target {target.min_words}-{target.max_words})",
-                    "observed_value": entry.avg_words_per_turn,
-                    "target_min": float(target.min_words),
-                    "target_max": float(target.max_words),
-                    "affected": over,
-                    "evidence": over_sorted,
-                    "quotes": _quotes(over_sorted, lambda q: _reason(q.reason) == FlagReason.TOO_LONG, order="length"),
-                }
-            )
 
-        leak_phrases = _phrase_counts(group, frozenset({FlagReason.ENTHUSIASM_LEAK}))
-        needed = max(REPEATED_PHRASE_MIN_AUDITS, math.ceil(REPEATED_PHRASE_SHARE * considered))
-        repeated = sorted(
-            ((form, names) for form, names, _ in leak_phrases.values() if len(names) >= needed),
-            key=lambda item: (-len(item[1]), _normal(item[0])),
+def _drafts(entry: ArchetypeCorpusStats, group: Sequence[CorpusAudit]) -> list[_Draft]:
+    name = display_name(entry.archetype)
+    leak_phrases = _phrase_counts(group, frozenset({FlagReason.ENTHUSIASM_LEAK}))
+    return [
+        *_verbosity(entry, group, name),
+        *_repeated_phrases(group, name, leak_phrases),
+        *_enthusiasm_leak(group, name, leak_phrases),
+        *_flag_findings(group, name),
+    ]
+
+
+def _verbosity(entry: ArchetypeCorpusStats, group: Sequence[CorpusAudit], name: str) -> list[_Draft]:
+    target = entry.target_words_per_turn
+    if entry.avg_words_per_turn <= target.max_words:
+        return []
+    over = [a for a in group if a.avg_words_per_turn > a.target_words_per_turn.max_words]
+    # Furthest over first; the sort is stable, so newest first among equals.
+    over_sorted = sorted(over, key=lambda a: -a.avg_words_per_turn / a.target_words_per_turn.max_words)
+    return [
+        _Draft(
+            kind=FindingKind.VERBOSITY,
+            summary=f"{name} personas average {_number(entry.avg_words_per_turn)} words/turn "
+            f"(target {target.min_words}-{target.max_words})",
+            observed_value=entry.avg_words_per_turn,
+            target_min=float(target.min_words),
+            target_max=float(target.max_words),
+            affected=over,
+            evidence=over_sorted,
+            quotes=_quotes(over_sorted, lambda q: _reason(q.reason) == FlagReason.TOO_LONG, order="length"),
         )
-        for form, names in repeated:
-            key = _normal(form)
-            affected = [a for a in group if a.name in names]
-            drafts.append(
-                base
-                | {
-                    "kind": FindingKind.REPEATED_PHRASE,
-                    "summary": f"{name} says '{form}' in {len(affected)} of {considered} calls",
-                    "observed_value": round(len(affected) / considered, 4),
-                    "phrase": form,
-                    "affected": affected,
-                    "evidence": affected,
-                    "quotes": _quotes(
-                        affected,
-                        lambda q, key=key: (
-                            _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK
-                            and key in {_normal(p) for p in quoted_phrases(q.explanation)}
-                        ),
-                    ),
-                }
-            )
+    ]
 
-        leaking = [a for a in group if _has(a, FlagReason.ENTHUSIASM_LEAK)]
-        leak_quotes = [
-            {_normal(p) for p in quoted_phrases(q.explanation)}
-            for a in leaking
-            for q in a.flagged_quotes
-            if _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK
-        ]
-        explained = any(
-            sum(key in names for names in leak_quotes) >= EXPLAINED_SHARE * len(leak_quotes) for key in leak_phrases
-        )
-        if leaking and len(leaking) / considered >= LEAK_RATE_THRESHOLD and not explained:
-            drafts.append(
-                base
-                | {
-                    "kind": FindingKind.ENTHUSIASM_LEAK,
-                    "summary": f"{name} personas leak enthusiasm in {len(leaking)} of {considered} calls",
-                    "observed_value": round(len(leaking) / considered, 4),
-                    "affected": leaking,
-                    "evidence": leaking,
-                    "quotes": _quotes(leaking, lambda q: _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK),
-                }
-            )
 
-        for reason, kind, template in _FLAG_FINDINGS:
-            affected = [a for a in group if _has(a, reason)]
-            if affected and len(affected) / considered >= FLAG_RATE_THRESHOLD:
-                drafts.append(
-                    base
-                    | {
-                        "kind": kind,
-                        "summary": template.format(name=name, n=len(affected), m=considered),
-                        "observed_value": round(len(affected) / considered, 4),
-                        "affected": affected,
-                        "evidence": affected,
-                        "quotes": _quotes(affected, lambda q, reason=reason: _reason(q.reason) == reason),
-                    }
-                )
+def _names_phrase(key: str) -> Callable[[FlaggedQuote], bool]:
+    """Whether a quote is an enthusiasm leak that names the phrase of ``key``."""
+    def keep(quote: FlaggedQuote) -> bool:
+        return _reason(quote.reason) == FlagReason.ENTHUSIASM_LEAK and key in {
+            _normal(p) for p in quoted_phrases(quote.explanation)
+        }
 
-    return tuple(
-        Finding(
-            finding_id=f"f{index}",
-            archetype=draft["archetype"],
-            kind=draft["kind"],
-            summary=draft["summary"],
-            observed_value=draft["observed_value"],
-            target_min=draft.get("target_min", 0.0),
-            target_max=draft.get("target_max", 0.0),
-            phrase=draft.get("phrase", ""),
-            affected_audit_count=len(draft["affected"]),
-            considered_audit_count=draft["considered_audit_count"],
-            evidence_audits=tuple(a.name for a in draft["evidence"][:MAX_EVIDENCE_AUDITS]),
-            evidence_quotes=draft["quotes"],
-        )
-        for index, draft in enumerate(drafts, start=1)
+    return keep
+
+
+def _of_reason(reason: FlagReason) -> Callable[[FlaggedQuote], bool]:
+    def keep(quote: FlaggedQuote) -> bool:
+        return _reason(quote.reason) == reason
+
+    return keep
+
+
+def _repeated_phrases(group: Sequence[CorpusAudit], name: str, leak_phrases: PhraseCounts) -> list[_Draft]:
+    """One finding per leaked phrase said in enough calls, most calls first."""
+    considered = len(group)
+    needed = max(REPEATED_PHRASE_MIN_AUDITS, math.ceil(REPEATED_PHRASE_SHARE * considered))
+    repeated = sorted(
+        ((form, names) for form, names, _ in leak_phrases.values() if len(names) >= needed),
+        key=lambda item: (-len(item[1]), _normal(item[0])),
     )
+    drafts = []
+    for form, names in repeated:
+        affected = [a for a in group if a.name in names]
+        drafts.append(
+            _Draft(
+                kind=FindingKind.REPEATED_PHRASE,
+                summary=f"{name} says '{form}' in {len(affected)} of {considered} calls",
+                observed_value=round(len(affected) / considered, 4),
+                phrase=form,
+                affected=affected,
+                evidence=affected,
+                quotes=_quotes(affected, _names_phrase(_normal(form))),
+            )
+        )
+    return drafts
+
+
+def _enthusiasm_leak(group: Sequence[CorpusAudit], name: str, leak_phrases: PhraseCounts) -> list[_Draft]:
+    """Leaks in enough calls that no single repeated phrase explains."""
+    considered = len(group)
+    leaking = [a for a in group if _has(a, FlagReason.ENTHUSIASM_LEAK)]
+    leak_quotes = [
+        {_normal(p) for p in quoted_phrases(q.explanation)}
+        for a in leaking
+        for q in a.flagged_quotes
+        if _reason(q.reason) == FlagReason.ENTHUSIASM_LEAK
+    ]
+    explained = any(
+        sum(key in names for names in leak_quotes) >= EXPLAINED_SHARE * len(leak_quotes) for key in leak_phrases
+    )
+    if not leaking or len(leaking) / considered < LEAK_RATE_THRESHOLD or explained:
+        return []
+    return [
+        _Draft(
+            kind=FindingKind.ENTHUSIASM_LEAK,
+            summary=f"{name} personas leak enthusiasm in {len(leaking)} of {considered} calls",
+            observed_value=round(len(leaking) / considered, 4),
+            affected=leaking,
+            evidence=leaking,
+            quotes=_quotes(leaking, _of_reason(FlagReason.ENTHUSIASM_LEAK)),
+        )
+    ]
+
+
+def _flag_findings(group: Sequence[CorpusAudit], name: str) -> list[_Draft]:
+    """Out of character, inconsistency and pacing, each when its flag is in enough calls."""
+    considered = len(group)
+    drafts = []
+    for reason, kind, template in _FLAG_FINDINGS:
+        affected = [a for a in group if _has(a, reason)]
+        if affected and len(affected) / considered >= FLAG_RATE_THRESHOLD:
+            drafts.append(
+                _Draft(
+                    kind=kind,
+                    summary=template.format(name=name, n=len(affected), m=considered),
+                    observed_value=round(len(affected) / considered, 4),
+                    affected=affected,
+                    evidence=affected,
+                    quotes=_quotes(affected, _of_reason(reason)),
+                )
+            )
+    return drafts
 
 
 # ---------------------------------------------------------------------------------------------- generate refinements
@@ -628,7 +684,7 @@ def judge(
     baseline: SimulationSummary,
     patched: SimulationSummary,
     min_score_gain: float,
-    engine: str,
+    engine: Engine,
 ) -> ValidationResult:
     """Passed when the targeted score rose by at least min_score_gain and the overall score did not fall."""
     score = target_score(refinement, findings)
@@ -655,5 +711,5 @@ def judge(
         score_gain=gain,
         passed=enough and not_worse,
         explanation=explanation,
-        engine=str(engine),
+        engine=engine,
     )

@@ -367,16 +367,11 @@ def evaluate(
 
     Called after every outcome, so it is kept lean: one pass over the variants, no I/O.
     """
-    scale = settings.scale
     control = control_of(variants)
     alpha = (1.0 - settings.level) / (len(variants) - 1)
     min_samples = settings.decision_min_samples
-    horizon = settings.horizon_samples
-    fixed = settings.method is TestMethod.FIXED_HORIZON
     empty = RunningStats()
     control_stats = stats.get(control.variant_id, empty)
-    n_control = control_stats.count
-    sequential_min = max(min_samples, SEQUENTIAL_MIN_SAMPLES)
 
     rows: list[tuple[Variant, RunningStats, Comparison, VariantStatus]] = []
     now_stopped = set(stopped)
@@ -385,55 +380,23 @@ def evaluate(
     for variant in variants:
         vid = variant.variant_id
         own = stats.get(vid, empty)
-        n = own.count
         if variant.control:
             rows.append((variant, own, _NO_COMPARISON, VariantStatus.CONTROL))
             continue
-        decidable = n >= min_samples and n_control >= min_samples
-        if n < 2 or n_control < 2:
-            effect = own.mean - control_stats.mean if n and n_control else 0.0
-            comparison = Comparison(effect, effect, effect, 1.0)  # no variance yet, so no interval
-            significant = False
-        elif fixed:
-            comparison = welch_z_test(own, control_stats, alpha, scale.variance_floor)
-            significant = decidable and n >= horizon and n_control >= horizon and comparison.p_value <= alpha
-            if not (decidable and n >= horizon and n_control >= horizon):  # one test, at the horizon
-                comparison = comparison._replace(p_value=1.0)  # the interval is shown before it, not a p-value
-        elif n >= sequential_min and n_control >= sequential_min:
-            previous_p = previous_p_values.get(vid, 1.0)
-            comparison = msprt(own, control_stats, scale.tau2, alpha, previous_p, scale.variance_floor)
-            significant = comparison.p_value <= alpha
-        else:
-            # The running minimum starts at min_samples: before, the p-value stays at 1.0.
-            comparison = msprt(own, control_stats, scale.tau2, alpha, 1.0, scale.variance_floor)._replace(p_value=1.0)
-            significant = False
-
-        if vid in stopped:
-            status = VariantStatus.STOPPED_WORSE
-        elif not decidable:
-            status = VariantStatus.COLLECTING
-        elif significant and comparison.effect > 0:
-            status = VariantStatus.PROMOTED  # demoted to WINNING below unless it is the winner
-            if not winner or comparison.effect > best_effect:  # the largest effect; the first of equal ones
-                winner, best_effect = vid, comparison.effect
-        elif significant and comparison.effect < 0:
-            status = VariantStatus.STOPPED_WORSE
+        comparison, significant = _compare(settings, own, control_stats, alpha, previous_p_values.get(vid, 1.0))
+        decidable = own.count >= min_samples and control_stats.count >= min_samples
+        status = _status(comparison, significant, decidable, vid in stopped)
+        if status is VariantStatus.PROMOTED and (not winner or comparison.effect > best_effect):
+            winner, best_effect = vid, comparison.effect  # the largest effect; the first of equal ones
+        if status is VariantStatus.STOPPED_WORSE:
             now_stopped.add(vid)
-        else:
-            status = VariantStatus.WINNING if comparison.effect > 0 else VariantStatus.LOSING
         if vid not in now_stopped:
             every_variant_stopped = False
-            every_variant_at_horizon = every_variant_at_horizon and n >= horizon
+            every_variant_at_horizon = every_variant_at_horizon and own.count >= settings.horizon_samples
         rows.append((variant, own, comparison, status))
 
-    state, reason = ExperimentState.RUNNING, ""
-    if winner:
-        state = ExperimentState.PROMOTED
-    elif every_variant_stopped:
-        state, winner = ExperimentState.PROMOTED, control.variant_id
-    elif horizon and n_control >= horizon and every_variant_at_horizon:
-        state, reason = ExperimentState.STOPPED, HORIZON_STOP_REASON
-
+    state, winner, reason = _decision(settings, control, control_stats, winner, every_variant_stopped,
+                                      every_variant_at_horizon)
     traffic = traffic_for_state(variants, now_stopped, state, winner)
     results = tuple(
         VariantResult(
@@ -452,6 +415,64 @@ def evaluate(
         for variant, own, comparison, status in rows
     )
     return Evaluation(state, winner, reason, results)
+
+
+def _compare(
+    settings: ExperimentSettings, own: RunningStats, control: RunningStats, alpha: float, previous_p: float
+) -> tuple[Comparison, bool]:
+    """One variant against the control, and whether the difference is significant at alpha."""
+    scale = settings.scale
+    n, n_control = own.count, control.count
+    if n < 2 or n_control < 2:
+        effect = own.mean - control.mean if n and n_control else 0.0
+        return Comparison(effect, effect, effect, 1.0), False  # no variance yet, so no interval
+    min_samples = settings.decision_min_samples
+    if settings.method is TestMethod.FIXED_HORIZON:
+        horizon = settings.horizon_samples
+        comparison = welch_z_test(own, control, alpha, scale.variance_floor)
+        if not (n >= min_samples and n_control >= min_samples and n >= horizon and n_control >= horizon):
+            # One test, at the horizon: the interval is shown before it, not a p-value.
+            return comparison._replace(p_value=1.0), False
+        return comparison, comparison.p_value <= alpha
+    sequential_min = max(min_samples, SEQUENTIAL_MIN_SAMPLES)
+    if n >= sequential_min and n_control >= sequential_min:
+        comparison = msprt(own, control, scale.tau2, alpha, previous_p, scale.variance_floor)
+        return comparison, comparison.p_value <= alpha
+    # The running minimum starts at min_samples: before, the p-value stays at 1.0.
+    return msprt(own, control, scale.tau2, alpha, 1.0, scale.variance_floor)._replace(p_value=1.0), False
+
+
+def _status(comparison: Comparison, significant: bool, decidable: bool, already_stopped: bool) -> VariantStatus:
+    """A non-control variant's status; PROMOTED is demoted to WINNING later unless it is the winner."""
+    if already_stopped:
+        return VariantStatus.STOPPED_WORSE
+    if not decidable:
+        return VariantStatus.COLLECTING
+    if significant and comparison.effect > 0:
+        return VariantStatus.PROMOTED
+    if significant and comparison.effect < 0:
+        return VariantStatus.STOPPED_WORSE
+    return VariantStatus.WINNING if comparison.effect > 0 else VariantStatus.LOSING
+
+
+def _decision(
+    settings: ExperimentSettings,
+    control: Variant,
+    control_stats: RunningStats,
+    winner: str,
+    every_variant_stopped: bool,
+    every_variant_at_horizon: bool,
+) -> tuple[ExperimentState, str, str]:
+    """The experiment's state, winner and stop reason: the best significant variant is promoted; with every
+    variant stopped the control is; at the horizon without a winner the experiment stops."""
+    if winner:
+        return ExperimentState.PROMOTED, winner, ""
+    if every_variant_stopped:
+        return ExperimentState.PROMOTED, control.variant_id, ""
+    horizon = settings.horizon_samples
+    if horizon and control_stats.count >= horizon and every_variant_at_horizon:
+        return ExperimentState.STOPPED, "", HORIZON_STOP_REASON
+    return ExperimentState.RUNNING, "", ""
 
 
 # --- validation ---------------------------------------------------------------------------------------------

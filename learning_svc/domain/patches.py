@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 from calls.persona_audit import WordRange
 from svckit.errors import FailedPrecondition
@@ -102,7 +103,16 @@ def etag_of(patch_id: str, revision: int) -> str:
     return hashlib.sha256(f"{patch_id}:{revision}".encode()).hexdigest()[:16]
 
 
-def revised(patch: PromptPatch, now: datetime, **changes) -> PromptPatch:
+class PatchChanges(TypedDict, total=False):
+    """What a change of state may change besides the state."""
+
+    state: PatchState
+    activate_time: datetime | None
+    supersedes: str
+    superseded_by: str
+
+
+def revised(patch: PromptPatch, now: datetime, **changes: Unpack[PatchChanges]) -> PromptPatch:
     """The patch after one change: a new revision and etag."""
     revision = patch.revision + 1
     patch_id = patch.name.removeprefix("patches/")

@@ -128,7 +128,8 @@ class SimulatedPersona:
     def from_mapping(cls, data: Mapping[str, Any]) -> SimulatedPersona:
         """From a persona in its JSON form: a catalogue entry ({"persona_id", "persona": {...}}), or the
         persona message as json_format.MessageToDict gives it (preserving_proto_field_name)."""
-        body: Mapping[str, Any] = data.get("persona") if isinstance(data.get("persona"), Mapping) else data
+        nested = data.get("persona")
+        body: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
         name = body.get("name") or f"personas/{data.get('persona_id') or body.get('slug', '')}"
         config = body.get("config") or {}
         beliefs = tuple(b["text"] if isinstance(b, Mapping) else str(b) for b in body.get("beliefs", ()))
@@ -522,7 +523,8 @@ _QUESTIONS = (
 
 # ---------------------------------------------------------------------------------------------- candidate
 
-_TRACK_OF_BLUEPRINT = {
+# By the blueprint's plain value ("sales"), which a StrEnum member also is.
+_TRACK_OF_BLUEPRINT: dict[str, str] = {
     Blueprint.SALES: "sales",
     Blueprint.MARKETING: "marketing",
     Blueprint.AGENTIC_ENG: "engineering",
@@ -723,8 +725,9 @@ def _content(pool: Sequence[str], budget: int, rng: random.Random) -> list[str]:
             if left == 0:
                 return chosen
     while left >= 4 and pool:
-        sentence = next((s for s in pool if words(s) > left and s not in chosen), None)
-        sentence = sentence or pool[rng.randrange(len(pool))]
+        sentence = next((s for s in pool if words(s) > left and s not in chosen), None) or pool[
+            rng.randrange(len(pool))
+        ]
         n = min(words(sentence), left)
         chosen.append(_cut(sentence, n))
         left -= n
@@ -744,6 +747,104 @@ def _turn_length(band: tuple[float, float], rules: RuleSet, rng: random.Random) 
     return own
 
 
+@dataclass(frozen=True, slots=True)
+class _Leak:
+    """The enthusiasm a turn leaks: a phrase up front, and exclamation marks."""
+
+    phrase: str | None = None
+    exclaim_only: bool = False  # every leak phrase is banned: only the exclamation marks are left
+    double_exclaim: bool = False
+
+
+def _leak(context: _TurnContext, rng: random.Random) -> _Leak:
+    rules = context.rules
+    if rules.calm or rng.random() >= context.leak_share:
+        return _Leak()
+    # The favourite phrase most of the time. A banned phrase is a habit broken: half the time the persona
+    # says nothing instead, otherwise it still leaks, with a phrase that is not banned.
+    if rng.random() < FAVOURITE_PHRASE_SHARE:
+        family: int | None = context.favourite
+    else:
+        others = [i for i in range(len(_LEAKS)) if i != context.favourite]
+        family = others[rng.randrange(len(others))]
+    exclaim_only = False
+    allowed = [i for i in range(len(_LEAKS)) if not _family_banned(i, rules.banned_phrases)]
+    if family not in allowed:
+        substitute = rng.random() < SUBSTITUTE_SHARE
+        family = rng.choice(allowed) if substitute and allowed else None
+        exclaim_only = substitute and not allowed
+    phrase = rng.choice(_LEAKS[family][1]) if family is not None else None
+    double_exclaim = (family is not None or exclaim_only) and rng.random() < DOUBLE_EXCLAMATION_SHARE
+    return _Leak(phrase, exclaim_only, double_exclaim)
+
+
+def _slips(context: _TurnContext, rng: random.Random) -> list[str]:
+    """The persona stepping out of character, or out of the tone its traits give it."""
+    rules, cues = context.rules, context.cues
+    slips = []
+    if cues.breaks_character and not rules.in_character and rng.random() < SLIP_SHARE:
+        slips.append(rng.choice(_ASSISTANT_SLIPS))
+    if cues.hot_and_cold and not rules.consistent_tone and rng.random() < SLIP_SHARE:
+        tone_slips = (
+            _WARM_SLIPS
+            if context.profile.low_agreeableness
+            else (_HARSH_SLIPS if context.profile.high_agreeableness else ())
+        )
+        if tone_slips:
+            slips.append(rng.choice(tone_slips))
+    return slips
+
+
+def _closing(
+    context: _TurnContext,
+    index: int,
+    count: int,
+    length: int,
+    state: _CallState,
+    flaw_rng: random.Random,
+    content_rng: random.Random,
+) -> list[str]:
+    """What ends the turn: a concession (giving in), a question of the persona's own, or nothing."""
+    rules, cues, material = context.rules, context.cues, context.material
+    late = (index + 1) / count >= HOLD_GROUND_FROM
+    if cues.gives_in and index > 0 and (late or not rules.hold_ground) and flaw_rng.random() < CONCESSION_SHARE:
+        return [flaw_rng.choice(_CONCESSIONS)]
+    if (
+        material.questions
+        and content_rng.random() < context.question_share
+        and state.questions < MAX_QUESTION_SHARE * count
+    ):
+        question = content_rng.choice(material.questions)
+        if length - words(question) >= MIN_ANSWER_WORDS:  # answer first, then ask
+            state.questions += 1
+            return [question]
+    return []
+
+
+def _fitted(front: list[str], back: list[str], length: int) -> tuple[list[str], list[str]]:
+    """What the persona must say, cut to fit the turn's length first; the rest of the length is content."""
+    if sum(map(words, front + back)) > length:
+        back = []
+    while len(front) > 1 and sum(map(words, front)) > length:
+        front.pop()
+    if front and words(front[0]) > length:
+        front = [_cut(front[0], length).rstrip(".") + "!"]
+    return front, back
+
+
+def _content_pool(material: _Material, topic: str, follow_up: bool, state: _CallState,
+                  rng: random.Random) -> list[str]:
+    """Sentences to fill the turn with, fresh ones first: on the topic, the persona's own, then fillers (its own
+    first on a follow-up)."""
+    topical = list(material.topics.get(topic, ()))
+    personal = list(material.own)
+    general = list(material.fillers)
+    for group in (topical, personal, general):
+        rng.shuffle(group)
+        group.sort(key=lambda sentence: sentence in state.used)  # fresh sentences first; the sort is stable
+    return (personal + topical if follow_up else topical + personal) + general
+
+
 def _persona_turn(
     persona: SimulatedPersona,
     seed: int,
@@ -754,82 +855,25 @@ def _persona_turn(
     context: _TurnContext,
     state: _CallState,
 ) -> str:
-    rules, cues, material = context.rules, context.cues, context.material
-    length_rng = _rng("length", persona.persona, seed, index)
-    leak_rng = _rng("leak", persona.persona, seed, index)
-    flaw_rng = _rng("flaw", persona.persona, seed, index)
+    banned = context.rules.banned_phrases
     content_rng = _rng("content", persona.persona, seed, index)
-    n = _turn_length(context.band, rules, length_rng)
+    flaw_rng = _rng("flaw", persona.persona, seed, index)
+    length = _turn_length(context.band, context.rules, _rng("length", persona.persona, seed, index))
+    leak = _leak(context, _rng("leak", persona.persona, seed, index))
 
-    front: list[str] = []
-    back: list[str] = []
-    exclaim_only = double_exclaim = False
-    if not rules.calm and leak_rng.random() < context.leak_share:
-        # The favourite phrase most of the time. A banned phrase is a habit broken: half the time the persona
-        # says nothing instead, otherwise it still leaks, with a phrase that is not banned.
-        if leak_rng.random() < FAVOURITE_PHRASE_SHARE:
-            family: int | None = context.favourite
-        else:
-            others = [i for i in range(len(_LEAKS)) if i != context.favourite]
-            family = others[leak_rng.randrange(len(others))]
-        allowed = [i for i in range(len(_LEAKS)) if not _family_banned(i, rules.banned_phrases)]
-        if family not in allowed:
-            substitute = leak_rng.random() < SUBSTITUTE_SHARE
-            family = leak_rng.choice(allowed) if substitute and allowed else None
-            exclaim_only = substitute and not allowed
-        if family is not None:
-            front.append(leak_rng.choice(_LEAKS[family][1]))
-        double_exclaim = (family is not None or exclaim_only) and leak_rng.random() < DOUBLE_EXCLAMATION_SHARE
-    if cues.breaks_character and not rules.in_character and flaw_rng.random() < SLIP_SHARE:
-        front.append(flaw_rng.choice(_ASSISTANT_SLIPS))
-    if cues.hot_and_cold and not rules.consistent_tone and flaw_rng.random() < SLIP_SHARE:
-        slips = (
-            _WARM_SLIPS
-            if context.profile.low_agreeableness
-            else (_HARSH_SLIPS if context.profile.high_agreeableness else ())
-        )
-        if slips:
-            front.append(flaw_rng.choice(slips))
-    late = (index + 1) / count >= HOLD_GROUND_FROM
-    if cues.gives_in and index > 0 and (late or not rules.hold_ground) and flaw_rng.random() < CONCESSION_SHARE:
-        back.append(flaw_rng.choice(_CONCESSIONS))
-    elif (
-        material.questions
-        and content_rng.random() < context.question_share
-        and state.questions < MAX_QUESTION_SHARE * count
-    ):
-        question = content_rng.choice(material.questions)
-        if n - words(question) >= MIN_ANSWER_WORDS:  # answer first, then ask
-            back.append(question)
-            state.questions += 1
-    front = [s for s in front if not _is_banned(s, rules.banned_phrases)]
-    back = [s for s in back if not _is_banned(s, rules.banned_phrases)]
-
-    # What the persona must say fits first; the rest of the length is content.
-    if sum(map(words, front + back)) > n:
-        back = []
-    while len(front) > 1 and sum(map(words, front)) > n:
-        front.pop()
-    if front and words(front[0]) > n:
-        front = [_cut(front[0], n).rstrip(".") + "!"]
-    budget = n - sum(map(words, front + back))
-
-    topical = list(material.topics.get(topic, ()))
-    personal = list(material.own)
-    general = list(material.fillers)
-    for group in (topical, personal, general):
-        content_rng.shuffle(group)
-        group.sort(key=lambda sentence: sentence in state.used)  # fresh sentences first; the sort is stable
-    pool = (personal + topical if follow_up else topical + personal) + general
+    front = ([leak.phrase] if leak.phrase is not None else []) + _slips(context, flaw_rng)
+    back = _closing(context, index, count, length, state, flaw_rng, content_rng)
+    front, back = _fitted([s for s in front if not _is_banned(s, banned)],
+                          [s for s in back if not _is_banned(s, banned)], length)
+    budget = length - sum(map(words, front + back))
+    pool = _content_pool(context.material, topic, follow_up, state, content_rng)
     content = _content(pool, budget, content_rng) if budget > 0 else []
     state.used.update(content)
 
-    sentences = front + content + back
-    if exclaim_only and content:
+    if leak.exclaim_only and content:
         content[0] = content[0][:-1] + "!"
-        sentences = front + content + back
-    text = " ".join(sentences)
-    if (double_exclaim or exclaim_only) and text.endswith("."):
+    text = " ".join(front + content + back)
+    if (leak.double_exclaim or leak.exclaim_only) and text.endswith("."):
         text = text[:-1] + "!"
     return text
 
@@ -942,4 +986,5 @@ def score_means(scores: Iterable[tuple[int, int, int, int, int]]) -> AuditScoreM
     if not rows:
         return AuditScoreMeans(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     means = [sum(column) / len(rows) for column in zip(*rows, strict=True)]
-    return AuditScoreMeans(*(round(mean, 2) for mean in means), overall=round(sum(means) / 5, 2))
+    brevity, authenticity, consistency, enthusiasm_leak, pacing = (round(mean, 2) for mean in means)
+    return AuditScoreMeans(brevity, authenticity, consistency, enthusiasm_leak, pacing, round(sum(means) / 5, 2))

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.message import Message
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from calls.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
+from learning_svc.domain.evolution import Engine
 from learning_svc.domain.patches import (
     MAX_PHRASE_CHARS,
     MAX_TEXT_CHARS,
@@ -29,28 +32,44 @@ from svckit.times import time_of
 TRACE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 MAX_NOTE_CHARS = 500
 MAX_MOTIVATION_CHARS = 2000
+M = TypeVar("M", bound=Message)
 
 
-def message(message_type: type, value: Any):
+def message(message_type: type[M], value: object) -> M:
     """A domain value (dataclass) or a stored document (dict) as its proto message."""
     record = value if isinstance(value, dict) else to_record(value)
     return json_format.ParseDict(record, message_type(), ignore_unknown_fields=True)
 
 
-def document(msg) -> dict:
+def document(msg: Message) -> dict[str, Any]:
     return json_format.MessageToDict(msg, preserving_proto_field_name=True)
 
 
-def enum_name(enum_type, value: int, field: str, allow_unset: bool = False) -> str | None:
-    """The proto name of an enum value in a request; None when unset and allowed."""
+V = TypeVar("V", bound=int, contravariant=True)
+
+
+class ProtoEnum(Protocol[V]):
+    """A generated proto enum type: its names by number."""
+
+    @property
+    def DESCRIPTOR(self) -> EnumDescriptor: ...
+
+    def Name(self, number: V) -> str: ...
+
+
+def enum_name(enum_type: ProtoEnum[V], value: V, field: str) -> str:
+    """The proto name of a required enum value in a request."""
     if value == 0:
-        if allow_unset:
-            return None
         raise InvalidArgument(FieldViolation(field, "is required"))
     try:
         return enum_type.Name(value)
     except ValueError:
         raise InvalidArgument(FieldViolation(field, f"{value} is not a known {enum_type.DESCRIPTOR.name}")) from None
+
+
+def optional_enum_name(enum_type: ProtoEnum[V], value: V, field: str) -> str | None:
+    """The proto name of an optional enum value in a request; None when unset."""
+    return enum_name(enum_type, value, field) if value != 0 else None
 
 
 def optional_name(value: str, collection: str, field: str) -> str:
@@ -60,10 +79,10 @@ def optional_name(value: str, collection: str, field: str) -> str:
     return value
 
 
-def scope_filter(request, field: str, collection: str, all_field: str) -> str | None:
+def scope_filter(request: Message, field: str, collection: str, all_field: str) -> str | None:
     """A List's scope filter: one named scope, the all-scope ("", as runs and patches store it) when
     ``all_field`` is set, or None for any scope."""
-    value = getattr(request, field)
+    value: str = getattr(request, field)
     if getattr(request, all_field):
         if value:
             raise InvalidArgument(FieldViolation(all_field, f"cannot be combined with {field}"))
@@ -86,7 +105,7 @@ def _check_range(violations: Violations, value: float, low: float, high: float, 
 # --- audits ----------------------------------------------------------------------------------------
 
 
-def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict]:
+def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict[str, Any]]:
     """The id of the audit's source and the audit as stored; every bad field named at once."""
     v = Violations()
     source_id = ""
@@ -175,7 +194,7 @@ def patch_change(patch: pb.PromptPatch) -> PatchChange:
 # --- feedback --------------------------------------------------------------------------------------
 
 
-def feedback_document(feedback: pb.Feedback) -> dict:
+def feedback_document(feedback: pb.Feedback) -> dict[str, Any]:
     v = Violations()
     v.require(TRACE_ID.match(feedback.trace_id) is not None, "feedback.trace_id",
               "is required: 1 to 200 letters, digits and '.-_:'")
@@ -209,7 +228,7 @@ _OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_
                   "max_refinements": (1, 20)}
 
 
-def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict:
+def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict[str, Any]:
     v = Violations()
     for field, (low, high) in _OPTION_RANGES.items():
         value = getattr(options, field)
@@ -218,8 +237,34 @@ def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict:
     if options.HasField("min_score_gain"):
         _check_range(v, options.min_score_gain, 0.0, 9.0, f"{field_path}.min_score_gain")
     v.raise_if_any()
-    engine = enum_name(pb.Engine, options.engine, f"{field_path}.engine", allow_unset=True)
+    engine = engine_of(options.engine, f"{field_path}.engine")
     record = {field: getattr(options, field) for field in _OPTION_RANGES}
     if options.HasField("min_score_gain"):
         record["min_score_gain"] = options.min_score_gain
-    return {**record, "auto_apply": options.auto_apply, "engine": engine or "ENGINE_LOCAL"}
+    return {**record, "auto_apply": options.auto_apply, "engine": engine or Engine.LOCAL}
+
+
+_ENGINES = {Engine.LOCAL: pb.ENGINE_LOCAL, Engine.OPENAI: pb.ENGINE_OPENAI}
+
+
+def engine_of(value: pb.Engine.ValueType, field: str) -> Engine | None:
+    """The engine a request names; None when unset."""
+    if optional_enum_name(pb.Engine, value, field) is None:
+        return None
+    return next(engine for engine, number in _ENGINES.items() if number == value)
+
+
+def evolution_run(document: dict[str, Any]) -> pb.EvolutionRun:
+    """A stored run as its message, the engines of its options and outputs by their proto names."""
+    run = {**document}
+    if "options" in run:
+        run["options"] = _with_engine_number(run["options"])
+    if "engine" in run.get("generate_refinements", {}):
+        run["generate_refinements"] = _with_engine_number(run["generate_refinements"])
+    if "results" in run.get("validate", {}):
+        run["validate"] = {**run["validate"], "results": [_with_engine_number(r) for r in run["validate"]["results"]]}
+    return message(pb.EvolutionRun, run)
+
+
+def _with_engine_number(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "engine": _ENGINES[Engine(record["engine"])]} if "engine" in record else record

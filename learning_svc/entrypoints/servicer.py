@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import grpc
 from sparring.learning.v1 import learning_service_pb2 as pb
+from sparring.learning.v1 import learning_service_pb2_grpc
 
-from learning_svc.adapters.personas import PersonaDirectory
+from learning_svc.domain.evolution import Engine
 from learning_svc.domain.experiments import (
     ExperimentMetric,
     ExperimentSettings,
@@ -17,12 +19,20 @@ from learning_svc.domain.experiments import (
 )
 from learning_svc.domain.patches import PatchTarget
 from learning_svc.entrypoints import convert
-from learning_svc.entrypoints.convert import check_note, enum_name, message, optional_name, scope_filter
+from learning_svc.entrypoints.convert import (
+    check_note,
+    enum_name,
+    message,
+    optional_enum_name,
+    optional_name,
+    scope_filter,
+)
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import with_defaults
 from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.patches import Patches
-from learning_svc.service_layer.runs import RunKind, Runs, RunTrigger
+from learning_svc.service_layer.ports import PersonaReader, RunKind
+from learning_svc.service_layer.run_queue import RunQueue, RunTrigger
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.records import to_record
@@ -44,9 +54,9 @@ def _notes(**fields: str) -> None:
     v.raise_if_any()
 
 
-class LearningServicer:
-    def __init__(self, corpus: Corpus, patches: Patches, runs: Runs, experiments: Experiments,
-                 personas: PersonaDirectory, openai_configured: bool, default_engine: str = "ENGINE_LOCAL") -> None:
+class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
+    def __init__(self, corpus: Corpus, patches: Patches, runs: RunQueue, experiments: Experiments,
+                 personas: PersonaReader, openai_configured: bool, default_engine: Engine = Engine.LOCAL) -> None:
         self._corpus = corpus
         self._patches = patches
         self._runs = runs
@@ -57,7 +67,8 @@ class LearningServicer:
 
     # --- audits -------------------------------------------------------------------------------
 
-    async def RecordCorpusAudit(self, request, context):
+    async def RecordCorpusAudit(self, request: pb.RecordCorpusAuditRequest,
+                                context: grpc.aio.ServicerContext) -> pb.RecordCorpusAuditResponse:
         source_id, stored = convert.audit_document(request.audit)
         recorded = await self._corpus.record_audit(source_id, stored)
         # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
@@ -66,11 +77,13 @@ class LearningServicer:
         return pb.RecordCorpusAuditResponse(audit=message(pb.CorpusAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 
-    async def GetCorpusAudit(self, request, context):
+    async def GetCorpusAudit(self, request: pb.GetCorpusAuditRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GetCorpusAuditResponse:
         audit = await self._corpus.get_audit(names.resource_id(request.name, "corpusAudits", "name"))
         return pb.GetCorpusAuditResponse(audit=message(pb.CorpusAudit, audit))
 
-    async def ListCorpusAudits(self, request, context):
+    async def ListCorpusAudits(self, request: pb.ListCorpusAuditsRequest,
+                               context: grpc.aio.ServicerContext) -> pb.ListCorpusAuditsResponse:
         v = Violations()
         v.require(0 <= request.difficulty <= 5, "difficulty", f"must be 0 (any) or 1 to 5 (got {request.difficulty})")
         filters = {
@@ -89,12 +102,13 @@ class LearningServicer:
 
     # --- evolution runs -----------------------------------------------------------------------
 
-    async def CreateEvolutionRun(self, request, context):
+    async def CreateEvolutionRun(self, request: pb.CreateEvolutionRunRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.CreateEvolutionRunResponse:
         archetype = optional_name(request.run.archetype, "archetypes", "run.archetype")
         options = convert.evolution_options(request.run.options, "run.options")
         if request.run.options.engine == pb.ENGINE_UNSPECIFIED:
             options["engine"] = self._default_engine
-        if options["engine"] == "ENGINE_OPENAI" and not self._openai_configured:
+        if options["engine"] == Engine.OPENAI and not self._openai_configured:
             raise InvalidArgument(FieldViolation("run.options.engine", "ENGINE_OPENAI is not configured on this "
                                                                        "service (LEARNING_OPENAI_BASE_URL)"),
                                   reason="ENGINE_NOT_CONFIGURED")
@@ -103,22 +117,25 @@ class LearningServicer:
                                   reason="UNKNOWN_ARCHETYPE")
         run = await self._runs.start(RunKind.EVOLUTION, {"archetype": archetype, "options": with_defaults(options)},
                                      RunTrigger.MANUAL, mutation_of(request))
-        return pb.CreateEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+        return pb.CreateEvolutionRunResponse(run=convert.evolution_run(run))
 
-    async def GetEvolutionRun(self, request, context):
+    async def GetEvolutionRun(self, request: pb.GetEvolutionRunRequest,
+                              context: grpc.aio.ServicerContext) -> pb.GetEvolutionRunResponse:
         run = await self._runs.get(RunKind.EVOLUTION, names.resource_id(request.name, "evolutionRuns", "name"))
-        return pb.GetEvolutionRunResponse(run=message(pb.EvolutionRun, run))
+        return pb.GetEvolutionRunResponse(run=convert.evolution_run(run))
 
-    async def ListEvolutionRuns(self, request, context):
+    async def ListEvolutionRuns(self, request: pb.ListEvolutionRunsRequest,
+                                context: grpc.aio.ServicerContext) -> pb.ListEvolutionRunsResponse:
         filters = {"scope": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
-                   "state": enum_name(pb.RunState, request.state, "state", allow_unset=True)}
+                   "state": optional_enum_name(pb.RunState, request.state, "state")}
         page = await self._runs.list(RunKind.EVOLUTION, filters, request.page_size, request.page_token)
-        return pb.ListEvolutionRunsResponse(runs=[message(pb.EvolutionRun, run) for run in page.items],
+        return pb.ListEvolutionRunsResponse(runs=[convert.evolution_run(run) for run in page.items],
                                             next_page_token=page.next_page_token)
 
     # --- prompt patches -----------------------------------------------------------------------
 
-    async def CreatePromptPatch(self, request, context):
+    async def CreatePromptPatch(self, request: pb.CreatePromptPatchRequest,
+                                context: grpc.aio.ServicerContext) -> pb.CreatePromptPatchResponse:
         change = convert.patch_change(request.patch)
         if request.patch_id:
             v = Violations()
@@ -131,13 +148,15 @@ class LearningServicer:
         patch = await self._patches.create(request.patch_id, change, request.patch.motivation, mutation_of(request))
         return pb.CreatePromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
-    async def GetPromptPatch(self, request, context):
+    async def GetPromptPatch(self, request: pb.GetPromptPatchRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GetPromptPatchResponse:
         patch = await self._patches.get(_patch_id(request.name))
         return pb.GetPromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
-    async def ListPromptPatches(self, request, context):
-        target = enum_name(pb.PatchTarget, request.target, "target", allow_unset=True)
-        state = enum_name(pb.PatchState, request.state, "state", allow_unset=True)
+    async def ListPromptPatches(self, request: pb.ListPromptPatchesRequest,
+                                context: grpc.aio.ServicerContext) -> pb.ListPromptPatchesResponse:
+        target = optional_enum_name(pb.PatchTarget, request.target, "target")
+        state = optional_enum_name(pb.PatchState, request.state, "state")
         filters = {"archetype": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "target": target, "state": state,
                    "evolution_run": optional_name(request.evolution_run, "evolutionRuns", "evolution_run") or None}
@@ -145,25 +164,29 @@ class LearningServicer:
         return pb.ListPromptPatchesResponse(patches=[message(pb.PromptPatch, p) for p in page.items],
                                             next_page_token=page.next_page_token)
 
-    async def ApprovePromptPatch(self, request, context):
+    async def ApprovePromptPatch(self, request: pb.ApprovePromptPatchRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.ApprovePromptPatchResponse:
         patch_id = _patch_id(request.name)
         _notes(comment=request.comment)
         patch = await self._patches.approve(patch_id, request.etag, request.comment, mutation_of(request))
         return pb.ApprovePromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
-    async def RejectPromptPatch(self, request, context):
+    async def RejectPromptPatch(self, request: pb.RejectPromptPatchRequest,
+                                context: grpc.aio.ServicerContext) -> pb.RejectPromptPatchResponse:
         patch_id = _patch_id(request.name)
         _notes(reason=request.reason)
         patch = await self._patches.reject(patch_id, request.etag, request.reason, mutation_of(request))
         return pb.RejectPromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
-    async def DeactivatePromptPatch(self, request, context):
+    async def DeactivatePromptPatch(self, request: pb.DeactivatePromptPatchRequest,
+                                    context: grpc.aio.ServicerContext) -> pb.DeactivatePromptPatchResponse:
         patch_id = _patch_id(request.name)
         _notes(reason=request.reason)
         patch = await self._patches.deactivate(patch_id, request.etag, request.reason, mutation_of(request))
         return pb.DeactivatePromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
-    async def RollbackPromptPatch(self, request, context):
+    async def RollbackPromptPatch(self, request: pb.RollbackPromptPatchRequest,
+                                  context: grpc.aio.ServicerContext) -> pb.RollbackPromptPatchResponse:
         patch_id = _patch_id(request.name)
         _notes(reason=request.reason)
         result = await self._patches.rollback(patch_id, request.etag, request.reason, mutation_of(request))
@@ -172,7 +195,8 @@ class LearningServicer:
             reply.restored_patch.CopyFrom(message(pb.PromptPatch, result.restored))
         return reply
 
-    async def ListPromptPatchRevisions(self, request, context):
+    async def ListPromptPatchRevisions(self, request: pb.ListPromptPatchRevisionsRequest,
+                                       context: grpc.aio.ServicerContext) -> pb.ListPromptPatchRevisionsResponse:
         page = await self._patches.revisions(_patch_id(request.parent, "parent"), request.page_size,
                                              request.page_token)
         return pb.ListPromptPatchRevisionsResponse(
@@ -183,7 +207,8 @@ class LearningServicer:
                 for r in page.items],
             next_page_token=page.next_page_token)
 
-    async def ListActivePatches(self, request, context):
+    async def ListActivePatches(self, request: pb.ListActivePatchesRequest,
+                                context: grpc.aio.ServicerContext) -> pb.ListActivePatchesResponse:
         archetype = optional_name(request.archetype, "archetypes", "archetype")
         targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
         active = await self._patches.active_set(archetype, targets)
@@ -192,21 +217,24 @@ class LearningServicer:
 
     # --- feedback and learning runs -----------------------------------------------------------
 
-    async def RecordFeedback(self, request, context):
+    async def RecordFeedback(self, request: pb.RecordFeedbackRequest,
+                             context: grpc.aio.ServicerContext) -> pb.RecordFeedbackResponse:
         document = convert.feedback_document(request.feedback)
         await self._personas.require_usable(document["persona"])
         recorded = await self._corpus.record_feedback(document)
         return pb.RecordFeedbackResponse(feedback=message(pb.Feedback, recorded.document),
                                          duplicate=recorded.duplicate)
 
-    async def GetFeedback(self, request, context):
+    async def GetFeedback(self, request: pb.GetFeedbackRequest,
+                          context: grpc.aio.ServicerContext) -> pb.GetFeedbackResponse:
         feedback = await self._corpus.get_feedback(convert.trace_id_of(request.name))
         return pb.GetFeedbackResponse(feedback=message(pb.Feedback, feedback))
 
-    async def ListTrainingEvents(self, request, context):
+    async def ListTrainingEvents(self, request: pb.ListTrainingEventsRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.ListTrainingEventsResponse:
         filters = {
             "persona": optional_name(request.persona, "personas", "persona") or None,
-            "source": enum_name(pb.TrainingEventSource, request.source, "source", allow_unset=True),
+            "source": optional_enum_name(pb.TrainingEventSource, request.source, "source"),
             "processed": request.processed if request.HasField("processed") else None,
             "learning_run": optional_name(request.learning_run, "learningRuns", "learning_run") or None,
         }
@@ -220,7 +248,8 @@ class LearningServicer:
                 for e in page.items],
             next_page_token=page.next_page_token)
 
-    async def CreateLearningRun(self, request, context):
+    async def CreateLearningRun(self, request: pb.CreateLearningRunRequest,
+                                context: grpc.aio.ServicerContext) -> pb.CreateLearningRunResponse:
         run = request.learning_run
         persona = optional_name(run.persona, "personas", "learning_run.persona")
         v = Violations()
@@ -233,25 +262,28 @@ class LearningServicer:
             RunTrigger.MANUAL, mutation_of(request))
         return pb.CreateLearningRunResponse(learning_run=message(pb.LearningRun, created))
 
-    async def GetLearningRun(self, request, context):
+    async def GetLearningRun(self, request: pb.GetLearningRunRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GetLearningRunResponse:
         run = await self._runs.get(RunKind.LEARNING, names.resource_id(request.name, "learningRuns", "name"))
         return pb.GetLearningRunResponse(learning_run=message(pb.LearningRun, run))
 
-    async def ListLearningRuns(self, request, context):
+    async def ListLearningRuns(self, request: pb.ListLearningRunsRequest,
+                               context: grpc.aio.ServicerContext) -> pb.ListLearningRunsResponse:
         filters = {"scope": scope_filter(request, "persona", "personas", "all_personas"),
-                   "state": enum_name(pb.RunState, request.state, "state", allow_unset=True),
-                   "decision": enum_name(pb.PublishDecision, request.decision, "decision", allow_unset=True)}
+                   "state": optional_enum_name(pb.RunState, request.state, "state"),
+                   "decision": optional_enum_name(pb.PublishDecision, request.decision, "decision")}
         page = await self._runs.list(RunKind.LEARNING, filters, request.page_size, request.page_token)
         return pb.ListLearningRunsResponse(learning_runs=[message(pb.LearningRun, r) for r in page.items],
                                            next_page_token=page.next_page_token)
 
     # --- experiments --------------------------------------------------------------------------
 
-    async def CreateExperiment(self, request, context):
+    async def CreateExperiment(self, request: pb.CreateExperimentRequest,
+                               context: grpc.aio.ServicerContext) -> pb.CreateExperimentResponse:
         experiment = request.experiment
         variants = [Variant(v.variant_id, v.persona, v.traffic_bps, v.control) for v in experiment.variants]
-        metric = enum_name(pb.ExperimentMetric, experiment.metric, "experiment.metric", allow_unset=True)
-        method = enum_name(pb.TestMethod, experiment.test_method, "experiment.test_method", allow_unset=True)
+        metric = optional_enum_name(pb.ExperimentMetric, experiment.metric, "experiment.metric")
+        method = optional_enum_name(pb.TestMethod, experiment.test_method, "experiment.test_method")
         settings = ExperimentSettings(ExperimentMetric(metric) if metric else None, experiment.confidence_level,
                                       TestMethod(method) if method else None, experiment.horizon_samples,
                                       experiment.min_samples)
@@ -285,18 +317,21 @@ class LearningServicer:
         created = await self._experiments.create(request.experiment_id, document, mutation_of(request))
         return pb.CreateExperimentResponse(experiment=message(pb.Experiment, created))
 
-    async def GetExperiment(self, request, context):
+    async def GetExperiment(self, request: pb.GetExperimentRequest,
+                            context: grpc.aio.ServicerContext) -> pb.GetExperimentResponse:
         experiment = await self._experiments.get(names.resource_id(request.name, "experiments", "name"))
         return pb.GetExperimentResponse(experiment=message(pb.Experiment, experiment))
 
-    async def ListExperiments(self, request, context):
-        filters = {"state": enum_name(pb.ExperimentState, request.state, "state", allow_unset=True),
+    async def ListExperiments(self, request: pb.ListExperimentsRequest,
+                              context: grpc.aio.ServicerContext) -> pb.ListExperimentsResponse:
+        filters = {"state": optional_enum_name(pb.ExperimentState, request.state, "state"),
                    "persona": optional_name(request.persona, "personas", "persona") or None}
         page = await self._experiments.list(filters, request.page_size, request.page_token)
         return pb.ListExperimentsResponse(experiments=[message(pb.Experiment, e) for e in page.items],
                                           next_page_token=page.next_page_token)
 
-    async def AssignVariant(self, request, context):
+    async def AssignVariant(self, request: pb.AssignVariantRequest,
+                            context: grpc.aio.ServicerContext) -> pb.AssignVariantResponse:
         experiment_id = names.resource_id(request.experiment, "experiments", "experiment")
         session_id = names.resource_id(request.session, "sessions", "session")
         assignment = await self._experiments.assign(experiment_id, session_id)
@@ -304,7 +339,8 @@ class LearningServicer:
             name=assignment.name, session=assignment.session, variant_id=assignment.variant_id,
             persona=assignment.persona, create_time=timestamp(assignment.create_time)))
 
-    async def RecordExperimentOutcome(self, request, context):
+    async def RecordExperimentOutcome(self, request: pb.RecordExperimentOutcomeRequest,
+                                      context: grpc.aio.ServicerContext) -> pb.RecordExperimentOutcomeResponse:
         experiment_id = names.resource_id(request.experiment, "experiments", "experiment")
         session_id = names.resource_id(request.session, "sessions", "session")
         v = Violations()
@@ -323,7 +359,8 @@ class LearningServicer:
         return pb.RecordExperimentOutcomeResponse(experiment=message(pb.Experiment, outcome.experiment),
                                                   duplicate=outcome.duplicate)
 
-    async def StopExperiment(self, request, context):
+    async def StopExperiment(self, request: pb.StopExperimentRequest,
+                             context: grpc.aio.ServicerContext) -> pb.StopExperimentResponse:
         experiment_id = names.resource_id(request.name, "experiments", "name")
         _notes(reason=request.reason)
         stopped = await self._experiments.stop(experiment_id, request.etag, request.reason, mutation_of(request))

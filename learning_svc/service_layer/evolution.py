@@ -1,7 +1,7 @@
 """A prompt evolution run: analyze corpus, identify patterns, generate refinements, validate by
 simulated calls, apply. Each stage's output is saved on the run as soon as the stage ends.
 
-Two engines, as for live analysis: the run's ``options.engine`` picks ENGINE_LOCAL (deterministic) or ENGINE_OPENAI
+Two engines, as for live analysis: the run's ``options.engine`` picks "local" (deterministic) or "openai"
 (an OpenAI-compatible model) for generating refinements and for playing the persona in the validate stage's
 simulated calls; both sets of simulated calls are audited by the same auditor as real calls. When the model's
 answer cannot be used (``EngineFailure``) the step is done by the local engine instead, counted in
@@ -17,41 +17,30 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import Counter as Metric
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calls.turns import Turn
-from learning_svc.adapters.openai_engine import OpenAILearningEngine
-from learning_svc.adapters.personas import PersonaDirectory
 from learning_svc.domain.evolution import (
     CorpusAudit,
     Engine,
     Finding,
     Refinement,
+    ValidationResult,
     analyze_corpus,
-    generate_refinements,
     identify_patterns,
     judge,
     rules_in_force,
 )
 from learning_svc.domain.patches import PatchOrigin, PromptPatch
-from learning_svc.domain.simulation import (
-    DEFAULT_EXCHANGES,
-    SimulatedPersona,
-    SimulationSummary,
-    audit_simulated,
-    simulate,
-    summarise,
-)
+from learning_svc.domain.simulation import DEFAULT_EXCHANGES, SimulatedPersona
 from learning_svc.service_layer.corpus import Corpus
-from learning_svc.service_layer.patches import PatchStore, Provenance, active_patches, approve_in, new_patch
-from learning_svc.service_layer.runs import Save
-from svckit.db import autocommit
+from learning_svc.service_layer.patches import Provenance, active_patches, approve_in, new_patch
+from learning_svc.service_layer.ports import Document, LearningEngine, PersonaReader, UnitsOfWork
+from learning_svc.service_layer.run_queue import Save
 from svckit.errors import FailedPrecondition
 from svckit.openai_json import EngineFailure
 from svckit.records import to_record
@@ -90,14 +79,14 @@ class OpenAILimits:
 class OpenAIAllowance:
     """The openai engine's allowance in one run; a failed step stays failed for the rest of the run."""
 
-    def __init__(self, engine: OpenAILearningEngine | None, limits: OpenAILimits) -> None:
+    def __init__(self, engine: LearningEngine | None, limits: OpenAILimits) -> None:
         self._engine = engine
         self._limits = limits
         self._calls_left = limits.max_calls
         self._deadline = asyncio.get_running_loop().time() + limits.seconds
         self._failed: dict[str, EngineFailure] = {}
 
-    async def use(self, step: str, calls: int, work: Callable[[OpenAILearningEngine], Awaitable[T]]) -> T:
+    async def use(self, step: str, calls: int, work: Callable[[LearningEngine], Awaitable[T]]) -> T:
         """work's result, or EngineFailure: its own, an earlier one of the step, or the allowance running out."""
         try:
             if step in self._failed:
@@ -124,30 +113,7 @@ def _fell_back(step: str, failure: EngineFailure, what: str) -> None:
     log.warning("openai engine failed on %s (%s); the local engine stands in", what, failure)
 
 
-async def _all(works: Iterable[Awaitable[T]]) -> list[T]:
-    """The results of the works run together; the first EngineFailure cancels the others and is raised."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(work) for work in works]
-    except* EngineFailure as failures:
-        raise failures.exceptions[0] from None
-    return [task.result() for task in tasks]
-
-
-async def _simulate_with_openai(engine: OpenAILearningEngine, personas: Sequence[SimulatedPersona],
-                                baseline_rules: Sequence[str], patched_rules: Sequence[str],
-                                calls: int) -> tuple[SimulationSummary, SimulationSummary]:
-    """As simulation.simulate does it twice (same personas in turn, seeds 1, 2, ..., same candidate lines), the
-    persona played by the model; all the calls at once, each call's turns one after the other."""
-    plays = [(personas[index % len(personas)], rules, 1 + index)
-             for rules in (baseline_rules, patched_rules) for index in range(calls)]
-    calls_made: list[tuple[Turn, ...]] = await _all(
-        engine.simulate_call(persona, rules, seed, DEFAULT_EXCHANGES) for persona, rules, seed in plays)
-    audits = [audit_simulated(persona, turns) for (persona, _, _), turns in zip(plays, calls_made, strict=True)]
-    return summarise(audits[:calls]), summarise(audits[calls:])
-
-
-def with_defaults(options: dict) -> dict:
+def with_defaults(options: dict[str, Any]) -> dict[str, Any]:
     """The options a run works with: every zero or unset value replaced by its default."""
     filled = {**options}
     for key, default in DEFAULT_OPTIONS.items():
@@ -157,125 +123,133 @@ def with_defaults(options: dict) -> dict:
     return filled
 
 
+class _Stages:
+    """The stages of one run as its document shows them: each one RUNNING, then SUCCEEDED with its output or
+    FAILED with its error, or SKIPPED; the document saved at every step."""
+
+    def __init__(self, run: Document, save: Save) -> None:
+        self.run = run
+        self._save = save
+
+    async def run_stage(self, name: str, work: Callable[[], Awaitable[Document]]) -> None:
+        self.run["current_stage"] = _STAGE_ENUMS[name]
+        started = _now()
+        self.run[name] = {"status": {"state": "STAGE_STATE_RUNNING", "start_time": started}}
+        await self._save(self.run)
+        try:
+            output = await work()
+        except Exception as error:
+            self.run[name] = {"status": {"state": "STAGE_STATE_FAILED", "start_time": started, "end_time": _now(),
+                                         "message": str(error) or type(error).__name__}}
+            await self._save(self.run)
+            raise
+        self.run[name] = {**output, "status": {"state": "STAGE_STATE_SUCCEEDED", "start_time": started,
+                                               "end_time": _now()}}
+        await self._save(self.run)
+
+    def skip(self, names: Sequence[str], why: str) -> None:
+        for name in names:
+            self.run[name] = {"status": {"state": "STAGE_STATE_SKIPPED", "message": why}}
+
+
+@dataclass
+class _RunState:
+    """What one run's stages hand on to the next."""
+
+    name: str
+    scope: str
+    options: dict[str, Any]
+    openai: OpenAIAllowance | None  # None: the local engine throughout
+    audits: list[CorpusAudit] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
+    refinements: tuple[Refinement, ...] = ()
+    results: list[ValidationResult] = field(default_factory=list)
+
+
 class Evolution:
-    def __init__(self, engine: AsyncEngine, corpus: Corpus, personas: PersonaDirectory,
-                 openai_engine: OpenAILearningEngine | None = None,
-                 openai_limits: OpenAILimits | None = None) -> None:
-        self._engine = engine
-        self._reads = autocommit(engine)
+    def __init__(self, units: UnitsOfWork, corpus: Corpus, personas: PersonaReader, local_engine: LearningEngine,
+                 openai_engine: LearningEngine | None = None, openai_limits: OpenAILimits | None = None) -> None:
+        self._units = units
         self._corpus = corpus
         self._personas = personas
+        self._local = local_engine
         self._openai = openai_engine
         self._openai_limits = openai_limits or OpenAILimits()
 
-    async def execute(self, run: dict, save: Save) -> dict:
-        run = {**run}
+    async def execute(self, run: Document, save: Save) -> Document:
+        stages = _Stages({**run}, save)
         options = with_defaults(run.get("options", {}))
-        scope = run.get("archetype", "")
-        # None: the local engine throughout.
-        openai = (OpenAIAllowance(self._openai, self._openai_limits)
-                  if options.get("engine") == Engine.OPENAI else None)
+        state = _RunState(run["name"], run.get("archetype", ""), options,
+                          OpenAIAllowance(self._openai, self._openai_limits)
+                          if options.get("engine") == Engine.OPENAI else None)
+        await stages.run_stage("analyze_corpus", lambda: self._analyze(state))
+        await stages.run_stage("identify_patterns", lambda: self._identify(state))
+        if not state.findings:
+            stages.skip(STAGES[2:], "no findings: the corpus shows nothing to change")
+            return stages.run
+        await stages.run_stage("generate_refinements", lambda: self._generate(state))
+        if not state.refinements:
+            stages.skip(STAGES[3:], "no refinements: every finding is already addressed by an active patch")
+            return stages.run
+        await stages.run_stage("validate", lambda: self._validate_all(state))
+        await stages.run_stage("apply", lambda: self._apply(state))
+        return stages.run
 
-        async def stage(name: str, work) -> None:
-            run["current_stage"] = _STAGE_ENUMS[name]
-            started = _now()
-            run[name] = {"status": {"state": "STAGE_STATE_RUNNING", "start_time": started}}
-            await save(run)
-            try:
-                output = await work()
-            except Exception as error:
-                run[name] = {"status": {"state": "STAGE_STATE_FAILED", "start_time": started, "end_time": _now(),
-                                        "message": str(error) or type(error).__name__}}
-                await save(run)
-                raise
-            run[name] = {**output, "status": {"state": "STAGE_STATE_SUCCEEDED", "start_time": started,
-                                              "end_time": _now()}}
-            await save(run)
+    async def _analyze(self, state: _RunState) -> Document:
+        state.audits = await self._corpus.recent_audits(state.scope or None, state.options["audit_limit"])
+        return {"audit_count": len(state.audits), "archetypes": to_record(analyze_corpus(state.audits))}
 
-        def skip(names: Sequence[str], why: str) -> None:
-            for name in names:
-                run[name] = {"status": {"state": "STAGE_STATE_SKIPPED", "message": why}}
+    async def _identify(self, state: _RunState) -> Document:
+        state.findings = identify_patterns(state.audits, analyze_corpus(state.audits), state.options["min_audits"])
+        return {"findings": to_record(state.findings)}
 
-        audits: list[CorpusAudit] = []
-        findings: tuple[Finding, ...] = ()
-        refinements: tuple[Refinement, ...] = ()
-        results: list = []
+    async def _generate(self, state: _RunState) -> Document:
+        active = await active_patches(self._units, {finding.archetype for finding in state.findings})
+        state.refinements, used = await self._refinements(state, active)
+        return {"refinements": to_record(state.refinements), "engine": used}
 
-        async def analyze() -> dict:
-            nonlocal audits
-            audits = await self._corpus.recent_audits(scope or None, options["audit_limit"])
-            return {"audit_count": len(audits), "archetypes": to_record(analyze_corpus(audits))}
+    async def _validate_all(self, state: _RunState) -> Document:
+        # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
+        archetypes = dict.fromkeys(refinement.archetype for refinement in state.refinements)
+        active = await active_patches(self._units, set(archetypes))
+        players = {archetype: await self._players(archetype, state.audits) for archetype in archetypes}
+        for refinement in state.refinements:
+            state.results.append(await self._validate(state, refinement, active, players[refinement.archetype]))
+        return {"results": to_record(state.results)}
 
-        async def identify() -> dict:
-            nonlocal findings
-            findings = identify_patterns(audits, analyze_corpus(audits), options["min_audits"])
-            return {"findings": to_record(findings)}
-
-        async def generate() -> dict:
-            nonlocal refinements
-            active = await active_patches(self._reads, {finding.archetype for finding in findings})
-            refinements, used = await self._refinements(run["name"], findings, active, options, openai)
-            return {"refinements": to_record(refinements), "engine": used}
-
-        async def validate() -> dict:
-            # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
-            active = await active_patches(self._reads, {refinement.archetype for refinement in refinements})
-            players = {archetype: await self._players(archetype, audits)
-                       for archetype in dict.fromkeys(refinement.archetype for refinement in refinements)}
-            for refinement in refinements:
-                results.append(await self._validate(run["name"], refinement, findings, active,
-                                                    players[refinement.archetype], options, openai))
-            return {"results": to_record(results)}
-
-        async def apply() -> dict:
-            return await self._apply(run["name"], refinements, findings, results, options)
-
-        await stage("analyze_corpus", analyze)
-        await stage("identify_patterns", identify)
-        if not findings:
-            skip(STAGES[2:], "no findings: the corpus shows nothing to change")
-            return run
-        await stage("generate_refinements", generate)
-        if not refinements:
-            skip(STAGES[3:], "no refinements: every finding is already addressed by an active patch")
-            return run
-        await stage("validate", validate)
-        await stage("apply", apply)
-        return run
-
-    async def _refinements(self, run_name: str, findings: Sequence[Finding], active: Sequence[PromptPatch],
-                           options: dict, openai: OpenAIAllowance | None) -> tuple[tuple[Refinement, ...], str]:
+    async def _refinements(self, state: _RunState,
+                           active: Sequence[PromptPatch]) -> tuple[tuple[Refinement, ...], Engine]:
         """The refinements and the engine that made them."""
-        limit = options["max_refinements"]
-        if openai is not None:
+        limit = state.options["max_refinements"]
+        if state.openai is not None:
             try:
-                made = await openai.use("generate_refinements", 1,
-                                        lambda engine: engine.refinements(findings, active, limit))
-                return made, Engine.OPENAI.value
+                made = await state.openai.use("generate_refinements", 1,
+                                              lambda engine: engine.refinements(state.findings, active, limit))
+                return made, Engine.OPENAI
             except EngineFailure as failure:
-                _fell_back("generate_refinements", failure, f"the refinements of {run_name}")
-        return generate_refinements(findings, active, limit), Engine.LOCAL.value
+                _fell_back("generate_refinements", failure, f"the refinements of {state.name}")
+        return await self._local.refinements(state.findings, active, limit), Engine.LOCAL
 
-    async def _validate(self, run_name: str, refinement: Refinement, findings, active: Sequence[PromptPatch],
-                        personas: Sequence[SimulatedPersona], options: dict, openai: OpenAIAllowance | None):
+    async def _validate(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
+                        personas: Sequence[SimulatedPersona]) -> ValidationResult:
         if not personas:
             raise FailedPrecondition(f"no persona of {refinement.archetype or 'any archetype'} to simulate calls with",
                                      reason="NO_PERSONA_TO_SIMULATE")
-        calls = options["simulated_calls"]
+        calls = state.options["simulated_calls"]
         # The same personas, seeds and candidates, with and without the patch.
         before = rules_in_force(active, refinement.archetype)
         after = rules_in_force(active, refinement.archetype, refinement)
-        if openai is not None:
+        gain = state.options["min_score_gain"]
+        if state.openai is not None:
             try:
-                baseline, patched = await openai.use(
+                baseline, patched = await state.openai.use(
                     "validate", 2 * calls * DEFAULT_EXCHANGES,
-                    lambda engine: _simulate_with_openai(engine, personas, before, after, calls))
-                return judge(refinement, findings, baseline, patched, options["min_score_gain"], Engine.OPENAI.value)
+                    lambda engine: engine.simulate_pair(personas, before, after, calls))
+                return judge(refinement, state.findings, baseline, patched, gain, Engine.OPENAI)
             except EngineFailure as failure:
-                _fell_back("validate", failure, f"{refinement.refinement_id} of {run_name}")
-        baseline = await asyncio.to_thread(simulate, personas, before, calls)
-        patched = await asyncio.to_thread(simulate, personas, after, calls)
-        return judge(refinement, findings, baseline, patched, options["min_score_gain"], Engine.LOCAL.value)
+                _fell_back("validate", failure, f"{refinement.refinement_id} of {state.name}")
+        baseline, patched = await self._local.simulate_pair(personas, before, after, calls)
+        return judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL)
 
     async def _players(self, archetype: str, audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:
         audited = Counter(audit.persona for audit in audits if audit.archetype == archetype)
@@ -290,27 +264,32 @@ class Evolution:
             players = await self._personas.personas_of_archetype(archetype, MAX_SIMULATED_PERSONAS)
         return players
 
-    async def _apply(self, run_name: str, refinements, findings, results, options: dict) -> dict:
-        by_id = {finding.finding_id: finding for finding in findings}
+    async def _apply(self, state: _RunState) -> Document:
+        """Writes a PROPOSED patch per refinement that passed validation (approved at once with auto_apply)."""
         written, rejected = [], []
-        async with self._engine.connect() as connection, connection.begin():
-            store = PatchStore(connection)
-            for refinement, result in zip(refinements, results, strict=True):
+        async with self._units.transaction() as uow:
+            for refinement, result in zip(state.refinements, state.results, strict=True):
                 if not result.passed:
                     rejected.append(refinement.refinement_id)
                     continue
-                motivating = [by_id[f] for f in refinement.finding_ids if f in by_id]
-                provenance = Provenance(
-                    origin=PatchOrigin.EVOLUTION_RUN,
-                    motivation="; ".join(f.summary for f in motivating)[:2000],
-                    evolution_run=run_name, refinement_id=refinement.refinement_id,
-                    source_audit_count=len({a for f in motivating for a in f.evidence_audits}),
-                    validated=True, validation_score=result.patched.scores.overall,
-                    baseline_score=result.baseline.scores.overall, supersedes=refinement.supersedes,
-                )
-                patch = new_patch(str(uuid.uuid4()), refinement.change, provenance, datetime.now(UTC))
-                await store.insert(patch, run_name, refinement.rationale)
-                if options["auto_apply"]:
-                    patch = await approve_in(store, patch, run_name, "auto_apply: validation passed")
+                patch = new_patch(str(uuid.uuid4()), refinement.change, _provenance(state, refinement, result),
+                                  datetime.now(UTC))
+                await uow.patches.add(patch, state.name, refinement.rationale)
+                if state.options["auto_apply"]:
+                    patch = await approve_in(uow.patches, patch, state.name, "auto_apply: validation passed")
                 written.append(patch.name)
+            await uow.commit()
         return {"patches": written, "rejected_refinement_ids": rejected}
+
+
+def _provenance(state: _RunState, refinement: Refinement, result: ValidationResult) -> Provenance:
+    by_id = {finding.finding_id: finding for finding in state.findings}
+    motivating = [by_id[f] for f in refinement.finding_ids if f in by_id]
+    return Provenance(
+        origin=PatchOrigin.EVOLUTION_RUN,
+        motivation="; ".join(f.summary for f in motivating)[:2000],
+        evolution_run=state.name, refinement_id=refinement.refinement_id,
+        source_audit_count=len({a for f in motivating for a in f.evidence_audits}),
+        validated=True, validation_score=result.patched.scores.overall,
+        baseline_score=result.baseline.scores.overall, supersedes=refinement.supersedes,
+    )

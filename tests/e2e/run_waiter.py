@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from learning_svc.service_layer.runs import RUNS_CHANNEL
+from learning_svc.adapters.repositories import RUNS_CHANNEL
 from svckit.notify import PgListener
 
 

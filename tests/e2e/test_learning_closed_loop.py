@@ -15,7 +15,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from devtools.closed_loop import ClosedLoop
-from learning_svc.service_layer.corpus import AUDITS_CHANNEL
+from learning_svc.adapters.repositories import AUDITS_CHANNEL
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from svckit.notify import PgListener

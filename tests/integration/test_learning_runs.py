@@ -9,7 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from learning_svc.service_layer.runs import RunKind, RunLimits, Runs, RunTrigger
+from learning_svc.adapters.unit_of_work import LearningUnitsOfWork
+from learning_svc.service_layer.ports import RunKind
+from learning_svc.service_layer.run_queue import RunLimits, RunQueue, RunTrigger
 from svckit.db import make_engine
 from svckit.errors import FailedPrecondition
 from svckit.pagination import PageTokens
@@ -28,9 +30,9 @@ async def engine(own_database_url):
     await engine.dispose()
 
 
-def _runs(engine, **limits) -> Runs:
-    return Runs(engine, TOKENS, RunLimits(**{"lease_seconds": 30, "timeout_seconds": 60, "poll_seconds": 60,
-                                             **limits}))
+def _runs(engine, **limits) -> RunQueue:
+    return RunQueue(LearningUnitsOfWork(engine), TOKENS,
+                    RunLimits(**{"lease_seconds": 30, "timeout_seconds": 60, "poll_seconds": 60, **limits}))
 
 
 async def test_a_run_for_everything_conflicts_with_every_other_run_of_its_kind(engine):

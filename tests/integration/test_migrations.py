@@ -153,3 +153,29 @@ async def test_stored_corpus_audits_and_what_refers_to_them_take_the_corpus_coll
                            "evidence_quotes": [{"audit": "corpusAudits/a1", "text": "see audits/a1"}]}
     finally:
         await engine.dispose()
+
+
+async def test_stored_evolution_runs_name_their_engines_as_the_analysis_service_does(own_database_url):
+    """Revision 0004 renames the engines of stored evolution runs "local" and "openai": in their options, their
+    refinements stage and every validation result; other text that spells a proto name stays as it is."""
+    engine = make_engine(own_database_url, pool_size=2)
+    try:
+        await upgrade(engine, LEARNING.package, LEARNING.schema, "0003")
+        run = {"name": "evolutionRuns/r1", "options": {"engine": "ENGINE_OPENAI", "audit_limit": 200},
+               "generate_refinements": {"engine": "ENGINE_OPENAI", "refinements": []},
+               "validate": {"results": [{"engine": "ENGINE_LOCAL", "explanation": "ENGINE_LOCAL stood in"},
+                                        {"engine": "ENGINE_OPENAI", "explanation": ""}]}}
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO learning.runs (id, kind, scope, state, trigger, document) VALUES "
+                "('r1', 'evolution', '', 'RUN_STATE_SUCCEEDED', 'RUN_TRIGGER_MANUAL', CAST(:document AS jsonb))"),
+                {"document": json.dumps(run)})
+        await LEARNING.migrate(engine)
+        async with engine.connect() as connection:
+            stored = await connection.scalar(sa.text("SELECT document FROM learning.runs"))
+        assert stored["options"] == {"engine": "openai", "audit_limit": 200}
+        assert stored["generate_refinements"]["engine"] == "openai"
+        assert stored["validate"]["results"] == [{"engine": "local", "explanation": "ENGINE_LOCAL stood in"},
+                                                 {"engine": "openai", "explanation": ""}]
+    finally:
+        await engine.dispose()

@@ -39,6 +39,7 @@ from learning_svc.domain.simulation import (
     simulate,
     simulate_call,
 )
+from learning_svc.entrypoints import convert
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 OWL_TARGET = WordRange(8, 12)
@@ -391,15 +392,15 @@ def test_judge_passes_a_refinement_that_raises_its_score():
     (refinement,) = generate_refinements(findings, [], max_refinements=5)
     result = judge(refinement, findings, summary(2.0, 7.6), summary(9.5, 9.1), 0.5, Engine.LOCAL)
     assert result.passed and result.score_gain == 7.5
-    assert result.engine == "ENGINE_LOCAL" and result.refinement_id == "r1"
+    assert result.engine == Engine.LOCAL and result.refinement_id == "r1"
     assert result.explanation.startswith("Passed: brevity went from 2.00 to 9.50 (+7.50")
 
 
 def test_judge_fails_too_small_a_gain_and_a_worse_overall():
     findings = findings_for(owl_22())
     (refinement,) = generate_refinements(findings, [], max_refinements=5)
-    small = judge(refinement, findings, summary(5.0, 8.0), summary(5.3, 8.1), 0.5, "ENGINE_OPENAI")
-    assert not small.passed and small.score_gain == 0.3 and small.engine == "ENGINE_OPENAI"
+    small = judge(refinement, findings, summary(5.0, 8.0), summary(5.3, 8.1), 0.5, Engine.OPENAI)
+    assert not small.passed and small.score_gain == 0.3 and small.engine == Engine.OPENAI
     assert "not enough" in small.explanation
     worse = judge(refinement, findings, summary(5.0, 8.0), summary(9.0, 7.9), 0.5, Engine.LOCAL)
     assert not worse.passed and worse.score_gain == 4.0
@@ -431,7 +432,9 @@ def test_every_output_parses_into_its_proto_message():
     assert message.operation == pb.PATCH_OPERATION_BAN_PHRASE and not message.HasField("words_per_turn")
     message = json_format.ParseDict(asdict(length), pb.Refinement())
     assert message.words_per_turn.min_words == 8 and message.target == pb.PATCH_TARGET_VOICE_PROMPT
-    message = json_format.ParseDict(asdict(result), pb.ValidationResult())
+    # Engines are named as the analysis service names them; the run's message gives them their proto names.
+    (message,) = convert.evolution_run({"name": "evolutionRuns/e1", "validate": {"results": [asdict(result)]}}) \
+        .validate.results
     assert message.engine == pb.ENGINE_LOCAL and message.patched.scores.brevity == 9.5
 
 

@@ -1,4 +1,4 @@
-"""Tables of the learning schema that several use cases share."""
+"""Tables of the learning schema that the repositories build queries on."""
 
 from __future__ import annotations
 

@@ -1,0 +1,23 @@
+"""The `local` engine of prompt evolution and of the learning runs' gate: the deterministic refinements and
+simulator of the domain, the simulations worked off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from learning_svc.domain.evolution import Finding, Refinement, generate_refinements
+from learning_svc.domain.patches import PromptPatch
+from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary, simulate
+
+
+class LocalLearningEngine:
+    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch],
+                          limit: int) -> tuple[Refinement, ...]:
+        return generate_refinements(findings, active, limit)
+
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
+                            patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:
+        baseline = await asyncio.to_thread(simulate, personas, baseline_rules, calls)
+        patched = await asyncio.to_thread(simulate, personas, patched_rules, calls)
+        return baseline, patched

@@ -1,0 +1,203 @@
+"""In-memory stand-ins for the learning service's ports, for its use-case tests: a unit of work whose
+repositories keep rows in plain collections (undone unless committed, as a transaction is), a request log,
+a persona service and engines that answer what a test gives them.
+
+The repositories hold what the audits, patches and evolution use cases touch; a use case that reaches for
+another one fails loudly on the missing attribute."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from learning_svc.domain.evolution import Finding, Refinement
+from learning_svc.domain.modules import Signal, TrainingEventSource
+from learning_svc.domain.patches import PatchAction, PatchState, PatchTarget, PromptPatch
+from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
+from learning_svc.service_layer.ports import Document
+from svckit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from svckit.openai_json import EngineFailure
+
+RECORD_TIME = datetime(2025, 3, 2, tzinfo=UTC)
+
+
+@dataclass
+class LearningTables:
+    """What the learning schema holds, as far as the fakes keep it."""
+
+    audits: dict[str, Document] = field(default_factory=dict)
+    events: list[tuple[str, TrainingEventSource, str, Signal]] = field(default_factory=list)
+    patches: dict[str, PromptPatch] = field(default_factory=dict)
+    # (patch name, action, actor, reason) in the order they were written
+    revisions: list[tuple[str, PatchAction, str, str]] = field(default_factory=list)
+    # request id -> (method, fingerprint, response)
+    requests: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
+    commits: int = 0
+
+
+class FakeAudits:
+    def __init__(self, tables: LearningTables) -> None:
+        self._tables = tables
+
+    async def add(self, audit_id: str, document: Document) -> bool:
+        if audit_id in self._tables.audits:
+            return False
+        self._tables.audits[audit_id] = document
+        return True
+
+    async def get(self, audit_id: str) -> Document | None:
+        stored = self._tables.audits.get(audit_id)
+        return {**stored, "record_time": RECORD_TIME.isoformat()} if stored is not None else None
+
+    async def recent(self, archetype: str | None, limit: int) -> list[Document]:
+        in_scope = [d for d in self._tables.audits.values() if archetype is None or d["archetype"] == archetype]
+        return sorted(in_scope, key=lambda d: (d["audit_time"], d["name"]), reverse=True)[:limit]
+
+
+class FakeTrainingEvents:
+    def __init__(self, tables: LearningTables) -> None:
+        self._tables = tables
+
+    async def add(self, event_id: str, source: TrainingEventSource, origin: str, signal: Signal) -> None:
+        self._tables.events.append((event_id, source, origin, signal))
+
+
+class FakePatches:
+    def __init__(self, tables: LearningTables) -> None:
+        self._tables = tables
+
+    async def get(self, patch_id: str, lock: bool = False) -> PromptPatch:
+        patch = self._tables.patches.get(f"patches/{patch_id}")
+        if patch is None:
+            raise NotFound(f"patches/{patch_id}", reason="PATCH_NOT_FOUND")
+        return patch
+
+    async def add(self, patch: PromptPatch, actor: str, reason: str) -> None:
+        if patch.name in self._tables.patches:
+            raise AlreadyExists(f"{patch.name} already exists", reason="PATCH_EXISTS")
+        await self.save(patch, PatchAction.CREATE, actor, reason)
+
+    async def save(self, patch: PromptPatch, action: PatchAction, actor: str, reason: str) -> None:
+        self._tables.patches[patch.name] = patch
+        self._tables.revisions.append((patch.name, action, actor, reason))
+
+    async def lock_target(self, archetype: str, target: PatchTarget) -> None:
+        """One test task at a time: nothing to serialise."""
+
+    async def active(self, archetype: str, target: PatchTarget) -> list[PromptPatch]:
+        return [p for p in await self.active_of({archetype}) if p.archetype == archetype and p.target == target]
+
+    async def active_of(self, archetypes: set[str]) -> list[PromptPatch]:
+        active = [p for p in self._tables.patches.values()
+                  if p.state == PatchState.ACTIVE and p.archetype in archetypes | {""}]
+        return sorted(active, key=lambda p: (p.activate_time or RECORD_TIME, p.name))
+
+    async def active_for_render(self, archetype: str) -> list[PromptPatch]:
+        return sorted(await self.active_of({archetype}), key=lambda p: p.archetype != "")
+
+
+class FakeRequestLog:
+    def __init__(self, tables: LearningTables) -> None:
+        self._tables = tables
+
+    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
+        if request_id not in self._tables.requests:
+            self._tables.requests[request_id] = (method, fingerprint, None)
+            return None
+        first_method, first_fingerprint, response = self._tables.requests[request_id]
+        if (first_method, first_fingerprint) != (method, fingerprint):
+            raise InvalidArgument(FieldViolation("request_id", "was already used for a different request"))
+        return response
+
+    async def record(self, request_id: str, response: Any) -> None:
+        method, fingerprint, _ = self._tables.requests[request_id]
+        self._tables.requests[request_id] = (method, fingerprint, response)
+
+
+class FakeUnitOfWork:
+    def __init__(self, tables: LearningTables, read_only: bool) -> None:
+        self._tables = tables
+        self._read_only = read_only
+        self._before: LearningTables | None = None
+        self.audits = FakeAudits(tables)
+        self.events = FakeTrainingEvents(tables)
+        self.patches = FakePatches(tables)
+        self.requests = FakeRequestLog(tables)
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        if not self._read_only:
+            self._before = copy.deepcopy(self._tables)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._before is not None:  # not committed: everything written since the start is undone
+            self._tables.__dict__.update(self._before.__dict__)
+
+    async def commit(self) -> None:
+        assert not self._read_only, "a read has nothing to commit"
+        self._before = None
+        self._tables.commits += 1
+
+
+class FakeUnitsOfWork:
+    def __init__(self, tables: LearningTables) -> None:
+        self.tables = tables
+
+    def transaction(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.tables, read_only=False)
+
+    def read(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.tables, read_only=True)
+
+
+class FakePersonas:
+    """The persona service, holding these personas."""
+
+    def __init__(self, *personas: SimulatedPersona) -> None:
+        self._personas = {persona.persona: persona for persona in personas}
+
+    async def archetype_exists(self, name: str) -> bool:
+        return any(persona.archetype == name for persona in self._personas.values())
+
+    async def persona_exists(self, name: str) -> bool:
+        return name in self._personas
+
+    async def require_usable(self, name: str) -> SimulatedPersona:
+        if name not in self._personas:
+            raise NotFound(name, reason="PERSONA_NOT_FOUND")
+        return self._personas[name]
+
+    async def simulated_persona(self, name: str) -> SimulatedPersona | None:
+        return self._personas.get(name)
+
+    async def personas_of_archetype(self, archetype: str, limit: int) -> list[SimulatedPersona]:
+        return [persona for persona in self._personas.values() if persona.archetype == archetype][:limit]
+
+
+@dataclass
+class ScriptedEngine:
+    """An engine that answers with the refinements and the pair of simulation summaries it was given, or fails
+    with ``failure``; it keeps the rules it was asked to simulate."""
+
+    refinements_made: tuple[Refinement, ...] = ()
+    baseline: SimulationSummary | None = None
+    patched: SimulationSummary | None = None
+    failure: EngineFailure | None = None
+    simulated_rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+
+    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch],
+                          limit: int) -> tuple[Refinement, ...]:
+        if self.failure is not None:
+            raise self.failure
+        return self.refinements_made[:limit]
+
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
+                            patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:
+        if self.failure is not None:
+            raise self.failure
+        assert self.baseline is not None and self.patched is not None
+        self.simulated_rules.append((tuple(baseline_rules), tuple(patched_rules)))
+        return self.baseline, self.patched

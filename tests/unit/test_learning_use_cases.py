@@ -1,0 +1,156 @@
+"""The learning service's use cases on in-memory ports: recording audits, the life of a patch, and an
+evolution run with scripted engines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from calls.persona_audit import FlagReason
+from learning_svc.domain.evolution import CorpusAudit, Engine, flag_reason_name, generate_refinements
+from learning_svc.domain.modules import TrainingEventSource
+from learning_svc.domain.patches import (
+    PatchAction,
+    PatchChange,
+    PatchOperation,
+    PatchOrigin,
+    PatchState,
+    PatchTarget,
+)
+from learning_svc.service_layer.corpus import Corpus
+from learning_svc.service_layer.evolution import Evolution
+from learning_svc.service_layer.patches import Patches
+from svckit.cache import InvalidatedCache
+from svckit.context import CallContext
+from svckit.errors import EtagMismatch, FailedPrecondition
+from svckit.openai_json import EngineFailure
+from svckit.pagination import PageTokens
+from svckit.records import to_record
+from svckit.usecase import Mutation
+from tests.unit.learning_fakes import FakePersonas, FakeUnitsOfWork, LearningTables, ScriptedEngine
+from tests.unit.test_learning_evolution import RAMBLER, findings_for, owl_22, summary
+
+TOKENS = PageTokens.from_secret("test")
+OPERATOR = CallContext("", "test", frozenset({"operator"}), actor="operator@example.com")
+OWL_LENGTH = PatchChange("archetypes/owl", PatchTarget.VOICE_PROMPT, PatchOperation.ADD_RULE,
+                         "Keep every answer short.", "", None)
+
+
+def stored(audit: CorpusAudit) -> dict:
+    """The audit as the corpus keeps it: its contract's shape."""
+    record = to_record(audit)
+    for quote in record["flagged_quotes"]:
+        quote["reason"] = flag_reason_name(FlagReason(quote["reason"]))
+    return {**record, "session": f"sessions/{audit.name.rsplit('/', 1)[1]}"}
+
+
+def request(request_id: str, fingerprint: str = "the same request") -> Mutation:
+    return Mutation(OPERATOR, request_id, fingerprint)
+
+
+@pytest.fixture
+def units() -> FakeUnitsOfWork:
+    return FakeUnitsOfWork(LearningTables())
+
+
+def patches_of(units: FakeUnitsOfWork) -> Patches:
+    return Patches(units, TOKENS, InvalidatedCache("test_learning_active_patches", 100))
+
+
+async def test_an_audit_is_recorded_once_with_its_training_event(units):
+    corpus = Corpus(units, TOKENS)
+    document = stored(owl_22()[0])
+
+    first = await corpus.record_audit("o1", document)
+    again = await corpus.record_audit("o1", {**document, "overall_score": 1.0})
+
+    assert not first.duplicate and again.duplicate
+    assert again.document == first.document and first.document["name"] == "corpusAudits/o1"
+    assert first.document["overall_score"] == document["overall_score"]  # the repeat changed nothing
+    ((_, source, origin, signal),) = units.tables.events
+    assert (source, origin, signal.persona) == (TrainingEventSource.PERSONA_AUDIT, "corpusAudits/o1", "personas/o1")
+
+
+async def test_a_created_patch_is_approved_and_retries_are_answered_from_the_first_attempt(units):
+    patches = patches_of(units)
+
+    created = await patches.create("p1", OWL_LENGTH, "Owls talk too long", request("create-1"))
+    retried = await patches.create("", OWL_LENGTH, "Owls talk too long", request("create-1"))
+    approved = await patches.approve("p1", created.etag, "looks right", request("approve-1"))
+    approved_again = await patches.approve("p1", created.etag, "looks right", request("approve-1"))
+
+    assert retried == created and created.state == PatchState.PROPOSED and created.origin == PatchOrigin.MANUAL
+    assert approved_again == approved and approved.state == PatchState.ACTIVE and approved.revision == 2
+    assert list(units.tables.patches) == ["patches/p1"]
+    assert units.tables.revisions == [("patches/p1", PatchAction.CREATE, "operator@example.com", "Owls talk too long"),
+                                      ("patches/p1", PatchAction.APPROVE, "operator@example.com", "looks right")]
+    assert (await patches.active_set("archetypes/owl", [])).patches == [approved]
+
+
+async def test_a_refused_change_leaves_the_patch_as_it_was(units):
+    patches = patches_of(units)
+    created = await patches.create("p1", OWL_LENGTH, "Owls talk too long", request("create-1"))
+    await patches.reject("p1", created.etag, "not needed", request("reject-1"))
+    before = (dict(units.tables.patches), list(units.tables.revisions), dict(units.tables.requests))
+
+    with pytest.raises(FailedPrecondition) as refused:
+        await patches.approve("p1", "", "after all", request("approve-1"))
+    with pytest.raises(EtagMismatch):
+        await patches.reject("p1", created.etag, "stale", request("reject-2"))
+
+    assert refused.value.reason == "PATCH_REJECTED"
+    assert (units.tables.patches, units.tables.revisions, units.tables.requests) == before
+
+
+def evolution_of(units: FakeUnitsOfWork, local: ScriptedEngine, openai: ScriptedEngine | None = None) -> Evolution:
+    for audit in owl_22():
+        units.tables.audits[audit.name.rsplit("/", 1)[1]] = stored(audit)
+    return Evolution(units, Corpus(units, TOKENS), FakePersonas(RAMBLER), local, openai)
+
+
+def owl_refinements() -> Sequence:
+    return generate_refinements(findings_for(owl_22()), [], max_refinements=5)
+
+
+async def run(evolution: Evolution, **options: object) -> tuple[dict, list[dict]]:
+    saved: list[dict] = []
+
+    async def save(document: dict) -> None:
+        saved.append(document)
+
+    final = await evolution.execute({"name": "evolutionRuns/e1", "archetype": "archetypes/owl",
+                                     "options": options}, save)
+    return final, saved
+
+
+async def test_an_evolution_run_writes_and_applies_the_refinement_its_simulated_calls_pass(units):
+    local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
+
+    final, saved = await run(evolution_of(units, local), auto_apply=True)
+
+    assert [final[stage]["status"]["state"] for stage in ("analyze_corpus", "identify_patterns",
+                                                          "generate_refinements", "validate", "apply")] \
+        == ["STAGE_STATE_SUCCEEDED"] * 5
+    assert final["generate_refinements"]["engine"] == Engine.LOCAL
+    assert [result["passed"] for result in final["validate"]["results"]] == [True]
+    ((baseline_rules, patched_rules),) = local.simulated_rules
+    assert baseline_rules == () and len(patched_rules) == 1  # with and without the refinement
+    (patch,) = units.tables.patches.values()
+    assert final["apply"] == {"patches": [patch.name], "rejected_refinement_ids": [],
+                              "status": final["apply"]["status"]}
+    assert patch.state == PatchState.ACTIVE and patch.origin == PatchOrigin.EVOLUTION_RUN
+    assert patch.evolution_run == "evolutionRuns/e1" and patch.validation_score == 9.1
+    assert saved[-1] == final  # every stage's end is saved
+
+
+async def test_a_failing_openai_engine_hands_each_step_to_the_local_one(units):
+    local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(5.0, 8.0), patched=summary(9.0, 7.9))
+    openai = ScriptedEngine(failure=EngineFailure("invalid_answer", "reply must be a non-empty string"))
+
+    final, _ = await run(evolution_of(units, local, openai), engine=Engine.OPENAI)
+
+    assert final["generate_refinements"]["engine"] == Engine.LOCAL
+    assert [(r["engine"], r["passed"]) for r in final["validate"]["results"]] == [(Engine.LOCAL, False)]
+    assert final["apply"]["patches"] == [] and units.tables.patches == {}
+
