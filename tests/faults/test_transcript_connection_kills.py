@@ -21,9 +21,12 @@ from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stored_once, 
 from transcript_svc.adapters.group_commit import APPLICATION_NAME
 from transcript_svc.app import SPEC, build
 
+# Terminates the committer's connection unless it is one terminated already (a dying backend still shows).
 KILL_COMMITTER = """
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE datname = current_database() AND application_name = $1
+SELECT array_agg(pid) FROM (
+    SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = $1 AND NOT pid = ANY($2::int[])
+) AS killed
 """
 
 
@@ -39,30 +42,35 @@ async def server(own_database_url, transcript_settings) -> AsyncIterator[str]:
 
 
 class Killer:
-    """Terminates the committer's connection each time the gateways together got ``every`` more acks."""
+    """Terminates the committer's connection as the gateways' acks together pass evenly spread marks; a try that
+    finds the committer between connections is made again at the next ack."""
 
-    def __init__(self, database_url: str, kills: int, every: int) -> None:
+    def __init__(self, database_url: str, kills: int, total: int) -> None:
         self._url = database_url
-        self._left = kills
-        self._every = every
+        self._marks = [total * (n + 1) // (kills + 2) for n in range(kills)]
         self._acks = 0
-        self._due = asyncio.Event()
+        self._acked = asyncio.Event()
         self.done = 0
+        self._killed: list[int] = []
 
     def on_ack(self) -> None:
         self._acks += 1
-        if self._acks % self._every == 0:
-            self._due.set()
+        self._acked.set()
+
+    async def _next_ack(self) -> None:
+        await self._acked.wait()
+        self._acked.clear()
 
     async def run(self) -> None:
         connection = await asyncpg.connect(self._url)
         try:
-            while self._left:
-                await self._due.wait()
-                self._due.clear()
-                if await connection.fetchval(KILL_COMMITTER, APPLICATION_NAME):
-                    self.done += 1
-                    self._left -= 1
+            for mark in self._marks:
+                while self._acks < mark:
+                    await self._next_ack()
+                while not (killed := await connection.fetchval(KILL_COMMITTER, APPLICATION_NAME, self._killed)):
+                    await self._next_ack()
+                self._killed += killed
+                self.done += 1
         finally:
             await connection.close()
 
@@ -81,8 +89,7 @@ async def test_terminated_commit_connections_lose_and_double_nothing(server, own
         names = [(await stub.CreateSession(pb.CreateSessionRequest(
             session=pb.Session(persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES),
             session_id=f"killed-{n}"))).session.name for n in range(sessions)]
-    # Twice as many chances as kills: a chance that finds the committer between connections kills nothing.
-    killer = Killer(own_database_url, kills, every=total // (2 * kills + 2))
+    killer = Killer(own_database_url, kills, total)
     states = [GatewayState(on_ack=killer.on_ack) for _ in names]
     reconnects_before = metric("sparring_transcript_commit_reconnects_total")
     killing = asyncio.create_task(killer.run())
