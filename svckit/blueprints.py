@@ -13,6 +13,6 @@ def blueprint_name(value: int) -> str:
     return persona_pb.Blueprint.Name(value).removeprefix(_PREFIX).lower() if value else ""
 
 
-def blueprint_value(name: str) -> int:
+def blueprint_value(name: str) -> persona_pb.Blueprint.ValueType:
     """``sales`` -> ``BLUEPRINT_SALES``; BLUEPRINT_UNSPECIFIED for an empty name."""
     return persona_pb.Blueprint.Value(f"{_PREFIX}{name.upper()}") if name else persona_pb.BLUEPRINT_UNSPECIFIED

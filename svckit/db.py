@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.records import from_record, to_record
-from svckit.usecase import Mutation
+from svckit.usecase import Mutation, RequestRecords
 
 T = TypeVar("T")
 
@@ -145,7 +145,7 @@ class RequestLog:
         )
 
 
-async def run_idempotent(requests: RequestLog, mutation: Mutation, method: str,
+async def run_idempotent(requests: RequestRecords, mutation: Mutation, method: str,
                          run: Callable[[], Awaitable[T]], result_type: type[T] | None) -> T:
     """Runs ``run()`` once per request id inside the caller's transaction; a retry gets the first result.
 

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,14 +21,16 @@ from svckit.settings import ServiceSettings
 
 log = logging.getLogger("svckit.runtime")
 
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Generic[Settings]):
     name: str
     package: str
     schema: str
-    settings_cls: type[ServiceSettings]
-    build: Callable[[ServiceSettings, AsyncEngine], Awaitable[GrpcApp]]
+    settings_cls: type[Settings]
+    build: Callable[[Settings, AsyncEngine], Awaitable[GrpcApp]]
 
     def engine(self, settings: ServiceSettings) -> AsyncEngine:
         if not settings.database_url:
@@ -46,7 +49,7 @@ class ServiceSpec:
         await upgrade(engine, self.package, self.schema)
 
 
-async def _serve(spec: ServiceSpec) -> None:
+async def _serve(spec: ServiceSpec[Settings]) -> None:
     settings = spec.settings_cls()
     configure_logging(spec.name, settings.log_level, settings.log_json)
     engine = spec.engine(settings)
@@ -65,7 +68,7 @@ async def _serve(spec: ServiceSpec) -> None:
     await serve_until_signal(app, settings.shutdown_grace_seconds, settings.drain_seconds)
 
 
-def main(spec: ServiceSpec) -> None:
+def main(spec: ServiceSpec[Settings]) -> None:
     try:
         eventloop.run(_serve(spec))
     except KeyboardInterrupt:

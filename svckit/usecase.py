@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
@@ -26,6 +26,14 @@ class Mutation:
     caller: CallContext
     request_id: str = ""
     fingerprint: str = ""
+
+
+class RequestRecords(Protocol):
+    """Responses of mutating requests by ``request_id``, kept in the transaction of the request."""
+
+    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None: ...
+
+    async def record(self, request_id: str, response: Any) -> None: ...
 
 
 def fingerprint(request: Message) -> str:
