@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
-import sqlalchemy.exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from persona_svc.adapters.repositories import PersonaFilter, SearchHit
 from persona_svc.domain import templates
 from persona_svc.domain.model import (
     Archetype,
     ChangeKind,
     Persona,
     PersonaFields,
+    PersonaFilter,
     PersonaVersion,
     Scenario,
     ScenarioFields,
+    SearchHit,
+    check_filter_text,
+    check_persona_filter,
     validate_archetype,
     validate_persona_fields,
     validate_scenario_fields,
 )
-from persona_svc.domain.patches import PatchLookup, PatchProvider, PatchSource, PromptPatch, apply_patches
-from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
+from persona_svc.domain.templates import RenderedPrompt
+from persona_svc.service_layer.ports import CatalogueUnitOfWork, PatchProvider, UnitOfWorkFactory
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
-from svckit.db import autocommit, run_idempotent
+from svckit.db import run_idempotent
 from svckit.errors import (
     AlreadyExists,
     EtagMismatch,
@@ -48,15 +48,10 @@ from svckit.usecase import Mutation, Page
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
 MAX_QUERY_LENGTH = 200
 
-
-@dataclass(frozen=True)
-class RenderedPrompt:
-    system_prompt: str
-    first_message: str
-    difficulty_instructions: str
-    applied_patches: tuple[PromptPatch, ...]
-    patch_source: PatchSource
-    persona_revision: int
+R = TypeVar("R")
+Cached = TypeVar("Cached", Persona, Scenario, Archetype)
+# A change to a locked persona: its new fields, the kind of change and the revision it restores (0 if none).
+PersonaChange = Callable[[CatalogueUnitOfWork, Persona], Awaitable[tuple[PersonaFields, ChangeKind, int]]]
 
 
 def _now() -> datetime:
@@ -80,43 +75,40 @@ def _require_admin_for(persona: Persona, caller: CallContext, action: str) -> No
 class Catalogue:
     def __init__(
         self,
-        engine: AsyncEngine,
+        writes: UnitOfWorkFactory,
+        reads: UnitOfWorkFactory,
         patches: PatchProvider,
         page_tokens: PageTokens,
         personas_cache: InvalidatedCache[str, Persona] | None = None,
         scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
         archetypes_cache: InvalidatedCache[str, Archetype] | None = None,
     ) -> None:
-        self._engine = engine
-        self._reads = autocommit(engine)
+        self.uow = writes
+        # Reads only: no transaction (one round trip a statement).
+        self.read = reads
         self._patches = patches
         self._tokens = page_tokens
         self._personas = personas_cache or InvalidatedCache("personas")
         self._scenarios = scenarios_cache or InvalidatedCache("scenarios")
         self._archetypes = archetypes_cache or InvalidatedCache("archetypes")
+        self._caches_by_table: dict[str, InvalidatedCache[str, Persona] | InvalidatedCache[str, Scenario]
+                                    | InvalidatedCache[str, Archetype]] = {
+            "personas": self._personas, "scenarios": self._scenarios, "archetypes": self._archetypes}
         # Renderings of cached objects; a patch lookup is a new object unless it is the shared empty one.
-        self._renders: ResponseMemo[RenderedPrompt] = ResponseMemo(self._render)
-
-    def uow(self) -> CatalogueUnitOfWork:
-        return CatalogueUnitOfWork(self._engine)
-
-    def read(self) -> CatalogueUnitOfWork:
-        """Reads only: no transaction (one round trip a statement)."""
-        return CatalogueUnitOfWork(self._reads)
+        self._renders: ResponseMemo[RenderedPrompt] = ResponseMemo(templates.render_prompt)
 
     def invalidate(self, table: str, resource_id: str) -> None:
         """Called for every committed change, local or announced by another replica."""
-        cache = {"personas": self._personas, "scenarios": self._scenarios, "archetypes": self._archetypes}.get(table)
+        cache = self._caches_by_table.get(table)
         if cache is not None:
             cache.invalidate(resource_id)
 
-    def caches(self) -> tuple[InvalidatedCache, ...]:
-        return (self._personas, self._scenarios, self._archetypes)
-
-    async def _cached_read(self, cache: InvalidatedCache, key: str, read: Callable, resource_name: str):
+    async def _cached_read(self, cache: InvalidatedCache[str, Cached], key: str,
+                           read: Callable[[CatalogueUnitOfWork], Awaitable[Cached | None]],
+                           resource_name: str) -> Cached:
         """A resource from its read cache, else from the database; NOT_FOUND if it is in neither."""
 
-        async def load():
+        async def load() -> Cached | None:
             async with self.read() as uow:
                 return await read(uow)
 
@@ -132,6 +124,7 @@ class Catalogue:
                                        f"personas/{persona_id}")
 
     async def list_personas(self, where: PersonaFilter, requested_size: int, token: str) -> Page[Persona]:
+        check_persona_filter(where)
         size = page_size(requested_size)
         filters = dataclasses.asdict(where)
         cursor = self._tokens.decode(token, filters)
@@ -151,7 +144,7 @@ class Catalogue:
         """The personas of (id, revision) pairs: from the cache where it holds that revision, else read at once."""
         generation = self._personas.generation
         found: dict[str, Persona] = {}
-        missing = []
+        missing: list[str] = []
         for persona_id, revision in keys:
             cached = self._personas.get(persona_id)
             if cached is not None and cached.revision == revision:
@@ -186,7 +179,7 @@ class Catalogue:
             return persona
 
         async with self.uow() as uow:
-            persona = await self._commit_once(uow, "CreatePersona", mutation, run)
+            persona = await self._commit_once(uow, "CreatePersona", mutation, run, Persona)
         self._personas.invalidate(persona.id)
         return persona
 
@@ -243,7 +236,7 @@ class Catalogue:
 
         return await self._write_version(persona_id, etag, mutation, "RollbackPersona", change, allow_deleted=False)
 
-    async def _write_version(self, persona_id: str, etag: str, mutation: Mutation, method: str, change: Callable,
+    async def _write_version(self, persona_id: str, etag: str, mutation: Mutation, method: str, change: PersonaChange,
                              *, allow_deleted: bool, deleted: bool | None = None) -> Persona:
         """Locks the persona, applies ``change`` and writes the new state as the next version."""
 
@@ -266,19 +259,16 @@ class Catalogue:
             return persona
 
         async with self.uow() as uow:
-            persona = await self._commit_once(uow, method, mutation, run)
+            persona = await self._commit_once(uow, method, mutation, run, Persona)
         self._personas.invalidate(persona_id)
         return persona
 
-    async def _commit_once(self, uow: CatalogueUnitOfWork, method: str, mutation: Mutation, run: Callable,
-                           result_type: type | None = Persona):
-        try:
-            result = await run_idempotent(uow.requests, mutation, method, run, result_type)
-            await uow.commit()
-        except sa_exc.IntegrityError as error:
-            # A concurrent writer won a uniqueness race the checks above could not see.
-            raise AlreadyExists("a concurrent request created the same resource or slug; read it and retry",
-                                reason="CONFLICT") from error
+    @staticmethod
+    async def _commit_once(uow: CatalogueUnitOfWork, method: str, mutation: Mutation,
+                           run: Callable[[], Awaitable[R]], result_type: type[R] | None) -> R:
+        """Runs ``run`` once per request id and commits; a retry is answered with the first result."""
+        result = await run_idempotent(uow.requests, mutation, method, run, result_type)
+        await uow.commit()
         return result
 
     def _check_persona(self, fields: PersonaFields, violations: Violations, check_templates: bool) -> None:
@@ -348,21 +338,6 @@ class Catalogue:
         lookup = await self._patches.active_patches(persona.resource_name, fields.archetype_id)
         return self._renders.response((persona_id, scenario_id), persona, scenario, archetype, lookup)
 
-    @staticmethod
-    def _render(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
-                lookup: PatchLookup) -> RenderedPrompt:
-        fields = persona.fields
-        values = templates.template_values(fields, scenario.fields if scenario else None, archetype)
-        system_prompt = apply_patches(templates.render(fields.prompt_template, values), lookup.patches)
-        return RenderedPrompt(
-            system_prompt=system_prompt,
-            first_message=templates.render(fields.first_message_template, values),
-            difficulty_instructions=values["difficulty_instructions"],
-            applied_patches=lookup.patches,
-            patch_source=lookup.source,
-            persona_revision=persona.revision,
-        )
-
     # --- scenarios ----------------------------------------------------------------------------
 
     async def get_scenario(self, scenario_id: str) -> Scenario:
@@ -370,6 +345,7 @@ class Catalogue:
                                        f"scenarios/{scenario_id}")
 
     async def list_scenarios(self, industry: str, requested_size: int, token: str) -> Page[Scenario]:
+        check_filter_text("industry", industry)
         size = page_size(requested_size)
         filters = {"industry": industry.lower()}
         cursor = self._tokens.decode(token, filters)
