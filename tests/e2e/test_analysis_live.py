@@ -20,10 +20,11 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.service_layer.analyses import Analyses
+from devtools.gateway import Gateway
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
 from tests.e2e.transcript_checks import session_id as session_id_of
-from tests.e2e.transcript_fixtures import Gateway, new_session
+from tests.e2e.transcript_fixtures import new_session
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
 CALL = [

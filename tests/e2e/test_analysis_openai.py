@@ -21,10 +21,11 @@ from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from calls.persona_audit import target_words_per_turn
 from calls.turns import words
+from devtools.gateway import Gateway
 from svckit.server import GrpcApp
 from tests.e2e.status_details import reason_and_fields
 from tests.e2e.test_analysis_live import CALL, PERSONA, _streamed_call
-from tests.e2e.transcript_fixtures import Gateway, new_session
+from tests.e2e.transcript_fixtures import new_session
 from tests.fake_openai import messages, serving
 
 GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "objection_handling": 85,

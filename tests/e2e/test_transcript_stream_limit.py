@@ -11,10 +11,11 @@ import pytest_asyncio
 from prometheus_client import REGISTRY
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from svckit.db import make_engine
 from tests.e2e.status_details import retry_delay_of
 from tests.e2e.transcript_checks import scalar, session_id, stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
 from transcript_svc.app import build
 
 MAX_OPEN = 3

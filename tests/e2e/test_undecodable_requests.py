@@ -17,9 +17,10 @@ from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
+from devtools.gateway import Gateway
 from tests.e2e.status_details import Rejection, checked_rejection, rejected_in
 from tests.e2e.transcript_checks import stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FF_FE = b"\xff\xfe"

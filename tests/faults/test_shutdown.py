@@ -16,11 +16,12 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from tests.e2e.status_details import checked_rejection
 from tests.e2e.test_analysis_live import _streamed_call
 from tests.e2e.test_analysis_openai import GOOD
 from tests.e2e.transcript_checks import stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, utterance
+from tests.e2e.transcript_fixtures import utterance
 from tests.fake_openai import serving
 from tests.faults.test_transcript_crash import create_session, server_factory  # noqa: F401  (a fixture)
 

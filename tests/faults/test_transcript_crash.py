@@ -25,7 +25,8 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
-from tests.faults.resuming_gateway import GatewayState, open_frame, stream_until, utterance
+from devtools.gateway import open_frame
+from tests.faults.resuming_gateway import GatewayState, stream_until, utterance
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from prometheus_client import REGISTRY
 from svckit.context import CallContext
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
+from tests.builders import uid
 from tests.integration.flaky_database import Faults
 from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, Outcome, UnknownSession
 from transcript_svc.domain.model import Role, Session, SessionState, Utterance
@@ -56,7 +56,7 @@ async def new_session(service: Transcripts, interval: int = 0) -> str:
     draft = Session(id="", persona="personas/sarah-chen", scenario="", blueprint="sales", round_number=1,
                     state=SessionState.ACTIVE, persona_revision=0, analysis_interval=interval, start_time=EPOCH,
                     end_time=None, end_reason="", last_sequence=0, revision=0, update_time=EPOCH)
-    session_id = f"gc-{uuid.uuid4().hex[:12]}"
+    session_id = f"gc-{uid()}"
     await service.create_session(dataclasses.replace(draft), session_id, USER)
     return session_id
 
