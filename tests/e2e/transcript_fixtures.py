@@ -5,7 +5,7 @@ from __future__ import annotations
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
-from devtools.gateway import utterance_frame
+from devtools.gateway import Gateway, utterance_frame
 from tests.builders import uid
 
 
@@ -18,3 +18,14 @@ async def new_session(stub, interval: int = 0) -> pb.Session:
 
 def utterance(sequence: int, text: str | None = None, role=pb.ROLE_USER) -> pb.StreamSessionRequest:
     return utterance_frame(sequence, role, text if text is not None else f"utterance number {sequence}")
+
+
+async def streamed_call(stub, turns: list[tuple[int, str]]) -> str:
+    """A new session with ``turns`` (role, text) streamed in as one pipelined burst and acked; returns its name."""
+    session = await new_session(stub)
+    gateway = Gateway(stub, session.name)
+    await gateway.read()
+    gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(turns, start=1)))
+    await gateway.acks_until(len(turns))
+    gateway.close()
+    return session.name
