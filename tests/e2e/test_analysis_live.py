@@ -13,7 +13,6 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
-from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.adapters.transcript_reader import TranscriptReader
@@ -288,14 +287,7 @@ LEAKY_CALL = [
 
 
 async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_the_audit(
-        transcripts, analyses, personas):
-    try:
-        sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
-                                   blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4,
-                                   personality_traits=["sceptical", "blunt"])
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+        transcripts, analyses, sarah):
     session_name = await streamed_call(transcripts, LEAKY_CALL)
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -332,16 +324,10 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
     assert audit.name in [a.name for a in by_persona.audits]
 
 
-async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, personas, transcript_settings, capsys):
+async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, sarah, transcript_settings, capsys):
     from devtools import demo
     from transcript_svc.app import build as build_transcript
 
-    sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
-                               blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
-    try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     # A transcript replica that hands its triggers and audits to this analysis service, as `make run` wires it.
     transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
     await transcript.start()
@@ -372,13 +358,7 @@ class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
 
 
 async def test_audits_reach_the_learning_service_past_its_refusals(
-        database_url, engine, transcript_server, persona_server, transcripts, personas):
-    sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
-                               blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
-    try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+        database_url, engine, transcript_server, persona_server, transcripts, sarah):
     fake = FakeLearning()
     learning = GrpcApp(["sparring.learning.v1.LearningService"], "test",
                        lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(fake, server))
