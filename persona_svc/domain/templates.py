@@ -76,7 +76,7 @@ def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archet
     return RenderedPrompt(
         system_prompt=apply_patches(render(fields.prompt_template, values), lookup.patches),
         first_message=render(fields.first_message_template, values),
-        difficulty_instructions=values["difficulty_instructions"],
+        difficulty_instructions=difficulty_instructions(fields.difficulty),
         applied_patches=lookup.patches,
         patch_source=lookup.source,
         persona_revision=persona.revision,
