@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -10,8 +9,9 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from svckit.errors import FieldViolation, InvalidArgument
-from svckit.records import from_record, to_record
-from svckit.usecase import Mutation, RequestRecords
+
+# Where the service layers that predate svckit.usecase.run_idempotent still import it from.
+from svckit.usecase import run_idempotent as run_idempotent
 
 T = TypeVar("T")
 
@@ -143,20 +143,3 @@ class RequestLog:
             # The JSONB column serializes the value itself; a pre-dumped string would be stored as a JSON string.
             .values(response=response)
         )
-
-
-async def run_idempotent(requests: RequestRecords, mutation: Mutation, method: str,
-                         run: Callable[[], Awaitable[T]], result_type: type[T] | None) -> T:
-    """Runs ``run()`` once per request id inside the caller's transaction; a retry gets the first result.
-
-    The caller commits afterwards. Results are kept as records of ``result_type`` (a domain dataclass);
-    ``None`` for a method whose result is empty.
-    """
-    if mutation.request_id:
-        prior = await requests.claim(mutation.request_id, method, mutation.fingerprint)
-        if prior is not None:
-            return from_record(result_type, prior) if result_type is not None else None
-    result = await run()
-    if mutation.request_id:
-        await requests.record(mutation.request_id, to_record(result) if result_type is not None else {})
-    return result

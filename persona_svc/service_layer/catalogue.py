@@ -29,7 +29,6 @@ from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.ports import CatalogueUnitOfWork, PatchProvider, UnitOfWorkFactory
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
-from svckit.db import run_idempotent
 from svckit.errors import (
     AlreadyExists,
     EtagMismatch,
@@ -43,7 +42,7 @@ from svckit.errors import (
 from svckit.memo import ResponseMemo
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
-from svckit.usecase import Mutation, Page
+from svckit.usecase import Mutation, Page, run_idempotent
 
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
 MAX_QUERY_LENGTH = 200
