@@ -82,9 +82,9 @@ class Catalogue:
         scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
         archetypes_cache: InvalidatedCache[str, Archetype] | None = None,
     ) -> None:
-        self.uow = writes
+        self._transaction = writes
         # Reads only: no transaction (one round trip a statement).
-        self.read = reads
+        self._read = reads
         self._patches = patches
         self._tokens = page_tokens
         self._personas = personas_cache or InvalidatedCache("personas")
@@ -108,7 +108,7 @@ class Catalogue:
         """A resource from its read cache, else from the database; NOT_FOUND if it is in neither."""
 
         async def load() -> Cached | None:
-            async with self.read() as uow:
+            async with self._read() as uow:
                 return await read(uow)
 
         found = await cache.get_or_load(key, load)
@@ -128,7 +128,7 @@ class Catalogue:
         filters = dataclasses.asdict(where)
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.read() as uow:
+        async with self._read() as uow:
             keys = await uow.personas.list_keys(where, after, size + 1)
             found = await self._personas_by_key(uow, keys)
         items = [found[persona_id] for persona_id, _ in keys if persona_id in found]
@@ -177,7 +177,7 @@ class Catalogue:
             await uow.personas.add_version(PersonaVersion(persona_id, 1, ChangeKind.CREATE, 0, persona, now))
             return persona
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             persona = await self._commit_once(uow, "CreatePersona", mutation, run, Persona)
         self._personas.invalidate(persona.id)
         return persona
@@ -257,7 +257,7 @@ class Catalogue:
                 PersonaVersion(persona_id, persona.revision, kind, restored, persona, now))
             return persona
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             persona = await self._commit_once(uow, method, mutation, run, Persona)
         self._personas.invalidate(persona_id)
         return persona
@@ -293,7 +293,7 @@ class Catalogue:
     # --- versions -----------------------------------------------------------------------------
 
     async def get_version(self, persona_id: str, revision: int) -> PersonaVersion:
-        async with self.read() as uow:
+        async with self._read() as uow:
             version = await uow.personas.get_version(persona_id, revision)
             if version is None:
                 if await uow.personas.get(persona_id) is None:
@@ -304,7 +304,7 @@ class Catalogue:
     async def list_versions(self, persona_id: str, requested_size: int, token: str) -> Page[PersonaVersion]:
         size = page_size(requested_size)
         before = self._tokens.decode(token, {"parent": persona_id})
-        async with self.read() as uow:
+        async with self._read() as uow:
             if await uow.personas.get(persona_id) is None:
                 raise NotFound(f"personas/{persona_id}")
             items = await uow.personas.list_versions(persona_id, before, size + 1)
@@ -321,7 +321,7 @@ class Catalogue:
         if "\x00" in query:
             raise InvalidArgument(FieldViolation("query", "must not contain NUL characters"))
         size = page_size(requested_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
-        async with self.read() as uow:
+        async with self._read() as uow:
             return await uow.personas.search(query, blueprint, size)
 
     # --- rendering ----------------------------------------------------------------------------
@@ -349,7 +349,7 @@ class Catalogue:
         filters = {"industry": industry.lower()}
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.read() as uow:
+        async with self._read() as uow:
             items = await uow.scenarios.list(industry or None, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda s: [s.create_time.isoformat(), s.id], filters))
 
@@ -370,7 +370,7 @@ class Catalogue:
             await uow.scenarios.add(scenario)
             return scenario
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             scenario = await self._commit_once(uow, "CreateScenario", mutation, run, Scenario)
         self._scenarios.invalidate(scenario_id)
         return scenario
@@ -390,7 +390,7 @@ class Catalogue:
             await uow.scenarios.save(scenario)
             return scenario
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, Scenario)
         self._scenarios.invalidate(scenario_id)
         return scenario
@@ -403,7 +403,7 @@ class Catalogue:
             _check_etag(current.resource_name, etag, current.etag)
             await uow.scenarios.delete(scenario_id)
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             await self._commit_once(uow, "DeleteScenario", mutation, run, None)
         self._scenarios.invalidate(scenario_id)
 
@@ -416,7 +416,7 @@ class Catalogue:
     async def list_archetypes(self, requested_size: int, token: str) -> Page[Archetype]:
         size = page_size(requested_size)
         after = self._tokens.decode(token, {})
-        async with self.read() as uow:
+        async with self._read() as uow:
             items = await uow.archetypes.list(after, size + 1)
         return Page(*self._tokens.page(items, size, lambda a: a.id, {}))
 
@@ -433,7 +433,7 @@ class Catalogue:
             await uow.archetypes.add(created)
             return created
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             created = await self._commit_once(uow, "CreateArchetype", mutation, run, Archetype)
         self._archetypes.invalidate(created.id)
         return created
