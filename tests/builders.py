@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from google.protobuf import field_mask_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from calls.job_tracks import Blueprint
@@ -24,6 +25,10 @@ def uid() -> str:
     """Unique, a valid resource id, and a 'numword' for the full-text parser (letters and digits ending in a
     digit), so it is never stemmed."""
     return "x" + uuid.uuid4().hex[:10] + "9"
+
+
+def field_mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=list(paths))
 
 
 def persona_fields(**overrides: Any) -> PersonaFields:

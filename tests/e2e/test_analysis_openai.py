@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
@@ -26,6 +25,7 @@ from tests.e2e.status_details import reason_and_fields
 from tests.e2e.test_analysis_live import CALL, PERSONA
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
+from tests.probes import metric
 
 GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "objection_handling": 85,
                                                "value_articulation": 88, "closing_momentum": 92},
@@ -150,7 +150,7 @@ async def _ended_call(transcripts) -> str:
 
 
 def _fallbacks(reason: str) -> float:
-    return REGISTRY.get_sample_value("sparring_analysis_engine_fallbacks_total", {"reason": reason}) or 0
+    return metric("sparring_analysis_engine_fallbacks_total", reason=reason)
 
 
 PERSONA_WORDS = [words(text) for role, text in CALL if role == PERSONA]

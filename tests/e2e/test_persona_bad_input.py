@@ -8,9 +8,9 @@ from collections.abc import Awaitable
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
 
+from tests.builders import field_mask as mask
 from tests.builders import new_persona, uid
 from tests.e2e.status_details import Rejection, rejected_in
 
@@ -42,10 +42,6 @@ async def assert_unchanged(personas, before: pb.Persona) -> None:
     assert after == before
     versions = await personas.ListPersonaVersions(pb.ListPersonaVersionsRequest(parent=before.name))
     assert [v.revision for v in versions.versions] == list(range(before.revision, 0, -1))
-
-
-def mask(*paths: str) -> field_mask_pb2.FieldMask:
-    return field_mask_pb2.FieldMask(paths=list(paths))
 
 
 # --- creating a bad persona -----------------------------------------------------------------------

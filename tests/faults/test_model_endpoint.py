@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 
@@ -19,6 +18,7 @@ from tests.e2e.test_analysis_openai import AUDIT, _answering, _ended_call, _fall
 from tests.e2e.test_learning_openai import answer, evolve
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
+from tests.probes import metric
 
 MAX_TRIES = 2  # the servers' openai_max_retries is 1
 
@@ -98,7 +98,7 @@ MODEL_STEPS = ("generate_refinements", "validate")
 
 
 def fallbacks(step: str, reason: str) -> float:
-    return REGISTRY.get_sample_value("sparring_learning_engine_fallbacks_total", {"step": step, "reason": reason}) or 0
+    return metric("sparring_learning_engine_fallbacks_total", step=step, reason=reason)
 
 
 @every_fault

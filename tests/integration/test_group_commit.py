@@ -14,13 +14,13 @@ import asyncpg
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from prometheus_client import REGISTRY
 
 from svckit.context import CallContext
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
 from tests.builders import uid
 from tests.integration.flaky_database import Faults
+from tests.probes import metric
 from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, Outcome, UnknownSession
 from transcript_svc.domain.model import Role, Session, SessionState, Utterance
 from transcript_svc.service_layer.transcripts import Transcripts
@@ -90,10 +90,6 @@ async def analysis_requests(engine, session_id: str) -> list[int]:
     return [r[0] for r in await rows(
         engine, "SELECT up_to_sequence FROM transcript.outbox WHERE session_id = :s AND kind = 'analysis' "
                 "ORDER BY up_to_sequence, id", s=session_id)]
-
-
-def metric(name: str) -> float:
-    return REGISTRY.get_sample_value(name) or 0.0
 
 
 async def test_utterances_of_several_sessions_commit_together_in_groups(committer, service, engine):
