@@ -47,7 +47,7 @@ from svckit.usecase import Mutation, Page, run_idempotent
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
 MAX_QUERY_LENGTH = 200
 
-R = TypeVar("R")
+Result = TypeVar("Result")
 Cached = TypeVar("Cached", Persona, Scenario, Archetype)
 # A change to a locked persona: its new fields, the kind of change and the revision it restores (0 if none).
 PersonaChange = Callable[[CatalogueUnitOfWork, Persona], Awaitable[tuple[PersonaFields, ChangeKind, int]]]
@@ -264,7 +264,7 @@ class Catalogue:
 
     @staticmethod
     async def _commit_once(uow: CatalogueUnitOfWork, method: str, mutation: Mutation,
-                           run: Callable[[], Awaitable[R]], result_type: type[R] | None) -> R:
+                           run: Callable[[], Awaitable[Result]], result_type: type[Result] | None) -> Result:
         """Runs ``run`` once per request id and commits; a retry is answered with the first result."""
         result = await run_idempotent(uow.requests, mutation, method, run, result_type)
         await uow.commit()
