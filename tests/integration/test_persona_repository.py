@@ -84,6 +84,22 @@ async def test_database_refuses_what_the_domain_refuses(engine, persona_schema):
             await uow.personas.add(persona)
 
 
+async def test_a_uniqueness_race_lost_in_a_unit_of_work_leaves_it_as_a_conflict(engine, persona_schema):
+    """What the use case's slug check could not see (a concurrent writer took the slug) ends as CONFLICT."""
+    now = datetime.now(UTC)
+    taken = fields()
+    async with SqlCatalogueUnitOfWork(engine) as uow:
+        await uow.personas.add(Persona(id=f"first-{uid()}", fields=taken, revision=1, create_time=now,
+                                       update_time=now))
+        await uow.commit()
+    with pytest.raises(AlreadyExists) as raised:
+        async with SqlCatalogueUnitOfWork(engine) as uow:
+            await uow.personas.add(Persona(id=f"second-{uid()}", fields=taken, revision=1, create_time=now,
+                                           update_time=now))
+    assert raised.value.reason == "CONFLICT"
+    assert isinstance(raised.value.__cause__, sa.exc.IntegrityError)
+
+
 # --- repositories ---------------------------------------------------------------------------------
 
 
