@@ -93,7 +93,7 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
 
 
 async def _load_catalogue() -> str:
-    from persona_svc.catalogue_loader import load_catalogue
+    from devtools.catalogue_loader import load_catalogue
 
     async with grpc.aio.insecure_channel(BY_NAME["persona"].address) as channel:
         report = await load_catalogue(channel)

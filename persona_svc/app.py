@@ -6,11 +6,15 @@ from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_svc.adapters import tables
+from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
+from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
-from persona_svc.domain.patches import NoPatches, PatchProvider
+from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.service_layer.catalogue import Catalogue
+from persona_svc.service_layer.ports import PatchProvider
 from svckit.cache import InvalidatedCache
+from svckit.db import autocommit
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
@@ -20,22 +24,25 @@ SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"]
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
-def patch_provider(settings: PersonaSettings) -> PatchProvider:
-    if not settings.learning_address:
-        return NoPatches()
-    from persona_svc.adapters.learning_patches import LearningServicePatches
-
-    return LearningServicePatches(settings.learning_address, settings.patches_timeout_seconds)
+def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: PageTokens,
+                    personas_cache: InvalidatedCache[str, Persona] | None = None,
+                    scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
+                    archetypes_cache: InvalidatedCache[str, Archetype] | None = None) -> Catalogue:
+    """The catalogue's use cases on PostgreSQL: transactions for writes, reads without one."""
+    reads = autocommit(engine)
+    return Catalogue(lambda: SqlCatalogueUnitOfWork(engine), lambda: SqlCatalogueUnitOfWork(reads), patches,
+                     page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
-    caches = (
-        InvalidatedCache("personas", settings.cache_entries),
-        InvalidatedCache("scenarios", settings.cache_entries),
-        InvalidatedCache("archetypes", settings.cache_entries),
-    )
-    patches = patch_provider(settings)
-    catalogue = Catalogue(engine, patches, PageTokens.from_secret(settings.page_token_secret), *caches)
+    personas: InvalidatedCache[str, Persona] = InvalidatedCache("personas", settings.cache_entries)
+    scenarios: InvalidatedCache[str, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
+    archetypes: InvalidatedCache[str, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
+    caches = (personas, scenarios, archetypes)
+    learning = (LearningServicePatches(settings.learning_address, settings.patches_timeout_seconds)
+                if settings.learning_address else None)
+    catalogue = build_catalogue(engine, learning or NoPatches(), PageTokens.from_secret(settings.page_token_secret),
+                                personas, scenarios, archetypes)
 
     def on_change(payload: str) -> None:
         table, _, resource_id = payload.partition(":")
@@ -62,8 +69,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         max_send_message_bytes=settings.max_send_message_bytes,
     )
     app.on_close.append(listener.stop)
-    if hasattr(patches, "close"):
-        app.on_close.append(patches.close)
+    if learning is not None:
+        app.on_close.append(learning.close)
     return app
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from svckit.errors import FieldViolation, InvalidArgument
-from svckit.records import from_record, to_record
-from svckit.usecase import Mutation
 
 T = TypeVar("T")
 
@@ -143,28 +140,3 @@ class RequestLog:
             # The JSONB column serializes the value itself; a pre-dumped string would be stored as a JSON string.
             .values(response=response)
         )
-
-
-class RequestRecords(Protocol):
-    """What ``run_idempotent`` needs of a request log: ``RequestLog``, or a service layer's port of it."""
-
-    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None: ...
-    async def record(self, request_id: str, response: Any) -> None: ...
-
-
-async def run_idempotent(requests: RequestRecords, mutation: Mutation, method: str,
-                         run: Callable[[], Awaitable[T]], result_type: type[T] | None) -> T:
-    """Runs ``run()`` once per request id inside the caller's transaction; a retry gets the first result.
-
-    The caller commits afterwards. Results are kept as records of ``result_type`` (a domain dataclass);
-    ``None`` for a method whose result is empty.
-    """
-    if mutation.request_id:
-        prior = await requests.claim(mutation.request_id, method, mutation.fingerprint)
-        if prior is not None:
-            # A method whose result is empty (``result_type`` None) returns None.
-            return from_record(result_type, prior) if result_type is not None else cast(T, None)
-    result = await run()
-    if mutation.request_id:
-        await requests.record(mutation.request_id, to_record(result) if result_type is not None else {})
-    return result

@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from analysis_svc.domain.model import StoredSuggestion
 from analysis_svc.service_layer.ports import CommandSender, Database, UnitOfWork
-from svckit.db import run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from svckit.usecase import Mutation
+from svckit.usecase import Mutation, run_idempotent
 
 _APPLICABLE = {"context_injection", "curveball"}
 MAX_REASON = 500

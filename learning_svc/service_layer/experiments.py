@@ -27,11 +27,10 @@ from learning_svc.domain.experiments import (
 )
 from learning_svc.service_layer.ports import Assignment, Document, Filters, LearningUnitOfWork, UnitsOfWork
 from svckit.context import current_call
-from svckit.db import run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, page_size
 from svckit.records import to_record
-from svckit.usecase import Mutation, Page
+from svckit.usecase import Mutation, Page, run_idempotent
 
 DECISIONS = Counter("sparring_learning_experiment_decisions_total",
                     "Experiments ended by their test, by final state.", ("state",))

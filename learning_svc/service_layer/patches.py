@@ -26,10 +26,9 @@ from learning_svc.domain.patches import (
 )
 from learning_svc.service_layer.ports import Filters, PatchRepository, Revision, UnitsOfWork
 from svckit.cache import InvalidatedCache
-from svckit.db import run_idempotent
 from svckit.errors import EtagMismatch, FailedPrecondition
 from svckit.pagination import PageTokens, page_size
-from svckit.usecase import Mutation, Page
+from svckit.usecase import Mutation, Page, run_idempotent
 
 R = TypeVar("R")
 

@@ -14,7 +14,7 @@ from learning_svc.domain.evolution import Finding, Refinement
 from learning_svc.domain.modules import Module, Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
-from svckit.db import RequestRecords
+from svckit.usecase import RequestRecords
 
 T = TypeVar("T", covariant=True)
 # A page cursor as the listing stores it in its token: [time, id], or a position.

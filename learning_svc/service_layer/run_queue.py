@@ -20,10 +20,9 @@ from enum import StrEnum
 from prometheus_client import Counter, Gauge, Histogram
 
 from learning_svc.service_layer.ports import ClaimedRun, Document, Filters, RunKind, UnitsOfWork
-from svckit.db import run_idempotent
 from svckit.errors import FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, page_size
-from svckit.usecase import Mutation, Page
+from svckit.usecase import Mutation, Page, run_idempotent
 
 log = logging.getLogger("learning.runs")
 

@@ -13,7 +13,14 @@ from prometheus_client import Counter
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
-from persona_svc.domain.patches import PATCHES_UNAVAILABLE, PatchLookup, PatchSource, PatchTarget, PromptPatch
+from persona_svc.domain.patches import (
+    PATCHES_DISABLED,
+    PATCHES_UNAVAILABLE,
+    PatchLookup,
+    PatchSource,
+    PatchTarget,
+    PromptPatch,
+)
 
 log = logging.getLogger("persona.patches")
 
@@ -28,6 +35,13 @@ _TARGETS = {
     learning_pb.PATCH_TARGET_SYSTEM_PROMPT: PatchTarget.SYSTEM_PROMPT,
     learning_pb.PATCH_TARGET_ELEMENTAL_BEHAVIOR: PatchTarget.ELEMENTAL_BEHAVIOR,
 }
+
+
+class NoPatches:
+    """Used when no learning service is configured."""
+
+    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
+        return PATCHES_DISABLED
 
 
 class LearningServicePatches:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +15,11 @@ from persona_svc.domain.model import (
     ChangeKind,
     Persona,
     PersonaFields,
+    PersonaFilter,
     PersonaVersion,
     Scenario,
     ScenarioFields,
+    SearchHit,
 )
 
 _PERSONA_COLUMNS = (
@@ -54,23 +55,6 @@ def _persona_columns(persona: Persona) -> dict[str, Any]:
         "update_time": persona.update_time,
         "delete_time": persona.delete_time,
     }
-
-
-@dataclass(frozen=True)
-class PersonaFilter:
-    blueprint: str | None = None
-    min_difficulty: int | None = None
-    max_difficulty: int | None = None
-    archetype_id: str | None = None
-    domain: str | None = None
-    active: bool | None = None
-    show_deleted: bool = False
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    persona: Persona
-    relevance: float
 
 
 class PersonaRepository:

@@ -11,7 +11,7 @@ from typing import Any
 
 from calls.job_tracks import Blueprint
 from svckit import records
-from svckit.errors import Violations
+from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.names import check_resource_id
 
 
@@ -105,7 +105,8 @@ class PersonaFields:
     protected: bool = False
 
     def to_record(self) -> dict[str, Any]:
-        return records.to_record(self)
+        record: dict[str, Any] = records.to_record(self)
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> PersonaFields:
@@ -137,7 +138,8 @@ class Persona:
         return self.delete_time is not None
 
     def to_record(self) -> dict[str, Any]:
-        return records.to_record(self)
+        record: dict[str, Any] = records.to_record(self)
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Persona:
@@ -152,6 +154,25 @@ class PersonaVersion:
     restored_revision: int
     snapshot: Persona
     create_time: datetime
+
+
+@dataclass(frozen=True)
+class PersonaFilter:
+    """Which personas a listing returns; None is no condition."""
+
+    blueprint: str | None = None
+    min_difficulty: int | None = None
+    max_difficulty: int | None = None
+    archetype_id: str | None = None
+    domain: str | None = None
+    active: bool | None = None
+    show_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    persona: Persona
+    relevance: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +287,23 @@ def validate_persona_fields(fields: PersonaFields, violations: Violations, prefi
             f"{prefix}.config.default_mode",
             f"{fields.config.default_mode!r} is not one of the persona's enabled modes",
         )
+
+
+def check_persona_filter(where: PersonaFilter) -> None:
+    """A listing's bounds must be difficulties, in order; text compared in PostgreSQL cannot hold NUL."""
+    for field_name, bound in (("min_difficulty", where.min_difficulty), ("max_difficulty", where.max_difficulty)):
+        if bound is not None and not MIN_DIFFICULTY <= bound <= MAX_DIFFICULTY:
+            raise InvalidArgument(FieldViolation(
+                field_name, f"must be {MIN_DIFFICULTY} to {MAX_DIFFICULTY}, or 0 for no bound (got {bound})"))
+    if where.min_difficulty and where.max_difficulty and where.min_difficulty > where.max_difficulty:
+        raise InvalidArgument(FieldViolation("min_difficulty", "must not be above max_difficulty"))
+    check_filter_text("domain", where.domain or "")
+
+
+def check_filter_text(field_name: str, value: str) -> None:
+    # PostgreSQL cannot compare text holding NUL; such a filter is bad input, not a server error.
+    if "\x00" in value:
+        raise InvalidArgument(FieldViolation(field_name, "must not contain NUL characters"))
 
 
 def validate_scenario_fields(fields: ScenarioFields, violations: Violations, prefix: str = "scenario") -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
 
 class PatchTarget(StrEnum):
@@ -32,20 +31,9 @@ class PatchLookup:
     source: PatchSource
 
 
-class PatchProvider(Protocol):
-    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup: ...
-
-
 # Shared instances: renderings are memoised by the identity of the lookup they used.
 PATCHES_DISABLED = PatchLookup((), PatchSource.DISABLED)
 PATCHES_UNAVAILABLE = PatchLookup((), PatchSource.UNAVAILABLE)
-
-
-class NoPatches:
-    """Used when no learning service is configured."""
-
-    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
-        return PATCHES_DISABLED
 
 
 _SECTION_TITLES = {

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from persona_svc.domain.model import Archetype, PersonaFields, ScenarioFields
+from persona_svc.domain.model import Archetype, Persona, PersonaFields, Scenario, ScenarioFields
+from persona_svc.domain.patches import PatchLookup, PatchSource, PromptPatch, apply_patches
 from svckit.errors import Violations
 
 # {name} or {group.name}; {{ and }} are literal braces.
@@ -52,6 +53,36 @@ DIFFICULTY_INSTRUCTIONS: Mapping[int, str] = {
 }
 
 
+def difficulty_instructions(difficulty: int) -> str:
+    """How the persona plays its difficulty: the ``{difficulty_instructions}`` of its template."""
+    return DIFFICULTY_INSTRUCTIONS.get(difficulty, "")
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    system_prompt: str
+    first_message: str
+    difficulty_instructions: str
+    applied_patches: tuple[PromptPatch, ...]
+    patch_source: PatchSource
+    persona_revision: int
+
+
+def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
+                  lookup: PatchLookup) -> RenderedPrompt:
+    """The persona's templates filled for the scenario, its system prompt with the active patches appended."""
+    fields = persona.fields
+    values = template_values(fields, scenario.fields if scenario else None, archetype)
+    return RenderedPrompt(
+        system_prompt=apply_patches(render(fields.prompt_template, values), lookup.patches),
+        first_message=render(fields.first_message_template, values),
+        difficulty_instructions=difficulty_instructions(fields.difficulty),
+        applied_patches=lookup.patches,
+        patch_source=lookup.source,
+        persona_revision=persona.revision,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Placeholder:
     text: str
@@ -83,7 +114,7 @@ def check_template(template: str, field_path: str, violations: Violations) -> No
             )
 
 
-def _join(values) -> str:
+def _join(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
@@ -103,7 +134,7 @@ def template_values(
         "persona.description": persona.description,
         "persona.domains": _join(persona.domains),
         "persona.beliefs": "\n".join(f"- {b.text}" for b in persona.beliefs),
-        "difficulty_instructions": DIFFICULTY_INSTRUCTIONS.get(persona.difficulty, ""),
+        "difficulty_instructions": difficulty_instructions(persona.difficulty),
         "archetype_guidance": archetype.voice_guidance if archetype else "",
     }
     scenario = scenario or ScenarioFields(display_name="")
@@ -122,7 +153,7 @@ def template_values(
 def render(template: str, values: Mapping[str, str]) -> str:
     """Fills a checked template. Unknown placeholders cannot reach here: templates are checked on write."""
 
-    def substitute(match: re.Match) -> str:
+    def substitute(match: re.Match[str]) -> str:
         token = match.group(0)
         if token == "{{":
             return "{"
@@ -130,6 +161,7 @@ def render(template: str, values: Mapping[str, str]) -> str:
             return "}"
         if match.group(1) is None:
             return token
-        return values.get(match.group(1).strip(), token)
+        placeholder: str = match.group(1)
+        return values.get(placeholder.strip(), token)
 
     return _TOKEN.sub(substitute, template)

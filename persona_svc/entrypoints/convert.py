@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TypeVar
 
 from sparring.persona.v1 import persona_service_pb2 as pb
 
+from calls.job_tracks import Blueprint
 from persona_svc.domain.model import (
     Archetype,
     Belief,
-    Blueprint,
     ChangeKind,
     EmotionalStyle,
     HumorUsage,
@@ -40,15 +42,27 @@ SCENARIO_WRITABLE = frozenset(
     f.name for f in pb.Scenario.DESCRIPTOR.fields if f.name not in SCENARIO_OUTPUT_ONLY
 )
 
-_BLUEPRINTS = {getattr(pb, f"BLUEPRINT_{b.name}"): b for b in Blueprint}
-_BLUEPRINT_ENUMS = {b: e for e, b in _BLUEPRINTS.items()}
-_HUMOR = {pb.HUMOR_USAGE_UNSPECIFIED: HumorUsage.UNSPECIFIED, pb.HUMOR_USAGE_LOW: HumorUsage.LOW,
-          pb.HUMOR_USAGE_MEDIUM: HumorUsage.MEDIUM, pb.HUMOR_USAGE_HIGH: HumorUsage.HIGH}
-_EMOTION = {pb.EMOTIONAL_STYLE_UNSPECIFIED: EmotionalStyle.UNSPECIFIED,
-            pb.EMOTIONAL_STYLE_RESERVED: EmotionalStyle.RESERVED,
-            pb.EMOTIONAL_STYLE_EXPRESSIVE: EmotionalStyle.EXPRESSIVE}
-_LANGUAGE = {pb.LANGUAGE_STYLE_UNSPECIFIED: LanguageStyle.UNSPECIFIED, pb.LANGUAGE_STYLE_CONCISE: LanguageStyle.CONCISE,
-             pb.LANGUAGE_STYLE_VERBOSE: LanguageStyle.VERBOSE}
+DomainEnum = TypeVar("DomainEnum")
+
+
+def _by_number(to_proto: Mapping[DomainEnum, int]) -> dict[int, DomainEnum]:
+    return {number: value for value, number in to_proto.items()}
+
+
+_BLUEPRINT_ENUMS: dict[Blueprint, pb.Blueprint.ValueType] = {b: getattr(pb, f"BLUEPRINT_{b.name}") for b in Blueprint}
+_BLUEPRINTS = _by_number(_BLUEPRINT_ENUMS)
+_HUMOR_ENUMS: dict[HumorUsage, pb.HumorUsage.ValueType] = {
+    HumorUsage.UNSPECIFIED: pb.HUMOR_USAGE_UNSPECIFIED, HumorUsage.LOW: pb.HUMOR_USAGE_LOW,
+    HumorUsage.MEDIUM: pb.HUMOR_USAGE_MEDIUM, HumorUsage.HIGH: pb.HUMOR_USAGE_HIGH}
+_HUMOR = _by_number(_HUMOR_ENUMS)
+_EMOTION_ENUMS: dict[EmotionalStyle, pb.EmotionalStyle.ValueType] = {
+    EmotionalStyle.UNSPECIFIED: pb.EMOTIONAL_STYLE_UNSPECIFIED, EmotionalStyle.RESERVED: pb.EMOTIONAL_STYLE_RESERVED,
+    EmotionalStyle.EXPRESSIVE: pb.EMOTIONAL_STYLE_EXPRESSIVE}
+_EMOTION = _by_number(_EMOTION_ENUMS)
+_LANGUAGE_ENUMS: dict[LanguageStyle, pb.LanguageStyle.ValueType] = {
+    LanguageStyle.UNSPECIFIED: pb.LANGUAGE_STYLE_UNSPECIFIED, LanguageStyle.CONCISE: pb.LANGUAGE_STYLE_CONCISE,
+    LanguageStyle.VERBOSE: pb.LANGUAGE_STYLE_VERBOSE}
+_LANGUAGE = _by_number(_LANGUAGE_ENUMS)
 _CHANGE_KINDS = {ChangeKind.CREATE: pb.CHANGE_KIND_CREATE, ChangeKind.UPDATE: pb.CHANGE_KIND_UPDATE,
                  ChangeKind.DELETE: pb.CHANGE_KIND_DELETE, ChangeKind.UNDELETE: pb.CHANGE_KIND_UNDELETE,
                  ChangeKind.ROLLBACK: pb.CHANGE_KIND_ROLLBACK}
@@ -60,7 +74,13 @@ def blueprint_of(value: int, field: str) -> Blueprint | None:
     """None for BLUEPRINT_UNSPECIFIED (a filter not set, or a missing blueprint the domain reports)."""
     if value == pb.BLUEPRINT_UNSPECIFIED:
         return None
-    return enum_of(_BLUEPRINTS, value, field, pb.Blueprint)  # type: ignore[return-value]
+    return enum_of(_BLUEPRINTS, value, field, pb.Blueprint)
+
+
+def blueprint_filter(value: int, field: str) -> str | None:
+    """A blueprint a listing or search is narrowed to; None for no filter."""
+    blueprint = blueprint_of(value, field)
+    return blueprint.value if blueprint else None
 
 
 resource_id = names.resource_id
@@ -126,7 +146,7 @@ def persona_message(persona: Persona) -> pb.Persona:
         slug=f.slug,
         display_name=f.display_name,
         role=f.role,
-        blueprint=_BLUEPRINT_ENUMS.get(f.blueprint, pb.BLUEPRINT_UNSPECIFIED),
+        blueprint=_BLUEPRINT_ENUMS[f.blueprint] if f.blueprint else pb.BLUEPRINT_UNSPECIFIED,
         difficulty=f.difficulty,
         company_context=f.company_context,
         personality_traits=f.personality_traits,
@@ -144,10 +164,10 @@ def persona_message(persona: Persona) -> pb.Persona:
         beliefs=[pb.Belief(text=b.text, source=b.source) for b in f.beliefs],
         modes=[pb.Mode(mode=m.mode, enabled=m.enabled) for m in f.modes],
         config=pb.PersonaConfig(
-            humor_usage=_key_of(_HUMOR, c.humor_usage),
-            emotional_style=_key_of(_EMOTION, c.emotional_style),
+            humor_usage=_HUMOR_ENUMS[c.humor_usage],
+            emotional_style=_EMOTION_ENUMS[c.emotional_style],
             voice_enabled=c.voice_enabled,
-            language_style=_key_of(_LANGUAGE, c.language_style),
+            language_style=_LANGUAGE_ENUMS[c.language_style],
             default_mode=c.default_mode,
         ),
         archetype=f"archetypes/{f.archetype_id}" if f.archetype_id else "",
@@ -158,10 +178,6 @@ def persona_message(persona: Persona) -> pb.Persona:
         etag=persona.etag,
         revision=persona.revision,
     )
-
-
-def _key_of(mapping: dict, value) -> int:
-    return next(k for k, v in mapping.items() if v == value)
 
 
 def version_message(version: PersonaVersion) -> pb.PersonaVersion:
@@ -219,5 +235,5 @@ def archetype_message(archetype: Archetype) -> pb.Archetype:
     )
 
 
-def patch_source(source: PatchSource) -> int:
+def patch_source(source: PatchSource) -> pb.PatchSource.ValueType:
     return _PATCH_SOURCES[source]

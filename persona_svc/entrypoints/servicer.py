@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
+import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
-from persona_svc.adapters.repositories import PersonaFilter
+from persona_svc.domain.model import PersonaFilter
 from persona_svc.entrypoints import convert
 from persona_svc.service_layer.catalogue import Catalogue
 from svckit.errors import FieldViolation, InvalidArgument
@@ -13,15 +16,12 @@ from svckit.fieldmask import resolve_update_mask
 from svckit.memo import ResponseMemo
 from svckit.usecase import mutation_of
 
+# Handlers read nothing from the call's context: request context and errors are handled around them.
+Context: TypeAlias = grpc.aio.ServicerContext
+
 
 def _persona_id(name: str, field: str = "name") -> str:
     return convert.resource_id(name, "personas", field)
-
-
-def _check_filter_text(field: str, value: str) -> None:
-    # PostgreSQL cannot compare text holding NUL; such a filter is bad input, not a server error.
-    if "\x00" in value:
-        raise InvalidArgument(FieldViolation(field, "must not contain NUL characters"))
 
 
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
@@ -30,13 +30,13 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         self._get_responses = ResponseMemo(lambda p: pb.GetPersonaResponse(persona=convert.persona_message(p)))
         self._persona_messages = ResponseMemo(convert.persona_message)
 
-    async def GetPersona(self, request: pb.GetPersonaRequest, context) -> pb.GetPersonaResponse:
+    async def GetPersona(self, request: pb.GetPersonaRequest, context: Context) -> pb.GetPersonaResponse:
         persona = await self._catalogue.get_persona(_persona_id(request.name))
         return self._get_responses.response(persona.id, persona)
 
-    async def ListPersonas(self, request: pb.ListPersonasRequest, context) -> pb.ListPersonasResponse:
+    async def ListPersonas(self, request: pb.ListPersonasRequest, context: Context) -> pb.ListPersonasResponse:
         where = PersonaFilter(
-            blueprint=(b.value if (b := convert.blueprint_of(request.blueprint, "blueprint")) else None),
+            blueprint=convert.blueprint_filter(request.blueprint, "blueprint"),
             min_difficulty=request.min_difficulty or None,
             max_difficulty=request.max_difficulty or None,
             archetype_id=convert.archetype_id_of(request.archetype, "archetype") or None,
@@ -44,26 +44,19 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             active=request.active if request.HasField("active") else None,
             show_deleted=request.show_deleted,
         )
-        for field in ("min_difficulty", "max_difficulty"):
-            value = getattr(request, field)
-            if value and not 1 <= value <= 5:
-                raise InvalidArgument(FieldViolation(field, f"must be 1 to 5, or 0 for no bound (got {value})"))
-        if where.min_difficulty and where.max_difficulty and where.min_difficulty > where.max_difficulty:
-            raise InvalidArgument(FieldViolation("min_difficulty", "must not be above max_difficulty"))
-        _check_filter_text("domain", request.domain)
         page = await self._catalogue.list_personas(where, request.page_size, request.page_token)
         return pb.ListPersonasResponse(
             personas=[self._persona_messages.response(p.id, p) for p in page.items],
             next_page_token=page.next_page_token,
         )
 
-    async def CreatePersona(self, request: pb.CreatePersonaRequest, context) -> pb.CreatePersonaResponse:
+    async def CreatePersona(self, request: pb.CreatePersonaRequest, context: Context) -> pb.CreatePersonaResponse:
         persona = await self._catalogue.create_persona(
             convert.persona_fields(request.persona), request.persona_id, mutation_of(request)
         )
         return pb.CreatePersonaResponse(persona=convert.persona_message(persona))
 
-    async def UpdatePersona(self, request: pb.UpdatePersonaRequest, context) -> pb.UpdatePersonaResponse:
+    async def UpdatePersona(self, request: pb.UpdatePersonaRequest, context: Context) -> pb.UpdatePersonaResponse:
         persona_id = _persona_id(request.persona.name, "persona.name")
         mask = resolve_update_mask(request.update_mask, convert.PERSONA_WRITABLE, convert.PERSONA_OUTPUT_ONLY)
         domain_mask = frozenset(convert.PERSONA_FIELD_NAMES.get(name, name) for name in mask)
@@ -73,29 +66,30 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         )
         return pb.UpdatePersonaResponse(persona=convert.persona_message(persona))
 
-    async def DeletePersona(self, request: pb.DeletePersonaRequest, context) -> pb.DeletePersonaResponse:
+    async def DeletePersona(self, request: pb.DeletePersonaRequest, context: Context) -> pb.DeletePersonaResponse:
         persona = await self._catalogue.delete_persona(_persona_id(request.name), request.etag, mutation_of(request))
         return pb.DeletePersonaResponse(persona=convert.persona_message(persona))
 
-    async def UndeletePersona(self, request: pb.UndeletePersonaRequest, context) -> pb.UndeletePersonaResponse:
+    async def UndeletePersona(self, request: pb.UndeletePersonaRequest, context: Context) -> pb.UndeletePersonaResponse:
         persona = await self._catalogue.undelete_persona(_persona_id(request.name), request.etag,
                                                          mutation_of(request))
         return pb.UndeletePersonaResponse(persona=convert.persona_message(persona))
 
-    async def GetPersonaVersion(self, request: pb.GetPersonaVersionRequest, context) -> pb.GetPersonaVersionResponse:
+    async def GetPersonaVersion(self, request: pb.GetPersonaVersionRequest,
+                                context: Context) -> pb.GetPersonaVersionResponse:
         persona_id, revision = convert.version_ref(request.name, "name")
         version = await self._catalogue.get_version(persona_id, revision)
         return pb.GetPersonaVersionResponse(version=convert.version_message(version))
 
     async def ListPersonaVersions(self, request: pb.ListPersonaVersionsRequest,
-                                  context) -> pb.ListPersonaVersionsResponse:
+                                  context: Context) -> pb.ListPersonaVersionsResponse:
         page = await self._catalogue.list_versions(_persona_id(request.parent, "parent"), request.page_size,
                                                    request.page_token)
         return pb.ListPersonaVersionsResponse(
             versions=[convert.version_message(v) for v in page.items], next_page_token=page.next_page_token
         )
 
-    async def RollbackPersona(self, request: pb.RollbackPersonaRequest, context) -> pb.RollbackPersonaResponse:
+    async def RollbackPersona(self, request: pb.RollbackPersonaRequest, context: Context) -> pb.RollbackPersonaResponse:
         persona_id = _persona_id(request.name)
         version_persona, revision = convert.version_ref(request.version, "version")
         if version_persona != persona_id:
@@ -104,16 +98,15 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         persona = await self._catalogue.rollback_persona(persona_id, revision, request.etag, mutation_of(request))
         return pb.RollbackPersonaResponse(persona=convert.persona_message(persona))
 
-    async def SearchPersonas(self, request: pb.SearchPersonasRequest, context) -> pb.SearchPersonasResponse:
-        blueprint = convert.blueprint_of(request.blueprint, "blueprint")
-        hits = await self._catalogue.search(request.query, blueprint.value if blueprint else None,
+    async def SearchPersonas(self, request: pb.SearchPersonasRequest, context: Context) -> pb.SearchPersonasResponse:
+        hits = await self._catalogue.search(request.query, convert.blueprint_filter(request.blueprint, "blueprint"),
                                             request.page_size)
         return pb.SearchPersonasResponse(
             results=[pb.SearchResult(persona=convert.persona_message(h.persona), relevance=h.relevance)
                      for h in hits]
         )
 
-    async def RenderPrompt(self, request: pb.RenderPromptRequest, context) -> pb.RenderPromptResponse:
+    async def RenderPrompt(self, request: pb.RenderPromptRequest, context: Context) -> pb.RenderPromptResponse:
         persona_id = _persona_id(request.persona, "persona")
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         rendered = await self._catalogue.render_prompt(persona_id, scenario_id)
@@ -127,24 +120,23 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             persona_revision=rendered.persona_revision,
         )
 
-    async def GetScenario(self, request: pb.GetScenarioRequest, context) -> pb.GetScenarioResponse:
+    async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:
         scenario = await self._catalogue.get_scenario(convert.resource_id(request.name, "scenarios", "name"))
         return pb.GetScenarioResponse(scenario=convert.scenario_message(scenario))
 
-    async def ListScenarios(self, request: pb.ListScenariosRequest, context) -> pb.ListScenariosResponse:
-        _check_filter_text("industry", request.industry)
+    async def ListScenarios(self, request: pb.ListScenariosRequest, context: Context) -> pb.ListScenariosResponse:
         page = await self._catalogue.list_scenarios(request.industry, request.page_size, request.page_token)
         return pb.ListScenariosResponse(
             scenarios=[convert.scenario_message(s) for s in page.items], next_page_token=page.next_page_token
         )
 
-    async def CreateScenario(self, request: pb.CreateScenarioRequest, context) -> pb.CreateScenarioResponse:
+    async def CreateScenario(self, request: pb.CreateScenarioRequest, context: Context) -> pb.CreateScenarioResponse:
         scenario = await self._catalogue.create_scenario(
             convert.scenario_fields(request.scenario), request.scenario_id, mutation_of(request)
         )
         return pb.CreateScenarioResponse(scenario=convert.scenario_message(scenario))
 
-    async def UpdateScenario(self, request: pb.UpdateScenarioRequest, context) -> pb.UpdateScenarioResponse:
+    async def UpdateScenario(self, request: pb.UpdateScenarioRequest, context: Context) -> pb.UpdateScenarioResponse:
         scenario_id = convert.resource_id(request.scenario.name, "scenarios", "scenario.name")
         mask = resolve_update_mask(request.update_mask, convert.SCENARIO_WRITABLE, convert.SCENARIO_OUTPUT_ONLY)
         scenario = await self._catalogue.update_scenario(
@@ -152,22 +144,22 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         )
         return pb.UpdateScenarioResponse(scenario=convert.scenario_message(scenario))
 
-    async def DeleteScenario(self, request: pb.DeleteScenarioRequest, context) -> pb.DeleteScenarioResponse:
+    async def DeleteScenario(self, request: pb.DeleteScenarioRequest, context: Context) -> pb.DeleteScenarioResponse:
         await self._catalogue.delete_scenario(convert.resource_id(request.name, "scenarios", "name"), request.etag,
                                               mutation_of(request))
         return pb.DeleteScenarioResponse()
 
-    async def GetArchetype(self, request: pb.GetArchetypeRequest, context) -> pb.GetArchetypeResponse:
+    async def GetArchetype(self, request: pb.GetArchetypeRequest, context: Context) -> pb.GetArchetypeResponse:
         archetype = await self._catalogue.get_archetype(convert.resource_id(request.name, "archetypes", "name"))
         return pb.GetArchetypeResponse(archetype=convert.archetype_message(archetype))
 
-    async def ListArchetypes(self, request: pb.ListArchetypesRequest, context) -> pb.ListArchetypesResponse:
+    async def ListArchetypes(self, request: pb.ListArchetypesRequest, context: Context) -> pb.ListArchetypesResponse:
         page = await self._catalogue.list_archetypes(request.page_size, request.page_token)
         return pb.ListArchetypesResponse(
             archetypes=[convert.archetype_message(a) for a in page.items], next_page_token=page.next_page_token
         )
 
-    async def CreateArchetype(self, request: pb.CreateArchetypeRequest, context) -> pb.CreateArchetypeResponse:
+    async def CreateArchetype(self, request: pb.CreateArchetypeRequest, context: Context) -> pb.CreateArchetypeResponse:
         archetype = await self._catalogue.create_archetype(
             convert.archetype_of(request.archetype, request.archetype_id), mutation_of(request)
         )

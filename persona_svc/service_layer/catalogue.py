@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
-import sqlalchemy.exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from persona_svc.adapters.repositories import PersonaFilter, SearchHit
 from persona_svc.domain import templates
 from persona_svc.domain.model import (
     Archetype,
     ChangeKind,
     Persona,
     PersonaFields,
+    PersonaFilter,
     PersonaVersion,
     Scenario,
     ScenarioFields,
+    SearchHit,
+    check_filter_text,
+    check_persona_filter,
     validate_archetype,
     validate_persona_fields,
     validate_scenario_fields,
 )
-from persona_svc.domain.patches import PatchLookup, PatchProvider, PatchSource, PromptPatch, apply_patches
-from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
+from persona_svc.domain.templates import RenderedPrompt
+from persona_svc.service_layer.ports import CatalogueUnitOfWork, PatchProvider, UnitOfWorkFactory
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
-from svckit.db import autocommit, run_idempotent
 from svckit.errors import (
     AlreadyExists,
     EtagMismatch,
@@ -43,20 +42,15 @@ from svckit.errors import (
 from svckit.memo import ResponseMemo
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
-from svckit.usecase import Mutation, Page
+from svckit.usecase import Mutation, Page, run_idempotent
 
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
 MAX_QUERY_LENGTH = 200
 
-
-@dataclass(frozen=True)
-class RenderedPrompt:
-    system_prompt: str
-    first_message: str
-    difficulty_instructions: str
-    applied_patches: tuple[PromptPatch, ...]
-    patch_source: PatchSource
-    persona_revision: int
+Result = TypeVar("Result")
+Cached = TypeVar("Cached", Persona, Scenario, Archetype)
+# A change to a locked persona: its new fields, the kind of change and the revision it restores (0 if none).
+PersonaChange = Callable[[CatalogueUnitOfWork, Persona], Awaitable[tuple[PersonaFields, ChangeKind, int]]]
 
 
 def _now() -> datetime:
@@ -80,44 +74,41 @@ def _require_admin_for(persona: Persona, caller: CallContext, action: str) -> No
 class Catalogue:
     def __init__(
         self,
-        engine: AsyncEngine,
+        writes: UnitOfWorkFactory,
+        reads: UnitOfWorkFactory,
         patches: PatchProvider,
         page_tokens: PageTokens,
         personas_cache: InvalidatedCache[str, Persona] | None = None,
         scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
         archetypes_cache: InvalidatedCache[str, Archetype] | None = None,
     ) -> None:
-        self._engine = engine
-        self._reads = autocommit(engine)
+        self._transaction = writes
+        # Reads only: no transaction (one round trip a statement).
+        self._read = reads
         self._patches = patches
         self._tokens = page_tokens
         self._personas = personas_cache or InvalidatedCache("personas")
         self._scenarios = scenarios_cache or InvalidatedCache("scenarios")
         self._archetypes = archetypes_cache or InvalidatedCache("archetypes")
+        self._caches_by_table: dict[str, InvalidatedCache[str, Persona] | InvalidatedCache[str, Scenario]
+                                    | InvalidatedCache[str, Archetype]] = {
+            "personas": self._personas, "scenarios": self._scenarios, "archetypes": self._archetypes}
         # Renderings of cached objects; a patch lookup is a new object unless it is the shared empty one.
-        self._renders: ResponseMemo[RenderedPrompt] = ResponseMemo(self._render)
-
-    def uow(self) -> CatalogueUnitOfWork:
-        return CatalogueUnitOfWork(self._engine)
-
-    def read(self) -> CatalogueUnitOfWork:
-        """Reads only: no transaction (one round trip a statement)."""
-        return CatalogueUnitOfWork(self._reads)
+        self._renders: ResponseMemo[RenderedPrompt] = ResponseMemo(templates.render_prompt)
 
     def invalidate(self, table: str, resource_id: str) -> None:
         """Called for every committed change, local or announced by another replica."""
-        cache = {"personas": self._personas, "scenarios": self._scenarios, "archetypes": self._archetypes}.get(table)
+        cache = self._caches_by_table.get(table)
         if cache is not None:
             cache.invalidate(resource_id)
 
-    def caches(self) -> tuple[InvalidatedCache, ...]:
-        return (self._personas, self._scenarios, self._archetypes)
-
-    async def _cached_read(self, cache: InvalidatedCache, key: str, read: Callable, resource_name: str):
+    async def _cached_read(self, cache: InvalidatedCache[str, Cached], key: str,
+                           read: Callable[[CatalogueUnitOfWork], Awaitable[Cached | None]],
+                           resource_name: str) -> Cached:
         """A resource from its read cache, else from the database; NOT_FOUND if it is in neither."""
 
-        async def load():
-            async with self.read() as uow:
+        async def load() -> Cached | None:
+            async with self._read() as uow:
                 return await read(uow)
 
         found = await cache.get_or_load(key, load)
@@ -132,11 +123,12 @@ class Catalogue:
                                        f"personas/{persona_id}")
 
     async def list_personas(self, where: PersonaFilter, requested_size: int, token: str) -> Page[Persona]:
+        check_persona_filter(where)
         size = page_size(requested_size)
         filters = dataclasses.asdict(where)
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.read() as uow:
+        async with self._read() as uow:
             keys = await uow.personas.list_keys(where, after, size + 1)
             found = await self._personas_by_key(uow, keys)
         items = [found[persona_id] for persona_id, _ in keys if persona_id in found]
@@ -151,7 +143,7 @@ class Catalogue:
         """The personas of (id, revision) pairs: from the cache where it holds that revision, else read at once."""
         generation = self._personas.generation
         found: dict[str, Persona] = {}
-        missing = []
+        missing: list[str] = []
         for persona_id, revision in keys:
             cached = self._personas.get(persona_id)
             if cached is not None and cached.revision == revision:
@@ -185,8 +177,8 @@ class Catalogue:
             await uow.personas.add_version(PersonaVersion(persona_id, 1, ChangeKind.CREATE, 0, persona, now))
             return persona
 
-        async with self.uow() as uow:
-            persona = await self._commit_once(uow, "CreatePersona", mutation, run)
+        async with self._transaction() as uow:
+            persona = await self._commit_once(uow, "CreatePersona", mutation, run, Persona)
         self._personas.invalidate(persona.id)
         return persona
 
@@ -243,7 +235,7 @@ class Catalogue:
 
         return await self._write_version(persona_id, etag, mutation, "RollbackPersona", change, allow_deleted=False)
 
-    async def _write_version(self, persona_id: str, etag: str, mutation: Mutation, method: str, change: Callable,
+    async def _write_version(self, persona_id: str, etag: str, mutation: Mutation, method: str, change: PersonaChange,
                              *, allow_deleted: bool, deleted: bool | None = None) -> Persona:
         """Locks the persona, applies ``change`` and writes the new state as the next version."""
 
@@ -265,20 +257,17 @@ class Catalogue:
                 PersonaVersion(persona_id, persona.revision, kind, restored, persona, now))
             return persona
 
-        async with self.uow() as uow:
-            persona = await self._commit_once(uow, method, mutation, run)
+        async with self._transaction() as uow:
+            persona = await self._commit_once(uow, method, mutation, run, Persona)
         self._personas.invalidate(persona_id)
         return persona
 
-    async def _commit_once(self, uow: CatalogueUnitOfWork, method: str, mutation: Mutation, run: Callable,
-                           result_type: type | None = Persona):
-        try:
-            result = await run_idempotent(uow.requests, mutation, method, run, result_type)
-            await uow.commit()
-        except sa_exc.IntegrityError as error:
-            # A concurrent writer won a uniqueness race the checks above could not see.
-            raise AlreadyExists("a concurrent request created the same resource or slug; read it and retry",
-                                reason="CONFLICT") from error
+    @staticmethod
+    async def _commit_once(uow: CatalogueUnitOfWork, method: str, mutation: Mutation,
+                           run: Callable[[], Awaitable[Result]], result_type: type[Result] | None) -> Result:
+        """Runs ``run`` once per request id and commits; a retry is answered with the first result."""
+        result = await run_idempotent(uow.requests, mutation, method, run, result_type)
+        await uow.commit()
         return result
 
     def _check_persona(self, fields: PersonaFields, violations: Violations, check_templates: bool) -> None:
@@ -304,7 +293,7 @@ class Catalogue:
     # --- versions -----------------------------------------------------------------------------
 
     async def get_version(self, persona_id: str, revision: int) -> PersonaVersion:
-        async with self.read() as uow:
+        async with self._read() as uow:
             version = await uow.personas.get_version(persona_id, revision)
             if version is None:
                 if await uow.personas.get(persona_id) is None:
@@ -315,7 +304,7 @@ class Catalogue:
     async def list_versions(self, persona_id: str, requested_size: int, token: str) -> Page[PersonaVersion]:
         size = page_size(requested_size)
         before = self._tokens.decode(token, {"parent": persona_id})
-        async with self.read() as uow:
+        async with self._read() as uow:
             if await uow.personas.get(persona_id) is None:
                 raise NotFound(f"personas/{persona_id}")
             items = await uow.personas.list_versions(persona_id, before, size + 1)
@@ -332,7 +321,7 @@ class Catalogue:
         if "\x00" in query:
             raise InvalidArgument(FieldViolation("query", "must not contain NUL characters"))
         size = page_size(requested_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
-        async with self.read() as uow:
+        async with self._read() as uow:
             return await uow.personas.search(query, blueprint, size)
 
     # --- rendering ----------------------------------------------------------------------------
@@ -348,21 +337,6 @@ class Catalogue:
         lookup = await self._patches.active_patches(persona.resource_name, fields.archetype_id)
         return self._renders.response((persona_id, scenario_id), persona, scenario, archetype, lookup)
 
-    @staticmethod
-    def _render(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
-                lookup: PatchLookup) -> RenderedPrompt:
-        fields = persona.fields
-        values = templates.template_values(fields, scenario.fields if scenario else None, archetype)
-        system_prompt = apply_patches(templates.render(fields.prompt_template, values), lookup.patches)
-        return RenderedPrompt(
-            system_prompt=system_prompt,
-            first_message=templates.render(fields.first_message_template, values),
-            difficulty_instructions=values["difficulty_instructions"],
-            applied_patches=lookup.patches,
-            patch_source=lookup.source,
-            persona_revision=persona.revision,
-        )
-
     # --- scenarios ----------------------------------------------------------------------------
 
     async def get_scenario(self, scenario_id: str) -> Scenario:
@@ -370,11 +344,12 @@ class Catalogue:
                                        f"scenarios/{scenario_id}")
 
     async def list_scenarios(self, industry: str, requested_size: int, token: str) -> Page[Scenario]:
+        check_filter_text("industry", industry)
         size = page_size(requested_size)
         filters = {"industry": industry.lower()}
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self.read() as uow:
+        async with self._read() as uow:
             items = await uow.scenarios.list(industry or None, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda s: [s.create_time.isoformat(), s.id], filters))
 
@@ -395,7 +370,7 @@ class Catalogue:
             await uow.scenarios.add(scenario)
             return scenario
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             scenario = await self._commit_once(uow, "CreateScenario", mutation, run, Scenario)
         self._scenarios.invalidate(scenario_id)
         return scenario
@@ -415,7 +390,7 @@ class Catalogue:
             await uow.scenarios.save(scenario)
             return scenario
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, Scenario)
         self._scenarios.invalidate(scenario_id)
         return scenario
@@ -428,7 +403,7 @@ class Catalogue:
             _check_etag(current.resource_name, etag, current.etag)
             await uow.scenarios.delete(scenario_id)
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             await self._commit_once(uow, "DeleteScenario", mutation, run, None)
         self._scenarios.invalidate(scenario_id)
 
@@ -441,7 +416,7 @@ class Catalogue:
     async def list_archetypes(self, requested_size: int, token: str) -> Page[Archetype]:
         size = page_size(requested_size)
         after = self._tokens.decode(token, {})
-        async with self.read() as uow:
+        async with self._read() as uow:
             items = await uow.archetypes.list(after, size + 1)
         return Page(*self._tokens.page(items, size, lambda a: a.id, {}))
 
@@ -458,7 +433,7 @@ class Catalogue:
             await uow.archetypes.add(created)
             return created
 
-        async with self.uow() as uow:
+        async with self._transaction() as uow:
             created = await self._commit_once(uow, "CreateArchetype", mutation, run, Archetype)
         self._archetypes.invalidate(created.id)
         return created

@@ -104,7 +104,7 @@ async def analyses(analysis_server):
 @pytest_asyncio.fixture(scope="session")
 async def catalogue(channel) -> None:
     """The shipped catalogue (personas, scenarios, archetypes), loaded through the persona API."""
-    from persona_svc.catalogue_loader import load_catalogue
+    from devtools.catalogue_loader import load_catalogue
 
     await load_catalogue(channel)
 

@@ -13,7 +13,6 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
-from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.adapters.local_engine import LocalEngine
@@ -26,7 +25,7 @@ from analysis_svc.service_layer.engines import Engines
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
 from tests.e2e.transcript_checks import session_id as session_id_of
-from tests.e2e.transcript_fixtures import Gateway, new_session
+from tests.e2e.transcript_fixtures import new_session, streamed_call
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
 CALL = [
@@ -43,19 +42,8 @@ CALL = [
 ]
 
 
-async def _streamed_call(transcripts) -> str:
-    session = await new_session(transcripts)
-    gateway = Gateway(transcripts, session.name)
-    await gateway.read()
-    gateway.send(*(transcript_pb.StreamSessionRequest(utterance=transcript_pb.Utterance(
-        sequence=n, role=role, text=text)) for n, (role, text) in enumerate(CALL, start=1)))
-    await gateway.acks_until(len(CALL))
-    gateway.close()
-    return session.name
-
-
 async def test_a_window_is_scored_stored_and_read_back(transcripts, analyses):
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     reply = await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=10,
                                                                      trigger_id="seq-10"))
     analysis = reply.analysis
@@ -91,7 +79,7 @@ async def test_a_window_is_scored_stored_and_read_back(transcripts, analyses):
     ],
 )
 async def test_bad_requests_get_clear_statuses(transcripts, analyses, request_fields, code):
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await analyses.RequestAnalysis(pb.RequestAnalysisRequest(**{"session": session, **request_fields}))
     assert raised.value.code() == code
@@ -115,7 +103,7 @@ async def _second_analysis_replica(database_url, engine, transcript_server):
 
 async def test_watchers_get_a_snapshot_then_each_analysis_from_any_replica(
         database_url, engine, transcript_server, transcripts, analyses):
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     first = (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=5,
                                                                       trigger_id="seq-5"))).analysis
     watch = analyses.WatchSession(pb.WatchSessionRequest(session=session))
@@ -144,7 +132,7 @@ async def _analysis_up_to(analyses, session: str, sequence: int, trigger_id: str
 
 
 async def test_analyses_follow_the_call_whatever_order_they_finish_in(transcripts, analyses):
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     watch = analyses.WatchSession(pb.WatchSessionRequest(session=session))
     await watch.read()  # the snapshot
     newer = await _analysis_up_to(analyses, session, 10)
@@ -193,7 +181,7 @@ class HeldWindow:
 
 async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_the_meter(
         engine, analysis_schema, transcript_server, transcripts):
-    session_id = session_id_of(await _streamed_call(transcripts))
+    session_id = session_id_of(await streamed_call(transcripts, CALL))
     async with grpc.aio.insecure_channel(transcript_server) as channel:
         reader = HeldWindow(TranscriptReader(channel, timeout_seconds=5), held=5)
         service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}))
@@ -215,7 +203,7 @@ async def test_watching_an_unknown_session_is_not_found(analyses):
 
 
 async def _analysed(transcripts, analyses) -> pb.Analysis:
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     return (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-10"))).analysis
 
 
@@ -302,30 +290,17 @@ LEAKY_CALL = [
 
 
 async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_the_audit(
-        transcripts, analyses, personas):
-    try:
-        sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
-                                   blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4,
-                                   personality_traits=["sceptical", "blunt"])
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
-    session = await new_session(transcripts)
-    gateway = Gateway(transcripts, session.name)
-    await gateway.read()
-    gateway.send(*(transcript_pb.StreamSessionRequest(utterance=transcript_pb.Utterance(
-        sequence=n, role=role, text=text)) for n, (role, text) in enumerate(LEAKY_CALL, start=1)))
-    await gateway.acks_until(len(LEAKY_CALL))
-    gateway.close()
+        transcripts, analyses, sarah):
+    session_name = await streamed_call(transcripts, LEAKY_CALL)
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
+        await analyses.AuditSession(pb.AuditSessionRequest(session=session_name))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # still live
 
-    watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+    watch = analyses.WatchSession(pb.WatchSessionRequest(session=session_name))
     await watch.read()  # the snapshot
-    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session.name))
-    audited = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
+    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session_name))
+    audited = await analyses.AuditSession(pb.AuditSessionRequest(session=session_name))
     audit = audited.audit
     assert not audited.duplicate
     assert audit.scores.enthusiasm_leak <= 3 and audit.scores.brevity <= 5
@@ -336,32 +311,26 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
     event = await watch.read()
     assert event.audit == audit
     assert await watch.code() == grpc.StatusCode.OK
-    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session.name))).snapshot
+    snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session_name))).snapshot
     assert snapshot.audit == audit
-    late_watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+    late_watch = analyses.WatchSession(pb.WatchSessionRequest(session=session_name))
     assert (await late_watch.read()).snapshot.audit == audit
     assert await late_watch.code() == grpc.StatusCode.OK  # nothing more will come
 
-    again = await analyses.AuditSession(pb.AuditSessionRequest(session=session.name))
+    again = await analyses.AuditSession(pb.AuditSessionRequest(session=session_name))
     assert again.duplicate and again.audit == audit
     assert (await analyses.GetPersonaAudit(pb.GetPersonaAuditRequest(name=audit.name))).audit == audit
     listed = await analyses.ListPersonaAudits(pb.ListPersonaAuditsRequest(
-        session=session.name, delivery_state=pb.DELIVERY_STATE_PENDING))
+        session=session_name, delivery_state=pb.DELIVERY_STATE_PENDING))
     assert [a.name for a in listed.audits] == [audit.name]
     by_persona = await analyses.ListPersonaAudits(pb.ListPersonaAuditsRequest(persona="personas/sarah-chen"))
     assert audit.name in [a.name for a in by_persona.audits]
 
 
-async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, personas, transcript_settings, capsys):
+async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, sarah, transcript_settings, capsys):
     from devtools import demo
     from transcript_svc.app import build as build_transcript
 
-    sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
-                               blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
-    try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     # A transcript replica that hands its triggers and audits to this analysis service, as `make run` wires it.
     transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
     await transcript.start()
@@ -392,13 +361,7 @@ class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
 
 
 async def test_audits_reach_the_learning_service_past_its_refusals(
-        database_url, engine, transcript_server, persona_server, transcripts, personas):
-    sarah = persona_pb.Persona(slug="sarah-chen", display_name="Sarah Chen", role="VP Finance",
-                               blueprint=persona_pb.BLUEPRINT_SALES, difficulty=4)
-    try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="sarah-chen", persona=sarah))
-    except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+        database_url, engine, transcript_server, persona_server, transcripts, sarah):
     fake = FakeLearning()
     learning = GrpcApp(["sparring.learning.v1.LearningService"], "test",
                        lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(fake, server))
@@ -408,7 +371,7 @@ async def test_audits_reach_the_learning_service_past_its_refusals(
         persona_address=persona_server, learning_address=learning.address), engine)
     await analysis.start()
     try:
-        session = await _streamed_call(transcripts)
+        session = await streamed_call(transcripts, CALL)
         await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
         async with grpc.aio.insecure_channel(analysis.address) as channel:
             stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
@@ -23,9 +22,10 @@ from calls.persona_audit import target_words_per_turn
 from calls.turns import words
 from svckit.server import GrpcApp
 from tests.e2e.status_details import reason_and_fields
-from tests.e2e.test_analysis_live import CALL, PERSONA, _streamed_call
-from tests.e2e.transcript_fixtures import Gateway, new_session
+from tests.e2e.test_analysis_live import CALL, PERSONA
+from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
+from tests.probes import metric
 
 GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "objection_handling": 85,
                                                "value_articulation": 88, "closing_momentum": 92},
@@ -86,7 +86,7 @@ async def openai_analyses(openai_server):
 
 async def test_a_good_answer_is_validated_and_used(transcripts, openai_analyses, fake_openai):
     fake_openai.reset("good")
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
                                                                                 trigger_id="seq-10"))).analysis
     assert analysis.engine == pb.ENGINE_OPENAI and not analysis.engine_fallback and analysis.model == "fake"
@@ -97,7 +97,7 @@ async def test_a_good_answer_is_validated_and_used(transcripts, openai_analyses,
 
 async def test_local_can_still_be_asked_for(transcripts, openai_analyses, fake_openai):
     fake_openai.reset("good")
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(
         session=session, trigger_id="seq-10", engine=pb.ENGINE_LOCAL))).analysis
     assert analysis.engine == pb.ENGINE_LOCAL and not analysis.engine_fallback
@@ -118,7 +118,7 @@ RAISED = [  # deliberately not by priority, nor alphabetical: kept as the engine
 async def test_suggestions_are_read_back_in_the_order_they_were_raised(transcripts, openai_analyses, fake_openai):
     fake_openai.reset("good", lambda request: {**GOOD, "suggestions": RAISED})
     try:
-        session = await _streamed_call(transcripts)
+        session = await streamed_call(transcripts, CALL)
         analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
                                                                                     trigger_id="seq-10"))).analysis
     finally:
@@ -144,13 +144,13 @@ async def test_suggestions_are_read_back_in_the_order_they_were_raised(transcrip
 
 
 async def _ended_call(transcripts) -> str:
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
     return session
 
 
 def _fallbacks(reason: str) -> float:
-    return REGISTRY.get_sample_value("sparring_analysis_engine_fallbacks_total", {"reason": reason}) or 0
+    return metric("sparring_analysis_engine_fallbacks_total", reason=reason)
 
 
 PERSONA_WORDS = [words(text) for role, text in CALL if role == PERSONA]
@@ -248,7 +248,7 @@ async def test_a_slow_model_still_ends_in_an_analysis_within_the_callers_deadlin
     counted = _fallbacks("timeout")
     try:
         async with _serving_analysis(settings, engine) as (_, stub):
-            session = await _streamed_call(transcripts)
+            session = await streamed_call(transcripts, CALL)
             analysis = (await stub.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-10"),
                                                    timeout=3)).analysis
     finally:
@@ -292,16 +292,10 @@ async def test_the_transcript_outbox_audit_uses_the_configured_engine(
     try:
         async with grpc.aio.insecure_channel(replica.address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
-            session = await new_session(stub)
-            gateway = Gateway(stub, session.name)
-            await gateway.read()
-            gateway.send(*(transcript_pb.StreamSessionRequest(utterance=transcript_pb.Utterance(
-                sequence=n, role=role, text=text)) for n, (role, text) in enumerate(CALL, start=1)))
-            await gateway.acks_until(len(CALL))
-            gateway.close()
-            watch = openai_analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+            session_name = await streamed_call(stub, CALL)
+            watch = openai_analyses.WatchSession(pb.WatchSessionRequest(session=session_name))
             await watch.read()  # the snapshot
-            await stub.EndSession(transcript_pb.EndSessionRequest(name=session.name))
+            await stub.EndSession(transcript_pb.EndSessionRequest(name=session_name))
             while not (event := await watch.read()).HasField("audit"):
                 pass  # analyses the session's triggers asked for
             watch.cancel()

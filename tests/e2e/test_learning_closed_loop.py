@@ -4,7 +4,6 @@ run, approved patches, and better audits of the next calls."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import grpc
 import pytest_asyncio
@@ -19,20 +18,15 @@ from learning_svc.adapters.repositories import AUDITS_CHANNEL
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from svckit.notify import PgListener
+from tests.probes import free_port
 from transcript_svc.app import build as build_transcript
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest_asyncio.fixture(scope="module")
 async def wired(database_url, engine, analysis_schema, transcript_schema, persona_server, learning_server,
                 transcript_settings):
     """Persona (patched by learning), transcript -> analysis -> learning, as `make run` wires them."""
-    analysis_port = _free_port()  # the transcript service needs it before the analysis service starts
+    analysis_port = free_port()  # the transcript service needs it before the analysis service starts
     persona = await build_persona(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
                                                   learning_address=learning_server, patches_timeout_seconds=5),
                                   engine)

@@ -3,17 +3,15 @@ without them (counted) when the learning service cannot answer."""
 
 from __future__ import annotations
 
-import socket
-
 import grpc
 import pytest_asyncio
-from prometheus_client import REGISTRY
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
+from tests.probes import free_port, metric
 
 
 async def _persona_service(database_url, engine, learning_address: str):
@@ -53,13 +51,11 @@ async def test_active_patches_are_applied_and_reported(patched_personas, learnin
 
 
 async def test_rendering_goes_on_without_patches_when_the_learning_service_is_down(database_url, engine, catalogue):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"
+    nowhere = f"127.0.0.1:{free_port()}"  # a port nothing listens on
     app = await _persona_service(database_url, engine, nowhere)
 
     def fallbacks() -> float:
-        return REGISTRY.get_sample_value("sparring_persona_patch_fallbacks_total", {"reason": "unavailable"}) or 0.0
+        return metric("sparring_persona_patch_fallbacks_total", reason="unavailable")
 
     counted = fallbacks()
     try:

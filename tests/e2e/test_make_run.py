@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import grpc
@@ -14,13 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from tests.probes import free_port
+
 SERVICES = ("persona", "transcript", "analysis", "learning")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def _read_until(stream: asyncio.StreamReader, marker: str, seen: list[str]) -> None:
@@ -43,7 +38,7 @@ async def _tool(env: dict[str, str], module: str, *args: str) -> str:
 
 
 async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c(own_database_url):
-    ports = {name: (_free_port(), _free_port()) for name in SERVICES}
+    ports = {name: (free_port(), free_port()) for name in SERVICES}
     env = {**os.environ, "DATABASE_URL": own_database_url, "LOG_LEVEL": "WARNING"}
     for name, (grpc_port, metrics_port) in ports.items():
         env[f"{name.upper()}_GRPC_PORT"] = str(grpc_port)

@@ -12,50 +12,11 @@ from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.domain.templates import DIFFICULTY_INSTRUCTIONS
 from svckit.context import ADMIN_ROLE, ROLE_METADATA_KEY
+from tests.builders import new_persona, uid
 
 ADMIN = ((ROLE_METADATA_KEY, ADMIN_ROLE),)  # the same metadata tests/e2e/conftest.py exports as ADMIN
 
 OUTPUT_ONLY = ("name", "create_time", "update_time", "delete_time", "etag", "revision")
-
-
-def uid() -> str:
-    """Unique, and always a 'numword' for the full-text parser (letters and digits), so it is never stemmed."""
-    return "x" + uuid.uuid4().hex[:10] + "9"
-
-
-def new_persona(**overrides) -> pb.Persona:
-    tag = uid()
-    values = dict(
-        slug=f"persona-{tag}",
-        display_name=f"Persona {tag}",
-        role="VP Finance",
-        blueprint=pb.BLUEPRINT_SALES,
-        difficulty=3,
-        company_context="a Series C fintech",
-        personality_traits=["analytical", "direct"],
-        communication_style="brief and numeric",
-        objection_patterns=["too expensive", "no time this quarter"],
-        prompt_template=(
-            "You are {persona.name}, {persona.role} at {persona.company_context}.\n"
-            "Scenario: {scenario.name} ({scenario.industry}, {scenario.company_size}).\n"
-            "Pain points:\n{scenario.pain_points}\n"
-            "{difficulty_instructions}\n{archetype_guidance}\nLiteral braces: {{ok}}"
-        ),
-        first_message_template="Hi, {persona.name} here. You wanted to talk about {scenario.name}?",
-        active=True,
-        description="A finance leader who wants numbers",
-        domains=["fintech"],
-        avatar_uri="https://example.com/avatar.png",
-        traits=[pb.Trait(name="openness", value=0.4, trait_type="OCEAN"),
-                pb.Trait(name="conscientiousness", value=0.9, trait_type="OCEAN")],
-        beliefs=[pb.Belief(text="Cash is king", source="https://example.com/talk")],
-        modes=[pb.Mode(mode="Critic", enabled=True), pb.Mode(mode="Mentor", enabled=False)],
-        config=pb.PersonaConfig(humor_usage=pb.HUMOR_USAGE_LOW, emotional_style=pb.EMOTIONAL_STYLE_RESERVED,
-                                voice_enabled=True, language_style=pb.LANGUAGE_STYLE_CONCISE,
-                                default_mode="Critic"),
-    )
-    values.update(overrides)
-    return pb.Persona(**values)
 
 
 async def create(personas, persona: pb.Persona | None = None, metadata=None, **kwargs) -> pb.Persona:

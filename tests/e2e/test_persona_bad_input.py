@@ -8,9 +8,10 @@ from collections.abc import Awaitable
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
 
+from tests.builders import field_mask as mask
+from tests.builders import new_persona, uid
 from tests.e2e.status_details import Rejection, rejected_in
 
 DOMAIN = "persona.sparring.dev"
@@ -22,28 +23,9 @@ async def rejected(call: Awaitable, code: grpc.StatusCode) -> Rejection:
     return await rejected_in(DOMAIN, call, code)
 
 
-def uid() -> str:
-    return uuid.uuid4().hex[:12]
-
-
 def valid_persona(**overrides) -> pb.Persona:
-    tag = uid()
-    values = dict(
-        slug=f"bad-input-{tag}",
-        display_name=f"Bad Input {tag}",
-        role="Security Lead",
-        blueprint=pb.BLUEPRINT_SECURITY,
-        difficulty=2,
-        domains=[f"dom-{tag}"],
-        prompt_template="You are {persona.name}. {difficulty_instructions}",
-        first_message_template="Hello, {persona.name} speaking.",
-        traits=[pb.Trait(name="openness", value=0.5, trait_type="OCEAN")],
-        modes=[pb.Mode(mode="Critic", enabled=True)],
-        config=pb.PersonaConfig(default_mode="Critic"),
-        active=True,
-    )
-    values.update(overrides)
-    return pb.Persona(**values)
+    """A valid persona alone in a domain of its own, so a test can count what was stored."""
+    return new_persona(**{"domains": [f"dom-{uid()}"], **overrides})
 
 
 async def create(personas, persona: pb.Persona | None = None) -> pb.Persona:
@@ -60,10 +42,6 @@ async def assert_unchanged(personas, before: pb.Persona) -> None:
     assert after == before
     versions = await personas.ListPersonaVersions(pb.ListPersonaVersionsRequest(parent=before.name))
     assert [v.revision for v in versions.versions] == list(range(before.revision, 0, -1))
-
-
-def mask(*paths: str) -> field_mask_pb2.FieldMask:
-    return field_mask_pb2.FieldMask(paths=list(paths))
 
 
 # --- creating a bad persona -----------------------------------------------------------------------

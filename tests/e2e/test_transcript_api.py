@@ -3,8 +3,6 @@ request with its exact code, an ErrorInfo reason, never UNKNOWN or INTERNAL, and
 
 from __future__ import annotations
 
-import uuid
-
 import grpc
 import pytest
 import pytest_asyncio
@@ -13,16 +11,14 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
+from tests.builders import uid
 from tests.e2e.transcript_checks import INVALID, all_rows, rejected, scalar, session_id
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 UNREACHABLE = "127.0.0.1:1"  # nothing listens on port 1
-
-
-def uid() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def draft(persona: str = "personas/sarah-chen", **overrides) -> pb.Session:

@@ -13,8 +13,9 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from svckit.server import GrpcApp
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
 from transcript_svc.app import build
 
 

@@ -12,9 +12,10 @@ import pytest_asyncio
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from svckit.db import make_engine
 from tests.e2e.transcript_checks import all_rows, rejected, session_id, stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
 from transcript_svc.app import build
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.transcripts import Transcripts

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
-from tests.e2e.transcript_fixtures import Gateway, new_session
+from devtools.gateway import Gateway
+from tests.e2e.transcript_fixtures import new_session
 
 
 async def test_a_command_announced_while_listen_was_down_is_delivered_after_reconnect(transcripts, engine):

@@ -8,7 +8,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from devtools.gateway import Gateway
+from tests.e2e.transcript_fixtures import new_session, utterance
 
 
 async def test_utterances_are_acked_in_order_and_stored_once(transcripts):

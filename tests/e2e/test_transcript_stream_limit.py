@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from prometheus_client import REGISTRY
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from svckit.db import make_engine
 from tests.e2e.status_details import retry_delay_of
 from tests.e2e.transcript_checks import scalar, session_id, stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
+from tests.probes import metric
 from transcript_svc.app import build
 
 MAX_OPEN = 3
@@ -42,7 +43,7 @@ async def opened(gateway: Gateway) -> Gateway:
 async def test_opens_beyond_the_bound_are_refused_with_a_retry_delay_and_the_held_streams_work(bounded, engine):
     sessions = [await new_session(bounded) for _ in range(MAX_OPEN + 2)]
     held = [await opened(Gateway(bounded, s.name)) for s in sessions[:MAX_OPEN]]
-    refusals_before = REGISTRY.get_sample_value(REFUSALS) or 0.0
+    refusals_before = metric(REFUSALS)
 
     for session in sessions[MAX_OPEN:]:
         refused = Gateway(bounded, session.name)
@@ -54,7 +55,7 @@ async def test_opens_beyond_the_bound_are_refused_with_a_retry_delay_and_the_hel
         assert retry_delay_of(refusal.status) > 0
         epoch = "SELECT stream_epoch FROM transcript.sessions WHERE id = :id"
         assert await scalar(engine, epoch, id=session_id(session.name)) == 0, "a refused open claims nothing"
-    assert REGISTRY.get_sample_value(REFUSALS) == refusals_before + 2
+    assert metric(REFUSALS) == refusals_before + 2
 
     for gateway in held:
         gateway.send(utterance(1))

@@ -10,16 +10,17 @@ import grpc
 import pytest
 from google.protobuf.message import Message
 from grpc_status import rpc_status
-from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
+from devtools.gateway import Gateway
 from tests.e2e.status_details import Rejection, checked_rejection, rejected_in
 from tests.e2e.transcript_checks import stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, utterance
+from tests.probes import metric
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FF_FE = b"\xff\xfe"
@@ -43,7 +44,7 @@ def patched(message: Message, bad: bytes, holes: int = 1) -> bytes:
 def handled(method: str, grpc_type: str = "unary") -> float:
     service, _, name = method.strip("/").rpartition("/")
     labels = {"grpc_type": grpc_type, "grpc_service": service, "grpc_method": name, "grpc_code": INVALID.name}
-    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+    return metric("grpc_server_handled_total", **labels)
 
 
 async def refused(address: str, domain: str, method: str, request: bytes, grpc_type: str = "unary") -> Rejection:

@@ -12,19 +12,16 @@ import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import open_frame, utterance_frame
+
 # The ends a gateway answers by reopening the stream and resuming.
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 BACK_OFF_SECONDS, MAX_BACK_OFF_SECONDS = 0.01, 0.5
 
 
 def utterance(sequence: int) -> pb.StreamSessionRequest:
-    return pb.StreamSessionRequest(utterance=pb.Utterance(
-        sequence=sequence, role=pb.ROLE_USER if sequence % 2 else pb.ROLE_ASSISTANT,
-        text=f"utterance {sequence} of the call"))
-
-
-def open_frame(session: str, last_known: int) -> pb.StreamSessionRequest:
-    return pb.StreamSessionRequest(open=pb.StreamOpen(session=session, last_known_sequence=last_known))
+    return utterance_frame(sequence, pb.ROLE_USER if sequence % 2 else pb.ROLE_ASSISTANT,
+                           f"utterance {sequence} of the call")
 
 
 @dataclass

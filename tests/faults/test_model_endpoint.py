@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from prometheus_client import REGISTRY
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 
-from tests.e2e.test_analysis_live import _streamed_call
+from tests.e2e.test_analysis_live import CALL
 from tests.e2e.test_analysis_openai import AUDIT, _answering, _ended_call, _fallbacks
 from tests.e2e.test_learning_openai import answer, evolve
+from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
+from tests.probes import metric
 
 MAX_TRIES = 2  # the servers' openai_max_retries is 1
 
@@ -67,7 +68,7 @@ def fake_openai():
 async def test_a_live_analysis_falls_back_to_the_local_reading(transcripts, openai_analyses, fake_openai, fault):
     fake_openai.reset(fault.mode)
     before, counted = fake_openai.requests, _fallbacks(fault.reason)
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session,
                                                                                 trigger_id="seq-10"))).analysis
     assert 1 <= fake_openai.requests - before <= fault.tries
@@ -97,7 +98,7 @@ MODEL_STEPS = ("generate_refinements", "validate")
 
 
 def fallbacks(step: str, reason: str) -> float:
-    return REGISTRY.get_sample_value("sparring_learning_engine_fallbacks_total", {"step": step, "reason": reason}) or 0
+    return metric("sparring_learning_engine_fallbacks_total", step=step, reason=reason)
 
 
 @every_fault

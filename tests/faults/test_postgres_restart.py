@@ -18,10 +18,10 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from svckit.db import make_engine
 from svckit.embedded_pg import EmbeddedPostgres
 from tests.e2e.status_details import reason_and_fields
-from tests.e2e.transcript_fixtures import Gateway
 from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stored_once, stream_resuming, stream_until
 from transcript_svc.app import SPEC, build
 

@@ -16,11 +16,12 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.gateway import Gateway
 from tests.e2e.status_details import checked_rejection
-from tests.e2e.test_analysis_live import _streamed_call
+from tests.e2e.test_analysis_live import CALL
 from tests.e2e.test_analysis_openai import GOOD
 from tests.e2e.transcript_checks import stream_ended_with
-from tests.e2e.transcript_fixtures import Gateway, utterance
+from tests.e2e.transcript_fixtures import streamed_call, utterance
 from tests.fake_openai import serving
 from tests.faults.test_transcript_crash import create_session, server_factory  # noqa: F401  (a fixture)
 
@@ -29,7 +30,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name
 
 
 async def test_sigterm_drains_then_lets_the_call_in_flight_finish(server_factory, transcripts, transcript_server):  # noqa: F811
-    session = await _streamed_call(transcripts)
+    session = await streamed_call(transcripts, CALL)
     with serving(lambda _request: GOOD) as model:
         server = server_factory(
             "analysis", ANALYSIS_TRANSCRIPT_ADDRESS=transcript_server, ANALYSIS_ENGINE="openai",

@@ -11,13 +11,13 @@ import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
-from prometheus_client import REGISTRY
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from svckit.db import make_engine
 from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stored_once, stream_resuming
+from tests.probes import metric
 from transcript_svc.adapters.group_commit import APPLICATION_NAME
 from transcript_svc.app import SPEC, build
 
@@ -73,10 +73,6 @@ class Killer:
                 self.done += 1
         finally:
             await connection.close()
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.parametrize(("sessions", "per_session", "kills"), [(1, 3000, 14), (20, 300, 14)],

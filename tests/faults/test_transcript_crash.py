@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 import urllib.request
@@ -25,16 +24,12 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
-from tests.faults.resuming_gateway import GatewayState, open_frame, stream_until, utterance
+from devtools.gateway import open_frame
+from tests.faults.resuming_gateway import GatewayState, stream_until, utterance
+from tests.probes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,13 +14,14 @@ import asyncpg
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from prometheus_client import REGISTRY
 
 from svckit.context import CallContext
 from svckit.db import autocommit
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
+from tests.builders import uid
 from tests.integration.flaky_database import Faults
+from tests.probes import metric
 from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, UnknownSession
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.domain.model import Outcome, Role, Session, SessionState, Utterance
@@ -60,7 +60,7 @@ async def new_session(service: Transcripts, interval: int = 0) -> str:
     draft = Session(id="", persona="personas/sarah-chen", scenario="", blueprint="sales", round_number=1,
                     state=SessionState.ACTIVE, persona_revision=0, analysis_interval=interval, start_time=EPOCH,
                     end_time=None, end_reason="", last_sequence=0, revision=0, update_time=EPOCH)
-    session_id = f"gc-{uuid.uuid4().hex[:12]}"
+    session_id = f"gc-{uid()}"
     await service.create_session(dataclasses.replace(draft), session_id, USER)
     return session_id
 
@@ -94,10 +94,6 @@ async def analysis_requests(engine, session_id: str) -> list[int]:
     return [r[0] for r in await rows(
         engine, "SELECT up_to_sequence FROM transcript.outbox WHERE session_id = :s AND kind = 'analysis' "
                 "ORDER BY up_to_sequence, id", s=session_id)]
-
-
-def metric(name: str) -> float:
-    return REGISTRY.get_sample_value(name) or 0.0
 
 
 async def test_utterances_of_several_sessions_commit_together_in_groups(committer, service, engine):

@@ -6,7 +6,6 @@ prefix, its durable sequence is that prefix's length, everything acknowledged is
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.builders import uid
 from tests.integration.flaky_database import Faults
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.domain.model import Outcome, Role, Utterance
@@ -70,7 +70,7 @@ class Gateway:
 
 
 async def new_sessions(connection: asyncpg.Connection, count: int) -> list[str]:
-    ids = [f"prop-{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    ids = [f"prop-{uid()}" for _ in range(count)]
     await connection.executemany(
         "INSERT INTO transcript.sessions (id, persona, blueprint, round_number, state, analysis_interval,"
         " start_time, last_sequence, revision, update_time)"

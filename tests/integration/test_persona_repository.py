@@ -13,21 +13,19 @@ import pytest_asyncio
 import sqlalchemy as sa
 
 from persona_svc.adapters import tables
-from persona_svc.adapters.repositories import PersonaFilter
+from persona_svc.adapters.learning_patches import NoPatches
+from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
+from persona_svc.app import build_catalogue
 from persona_svc.domain.model import (
     Archetype,
     Belief,
     Blueprint,
     ChangeKind,
-    Mode,
     Persona,
-    PersonaConfig,
-    PersonaFields,
-    Trait,
+    PersonaFilter,
 )
-from persona_svc.domain.patches import NoPatches, PatchSource
+from persona_svc.domain.patches import PatchSource
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.unit_of_work import CatalogueUnitOfWork
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
 from svckit.db import autocommit
@@ -37,32 +35,10 @@ from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.statuses import status_code_of
 from svckit.usecase import Mutation
+from tests.builders import persona_fields as fields
+from tests.builders import uid
 
 USER = Mutation(caller=CallContext(request_id="test", method="test", roles=frozenset()))
-
-
-def uid() -> str:
-    return "x" + uuid.uuid4().hex[:10] + "9"
-
-
-def fields(**overrides) -> PersonaFields:
-    tag = uid()
-    values = dict(
-        slug=f"repo-{tag}",
-        display_name=f"Repo {tag}",
-        role="Hiring Manager",
-        blueprint=Blueprint.FULLSTACK,
-        difficulty=3,
-        description="Runs a platform team",
-        domains=("platform",),
-        traits=(Trait("openness", 0.7, "OCEAN"),),
-        beliefs=(Belief("Tests first"),),
-        modes=(Mode("Critic"),),
-        config=PersonaConfig(default_mode="Critic"),
-        prompt_template="You are {persona.name}. {difficulty_instructions}",
-    )
-    values.update(overrides)
-    return PersonaFields(**values)
 
 
 def mutation(request_id: str = "", fingerprint: str = "") -> Mutation:
@@ -71,7 +47,7 @@ def mutation(request_id: str = "", fingerprint: str = "") -> Mutation:
 
 @pytest_asyncio.fixture
 async def catalogue(engine, persona_schema) -> Catalogue:
-    return Catalogue(engine, NoPatches(), PageTokens.from_secret("integration"))
+    return build_catalogue(engine, NoPatches(), PageTokens.from_secret("integration"))
 
 
 # --- migrations -----------------------------------------------------------------------------------
@@ -103,9 +79,25 @@ async def test_database_refuses_what_the_domain_refuses(engine, persona_schema):
     """The schema is a second line of defence: difficulty is checked and slugs are unique."""
     now = datetime.now(UTC)
     persona = Persona(id=f"db-{uid()}", fields=fields(difficulty=9), revision=1, create_time=now, update_time=now)
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         with pytest.raises(sa.exc.IntegrityError):
             await uow.personas.add(persona)
+
+
+async def test_a_uniqueness_race_lost_in_a_unit_of_work_leaves_it_as_a_conflict(engine, persona_schema):
+    """What the use case's slug check could not see (a concurrent writer took the slug) ends as CONFLICT."""
+    now = datetime.now(UTC)
+    taken = fields()
+    async with SqlCatalogueUnitOfWork(engine) as uow:
+        await uow.personas.add(Persona(id=f"first-{uid()}", fields=taken, revision=1, create_time=now,
+                                       update_time=now))
+        await uow.commit()
+    with pytest.raises(AlreadyExists) as raised:
+        async with SqlCatalogueUnitOfWork(engine) as uow:
+            await uow.personas.add(Persona(id=f"second-{uid()}", fields=taken, revision=1, create_time=now,
+                                           update_time=now))
+    assert raised.value.reason == "CONFLICT"
+    assert isinstance(raised.value.__cause__, sa.exc.IntegrityError)
 
 
 # --- repositories ---------------------------------------------------------------------------------
@@ -122,7 +114,7 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
         ("d", fields(domains=(domain,), blueprint=Blueprint.HR, difficulty=2), base),
     ]
     ids = {}
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         await uow.archetypes.add(Archetype(id=archetype_id, display_name="Owl", create_time=base))
         for offset, (key, persona_fields, deleted) in enumerate(rows):
             ids[key] = f"{key}-{uid()}"
@@ -131,7 +123,7 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
                                            update_time=stamp, delete_time=deleted))
         await uow.commit()
 
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         got = await uow.personas.get(ids["a"])
         assert got is not None and got.fields == rows[0][1] and got.revision == 1
         assert await uow.personas.get("no-such-persona") is None
@@ -159,9 +151,9 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
 async def test_uncommitted_work_rolls_back(engine, persona_schema):
     now = datetime.now(UTC)
     persona = Persona(id=f"rb-{uid()}", fields=fields(), revision=1, create_time=now, update_time=now)
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         await uow.personas.add(persona)
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         assert await uow.personas.get(persona.id) is None
 
 
@@ -172,7 +164,7 @@ async def _statements_around_a_read(engine) -> list[str]:
     def log(record) -> None:
         sent.append(record.query)
 
-    uow = CatalogueUnitOfWork(engine)
+    uow = SqlCatalogueUnitOfWork(engine)
     async with uow:
         raw = (await uow.connection.get_raw_connection()).driver_connection
         raw.add_query_logger(log)
@@ -187,7 +179,7 @@ async def test_a_read_takes_no_transaction_and_cannot_commit(engine, persona_sch
     assert [statement.rstrip(";").split()[0] for statement in sent] == ["BEGIN", "ROLLBACK"]
     reads = autocommit(engine)
     assert await _statements_around_a_read(reads) == []
-    async with CatalogueUnitOfWork(reads) as uow:
+    async with SqlCatalogueUnitOfWork(reads) as uow:
         with pytest.raises(RuntimeError, match="nothing to commit"):
             await uow.commit()
 
@@ -237,7 +229,7 @@ async def test_every_change_writes_an_immutable_version(catalogue, engine):
     with pytest.raises(NotFound):
         await catalogue.get_version(created.id, 6)
 
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         count = await uow.connection.scalar(sa.select(sa.func.count()).select_from(tables.persona_versions).where(
             tables.persona_versions.c.persona_id == created.id))
     assert count == 5
@@ -269,10 +261,10 @@ async def test_full_text_search_ranks_by_where_the_words_are(catalogue):
     assert [h.persona.id for h in hits] == [in_name.id, in_domain.id, in_belief.id]
     assert hits[0].relevance > hits[1].relevance > hits[2].relevance > 0
 
-    assert [h.persona.id for h in await catalogue.search(word, "fullstack", 10)] == [
+    assert [h.persona.id for h in await catalogue.search(word, "sales", 10)] == [
         in_name.id, in_domain.id, in_belief.id,
     ]
-    assert await catalogue.search(word, "sales", 10) == []
+    assert await catalogue.search(word, "fullstack", 10) == []
     assert len(await catalogue.search(word, None, 2)) == 2
 
 
@@ -352,7 +344,7 @@ async def test_concurrent_creates_with_one_request_id_create_one_persona(catalog
     request = mutation(request_id=str(uuid.uuid4()), fingerprint="same-request")
     results = await asyncio.gather(*(catalogue.create_persona(persona_fields, "", request) for _ in range(4)))
     assert all(r == results[0] for r in results)
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         count = await uow.connection.scalar(sa.select(sa.func.count()).select_from(tables.personas).where(
             tables.personas.c.slug == persona_fields.slug))
     assert count == 1
@@ -366,7 +358,7 @@ async def test_request_id_with_another_fingerprint_is_refused(catalogue, engine)
     with pytest.raises(InvalidArgument) as raised:
         await catalogue.create_persona(other, "", mutation(request_id, "second"))
     assert raised.value.violations[0].field == "request_id"
-    async with CatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine) as uow:
         assert await uow.personas.id_of_slug(other.slug) is None
 
 
@@ -403,7 +395,7 @@ async def test_render_without_a_learning_service(catalogue):
 
 async def test_cache_is_invalidated_by_notify_from_another_connection(engine, persona_schema, database_url):
     caches = (InvalidatedCache("personas"), InvalidatedCache("scenarios"), InvalidatedCache("archetypes"))
-    catalogue = Catalogue(engine, NoPatches(), PageTokens.from_secret("integration"), *caches)
+    catalogue = build_catalogue(engine, NoPatches(), PageTokens.from_secret("integration"), *caches)
     heard: dict[str, asyncio.Event] = {}
 
     def expect(resource: str) -> asyncio.Event:

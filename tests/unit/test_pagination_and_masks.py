@@ -6,12 +6,12 @@ import base64
 import json
 
 import pytest
-from google.protobuf import field_mask_pb2
 
 from persona_svc.entrypoints import convert
 from svckit.errors import InvalidArgument
 from svckit.fieldmask import resolve_update_mask
 from svckit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageTokens, after_cursor, page_size
+from tests.builders import field_mask as mask
 
 TOKENS = PageTokens.from_secret("unit-test-secret")
 FILTERS = {"blueprint": "sales", "min_difficulty": 2, "show_deleted": False}
@@ -131,10 +131,6 @@ def test_a_cursor_of_another_page_order_is_refused():
 
 WRITABLE = convert.PERSONA_WRITABLE
 OUTPUT_ONLY = convert.PERSONA_OUTPUT_ONLY
-
-
-def mask(*paths: str) -> field_mask_pb2.FieldMask:
-    return field_mask_pb2.FieldMask(paths=list(paths))
 
 
 def test_mask_picks_the_named_fields():

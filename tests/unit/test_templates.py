@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from persona_svc.domain import templates
-from persona_svc.domain.model import Archetype, Belief, Blueprint, PersonaFields, ScenarioFields
+from persona_svc.domain.model import Archetype, ScenarioFields
 from svckit.errors import FieldViolation, InvalidArgument, Violations
+from tests.builders import persona_fields
 
 FIELD = "persona.prompt_template"
 
@@ -19,25 +20,6 @@ def violations_of(template: str, field: str = FIELD) -> list[FieldViolation]:
     except InvalidArgument as error:
         return error.violations
     return []
-
-
-def persona(**overrides) -> PersonaFields:
-    values = dict(
-        slug="sarah-chen",
-        display_name="Sarah Chen",
-        role="VP Finance",
-        blueprint=Blueprint.SALES,
-        difficulty=3,
-        company_context="Series C fintech",
-        personality_traits=("analytical", "direct"),
-        communication_style="brief",
-        objection_patterns=("too expensive", "no time"),
-        description="A finance leader",
-        domains=("fintech", "saas"),
-        beliefs=(Belief("Cash is king"), Belief("Measure twice")),
-    )
-    values.update(overrides)
-    return PersonaFields(**values)
 
 
 SCENARIO = ScenarioFields(
@@ -104,7 +86,7 @@ def test_placeholders_lists_each_with_its_offset():
 
 
 def test_render_fills_persona_scenario_and_difficulty():
-    values = templates.template_values(persona(), SCENARIO, None)
+    values = templates.template_values(persona_fields(), SCENARIO, None)
     out = templates.render(
         "You are {persona.name}, {persona.role} ({persona.blueprint}, level {persona.difficulty}). "
         "Scenario: {scenario.name} in {scenario.industry}, {scenario.company_size}. {difficulty_instructions}",
@@ -115,7 +97,7 @@ def test_render_fills_persona_scenario_and_difficulty():
 
 
 def test_render_joins_lists():
-    values = templates.template_values(persona(), SCENARIO, None)
+    values = templates.template_values(persona_fields(), SCENARIO, None)
     assert templates.render("{persona.personality_traits}", values) == "analytical, direct"
     assert templates.render("{persona.domains}", values) == "fintech, saas"
     assert templates.render("{persona.objection_patterns}", values) == "- too expensive\n- no time"
@@ -124,37 +106,38 @@ def test_render_joins_lists():
 
 
 def test_render_turns_doubled_braces_into_single_ones_without_substituting():
-    values = templates.template_values(persona(), None, None)
+    values = templates.template_values(persona_fields(), None, None)
     assert templates.render("{{persona.name}} is {persona.name}", values) == "{persona.name} is Sarah Chen"
     assert templates.render("{{{persona.name}}}", values) == "{Sarah Chen}"
     assert templates.render('{{"a": 1}}', values) == '{"a": 1}'
 
 
 def test_render_tolerates_spaces_inside_a_placeholder():
-    values = templates.template_values(persona(), None, None)
+    values = templates.template_values(persona_fields(), None, None)
     assert violations_of("{ persona.name }") == []
     assert templates.render("{ persona.name }", values) == "Sarah Chen"
 
 
 def test_render_leaves_an_unknown_placeholder_as_written():
-    values = templates.template_values(persona(), None, None)
+    values = templates.template_values(persona_fields(), None, None)
     assert templates.render("x {persona.budget} y", values) == "x {persona.budget} y"
 
 
 def test_render_without_scenario_leaves_scenario_placeholders_empty():
-    values = templates.template_values(persona(), None, None)
+    values = templates.template_values(persona_fields(), None, None)
     assert templates.render("[{scenario.name}|{scenario.industry}|{scenario.pain_points}]", values) == "[||]"
 
 
 def test_archetype_guidance_comes_from_the_archetype():
     archetype = Archetype(id="owl", display_name="Owl", voice_guidance="Speak slowly and ask why.")
-    assert templates.template_values(persona(), None, archetype)["archetype_guidance"] == "Speak slowly and ask why."
-    assert templates.template_values(persona(), None, None)["archetype_guidance"] == ""
+    guidance = templates.template_values(persona_fields(), None, archetype)["archetype_guidance"]
+    assert guidance == "Speak slowly and ask why."
+    assert templates.template_values(persona_fields(), None, None)["archetype_guidance"] == ""
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
 def test_each_level_has_its_own_difficulty_instructions(level):
-    values = templates.template_values(persona(difficulty=level), None, None)
+    values = templates.template_values(persona_fields(difficulty=level), None, None)
     assert values["difficulty_instructions"] == templates.DIFFICULTY_INSTRUCTIONS[level]
     assert values["difficulty_instructions"].startswith(f"Difficulty {level} ")
     others = [text for other, text in templates.DIFFICULTY_INSTRUCTIONS.items() if other != level]
@@ -162,5 +145,5 @@ def test_each_level_has_its_own_difficulty_instructions(level):
 
 
 def test_every_template_value_is_a_known_placeholder():
-    values = templates.template_values(persona(), SCENARIO, None)
+    values = templates.template_values(persona_fields(), SCENARIO, None)
     assert set(values) == templates.KNOWN_PLACEHOLDERS

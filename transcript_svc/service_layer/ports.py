@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from svckit.db import RequestRecords
+from svckit.usecase import RequestRecords
 from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times.

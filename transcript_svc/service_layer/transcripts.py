@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from svckit.db import run_idempotent
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -21,7 +20,7 @@ from svckit.errors import (
 )
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
-from svckit.usecase import Mutation, Page
+from svckit.usecase import Mutation, Page, run_idempotent
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,

@@ -1,4 +1,4 @@
-"""Loads the sample catalogue (catalogue/*.json) through the public API.
+"""Loads the sample catalogue the persona service ships (persona_svc/catalogue/*.json) through its public API.
 
 Idempotent: what already exists is left as it is (it may have been edited since).
 """
@@ -6,11 +6,14 @@ Idempotent: what already exists is left as it is (it may have been edited since)
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
@@ -25,11 +28,13 @@ class LoadReport:
     existing: int = 0
 
 
-def _entries(name: str) -> list[dict]:
-    return json.loads((resources.files("persona_svc") / "catalogue" / name).read_text(encoding="utf-8"))
+def _entries(name: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(
+        (resources.files("persona_svc") / "catalogue" / name).read_text(encoding="utf-8"))
+    return entries
 
 
-async def _create(call, request, report: LoadReport) -> None:
+async def _create(call: Callable[..., Awaitable[object]], request: Message, report: LoadReport) -> None:
     try:
         await call(request, metadata=_ADMIN, timeout=10)
         report.created += 1
