@@ -37,6 +37,7 @@ lint: setup
 	  $(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'; \
 	else echo "buf breaking not run: this clone has no previous commit to compare the contracts with"; fi
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 run: setup
 	$(PY) -m devtools.launcher
