@@ -230,39 +230,93 @@ class _Flag:
     weight: int  # orders flags of one reason, larger is worse
 
 
+@dataclass
+class _Audit:
+    """One audit in the making: the persona's turns, and what the checks found so far."""
+
+    profile: PersonaProfile
+    ordered: list[Turn]  # every turn of the call, in order
+    persona: list[Turn]  # the persona's turns
+    texts: list[str]
+    counts: list[int]  # words per persona turn
+    target: WordRange
+    flags: list[_Flag] = field(default_factory=list)
+    recommendations: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.persona)
+
+    @property
+    def average(self) -> float:
+        return sum(self.counts) / self.count
+
+    def spoken(self) -> Iterable[tuple[Turn, str]]:
+        return zip(self.persona, self.texts, strict=True)
+
+    def flag(self, turn: Turn, text: str, reason: FlagReason, explanation: str, weight: int) -> None:
+        self.flags.append(_Flag(FlaggedQuote(turn.sequence, _excerpt(text), reason, explanation), weight))
+
+
 def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
     if not persona:
         raise ValueError("no persona turns to audit")
-    target = target_words_per_turn(profile.difficulty)
     texts = [normalise(turn.text) for turn in persona]
-    counts = [words(text) for text in texts]
-    count = len(persona)
-    average = sum(counts) / count
-    flags: list[_Flag] = []
-    recommendations: list[str] = []
+    audit = _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
+                   target_words_per_turn(profile.difficulty))
+    brevity = _brevity(audit)
+    enthusiasm = _enthusiasm(audit)
+    authenticity = _authenticity(audit)  # counts the enthusiasm leaks flagged before it
+    consistency = _consistency(audit)
+    pacing, giving_in = _pacing(audit)
+    scores = AuditScores(
+        brevity=_score(brevity),
+        authenticity=_score(authenticity),
+        consistency=_score(consistency - (2 * giving_in if profile.sceptical else 0)),
+        enthusiasm_leak=_score(enthusiasm),
+        pacing=_score(pacing),
+    )
+    flags = sorted(audit.flags, key=lambda flag: (_SEVERITY[flag.quote.reason], -flag.weight, flag.quote.sequence))
+    return PersonaAudit(
+        archetype=profile.archetype,
+        difficulty=profile.difficulty,
+        scores=scores,
+        overall_score=round(sum(scores.as_tuple()) / 5, 2),
+        avg_words_per_turn=round(audit.average, 2),
+        target_words_per_turn=audit.target,
+        persona_turn_count=audit.count,
+        flagged_quotes=tuple(flag.quote for flag in flags[:MAX_FLAGGED_QUOTES]),
+        recommendations=tuple(dict.fromkeys(audit.recommendations))[:MAX_RECOMMENDATIONS],
+    )
 
-    # Brevity: the mean against the maximum, and how many turns run over it.
+
+def _brevity(audit: _Audit) -> float:
+    """The mean against the maximum, how many turns run over it, and answers too short to work with."""
+    target, average = audit.target, audit.average
     too_long = TOO_LONG_FACTOR * target.max_words
-    over = sum(n > target.max_words for n in counts)
-    for turn, text, n in zip(persona, texts, counts, strict=True):
+    over = sum(n > target.max_words for n in audit.counts)
+    for (turn, text), n in zip(audit.spoken(), audit.counts, strict=True):
         if n > too_long:
-            flags.append(_flag(turn, text, FlagReason.TOO_LONG, f"{n} words; target {target}", n))
-    brevity = 10 - 4 * over / count - 5 * max(0.0, average / target.max_words - 1)
+            audit.flag(turn, text, FlagReason.TOO_LONG, f"{n} words; target {target}", n)
+    brevity = 10 - 4 * over / audit.count - 5 * max(0.0, average / target.max_words - 1)
     if average < target.min_words / 2:
         brevity -= 2  # one-word answers leave the candidate nothing to work with
     if over:
-        recommendations.append(f"Keep answers to {target} words until the candidate earns more.")
+        audit.recommendations.append(f"Keep answers to {target} words until the candidate earns more.")
     elif average < target.min_words / 2:
-        recommendations.append(f"Give the candidate something to work with: answers of {target} words.")
+        audit.recommendations.append(f"Give the candidate something to work with: answers of {target} words.")
+    return brevity
 
-    # Enthusiasm leaks: curated phrases and exclamation-heavy turns.
+
+def _enthusiasm(audit: _Audit) -> float:
+    """Enthusiasm leaks: curated phrases and exclamation-heavy turns."""
     leaked: dict[str, int] = {}
     leaks = 0
     exclaiming = 0
-    for turn, text in zip(persona, texts, strict=True):
+    for turn, text in audit.spoken():
         found = [name for name, pattern in _ENTHUSIASM if pattern.search(text)]
         exclamations = text.count("!")
         if not found and exclamations <= EXCLAMATION_LIMIT:
@@ -274,60 +328,67 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
         for name in found:
             leaked[name] = leaked.get(name, 0) + 1
         leaks += max(1, len(found))
-        explanation = "Enthusiasm leak: " + ", ".join(reasons)
-        flags.append(_flag(turn, text, FlagReason.ENTHUSIASM_LEAK, explanation, len(reasons)))
-    enthusiasm = 10 - 3 * leaks
+        audit.flag(turn, text, FlagReason.ENTHUSIASM_LEAK, "Enthusiasm leak: " + ", ".join(reasons), len(reasons))
     for name, _ in sorted(leaked.items(), key=lambda item: -item[1]):
-        recommendations.append(f"Never say '{name}': too warm for someone who didn't ask for this call.")
+        audit.recommendations.append(f"Never say '{name}': too warm for someone who didn't ask for this call.")
     if exclaiming:
-        recommendations.append("Drop the exclamation marks; keep a flat, guarded tone.")
+        audit.recommendations.append("Drop the exclamation marks; keep a flat, guarded tone.")
+    return 10 - 3 * leaks
 
-    # Authenticity: breaking character, and assistant-like eagerness.
+
+def _authenticity(audit: _Audit) -> float:
+    """Breaking character, and assistant-like eagerness (the turns that leaked enthusiasm)."""
     breaks = 0
-    for turn, text in zip(persona, texts, strict=True):
+    for turn, text in audit.spoken():
         hits = _matches(_BREAKS_CHARACTER, text)
         if hits:
             breaks += 1
             explanation = "Breaks character: " + ", ".join(f"'{hit}'" for hit in hits)
-            flags.append(_flag(turn, text, FlagReason.OUT_OF_CHARACTER, explanation, len(hits)))
-    leak_turns = sum(flag.quote.reason == FlagReason.ENTHUSIASM_LEAK for flag in flags)
-    authenticity = 10 - 4 * breaks - 1 * leak_turns
+            audit.flag(turn, text, FlagReason.OUT_OF_CHARACTER, explanation, len(hits))
+    leak_turns = sum(flag.quote.reason == FlagReason.ENTHUSIASM_LEAK for flag in audit.flags)
     if breaks:
-        recommendations.append(
+        audit.recommendations.append(
             "Stay in character: never mention being an AI, your instructions or your difficulty, "
             "and never offer to help."
         )
+    return 10 - 4 * breaks - 1 * leak_turns
 
-    # Consistency with traits: the tone the traits rule out.
-    off_tone = 0
+
+def _consistency(audit: _Audit) -> float:
+    """Consistency with the traits: the tone they rule out."""
+    profile = audit.profile
     tone_checks: list[tuple[re.Pattern[str], str]] = []
     if profile.low_agreeableness:
         tone_checks.append((_WARM_TONE, "too warm for a low-agreeableness persona"))
     if profile.high_agreeableness:
         tone_checks.append((_HARSH_TONE, "too harsh for a high-agreeableness persona"))
+    off_tone = 0
     off_phrases: dict[str, str] = {}
     for pattern, why in tone_checks:
-        for turn, text in zip(persona, texts, strict=True):
+        for turn, text in audit.spoken():
             hits = _matches(pattern, text)
             if hits:
                 off_tone += 1
                 explanation = ", ".join(f"'{hit}'" for hit in hits) + f": {why}"
-                flags.append(_flag(turn, text, FlagReason.INCONSISTENT, explanation, len(hits)))
+                audit.flag(turn, text, FlagReason.INCONSISTENT, explanation, len(hits))
                 for hit in hits:
                     off_phrases.setdefault(hit.casefold(), why)
-    consistency = 10 - 3 * off_tone
-    if profile.low_agreeableness and any(why.startswith("too warm") for why in off_phrases.values()):
-        examples = ", ".join(f"'{p}'" for p, why in off_phrases.items() if why.startswith("too warm"))
-        recommendations.append(f"Stay cool and guarded: never use warm phrases such as {examples}.")
-    if profile.high_agreeableness and any(why.startswith("too harsh") for why in off_phrases.values()):
-        examples = ", ".join(f"'{p}'" for p, why in off_phrases.items() if why.startswith("too harsh"))
-        recommendations.append(f"Push back politely: never use harsh phrases such as {examples}.")
+    for applies, kind, advice in ((profile.low_agreeableness, "too warm", "Stay cool and guarded: never use warm"),
+                                  (profile.high_agreeableness, "too harsh", "Push back politely: never use harsh")):
+        examples = ", ".join(f"'{p}'" for p, why in off_phrases.items() if why.startswith(kind))
+        if applies and examples:
+            audit.recommendations.append(f"{advice} phrases such as {examples}.")
+    return 10 - 3 * off_tone
 
-    # Pacing: giving in too early, monologues, deflecting with questions, a rhythm that swings.
+
+def _pacing(audit: _Audit) -> tuple[float, int]:
+    """Giving in too early, monologues, deflecting with questions, a rhythm that swings. Returns the score and
+    how many times the persona gave in too early (which a sceptical persona's consistency pays for too)."""
+    profile, target, count, average = audit.profile, audit.target, audit.count, audit.average
     pacing = 10.0
     earliest = min(0.8, 0.1 * profile.difficulty + (0.3 if profile.sceptical else 0.0))
     early = 0
-    for index, (turn, text) in enumerate(zip(persona, texts, strict=True)):
+    for index, (turn, text) in enumerate(audit.spoken()):
         hits = _matches(_CONCESSION, text)
         if hits and (index + 1) / count < earliest:
             early += 1
@@ -336,48 +397,29 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
                 f"too early for difficulty {profile.difficulty}"
                 + (" and a sceptical persona" if profile.sceptical else "")
             )
-            flags.append(_flag(turn, text, FlagReason.PACING, explanation, count - index))
+            audit.flag(turn, text, FlagReason.PACING, explanation, count - index)
     if early:
         pacing -= 3 * early
-        consistency -= (2 * early) if profile.sceptical else 0
-        recommendations.append("Hold your ground: agree to nothing until the candidate has answered your objections.")
-    monologues = _monologues(ordered, MONOLOGUE_FACTOR * target.max_words)
+        audit.recommendations.append(
+            "Hold your ground: agree to nothing until the candidate has answered your objections.")
+    monologues = _monologues(audit.ordered, MONOLOGUE_FACTOR * target.max_words)
     for first, run_words, run_turns, text in monologues:
         explanation = f"Monologue of {run_words} words over {run_turns} messages; target {target} per turn"
-        flags.append(_flag(first, text, FlagReason.PACING, explanation, run_words))
+        audit.flag(first, text, FlagReason.PACING, explanation, run_words)
     if monologues:
         pacing -= 2 * len(monologues)
-        recommendations.append("Make one point per turn, then stop and let the candidate lead.")
-    asking = sum(text.rstrip().endswith("?") for text in texts)
+        audit.recommendations.append("Make one point per turn, then stop and let the candidate lead.")
+    asking = sum(text.rstrip().endswith("?") for text in audit.texts)
     if count >= 3 and asking / count > DEFLECTION_SHARE:
         pacing -= 2
-        recommendations.append("Answer the candidate's question before asking one of your own.")
+        audit.recommendations.append("Answer the candidate's question before asking one of your own.")
     if count >= 3 and average > 0:
-        deviation = math.sqrt(sum((n - average) ** 2 for n in counts) / count)
+        deviation = math.sqrt(sum((n - average) ** 2 for n in audit.counts) / count)
         swing = deviation / average
         if swing > STEADY_CV:
             pacing -= min(3.0, (swing - STEADY_CV) * 5)
-            recommendations.append(f"Keep a steady rhythm: every answer within {target} words.")
-
-    scores = AuditScores(
-        brevity=_score(brevity),
-        authenticity=_score(authenticity),
-        consistency=_score(consistency),
-        enthusiasm_leak=_score(enthusiasm),
-        pacing=_score(pacing),
-    )
-    flags.sort(key=lambda flag: (_SEVERITY[flag.quote.reason], -flag.weight, flag.quote.sequence))
-    return PersonaAudit(
-        archetype=profile.archetype,
-        difficulty=profile.difficulty,
-        scores=scores,
-        overall_score=round(sum(scores.as_tuple()) / 5, 2),
-        avg_words_per_turn=round(average, 2),
-        target_words_per_turn=target,
-        persona_turn_count=count,
-        flagged_quotes=tuple(flag.quote for flag in flags[:MAX_FLAGGED_QUOTES]),
-        recommendations=tuple(dict.fromkeys(recommendations))[:MAX_RECOMMENDATIONS],
-    )
+            audit.recommendations.append(f"Keep a steady rhythm: every answer within {target} words.")
+    return pacing, early
 
 
 def _score(value: float) -> int:
@@ -388,10 +430,6 @@ def _score(value: float) -> int:
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_QUOTE_CHARS else text[: MAX_QUOTE_CHARS - 3].rstrip() + "..."
-
-
-def _flag(turn: Turn, text: str, reason: FlagReason, explanation: str, weight: int) -> _Flag:
-    return _Flag(FlaggedQuote(turn.sequence, _excerpt(text), reason, explanation), weight)
 
 
 def _matches(pattern: re.Pattern[str], text: str) -> list[str]:
