@@ -8,9 +8,10 @@ after ``max_attempts`` or a refusal no retry can fix, marks it failed. A replica
 mid-call leaves a lease that expires and the row is tried again, so receivers must be
 idempotent.
 
-Each outbox names its SQL (``OutboxQueries``): ``claim`` takes ``:limit`` and ``:lease`` and
-returns ``id``, ``kind``, ``attempts``, ``age`` (seconds since the row was written) and
-whatever ``deliver`` needs; ``done``, ``retry`` (``:delay``, ``:error``) and ``failed``
+Each outbox describes its table (``OutboxTable``: which columns hold its state, attempts, last error and
+delivery time) and ``OutboxQueries.of`` writes the SQL the dispatcher runs on it: ``claim`` takes
+``:limit`` and ``:lease`` and returns ``id``, ``kind``, ``attempts``, ``age`` (seconds since the row was
+written) and whatever ``deliver`` needs; ``done``, ``retry`` (``:delay``, ``:error``) and ``failed``
 (``:error``) take ``:id``.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
 from sqlalchemy import TextClause
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,11 +46,52 @@ _STOP_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
+class OutboxTable:
+    """A table of rows to hand out, by the names of the columns the dispatcher works (code constants, never
+    input). A row is due while ``state`` is 'pending' and ``next_attempt_time`` has passed."""
+
+    name: str  # schema.table
+    fields: str  # what ``deliver`` gets of a row, as a select list over ``item``; it must name a ``kind``
+    order: str  # which due rows go first
+    state: str = "state"
+    delivered: str = "done"  # the state of a delivered row
+    attempts: str = "attempts"
+    last_error: str = "last_error"
+    done_time: str = "done_time"
+    can_fail: bool = True  # False: never give up, retry with back-off for ever
+
+
+@dataclass(frozen=True)
 class OutboxQueries:
     claim: TextClause
     done: TextClause
     retry: TextClause
     failed: TextClause | None = None  # None: never give up, retry with back-off for ever
+
+    @classmethod
+    def of(cls, table: OutboxTable) -> OutboxQueries:
+        t = table
+        failed = (f"UPDATE {t.name} SET {t.state} = 'failed', {t.done_time} = now(), {t.last_error} = :error "
+                  "WHERE id = :id")
+        return cls(
+            claim=sa.text(f"""
+WITH due AS (
+    SELECT id FROM {t.name}
+    WHERE {t.state} = 'pending' AND next_attempt_time <= now()
+    ORDER BY {t.order} LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {t.name} item
+SET next_attempt_time = now() + make_interval(secs => :lease), {t.attempts} = item.{t.attempts} + 1
+FROM due WHERE item.id = due.id
+RETURNING {t.fields}, item.{t.attempts} AS attempts, extract(epoch FROM now() - item.create_time) AS age
+"""),
+            done=sa.text(f"UPDATE {t.name} SET {t.state} = '{t.delivered}', {t.done_time} = now(), "
+                         f"{t.last_error} = '' WHERE id = :id"),
+            retry=sa.text(f"UPDATE {t.name} SET next_attempt_time = now() + make_interval(secs => :delay), "
+                          f"{t.last_error} = :error WHERE id = :id"),
+            failed=sa.text(failed) if t.can_fail else None,
+        )
 
 
 Deliver = Callable[[Any], Awaitable[None]]
