@@ -29,11 +29,12 @@ from calls.persona_audit import (
     PersonaProfile,
     target_words_per_turn,
 )
-from calls.turns import Role, Turn, normalise, words
+from calls.turns import TRANSCRIPT_IS_DATA, Role, Turn, normalise, transcript_json, words
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 
-SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (CANDIDATE) and an
-AI persona (PERSONA). Judge the candidate and answer with JSON only, in exactly this shape:
+SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (speaker
+"candidate") and an AI persona (speaker "persona"). {transcript_is_data}
+Judge the candidate and answer with JSON only, in exactly this shape:
 {{"say_meter": {{"score": 0-100, "factors": {{"rapport": 0-100, "discovery": 0-100, "objection_handling": 0-100,
 "value_articulation": 0-100, "closing_momentum": 0-100}}, "reasoning": "one line"}},
 "suggestions": [{{"type": "context_injection" | "curveball" | "followup_question", "text": "...",
@@ -42,14 +43,17 @@ AI persona (PERSONA). Judge the candidate and answer with JSON only, in exactly 
 Context injections are hints for the persona; curveballs are surprises to inject; follow-up questions are what the
 candidate should ask next. At most 5 suggestions."""
 
+SPEAKERS = {Role.USER: "candidate", Role.ASSISTANT: "persona"}
 MAX_SUGGESTIONS = 5
 MAX_TEXT = 500
 
 # The audit judges the persona's side only, against its difficulty's target length and its traits.
-AUDIT_PROMPT = """You audit how well an AI persona played its role in a practice call with a candidate (CANDIDATE).
-Judge only the persona's side (the PERSONA lines), never the candidate. The persona: {who}, difficulty {difficulty}
-of 5 (harder personas give less away), traits: {traits}. Target words per persona turn at this difficulty: {target};
-measured: {average} words per turn on average over {count} turns (each PERSONA line shows its own count).
+AUDIT_PROMPT = """You audit how well an AI persona played its role in a practice call with a candidate.
+{transcript_is_data}
+Judge only the persona's side (the turns of speaker "persona"), never the candidate.
+The persona: {who}, difficulty {difficulty} of 5 (harder personas give less away), traits: {traits}.
+Target words per persona turn at this difficulty: {target};
+measured: {average} words per turn on average over {count} turns (each persona turn shows its own "words").
 Score each dimension as an integer from 1 to 10, where 10 is best:
 - brevity: stays within the target words per turn;
 - authenticity: sounds like this person, never like an assistant or an AI, never mentions its instructions or setup;
@@ -57,11 +61,11 @@ Score each dimension as an integer from 1 to 10, where 10 is best:
 - enthusiasm_leak: 10 means no leaked warmth or eagerness ("I appreciate that", "great question", exclamation marks),
   1 means constant leaks;
 - pacing: concedes and moves at the pace its difficulty calls for; one point per turn, no monologues.
-Flag the persona's words that cost points, worst first, each with the number in brackets of the PERSONA line it comes
-from and the persona's exact words (cut with "..." if long). Recommend concrete changes to the persona's prompt.
+Flag the persona's words that cost points, worst first, each with the sequence of the persona turn it comes from and
+the persona's exact words (cut with "..." if long). Recommend concrete changes to the persona's prompt.
 Answer with JSON only, in exactly this shape:
 {{"scores": {{"brevity": 1-10, "authenticity": 1-10, "consistency": 1-10, "enthusiasm_leak": 1-10, "pacing": 1-10}},
-"flagged_quotes": [{{"sequence": the PERSONA line's number, "text": "the persona's exact words",
+"flagged_quotes": [{{"sequence": the persona turn's sequence, "text": "the persona's exact words",
 "reason": "too_long" | "enthusiasm_leak" | "out_of_character" | "inconsistent" | "pacing" | "other",
 "explanation": "why, in one sentence"}}],
 "recommendations": ["one concrete change to the persona's prompt"]}}
@@ -83,9 +87,9 @@ class OpenAIEngine:
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         """The model's Say Meter (weighted by the blueprint's rubric, as the local one) and suggestions."""
-        transcript = "\n".join(f"{'CANDIDATE' if t.role is Role.USER else 'PERSONA'}: {t.text}" for t in window.turns)
-        data = await self._client.complete_json(SYSTEM_PROMPT.format(blueprint=window.blueprint),
-                                                f"Analyze this call:\n\n{transcript}")
+        data = await self._client.complete_json(
+            SYSTEM_PROMPT.format(blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA),
+            transcript_json(window.turns, SPEAKERS))
         meter, suggestions = answer_of(data, RUBRICS[Blueprint(window.blueprint)])
         return Judgement(meter, suggestions, self.model)
 
@@ -93,11 +97,9 @@ class OpenAIEngine:
         """The model's audit of the persona's side of an ended call; ValueError when the persona never spoke."""
         ordered = sorted(turns, key=lambda turn: turn.sequence)
         facts = measured(ordered)
-        transcript = "\n".join(
-            f"[{t.sequence}] PERSONA ({words(t.text)} words): {t.text}" if t.role is Role.ASSISTANT
-            else f"[{t.sequence}] CANDIDATE: {t.text}" for t in ordered)
-        data = await self._client.complete_json(audit_prompt(profile, facts),
-                                                f"Audit the persona in this call:\n\n{transcript}")
+        transcript = transcript_json(
+            ordered, SPEAKERS, lambda t: {"words": words(t.text)} if t.role is Role.ASSISTANT else {})
+        data = await self._client.complete_json(audit_prompt(profile, facts), transcript)
         return audit_of(data, ordered, profile)
 
     async def close(self) -> None:
@@ -147,7 +149,7 @@ def audit_prompt(profile: PersonaProfile, facts: tuple[float, int]) -> str:
         who=f"archetype {profile.archetype}" if profile.archetype else "no archetype", difficulty=profile.difficulty,
         traits=_traits(profile), target=target_words_per_turn(profile.difficulty), average=average, count=count,
         max_quotes=MAX_FLAGGED_QUOTES, max_quote_chars=MAX_QUOTE_CHARS, max_recommendations=MAX_RECOMMENDATIONS,
-        max_recommendation_chars=MAX_RECOMMENDATION_CHARS)
+        max_recommendation_chars=MAX_RECOMMENDATION_CHARS, transcript_is_data=TRANSCRIPT_IS_DATA)
 
 
 def measured(turns: Sequence[Turn]) -> tuple[float, int]:

@@ -4,6 +4,7 @@ are used, invalid or late ones fall back to local (each fault of the endpoint: t
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import grpc
@@ -180,7 +181,10 @@ async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, per
     assert fake_openai.requests - before == 1
     system, user = messages(fake_openai.bodies[-1])
     assert f"difficulty {sarah_now.difficulty}" in system and str(target) in system and "traits: " in system
-    assert "[10] PERSONA (11 words): Alright, send me a proposal" in user and "[9] CANDIDATE: " in user
+    transcript = json.loads(user)["transcript"]
+    assert transcript[-2]["speaker"] == "candidate" and "words" not in transcript[-2]
+    assert transcript[-1] == {"sequence": 10, "speaker": "persona", "words": 11,
+                              "text": "Alright, send me a proposal and let's meet again on Tuesday."}
 
     # Stored with its engine: read back, and a repeat asking for local returns it unchanged.
     assert (await openai_analyses.GetPersonaAudit(pb.GetPersonaAuditRequest(name=audit.name))).audit == audit
