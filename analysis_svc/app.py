@@ -3,7 +3,6 @@ with the same engines (`local`, and `openai` when ANALYSIS_OPENAI_BASE_URL is se
 
 from __future__ import annotations
 
-import grpc
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +22,7 @@ from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
+from svckit.channels import service_channel
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
@@ -32,7 +32,7 @@ from svckit.server import GrpcApp
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     database = AnalysisDatabase(engine)
     # One connection to the transcript service, for reading windows and for sending commands.
-    transcript_channel = grpc.aio.insecure_channel(settings.transcript_address)
+    transcript_channel = service_channel(settings.transcript_address)
     transcripts = TranscriptReader(transcript_channel, settings.transcript_timeout_seconds)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     openai_engine = OpenAIEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,

@@ -11,6 +11,7 @@ import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from svckit.channels import service_channel
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
 
 # What the persona service answers for a name it holds nothing under.
@@ -19,7 +20,7 @@ _UNKNOWN = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
 
 class PersonaClient:
     def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = service_channel(address)
         self.stub = persona_service_pb2_grpc.PersonaServiceStub(self._channel)
         self._timeout = timeout_seconds
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf import json_format
 from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
+
+from svckit.channels import service_channel
 
 
 def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.CorpusAudit:
@@ -21,7 +22,7 @@ def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.CorpusAudit:
 
 class LearningAudits:
     def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = service_channel(address)
         self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
         self._timeout = timeout_seconds
 

@@ -21,6 +21,7 @@ from persona_svc.domain.patches import (
     PatchTarget,
     PromptPatch,
 )
+from svckit.channels import service_channel
 
 log = logging.getLogger("persona.patches")
 
@@ -46,7 +47,7 @@ class NoPatches:
 
 class LearningServicePatches:
     def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = service_channel(address)
         self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
         self._timeout = timeout_seconds
         # archetype -> (active_set_etag, lookup): an unchanged set yields the same lookup object.

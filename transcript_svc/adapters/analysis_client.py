@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import grpc
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
+
+from svckit.channels import service_channel
 
 
 class AnalysisClient:
     def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = service_channel(address)
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
         self._timeout = timeout_seconds
 
