@@ -1,0 +1,102 @@
+"""How the local engine's Say Meter ranks the labelled sales call corpus (tests/data/sales_corpus) against its
+coach labels: Spearman and Kendall rank correlations with a bootstrap 95% interval, and the mean score by label.
+
+Each call is scored as the service scores it (``measure`` then ``score``), on the whole call and on its final
+window (the last messages an analysis at the call's end reads). Nothing here is fitted: every figure is the engine
+as it stands, on calls its rules were not written from.
+
+    .venv/bin/python -m devtools.say_meter_corpus
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.say_meter import Blueprint, score
+from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
+from calls.turns import Role, Turn
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "sales_corpus" / "calls"
+RESAMPLES = 2000
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """1 = the lowest value; ties share their mean rank."""
+    order = sorted(range(len(values)), key=lambda index: values[index])
+    result = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            result[order[position]] = (start + end) / 2 + 1
+        start = end + 1
+    return result
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float:
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    covariance = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    spread = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    return covariance / spread if spread else 0.0
+
+
+def kendall(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Kendall's tau-b."""
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(xs)):
+        for j in range(i + 1, len(xs)):
+            dx, dy = xs[i] - xs[j], ys[i] - ys[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    denominator = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
+    return (concordant - discordant) / denominator if denominator else 0.0
+
+
+def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[float, float]:
+    """The bootstrap 95% interval of Spearman's rho, resampling calls."""
+    rng = random.Random(seed)
+    values = []
+    for _ in range(RESAMPLES):
+        picks = [rng.randrange(len(xs)) for _ in xs]
+        values.append(spearman([xs[i] for i in picks], [ys[i] for i in picks]))
+    values.sort()
+    return values[int(0.025 * RESAMPLES)], values[int(0.975 * RESAMPLES) - 1]
+
+
+def main() -> None:
+    calls = [json.loads(path.read_text()) for path in sorted(CORPUS.glob("*.json"))]
+    labels = [call["label"] for call in calls]
+    for reading, window in (("whole call", None), (f"final window ({DEFAULT_WINDOW} messages)", DEFAULT_WINDOW)):
+        scores = []
+        for call in calls:
+            turns = [Turn(n, Role(turn["role"]), turn["text"]) for n, turn in enumerate(call["turns"], start=1)]
+            scores.append(score(measure(turns[-window:] if window else turns), Blueprint.SALES).score)
+        low, high = interval(scores, labels)
+        print(f"{reading}: {len(calls)} calls, Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), "
+              f"Kendall {kendall(scores, labels):.2f}")
+        by_label = {label: [s for s, lab in zip(scores, labels, strict=True) if lab == label]
+                    for label in sorted(set(labels))}
+        print("  mean score by label: " + ", ".join(f"{label}: {statistics.fmean(values):.0f} (n={len(values)})"
+                                                    for label, values in by_label.items()))
+        lengths = [len(call["turns"]) for call in calls]
+        print(f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f}")
+
+
+if __name__ == "__main__":
+    main()
