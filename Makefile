@@ -34,7 +34,7 @@ check-protos: protos
 lint: setup
 	$(VENV)/bin/buf lint
 	@if git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null; then \
-	  $(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'; \
+	  echo "buf breaking --against HEAD~1"; $(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'; \
 	else echo "buf breaking not run: this clone has no previous commit to compare the contracts with"; fi
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
