@@ -8,7 +8,9 @@ as the engine's rubrics are written) for the one whose score ranks the training 
 the meter is judged on and needs no assumption that the labels are evenly spaced; an exhaustive grid makes the fit
 deterministic and, with a coarse step, leaves little room to chase noise. Ties go to the first weighting in grid
 order. Leave-one-out cross-validation fits on every call but one and scores the one left out, so the held-out
-figure is the one to believe; the in-sample figure only shows how much of it is fitting.
+figure is the one to believe; the in-sample figure only shows how much of it is fitting. Then, to say where the
+signal is: each factor and a few raw measures against the label, each factor against the coach's score of the
+rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
     .venv/bin/python -m devtools.fit_say_meter
 """
@@ -130,9 +132,17 @@ def main() -> None:
     coach = {name: [call["dimensions"][COACH_DIMENSIONS[name]] for call in calls] for name in FACTORS}
     print("each factor against the coach's score of its dimension (Spearman): "
           + ", ".join(f"{name} {spearman(values, coach[name]):.2f}" for name, values in columns.items()))
-    print("raw measures against the label (Spearman): "
-          + ", ".join(f"{name} {spearman([float(read(m)) for m in metrics], labels):.2f}"
-                      for name, read in MEASURES.items()))
+    print("each coach dimension against the label (Spearman): "
+          + ", ".join(f"{COACH_DIMENSIONS[name]} {spearman(values, labels):.2f}" for name, values in coach.items())
+          + f"; the label against the call's length in turns: {spearman([len(c['turns']) for c in calls], labels):.2f}")
+    measures = {name: [float(read(m)) for m in metrics] for name, read in MEASURES.items()}
+    print("raw measures against the label (Spearman, and the calls where the measure is not 0): "
+          + ", ".join(f"{name} {spearman(values, labels):.2f} ({sum(map(bool, values))})"
+                      for name, values in measures.items()))
+    # What factors that followed the coach's dimensions would reach, fitted the same way.
+    dimensions = [[call["dimensions"][COACH_DIMENSIONS[name]] for name in FACTORS] for call in calls]
+    print(f"the coach's five dimension scores in place of the factors, out of sample: "
+          f"Spearman {spearman(held_out_scores(dimensions, labels)[0], labels):.2f}")
 
 
 if __name__ == "__main__":
