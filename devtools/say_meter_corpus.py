@@ -15,10 +15,12 @@ import random
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from analysis_svc.domain.conversation import measure
-from analysis_svc.domain.say_meter import Blueprint, score
+from analysis_svc.domain.say_meter import score
 from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
+from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "sales_corpus" / "calls"
@@ -79,21 +81,32 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
     return values[int(0.025 * RESAMPLES)], values[int(0.975 * RESAMPLES) - 1]
 
 
+def load_calls() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted(CORPUS.glob("*.json"))]
+
+
+def turns_of(call: dict[str, Any]) -> list[Turn]:
+    return [Turn(n, Role(turn["role"]), turn["text"]) for n, turn in enumerate(call["turns"], start=1)]
+
+
+def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
+    by_label = {label: [s for s, lab in zip(scores, labels, strict=True) if lab == label]
+                for label in sorted(set(labels))}
+    return ", ".join(f"{label}: {statistics.fmean(values):.0f} (n={len(values)})" for label, values in by_label.items())
+
+
 def main() -> None:
-    calls = [json.loads(path.read_text()) for path in sorted(CORPUS.glob("*.json"))]
+    calls = load_calls()
     labels = [call["label"] for call in calls]
     for reading, window in (("whole call", None), (f"final window ({DEFAULT_WINDOW} messages)", DEFAULT_WINDOW)):
         scores = []
         for call in calls:
-            turns = [Turn(n, Role(turn["role"]), turn["text"]) for n, turn in enumerate(call["turns"], start=1)]
+            turns = turns_of(call)
             scores.append(score(measure(turns[-window:] if window else turns), Blueprint.SALES).score)
         low, high = interval(scores, labels)
         print(f"{reading}: {len(calls)} calls, Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), "
               f"Kendall {kendall(scores, labels):.2f}")
-        by_label = {label: [s for s, lab in zip(scores, labels, strict=True) if lab == label]
-                    for label in sorted(set(labels))}
-        print("  mean score by label: " + ", ".join(f"{label}: {statistics.fmean(values):.0f} (n={len(values)})"
-                                                    for label, values in by_label.items()))
+        print("  mean score by label: " + means_by_label(scores, labels))
         lengths = [len(call["turns"]) for call in calls]
         print(f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f}")
 
