@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import (
@@ -23,8 +22,8 @@ from analysis_svc.domain.model import (
 from analysis_svc.domain.suggestions import Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
-from svckit.errors import FieldViolation, InvalidArgument
 from svckit.openai_json import INVALID_ANSWER, EngineFailure
+from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
 
 
 def _now() -> datetime:
@@ -96,26 +95,6 @@ class FakeAuditRepository:
         return next((a for a in self.audits.values() if a.session_id == session_id), None)
 
 
-class FakeRequestLog:
-    """As ``svckit.db.RequestLog``: the first response of a request id answers its retries."""
-
-    def __init__(self) -> None:
-        self.responses: dict[str, tuple[str, str, Any]] = {}
-
-    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
-        if request_id not in self.responses:
-            self.responses[request_id] = (method, fingerprint, None)
-            return None
-        first_method, first_fingerprint, response = self.responses[request_id]
-        if (first_method, first_fingerprint) != (method, fingerprint):
-            raise InvalidArgument(FieldViolation("request_id", "was already used for a different request"))
-        return response
-
-    async def record(self, request_id: str, response: Any) -> None:
-        method, fingerprint, _ = self.responses[request_id]
-        self.responses[request_id] = (method, fingerprint, response)
-
-
 class FakeUnitOfWork:
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
@@ -145,7 +124,7 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.analyses = FakeAnalysisRepository()
         self.audits = FakeAuditRepository()
-        self.requests = FakeRequestLog()
+        self.requests = InMemoryRequestLog(RequestTable())
         self.commits = 0
         self.announced: list[str] = []
 

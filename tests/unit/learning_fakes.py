@@ -18,8 +18,9 @@ from learning_svc.domain.modules import Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
 from learning_svc.service_layer.ports import Document
-from svckit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from svckit.errors import AlreadyExists, NotFound
 from svckit.openai_json import EngineFailure
+from tests.unit.request_log_fake import InMemoryRequestLog
 
 RECORD_TIME = datetime(2025, 3, 2, tzinfo=UTC)
 
@@ -99,24 +100,6 @@ class FakePatches:
         return sorted(await self.active_of({archetype}), key=lambda p: p.archetype != "")
 
 
-class FakeRequestLog:
-    def __init__(self, tables: LearningTables) -> None:
-        self._tables = tables
-
-    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
-        if request_id not in self._tables.requests:
-            self._tables.requests[request_id] = (method, fingerprint, None)
-            return None
-        first_method, first_fingerprint, response = self._tables.requests[request_id]
-        if (first_method, first_fingerprint) != (method, fingerprint):
-            raise InvalidArgument(FieldViolation("request_id", "was already used for a different request"))
-        return response
-
-    async def record(self, request_id: str, response: Any) -> None:
-        method, fingerprint, _ = self._tables.requests[request_id]
-        self._tables.requests[request_id] = (method, fingerprint, response)
-
-
 class FakeUnitOfWork:
     def __init__(self, tables: LearningTables, read_only: bool) -> None:
         self._tables = tables
@@ -125,7 +108,7 @@ class FakeUnitOfWork:
         self.audits = FakeAudits(tables)
         self.events = FakeTrainingEvents(tables)
         self.patches = FakePatches(tables)
-        self.requests = FakeRequestLog(tables)
+        self.requests = InMemoryRequestLog(tables)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         if not self._read_only:

@@ -14,8 +14,8 @@ from typing import Any, Self
 from persona_svc.domain.model import Archetype, Persona, PersonaFilter, PersonaVersion, Scenario, SearchHit
 from persona_svc.domain.patches import PatchLookup
 from persona_svc.service_layer.catalogue import Catalogue
-from svckit.errors import FieldViolation, InvalidArgument
 from svckit.pagination import PageTokens
+from tests.unit.request_log_fake import InMemoryRequestLog
 
 
 @dataclass
@@ -111,25 +111,6 @@ class FakeArchetypeRepository:
         return [a for _, a in sorted(self._state.archetypes.items()) if after_id is None or a.id > after_id][:limit]
 
 
-class FakeRequestRecords:
-    def __init__(self, state: CatalogueState) -> None:
-        self._state = state
-
-    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
-        if request_id not in self._state.requests:
-            self._state.requests[request_id] = (method, fingerprint, None)
-            return None
-        first_method, first_fingerprint, response = self._state.requests[request_id]
-        if (first_method, first_fingerprint) != (method, fingerprint):
-            raise InvalidArgument(FieldViolation("request_id", f"{request_id!r} was already used for a different "
-                                                               "request"))
-        return response
-
-    async def record(self, request_id: str, response: Any) -> None:
-        method, fingerprint, _ = self._state.requests[request_id]
-        self._state.requests[request_id] = (method, fingerprint, response)
-
-
 class FakeCatalogueUnitOfWork:
     def __init__(self, committed: CatalogueState) -> None:
         self._committed = committed
@@ -140,7 +121,7 @@ class FakeCatalogueUnitOfWork:
         self.personas = FakePersonaRepository(self._working)
         self.scenarios = FakeScenarioRepository(self._working)
         self.archetypes = FakeArchetypeRepository(self._working)
-        self.requests = FakeRequestRecords(self._working)
+        self.requests = InMemoryRequestLog(self._working)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

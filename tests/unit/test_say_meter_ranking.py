@@ -16,6 +16,7 @@ from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.say_meter import Blueprint, SayMeter, score
 from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
 from calls.turns import Role, Turn
+from devtools.say_meter_corpus import spearman as rank_correlation
 
 CALLS_DIR = Path(__file__).resolve().parents[1] / "data" / "sales_calls"
 MIN_SPEARMAN = 0.8
@@ -50,31 +51,9 @@ def _final_window(call: Call) -> tuple[Turn, ...]:
     return call.turns[-DEFAULT_WINDOW:]
 
 
-def _ranks(values: list[float]) -> list[float]:
-    """1 = the highest value; ties share their mean rank."""
-    order = sorted(range(len(values)), key=lambda index: -values[index])
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for position in range(start, end + 1):
-            ranks[order[position]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
-def spearman(engine_scores: list[float], coach_ranks: list[int]) -> float:
+def spearman(engine_scores: list[int], coach_ranks: list[int]) -> float:
     """Rank correlation between the engine's scores (higher is better) and the coach's ranks (1 is best)."""
-    engine_ranks = _ranks(engine_scores)
-    coach = [float(rank) for rank in coach_ranks]
-    count = len(coach)
-    mean_engine, mean_coach = sum(engine_ranks) / count, sum(coach) / count
-    covariance = sum((e - mean_engine) * (c - mean_coach) for e, c in zip(engine_ranks, coach, strict=True))
-    spread_engine = sum((e - mean_engine) ** 2 for e in engine_ranks) ** 0.5
-    spread_coach = sum((c - mean_coach) ** 2 for c in coach) ** 0.5
-    return covariance / (spread_engine * spread_coach)
+    return rank_correlation(engine_scores, [-rank for rank in coach_ranks])
 
 
 def _table(scored: dict[str, list[int]]) -> str:

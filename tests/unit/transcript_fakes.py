@@ -9,7 +9,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from svckit.errors import FieldViolation, InvalidArgument, NotFound
+from svckit.errors import NotFound
+from tests.unit.request_log_fake import InMemoryRequestLog
 from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
 from transcript_svc.service_layer.ports import SessionFilters
 
@@ -96,27 +97,6 @@ class FakeOutbox:
         self._store.outbox.append((session_id, kind, up_to_sequence))
 
 
-class FakeRequestLog:
-    """The request log's rules: a request id is claimed once; a retry replays, another payload is refused."""
-
-    def __init__(self, store: TranscriptStore) -> None:
-        self._store = store
-
-    async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
-        if request_id not in self._store.requests:
-            self._store.requests[request_id] = (method, fingerprint, None)
-            return None
-        claimed_method, claimed_fingerprint, response = self._store.requests[request_id]
-        if (claimed_method, claimed_fingerprint) != (method, fingerprint):
-            raise InvalidArgument(FieldViolation("request_id", f"{request_id!r} was already used for a different "
-                                                               "request"))
-        return response
-
-    async def record(self, request_id: str, response: Any) -> None:
-        method, fingerprint, _ = self._store.requests[request_id]
-        self._store.requests[request_id] = (method, fingerprint, response)
-
-
 class FakeAnnouncements:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
@@ -155,8 +135,8 @@ class FakeTranscriptUnitOfWork:
         return FakeOutbox(self._working)
 
     @property
-    def requests(self) -> FakeRequestLog:
-        return FakeRequestLog(self._working)
+    def requests(self) -> InMemoryRequestLog:
+        return InMemoryRequestLog(self._working)
 
     @property
     def announce(self) -> FakeAnnouncements:
