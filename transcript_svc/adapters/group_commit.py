@@ -126,10 +126,14 @@ FROM unnest($1::text[], $2::bigint[]) AS v(id, top)
 WHERE s.id = v.id
 RETURNING s.id, s.analysis_interval
 """
+# The analysis requests and their announcement in one round trip (the insert runs though nothing reads it).
 _ENQUEUE = """
-INSERT INTO transcript.outbox (session_id, kind, up_to_sequence)
-SELECT session_id, 'analysis', up_to FROM unnest($1::text[], $2::bigint[]) AS t(session_id, up_to)
-ON CONFLICT (session_id, kind, up_to_sequence) DO NOTHING
+WITH queued AS (
+    INSERT INTO transcript.outbox (session_id, kind, up_to_sequence)
+    SELECT session_id, 'analysis', up_to FROM unnest($1::text[], $2::bigint[]) AS t(session_id, up_to)
+    ON CONFLICT (session_id, kind, up_to_sequence) DO NOTHING
+)
+SELECT pg_notify($3, '')
 """
 
 
@@ -381,8 +385,7 @@ async def _advance(connection: asyncpg.Connection, written: _Written) -> int:
                 due_sessions.append(session_id)
                 due_sequences.append(up_to)
     if due_sessions:
-        await connection.execute(_ENQUEUE, due_sessions, due_sequences)
-        await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+        await connection.execute(_ENQUEUE, due_sessions, due_sequences, OUTBOX_CHANNEL)
     return len(due_sessions)
 
 
