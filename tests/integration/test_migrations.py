@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from analysis_svc.app import SPEC as ANALYSIS
 from learning_svc.app import SPEC as LEARNING
@@ -14,168 +17,153 @@ from svckit.db import make_engine
 from svckit.migrations import upgrade
 from transcript_svc.app import SPEC as TRANSCRIPT
 
+
+@pytest_asyncio.fixture
+async def engine(own_database_url) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database of the test's own, empty: each test migrates it as far as it needs."""
+    engine = make_engine(own_database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
 # A table each schema must have at head (None: the schema has no tables yet).
 EXPECTED = [(PERSONA, "personas"), (TRANSCRIPT, "messages"), (ANALYSIS, "voice_analysis"), (LEARNING, None)]
 
 
 @pytest.mark.parametrize(("spec", "table"), EXPECTED, ids=lambda v: getattr(v, "name", v))
-async def test_a_database_at_the_first_revision_reaches_head(own_database_url, spec, table):
-    engine = make_engine(own_database_url, pool_size=2)
-    try:
-        await upgrade(engine, spec.package, spec.schema, "0001")
-        await spec.migrate(engine)
-        await spec.migrate(engine)  # running again changes nothing
-        if table is not None:
-            async with engine.connect() as connection:
-                found = await connection.scalar(sa.text("SELECT to_regclass(:name) IS NOT NULL"),
-                                                {"name": f"{spec.schema}.{table}"})
-            assert found
-    finally:
-        await engine.dispose()
-
-
-async def test_stored_suggestions_get_places_after_their_say_meter(own_database_url):
-    """Revision 0007 gives rows written before it their places: the Say Meter 0, its suggestions 1, 2, ..."""
-    engine = make_engine(own_database_url, pool_size=2)
-    try:
-        await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0006")
-        rows = [("b-meter", "a1", "say_meter"), ("a-tip", "a1", "curveball"), ("c-tip", "a1", "context_injection"),
-                ("z-meter", "a2", "say_meter")]
-        async with engine.begin() as connection:
-            await connection.execute(sa.text(
-                "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind) VALUES (:id, :a, 's', :k)"),
-                [{"id": i, "a": a, "k": k} for i, a, k in rows])
-        await ANALYSIS.migrate(engine)
+async def test_a_database_at_the_first_revision_reaches_head(engine, spec, table):
+    await upgrade(engine, spec.package, spec.schema, "0001")
+    await spec.migrate(engine)
+    await spec.migrate(engine)  # running again changes nothing
+    if table is not None:
         async with engine.connect() as connection:
-            placed = (await connection.execute(sa.text(
-                "SELECT id, position FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
-        assert [tuple(row) for row in placed] == [("b-meter", 0), ("a-tip", 1), ("c-tip", 2), ("z-meter", 0)]
-    finally:
-        await engine.dispose()
+            found = await connection.scalar(sa.text("SELECT to_regclass(:name) IS NOT NULL"),
+                                            {"name": f"{spec.schema}.{table}"})
+        assert found
 
 
-async def test_stored_sessions_resume_from_the_end_of_their_gap_free_prefix(own_database_url):
+async def test_stored_suggestions_get_places_after_their_say_meter(engine):
+    """Revision 0007 gives rows written before it their places: the Say Meter 0, its suggestions 1, 2, ..."""
+    await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0006")
+    rows = [("b-meter", "a1", "say_meter"), ("a-tip", "a1", "curveball"), ("c-tip", "a1", "context_injection"),
+            ("z-meter", "a2", "say_meter")]
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind) VALUES (:id, :a, 's', :k)"),
+            [{"id": i, "a": a, "k": k} for i, a, k in rows])
+    await ANALYSIS.migrate(engine)
+    async with engine.connect() as connection:
+        placed = (await connection.execute(sa.text(
+            "SELECT id, position FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
+    assert [tuple(row) for row in placed] == [("b-meter", 0), ("a-tip", 1), ("c-tip", 2), ("z-meter", 0)]
+
+
+async def test_stored_sessions_resume_from_the_end_of_their_gap_free_prefix(engine):
     """Revision 0003 moves a durable sequence that lies above a hole back to the hole; from then on the database
     refuses any advance over a missing message and any step back."""
-    engine = make_engine(own_database_url, pool_size=2)
-    try:
-        await upgrade(engine, TRANSCRIPT.package, TRANSCRIPT.schema, "0002")
-        stored = {"holed": ([1, 2, 3, 5, 6], 6), "short": ([1, 2], 4), "headless": ([2, 3], 3),
-                  "whole": ([1, 2, 3], 3), "empty": ([], 0)}
-        async with engine.begin() as connection:
-            for session_id, (sequences, last) in stored.items():
+    await upgrade(engine, TRANSCRIPT.package, TRANSCRIPT.schema, "0002")
+    stored = {"holed": ([1, 2, 3, 5, 6], 6), "short": ([1, 2], 4), "headless": ([2, 3], 3),
+              "whole": ([1, 2, 3], 3), "empty": ([], 0)}
+    async with engine.begin() as connection:
+        for session_id, (sequences, last) in stored.items():
+            await connection.execute(sa.text(
+                "INSERT INTO transcript.sessions (id, persona, blueprint, round_number, state, analysis_interval,"
+                " start_time, last_sequence, revision, update_time)"
+                " VALUES (:id, 'personas/p', 'sales', 1, 'active', 10, now(), :last, 1, now())"),
+                {"id": session_id, "last": last})
+            for sequence in sequences:
                 await connection.execute(sa.text(
-                    "INSERT INTO transcript.sessions (id, persona, blueprint, round_number, state, analysis_interval,"
-                    " start_time, last_sequence, revision, update_time)"
-                    " VALUES (:id, 'personas/p', 'sales', 1, 'active', 10, now(), :last, 1, now())"),
-                    {"id": session_id, "last": last})
-                for sequence in sequences:
-                    await connection.execute(sa.text(
-                        "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
-                        " VALUES (:id, :n, 'user', 'words', now(), 1)"), {"id": session_id, "n": sequence})
-        await TRANSCRIPT.migrate(engine)
-        async with engine.connect() as connection:
-            durable = dict((await connection.execute(sa.text(
-                "SELECT id, last_sequence FROM transcript.sessions"))).all())
-        assert durable == {"holed": 3, "short": 2, "headless": 0, "whole": 3, "empty": 0}
+                    "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
+                    " VALUES (:id, :n, 'user', 'words', now(), 1)"), {"id": session_id, "n": sequence})
+    await TRANSCRIPT.migrate(engine)
+    async with engine.connect() as connection:
+        durable = dict((await connection.execute(sa.text(
+            "SELECT id, last_sequence FROM transcript.sessions"))).all())
+    assert durable == {"holed": 3, "short": 2, "headless": 0, "whole": 3, "empty": 0}
 
-        async def advance(session_id: str, to: int) -> None:
-            async with engine.begin() as connection:
-                await connection.execute(sa.text("UPDATE transcript.sessions SET last_sequence = :to WHERE id = :id"),
-                                         {"id": session_id, "to": to})
-
-        for session_id, to in (("holed", 6), ("holed", 5), ("short", 3), ("whole", 2), ("empty", 1)):
-            with pytest.raises(sa.exc.IntegrityError, match="durable sequence"):
-                await advance(session_id, to)
-        await advance("holed", 3)  # unchanged: nothing to check
+    async def advance(session_id: str, to: int) -> None:
         async with engine.begin() as connection:
-            await connection.execute(sa.text(
-                "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
-                " VALUES ('holed', 4, 'user', 'words', now(), 1)"))
-        await advance("holed", 6)  # the hole is filled: 4, 5 and 6 are all stored
-    finally:
-        await engine.dispose()
+            await connection.execute(sa.text("UPDATE transcript.sessions SET last_sequence = :to WHERE id = :id"),
+                                     {"id": session_id, "to": to})
+
+    for session_id, to in (("holed", 6), ("holed", 5), ("short", 3), ("whole", 2), ("empty", 1)):
+        with pytest.raises(sa.exc.IntegrityError, match="durable sequence"):
+            await advance(session_id, to)
+    await advance("holed", 3)  # unchanged: nothing to check
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
+            " VALUES ('holed', 4, 'user', 'words', now(), 1)"))
+    await advance("holed", 6)  # the hole is filled: 4, 5 and 6 are all stored
 
 
-async def test_stored_analyses_take_their_window_end_as_their_trigger_sequence(own_database_url):
+async def test_stored_analyses_take_their_window_end_as_their_trigger_sequence(engine):
     """Revision 0008 gives rows written before it the sequence their window ended at (0 for a row without one)."""
-    engine = make_engine(own_database_url, pool_size=2)
-    try:
-        await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0007")
-        rows = [("meter", "a1", "say_meter", 0, 10), ("tip", "a1", "curveball", 1, 10),
-                ("no-window", "a2", "say_meter", 0, None)]
-        async with engine.begin() as connection:
-            await connection.execute(sa.text(
-                "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, position, window_last) "
-                "VALUES (:id, :a, 's', :k, :p, :last)"),
-                [{"id": i, "a": a, "k": k, "p": p, "last": last} for i, a, k, p, last in rows])
-        await ANALYSIS.migrate(engine)
-        async with engine.connect() as connection:
-            sequences = (await connection.execute(sa.text(
-                "SELECT id, up_to_sequence FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
-        assert [tuple(row) for row in sequences] == [("meter", 10), ("tip", 10), ("no-window", 0)]
-    finally:
-        await engine.dispose()
+    await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0007")
+    rows = [("meter", "a1", "say_meter", 0, 10), ("tip", "a1", "curveball", 1, 10),
+            ("no-window", "a2", "say_meter", 0, None)]
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, position, window_last) "
+            "VALUES (:id, :a, 's', :k, :p, :last)"),
+            [{"id": i, "a": a, "k": k, "p": p, "last": last} for i, a, k, p, last in rows])
+    await ANALYSIS.migrate(engine)
+    async with engine.connect() as connection:
+        sequences = (await connection.execute(sa.text(
+            "SELECT id, up_to_sequence FROM analysis.voice_analysis ORDER BY analysis_id, position"))).all()
+    assert [tuple(row) for row in sequences] == [("meter", 10), ("tip", 10), ("no-window", 0)]
 
 
-async def test_stored_corpus_audits_and_what_refers_to_them_take_the_corpus_collection(own_database_url):
+async def test_stored_corpus_audits_and_what_refers_to_them_take_the_corpus_collection(engine):
     """Revision 0003 renames the corpus's audits "corpusAudits/{id}": in the audit, its training event and the
     findings of evolution runs; the analysis service's names they were copied from stay as they are."""
-    engine = make_engine(own_database_url, pool_size=2)
-    try:
-        await upgrade(engine, LEARNING.package, LEARNING.schema, "0002")
-        audit = {"name": "audits/a1", "source_audit": "audits/a1", "persona": "personas/p", "session": "sessions/s"}
-        run = {"name": "evolutionRuns/r1", "identify_patterns": {"findings": [{
-            "evidence_audits": ["audits/a1"], "evidence_quotes": [{"audit": "audits/a1", "text": "see audits/a1"}]}]}}
-        async with engine.begin() as connection:
-            await connection.execute(sa.text(
-                "INSERT INTO learning.audits (id, session, persona, archetype, difficulty, document, audit_time) "
-                "VALUES ('a1', 'sessions/s', 'personas/p', '', 3, CAST(:document AS jsonb), now())"),
-                {"document": json.dumps(audit)})
-            await connection.execute(sa.text(
-                "INSERT INTO learning.training_events (id, source, origin, persona, module, signal) VALUES "
-                "('e1', 'TRAINING_EVENT_SOURCE_PERSONA_AUDIT', 'audits/a1', 'personas/p', 'brevity', 0.5), "
-                "('e2', 'TRAINING_EVENT_SOURCE_FEEDBACK', 'feedback/t1', 'personas/p', 'brevity', 0.5)"))
-            await connection.execute(sa.text(
-                "INSERT INTO learning.runs (id, kind, scope, state, trigger, document) VALUES "
-                "('r1', 'evolution', '', 'RUN_STATE_SUCCEEDED', 'RUN_TRIGGER_MANUAL', CAST(:document AS jsonb))"),
-                {"document": json.dumps(run)})
-        await LEARNING.migrate(engine)
-        async with engine.connect() as connection:
-            stored = await connection.scalar(sa.text("SELECT document FROM learning.audits"))
-            origins = (await connection.execute(sa.text(
-                "SELECT origin FROM learning.training_events ORDER BY id"))).scalars().all()
-            finding = (await connection.scalar(sa.text(
-                "SELECT document FROM learning.runs")))["identify_patterns"]["findings"][0]
-        assert (stored["name"], stored["source_audit"]) == ("corpusAudits/a1", "audits/a1")
-        assert origins == ["corpusAudits/a1", "feedback/t1"]
-        assert finding == {"evidence_audits": ["corpusAudits/a1"],
-                           "evidence_quotes": [{"audit": "corpusAudits/a1", "text": "see audits/a1"}]}
-    finally:
-        await engine.dispose()
+    await upgrade(engine, LEARNING.package, LEARNING.schema, "0002")
+    audit = {"name": "audits/a1", "source_audit": "audits/a1", "persona": "personas/p", "session": "sessions/s"}
+    run = {"name": "evolutionRuns/r1", "identify_patterns": {"findings": [{
+        "evidence_audits": ["audits/a1"], "evidence_quotes": [{"audit": "audits/a1", "text": "see audits/a1"}]}]}}
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO learning.audits (id, session, persona, archetype, difficulty, document, audit_time) "
+            "VALUES ('a1', 'sessions/s', 'personas/p', '', 3, CAST(:document AS jsonb), now())"),
+            {"document": json.dumps(audit)})
+        await connection.execute(sa.text(
+            "INSERT INTO learning.training_events (id, source, origin, persona, module, signal) VALUES "
+            "('e1', 'TRAINING_EVENT_SOURCE_PERSONA_AUDIT', 'audits/a1', 'personas/p', 'brevity', 0.5), "
+            "('e2', 'TRAINING_EVENT_SOURCE_FEEDBACK', 'feedback/t1', 'personas/p', 'brevity', 0.5)"))
+        await connection.execute(sa.text(
+            "INSERT INTO learning.runs (id, kind, scope, state, trigger, document) VALUES "
+            "('r1', 'evolution', '', 'RUN_STATE_SUCCEEDED', 'RUN_TRIGGER_MANUAL', CAST(:document AS jsonb))"),
+            {"document": json.dumps(run)})
+    await LEARNING.migrate(engine)
+    async with engine.connect() as connection:
+        stored = await connection.scalar(sa.text("SELECT document FROM learning.audits"))
+        origins = (await connection.execute(sa.text(
+            "SELECT origin FROM learning.training_events ORDER BY id"))).scalars().all()
+        finding = (await connection.scalar(sa.text(
+            "SELECT document FROM learning.runs")))["identify_patterns"]["findings"][0]
+    assert (stored["name"], stored["source_audit"]) == ("corpusAudits/a1", "audits/a1")
+    assert origins == ["corpusAudits/a1", "feedback/t1"]
+    assert finding == {"evidence_audits": ["corpusAudits/a1"],
+                       "evidence_quotes": [{"audit": "corpusAudits/a1", "text": "see audits/a1"}]}
 
 
-async def test_stored_evolution_runs_name_their_engines_as_the_analysis_service_does(own_database_url):
+async def test_stored_evolution_runs_name_their_engines_as_the_analysis_service_does(engine):
     """Revision 0004 renames the engines of stored evolution runs "local" and "openai": in their options, their
     refinements stage and every validation result; other text that spells a proto name stays as it is."""
-    engine = make_engine(own_database_url, pool_size=2)
-    try:
-        await upgrade(engine, LEARNING.package, LEARNING.schema, "0003")
-        run = {"name": "evolutionRuns/r1", "options": {"engine": "ENGINE_OPENAI", "audit_limit": 200},
-               "generate_refinements": {"engine": "ENGINE_OPENAI", "refinements": []},
-               "validate": {"results": [{"engine": "ENGINE_LOCAL", "explanation": "ENGINE_LOCAL stood in"},
-                                        {"engine": "ENGINE_OPENAI", "explanation": ""}]}}
-        async with engine.begin() as connection:
-            await connection.execute(sa.text(
-                "INSERT INTO learning.runs (id, kind, scope, state, trigger, document) VALUES "
-                "('r1', 'evolution', '', 'RUN_STATE_SUCCEEDED', 'RUN_TRIGGER_MANUAL', CAST(:document AS jsonb))"),
-                {"document": json.dumps(run)})
-        await LEARNING.migrate(engine)
-        async with engine.connect() as connection:
-            stored = await connection.scalar(sa.text("SELECT document FROM learning.runs"))
-        assert stored["options"] == {"engine": "openai", "audit_limit": 200}
-        assert stored["generate_refinements"]["engine"] == "openai"
-        assert stored["validate"]["results"] == [{"engine": "local", "explanation": "ENGINE_LOCAL stood in"},
-                                                 {"engine": "openai", "explanation": ""}]
-    finally:
-        await engine.dispose()
+    await upgrade(engine, LEARNING.package, LEARNING.schema, "0003")
+    run = {"name": "evolutionRuns/r1", "options": {"engine": "ENGINE_OPENAI", "audit_limit": 200},
+           "generate_refinements": {"engine": "ENGINE_OPENAI", "refinements": []},
+           "validate": {"results": [{"engine": "ENGINE_LOCAL", "explanation": "ENGINE_LOCAL stood in"},
+                                    {"engine": "ENGINE_OPENAI", "explanation": ""}]}}
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO learning.runs (id, kind, scope, state, trigger, document) VALUES "
+            "('r1', 'evolution', '', 'RUN_STATE_SUCCEEDED', 'RUN_TRIGGER_MANUAL', CAST(:document AS jsonb))"),
+            {"document": json.dumps(run)})
+    await LEARNING.migrate(engine)
+    async with engine.connect() as connection:
+        stored = await connection.scalar(sa.text("SELECT document FROM learning.runs"))
+    assert stored["options"] == {"engine": "openai", "audit_limit": 200}
+    assert stored["generate_refinements"]["engine"] == "openai"
+    assert stored["validate"]["results"] == [{"engine": "local", "explanation": "ENGINE_LOCAL stood in"},
+                                             {"engine": "openai", "explanation": ""}]
