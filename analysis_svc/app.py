@@ -6,6 +6,7 @@ from __future__ import annotations
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from access.permissions import PERMISSIONS
 from analysis_svc.adapters.audit_outbox import audit_outbox
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
@@ -22,18 +23,19 @@ from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
-from svckit.channels import service_channel
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
+from svckit.transport import Security
 
 
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     database = AnalysisDatabase(engine)
+    security = Security(settings, PERMISSIONS)
     # One connection to the transcript service, for reading windows and for sending commands.
-    transcript_channel = service_channel(settings.transcript_address)
-    transcripts = TranscriptReader(transcript_channel, settings.transcript_timeout_seconds)
+    transcript = security.link(settings.transcript_address)
+    transcripts = TranscriptReader(transcript, settings.transcript_timeout_seconds)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     openai_engine = OpenAIEngine(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
                                  settings.openai_timeout_seconds, settings.openai_max_retries) \
@@ -41,9 +43,9 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     others = {openai_engine.name: openai_engine} if openai_engine else {}
     default_engine = settings.engine if openai_engine else LocalEngine.name
     analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine))
-    commands = TranscriptCommands(transcript_channel, settings.transcript_timeout_seconds)
+    commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands)
-    personas = PersonaProfiles(settings.persona_address, settings.transcript_timeout_seconds)
+    personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine))
     watchers = Watchers(analyses, audits)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
@@ -58,6 +60,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         error_domain="analysis.sparring.dev",
         add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
             AnalysisServicer(analyses, actions, audits, watchers), server),
+        security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
     )
@@ -65,7 +68,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     if openai_engine is not None:
         app.on_close.append(openai_engine.close)
     if settings.learning_address:
-        learning = LearningAudits(settings.learning_address, settings.transcript_timeout_seconds)
+        learning = LearningAudits(security.link(settings.learning_address), settings.transcript_timeout_seconds)
 
         async def deliver(audit: StoredAudit) -> None:
             await learning.record(audit_message(audit))
@@ -73,7 +76,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcript_channel.close, personas.close])
+    app.on_close.extend([listener.stop, transcript.close, personas.close])
     return app
 
 

@@ -13,6 +13,9 @@ class AnalysisSettings(EngineSettings):
 
     grpc_port: int = Field(default=50053, ge=0, le=65535)
     metrics_port: int = Field(default=9103, ge=0, le=65535)
+    rate_limit_per_second: float = Field(default=10.0, gt=0, description="Per caller: RequestAnalysis")
+    rate_limit_burst: int = Field(default=50, ge=1, description="Calls a caller may make at once before the rate "
+                                                                     "applies")
     # Requests name sessions and suggestions, with reasons of at most 500 characters: a few KB at most.
     max_receive_message_bytes: int = Field(default=64 * 1024, gt=0,
                                            description="Largest request accepted; RESOURCE_EXHAUSTED above")

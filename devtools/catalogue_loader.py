@@ -17,10 +17,6 @@ from google.protobuf.message import Message
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
-from svckit.context import ADMIN_ROLE, ROLE_METADATA_KEY
-
-_ADMIN = ((ROLE_METADATA_KEY, ADMIN_ROLE),)
-
 
 @dataclass
 class LoadReport:
@@ -36,7 +32,7 @@ def _entries(name: str) -> list[dict[str, Any]]:
 
 async def _create(call: Callable[..., Awaitable[object]], request: Message, report: LoadReport) -> None:
     try:
-        await call(request, metadata=_ADMIN, timeout=10)
+        await call(request, timeout=10)
         report.created += 1
     except grpc.aio.AioRpcError as error:
         if error.code() != grpc.StatusCode.ALREADY_EXISTS:

@@ -27,14 +27,15 @@ from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from calls.turns import Role
+from devtools.credentials import development_channel
 from devtools.endpoints import endpoint
 from devtools.gateway import stream_call
 from learning_svc.adapters.personas import simulated
 from learning_svc.domain.simulation import AuditScoreMeans, score_means, simulate_call
 from svckit import eventloop
-from svckit.context import ACTOR_METADATA_KEY
 
-ACTOR = ((ACTOR_METADATA_KEY, "closed-loop"),)
+# Who the check calls as when run against `make run`; its approvals are recognised by it.
+ACTOR = "closed-loop"
 _ROLES = {Role.USER: tpb.ROLE_USER, Role.ASSISTANT: tpb.ROLE_ASSISTANT}
 
 
@@ -85,7 +86,8 @@ RunFinished = Callable[[str], Awaitable[None]]
 
 class ClosedLoop:
     def __init__(self, personas, transcripts, learnings, audits_changed: Changed, run_finished: RunFinished,
-                 calls: int = 4, say: Callable[[str], None] = print) -> None:
+                 calls: int = 4, say: Callable[[str], None] = print, actor: str = ACTOR) -> None:
+        """``actor``: the subject of the token the stubs call with."""
         self._personas = personas
         self._transcripts = transcripts
         self._learnings = learnings
@@ -93,6 +95,7 @@ class ClosedLoop:
         self._run_finished = run_finished
         self._calls = calls
         self._say = say
+        self._actor = actor
 
     async def run(self) -> list[PersonaOutcome]:
         outcomes = [await self._seed(flawed) for flawed in FLAWED]
@@ -135,9 +138,9 @@ class ClosedLoop:
         for patch in active.patches:
             revisions = await self._learnings.ListPromptPatchRevisions(lpb.ListPromptPatchRevisionsRequest(
                 parent=patch.name, page_size=200))
-            if any(r.action == lpb.PATCH_ACTION_APPROVE and r.actor == ACTOR[0][1] for r in revisions.revisions):
+            if any(r.action == lpb.PATCH_ACTION_APPROVE and r.actor == self._actor for r in revisions.revisions):
                 await self._learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(
-                    name=patch.name, reason="the closed-loop check starts over"), metadata=ACTOR)
+                    name=patch.name, reason="the closed-loop check starts over"))
                 self._say(f"turned off {patch.name} from an earlier run of this check: \"{patch.text}\"")
 
     async def _play(self, outcome: PersonaOutcome, first_seed: int) -> set[str]:
@@ -177,15 +180,14 @@ class ClosedLoop:
 
     async def _evolve(self, outcome: PersonaOutcome) -> None:
         run = (await self._learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
-            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3, simulated_calls=3))),
-            metadata=ACTOR)).run
+            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3, simulated_calls=3))))).run
         await self._run_finished(run.name)
         outcome.run = (await self._learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
         proposed = await self._learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(
             evolution_run=run.name, state=lpb.PATCH_STATE_PROPOSED))
         for patch in proposed.patches:  # reviewed and approved, as an operator would
             approved = await self._learnings.ApprovePromptPatch(lpb.ApprovePromptPatchRequest(
-                name=patch.name, etag=patch.etag, comment="validated by the closed-loop check"), metadata=ACTOR)
+                name=patch.name, etag=patch.etag, comment="validated by the closed-loop check"))
             outcome.patches.append(approved.patch)
 
     def _report(self, outcomes: list[PersonaOutcome]) -> None:
@@ -213,8 +215,9 @@ class ClosedLoop:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    async with grpc.aio.insecure_channel(args.persona) as p, grpc.aio.insecure_channel(args.transcript) as t, \
-            grpc.aio.insecure_channel(args.learning) as lc:
+    async with development_channel(args.persona, "admin", subject=ACTOR) as p, \
+            development_channel(args.transcript, "admin", subject=ACTOR) as t, \
+            development_channel(args.learning, "admin", subject=ACTOR) as lc:
         learnings = learning_service_pb2_grpc.LearningServiceStub(lc)
 
         async def run_finished(name: str) -> None:

@@ -21,6 +21,7 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from devtools.credentials import development_channel
 from devtools.endpoints import endpoint
 from devtools.gateway import stream_call
 from svckit import eventloop
@@ -76,7 +77,8 @@ async def _watch(stub, session: str) -> None:
 
 async def run(transcript_address: str, analysis_address: str, pause: float) -> None:
     call = json.loads((resources.files("analysis_svc") / "demo_data" / "discovery_call.json").read_text())
-    async with grpc.aio.insecure_channel(transcript_address) as t, grpc.aio.insecure_channel(analysis_address) as a:
+    async with development_channel(transcript_address, "interviewer", "gateway", subject="demo") as t, \
+            development_channel(analysis_address, "interviewer", subject="demo") as a:
         transcripts = transcript_service_pb2_grpc.TranscriptServiceStub(t)
         analyses = analysis_service_pb2_grpc.AnalysisServiceStub(a)
         session = (await transcripts.CreateSession(tpb.CreateSessionRequest(

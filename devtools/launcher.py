@@ -1,21 +1,32 @@
-"""`make run`: PostgreSQL (embedded unless DATABASE_URL is set), the four services, the sample catalogue.
+"""`make run`: PostgreSQL (embedded unless DATABASE_URL is set), a local CA with certificates and tokens, the four
+services with TLS and authentication, the sample catalogue.
 
 Ctrl-C (or SIGTERM) stops the services gracefully, then the embedded PostgreSQL.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devtools.credentials import (
+    DEVELOPMENT_ORGANIZATION,
+    LocalCredentials,
+    development_channel,
+    development_credentials,
+    insecure_development,
+    local_credentials,
+)
 from devtools.endpoints import endpoints
 from svckit import eventloop
 from svckit.embedded_pg import EmbeddedPostgres
@@ -27,6 +38,10 @@ STOP_TIMEOUT_SECONDS = 20
 
 SERVICES = endpoints()
 BY_NAME = {s.name: s for s in SERVICES}
+# The ready tokens `make run` writes: one per role in the sample organization, and an admin of a second one.
+OTHER_ORGANIZATION = "globex"
+ROLES = ("admin", "author", "interviewer", "gateway", "analyst")
+TOKEN_LIFETIME = datetime.timedelta(days=7)
 
 
 def _peer_addresses() -> dict[str, str]:
@@ -54,8 +69,14 @@ async def _ensure_database(server_url: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{DATABASE_NAME}" + (f"?{query}" if query else "")
 
 
-def _healthy(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def _health_channel(address: str, credentials: LocalCredentials | None) -> grpc.Channel:
+    if credentials is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(credentials.ca_file.read_bytes()))
+
+
+def _healthy(address: str, credentials: LocalCredentials | None) -> bool:
+    with _health_channel(address, credentials) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
         except grpc.RpcError:
@@ -63,14 +84,14 @@ def _healthy(address: str) -> bool:
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def _wait_until_serving(processes: dict[str, subprocess.Popen]) -> None:
+def _wait_until_serving(processes: dict[str, subprocess.Popen], credentials: LocalCredentials | None) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     waiting = dict(processes)
     while waiting:
         for name, process in list(waiting.items()):
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {process.returncode} while starting; see its log above")
-            if _healthy(BY_NAME[name].address):
+            if _healthy(BY_NAME[name].address, credentials):
                 del waiting[name]
         if waiting and time.monotonic() > deadline:
             raise RuntimeError(f"not serving after {STARTUP_TIMEOUT_SECONDS}s: {', '.join(waiting)}")
@@ -95,28 +116,63 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
 async def _load_catalogue() -> str:
     from devtools.catalogue_loader import load_catalogue
 
-    async with grpc.aio.insecure_channel(BY_NAME["persona"].address) as channel:
+    async with development_channel(BY_NAME["persona"].address, "admin", subject="catalogue-loader") as channel:
         report = await load_catalogue(channel)
     return f"{report.created} created, {report.existing} already there"
 
 
-def _banner(database_url: str, embedded: bool, catalogue: str) -> str:
+def _write_tokens(credentials: LocalCredentials) -> dict[str, Path]:
+    """A token per role of the sample organization, and one of an admin of another, each in its own file."""
+    tokens = {}
+    wanted = [(role, DEVELOPMENT_ORGANIZATION) for role in ROLES] + [("admin", OTHER_ORGANIZATION)]
+    for role, organization in wanted:
+        name = role if organization == DEVELOPMENT_ORGANIZATION else f"{organization}-{role}"
+        path = credentials.directory / "tokens" / f"{name}.jwt"
+        path.write_text(credentials.mint(f"{name}@{organization}", [role], organization, TOKEN_LIFETIME))
+        path.chmod(0o600)
+        tokens[name] = path
+    return tokens
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is under it: shorter commands to copy."""
+    here = Path.cwd()
+    return path.relative_to(here) if path.is_relative_to(here) else path
+
+
+def _how_to_call(credentials: LocalCredentials | None, tokens: dict[str, Path]) -> str:
+    persona = BY_NAME["persona"].address
+    cli = f"""  .venv/bin/python -m persona_svc.cli --address {persona} list --blueprint sales
+  .venv/bin/python -m persona_svc.cli --address {persona} render sarah-chen --scenario q2-cost-reduction
+  .venv/bin/python -m devtools.demo"""
+    if credentials is None:
+        return f"""DEVELOPMENT MODE: plaintext, no tokens; anonymous callers act as admins.
+{cli}
+  grpcurl -plaintext {persona} list sparring.persona.v1.PersonaService"""
+    ca = _shown(credentials.ca_file)
+    files = "\n".join(f"  {name:<13} {_shown(path)}" for name, path in tokens.items())
+    return f"""TLS with the local CA {ca}; every call needs a bearer token. Ready tokens ({TOKEN_LIFETIME.days} days):
+{files}
+The tools below make tokens of their own:
+{cli}
+grpcurl (reflection is open; calls need a token):
+  grpcurl -cacert {ca} {persona} list
+  grpcurl -cacert {ca} -H "authorization: Bearer $(cat {_shown(tokens["admin"])})" \\
+    -d '{{"page_size": 3}}' {persona} sparring.persona.v1.PersonaService/ListPersonas"""
+
+
+def _banner(database_url: str, embedded: bool, catalogue: str, how_to_call: str) -> str:
     rows = "\n".join(
         f"  {s.name:<11} grpc {s.address:<16} metrics {s.metrics_url}" for s in SERVICES
     )
     where = "embedded (data in .data/postgres)" if embedded else "external (DATABASE_URL)"
-    persona = BY_NAME["persona"].address
     return f"""
 Sparring is running.
 {rows}
   postgresql  {where}: {database_url}
-  catalogue   {catalogue}
+  catalogue   {catalogue} (organization {DEVELOPMENT_ORGANIZATION})
 
-Try it (the servers have reflection; any gRPC client works):
-  .venv/bin/python -m persona_svc.cli --address {persona} list --blueprint sales
-  .venv/bin/python -m persona_svc.cli --address {persona} search "budget"
-  .venv/bin/python -m persona_svc.cli --address {persona} render sarah-chen --scenario q2-cost-reduction
-  grpcurl -plaintext {persona} list sparring.persona.v1.PersonaService
+{how_to_call}
 Press Ctrl-C to stop everything.
 """
 
@@ -127,7 +183,10 @@ def main() -> None:
     if not database_url:
         embedded = EmbeddedPostgres()
         database_url = eventloop.run(_ensure_database(embedded.start()))
-    env = {**os.environ, "DATABASE_URL": database_url, **_peer_addresses(), "PYTHONUNBUFFERED": "1"}
+    credentials = None if insecure_development() else local_credentials(development_credentials().directory)
+    tokens = {} if credentials is None else _write_tokens(credentials)
+    env = {**(credentials.environment() if credentials else {}), **os.environ, "DATABASE_URL": database_url,
+           **_peer_addresses(), "PYTHONUNBUFFERED": "1"}
     for service in SERVICES:
         # No load balancer to wait for on a laptop: Ctrl-C stops at once.
         env.setdefault(f"{service.prefix}_DRAIN_SECONDS", "0")
@@ -147,9 +206,9 @@ def main() -> None:
             # Own process group: Ctrl-C reaches the launcher only, which then stops them in order.
             processes[service.name] = subprocess.Popen([sys.executable, "-m", service.module], env=env,
                                                        start_new_session=True)
-        _wait_until_serving(processes)
+        _wait_until_serving(processes, credentials)
         catalogue = eventloop.run(_load_catalogue())
-        print(_banner(database_url, embedded is not None, catalogue), flush=True)
+        print(_banner(database_url, embedded is not None, catalogue, _how_to_call(credentials, tokens)), flush=True)
         while not stop_requested.wait(timeout=1.0):
             dead = [name for name, p in processes.items() if p.poll() is not None]
             if dead:

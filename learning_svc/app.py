@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from access.permissions import PERMISSIONS
 from learning_svc.adapters.local_engine import LocalLearningEngine
 from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import PersonaDirectory
@@ -30,6 +31,7 @@ from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
+from svckit.transport import Security
 
 log = logging.getLogger("learning.schedule")
 
@@ -45,7 +47,8 @@ async def _every(seconds: float, start: Callable[[], Awaitable[object]]) -> None
 
 async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
-    personas = PersonaDirectory(settings.persona_address, settings.persona_timeout_seconds)
+    security = Security(settings, PERMISSIONS)
+    personas = PersonaDirectory(security.link(settings.persona_address), settings.persona_timeout_seconds)
     units = LearningUnitsOfWork(engine)
     corpus = Corpus(units, page_tokens)
     patches = Patches(units, page_tokens, InvalidatedCache("learning_active_patches", 10_000))
@@ -94,6 +97,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
         add_servicers=lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(
             LearningServicer(corpus, patches, runs, experiments, personas, openai_configured=openai_engine is not None,
                              default_engine=default_engine), server),
+        security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
     )

@@ -13,6 +13,9 @@ class LearningSettings(EngineSettings):
 
     grpc_port: int = Field(default=50054, ge=0, le=65535)
     metrics_port: int = Field(default=9104, ge=0, le=65535)
+    rate_limit_per_second: float = Field(default=1.0, gt=0, description="Per caller: run starts")
+    rate_limit_burst: int = Field(default=20, ge=1, description="Calls a caller may make at once before the rate "
+                                                                     "applies")
     # The largest request, an audit with 20 flagged quotes of 500 characters and 10 recommendations of 1,000, is
     # about 60 KB in a three-byte script.
     max_receive_message_bytes: int = Field(default=256 * 1024, gt=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
@@ -19,6 +20,7 @@ from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
+from svckit.transport import Security
 
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
 ERROR_DOMAIN = "persona.sparring.dev"
@@ -39,7 +41,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     scenarios: InvalidatedCache[str, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
     archetypes: InvalidatedCache[str, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
     caches = (personas, scenarios, archetypes)
-    learning = (LearningServicePatches(settings.learning_address, settings.patches_timeout_seconds)
+    security = Security(settings, PERMISSIONS)
+    learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
                 if settings.learning_address else None)
     catalogue = build_catalogue(engine, learning or NoPatches(), PageTokens.from_secret(settings.page_token_secret),
                                 personas, scenarios, archetypes)
@@ -65,6 +68,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(
             PersonaServicer(catalogue), server),
+        security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
     )

@@ -9,6 +9,7 @@ import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from devtools.credentials import development_channel
 from devtools.endpoints import endpoint
 from svckit import eventloop
 from svckit.blueprints import blueprint_name, blueprint_value
@@ -20,7 +21,7 @@ def _persona_line(p: pb.Persona) -> str:
 
 
 async def _run(args: argparse.Namespace) -> None:
-    async with grpc.aio.insecure_channel(args.address) as channel:
+    async with development_channel(args.address, "author", subject="persona-cli") as channel:
         stub = persona_service_pb2_grpc.PersonaServiceStub(channel)
         if args.command == "list":
             blueprint = blueprint_value(args.blueprint or "")

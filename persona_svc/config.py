@@ -13,6 +13,9 @@ class PersonaSettings(ServiceSettings):
 
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
+    rate_limit_per_second: float = Field(default=20.0, gt=0, description="Per caller: RenderPrompt")
+    rate_limit_burst: int = Field(default=100, ge=1, description="Calls a caller may make at once before the rate "
+                                                                     "applies")
     # A persona with its five long texts (templates, description...) at the 20,000-character cap is about 300 KB
     # in a three-byte script; the catalogue's personas are under 5 KB.
     max_receive_message_bytes: int = Field(default=1024 * 1024, gt=0,

@@ -11,30 +11,30 @@ import grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
-from svckit.channels import service_channel
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
+from svckit.transport import ServiceLink
 
 # What the persona service answers for a name it holds nothing under.
 _UNKNOWN = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
 
 
 class PersonaClient:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = service_channel(address)
-        self.stub = persona_service_pb2_grpc.PersonaServiceStub(self._channel)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._link = link
+        self.stub = persona_service_pb2_grpc.PersonaServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def call(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
         """``method(request)`` within the deadline; any failure is the persona service being unavailable."""
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, **self._link.options(self._timeout))
         except grpc.aio.AioRpcError as error:
             raise unavailable(error) from error
 
     async def find(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any | None:
         """Like ``call``, but None when the name in ``request`` is unknown to the persona service."""
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, **self._link.options(self._timeout))
         except grpc.aio.AioRpcError as error:
             if error.code() in _UNKNOWN:
                 return None
@@ -56,7 +56,7 @@ class PersonaClient:
         return persona
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._link.close()
 
 
 def unavailable(error: grpc.aio.AioRpcError) -> Unavailable:

@@ -5,24 +5,29 @@ from __future__ import annotations
 import contextvars
 import uuid
 
-ROLE_METADATA_KEY = "x-sparring-role"
+from svckit.identity import Principal
+
 REQUEST_ID_METADATA_KEY = "x-request-id"
-# Who is acting, as the caller's gateway authenticated them; recorded with changes people make.
-ACTOR_METADATA_KEY = "x-sparring-actor"
-ANONYMOUS_ACTOR = "anonymous"
-ADMIN_ROLE = "admin"
+AUTHORIZATION_METADATA_KEY = "authorization"
+# The organization a service acts for in a call to another service; ignored from any other caller.
+ORGANIZATION_METADATA_KEY = "x-sparring-organization"
+# Whoever acts outside any call (start-up, background workers).
+SYSTEM = Principal("system", "", frozenset())
 
 
 class CallContext:
-    """The caller's request id (``x-request-id``, or one made up when first needed), roles and actor."""
+    """The caller's request id (``x-request-id``, or one made up when first needed) and, once the call is
+    admitted, its verified principal."""
 
-    __slots__ = ("_request_id", "actor", "method", "roles")
+    __slots__ = ("_request_id", "acting_for", "credentials", "method", "principal")
 
-    def __init__(self, request_id: str, method: str, roles: frozenset[str], actor: str = "") -> None:
+    def __init__(self, request_id: str, method: str, credentials: str = "", acting_for: str = "",
+                 principal: Principal = SYSTEM) -> None:
         self._request_id = request_id
         self.method = method
-        self.roles = roles
-        self.actor = actor or ANONYMOUS_ACTOR
+        self.credentials = credentials  # the bearer token, until the call is admitted
+        self.acting_for = acting_for
+        self.principal = principal
 
     @property
     def request_id(self) -> str:
@@ -32,11 +37,24 @@ class CallContext:
         return self._request_id
 
     @property
+    def actor(self) -> str:
+        """Who is recorded as having made a change: the authenticated subject."""
+        return self.principal.subject
+
+    @property
+    def organization(self) -> str:
+        return self.principal.organization
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.principal.roles
+
+    @property
     def is_admin(self) -> bool:
-        return ADMIN_ROLE in self.roles
+        return self.principal.is_admin
 
 
-_NO_CALL = CallContext(request_id="-", method="-", roles=frozenset())
+_NO_CALL = CallContext(request_id="-", method="-")
 _current: contextvars.ContextVar[CallContext] = contextvars.ContextVar("sparring_call", default=_NO_CALL)
 
 

@@ -68,6 +68,10 @@ class PermissionDenied(DomainError):
     pass
 
 
+class Unauthenticated(DomainError):
+    """The call carries no credentials, or credentials that do not prove who is calling."""
+
+
 class Unavailable(DomainError):
     pass
 

@@ -7,7 +7,8 @@ the call. Measured on the persona service, that pipeline cost about 15% of a Get
 wrapper doing the three jobs in one coroutine frame costs a fraction of it.
 
 In order: the request context is bound (so every log line has the request id), then the call is counted
-and timed, then any error is turned into a rich status (domain errors) or a logged INTERNAL (bugs).
+and timed, then admitted (``svckit.guard``: token, role, rate limit), then any error is turned into a rich
+status (domain errors, refusals included) or a logged INTERNAL (bugs).
 
 grpc decodes a request before the handler runs, and a request that does not decode (a string that is not
 valid UTF-8) would end the call there, as UNKNOWN and uncounted. So the request deserializer is wrapped
@@ -34,6 +35,7 @@ from svckit import context as call_context
 from svckit import errors
 from svckit.decoding import UndecodableRequest, undecodable
 from svckit.errors import DomainError
+from svckit.guard import CallGuard, MethodRule
 from svckit.metrics import MethodMetrics
 from svckit.statuses import to_status_proto
 
@@ -65,19 +67,22 @@ def _code_name(context, unset: str = "OK") -> str:
 
 
 def _bind(context, method: str):
-    request_id = ""
-    roles: frozenset[str] = frozenset()
-    actor = ""
+    request_id = credentials = acting_for = ""
     for key, value in context.invocation_metadata() or ():
         if key == call_context.REQUEST_ID_METADATA_KEY:
             request_id = value
-        elif key == call_context.ROLE_METADATA_KEY:
-            roles = frozenset(r.strip() for r in value.split(",") if r.strip())
-        elif key == call_context.ACTOR_METADATA_KEY:
-            actor = value.strip()[:200]
-    return call_context.set_current_call(
-        call_context.CallContext(request_id=request_id, method=method, roles=roles, actor=actor)
-    )
+        elif key == call_context.AUTHORIZATION_METADATA_KEY:
+            credentials = value
+        elif key == call_context.ORGANIZATION_METADATA_KEY:
+            acting_for = value.strip()[:200]
+    return call_context.set_current_call(call_context.CallContext(request_id, method, credentials, acting_for))
+
+
+async def _admit(guard: CallGuard, rule: MethodRule) -> None:
+    """Admits the current call (or raises its refusal): its principal replaces its credentials."""
+    call = call_context.current_call()
+    call.principal = await guard.admit(call.method, rule, call.credentials, call.acting_for)
+    call.credentials = ""
 
 
 def domain_error_of(error: Exception) -> DomainError | None:
@@ -115,14 +120,16 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
 class _Method:
-    """One method's wrapping: its name, its metrics, the error domain of its service."""
+    """One method's wrapping: its name, its metrics, the error domain of its service, who may call it."""
 
-    __slots__ = ("domain", "metrics", "name")
+    __slots__ = ("domain", "guard", "metrics", "name", "rule")
 
-    def __init__(self, name: str, grpc_type: str, domain: str) -> None:
+    def __init__(self, name: str, grpc_type: str, domain: str, guard: CallGuard) -> None:
         self.name = name
         self.metrics = MethodMetrics(grpc_type, name)
         self.domain = domain
+        self.guard = guard
+        self.rule = guard.rule_of(name)
 
     async def abort(self, error: Exception, context) -> NoReturn:
         """Ends the call with the status ``error`` stands for (by raising grpc.aio's AbortError)."""
@@ -149,6 +156,7 @@ class _Method:
         start = time.perf_counter()
         try:
             try:
+                await _admit(self.guard, self.rule)
                 response = await call()
             except asyncio.CancelledError:
                 metrics.handled("CANCELLED")
@@ -176,6 +184,7 @@ class _Method:
         code = None
         try:
             try:
+                await _admit(self.guard, self.rule)
                 async for item in _iterate(call()):
                     metrics.sent.inc()
                     yield item
@@ -244,10 +253,11 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return deserialize
 
 
-def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str) -> grpc.RpcMethodHandler:
-    """``handler`` with the request context, metrics and error mapping around each of its calls."""
+def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str,
+                 guard: CallGuard) -> grpc.RpcMethodHandler:
+    """``handler`` with the request context, admission, metrics and error mapping around each of its calls."""
     grpc_type, make = _KINDS[(handler.request_streaming, handler.response_streaming)]
-    wrapping = _Method(method, grpc_type, error_domain)
+    wrapping = _Method(method, grpc_type, error_domain, guard)
     inner = handler.unary_unary or handler.stream_unary or handler.unary_stream or handler.stream_stream
     assert inner is not None, f"{method} has no behaviour"
     requests = wrapping.counted if handler.request_streaming else _unchanged
@@ -274,9 +284,10 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str)
 class WrappedHandlers(grpc.GenericRpcHandler):
     """A service's generic handler whose method handlers are wrapped (see ``wrap_handler``), each once."""
 
-    def __init__(self, inner: grpc.GenericRpcHandler, error_domain: str) -> None:
+    def __init__(self, inner: grpc.GenericRpcHandler, error_domain: str, guard: CallGuard) -> None:
         self._inner = inner
         self._domain = error_domain
+        self._guard = guard
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
@@ -286,5 +297,5 @@ class WrappedHandlers(grpc.GenericRpcHandler):
             handler = self._inner.service(handler_call_details)
             if handler is None:  # not this service's: not remembered, or unknown names would fill the dict
                 return None
-            wrapped = self._wrapped[method] = wrap_handler(handler, method, self._domain)
+            wrapped = self._wrapped[method] = wrap_handler(handler, method, self._domain, self._guard)
         return wrapped

@@ -57,7 +57,7 @@ async def _serve(spec: ServiceSpec[Any]) -> None:
     engine = spec.engine(settings)
     await spec.migrate(engine)
     app = await spec.build(settings, engine)
-    app.host, app.port = settings.grpc_host, settings.grpc_port
+    app.host, app.port, app.health_port = settings.grpc_host, settings.grpc_port, settings.health_port
     app.on_close.append(engine.dispose)
     metrics_port = start_metrics_endpoint(settings.grpc_host, settings.metrics_port)
     # What start-up allocated lives as long as the process: keep it out of every later collection,

@@ -15,8 +15,10 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from prometheus_client import start_http_server
 
+from svckit.guard import CallGuard
 from svckit.interceptors import WrappedHandlers
 from svckit.settings import DEFAULT_MAX_MESSAGE_BYTES
+from svckit.transport import Security
 
 log = logging.getLogger("svckit.server")
 
@@ -93,12 +95,13 @@ class _Registrar:
     generic handler alone serves the same calls, so the registered copy is dropped.
     """
 
-    def __init__(self, server: grpc.aio.Server, error_domain: str) -> None:
+    def __init__(self, server: grpc.aio.Server, error_domain: str, guard: CallGuard) -> None:
         self._server = server
         self._domain = error_domain
+        self._guard = guard
 
     def add_generic_rpc_handlers(self, handlers) -> None:
-        self._server.add_generic_rpc_handlers(tuple(WrappedHandlers(h, self._domain) for h in handlers))
+        self._server.add_generic_rpc_handlers(tuple(WrappedHandlers(h, self._domain, self._guard) for h in handlers))
 
     def add_registered_method_handlers(self, service_name: str, method_handlers) -> None:
         """Deliberately ignored; see the class docstring."""
@@ -139,6 +142,7 @@ class GrpcApp:
     service_names: list[str]
     error_domain: str
     add_servicers: Callable[[grpc.aio.Server], None]
+    security: Security
     host: str = "127.0.0.1"
     port: int = 0
     on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -146,6 +150,8 @@ class GrpcApp:
     # grpc core refuses a bigger request, or fails the call of a bigger response, with RESOURCE_EXHAUSTED.
     max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # A second, plaintext port serving health only, for probes that cannot speak TLS (Kubernetes' gRPC probes).
+    health_port: int | None = None
 
     def __post_init__(self) -> None:
         self.server = grpc.aio.server(options=(
@@ -154,18 +160,21 @@ class GrpcApp:
             ("grpc.max_send_message_length", self.max_send_message_bytes),
         ))
         self.health = _Health()
-        registrar = _Registrar(self.server, self.error_domain)
+        registrar = _Registrar(self.server, self.error_domain, self.security.guard)
         # grpc.aio asks the services in the order they were added: the busiest first.
         self.add_servicers(registrar)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
-        # The aio servicer by name: enable_server_reflection picks it only when handed the server itself.
-        _declare_reflection_v1()
-        reflection_servicer = reflection.aio.ReflectionServicer(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             REFLECTION_V1, reflection.SERVICE_NAME])
-        registrar.add_generic_rpc_handlers((_reflection_v1(reflection_servicer),))
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection_servicer, registrar)
+        if self.security.guard.serves_reflection:
+            # The aio servicer by name: enable_server_reflection picks it only when handed the server itself.
+            _declare_reflection_v1()
+            reflection_servicer = reflection.aio.ReflectionServicer(
+                [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 REFLECTION_V1, reflection.SERVICE_NAME])
+            registrar.add_generic_rpc_handlers((_reflection_v1(reflection_servicer),))
+            reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection_servicer, registrar)
+        self.health_server: grpc.aio.Server | None = None
         self.bound_port: int | None = None
+        self.bound_health_port: int | None = None
         self._stopped = asyncio.Event()
 
     @property
@@ -173,11 +182,21 @@ class GrpcApp:
         return f"{self.host}:{self.bound_port}"
 
     async def start(self) -> int:
-        self.bound_port = self.server.add_insecure_port(f"{self.host}:{self.port}")
+        address = f"{self.host}:{self.port}"
+        credentials = self.security.server_credentials
+        self.bound_port = (self.server.add_insecure_port(address) if credentials is None
+                           else self.server.add_secure_port(address, credentials))
         await self.server.start()
+        if self.health_port is not None:
+            self.health_server = grpc.aio.server(options=SERVER_OPTIONS)
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, _Registrar(
+                self.health_server, self.error_domain, self.security.guard))
+            self.bound_health_port = self.health_server.add_insecure_port(f"{self.host}:{self.health_port}")
+            await self.health_server.start()
         for name in ("", *self.service_names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving %s on %s", ", ".join(self.service_names), self.address)
+        log.info("serving %s on %s (%s)", ", ".join(self.service_names), self.address,
+                 "plaintext" if credentials is None else "TLS")
         return self.bound_port
 
     async def stop(self, grace: float = 5.0, drain: float = 0.0) -> None:
@@ -197,6 +216,8 @@ class GrpcApp:
         for end_streams in self.on_drain:
             await end_streams()
         await stopping
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         for close in self.on_close:
             await close()
         log.info("stopped %s", ", ".join(self.service_names))

@@ -25,6 +25,37 @@ class ServiceSettings(BaseSettings):
     log_json: bool = _shared("LOG_JSON", True)
     page_token_secret: str = _shared("PAGE_TOKEN_SECRET", "sparring-page-tokens")
 
+    # Security: TLS and bearer tokens, unless the explicit development mode turns both off.
+    insecure_development: bool = _shared(
+        "SPARRING_INSECURE_DEVELOPMENT", False,
+        description="Plaintext and anonymous callers (acting as admins of the development organization); "
+                    "development only, warned about at every start")
+    tls_cert_file: str = _shared("TLS_CERT_FILE", "", description="The server's certificate chain (PEM); also the "
+                                 "client certificate shown to other services under mTLS")
+    tls_key_file: str = _shared("TLS_KEY_FILE", "", description="Its private key (PEM)")
+    tls_ca_file: str = _shared("TLS_CA_FILE", "", description="CA bundle verifying the other services' certificates, "
+                               "and client certificates under mTLS")
+    tls_client_auth: str = _shared("TLS_CLIENT_AUTH", "none", pattern="^(none|require)$",
+                                   description="require: mTLS, every client shows a certificate of TLS_CA_FILE")
+    tls_server_name: str = _shared("TLS_SERVER_NAME", "", description="Name checked in the other services' "
+                                   "certificates, when not the host of their address")
+    auth_jwks: str = _shared("AUTH_JWKS", "", description="The token issuer's keys: a JWKS file, or an https URL")
+    auth_issuer: str = _shared("AUTH_ISSUER", "", description="Required `iss` of every token")
+    auth_audience: str = _shared("AUTH_AUDIENCE", "", description="Required `aud` of every token")
+    auth_clock_skew_seconds: float = _shared("AUTH_CLOCK_SKEW_SECONDS", 30.0, ge=0, le=300)
+    auth_jwks_cache_seconds: float = _shared("AUTH_JWKS_CACHE_SECONDS", 300.0, gt=0)
+    auth_reflection: str = _shared("AUTH_REFLECTION", "public", pattern="^(public|authenticated|off)$",
+                                   description="Server reflection open to all, to callers with a token, or not served")
+    development_organization: str = _shared("SPARRING_DEVELOPMENT_ORGANIZATION", "development",
+                                            description="The organization of anonymous callers in development mode")
+    service_token_file: str = Field(default="", description="This service's own token, for its calls to the others; "
+                                    "read again when the file changes")
+    rate_limit_per_second: float = Field(default=5.0, gt=0, description="Per caller, on this service's costly calls")
+    rate_limit_burst: int = Field(default=20, ge=1,
+                                  description="Calls a caller may make at once before the rate applies")
+    health_port: int | None = Field(default=None, ge=0, le=65535,
+                                    description="A plaintext port serving health only (probes that cannot do TLS)")
+
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=0, ge=0, le=65535)
     metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -20,6 +20,7 @@ _STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.EtagMismatch: grpc.StatusCode.ABORTED,
     errors.Aborted: grpc.StatusCode.ABORTED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -19,6 +19,8 @@ from persona_svc.domain.model import (
     PersonaFields,
     Trait,
 )
+from svckit.context import CallContext
+from svckit.identity import Principal
 
 
 def uid() -> str:
@@ -90,3 +92,8 @@ def new_persona(**overrides: Any) -> pb.Persona:
     )
     values.update(overrides)
     return pb.Persona(**values)
+
+
+def caller(*roles: str, subject: str = "test@acme", organization: str = "acme") -> CallContext:
+    """The context of a call made by ``subject`` with ``roles``, as the server sees it once admitted."""
+    return CallContext("test", "test", principal=Principal(subject, organization, frozenset(roles)))

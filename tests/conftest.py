@@ -16,8 +16,11 @@ import pytest_asyncio
 from svckit import eventloop
 from svckit.db import make_engine
 from svckit.embedded_pg import EmbeddedPostgres
+from tests.security import use_test_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every server of the tests, in this process or started from it, serves TLS and checks tokens.
+use_test_credentials()
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from access.permissions import PERMISSIONS
 from service_clients.persona import PersonaClient
 from svckit.db import autocommit
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
+from svckit.transport import Security
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
@@ -35,7 +37,8 @@ ERROR_DOMAIN = "transcript.sparring.dev"
 
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
-    personas = PersonaClient(settings.persona_address, settings.persona_timeout_seconds)
+    security = Security(settings, PERMISSIONS)
+    personas = PersonaClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
     reads = autocommit(engine)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval)
@@ -50,7 +53,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     }
     closers = [committer.stop, personas.close]
     if settings.analysis_address:
-        analysis = AnalysisClient(settings.analysis_address, settings.analysis_timeout_seconds)
+        analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         dispatcher = transcript_outbox(engine, analysis.deliver, settings.outbox_max_attempts)
         channels[OUTBOX_CHANNEL] = dispatcher.wake
         await dispatcher.start()
@@ -71,6 +74,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
             TranscriptServicer(transcripts, stream), server),
+        security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
     )

@@ -13,6 +13,10 @@ class TranscriptSettings(ServiceSettings):
 
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int = Field(default=9102, ge=0, le=65535)
+    rate_limit_per_second: float = Field(default=100.0, gt=0,
+                                         description="Per caller: stream opens (a gateway opens one per call)")
+    rate_limit_burst: int = Field(default=1000, ge=1, description="Calls a caller may make at once before the rate "
+                                                                     "applies")
     # A stream frame holds one utterance, at most 4,000 characters (16 KB of UTF-8); a command is smaller.
     max_receive_message_bytes: int = Field(default=64 * 1024, gt=0,
                                            description="Largest request accepted; RESOURCE_EXHAUSTED above")

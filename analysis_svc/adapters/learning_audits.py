@@ -7,7 +7,7 @@ from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
-from svckit.channels import service_channel
+from svckit.transport import ServiceLink
 
 
 def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.CorpusAudit:
@@ -21,15 +21,15 @@ def learning_audit(audit: analysis_pb.PersonaAudit) -> pb.CorpusAudit:
 
 
 class LearningAudits:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = service_channel(address)
-        self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._link = link
+        self._stub = learning_service_pb2_grpc.LearningServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def record(self, audit: analysis_pb.PersonaAudit) -> None:
         """Raises grpc.aio.AioRpcError when the learning service refuses or cannot be reached."""
         await self._stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=learning_audit(audit)),
-                                            timeout=self._timeout)
+                                            **self._link.options(self._timeout))
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._link.close()

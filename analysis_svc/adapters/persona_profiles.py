@@ -6,11 +6,12 @@ from analysis_svc.domain.model import AuditedPersona
 from calls.persona_audit import PersonaProfile
 from service_clients.persona import PersonaClient
 from svckit.errors import FailedPrecondition
+from svckit.transport import ServiceLink
 
 
 class PersonaProfiles:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._client = PersonaClient(address, timeout_seconds)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._client = PersonaClient(link, timeout_seconds)
 
     async def persona(self, name: str) -> AuditedPersona:
         persona = await self._client.persona(name)

@@ -8,14 +8,16 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.domain.suggestions import Suggestion, SuggestionType
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
+from svckit.transport import ServiceLink
 
 _COMMAND_TYPES = {SuggestionType.CONTEXT_INJECTION: pb.COMMAND_TYPE_CONTEXT_INJECTION,
                   SuggestionType.CURVEBALL: pb.COMMAND_TYPE_CURVEBALL}
 
 
 class TranscriptCommands:
-    def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float) -> None:
-        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._link = link
+        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def send(self, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
@@ -27,7 +29,7 @@ class TranscriptCommands:
             request_id=suggestion_name,
         )
         try:
-            return (await self._stub.SendCommand(request, timeout=self._timeout)).command.name
+            return (await self._stub.SendCommand(request, **self._link.options(self._timeout))).command.name
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise FailedPrecondition(f"sessions/{session_id} has ended; the suggestion cannot be applied",

@@ -12,20 +12,22 @@ from analysis_svc.domain.model import EndedCall, Window
 from calls.turns import Role, Turn
 from svckit.blueprints import blueprint_name
 from svckit.errors import FailedPrecondition, NotFound, Unavailable
+from svckit.transport import ServiceLink
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
 
 
 class TranscriptReader:
-    def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float) -> None:
-        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._link = link
+        self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def require_session(self, session_id: str) -> None:
         """NOT_FOUND unless the transcript service knows the session."""
         name = f"sessions/{session_id}"
         try:
-            await self._stub.GetSession(pb.GetSessionRequest(name=name), timeout=self._timeout)
+            await self._stub.GetSession(pb.GetSessionRequest(name=name), **self._link.options(self._timeout))
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
 
@@ -41,9 +43,9 @@ class TranscriptReader:
         try:
             # Both at once: one round trip to the transcript service instead of two.
             got, listed = await asyncio.gather(
-                self._stub.GetSession(pb.GetSessionRequest(name=name), timeout=self._timeout),
+                self._stub.GetSession(pb.GetSessionRequest(name=name), **self._link.options(self._timeout)),
                 self._stub.ListMessages(pb.ListMessagesRequest(parent=name, last_n=size, up_to_sequence=up_to_sequence),
-                                        timeout=self._timeout))
+                                        **self._link.options(self._timeout)))
             session = got.session
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
@@ -56,13 +58,14 @@ class TranscriptReader:
         name = f"sessions/{session_id}"
         turns: list[Turn] = []
         try:
-            session = (await self._stub.GetSession(pb.GetSessionRequest(name=name), timeout=self._timeout)).session
+            got = await self._stub.GetSession(pb.GetSessionRequest(name=name), **self._link.options(self._timeout))
+            session = got.session
             if session.state != pb.SESSION_STATE_ENDED:
                 raise FailedPrecondition(f"{name} has not ended yet", reason="SESSION_NOT_ENDED")
             token = ""
             while True:
-                page = await self._stub.ListMessages(pb.ListMessagesRequest(parent=name, page_size=1000,
-                                                                            page_token=token), timeout=self._timeout)
+                request = pb.ListMessagesRequest(parent=name, page_size=1000, page_token=token)
+                page = await self._stub.ListMessages(request, **self._link.options(self._timeout))
                 turns.extend(Turn(m.sequence, _ROLES[m.role], m.text) for m in page.messages if m.role in _ROLES)
                 token = page.next_page_token
                 if not token:

@@ -21,7 +21,7 @@ from persona_svc.domain.patches import (
     PatchTarget,
     PromptPatch,
 )
-from svckit.channels import service_channel
+from svckit.transport import ServiceLink
 
 log = logging.getLogger("persona.patches")
 
@@ -46,9 +46,9 @@ class NoPatches:
 
 
 class LearningServicePatches:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = service_channel(address)
-        self._stub = learning_service_pb2_grpc.LearningServiceStub(self._channel)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._link = link
+        self._stub = learning_service_pb2_grpc.LearningServiceStub(link.channel)
         self._timeout = timeout_seconds
         # archetype -> (active_set_etag, lookup): an unchanged set yields the same lookup object.
         self._last: dict[str, tuple[str, PatchLookup]] = {}
@@ -56,7 +56,7 @@ class LearningServicePatches:
     async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
         request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "")
         try:
-            reply = await self._stub.ListActivePatches(request, timeout=self._timeout)
+            reply = await self._stub.ListActivePatches(request, **self._link.options(self._timeout))
         except grpc.aio.AioRpcError as error:
             PATCH_FALLBACKS.labels(error.code().name.lower()).inc()
             log.warning("rendering %s without patches: learning service answered %s", persona_name, error.code().name)
@@ -74,4 +74,4 @@ class LearningServicePatches:
         return lookup
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._link.close()

@@ -10,7 +10,7 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 
 from persona_svc.app import build
 from persona_svc.config import PersonaSettings
-from svckit.context import ROLE_METADATA_KEY
+from tests.security import secure_channel, token
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -24,7 +24,7 @@ async def persona_server(database_url, engine, persona_schema) -> AsyncIterator[
 
 @pytest_asyncio.fixture(scope="session")
 async def channel(persona_server) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(persona_server) as channel:
+    async with secure_channel(persona_server) as channel:
         yield channel
 
 
@@ -33,7 +33,24 @@ async def personas(channel) -> persona_service_pb2_grpc.PersonaServiceStub:
     return persona_service_pb2_grpc.PersonaServiceStub(channel)
 
 
-ADMIN = ((ROLE_METADATA_KEY, "admin"),)
+@pytest_asyncio.fixture(scope="session")
+async def connect() -> AsyncIterator:
+    """``connect(address, bearer)``: a TLS channel calling with ``bearer``, closed at the end of the run."""
+    channels: list[grpc.aio.Channel] = []
+
+    def open_channel(address: str, bearer: str) -> grpc.aio.Channel:
+        channels.append(secure_channel(address, bearer))
+        return channels[-1]
+
+    yield open_channel
+    for opened in channels:
+        await opened.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def authors(persona_server, connect) -> persona_service_pb2_grpc.PersonaServiceStub:
+    """The persona service as an author (not an admin) of the test organization calls it."""
+    return persona_service_pb2_grpc.PersonaServiceStub(connect(persona_server, token("author")))
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -76,7 +93,7 @@ async def transcript_server(engine, transcript_schema, transcript_settings) -> A
 async def transcripts(transcript_server):
     from sparring.transcript.v1 import transcript_service_pb2_grpc
 
-    async with grpc.aio.insecure_channel(transcript_server) as channel:
+    async with secure_channel(transcript_server) as channel:
         yield transcript_service_pb2_grpc.TranscriptServiceStub(channel)
 
 
@@ -97,7 +114,7 @@ async def analysis_server(database_url, engine, analysis_schema, transcript_serv
 async def analyses(analysis_server):
     from sparring.analysis.v1 import analysis_service_pb2_grpc
 
-    async with grpc.aio.insecure_channel(analysis_server) as channel:
+    async with secure_channel(analysis_server) as channel:
         yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
 
 
@@ -114,8 +131,9 @@ async def learning_server(database_url, engine, learning_schema, persona_server,
     from learning_svc.app import build as build_learning
     from learning_svc.config import LearningSettings
 
+    # The suite starts far more runs, as one admin, than any operator would.
     settings = LearningSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                                persona_address=persona_server)
+                                persona_address=persona_server, rate_limit_burst=100_000)
     app = await build_learning(settings, engine)
     await app.start()
     yield app.address
@@ -126,7 +144,7 @@ async def learning_server(database_url, engine, learning_schema, persona_server,
 async def learnings(learning_server):
     from sparring.learning.v1 import learning_service_pb2_grpc
 
-    async with grpc.aio.insecure_channel(learning_server) as channel:
+    async with secure_channel(learning_server) as channel:
         yield learning_service_pb2_grpc.LearningServiceStub(channel)
 
 

@@ -26,6 +26,7 @@ from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
 from tests.e2e.transcript_checks import session_id as session_id_of
 from tests.e2e.transcript_fixtures import new_session, streamed_call
+from tests.security import secure_channel, security, service_link
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
 CALL = [
@@ -112,7 +113,7 @@ async def test_watchers_get_a_snapshot_then_each_analysis_from_any_replica(
 
     other = await _second_analysis_replica(database_url, engine, transcript_server)
     try:
-        async with grpc.aio.insecure_channel(other.address) as channel:
+        async with secure_channel(other.address) as channel:
             stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
             second = (await stub.RequestAnalysis(pb.RequestAnalysisRequest(session=session, up_to_sequence=10,
                                                                            trigger_id="seq-10"))).analysis
@@ -182,8 +183,9 @@ class HeldWindow:
 async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_the_meter(
         engine, analysis_schema, transcript_server, transcripts):
     session_id = session_id_of(await streamed_call(transcripts, CALL))
-    async with grpc.aio.insecure_channel(transcript_server) as channel:
-        reader = HeldWindow(TranscriptReader(channel, timeout_seconds=5), held=5)
+    link = service_link(transcript_server, "analysis")
+    async with link.channel:
+        reader = HeldWindow(TranscriptReader(link, timeout_seconds=5), held=5)
         service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}))
         held = asyncio.create_task(service.request_analysis(session_id, 5, "seq-5", "message_count", 0))
         await reader.reached.wait()
@@ -364,7 +366,8 @@ async def test_audits_reach_the_learning_service_past_its_refusals(
         database_url, engine, transcript_server, persona_server, transcripts, sarah):
     fake = FakeLearning()
     learning = GrpcApp(["sparring.learning.v1.LearningService"], "test",
-                       lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(fake, server))
+                       lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(fake, server),
+                       security())
     await learning.start()
     analysis = await build_analysis(AnalysisSettings(
         database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript_server,
@@ -373,7 +376,7 @@ async def test_audits_reach_the_learning_service_past_its_refusals(
     try:
         session = await streamed_call(transcripts, CALL)
         await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
-        async with grpc.aio.insecure_channel(analysis.address) as channel:
+        async with secure_channel(analysis.address) as channel:
             stub = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
             audit = (await stub.AuditSession(pb.AuditSessionRequest(session=session))).audit
             async with fake.changed:

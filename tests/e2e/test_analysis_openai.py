@@ -27,6 +27,7 @@ from tests.e2e.test_analysis_live import CALL, PERSONA
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
 from tests.probes import metric
+from tests.security import secure_channel
 
 GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "objection_handling": 85,
                                                "value_articulation": 88, "closing_momentum": 92},
@@ -66,7 +67,7 @@ async def _serving_analysis(settings: AnalysisSettings, engine) -> AsyncIterator
     app = await build_analysis(settings, engine)
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(app.address) as channel:
+        async with secure_channel(app.address) as channel:
             yield app, analysis_service_pb2_grpc.AnalysisServiceStub(channel)
     finally:
         await app.stop(grace=1)
@@ -81,7 +82,7 @@ async def openai_server(database_url, engine, analysis_schema, transcript_server
 
 @pytest_asyncio.fixture(scope="module")
 async def openai_analyses(openai_server):
-    async with grpc.aio.insecure_channel(openai_server) as channel:
+    async with secure_channel(openai_server) as channel:
         yield analysis_service_pb2_grpc.AnalysisServiceStub(channel)
 
 
@@ -294,7 +295,7 @@ async def test_the_transcript_outbox_audit_uses_the_configured_engine(
     replica = await build_transcript(transcript_settings(analysis_address=openai_server), engine)
     await replica.start()
     try:
-        async with grpc.aio.insecure_channel(replica.address) as channel:
+        async with secure_channel(replica.address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
             session_name = await streamed_call(stub, CALL)
             watch = openai_analyses.WatchSession(pb.WatchSessionRequest(session=session_name))

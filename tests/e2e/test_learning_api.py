@@ -11,9 +11,10 @@ import pytest
 from google.protobuf import timestamp_pb2
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
+from sparring.learning.v1.learning_service_pb2_grpc import LearningServiceStub
 
-from svckit.context import ACTOR_METADATA_KEY
 from tests.e2e.status_details import reason_and_fields
+from tests.security import token
 
 
 async def _refused(call, code: grpc.StatusCode) -> tuple[str, list[str]]:
@@ -112,16 +113,14 @@ def length_patch(archetype: str, low: int, high: int) -> pb.PromptPatch:
                           words_per_turn=audit_pb2.WordRange(min_words=low, max_words=high))
 
 
-ACTOR = ((ACTOR_METADATA_KEY, "dana@sparring.dev"),)
-
-
-async def test_a_patch_goes_through_its_lifecycle_and_every_change_is_kept(learnings):
-    first = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(
-        patch=length_patch("archetypes/owl", 8, 12)), metadata=ACTOR)).patch
+async def test_a_patch_goes_through_its_lifecycle_and_every_change_is_kept(learnings, connect, learning_server):
+    as_dana = LearningServiceStub(connect(learning_server, token("admin", subject="dana@sparring.dev")))
+    first = (await as_dana.CreatePromptPatch(pb.CreatePromptPatchRequest(
+        patch=length_patch("archetypes/owl", 8, 12)))).patch
     assert (first.state, first.origin, first.validated, first.revision) == (
         pb.PATCH_STATE_PROPOSED, pb.PATCH_ORIGIN_MANUAL, False, 1)
-    first = (await learnings.ApprovePromptPatch(pb.ApprovePromptPatchRequest(
-        name=first.name, etag=first.etag, comment="looks right"), metadata=ACTOR)).patch
+    first = (await as_dana.ApprovePromptPatch(pb.ApprovePromptPatchRequest(
+        name=first.name, etag=first.etag, comment="looks right"))).patch
     assert first.state == pb.PATCH_STATE_ACTIVE and first.HasField("activate_time")
 
     second = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
 import pytest_asyncio
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2_grpc
@@ -19,6 +18,7 @@ from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from svckit.notify import PgListener
 from tests.probes import free_port
+from tests.security import ADMIN_SUBJECT, secure_channel
 from transcript_svc.app import build as build_transcript
 
 
@@ -64,10 +64,11 @@ async def closed_loop(wired, learnings, finished_runs, audits_changed):
     """The loop run once for this module: its outcomes and what it printed."""
     persona_address, transcript_address = wired
     shown: list[str] = []
-    async with grpc.aio.insecure_channel(persona_address) as p, grpc.aio.insecure_channel(transcript_address) as t:
+    async with secure_channel(persona_address) as p, secure_channel(transcript_address) as t:
         loop = ClosedLoop(persona_service_pb2_grpc.PersonaServiceStub(p),
                           transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
-                          audits_changed=audits_changed, run_finished=finished_runs, calls=3, say=shown.append)
+                          audits_changed=audits_changed, run_finished=finished_runs, calls=3, say=shown.append,
+                          actor=ADMIN_SUBJECT)
         outcomes = await loop.run()
     return outcomes, shown
 

@@ -24,6 +24,7 @@ from tests.conftest import _new_database
 from tests.e2e.run_waiter import run_waiter
 from tests.e2e.test_learning_api import _refused, audit
 from tests.fake_openai import messages, serving
+from tests.security import secure_channel
 
 ARCHETYPE = "archetypes/owl"
 RULE = "Answer in one short sentence, then stop and wait."
@@ -71,7 +72,7 @@ async def openai_learnings(openai_database_url, openai_database, persona_server,
         openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=0.3, openai_max_retries=1,
         openai_seconds_per_run=60), openai_database)
     await app.start()
-    async with grpc.aio.insecure_channel(app.address) as channel:
+    async with secure_channel(app.address) as channel:
         stub = learning_service_pb2_grpc.LearningServiceStub(channel)
         # Four owl calls far over their 8-16 words per turn: a verbosity finding.
         for _ in range(4):

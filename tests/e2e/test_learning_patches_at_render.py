@@ -3,7 +3,6 @@ without them (counted) when the learning service cannot answer."""
 
 from __future__ import annotations
 
-import grpc
 import pytest_asyncio
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2 as pb
@@ -12,6 +11,7 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from tests.probes import free_port, metric
+from tests.security import secure_channel
 
 
 async def _persona_service(database_url, engine, learning_address: str):
@@ -24,7 +24,7 @@ async def _persona_service(database_url, engine, learning_address: str):
 @pytest_asyncio.fixture(scope="module")
 async def patched_personas(database_url, engine, learning_server, catalogue):
     app = await _persona_service(database_url, engine, learning_server)
-    async with grpc.aio.insecure_channel(app.address) as channel:
+    async with secure_channel(app.address) as channel:
         yield persona_service_pb2_grpc.PersonaServiceStub(channel)
     await app.stop(grace=1)
 
@@ -59,7 +59,7 @@ async def test_rendering_goes_on_without_patches_when_the_learning_service_is_do
 
     counted = fallbacks()
     try:
-        async with grpc.aio.insecure_channel(app.address) as channel:
+        async with secure_channel(app.address) as channel:
             stub = persona_service_pb2_grpc.PersonaServiceStub(channel)
             rendered = await stub.RenderPrompt(pb.RenderPromptRequest(persona="personas/priya-raman"))
     finally:

@@ -8,11 +8,11 @@ import os
 import signal
 import sys
 
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from devtools.credentials import development_channel
 from tests.probes import free_port
 
 SERVICES = ("persona", "transcript", "analysis", "learning")
@@ -51,10 +51,10 @@ async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c
     try:
         await asyncio.wait_for(_read_until(launcher.stdout, "Press Ctrl-C", output), timeout=90)
         for name, (grpc_port, _) in ports.items():
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            async with development_channel(f"127.0.0.1:{grpc_port}") as channel:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['persona'][0]}") as channel:
+        async with development_channel(f"127.0.0.1:{ports['persona'][0]}", "admin") as channel:
             stub = persona_service_pb2_grpc.PersonaServiceStub(channel)
             blueprints_by_difficulty = set()
             token = ""

@@ -13,7 +13,9 @@ from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from analysis_svc.config import AnalysisSettings
 from learning_svc.config import LearningSettings
 from persona_svc.config import PersonaSettings
+from svckit.guard import MethodRule
 from svckit.server import GrpcApp
+from tests.security import secure_channel, security
 from transcript_svc.config import TranscriptSettings
 
 PADDING_FIELD = 15_000  # a field number no request uses: the server keeps it as an unknown field
@@ -43,7 +45,7 @@ def default_receive_limit(settings_cls) -> int:
 
 
 async def code_of(address: str, method: str, request: bytes) -> grpc.StatusCode:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         try:
             await channel.unary_unary(method)(request)
         except grpc.aio.AioRpcError as error:
@@ -81,6 +83,7 @@ async def test_a_response_above_the_send_limit_fails_the_call():
     handler = grpc.method_handlers_generic_handler("test.Sized", {"Call": grpc.unary_unary_rpc_method_handler(sized)})
     app = GrpcApp(service_names=["test.Sized"], error_domain="test",
                   add_servicers=lambda server: server.add_generic_rpc_handlers((handler,)),
+                  security=security({"/test.Sized/Call": MethodRule(roles=frozenset({"admin"}))}),
                   max_send_message_bytes=limit)
     await app.start()
     try:

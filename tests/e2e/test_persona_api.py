@@ -9,12 +9,11 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
+from sparring.persona.v1.persona_service_pb2_grpc import PersonaServiceStub
 
 from persona_svc.domain.templates import DIFFICULTY_INSTRUCTIONS
-from svckit.context import ADMIN_ROLE, ROLE_METADATA_KEY
 from tests.builders import new_persona, uid
-
-ADMIN = ((ROLE_METADATA_KEY, ADMIN_ROLE),)  # the same metadata tests/e2e/conftest.py exports as ADMIN
+from tests.security import token
 
 OUTPUT_ONLY = ("name", "create_time", "update_time", "delete_time", "etag", "revision")
 
@@ -469,22 +468,20 @@ async def test_search_finds_a_misspelt_name(personas):
 # --- protected personas ---------------------------------------------------------------------------
 
 
-async def test_protected_persona_needs_the_admin_role(personas):
+async def test_protected_persona_needs_the_admin_role(personas, authors, connect, persona_server):
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await create(personas, new_persona(protected=True, real_person=True))
+        await create(authors, new_persona(protected=True, real_person=True))
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    protected = await create(personas, new_persona(protected=True, real_person=True), metadata=ADMIN)
+    protected = await create(personas, new_persona(protected=True, real_person=True))
     assert protected.protected
     change = pb.UpdatePersonaRequest(persona=pb.Persona(name=protected.name, display_name="Changed"),
                                      update_mask=field_mask_pb2.FieldMask(paths=["display_name"]))
 
     for attempt in (
-        personas.UpdatePersona(change),
-        personas.DeletePersona(pb.DeletePersonaRequest(name=protected.name)),
-        personas.RollbackPersona(pb.RollbackPersonaRequest(name=protected.name,
-                                                           version=f"{protected.name}/versions/1")),
-        personas.UpdatePersona(change, metadata=((ROLE_METADATA_KEY, "editor"),)),
+        authors.UpdatePersona(change),
+        authors.DeletePersona(pb.DeletePersonaRequest(name=protected.name)),
+        authors.RollbackPersona(pb.RollbackPersonaRequest(name=protected.name, version=f"{protected.name}/versions/1")),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await attempt
@@ -493,25 +490,23 @@ async def test_protected_persona_needs_the_admin_role(personas):
     got = (await personas.GetPersona(pb.GetPersonaRequest(name=protected.name))).persona
     assert got == protected
 
-    updated = (await personas.UpdatePersona(change, metadata=ADMIN)).persona
+    updated = (await personas.UpdatePersona(change)).persona
     assert updated.display_name == "Changed"
-    several_roles = ((ROLE_METADATA_KEY, "editor, admin"),)
-    deleted = (await personas.DeletePersona(pb.DeletePersonaRequest(name=protected.name),
-                                            metadata=several_roles)).persona
+    author_and_admin = PersonaServiceStub(connect(persona_server, token("author", "admin")))
+    deleted = (await author_and_admin.DeletePersona(pb.DeletePersonaRequest(name=protected.name))).persona
     assert deleted.HasField("delete_time")
-    restored = (await personas.UndeletePersona(pb.UndeletePersonaRequest(name=protected.name),
-                                               metadata=ADMIN)).persona
+    restored = (await personas.UndeletePersona(pb.UndeletePersonaRequest(name=protected.name))).persona
     assert not restored.HasField("delete_time")
 
 
-async def test_protecting_a_persona_needs_the_admin_role(personas):
-    created = await create(personas)
+async def test_protecting_a_persona_needs_the_admin_role(personas, authors):
+    created = await create(authors)
     protect = pb.UpdatePersonaRequest(persona=pb.Persona(name=created.name, protected=True),
                                       update_mask=field_mask_pb2.FieldMask(paths=["protected"]))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await personas.UpdatePersona(protect)
+        await authors.UpdatePersona(protect)
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert (await personas.UpdatePersona(protect, metadata=ADMIN)).persona.protected
+    assert (await personas.UpdatePersona(protect)).persona.protected
 
 
 # --- idempotency ----------------------------------------------------------------------------------

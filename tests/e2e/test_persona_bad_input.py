@@ -109,9 +109,9 @@ async def test_bad_persona_id_is_refused(personas):
     assert await count_in_domain(personas, persona.domains[0]) == 0
 
 
-async def test_protected_persona_without_admin_is_refused(personas):
+async def test_protected_persona_without_admin_is_refused(personas, authors):
     persona = valid_persona(protected=True)
-    rejection = await rejected(personas.CreatePersona(pb.CreatePersonaRequest(persona=persona)),
+    rejection = await rejected(authors.CreatePersona(pb.CreatePersonaRequest(persona=persona)),
                                grpc.StatusCode.PERMISSION_DENIED)
     assert rejection.info.reason == "ADMIN_REQUIRED"
     assert await count_in_domain(personas, persona.domains[0]) == 0

@@ -18,7 +18,9 @@ from sparring.persona.v1 import persona_service_pb2 as pb
 
 from analysis_svc.app import SPEC as ANALYSIS
 from learning_svc.app import SPEC as LEARNING
+from svckit.guard import MethodRule
 from svckit.server import GrpcApp, start_metrics_endpoint
+from tests.security import secure_channel, security
 
 SERVICES_BUILT_ON_THEIR_OWN = [ANALYSIS, LEARNING]  # the others have fixtures of their own
 
@@ -33,7 +35,7 @@ async def test_services_migrate_and_report_serving(spec, engine, database_url):
     app = await spec.build(spec.settings_cls(database_url=database_url), engine)
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(app.address) as channel:
+        async with secure_channel(app.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             for service in ("", app.service_names[0]):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
@@ -52,7 +54,7 @@ REFLECTION_VERSIONS = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v
 @pytest.mark.parametrize("reflection", REFLECTION_VERSIONS)
 async def test_reflection_lists_services_and_describes_methods(persona_server, reflection):
     """As grpcurl's `list` and `describe Service.Method` ask, on either version (v1 and v1alpha share messages)."""
-    async with grpc.aio.insecure_channel(persona_server) as channel:
+    async with secure_channel(persona_server) as channel:
         call = channel.stream_stream(f"/{reflection}/ServerReflectionInfo",
                                      request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
                                      response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)()
@@ -117,9 +119,10 @@ def _blocking_service(release: asyncio.Event, entered: asyncio.Event) -> grpc.Ge
 async def test_graceful_stop_reports_not_serving_and_drains_in_flight_calls():
     release, entered = asyncio.Event(), asyncio.Event()
     app = GrpcApp(service_names=["test.Slow"], error_domain="test",
-                  add_servicers=lambda server: server.add_generic_rpc_handlers([_blocking_service(release, entered)]))
+                  add_servicers=lambda server: server.add_generic_rpc_handlers([_blocking_service(release, entered)]),
+                  security=security({"/test.Slow/Call": MethodRule(roles=frozenset({"admin"}))}))
     await app.start()
-    async with grpc.aio.insecure_channel(app.address) as channel:
+    async with secure_channel(app.address) as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service="test.Slow"))
         assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
         in_flight = asyncio.ensure_future(channel.unary_unary("/test.Slow/Call")(b"payload"))

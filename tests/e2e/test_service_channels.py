@@ -7,7 +7,7 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from svckit.channels import service_channel
+from tests.security import CREDENTIALS, service_link
 
 
 class CountingHealth(health.aio.HealthServicer):
@@ -25,15 +25,19 @@ async def test_a_service_channel_balances_over_every_address_of_its_callee():
     for _ in range(2):
         server, replica = grpc.aio.server(), CountingHealth()
         health_pb2_grpc.add_HealthServicer_to_server(replica, server)
-        ports.append(server.add_insecure_port("127.0.0.1:0"))
+        ports.append(server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials(
+            [(CREDENTIALS.key_file.read_bytes(), CREDENTIALS.cert_file.read_bytes())])))
         await server.start()
         servers.append(server)
         replicas.append(replica)
     try:
-        async with service_channel("ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)) as channel:
+        # Both replicas present the same certificate, whose name is checked rather than the list of addresses.
+        link = service_link("ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports), "transcript",
+                            tls_server_name="localhost")
+        async with link.channel as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             for _ in range(20):
-                await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+                await stub.Check(health_pb2.HealthCheckRequest(), **link.options(5))
         # Round robin over subchannels as they become ready: close to even, never all on one (pick first).
         assert min(replica.checks for replica in replicas) >= 5, [replica.checks for replica in replicas]
     finally:

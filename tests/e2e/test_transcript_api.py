@@ -15,6 +15,7 @@ from devtools.gateway import Gateway
 from tests.builders import uid
 from tests.e2e.transcript_checks import INVALID, all_rows, rejected, scalar, session_id
 from tests.e2e.transcript_fixtures import new_session, utterance
+from tests.security import secure_channel
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
@@ -128,7 +129,7 @@ async def test_without_the_persona_service_a_session_is_unavailable_and_nothing_
     await app.start()
     scenario = f"scenarios/unreachable-{uid()}"
     try:
-        async with grpc.aio.insecure_channel(app.address) as channel:
+        async with secure_channel(app.address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
             request = pb.CreateSessionRequest(session=draft(scenario=scenario))
             rejection = await rejected(stub.CreateSession(request), grpc.StatusCode.UNAVAILABLE)

@@ -16,6 +16,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from devtools.gateway import Gateway
 from svckit.server import GrpcApp
 from tests.e2e.transcript_fixtures import new_session, utterance
+from tests.security import secure_channel, security
 from transcript_svc.app import build
 
 
@@ -60,7 +61,8 @@ async def fake_analysis():
     async def start(refuse_first: bool = False) -> tuple[FakeAnalysis, str]:
         fake = FakeAnalysis(refuse_first)
         app = GrpcApp(["sparring.analysis.v1.AnalysisService"], "test",
-                      lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(fake, server))
+                      lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(fake, server),
+                      security())
         await app.start()
         fakes.append(app)
         return fake, app.address
@@ -84,7 +86,7 @@ async def test_every_interval_of_durable_messages_and_the_end_reach_analysis_onc
     fake, address = await fake_analysis()
     replicas = await _transcript_replicas(transcript_settings, engine, address, count=2)
     try:
-        async with grpc.aio.insecure_channel(replicas[0].address) as channel:
+        async with secure_channel(replicas[0].address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
             session = await new_session(stub, interval=5)
             gateway = Gateway(stub, session.name)
@@ -111,7 +113,7 @@ async def test_a_refused_request_is_retried_until_delivered(transcript_settings,
     fake, address = await fake_analysis(refuse_first=True)
     (replica,) = await _transcript_replicas(transcript_settings, engine, address)
     try:
-        async with grpc.aio.insecure_channel(replica.address) as channel:
+        async with secure_channel(replica.address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
             session = await new_session(stub, interval=2)
             gateway = Gateway(stub, session.name)

@@ -16,6 +16,7 @@ from devtools.gateway import Gateway
 from svckit.db import make_engine
 from tests.e2e.transcript_checks import all_rows, rejected, session_id, stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, utterance
+from tests.security import secure_channel
 from transcript_svc.app import build
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.transcripts import Transcripts
@@ -37,7 +38,7 @@ async def replicas(database_url, transcript_schema, transcript_settings) -> Asyn
         engines.append(engine)
         app = await build(transcript_settings(), engine)
         await app.start()
-        channel = grpc.aio.insecure_channel(app.address)
+        channel = secure_channel(app.address)
         started.append(Replica(app, channel, transcript_service_pb2_grpc.TranscriptServiceStub(channel)))
     yield started[0], started[1]
     for replica in started:
@@ -225,7 +226,7 @@ async def opening_hook(database_url, transcript_schema, transcript_settings, mon
     async def start() -> Replica:
         app = await build(transcript_settings(), engine)
         await app.start()
-        channel = grpc.aio.insecure_channel(app.address)
+        channel = secure_channel(app.address)
         apps.append((app, channel))
         return Replica(app, channel, transcript_service_pb2_grpc.TranscriptServiceStub(channel))
 

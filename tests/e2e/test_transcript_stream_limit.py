@@ -16,6 +16,7 @@ from tests.e2e.status_details import retry_delay_of
 from tests.e2e.transcript_checks import scalar, session_id, stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, utterance
 from tests.probes import metric
+from tests.security import secure_channel
 from transcript_svc.app import build
 
 MAX_OPEN = 3
@@ -29,7 +30,7 @@ async def bounded(database_url, transcript_schema,
     engine = make_engine(database_url, pool_size=2)
     app = await build(transcript_settings(max_open_streams=MAX_OPEN), engine)
     await app.start()
-    async with grpc.aio.insecure_channel(app.address) as channel:
+    async with secure_channel(app.address) as channel:
         yield transcript_service_pb2_grpc.TranscriptServiceStub(channel)
     await app.stop(grace=1)
     await engine.dispose()

@@ -21,6 +21,7 @@ from tests.e2e.status_details import Rejection, checked_rejection, rejected_in
 from tests.e2e.transcript_checks import stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, utterance
 from tests.probes import metric
+from tests.security import secure_channel
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FF_FE = b"\xff\xfe"
@@ -50,7 +51,7 @@ def handled(method: str, grpc_type: str = "unary") -> float:
 async def refused(address: str, domain: str, method: str, request: bytes, grpc_type: str = "unary") -> Rejection:
     """Sends the raw ``request`` bytes; checks the call is refused with a rich INVALID_ARGUMENT and counted."""
     before = handled(method, grpc_type)
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         if grpc_type == "unary":
             rejection = await rejected_in(domain, channel.unary_unary(method)(request), INVALID)
         else:
@@ -116,7 +117,7 @@ async def test_a_stream_ends_naming_the_utterance_after_acking_and_storing_the_e
     method = "/sparring.transcript.v1.TranscriptService/StreamSession"
     before = handled(method, "bidi_stream")
     session = await new_session(transcripts)
-    async with grpc.aio.insecure_channel(transcript_server) as channel:
+    async with secure_channel(transcript_server) as channel:
         raw_streams = SimpleNamespace(StreamSession=channel.stream_stream(
             method, request_serializer=lambda frame: frame if isinstance(frame, bytes) else frame.SerializeToString(),
             response_deserializer=transcript_pb.StreamSessionResponse.FromString))

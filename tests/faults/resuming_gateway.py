@@ -13,6 +13,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from devtools.gateway import open_frame, utterance_frame
+from tests.security import secure_channel
 
 # The ends a gateway answers by reopening the stream and resuming.
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
@@ -42,7 +43,7 @@ async def stream_until(address: str, session: str, state: GatewayState, last: in
     """One connection: opens at ``state.acked``, resends everything not acked (and, cautiously, the last
     ``overlap`` acked ones), pipelines up to ``window`` unacked utterances and reads acks until ``last`` is
     acked. Returns the opened last_durable_sequence."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         call = transcript_service_pb2_grpc.TranscriptServiceStub(channel).StreamSession()
         await call.write(open_frame(session, state.acked))
         opened = (await call.read()).opened

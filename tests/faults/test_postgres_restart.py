@@ -23,6 +23,7 @@ from svckit.db import make_engine
 from svckit.embedded_pg import EmbeddedPostgres
 from tests.e2e.status_details import reason_and_fields
 from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stored_once, stream_resuming, stream_until
+from tests.security import secure_channel
 from transcript_svc.app import SPEC, build
 
 TOTAL, STOP_AT = 300, 100
@@ -83,7 +84,7 @@ async def transcript(postgres, transcript_settings) -> AsyncIterator[str]:
 
 
 async def test_a_stopped_and_restarted_database_loses_nothing_and_needs_no_restart(postgres, transcript):
-    async with grpc.aio.insecure_channel(transcript) as channel:
+    async with secure_channel(transcript) as channel:
         stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
         session = (await stub.CreateSession(pb.CreateSessionRequest(
             session=pb.Session(persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES),

@@ -24,6 +24,7 @@ from tests.e2e.transcript_checks import stream_ended_with
 from tests.e2e.transcript_fixtures import streamed_call, utterance
 from tests.fake_openai import serving
 from tests.faults.test_transcript_crash import create_session, server_factory  # noqa: F401  (a fixture)
+from tests.security import secure_channel
 
 DRAIN_SECONDS, GRACE_SECONDS = 3.0, 10.0
 SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"].full_name
@@ -38,7 +39,7 @@ async def test_sigterm_drains_then_lets_the_call_in_flight_finish(server_factory
             ANALYSIS_OPENAI_TIMEOUT_SECONDS="30", ANALYSIS_DRAIN_SECONDS=str(DRAIN_SECONDS),
             ANALYSIS_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS))
         await server.start()
-        async with grpc.aio.insecure_channel(server.address) as channel:
+        async with secure_channel(server.address) as channel:
             analyses = analysis_service_pb2_grpc.AnalysisServiceStub(channel)
             health = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=SERVICE))
             assert (await health.read()).status == health_pb2.HealthCheckResponse.SERVING
@@ -80,7 +81,7 @@ async def test_sigterm_keeps_a_transcript_stream_through_the_drain_then_ends_it(
                             TRANSCRIPT_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS))
     await server.start()
     session = await create_session(server.address)
-    async with grpc.aio.insecure_channel(server.address) as channel:
+    async with secure_channel(server.address) as channel:
         gateway = Gateway(transcript_service_pb2_grpc.TranscriptServiceStub(channel), session)
         await gateway.read()  # opened
         health = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(

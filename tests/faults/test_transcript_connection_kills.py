@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
-import grpc
 import pytest
 import pytest_asyncio
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
@@ -18,6 +17,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from svckit.db import make_engine
 from tests.faults.resuming_gateway import RETRYABLE, GatewayState, stored_once, stream_resuming
 from tests.probes import metric
+from tests.security import secure_channel
 from transcript_svc.adapters.group_commit import APPLICATION_NAME
 from transcript_svc.app import SPEC, build
 
@@ -80,7 +80,7 @@ class Killer:
 async def test_terminated_commit_connections_lose_and_double_nothing(server, own_database_url, sessions,
                                                                      per_session, kills):
     total = sessions * per_session
-    async with grpc.aio.insecure_channel(server) as channel:
+    async with secure_channel(server) as channel:
         stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
         names = [(await stub.CreateSession(pb.CreateSessionRequest(
             session=pb.Session(persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES),

@@ -27,6 +27,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from devtools.gateway import open_frame
 from tests.faults.resuming_gateway import GatewayState, stream_until, utterance
 from tests.probes import free_port
+from tests.security import secure_channel
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -66,7 +67,7 @@ class ServerProcess:
     async def _wait_serving(self) -> None:
         """Polls the health service (each attempt bounded) until SERVING, the process dies, or time runs out."""
         deadline = time.monotonic() + START_TIMEOUT
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with secure_channel(self.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
                 assert self.process is not None and self.process.returncode is None, (
@@ -129,7 +130,7 @@ async def poll(condition, describe, attempts: int = 1000, interval: float = 0.02
 
 
 async def create_session(address: str) -> str:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
         reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
             persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES), session_id="crash-call"))
@@ -201,7 +202,7 @@ async def test_a_gateway_that_does_not_read_is_held_at_max_in_flight(server_fact
     blocker = await asyncpg.connect(own_database_url)
     received_before = server.metric("sparring_transcript_messages_received_total")
     try:
-        async with grpc.aio.insecure_channel(server.address) as channel:
+        async with secure_channel(server.address) as channel:
             call = transcript_service_pb2_grpc.TranscriptServiceStub(channel).StreamSession()
             await call.write(open_frame(session, 0))
             opened = (await call.read()).opened

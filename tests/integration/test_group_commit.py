@@ -15,11 +15,10 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 
-from svckit.context import CallContext
 from svckit.db import autocommit
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
-from tests.builders import uid
+from tests.builders import caller, uid
 from tests.integration.flaky_database import Faults
 from tests.probes import metric
 from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, UnknownSession
@@ -29,7 +28,7 @@ from transcript_svc.service_layer.transcripts import Transcripts
 
 pytestmark = pytest.mark.usefixtures("transcript_schema")
 
-USER = Mutation(caller=CallContext(request_id="test", method="test", roles=frozenset()))
+USER = Mutation(caller=caller())
 EPOCH = datetime.fromtimestamp(0, UTC)
 SPOKEN = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 

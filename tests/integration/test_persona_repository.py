@@ -27,7 +27,6 @@ from persona_svc.domain.model import (
 from persona_svc.domain.patches import PatchSource
 from persona_svc.service_layer.catalogue import Catalogue
 from svckit.cache import InvalidatedCache
-from svckit.context import CallContext
 from svckit.db import autocommit
 from svckit.errors import AlreadyExists, EtagMismatch, InvalidArgument, NotFound
 from svckit.migrations import current_revision
@@ -35,10 +34,10 @@ from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.statuses import status_code_of
 from svckit.usecase import Mutation
+from tests.builders import caller, uid
 from tests.builders import persona_fields as fields
-from tests.builders import uid
 
-USER = Mutation(caller=CallContext(request_id="test", method="test", roles=frozenset()))
+USER = Mutation(caller=caller())
 
 
 def mutation(request_id: str = "", fingerprint: str = "") -> Mutation:

@@ -14,11 +14,11 @@ from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from calls.persona_audit import AuditScores, PersonaAudit, PersonaProfile, WordRange
 from calls.turns import Role, Turn
-from svckit.context import CallContext
 from svckit.errors import FailedPrecondition
 from svckit.openai_json import INVALID_ANSWER
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
+from tests.builders import caller
 from tests.unit.analysis_fakes import (
     FailingAuditEngine,
     FakeAnalysisEngine,
@@ -50,7 +50,7 @@ LOCAL_AUDIT, MODEL_AUDIT = _audit(7.0), _audit(9.0)
 
 
 def _mutation(request_id: str = "", fingerprint: str = "") -> Mutation:
-    return Mutation(CallContext("test", "test", frozenset()), request_id, fingerprint)
+    return Mutation(caller(), request_id, fingerprint)
 
 
 @pytest.fixture

@@ -22,17 +22,17 @@ from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import Evolution
 from learning_svc.service_layer.patches import Patches
 from svckit.cache import InvalidatedCache
-from svckit.context import CallContext
 from svckit.errors import EtagMismatch, FailedPrecondition
 from svckit.openai_json import EngineFailure
 from svckit.pagination import PageTokens
 from svckit.records import to_record
 from svckit.usecase import Mutation
+from tests.builders import caller
 from tests.unit.learning_fakes import FakePersonas, FakeUnitsOfWork, LearningTables, ScriptedEngine
 from tests.unit.test_learning_evolution import RAMBLER, findings_for, owl_22, summary
 
 TOKENS = PageTokens.from_secret("test")
-OPERATOR = CallContext("", "test", frozenset({"operator"}), actor="operator@example.com")
+OPERATOR = caller("admin", subject="operator@example.com")
 OWL_LENGTH = PatchChange("archetypes/owl", PatchTarget.VOICE_PROMPT, PatchOperation.ADD_RULE,
                          "Keep every answer short.", "", None)
 

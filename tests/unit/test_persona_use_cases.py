@@ -15,13 +15,12 @@ from persona_svc.domain.patches import (
     PatchTarget,
     PromptPatch,
 )
-from svckit.context import CallContext
 from svckit.errors import EtagMismatch, InvalidArgument
 from svckit.usecase import Mutation
-from tests.builders import persona_fields
+from tests.builders import caller, persona_fields
 from tests.unit.persona_fakes import FakePatches, fake_catalogue
 
-USER = Mutation(caller=CallContext(request_id="unit", method="unit", roles=frozenset()))
+USER = Mutation(caller=caller("author"))
 SHORTER = PromptPatch("patches/shorter", PatchTarget.SYSTEM_PROMPT, "Answer in two sentences at most.")
 LIVE = PatchLookup((SHORTER,), PatchSource.LIVE)
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from svckit.context import CallContext
 from svckit.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
+from tests.builders import caller
 from tests.unit.transcript_fakes import FakeCommitter, FakePersonas, FakeTranscriptUnitOfWork, TranscriptStore
 from transcript_svc.domain.model import DEFAULT_ANALYSIS_INTERVAL, Outcome, Role, Session, SessionState, Utterance
 from transcript_svc.service_layer.recording import Recording, acknowledged_as_duplicate
@@ -22,7 +22,7 @@ SPOKEN = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 def mutation(request_id: str = "", fingerprint: str = "") -> Mutation:
-    return Mutation(CallContext(request_id="test", method="test", roles=frozenset()), request_id, fingerprint)
+    return Mutation(caller(), request_id, fingerprint)
 
 
 def draft(persona: str = PERSONA) -> Session:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 
-from svckit.channels import service_channel
+from svckit.transport import ServiceLink
 
 
 class AnalysisClient:
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self._channel = service_channel(address)
-        self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(self._channel)
+    def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
+        self._link = link
+        self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def deliver(self, kind: str, session_id: str, up_to_sequence: int) -> None:
@@ -19,11 +19,11 @@ class AnalysisClient:
         session = f"sessions/{session_id}"
         if kind == "audit":
             await self._stub.AuditSession(pb.AuditSessionRequest(session=session, request_id=f"audit-{session_id}"),
-                                          timeout=self._timeout)
+                                          **self._link.options(self._timeout))
         else:
             await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
                 session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"),
-                timeout=self._timeout)
+                **self._link.options(self._timeout))
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._link.close()

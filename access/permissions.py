@@ -1,0 +1,130 @@
+"""Who may call what: the one permission table of every RPC of the four services.
+
+The table says which roles may call a method at all; admins may call every method, within their own
+organization. What a role may do to one resource (an author changes the personas it owns, an interviewer
+its own sessions, a gateway the sessions it is assigned; a protected persona needs an admin) is checked by
+the service that holds the resource, and the note of each rule says so. The README's permission table is
+rendered from this one (``markdown_table``), and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from svckit.guard import MethodRule
+
+ADMIN = "admin"
+AUTHOR = "author"
+INTERVIEWER = "interviewer"
+GATEWAY = "gateway"
+ANALYST = "analyst"
+SERVICE = "service"
+ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
+
+_PERSONA = "/sparring.persona.v1.PersonaService/"
+_TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
+_ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
+_LEARNING = "/sparring.learning.v1.LearningService/"
+_AUDIT_LOG = "/sparring.auditlog.v1.AuditLogService/"
+
+
+def _rule(*roles: str, mutating: bool = False, costly: bool = False, note: str = "") -> MethodRule:
+    return MethodRule(roles=frozenset((ADMIN, *roles)), mutating=mutating, costly=costly, note=note)
+
+
+_CATALOGUE_READERS = (AUTHOR, INTERVIEWER, ANALYST, SERVICE)
+_AUTHORING = _rule(AUTHOR, mutating=True, note="authors: only what they own; a protected persona: admins only")
+_CATALOGUE_READ = _rule(*_CATALOGUE_READERS)
+_SESSION_READ = _rule(INTERVIEWER, GATEWAY, SERVICE, note="interviewers and gateways: only their own sessions")
+_ANALYTICS_READ = _rule(INTERVIEWER, ANALYST, SERVICE, note="interviewers: only their own sessions")
+_LEARNING_READ = _rule(AUTHOR, ANALYST)
+_ADMIN_ONLY_CHANGE = _rule(mutating=True)
+
+PERMISSIONS: dict[str, MethodRule] = {
+    # Persona catalogue
+    _PERSONA + "GetPersona": _rule(*_CATALOGUE_READERS, GATEWAY),
+    _PERSONA + "ListPersonas": _CATALOGUE_READ,
+    _PERSONA + "SearchPersonas": _CATALOGUE_READ,
+    _PERSONA + "CreatePersona": _rule(AUTHOR, mutating=True, note="the author becomes its owner; "
+                                                                  "a protected persona: admins only"),
+    _PERSONA + "UpdatePersona": _AUTHORING,
+    _PERSONA + "DeletePersona": _AUTHORING,
+    _PERSONA + "UndeletePersona": _AUTHORING,
+    _PERSONA + "RollbackPersona": _AUTHORING,
+    _PERSONA + "GetPersonaVersion": _CATALOGUE_READ,
+    _PERSONA + "ListPersonaVersions": _CATALOGUE_READ,
+    _PERSONA + "RenderPrompt": _rule(*_CATALOGUE_READERS, GATEWAY, costly=True),
+    _PERSONA + "GetScenario": _CATALOGUE_READ,
+    _PERSONA + "ListScenarios": _CATALOGUE_READ,
+    _PERSONA + "CreateScenario": _rule(AUTHOR, mutating=True, note="the author becomes its owner"),
+    _PERSONA + "UpdateScenario": _AUTHORING,
+    _PERSONA + "DeleteScenario": _AUTHORING,
+    _PERSONA + "GetArchetype": _CATALOGUE_READ,
+    _PERSONA + "ListArchetypes": _CATALOGUE_READ,
+    _PERSONA + "CreateArchetype": _rule(AUTHOR, mutating=True),
+    # Sessions and their live transcripts
+    _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
+    _TRANSCRIPT + "GetSession": _SESSION_READ,
+    _TRANSCRIPT + "ListSessions": _rule(INTERVIEWER, GATEWAY, note="interviewers and gateways: only their own"),
+    _TRANSCRIPT + "EndSession": _rule(INTERVIEWER, GATEWAY, mutating=True,
+                                      note="interviewers and gateways: only their own sessions"),
+    _TRANSCRIPT + "StreamSession": _rule(GATEWAY, costly=True, note="gateways: only the sessions they are assigned"),
+    _TRANSCRIPT + "GetMessage": _SESSION_READ,
+    _TRANSCRIPT + "ListMessages": _SESSION_READ,
+    _TRANSCRIPT + "SendCommand": _rule(INTERVIEWER, SERVICE, mutating=True,
+                                       note="interviewers: only their own sessions"),
+    _TRANSCRIPT + "GetCommand": _SESSION_READ,
+    _TRANSCRIPT + "ListCommands": _SESSION_READ,
+    # Live analysis and audits
+    _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
+                                         note="interviewers: only their own sessions"),
+    _ANALYSIS + "GetAnalysis": _ANALYTICS_READ,
+    _ANALYSIS + "ListAnalyses": _ANALYTICS_READ,
+    _ANALYSIS + "GetSessionSnapshot": _ANALYTICS_READ,
+    _ANALYSIS + "WatchSession": _rule(INTERVIEWER, note="interviewers: only their own sessions"),
+    _ANALYSIS + "GetSuggestion": _ANALYTICS_READ,
+    _ANALYSIS + "ListSuggestions": _ANALYTICS_READ,
+    _ANALYSIS + "ApplySuggestion": _rule(INTERVIEWER, mutating=True, note="interviewers: only their own sessions"),
+    _ANALYSIS + "DismissSuggestion": _rule(INTERVIEWER, mutating=True, note="interviewers: only their own sessions"),
+    _ANALYSIS + "AuditSession": _rule(SERVICE, mutating=True),
+    _ANALYSIS + "GetPersonaAudit": _rule(AUTHOR, ANALYST, SERVICE),
+    _ANALYSIS + "ListPersonaAudits": _rule(AUTHOR, ANALYST, SERVICE),
+    # Learning: the audit corpus, evolution, patches, feedback, runs, experiments
+    _LEARNING + "RecordCorpusAudit": _rule(SERVICE, mutating=True),
+    _LEARNING + "GetCorpusAudit": _LEARNING_READ,
+    _LEARNING + "ListCorpusAudits": _LEARNING_READ,
+    _LEARNING + "CreateEvolutionRun": _rule(AUTHOR, mutating=True, costly=True),
+    _LEARNING + "GetEvolutionRun": _LEARNING_READ,
+    _LEARNING + "ListEvolutionRuns": _LEARNING_READ,
+    _LEARNING + "CreatePromptPatch": _rule(AUTHOR, mutating=True),
+    _LEARNING + "GetPromptPatch": _LEARNING_READ,
+    _LEARNING + "ListPromptPatches": _LEARNING_READ,
+    _LEARNING + "ApprovePromptPatch": _ADMIN_ONLY_CHANGE,
+    _LEARNING + "RejectPromptPatch": _ADMIN_ONLY_CHANGE,
+    _LEARNING + "DeactivatePromptPatch": _ADMIN_ONLY_CHANGE,
+    _LEARNING + "RollbackPromptPatch": _ADMIN_ONLY_CHANGE,
+    _LEARNING + "ListPromptPatchRevisions": _LEARNING_READ,
+    _LEARNING + "ListActivePatches": _rule(AUTHOR, SERVICE),
+    _LEARNING + "RecordFeedback": _rule(INTERVIEWER, ANALYST, mutating=True),
+    _LEARNING + "GetFeedback": _rule(INTERVIEWER, ANALYST),
+    _LEARNING + "ListTrainingEvents": _rule(ANALYST),
+    _LEARNING + "CreateLearningRun": _rule(mutating=True, costly=True),
+    _LEARNING + "GetLearningRun": _LEARNING_READ,
+    _LEARNING + "ListLearningRuns": _LEARNING_READ,
+    _LEARNING + "CreateExperiment": _rule(AUTHOR, mutating=True),
+    _LEARNING + "GetExperiment": _LEARNING_READ,
+    _LEARNING + "ListExperiments": _LEARNING_READ,
+    _LEARNING + "AssignVariant": _rule(INTERVIEWER, SERVICE, mutating=True),
+    _LEARNING + "RecordExperimentOutcome": _rule(INTERVIEWER, SERVICE, mutating=True),
+    _LEARNING + "StopExperiment": _ADMIN_ONLY_CHANGE,
+}
+
+
+def markdown_table() -> str:
+    """The table as the README shows it: one row per RPC, one column per role."""
+    lines = ["| RPC | " + " | ".join(ROLES) + " | notes |", "|---|" + "---|" * len(ROLES) + "---|"]
+    for method, rule in PERMISSIONS.items():
+        service, _, name = method.lstrip("/").rpartition("/")
+        cells = ["✓" if role in rule.roles else "" for role in ROLES]
+        flags = [flag for flag, on in (("changes data", rule.mutating), ("rate limited", rule.costly)) if on]
+        notes = "; ".join([*flags, rule.note] if rule.note else flags)
+        lines.append(f"| `{service.split('.')[1]}.{name}` | " + " | ".join(cells) + f" | {notes} |")
+    return "\n".join(lines) + "\n"
