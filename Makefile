@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
 export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
 
-.PHONY: setup protos check-protos lint run test test-unit test-integration test-e2e test-faults bench demo loop clean
+.PHONY: setup protos check-protos lint validate-manifests run test test-unit test-integration test-e2e test-faults bench demo loop clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ check-protos: protos
 	@git diff --exit-code --stat -- protos || { echo "generated code in protos/ is stale: run 'make protos' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- protos)" || { git status --short -- protos; echo "untracked generated files: run 'make protos' and commit"; exit 1; }
 
+# The Kubernetes manifests against the API's bundled schemas (offline), and what deploy/README.md promises of them.
+validate-manifests: setup
+	$(PY) -m pytest tests/unit/test_manifests.py
+
 # buf breaking: the contracts stay compatible with those of the previous commit (FILE rules, buf.yaml).
-lint: setup
+lint: setup validate-manifests
 	$(VENV)/bin/buf lint
 	@if git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null; then \
 	  echo "buf breaking --against HEAD~1"; $(VENV)/bin/buf breaking --against '.git#ref=HEAD~1'; \
