@@ -307,6 +307,7 @@ class Persona(_message.Message):
     DELETE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
+    OWNERS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "personas/{persona_id}". Output only."""
     slug: _builtins.str
@@ -375,6 +376,14 @@ class Persona(_message.Message):
     def delete_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. Set while the persona is soft-deleted."""
 
+    @_builtins.property
+    def owners(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Subjects (token `sub`) of the authors who own the persona: they, and the
+        organization's admins, may change, delete, restore or roll it back. The
+        creator is the first owner; an owner or an admin adds or removes owners
+        (update_mask "owners"). A persona keeps at least one owner.
+        """
+
     def __init__(
         self,
         *,
@@ -407,10 +416,11 @@ class Persona(_message.Message):
         delete_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
         revision: _builtins.int = ...,
+        owners: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "create_time", b"create_time", "delete_time", b"delete_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "archetype", b"archetype", "avatar_uri", b"avatar_uri", "beliefs", b"beliefs", "blueprint", b"blueprint", "communication_style", b"communication_style", "company_context", b"company_context", "config", b"config", "create_time", b"create_time", "delete_time", b"delete_time", "description", b"description", "difficulty", b"difficulty", "display_name", b"display_name", "domains", b"domains", "etag", b"etag", "first_message_template", b"first_message_template", "modes", b"modes", "name", b"name", "objection_patterns", b"objection_patterns", "personality_traits", b"personality_traits", "prompt_template", b"prompt_template", "protected", b"protected", "real_person", b"real_person", "revision", b"revision", "role", b"role", "slug", b"slug", "sources", b"sources", "traits", b"traits", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "archetype", b"archetype", "avatar_uri", b"avatar_uri", "beliefs", b"beliefs", "blueprint", b"blueprint", "communication_style", b"communication_style", "company_context", b"company_context", "config", b"config", "create_time", b"create_time", "delete_time", b"delete_time", "description", b"description", "difficulty", b"difficulty", "display_name", b"display_name", "domains", b"domains", "etag", b"etag", "first_message_template", b"first_message_template", "modes", b"modes", "name", b"name", "objection_patterns", b"objection_patterns", "owners", b"owners", "personality_traits", b"personality_traits", "prompt_template", b"prompt_template", "protected", b"protected", "real_person", b"real_person", "revision", b"revision", "role", b"role", "slug", b"slug", "sources", b"sources", "traits", b"traits", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -176,6 +176,8 @@ class Session(_message.Message):
     END_REASON_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    INTERVIEWER_FIELD_NUMBER: _builtins.int
+    GATEWAY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}". Output only."""
     persona: _builtins.str
@@ -213,6 +215,16 @@ class Session(_message.Message):
     messages are added, so a live call does not churn it); send it back to
     EndSession to end only the version you read (a mismatch is ABORTED).
     """
+    interviewer: _builtins.str
+    """Output only. Subject (token `sub`) of the interviewer who created the
+    session: with the gateway and the organization's admins, the only callers
+    who read its transcript, watch it, send it commands or end it.
+    """
+    gateway: _builtins.str
+    """Subject of the voice gateway that streams the call. Optional at create;
+    left empty, the first gateway of the organization to open its stream is
+    assigned. Any other gateway is refused (PERMISSION_DENIED).
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When the session was created."""
@@ -243,10 +255,12 @@ class Session(_message.Message):
         end_reason: _builtins.str = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        interviewer: _builtins.str = ...,
+        gateway: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
