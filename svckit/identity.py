@@ -82,28 +82,44 @@ def _pick(keys: jwt.PyJWKSet, kid: str | None) -> jwt.PyJWK | None:
 
 
 class JwksFile:
-    """Keys from a JWKS file, read again when its modification time changes (a rotated secret or ConfigMap)."""
+    """Keys from a JWKS file, read again when its modification time changes (a rotated secret or ConfigMap).
+
+    A file that cannot be read at start stops the start; one that cannot be read later (a rotation half written,
+    a file moved away for a moment) leaves the keys read before in use, so callers are not refused for it."""
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._stamp: float | None = None
+        self._stamp = self._stat()
         self._keys = self._load()
+
+    def _stat(self) -> int | None:
+        try:
+            return os.stat(self._path).st_mtime_ns
+        except OSError:
+            return None
 
     def _load(self) -> jwt.PyJWKSet:
         try:
-            stamp = os.stat(self._path).st_mtime_ns
             with open(self._path, encoding="utf-8") as file:
                 keys = jwt.PyJWKSet.from_dict(json.load(file))
         except (OSError, ValueError, jwt.PyJWKSetError) as error:
             KEY_SET_FETCHES.labels("error").inc()
             raise RuntimeError(f"the JWKS file {self._path} cannot be read: {error}") from error
         KEY_SET_FETCHES.labels("ok").inc()
-        self._stamp = stamp
         return keys
 
-    async def key(self, kid: str | None) -> jwt.PyJWK:
-        if os.stat(self._path).st_mtime_ns != self._stamp:
+    def _reload_if_changed(self) -> None:
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp  # a broken file is read once, not at every call, until it changes again
+        try:
             self._keys = self._load()
+        except RuntimeError as error:
+            log.warning("%s; the keys read before stay in use", error)
+
+    async def key(self, kid: str | None) -> jwt.PyJWK:
+        self._reload_if_changed()
         key = _pick(self._keys, kid)
         if key is None:
             raise _unknown_key(kid)
@@ -148,12 +164,12 @@ class JwksUrl:
                 self._fetching = None
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
-        age = time.monotonic() - self._fetched_at
-        if self._keys is None or age > self._cache_seconds:
+        if self._keys is None or time.monotonic() - self._fetched_at > self._cache_seconds:
             await self._refresh()
         assert self._keys is not None
         key = _pick(self._keys, kid)
-        if key is None and age > self._refetch_seconds:
+        # Measured after any refresh above: a set fetched just now is not fetched again for the same unknown kid.
+        if key is None and time.monotonic() - self._fetched_at > self._refetch_seconds:
             await self._refresh()
             key = _pick(self._keys, kid)
         if key is None:
