@@ -3,10 +3,7 @@ forged or stale one refused with its reason, key rotation, and verified tokens k
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
-import hmac
 import http.server
 import json
 import os
@@ -25,6 +22,7 @@ from svckit import identity
 from svckit.errors import Unauthenticated
 from svckit.guard import ANY_ROLE, CallGuard
 from svckit.identity import JwksFile, JwksUrl, KeySet, TokenVerifier, key_set
+from tests.forged_tokens import hs256_keyed_with, unsigned
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "sparring"
@@ -64,17 +62,6 @@ def claims(**changes) -> dict:
             "org": "acme", "roles": ["author"]}
     good.update(changes)
     return {name: value for name, value in good.items() if value is not None}
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hand_signed_hs256(payload: dict, secret: bytes, kid: str) -> str:
-    """An HS256 token whose HMAC secret is ``secret``: PyJWT refuses to sign with a PEM public key."""
-    signing_input = (_b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode()) + "."
-                     + _b64(json.dumps(payload).encode()))
-    return signing_input + "." + _b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
 
 
 class JwksServer:
@@ -202,10 +189,6 @@ def _expired_beyond_skew(signer: SigningKey) -> str:
     return signer.sign(claims(exp=int(time.time() - SKEW - 5)))
 
 
-def _alg_none(signer: SigningKey) -> str:
-    return jwt.encode(claims(), None, algorithm="none", headers={"kid": signer.kid})
-
-
 FORGED = {
     "expired beyond the skew": (_expired_beyond_skew, "TOKEN_EXPIRED"),
     "wrong issuer": (lambda signer: signer.sign(claims(iss="https://evil.test")), "TOKEN_WRONG_ISSUER"),
@@ -213,11 +196,11 @@ FORGED = {
     "not yet valid": (lambda signer: signer.sign(claims(nbf=int(time.time() + SKEW + 60))), "TOKEN_NOT_YET_VALID"),
     "signed by another key with the same kid": (lambda signer: SigningKey(signer.kid).sign(claims()),
                                                 "TOKEN_BAD_SIGNATURE"),
-    "alg none": (_alg_none, "TOKEN_ALGORITHM_REFUSED"),
+    "alg none": (lambda signer: unsigned(claims(), signer.kid), "TOKEN_ALGORITHM_REFUSED"),
     "HS256 keyed with the public key (PEM)": (
-        lambda signer: hand_signed_hs256(claims(), signer.public_pem, signer.kid), "TOKEN_ALGORITHM_REFUSED"),
+        lambda signer: hs256_keyed_with(signer.public_pem, claims(), signer.kid), "TOKEN_ALGORITHM_REFUSED"),
     "HS256 keyed with the public key (JWK)": (
-        lambda signer: hand_signed_hs256(claims(), json.dumps(signer.jwk).encode(), signer.kid),
+        lambda signer: hs256_keyed_with(json.dumps(signer.jwk).encode(), claims(), signer.kid),
         "TOKEN_ALGORITHM_REFUSED"),
     "unknown kid": (lambda signer: SigningKey().sign(claims()), "TOKEN_UNKNOWN_KEY"),
     "no sub": (lambda signer: signer.sign(claims(sub=None)), "TOKEN_CLAIM_MISSING"),
