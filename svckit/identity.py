@@ -139,29 +139,31 @@ class JwksUrl:
         self._timeout = timeout_seconds
         self._keys: jwt.PyJWKSet | None = None
         self._fetched_at = float("-inf")
-        self._fetching: asyncio.Task[jwt.PyJWKSet] | None = None
+        self._fetching: asyncio.Task[None] | None = None
 
     def _fetch_now(self) -> jwt.PyJWKSet:
         with urllib.request.urlopen(self._url, timeout=self._timeout) as answer:
             return jwt.PyJWKSet.from_dict(json.loads(answer.read()))
 
-    async def _refresh(self) -> None:
-        if self._fetching is None:  # concurrent callers wait for one fetch
-            self._fetching = asyncio.ensure_future(asyncio.to_thread(self._fetch_now))
-        fetching = self._fetching
+    async def _fetch(self) -> None:
         try:
-            self._keys = await fetching
+            self._keys = await asyncio.to_thread(self._fetch_now)
             KEY_SET_FETCHES.labels("ok").inc()
         except Exception as error:
             KEY_SET_FETCHES.labels("error").inc()
             log.warning("JWKS %s could not be fetched: %s", self._url, error)
-            if self._keys is None:
-                raise Unauthenticated("the token issuer's keys cannot be fetched; retry later",
-                                      reason="KEYS_UNAVAILABLE") from error
         finally:
             self._fetched_at = time.monotonic()
-            if self._fetching is fetching:
-                self._fetching = None
+            self._fetching = None
+
+    async def _refresh(self) -> None:
+        # Concurrent callers wait for one fetch, shielded: a caller that gives up (its deadline passed) must not
+        # cancel the fetch the others wait for.
+        if self._fetching is None:
+            self._fetching = asyncio.ensure_future(self._fetch())
+        await asyncio.shield(self._fetching)
+        if self._keys is None:
+            raise Unauthenticated("the token issuer's keys cannot be fetched; retry later", reason="KEYS_UNAVAILABLE")
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         if self._keys is None or time.monotonic() - self._fetched_at > self._cache_seconds:

@@ -3,6 +3,7 @@ forged or stale one refused with its reason, key rotation, and verified tokens k
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import http.server
 import json
@@ -23,6 +24,7 @@ from svckit.errors import Unauthenticated
 from svckit.guard import ANY_ROLE, CallGuard
 from svckit.identity import JwksFile, JwksUrl, KeySet, TokenVerifier, key_set
 from tests.forged_tokens import hs256_keyed_with, unsigned
+from tests.probes import free_port
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "sparring"
@@ -70,10 +72,15 @@ class JwksServer:
     def __init__(self, keys: dict) -> None:
         self.keys = keys
         self.requests = 0
+        self.asked = threading.Event()
+        self.answering = threading.Event()  # cleared: requests wait until it is set
+        self.answering.set()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                server.asked.set()
+                server.answering.wait()
                 body = json.dumps(server.keys).encode()
                 server.requests += 1
                 self.send_response(200)
@@ -91,6 +98,7 @@ class JwksServer:
         self._thread.start()
 
     def close(self) -> None:
+        self.answering.set()
         self._http.shutdown()
         self._http.server_close()
 
@@ -276,6 +284,32 @@ async def test_a_cold_or_stale_jwks_url_is_fetched_once_for_an_unknown_kid(jwks_
     clock.advance(301)  # the cached set is stale: fetched again, and that fetch is the one the unknown kid gets
     assert await refusal_of(verifier, SigningKey().sign(claims())) == "TOKEN_UNKNOWN_KEY"
     assert jwks_server.requests == 2
+
+
+async def test_a_caller_giving_up_does_not_fail_the_others_waiting_for_the_same_fetch(jwks_server, signer):
+    verifier = TokenVerifier(JwksUrl(jwks_server.url, cache_seconds=300), ISSUER, AUDIENCE)
+    jwks_server.answering.clear()
+    impatient = asyncio.ensure_future(verifier.verify(signer.sign(claims(sub="impatient@acme"))))
+    await asyncio.to_thread(jwks_server.asked.wait)
+    patient = asyncio.ensure_future(verifier.verify(signer.sign(claims(sub="patient@acme"))))
+    impatient.cancel()  # its client's deadline passed while the issuer was slow to answer
+    jwks_server.answering.set()
+    assert (await patient).subject == "patient@acme"
+    assert impatient.cancelled()
+    assert jwks_server.requests == 1
+
+
+async def test_an_issuer_out_of_reach_refuses_tokens_until_its_keys_were_fetched_once(signer, clock):
+    unreachable = f"http://127.0.0.1:{free_port()}/jwks.json"
+    verifier = TokenVerifier(JwksUrl(unreachable, cache_seconds=300), ISSUER, AUDIENCE)
+    assert await refusal_of(verifier, signer.sign(claims())) == "KEYS_UNAVAILABLE"
+
+    issuer = JwksServer(key_set_of(signer))
+    verifier = TokenVerifier(JwksUrl(issuer.url, cache_seconds=300), ISSUER, AUDIENCE)
+    await verifier.verify(signer.sign(claims()))
+    issuer.close()
+    clock.advance(301)
+    assert (await verifier.verify(signer.sign(claims(sub="later@acme")))).subject == "later@acme"
 
 
 class CountedKeys:
