@@ -128,3 +128,7 @@ def markdown_table() -> str:
         notes = "; ".join([*flags, rule.note] if rule.note else flags)
         lines.append(f"| `{service.split('.')[1]}.{name}` | " + " | ".join(cells) + f" | {notes} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # the README's table: python -m access.permissions
+    print(markdown_table(), end="")
