@@ -75,23 +75,34 @@ class _CertificateFiles:
 
 
 class ServiceToken:
-    """This service's own bearer token, from a file read again when it changes (checked every few seconds)."""
+    """This service's own bearer token, from a file read again when it changes (checked every few seconds).
+
+    A file that cannot be read at start stops the start (a wrong path would otherwise fail every call to the other
+    services); one that cannot be read later (a secret between two versions) leaves the last token in use."""
 
     def __init__(self, path: str, check_seconds: float = 5.0) -> None:
         self._path = path
         self._check_seconds = check_seconds
-        self._checked = float("-inf")
-        self._stamp = -1
-        self._header = ""
+        self._checked = time.monotonic()
+        try:
+            self._stamp = os.stat(path).st_mtime_ns
+            self._header = self._read()
+        except OSError as error:
+            raise SystemExit(f"this service's own token cannot be read from {path}: {error}") from error
+
+    def _read(self) -> str:
+        return "Bearer " + Path(self._path).read_text(encoding="utf-8").strip()
 
     def header(self) -> str:
         now = time.monotonic()
-        if now - self._checked > self._check_seconds:
+        if now - self._checked >= self._check_seconds:
             self._checked = now
-            stamp = os.stat(self._path).st_mtime_ns
-            if stamp != self._stamp:
-                self._header = "Bearer " + Path(self._path).read_text(encoding="utf-8").strip()
-                self._stamp = stamp
+            try:
+                stamp = os.stat(self._path).st_mtime_ns
+                if stamp != self._stamp:
+                    self._header, self._stamp = self._read(), stamp
+            except OSError as error:
+                log.warning("this service's token file cannot be read again, the last token stays in use: %s", error)
         return self._header
 
 
