@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import urllib.request
 from collections import OrderedDict
@@ -25,6 +24,7 @@ import jwt
 from prometheus_client import Counter, Gauge
 
 from svckit.errors import Unauthenticated
+from svckit.files import FileVersion, file_version
 
 log = logging.getLogger("svckit.identity")
 
@@ -82,7 +82,7 @@ def _pick(keys: jwt.PyJWKSet, kid: str | None) -> jwt.PyJWK | None:
 
 
 class JwksFile:
-    """Keys from a JWKS file, read again when its modification time changes (a rotated secret or ConfigMap).
+    """Keys from a JWKS file, read again when it changes (a rotated secret or ConfigMap).
 
     A file that cannot be read at start stops the start; one that cannot be read later (a rotation half written,
     a file moved away for a moment) leaves the keys read before in use, so callers are not refused for it."""
@@ -92,9 +92,9 @@ class JwksFile:
         self._stamp = self._stat()
         self._keys = self._load()
 
-    def _stat(self) -> int | None:
+    def _stat(self) -> FileVersion | None:
         try:
-            return os.stat(self._path).st_mtime_ns
+            return file_version(self._path)
         except OSError:
             return None
 

@@ -9,7 +9,6 @@ development organization, and say so at every start.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import grpc
 
 from svckit.context import AUTHORIZATION_METADATA_KEY, ORGANIZATION_METADATA_KEY, current_call
+from svckit.files import FileVersion, file_version
 from svckit.guard import CallGuard, MethodRule
 from svckit.identity import Principal, TokenVerifier, key_set
 from svckit.ratelimit import RateLimiter
@@ -51,8 +51,8 @@ class _CertificateFiles:
         self._stamps = self._stat()
         self.initial = self._configuration()
 
-    def _stat(self) -> tuple[int, ...]:
-        return tuple(os.stat(f).st_mtime_ns for f in self._files)
+    def _stat(self) -> tuple[FileVersion, ...]:
+        return tuple(file_version(f) for f in self._files)
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         return grpc.ssl_server_certificate_configuration(
@@ -85,7 +85,7 @@ class ServiceToken:
         self._check_seconds = check_seconds
         self._checked = time.monotonic()
         try:
-            self._stamp = os.stat(path).st_mtime_ns
+            self._stamp = file_version(path)
             self._header = self._read()
         except OSError as error:
             raise SystemExit(f"this service's own token cannot be read from {path}: {error}") from error
@@ -98,7 +98,7 @@ class ServiceToken:
         if now - self._checked >= self._check_seconds:
             self._checked = now
             try:
-                stamp = os.stat(self._path).st_mtime_ns
+                stamp = file_version(self._path)
                 if stamp != self._stamp:
                     self._header, self._stamp = self._read(), stamp
             except OSError as error:
