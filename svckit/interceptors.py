@@ -321,5 +321,5 @@ class WrappedHandlers(grpc.GenericRpcHandler):
             if handler is None:  # not this service's: not remembered, or unknown names would fill the dict
                 return None
             wrapped = self._wrapped[method] = wrap_handler(handler, method, self._domain, self._guard,
-                                                                       self._audit_log)
+                                                           self._audit_log)
         return wrapped
