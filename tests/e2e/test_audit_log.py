@@ -268,3 +268,23 @@ async def test_a_call_is_answered_only_once_its_entry_is_written(persona_server,
         await holder.rollback()
     assert await call == result
     assert [e.result for e in await caller.entries()] == [result]
+
+
+async def test_a_call_cancelled_by_its_caller_leaves_an_entry(persona_server, connect, engine):
+    caller = Caller(connect, persona_server)
+    async with engine.connect() as holder:
+        await holder.begin()
+        await holder.execute(sa.text("LOCK TABLE persona.personas IN EXCLUSIVE MODE"))
+        call = caller.stub(PersonaServiceStub, "author").CreatePersona(
+            persona_pb.CreatePersonaRequest(persona=new_persona()))
+        async with engine.connect() as watcher:
+            waiting = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted "
+                              "AND relation = 'persona.personas'::regclass")
+            while not await watcher.scalar(waiting):  # the persona's INSERT is under way, held by the lock
+                pass
+        call.cancel()
+        await holder.rollback()
+    # Nobody waits for the entry of a cancelled call: it is written once the writer comes to it.
+    while not (entries := await caller.entries()):
+        pass
+    check(entries[0], caller, ["author"], "/sparring.persona.v1.PersonaService/CreatePersona", "", "CANCELLED")
