@@ -115,6 +115,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _LEARNING + "AssignVariant": _rule(INTERVIEWER, SERVICE, mutating=True),
     _LEARNING + "RecordExperimentOutcome": _rule(INTERVIEWER, SERVICE, mutating=True),
     _LEARNING + "StopExperiment": _ADMIN_ONLY_CHANGE,
+    # Every service's audit log: admins only, of their own organization
+    _AUDIT_LOG + "ListAuditLogEntries": _rule(),
 }
 
 

@@ -7,6 +7,7 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
+from analysis_svc.adapters import tables
 from analysis_svc.adapters.audit_outbox import audit_outbox
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
@@ -23,6 +24,7 @@ from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
+from svckit.audit_log import AuditLog
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
@@ -63,6 +65,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
+        audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_drain.append(drain)
     if openai_engine is not None:

@@ -26,6 +26,7 @@ from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, Learni
 from learning_svc.service_layer.patches import Patches
 from learning_svc.service_layer.ports import RunKind
 from learning_svc.service_layer.run_queue import RunLimits, RunQueue
+from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
@@ -100,6 +101,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
+        audit_log=AuditLog(engine, "learning", settings),
     )
     app.on_drain.extend([stop_schedules, runs.stop_worker])
     app.on_close.extend([listener.stop, personas.close])

@@ -14,6 +14,7 @@ from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.ports import PatchProvider
+from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
 from svckit.db import autocommit
 from svckit.notify import PgListener
@@ -71,6 +72,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
+        audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_close.append(listener.stop)
     if learning is not None:

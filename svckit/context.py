@@ -37,6 +37,11 @@ class CallContext:
         return self._request_id
 
     @property
+    def request_id_if_known(self) -> str:
+        """The caller's ``x-request-id``, or the one made up for this call's logs; empty if neither (none is made)."""
+        return self._request_id
+
+    @property
     def actor(self) -> str:
         """Who is recorded as having made a change: the authenticated subject."""
         return self.principal.subject

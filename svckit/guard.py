@@ -11,12 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
 from svckit.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from svckit.identity import Principal, TokenVerifier
 from svckit.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from svckit.context import CallContext
 
 log = logging.getLogger("svckit.guard")
 
@@ -74,16 +78,23 @@ class CallGuard:
             return OPEN if self._reflection == "public" else ANY_ROLE
         return self._rules.get(method, _UNLISTED)
 
-    async def admit(self, method: str, rule: MethodRule, credentials: str, acting_for: str) -> Principal:
-        """The caller's principal, if it may make this call now; raises the refusal otherwise (counted, logged
-        without the token)."""
+    async def admit(self, call: CallContext, rule: MethodRule) -> None:
+        """Admits ``call`` if it may be made now, or raises the refusal (counted, logged without the token).
+
+        The caller's principal replaces the call's credentials as soon as it is known, so a call refused for its
+        role or rate limit still names its caller (the audit log records who was refused)."""
         if rule.public:
-            return NOBODY
+            call.principal = NOBODY
+            call.credentials = ""
+            return
         try:
-            principal = await self._authenticate(credentials, acting_for)
+            principal = await self._authenticate(call.credentials, call.acting_for)
         except Unauthenticated as refused:
-            self._refused(method, refused.reason, "")
+            self._refused(call.method, refused.reason, "")
             raise
+        call.principal = principal
+        call.credentials = ""
+        method = call.method
         if rule.roles and not principal.has_any(rule.roles):
             self._refused(method, "ROLE_NOT_PERMITTED", principal.subject)
             allowed = ", ".join(sorted(rule.roles)) if rule is not _UNLISTED else "nobody (no rule)"
@@ -96,7 +107,6 @@ class CallGuard:
                 raise ResourceExhausted(f"{principal.subject} calls {method} faster than its rate limit allows",
                                         reason="RATE_LIMITED", metadata={"method": method},
                                         retry_after=round(wait, 3))
-        return principal
 
     async def _authenticate(self, credentials: str, acting_for: str) -> Principal:
         if not credentials:

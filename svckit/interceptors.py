@@ -8,7 +8,8 @@ wrapper doing the three jobs in one coroutine frame costs a fraction of it.
 
 In order: the request context is bound (so every log line has the request id), then the call is counted
 and timed, then admitted (``svckit.guard``: token, role, rate limit), then any error is turned into a rich
-status (domain errors, refusals included) or a logged INTERNAL (bugs).
+status (domain errors, refusals included) or a logged INTERNAL (bugs). A call of a method that changes data is
+written to the audit log (``svckit.audit_log``) once its status is known, before it goes out.
 
 grpc decodes a request before the handler runs, and a request that does not decode (a string that is not
 valid UTF-8) would end the call there, as UNKNOWN and uncounted. So the request deserializer is wrapped
@@ -27,17 +28,19 @@ from typing import Any, NoReturn
 
 import asyncpg
 import grpc
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 from sqlalchemy import exc as sa_exc
 
 from svckit import context as call_context
 from svckit import errors
+from svckit.audit_log import AuditLog
 from svckit.decoding import UndecodableRequest, undecodable
 from svckit.errors import DomainError
-from svckit.guard import CallGuard, MethodRule
+from svckit.guard import CallGuard
 from svckit.metrics import MethodMetrics
-from svckit.statuses import to_status_proto
+from svckit.statuses import status_code_of, to_status_proto
 
 log = logging.getLogger("svckit.rpc")
 
@@ -78,11 +81,14 @@ def _bind(context, method: str):
     return call_context.set_current_call(call_context.CallContext(request_id, method, credentials, acting_for))
 
 
-async def _admit(guard: CallGuard, rule: MethodRule) -> None:
-    """Admits the current call (or raises its refusal): its principal replaces its credentials."""
-    call = call_context.current_call()
-    call.principal = await guard.admit(call.method, rule, call.credentials, call.acting_for)
-    call.credentials = ""
+def _outcome(error: Exception, context) -> tuple[str, str]:
+    """The status code name and ErrorInfo reason that ``error`` ends its call with (``_Method.abort`` sends them)."""
+    if isinstance(error, grpc.aio.AbortError):  # the handler ended the call itself
+        return _code_name(context, unset="UNKNOWN"), ""
+    domain_error = domain_error_of(error)
+    if domain_error is None:
+        return grpc.StatusCode.INTERNAL.name, ""
+    return status_code_of(domain_error).name, domain_error.reason
 
 
 def domain_error_of(error: Exception) -> DomainError | None:
@@ -120,16 +126,19 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
 class _Method:
-    """One method's wrapping: its name, its metrics, the error domain of its service, who may call it."""
+    """One method's wrapping: its name, its metrics, the error domain of its service, who may call it, and for a
+    method that changes data, its audit log entries (None for every other: their calls cost nothing more)."""
 
-    __slots__ = ("domain", "guard", "metrics", "name", "rule")
+    __slots__ = ("audit", "domain", "guard", "metrics", "name", "rule")
 
-    def __init__(self, name: str, grpc_type: str, domain: str, guard: CallGuard) -> None:
+    def __init__(self, name: str, grpc_type: str, domain: str, guard: CallGuard, audit_log: AuditLog | None,
+                 request_type: Descriptor | None) -> None:
         self.name = name
         self.metrics = MethodMetrics(grpc_type, name)
         self.domain = domain
         self.guard = guard
         self.rule = guard.rule_of(name)
+        self.audit = audit_log.of_method(name, request_type) if audit_log is not None and self.rule.mutating else None
 
     async def abort(self, error: Exception, context) -> NoReturn:
         """Ends the call with the status ``error`` stands for (by raising grpc.aio's AbortError)."""
@@ -147,7 +156,7 @@ class _Method:
     def counted(self, request_iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
         return _CountedRequests(request_iterator, self.metrics.received)
 
-    async def unary_response(self, call: Callable[[], Any], context) -> Any:
+    async def unary_response(self, request: Any, call: Callable[[], Any], context) -> Any:
         token = _bind(context, self.name)
         metrics = self.metrics
         metrics.started.inc()
@@ -156,18 +165,25 @@ class _Method:
         start = time.perf_counter()
         try:
             try:
-                await _admit(self.guard, self.rule)
+                await self.guard.admit(call_context.current_call(), self.rule)
                 response = await call()
             except asyncio.CancelledError:
                 metrics.handled("CANCELLED")
+                if self.audit is not None:
+                    self.audit.record_later(request, "CANCELLED")
                 raise
             except Exception as error:
                 try:
+                    if self.audit is not None:  # before abort, which sends the status
+                        await self.audit.record(request, None, *_outcome(error, context))
                     await self.abort(error, context)
                 finally:
                     metrics.handled(_code_name(context, unset="UNKNOWN"))
-            metrics.handled(_code_name(context))
+            code = _code_name(context)
+            metrics.handled(code)
             metrics.sent.inc()
+            if self.audit is not None:
+                await self.audit.record(request, response, code)
             return response
         finally:
             metrics.handling.observe(time.perf_counter() - start)
@@ -184,7 +200,7 @@ class _Method:
         code = None
         try:
             try:
-                await _admit(self.guard, self.rule)
+                await self.guard.admit(call_context.current_call(), self.rule)
                 async for item in _iterate(call()):
                     metrics.sent.inc()
                     yield item
@@ -253,11 +269,16 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return deserialize
 
 
-def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str,
-                 guard: CallGuard) -> grpc.RpcMethodHandler:
-    """``handler`` with the request context, admission, metrics and error mapping around each of its calls."""
+def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str, guard: CallGuard,
+                 audit_log: AuditLog | None = None) -> grpc.RpcMethodHandler:
+    """``handler`` with the request context, admission, metrics, error mapping and, for a method that changes data,
+    its audit log entry around each of its calls."""
     grpc_type, make = _KINDS[(handler.request_streaming, handler.response_streaming)]
-    wrapping = _Method(method, grpc_type, error_domain, guard)
+    request_class = getattr(handler.request_deserializer, "__self__", None)
+    wrapping = _Method(method, grpc_type, error_domain, guard, audit_log,
+                       getattr(request_class, "DESCRIPTOR", None))
+    if wrapping.audit is not None and grpc_type != "unary":
+        raise ValueError(f"{method} changes data but streams: the audit log records unary calls only")
     inner = handler.unary_unary or handler.stream_unary or handler.unary_stream or handler.stream_stream
     assert inner is not None, f"{method} has no behaviour"
     requests = wrapping.counted if handler.request_streaming else _unchanged
@@ -275,7 +296,7 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str,
             yield response
 
     async def unary(request, context):
-        return await wrapping.unary_response(call_of(request, context), context)
+        return await wrapping.unary_response(request, call_of(request, context), context)
 
     behaviour = streamed if handler.response_streaming else unary
     return make(behaviour, _tolerant(handler.request_deserializer), handler.response_serializer)
@@ -284,10 +305,12 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str, error_domain: str,
 class WrappedHandlers(grpc.GenericRpcHandler):
     """A service's generic handler whose method handlers are wrapped (see ``wrap_handler``), each once."""
 
-    def __init__(self, inner: grpc.GenericRpcHandler, error_domain: str, guard: CallGuard) -> None:
+    def __init__(self, inner: grpc.GenericRpcHandler, error_domain: str, guard: CallGuard,
+                 audit_log: AuditLog | None = None) -> None:
         self._inner = inner
         self._domain = error_domain
         self._guard = guard
+        self._audit_log = audit_log
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
@@ -297,5 +320,6 @@ class WrappedHandlers(grpc.GenericRpcHandler):
             handler = self._inner.service(handler_call_details)
             if handler is None:  # not this service's: not remembered, or unknown names would fill the dict
                 return None
-            wrapped = self._wrapped[method] = wrap_handler(handler, method, self._domain, self._guard)
+            wrapped = self._wrapped[method] = wrap_handler(handler, method, self._domain, self._guard,
+                                                           self._audit_log)
         return wrapped

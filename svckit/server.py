@@ -14,7 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from prometheus_client import start_http_server
+from sparring.auditlog.v1 import audit_log_service_pb2_grpc
 
+from svckit.audit_log import AuditLog
+from svckit.audit_log_service import SERVICE_NAME as AUDIT_LOG_SERVICE
+from svckit.audit_log_service import AuditLogServicer
 from svckit.guard import CallGuard
 from svckit.interceptors import WrappedHandlers
 from svckit.settings import DEFAULT_MAX_MESSAGE_BYTES
@@ -95,13 +99,16 @@ class _Registrar:
     generic handler alone serves the same calls, so the registered copy is dropped.
     """
 
-    def __init__(self, server: grpc.aio.Server, error_domain: str, guard: CallGuard) -> None:
+    def __init__(self, server: grpc.aio.Server, error_domain: str, guard: CallGuard,
+                 audit_log: AuditLog | None = None) -> None:
         self._server = server
         self._domain = error_domain
         self._guard = guard
+        self._audit_log = audit_log
 
     def add_generic_rpc_handlers(self, handlers) -> None:
-        self._server.add_generic_rpc_handlers(tuple(WrappedHandlers(h, self._domain, self._guard) for h in handlers))
+        self._server.add_generic_rpc_handlers(tuple(WrappedHandlers(h, self._domain, self._guard, self._audit_log)
+                                                    for h in handlers))
 
     def add_registered_method_handlers(self, service_name: str, method_handlers) -> None:
         """Deliberately ignored; see the class docstring."""
@@ -137,6 +144,9 @@ class GrpcApp:
     ``on_drain`` callbacks run once the drain delay is over and the server has stopped taking calls,
     so that long-lived streams end politely while in-flight unary calls finish, before the grace period
     cancels what remains; ``on_close`` callbacks run after the server has stopped (close pools, stop workers).
+
+    With an ``audit_log``, every call of a method that changes data is written to it, and the server serves
+    ``AuditLogService`` over it.
     """
 
     service_names: list[str]
@@ -152,17 +162,23 @@ class GrpcApp:
     max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # A second, plaintext port serving health only, for probes that cannot speak TLS (Kubernetes' gRPC probes).
     health_port: int | None = None
+    audit_log: AuditLog | None = None
 
     def __post_init__(self) -> None:
+        if self.audit_log is not None:
+            self.service_names = [*self.service_names, AUDIT_LOG_SERVICE]
         self.server = grpc.aio.server(options=(
             *SERVER_OPTIONS,
             ("grpc.max_receive_message_length", self.max_receive_message_bytes),
             ("grpc.max_send_message_length", self.max_send_message_bytes),
         ))
         self.health = _Health()
-        registrar = _Registrar(self.server, self.error_domain, self.security.guard)
+        registrar = _Registrar(self.server, self.error_domain, self.security.guard, self.audit_log)
         # grpc.aio asks the services in the order they were added: the busiest first.
         self.add_servicers(registrar)
+        if self.audit_log is not None:
+            audit_log_service_pb2_grpc.add_AuditLogServiceServicer_to_server(AuditLogServicer(self.audit_log),
+                                                                              registrar)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
         if self.security.guard.serves_reflection:
             # The aio servicer by name: enable_server_reflection picks it only when handed the server itself.
@@ -182,6 +198,8 @@ class GrpcApp:
         return f"{self.host}:{self.bound_port}"
 
     async def start(self) -> int:
+        if self.audit_log is not None:
+            await self.audit_log.start()
         address = f"{self.host}:{self.port}"
         credentials = self.security.server_credentials
         self.bound_port = (self.server.add_insecure_port(address) if credentials is None
@@ -216,6 +234,8 @@ class GrpcApp:
         for end_streams in self.on_drain:
             await end_streams()
         await stopping
+        if self.audit_log is not None:  # the calls that ended have queued their entries
+            await self.audit_log.stop()
         if self.health_server is not None:
             await self.health_server.stop(0)
         for close in self.on_close:

@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
                                    description="Server reflection open to all, to callers with a token, or not served")
     development_organization: str = _shared("SPARRING_DEVELOPMENT_ORGANIZATION", "development",
                                             description="The organization of anonymous callers in development mode")
+    audit_log_retention_days: int = _shared("AUDIT_LOG_RETENTION_DAYS", 90, ge=1,
+                                            description="Audit log entries older than this are deleted (hourly)")
     service_token_file: str = Field(default="", description="This service's own token, for its calls to the others; "
                                     "read again when the file changes")
     rate_limit_per_second: float = Field(default=5.0, gt=0, description="Per caller, on this service's costly calls")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from service_clients.persona import PersonaClient
+from svckit.audit_log import AuditLog
 from svckit.db import autocommit
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
@@ -77,6 +78,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
+        audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_drain.append(drain)
     app.on_close.extend([*closers, listener.stop])
