@@ -92,8 +92,8 @@ async def test_stored_sessions_resume_from_the_end_of_their_gap_free_prefix(engi
     await advance("holed", 3)  # unchanged: nothing to check
     async with engine.begin() as connection:
         await connection.execute(sa.text(
-            "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
-            " VALUES ('holed', 4, 'user', 'words', now(), 1)"))
+            "INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count)"
+            " VALUES ('development', 'holed', 4, 'user', 'words', now(), 1)"))  # stored before 0004: 'development's
     await advance("holed", 6)  # the hole is filled: 4, 5 and 6 are all stored
 
 
