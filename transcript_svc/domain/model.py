@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -161,7 +162,7 @@ def check_command(command: Command, violations: Violations, prefix: str = "comma
 def check_gateway_subject(gateway: str, violations: Violations, field: str = "session.gateway") -> None:
     if len(gateway) > MAX_SUBJECT_CHARS:
         violations.add(field, f"must be at most {MAX_SUBJECT_CHARS} characters (got {len(gateway)})")
-    if any(not character.isprintable() for character in gateway):
+    if any(unicodedata.category(character).startswith("C") for character in gateway):
         violations.add(field, "must not contain control characters")
 
 
