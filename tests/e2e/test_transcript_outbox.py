@@ -136,7 +136,7 @@ async def test_a_refused_request_is_retried_until_delivered(transcript_settings,
 
 
 async def test_deliveries_act_for_the_organization_of_their_session(transcript_settings, engine, transcript_schema,
-                                                                   fake_analysis):
+                                                                   fake_analysis, other_sarah):
     fake, address = await fake_analysis()
     (replica,) = await _transcript_replicas(transcript_settings, engine, address)
     try:

@@ -42,7 +42,7 @@ class Callers:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def callers(transcript_server, transcripts, connect) -> Callers:
+async def callers(transcript_server, transcripts, connect, other_sarah) -> Callers:
     def stub(bearer: str) -> transcript_service_pb2_grpc.TranscriptServiceStub:
         return transcript_service_pb2_grpc.TranscriptServiceStub(connect(transcript_server, bearer))
 
