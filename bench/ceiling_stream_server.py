@@ -31,6 +31,7 @@ from transcript_svc.domain.model import Role, Utterance
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TranscriptService"].full_name
 ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
+ORGANIZATION = "bench"  # of the sessions the benchmark inserts for the bare servers
 MAX_IN_FLIGHT = 256  # only reported in `opened`: this server does not limit what a stream has in flight
 
 
@@ -75,7 +76,8 @@ class Streams:
             async for request in frames:
                 u = request.utterance
                 spoken = u.spoken_time.ToDatetime(tzinfo=UTC) if u.HasField("spoken_time") else datetime.now(UTC)
-                future = await self._committer.submit(session_id, Utterance(u.sequence, ROLES[u.role], u.text, spoken))
+                future = await self._committer.submit(ORGANIZATION, session_id,
+                                                      Utterance(u.sequence, ROLES[u.role], u.text, spoken))
                 pending.append((u.sequence, future))
                 arrived.set()
         finally:

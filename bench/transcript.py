@@ -26,6 +26,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc as pb_grpc
 
 from bench import services
+from bench.ceiling_stream_server import ORGANIZATION
 from bench.children import ChildProcess, free_port, start_module
 from bench.load import Call
 from bench.streams import ROLES, GatewayStream
@@ -166,12 +167,12 @@ async def insert_sessions(database_url: str, label: str, count: int) -> list[str
     try:
         await connection.execute(
             """
-            INSERT INTO transcript.sessions (id, persona, scenario, blueprint, round_number, state,
+            INSERT INTO transcript.sessions (organization, id, persona, scenario, blueprint, round_number, state,
                                              analysis_interval, start_time, revision, update_time)
-            SELECT id, 'personas/sarah-chen', 'scenarios/q2-cost-reduction', 'sales', 1, 'active', $2, now(), 1,
+            SELECT $3, id, 'personas/sarah-chen', 'scenarios/q2-cost-reduction', 'sales', 1, 'active', $2, now(), 1,
                    now()
             FROM unnest($1::text[]) AS id
-            """, ids, ANALYSIS_INTERVAL)
+            """, ids, ANALYSIS_INTERVAL, ORGANIZATION)
     finally:
         await connection.close()
     return [f"sessions/{i}" for i in ids]

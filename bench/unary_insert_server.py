@@ -21,6 +21,7 @@ import asyncpg
 import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from bench.ceiling_stream_server import ORGANIZATION
 from bench.echo_server import serve_until_terminated
 from svckit import eventloop
 from svckit.notify import libpq_url
@@ -30,9 +31,9 @@ METHOD = "AppendMessage"
 FULL_METHOD = f"/{SERVICE}/{METHOD}"
 ROLES = {pb.ROLE_USER: "user", pb.ROLE_ASSISTANT: "assistant"}
 INSERT = """
-INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (session_id, sequence) DO NOTHING
+INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (organization, session_id, sequence) DO NOTHING
 """
 
 
@@ -50,8 +51,8 @@ async def serve(port: int, database_url: str, pool_size: int) -> None:
         session_id = request.name.split("/", 2)[1]
         spoken = (request.spoken_time.ToDatetime(tzinfo=UTC) if request.HasField("spoken_time")
                   else datetime.now(UTC))
-        await pool.execute(INSERT, session_id, request.sequence, ROLES[request.role], request.text, spoken,
-                           len(request.text.split()))
+        await pool.execute(INSERT, ORGANIZATION, session_id, request.sequence, ROLES[request.role], request.text,
+                           spoken, len(request.text.split()))
         return pb.UtteranceAck(sequence=request.sequence)
 
     server = grpc.aio.server()

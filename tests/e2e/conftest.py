@@ -10,7 +10,7 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 
 from persona_svc.app import build
 from persona_svc.config import PersonaSettings
-from tests.security import secure_channel, token
+from tests.security import OTHER_ORGANIZATION, secure_channel, token
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -53,9 +53,8 @@ async def authors(persona_server, connect) -> persona_service_pb2_grpc.PersonaSe
     return persona_service_pb2_grpc.PersonaServiceStub(connect(persona_server, token("author")))
 
 
-@pytest_asyncio.fixture(scope="session")
-async def sarah(personas) -> None:
-    """The persona of every test session (``personas/sarah-chen``), as the live tests create it."""
+async def _create_sarah(personas: persona_service_pb2_grpc.PersonaServiceStub) -> None:
+    """``personas/sarah-chen`` in the organization ``personas`` calls for, unless it is there already."""
     from sparring.persona.v1 import persona_service_pb2 as pb
 
     try:
@@ -64,6 +63,19 @@ async def sarah(personas) -> None:
             difficulty=4, personality_traits=["sceptical", "blunt"])))
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+@pytest_asyncio.fixture(scope="session")
+async def sarah(personas) -> None:
+    """The persona of every test session (``personas/sarah-chen``), as the live tests create it."""
+    await _create_sarah(personas)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def other_sarah(persona_server, connect) -> None:
+    """``personas/sarah-chen`` of the other organization (OTHER_ORGANIZATION), for its sessions."""
+    await _create_sarah(persona_service_pb2_grpc.PersonaServiceStub(
+        connect(persona_server, token("admin", organization=OTHER_ORGANIZATION))))
 
 
 @pytest_asyncio.fixture(scope="session")

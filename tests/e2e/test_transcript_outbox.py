@@ -14,9 +14,10 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from devtools.gateway import Gateway
+from svckit.context import current_call
 from svckit.server import GrpcApp
 from tests.e2e.transcript_fixtures import new_session, utterance
-from tests.security import secure_channel, security
+from tests.security import OTHER_ORGANIZATION, secure_channel, security, token
 from transcript_svc.app import build
 
 
@@ -26,11 +27,13 @@ class FakeAnalysis(analysis_service_pb2_grpc.AnalysisServiceServicer):
 
     def __init__(self, refuse_first: bool = False) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.organizations: dict[str, set[str]] = {}  # session -> the organizations its calls acted for
         self.refuse_first = refuse_first
         self.changed = asyncio.Condition()
 
     async def _record(self, call: tuple[str, str], context) -> None:
         first = not self.of(call[0])
+        self.organizations.setdefault(call[0], set()).add(current_call().organization)
         async with self.changed:
             self.calls.append(call)
             self.changed.notify_all()
@@ -130,3 +133,24 @@ async def test_a_refused_request_is_retried_until_delivered(transcript_settings,
             "SELECT state, attempts FROM transcript.outbox WHERE session_id = :id"),
             {"id": session.name.split("/")[1]})).one()
     assert tuple(row) == ("done", 2)
+
+
+async def test_deliveries_act_for_the_organization_of_their_session(transcript_settings, engine, transcript_schema,
+                                                                   fake_analysis, other_sarah):
+    fake, address = await fake_analysis()
+    (replica,) = await _transcript_replicas(transcript_settings, engine, address)
+    try:
+        async with secure_channel(replica.address, token("admin", organization=OTHER_ORGANIZATION)) as channel:
+            stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+            session = await new_session(stub, interval=2)
+            gateway = Gateway(stub, session.name)
+            await gateway.read()
+            gateway.send(utterance(1), utterance(2))
+            await gateway.acks_until(2)
+            gateway.close()
+            await stub.EndSession(pb.EndSessionRequest(name=session.name))
+            await fake.wait_for(session.name, 2)  # delivered in the background, outside any call of the session
+    finally:
+        await replica.stop(grace=1)
+    assert Counter(fake.of(session.name)) == Counter({(session.name, "seq-2"): 1, (session.name, "audit"): 1})
+    assert fake.organizations[session.name] == {OTHER_ORGANIZATION}

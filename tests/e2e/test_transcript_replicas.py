@@ -16,7 +16,7 @@ from devtools.gateway import Gateway
 from svckit.db import make_engine
 from tests.e2e.transcript_checks import all_rows, rejected, session_id, stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, utterance
-from tests.security import secure_channel
+from tests.security import ORGANIZATION, secure_channel
 from transcript_svc.app import build
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.transcripts import Transcripts
@@ -249,8 +249,8 @@ async def opening_hook(database_url, transcript_schema, transcript_settings, mon
     plans: dict[str, object] = {}
     original_open = Transcripts.open_stream
 
-    async def open_stream(self, session_id, last_known_sequence):
-        grant = await original_open(self, session_id, last_known_sequence)
+    async def open_stream(self, caller, session_id, last_known_sequence):
+        grant = await original_open(self, caller, session_id, last_known_sequence)
         action = plans.pop(session_id, None)
         if action is not None:
             expected = await action()
@@ -281,7 +281,7 @@ async def test_a_session_ended_while_its_stream_opens_ends_the_stream(opening_ho
 
     async def end_it():
         await b.stub.EndSession(pb.EndSessionRequest(name=session.name))
-        return "on_session_change", f"ended:{session_id(session.name)}"
+        return "on_session_change", f"ended:{session_id(session.name)}:{ORGANIZATION}"
 
     interfere(session, end_it)
     gateway = Gateway(a.stub, session.name)
@@ -302,7 +302,7 @@ async def test_a_command_sent_while_the_stream_opens_is_delivered_on_it(opening_
 
     async def send_one():
         sent.append(await send_command(b.stub, session, "sent while opening"))
-        return "on_command", f"{session_id(session.name)}:{sent[0].name.split('/')[-1]}"
+        return "on_command", f"{session_id(session.name)}:{sent[0].name.split('/')[-1]}:{ORGANIZATION}"
 
     interfere(session, send_one)
     gateway = Gateway(a.stub, session.name)
@@ -322,7 +322,7 @@ async def test_a_newer_stream_opened_while_the_older_opens_takes_over(opening_ho
         newer.append(Gateway(b.stub, session.name))
         await newer[0].read()
         epoch = await _epoch(opening_hook.engine, session)
-        return "on_stream_opened", f"{session_id(session.name)}:{epoch}"
+        return "on_stream_opened", f"{session_id(session.name)}:{epoch}:{ORGANIZATION}"
 
     interfere(session, open_newer)
     older = Gateway(a.stub, session.name)

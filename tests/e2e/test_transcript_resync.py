@@ -7,6 +7,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway
 from tests.e2e.transcript_fixtures import new_session
+from tests.security import ORGANIZATION
 
 
 async def test_a_command_announced_while_listen_was_down_is_delivered_after_reconnect(transcripts, engine):
@@ -17,9 +18,9 @@ async def test_a_command_announced_while_listen_was_down_is_delivered_after_reco
     async with engine.begin() as connection:
         # A command stored while the announcement could not be heard: no NOTIFY reaches the replica.
         await connection.execute(sa.text(
-            "INSERT INTO transcript.commands (session_id, id, type, text, source, state, create_time) "
-            "VALUES (:session, 'missed', 'context_injection', 'Mention the audit next week', 'manual', 'pending', "
-            "now())"), {"session": session_id})
+            "INSERT INTO transcript.commands (organization, session_id, id, type, text, source, state, create_time) "
+            "VALUES (:organization, :session, 'missed', 'context_injection', 'Mention the audit next week', 'manual', "
+            "'pending', now())"), {"organization": ORGANIZATION, "session": session_id})
         # The listener's connection drops; on reconnect the replica re-reads what its streams may have missed.
         await connection.execute(sa.text(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -9,10 +9,11 @@ from devtools.gateway import Gateway, utterance_frame
 from tests.builders import uid
 
 
-async def new_session(stub, interval: int = 0) -> pb.Session:
+async def new_session(stub, interval: int = 0, gateway: str = "", session_id: str = "",
+                      scenario: str = "scenarios/q2-cost-reduction") -> pb.Session:
     reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
-        persona="personas/sarah-chen", scenario="scenarios/q2-cost-reduction", blueprint=persona_pb.BLUEPRINT_SALES,
-        analysis_interval=interval), session_id=f"call-{uid()}"))
+        persona="personas/sarah-chen", scenario=scenario, blueprint=persona_pb.BLUEPRINT_SALES,
+        analysis_interval=interval, gateway=gateway), session_id=session_id or f"call-{uid()}"))
     return reply.session
 
 

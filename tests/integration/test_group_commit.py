@@ -21,6 +21,7 @@ from svckit.usecase import Mutation
 from tests.builders import caller, uid
 from tests.integration.flaky_database import Faults
 from tests.probes import metric
+from tests.security import ORGANIZATION
 from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, UnknownSession
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.domain.model import Outcome, Role, Session, SessionState, Utterance
@@ -71,7 +72,7 @@ def said(sequence: int, text: str | None = None, role: Role = Role.USER) -> Utte
 async def submit_all(committer: GroupCommitter, items: list[tuple[str, Utterance]],
                      epoch: int = 0) -> list[asyncio.Future]:
     """Queues every item before the writer runs (``submit`` does not yield while the queue has room)."""
-    return [await committer.submit(session_id, utterance, epoch) for session_id, utterance in items]
+    return [await committer.submit(ORGANIZATION, session_id, utterance, epoch) for session_id, utterance in items]
 
 
 async def rows(engine, sql: str, **params) -> list:
@@ -122,7 +123,7 @@ async def test_utterances_of_several_sessions_commit_together_in_groups(committe
 
 async def test_a_lone_utterance_commits_without_waiting_for_a_full_group(committer, service, engine):
     session_id = await new_session(service)
-    future = await committer.submit(session_id, said(1))
+    future = await committer.submit(ORGANIZATION, session_id, said(1))
     assert await asyncio.wait_for(future, timeout=5) is Outcome.STORED
     assert await last_sequence(engine, session_id) == 1
 
@@ -196,7 +197,7 @@ async def test_analysis_requests_are_written_exactly_at_multiples_of_the_interva
     # Resending everything (one group, then one by one) falls due nowhere again.
     await asyncio.gather(*await submit_all(committer, [(session_id, said(n)) for n in range(1, 11)]))
     for n in (3, 6, 9):
-        await (await committer.submit(session_id, said(n)))
+        await (await committer.submit(ORGANIZATION, session_id, said(n)))
     assert await analysis_requests(engine, session_id) == [3, 6, 9]
 
     await asyncio.gather(*await submit_all(committer, [(session_id, said(n)) for n in (11, 12, 13)]))
@@ -224,8 +225,8 @@ async def test_analysis_requests_are_announced_by_notify(committer, service, eng
     listener = await asyncpg.connect(database_url)
     try:
         await listener.add_listener("transcript_outbox", lambda *args: heard.put_nowait(args[2]))
-        await (await committer.submit(session_id, said(1)))
-        await (await committer.submit(session_id, said(2)))
+        await (await committer.submit(ORGANIZATION, session_id, said(1)))
+        await (await committer.submit(ORGANIZATION, session_id, said(2)))
         assert await asyncio.wait_for(heard.get(), timeout=5) == "transcript_outbox"
     finally:
         await listener.close()
@@ -262,14 +263,14 @@ async def test_a_stream_whose_commit_failed_commits_nothing_more_until_it_resume
     await committer.start()
     try:
         session_id = await new_session(service, interval=2)
-        assert await (await committer.submit(session_id, said(1), epoch=1)) is Outcome.STORED
+        assert await (await committer.submit(ORGANIZATION, session_id, said(1), epoch=1)) is Outcome.STORED
         # The group fails, and so does its retry alone on a new connection.
         faults.lose_next = 2
         with pytest.raises(asyncpg.ConnectionDoesNotExistError):
-            await (await committer.submit(session_id, said(2), epoch=1))
+            await (await committer.submit(ORGANIZATION, session_id, said(2), epoch=1))
         assert "group commit of 1 utterances failed" in caplog.text
         with pytest.raises(EarlierUtteranceFailed):
-            await (await committer.submit(session_id, said(3), epoch=1))
+            await (await committer.submit(ORGANIZATION, session_id, said(3), epoch=1))
         assert await last_sequence(engine, session_id) == 1
         # The gateway resumes on a newer stream from the durable sequence.
         resumed = await submit_all(committer, [(session_id, said(n)) for n in (2, 3)], epoch=2)
@@ -308,9 +309,10 @@ async def test_the_writer_outlives_an_unexpected_error(committer, service, engin
     session_id = await new_session(service)
     broken = Utterance(1, Role.USER, None, SPOKEN)  # type: ignore[arg-type]  # a bug upstream, not bad input
     with pytest.raises(AttributeError):
-        await asyncio.wait_for(await committer.submit(session_id, broken), timeout=5)
+        await asyncio.wait_for(await committer.submit(ORGANIZATION, session_id, broken), timeout=5)
     # Its stream fails; the resumed one (a newer epoch) commits.
-    assert await asyncio.wait_for(await committer.submit(session_id, said(1), epoch=1), timeout=5) is Outcome.STORED
+    resumed = await committer.submit(ORGANIZATION, session_id, said(1), epoch=1)
+    assert await asyncio.wait_for(resumed, timeout=5) is Outcome.STORED
 
 
 async def test_stop_commits_what_is_queued(database_url, service, engine):
@@ -328,7 +330,7 @@ async def test_a_full_queue_makes_submitters_wait(database_url, service, engine)
     session_id = await new_session(service)
     # Not started: nothing drains the queue, so the sixth submit waits for room.
     futures = await submit_all(committer, [(session_id, said(n)) for n in range(1, 6)])
-    sixth = asyncio.ensure_future(committer.submit(session_id, said(6)))
+    sixth = asyncio.ensure_future(committer.submit(ORGANIZATION, session_id, said(6)))
     await asyncio.sleep(0)  # let the sixth submit reach the full queue
     assert not sixth.done()
     await committer.start()

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tests.builders import uid
 from tests.integration.flaky_database import Faults
+from tests.security import ORGANIZATION
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.domain.model import Outcome, Role, Utterance
 
@@ -45,7 +46,8 @@ class Gateway:
         return len(self.acked) == self.last and not self.in_flight
 
     async def submit(self, committer: GroupCommitter, sequence: int) -> None:
-        self.in_flight.append((sequence, await committer.submit(self.session_id, said(sequence), self.epoch)))
+        commit = await committer.submit(ORGANIZATION, self.session_id, said(sequence), self.epoch)
+        self.in_flight.append((sequence, commit))
 
     async def settle(self, committer: GroupCommitter, connection: asyncpg.Connection) -> None:
         """Reads the acks in order, as the stream would send them; the first failure ends the stream."""
@@ -72,9 +74,9 @@ class Gateway:
 async def new_sessions(connection: asyncpg.Connection, count: int) -> list[str]:
     ids = [f"prop-{uid()}" for _ in range(count)]
     await connection.executemany(
-        "INSERT INTO transcript.sessions (id, persona, blueprint, round_number, state, analysis_interval,"
-        " start_time, last_sequence, revision, update_time)"
-        " VALUES ($1, 'personas/p', 'sales', 1, 'active', 3, now(), 0, 1, now())", [(i,) for i in ids])
+        "INSERT INTO transcript.sessions (organization, id, persona, blueprint, round_number, state,"
+        " analysis_interval, start_time, last_sequence, revision, update_time)"
+        " VALUES ($1, $2, 'personas/p', 'sales', 1, 'active', 3, now(), 0, 1, now())", [(ORGANIZATION, i) for i in ids])
     return ids
 
 

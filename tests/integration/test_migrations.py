@@ -92,9 +92,54 @@ async def test_stored_sessions_resume_from_the_end_of_their_gap_free_prefix(engi
     await advance("holed", 3)  # unchanged: nothing to check
     async with engine.begin() as connection:
         await connection.execute(sa.text(
-            "INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)"
-            " VALUES ('holed', 4, 'user', 'words', now(), 1)"))
+            "INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count)"
+            " VALUES ('development', 'holed', 4, 'user', 'words', now(), 1)"))  # stored before 0004: 'development's
     await advance("holed", 6)  # the hole is filled: 4, 5 and 6 are all stored
+
+
+# A session and one row of each table that refers to it or keeps requests: (table, columns, values).
+TRANSCRIPT_ROWS = [
+    ("sessions", "id, persona, blueprint, round_number, state, analysis_interval, start_time, revision, update_time",
+     "'call-1', 'personas/p', 'sales', 1, 'active', 10, now(), 1, now()"),
+    ("messages", "session_id, sequence, role, text, spoken_time, word_count", "'call-1', 1, 'user', 'words', now(), 1"),
+    ("commands", "session_id, id, type, text, source, state, create_time",
+     "'call-1', 'c1', 'curveball', 'late', 'manual', 'pending', now()"),
+    ("outbox", "session_id, kind, up_to_sequence", "'call-1', 'audit', 1"),
+    ("request_log", "request_id, method, fingerprint", "'r1', 'EndSession', 'f'"),
+]
+
+
+def insert_row(table: str, columns: str, values: str, organization: str | None = None) -> sa.TextClause:
+    if organization is None:
+        return sa.text(f"INSERT INTO transcript.{table} ({columns}) VALUES ({values})")
+    return sa.text(f"INSERT INTO transcript.{table} (organization, {columns}) VALUES ('{organization}', {values})")
+
+
+async def test_stored_transcripts_belong_to_the_organization_the_migration_is_told(engine, monkeypatch):
+    """Revision 0004 gives every row stored before it the organization SPARRING_MIGRATION_ORGANIZATION names; then
+    each row must name its own, and another organization may hold the same session id and request id."""
+    await upgrade(engine, TRANSCRIPT.package, TRANSCRIPT.schema, "0003")
+    async with engine.begin() as connection:
+        for row in TRANSCRIPT_ROWS:
+            await connection.execute(insert_row(*row))
+    monkeypatch.setenv("SPARRING_MIGRATION_ORGANIZATION", "initech")
+    await TRANSCRIPT.migrate(engine)
+
+    async with engine.connect() as connection:
+        owners = {table: (await connection.execute(sa.text(
+            f"SELECT DISTINCT organization FROM transcript.{table}"))).scalars().all()
+            for table, _, _ in TRANSCRIPT_ROWS}
+    assert owners == {table: ["initech"] for table, _, _ in TRANSCRIPT_ROWS}
+    with pytest.raises(sa.exc.IntegrityError, match="organization"):
+        async with engine.begin() as connection:
+            table, columns, values = TRANSCRIPT_ROWS[0]
+            await connection.execute(insert_row(table, columns, values.replace("call-1", "call-2")))
+    async with engine.begin() as connection:
+        for row in TRANSCRIPT_ROWS:
+            await connection.execute(insert_row(*row, organization="acme"))
+        held = (await connection.execute(sa.text(
+            "SELECT organization, id FROM transcript.sessions ORDER BY organization"))).all()
+    assert [tuple(row) for row in held] == [("acme", "call-1"), ("initech", "call-1")]
 
 
 async def test_stored_analyses_take_their_window_end_as_their_trigger_sequence(engine):

@@ -7,105 +7,130 @@ import asyncio
 import dataclasses
 from datetime import datetime
 from types import TracebackType
-from typing import Any
 
 from svckit.errors import NotFound
-from tests.unit.request_log_fake import InMemoryRequestLog
-from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
+from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
+from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, SessionState, Utterance
 from transcript_svc.service_layer.ports import SessionFilters
 
 
 @dataclasses.dataclass
 class TranscriptStore:
-    """What is committed: sessions, commands by (session, id), outbox rows, request log rows
-    (request id -> method, fingerprint, response) and the announcements made at commit."""
+    """What is committed: sessions by (organization, id), commands by (organization, session, id), outbox rows,
+    request log rows by organization (request id -> method, fingerprint, response) and the announcements made
+    at commit."""
 
-    sessions: dict[str, Session] = dataclasses.field(default_factory=dict)
-    commands: dict[tuple[str, str], Command] = dataclasses.field(default_factory=dict)
-    outbox: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
-    requests: dict[str, tuple[str, str, Any]] = dataclasses.field(default_factory=dict)
+    sessions: dict[tuple[str, str], Session] = dataclasses.field(default_factory=dict)
+    commands: dict[tuple[str, str, str], Command] = dataclasses.field(default_factory=dict)
+    outbox: list[tuple[str, str, str, int]] = dataclasses.field(default_factory=list)
+    requests: dict[str, RequestTable] = dataclasses.field(default_factory=dict)
     announcements: list[tuple[str, ...]] = dataclasses.field(default_factory=list)
+    stream_epochs: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> TranscriptStore:
-        return TranscriptStore(dict(self.sessions), dict(self.commands), list(self.outbox), dict(self.requests),
-                               list(self.announcements))
+        return TranscriptStore(dict(self.sessions), dict(self.commands), list(self.outbox),
+                               {org: RequestTable(dict(table.requests)) for org, table in self.requests.items()},
+                               list(self.announcements), dict(self.stream_epochs))
 
 
 class FakeSessions:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
 
-    async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
-        return self._store.sessions.get(session_id)
+    async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None:
+        return self._store.sessions.get((organization, session_id))
 
     async def add(self, session: Session) -> None:
-        self._store.sessions[session.id] = session
+        self._store.sessions[(session.organization, session.id)] = session
 
     async def end(self, session: Session) -> None:
-        self._store.sessions[session.id] = session
+        self._store.sessions[(session.organization, session.id)] = session
 
-    async def stream_epoch(self, session_id: str) -> int | None:
+    async def stream_epoch(self, organization: str, session_id: str) -> int | None:
         raise NotImplementedError("no use case under test reads the stream epoch")
 
-    async def claim_stream(self, session_id: str, last_known_sequence: int) -> tuple[Session, int] | None:
-        raise NotImplementedError("no use case under test opens a stream")
+    async def claim_stream(self, organization: str, session_id: str, last_known_sequence: int,
+                           gateway: str) -> tuple[Session, int] | None:
+        key = (organization, session_id)
+        session = self._store.sessions.get(key)
+        if (session is None or session.state is SessionState.ENDED or session.last_sequence < last_known_sequence
+                or (gateway and session.gateway not in ("", gateway))):
+            return None
+        if gateway:
+            session = self._store.sessions[key] = dataclasses.replace(session, gateway=session.gateway or gateway)
+        self._store.stream_epochs[key] = self._store.stream_epochs.get(key, 0) + 1
+        return session, self._store.stream_epochs[key]
 
-    async def list(self, filters: SessionFilters, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
-        raise NotImplementedError("no use case under test lists sessions")
+    async def list(self, organization: str, filters: SessionFilters, after: tuple[datetime, str] | None,
+                   limit: int) -> list[Session]:
+        """Newest first; of the filters, only ``participant`` (the rest are the SQL repository's)."""
+        participant = filters.get("participant")
+        found = [s for (org, _), s in self._store.sessions.items() if org == organization
+                 and (not participant or participant in (s.interviewer, s.gateway))]
+        found.sort(key=lambda s: (s.start_time, s.id), reverse=True)
+        return [s for s in found if after is None or (s.start_time, s.id) < after][:limit]
 
 
 class FakeMessages:
-    async def get(self, session_id: str, sequence: int) -> Message | None:
-        raise NotImplementedError("no use case under test reads messages")
+    async def get(self, organization: str, session_id: str, sequence: int) -> Message | None:
+        return None  # the group commit writes messages; none is stored here
 
-    async def page(self, session_id: str, after: int, up_to: int | None, limit: int) -> list[Message]:
-        raise NotImplementedError("no use case under test reads messages")
+    async def page(self, organization: str, session_id: str, after: int, up_to: int | None,
+                   limit: int) -> list[Message]:
+        return []
 
-    async def last(self, session_id: str, up_to: int | None, count: int) -> list[Message]:
-        raise NotImplementedError("no use case under test reads messages")
+    async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
+        return []
 
 
 class FakeCommands:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
 
-    async def get(self, session_id: str, command_id: str) -> Command | None:
-        return self._store.commands.get((session_id, command_id))
+    async def get(self, organization: str, session_id: str, command_id: str) -> Command | None:
+        return self._store.commands.get((organization, session_id, command_id))
 
-    async def add(self, command: Command) -> None:
-        self._store.commands[(command.session_id, command.id)] = command
+    async def add(self, organization: str, command: Command) -> None:
+        self._store.commands[(organization, command.session_id, command.id)] = command
 
-    async def unacknowledged(self, session_id: str) -> list[Command]:
-        raise NotImplementedError("no use case under test delivers commands")
+    async def unacknowledged(self, organization: str, session_id: str) -> list[Command]:
+        return [c for (org, session, _), c in self._store.commands.items()
+                if (org, session) == (organization, session_id) and c.state is not CommandState.ACKNOWLEDGED]
 
-    async def mark_delivered(self, session_id: str, command_ids: list[str], when: datetime) -> None:
-        raise NotImplementedError("no use case under test delivers commands")
+    async def mark_delivered(self, organization: str, session_id: str, command_ids: list[str],
+                             when: datetime) -> None:
+        for command_id in command_ids:
+            key = (organization, session_id, command_id)
+            self._store.commands[key] = dataclasses.replace(self._store.commands[key], state=CommandState.DELIVERED,
+                                                            deliver_time=when)
 
-    async def acknowledge(self, session_id: str, command_id: str, when: datetime) -> bool:
+    async def acknowledge(self, organization: str, session_id: str, command_id: str, when: datetime) -> bool:
         raise NotImplementedError("no use case under test acknowledges commands")
 
-    async def list(self, session_id: str, state: str | None, source: str | None, after: int | None,
-                   limit: int) -> list[tuple[int, Command]]:
-        raise NotImplementedError("no use case under test lists commands")
+    async def list(self, organization: str, session_id: str, state: str | None, source: str | None,
+                   after: int | None, limit: int) -> list[tuple[int, Command]]:
+        commands = [c for (org, session, _), c in self._store.commands.items()
+                    if (org, session) == (organization, session_id)]
+        return list(enumerate(commands, start=1))[after or 0:][:limit]
 
 
 class FakeOutbox:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
 
-    async def enqueue(self, session_id: str, kind: str, up_to_sequence: int) -> None:
-        self._store.outbox.append((session_id, kind, up_to_sequence))
+    async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None:
+        self._store.outbox.append((organization, session_id, kind, up_to_sequence))
 
 
 class FakeAnnouncements:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
 
-    async def session_ended(self, session_id: str) -> None:
-        self._store.announcements.append(("session_ended", session_id))
+    async def session_ended(self, organization: str, session_id: str) -> None:
+        self._store.announcements.append(("session_ended", organization, session_id))
 
-    async def command_sent(self, session_id: str, command_id: str) -> None:
-        self._store.announcements.append(("command_sent", session_id, command_id))
+    async def command_sent(self, organization: str, session_id: str, command_id: str) -> None:
+        self._store.announcements.append(("command_sent", organization, session_id, command_id))
 
     async def outbox_due(self) -> None:
         self._store.announcements.append(("outbox_due",))
@@ -134,9 +159,8 @@ class FakeTranscriptUnitOfWork:
     def outbox(self) -> FakeOutbox:
         return FakeOutbox(self._working)
 
-    @property
-    def requests(self) -> InMemoryRequestLog:
-        return InMemoryRequestLog(self._working)
+    def requests(self, organization: str) -> InMemoryRequestLog:
+        return InMemoryRequestLog(self._working.requests.setdefault(organization, RequestTable()))
 
     @property
     def announce(self) -> FakeAnnouncements:
@@ -174,11 +198,12 @@ class FakeCommitter:
     told otherwise), or with the error set for it."""
 
     def __init__(self) -> None:
-        self.submitted: list[tuple[str, Utterance, int]] = []
+        self.submitted: list[tuple[str, str, Utterance, int]] = []
         self.outcomes: dict[int, Outcome | Exception] = {}
 
-    async def submit(self, session_id: str, utterance: Utterance, epoch: int) -> asyncio.Future[Outcome]:
-        self.submitted.append((session_id, utterance, epoch))
+    async def submit(self, organization: str, session_id: str, utterance: Utterance,
+                     epoch: int) -> asyncio.Future[Outcome]:
+        self.submitted.append((organization, session_id, utterance, epoch))
         commit: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         outcome = self.outcomes.get(utterance.sequence, Outcome.STORED)
         if isinstance(outcome, Exception):

@@ -14,16 +14,17 @@ class AnalysisClient:
         self._stub = analysis_service_pb2_grpc.AnalysisServiceStub(link.channel)
         self._timeout = timeout_seconds
 
-    async def deliver(self, kind: str, session_id: str, up_to_sequence: int) -> None:
-        """Raises grpc.aio.AioRpcError when the analysis service refuses or cannot be reached."""
+    async def deliver(self, organization: str, kind: str, session_id: str, up_to_sequence: int) -> None:
+        """Asks, for the session's ``organization`` (delivered in the background, outside any call of it); raises
+        grpc.aio.AioRpcError when the analysis service refuses or cannot be reached."""
         session = f"sessions/{session_id}"
+        options = self._link.options(self._timeout, organization)
         if kind == "audit":
             await self._stub.AuditSession(pb.AuditSessionRequest(session=session, request_id=f"audit-{session_id}"),
-                                          **self._link.options(self._timeout))
+                                          **options)
         else:
             await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
-                session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"),
-                **self._link.options(self._timeout))
+                session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"), **options)
 
     async def close(self) -> None:
         await self._link.close()

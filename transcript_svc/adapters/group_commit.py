@@ -72,12 +72,21 @@ class UnknownSession(LookupError):
     """Not committed: the session does not exist."""
 
 
+# A session by its key: (organization, session id).
+SessionKey = tuple[str, str]
+
+
 @dataclass
 class _Pending:
+    organization: str
     session_id: str
     utterance: Utterance
     epoch: int
     future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def session(self) -> SessionKey:
+        return self.organization, self.session_id
 
     def fail(self, error: Exception) -> None:
         self.future.set_exception(error)
@@ -90,50 +99,53 @@ class _Pending:
 # last_sequence is kept only if it is last_sequence + n, which holds exactly up to the first hole.
 _INSERT = """
 WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])
-        AS b(session_id, sequence, role, text, spoken_time, word_count)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::int[])
+        AS b(organization, session_id, sequence, role, text, spoken_time, word_count)
 ), durable AS (
-    SELECT s.id, s.last_sequence FROM transcript.sessions s
-    WHERE s.id = ANY($1::text[]) ORDER BY s.id FOR UPDATE
+    SELECT s.organization, s.id, s.last_sequence FROM transcript.sessions s
+    WHERE (s.organization, s.id) IN (SELECT organization, session_id FROM batch)
+    ORDER BY s.organization, s.id FOR UPDATE
 ), fresh AS (
     SELECT b.*, d.last_sequence,
-           row_number() OVER (PARTITION BY b.session_id ORDER BY b.sequence) AS n
-    FROM batch b JOIN durable d ON d.id = b.session_id
+           row_number() OVER (PARTITION BY b.organization, b.session_id ORDER BY b.sequence) AS n
+    FROM batch b JOIN durable d ON d.organization = b.organization AND d.id = b.session_id
     WHERE b.sequence > d.last_sequence
 ), extending AS (
     SELECT * FROM fresh WHERE sequence = last_sequence + n
 ), inserted AS (
-    INSERT INTO transcript.messages (session_id, sequence, role, text, spoken_time, word_count)
-    SELECT session_id, sequence, role, text, spoken_time, word_count FROM extending
-    ON CONFLICT (session_id, sequence) DO NOTHING
-    RETURNING session_id, sequence
+    INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count)
+    SELECT organization, session_id, sequence, role, text, spoken_time, word_count FROM extending
+    ON CONFLICT (organization, session_id, sequence) DO NOTHING
+    RETURNING organization, session_id, sequence
 )
-SELECT d.id AS session_id, d.last_sequence,
-       (SELECT count(*) FROM extending e WHERE e.session_id = d.id) AS extended,
-       (SELECT array_agg(i.sequence) FROM inserted i WHERE i.session_id = d.id) AS inserted
+SELECT d.organization, d.id AS session_id, d.last_sequence,
+       (SELECT count(*) FROM extending e WHERE e.organization = d.organization AND e.session_id = d.id) AS extended,
+       (SELECT array_agg(i.sequence) FROM inserted i
+        WHERE i.organization = d.organization AND i.session_id = d.id) AS inserted
 FROM durable d
 """
 _STORED = """
-SELECT m.session_id, m.sequence, m.role, m.text
+SELECT m.organization, m.session_id, m.sequence, m.role, m.text
 FROM transcript.messages m
-JOIN unnest($1::text[], $2::bigint[]) AS k(session_id, sequence)
-  ON m.session_id = k.session_id AND m.sequence = k.sequence
+JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(organization, session_id, sequence)
+  ON m.organization = k.organization AND m.session_id = k.session_id AND m.sequence = k.sequence
 """
 _ADVANCE = """
 UPDATE transcript.sessions s
 SET last_sequence = v.top
-FROM unnest($1::text[], $2::bigint[]) AS v(id, top)
-WHERE s.id = v.id
-RETURNING s.id, s.analysis_interval
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(organization, id, top)
+WHERE s.organization = v.organization AND s.id = v.id
+RETURNING s.organization, s.id, s.analysis_interval
 """
 # The analysis requests and their announcement in one round trip (the insert runs though nothing reads it).
 _ENQUEUE = """
 WITH queued AS (
-    INSERT INTO transcript.outbox (session_id, kind, up_to_sequence)
-    SELECT session_id, 'analysis', up_to FROM unnest($1::text[], $2::bigint[]) AS t(session_id, up_to)
-    ON CONFLICT (session_id, kind, up_to_sequence) DO NOTHING
+    INSERT INTO transcript.outbox (organization, session_id, kind, up_to_sequence)
+    SELECT organization, session_id, 'analysis', up_to
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(organization, session_id, up_to)
+    ON CONFLICT (organization, session_id, kind, up_to_sequence) DO NOTHING
 )
-SELECT pg_notify($3, '')
+SELECT pg_notify($4, '')
 """
 
 
@@ -155,7 +167,7 @@ class GroupCommitter:
         self._failed_connects = 0
         self._next_connect_time = 0.0
         # session -> the newest stream epoch of it whose commit failed
-        self._broken: OrderedDict[str, int] = OrderedDict()
+        self._broken: OrderedDict[SessionKey, int] = OrderedDict()
 
     async def start(self) -> None:
         self._connection = await self._connect()
@@ -177,10 +189,11 @@ class GroupCommitter:
         if self._connection is not None:
             self._connection.terminate()
 
-    async def submit(self, session_id: str, utterance: Utterance, epoch: int = 0) -> asyncio.Future[Outcome]:
+    async def submit(self, organization: str, session_id: str, utterance: Utterance,
+                     epoch: int = 0) -> asyncio.Future[Outcome]:
         """Queues an utterance of the stream ``epoch``; the returned future gives its ``Outcome`` once
         committed, or the error that kept it from being committed."""
-        pending = _Pending(session_id, utterance, epoch)
+        pending = _Pending(organization, session_id, utterance, epoch)
         await self._queue.put(pending)
         return pending.future
 
@@ -214,9 +227,9 @@ class GroupCommitter:
         A newer stream of a session (the gateway resuming) clears the mark."""
         kept = []
         for pending in batch:
-            failed_epoch = self._broken.get(pending.session_id)
+            failed_epoch = self._broken.get(pending.session)
             if failed_epoch is not None and pending.epoch > failed_epoch:
-                del self._broken[pending.session_id]
+                del self._broken[pending.session]
                 failed_epoch = None
             if failed_epoch is None:
                 kept.append(pending)
@@ -228,8 +241,8 @@ class GroupCommitter:
 
     def _mark_failed(self, part: list[_Pending]) -> None:
         for pending in part:
-            self._broken[pending.session_id] = max(pending.epoch, self._broken.get(pending.session_id, pending.epoch))
-            self._broken.move_to_end(pending.session_id)
+            self._broken[pending.session] = max(pending.epoch, self._broken.get(pending.session, pending.epoch))
+            self._broken.move_to_end(pending.session)
         while len(self._broken) > _MAX_BROKEN_STREAMS:
             self._broken.popitem(last=False)
 
@@ -258,9 +271,9 @@ class GroupCommitter:
             self._drop_connection_after(failure)
         else:
             failure = DatabaseUnavailable("the database cannot be reached")
-        parts: dict[str, list[_Pending]] = {}
+        parts: dict[SessionKey, list[_Pending]] = {}
         for pending in batch:
-            parts.setdefault(pending.session_id, []).append(pending)
+            parts.setdefault(pending.session, []).append(pending)
         for part in parts.values():
             if isinstance(failure, _DATABASE_ERRORS) and await self._connected():
                 try:
@@ -321,15 +334,15 @@ class GroupCommitter:
         connection = self._connection
         assert connection is not None
         # A resend can meet its original in the same batch: only the first of a key is written.
-        first: dict[tuple[str, int], _Pending] = {}
+        first: dict[tuple[str, str, int], _Pending] = {}
         for p in batch:
-            first.setdefault((p.session_id, p.utterance.sequence), p)
+            first.setdefault((*p.session, p.utterance.sequence), p)
         unique = list(first.values())
         async with connection.transaction():
             written = await _insert(connection, unique)
             stored = await _stored_content(connection, unique, written)
             triggers = await _advance(connection, written)
-        outcomes = [_outcome(p, first[(p.session_id, p.utterance.sequence)], written, stored) for p in batch]
+        outcomes = [_outcome(p, first[(*p.session, p.utterance.sequence)], written, stored) for p in batch]
         GROUP_SIZE.observe(len(batch))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
         MESSAGES_STORED.inc(len(written.inserted))
@@ -342,58 +355,62 @@ class _Written:
     """What a group's insert did: each locked session's durable sequence before it, its new top where the
     group extended it, and the keys inserted."""
 
-    previous: dict[str, int] = field(default_factory=dict)
-    tops: dict[str, int] = field(default_factory=dict)
-    inserted: set[tuple[str, int]] = field(default_factory=set)
+    previous: dict[SessionKey, int] = field(default_factory=dict)
+    tops: dict[SessionKey, int] = field(default_factory=dict)
+    inserted: set[tuple[str, str, int]] = field(default_factory=set)
 
 
 async def _insert(connection: asyncpg.Connection, unique: list[_Pending]) -> _Written:
     written = _Written()
     for row in await connection.fetch(
-            _INSERT, [p.session_id for p in unique], [p.utterance.sequence for p in unique],
-            [p.utterance.role.value for p in unique], [p.utterance.text for p in unique],
-            [p.utterance.spoken_time for p in unique], [p.utterance.word_count for p in unique]):
-        session_id = row["session_id"]
-        written.previous[session_id] = row["last_sequence"]
-        written.inserted.update((session_id, sequence) for sequence in row["inserted"] or ())
+            _INSERT, [p.organization for p in unique], [p.session_id for p in unique],
+            [p.utterance.sequence for p in unique], [p.utterance.role.value for p in unique],
+            [p.utterance.text for p in unique], [p.utterance.spoken_time for p in unique],
+            [p.utterance.word_count for p in unique]):
+        session = row["organization"], row["session_id"]
+        written.previous[session] = row["last_sequence"]
+        written.inserted.update((*session, sequence) for sequence in row["inserted"] or ())
         if row["extended"]:
-            written.tops[session_id] = row["last_sequence"] + row["extended"]
+            written.tops[session] = row["last_sequence"] + row["extended"]
     return written
 
 
 async def _stored_content(connection: asyncpg.Connection, unique: list[_Pending],
-                          written: _Written) -> dict[tuple[str, int], tuple[str, str]]:
+                          written: _Written) -> dict[tuple[str, str, int], tuple[str, str]]:
     """The role and text stored already for what was not inserted but is at or below the new top, to compare."""
-    rest = [p for p in unique if (p.session_id, p.utterance.sequence) not in written.inserted
-            and p.session_id in written.previous
-            and p.utterance.sequence <= written.tops.get(p.session_id, written.previous[p.session_id])]
+    rest = [p for p in unique if (*p.session, p.utterance.sequence) not in written.inserted
+            and p.session in written.previous
+            and p.utterance.sequence <= written.tops.get(p.session, written.previous[p.session])]
     if not rest:
         return {}
-    rows = await connection.fetch(_STORED, [p.session_id for p in rest], [p.utterance.sequence for p in rest])
-    return {(row["session_id"], row["sequence"]): (row["role"], row["text"]) for row in rows}
+    rows = await connection.fetch(_STORED, [p.organization for p in rest], [p.session_id for p in rest],
+                                  [p.utterance.sequence for p in rest])
+    return {(row["organization"], row["session_id"], row["sequence"]): (row["role"], row["text"]) for row in rows}
 
 
 async def _advance(connection: asyncpg.Connection, written: _Written) -> int:
     """Moves each extended session's durable sequence to its new top and writes the analysis requests that fell
     due, announcing them; returns how many."""
-    due_sessions, due_sequences = [], []
+    due_sessions: list[SessionKey] = []
+    due_sequences: list[int] = []
     if written.tops:
-        for row in await connection.fetch(_ADVANCE, list(written.tops), list(written.tops.values())):
-            session_id = row["id"]
-            for up_to in analysis_due(written.previous[session_id], written.tops[session_id],
-                                      row["analysis_interval"]):
-                due_sessions.append(session_id)
+        for row in await connection.fetch(_ADVANCE, [o for o, _ in written.tops], [s for _, s in written.tops],
+                                          list(written.tops.values())):
+            session = row["organization"], row["id"]
+            for up_to in analysis_due(written.previous[session], written.tops[session], row["analysis_interval"]):
+                due_sessions.append(session)
                 due_sequences.append(up_to)
     if due_sessions:
-        await connection.execute(_ENQUEUE, due_sessions, due_sequences, OUTBOX_CHANNEL)
+        await connection.execute(_ENQUEUE, [o for o, _ in due_sessions], [s for _, s in due_sessions], due_sequences,
+                                 OUTBOX_CHANNEL)
     return len(due_sessions)
 
 
 def _outcome(pending: _Pending, original: _Pending, written: _Written,
-             stored: dict[tuple[str, int], tuple[str, str]]) -> Outcome | Exception:
+             stored: dict[tuple[str, str, int], tuple[str, str]]) -> Outcome | Exception:
     """What became of ``pending``, given the first of its key in the group (``original``)."""
-    key = (pending.session_id, pending.utterance.sequence)
-    if pending.session_id not in written.previous:
+    key = (*pending.session, pending.utterance.sequence)
+    if pending.session not in written.previous:
         return UnknownSession(f"no session {pending.session_id}")
     if pending is original and key in written.inserted:
         return Outcome.STORED

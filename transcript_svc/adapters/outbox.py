@@ -20,13 +20,14 @@ FINAL_CODES = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_F
                          grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED})
 
 _QUERIES = OutboxQueries.of(OutboxTable(
-    "transcript.outbox", fields="item.id, item.session_id, item.kind, item.up_to_sequence", order="id"))
+    "transcript.outbox", fields="item.id, item.organization, item.session_id, item.kind, item.up_to_sequence",
+    order="id"))
 
 
-def transcript_outbox(engine: AsyncEngine, deliver: Callable[[str, str, int], Awaitable[None]],
+def transcript_outbox(engine: AsyncEngine, deliver: Callable[[str, str, str, int], Awaitable[None]],
                       max_attempts: int) -> OutboxDispatcher:
     async def deliver_row(row: sa.Row[Any]) -> None:
-        await deliver(row.kind, row.session_id, row.up_to_sequence)
+        await deliver(row.organization, row.kind, row.session_id, row.up_to_sequence)
 
     return OutboxDispatcher("transcript", engine, _QUERIES, deliver_row,
                             final_codes=FINAL_CODES, max_attempts=max_attempts)

@@ -32,7 +32,7 @@ def _session(row: Any) -> Session:
         round_number=row.round_number, state=SessionState(row.state), persona_revision=row.persona_revision,
         analysis_interval=row.analysis_interval, start_time=row.start_time, end_time=row.end_time,
         end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
-        update_time=row.update_time,
+        update_time=row.update_time, organization=row.organization, interviewer=row.interviewer, gateway=row.gateway,
     )
 
 
@@ -50,12 +50,20 @@ def _command(row: Any) -> Command:
     )
 
 
+def _session_key(organization: str, session_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(t.sessions.c.organization == organization, t.sessions.c.id == session_id)
+
+
+def _child_of(table: sa.Table, organization: str, session_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return table.c.organization == organization, table.c.session_id == session_id
+
+
 class SessionRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
-        query = sa.select(*_SESSION_COLUMNS).where(t.sessions.c.id == session_id)
+    async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None:
+        query = sa.select(*_SESSION_COLUMNS).where(_session_key(organization, session_id))
         if for_update:
             query = query.with_for_update()
         row = (await self._c.execute(query)).first()
@@ -63,7 +71,8 @@ class SessionRepository:
 
     async def add(self, session: Session) -> None:
         await self._c.execute(t.sessions.insert().values(
-            id=session.id, persona=session.persona, scenario=session.scenario, blueprint=session.blueprint,
+            organization=session.organization, id=session.id, interviewer=session.interviewer,
+            gateway=session.gateway, persona=session.persona, scenario=session.scenario, blueprint=session.blueprint,
             round_number=session.round_number, state=session.state.value, persona_revision=session.persona_revision,
             analysis_interval=session.analysis_interval, start_time=session.start_time, end_time=None,
             end_reason="", last_sequence=0, revision=session.revision, update_time=session.update_time,
@@ -71,32 +80,42 @@ class SessionRepository:
         ))
 
     async def end(self, session: Session) -> None:
-        await self._c.execute(t.sessions.update().where(t.sessions.c.id == session.id).values(
+        await self._c.execute(t.sessions.update().where(_session_key(session.organization, session.id)).values(
             state=session.state.value, end_time=session.end_time, end_reason=session.end_reason,
             revision=session.revision, update_time=session.update_time,
         ))
 
-    async def stream_epoch(self, session_id: str) -> int | None:
-        return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(t.sessions.c.id == session_id))
+    async def stream_epoch(self, organization: str, session_id: str) -> int | None:
+        return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(_session_key(organization, session_id)))
 
-    async def claim_stream(self, session_id: str, last_known_sequence: int) -> tuple[Session, int] | None:
-        """Makes the caller the newest stream of the session, if it has not ended and holds
-        ``last_known_sequence``, and announces "{session_id}:{epoch}" on the streams channel at commit: one
-        statement.
+    async def claim_stream(self, organization: str, session_id: str, last_known_sequence: int,
+                           gateway: str) -> tuple[Session, int] | None:
+        """Makes the caller the newest stream of the session, if it has not ended, holds ``last_known_sequence``
+        and is ``gateway``'s or no gateway's yet (then it becomes ``gateway``'s; '' claims any session and assigns
+        none), and announces "{session_id}:{epoch}:{organization}" on the streams channel at commit: one statement.
         Returns the session and the stream's epoch; None when no such session is there to stream."""
         s = t.sessions.c
+        claim = t.sessions.update().values(stream_epoch=s.stream_epoch + 1)
+        if gateway:  # the gateway check and its assignment ride on the claim: no round trip more
+            claim = claim.where(s.gateway.in_(["", gateway])).values(
+                gateway=sa.case((s.gateway == "", gateway), else_=s.gateway))
         row = (await self._c.execute(
-            t.sessions.update()
-            .where(s.id == session_id, s.state != SessionState.ENDED.value, s.last_sequence >= last_known_sequence)
-            .values(stream_epoch=s.stream_epoch + 1)
+            claim
+            .where(_session_key(organization, session_id), s.state != SessionState.ENDED.value,
+                   s.last_sequence >= last_known_sequence)
             .returning(*_SESSION_COLUMNS, s.stream_epoch,
-                       sa.func.pg_notify(STREAMS_CHANNEL, s.id + ":" + sa.cast(s.stream_epoch, sa.Text)))
+                       sa.func.pg_notify(STREAMS_CHANNEL, s.id + ":" + sa.cast(s.stream_epoch, sa.Text) + ":"
+                                         + s.organization))
         )).first()
         return (_session(row), row.stream_epoch) if row else None
 
-    async def list(self, filters: SessionFilters, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
+    async def list(self, organization: str, filters: SessionFilters, after: tuple[datetime, str] | None,
+                   limit: int) -> list[Session]:
         s = t.sessions.c
-        query = sa.select(*_SESSION_COLUMNS).order_by(s.start_time.desc(), s.id.desc()).limit(limit)
+        query = (sa.select(*_SESSION_COLUMNS).where(s.organization == organization)
+                 .order_by(s.start_time.desc(), s.id.desc()).limit(limit))
+        if filters.get("participant"):
+            query = query.where(sa.or_(s.interviewer == filters["participant"], s.gateway == filters["participant"]))
         for column in ("persona", "scenario", "blueprint", "state"):
             if filters.get(column):
                 query = query.where(getattr(s, column) == filters[column])
@@ -113,21 +132,22 @@ class MessageRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def get(self, session_id: str, sequence: int) -> Message | None:
+    async def get(self, organization: str, session_id: str, sequence: int) -> Message | None:
         row = (await self._c.execute(sa.select(t.messages).where(
-            t.messages.c.session_id == session_id, t.messages.c.sequence == sequence))).first()
+            *_child_of(t.messages, organization, session_id), t.messages.c.sequence == sequence))).first()
         return _message(row) if row else None
 
-    async def page(self, session_id: str, after: int, up_to: int | None, limit: int) -> list[Message]:
+    async def page(self, organization: str, session_id: str, after: int, up_to: int | None,
+                   limit: int) -> list[Message]:
         m = t.messages.c
-        query = sa.select(t.messages).where(m.session_id == session_id, m.sequence > after)
+        query = sa.select(t.messages).where(*_child_of(t.messages, organization, session_id), m.sequence > after)
         if up_to:
             query = query.where(m.sequence <= up_to)
         return [_message(row) for row in await self._c.execute(query.order_by(m.sequence).limit(limit))]
 
-    async def last(self, session_id: str, up_to: int | None, count: int) -> list[Message]:
+    async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
         m = t.messages.c
-        query = sa.select(t.messages).where(m.session_id == session_id)
+        query = sa.select(t.messages).where(*_child_of(t.messages, organization, session_id))
         if up_to:
             query = query.where(m.sequence <= up_to)
         rows = await self._c.execute(query.order_by(m.sequence.desc()).limit(count))
@@ -138,46 +158,51 @@ class CommandRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def get(self, session_id: str, command_id: str) -> Command | None:
+    async def get(self, organization: str, session_id: str, command_id: str) -> Command | None:
         row = (await self._c.execute(sa.select(t.commands).where(
-            t.commands.c.session_id == session_id, t.commands.c.id == command_id))).first()
+            *_child_of(t.commands, organization, session_id), t.commands.c.id == command_id))).first()
         return _command(row) if row else None
 
-    async def add(self, command: Command) -> None:
+    async def add(self, organization: str, command: Command) -> None:
         await self._c.execute(t.commands.insert().values(
-            session_id=command.session_id, id=command.id, type=command.type.value, text=command.text,
-            label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
+            organization=organization, session_id=command.session_id, id=command.id, type=command.type.value,
+            text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
             suggestion=command.suggestion, state=command.state.value, delivery_count=0,
             create_time=command.create_time,
         ))
 
-    async def unacknowledged(self, session_id: str) -> list[Command]:
+    async def unacknowledged(self, organization: str, session_id: str) -> list[Command]:
         c = t.commands.c
         rows = await self._c.execute(sa.select(t.commands).where(
-            c.session_id == session_id, c.state != CommandState.ACKNOWLEDGED.value).order_by(c.position))
+            *_child_of(t.commands, organization, session_id), c.state != CommandState.ACKNOWLEDGED.value,
+        ).order_by(c.position))
         return [_command(row) for row in rows]
 
-    async def mark_delivered(self, session_id: str, command_ids: list[str], when: datetime) -> None:
+    async def mark_delivered(self, organization: str, session_id: str, command_ids: list[str],
+                             when: datetime) -> None:
         c = t.commands.c
         await self._c.execute(t.commands.update().where(
-            c.session_id == session_id, c.id.in_(command_ids), c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.id.in_(command_ids),
+            c.state != CommandState.ACKNOWLEDGED.value,
         ).values(state=CommandState.DELIVERED.value, delivery_count=c.delivery_count + 1, deliver_time=when))
 
-    async def acknowledge(self, session_id: str, command_id: str, when: datetime) -> bool:
+    async def acknowledge(self, organization: str, session_id: str, command_id: str, when: datetime) -> bool:
         c = t.commands.c
         found = await self._c.scalar(sa.select(sa.literal(True)).where(
-            c.session_id == session_id, c.id == command_id))
+            *_child_of(t.commands, organization, session_id), c.id == command_id))
         if not found:
             return False
         await self._c.execute(t.commands.update().where(
-            c.session_id == session_id, c.id == command_id, c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.id == command_id,
+            c.state != CommandState.ACKNOWLEDGED.value,
         ).values(state=CommandState.ACKNOWLEDGED.value, acknowledge_time=when))
         return True
 
-    async def list(self, session_id: str, state: str | None, source: str | None, after: int | None,
-                   limit: int) -> list[tuple[int, Command]]:
+    async def list(self, organization: str, session_id: str, state: str | None, source: str | None,
+                   after: int | None, limit: int) -> list[tuple[int, Command]]:
         c = t.commands.c
-        query = sa.select(t.commands).where(c.session_id == session_id).order_by(c.position).limit(limit)
+        query = (sa.select(t.commands).where(*_child_of(t.commands, organization, session_id))
+                 .order_by(c.position).limit(limit))
         if state:
             query = query.where(c.state == state)
         if source:
@@ -191,8 +216,8 @@ class OutboxRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def enqueue(self, session_id: str, kind: str, up_to_sequence: int) -> None:
+    async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None:
         await self._c.execute(insert(t.outbox).values(
-            session_id=session_id, kind=kind, up_to_sequence=up_to_sequence, state="pending", attempts=0,
-            last_error="", next_attempt_time=sa.func.now(), create_time=sa.func.now(),
+            organization=organization, session_id=session_id, kind=kind, up_to_sequence=up_to_sequence,
+            state="pending", attempts=0, last_error="", next_attempt_time=sa.func.now(), create_time=sa.func.now(),
         ).on_conflict_do_nothing())

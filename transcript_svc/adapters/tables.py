@@ -10,8 +10,10 @@ SCHEMA = "transcript"
 metadata = sa.MetaData(schema=SCHEMA)
 _TS = sa.DateTime(timezone=True)
 
+# Session ids are unique per organization: the organization leads every key that names a session.
 sessions = sa.Table(
     "sessions", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("persona", sa.Text, nullable=False),
     sa.Column("scenario", sa.Text, nullable=False),
@@ -27,10 +29,13 @@ sessions = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("update_time", _TS, nullable=False),
     sa.Column("stream_epoch", sa.BigInteger, nullable=False),
+    sa.Column("interviewer", sa.Text, nullable=False),
+    sa.Column("gateway", sa.Text, nullable=False),
 )
 
 messages = sa.Table(
     "messages", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("session_id", sa.Text, primary_key=True),
     sa.Column("sequence", sa.BigInteger, primary_key=True),
     sa.Column("role", sa.Text, nullable=False),
@@ -42,6 +47,7 @@ messages = sa.Table(
 
 commands = sa.Table(
     "commands", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("session_id", sa.Text, primary_key=True),
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("position", sa.BigInteger),
@@ -61,6 +67,7 @@ commands = sa.Table(
 outbox = sa.Table(
     "outbox", metadata,
     sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("organization", sa.Text, nullable=False),
     sa.Column("session_id", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("up_to_sequence", sa.BigInteger, nullable=False),
@@ -72,4 +79,4 @@ outbox = sa.Table(
     sa.Column("done_time", _TS),
 )
 
-request_log = request_log_table(metadata)
+request_log = request_log_table(metadata, per_organization=True)

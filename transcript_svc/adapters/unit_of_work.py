@@ -22,11 +22,11 @@ class NotifyAnnouncements:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def session_ended(self, session_id: str) -> None:
-        await notify(self._c, SESSIONS_CHANNEL, f"ended:{session_id}")
+    async def session_ended(self, organization: str, session_id: str) -> None:
+        await notify(self._c, SESSIONS_CHANNEL, f"ended:{session_id}:{organization}")
 
-    async def command_sent(self, session_id: str, command_id: str) -> None:
-        await notify(self._c, COMMANDS_CHANNEL, f"{session_id}:{command_id}")
+    async def command_sent(self, organization: str, session_id: str, command_id: str) -> None:
+        await notify(self._c, COMMANDS_CHANNEL, f"{session_id}:{command_id}:{organization}")
 
     async def outbox_due(self) -> None:
         await notify(self._c, OUTBOX_CHANNEL, "")
@@ -37,7 +37,6 @@ class DatabaseUnitOfWork(UnitOfWork):
     messages: MessageRepository
     commands: CommandRepository
     outbox: OutboxRepository
-    requests: RequestLog
     announce: NotifyAnnouncements
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -45,5 +44,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
         self.outbox = OutboxRepository(connection)
-        self.requests = RequestLog(connection, tables.request_log)
         self.announce = NotifyAnnouncements(connection)
+
+    def requests(self, organization: str) -> RequestLog:
+        return RequestLog(self.connection, tables.request_log, organization)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -13,6 +14,7 @@ MAX_COMMAND_TEXT_CHARS = 2000
 MAX_LABEL_CHARS = 100
 DEFAULT_ANALYSIS_INTERVAL = 10
 MAX_ANALYSIS_INTERVAL = 1000
+MAX_SUBJECT_CHARS = 200
 
 
 class SessionState(StrEnum):
@@ -58,10 +60,16 @@ class Session:
     last_sequence: int
     revision: int
     update_time: datetime
+    organization: str = ""
+    interviewer: str = ""  # the subject who created it
+    gateway: str = ""  # the subject of the gateway that streams it; '' until one is assigned
 
     @property
     def resource_name(self) -> str:
         return f"sessions/{self.id}"
+
+    def is_participant(self, subject: str) -> bool:
+        return bool(subject) and subject in (self.interviewer, self.gateway)
 
     @property
     def etag(self) -> str:
@@ -149,6 +157,13 @@ def check_command(command: Command, violations: Violations, prefix: str = "comma
         violations.add(f"{prefix}.new_difficulty", "must be 0 unless the type is DIFFICULTY_CHANGE")
     if command.source is CommandSource.AI_SUGGESTED and not command.suggestion:
         violations.add(f"{prefix}.suggestion", "is required for AI_SUGGESTED commands")
+
+
+def check_gateway_subject(gateway: str, violations: Violations, field: str = "session.gateway") -> None:
+    if len(gateway) > MAX_SUBJECT_CHARS:
+        violations.add(field, f"must be at most {MAX_SUBJECT_CHARS} characters (got {len(gateway)})")
+    if any(unicodedata.category(character).startswith("C") for character in gateway):
+        violations.add(field, "must not contain control characters")
 
 
 def analysis_due(previous_last: int, new_last: int, interval: int) -> list[int]:

@@ -112,7 +112,7 @@ def session_draft(message: pb.Session) -> Session:
         id="", persona=persona, scenario=message.scenario, blueprint=blueprint, round_number=message.round_number,
         state=SessionState.ACTIVE, persona_revision=message.persona_revision,
         analysis_interval=message.analysis_interval, start_time=epoch, end_time=None, end_reason="",
-        last_sequence=0, revision=0, update_time=epoch,
+        last_sequence=0, revision=0, update_time=epoch, gateway=message.gateway,
     )
 
 
@@ -133,6 +133,8 @@ def session_message(session: Session) -> pb.Session:
         end_reason=session.end_reason,
         update_time=timestamp(session.update_time),
         etag=session.etag,
+        interviewer=session.interviewer,
+        gateway=session.gateway,
     )
 
 

@@ -10,6 +10,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from svckit.blueprints import blueprint_name
+from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.names import resource_id
 from svckit.usecase import mutation_of
@@ -33,7 +34,7 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
         return pb.CreateSessionResponse(session=convert.session_message(session))
 
     async def GetSession(self, request: pb.GetSessionRequest, context) -> pb.GetSessionResponse:
-        session = await self._transcripts.get_session(convert.session_id_of(request.name))
+        session = await self._transcripts.get_session(current_call().principal, convert.session_id_of(request.name))
         return pb.GetSessionResponse(session=convert.session_message(session))
 
     async def ListSessions(self, request: pb.ListSessionsRequest, context) -> pb.ListSessionsResponse:
@@ -57,7 +58,8 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
         if request.HasField("start_time_to"):
             filters["start_to"] = convert.time_of(request.start_time_to, "start_time_to", violations)
         violations.raise_if_any()
-        page = await self._transcripts.list_sessions(filters, request.page_size, request.page_token)
+        page = await self._transcripts.list_sessions(current_call().principal, filters, request.page_size,
+                                                     request.page_token)
         return pb.ListSessionsResponse(sessions=[convert.session_message(s) for s in page.items],
                                        next_page_token=page.next_page_token)
 
@@ -67,13 +69,13 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
         return pb.EndSessionResponse(session=convert.session_message(session))
 
     async def GetMessage(self, request: pb.GetMessageRequest, context) -> pb.GetMessageResponse:
-        message = await self._transcripts.get_message(*convert.message_ref(request.name))
+        message = await self._transcripts.get_message(current_call().principal, *convert.message_ref(request.name))
         return pb.GetMessageResponse(message=convert.message_message(message))
 
     async def ListMessages(self, request: pb.ListMessagesRequest, context) -> pb.ListMessagesResponse:
         messages, token, last = await self._transcripts.list_messages(
-            convert.session_id_of(request.parent, "parent"), request.last_n, request.after_sequence,
-            request.up_to_sequence, request.page_size, request.page_token)
+            current_call().principal, convert.session_id_of(request.parent, "parent"), request.last_n,
+            request.after_sequence, request.up_to_sequence, request.page_size, request.page_token)
         return pb.ListMessagesResponse(messages=[convert.message_message(m) for m in messages], next_page_token=token,
                                        last_durable_sequence=last)
 
@@ -84,12 +86,13 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
         return pb.SendCommandResponse(command=convert.command_message(command))
 
     async def GetCommand(self, request: pb.GetCommandRequest, context) -> pb.GetCommandResponse:
-        command = await self._transcripts.get_command(*convert.command_ref(request.name))
+        command = await self._transcripts.get_command(current_call().principal, *convert.command_ref(request.name))
         return pb.GetCommandResponse(command=convert.command_message(command))
 
     async def ListCommands(self, request: pb.ListCommandsRequest, context) -> pb.ListCommandsResponse:
         page = await self._transcripts.list_commands(
-            convert.session_id_of(request.parent, "parent"), convert.command_state_of(request.state),
-            convert.command_source_filter(request.source), request.page_size, request.page_token)
+            current_call().principal, convert.session_id_of(request.parent, "parent"),
+            convert.command_state_of(request.state), convert.command_source_filter(request.source), request.page_size,
+            request.page_token)
         return pb.ListCommandsResponse(commands=[convert.command_message(c) for c in page.items],
                                        next_page_token=page.next_page_token)

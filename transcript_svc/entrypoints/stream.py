@@ -29,6 +29,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from svckit.context import current_call
 from svckit.decoding import UndecodableRequest
 from svckit.errors import (
     Aborted,
@@ -101,9 +102,10 @@ class StreamSessionHandler:
         session_id = convert.session_id_of(first.open.session, "open.session")
         if first.open.last_known_sequence < 0:
             raise InvalidArgument(FieldViolation("open.last_known_sequence", "must not be negative"))
-        stream = self._live.opening(session_id)
+        caller = current_call().principal
+        stream = self._live.opening(caller.organization, session_id)
         try:
-            grant = await self._transcripts.open_stream(session_id, first.open.last_known_sequence)
+            grant = await self._transcripts.open_stream(caller, session_id, first.open.last_known_sequence)
         except BaseException:
             self._live.abandon(stream)
             raise
@@ -118,7 +120,8 @@ class StreamSessionHandler:
                 max_in_flight=self._max_in_flight,
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
-            recorder = self._recording.stream(session_id, grant.epoch, grant.session.last_sequence)
+            recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
+                                              grant.session.last_sequence)
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:
@@ -151,7 +154,8 @@ class _LiveStreamRun:
                     if item.error is not None:
                         raise item.error
                     if item.session_ended:
-                        session = await self._h._transcripts.get_session(self._stream.session_id)
+                        session = await self._h._transcripts.get_session(current_call().principal,
+                                                                         self._stream.session_id)
                         yield pb.StreamSessionResponse(ended=pb.SessionEnded(session=convert.session_message(session)))
                     return
                 yield item
@@ -206,7 +210,7 @@ class _LiveStreamRun:
             command_session, command_id = convert.command_ref(request.command_ack.command, "command_ack.command")
             if command_session != session_id:
                 raise NotFound(request.command_ack.command, reason="COMMAND_NOT_FOUND")
-            await self._h._transcripts.acknowledge_command(session_id, command_id)
+            await self._h._transcripts.acknowledge_command(self._stream.organization, session_id, command_id)
             COMMANDS_ACKED.inc()
         elif kind == "open":
             raise FailedPrecondition("the stream is already open", reason="STREAM_ALREADY_OPEN")

@@ -45,8 +45,13 @@ FULL_RETRY_AFTER_SECONDS = 1.0
 TAKEN_OVER, SESSION_ENDED, SHUTTING_DOWN = "taken_over", "session_ended", "shutting_down"
 
 
+# A session by its key: (organization, session id); ids are unique only within an organization.
+SessionKey = tuple[str, str]
+
+
 @dataclass(eq=False)
 class LiveStream:
+    organization: str
     session_id: str
     epoch: int = 0  # 0 while opening: known once the open has committed
     commands: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
@@ -54,6 +59,10 @@ class LiveStream:
     newest_epoch: int = 0  # the newest open of the session announced while this one was opening
     early_commands: list[str] = field(default_factory=list)  # announced while opening
     sent: set[str] = field(default_factory=set)  # command ids written (or being written) to this stream
+
+    @property
+    def session(self) -> SessionKey:
+        return self.organization, self.session_id
 
     def stop(self, kind: str) -> None:
         if not self.stopped.done():
@@ -65,12 +74,13 @@ class LiveStreams:
         self._transcripts = transcripts
         self._max_open = max_open
         self._held = 0  # streams from ``opening`` to ``abandon`` or ``unregister``
-        self._by_session: dict[str, LiveStream] = {}
-        self._opening: dict[str, set[LiveStream]] = {}
+        self._by_session: dict[SessionKey, LiveStream] = {}
+        self._opening: dict[SessionKey, set[LiveStream]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def opening(self, session_id: str) -> LiveStream:
-        """A stream about to open ``session_id``: announcements reach it from now on, before its epoch is known.
+    def opening(self, organization: str, session_id: str) -> LiveStream:
+        """A stream about to open ``session_id`` of ``organization``: announcements reach it from now on, before its
+        epoch is known.
 
         Raises ResourceExhausted when the replica holds ``max_open`` streams already."""
         if self._held >= self._max_open:
@@ -81,8 +91,8 @@ class LiveStreams:
                 metadata={"max_open_streams": str(self._max_open)}, retry_after=FULL_RETRY_AFTER_SECONDS)
         self._held += 1
         LIVE_STREAMS.inc()
-        stream = LiveStream(session_id)
-        self._opening.setdefault(session_id, set()).add(stream)
+        stream = LiveStream(organization, session_id)
+        self._opening.setdefault(stream.session, set()).add(stream)
         return stream
 
     def abandon(self, stream: LiveStream) -> None:
@@ -97,11 +107,11 @@ class LiveStreams:
         stream.sent.update(sent)
         if stream.newest_epoch > epoch:
             stream.stop(TAKEN_OVER)  # a newer open was announced while this one was opening
-        previous = self._by_session.get(stream.session_id)
+        previous = self._by_session.get(stream.session)
         if previous is not None and previous.epoch < stream.epoch:
             previous.stop(TAKEN_OVER)
         if previous is None or previous.epoch < stream.epoch:
-            self._by_session[stream.session_id] = stream
+            self._by_session[stream.session] = stream
         else:
             stream.stop(TAKEN_OVER)  # a newer stream registered first
         for command_id in stream.early_commands:
@@ -110,16 +120,16 @@ class LiveStreams:
 
     def unregister(self, stream: LiveStream) -> None:
         """A registered stream has ended."""
-        if self._by_session.get(stream.session_id) is stream:
-            del self._by_session[stream.session_id]
+        if self._by_session.get(stream.session) is stream:
+            del self._by_session[stream.session]
         self._release()
 
     def _forget_opening(self, stream: LiveStream) -> None:
-        streams = self._opening.get(stream.session_id)
+        streams = self._opening.get(stream.session)
         if streams is not None:
             streams.discard(stream)
             if not streams:
-                del self._opening[stream.session_id]
+                del self._opening[stream.session]
 
     def _release(self) -> None:
         self._held -= 1
@@ -133,7 +143,7 @@ class LiveStreams:
         """After the LISTEN connection came back: catch up on what was announced while it was down."""
         for stream in list(self._by_session.values()):
             try:
-                state, epoch, pending = await self._transcripts.stream_state(stream.session_id)
+                state, epoch, pending = await self._transcripts.stream_state(*stream.session)
             except Exception as error:
                 log.warning("resync of sessions/%s failed: %s", stream.session_id, error)
                 continue
@@ -148,34 +158,36 @@ class LiveStreams:
     # NOTIFY handlers: called on the event loop by the listener.
 
     def on_command(self, payload: str) -> None:
-        session_id, _, command_id = payload.partition(":")
-        stream = self._by_session.get(session_id)
+        session, command_id = _session_and_item(payload)
+        stream = self._by_session.get(session)
         if stream is not None:
             self._spawn(self._deliver(stream, command_id))
-        for opening in self._opening.get(session_id, ()):
+        for opening in self._opening.get(session, ()):
             opening.early_commands.append(command_id)
 
     def on_stream_opened(self, payload: str) -> None:
-        session_id, _, epoch = payload.partition(":")
-        stream = self._by_session.get(session_id)
+        session, epoch = _session_and_item(payload)
+        stream = self._by_session.get(session)
         if stream is not None and int(epoch) > stream.epoch:
             stream.stop(TAKEN_OVER)
-        for opening in self._opening.get(session_id, ()):
+        for opening in self._opening.get(session, ()):
             opening.newest_epoch = max(opening.newest_epoch, int(epoch))
 
     def on_session_change(self, payload: str) -> None:
-        change, _, session_id = payload.partition(":")
+        change, _, rest = payload.partition(":")
         if change != "ended":
             return
-        stream = self._by_session.get(session_id)
-        for ending in [*([stream] if stream is not None else []), *self._opening.get(session_id, ())]:
+        session_id, _, organization = rest.partition(":")
+        session = organization, session_id
+        stream = self._by_session.get(session)
+        for ending in [*([stream] if stream is not None else []), *self._opening.get(session, ())]:
             ending.stop(SESSION_ENDED)
 
     async def _deliver(self, stream: LiveStream, command_id: str) -> None:
         if command_id in stream.sent or stream.stopped.done():
             return  # already handed over by `opened` (its NOTIFY came late), or the stream is ending
         stream.sent.add(command_id)
-        command = await self._transcripts.deliverable_command(stream.session_id, command_id)
+        command = await self._transcripts.deliverable_command(*stream.session, command_id)
         if command is not None and not stream.stopped.done():
             await stream.commands.put(command)
 
@@ -184,6 +196,13 @@ class LiveStreams:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
+
+
+def _session_and_item(payload: str) -> tuple[SessionKey, str]:
+    """The session and the item (command id, epoch) of a "{session_id}:{item}:{organization}" payload."""
+    session_id, _, rest = payload.partition(":")
+    item, _, organization = rest.partition(":")
+    return (organization, session_id), item
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

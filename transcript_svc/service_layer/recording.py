@@ -17,14 +17,16 @@ class Recording:
     def __init__(self, committer: UtteranceCommitter) -> None:
         self._committer = committer
 
-    def stream(self, session_id: str, epoch: int, last_durable_sequence: int) -> StreamRecorder:
+    def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int) -> StreamRecorder:
         """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored."""
-        return StreamRecorder(self._committer, session_id, epoch, last_durable_sequence)
+        return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence)
 
 
 class StreamRecorder:
-    def __init__(self, committer: UtteranceCommitter, session_id: str, epoch: int, last_durable_sequence: int) -> None:
+    def __init__(self, committer: UtteranceCommitter, organization: str, session_id: str, epoch: int,
+                 last_durable_sequence: int) -> None:
         self._committer = committer
+        self._organization = organization
         self._session_id = session_id
         self._epoch = epoch
         self._highest = last_durable_sequence  # the highest sequence stored or handed to the commit
@@ -37,7 +39,7 @@ class StreamRecorder:
             raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
                                      reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
         self._highest = max(self._highest, utterance.sequence)
-        return await self._committer.submit(self._session_id, utterance, self._epoch)
+        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
 
 
 async def acknowledged_as_duplicate(sequence: int, commit: asyncio.Future[Outcome]) -> bool:

@@ -16,8 +16,10 @@ from svckit.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Violations,
 )
+from svckit.identity import Principal
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
@@ -30,6 +32,7 @@ from transcript_svc.domain.model import (
     Session,
     SessionState,
     check_command,
+    check_gateway_subject,
 )
 from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
 
@@ -53,6 +56,43 @@ def session_ended(session_name: str) -> FailedPrecondition:
     return FailedPrecondition(f"{session_name} has ended", reason="SESSION_ENDED", metadata={"resource": session_name})
 
 
+def session_not_found(session_id: str) -> NotFound:
+    """A session of no such id in the caller's organization: whether another organization holds one is not said."""
+    return NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+
+
+def _not_a_participant(session: Session, caller: Principal, action: str) -> PermissionDenied:
+    return PermissionDenied(f"{caller.subject} is neither the interviewer nor the gateway of {session.resource_name}, "
+                            f"and may not {action} it", reason="NOT_A_PARTICIPANT",
+                            metadata={"resource": session.resource_name})
+
+
+def check_may_read(session: Session, caller: Principal) -> None:
+    """Reading a session, its messages or its commands: admins, services and its participants."""
+    if not (caller.is_admin or caller.is_service or session.is_participant(caller.subject)):
+        raise _not_a_participant(session, caller, "read")
+
+
+def check_may_end(session: Session, caller: Principal) -> None:
+    if not (caller.is_admin or session.is_participant(caller.subject)):
+        raise _not_a_participant(session, caller, "end")
+
+
+def check_may_command(session: Session, caller: Principal) -> None:
+    """Commands come from admins, the interviewer, or a service (the analysis service, applying a suggestion
+    after checking the interviewer itself)."""
+    if not (caller.is_admin or caller.is_service or (caller.subject and caller.subject == session.interviewer)):
+        raise PermissionDenied(f"{caller.subject} is not the interviewer of {session.resource_name}, and may not "
+                               "send it commands", reason="NOT_A_PARTICIPANT",
+                               metadata={"resource": session.resource_name})
+
+
+def streaming_gateway(caller: Principal) -> str:
+    """Whom a stream opened by ``caller`` must be assigned to: '' for an admin (any session, none assigned), else
+    the caller's subject."""
+    return "" if caller.is_admin else caller.subject
+
+
 def _check_new_session(draft: Session, session_id: str) -> None:
     violations = Violations()
     if session_id:
@@ -68,6 +108,7 @@ def _check_new_session(draft: Session, session_id: str) -> None:
                        f"must be 1 to {MAX_ANALYSIS_INTERVAL}, or 0 for the default (got {draft.analysis_interval})")
     if draft.persona_revision < 0:
         violations.add("session.persona_revision", "must not be negative")
+    check_gateway_subject(draft.gateway, violations)
     violations.raise_if_any()
 
 
@@ -86,6 +127,11 @@ class Transcripts:
     # --- sessions -----------------------------------------------------------------------------
 
     async def create_session(self, draft: Session, session_id: str, mutation: Mutation) -> Session:
+        """A new session of the caller's organization, the caller its interviewer."""
+        organization = mutation.caller.organization
+        if not organization:
+            raise FailedPrecondition("a session belongs to an organization, and this call acts for none (a service "
+                                     "names it in x-sparring-organization)", reason="ORGANIZATION_REQUIRED")
         _check_new_session(draft, session_id)
         # Asked before the transaction opens, so no connection waits on the persona service.
         await self._personas.require_usable(draft.persona)
@@ -94,43 +140,48 @@ class Transcripts:
             draft, id=session_id or str(uuid.uuid4()), round_number=draft.round_number or 1,
             analysis_interval=draft.analysis_interval or self._default_interval, state=SessionState.ACTIVE,
             start_time=now, end_time=None, end_reason="", last_sequence=0, revision=1, update_time=now,
+            organization=organization, interviewer=mutation.caller.actor,
         )
 
         async def run() -> Session:
-            if await uow.sessions.get(session.id) is not None:
+            if await uow.sessions.get(organization, session.id) is not None:
                 raise AlreadyExists(f"{session.resource_name} already exists", reason="SESSION_EXISTS",
                                     metadata={"resource": session.resource_name})
             await uow.sessions.add(session)
             return session
 
         async with self.uow() as uow:
-            created = await run_idempotent(uow.requests, mutation, "CreateSession", run, Session)
+            created = await run_idempotent(uow.requests(organization), mutation, "CreateSession", run, Session)
             await uow.commit()
         return created
 
-    async def get_session(self, session_id: str) -> Session:
+    async def get_session(self, caller: Principal, session_id: str) -> Session:
         async with self.read() as uow:
-            session = await uow.sessions.get(session_id)
-        if session is None:
-            raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
-        return session
+            return await self._readable_session(uow, caller, session_id)
 
-    async def list_sessions(self, filters: SessionFilters, requested_size: int, token: str) -> Page[Session]:
+    async def list_sessions(self, caller: Principal, filters: SessionFilters, requested_size: int,
+                            token: str) -> Page[Session]:
+        """The organization's sessions for admins and services; the caller's own (as interviewer or gateway) for
+        anyone else."""
         size = page_size(requested_size)
+        if not (caller.is_admin or caller.is_service):
+            filters = {**filters, "participant": caller.subject}
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
         async with self.read() as uow:
-            items = await uow.sessions.list(filters, after, size + 1)
+            items = await uow.sessions.list(caller.organization, filters, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda s: [s.start_time.isoformat(), s.id], filters))
 
     async def end_session(self, session_id: str, etag: str, reason: str, mutation: Mutation) -> Session:
         if len(reason) > 500:
             raise InvalidArgument(FieldViolation("reason", "must be at most 500 characters"))
+        organization = mutation.caller.organization
 
         async def run() -> Session:
-            current = await uow.sessions.get(session_id, for_update=True)
+            current = await uow.sessions.get(organization, session_id, for_update=True)
             if current is None:
-                raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+                raise session_not_found(session_id)
+            check_may_end(current, mutation.caller.principal)
             if etag and etag != current.etag:
                 raise EtagMismatch(current.resource_name, etag, current.etag)
             if current.state is SessionState.ENDED:
@@ -140,28 +191,28 @@ class Transcripts:
                                         revision=current.revision + 1, update_time=now)
             await uow.sessions.end(ended)
             # The post-call audit is requested through the outbox: durable with the end itself.
-            await uow.outbox.enqueue(session_id, "audit", ended.last_sequence)
-            await uow.announce.session_ended(session_id)
+            await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)
+            await uow.announce.session_ended(organization, session_id)
             await uow.announce.outbox_due()
             return ended
 
         async with self.uow() as uow:
-            session = await run_idempotent(uow.requests, mutation, "EndSession", run, Session)
+            session = await run_idempotent(uow.requests(organization), mutation, "EndSession", run, Session)
             await uow.commit()
         return session
 
     # --- messages -----------------------------------------------------------------------------
 
-    async def get_message(self, session_id: str, sequence: int) -> Message:
+    async def get_message(self, caller: Principal, session_id: str, sequence: int) -> Message:
         async with self.read() as uow:
-            message = await uow.messages.get(session_id, sequence)
+            await self._readable_session(uow, caller, session_id)
+            message = await uow.messages.get(caller.organization, session_id, sequence)
             if message is None:
-                await self._require_session(uow, session_id)
                 raise NotFound(f"sessions/{session_id}/messages/{sequence}", reason="MESSAGE_NOT_FOUND")
         return message
 
-    async def list_messages(self, session_id: str, last_n: int, after: int, up_to: int, requested_size: int,
-                            token: str) -> tuple[list[Message], str, int]:
+    async def list_messages(self, caller: Principal, session_id: str, last_n: int, after: int, up_to: int,
+                            requested_size: int, token: str) -> tuple[list[Message], str, int]:
         violations = Violations()
         violations.require(0 <= last_n <= MAX_WINDOW, "last_n", f"must be 0 to {MAX_WINDOW} (got {last_n})")
         violations.require(after >= 0, "after_sequence", "must not be negative")
@@ -169,15 +220,17 @@ class Transcripts:
         if last_n and (token or after):
             violations.add("last_n", "cannot be combined with page_token or after_sequence")
         violations.raise_if_any()
+        organization = caller.organization
         async with self.read() as uow:
-            session = await self._require_session(uow, session_id)
+            session = await self._readable_session(uow, caller, session_id)
             if last_n:
-                return await uow.messages.last(session_id, up_to or None, last_n), "", session.last_sequence
+                return (await uow.messages.last(organization, session_id, up_to or None, last_n), "",
+                        session.last_sequence)
             size = page_size(requested_size, default=DEFAULT_MESSAGE_PAGE, maximum=MAX_WINDOW)
             filters = {"session": session_id, "after": after, "up_to": up_to}
             cursor = self._tokens.decode(token, filters)
             start = cursor if cursor is not None else after
-            items = await uow.messages.page(session_id, start, up_to or None, size + 1)
+            items = await uow.messages.page(organization, session_id, start, up_to or None, size + 1)
         return (*self._tokens.page(items, size, lambda m: m.sequence, filters), session.last_sequence)
 
     # --- commands -----------------------------------------------------------------------------
@@ -191,61 +244,70 @@ class Transcripts:
         command = dataclasses.replace(draft, session_id=session_id, id=command_id or str(uuid.uuid4()),
                                       state=CommandState.PENDING, delivery_count=0, create_time=_now(),
                                       deliver_time=None, acknowledge_time=None)
+        organization = mutation.caller.organization
 
         async def run() -> Command:
-            session = await self._require_session(uow, session_id)
+            session = await self._require_session(uow, organization, session_id)
+            check_may_command(session, mutation.caller.principal)
             if session.state is SessionState.ENDED:
                 raise session_ended(session.resource_name)
-            if await uow.commands.get(session_id, command.id) is not None:
+            if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
-            await uow.commands.add(command)
-            await uow.announce.command_sent(session_id, command.id)
+            await uow.commands.add(organization, command)
+            await uow.announce.command_sent(organization, session_id, command.id)
             return command
 
         async with self.uow() as uow:
-            stored = await run_idempotent(uow.requests, mutation, "SendCommand", run, Command)
+            stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
             await uow.commit()
         return stored
 
-    async def get_command(self, session_id: str, command_id: str) -> Command:
+    async def get_command(self, caller: Principal, session_id: str, command_id: str) -> Command:
         async with self.read() as uow:
-            command = await uow.commands.get(session_id, command_id)
+            await self._readable_session(uow, caller, session_id)
+            command = await uow.commands.get(caller.organization, session_id, command_id)
             if command is None:
-                await self._require_session(uow, session_id)
                 raise NotFound(f"sessions/{session_id}/commands/{command_id}", reason="COMMAND_NOT_FOUND")
         return command
 
-    async def list_commands(self, session_id: str, state: str | None, source: str | None, requested_size: int,
-                            token: str) -> Page[Command]:
+    async def list_commands(self, caller: Principal, session_id: str, state: str | None, source: str | None,
+                            requested_size: int, token: str) -> Page[Command]:
         size = page_size(requested_size)
         filters = {"session": session_id, "state": state, "source": source}
         after = self._tokens.decode(token, filters)
         async with self.read() as uow:
-            await self._require_session(uow, session_id)
-            rows = await uow.commands.list(session_id, state, source, after, size + 1)
+            await self._readable_session(uow, caller, session_id)
+            rows = await uow.commands.list(caller.organization, session_id, state, source, after, size + 1)
         rows, next_token = self._tokens.page(rows, size, lambda row: row[0], filters)
         return Page([command for _, command in rows], next_token)
 
     # --- live streams -------------------------------------------------------------------------
 
-    async def open_stream(self, session_id: str, last_known_sequence: int) -> StreamGrant:
-        """Makes the caller the session's newest stream and hands it the commands not yet acknowledged."""
+    async def open_stream(self, caller: Principal, session_id: str, last_known_sequence: int) -> StreamGrant:
+        """Makes the caller the session's newest stream and hands it the commands not yet acknowledged. A gateway
+        streams only the session it is assigned, or one with no gateway yet, which is then assigned to it."""
+        organization = caller.organization
+        gateway = streaming_gateway(caller)
         async with self.uow() as uow:
-            # Checked and claimed in one statement: a burst of opens costs the database as little as it can.
-            claimed = await uow.sessions.claim_stream(session_id, last_known_sequence)
+            # Checked, assigned and claimed in one statement: a burst of opens costs the database as little as it can.
+            claimed = await uow.sessions.claim_stream(organization, session_id, last_known_sequence, gateway)
             if claimed is None:
-                await self._refuse_stream(uow, session_id, last_known_sequence)
+                await self._refuse_stream(uow, organization, session_id, last_known_sequence, gateway)
             session, epoch = claimed
-            pending = await uow.commands.unacknowledged(session_id)
+            pending = await uow.commands.unacknowledged(organization, session_id)
             if pending:
-                await uow.commands.mark_delivered(session_id, [c.id for c in pending], _now())
+                await uow.commands.mark_delivered(organization, session_id, [c.id for c in pending], _now())
             await uow.commit()
         return StreamGrant(session, epoch, pending)
 
-    async def _refuse_stream(self, uow: TranscriptUnitOfWork, session_id: str, last_known_sequence: int) -> NoReturn:
+    async def _refuse_stream(self, uow: TranscriptUnitOfWork, organization: str, session_id: str,
+                             last_known_sequence: int, gateway: str) -> NoReturn:
         """Why a stream could not claim the session."""
-        session = await self._require_session(uow, session_id)
+        session = await self._require_session(uow, organization, session_id)
+        if gateway and session.gateway not in ("", gateway):
+            raise PermissionDenied(f"{session.resource_name} is streamed by another gateway",
+                                   reason="GATEWAY_NOT_ASSIGNED", metadata={"resource": session.resource_name})
         if session.state is SessionState.ENDED:
             raise session_ended(session.resource_name)
         if last_known_sequence > session.last_sequence:
@@ -256,34 +318,40 @@ class Transcripts:
         # Claimable now but not a moment ago: its durable record grew in between; the next open succeeds.
         raise Aborted(f"{session.resource_name} changed while the stream opened; open again", "CONCURRENT_CHANGE")
 
-    async def stream_state(self, session_id: str) -> tuple[SessionState, int, list[str]]:
+    async def stream_state(self, organization: str, session_id: str) -> tuple[SessionState, int, list[str]]:
         """What a live stream may have missed: the session's state, its newest stream epoch, the commands
         not yet acknowledged."""
         async with self.read() as uow:
-            session = await self._require_session(uow, session_id)
-            epoch = await uow.sessions.stream_epoch(session_id)
-            pending = [c.id for c in await uow.commands.unacknowledged(session_id)]
+            session = await self._require_session(uow, organization, session_id)
+            epoch = await uow.sessions.stream_epoch(organization, session_id)
+            pending = [c.id for c in await uow.commands.unacknowledged(organization, session_id)]
         return session.state, epoch or 0, pending
 
-    async def deliverable_command(self, session_id: str, command_id: str) -> Command | None:
+    async def deliverable_command(self, organization: str, session_id: str, command_id: str) -> Command | None:
         """A command about to be written to a live stream, marked delivered; None if acknowledged meanwhile."""
         async with self.uow() as uow:
-            command = await uow.commands.get(session_id, command_id)
+            command = await uow.commands.get(organization, session_id, command_id)
             if command is None or command.state is CommandState.ACKNOWLEDGED:
                 return None
-            await uow.commands.mark_delivered(session_id, [command_id], _now())
+            await uow.commands.mark_delivered(organization, session_id, [command_id], _now())
             await uow.commit()
         return command
 
-    async def acknowledge_command(self, session_id: str, command_id: str) -> None:
+    async def acknowledge_command(self, organization: str, session_id: str, command_id: str) -> None:
         async with self.uow() as uow:
-            if not await uow.commands.acknowledge(session_id, command_id, _now()):
+            if not await uow.commands.acknowledge(organization, session_id, command_id, _now()):
                 raise NotFound(f"sessions/{session_id}/commands/{command_id}", reason="COMMAND_NOT_FOUND")
             await uow.commit()
 
     @staticmethod
-    async def _require_session(uow: TranscriptUnitOfWork, session_id: str) -> Session:
-        session = await uow.sessions.get(session_id)
+    async def _require_session(uow: TranscriptUnitOfWork, organization: str, session_id: str) -> Session:
+        session = await uow.sessions.get(organization, session_id)
         if session is None:
-            raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+            raise session_not_found(session_id)
+        return session
+
+    @classmethod
+    async def _readable_session(cls, uow: TranscriptUnitOfWork, caller: Principal, session_id: str) -> Session:
+        session = await cls._require_session(uow, caller.organization, session_id)
+        check_may_read(session, caller)
         return session

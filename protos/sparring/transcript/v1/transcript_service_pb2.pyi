@@ -221,9 +221,10 @@ class Session(_message.Message):
     who read its transcript, watch it, send it commands or end it.
     """
     gateway: _builtins.str
-    """Subject of the voice gateway that streams the call. Optional at create;
-    left empty, the first gateway of the organization to open its stream is
-    assigned. Any other gateway is refused (PERMISSION_DENIED).
+    """Subject of the voice gateway that streams the call. Optional at create (at
+    most 200 characters, no control characters); left empty, the first gateway
+    of the organization to open its stream is assigned. Any other gateway is
+    refused (PERMISSION_DENIED).
     """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:

@@ -114,7 +114,11 @@ class TranscriptServiceStub:
     utterance it received ahead of the bad frame, so nothing accepted is lost:
     - a frame other than `open` first: FAILED_PRECONDITION, STREAM_NOT_OPEN;
     - a second `open` on the same stream: FAILED_PRECONDITION, STREAM_ALREADY_OPEN;
-    - an unknown session: NOT_FOUND, SESSION_NOT_FOUND;
+    - an unknown session (or one of another organization): NOT_FOUND,
+      SESSION_NOT_FOUND;
+    - a session assigned to another gateway: PERMISSION_DENIED,
+      GATEWAY_NOT_ASSIGNED (a session with no gateway yet is assigned to the first
+      gateway that opens it; admins stream any session and are assigned none);
     - an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
     - open.last_known_sequence above the durable record: FAILED_PRECONDITION,
       SEQUENCE_AHEAD_OF_STORE (metadata "last_durable_sequence");
@@ -233,7 +237,11 @@ class TranscriptServiceAsyncStub(TranscriptServiceStub):
     utterance it received ahead of the bad frame, so nothing accepted is lost:
     - a frame other than `open` first: FAILED_PRECONDITION, STREAM_NOT_OPEN;
     - a second `open` on the same stream: FAILED_PRECONDITION, STREAM_ALREADY_OPEN;
-    - an unknown session: NOT_FOUND, SESSION_NOT_FOUND;
+    - an unknown session (or one of another organization): NOT_FOUND,
+      SESSION_NOT_FOUND;
+    - a session assigned to another gateway: PERMISSION_DENIED,
+      GATEWAY_NOT_ASSIGNED (a session with no gateway yet is assigned to the first
+      gateway that opens it; admins stream any session and are assigned none);
     - an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
     - open.last_known_sequence above the durable record: FAILED_PRECONDITION,
       SEQUENCE_AHEAD_OF_STORE (metadata "last_durable_sequence");
@@ -379,7 +387,11 @@ class TranscriptServiceServicer(metaclass=_abc_1.ABCMeta):
         utterance it received ahead of the bad frame, so nothing accepted is lost:
         - a frame other than `open` first: FAILED_PRECONDITION, STREAM_NOT_OPEN;
         - a second `open` on the same stream: FAILED_PRECONDITION, STREAM_ALREADY_OPEN;
-        - an unknown session: NOT_FOUND, SESSION_NOT_FOUND;
+        - an unknown session (or one of another organization): NOT_FOUND,
+          SESSION_NOT_FOUND;
+        - a session assigned to another gateway: PERMISSION_DENIED,
+          GATEWAY_NOT_ASSIGNED (a session with no gateway yet is assigned to the first
+          gateway that opens it; admins stream any session and are assigned none);
         - an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
         - open.last_known_sequence above the durable record: FAILED_PRECONDITION,
           SEQUENCE_AHEAD_OF_STORE (metadata "last_durable_sequence");
