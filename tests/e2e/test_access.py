@@ -25,6 +25,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from sparring.analysis.v1 import analysis_service_pb2
+from sparring.auditlog.v1 import audit_log_service_pb2
 from sparring.learning.v1 import learning_service_pb2
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import persona_service_pb2_grpc
@@ -46,13 +47,15 @@ from tests.probes import metric
 from tests.security import ADMIN, CREDENTIALS, ORGANIZATION, secure_channel, security, service_link, token
 from transcript_svc.app import SPEC as TRANSCRIPT
 
-CONTRACTS = (persona_pb, transcript_service_pb2, analysis_service_pb2, learning_service_pb2)
+CONTRACTS = (persona_pb, transcript_service_pb2, analysis_service_pb2, learning_service_pb2, audit_log_service_pb2)
+# Served by every one of the four servers, over its own service's log.
+EVERY_SERVER = "/sparring.auditlog."
 CALL_TIMEOUT = 10.0
 CONCURRENT_CALLS = 16
 
 
 def every_rpc() -> dict[str, MethodDescriptor]:
-    """Every RPC of the four services, by full method name, as their contracts declare them."""
+    """Every RPC of the four services and of their audit logs, by full method name, as the contracts declare them."""
     return {f"/{service.full_name}/{method.name}": method
             for contract in CONTRACTS for service in contract.DESCRIPTOR.services_by_name.values()
             for method in service.methods}
@@ -96,7 +99,8 @@ async def test_every_role_is_refused_exactly_the_rpcs_its_rules_leave_out(
         for role in ROLES:
             for service, address in addresses.items():
                 channel = await channels.enter_async_context(secure_channel(address, token(role)))
-                calls += [called(role, name, channel) for name in rpcs if name.startswith(f"/sparring.{service}.")]
+                calls += [called(role, name, channel) for name in rpcs
+                          if name.startswith((f"/sparring.{service}.", EVERY_SERVER))]
         outcomes = await asyncio.gather(*calls)
 
     wrong = []
@@ -106,7 +110,8 @@ async def test_every_role_is_refused_exactly_the_rpcs_its_rules_leave_out(
                 grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
             wrong.append(f"{role} {name}: {code.name} {reason}")
     assert not wrong, "\n".join(wrong)
-    assert len(outcomes) == len(ROLES) * len(rpcs)
+    served_everywhere = sum(name.startswith(EVERY_SERVER) for name in rpcs)
+    assert len(outcomes) == len(ROLES) * (len(rpcs) + (len(addresses) - 1) * served_everywhere)
 
 
 # --- Forged, stale and misdirected tokens on a call that changes data -----------------------------------------

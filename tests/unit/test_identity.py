@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from svckit import identity
+from svckit.context import CallContext
 from svckit.errors import Unauthenticated
 from svckit.guard import ANY_ROLE, CallGuard
 from svckit.identity import JwksFile, JwksUrl, KeySet, TokenVerifier, key_set
@@ -191,7 +192,7 @@ async def test_a_call_without_a_token_is_refused(verifier):
     guard = CallGuard({METHOD: ANY_ROLE}, verifier)
     for credentials in ("", "Bearer ", "Basic dXNlcjpwYXNz"):
         with pytest.raises(Unauthenticated) as refused:
-            await guard.admit(METHOD, ANY_ROLE, credentials, "")
+            await guard.admit(CallContext("test", METHOD, credentials), ANY_ROLE)
         assert refused.value.reason == "TOKEN_MISSING"
 
 
