@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
-import pytest
 import pytest_asyncio
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1.learning_service_pb2_grpc import LearningServiceStub
@@ -28,8 +27,8 @@ NOT_FOUND = grpc.StatusCode.NOT_FOUND
 NO_ORGANIZATION = ""
 
 
-@pytest.fixture
-def globex(learning_server, connect) -> LearningServiceStub:
+@pytest_asyncio.fixture
+async def globex(learning_server, connect) -> LearningServiceStub:
     """The learning service as an admin of the other organization calls it."""
     return LearningServiceStub(connect(learning_server, token("admin", organization=OTHER_ORGANIZATION)))
 
