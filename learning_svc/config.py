@@ -24,9 +24,11 @@ class LearningSettings(EngineSettings):
     persona_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                            description="Deadline of one read from the persona service")
     evolution_schedule_seconds: float = Field(
-        default=0, ge=0, description="Start an evolution run for all archetypes this often; 0: only on demand")
+        default=0, ge=0, description="Start an evolution run for all archetypes this often, in each organization with "
+                                     "audits recorded since its last evolution run; 0: only on demand")
     learning_schedule_seconds: float = Field(
-        default=0, ge=0, description="Start a learning run for all personas this often; 0: only on demand")
+        default=0, ge=0, description="Start a learning run for all personas this often, in each organization with "
+                                     "training events not yet processed; 0: only on demand")
     run_timeout_seconds: float = Field(default=600, gt=0, le=86_400, description="Time limit of one run")
     run_lease_seconds: float = Field(default=30, gt=0, le=3600,
                                      description="A RUNNING run not renewed for this long is taken up again")

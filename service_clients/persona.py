@@ -1,6 +1,7 @@
 """The persona service as the other services read it (transcript, analysis, learning): one channel, a deadline
 on every call, and its answers turned into the caller's domain errors (a name it does not know, or the service
-itself failing)."""
+itself failing). Each call acts for ``organization`` when one is given (background work names the organization
+it does the work for), else for the organization of the call being served."""
 
 from __future__ import annotations
 
@@ -24,25 +25,26 @@ class PersonaClient:
         self.stub = persona_service_pb2_grpc.PersonaServiceStub(link.channel)
         self._timeout = timeout_seconds
 
-    async def call(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any:
+    async def call(self, method: Callable[..., Awaitable[Any]], request: Any, organization: str | None = None) -> Any:
         """``method(request)`` within the deadline; any failure is the persona service being unavailable."""
         try:
-            return await method(request, **self._link.options(self._timeout))
+            return await method(request, **self._link.options(self._timeout, organization))
         except grpc.aio.AioRpcError as error:
             raise unavailable(error) from error
 
-    async def find(self, method: Callable[..., Awaitable[Any]], request: Any) -> Any | None:
+    async def find(self, method: Callable[..., Awaitable[Any]], request: Any,
+                   organization: str | None = None) -> Any | None:
         """Like ``call``, but None when the name in ``request`` is unknown to the persona service."""
         try:
-            return await method(request, **self._link.options(self._timeout))
+            return await method(request, **self._link.options(self._timeout, organization))
         except grpc.aio.AioRpcError as error:
             if error.code() in _UNKNOWN:
                 return None
             raise unavailable(error) from error
 
-    async def persona(self, name: str) -> pb.Persona | None:
+    async def persona(self, name: str, organization: str | None = None) -> pb.Persona | None:
         """The persona, a deleted one too (``delete_time`` set); None when there is none of that name."""
-        reply = await self.find(self.stub.GetPersona, pb.GetPersonaRequest(name=name))
+        reply = await self.find(self.stub.GetPersona, pb.GetPersonaRequest(name=name), organization)
         return reply.persona if reply is not None else None
 
     async def require_usable(self, name: str) -> pb.Persona:

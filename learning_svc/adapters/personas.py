@@ -16,14 +16,14 @@ class PersonaDirectory(PersonaClient):
     async def persona_exists(self, name: str) -> bool:
         return await self.persona(name) is not None
 
-    async def simulated_persona(self, name: str) -> SimulatedPersona | None:
-        """The persona as the simulator plays it; None when it no longer exists."""
-        persona = await self.persona(name)
+    async def simulated_persona(self, name: str, organization: str) -> SimulatedPersona | None:
+        """The organization's persona as the simulator plays it; None when it no longer exists."""
+        persona = await self.persona(name, organization)
         return simulated(persona) if persona is not None else None
 
-    async def personas_of_archetype(self, archetype: str, limit: int) -> list[SimulatedPersona]:
+    async def personas_of_archetype(self, archetype: str, limit: int, organization: str) -> list[SimulatedPersona]:
         reply = await self.call(self.stub.ListPersonas,
-                                pb.ListPersonasRequest(archetype=archetype, active=True, page_size=limit))
+                                pb.ListPersonasRequest(archetype=archetype, active=True, page_size=limit), organization)
         return [simulated(persona) for persona in reply.personas]
 
 

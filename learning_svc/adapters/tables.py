@@ -6,4 +6,4 @@ import sqlalchemy as sa
 
 from svckit.db import request_log_table
 
-REQUEST_LOG = request_log_table(sa.MetaData(schema="learning"))
+REQUEST_LOG = request_log_table(sa.MetaData(schema="learning"), per_organization=True)

@@ -1,4 +1,5 @@
-"""The learning schema's unit of work: one transaction (or, on the read engine, none) and its repositories."""
+"""The learning schema's unit of work: one transaction (or, on the read engine, none) and its repositories, all
+confined to one organization."""
 
 from __future__ import annotations
 
@@ -27,15 +28,19 @@ class LearningUnitOfWork(UnitOfWork):
     runs: RunRepository
     requests: RequestLog
 
+    def __init__(self, engine: AsyncEngine, organization: str) -> None:
+        super().__init__(engine)
+        self.organization = organization
+
     def bind(self, connection: AsyncConnection) -> None:
-        self.audits = AuditRepository(connection)
-        self.feedback = FeedbackRepository(connection)
-        self.events = TrainingEventRepository(connection)
-        self.modules = ModuleRepository(connection)
-        self.patches = PatchRepository(connection)
-        self.experiments = ExperimentRepository(connection)
-        self.runs = RunRepository(connection)
-        self.requests = RequestLog(connection, REQUEST_LOG)
+        self.audits = AuditRepository(connection, self.organization)
+        self.feedback = FeedbackRepository(connection, self.organization)
+        self.events = TrainingEventRepository(connection, self.organization)
+        self.modules = ModuleRepository(connection, self.organization)
+        self.patches = PatchRepository(connection, self.organization)
+        self.experiments = ExperimentRepository(connection, self.organization)
+        self.runs = RunRepository(connection, self.organization)
+        self.requests = RequestLog(connection, REQUEST_LOG, self.organization)
 
 
 class LearningUnitsOfWork:
@@ -45,8 +50,8 @@ class LearningUnitsOfWork:
         self._engine = engine
         self._reads = autocommit(engine)
 
-    def transaction(self) -> LearningUnitOfWork:
-        return LearningUnitOfWork(self._engine)
+    def transaction(self, organization: str) -> LearningUnitOfWork:
+        return LearningUnitOfWork(self._engine, organization)
 
-    def read(self) -> LearningUnitOfWork:
-        return LearningUnitOfWork(self._reads)
+    def read(self, organization: str) -> LearningUnitOfWork:
+        return LearningUnitOfWork(self._reads, organization)

@@ -34,6 +34,7 @@ from learning_svc.service_layer.patches import Patches
 from learning_svc.service_layer.ports import PersonaReader, RunKind
 from learning_svc.service_layer.run_queue import RunQueue, RunTrigger
 from svckit import names
+from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.records import to_record
 from svckit.times import time_of, timestamp
@@ -45,6 +46,11 @@ MAX_EVENT_LIMIT = 100_000
 
 def _patch_id(name: str, field: str = "name") -> str:
     return names.resource_id(name, "patches", field)
+
+
+def _organization() -> str:
+    """The organization the caller acts for: its own, or, for a service, the one it names."""
+    return current_call().organization
 
 
 def _notes(**fields: str) -> None:
@@ -70,16 +76,17 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
     async def RecordCorpusAudit(self, request: pb.RecordCorpusAuditRequest,
                                 context: grpc.aio.ServicerContext) -> pb.RecordCorpusAuditResponse:
         source_id, stored = convert.audit_document(request.audit)
-        recorded = await self._corpus.record_audit(source_id, stored)
+        recorded = await self._corpus.record_audit(_organization(), source_id, stored)
         # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
-        await self._experiments.record_audit_outcomes(request.audit.session.removeprefix("sessions/"),
+        await self._experiments.record_audit_outcomes(_organization(),
+                                                      request.audit.session.removeprefix("sessions/"),
                                                       request.audit.overall_score)
         return pb.RecordCorpusAuditResponse(audit=message(pb.CorpusAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 
     async def GetCorpusAudit(self, request: pb.GetCorpusAuditRequest,
                              context: grpc.aio.ServicerContext) -> pb.GetCorpusAuditResponse:
-        audit = await self._corpus.get_audit(names.resource_id(request.name, "corpusAudits", "name"))
+        audit = await self._corpus.get_audit(_organization(), names.resource_id(request.name, "corpusAudits", "name"))
         return pb.GetCorpusAuditResponse(audit=message(pb.CorpusAudit, audit))
 
     async def ListCorpusAudits(self, request: pb.ListCorpusAuditsRequest,
@@ -96,7 +103,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
             if request.HasField("audit_time_to") else None,
         }
         v.raise_if_any()
-        page = await self._corpus.list_audits(filters, request.page_size, request.page_token)
+        page = await self._corpus.list_audits(_organization(), filters, request.page_size, request.page_token)
         return pb.ListCorpusAuditsResponse(audits=[message(pb.CorpusAudit, audit) for audit in page.items],
                                             next_page_token=page.next_page_token)
 
@@ -115,20 +122,23 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         if archetype and not await self._personas.archetype_exists(archetype):
             raise InvalidArgument(FieldViolation("run.archetype", f"{archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")
-        run = await self._runs.start(RunKind.EVOLUTION, {"archetype": archetype, "options": with_defaults(options)},
-                                     RunTrigger.MANUAL, mutation_of(request))
+        mutation = mutation_of(request)
+        run = await self._runs.start(RunKind.EVOLUTION, mutation.caller.organization,
+                                     {"archetype": archetype, "options": with_defaults(options)},
+                                     RunTrigger.MANUAL, mutation)
         return pb.CreateEvolutionRunResponse(run=convert.evolution_run(run))
 
     async def GetEvolutionRun(self, request: pb.GetEvolutionRunRequest,
                               context: grpc.aio.ServicerContext) -> pb.GetEvolutionRunResponse:
-        run = await self._runs.get(RunKind.EVOLUTION, names.resource_id(request.name, "evolutionRuns", "name"))
+        run = await self._runs.get(RunKind.EVOLUTION, _organization(),
+                                   names.resource_id(request.name, "evolutionRuns", "name"))
         return pb.GetEvolutionRunResponse(run=convert.evolution_run(run))
 
     async def ListEvolutionRuns(self, request: pb.ListEvolutionRunsRequest,
                                 context: grpc.aio.ServicerContext) -> pb.ListEvolutionRunsResponse:
         filters = {"scope": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "state": optional_enum_name(pb.RunState, request.state, "state")}
-        page = await self._runs.list(RunKind.EVOLUTION, filters, request.page_size, request.page_token)
+        page = await self._runs.list(RunKind.EVOLUTION, _organization(), filters, request.page_size, request.page_token)
         return pb.ListEvolutionRunsResponse(runs=[convert.evolution_run(run) for run in page.items],
                                             next_page_token=page.next_page_token)
 
@@ -150,7 +160,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
 
     async def GetPromptPatch(self, request: pb.GetPromptPatchRequest,
                              context: grpc.aio.ServicerContext) -> pb.GetPromptPatchResponse:
-        patch = await self._patches.get(_patch_id(request.name))
+        patch = await self._patches.get(_organization(), _patch_id(request.name))
         return pb.GetPromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
     async def ListPromptPatches(self, request: pb.ListPromptPatchesRequest,
@@ -160,7 +170,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         filters = {"archetype": scope_filter(request, "archetype", "archetypes", "all_archetypes"),
                    "target": target, "state": state,
                    "evolution_run": optional_name(request.evolution_run, "evolutionRuns", "evolution_run") or None}
-        page = await self._patches.list(filters, request.page_size, request.page_token)
+        page = await self._patches.list(_organization(), filters, request.page_size, request.page_token)
         return pb.ListPromptPatchesResponse(patches=[message(pb.PromptPatch, p) for p in page.items],
                                             next_page_token=page.next_page_token)
 
@@ -197,7 +207,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
 
     async def ListPromptPatchRevisions(self, request: pb.ListPromptPatchRevisionsRequest,
                                        context: grpc.aio.ServicerContext) -> pb.ListPromptPatchRevisionsResponse:
-        page = await self._patches.revisions(_patch_id(request.parent, "parent"), request.page_size,
+        page = await self._patches.revisions(_organization(), _patch_id(request.parent, "parent"), request.page_size,
                                              request.page_token)
         return pb.ListPromptPatchRevisionsResponse(
             revisions=[pb.PromptPatchRevision(
@@ -211,7 +221,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                                 context: grpc.aio.ServicerContext) -> pb.ListActivePatchesResponse:
         archetype = optional_name(request.archetype, "archetypes", "archetype")
         targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
-        active = await self._patches.active_set(archetype, targets)
+        active = await self._patches.active_set(_organization(), archetype, targets)
         return pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
                                             active_set_etag=active.etag)
 
@@ -221,13 +231,13 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                              context: grpc.aio.ServicerContext) -> pb.RecordFeedbackResponse:
         document = convert.feedback_document(request.feedback)
         await self._personas.require_usable(document["persona"])
-        recorded = await self._corpus.record_feedback(document)
+        recorded = await self._corpus.record_feedback(_organization(), document)
         return pb.RecordFeedbackResponse(feedback=message(pb.Feedback, recorded.document),
                                          duplicate=recorded.duplicate)
 
     async def GetFeedback(self, request: pb.GetFeedbackRequest,
                           context: grpc.aio.ServicerContext) -> pb.GetFeedbackResponse:
-        feedback = await self._corpus.get_feedback(convert.trace_id_of(request.name))
+        feedback = await self._corpus.get_feedback(_organization(), convert.trace_id_of(request.name))
         return pb.GetFeedbackResponse(feedback=message(pb.Feedback, feedback))
 
     async def ListTrainingEvents(self, request: pb.ListTrainingEventsRequest,
@@ -238,7 +248,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
             "processed": request.processed if request.HasField("processed") else None,
             "learning_run": optional_name(request.learning_run, "learningRuns", "learning_run") or None,
         }
-        page = await self._corpus.list_events(filters, request.page_size, request.page_token)
+        page = await self._corpus.list_events(_organization(), filters, request.page_size, request.page_token)
         return pb.ListTrainingEventsResponse(
             events=[pb.TrainingEvent(
                 name=f"trainingEvents/{e.id}", source=pb.TrainingEventSource.Value(e.source.value), origin=e.origin,
@@ -256,15 +266,17 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         v.require(0 <= run.event_limit <= MAX_EVENT_LIMIT, "learning_run.event_limit",
                   f"must be 0 (10000) or 1 to {MAX_EVENT_LIMIT} (got {run.event_limit})")
         v.raise_if_any()
+        mutation = mutation_of(request)
         created = await self._runs.start(
-            RunKind.LEARNING, {"persona": persona, "auto_publish": run.auto_publish,
-                               "event_limit": run.event_limit or 10_000},
-            RunTrigger.MANUAL, mutation_of(request))
+            RunKind.LEARNING, mutation.caller.organization, {"persona": persona, "auto_publish": run.auto_publish,
+                                                             "event_limit": run.event_limit or 10_000},
+            RunTrigger.MANUAL, mutation)
         return pb.CreateLearningRunResponse(learning_run=message(pb.LearningRun, created))
 
     async def GetLearningRun(self, request: pb.GetLearningRunRequest,
                              context: grpc.aio.ServicerContext) -> pb.GetLearningRunResponse:
-        run = await self._runs.get(RunKind.LEARNING, names.resource_id(request.name, "learningRuns", "name"))
+        run = await self._runs.get(RunKind.LEARNING, _organization(),
+                                   names.resource_id(request.name, "learningRuns", "name"))
         return pb.GetLearningRunResponse(learning_run=message(pb.LearningRun, run))
 
     async def ListLearningRuns(self, request: pb.ListLearningRunsRequest,
@@ -272,7 +284,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         filters = {"scope": scope_filter(request, "persona", "personas", "all_personas"),
                    "state": optional_enum_name(pb.RunState, request.state, "state"),
                    "decision": optional_enum_name(pb.PublishDecision, request.decision, "decision")}
-        page = await self._runs.list(RunKind.LEARNING, filters, request.page_size, request.page_token)
+        page = await self._runs.list(RunKind.LEARNING, _organization(), filters, request.page_size, request.page_token)
         return pb.ListLearningRunsResponse(learning_runs=[message(pb.LearningRun, r) for r in page.items],
                                            next_page_token=page.next_page_token)
 
@@ -319,14 +331,15 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
 
     async def GetExperiment(self, request: pb.GetExperimentRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetExperimentResponse:
-        experiment = await self._experiments.get(names.resource_id(request.name, "experiments", "name"))
+        experiment = await self._experiments.get(_organization(),
+                                                 names.resource_id(request.name, "experiments", "name"))
         return pb.GetExperimentResponse(experiment=message(pb.Experiment, experiment))
 
     async def ListExperiments(self, request: pb.ListExperimentsRequest,
                               context: grpc.aio.ServicerContext) -> pb.ListExperimentsResponse:
         filters = {"state": optional_enum_name(pb.ExperimentState, request.state, "state"),
                    "persona": optional_name(request.persona, "personas", "persona") or None}
-        page = await self._experiments.list(filters, request.page_size, request.page_token)
+        page = await self._experiments.list(_organization(), filters, request.page_size, request.page_token)
         return pb.ListExperimentsResponse(experiments=[message(pb.Experiment, e) for e in page.items],
                                           next_page_token=page.next_page_token)
 
@@ -334,7 +347,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                             context: grpc.aio.ServicerContext) -> pb.AssignVariantResponse:
         experiment_id = names.resource_id(request.experiment, "experiments", "experiment")
         session_id = names.resource_id(request.session, "sessions", "session")
-        assignment = await self._experiments.assign(experiment_id, session_id)
+        assignment = await self._experiments.assign(_organization(), experiment_id, session_id)
         return pb.AssignVariantResponse(assignment=pb.VariantAssignment(
             name=assignment.name, session=assignment.session, variant_id=assignment.variant_id,
             persona=assignment.persona, create_time=timestamp(assignment.create_time)))

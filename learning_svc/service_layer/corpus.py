@@ -12,6 +12,7 @@ from datetime import datetime
 from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
 from learning_svc.domain.evolution import CorpusAudit
 from learning_svc.domain.modules import TrainingEventSource, audit_signal, feedback_signal
+from learning_svc.service_layer.organizations import owner
 from learning_svc.service_layer.ports import Document, Filters, TrainingEvent, UnitsOfWork
 from svckit.errors import NotFound
 from svckit.pagination import PageTokens, page_size
@@ -65,11 +66,11 @@ class Corpus:
 
     # --- audits -------------------------------------------------------------------------------
 
-    async def record_audit(self, audit_id: str, document: Document) -> Recorded:
+    async def record_audit(self, organization: str, audit_id: str, document: Document) -> Recorded:
         """Stores the audit and its training event once; a repeat returns the stored one (the source audit is
         the idempotency key, so no request id is needed)."""
         document = {**document, "name": f"corpusAudits/{audit_id}"}
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(owner(organization)) as uow:
             fresh = await uow.audits.add(audit_id, document)
             if fresh:
                 signal = audit_signal(document["persona"], scores_of(document),
@@ -79,33 +80,34 @@ class Corpus:
             await uow.commit()
         return Recorded(stored, duplicate=not fresh)
 
-    async def get_audit(self, audit_id: str) -> Document:
-        async with self._units.read() as uow:
+    async def get_audit(self, organization: str, audit_id: str) -> Document:
+        async with self._units.read(organization) as uow:
             return _found(await uow.audits.get(audit_id), f"corpusAudits/{audit_id}", "AUDIT_NOT_FOUND")
 
-    async def list_audits(self, filters: Filters, requested_size: int, token: str) -> Page[Document]:
+    async def list_audits(self, organization: str, filters: Filters, requested_size: int,
+                          token: str) -> Page[Document]:
         """Newest audit_time first, by archetype, difficulty, persona and a time range."""
         size = page_size(requested_size)
         after = self._tokens.decode(token, _as_text(filters))
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             listed = await uow.audits.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, _as_text(filters))
         return Page([item.item for item in kept], next_token)
 
-    async def recent_audits(self, archetype: str | None, limit: int) -> list[CorpusAudit]:
+    async def recent_audits(self, organization: str, archetype: str | None, limit: int) -> list[CorpusAudit]:
         """The most recent audits in scope (one archetype, or all when None), for an evolution run."""
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             documents = await uow.audits.recent(archetype, limit)
         return [corpus_audit(document) for document in documents]
 
     # --- feedback -----------------------------------------------------------------------------
 
-    async def record_feedback(self, document: Document) -> Recorded:
+    async def record_feedback(self, organization: str, document: Document) -> Recorded:
         """The first feedback of a trace wins; a repeat returns it with duplicate set."""
         trace_id = document["trace_id"]
         name = f"feedback/{trace_id}"
         event_id = str(uuid.uuid4())
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(owner(organization)) as uow:
             fresh = await uow.feedback.add(trace_id, {**document, "name": name,
                                                       "training_event": f"trainingEvents/{event_id}"})
             if fresh:
@@ -116,17 +118,18 @@ class Corpus:
             await uow.commit()
         return Recorded(stored, duplicate=not fresh)
 
-    async def get_feedback(self, trace_id: str) -> Document:
-        async with self._units.read() as uow:
+    async def get_feedback(self, organization: str, trace_id: str) -> Document:
+        async with self._units.read(organization) as uow:
             return _found(await uow.feedback.get(trace_id), f"feedback/{trace_id}", "FEEDBACK_NOT_FOUND")
 
     # --- training events ----------------------------------------------------------------------
 
-    async def list_events(self, filters: Filters, requested_size: int, token: str) -> Page[TrainingEvent]:
+    async def list_events(self, organization: str, filters: Filters, requested_size: int,
+                          token: str) -> Page[TrainingEvent]:
         """Oldest first."""
         size = page_size(requested_size, default=DEFAULT_EVENT_PAGE, maximum=MAX_EVENT_PAGE)
         after = self._tokens.decode(token, filters)
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             listed = await uow.events.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)

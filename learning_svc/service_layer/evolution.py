@@ -157,6 +157,7 @@ class _RunState:
     """What one run's stages hand on to the next."""
 
     name: str
+    organization: str  # whose corpus, patches and personas the run works with
     scope: str
     options: dict[str, Any]
     openai: OpenAIAllowance | None  # None: the local engine throughout
@@ -176,10 +177,10 @@ class Evolution:
         self._openai = openai_engine
         self._openai_limits = openai_limits or OpenAILimits()
 
-    async def execute(self, run: Document, save: Save) -> Document:
+    async def execute(self, organization: str, run: Document, save: Save) -> Document:
         stages = _Stages({**run}, save)
         options = with_defaults(run.get("options", {}))
-        state = _RunState(run["name"], run.get("archetype", ""), options,
+        state = _RunState(run["name"], organization, run.get("archetype", ""), options,
                           OpenAIAllowance(self._openai, self._openai_limits)
                           if options.get("engine") == Engine.OPENAI else None)
         await stages.run_stage("analyze_corpus", lambda: self._analyze(state))
@@ -196,7 +197,8 @@ class Evolution:
         return stages.run
 
     async def _analyze(self, state: _RunState) -> Document:
-        state.audits = await self._corpus.recent_audits(state.scope or None, state.options["audit_limit"])
+        state.audits = await self._corpus.recent_audits(state.organization, state.scope or None,
+                                                        state.options["audit_limit"])
         return {"audit_count": len(state.audits), "archetypes": to_record(analyze_corpus(state.audits))}
 
     async def _identify(self, state: _RunState) -> Document:
@@ -204,15 +206,17 @@ class Evolution:
         return {"findings": to_record(state.findings)}
 
     async def _generate(self, state: _RunState) -> Document:
-        active = await active_patches(self._units, {finding.archetype for finding in state.findings})
+        active = await active_patches(self._units, state.organization,
+                                      {finding.archetype for finding in state.findings})
         state.refinements, used = await self._refinements(state, active)
         return {"refinements": to_record(state.refinements), "engine": used}
 
     async def _validate_all(self, state: _RunState) -> Document:
         # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
         archetypes = dict.fromkeys(refinement.archetype for refinement in state.refinements)
-        active = await active_patches(self._units, set(archetypes))
-        players = {archetype: await self._players(archetype, state.audits) for archetype in archetypes}
+        active = await active_patches(self._units, state.organization, set(archetypes))
+        players = {archetype: await self._players(state.organization, archetype, state.audits)
+                   for archetype in archetypes}
         for refinement in state.refinements:
             state.results.append(await self._validate(state, refinement, active, players[refinement.archetype]))
         return {"results": to_record(state.results)}
@@ -251,23 +255,24 @@ class Evolution:
         baseline, patched = await self._local.simulate_pair(personas, before, after, calls)
         return judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL)
 
-    async def _players(self, archetype: str, audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:
+    async def _players(self, organization: str, archetype: str,
+                       audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:
         audited = Counter(audit.persona for audit in audits if audit.archetype == archetype)
         players = []
         for name, _ in audited.most_common():
-            persona = await self._personas.simulated_persona(name)
+            persona = await self._personas.simulated_persona(name, organization)
             if persona is not None:
                 players.append(persona)
             if len(players) == MAX_SIMULATED_PERSONAS:
                 return players
         if not players and archetype:
-            players = await self._personas.personas_of_archetype(archetype, MAX_SIMULATED_PERSONAS)
+            players = await self._personas.personas_of_archetype(archetype, MAX_SIMULATED_PERSONAS, organization)
         return players
 
     async def _apply(self, state: _RunState) -> Document:
         """Writes a PROPOSED patch per refinement that passed validation (approved at once with auto_apply)."""
         written, rejected = [], []
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(state.organization) as uow:
             for refinement, result in zip(state.refinements, state.results, strict=True):
                 if not result.passed:
                     rejected.append(refinement.refinement_id)

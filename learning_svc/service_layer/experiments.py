@@ -25,8 +25,8 @@ from learning_svc.domain.experiments import (
     traffic_for_state,
     variant_for_new_session,
 )
+from learning_svc.service_layer.organizations import owner
 from learning_svc.service_layer.ports import Assignment, Document, Filters, LearningUnitOfWork, UnitsOfWork
-from svckit.context import current_call
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, page_size
 from svckit.records import to_record
@@ -124,7 +124,7 @@ class Experiments:
                             "winner_variant": "", "stop_reason": "", "results": to_record(evaluation.results),
                             "stats": {}, "create_time": _now()})
 
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(owner(mutation.caller.organization)) as uow:
             async def create() -> _Document:
                 if not await uow.experiments.add(experiment_id, created):
                     raise FailedPrecondition(f"experiments/{experiment_id} already exists",
@@ -135,21 +135,21 @@ class Experiments:
             await uow.commit()
         return stored.document
 
-    async def get(self, experiment_id: str) -> Document:
-        async with self._units.read() as uow:
+    async def get(self, organization: str, experiment_id: str) -> Document:
+        async with self._units.read(organization) as uow:
             return await _load(uow, experiment_id)
 
-    async def list(self, filters: Filters, requested_size: int, token: str) -> Page[Document]:
+    async def list(self, organization: str, filters: Filters, requested_size: int, token: str) -> Page[Document]:
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             listed = await uow.experiments.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
-    async def assign(self, experiment_id: str, session_id: str) -> Assignment:
+    async def assign(self, organization: str, experiment_id: str, session_id: str) -> Assignment:
         """The session's variant: the stored one, or a new assignment by the session's bucket."""
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(owner(organization)) as uow:
             document = await _load(uow, experiment_id)
             existing = await uow.experiments.assignment(experiment_id, session_id)
             if existing is not None:
@@ -166,11 +166,17 @@ class Experiments:
 
     async def record_outcome(self, experiment_id: str, session_id: str, say_meter_score: int | None,
                              audit_score: float | None, mutation: Mutation) -> Outcome:
-        async with self._units.transaction() as uow:
+        return await self._outcome(owner(mutation.caller.organization), experiment_id, session_id, say_meter_score,
+                                   audit_score, mutation)
+
+    async def _outcome(self, organization: str, experiment_id: str, session_id: str, say_meter_score: int | None,
+                       audit_score: float | None, mutation: Mutation | None) -> Outcome:
+        """The outcome recorded for ``organization``, once per request id of ``mutation`` if it has one."""
+        async with self._units.transaction(organization) as uow:
             async def record() -> Outcome:
                 return await self._record(uow, experiment_id, session_id, say_meter_score, audit_score)
 
-            if mutation.request_id:
+            if mutation is not None and mutation.request_id:
                 outcome = await run_idempotent(uow.requests, mutation, "RecordExperimentOutcome", record, Outcome)
             else:
                 outcome = await record()
@@ -201,20 +207,19 @@ class Experiments:
             await uow.experiments.save(document)
         return Outcome(document, duplicate=False)
 
-    async def record_audit_outcomes(self, session_id: str, overall_score: float) -> int:
-        """An audit of an assigned session is that session's audit-score outcome in each of its experiments;
-        returns how many experiments took it (a value already recorded is kept)."""
-        async with self._units.read() as uow:
+    async def record_audit_outcomes(self, organization: str, session_id: str, overall_score: float) -> int:
+        """An audit of an assigned session is that session's audit-score outcome in each of the organization's
+        experiments; returns how many experiments took it (a value already recorded is kept)."""
+        async with self._units.read(organization) as uow:
             experiment_ids = await uow.experiments.experiments_of_session(session_id)
         taken = 0
         for experiment_id in experiment_ids:
-            outcome = await self.record_outcome(experiment_id, session_id, None, overall_score,
-                                                Mutation(current_call()))
+            outcome = await self._outcome(organization, experiment_id, session_id, None, overall_score, None)
             taken += not outcome.duplicate
         return taken
 
     async def stop(self, experiment_id: str, etag: str, reason: str, mutation: Mutation) -> Document:
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(mutation.caller.organization) as uow:
             async def stop() -> _Document:
                 document = await _load(uow, experiment_id, lock=True)
                 if etag and etag != document["etag"]:

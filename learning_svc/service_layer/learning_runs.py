@@ -53,21 +53,23 @@ class LearningRuns:
         self._personas = personas
         self._simulator = simulator
 
-    async def execute(self, run: Document, save: Save) -> Document:
+    async def execute(self, organization: str, run: Document, save: Save) -> Document:
         run = {**run}
-        folded = await self._fold_events(run.get("persona", ""), run.get("event_limit") or DEFAULT_EVENT_LIMIT)
+        folded = await self._fold_events(organization, run.get("persona", ""),
+                                         run.get("event_limit") or DEFAULT_EVENT_LIMIT)
         run["events_scanned"] = len(folded.events)
         await save(run)
 
         gated = folded.gated_personas()
-        gate = await self._gate(gated[:MAX_GATED_PERSONAS], folded.current, folded.updated) if gated else None
+        gate = await self._gate(organization, gated[:MAX_GATED_PERSONAS], folded.current, folded.updated) \
+            if gated else None
         gate_passed = gate is None or gate["passed"]
         auto_publish = bool(run.get("auto_publish"))
         publish = bool(gated) and gate_passed and auto_publish
         final_status = ModuleStatus.ACTIVE if publish else ModuleStatus.HELD
         final = {key: module if module.status == ModuleStatus.RETIRED else _with_status(module, final_status)
                  for key, module in folded.updated.items()}
-        processed = await self._store(final, folded.events, run["name"])
+        processed = await self._store(organization, final, folded.events, run["name"])
 
         updates = _module_updates(final, folded)
         run.update({
@@ -80,9 +82,9 @@ class LearningRuns:
             run["gate"] = gate
         return run
 
-    async def _fold_events(self, persona: str, limit: int) -> _Folded:
-        """The unprocessed events of the scope, oldest first, and the modules they update."""
-        async with self._units.read() as uow:
+    async def _fold_events(self, organization: str, persona: str, limit: int) -> _Folded:
+        """The organization's unprocessed events of the scope, oldest first, and the modules they update."""
+        async with self._units.read(organization) as uow:
             events = await uow.events.unprocessed(persona, limit)
             signals: dict[ModuleKey, list[float]] = defaultdict(list)
             for event in events:
@@ -91,22 +93,23 @@ class LearningRuns:
         updated = {key: fold(current.get(key) or fresh_module(*key), values) for key, values in signals.items()}
         return _Folded(events, signals, current, updated)
 
-    async def _store(self, modules: dict[ModuleKey, Module], events: list[PendingEvent], run_name: str) -> int:
+    async def _store(self, organization: str, modules: dict[ModuleKey, Module], events: list[PendingEvent],
+                     run_name: str) -> int:
         """Saves the modules and marks the events processed by this run, in one transaction; how many it marked."""
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(organization) as uow:
             for module in modules.values():
                 await uow.modules.save(module)
             processed = await uow.events.mark_processed([event.id for event in events], run_name)
             await uow.commit()
         return processed
 
-    async def _gate(self, personas: list[str], current: dict[ModuleKey, Module],
+    async def _gate(self, organization: str, personas: list[str], current: dict[ModuleKey, Module],
                     updated: dict[ModuleKey, Module]) -> dict[str, Any]:
         """The candidate (current modules plus the updated ones, published) against the current persona."""
         current_scores, candidate_scores = [], []
-        read = {name: await self._personas.simulated_persona(name) for name in personas}
+        read = {name: await self._personas.simulated_persona(name, organization) for name in personas}
         players = {name: persona for name, persona in read.items() if persona is not None}
-        active = await active_patches(self._units, {persona.archetype for persona in players.values()})
+        active = await active_patches(self._units, organization, {persona.archetype for persona in players.values()})
         for name, persona in players.items():
             patches = rules_in_force(active, persona.archetype)
             target = target_words_per_turn(persona.difficulty)

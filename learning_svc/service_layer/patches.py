@@ -24,6 +24,7 @@ from learning_svc.domain.patches import (
     revised,
     supersedes_on_approval,
 )
+from learning_svc.service_layer.organizations import owner
 from learning_svc.service_layer.ports import Filters, PatchRepository, Revision, UnitsOfWork
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, FailedPrecondition
@@ -95,9 +96,10 @@ async def approve_in(patches: PatchRepository, patch: PromptPatch, actor: str, c
     return approved
 
 
-async def active_patches(units: UnitsOfWork, archetypes: set[str]) -> list[PromptPatch]:
-    """The ACTIVE patches of these archetypes and of all archetypes, in activation order, in one read."""
-    async with units.read() as uow:
+async def active_patches(units: UnitsOfWork, organization: str, archetypes: set[str]) -> list[PromptPatch]:
+    """The organization's ACTIVE patches of these archetypes and of all archetypes, in activation order, in one
+    read."""
+    async with units.read(organization) as uow:
         return await uow.patches.active_of(archetypes)
 
 
@@ -107,14 +109,15 @@ Change = Callable[[PatchRepository, PromptPatch], Awaitable[R]]
 
 class Patches:
     def __init__(self, units: UnitsOfWork, page_tokens: PageTokens,
-                 active_sets: InvalidatedCache[str, list[PromptPatch]]) -> None:
+                 active_sets: InvalidatedCache[tuple[str, str], list[PromptPatch]]) -> None:
         self._units = units
         self._tokens = page_tokens
-        # Active patches per archetype, read on every prompt render; cleared by every change to any active set.
+        # Active patches per organization and archetype, read on every prompt render; cleared by every change to
+        # any active set.
         self.active_sets = active_sets
 
     async def create(self, patch_id: str, change: PatchChange, motivation: str, mutation: Mutation) -> PromptPatch:
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(owner(mutation.caller.organization)) as uow:
             async def create() -> PromptPatch:
                 patch = new_patch(patch_id or str(uuid.uuid4()), change,
                                   Provenance(PatchOrigin.MANUAL, motivation), datetime.now(UTC))
@@ -125,14 +128,14 @@ class Patches:
             await uow.commit()
         return created
 
-    async def get(self, patch_id: str) -> PromptPatch:
-        async with self._units.read() as uow:
+    async def get(self, organization: str, patch_id: str) -> PromptPatch:
+        async with self._units.read(organization) as uow:
             return await uow.patches.get(patch_id)
 
-    async def list(self, filters: Filters, requested_size: int, token: str) -> Page[PromptPatch]:
+    async def list(self, organization: str, filters: Filters, requested_size: int, token: str) -> Page[PromptPatch]:
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             listed = await uow.patches.page(filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
@@ -186,8 +189,9 @@ class Patches:
 
     async def _change(self, patch_id: str, etag: str, mutation: Mutation, method: str, change: Change[R],
                       result_type: type[R]) -> R:
-        """``change`` applied to the locked patch once per request id, if the caller's etag still matches."""
-        async with self._units.transaction() as uow:
+        """``change`` applied to the caller's locked patch once per request id, if the caller's etag still
+        matches."""
+        async with self._units.transaction(mutation.caller.organization) as uow:
             async def locked_change() -> R:
                 patch = await uow.patches.get(patch_id, lock=True)
                 if etag and etag != patch.etag:
@@ -200,23 +204,26 @@ class Patches:
         self.active_sets.clear()
         return result
 
-    async def revisions(self, patch_id: str, requested_size: int, token: str) -> Page[Revision]:
+    async def revisions(self, organization: str, patch_id: str, requested_size: int, token: str) -> Page[Revision]:
         size = page_size(requested_size)
         filters = {"patch": patch_id}
         after = self._tokens.decode(token, filters)
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             await uow.patches.get(patch_id)
             listed = await uow.patches.revisions(patch_id, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
-    async def active_set(self, archetype: str, targets: Sequence[PatchTarget]) -> ActiveSet:
-        """Patches for all archetypes first, then the archetype's own, each in activation order."""
+    async def active_set(self, organization: str, archetype: str, targets: Sequence[PatchTarget]) -> ActiveSet:
+        """The organization's patches for all archetypes first, then the archetype's own, each in activation
+        order."""
         async def load() -> list[PromptPatch]:
-            async with self._units.read() as uow:
+            async with self._units.read(organization) as uow:
                 return await uow.patches.active_for_render(archetype)
 
-        active = await self.active_sets.get_or_load(archetype, load) or []
+        active = await self.active_sets.get_or_load((organization, archetype), load) or []
         patches = [patch for patch in active if not targets or patch.target in targets]
-        digest = hashlib.sha256("|".join(f"{p.name}:{p.revision}" for p in patches).encode()).hexdigest()[:16]
+        # Another organization's set of the same patch names and revisions is another set.
+        listed = "|".join([organization, *(f"{p.name}:{p.revision}" for p in patches)])
+        digest = hashlib.sha256(listed.encode()).hexdigest()[:16]
         return ActiveSet(patches, digest)

@@ -91,6 +91,7 @@ class RecordedScores:
 @dataclass(frozen=True)
 class ClaimedRun:
     kind: RunKind
+    organization: str  # the run is worked for it
     run_id: str
     document: Document
 
@@ -193,19 +194,23 @@ class RunRepository(Protocol):
 
     async def scheduled_within(self, kind: RunKind, seconds: float) -> bool: ...
 
+    async def organizations_with_news(self, kind: RunKind) -> list[str]:
+        """Of every organization: those with something new for a run of ``kind`` to work on."""
+
     async def get(self, kind: RunKind, run_id: str) -> Document | None: ...
 
     async def page(self, kind: RunKind, filters: Filters, after: list[str] | None,
                    limit: int) -> list[Listed[Document]]: ...
 
     async def waiting(self) -> int:
-        """How many runs are QUEUED or RUNNING."""
+        """How many runs are QUEUED or RUNNING, of every organization."""
 
     async def next_due(self, kinds: Sequence[RunKind]) -> ClaimedRun | None:
-        """The oldest QUEUED run, or a RUNNING one whose lease ran out, locked; None when there is none."""
+        """Of every organization, the oldest QUEUED run, or a RUNNING one whose lease ran out, locked; None when
+        there is none."""
 
     async def lease(self, run_id: str, document: Document, lease_seconds: float) -> None:
-        """Marks the claimed run RUNNING, leased for ``lease_seconds``."""
+        """Marks the run ``next_due`` claimed RUNNING, leased for ``lease_seconds``."""
 
     async def renew(self, run_id: str, lease_seconds: float) -> None: ...
 
@@ -214,7 +219,8 @@ class RunRepository(Protocol):
 
 
 class LearningUnitOfWork(Protocol):
-    """One transaction (or, made for reading, none) over the learning schema's repositories."""
+    """One transaction (or, made for reading, none) over the learning schema's repositories, each confined to the
+    organization the unit of work was made for."""
 
     @property
     def audits(self) -> AuditRepository: ...
@@ -249,15 +255,17 @@ class LearningUnitOfWork(Protocol):
 
 
 class UnitsOfWork(Protocol):
-    def transaction(self) -> LearningUnitOfWork:
-        """A unit of work to change things in, committed by its use case."""
+    def transaction(self, organization: str) -> LearningUnitOfWork:
+        """A unit of work to change ``organization``'s things in, committed by its use case."""
 
-    def read(self) -> LearningUnitOfWork:
-        """A unit of work for reading: no transaction, each statement its own snapshot."""
+    def read(self, organization: str) -> LearningUnitOfWork:
+        """A unit of work for reading ``organization``'s things: no transaction, each statement its own
+        snapshot."""
 
 
 class PersonaReader(Protocol):
-    """The persona service, as the learning service reads it."""
+    """The persona service, as the learning service reads it: inside a call, for the caller's organization; in
+    a run, for the organization named."""
 
     async def archetype_exists(self, name: str) -> bool: ...
 
@@ -266,10 +274,11 @@ class PersonaReader(Protocol):
     async def require_usable(self, name: str) -> object:
         """The persona, or an error when it cannot take part (missing, deleted)."""
 
-    async def simulated_persona(self, name: str) -> SimulatedPersona | None:
-        """The persona as the simulator plays it; None when it no longer exists."""
+    async def simulated_persona(self, name: str, organization: str) -> SimulatedPersona | None:
+        """The organization's persona as the simulator plays it; None when it no longer exists."""
 
-    async def personas_of_archetype(self, archetype: str, limit: int) -> list[SimulatedPersona]: ...
+    async def personas_of_archetype(self, archetype: str, limit: int, organization: str) -> list[SimulatedPersona]:
+        ...
 
 
 class RefinementEngine(Protocol):

@@ -3,7 +3,11 @@
 A run is QUEUED by its Create call, claimed with FOR UPDATE SKIP LOCKED, and holds a lease it
 renews while it works; a run whose replica died is taken up again once its lease runs out. Only one
 run per scope at a time: a run for everything conflicts with every other run of its kind. Each run has
-a time limit, and its progress (each stage's output) is saved as it goes."""
+a time limit, and its progress (each stage's output) is saved as it goes.
+
+A run belongs to the organization it was started for, and is worked for that organization only: the workers
+take runs of every organization, each with the organization stored with it. A schedule starts one run per
+organization that has something new for it (see ``RunRepository.organizations_with_news``)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from enum import StrEnum
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from learning_svc.service_layer.organizations import owner
 from learning_svc.service_layer.ports import ClaimedRun, Document, Filters, RunKind, UnitsOfWork
 from svckit.errors import FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, page_size
@@ -51,8 +56,11 @@ CREATE_METHODS = {RunKind.EVOLUTION: "CreateEvolutionRun", RunKind.LEARNING: "Cr
 SCOPE_FIELDS = {RunKind.EVOLUTION: "archetype", RunKind.LEARNING: "persona"}
 
 Save = Callable[[Document], Awaitable[None]]
-# Works a run: given its document and a way to save progress, returns the final document.
-Executor = Callable[[Document, Save], Awaitable[Document]]
+# Works a run: given the organization it is worked for, its document and a way to save progress, returns the
+# final document.
+Executor = Callable[[str, Document, Save], Awaitable[Document]]
+# The queue's own questions look at every organization's runs: the organization its units of work are made for.
+EVERY_ORGANIZATION = ""
 
 
 def _now() -> str:
@@ -87,16 +95,17 @@ class RunQueue:
 
     # --- requests -----------------------------------------------------------------------------
 
-    async def start(self, kind: RunKind, document: Document, trigger: RunTrigger,
+    async def start(self, kind: RunKind, organization: str, document: Document, trigger: RunTrigger,
                     mutation: Mutation | None) -> Document:
-        """Queues a run; refused while a run of an overlapping scope is QUEUED or RUNNING."""
+        """Queues a run for ``organization``; refused while a run of an overlapping scope is QUEUED or RUNNING
+        in that organization."""
         run_id = str(uuid.uuid4())
         scope = document.get(SCOPE_FIELDS[kind], "")
         queued = {**document, "name": f"{COLLECTIONS[kind]}/{run_id}", "state": RunState.QUEUED.value,
                   "trigger": trigger.value, "create_time": _now(),
                   "requested_by": mutation.caller.actor if mutation else "scheduler"}
 
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(owner(organization)) as uow:
             async def queue() -> _Queued:
                 await uow.runs.lock(f"learning.runs:{kind.value}")
                 going = await uow.runs.going(kind, scope)
@@ -114,31 +123,44 @@ class RunQueue:
             await uow.commit()
         return started.document
 
-    async def start_scheduled(self, kind: RunKind, document: Document, every_seconds: float) -> Document | None:
-        """A SCHEDULED run, unless one was queued less than ``every_seconds`` ago (by any replica)."""
-        async with self._units.transaction() as uow:
+    async def start_scheduled(self, kind: RunKind, document: Document, every_seconds: float) -> list[Document]:
+        """A SCHEDULED run for each organization with something new for it, unless one was queued for that
+        organization less than ``every_seconds`` ago (by any replica)."""
+        async with self._units.read(EVERY_ORGANIZATION) as uow:
+            organizations = await uow.runs.organizations_with_news(kind)
+        started = []
+        for organization in organizations:
+            run = await self._start_scheduled(kind, organization, document, every_seconds)
+            if run is not None:
+                started.append(run)
+        return started
+
+    async def _start_scheduled(self, kind: RunKind, organization: str, document: Document,
+                               every_seconds: float) -> Document | None:
+        async with self._units.transaction(organization) as uow:
             await uow.runs.lock(f"learning.schedule:{kind.value}")
             recent = await uow.runs.scheduled_within(kind, every_seconds)
             await uow.commit()
         if recent:
             return None
         try:
-            return await self.start(kind, document, RunTrigger.SCHEDULED, None)
+            return await self.start(kind, organization, document, RunTrigger.SCHEDULED, None)
         except FailedPrecondition:
             return None  # a run of that scope is going; the next tick tries again
 
-    async def get(self, kind: RunKind, run_id: str) -> Document:
-        async with self._units.read() as uow:
+    async def get(self, kind: RunKind, organization: str, run_id: str) -> Document:
+        async with self._units.read(organization) as uow:
             document = await uow.runs.get(kind, run_id)
         if document is None:
             raise NotFound(f"{COLLECTIONS[kind]}/{run_id}", reason="RUN_NOT_FOUND")
         return document
 
-    async def list(self, kind: RunKind, filters: Filters, requested_size: int, token: str) -> Page[Document]:
+    async def list(self, kind: RunKind, organization: str, filters: Filters, requested_size: int,
+                   token: str) -> Page[Document]:
         """Newest first; ``filters`` may hold scope, state and decision (learning runs)."""
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
-        async with self._units.read() as uow:
+        async with self._units.read(organization) as uow:
             listed = await uow.runs.page(kind, filters, after, size + 1)
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
@@ -177,33 +199,34 @@ class RunQueue:
             return False
         started = time.perf_counter()
         final = await self._work_leased(claimed)
-        await self._save(claimed.run_id, {**final, "end_time": _now()}, finished=True)
+        await self._save(claimed.organization, claimed.run_id, {**final, "end_time": _now()}, finished=True)
         RUNS_FINISHED.labels(claimed.kind.value, final["state"]).inc()
         RUN_SECONDS.labels(claimed.kind.value).observe(time.perf_counter() - started)
         return True
 
     async def _work_leased(self, claimed: ClaimedRun) -> Document:
         """The run's final document, SUCCEEDED or FAILED; its lease renewed while it works."""
-        kind, run_id, document = claimed.kind, claimed.run_id, claimed.document
-        lease = asyncio.create_task(self._renew(run_id))
+        kind, organization, run_id, document = claimed.kind, claimed.organization, claimed.run_id, claimed.document
+        lease = asyncio.create_task(self._renew(organization, run_id))
         try:
-            final = await asyncio.wait_for(self._executors[kind](document, lambda doc: self._save(run_id, doc)),
-                                           self._limits.timeout_seconds)
+            final = await asyncio.wait_for(
+                self._executors[kind](organization, document, lambda doc: self._save(organization, run_id, doc)),
+                self._limits.timeout_seconds)
             return {**final, "state": RunState.SUCCEEDED.value}
         except TimeoutError:
-            return {**await self.get(kind, run_id), "state": RunState.FAILED.value,
+            return {**await self.get(kind, organization, run_id), "state": RunState.FAILED.value,
                     "error": f"timed out after {self._limits.timeout_seconds:g} s"}
         except asyncio.CancelledError:
             raise  # the lease runs out and another replica takes the run up
         except Exception as error:
             log.exception("%s failed", document["name"])
-            return {**await self.get(kind, run_id), "state": RunState.FAILED.value,
+            return {**await self.get(kind, organization, run_id), "state": RunState.FAILED.value,
                     "error": str(error) or type(error).__name__}
         finally:
             lease.cancel()
 
     async def _claim(self) -> ClaimedRun | None:
-        async with self._units.transaction() as uow:
+        async with self._units.transaction(EVERY_ORGANIZATION) as uow:
             RUNS_WAITING.set(await uow.runs.waiting())
             due = await uow.runs.next_due(list(self._executors))
             if due is None:
@@ -212,16 +235,16 @@ class RunQueue:
                         "start_time": due.document.get("start_time") or _now()}
             await uow.runs.lease(due.run_id, document, self._limits.lease_seconds)
             await uow.commit()
-        return ClaimedRun(due.kind, due.run_id, document)
+        return ClaimedRun(due.kind, due.organization, due.run_id, document)
 
-    async def _renew(self, run_id: str) -> None:
+    async def _renew(self, organization: str, run_id: str) -> None:
         while True:
             await asyncio.sleep(self._limits.lease_seconds / 3)
-            async with self._units.transaction() as uow:
+            async with self._units.transaction(organization) as uow:
                 await uow.runs.renew(run_id, self._limits.lease_seconds)
                 await uow.commit()
 
-    async def _save(self, run_id: str, document: Document, finished: bool = False) -> None:
-        async with self._units.transaction() as uow:
+    async def _save(self, organization: str, run_id: str, document: Document, finished: bool = False) -> None:
+        async with self._units.transaction(organization) as uow:
             await uow.runs.save(run_id, document, finished)
             await uow.commit()

@@ -19,9 +19,9 @@ async def run_waiter(database_url: str) -> AsyncIterator[Callable[[str], Awaitab
         return done.setdefault(name, asyncio.get_running_loop().create_future())
 
     def heard(payload: str) -> None:
-        parts = payload.split()
-        if len(parts) == 3 and parts[0] == "finished" and not future(parts[1]).done():
-            future(parts[1]).set_result(parts[2])
+        parts = payload.split()  # "finished {organization} {name} {state}"
+        if len(parts) == 4 and parts[0] == "finished" and not future(parts[2]).done():
+            future(parts[2]).set_result(parts[3])
 
     listener = PgListener("learning-run-waiter", database_url, {RUNS_CHANNEL: heard})
     await listener.start()

@@ -212,3 +212,40 @@ async def test_stored_evolution_runs_name_their_engines_as_the_analysis_service_
     assert stored["generate_refinements"]["engine"] == "openai"
     assert stored["validate"]["results"] == [{"engine": "local", "explanation": "ENGINE_LOCAL stood in"},
                                              {"engine": "openai", "explanation": ""}]
+
+
+async def test_stored_learning_rows_join_the_migration_organization_and_ids_repeat_across_organizations(
+        engine, monkeypatch):
+    """Revision 0005 gives every row stored before it the organization SPARRING_MIGRATION_ORGANIZATION names; the
+    column keeps no default, and ids are then unique per organization."""
+    await upgrade(engine, LEARNING.package, LEARNING.schema, "0004")
+    rows = [
+        "INSERT INTO learning.audits (id, session, persona, archetype, difficulty, document, audit_time) "
+        "VALUES ('a1', 'sessions/s', 'personas/p', '', 3, '{}', now())",
+        "INSERT INTO learning.patches (id, archetype, target, operation, state, document) "
+        "VALUES ('p1', '', 'PATCH_TARGET_VOICE_PROMPT', 'PATCH_OPERATION_ADD_RULE', 'PATCH_STATE_PROPOSED', '{}')",
+        "INSERT INTO learning.patch_revisions (patch_id, revision, action, actor, reason, snapshot) "
+        "VALUES ('p1', 1, 'PATCH_ACTION_CREATE', 'someone', '', '{}')",
+        "INSERT INTO learning.experiments (id, state, document) VALUES ('x1', 'EXPERIMENT_STATE_RUNNING', '{}')",
+        "INSERT INTO learning.assignments (experiment_id, session_id, variant_id, persona) "
+        "VALUES ('x1', 's1', 'a', 'personas/p')",
+        "INSERT INTO learning.outcomes (experiment_id, session_id, say_meter_score) VALUES ('x1', 's1', 50)",
+        "INSERT INTO learning.request_log (request_id, method, fingerprint) VALUES ('r1', 'CreatePromptPatch', 'f')",
+    ]
+    async with engine.begin() as connection:
+        for row in rows:
+            await connection.execute(sa.text(row))
+    monkeypatch.setenv("SPARRING_MIGRATION_ORGANIZATION", "initech")
+    await LEARNING.migrate(engine)
+    async with engine.begin() as connection:
+        for table in ("audits", "patches", "patch_revisions", "experiments", "assignments", "outcomes",
+                      "request_log"):
+            assert (await connection.execute(sa.text(
+                f"SELECT DISTINCT organization FROM learning.{table}"))).scalars().all() == ["initech"], table
+        columns = (await connection.execute(sa.text(
+            "SELECT is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = 'learning' AND column_name = 'organization'"))).all()
+        assert len(columns) == 11 and set(columns) == {("NO", None)}
+        for row in rows:  # the same ids, in another organization
+            await connection.execute(sa.text(row.replace(" (", " (organization, ", 1)
+                                             .replace("VALUES (", "VALUES ('acme', ", 1)))

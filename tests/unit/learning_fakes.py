@@ -1,6 +1,7 @@
 """In-memory stand-ins for the learning service's ports, for its use-case tests: a unit of work whose
 repositories keep rows in plain collections (undone unless committed, as a transaction is), a request log,
-a persona service and engines that answer what a test gives them.
+a persona service and engines that answer what a test gives them. Each organization has tables of its own, as
+every statement of the real repositories is confined to one.
 
 The repositories hold what the audits, patches and evolution use cases touch; a use case that reaches for
 another one fails loudly on the missing attribute."""
@@ -20,6 +21,7 @@ from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
 from learning_svc.service_layer.ports import Document
 from svckit.errors import AlreadyExists, NotFound
 from svckit.openai_json import EngineFailure
+from tests.builders import caller
 from tests.unit.request_log_fake import InMemoryRequestLog
 
 RECORD_TIME = datetime(2025, 3, 2, tzinfo=UTC)
@@ -126,21 +128,31 @@ class FakeUnitOfWork:
 
 
 class FakeUnitsOfWork:
+    """Units of work on each organization's tables; ``tables`` are those of the organization of ``caller()``."""
+
     def __init__(self, tables: LearningTables) -> None:
-        self.tables = tables
+        self.organizations = {caller().organization: tables}
 
-    def transaction(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.tables, read_only=False)
+    @property
+    def tables(self) -> LearningTables:
+        return self.of(caller().organization)
 
-    def read(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.tables, read_only=True)
+    def of(self, organization: str) -> LearningTables:
+        return self.organizations.setdefault(organization, LearningTables())
+
+    def transaction(self, organization: str) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.of(organization), read_only=False)
+
+    def read(self, organization: str) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.of(organization), read_only=True)
 
 
 class FakePersonas:
-    """The persona service, holding these personas."""
+    """The persona service, holding these personas; it keeps the organizations that runs read them for."""
 
     def __init__(self, *personas: SimulatedPersona) -> None:
         self._personas = {persona.persona: persona for persona in personas}
+        self.read_for: set[str] = set()
 
     async def archetype_exists(self, name: str) -> bool:
         return any(persona.archetype == name for persona in self._personas.values())
@@ -153,10 +165,12 @@ class FakePersonas:
             raise NotFound(name, reason="PERSONA_NOT_FOUND")
         return self._personas[name]
 
-    async def simulated_persona(self, name: str) -> SimulatedPersona | None:
+    async def simulated_persona(self, name: str, organization: str) -> SimulatedPersona | None:
+        self.read_for.add(organization)
         return self._personas.get(name)
 
-    async def personas_of_archetype(self, archetype: str, limit: int) -> list[SimulatedPersona]:
+    async def personas_of_archetype(self, archetype: str, limit: int, organization: str) -> list[SimulatedPersona]:
+        self.read_for.add(organization)
         return [persona for persona in self._personas.values() if persona.archetype == archetype][:limit]
 
 

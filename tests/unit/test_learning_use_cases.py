@@ -22,7 +22,7 @@ from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import Evolution
 from learning_svc.service_layer.patches import Patches
 from svckit.cache import InvalidatedCache
-from svckit.errors import EtagMismatch, FailedPrecondition
+from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
 from svckit.openai_json import EngineFailure
 from svckit.pagination import PageTokens
 from svckit.records import to_record
@@ -33,6 +33,10 @@ from tests.unit.test_learning_evolution import RAMBLER, findings_for, owl_22, su
 
 TOKENS = PageTokens.from_secret("test")
 OPERATOR = caller("admin", subject="operator@example.com")
+ORGANIZATION = OPERATOR.organization
+ELSEWHERE = caller("admin", subject="admin@globex", organization="globex")
+# A service that named no organization to act for.
+NOBODY = caller("service", subject="service:analysis", organization="")
 OWL_LENGTH = PatchChange("archetypes/owl", PatchTarget.VOICE_PROMPT, PatchOperation.ADD_RULE,
                          "Keep every answer short.", "", None)
 
@@ -62,8 +66,8 @@ async def test_an_audit_is_recorded_once_with_its_training_event(units):
     corpus = Corpus(units, TOKENS)
     document = stored(owl_22()[0])
 
-    first = await corpus.record_audit("o1", document)
-    again = await corpus.record_audit("o1", {**document, "overall_score": 1.0})
+    first = await corpus.record_audit(ORGANIZATION, "o1", document)
+    again = await corpus.record_audit(ORGANIZATION, "o1", {**document, "overall_score": 1.0})
 
     assert not first.duplicate and again.duplicate
     assert again.document == first.document and first.document["name"] == "corpusAudits/o1"
@@ -85,7 +89,7 @@ async def test_a_created_patch_is_approved_and_retries_are_answered_from_the_fir
     assert list(units.tables.patches) == ["patches/p1"]
     assert units.tables.revisions == [("patches/p1", PatchAction.CREATE, "operator@example.com", "Owls talk too long"),
                                       ("patches/p1", PatchAction.APPROVE, "operator@example.com", "looks right")]
-    assert (await patches.active_set("archetypes/owl", [])).patches == [approved]
+    assert (await patches.active_set(ORGANIZATION, "archetypes/owl", [])).patches == [approved]
 
 
 async def test_a_refused_change_leaves_the_patch_as_it_was(units):
@@ -103,24 +107,25 @@ async def test_a_refused_change_leaves_the_patch_as_it_was(units):
     assert (units.tables.patches, units.tables.revisions, units.tables.requests) == before
 
 
-def evolution_of(units: FakeUnitsOfWork, local: ScriptedEngine, openai: ScriptedEngine | None = None) -> Evolution:
+def evolution_of(units: FakeUnitsOfWork, local: ScriptedEngine, openai: ScriptedEngine | None = None,
+                 personas: FakePersonas | None = None) -> Evolution:
     for audit in owl_22():
         units.tables.audits[audit.name.rsplit("/", 1)[1]] = stored(audit)
-    return Evolution(units, Corpus(units, TOKENS), FakePersonas(RAMBLER), local, openai)
+    return Evolution(units, Corpus(units, TOKENS), personas or FakePersonas(RAMBLER), local, openai)
 
 
 def owl_refinements() -> Sequence:
     return generate_refinements(findings_for(owl_22()), [], max_refinements=5)
 
 
-async def run(evolution: Evolution, **options: object) -> tuple[dict, list[dict]]:
+async def run(evolution: Evolution, organization: str = ORGANIZATION, **options: object) -> tuple[dict, list[dict]]:
     saved: list[dict] = []
 
     async def save(document: dict) -> None:
         saved.append(document)
 
-    final = await evolution.execute({"name": "evolutionRuns/e1", "archetype": "archetypes/owl",
-                                     "options": options}, save)
+    final = await evolution.execute(organization, {"name": "evolutionRuns/e1", "archetype": "archetypes/owl",
+                                                   "options": options}, save)
     return final, saved
 
 
@@ -154,3 +159,55 @@ async def test_a_failing_openai_engine_hands_each_step_to_the_local_one(units):
     assert [(r["engine"], r["passed"]) for r in final["validate"]["results"]] == [(Engine.LOCAL, False)]
     assert final["apply"]["patches"] == [] and units.tables.patches == {}
 
+
+
+async def test_a_patch_is_seen_and_changed_by_its_own_organization_only(units):
+    patches = patches_of(units)
+    ours = await patches.create("p1", OWL_LENGTH, "Owls talk too long", request("create-1"))
+    with pytest.raises(NotFound) as missing:
+        await patches.get(ELSEWHERE.organization, "p2")
+    with pytest.raises(NotFound) as hidden:
+        await patches.get(ELSEWHERE.organization, "p1")
+    assert (str(hidden.value).replace("p1", "p2"), hidden.value.reason) == (str(missing.value), missing.value.reason)
+    for change in (patches.approve, patches.reject, patches.deactivate, patches.rollback):
+        with pytest.raises(NotFound):
+            await change("p1", "", "not theirs", Mutation(ELSEWHERE))
+    assert units.tables.patches == {ours.name: ours}
+
+    # The same id and request id in the other organization: another patch, its active set apart.
+    theirs = await patches.create("p1", OWL_LENGTH, "Owls talk too long", Mutation(ELSEWHERE, "create-1",
+                                                                                    "the same request"))
+    approved = await patches.approve("p1", theirs.etag, "", Mutation(ELSEWHERE))
+    assert theirs.name == ours.name and units.tables.patches == {ours.name: ours}
+    assert units.of(ELSEWHERE.organization).revisions[-1] == (ours.name, PatchAction.APPROVE, "admin@globex", "")
+    theirs_active = await patches.active_set(ELSEWHERE.organization, "archetypes/owl", [])
+    ours_active = await patches.active_set(ORGANIZATION, "archetypes/owl", [])
+    assert (theirs_active.patches, ours_active.patches) == ([approved], [])
+
+
+async def test_a_caller_of_no_organization_creates_nothing_and_sees_nothing(units):
+    document = stored(owl_22()[0])
+    await Corpus(units, TOKENS).record_audit(ORGANIZATION, "o1", document)
+    with pytest.raises(FailedPrecondition) as audit_refused:
+        await Corpus(units, TOKENS).record_audit(NOBODY.organization, "o2", document)
+    with pytest.raises(FailedPrecondition) as patch_refused:
+        await patches_of(units).create("p1", OWL_LENGTH, "Owls talk too long", Mutation(NOBODY))
+    assert audit_refused.value.reason == patch_refused.value.reason == "ORGANIZATION_REQUIRED"
+    with pytest.raises(NotFound):
+        await Corpus(units, TOKENS).get_audit(NOBODY.organization, "o1")
+    assert (await Corpus(units, TOKENS).recent_audits(NOBODY.organization, None, 10)) == []
+    assert units.of(NOBODY.organization) == LearningTables()
+
+
+async def test_an_evolution_run_works_with_the_corpus_patches_and_personas_of_its_organization(units):
+    local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
+    personas = FakePersonas(RAMBLER)
+    evolution = evolution_of(units, local, personas=personas)
+
+    elsewhere, _ = await run(evolution, ELSEWHERE.organization, auto_apply=True)
+    assert elsewhere["analyze_corpus"]["audit_count"] == 0 and personas.read_for == set()
+    final, _ = await run(evolution, auto_apply=True)
+    assert final["analyze_corpus"]["audit_count"] == len(owl_22()) and personas.read_for == {ORGANIZATION}
+    (patch,) = units.tables.patches.values()
+    assert final["apply"]["patches"] == [patch.name]
+    assert units.of(ELSEWHERE.organization).patches == {}

@@ -1,13 +1,13 @@
 """The audit log of the calls that change data (svckit.audit_log).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from svckit.audit_log import create_audit_log_table, drop_audit_log_table
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
