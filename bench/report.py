@@ -174,7 +174,8 @@ def machine_block(when: datetime | None = None, secure: bool = True) -> str:
     info = machine()
     when = when or datetime.now(UTC)
     security = ("\n- Security as in production: TLS on every connection, the ceilings' included, and a bearer token "
-                "on\n  every call, checked by the services (`bench/security.py`; what it costs: "
+                "on\n  every call, checked by the services; their per-caller rate limits far above what a run offers, "
+                "every\n  call of a run from one caller (`bench/security.py`; what it costs: "
                 f"\"{SECURITY_SECTION[3:]}\")") if secure else ""
     return f"""Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
 
