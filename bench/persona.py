@@ -35,19 +35,17 @@ def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path
                                   variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name, mode=mode)
 
 
-def start_catalogue_service(root: Path, database_url: str, log_dir: Path,
-                            mode: Mode = SECURE) -> tuple[ChildProcess, str]:
+def start_catalogue_service(root: Path, database_url: str, log_dir: Path) -> tuple[ChildProcess, str]:
     """A persona service holding the sample catalogue, for the services that check the personas their calls
     name (CreateSession); returns once the catalogue is loaded."""
     child, address = services.start_service("persona_svc", "PERSONA", root, database_url,
-                                            log_dir / mode.log_name("persona-catalogue"),
-                                            env={"PERSONA_LEARNING_ADDRESS": None},
-                                            name=mode.named("persona service (catalogue)"), mode=mode)
+                                            log_dir / "persona-catalogue.log",
+                                            env={"PERSONA_LEARNING_ADDRESS": None}, name="persona service (catalogue)")
 
     async def load() -> None:
-        async with mode.channel(address) as channel:
+        async with SECURE.channel(address) as channel:
             await wait_serving(child, channel)
-        await load_catalogue(address, mode)
+        await load_catalogue(address)
 
     try:
         eventloop.run(load())
