@@ -1,6 +1,7 @@
 """`make bench`: throughput and latency of the services against bare grpc.aio servers (the ceilings).
 
-Run ``python -m bench --help`` for the flags; ``--only persona`` or ``--only transcript`` runs one part.
+Run ``python -m bench --help`` for the flags; ``--only persona`` (or ``transcript``, ``analysis``, ``streams``,
+``security``) runs one part.
 One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database for each
 part, dropped when the part ends (``bench/database.py``). Every server is a child process
 (``bench/children.py``); the Python load generator runs in the benchmark's process, its clients spread over a
@@ -33,6 +34,16 @@ Streams part (``bench/streams.py``, ``--only streams``):
 - the transcript service with ``TRANSCRIPT_MAX_OPEN_STREAMS`` streams opened at the same moment (``--streams-at-once``,
   its default bound), then more beyond that bound, each of which must be refused with a retryable status and a
   RetryInfo; the service's memory before and with the streams held, per idle stream; one utterance on each.
+
+Security part (``bench/security_run.py``, ``--only security``):
+
+- GetPersona (h2load) and StreamSession (gateway streams) at saturation, and StreamSession at a fixed offered rate,
+  against the same servers in development mode (plaintext, anonymous) and with TLS + tokens, with their ceilings
+  in both modes; the throughput lost, the latencies of both; then ``CallGuard.admit`` alone, for a token verified
+  before and for a new one.
+
+Every server of every part runs as in production, with TLS and bearer tokens of the benchmark's own local CA and
+issuer (``.data/bench-credentials``), and every client sends a token (``bench/security.py``).
 
 Figures go to stdout and to each part's section of ``docs/benchmarks.md`` (``bench/report.py``).
 

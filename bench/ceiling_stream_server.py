@@ -25,13 +25,13 @@ from prometheus_client import start_http_server
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from bench.echo_server import serve_until_terminated
+from bench.security import ORGANIZATION
 from svckit import eventloop
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.domain.model import Role, Utterance
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TranscriptService"].full_name
 ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
-ORGANIZATION = "bench"  # of the sessions the benchmark inserts for the bare servers
 MAX_IN_FLIGHT = 256  # only reported in `opened`: this server does not limit what a stream has in flight
 
 

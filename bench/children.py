@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -100,6 +100,17 @@ class ChildProcess:
             return self.process.returncode
         finally:
             self._log.close()
+
+
+def environment(changes: Mapping[str, str | None]) -> dict[str, str]:
+    """This process's environment with ``changes`` (a None value removes the variable)."""
+    changed = dict(os.environ)
+    for key, value in changes.items():
+        if value is None:
+            changed.pop(key, None)
+        else:
+            changed[key] = value
+    return changed
 
 
 def start_module(name: str, argv: list[str], root: Path, log_path: Path, env: dict[str, str] | None = None,

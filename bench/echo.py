@@ -8,18 +8,21 @@ from pathlib import Path
 import grpc
 
 from bench import h2load
-from bench.children import ChildProcess, free_port, start_module, wait_until_ready
+from bench.children import ChildProcess, environment, free_port, start_module, wait_until_ready
 from bench.echo_server import FULL_METHOD
 from bench.load import Call
+from bench.security import SECURE, Mode
 
 
 def start_server(root: Path, log_dir: Path, profile_to: Path | None = None,
-                 wrapped: bool = False) -> tuple[ChildProcess, str]:
-    """The echo server; ``wrapped``: each call wrapped as the services wrap theirs (to measure that alone)."""
+                 wrapped: bool = False, mode: Mode = SECURE) -> tuple[ChildProcess, str]:
+    """The echo server, with the TLS of ``mode``; ``wrapped``: each call wrapped as the services wrap theirs (to
+    measure that alone)."""
     port = free_port()
     argv = ["bench.echo_server", "--port", str(port), *(["--svckit-wrapping"] if wrapped else [])]
     name = "echo server" + (" wrapped" if wrapped else "")
-    child = start_module(name, argv, root, log_dir / f"{name.replace(' ', '-')}.log", profile_to=profile_to)
+    child = start_module(mode.named(name), argv, root, log_dir / mode.log_name(name.replace(" ", "-")),
+                         environment(mode.environment()), profile_to)
     return child, f"127.0.0.1:{port}"
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from pathlib import Path
 
 import grpc
 
 from svckit import eventloop
+from svckit.settings import ServiceSettings
 
 SERVICE = "sparring.bench.Echo"
 METHOD = "Echo"
@@ -36,9 +38,22 @@ async def serve(port: int, svckit_wrapping: bool = False) -> None:
     await serve_until_terminated(server, port)
 
 
+def _listen(server: grpc.aio.Server, port: int) -> None:
+    """On 127.0.0.1:``port``, with TLS when the environment gives the services theirs (``TLS_CERT_FILE``,
+    ``TLS_KEY_FILE``, not in development mode): a ceiling pays for TLS as the service it bounds does. It takes
+    the callers' tokens without checking them."""
+    settings = ServiceSettings()
+    if settings.insecure_development or not settings.tls_cert_file:
+        server.add_insecure_port(f"127.0.0.1:{port}")
+    else:
+        key, chain = Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes()
+        server.add_secure_port(f"127.0.0.1:{port}", grpc.ssl_server_credentials([(key, chain)]))
+
+
 async def serve_until_terminated(server: grpc.aio.Server, port: int) -> None:
-    """Serves on 127.0.0.1:``port`` until SIGTERM or SIGINT (how the benchmark stops its children)."""
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    """Serves on 127.0.0.1:``port`` (see ``_listen``) until SIGTERM or SIGINT (how the benchmark stops its
+    children)."""
+    _listen(server, port)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

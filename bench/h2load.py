@@ -23,11 +23,13 @@ import shutil
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.children import ChildProcess
-from bench.load import CpuSnapshot, Result, apply_cpu
+from bench.load import CpuSnapshot, Result, apply_cpu, merge
+from bench.security import SECURE, Mode
 
 INSTALL_HINT = "h2load (Debian's nghttp2-client; `make bench` installs it) is not on PATH"
 _REQUESTS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
@@ -62,7 +64,7 @@ def version() -> str:
 
 
 def _command(plan: Plan, address: str, connections: int, streams: int, work_dir: Path,
-             run: str) -> tuple[list[str], Path]:
+             run: str, mode: Mode) -> tuple[list[str], Path]:
     """h2load's argv (``run``: ``--duration=...`` or ``--requests=...``), and the file it logs each call to."""
     executable = shutil.which("h2load")
     if executable is None:
@@ -73,7 +75,7 @@ def _command(plan: Plan, address: str, connections: int, streams: int, work_dir:
     log.unlink(missing_ok=True)
     return [executable, f"--clients={connections}", f"--max-concurrent-streams={streams}", "--threads=1", run,
             f"--data={body}", "--header=content-type: application/grpc", "--header=te: trailers",
-            f"--log-file={log}", f"http://{address}{plan.path}"], log
+            f"--log-file={log}", *mode.h2load_target(address, plan.path)], log
 
 
 def _children_cpu_seconds() -> float:
@@ -114,16 +116,16 @@ async def _h2load(argv: list[str], seconds: float, server: ChildProcess | None =
 
 
 async def closed_loop(plan: Plan, address: str, connections: int, streams: int, warmup: float, duration: float,
-                      server: ChildProcess, work_dir: Path) -> Result:
+                      server: ChildProcess, work_dir: Path, mode: Mode = SECURE) -> Result:
     """``connections`` x ``streams`` calls in flight, each answered call replaced at once by the next: ``warmup``
     s discarded, then as many calls as the warm-up's pace gets through in ``duration`` s, measured.
 
     The measured run is a number of calls rather than a time, so that every call it sends ends within it
     and its response bytes account for every call exactly."""
-    argv, _ = _command(plan, address, connections, streams, work_dir, f"--duration={round(warmup * 1000)}ms")
+    argv, _ = _command(plan, address, connections, streams, work_dir, f"--duration={round(warmup * 1000)}ms", mode)
     warm_calls = (await _h2load(argv, warmup))[0] if warmup > 0 else 0
     calls = max(connections * streams, round(warm_calls / warmup * duration) if warm_calls else 1000)
-    argv, log = _command(plan, address, connections, streams, work_dir, f"--requests={calls}")
+    argv, log = _command(plan, address, connections, streams, work_dir, f"--requests={calls}", mode)
     snapshots: list[CpuSnapshot] = []
     done, data_bytes, text, client_cpu = await _h2load(argv, duration, server, snapshots)
     finished = _FINISHED.search(text)
@@ -138,3 +140,29 @@ async def closed_loop(plan: Plan, address: str, connections: int, streams: int, 
     else:  # ended within its first tenth: no window for the machine's figures
         result.client_cpu = client_cpu
     return result
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A plan and the server it is measured on."""
+
+    plan: Plan
+    address: str
+    server: ChildProcess
+    mode: Mode = SECURE
+
+
+async def interleaved(scenarios: dict[str, Scenario], connections: int, streams: int, warmup: float, duration: float,
+                      rounds: int, work_dir: Path, log: Callable[[str], None]) -> list[Result]:
+    """Each scenario in ``closed_loop`` for ``duration`` s in all, in ``rounds`` rounds interleaved with the other
+    scenarios (a drift in the machine's load hits them all alike); the merged result of each, in order."""
+    parts: dict[str, list[Result]] = {name: [] for name in scenarios}
+    for round_number in range(1, rounds + 1):
+        for name, scenario in scenarios.items():
+            result = await closed_loop(scenario.plan, scenario.address, connections, streams, warmup,
+                                       duration / rounds, scenario.server, work_dir, scenario.mode)
+            result.scenario = name  # the plan's own name is its method's
+            log(f"  round {round_number} {name}: {result.rate:,.0f} calls/s, p99 {result.percentile(99):.1f} ms"
+                + (f", errors {result.errors}" if result.errors else ""))
+            parts[name].append(result)
+    return [merge(p) for p in parts.values()]

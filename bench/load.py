@@ -27,6 +27,7 @@ from typing import ParamSpec, TypeVar
 import grpc
 
 from bench.children import ChildProcess
+from bench.security import SECURE, Mode
 
 # Distinct channels must not share one TCP connection (grpc's global subchannel pool would merge them).
 CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
@@ -39,10 +40,12 @@ Call = Callable[[int], Awaitable[object]]
 """One request; the argument is a per-client counter, for picking varied requests."""
 
 
-def open_channels(address: str, count: int) -> list[grpc.aio.Channel]:
+def open_channels(address: str, count: int, mode: Mode = SECURE) -> list[grpc.aio.Channel]:
+    """``count`` channels to a server of ``mode``, each its own TCP connection, carrying the benchmark caller's
+    token when ``mode`` is secure."""
     if not address.startswith("127.0.0.1:"):
         raise ValueError(f"the benchmark only talks to 127.0.0.1, not {address}")
-    return [grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) for _ in range(count)]
+    return [mode.channel(address, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
 def percentile_ms(latencies: list[float], q: float) -> float:

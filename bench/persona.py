@@ -15,22 +15,24 @@ from sparring.persona.v1 import persona_service_pb2_grpc as pb_grpc
 from bench import h2load, services
 from bench.children import ChildProcess
 from bench.load import Call
+from bench.security import ADMIN_ROLES, SECURE, Mode
 from svckit import eventloop
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PersonaService"].full_name
-ADMIN = (("x-sparring-role", "admin"),)  # the sample catalogue has a protected persona
+# GetPersona at TARGET_RATIO of the echo ceiling or more, with p99 under TARGET_P99_MS (h2load at saturation).
+TARGET_RATIO, TARGET_P99_MS = 0.70, 20.0
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "persona_svc" / "catalogue"
 
 
 def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
-                  variant: tuple[str, ...] = ()) -> tuple[ChildProcess, str]:
+                  variant: tuple[str, ...] = (), mode: Mode = SECURE) -> tuple[ChildProcess, str]:
     """``python -m persona_svc`` on free ports; with ``profile_to``, under cProfile (written at exit);
     with ``variant`` flags, through ``bench.variant`` (diagnosis)."""
-    name = "persona service" + (f" ({' '.join(variant)})" if variant else "")
-    log_name = "persona" + "".join(variant).replace("--", "-") + ".log"
+    name = mode.named("persona service" + (f" ({' '.join(variant)})" if variant else ""))
+    log_name = mode.log_name("persona" + "".join(variant).replace("--", "-"))
     # no learning service in this run: rendering without patches
     return services.start_service("persona_svc", "PERSONA", root, database_url, log_dir / log_name, profile_to,
-                                  variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name)
+                                  variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name, mode=mode)
 
 
 def start_catalogue_service(root: Path, database_url: str, log_dir: Path) -> tuple[ChildProcess, str]:
@@ -41,9 +43,9 @@ def start_catalogue_service(root: Path, database_url: str, log_dir: Path) -> tup
                                             env={"PERSONA_LEARNING_ADDRESS": None}, name="persona service (catalogue)")
 
     async def load() -> None:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with SECURE.channel(address) as channel:
             await wait_serving(child, channel)
-            await load_catalogue(channel)
+        await load_catalogue(address)
 
     try:
         eventloop.run(load())
@@ -70,27 +72,29 @@ def _items(file: str) -> list[dict]:
     return json.loads((CATALOGUE_DIR / file).read_text())
 
 
-async def load_catalogue(channel: grpc.aio.Channel) -> Catalogue:
-    """Creates the sample archetypes, scenarios and personas through the API, as a client would."""
-    stub = pb_grpc.PersonaServiceStub(channel)
-    for item in _items("archetypes.json"):
-        await stub.CreateArchetype(pb.CreateArchetypeRequest(
-            archetype=json_format.ParseDict(item["archetype"], pb.Archetype()), archetype_id=item["archetype_id"],
-        ), metadata=ADMIN, timeout=10)
-    scenarios = []
-    for item in _items("scenarios.json"):
-        reply = await stub.CreateScenario(pb.CreateScenarioRequest(
-            scenario=json_format.ParseDict(item["scenario"], pb.Scenario()), scenario_id=item["scenario_id"],
-        ), metadata=ADMIN, timeout=10)
-        scenarios.append(reply.scenario.name)
-    personas, blueprints = [], set()
-    for item in _items("personas.json"):
-        reply = await stub.CreatePersona(pb.CreatePersonaRequest(
-            persona=json_format.ParseDict(item["persona"], pb.Persona()), persona_id=item["persona_id"],
-        ), metadata=ADMIN, timeout=10)
-        personas.append(reply.persona.name)
-        blueprints.add(reply.persona.blueprint)
-    sizes = [(await stub.GetPersona(pb.GetPersonaRequest(name=name), timeout=10)).ByteSize() for name in personas]
+async def load_catalogue(address: str, mode: Mode = SECURE) -> Catalogue:
+    """Creates the sample archetypes, scenarios and personas through the API, as an admin would (the catalogue
+    has a protected persona)."""
+    async with mode.channel(address, ADMIN_ROLES) as channel:
+        stub = pb_grpc.PersonaServiceStub(channel)
+        for item in _items("archetypes.json"):
+            await stub.CreateArchetype(pb.CreateArchetypeRequest(
+                archetype=json_format.ParseDict(item["archetype"], pb.Archetype()), archetype_id=item["archetype_id"],
+            ), timeout=10)
+        scenarios = []
+        for item in _items("scenarios.json"):
+            reply = await stub.CreateScenario(pb.CreateScenarioRequest(
+                scenario=json_format.ParseDict(item["scenario"], pb.Scenario()), scenario_id=item["scenario_id"],
+            ), timeout=10)
+            scenarios.append(reply.scenario.name)
+        personas, blueprints = [], set()
+        for item in _items("personas.json"):
+            reply = await stub.CreatePersona(pb.CreatePersonaRequest(
+                persona=json_format.ParseDict(item["persona"], pb.Persona()), persona_id=item["persona_id"],
+            ), timeout=10)
+            personas.append(reply.persona.name)
+            blueprints.add(reply.persona.blueprint)
+        sizes = [(await stub.GetPersona(pb.GetPersonaRequest(name=name), timeout=10)).ByteSize() for name in personas]
     return Catalogue(personas, scenarios, sorted(blueprints), round(sum(sizes) / len(sizes)))
 
 

@@ -32,6 +32,7 @@ machine and its load.
 
 SECTION = "## Persona service"
 TRANSCRIPT_SECTION = "## Transcript service"
+SECURITY_SECTION = "## Security cost"
 
 
 @dataclass(frozen=True)
@@ -167,17 +168,22 @@ def markdown_open_table(results: list[OpenResult], unit: str = "calls/s", cpu_sp
     return md_table(open_headers(unit, cpu_split), open_rows(results, cpu_split))
 
 
-def machine_block(when: datetime | None = None) -> str:
-    """The "Run on" line and the "### Machine" subsection of a service's section."""
+def machine_block(when: datetime | None = None, secure: bool = True) -> str:
+    """The "Run on" line and the "### Machine" subsection of a service's section; ``secure``: the section's
+    servers all run with TLS and tokens."""
     info = machine()
     when = when or datetime.now(UTC)
+    security = ("\n- Security as in production: TLS on every connection, the ceilings' included, and a bearer token "
+                "on\n  every call, checked by the services; their per-caller rate limits far above what a run offers, "
+                "every\n  call of a run from one caller (`bench/security.py`; what it costs: "
+                f"\"{SECURITY_SECTION[3:]}\")") if secure else ""
     return f"""Run on {when.strftime('%Y-%m-%d %H:%M UTC')}.
 
 ### Machine
 
 - {info['cores']} cores, {info['cpu']}, {info['os']}
 - Python {info['python']}, grpcio {info['grpcio']}, protobuf {info['protobuf']}; every Python process
-  (services, ceilings, load generator) on the uvloop {info['uvloop']} event loop, as in production"""
+  (services, ceilings, load generator) on the uvloop {info['uvloop']} event loop, as in production{security}"""
 
 
 def target_lines(targets: list[Target]) -> str:

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import grpc
 
-from bench import analysis_run, echo, h2load, persona, report, streams, transcript, transcript_run
+from bench import analysis_run, echo, h2load, persona, report, security_run, streams, transcript, transcript_run
 from bench.children import ChildProcess
 from bench.database import fresh_database, start_postgres
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
+from bench.persona import TARGET_P99_MS, TARGET_RATIO
 from svckit import eventloop
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 SCENARIOS = ("Echo", "GetPersona", "ListPersonas", "RenderPrompt")
-TARGET_RATIO, TARGET_P99_MS = 0.70, 20.0
 # Open loop (the Python load generator): Echo, GetPersona and RenderPrompt are offered OPEN_SHARE of the echo ceiling
 # that generator measured in the same run; ListPersonas, far slower, OPEN_SHARE of its own throughput. Half, not
 # TARGET_RATIO: with that client on the same two cores, 70% of its echo ceiling can already saturate the machine.
@@ -34,7 +34,7 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
-PARTS = ("persona", "transcript", "analysis", "streams")
+PARTS = ("persona", "transcript", "analysis", "streams", "security")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,10 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench", description="Benchmarks of the persona service (against a bare grpc.aio echo "
         "server) and of the transcript service (against a bare bidi server with the same group commit, and "
         "against one unary call per message), and of the analysis service (latency from a triggering message's ack to "
-        "its Say Meter at a watcher); writes docs/benchmarks.md.")
+        "its Say Meter at a watcher), and of what TLS and tokens cost them; writes docs/benchmarks.md.")
     parser.add_argument("--only", choices=PARTS,
-                        help="run one part only (default: all four, in the order persona, transcript, analysis, "
-                             "streams)")
+                        help="run one part only (default: all five, in the order persona, transcript, analysis, "
+                             "streams, security: GetPersona and StreamSession in plaintext and with TLS + tokens)")
     parser.add_argument("--clients", type=int, default=50,
                         help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
                              "callers of the one-call-per-message server")
@@ -229,20 +229,15 @@ async def _measure_compiled(args: argparse.Namespace, servers: dict[str, Server]
     every = {"Echo": (echo.h2load_plan(catalogue.get_response_bytes), "echo")}
     for plan in await persona.h2load_plans(catalogue, servers["persona"].channels[0]):
         every[plan.scenario] = (plan, "persona")
-    plans = {name: every[name] for name in args.scenarios}
-    parts: dict[str, list[Result]] = {name: [] for name in plans}
+    scenarios = {}
+    for name in args.scenarios:
+        plan, server_name = every[name]
+        scenarios[name] = h2load.Scenario(plan, servers[server_name].address, servers[server_name].child)
     streams, per_round = args.clients // args.channels, args.duration / args.rounds
-    log(f"saturation with h2load: {len(plans)} scenarios x {args.rounds} rounds, interleaved: {args.channels} "
+    log(f"saturation with h2load: {len(scenarios)} scenarios x {args.rounds} rounds, interleaved: {args.channels} "
         f"connections x {streams} calls in flight, {args.warmup:g}s warm-up + {per_round:g}s measured each")
-    for round_number in range(1, args.rounds + 1):
-        for name, (plan, server_name) in plans.items():
-            server = servers[server_name]
-            result = await h2load.closed_loop(plan, server.address, args.channels, streams, args.warmup, per_round,
-                                              server.child, DATA / "bench")
-            log(f"  round {round_number} {name}: {result.rate:,.0f} calls/s, p99 {result.percentile(99):.1f} ms"
-                + (f", errors {result.errors}" if result.errors else ""))
-            parts[name].append(result)
-    return [merge(p) for p in parts.values()]
+    return await h2load.interleaved(scenarios, args.channels, streams, args.warmup, args.duration, args.rounds,
+                                    DATA / "bench", log)
 
 
 async def _measure(args: argparse.Namespace, servers: dict[str, Server],
@@ -253,7 +248,7 @@ async def _measure(args: argparse.Namespace, servers: dict[str, Server],
         started = time.monotonic()
         await asyncio.gather(*(t.ready(t.child, t.channels[0]) for t in servers.values()))
         log(f"{len(servers)} servers ready in {time.monotonic() - started:.1f}s; loading the catalogue through the API")
-        catalogue = await persona.load_catalogue(servers["persona"].channels[0])
+        catalogue = await persona.load_catalogue(servers["persona"].address)
         log(f"catalogue: {len(catalogue.persona_names)} personas, {len(catalogue.scenario_names)} scenarios; "
             f"a GetPersona response is {catalogue.get_response_bytes} bytes on average")
         compiled = await _measure_compiled(args, servers, catalogue)
@@ -476,6 +471,20 @@ def _run_streams(args: argparse.Namespace, database_url: str, logs: Path,
         log(f"wrote the '{streams.BURST_SECTION}' section of {args.output}")
 
 
+def _run_security(args: argparse.Namespace, database_url: str, logs: Path,
+                  profile: Callable[[str], Path | None]) -> None:
+    figures = security_run.run(args, ROOT, database_url, logs)
+    print()
+    print(security_run.console(figures))
+    print()
+    _print_targets(figures.targets)
+    if args.no_write or args.profile or not figures.open_results:
+        log("security figures not written (--no-write, --profile or --open-duration 0)")
+    else:
+        report.write_section(args.output, security_run.section(figures))
+        log(f"wrote the '{security_run.SECTION}' section of {args.output}")
+
+
 async def _measure_streams(args: argparse.Namespace, started: transcript.Started,
                            database_url: str) -> streams.BurstFigures:
     channels = open_channels(started.address, args.streams_channels)
@@ -520,13 +529,13 @@ def main(argv: list[str] | None = None) -> int:
                 eventloop.run(_sweep(args, echo_child, echo_address))
                 return 0
 
-            if "persona" in args.parts and not h2load.available():
-                log(f"{h2load.INSTALL_HINT}; the persona part needs it")
+            if {"persona", "security"} & set(args.parts) and not h2load.available():
+                log(f"{h2load.INSTALL_HINT}; the persona and security parts need it")
                 return 2
             log("starting the embedded PostgreSQL (.data/postgres-bench)")
             server_url = start_postgres(stack, DATA / "postgres-bench")
             parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis,
-                     "streams": _run_streams}
+                     "streams": _run_streams, "security": _run_security}
             for part in args.parts:
                 with contextlib.ExitStack() as part_stack:  # the part's database, dropped when it ends
                     database_url = fresh_database(part_stack, server_url)

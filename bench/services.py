@@ -3,36 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.children import ChildProcess, free_port, start_module, wait_until_ready
+from bench.children import ChildProcess, environment, free_port, start_module, wait_until_ready
+from bench.security import SECURE, Mode
 
 
 def start_service(package: str, env_prefix: str, root: Path, database_url: str, log_path: Path,
                   profile_to: Path | None = None, variant: tuple[str, ...] = (),
-                  env: dict[str, str] | None = None, name: str = "") -> tuple[ChildProcess, str]:
+                  env: dict[str, str | None] | None = None, name: str = "",
+                  mode: Mode = SECURE) -> tuple[ChildProcess, str]:
     """``python -m PACKAGE`` on free ports (``{env_prefix}_GRPC_PORT``, ``{env_prefix}_METRICS_PORT``),
-    ``LOG_LEVEL=WARNING``; with ``variant`` flags, through ``bench.variant`` (diagnosis); with
-    ``profile_to``, under cProfile. ``env``: more variables (None values remove one)."""
+    ``LOG_LEVEL=WARNING``, with the TLS and tokens of ``mode`` (or in development mode); with ``variant`` flags,
+    through ``bench.variant`` (diagnosis); with ``profile_to``, under cProfile. ``env``: more variables (None
+    values remove one)."""
     grpc_port, metrics_port = free_port(), free_port()
-    environment = {
-        **os.environ,
+    settings = environment({
+        **mode.environment(),
         "DATABASE_URL": database_url,
         f"{env_prefix}_GRPC_PORT": str(grpc_port),
         f"{env_prefix}_METRICS_PORT": str(metrics_port),
         "LOG_LEVEL": "WARNING",
-    }
-    for key, value in (env or {}).items():
-        if value is None:
-            environment.pop(key, None)
-        else:
-            environment[key] = value
+        **(env or {}),
+    })
     argv = ["bench.variant", *variant, package] if variant else [package]
-    child = start_module(name or package, argv, root, log_path, environment, profile_to)
+    child = start_module(name or package, argv, root, log_path, settings, profile_to)
     return child, f"127.0.0.1:{grpc_port}"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 import urllib.request
 import uuid
@@ -26,9 +25,9 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc as pb_grpc
 
 from bench import services
-from bench.ceiling_stream_server import ORGANIZATION
-from bench.children import ChildProcess, free_port, start_module
+from bench.children import ChildProcess, environment, free_port, start_module
 from bench.load import Call
+from bench.security import ORGANIZATION, SECURE, Mode
 from bench.streams import ROLES, GatewayStream
 from bench.unary_insert_server import FULL_METHOD as UNARY_METHOD
 from svckit.notify import libpq_url
@@ -99,28 +98,30 @@ class Started:
 
 
 def start_service(root: Path, database_url: str, log_dir: Path, persona_address: str, profile_to: Path | None = None,
-                  max_open_streams: int = MAX_OPEN_STREAMS) -> Started:
+                  max_open_streams: int = MAX_OPEN_STREAMS, mode: Mode = SECURE) -> Started:
     """``python -m transcript_svc`` with its default group commit and window; no analysis service; sessions
-    checked against the persona service at ``persona_address``."""
+    checked against the persona service at ``persona_address`` (of the same ``mode``)."""
     metrics_port = free_port()
     child, address = services.start_service(
-        "transcript_svc", "TRANSCRIPT", root, database_url, log_dir / "transcript.log", profile_to,
+        "transcript_svc", "TRANSCRIPT", root, database_url, log_dir / mode.log_name("transcript"), profile_to,
         env={"TRANSCRIPT_ANALYSIS_ADDRESS": None, "TRANSCRIPT_MAX_IN_FLIGHT": None,
              "TRANSCRIPT_COMMIT_MAX_BATCH": str(COMMIT_MAX_BATCH),
              "TRANSCRIPT_COMMIT_MAX_DELAY_MS": f"{COMMIT_MAX_DELAY_MS:g}",
              "TRANSCRIPT_MAX_OPEN_STREAMS": str(max_open_streams),
              "TRANSCRIPT_PERSONA_ADDRESS": persona_address,
              "TRANSCRIPT_METRICS_PORT": str(metrics_port)},
-        name="transcript service")
+        name=mode.named("transcript service"), mode=mode)
     return Started(child, address, metrics_port)
 
 
-def start_ceiling(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None) -> Started:
+def start_ceiling(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
+                  mode: Mode = SECURE) -> Started:
     port, metrics_port = free_port(), free_port()
     argv = ["bench.ceiling_stream_server", "--port", str(port), "--max-batch", str(COMMIT_MAX_BATCH),
             "--max-delay-ms", f"{COMMIT_MAX_DELAY_MS:g}", "--metrics-port", str(metrics_port)]
-    env = {**os.environ, "DATABASE_URL": database_url}
-    child = start_module("stream ceiling server", argv, root, log_dir / "ceiling-stream-server.log", env, profile_to)
+    env = environment({**mode.environment(), "DATABASE_URL": database_url})
+    child = start_module(mode.named("stream ceiling server"), argv, root,
+                         log_dir / mode.log_name("ceiling-stream-server"), env, profile_to)
     return Started(child, f"127.0.0.1:{port}", metrics_port)
 
 
@@ -128,7 +129,7 @@ def start_unary(root: Path, database_url: str, log_dir: Path, pool_size: int = U
                 profile_to: Path | None = None) -> Started:
     port = free_port()
     argv = ["bench.unary_insert_server", "--port", str(port), "--pool-size", str(pool_size)]
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = environment({**SECURE.environment(), "DATABASE_URL": database_url})
     child = start_module("unary insert server", argv, root, log_dir / "unary-insert-server.log", env, profile_to)
     return Started(child, f"127.0.0.1:{port}")
 

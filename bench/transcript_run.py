@@ -55,11 +55,12 @@ class Figures:
 
 
 @dataclass
-class _Server:
+class Server:
     child: ChildProcess
     address: str
     metrics_port: int | None
     channels: list[grpc.aio.Channel]
+    kind: str  # SERVICE, CEILING or UNARY, whatever the server is called in the tables
     commits: dict[str, CommitStats] = field(default_factory=dict)  # phase -> totals
 
     async def count_commits(self, phase: str, before: CommitStats) -> None:
@@ -67,13 +68,13 @@ class _Server:
         self.commits[phase] = self.commits[phase] + done if phase in self.commits else done
 
 
-async def _start_sessions(kind: str, server: _Server, database_url: str, label: str, count: int) -> list[str]:
-    if kind == SERVICE:
+async def _start_sessions(server: Server, database_url: str, label: str, count: int) -> list[str]:
+    if server.kind == SERVICE:
         return await transcript.create_sessions(server.channels[0], label, count)
     return await transcript.insert_sessions(database_url, label, count)
 
 
-async def _saturation(args: argparse.Namespace, servers: dict[str, _Server], database_url: str) -> list[Result]:
+async def saturation(args: argparse.Namespace, servers: dict[str, Server], database_url: str) -> list[Result]:
     parts: dict[str, list[Result]] = {name: [] for name in servers}
     per_round = args.duration / args.rounds
     log(f"transcript throughput (saturation): {len(servers)} servers x {args.rounds} rounds, interleaved: "
@@ -81,9 +82,9 @@ async def _saturation(args: argparse.Namespace, servers: dict[str, _Server], dat
         f"{args.warmup:g}s warm-up + {per_round:g}s measured each")
     for round_number in range(1, args.rounds + 1):
         for name, server in servers.items():
-            sessions = await _start_sessions(name, server, database_url, f"r{round_number}", args.clients)
+            sessions = await _start_sessions(server, database_url, f"r{round_number}", args.clients)
             before = await commit_stats(server.metrics_port)
-            if name == UNARY:
+            if server.kind == UNARY:
                 result = await run_load(name, transcript.unary_calls(server.channels, sessions), args.clients,
                                         args.warmup, per_round, server.child)
             else:
@@ -96,8 +97,8 @@ async def _saturation(args: argparse.Namespace, servers: dict[str, _Server], dat
     return [merge(parts[name]) for name in servers]
 
 
-async def _open_loop(args: argparse.Namespace, name: str, server: _Server, database_url: str) -> OpenResult:
-    sessions = await _start_sessions(name, server, database_url, "open", args.clients)
+async def open_loop(args: argparse.Namespace, name: str, server: Server, database_url: str) -> OpenResult:
+    sessions = await _start_sessions(server, database_url, "open", args.clients)
     streams = await open_streams(server.channels, sessions, TEXTS, args.window)
     await checkpoint(database_url)
     before = await commit_stats(server.metrics_port)
@@ -112,7 +113,7 @@ async def _open_loop(args: argparse.Namespace, name: str, server: _Server, datab
     return result
 
 
-async def _many_sessions(args: argparse.Namespace, server: _Server,
+async def _many_sessions(args: argparse.Namespace, server: Server,
                          database_url: str) -> tuple[OpenResult, LossCheck]:
     started = time.monotonic()
     sessions = await transcript.create_sessions(server.channels[0], "held", args.sessions)
@@ -144,7 +145,7 @@ async def _many_sessions(args: argparse.Namespace, server: _Server,
 
 async def _measure(args: argparse.Namespace, started: dict[str, Started], database_url: str
                    ) -> tuple[list[Result], list[OpenResult], OpenResult, LossCheck, Commits]:
-    servers = {name: _Server(s.child, s.address, s.metrics_port, open_channels(s.address, args.channels))
+    servers = {name: Server(s.child, s.address, s.metrics_port, open_channels(s.address, args.channels), name)
                for name, s in started.items()}
     try:
         begin = time.monotonic()
@@ -153,18 +154,18 @@ async def _measure(args: argparse.Namespace, started: dict[str, Started], databa
         readiness += [wait_listening(servers[n].child, servers[n].channels[0]) for n in (CEILING, UNARY)]
         await asyncio.gather(*readiness)
         log(f"transcript servers ready in {time.monotonic() - begin:.1f}s")
-        saturation = await _saturation(args, servers, database_url)
+        measured = await saturation(args, servers, database_url)
         open_results: list[OpenResult] = []
         if args.open_duration > 0:
             log(f"transcript latency at a fixed offered load (open loop): {args.stream_rate:,.0f} msgs/s over "
                 f"{args.clients} streams, at most {args.window} unacked each, {args.warmup:g}s warm-up + "
                 f"{args.open_duration:g}s measured")
             for name in (SERVICE, CEILING):
-                open_results.append(await _open_loop(args, name, servers[name], database_url))
+                open_results.append(await open_loop(args, name, servers[name], database_url))
         sessions, loss = await _many_sessions(args, servers[SERVICE], database_url)
         commits = [(phase, name, server.commits[phase]) for phase in (SATURATION, OPEN_LOOP, SESSIONS)
                    for name, server in servers.items() if phase in server.commits and server.metrics_port]
-        return saturation, open_results, sessions, loss, commits
+        return measured, open_results, sessions, loss, commits
     finally:
         for server in servers.values():
             for channel in server.channels:
@@ -192,10 +193,10 @@ def targets(saturation: list[Result], open_results: list[OpenResult], sessions: 
     ]
     open_service = next((r for r in open_results if r.scenario == SERVICE), None)
     if open_service is not None:
-        found.append(_latency_target(
+        found.append(latency_target(
             f"ack p99 under {TARGET_OPEN_P99_MS:g} ms at {open_service.offered:,.0f} msgs/s offered (open loop)",
             open_service, TARGET_OPEN_P99_MS))
-    found.append(_latency_target(
+    found.append(latency_target(
         f"ack p99 under {TARGET_SESSIONS_P99_MS:g} ms with {loss.sessions:,} live sessions (open loop)", sessions,
         TARGET_SESSIONS_P99_MS))
     found.append(report.Target(f"no message lost or doubled with {loss.sessions:,} live sessions", loss.passed,
@@ -203,7 +204,7 @@ def targets(saturation: list[Result], open_results: list[OpenResult], sessions: 
     return found
 
 
-def _latency_target(text: str, result: OpenResult, limit_ms: float) -> report.Target:
+def latency_target(text: str, result: OpenResult, limit_ms: float) -> report.Target:
     p99 = result.percentile(99)
     missed = result.error_count + result.unsent + result.unfinished
     return report.Target(

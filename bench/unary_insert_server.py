@@ -21,8 +21,8 @@ import asyncpg
 import grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
-from bench.ceiling_stream_server import ORGANIZATION
 from bench.echo_server import serve_until_terminated
+from bench.security import ORGANIZATION
 from svckit import eventloop
 from svckit.notify import libpq_url
 

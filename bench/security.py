@@ -1,0 +1,149 @@
+"""TLS and bearer tokens in the benchmark: its own local CA, server certificate and token issuer
+(``.data/bench-credentials``, made by ``devtools.credentials``), the settings its servers get, and its clients.
+
+Every part of a run talks to the services as production does (``SECURE``): TLS, and a bearer token on every call.
+The ceilings listen with the same TLS (``bench.echo_server.serve_until_terminated``) and take the token without
+checking it. The ``security`` part (``bench/security_run.py``) also runs the same servers in development mode
+(``PLAINTEXT``: plaintext, anonymous callers), to measure what the two cost.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from devtools.credentials import LocalCredentials, local_credentials
+
+CREDENTIALS_DIR = Path(__file__).resolve().parent.parent / ".data" / "bench-credentials"
+ORGANIZATION = "bench"
+# The benchmark's one caller: it creates its sessions (interviewer), streams them as their voice gateway and
+# watches them, and reads the catalogue. The catalogue itself is loaded by an admin (it has a protected persona).
+CALLER_ROLES = ("interviewer", "gateway")
+ADMIN_ROLES = ("admin",)
+# Per-caller limits on costly calls (stream opens, RenderPrompt), far above anything a run offers: every stream
+# of a run comes from that one caller, thousands at once, and the benchmark measures the service, not its limit.
+# The limiter still takes from its bucket on every such call.
+RATE_LIMIT = 1_000_000
+SERVICE_PREFIXES = ("PERSONA", "TRANSCRIPT", "ANALYSIS", "LEARNING")
+
+
+@functools.cache
+def _credentials() -> LocalCredentials:
+    return local_credentials(CREDENTIALS_DIR)
+
+
+@functools.cache
+def _token(roles: tuple[str, ...]) -> str:
+    return _credentials().mint(f"bench-{'+'.join(roles)}@{ORGANIZATION}", roles, ORGANIZATION)
+
+
+def rate_limits() -> dict[str, str]:
+    return {f"{prefix}_RATE_LIMIT_{name}": str(RATE_LIMIT) for prefix in SERVICE_PREFIXES
+            for name in ("PER_SECOND", "BURST")}
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How a run's servers listen and its clients call them."""
+
+    label: str
+    secure: bool
+
+    @property
+    def credentials(self) -> LocalCredentials:
+        return _credentials()
+
+    def environment(self) -> dict[str, str | None]:
+        """A server's settings (None: the variable removed). Development mode names the callers' organization
+        the one the tokens name, so both modes see the same data."""
+        tls_and_tokens = self.credentials.environment()
+        if self.secure:
+            return {**tls_and_tokens, "SPARRING_INSECURE_DEVELOPMENT": None, **rate_limits()}
+        return {**dict.fromkeys(tls_and_tokens), "SPARRING_INSECURE_DEVELOPMENT": "true",
+                "SPARRING_DEVELOPMENT_ORGANIZATION": ORGANIZATION, **rate_limits()}
+
+    def named(self, name: str) -> str:
+        """A process's name in this mode: as it is when secure (every part of a run), marked otherwise."""
+        return name if self.secure else f"{name} (plaintext)"
+
+    def log_name(self, stem: str) -> str:
+        return f"{stem}.log" if self.secure else f"{stem}-plaintext.log"
+
+    def token(self, roles: Sequence[str] = CALLER_ROLES) -> str | None:
+        return _token(tuple(roles)) if self.secure else None
+
+    def channel(self, address: str, roles: Sequence[str] = CALLER_ROLES,
+                options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+        """A channel to a server of this mode, every call carrying a token of ``roles`` when it is secure."""
+        token = self.token(roles)
+        if token is None:
+            return grpc.aio.insecure_channel(address, options=tuple(options))
+        return BearerChannel(grpc.aio.secure_channel(address, self.credentials.channel_credentials(),
+                                                     options=tuple(options)), token)
+
+    def h2load_target(self, address: str, path: str) -> list[str]:
+        """h2load's arguments for calls to ``path``: https with the token, or plaintext HTTP/2 without. h2load does
+        not verify the server's certificate (it has no option for a CA): the handshake and the encryption are
+        what a benchmark needs of TLS."""
+        token = self.token()
+        if token is None:
+            return [f"http://{address}{path}"]
+        return [f"--header=authorization: Bearer {token}", f"https://{address}{path}"]
+
+
+SECURE = Mode("TLS + tokens", secure=True)
+PLAINTEXT = Mode("plaintext, anonymous", secure=False)
+
+
+class BearerChannel(grpc.aio.Channel):
+    """A TLS channel whose calls all carry ``authorization: Bearer <token>`` as call metadata.
+
+    grpc's own ways cost the load generator more than the server it measures: access-token call credentials
+    run a Python plugin for every call (about 200 µs of CPU per unary call, measured on the 2-core machine),
+    and an interceptor passes every message of a stream through a queue. Metadata given with the call costs
+    one function call."""
+
+    def __init__(self, channel: grpc.aio.Channel, token: str) -> None:
+        self._channel = channel
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def _with_token(self, method):
+        def call(*args, metadata=None, **kwargs):
+            return method(*args, metadata=(*self._metadata, *(metadata or ())), **kwargs)
+
+        return call
+
+    def unary_unary(self, *args, **kwargs):
+        return self._with_token(self._channel.unary_unary(*args, **kwargs))
+
+    def unary_stream(self, *args, **kwargs):
+        return self._with_token(self._channel.unary_stream(*args, **kwargs))
+
+    def stream_unary(self, *args, **kwargs):
+        return self._with_token(self._channel.stream_unary(*args, **kwargs))
+
+    def stream_stream(self, *args, **kwargs):
+        return self._with_token(self._channel.stream_stream(*args, **kwargs))
+
+    async def __aenter__(self) -> BearerChannel:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._channel.close()
+
+    async def close(self, grace: float | None = None) -> None:
+        await self._channel.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self._channel.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        await self._channel.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        await self._channel.channel_ready()
