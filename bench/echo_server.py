@@ -31,9 +31,12 @@ async def serve(port: int, svckit_wrapping: bool = False) -> None:
     server = grpc.aio.server()
     handlers = grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(_echo)})
     if svckit_wrapping:  # diagnosis only (bench --diagnose): what the services wrap each call in
+        from svckit.guard import OPEN, CallGuard
+        from svckit.identity import Principal
         from svckit.interceptors import WrappedHandlers
 
-        handlers = WrappedHandlers(handlers, "bench.sparring.dev")
+        anyone = CallGuard({FULL_METHOD: OPEN}, None, anonymous=Principal("bench", "bench", frozenset()))
+        handlers = WrappedHandlers(handlers, "bench.sparring.dev", anyone)
     server.add_generic_rpc_handlers((handlers,))
     await serve_until_terminated(server, port)
 

@@ -22,7 +22,7 @@ def main() -> None:
     if args.no_wrapping:
         from svckit import server
 
-        server.WrappedHandlers = lambda handlers, error_domain: handlers
+        server.WrappedHandlers = lambda handlers, *wrapping: handlers
     sys.argv = [args.module]
     runpy.run_module(args.module, run_name="__main__", alter_sys=True)
 
