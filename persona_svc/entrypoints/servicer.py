@@ -68,6 +68,9 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     async def UpdatePersona(self, request: pb.UpdatePersonaRequest, context: Context) -> pb.UpdatePersonaResponse:
         persona_id = _persona_id(request.persona.name, "persona.name")
         mask = resolve_update_mask(request.update_mask, convert.PERSONA_WRITABLE, convert.PERSONA_OUTPUT_ONLY)
+        if list(request.update_mask.paths) == ["*"]:
+            # A full replacement keeps who may change the persona: owners change only when named.
+            mask -= {"owners"}
         domain_mask = frozenset(convert.PERSONA_FIELD_NAMES.get(name, name) for name in mask)
         persona = await self._catalogue.update_persona(
             persona_id, convert.persona_fields(request.persona), domain_mask, request.persona.etag,
