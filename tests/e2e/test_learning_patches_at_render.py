@@ -1,5 +1,5 @@
-"""RenderPrompt takes the active patches of the caller's organization from the learning service, says which it applied, and renders
-without them (counted) when the learning service cannot answer."""
+"""RenderPrompt takes the active patches of the caller's organization from the learning service, says which it
+applied, and renders without them (counted) when the learning service cannot answer."""
 
 from __future__ import annotations
 
