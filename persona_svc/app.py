@@ -12,7 +12,7 @@ from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.servicer import PersonaServicer
-from persona_svc.service_layer.catalogue import Catalogue
+from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.ports import PatchProvider
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
@@ -27,20 +27,30 @@ SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"]
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
+def changed_resource(payload: str) -> tuple[str, str, str]:
+    """(table, organization, id) of a change announced on ``persona_changes`` as "table:id:organization" (ids hold no
+    colon; organizations may)."""
+    table, _, rest = payload.partition(":")
+    resource_id, _, organization = rest.partition(":")
+    return table, organization, resource_id
+
+
 def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: PageTokens,
-                    personas_cache: InvalidatedCache[str, Persona] | None = None,
-                    scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
-                    archetypes_cache: InvalidatedCache[str, Archetype] | None = None) -> Catalogue:
-    """The catalogue's use cases on PostgreSQL: transactions for writes, reads without one."""
+                    personas_cache: InvalidatedCache[Key, Persona] | None = None,
+                    scenarios_cache: InvalidatedCache[Key, Scenario] | None = None,
+                    archetypes_cache: InvalidatedCache[Key, Archetype] | None = None) -> Catalogue:
+    """The catalogue's use cases on PostgreSQL: transactions for writes, reads without one, each confined to
+    the organization the use case names."""
     reads = autocommit(engine)
-    return Catalogue(lambda: SqlCatalogueUnitOfWork(engine), lambda: SqlCatalogueUnitOfWork(reads), patches,
+    return Catalogue(lambda organization: SqlCatalogueUnitOfWork(engine, organization),
+                     lambda organization: SqlCatalogueUnitOfWork(reads, organization), patches,
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
-    personas: InvalidatedCache[str, Persona] = InvalidatedCache("personas", settings.cache_entries)
-    scenarios: InvalidatedCache[str, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
-    archetypes: InvalidatedCache[str, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
+    personas: InvalidatedCache[Key, Persona] = InvalidatedCache("personas", settings.cache_entries)
+    scenarios: InvalidatedCache[Key, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
+    archetypes: InvalidatedCache[Key, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
     caches = (personas, scenarios, archetypes)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
@@ -49,8 +59,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
                                 personas, scenarios, archetypes)
 
     def on_change(payload: str) -> None:
-        table, _, resource_id = payload.partition(":")
-        catalogue.invalidate(table, resource_id)
+        catalogue.invalidate(*changed_resource(payload))
 
     def on_connected() -> None:
         for cache in caches:

@@ -41,7 +41,7 @@ _TARGETS = {
 class NoPatches:
     """Used when no learning service is configured."""
 
-    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup:
         return PATCHES_DISABLED
 
 
@@ -50,18 +50,18 @@ class LearningServicePatches:
         self._link = link
         self._stub = learning_service_pb2_grpc.LearningServiceStub(link.channel)
         self._timeout = timeout_seconds
-        # archetype -> (active_set_etag, lookup): an unchanged set yields the same lookup object.
-        self._last: dict[str, tuple[str, PatchLookup]] = {}
+        # (organization, archetype) -> (active_set_etag, lookup): an unchanged set yields the same lookup object.
+        self._last: dict[tuple[str, str], tuple[str, PatchLookup]] = {}
 
-    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup:
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup:
         request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "")
         try:
-            reply = await self._stub.ListActivePatches(request, **self._link.options(self._timeout))
+            reply = await self._stub.ListActivePatches(request, **self._link.options(self._timeout, organization))
         except grpc.aio.AioRpcError as error:
             PATCH_FALLBACKS.labels(error.code().name.lower()).inc()
             log.warning("rendering %s without patches: learning service answered %s", persona_name, error.code().name)
             return PATCHES_UNAVAILABLE
-        last = self._last.get(archetype_id)
+        last = self._last.get((organization, archetype_id))
         if last is not None and reply.active_set_etag and last[0] == reply.active_set_etag:
             return last[1]
         patches = tuple(
@@ -70,7 +70,7 @@ class LearningServicePatches:
             if p.target in _TARGETS
         )
         lookup = PatchLookup(patches, PatchSource.LIVE)
-        self._last[archetype_id] = (reply.active_set_etag, lookup)
+        self._last[(organization, archetype_id)] = (reply.active_set_etag, lookup)
         return lookup
 
     async def close(self) -> None:

@@ -1,4 +1,5 @@
-"""Repositories of the persona schema: domain objects in, domain objects out."""
+"""Repositories of the persona schema: domain objects in, domain objects out, each confined to one
+organization (every statement names it)."""
 
 from __future__ import annotations
 
@@ -58,34 +59,38 @@ def _persona_columns(persona: Persona) -> dict[str, Any]:
 
 
 class PersonaRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
         self._c = connection
+        self._organization = organization
+        self._mine = t.personas.c.organization == organization
 
     async def get(self, persona_id: str, *, for_update: bool = False) -> Persona | None:
-        query = sa.select(*_PERSONA_COLUMNS).where(t.personas.c.id == persona_id)
+        query = sa.select(*_PERSONA_COLUMNS).where(self._mine, t.personas.c.id == persona_id)
         if for_update:
             query = query.with_for_update()
         row = (await self._c.execute(query)).first()
         return _persona(row) if row else None
 
     async def id_of_slug(self, slug: str) -> str | None:
-        return await self._c.scalar(sa.select(t.personas.c.id).where(t.personas.c.slug == slug))
+        return await self._c.scalar(sa.select(t.personas.c.id).where(self._mine, t.personas.c.slug == slug))
 
     async def add(self, persona: Persona) -> None:
         await self._c.execute(
-            t.personas.insert().values(id=persona.id, create_time=persona.create_time, **_persona_columns(persona))
+            t.personas.insert().values(organization=self._organization, id=persona.id,
+                                       create_time=persona.create_time, **_persona_columns(persona))
         )
 
     async def save(self, persona: Persona) -> None:
         await self._c.execute(
-            t.personas.update().where(t.personas.c.id == persona.id).values(**_persona_columns(persona))
+            t.personas.update().where(self._mine, t.personas.c.id == persona.id).values(**_persona_columns(persona))
         )
 
     async def list_keys(self, where: PersonaFilter, after: tuple[datetime, str] | None,
                         limit: int) -> list[tuple[str, int]]:
         """(id, revision) of a page, newest first: the caller fills it from its cache, then ``get_many``."""
         p = t.personas.c
-        query = sa.select(p.id, p.revision).order_by(p.create_time.desc(), p.id.desc()).limit(limit)
+        query = (sa.select(p.id, p.revision).where(self._mine).order_by(p.create_time.desc(), p.id.desc())
+                 .limit(limit))
         if not where.show_deleted:
             query = query.where(p.delete_time.is_(None))
         if where.blueprint:
@@ -105,7 +110,7 @@ class PersonaRepository:
         return [(row.id, row.revision) for row in await self._c.execute(query)]
 
     async def get_many(self, persona_ids: list[str]) -> list[Persona]:
-        query = sa.select(*_PERSONA_COLUMNS).where(t.personas.c.id.in_(persona_ids))
+        query = sa.select(*_PERSONA_COLUMNS).where(self._mine, t.personas.c.id.in_(persona_ids))
         return [_persona(row) for row in await self._c.execute(query)]
 
     async def search(self, text: str, blueprint: str | None, limit: int) -> list[SearchHit]:
@@ -121,7 +126,7 @@ class PersonaRepository:
         ).label("relevance")
         query = (
             sa.select(*_PERSONA_COLUMNS, relevance)
-            .where(p.delete_time.is_(None))
+            .where(self._mine, p.delete_time.is_(None))
             .where(
                 sa.or_(
                     p.search_vector.op("@@")(tsquery),
@@ -139,6 +144,7 @@ class PersonaRepository:
     async def add_version(self, version: PersonaVersion) -> None:
         await self._c.execute(
             t.persona_versions.insert().values(
+                organization=self._organization,
                 persona_id=version.persona_id,
                 revision=version.revision,
                 change_kind=version.change_kind.value,
@@ -152,7 +158,8 @@ class PersonaRepository:
         row = (
             await self._c.execute(
                 sa.select(t.persona_versions).where(
-                    t.persona_versions.c.persona_id == persona_id, t.persona_versions.c.revision == revision
+                    t.persona_versions.c.organization == self._organization,
+                    t.persona_versions.c.persona_id == persona_id, t.persona_versions.c.revision == revision,
                 )
             )
         ).first()
@@ -160,7 +167,8 @@ class PersonaRepository:
 
     async def list_versions(self, persona_id: str, before_revision: int | None, limit: int) -> list[PersonaVersion]:
         v = t.persona_versions.c
-        query = sa.select(t.persona_versions).where(v.persona_id == persona_id).order_by(v.revision.desc()).limit(limit)
+        query = (sa.select(t.persona_versions).where(v.organization == self._organization, v.persona_id == persona_id)
+                 .order_by(v.revision.desc()).limit(limit))
         if before_revision is not None:
             query = query.where(v.revision < before_revision)
         return [_version(row) for row in await self._c.execute(query)]
@@ -185,15 +193,18 @@ def _scenario(row: Any) -> Scenario:
         revision=row.revision,
         create_time=row.create_time,
         update_time=row.update_time,
+        creator=row.creator,
     )
 
 
 class ScenarioRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
         self._c = connection
+        self._organization = organization
+        self._mine = t.scenarios.c.organization == organization
 
     async def get(self, scenario_id: str, *, for_update: bool = False) -> Scenario | None:
-        query = sa.select(t.scenarios).where(t.scenarios.c.id == scenario_id)
+        query = sa.select(t.scenarios).where(self._mine, t.scenarios.c.id == scenario_id)
         if for_update:
             query = query.with_for_update()
         row = (await self._c.execute(query)).first()
@@ -211,20 +222,21 @@ class ScenarioRepository:
 
     async def add(self, scenario: Scenario) -> None:
         await self._c.execute(
-            t.scenarios.insert().values(id=scenario.id, create_time=scenario.create_time, **self._columns(scenario))
+            t.scenarios.insert().values(organization=self._organization, id=scenario.id, creator=scenario.creator,
+                                        create_time=scenario.create_time, **self._columns(scenario))
         )
 
     async def save(self, scenario: Scenario) -> None:
         await self._c.execute(
-            t.scenarios.update().where(t.scenarios.c.id == scenario.id).values(**self._columns(scenario))
+            t.scenarios.update().where(self._mine, t.scenarios.c.id == scenario.id).values(**self._columns(scenario))
         )
 
     async def delete(self, scenario_id: str) -> None:
-        await self._c.execute(t.scenarios.delete().where(t.scenarios.c.id == scenario_id))
+        await self._c.execute(t.scenarios.delete().where(self._mine, t.scenarios.c.id == scenario_id))
 
     async def list(self, industry: str | None, after: tuple[datetime, str] | None, limit: int) -> list[Scenario]:
         s = t.scenarios.c
-        query = sa.select(t.scenarios).order_by(s.create_time.desc(), s.id.desc()).limit(limit)
+        query = sa.select(t.scenarios).where(self._mine).order_by(s.create_time.desc(), s.id.desc()).limit(limit)
         if industry:
             query = query.where(sa.func.lower(s.industry) == industry.lower())
         if after is not None:
@@ -240,23 +252,27 @@ def _archetype(row: Any) -> Archetype:
 
 
 class ArchetypeRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
         self._c = connection
+        self._organization = organization
+        self._mine = t.archetypes.c.organization == organization
 
     async def get(self, archetype_id: str) -> Archetype | None:
-        row = (await self._c.execute(sa.select(t.archetypes).where(t.archetypes.c.id == archetype_id))).first()
+        query = sa.select(t.archetypes).where(self._mine, t.archetypes.c.id == archetype_id)
+        row = (await self._c.execute(query)).first()
         return _archetype(row) if row else None
 
     async def add(self, archetype: Archetype) -> None:
         await self._c.execute(
             t.archetypes.insert().values(
-                id=archetype.id, display_name=archetype.display_name, description=archetype.description,
-                voice_guidance=archetype.voice_guidance, create_time=archetype.create_time,
+                organization=self._organization, id=archetype.id, display_name=archetype.display_name,
+                description=archetype.description, voice_guidance=archetype.voice_guidance,
+                create_time=archetype.create_time,
             )
         )
 
     async def list(self, after_id: str | None, limit: int) -> list[Archetype]:
-        query = sa.select(t.archetypes).order_by(t.archetypes.c.id).limit(limit)
+        query = sa.select(t.archetypes).where(self._mine).order_by(t.archetypes.c.id).limit(limit)
         if after_id is not None:
             query = query.where(t.archetypes.c.id > after_id)
         return [_archetype(row) for row in await self._c.execute(query)]

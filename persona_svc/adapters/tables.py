@@ -13,6 +13,7 @@ metadata = sa.MetaData(schema=SCHEMA)
 archetypes = sa.Table(
     "archetypes",
     metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("display_name", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
@@ -23,12 +24,13 @@ archetypes = sa.Table(
 personas = sa.Table(
     "personas",
     metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("slug", sa.Text, nullable=False, unique=True),
+    sa.Column("slug", sa.Text, nullable=False),
     sa.Column("display_name", sa.Text, nullable=False),
     sa.Column("blueprint", sa.Text, nullable=False),
     sa.Column("difficulty", sa.SmallInteger, nullable=False),
-    sa.Column("archetype_id", sa.Text, sa.ForeignKey("archetypes.id")),
+    sa.Column("archetype_id", sa.Text),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("protected", sa.Boolean, nullable=False),
     sa.Column("domains", ARRAY(sa.Text), nullable=False),
@@ -39,27 +41,33 @@ personas = sa.Table(
     sa.Column("delete_time", sa.DateTime(timezone=True)),
     sa.Column("search_vector", TSVECTOR),
     sa.Column("search_text", sa.Text),
+    sa.UniqueConstraint("organization", "slug"),
+    sa.ForeignKeyConstraint(["organization", "archetype_id"], ["archetypes.organization", "archetypes.id"]),
 )
 
 persona_versions = sa.Table(
     "persona_versions",
     metadata,
-    sa.Column("persona_id", sa.Text, sa.ForeignKey("personas.id"), primary_key=True),
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
     sa.Column("revision", sa.BigInteger, primary_key=True),
     sa.Column("change_kind", sa.Text, nullable=False),
     sa.Column("restored_revision", sa.BigInteger, nullable=False),
     sa.Column("snapshot", JSONB, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(["organization", "persona_id"], ["personas.organization", "personas.id"]),
 )
 
 scenarios = sa.Table(
     "scenarios",
     metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("display_name", sa.Text, nullable=False),
     sa.Column("industry", sa.Text, nullable=False),
     sa.Column("fields", JSONB, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("creator", sa.Text, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
 )

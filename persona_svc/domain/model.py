@@ -46,6 +46,8 @@ MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
 MAX_SHORT_TEXT = 200
 MAX_LONG_TEXT = 20_000
 MAX_LIST_ITEMS = 50
+MAX_OWNERS = 20
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ class PersonaFields:
     config: PersonaConfig = field(default_factory=PersonaConfig)
     archetype_id: str = ""
     protected: bool = False
+    # Subjects who may change the persona besides the organization's admins; versions record them too.
+    owners: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = records.to_record(self)
@@ -193,6 +197,8 @@ class Scenario:
     revision: int
     create_time: datetime
     update_time: datetime
+    # Who created it: besides the organization's admins, the one who may change or delete it.
+    creator: str = ""
 
     @property
     def resource_name(self) -> str:
@@ -287,6 +293,21 @@ def validate_persona_fields(fields: PersonaFields, violations: Violations, prefi
             f"{prefix}.config.default_mode",
             f"{fields.config.default_mode!r} is not one of the persona's enabled modes",
         )
+
+
+def validate_owners(owners: tuple[str, ...], violations: Violations, path: str = "persona.owners") -> None:
+    """A persona keeps 1 to MAX_OWNERS distinct owners, each a subject of at most MAX_SHORT_TEXT characters."""
+    if not 1 <= len(owners) <= MAX_OWNERS:
+        violations.add(path, f"must name 1 to {MAX_OWNERS} owners (got {len(owners)})")
+    seen: set[str] = set()
+    for index, owner in enumerate(owners):
+        if not owner or len(owner) > MAX_SHORT_TEXT:
+            violations.add(f"{path}[{index}]", f"must be 1 to {MAX_SHORT_TEXT} characters (got {len(owner)})")
+        elif _CONTROL_CHARACTERS.search(owner):
+            violations.add(f"{path}[{index}]", "must not contain control characters")
+        elif owner in seen:
+            violations.add(f"{path}[{index}]", f"owner {owner!r} is given twice")
+        seen.add(owner)
 
 
 def check_persona_filter(where: PersonaFilter) -> None:

@@ -135,6 +135,7 @@ def persona_fields(message: pb.Persona) -> PersonaFields:
         ),
         archetype_id=archetype_id_of(message.archetype),
         protected=message.protected,
+        owners=tuple(message.owners),
     )
 
 
@@ -172,6 +173,7 @@ def persona_message(persona: Persona) -> pb.Persona:
         ),
         archetype=f"archetypes/{f.archetype_id}" if f.archetype_id else "",
         protected=f.protected,
+        owners=f.owners,
         create_time=timestamp(persona.create_time),
         update_time=timestamp(persona.update_time),
         delete_time=timestamp(persona.delete_time),

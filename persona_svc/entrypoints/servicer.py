@@ -11,6 +11,7 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 from persona_svc.domain.model import PersonaFilter
 from persona_svc.entrypoints import convert
 from persona_svc.service_layer.catalogue import Catalogue
+from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
 from svckit.memo import ResponseMemo
@@ -20,6 +21,11 @@ from svckit.usecase import mutation_of
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
+def _organization() -> str:
+    """The organization whose resources this call reads: the caller's, or the one a service acts for."""
+    return current_call().organization
+
+
 def _persona_id(name: str, field: str = "name") -> str:
     return convert.resource_id(name, "personas", field)
 
@@ -27,12 +33,14 @@ def _persona_id(name: str, field: str = "name") -> str:
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     def __init__(self, catalogue: Catalogue) -> None:
         self._catalogue = catalogue
+        # Keyed by (organization, persona id): two organizations may each hold a persona of the same id.
         self._get_responses = ResponseMemo(lambda p: pb.GetPersonaResponse(persona=convert.persona_message(p)))
         self._persona_messages = ResponseMemo(convert.persona_message)
 
     async def GetPersona(self, request: pb.GetPersonaRequest, context: Context) -> pb.GetPersonaResponse:
-        persona = await self._catalogue.get_persona(_persona_id(request.name))
-        return self._get_responses.response(persona.id, persona)
+        organization = _organization()
+        persona = await self._catalogue.get_persona(organization, _persona_id(request.name))
+        return self._get_responses.response((organization, persona.id), persona)
 
     async def ListPersonas(self, request: pb.ListPersonasRequest, context: Context) -> pb.ListPersonasResponse:
         where = PersonaFilter(
@@ -44,9 +52,10 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             active=request.active if request.HasField("active") else None,
             show_deleted=request.show_deleted,
         )
-        page = await self._catalogue.list_personas(where, request.page_size, request.page_token)
+        organization = _organization()
+        page = await self._catalogue.list_personas(organization, where, request.page_size, request.page_token)
         return pb.ListPersonasResponse(
-            personas=[self._persona_messages.response(p.id, p) for p in page.items],
+            personas=[self._persona_messages.response((organization, p.id), p) for p in page.items],
             next_page_token=page.next_page_token,
         )
 
@@ -59,6 +68,9 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     async def UpdatePersona(self, request: pb.UpdatePersonaRequest, context: Context) -> pb.UpdatePersonaResponse:
         persona_id = _persona_id(request.persona.name, "persona.name")
         mask = resolve_update_mask(request.update_mask, convert.PERSONA_WRITABLE, convert.PERSONA_OUTPUT_ONLY)
+        if list(request.update_mask.paths) == ["*"]:
+            # A full replacement keeps who may change the persona: owners change only when named.
+            mask -= {"owners"}
         domain_mask = frozenset(convert.PERSONA_FIELD_NAMES.get(name, name) for name in mask)
         persona = await self._catalogue.update_persona(
             persona_id, convert.persona_fields(request.persona), domain_mask, request.persona.etag,
@@ -78,13 +90,13 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     async def GetPersonaVersion(self, request: pb.GetPersonaVersionRequest,
                                 context: Context) -> pb.GetPersonaVersionResponse:
         persona_id, revision = convert.version_ref(request.name, "name")
-        version = await self._catalogue.get_version(persona_id, revision)
+        version = await self._catalogue.get_version(_organization(), persona_id, revision)
         return pb.GetPersonaVersionResponse(version=convert.version_message(version))
 
     async def ListPersonaVersions(self, request: pb.ListPersonaVersionsRequest,
                                   context: Context) -> pb.ListPersonaVersionsResponse:
-        page = await self._catalogue.list_versions(_persona_id(request.parent, "parent"), request.page_size,
-                                                   request.page_token)
+        page = await self._catalogue.list_versions(_organization(), _persona_id(request.parent, "parent"),
+                                                   request.page_size, request.page_token)
         return pb.ListPersonaVersionsResponse(
             versions=[convert.version_message(v) for v in page.items], next_page_token=page.next_page_token
         )
@@ -99,8 +111,8 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         return pb.RollbackPersonaResponse(persona=convert.persona_message(persona))
 
     async def SearchPersonas(self, request: pb.SearchPersonasRequest, context: Context) -> pb.SearchPersonasResponse:
-        hits = await self._catalogue.search(request.query, convert.blueprint_filter(request.blueprint, "blueprint"),
-                                            request.page_size)
+        hits = await self._catalogue.search(_organization(), request.query,
+                                            convert.blueprint_filter(request.blueprint, "blueprint"), request.page_size)
         return pb.SearchPersonasResponse(
             results=[pb.SearchResult(persona=convert.persona_message(h.persona), relevance=h.relevance)
                      for h in hits]
@@ -109,7 +121,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     async def RenderPrompt(self, request: pb.RenderPromptRequest, context: Context) -> pb.RenderPromptResponse:
         persona_id = _persona_id(request.persona, "persona")
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
-        rendered = await self._catalogue.render_prompt(persona_id, scenario_id)
+        rendered = await self._catalogue.render_prompt(_organization(), persona_id, scenario_id)
         return pb.RenderPromptResponse(
             system_prompt=rendered.system_prompt,
             first_message=rendered.first_message,
@@ -121,11 +133,13 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:
-        scenario = await self._catalogue.get_scenario(convert.resource_id(request.name, "scenarios", "name"))
+        scenario = await self._catalogue.get_scenario(_organization(),
+                                                      convert.resource_id(request.name, "scenarios", "name"))
         return pb.GetScenarioResponse(scenario=convert.scenario_message(scenario))
 
     async def ListScenarios(self, request: pb.ListScenariosRequest, context: Context) -> pb.ListScenariosResponse:
-        page = await self._catalogue.list_scenarios(request.industry, request.page_size, request.page_token)
+        page = await self._catalogue.list_scenarios(_organization(), request.industry, request.page_size,
+                                                    request.page_token)
         return pb.ListScenariosResponse(
             scenarios=[convert.scenario_message(s) for s in page.items], next_page_token=page.next_page_token
         )
@@ -150,11 +164,12 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         return pb.DeleteScenarioResponse()
 
     async def GetArchetype(self, request: pb.GetArchetypeRequest, context: Context) -> pb.GetArchetypeResponse:
-        archetype = await self._catalogue.get_archetype(convert.resource_id(request.name, "archetypes", "name"))
+        archetype = await self._catalogue.get_archetype(_organization(),
+                                                        convert.resource_id(request.name, "archetypes", "name"))
         return pb.GetArchetypeResponse(archetype=convert.archetype_message(archetype))
 
     async def ListArchetypes(self, request: pb.ListArchetypesRequest, context: Context) -> pb.ListArchetypesResponse:
-        page = await self._catalogue.list_archetypes(request.page_size, request.page_token)
+        page = await self._catalogue.list_archetypes(_organization(), request.page_size, request.page_token)
         return pb.ListArchetypesResponse(
             archetypes=[convert.archetype_message(a) for a in page.items], next_page_token=page.next_page_token
         )

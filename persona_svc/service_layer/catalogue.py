@@ -22,6 +22,7 @@ from persona_svc.domain.model import (
     check_filter_text,
     check_persona_filter,
     validate_archetype,
+    validate_owners,
     validate_persona_fields,
     validate_scenario_fields,
 )
@@ -49,6 +50,8 @@ MAX_QUERY_LENGTH = 200
 
 Result = TypeVar("Result")
 Cached = TypeVar("Cached", Persona, Scenario, Archetype)
+# What a cache or memo knows a resource by: its organization and its id (ids are unique per organization).
+Key = tuple[str, str]
 # A change to a locked persona: its new fields, the kind of change and the revision it restores (0 if none).
 PersonaChange = Callable[[CatalogueUnitOfWork, Persona], Awaitable[tuple[PersonaFields, ChangeKind, int]]]
 
@@ -62,13 +65,40 @@ def _check_etag(resource_name: str, sent: str, current: str) -> None:
         raise EtagMismatch(resource_name, sent, current)
 
 
-def _require_admin_for(persona: Persona, caller: CallContext, action: str) -> None:
+def _organization_of(caller: CallContext) -> str:
+    """The organization a new resource belongs to: the caller's (for a service, the one it acts for)."""
+    if not caller.organization:
+        raise FailedPrecondition("this call creates a resource of an organization, and the caller acts for none "
+                                 "(a service must name one in x-sparring-organization)",
+                                 reason="ORGANIZATION_REQUIRED")
+    return caller.organization
+
+
+def _require_right_to_change(persona: Persona, caller: CallContext, action: str) -> None:
+    """A protected persona is changed by admins only; any other by admins and its owners."""
     if persona.fields.protected and not caller.is_admin:
         raise PermissionDenied(
             f"{persona.resource_name} is protected; {action} it needs the admin role",
-            reason="PERSONA_PROTECTED",
+            reason="ADMIN_REQUIRED",
             metadata={"resource": persona.resource_name},
         )
+    if not caller.is_admin and caller.actor not in persona.fields.owners:
+        raise PermissionDenied(
+            f"{action} {persona.resource_name} needs the admin role or to be one of its owners",
+            reason="NOT_AN_OWNER",
+            metadata={"resource": persona.resource_name},
+        )
+
+
+def _require_admin_to_protect(fields: PersonaFields, caller: CallContext) -> None:
+    if fields.protected and not caller.is_admin:
+        raise PermissionDenied("protecting a persona needs the admin role", reason="ADMIN_REQUIRED")
+
+
+def _require_creator(scenario: Scenario, caller: CallContext, action: str) -> None:
+    if not caller.is_admin and caller.actor != scenario.creator:
+        raise PermissionDenied(f"{action} {scenario.resource_name} needs the admin role or to have created it",
+                               reason="NOT_AN_OWNER", metadata={"resource": scenario.resource_name})
 
 
 class Catalogue:
@@ -78,9 +108,9 @@ class Catalogue:
         reads: UnitOfWorkFactory,
         patches: PatchProvider,
         page_tokens: PageTokens,
-        personas_cache: InvalidatedCache[str, Persona] | None = None,
-        scenarios_cache: InvalidatedCache[str, Scenario] | None = None,
-        archetypes_cache: InvalidatedCache[str, Archetype] | None = None,
+        personas_cache: InvalidatedCache[Key, Persona] | None = None,
+        scenarios_cache: InvalidatedCache[Key, Scenario] | None = None,
+        archetypes_cache: InvalidatedCache[Key, Archetype] | None = None,
     ) -> None:
         self._transaction = writes
         # Reads only: no transaction (one round trip a statement).
@@ -90,25 +120,26 @@ class Catalogue:
         self._personas = personas_cache or InvalidatedCache("personas")
         self._scenarios = scenarios_cache or InvalidatedCache("scenarios")
         self._archetypes = archetypes_cache or InvalidatedCache("archetypes")
-        self._caches_by_table: dict[str, InvalidatedCache[str, Persona] | InvalidatedCache[str, Scenario]
-                                    | InvalidatedCache[str, Archetype]] = {
+        self._caches_by_table: dict[str, InvalidatedCache[Key, Persona] | InvalidatedCache[Key, Scenario]
+                                    | InvalidatedCache[Key, Archetype]] = {
             "personas": self._personas, "scenarios": self._scenarios, "archetypes": self._archetypes}
         # Renderings of cached objects; a patch lookup is a new object unless it is the shared empty one.
         self._renders: ResponseMemo[RenderedPrompt] = ResponseMemo(templates.render_prompt)
 
-    def invalidate(self, table: str, resource_id: str) -> None:
+    def invalidate(self, table: str, organization: str, resource_id: str) -> None:
         """Called for every committed change, local or announced by another replica."""
         cache = self._caches_by_table.get(table)
         if cache is not None:
-            cache.invalidate(resource_id)
+            cache.invalidate((organization, resource_id))
 
-    async def _cached_read(self, cache: InvalidatedCache[str, Cached], key: str,
+    async def _cached_read(self, cache: InvalidatedCache[Key, Cached], key: Key,
                            read: Callable[[CatalogueUnitOfWork], Awaitable[Cached | None]],
                            resource_name: str) -> Cached:
-        """A resource from its read cache, else from the database; NOT_FOUND if it is in neither."""
+        """A resource of ``key``'s organization from its read cache, else from the database; NOT_FOUND if it is in
+        neither (whether or not another organization holds that id)."""
 
         async def load() -> Cached | None:
-            async with self._read() as uow:
+            async with self._read(key[0]) as uow:
                 return await read(uow)
 
         found = await cache.get_or_load(key, load)
@@ -118,19 +149,20 @@ class Catalogue:
 
     # --- personas -----------------------------------------------------------------------------
 
-    async def get_persona(self, persona_id: str) -> Persona:
-        return await self._cached_read(self._personas, persona_id, lambda uow: uow.personas.get(persona_id),
-                                       f"personas/{persona_id}")
+    async def get_persona(self, organization: str, persona_id: str) -> Persona:
+        return await self._cached_read(self._personas, (organization, persona_id),
+                                       lambda uow: uow.personas.get(persona_id), f"personas/{persona_id}")
 
-    async def list_personas(self, where: PersonaFilter, requested_size: int, token: str) -> Page[Persona]:
+    async def list_personas(self, organization: str, where: PersonaFilter, requested_size: int,
+                            token: str) -> Page[Persona]:
         check_persona_filter(where)
         size = page_size(requested_size)
         filters = dataclasses.asdict(where)
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self._read() as uow:
+        async with self._read(organization) as uow:
             keys = await uow.personas.list_keys(where, after, size + 1)
-            found = await self._personas_by_key(uow, keys)
+            found = await self._personas_by_key(uow, organization, keys)
         items = [found[persona_id] for persona_id, _ in keys if persona_id in found]
         next_token = ""
         if len(keys) > size:
@@ -139,13 +171,14 @@ class Catalogue:
             next_token = self._tokens.encode([last.create_time.isoformat(), last.id], filters)
         return Page(items, next_token)
 
-    async def _personas_by_key(self, uow: CatalogueUnitOfWork, keys: list[tuple[str, int]]) -> dict[str, Persona]:
+    async def _personas_by_key(self, uow: CatalogueUnitOfWork, organization: str,
+                               keys: list[tuple[str, int]]) -> dict[str, Persona]:
         """The personas of (id, revision) pairs: from the cache where it holds that revision, else read at once."""
         generation = self._personas.generation
         found: dict[str, Persona] = {}
         missing: list[str] = []
         for persona_id, revision in keys:
-            cached = self._personas.get(persona_id)
+            cached = self._personas.get((organization, persona_id))
             if cached is not None and cached.revision == revision:
                 found[persona_id] = cached
             else:
@@ -153,16 +186,21 @@ class Catalogue:
         if missing:
             for persona in await uow.personas.get_many(missing):
                 found[persona.id] = persona
-                self._personas.put(persona.id, persona, generation)
+                self._personas.put((organization, persona.id), persona, generation)
         return found
 
     async def create_persona(self, fields: PersonaFields, persona_id: str, mutation: Mutation) -> Persona:
         violations = Violations()
         if persona_id:
             check_resource_id(violations, "persona_id", persona_id)
+        caller = mutation.caller
+        # The creator is the first owner, whoever else the request names.
+        fields = dataclasses.replace(fields, owners=(caller.actor, *(o for o in fields.owners if o != caller.actor)))
+        validate_owners(fields.owners, violations)
         self._check_persona(fields, violations, check_templates=True)
-        if fields.protected and not mutation.caller.is_admin:
+        if fields.protected and not caller.is_admin:
             raise PermissionDenied("creating a protected persona needs the admin role", reason="ADMIN_REQUIRED")
+        organization = _organization_of(caller)
         persona_id = persona_id or str(uuid.uuid4())
 
         async def run() -> Persona:
@@ -177,20 +215,21 @@ class Catalogue:
             await uow.personas.add_version(PersonaVersion(persona_id, 1, ChangeKind.CREATE, 0, persona, now))
             return persona
 
-        async with self._transaction() as uow:
+        async with self._transaction(organization) as uow:
             persona = await self._commit_once(uow, "CreatePersona", mutation, run, Persona)
-        self._personas.invalidate(persona.id)
+        self._personas.invalidate((organization, persona.id))
         return persona
 
     async def update_persona(
         self, persona_id: str, incoming: PersonaFields, mask: frozenset[str], etag: str, mutation: Mutation
     ) -> Persona:
         async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
-            _require_admin_for(current, mutation.caller, "changing")
+            _require_right_to_change(current, mutation.caller, "changing")
             fields = dataclasses.replace(current.fields, **{name: getattr(incoming, name) for name in mask})
-            if fields.protected and not mutation.caller.is_admin:
-                raise PermissionDenied("protecting a persona needs the admin role", reason="ADMIN_REQUIRED")
+            _require_admin_to_protect(fields, mutation.caller)
             violations = Violations()
+            if "owners" in mask:
+                validate_owners(fields.owners, violations)
             self._check_persona(fields, violations, check_templates=bool(
                 mask & {"prompt_template", "first_message_template"}))
             if "archetype_id" in mask:
@@ -211,7 +250,7 @@ class Catalogue:
         method = "DeletePersona" if deleted else "UndeletePersona"
 
         async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
-            _require_admin_for(current, mutation.caller, "deleting" if deleted else "restoring")
+            _require_right_to_change(current, mutation.caller, "deleting" if deleted else "restoring")
             if current.deleted == deleted:
                 state = "already deleted" if deleted else "not deleted"
                 raise FailedPrecondition(f"{current.resource_name} is {state}",
@@ -224,11 +263,13 @@ class Catalogue:
 
     async def rollback_persona(self, persona_id: str, revision: int, etag: str, mutation: Mutation) -> Persona:
         async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
-            _require_admin_for(current, mutation.caller, "rolling back")
+            _require_right_to_change(current, mutation.caller, "rolling back")
             target = await uow.personas.get_version(persona_id, revision)
             if target is None:
                 raise NotFound(f"personas/{persona_id}/versions/{revision}", reason="VERSION_NOT_FOUND")
-            fields = target.snapshot.fields
+            # The content comes back; who may change it stays as it is now.
+            fields = dataclasses.replace(target.snapshot.fields, owners=current.fields.owners)
+            _require_admin_to_protect(fields, mutation.caller)
             await self._check_archetype(uow, fields.archetype_id)
             await self._check_slug_free(uow, fields.slug, persona_id)
             return fields, ChangeKind.ROLLBACK, revision
@@ -257,9 +298,10 @@ class Catalogue:
                 PersonaVersion(persona_id, persona.revision, kind, restored, persona, now))
             return persona
 
-        async with self._transaction() as uow:
+        organization = mutation.caller.organization
+        async with self._transaction(organization) as uow:
             persona = await self._commit_once(uow, method, mutation, run, Persona)
-        self._personas.invalidate(persona_id)
+        self._personas.invalidate((organization, persona_id))
         return persona
 
     @staticmethod
@@ -292,8 +334,8 @@ class Catalogue:
 
     # --- versions -----------------------------------------------------------------------------
 
-    async def get_version(self, persona_id: str, revision: int) -> PersonaVersion:
-        async with self._read() as uow:
+    async def get_version(self, organization: str, persona_id: str, revision: int) -> PersonaVersion:
+        async with self._read(organization) as uow:
             version = await uow.personas.get_version(persona_id, revision)
             if version is None:
                 if await uow.personas.get(persona_id) is None:
@@ -301,10 +343,11 @@ class Catalogue:
                 raise NotFound(f"personas/{persona_id}/versions/{revision}", reason="VERSION_NOT_FOUND")
         return version
 
-    async def list_versions(self, persona_id: str, requested_size: int, token: str) -> Page[PersonaVersion]:
+    async def list_versions(self, organization: str, persona_id: str, requested_size: int,
+                            token: str) -> Page[PersonaVersion]:
         size = page_size(requested_size)
         before = self._tokens.decode(token, {"parent": persona_id})
-        async with self._read() as uow:
+        async with self._read(organization) as uow:
             if await uow.personas.get(persona_id) is None:
                 raise NotFound(f"personas/{persona_id}")
             items = await uow.personas.list_versions(persona_id, before, size + 1)
@@ -312,7 +355,8 @@ class Catalogue:
 
     # --- search -------------------------------------------------------------------------------
 
-    async def search(self, query: str, blueprint: str | None, requested_size: int) -> list[SearchHit]:
+    async def search(self, organization: str, query: str, blueprint: str | None,
+                     requested_size: int) -> list[SearchHit]:
         query = query.strip()
         if not query:
             raise InvalidArgument(FieldViolation("query", "is required"))
@@ -321,35 +365,36 @@ class Catalogue:
         if "\x00" in query:
             raise InvalidArgument(FieldViolation("query", "must not contain NUL characters"))
         size = page_size(requested_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
-        async with self._read() as uow:
+        async with self._read(organization) as uow:
             return await uow.personas.search(query, blueprint, size)
 
     # --- rendering ----------------------------------------------------------------------------
 
-    async def render_prompt(self, persona_id: str, scenario_id: str) -> RenderedPrompt:
-        persona = await self.get_persona(persona_id)
+    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str) -> RenderedPrompt:
+        persona = await self.get_persona(organization, persona_id)
         if persona.deleted:
             raise FailedPrecondition(f"{persona.resource_name} is deleted", reason="PERSONA_DELETED",
                                      metadata={"resource": persona.resource_name})
-        scenario = await self.get_scenario(scenario_id) if scenario_id else None
+        scenario = await self.get_scenario(organization, scenario_id) if scenario_id else None
         fields = persona.fields
-        archetype = await self.get_archetype(fields.archetype_id) if fields.archetype_id else None
-        lookup = await self._patches.active_patches(persona.resource_name, fields.archetype_id)
-        return self._renders.response((persona_id, scenario_id), persona, scenario, archetype, lookup)
+        archetype = await self.get_archetype(organization, fields.archetype_id) if fields.archetype_id else None
+        lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id)
+        return self._renders.response((organization, persona_id, scenario_id), persona, scenario, archetype, lookup)
 
     # --- scenarios ----------------------------------------------------------------------------
 
-    async def get_scenario(self, scenario_id: str) -> Scenario:
-        return await self._cached_read(self._scenarios, scenario_id, lambda uow: uow.scenarios.get(scenario_id),
-                                       f"scenarios/{scenario_id}")
+    async def get_scenario(self, organization: str, scenario_id: str) -> Scenario:
+        return await self._cached_read(self._scenarios, (organization, scenario_id),
+                                       lambda uow: uow.scenarios.get(scenario_id), f"scenarios/{scenario_id}")
 
-    async def list_scenarios(self, industry: str, requested_size: int, token: str) -> Page[Scenario]:
+    async def list_scenarios(self, organization: str, industry: str, requested_size: int,
+                             token: str) -> Page[Scenario]:
         check_filter_text("industry", industry)
         size = page_size(requested_size)
         filters = {"industry": industry.lower()}
         cursor = self._tokens.decode(token, filters)
         after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        async with self._read() as uow:
+        async with self._read(organization) as uow:
             items = await uow.scenarios.list(industry or None, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda s: [s.create_time.isoformat(), s.id], filters))
 
@@ -359,6 +404,7 @@ class Catalogue:
             check_resource_id(violations, "scenario_id", scenario_id)
         validate_scenario_fields(fields, violations)
         violations.raise_if_any()
+        organization = _organization_of(mutation.caller)
         scenario_id = scenario_id or str(uuid.uuid4())
 
         async def run() -> Scenario:
@@ -366,13 +412,13 @@ class Catalogue:
                 raise AlreadyExists(f"scenarios/{scenario_id} already exists", reason="SCENARIO_EXISTS",
                                     metadata={"resource": f"scenarios/{scenario_id}"})
             now = _now()
-            scenario = Scenario(scenario_id, fields, 1, now, now)
+            scenario = Scenario(scenario_id, fields, 1, now, now, creator=mutation.caller.actor)
             await uow.scenarios.add(scenario)
             return scenario
 
-        async with self._transaction() as uow:
+        async with self._transaction(organization) as uow:
             scenario = await self._commit_once(uow, "CreateScenario", mutation, run, Scenario)
-        self._scenarios.invalidate(scenario_id)
+        self._scenarios.invalidate((organization, scenario_id))
         return scenario
 
     async def update_scenario(self, scenario_id: str, incoming: ScenarioFields, mask: frozenset[str], etag: str,
@@ -381,6 +427,7 @@ class Catalogue:
             current = await uow.scenarios.get(scenario_id, for_update=True)
             if current is None:
                 raise NotFound(f"scenarios/{scenario_id}")
+            _require_creator(current, mutation.caller, "changing")
             _check_etag(current.resource_name, etag, current.etag)
             fields = dataclasses.replace(current.fields, **{name: getattr(incoming, name) for name in mask})
             violations = Violations()
@@ -390,9 +437,10 @@ class Catalogue:
             await uow.scenarios.save(scenario)
             return scenario
 
-        async with self._transaction() as uow:
+        organization = mutation.caller.organization
+        async with self._transaction(organization) as uow:
             scenario = await self._commit_once(uow, "UpdateScenario", mutation, run, Scenario)
-        self._scenarios.invalidate(scenario_id)
+        self._scenarios.invalidate((organization, scenario_id))
         return scenario
 
     async def delete_scenario(self, scenario_id: str, etag: str, mutation: Mutation) -> None:
@@ -400,23 +448,25 @@ class Catalogue:
             current = await uow.scenarios.get(scenario_id, for_update=True)
             if current is None:
                 raise NotFound(f"scenarios/{scenario_id}")
+            _require_creator(current, mutation.caller, "deleting")
             _check_etag(current.resource_name, etag, current.etag)
             await uow.scenarios.delete(scenario_id)
 
-        async with self._transaction() as uow:
+        organization = mutation.caller.organization
+        async with self._transaction(organization) as uow:
             await self._commit_once(uow, "DeleteScenario", mutation, run, None)
-        self._scenarios.invalidate(scenario_id)
+        self._scenarios.invalidate((organization, scenario_id))
 
     # --- archetypes ---------------------------------------------------------------------------
 
-    async def get_archetype(self, archetype_id: str) -> Archetype:
-        return await self._cached_read(self._archetypes, archetype_id, lambda uow: uow.archetypes.get(archetype_id),
-                                       f"archetypes/{archetype_id}")
+    async def get_archetype(self, organization: str, archetype_id: str) -> Archetype:
+        return await self._cached_read(self._archetypes, (organization, archetype_id),
+                                       lambda uow: uow.archetypes.get(archetype_id), f"archetypes/{archetype_id}")
 
-    async def list_archetypes(self, requested_size: int, token: str) -> Page[Archetype]:
+    async def list_archetypes(self, organization: str, requested_size: int, token: str) -> Page[Archetype]:
         size = page_size(requested_size)
         after = self._tokens.decode(token, {})
-        async with self._read() as uow:
+        async with self._read(organization) as uow:
             items = await uow.archetypes.list(after, size + 1)
         return Page(*self._tokens.page(items, size, lambda a: a.id, {}))
 
@@ -424,6 +474,7 @@ class Catalogue:
         violations = Violations()
         validate_archetype(archetype, violations)
         violations.raise_if_any()
+        organization = _organization_of(mutation.caller)
 
         async def run() -> Archetype:
             if await uow.archetypes.get(archetype.id) is not None:
@@ -433,7 +484,7 @@ class Catalogue:
             await uow.archetypes.add(created)
             return created
 
-        async with self._transaction() as uow:
+        async with self._transaction(organization) as uow:
             created = await self._commit_once(uow, "CreateArchetype", mutation, run, Archetype)
-        self._archetypes.invalidate(created.id)
+        self._archetypes.invalidate((organization, created.id))
         return created

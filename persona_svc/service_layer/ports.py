@@ -83,11 +83,12 @@ class CatalogueUnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-# A new unit of work for each use; reads get one without a transaction.
-UnitOfWorkFactory = Callable[[], CatalogueUnitOfWork]
+# A new unit of work for each use, confined to the organization it is given; reads get one without a transaction.
+UnitOfWorkFactory = Callable[[str], CatalogueUnitOfWork]
 
 
 class PatchProvider(Protocol):
-    """The active prompt patches of an archetype; never fails: an unavailable source is a lookup saying so."""
+    """The active prompt patches of an organization's archetype; never fails: an unavailable source is a lookup
+    saying so."""
 
-    async def active_patches(self, persona_name: str, archetype_id: str) -> PatchLookup: ...
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup: ...

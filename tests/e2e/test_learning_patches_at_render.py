@@ -1,17 +1,20 @@
-"""RenderPrompt takes the active patches from the learning service, says which it applied, and renders
-without them (counted) when the learning service cannot answer."""
+"""RenderPrompt takes the active patches of the caller's organization from the learning service, says which it
+applied, and renders without them (counted) when the learning service cannot answer."""
 
 from __future__ import annotations
 
+import grpc
 import pytest_asyncio
 from sparring.learning.v1 import learning_service_pb2 as lpb
+from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from persona_svc.adapters.learning_patches import LearningServicePatches
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from tests.probes import free_port, metric
-from tests.security import secure_channel
+from tests.security import CREDENTIALS, secure_channel, service_link
 
 
 async def _persona_service(database_url, engine, learning_address: str):
@@ -67,3 +70,34 @@ async def test_rendering_goes_on_without_patches_when_the_learning_service_is_do
     assert rendered.patch_source == pb.PATCH_SOURCE_UNAVAILABLE and not rendered.applied_patches
     assert "Priya" in rendered.system_prompt
     assert fallbacks() == counted + 1
+
+
+class PatchesByOrganization(learning_service_pb2_grpc.LearningServiceServicer):
+    """A learning service whose active patches differ by organization, under one etag for every organization."""
+
+    def __init__(self) -> None:
+        self.asked_for: list[str] = []
+
+    async def ListActivePatches(self, request, context):
+        organization = dict(context.invocation_metadata()).get("x-sparring-organization", "")
+        self.asked_for.append(organization)
+        return lpb.ListActivePatchesResponse(active_set_etag='"1"', patches=[lpb.PromptPatch(
+            name=f"patches/{organization}", target=lpb.PATCH_TARGET_VOICE_PROMPT, text=f"Only for {organization}.")])
+
+
+async def test_the_patches_asked_for_are_those_of_the_organization_named_and_kept_apart_by_it():
+    server, learning = grpc.aio.server(), PatchesByOrganization()
+    learning_service_pb2_grpc.add_LearningServiceServicer_to_server(learning, server)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials(
+        [(CREDENTIALS.key_file.read_bytes(), CREDENTIALS.cert_file.read_bytes())]))
+    await server.start()
+    patches = LearningServicePatches(service_link(f"127.0.0.1:{port}", "persona", tls_server_name="localhost"), 5)
+    try:
+        # Outside any call, as background work would ask: the organization is the one named, not the call's.
+        texts = {organization: [p.text for p in (await patches.active_patches(organization, "personas/p", "owl"))
+                                .patches] for organization in ("acme", "globex")}
+    finally:
+        await patches.close()
+        await server.stop(None)
+    assert learning.asked_for == ["acme", "globex"]
+    assert texts == {"acme": ["Only for acme."], "globex": ["Only for globex."]}

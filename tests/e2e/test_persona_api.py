@@ -13,7 +13,8 @@ from sparring.persona.v1.persona_service_pb2_grpc import PersonaServiceStub
 
 from persona_svc.domain.templates import DIFFICULTY_INSTRUCTIONS
 from tests.builders import new_persona, uid
-from tests.security import token
+from tests.e2e.status_details import reason_and_fields
+from tests.security import ADMIN_SUBJECT, token
 
 OUTPUT_ONLY = ("name", "create_time", "update_time", "delete_time", "etag", "revision")
 
@@ -26,10 +27,10 @@ async def create(personas, persona: pb.Persona | None = None, metadata=None, **k
 
 
 def writable(persona: pb.Persona) -> pb.Persona:
-    """The persona without its output-only fields, for comparing content."""
+    """The persona without its output-only fields and its owners (the creator is one), for comparing content."""
     copy = pb.Persona()
     copy.CopyFrom(persona)
-    for field in OUTPUT_ONLY:
+    for field in (*OUTPUT_ONLY, "owners"):
         copy.ClearField(field)
     return copy
 
@@ -60,6 +61,7 @@ async def test_create_get_round_trips_every_field(personas):
     assert created.create_time.seconds > 0 and created.create_time == created.update_time
     assert not created.HasField("delete_time")
     assert writable(created) == sent
+    assert created.owners == [ADMIN_SUBJECT]
 
     got = (await personas.GetPersona(pb.GetPersonaRequest(name=created.name))).persona
     assert got == created
@@ -473,8 +475,9 @@ async def test_protected_persona_needs_the_admin_role(personas, authors, connect
         await create(authors, new_persona(protected=True, real_person=True))
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    protected = await create(personas, new_persona(protected=True, real_person=True))
-    assert protected.protected
+    # The author owns it, and still may not change it: a protected persona needs the admin role, whoever owns it.
+    protected = await create(personas, new_persona(protected=True, real_person=True, owners=["author@acme"]))
+    assert protected.protected and "author@acme" in protected.owners
     change = pb.UpdatePersonaRequest(persona=pb.Persona(name=protected.name, display_name="Changed"),
                                      update_mask=field_mask_pb2.FieldMask(paths=["display_name"]))
 
@@ -487,6 +490,7 @@ async def test_protected_persona_needs_the_admin_role(personas, authors, connect
             await attempt
         assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert "protected" in raised.value.details()
+        assert reason_and_fields(raised.value) == ("ADMIN_REQUIRED", [])
     got = (await personas.GetPersona(pb.GetPersonaRequest(name=protected.name))).persona
     assert got == protected
 

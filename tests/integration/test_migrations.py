@@ -249,3 +249,32 @@ async def test_stored_learning_rows_join_the_migration_organization_and_ids_repe
         for row in rows:  # the same ids, in another organization
             await connection.execute(sa.text(row.replace(" (", " (organization, ", 1)
                                              .replace("VALUES (", "VALUES ('acme', ", 1)))
+
+
+async def test_stored_catalogue_rows_go_to_the_organization_the_migration_is_given(engine, monkeypatch):
+    """Persona revision 0002 gives every stored row the organization SPARRING_MIGRATION_ORGANIZATION names, then
+    leaves the column without a default: from then on every write names its organization."""
+    await upgrade(engine, PERSONA.package, PERSONA.schema, "0001")
+    async with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO persona.archetypes (id, display_name) VALUES ('owl', 'Owl')",
+            "INSERT INTO persona.personas (id, slug, display_name, blueprint, difficulty, archetype_id, fields,"
+            " revision, create_time, update_time) VALUES ('p', 'p', 'P', 'sales', 3, 'owl', '{}', 1, now(), now())",
+            "INSERT INTO persona.persona_versions (persona_id, revision, change_kind, snapshot, create_time)"
+            " VALUES ('p', 1, 'create', '{}', now())",
+            "INSERT INTO persona.scenarios (id, display_name, fields, revision, create_time, update_time)"
+            " VALUES ('s', 'S', '{}', 1, now(), now())",
+        ):
+            await connection.execute(sa.text(statement))
+    monkeypatch.setenv("SPARRING_MIGRATION_ORGANIZATION", "initech")
+    await PERSONA.migrate(engine)
+    tables = ("archetypes", "personas", "persona_versions", "scenarios")
+    async with engine.connect() as connection:
+        for table in tables:
+            stored = await connection.scalars(sa.text(f"SELECT organization FROM persona.{table}"))
+            assert list(stored) == ["initech"], table
+        columns = (await connection.execute(sa.text(
+            "SELECT table_name, is_nullable, column_default FROM information_schema.columns"
+            " WHERE table_schema = 'persona' AND column_name = 'organization' AND table_name <> 'audit_log'"
+            " ORDER BY table_name"))).all()
+    assert [tuple(column) for column in columns] == [(table, "NO", None) for table in sorted(tables)]

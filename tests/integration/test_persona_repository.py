@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from persona_svc.adapters import tables
 from persona_svc.adapters.learning_patches import NoPatches
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
-from persona_svc.app import build_catalogue
+from persona_svc.app import build_catalogue, changed_resource
 from persona_svc.domain.model import (
     Archetype,
     Belief,
@@ -24,6 +24,7 @@ from persona_svc.domain.model import (
     ChangeKind,
     Persona,
     PersonaFilter,
+    PersonaVersion,
 )
 from persona_svc.domain.patches import PatchSource
 from persona_svc.service_layer.catalogue import Catalogue
@@ -37,8 +38,9 @@ from svckit.statuses import status_code_of
 from svckit.usecase import Mutation
 from tests.builders import caller, uid
 from tests.builders import persona_fields as fields
+from tests.security import ORGANIZATION, OTHER_ORGANIZATION
 
-USER = Mutation(caller=caller())
+USER = Mutation(caller=caller(organization=ORGANIZATION))
 
 
 def mutation(request_id: str = "", fingerprint: str = "") -> Mutation:
@@ -81,7 +83,7 @@ async def test_database_refuses_what_the_domain_refuses(engine, persona_schema):
     """The schema is a second line of defence: difficulty is checked and slugs are unique."""
     now = datetime.now(UTC)
     persona = Persona(id=f"db-{uid()}", fields=fields(difficulty=9), revision=1, create_time=now, update_time=now)
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         with pytest.raises(sa.exc.IntegrityError):
             await uow.personas.add(persona)
 
@@ -90,12 +92,12 @@ async def test_a_uniqueness_race_lost_in_a_unit_of_work_leaves_it_as_a_conflict(
     """What the use case's slug check could not see (a concurrent writer took the slug) ends as CONFLICT."""
     now = datetime.now(UTC)
     taken = fields()
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         await uow.personas.add(Persona(id=f"first-{uid()}", fields=taken, revision=1, create_time=now,
                                        update_time=now))
         await uow.commit()
     with pytest.raises(AlreadyExists) as raised:
-        async with SqlCatalogueUnitOfWork(engine) as uow:
+        async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
             await uow.personas.add(Persona(id=f"second-{uid()}", fields=taken, revision=1, create_time=now,
                                            update_time=now))
     assert raised.value.reason == "CONFLICT"
@@ -116,7 +118,7 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
         ("d", fields(domains=(domain,), blueprint=Blueprint.HR, difficulty=2), base),
     ]
     ids = {}
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         await uow.archetypes.add(Archetype(id=archetype_id, display_name="Owl", create_time=base))
         for offset, (key, persona_fields, deleted) in enumerate(rows):
             ids[key] = f"{key}-{uid()}"
@@ -125,7 +127,7 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
                                            update_time=stamp, delete_time=deleted))
         await uow.commit()
 
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         got = await uow.personas.get(ids["a"])
         assert got is not None and got.fields == rows[0][1] and got.revision == 1
         assert await uow.personas.get("no-such-persona") is None
@@ -150,12 +152,44 @@ async def test_insert_get_and_list_with_filters(engine, persona_schema):
         assert {p.id for p in await uow.personas.get_many([ids["a"], ids["d"]])} == {ids["a"], ids["d"]}
 
 
+async def test_two_organizations_hold_the_same_ids_and_slugs_and_each_reads_only_its_own(engine, persona_schema):
+    now = datetime.now(UTC)
+    persona_id, archetype_id, shared = f"twin-{uid()}", f"arch-{uid()}", fields(domains=(f"dom-{uid()}",))
+    word = shared.domains[0]
+    for organization, name in ((ORGANIZATION, "Acme Twin"), (OTHER_ORGANIZATION, "Globex Twin")):
+        persona = Persona(id=persona_id, fields=dataclasses.replace(shared, display_name=name,
+                                                                    archetype_id=archetype_id),
+                          revision=1, create_time=now, update_time=now)
+        async with SqlCatalogueUnitOfWork(engine, organization) as uow:
+            await uow.archetypes.add(Archetype(id=archetype_id, display_name=name, create_time=now))
+            await uow.personas.add(persona)
+            await uow.personas.add_version(PersonaVersion(persona_id, 1, ChangeKind.CREATE, 0, persona, now))
+            await uow.commit()
+
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
+        got = await uow.personas.get(persona_id)
+        assert got is not None and got.fields.display_name == "Acme Twin"
+        assert [p.fields.display_name for p in await uow.personas.get_many([persona_id])] == ["Acme Twin"]
+        assert await uow.personas.list_keys(PersonaFilter(domain=word), None, 10) == [(persona_id, 1)]
+        assert [h.persona.fields.display_name for h in await uow.personas.search(word, None, 10)] == ["Acme Twin"]
+        versions = await uow.personas.list_versions(persona_id, None, 10)
+        assert [v.snapshot.fields.display_name for v in versions] == ["Acme Twin"]
+        assert (await uow.archetypes.get(archetype_id)).display_name == "Acme Twin"
+        assert [a.display_name for a in await uow.archetypes.list(None, 1000) if a.id == archetype_id] == ["Acme Twin"]
+    async with SqlCatalogueUnitOfWork(engine, "initech") as uow:
+        assert await uow.personas.get(persona_id) is None
+        assert await uow.personas.id_of_slug(shared.slug) is None
+        assert await uow.personas.get_version(persona_id, 1) is None
+        assert await uow.archetypes.get(archetype_id) is None
+        assert await uow.personas.list_keys(PersonaFilter(show_deleted=True), None, 10) == []
+
+
 async def test_uncommitted_work_rolls_back(engine, persona_schema):
     now = datetime.now(UTC)
     persona = Persona(id=f"rb-{uid()}", fields=fields(), revision=1, create_time=now, update_time=now)
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         await uow.personas.add(persona)
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         assert await uow.personas.get(persona.id) is None
 
 
@@ -166,7 +200,7 @@ async def _statements_around_a_read(engine) -> list[str]:
     def log(record) -> None:
         sent.append(record.query)
 
-    uow = SqlCatalogueUnitOfWork(engine)
+    uow = SqlCatalogueUnitOfWork(engine, ORGANIZATION)
     async with uow:
         raw = (await uow.connection.get_raw_connection()).driver_connection
         raw.add_query_logger(log)
@@ -181,7 +215,7 @@ async def test_a_read_takes_no_transaction_and_cannot_commit(engine, persona_sch
     assert [statement.rstrip(";").split()[0] for statement in sent] == ["BEGIN", "ROLLBACK"]
     reads = autocommit(engine)
     assert await _statements_around_a_read(reads) == []
-    async with SqlCatalogueUnitOfWork(reads) as uow:
+    async with SqlCatalogueUnitOfWork(reads, ORGANIZATION) as uow:
         with pytest.raises(RuntimeError, match="nothing to commit"):
             await uow.commit()
 
@@ -191,15 +225,15 @@ async def test_list_pages_through_the_service_layer(catalogue):
     created = [await catalogue.create_persona(fields(domains=(domain,)), "", USER) for _ in range(5)]
     seen, token = [], ""
     while True:
-        page = await catalogue.list_personas(PersonaFilter(domain=domain), 2, token)
+        page = await catalogue.list_personas(ORGANIZATION, PersonaFilter(domain=domain), 2, token)
         seen.extend(p.id for p in page.items)
         token = page.next_page_token
         if not token:
             break
     assert seen == [p.id for p in reversed(created)]
-    first = await catalogue.list_personas(PersonaFilter(domain=domain), 2, "")
+    first = await catalogue.list_personas(ORGANIZATION, PersonaFilter(domain=domain), 2, "")
     with pytest.raises(InvalidArgument):
-        await catalogue.list_personas(PersonaFilter(domain=domain, active=True), 2, first.next_page_token)
+        await catalogue.list_personas(ORGANIZATION, PersonaFilter(domain=domain, active=True), 2, first.next_page_token)
 
 
 # --- versions -------------------------------------------------------------------------------------
@@ -218,7 +252,7 @@ async def test_every_change_writes_an_immutable_version(catalogue, engine):
     assert rolled.fields == created.fields
     assert not rolled.deleted
 
-    page = await catalogue.list_versions(created.id, 0, "")
+    page = await catalogue.list_versions(ORGANIZATION, created.id, 0, "")
     assert [(v.revision, v.change_kind, v.restored_revision) for v in page.items] == [
         (5, ChangeKind.ROLLBACK, 1), (4, ChangeKind.UNDELETE, 0), (3, ChangeKind.DELETE, 0),
         (2, ChangeKind.UPDATE, 0), (1, ChangeKind.CREATE, 0),
@@ -227,11 +261,11 @@ async def test_every_change_writes_an_immutable_version(catalogue, engine):
     assert page.items[3].snapshot == updated
     assert page.items[2].snapshot == deleted
     assert page.items[0].snapshot == rolled
-    assert (await catalogue.get_version(created.id, 1)).snapshot == created
+    assert (await catalogue.get_version(ORGANIZATION, created.id, 1)).snapshot == created
     with pytest.raises(NotFound):
-        await catalogue.get_version(created.id, 6)
+        await catalogue.get_version(ORGANIZATION, created.id, 6)
 
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         count = await uow.connection.scalar(sa.select(sa.func.count()).select_from(tables.persona_versions).where(
             tables.persona_versions.c.persona_id == created.id))
     assert count == 5
@@ -242,8 +276,8 @@ async def test_version_pages(catalogue):
     for n in range(4):
         await catalogue.update_persona(created.id, fields(description=f"edit {n}"), frozenset({"description"}), "",
                                        USER)
-    first = await catalogue.list_versions(created.id, 3, "")
-    second = await catalogue.list_versions(created.id, 3, first.next_page_token)
+    first = await catalogue.list_versions(ORGANIZATION, created.id, 3, "")
+    second = await catalogue.list_versions(ORGANIZATION, created.id, 3, first.next_page_token)
     assert [v.revision for v in first.items] == [5, 4, 3]
     assert [v.revision for v in second.items] == [2, 1]
     assert second.next_page_token == ""
@@ -259,22 +293,22 @@ async def test_full_text_search_ranks_by_where_the_words_are(catalogue):
                                                "", USER)
     in_belief = await catalogue.create_persona(
         fields(display_name="Board Member", beliefs=(Belief(f"{word} never ships"),)), "", USER)
-    hits = await catalogue.search(word, None, 10)
+    hits = await catalogue.search(ORGANIZATION, word, None, 10)
     assert [h.persona.id for h in hits] == [in_name.id, in_domain.id, in_belief.id]
     assert hits[0].relevance > hits[1].relevance > hits[2].relevance > 0
 
-    assert [h.persona.id for h in await catalogue.search(word, "sales", 10)] == [
+    assert [h.persona.id for h in await catalogue.search(ORGANIZATION, word, "sales", 10)] == [
         in_name.id, in_domain.id, in_belief.id,
     ]
-    assert await catalogue.search(word, "fullstack", 10) == []
-    assert len(await catalogue.search(word, None, 2)) == 2
+    assert await catalogue.search(ORGANIZATION, word, "fullstack", 10) == []
+    assert len(await catalogue.search(ORGANIZATION, word, None, 2)) == 2
 
 
 async def test_full_text_search_stems_words_in_descriptions(catalogue):
     word = uid()
     persona = await catalogue.create_persona(
         fields(description=f"She negotiates renewals for {word} logistics"), "", USER)
-    hits = await catalogue.search(f"negotiating {word}", None, 10)
+    hits = await catalogue.search(ORGANIZATION, f"negotiating {word}", None, 10)
     assert [h.persona.id for h in hits] == [persona.id]
 
 
@@ -282,7 +316,7 @@ async def test_trigram_search_finds_a_misspelt_name(catalogue):
     letters = "".join(chr(ord("a") + int(c, 16)) for c in uuid.uuid4().hex[:7])
     persona = await catalogue.create_persona(fields(display_name=f"Bartholomew {letters}stein"), "", USER)
     for misspelt in (f"Bartholemew {letters}stien", f"bartholomew {letters}", f"{letters}stein"):
-        hits = await catalogue.search(misspelt, None, 5)
+        hits = await catalogue.search(ORGANIZATION, misspelt, None, 5)
         assert hits and hits[0].persona.id == persona.id, misspelt
 
 
@@ -290,9 +324,9 @@ async def test_search_hides_deleted_personas(catalogue):
     word = uid()
     persona = await catalogue.create_persona(fields(display_name=f"Gone {word}"), "", USER)
     await catalogue.delete_persona(persona.id, "", USER)
-    assert await catalogue.search(word, None, 10) == []
+    assert await catalogue.search(ORGANIZATION, word, None, 10) == []
     await catalogue.undelete_persona(persona.id, "", USER)
-    assert [h.persona.id for h in await catalogue.search(word, None, 10)] == [persona.id]
+    assert [h.persona.id for h in await catalogue.search(ORGANIZATION, word, None, 10)] == [persona.id]
 
 
 async def test_search_document_follows_updates(catalogue):
@@ -300,8 +334,8 @@ async def test_search_document_follows_updates(catalogue):
     persona = await catalogue.create_persona(fields(description=f"About {old}"), "", USER)
     await catalogue.update_persona(persona.id, fields(description=f"About {new}"), frozenset({"description"}), "",
                                    USER)
-    assert await catalogue.search(old, None, 10) == []
-    assert [h.persona.id for h in await catalogue.search(new, None, 10)] == [persona.id]
+    assert await catalogue.search(ORGANIZATION, old, None, 10) == []
+    assert [h.persona.id for h in await catalogue.search(ORGANIZATION, new, None, 10)] == [persona.id]
 
 
 # --- concurrency ----------------------------------------------------------------------------------
@@ -322,10 +356,10 @@ async def test_etag_race_has_exactly_one_winner(catalogue):
     assert status_code_of(losers[0]).name == "ABORTED"
     assert losers[0].metadata["current_etag"] == winners[0].etag
 
-    current = await catalogue.get_persona(created.id)
+    current = await catalogue.get_persona(ORGANIZATION, created.id)
     assert current == winners[0]
     assert current.revision == 2
-    page = await catalogue.list_versions(created.id, 0, "")
+    page = await catalogue.list_versions(ORGANIZATION, created.id, 0, "")
     assert [v.revision for v in page.items] == [2, 1]
 
 
@@ -338,7 +372,7 @@ async def test_many_racing_writers_with_one_etag_still_have_one_winner(catalogue
     ), return_exceptions=True)
     assert sum(isinstance(r, Persona) for r in results) == 1
     assert sum(isinstance(r, EtagMismatch) for r in results) == 5
-    assert (await catalogue.get_persona(created.id)).revision == 2
+    assert (await catalogue.get_persona(ORGANIZATION, created.id)).revision == 2
 
 
 async def test_concurrent_creates_with_one_request_id_create_one_persona(catalogue, engine):
@@ -346,11 +380,11 @@ async def test_concurrent_creates_with_one_request_id_create_one_persona(catalog
     request = mutation(request_id=str(uuid.uuid4()), fingerprint="same-request")
     results = await asyncio.gather(*(catalogue.create_persona(persona_fields, "", request) for _ in range(4)))
     assert all(r == results[0] for r in results)
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         count = await uow.connection.scalar(sa.select(sa.func.count()).select_from(tables.personas).where(
             tables.personas.c.slug == persona_fields.slug))
     assert count == 1
-    assert (await catalogue.get_persona(results[0].id)) == results[0]
+    assert (await catalogue.get_persona(ORGANIZATION, results[0].id)) == results[0]
 
 
 async def test_request_id_with_another_fingerprint_is_refused(catalogue, engine):
@@ -360,7 +394,7 @@ async def test_request_id_with_another_fingerprint_is_refused(catalogue, engine)
     with pytest.raises(InvalidArgument) as raised:
         await catalogue.create_persona(other, "", mutation(request_id, "second"))
     assert raised.value.violations[0].field == "request_id"
-    async with SqlCatalogueUnitOfWork(engine) as uow:
+    async with SqlCatalogueUnitOfWork(engine, ORGANIZATION) as uow:
         assert await uow.personas.id_of_slug(other.slug) is None
 
 
@@ -386,7 +420,7 @@ async def test_concurrent_creates_of_one_slug_conflict_cleanly(catalogue):
 
 async def test_render_without_a_learning_service(catalogue):
     persona = await catalogue.create_persona(fields(difficulty=2), "", USER)
-    rendered = await catalogue.render_prompt(persona.id, "")
+    rendered = await catalogue.render_prompt(ORGANIZATION, persona.id, "")
     assert rendered.patch_source == PatchSource.DISABLED
     assert rendered.applied_patches == ()
     assert rendered.system_prompt.startswith(f"You are {persona.fields.display_name}. Difficulty 2 ")
@@ -405,8 +439,7 @@ async def test_cache_is_invalidated_by_notify_from_another_connection(engine, pe
         return heard[resource]
 
     def on_change(payload: str) -> None:  # as persona_svc/app.py wires it, plus a signal for the test
-        table, _, resource_id = payload.partition(":")
-        catalogue.invalidate(table, resource_id)
+        catalogue.invalidate(*changed_resource(payload))
         if payload in heard:
             heard[payload].set()
 
@@ -430,14 +463,14 @@ async def test_cache_is_invalidated_by_notify_from_another_connection(engine, pe
     try:
         assert all(cache.enabled for cache in caches)
         persona_id = f"cached-{uid()}"
-        created_heard = expect(f"personas:{persona_id}")
+        created_heard = expect(f"personas:{persona_id}:{ORGANIZATION}")
         await catalogue.create_persona(fields(), persona_id, USER)
         await asyncio.wait_for(created_heard.wait(), timeout=10)  # the create's own NOTIFY is behind us
 
-        first = await catalogue.get_persona(persona_id)
-        assert await catalogue.get_persona(persona_id) is first  # served from the cache
+        first = await catalogue.get_persona(ORGANIZATION, persona_id)
+        assert await catalogue.get_persona(ORGANIZATION, persona_id) is first  # served from the cache
 
-        changed_heard = expect(f"personas:{persona_id}")
+        changed_heard = expect(f"personas:{persona_id}:{ORGANIZATION}")
         async with engine.begin() as other:  # another writer, as another replica would be
             await other.execute(sa.text(
                 "UPDATE persona.personas SET display_name = :name, revision = revision + 1, "
@@ -445,11 +478,11 @@ async def test_cache_is_invalidated_by_notify_from_another_connection(engine, pe
                 {"name": "Changed Elsewhere", "id": persona_id})
         await asyncio.wait_for(changed_heard.wait(), timeout=10)
 
-        fresh = await catalogue.get_persona(persona_id)
+        fresh = await catalogue.get_persona(ORGANIZATION, persona_id)
         assert fresh is not first
         assert fresh.fields.display_name == "Changed Elsewhere"
         assert fresh.revision == 2
-        assert await catalogue.get_persona(persona_id) is fresh  # and cached again
+        assert await catalogue.get_persona(ORGANIZATION, persona_id) is fresh  # and cached again
 
         # While the LISTEN connection is down nothing can be heard, so the cache is bypassed until it is back.
         async with engine.connect() as admin:
@@ -459,7 +492,7 @@ async def test_cache_is_invalidated_by_notify_from_another_connection(engine, pe
         assert killed == [True]
         await asyncio.wait_for(lost.wait(), timeout=10)
         assert not any(cache.enabled for cache in caches)
-        assert await catalogue.get_persona(persona_id) is not fresh  # read through, not cached
+        assert await catalogue.get_persona(ORGANIZATION, persona_id) is not fresh  # read through, not cached
         await asyncio.wait_for(listener.connected.wait(), timeout=10)
         assert all(cache.enabled for cache in caches)
     finally:

@@ -42,8 +42,8 @@ async def test_an_update_with_the_current_etag_writes_the_next_revision_and_a_st
     with pytest.raises(EtagMismatch):
         await catalogue.update_persona(created.id, persona_fields(difficulty=1), frozenset({"difficulty"}),
                                        created.etag, USER)
-    assert state.personas[created.id].revision == 2
-    assert sorted(state.versions) == [("sarah", 1), ("sarah", 2)]
+    assert state.personas[("acme", created.id)].revision == 2
+    assert sorted(state.versions) == [("acme", "sarah", 1), ("acme", "sarah", 2)]
 
 
 async def test_a_retried_create_is_answered_with_the_first_result_and_stored_once():
@@ -51,7 +51,7 @@ async def test_a_retried_create_is_answered_with_the_first_result_and_stored_onc
     first = await catalogue.create_persona(persona_fields(), "", retried("create-1"))
     again = await catalogue.create_persona(persona_fields(), "", retried("create-1"))
     assert again == first
-    assert list(state.personas) == [first.id]
+    assert list(state.personas) == [("acme", first.id)]
 
     with pytest.raises(InvalidArgument):
         await catalogue.create_persona(persona_fields(), "", retried("create-1", fingerprint="another payload"))
@@ -69,24 +69,24 @@ async def test_the_prompt_carries_the_difficulty_and_the_active_patches_of_the_a
     catalogue, _ = fake_catalogue(patches)
     persona = await catalogue.create_persona(persona_fields(difficulty=4), "sarah", USER)
 
-    rendered = await catalogue.render_prompt(persona.id, "")
+    rendered = await catalogue.render_prompt("acme", persona.id, "")
 
     instructions = templates.difficulty_instructions(4)
     assert rendered.difficulty_instructions == instructions
     assert rendered.system_prompt.startswith(f"You are Sarah Chen. {instructions}")
     assert rendered.system_prompt.endswith(f"- {SHORTER.text}")
     assert (rendered.applied_patches, rendered.patch_source) == ((SHORTER,), PatchSource.LIVE)
-    assert patches.asked == [("personas/sarah", "")]
+    assert patches.asked == [("acme", "personas/sarah", "")]
 
 
 async def test_without_an_answer_from_the_learning_service_the_prompt_renders_without_patches_until_it_answers():
     catalogue, _ = fake_catalogue(FakePatches(PATCHES_UNAVAILABLE, LIVE))
     persona = await catalogue.create_persona(persona_fields(), "sarah", USER)
 
-    unpatched = await catalogue.render_prompt(persona.id, "")
+    unpatched = await catalogue.render_prompt("acme", persona.id, "")
     assert (unpatched.applied_patches, unpatched.patch_source) == ((), PatchSource.UNAVAILABLE)
     assert SHORTER.text not in unpatched.system_prompt
 
-    patched = await catalogue.render_prompt(persona.id, "")
+    patched = await catalogue.render_prompt("acme", persona.id, "")
     assert patched.patch_source == PatchSource.LIVE
     assert SHORTER.text in patched.system_prompt
