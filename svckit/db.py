@@ -82,11 +82,14 @@ class UnitOfWork:
         await self.connection.commit()
 
 
-def request_log_table(metadata: sa.MetaData) -> sa.Table:
-    """Responses of mutating requests by ``request_id``, so a retried request is answered, not re-run."""
+def request_log_table(metadata: sa.MetaData, per_organization: bool = False) -> sa.Table:
+    """Responses of mutating requests by ``request_id``, so a retried request is answered, not re-run;
+    ``per_organization``: by organization and ``request_id``, so organizations never share a request id."""
+    scope = [sa.Column("organization", sa.Text, primary_key=True)] if per_organization else []
     return sa.Table(
         "request_log",
         metadata,
+        *scope,
         sa.Column("request_id", sa.Text, primary_key=True),
         sa.Column("method", sa.Text, nullable=False),
         sa.Column("fingerprint", sa.Text, nullable=False),
@@ -100,11 +103,16 @@ class RequestLog:
 
     ``claim`` inserts the request id first: a concurrent retry blocks on the row until the
     first attempt commits (then replays its response) or rolls back (then runs itself).
+    ``organization``: the organization whose request ids these are, in a table made ``per_organization``.
     """
 
-    def __init__(self, connection: AsyncConnection, table: sa.Table) -> None:
+    def __init__(self, connection: AsyncConnection, table: sa.Table, organization: str | None = None) -> None:
         self._connection = connection
         self._table = table
+        self._scope = {} if organization is None else {"organization": organization}
+
+    def _key(self, request_id: str) -> list[sa.ColumnElement[bool]]:
+        return [self._table.c[column] == value for column, value in {**self._scope, "request_id": request_id}.items()]
 
     async def claim(self, request_id: str, method: str, fingerprint: str) -> Any | None:
         """None when this request is new; else the recorded response of the first one."""
@@ -114,7 +122,7 @@ class RequestLog:
             raise InvalidArgument(FieldViolation("request_id", "must not contain NUL characters"))
         inserted = await self._connection.execute(
             insert(self._table)
-            .values(request_id=request_id, method=method, fingerprint=fingerprint)
+            .values(**self._scope, request_id=request_id, method=method, fingerprint=fingerprint)
             .on_conflict_do_nothing()
             .returning(self._table.c.request_id)
         )
@@ -123,7 +131,7 @@ class RequestLog:
         row = (
             await self._connection.execute(
                 sa.select(self._table.c.method, self._table.c.fingerprint, self._table.c.response).where(
-                    self._table.c.request_id == request_id
+                    *self._key(request_id)
                 )
             )
         ).one()
@@ -136,7 +144,7 @@ class RequestLog:
     async def record(self, request_id: str, response: Any) -> None:
         await self._connection.execute(
             sa.update(self._table)
-            .where(self._table.c.request_id == request_id)
+            .where(*self._key(request_id))
             # The JSONB column serializes the value itself; a pre-dumped string would be stored as a JSON string.
             .values(response=response)
         )
