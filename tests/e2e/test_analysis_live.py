@@ -24,6 +24,7 @@ from analysis_svc.config import AnalysisSettings
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.session_access import SessionAccess
+from svckit.context import current_call
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
 from tests.builders import caller
@@ -351,10 +352,12 @@ async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, s
 
 
 class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
-    """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent."""
+    """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent and the
+    organization each was sent for."""
 
     def __init__(self) -> None:
         self.received: list[learning_pb.CorpusAudit] = []
+        self.organizations: list[str] = []
         self.calls = 0
         self.changed = asyncio.Condition()
 
@@ -365,6 +368,7 @@ class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
             if self.calls == 1:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not deployed yet")
             self.received.append(request.audit)
+            self.organizations.append(current_call().organization)
         return learning_pb.RecordCorpusAuditResponse(audit=request.audit)
 
 
@@ -392,6 +396,8 @@ async def test_audits_reach_the_learning_service_past_its_refusals(
         await learning.stop(grace=0)
     delivered = next(a for a in fake.received if a.source_audit == audit.name)
     assert delivered.session == session and delivered.scores.brevity == audit.scores.brevity
+    # Delivered in the background, on behalf of the organization the audit belongs to.
+    assert fake.organizations[fake.received.index(delivered)] == ORGANIZATION
     async with engine.connect() as connection:
         state = (await connection.execute(sa.text(
             "SELECT delivery_state FROM analysis.persona_audits WHERE session_id = :s"),
