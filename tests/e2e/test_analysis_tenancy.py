@@ -158,15 +158,18 @@ async def test_a_service_acts_for_the_organization_it_names_and_without_one_crea
 # The tests below need the transcript service to keep sessions per organization and to name a session's
 # interviewer (Session.interviewer).
 
-async def test_the_sessions_interviewer_reads_watches_requests_and_applies_and_an_analyst_only_reads(
+async def test_the_sessions_interviewer_watches_requests_and_applies_another_does_not_and_an_analyst_only_reads(
         transcripts, analyses, stubs):
     alice, alices_transcripts = stubs(ALICE)
+    bob, _ = stubs(BOB)
     analyst, _ = stubs(token("analyst"))
     session = await streamed_call(transcripts, CALL, creator=alices_transcripts)
     analysis = (await alice.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-10"))).analysis
     watch = alice.WatchSession(pb.WatchSessionRequest(session=session))
     assert (await watch.read()).snapshot.latest_analysis == analysis
     suggestion = _applicable(analysis)
+    assert (await _watch_refused(bob.WatchSession(pb.WatchSessionRequest(session=session)), DENIED)).reason == \
+        "NOT_A_PARTICIPANT"
     applied = (await alice.ApplySuggestion(pb.ApplySuggestionRequest(name=suggestion.name))).suggestion
     assert applied.state == pb.SUGGESTION_STATE_APPLIED
     assert (await watch.read()).suggestion == applied
