@@ -13,6 +13,7 @@ from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
+from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.adapters.unit_of_work import CHANGES_CHANNEL, AnalysisDatabase
@@ -22,6 +23,7 @@ from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer, audit_m
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
+from analysis_svc.service_layer.session_access import SessionAccess
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
 from svckit.audit_log import AuditLog
@@ -44,9 +46,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         if settings.openai_base_url else None
     others = {openai_engine.name: openai_engine} if openai_engine else {}
     default_engine = settings.engine if openai_engine else LocalEngine.name
-    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine))
+    access = SessionAccess(SessionDirectory(transcripts, settings.session_cache_size))
+    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
-    actions = SuggestionActions(database, commands)
+    actions = SuggestionActions(database, commands, access)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine))
     watchers = Watchers(analyses, audits)
@@ -73,8 +76,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     if settings.learning_address:
         learning = LearningAudits(security.link(settings.learning_address), settings.transcript_timeout_seconds)
 
-        async def deliver(audit: StoredAudit) -> None:
-            await learning.record(audit_message(audit))
+        async def deliver(organization: str, audit: StoredAudit) -> None:
+            await learning.record(organization, audit_message(audit))
 
         delivery = audit_outbox(engine, deliver)
         await delivery.start()

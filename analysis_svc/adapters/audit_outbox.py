@@ -18,9 +18,10 @@ _DELIVERY = OutboxQueries.of(OutboxTable(
 ))
 
 
-def audit_outbox(engine: AsyncEngine, deliver: Callable[[StoredAudit], Awaitable[None]]) -> OutboxDispatcher:
-    """The shared dispatcher over the pending audits, handing each to ``deliver`` until it succeeds."""
+def audit_outbox(engine: AsyncEngine, deliver: Callable[[str, StoredAudit], Awaitable[None]]) -> OutboxDispatcher:
+    """The shared dispatcher over the pending audits, handing each with its organization to ``deliver`` until it
+    succeeds."""
     async def deliver_row(row: Any) -> None:
-        await deliver(stored_audit(row))
+        await deliver(row.organization, stored_audit(row))
 
     return OutboxDispatcher("analysis-audits", engine, _DELIVERY, deliver_row, poll_seconds=2.0)

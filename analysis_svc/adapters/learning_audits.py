@@ -26,10 +26,11 @@ class LearningAudits:
         self._stub = learning_service_pb2_grpc.LearningServiceStub(link.channel)
         self._timeout = timeout_seconds
 
-    async def record(self, audit: analysis_pb.PersonaAudit) -> None:
-        """Raises grpc.aio.AioRpcError when the learning service refuses or cannot be reached."""
+    async def record(self, organization: str, audit: analysis_pb.PersonaAudit) -> None:
+        """Hands over an audit of ``organization``, on its behalf. Raises grpc.aio.AioRpcError when the learning
+        service refuses or cannot be reached."""
         await self._stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=learning_audit(audit)),
-                                            **self._link.options(self._timeout))
+                                            **self._link.options(self._timeout, organization))
 
     async def close(self) -> None:
         await self._link.close()

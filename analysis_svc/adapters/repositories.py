@@ -71,17 +71,23 @@ def _after(condition: str, cursor: dict[str, Any]) -> sa.TextClause:
     return sa.text(condition).bindparams(**cursor)
 
 
+def _of_session(organization: str, session_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return _rows.organization == organization, _rows.session_id == session_id
+
+
 class AnalysisRepository:
-    """Analyses and their suggestions (``analysis.voice_analysis``)."""
+    """Analyses and their suggestions (``analysis.voice_analysis``), each read and written within one
+    organization."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, analysis: NewAnalysis) -> bool:
+    async def add(self, organization: str, analysis: NewAnalysis) -> bool:
         """Stores the analysis and its suggestions; False when one of the same trigger was stored first."""
-        common = {"analysis_id": analysis.id, "session_id": analysis.session_id, "trigger_id": analysis.trigger_id,
-                  "trigger_source": analysis.trigger_source, "up_to_sequence": analysis.up_to_sequence,
-                  "window_first": analysis.window_first, "window_last": analysis.window_last,
+        common = {"organization": organization, "analysis_id": analysis.id, "session_id": analysis.session_id,
+                  "trigger_id": analysis.trigger_id, "trigger_source": analysis.trigger_source,
+                  "up_to_sequence": analysis.up_to_sequence, "window_first": analysis.window_first,
+                  "window_last": analysis.window_last,
                   "window_count": analysis.window_count, "blueprint": analysis.blueprint, "engine": analysis.engine,
                   "engine_fallback": analysis.engine_fallback, "model": analysis.model,
                   "latency_ms": analysis.latency_ms}
@@ -101,44 +107,44 @@ class AnalysisRepository:
             } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
         return True
 
-    async def get(self, analysis_id: str) -> StoredAnalysis | None:
-        groups = await self._groups([analysis_id])
+    async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
+        groups = await self._groups(organization, [analysis_id])
         return _analysis(groups[analysis_id]) if analysis_id in groups else None
 
-    async def by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
+    async def by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None:
         analysis_id = await self._c.scalar(sa.select(_rows.analysis_id).where(
-            _rows.session_id == session_id, _rows.trigger_id == trigger_id, _rows.kind == "say_meter"))
-        return await self.get(analysis_id) if analysis_id else None
+            *_of_session(organization, session_id), _rows.trigger_id == trigger_id, _rows.kind == "say_meter"))
+        return await self.get(organization, analysis_id) if analysis_id else None
 
-    async def last_curveball(self, session_id: str) -> str | None:
+    async def last_curveball(self, organization: str, session_id: str) -> str | None:
         label: str | None = await self._c.scalar(
-            sa.select(_rows.label).where(_rows.session_id == session_id, _rows.kind == "curveball")
+            sa.select(_rows.label).where(*_of_session(organization, session_id), _rows.kind == "curveball")
             .order_by(_rows.create_time.desc()).limit(1))
         return label
 
-    async def in_call_order(self, session_id: str, source: str | None, after: list[Any] | None,
+    async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:
         condition, cursor = _after_in_call_order(after)
         keys = sa.select(_rows.analysis_id).where(
-            _rows.session_id == session_id, _rows.kind == "say_meter", _after(condition, cursor))
+            *_of_session(organization, session_id), _rows.kind == "say_meter", _after(condition, cursor))
         if source:
             keys = keys.where(_rows.trigger_source == source)
         ids = list((await self._c.scalars(keys.order_by(*_CALL_ORDER).limit(limit))).all())
         # The whole page's rows in one read, not one read per analysis.
-        groups = await self._groups(ids)
+        groups = await self._groups(organization, ids)
         return [_analysis(groups[analysis_id]) for analysis_id in ids]
 
-    async def suggestion(self, session_id: str, suggestion_id: str, *,
+    async def suggestion(self, organization: str, session_id: str, suggestion_id: str, *,
                          for_update: bool = False) -> StoredSuggestion | None:
         query = sa.select(t.voice_analysis).where(
-            _rows.id == suggestion_id, _rows.session_id == session_id, _IS_SUGGESTION)
+            _rows.id == suggestion_id, *_of_session(organization, session_id), _IS_SUGGESTION)
         row = (await self._c.execute(query.with_for_update() if for_update else query)).first()
         return _suggestion(row) if row else None
 
-    async def suggestions(self, session_id: str, *, state: str | None, kind: str | None, analysis_id: str | None,
-                          after: list[Any] | None, limit: int) -> list[StoredSuggestion]:
+    async def suggestions(self, organization: str, session_id: str, *, state: str | None, kind: str | None,
+                          analysis_id: str | None, after: list[Any] | None, limit: int) -> list[StoredSuggestion]:
         """A session's suggestions in the order they were raised."""
-        query = sa.select(t.voice_analysis).where(_rows.session_id == session_id, _IS_SUGGESTION,
+        query = sa.select(t.voice_analysis).where(*_of_session(organization, session_id), _IS_SUGGESTION,
                                                   _after(*after_cursor(after, key=_SUGGESTION_ORDER)))
         for column, value in ((_rows.state, state), (_rows.kind, kind), (_rows.analysis_id, analysis_id)):
             if value:
@@ -146,28 +152,30 @@ class AnalysisRepository:
         rows = (await self._c.execute(query.order_by(sa.text(_SUGGESTION_ORDER)).limit(limit))).all()
         return [_suggestion(row) for row in rows]
 
-    async def resolve(self, suggestion_id: str, state: str, *, command: str = "",
+    async def resolve(self, organization: str, suggestion_id: str, state: str, *, command: str = "",
                       reason: str = "") -> StoredSuggestion:
         row = (await self._c.execute(
-            sa.update(t.voice_analysis).where(_rows.id == suggestion_id)
+            sa.update(t.voice_analysis).where(_rows.organization == organization, _rows.id == suggestion_id)
             .values(state=state, command=command, dismiss_reason=reason, resolve_time=sa.func.now(),
                     revision=_rows.revision + 1)
             .returning(t.voice_analysis))).one()
         return _suggestion(row)
 
-    async def snapshot(self, session_id: str) -> Snapshot:
+    async def snapshot(self, organization: str, session_id: str) -> Snapshot:
+        session = _of_session(organization, session_id)
         history = [ScorePoint(*row) for row in (await self._c.execute(
             sa.select(_rows.analysis_id, _rows.window_last, _rows.meter_score, _rows.create_time)
-            .where(_rows.session_id == session_id, _rows.kind == "say_meter").order_by(*_CALL_ORDER))).all()]
+            .where(*session, _rows.kind == "say_meter").order_by(*_CALL_ORDER))).all()]
         open_rows = (await self._c.execute(
-            sa.select(t.voice_analysis).where(_rows.session_id == session_id, _IS_SUGGESTION, _rows.state == "open")
+            sa.select(t.voice_analysis).where(*session, _IS_SUGGESTION, _rows.state == "open")
             .order_by(sa.text(_SUGGESTION_ORDER)))).all()
-        latest = await self.get(history[-1].analysis_id) if history else None
+        latest = await self.get(organization, history[-1].analysis_id) if history else None
         return Snapshot(session_id, latest, history, [_suggestion(row) for row in open_rows])
 
-    async def _groups(self, analysis_ids: list[str]) -> dict[str, list[Any]]:
+    async def _groups(self, organization: str, analysis_ids: list[str]) -> dict[str, list[Any]]:
         """Each analysis's rows: its say_meter row first (position 0), then its suggestions in the order raised."""
-        rows = (await self._c.execute(sa.select(t.voice_analysis).where(_rows.analysis_id.in_(analysis_ids))
+        rows = (await self._c.execute(sa.select(t.voice_analysis).where(_rows.organization == organization,
+                                                                        _rows.analysis_id.in_(analysis_ids))
                                       .order_by(_rows.analysis_id, _rows.position))).all()
         groups: dict[str, list[Any]] = {}
         for row in rows:
@@ -182,31 +190,36 @@ def stored_audit(row: Any) -> StoredAudit:
 
 
 class AuditRepository:
-    """Post-call persona audits (``analysis.persona_audits``)."""
+    """Post-call persona audits (``analysis.persona_audits``), each read and written within one organization."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, audit: NewAudit) -> bool:
+    async def add(self, organization: str, audit: NewAudit) -> bool:
         """Stores the audit; False when the session already had one."""
         inserted = (await self._c.execute(insert(t.persona_audits).values(
-            id=audit.id, session_id=audit.session_id, persona=audit.persona,
+            id=audit.id, organization=organization, session_id=audit.session_id, persona=audit.persona,
             persona_display_name=audit.persona_display_name, blueprint=audit.blueprint,
             audit=to_record(audit.audit), engine=audit.engine, engine_fallback=audit.engine_fallback,
-        ).on_conflict_do_nothing(index_elements=[_audits.session_id]).returning(_audits.id))).first()
+        ).on_conflict_do_nothing(index_elements=[_audits.organization, _audits.session_id])
+            .returning(_audits.id))).first()
         return inserted is not None
 
-    async def get(self, audit_id: str) -> StoredAudit | None:
-        row = (await self._c.execute(sa.select(t.persona_audits).where(_audits.id == audit_id))).first()
+    async def get(self, organization: str, audit_id: str) -> StoredAudit | None:
+        row = (await self._c.execute(sa.select(t.persona_audits).where(
+            _audits.organization == organization, _audits.id == audit_id))).first()
         return stored_audit(row) if row else None
 
-    async def of_session(self, session_id: str) -> StoredAudit | None:
-        row = (await self._c.execute(sa.select(t.persona_audits).where(_audits.session_id == session_id))).first()
+    async def of_session(self, organization: str, session_id: str) -> StoredAudit | None:
+        row = (await self._c.execute(sa.select(t.persona_audits).where(
+            _audits.organization == organization, _audits.session_id == session_id))).first()
         return stored_audit(row) if row else None
 
-    async def newest_first(self, *, session_id: str | None, persona: str | None, archetype: str | None,
-                           delivery_state: str | None, after: list[Any] | None, limit: int) -> list[StoredAudit]:
-        query = sa.select(t.persona_audits).where(_after(*after_cursor(after, newest_first=True)))
+    async def newest_first(self, organization: str, *, session_id: str | None, persona: str | None,
+                           archetype: str | None, delivery_state: str | None, after: list[Any] | None,
+                           limit: int) -> list[StoredAudit]:
+        query = sa.select(t.persona_audits).where(_audits.organization == organization,
+                                                  _after(*after_cursor(after, newest_first=True)))
         for column, value in ((_audits.session_id, session_id), (_audits.persona, persona),
                               (_audits.delivery_state, delivery_state), (_audits.audit["archetype"].astext, archetype)):
             if value:

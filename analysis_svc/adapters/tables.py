@@ -16,6 +16,7 @@ voice_analysis = sa.Table(
     "voice_analysis",
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("organization", sa.Text, nullable=False),
     sa.Column("analysis_id", sa.Text, nullable=False),
     sa.Column("session_id", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
@@ -53,7 +54,8 @@ persona_audits = sa.Table(
     "persona_audits",
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("session_id", sa.Text, nullable=False, unique=True),
+    sa.Column("organization", sa.Text, nullable=False),
+    sa.Column("session_id", sa.Text, nullable=False),
     sa.Column("persona", sa.Text, nullable=False),
     sa.Column("persona_display_name", sa.Text, nullable=False),
     sa.Column("blueprint", sa.Text, nullable=False),
@@ -66,6 +68,7 @@ persona_audits = sa.Table(
     sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deliver_time", sa.DateTime(timezone=True)),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("organization", "session_id", name="persona_audits_session"),
 )
 
-request_log = request_log_table(metadata)
+request_log = request_log_table(metadata, per_organization=True)

@@ -20,7 +20,7 @@ class TranscriptCommands:
         self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(link.channel)
         self._timeout = timeout_seconds
 
-    async def send(self, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
+    async def send(self, organization: str, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
         """Sends the suggestion to the live call; returns the command's name. Idempotent on the suggestion."""
         request = pb.SendCommandRequest(
             parent=f"sessions/{session_id}",
@@ -29,7 +29,8 @@ class TranscriptCommands:
             request_id=suggestion_name,
         )
         try:
-            return (await self._stub.SendCommand(request, **self._link.options(self._timeout))).command.name
+            sent = await self._stub.SendCommand(request, **self._link.options(self._timeout, organization))
+            return sent.command.name
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise FailedPrecondition(f"sessions/{session_id} has ended; the suggestion cannot be applied",

@@ -1,4 +1,5 @@
-"""What the analysis needs from the transcript service: the session and a window of its messages."""
+"""What the analysis needs from the transcript service: the session and a window of its messages, asked for on
+behalf of the organization the session belongs to (the transcript service finds no other organization's)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ class TranscriptReader:
         self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(link.channel)
         self._timeout = timeout_seconds
 
-    async def require_session(self, session_id: str) -> None:
-        """NOT_FOUND unless the transcript service knows the session."""
+    async def session(self, organization: str, session_id: str) -> pb.Session:
+        """The session as the transcript service holds it; NOT_FOUND unless it is one of ``organization``'s."""
         name = f"sessions/{session_id}"
         try:
-            await self._stub.GetSession(pb.GetSessionRequest(name=name), **self._link.options(self._timeout))
+            return (await self._stub.GetSession(pb.GetSessionRequest(name=name),
+                                                **self._link.options(self._timeout, organization))).session
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
 
@@ -38,14 +40,15 @@ class TranscriptReader:
         return Unavailable(f"the transcript service could not be read ({error.code().name})",
                            reason="TRANSCRIPT_UNAVAILABLE")
 
-    async def window(self, session_id: str, up_to_sequence: int, size: int) -> Window:
+    async def window(self, organization: str, session_id: str, up_to_sequence: int, size: int) -> Window:
         name = f"sessions/{session_id}"
+        options = self._link.options(self._timeout, organization)
         try:
             # Both at once: one round trip to the transcript service instead of two.
             got, listed = await asyncio.gather(
-                self._stub.GetSession(pb.GetSessionRequest(name=name), **self._link.options(self._timeout)),
+                self._stub.GetSession(pb.GetSessionRequest(name=name), **options),
                 self._stub.ListMessages(pb.ListMessagesRequest(parent=name, last_n=size, up_to_sequence=up_to_sequence),
-                                        **self._link.options(self._timeout)))
+                                        **options))
             session = got.session
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
@@ -53,19 +56,20 @@ class TranscriptReader:
         turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)
         return Window(blueprint, listed.last_durable_sequence, turns)
 
-    async def ended_call(self, session_id: str) -> EndedCall:
+    async def ended_call(self, organization: str, session_id: str) -> EndedCall:
         """Every message of an ended session; FAILED_PRECONDITION while it is still live."""
         name = f"sessions/{session_id}"
+        options = self._link.options(self._timeout, organization)
         turns: list[Turn] = []
         try:
-            got = await self._stub.GetSession(pb.GetSessionRequest(name=name), **self._link.options(self._timeout))
+            got = await self._stub.GetSession(pb.GetSessionRequest(name=name), **options)
             session = got.session
             if session.state != pb.SESSION_STATE_ENDED:
                 raise FailedPrecondition(f"{name} has not ended yet", reason="SESSION_NOT_ENDED")
             token = ""
             while True:
                 request = pb.ListMessagesRequest(parent=name, page_size=1000, page_token=token)
-                page = await self._stub.ListMessages(request, **self._link.options(self._timeout))
+                page = await self._stub.ListMessages(request, **options)
                 turns.extend(Turn(m.sequence, _ROLES[m.role], m.text) for m in page.messages if m.role in _ROLES)
                 token = page.next_page_token
                 if not token:

@@ -9,20 +9,21 @@ from analysis_svc.adapters.repositories import AnalysisRepository, AuditReposito
 from svckit.db import RequestLog, UnitOfWork, autocommit
 from svckit.notify import notify
 
-# "{session_id}:{analysis_id}" (a new analysis), "{session_id}:suggestion:{suggestion_id}" (a suggestion applied or
-# dismissed) or "{session_id}:audit:{audit_id}" (the session's audit).
+# "{organization}/{session_id}:" followed by "{analysis_id}" (a new analysis), "suggestion:{suggestion_id}" (a
+# suggestion applied or dismissed) or "audit:{audit_id}" (the session's audit).
 CHANGES_CHANNEL = "analysis_changes"
 
 
 class AnalysisUnitOfWork(UnitOfWork):
     analyses: AnalysisRepository
     audits: AuditRepository
-    requests: RequestLog
 
     def bind(self, connection: AsyncConnection) -> None:
         self.analyses = AnalysisRepository(connection)
         self.audits = AuditRepository(connection)
-        self.requests = RequestLog(connection, tables.request_log)
+
+    def requests_of(self, organization: str) -> RequestLog:
+        return RequestLog(self.connection, tables.request_log, organization)
 
     async def announce(self, change: str) -> None:
         """Tells every replica's watchers of the change once this transaction commits."""

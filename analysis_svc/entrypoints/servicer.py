@@ -19,8 +19,10 @@ from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from calls.persona_audit import FlagReason
 from svckit import names
 from svckit.blueprints import blueprint_value
+from svckit.context import current_call
 from svckit.enums import enum_filter, enum_of
 from svckit.errors import FieldViolation, InvalidArgument, Unavailable
+from svckit.identity import Principal
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
 
@@ -152,12 +154,13 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
     async def AuditSession(self, request: pb.AuditSessionRequest, context) -> pb.AuditSessionResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
         stored, duplicate = await self._audits.audit_session(
-            names.resource_id(request.session, "sessions", "session"), engine, context.time_remaining())
+            current_call().principal, names.resource_id(request.session, "sessions", "session"), engine,
+            context.time_remaining())
         return pb.AuditSessionResponse(audit=audit_message(stored), duplicate=duplicate)
 
     async def GetPersonaAudit(self, request: pb.GetPersonaAuditRequest, context) -> pb.GetPersonaAuditResponse:
         return pb.GetPersonaAuditResponse(audit=audit_message(await self._audits.get(
-            names.resource_id(request.name, "audits", "name"))))
+            current_call().organization, names.resource_id(request.name, "audits", "name"))))
 
     async def ListSuggestions(self, request: pb.ListSuggestionsRequest, context) -> pb.ListSuggestionsResponse:
         session_id = names.resource_id(request.parent, "sessions", "parent")
@@ -170,7 +173,8 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
             analysis_session, filters["analysis_id"] = _session_child(request.analysis, "analyses")
             if analysis_session != session_id:
                 raise InvalidArgument(FieldViolation("analysis", f"is not an analysis of {request.parent}"))
-        page = await self._analyses.list_suggestions(session_id, filters, request.page_size, request.page_token)
+        page = await self._analyses.list_suggestions(current_call().principal, session_id, filters, request.page_size,
+                                                     request.page_token)
         return pb.ListSuggestionsResponse(suggestions=[_suggestion(s, session_id) for s in page.items],
                                           next_page_token=page.next_page_token)
 
@@ -188,13 +192,13 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
             else None,
             "delivery_state": delivery.get(request.delivery_state),
         }
-        page = await self._audits.list(filters, request.page_size, request.page_token)
+        page = await self._audits.list(current_call().organization, filters, request.page_size, request.page_token)
         return pb.ListPersonaAuditsResponse(audits=[audit_message(a) for a in page.items],
                                             next_page_token=page.next_page_token)
 
     async def GetSuggestion(self, request: pb.GetSuggestionRequest, context) -> pb.GetSuggestionResponse:
         session_id, suggestion_id = _session_child(request.name, "suggestions")
-        stored = await self._analyses.get_suggestion(session_id, suggestion_id)
+        stored = await self._analyses.get_suggestion(current_call().principal, session_id, suggestion_id)
         return pb.GetSuggestionResponse(suggestion=_suggestion(stored, session_id))
 
     async def ApplySuggestion(self, request: pb.ApplySuggestionRequest, context) -> pb.ApplySuggestionResponse:
@@ -211,11 +215,12 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
 
     async def WatchSession(self, request: pb.WatchSessionRequest, context):
         session_id = names.resource_id(request.session, "sessions", "session")
-        await self._analyses.require_session(session_id)
+        caller = current_call().principal
+        await self._analyses.admit_watcher(caller, session_id)
         # Watching starts before the snapshot is read, so nothing stored in between is missed.
-        watcher = self._watchers.watch(session_id)
+        watcher = self._watchers.watch(caller.organization, session_id)
         try:
-            response, shown = await self._send_snapshot(session_id, resync=False)
+            response, shown = await self._send_snapshot(caller, session_id, resync=False)
             yield response
             if response.snapshot.HasField("audit"):
                 return  # the call is over and audited: nothing more will come
@@ -224,7 +229,7 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                 if event is STOP:
                     raise Unavailable("the server is shutting down; watch again", reason="SERVER_SHUTTING_DOWN")
                 if event is RESYNC or shown.is_late(event):  # a late analysis takes its place in a fresh snapshot
-                    response, shown = await self._send_snapshot(session_id, resync=True)
+                    response, shown = await self._send_snapshot(caller, session_id, resync=True)
                     yield response
                 elif isinstance(event, StoredAudit):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), audit=audit_message(event))
@@ -238,16 +243,17 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
         finally:
             self._watchers.unwatch(watcher)
 
-    async def _send_snapshot(self, session_id: str, resync: bool) -> tuple[pb.WatchSessionResponse, Shown]:
-        snapshot, message = await self._session_snapshot(session_id)
+    async def _send_snapshot(self, caller: Principal, session_id: str,
+                             resync: bool) -> tuple[pb.WatchSessionResponse, Shown]:
+        snapshot, message = await self._session_snapshot(caller, session_id)
         message.resync = resync
         response = pb.WatchSessionResponse(event_time=timestamp(datetime.now(UTC)), snapshot=message)
         return response, Shown.of(snapshot)
 
-    async def _session_snapshot(self, session_id: str) -> tuple[Snapshot, pb.SessionSnapshot]:
+    async def _session_snapshot(self, caller: Principal, session_id: str) -> tuple[Snapshot, pb.SessionSnapshot]:
         """The session's live state with its audit once there is one, as every snapshot carries it."""
-        snapshot, audit = await asyncio.gather(self._analyses.snapshot(session_id),
-                                               self._audits.of_session(session_id))
+        snapshot, audit = await asyncio.gather(self._analyses.snapshot(caller, session_id),
+                                               self._audits.of_session(caller.organization, session_id))
         message = _snapshot(snapshot)
         if audit is not None:
             message.audit.CopyFrom(audit_message(audit))
@@ -255,25 +261,28 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
+        caller = current_call().principal
         stored, duplicate = await self._analyses.request_analysis(
-            names.resource_id(request.session, "sessions", "session"), request.up_to_sequence, request.trigger_id,
-            _source(request.source), request.window_size, engine, context.time_remaining())
+            caller, names.resource_id(request.session, "sessions", "session"), request.up_to_sequence,
+            request.trigger_id, _source(request.source), request.window_size, engine, context.time_remaining())
         if not duplicate:
-            self._watchers.stored_here(stored)
+            self._watchers.stored_here(caller.organization, stored)
         return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)
 
     async def GetAnalysis(self, request: pb.GetAnalysisRequest, context) -> pb.GetAnalysisResponse:
-        stored = await self._analyses.get_analysis(*_session_child(request.name, "analyses"))
+        stored = await self._analyses.get_analysis(current_call().principal, *_session_child(request.name, "analyses"))
         return pb.GetAnalysisResponse(analysis=_analysis(stored))
 
     async def ListAnalyses(self, request: pb.ListAnalysesRequest, context) -> pb.ListAnalysesResponse:
         source = _source(request.source) if request.source else None
-        page = await self._analyses.list_analyses(names.resource_id(request.parent, "sessions", "parent"), source,
+        page = await self._analyses.list_analyses(current_call().principal,
+                                                  names.resource_id(request.parent, "sessions", "parent"), source,
                                                   request.page_size, request.page_token)
         return pb.ListAnalysesResponse(analyses=[_analysis(a) for a in page.items],
                                        next_page_token=page.next_page_token)
 
     async def GetSessionSnapshot(self, request: pb.GetSessionSnapshotRequest,
                                  context) -> pb.GetSessionSnapshotResponse:
-        _, snapshot = await self._session_snapshot(names.resource_id(request.session, "sessions", "session"))
+        _, snapshot = await self._session_snapshot(current_call().principal,
+                                                   names.resource_id(request.session, "sessions", "session"))
         return pb.GetSessionSnapshotResponse(snapshot=snapshot)

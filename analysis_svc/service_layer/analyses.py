@@ -19,7 +19,9 @@ from analysis_svc.domain.model import (
 )
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader
+from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from svckit.errors import FailedPrecondition, NotFound, Violations
+from svckit.identity import Principal
 from svckit.openai_json import deadline_of
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
@@ -29,19 +31,24 @@ MAX_TRIGGER_ID = 100
 
 
 class Analyses:
+    """A session's analyses and suggestions, read and written within the caller's organization, by the roles and the
+    session's interviewer that ``session_access`` lets in."""
+
     def __init__(self, database: Database, transcripts: TranscriptReader, page_tokens: PageTokens,
-                 engines: Engines[AnalysisEngine]) -> None:
+                 engines: Engines[AnalysisEngine], access: SessionAccess) -> None:
         self._database = database
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._engines = engines
+        self._access = access
 
-    async def require_session(self, session_id: str) -> None:
-        """NotFound unless the transcript service knows the session."""
-        await self._transcripts.require_session(session_id)
+    async def admit_watcher(self, caller: Principal, session_id: str) -> None:
+        """Admins and the session's interviewer may watch it; NotFound unless it is a session of their
+        organization."""
+        await self._access.require_watcher(caller, session_id)
 
-    async def request_analysis(self, session_id: str, up_to_sequence: int, trigger_id: str, source: str,
-                               window_size: int, engine: str = "",
+    async def request_analysis(self, caller: Principal, session_id: str, up_to_sequence: int, trigger_id: str,
+                               source: str, window_size: int, engine: str = "",
                                budget_seconds: float | None = None) -> tuple[StoredAnalysis, bool]:
         """Analyses the window ending at ``up_to_sequence``; a repeated trigger returns the stored one.
 
@@ -50,13 +57,15 @@ class Analyses:
         deadline = deadline_of(budget_seconds)
         engine = engine or self._engines.default
         _check_request(trigger_id, up_to_sequence, window_size, self._engines.configured(engine))
-        existing = await self._by_trigger(session_id, trigger_id)
+        organization = require_organization(caller)
+        await self._access.require(caller, session_id, REQUESTERS)
+        existing = await self._by_trigger(organization, session_id, trigger_id)
         if existing is not None:
             return existing, True
         started = time.perf_counter()
         window, previous_curveball = await asyncio.gather(
-            self._transcripts.window(session_id, up_to_sequence, window_size or DEFAULT_WINDOW),
-            self._last_curveball(session_id))
+            self._transcripts.window(organization, session_id, up_to_sequence, window_size or DEFAULT_WINDOW),
+            self._last_curveball(organization, session_id))
         _check_window(session_id, up_to_sequence, window)
         live = LiveWindow(session_id, window.blueprint, window.turns, previous_curveball)
         metrics = measure(window.turns)
@@ -73,65 +82,78 @@ class Analyses:
             engine_fallback=judged.fallback, model=judged.result.model,
             latency_ms=(time.perf_counter() - started) * 1000, suggestions=tuple(judged.result.suggestions))
         async with self._database.transaction() as uow:
-            if not await uow.analyses.add(analysis):  # a concurrent request with the same trigger won
-                winner = await uow.analyses.by_trigger(session_id, trigger_id)
+            if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won
+                winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
                 assert winner is not None
                 return winner, True
-            await uow.announce(f"{session_id}:{analysis.id}")
+            await uow.announce(f"{organization}/{session_id}:{analysis.id}")
             await uow.commit()
-        return await self.get_analysis(session_id, analysis.id), False
+        return await self.stored_analysis(organization, session_id, analysis.id), False
 
-    async def get_analysis(self, session_id: str, analysis_id: str) -> StoredAnalysis:
+    async def get_analysis(self, caller: Principal, session_id: str, analysis_id: str) -> StoredAnalysis:
+        await self._access.require(caller, session_id, READERS)
+        return await self.stored_analysis(caller.organization, session_id, analysis_id)
+
+    async def stored_analysis(self, organization: str, session_id: str, analysis_id: str) -> StoredAnalysis:
+        """An analysis of ``organization``, for a caller already admitted to its session."""
         async with self._database.read() as uow:
-            analysis = await uow.analyses.get(analysis_id)
+            analysis = await uow.analyses.get(organization, analysis_id)
         if analysis is None or analysis.session_id != session_id:
             raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
         return analysis
 
-    async def get_suggestion(self, session_id: str, suggestion_id: str) -> StoredSuggestion:
+    async def get_suggestion(self, caller: Principal, session_id: str, suggestion_id: str) -> StoredSuggestion:
+        await self._access.require(caller, session_id, READERS)
+        return await self.stored_suggestion(caller.organization, session_id, suggestion_id)
+
+    async def stored_suggestion(self, organization: str, session_id: str, suggestion_id: str) -> StoredSuggestion:
+        """A suggestion of ``organization``, for a caller already admitted to its session."""
         async with self._database.read() as uow:
-            suggestion = await uow.analyses.suggestion(session_id, suggestion_id)
+            suggestion = await uow.analyses.suggestion(organization, session_id, suggestion_id)
         if suggestion is None:
             raise NotFound(f"sessions/{session_id}/suggestions/{suggestion_id}", reason="SUGGESTION_NOT_FOUND")
         return suggestion
 
-    async def list_suggestions(self, session_id: str, filters: dict[str, str | None], requested_size: int,
-                               token: str) -> Page[StoredSuggestion]:
+    async def list_suggestions(self, caller: Principal, session_id: str, filters: dict[str, str | None],
+                               requested_size: int, token: str) -> Page[StoredSuggestion]:
         """Suggestions of a session in the order they were raised, filtered by state, type or analysis."""
+        await self._access.require(caller, session_id, READERS)
         size = page_size(requested_size)
         scope = {"session": session_id, **filters}
         after = self._tokens.decode(token, scope)
         async with self._database.read() as uow:
             fetched = await uow.analyses.suggestions(
-                session_id, state=filters.get("state"), kind=filters.get("kind"),
+                caller.organization, session_id, state=filters.get("state"), kind=filters.get("kind"),
                 analysis_id=filters.get("analysis_id"), after=after, limit=size + 1)
         suggestions, next_token = self._tokens.page(
             fetched, size, lambda s: [s.create_time.isoformat(), s.analysis_id, s.position], scope)
         return Page(suggestions, next_token)
 
-    async def list_analyses(self, session_id: str, source: str | None, requested_size: int,
+    async def list_analyses(self, caller: Principal, session_id: str, source: str | None, requested_size: int,
                             token: str) -> Page[StoredAnalysis]:
         """A session's analyses in call order, optionally of one trigger source."""
+        await self._access.require(caller, session_id, READERS)
         size = page_size(requested_size)
         filters = {"session": session_id, "source": source}
         after = self._tokens.decode(token, filters)
         async with self._database.read() as uow:
-            fetched = await uow.analyses.in_call_order(session_id, source, after, size + 1)
+            fetched = await uow.analyses.in_call_order(caller.organization, session_id, source, after, size + 1)
         analyses, next_token = self._tokens.page(
             fetched, size, lambda a: [a.up_to_sequence, a.create_time.isoformat(), a.id], filters)
         return Page(analyses, next_token)
 
-    async def snapshot(self, session_id: str) -> Snapshot:
+    async def snapshot(self, caller: Principal, session_id: str) -> Snapshot:
+        await self._access.require(caller, session_id, READERS)
         async with self._database.read() as uow:
-            return await uow.analyses.snapshot(session_id)
+            return await uow.analyses.snapshot(caller.organization, session_id)
 
-    async def _by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
+    async def _by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None:
         async with self._database.read() as uow:
-            return await uow.analyses.by_trigger(session_id, trigger_id)
+            return await uow.analyses.by_trigger(organization, session_id, trigger_id)
 
-    async def _last_curveball(self, session_id: str) -> str | None:
+    async def _last_curveball(self, organization: str, session_id: str) -> str | None:
         async with self._database.read() as uow:
-            return await uow.analyses.last_curveball(session_id)
+            return await uow.analyses.last_curveball(organization, session_id)
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:

@@ -13,8 +13,10 @@ import uuid
 from analysis_svc.domain.model import NewAudit, StoredAudit
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import AuditEngine, Database, PersonaProfiles, TranscriptReader
+from analysis_svc.service_layer.session_access import require_organization
 from calls.persona_audit import PersonaAudit
 from svckit.errors import FailedPrecondition, NotFound, Violations
+from svckit.identity import Principal
 from svckit.openai_json import deadline_of
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
@@ -29,7 +31,7 @@ class Audits:
         self._personas = personas
         self._engines = engines
 
-    async def audit_session(self, session_id: str, engine: str = "",
+    async def audit_session(self, caller: Principal, session_id: str, engine: str = "",
                             budget_seconds: float | None = None) -> tuple[StoredAudit, bool]:
         """Audits an ended session once; a repeat returns the stored audit, whatever engine it names.
 
@@ -40,10 +42,11 @@ class Audits:
         violations = Violations()
         violations.require(self._engines.configured(engine), "engine", NOT_CONFIGURED)
         violations.raise_if_any()
-        existing = await self.of_session(session_id)
+        organization = require_organization(caller)
+        existing = await self.of_session(organization, session_id)
         if existing is not None:
             return existing, True
-        call = await self._transcripts.ended_call(session_id)
+        call = await self._transcripts.ended_call(organization, session_id)
         persona = await self._personas.persona(call.persona)
 
         async def audit(auditor: AuditEngine) -> PersonaAudit:
@@ -57,33 +60,34 @@ class Audits:
                        persona_display_name=persona.display_name, blueprint=call.blueprint, audit=produced.result,
                        engine=produced.engine, engine_fallback=produced.fallback)
         async with self._database.transaction() as uow:
-            added = await uow.audits.add(new)
+            added = await uow.audits.add(organization, new)
             if added:
-                await uow.announce(f"{session_id}:audit:{new.id}")
+                await uow.announce(f"{organization}/{session_id}:audit:{new.id}")
             await uow.commit()
-        stored = await self.of_session(session_id)
+        stored = await self.of_session(organization, session_id)
         assert stored is not None
         return stored, not added
 
-    async def get(self, audit_id: str) -> StoredAudit:
+    async def get(self, organization: str, audit_id: str) -> StoredAudit:
         async with self._database.read() as uow:
-            audit = await uow.audits.get(audit_id)
+            audit = await uow.audits.get(organization, audit_id)
         if audit is None:
             raise NotFound(f"audits/{audit_id}", reason="AUDIT_NOT_FOUND")
         return audit
 
-    async def list(self, filters: dict[str, str | None], requested_size: int, token: str) -> Page[StoredAudit]:
-        """Audits, newest first, by session, persona, archetype or delivery state."""
+    async def list(self, organization: str, filters: dict[str, str | None], requested_size: int,
+                   token: str) -> Page[StoredAudit]:
+        """An organization's audits, newest first, by session, persona, archetype or delivery state."""
         size = page_size(requested_size)
         after = self._tokens.decode(token, filters)
         async with self._database.read() as uow:
             fetched = await uow.audits.newest_first(
-                session_id=filters.get("session_id"), persona=filters.get("persona"),
+                organization, session_id=filters.get("session_id"), persona=filters.get("persona"),
                 archetype=filters.get("archetype"), delivery_state=filters.get("delivery_state"), after=after,
                 limit=size + 1)
         audits, next_token = self._tokens.page(fetched, size, lambda a: [a.create_time.isoformat(), a.id], filters)
         return Page(audits, next_token)
 
-    async def of_session(self, session_id: str) -> StoredAudit | None:
+    async def of_session(self, organization: str, session_id: str) -> StoredAudit | None:
         async with self._database.read() as uow:
-            return await uow.audits.of_session(session_id)
+            return await uow.audits.of_session(organization, session_id)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from analysis_svc.domain.model import StoredSuggestion
 from analysis_svc.service_layer.ports import CommandSender, Database, UnitOfWork
+from analysis_svc.service_layer.session_access import ACTORS, SessionAccess
 from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from svckit.usecase import Mutation, run_idempotent
 
@@ -16,9 +17,10 @@ Action = Callable[[UnitOfWork, StoredSuggestion], Awaitable[StoredSuggestion]]
 
 
 class SuggestionActions:
-    def __init__(self, database: Database, commands: CommandSender) -> None:
+    def __init__(self, database: Database, commands: CommandSender, access: SessionAccess) -> None:
         self._database = database
         self._commands = commands
+        self._access = access
 
     async def apply(self, session_id: str, suggestion_id: str, etag: str, mutation: Mutation) -> StoredSuggestion:
         async def action(uow: UnitOfWork, current: StoredSuggestion) -> StoredSuggestion:
@@ -31,8 +33,8 @@ class SuggestionActions:
                 raise FailedPrecondition(f"{name} is a question for the candidate, not a command for the call",
                                          reason="SUGGESTION_NOT_APPLICABLE")
             # The command's request id is the suggestion's name: a retry after a crash here sends it once.
-            command = await self._commands.send(session_id, name, current.suggestion)
-            return await _resolve(uow, current, "applied", command=command)
+            command = await self._commands.send(mutation.caller.organization, session_id, name, current.suggestion)
+            return await _resolve(uow, mutation.caller.organization, current, "applied", command=command)
 
         return await self._act(session_id, suggestion_id, etag, mutation, "ApplySuggestion", action)
 
@@ -46,16 +48,18 @@ class SuggestionActions:
                 return current
             if current.state == "applied":
                 raise _already_applied(f"sessions/{session_id}/suggestions/{suggestion_id}", current)
-            return await _resolve(uow, current, "dismissed", reason=reason)
+            return await _resolve(uow, mutation.caller.organization, current, "dismissed", reason=reason)
 
         return await self._act(session_id, suggestion_id, etag, mutation, "DismissSuggestion", action)
 
     async def _act(self, session_id: str, suggestion_id: str, etag: str, mutation: Mutation, method: str,
                    action: Action) -> StoredSuggestion:
         """Locks the suggestion, checks its etag and runs ``action`` once per request id, in one transaction."""
+        await self._access.require(mutation.caller.principal, session_id, ACTORS)
+        organization = mutation.caller.organization
         async with self._database.transaction() as uow:
             async def run() -> StoredSuggestion:
-                current = await uow.analyses.suggestion(session_id, suggestion_id, for_update=True)
+                current = await uow.analyses.suggestion(organization, session_id, suggestion_id, for_update=True)
                 if current is None:
                     raise NotFound(f"sessions/{session_id}/suggestions/{suggestion_id}",
                                    reason="SUGGESTION_NOT_FOUND")
@@ -63,7 +67,7 @@ class SuggestionActions:
                     raise EtagMismatch(f"sessions/{session_id}/suggestions/{suggestion_id}", etag, current.etag)
                 return await action(uow, current)
 
-            resolved = await run_idempotent(uow.requests, mutation, method, run, StoredSuggestion)
+            resolved = await run_idempotent(uow.requests_of(organization), mutation, method, run, StoredSuggestion)
             await uow.commit()
         return resolved
 
@@ -73,8 +77,8 @@ def _already_applied(name: str, current: StoredSuggestion) -> FailedPrecondition
                               metadata={"command": current.command})
 
 
-async def _resolve(uow: UnitOfWork, current: StoredSuggestion, state: str, *, command: str = "",
+async def _resolve(uow: UnitOfWork, organization: str, current: StoredSuggestion, state: str, *, command: str = "",
                    reason: str = "") -> StoredSuggestion:
-    resolved = await uow.analyses.resolve(current.id, state, command=command, reason=reason)
-    await uow.announce(f"{current.session_id}:suggestion:{current.id}")
+    resolved = await uow.analyses.resolve(organization, current.id, state, command=command, reason=reason)
+    await uow.announce(f"{organization}/{current.session_id}:suggestion:{current.id}")
     return resolved

@@ -1,5 +1,8 @@
 """Interviewers watching sessions: every stored analysis reaches every watcher of its session.
 
+A session is known by its organization and its id together (``SessionKey``), in memory and in announcements
+(``{organization}/{session_id}:{change}``), so two organizations' sessions of the same id never meet.
+
 Analyses are announced by NOTIFY from whichever replica stored them; the replica reads each
 announced analysis once and hands it to its watchers, in the order announced. The replica that stored an
 analysis hands it to its own watchers at once, and skips the announcement when it comes back. Each watcher
@@ -18,6 +21,7 @@ import functools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from prometheus_client import Counter, Gauge
 
@@ -38,9 +42,14 @@ RESYNC = object()  # queued in place of a dropped backlog
 STOP = object()  # the server is shutting down
 
 
+class SessionKey(NamedTuple):
+    organization: str
+    session_id: str
+
+
 @dataclass(eq=False)
 class Watcher:
-    session_id: str
+    session: SessionKey
     events: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(maxsize=BACKLOG + 1))
 
     def offer(self, event: object) -> None:
@@ -84,25 +93,25 @@ class Watchers:
     def __init__(self, analyses: Analyses, audits: Audits) -> None:
         self._analyses = analyses
         self._audits = audits
-        self._by_session: dict[str, set[Watcher]] = {}
+        self._by_session: dict[SessionKey, set[Watcher]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Per session, the hand-over of its latest announcement.
-        self._last_announced: dict[str, asyncio.Task[None]] = {}
-        self._handed: OrderedDict[str, None] = OrderedDict()
+        self._last_announced: dict[SessionKey, asyncio.Task[None]] = {}
+        self._handed: OrderedDict[tuple[SessionKey, str], None] = OrderedDict()
 
-    def watch(self, session_id: str) -> Watcher:
-        watcher = Watcher(session_id)
-        self._by_session.setdefault(session_id, set()).add(watcher)
+    def watch(self, organization: str, session_id: str) -> Watcher:
+        watcher = Watcher(SessionKey(organization, session_id))
+        self._by_session.setdefault(watcher.session, set()).add(watcher)
         WATCHERS.inc()
         return watcher
 
     def unwatch(self, watcher: Watcher) -> None:
-        watchers = self._by_session.get(watcher.session_id)
+        watchers = self._by_session.get(watcher.session)
         if watchers is not None and watcher in watchers:
             watchers.discard(watcher)
             WATCHERS.dec()
             if not watchers:
-                del self._by_session[watcher.session_id]
+                del self._by_session[watcher.session]
 
     def stop_all(self) -> None:
         for watchers in self._by_session.values():
@@ -115,8 +124,8 @@ class Watchers:
             for watcher in watchers:
                 watcher._replace_backlog(RESYNC)
 
-    def _first_time(self, session_id: str, analysis_id: str) -> bool:
-        key = f"{session_id}:{analysis_id}"
+    def _first_time(self, session: SessionKey, analysis_id: str) -> bool:
+        key = (session, analysis_id)
         if key in self._handed:
             return False
         self._handed[key] = None
@@ -124,49 +133,54 @@ class Watchers:
             self._handed.popitem(last=False)
         return True
 
-    def stored_here(self, analysis: StoredAnalysis) -> None:
+    def stored_here(self, organization: str, analysis: StoredAnalysis) -> None:
         """An analysis this replica just stored: its watchers here get it now, not after the NOTIFY round trip."""
-        if analysis.session_id in self._by_session and self._first_time(analysis.session_id, analysis.id):
-            for watcher in list(self._by_session[analysis.session_id]):
+        session = SessionKey(organization, analysis.session_id)
+        if session in self._by_session and self._first_time(session, analysis.id):
+            for watcher in list(self._by_session[session]):
                 watcher.offer(analysis)
                 WATCH_EVENTS.labels("analysis").inc()
 
     def on_change(self, payload: str) -> None:
-        session_id, _, change = payload.partition(":")
-        if session_id in self._by_session:
-            if ":" not in change and not self._first_time(session_id, change):
+        # Session ids and changes hold no '/', an organization may: it is everything before the last one.
+        organization, _, announced = payload.rpartition("/")
+        session_id, _, change = announced.partition(":")
+        session = SessionKey(organization, session_id)
+        if session in self._by_session:
+            if ":" not in change and not self._first_time(session, change):
                 return  # an analysis already handed over by stored_here
-            task = asyncio.create_task(self._publish(session_id, change, self._last_announced.get(session_id)))
-            self._last_announced[session_id] = task
+            task = asyncio.create_task(self._publish(session, change, self._last_announced.get(session)))
+            self._last_announced[session] = task
             self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._handed_over, session_id))
+            task.add_done_callback(functools.partial(self._handed_over, session))
 
-    def _handed_over(self, session_id: str, task: asyncio.Task[None]) -> None:
+    def _handed_over(self, session: SessionKey, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if self._last_announced.get(session_id) is task:
-            del self._last_announced[session_id]
+        if self._last_announced.get(session) is task:
+            del self._last_announced[session]
 
-    async def _publish(self, session_id: str, change: str, previous: asyncio.Task[None] | None) -> None:
+    async def _publish(self, session: SessionKey, change: str, previous: asyncio.Task[None] | None) -> None:
         """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``; it reaches the
         watchers after the ``previous`` announcement of the session, so in the order they were stored, though the
         reads run at once."""
         _, _, suggestion_id = change.partition("suggestion:")
         _, _, audit_id = change.partition("audit:")
         event: StoredAnalysis | StoredSuggestion | StoredAudit
+        organization, session_id = session
         try:
             if suggestion_id:
-                event = await self._analyses.get_suggestion(session_id, suggestion_id)
+                event = await self._analyses.stored_suggestion(organization, session_id, suggestion_id)
             elif audit_id:
-                event = await self._audits.get(audit_id)
+                event = await self._audits.get(organization, audit_id)
             else:
-                event = await self._analyses.get_analysis(session_id, change)
+                event = await self._analyses.stored_analysis(organization, session_id, change)
         except Exception as error:
             log.warning("reading announced change %s of sessions/%s failed: %s", change, session_id, error)
-            for watcher in self._by_session.get(session_id, ()):
+            for watcher in self._by_session.get(session, ()):
                 watcher._replace_backlog(RESYNC)
             return
         if previous is not None:
             await asyncio.wait((previous,))
-        for watcher in list(self._by_session.get(session_id, ())):
+        for watcher in list(self._by_session.get(session, ())):
             watcher.offer(event)
             WATCH_EVENTS.labels("suggestion" if suggestion_id else "audit" if audit_id else "analysis").inc()

@@ -16,19 +16,24 @@ from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.adapters.local_engine import LocalEngine
+from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.adapters.unit_of_work import AnalysisDatabase
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.engines import Engines
+from analysis_svc.service_layer.session_access import SessionAccess
+from svckit.context import current_call
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
+from tests.builders import caller
 from tests.e2e.transcript_checks import session_id as session_id_of
 from tests.e2e.transcript_fixtures import new_session, streamed_call
-from tests.security import secure_channel, security, service_link
+from tests.security import ORGANIZATION, secure_channel, security, service_link
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
+ADMIN = caller("admin", organization=ORGANIZATION).principal
 CALL = [
     (USER, "Thanks for making time today. What prompted you to look at cost reduction this quarter?"),
     (PERSONA, "Our cloud spend grew forty percent and the board wants it under control."),
@@ -173,11 +178,11 @@ class HeldWindow:
         self.reached = asyncio.Event()
         self.released = asyncio.Event()
 
-    async def window(self, session_id: str, up_to_sequence: int, size: int):
+    async def window(self, organization: str, session_id: str, up_to_sequence: int, size: int):
         if up_to_sequence == self._held:
             self.reached.set()
             await self.released.wait()
-        return await self._reader.window(session_id, up_to_sequence, size)
+        return await self._reader.window(organization, session_id, up_to_sequence, size)
 
 
 async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_the_meter(
@@ -185,16 +190,18 @@ async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_
     session_id = session_id_of(await streamed_call(transcripts, CALL))
     link = service_link(transcript_server, "analysis")
     async with link.channel:
-        reader = HeldWindow(TranscriptReader(link, timeout_seconds=5), held=5)
-        service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}))
-        held = asyncio.create_task(service.request_analysis(session_id, 5, "seq-5", "message_count", 0))
+        transcript = TranscriptReader(link, timeout_seconds=5)
+        reader = HeldWindow(transcript, held=5)
+        service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}),
+                           SessionAccess(SessionDirectory(transcript, max_sessions=1)))
+        held = asyncio.create_task(service.request_analysis(ADMIN, session_id, 5, "seq-5", "message_count", 0))
         await reader.reached.wait()
-        newer, _ = await service.request_analysis(session_id, 10, "seq-10", "message_count", 0)
+        newer, _ = await service.request_analysis(ADMIN, session_id, 10, "seq-10", "message_count", 0)
         reader.released.set()
         older, _ = await held
-    listed = await service.list_analyses(session_id, None, 0, "")
+    listed = await service.list_analyses(ADMIN, session_id, None, 0, "")
     assert [a.id for a in listed.items] == [older.id, newer.id]
-    snapshot = await service.snapshot(session_id)
+    snapshot = await service.snapshot(ADMIN, session_id)
     assert snapshot.latest.id == newer.id
     assert [analysis_id for analysis_id, *_ in snapshot.history] == [older.id, newer.id]
 
@@ -345,10 +352,12 @@ async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, s
 
 
 class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
-    """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent."""
+    """Refuses the first audit as a learning service not deployed yet would, then keeps what it is sent and the
+    organization each was sent for."""
 
     def __init__(self) -> None:
         self.received: list[learning_pb.CorpusAudit] = []
+        self.organizations: list[str] = []
         self.calls = 0
         self.changed = asyncio.Condition()
 
@@ -359,6 +368,7 @@ class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):
             if self.calls == 1:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not deployed yet")
             self.received.append(request.audit)
+            self.organizations.append(current_call().organization)
         return learning_pb.RecordCorpusAuditResponse(audit=request.audit)
 
 
@@ -386,6 +396,8 @@ async def test_audits_reach_the_learning_service_past_its_refusals(
         await learning.stop(grace=0)
     delivered = next(a for a in fake.received if a.source_audit == audit.name)
     assert delivered.session == session and delivered.scores.brevity == audit.scores.brevity
+    # Delivered in the background, on behalf of the organization the audit belongs to.
+    assert fake.organizations[fake.received.index(delivered)] == ORGANIZATION
     async with engine.connect() as connection:
         state = (await connection.execute(sa.text(
             "SELECT delivery_state FROM analysis.persona_audits WHERE session_id = :s"),

@@ -278,3 +278,39 @@ async def test_stored_catalogue_rows_go_to_the_organization_the_migration_is_giv
             " WHERE table_schema = 'persona' AND column_name = 'organization' AND table_name <> 'audit_log'"
             " ORDER BY table_name"))).all()
     assert [tuple(column) for column in columns] == [(table, "NO", None) for table in sorted(tables)]
+
+
+async def test_stored_analyses_audits_and_request_ids_take_the_organization_the_migration_names(engine, monkeypatch):
+    """Revision 0009 gives rows written before it the organization SPARRING_MIGRATION_ORGANIZATION names; then
+    the column has no default, and what was unique is unique per organization."""
+    await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0008")
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.voice_analysis (id, analysis_id, session_id, kind, position, up_to_sequence, "
+            "trigger_id) VALUES ('meter', 'a1', 's', 'say_meter', 0, 4, 'seq-4')"))
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.persona_audits (id, session_id, persona, persona_display_name, blueprint, audit, "
+            "engine, engine_fallback) VALUES ('audit', 's', 'personas/p', 'P', 'sales', '{}', 'local', false)"))
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.request_log (request_id, method, fingerprint) VALUES ('r1', 'm', 'f')"))
+    monkeypatch.setenv("SPARRING_MIGRATION_ORGANIZATION", "acme")
+    await ANALYSIS.migrate(engine)
+    async with engine.begin() as connection:
+        organizations = [(await connection.scalar(sa.text(f"SELECT organization FROM analysis.{table}")))
+                         for table in ("voice_analysis", "persona_audits", "request_log")]
+        assert organizations == ["acme"] * 3
+        # The same trigger, session and request id in another organization are new rows, not conflicts.
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.voice_analysis (id, organization, analysis_id, session_id, kind, position, "
+            "up_to_sequence, trigger_id) VALUES ('other', 'globex', 'a2', 's', 'say_meter', 0, 4, 'seq-4')"))
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.persona_audits (id, organization, session_id, persona, persona_display_name, "
+            "blueprint, audit, engine, engine_fallback) "
+            "VALUES ('audit-2', 'globex', 's', 'personas/p', 'P', 'sales', '{}', 'local', false)"))
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.request_log (organization, request_id, method, fingerprint) "
+            "VALUES ('globex', 'r1', 'm', 'f')"))
+    with pytest.raises(sa.exc.IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO analysis.request_log (request_id, method, fingerprint) VALUES ('r2', 'm', 'f')"))

@@ -1,10 +1,14 @@
-"""In-memory stand-ins for the analysis service's ports, so its use cases run without a database or a network."""
+"""In-memory stand-ins for the analysis service's ports, so its use cases run without a database or a network.
+
+Like the real adapters, they hold every organization's records apart: a record is found only within the organization
+it was stored for."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import (
@@ -14,6 +18,8 @@ from analysis_svc.domain.model import (
     LiveWindow,
     NewAnalysis,
     NewAudit,
+    ScorePoint,
+    Snapshot,
     StoredAnalysis,
     StoredAudit,
     StoredSuggestion,
@@ -22,6 +28,7 @@ from analysis_svc.domain.model import (
 from analysis_svc.domain.suggestions import Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
+from svckit.errors import NotFound
 from svckit.openai_json import INVALID_ANSWER, EngineFailure
 from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
 
@@ -33,10 +40,15 @@ def _now() -> datetime:
 class FakeAnalysisRepository:
     def __init__(self) -> None:
         self.analyses: dict[str, StoredAnalysis] = {}
+        self.organizations: dict[str, str] = {}  # analysis id -> its organization
 
-    async def add(self, analysis: NewAnalysis) -> bool:
-        if await self.by_trigger(analysis.session_id, analysis.trigger_id) is not None:
+    def _of(self, organization: str) -> list[StoredAnalysis]:
+        return [a for a in self.analyses.values() if self.organizations[a.id] == organization]
+
+    async def add(self, organization: str, analysis: NewAnalysis) -> bool:
+        if await self.by_trigger(organization, analysis.session_id, analysis.trigger_id) is not None:
             return False
+        self.organizations[analysis.id] = organization
         created = _now()
         suggestions = tuple(
             StoredSuggestion(f"{analysis.id}-{position}", analysis.id, analysis.session_id, suggestion, "open",
@@ -46,26 +58,43 @@ class FakeAnalysisRepository:
         self.analyses[analysis.id] = StoredAnalysis(**fields, create_time=created, suggestions=suggestions)
         return True
 
-    async def get(self, analysis_id: str) -> StoredAnalysis | None:
-        return self.analyses.get(analysis_id)
+    async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
+        return next((a for a in self._of(organization) if a.id == analysis_id), None)
 
-    async def by_trigger(self, session_id: str, trigger_id: str) -> StoredAnalysis | None:
-        return next((a for a in self.analyses.values()
+    async def by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None:
+        return next((a for a in self._of(organization)
                      if a.session_id == session_id and a.trigger_id == trigger_id), None)
 
-    async def last_curveball(self, session_id: str) -> str | None:
-        curveballs = [s for a in self.analyses.values() if a.session_id == session_id for s in a.suggestions
+    async def last_curveball(self, organization: str, session_id: str) -> str | None:
+        curveballs = [s for a in self._of(organization) if a.session_id == session_id for s in a.suggestions
                       if s.suggestion.type.value == "curveball"]
         return curveballs[-1].suggestion.label if curveballs else None
 
-    async def suggestion(self, session_id: str, suggestion_id: str, *,
+    async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
+                            limit: int) -> list[StoredAnalysis]:
+        return sorted((a for a in self._of(organization) if a.session_id == session_id),
+                      key=lambda a: (a.up_to_sequence, a.create_time))[:limit]
+
+    async def suggestion(self, organization: str, session_id: str, suggestion_id: str, *,
                          for_update: bool = False) -> StoredSuggestion | None:
-        return next((s for a in self.analyses.values() if a.session_id == session_id for s in a.suggestions
+        return next((s for a in self._of(organization) if a.session_id == session_id for s in a.suggestions
                      if s.id == suggestion_id), None)
 
-    async def resolve(self, suggestion_id: str, state: str, *, command: str = "",
+    async def suggestions(self, organization: str, session_id: str, *, state: str | None, kind: str | None,
+                          analysis_id: str | None, after: list[Any] | None, limit: int) -> list[StoredSuggestion]:
+        return [s for a in self._of(organization) if a.session_id == session_id for s in a.suggestions][:limit]
+
+    async def snapshot(self, organization: str, session_id: str) -> Snapshot:
+        analyses = await self.in_call_order(organization, session_id, None, None, len(self.analyses))
+        history = [ScorePoint(a.id, a.window_last, a.say_meter.score, a.create_time) for a in analyses]
+        return Snapshot(session_id, analyses[-1] if analyses else None, history,
+                        [s for a in analyses for s in a.suggestions if s.state == "open"])
+
+    async def resolve(self, organization: str, suggestion_id: str, state: str, *, command: str = "",
                       reason: str = "") -> StoredSuggestion:
         for analysis_id, analysis in self.analyses.items():
+            if self.organizations[analysis_id] != organization:
+                continue
             for index, current in enumerate(analysis.suggestions):
                 if current.id == suggestion_id:
                     resolved = dataclasses.replace(current, state=state, command=command, dismiss_reason=reason,
@@ -79,20 +108,30 @@ class FakeAnalysisRepository:
 class FakeAuditRepository:
     def __init__(self) -> None:
         self.audits: dict[str, StoredAudit] = {}
+        self.organizations: dict[str, str] = {}  # audit id -> its organization
 
-    async def add(self, audit: NewAudit) -> bool:
-        if await self.of_session(audit.session_id) is not None:
+    def _of(self, organization: str) -> list[StoredAudit]:
+        return [a for a in self.audits.values() if self.organizations[a.id] == organization]
+
+    async def add(self, organization: str, audit: NewAudit) -> bool:
+        if await self.of_session(organization, audit.session_id) is not None:
             return False
+        self.organizations[audit.id] = organization
         self.audits[audit.id] = StoredAudit(
             audit.id, audit.session_id, audit.persona, audit.persona_display_name, audit.blueprint, audit.audit,
             "pending", 0, "", None, _now(), audit.engine, audit.engine_fallback)
         return True
 
-    async def get(self, audit_id: str) -> StoredAudit | None:
-        return self.audits.get(audit_id)
+    async def get(self, organization: str, audit_id: str) -> StoredAudit | None:
+        return next((a for a in self._of(organization) if a.id == audit_id), None)
 
-    async def of_session(self, session_id: str) -> StoredAudit | None:
-        return next((a for a in self.audits.values() if a.session_id == session_id), None)
+    async def of_session(self, organization: str, session_id: str) -> StoredAudit | None:
+        return next((a for a in self._of(organization) if a.session_id == session_id), None)
+
+    async def newest_first(self, organization: str, *, session_id: str | None, persona: str | None,
+                           archetype: str | None, delivery_state: str | None, after: list[Any] | None,
+                           limit: int) -> list[StoredAudit]:
+        return sorted(self._of(organization), key=lambda a: a.create_time, reverse=True)[:limit]
 
 
 class FakeUnitOfWork:
@@ -100,8 +139,10 @@ class FakeUnitOfWork:
         self._database = database
         self.analyses = database.analyses
         self.audits = database.audits
-        self.requests = database.requests
         self._announced: list[str] = []
+
+    def requests_of(self, organization: str) -> InMemoryRequestLog:
+        return InMemoryRequestLog(self._database.requests.setdefault(organization, RequestTable()))
 
     async def __aenter__(self) -> FakeUnitOfWork:
         return self
@@ -124,7 +165,7 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.analyses = FakeAnalysisRepository()
         self.audits = FakeAuditRepository()
-        self.requests = InMemoryRequestLog(RequestTable())
+        self.requests: dict[str, RequestTable] = {}  # by organization
         self.commits = 0
         self.announced: list[str] = []
 
@@ -136,24 +177,44 @@ class FakeDatabase:
 
 
 class FakeTranscripts:
-    """A transcript service holding one call, live or ended; counts the windows read."""
+    """A transcript service holding the same call, live or ended, under every session id of ``organizations``;
+    counts the windows read, and records for which organization each read was made."""
 
-    def __init__(self, turns: Sequence[Turn], blueprint: str = "sales", persona: str = "personas/sarah-chen") -> None:
+    def __init__(self, turns: Sequence[Turn], blueprint: str = "sales", persona: str = "personas/sarah-chen",
+                 organizations: frozenset[str] = frozenset({"acme", "globex"})) -> None:
         self.turns = tuple(turns)
         self.blueprint = blueprint
         self.persona = persona
+        self.organizations = organizations
         self.windows_read = 0
+        self.read_for: list[str] = []
 
-    async def require_session(self, session_id: str) -> None:
-        pass
+    def _read(self, organization: str, session_id: str) -> None:
+        self.read_for.append(organization)
+        if organization not in self.organizations:
+            raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
 
-    async def window(self, session_id: str, up_to_sequence: int, size: int) -> Window:
+    async def window(self, organization: str, session_id: str, up_to_sequence: int, size: int) -> Window:
+        self._read(organization, session_id)
         self.windows_read += 1
         turns = [turn for turn in self.turns if not up_to_sequence or turn.sequence <= up_to_sequence][-size:]
         return Window(self.blueprint, self.turns[-1].sequence, tuple(turns))
 
-    async def ended_call(self, session_id: str) -> EndedCall:
+    async def ended_call(self, organization: str, session_id: str) -> EndedCall:
+        self._read(organization, session_id)
         return EndedCall(self.persona, self.blueprint, self.turns)
+
+
+class FakeSessionDirectory:
+    """Sessions by organization and id, each with its interviewer's subject."""
+
+    def __init__(self, interviewers: dict[tuple[str, str], str] | None = None) -> None:
+        self.interviewers = dict(interviewers or {})
+
+    async def interviewer(self, organization: str, session_id: str) -> str:
+        if (organization, session_id) not in self.interviewers:
+            raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND")
+        return self.interviewers[organization, session_id]
 
 
 class FakePersonas:
@@ -169,9 +230,11 @@ class FakeCommands:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Suggestion]] = []
+        self.sent_for: list[str] = []  # the organization each command was sent on behalf of
 
-    async def send(self, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
+    async def send(self, organization: str, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
         self.sent.append((suggestion_name, suggestion))
+        self.sent_for.append(organization)
         return f"sessions/{session_id}/commands/{len(self.sent)}"
 
 

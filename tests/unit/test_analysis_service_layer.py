@@ -11,10 +11,11 @@ from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
+from analysis_svc.service_layer.session_access import SessionAccess
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from calls.persona_audit import AuditScores, PersonaAudit, PersonaProfile, WordRange
 from calls.turns import Role, Turn
-from svckit.errors import FailedPrecondition
+from svckit.errors import FailedPrecondition, NotFound, PermissionDenied
 from svckit.openai_json import INVALID_ANSWER
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
@@ -26,6 +27,7 @@ from tests.unit.analysis_fakes import (
     FakeCommands,
     FakeDatabase,
     FakePersonas,
+    FakeSessionDirectory,
     FakeTranscripts,
 )
 
@@ -49,13 +51,21 @@ def _audit(overall: float) -> PersonaAudit:
 LOCAL_AUDIT, MODEL_AUDIT = _audit(7.0), _audit(9.0)
 
 
+ADMIN = caller("admin").principal
+
+
 def _mutation(request_id: str = "", fingerprint: str = "") -> Mutation:
-    return Mutation(caller(), request_id, fingerprint)
+    return Mutation(caller("admin"), request_id, fingerprint)
 
 
 @pytest.fixture
 def database() -> FakeDatabase:
     return FakeDatabase()
+
+
+@pytest.fixture
+def directory() -> FakeSessionDirectory:
+    return FakeSessionDirectory({("acme", "call-1"): "interviewer@acme"})
 
 
 @pytest.fixture
@@ -69,8 +79,14 @@ def engine() -> FakeAnalysisEngine:
 
 
 @pytest.fixture
-def analyses(database, transcripts, engine) -> Analyses:
-    return Analyses(database, transcripts, PageTokens.from_secret("test"), Engines(engine, {}))
+def analyses(database, transcripts, engine, directory) -> Analyses:
+    return Analyses(database, transcripts, PageTokens.from_secret("test"), Engines(engine, {}),
+                    SessionAccess(directory))
+
+
+@pytest.fixture
+def actions(database, directory) -> SuggestionActions:
+    return SuggestionActions(database, FakeCommands(), SessionAccess(directory))
 
 
 def _audits(database: FakeDatabase, model_engine) -> Audits:
@@ -79,21 +95,21 @@ def _audits(database: FakeDatabase, model_engine) -> Audits:
 
 
 async def test_a_requested_analysis_is_stored_with_its_suggestions_and_announced(analyses, database):
-    stored, duplicate = await analyses.request_analysis("call-1", 4, "seq-4", "message_count", 0)
+    stored, duplicate = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
     assert not duplicate
     assert (stored.session_id, stored.trigger_id, stored.up_to_sequence) == ("call-1", "seq-4", 4)
     assert (stored.window_first, stored.window_last, stored.window_count) == (1, 4, 4)
     assert stored.say_meter == JUDGEMENT.say_meter and stored.engine == "local" and not stored.engine_fallback
     assert [s.suggestion for s in stored.suggestions] == [CURVEBALL, FOLLOWUP]
     assert [s.position for s in stored.suggestions] == [1, 2]
-    assert database.commits == 1 and database.announced == [f"call-1:{stored.id}"]
-    assert await analyses.get_analysis("call-1", stored.id) == stored
+    assert database.commits == 1 and database.announced == [f"acme/call-1:{stored.id}"]
+    assert await analyses.get_analysis(ADMIN, "call-1", stored.id) == stored
 
 
 async def test_a_repeated_trigger_returns_the_stored_analysis_without_judging_again(
         analyses, database, transcripts, engine):
-    first, _ = await analyses.request_analysis("call-1", 4, "seq-4", "message_count", 0)
-    again, duplicate = await analyses.request_analysis("call-1", 4, "seq-4", "message_count", 0)
+    first, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    again, duplicate = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
     assert duplicate and again == first
     assert engine.judged == 1 and transcripts.windows_read == 1
     assert database.commits == 1 and len(database.announced) == 1
@@ -101,12 +117,12 @@ async def test_a_repeated_trigger_returns_the_stored_analysis_without_judging_ag
 
 async def test_an_audit_is_the_chosen_engines_and_stored_once(database):
     audits = _audits(database, FakeAuditEngine("openai", MODEL_AUDIT))
-    stored, duplicate = await audits.audit_session("call-1")
+    stored, duplicate = await audits.audit_session(ADMIN, "call-1")
     assert not duplicate
     assert (stored.audit, stored.engine, stored.engine_fallback) == (MODEL_AUDIT, "openai", False)
     assert (stored.persona, stored.delivery_state) == ("personas/sarah-chen", "pending")
-    assert database.announced == [f"call-1:audit:{stored.id}"]
-    again, duplicate = await audits.audit_session("call-1", engine="local")
+    assert database.announced == [f"acme/call-1:audit:{stored.id}"]
+    again, duplicate = await audits.audit_session(ADMIN, "call-1", engine="local")
     assert duplicate and again == stored
 
 
@@ -115,30 +131,31 @@ async def test_an_audit_whose_engine_fails_is_the_local_one_counted_as_a_fallbac
         return REGISTRY.get_sample_value("sparring_analysis_engine_fallbacks_total", {"reason": INVALID_ANSWER}) or 0
 
     before = fallbacks()
-    stored, _ = await _audits(database, FailingAuditEngine("openai")).audit_session("call-1")
+    stored, _ = await _audits(database, FailingAuditEngine("openai")).audit_session(ADMIN, "call-1")
     assert (stored.audit, stored.engine, stored.engine_fallback) == (LOCAL_AUDIT, "local", True)
     assert fallbacks() == before + 1
 
 
-async def test_an_applied_suggestion_becomes_one_command_on_the_call_however_often_it_is_retried(analyses, database):
-    stored, _ = await analyses.request_analysis("call-1", 4, "seq-4", "message_count", 0)
+async def test_an_applied_suggestion_becomes_one_command_on_the_call_however_often_it_is_retried(
+        analyses, database, directory):
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
     curveball = stored.suggestions[0]
     commands = FakeCommands()
-    actions = SuggestionActions(database, commands)
+    actions = SuggestionActions(database, commands, SessionAccess(directory))
     applied = await actions.apply("call-1", curveball.id, curveball.etag, _mutation("apply-1", "a"))
     retried = await actions.apply("call-1", curveball.id, curveball.etag, _mutation("apply-1", "a"))
     assert applied.state == "applied" and applied.command == "sessions/call-1/commands/1"
     assert retried == applied
     assert commands.sent == [(f"sessions/call-1/suggestions/{curveball.id}", CURVEBALL)]
-    assert database.announced[-1] == f"call-1:suggestion:{curveball.id}"
+    assert database.announced[-1] == f"acme/call-1:suggestion:{curveball.id}"
 
 
 async def test_a_question_for_the_candidate_is_refused_as_a_command_and_a_dismissed_one_stays_dismissed(
-        analyses, database):
-    stored, _ = await analyses.request_analysis("call-1", 4, "seq-4", "message_count", 0)
+        analyses, database, directory):
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
     curveball, followup = stored.suggestions
     commands = FakeCommands()
-    actions = SuggestionActions(database, commands)
+    actions = SuggestionActions(database, commands, SessionAccess(directory))
     with pytest.raises(FailedPrecondition) as refused:
         await actions.apply("call-1", followup.id, "", _mutation())
     assert refused.value.reason == "SUGGESTION_NOT_APPLICABLE"
@@ -148,3 +165,117 @@ async def test_a_question_for_the_candidate_is_refused_as_a_command_and_a_dismis
         await actions.apply("call-1", curveball.id, "", _mutation())
     assert refused.value.reason == "SUGGESTION_DISMISSED"
     assert commands.sent == []
+
+
+# Tenancy and per-session access: every caller below is of "acme", whose session "call-1" interviewer@acme runs,
+# unless it says otherwise.
+INTERVIEWER = caller("interviewer", subject="interviewer@acme").principal
+OTHER_INTERVIEWER = caller("interviewer", subject="someone-else@acme").principal
+ANALYST = caller("analyst").principal
+OUTSIDER = caller("admin", organization="globex").principal
+UNANCHORED_SERVICE = caller("service", subject="service:transcript", organization="").principal
+
+
+async def _refused(call, error_type: type[Exception]) -> Exception:
+    with pytest.raises(error_type) as raised:
+        await call
+    return raised.value
+
+
+async def test_another_organizations_analyses_and_suggestions_are_not_found_exactly_as_missing_ones(analyses):
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    for read, existing in ((analyses.get_analysis, stored.id), (analyses.get_suggestion, stored.suggestions[0].id)):
+        hidden = await _refused(read(OUTSIDER, "call-1", existing), NotFound)
+        absent = await _refused(read(ADMIN, "call-1", "no-such-id"), NotFound)
+        assert hidden.reason == absent.reason
+        assert (str(hidden), hidden.metadata) == (str(absent).replace("no-such-id", existing),
+                                                  {"resource": absent.metadata["resource"].replace("no-such-id",
+                                                                                                   existing)})
+    assert (await analyses.list_analyses(OUTSIDER, "call-1", None, 0, "")).items == []
+    assert (await analyses.list_suggestions(OUTSIDER, "call-1", {}, 0, "")).items == []
+    snapshot = await analyses.snapshot(OUTSIDER, "call-1")
+    assert (snapshot.latest, snapshot.history, snapshot.open_suggestions) == (None, [], [])
+
+
+async def test_two_organizations_each_hold_a_session_of_the_same_id_and_trigger(analyses, database, transcripts):
+    ours, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    theirs, duplicate = await analyses.request_analysis(OUTSIDER, "call-1", 4, "seq-4", "message_count", 0)
+    assert not duplicate and theirs.id != ours.id
+    assert database.announced == [f"acme/call-1:{ours.id}", f"globex/call-1:{theirs.id}"]
+    assert transcripts.read_for == ["acme", "globex"]  # each window read on behalf of the session's organization
+    assert [a.id for a in (await analyses.list_analyses(OUTSIDER, "call-1", None, 0, "")).items] == [theirs.id]
+
+
+async def test_a_service_acting_for_no_organization_creates_nothing_and_sees_nothing(analyses, database):
+    await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    refused = await _refused(analyses.request_analysis(UNANCHORED_SERVICE, "call-1", 4, "seq-5", "message_count", 0),
+                             FailedPrecondition)
+    assert refused.reason == "ORGANIZATION_REQUIRED"
+    refused = await _refused(_audits(database, FakeAuditEngine("openai", MODEL_AUDIT)).audit_session(
+        UNANCHORED_SERVICE, "call-1"), FailedPrecondition)
+    assert refused.reason == "ORGANIZATION_REQUIRED"
+    assert (await analyses.list_analyses(UNANCHORED_SERVICE, "call-1", None, 0, "")).items == []
+    assert database.commits == 1
+
+
+async def test_audits_belong_to_the_organization_of_the_session(database):
+    audits = _audits(database, FakeAuditEngine("openai", MODEL_AUDIT))
+    ours, _ = await audits.audit_session(ADMIN, "call-1")
+    theirs, duplicate = await audits.audit_session(OUTSIDER, "call-1")
+    assert not duplicate and theirs.id != ours.id
+    hidden = await _refused(audits.get("globex", ours.id), NotFound)
+    absent = await _refused(audits.get("globex", "no-such-audit"), NotFound)
+    assert hidden.reason == absent.reason == "AUDIT_NOT_FOUND"
+    assert [a.id for a in (await audits.list("acme", {}, 0, "")).items] == [ours.id]
+
+
+async def test_only_the_sessions_interviewer_among_interviewers_reads_applies_and_watches(analyses, actions):
+    stored, _ = await analyses.request_analysis(INTERVIEWER, "call-1", 4, "seq-4", "message_count", 0)
+    curveball = stored.suggestions[0]
+    assert await analyses.get_analysis(INTERVIEWER, "call-1", stored.id) == stored
+    await analyses.admit_watcher(INTERVIEWER, "call-1")
+    for refused_call in (analyses.get_analysis(OTHER_INTERVIEWER, "call-1", stored.id),
+                         analyses.get_suggestion(OTHER_INTERVIEWER, "call-1", curveball.id),
+                         analyses.list_analyses(OTHER_INTERVIEWER, "call-1", None, 0, ""),
+                         analyses.list_suggestions(OTHER_INTERVIEWER, "call-1", {}, 0, ""),
+                         analyses.snapshot(OTHER_INTERVIEWER, "call-1"),
+                         analyses.admit_watcher(OTHER_INTERVIEWER, "call-1"),
+                         analyses.request_analysis(OTHER_INTERVIEWER, "call-1", 4, "seq-9", "message_count", 0),
+                         actions.apply("call-1", curveball.id, "", Mutation(caller("interviewer",
+                                                                                   subject="someone-else@acme")))):
+        assert (await _refused(refused_call, PermissionDenied)).reason == "NOT_A_PARTICIPANT"
+    applied = await actions.apply("call-1", curveball.id, "", Mutation(caller("interviewer",
+                                                                              subject="interviewer@acme")))
+    assert applied.state == "applied"
+
+
+async def test_analysts_read_every_session_but_neither_watch_nor_act(analyses, actions):
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    assert (await analyses.snapshot(ANALYST, "call-1")).latest == stored
+    assert (await _refused(analyses.admit_watcher(ANALYST, "call-1"), PermissionDenied)).reason == "NOT_A_PARTICIPANT"
+    refused = await _refused(actions.dismiss("call-1", stored.suggestions[0].id, "", "", Mutation(caller("analyst"))),
+                             PermissionDenied)
+    assert refused.reason == "NOT_A_PARTICIPANT"
+
+
+async def test_watching_another_organizations_session_is_not_found_even_for_its_admins(analyses):
+    assert (await _refused(analyses.admit_watcher(OUTSIDER, "call-1"), NotFound)).reason == "SESSION_NOT_FOUND"
+
+
+async def test_request_ids_and_commands_are_the_organizations_own(database, engine):
+    directory = FakeSessionDirectory({("acme", "call-1"): "", ("globex", "call-1"): ""})
+    analyses = Analyses(database, FakeTranscripts(CALL), PageTokens.from_secret("test"), Engines(engine, {}),
+                        SessionAccess(directory))
+    commands = FakeCommands()
+    actions = SuggestionActions(database, commands, SessionAccess(directory))
+    ours, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    theirs, _ = await analyses.request_analysis(OUTSIDER, "call-1", 4, "seq-4", "message_count", 0)
+    # The same request id in two organizations: two requests, neither the other's retry nor refused as a reuse.
+    applied_here = await actions.apply("call-1", ours.suggestions[0].id, "", _mutation("apply-1", "a"))
+    applied_there = await actions.apply("call-1", theirs.suggestions[0].id, "",
+                                        Mutation(caller("admin", organization="globex"), "apply-1", "b"))
+    assert (applied_here.id, applied_there.id) == (ours.suggestions[0].id, theirs.suggestions[0].id)
+    assert commands.sent_for == ["acme", "globex"]
+    hidden = await _refused(actions.dismiss("call-1", ours.suggestions[1].id, "", "", Mutation(
+        caller("admin", organization="globex"))), NotFound)
+    assert hidden.reason == "SUGGESTION_NOT_FOUND"

@@ -1,13 +1,13 @@
 """The audit log of the calls that change data (svckit.audit_log).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from svckit.audit_log import create_audit_log_table, drop_audit_log_table
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
