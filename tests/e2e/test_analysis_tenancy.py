@@ -39,7 +39,7 @@ def stubs(connect, analysis_server, transcript_server):
 
 
 @pytest.fixture(scope="module")
-def globex(stubs):
+def globex(stubs, other_sarah):
     """The analysis and transcript services as an admin of the other organization calls them."""
     return stubs(token("admin", organization=OTHER_ORGANIZATION))
 
