@@ -72,4 +72,4 @@ scenarios = sa.Table(
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
 )
 
-request_log = request_log_table(metadata)
+request_log = request_log_table(metadata, per_organization=True)

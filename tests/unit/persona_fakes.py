@@ -13,13 +13,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from persona_svc.adapters.unit_of_work import OrganizationRequestLog
 from persona_svc.domain.model import Archetype, Persona, PersonaFilter, PersonaVersion, Scenario, SearchHit
 from persona_svc.domain.patches import PatchLookup
 from persona_svc.service_layer.catalogue import Catalogue
 from svckit.cache import InvalidatedCache
 from svckit.pagination import PageTokens
-from tests.unit.request_log_fake import InMemoryRequestLog
+from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
 
 
 @dataclass
@@ -29,12 +28,14 @@ class CatalogueState:
     scenarios: dict[tuple[str, str], Scenario] = field(default_factory=dict)
     archetypes: dict[tuple[str, str], Archetype] = field(default_factory=dict)
     # request_id -> (method, fingerprint, response)
-    requests: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
+    requests: dict[str, RequestTable] = field(default_factory=dict)  # by organization
 
 
 def _copy(state: CatalogueState) -> CatalogueState:
-    # The stored objects are frozen: copying the tables is copying the state.
-    return CatalogueState(**{f.name: dict(getattr(state, f.name)) for f in dataclasses.fields(state)})
+    # The stored objects are frozen: copying the tables is copying the state; request logs are copied too.
+    copied = CatalogueState(**{f.name: dict(getattr(state, f.name)) for f in dataclasses.fields(state)})
+    copied.requests = {organization: RequestTable(dict(log.requests)) for organization, log in state.requests.items()}
+    return copied
 
 
 class FakePersonaRepository:
@@ -134,7 +135,7 @@ class FakeCatalogueUnitOfWork:
         self.personas = FakePersonaRepository(self._working, self._organization)
         self.scenarios = FakeScenarioRepository(self._working, self._organization)
         self.archetypes = FakeArchetypeRepository(self._working, self._organization)
-        self.requests = OrganizationRequestLog(InMemoryRequestLog(self._working), self._organization)
+        self.requests = InMemoryRequestLog(self._working.requests.setdefault(self._organization, RequestTable()))
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -20,7 +20,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("archetypes", "personas", "persona_versions", "scenarios")
+_TABLES = ("archetypes", "personas", "persona_versions", "scenarios", "request_log")
 
 
 def upgrade() -> None:
@@ -48,6 +48,7 @@ def upgrade() -> None:
         ALTER TABLE persona.scenarios DROP CONSTRAINT scenarios_pkey, ADD PRIMARY KEY (organization, id),
             ADD COLUMN creator text NOT NULL DEFAULT '';
         ALTER TABLE persona.scenarios ALTER COLUMN creator DROP DEFAULT;
+        ALTER TABLE persona.request_log DROP CONSTRAINT request_log_pkey, ADD PRIMARY KEY (organization, request_id);
 
         DROP INDEX persona.personas_listing, persona.scenarios_listing;
         CREATE INDEX personas_listing ON persona.personas (organization, create_time DESC, id DESC);
