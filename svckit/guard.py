@@ -102,7 +102,8 @@ class CallGuard:
                                    f"{', '.join(sorted(principal.roles)) or 'none'}", reason="ROLE_NOT_PERMITTED",
                                    metadata={"method": method})
         if rule.costly and self._limiter is not None and not principal.is_service:
-            wait = self._limiter.take(principal.subject, method)
+            # Subjects are the issuer's: the same one may stand for different callers of two organizations.
+            wait = self._limiter.take(f"{principal.organization}/{principal.subject}", method)
             if wait is not None:
                 raise ResourceExhausted(f"{principal.subject} calls {method} faster than its rate limit allows",
                                         reason="RATE_LIMITED", metadata={"method": method},

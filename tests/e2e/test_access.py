@@ -347,6 +347,9 @@ async def test_a_costly_call_beyond_the_burst_is_refused_with_a_retry_delay_exce
     assert rejection.reason == "RATE_LIMITED"
     assert retry_delay_of(rejection.status) > 0
     assert metric("sparring_rate_limited_total", grpc_service="test.Identity", grpc_method="WhoAmI") == limited + 1
+    # The same subject in another organization is another caller, with a bucket of its own.
+    async with secure_channel(app.address, token("author", subject="hasty@acme", organization="globex")) as namesake:
+        await who_am_i(namesake)
 
     link = service_link(app.address, "transcript")
     async with link.channel:
