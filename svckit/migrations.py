@@ -89,3 +89,18 @@ def execute_script(script: str) -> None:
 
     for statement in statements(script):
         op.execute(statement)
+
+
+def add_organization_column(schema: str, tables: tuple[str, ...]) -> None:
+    """Inside a migration: an ``organization`` column on each of ``tables``, the rows already stored given the
+    organization SPARRING_MIGRATION_ORGANIZATION names ("development" unless set), then no default, so every
+    later write names its own. A default on ADD COLUMN fills existing rows without rewriting them one by one."""
+    import os
+
+    from sqlalchemy.dialects import postgresql
+
+    organization = os.environ.get("SPARRING_MIGRATION_ORGANIZATION", "development")
+    quoted = sa.literal(organization).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    execute_script("".join(f"ALTER TABLE {schema}.{table} ADD COLUMN organization text NOT NULL DEFAULT {quoted};\n"
+                           f"ALTER TABLE {schema}.{table} ALTER COLUMN organization DROP DEFAULT;\n"
+                           for table in tables))

@@ -8,12 +8,9 @@ Revision ID: 0009
 Revises: 0008
 """
 
-import os
 
-import sqlalchemy as sa
-from alembic import op
 
-from svckit.migrations import execute_script
+from svckit.migrations import add_organization_column, execute_script
 
 revision = "0009"
 down_revision = "0008"
@@ -24,12 +21,7 @@ _TABLES = ("voice_analysis", "persona_audits", "request_log")
 
 
 def upgrade() -> None:
-    organization = os.environ.get("SPARRING_MIGRATION_ORGANIZATION", "development")
-    for table in _TABLES:
-        op.execute(f"ALTER TABLE analysis.{table} ADD COLUMN organization text")
-        op.execute(sa.text(f"UPDATE analysis.{table} SET organization = :organization")
-                   .bindparams(organization=organization))
-        op.execute(f"ALTER TABLE analysis.{table} ALTER COLUMN organization SET NOT NULL")
+    add_organization_column("analysis", _TABLES)
     execute_script(
         """
         DROP INDEX analysis.voice_analysis_trigger;

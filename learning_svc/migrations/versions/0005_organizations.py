@@ -6,12 +6,10 @@ Revision ID: 0005
 Revises: 0004
 """
 
-import os
 
-import sqlalchemy as sa
 from alembic import op
 
-from svckit.migrations import execute_script
+from svckit.migrations import add_organization_column, execute_script
 
 revision = "0005"
 down_revision = "0004"
@@ -23,11 +21,7 @@ _TABLES = ("audits", "patches", "patch_revisions", "runs", "feedback", "training
 
 
 def upgrade() -> None:
-    for table in _TABLES:
-        op.execute(f"ALTER TABLE learning.{table} ADD COLUMN organization text")
-        op.execute(sa.text(f"UPDATE learning.{table} SET organization = :organization").bindparams(
-            organization=os.environ.get("SPARRING_MIGRATION_ORGANIZATION", "development")))
-        op.execute(f"ALTER TABLE learning.{table} ALTER COLUMN organization SET NOT NULL")
+    add_organization_column("learning", _TABLES)
     execute_script(
         """
         ALTER TABLE learning.outcomes DROP CONSTRAINT outcomes_experiment_id_session_id_fkey;

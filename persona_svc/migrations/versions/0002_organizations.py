@@ -8,12 +8,9 @@ Revision ID: 0002
 Revises: 0001
 """
 
-import os
 
-import sqlalchemy as sa
-from alembic import op
 
-from svckit.migrations import execute_script
+from svckit.migrations import add_organization_column, execute_script
 
 revision = "0002"
 down_revision = "0001"
@@ -24,12 +21,7 @@ _TABLES = ("archetypes", "personas", "persona_versions", "scenarios", "request_l
 
 
 def upgrade() -> None:
-    organization = os.environ.get("SPARRING_MIGRATION_ORGANIZATION", "development")
-    for table in _TABLES:
-        op.execute(f"ALTER TABLE persona.{table} ADD COLUMN organization text")
-        op.execute(sa.text(f"UPDATE persona.{table} SET organization = :organization").bindparams(
-            organization=organization))
-        op.execute(f"ALTER TABLE persona.{table} ALTER COLUMN organization SET NOT NULL")
+    add_organization_column("persona", _TABLES)
     execute_script(
         """
         ALTER TABLE persona.persona_versions DROP CONSTRAINT persona_versions_persona_id_fkey,

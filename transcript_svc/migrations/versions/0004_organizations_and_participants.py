@@ -10,12 +10,9 @@ Revision ID: 0004
 Revises: 0003
 """
 
-import os
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from svckit.migrations import execute_script
+from svckit.migrations import add_organization_column, execute_script
 
 revision = "0004"
 down_revision = "0003"
@@ -25,19 +22,14 @@ depends_on = None
 _TABLES = ("sessions", "messages", "commands", "outbox", "request_log")
 
 
-def _quoted(value: str) -> str:
-    return str(sa.literal(value).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-
 def upgrade() -> None:
-    existing = _quoted(os.environ.get("SPARRING_MIGRATION_ORGANIZATION", "development"))
     execute_script(
         "ALTER TABLE transcript.messages DROP CONSTRAINT messages_session_id_fkey;\n"
         "ALTER TABLE transcript.commands DROP CONSTRAINT commands_session_id_fkey;\n"
-        "ALTER TABLE transcript.outbox DROP CONSTRAINT outbox_session_id_fkey;\n"
-        + "".join(f"ALTER TABLE transcript.{table} ADD COLUMN organization text NOT NULL DEFAULT {existing};\n"
-                  f"ALTER TABLE transcript.{table} ALTER COLUMN organization DROP DEFAULT;\n" for table in _TABLES)
-        + """
+        "ALTER TABLE transcript.outbox DROP CONSTRAINT outbox_session_id_fkey;\n")
+    add_organization_column("transcript", _TABLES)
+    execute_script(
+        """
         -- Subjects (token sub) of the session's interviewer and of the gateway that streams it ('' for none yet).
         ALTER TABLE transcript.sessions ADD COLUMN interviewer text NOT NULL DEFAULT '',
                                         ADD COLUMN gateway text NOT NULL DEFAULT '';
