@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from svckit.settings import ServiceSettings
+
 ISSUER = "https://issuer.sparring.localhost"
 AUDIENCE = "sparring"
 SERVICES = ("persona", "transcript", "analysis", "learning")
@@ -195,8 +197,8 @@ DEVELOPMENT_ORGANIZATION = "acme"
 
 
 def insecure_development() -> bool:
-    """Whether the services run in development mode (plaintext, anonymous), as they read the same setting."""
-    return os.environ.get("SPARRING_INSECURE_DEVELOPMENT", "").lower() in ("1", "true", "yes", "on")
+    """Whether the services run in development mode (plaintext, anonymous): their own setting, read as they read it."""
+    return ServiceSettings().insecure_development
 
 
 def development_credentials() -> LocalCredentials:
