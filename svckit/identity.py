@@ -6,7 +6,8 @@ check costs a dictionary lookup per call. Only asymmetric algorithms are accepte
 ``alg``: ``alg: none`` and an HS256 token "signed" with the public key are refused before any key is used.
 
 Keys come from a JWKS file (read again when it changes) or an issuer's URL (fetched again after a while, and
-at once, at most every few seconds, when a token names a key not yet seen: the issuer rotated its keys).
+at once, at most every few seconds, when a token names a key not yet seen: the issuer rotated its keys). A key
+the issuer stops publishing (withdrawn, say, because it leaked) also ends the tokens kept as verified with it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ TOKEN_VERIFICATIONS = Counter("sparring_auth_token_verifications_total",
 VERIFIED_TOKENS = Gauge("sparring_auth_verified_tokens", "Verified tokens kept until they expire.")
 KEY_SET_FETCHES = Counter("sparring_auth_key_set_fetches_total", "Reads of the JWKS (file or URL), by result.",
                           ("result",))
+WITHDRAWN_KEY_TOKENS = Counter("sparring_auth_withdrawn_key_tokens_total",
+                               "Verified tokens forgotten because the issuer no longer publishes their key.")
+# How often the hot path looks at a JWKS file for a change: a stat per call would cost more than the lookup.
+_FILE_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,12 @@ class Principal:
 class KeySet(Protocol):
     async def key(self, kid: str | None) -> jwt.PyJWK: ...
 
+    def revision(self) -> int:
+        """A number that changes whenever the published keys may have changed; cheap enough for every call."""
+        ...
+
+    def publishes(self, kid: str | None) -> bool: ...
+
 
 def _unknown_key(kid: str | None) -> Unauthenticated:
     return Unauthenticated(f"the token is signed with a key the issuer does not publish (kid {kid!r})",
@@ -91,6 +102,8 @@ class JwksFile:
         self._path = path
         self._stamp = self._stat()
         self._keys = self._load()
+        self._revision = 0
+        self._checked_at = time.monotonic()
 
     def _stat(self) -> FileVersion | None:
         try:
@@ -117,6 +130,18 @@ class JwksFile:
             self._keys = self._load()
         except RuntimeError as error:
             log.warning("%s; the keys read before stay in use", error)
+            return
+        self._revision += 1
+
+    def revision(self) -> int:
+        now = time.monotonic()
+        if now - self._checked_at >= _FILE_CHECK_SECONDS:
+            self._checked_at = now
+            self._reload_if_changed()
+        return self._revision
+
+    def publishes(self, kid: str | None) -> bool:
+        return _pick(self._keys, kid) is not None
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         self._reload_if_changed()
@@ -139,7 +164,8 @@ class JwksUrl:
         self._timeout = timeout_seconds
         self._keys: jwt.PyJWKSet | None = None
         self._fetched_at = float("-inf")
-        self._fetching: asyncio.Task[None] | None = None
+        self._fetching: asyncio.Future[None] | None = None
+        self._revision = 0
 
     def _fetch_now(self) -> jwt.PyJWKSet:
         with urllib.request.urlopen(self._url, timeout=self._timeout) as answer:
@@ -148,6 +174,7 @@ class JwksUrl:
     async def _fetch(self) -> None:
         try:
             self._keys = await asyncio.to_thread(self._fetch_now)
+            self._revision += 1
             KEY_SET_FETCHES.labels("ok").inc()
         except Exception as error:
             KEY_SET_FETCHES.labels("error").inc()
@@ -156,12 +183,15 @@ class JwksUrl:
             self._fetched_at = time.monotonic()
             self._fetching = None
 
+    def _start_fetch(self) -> asyncio.Future[None]:
+        if self._fetching is None:
+            self._fetching = asyncio.ensure_future(self._fetch())
+        return self._fetching
+
     async def _refresh(self) -> None:
         # Concurrent callers wait for one fetch, shielded: a caller that gives up (its deadline passed) must not
         # cancel the fetch the others wait for.
-        if self._fetching is None:
-            self._fetching = asyncio.ensure_future(self._fetch())
-        await asyncio.shield(self._fetching)
+        await asyncio.shield(self._start_fetch())
         if self._keys is None:
             raise Unauthenticated("the token issuer's keys cannot be fetched; retry later", reason="KEYS_UNAVAILABLE")
 
@@ -177,6 +207,16 @@ class JwksUrl:
         if key is None:
             raise _unknown_key(kid)
         return key
+
+    def revision(self) -> int:
+        # Tokens already verified need no key, so nothing else would fetch a stale set: fetch it in the
+        # background, and the tokens of a key it no longer has end when it lands.
+        if self._keys is not None and time.monotonic() - self._fetched_at > self._cache_seconds:
+            self._start_fetch()
+        return self._revision
+
+    def publishes(self, kid: str | None) -> bool:
+        return self._keys is not None and _pick(self._keys, kid) is not None
 
 
 def key_set(source: str, cache_seconds: float) -> KeySet:
@@ -206,6 +246,15 @@ def _refusal(error: Exception) -> Unauthenticated:
     return Unauthenticated("the token is not a valid JWT", "TOKEN_INVALID")
 
 
+@dataclass(slots=True)
+class _Verified:
+    expires: float
+    principal: Principal
+    kid: str | None
+    # The key set's revision when the key was last seen published; a later revision is checked again.
+    key_revision: int
+
+
 class TokenVerifier:
     """Turns bearer tokens into principals; verified tokens are kept (at most ``max_entries``) until they expire."""
 
@@ -216,36 +265,48 @@ class TokenVerifier:
         self._audience = audience
         self._skew = clock_skew_seconds
         self._max = max_entries
-        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def known(self, token: str) -> Principal | None:
-        """The principal of a token verified before and not expired since; None otherwise."""
+        """The principal of a token verified before, not expired since, and whose key is still published;
+        None otherwise."""
         entry = self._verified.get(token)
         if entry is None:
             return None
-        if entry[0] <= time.time():
-            del self._verified[token]
-            VERIFIED_TOKENS.set(len(self._verified))
+        if entry.expires <= time.time():
+            self._forget(token)
             return None
-        return entry[1]
+        revision = self._keys.revision()
+        if revision != entry.key_revision:
+            if not self._keys.publishes(entry.kid):
+                WITHDRAWN_KEY_TOKENS.inc()
+                self._forget(token)
+                return None
+            entry.key_revision = revision
+        return entry.principal
+
+    def _forget(self, token: str) -> None:
+        del self._verified[token]
+        VERIFIED_TOKENS.set(len(self._verified))
 
     async def verify(self, token: str) -> Principal:
         principal = self.known(token)
         if principal is not None:
             return principal
+        revision = self._keys.revision()
         try:
-            principal, expires = await self._verify(token)
+            principal, expires, kid = await self._verify(token)
         except Unauthenticated as refused:
             TOKEN_VERIFICATIONS.labels(refused.reason.lower()).inc()
             raise
         TOKEN_VERIFICATIONS.labels("ok").inc()
-        self._verified[token] = (expires, principal)
+        self._verified[token] = _Verified(expires, principal, kid, revision)
         if len(self._verified) > self._max:
             self._verified.popitem(last=False)
         VERIFIED_TOKENS.set(len(self._verified))
         return principal
 
-    async def _verify(self, token: str) -> tuple[Principal, float]:
+    async def _verify(self, token: str) -> tuple[Principal, float, str | None]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:
@@ -253,14 +314,15 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if algorithm not in ASYMMETRIC_ALGORITHMS:
             raise Unauthenticated(f"the token's algorithm {algorithm!r} is not accepted", "TOKEN_ALGORITHM_REFUSED")
-        key = await self._keys.key(header.get("kid"))
+        kid = header.get("kid")
+        key = await self._keys.key(kid)
         allowed = [key.algorithm_name] if key.algorithm_name in ASYMMETRIC_ALGORITHMS else list(ASYMMETRIC_ALGORITHMS)
         try:
             claims = jwt.decode(token, key=key.key, algorithms=allowed, audience=self._audience, issuer=self._issuer,
                                 leeway=self._skew, options={"require": ["exp", "iss", "aud", "sub"]})
         except jwt.InvalidTokenError as error:
             raise _refusal(error) from error
-        return _principal_of(claims), float(claims["exp"])
+        return _principal_of(claims), float(claims["exp"]), kid
 
 
 def _principal_of(claims: dict[str, Any]) -> Principal:

@@ -243,6 +243,23 @@ async def test_a_rotated_jwks_file_serves_the_new_key_and_drops_the_old(jwks_fil
     assert await refusal_of(verifier, signer.sign(claims(sub="old@acme"))) == "TOKEN_UNKNOWN_KEY"
 
 
+async def test_tokens_verified_with_a_key_withdrawn_from_the_jwks_file_are_refused_from_then_on(
+        jwks_file, signer, clock):
+    verifier = TokenVerifier(JwksFile(str(jwks_file)), ISSUER, AUDIENCE)
+    rotated = SigningKey()
+    write_jwks(jwks_file, key_set_of(signer, rotated))
+    clock.advance(2)
+    leaked, kept = signer.sign(claims(sub="leaked@acme")), rotated.sign(claims(sub="kept@acme"))
+    for token in (leaked, kept):
+        await verifier.verify(token)
+
+    write_jwks(jwks_file, key_set_of(rotated))  # the issuer withdraws the key that leaked
+    clock.advance(2)
+    assert verifier.known(leaked) is None
+    assert await refusal_of(verifier, leaked) == "TOKEN_UNKNOWN_KEY"
+    assert verifier.known(kept).subject == "kept@acme"
+
+
 async def test_a_jwks_file_replaced_within_one_tick_of_the_file_system_clock_is_read_again(jwks_file, signer):
     verifier = TokenVerifier(JwksFile(str(jwks_file)), ISSUER, AUDIENCE)
     stamp = jwks_file.stat().st_mtime_ns
@@ -287,6 +304,22 @@ async def test_a_jwks_url_is_fetched_again_on_an_unknown_kid_at_most_once_per_re
     for _ in range(20):
         await refusal_of(verifier, rotated.sign(claims(), kid=uuid.uuid4().hex))
     assert jwks_server.requests == 3
+
+
+async def test_tokens_verified_with_a_key_the_issuer_url_withdrew_end_once_the_stale_set_is_fetched_again(
+        jwks_server, signer, clock):
+    verifier = TokenVerifier(JwksUrl(jwks_server.url, cache_seconds=300, refetch_seconds=10), ISSUER, AUDIENCE)
+    leaked = signer.sign(claims(sub="leaked@acme"))
+    await verifier.verify(leaked)
+    rotated = SigningKey()
+    jwks_server.keys = key_set_of(rotated)
+    clock.advance(301)
+
+    assert verifier.known(leaked) is not None  # still kept: noticing the stale set starts its fetch
+    assert (await verifier.verify(rotated.sign(claims()))).subject == "ada@acme"  # waits for that same fetch
+    assert jwks_server.requests == 2
+    assert verifier.known(leaked) is None
+    assert await refusal_of(verifier, leaked) == "TOKEN_UNKNOWN_KEY"
 
 
 async def test_a_cold_or_stale_jwks_url_is_fetched_once_for_an_unknown_kid(jwks_server, clock):
@@ -334,6 +367,12 @@ class CountedKeys:
     async def key(self, kid: str | None) -> jwt.PyJWK:
         self.asked += 1
         return await self._keys.key(kid)
+
+    def revision(self) -> int:
+        return self._keys.revision()
+
+    def publishes(self, kid: str | None) -> bool:
+        return self._keys.publishes(kid)
 
 
 async def test_a_verified_token_is_kept_until_it_expires(jwks_file, signer, clock):
