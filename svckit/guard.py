@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from svckit.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from svckit.identity import Principal, TokenVerifier
+from svckit.logs import ThrottledLog
 from svckit.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ AUTH_REFUSALS = Counter("sparring_auth_refusals_total", "Calls refused as unauth
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 REFLECTION_PREFIXES = ("/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/")
+# A client retrying with a bad token is counted on every call but logged once per method and reason per interval.
+REFUSAL_LOG_INTERVAL_SECONDS = 10.0
 # Who calls an open method: nobody in particular.
 NOBODY = Principal("anonymous", "", frozenset())
 
@@ -66,6 +69,7 @@ class CallGuard:
         self._anonymous = anonymous
         self._limiter = limiter
         self._reflection = reflection
+        self._refusal_log = ThrottledLog(log, REFUSAL_LOG_INTERVAL_SECONDS)
 
     @property
     def serves_reflection(self) -> bool:
@@ -125,8 +129,8 @@ class CallGuard:
         principal = self._verifier.known(token) or await self._verifier.verify(token)
         return principal.acting_for(acting_for) if principal.is_service else principal
 
-    @staticmethod
-    def _refused(method: str, reason: str, subject: str) -> None:
+    def _refused(self, method: str, reason: str, subject: str) -> None:
         service, _, name = method.lstrip("/").rpartition("/")
         AUTH_REFUSALS.labels(service, name, reason).inc()
-        log.warning("refused %s: %s%s", method, reason, f" (subject {subject})" if subject else "")
+        self._refusal_log.warning((method, reason), "refused %s: %s%s", method, reason,
+                                  f" (subject {subject})" if subject else "")
