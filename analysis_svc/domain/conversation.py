@@ -87,6 +87,8 @@ class ConversationMetrics:
     pushes_after_decline: int = 0  # next steps pressed right after the buyer said no
     interruptions: int = 0  # buyer turns cut off mid-sentence by the candidate
     next_step_dated: bool = False  # the agreed step has a day or a time
+    candidate_words: int = 0
+    persona_words: int = 0
 
     @property
     def uncovered_topics(self) -> tuple[Topic, ...]:
@@ -465,6 +467,8 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
             if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and _CUT_OFF.search(texts[index])
         ),
         next_step_dated=dated,
+        candidate_words=candidate_words,
+        persona_words=persona_words,
     )
 
 

@@ -12,6 +12,9 @@ from analysis_svc.domain.suggestions import Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 
+# The trigger source of the reading of the whole call taken when it ends, before its audit.
+SESSION_END = "session_end"
+
 
 @dataclass(frozen=True)
 class Window:
@@ -53,6 +56,13 @@ class Judgement:
     model: str = ""  # the model that judged, for an engine that runs one
 
 
+class KeptMeasures(NamedTuple):
+    """The whole call's measures a stored reading kept, and the sequence they run up to."""
+
+    up_to_sequence: int
+    measures: ConversationMetrics
+
+
 @dataclass(frozen=True)
 class StoredSuggestion:
     id: str
@@ -92,6 +102,7 @@ class NewAnalysis:
     model: str
     latency_ms: float
     suggestions: tuple[Suggestion, ...]
+    call_measures: dict[str, Any] | None = None  # the whole call's measures up to this reading (domain.running)
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ class Snapshot:
     latest: StoredAnalysis | None  # the current meter: the last in call order
     history: list[ScorePoint]  # in call order
     open_suggestions: list[StoredSuggestion]
+    final_reading: bool = False  # the reading of the whole call at its end is stored
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
                        for point in snapshot.history],
         open_suggestions=[_suggestion(s, snapshot.session_id) for s in snapshot.open_suggestions],
         analysis_count=len(snapshot.history),
+        final_reading=snapshot.final_reading,
     )
 
 
