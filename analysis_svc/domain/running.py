@@ -29,7 +29,8 @@ from calls.turns import Role, Turn
 _COUNTS = ("turn_count", "candidate_turns", "persona_turns", "candidate_questions", "candidate_open_questions",
            "listening_signals", "value_statements", "followup_questions", "leading_questions",
            "tailored_value_statements", "feature_dumps", "dismissals", "pushes_after_decline", "interruptions",
-           "candidate_words", "persona_words")
+           "candidate_words", "persona_words", "hesitations", "hesitation_points", "buyer_questions",
+           "open_buyer_questions", "playbacks", "grounded_value", "pushes", "graceful_exits")
 
 NOTHING_SAID = measure(())
 
