@@ -56,7 +56,7 @@ def _analysis(rows: Sequence[Any]) -> StoredAnalysis:
         window_last=head.window_last, window_count=head.window_count, blueprint=head.blueprint, say_meter=meter,
         metrics=dict(head.metrics), engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time,
         suggestions=tuple(_suggestion(row) for row in rows[1:]), engine_fallback=head.engine_fallback,
-        model=head.model,
+        model=head.model, language=head.language, language_supported=head.language_supported,
     )
 
 
@@ -93,7 +93,8 @@ class AnalysisRepository:
                   "window_last": analysis.window_last,
                   "window_count": analysis.window_count, "blueprint": analysis.blueprint, "engine": analysis.engine,
                   "engine_fallback": analysis.engine_fallback, "model": analysis.model,
-                  "latency_ms": analysis.latency_ms}
+                  "latency_ms": analysis.latency_ms, "language": analysis.language,
+                  "language_supported": analysis.language_supported}
         meter = analysis.say_meter
         inserted = (await self._c.execute(insert(t.voice_analysis).values(
             **common, id=analysis.id, kind="say_meter", position=0, meter_score=meter.score,

@@ -47,6 +47,7 @@ class LiveWindow:
     blueprint: str
     turns: tuple[Turn, ...]
     previous_curveball: str | None
+    language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ class NewAnalysis:
     latency_ms: float
     suggestions: tuple[Suggestion, ...]
     call_measures: dict[str, Any] | None = None  # the whole call's measures up to this reading (domain.running)
+    language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
+    language_supported: bool = True  # the engine that read it understands that language
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class StoredAnalysis:
     suggestions: tuple[StoredSuggestion, ...] = ()
     engine_fallback: bool = False
     model: str = ""
+    language: str = "en"
+    language_supported: bool = True
 
 
 class ScorePoint(NamedTuple):

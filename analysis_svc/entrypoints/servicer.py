@@ -84,6 +84,8 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
         create_time=timestamp(stored.create_time),
         latency=duration_pb2.Duration(nanos=int(stored.latency_ms * 1_000_000) % 1_000_000_000,
                                       seconds=int(stored.latency_ms // 1000)),
+        language=stored.language,
+        language_supported=stored.language_supported,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from prometheus_client import Counter
 
 from analysis_svc.domain import running
 from analysis_svc.domain.conversation import ConversationMetrics, measure
+from analysis_svc.domain.language import language_of
 from analysis_svc.domain.model import (
     SESSION_END,
     EndedCall,
@@ -25,7 +27,7 @@ from analysis_svc.domain.model import (
     metrics_record,
 )
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
-from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader
+from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader, understands
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -127,7 +129,8 @@ class Analyses:
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:
-        live, measures, session_id = reading.live, reading.measures, reading.live.session_id
+        measures, session_id = reading.measures, reading.live.session_id
+        live = dataclasses.replace(reading.live, language=language_of(reading.live.turns))
 
         async def judge(chosen: AnalysisEngine) -> Judgement:
             return await chosen.analyse(live, measures)
@@ -140,7 +143,8 @@ class Analyses:
             blueprint=reading.blueprint, say_meter=judged.result.say_meter, metrics=metrics_record(measures),
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
             latency_ms=(time.perf_counter() - started) * 1000, suggestions=tuple(judged.result.suggestions),
-            call_measures=running.to_record(measures))
+            call_measures=running.to_record(measures), language=live.language,
+            language_supported=understands(self._engines.named(judged.engine), live.language))
         trigger_id = reading.trigger_id
         async with self._database.transaction() as uow:
             if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won

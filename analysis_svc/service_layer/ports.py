@@ -116,8 +116,15 @@ class AnalysisEngine(Protocol):
 
     name: str
     model: str
+    languages: frozenset[str] | None  # the ISO 639-1 codes it understands; None: any
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement: ...
+
+
+def understands(engine: AnalysisEngine, language: str) -> bool:
+    """Whether a reading of a call in ``language`` ("" when undetermined) by ``engine`` is a judgement of what was
+    said."""
+    return engine.languages is None or not language or language in engine.languages
 
 
 class AuditEngine(Protocol):

@@ -255,6 +255,8 @@ class FakeCommands:
 class FakeAnalysisEngine:
     """Answers every window with the same judgement; keeps the windows it judged."""
 
+    languages = None
+
     def __init__(self, name: str, judgement: Judgement) -> None:
         self.name = name
         self.model = judgement.model

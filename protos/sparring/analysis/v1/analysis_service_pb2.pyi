@@ -496,6 +496,8 @@ class Analysis(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     LATENCY_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_SUPPORTED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/analyses/{analysis_id}"."""
     session: _builtins.str
@@ -508,6 +510,16 @@ class Analysis(_message.Message):
     """True when the openai engine was configured but failed and local answered."""
     model: _builtins.str
     """Model name for ENGINE_OPENAI, e.g. "gpt-4o"; empty for local."""
+    language: _builtins.str
+    """The language the call is held in (ISO 639-1, e.g. "en", "es"), detected from
+    what was said; empty when too little was said to tell.
+    """
+    language_supported: _builtins.bool
+    """False when the engine that produced this reading does not understand that
+    language (the local engine understands English): the Say Meter then measures
+    only the call's form (who talks, who asks), not what was said, and its
+    reasoning says so.
+    """
     @_builtins.property
     def trigger(self) -> Global___AnalysisTrigger: ...
     @_builtins.property
@@ -542,10 +554,12 @@ class Analysis(_message.Message):
         model: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         latency: _duration_pb2.Duration | None = ...,
+        language: _builtins.str = ...,
+        language_supported: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "metrics", b"metrics", "say_meter", b"say_meter", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "language", b"language", "language_supported", b"language_supported", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
