@@ -148,24 +148,31 @@ class Coaching:
     grounded_value: int = 0  # seller turns that tie an outcome to the buyer's own words
     pushes: int = 0  # seller turns pressing on right after a clear no, or pressing for a yes
     graceful_exits: int = 0  # a clear no accepted with grace and a door left open
+    refusals: int = 0  # buyer turns with a clear no
 
 
 def _content(text: str) -> set[str]:
     return {word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
 
 
+def refuses(text: str) -> bool:
+    """A buyer's clear no (``text`` normalised and lower-cased)."""
+    return bool(_REFUSAL.search(text))
+
+
 def coach(ordered: Sequence[Turn], texts: Sequence[str], questions_of: Callable[[str], list[str]],
-          answers: Callable[[str, str], bool]) -> Coaching:
+          answers: Callable[[str, str], bool], refusals_before: int = 0) -> Coaching:
     """The coaching measures of turns in sequence order (``texts``: their normalised lower-cased text;
     ``questions_of``: the questions a text asks; ``answers(objection, reply)``: whether the reply speaks to what the
-    objection is about, as ``conversation`` knows objections)."""
+    objection is about, as ``conversation`` knows objections; ``refusals_before``: the noes the buyer said before
+    these turns, in the same call)."""
     hesitations = points = buyer_questions = open_questions = playbacks = grounded = pushes = exits = 0
-    refusals = 0
+    refusals = refusals_before
     heard: set[str] = set()
     for index, (turn, text) in enumerate(zip(ordered, texts, strict=True)):
         if turn.role == Role.ASSISTANT:
             heard |= _content(text)
-            refusals += bool(_REFUSAL.search(text))
+            refusals += refuses(text)
             continue
         before = texts[index - 1] if index and ordered[index - 1].role == Role.ASSISTANT else ""
         questions = questions_of(text)
@@ -195,7 +202,8 @@ def coach(ordered: Sequence[Turn], texts: Sequence[str], questions_of: Callable[
             pushes += 1
         elif _EXITS.search(text) and not _DISCOUNTS.search(text):
             exits += 1
-    return Coaching(hesitations, points, buyer_questions, open_questions, playbacks, grounded, pushes, exits)
+    return Coaching(hesitations, points, buyer_questions, open_questions, playbacks, grounded, pushes, exits,
+                    refusals - refusals_before)
 
 
 def _accepts(reply: str, asks: bool) -> bool:

@@ -100,6 +100,7 @@ class ConversationMetrics:
     grounded_value: int = 0
     pushes: int = 0
     graceful_exits: int = 0
+    refusals: int = 0
 
     @property
     def uncovered_topics(self) -> tuple[Topic, ...]:
@@ -439,8 +440,9 @@ FEATURE_LIST_ITEMS = 4
 FEATURE_ITEM_WORDS = 6
 
 
-def measure(turns: Iterable[Turn]) -> ConversationMetrics:
-    """Measure a window of turns, in sequence order whatever order they come in."""
+def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetrics:
+    """Measure a window of turns, in sequence order whatever order they come in (``refusals_before``: the noes the
+    buyer said earlier in the call, for a window that does not start at its beginning)."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     texts = [normalise(turn.text).lower() for turn in ordered]  # the patterns are written in lower case
     candidate = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.USER]
@@ -458,7 +460,7 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
     answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1])
                if any(o.handled and o.sequence == turn.sequence for o in objections)}
     followups, tailored, dumps = _engagement(ordered, texts, answers)
-    coached = coach(ordered, texts, _questions, _speaks_to)
+    coached = coach(ordered, texts, _questions, _speaks_to, refusals_before)
     return ConversationMetrics(
         turn_count=len(ordered),
         candidate_turns=len(candidate),

@@ -3,9 +3,9 @@
 A live reading sees a window of the last messages. The call's measures are those the previous reading kept, plus
 what the messages since then changed: the window's measures less those of the window's messages the previous
 reading had already counted (its context). A rule that looks at the turn before (a follow-up, an answer to an
-objection) thus sees it across the boundary, and an objection raised before the boundary and answered after it is
-counted as answered. Counts add up, topics and value themes accumulate, the longest monologue is the longest of the
-call, and the next step is the buyer's latest word on it.
+objection) thus sees it across the boundary, an objection raised before the boundary and answered after it is
+counted as answered, and the buyer's earlier noes are carried into the window. Counts add up, topics and value themes
+accumulate, the longest monologue is the longest of the call, and the next step is the buyer's latest word on it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from analysis_svc.domain.coaching import refuses
 from analysis_svc.domain.conversation import (
     ConversationMetrics,
     Monologue,
@@ -23,14 +24,14 @@ from analysis_svc.domain.conversation import (
     ValueTheme,
     measure,
 )
-from calls.turns import Role, Turn
+from calls.turns import Role, Turn, normalise
 
 # Measures that are sums over the call's turns.
 _COUNTS = ("turn_count", "candidate_turns", "persona_turns", "candidate_questions", "candidate_open_questions",
            "listening_signals", "value_statements", "followup_questions", "leading_questions",
            "tailored_value_statements", "feature_dumps", "dismissals", "pushes_after_decline", "interruptions",
            "candidate_words", "persona_words", "hesitations", "hesitation_points", "buyer_questions",
-           "open_buyer_questions", "playbacks", "grounded_value", "pushes", "graceful_exits")
+           "open_buyer_questions", "playbacks", "grounded_value", "pushes", "graceful_exits", "refusals")
 
 NOTHING_SAID = measure(())
 
@@ -40,7 +41,10 @@ def advance(previous: ConversationMetrics | None, previous_last: int, window: Se
     at the call's start) and a window that reaches back to ``previous_last`` or before it."""
     seen = previous or NOTHING_SAID
     context = [turn for turn in window if turn.sequence <= previous_last]
-    now, before = measure(window), measure(context)
+    # The noes said before the window still count: after a second no, pressing on is pushing.
+    earlier_refusals = seen.refusals - sum(turn.role == Role.ASSISTANT and refuses(normalise(turn.text).lower())
+                                           for turn in context)
+    now, before = measure(window, earlier_refusals), measure(context, earlier_refusals)
     counts = {name: getattr(seen, name) + getattr(now, name) - getattr(before, name) for name in _COUNTS}
     total_words = counts["candidate_words"] + counts["persona_words"]
     candidate_turns, persona_turns = counts["candidate_turns"], counts["persona_turns"]
