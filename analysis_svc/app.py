@@ -51,7 +51,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands, access)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
-    audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine))
+    audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine),
+                    analyses)
     watchers = Watchers(analyses, audits)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)

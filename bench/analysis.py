@@ -38,6 +38,7 @@ from bench.transcript import Started
 from svckit.notify import libpq_url
 from svckit.outbox import OutboxDispatcher
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.domain.model import analysis_due
 
 ANALYSIS_SERVICE_NAME = apb.DESCRIPTOR.services_by_name["AnalysisService"].full_name
 TRANSCRIPT_SERVICE_NAME = tpb.DESCRIPTOR.services_by_name["TranscriptService"].full_name
@@ -117,7 +118,7 @@ class _TimedCall:
         if frame is not grpc.aio.EOF and frame.WhichOneof("frame") == "acks":
             now = time.perf_counter_ns()
             for ack in frame.acks.acks:
-                if ack.sequence % self._interval == 0:
+                if analysis_due(ack.sequence - 1, ack.sequence, self._interval):
                     self._stamps.setdefault(ack.sequence, now)
         return frame
 
@@ -139,7 +140,7 @@ class TimedStream(GatewayStream):
 
     def due(self) -> set[int]:
         """The sequences acked so far that trigger an analysis."""
-        return set(range(self.interval, self.acked + 1, self.interval))
+        return set(analysis_due(0, self.acked, self.interval))
 
 
 class Watcher:

@@ -1,15 +1,18 @@
 """How the local engine's Say Meter ranks the labelled sales call corpus (tests/data/sales_corpus) against its
 coach labels: Spearman and Kendall rank correlations with a bootstrap 95% interval, and the mean score by label.
 
-Each call is scored as the service scores it (``measure`` then ``score``), on the whole call and on its final
-window (the last messages an analysis at the call's end reads). Nothing here is fitted: every figure is the engine
-as it stands, on calls its rules were not written from.
+Each call is scored as the service scores it (``measure`` then ``score``), on the whole call (the final reading) and
+on its final window (what a model engine is shown at the call's end). Nothing here is fitted.
 
-    .venv/bin/python -m devtools.say_meter_corpus
+The corpus is split (``devtools.say_meter_split``): rules are designed and weights fitted on the development part,
+the default here; the held-out part measures a finished change and is read a few times at most.
+
+    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import statistics
@@ -22,9 +25,12 @@ from analysis_svc.domain.say_meter import score
 from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
+from devtools.say_meter_split import held_out_ids
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "sales_corpus" / "calls"
 RESAMPLES = 2000
+DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
+PARTS = (DEVELOPMENT, HELD_OUT, ALL)
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -81,8 +87,19 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
     return values[int(0.025 * RESAMPLES)], values[int(0.975 * RESAMPLES) - 1]
 
 
-def load_calls() -> list[dict[str, Any]]:
-    return [json.loads(path.read_text()) for path in sorted(CORPUS.glob("*.json"))]
+def load_calls(part: str = DEVELOPMENT) -> list[dict[str, Any]]:
+    """The calls of one part of the corpus (``say_meter_split``): the development part unless asked otherwise."""
+    held_out = held_out_ids()
+    calls = [json.loads(path.read_text()) for path in sorted(CORPUS.glob("*.json"))]
+    return [call for call in calls if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
+
+
+def part_argument(description: str) -> str:
+    """The part of the corpus named on the command line (``--part``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
+                        help="held_out only to measure a finished change, a few times at most")
+    return str(parser.parse_args().part)
 
 
 def turns_of(call: dict[str, Any]) -> list[Turn]:
@@ -96,7 +113,9 @@ def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
 
 
 def main() -> None:
-    calls = load_calls()
+    part = part_argument(__doc__ or "")
+    calls = load_calls(part)
+    print(f"{part} part of the corpus")
     labels = [call["label"] for call in calls]
     for reading, window in (("whole call", None), (f"final window ({DEFAULT_WINDOW} messages)", DEFAULT_WINDOW)):
         scores = []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
 from analysis_svc.domain.say_meter import score
 from analysis_svc.domain.suggestions import stage_for, suggest
+from analysis_svc.service_layer.ports import understands
 from calls.job_tracks import Blueprint
 from calls.persona_audit import PersonaAudit, PersonaProfile, audit_persona
 from calls.turns import Turn
@@ -16,12 +18,19 @@ from calls.turns import Turn
 class LocalEngine:
     name = "local"
     model = ""
+    languages: frozenset[str] | None = frozenset({"en"})  # its rules are English phrases
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               session_key=window.session_id, previous_curveball=window.previous_curveball)
-        return Judgement(score(metrics, blueprint), suggestions)
+        meter = score(metrics, blueprint)
+        if not understands(self, window.language):
+            # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.
+            meter = dataclasses.replace(meter, reasoning=(
+                f"This call is in a language the local engine does not understand ({window.language}): the reading "
+                "counts only who talks and who asks, not what was said."))
+        return Judgement(meter, suggestions)
 
     async def audit(self, turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:
         return audit_persona(turns, profile)

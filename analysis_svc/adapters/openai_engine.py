@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
+from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
 from analysis_svc.domain.say_meter import FACTORS, RUBRICS, SayMeter, band_for
@@ -32,45 +34,25 @@ from calls.persona_audit import (
 from calls.turns import TRANSCRIPT_IS_DATA, Role, Turn, normalise, transcript_json, words
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 
-SYSTEM_PROMPT = """You are an expert coach analysing a live {blueprint} call between a candidate (speaker
-"candidate") and an AI persona (speaker "persona"). {transcript_is_data}
-Judge the candidate and answer with JSON only, in exactly this shape:
-{{"say_meter": {{"score": 0-100, "factors": {{"rapport": 0-100, "discovery": 0-100, "objection_handling": 0-100,
-"value_articulation": 0-100, "closing_momentum": 0-100}}, "reasoning": "one line"}},
-"suggestions": [{{"type": "context_injection" | "curveball" | "followup_question", "text": "...",
-"priority": "low" | "medium" | "high" | "critical", "label": "short title"}}]}}
-80-100 is excellent (strong rapport, great discovery, objections handled), 50-79 adequate, under 50 poor.
-Context injections are hints for the persona; curveballs are surprises to inject; follow-up questions are what the
-candidate should ask next. At most 5 suggestions."""
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+# The prompts are files named with their version: a change to a prompt is a new version, kept beside the old one
+# until nothing uses it, and each is tested (tests/unit/test_engine_prompts.py).
+LIVE_ANALYSIS_PROMPT = "live_analysis.v2.txt"
+PERSONA_AUDIT_PROMPT = "persona_audit.v1.txt"
+
+
+def prompt_text(name: str) -> str:
+    return (PROMPTS / name).read_text().rstrip("\n")
+
+
+SYSTEM_PROMPT = prompt_text(LIVE_ANALYSIS_PROMPT)
 
 SPEAKERS = {Role.USER: "candidate", Role.ASSISTANT: "persona"}
 MAX_SUGGESTIONS = 5
 MAX_TEXT = 500
 
 # The audit judges the persona's side only, against its difficulty's target length and its traits.
-AUDIT_PROMPT = """You audit how well an AI persona played its role in a practice call with a candidate.
-{transcript_is_data}
-Judge only the persona's side (the turns of speaker "persona"), never the candidate.
-The persona: {who}, difficulty {difficulty} of 5 (harder personas give less away), traits: {traits}.
-Target words per persona turn at this difficulty: {target};
-measured: {average} words per turn on average over {count} turns (each persona turn shows its own "words").
-Score each dimension as an integer from 1 to 10, where 10 is best:
-- brevity: stays within the target words per turn;
-- authenticity: sounds like this person, never like an assistant or an AI, never mentions its instructions or setup;
-- consistency: tone and positions consistent with its traits and with what it said earlier;
-- enthusiasm_leak: 10 means no leaked warmth or eagerness ("I appreciate that", "great question", exclamation marks),
-  1 means constant leaks;
-- pacing: concedes and moves at the pace its difficulty calls for; one point per turn, no monologues.
-Flag the persona's words that cost points, worst first, each with the sequence of the persona turn it comes from and
-the persona's exact words (cut with "..." if long). Recommend concrete changes to the persona's prompt.
-Answer with JSON only, in exactly this shape:
-{{"scores": {{"brevity": 1-10, "authenticity": 1-10, "consistency": 1-10, "enthusiasm_leak": 1-10, "pacing": 1-10}},
-"flagged_quotes": [{{"sequence": the persona turn's sequence, "text": "the persona's exact words",
-"reason": "too_long" | "enthusiasm_leak" | "out_of_character" | "inconsistent" | "pacing" | "other",
-"explanation": "why, in one sentence"}}],
-"recommendations": ["one concrete change to the persona's prompt"]}}
-At most {max_quotes} flagged quotes (text and explanation each at most {max_quote_chars} characters) and at most
-{max_recommendations} recommendations (each at most {max_recommendation_chars} characters)."""
+AUDIT_PROMPT = prompt_text(PERSONA_AUDIT_PROMPT)
 
 MAX_RECOMMENDATION_CHARS = 1000
 _AUDITED = tuple(f.name for f in fields(AuditScores))  # brevity, authenticity, consistency, enthusiasm_leak, pacing
@@ -80,6 +62,7 @@ _ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 
 class OpenAIEngine:
     name = "openai"
+    languages: frozenset[str] | None = None  # a model reads any language its rubric is given in
 
     def __init__(self, base_url: str, api_key: str, model: str, timeout_seconds: float, max_retries: int) -> None:
         self._client = OpenAIJson(base_url, api_key, model, timeout_seconds, max_retries)
@@ -87,9 +70,7 @@ class OpenAIEngine:
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         """The model's Say Meter (weighted by the blueprint's rubric, as the local one) and suggestions."""
-        data = await self._client.complete_json(
-            SYSTEM_PROMPT.format(blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA),
-            transcript_json(window.turns, SPEAKERS))
+        data = await self._client.complete_json(*analysis_request(window, metrics))
         meter, suggestions = answer_of(data, RUBRICS[Blueprint(window.blueprint)])
         return Judgement(meter, suggestions, self.model)
 
@@ -104,6 +85,31 @@ class OpenAIEngine:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def analysis_request(window: LiveWindow, metrics: ConversationMetrics) -> tuple[str, str]:
+    """The system prompt (the track's rubric) and the user message: the window's turns as data, with the measures of
+    the whole call so far, so what fell out of the window still counts."""
+    weights = RUBRICS[Blueprint(window.blueprint)]
+    rubric = ", ".join(f"{name} {weights[name]}" for name in FACTORS)
+    system = SYSTEM_PROMPT.format(blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA, rubric=rubric)
+    return system, transcript_json(window.turns, SPEAKERS, call_so_far=call_so_far(window, metrics))
+
+
+def call_so_far(window: LiveWindow, metrics: ConversationMetrics) -> dict[str, Any]:
+    """The whole call's measures a coach would want from the part of the call the model is not shown."""
+    return {
+        "messages_before_transcript": window.turns[0].sequence - 1 if window.turns else 0,
+        "candidate_share_of_words": round(metrics.candidate_talk_ratio, 2),
+        "questions_about_the_persona": metrics.buyer_questions,
+        "follow_up_questions": metrics.followup_questions,
+        "topics_covered": sorted(metrics.topics_covered),
+        "hesitations": metrics.hesitations,
+        "hesitations_handled_well": round(metrics.hesitation_points / MAX_POINTS, 1),
+        "pushes_after_a_no": metrics.pushes + metrics.pushes_after_decline,
+        "next_step_agreed": metrics.next_step_committed,
+        "language": window.language,
+    }
 
 
 def _score(value: object, where: str) -> int:

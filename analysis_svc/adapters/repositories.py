@@ -11,7 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analysis_svc.adapters import tables as t
+from analysis_svc.domain import running
 from analysis_svc.domain.model import (
+    SESSION_END,
+    KeptMeasures,
     NewAnalysis,
     NewAudit,
     ScorePoint,
@@ -53,7 +56,7 @@ def _analysis(rows: Sequence[Any]) -> StoredAnalysis:
         window_last=head.window_last, window_count=head.window_count, blueprint=head.blueprint, say_meter=meter,
         metrics=dict(head.metrics), engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time,
         suggestions=tuple(_suggestion(row) for row in rows[1:]), engine_fallback=head.engine_fallback,
-        model=head.model,
+        model=head.model, language=head.language, language_supported=head.language_supported,
     )
 
 
@@ -90,12 +93,13 @@ class AnalysisRepository:
                   "window_last": analysis.window_last,
                   "window_count": analysis.window_count, "blueprint": analysis.blueprint, "engine": analysis.engine,
                   "engine_fallback": analysis.engine_fallback, "model": analysis.model,
-                  "latency_ms": analysis.latency_ms}
+                  "latency_ms": analysis.latency_ms, "language": analysis.language,
+                  "language_supported": analysis.language_supported}
         meter = analysis.say_meter
         inserted = (await self._c.execute(insert(t.voice_analysis).values(
             **common, id=analysis.id, kind="say_meter", position=0, meter_score=meter.score,
             meter_factors=meter.factors, meter_weights=meter.weights, band=meter.band.value,
-            reasoning=meter.reasoning, metrics=analysis.metrics,
+            reasoning=meter.reasoning, metrics=analysis.metrics, call_measures=analysis.call_measures,
         ).on_conflict_do_nothing().returning(_rows.create_time))).first()
         if inserted is None:
             return False
@@ -121,6 +125,14 @@ class AnalysisRepository:
             sa.select(_rows.label).where(*_of_session(organization, session_id), _rows.kind == "curveball")
             .order_by(_rows.create_time.desc()).limit(1))
         return label
+
+    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
+        row = (await self._c.execute(
+            sa.select(_rows.up_to_sequence, _rows.call_measures)
+            .where(*_of_session(organization, session_id), _rows.kind == "say_meter",
+                   _rows.up_to_sequence <= up_to_sequence, _rows.call_measures.is_not(None))
+            .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1))).first()
+        return KeptMeasures(row.up_to_sequence, running.from_record(row.call_measures)) if row else None
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:
@@ -163,14 +175,16 @@ class AnalysisRepository:
 
     async def snapshot(self, organization: str, session_id: str) -> Snapshot:
         session = _of_session(organization, session_id)
-        history = [ScorePoint(*row) for row in (await self._c.execute(
-            sa.select(_rows.analysis_id, _rows.window_last, _rows.meter_score, _rows.create_time)
-            .where(*session, _rows.kind == "say_meter").order_by(*_CALL_ORDER))).all()]
+        readings = (await self._c.execute(
+            sa.select(_rows.analysis_id, _rows.window_last, _rows.meter_score, _rows.create_time, _rows.trigger_source)
+            .where(*session, _rows.kind == "say_meter").order_by(*_CALL_ORDER))).all()
+        history = [ScorePoint(*row[:4]) for row in readings]
         open_rows = (await self._c.execute(
             sa.select(t.voice_analysis).where(*session, _IS_SUGGESTION, _rows.state == "open")
             .order_by(sa.text(_SUGGESTION_ORDER)))).all()
         latest = await self.get(organization, history[-1].analysis_id) if history else None
-        return Snapshot(session_id, latest, history, [_suggestion(row) for row in open_rows])
+        return Snapshot(session_id, latest, history, [_suggestion(row) for row in open_rows],
+                        final_reading=any(row.trigger_source == SESSION_END for row in readings))
 
     async def _groups(self, organization: str, analysis_ids: list[str]) -> dict[str, list[Any]]:
         """Each analysis's rows: its say_meter row first (position 0), then its suggestions in the order raised."""

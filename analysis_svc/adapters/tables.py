@@ -27,6 +27,9 @@ voice_analysis = sa.Table(
     sa.Column("band", sa.Text),
     sa.Column("reasoning", sa.Text),
     sa.Column("metrics", JSONB),
+    sa.Column("call_measures", JSONB),  # the whole call's measures up to this reading (analysis_svc.domain.running)
+    sa.Column("language", sa.Text, nullable=False, server_default="en"),  # ISO 639-1, "" when undetermined
+    sa.Column("language_supported", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("trigger_id", sa.Text),
     sa.Column("trigger_source", sa.Text),
     sa.Column("up_to_sequence", sa.BigInteger, nullable=False),

@@ -11,11 +11,13 @@ whether the candidate argues with the buyer ("yeah but ...") and whether they ke
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from analysis_svc.domain.coaching import coach
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -87,6 +89,18 @@ class ConversationMetrics:
     pushes_after_decline: int = 0  # next steps pressed right after the buyer said no
     interruptions: int = 0  # buyer turns cut off mid-sentence by the candidate
     next_step_dated: bool = False  # the agreed step has a day or a time
+    candidate_words: int = 0
+    persona_words: int = 0
+    # What a coach listens for (``coaching``).
+    hesitations: int = 0
+    hesitation_points: int = 0
+    buyer_questions: int = 0
+    open_buyer_questions: int = 0
+    playbacks: int = 0
+    grounded_value: int = 0
+    pushes: int = 0
+    graceful_exits: int = 0
+    refusals: int = 0
 
     @property
     def uncovered_topics(self) -> tuple[Topic, ...]:
@@ -125,10 +139,10 @@ _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _DATE_TIME = _patterns(
     _WEEKDAY, r"tomorrow", r"the " + _ORDINAL, r"(?:january|february|march|april|june|july|august|september|october"
     r"|november|december) " + _ORDINAL,
-    r"(?:at|by) \d{1,2}(?::\d\d)?", r"(?:at|by) noon",
+    r"(?:at|by) \d{1,2}(?::\d\d)?(?! ?(?:%|percent|\d))", r"(?:at|by) noon",
     # "at two", "at nine thirty", but not "at one of our customers"
     r"(?:at|by) (?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-    r"(?= ?(?:o'clock|thirty|fifteen|forty[- ]five|sharp|then|[.,;?!]|$))",
+    r"(?= ?(?:o'clock|thirty|fifteen|forty[- ]five|sharp|then|[.,;?!]|$))(?! ?(?:%|percent))",
     r"(?:\d{1,2}(?::\d\d)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) ?(?:am|pm|a\.m\.|p\.m\.)",
 )
 
@@ -173,9 +187,11 @@ _TOPIC_PATTERNS: dict[Topic, re.Pattern[str]] = {
         r"by hand", r"outages?", r"downhill", r"inconsistent", r"unreliable",
     ),
     Topic.BUDGET: _patterns(
-        r"budget\w*", r"spend\w*", r"invest\w*", r"funding", r"funds", r"allocated", r"set (?:\w+ )?aside",
+        r"budget\w*", r"(?:how much|what) (?:do|does|are|would|could) (?:you|they|we) (?:\w+ )?spend\w*",
+        r"spend(?:ing)? (?:on|per|a year|a month|each)", r"invest\w*", r"funding", r"funds", r"allocated",
+        r"set (?:\w+ )?aside",
         r"price range", r"cost of (?:the problem|doing nothing|that)", r"how much (?:do|would|could|can|are)",
-        r"\$\s?\d[\d,.]*k?", r"\d+k", r"\d+ (?:thousand|million)", r"dollars", r"euros", r"financial\w*",
+        r"\$\s?\d[\d,.]*k?", r"\d+k", r"\d+ (?:thousand|million)", r"dollars", r"euros",
         _NUMBER + r" (?:hundred|thousand|million|grand)", r"money", r"carve[sd]? out", r"(?:a|the) line (?:item )?for",
     ),
     Topic.TIMELINE: _patterns(
@@ -254,8 +270,8 @@ _OBJECTION_PATTERNS: dict[ObjectionKind, re.Pattern[str]] = {
 
 _ACKNOWLEDGEMENT = _patterns(
     r"i (?:completely |totally |really )?(?:understand|hear you|get (?:it|that|why))", r"understandable",
-    r"makes sense", r"(?:that's |that is )?fair", r"good point", r"great (?:point|question)",
-    r"valid (?:point|concern)", r"appreciate", r"i agree", r"you're right", r"absolutely", r"of course",
+    r"makes sense", r"(?:that's |that is )?fair", r"good point",
+    r"valid (?:point|concern)", r"appreciate", r"i agree", r"you're right",
     r"i can see why", r"that's a (?:real|big|common|reasonable) (?:concern|challenge|question)",
     r"got it", r"gotcha", r"i hear (?:that|what you're saying)", r"fair enough", r"i bet", r"ouch", r"understood",
     r"i'd expect that",
@@ -307,7 +323,8 @@ _OBJECTION_ANSWERS: dict[ObjectionKind, re.Pattern[str]] = {
 }
 # Evidence answers any objection: a comparable customer's result, a reference, a no-risk way to try it.
 _EVIDENCE = _patterns(
-    _PERCENT, r"went from \w+(?: \w+)? to", r"put you in touch", r"(?:connect|get) you (?:with|to) (?:their|our|them)",
+    r"(?:customers?|clients?|companies|teams) (?:\w+ ){0,4}" + _PERCENT, r"went from \w+(?: \w+)? to",
+    r"put you in touch", r"(?:connect|get) you (?:with|to) (?:their|our|them)",
     r"talk to their", r"on the phone", r"references?", r"case stud\w*", r"write[- ]up",
     r"(?:had|have) the (?:exact )?same (?:worry|concern|problem)", r"pilot", r"trial", r"no commitment",
     r"(?:what we do|we do it|we're) differently", r"unlike",
@@ -350,13 +367,14 @@ _VALUE_PATTERNS: dict[ValueTheme, re.Pattern[str]] = {
     ),
     ValueTheme.PROOF: _patterns(
         r"customers? like you", r"companies like yours", r"teams like yours", r"case stud\w*",
-        r"(?:one|another) (?:of our )?(?:customers?|clients?)", _PERCENT, r"went from \w+(?: \w+)? to",
+        r"(?:one|another) (?:of our )?(?:customers?|clients?)", r"went from \w+(?: \w+)? to",
         r"put you in touch", r"(?:had|have) the (?:exact )?same (?:worry|concern|problem)",
     ),
 }
 
 _NEXT_STEP = _patterns(
-    r"schedule", r"book", r"calendar invite", r"set up (?:a|the) (?:call|meeting|demo|time|trial|pilot)",
+    r"schedule", r"book (?:a|an|the|some|it|in|you|us|them|time)", r"calendar invite",
+    r"set up (?:a|the) (?:call|meeting|demo|time|trial|pilot)",
     r"(?:send|share) (?:you |over )?(?:a |the )?(?:proposal|quote|contract|agreement)", r"trial", r"pilot",
     r"follow[- ]up (?:call|meeting)", r"next (?:monday|tuesday|wednesday|thursday|friday|week)",
     r"(?:on|this) (?:monday|tuesday|wednesday|thursday|friday)", r"demo", r"next steps?",
@@ -380,6 +398,12 @@ _AGREEMENT = _patterns(
 _AGREEMENT_TO_PROPOSAL = _patterns(
     _AGREEMENT.pattern, r"works", r"is (?:ok|okay|fine)", r"i'll (?:loop|pull|bring) \w+ in", r"see you (?:then|there)",
 )
+# The buyer deciding to buy, whatever was asked: "ok, send the invoice, we'll go ahead", "wrap it up, I'll take it".
+_BUYS = _patterns(
+    r"we'll (?:go ahead|sign|take it|find the money)", r"i'll take (?:it|them)", r"let's (?:go|do it|go ahead)",
+    r"(?:send|write) (?:me |us |you |him |her )?(?:the|an?) (?:invoice|contract|check|cheque)", r"ready to go ahead",
+    r"(?:sign|signing) (?:it )?today", r"wrap it up", r"you've got a deal", r"(?:i'm|we're) (?:in|on board)",
+)
 # A clear no: pressing on after one is pushing.
 _REFUSAL = _patterns(
     r"no thanks", r"don't think so", r"not interested", r"(?:don't|do not) want", r"please don't", r"take me off",
@@ -391,7 +415,8 @@ _DECLINE = _patterns(
     _REFUSAL.pattern, r"not ready", r"hold off", r"i'll think about it", r"let me think", r"not (?:right )?now",
     r"maybe later", r"send me some information", r"maybe", r"i don't know", r"we'll see", r"i guess",
     r"look at my calendar", r"i'll reach out",
-    r"(?:send|email) me (?:an email|something|some info\w*|more info\w*|details)",
+    r"(?:send|email) me (?:an email|something|some info\w*|more info\w*|details)", r"possibly", r"perhaps",
+    r"first i (?:need|have|want)",
     r"not sure (?:we|i) need",
 )
 _OPENING_NO = re.compile(r"^\W*no(?!\w)(?!\s+(?:worries|problem))")
@@ -415,8 +440,9 @@ FEATURE_LIST_ITEMS = 4
 FEATURE_ITEM_WORDS = 6
 
 
-def measure(turns: Iterable[Turn]) -> ConversationMetrics:
-    """Measure a window of turns, in sequence order whatever order they come in."""
+def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetrics:
+    """Measure a window of turns, in sequence order whatever order they come in (``refusals_before``: the noes the
+    buyer said earlier in the call, for a window that does not start at its beginning)."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     texts = [normalise(turn.text).lower() for turn in ordered]  # the patterns are written in lower case
     candidate = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.USER]
@@ -434,6 +460,7 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
     answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1])
                if any(o.handled and o.sequence == turn.sequence for o in objections)}
     followups, tailored, dumps = _engagement(ordered, texts, answers)
+    coached = coach(ordered, texts, _questions, _speaks_to, refusals_before)
     return ConversationMetrics(
         turn_count=len(ordered),
         candidate_turns=len(candidate),
@@ -465,6 +492,9 @@ def measure(turns: Iterable[Turn]) -> ConversationMetrics:
             if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and _CUT_OFF.search(texts[index])
         ),
         next_step_dated=dated,
+        candidate_words=candidate_words,
+        persona_words=persona_words,
+        **dataclasses.asdict(coached),
     )
 
 
@@ -580,6 +610,13 @@ def _answers(kind: ObjectionKind, reply: str) -> bool:
     return acknowledged and addressed
 
 
+def _speaks_to(objection: str, reply: str) -> bool:
+    """Whether the reply answers what the objection is about (its kind's answers), without arguing."""
+    return not _DISMISSAL.search(reply) and any(
+        pattern.search(objection) and _OBJECTION_ANSWERS[kind].search(reply)
+        for kind, pattern in _OBJECTION_PATTERNS.items())
+
+
 def _declines(text: str) -> bool:
     return bool(_DECLINE.search(text) or _OPENING_NO.match(text))
 
@@ -613,7 +650,7 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[str]) -> tuple[bool, boo
         agrees = (previous_proposed and bool(_AGREEMENT_TO_PROPOSAL.search(text))) or bool(
             _AGREEMENT.search(text) and _NEXT_STEP.search(text))
         counters = previous_proposed and bool(_DATE_TIME.search(text))
-        if agrees or counters:
+        if agrees or counters or _BUYS.search(text):
             committed = True
             dated = dated or bool(_DATE_TIME.search(text) or (previous_proposed and _DATE_TIME.search(previous)))
     return proposed, committed, dated, pushes

@@ -12,6 +12,9 @@ from analysis_svc.domain.suggestions import Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 
+# The trigger source of the reading of the whole call taken when it ends, before its audit.
+SESSION_END = "session_end"
+
 
 @dataclass(frozen=True)
 class Window:
@@ -44,6 +47,7 @@ class LiveWindow:
     blueprint: str
     turns: tuple[Turn, ...]
     previous_curveball: str | None
+    language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ class Judgement:
     say_meter: SayMeter
     suggestions: list[Suggestion]
     model: str = ""  # the model that judged, for an engine that runs one
+
+
+class KeptMeasures(NamedTuple):
+    """The whole call's measures a stored reading kept, and the sequence they run up to."""
+
+    up_to_sequence: int
+    measures: ConversationMetrics
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,9 @@ class NewAnalysis:
     model: str
     latency_ms: float
     suggestions: tuple[Suggestion, ...]
+    call_measures: dict[str, Any] | None = None  # the whole call's measures up to this reading (domain.running)
+    language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
+    language_supported: bool = True  # the engine that read it understands that language
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,8 @@ class StoredAnalysis:
     suggestions: tuple[StoredSuggestion, ...] = ()
     engine_fallback: bool = False
     model: str = ""
+    language: str = "en"
+    language_supported: bool = True
 
 
 class ScorePoint(NamedTuple):
@@ -128,6 +144,7 @@ class Snapshot:
     latest: StoredAnalysis | None  # the current meter: the last in call order
     history: list[ScorePoint]  # in call order
     open_suggestions: list[StoredSuggestion]
+    final_reading: bool = False  # the reading of the whole call at its end is stored
 
 
 @dataclass(frozen=True)

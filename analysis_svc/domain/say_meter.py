@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from calls.job_tracks import Blueprint
 
@@ -24,14 +25,18 @@ YELLOW_FROM = 50
 
 # Share of words a candidate should speak in a discovery conversation; outside this band rapport suffers.
 BALANCED_TALK = (0.3, 0.55)
-# Candidate words in one run at which the other side has clearly stopped listening.
-MONOLOGUE_LIMIT = 150
-# Questions per candidate turn that count as fully curious.
+# Questions per candidate turn that count as fully curious (the coach's "hardly asking questions").
 FULL_QUESTION_RATE = 0.6
-# With nothing to answer, objection handling is untested rather than good or bad.
-UNTESTED_OBJECTION_HANDLING = 70
-# Follow-up questions (on what the buyer just said) that show the candidate is digging, not running a checklist.
+# Discovery: turns asking about the buyer's situation, open ones among them, and follow-up questions (on what the
+# buyer just said) that show the candidate is digging, not running a checklist; each counted up to what a good call
+# needs.
+FULL_BUYER_QUESTIONS = 4
+FULL_OPEN_QUESTIONS = 3
 FULL_FOLLOWUPS = 3
+# Listening: acknowledgements and playbacks that make a buyer feel heard.
+FULL_LISTENING = 3
+# Value: statements tied to the buyer's own words that make a case.
+FULL_GROUNDED_VALUE = 2
 # Rapport points lost for each time the candidate argues, presses a next step after a no, or talks over the buyer.
 DISMISSAL_PENALTY = 15
 PUSH_PENALTY = 10
@@ -40,8 +45,9 @@ INTERRUPTION_PENALTY = 10
 # pitch and scores at most GENERIC_VALUE_CAP.
 FEATURE_DUMP_PENALTY = 20
 GENERIC_VALUE_CAP = 40
-# Closing momentum: an agreed step with a day or time, one without, a step only proposed, none, pressed after a no.
-CLOSE_DATED, CLOSE_AGREED, CLOSE_PROPOSED, CLOSE_NONE, CLOSE_PRESSED = 100, 80, 45, 20, 5
+# Closing momentum: an agreed step with a day or time, one without, a no taken with grace and the door left open,
+# a step only proposed, none, pressed after a no.
+CLOSE_DATED, CLOSE_AGREED, CLOSE_HONEST, CLOSE_PROPOSED, CLOSE_NONE, CLOSE_PRESSED = 100, 80, 60, 45, 20, 5
 
 
 class Band(StrEnum):
@@ -53,7 +59,8 @@ class Band(StrEnum):
 # Factor weights in percent, each rubric summing to 100. Engineering and security tracks are judged on how
 # well the candidate uncovers the problem, not on pushing for a commitment; HR on the relationship.
 RUBRICS: dict[Blueprint, dict[str, int]] = {
-    Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15, CLOSING_MOMENTUM: 20},
+    # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
+    Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
     Blueprint.MARKETING: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 25,
                           CLOSING_MOMENTUM: 15},
     Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
@@ -91,16 +98,33 @@ def band_for(score: int) -> Band:
     return Band.YELLOW if score >= YELLOW_FROM else Band.RED
 
 
-def score(metrics: ConversationMetrics, blueprint: Blueprint) -> SayMeter:
-    weights = RUBRICS[Blueprint(blueprint)]
-    factors = {
+def factor_scores(metrics: ConversationMetrics) -> dict[str, int | None]:
+    """Each factor 0-100; objection handling is None (untested) when the buyer never hesitated."""
+    return {
         RAPPORT: _rapport(metrics),
         DISCOVERY: _discovery(metrics),
         OBJECTION_HANDLING: _objection_handling(metrics),
         VALUE_ARTICULATION: _value_articulation(metrics),
         CLOSING_MOMENTUM: _closing_momentum(metrics),
     }
-    total = _round(sum(factors[name] * weights[name] for name in FACTORS) / 100)
+
+
+def weigh(factors: dict[str, int | None], weights: dict[str, int]) -> float:
+    """The weighted mean of the tested factors: an untested factor's weight goes to the others in proportion, so
+    a call where nothing tested it is neither rewarded nor penalised for it."""
+    tested = [name for name in FACTORS if factors[name] is not None]
+    total_weight = sum(weights[name] for name in tested)
+    if not total_weight:
+        return 0.0
+    return sum(weights[name] * (factors[name] or 0) for name in tested) / total_weight
+
+
+def score(metrics: ConversationMetrics, blueprint: Blueprint) -> SayMeter:
+    weights = RUBRICS[Blueprint(blueprint)]
+    measured = factor_scores(metrics)
+    total = _round(weigh(measured, weights))
+    # An untested factor is shown at the score of the rest, which is what it counts for.
+    factors = {name: total if value is None else value for name, value in measured.items()}
     return SayMeter(
         score=total,
         band=band_for(total),
@@ -119,54 +143,61 @@ def _clamp(value: float) -> float:
 
 
 def _rapport(metrics: ConversationMetrics) -> int:
+    """Listening and rapport: the buyer gets room to talk, the seller acknowledges, plays back and follows up on what
+    was said, and never argues, presses on after a no or talks over the buyer."""
     if not metrics.candidate_turns:
         return 0
     low, high = BALANCED_TALK
     ratio = metrics.candidate_talk_ratio
     balance = _clamp(1 - max(low - ratio, ratio - high, 0) / 0.35)
-    listening = _clamp(2 * metrics.listening_signals / metrics.candidate_turns)  # every other turn is plenty
-    restraint = _clamp(1 - max(0, metrics.candidate_longest_monologue_words - 60) / (MONOLOGUE_LIMIT - 60))
-    # Arguing, pressing after a no and talking over the buyer cost the relationship whatever else went well.
-    penalty = (DISMISSAL_PENALTY * metrics.dismissals + PUSH_PENALTY * metrics.pushes_after_decline
+    listening = _clamp((metrics.listening_signals + metrics.playbacks + metrics.followup_questions) / FULL_LISTENING)
+    penalty = (DISMISSAL_PENALTY * metrics.dismissals + PUSH_PENALTY * (metrics.pushes + metrics.pushes_after_decline)
                + INTERRUPTION_PENALTY * metrics.interruptions)
-    return _round(100 * (0.4 * balance + 0.4 * listening + 0.2 * restraint) - penalty)
+    return _round(100 * (0.3 * balance + 0.7 * listening) - penalty)
 
 
 def _discovery(metrics: ConversationMetrics) -> int:
+    """Questions about the buyer's situation, open ones, follow-ups on the buyer's answers, and the topics on the
+    table; counted up to what a good call needs, not per turn, so a short good call is not capped."""
     if not metrics.candidate_turns:
         return 0
     coverage = len(metrics.topics_covered) / len(Topic)
-    curiosity = _clamp(metrics.candidate_question_rate / FULL_QUESTION_RATE)
-    openness = metrics.candidate_open_questions / metrics.candidate_questions if metrics.candidate_questions else 0.0
+    asking = _clamp(metrics.buyer_questions / FULL_BUYER_QUESTIONS)
+    openness = _clamp(metrics.open_buyer_questions / FULL_OPEN_QUESTIONS)
     # Digging into the buyer's answers is what separates discovery from a questionnaire.
     depth = _clamp(metrics.followup_questions / FULL_FOLLOWUPS)
-    return _round(100 * (0.45 * coverage + 0.2 * curiosity + 0.1 * openness + 0.25 * depth))
+    return _round(100 * (0.3 * asking + 0.15 * openness + 0.3 * depth + 0.25 * coverage))
 
 
-def _objection_handling(metrics: ConversationMetrics) -> int:
-    if not metrics.objections_raised:
-        return UNTESTED_OBJECTION_HANDLING
-    return _round(100 * metrics.objections_handled / metrics.objections_raised)
+def _objection_handling(metrics: ConversationMetrics) -> int | None:
+    """How the seller met the buyer's hesitations (``coaching``); None when the buyer never hesitated."""
+    if not metrics.hesitations:
+        return None
+    return _round(100 * metrics.hesitation_points / (MAX_POINTS * metrics.hesitations))
 
 
 def _value_articulation(metrics: ConversationMetrics) -> int:
+    """Value built on the buyer's own words and numbers; generic claims count for little, feature lists against."""
     if not metrics.candidate_turns:
         return 0
-    # Value lands when it is repeated in more than one turn and spans more than one kind of outcome, and above all
-    # when it is built on what the buyer said; generic claims count for a quarter each, at most two of them.
+    grounded = _clamp((metrics.grounded_value + metrics.tailored_value_statements) / FULL_GROUNDED_VALUE)
     generic = metrics.value_statements - metrics.tailored_value_statements
-    statements = _clamp(metrics.tailored_value_statements / 2 + min(generic, 2) / 4)
+    claims = _clamp(min(generic, 2) / 4)
     breadth = _clamp(len(metrics.value_themes) / 2)
-    value = 100 * (0.6 * statements + 0.4 * breadth) - FEATURE_DUMP_PENALTY * metrics.feature_dumps
-    return _round(value if metrics.tailored_value_statements else min(value, GENERIC_VALUE_CAP))
+    value = 100 * (0.6 * grounded + 0.25 * claims + 0.15 * breadth) - FEATURE_DUMP_PENALTY * metrics.feature_dumps
+    return _round(value if grounded else min(value, GENERIC_VALUE_CAP))
 
 
 def _closing_momentum(metrics: ConversationMetrics) -> int:
+    """An agreed step (dated best), or an honest close-out when the buyer said no; pressing after a no is worst."""
+    pressed = metrics.pushes_after_decline + metrics.pushes
     if metrics.next_step_committed:
         agreed = CLOSE_DATED if metrics.next_step_dated else CLOSE_AGREED
-        return _round(agreed - PUSH_PENALTY * 2 * metrics.pushes_after_decline)
-    if metrics.pushes_after_decline:
+        return _round(agreed - PUSH_PENALTY * 2 * pressed)
+    if pressed:
         return CLOSE_PRESSED  # worse than not asking: the buyer said no and heard a pitch
+    if metrics.graceful_exits:
+        return CLOSE_HONEST
     return CLOSE_PROPOSED if metrics.next_step_proposed else CLOSE_NONE
 
 

@@ -84,6 +84,8 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
         create_time=timestamp(stored.create_time),
         latency=duration_pb2.Duration(nanos=int(stored.latency_ms * 1_000_000) % 1_000_000_000,
                                       seconds=int(stored.latency_ms // 1000)),
+        language=stored.language,
+        language_supported=stored.language_supported,
     )
 
 
@@ -97,6 +99,7 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
                        for point in snapshot.history],
         open_suggestions=[_suggestion(s, snapshot.session_id) for s in snapshot.open_suggestions],
         analysis_count=len(snapshot.history),
+        final_reading=snapshot.final_reading,
     )
 
 

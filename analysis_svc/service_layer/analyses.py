@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
+from dataclasses import dataclass
 
-from analysis_svc.domain.conversation import measure
+from prometheus_client import Counter
+
+from analysis_svc.domain import running
+from analysis_svc.domain.conversation import ConversationMetrics, measure
+from analysis_svc.domain.language import language_of
 from analysis_svc.domain.model import (
+    SESSION_END,
+    EndedCall,
     Judgement,
+    KeptMeasures,
     LiveWindow,
     NewAnalysis,
     Snapshot,
@@ -18,7 +27,7 @@ from analysis_svc.domain.model import (
     metrics_record,
 )
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
-from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader
+from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader, understands
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -28,6 +37,27 @@ from svckit.usecase import Page
 
 DEFAULT_WINDOW, MAX_WINDOW = 20, 200
 MAX_TRIGGER_ID = 100
+# A reading whose predecessors were missed reads back at most this far to bring the call's measures up to date; the
+# messages before that are left out of them (counted), so no reading costs more than this many messages.
+MAX_CATCH_UP = 200
+MAX_SEQUENCE = 2**63 - 1
+FINAL_TRIGGER = "session-end"
+
+CALL_MEASURE_GAPS = Counter("sparring_analysis_call_measure_gaps_total",
+                            "Readings whose call measures leave out messages no reading reached (over the catch-up "
+                            "bound).")
+
+
+@dataclass(frozen=True)
+class NewReading:
+    """A reading to take: where in the call, the window the engine is shown, and the whole call's measures."""
+
+    trigger_id: str
+    source: str
+    up_to_sequence: int
+    blueprint: str
+    live: LiveWindow
+    measures: ConversationMetrics
 
 
 class Analyses:
@@ -63,24 +93,59 @@ class Analyses:
         if existing is not None:
             return existing, True
         started = time.perf_counter()
-        window, previous_curveball = await asyncio.gather(
-            self._transcripts.window(organization, session_id, up_to_sequence, window_size or DEFAULT_WINDOW),
-            self._last_curveball(organization, session_id))
+        size = window_size or DEFAULT_WINDOW
+        window, previous_curveball, kept = await asyncio.gather(
+            self._transcripts.window(organization, session_id, up_to_sequence, size),
+            self._last_curveball(organization, session_id),
+            self._kept_measures(organization, session_id, up_to_sequence or MAX_SEQUENCE))
         _check_window(session_id, up_to_sequence, window)
-        live = LiveWindow(session_id, window.blueprint, window.turns, previous_curveball)
-        metrics = measure(window.turns)
+        kept_up_to = kept.up_to_sequence if kept else 0
+        if window.turns[0].sequence > kept_up_to + 1 and len(window.turns) == size:
+            # Readings were missed (or this is a session's first): read back to where the kept measures end.
+            window = await self._transcripts.window(
+                organization, session_id, window.turns[-1].sequence,
+                min(MAX_CATCH_UP, window.turns[-1].sequence - kept_up_to + 1))  # and one turn of context
+            if window.turns[0].sequence > kept_up_to + 1:
+                CALL_MEASURE_GAPS.inc()
+        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns)
+        shown = window.turns[-size:]
+        live = LiveWindow(session_id, window.blueprint, shown, previous_curveball)
+        reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
+                             measures)
+        return await self._judge_and_store(organization, reading, engine, deadline, started)
+
+    async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
+        """The reading of the whole ended call, stored once before its audit (so a watcher sees it before the audit
+        that ends its stream). It is the local engine's: a model engine judges windows, and this reading is the
+        measure of the whole call the Say Meter is ranked by."""
+        if not call.turns or await self._by_trigger(organization, session_id, FINAL_TRIGGER) is not None:
+            return
+        started = time.perf_counter()
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:],
+                          await self._last_curveball(organization, session_id))
+        reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
+                             measure(call.turns))
+        await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
+
+    async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
+                               started: float) -> tuple[StoredAnalysis, bool]:
+        measures, session_id = reading.measures, reading.live.session_id
+        live = dataclasses.replace(reading.live, language=language_of(reading.live.turns))
 
         async def judge(chosen: AnalysisEngine) -> Judgement:
-            return await chosen.analyse(live, metrics)
+            return await chosen.analyse(live, measures)
 
         judged = await self._engines.run(engine, judge, deadline, f"sessions/{session_id}")
         analysis = NewAnalysis(
-            id=str(uuid.uuid4()), session_id=session_id, trigger_id=trigger_id, trigger_source=source,
-            up_to_sequence=up_to_sequence or window.last_durable_sequence, window_first=window.turns[0].sequence,
-            window_last=window.turns[-1].sequence, window_count=len(window.turns), blueprint=window.blueprint,
-            say_meter=judged.result.say_meter, metrics=metrics_record(metrics), engine=judged.engine,
-            engine_fallback=judged.fallback, model=judged.result.model,
-            latency_ms=(time.perf_counter() - started) * 1000, suggestions=tuple(judged.result.suggestions))
+            id=str(uuid.uuid4()), session_id=session_id, trigger_id=reading.trigger_id,
+            trigger_source=reading.source, up_to_sequence=reading.up_to_sequence,
+            window_first=live.turns[0].sequence, window_last=live.turns[-1].sequence, window_count=len(live.turns),
+            blueprint=reading.blueprint, say_meter=judged.result.say_meter, metrics=metrics_record(measures),
+            engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
+            latency_ms=(time.perf_counter() - started) * 1000, suggestions=tuple(judged.result.suggestions),
+            call_measures=running.to_record(measures), language=live.language,
+            language_supported=understands(self._engines.named(judged.engine), live.language))
+        trigger_id = reading.trigger_id
         async with self._database.transaction() as uow:
             if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won
                 winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
@@ -150,6 +215,10 @@ class Analyses:
     async def _by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None:
         async with self._database.read() as uow:
             return await uow.analyses.by_trigger(organization, session_id, trigger_id)
+
+    async def _kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
+        async with self._database.read() as uow:
+            return await uow.analyses.kept_measures(organization, session_id, up_to_sequence)
 
     async def _last_curveball(self, organization: str, session_id: str) -> str | None:
         async with self._database.read() as uow:

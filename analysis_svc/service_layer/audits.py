@@ -4,13 +4,18 @@ The auditor is the engine the request names, else the configured default: `local
 `openai`. An `openai` audit that fails (unreachable, slow, refused, an answer that does not validate) is replaced by
 the local one, counted in ``sparring_analysis_engine_fallbacks_total{reason}`` as a failed analysis is, and stored
 with ``engine = 'local'`` and ``engine_fallback``: an ended call is never left without an audit.
+
+The final reading of the whole call (``TRIGGER_SOURCE_SESSION_END``) is stored before the audit, so the audit, the
+last event a watcher gets, comes after it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from analysis_svc.domain.model import NewAudit, StoredAudit
+from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import AuditEngine, Database, PersonaProfiles, TranscriptReader
 from analysis_svc.service_layer.session_access import require_organization
@@ -24,8 +29,9 @@ from svckit.usecase import Page
 
 class Audits:
     def __init__(self, database: Database, transcripts: TranscriptReader, personas: PersonaProfiles,
-                 page_tokens: PageTokens, engines: Engines[AuditEngine]) -> None:
+                 page_tokens: PageTokens, engines: Engines[AuditEngine], analyses: Analyses) -> None:
         self._database = database
+        self._analyses = analyses
         self._tokens = page_tokens
         self._transcripts = transcripts
         self._personas = personas
@@ -47,7 +53,8 @@ class Audits:
         if existing is not None:
             return existing, True
         call = await self._transcripts.ended_call(organization, session_id)
-        persona = await self._personas.persona(call.persona)
+        persona, _ = await asyncio.gather(self._personas.persona(call.persona),
+                                          self._analyses.final_reading(organization, session_id, call, deadline))
 
         async def audit(auditor: AuditEngine) -> PersonaAudit:
             return await auditor.audit(call.turns, persona.profile)

@@ -50,6 +50,10 @@ class Engines(Generic[E]):
     def configured(self, name: str) -> bool:
         return name == self.local.name or name in self.others
 
+    def named(self, name: str) -> E:
+        """A configured engine by name."""
+        return self.local if name == self.local.name else self.others[name]
+
     async def run(self, name: str, work: Callable[[E], Awaitable[T]], deadline: float | None,
                   subject: str) -> Produced[T]:
         """``work`` done by the engine ``name`` within the caller's deadline, else by `local`."""

@@ -11,6 +11,7 @@ from analysis_svc.domain.model import (
     AuditedPersona,
     EndedCall,
     Judgement,
+    KeptMeasures,
     LiveWindow,
     NewAnalysis,
     NewAudit,
@@ -32,6 +33,8 @@ class AnalysisRepository(Protocol):
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None: ...
     async def by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None: ...
     async def last_curveball(self, organization: str, session_id: str) -> str | None: ...
+    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
+        """The measures kept by the session's last reading in call order at or before ``up_to_sequence``."""
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]: ...
     async def suggestion(self, organization: str, session_id: str, suggestion_id: str, *,
@@ -113,8 +116,15 @@ class AnalysisEngine(Protocol):
 
     name: str
     model: str
+    languages: frozenset[str] | None  # the ISO 639-1 codes it understands; None: any
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement: ...
+
+
+def understands(engine: AnalysisEngine, language: str) -> bool:
+    """Whether a reading of a call in ``language`` ("" when undetermined) by ``engine`` is a judgement of what was
+    said."""
+    return engine.languages is None or not language or language in engine.languages
 
 
 class AuditEngine(Protocol):

@@ -317,11 +317,13 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
     assert any("appreciate" in r.lower() for r in audit.recommendations)
     assert audit.target_words_per_turn.max_words < audit.avg_words_per_turn
     assert audit.delivery_state == pb.DELIVERY_STATE_PENDING  # kept until the learning service takes it
-    event = await watch.read()
+    final, event = await watch.read(), await watch.read()
+    assert final.analysis.trigger.source == pb.TRIGGER_SOURCE_SESSION_END  # the whole call's reading, then the audit
     assert event.audit == audit
     assert await watch.code() == grpc.StatusCode.OK
     snapshot = (await analyses.GetSessionSnapshot(pb.GetSessionSnapshotRequest(session=session_name))).snapshot
     assert snapshot.audit == audit
+    assert snapshot.final_reading and snapshot.latest_analysis.name == final.analysis.name
     late_watch = analyses.WatchSession(pb.WatchSessionRequest(session=session_name))
     assert (await late_watch.read()).snapshot.audit == audit
     assert await late_watch.code() == grpc.StatusCode.OK  # nothing more will come

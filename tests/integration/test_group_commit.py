@@ -213,10 +213,10 @@ async def test_the_default_interval_and_a_large_group_cross_several_multiples_at
     futures = await submit_all(committer, [(tens, said(n)) for n in range(1, 26)]
                                + [(ones, said(n)) for n in range(1, 4)])
     await asyncio.gather(*futures)
-    assert await analysis_requests(engine, tens) == [10, 20]
+    assert await analysis_requests(engine, tens) == [4, 10, 20]
     assert await analysis_requests(engine, ones) == [1, 2, 3]
     await asyncio.gather(*await submit_all(committer, [(tens, said(n)) for n in range(26, 31)]))
-    assert await analysis_requests(engine, tens) == [10, 20, 30]
+    assert await analysis_requests(engine, tens) == [4, 10, 20, 30]
 
 
 async def test_analysis_requests_are_announced_by_notify(committer, service, engine, database_url):

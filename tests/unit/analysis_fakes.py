@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from analysis_svc.domain import running
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import (
+    SESSION_END,
     AuditedPersona,
     EndedCall,
     Judgement,
+    KeptMeasures,
     LiveWindow,
     NewAnalysis,
     NewAudit,
@@ -41,6 +44,7 @@ class FakeAnalysisRepository:
     def __init__(self) -> None:
         self.analyses: dict[str, StoredAnalysis] = {}
         self.organizations: dict[str, str] = {}  # analysis id -> its organization
+        self.call_measures: dict[str, dict[str, Any]] = {}  # analysis id -> the call's measures it kept
 
     def _of(self, organization: str) -> list[StoredAnalysis]:
         return [a for a in self.analyses.values() if self.organizations[a.id] == organization]
@@ -54,7 +58,10 @@ class FakeAnalysisRepository:
             StoredSuggestion(f"{analysis.id}-{position}", analysis.id, analysis.session_id, suggestion, "open",
                              created, position=position)
             for position, suggestion in enumerate(analysis.suggestions, start=1))
-        fields = {f.name: getattr(analysis, f.name) for f in dataclasses.fields(analysis) if f.name != "suggestions"}
+        fields = {f.name: getattr(analysis, f.name) for f in dataclasses.fields(analysis)
+                  if f.name not in ("suggestions", "call_measures")}
+        if analysis.call_measures is not None:
+            self.call_measures[analysis.id] = analysis.call_measures
         self.analyses[analysis.id] = StoredAnalysis(**fields, create_time=created, suggestions=suggestions)
         return True
 
@@ -69,6 +76,12 @@ class FakeAnalysisRepository:
         curveballs = [s for a in self._of(organization) if a.session_id == session_id for s in a.suggestions
                       if s.suggestion.type.value == "curveball"]
         return curveballs[-1].suggestion.label if curveballs else None
+
+    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
+        kept = [a for a in await self.in_call_order(organization, session_id, None, None, len(self.analyses))
+                if a.up_to_sequence <= up_to_sequence and a.id in self.call_measures]
+        return KeptMeasures(kept[-1].up_to_sequence, running.from_record(self.call_measures[kept[-1].id])) \
+            if kept else None
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:
@@ -88,7 +101,8 @@ class FakeAnalysisRepository:
         analyses = await self.in_call_order(organization, session_id, None, None, len(self.analyses))
         history = [ScorePoint(a.id, a.window_last, a.say_meter.score, a.create_time) for a in analyses]
         return Snapshot(session_id, analyses[-1] if analyses else None, history,
-                        [s for a in analyses for s in a.suggestions if s.state == "open"])
+                        [s for a in analyses for s in a.suggestions if s.state == "open"],
+                        final_reading=any(a.trigger_source == SESSION_END for a in analyses))
 
     async def resolve(self, organization: str, suggestion_id: str, state: str, *, command: str = "",
                       reason: str = "") -> StoredSuggestion:
@@ -239,16 +253,22 @@ class FakeCommands:
 
 
 class FakeAnalysisEngine:
-    """Answers every window with the same judgement; counts the windows it judged."""
+    """Answers every window with the same judgement; keeps the windows it judged."""
+
+    languages = None
 
     def __init__(self, name: str, judgement: Judgement) -> None:
         self.name = name
         self.model = judgement.model
         self.judgement = judgement
-        self.judged = 0
+        self.windows: list[LiveWindow] = []
+
+    @property
+    def judged(self) -> int:
+        return len(self.windows)
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
-        self.judged += 1
+        self.windows.append(window)
         return self.judgement
 
 

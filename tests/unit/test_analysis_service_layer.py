@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from analysis_svc.domain.model import Judgement
+from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.model import Judgement, metrics_record
 from analysis_svc.domain.say_meter import Band, SayMeter
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
 from analysis_svc.service_layer.analyses import Analyses
@@ -89,9 +90,9 @@ def actions(database, directory) -> SuggestionActions:
     return SuggestionActions(database, FakeCommands(), SessionAccess(directory))
 
 
-def _audits(database: FakeDatabase, model_engine) -> Audits:
+def _audits(database: FakeDatabase, model_engine, analyses: Analyses) -> Audits:
     return Audits(database, FakeTranscripts(CALL), FakePersonas(SARAH), PageTokens.from_secret("test"),
-                  Engines(FakeAuditEngine("local", LOCAL_AUDIT), {"openai": model_engine}, default="openai"))
+                  Engines(FakeAuditEngine("local", LOCAL_AUDIT), {"openai": model_engine}, default="openai"), analyses)
 
 
 async def test_a_requested_analysis_is_stored_with_its_suggestions_and_announced(analyses, database):
@@ -115,23 +116,43 @@ async def test_a_repeated_trigger_returns_the_stored_analysis_without_judging_ag
     assert database.commits == 1 and len(database.announced) == 1
 
 
-async def test_an_audit_is_the_chosen_engines_and_stored_once(database):
-    audits = _audits(database, FakeAuditEngine("openai", MODEL_AUDIT))
+async def test_each_reading_measures_the_whole_call_so_far_and_shows_the_engine_its_window(
+        analyses, transcripts, engine):
+    await analyses.request_analysis(ADMIN, "call-1", 2, "seq-2", "message_count", 2)
+    later, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 2)
+    assert (later.window_first, later.window_count) == (3, 2)
+    assert [turn.sequence for turn in engine.windows[-1].turns] == [3, 4]
+    assert later.metrics == metrics_record(measure(CALL))
+    assert transcripts.windows_read == 2  # the second window reached back to the first reading: no catch-up read
+
+
+async def test_a_reading_whose_predecessors_are_missing_reads_back_to_the_calls_start(analyses, transcripts):
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 2)
+    assert stored.window_count == 2 and stored.metrics == metrics_record(measure(CALL))
+    assert transcripts.windows_read == 2
+
+
+async def test_an_audit_is_the_chosen_engines_and_stored_once_after_the_final_reading(database, analyses):
+    audits = _audits(database, FakeAuditEngine("openai", MODEL_AUDIT), analyses)
     stored, duplicate = await audits.audit_session(ADMIN, "call-1")
     assert not duplicate
     assert (stored.audit, stored.engine, stored.engine_fallback) == (MODEL_AUDIT, "openai", False)
     assert (stored.persona, stored.delivery_state) == ("personas/sarah-chen", "pending")
-    assert database.announced == [f"acme/call-1:audit:{stored.id}"]
+    final = (await analyses.list_analyses(ADMIN, "call-1", "session_end", 0, "")).items
+    assert [(a.trigger_id, a.up_to_sequence, a.window_count) for a in final] == [("session-end", 4, 4)]
+    assert database.announced == [f"acme/call-1:{final[0].id}", f"acme/call-1:audit:{stored.id}"]
+    assert (await analyses.snapshot(ADMIN, "call-1")).final_reading
     again, duplicate = await audits.audit_session(ADMIN, "call-1", engine="local")
     assert duplicate and again == stored
+    assert len(database.announced) == 2
 
 
-async def test_an_audit_whose_engine_fails_is_the_local_one_counted_as_a_fallback(database):
+async def test_an_audit_whose_engine_fails_is_the_local_one_counted_as_a_fallback(database, analyses):
     def fallbacks() -> float:
         return REGISTRY.get_sample_value("sparring_analysis_engine_fallbacks_total", {"reason": INVALID_ANSWER}) or 0
 
     before = fallbacks()
-    stored, _ = await _audits(database, FailingAuditEngine("openai")).audit_session(ADMIN, "call-1")
+    stored, _ = await _audits(database, FailingAuditEngine("openai"), analyses).audit_session(ADMIN, "call-1")
     assert (stored.audit, stored.engine, stored.engine_fallback) == (LOCAL_AUDIT, "local", True)
     assert fallbacks() == before + 1
 
@@ -211,15 +232,15 @@ async def test_a_service_acting_for_no_organization_creates_nothing_and_sees_not
     refused = await _refused(analyses.request_analysis(UNANCHORED_SERVICE, "call-1", 4, "seq-5", "message_count", 0),
                              FailedPrecondition)
     assert refused.reason == "ORGANIZATION_REQUIRED"
-    refused = await _refused(_audits(database, FakeAuditEngine("openai", MODEL_AUDIT)).audit_session(
+    refused = await _refused(_audits(database, FakeAuditEngine("openai", MODEL_AUDIT), analyses).audit_session(
         UNANCHORED_SERVICE, "call-1"), FailedPrecondition)
     assert refused.reason == "ORGANIZATION_REQUIRED"
     assert (await analyses.list_analyses(UNANCHORED_SERVICE, "call-1", None, 0, "")).items == []
     assert database.commits == 1
 
 
-async def test_audits_belong_to_the_organization_of_the_session(database):
-    audits = _audits(database, FakeAuditEngine("openai", MODEL_AUDIT))
+async def test_audits_belong_to_the_organization_of_the_session(database, analyses):
+    audits = _audits(database, FakeAuditEngine("openai", MODEL_AUDIT), analyses)
     ours, _ = await audits.audit_session(ADMIN, "call-1")
     theirs, duplicate = await audits.audit_session(OUTSIDER, "call-1")
     assert not duplicate and theirs.id != ours.id

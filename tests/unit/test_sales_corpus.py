@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools import say_meter_split
+
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "sales_corpus" / "calls"
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
 WEIGHTS = {"discovery": 0.30, "listening": 0.20, "objections": 0.20, "value": 0.15, "next_step": 0.15}
@@ -38,3 +40,12 @@ def test_a_call_is_sourced_labelled_and_retold_turn_by_turn(path):
 def test_the_corpus_spans_every_label():
     labels = {json.loads(path.read_text())["label"] for path in CORPUS.glob("*.json")}
     assert labels == {1, 2, 3, 4, 5}
+
+
+def test_the_held_out_part_follows_from_ids_and_labels_alone():
+    labels = say_meter_split.corpus_labels()
+    held_out = say_meter_split.held_out_ids()
+    assert held_out == say_meter_split.draw(labels)
+    for label in set(labels.values()):
+        ids = [call_id for call_id, lab in labels.items() if lab == label]
+        assert len([call_id for call_id in ids if call_id in held_out]) == -(-len(ids) // say_meter_split.EVERY)

@@ -161,24 +161,29 @@ def test_word_count_is_whitespace_separated_words(text, words):
 @pytest.mark.parametrize(
     ("previous", "new", "interval", "due"),
     [
-        (0, 9, 10, []),
-        (0, 10, 10, [10]),
+        (0, 9, 10, [4]),
+        (0, 10, 10, [4, 10]),  # a first reading after two exchanges
+        (0, 3, 10, []),
+        (3, 4, 10, [4]),
+        (4, 9, 10, []),
         (9, 10, 10, [10]),
         (10, 10, 10, []),  # nothing new
         (10, 11, 10, []),
         (10, 19, 10, []),
         (19, 20, 10, [20]),
         (5, 35, 10, [10, 20, 30]),
+        (0, 8, 8, [4, 8]),
+        (0, 7, 7, [7]),  # too short an interval for an earlier reading
         (0, 5, 1, [1, 2, 3, 4, 5]),
         (3, 5, 1, [4, 5]),
         (0, 2, 3, []),
         (2, 3, 3, [3]),
-        (0, 999, 1000, []),
+        (0, 999, 1000, [4]),
         (999, 1000, 1000, [1000]),
         (12, 7, 10, []),  # the record never shrinks; a lower value finds nothing due
     ],
 )
-def test_analysis_falls_due_exactly_at_multiples_of_the_interval(previous, new, interval, due):
+def test_analysis_falls_due_early_then_at_multiples_of_the_interval(previous, new, interval, due):
     assert analysis_due(previous, new, interval) == due
 
 

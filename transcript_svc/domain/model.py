@@ -166,7 +166,14 @@ def check_gateway_subject(gateway: str, violations: Violations, field: str = "se
         violations.add(field, "must not contain control characters")
 
 
+# The interviewer's first reading comes after a couple of exchanges rather than a whole interval into the call, when
+# the interval leaves room for it (a short call of fewer messages than the interval still gets a reading).
+FIRST_READING = 4
+
+
 def analysis_due(previous_last: int, new_last: int, interval: int) -> list[int]:
-    """The sequences at which an analysis falls due when the durable record grows from one to the other."""
+    """The sequences at which an analysis falls due when the durable record grows from one to the other: every
+    multiple of the interval, and FIRST_READING when the interval is at least twice as long."""
     first = (previous_last // interval + 1) * interval
-    return list(range(first, new_last + 1, interval))
+    early = [FIRST_READING] if interval >= 2 * FIRST_READING and previous_last < FIRST_READING <= new_last else []
+    return early + list(range(first, new_last + 1, interval))

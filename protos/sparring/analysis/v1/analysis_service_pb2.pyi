@@ -57,7 +57,9 @@ class _TriggerSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trigger
     TRIGGER_SOURCE_MANUAL: _TriggerSource.ValueType  # 2
     """A person or tool asked for one."""
     TRIGGER_SOURCE_SESSION_END: _TriggerSource.ValueType  # 3
-    """The session ended: a last analysis of the final window."""
+    """The session ended: the final reading, of the whole call, stored before the
+    post-call audit.
+    """
 
 class TriggerSource(_TriggerSource, metaclass=_TriggerSourceEnumTypeWrapper):
     """What caused an analysis."""
@@ -68,7 +70,9 @@ TRIGGER_SOURCE_MESSAGE_COUNT: TriggerSource.ValueType  # 1
 TRIGGER_SOURCE_MANUAL: TriggerSource.ValueType  # 2
 """A person or tool asked for one."""
 TRIGGER_SOURCE_SESSION_END: TriggerSource.ValueType  # 3
-"""The session ended: a last analysis of the final window."""
+"""The session ended: the final reading, of the whole call, stored before the
+post-call audit.
+"""
 Global___TriggerSource: _TypeAlias = TriggerSource  # noqa: Y015
 
 class _ScoreBand:
@@ -492,6 +496,8 @@ class Analysis(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     LATENCY_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_SUPPORTED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/analyses/{analysis_id}"."""
     session: _builtins.str
@@ -504,6 +510,16 @@ class Analysis(_message.Message):
     """True when the openai engine was configured but failed and local answered."""
     model: _builtins.str
     """Model name for ENGINE_OPENAI, e.g. "gpt-4o"; empty for local."""
+    language: _builtins.str
+    """The language the call is held in (ISO 639-1, e.g. "en", "es"), detected from
+    what was said; empty when too little was said to tell.
+    """
+    language_supported: _builtins.bool
+    """False when the engine that produced this reading does not understand that
+    language (the local engine understands English): the Say Meter then measures
+    only the call's form (who talks, who asks), not what was said, and its
+    reasoning says so.
+    """
     @_builtins.property
     def trigger(self) -> Global___AnalysisTrigger: ...
     @_builtins.property
@@ -538,10 +554,12 @@ class Analysis(_message.Message):
         model: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         latency: _duration_pb2.Duration | None = ...,
+        language: _builtins.str = ...,
+        language_supported: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "metrics", b"metrics", "say_meter", b"say_meter", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "language", b"language", "language_supported", b"language_supported", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -707,6 +725,7 @@ class SessionSnapshot(_message.Message):
     ANALYSIS_COUNT_FIELD_NUMBER: _builtins.int
     AUDIT_FIELD_NUMBER: _builtins.int
     RESYNC_FIELD_NUMBER: _builtins.int
+    FINAL_READING_FIELD_NUMBER: _builtins.int
     session: _builtins.str
     """"sessions/{session_id}"."""
     analysis_count: _builtins.int
@@ -715,6 +734,12 @@ class SessionSnapshot(_message.Message):
     """True when sent mid-stream to replace what the watcher holds: events it missed
     by falling behind, or a history a late analysis took its place in (see
     WatchSession).
+    """
+    final_reading: _builtins.bool
+    """True once the session has ended and its final reading, of the whole call
+    (TRIGGER_SOURCE_SESSION_END), is stored: latest_analysis is then that reading.
+    It is stored before the audit, so with the audit set the session's analysis
+    is complete.
     """
     @_builtins.property
     def latest_analysis(self) -> Global___Analysis:
@@ -745,10 +770,11 @@ class SessionSnapshot(_message.Message):
         analysis_count: _builtins.int = ...,
         audit: Global___PersonaAudit | None = ...,
         resync: _builtins.bool = ...,
+        final_reading: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "latest_analysis", b"latest_analysis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_count", b"analysis_count", "audit", b"audit", "latest_analysis", b"latest_analysis", "open_suggestions", b"open_suggestions", "resync", b"resync", "score_history", b"score_history", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_count", b"analysis_count", "audit", b"audit", "final_reading", b"final_reading", "latest_analysis", b"latest_analysis", "open_suggestions", b"open_suggestions", "resync", b"resync", "score_history", b"score_history", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1012,7 +1038,7 @@ class WatchSessionResponse(_message.Message):
 
     @_builtins.property
     def audit(self) -> Global___PersonaAudit:
-        """The post-call audit; the last event."""
+        """The post-call audit, stored after the final reading; the last event."""
 
     def __init__(
         self,

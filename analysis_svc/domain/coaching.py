@@ -1,0 +1,231 @@
+"""What a sales coach listens for beyond topics and keywords: how the seller meets the buyer's hesitations, whether
+the questions are about the buyer, whether the seller plays back what was said, builds value on the buyer's own
+words, and takes a no gracefully. Pure text rules on lower-cased, normalised turns, like ``conversation``.
+
+A hesitation is any buyer turn that objects, stalls or says no: a formal objection (price, timing, a competitor...),
+a brush-off ("I'm not really interested", "I really don't have time"), a stall ("we'd like to shop around"), or a
+refusal. The seller's next turn is graded as a coach grades it (``HANDLING_POINTS``): exploring it with a question
+or a graceful check of fit is best, specifics come next, a bare discount is weak, and ignoring it, arguing or
+pressing on after a no earn nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from calls.turns import Role, Turn
+
+# Points for the seller's answer to a hesitation, 0-4 as the rubric's dimensions are scored.
+EXPLORED, SPECIFIC, ACKNOWLEDGED, CONCEDED, IGNORED = 4, 3, 2, 1, 0
+MAX_POINTS = EXPLORED
+
+
+def _patterns(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+
+
+_NUMBER_WORDS = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
+                 r"|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|half|double|twice)")
+
+# A customer asking to leave: "I'd like to cancel", "just cancel it", "have this disconnected".
+_LEAVING = (r"(?:want|like|need|going|have) to (?:cancel|disconnect|leave)|(?:cancel|disconnect) (?:it|my|the|this|our)"
+            r"|(?:have|get) (?:it|this|them) (?:cancel|disconnect)\w*")
+# The buyer holding back: objections, stalls, brush-offs and refusals.
+_HESITATION = _patterns(
+    r"not (?:really |that |very )?interested", r"(?:don't|do not) (?:really )?(?:have|got) (?:the )?time",
+    r"(?:don't|do not) (?:really )?(?:need|want|care)", r"no (?:thanks|thank you)",
+    r"not (?:open|ready|there) (?:to|for|yet)",
+    r"not (?:sure|convinced)", r"unsure", r"(?:shop|look) around", r"think (?:about|it over|on it)", r"pray on it",
+    r"(?:going to|gonna|we'll|i'll|we're going to) pass", _LEAVING, r"no point",
+    r"heard (?:\w+ ){0,2}(?:like that|before)", r"too (?:high|much|expensive|pricey|big)", r"expensive",
+    r"(?:more|higher) than (?:we|i|what)", r"twice what", r"above (?:what|our|my)", r"(?:can't|cannot) (?:pay|afford)",
+    r"worried", r"concern\w*", r"nervous", r"sounds like a lot", r"a lot of (?:money|work)", r"irritat\w*",
+    r"call me (?:back )?(?:in|next|later)", r"(?:send|email) me (?:some |the |more )?(?:info\w*|pricing|details)",
+    r"something (?:a bit |a little )?lower", r"need more (?:than that|on price)", r"call someone else",
+    r"(?:happy|fine) with (?:our|what|the)", r"(?:already|currently) (?:have|use|using|work with)",
+    r"not (?:a good|the right) time", r"bad timing", r"too busy", r"not a priority", r"maybe (?:later|next)",
+    r"isn't (?:really )?what (?:i|we) need", r"not what (?:i|we) need", r"(?:i|we) (?:don't|do not) think so",
+    r"not (?:right )?now", r"let me think", r"hold off", r"(?:talk|check) (?:to|with) my",
+)
+# A clear no, after which pressing on is pushing.
+_REFUSAL = _patterns(
+    r"not (?:really |that )?interested", r"no (?:thanks|thank you)", r"(?:don't|do not) (?:care|want)",
+    _LEAVING, r"(?:going to|gonna|we'll|we're going to) pass", r"take (?:it|me|this) off",
+    r"not open to", r"take (?:me|us|this number) off", r"hangs? up", r"(?:i'm|we're) (?:done|going|leaving)",
+)
+# The seller waving the hesitation away or arguing with it.
+_ARGUES = _patterns(
+    r"^\W*(?:(?:yeah|yes|right|sure|ok|okay|well|i know|i hear you|i get (?:it|that)|i understand)\W+){1,3}but",
+    r"why (?:would|wouldn't|won't) you", r"explain (?:to me )?why", r"you don't even know", r"trust me",
+    r"that's (?:just |simply )?not (?:true|right)", r"you're wrong", r"(?:you|we) (?:have|need) to let me",
+    r"you won't let me", r"not like anyone else", r"come on",
+)
+# Pressing for a yes or a sale.
+_PRESSES = _patterns(
+    r"take that as a yes", r"is that a yes", r"sign (?:you|it) up", r"(?:do i|can i) have your permission",
+    r"(?:sign|order) today", r"the good news", r"keeps? (?:going|pushing|trying|talking)", r"carries on",
+)
+_ACKNOWLEDGES = _patterns(
+    r"i (?:completely |totally |really )?(?:understand|hear you|get (?:it|that|why))", r"understood", r"understandable",
+    r"makes sense", r"fair(?: enough| point| question)?", r"i appreciate", r"appreciate (?:that|it|you)", r"ouch",
+    r"no problem", r"that's (?:ok|okay|fine|alright)", r"i can see why", r"you're right", r"sorry",
+    r"i get why", r"that sounds (?:rough|hard|tough|painful|frustrating)", r"no worries",
+    r"thanks for (?:being|telling)",
+)
+# A graceful check after a no, or a question that looks behind the hesitation.
+_EXPLORES = _patterns(
+    r"(?:timing|time) or", r"or (?:is it|are you|just) (?:not )?(?:a )?fit", r"not a fit",
+    r"what (?:would|will) (?:it|need to)", r"what's (?:behind|driving|going to tip)", r"help me understand",
+    r"what (?:did|do|were) you (?:have in mind|expect\w*)",
+    r"(?:is there|what's the) (?:one )?(?:part|piece|thing)", r"what made", r"what do you (?:have in mind|mean|want)",
+    r"meaning what", r"when you say", r"does that mean", r"what happens (?:then|if)", r"is it fair to say",
+    r"can i ask", r"what (?:had|have) you set aside", r"what (?:is|was) (?:it|that) (?:you|for)",
+    r"what are you (?:looking|hoping)", r"what (?:would|could) (?:make|change)",
+)
+_FIT_CHECK = _patterns(r"(?:timing|time) or", r"or (?:is it|are you|just) (?:not )?(?:a )?fit", r"not a fit",
+                      r"is it fair to say", r"is that what you'd like")
+_EXITS = _patterns(
+    r"sorry to (?:have )?bother\w*", r"thanks? (?:you )?(?:so much )?for your time", r"i'll let you go",
+    r"if anything (?:changes|comes up|comes to mind)", r"(?:give|leave) you my (?:number|card|details)",
+    r"have a (?:good|great|nice) (?:day|one|evening)", r"oh ok,? thank you", r"no problem",
+)
+# Proof and ways to try it that answer a doubt; a bare figure is a claim, not proof.
+_PROOF = _patterns(
+    r"guarantee\w*", r"pilot", r"trial", r"references?", r"case stud\w*", r"put you in touch", r"break even",
+    r"pays? for itself", r"(?:customers?|clients?|companies) (?:like|similar to|with (?:an? )?\w+ like)",
+    r"credit\w*", r"no (?:extra|charge)", r"included", r"week (?:one|two|by week)", r"step by step",
+    r"money back", r"walk away", r"here's (?:a|the) report",
+)
+_FIGURE = _patterns(_NUMBER_WORDS)
+# A concession traded for something rather than given away: "only if you train fewer people".
+_TRADES = _patterns(r"only if", r"if you (?:can|could|were to|want to|agree|sign|commit)", r"in (?:return|exchange)",
+                    r"(?:as long as|provided) (?:you|we)")
+_DISCOUNTS = _patterns(
+    r"discount\w*", r"\w+ (?:percent |%)?off", r"cheaper", r"lower (?:rate|price|monthly)", r"waive\w*",
+    r"no payments?", r"knock", r"(?:bring|brings) (?:it|the price|your rate) down", r"i can do (?:it|this) for",
+    r"let you have it", r"as low as",
+)
+# Questions that ask for a decision rather than about the buyer.
+_CLOSING_QUESTION = _patterns(
+    r"take that as", r"is that a yes", r"sign (?:you|it) up", r"your permission",
+    r"(?:does|would) \w+day (?:work|suit)",
+    r"what's stopping us", r"shall i", r"want me to", r"would you like (?:me|a|to see)", r"can i (?:send|book|set)",
+    r"you don't mind if",
+)
+_ABOUT_BUYER = _patterns(r"you", r"your", r"you're", r"you've", r"you'd", r"yours", r"your team", r"y'all")
+_OPEN = _patterns(r"what", r"what's", r"how", r"why", r"tell me", r"walk me through", r"help me understand",
+                  r"describe", r"where", r"which", r"who")
+# Playing back what the buyer said: "let me play it back", "so that's fourteen hours", "is that right".
+_PLAYBACK = _patterns(
+    r"play (?:it|that) back", r"let me (?:make sure|check) i", r"is that (?:right|fair|correct)", r"did i get that",
+    r"so (?:it|that) (?:sounds|means)", r"sounds like", r"if i (?:understand|heard|followed)", r"what i'm hearing",
+    r"you mentioned", r"you said", r"so (?:for you )?(?:the|your) \w+ (?:is|are)", r"so (?:that's|thats) ",
+    r"correct\?", r"when you say",
+)
+_OUTCOME = _patterns(
+    r"sav\w*", r"cut\w*", r"faster", r"less", r"fewer", r"more", r"return", r"roi", r"pays? (?:for itself|back)",
+    r"break even", r"worth", r"costs? you", r"gain", r"instead of", r"fix\w*", r"solv\w*", r"so you (?:can|don't)",
+    r"that's (?:what|where|exactly)", r"built (?:the product )?for",
+)
+_STOPWORDS = frozenset(
+    "about after again also always another because been before being could doing done each even every have here "
+    "just know like look make many maybe more most much need never only other over really right said should some "
+    "still such sure tell than that that's their them then there these they thing things think this those time "
+    "want well were what when where which while will with would your you're yeah okay going gonna".split())
+_WORD = re.compile(r"[a-z0-9']+")
+GROUNDED_OVERLAP = 2  # content words shared with what the buyer said that tie a seller's claim to the buyer
+
+
+@dataclass(frozen=True, slots=True)
+class Coaching:
+    hesitations: int = 0  # buyer turns that object, stall or refuse, answered by the seller
+    hesitation_points: int = 0  # the seller's answers to them, 0-4 each
+    buyer_questions: int = 0  # seller turns asking about the buyer's situation, not for a decision
+    open_buyer_questions: int = 0  # ... with an open question
+    playbacks: int = 0  # seller turns that play back what the buyer said
+    grounded_value: int = 0  # seller turns that tie an outcome to the buyer's own words
+    pushes: int = 0  # seller turns pressing on right after a clear no, or pressing for a yes
+    graceful_exits: int = 0  # a clear no accepted with grace and a door left open
+    refusals: int = 0  # buyer turns with a clear no
+
+
+def _content(text: str) -> set[str]:
+    return {word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
+
+
+def refuses(text: str) -> bool:
+    """A buyer's clear no (``text`` normalised and lower-cased)."""
+    return bool(_REFUSAL.search(text))
+
+
+def coach(ordered: Sequence[Turn], texts: Sequence[str], questions_of: Callable[[str], list[str]],
+          answers: Callable[[str, str], bool], refusals_before: int = 0) -> Coaching:
+    """The coaching measures of turns in sequence order (``texts``: their normalised lower-cased text;
+    ``questions_of``: the questions a text asks; ``answers(objection, reply)``: whether the reply speaks to what the
+    objection is about, as ``conversation`` knows objections; ``refusals_before``: the noes the buyer said before
+    these turns, in the same call)."""
+    hesitations = points = buyer_questions = open_questions = playbacks = grounded = pushes = exits = 0
+    refusals = refusals_before
+    heard: set[str] = set()
+    for index, (turn, text) in enumerate(zip(ordered, texts, strict=True)):
+        if turn.role == Role.ASSISTANT:
+            heard |= _content(text)
+            refusals += refuses(text)
+            continue
+        before = texts[index - 1] if index and ordered[index - 1].role == Role.ASSISTANT else ""
+        questions = questions_of(text)
+        about_buyer = [q for q in questions if _ABOUT_BUYER.search(q) and not _CLOSING_QUESTION.search(q)
+                       and not _ARGUES.search(q)]
+        # After the buyer has said no twice, more questions are pressure, not discovery.
+        buyer_questions += bool(about_buyer) and refusals < 2
+        open_questions += any(_OPEN.search(q) for q in about_buyer) and refusals < 2
+        playbacks += bool(_PLAYBACK.search(text)) and not _ARGUES.search(text)
+        shared = len(_content(text) & heard)
+        grounded += shared >= GROUNDED_OVERLAP and bool(_OUTCOME.search(text)) and not _ARGUES.search(text)
+        if before and _HESITATION.search(before):
+            hesitations += 1
+            refused = bool(_REFUSAL.search(before))
+            if refused and refusals >= 2:
+                # Told no again: the only good answer is to accept it.
+                earned = EXPLORED if _accepts(text, bool(questions)) else IGNORED
+            else:
+                specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and bool(_FIGURE.search(text)))
+                earned = _handling(text, bool(questions), refused, specific)
+            points += earned
+            if refused:
+                pushes += earned == IGNORED
+                exits += _accepts(text, bool(questions))
+                continue
+        if _PRESSES.search(text) or (refusals >= 2 and not _accepts(text, bool(questions))):
+            pushes += 1
+        elif _EXITS.search(text) and not _DISCOUNTS.search(text):
+            exits += 1
+    return Coaching(hesitations, points, buyer_questions, open_questions, playbacks, grounded, pushes, exits,
+                    refusals - refusals_before)
+
+
+def _accepts(reply: str, asks: bool) -> bool:
+    """The seller takes the no: acknowledges it and asks for nothing more, or checks fit gracefully."""
+    if _PRESSES.search(reply) or _DISCOUNTS.search(reply) or (_ARGUES.search(reply) and not _EXPLORES.search(reply)):
+        return False
+    return bool(_EXITS.search(reply) or (_ACKNOWLEDGES.search(reply) and not asks) or _FIT_CHECK.search(reply))
+
+
+def _handling(reply: str, asks: bool, refused: bool, specific: bool) -> int:
+    """How the seller's turn answers the buyer's hesitation just before it (``specific``: it speaks to what the
+    objection is about, or builds figures on what the buyer said)."""
+    if (_ARGUES.search(reply) and not _EXPLORES.search(reply)) or _PRESSES.search(reply):
+        return IGNORED
+    acknowledged = bool(_ACKNOWLEDGES.search(reply))
+    answered = (_PROOF.search(reply) or specific) and not refused
+    if _EXPLORES.search(reply) or (acknowledged and (asks or answered)):
+        return EXPLORED
+    if answered:
+        return SPECIFIC
+    if acknowledged or asks or _TRADES.search(reply):
+        return ACKNOWLEDGED
+    if _DISCOUNTS.search(reply):
+        return CONCEDED
+    return IGNORED

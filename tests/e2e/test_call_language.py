@@ -1,0 +1,40 @@
+"""A call in a language the local engine does not understand gets readings that say so, streamed through the public
+API; an English one is understood."""
+
+from __future__ import annotations
+
+from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
+
+from tests.e2e.transcript_fixtures import streamed_call
+
+USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
+SPANISH_CALL = [
+    (USER, "Gracias por atenderme. ¿Qué les llevó a buscar una herramienta para organizar los turnos?"),
+    (PERSONA, "Nuestras enfermeras pierden una hora al día cambiando turnos por mensajes de texto."),
+    (USER, "Una hora al día es mucho. ¿Cuánto les ha costado eso en horas extra este trimestre?"),
+    (PERSONA, "Unos doce mil euros, y la directora tiene que aprobar cualquier cambio."),
+]
+ENGLISH_CALL = [
+    (USER, "Thanks for taking the call. What made you look at scheduling tools this spring?"),
+    (PERSONA, "Our nurses lose an hour a day swapping shifts over text messages."),
+]
+
+
+async def _reading(transcripts, analyses, turns) -> pb.Analysis:
+    session = await streamed_call(transcripts, turns)
+    return (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-4"))).analysis
+
+
+async def test_a_call_in_spanish_gets_readings_marked_as_not_understood(transcripts, analyses, sarah):
+    reading = await _reading(transcripts, analyses, SPANISH_CALL)
+    assert (reading.language, reading.language_supported) == ("es", False)
+    assert "does not understand" in reading.say_meter.reasoning
+    again = (await analyses.GetAnalysis(pb.GetAnalysisRequest(name=reading.name))).analysis
+    assert (again.language, again.language_supported) == ("es", False)
+
+
+async def test_a_call_in_english_is_understood(transcripts, analyses, sarah):
+    reading = await _reading(transcripts, analyses, ENGLISH_CALL)
+    assert (reading.language, reading.language_supported) == ("en", True)
+    assert "does not understand" not in reading.say_meter.reasoning

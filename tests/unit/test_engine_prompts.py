@@ -1,0 +1,58 @@
+"""The model engine's prompts are versioned files: each loads, takes exactly the values the engine fills in, says
+the transcript is data, and the live analysis is sent the track's rubric and the whole call so far."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+
+from analysis_svc.adapters.openai_engine import (
+    LIVE_ANALYSIS_PROMPT,
+    PERSONA_AUDIT_PROMPT,
+    PROMPTS,
+    analysis_request,
+    prompt_text,
+)
+from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.model import LiveWindow
+from analysis_svc.domain.say_meter import RUBRICS, Blueprint
+from calls.turns import Role, Turn
+
+PLACEHOLDERS = {
+    LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric"},
+    PERSONA_AUDIT_PROMPT: {"transcript_is_data", "who", "difficulty", "traits", "target", "average", "count",
+                           "max_quotes", "max_quote_chars", "max_recommendations", "max_recommendation_chars"},
+}
+
+
+def test_every_prompt_file_in_use_is_versioned_and_present():
+    assert {path.name for path in PROMPTS.glob("*.txt")} >= set(PLACEHOLDERS)
+    assert all(name.rsplit(".", 2)[-2].startswith("v") for name in PLACEHOLDERS)
+
+
+@pytest.mark.parametrize("name", sorted(PLACEHOLDERS))
+def test_a_prompt_takes_exactly_the_values_the_engine_fills_in(name):
+    fields = {field for _, field, _, _ in string.Formatter().parse(prompt_text(name)) if field}
+    assert fields == PLACEHOLDERS[name]
+
+
+CALL = [Turn(n, Role.USER if n % 2 else Role.ASSISTANT, text) for n, text in enumerate([
+    "What made you look at scheduling tools this spring?", "Our nurses lose an hour a day swapping shifts.",
+    "What has that cost you in overtime?", "About twelve thousand last quarter. Honestly I'm not sure we need it.",
+    "Fair enough. What would need to change for it to be worth a look?", "Overtime halved, and my director agrees.",
+], start=1)]
+
+
+def test_the_live_analysis_gets_the_tracks_rubric_and_what_fell_out_of_the_window():
+    window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), None, "en")
+    system, user = analysis_request(window, measure(CALL))
+    weights = RUBRICS[Blueprint.SALES]
+    assert f"objection_handling {weights['objection_handling']}" in system
+    sent = json.loads(user)
+    assert [turn["sequence"] for turn in sent["transcript"]] == [5, 6]
+    so_far = sent["call_so_far"]
+    assert so_far["messages_before_transcript"] == 4
+    assert so_far["hesitations"] == 1 and so_far["hesitations_handled_well"] == 1.0
+    assert "pain" in so_far["topics_covered"] and so_far["language"] == "en"
