@@ -24,3 +24,7 @@ class PersonaSettings(ServiceSettings):
     patches_timeout_seconds: float = Field(default=0.25, gt=0, le=5,
                                            description="How long rendering waits for patches before going without")
     cache_entries: int = Field(default=10_000, ge=0)
+    memory_timeout_seconds: float = Field(default=0.05, gt=0, le=5,
+                                          description="How long rendering waits for memory before going without")
+    memory_budget_chars: int = Field(default=2_000, ge=0, le=20_000,
+                                     description="Largest memory section a rendered prompt takes")

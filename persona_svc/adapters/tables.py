@@ -73,3 +73,32 @@ scenarios = sa.Table(
 )
 
 request_log = request_log_table(metadata, per_organization=True)
+
+working_memories = sa.Table(
+    "working_memories",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("content", JSONB, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_access_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+working_memory_revisions = sa.Table(
+    "working_memory_revisions",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("revision", sa.BigInteger, primary_key=True),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("changed_paths", ARRAY(sa.Text), nullable=False),
+    sa.Column("restored_revision", sa.BigInteger, nullable=False),
+    sa.Column("snapshot", JSONB, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,200 @@
+"""Use cases of working memory: read, change one key or block, clear, history and restore; and the memory a
+rendered prompt takes in, read within a deadline from a cache kept fresh by change announcements."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+
+from persona_svc.domain.memory import (
+    MEMORY_NOT_REQUESTED,
+    MEMORY_UNAVAILABLE,
+    MemoryChange,
+    MemoryContent,
+    MemoryScope,
+    MemorySection,
+    WorkingMemory,
+    WorkingMemoryRevision,
+    apply_update,
+    check_mask,
+    memory_section,
+    with_memory,
+)
+from persona_svc.domain.templates import RenderedPrompt
+from persona_svc.service_layer.catalogue import Catalogue
+from persona_svc.service_layer.memory_ports import MemoryUnitOfWork, MemoryUnitOfWorkFactory
+from svckit.cache import InvalidatedCache
+from svckit.errors import EtagMismatch, NotFound
+from svckit.memo import ResponseMemo
+from svckit.pagination import PageTokens, page_size
+from svckit.usecase import Mutation, Page, run_idempotent
+
+log = logging.getLogger("persona.memory")
+
+MEMORY_FALLBACKS = Counter("sparring_memory_render_fallbacks_total",
+                           "Renderings made without memory because it could not be read in time.", ("reason",))
+_DEADLINE, _ERROR = MEMORY_FALLBACKS.labels("deadline"), MEMORY_FALLBACKS.labels("error")
+
+# What the memory cache knows a scope by: its organization and MemoryScope.key.
+MemoryKey = tuple[str, str]
+# A change to a locked memory: its new content, the kind of change, the paths it names and the revision it restores.
+MemoryEdit = Callable[[MemoryUnitOfWork, WorkingMemory], Awaitable[tuple[MemoryContent, MemoryChange,
+                                                                         tuple[str, ...], int]]]
+CHANGES_TABLE = "working_memories"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RememberedPrompt:
+    """A rendered prompt with the memory section its system prompt ends with."""
+
+    rendered: RenderedPrompt
+    memory: MemorySection
+    system_prompt: str
+
+
+def _remembered(rendered: RenderedPrompt, section: MemorySection) -> RememberedPrompt:
+    return RememberedPrompt(rendered, section, with_memory(rendered.system_prompt, section))
+
+
+class WorkingMemories:
+    def __init__(self, writes: MemoryUnitOfWorkFactory, reads: MemoryUnitOfWorkFactory, catalogue: Catalogue,
+                 page_tokens: PageTokens, cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
+                 deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
+        self._transaction = writes
+        self._read = reads
+        self._catalogue = catalogue
+        self._tokens = page_tokens
+        self._cache = cache or InvalidatedCache("working_memories")
+        self._deadline = deadline_seconds
+        self._budget = budget_chars
+        # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
+        self._sections: ResponseMemo[MemorySection] = ResponseMemo(
+            lambda *memories: memory_section(memories, self._budget))
+        self._prompts: ResponseMemo[RememberedPrompt] = ResponseMemo(_remembered)
+
+    def invalidate(self, table: str, organization: str, scope_key: str) -> None:
+        """Called for every committed change, local or announced by another replica."""
+        if table == CHANGES_TABLE:
+            self._cache.invalidate((organization, scope_key))
+
+    # --- the API -----------------------------------------------------------------------------------
+
+    async def get(self, organization: str, scope: MemoryScope) -> WorkingMemory:
+        await self._catalogue.get_persona(organization, scope.persona_id)
+        now = _now()
+        async with self._read(organization) as uow:
+            memory = await uow.memories.get(scope)
+            if memory is None:
+                return WorkingMemory(scope, MemoryContent())
+            await uow.memories.record_access(scope, now)
+        return WorkingMemory(scope, memory.content, memory.revision, memory.update_time, now)
+
+    async def update(self, scope: MemoryScope, sent: MemoryContent, paths: list[str], etag: str,
+                     mutation: Mutation) -> WorkingMemory:
+        paths = check_mask(paths)
+
+        async def edit(uow: MemoryUnitOfWork, current: WorkingMemory) -> tuple[MemoryContent, MemoryChange,
+                                                                               tuple[str, ...], int]:
+            return apply_update(current.content, sent, paths), MemoryChange.UPDATE, tuple(paths), 0
+
+        return await self._change(scope, etag, mutation, "UpdateWorkingMemory", edit)
+
+    async def clear(self, scope: MemoryScope, etag: str, mutation: Mutation) -> WorkingMemory:
+
+        async def edit(uow: MemoryUnitOfWork, current: WorkingMemory) -> tuple[MemoryContent, MemoryChange,
+                                                                               tuple[str, ...], int]:
+            return MemoryContent(), MemoryChange.CLEAR, (), 0
+
+        return await self._change(scope, etag, mutation, "ClearWorkingMemory", edit)
+
+    async def restore(self, scope: MemoryScope, revision: int, etag: str, mutation: Mutation) -> WorkingMemory:
+
+        async def edit(uow: MemoryUnitOfWork, current: WorkingMemory) -> tuple[MemoryContent, MemoryChange,
+                                                                               tuple[str, ...], int]:
+            earlier = await uow.memories.get_revision(scope, revision)
+            if earlier is None:
+                raise NotFound(f"{scope.resource_name}/revisions/{revision}")
+            return earlier.snapshot, MemoryChange.RESTORE, (), revision
+
+        return await self._change(scope, etag, mutation, "RestoreWorkingMemory", edit)
+
+    async def _change(self, scope: MemoryScope, etag: str, mutation: Mutation, method: str,
+                      edit: MemoryEdit) -> WorkingMemory:
+        """One change as one new revision, under the memory's row lock; the persona must be the organization's."""
+        organization = mutation.caller.organization
+        await self._catalogue.get_persona(organization, scope.persona_id)
+        async with self._transaction(organization) as uow:
+            async def run() -> WorkingMemory:
+                now = _now()
+                current = await uow.memories.lock(scope, now)
+                if etag and etag != current.etag:
+                    raise EtagMismatch(scope.resource_name, etag, current.etag)
+                content, change, paths, restored = await edit(uow, current)
+                memory = WorkingMemory(scope, content, current.revision + 1, now, now)
+                await uow.memories.save(memory)
+                await uow.memories.add_revision(WorkingMemoryRevision(
+                    scope, memory.revision, change, paths, restored, content, mutation.caller.actor, now))
+                return memory
+
+            memory = await run_idempotent(uow.requests, mutation, method, run, WorkingMemory)
+            await uow.commit()
+        # This replica's next rendering shows the change at once; the others drop it when they hear of it.
+        self._cache.invalidate((organization, scope.key))
+        return memory
+
+    async def list_revisions(self, organization: str, scope: MemoryScope, requested_size: int,
+                             token: str) -> Page[WorkingMemoryRevision]:
+        size = page_size(requested_size)
+        filters = {"parent": scope.resource_name}
+        before = self._tokens.decode(token, filters)
+        await self._catalogue.get_persona(organization, scope.persona_id)
+        async with self._read(organization) as uow:
+            items = await uow.memories.list_revisions(scope, before, size + 1)
+        return Page(*self._tokens.page(items, size, lambda r: r.revision, filters))
+
+    # --- memory in a rendered prompt ----------------------------------------------------------------
+
+    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
+                            session_id: str) -> RememberedPrompt:
+        """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
+        when the memory cannot be read within the deadline: a slow memory never fails a call start."""
+        rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id)
+        if not candidate_id:
+            section = MEMORY_NOT_REQUESTED
+        else:
+            scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
+            scopes.append(MemoryScope(persona_id, candidate_id))
+            section = await self._section(organization, scopes)
+        return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
+                                      rendered, section)
+
+    async def _section(self, organization: str, scopes: list[MemoryScope]) -> MemorySection:
+        try:
+            async with asyncio.timeout(self._deadline):
+                memories = await asyncio.gather(*(self._cached(organization, scope) for scope in scopes))
+        except TimeoutError:
+            _DEADLINE.inc()
+            return MEMORY_UNAVAILABLE
+        except Exception:  # whatever fails in reading memory, the call starts without it
+            log.warning("rendering without memory: it could not be read", exc_info=True)
+            _ERROR.inc()
+            return MEMORY_UNAVAILABLE
+        return self._sections.response((organization, *(scope.key for scope in scopes)), *memories)
+
+    async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
+        async def load() -> WorkingMemory:
+            async with self._read(organization) as uow:
+                return await uow.memories.get(scope) or WorkingMemory(scope, MemoryContent())
+
+        memory = await self._cache.get_or_load((organization, scope.key), load)
+        assert memory is not None  # load never answers None
+        return memory
