@@ -69,6 +69,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _MEMORY + "ClearWorkingMemory": _MEMORY_CHANGE,
     _MEMORY + "ListWorkingMemoryRevisions": _MEMORY_READ,
     _MEMORY + "RestoreWorkingMemory": _MEMORY_CHANGE,
+    _MEMORY + "RecordSessionFacts": _rule(SERVICE, mutating=True),
+    _MEMORY + "ListFacts": _MEMORY_READ,
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,

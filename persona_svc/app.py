@@ -13,16 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
+from persona_svc.adapters.fact_extractors import LocalFactExtractor
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.memory import SqlMemoryUnitOfWork
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
+from persona_svc.domain.facts import Fact
 from persona_svc.domain.memory import WorkingMemory
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.memory_servicer import MemoryServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
-from persona_svc.service_layer.memory import MemoryKey, WorkingMemories
+from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
 from persona_svc.service_layer.ports import PatchProvider
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
@@ -58,17 +60,20 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
-def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: WorkingMemories) -> None:
+def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: PersonaMemory) -> None:
     persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue, memories), server)
     memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memories), server)
 
 
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
-                   cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None) -> WorkingMemories:
-    """Working memories on PostgreSQL, their renderings bounded by the settings' deadline and budget."""
-    return WorkingMemories(lambda organization: SqlMemoryUnitOfWork(engine, organization),
-                           lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                           page_tokens, cache, settings.memory_timeout_seconds, settings.memory_budget_chars)
+                   cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
+                   facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None) -> PersonaMemory:
+    """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
+    settings' deadline and budget."""
+    return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
+                         lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
+                         LocalFactExtractor(), page_tokens, cache, facts_cache, settings.memory_timeout_seconds,
+                         settings.memory_budget_chars)
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
@@ -77,13 +82,14 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     archetypes: InvalidatedCache[Key, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
     memory_cache: InvalidatedCache[MemoryKey, WorkingMemory] = InvalidatedCache("working_memories",
                                                                                  settings.cache_entries)
-    caches = (personas, scenarios, archetypes, memory_cache)
+    facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] = InvalidatedCache("facts", settings.cache_entries)
+    caches = (personas, scenarios, archetypes, memory_cache, facts_cache)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
                 if settings.learning_address else None)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
-    memories = build_memories(engine, catalogue, page_tokens, settings, memory_cache)
+    memories = build_memories(engine, catalogue, page_tokens, settings, memory_cache, facts_cache)
 
     def on_change(payload: str) -> None:
         catalogue.invalidate(*changed_resource(payload))

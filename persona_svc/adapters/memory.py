@@ -1,4 +1,5 @@
-"""Working memories on PostgreSQL: their repository and unit of work, confined to one organization."""
+"""Working memories and learned facts on PostgreSQL: their repositories and unit of work, confined to one
+organization."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persona_svc.adapters import tables as t
+from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from persona_svc.domain.memory import MemoryChange, MemoryContent, MemoryScope, WorkingMemory, WorkingMemoryRevision
 from svckit.db import RequestLog, UnitOfWork
 from svckit.records import from_record, to_record
 
-_memories, _revisions = t.working_memories, t.working_memory_revisions
+_memories, _revisions, _facts = t.working_memories, t.working_memory_revisions, t.facts
 
 
 def _of_scope(table: sa.Table, organization: str, scope: MemoryScope) -> list[sa.ColumnElement[bool]]:
@@ -88,8 +90,57 @@ class WorkingMemoryRepository:
         return [_revision(scope, row) for row in rows]
 
 
+def _fact(row: Any) -> Fact:
+    return Fact(id=row.id, persona_id=row.persona_id, candidate_id=row.candidate_id, session_id=row.session_id,
+                kind=FactKind(row.kind), text=row.text, topic=row.topic, message_sequences=tuple(row.message_sequences),
+                confidence=row.confidence, outcome=ObjectionOutcome(row.outcome), engine=row.engine,
+                valid_from=row.valid_from, valid_until=row.valid_until, superseded_by=row.superseded_by)
+
+
+class FactRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    def _of(self, persona_id: str, candidate_id: str) -> list[sa.ColumnElement[bool]]:
+        return [_facts.c.organization == self._organization, _facts.c.persona_id == persona_id,
+                _facts.c.candidate_id == candidate_id]
+
+    async def of_session(self, persona_id: str, candidate_id: str, session_id: str) -> list[Fact]:
+        rows = await self._c.execute(sa.select(_facts).where(*self._of(persona_id, candidate_id),
+                                                             _facts.c.session_id == session_id)
+                                     .order_by(_facts.c.valid_from, _facts.c.id))
+        return [_fact(row) for row in rows]
+
+    async def list(self, persona_id: str, candidate_id: str, show_superseded: bool,
+                   after: tuple[datetime, str] | None, limit: int, *, for_update: bool = False) -> list[Fact]:
+        query = sa.select(_facts).where(*self._of(persona_id, candidate_id))
+        if not show_superseded:
+            query = query.where(_facts.c.valid_until.is_(None))
+        if after is not None:
+            query = query.where(sa.tuple_(_facts.c.valid_from, _facts.c.id) < sa.tuple_(*after))
+        query = query.order_by(_facts.c.valid_from.desc(), _facts.c.id.desc()).limit(limit)
+        if for_update:
+            query = query.with_for_update()
+        return [_fact(row) for row in await self._c.execute(query)]
+
+    async def add(self, fact: Fact) -> None:
+        await self._c.execute(_facts.insert().values(
+            organization=self._organization, persona_id=fact.persona_id, candidate_id=fact.candidate_id, id=fact.id,
+            session_id=fact.session_id, kind=fact.kind.value, text=fact.text, topic=fact.topic,
+            message_sequences=list(fact.message_sequences), confidence=fact.confidence, outcome=fact.outcome.value,
+            engine=fact.engine, valid_from=fact.valid_from, valid_until=fact.valid_until,
+            superseded_by=fact.superseded_by))
+
+    async def supersede(self, fact: Fact) -> None:
+        await self._c.execute(sa.update(_facts).where(*self._of(fact.persona_id, fact.candidate_id),
+                                                      _facts.c.id == fact.id)
+                              .values(valid_until=fact.valid_until, superseded_by=fact.superseded_by))
+
+
 class SqlMemoryUnitOfWork(UnitOfWork):
     memories: WorkingMemoryRepository
+    facts: FactRepository
     requests: RequestLog
 
     def __init__(self, engine: AsyncEngine, organization: str) -> None:
@@ -98,4 +149,5 @@ class SqlMemoryUnitOfWork(UnitOfWork):
 
     def bind(self, connection: AsyncConnection) -> None:
         self.memories = WorkingMemoryRepository(connection, self.organization)
+        self.facts = FactRepository(connection, self.organization)
         self.requests = RequestLog(connection, t.request_log, self.organization)

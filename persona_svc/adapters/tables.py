@@ -102,3 +102,23 @@ working_memory_revisions = sa.Table(
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
 )
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("message_sequences", ARRAY(sa.BigInteger), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("engine", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("valid_until", sa.DateTime(timezone=True)),
+    sa.Column("superseded_by", sa.Text, nullable=False),
+)

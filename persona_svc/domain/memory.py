@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.names import valid_id
 
@@ -20,7 +21,7 @@ MAX_GOAL_CHARS = 300
 MAX_TASK_CONTEXT_CHARS = 2_000
 LIMIT_EXCEEDED = "MEMORY_LIMIT_EXCEEDED"
 
-SCRATCHPAD, ACTIVE_GOALS, TASK_CONTEXT = "scratchpad", "active_goals", "task_context"
+SCRATCHPAD, ACTIVE_GOALS, TASK_CONTEXT, FACTS = "scratchpad", "active_goals", "task_context", "facts"
 BLOCKS = (SCRATCHPAD, ACTIVE_GOALS, TASK_CONTEXT)
 
 
@@ -55,6 +56,18 @@ def scope_of(name: str, field_path: str) -> MemoryScope:
                                                          "{candidate}[/sessions/{session}]/workingMemory' "
                                                          f"(got {name[:100]!r})"))
     return MemoryScope(match.group(1), match.group(2), match.group(3) or "")
+
+
+_CANDIDATE = re.compile(r"^personas/([^/]+)/candidates/([^/]+)$")
+
+
+def candidate_of(name: str, field_path: str) -> MemoryScope:
+    """The persona and candidate "personas/{persona}/candidates/{candidate}" names."""
+    match = _CANDIDATE.match(name)
+    if match is None or not all(valid_id(part) for part in match.groups()):
+        raise InvalidArgument(FieldViolation(field_path, "must be a resource name like 'personas/{persona}/candidates/"
+                                                         f"{{candidate}}' (got {name[:100]!r})"))
+    return MemoryScope(match.group(1), match.group(2))
 
 
 def revision_of(name: str, scope: MemoryScope, field_path: str) -> int:
@@ -185,7 +198,7 @@ class MemorySource(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MemoryItem:
-    working_memory: str
+    source: str  # the working memory's or the fact's resource name
     block: str
     key: str
     text: str
@@ -221,18 +234,37 @@ def _items(memory: WorkingMemory) -> list[MemoryItem]:
     return items
 
 
-def memory_section(memories: tuple[WorkingMemory, ...], budget_chars: int) -> MemorySection:
-    """The memories' lines (the narrowest scope first) that fit in ``budget_chars``; the rest are left out."""
+_FACT_LINES = {
+    FactKind.COMMITMENT: "The candidate promised",
+    FactKind.OBJECTION: "You objected",
+    FactKind.DISCLOSURE: "You told them",
+    FactKind.CANDIDATE_FACT: "The candidate said",
+}
+
+
+def _fact_items(facts: tuple[Fact, ...]) -> list[MemoryItem]:
+    """Facts by what a next round most needs: promises to check, objections still open, what was shared."""
+    ordered = sorted(facts, key=lambda f: (list(_FACT_LINES).index(f.kind), f.outcome is ObjectionOutcome.HANDLED))
+    items = []
+    for fact in ordered:
+        ended = f" (it ended {fact.outcome.value})" if fact.kind is FactKind.OBJECTION else ""
+        items.append(MemoryItem(fact.resource_name, FACTS, fact.kind.value,
+                                f"- {_FACT_LINES[fact.kind]}{ended}: {fact.text}"))
+    return items
+
+
+def memory_section(memories: tuple[WorkingMemory, ...], facts: tuple[Fact, ...], budget_chars: int) -> MemorySection:
+    """The memories' lines (the narrowest scope first), then the facts', that fit in ``budget_chars``; the rest are
+    left out."""
     kept: list[MemoryItem] = []
     used = 0
     truncated = False
-    for memory in memories:
-        for item in _items(memory):
-            if used + len(item.text) + 1 > budget_chars:
-                truncated = True
-                continue
-            kept.append(item)
-            used += len(item.text) + 1
+    for item in [*(item for memory in memories for item in _items(memory)), *_fact_items(facts)]:
+        if used + len(item.text) + 1 > budget_chars:
+            truncated = True
+            continue
+        kept.append(item)
+        used += len(item.text) + 1
     return MemorySection(tuple(kept), MemorySource.LIVE, truncated)
 
 

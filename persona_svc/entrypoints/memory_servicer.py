@@ -8,17 +8,22 @@ import grpc
 from sparring.persona.v1 import memory_service_pb2 as pb
 from sparring.persona.v1 import memory_service_pb2_grpc
 
+from calls.turns import Role, Turn
+from persona_svc.domain.facts import ExtractedFact, Fact, FactKind, ObjectionOutcome, topic_of
 from persona_svc.domain.memory import (
     MemoryContent,
     MemoryItem,
     MemorySource,
     WorkingMemory,
     WorkingMemoryRevision,
+    candidate_of,
     revision_of,
     scope_of,
 )
-from persona_svc.service_layer.memory import WorkingMemories
+from persona_svc.service_layer.memory import PersonaMemory
+from svckit import names
 from svckit.context import current_call
+from svckit.errors import Violations
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
 
@@ -59,12 +64,46 @@ def revision_message(revision: WorkingMemoryRevision) -> pb.WorkingMemoryRevisio
     )
 
 
+FACT_KINDS = {kind: pb.FactKind.Value(f"FACT_KIND_{kind.name}") for kind in FactKind}
+OUTCOMES = {ObjectionOutcome.NONE: pb.OBJECTION_OUTCOME_UNSPECIFIED, ObjectionOutcome.OPEN: pb.OBJECTION_OUTCOME_OPEN,
+            ObjectionOutcome.HANDLED: pb.OBJECTION_OUTCOME_HANDLED}
+ROLES = {pb.MESSAGE_ROLE_CANDIDATE: Role.USER, pb.MESSAGE_ROLE_PERSONA: Role.ASSISTANT}
+
+
+def fact_message(fact: Fact) -> pb.Fact:
+    return pb.Fact(
+        name=fact.resource_name, kind=FACT_KINDS[fact.kind], text=fact.text, topic=fact.topic,
+        session=f"sessions/{fact.session_id}", message_sequences=fact.message_sequences, confidence=fact.confidence,
+        outcome=OUTCOMES[fact.outcome], engine=fact.engine, valid_from=timestamp(fact.valid_from),
+        valid_until=timestamp(fact.valid_until), superseded_by=fact.superseded_by_name,
+    )
+
+
+def session_turns(messages: list[pb.SessionMessage]) -> list[Turn]:
+    violations = Violations()
+    for index, message in enumerate(messages):
+        violations.require(message.role in ROLES, f"messages[{index}].role", "must be the candidate or the persona")
+    violations.raise_if_any()
+    return [Turn(m.sequence, ROLES[m.role], m.text) for m in messages]
+
+
+def given_facts(facts: list[pb.Fact]) -> list[ExtractedFact]:
+    violations = Violations()
+    kinds = {number: kind for kind, number in FACT_KINDS.items()}
+    outcomes = {number: outcome for outcome, number in OUTCOMES.items()}
+    for index, fact in enumerate(facts):
+        violations.require(fact.kind in kinds, f"facts[{index}].kind", "must name the kind of fact")
+    violations.raise_if_any()
+    return [ExtractedFact(kinds[f.kind], f.text, topic_of(f.text), tuple(f.message_sequences), f.confidence,
+                          outcomes.get(f.outcome, ObjectionOutcome.NONE)) for f in facts]
+
+
 def applied_memory_message(item: MemoryItem) -> pb.AppliedMemory:
-    return pb.AppliedMemory(working_memory=item.working_memory, block=item.block, key=item.key, text=item.text)
+    return pb.AppliedMemory(source=item.source, block=item.block, key=item.key, text=item.text)
 
 
 class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
-    def __init__(self, memories: WorkingMemories) -> None:
+    def __init__(self, memories: PersonaMemory) -> None:
         self._memories = memories
 
     async def GetWorkingMemory(self, request: pb.GetWorkingMemoryRequest,
@@ -99,3 +138,17 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         memory = await self._memories.restore(scope, revision_of(request.revision, scope, "revision"), request.etag,
                                               mutation_of(request))
         return pb.RestoreWorkingMemoryResponse(working_memory=working_memory_message(memory))
+
+    async def RecordSessionFacts(self, request: pb.RecordSessionFactsRequest,
+                                 context: Context) -> pb.RecordSessionFactsResponse:
+        scope = candidate_of(request.parent, "parent")
+        facts = await self._memories.record_session_facts(
+            scope.persona_id, scope.candidate_id, names.resource_id(request.session, "sessions", "session"),
+            session_turns(list(request.messages)), given_facts(list(request.facts)), mutation_of(request))
+        return pb.RecordSessionFactsResponse(facts=[fact_message(f) for f in facts])
+
+    async def ListFacts(self, request: pb.ListFactsRequest, context: Context) -> pb.ListFactsResponse:
+        scope = candidate_of(request.parent, "parent")
+        page = await self._memories.list_facts(current_call().organization, scope.persona_id, scope.candidate_id,
+                                               request.show_superseded, request.page_size, request.page_token)
+        return pb.ListFactsResponse(facts=[fact_message(f) for f in page.items], next_page_token=page.next_page_token)

@@ -12,7 +12,7 @@ from persona_svc.domain.model import PersonaFilter
 from persona_svc.entrypoints import convert
 from persona_svc.entrypoints.memory_servicer import MEMORY_SOURCES, applied_memory_message
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.memory import WorkingMemories
+from persona_svc.service_layer.memory import PersonaMemory
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
@@ -33,7 +33,7 @@ def _persona_id(name: str, field: str = "name") -> str:
 
 
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
-    def __init__(self, catalogue: Catalogue, memories: WorkingMemories) -> None:
+    def __init__(self, catalogue: Catalogue, memories: PersonaMemory) -> None:
         self._catalogue = catalogue
         self._memories = memories
         # Keyed by (organization, persona id): two organizations may each hold a persona of the same id.

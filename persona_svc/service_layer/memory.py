@@ -1,16 +1,20 @@
-"""Use cases of working memory: read, change one key or block, clear, history and restore; and the memory a
-rendered prompt takes in, read within a deadline from a cache kept fresh by change announcements."""
+"""Use cases of persona memory: working memory (read, change one key or block, clear, history and restore), facts
+learned from ended sessions, and the memory a rendered prompt takes in, read within a deadline from caches kept
+fresh by change announcements."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
+from calls.turns import Turn
+from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
 from persona_svc.domain.memory import (
     MEMORY_NOT_REQUESTED,
     MEMORY_UNAVAILABLE,
@@ -27,7 +31,7 @@ from persona_svc.domain.memory import (
 )
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.memory_ports import MemoryUnitOfWork, MemoryUnitOfWorkFactory
+from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, NotFound
 from svckit.memo import ResponseMemo
@@ -45,7 +49,9 @@ MemoryKey = tuple[str, str]
 # A change to a locked memory: its new content, the kind of change, the paths it names and the revision it restores.
 MemoryEdit = Callable[[MemoryUnitOfWork, WorkingMemory], Awaitable[tuple[MemoryContent, MemoryChange,
                                                                          tuple[str, ...], int]]]
-CHANGES_TABLE = "working_memories"
+# The most facts a rendering considers: the newest valid ones.
+RENDERED_FACTS = 30
+CALLER_ENGINE = "caller"
 
 
 def _now() -> datetime:
@@ -61,30 +67,47 @@ class RememberedPrompt:
     system_prompt: str
 
 
+@dataclass(frozen=True)
+class RecordedFacts:
+    facts: tuple[Fact, ...]
+
+
+def _facts_key(persona_id: str, candidate_id: str) -> str:
+    return MemoryScope(persona_id, candidate_id).key
+
+
 def _remembered(rendered: RenderedPrompt, section: MemorySection) -> RememberedPrompt:
     return RememberedPrompt(rendered, section, with_memory(rendered.system_prompt, section))
 
 
-class WorkingMemories:
+class PersonaMemory:
     def __init__(self, writes: MemoryUnitOfWorkFactory, reads: MemoryUnitOfWorkFactory, catalogue: Catalogue,
-                 page_tokens: PageTokens, cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
+                 extractor: FactExtractor, page_tokens: PageTokens,
+                 cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
+                 facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None,
                  deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
         self._transaction = writes
         self._read = reads
         self._catalogue = catalogue
+        self._extractor = extractor
         self._tokens = page_tokens
         self._cache = cache or InvalidatedCache("working_memories")
+        self._facts = facts_cache or InvalidatedCache("facts")
         self._deadline = deadline_seconds
         self._budget = budget_chars
         # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
         self._sections: ResponseMemo[MemorySection] = ResponseMemo(
-            lambda *memories: memory_section(memories, self._budget))
+            lambda facts, *memories: memory_section(memories, facts, self._budget))
         self._prompts: ResponseMemo[RememberedPrompt] = ResponseMemo(_remembered)
 
     def invalidate(self, table: str, organization: str, scope_key: str) -> None:
-        """Called for every committed change, local or announced by another replica."""
-        if table == CHANGES_TABLE:
+        """Called for every committed change, local or announced by another replica (``scope_key`` is the changed
+        row's MemoryScope.key)."""
+        if table == "working_memories":
             self._cache.invalidate((organization, scope_key))
+        elif table == "facts":
+            persona_id, candidate_id, _ = scope_key.split("/")
+            self._facts.invalidate((organization, _facts_key(persona_id, candidate_id)))
 
     # --- the API -----------------------------------------------------------------------------------
 
@@ -161,6 +184,52 @@ class WorkingMemories:
             items = await uow.memories.list_revisions(scope, before, size + 1)
         return Page(*self._tokens.page(items, size, lambda r: r.revision, filters))
 
+    # --- learned facts ------------------------------------------------------------------------------
+
+    async def record_session_facts(self, persona_id: str, candidate_id: str, session_id: str, turns: list[Turn],
+                                   given: list[ExtractedFact], mutation: Mutation) -> tuple[Fact, ...]:
+        """The facts of an ended session, learned once: the extractor's and those given, each citing messages of
+        the session; each supersedes the valid fact of an earlier session of the same kind and topic."""
+        organization = mutation.caller.organization
+        check_citations(given, {turn.sequence for turn in turns}, "facts")
+        await self._catalogue.get_persona(organization, persona_id)
+        extracted = await self._extractor.extract(turns)
+        async with self._transaction(organization) as uow:
+            async def run() -> RecordedFacts:
+                now = _now()
+                # Facts of one candidate are learned one session at a time.
+                await uow.memories.lock(MemoryScope(persona_id, candidate_id), now)
+                stored = await uow.facts.of_session(persona_id, candidate_id, session_id)
+                if stored:
+                    return RecordedFacts(tuple(stored))
+                learned = [Fact(uuid.uuid4().hex, persona_id, candidate_id, session_id, f.kind, f.text, f.topic,
+                                f.message_sequences, f.confidence, f.outcome, engine, now)
+                           for found, engine in ((extracted, self._extractor.name), (given, CALLER_ENGINE))
+                           for f in found]
+                for earlier in await uow.facts.list(persona_id, candidate_id, False, None, 1_000):
+                    later = next((f for f in learned if f.kind == earlier.kind and f.topic == earlier.topic), None)
+                    if later is not None and earlier.topic:
+                        await uow.facts.supersede(earlier.superseded(later))
+                for fact in learned:
+                    await uow.facts.add(fact)
+                return RecordedFacts(tuple(learned))
+
+            recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
+            await uow.commit()
+        self._facts.invalidate((organization, _facts_key(persona_id, candidate_id)))
+        return recorded.facts
+
+    async def list_facts(self, organization: str, persona_id: str, candidate_id: str, show_superseded: bool,
+                         requested_size: int, token: str) -> Page[Fact]:
+        size = page_size(requested_size)
+        filters = {"persona": persona_id, "candidate": candidate_id, "show_superseded": show_superseded}
+        cursor = self._tokens.decode(token, filters)
+        after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            items = await uow.facts.list(persona_id, candidate_id, show_superseded, after, size + 1)
+        return Page(*self._tokens.page(items, size, lambda f: [f.valid_from.isoformat(), f.id], filters))
+
     # --- memory in a rendered prompt ----------------------------------------------------------------
 
     async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
@@ -180,7 +249,8 @@ class WorkingMemories:
     async def _section(self, organization: str, scopes: list[MemoryScope]) -> MemorySection:
         try:
             async with asyncio.timeout(self._deadline):
-                memories = await asyncio.gather(*(self._cached(organization, scope) for scope in scopes))
+                facts, *memories = await asyncio.gather(self._cached_facts(organization, scopes[-1]),
+                                                        *(self._cached(organization, scope) for scope in scopes))
         except TimeoutError:
             _DEADLINE.inc()
             return MEMORY_UNAVAILABLE
@@ -188,7 +258,7 @@ class WorkingMemories:
             log.warning("rendering without memory: it could not be read", exc_info=True)
             _ERROR.inc()
             return MEMORY_UNAVAILABLE
-        return self._sections.response((organization, *(scope.key for scope in scopes)), *memories)
+        return self._sections.response((organization, *(scope.key for scope in scopes)), facts, *memories)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
         async def load() -> WorkingMemory:
@@ -198,3 +268,12 @@ class WorkingMemories:
         memory = await self._cache.get_or_load((organization, scope.key), load)
         assert memory is not None  # load never answers None
         return memory
+
+    async def _cached_facts(self, organization: str, scope: MemoryScope) -> tuple[Fact, ...]:
+        async def load() -> tuple[Fact, ...]:
+            async with self._read(organization) as uow:
+                return tuple(await uow.facts.list(scope.persona_id, scope.candidate_id, False, None, RENDERED_FACTS))
+
+        facts = await self._facts.get_or_load((organization, scope.key), load)
+        assert facts is not None  # load never answers None
+        return facts

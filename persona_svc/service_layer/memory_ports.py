@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from calls.turns import Turn
+from persona_svc.domain.facts import ExtractedFact, Fact
 from persona_svc.domain.memory import MemoryScope, WorkingMemory, WorkingMemoryRevision
-from persona_svc.domain.model import Persona
 from svckit.usecase import RequestRecords
 
 
@@ -31,11 +32,37 @@ class WorkingMemoryRepository(Protocol):
                              limit: int) -> list[WorkingMemoryRevision]: ...
 
 
+class FactRepository(Protocol):
+    async def of_session(self, persona_id: str, candidate_id: str, session_id: str) -> list[Fact]: ...
+
+    async def list(self, persona_id: str, candidate_id: str, show_superseded: bool,
+                   after: tuple[datetime, str] | None, limit: int, *, for_update: bool = False) -> list[Fact]:
+        """Newest first; only the valid ones unless ``show_superseded``."""
+        ...
+
+    async def add(self, fact: Fact) -> None: ...
+
+    async def supersede(self, fact: Fact) -> None:
+        """Stores the fact's ``valid_until`` and ``superseded_by``."""
+        ...
+
+
+class FactExtractor(Protocol):
+    """Finds the facts of a call's turns."""
+
+    name: str
+
+    async def extract(self, turns: list[Turn]) -> list[ExtractedFact]: ...
+
+
 class MemoryUnitOfWork(Protocol):
     """``async with uow: ...; await uow.commit()``; what is not committed is rolled back."""
 
     @property
     def memories(self) -> WorkingMemoryRepository: ...
+
+    @property
+    def facts(self) -> FactRepository: ...
 
     @property
     def requests(self) -> RequestRecords: ...
@@ -50,5 +77,3 @@ class MemoryUnitOfWork(Protocol):
 
 # A new unit of work for each use, confined to the organization it is given.
 MemoryUnitOfWorkFactory = Callable[[str], MemoryUnitOfWork]
-# An organization's persona by id, NOT_FOUND when it has none (the catalogue's cached read).
-PersonaLookup = Callable[[str, str], Awaitable[Persona]]

@@ -203,7 +203,7 @@ async def test_render_for_a_candidate_ends_with_its_memory_and_shows_a_change_at
         ("task_context", "", "- Current task: round 2"),
         ("active_goals", "", "- Goal: ask whether the questionnaire arrived"),
         ("scratchpad", "promise", "- promise: send the security questionnaire by Friday")]
-    assert rendered.applied_memory[0].working_memory == memory_name(persona, candidate, session)
+    assert rendered.applied_memory[0].source == memory_name(persona, candidate, session)
     assert rendered.system_prompt.startswith(plain.system_prompt.rstrip())
     assert rendered.system_prompt.endswith("\n".join(m.text for m in rendered.applied_memory))
 
@@ -254,3 +254,105 @@ async def test_memory_that_cannot_be_read_in_time_renders_without_it_and_is_coun
     assert rendered.memory_source == mb.MEMORY_SOURCE_UNAVAILABLE and not rendered.applied_memory
     assert metric("sparring_memory_render_fallbacks_total", reason="deadline") == before + 1
     assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_LIVE
+
+
+# --- facts learned from ended sessions -----------------------------------------------------------------------
+
+CANDIDATE, PERSONA = mb.MESSAGE_ROLE_CANDIDATE, mb.MESSAGE_ROLE_PERSONA
+ROUND_ONE = [
+    (CANDIDATE, "thanks for the time. what's driving the review of your vendor security process"),
+    (PERSONA, "we had a near miss in an audit last year and our ciso wants every vendor assessed before renewal"),
+    (CANDIDATE, "understood. our platform starts at forty thousand a year for a team your size"),
+    (PERSONA, "honestly that is too expensive for a vendor nobody here knows"),
+    (CANDIDATE, "fair. i'll send the security questionnaire by friday so your ciso can check us first"),
+]
+ROUND_TWO = [
+    (CANDIDATE, "good to speak again. the questionnaire slipped, i'll send the security questionnaire on monday"),
+    (PERSONA, "fine, we need it before the renewal meeting"),
+]
+
+
+def messages(lines) -> list[mb.SessionMessage]:
+    return [mb.SessionMessage(sequence=index, role=role, text=text) for index, (role, text) in enumerate(lines, 1)]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def admin_memories(channel) -> memory_service_pb2_grpc.MemoryServiceStub:
+    return memory_service_pb2_grpc.MemoryServiceStub(channel)
+
+
+async def record(memories, persona: pb.Persona, candidate: str, session: str, lines, facts=(), request_id=""):
+    return (await memories.RecordSessionFacts(mb.RecordSessionFactsRequest(
+        parent=f"{persona.name}/candidates/{candidate}", session=f"sessions/{session}", messages=messages(lines),
+        facts=list(facts), request_id=request_id))).facts
+
+
+async def listed(memories, persona: pb.Persona, candidate: str, show_superseded: bool = False) -> list[mb.Fact]:
+    return list((await memories.ListFacts(mb.ListFactsRequest(
+        parent=f"{persona.name}/candidates/{candidate}", show_superseded=show_superseded))).facts)
+
+
+async def test_an_ended_sessions_facts_are_learned_once_with_their_messages(admin_memories, persona):
+    candidate, session = uid(), uid()
+    learned = await record(admin_memories, persona, candidate, session, ROUND_ONE)
+    kinds = {(fact.kind, tuple(fact.message_sequences)) for fact in learned}
+    assert kinds == {(mb.FACT_KIND_DISCLOSURE, (2,)), (mb.FACT_KIND_CANDIDATE_FACT, (3,)),
+                     (mb.FACT_KIND_OBJECTION, (4,)), (mb.FACT_KIND_COMMITMENT, (5,))}
+    promise = next(f for f in learned if f.kind == mb.FACT_KIND_COMMITMENT)
+    assert promise.text == ROUND_ONE[4][1] and promise.engine == "local" and 0 < promise.confidence <= 1
+    assert promise.session == f"sessions/{session}" and not promise.HasField("valid_until")
+    objection = next(f for f in learned if f.kind == mb.FACT_KIND_OBJECTION)
+    assert objection.outcome == mb.OBJECTION_OUTCOME_OPEN
+    again = await record(admin_memories, persona, candidate, session, ROUND_ONE)
+    assert sorted(f.name for f in again) == sorted(f.name for f in learned)
+    assert len(await listed(admin_memories, persona, candidate)) == len(learned)
+
+
+async def test_a_later_round_supersedes_a_fact_without_deleting_it(admin_memories, memories, personas, persona):
+    candidate = uid()
+    first = await record(admin_memories, persona, candidate, uid(), ROUND_ONE)
+    second = await record(admin_memories, persona, candidate, uid(), ROUND_TWO)
+    old_promise = next(f for f in first if f.kind == mb.FACT_KIND_COMMITMENT)
+    new_promise = next(f for f in second if f.kind == mb.FACT_KIND_COMMITMENT)
+    assert new_promise.topic == old_promise.topic
+    valid = await listed(admin_memories, persona, candidate)
+    assert new_promise.name in {f.name for f in valid} and old_promise.name not in {f.name for f in valid}
+    kept = next(f for f in await listed(admin_memories, persona, candidate, show_superseded=True)
+                if f.name == old_promise.name)
+    assert kept.superseded_by == new_promise.name and kept.valid_until == new_promise.valid_from
+
+    # Round 2's prompt remembers round 1: the new promise, the open objection, what the persona told them.
+    rendered = await personas.RenderPrompt(pb.RenderPromptRequest(persona=persona.name,
+                                                                  candidate=f"candidates/{candidate}"))
+    lines = [m.text for m in rendered.applied_memory if m.block == "facts"]
+    assert lines[0] == f"- The candidate promised: {ROUND_TWO[0][1]}"
+    assert f"- You objected (it ended open): {ROUND_ONE[3][1]}" in lines
+    assert f"- You told them: {ROUND_ONE[1][1]}" in lines
+    assert not any("by friday" in line for line in lines)
+    assert rendered.system_prompt.endswith("\n".join(m.text for m in rendered.applied_memory))
+
+
+async def test_a_fact_citing_a_message_that_does_not_exist_is_refused_and_nothing_is_learned(
+        admin_memories, persona):
+    candidate = uid()
+    stray = mb.Fact(kind=mb.FACT_KIND_COMMITMENT, text="will send references", message_sequences=[3, 9],
+                    confidence=0.9)
+    rejection = await rejected_in(ERROR_DOMAIN, record(admin_memories, persona, candidate, uid(), ROUND_ONE,
+                                                       facts=[stray]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert rejection.reason == "FACT_CITES_UNKNOWN_MESSAGE"
+    assert rejection.fields == ["facts[0].message_sequences[1]"]
+    assert await listed(admin_memories, persona, candidate) == []
+    stray.message_sequences[:] = [3]
+    given = await record(admin_memories, persona, candidate, uid(), ROUND_ONE, facts=[stray])
+    assert [(f.engine, f.text) for f in given if f.engine == "caller"] == [("caller", "will send references")]
+
+
+async def test_another_organizations_facts_are_not_found(admin_memories, persona, persona_server, connect):
+    candidate = uid()
+    await record(admin_memories, persona, candidate, uid(), ROUND_ONE)
+    theirs = memory_service_pb2_grpc.MemoryServiceStub(
+        connect(persona_server, token("admin", organization=OTHER_ORGANIZATION)))
+    for call in (theirs.ListFacts(mb.ListFactsRequest(parent=f"{persona.name}/candidates/{candidate}")),
+                 record(theirs, persona, candidate, uid(), ROUND_TWO)):
+        assert (await rejected_in(ERROR_DOMAIN, call, grpc.StatusCode.NOT_FOUND)).reason == "RESOURCE_NOT_FOUND"
+    assert len(await listed(admin_memories, persona, candidate)) == 4

@@ -71,6 +71,72 @@ without it rather than failing the call start.
 """
 Global___MemorySource: _TypeAlias = MemorySource  # noqa: Y015
 
+class _FactKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FactKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FactKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FACT_KIND_UNSPECIFIED: _FactKind.ValueType  # 0
+    FACT_KIND_COMMITMENT: _FactKind.ValueType  # 1
+    """Something the candidate promised to do."""
+    FACT_KIND_CANDIDATE_FACT: _FactKind.ValueType  # 2
+    """Something the candidate stated about its offer, terms or itself."""
+    FACT_KIND_DISCLOSURE: _FactKind.ValueType  # 3
+    """Something the persona revealed of its own situation."""
+    FACT_KIND_OBJECTION: _FactKind.ValueType  # 4
+    """Resistance the persona raised."""
+
+class FactKind(_FactKind, metaclass=_FactKindEnumTypeWrapper):
+    """What kind of thing a fact records."""
+
+FACT_KIND_UNSPECIFIED: FactKind.ValueType  # 0
+FACT_KIND_COMMITMENT: FactKind.ValueType  # 1
+"""Something the candidate promised to do."""
+FACT_KIND_CANDIDATE_FACT: FactKind.ValueType  # 2
+"""Something the candidate stated about its offer, terms or itself."""
+FACT_KIND_DISCLOSURE: FactKind.ValueType  # 3
+"""Something the persona revealed of its own situation."""
+FACT_KIND_OBJECTION: FactKind.ValueType  # 4
+"""Resistance the persona raised."""
+Global___FactKind: _TypeAlias = FactKind  # noqa: Y015
+
+class _ObjectionOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ObjectionOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ObjectionOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OBJECTION_OUTCOME_UNSPECIFIED: _ObjectionOutcome.ValueType  # 0
+    OBJECTION_OUTCOME_OPEN: _ObjectionOutcome.ValueType  # 1
+    OBJECTION_OUTCOME_HANDLED: _ObjectionOutcome.ValueType  # 2
+
+class ObjectionOutcome(_ObjectionOutcome, metaclass=_ObjectionOutcomeEnumTypeWrapper):
+    """How an objection ended by the end of its call."""
+
+OBJECTION_OUTCOME_UNSPECIFIED: ObjectionOutcome.ValueType  # 0
+OBJECTION_OUTCOME_OPEN: ObjectionOutcome.ValueType  # 1
+OBJECTION_OUTCOME_HANDLED: ObjectionOutcome.ValueType  # 2
+Global___ObjectionOutcome: _TypeAlias = ObjectionOutcome  # noqa: Y015
+
+class _MessageRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MessageRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MESSAGE_ROLE_UNSPECIFIED: _MessageRole.ValueType  # 0
+    MESSAGE_ROLE_CANDIDATE: _MessageRole.ValueType  # 1
+    MESSAGE_ROLE_PERSONA: _MessageRole.ValueType  # 2
+
+class MessageRole(_MessageRole, metaclass=_MessageRoleEnumTypeWrapper):
+    """Who said a message of a session."""
+
+MESSAGE_ROLE_UNSPECIFIED: MessageRole.ValueType  # 0
+MESSAGE_ROLE_CANDIDATE: MessageRole.ValueType  # 1
+MESSAGE_ROLE_PERSONA: MessageRole.ValueType  # 2
+Global___MessageRole: _TypeAlias = MessageRole  # noqa: Y015
+
 @_typing.final
 class WorkingMemory(_message.Message):
     """What a persona keeps in mind about a candidate."""
@@ -440,30 +506,239 @@ class AppliedMemory(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    WORKING_MEMORY_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
     BLOCK_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
-    working_memory: _builtins.str
-    """The working memory it comes from."""
+    source: _builtins.str
+    """The working memory or fact it comes from."""
     block: _builtins.str
-    """"scratchpad", "active_goals" or "task_context"."""
+    """"scratchpad", "active_goals", "task_context" or "facts"."""
     key: _builtins.str
-    """The scratchpad key; empty for the other blocks."""
+    """The scratchpad key, or the fact's kind ("commitment"...); empty for the other blocks."""
     text: _builtins.str
     """The line as it was written into the prompt."""
     def __init__(
         self,
         *,
-        working_memory: _builtins.str = ...,
+        source: _builtins.str = ...,
         block: _builtins.str = ...,
         key: _builtins.str = ...,
         text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "key", b"key", "text", b"text", "working_memory", b"working_memory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "key", b"key", "source", b"source", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AppliedMemory: _TypeAlias = AppliedMemory  # noqa: Y015
+
+@_typing.final
+class Fact(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    TOPIC_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
+    MESSAGE_SEQUENCES_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_BY_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: "personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}". Output only."""
+    kind: Global___FactKind.ValueType
+    text: _builtins.str
+    """At most 300 characters."""
+    topic: _builtins.str
+    """What it is about ("proposal", "price"...); a later fact of the same kind and
+    topic supersedes it. Output only: derived from the text.
+    """
+    session: _builtins.str
+    """"sessions/{session_id}" it was learned in. Output only."""
+    confidence: _builtins.float
+    """0 to 1."""
+    outcome: Global___ObjectionOutcome.ValueType
+    """For an objection."""
+    engine: _builtins.str
+    """"local" for the local extractor, "caller" for facts given in the request. Output only."""
+    superseded_by: _builtins.str
+    """Output only. The fact that superseded it."""
+    @_builtins.property
+    def message_sequences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The sequences of the session's messages it comes from; at least one."""
+
+    @_builtins.property
+    def valid_from(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When it was learned."""
+
+    @_builtins.property
+    def valid_until(self) -> _timestamp_pb2.Timestamp:
+        """Output only. Set when a later fact superseded it."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: Global___FactKind.ValueType = ...,
+        text: _builtins.str = ...,
+        topic: _builtins.str = ...,
+        session: _builtins.str = ...,
+        message_sequences: _abc.Iterable[_builtins.int] | None = ...,
+        confidence: _builtins.float = ...,
+        outcome: Global___ObjectionOutcome.ValueType = ...,
+        engine: _builtins.str = ...,
+        valid_from: _timestamp_pb2.Timestamp | None = ...,
+        valid_until: _timestamp_pb2.Timestamp | None = ...,
+        superseded_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "engine", b"engine", "kind", b"kind", "message_sequences", b"message_sequences", "name", b"name", "outcome", b"outcome", "session", b"session", "superseded_by", b"superseded_by", "text", b"text", "topic", b"topic", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Fact: _TypeAlias = Fact  # noqa: Y015
+
+@_typing.final
+class SessionMessage(_message.Message):
+    """A message of the session, as the transcript service holds it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    role: Global___MessageRole.ValueType
+    text: _builtins.str
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        role: Global___MessageRole.ValueType = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionMessage: _TypeAlias = SessionMessage  # noqa: Y015
+
+@_typing.final
+class RecordSessionFactsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    FACTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """"personas/{persona_id}/candidates/{candidate_id}"."""
+    session: _builtins.str
+    """"sessions/{session_id}"."""
+    request_id: _builtins.str
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionMessage]:
+        """The session's messages, in order."""
+
+    @_builtins.property
+    def facts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fact]:
+        """Facts found elsewhere, stored with those extracted."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        session: _builtins.str = ...,
+        messages: _abc.Iterable[Global___SessionMessage] | None = ...,
+        facts: _abc.Iterable[Global___Fact] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["facts", b"facts", "messages", b"messages", "parent", b"parent", "request_id", b"request_id", "session", b"session"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordSessionFactsRequest: _TypeAlias = RecordSessionFactsRequest  # noqa: Y015
+
+@_typing.final
+class RecordSessionFactsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FACTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def facts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fact]: ...
+    def __init__(
+        self,
+        *,
+        facts: _abc.Iterable[Global___Fact] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["facts", b"facts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordSessionFactsResponse: _TypeAlias = RecordSessionFactsResponse  # noqa: Y015
+
+@_typing.final
+class ListFactsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SHOW_SUPERSEDED_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """"personas/{persona_id}/candidates/{candidate_id}"."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    show_superseded: _builtins.bool
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        show_superseded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "show_superseded", b"show_superseded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFactsRequest: _TypeAlias = ListFactsRequest  # noqa: Y015
+
+@_typing.final
+class ListFactsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FACTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def facts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fact]: ...
+    def __init__(
+        self,
+        *,
+        facts: _abc.Iterable[Global___Fact] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["facts", b"facts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFactsResponse: _TypeAlias = ListFactsResponse  # noqa: Y015

@@ -40,10 +40,16 @@ class MemoryServiceStub:
     - .../workingMemory/revisions/{revision}: the memory after each change, kept
     when the memory is changed, cleared or restored, so a bad write can be undone.
 
+    - personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}: what the
+    persona learned of the candidate in a call, recorded when the session ends:
+    each fact cites the messages it comes from, and stays valid until a later
+    fact of the same kind and topic supersedes it (the earlier one is kept).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
-    memory to the system prompt as a bounded section (see AppliedMemory).
+    memory and the valid facts to the system prompt as a bounded section (see
+    AppliedMemory).
     """
 
     def __init__(self, channel):
@@ -77,6 +83,16 @@ class MemoryServiceStub:
                 request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RestoreWorkingMemoryRequest.SerializeToString,
                 response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RestoreWorkingMemoryResponse.FromString,
                 _registered_method=True)
+        self.RecordSessionFacts = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/RecordSessionFacts',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordSessionFactsRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordSessionFactsResponse.FromString,
+                _registered_method=True)
+        self.ListFacts = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/ListFacts',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -94,10 +110,16 @@ class MemoryServiceServicer:
     - .../workingMemory/revisions/{revision}: the memory after each change, kept
     when the memory is changed, cleared or restored, so a bad write can be undone.
 
+    - personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}: what the
+    persona learned of the candidate in a call, recorded when the session ends:
+    each fact cites the messages it comes from, and stays valid until a later
+    fact of the same kind and topic supersedes it (the earlier one is kept).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
-    memory to the system prompt as a bounded section (see AppliedMemory).
+    memory and the valid facts to the system prompt as a bounded section (see
+    AppliedMemory).
     """
 
     def GetWorkingMemory(self, request, context):
@@ -137,6 +159,24 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordSessionFacts(self, request, context):
+        """Learns the facts of an ended session from its messages (with the local
+        extractor), together with any facts the caller found itself; a fact citing a
+        message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
+        nothing is stored. A session's facts are learned once: a repeat returns them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFacts(self, request, context):
+        """Lists the facts a persona holds of a candidate, newest first; superseded ones
+        only when asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +205,16 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RestoreWorkingMemoryRequest.FromString,
                     response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RestoreWorkingMemoryResponse.SerializeToString,
             ),
+            'RecordSessionFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordSessionFacts,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordSessionFactsRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordSessionFactsResponse.SerializeToString,
+            ),
+            'ListFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFacts,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'sparring.persona.v1.MemoryService', rpc_method_handlers)
@@ -188,10 +238,16 @@ class MemoryService:
     - .../workingMemory/revisions/{revision}: the memory after each change, kept
     when the memory is changed, cleared or restored, so a bad write can be undone.
 
+    - personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}: what the
+    persona learned of the candidate in a call, recorded when the session ends:
+    each fact cites the messages it comes from, and stays valid until a later
+    fact of the same kind and topic supersedes it (the earlier one is kept).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
-    memory to the system prompt as a bounded section (see AppliedMemory).
+    memory and the valid facts to the system prompt as a bounded section (see
+    AppliedMemory).
     """
 
     @staticmethod
@@ -319,6 +375,60 @@ class MemoryService:
             '/sparring.persona.v1.MemoryService/RestoreWorkingMemory',
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.RestoreWorkingMemoryRequest.SerializeToString,
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.RestoreWorkingMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordSessionFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/RecordSessionFacts',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordSessionFactsRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordSessionFactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/ListFacts',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

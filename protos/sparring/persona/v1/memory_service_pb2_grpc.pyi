@@ -41,10 +41,16 @@ class MemoryServiceStub:
     - .../workingMemory/revisions/{revision}: the memory after each change, kept
       when the memory is changed, cleared or restored, so a bad write can be undone.
 
+    - personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}: what the
+      persona learned of the candidate in a call, recorded when the session ends:
+      each fact cites the messages it comes from, and stays valid until a later
+      fact of the same kind and topic supersedes it (the earlier one is kept).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
-    memory to the system prompt as a bounded section (see AppliedMemory).
+    memory and the valid facts to the system prompt as a bounded section (see
+    AppliedMemory).
     """
 
     @_typing.overload
@@ -64,6 +70,16 @@ class MemoryServiceStub:
     """Lists the revisions of a working memory, newest first."""
     RestoreWorkingMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RestoreWorkingMemoryRequest, _memory_service_pb2.RestoreWorkingMemoryResponse]
     """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
+    RecordSessionFacts: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecordSessionFactsRequest, _memory_service_pb2.RecordSessionFactsResponse]
+    """Learns the facts of an ended session from its messages (with the local
+    extractor), together with any facts the caller found itself; a fact citing a
+    message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
+    nothing is stored. A session's facts are learned once: a repeat returns them.
+    """
+    ListFacts: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.ListFactsRequest, _memory_service_pb2.ListFactsResponse]
+    """Lists the facts a persona holds of a candidate, newest first; superseded ones
+    only when asked.
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -81,10 +97,16 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     - .../workingMemory/revisions/{revision}: the memory after each change, kept
       when the memory is changed, cleared or restored, so a bad write can be undone.
 
+    - personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}: what the
+      persona learned of the candidate in a call, recorded when the session ends:
+      each fact cites the messages it comes from, and stays valid until a later
+      fact of the same kind and topic supersedes it (the earlier one is kept).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
-    memory to the system prompt as a bounded section (see AppliedMemory).
+    memory and the valid facts to the system prompt as a bounded section (see
+    AppliedMemory).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -101,6 +123,16 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """Lists the revisions of a working memory, newest first."""
     RestoreWorkingMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RestoreWorkingMemoryRequest, _memory_service_pb2.RestoreWorkingMemoryResponse]  # type: ignore[assignment]
     """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
+    RecordSessionFacts: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecordSessionFactsRequest, _memory_service_pb2.RecordSessionFactsResponse]  # type: ignore[assignment]
+    """Learns the facts of an ended session from its messages (with the local
+    extractor), together with any facts the caller found itself; a fact citing a
+    message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
+    nothing is stored. A session's facts are learned once: a repeat returns them.
+    """
+    ListFacts: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.ListFactsRequest, _memory_service_pb2.ListFactsResponse]  # type: ignore[assignment]
+    """Lists the facts a persona holds of a candidate, newest first; superseded ones
+    only when asked.
+    """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """MemoryService keeps what a persona remembers of a candidate from one call to
@@ -117,10 +149,16 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     - .../workingMemory/revisions/{revision}: the memory after each change, kept
       when the memory is changed, cleared or restored, so a bad write can be undone.
 
+    - personas/{persona_id}/candidates/{candidate_id}/facts/{fact_id}: what the
+      persona learned of the candidate in a call, recorded when the session ends:
+      each fact cites the messages it comes from, and stays valid until a later
+      fact of the same kind and topic supersedes it (the earlier one is kept).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
-    memory to the system prompt as a bounded section (see AppliedMemory).
+    memory and the valid facts to the system prompt as a bounded section (see
+    AppliedMemory).
     """
 
     @_abc_1.abstractmethod
@@ -165,5 +203,27 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.RestoreWorkingMemoryResponse, _abc.Awaitable[_memory_service_pb2.RestoreWorkingMemoryResponse]]:
         """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
+
+    @_abc_1.abstractmethod
+    def RecordSessionFacts(
+        self,
+        request: _memory_service_pb2.RecordSessionFactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.RecordSessionFactsResponse, _abc.Awaitable[_memory_service_pb2.RecordSessionFactsResponse]]:
+        """Learns the facts of an ended session from its messages (with the local
+        extractor), together with any facts the caller found itself; a fact citing a
+        message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
+        nothing is stored. A session's facts are learned once: a repeat returns them.
+        """
+
+    @_abc_1.abstractmethod
+    def ListFacts(
+        self,
+        request: _memory_service_pb2.ListFactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.ListFactsResponse, _abc.Awaitable[_memory_service_pb2.ListFactsResponse]]:
+        """Lists the facts a persona holds of a candidate, newest first; superseded ones
+        only when asked.
+        """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
