@@ -37,6 +37,10 @@ from transcript_svc.domain.model import (
 from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
 
 MAX_WINDOW = 1000
+# The outbox kind asking the persona service to learn the facts of an ended session with a candidate.
+FACTS_KIND = "facts"
+# The most messages of one session handed over for learning facts.
+MAX_MESSAGES_LEARNED = 5_000
 DEFAULT_MESSAGE_PAGE = 100
 
 
@@ -192,6 +196,9 @@ class Transcripts:
             await uow.sessions.end(ended)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)
+            if ended.candidate:
+                # So is the persona's learning of the facts of the call, to remember in the candidate's next round.
+                await uow.outbox.enqueue(organization, session_id, FACTS_KIND, ended.last_sequence)
             await uow.announce.session_ended(organization, session_id)
             await uow.announce.outbox_due()
             return ended
@@ -200,6 +207,14 @@ class Transcripts:
             session = await run_idempotent(uow.requests(organization), mutation, "EndSession", run, Session)
             await uow.commit()
         return session
+
+    async def ended_transcript(self, organization: str, session_id: str) -> tuple[Session, list[Message]]:
+        """An ended session and its messages (the first MAX_MESSAGES_LEARNED), for the persona to learn from."""
+        async with self.read() as uow:
+            session = await uow.sessions.get(organization, session_id)
+            if session is None:
+                raise session_not_found(session_id)
+            return session, await uow.messages.page(organization, session_id, 0, None, MAX_MESSAGES_LEARNED)
 
     # --- messages -----------------------------------------------------------------------------
 
