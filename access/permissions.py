@@ -71,6 +71,7 @@ PERMISSIONS: dict[str, MethodRule] = {
     _MEMORY + "RestoreWorkingMemory": _MEMORY_CHANGE,
     _MEMORY + "RecordSessionFacts": _rule(SERVICE, mutating=True),
     _MEMORY + "ListFacts": _MEMORY_READ,
+    _MEMORY + "EraseCandidateMemory": _rule(mutating=True, note="everything remembered of a candidate"),
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,
@@ -84,6 +85,7 @@ PERMISSIONS: dict[str, MethodRule] = {
                                        note="interviewers: only their own sessions"),
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
+    _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

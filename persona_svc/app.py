@@ -16,6 +16,7 @@ from persona_svc.adapters import tables
 from persona_svc.adapters.fact_extractors import LocalFactExtractor
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.memory import SqlMemoryUnitOfWork
+from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.facts import Fact
@@ -66,14 +67,15 @@ def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: Perso
 
 
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
+                   sessions: TranscriptSessions | None = None,
                    cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                    facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None) -> PersonaMemory:
     """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
     settings' deadline and budget."""
     return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                         LocalFactExtractor(), page_tokens, cache, facts_cache, settings.memory_timeout_seconds,
-                         settings.memory_budget_chars)
+                         LocalFactExtractor(), page_tokens, sessions, cache, facts_cache,
+                         settings.memory_timeout_seconds, settings.memory_budget_chars)
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
@@ -89,7 +91,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
                 if settings.learning_address else None)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
-    memories = build_memories(engine, catalogue, page_tokens, settings, memory_cache, facts_cache)
+    sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
+                if settings.transcript_address else None)
+    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, facts_cache)
 
     def on_change(payload: str) -> None:
         catalogue.invalidate(*changed_resource(payload))
@@ -119,6 +123,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     app.on_close.append(listener.stop)
     if learning is not None:
         app.on_close.append(learning.close)
+    if sessions is not None:
+        app.on_close.append(sessions.close)
     return app
 
 

@@ -24,6 +24,10 @@ class PersonaSettings(ServiceSettings):
     patches_timeout_seconds: float = Field(default=0.25, gt=0, le=5,
                                            description="How long rendering waits for patches before going without")
     cache_entries: int = Field(default=10_000, ge=0)
+    transcript_address: str = Field(default="", description="host:port of the transcript service, told to forget "
+                                                            "an erased candidate; empty: sessions keep the link")
+    transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
+                                              description="Deadline of one call to the transcript service")
     memory_timeout_seconds: float = Field(default=0.05, gt=0, le=5,
                                           description="How long rendering waits for memory before going without")
     memory_budget_chars: int = Field(default=2_000, ge=0, le=20_000,

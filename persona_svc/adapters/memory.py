@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persona_svc.adapters import tables as t
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
-from persona_svc.domain.memory import MemoryChange, MemoryContent, MemoryScope, WorkingMemory, WorkingMemoryRevision
+from persona_svc.domain.memory import (
+    ErasedMemory,
+    MemoryChange,
+    MemoryContent,
+    MemoryScope,
+    WorkingMemory,
+    WorkingMemoryRevision,
+)
 from svckit.db import RequestLog, UnitOfWork
 from svckit.records import from_record, to_record
 
@@ -138,9 +145,37 @@ class FactRepository:
                               .values(valid_until=fact.valid_until, superseded_by=fact.superseded_by))
 
 
+class CandidateEraser:
+    """Erases what an organization's personas remember of a candidate, in every table that can hold its id."""
+
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    async def erase(self, candidate_id: str) -> ErasedMemory:
+        mine = {"organization": self._organization, "candidate": candidate_id}
+        counts = []
+        for table in (_revisions, _memories, _facts):
+            deleted = await self._c.execute(table.delete().where(table.c.organization == self._organization,
+                                                                 table.c.candidate_id == candidate_id))
+            counts.append(deleted.rowcount)
+        # Saved replies of memory requests hold the memory they answered with.
+        log = t.request_log
+        await self._c.execute(log.delete().where(
+            log.c.organization == self._organization,
+            sa.func.strpos(sa.cast(log.c.response, sa.Text), f'"candidate_id": "{candidate_id}"') > 0))
+        # The audit log keeps the calls, not whom they were about.
+        await self._c.execute(sa.text(
+            f"UPDATE {t.SCHEMA}.audit_log SET resource = regexp_replace(resource, '/candidates/' || :candidate"
+            " || '(/|$)', '/candidates/erased\\1') WHERE organization = :organization"
+            " AND resource ~ ('/candidates/' || :candidate || '(/|$)')"), mine)
+        return ErasedMemory(working_memories=counts[1], revisions=counts[0], facts=counts[2])
+
+
 class SqlMemoryUnitOfWork(UnitOfWork):
     memories: WorkingMemoryRepository
     facts: FactRepository
+    erasure: CandidateEraser
     requests: RequestLog
 
     def __init__(self, engine: AsyncEngine, organization: str) -> None:
@@ -150,4 +185,5 @@ class SqlMemoryUnitOfWork(UnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
         self.memories = WorkingMemoryRepository(connection, self.organization)
         self.facts = FactRepository(connection, self.organization)
+        self.erasure = CandidateEraser(connection, self.organization)
         self.requests = RequestLog(connection, t.request_log, self.organization)

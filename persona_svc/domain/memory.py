@@ -104,6 +104,16 @@ class WorkingMemory:
         return f'"{self.revision}"'
 
 
+@dataclass(frozen=True, slots=True)
+class ErasedMemory:
+    """What erasing a candidate removed."""
+
+    working_memories: int = 0
+    revisions: int = 0
+    facts: int = 0
+    sessions_unlinked: int = 0
+
+
 class MemoryChange(StrEnum):
     UPDATE = "update"
     CLEAR = "clear"

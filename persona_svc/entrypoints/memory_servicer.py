@@ -147,6 +147,14 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             session_turns(list(request.messages)), given_facts(list(request.facts)), mutation_of(request))
         return pb.RecordSessionFactsResponse(facts=[fact_message(f) for f in facts])
 
+    async def EraseCandidateMemory(self, request: pb.EraseCandidateMemoryRequest,
+                                   context: Context) -> pb.EraseCandidateMemoryResponse:
+        erased = await self._memories.erase_candidate(names.resource_id(request.candidate, "candidates", "candidate"),
+                                                      mutation_of(request))
+        return pb.EraseCandidateMemoryResponse(
+            working_memories_erased=erased.working_memories, revisions_erased=erased.revisions,
+            facts_erased=erased.facts, sessions_unlinked=erased.sessions_unlinked)
+
     async def ListFacts(self, request: pb.ListFactsRequest, context: Context) -> pb.ListFactsResponse:
         scope = candidate_of(request.parent, "parent")
         page = await self._memories.list_facts(current_call().organization, scope.persona_id, scope.candidate_id,

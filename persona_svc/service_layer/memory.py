@@ -5,6 +5,7 @@ fresh by change announcements."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
 from persona_svc.domain.memory import (
     MEMORY_NOT_REQUESTED,
     MEMORY_UNAVAILABLE,
+    ErasedMemory,
     MemoryChange,
     MemoryContent,
     MemoryScope,
@@ -31,7 +33,7 @@ from persona_svc.domain.memory import (
 )
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory
+from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, NotFound
 from svckit.memo import ResponseMemo
@@ -82,7 +84,7 @@ def _remembered(rendered: RenderedPrompt, section: MemorySection) -> RememberedP
 
 class PersonaMemory:
     def __init__(self, writes: MemoryUnitOfWorkFactory, reads: MemoryUnitOfWorkFactory, catalogue: Catalogue,
-                 extractor: FactExtractor, page_tokens: PageTokens,
+                 extractor: FactExtractor, page_tokens: PageTokens, sessions: Sessions | None,
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                  facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None,
                  deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
@@ -90,6 +92,7 @@ class PersonaMemory:
         self._read = reads
         self._catalogue = catalogue
         self._extractor = extractor
+        self._sessions = sessions
         self._tokens = page_tokens
         self._cache = cache or InvalidatedCache("working_memories")
         self._facts = facts_cache or InvalidatedCache("facts")
@@ -229,6 +232,26 @@ class PersonaMemory:
         async with self._read(organization) as uow:
             items = await uow.facts.list(persona_id, candidate_id, show_superseded, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda f: [f.valid_from.isoformat(), f.id], filters))
+
+    # --- erasure ------------------------------------------------------------------------------------
+
+    async def erase_candidate(self, candidate_id: str, mutation: Mutation) -> ErasedMemory:
+        """Everything the organization's personas remember of the candidate, gone in one call; the transcript
+        service (when there is one) stops naming the candidate in its sessions first, so that no session ending
+        later hands its facts back."""
+        organization = mutation.caller.organization
+        unlinked = await self._sessions.forget_candidate(organization, candidate_id) if self._sessions else 0
+        async with self._transaction(organization) as uow:
+            async def run() -> ErasedMemory:
+                erased = await uow.erasure.erase(candidate_id)
+                return dataclasses.replace(erased, sessions_unlinked=unlinked)
+
+            erased = await run_idempotent(uow.requests, mutation, "EraseCandidateMemory", run, ErasedMemory)
+            await uow.commit()
+        # Announcements of the deletions reach every replica; this one forgets at once.
+        self._cache.clear()
+        self._facts.clear()
+        return erased
 
     # --- memory in a rendered prompt ----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Protocol, Self
 
 from calls.turns import Turn
 from persona_svc.domain.facts import ExtractedFact, Fact
-from persona_svc.domain.memory import MemoryScope, WorkingMemory, WorkingMemoryRevision
+from persona_svc.domain.memory import ErasedMemory, MemoryScope, WorkingMemory, WorkingMemoryRevision
 from svckit.usecase import RequestRecords
 
 
@@ -47,6 +47,21 @@ class FactRepository(Protocol):
         ...
 
 
+class CandidateEraser(Protocol):
+    async def erase(self, candidate_id: str) -> ErasedMemory:
+        """Deletes the candidate's working memories, revisions and facts, and the saved replies that held them;
+        the audit log keeps its calls without the candidate's id."""
+        ...
+
+
+class Sessions(Protocol):
+    """The transcript service's sessions, as erasure sees them."""
+
+    async def forget_candidate(self, organization: str, candidate_id: str) -> int:
+        """Sessions of ``organization`` that named the candidate and no longer do."""
+        ...
+
+
 class FactExtractor(Protocol):
     """Finds the facts of a call's turns."""
 
@@ -63,6 +78,9 @@ class MemoryUnitOfWork(Protocol):
 
     @property
     def facts(self) -> FactRepository: ...
+
+    @property
+    def erasure(self) -> CandidateEraser: ...
 
     @property
     def requests(self) -> RequestRecords: ...

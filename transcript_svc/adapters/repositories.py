@@ -86,6 +86,15 @@ class SessionRepository:
             revision=session.revision, update_time=session.update_time,
         ))
 
+    async def forget_candidate(self, organization: str, candidate: str) -> int:
+        changed = await self._c.execute(t.sessions.update().where(
+            t.sessions.c.organization == organization, t.sessions.c.candidate == candidate).values(candidate=""))
+        log = t.request_log
+        await self._c.execute(log.delete().where(
+            log.c.organization == organization,
+            sa.func.strpos(sa.cast(log.c.response, sa.Text), f'"candidate": "{candidate}"') > 0))
+        return changed.rowcount
+
     async def stream_epoch(self, organization: str, session_id: str) -> int | None:
         return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(_session_key(organization, session_id)))
 

@@ -41,6 +41,11 @@ MAX_WINDOW = 1000
 FACTS_KIND = "facts"
 # The most messages of one session handed over for learning facts.
 MAX_MESSAGES_LEARNED = 5_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ForgottenCandidate:
+    sessions_unlinked: int
 DEFAULT_MESSAGE_PAGE = 100
 
 
@@ -207,6 +212,19 @@ class Transcripts:
             session = await run_idempotent(uow.requests(organization), mutation, "EndSession", run, Session)
             await uow.commit()
         return session
+
+    async def forget_candidate(self, candidate: str, mutation: Mutation) -> int:
+        """The organization's sessions stop naming ``candidate``: its memory is being erased."""
+        organization = mutation.caller.organization
+
+        async def run() -> ForgottenCandidate:
+            return ForgottenCandidate(await uow.sessions.forget_candidate(organization, candidate))
+
+        async with self.uow() as uow:
+            forgotten = await run_idempotent(uow.requests(organization), mutation, "ForgetCandidate", run,
+                                             ForgottenCandidate)
+            await uow.commit()
+        return forgotten.sessions_unlinked
 
     async def ended_transcript(self, organization: str, session_id: str) -> tuple[Session, list[Message]]:
         """An ended session and its messages (the first MAX_MESSAGES_LEARNED), for the persona to learn from."""

@@ -742,3 +742,56 @@ class ListFactsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFactsResponse: _TypeAlias = ListFactsResponse  # noqa: Y015
+
+@_typing.final
+class EraseCandidateMemoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    candidate: _builtins.str
+    """"candidates/{candidate_id}"."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        candidate: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseCandidateMemoryRequest: _TypeAlias = EraseCandidateMemoryRequest  # noqa: Y015
+
+@_typing.final
+class EraseCandidateMemoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKING_MEMORIES_ERASED_FIELD_NUMBER: _builtins.int
+    REVISIONS_ERASED_FIELD_NUMBER: _builtins.int
+    FACTS_ERASED_FIELD_NUMBER: _builtins.int
+    SESSIONS_UNLINKED_FIELD_NUMBER: _builtins.int
+    working_memories_erased: _builtins.int
+    """Working memories erased (one per persona and scope), with their revisions."""
+    revisions_erased: _builtins.int
+    facts_erased: _builtins.int
+    sessions_unlinked: _builtins.int
+    """Sessions of the transcript service no longer naming the candidate."""
+    def __init__(
+        self,
+        *,
+        working_memories_erased: _builtins.int = ...,
+        revisions_erased: _builtins.int = ...,
+        facts_erased: _builtins.int = ...,
+        sessions_unlinked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["facts_erased", b"facts_erased", "revisions_erased", b"revisions_erased", "sessions_unlinked", b"sessions_unlinked", "working_memories_erased", b"working_memories_erased"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseCandidateMemoryResponse: _TypeAlias = EraseCandidateMemoryResponse  # noqa: Y015

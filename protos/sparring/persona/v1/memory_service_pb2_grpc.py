@@ -93,6 +93,11 @@ class MemoryServiceStub:
                 request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsRequest.SerializeToString,
                 response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsResponse.FromString,
                 _registered_method=True)
+        self.EraseCandidateMemory = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/EraseCandidateMemory',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -177,6 +182,18 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseCandidateMemory(self, request, context):
+        """Erases everything the organization's personas remember of a candidate, in
+        one call: working memories of every persona and session with their history,
+        facts, the saved replies of requests that held them, the candidate's id in
+        the audit log, and (with the transcript service configured) the candidate's
+        link from the organization's sessions. An unknown candidate erases nothing:
+        an empty result, not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -214,6 +231,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.ListFacts,
                     request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsRequest.FromString,
                     response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsResponse.SerializeToString,
+            ),
+            'EraseCandidateMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCandidateMemory,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -429,6 +451,33 @@ class MemoryService:
             '/sparring.persona.v1.MemoryService/ListFacts',
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsRequest.SerializeToString,
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.ListFactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCandidateMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/EraseCandidateMemory',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,6 +80,14 @@ class MemoryServiceStub:
     """Lists the facts a persona holds of a candidate, newest first; superseded ones
     only when asked.
     """
+    EraseCandidateMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.EraseCandidateMemoryRequest, _memory_service_pb2.EraseCandidateMemoryResponse]
+    """Erases everything the organization's personas remember of a candidate, in
+    one call: working memories of every persona and session with their history,
+    facts, the saved replies of requests that held them, the candidate's id in
+    the audit log, and (with the transcript service configured) the candidate's
+    link from the organization's sessions. An unknown candidate erases nothing:
+    an empty result, not an error.
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -132,6 +140,14 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     ListFacts: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.ListFactsRequest, _memory_service_pb2.ListFactsResponse]  # type: ignore[assignment]
     """Lists the facts a persona holds of a candidate, newest first; superseded ones
     only when asked.
+    """
+    EraseCandidateMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.EraseCandidateMemoryRequest, _memory_service_pb2.EraseCandidateMemoryResponse]  # type: ignore[assignment]
+    """Erases everything the organization's personas remember of a candidate, in
+    one call: working memories of every persona and session with their history,
+    facts, the saved replies of requests that held them, the candidate's id in
+    the audit log, and (with the transcript service configured) the candidate's
+    link from the organization's sessions. An unknown candidate erases nothing:
+    an empty result, not an error.
     """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -224,6 +240,20 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_memory_service_pb2.ListFactsResponse, _abc.Awaitable[_memory_service_pb2.ListFactsResponse]]:
         """Lists the facts a persona holds of a candidate, newest first; superseded ones
         only when asked.
+        """
+
+    @_abc_1.abstractmethod
+    def EraseCandidateMemory(
+        self,
+        request: _memory_service_pb2.EraseCandidateMemoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.EraseCandidateMemoryResponse, _abc.Awaitable[_memory_service_pb2.EraseCandidateMemoryResponse]]:
+        """Erases everything the organization's personas remember of a candidate, in
+        one call: working memories of every persona and session with their history,
+        facts, the saved replies of requests that held them, the candidate's id in
+        the audit log, and (with the transcript service configured) the candidate's
+        link from the organization's sessions. An unknown candidate erases nothing:
+        an empty result, not an error.
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
