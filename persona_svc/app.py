@@ -20,7 +20,7 @@ from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.facts import Fact
-from persona_svc.domain.memory import WorkingMemory
+from persona_svc.domain.memory import MemorySettings, WorkingMemory
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.memory_servicer import MemoryServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
@@ -69,12 +69,13 @@ def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: Perso
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
                    sessions: TranscriptSessions | None = None,
                    cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
-                   facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None) -> PersonaMemory:
+                   facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None,
+                   settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None) -> PersonaMemory:
     """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
     settings' deadline and budget."""
     return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                         LocalFactExtractor(), page_tokens, sessions, cache, facts_cache,
+                         LocalFactExtractor(), page_tokens, sessions, cache, facts_cache, settings_cache,
                          settings.memory_timeout_seconds, settings.memory_budget_chars)
 
 
@@ -85,7 +86,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     memory_cache: InvalidatedCache[MemoryKey, WorkingMemory] = InvalidatedCache("working_memories",
                                                                                  settings.cache_entries)
     facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] = InvalidatedCache("facts", settings.cache_entries)
-    caches = (personas, scenarios, archetypes, memory_cache, facts_cache)
+    settings_cache: InvalidatedCache[MemoryKey, MemorySettings] = InvalidatedCache("memory_settings",
+                                                                                  settings.cache_entries)
+    caches = (personas, scenarios, archetypes, memory_cache, facts_cache, settings_cache)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
                 if settings.learning_address else None)
@@ -93,7 +96,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
     sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
                 if settings.transcript_address else None)
-    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, facts_cache)
+    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, facts_cache,
+                              settings_cache)
 
     def on_change(payload: str) -> None:
         catalogue.invalidate(*changed_resource(payload))

@@ -60,7 +60,9 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
 
         async def deliver(organization: str, kind: str, session_id: str, up_to_sequence: int) -> None:
             if kind == FACTS_KIND:
-                await memory.learn(*await transcripts.ended_transcript(organization, session_id))
+                session, messages = await transcripts.ended_transcript(organization, session_id)
+                if session.candidate:  # '' once the candidate's memory was erased: nothing to learn
+                    await memory.learn(session, messages)
             else:
                 await analysis.deliver(organization, kind, session_id, up_to_sequence)
 

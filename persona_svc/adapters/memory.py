@@ -17,6 +17,8 @@ from persona_svc.domain.memory import (
     MemoryChange,
     MemoryContent,
     MemoryScope,
+    MemorySettings,
+    Persistence,
     WorkingMemory,
     WorkingMemoryRevision,
 )
@@ -145,6 +147,39 @@ class FactRepository:
                               .values(valid_until=fact.valid_until, superseded_by=fact.superseded_by))
 
 
+def _settings(row: Any) -> MemorySettings:
+    return MemorySettings(row.id, Persistence(row.persistence), row.retention_days, row.revision, row.update_time)
+
+
+class SettingsRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+        self._mine = t.memory_settings.c.organization == organization
+
+    async def get(self, persona_id: str) -> MemorySettings | None:
+        row = (await self._c.execute(sa.select(t.memory_settings).where(
+            self._mine, t.memory_settings.c.id == persona_id))).first()
+        return _settings(row) if row else None
+
+    async def lock(self, persona_id: str, now: datetime) -> MemorySettings:
+        """The persona's settings locked for the transaction; the defaults at revision 0 are stored first if it has
+        none, so that two first writes queue on the same row."""
+        default = MemorySettings(persona_id)
+        await self._c.execute(insert(t.memory_settings).values(
+            organization=self._organization, id=persona_id, persistence=default.persistence.value,
+            retention_days=default.retention_days, revision=0, update_time=now).on_conflict_do_nothing())
+        row = (await self._c.execute(sa.select(t.memory_settings).where(
+            self._mine, t.memory_settings.c.id == persona_id).with_for_update())).one()
+        return _settings(row)
+
+    async def save(self, settings: MemorySettings) -> None:
+        table = t.memory_settings
+        await self._c.execute(sa.update(table).where(self._mine, table.c.id == settings.persona_id).values(
+            persistence=settings.persistence.value, retention_days=settings.retention_days,
+            revision=settings.revision, update_time=settings.update_time))
+
+
 class CandidateEraser:
     """Erases what an organization's personas remember of a candidate, in every table that can hold its id."""
 
@@ -176,6 +211,7 @@ class SqlMemoryUnitOfWork(UnitOfWork):
     memories: WorkingMemoryRepository
     facts: FactRepository
     erasure: CandidateEraser
+    settings: SettingsRepository
     requests: RequestLog
 
     def __init__(self, engine: AsyncEngine, organization: str) -> None:
@@ -186,4 +222,5 @@ class SqlMemoryUnitOfWork(UnitOfWork):
         self.memories = WorkingMemoryRepository(connection, self.organization)
         self.facts = FactRepository(connection, self.organization)
         self.erasure = CandidateEraser(connection, self.organization)
+        self.settings = SettingsRepository(connection, self.organization)
         self.requests = RequestLog(connection, t.request_log, self.organization)

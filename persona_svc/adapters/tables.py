@@ -74,6 +74,17 @@ scenarios = sa.Table(
 
 request_log = request_log_table(metadata, per_organization=True)
 
+memory_settings = sa.Table(
+    "memory_settings",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),  # the persona's
+    sa.Column("persistence", sa.Text, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
 working_memories = sa.Table(
     "working_memories",
     metadata,

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
-from svckit.errors import FieldViolation, InvalidArgument, Violations
+from svckit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Violations
 from svckit.names import valid_id
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -102,6 +102,57 @@ class WorkingMemory:
     @property
     def etag(self) -> str:
         return f'"{self.revision}"'
+
+
+class Persistence(StrEnum):
+    ACROSS_SESSIONS = "across_sessions"
+    SESSION_ONLY = "session_only"
+    NONE = "none"
+
+
+DEFAULT_RETENTION_DAYS = 90
+MAX_RETENTION_DAYS = 3650
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """How a persona remembers; a persona without settings of its own has the defaults."""
+
+    persona_id: str
+    persistence: Persistence = Persistence.ACROSS_SESSIONS
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    revision: int = 0
+    update_time: datetime | None = None
+
+    @property
+    def resource_name(self) -> str:
+        return f"personas/{self.persona_id}/memorySettings"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
+
+    @property
+    def learns_facts(self) -> bool:
+        return self.persistence is Persistence.ACROSS_SESSIONS
+
+
+def check_settings(settings: MemorySettings) -> None:
+    violations = Violations()
+    violations.require(1 <= settings.retention_days <= MAX_RETENTION_DAYS, "memory_settings.retention_days",
+                       f"must be 1 to {MAX_RETENTION_DAYS} days (got {settings.retention_days})")
+    violations.raise_if_any()
+
+
+def require_writable(settings: MemorySettings, scope: MemoryScope) -> None:
+    """Working memory is written only where the persona's settings keep it."""
+    if settings.persistence is Persistence.NONE:
+        raise FailedPrecondition(f"personas/{settings.persona_id} remembers nothing (its memory settings say so)",
+                                 reason="MEMORY_DISABLED", metadata={"resource": settings.resource_name})
+    if settings.persistence is Persistence.SESSION_ONLY and not scope.session_id:
+        raise FailedPrecondition(f"personas/{settings.persona_id} remembers within a session only: write the "
+                                 "session's working memory", reason="MEMORY_SESSION_ONLY",
+                                 metadata={"resource": settings.resource_name})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +255,7 @@ class MemorySource(StrEnum):
     NOT_REQUESTED = "not_requested"
     LIVE = "live"
     UNAVAILABLE = "unavailable"
+    DISABLED = "disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +283,7 @@ class MemorySection:
 # Shared instances: renderings are memoised by the identity of what they were built from.
 MEMORY_NOT_REQUESTED = MemorySection((), MemorySource.NOT_REQUESTED)
 MEMORY_UNAVAILABLE = MemorySection((), MemorySource.UNAVAILABLE)
+MEMORY_DISABLED = MemorySection((), MemorySource.DISABLED)
 
 
 def _items(memory: WorkingMemory) -> list[MemoryItem]:

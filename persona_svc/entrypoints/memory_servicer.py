@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeAlias
 
 import grpc
@@ -13,7 +14,9 @@ from persona_svc.domain.facts import ExtractedFact, Fact, FactKind, ObjectionOut
 from persona_svc.domain.memory import (
     MemoryContent,
     MemoryItem,
+    MemorySettings,
     MemorySource,
+    Persistence,
     WorkingMemory,
     WorkingMemoryRevision,
     candidate_of,
@@ -23,7 +26,8 @@ from persona_svc.domain.memory import (
 from persona_svc.service_layer.memory import PersonaMemory
 from svckit import names
 from svckit.context import current_call
-from svckit.errors import Violations
+from svckit.errors import FieldViolation, InvalidArgument, Violations
+from svckit.fieldmask import resolve_update_mask
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
 
@@ -33,7 +37,35 @@ MEMORY_SOURCES = {
     MemorySource.NOT_REQUESTED: pb.MEMORY_SOURCE_NOT_REQUESTED,
     MemorySource.LIVE: pb.MEMORY_SOURCE_LIVE,
     MemorySource.UNAVAILABLE: pb.MEMORY_SOURCE_UNAVAILABLE,
+    MemorySource.DISABLED: pb.MEMORY_SOURCE_DISABLED,
 }
+PERSISTENCES = {persistence: pb.MemoryPersistence.Value(f"MEMORY_PERSISTENCE_{persistence.name}")
+                for persistence in Persistence}
+SETTINGS_WRITABLE = frozenset({"persistence", "retention_days"})
+SETTINGS_OUTPUT_ONLY = frozenset({"name", "update_time", "etag"})
+_SETTINGS_NAME = re.compile(r"^personas/([^/]+)/memorySettings$")
+
+
+def settings_message(settings: MemorySettings) -> pb.MemorySettings:
+    return pb.MemorySettings(name=settings.resource_name, persistence=PERSISTENCES[settings.persistence],
+                             retention_days=settings.retention_days, update_time=timestamp(settings.update_time),
+                             etag=settings.etag)
+
+
+def settings_persona(name: str, field: str) -> str:
+    match = _SETTINGS_NAME.match(name)
+    if match is None or not names.valid_id(match.group(1)):
+        raise InvalidArgument(FieldViolation(field, "must be a resource name like 'personas/{persona}/memorySettings' "
+                                                    f"(got {name[:100]!r})"))
+    return match.group(1)
+
+
+def settings_of(message: pb.MemorySettings, fields: frozenset[str]) -> MemorySettings:
+    persistences = {number: persistence for persistence, number in PERSISTENCES.items()}
+    if "persistence" in fields and message.persistence not in persistences:
+        raise InvalidArgument(FieldViolation("memory_settings.persistence", "must name how the persona remembers"))
+    return MemorySettings(settings_persona(message.name, "memory_settings.name"),
+                          persistences.get(message.persistence, Persistence.ACROSS_SESSIONS), message.retention_days)
 
 
 def working_memory_message(memory: WorkingMemory) -> pb.WorkingMemory:
@@ -154,6 +186,19 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         return pb.EraseCandidateMemoryResponse(
             working_memories_erased=erased.working_memories, revisions_erased=erased.revisions,
             facts_erased=erased.facts, sessions_unlinked=erased.sessions_unlinked)
+
+    async def GetMemorySettings(self, request: pb.GetMemorySettingsRequest,
+                                context: Context) -> pb.GetMemorySettingsResponse:
+        settings = await self._memories.get_settings(current_call().organization,
+                                                     settings_persona(request.name, "name"))
+        return pb.GetMemorySettingsResponse(memory_settings=settings_message(settings))
+
+    async def UpdateMemorySettings(self, request: pb.UpdateMemorySettingsRequest,
+                                   context: Context) -> pb.UpdateMemorySettingsResponse:
+        fields = resolve_update_mask(request.update_mask, SETTINGS_WRITABLE, SETTINGS_OUTPUT_ONLY)
+        settings = await self._memories.update_settings(settings_of(request.memory_settings, fields), fields,
+                                                        request.memory_settings.etag, mutation_of(request))
+        return pb.UpdateMemorySettingsResponse(memory_settings=settings_message(settings))
 
     async def ListFacts(self, request: pb.ListFactsRequest, context: Context) -> pb.ListFactsResponse:
         scope = candidate_of(request.parent, "parent")

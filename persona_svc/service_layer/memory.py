@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from calls.turns import Turn
 from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
 from persona_svc.domain.memory import (
+    MEMORY_DISABLED,
     MEMORY_NOT_REQUESTED,
     MEMORY_UNAVAILABLE,
     ErasedMemory,
@@ -24,15 +25,19 @@ from persona_svc.domain.memory import (
     MemoryContent,
     MemoryScope,
     MemorySection,
+    MemorySettings,
+    Persistence,
     WorkingMemory,
     WorkingMemoryRevision,
     apply_update,
     check_mask,
+    check_settings,
     memory_section,
+    require_writable,
     with_memory,
 )
 from persona_svc.domain.templates import RenderedPrompt
-from persona_svc.service_layer.catalogue import Catalogue
+from persona_svc.service_layer.catalogue import Catalogue, _require_right_to_change
 from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, NotFound
@@ -87,6 +92,7 @@ class PersonaMemory:
                  extractor: FactExtractor, page_tokens: PageTokens, sessions: Sessions | None,
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                  facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None,
+                 settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
                  deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
         self._transaction = writes
         self._read = reads
@@ -96,6 +102,7 @@ class PersonaMemory:
         self._tokens = page_tokens
         self._cache = cache or InvalidatedCache("working_memories")
         self._facts = facts_cache or InvalidatedCache("facts")
+        self._settings = settings_cache or InvalidatedCache("memory_settings")
         self._deadline = deadline_seconds
         self._budget = budget_chars
         # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
@@ -108,6 +115,8 @@ class PersonaMemory:
         row's MemoryScope.key)."""
         if table == "working_memories":
             self._cache.invalidate((organization, scope_key))
+        elif table == "memory_settings":
+            self._settings.invalidate((organization, scope_key))
         elif table == "facts":
             persona_id, candidate_id, _ = scope_key.split("/")
             self._facts.invalidate((organization, _facts_key(persona_id, candidate_id)))
@@ -161,6 +170,7 @@ class PersonaMemory:
         async with self._transaction(organization) as uow:
             async def run() -> WorkingMemory:
                 now = _now()
+                require_writable(await uow.settings.get(scope.persona_id) or MemorySettings(scope.persona_id), scope)
                 current = await uow.memories.lock(scope, now)
                 if etag and etag != current.etag:
                     raise EtagMismatch(scope.resource_name, etag, current.etag)
@@ -203,7 +213,8 @@ class PersonaMemory:
                 # Facts of one candidate are learned one session at a time.
                 await uow.memories.lock(MemoryScope(persona_id, candidate_id), now)
                 stored = await uow.facts.of_session(persona_id, candidate_id, session_id)
-                if stored:
+                settings = await uow.settings.get(persona_id) or MemorySettings(persona_id)
+                if stored or not settings.learns_facts:
                     return RecordedFacts(tuple(stored))
                 learned = [Fact(uuid.uuid4().hex, persona_id, candidate_id, session_id, f.kind, f.text, f.topic,
                                 f.message_sequences, f.confidence, f.outcome, engine, now)
@@ -233,6 +244,37 @@ class PersonaMemory:
             items = await uow.facts.list(persona_id, candidate_id, show_superseded, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda f: [f.valid_from.isoformat(), f.id], filters))
 
+    # --- settings ------------------------------------------------------------------------------------
+
+    async def get_settings(self, organization: str, persona_id: str) -> MemorySettings:
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            return await uow.settings.get(persona_id) or MemorySettings(persona_id)
+
+    async def update_settings(self, sent: MemorySettings, fields: frozenset[str], etag: str,
+                              mutation: Mutation) -> MemorySettings:
+        """Admins, and authors of the personas they own, change how a persona remembers."""
+        organization = mutation.caller.organization
+        persona = await self._catalogue.get_persona(organization, sent.persona_id)
+        _require_right_to_change(persona, mutation.caller, "changing the memory settings of")
+        async with self._transaction(organization) as uow:
+            async def run() -> MemorySettings:
+                now = _now()
+                current = await uow.settings.lock(sent.persona_id, now)
+                if etag and etag != current.etag:
+                    raise EtagMismatch(current.resource_name, etag, current.etag)
+                changed = dataclasses.replace(
+                    current, revision=current.revision + 1, update_time=now,
+                    **{name: getattr(sent, name) for name in fields})
+                check_settings(changed)
+                await uow.settings.save(changed)
+                return changed
+
+            settings = await run_idempotent(uow.requests, mutation, "UpdateMemorySettings", run, MemorySettings)
+            await uow.commit()
+        self._settings.invalidate((organization, sent.persona_id))
+        return settings
+
     # --- erasure ------------------------------------------------------------------------------------
 
     async def erase_candidate(self, candidate_id: str, mutation: Mutation) -> ErasedMemory:
@@ -260,20 +302,24 @@ class PersonaMemory:
         """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
         when the memory cannot be read within the deadline: a slow memory never fails a call start."""
         rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id)
-        if not candidate_id:
-            section = MEMORY_NOT_REQUESTED
-        else:
-            scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
-            scopes.append(MemoryScope(persona_id, candidate_id))
-            section = await self._section(organization, scopes)
+        section = MEMORY_NOT_REQUESTED
+        if candidate_id:
+            section = await self._section(organization, persona_id, candidate_id, session_id)
         return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                       rendered, section)
 
-    async def _section(self, organization: str, scopes: list[MemoryScope]) -> MemorySection:
+    async def _section(self, organization: str, persona_id: str, candidate_id: str,
+                       session_id: str) -> MemorySection:
+        """The memory the persona's settings keep: the session's, and the candidate's and its facts across
+        sessions."""
         try:
             async with asyncio.timeout(self._deadline):
-                facts, *memories = await asyncio.gather(self._cached_facts(organization, scopes[-1]),
-                                                        *(self._cached(organization, scope) for scope in scopes))
+                # Everything at once (one round trip's wait), then kept as the settings say.
+                scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
+                scopes.append(MemoryScope(persona_id, candidate_id))
+                settings, all_facts, all_memories = await asyncio.gather(
+                    self._cached_settings(organization, persona_id), self._cached_facts(organization, scopes[-1]),
+                    asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
         except TimeoutError:
             _DEADLINE.inc()
             return MEMORY_UNAVAILABLE
@@ -281,7 +327,13 @@ class PersonaMemory:
             log.warning("rendering without memory: it could not be read", exc_info=True)
             _ERROR.inc()
             return MEMORY_UNAVAILABLE
-        return self._sections.response((organization, *(scope.key for scope in scopes)), facts, *memories)
+        if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
+                                                         and not session_id):
+            return MEMORY_DISABLED
+        across = settings.persistence is Persistence.ACROSS_SESSIONS
+        facts, memories = (all_facts, all_memories) if across else ((), all_memories[:1])
+        return self._sections.response((organization, *(scope.key for scope in scopes[:len(memories)])), facts,
+                                       *memories)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
         async def load() -> WorkingMemory:
@@ -291,6 +343,15 @@ class PersonaMemory:
         memory = await self._cache.get_or_load((organization, scope.key), load)
         assert memory is not None  # load never answers None
         return memory
+
+    async def _cached_settings(self, organization: str, persona_id: str) -> MemorySettings:
+        async def load() -> MemorySettings:
+            async with self._read(organization) as uow:
+                return await uow.settings.get(persona_id) or MemorySettings(persona_id)
+
+        settings = await self._settings.get_or_load((organization, persona_id), load)
+        assert settings is not None  # load never answers None
+        return settings
 
     async def _cached_facts(self, organization: str, scope: MemoryScope) -> tuple[Fact, ...]:
         async def load() -> tuple[Fact, ...]:

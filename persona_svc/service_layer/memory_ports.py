@@ -9,7 +9,7 @@ from typing import Protocol, Self
 
 from calls.turns import Turn
 from persona_svc.domain.facts import ExtractedFact, Fact
-from persona_svc.domain.memory import ErasedMemory, MemoryScope, WorkingMemory, WorkingMemoryRevision
+from persona_svc.domain.memory import ErasedMemory, MemoryScope, MemorySettings, WorkingMemory, WorkingMemoryRevision
 from svckit.usecase import RequestRecords
 
 
@@ -47,6 +47,16 @@ class FactRepository(Protocol):
         ...
 
 
+class SettingsRepository(Protocol):
+    async def get(self, persona_id: str) -> MemorySettings | None: ...
+
+    async def lock(self, persona_id: str, now: datetime) -> MemorySettings:
+        """The persona's settings locked for the transaction (the defaults at revision 0 if it has none)."""
+        ...
+
+    async def save(self, settings: MemorySettings) -> None: ...
+
+
 class CandidateEraser(Protocol):
     async def erase(self, candidate_id: str) -> ErasedMemory:
         """Deletes the candidate's working memories, revisions and facts, and the saved replies that held them;
@@ -81,6 +91,9 @@ class MemoryUnitOfWork(Protocol):
 
     @property
     def erasure(self) -> CandidateEraser: ...
+
+    @property
+    def settings(self) -> SettingsRepository: ...
 
     @property
     def requests(self) -> RequestRecords: ...

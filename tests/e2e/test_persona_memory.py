@@ -356,3 +356,59 @@ async def test_another_organizations_facts_are_not_found(admin_memories, persona
                  record(theirs, persona, candidate, uid(), ROUND_TWO)):
         assert (await rejected_in(ERROR_DOMAIN, call, grpc.StatusCode.NOT_FOUND)).reason == "RESOURCE_NOT_FOUND"
     assert len(await listed(admin_memories, persona, candidate)) == 4
+
+
+# --- how a persona remembers -----------------------------------------------------------------------------------
+
+async def set_memory(personas_admin, persona: pb.Persona, **fields) -> mb.MemorySettings:
+    return (await personas_admin.UpdateMemorySettings(mb.UpdateMemorySettingsRequest(
+        memory_settings=mb.MemorySettings(name=f"{persona.name}/memorySettings", **fields),
+        update_mask=mask(*fields)))).memory_settings
+
+
+async def test_memory_settings_default_to_remembering_for_90_days_and_change_only_by_owners(
+        admin_memories, personas, persona_server, connect):
+    persona = await create(personas)
+    name = f"{persona.name}/memorySettings"
+    default = (await admin_memories.GetMemorySettings(mb.GetMemorySettingsRequest(name=name))).memory_settings
+    assert (default.persistence, default.retention_days) == (mb.MEMORY_PERSISTENCE_ACROSS_SESSIONS, 90)
+    changed = await set_memory(admin_memories, persona, retention_days=30)
+    assert (changed.persistence, changed.retention_days) == (mb.MEMORY_PERSISTENCE_ACROSS_SESSIONS, 30)
+    too_long = await rejected_in(ERROR_DOMAIN, set_memory(admin_memories, persona, retention_days=0),
+                                 grpc.StatusCode.INVALID_ARGUMENT)
+    assert too_long.fields == ["memory_settings.retention_days"]
+    not_theirs = memory_service_pb2_grpc.MemoryServiceStub(connect(persona_server, token("author")))
+    refused = await rejected_in(ERROR_DOMAIN, set_memory(not_theirs, persona, retention_days=10),
+                                grpc.StatusCode.PERMISSION_DENIED)
+    assert refused.reason == "NOT_AN_OWNER"
+    assert (await admin_memories.GetMemorySettings(mb.GetMemorySettingsRequest(name=name))
+            ).memory_settings.retention_days == 30
+
+
+async def test_a_persona_that_remembers_within_a_session_only_keeps_nothing_across(
+        admin_memories, memories, personas):
+    persona = await create(personas)
+    await set_memory(admin_memories, persona, persistence=mb.MEMORY_PERSISTENCE_SESSION_ONLY)
+    candidate, session = uid(), uid()
+    across = await rejected_in(ERROR_DOMAIN, update(memories, memory_name(persona, candidate), "task_context",
+                                                    task_context="x"), grpc.StatusCode.FAILED_PRECONDITION)
+    assert across.reason == "MEMORY_SESSION_ONLY"
+    await update(memories, memory_name(persona, candidate, session), "task_context", task_context="this call")
+    assert await record(admin_memories, persona, candidate, session, ROUND_ONE) == []
+    rendered = await personas.RenderPrompt(pb.RenderPromptRequest(
+        persona=persona.name, candidate=f"candidates/{candidate}", session=f"sessions/{session}"))
+    assert [m.text for m in rendered.applied_memory] == ["- Current task: this call"]
+
+
+async def test_a_persona_that_remembers_nothing_renders_without_memory_and_refuses_writes(
+        admin_memories, memories, personas):
+    persona = await create(personas)
+    candidate = uid()
+    await update(memories, memory_name(persona, candidate), "task_context", task_context="before")
+    await set_memory(admin_memories, persona, persistence=mb.MEMORY_PERSISTENCE_NONE)
+    rendered = await personas.RenderPrompt(pb.RenderPromptRequest(persona=persona.name,
+                                                                  candidate=f"candidates/{candidate}"))
+    assert rendered.memory_source == mb.MEMORY_SOURCE_DISABLED and not rendered.applied_memory
+    refused = await rejected_in(ERROR_DOMAIN, update(memories, memory_name(persona, candidate), "task_context",
+                                                     task_context="after"), grpc.StatusCode.FAILED_PRECONDITION)
+    assert refused.reason == "MEMORY_DISABLED"

@@ -43,6 +43,7 @@ def upgrade() -> None:
             PRIMARY KEY (organization, persona_id, candidate_id, session_id, revision),
             FOREIGN KEY (organization, persona_id, candidate_id, session_id)
                 REFERENCES persona.working_memories (organization, persona_id, candidate_id, session_id)
+                ON DELETE CASCADE
         );
 
         -- Recording a read (last_access_time) changes no revision and announces nothing.

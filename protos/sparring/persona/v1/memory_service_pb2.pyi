@@ -56,6 +56,8 @@ class _MemorySourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemorySo
     """The memory could not be read within its deadline; the prompt was rendered
     without it rather than failing the call start.
     """
+    MEMORY_SOURCE_DISABLED: _MemorySource.ValueType  # 4
+    """The persona's memory settings say it remembers nothing."""
 
 class MemorySource(_MemorySource, metaclass=_MemorySourceEnumTypeWrapper):
     """Where the memory section of a rendering came from."""
@@ -69,6 +71,8 @@ MEMORY_SOURCE_UNAVAILABLE: MemorySource.ValueType  # 3
 """The memory could not be read within its deadline; the prompt was rendered
 without it rather than failing the call start.
 """
+MEMORY_SOURCE_DISABLED: MemorySource.ValueType  # 4
+"""The persona's memory settings say it remembers nothing."""
 Global___MemorySource: _TypeAlias = MemorySource  # noqa: Y015
 
 class _FactKind:
@@ -136,6 +140,40 @@ MESSAGE_ROLE_UNSPECIFIED: MessageRole.ValueType  # 0
 MESSAGE_ROLE_CANDIDATE: MessageRole.ValueType  # 1
 MESSAGE_ROLE_PERSONA: MessageRole.ValueType  # 2
 Global___MessageRole: _TypeAlias = MessageRole  # noqa: Y015
+
+class _MemoryPersistence:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MemoryPersistenceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemoryPersistence.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MEMORY_PERSISTENCE_UNSPECIFIED: _MemoryPersistence.ValueType  # 0
+    MEMORY_PERSISTENCE_ACROSS_SESSIONS: _MemoryPersistence.ValueType  # 1
+    """Working memory of the candidate and facts are kept from one session to the
+    next (the default).
+    """
+    MEMORY_PERSISTENCE_SESSION_ONLY: _MemoryPersistence.ValueType  # 2
+    """Only a session's own working memory is kept; nothing crosses to the next
+    session and no facts are learned.
+    """
+    MEMORY_PERSISTENCE_NONE: _MemoryPersistence.ValueType  # 3
+    """Nothing is remembered: working memory is read-only and no facts are learned."""
+
+class MemoryPersistence(_MemoryPersistence, metaclass=_MemoryPersistenceEnumTypeWrapper):
+    """How long what a persona learns lasts."""
+
+MEMORY_PERSISTENCE_UNSPECIFIED: MemoryPersistence.ValueType  # 0
+MEMORY_PERSISTENCE_ACROSS_SESSIONS: MemoryPersistence.ValueType  # 1
+"""Working memory of the candidate and facts are kept from one session to the
+next (the default).
+"""
+MEMORY_PERSISTENCE_SESSION_ONLY: MemoryPersistence.ValueType  # 2
+"""Only a session's own working memory is kept; nothing crosses to the next
+session and no facts are learned.
+"""
+MEMORY_PERSISTENCE_NONE: MemoryPersistence.ValueType  # 3
+"""Nothing is remembered: working memory is read-only and no facts are learned."""
+Global___MemoryPersistence: _TypeAlias = MemoryPersistence  # noqa: Y015
 
 @_typing.final
 class WorkingMemory(_message.Message):
@@ -795,3 +833,130 @@ class EraseCandidateMemoryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EraseCandidateMemoryResponse: _TypeAlias = EraseCandidateMemoryResponse  # noqa: Y015
+
+@_typing.final
+class MemorySettings(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PERSISTENCE_FIELD_NUMBER: _builtins.int
+    RETENTION_DAYS_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: "personas/{persona_id}/memorySettings"."""
+    persistence: Global___MemoryPersistence.ValueType
+    retention_days: _builtins.int
+    """Days what the persona remembers is kept after it was last written, 1 to 3650;
+    90 by default.
+    """
+    etag: _builtins.str
+    """Output only. Send it back to change only the settings you read."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        persistence: Global___MemoryPersistence.ValueType = ...,
+        retention_days: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "persistence", b"persistence", "retention_days", b"retention_days", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemorySettings: _TypeAlias = MemorySettings  # noqa: Y015
+
+@_typing.final
+class GetMemorySettingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMemorySettingsRequest: _TypeAlias = GetMemorySettingsRequest  # noqa: Y015
+
+@_typing.final
+class GetMemorySettingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMORY_SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def memory_settings(self) -> Global___MemorySettings: ...
+    def __init__(
+        self,
+        *,
+        memory_settings: Global___MemorySettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["memory_settings", b"memory_settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["memory_settings", b"memory_settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMemorySettingsResponse: _TypeAlias = GetMemorySettingsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMemorySettingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMORY_SETTINGS_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def memory_settings(self) -> Global___MemorySettings: ...
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """"persistence", "retention_days" or "*"."""
+
+    def __init__(
+        self,
+        *,
+        memory_settings: Global___MemorySettings | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["memory_settings", b"memory_settings", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["memory_settings", b"memory_settings", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMemorySettingsRequest: _TypeAlias = UpdateMemorySettingsRequest  # noqa: Y015
+
+@_typing.final
+class UpdateMemorySettingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMORY_SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def memory_settings(self) -> Global___MemorySettings: ...
+    def __init__(
+        self,
+        *,
+        memory_settings: Global___MemorySettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["memory_settings", b"memory_settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["memory_settings", b"memory_settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMemorySettingsResponse: _TypeAlias = UpdateMemorySettingsResponse  # noqa: Y015

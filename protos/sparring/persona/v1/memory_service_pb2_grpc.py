@@ -45,6 +45,11 @@ class MemoryServiceStub:
     each fact cites the messages it comes from, and stays valid until a later
     fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/memorySettings: whether the persona remembers across
+    sessions (the default), within a session only, or not at all, and how many
+    days what it remembers is kept (90 by default; older memory is deleted in
+    the background).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
@@ -98,6 +103,16 @@ class MemoryServiceStub:
                 request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryRequest.SerializeToString,
                 response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryResponse.FromString,
                 _registered_method=True)
+        self.GetMemorySettings = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/GetMemorySettings',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetMemorySettingsRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetMemorySettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateMemorySettings = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/UpdateMemorySettings',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -119,6 +134,11 @@ class MemoryServiceServicer:
     persona learned of the candidate in a call, recorded when the session ends:
     each fact cites the messages it comes from, and stays valid until a later
     fact of the same kind and topic supersedes it (the earlier one is kept).
+
+    - personas/{persona_id}/memorySettings: whether the persona remembers across
+    sessions (the default), within a session only, or not at all, and how many
+    days what it remembers is kept (90 by default; older memory is deleted in
+    the background).
 
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
@@ -194,6 +214,22 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMemorySettings(self, request, context):
+        """Gets how a persona remembers: across sessions, within a session only, or not
+        at all, and for how long.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMemorySettings(self, request, context):
+        """Changes the fields of a persona's memory settings named in update_mask
+        (authors: of the personas they own).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -237,6 +273,16 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryRequest.FromString,
                     response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryResponse.SerializeToString,
             ),
+            'GetMemorySettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMemorySettings,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetMemorySettingsRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetMemorySettingsResponse.SerializeToString,
+            ),
+            'UpdateMemorySettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMemorySettings,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'sparring.persona.v1.MemoryService', rpc_method_handlers)
@@ -264,6 +310,11 @@ class MemoryService:
     persona learned of the candidate in a call, recorded when the session ends:
     each fact cites the messages it comes from, and stays valid until a later
     fact of the same kind and topic supersedes it (the earlier one is kept).
+
+    - personas/{persona_id}/memorySettings: whether the persona remembers across
+    sessions (the default), within a session only, or not at all, and how many
+    days what it remembers is kept (90 by default; older memory is deleted in
+    the background).
 
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
@@ -478,6 +529,60 @@ class MemoryService:
             '/sparring.persona.v1.MemoryService/EraseCandidateMemory',
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryRequest.SerializeToString,
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.EraseCandidateMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMemorySettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/GetMemorySettings',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetMemorySettingsRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetMemorySettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMemorySettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/UpdateMemorySettings',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

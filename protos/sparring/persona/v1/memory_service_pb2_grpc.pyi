@@ -46,6 +46,11 @@ class MemoryServiceStub:
       each fact cites the messages it comes from, and stays valid until a later
       fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/memorySettings: whether the persona remembers across
+      sessions (the default), within a session only, or not at all, and how many
+      days what it remembers is kept (90 by default; older memory is deleted in
+      the background).
+
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
     RenderPrompt, given a candidate (and optionally a session), adds the working
@@ -88,6 +93,14 @@ class MemoryServiceStub:
     link from the organization's sessions. An unknown candidate erases nothing:
     an empty result, not an error.
     """
+    GetMemorySettings: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.GetMemorySettingsRequest, _memory_service_pb2.GetMemorySettingsResponse]
+    """Gets how a persona remembers: across sessions, within a session only, or not
+    at all, and for how long.
+    """
+    UpdateMemorySettings: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.UpdateMemorySettingsRequest, _memory_service_pb2.UpdateMemorySettingsResponse]
+    """Changes the fields of a persona's memory settings named in update_mask
+    (authors: of the personas they own).
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -109,6 +122,11 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
       persona learned of the candidate in a call, recorded when the session ends:
       each fact cites the messages it comes from, and stays valid until a later
       fact of the same kind and topic supersedes it (the earlier one is kept).
+
+    - personas/{persona_id}/memorySettings: whether the persona remembers across
+      sessions (the default), within a session only, or not at all, and how many
+      days what it remembers is kept (90 by default; older memory is deleted in
+      the background).
 
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
@@ -149,6 +167,14 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     link from the organization's sessions. An unknown candidate erases nothing:
     an empty result, not an error.
     """
+    GetMemorySettings: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.GetMemorySettingsRequest, _memory_service_pb2.GetMemorySettingsResponse]  # type: ignore[assignment]
+    """Gets how a persona remembers: across sessions, within a session only, or not
+    at all, and for how long.
+    """
+    UpdateMemorySettings: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.UpdateMemorySettingsRequest, _memory_service_pb2.UpdateMemorySettingsResponse]  # type: ignore[assignment]
+    """Changes the fields of a persona's memory settings named in update_mask
+    (authors: of the personas they own).
+    """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """MemoryService keeps what a persona remembers of a candidate from one call to
@@ -169,6 +195,11 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
       persona learned of the candidate in a call, recorded when the session ends:
       each fact cites the messages it comes from, and stays valid until a later
       fact of the same kind and topic supersedes it (the earlier one is kept).
+
+    - personas/{persona_id}/memorySettings: whether the persona remembers across
+      sessions (the default), within a session only, or not at all, and how many
+      days what it remembers is kept (90 by default; older memory is deleted in
+      the background).
 
     Each block has a size limit; a write beyond one is INVALID_ARGUMENT (reason
     MEMORY_LIMIT_EXCEEDED) naming the field, and changes nothing.
@@ -254,6 +285,26 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         the audit log, and (with the transcript service configured) the candidate's
         link from the organization's sessions. An unknown candidate erases nothing:
         an empty result, not an error.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMemorySettings(
+        self,
+        request: _memory_service_pb2.GetMemorySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.GetMemorySettingsResponse, _abc.Awaitable[_memory_service_pb2.GetMemorySettingsResponse]]:
+        """Gets how a persona remembers: across sessions, within a session only, or not
+        at all, and for how long.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateMemorySettings(
+        self,
+        request: _memory_service_pb2.UpdateMemorySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.UpdateMemorySettingsResponse, _abc.Awaitable[_memory_service_pb2.UpdateMemorySettingsResponse]]:
+        """Changes the fields of a persona's memory settings named in update_mask
+        (authors: of the personas they own).
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
