@@ -16,6 +16,7 @@ from persona_svc.adapters import tables
 from persona_svc.adapters.fact_extractors import LocalFactExtractor
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.memory import SqlMemoryUnitOfWork
+from persona_svc.adapters.memory_retention import MemoryRetention
 from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
@@ -125,6 +126,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_close.append(listener.stop)
+    retention = MemoryRetention(engine, settings.memory_retention_interval_seconds, settings.memory_retention_batch)
+    retention.start()
+    app.on_close.append(retention.stop)
     if learning is not None:
         app.on_close.append(learning.close)
     if sessions is not None:
