@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import grpc
 import pytest_asyncio
 from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc, persona_service_pb2_grpc
@@ -15,11 +16,12 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from svckit.notify import PgListener
 from tests.builders import uid
+from tests.e2e.status_details import rejected_in
 from tests.e2e.test_persona_memory import ROUND_ONE, ROUND_TWO
 from tests.e2e.test_transcript_outbox import fake_analysis  # noqa: F401 (a fixture)
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.security import secure_channel
-from transcript_svc.app import build
+from transcript_svc.app import ERROR_DOMAIN, build
 
 STREAM_ROLES = {mb.MESSAGE_ROLE_CANDIDATE: pb.ROLE_USER, mb.MESSAGE_ROLE_PERSONA: pb.ROLE_ASSISTANT}
 
@@ -85,3 +87,10 @@ async def test_the_second_round_remembers_what_the_first_one_said(transcripts_wi
     round_three = await personas.RenderPrompt(render)
     assert f"- The candidate promised: {ROUND_TWO[0][1]}" in round_three.system_prompt
     assert ROUND_ONE[4][1] not in round_three.system_prompt
+
+
+async def test_a_session_naming_something_else_than_a_candidate_is_refused(transcripts):
+    refused = await rejected_in(ERROR_DOMAIN, transcripts.CreateSession(pb.CreateSessionRequest(session=pb.Session(
+        persona="personas/sarah-chen", blueprint=persona_pb.BLUEPRINT_SALES, candidate="people/ann"))),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert refused.fields == ["session.candidate"]
