@@ -71,6 +71,7 @@ PERMISSIONS: dict[str, MethodRule] = {
     _MEMORY + "RestoreWorkingMemory": _MEMORY_CHANGE,
     _MEMORY + "RecordSessionFacts": _rule(SERVICE, mutating=True),
     _MEMORY + "ListFacts": _MEMORY_READ,
+    _MEMORY + "RecallEpisodes": _MEMORY_READ,
     _MEMORY + "GetMemorySettings": _CATALOGUE_READ,
     _MEMORY + "UpdateMemorySettings": _AUTHORING,
     _MEMORY + "EraseCandidateMemory": _rule(mutating=True, note="everything remembered of a candidate"),

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persona_svc.adapters import tables as t
+from persona_svc.domain.episodes import Episode, EpisodeRanking
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from persona_svc.domain.memory import (
     ErasedMemory,
@@ -147,6 +148,42 @@ class FactRepository:
                               .values(valid_until=fact.valid_until, superseded_by=fact.superseded_by))
 
 
+# Any of the context's words (plainto_tsquery joins them with AND).
+_ANY_WORD = "replace(plainto_tsquery('english', :context)::text, '&', '|')::tsquery"
+_SCORES = {
+    EpisodeRanking.FULL_TEXT: f"ts_rank_cd(e.search_vector, {_ANY_WORD})",
+    EpisodeRanking.TRIGRAM: "word_similarity(:context, e.document)",
+    # ts_rank_cd's normalisation 32 scales the rank to 0-1 (rank / (rank + 1)), as the trigram score is.
+    EpisodeRanking.HYBRID:
+        f"(ts_rank_cd(e.search_vector, {_ANY_WORD}, 32) + word_similarity(:context, e.document)) / 2",
+}
+
+
+class EpisodeRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    async def add(self, episode: Episode) -> None:
+        """Once per session: a repeat changes nothing."""
+        await self._c.execute(insert(t.episodes).values(
+            organization=self._organization, persona_id=episode.persona_id, candidate_id=episode.candidate_id,
+            session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
+            document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
+
+    async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
+                     limit: int) -> list[tuple[Episode, float]]:
+        rows = await self._c.execute(sa.text(f"""
+            SELECT e.*, {_SCORES[ranking]} AS score FROM {t.SCHEMA}.episodes AS e
+            WHERE e.organization = :organization AND e.persona_id = :persona
+              AND (:candidate = '' OR e.candidate_id = :candidate)
+            ORDER BY score DESC, e.create_time DESC LIMIT :limit"""), {
+            "organization": self._organization, "persona": persona_id, "candidate": candidate_id,
+            "context": context, "limit": limit})
+        return [(Episode(row.persona_id, row.candidate_id, row.session_id, row.summary, row.outcome, row.document,
+                         row.create_time), float(row.score)) for row in rows]
+
+
 def _settings(row: Any) -> MemorySettings:
     return MemorySettings(row.id, Persistence(row.persistence), row.retention_days, row.revision, row.update_time)
 
@@ -190,7 +227,7 @@ class CandidateEraser:
     async def erase(self, candidate_id: str) -> ErasedMemory:
         mine = {"organization": self._organization, "candidate": candidate_id}
         counts = []
-        for table in (_revisions, _memories, _facts):
+        for table in (_revisions, _memories, _facts, t.episodes):
             deleted = await self._c.execute(table.delete().where(table.c.organization == self._organization,
                                                                  table.c.candidate_id == candidate_id))
             counts.append(deleted.rowcount)
@@ -204,7 +241,7 @@ class CandidateEraser:
             f"UPDATE {t.SCHEMA}.audit_log SET resource = regexp_replace(resource, '/candidates/' || :candidate"
             " || '(/|$)', '/candidates/erased\\1') WHERE organization = :organization"
             " AND resource ~ ('/candidates/' || :candidate || '(/|$)')"), mine)
-        return ErasedMemory(working_memories=counts[1], revisions=counts[0], facts=counts[2])
+        return ErasedMemory(working_memories=counts[1], revisions=counts[0], facts=counts[2], episodes=counts[3])
 
 
 class SqlMemoryUnitOfWork(UnitOfWork):
@@ -212,6 +249,7 @@ class SqlMemoryUnitOfWork(UnitOfWork):
     facts: FactRepository
     erasure: CandidateEraser
     settings: SettingsRepository
+    episodes: EpisodeRepository
     requests: RequestLog
 
     def __init__(self, engine: AsyncEngine, organization: str) -> None:
@@ -223,4 +261,5 @@ class SqlMemoryUnitOfWork(UnitOfWork):
         self.facts = FactRepository(connection, self.organization)
         self.erasure = CandidateEraser(connection, self.organization)
         self.settings = SettingsRepository(connection, self.organization)
+        self.episodes = EpisodeRepository(connection, self.organization)
         self.requests = RequestLog(connection, t.request_log, self.organization)

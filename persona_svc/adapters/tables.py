@@ -133,3 +133,17 @@ facts = sa.Table(
     sa.Column("valid_until", sa.DateTime(timezone=True)),
     sa.Column("superseded_by", sa.Text, nullable=False),
 )
+
+episodes = sa.Table(
+    "episodes",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("search_vector", TSVECTOR),  # generated from document
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)

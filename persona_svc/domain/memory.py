@@ -163,6 +163,7 @@ class ErasedMemory:
     revisions: int = 0
     facts: int = 0
     sessions_unlinked: int = 0
+    episodes: int = 0
 
 
 class MemoryChange(StrEnum):

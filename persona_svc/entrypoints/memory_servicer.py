@@ -10,6 +10,7 @@ from sparring.persona.v1 import memory_service_pb2 as pb
 from sparring.persona.v1 import memory_service_pb2_grpc
 
 from calls.turns import Role, Turn
+from persona_svc.domain.episodes import EpisodeRanking
 from persona_svc.domain.facts import ExtractedFact, Fact, FactKind, ObjectionOutcome, topic_of
 from persona_svc.domain.memory import (
     MemoryContent,
@@ -39,6 +40,8 @@ MEMORY_SOURCES = {
     MemorySource.UNAVAILABLE: pb.MEMORY_SOURCE_UNAVAILABLE,
     MemorySource.DISABLED: pb.MEMORY_SOURCE_DISABLED,
 }
+RANKINGS = {pb.EPISODE_RANKING_FULL_TEXT: EpisodeRanking.FULL_TEXT, pb.EPISODE_RANKING_TRIGRAM: EpisodeRanking.TRIGRAM,
+            pb.EPISODE_RANKING_HYBRID: EpisodeRanking.HYBRID}
 PERSISTENCES = {persistence: pb.MemoryPersistence.Value(f"MEMORY_PERSISTENCE_{persistence.name}")
                 for persistence in Persistence}
 SETTINGS_WRITABLE = frozenset({"persistence", "retention_days"})
@@ -185,7 +188,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
                                                       mutation_of(request))
         return pb.EraseCandidateMemoryResponse(
             working_memories_erased=erased.working_memories, revisions_erased=erased.revisions,
-            facts_erased=erased.facts, sessions_unlinked=erased.sessions_unlinked)
+            facts_erased=erased.facts, sessions_unlinked=erased.sessions_unlinked, episodes_erased=erased.episodes)
 
     async def GetMemorySettings(self, request: pb.GetMemorySettingsRequest,
                                 context: Context) -> pb.GetMemorySettingsResponse:
@@ -199,6 +202,17 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         settings = await self._memories.update_settings(settings_of(request.memory_settings, fields), fields,
                                                         request.memory_settings.etag, mutation_of(request))
         return pb.UpdateMemorySettingsResponse(memory_settings=settings_message(settings))
+
+    async def RecallEpisodes(self, request: pb.RecallEpisodesRequest, context: Context) -> pb.RecallEpisodesResponse:
+        recalled = await self._memories.recall_episodes(
+            current_call().organization, names.resource_id(request.persona, "personas", "persona"),
+            names.resource_id(request.candidate, "candidates", "candidate") if request.candidate else "",
+            request.context, RANKINGS.get(request.ranking, EpisodeRanking.HYBRID), request.page_size)
+        return pb.RecallEpisodesResponse(episodes=[
+            pb.RecalledEpisode(episode=pb.Episode(name=e.resource_name, session=f"sessions/{e.session_id}",
+                                                  summary=e.summary, outcome=e.outcome,
+                                                  create_time=timestamp(e.create_time)), score=score)
+            for e, score in recalled])
 
     async def ListFacts(self, request: pb.ListFactsRequest, context: Context) -> pb.ListFactsResponse:
         scope = candidate_of(request.parent, "parent")

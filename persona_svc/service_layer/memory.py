@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 
 from calls.turns import Turn
+from persona_svc.domain.episodes import Episode, EpisodeRanking, check_recall, document_of, outcome_of, summary_of
 from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
 from persona_svc.domain.memory import (
     MEMORY_DISABLED,
@@ -226,6 +227,10 @@ class PersonaMemory:
                         await uow.facts.supersede(earlier.superseded(later))
                 for fact in learned:
                     await uow.facts.add(fact)
+                everything = [*extracted, *given]
+                summary = summary_of(turns, everything)
+                await uow.episodes.add(Episode(persona_id, candidate_id, session_id, summary, outcome_of(everything),
+                                               document_of(summary, turns), now))
                 return RecordedFacts(tuple(learned))
 
             recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
@@ -243,6 +248,15 @@ class PersonaMemory:
         async with self._read(organization) as uow:
             items = await uow.facts.list(persona_id, candidate_id, show_superseded, after, size + 1)
         return Page(*self._tokens.page(items, size, lambda f: [f.valid_from.isoformat(), f.id], filters))
+
+    # --- episodes ------------------------------------------------------------------------------------
+
+    async def recall_episodes(self, organization: str, persona_id: str, candidate_id: str, context: str,
+                              ranking: EpisodeRanking, requested: int) -> list[tuple[Episode, float]]:
+        limit = check_recall(context, requested)
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit)
 
     # --- settings ------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from calls.turns import Turn
+from persona_svc.domain.episodes import Episode, EpisodeRanking
 from persona_svc.domain.facts import ExtractedFact, Fact
 from persona_svc.domain.memory import ErasedMemory, MemoryScope, MemorySettings, WorkingMemory, WorkingMemoryRevision
 from svckit.usecase import RequestRecords
@@ -57,6 +58,17 @@ class SettingsRepository(Protocol):
     async def save(self, settings: MemorySettings) -> None: ...
 
 
+class EpisodeRepository(Protocol):
+    async def add(self, episode: Episode) -> None:
+        """Once per session: a repeat changes nothing."""
+        ...
+
+    async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
+                     limit: int) -> list[tuple[Episode, float]]:
+        """The persona's episodes (of the candidate, unless ''), most like ``context`` first, with their score."""
+        ...
+
+
 class CandidateEraser(Protocol):
     async def erase(self, candidate_id: str) -> ErasedMemory:
         """Deletes the candidate's working memories, revisions and facts, and the saved replies that held them;
@@ -94,6 +106,9 @@ class MemoryUnitOfWork(Protocol):
 
     @property
     def settings(self) -> SettingsRepository: ...
+
+    @property
+    def episodes(self) -> EpisodeRepository: ...
 
     @property
     def requests(self) -> RequestRecords: ...

@@ -66,7 +66,7 @@ async def test_erasing_a_candidate_leaves_nothing_of_it_in_any_schema(
 
     erased = await memories.EraseCandidateMemory(mb.EraseCandidateMemoryRequest(candidate=f"candidates/{candidate}"))
     assert (erased.working_memories_erased, erased.revisions_erased, erased.facts_erased,
-            erased.sessions_unlinked) == (2, 2, 4, 2)
+            erased.sessions_unlinked, erased.episodes_erased) == (2, 2, 4, 2, 1)
     assert await tables_mentioning(engine, candidate) == {}
     rendered = await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona="personas/sarah-chen",
                                                                           candidate=f"candidates/{candidate}"))

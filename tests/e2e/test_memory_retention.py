@@ -17,8 +17,8 @@ from tests.probes import metric
 async def age(engine, candidate: str, days: int) -> None:
     """Moves every time of the candidate's memory ``days`` into the past."""
     async with engine.begin() as connection:
-        for table, column in (("facts", "valid_from"), ("working_memory_revisions", "create_time"),
-                              ("working_memories", "update_time")):
+        for table, column in (("facts", "valid_from"), ("episodes", "create_time"),
+                              ("working_memory_revisions", "create_time"), ("working_memories", "update_time")):
             await connection.execute(sa.text(
                 f"UPDATE persona.{table} SET {column} = {column} - make_interval(days => :days)"
                 " WHERE candidate_id = :candidate"), {"days": days, "candidate": candidate})
@@ -39,7 +39,7 @@ async def test_memory_past_its_retention_is_deleted_and_counted(channel, persona
 
     deleted = await MemoryRetention(engine, batch=2).run_once()
 
-    assert deleted == {"facts": 4, "working_memory_revisions": 1, "working_memories": 1}
+    assert deleted == {"facts": 4, "episodes": 1, "working_memory_revisions": 1, "working_memories": 1}
     assert metric("sparring_memory_retention_deleted_total", table="facts") == before + 4
     gone = (await memories.GetWorkingMemory(mb.GetWorkingMemoryRequest(name=memory_name(default, old)))
             ).working_memory

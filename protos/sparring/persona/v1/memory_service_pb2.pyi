@@ -175,6 +175,34 @@ MEMORY_PERSISTENCE_NONE: MemoryPersistence.ValueType  # 3
 """Nothing is remembered: working memory is read-only and no facts are learned."""
 Global___MemoryPersistence: _TypeAlias = MemoryPersistence  # noqa: Y015
 
+class _EpisodeRanking:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EpisodeRankingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EpisodeRanking.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EPISODE_RANKING_UNSPECIFIED: _EpisodeRanking.ValueType  # 0
+    """HYBRID."""
+    EPISODE_RANKING_FULL_TEXT: _EpisodeRanking.ValueType  # 1
+    """PostgreSQL full-text rank of any of the context's words."""
+    EPISODE_RANKING_TRIGRAM: _EpisodeRanking.ValueType  # 2
+    """pg_trgm word similarity of the context to the episode."""
+    EPISODE_RANKING_HYBRID: _EpisodeRanking.ValueType  # 3
+    """The mean of the two, the full-text rank scaled to 0-1."""
+
+class EpisodeRanking(_EpisodeRanking, metaclass=_EpisodeRankingEnumTypeWrapper):
+    """How episodes are ranked against a context."""
+
+EPISODE_RANKING_UNSPECIFIED: EpisodeRanking.ValueType  # 0
+"""HYBRID."""
+EPISODE_RANKING_FULL_TEXT: EpisodeRanking.ValueType  # 1
+"""PostgreSQL full-text rank of any of the context's words."""
+EPISODE_RANKING_TRIGRAM: EpisodeRanking.ValueType  # 2
+"""pg_trgm word similarity of the context to the episode."""
+EPISODE_RANKING_HYBRID: EpisodeRanking.ValueType  # 3
+"""The mean of the two, the full-text rank scaled to 0-1."""
+Global___EpisodeRanking: _TypeAlias = EpisodeRanking  # noqa: Y015
+
 @_typing.final
 class WorkingMemory(_message.Message):
     """What a persona keeps in mind about a candidate."""
@@ -812,12 +840,14 @@ class EraseCandidateMemoryResponse(_message.Message):
     REVISIONS_ERASED_FIELD_NUMBER: _builtins.int
     FACTS_ERASED_FIELD_NUMBER: _builtins.int
     SESSIONS_UNLINKED_FIELD_NUMBER: _builtins.int
+    EPISODES_ERASED_FIELD_NUMBER: _builtins.int
     working_memories_erased: _builtins.int
     """Working memories erased (one per persona and scope), with their revisions."""
     revisions_erased: _builtins.int
     facts_erased: _builtins.int
     sessions_unlinked: _builtins.int
     """Sessions of the transcript service no longer naming the candidate."""
+    episodes_erased: _builtins.int
     def __init__(
         self,
         *,
@@ -825,10 +855,11 @@ class EraseCandidateMemoryResponse(_message.Message):
         revisions_erased: _builtins.int = ...,
         facts_erased: _builtins.int = ...,
         sessions_unlinked: _builtins.int = ...,
+        episodes_erased: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["facts_erased", b"facts_erased", "revisions_erased", b"revisions_erased", "sessions_unlinked", b"sessions_unlinked", "working_memories_erased", b"working_memories_erased"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["episodes_erased", b"episodes_erased", "facts_erased", b"facts_erased", "revisions_erased", b"revisions_erased", "sessions_unlinked", b"sessions_unlinked", "working_memories_erased", b"working_memories_erased"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -960,3 +991,120 @@ class UpdateMemorySettingsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateMemorySettingsResponse: _TypeAlias = UpdateMemorySettingsResponse  # noqa: Y015
+
+@_typing.final
+class Episode(_message.Message):
+    """An ended session as the persona remembers it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: "personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}"."""
+    session: _builtins.str
+    """"sessions/{session_id}"."""
+    summary: _builtins.str
+    """What was promised, objected and disclosed, in a few lines."""
+    outcome: _builtins.str
+    """"commitment", "objection left open", "objections handled" or "no commitment"."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        session: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "name", b"name", "outcome", b"outcome", "session", b"session", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Episode: _TypeAlias = Episode  # noqa: Y015
+
+@_typing.final
+class RecalledEpisode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPISODE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    score: _builtins.float
+    """Higher is more alike; comparable within one answer only."""
+    @_builtins.property
+    def episode(self) -> Global___Episode: ...
+    def __init__(
+        self,
+        *,
+        episode: Global___Episode | None = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["episode", b"episode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["episode", b"episode", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecalledEpisode: _TypeAlias = RecalledEpisode  # noqa: Y015
+
+@_typing.final
+class RecallEpisodesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    RANKING_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}"."""
+    context: _builtins.str
+    """What to recall episodes like; 1 to 2,000 characters."""
+    candidate: _builtins.str
+    """"candidates/{candidate_id}": only this candidate's episodes; optional."""
+    page_size: _builtins.int
+    """1 to 20; 0 means 5."""
+    ranking: Global___EpisodeRanking.ValueType
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        context: _builtins.str = ...,
+        candidate: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        ranking: Global___EpisodeRanking.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "context", b"context", "page_size", b"page_size", "persona", b"persona", "ranking", b"ranking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecallEpisodesRequest: _TypeAlias = RecallEpisodesRequest  # noqa: Y015
+
+@_typing.final
+class RecallEpisodesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPISODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def episodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecalledEpisode]: ...
+    def __init__(
+        self,
+        *,
+        episodes: _abc.Iterable[Global___RecalledEpisode] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["episodes", b"episodes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecallEpisodesResponse: _TypeAlias = RecallEpisodesResponse  # noqa: Y015

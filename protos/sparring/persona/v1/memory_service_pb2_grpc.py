@@ -45,6 +45,9 @@ class MemoryServiceStub:
     each fact cites the messages it comes from, and stays valid until a later
     fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
+    ended session as the persona remembers it (a summary and an outcome),
+    recorded with its facts and recalled by similarity to a context.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
     sessions (the default), within a session only, or not at all, and how many
     days what it remembers is kept (90 by default; older memory is deleted in
@@ -113,6 +116,11 @@ class MemoryServiceStub:
                 request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsRequest.SerializeToString,
                 response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsResponse.FromString,
                 _registered_method=True)
+        self.RecallEpisodes = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/RecallEpisodes',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -135,6 +143,9 @@ class MemoryServiceServicer:
     each fact cites the messages it comes from, and stays valid until a later
     fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
+    ended session as the persona remembers it (a summary and an outcome),
+    recorded with its facts and recalled by similarity to a context.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
     sessions (the default), within a session only, or not at all, and how many
     days what it remembers is kept (90 by default; older memory is deleted in
@@ -230,6 +241,14 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecallEpisodes(self, request, context):
+        """Recalls the persona's earlier calls most like a context, best first, ranked
+        by PostgreSQL full-text search, trigram similarity, or both (the default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +302,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsRequest.FromString,
                     response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsResponse.SerializeToString,
             ),
+            'RecallEpisodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecallEpisodes,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'sparring.persona.v1.MemoryService', rpc_method_handlers)
@@ -311,6 +335,9 @@ class MemoryService:
     each fact cites the messages it comes from, and stays valid until a later
     fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
+    ended session as the persona remembers it (a summary and an outcome),
+    recorded with its facts and recalled by similarity to a context.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
     sessions (the default), within a session only, or not at all, and how many
     days what it remembers is kept (90 by default; older memory is deleted in
@@ -583,6 +610,33 @@ class MemoryService:
             '/sparring.persona.v1.MemoryService/UpdateMemorySettings',
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsRequest.SerializeToString,
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.UpdateMemorySettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecallEpisodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/RecallEpisodes',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,9 @@ class MemoryServiceStub:
       each fact cites the messages it comes from, and stays valid until a later
       fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
+      ended session as the persona remembers it (a summary and an outcome),
+      recorded with its facts and recalled by similarity to a context.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -101,6 +104,10 @@ class MemoryServiceStub:
     """Changes the fields of a persona's memory settings named in update_mask
     (authors: of the personas they own).
     """
+    RecallEpisodes: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecallEpisodesRequest, _memory_service_pb2.RecallEpisodesResponse]
+    """Recalls the persona's earlier calls most like a context, best first, ranked
+    by PostgreSQL full-text search, trigram similarity, or both (the default).
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -123,6 +130,9 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
       each fact cites the messages it comes from, and stays valid until a later
       fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
+      ended session as the persona remembers it (a summary and an outcome),
+      recorded with its facts and recalled by similarity to a context.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -175,6 +185,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """Changes the fields of a persona's memory settings named in update_mask
     (authors: of the personas they own).
     """
+    RecallEpisodes: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecallEpisodesRequest, _memory_service_pb2.RecallEpisodesResponse]  # type: ignore[assignment]
+    """Recalls the persona's earlier calls most like a context, best first, ranked
+    by PostgreSQL full-text search, trigram similarity, or both (the default).
+    """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """MemoryService keeps what a persona remembers of a candidate from one call to
@@ -196,6 +210,9 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
       each fact cites the messages it comes from, and stays valid until a later
       fact of the same kind and topic supersedes it (the earlier one is kept).
 
+    - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
+      ended session as the persona remembers it (a summary and an outcome),
+      recorded with its facts and recalled by similarity to a context.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -305,6 +322,16 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_memory_service_pb2.UpdateMemorySettingsResponse, _abc.Awaitable[_memory_service_pb2.UpdateMemorySettingsResponse]]:
         """Changes the fields of a persona's memory settings named in update_mask
         (authors: of the personas they own).
+        """
+
+    @_abc_1.abstractmethod
+    def RecallEpisodes(
+        self,
+        request: _memory_service_pb2.RecallEpisodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.RecallEpisodesResponse, _abc.Awaitable[_memory_service_pb2.RecallEpisodesResponse]]:
+        """Recalls the persona's earlier calls most like a context, best first, ranked
+        by PostgreSQL full-text search, trigram similarity, or both (the default).
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
