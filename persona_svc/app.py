@@ -20,8 +20,7 @@ from persona_svc.adapters.memory_retention import MemoryRetention
 from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
-from persona_svc.domain.facts import Fact
-from persona_svc.domain.memory import MemorySettings, WorkingMemory
+from persona_svc.domain.memory import Learned, MemorySettings, WorkingMemory
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.memory_servicer import MemoryServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
@@ -70,13 +69,13 @@ def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: Perso
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
                    sessions: TranscriptSessions | None = None,
                    cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
-                   facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None,
+                   learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                    settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None) -> PersonaMemory:
     """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
     settings' deadline and budget."""
     return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                         LocalFactExtractor(), page_tokens, sessions, cache, facts_cache, settings_cache,
+                         LocalFactExtractor(), page_tokens, sessions, cache, learned_cache, settings_cache,
                          settings.memory_timeout_seconds, settings.memory_budget_chars)
 
 
@@ -86,10 +85,10 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     archetypes: InvalidatedCache[Key, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
     memory_cache: InvalidatedCache[MemoryKey, WorkingMemory] = InvalidatedCache("working_memories",
                                                                                  settings.cache_entries)
-    facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] = InvalidatedCache("facts", settings.cache_entries)
+    learned_cache: InvalidatedCache[MemoryKey, Learned] = InvalidatedCache("learned", settings.cache_entries)
     settings_cache: InvalidatedCache[MemoryKey, MemorySettings] = InvalidatedCache("memory_settings",
                                                                                   settings.cache_entries)
-    caches = (personas, scenarios, archetypes, memory_cache, facts_cache, settings_cache)
+    caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
                 if settings.learning_address else None)
@@ -97,7 +96,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
     sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
                 if settings.transcript_address else None)
-    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, facts_cache,
+    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, learned_cache,
                               settings_cache)
 
     def on_change(payload: str) -> None:

@@ -159,6 +159,11 @@ _SCORES = {
 }
 
 
+def _episode(row: Any) -> Episode:
+    return Episode(row.persona_id, row.candidate_id, row.session_id, row.summary, row.outcome, row.document,
+                   row.create_time)
+
+
 class EpisodeRepository:
     def __init__(self, connection: AsyncConnection, organization: str) -> None:
         self._c = connection
@@ -171,6 +176,12 @@ class EpisodeRepository:
             session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
             document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
 
+    async def latest(self, persona_id: str, candidate_id: str) -> Episode | None:
+        row = (await self._c.execute(sa.select(t.episodes).where(
+            t.episodes.c.organization == self._organization, t.episodes.c.persona_id == persona_id,
+            t.episodes.c.candidate_id == candidate_id).order_by(t.episodes.c.create_time.desc()).limit(1))).first()
+        return _episode(row) if row else None
+
     async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
                      limit: int) -> list[tuple[Episode, float]]:
         rows = await self._c.execute(sa.text(f"""
@@ -180,8 +191,7 @@ class EpisodeRepository:
             ORDER BY score DESC, e.create_time DESC LIMIT :limit"""), {
             "organization": self._organization, "persona": persona_id, "candidate": candidate_id,
             "context": context, "limit": limit})
-        return [(Episode(row.persona_id, row.candidate_id, row.session_id, row.summary, row.outcome, row.document,
-                         row.create_time), float(row.score)) for row in rows]
+        return [(_episode(row), float(row.score)) for row in rows]
 
 
 def _settings(row: Any) -> MemorySettings:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from persona_svc.domain.episodes import Episode
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from svckit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Violations
 from svckit.names import valid_id
@@ -21,7 +22,8 @@ MAX_GOAL_CHARS = 300
 MAX_TASK_CONTEXT_CHARS = 2_000
 LIMIT_EXCEEDED = "MEMORY_LIMIT_EXCEEDED"
 
-SCRATCHPAD, ACTIVE_GOALS, TASK_CONTEXT, FACTS = "scratchpad", "active_goals", "task_context", "facts"
+SCRATCHPAD, ACTIVE_GOALS, TASK_CONTEXT = "scratchpad", "active_goals", "task_context"
+FACTS, EPISODES = "facts", "episodes"
 BLOCKS = (SCRATCHPAD, ACTIVE_GOALS, TASK_CONTEXT)
 
 
@@ -306,6 +308,24 @@ _FACT_LINES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What a persona learned of a candidate in earlier sessions: its valid facts and its last episode."""
+
+    facts: tuple[Fact, ...] = ()
+    last_episode: Episode | None = None
+
+
+NOTHING_LEARNED = Learned()
+
+
+def _episode_items(episode: Episode | None) -> list[MemoryItem]:
+    if episode is None:
+        return []
+    return [MemoryItem(episode.resource_name, EPISODES, episode.outcome,
+                       f"- Your last call with them ({episode.create_time:%Y-%m-%d}) ended with: {episode.outcome}")]
+
+
 def _fact_items(facts: tuple[Fact, ...]) -> list[MemoryItem]:
     """Facts by what a next round most needs: promises to check, objections still open, what was shared."""
     ordered = sorted(facts, key=lambda f: (list(_FACT_LINES).index(f.kind), f.outcome is ObjectionOutcome.HANDLED))
@@ -317,13 +337,14 @@ def _fact_items(facts: tuple[Fact, ...]) -> list[MemoryItem]:
     return items
 
 
-def memory_section(memories: tuple[WorkingMemory, ...], facts: tuple[Fact, ...], budget_chars: int) -> MemorySection:
-    """The memories' lines (the narrowest scope first), then the facts', that fit in ``budget_chars``; the rest are
-    left out."""
+def memory_section(memories: tuple[WorkingMemory, ...], learned: Learned, budget_chars: int) -> MemorySection:
+    """The memories' lines (the narrowest scope first), then how the last call ended and the facts, that fit in
+    ``budget_chars``; the rest are left out."""
     kept: list[MemoryItem] = []
     used = 0
     truncated = False
-    for item in [*(item for memory in memories for item in _items(memory)), *_fact_items(facts)]:
+    for item in [*(item for memory in memories for item in _items(memory)), *_episode_items(learned.last_episode),
+                 *_fact_items(learned.facts)]:
         if used + len(item.text) + 1 > budget_chars:
             truncated = True
             continue

@@ -21,7 +21,9 @@ from persona_svc.domain.memory import (
     MEMORY_DISABLED,
     MEMORY_NOT_REQUESTED,
     MEMORY_UNAVAILABLE,
+    NOTHING_LEARNED,
     ErasedMemory,
+    Learned,
     MemoryChange,
     MemoryContent,
     MemoryScope,
@@ -80,7 +82,7 @@ class RecordedFacts:
     facts: tuple[Fact, ...]
 
 
-def _facts_key(persona_id: str, candidate_id: str) -> str:
+def _learned_key(persona_id: str, candidate_id: str) -> str:
     return MemoryScope(persona_id, candidate_id).key
 
 
@@ -92,7 +94,7 @@ class PersonaMemory:
     def __init__(self, writes: MemoryUnitOfWorkFactory, reads: MemoryUnitOfWorkFactory, catalogue: Catalogue,
                  extractor: FactExtractor, page_tokens: PageTokens, sessions: Sessions | None,
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
-                 facts_cache: InvalidatedCache[MemoryKey, tuple[Fact, ...]] | None = None,
+                 learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                  settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
                  deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
         self._transaction = writes
@@ -102,13 +104,13 @@ class PersonaMemory:
         self._sessions = sessions
         self._tokens = page_tokens
         self._cache = cache or InvalidatedCache("working_memories")
-        self._facts = facts_cache or InvalidatedCache("facts")
+        self._learned = learned_cache or InvalidatedCache("learned")
         self._settings = settings_cache or InvalidatedCache("memory_settings")
         self._deadline = deadline_seconds
         self._budget = budget_chars
         # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
         self._sections: ResponseMemo[MemorySection] = ResponseMemo(
-            lambda facts, *memories: memory_section(memories, facts, self._budget))
+            lambda learned, *memories: memory_section(memories, learned, self._budget))
         self._prompts: ResponseMemo[RememberedPrompt] = ResponseMemo(_remembered)
 
     def invalidate(self, table: str, organization: str, scope_key: str) -> None:
@@ -118,9 +120,9 @@ class PersonaMemory:
             self._cache.invalidate((organization, scope_key))
         elif table == "memory_settings":
             self._settings.invalidate((organization, scope_key))
-        elif table == "facts":
+        elif table in ("facts", "episodes"):
             persona_id, candidate_id, _ = scope_key.split("/")
-            self._facts.invalidate((organization, _facts_key(persona_id, candidate_id)))
+            self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
 
     # --- the API -----------------------------------------------------------------------------------
 
@@ -235,7 +237,7 @@ class PersonaMemory:
 
             recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
             await uow.commit()
-        self._facts.invalidate((organization, _facts_key(persona_id, candidate_id)))
+        self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
         return recorded.facts
 
     async def list_facts(self, organization: str, persona_id: str, candidate_id: str, show_superseded: bool,
@@ -306,7 +308,7 @@ class PersonaMemory:
             await uow.commit()
         # Announcements of the deletions reach every replica; this one forgets at once.
         self._cache.clear()
-        self._facts.clear()
+        self._learned.clear()
         return erased
 
     # --- memory in a rendered prompt ----------------------------------------------------------------
@@ -331,8 +333,8 @@ class PersonaMemory:
                 # Everything at once (one round trip's wait), then kept as the settings say.
                 scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
                 scopes.append(MemoryScope(persona_id, candidate_id))
-                settings, all_facts, all_memories = await asyncio.gather(
-                    self._cached_settings(organization, persona_id), self._cached_facts(organization, scopes[-1]),
+                settings, learned, all_memories = await asyncio.gather(
+                    self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
                     asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
         except TimeoutError:
             _DEADLINE.inc()
@@ -345,9 +347,10 @@ class PersonaMemory:
                                                          and not session_id):
             return MEMORY_DISABLED
         across = settings.persistence is Persistence.ACROSS_SESSIONS
-        facts, memories = (all_facts, all_memories) if across else ((), all_memories[:1])
-        return self._sections.response((organization, *(scope.key for scope in scopes[:len(memories)])), facts,
-                                       *memories)
+        if not across:
+            learned, all_memories = NOTHING_LEARNED, all_memories[:1]
+        return self._sections.response((organization, *(scope.key for scope in scopes[:len(all_memories)])),
+                                       learned, *all_memories)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
         async def load() -> WorkingMemory:
@@ -367,11 +370,13 @@ class PersonaMemory:
         assert settings is not None  # load never answers None
         return settings
 
-    async def _cached_facts(self, organization: str, scope: MemoryScope) -> tuple[Fact, ...]:
-        async def load() -> tuple[Fact, ...]:
+    async def _cached_learned(self, organization: str, scope: MemoryScope) -> Learned:
+        async def load() -> Learned:
             async with self._read(organization) as uow:
-                return tuple(await uow.facts.list(scope.persona_id, scope.candidate_id, False, None, RENDERED_FACTS))
+                return Learned(
+                    tuple(await uow.facts.list(scope.persona_id, scope.candidate_id, False, None, RENDERED_FACTS)),
+                    await uow.episodes.latest(scope.persona_id, scope.candidate_id))
 
-        facts = await self._facts.get_or_load((organization, scope.key), load)
-        assert facts is not None  # load never answers None
-        return facts
+        learned = await self._learned.get_or_load((organization, scope.key), load)
+        assert learned is not None  # load never answers None
+        return learned

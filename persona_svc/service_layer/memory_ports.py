@@ -63,6 +63,8 @@ class EpisodeRepository(Protocol):
         """Once per session: a repeat changes nothing."""
         ...
 
+    async def latest(self, persona_id: str, candidate_id: str) -> Episode | None: ...
+
     async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
                      limit: int) -> list[tuple[Episode, float]]:
         """The persona's episodes (of the candidate, unless ''), most like ``context`` first, with their score."""

@@ -82,6 +82,8 @@ async def test_the_second_round_remembers_what_the_first_one_said(transcripts_wi
     round_two = await personas.RenderPrompt(render)
     assert f"- The candidate promised: {ROUND_ONE[4][1]}" in round_two.system_prompt
     assert f"- You told them: {ROUND_ONE[1][1]}" in round_two.system_prompt
+    (last_call,) = [m for m in round_two.applied_memory if m.block == "episodes"]
+    assert last_call.text.endswith("ended with: commitment") and last_call.source.endswith(f"/episodes/{first[9:]}")
 
     await play_round(transcripts_with_outbox, candidate, ROUND_TWO, learned)
     round_three = await personas.RenderPrompt(render)

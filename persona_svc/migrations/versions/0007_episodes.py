@@ -1,5 +1,6 @@
 """Episodes: each ended session a persona learned from, as it remembers it (summary, outcome and the searched
-document), with a full-text vector and a trigram index for recalling episodes like a context.
+document), with a full-text vector and a trigram index for recalling episodes like a context; changes are
+announced so replicas drop the last episode they cached for rendering.
 
 Revision ID: 0007
 Revises: 0006
@@ -31,6 +32,8 @@ def upgrade() -> None:
         );
         CREATE INDEX episodes_search ON persona.episodes USING gin (search_vector);
         CREATE INDEX episodes_trigrams ON persona.episodes USING gin (document gin_trgm_ops);
+        CREATE TRIGGER episodes_announce AFTER INSERT OR UPDATE OR DELETE ON persona.episodes
+            FOR EACH ROW EXECUTE FUNCTION persona.announce_memory_change();
         """
     )
 
