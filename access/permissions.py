@@ -20,6 +20,7 @@ SERVICE = "service"
 ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
 
 _PERSONA = "/sparring.persona.v1.PersonaService/"
+_MEMORY = "/sparring.persona.v1.MemoryService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -37,6 +38,8 @@ _SESSION_READ = _rule(INTERVIEWER, GATEWAY, SERVICE, note="interviewers and gate
 _ANALYTICS_READ = _rule(INTERVIEWER, ANALYST, SERVICE, note="interviewers: only their own sessions")
 _LEARNING_READ = _rule(AUTHOR, ANALYST)
 _ADMIN_ONLY_CHANGE = _rule(mutating=True)
+_MEMORY_READ = _rule(INTERVIEWER, ANALYST, SERVICE)
+_MEMORY_CHANGE = _rule(INTERVIEWER, SERVICE, mutating=True)
 
 PERMISSIONS: dict[str, MethodRule] = {
     # Persona catalogue
@@ -60,6 +63,18 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "GetArchetype": _CATALOGUE_READ,
     _PERSONA + "ListArchetypes": _CATALOGUE_READ,
     _PERSONA + "CreateArchetype": _rule(AUTHOR, mutating=True),
+    # Personas' working memory of candidates
+    _MEMORY + "GetWorkingMemory": _MEMORY_READ,
+    _MEMORY + "UpdateWorkingMemory": _MEMORY_CHANGE,
+    _MEMORY + "ClearWorkingMemory": _MEMORY_CHANGE,
+    _MEMORY + "ListWorkingMemoryRevisions": _MEMORY_READ,
+    _MEMORY + "RestoreWorkingMemory": _MEMORY_CHANGE,
+    _MEMORY + "RecordSessionFacts": _rule(SERVICE, mutating=True),
+    _MEMORY + "ListFacts": _MEMORY_READ,
+    _MEMORY + "RecallEpisodes": _MEMORY_READ,
+    _MEMORY + "GetMemorySettings": _CATALOGUE_READ,
+    _MEMORY + "UpdateMemorySettings": _AUTHORING,
+    _MEMORY + "EraseCandidateMemory": _rule(mutating=True, note="everything remembered of a candidate"),
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,
@@ -73,6 +88,7 @@ PERMISSIONS: dict[str, MethodRule] = {
                                        note="interviewers: only their own sessions"),
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
+    _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

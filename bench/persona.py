@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
+from sparring.persona.v1 import memory_service_pb2 as memory_pb
+from sparring.persona.v1 import memory_service_pb2_grpc as memory_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc as pb_grpc
 
@@ -19,9 +21,19 @@ from bench.security import ADMIN_ROLES, SECURE, Mode
 from svckit import eventloop
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PersonaService"].full_name
+MEMORY_SCENARIO = "RenderPrompt with memory"
 # GetPersona at TARGET_RATIO of the echo ceiling or more, with p99 under TARGET_P99_MS (h2load at saturation).
 TARGET_RATIO, TARGET_P99_MS = 0.70, 20.0
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "persona_svc" / "catalogue"
+# Candidates each persona remembers (a working memory and the facts of one earlier call), for RenderPrompt with memory.
+CANDIDATES = 10
+EARLIER_CALL = [
+    memory_pb.SessionMessage(sequence=1, role=memory_pb.MESSAGE_ROLE_PERSONA,
+                             text="we run on spreadsheets and our cfo wants every vendor assessed before renewal"),
+    memory_pb.SessionMessage(sequence=2, role=memory_pb.MESSAGE_ROLE_CANDIDATE,
+                             text="our platform starts at forty thousand a year; i'll send the security "
+                                  "questionnaire by friday"),
+]
 
 
 def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
@@ -66,6 +78,7 @@ class Catalogue:
     scenario_names: list[str]
     blueprints: list[int]
     get_response_bytes: int  # mean serialized size of a GetPersonaResponse
+    candidates: list[str]  # "candidates/{id}" every persona remembers
 
 
 def _items(file: str) -> list[dict]:
@@ -95,7 +108,24 @@ async def load_catalogue(address: str, mode: Mode = SECURE) -> Catalogue:
             personas.append(reply.persona.name)
             blueprints.add(reply.persona.blueprint)
         sizes = [(await stub.GetPersona(pb.GetPersonaRequest(name=name), timeout=10)).ByteSize() for name in personas]
-    return Catalogue(personas, scenarios, sorted(blueprints), round(sum(sizes) / len(sizes)))
+        candidates = await _remember_candidates(memory_grpc.MemoryServiceStub(channel), personas)
+    return Catalogue(personas, scenarios, sorted(blueprints), round(sum(sizes) / len(sizes)), candidates)
+
+
+async def _remember_candidates(memories: memory_grpc.MemoryServiceStub, personas: list[str]) -> list[str]:
+    """Each persona's working memory of CANDIDATES candidates, and the facts of one earlier call with each."""
+    candidates = [f"bench-candidate-{n}" for n in range(CANDIDATES)]
+    for persona in personas:
+        for candidate in candidates:
+            await memories.UpdateWorkingMemory(memory_pb.UpdateWorkingMemoryRequest(
+                working_memory=memory_pb.WorkingMemory(
+                    name=f"{persona}/candidates/{candidate}/workingMemory", task_context="round 2 of the interview",
+                    active_goals=["check the questionnaire arrived"], scratchpad={"budget": "forty thousand"}),
+                update_mask=field_mask_pb2.FieldMask(paths=["*"])), timeout=10)
+            await memories.RecordSessionFacts(memory_pb.RecordSessionFactsRequest(
+                parent=f"{persona}/candidates/{candidate}", session=f"sessions/bench-{candidate}",
+                messages=EARLIER_CALL), timeout=10)
+    return [f"candidates/{candidate}" for candidate in candidates]
 
 
 def _picker(names: list[str]):
@@ -139,6 +169,18 @@ def render_prompt(catalogue: Catalogue):
     return make
 
 
+def render_prompt_with_memory(catalogue: Catalogue):
+    """RenderPrompt for a persona and a candidate it remembers."""
+    pick_persona = _picker(catalogue.persona_names)
+    pick_candidate = _picker(catalogue.candidates)
+
+    def make(channel: grpc.aio.Channel) -> Call:
+        method = pb_grpc.PersonaServiceStub(channel).RenderPrompt
+        return lambda n: method(pb.RenderPromptRequest(persona=pick_persona(n), candidate=pick_candidate(n // 7)))
+
+    return make
+
+
 async def h2load_plans(catalogue: Catalogue, channel: grpc.aio.Channel) -> list[h2load.Plan]:
     """GetPersona, ListPersonas and RenderPrompt for h2load, each with one fixed request (of the catalogue's
     first persona and scenario; ListPersonas unfiltered), and the response the service gives it now."""
@@ -147,10 +189,13 @@ async def h2load_plans(catalogue: Catalogue, channel: grpc.aio.Channel) -> list[
         "ListPersonas": pb.ListPersonasRequest(page_size=20),
         "RenderPrompt": pb.RenderPromptRequest(persona=catalogue.persona_names[0],
                                                scenario=catalogue.scenario_names[0]),
+        MEMORY_SCENARIO: pb.RenderPromptRequest(persona=catalogue.persona_names[0],
+                                                scenario=catalogue.scenario_names[0],
+                                                candidate=catalogue.candidates[0]),
     }
     plans = []
     for method, request in requests.items():
-        path = f"/{SERVICE_NAME}/{method}"
+        path = f"/{SERVICE_NAME}/{method.split()[0]}"
         body = request.SerializeToString()
         response = await channel.unary_unary(path)(body, timeout=10)  # raw bytes both ways
         plans.append(h2load.Plan(method, path, body, response))

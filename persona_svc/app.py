@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
+import grpc
+from sparring.persona.v1 import (
+    memory_service_pb2,
+    memory_service_pb2_grpc,
+    persona_service_pb2,
+    persona_service_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
+from persona_svc.adapters.fact_extractors import LocalFactExtractor
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
+from persona_svc.adapters.memory import SqlMemoryUnitOfWork
+from persona_svc.adapters.memory_retention import MemoryRetention
+from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
+from persona_svc.domain.memory import Learned, MemorySettings, WorkingMemory
 from persona_svc.domain.model import Archetype, Persona, Scenario
+from persona_svc.entrypoints.memory_servicer import MemoryServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
+from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
 from persona_svc.service_layer.ports import PatchProvider
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
@@ -24,6 +37,7 @@ from svckit.server import GrpcApp
 from svckit.transport import Security
 
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
+MEMORY_SERVICE_NAME = memory_service_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
@@ -47,19 +61,47 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
+def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: PersonaMemory) -> None:
+    persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue, memories), server)
+    memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memories), server)
+
+
+def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
+                   sessions: TranscriptSessions | None = None,
+                   cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
+                   learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
+                   settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None) -> PersonaMemory:
+    """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
+    settings' deadline and budget."""
+    return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
+                         lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
+                         LocalFactExtractor(), page_tokens, sessions, cache, learned_cache, settings_cache,
+                         settings.memory_timeout_seconds, settings.memory_budget_chars)
+
+
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     personas: InvalidatedCache[Key, Persona] = InvalidatedCache("personas", settings.cache_entries)
     scenarios: InvalidatedCache[Key, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
     archetypes: InvalidatedCache[Key, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
-    caches = (personas, scenarios, archetypes)
+    memory_cache: InvalidatedCache[MemoryKey, WorkingMemory] = InvalidatedCache("working_memories",
+                                                                                 settings.cache_entries)
+    learned_cache: InvalidatedCache[MemoryKey, Learned] = InvalidatedCache("learned", settings.cache_entries)
+    settings_cache: InvalidatedCache[MemoryKey, MemorySettings] = InvalidatedCache("memory_settings",
+                                                                                  settings.cache_entries)
+    caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
                 if settings.learning_address else None)
-    catalogue = build_catalogue(engine, learning or NoPatches(), PageTokens.from_secret(settings.page_token_secret),
-                                personas, scenarios, archetypes)
+    page_tokens = PageTokens.from_secret(settings.page_token_secret)
+    catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
+    sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
+                if settings.transcript_address else None)
+    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, learned_cache,
+                              settings_cache)
 
     def on_change(payload: str) -> None:
         catalogue.invalidate(*changed_resource(payload))
+        memories.invalidate(*changed_resource(payload))
 
     def on_connected() -> None:
         for cache in caches:
@@ -74,18 +116,22 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     await listener.start()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, MEMORY_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(
-            PersonaServicer(catalogue), server),
+        add_servicers=lambda server: add_servicers(server, catalogue, memories),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
         audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_close.append(listener.stop)
+    retention = MemoryRetention(engine, settings.memory_retention_interval_seconds, settings.memory_retention_batch)
+    retention.start()
+    app.on_close.append(retention.stop)
     if learning is not None:
         app.on_close.append(learning.close)
+    if sessions is not None:
+        app.on_close.append(sessions.close)
     return app
 
 

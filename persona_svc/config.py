@@ -24,3 +24,15 @@ class PersonaSettings(ServiceSettings):
     patches_timeout_seconds: float = Field(default=0.25, gt=0, le=5,
                                            description="How long rendering waits for patches before going without")
     cache_entries: int = Field(default=10_000, ge=0)
+    memory_retention_interval_seconds: float = Field(default=3600.0, gt=0,
+                                                     description="How often memory past its retention is deleted")
+    memory_retention_batch: int = Field(default=1000, ge=1, le=100_000,
+                                        description="Rows of memory deleted by one statement")
+    transcript_address: str = Field(default="", description="host:port of the transcript service, told to forget "
+                                                            "an erased candidate; empty: sessions keep the link")
+    transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
+                                              description="Deadline of one call to the transcript service")
+    memory_timeout_seconds: float = Field(default=0.05, gt=0, le=5,
+                                          description="How long rendering waits for memory before going without")
+    memory_budget_chars: int = Field(default=2_000, ge=0, le=20_000,
+                                     description="Largest memory section a rendered prompt takes")

@@ -21,6 +21,7 @@ from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.adapters.group_commit import GroupCommitter
+from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.config import TranscriptSettings
@@ -28,7 +29,7 @@ from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.recording import Recording
-from transcript_svc.service_layer.transcripts import Transcripts
+from transcript_svc.service_layer.transcripts import FACTS_KIND, Transcripts
 
 log = logging.getLogger("transcript.app")
 
@@ -55,10 +56,20 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     closers = [committer.stop, personas.close]
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
-        dispatcher = transcript_outbox(engine, analysis.deliver, settings.outbox_max_attempts)
+        memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
+
+        async def deliver(organization: str, kind: str, session_id: str, up_to_sequence: int) -> None:
+            if kind == FACTS_KIND:
+                session, messages = await transcripts.ended_transcript(organization, session_id)
+                if session.candidate:  # '' once the candidate's memory was erased: nothing to learn
+                    await memory.learn(session, messages)
+            else:
+                await analysis.deliver(organization, kind, session_id, up_to_sequence)
+
+        dispatcher = transcript_outbox(engine, deliver, settings.outbox_max_attempts)
         channels[OUTBOX_CHANNEL] = dispatcher.wake
         await dispatcher.start()
-        closers += [dispatcher.stop, analysis.close]
+        closers += [dispatcher.stop, analysis.close, memory.close]
     else:
         log.warning("TRANSCRIPT_ANALYSIS_ADDRESS is not set: analysis requests wait in the outbox")
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).

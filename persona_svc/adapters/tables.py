@@ -73,3 +73,77 @@ scenarios = sa.Table(
 )
 
 request_log = request_log_table(metadata, per_organization=True)
+
+memory_settings = sa.Table(
+    "memory_settings",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),  # the persona's
+    sa.Column("persistence", sa.Text, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+working_memories = sa.Table(
+    "working_memories",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("content", JSONB, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_access_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+working_memory_revisions = sa.Table(
+    "working_memory_revisions",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("revision", sa.BigInteger, primary_key=True),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("changed_paths", ARRAY(sa.Text), nullable=False),
+    sa.Column("restored_revision", sa.BigInteger, nullable=False),
+    sa.Column("snapshot", JSONB, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("message_sequences", ARRAY(sa.BigInteger), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("engine", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("valid_until", sa.DateTime(timezone=True)),
+    sa.Column("superseded_by", sa.Text, nullable=False),
+)
+
+episodes = sa.Table(
+    "episodes",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("search_vector", TSVECTOR),  # generated from document
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)

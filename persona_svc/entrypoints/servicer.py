@@ -10,7 +10,9 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 
 from persona_svc.domain.model import PersonaFilter
 from persona_svc.entrypoints import convert
+from persona_svc.entrypoints.memory_servicer import MEMORY_SOURCES, applied_memory_message
 from persona_svc.service_layer.catalogue import Catalogue
+from persona_svc.service_layer.memory import PersonaMemory
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
@@ -31,8 +33,9 @@ def _persona_id(name: str, field: str = "name") -> str:
 
 
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, memories: PersonaMemory) -> None:
         self._catalogue = catalogue
+        self._memories = memories
         # Keyed by (organization, persona id): two organizations may each hold a persona of the same id.
         self._get_responses = ResponseMemo(lambda p: pb.GetPersonaResponse(persona=convert.persona_message(p)))
         self._persona_messages = ResponseMemo(convert.persona_message)
@@ -121,15 +124,25 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     async def RenderPrompt(self, request: pb.RenderPromptRequest, context: Context) -> pb.RenderPromptResponse:
         persona_id = _persona_id(request.persona, "persona")
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
-        rendered = await self._catalogue.render_prompt(_organization(), persona_id, scenario_id)
+        candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
+        session_id = convert.resource_id(request.session, "sessions", "session") if request.session else ""
+        if session_id and not candidate_id:
+            raise InvalidArgument(FieldViolation("candidate", "is required with a session: a session's memory is "
+                                                              "its candidate's"))
+        remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id, candidate_id,
+                                                        session_id)
+        rendered = remembered.rendered
         return pb.RenderPromptResponse(
-            system_prompt=rendered.system_prompt,
+            system_prompt=remembered.system_prompt,
             first_message=rendered.first_message,
             difficulty_instructions=rendered.difficulty_instructions,
             applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text)
                              for p in rendered.applied_patches],
             patch_source=convert.patch_source(rendered.patch_source),
             persona_revision=rendered.persona_revision,
+            applied_memory=[applied_memory_message(item) for item in remembered.memory.items],
+            memory_source=MEMORY_SOURCES[remembered.memory.source],
+            memory_truncated=remembered.memory.truncated,
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:

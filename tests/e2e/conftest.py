@@ -15,7 +15,9 @@ from tests.security import OTHER_ORGANIZATION, secure_channel, token
 
 @pytest_asyncio.fixture(scope="session")
 async def persona_server(database_url, engine, persona_schema) -> AsyncIterator[str]:
-    settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0)
+    # A test machine shared by the whole suite can take longer than the default deadline to read memory; the
+    # fallback has its own test.
+    settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0, memory_timeout_seconds=5)
     app = await build(settings, engine)
     await app.start()
     yield app.address

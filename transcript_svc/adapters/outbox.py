@@ -1,7 +1,8 @@
-"""The transcript outbox: analysis triggers and post-call audits for the analysis service.
+"""The transcript outbox: analysis triggers and post-call audits for the analysis service, and the facts of an ended
+session with a candidate for its persona to learn.
 
 Delivered by the shared dispatcher (``svckit.outbox``); the analysis service is idempotent on
-the trigger id and on the session's audit, so a repeat does no harm.
+the trigger id and on the session's audit, and the persona service on the session's facts, so a repeat does no harm.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ def _session(row: Any) -> Session:
         analysis_interval=row.analysis_interval, start_time=row.start_time, end_time=row.end_time,
         end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
         update_time=row.update_time, organization=row.organization, interviewer=row.interviewer, gateway=row.gateway,
+        candidate=row.candidate,
     )
 
 
@@ -76,7 +77,7 @@ class SessionRepository:
             round_number=session.round_number, state=session.state.value, persona_revision=session.persona_revision,
             analysis_interval=session.analysis_interval, start_time=session.start_time, end_time=None,
             end_reason="", last_sequence=0, revision=session.revision, update_time=session.update_time,
-            stream_epoch=0,
+            stream_epoch=0, candidate=session.candidate,
         ))
 
     async def end(self, session: Session) -> None:
@@ -84,6 +85,15 @@ class SessionRepository:
             state=session.state.value, end_time=session.end_time, end_reason=session.end_reason,
             revision=session.revision, update_time=session.update_time,
         ))
+
+    async def forget_candidate(self, organization: str, candidate: str) -> int:
+        changed = await self._c.execute(t.sessions.update().where(
+            t.sessions.c.organization == organization, t.sessions.c.candidate == candidate).values(candidate=""))
+        log = t.request_log
+        await self._c.execute(log.delete().where(
+            log.c.organization == organization,
+            sa.func.strpos(sa.cast(log.c.response, sa.Text), f'"candidate": "{candidate}"') > 0))
+        return changed.rowcount
 
     async def stream_epoch(self, organization: str, session_id: str) -> int | None:
         return await self._c.scalar(sa.select(t.sessions.c.stream_epoch).where(_session_key(organization, session_id)))

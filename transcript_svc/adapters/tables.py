@@ -31,6 +31,7 @@ sessions = sa.Table(
     sa.Column("stream_epoch", sa.BigInteger, nullable=False),
     sa.Column("interviewer", sa.Text, nullable=False),
     sa.Column("gateway", sa.Text, nullable=False),
+    sa.Column("candidate", sa.Text, nullable=False),
 )
 
 messages = sa.Table(

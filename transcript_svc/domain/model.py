@@ -63,6 +63,7 @@ class Session:
     organization: str = ""
     interviewer: str = ""  # the subject who created it
     gateway: str = ""  # the subject of the gateway that streams it; '' until one is assigned
+    candidate: str = ""  # "candidates/{id}", whose memory the persona keeps; '' for none
 
     @property
     def resource_name(self) -> str:

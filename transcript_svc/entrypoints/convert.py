@@ -100,6 +100,12 @@ def session_draft(message: pb.Session) -> Session:
         except InvalidArgument as error:
             for violation in error.violations:
                 violations.add(violation.field, violation.description)
+    if message.candidate:
+        try:
+            names.resource_id(message.candidate, "candidates", "session.candidate")
+        except InvalidArgument as error:
+            for violation in error.violations:
+                violations.add(violation.field, violation.description)
     blueprint = ""
     if message.blueprint:
         if message.blueprint not in persona_pb.Blueprint.values():
@@ -112,7 +118,7 @@ def session_draft(message: pb.Session) -> Session:
         id="", persona=persona, scenario=message.scenario, blueprint=blueprint, round_number=message.round_number,
         state=SessionState.ACTIVE, persona_revision=message.persona_revision,
         analysis_interval=message.analysis_interval, start_time=epoch, end_time=None, end_reason="",
-        last_sequence=0, revision=0, update_time=epoch, gateway=message.gateway,
+        last_sequence=0, revision=0, update_time=epoch, gateway=message.gateway, candidate=message.candidate,
     )
 
 
@@ -135,6 +141,7 @@ def session_message(session: Session) -> pb.Session:
         etag=session.etag,
         interviewer=session.interviewer,
         gateway=session.gateway,
+        candidate=session.candidate,
     )
 
 

@@ -89,6 +89,11 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
         command = await self._transcripts.get_command(current_call().principal, *convert.command_ref(request.name))
         return pb.GetCommandResponse(command=convert.command_message(command))
 
+    async def ForgetCandidate(self, request: pb.ForgetCandidateRequest, context) -> pb.ForgetCandidateResponse:
+        candidate = f"candidates/{resource_id(request.candidate, 'candidates', 'candidate')}"
+        return pb.ForgetCandidateResponse(
+            sessions_unlinked=await self._transcripts.forget_candidate(candidate, mutation_of(request)))
+
     async def ListCommands(self, request: pb.ListCommandsRequest, context) -> pb.ListCommandsResponse:
         page = await self._transcripts.list_commands(
             current_call().principal, convert.session_id_of(request.parent, "parent"),

@@ -26,6 +26,11 @@ class Sessions(Protocol):
 
     async def stream_epoch(self, organization: str, session_id: str) -> int | None: ...
 
+    async def forget_candidate(self, organization: str, candidate: str) -> int:
+        """Empties the candidate of the sessions naming ``candidate`` and drops the saved replies naming it;
+        the number of sessions changed."""
+        ...
+
     async def claim_stream(self, organization: str, session_id: str, last_known_sequence: int,
                            gateway: str) -> tuple[Session, int] | None:
         """Makes the caller the newest stream of the session, if it has not ended, holds

@@ -37,6 +37,15 @@ from transcript_svc.domain.model import (
 from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
 
 MAX_WINDOW = 1000
+# The outbox kind asking the persona service to learn the facts of an ended session with a candidate.
+FACTS_KIND = "facts"
+# The most messages of one session handed over for learning facts.
+MAX_MESSAGES_LEARNED = 5_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ForgottenCandidate:
+    sessions_unlinked: int
 DEFAULT_MESSAGE_PAGE = 100
 
 
@@ -192,6 +201,9 @@ class Transcripts:
             await uow.sessions.end(ended)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)
+            if ended.candidate:
+                # So is the persona's learning of the facts of the call, to remember in the candidate's next round.
+                await uow.outbox.enqueue(organization, session_id, FACTS_KIND, ended.last_sequence)
             await uow.announce.session_ended(organization, session_id)
             await uow.announce.outbox_due()
             return ended
@@ -200,6 +212,27 @@ class Transcripts:
             session = await run_idempotent(uow.requests(organization), mutation, "EndSession", run, Session)
             await uow.commit()
         return session
+
+    async def forget_candidate(self, candidate: str, mutation: Mutation) -> int:
+        """The organization's sessions stop naming ``candidate``: its memory is being erased."""
+        organization = mutation.caller.organization
+
+        async def run() -> ForgottenCandidate:
+            return ForgottenCandidate(await uow.sessions.forget_candidate(organization, candidate))
+
+        async with self.uow() as uow:
+            forgotten = await run_idempotent(uow.requests(organization), mutation, "ForgetCandidate", run,
+                                             ForgottenCandidate)
+            await uow.commit()
+        return forgotten.sessions_unlinked
+
+    async def ended_transcript(self, organization: str, session_id: str) -> tuple[Session, list[Message]]:
+        """An ended session and its messages (the first MAX_MESSAGES_LEARNED), for the persona to learn from."""
+        async with self.read() as uow:
+            session = await uow.sessions.get(organization, session_id)
+            if session is None:
+                raise session_not_found(session_id)
+            return session, await uow.messages.page(organization, session_id, 0, None, MAX_MESSAGES_LEARNED)
 
     # --- messages -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from sparring.persona.v1 import memory_service_pb2 as _memory_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -948,19 +949,31 @@ class RenderPromptRequest(_message.Message):
 
     PERSONA_FIELD_NUMBER: _builtins.int
     SCENARIO_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}"."""
     scenario: _builtins.str
     """"scenarios/{scenario_id}"; optional, scenario placeholders render empty without it."""
+    candidate: _builtins.str
+    """"candidates/{candidate_id}"; optional: the persona's working memory of this
+    candidate is added to the system prompt as a bounded section.
+    """
+    session: _builtins.str
+    """"sessions/{session_id}"; optional, needs candidate: the session's own working
+    memory is added too.
+    """
     def __init__(
         self,
         *,
         persona: _builtins.str = ...,
         scenario: _builtins.str = ...,
+        candidate: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona", "scenario", b"scenario"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "persona", b"persona", "scenario", b"scenario", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1005,6 +1018,9 @@ class RenderPromptResponse(_message.Message):
     APPLIED_PATCHES_FIELD_NUMBER: _builtins.int
     PATCH_SOURCE_FIELD_NUMBER: _builtins.int
     PERSONA_REVISION_FIELD_NUMBER: _builtins.int
+    APPLIED_MEMORY_FIELD_NUMBER: _builtins.int
+    MEMORY_SOURCE_FIELD_NUMBER: _builtins.int
+    MEMORY_TRUNCATED_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1012,8 +1028,15 @@ class RenderPromptResponse(_message.Message):
     patch_source: Global___PatchSource.ValueType
     persona_revision: _builtins.int
     """The persona revision that was rendered."""
+    memory_source: _memory_service_pb2.MemorySource.ValueType
+    memory_truncated: _builtins.bool
+    """True when items were left out to keep the section within its size budget."""
     @_builtins.property
     def applied_patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPatch]: ...
+    @_builtins.property
+    def applied_memory(self) -> _containers.RepeatedCompositeFieldContainer[_memory_service_pb2.AppliedMemory]:
+        """The remembered items the system prompt's memory section holds."""
+
     def __init__(
         self,
         *,
@@ -1023,10 +1046,13 @@ class RenderPromptResponse(_message.Message):
         applied_patches: _abc.Iterable[Global___AppliedPatch] | None = ...,
         patch_source: Global___PatchSource.ValueType = ...,
         persona_revision: _builtins.int = ...,
+        applied_memory: _abc.Iterable[_memory_service_pb2.AppliedMemory] | None = ...,
+        memory_source: _memory_service_pb2.MemorySource.ValueType = ...,
+        memory_truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "patch_source", b"patch_source", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

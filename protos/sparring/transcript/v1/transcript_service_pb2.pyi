@@ -162,6 +162,7 @@ class Session(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
     SCENARIO_FIELD_NUMBER: _builtins.int
     BLUEPRINT_FIELD_NUMBER: _builtins.int
@@ -180,6 +181,11 @@ class Session(_message.Message):
     GATEWAY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}". Output only."""
+    candidate: _builtins.str
+    """The candidate, "candidates/{candidate_id}"; optional. With one, the persona
+    learns the facts of the call when it ends (persona MemoryService), and
+    renders its next calls with this candidate remembering them.
+    """
     persona: _builtins.str
     """The persona played, "personas/{persona_id}" (persona service). Required.
     At creation, unknown to the persona service: NOT_FOUND (PERSONA_NOT_FOUND);
@@ -242,6 +248,7 @@ class Session(_message.Message):
         self,
         *,
         name: _builtins.str = ...,
+        candidate: _builtins.str = ...,
         persona: _builtins.str = ...,
         scenario: _builtins.str = ...,
         blueprint: _persona_service_pb2.Blueprint.ValueType = ...,
@@ -261,7 +268,7 @@ class Session(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "candidate", b"candidate", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1167,3 +1174,46 @@ class ListCommandsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCommandsResponse: _TypeAlias = ListCommandsResponse  # noqa: Y015
+
+@_typing.final
+class ForgetCandidateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    candidate: _builtins.str
+    """"candidates/{candidate_id}"."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        candidate: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetCandidateRequest: _TypeAlias = ForgetCandidateRequest  # noqa: Y015
+
+@_typing.final
+class ForgetCandidateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSIONS_UNLINKED_FIELD_NUMBER: _builtins.int
+    sessions_unlinked: _builtins.int
+    """Sessions that named the candidate."""
+    def __init__(
+        self,
+        *,
+        sessions_unlinked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sessions_unlinked", b"sessions_unlinked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetCandidateResponse: _TypeAlias = ForgetCandidateResponse  # noqa: Y015

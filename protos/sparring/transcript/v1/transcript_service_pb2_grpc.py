@@ -121,6 +121,11 @@ class TranscriptServiceStub:
                 request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListCommandsRequest.SerializeToString,
                 response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListCommandsResponse.FromString,
                 _registered_method=True)
+        self.ForgetCandidate = channel.unary_unary(
+                '/sparring.transcript.v1.TranscriptService/ForgetCandidate',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateResponse.FromString,
+                _registered_method=True)
 
 
 class TranscriptServiceServicer:
@@ -289,6 +294,15 @@ class TranscriptServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForgetCandidate(self, request, context):
+        """Removes a candidate from the organization's sessions (their candidate field
+        is emptied, and saved replies naming it are dropped), when its memory is
+        erased. An unknown candidate changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TranscriptServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -341,6 +355,11 @@ def add_TranscriptServiceServicer_to_server(servicer, server):
                     servicer.ListCommands,
                     request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListCommandsRequest.FromString,
                     response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListCommandsResponse.SerializeToString,
+            ),
+            'ForgetCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetCandidate,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -650,6 +669,33 @@ class TranscriptService:
             '/sparring.transcript.v1.TranscriptService/ListCommands',
             sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListCommandsRequest.SerializeToString,
             sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListCommandsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.transcript.v1.TranscriptService/ForgetCandidate',
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,6 +150,11 @@ class TranscriptServiceStub:
     """Gets a command with its delivery state."""
     ListCommands: _grpc.UnaryUnaryMultiCallable[_transcript_service_pb2.ListCommandsRequest, _transcript_service_pb2.ListCommandsResponse]
     """Lists the commands of a session, oldest first."""
+    ForgetCandidate: _grpc.UnaryUnaryMultiCallable[_transcript_service_pb2.ForgetCandidateRequest, _transcript_service_pb2.ForgetCandidateResponse]
+    """Removes a candidate from the organization's sessions (their candidate field
+    is emptied, and saved replies naming it are dropped), when its memory is
+    erased. An unknown candidate changes nothing.
+    """
 
 @_typing.type_check_only
 class TranscriptServiceAsyncStub(TranscriptServiceStub):
@@ -273,6 +278,11 @@ class TranscriptServiceAsyncStub(TranscriptServiceStub):
     """Gets a command with its delivery state."""
     ListCommands: _aio.UnaryUnaryMultiCallable[_transcript_service_pb2.ListCommandsRequest, _transcript_service_pb2.ListCommandsResponse]  # type: ignore[assignment]
     """Lists the commands of a session, oldest first."""
+    ForgetCandidate: _aio.UnaryUnaryMultiCallable[_transcript_service_pb2.ForgetCandidateRequest, _transcript_service_pb2.ForgetCandidateResponse]  # type: ignore[assignment]
+    """Removes a candidate from the organization's sessions (their candidate field
+    is emptied, and saved replies naming it are dropped), when its memory is
+    erased. An unknown candidate changes nothing.
+    """
 
 class TranscriptServiceServicer(metaclass=_abc_1.ABCMeta):
     """TranscriptService owns interview sessions and their transcripts. The voice
@@ -453,5 +463,16 @@ class TranscriptServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_transcript_service_pb2.ListCommandsResponse, _abc.Awaitable[_transcript_service_pb2.ListCommandsResponse]]:
         """Lists the commands of a session, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ForgetCandidate(
+        self,
+        request: _transcript_service_pb2.ForgetCandidateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transcript_service_pb2.ForgetCandidateResponse, _abc.Awaitable[_transcript_service_pb2.ForgetCandidateResponse]]:
+        """Removes a candidate from the organization's sessions (their candidate field
+        is emptied, and saved replies naming it are dropped), when its memory is
+        erased. An unknown candidate changes nothing.
+        """
 
 def add_TranscriptServiceServicer_to_server(servicer: TranscriptServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,275 @@
+"""Working memories and learned facts on PostgreSQL: their repositories and unit of work, confined to one
+organization."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from persona_svc.adapters import tables as t
+from persona_svc.domain.episodes import Episode, EpisodeRanking
+from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
+from persona_svc.domain.memory import (
+    ErasedMemory,
+    MemoryChange,
+    MemoryContent,
+    MemoryScope,
+    MemorySettings,
+    Persistence,
+    WorkingMemory,
+    WorkingMemoryRevision,
+)
+from svckit.db import RequestLog, UnitOfWork
+from svckit.records import from_record, to_record
+
+_memories, _revisions, _facts = t.working_memories, t.working_memory_revisions, t.facts
+
+
+def _of_scope(table: sa.Table, organization: str, scope: MemoryScope) -> list[sa.ColumnElement[bool]]:
+    return [table.c.organization == organization, table.c.persona_id == scope.persona_id,
+            table.c.candidate_id == scope.candidate_id, table.c.session_id == scope.session_id]
+
+
+def _memory(scope: MemoryScope, row: Any) -> WorkingMemory:
+    return WorkingMemory(scope, from_record(MemoryContent, row.content), row.revision, row.update_time,
+                         row.last_access_time)
+
+
+def _revision(scope: MemoryScope, row: Any) -> WorkingMemoryRevision:
+    return WorkingMemoryRevision(
+        scope=scope, revision=row.revision, change=MemoryChange(row.change), changed_paths=tuple(row.changed_paths),
+        restored_revision=row.restored_revision, snapshot=from_record(MemoryContent, row.snapshot), actor=row.actor,
+        create_time=row.create_time)
+
+
+class WorkingMemoryRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    async def get(self, scope: MemoryScope) -> WorkingMemory | None:
+        row = (await self._c.execute(sa.select(_memories).where(*_of_scope(_memories, self._organization, scope)))
+               ).first()
+        return _memory(scope, row) if row else None
+
+    async def lock(self, scope: MemoryScope, now: datetime) -> WorkingMemory:
+        """The scope's memory locked for this transaction; an empty one at revision 0 is made first if there is
+        none, so that two first writes queue on the same row."""
+        await self._c.execute(
+            insert(_memories).values(organization=self._organization, persona_id=scope.persona_id,
+                                     candidate_id=scope.candidate_id, session_id=scope.session_id,
+                                     content=to_record(MemoryContent()), revision=0, update_time=now,
+                                     last_access_time=now)
+            .on_conflict_do_nothing())
+        row = (await self._c.execute(sa.select(_memories).where(*_of_scope(_memories, self._organization, scope))
+                                     .with_for_update())).one()
+        return _memory(scope, row)
+
+    async def save(self, memory: WorkingMemory) -> None:
+        await self._c.execute(sa.update(_memories).where(*_of_scope(_memories, self._organization, memory.scope))
+                              .values(content=to_record(memory.content), revision=memory.revision,
+                                      update_time=memory.update_time, last_access_time=memory.last_access_time))
+
+    async def record_access(self, scope: MemoryScope, when: datetime) -> None:
+        await self._c.execute(sa.update(_memories).where(*_of_scope(_memories, self._organization, scope))
+                              .values(last_access_time=when))
+
+    async def add_revision(self, revision: WorkingMemoryRevision) -> None:
+        scope = revision.scope
+        await self._c.execute(_revisions.insert().values(
+            organization=self._organization, persona_id=scope.persona_id, candidate_id=scope.candidate_id,
+            session_id=scope.session_id, revision=revision.revision, change=revision.change.value,
+            changed_paths=list(revision.changed_paths), restored_revision=revision.restored_revision,
+            snapshot=to_record(revision.snapshot), actor=revision.actor, create_time=revision.create_time))
+
+    async def get_revision(self, scope: MemoryScope, revision: int) -> WorkingMemoryRevision | None:
+        row = (await self._c.execute(sa.select(_revisions).where(
+            *_of_scope(_revisions, self._organization, scope), _revisions.c.revision == revision))).first()
+        return _revision(scope, row) if row else None
+
+    async def list_revisions(self, scope: MemoryScope, before_revision: int | None,
+                             limit: int) -> list[WorkingMemoryRevision]:
+        query = sa.select(_revisions).where(*_of_scope(_revisions, self._organization, scope))
+        if before_revision is not None:
+            query = query.where(_revisions.c.revision < before_revision)
+        rows = await self._c.execute(query.order_by(_revisions.c.revision.desc()).limit(limit))
+        return [_revision(scope, row) for row in rows]
+
+
+def _fact(row: Any) -> Fact:
+    return Fact(id=row.id, persona_id=row.persona_id, candidate_id=row.candidate_id, session_id=row.session_id,
+                kind=FactKind(row.kind), text=row.text, topic=row.topic, message_sequences=tuple(row.message_sequences),
+                confidence=row.confidence, outcome=ObjectionOutcome(row.outcome), engine=row.engine,
+                valid_from=row.valid_from, valid_until=row.valid_until, superseded_by=row.superseded_by)
+
+
+class FactRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    def _of(self, persona_id: str, candidate_id: str) -> list[sa.ColumnElement[bool]]:
+        return [_facts.c.organization == self._organization, _facts.c.persona_id == persona_id,
+                _facts.c.candidate_id == candidate_id]
+
+    async def of_session(self, persona_id: str, candidate_id: str, session_id: str) -> list[Fact]:
+        rows = await self._c.execute(sa.select(_facts).where(*self._of(persona_id, candidate_id),
+                                                             _facts.c.session_id == session_id)
+                                     .order_by(_facts.c.valid_from, _facts.c.id))
+        return [_fact(row) for row in rows]
+
+    async def list(self, persona_id: str, candidate_id: str, show_superseded: bool,
+                   after: tuple[datetime, str] | None, limit: int, *, for_update: bool = False) -> list[Fact]:
+        query = sa.select(_facts).where(*self._of(persona_id, candidate_id))
+        if not show_superseded:
+            query = query.where(_facts.c.valid_until.is_(None))
+        if after is not None:
+            query = query.where(sa.tuple_(_facts.c.valid_from, _facts.c.id) < sa.tuple_(*after))
+        query = query.order_by(_facts.c.valid_from.desc(), _facts.c.id.desc()).limit(limit)
+        if for_update:
+            query = query.with_for_update()
+        return [_fact(row) for row in await self._c.execute(query)]
+
+    async def add(self, fact: Fact) -> None:
+        await self._c.execute(_facts.insert().values(
+            organization=self._organization, persona_id=fact.persona_id, candidate_id=fact.candidate_id, id=fact.id,
+            session_id=fact.session_id, kind=fact.kind.value, text=fact.text, topic=fact.topic,
+            message_sequences=list(fact.message_sequences), confidence=fact.confidence, outcome=fact.outcome.value,
+            engine=fact.engine, valid_from=fact.valid_from, valid_until=fact.valid_until,
+            superseded_by=fact.superseded_by))
+
+    async def supersede(self, fact: Fact) -> None:
+        await self._c.execute(sa.update(_facts).where(*self._of(fact.persona_id, fact.candidate_id),
+                                                      _facts.c.id == fact.id)
+                              .values(valid_until=fact.valid_until, superseded_by=fact.superseded_by))
+
+
+# Any of the context's words (plainto_tsquery joins them with AND).
+_ANY_WORD = "replace(plainto_tsquery('english', :context)::text, '&', '|')::tsquery"
+_SCORES = {
+    EpisodeRanking.FULL_TEXT: f"ts_rank_cd(e.search_vector, {_ANY_WORD})",
+    EpisodeRanking.TRIGRAM: "word_similarity(:context, e.document)",
+    # ts_rank_cd's normalisation 32 scales the rank to 0-1 (rank / (rank + 1)), as the trigram score is.
+    EpisodeRanking.HYBRID:
+        f"(ts_rank_cd(e.search_vector, {_ANY_WORD}, 32) + word_similarity(:context, e.document)) / 2",
+}
+
+
+def _episode(row: Any) -> Episode:
+    return Episode(row.persona_id, row.candidate_id, row.session_id, row.summary, row.outcome, row.document,
+                   row.create_time)
+
+
+class EpisodeRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    async def add(self, episode: Episode) -> None:
+        """Once per session: a repeat changes nothing."""
+        await self._c.execute(insert(t.episodes).values(
+            organization=self._organization, persona_id=episode.persona_id, candidate_id=episode.candidate_id,
+            session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
+            document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
+
+    async def latest(self, persona_id: str, candidate_id: str) -> Episode | None:
+        row = (await self._c.execute(sa.select(t.episodes).where(
+            t.episodes.c.organization == self._organization, t.episodes.c.persona_id == persona_id,
+            t.episodes.c.candidate_id == candidate_id).order_by(t.episodes.c.create_time.desc()).limit(1))).first()
+        return _episode(row) if row else None
+
+    async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
+                     limit: int) -> list[tuple[Episode, float]]:
+        rows = await self._c.execute(sa.text(f"""
+            SELECT e.*, {_SCORES[ranking]} AS score FROM {t.SCHEMA}.episodes AS e
+            WHERE e.organization = :organization AND e.persona_id = :persona
+              AND (:candidate = '' OR e.candidate_id = :candidate)
+            ORDER BY score DESC, e.create_time DESC LIMIT :limit"""), {
+            "organization": self._organization, "persona": persona_id, "candidate": candidate_id,
+            "context": context, "limit": limit})
+        return [(_episode(row), float(row.score)) for row in rows]
+
+
+def _settings(row: Any) -> MemorySettings:
+    return MemorySettings(row.id, Persistence(row.persistence), row.retention_days, row.revision, row.update_time)
+
+
+class SettingsRepository:
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+        self._mine = t.memory_settings.c.organization == organization
+
+    async def get(self, persona_id: str) -> MemorySettings | None:
+        row = (await self._c.execute(sa.select(t.memory_settings).where(
+            self._mine, t.memory_settings.c.id == persona_id))).first()
+        return _settings(row) if row else None
+
+    async def lock(self, persona_id: str, now: datetime) -> MemorySettings:
+        """The persona's settings locked for the transaction; the defaults at revision 0 are stored first if it has
+        none, so that two first writes queue on the same row."""
+        default = MemorySettings(persona_id)
+        await self._c.execute(insert(t.memory_settings).values(
+            organization=self._organization, id=persona_id, persistence=default.persistence.value,
+            retention_days=default.retention_days, revision=0, update_time=now).on_conflict_do_nothing())
+        row = (await self._c.execute(sa.select(t.memory_settings).where(
+            self._mine, t.memory_settings.c.id == persona_id).with_for_update())).one()
+        return _settings(row)
+
+    async def save(self, settings: MemorySettings) -> None:
+        table = t.memory_settings
+        await self._c.execute(sa.update(table).where(self._mine, table.c.id == settings.persona_id).values(
+            persistence=settings.persistence.value, retention_days=settings.retention_days,
+            revision=settings.revision, update_time=settings.update_time))
+
+
+class CandidateEraser:
+    """Erases what an organization's personas remember of a candidate, in every table that can hold its id."""
+
+    def __init__(self, connection: AsyncConnection, organization: str) -> None:
+        self._c = connection
+        self._organization = organization
+
+    async def erase(self, candidate_id: str) -> ErasedMemory:
+        mine = {"organization": self._organization, "candidate": candidate_id}
+        counts = []
+        for table in (_revisions, _memories, _facts, t.episodes):
+            deleted = await self._c.execute(table.delete().where(table.c.organization == self._organization,
+                                                                 table.c.candidate_id == candidate_id))
+            counts.append(deleted.rowcount)
+        # Saved replies of memory requests hold the memory they answered with.
+        log = t.request_log
+        await self._c.execute(log.delete().where(
+            log.c.organization == self._organization,
+            sa.func.strpos(sa.cast(log.c.response, sa.Text), f'"candidate_id": "{candidate_id}"') > 0))
+        # The audit log keeps the calls, not whom they were about.
+        await self._c.execute(sa.text(
+            f"UPDATE {t.SCHEMA}.audit_log SET resource = regexp_replace(resource, '/candidates/' || :candidate"
+            " || '(/|$)', '/candidates/erased\\1') WHERE organization = :organization"
+            " AND resource ~ ('/candidates/' || :candidate || '(/|$)')"), mine)
+        return ErasedMemory(working_memories=counts[1], revisions=counts[0], facts=counts[2], episodes=counts[3])
+
+
+class SqlMemoryUnitOfWork(UnitOfWork):
+    memories: WorkingMemoryRepository
+    facts: FactRepository
+    erasure: CandidateEraser
+    settings: SettingsRepository
+    episodes: EpisodeRepository
+    requests: RequestLog
+
+    def __init__(self, engine: AsyncEngine, organization: str) -> None:
+        super().__init__(engine)
+        self.organization = organization
+
+    def bind(self, connection: AsyncConnection) -> None:
+        self.memories = WorkingMemoryRepository(connection, self.organization)
+        self.facts = FactRepository(connection, self.organization)
+        self.erasure = CandidateEraser(connection, self.organization)
+        self.settings = SettingsRepository(connection, self.organization)
+        self.episodes = EpisodeRepository(connection, self.organization)
+        self.requests = RequestLog(connection, t.request_log, self.organization)

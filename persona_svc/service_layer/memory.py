@@ -1,0 +1,382 @@
+"""Use cases of persona memory: working memory (read, change one key or block, clear, history and restore), facts
+learned from ended sessions, and the memory a rendered prompt takes in, read within a deadline from caches kept
+fresh by change announcements."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+
+from calls.turns import Turn
+from persona_svc.domain.episodes import Episode, EpisodeRanking, check_recall, document_of, outcome_of, summary_of
+from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
+from persona_svc.domain.memory import (
+    MEMORY_DISABLED,
+    MEMORY_NOT_REQUESTED,
+    MEMORY_UNAVAILABLE,
+    NOTHING_LEARNED,
+    ErasedMemory,
+    Learned,
+    MemoryChange,
+    MemoryContent,
+    MemoryScope,
+    MemorySection,
+    MemorySettings,
+    Persistence,
+    WorkingMemory,
+    WorkingMemoryRevision,
+    apply_update,
+    check_mask,
+    check_settings,
+    memory_section,
+    require_writable,
+    with_memory,
+)
+from persona_svc.domain.templates import RenderedPrompt
+from persona_svc.service_layer.catalogue import Catalogue, _require_right_to_change
+from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
+from svckit.cache import InvalidatedCache
+from svckit.errors import EtagMismatch, NotFound
+from svckit.memo import ResponseMemo
+from svckit.pagination import PageTokens, page_size
+from svckit.usecase import Mutation, Page, run_idempotent
+
+log = logging.getLogger("persona.memory")
+
+MEMORY_FALLBACKS = Counter("sparring_memory_render_fallbacks_total",
+                           "Renderings made without memory because it could not be read in time.", ("reason",))
+_DEADLINE, _ERROR = MEMORY_FALLBACKS.labels("deadline"), MEMORY_FALLBACKS.labels("error")
+
+# What the memory cache knows a scope by: its organization and MemoryScope.key.
+MemoryKey = tuple[str, str]
+# A change to a locked memory: its new content, the kind of change, the paths it names and the revision it restores.
+MemoryEdit = Callable[[MemoryUnitOfWork, WorkingMemory], Awaitable[tuple[MemoryContent, MemoryChange,
+                                                                         tuple[str, ...], int]]]
+# The most facts a rendering considers: the newest valid ones.
+RENDERED_FACTS = 30
+CALLER_ENGINE = "caller"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RememberedPrompt:
+    """A rendered prompt with the memory section its system prompt ends with."""
+
+    rendered: RenderedPrompt
+    memory: MemorySection
+    system_prompt: str
+
+
+@dataclass(frozen=True)
+class RecordedFacts:
+    facts: tuple[Fact, ...]
+
+
+def _learned_key(persona_id: str, candidate_id: str) -> str:
+    return MemoryScope(persona_id, candidate_id).key
+
+
+def _remembered(rendered: RenderedPrompt, section: MemorySection) -> RememberedPrompt:
+    return RememberedPrompt(rendered, section, with_memory(rendered.system_prompt, section))
+
+
+class PersonaMemory:
+    def __init__(self, writes: MemoryUnitOfWorkFactory, reads: MemoryUnitOfWorkFactory, catalogue: Catalogue,
+                 extractor: FactExtractor, page_tokens: PageTokens, sessions: Sessions | None,
+                 cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
+                 learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
+                 settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
+                 deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
+        self._transaction = writes
+        self._read = reads
+        self._catalogue = catalogue
+        self._extractor = extractor
+        self._sessions = sessions
+        self._tokens = page_tokens
+        self._cache = cache or InvalidatedCache("working_memories")
+        self._learned = learned_cache or InvalidatedCache("learned")
+        self._settings = settings_cache or InvalidatedCache("memory_settings")
+        self._deadline = deadline_seconds
+        self._budget = budget_chars
+        # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
+        self._sections: ResponseMemo[MemorySection] = ResponseMemo(
+            lambda learned, *memories: memory_section(memories, learned, self._budget))
+        self._prompts: ResponseMemo[RememberedPrompt] = ResponseMemo(_remembered)
+
+    def invalidate(self, table: str, organization: str, scope_key: str) -> None:
+        """Called for every committed change, local or announced by another replica (``scope_key`` is the changed
+        row's MemoryScope.key)."""
+        if table == "working_memories":
+            self._cache.invalidate((organization, scope_key))
+        elif table == "memory_settings":
+            self._settings.invalidate((organization, scope_key))
+        elif table in ("facts", "episodes"):
+            persona_id, candidate_id, _ = scope_key.split("/")
+            self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+
+    # --- the API -----------------------------------------------------------------------------------
+
+    async def get(self, organization: str, scope: MemoryScope) -> WorkingMemory:
+        await self._catalogue.get_persona(organization, scope.persona_id)
+        now = _now()
+        async with self._read(organization) as uow:
+            memory = await uow.memories.get(scope)
+            if memory is None:
+                return WorkingMemory(scope, MemoryContent())
+            await uow.memories.record_access(scope, now)
+        return WorkingMemory(scope, memory.content, memory.revision, memory.update_time, now)
+
+    async def update(self, scope: MemoryScope, sent: MemoryContent, paths: list[str], etag: str,
+                     mutation: Mutation) -> WorkingMemory:
+        paths = check_mask(paths)
+
+        async def edit(uow: MemoryUnitOfWork, current: WorkingMemory) -> tuple[MemoryContent, MemoryChange,
+                                                                               tuple[str, ...], int]:
+            return apply_update(current.content, sent, paths), MemoryChange.UPDATE, tuple(paths), 0
+
+        return await self._change(scope, etag, mutation, "UpdateWorkingMemory", edit)
+
+    async def clear(self, scope: MemoryScope, etag: str, mutation: Mutation) -> WorkingMemory:
+
+        async def edit(uow: MemoryUnitOfWork, current: WorkingMemory) -> tuple[MemoryContent, MemoryChange,
+                                                                               tuple[str, ...], int]:
+            return MemoryContent(), MemoryChange.CLEAR, (), 0
+
+        return await self._change(scope, etag, mutation, "ClearWorkingMemory", edit)
+
+    async def restore(self, scope: MemoryScope, revision: int, etag: str, mutation: Mutation) -> WorkingMemory:
+
+        async def edit(uow: MemoryUnitOfWork, current: WorkingMemory) -> tuple[MemoryContent, MemoryChange,
+                                                                               tuple[str, ...], int]:
+            earlier = await uow.memories.get_revision(scope, revision)
+            if earlier is None:
+                raise NotFound(f"{scope.resource_name}/revisions/{revision}")
+            return earlier.snapshot, MemoryChange.RESTORE, (), revision
+
+        return await self._change(scope, etag, mutation, "RestoreWorkingMemory", edit)
+
+    async def _change(self, scope: MemoryScope, etag: str, mutation: Mutation, method: str,
+                      edit: MemoryEdit) -> WorkingMemory:
+        """One change as one new revision, under the memory's row lock; the persona must be the organization's."""
+        organization = mutation.caller.organization
+        await self._catalogue.get_persona(organization, scope.persona_id)
+        async with self._transaction(organization) as uow:
+            async def run() -> WorkingMemory:
+                now = _now()
+                require_writable(await uow.settings.get(scope.persona_id) or MemorySettings(scope.persona_id), scope)
+                current = await uow.memories.lock(scope, now)
+                if etag and etag != current.etag:
+                    raise EtagMismatch(scope.resource_name, etag, current.etag)
+                content, change, paths, restored = await edit(uow, current)
+                memory = WorkingMemory(scope, content, current.revision + 1, now, now)
+                await uow.memories.save(memory)
+                await uow.memories.add_revision(WorkingMemoryRevision(
+                    scope, memory.revision, change, paths, restored, content, mutation.caller.actor, now))
+                return memory
+
+            memory = await run_idempotent(uow.requests, mutation, method, run, WorkingMemory)
+            await uow.commit()
+        # This replica's next rendering shows the change at once; the others drop it when they hear of it.
+        self._cache.invalidate((organization, scope.key))
+        return memory
+
+    async def list_revisions(self, organization: str, scope: MemoryScope, requested_size: int,
+                             token: str) -> Page[WorkingMemoryRevision]:
+        size = page_size(requested_size)
+        filters = {"parent": scope.resource_name}
+        before = self._tokens.decode(token, filters)
+        await self._catalogue.get_persona(organization, scope.persona_id)
+        async with self._read(organization) as uow:
+            items = await uow.memories.list_revisions(scope, before, size + 1)
+        return Page(*self._tokens.page(items, size, lambda r: r.revision, filters))
+
+    # --- learned facts ------------------------------------------------------------------------------
+
+    async def record_session_facts(self, persona_id: str, candidate_id: str, session_id: str, turns: list[Turn],
+                                   given: list[ExtractedFact], mutation: Mutation) -> tuple[Fact, ...]:
+        """The facts of an ended session, learned once: the extractor's and those given, each citing messages of
+        the session; each supersedes the valid fact of an earlier session of the same kind and topic."""
+        organization = mutation.caller.organization
+        check_citations(given, {turn.sequence for turn in turns}, "facts")
+        await self._catalogue.get_persona(organization, persona_id)
+        extracted = await self._extractor.extract(turns)
+        async with self._transaction(organization) as uow:
+            async def run() -> RecordedFacts:
+                now = _now()
+                # Facts of one candidate are learned one session at a time.
+                await uow.memories.lock(MemoryScope(persona_id, candidate_id), now)
+                stored = await uow.facts.of_session(persona_id, candidate_id, session_id)
+                settings = await uow.settings.get(persona_id) or MemorySettings(persona_id)
+                if stored or not settings.learns_facts:
+                    return RecordedFacts(tuple(stored))
+                learned = [Fact(uuid.uuid4().hex, persona_id, candidate_id, session_id, f.kind, f.text, f.topic,
+                                f.message_sequences, f.confidence, f.outcome, engine, now)
+                           for found, engine in ((extracted, self._extractor.name), (given, CALLER_ENGINE))
+                           for f in found]
+                for earlier in await uow.facts.list(persona_id, candidate_id, False, None, 1_000):
+                    later = next((f for f in learned if f.kind == earlier.kind and f.topic == earlier.topic), None)
+                    if later is not None and earlier.topic:
+                        await uow.facts.supersede(earlier.superseded(later))
+                for fact in learned:
+                    await uow.facts.add(fact)
+                everything = [*extracted, *given]
+                summary = summary_of(turns, everything)
+                await uow.episodes.add(Episode(persona_id, candidate_id, session_id, summary, outcome_of(everything),
+                                               document_of(summary, turns), now))
+                return RecordedFacts(tuple(learned))
+
+            recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
+            await uow.commit()
+        self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+        return recorded.facts
+
+    async def list_facts(self, organization: str, persona_id: str, candidate_id: str, show_superseded: bool,
+                         requested_size: int, token: str) -> Page[Fact]:
+        size = page_size(requested_size)
+        filters = {"persona": persona_id, "candidate": candidate_id, "show_superseded": show_superseded}
+        cursor = self._tokens.decode(token, filters)
+        after = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            items = await uow.facts.list(persona_id, candidate_id, show_superseded, after, size + 1)
+        return Page(*self._tokens.page(items, size, lambda f: [f.valid_from.isoformat(), f.id], filters))
+
+    # --- episodes ------------------------------------------------------------------------------------
+
+    async def recall_episodes(self, organization: str, persona_id: str, candidate_id: str, context: str,
+                              ranking: EpisodeRanking, requested: int) -> list[tuple[Episode, float]]:
+        limit = check_recall(context, requested)
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit)
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    async def get_settings(self, organization: str, persona_id: str) -> MemorySettings:
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            return await uow.settings.get(persona_id) or MemorySettings(persona_id)
+
+    async def update_settings(self, sent: MemorySettings, fields: frozenset[str], etag: str,
+                              mutation: Mutation) -> MemorySettings:
+        """Admins, and authors of the personas they own, change how a persona remembers."""
+        organization = mutation.caller.organization
+        persona = await self._catalogue.get_persona(organization, sent.persona_id)
+        _require_right_to_change(persona, mutation.caller, "changing the memory settings of")
+        async with self._transaction(organization) as uow:
+            async def run() -> MemorySettings:
+                now = _now()
+                current = await uow.settings.lock(sent.persona_id, now)
+                if etag and etag != current.etag:
+                    raise EtagMismatch(current.resource_name, etag, current.etag)
+                changed = dataclasses.replace(
+                    current, revision=current.revision + 1, update_time=now,
+                    **{name: getattr(sent, name) for name in fields})
+                check_settings(changed)
+                await uow.settings.save(changed)
+                return changed
+
+            settings = await run_idempotent(uow.requests, mutation, "UpdateMemorySettings", run, MemorySettings)
+            await uow.commit()
+        self._settings.invalidate((organization, sent.persona_id))
+        return settings
+
+    # --- erasure ------------------------------------------------------------------------------------
+
+    async def erase_candidate(self, candidate_id: str, mutation: Mutation) -> ErasedMemory:
+        """Everything the organization's personas remember of the candidate, gone in one call; the transcript
+        service (when there is one) stops naming the candidate in its sessions first, so that no session ending
+        later hands its facts back."""
+        organization = mutation.caller.organization
+        unlinked = await self._sessions.forget_candidate(organization, candidate_id) if self._sessions else 0
+        async with self._transaction(organization) as uow:
+            async def run() -> ErasedMemory:
+                erased = await uow.erasure.erase(candidate_id)
+                return dataclasses.replace(erased, sessions_unlinked=unlinked)
+
+            erased = await run_idempotent(uow.requests, mutation, "EraseCandidateMemory", run, ErasedMemory)
+            await uow.commit()
+        # Announcements of the deletions reach every replica; this one forgets at once.
+        self._cache.clear()
+        self._learned.clear()
+        return erased
+
+    # --- memory in a rendered prompt ----------------------------------------------------------------
+
+    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
+                            session_id: str) -> RememberedPrompt:
+        """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
+        when the memory cannot be read within the deadline: a slow memory never fails a call start."""
+        rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id)
+        section = MEMORY_NOT_REQUESTED
+        if candidate_id:
+            section = await self._section(organization, persona_id, candidate_id, session_id)
+        return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
+                                      rendered, section)
+
+    async def _section(self, organization: str, persona_id: str, candidate_id: str,
+                       session_id: str) -> MemorySection:
+        """The memory the persona's settings keep: the session's, and the candidate's and its facts across
+        sessions."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                # Everything at once (one round trip's wait), then kept as the settings say.
+                scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
+                scopes.append(MemoryScope(persona_id, candidate_id))
+                settings, learned, all_memories = await asyncio.gather(
+                    self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
+                    asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
+        except TimeoutError:
+            _DEADLINE.inc()
+            return MEMORY_UNAVAILABLE
+        except Exception:  # whatever fails in reading memory, the call starts without it
+            log.warning("rendering without memory: it could not be read", exc_info=True)
+            _ERROR.inc()
+            return MEMORY_UNAVAILABLE
+        if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
+                                                         and not session_id):
+            return MEMORY_DISABLED
+        across = settings.persistence is Persistence.ACROSS_SESSIONS
+        if not across:
+            learned, all_memories = NOTHING_LEARNED, all_memories[:1]
+        return self._sections.response((organization, *(scope.key for scope in scopes[:len(all_memories)])),
+                                       learned, *all_memories)
+
+    async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
+        async def load() -> WorkingMemory:
+            async with self._read(organization) as uow:
+                return await uow.memories.get(scope) or WorkingMemory(scope, MemoryContent())
+
+        memory = await self._cache.get_or_load((organization, scope.key), load)
+        assert memory is not None  # load never answers None
+        return memory
+
+    async def _cached_settings(self, organization: str, persona_id: str) -> MemorySettings:
+        async def load() -> MemorySettings:
+            async with self._read(organization) as uow:
+                return await uow.settings.get(persona_id) or MemorySettings(persona_id)
+
+        settings = await self._settings.get_or_load((organization, persona_id), load)
+        assert settings is not None  # load never answers None
+        return settings
+
+    async def _cached_learned(self, organization: str, scope: MemoryScope) -> Learned:
+        async def load() -> Learned:
+            async with self._read(organization) as uow:
+                return Learned(
+                    tuple(await uow.facts.list(scope.persona_id, scope.candidate_id, False, None, RENDERED_FACTS)),
+                    await uow.episodes.latest(scope.persona_id, scope.candidate_id))
+
+        learned = await self._learned.get_or_load((organization, scope.key), load)
+        assert learned is not None  # load never answers None
+        return learned
