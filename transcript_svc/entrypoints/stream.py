@@ -19,6 +19,7 @@ would hide the status that tells the gateway what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -224,7 +225,10 @@ class _LiveStreamRun:
             item = carry if carry is not None else await self._pending.get()
             if item is _NO_MORE:
                 return
-            await asyncio.wait({item[1]})
+            # Awaited directly (one wake-up of this task, not two as through asyncio.wait); its error, if any, is
+            # the stream's, raised below by acknowledged_as_duplicate.
+            with contextlib.suppress(Exception):
+                await item[1]
             batch, carry = self._settled_after(item)
             acks = []
             failure: DomainError | None = None
