@@ -134,12 +134,13 @@ def test_a_persona_breaking_character() -> None:
 
 
 def test_assistant_speak_breaks_character() -> None:
-    audit = audit_persona(call("How can I help you today?", "Onboarding is slow."), SCEPTIC)
+    audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC)
     assert [quote.reason for quote in audit.flagged_quotes] == [FlagReason.OUT_OF_CHARACTER]
 
 
 def test_tone_inconsistent_with_traits() -> None:
-    effusive = audit_persona(call("Thank you so much, that's very helpful.", "Onboarding is slow for us."), SCEPTIC)
+    effusive = audit_persona(call("Thank you so much, that's very helpful.", "Onboarding is slow for us.",
+                                  candidate="Here is the onboarding checklist I promised."), SCEPTIC)
     assert [quote.reason for quote in effusive.flagged_quotes] == [FlagReason.INCONSISTENT]
     assert "low-agreeableness" in effusive.flagged_quotes[0].explanation
     assert effusive.scores.consistency <= 7
