@@ -233,8 +233,8 @@ _ASKS = {
                        r"money", r"pay"),
     "authority": _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|weigh in|involved|else|makes the call)",
                           r"decision\w*", r"approv\w*", r"sign\w*"),
-    "timeline": _phrases(r"when", r"timeline", r"deadline", r"how soon", r"timing", r"time ?frame", r"by when",
-                         r"renewal", r"how long do you have"),
+    "timeline": _phrases(r"(?:^|[.!?,]\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon", r"timing",
+                         r"time ?frame", r"by when", r"renewal", r"how long do you have"),
 }
 # Accepting what the candidate claims or proposes, as a turn opens.
 _AGREEMENT = re.compile(
@@ -267,7 +267,8 @@ _STOPWORDS = frozenset(
     "these those i i'm me my we we're our us you you're your he she they them their there here what which who whom "
     "whose when where why how do does did doing have has had having not no yes yeah just really very quite about "
     "into than then too also if because can could would should will shall may might must up out over again once "
-    "all any both each few more most other some such only own same lately yesterday today honestly well oh".split())
+    "all any both each few more most other some such only own same lately yesterday today honestly well oh "
+    "something anything nothing everything before after like".split())
 # Persona answers this many words or more are judged for what they answer; shorter ones are judged for length.
 RESPONSIVE_MIN_WORDS = 6
 # An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
