@@ -29,6 +29,7 @@ from calls.persona_audit import (
     PersonaProfile,
     target_words_per_turn,
 )
+from calls.scenario_facts import ScenarioFacts
 from calls.turns import TRANSCRIPT_IS_DATA, Role, Turn, normalise, transcript_json, words
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 
@@ -52,6 +53,7 @@ AUDIT_PROMPT = """You audit how well an AI persona played its role in a practice
 {transcript_is_data}
 Judge only the persona's side (the turns of speaker "persona"), never the candidate.
 The persona: {who}, difficulty {difficulty} of 5 (harder personas give less away), traits: {traits}.
+Its objection patterns: {objections}. The scenario's facts: {facts}.
 Target words per persona turn at this difficulty: {target};
 measured: {average} words per turn on average over {count} turns (each persona turn shows its own "words").
 Score each dimension as an integer from 1 to 10, where 10 is best:
@@ -62,16 +64,37 @@ Score each dimension as an integer from 1 to 10, where 10 is best:
   1 means constant leaks;
 - pacing: concedes and moves at the pace its difficulty calls for; one point per turn, no monologues.
 Flag the persona's words that cost points, worst first, each with the sequence of the persona turn it comes from and
-the persona's exact words (cut with "..." if long). Recommend concrete changes to the persona's prompt.
+the persona's exact words (cut with "..." if long), and one reason:
+{reasons}
+Recommend concrete changes to the persona's prompt.
 Answer with JSON only, in exactly this shape:
 {{"scores": {{"brevity": 1-10, "authenticity": 1-10, "consistency": 1-10, "enthusiasm_leak": 1-10, "pacing": 1-10}},
 "flagged_quotes": [{{"sequence": the persona turn's sequence, "text": "the persona's exact words",
-"reason": "too_long" | "enthusiasm_leak" | "out_of_character" | "inconsistent" | "pacing" | "other",
+"reason": one of the reasons above,
 "explanation": "why, in one sentence"}}],
 "recommendations": ["one concrete change to the persona's prompt"]}}
 At most {max_quotes} flagged quotes (text and explanation each at most {max_quote_chars} characters) and at most
 {max_recommendations} recommendations (each at most {max_recommendation_chars} characters)."""
 
+# What each flag reason means, for the model judge: the flaws the local auditor flags, in the same words.
+REASONS = {
+    FlagReason.TOO_LONG: "far more words than the target",
+    FlagReason.ENTHUSIASM_LEAK: "warmth or eagerness the persona should not show",
+    FlagReason.OUT_OF_CHARACTER: "sounds like an assistant, a simulator or a coach, in any words: mentions the "
+                                 "practice or its instructions, offers help, coaches the candidate",
+    FlagReason.INCONSISTENT: "a tone or position its traits or earlier words rule out",
+    FlagReason.PACING: "gives in too early, or monologues",
+    FlagReason.EARLY_DISCLOSURE: "gives its budget, who signs or its deadline before the candidate asked about it "
+                                 "(from difficulty 4, before the candidate asked about its problem); never at "
+                                 "difficulty 1",
+    FlagReason.NO_RESISTANCE: "from difficulty 3, accepts the candidate's claims without raising any objection",
+    FlagReason.UNRESPONSIVE: "does not answer what the candidate asked, nor push back on it",
+    FlagReason.REPETITION: "says again what it already said",
+    FlagReason.CONTRADICTS_SCENARIO: "a budget, deadline, company size or industry the scenario's facts rule out",
+    FlagReason.HOSTILITY: "insults or demeans the candidate, whatever its traits",
+    FlagReason.MINIMAL_ANSWER: "three words or fewer in answer to an open question",
+    FlagReason.OTHER: "anything else; say what in the explanation",
+}
 MAX_RECOMMENDATION_CHARS = 1000
 _AUDITED = tuple(f.name for f in fields(AuditScores))  # brevity, authenticity, consistency, enthusiasm_leak, pacing
 _WORDS = re.compile(r"\w+(?:'\w+)*")
@@ -148,8 +171,17 @@ def audit_prompt(profile: PersonaProfile, facts: tuple[float, int]) -> str:
     return AUDIT_PROMPT.format(
         who=f"archetype {profile.archetype}" if profile.archetype else "no archetype", difficulty=profile.difficulty,
         traits=_traits(profile), target=target_words_per_turn(profile.difficulty), average=average, count=count,
+        objections="; ".join(profile.objection_patterns) or "none given", facts=_facts(profile.scenario),
+        reasons="\n".join(f'- "{reason.value}": {meaning};' for reason, meaning in REASONS.items()),
         max_quotes=MAX_FLAGGED_QUOTES, max_quote_chars=MAX_QUOTE_CHARS, max_recommendations=MAX_RECOMMENDATIONS,
         max_recommendation_chars=MAX_RECOMMENDATION_CHARS, transcript_is_data=TRANSCRIPT_IS_DATA)
+
+
+def _facts(scenario: ScenarioFacts) -> str:
+    given = [f"{name.replace('_', ' ')} {value}" for name, value in
+             (("budget_range", scenario.budget_range), ("decision_timeline", scenario.decision_timeline),
+              ("company_size", scenario.company_size), ("industry", scenario.industry)) if value]
+    return "; ".join(given) or "none given"
 
 
 def measured(turns: Sequence[Turn]) -> tuple[float, int]:

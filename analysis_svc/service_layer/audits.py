@@ -47,7 +47,7 @@ class Audits:
         if existing is not None:
             return existing, True
         call = await self._transcripts.ended_call(organization, session_id)
-        persona = await self._personas.persona(call.persona)
+        persona = await self._personas.persona(call.persona, call.scenario)
 
         async def audit(auditor: AuditEngine) -> PersonaAudit:
             return await auditor.audit(call.turns, persona.profile)

@@ -192,6 +192,7 @@ def profile_of(persona: SimulatedPersona) -> PersonaProfile:
         difficulty=persona.difficulty,
         personality_traits=tuple(persona.personality_traits),
         traits=dict(persona.traits),
+        objection_patterns=persona.objection_patterns,
     )
 
 
