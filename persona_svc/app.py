@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
+from persona_svc.adapters.last_known_patches import SqlLastKnownPatches
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
@@ -53,7 +54,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     archetypes: InvalidatedCache[Key, Archetype] = InvalidatedCache("archetypes", settings.cache_entries)
     caches = (personas, scenarios, archetypes)
     security = Security(settings, PERMISSIONS)
-    learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
+    learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds,
+                                       SqlLastKnownPatches(engine))
                 if settings.learning_address else None)
     catalogue = build_catalogue(engine, learning or NoPatches(), PageTokens.from_secret(settings.page_token_secret),
                                 personas, scenarios, archetypes)

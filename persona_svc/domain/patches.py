@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -14,8 +15,9 @@ class PatchTarget(StrEnum):
 
 class PatchSource(StrEnum):
     LIVE = "live"
-    UNAVAILABLE = "unavailable"
+    UNAVAILABLE = "unavailable"  # the learning service did not answer, and no set of it is known
     DISABLED = "disabled"
+    LAST_KNOWN_GOOD = "last_known_good"  # the learning service did not answer: the last set it gave
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class PromptPatch:
 class PatchLookup:
     patches: tuple[PromptPatch, ...]
     source: PatchSource
+    confirm_time: datetime | None = None  # LAST_KNOWN_GOOD: when the learning service last gave this set
 
 
 # Shared instances: renderings are memoised by the identity of the lookup they used.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from persona_svc.domain.model import Archetype, Persona, PersonaFields, Scenario, ScenarioFields
 from persona_svc.domain.patches import PatchLookup, PatchSource, PromptPatch, apply_patches
@@ -66,6 +67,7 @@ class RenderedPrompt:
     applied_patches: tuple[PromptPatch, ...]
     patch_source: PatchSource
     persona_revision: int
+    patches_confirm_time: datetime | None = None  # a last-known-good set: when the learning service last gave it
 
 
 def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
@@ -80,6 +82,7 @@ def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archet
         applied_patches=lookup.patches,
         patch_source=lookup.source,
         persona_revision=persona.revision,
+        patches_confirm_time=lookup.confirm_time,
     )
 
 

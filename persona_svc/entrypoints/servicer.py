@@ -130,6 +130,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
                              for p in rendered.applied_patches],
             patch_source=convert.patch_source(rendered.patch_source),
             persona_revision=rendered.persona_revision,
+            patches_age=convert.age(rendered.patches_confirm_time),
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:

@@ -1,15 +1,19 @@
 """RenderPrompt takes the active patches of the caller's organization from the learning service, says which it
-applied, and renders without them (counted) when the learning service cannot answer."""
+applied, and when the learning service cannot answer applies the last set it gave (with its age, counted), or
+renders without patches (counted) when none was ever known."""
 
 from __future__ import annotations
 
 import grpc
 import pytest_asyncio
+import sqlalchemy as sa
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
+from learning_svc.app import build as build_learning
+from learning_svc.config import LearningSettings
 from persona_svc.adapters.learning_patches import LearningServicePatches
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
@@ -53,12 +57,16 @@ async def test_active_patches_are_applied_and_reported(patched_personas, learnin
     assert "Never say 'no worries'" not in after.system_prompt
 
 
-async def test_rendering_goes_on_without_patches_when_the_learning_service_is_down(database_url, engine, catalogue):
+async def test_rendering_goes_on_without_patches_when_the_learning_service_is_down_and_none_were_known(
+        database_url, engine, catalogue):
     nowhere = f"127.0.0.1:{free_port()}"  # a port nothing listens on
+    async with engine.begin() as connection:  # no replica ever had an answer from the learning service
+        await connection.execute(sa.text("DELETE FROM persona.last_known_patches"))
     app = await _persona_service(database_url, engine, nowhere)
 
-    def fallbacks() -> float:
-        return metric("sparring_persona_patch_fallbacks_total", reason="unavailable")
+    def fallbacks() -> tuple[float, float]:
+        return (metric("sparring_persona_patch_fallbacks_total", reason="unavailable"),
+                metric("sparring_persona_patch_fallback_sets_total", applied="none_known"))
 
     counted = fallbacks()
     try:
@@ -68,8 +76,52 @@ async def test_rendering_goes_on_without_patches_when_the_learning_service_is_do
     finally:
         await app.stop(grace=1)
     assert rendered.patch_source == pb.PATCH_SOURCE_UNAVAILABLE and not rendered.applied_patches
+    assert not rendered.HasField("patches_age")
     assert "Priya" in rendered.system_prompt
-    assert fallbacks() == counted + 1
+    assert fallbacks() == (counted[0] + 1, counted[1] + 1)
+
+
+async def test_with_the_learning_service_stopped_the_last_set_it_gave_is_applied_with_its_age(
+        database_url, engine, persona_server, catalogue, learnings):
+    learning = await build_learning(LearningSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                     persona_address=persona_server), engine)
+    await learning.start()
+    patch = (await learnings.CreatePromptPatch(lpb.CreatePromptPatchRequest(patch=lpb.PromptPatch(
+        archetype="archetypes/lamb", target=lpb.PATCH_TARGET_VOICE_PROMPT, operation=lpb.PATCH_OPERATION_BAN_PHRASE,
+        phrase="no problem at all", text="Never say 'no problem at all': you have problems, that is why you are "
+                                         "on this call.")))).patch
+    await learnings.ApprovePromptPatch(lpb.ApprovePromptPatchRequest(name=patch.name))
+    priya = pb.RenderPromptRequest(persona="personas/priya-raman")
+
+    def fallbacks() -> float:
+        return metric("sparring_persona_patch_fallback_sets_total", applied="last_known_good")
+
+    first = await _persona_service(database_url, engine, learning.address)
+    try:
+        async with secure_channel(first.address) as channel:
+            stub = persona_service_pb2_grpc.PersonaServiceStub(channel)
+            live = await stub.RenderPrompt(priya)
+            await learning.stop(grace=1)
+            counted = fallbacks()
+            kept = await stub.RenderPrompt(priya)
+        # A replica started while the learning service is down applies the set another replica stored.
+        restarted = await _persona_service(database_url, engine, learning.address)
+        try:
+            async with secure_channel(restarted.address) as channel:
+                stored = await persona_service_pb2_grpc.PersonaServiceStub(channel).RenderPrompt(priya)
+        finally:
+            await restarted.stop(grace=1)
+    finally:
+        await first.stop(grace=1)
+        await learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(name=patch.name))
+    assert live.patch_source == pb.PATCH_SOURCE_LIVE and not live.HasField("patches_age")
+    assert patch.name in [p.patch for p in live.applied_patches]
+    for rendered in (kept, stored):
+        assert rendered.patch_source == pb.PATCH_SOURCE_LAST_KNOWN_GOOD
+        assert rendered.applied_patches == live.applied_patches
+        assert rendered.system_prompt == live.system_prompt  # "Never say 'no problem at all'" still in it
+        assert rendered.HasField("patches_age") and rendered.patches_age.ToTimedelta().total_seconds() >= 0
+    assert fallbacks() == counted + 2
 
 
 class PatchesByOrganization(learning_service_pb2_grpc.LearningServiceServicer):

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -144,6 +145,10 @@ class _PatchSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchSour
     """
     PATCH_SOURCE_DISABLED: _PatchSource.ValueType  # 3
     """No learning service is configured."""
+    PATCH_SOURCE_LAST_KNOWN_GOOD: _PatchSource.ValueType  # 50
+    """The learning service could not be reached in time; the last set of active
+    patches it gave for the archetype was applied (its age is patches_age).
+    """
 
 class PatchSource(_PatchSource, metaclass=_PatchSourceEnumTypeWrapper):
     """Where the prompt patches of a rendering came from."""
@@ -157,6 +162,10 @@ without patches rather than failing the call start.
 """
 PATCH_SOURCE_DISABLED: PatchSource.ValueType  # 3
 """No learning service is configured."""
+PATCH_SOURCE_LAST_KNOWN_GOOD: PatchSource.ValueType  # 50
+"""The learning service could not be reached in time; the last set of active
+patches it gave for the archetype was applied (its age is patches_age).
+"""
 Global___PatchSource: _TypeAlias = PatchSource  # noqa: Y015
 
 @_typing.final
@@ -1005,6 +1014,7 @@ class RenderPromptResponse(_message.Message):
     APPLIED_PATCHES_FIELD_NUMBER: _builtins.int
     PATCH_SOURCE_FIELD_NUMBER: _builtins.int
     PERSONA_REVISION_FIELD_NUMBER: _builtins.int
+    PATCHES_AGE_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1014,6 +1024,12 @@ class RenderPromptResponse(_message.Message):
     """The persona revision that was rendered."""
     @_builtins.property
     def applied_patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPatch]: ...
+    @_builtins.property
+    def patches_age(self) -> _duration_pb2.Duration:
+        """With PATCH_SOURCE_LAST_KNOWN_GOOD: how long ago the learning service last
+        gave the applied set. Unset otherwise.
+        """
+
     def __init__(
         self,
         *,
@@ -1023,10 +1039,11 @@ class RenderPromptResponse(_message.Message):
         applied_patches: _abc.Iterable[Global___AppliedPatch] | None = ...,
         patch_source: Global___PatchSource.ValueType = ...,
         persona_revision: _builtins.int = ...,
+        patches_age: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["patches_age", b"patches_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "patch_source", b"patch_source", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,32 @@
+"""The last set of active prompt patches the learning service gave for each organization's archetype, so that a
+rendering applies it, on any replica, when the learning service does not answer.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from svckit.migrations import execute_script
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    execute_script(
+        """
+        CREATE TABLE persona.last_known_patches (
+            organization text NOT NULL,
+            archetype_id text NOT NULL,
+            active_set_etag text NOT NULL,
+            patches jsonb NOT NULL,
+            confirm_time timestamptz NOT NULL,
+            PRIMARY KEY (organization, archetype_id)
+        );
+        """
+    )
+
+
+def downgrade() -> None:
+    execute_script("DROP TABLE persona.last_known_patches;")
