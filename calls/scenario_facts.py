@@ -48,7 +48,8 @@ _INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) 
 
 def digits(text: str) -> str:
     """The text with its numbers written in words turned into digits."""
-    return alpha2digit(text, "en")
+    converted: str = alpha2digit(text, "en")
+    return converted
 
 
 def _number(text: str) -> float:
