@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_svc.adapters import tables as t
-from persona_svc.domain.patches import PatchTarget, PromptPatch
+from persona_svc.domain.patches import PromptPatch
+from svckit.records import from_record, to_record
 
 _c = t.last_known_patches.c
 
@@ -29,7 +30,7 @@ class SqlLastKnownPatches:
         self._engine = engine
 
     async def save(self, organization: str, archetype_id: str, known: KnownPatchSet) -> None:
-        patches = [{"name": p.name, "target": p.target.value, "text": p.text} for p in known.patches]
+        patches = [to_record(patch) for patch in known.patches]
         values = {"active_set_etag": known.active_set_etag, "patches": patches, "confirm_time": known.confirm_time}
         statement = insert(t.last_known_patches).values(organization=organization, archetype_id=archetype_id,
                                                          **values)
@@ -44,5 +45,5 @@ class SqlLastKnownPatches:
                 _c.organization == organization, _c.archetype_id == archetype_id))).mappings().first()
         if row is None:
             return None
-        patches = tuple(PromptPatch(p["name"], PatchTarget(p["target"]), p["text"]) for p in row["patches"])
+        patches = tuple(from_record(PromptPatch, patch) for patch in row["patches"])
         return KnownPatchSet(row["active_set_etag"], patches, row["confirm_time"])

@@ -20,13 +20,16 @@ from prometheus_client import Counter
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 
+from calls.prompt_parts import Edit
 from persona_svc.adapters.last_known_patches import KnownPatchSet
 from persona_svc.domain.patches import (
     PATCHES_DISABLED,
     PATCHES_UNAVAILABLE,
+    PartChange,
     PatchLookup,
     PatchSource,
     PatchTarget,
+    PromptPart,
     PromptPatch,
 )
 from svckit.transport import ServiceLink
@@ -60,6 +63,19 @@ _TARGETS = {
     learning_pb.PATCH_TARGET_SYSTEM_PROMPT: PatchTarget.SYSTEM_PROMPT,
     learning_pb.PATCH_TARGET_ELEMENTAL_BEHAVIOR: PatchTarget.ELEMENTAL_BEHAVIOR,
 }
+
+
+def _change(patch: learning_pb.PromptPatch) -> PartChange | None:
+    """A structured patch's edit, in the persona service's terms; None for the others."""
+    if patch.operation != learning_pb.PATCH_OPERATION_EDIT_PART:
+        return None
+    words = (patch.words_per_turn.min_words, patch.words_per_turn.max_words) if patch.HasField("words_per_turn") \
+        else None
+    return PartChange(
+        part=PromptPart(learning_pb.PromptPart.Name(patch.part).removeprefix("PROMPT_PART_").lower()),
+        edit=Edit(learning_pb.PartEdit.Name(patch.edit).removeprefix("PART_EDIT_").lower()),
+        find_text=patch.find_text, text=patch.text, words_per_turn=words, persona=patch.scope.persona,
+        min_difficulty=patch.scope.min_difficulty, max_difficulty=patch.scope.max_difficulty)
 
 
 class LastKnownPatchStore(Protocol):
@@ -117,7 +133,7 @@ class LearningServicePatches:
         now = datetime.now(UTC)
         seen = self._seen.get(key)
         if seen is None or not reply.active_set_etag or seen.etag != reply.active_set_etag:
-            patches = tuple(PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text)
+            patches = tuple(PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text, change=_change(p))
                             for p in reply.patches if p.target in _TARGETS)
             seen = _Seen(reply.active_set_etag, PatchLookup(patches, PatchSource.LIVE), now)
         seen.confirm_time = now

@@ -79,7 +79,7 @@ last_known_patches = sa.Table(
     sa.Column("organization", sa.Text, primary_key=True),
     sa.Column("archetype_id", sa.Text, primary_key=True),  # "" for personas without an archetype
     sa.Column("active_set_etag", sa.Text, nullable=False),
-    sa.Column("patches", JSONB, nullable=False),  # [{"name", "target", "text"}], in the order given
+    sa.Column("patches", JSONB, nullable=False),  # [{"name", "target", "text", "change"}], in the order given
     sa.Column("confirm_time", sa.DateTime(timezone=True), nullable=False),
 )
 

@@ -17,6 +17,7 @@ from learning_svc.config import LearningSettings
 from persona_svc.adapters.learning_patches import LearningServicePatches
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
+from tests.e2e.status_details import rejected_in
 from tests.probes import free_port, metric
 from tests.security import CREDENTIALS, secure_channel, service_link
 
@@ -153,3 +154,57 @@ async def test_the_patches_asked_for_are_those_of_the_organization_named_and_kep
         await server.stop(None)
     assert learning.asked_for == ["acme", "globex"]
     assert texts == {"acme": ["Only for acme."], "globex": ["Only for globex."]}
+
+
+PEACOCK_LONG_TURNS = "Lively, longer turns full of anecdotes and opinions that drift off topic unless steered back."
+
+
+def structured_patch(**fields) -> lpb.PromptPatch:
+    values = dict(archetype="archetypes/peacock", target=lpb.PATCH_TARGET_VOICE_PROMPT,
+                  operation=lpb.PATCH_OPERATION_EDIT_PART, part=lpb.PROMPT_PART_ARCHETYPE_GUIDANCE,
+                  edit=lpb.PART_EDIT_REPLACE, find_text=PEACOCK_LONG_TURNS,
+                  text="Lively turns of one or two sentences; one anecdote at most.",
+                  scope=lpb.PatchScope(min_difficulty=3, max_difficulty=5))
+    values.update(fields)
+    return lpb.PromptPatch(**values)
+
+
+async def test_a_structured_patch_replaces_the_rule_it_corrects_for_the_personas_it_reaches(
+        patched_personas, learnings):
+    patch = (await learnings.CreatePromptPatch(lpb.CreatePromptPatchRequest(patch=structured_patch()))).patch
+    assert (patch.part, patch.edit, patch.scope.min_difficulty) == (lpb.PROMPT_PART_ARCHETYPE_GUIDANCE,
+                                                                     lpb.PART_EDIT_REPLACE, 3)
+    await learnings.ApprovePromptPatch(lpb.ApprovePromptPatchRequest(name=patch.name))
+    try:
+        reached = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/chloe-dubois"))
+        spared = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/marcus-bell"))
+    finally:
+        await learnings.DeactivatePromptPatch(lpb.DeactivatePromptPatchRequest(name=patch.name))
+    assert "Lively turns of one or two sentences; one anecdote at most." in reached.system_prompt  # difficulty 3
+    assert "drift off topic" not in reached.system_prompt
+    assert patch.name in [p.patch for p in reached.applied_patches]
+    assert PEACOCK_LONG_TURNS in spared.system_prompt  # difficulty 2: outside the scope
+    assert patch.name not in [p.patch for p in spared.applied_patches]
+
+
+async def test_a_structured_patch_on_what_is_not_there_is_refused_naming_the_field(learnings):
+    def patch_count():
+        return learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(archetype="archetypes/peacock",
+                                                                        page_size=200))
+
+    before = len((await patch_count()).patches)
+    for patch, field, reason in (
+        (structured_patch(find_text="Speaks in short, precise turns"), "patch.find_text", "TARGET_TEXT_ABSENT"),
+        (structured_patch(scope=lpb.PatchScope(persona="personas/nobody-at-all")), "patch.scope.persona",
+         "UNKNOWN_PERSONA"),
+        (structured_patch(scope=lpb.PatchScope(persona="personas/sarah-chen")), "patch.archetype",
+         "ARCHETYPE_MISMATCH"),
+        (structured_patch(scope=lpb.PatchScope(min_difficulty=2, max_difficulty=6)), "patch.scope.max_difficulty",
+         "INVALID_ARGUMENT"),
+        (structured_patch(part=lpb.PROMPT_PART_LENGTH_RANGE, edit=lpb.PART_EDIT_ADD, find_text=""), "patch.edit",
+         "INVALID_ARGUMENT"),  # a length range is only replaced
+    ):
+        rejection = await rejected_in("learning.sparring.dev", learnings.CreatePromptPatch(
+            lpb.CreatePromptPatchRequest(patch=patch)), grpc.StatusCode.INVALID_ARGUMENT)
+        assert field in rejection.fields and rejection.reason == reason, (rejection.fields, rejection.reason)
+    assert len((await patch_count()).patches) == before  # nothing created
