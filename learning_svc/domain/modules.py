@@ -43,11 +43,12 @@ class Signal:
     signal: float
 
 
-def audit_signal(persona: str, scores: AuditScores, overall: float) -> Signal:
-    """An audit speaks to its weakest dimension; 1-10 overall maps onto -1..1."""
+def audit_signal(persona: str, scores: AuditScores) -> Signal:
+    """An audit speaks to its weakest dimension, by that dimension's own score (1-10 onto -1..1): a call with
+    brevity 1/10 is bad news for brevity however well the rest went."""
     values = dict(zip(AUDIT_DIMENSIONS, scores.as_tuple(), strict=True))
     weakest = min(AUDIT_DIMENSIONS, key=lambda name: (values[name], AUDIT_DIMENSIONS.index(name)))
-    return Signal(persona, weakest, round(max(-1.0, min(1.0, (overall - 5.5) / 4.5)), 4))
+    return Signal(persona, weakest, round(max(-1.0, min(1.0, (values[weakest] - 5.5) / 4.5)), 4))
 
 
 def feedback_signal(persona: str, intent_label: str, score: float) -> Signal:

@@ -30,11 +30,18 @@ from learning_svc.domain.patches import (
 from svckit.errors import FailedPrecondition
 
 
-def test_an_audit_speaks_to_its_weakest_dimension_with_a_signal_from_its_overall_score():
-    signal = audit_signal("personas/p", AuditScores(3, 8, 8, 9, 7), overall=7.0)
-    assert (signal.module, signal.signal) == ("brevity", pytest.approx(1.5 / 4.5, abs=1e-4))
-    assert audit_signal("personas/p", AuditScores(10, 10, 10, 10, 10), 10.0).signal == 1.0
-    assert audit_signal("personas/p", AuditScores(1, 1, 1, 1, 1), 1.0).signal == -1.0
+def test_an_audit_speaks_to_its_weakest_dimension_with_a_signal_from_that_dimensions_own_score():
+    signal = audit_signal("personas/p", AuditScores(3, 8, 8, 9, 7))
+    assert (signal.module, signal.signal) == ("brevity", pytest.approx(-2.5 / 4.5, abs=1e-4))
+    assert audit_signal("personas/p", AuditScores(10, 10, 10, 10, 10)).signal == 1.0
+    assert audit_signal("personas/p", AuditScores(1, 1, 1, 1, 1)).signal == -1.0
+
+
+def test_audits_that_fail_on_brevity_bring_brevity_confidence_down_however_good_the_rest():
+    signals = [audit_signal("personas/p", AuditScores(1, 10, 10, 10, 10)) for _ in range(8)]  # overall 8.2 each
+    assert {signal.module for signal in signals} == {"brevity"}
+    brevity = fold(fresh_module("personas/p", "brevity"), [signal.signal for signal in signals])
+    assert brevity.confidence < 0.25 and brevity.status == ModuleStatus.RETIRED
     assert feedback_signal("personas/p", "", -1.0).module == "general"
 
 
