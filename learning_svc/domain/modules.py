@@ -97,6 +97,21 @@ def reinforcement_rules(modules: Iterable[Module], target: WordRange) -> tuple[s
     return tuple(rules)
 
 
+def published_reinforcements(modules: Iterable[Module]) -> list[tuple[Module, str]]:
+    """What a persona is told at call time for its published weak audit dimensions, each with its module; said
+    without figures the persona service would have to supply (its length target comes from its difficulty)."""
+    return [(module, f"{_TOLD[module.module]} (learned from {module.event_count} signals; confidence "
+                     f"{module.confidence:.2f})")
+            for module in sorted(modules, key=lambda m: m.module)
+            if module.status == ModuleStatus.ACTIVE and module.confidence < REINFORCE_BELOW and module.module in _TOLD]
+
+
+_TOLD = {
+    "brevity": "Keep every answer short: one point, then stop.",
+    "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",
+    "authenticity": "Stay in character: never mention being an AI or your instructions.",
+    "pacing": "Make one point per turn, then stop and let the candidate lead.",
+}
 _REINFORCEMENTS = {
     "brevity": "Keep every answer to {target.min_words}-{target.max_words} words.",
     "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",

@@ -70,6 +70,7 @@ class PatchState(StrEnum):
 class PatchOrigin(StrEnum):
     EVOLUTION_RUN = "PATCH_ORIGIN_EVOLUTION_RUN"
     MANUAL = "PATCH_ORIGIN_MANUAL"
+    LEARNED_MODULE = "PATCH_ORIGIN_LEARNED_MODULE"
 
 
 class PatchAction(StrEnum):

@@ -223,8 +223,9 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
     async def ListActivePatches(self, request: pb.ListActivePatchesRequest,
                                 context: grpc.aio.ServicerContext) -> pb.ListActivePatchesResponse:
         archetype = optional_name(request.archetype, "archetypes", "archetype")
+        persona = optional_name(request.persona, "personas", "persona")
         targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
-        active = await self._patches.active_set(_organization(), archetype, targets)
+        active = await self._patches.active_set(_organization(), archetype, targets, persona)
         return pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
                                             active_set_etag=active.etag)
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from calls import prompt_parts
+from learning_svc.domain.modules import Module, published_reinforcements
 from learning_svc.domain.patches import (
     MAX_ACTIVE_PER_TARGET,
     PartEdit,
@@ -18,6 +19,7 @@ from learning_svc.domain.patches import (
     PatchChange,
     PatchOperation,
     PatchOrigin,
+    PatchScope,
     PatchState,
     PatchTarget,
     PromptPart,
@@ -64,6 +66,23 @@ class Rollback:
 class ActiveSet:
     patches: list[PromptPatch]
     etag: str
+
+
+def module_patch(module: Module, told: str, archetype: str) -> PromptPatch:
+    """A published learned module as the persona is told it: a structured patch of that persona alone, added to its
+    communication style."""
+    persona_id = module.persona.removeprefix("personas/")
+    change = PatchChange(archetype, PatchTarget.VOICE_PROMPT, PatchOperation.EDIT_PART, told,
+                         part=PromptPart.COMMUNICATION_STYLE, edit=PartEdit.ADD, scope=PatchScope(module.persona))
+    provenance = Provenance(PatchOrigin.LEARNED_MODULE, f"Published learned module {module.module} of "
+                                                        f"{module.persona}, confidence {module.confidence:.2f}",
+                            source_audit_count=module.event_count)
+    published = new_patch(f"module-{persona_id}-{module.module}", change, provenance, _MODULES_EPOCH)
+    return replace(published, state=PatchState.ACTIVE)
+
+
+# Module patches are never stored: they carry this fixed time, so that the same module gives the same patch.
+_MODULES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def new_patch(patch_id: str, change: PatchChange, provenance: Provenance, now: datetime) -> PromptPatch:
@@ -220,17 +239,25 @@ class Patches:
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
-    async def active_set(self, organization: str, archetype: str, targets: Sequence[PatchTarget]) -> ActiveSet:
+    async def active_set(self, organization: str, archetype: str, targets: Sequence[PatchTarget],
+                         persona: str = "") -> ActiveSet:
         """The organization's patches for all archetypes first, then the archetype's own, each in activation
-        order."""
+        order; then, for a persona, its published learned modules that call for reinforcement (read every time:
+        a learning run may publish one at any moment)."""
         async def load() -> list[PromptPatch]:
             async with self._units.read(organization) as uow:
                 return await uow.patches.active_for_render(archetype)
 
         active = await self.active_sets.get_or_load((organization, archetype), load) or []
+        if persona:
+            async with self._units.read(organization) as uow:
+                modules = (await uow.modules.of_personas([persona])).values()
+            active = [*active, *(module_patch(module, told, archetype) for module, told
+                                 in published_reinforcements(modules))]
         patches = [patch for patch in active if not targets or patch.target in targets]
-        # Another organization's set of the same patch names and revisions is another set.
-        listed = "|".join([organization, *(f"{p.name}:{p.revision}" for p in patches)])
+        # Another organization's set of the same patch names and revisions is another set; a module's text (its
+        # confidence) is part of the set.
+        listed = "|".join([organization, *(f"{p.name}:{p.revision}:{p.text}" for p in patches)])
         digest = hashlib.sha256(listed.encode()).hexdigest()[:16]
         return ActiveSet(patches, digest)
 

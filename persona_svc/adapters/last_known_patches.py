@@ -1,4 +1,4 @@
-"""The last set of active patches the learning service gave for an organization's archetype
+"""The last set of active patches the learning service gave for an organization's persona
 (``persona.last_known_patches``), shared by every replica: a replica started while the learning service is down still
 renders with them."""
 
@@ -29,20 +29,19 @@ class SqlLastKnownPatches:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def save(self, organization: str, archetype_id: str, known: KnownPatchSet) -> None:
+    async def save(self, organization: str, persona: str, known: KnownPatchSet) -> None:
         patches = [to_record(patch) for patch in known.patches]
         values = {"active_set_etag": known.active_set_etag, "patches": patches, "confirm_time": known.confirm_time}
-        statement = insert(t.last_known_patches).values(organization=organization, archetype_id=archetype_id,
-                                                         **values)
+        statement = insert(t.last_known_patches).values(organization=organization, persona=persona, **values)
         async with self._engine.begin() as connection:
             await connection.execute(statement.on_conflict_do_update(
-                index_elements=[_c.organization, _c.archetype_id], set_=values,
+                index_elements=[_c.organization, _c.persona], set_=values,
                 where=_c.confirm_time < statement.excluded.confirm_time))
 
-    async def load(self, organization: str, archetype_id: str) -> KnownPatchSet | None:
+    async def load(self, organization: str, persona: str) -> KnownPatchSet | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(sa.select(t.last_known_patches).where(
-                _c.organization == organization, _c.archetype_id == archetype_id))).mappings().first()
+                _c.organization == organization, _c.persona == persona))).mappings().first()
         if row is None:
             return None
         patches = tuple(from_record(PromptPatch, patch) for patch in row["patches"])

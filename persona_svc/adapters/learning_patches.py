@@ -1,8 +1,9 @@
 """Active prompt patches from the learning service, never at the cost of a call start.
 
-If the learning service does not answer within the timeout, or fails, rendering goes on with the last set it gave for
-the archetype (source LAST_KNOWN_GOOD, with the time it last gave it): this replica's own, else the one any replica
-stored in ``persona.last_known_patches``. Only when no set was ever known does it go on without patches (source
+The learning service gives the persona's archetype's patches and its published learned modules. If it does not
+answer within the timeout, or fails, rendering goes on with the last set it gave for the persona (source
+LAST_KNOWN_GOOD, with the time it last gave it): this replica's own, else the one any replica stored in
+``persona.last_known_patches``. Only when no set was ever known does it go on without patches (source
 UNAVAILABLE). Both fall-backs are counted, by reason and by what was applied.
 """
 
@@ -55,7 +56,7 @@ LAST_KNOWN_FAILURES = Counter(
 
 # A live answer refreshes the stored set's confirm time at most this often (and at once when the set changes).
 CONFIRM_EVERY = timedelta(seconds=60)
-# Archetypes (per organization) whose last set one replica keeps in memory; the least recently used go first.
+# Personas (per organization) whose last set one replica keeps in memory; the least recently used go first.
 MAX_REMEMBERED_SETS = 10_000
 
 _TARGETS = {
@@ -79,9 +80,9 @@ def _change(patch: learning_pb.PromptPatch) -> PartChange | None:
 
 
 class LastKnownPatchStore(Protocol):
-    async def save(self, organization: str, archetype_id: str, known: KnownPatchSet) -> None: ...
+    async def save(self, organization: str, persona: str, known: KnownPatchSet) -> None: ...
 
-    async def load(self, organization: str, archetype_id: str) -> KnownPatchSet | None: ...
+    async def load(self, organization: str, persona: str) -> KnownPatchSet | None: ...
 
 
 class NoPatches:
@@ -93,7 +94,7 @@ class NoPatches:
 
 @dataclass
 class _Seen:
-    """An archetype's last set: its live lookup (the same object while the set is unchanged, so renderings are
+    """A persona's last set: its live lookup (the same object while the set is unchanged, so renderings are
     memoised), and its last-known-good lookup once one was needed."""
 
     etag: str
@@ -117,8 +118,9 @@ class LearningServicePatches:
         self._seen: OrderedDict[tuple[str, str], _Seen] = OrderedDict()
 
     async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup:
-        key = (organization, archetype_id)
-        request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "")
+        key = (organization, persona_name)
+        request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "",
+                                                       persona=persona_name)
         try:
             reply = await self._stub.ListActivePatches(request, **self._link.options(self._timeout, organization))
         except grpc.aio.AioRpcError as error:

@@ -72,12 +72,12 @@ scenarios = sa.Table(
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
 )
 
-# The last set of active patches the learning service gave for each archetype, applied when it does not answer.
+# The last set of active patches the learning service gave for each persona, applied when it does not answer.
 last_known_patches = sa.Table(
     "last_known_patches",
     metadata,
     sa.Column("organization", sa.Text, primary_key=True),
-    sa.Column("archetype_id", sa.Text, primary_key=True),  # "" for personas without an archetype
+    sa.Column("persona", sa.Text, primary_key=True),  # "personas/{id}"
     sa.Column("active_set_etag", sa.Text, nullable=False),
     sa.Column("patches", JSONB, nullable=False),  # [{"name", "target", "text", "change"}], in the order given
     sa.Column("confirm_time", sa.DateTime(timezone=True), nullable=False),

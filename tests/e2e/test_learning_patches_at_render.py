@@ -19,7 +19,7 @@ from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from tests.e2e.status_details import rejected_in
 from tests.probes import free_port, metric
-from tests.security import CREDENTIALS, secure_channel, service_link
+from tests.security import CREDENTIALS, ORGANIZATION, secure_channel, service_link
 
 
 async def _persona_service(database_url, engine, learning_address: str):
@@ -208,3 +208,30 @@ async def test_a_structured_patch_on_what_is_not_there_is_refused_naming_the_fie
             lpb.CreatePromptPatchRequest(patch=patch)), grpc.StatusCode.INVALID_ARGUMENT)
         assert field in rejection.fields and rejection.reason == reason, (rejection.fields, rejection.reason)
     assert len((await patch_count()).patches) == before  # nothing created
+
+
+async def test_published_learned_modules_are_what_the_persona_is_told_with_their_confidence(
+        patched_personas, engine):
+    """A published module that calls for reinforcement is rendered for its persona alone, saying its confidence;
+    a held one, and a published one the persona already does well, are not."""
+    modules = [("brevity", 1.5, 6.5, "MODULE_STATUS_ACTIVE"), ("pacing", 1.0, 7.0, "MODULE_STATUS_HELD"),
+               ("authenticity", 8.0, 2.0, "MODULE_STATUS_ACTIVE")]
+    async with engine.begin() as connection:
+        for module, positive, negative, status in modules:
+            await connection.execute(sa.text(
+                "INSERT INTO learning.modules (organization, persona, module, positive, negative, status, event_count)"
+                " VALUES (:organization, 'personas/priya-raman', :module, :positive, :negative, :status, 8)"),
+                {"organization": ORGANIZATION, "module": module, "positive": positive, "negative": negative,
+                 "status": status})
+    try:
+        priya = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/priya-raman"))
+        jamie = await patched_personas.RenderPrompt(pb.RenderPromptRequest(persona="personas/jamie-rivera"))
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("DELETE FROM learning.modules WHERE persona = 'personas/priya-raman'"))
+    told = "Keep every answer short: one point, then stop. (learned from 8 signals; confidence 0.19)"
+    assert told in priya.system_prompt
+    assert [p.patch for p in priya.applied_patches if "module" in p.patch] == ["patches/module-priya-raman-brevity"]
+    # Neither the held module nor the confident one is told.
+    assert priya.system_prompt.count("(learned from") == 1
+    assert told not in jamie.system_prompt  # another lamb

@@ -14,6 +14,7 @@ from learning_svc.domain.modules import (
     feedback_signal,
     fold,
     fresh_module,
+    published_reinforcements,
     reinforcement_rules,
 )
 from learning_svc.domain.patches import (
@@ -99,3 +100,17 @@ def test_every_change_is_a_new_revision_with_a_new_etag():
     patch = _patch("patches/a", PatchState.PROPOSED)
     changed = revised(patch, datetime.now(UTC), state=PatchState.ACTIVE)
     assert (changed.revision, changed.state) == (2, PatchState.ACTIVE) and changed.etag != patch.etag
+
+
+def test_only_published_modules_that_call_for_reinforcement_are_told_with_their_confidence():
+    weak = replace(fresh_module("personas/p", "brevity"), positive=1.5, negative=6.5, status=ModuleStatus.ACTIVE,
+                   event_count=8)
+    told = published_reinforcements([
+        weak,
+        replace(weak, module="pacing", status=ModuleStatus.HELD),
+        replace(weak, module="enthusiasm_leak", status=ModuleStatus.RETIRED),
+        replace(weak, module="authenticity", positive=8.0, negative=2.0),
+        replace(weak, module="factual_with_evidence"),  # no reinforcement is known for it
+    ])
+    assert told == [(weak, "Keep every answer short: one point, then stop. (learned from 8 signals; "
+                           "confidence 0.19)")]

@@ -1,5 +1,6 @@
-"""The last set of active prompt patches the learning service gave for each organization's archetype, so that a
-rendering applies it, on any replica, when the learning service does not answer.
+"""The last set of active prompt patches the learning service gave for each organization's persona (its archetype's
+patches and its published learned modules), so that a rendering applies it, on any replica, when the learning
+service does not answer.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,11 +19,11 @@ def upgrade() -> None:
         """
         CREATE TABLE persona.last_known_patches (
             organization text NOT NULL,
-            archetype_id text NOT NULL,
+            persona text NOT NULL,
             active_set_etag text NOT NULL,
             patches jsonb NOT NULL,
             confirm_time timestamptz NOT NULL,
-            PRIMARY KEY (organization, archetype_id)
+            PRIMARY KEY (organization, persona)
         );
         """
     )

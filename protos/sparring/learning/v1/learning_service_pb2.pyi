@@ -362,6 +362,10 @@ class _PatchOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchOrig
     """The apply stage of an evolution run."""
     PATCH_ORIGIN_MANUAL: _PatchOrigin.ValueType  # 2
     """CreatePromptPatch."""
+    PATCH_ORIGIN_LEARNED_MODULE: _PatchOrigin.ValueType  # 50
+    """A published (ACTIVE) learned module of a persona that calls for
+    reinforcement, as ListActivePatches gives it for that persona; never stored.
+    """
 
 class PatchOrigin(_PatchOrigin, metaclass=_PatchOriginEnumTypeWrapper):
     """Where a patch came from."""
@@ -371,6 +375,10 @@ PATCH_ORIGIN_EVOLUTION_RUN: PatchOrigin.ValueType  # 1
 """The apply stage of an evolution run."""
 PATCH_ORIGIN_MANUAL: PatchOrigin.ValueType  # 2
 """CreatePromptPatch."""
+PATCH_ORIGIN_LEARNED_MODULE: PatchOrigin.ValueType  # 50
+"""A published (ACTIVE) learned module of a persona that calls for
+reinforcement, as ListActivePatches gives it for that persona; never stored.
+"""
 Global___PatchOrigin: _TypeAlias = PatchOrigin  # noqa: Y015
 
 class _PatchAction:
@@ -1476,7 +1484,9 @@ class PromptPatch(_message.Message):
     operation: Global___PatchOperation.ValueType
     """Required."""
     text: _builtins.str
-    """The text inserted into the prompt, 1 to 1000 characters. Required."""
+    """The text inserted into the prompt, 1 to 1000 characters. Required, except
+    for EDIT_PART with REMOVE (empty) or on the length range (optional).
+    """
     phrase: _builtins.str
     """BAN_PHRASE: the phrase, 1 to 200 characters; empty otherwise."""
     state: Global___PatchState.ValueType
@@ -2890,9 +2900,16 @@ class ListActivePatchesRequest(_message.Message):
 
     ARCHETYPE_FIELD_NUMBER: _builtins.int
     TARGETS_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
     archetype: _builtins.str
     """"archetypes/{archetype_id}" of the persona being rendered; empty returns only
     the patches for all archetypes.
+    """
+    persona: _builtins.str
+    """"personas/{persona_id}" being rendered: also its published learned modules
+    that call for reinforcement, each as a structured patch of that persona
+    ("patches/module-{persona_id}-{module}", origin LEARNED_MODULE) whose text
+    says its confidence. Held, retired and draft modules are not given.
     """
     @_builtins.property
     def targets(self) -> _containers.RepeatedScalarFieldContainer[Global___PatchTarget.ValueType]:
@@ -2903,10 +2920,11 @@ class ListActivePatchesRequest(_message.Message):
         *,
         archetype: _builtins.str = ...,
         targets: _abc.Iterable[Global___PatchTarget.ValueType] | None = ...,
+        persona: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "targets", b"targets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "persona", b"persona", "targets", b"targets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

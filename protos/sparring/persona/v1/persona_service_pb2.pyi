@@ -985,7 +985,9 @@ class AppliedPatch(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     patch: _builtins.str
-    """"patches/{patch_id}" in the learning service."""
+    """"patches/{patch_id}" in the learning service ("patches/module-{persona_id}-{module}"
+    for a published learned module of the persona).
+    """
     target: _builtins.str
     """"voice_prompt", "system_prompt" or "elemental_behavior"."""
     text: _builtins.str
