@@ -846,7 +846,10 @@ class EvolutionOptions(_message.Message):
     """
     auto_apply: _builtins.bool
     """Activate passing patches at once instead of leaving them PROPOSED for
-    approval. False by default: an operator reviews what a run proposes.
+    approval. False by default: an operator reviews what a run proposes. Only
+    a patch validated on the model path is activated: the local engine is an
+    instruction-following stand-in, so a patch it alone validated stays
+    PROPOSED (listed in the apply stage's awaiting_approval).
     """
     engine: Global___Engine.ValueType
     """Engine for refinements and simulated calls; unset means the configured default."""
@@ -1333,6 +1336,7 @@ class ApplyStage(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PATCHES_FIELD_NUMBER: _builtins.int
     REJECTED_REFINEMENT_IDS_FIELD_NUMBER: _builtins.int
+    AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1345,16 +1349,23 @@ class ApplyStage(_message.Message):
     def rejected_refinement_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Refinements not written because they failed validation."""
 
+    @_builtins.property
+    def awaiting_approval(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """With auto_apply: patches left PROPOSED because only the local engine
+        validated them; an operator approves them or not.
+        """
+
     def __init__(
         self,
         *,
         status: Global___StageStatus | None = ...,
         patches: _abc.Iterable[_builtins.str] | None = ...,
         rejected_refinement_ids: _abc.Iterable[_builtins.str] | None = ...,
+        awaiting_approval: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_approval", b"awaiting_approval", "patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
