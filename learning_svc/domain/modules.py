@@ -7,6 +7,7 @@ A module whose confidence falls under the floor is retired; the rest wait for th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -51,8 +52,25 @@ def audit_signal(persona: str, scores: AuditScores) -> Signal:
     return Signal(persona, weakest, round(max(-1.0, min(1.0, (values[weakest] - 5.5) / 4.5)), 4))
 
 
-def feedback_signal(persona: str, intent_label: str, score: float) -> Signal:
-    return Signal(persona, intent_label or GENERAL_MODULE, score)
+def feedback_signal(persona: str, intent_label: str, score: float, reason: str = "") -> Signal:
+    """Feedback speaks to the audit dimension its reason names ("too_long" is about brevity), else to its intent
+    label, else to the general module."""
+    dimension = _DIMENSION_OF_REASON.get(re.sub(r"[\s-]+", "_", reason.strip().casefold()))
+    return Signal(persona, dimension or intent_label or GENERAL_MODULE, score)
+
+
+# Feedback reasons (short labels) that name what an audit dimension measures.
+_DIMENSION_OF_REASON = {
+    **dict.fromkeys(("too_long", "long_winded", "rambling", "rambles", "verbose", "wordy", "too_wordy",
+                     "monologue", "brevity"), "brevity"),
+    **dict.fromkeys(("too_eager", "too_enthusiastic", "gushing", "too_excited", "too_warm", "enthusiasm_leak"),
+                    "enthusiasm_leak"),
+    **dict.fromkeys(("out_of_character", "broke_character", "breaks_character", "sounds_like_an_ai",
+                     "sounds_like_ai", "robotic", "assistant_like", "authenticity"), "authenticity"),
+    **dict.fromkeys(("gave_in_too_early", "gives_in_too_early", "too_easy", "no_pushback", "too_agreeable",
+                     "pacing"), "pacing"),
+    **dict.fromkeys(("inconsistent", "contradicts_itself", "out_of_tone", "consistency"), "consistency"),
+}
 
 
 @dataclass(frozen=True, slots=True)

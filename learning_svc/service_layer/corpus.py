@@ -111,7 +111,7 @@ class Corpus:
                                                       "training_event": f"trainingEvents/{event_id}"})
             if fresh:
                 signal = feedback_signal(document["persona"], document.get("intent_label", ""),
-                                         float(document.get("score", 0.0)))
+                                         float(document.get("score", 0.0)), document.get("reason", ""))
                 await uow.events.add(event_id, TrainingEventSource.FEEDBACK, name, signal)
             stored = _found(await uow.feedback.get(trace_id), name, "FEEDBACK_NOT_FOUND")
             await uow.commit()

@@ -46,6 +46,16 @@ def test_audits_that_fail_on_brevity_bring_brevity_confidence_down_however_good_
     assert feedback_signal("personas/p", "", -1.0).module == "general"
 
 
+def test_feedback_whose_reason_names_an_audit_dimension_speaks_to_that_dimension():
+    """Six explicit "too long" feedbacks bring brevity down, whatever the answer was meant to do."""
+    signals = [feedback_signal("personas/p", "factual_with_evidence", -1.0, reason) for reason in
+               ("too_long", "Too long", "too-long", "rambling", "verbose", "long-winded")]
+    assert {signal.module for signal in signals} == {"brevity"}
+    assert fold(fresh_module("personas/p", "brevity"), [s.signal for s in signals]).confidence < 0.25
+    assert feedback_signal("personas/p", "factual_with_evidence", -1.0, "incorrect").module == "factual_with_evidence"
+    assert feedback_signal("personas/p", "", 1.0, "sounds like an AI").module == "authenticity"
+
+
 def test_confidence_follows_the_signals_and_a_module_that_keeps_failing_is_retired():
     module = fresh_module("personas/p", "factual")
     assert module.confidence == 0.5
