@@ -269,6 +269,15 @@ _STOPWORDS = frozenset(
     "into than then too also if because can could would should will shall may might must up out over again once "
     "all any both each few more most other some such only own same lately yesterday today honestly well oh "
     "something anything nothing everything before after like".split())
+# The fix each coach's flag calls for, as a recommendation and as the rule an evolution run proposes for it.
+MINIMAL_ANSWER_FIX = "Answer an open question with a reason or an example, not a word."
+EARLY_DISCLOSURE_FIX = ("Hold back your budget, who signs and your deadline until the candidate asks about them, after "
+                        "they have asked about your problem.")
+NO_RESISTANCE_FIX = "Push back before you accept a claim: raise one of your objections"
+REPETITION_FIX = "Never repeat an earlier answer: move the conversation on or ask why."
+UNRESPONSIVE_FIX = "Answer what the candidate just asked, or push back on it; never change the subject."
+CONTRADICTS_SCENARIO_FIX = "Keep to the scenario's facts: its budget, its deadline, its size and its industry."
+HOSTILITY_FIX = "Be as blunt as your traits allow, but never insult the candidate."
 # Persona answers this many words or more are judged for what they answer; shorter ones are judged for length.
 RESPONSIVE_MIN_WORDS = 6
 # An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
@@ -568,7 +577,7 @@ def _minimal_answers(audit: _Audit) -> int:
             found += 1
             audit.flag(turn, text, FlagReason.MINIMAL_ANSWER, f"{n} word(s) to an open question: '{question}'", 1)
     if found:
-        audit.recommendations.append("Answer an open question with a reason or an example, not a word.")
+        audit.recommendations.append(MINIMAL_ANSWER_FIX)
     return found
 
 
@@ -596,9 +605,7 @@ def _early_disclosures(audit: _Audit) -> int:
                        f"Gives its {', '.join(unearned)} before the candidate earned it (difficulty "
                        f"{profile.difficulty})", len(unearned))
     if found:
-        audit.recommendations.append(
-            "Hold back your budget, who signs and your deadline until the candidate asks about them, after "
-            "they have asked about your problem.")
+        audit.recommendations.append(EARLY_DISCLOSURE_FIX)
     return found
 
 
@@ -636,9 +643,7 @@ def _no_resistance(audit: _Audit) -> int:
                        1)
     if found:
         patterns = "; ".join(profile.objection_patterns[:3])
-        audit.recommendations.append(
-            "Push back before you accept a claim: raise one of your objections" + (f" ({patterns})." if patterns
-                                                                                    else "."))
+        audit.recommendations.append(NO_RESISTANCE_FIX + (f" ({patterns})." if patterns else "."))
     return found
 
 
@@ -656,7 +661,7 @@ def _repetition(audit: _Audit) -> int:
             audit.flag(turn, text, FlagReason.REPETITION, f"Says again: '{' '.join(again)}'", len(tokens))
         seen.append(tokens)
     if found:
-        audit.recommendations.append("Never repeat an earlier answer: move the conversation on or ask why.")
+        audit.recommendations.append(REPETITION_FIX)
     return found
 
 
@@ -681,8 +686,7 @@ def _unresponsive(audit: _Audit) -> int:
         found += 1
         audit.flag(turn, text, FlagReason.UNRESPONSIVE, f"{why}, in answer to '{question}'", 1)
     if found:
-        audit.recommendations.append("Answer what the candidate just asked, or push back on it; never change the "
-                                     "subject.")
+        audit.recommendations.append(UNRESPONSIVE_FIX)
     return found
 
 
@@ -717,8 +721,7 @@ def _contradictions(audit: _Audit) -> int:
             audit.flag(turn, text, FlagReason.CONTRADICTS_SCENARIO, "Contradicts the scenario's " + ", ".join(wrong),
                        len(wrong))
     if found:
-        audit.recommendations.append("Keep to the scenario's facts: its budget, its deadline, its size and its "
-                                     "industry.")
+        audit.recommendations.append(CONTRADICTS_SCENARIO_FIX)
     return found
 
 
@@ -733,7 +736,7 @@ def _hostility(audit: _Audit) -> int:
                                                                                              for hit in hits),
                        len(hits))
     if found:
-        audit.recommendations.append("Be as blunt as your traits allow, but never insult the candidate.")
+        audit.recommendations.append(HOSTILITY_FIX)
     return found
 
 

@@ -160,6 +160,20 @@ class _FindingKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FindingKi
     FINDING_KIND_OUT_OF_CHARACTER: _FindingKind.ValueType  # 4
     FINDING_KIND_INCONSISTENCY: _FindingKind.ValueType  # 5
     FINDING_KIND_PACING: _FindingKind.ValueType  # 6
+    FINDING_KIND_EARLY_DISCLOSURE: _FindingKind.ValueType  # 50
+    """Budget, signer or deadline given before the candidate earned them."""
+    FINDING_KIND_NO_RESISTANCE: _FindingKind.ValueType  # 51
+    """Claims accepted without any of the persona's objections."""
+    FINDING_KIND_UNRESPONSIVE: _FindingKind.ValueType  # 52
+    """Answers that do not answer what was asked."""
+    FINDING_KIND_REPETITION: _FindingKind.ValueType  # 53
+    """The same answer again."""
+    FINDING_KIND_CONTRADICTS_SCENARIO: _FindingKind.ValueType  # 54
+    """Figures or facts the scenario rules out."""
+    FINDING_KIND_HOSTILITY: _FindingKind.ValueType  # 55
+    """Insults to the candidate."""
+    FINDING_KIND_MINIMAL_ANSWER: _FindingKind.ValueType  # 56
+    """A word or three to open questions."""
 
 class FindingKind(_FindingKind, metaclass=_FindingKindEnumTypeWrapper):
     """Kind of pattern found in the corpus."""
@@ -174,6 +188,20 @@ FINDING_KIND_REPEATED_PHRASE: FindingKind.ValueType  # 3
 FINDING_KIND_OUT_OF_CHARACTER: FindingKind.ValueType  # 4
 FINDING_KIND_INCONSISTENCY: FindingKind.ValueType  # 5
 FINDING_KIND_PACING: FindingKind.ValueType  # 6
+FINDING_KIND_EARLY_DISCLOSURE: FindingKind.ValueType  # 50
+"""Budget, signer or deadline given before the candidate earned them."""
+FINDING_KIND_NO_RESISTANCE: FindingKind.ValueType  # 51
+"""Claims accepted without any of the persona's objections."""
+FINDING_KIND_UNRESPONSIVE: FindingKind.ValueType  # 52
+"""Answers that do not answer what was asked."""
+FINDING_KIND_REPETITION: FindingKind.ValueType  # 53
+"""The same answer again."""
+FINDING_KIND_CONTRADICTS_SCENARIO: FindingKind.ValueType  # 54
+"""Figures or facts the scenario rules out."""
+FINDING_KIND_HOSTILITY: FindingKind.ValueType  # 55
+"""Insults to the candidate."""
+FINDING_KIND_MINIMAL_ANSWER: FindingKind.ValueType  # 56
+"""A word or three to open questions."""
 Global___FindingKind: _TypeAlias = FindingKind  # noqa: Y015
 
 class _PatchTarget:
