@@ -1,8 +1,12 @@
 """Post-call persona audit: how well the persona played its side of the call.
 
-Only the persona's turns (Role.ASSISTANT) are judged, against the target words per turn for its difficulty and
-against its traits: brevity, authenticity, consistency, enthusiasm leak and pacing, each scored 1 to 10 where
-10 is best, with the quotes that cost points and concrete prompt-level fixes. Pure text rules and arithmetic,
+Only the persona's turns (Role.ASSISTANT) are judged, against the target words per turn for its difficulty, its
+traits, its objection patterns and the scenario's facts, and against what the candidate asked: brevity,
+authenticity, consistency, enthusiasm leak and pacing, each scored 1 to 10 where 10 is best, with the quotes that
+cost points and concrete prompt-level fixes. What a coach of role-play personas flags is flagged here: facts given
+before the candidate earned them, no resistance, answers to another question, repetition, contradicting the
+scenario, character breaks in any words, hostility and minimal answers. Their precision and recall on a labelled
+set kept apart are in docs/persona_audit.md. Pure text rules and arithmetic,
 no I/O: the same transcript and profile always give the same audit.
 
 Shared by the analysis service, which audits real calls, and the learning service, which audits simulated
@@ -11,12 +15,15 @@ Maps onto sparring.analysis.v1: PersonaAudit, AuditScores, WordRange, FlaggedQuo
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from calls import scenario_facts
+from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn, normalise, words
 
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
@@ -47,6 +54,13 @@ class FlagReason(StrEnum):
     INCONSISTENT = "inconsistent"  # a tone its traits rule out: effusive when disagreeable, harsh when agreeable
     PACING = "pacing"  # monologues, or gives in too early for its difficulty and scepticism
     OTHER = "other"
+    EARLY_DISCLOSURE = "early_disclosure"  # budget, signer or deadline given before the candidate earned it
+    NO_RESISTANCE = "no_resistance"  # accepts claims with none of its objections, at a difficulty that calls for them
+    UNRESPONSIVE = "unresponsive"  # does not answer what the candidate asked
+    REPETITION = "repetition"  # says again what it already said
+    CONTRADICTS_SCENARIO = "contradicts_scenario"  # a budget, deadline, size or industry the scenario rules out
+    HOSTILITY = "hostility"  # insults the candidate, whatever its traits
+    MINIMAL_ANSWER = "minimal_answer"  # a word or three to an open question
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,8 @@ class PersonaProfile:
     difficulty: int  # 1 to 5
     personality_traits: tuple[str, ...] = ()  # free words, e.g. ("sceptical", "blunt")
     traits: Mapping[str, float] = field(default_factory=dict)  # e.g. OCEAN, each 0.0 to 1.0
+    objection_patterns: tuple[str, ...] = ()  # e.g. ("The price is hard to justify",)
+    scenario: ScenarioFacts = field(default_factory=ScenarioFacts)  # the call's scenario, empty when it has none
 
     def __post_init__(self) -> None:
         target_words_per_turn(self.difficulty)  # raises ValueError outside 1-5
@@ -162,7 +178,117 @@ _BREAKS_CHARACTER = _phrases(
     r"i(?:'m| am|'ve been| have been) (?:programmed|instructed|told) to", r"role[- ]?play\w*",
     r"this (?:simulation|exercise|practice (?:call|session))", r"(?:how|what) can i (?:help|assist) you",
     r"i'd be (?:happy|glad) to (?:help|assist)", r"is there anything else i can",
+    # The same breaks in other words: the practice itself, the assistant's service phrases, coaching the candidate.
+    r"(?:the|this) (?:exercise|scenario|simulation|role|practice)(?: is set up| says)?", r"my (?:character|role)",
+    r"(?:step(?:ping)?|break(?:ing)?|out) (?:out of )?(?:character|the role)", r"in character",
+    r"(?:help|helping) you (?:practi[sc]e|prepare|rehearse|train|learn)", r"(?:i'm|i am) here to help",
+    r"(?:happy|glad) to (?:help|assist|walk you through|explain)", r"let me know if (?:there is|there's|you)",
+    r"feel free to (?:ask|reach out)", r"to summari[sz]e (?:our|the|this) (?:conversation|call|discussion)",
+    r"here are (?:some|a few) (?:general |quick )?(?:tips|suggestions|ideas|steps)",
+    r"you(?:'re| are) doing (?:really |very |so )?(?:well|great|good)", r"you did (?:a )?(?:solid|good|great) job",
+    r"(?:good|great|nice) (?:job|work)(?! on)", r"keep it up", r"(?:great|good|nice|excellent) follow-up",
+    r"(?:a )?good next step (?:would be|is) (?:asking|to ask)", r"you (?:could|should|might want to) (?:probe|ask me)",
 )  # fmt: skip
+# Insults and contempt for the candidate: beyond any persona's traits, however blunt.
+_HOSTILE = _phrases(
+    r"idiot\w*", r"moron\w*", r"clown", r"stupid\w*", r"dumb(?:est)?", r"pathetic", r"useless", r"incompetent",
+    r"shut up", r"people like you", r"spare me", r"(?:you|what a) (?:fool|joke)", r"genius", r"loser",
+    r"f+u+c+k\w*", r"bullshit", r"crap", r"get lost", r"piss off", r"hate (?:you|sales ?people|salespeople)",
+)  # fmt: skip
+# Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
+_AUTHORITY = _phrases(
+    r"i (?:sign|decide|approve)\w*", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
+    r"sign(?:s|ing)? off", r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
+    r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance) (?:signs|decides|approves)",
+    r"signs anything", r"budget holder", r"my call",
+)  # fmt: skip
+_TIMELINE = _phrases(
+    r"deadline", r"renew(?:s|al)?(?: is)? (?:in|on|by)", r"(?:decided|decide|decision|signed|live|done|in place) "
+    r"(?:by|before)", r"(?:by|before) (?:the )?end of", r"need (?:it|something|this) (?:live |done |signed |running )?"
+    r"(?:by|before)", r"\bq[1-4]\b", r"(?:first|second|third|fourth) quarter",
+)  # fmt: skip
+# A deadline is given away only with its date.
+_DATE = _phrases(r"end of (?:the )?(?:year|quarter|month)", r"next (?:year|month|quarter|spring|summer|autumn|fall)",
+                 r"renewal", r"board meeting")
+# What kind of answer a question asks for (a question that opens with "when" or "who"), and the words that give one.
+def _asking(*openers: str) -> re.Pattern[str]:
+    return re.compile(r"(?:^|[.!?,]\s+)(?:and |so |but |okay,? )?(?:" + "|".join(openers) + r")\b", re.IGNORECASE)
+
+
+_ANSWER_KINDS = (
+    (_asking(r"when", r"how long", r"how soon"), _phrases(
+        r"ago", r"last \w+", r"next \w+", r"since", r"until", r"year\w*", r"month\w*", r"week\w*", r"day\w*",
+        r"spring", r"summer", r"autumn", r"fall", r"winter", r"q[1-4]", r"quarter", r"january", r"february", r"march",
+        r"april", r"may", r"june", r"july", r"august", r"september", r"october", r"november", r"december", r"soon",
+        r"never")),
+    (_asking(r"who"), _phrases(
+        r"i", r"me", r"my \w+", r"our \w+", r"nobody", r"no one", r"cfo", r"ceo", r"it", r"finance", r"head of \w+",
+        r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)")),
+)  # fmt: skip
+_BUDGET_WORDS = _phrases(r"budget\w*", r"spend", r"set aside", r"afford", r"invest", r"allocated", r"up to",
+                         r"a year", r"per year", r"annually", r"thousand", r"million")
+# What a candidate asks about each fact; asking is what earns it.
+_ASKS = {
+    "budget": _phrases(r"budget\w*", r"spend\w*", r"invest\w*", r"afford", r"price range", r"set aside",
+                       r"money", r"pay"),
+    "authority": _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|weigh in|involved|else|makes the call)",
+                          r"decision\w*", r"approv\w*", r"sign\w*"),
+    "timeline": _phrases(r"(?:^|[.!?,]\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon", r"timing",
+                         r"time ?frame", r"by when", r"renewal", r"how long do you have"),
+}
+# Accepting what the candidate claims or proposes, as a turn opens.
+_AGREEMENT = re.compile(
+    r"^(?:yes|yeah|yep|sure|right|agreed|okay|ok|good|great|wonderful|perfect|fine|absolutely|exactly|of course|"
+    r"makes sense|that (?:makes sense|sounds|is (?:impressive|great|good))|sounds)\b", re.IGNORECASE)
+# Doubt, a condition or an objection, anywhere in a turn.
+_PUSHBACK = _phrases(
+    r"but", r"however", r"though", r"not sure", r"unless", r"prove\w*", r"proof", r"doubt\w*", r"worr\w*",
+    r"concern\w*", r"tried", r"too (?:high|much|expensive|long|slow|risky)", r"locked", r"competitor\w*",
+    r"cheaper", r"lower price", r"no time", r"not interested", r"skeptic\w*", r"sceptic\w*", r"risk\w*",
+    r"measured how", r"show me", r"name one", r"says who", r"we'll see", r"we will see", r"no promises",
+)  # fmt: skip
+# A candidate's question that asks for an account, not a fact: why, how, what, tell me, walk me through.
+_OPEN_QUESTION = _phrases(
+    r"why", r"how(?! (?:many|much|long|often|big|soon|old))", r"what", r"tell me", r"walk me through", r"describe",
+    r"explain",
+)  # fmt: skip
+# An open question put as a request, without a question mark.
+_REQUEST = re.compile(r"^(?:\w+[,.]\s+)?(?:tell me|walk me through|describe|explain)\b", re.IGNORECASE)
+# Words of the business a call is about: an answer made only of other words is about something else.
+_BUSINESS_STEMS = frozenset(
+    "budge cost price spend money pay inves contr vendo tool tools softw platf proce syste team staff manag hire "
+    "hires new onboa paper form forms train work job role custo clien sale sales deal propo pilot trial demo proof "
+    "numbe data repor alert secur phish email cloud bill serve engin ticke appro decid decis sign board finan cfo "
+    "it itself integ setup rollo timel deadl renew month week weeks day days year quart time probl pain issue risk "
+    "audit compl polic store stores shop retai bank offic sites site compa busin peopl emplo analy resou range "
+    "thous hundr milli perce".split())
+_STOPWORDS = frozenset(
+    "a an the and or but so of to in on at for with from by as is are was were be been being it its it's this that "
+    "these those i i'm me my we we're our us you you're your he she they them their there here what which who whom "
+    "whose when where why how do does did doing have has had having not no yes yeah just really very quite about "
+    "into than then too also if because can could would should will shall may might must up out over again once "
+    "all any both each few more most other some such only own same lately yesterday today honestly well oh "
+    "something anything nothing everything before after like".split())
+# The fix each coach's flag calls for, as a recommendation and as the rule an evolution run proposes for it.
+MINIMAL_ANSWER_FIX = "Answer an open question with a reason or an example, not a word."
+EARLY_DISCLOSURE_FIX = ("Hold back your budget, who signs and your deadline until the candidate asks about them, after "
+                        "they have asked about your problem.")
+NO_RESISTANCE_FIX = "Push back before you accept a claim: raise one of your objections"
+REPETITION_FIX = "Never repeat an earlier answer: move the conversation on or ask why."
+UNRESPONSIVE_FIX = "Answer what the candidate just asked, or push back on it; never change the subject."
+CONTRADICTS_SCENARIO_FIX = "Keep to the scenario's facts: its budget, its deadline, its size and its industry."
+HOSTILITY_FIX = "Be as blunt as your traits allow, but never insult the candidate."
+# Persona answers this many words or more are judged for what they answer; shorter ones are judged for length.
+RESPONSIVE_MIN_WORDS = 6
+# An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
+REPEATED_RATIO = 0.8
+REPEATED_MIN_WORDS = 5
+# Three words or fewer to an open question leave the candidate nothing to work with.
+MINIMAL_WORDS = 3
+# From this difficulty a persona resists: it raises at least one objection before it accepts a claim.
+RESISTING_DIFFICULTY = 3
+# From this difficulty a fact is earned only after a question about something else (the persona's problem).
+GUARDED_DIFFICULTY = 4
 # Warm phrases a low-agreeableness persona would not use.
 _WARM_TONE = _phrases(
     r"thank you so much", r"thanks so much", r"that's (?:so|very) kind", r"you're (?:absolutely|totally|so) right",
@@ -213,14 +339,21 @@ _WARM_TRAITS = (
 )
 _SCEPTICAL_TRAITS = ("sceptic", "skeptic", "cynic", "suspicious", "guarded", "distrust", "wary", "doubt", "cautious")
 
-# Worst first: breaking character costs the most, then leaks, then length, tone and pacing.
+# Worst first: breaking character and insults cost the most, then giving the game away, then tone, length, pacing.
 _SEVERITY = {
     FlagReason.OUT_OF_CHARACTER: 0,
-    FlagReason.ENTHUSIASM_LEAK: 1,
-    FlagReason.INCONSISTENT: 2,
-    FlagReason.TOO_LONG: 3,
-    FlagReason.PACING: 4,
-    FlagReason.OTHER: 5,
+    FlagReason.HOSTILITY: 1,
+    FlagReason.EARLY_DISCLOSURE: 2,
+    FlagReason.CONTRADICTS_SCENARIO: 3,
+    FlagReason.NO_RESISTANCE: 4,
+    FlagReason.ENTHUSIASM_LEAK: 5,
+    FlagReason.INCONSISTENT: 6,
+    FlagReason.UNRESPONSIVE: 7,
+    FlagReason.REPETITION: 8,
+    FlagReason.TOO_LONG: 9,
+    FlagReason.MINIMAL_ANSWER: 10,
+    FlagReason.PACING: 11,
+    FlagReason.OTHER: 12,
 }
 
 
@@ -257,6 +390,17 @@ class _Audit:
     def flag(self, turn: Turn, text: str, reason: FlagReason, explanation: str, weight: int) -> None:
         self.flags.append(_Flag(FlaggedQuote(turn.sequence, _excerpt(text), reason, explanation), weight))
 
+    def asked(self) -> list[list[str]]:
+        """For each persona turn, what the candidate said before it, oldest first."""
+        said: list[str] = []
+        before = []
+        for turn in self.ordered:
+            if turn.role == Role.ASSISTANT:
+                before.append(list(said))
+            else:
+                said.append(normalise(turn.text))
+        return before
+
 
 def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke."""
@@ -267,11 +411,13 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
     texts = [normalise(turn.text) for turn in persona]
     audit = _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
                    target_words_per_turn(profile.difficulty))
-    brevity = _brevity(audit)
+    brevity = _brevity(audit) - 2 * _minimal_answers(audit)
     enthusiasm = _enthusiasm(audit)
-    authenticity = _authenticity(audit)  # counts the enthusiasm leaks flagged before it
-    consistency = _consistency(audit)
+    authenticity = (_authenticity(audit)  # counts the enthusiasm leaks flagged before it
+                    - 2 * _repetition(audit) - 2 * _unresponsive(audit))  # repeats are judged before responsiveness
+    consistency = _consistency(audit) - 3 * _contradictions(audit) - 4 * _hostility(audit)
     pacing, giving_in = _pacing(audit)
+    pacing -= 3 * _early_disclosures(audit) + 2 * _no_resistance(audit)
     scores = AuditScores(
         brevity=_score(brevity),
         authenticity=_score(authenticity),
@@ -420,6 +566,198 @@ def _pacing(audit: _Audit) -> tuple[float, int]:
             pacing -= min(3.0, (swing - STEADY_CV) * 5)
             audit.recommendations.append(f"Keep a steady rhythm: every answer within {target} words.")
     return pacing, early
+
+
+def _minimal_answers(audit: _Audit) -> int:
+    """A word or three in answer to an open question."""
+    found = 0
+    for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
+        question = before[-1] if before else ""
+        if n <= MINIMAL_WORDS and _OPEN_QUESTION.search(question) and ("?" in question or _REQUEST.match(question)):
+            found += 1
+            audit.flag(turn, text, FlagReason.MINIMAL_ANSWER, f"{n} word(s) to an open question: '{question}'", 1)
+    if found:
+        audit.recommendations.append(MINIMAL_ANSWER_FIX)
+    return found
+
+
+def _early_disclosures(audit: _Audit) -> int:
+    """Budget, signer or deadline given before the candidate asked about it; from GUARDED_DIFFICULTY also before
+    the candidate asked about anything else. Easy personas are forthcoming: nothing is flagged at difficulty 1."""
+    profile = audit.profile
+    if profile.difficulty == MIN_DIFFICULTY:
+        return 0
+    found = 0
+    for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
+        if _raises_objection(text, profile):
+            continue  # "we are locked in until next year" is an objection, not a fact given away
+        given = []
+        if scenario_facts.money(text) and _BUDGET_WORDS.search(text):
+            given.append("budget")
+        if _AUTHORITY.search(text):
+            given.append("authority")
+        if _TIMELINE.search(text) and (scenario_facts.quarters(text) or _DATE.search(text)):
+            given.append("timeline")
+        unearned = [fact for fact in given if not _earned(fact, before, profile.difficulty)]
+        if unearned:
+            found += 1
+            audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
+                       f"Gives its {', '.join(unearned)} before the candidate earned it (difficulty "
+                       f"{profile.difficulty})", len(unearned))
+    if found:
+        audit.recommendations.append(EARLY_DISCLOSURE_FIX)
+    return found
+
+
+def _earned(fact: str, before: Sequence[str], difficulty: int) -> bool:
+    asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)), None)
+    if asking is None:
+        return False
+    if difficulty < GUARDED_DIFFICULTY:
+        return True
+    return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
+               for said in before[:asking])
+
+
+def _raises_objection(text: str, profile: PersonaProfile) -> bool:
+    if _PUSHBACK.search(text) or text.rstrip().endswith("?"):
+        return True
+    spoken = _content_stems(text)
+    return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
+
+
+def _no_resistance(audit: _Audit) -> int:
+    """From RESISTING_DIFFICULTY, a call in which the persona accepts the candidate's claims and proposals without a
+    single objection, doubt or question: every such acceptance is flagged."""
+    profile = audit.profile
+    if profile.difficulty < RESISTING_DIFFICULTY or any(_raises_objection(text, profile) for text in audit.texts):
+        return 0
+    found = 0
+    for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
+        said = before[-1] if before else ""
+        pitched = "?" not in said or re.search(r"\b(?:we|our|us|i can|can i|shall i|let me)\b", said, re.IGNORECASE)
+        if said and pitched and _AGREEMENT.search(text.lstrip()):
+            found += 1
+            audit.flag(turn, text, FlagReason.NO_RESISTANCE,
+                       f"Accepts the candidate's claim with none of its objections (difficulty {profile.difficulty})",
+                       1)
+    if found:
+        patterns = "; ".join(profile.objection_patterns[:3])
+        audit.recommendations.append(NO_RESISTANCE_FIX + (f" ({patterns})." if patterns else "."))
+    return found
+
+
+def _repetition(audit: _Audit) -> int:
+    """A turn that says again, word for word or nearly, what an earlier persona turn said."""
+    found = 0
+    seen: list[list[str]] = []
+    for turn, text in audit.spoken():
+        tokens = _tokens(text)
+        again = next((earlier for earlier in seen if min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
+            difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
+            or _contains(tokens, earlier))), None)
+        if again is not None:
+            found += 1
+            audit.flag(turn, text, FlagReason.REPETITION, f"Says again: '{' '.join(again)}'", len(tokens))
+        seen.append(tokens)
+    if found:
+        audit.recommendations.append(REPETITION_FIX)
+    return found
+
+
+def _unresponsive(audit: _Audit) -> int:
+    """An answer to a question that is about something else: nothing of the kind the question asks for (a time for
+    "when", a person for "who"), or, for other questions, no word of it belongs to the call (what the candidate
+    said, the scenario, the persona's objections, the words of business) and it gives no figure."""
+    topic = _content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
+    topic |= _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile)))
+    found = 0
+    for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
+        question = before[-1] if before else ""
+        if "?" not in question or n < RESPONSIVE_MIN_WORDS or "?" in text:
+            continue  # a counter-question is pushback, not a change of subject
+        kinds = [gives for asks, gives in _ANSWER_KINDS if asks.search(question)]
+        if kinds and not any(gives.search(text) for gives in kinds):
+            why = "Gives nothing of what was asked"
+        elif _content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text)) or kinds:
+            continue
+        else:
+            why = "Nothing in it is about the call"
+        found += 1
+        audit.flag(turn, text, FlagReason.UNRESPONSIVE, f"{why}, in answer to '{question}'", 1)
+    if found:
+        audit.recommendations.append(UNRESPONSIVE_FIX)
+    return found
+
+
+def _contradictions(audit: _Audit) -> int:
+    """A budget, deadline, company size or industry that the scenario's facts rule out."""
+    facts = audit.profile.scenario
+    budget, headcount, deadline, industry = (facts.budget, facts.headcount, facts.timeline_quarters,
+                                             facts.industry_groups)
+    found = 0
+    for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
+        wrong = []
+        figures = scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
+        if budget and figures and not any(scenario_facts.overlaps(figure, budget) for figure in figures):
+            wrong.append(f"budget (scenario: {facts.budget_range})")
+        question = before[-1] if before else ""
+        sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
+                          f"{text} {question}", re.IGNORECASE)
+        sizes = scenario_facts.headcounts(text) if sized else []
+        if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
+            wrong.append(f"size (scenario: {facts.company_size})")
+        dated = scenario_facts.quarters(text) if re.search(r"renew|deadline|decid|decision|live|contract|sign",
+                                                           text, re.IGNORECASE) else set()
+        if deadline and dated and not dated & deadline:
+            wrong.append(f"timeline (scenario: {facts.decision_timeline})")
+        named = scenario_facts.industries(text) if re.search(r"\bwe (?:are|run|make|sell|own|operate)\b|"
+                                                             r"\bour (?:company|business)\b", text,
+                                                             re.IGNORECASE) else set()
+        if industry and named and not named & industry:
+            wrong.append(f"industry (scenario: {facts.industry})")
+        if wrong:
+            found += 1
+            audit.flag(turn, text, FlagReason.CONTRADICTS_SCENARIO, "Contradicts the scenario's " + ", ".join(wrong),
+                       len(wrong))
+    if found:
+        audit.recommendations.append(CONTRADICTS_SCENARIO_FIX)
+    return found
+
+
+def _hostility(audit: _Audit) -> int:
+    """Insults and contempt for the candidate: no trait allows them."""
+    found = 0
+    for turn, text in audit.spoken():
+        hits = _matches(_HOSTILE, text)
+        if hits:
+            found += 1
+            audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"
+                                                                                             for hit in hits),
+                       len(hits))
+    if found:
+        audit.recommendations.append(HOSTILITY_FIX)
+    return found
+
+
+def _facts_text(profile: PersonaProfile) -> tuple[str, ...]:
+    facts = profile.scenario
+    return (facts.budget_range, facts.decision_timeline, facts.company_size, facts.industry,
+            *profile.objection_patterns)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+(?:'\w+)*", normalise(text).casefold())
+
+
+def _content_stems(text: str) -> set[str]:
+    return {token[:5] for token in _tokens(text) if token not in _STOPWORDS and not token.isdigit()}
+
+
+def _contains(tokens: Sequence[str], earlier: Sequence[str]) -> bool:
+    """Whether the earlier words appear in order, together, inside these."""
+    size = len(earlier)
+    return any(list(tokens[start:start + size]) == list(earlier) for start in range(len(tokens) - size + 1))
 
 
 def _score(value: float) -> int:

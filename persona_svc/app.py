@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
 from persona_svc.adapters.fact_extractors import LocalFactExtractor
+from persona_svc.adapters.last_known_patches import SqlLastKnownPatches
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.memory import SqlMemoryUnitOfWork
 from persona_svc.adapters.memory_retention import MemoryRetention
@@ -90,7 +91,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
                                                                                   settings.cache_entries)
     caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache)
     security = Security(settings, PERMISSIONS)
-    learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
+    learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds,
+                                       SqlLastKnownPatches(engine))
                 if settings.learning_address else None)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)

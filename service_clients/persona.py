@@ -47,6 +47,11 @@ class PersonaClient:
         reply = await self.find(self.stub.GetPersona, pb.GetPersonaRequest(name=name), organization)
         return reply.persona if reply is not None else None
 
+    async def scenario(self, name: str, organization: str | None = None) -> pb.Scenario | None:
+        """The scenario; None when there is none of that name."""
+        reply = await self.find(self.stub.GetScenario, pb.GetScenarioRequest(name=name), organization)
+        return reply.scenario if reply is not None else None
+
     async def require_usable(self, name: str) -> pb.Persona:
         """The persona, if it exists and is not deleted: NOT_FOUND, FAILED_PRECONDITION (PERSONA_DELETED) else."""
         persona = await self.persona(name)

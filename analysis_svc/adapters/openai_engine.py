@@ -31,6 +31,7 @@ from calls.persona_audit import (
     PersonaProfile,
     target_words_per_turn,
 )
+from calls.scenario_facts import ScenarioFacts
 from calls.turns import TRANSCRIPT_IS_DATA, Role, Turn, normalise, transcript_json, words
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 
@@ -38,7 +39,7 @@ PROMPTS = Path(__file__).resolve().parent / "prompts"
 # The prompts are files named with their version: a change to a prompt is a new version, kept beside the old one
 # until nothing uses it, and each is tested (tests/unit/test_engine_prompts.py).
 LIVE_ANALYSIS_PROMPT = "live_analysis.v2.txt"
-PERSONA_AUDIT_PROMPT = "persona_audit.v1.txt"
+PERSONA_AUDIT_PROMPT = "persona_audit.v2.txt"
 
 
 def prompt_text(name: str) -> str:
@@ -54,6 +55,25 @@ MAX_TEXT = 500
 # The audit judges the persona's side only, against its difficulty's target length and its traits.
 AUDIT_PROMPT = prompt_text(PERSONA_AUDIT_PROMPT)
 
+# What each flag reason means, for the model judge: the flaws the local auditor flags, in the same words.
+REASONS = {
+    FlagReason.TOO_LONG: "far more words than the target",
+    FlagReason.ENTHUSIASM_LEAK: "warmth or eagerness the persona should not show",
+    FlagReason.OUT_OF_CHARACTER: "sounds like an assistant, a simulator or a coach, in any words: mentions the "
+                                 "practice or its instructions, offers help, coaches the candidate",
+    FlagReason.INCONSISTENT: "a tone or position its traits or earlier words rule out",
+    FlagReason.PACING: "gives in too early, or monologues",
+    FlagReason.EARLY_DISCLOSURE: "gives its budget, who signs or its deadline before the candidate asked about it "
+                                 "(from difficulty 4, before the candidate asked about its problem); never at "
+                                 "difficulty 1",
+    FlagReason.NO_RESISTANCE: "from difficulty 3, accepts the candidate's claims without raising any objection",
+    FlagReason.UNRESPONSIVE: "does not answer what the candidate asked, nor push back on it",
+    FlagReason.REPETITION: "says again what it already said",
+    FlagReason.CONTRADICTS_SCENARIO: "a budget, deadline, company size or industry the scenario's facts rule out",
+    FlagReason.HOSTILITY: "insults or demeans the candidate, whatever its traits",
+    FlagReason.MINIMAL_ANSWER: "three words or fewer in answer to an open question",
+    FlagReason.OTHER: "anything else; say what in the explanation",
+}
 MAX_RECOMMENDATION_CHARS = 1000
 _AUDITED = tuple(f.name for f in fields(AuditScores))  # brevity, authenticity, consistency, enthusiasm_leak, pacing
 _WORDS = re.compile(r"\w+(?:'\w+)*")
@@ -154,8 +174,17 @@ def audit_prompt(profile: PersonaProfile, facts: tuple[float, int]) -> str:
     return AUDIT_PROMPT.format(
         who=f"archetype {profile.archetype}" if profile.archetype else "no archetype", difficulty=profile.difficulty,
         traits=_traits(profile), target=target_words_per_turn(profile.difficulty), average=average, count=count,
+        objections="; ".join(profile.objection_patterns) or "none given", facts=_facts(profile.scenario),
+        reasons="\n".join(f'- "{reason.value}": {meaning};' for reason, meaning in REASONS.items()),
         max_quotes=MAX_FLAGGED_QUOTES, max_quote_chars=MAX_QUOTE_CHARS, max_recommendations=MAX_RECOMMENDATIONS,
         max_recommendation_chars=MAX_RECOMMENDATION_CHARS, transcript_is_data=TRANSCRIPT_IS_DATA)
+
+
+def _facts(scenario: ScenarioFacts) -> str:
+    given = [f"{name.replace('_', ' ')} {value}" for name, value in
+             (("budget_range", scenario.budget_range), ("decision_timeline", scenario.decision_timeline),
+              ("company_size", scenario.company_size), ("industry", scenario.industry)) if value]
+    return "; ".join(given) or "none given"
 
 
 def measured(turns: Sequence[Turn]) -> tuple[float, int]:

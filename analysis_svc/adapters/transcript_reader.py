@@ -77,4 +77,4 @@ class TranscriptReader:
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
         blueprint = blueprint_name(session.blueprint) or "sales"
-        return EndedCall(session.persona, blueprint, tuple(turns))
+        return EndedCall(session.persona, blueprint, tuple(turns), session.scenario)

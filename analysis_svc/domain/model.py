@@ -30,6 +30,7 @@ class EndedCall:
     persona: str
     blueprint: str
     turns: tuple[Turn, ...]
+    scenario: str = ""  # "scenarios/{id}", or "" when the session has none
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class Audits:
         if existing is not None:
             return existing, True
         call = await self._transcripts.ended_call(organization, session_id)
-        persona, _ = await asyncio.gather(self._personas.persona(call.persona),
+        persona, _ = await asyncio.gather(self._personas.persona(call.persona, call.scenario),
                                           self._analyses.final_reading(organization, session_id, call, deadline))
 
         async def audit(auditor: AuditEngine) -> PersonaAudit:

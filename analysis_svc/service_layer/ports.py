@@ -103,7 +103,8 @@ class SessionDirectory(Protocol):
 
 
 class PersonaProfiles(Protocol):
-    async def persona(self, name: str) -> AuditedPersona: ...
+    async def persona(self, name: str, scenario: str = "") -> AuditedPersona:
+        """The persona as the auditor judges it, with the facts of the call's scenario when it names one."""
 
 
 class CommandSender(Protocol):

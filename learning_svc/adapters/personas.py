@@ -13,6 +13,10 @@ class PersonaDirectory(PersonaClient):
     async def archetype_exists(self, name: str) -> bool:
         return await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name)) is not None
 
+    async def archetype_guidance(self, name: str) -> str:
+        reply = await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name))
+        return reply.archetype.voice_guidance if reply is not None else ""
+
     async def persona_exists(self, name: str) -> bool:
         return await self.persona(name) is not None
 

@@ -17,7 +17,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, PersonaAudit, WordRange
+from calls.persona_audit import (
+    CONTRADICTS_SCENARIO_FIX,
+    EARLY_DISCLOSURE_FIX,
+    HOSTILITY_FIX,
+    MINIMAL_ANSWER_FIX,
+    NO_RESISTANCE_FIX,
+    REPETITION_FIX,
+    UNRESPONSIVE_FIX,
+    AuditScores,
+    FlaggedQuote,
+    FlagReason,
+    PersonaAudit,
+    WordRange,
+)
 from learning_svc.domain.patches import PatchChange, PatchOperation, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import AuditScoreMeans, SimulationSummary, phrase_key, score_means
 
@@ -41,6 +54,13 @@ class FindingKind(StrEnum):
     OUT_OF_CHARACTER = "FINDING_KIND_OUT_OF_CHARACTER"
     INCONSISTENCY = "FINDING_KIND_INCONSISTENCY"
     PACING = "FINDING_KIND_PACING"
+    EARLY_DISCLOSURE = "FINDING_KIND_EARLY_DISCLOSURE"
+    NO_RESISTANCE = "FINDING_KIND_NO_RESISTANCE"
+    UNRESPONSIVE = "FINDING_KIND_UNRESPONSIVE"
+    REPETITION = "FINDING_KIND_REPETITION"
+    CONTRADICTS_SCENARIO = "FINDING_KIND_CONTRADICTS_SCENARIO"
+    HOSTILITY = "FINDING_KIND_HOSTILITY"
+    MINIMAL_ANSWER = "FINDING_KIND_MINIMAL_ANSWER"
 
 
 class Engine(StrEnum):
@@ -306,6 +326,18 @@ _FLAG_FINDINGS: tuple[tuple[FlagReason, FindingKind, str], ...] = (
         FindingKind.PACING,
         "{name} personas give in too early or monologue in {n} of {m} calls",
     ),
+    (FlagReason.EARLY_DISCLOSURE, FindingKind.EARLY_DISCLOSURE,
+     "{name} personas give their budget, signer or deadline before the candidate earns them in {n} of {m} calls"),
+    (FlagReason.NO_RESISTANCE, FindingKind.NO_RESISTANCE,
+     "{name} personas accept claims without any objection in {n} of {m} calls"),
+    (FlagReason.UNRESPONSIVE, FindingKind.UNRESPONSIVE,
+     "{name} personas answer something other than what was asked in {n} of {m} calls"),
+    (FlagReason.REPETITION, FindingKind.REPETITION, "{name} personas repeat an earlier answer in {n} of {m} calls"),
+    (FlagReason.CONTRADICTS_SCENARIO, FindingKind.CONTRADICTS_SCENARIO,
+     "{name} personas contradict the scenario's facts in {n} of {m} calls"),
+    (FlagReason.HOSTILITY, FindingKind.HOSTILITY, "{name} personas insult the candidate in {n} of {m} calls"),
+    (FlagReason.MINIMAL_ANSWER, FindingKind.MINIMAL_ANSWER,
+     "{name} personas answer open questions in a word or three in {n} of {m} calls"),
 )
 
 
@@ -460,7 +492,8 @@ def _enthusiasm_leak(group: Sequence[CorpusAudit], name: str, leak_phrases: Phra
 
 
 def _flag_findings(group: Sequence[CorpusAudit], name: str) -> list[_Draft]:
-    """Out of character, inconsistency and pacing, each when its flag is in enough calls."""
+    """One finding per flag reason other than length and leaks (which have findings of their own), each when its
+    flag is in enough calls."""
     considered = len(group)
     drafts = []
     for reason, kind, template in _FLAG_FINDINGS:
@@ -502,6 +535,13 @@ _SEVERITY = {
     FindingKind.INCONSISTENCY: 3,
     FindingKind.VERBOSITY: 4,
     FindingKind.PACING: 5,
+    FindingKind.HOSTILITY: 6,
+    FindingKind.EARLY_DISCLOSURE: 7,
+    FindingKind.CONTRADICTS_SCENARIO: 8,
+    FindingKind.NO_RESISTANCE: 9,
+    FindingKind.UNRESPONSIVE: 10,
+    FindingKind.REPETITION: 11,
+    FindingKind.MINIMAL_ANSWER: 12,
 }
 
 
@@ -567,6 +607,20 @@ def _change(finding: Finding) -> tuple[PatchTarget, PatchOperation, str, str, Wo
             HOLD_GROUND_RULE,
             "holding ground until objections are answered fixes the pacing",
         ),
+        # What the auditor recommends for its coach's flags; the local simulator does not play these flaws, so
+        # only the model path can validate the rules below.
+        FindingKind.EARLY_DISCLOSURE: (PatchTarget.SYSTEM_PROMPT, EARLY_DISCLOSURE_FIX,
+                                       "facts held back until they are earned"),
+        FindingKind.NO_RESISTANCE: (PatchTarget.ELEMENTAL_BEHAVIOR, NO_RESISTANCE_FIX + ".",
+                                    "an objection before any claim is accepted"),
+        FindingKind.UNRESPONSIVE: (PatchTarget.ELEMENTAL_BEHAVIOR, UNRESPONSIVE_FIX,
+                                   "answering the question asked"),
+        FindingKind.REPETITION: (PatchTarget.VOICE_PROMPT, REPETITION_FIX, "no answer said twice"),
+        FindingKind.CONTRADICTS_SCENARIO: (PatchTarget.SYSTEM_PROMPT, CONTRADICTS_SCENARIO_FIX,
+                                           "the scenario's facts kept"),
+        FindingKind.HOSTILITY: (PatchTarget.ELEMENTAL_BEHAVIOR, HOSTILITY_FIX, "bluntness without insults"),
+        FindingKind.MINIMAL_ANSWER: (PatchTarget.VOICE_PROMPT, MINIMAL_ANSWER_FIX,
+                                     "something to work with in every answer"),
     }
     target, text, why = rules[kind]
     return target, PatchOperation.ADD_RULE, text, "", None, f"{finding.summary}: {why}."

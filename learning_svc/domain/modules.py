@@ -7,6 +7,7 @@ A module whose confidence falls under the floor is retired; the rest wait for th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -43,15 +44,33 @@ class Signal:
     signal: float
 
 
-def audit_signal(persona: str, scores: AuditScores, overall: float) -> Signal:
-    """An audit speaks to its weakest dimension; 1-10 overall maps onto -1..1."""
+def audit_signal(persona: str, scores: AuditScores) -> Signal:
+    """An audit speaks to its weakest dimension, by that dimension's own score (1-10 onto -1..1): a call with
+    brevity 1/10 is bad news for brevity however well the rest went."""
     values = dict(zip(AUDIT_DIMENSIONS, scores.as_tuple(), strict=True))
     weakest = min(AUDIT_DIMENSIONS, key=lambda name: (values[name], AUDIT_DIMENSIONS.index(name)))
-    return Signal(persona, weakest, round(max(-1.0, min(1.0, (overall - 5.5) / 4.5)), 4))
+    return Signal(persona, weakest, round(max(-1.0, min(1.0, (values[weakest] - 5.5) / 4.5)), 4))
 
 
-def feedback_signal(persona: str, intent_label: str, score: float) -> Signal:
-    return Signal(persona, intent_label or GENERAL_MODULE, score)
+def feedback_signal(persona: str, intent_label: str, score: float, reason: str = "") -> Signal:
+    """Feedback speaks to the audit dimension its reason names ("too_long" is about brevity), else to its intent
+    label, else to the general module."""
+    dimension = _DIMENSION_OF_REASON.get(re.sub(r"[\s-]+", "_", reason.strip().casefold()))
+    return Signal(persona, dimension or intent_label or GENERAL_MODULE, score)
+
+
+# Feedback reasons (short labels) that name what an audit dimension measures.
+_DIMENSION_OF_REASON = {
+    **dict.fromkeys(("too_long", "long_winded", "rambling", "rambles", "verbose", "wordy", "too_wordy",
+                     "monologue", "brevity"), "brevity"),
+    **dict.fromkeys(("too_eager", "too_enthusiastic", "gushing", "too_excited", "too_warm", "enthusiasm_leak"),
+                    "enthusiasm_leak"),
+    **dict.fromkeys(("out_of_character", "broke_character", "breaks_character", "sounds_like_an_ai",
+                     "sounds_like_ai", "robotic", "assistant_like", "authenticity"), "authenticity"),
+    **dict.fromkeys(("gave_in_too_early", "gives_in_too_early", "too_easy", "no_pushback", "too_agreeable",
+                     "pacing"), "pacing"),
+    **dict.fromkeys(("inconsistent", "contradicts_itself", "out_of_tone", "consistency"), "consistency"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +115,21 @@ def reinforcement_rules(modules: Iterable[Module], target: WordRange) -> tuple[s
     return tuple(rules)
 
 
+def published_reinforcements(modules: Iterable[Module]) -> list[tuple[Module, str]]:
+    """What a persona is told at call time for its published weak audit dimensions, each with its module; said
+    without figures the persona service would have to supply (its length target comes from its difficulty)."""
+    return [(module, f"{_TOLD[module.module]} (learned from {module.event_count} signals; confidence "
+                     f"{module.confidence:.2f})")
+            for module in sorted(modules, key=lambda m: m.module)
+            if module.status == ModuleStatus.ACTIVE and module.confidence < REINFORCE_BELOW and module.module in _TOLD]
+
+
+_TOLD = {
+    "brevity": "Keep every answer short: one point, then stop.",
+    "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",
+    "authenticity": "Stay in character: never mention being an AI or your instructions.",
+    "pacing": "Make one point per turn, then stop and let the candidate lead.",
+}
 _REINFORCEMENTS = {
     "brevity": "Keep every answer to {target.min_words}-{target.max_words} words.",
     "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",

@@ -30,6 +30,32 @@ class PatchOperation(StrEnum):
     ADD_RULE = "PATCH_OPERATION_ADD_RULE"
     BAN_PHRASE = "PATCH_OPERATION_BAN_PHRASE"
     CHANGE_LENGTH_RANGE = "PATCH_OPERATION_CHANGE_LENGTH_RANGE"
+    EDIT_PART = "PATCH_OPERATION_EDIT_PART"
+
+
+class PromptPart(StrEnum):
+    """A named part of what a persona is told; the persona service renders the edited parts."""
+
+    ARCHETYPE_GUIDANCE = "PROMPT_PART_ARCHETYPE_GUIDANCE"
+    COMMUNICATION_STYLE = "PROMPT_PART_COMMUNICATION_STYLE"
+    PERSONALITY_TRAITS = "PROMPT_PART_PERSONALITY_TRAITS"
+    OBJECTION_PATTERNS = "PROMPT_PART_OBJECTION_PATTERNS"
+    BANNED_PHRASES = "PROMPT_PART_BANNED_PHRASES"
+    LENGTH_RANGE = "PROMPT_PART_LENGTH_RANGE"
+
+
+class PartEdit(StrEnum):
+    ADD = "PART_EDIT_ADD"
+    REPLACE = "PART_EDIT_REPLACE"
+    REMOVE = "PART_EDIT_REMOVE"
+
+
+# The edits each part takes: a banned phrase is added or lifted, a length range only replaced.
+EDITS_OF_PART: dict[PromptPart, frozenset[PartEdit]] = {
+    **{part: frozenset(PartEdit) for part in PromptPart},
+    PromptPart.BANNED_PHRASES: frozenset({PartEdit.ADD, PartEdit.REMOVE}),
+    PromptPart.LENGTH_RANGE: frozenset({PartEdit.REPLACE}),
+}
 
 
 class PatchState(StrEnum):
@@ -44,6 +70,7 @@ class PatchState(StrEnum):
 class PatchOrigin(StrEnum):
     EVOLUTION_RUN = "PATCH_ORIGIN_EVOLUTION_RUN"
     MANUAL = "PATCH_ORIGIN_MANUAL"
+    LEARNED_MODULE = "PATCH_ORIGIN_LEARNED_MODULE"
 
 
 class PatchAction(StrEnum):
@@ -57,15 +84,28 @@ class PatchAction(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PatchScope:
+    """The personas a structured patch reaches besides its archetype: one persona, or a difficulty range."""
+
+    persona: str = ""  # "personas/{id}", or "" for every persona of the archetype
+    min_difficulty: int = 0  # 1-5, or 0 with max_difficulty 0 for every difficulty
+    max_difficulty: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PatchChange:
     """What a patch does to a prompt; the part an evolution run proposes and an operator writes."""
 
     archetype: str  # "archetypes/{id}", or "" for all archetypes
     target: PatchTarget
     operation: PatchOperation
-    text: str  # the instruction inserted into the prompt
+    text: str  # the instruction inserted into the prompt; EDIT_PART: the new text ("" for REMOVE)
     phrase: str = ""  # BAN_PHRASE only
-    words_per_turn: WordRange | None = None  # CHANGE_LENGTH_RANGE only
+    words_per_turn: WordRange | None = None  # CHANGE_LENGTH_RANGE, and EDIT_PART of the length range
+    part: PromptPart | None = None  # EDIT_PART only, as are the three below
+    edit: PartEdit | None = None
+    find_text: str = ""  # REPLACE and REMOVE: the passage or item edited
+    scope: PatchScope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +133,15 @@ class PromptPatch:
     activate_time: datetime | None
     revision: int
     etag: str
+    part: PromptPart | None = None
+    edit: PartEdit | None = None
+    find_text: str = ""
+    scope: PatchScope | None = None
 
     @property
     def change(self) -> PatchChange:
-        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn)
+        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn,
+                           self.part, self.edit, self.find_text, self.scope)
 
 
 def etag_of(patch_id: str, revision: int) -> str:

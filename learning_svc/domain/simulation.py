@@ -5,6 +5,11 @@ patches and again with the refinement added, auditing both sets with the same au
 (calls.persona_audit.audit_persona) and comparing the summaries. This module is the offline engine for that:
 no model, no I/O, and the same persona, rules and seed always give the same call.
 
+It is an instruction-following stand-in, not a model: it obeys every rule it understands, so a patch it validates
+passes because it was obeyed, not because a model would follow it. What its calls can show is a patch's side
+effects (another dimension, or another persona the patch reaches, getting worse); whether a model follows the patch
+is measured only on the model path.
+
 The persona
     Plays its own fields. Words per turn sit around the auditor's target for its difficulty, stretched by a
     verbose language style or a description that says it talks a lot ("talkative", "chatty", "verbose",
@@ -192,6 +197,7 @@ def profile_of(persona: SimulatedPersona) -> PersonaProfile:
         difficulty=persona.difficulty,
         personality_traits=tuple(persona.personality_traits),
         traits=dict(persona.traits),
+        objection_patterns=persona.objection_patterns,
     )
 
 

@@ -17,12 +17,16 @@ from sparring.learning.v1 import learning_service_pb2 as pb
 from calls.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
 from learning_svc.domain.evolution import Engine
 from learning_svc.domain.patches import (
+    EDITS_OF_PART,
     MAX_PHRASE_CHARS,
     MAX_TEXT_CHARS,
     MAX_WORDS_PER_TURN,
+    PartEdit,
     PatchChange,
     PatchOperation,
+    PatchScope,
     PatchTarget,
+    PromptPart,
 )
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
@@ -168,27 +172,79 @@ def patch_change(patch: pb.PromptPatch) -> PatchChange:
         operation = PatchOperation(enum_name(pb.PatchOperation, patch.operation, "patch.operation"))
     except InvalidArgument as error:
         v.add("patch.operation", error.violations[0].description)
-    v.require(0 < len(patch.text.strip()) and len(patch.text) <= MAX_TEXT_CHARS, "patch.text",
-              f"is required, at most {MAX_TEXT_CHARS} characters")
+    structured = operation == PatchOperation.EDIT_PART
+    part, edit = _part_and_edit(patch, v) if structured else (None, None)
+    if not structured:
+        for field, given in (("part", patch.part), ("edit", patch.edit), ("find_text", patch.find_text),
+                             ("scope", patch.HasField("scope"))):
+            v.require(not given, f"patch.{field}", "is only for PATCH_OPERATION_EDIT_PART")
+    if edit == PartEdit.REMOVE:
+        v.require(not patch.text, "patch.text", "must be empty for PART_EDIT_REMOVE: find_text names what goes")
+    elif part == PromptPart.LENGTH_RANGE:
+        v.require(len(patch.text) <= MAX_TEXT_CHARS, "patch.text", f"must be at most {MAX_TEXT_CHARS} characters")
+    else:
+        v.require(0 < len(patch.text.strip()) and len(patch.text) <= MAX_TEXT_CHARS, "patch.text",
+                  f"is required, at most {MAX_TEXT_CHARS} characters")
+    if edit in (PartEdit.REPLACE, PartEdit.REMOVE) and part != PromptPart.LENGTH_RANGE:
+        v.require(0 < len(patch.find_text.strip()) and len(patch.find_text) <= MAX_TEXT_CHARS, "patch.find_text",
+                  f"is required for {edit.name}: the passage or item it edits, at most {MAX_TEXT_CHARS} characters")
+    elif edit is not None:
+        v.require(not patch.find_text, "patch.find_text", "is only for PART_EDIT_REPLACE and PART_EDIT_REMOVE of a "
+                                                          "text or list part")
+    scope = _scope(patch.scope, v) if structured else None
     if operation == PatchOperation.BAN_PHRASE:
         v.require(0 < len(patch.phrase.strip()) and len(patch.phrase) <= MAX_PHRASE_CHARS, "patch.phrase",
                   f"is required for BAN_PHRASE, at most {MAX_PHRASE_CHARS} characters")
     else:
         v.require(not patch.phrase, "patch.phrase", "is only for PATCH_OPERATION_BAN_PHRASE")
     words = None
-    if operation == PatchOperation.CHANGE_LENGTH_RANGE:
+    if operation == PatchOperation.CHANGE_LENGTH_RANGE or part == PromptPart.LENGTH_RANGE:
         low, high = patch.words_per_turn.min_words, patch.words_per_turn.max_words
         if not patch.HasField("words_per_turn") or not 1 <= low <= high <= MAX_WORDS_PER_TURN:
-            v.add("patch.words_per_turn", f"is required for CHANGE_LENGTH_RANGE, with 1 <= min_words <= max_words "
+            v.add("patch.words_per_turn", f"is required for a length range, with 1 <= min_words <= max_words "
                                           f"<= {MAX_WORDS_PER_TURN} (got {low}-{high})")
         words = WordRange(low, high)
     else:
         v.require(not patch.HasField("words_per_turn"), "patch.words_per_turn",
-                  "is only for PATCH_OPERATION_CHANGE_LENGTH_RANGE")
+                  "is only for PATCH_OPERATION_CHANGE_LENGTH_RANGE and PROMPT_PART_LENGTH_RANGE")
     check_note(v, patch.motivation, "patch.motivation", MAX_MOTIVATION_CHARS)
     v.raise_if_any()
     assert target is not None and operation is not None
-    return PatchChange(archetype, target, operation, patch.text.strip(), patch.phrase.strip(), words)
+    return PatchChange(archetype, target, operation, patch.text.strip(), patch.phrase.strip(), words, part, edit,
+                       patch.find_text.strip(), scope)
+
+
+def _part_and_edit(patch: pb.PromptPatch, v: Violations) -> tuple[PromptPart | None, PartEdit | None]:
+    part = edit = None
+    try:
+        part = PromptPart(enum_name(pb.PromptPart, patch.part, "patch.part"))
+    except InvalidArgument as error:
+        v.add("patch.part", error.violations[0].description)
+    try:
+        edit = PartEdit(enum_name(pb.PartEdit, patch.edit, "patch.edit"))
+    except InvalidArgument as error:
+        v.add("patch.edit", error.violations[0].description)
+    if part is not None and edit is not None and edit not in EDITS_OF_PART[part]:
+        fitting = ", ".join(sorted(e.value for e in EDITS_OF_PART[part]))
+        v.add("patch.edit", f"{edit.value} does not fit {part.value}, which takes {fitting}")
+        edit = None
+    return part, edit
+
+
+def _scope(scope: pb.PatchScope, v: Violations) -> PatchScope:
+    persona, low, high = scope.persona, scope.min_difficulty, scope.max_difficulty
+    if persona:
+        if not (persona.startswith("personas/") and names.valid_id(persona[len("personas/"):])):
+            v.add("patch.scope.persona", f"must be empty or a resource name like 'personas/{{id}}' "
+                                         f"(got {persona[:100]!r})")
+        v.require(not low and not high, "patch.scope.min_difficulty", "a scope of one persona takes no difficulty "
+                                                                      "range")
+    elif (low, high) != (0, 0):
+        for field, value in (("min_difficulty", low), ("max_difficulty", high)):
+            v.require(1 <= value <= 5, f"patch.scope.{field}", f"must be between 1 and 5, or both 0 for every "
+                                                               f"difficulty (got {value})")
+        v.require(low <= high, "patch.scope.max_difficulty", f"must be at least min_difficulty ({low}; got {high})")
+    return PatchScope(persona, low, high)
 
 
 # --- feedback --------------------------------------------------------------------------------------

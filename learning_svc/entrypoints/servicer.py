@@ -17,7 +17,7 @@ from learning_svc.domain.experiments import (
     traffic_total_violation,
     validate_experiment,
 )
-from learning_svc.domain.patches import PatchTarget
+from learning_svc.domain.patches import PatchOperation, PatchTarget
 from learning_svc.entrypoints import convert
 from learning_svc.entrypoints.convert import (
     check_note,
@@ -30,7 +30,7 @@ from learning_svc.entrypoints.convert import (
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import with_defaults
 from learning_svc.service_layer.experiments import Experiments
-from learning_svc.service_layer.patches import Patches
+from learning_svc.service_layer.patches import Patches, reached_change
 from learning_svc.service_layer.ports import PersonaReader, RunKind
 from learning_svc.service_layer.run_queue import RunQueue, RunTrigger
 from svckit import names
@@ -155,6 +155,9 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
             raise InvalidArgument(FieldViolation("patch.archetype",
                                                  f"{change.archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")
+        if change.operation is PatchOperation.EDIT_PART:
+            active = await self._patches.active_set(_organization(), change.archetype, ())
+            change = await reached_change(change, self._personas, active, _organization())
         patch = await self._patches.create(request.patch_id, change, request.patch.motivation, mutation_of(request))
         return pb.CreatePromptPatchResponse(patch=message(pb.PromptPatch, patch))
 
@@ -220,8 +223,9 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
     async def ListActivePatches(self, request: pb.ListActivePatchesRequest,
                                 context: grpc.aio.ServicerContext) -> pb.ListActivePatchesResponse:
         archetype = optional_name(request.archetype, "archetypes", "archetype")
+        persona = optional_name(request.persona, "personas", "persona")
         targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
-        active = await self._patches.active_set(_organization(), archetype, targets)
+        active = await self._patches.active_set(_organization(), archetype, targets, persona)
         return pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
                                             active_set_etag=active.etag)
 

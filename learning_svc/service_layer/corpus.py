@@ -73,8 +73,7 @@ class Corpus:
         async with self._units.transaction(owner(organization)) as uow:
             fresh = await uow.audits.add(audit_id, document)
             if fresh:
-                signal = audit_signal(document["persona"], scores_of(document),
-                                      float(document.get("overall_score", 0)))
+                signal = audit_signal(document["persona"], scores_of(document))
                 await uow.events.add(str(uuid.uuid4()), TrainingEventSource.PERSONA_AUDIT, document["name"], signal)
             stored = _found(await uow.audits.get(audit_id), f"corpusAudits/{audit_id}", "AUDIT_NOT_FOUND")
             await uow.commit()
@@ -112,7 +111,7 @@ class Corpus:
                                                       "training_event": f"trainingEvents/{event_id}"})
             if fresh:
                 signal = feedback_signal(document["persona"], document.get("intent_label", ""),
-                                         float(document.get("score", 0.0)))
+                                         float(document.get("score", 0.0)), document.get("reason", ""))
                 await uow.events.add(event_id, TrainingEventSource.FEEDBACK, name, signal)
             stored = _found(await uow.feedback.get(trace_id), name, "FEEDBACK_NOT_FOUND")
             await uow.commit()

@@ -270,8 +270,10 @@ class Evolution:
         return players
 
     async def _apply(self, state: _RunState) -> Document:
-        """Writes a PROPOSED patch per refinement that passed validation (approved at once with auto_apply)."""
-        written, rejected = [], []
+        """Writes a PROPOSED patch per refinement that passed validation, approved at once with auto_apply when
+        the model validated it: the local engine obeys the rules it validates, so what it alone validated waits for
+        an operator."""
+        written, rejected, awaiting = [], [], []
         async with self._units.transaction(state.organization) as uow:
             for refinement, result in zip(state.refinements, state.results, strict=True):
                 if not result.passed:
@@ -280,11 +282,13 @@ class Evolution:
                 patch = new_patch(str(uuid.uuid4()), refinement.change, _provenance(state, refinement, result),
                                   datetime.now(UTC))
                 await uow.patches.add(patch, state.name, refinement.rationale)
-                if state.options["auto_apply"]:
+                if state.options["auto_apply"] and result.engine != Engine.LOCAL:
                     patch = await approve_in(uow.patches, patch, state.name, "auto_apply: validation passed")
+                elif state.options["auto_apply"]:
+                    awaiting.append(patch.name)
                 written.append(patch.name)
             await uow.commit()
-        return {"patches": written, "rejected_refinement_ids": rejected}
+        return {"patches": written, "rejected_refinement_ids": rejected, "awaiting_approval": awaiting}
 
 
 def _provenance(state: _RunState, refinement: Refinement, result: ValidationResult) -> Provenance:

@@ -6,17 +6,23 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from calls import prompt_parts
+from learning_svc.domain.modules import Module, published_reinforcements
 from learning_svc.domain.patches import (
     MAX_ACTIVE_PER_TARGET,
+    PartEdit,
     PatchAction,
     PatchChange,
+    PatchOperation,
     PatchOrigin,
+    PatchScope,
     PatchState,
     PatchTarget,
+    PromptPart,
     PromptPatch,
     check_approvable,
     check_state,
@@ -24,10 +30,11 @@ from learning_svc.domain.patches import (
     revised,
     supersedes_on_approval,
 )
+from learning_svc.domain.simulation import SimulatedPersona
 from learning_svc.service_layer.organizations import owner
-from learning_svc.service_layer.ports import Filters, PatchRepository, Revision, UnitsOfWork
+from learning_svc.service_layer.ports import Filters, PatchRepository, PersonaReader, Revision, UnitsOfWork
 from svckit.cache import InvalidatedCache
-from svckit.errors import EtagMismatch, FailedPrecondition
+from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
 
@@ -61,6 +68,23 @@ class ActiveSet:
     etag: str
 
 
+def module_patch(module: Module, told: str, archetype: str) -> PromptPatch:
+    """A published learned module as the persona is told it: a structured patch of that persona alone, added to its
+    communication style."""
+    persona_id = module.persona.removeprefix("personas/")
+    change = PatchChange(archetype, PatchTarget.VOICE_PROMPT, PatchOperation.EDIT_PART, told,
+                         part=PromptPart.COMMUNICATION_STYLE, edit=PartEdit.ADD, scope=PatchScope(module.persona))
+    provenance = Provenance(PatchOrigin.LEARNED_MODULE, f"Published learned module {module.module} of "
+                                                        f"{module.persona}, confidence {module.confidence:.2f}",
+                            source_audit_count=module.event_count)
+    published = new_patch(f"module-{persona_id}-{module.module}", change, provenance, _MODULES_EPOCH)
+    return replace(published, state=PatchState.ACTIVE)
+
+
+# Module patches are never stored: they carry this fixed time, so that the same module gives the same patch.
+_MODULES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def new_patch(patch_id: str, change: PatchChange, provenance: Provenance, now: datetime) -> PromptPatch:
     return PromptPatch(
         name=f"patches/{patch_id}", archetype=change.archetype, target=change.target, operation=change.operation,
@@ -70,6 +94,7 @@ def new_patch(patch_id: str, change: PatchChange, provenance: Provenance, now: d
         validated=provenance.validated, validation_score=provenance.validation_score,
         baseline_score=provenance.baseline_score, supersedes=provenance.supersedes, superseded_by="",
         create_time=now, update_time=now, activate_time=None, revision=1, etag=etag_of(patch_id, 1),
+        part=change.part, edit=change.edit, find_text=change.find_text, scope=change.scope,
     )
 
 
@@ -214,16 +239,78 @@ class Patches:
         kept, next_token = self._tokens.page(listed, size, lambda item: item.cursor, filters)
         return Page([item.item for item in kept], next_token)
 
-    async def active_set(self, organization: str, archetype: str, targets: Sequence[PatchTarget]) -> ActiveSet:
+    async def active_set(self, organization: str, archetype: str, targets: Sequence[PatchTarget],
+                         persona: str = "") -> ActiveSet:
         """The organization's patches for all archetypes first, then the archetype's own, each in activation
-        order."""
+        order; then, for a persona, its published learned modules that call for reinforcement (read every time:
+        a learning run may publish one at any moment)."""
         async def load() -> list[PromptPatch]:
             async with self._units.read(organization) as uow:
                 return await uow.patches.active_for_render(archetype)
 
         active = await self.active_sets.get_or_load((organization, archetype), load) or []
+        if persona:
+            async with self._units.read(organization) as uow:
+                modules = (await uow.modules.of_personas([persona])).values()
+            active = [*active, *(module_patch(module, told, archetype) for module, told
+                                 in published_reinforcements(modules))]
         patches = [patch for patch in active if not targets or patch.target in targets]
-        # Another organization's set of the same patch names and revisions is another set.
-        listed = "|".join([organization, *(f"{p.name}:{p.revision}" for p in patches)])
+        # Another organization's set of the same patch names and revisions is another set; a module's text (its
+        # confidence) is part of the set.
+        listed = "|".join([organization, *(f"{p.name}:{p.revision}:{p.text}" for p in patches)])
         digest = hashlib.sha256(listed.encode()).hexdigest()[:16]
         return ActiveSet(patches, digest)
+
+
+# A structured patch's target text is looked for in at most this many of the personas it reaches.
+MAX_PERSONAS_CHECKED = 200
+
+
+async def reached_change(change: PatchChange, personas: PersonaReader, active: ActiveSet,
+                         organization: str) -> PatchChange:
+    """A structured patch as it will be stored: a persona scope's archetype filled in, once the persona it names is
+    known and its archetype agrees, and its target text found in at least one persona it reaches (a banned phrase
+    in an active patch): INVALID_ARGUMENT naming the field otherwise."""
+    part, edit, scope = change.part, change.edit, change.scope
+    assert part is not None and edit is not None and scope is not None
+    if scope.persona:
+        persona = await personas.simulated_persona(scope.persona, organization)
+        if persona is None:
+            raise InvalidArgument(FieldViolation("patch.scope.persona", f"{scope.persona} is not known to the persona "
+                                                                        "service"), reason="UNKNOWN_PERSONA")
+        if change.archetype and change.archetype != persona.archetype:
+            raise InvalidArgument(FieldViolation("patch.archetype", f"must be empty or the archetype of "
+                                                 f"{scope.persona} ({persona.archetype or 'none'})"),
+                                  reason="ARCHETYPE_MISMATCH")
+        change = replace(change, archetype=persona.archetype)
+        reached = [persona]
+    else:
+        reached = [persona for persona in await personas.personas_of_archetype(change.archetype, MAX_PERSONAS_CHECKED,
+                                                                               organization)
+                   if not scope.min_difficulty or scope.min_difficulty <= persona.difficulty <= scope.max_difficulty]
+    if edit is PartEdit.ADD or part is PromptPart.LENGTH_RANGE:
+        return change
+    if part is PromptPart.BANNED_PHRASES:
+        found = any(prompt_parts.items_have([p.phrase if p.operation is PatchOperation.BAN_PHRASE else p.text],
+                                            change.find_text) for p in active.patches
+                    if p.operation is PatchOperation.BAN_PHRASE or p.part is PromptPart.BANNED_PHRASES)
+        where = "no active patch bans it"
+    else:
+        found = False
+        for persona in reached:
+            found = found or await _part_has(persona, change, personas)
+        where = f"it is in the {part.name.lower()} of none of the {len(reached)} personas the patch reaches"
+    if not found:
+        raise InvalidArgument(FieldViolation("patch.find_text", f"{change.find_text[:100]!r} cannot be "
+                                             f"{edit.name.lower()}d: {where}"), reason="TARGET_TEXT_ABSENT")
+    return change
+
+
+async def _part_has(persona: SimulatedPersona, change: PatchChange, personas: PersonaReader) -> bool:
+    if change.part is PromptPart.ARCHETYPE_GUIDANCE:
+        guidance = await personas.archetype_guidance(persona.archetype) if persona.archetype else ""
+        return prompt_parts.text_has(guidance, change.find_text)
+    if change.part is PromptPart.COMMUNICATION_STYLE:
+        return prompt_parts.text_has(persona.communication_style, change.find_text)
+    items = persona.personality_traits if change.part is PromptPart.PERSONALITY_TRAITS else persona.objection_patterns
+    return prompt_parts.items_have(items, change.find_text)

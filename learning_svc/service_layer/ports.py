@@ -269,6 +269,9 @@ class PersonaReader(Protocol):
 
     async def archetype_exists(self, name: str) -> bool: ...
 
+    async def archetype_guidance(self, name: str) -> str:
+        """The archetype's voice guidance; "" when it has none or does not exist."""
+
     async def persona_exists(self, name: str) -> bool: ...
 
     async def require_usable(self, name: str) -> object:

@@ -72,6 +72,17 @@ scenarios = sa.Table(
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
 )
 
+# The last set of active patches the learning service gave for each persona, applied when it does not answer.
+last_known_patches = sa.Table(
+    "last_known_patches",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona", sa.Text, primary_key=True),  # "personas/{id}"
+    sa.Column("active_set_etag", sa.Text, nullable=False),
+    sa.Column("patches", JSONB, nullable=False),  # [{"name", "target", "text", "change"}], in the order given
+    sa.Column("confirm_time", sa.DateTime(timezone=True), nullable=False),
+)
+
 request_log = request_log_table(metadata, per_organization=True)
 
 memory_settings = sa.Table(

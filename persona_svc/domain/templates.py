@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from persona_svc.domain.model import Archetype, Persona, PersonaFields, Scenario, ScenarioFields
-from persona_svc.domain.patches import PatchLookup, PatchSource, PromptPatch, apply_patches
+from persona_svc.domain.patches import (
+    PatchLookup,
+    PatchSource,
+    PromptParts,
+    PromptPatch,
+    apply_patches,
+    edit_parts,
+)
 from svckit.errors import Violations
 
 # {name} or {group.name}; {{ and }} are literal braces.
@@ -66,20 +74,32 @@ class RenderedPrompt:
     applied_patches: tuple[PromptPatch, ...]
     patch_source: PatchSource
     persona_revision: int
+    patches_confirm_time: datetime | None = None  # a last-known-good set: when the learning service last gave it
 
 
 def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
                   lookup: PatchLookup) -> RenderedPrompt:
-    """The persona's templates filled for the scenario, its system prompt with the active patches appended."""
+    """The persona's templates filled for the scenario with the parts its structured patches edited, its system
+    prompt with the other active patches appended. Structured patches whose scope leaves the persona out are not
+    applied."""
     fields = persona.fields
-    values = template_values(fields, scenario.fields if scenario else None, archetype)
+    applied = tuple(patch for patch in lookup.patches
+                    if patch.change is None or patch.change.reaches(persona.resource_name, fields.difficulty))
+    parts = edit_parts(PromptParts(archetype.voice_guidance if archetype else "", fields.communication_style,
+                                   fields.personality_traits, fields.objection_patterns),
+                       (patch.change for patch in applied if patch.change is not None))
+    edited_fields = replace(fields, communication_style=parts.communication_style,
+                            personality_traits=parts.personality_traits, objection_patterns=parts.objection_patterns)
+    edited_archetype = replace(archetype, voice_guidance=parts.archetype_guidance) if archetype else None
+    values = template_values(edited_fields, scenario.fields if scenario else None, edited_archetype)
     return RenderedPrompt(
-        system_prompt=apply_patches(render(fields.prompt_template, values), lookup.patches),
+        system_prompt=apply_patches(render(fields.prompt_template, values), applied, parts.rules()),
         first_message=render(fields.first_message_template, values),
         difficulty_instructions=difficulty_instructions(fields.difficulty),
-        applied_patches=lookup.patches,
+        applied_patches=applied,
         patch_source=lookup.source,
         persona_revision=persona.revision,
+        patches_confirm_time=lookup.confirm_time,
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from google.protobuf import duration_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from calls.job_tracks import Blueprint
@@ -67,7 +69,8 @@ _CHANGE_KINDS = {ChangeKind.CREATE: pb.CHANGE_KIND_CREATE, ChangeKind.UPDATE: pb
                  ChangeKind.DELETE: pb.CHANGE_KIND_DELETE, ChangeKind.UNDELETE: pb.CHANGE_KIND_UNDELETE,
                  ChangeKind.ROLLBACK: pb.CHANGE_KIND_ROLLBACK}
 _PATCH_SOURCES = {PatchSource.LIVE: pb.PATCH_SOURCE_LIVE, PatchSource.UNAVAILABLE: pb.PATCH_SOURCE_UNAVAILABLE,
-                  PatchSource.DISABLED: pb.PATCH_SOURCE_DISABLED}
+                  PatchSource.DISABLED: pb.PATCH_SOURCE_DISABLED,
+                  PatchSource.LAST_KNOWN_GOOD: pb.PATCH_SOURCE_LAST_KNOWN_GOOD}
 
 
 def blueprint_of(value: int, field: str) -> Blueprint | None:
@@ -239,3 +242,12 @@ def archetype_message(archetype: Archetype) -> pb.Archetype:
 
 def patch_source(source: PatchSource) -> pb.PatchSource.ValueType:
     return _PATCH_SOURCES[source]
+
+
+def age(since: datetime | None) -> duration_pb2.Duration | None:
+    """How long ago ``since`` was, as a Duration (never negative across clocks); None without a time."""
+    if since is None:
+        return None
+    elapsed = duration_pb2.Duration()
+    elapsed.FromTimedelta(max(timedelta(0), datetime.now(UTC) - since))
+    return elapsed

@@ -143,6 +143,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             applied_memory=[applied_memory_message(item) for item in remembered.memory.items],
             memory_source=MEMORY_SOURCES[remembered.memory.source],
             memory_truncated=remembered.memory.truncated,
+            patches_age=convert.age(rendered.patches_confirm_time),
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:

@@ -88,7 +88,8 @@ UnitOfWorkFactory = Callable[[str], CatalogueUnitOfWork]
 
 
 class PatchProvider(Protocol):
-    """The active prompt patches of an organization's archetype; never fails: an unavailable source is a lookup
-    saying so."""
+    """The active prompt patches of an organization's persona (its archetype's, and its published learned modules);
+    never fails: when the source does not answer, the
+    lookup is the last set it gave (LAST_KNOWN_GOOD, with when it gave it), else an empty one saying so."""
 
     async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup: ...

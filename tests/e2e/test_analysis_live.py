@@ -13,6 +13,7 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as learning_pb
 from sparring.learning.v1 import learning_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.adapters.local_engine import LocalEngine
@@ -27,7 +28,7 @@ from analysis_svc.service_layer.session_access import SessionAccess
 from svckit.context import current_call
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
-from tests.builders import caller
+from tests.builders import caller, uid
 from tests.e2e.transcript_checks import session_id as session_id_of
 from tests.e2e.transcript_fixtures import new_session, streamed_call
 from tests.security import ORGANIZATION, secure_channel, security, service_link
@@ -296,6 +297,30 @@ LEAKY_CALL = [
     (USER, "What does your current process look like?"),
     (PERSONA, "Sounds great, absolutely! We do everything by hand today and it is perfect timing for a change!"),
 ]
+
+
+async def test_the_audit_holds_the_persona_to_its_sessions_scenario(transcripts, analyses, authors, sarah):
+    """The scenario's facts reach the auditor: a budget given away before it was asked, and one the scenario rules
+    out, are flagged with their quotes."""
+    scenario = (await authors.CreateScenario(persona_pb.CreateScenarioRequest(
+        scenario_id=f"retail-onboarding-{uid()}", scenario=persona_pb.Scenario(
+            display_name="Retail onboarding", budget_range="$50k-$120k per year",
+            decision_timeline="decision by end of Q3", company_size="mid-market (200-1000 employees)",
+            industry="retail")))).scenario.name
+    giveaway = "Fine. We can spend half a million a year on this, and I sign off myself."
+    session_name = await streamed_call(transcripts, [
+        (USER, "Thanks for your time today. How is the week going?"), (PERSONA, giveaway),
+        (USER, "What does onboarding look like for a new store associate?"),
+        (PERSONA, "Three weeks of paperwork before anyone is useful on the floor."),
+    ], scenario=scenario)
+    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session_name))
+    audit = (await analyses.AuditSession(pb.AuditSessionRequest(session=session_name))).audit
+    reasons = {quote.reason: quote for quote in audit.flagged_quotes if quote.sequence == 2}
+    assert reasons.keys() >= {audit_pb2.FLAG_REASON_EARLY_DISCLOSURE, audit_pb2.FLAG_REASON_CONTRADICTS_SCENARIO}
+    assert reasons[audit_pb2.FLAG_REASON_EARLY_DISCLOSURE].text == giveaway
+    assert "budget, authority" in reasons[audit_pb2.FLAG_REASON_EARLY_DISCLOSURE].explanation
+    assert "$50k-$120k per year" in reasons[audit_pb2.FLAG_REASON_CONTRADICTS_SCENARIO].explanation
+    assert audit.scores.pacing <= 7 and audit.scores.consistency <= 7
 
 
 async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_the_audit(

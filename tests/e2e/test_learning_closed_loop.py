@@ -88,7 +88,8 @@ async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(clo
     assert "audits of real calls, before" in report and "approved patches/" in report
 
 
-async def test_with_auto_apply_a_validated_patch_is_active_at_once(closed_loop, learnings, finished_runs):
+async def test_with_auto_apply_a_patch_only_the_local_engine_validated_waits_for_approval(
+        closed_loop, learnings, finished_runs):
     # The loop left flawed Owl calls in the corpus; its patches are turned off so the flaw shows again.
     active = await learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(
         archetype="archetypes/owl", state=lpb.PATCH_STATE_ACTIVE))
@@ -99,11 +100,12 @@ async def test_with_auto_apply_a_validated_patch_is_active_at_once(closed_loop, 
     assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
     done = (await learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
     assert done.apply.patches, done
+    # The local engine is an instruction-following stand-in: what it alone validated is left for an operator.
+    assert list(done.apply.awaiting_approval) == list(done.apply.patches)
     for name in done.apply.patches:
         patch = (await learnings.GetPromptPatch(lpb.GetPromptPatchRequest(name=name))).patch
-        assert (patch.state, patch.origin, patch.validated) == (lpb.PATCH_STATE_ACTIVE,
+        assert (patch.state, patch.origin, patch.validated) == (lpb.PATCH_STATE_PROPOSED,
                                                                 lpb.PATCH_ORIGIN_EVOLUTION_RUN, True)
         assert patch.validation_score > patch.baseline_score and patch.source_audit_count > 0
         revisions = await learnings.ListPromptPatchRevisions(lpb.ListPromptPatchRevisionsRequest(parent=name))
-        assert [(r.action, r.actor) for r in revisions.revisions] == [
-            (lpb.PATCH_ACTION_APPROVE, run.name), (lpb.PATCH_ACTION_CREATE, run.name)]
+        assert [(r.action, r.actor) for r in revisions.revisions] == [(lpb.PATCH_ACTION_CREATE, run.name)]

@@ -235,7 +235,7 @@ class FakePersonas:
     def __init__(self, profile: PersonaProfile) -> None:
         self.profile = profile
 
-    async def persona(self, name: str) -> AuditedPersona:
+    async def persona(self, name: str, scenario: str = "") -> AuditedPersona:
         return AuditedPersona(name, "Sarah Chen", self.profile)
 
 

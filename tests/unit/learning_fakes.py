@@ -157,6 +157,9 @@ class FakePersonas:
     async def archetype_exists(self, name: str) -> bool:
         return any(persona.archetype == name for persona in self._personas.values())
 
+    async def archetype_guidance(self, name: str) -> str:
+        return ""
+
     async def persona_exists(self, name: str) -> bool:
         return name in self._personas
 

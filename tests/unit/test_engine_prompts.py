@@ -22,7 +22,8 @@ from calls.turns import Role, Turn
 
 PLACEHOLDERS = {
     LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric"},
-    PERSONA_AUDIT_PROMPT: {"transcript_is_data", "who", "difficulty", "traits", "target", "average", "count",
+    PERSONA_AUDIT_PROMPT: {"transcript_is_data", "who", "difficulty", "traits", "objections", "facts", "reasons",
+                           "target", "average", "count",
                            "max_quotes", "max_quote_chars", "max_recommendations", "max_recommendation_chars"},
 }
 

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 
-from calls.persona_audit import AuditScores, FlaggedQuote, FlagReason, WordRange
+from calls.persona_audit import EARLY_DISCLOSURE_FIX, AuditScores, FlaggedQuote, FlagReason, WordRange
 from learning_svc.domain.evolution import (
     CONSISTENT_TONE_RULE,
     ENTHUSIASM_RULE,
@@ -269,6 +269,23 @@ def test_character_inconsistency_and_pacing_findings_from_thirty_percent_of_call
     corpus.append(replace(corpus[1], name="corpusAudits/b6"))
     kinds = [f.kind for f in identify_patterns(corpus, analyze_corpus(corpus), min_audits=1)]
     assert kinds == [FindingKind.OUT_OF_CHARACTER, FindingKind.INCONSISTENCY, FindingKind.PACING]
+
+
+def test_every_coach_flag_in_enough_calls_is_a_finding_with_its_quotes_and_its_rule():
+    """A difficulty-5 persona that gives its budget away: the evolution run finds it, quotes it and proposes the
+    auditor's fix for it."""
+    giveaway = FlaggedQuote(2, "We have eighty thousand set aside and I sign.", FlagReason.EARLY_DISCLOSURE,
+                            "Gives its budget, authority before the candidate earned it (difficulty 5)")
+    corpus = [audit(f"d{i}", "archetypes/owl", 8.0, giveaway, hours=i) for i in range(3)]
+    corpus.append(audit("d3", "archetypes/owl", 8.0, flag(4, FlagReason.HOSTILITY, "Insults the candidate: 'clown'")))
+    (finding,) = identify_patterns(corpus, analyze_corpus(corpus), min_audits=3)
+    assert (finding.kind, finding.summary) == (
+        FindingKind.EARLY_DISCLOSURE,
+        "Owl personas give their budget, signer or deadline before the candidate earns them in 3 of 4 calls")
+    assert finding.evidence_quotes[0].text == giveaway.text
+    (refinement,) = generate_refinements([finding], [], max_refinements=5)
+    assert (refinement.operation, refinement.target, refinement.text) == (
+        PatchOperation.ADD_RULE, PatchTarget.SYSTEM_PROMPT, EARLY_DISCLOSURE_FIX)
 
 
 def test_evidence_is_capped():

@@ -14,6 +14,7 @@ from learning_svc.domain.modules import (
     feedback_signal,
     fold,
     fresh_module,
+    published_reinforcements,
     reinforcement_rules,
 )
 from learning_svc.domain.patches import (
@@ -30,12 +31,29 @@ from learning_svc.domain.patches import (
 from svckit.errors import FailedPrecondition
 
 
-def test_an_audit_speaks_to_its_weakest_dimension_with_a_signal_from_its_overall_score():
-    signal = audit_signal("personas/p", AuditScores(3, 8, 8, 9, 7), overall=7.0)
-    assert (signal.module, signal.signal) == ("brevity", pytest.approx(1.5 / 4.5, abs=1e-4))
-    assert audit_signal("personas/p", AuditScores(10, 10, 10, 10, 10), 10.0).signal == 1.0
-    assert audit_signal("personas/p", AuditScores(1, 1, 1, 1, 1), 1.0).signal == -1.0
+def test_an_audit_speaks_to_its_weakest_dimension_with_a_signal_from_that_dimensions_own_score():
+    signal = audit_signal("personas/p", AuditScores(3, 8, 8, 9, 7))
+    assert (signal.module, signal.signal) == ("brevity", pytest.approx(-2.5 / 4.5, abs=1e-4))
+    assert audit_signal("personas/p", AuditScores(10, 10, 10, 10, 10)).signal == 1.0
+    assert audit_signal("personas/p", AuditScores(1, 1, 1, 1, 1)).signal == -1.0
+
+
+def test_audits_that_fail_on_brevity_bring_brevity_confidence_down_however_good_the_rest():
+    signals = [audit_signal("personas/p", AuditScores(1, 10, 10, 10, 10)) for _ in range(8)]  # overall 8.2 each
+    assert {signal.module for signal in signals} == {"brevity"}
+    brevity = fold(fresh_module("personas/p", "brevity"), [signal.signal for signal in signals])
+    assert brevity.confidence < 0.25 and brevity.status == ModuleStatus.RETIRED
     assert feedback_signal("personas/p", "", -1.0).module == "general"
+
+
+def test_feedback_whose_reason_names_an_audit_dimension_speaks_to_that_dimension():
+    """Six explicit "too long" feedbacks bring brevity down, whatever the answer was meant to do."""
+    signals = [feedback_signal("personas/p", "factual_with_evidence", -1.0, reason) for reason in
+               ("too_long", "Too long", "too-long", "rambling", "verbose", "long-winded")]
+    assert {signal.module for signal in signals} == {"brevity"}
+    assert fold(fresh_module("personas/p", "brevity"), [s.signal for s in signals]).confidence < 0.25
+    assert feedback_signal("personas/p", "factual_with_evidence", -1.0, "incorrect").module == "factual_with_evidence"
+    assert feedback_signal("personas/p", "", 1.0, "sounds like an AI").module == "authenticity"
 
 
 def test_confidence_follows_the_signals_and_a_module_that_keeps_failing_is_retired():
@@ -92,3 +110,17 @@ def test_every_change_is_a_new_revision_with_a_new_etag():
     patch = _patch("patches/a", PatchState.PROPOSED)
     changed = revised(patch, datetime.now(UTC), state=PatchState.ACTIVE)
     assert (changed.revision, changed.state) == (2, PatchState.ACTIVE) and changed.etag != patch.etag
+
+
+def test_only_published_modules_that_call_for_reinforcement_are_told_with_their_confidence():
+    weak = replace(fresh_module("personas/p", "brevity"), positive=1.5, negative=6.5, status=ModuleStatus.ACTIVE,
+                   event_count=8)
+    told = published_reinforcements([
+        weak,
+        replace(weak, module="pacing", status=ModuleStatus.HELD),
+        replace(weak, module="enthusiasm_leak", status=ModuleStatus.RETIRED),
+        replace(weak, module="authenticity", positive=8.0, negative=2.0),
+        replace(weak, module="factual_with_evidence"),  # no reinforcement is known for it
+    ])
+    assert told == [(weak, "Keep every answer short: one point, then stop. (learned from 8 signals; "
+                           "confidence 0.19)")]

@@ -283,6 +283,7 @@ def test_profile_of_is_the_profile_real_calls_are_audited_with():
     assert profile.difficulty == 3
     assert profile.personality_traits == GUARDED.personality_traits
     assert profile.trait("agreeableness") == 0.37
+    assert profile.objection_patterns == GUARDED.objection_patterns  # what resistance is judged against
     call = simulate_call(GUARDED, [], 1)
     assert audit_simulated(GUARDED, call) == audit_persona(call, profile)
 

@@ -129,7 +129,8 @@ async def run(evolution: Evolution, organization: str = ORGANIZATION, **options:
     return final, saved
 
 
-async def test_an_evolution_run_writes_and_applies_the_refinement_its_simulated_calls_pass(units):
+async def test_an_evolution_run_writes_the_refinement_its_simulated_calls_pass_and_leaves_it_for_approval(units):
+    """auto_apply does not activate what only the local stand-in validated: it obeys the rules it validates."""
     local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
 
     final, saved = await run(evolution_of(units, local), auto_apply=True)
@@ -143,10 +144,21 @@ async def test_an_evolution_run_writes_and_applies_the_refinement_its_simulated_
     assert baseline_rules == () and len(patched_rules) == 1  # with and without the refinement
     (patch,) = units.tables.patches.values()
     assert final["apply"] == {"patches": [patch.name], "rejected_refinement_ids": [],
-                              "status": final["apply"]["status"]}
-    assert patch.state == PatchState.ACTIVE and patch.origin == PatchOrigin.EVOLUTION_RUN
+                              "awaiting_approval": [patch.name], "status": final["apply"]["status"]}
+    assert patch.state == PatchState.PROPOSED and patch.origin == PatchOrigin.EVOLUTION_RUN
     assert patch.evolution_run == "evolutionRuns/e1" and patch.validation_score == 9.1
     assert saved[-1] == final  # every stage's end is saved
+
+
+async def test_with_auto_apply_a_patch_the_model_validated_is_active_at_once(units):
+    local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(2.0, 7.6))
+    openai = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
+
+    final, _ = await run(evolution_of(units, local, openai), engine=Engine.OPENAI, auto_apply=True)
+
+    assert [(r["engine"], r["passed"]) for r in final["validate"]["results"]] == [(Engine.OPENAI, True)]
+    (patch,) = units.tables.patches.values()
+    assert patch.state == PatchState.ACTIVE and final["apply"]["awaiting_approval"] == []
 
 
 async def test_a_failing_openai_engine_hands_each_step_to_the_local_one(units):

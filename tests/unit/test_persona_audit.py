@@ -7,11 +7,13 @@ import pytest
 from calls.persona_audit import (
     MAX_QUOTE_CHARS,
     FlagReason,
+    PersonaAudit,
     PersonaProfile,
     WordRange,
     audit_persona,
     target_words_per_turn,
 )
+from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
 SCEPTIC = PersonaProfile(
@@ -134,12 +136,13 @@ def test_a_persona_breaking_character() -> None:
 
 
 def test_assistant_speak_breaks_character() -> None:
-    audit = audit_persona(call("How can I help you today?", "Onboarding is slow."), SCEPTIC)
+    audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC)
     assert [quote.reason for quote in audit.flagged_quotes] == [FlagReason.OUT_OF_CHARACTER]
 
 
 def test_tone_inconsistent_with_traits() -> None:
-    effusive = audit_persona(call("Thank you so much, that's very helpful.", "Onboarding is slow for us."), SCEPTIC)
+    effusive = audit_persona(call("Thank you so much, that's very helpful.", "Onboarding is slow for us.",
+                                  candidate="Here is the onboarding checklist I promised."), SCEPTIC)
     assert [quote.reason for quote in effusive.flagged_quotes] == [FlagReason.INCONSISTENT]
     assert "low-agreeableness" in effusive.flagged_quotes[0].explanation
     assert effusive.scores.consistency <= 7
@@ -220,3 +223,136 @@ def test_long_quotes_are_cut() -> None:
 def test_no_persona_turns() -> None:
     with pytest.raises(ValueError, match="no persona turns"):
         audit_persona([Turn(1, Role.USER, "Hello?")], SCEPTIC)
+
+
+ONBOARDING = ScenarioFacts(budget_range="$50k-$120k per year", decision_timeline="decision by end of Q3",
+                           company_size="mid-market (200-1000 employees)", industry="retail")
+GUARDED = PersonaProfile(
+    archetype="owl", difficulty=5, personality_traits=("sceptical", "reserved"), traits={"agreeableness": 0.3},
+    objection_patterns=("The price is hard to justify for what it does", "We already have a process"),
+    scenario=ONBOARDING,
+)
+
+
+def dialogue(*lines: str) -> list[Turn]:
+    """Candidate first, then persona, alternating."""
+    return [Turn(index + 1, Role.USER if index % 2 == 0 else Role.ASSISTANT, line) for index, line in enumerate(lines)]
+
+
+def flagged(audit: PersonaAudit, reason: FlagReason) -> list[int]:
+    return sorted(quote.sequence for quote in audit.flagged_quotes if quote.reason == reason)
+
+
+def test_facts_given_before_the_candidate_earned_them() -> None:
+    giveaway = dialogue(
+        "Thanks for making time today. What made you take the call?",
+        "We have about eighty thousand set aside, I sign off myself, and it has to be decided by the end of Q3.",
+        "How do new hires get set up today?",
+        "Spreadsheets and a lot of chasing. Three weeks.",
+    )
+    audit = audit_persona(giveaway, GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == [2]
+    quote = audit.flagged_quotes[0]
+    assert quote.text.startswith("We have about eighty thousand")
+    assert "budget, authority, timeline" in quote.explanation and "difficulty 5" in quote.explanation
+    assert audit.scores.pacing <= 7
+    # Asked for, after a question about the problem, the same facts are earned.
+    earned = dialogue(
+        "How do new hires get set up today?", "Spreadsheets and a lot of chasing.",
+        "If we fixed that, what budget and deadline would you work to, and who signs?",
+        "We have about eighty thousand set aside, I sign off myself, and it has to be decided by the end of Q3.",
+    )
+    assert flagged(audit_persona(earned, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+    # Asked for cold, before anything about the problem, a difficulty-5 persona still gives too much.
+    cold = dialogue("What is your budget for this?", "We can spend up to a hundred thousand a year.")
+    assert flagged(audit_persona(cold, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+    # An easy persona is forthcoming by design.
+    easy = PersonaProfile(archetype="lamb", difficulty=1, scenario=ONBOARDING)
+    assert flagged(audit_persona(giveaway, easy), FlagReason.EARLY_DISCLOSURE) == []
+
+
+AGREEABLE_CALL = dialogue(
+    "Our platform cuts onboarding time in half for every retailer that uses it.", "Yes, that makes sense.",
+    "And it integrates with every HR system out of the box.", "Right, that sounds good.",
+    "Shall we set up a trial next week?", "Sure, let us do that.",
+)
+
+
+def test_a_hard_persona_that_accepts_every_claim() -> None:
+    audit = audit_persona(AGREEABLE_CALL, GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2, 4, 6]
+    assert any("The price is hard to justify" in rec for rec in audit.recommendations)
+    assert audit.overall_score < 9
+    # The same acceptance is fine from an easy persona, and after an objection was raised.
+    assert flagged(audit_persona(AGREEABLE_CALL, PersonaProfile(archetype="lamb", difficulty=1)),
+                   FlagReason.NO_RESISTANCE) == []
+    objected = [*AGREEABLE_CALL[:1], Turn(2, Role.ASSISTANT, "Half? The price is hard to justify for that."),
+                *AGREEABLE_CALL[2:]]
+    assert flagged(audit_persona(objected, GUARDED), FlagReason.NO_RESISTANCE) == []
+
+
+def test_answers_about_something_else() -> None:
+    audit = audit_persona(dialogue(
+        "What happens in a new hire's first week?",
+        "The weather has been lovely here lately, we had lunch outside on the terrace yesterday.",
+        "When did you last change the process?", "Honestly the best pizza in town is two doors down from us.",
+        "Who owns onboarding today?", "Nobody really, the store managers do what they can.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
+    assert "first week" in next(q for q in audit.flagged_quotes if q.sequence == 2).explanation
+
+
+def test_the_same_sentence_again_and_again() -> None:
+    line = "We are not really looking to change anything right now."
+    audit = audit_persona(call(*[line] * 8), GUARDED)
+    assert flagged(audit, FlagReason.REPETITION) == [4, 6, 8, 10, 12, 14, 16]
+    assert audit.scores.authenticity <= 2
+    assert audit.overall_score < 9
+
+
+def test_figures_the_scenario_rules_out() -> None:
+    audit = audit_persona(dialogue(
+        "Roughly how big is the company?", "About forty people. Small.",
+        "What could you spend on this?", "Half a million a year, maybe more.",
+        "What does the company do?", "We run a chain of dental clinics.",
+        "When is the contract up?", "Our contract renews in June.",
+        "And the spend you mentioned earlier?", "Up to a hundred thousand a year, by the end of Q3.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2, 4, 6, 8]
+    explanations = " ".join(q.explanation for q in audit.flagged_quotes if q.reason == FlagReason.CONTRADICTS_SCENARIO)
+    for part in ("size", "budget", "industry", "timeline"):
+        assert part in explanations
+
+
+@pytest.mark.parametrize("line", [
+    "I'm here to help you practise, so a good next step would be asking me about budget.",
+    "Stepping out of character, you did a solid job on discovery.",
+    "In this scenario I would probably switch, since that is how the exercise is set up.",
+    "To summarize our conversation so far, you have covered pricing. Let me know if you have more questions.",
+    "Great follow-up question, you are doing really well so far, keep it up.",
+])
+def test_character_breaks_in_other_words(line: str) -> None:
+    audit = audit_persona(call(line), GUARDED)
+    assert flagged(audit, FlagReason.OUT_OF_CHARACTER) == [2]
+
+
+def test_insults_are_beyond_any_traits() -> None:
+    disagreeable = PersonaProfile(archetype="bull", difficulty=5, personality_traits=("blunt", "impatient"),
+                                  traits={"agreeableness": 0.1})
+    audit = audit_persona(dialogue(
+        "Can I ask what your cloud spend looks like?", "You clearly did zero homework, you clown.",
+        "What changed in the bill this year?", "It went up sixty percent. Get to the point.",
+    ), disagreeable)
+    assert flagged(audit, FlagReason.HOSTILITY) == [2]
+    assert "'clown'" in audit.flagged_quotes[0].explanation
+    assert audit.scores.consistency <= 6
+
+
+def test_minimal_answers_to_open_questions() -> None:
+    audit = audit_persona(dialogue(
+        "Tell me about how onboarding works at your stores.", "Slowly.",
+        "What makes it slow?", "Paperwork.",
+        "Is this something you would look at this year?", "Maybe.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.MINIMAL_ANSWER) == [2, 4]  # "Maybe." answers a closed question
+    assert audit.scores.brevity <= 6

@@ -36,6 +36,24 @@ class _FlagReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FlagReason
     """Gives in, or moves the call on, too early or too late for its difficulty."""
     FLAG_REASON_OTHER: _FlagReason.ValueType  # 6
     """Anything else; see the explanation."""
+    FLAG_REASON_EARLY_DISCLOSURE: _FlagReason.ValueType  # 50
+    """Gives its budget, who signs or its deadline before the candidate earned
+    it (asked about it; from difficulty 4, after asking about its problem).
+    """
+    FLAG_REASON_NO_RESISTANCE: _FlagReason.ValueType  # 51
+    """From difficulty 3, accepts the candidate's claims without raising any of
+    its objections.
+    """
+    FLAG_REASON_UNRESPONSIVE: _FlagReason.ValueType  # 52
+    """Does not answer what the candidate asked, nor push back on it."""
+    FLAG_REASON_REPETITION: _FlagReason.ValueType  # 53
+    """Says again, word for word or nearly, what it already said."""
+    FLAG_REASON_CONTRADICTS_SCENARIO: _FlagReason.ValueType  # 54
+    """A budget, deadline, company size or industry the scenario rules out."""
+    FLAG_REASON_HOSTILITY: _FlagReason.ValueType  # 55
+    """Insults or demeans the candidate, whatever its traits."""
+    FLAG_REASON_MINIMAL_ANSWER: _FlagReason.ValueType  # 56
+    """Three words or fewer in answer to an open question."""
 
 class FlagReason(_FlagReason, metaclass=_FlagReasonEnumTypeWrapper):
     """The parts of a post-call persona audit that both the analysis service (which
@@ -62,6 +80,24 @@ FLAG_REASON_PACING: FlagReason.ValueType  # 5
 """Gives in, or moves the call on, too early or too late for its difficulty."""
 FLAG_REASON_OTHER: FlagReason.ValueType  # 6
 """Anything else; see the explanation."""
+FLAG_REASON_EARLY_DISCLOSURE: FlagReason.ValueType  # 50
+"""Gives its budget, who signs or its deadline before the candidate earned
+it (asked about it; from difficulty 4, after asking about its problem).
+"""
+FLAG_REASON_NO_RESISTANCE: FlagReason.ValueType  # 51
+"""From difficulty 3, accepts the candidate's claims without raising any of
+its objections.
+"""
+FLAG_REASON_UNRESPONSIVE: FlagReason.ValueType  # 52
+"""Does not answer what the candidate asked, nor push back on it."""
+FLAG_REASON_REPETITION: FlagReason.ValueType  # 53
+"""Says again, word for word or nearly, what it already said."""
+FLAG_REASON_CONTRADICTS_SCENARIO: FlagReason.ValueType  # 54
+"""A budget, deadline, company size or industry the scenario rules out."""
+FLAG_REASON_HOSTILITY: FlagReason.ValueType  # 55
+"""Insults or demeans the candidate, whatever its traits."""
+FLAG_REASON_MINIMAL_ANSWER: FlagReason.ValueType  # 56
+"""Three words or fewer in answer to an open question."""
 Global___FlagReason: _TypeAlias = FlagReason  # noqa: Y015
 
 @_typing.final

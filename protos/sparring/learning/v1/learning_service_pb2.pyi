@@ -160,6 +160,20 @@ class _FindingKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FindingKi
     FINDING_KIND_OUT_OF_CHARACTER: _FindingKind.ValueType  # 4
     FINDING_KIND_INCONSISTENCY: _FindingKind.ValueType  # 5
     FINDING_KIND_PACING: _FindingKind.ValueType  # 6
+    FINDING_KIND_EARLY_DISCLOSURE: _FindingKind.ValueType  # 50
+    """Budget, signer or deadline given before the candidate earned them."""
+    FINDING_KIND_NO_RESISTANCE: _FindingKind.ValueType  # 51
+    """Claims accepted without any of the persona's objections."""
+    FINDING_KIND_UNRESPONSIVE: _FindingKind.ValueType  # 52
+    """Answers that do not answer what was asked."""
+    FINDING_KIND_REPETITION: _FindingKind.ValueType  # 53
+    """The same answer again."""
+    FINDING_KIND_CONTRADICTS_SCENARIO: _FindingKind.ValueType  # 54
+    """Figures or facts the scenario rules out."""
+    FINDING_KIND_HOSTILITY: _FindingKind.ValueType  # 55
+    """Insults to the candidate."""
+    FINDING_KIND_MINIMAL_ANSWER: _FindingKind.ValueType  # 56
+    """A word or three to open questions."""
 
 class FindingKind(_FindingKind, metaclass=_FindingKindEnumTypeWrapper):
     """Kind of pattern found in the corpus."""
@@ -174,6 +188,20 @@ FINDING_KIND_REPEATED_PHRASE: FindingKind.ValueType  # 3
 FINDING_KIND_OUT_OF_CHARACTER: FindingKind.ValueType  # 4
 FINDING_KIND_INCONSISTENCY: FindingKind.ValueType  # 5
 FINDING_KIND_PACING: FindingKind.ValueType  # 6
+FINDING_KIND_EARLY_DISCLOSURE: FindingKind.ValueType  # 50
+"""Budget, signer or deadline given before the candidate earned them."""
+FINDING_KIND_NO_RESISTANCE: FindingKind.ValueType  # 51
+"""Claims accepted without any of the persona's objections."""
+FINDING_KIND_UNRESPONSIVE: FindingKind.ValueType  # 52
+"""Answers that do not answer what was asked."""
+FINDING_KIND_REPETITION: FindingKind.ValueType  # 53
+"""The same answer again."""
+FINDING_KIND_CONTRADICTS_SCENARIO: FindingKind.ValueType  # 54
+"""Figures or facts the scenario rules out."""
+FINDING_KIND_HOSTILITY: FindingKind.ValueType  # 55
+"""Insults to the candidate."""
+FINDING_KIND_MINIMAL_ANSWER: FindingKind.ValueType  # 56
+"""A word or three to open questions."""
 Global___FindingKind: _TypeAlias = FindingKind  # noqa: Y015
 
 class _PatchTarget:
@@ -214,6 +242,12 @@ class _PatchOperationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchO
     inserted. Only one can be ACTIVE per archetype and target: a new one
     supersedes the active one.
     """
+    PATCH_OPERATION_EDIT_PART: _PatchOperation.ValueType  # 50
+    """A structured patch: adds to, replaces in or removes from one named part of
+    what the persona is told (part, edit, find_text, text), for the personas of
+    its scope. The rendered prompt is the result: a replaced or removed rule is
+    no longer in it.
+    """
 
 class PatchOperation(_PatchOperation, metaclass=_PatchOperationEnumTypeWrapper):
     """What a patch does; surgical changes, never rewrites."""
@@ -228,7 +262,85 @@ PATCH_OPERATION_CHANGE_LENGTH_RANGE: PatchOperation.ValueType  # 3
 inserted. Only one can be ACTIVE per archetype and target: a new one
 supersedes the active one.
 """
+PATCH_OPERATION_EDIT_PART: PatchOperation.ValueType  # 50
+"""A structured patch: adds to, replaces in or removes from one named part of
+what the persona is told (part, edit, find_text, text), for the personas of
+its scope. The rendered prompt is the result: a replaced or removed rule is
+no longer in it.
+"""
 Global___PatchOperation: _TypeAlias = PatchOperation  # noqa: Y015
+
+class _PromptPart:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromptPartEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromptPart.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMPT_PART_UNSPECIFIED: _PromptPart.ValueType  # 0
+    PROMPT_PART_ARCHETYPE_GUIDANCE: _PromptPart.ValueType  # 1
+    """The archetype's voice guidance ({archetype_guidance}); text."""
+    PROMPT_PART_COMMUNICATION_STYLE: _PromptPart.ValueType  # 2
+    """The persona's communication style ({persona.communication_style}); text."""
+    PROMPT_PART_PERSONALITY_TRAITS: _PromptPart.ValueType  # 3
+    """The persona's personality traits ({persona.personality_traits}); a list."""
+    PROMPT_PART_OBJECTION_PATTERNS: _PromptPart.ValueType  # 4
+    """The persona's objection patterns ({persona.objection_patterns}); a list."""
+    PROMPT_PART_BANNED_PHRASES: _PromptPart.ValueType  # 5
+    """Phrases the persona never says, told as one rule; a list: ADD or REMOVE."""
+    PROMPT_PART_LENGTH_RANGE: _PromptPart.ValueType  # 6
+    """The words per turn the persona keeps to, told as one rule: REPLACE only,
+    with words_per_turn.
+    """
+
+class PromptPart(_PromptPart, metaclass=_PromptPartEnumTypeWrapper):
+    """A named part of what a persona is told, that a structured patch edits."""
+
+PROMPT_PART_UNSPECIFIED: PromptPart.ValueType  # 0
+PROMPT_PART_ARCHETYPE_GUIDANCE: PromptPart.ValueType  # 1
+"""The archetype's voice guidance ({archetype_guidance}); text."""
+PROMPT_PART_COMMUNICATION_STYLE: PromptPart.ValueType  # 2
+"""The persona's communication style ({persona.communication_style}); text."""
+PROMPT_PART_PERSONALITY_TRAITS: PromptPart.ValueType  # 3
+"""The persona's personality traits ({persona.personality_traits}); a list."""
+PROMPT_PART_OBJECTION_PATTERNS: PromptPart.ValueType  # 4
+"""The persona's objection patterns ({persona.objection_patterns}); a list."""
+PROMPT_PART_BANNED_PHRASES: PromptPart.ValueType  # 5
+"""Phrases the persona never says, told as one rule; a list: ADD or REMOVE."""
+PROMPT_PART_LENGTH_RANGE: PromptPart.ValueType  # 6
+"""The words per turn the persona keeps to, told as one rule: REPLACE only,
+with words_per_turn.
+"""
+Global___PromptPart: _TypeAlias = PromptPart  # noqa: Y015
+
+class _PartEdit:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PartEditEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PartEdit.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PART_EDIT_UNSPECIFIED: _PartEdit.ValueType  # 0
+    PART_EDIT_ADD: _PartEdit.ValueType  # 1
+    """Adds text: a sentence at the end of a text part, an item of a list part."""
+    PART_EDIT_REPLACE: _PartEdit.ValueType  # 2
+    """Replaces find_text (a passage of a text part, an item of a list part)
+    with text; the length range with words_per_turn.
+    """
+    PART_EDIT_REMOVE: _PartEdit.ValueType  # 3
+    """Removes find_text."""
+
+class PartEdit(_PartEdit, metaclass=_PartEditEnumTypeWrapper):
+    """How a structured patch edits its part."""
+
+PART_EDIT_UNSPECIFIED: PartEdit.ValueType  # 0
+PART_EDIT_ADD: PartEdit.ValueType  # 1
+"""Adds text: a sentence at the end of a text part, an item of a list part."""
+PART_EDIT_REPLACE: PartEdit.ValueType  # 2
+"""Replaces find_text (a passage of a text part, an item of a list part)
+with text; the length range with words_per_turn.
+"""
+PART_EDIT_REMOVE: PartEdit.ValueType  # 3
+"""Removes find_text."""
+Global___PartEdit: _TypeAlias = PartEdit  # noqa: Y015
 
 class _PatchState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -278,6 +390,10 @@ class _PatchOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchOrig
     """The apply stage of an evolution run."""
     PATCH_ORIGIN_MANUAL: _PatchOrigin.ValueType  # 2
     """CreatePromptPatch."""
+    PATCH_ORIGIN_LEARNED_MODULE: _PatchOrigin.ValueType  # 50
+    """A published (ACTIVE) learned module of a persona that calls for
+    reinforcement, as ListActivePatches gives it for that persona; never stored.
+    """
 
 class PatchOrigin(_PatchOrigin, metaclass=_PatchOriginEnumTypeWrapper):
     """Where a patch came from."""
@@ -287,6 +403,10 @@ PATCH_ORIGIN_EVOLUTION_RUN: PatchOrigin.ValueType  # 1
 """The apply stage of an evolution run."""
 PATCH_ORIGIN_MANUAL: PatchOrigin.ValueType  # 2
 """CreatePromptPatch."""
+PATCH_ORIGIN_LEARNED_MODULE: PatchOrigin.ValueType  # 50
+"""A published (ACTIVE) learned module of a persona that calls for
+reinforcement, as ListActivePatches gives it for that persona; never stored.
+"""
 Global___PatchOrigin: _TypeAlias = PatchOrigin  # noqa: Y015
 
 class _PatchAction:
@@ -522,6 +642,39 @@ VARIANT_STATUS_STOPPED_WORSE: VariantStatus.ValueType  # 6
 Global___VariantStatus: _TypeAlias = VariantStatus  # noqa: Y015
 
 @_typing.final
+class PatchScope(_message.Message):
+    """The personas a structured patch reaches, besides its archetype."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    MIN_DIFFICULTY_FIELD_NUMBER: _builtins.int
+    MAX_DIFFICULTY_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}": that persona only. Empty: every persona of the
+    patch's archetype (or of every archetype) within the difficulty range.
+    """
+    min_difficulty: _builtins.int
+    """With no persona: the lowest and highest difficulty reached, 1 to 5; both 0
+    for every difficulty.
+    """
+    max_difficulty: _builtins.int
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        min_difficulty: _builtins.int = ...,
+        max_difficulty: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_difficulty", b"max_difficulty", "min_difficulty", b"min_difficulty", "persona", b"persona"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PatchScope: _TypeAlias = PatchScope  # noqa: Y015
+
+@_typing.final
 class AuditScoreMeans(_message.Message):
     """Means of audit scores over several audits or simulated calls, each 1.0 to 10.0."""
 
@@ -721,7 +874,10 @@ class EvolutionOptions(_message.Message):
     """
     auto_apply: _builtins.bool
     """Activate passing patches at once instead of leaving them PROPOSED for
-    approval. False by default: an operator reviews what a run proposes.
+    approval. False by default: an operator reviews what a run proposes. Only
+    a patch validated on the model path is activated: the local engine is an
+    instruction-following stand-in, so a patch it alone validated stays
+    PROPOSED (listed in the apply stage's awaiting_approval).
     """
     engine: Global___Engine.ValueType
     """Engine for refinements and simulated calls; unset means the configured default."""
@@ -1208,6 +1364,7 @@ class ApplyStage(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PATCHES_FIELD_NUMBER: _builtins.int
     REJECTED_REFINEMENT_IDS_FIELD_NUMBER: _builtins.int
+    AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1220,16 +1377,23 @@ class ApplyStage(_message.Message):
     def rejected_refinement_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Refinements not written because they failed validation."""
 
+    @_builtins.property
+    def awaiting_approval(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """With auto_apply: patches left PROPOSED because only the local engine
+        validated them; an operator approves them or not.
+        """
+
     def __init__(
         self,
         *,
         status: Global___StageStatus | None = ...,
         patches: _abc.Iterable[_builtins.str] | None = ...,
         rejected_refinement_ids: _abc.Iterable[_builtins.str] | None = ...,
+        awaiting_approval: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_approval", b"awaiting_approval", "patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1346,6 +1510,10 @@ class PromptPatch(_message.Message):
     ACTIVATE_TIME_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    EDIT_FIELD_NUMBER: _builtins.int
+    FIND_TEXT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "patches/{patch_id}". Output only."""
     archetype: _builtins.str
@@ -1355,7 +1523,9 @@ class PromptPatch(_message.Message):
     operation: Global___PatchOperation.ValueType
     """Required."""
     text: _builtins.str
-    """The text inserted into the prompt, 1 to 1000 characters. Required."""
+    """The text inserted into the prompt, 1 to 1000 characters. Required, except
+    for EDIT_PART with REMOVE (empty) or on the length range (optional).
+    """
     phrase: _builtins.str
     """BAN_PHRASE: the phrase, 1 to 200 characters; empty otherwise."""
     state: Global___PatchState.ValueType
@@ -1390,6 +1560,15 @@ class PromptPatch(_message.Message):
     """Output only. Number of the latest revision."""
     etag: _builtins.str
     """Output only. Changes on every change; a mismatch is ABORTED."""
+    part: Global___PromptPart.ValueType
+    """EDIT_PART: the part edited. Unset otherwise."""
+    edit: Global___PartEdit.ValueType
+    """EDIT_PART: how. Unset otherwise."""
+    find_text: _builtins.str
+    """EDIT_PART with REPLACE or REMOVE: the passage or item edited, 1 to 1000
+    characters; it must be in the part of at least one persona the patch
+    reaches (not for the length range).
+    """
     @_builtins.property
     def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the range, 1 <= min_words <= max_words <= 200; unset
@@ -1407,6 +1586,12 @@ class PromptPatch(_message.Message):
     @_builtins.property
     def activate_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When it last became ACTIVE."""
+
+    @_builtins.property
+    def scope(self) -> Global___PatchScope:
+        """EDIT_PART: the personas reached; unset reaches every persona of the
+        archetype.
+        """
 
     def __init__(
         self,
@@ -1434,10 +1619,14 @@ class PromptPatch(_message.Message):
         activate_time: _timestamp_pb2.Timestamp | None = ...,
         revision: _builtins.int = ...,
         etag: _builtins.str = ...,
+        part: Global___PromptPart.ValueType = ...,
+        edit: Global___PartEdit.ValueType = ...,
+        find_text: _builtins.str = ...,
+        scope: Global___PatchScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "create_time", b"create_time", "update_time", b"update_time", "words_per_turn", b"words_per_turn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "create_time", b"create_time", "scope", b"scope", "update_time", b"update_time", "words_per_turn", b"words_per_turn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "archetype", b"archetype", "baseline_score", b"baseline_score", "create_time", b"create_time", "etag", b"etag", "evolution_run", b"evolution_run", "motivation", b"motivation", "name", b"name", "operation", b"operation", "origin", b"origin", "phrase", b"phrase", "refinement_id", b"refinement_id", "revision", b"revision", "source_audit_count", b"source_audit_count", "state", b"state", "superseded_by", b"superseded_by", "supersedes", b"supersedes", "target", b"target", "text", b"text", "update_time", b"update_time", "validated", b"validated", "validation_score", b"validation_score", "words_per_turn", b"words_per_turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "archetype", b"archetype", "baseline_score", b"baseline_score", "create_time", b"create_time", "edit", b"edit", "etag", b"etag", "evolution_run", b"evolution_run", "find_text", b"find_text", "motivation", b"motivation", "name", b"name", "operation", b"operation", "origin", b"origin", "part", b"part", "phrase", b"phrase", "refinement_id", b"refinement_id", "revision", b"revision", "scope", b"scope", "source_audit_count", b"source_audit_count", "state", b"state", "superseded_by", b"superseded_by", "supersedes", b"supersedes", "target", b"target", "text", b"text", "update_time", b"update_time", "validated", b"validated", "validation_score", b"validation_score", "words_per_turn", b"words_per_turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2750,9 +2939,16 @@ class ListActivePatchesRequest(_message.Message):
 
     ARCHETYPE_FIELD_NUMBER: _builtins.int
     TARGETS_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
     archetype: _builtins.str
     """"archetypes/{archetype_id}" of the persona being rendered; empty returns only
     the patches for all archetypes.
+    """
+    persona: _builtins.str
+    """"personas/{persona_id}" being rendered: also its published learned modules
+    that call for reinforcement, each as a structured patch of that persona
+    ("patches/module-{persona_id}-{module}", origin LEARNED_MODULE) whose text
+    says its confidence. Held, retired and draft modules are not given.
     """
     @_builtins.property
     def targets(self) -> _containers.RepeatedScalarFieldContainer[Global___PatchTarget.ValueType]:
@@ -2763,10 +2959,11 @@ class ListActivePatchesRequest(_message.Message):
         *,
         archetype: _builtins.str = ...,
         targets: _abc.Iterable[Global___PatchTarget.ValueType] | None = ...,
+        persona: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "targets", b"targets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "persona", b"persona", "targets", b"targets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

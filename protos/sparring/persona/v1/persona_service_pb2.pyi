@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -145,6 +146,10 @@ class _PatchSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchSour
     """
     PATCH_SOURCE_DISABLED: _PatchSource.ValueType  # 3
     """No learning service is configured."""
+    PATCH_SOURCE_LAST_KNOWN_GOOD: _PatchSource.ValueType  # 50
+    """The learning service could not be reached in time; the last set of active
+    patches it gave for the archetype was applied (its age is patches_age).
+    """
 
 class PatchSource(_PatchSource, metaclass=_PatchSourceEnumTypeWrapper):
     """Where the prompt patches of a rendering came from."""
@@ -158,6 +163,10 @@ without patches rather than failing the call start.
 """
 PATCH_SOURCE_DISABLED: PatchSource.ValueType  # 3
 """No learning service is configured."""
+PATCH_SOURCE_LAST_KNOWN_GOOD: PatchSource.ValueType  # 50
+"""The learning service could not be reached in time; the last set of active
+patches it gave for the archetype was applied (its age is patches_age).
+"""
 Global___PatchSource: _TypeAlias = PatchSource  # noqa: Y015
 
 @_typing.final
@@ -989,7 +998,9 @@ class AppliedPatch(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     patch: _builtins.str
-    """"patches/{patch_id}" in the learning service."""
+    """"patches/{patch_id}" in the learning service ("patches/module-{persona_id}-{module}"
+    for a published learned module of the persona).
+    """
     target: _builtins.str
     """"voice_prompt", "system_prompt" or "elemental_behavior"."""
     text: _builtins.str
@@ -1021,6 +1032,7 @@ class RenderPromptResponse(_message.Message):
     APPLIED_MEMORY_FIELD_NUMBER: _builtins.int
     MEMORY_SOURCE_FIELD_NUMBER: _builtins.int
     MEMORY_TRUNCATED_FIELD_NUMBER: _builtins.int
+    PATCHES_AGE_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1037,6 +1049,12 @@ class RenderPromptResponse(_message.Message):
     def applied_memory(self) -> _containers.RepeatedCompositeFieldContainer[_memory_service_pb2.AppliedMemory]:
         """The remembered items the system prompt's memory section holds."""
 
+    @_builtins.property
+    def patches_age(self) -> _duration_pb2.Duration:
+        """With PATCH_SOURCE_LAST_KNOWN_GOOD: how long ago the learning service last
+        gave the applied set. Unset otherwise.
+        """
+
     def __init__(
         self,
         *,
@@ -1049,10 +1067,11 @@ class RenderPromptResponse(_message.Message):
         applied_memory: _abc.Iterable[_memory_service_pb2.AppliedMemory] | None = ...,
         memory_source: _memory_service_pb2.MemorySource.ValueType = ...,
         memory_truncated: _builtins.bool = ...,
+        patches_age: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["patches_age", b"patches_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,130 @@
+"""A scenario's facts (budget, timeline, company size, industry) and what a persona's words say about them.
+
+Pure text rules, no I/O: numbers written in words are read by `text2num` ("eighty thousand" is 80000), so a persona
+that names its budget in words is read as one that names it in digits."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from text_to_num import alpha2digit
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_ORDINAL_QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": 4}
+_QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth|last) quarter\b", re.IGNORECASE)
+# "May" is also a verb: it is a month only after a word that dates it.
+_MONTH = re.compile(r"\b(" + "|".join(month for month in _MONTHS if month != "may")
+                    + r")\b|\b(?:in|by|before|until|end of|early|late|mid) (may)\b", re.IGNORECASE)
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
+_MONEY = re.compile(
+    rf"(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|million)?\b"
+    rf"(?:\s*(?:-|\u2013|to|and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|million)?\b)?"
+    r"(?!\s*\+?\s*(?:employees|people|staff|of us|users|customers))",
+    re.IGNORECASE)
+_HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)
+_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*(?:employees|people|staff|of us)\b",
+                        re.IGNORECASE)
+
+# Words that place a company in an industry; a persona naming another industry's words contradicts its scenario.
+INDUSTRIES: dict[str, tuple[str, ...]] = {
+    "retail": ("retail", "store", "stores", "shop", "shops", "shoppers", "supermarket", "chain of stores"),
+    "software": ("saas", "software", "platform", "app", "startup", "subscription", "cloud"),
+    "financial services": ("bank", "banking", "financial", "insurance", "insurer", "fund", "fintech", "treasury",
+                           "lender", "credit union"),
+    "healthcare": ("clinic", "clinics", "hospital", "hospitals", "dental", "patients", "pharmacy", "medical"),
+    "manufacturing": ("factory", "factories", "plant", "plants", "manufacturer", "manufacturing", "assembly line"),
+    "hospitality": ("restaurant", "restaurants", "hotel", "hotels", "bar", "cafe", "catering"),
+    "construction": ("construction", "contractor", "building sites", "builders"),
+    "logistics": ("logistics", "warehouse", "warehouses", "trucking", "freight", "shipping", "distribution"),
+    "education": ("school", "schools", "university", "college", "students", "teachers"),
+}
+_INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.IGNORECASE)
+                   for group, terms in INDUSTRIES.items()}
+
+
+def digits(text: str) -> str:
+    """The text with its numbers written in words turned into digits."""
+    converted: str = alpha2digit(text, "en")
+    return converted
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def money(text: str) -> list[tuple[float, float]]:
+    """The money figures the text names, each as a (low, high) range: "$50k-$120k", "up to a hundred thousand",
+    "between fifty and a hundred thousand", "half a million". A bare number counts only from 1,000 or with a
+    currency sign or a scale."""
+    text = _HALF.sub(lambda match: str(int(match.group(1)) // 2), digits(text))
+    found = []
+    for match in _MONEY.finditer(text):
+        sign, first, scale, second_sign, second, second_scale = match.groups()
+        low = _number(first) * _SCALE.get((scale or "").lower(), 1)
+        high = low
+        if second is not None:
+            high = _number(second) * _SCALE.get((second_scale or "").lower(), 1)
+            while not scale and low * 1000 <= high:  # "50 and 100000": the first shares the second's scale
+                low *= 1000
+        money_like = sign or second_sign or scale or second_scale or high >= 1000
+        if money_like and high >= 100:
+            found.append((min(low, high), max(low, high)))
+    return found
+
+
+def headcounts(text: str) -> list[tuple[float, float]]:
+    """Numbers of people the text names, each as a (low, high) range; "5000+" is (5000, infinity)."""
+    found = []
+    for match in _HEADCOUNT.finditer(digits(text)):
+        low = _number(match.group(1))
+        high = math.inf if match.group(2) else _number(match.group(3)) if match.group(3) else low
+        found.append((low, high))
+    return found
+
+
+def quarters(text: str) -> set[int]:
+    """The calendar quarters the text dates something in: "Q3", "third quarter", "by September"."""
+    found = {int(q) if q else _ORDINAL_QUARTERS[ordinal.lower()] for q, ordinal in _QUARTER.findall(text)}
+    found |= {_MONTHS.index((month or may).lower()) // 3 + 1 for month, may in _MONTH.findall(text)}
+    return found
+
+
+def industries(text: str) -> set[str]:
+    return {group for group, pattern in _INDUSTRY_WORDS.items() if pattern.search(text)}
+
+
+def overlaps(figure: tuple[float, float], allowed: tuple[float, float], tolerance: float = 0.5) -> bool:
+    """Whether a figure is within reach of the allowed range: half its low end to one and a half its high end."""
+    return figure[1] >= allowed[0] * (1 - tolerance) and figure[0] <= allowed[1] * (1 + tolerance)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFacts:
+    """What the scenario says about the persona's company; empty strings where it says nothing."""
+
+    budget_range: str = ""  # e.g. "$50k-$120k per year"
+    decision_timeline: str = ""  # e.g. "decision by end of Q3"
+    company_size: str = ""  # e.g. "mid-market (200-1000 employees)"
+    industry: str = ""  # e.g. "retail"
+
+    @property
+    def budget(self) -> tuple[float, float] | None:
+        figures = money(self.budget_range)
+        return (min(low for low, _ in figures), max(high for _, high in figures)) if figures else None
+
+    @property
+    def headcount(self) -> tuple[float, float] | None:
+        figures = headcounts(self.company_size)
+        return figures[0] if figures else None
+
+    @property
+    def timeline_quarters(self) -> set[int]:
+        return quarters(self.decision_timeline)
+
+    @property
+    def industry_groups(self) -> set[str]:
+        return industries(self.industry)

@@ -1,0 +1,43 @@
+"""The labelled persona turns (tests/data/persona_audit_set) are well formed, and the auditor holds the figures
+docs/persona_audit.md gives for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from calls.persona_audit import FlagReason
+from calls.turns import Role
+from devtools.persona_audit_eval import FLAWS, SPLITS, figures, load
+
+CALLS = load()
+
+# docs/persona_audit.md, after the two fixes: (precision, recall) by split; no figure may fall below these.
+DOCUMENTED = {
+    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (0.86, 1.0), "unresponsive": (0.33, 0.6),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+                 "hostility": (1.0, 1.0), "minimal_answer": (0.67, 1.0)},
+    "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.75, 0.75),
+                    "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+                    "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+}
+
+
+def test_the_set_is_well_formed() -> None:
+    assert set(FLAWS) <= {reason.value for reason in FlagReason}
+    assert len({call.id for call in CALLS}) == len(CALLS)
+    for call in CALLS:
+        assert call.split in SPLITS
+        assert [turn.role for turn in call.turns] == [Role.USER, Role.ASSISTANT] * (len(call.turns) // 2), call.id
+        assert all(labels <= set(FLAWS) for labels in call.labels.values()), call.id
+    for split in SPLITS:
+        labelled = {flaw for call in CALLS if call.split == split for labels in call.labels.values()
+                    for flaw in labels}
+        assert labelled == set(FLAWS), f"every flaw has labelled turns in {split}"
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_the_documented_figures_hold(split: str) -> None:
+    measured = figures(call for call in CALLS if call.split == split)
+    for flaw, (precision, recall) in DOCUMENTED[split].items():
+        assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
+        assert measured[flaw].recall is not None and measured[flaw].recall >= recall - 0.005, flaw
