@@ -20,6 +20,7 @@ SERVICE = "service"
 ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
 
 _PERSONA = "/sparring.persona.v1.PersonaService/"
+_VOICE_AGENTS = "/sparring.persona.v1.VoiceAgentService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -60,6 +61,10 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "GetArchetype": _CATALOGUE_READ,
     _PERSONA + "ListArchetypes": _CATALOGUE_READ,
     _PERSONA + "CreateArchetype": _rule(AUTHOR, mutating=True),
+    # Voice agents: provisioned for the transcript service at round start, read by self-hosted gateways
+    _VOICE_AGENTS + "ProvisionVoiceAgent": _rule(SERVICE, mutating=True, costly=True,
+                                                 note="may create an agent at a voice provider"),
+    _VOICE_AGENTS + "GetVoiceAgent": _rule(GATEWAY, SERVICE),
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,
@@ -73,6 +78,12 @@ PERMISSIONS: dict[str, MethodRule] = {
                                        note="interviewers: only their own sessions"),
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
+    _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
+                                           note="interviewers and gateways: only their own sessions"),
+    _TRANSCRIPT + "GetVoiceRound": _SESSION_READ,
+    _TRANSCRIPT + "ListVoiceRounds": _SESSION_READ,
+    _TRANSCRIPT + "EndVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True,
+                                         note="interviewers and gateways: only their own sessions"),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

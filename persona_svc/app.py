@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
+import grpc
+from sparring.persona.v1 import (
+    persona_service_pb2,
+    persona_service_pb2_grpc,
+    voice_agent_service_pb2,
+    voice_agent_service_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
+from persona_svc.adapters.voice_agent_store import SqlVoiceAgentUnitOfWork
+from persona_svc.adapters.voice_providers import LocalVoiceProvider
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.servicer import PersonaServicer
+from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.ports import PatchProvider
+from persona_svc.service_layer.voice_agents import VoiceAgents
+from persona_svc.service_layer.voice_ports import VoiceProvider
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
 from svckit.db import autocommit
@@ -24,6 +35,7 @@ from svckit.server import GrpcApp
 from svckit.transport import Security
 
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
+VOICE_AGENT_SERVICE_NAME = voice_agent_service_pb2.DESCRIPTOR.services_by_name["VoiceAgentService"].full_name
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
@@ -45,6 +57,15 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
     return Catalogue(lambda organization: SqlCatalogueUnitOfWork(engine, organization),
                      lambda organization: SqlCatalogueUnitOfWork(reads, organization), patches,
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
+
+
+def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: PersonaSettings) -> VoiceAgents:
+    """The voice-agent use cases on PostgreSQL, with every provider this service can reach."""
+    providers: dict[str, VoiceProvider] = {provider.name: provider for provider in (LocalVoiceProvider(),)}
+    reads = autocommit(engine)
+    return VoiceAgents(catalogue, lambda organization: SqlVoiceAgentUnitOfWork(engine, organization),
+                       lambda organization: SqlVoiceAgentUnitOfWork(reads, organization), providers,
+                       settings.voice_provider)
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
@@ -69,15 +90,21 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         for cache in caches:
             cache.disable()
 
+    voice_agents = build_voice_agents(engine, catalogue, settings)
+
     listener = PgListener("persona", settings.database_url or "", {"persona_changes": on_change},
                           on_connected=on_connected, on_disconnected=on_disconnected)
     await listener.start()
 
+    def add_servicers(server: grpc.aio.Server) -> None:
+        persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue), server)
+        voice_agent_service_pb2_grpc.add_VoiceAgentServiceServicer_to_server(VoiceAgentServicer(voice_agents),
+                                                                             server)
+
     app = GrpcApp(
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, VOICE_AGENT_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(
-            PersonaServicer(catalogue), server),
+        add_servicers=add_servicers,
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

@@ -24,3 +24,4 @@ class PersonaSettings(ServiceSettings):
     patches_timeout_seconds: float = Field(default=0.25, gt=0, le=5,
                                            description="How long rendering waits for patches before going without")
     cache_entries: int = Field(default=10_000, ge=0)
+    voice_provider: str = Field(default="local", description="Voice provider of rounds that name none")

@@ -10,9 +10,10 @@ from tests.builders import uid
 
 
 async def new_session(stub, interval: int = 0, gateway: str = "", session_id: str = "",
-                      scenario: str = "scenarios/q2-cost-reduction") -> pb.Session:
+                      scenario: str = "scenarios/q2-cost-reduction",
+                      persona: str = "personas/sarah-chen") -> pb.Session:
     reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
-        persona="personas/sarah-chen", scenario=scenario, blueprint=persona_pb.BLUEPRINT_SALES,
+        persona=persona, scenario=scenario, blueprint=persona_pb.BLUEPRINT_SALES,
         analysis_interval=interval, gateway=gateway), session_id=session_id or f"call-{uid()}"))
     return reply.session
 

@@ -278,7 +278,7 @@ async def test_stored_catalogue_rows_go_to_the_organization_the_migration_is_giv
             " WHERE table_schema = 'persona' AND column_name = 'organization' AND table_name <> 'audit_log'"
             " ORDER BY table_name"))).all()
     assert [tuple(column) for column in columns] == [(table, "NO", None)
-                                                     for table in sorted((*tables, "request_log"))]
+                                                     for table in sorted((*tables, "request_log", "voice_agents"))]
 
 
 async def test_stored_analyses_audits_and_request_ids_take_the_organization_the_migration_names(engine, monkeypatch):
