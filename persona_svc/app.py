@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import grpc
 from sparring.persona.v1 import (
     persona_service_pb2,
@@ -13,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
+from persona_svc.adapters.elevenlabs_provider import KEY_SETTING as ELEVENLABS_KEY_SETTING
+from persona_svc.adapters.elevenlabs_provider import ElevenLabsProvider
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
+from persona_svc.adapters.provider_calls import ProviderCalls
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.adapters.voice_agent_store import SqlVoiceAgentUnitOfWork
 from persona_svc.adapters.voice_providers import LocalVoiceProvider
@@ -59,13 +64,19 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
-def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: PersonaSettings) -> VoiceAgents:
-    """The voice-agent use cases on PostgreSQL, with every provider this service can reach."""
-    providers: dict[str, VoiceProvider] = {provider.name: provider for provider in (LocalVoiceProvider(),)}
+def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue,
+                       settings: PersonaSettings) -> tuple[VoiceAgents, list[Callable[[], Awaitable[None]]]]:
+    """The voice-agent use cases on PostgreSQL, with every provider this service can reach, and what closes the
+    providers' connections."""
+    elevenlabs = ElevenLabsProvider(settings.elevenlabs_api_key, settings.elevenlabs_base_url, ProviderCalls(
+        ElevenLabsProvider.name, ELEVENLABS_KEY_SETTING, settings.voice_provider_timeout_seconds,
+        settings.voice_provider_max_retries, settings.voice_provider_budget_seconds))
+    providers: dict[str, VoiceProvider] = {provider.name: provider for provider in (LocalVoiceProvider(), elevenlabs)}
     reads = autocommit(engine)
-    return VoiceAgents(catalogue, lambda organization: SqlVoiceAgentUnitOfWork(engine, organization),
-                       lambda organization: SqlVoiceAgentUnitOfWork(reads, organization), providers,
-                       settings.voice_provider)
+    voice_agents = VoiceAgents(catalogue, lambda organization: SqlVoiceAgentUnitOfWork(engine, organization),
+                               lambda organization: SqlVoiceAgentUnitOfWork(reads, organization), providers,
+                               settings.voice_provider)
+    return voice_agents, [elevenlabs.close]
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
@@ -90,7 +101,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         for cache in caches:
             cache.disable()
 
-    voice_agents = build_voice_agents(engine, catalogue, settings)
+    voice_agents, close_providers = build_voice_agents(engine, catalogue, settings)
 
     listener = PgListener("persona", settings.database_url or "", {"persona_changes": on_change},
                           on_connected=on_connected, on_disconnected=on_disconnected)
@@ -111,6 +122,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_close.append(listener.stop)
+    app.on_close.extend(close_providers)
     if learning is not None:
         app.on_close.append(learning.close)
     return app

@@ -25,3 +25,10 @@ class PersonaSettings(ServiceSettings):
                                            description="How long rendering waits for patches before going without")
     cache_entries: int = Field(default=10_000, ge=0)
     voice_provider: str = Field(default="local", description="Voice provider of rounds that name none")
+    elevenlabs_api_key: str = Field(default="", description="ElevenLabs API key; empty: rounds on elevenlabs are "
+                                                            "refused with FAILED_PRECONDITION")
+    elevenlabs_base_url: str = Field(default="https://api.elevenlabs.io", description="ElevenLabs API address")
+    voice_provider_timeout_seconds: float = Field(default=4.0, gt=0, le=60, description="Per try of a provider request")
+    voice_provider_max_retries: int = Field(default=4, ge=0, le=10, description="Tries after the first")
+    voice_provider_budget_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Most time one provider operation takes, its tries and waits included")

@@ -179,3 +179,18 @@ async def deleted_persona(personas) -> str:
     created = await create(personas)
     await personas.DeletePersona(pb.DeletePersonaRequest(name=created.name))
     return created.name
+
+
+@pytest_asyncio.fixture
+async def voiced(personas, catalogue):
+    """``await voiced(**fields)``: the name of a new persona with voice enabled (and ``fields``), in the shipped
+    catalogue's organization."""
+    from sparring.persona.v1 import persona_service_pb2 as pb
+
+    from tests.builders import new_persona
+
+    async def create(**fields) -> str:
+        reply = await personas.CreatePersona(pb.CreatePersonaRequest(persona=new_persona(**fields)))
+        return reply.persona.name
+
+    return create

@@ -16,10 +16,11 @@ from sparring.persona.v1 import voice_agent_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
-from tests.builders import field_mask, new_persona, uid
+from tests.builders import field_mask, uid
 from tests.e2e.status_details import rejected_in
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import new_session
+from tests.e2e.transcript_fixtures import new_session, rounds_of
+from tests.e2e.transcript_fixtures import start_round as start
 from tests.probes import metric
 from tests.security import OTHER_ORGANIZATION, token
 
@@ -38,27 +39,6 @@ def agents_created() -> float:
 async def gateway_voice_agents(persona_server, connect) -> voice_agent_service_pb2_grpc.VoiceAgentServiceStub:
     """The persona service's voice agents as a self-hosted gateway reads them."""
     return voice_agent_service_pb2_grpc.VoiceAgentServiceStub(connect(persona_server, token("gateway")))
-
-
-@pytest.fixture
-def voiced(personas, catalogue):
-    """``await voiced(**fields)``: the name of a new persona with voice enabled (and ``fields``)."""
-
-    async def create(**fields) -> str:
-        reply = await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona=new_persona(**fields)))
-        return reply.persona.name
-
-    return create
-
-
-async def start(transcripts, session: pb.Session, provider: str = "", request_id: str = "") -> pb.VoiceRound:
-    reply = await transcripts.StartVoiceRound(pb.StartVoiceRoundRequest(parent=session.name, provider=provider,
-                                                                        request_id=request_id))
-    return reply.voice_round
-
-
-async def rounds_of(transcripts, session: pb.Session) -> list[pb.VoiceRound]:
-    return list((await transcripts.ListVoiceRounds(pb.ListVoiceRoundsRequest(parent=session.name))).voice_rounds)
 
 
 async def test_a_round_starts_with_the_persona_agent_which_a_gateway_reads_back(

@@ -32,3 +32,13 @@ async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, sessio
     await gateway.acks_until(len(turns))
     gateway.close()
     return session.name
+
+
+async def start_round(stub, session: pb.Session, provider: str = "", request_id: str = "") -> pb.VoiceRound:
+    reply = await stub.StartVoiceRound(pb.StartVoiceRoundRequest(parent=session.name, provider=provider,
+                                                                 request_id=request_id))
+    return reply.voice_round
+
+
+async def rounds_of(stub, session: pb.Session) -> list[pb.VoiceRound]:
+    return list((await stub.ListVoiceRounds(pb.ListVoiceRoundsRequest(parent=session.name))).voice_rounds)

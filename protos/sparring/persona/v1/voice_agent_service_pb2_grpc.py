@@ -45,6 +45,16 @@ class VoiceAgentServiceStub:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
     with GetVoiceAgent by any self-hosted gateway.
+    - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
+    language and voice; every round gets its own signed conversation URL. Without
+    PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
+    metadata "setting"); a key it refuses is FAILED_PRECONDITION
+    (PROVIDER_KEY_REFUSED).
+
+    Timeouts, 429 (with its Retry-After), 5xx and malformed answers of a provider
+    are tried again, a bounded number of times within a time budget; then the call
+    is UNAVAILABLE (VOICE_PROVIDER_UNAVAILABLE) with metadata "provider",
+    "operation" and "outcome". Nothing is stored for an agent that was not created.
 
     Errors are google.rpc.Status values with an ErrorInfo (domain
     "persona.sparring.dev") and, for bad input, a BadRequest naming the field:
@@ -93,6 +103,16 @@ class VoiceAgentServiceServicer:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
     with GetVoiceAgent by any self-hosted gateway.
+    - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
+    language and voice; every round gets its own signed conversation URL. Without
+    PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
+    metadata "setting"); a key it refuses is FAILED_PRECONDITION
+    (PROVIDER_KEY_REFUSED).
+
+    Timeouts, 429 (with its Retry-After), 5xx and malformed answers of a provider
+    are tried again, a bounded number of times within a time budget; then the call
+    is UNAVAILABLE (VOICE_PROVIDER_UNAVAILABLE) with metadata "provider",
+    "operation" and "outcome". Nothing is stored for an agent that was not created.
 
     Errors are google.rpc.Status values with an ErrorInfo (domain
     "persona.sparring.dev") and, for bad input, a BadRequest naming the field:
@@ -160,6 +180,16 @@ class VoiceAgentService:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
     with GetVoiceAgent by any self-hosted gateway.
+    - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
+    language and voice; every round gets its own signed conversation URL. Without
+    PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
+    metadata "setting"); a key it refuses is FAILED_PRECONDITION
+    (PROVIDER_KEY_REFUSED).
+
+    Timeouts, 429 (with its Retry-After), 5xx and malformed answers of a provider
+    are tried again, a bounded number of times within a time budget; then the call
+    is UNAVAILABLE (VOICE_PROVIDER_UNAVAILABLE) with metadata "provider",
+    "operation" and "outcome". Nothing is stored for an agent that was not created.
 
     Errors are google.rpc.Status values with an ErrorInfo (domain
     "persona.sparring.dev") and, for bad input, a BadRequest naming the field:

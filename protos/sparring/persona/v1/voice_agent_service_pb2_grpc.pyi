@@ -46,6 +46,16 @@ class VoiceAgentServiceStub:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
       with GetVoiceAgent by any self-hosted gateway.
+    - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
+      language and voice; every round gets its own signed conversation URL. Without
+      PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
+      metadata "setting"); a key it refuses is FAILED_PRECONDITION
+      (PROVIDER_KEY_REFUSED).
+
+    Timeouts, 429 (with its Retry-After), 5xx and malformed answers of a provider
+    are tried again, a bounded number of times within a time budget; then the call
+    is UNAVAILABLE (VOICE_PROVIDER_UNAVAILABLE) with metadata "provider",
+    "operation" and "outcome". Nothing is stored for an agent that was not created.
 
     Errors are google.rpc.Status values with an ErrorInfo (domain
     "persona.sparring.dev") and, for bad input, a BadRequest naming the field:
@@ -89,6 +99,16 @@ class VoiceAgentServiceAsyncStub(VoiceAgentServiceStub):
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
       with GetVoiceAgent by any self-hosted gateway.
+    - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
+      language and voice; every round gets its own signed conversation URL. Without
+      PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
+      metadata "setting"); a key it refuses is FAILED_PRECONDITION
+      (PROVIDER_KEY_REFUSED).
+
+    Timeouts, 429 (with its Retry-After), 5xx and malformed answers of a provider
+    are tried again, a bounded number of times within a time budget; then the call
+    is UNAVAILABLE (VOICE_PROVIDER_UNAVAILABLE) with metadata "provider",
+    "operation" and "outcome". Nothing is stored for an agent that was not created.
 
     Errors are google.rpc.Status values with an ErrorInfo (domain
     "persona.sparring.dev") and, for bad input, a BadRequest naming the field:
@@ -128,6 +148,16 @@ class VoiceAgentServiceServicer(metaclass=_abc_1.ABCMeta):
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
       with GetVoiceAgent by any self-hosted gateway.
+    - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
+      language and voice; every round gets its own signed conversation URL. Without
+      PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
+      metadata "setting"); a key it refuses is FAILED_PRECONDITION
+      (PROVIDER_KEY_REFUSED).
+
+    Timeouts, 429 (with its Retry-After), 5xx and malformed answers of a provider
+    are tried again, a bounded number of times within a time budget; then the call
+    is UNAVAILABLE (VOICE_PROVIDER_UNAVAILABLE) with metadata "provider",
+    "operation" and "outcome". Nothing is stored for an agent that was not created.
 
     Errors are google.rpc.Status values with an ErrorInfo (domain
     "persona.sparring.dev") and, for bad input, a BadRequest naming the field:

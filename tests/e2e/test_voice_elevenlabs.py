@@ -1,0 +1,200 @@
+"""Voice rounds on ElevenLabs: the persona service's `elevenlabs` provider runs the real ``elevenlabs`` SDK against
+a fake of its HTTP API on loopback (tests/fake_elevenlabs.py), which counts every request. A second persona
+server and a transcript server, over the same database, are configured for it; the suite's own persona server has
+no ElevenLabs key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest_asyncio
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
+from sparring.persona.v1 import voice_agent_service_pb2_grpc
+from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+from persona_svc.app import build as build_persona
+from persona_svc.config import PersonaSettings
+from tests.builders import field_mask
+from tests.e2e.transcript_checks import rejected
+from tests.e2e.transcript_fixtures import new_session, rounds_of, start_round
+from tests.fake_elevenlabs import API_KEY, FakeElevenLabs, serving
+from tests.probes import metric
+from tests.security import secure_channel
+from transcript_svc.app import build as build_transcript
+
+SCENARIO = "scenarios/q2-cost-reduction"
+TRIES = 5  # the first and four retries, as by default
+CREATE = ("POST", "create")
+SIGN = ("GET", "signed_url")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fake() -> FakeElevenLabs:
+    with serving() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def elevenlabs(fake) -> FakeElevenLabs:
+    """The fake, answering normally again after the test."""
+    yield fake
+    fake.modes.clear()
+    fake.api_key = API_KEY
+    fake.retry_after_seconds = 0.0
+
+
+@pytest_asyncio.fixture(scope="module")
+async def voice_transcripts(database_url, engine, persona_schema, transcript_schema, transcript_settings, fake):
+    """A transcript server whose persona server has ElevenLabs (the fake) configured."""
+    persona_app = await build_persona(PersonaSettings(
+        database_url=database_url, grpc_port=0, metrics_port=0, elevenlabs_api_key=API_KEY,
+        elevenlabs_base_url=fake.base_url, voice_provider_timeout_seconds=0.5, voice_provider_max_retries=TRIES - 1,
+        voice_provider_budget_seconds=5), engine)
+    await persona_app.start()
+    transcript_app = await build_transcript(transcript_settings(persona_address=persona_app.address), engine)
+    await transcript_app.start()
+    async with secure_channel(transcript_app.address) as channel, secure_channel(persona_app.address) as agents:
+        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
+               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(agents))
+    await transcript_app.stop(grace=1)
+    await persona_app.stop(grace=1)
+
+
+def tries(operation: str, outcome: str) -> float:
+    return metric("sparring_persona_voice_provider_requests_total", provider="elevenlabs", operation=operation,
+                  outcome=outcome)
+
+
+async def test_a_round_creates_the_agent_with_the_persona_prompt_and_voice_and_signs_a_conversation(
+        voice_transcripts, voiced, elevenlabs):
+    transcripts, voice_agents = voice_transcripts
+    persona = await voiced(config=persona_pb.PersonaConfig(
+        voice_enabled=True, voice_id="21m00Tcm4TlvDq8ikWAM", tts_model="eleven_flash_v2_5", language="fr",
+        stability=0.4))
+    creates = elevenlabs.count(*CREATE)
+
+    voice_round = await start_round(transcripts, await new_session(transcripts, persona=persona, scenario=SCENARIO),
+                                    provider="elevenlabs")
+
+    assert voice_round.provider == "elevenlabs" and voice_round.provider_agent_id in elevenlabs.agents
+    assert voice_round.signed_url.startswith("wss://") and voice_round.provider_agent_id in voice_round.signed_url
+    assert elevenlabs.count(*CREATE) == creates + 1
+    agent = (await voice_agents.GetVoiceAgent(voice_pb.GetVoiceAgentRequest(name=voice_round.voice_agent))).voice_agent
+    sent = elevenlabs.agents[voice_round.provider_agent_id]["conversation_config"]
+    assert sent["agent"] == {"first_message": agent.first_message, "language": "fr",
+                             "prompt": {"prompt": agent.system_prompt}}
+    assert sent["tts"] == {"voice_id": "21m00Tcm4TlvDq8ikWAM", "model_id": "eleven_flash_v2_5", "stability": 0.4,
+                           "similarity_boost": 0.75, "speed": 1.0}
+
+
+async def test_an_unchanged_persona_reuses_its_agent_and_an_edited_one_gets_a_new_one(
+        voice_transcripts, voiced, personas, elevenlabs):
+    transcripts, _ = voice_transcripts
+    persona = await voiced()
+
+    async def start() -> object:
+        return await start_round(transcripts, await new_session(transcripts, persona=persona, scenario=SCENARIO),
+                                 provider="elevenlabs")
+
+    first = await start()
+    creates, signs = elevenlabs.count(*CREATE), elevenlabs.count(*SIGN)
+    again = await start()
+    assert (again.provider_agent_id, again.agent_reused) == (first.provider_agent_id, True)
+    assert (elevenlabs.count(*CREATE), elevenlabs.count(*SIGN)) == (creates, signs + 1)
+
+    await personas.UpdatePersona(persona_pb.UpdatePersonaRequest(
+        persona=persona_pb.Persona(name=persona, config=persona_pb.PersonaConfig(voice_enabled=True, speed=0.9)),
+        update_mask=field_mask("config")))
+    edited = await start()
+
+    assert edited.provider_agent_id != first.provider_agent_id and not edited.agent_reused
+    assert elevenlabs.count(*CREATE) == creates + 1
+    assert elevenlabs.agents[edited.provider_agent_id]["conversation_config"]["tts"]["speed"] == 0.9
+
+
+async def test_fifty_concurrent_starts_of_one_key_create_one_agent_at_elevenlabs(voice_transcripts, voiced,
+                                                                                elevenlabs):
+    transcripts, _ = voice_transcripts
+    persona = await voiced()
+    sessions = [await new_session(transcripts, persona=persona, scenario=SCENARIO) for _ in range(50)]
+    creates = elevenlabs.count(*CREATE)
+
+    started = await asyncio.gather(*(start_round(transcripts, s, provider="elevenlabs") for s in sessions))
+
+    assert elevenlabs.count(*CREATE) == creates + 1
+    assert len({r.provider_agent_id for r in started}) == 1
+    assert len({r.signed_url for r in started}) == 50, "each conversation is signed on its own"
+
+
+async def test_a_missing_key_is_refused_naming_the_setting(transcripts, voiced, elevenlabs):
+    session = await new_session(transcripts, persona=await voiced(), scenario=SCENARIO)
+    requests = sum(elevenlabs.requests.values())
+
+    rejection = await rejected(start_round(transcripts, session, provider="elevenlabs"),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+
+    assert rejection.reason == "PROVIDER_NOT_CONFIGURED"
+    assert dict(rejection.info.metadata) == {"provider": "elevenlabs", "setting": "PERSONA_ELEVENLABS_API_KEY"}
+    assert sum(elevenlabs.requests.values()) == requests, "nothing reached the provider"
+    assert await rounds_of(transcripts, session) == []
+
+
+async def test_429_5xx_malformed_answers_and_timeouts_are_tried_again(voice_transcripts, voiced, elevenlabs):
+    transcripts, _ = voice_transcripts
+    session = await new_session(transcripts, persona=await voiced(), scenario=SCENARIO)
+    elevenlabs.modes.extend((429, 503, "malformed", "held"))
+    creates = elevenlabs.count(*CREATE)
+    counted = {outcome: tries("create_agent", outcome)
+               for outcome in ("rate_limited", "server_error", "bad_response", "timeout", "ok")}
+
+    voice_round = await start_round(transcripts, session, provider="elevenlabs")
+
+    elevenlabs.release.set()
+    assert voice_round.provider_agent_id in elevenlabs.agents
+    assert elevenlabs.count(*CREATE) == creates + 5
+    assert {outcome: tries("create_agent", outcome) - before for outcome, before in counted.items()} == {
+        "rate_limited": 1, "server_error": 1, "bad_response": 1, "timeout": 1, "ok": 1}
+
+
+async def test_a_provider_failing_every_try_is_unavailable_naming_it_and_nothing_is_stored(
+        voice_transcripts, voiced, elevenlabs):
+    transcripts, _ = voice_transcripts
+    session = await new_session(transcripts, persona=await voiced(), scenario=SCENARIO)
+    elevenlabs.modes.extend([500] * TRIES)
+    creates = elevenlabs.count(*CREATE)
+
+    rejection = await rejected(start_round(transcripts, session, provider="elevenlabs"), grpc.StatusCode.UNAVAILABLE)
+
+    assert rejection.reason == "VOICE_PROVIDER_UNAVAILABLE"
+    assert dict(rejection.info.metadata) == {"provider": "elevenlabs", "operation": "create_agent",
+                                             "outcome": "server_error"}
+    assert elevenlabs.count(*CREATE) == creates + TRIES
+    assert await rounds_of(transcripts, session) == []
+
+
+async def test_a_retry_after_beyond_the_budget_is_not_waited_for(voice_transcripts, voiced, elevenlabs):
+    transcripts, _ = voice_transcripts
+    session = await new_session(transcripts, persona=await voiced(), scenario=SCENARIO)
+    elevenlabs.retry_after_seconds = 3600
+    elevenlabs.modes.append(429)
+    creates = elevenlabs.count(*CREATE)
+
+    rejection = await rejected(start_round(transcripts, session, provider="elevenlabs"), grpc.StatusCode.UNAVAILABLE)
+
+    assert (rejection.reason, rejection.info.metadata["outcome"]) == ("VOICE_PROVIDER_UNAVAILABLE", "rate_limited")
+    assert elevenlabs.count(*CREATE) == creates + 1
+
+
+async def test_a_refused_key_is_a_failed_precondition_naming_the_setting(voice_transcripts, voiced, elevenlabs):
+    transcripts, _ = voice_transcripts
+    session = await new_session(transcripts, persona=await voiced(), scenario=SCENARIO)
+    elevenlabs.api_key = "rotated"
+
+    rejection = await rejected(start_round(transcripts, session, provider="elevenlabs"),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+
+    assert (rejection.reason, rejection.info.metadata["setting"]) == ("PROVIDER_KEY_REFUSED",
+                                                                      "PERSONA_ELEVENLABS_API_KEY")
+    assert await rounds_of(transcripts, session) == []
