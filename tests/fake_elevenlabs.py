@@ -12,7 +12,7 @@ Requests answer as ``modes`` says, left to right, then normally:
     "empty"               200 with a JSON object lacking the fields asked for
     "held"                no answer until ``release`` is set (``holding`` is set when one arrives)
 With ``failure_rate`` above 0, each request fails at random with that probability (a 500, a 429 with Retry-After
-0, or a malformed body).
+0, or a malformed body), counted in ``injected``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class FakeElevenLabs(ThreadingHTTPServer):
         self.requests: Counter[tuple[str, str]] = Counter()
         self.agents: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []
+        self.injected = 0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -63,6 +64,7 @@ class FakeElevenLabs(ThreadingHTTPServer):
             if self.modes:
                 return self.modes.popleft()
             if self.failure_rate and self._random.random() < self.failure_rate:
+                self.injected += 1
                 return self._random.choice((500, 429, "malformed"))
             return "normal"
 
