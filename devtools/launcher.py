@@ -48,6 +48,7 @@ def _peer_addresses() -> dict[str, str]:
     """Who calls whom: each service learns its peers' addresses from these variables."""
     return {
         "PERSONA_LEARNING_ADDRESS": BY_NAME["learning"].address,
+        "PERSONA_TRANSCRIPT_ADDRESS": BY_NAME["transcript"].address,
         "TRANSCRIPT_ANALYSIS_ADDRESS": BY_NAME["analysis"].address,
         "ANALYSIS_TRANSCRIPT_ADDRESS": BY_NAME["transcript"].address,
         "ANALYSIS_LEARNING_ADDRESS": BY_NAME["learning"].address,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from sparring.persona.v1 import (
@@ -19,8 +24,9 @@ from persona_svc.adapters.elevenlabs_provider import KEY_SETTING as ELEVENLABS_K
 from persona_svc.adapters.elevenlabs_provider import ElevenLabsProvider
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.provider_calls import ProviderCalls
+from persona_svc.adapters.session_states import TranscriptSessionStates
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
-from persona_svc.adapters.voice_agent_store import SqlVoiceAgentUnitOfWork
+from persona_svc.adapters.voice_agent_store import AdvisorySweepLock, SqlCleanupStore, SqlVoiceAgentUnitOfWork
 from persona_svc.adapters.voice_providers import LocalVoiceProvider
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.model import Archetype, Persona, Scenario
@@ -29,6 +35,7 @@ from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.ports import PatchProvider
 from persona_svc.service_layer.voice_agents import VoiceAgents
+from persona_svc.service_layer.voice_cleanup import VoiceAgentCleanup
 from persona_svc.service_layer.voice_ports import VoiceProvider
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
@@ -38,6 +45,8 @@ from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 from svckit.transport import Security
+
+log = logging.getLogger("persona.app")
 
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
 VOICE_AGENT_SERVICE_NAME = voice_agent_service_pb2.DESCRIPTOR.services_by_name["VoiceAgentService"].full_name
@@ -64,10 +73,19 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
-def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue,
-                       settings: PersonaSettings) -> tuple[VoiceAgents, list[Callable[[], Awaitable[None]]]]:
-    """The voice-agent use cases on PostgreSQL, with every provider this service can reach, and what closes the
-    providers' connections."""
+@dataclass
+class VoiceParts:
+    """The voice agents' use cases, their clean-up (None without a transcript service to ask), and what closes
+    their connections."""
+
+    voice_agents: VoiceAgents
+    cleanup: VoiceAgentCleanup | None
+    closers: list[Callable[[], Awaitable[None]]]
+
+
+def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: PersonaSettings,
+                       security: Security) -> VoiceParts:
+    """The voice-agent use cases on PostgreSQL, with every provider this service can reach."""
     elevenlabs = ElevenLabsProvider(settings.elevenlabs_api_key, settings.elevenlabs_base_url, ProviderCalls(
         ElevenLabsProvider.name, ELEVENLABS_KEY_SETTING, settings.voice_provider_timeout_seconds,
         settings.voice_provider_max_retries, settings.voice_provider_budget_seconds))
@@ -76,7 +94,14 @@ def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue,
     voice_agents = VoiceAgents(catalogue, lambda organization: SqlVoiceAgentUnitOfWork(engine, organization),
                                lambda organization: SqlVoiceAgentUnitOfWork(reads, organization), providers,
                                settings.voice_provider)
-    return voice_agents, [elevenlabs.close]
+    closers: list[Callable[[], Awaitable[None]]] = [elevenlabs.close]
+    if not settings.transcript_address:
+        log.warning("PERSONA_TRANSCRIPT_ADDRESS is not set: voice agents are not cleaned up")
+        return VoiceParts(voice_agents, None, closers)
+    sessions = TranscriptSessionStates(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
+    cleanup = VoiceAgentCleanup(SqlCleanupStore(engine), sessions, providers, AdvisorySweepLock(engine),
+                                timedelta(seconds=settings.voice_agent_grace_seconds))
+    return VoiceParts(voice_agents, cleanup, [*closers, sessions.close])
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
@@ -101,7 +126,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         for cache in caches:
             cache.disable()
 
-    voice_agents, close_providers = build_voice_agents(engine, catalogue, settings)
+    voice = build_voice_agents(engine, catalogue, settings, security)
 
     listener = PgListener("persona", settings.database_url or "", {"persona_changes": on_change},
                           on_connected=on_connected, on_disconnected=on_disconnected)
@@ -109,7 +134,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
 
     def add_servicers(server: grpc.aio.Server) -> None:
         persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue), server)
-        voice_agent_service_pb2_grpc.add_VoiceAgentServiceServicer_to_server(VoiceAgentServicer(voice_agents),
+        voice_agent_service_pb2_grpc.add_VoiceAgentServiceServicer_to_server(VoiceAgentServicer(voice.voice_agents),
                                                                              server)
 
     app = GrpcApp(
@@ -122,7 +147,18 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         audit_log=AuditLog(engine, tables.SCHEMA, settings),
     )
     app.on_close.append(listener.stop)
-    app.on_close.extend(close_providers)
+    if voice.cleanup is not None and settings.voice_agent_cleanup_interval_seconds:
+        sweeps = asyncio.create_task(voice.cleanup.run_every(settings.voice_agent_cleanup_interval_seconds,
+                                                             settings.voice_agent_cleanup_timeout_seconds),
+                                     name="voice-agent-cleanup")
+
+        async def stop_sweeps() -> None:
+            sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeps
+
+        app.on_close.append(stop_sweeps)
+    app.on_close.extend(voice.closers)
     if learning is not None:
         app.on_close.append(learning.close)
     return app

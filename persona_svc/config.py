@@ -32,3 +32,12 @@ class PersonaSettings(ServiceSettings):
     voice_provider_max_retries: int = Field(default=4, ge=0, le=10, description="Tries after the first")
     voice_provider_budget_seconds: float = Field(
         default=10.0, gt=0, le=60, description="Most time one provider operation takes, its tries and waits included")
+    transcript_address: str = Field(default="", description="host:port of the transcript service, which voice-agent "
+                                                            "clean-up asks whether sessions have ended; empty: no "
+                                                            "clean-up")
+    transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30, description="Deadline of one such question")
+    voice_agent_cleanup_interval_seconds: float = Field(default=60.0, ge=0, description="Between two clean-up "
+                                                                                      "sweeps; 0: none")
+    voice_agent_cleanup_timeout_seconds: float = Field(default=120.0, gt=0, description="Most time one sweep takes")
+    voice_agent_grace_seconds: float = Field(default=600.0, ge=0, description="How long an agent no session uses is "
+                                                                           "kept before it is deleted")

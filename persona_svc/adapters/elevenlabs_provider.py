@@ -26,6 +26,7 @@ from elevenlabs.core.request_options import RequestOptions
 from persona_svc.adapters.provider_calls import (
     BAD_RESPONSE,
     CONNECTION_FAILED,
+    NOT_FOUND,
     TIMEOUT,
     ProviderCalls,
     ProviderFailure,
@@ -107,6 +108,19 @@ class ElevenLabsProvider:
             return Connection(signed_url=_text(reply, "signed_url"))
 
         return await self._calls.call("get_signed_url", lambda: _translated(sign))
+
+    async def delete_agent(self, provider_agent_id: str) -> bool:
+        async def delete() -> bool:
+            try:
+                await _translated(lambda: self._client.conversational_ai.agents.delete(
+                    provider_agent_id, request_options=_NO_SDK_RETRIES))
+            except ProviderFailure as failure:
+                if failure.outcome == NOT_FOUND:  # already gone: what deleting it was for
+                    return False
+                raise
+            return True
+
+        return await self._calls.call("delete_agent", delete)
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -28,3 +28,7 @@ class LocalVoiceProvider:
 
     async def connect(self, provider_agent_id: str) -> Connection:
         return Connection()
+
+    async def delete_agent(self, provider_agent_id: str) -> bool:
+        PROVIDER_REQUESTS.labels(self.name, "delete_agent", "ok").inc()
+        return True

@@ -60,3 +60,23 @@ class ProvisionedAgent:
     agent: VoiceAgent
     reused: bool
     connection: Connection
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUse:
+    """A session that started a round with an agent; open until the session is seen to have ended."""
+
+    organization: str
+    agent_id: str
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """An agent retired by clean-up, still to be deleted at its provider."""
+
+    id: int
+    organization: str
+    provider: str
+    provider_agent_id: str
+    attempts: int

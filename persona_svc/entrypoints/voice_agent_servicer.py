@@ -42,8 +42,9 @@ class VoiceAgentServicer(voice_agent_service_pb2_grpc.VoiceAgentServiceServicer)
                                   context: grpc.aio.ServicerContext) -> pb.ProvisionVoiceAgentResponse:
         persona_id = convert.resource_id(request.persona, "personas", "persona")
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
+        session = f"sessions/{convert.resource_id(request.session, 'sessions', 'session')}"
         provisioned = await self._voice_agents.provision(current_call().organization, persona_id, scenario_id,
-                                                         request.provider)
+                                                         request.provider, session)
         return pb.ProvisionVoiceAgentResponse(
             voice_agent=voice_agent_message(provisioned.agent), reused=provisioned.reused,
             connection=pb.VoiceConnection(signed_url=provisioned.connection.signed_url))

@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 from persona_svc.domain.voice_agents import AgentSpec, ProvisionedAgent, VoiceAgent
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.voice_ports import VoiceProvider, VoiceUnitOfWorkFactory
-from svckit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from svckit.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+
+# A start that finds its agent retired by clean-up between reading and using it takes up a new one; twice in a row
+# would mean clean-up is retiring agents as fast as they are made.
+USE_TRIES = 3
 
 
 class VoiceAgents:
@@ -29,10 +33,11 @@ class VoiceAgents:
                             f"(got {name[:100]!r})"), reason="UNKNOWN_PROVIDER")
         return provider
 
-    async def provision(self, organization: str, persona_id: str, scenario_id: str,
-                        provider_name: str) -> ProvisionedAgent:
-        """The agent of this persona and scenario at the provider, reused when nothing it is made of changed.
-        Every refusal comes before anything is created at the provider or stored."""
+    async def provision(self, organization: str, persona_id: str, scenario_id: str, provider_name: str,
+                        session: str) -> ProvisionedAgent:
+        """The agent of this persona and scenario at the provider, reused when nothing it is made of changed, and
+        recorded as used by ``session``. Every refusal comes before anything is created at the provider or
+        stored."""
         provider = self._provider(provider_name)
         persona = await self._catalogue.get_persona(organization, persona_id)
         if persona.deleted:
@@ -51,12 +56,24 @@ class VoiceAgents:
             patches=tuple(patch.name for patch in rendered.applied_patches), system_prompt=rendered.system_prompt,
             first_message=rendered.first_message, voice=persona.fields.config.voice.with_defaults())
         key = spec.cache_key
-        async with self._read(organization) as uow:
-            agent = await uow.voice_agents.by_key(provider.name, key)
-        reused = agent is not None
-        if agent is None:
-            agent, reused = await self._create_once(organization, spec, key, provider)
-        return ProvisionedAgent(agent, reused, await provider.connect(agent.provider_agent_id))
+        for _ in range(USE_TRIES):
+            async with self._read(organization) as uow:
+                agent = await uow.voice_agents.by_key(provider.name, key)
+            reused = agent is not None
+            if agent is None:
+                agent, reused = await self._create_once(organization, spec, key, provider)
+            if await self._record_use(organization, agent, session):
+                return ProvisionedAgent(agent, reused, await provider.connect(agent.provider_agent_id))
+        raise Aborted(f"the voice agent of {persona.resource_name} was retired while this start took it up; retry",
+                      reason="VOICE_AGENT_RETIRED", metadata={"resource": persona.resource_name})
+
+    async def _record_use(self, organization: str, agent: VoiceAgent, session: str) -> bool:
+        """Records the session's use of the agent, which keeps clean-up from retiring it; False when clean-up
+        retired it after it was read (the start then takes up a new one)."""
+        async with self._transaction(organization) as uow:
+            used = await uow.voice_agents.record_use(agent.id, session, datetime.now(UTC))
+            await uow.commit()
+        return used
 
     async def _create_once(self, organization: str, spec: AgentSpec, key: str,
                            provider: VoiceProvider) -> tuple[VoiceAgent, bool]:

@@ -1,65 +1,25 @@
 """Voice rounds on ElevenLabs: the persona service's `elevenlabs` provider runs the real ``elevenlabs`` SDK against
 a fake of its HTTP API on loopback (tests/fake_elevenlabs.py), which counts every request. A second persona
-server and a transcript server, over the same database, are configured for it; the suite's own persona server has
-no ElevenLabs key."""
+server and a transcript server, over the same database, are configured for it (``voice_transcripts``); the suite's
+own persona server has no ElevenLabs key."""
 
 from __future__ import annotations
 
 import asyncio
 
 import grpc
-import pytest_asyncio
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
-from sparring.persona.v1 import voice_agent_service_pb2_grpc
-from sparring.transcript.v1 import transcript_service_pb2_grpc
 
-from persona_svc.app import build as build_persona
-from persona_svc.config import PersonaSettings
 from tests.builders import field_mask
+from tests.e2e.conftest import ELEVENLABS_TRIES as TRIES
 from tests.e2e.transcript_checks import rejected
 from tests.e2e.transcript_fixtures import new_session, rounds_of, start_round
-from tests.fake_elevenlabs import API_KEY, FakeElevenLabs, serving
 from tests.probes import metric
-from tests.security import secure_channel
-from transcript_svc.app import build as build_transcript
 
 SCENARIO = "scenarios/q2-cost-reduction"
-TRIES = 5  # the first and four retries, as by default
 CREATE = ("POST", "create")
 SIGN = ("GET", "signed_url")
-
-
-@pytest_asyncio.fixture(scope="module")
-async def fake() -> FakeElevenLabs:
-    with serving() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def elevenlabs(fake) -> FakeElevenLabs:
-    """The fake, answering normally again after the test."""
-    yield fake
-    fake.modes.clear()
-    fake.api_key = API_KEY
-    fake.retry_after_seconds = 0.0
-
-
-@pytest_asyncio.fixture(scope="module")
-async def voice_transcripts(database_url, engine, persona_schema, transcript_schema, transcript_settings, fake):
-    """A transcript server whose persona server has ElevenLabs (the fake) configured."""
-    persona_app = await build_persona(PersonaSettings(
-        database_url=database_url, grpc_port=0, metrics_port=0, elevenlabs_api_key=API_KEY,
-        elevenlabs_base_url=fake.base_url, voice_provider_timeout_seconds=0.5, voice_provider_max_retries=TRIES - 1,
-        voice_provider_budget_seconds=5), engine)
-    await persona_app.start()
-    transcript_app = await build_transcript(transcript_settings(persona_address=persona_app.address), engine)
-    await transcript_app.start()
-    async with secure_channel(transcript_app.address) as channel, secure_channel(persona_app.address) as agents:
-        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
-               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(agents))
-    await transcript_app.stop(grace=1)
-    await persona_app.stop(grace=1)
 
 
 def tries(operation: str, outcome: str) -> float:

@@ -50,10 +50,10 @@ class VoiceAgentClient:
         self._stub = voice_agent_service_pb2_grpc.VoiceAgentServiceStub(link.channel)
         self._timeout = timeout_seconds
 
-    async def provision(self, persona: str, scenario: str, provider: str) -> AgentGrant:
+    async def provision(self, session: str, persona: str, scenario: str, provider: str) -> AgentGrant:
         try:
             reply = await self._stub.ProvisionVoiceAgent(
-                pb.ProvisionVoiceAgentRequest(persona=persona, scenario=scenario, provider=provider),
+                pb.ProvisionVoiceAgentRequest(persona=persona, scenario=scenario, provider=provider, session=session),
                 **self._link.options(self._timeout))
         except grpc.aio.AioRpcError as error:
             raise relayed(error) from error

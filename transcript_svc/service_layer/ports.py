@@ -140,9 +140,9 @@ class Personas(Protocol):
 
 
 class VoiceAgents(Protocol):
-    async def provision(self, persona: str, scenario: str, provider: str) -> AgentGrant:
-        """The persona's voice agent at the provider (created or reused by the persona service); its refusals
-        are domain errors naming the field or reason, its failure to answer Unavailable."""
+    async def provision(self, session: str, persona: str, scenario: str, provider: str) -> AgentGrant:
+        """The persona's voice agent at the provider for the session (created or reused by the persona service);
+        its refusals are domain errors naming the field or reason, its failure to answer Unavailable."""
         ...
 
 

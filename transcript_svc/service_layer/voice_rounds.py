@@ -55,7 +55,8 @@ class VoiceRounds:
         # that will be refused (or is a retry answered from the request log) asks for no agent at all.
         grant = None
         if session.state is SessionState.ACTIVE and live is None:
-            grant = await self._voice_agents.provision(session.persona, session.scenario, provider)
+            grant = await self._voice_agents.provision(session.resource_name, session.persona, session.scenario,
+                                                       provider)
 
         async def run() -> VoiceRound:
             current = await uow.sessions.get(organization, session_id, for_update=True)

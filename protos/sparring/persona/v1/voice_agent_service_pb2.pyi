@@ -154,22 +154,28 @@ class ProvisionVoiceAgentRequest(_message.Message):
     PERSONA_FIELD_NUMBER: _builtins.int
     SCENARIO_FIELD_NUMBER: _builtins.int
     PROVIDER_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}". Required."""
     scenario: _builtins.str
     """"scenarios/{scenario_id}"; optional."""
     provider: _builtins.str
     """The provider, e.g. "local"; empty: the service's default (PERSONA_VOICE_PROVIDER)."""
+    session: _builtins.str
+    """The session the agent is for, "sessions/{session_id}" (transcript service).
+    Required: clean-up retires no agent a live session uses.
+    """
     def __init__(
         self,
         *,
         persona: _builtins.str = ...,
         scenario: _builtins.str = ...,
         provider: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona", "provider", b"provider", "scenario", b"scenario"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona", "provider", b"provider", "scenario", b"scenario", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
