@@ -24,6 +24,8 @@ from persona_svc.adapters.elevenlabs_provider import KEY_SETTING as ELEVENLABS_K
 from persona_svc.adapters.elevenlabs_provider import ElevenLabsProvider
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.provider_calls import ProviderCalls
+from persona_svc.adapters.retell_provider import KEY_SETTING as RETELL_KEY_SETTING
+from persona_svc.adapters.retell_provider import RetellProvider
 from persona_svc.adapters.session_states import TranscriptSessionStates
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.adapters.voice_agent_store import AdvisorySweepLock, SqlCleanupStore, SqlVoiceAgentUnitOfWork
@@ -89,12 +91,16 @@ def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: Pers
     elevenlabs = ElevenLabsProvider(settings.elevenlabs_api_key, settings.elevenlabs_base_url, ProviderCalls(
         ElevenLabsProvider.name, ELEVENLABS_KEY_SETTING, settings.voice_provider_timeout_seconds,
         settings.voice_provider_max_retries, settings.voice_provider_budget_seconds))
-    providers: dict[str, VoiceProvider] = {provider.name: provider for provider in (LocalVoiceProvider(), elevenlabs)}
+    retell = RetellProvider(settings.retell_api_key, settings.retell_base_url, ProviderCalls(
+        RetellProvider.name, RETELL_KEY_SETTING, settings.voice_provider_timeout_seconds,
+        settings.voice_provider_max_retries, settings.voice_provider_budget_seconds))
+    providers: dict[str, VoiceProvider] = {provider.name: provider
+                                           for provider in (LocalVoiceProvider(), elevenlabs, retell)}
     reads = autocommit(engine)
     voice_agents = VoiceAgents(catalogue, lambda organization: SqlVoiceAgentUnitOfWork(engine, organization),
                                lambda organization: SqlVoiceAgentUnitOfWork(reads, organization), providers,
                                settings.voice_provider)
-    closers: list[Callable[[], Awaitable[None]]] = [elevenlabs.close]
+    closers: list[Callable[[], Awaitable[None]]] = [elevenlabs.close, retell.close]
     if not settings.transcript_address:
         log.warning("PERSONA_TRANSCRIPT_ADDRESS is not set: voice agents are not cleaned up")
         return VoiceParts(voice_agents, None, closers)

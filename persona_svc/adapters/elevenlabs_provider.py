@@ -6,12 +6,10 @@ budget and count every try."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
-import pydantic
 from elevenlabs import (
     AgentConfig,
     AsyncElevenLabs,
@@ -24,13 +22,11 @@ from elevenlabs.core.parse_error import ParsingError
 from elevenlabs.core.request_options import RequestOptions
 
 from persona_svc.adapters.provider_calls import (
-    BAD_RESPONSE,
-    CONNECTION_FAILED,
     NOT_FOUND,
-    TIMEOUT,
     ProviderCalls,
     ProviderFailure,
-    failure_of_status,
+    sdk_call,
+    text_of,
 )
 from persona_svc.domain.voice_agents import AgentSpec, Connection
 from svckit.errors import FailedPrecondition
@@ -41,27 +37,7 @@ _NO_SDK_RETRIES: RequestOptions = {"max_retries": 0}
 
 
 async def _translated(attempt: Callable[[], Awaitable[T]]) -> T:
-    """One SDK call, its failures as ProviderFailure."""
-    try:
-        return await attempt()
-    except ApiError as error:
-        status = error.status_code or 0
-        if 200 <= status < 300:  # a 2xx whose body is not JSON
-            raise ProviderFailure(BAD_RESPONSE, f"HTTP {status} with a body that is not JSON") from error
-        raise failure_of_status(status, error.headers or {}, str(error.body)) from error
-    except httpx.TimeoutException as error:
-        raise ProviderFailure(TIMEOUT, f"{type(error).__name__}") from error
-    except httpx.TransportError as error:
-        raise ProviderFailure(CONNECTION_FAILED, f"{type(error).__name__}: {error}") from error
-    except (ParsingError, pydantic.ValidationError, json.JSONDecodeError) as error:
-        raise ProviderFailure(BAD_RESPONSE, f"the answer is not what the API documents ({error})") from error
-
-
-def _text(reply: Any, field: str) -> str:
-    value = getattr(reply, field, None)
-    if not isinstance(value, str) or not value:
-        raise ProviderFailure(BAD_RESPONSE, f"the answer has no {field}")
-    return value
+    return await sdk_call(attempt, ApiError, ParsingError)
 
 
 def conversation_config(spec: AgentSpec) -> ConversationalConfig:
@@ -97,7 +73,7 @@ class ElevenLabsProvider:
             reply = await self._client.conversational_ai.agents.create(
                 conversation_config=config, name=f"sparring {spec.persona_id} {spec.cache_key[:12]}",
                 tags=["sparring"], request_options=_NO_SDK_RETRIES)
-            return _text(reply, "agent_id")
+            return text_of(reply, "agent_id")
 
         return await self._calls.call("create_agent", lambda: _translated(create))
 
@@ -105,7 +81,7 @@ class ElevenLabsProvider:
         async def sign() -> Connection:
             reply = await self._client.conversational_ai.conversations.get_signed_url(
                 agent_id=provider_agent_id, request_options=_NO_SDK_RETRIES)
-            return Connection(signed_url=_text(reply, "signed_url"))
+            return Connection(signed_url=text_of(reply, "signed_url"))
 
         return await self._calls.call("get_signed_url", lambda: _translated(sign))
 

@@ -14,10 +14,13 @@ connection_failed, rate_limited, server_error, bad_response, unauthorized, rejec
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
+import pydantic
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -54,6 +57,34 @@ def failure_of_status(status: int, headers: Mapping[str, str], detail: str) -> P
     outcome = (RATE_LIMITED if status == 429 else SERVER_ERROR if status >= 500
                else UNAUTHORIZED if status in (401, 403) else NOT_FOUND if status == 404 else REJECTED)
     return ProviderFailure(outcome, f"HTTP {status}: {detail[:300]}", retry_after(headers))
+
+
+async def sdk_call(attempt: Callable[[], Awaitable[T]], api_error: type[Exception],
+                   parsing_error: type[Exception]) -> T:
+    """One call of a provider SDK generated like the ElevenLabs and Vapi ones (an ``api_error`` with status_code,
+    headers and body; a ``parsing_error`` for a body of the wrong shape), its failures as ProviderFailure."""
+    try:
+        return await attempt()
+    except api_error as error:
+        status = getattr(error, "status_code", None) or 0
+        if 200 <= status < 300:  # a 2xx whose body is not JSON
+            raise ProviderFailure(BAD_RESPONSE, f"HTTP {status} with a body that is not JSON") from error
+        raise failure_of_status(status, getattr(error, "headers", None) or {},
+                                str(getattr(error, "body", ""))) from error
+    except httpx.TimeoutException as error:
+        raise ProviderFailure(TIMEOUT, type(error).__name__) from error
+    except httpx.TransportError as error:
+        raise ProviderFailure(CONNECTION_FAILED, f"{type(error).__name__}: {error}") from error
+    except (parsing_error, pydantic.ValidationError, json.JSONDecodeError) as error:
+        raise ProviderFailure(BAD_RESPONSE, f"the answer is not what the API documents ({error})") from error
+
+
+def text_of(reply: Any, field: str) -> str:
+    """A text field the provider's answer must carry; bad_response without it."""
+    value = getattr(reply, field, None)
+    if not isinstance(value, str) or not value:
+        raise ProviderFailure(BAD_RESPONSE, f"the answer has no {field}")
+    return value
 
 
 class ProviderCalls:

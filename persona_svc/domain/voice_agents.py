@@ -50,9 +50,11 @@ class VoiceAgent:
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """Where a gateway joins one conversation with an agent; empty for providers without one."""
+    """Where a gateway joins one conversation with an agent: a signed URL, or an access token to join with; empty
+    for providers with neither."""
 
     signed_url: str = ""
+    access_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)

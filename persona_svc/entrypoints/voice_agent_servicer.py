@@ -47,7 +47,8 @@ class VoiceAgentServicer(voice_agent_service_pb2_grpc.VoiceAgentServiceServicer)
                                                          request.provider, session)
         return pb.ProvisionVoiceAgentResponse(
             voice_agent=voice_agent_message(provisioned.agent), reused=provisioned.reused,
-            connection=pb.VoiceConnection(signed_url=provisioned.connection.signed_url))
+            connection=pb.VoiceConnection(signed_url=provisioned.connection.signed_url,
+                                          access_token=provisioned.connection.access_token))
 
     async def GetVoiceAgent(self, request: pb.GetVoiceAgentRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetVoiceAgentResponse:

@@ -150,7 +150,7 @@ async def test_a_retry_after_beyond_the_budget_is_not_waited_for(voice_transcrip
 async def test_a_refused_key_is_a_failed_precondition_naming_the_setting(voice_transcripts, voiced, elevenlabs):
     transcripts, _ = voice_transcripts
     session = await new_session(transcripts, persona=await voiced(), scenario=SCENARIO)
-    elevenlabs.api_key = "rotated"
+    elevenlabs.key = "rotated"
 
     rejection = await rejected(start_round(transcripts, session, provider="elevenlabs"),
                                grpc.StatusCode.FAILED_PRECONDITION)

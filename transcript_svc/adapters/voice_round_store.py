@@ -20,6 +20,7 @@ voice_rounds = sa.Table(
     sa.Column("voice_agent", sa.Text, nullable=False),
     sa.Column("provider_agent_id", sa.Text, nullable=False),
     sa.Column("signed_url", sa.Text, nullable=False),
+    sa.Column("access_token", sa.Text, nullable=False),
     sa.Column("agent_reused", sa.Boolean, nullable=False),
     sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("end_time", sa.DateTime(timezone=True)),

@@ -14,6 +14,7 @@ class AgentGrant:
     voice_agent: str
     provider_agent_id: str
     signed_url: str
+    access_token: str
     reused: bool
 
 
@@ -25,6 +26,7 @@ class VoiceRound:
     voice_agent: str
     provider_agent_id: str
     signed_url: str
+    access_token: str
     agent_reused: bool
     start_time: datetime
     end_time: datetime | None = None

@@ -218,5 +218,6 @@ def voice_round_message(voice_round: VoiceRound) -> pb.VoiceRound:
     return pb.VoiceRound(
         name=voice_round.resource_name, round_number=voice_round.round_number, provider=voice_round.provider,
         voice_agent=voice_round.voice_agent, provider_agent_id=voice_round.provider_agent_id,
-        signed_url=voice_round.signed_url, agent_reused=voice_round.agent_reused,
+        signed_url=voice_round.signed_url, access_token=voice_round.access_token,
+        agent_reused=voice_round.agent_reused,
         start_time=timestamp(voice_round.start_time), end_time=timestamp(voice_round.end_time))

@@ -74,7 +74,8 @@ class VoiceRounds:
             started = VoiceRound(
                 session_id=session_id, round_number=await uow.voice_rounds.last_number(organization, session_id) + 1,
                 provider=agent.provider, voice_agent=agent.voice_agent, provider_agent_id=agent.provider_agent_id,
-                signed_url=agent.signed_url, agent_reused=agent.reused, start_time=datetime.now(UTC))
+                signed_url=agent.signed_url, access_token=agent.access_token, agent_reused=agent.reused,
+                start_time=datetime.now(UTC))
             await uow.voice_rounds.add(organization, started)
             return started
 

@@ -23,6 +23,7 @@ def upgrade() -> None:
             voice_agent text NOT NULL,
             provider_agent_id text NOT NULL,
             signed_url text NOT NULL,
+            access_token text NOT NULL,
             agent_reused boolean NOT NULL,
             start_time timestamptz NOT NULL,
             end_time timestamptz,

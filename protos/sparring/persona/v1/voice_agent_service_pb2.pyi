@@ -132,16 +132,20 @@ class VoiceConnection(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SIGNED_URL_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
     signed_url: _builtins.str
-    """A signed URL of one conversation, valid for a short while."""
+    """A signed URL of one conversation, valid for a short while (elevenlabs)."""
+    access_token: _builtins.str
+    """A token that joins one conversation, valid for a short while (retell)."""
     def __init__(
         self,
         *,
         signed_url: _builtins.str = ...,
+        access_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["signed_url", b"signed_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "signed_url", b"signed_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -45,6 +45,10 @@ class VoiceAgentServiceStub:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
     with GetVoiceAgent by any self-hosted gateway.
+    - "retell": a Retell LLM with the rendered prompt and first message, and an
+    agent speaking with it in the persona's voice and language; every round gets
+    its own web-call access token. Without PERSONA_RETELL_API_KEY it is
+    FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED).
     - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
     language and voice; every round gets its own signed conversation URL. Without
     PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
@@ -103,6 +107,10 @@ class VoiceAgentServiceServicer:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
     with GetVoiceAgent by any self-hosted gateway.
+    - "retell": a Retell LLM with the rendered prompt and first message, and an
+    agent speaking with it in the persona's voice and language; every round gets
+    its own web-call access token. Without PERSONA_RETELL_API_KEY it is
+    FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED).
     - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
     language and voice; every round gets its own signed conversation URL. Without
     PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,
@@ -180,6 +188,10 @@ class VoiceAgentService:
     Providers:
     - "local" (the default): no outside call. The agent is its configuration, read
     with GetVoiceAgent by any self-hosted gateway.
+    - "retell": a Retell LLM with the rendered prompt and first message, and an
+    agent speaking with it in the persona's voice and language; every round gets
+    its own web-call access token. Without PERSONA_RETELL_API_KEY it is
+    FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED).
     - "elevenlabs": an ElevenLabs agent with the rendered prompt, first message,
     language and voice; every round gets its own signed conversation URL. Without
     PERSONA_ELEVENLABS_API_KEY it is FAILED_PRECONDITION (PROVIDER_NOT_CONFIGURED,

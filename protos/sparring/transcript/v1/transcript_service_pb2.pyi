@@ -1183,6 +1183,7 @@ class VoiceRound(_message.Message):
     AGENT_REUSED_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"sessions/{session_id}/voiceRounds/{round_number}"."""
     round_number: _builtins.int
@@ -1201,6 +1202,10 @@ class VoiceRound(_message.Message):
     """
     agent_reused: _builtins.bool
     """True when the agent existed already (nothing was created at the provider)."""
+    access_token: _builtins.str
+    """A token that joins the conversation, for providers that hand one out
+    (retell); empty otherwise.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1219,10 +1224,11 @@ class VoiceRound(_message.Message):
         agent_reused: _builtins.bool = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        access_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_reused", b"agent_reused", "end_time", b"end_time", "name", b"name", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "round_number", b"round_number", "signed_url", b"signed_url", "start_time", b"start_time", "voice_agent", b"voice_agent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "agent_reused", b"agent_reused", "end_time", b"end_time", "name", b"name", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "round_number", b"round_number", "signed_url", b"signed_url", "start_time", b"start_time", "voice_agent", b"voice_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
