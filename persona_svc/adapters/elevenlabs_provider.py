@@ -28,6 +28,7 @@ from persona_svc.adapters.provider_calls import (
     sdk_call,
     text_of,
 )
+from persona_svc.domain import live_control
 from persona_svc.domain.voice_agents import AgentSpec, Connection
 from svckit.errors import FailedPrecondition
 
@@ -52,6 +53,7 @@ def conversation_config(spec: AgentSpec) -> ConversationalConfig:
 
 class ElevenLabsProvider:
     name = "elevenlabs"
+    live_controls = live_control.ELEVENLABS
 
     def __init__(self, api_key: str, base_url: str, calls: ProviderCalls) -> None:
         self._configured = bool(api_key)

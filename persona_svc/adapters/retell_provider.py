@@ -21,6 +21,7 @@ from persona_svc.adapters.provider_calls import (
     failure_of_status,
     text_of,
 )
+from persona_svc.domain import live_control
 from persona_svc.domain.model import VoiceSettings
 from persona_svc.domain.voice_agents import AgentSpec, Connection
 from svckit.errors import DomainError, FailedPrecondition
@@ -62,6 +63,7 @@ def _agent_settings(voice: VoiceSettings) -> dict[str, Any]:
 
 class RetellProvider:
     name = "retell"
+    live_controls = live_control.RETELL
 
     def __init__(self, api_key: str, base_url: str, calls: ProviderCalls) -> None:
         self._configured = bool(api_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from persona_svc.domain import live_control
 from persona_svc.domain.voice_agents import AgentSpec, Connection
 
 PROVIDER_REQUESTS = Counter(
@@ -18,6 +19,7 @@ class LocalVoiceProvider:
     GetVoiceAgent. Its id is derived from the cache key, so it says which configuration it is."""
 
     name = "local"
+    live_controls = live_control.LOCAL
 
     def check_configured(self) -> None:
         """Nothing to configure."""

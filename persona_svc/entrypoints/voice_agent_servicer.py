@@ -6,6 +6,7 @@ import grpc
 from sparring.persona.v1 import voice_agent_service_pb2 as pb
 from sparring.persona.v1 import voice_agent_service_pb2_grpc
 
+from persona_svc.domain.live_control import LiveControl
 from persona_svc.domain.voice_agents import VoiceAgent
 from persona_svc.entrypoints import convert
 from persona_svc.service_layer.voice_agents import VoiceAgents
@@ -13,7 +14,7 @@ from svckit.context import current_call
 from svckit.times import timestamp
 
 
-def voice_agent_message(agent: VoiceAgent) -> pb.VoiceAgent:
+def voice_agent_message(agent: VoiceAgent, controls: tuple[LiveControl, ...]) -> pb.VoiceAgent:
     spec, voice = agent.spec, agent.spec.voice
     return pb.VoiceAgent(
         name=agent.resource_name,
@@ -31,6 +32,8 @@ def voice_agent_message(agent: VoiceAgent) -> pb.VoiceAgent:
                                stability=voice.stability or 0.0, similarity_boost=voice.similarity_boost or 0.0,
                                speed=voice.speed or 0.0),
         create_time=timestamp(agent.create_time),
+        live_controls=[pb.LiveControl(command=c.command.value, message_type=c.message_type, template=c.template)
+                       for c in controls],
     )
 
 
@@ -46,7 +49,8 @@ class VoiceAgentServicer(voice_agent_service_pb2_grpc.VoiceAgentServiceServicer)
         provisioned = await self._voice_agents.provision(current_call().organization, persona_id, scenario_id,
                                                          request.provider, session)
         return pb.ProvisionVoiceAgentResponse(
-            voice_agent=voice_agent_message(provisioned.agent), reused=provisioned.reused,
+            voice_agent=voice_agent_message(provisioned.agent, self._voice_agents.live_controls(provisioned.agent)),
+            reused=provisioned.reused,
             connection=pb.VoiceConnection(signed_url=provisioned.connection.signed_url,
                                           access_token=provisioned.connection.access_token))
 
@@ -54,4 +58,4 @@ class VoiceAgentServicer(voice_agent_service_pb2_grpc.VoiceAgentServiceServicer)
                             context: grpc.aio.ServicerContext) -> pb.GetVoiceAgentResponse:
         agent = await self._voice_agents.get(current_call().organization,
                                              convert.resource_id(request.name, "voiceAgents", "name"))
-        return pb.GetVoiceAgentResponse(voice_agent=voice_agent_message(agent))
+        return pb.GetVoiceAgentResponse(voice_agent=voice_agent_message(agent, self._voice_agents.live_controls(agent)))

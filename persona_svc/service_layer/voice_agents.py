@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from persona_svc.domain.live_control import LiveControl
 from persona_svc.domain.voice_agents import AgentSpec, ProvisionedAgent, VoiceAgent
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.voice_ports import VoiceProvider, VoiceUnitOfWorkFactory
@@ -89,6 +90,11 @@ class VoiceAgents:
             await uow.voice_agents.add(agent)
             await uow.commit()
         return agent, False
+
+    def live_controls(self, agent: VoiceAgent) -> tuple[LiveControl, ...]:
+        """What each interviewer command becomes at the agent's provider (none for a provider no longer served)."""
+        provider = self._providers.get(agent.spec.provider)
+        return provider.live_controls if provider is not None else ()
 
     async def get(self, organization: str, agent_id: str) -> VoiceAgent:
         async with self._read(organization) as uow:

@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from persona_svc.domain.live_control import LiveControl
 from persona_svc.domain.voice_agents import AgentSpec, AgentUse, Connection, Deletion, VoiceAgent
 
 
@@ -17,6 +18,11 @@ class VoiceProvider(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def live_controls(self) -> tuple[LiveControl, ...]:
+        """What each interviewer command becomes at this provider."""
+        ...
 
     def check_configured(self) -> None:
         """Raises FailedPrecondition naming the missing setting; called before anything is created."""

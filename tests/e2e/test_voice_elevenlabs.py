@@ -14,7 +14,7 @@ from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
 from tests.builders import field_mask
 from tests.e2e.conftest import ELEVENLABS_TRIES as TRIES
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import new_session, rounds_of, start_round
+from tests.e2e.transcript_fixtures import filled_live_controls, new_session, rounds_of, start_round
 from tests.probes import metric
 
 SCENARIO = "scenarios/q2-cost-reduction"
@@ -45,6 +45,8 @@ async def test_a_round_creates_the_agent_with_the_persona_prompt_and_voice_and_s
     sent = elevenlabs.agents[voice_round.provider_agent_id]["conversation_config"]
     assert sent["agent"] == {"first_message": agent.first_message, "language": "fr",
                              "prompt": {"prompt": agent.system_prompt}}
+    assert filled_live_controls(agent, "a rival quote")["curveball"] == ("contextual_update", {
+        "type": "contextual_update", "text": "Raise this now, unprompted, in your own words: a rival quote"})
     assert sent["tts"] == {"voice_id": "21m00Tcm4TlvDq8ikWAM", "model_id": "eleven_flash_v2_5", "stability": 0.4,
                            "similarity_boost": 0.75, "speed": 1.0}
 

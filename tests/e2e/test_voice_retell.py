@@ -7,7 +7,7 @@ from __future__ import annotations
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
 
-from tests.e2e.transcript_fixtures import new_session, start_round
+from tests.e2e.transcript_fixtures import filled_live_controls, new_session, start_round
 
 SCENARIO = "scenarios/q2-cost-reduction"
 
@@ -33,5 +33,9 @@ async def test_a_round_on_retell_makes_an_llm_and_an_agent_of_the_persona_and_re
     sent = fake_retell.agents[first.provider_agent_id]
     assert {key: sent[key] for key in ("voice_id", "voice_model", "language", "voice_speed")} == {
         "voice_id": "11labs-Adrian", "voice_model": "eleven_flash_v2_5", "language": "de-DE", "voice_speed": 1.1}
+    controls = filled_live_controls(agent)
+    assert controls["context_injection"] == ("update_live_call", {
+        "call_control": {"additional_context": "Mention the budget freeze"}})
+    assert controls["curveball"][1]["call_control"]["trigger_response"] is True
     llm = fake_retell.llms[sent["response_engine"]["llm_id"]]
     assert (llm["general_prompt"], llm["begin_message"]) == (agent.system_prompt, agent.first_message)

@@ -19,7 +19,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from tests.builders import field_mask, uid
 from tests.e2e.status_details import rejected_in
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import new_session, rounds_of
+from tests.e2e.transcript_fixtures import filled_live_controls, new_session, rounds_of
 from tests.e2e.transcript_fixtures import start_round as start
 from tests.probes import metric
 from tests.security import OTHER_ORGANIZATION, token
@@ -64,6 +64,14 @@ async def test_a_round_starts_with_the_persona_agent_which_a_gateway_reads_back(
     assert agent.voice == voice_pb.VoiceSettings(voice_id="21m00Tcm4TlvDq8ikWAM", tts_model="eleven_flash_v2_5",
                                                  language="de", stability=0.3, similarity_boost=0.75, speed=1.1)
     assert (await transcripts.GetVoiceRound(pb.GetVoiceRoundRequest(name=first.name))).voice_round == first
+    assert filled_live_controls(agent, 'Say "no" twice') == {
+        "context_injection": ("system_message", {"role": "system", "content": 'Say "no" twice'}),
+        "curveball": ("system_message", {"role": "system",
+                                         "content": 'Raise this now, unprompted, in your own words: Say "no" twice'}),
+        "difficulty_change": ("system_message", {"role": "system",
+                                                 "content": "From now on play at difficulty 5. Be hostile."}),
+        "handoff": ("system_message", {"role": "system", "content": "The next issue to bring up, when the current "
+                                                                    'one is settled: Say "no" twice'})}
 
     ended = (await transcripts.EndVoiceRound(pb.EndVoiceRoundRequest(name=first.name))).voice_round
     second = await start(transcripts, session)

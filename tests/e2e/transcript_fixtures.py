@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
@@ -38,6 +40,18 @@ async def start_round(stub, session: pb.Session, provider: str = "", request_id:
     reply = await stub.StartVoiceRound(pb.StartVoiceRoundRequest(parent=session.name, provider=provider,
                                                                  request_id=request_id))
     return reply.voice_round
+
+
+def filled_live_controls(agent, text: str = "Mention the budget freeze") -> dict[str, tuple[str, dict]]:
+    """command -> (provider message type, the message) of an agent's live controls, filled as a gateway fills them."""
+    values = {"text": text, "difficulty": "5", "difficulty_instructions": "Be hostile."}
+
+    def filled(template: str) -> dict:
+        for name, value in values.items():
+            template = template.replace("{" + name + "}", json.dumps(value)[1:-1])
+        return json.loads(template)
+
+    return {c.command: (c.message_type, filled(c.template)) for c in agent.live_controls}
 
 
 async def rounds_of(stub, session: pb.Session) -> list[pb.VoiceRound]:

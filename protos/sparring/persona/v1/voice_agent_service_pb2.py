@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-sparring/persona/v1/voice_agent_service.proto\x12\x13sparring.persona.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\rVoiceSettings\x12\x10\n\x08voice_id\x18\x01 \x01(\t\x12\x11\n\ttts_model\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x11\n\tstability\x18\x04 \x01(\x01\x12\x18\n\x10similarity_boost\x18\x05 \x01(\x01\x12\r\n\x05speed\x18\x06 \x01(\x01\"\xd5\x02\n\nVoiceAgent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07persona\x18\x02 \x01(\t\x12\x18\n\x10persona_revision\x18\x03 \x01(\x03\x12\x10\n\x08scenario\x18\x04 \x01(\t\x12\x19\n\x11scenario_revision\x18\x05 \x01(\x03\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\x19\n\x11provider_agent_id\x18\x07 \x01(\t\x12\x11\n\tcache_key\x18\x08 \x01(\t\x12\x0f\n\x07patches\x18\t \x03(\t\x12\x15\n\rsystem_prompt\x18\n \x01(\t\x12\x15\n\rfirst_message\x18\x0b \x01(\t\x12\x31\n\x05voice\x18\x0c \x01(\x0b\x32\".sparring.persona.v1.VoiceSettings\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x0fVoiceConnection\x12\x12\n\nsigned_url\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"b\n\x1aProvisionVoiceAgentRequest\x12\x0f\n\x07persona\x18\x01 \x01(\t\x12\x10\n\x08scenario\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0f\n\x07session\x18\x04 \x01(\t\"\x9d\x01\n\x1bProvisionVoiceAgentResponse\x12\x34\n\x0bvoice_agent\x18\x01 \x01(\x0b\x32\x1f.sparring.persona.v1.VoiceAgent\x12\x0e\n\x06reused\x18\x02 \x01(\x08\x12\x38\n\nconnection\x18\x03 \x01(\x0b\x32$.sparring.persona.v1.VoiceConnection\"$\n\x14GetVoiceAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x15GetVoiceAgentResponse\x12\x34\n\x0bvoice_agent\x18\x01 \x01(\x0b\x32\x1f.sparring.persona.v1.VoiceAgent2\xf5\x01\n\x11VoiceAgentService\x12x\n\x13ProvisionVoiceAgent\x12/.sparring.persona.v1.ProvisionVoiceAgentRequest\x1a\x30.sparring.persona.v1.ProvisionVoiceAgentResponse\x12\x66\n\rGetVoiceAgent\x12).sparring.persona.v1.GetVoiceAgentRequest\x1a*.sparring.persona.v1.GetVoiceAgentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-sparring/persona/v1/voice_agent_service.proto\x12\x13sparring.persona.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\rVoiceSettings\x12\x10\n\x08voice_id\x18\x01 \x01(\t\x12\x11\n\ttts_model\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x11\n\tstability\x18\x04 \x01(\x01\x12\x18\n\x10similarity_boost\x18\x05 \x01(\x01\x12\r\n\x05speed\x18\x06 \x01(\x01\"\x8e\x03\n\nVoiceAgent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07persona\x18\x02 \x01(\t\x12\x18\n\x10persona_revision\x18\x03 \x01(\x03\x12\x10\n\x08scenario\x18\x04 \x01(\t\x12\x19\n\x11scenario_revision\x18\x05 \x01(\x03\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\x19\n\x11provider_agent_id\x18\x07 \x01(\t\x12\x11\n\tcache_key\x18\x08 \x01(\t\x12\x0f\n\x07patches\x18\t \x03(\t\x12\x15\n\rsystem_prompt\x18\n \x01(\t\x12\x15\n\rfirst_message\x18\x0b \x01(\t\x12\x31\n\x05voice\x18\x0c \x01(\x0b\x32\".sparring.persona.v1.VoiceSettings\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\rlive_controls\x18\x0e \x03(\x0b\x32 .sparring.persona.v1.LiveControl\"F\n\x0bLiveControl\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x14\n\x0cmessage_type\x18\x02 \x01(\t\x12\x10\n\x08template\x18\x03 \x01(\t\";\n\x0fVoiceConnection\x12\x12\n\nsigned_url\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"b\n\x1aProvisionVoiceAgentRequest\x12\x0f\n\x07persona\x18\x01 \x01(\t\x12\x10\n\x08scenario\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0f\n\x07session\x18\x04 \x01(\t\"\x9d\x01\n\x1bProvisionVoiceAgentResponse\x12\x34\n\x0bvoice_agent\x18\x01 \x01(\x0b\x32\x1f.sparring.persona.v1.VoiceAgent\x12\x0e\n\x06reused\x18\x02 \x01(\x08\x12\x38\n\nconnection\x18\x03 \x01(\x0b\x32$.sparring.persona.v1.VoiceConnection\"$\n\x14GetVoiceAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x15GetVoiceAgentResponse\x12\x34\n\x0bvoice_agent\x18\x01 \x01(\x0b\x32\x1f.sparring.persona.v1.VoiceAgent2\xf5\x01\n\x11VoiceAgentService\x12x\n\x13ProvisionVoiceAgent\x12/.sparring.persona.v1.ProvisionVoiceAgentRequest\x1a\x30.sparring.persona.v1.ProvisionVoiceAgentResponse\x12\x66\n\rGetVoiceAgent\x12).sparring.persona.v1.GetVoiceAgentRequest\x1a*.sparring.persona.v1.GetVoiceAgentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,17 +35,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VOICESETTINGS']._serialized_start=104
   _globals['_VOICESETTINGS']._serialized_end=234
   _globals['_VOICEAGENT']._serialized_start=237
-  _globals['_VOICEAGENT']._serialized_end=578
-  _globals['_VOICECONNECTION']._serialized_start=580
-  _globals['_VOICECONNECTION']._serialized_end=639
-  _globals['_PROVISIONVOICEAGENTREQUEST']._serialized_start=641
-  _globals['_PROVISIONVOICEAGENTREQUEST']._serialized_end=739
-  _globals['_PROVISIONVOICEAGENTRESPONSE']._serialized_start=742
-  _globals['_PROVISIONVOICEAGENTRESPONSE']._serialized_end=899
-  _globals['_GETVOICEAGENTREQUEST']._serialized_start=901
-  _globals['_GETVOICEAGENTREQUEST']._serialized_end=937
-  _globals['_GETVOICEAGENTRESPONSE']._serialized_start=939
-  _globals['_GETVOICEAGENTRESPONSE']._serialized_end=1016
-  _globals['_VOICEAGENTSERVICE']._serialized_start=1019
-  _globals['_VOICEAGENTSERVICE']._serialized_end=1264
+  _globals['_VOICEAGENT']._serialized_end=635
+  _globals['_LIVECONTROL']._serialized_start=637
+  _globals['_LIVECONTROL']._serialized_end=707
+  _globals['_VOICECONNECTION']._serialized_start=709
+  _globals['_VOICECONNECTION']._serialized_end=768
+  _globals['_PROVISIONVOICEAGENTREQUEST']._serialized_start=770
+  _globals['_PROVISIONVOICEAGENTREQUEST']._serialized_end=868
+  _globals['_PROVISIONVOICEAGENTRESPONSE']._serialized_start=871
+  _globals['_PROVISIONVOICEAGENTRESPONSE']._serialized_end=1028
+  _globals['_GETVOICEAGENTREQUEST']._serialized_start=1030
+  _globals['_GETVOICEAGENTREQUEST']._serialized_end=1066
+  _globals['_GETVOICEAGENTRESPONSE']._serialized_start=1068
+  _globals['_GETVOICEAGENTRESPONSE']._serialized_end=1145
+  _globals['_VOICEAGENTSERVICE']._serialized_start=1148
+  _globals['_VOICEAGENTSERVICE']._serialized_end=1393
 # @@protoc_insertion_point(module_scope)

@@ -74,6 +74,7 @@ class VoiceAgent(_message.Message):
     FIRST_MESSAGE_FIELD_NUMBER: _builtins.int
     VOICE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    LIVE_CONTROLS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"voiceAgents/{voice_agent_id}"."""
     persona: _builtins.str
@@ -98,6 +99,13 @@ class VoiceAgent(_message.Message):
     def voice(self) -> Global___VoiceSettings: ...
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def live_controls(self) -> _containers.RepeatedCompositeFieldContainer[Global___LiveControl]:
+        """What each interviewer command of the transcript stream becomes at this
+        agent's provider: a gateway fills the template and sends it, with no table of
+        its own.
+        """
+
     def __init__(
         self,
         *,
@@ -114,14 +122,53 @@ class VoiceAgent(_message.Message):
         first_message: _builtins.str = ...,
         voice: Global___VoiceSettings | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        live_controls: _abc.Iterable[Global___LiveControl] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "voice", b"voice"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_key", b"cache_key", "create_time", b"create_time", "first_message", b"first_message", "name", b"name", "patches", b"patches", "persona", b"persona", "persona_revision", b"persona_revision", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "scenario", b"scenario", "scenario_revision", b"scenario_revision", "system_prompt", b"system_prompt", "voice", b"voice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_key", b"cache_key", "create_time", b"create_time", "first_message", b"first_message", "live_controls", b"live_controls", "name", b"name", "patches", b"patches", "persona", b"persona", "persona_revision", b"persona_revision", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "scenario", b"scenario", "scenario_revision", b"scenario_revision", "system_prompt", b"system_prompt", "voice", b"voice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VoiceAgent: _TypeAlias = VoiceAgent  # noqa: Y015
+
+@_typing.final
+class LiveControl(_message.Message):
+    """One interviewer command as a message of the agent's provider."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_FIELD_NUMBER: _builtins.int
+    MESSAGE_TYPE_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    command: _builtins.str
+    """"context_injection", "curveball", "difficulty_change" or "handoff" (the next
+    issue for the persona to raise).
+    """
+    message_type: _builtins.str
+    """The provider's name of the message: "contextual_update" (elevenlabs, a client
+    event on the conversation's WebSocket), "update_live_call" (retell, the body of
+    PATCH /v2/update-live-call/{call_id}), "system_message" (local, a system
+    message appended to the gateway's own LLM conversation).
+    """
+    template: _builtins.str
+    """The message as JSON text with placeholders to fill from the command, each value
+    JSON-escaped: {text}, {difficulty}, {difficulty_instructions}.
+    """
+    def __init__(
+        self,
+        *,
+        command: _builtins.str = ...,
+        message_type: _builtins.str = ...,
+        template: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "message_type", b"message_type", "template", b"template"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LiveControl: _TypeAlias = LiveControl  # noqa: Y015
 
 @_typing.final
 class VoiceConnection(_message.Message):
