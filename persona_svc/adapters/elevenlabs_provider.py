@@ -79,13 +79,18 @@ class ElevenLabsProvider:
 
         return await self._calls.call("create_agent", lambda: _translated(create))
 
-    async def connect(self, provider_agent_id: str) -> Connection:
-        async def sign() -> Connection:
-            reply = await self._client.conversational_ai.conversations.get_signed_url(
-                agent_id=provider_agent_id, request_options=_NO_SDK_RETRIES)
+    async def connect(self, provider_agent_id: str) -> Connection | None:
+        async def sign() -> Connection | None:
+            try:
+                reply = await _translated(lambda: self._client.conversational_ai.conversations.get_signed_url(
+                    agent_id=provider_agent_id, request_options=_NO_SDK_RETRIES))
+            except ProviderFailure as failure:
+                if failure.outcome == NOT_FOUND:  # deleted at ElevenLabs, outside this service
+                    return None
+                raise
             return Connection(signed_url=text_of(reply, "signed_url"))
 
-        return await self._calls.call("get_signed_url", lambda: _translated(sign))
+        return await self._calls.call("get_signed_url", sign)
 
     async def delete_agent(self, provider_agent_id: str) -> bool:
         async def delete() -> bool:

@@ -95,12 +95,17 @@ class RetellProvider:
                 await self._delete_llm(llm_id)
             raise
 
-    async def connect(self, provider_agent_id: str) -> Connection:
-        async def web_call() -> Connection:
-            call = await self._client.call.create_web_call(agent_id=provider_agent_id)
+    async def connect(self, provider_agent_id: str) -> Connection | None:
+        async def web_call() -> Connection | None:
+            try:
+                call = await _translated(lambda: self._client.call.create_web_call(agent_id=provider_agent_id))
+            except ProviderFailure as failure:
+                if failure.outcome == NOT_FOUND:  # deleted at Retell, outside this service
+                    return None
+                raise
             return Connection(access_token=text_of(call, "access_token"))
 
-        return await self._calls.call("create_web_call", lambda: _translated(web_call))
+        return await self._calls.call("create_web_call", web_call)
 
     async def delete_agent(self, provider_agent_id: str) -> bool:
         """Deletes the agent and its LLM; False when the agent was gone already."""

@@ -96,6 +96,10 @@ class VoiceAgentRepository:
             spec=records.to_record(agent.spec), create_time=agent.create_time))
 
 
+    async def remove(self, agent_id: str) -> None:
+        await self._c.execute(voice_agents.delete().where(voice_agents.c.organization == self._organization,
+                                                          voice_agents.c.id == agent_id))
+
     async def record_use(self, agent_id: str, session: str, when: datetime) -> bool:
         held = (await self._c.execute(sa.select(voice_agents.c.id).where(
             voice_agents.c.organization == self._organization, voice_agents.c.id == agent_id).with_for_update(

@@ -28,7 +28,7 @@ class LocalVoiceProvider:
         PROVIDER_REQUESTS.labels(self.name, "create_agent", "ok").inc()
         return f"local-{spec.cache_key[:32]}"
 
-    async def connect(self, provider_agent_id: str) -> Connection:
+    async def connect(self, provider_agent_id: str) -> Connection | None:
         return Connection()
 
     async def delete_agent(self, provider_agent_id: str) -> bool:

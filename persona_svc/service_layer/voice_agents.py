@@ -6,15 +6,19 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from prometheus_client import Counter
+
 from persona_svc.domain.live_control import LiveControl
 from persona_svc.domain.voice_agents import AgentSpec, ProvisionedAgent, VoiceAgent
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.voice_ports import VoiceProvider, VoiceUnitOfWorkFactory
 from svckit.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
-# A start that finds its agent retired by clean-up between reading and using it takes up a new one; twice in a row
-# would mean clean-up is retiring agents as fast as they are made.
+# A start whose agent was retired by clean-up between reading and using it, or that the provider no longer has,
+# takes up a new one; failing so three times in a row means agents vanish as fast as they are made.
 USE_TRIES = 3
+LOST_AGENTS = Counter("sparring_persona_voice_agents_lost_total",
+                      "Voice agents their provider no longer had at a start, made again.", ("provider",))
 
 
 class VoiceAgents:
@@ -63,10 +67,22 @@ class VoiceAgents:
             reused = agent is not None
             if agent is None:
                 agent, reused = await self._create_once(organization, spec, key, provider)
-            if await self._record_use(organization, agent, session):
-                return ProvisionedAgent(agent, reused, await provider.connect(agent.provider_agent_id))
-        raise Aborted(f"the voice agent of {persona.resource_name} was retired while this start took it up; retry",
+            if not await self._record_use(organization, agent, session):
+                continue
+            connection = await provider.connect(agent.provider_agent_id)
+            if connection is not None:
+                return ProvisionedAgent(agent, reused, connection)
+            await self._forget(organization, agent)
+        raise Aborted(f"the voice agent of {persona.resource_name} vanished while this start took it up; retry",
                       reason="VOICE_AGENT_RETIRED", metadata={"resource": persona.resource_name})
+
+    async def _forget(self, organization: str, agent: VoiceAgent) -> None:
+        """Drops an agent its provider lost (deleted outside this service), so the next try makes a new one."""
+        async with self._transaction(organization) as uow:
+            await uow.voice_agents.lock_key(agent.spec.provider, agent.cache_key)
+            await uow.voice_agents.remove(agent.id)
+            await uow.commit()
+        LOST_AGENTS.labels(agent.spec.provider).inc()
 
     async def _record_use(self, organization: str, agent: VoiceAgent, session: str) -> bool:
         """Records the session's use of the agent, which keeps clean-up from retiring it; False when clean-up

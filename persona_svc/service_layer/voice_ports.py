@@ -32,8 +32,8 @@ class VoiceProvider(Protocol):
         """Creates the agent at the provider; returns the provider's id of it."""
         ...
 
-    async def connect(self, provider_agent_id: str) -> Connection:
-        """Where a gateway joins a new conversation with the agent."""
+    async def connect(self, provider_agent_id: str) -> Connection | None:
+        """Where a gateway joins a new conversation with the agent; None when the provider no longer has it."""
         ...
 
     async def delete_agent(self, provider_agent_id: str) -> bool:
@@ -51,6 +51,10 @@ class VoiceAgentRepository(Protocol):
         ...
 
     async def add(self, agent: VoiceAgent) -> None: ...
+
+    async def remove(self, agent_id: str) -> None:
+        """Removes the agent and its uses."""
+        ...
 
     async def record_use(self, agent_id: str, session: str, when: datetime) -> bool:
         """Records that ``session`` uses the agent, holding the agent's row against clean-up until the transaction

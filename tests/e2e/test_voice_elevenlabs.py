@@ -160,3 +160,19 @@ async def test_a_refused_key_is_a_failed_precondition_naming_the_setting(voice_t
     assert (rejection.reason, rejection.info.metadata["setting"]) == ("PROVIDER_KEY_REFUSED",
                                                                       "PERSONA_ELEVENLABS_API_KEY")
     assert await rounds_of(transcripts, session) == []
+
+
+async def test_an_agent_deleted_at_elevenlabs_is_made_again_at_the_next_start(voice_transcripts, voiced, elevenlabs):
+    transcripts, _ = voice_transcripts
+    persona = await voiced()
+    lost = await start_round(transcripts, await new_session(transcripts, persona=persona, scenario=SCENARIO),
+                             provider="elevenlabs")
+    del elevenlabs.agents[lost.provider_agent_id]  # deleted in ElevenLabs' dashboard, say
+    counted = metric("sparring_persona_voice_agents_lost_total", provider="elevenlabs")
+
+    again = await start_round(transcripts, await new_session(transcripts, persona=persona, scenario=SCENARIO),
+                              provider="elevenlabs")
+
+    assert again.provider_agent_id in elevenlabs.agents and again.provider_agent_id != lost.provider_agent_id
+    assert again.voice_agent != lost.voice_agent and again.signed_url
+    assert metric("sparring_persona_voice_agents_lost_total", provider="elevenlabs") == counted + 1
