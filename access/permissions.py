@@ -21,6 +21,7 @@ ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
 
 _PERSONA = "/sparring.persona.v1.PersonaService/"
 _MEMORY = "/sparring.persona.v1.MemoryService/"
+_VOICE_AGENTS = "/sparring.persona.v1.VoiceAgentService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -75,6 +76,10 @@ PERMISSIONS: dict[str, MethodRule] = {
     _MEMORY + "GetMemorySettings": _CATALOGUE_READ,
     _MEMORY + "UpdateMemorySettings": _AUTHORING,
     _MEMORY + "EraseCandidateMemory": _rule(mutating=True, note="everything remembered of a candidate"),
+    # Voice agents: provisioned for the transcript service at round start, read by self-hosted gateways
+    _VOICE_AGENTS + "ProvisionVoiceAgent": _rule(SERVICE, mutating=True, costly=True,
+                                                 note="may create an agent at a voice provider"),
+    _VOICE_AGENTS + "GetVoiceAgent": _rule(GATEWAY, SERVICE),
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,
@@ -89,6 +94,12 @@ PERMISSIONS: dict[str, MethodRule] = {
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
+    _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
+                                           note="interviewers and gateways: only their own sessions"),
+    _TRANSCRIPT + "GetVoiceRound": _SESSION_READ,
+    _TRANSCRIPT + "ListVoiceRounds": _SESSION_READ,
+    _TRANSCRIPT + "EndVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True,
+                                         note="interviewers and gateways: only their own sessions"),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

@@ -1,7 +1,7 @@
 """`make bench`: throughput and latency of the services against bare grpc.aio servers (the ceilings).
 
 Run ``python -m bench --help`` for the flags; ``--only persona`` (or ``transcript``, ``analysis``, ``streams``,
-``security``) runs one part.
+``security``, ``voice``) runs one part.
 One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database for each
 part, dropped when the part ends (``bench/database.py``). Every server is a child process
 (``bench/children.py``); the Python load generator runs in the benchmark's process, its clients spread over a
@@ -41,6 +41,12 @@ Security part (``bench/security_run.py``, ``--only security``):
   against the same servers in development mode (plaintext, anonymous) and with TLS + tokens, with their ceilings
   in both modes; the throughput lost, the latencies of both; then ``CallGuard.admit`` alone, for a token verified
   before and for a new one.
+
+Voice part (``bench/voice.py``, ``--only voice``):
+
+- the persona service with ElevenLabs pointed at a fake of its API in the benchmark's process
+  (``tests/fake_elevenlabs.py``), and the transcript service; the latency of StartVoiceRound with the agent cached
+  and not, on ``local`` and ``elevenlabs``; then 1,000 starts with the fake failing 20% of requests at random.
 
 Every server of every part runs as in production, with TLS and bearer tokens of the benchmark's own local CA and
 issuer (``.data/bench-credentials``), and every client sends a token (``bench/security.py``).

@@ -15,7 +15,18 @@ from pathlib import Path
 
 import grpc
 
-from bench import analysis_run, echo, h2load, persona, report, security_run, streams, transcript, transcript_run
+from bench import (
+    analysis_run,
+    echo,
+    h2load,
+    persona,
+    report,
+    security_run,
+    streams,
+    transcript,
+    transcript_run,
+    voice,
+)
 from bench.children import ChildProcess
 from bench.database import fresh_database, start_postgres
 from bench.load import OpenResult, Result, merge, open_channels, run_load, run_open_load
@@ -34,7 +45,7 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
-PARTS = ("persona", "transcript", "analysis", "streams", "security")
+PARTS = ("persona", "transcript", "analysis", "streams", "security", "voice")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,8 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "against one unary call per message), and of the analysis service (latency from a triggering message's ack to "
         "its Say Meter at a watcher), and of what TLS and tokens cost them; writes docs/benchmarks.md.")
     parser.add_argument("--only", choices=PARTS,
-                        help="run one part only (default: all five, in the order persona, transcript, analysis, "
-                             "streams, security: GetPersona and StreamSession in plaintext and with TLS + tokens)")
+                        help="run one part only (default: all six, in the order persona, transcript, analysis, "
+                             "streams, security: GetPersona and StreamSession in plaintext and with TLS + tokens, "
+                             "voice: call starts, cached and not, and with the voice provider failing at random)")
     parser.add_argument("--clients", type=int, default=50,
                         help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
                              "callers of the one-call-per-message server")
@@ -498,6 +510,20 @@ def _run_security(args: argparse.Namespace, database_url: str, logs: Path,
         log(f"wrote the '{security_run.SECTION}' section of {args.output}")
 
 
+def _run_voice(args: argparse.Namespace, database_url: str, logs: Path,
+               profile: Callable[[str], Path | None]) -> None:
+    figures = voice.run(ROOT, database_url, logs)
+    print()
+    print(voice.console(figures))
+    print()
+    _print_targets(figures.targets)
+    if args.no_write:
+        log("voice figures not written (--no-write)")
+    else:
+        report.write_section(args.output, voice.section(figures))
+        log(f"wrote the '{voice.SECTION}' section of {args.output}")
+
+
 async def _measure_streams(args: argparse.Namespace, started: transcript.Started,
                            database_url: str) -> streams.BurstFigures:
     channels = open_channels(started.address, args.streams_channels)
@@ -548,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
             log("starting the embedded PostgreSQL (.data/postgres-bench)")
             server_url = start_postgres(stack, DATA / "postgres-bench")
             parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis,
-                     "streams": _run_streams, "security": _run_security}
+                     "streams": _run_streams, "security": _run_security, "voice": _run_voice}
             for part in args.parts:
                 with contextlib.ExitStack() as part_stack:  # the part's database, dropped when it ends
                     database_url = fresh_database(part_stack, server_url)

@@ -1,5 +1,6 @@
-"""`make demo`: a sample discovery call streamed through the real gateway protocol while a terminal
-watcher shows the Say Meter, its factors and the suggestions as they arrive, then the persona audit.
+"""`make demo`: a sample discovery call, started as a voice round (the persona's voice agent) and streamed through
+the real gateway protocol while a terminal watcher shows the Say Meter, its factors and the suggestions as they
+arrive, then the persona audit.
 
 Run it with `make run` up. The call is paced so a person can follow it; the pauses are for the
 viewer, nothing waits on them.
@@ -75,6 +76,22 @@ async def _watch(stub, session: str) -> None:
             _show_audit(event.audit)
 
 
+async def _start_voice(transcripts, session: str) -> None:
+    """Starts the call's voice round, as a candidate's Start Call does: the persona's voice agent, on the persona
+    service's default provider (`local` under `make run`: nothing leaves the machine)."""
+    try:
+        voice_round = (await transcripts.StartVoiceRound(tpb.StartVoiceRoundRequest(
+            parent=session, request_id=f"start-{session}"))).voice_round
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+        print(f"{DIM}No voice round: {error.details()}{RESET}\n")
+        return
+    reuse = "reused" if voice_round.agent_reused else "created"
+    print(f"{DIM}Voice round {voice_round.round_number} on {voice_round.provider}: {voice_round.voice_agent} "
+          f"({reuse}), provider agent {voice_round.provider_agent_id}{RESET}\n")
+
+
 async def run(transcript_address: str, analysis_address: str, pause: float) -> None:
     call = json.loads((resources.files("analysis_svc") / "demo_data" / "discovery_call.json").read_text())
     async with development_channel(transcript_address, "interviewer", "gateway", subject="demo") as t, \
@@ -85,7 +102,8 @@ async def run(transcript_address: str, analysis_address: str, pause: float) -> N
             session=tpb.Session(persona=call["persona"], scenario=call["scenario"],
                                 blueprint=persona_pb.Blueprint.Value(call["blueprint"]), analysis_interval=4),
             session_id=f"demo-{uuid.uuid4().hex[:8]}"))).session
-        print(f"{BOLD}Live call {session.name}{RESET} (an analysis every 4 messages)\n")
+        print(f"{BOLD}Live call {session.name}{RESET} (an analysis every 4 messages)")
+        await _start_voice(transcripts, session.name)
         watcher = asyncio.create_task(_watch(analyses, session.name))
 
         async def shown(_sequence: int, role: int, text: str) -> None:

@@ -2,32 +2,53 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
 import grpc
 from sparring.persona.v1 import (
     memory_service_pb2,
     memory_service_pb2_grpc,
     persona_service_pb2,
     persona_service_pb2_grpc,
+    voice_agent_service_pb2,
+    voice_agent_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
+from persona_svc.adapters.elevenlabs_provider import KEY_SETTING as ELEVENLABS_KEY_SETTING
+from persona_svc.adapters.elevenlabs_provider import ElevenLabsProvider
 from persona_svc.adapters.fact_extractors import LocalFactExtractor
 from persona_svc.adapters.last_known_patches import SqlLastKnownPatches
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.memory import SqlMemoryUnitOfWork
 from persona_svc.adapters.memory_retention import MemoryRetention
+from persona_svc.adapters.provider_calls import ProviderCalls
+from persona_svc.adapters.retell_provider import KEY_SETTING as RETELL_KEY_SETTING
+from persona_svc.adapters.retell_provider import RetellProvider
+from persona_svc.adapters.session_states import TranscriptSessionStates
 from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
+from persona_svc.adapters.voice_agent_store import AdvisorySweepLock, SqlCleanupStore, SqlVoiceAgentUnitOfWork
+from persona_svc.adapters.voice_providers import LocalVoiceProvider
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.memory import Learned, MemorySettings, WorkingMemory
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.memory_servicer import MemoryServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
+from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
 from persona_svc.service_layer.ports import PatchProvider
+from persona_svc.service_layer.voice_agents import VoiceAgents
+from persona_svc.service_layer.voice_cleanup import VoiceAgentCleanup
+from persona_svc.service_layer.voice_ports import VoiceProvider
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
 from svckit.db import autocommit
@@ -37,8 +58,11 @@ from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 from svckit.transport import Security
 
+log = logging.getLogger("persona.app")
+
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
 MEMORY_SERVICE_NAME = memory_service_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
+VOICE_AGENT_SERVICE_NAME = voice_agent_service_pb2.DESCRIPTOR.services_by_name["VoiceAgentService"].full_name
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
@@ -62,9 +86,11 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
-def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: PersonaMemory) -> None:
+def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: PersonaMemory,
+                  voice_agents: VoiceAgents) -> None:
     persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue, memories), server)
     memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memories), server)
+    voice_agent_service_pb2_grpc.add_VoiceAgentServiceServicer_to_server(VoiceAgentServicer(voice_agents), server)
 
 
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
@@ -78,6 +104,41 @@ def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageT
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
                          LocalFactExtractor(), page_tokens, sessions, cache, learned_cache, settings_cache,
                          settings.memory_timeout_seconds, settings.memory_budget_chars)
+
+
+@dataclass
+class VoiceParts:
+    """The voice agents' use cases, their clean-up (None without a transcript service to ask), and what closes
+    their connections."""
+
+    voice_agents: VoiceAgents
+    cleanup: VoiceAgentCleanup | None
+    closers: list[Callable[[], Awaitable[None]]]
+
+
+def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: PersonaSettings,
+                       security: Security) -> VoiceParts:
+    """The voice-agent use cases on PostgreSQL, with every provider this service can reach."""
+    elevenlabs = ElevenLabsProvider(settings.elevenlabs_api_key, settings.elevenlabs_base_url, ProviderCalls(
+        ElevenLabsProvider.name, ELEVENLABS_KEY_SETTING, settings.voice_provider_timeout_seconds,
+        settings.voice_provider_max_retries, settings.voice_provider_budget_seconds))
+    retell = RetellProvider(settings.retell_api_key, settings.retell_base_url, ProviderCalls(
+        RetellProvider.name, RETELL_KEY_SETTING, settings.voice_provider_timeout_seconds,
+        settings.voice_provider_max_retries, settings.voice_provider_budget_seconds))
+    providers: dict[str, VoiceProvider] = {provider.name: provider
+                                           for provider in (LocalVoiceProvider(), elevenlabs, retell)}
+    reads = autocommit(engine)
+    voice_agents = VoiceAgents(catalogue, lambda organization: SqlVoiceAgentUnitOfWork(engine, organization),
+                               lambda organization: SqlVoiceAgentUnitOfWork(reads, organization), providers,
+                               settings.voice_provider)
+    closers: list[Callable[[], Awaitable[None]]] = [elevenlabs.close, retell.close]
+    if not settings.transcript_address:
+        log.warning("PERSONA_TRANSCRIPT_ADDRESS is not set: voice agents are not cleaned up")
+        return VoiceParts(voice_agents, None, closers)
+    sessions = TranscriptSessionStates(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
+    cleanup = VoiceAgentCleanup(SqlCleanupStore(engine), sessions, providers, AdvisorySweepLock(engine),
+                                timedelta(seconds=settings.voice_agent_grace_seconds))
+    return VoiceParts(voice_agents, cleanup, [*closers, sessions.close])
 
 
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
@@ -113,14 +174,16 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         for cache in caches:
             cache.disable()
 
+    voice = build_voice_agents(engine, catalogue, settings, security)
+
     listener = PgListener("persona", settings.database_url or "", {"persona_changes": on_change},
                           on_connected=on_connected, on_disconnected=on_disconnected)
     await listener.start()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME, MEMORY_SERVICE_NAME],
+        service_names=[SERVICE_NAME, MEMORY_SERVICE_NAME, VOICE_AGENT_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: add_servicers(server, catalogue, memories),
+        add_servicers=lambda server: add_servicers(server, catalogue, memories, voice.voice_agents),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
@@ -130,6 +193,18 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     retention = MemoryRetention(engine, settings.memory_retention_interval_seconds, settings.memory_retention_batch)
     retention.start()
     app.on_close.append(retention.stop)
+    if voice.cleanup is not None and settings.voice_agent_cleanup_interval_seconds:
+        sweeps = asyncio.create_task(voice.cleanup.run_every(settings.voice_agent_cleanup_interval_seconds,
+                                                             settings.voice_agent_cleanup_timeout_seconds),
+                                     name="voice-agent-cleanup")
+
+        async def stop_sweeps() -> None:
+            sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeps
+
+        app.on_close.append(stop_sweeps)
+    app.on_close.extend(voice.closers)
     if learning is not None:
         app.on_close.append(learning.close)
     if sessions is not None:

@@ -29,10 +29,28 @@ class PersonaSettings(ServiceSettings):
     memory_retention_batch: int = Field(default=1000, ge=1, le=100_000,
                                         description="Rows of memory deleted by one statement")
     transcript_address: str = Field(default="", description="host:port of the transcript service, told to forget "
-                                                            "an erased candidate; empty: sessions keep the link")
+                                                            "an erased candidate and asked by voice-agent clean-up "
+                                                            "whether sessions have ended; empty: sessions keep the "
+                                                            "link, and voice agents are not cleaned up")
     transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                               description="Deadline of one call to the transcript service")
     memory_timeout_seconds: float = Field(default=0.05, gt=0, le=5,
                                           description="How long rendering waits for memory before going without")
     memory_budget_chars: int = Field(default=2_000, ge=0, le=20_000,
                                      description="Largest memory section a rendered prompt takes")
+    voice_provider: str = Field(default="local", description="Voice provider of rounds that name none")
+    elevenlabs_api_key: str = Field(default="", description="ElevenLabs API key; empty: rounds on elevenlabs are "
+                                                            "refused with FAILED_PRECONDITION")
+    elevenlabs_base_url: str = Field(default="https://api.elevenlabs.io", description="ElevenLabs API address")
+    voice_provider_timeout_seconds: float = Field(default=4.0, gt=0, le=60, description="Per try of a provider request")
+    voice_provider_max_retries: int = Field(default=4, ge=0, le=10, description="Tries after the first")
+    voice_provider_budget_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Most time one provider operation takes, its tries and waits included")
+    voice_agent_cleanup_interval_seconds: float = Field(default=60.0, ge=0, description="Between two clean-up "
+                                                                                      "sweeps; 0: none")
+    voice_agent_cleanup_timeout_seconds: float = Field(default=120.0, gt=0, description="Most time one sweep takes")
+    voice_agent_grace_seconds: float = Field(default=600.0, ge=0, description="How long an agent no session uses is "
+                                                                           "kept before it is deleted")
+    retell_api_key: str = Field(default="", description="Retell API key; empty: rounds on retell are refused with "
+                                                        "FAILED_PRECONDITION")
+    retell_base_url: str = Field(default="https://api.retellai.com", description="Retell API address")

@@ -24,12 +24,14 @@ from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
+from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.recording import Recording
 from transcript_svc.service_layer.transcripts import FACTS_KIND, Transcripts
+from transcript_svc.service_layer.voice_rounds import VoiceRounds
 
 log = logging.getLogger("transcript.app")
 
@@ -44,6 +46,9 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     reads = autocommit(engine)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval)
+    voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
+    voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
+                               PageTokens.from_secret(settings.page_token_secret), voice_agents)
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
@@ -53,7 +58,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
     }
-    closers = [committer.stop, personas.close]
+    closers = [committer.stop, personas.close, voice_agents.close]
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
@@ -85,7 +90,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         service_names=[SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
-            TranscriptServicer(transcripts, stream), server),
+            TranscriptServicer(transcripts, stream, voice_rounds), server),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

@@ -40,3 +40,6 @@ class TranscriptSettings(ServiceSettings):
     analysis_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Deadline of one analysis call")
     outbox_max_attempts: int = Field(default=20, ge=1, le=1000,
                                      description="Attempts before an analysis request is marked failed")
+    voice_agent_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120,
+        description="Deadline of asking the persona service for a voice agent (a provider's creation included)")

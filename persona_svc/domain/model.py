@@ -48,6 +48,13 @@ MAX_LONG_TEXT = 20_000
 MAX_LIST_ITEMS = 50
 MAX_OWNERS = 20
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_VOICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_TTS_MODEL = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+# (least, most) of each numeric voice setting, in the order VoiceSettings declares them; the providers refuse
+# values outside them.
+VOICE_RANGES = {"stability": (0.0, 1.0), "similarity_boost": (0.0, 1.0), "speed": (0.7, 1.2)}
+DEFAULT_VOICE_VALUES = {"stability": 0.5, "similarity_boost": 0.75, "speed": 1.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +77,34 @@ class Mode:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    """How the persona sounds at a voice provider; what is left unset (empty, None) takes the default below."""
+
+    voice_id: str = ""
+    tts_model: str = ""
+    language: str = ""
+    stability: float | None = None
+    similarity_boost: float | None = None
+    speed: float | None = None
+
+    def with_defaults(self) -> VoiceSettings:
+        """Every setting explicit, as an agent is configured with them."""
+        return VoiceSettings(self.voice_id, self.tts_model, self.language or DEFAULT_VOICE.language,
+                             *(DEFAULT_VOICE_VALUES[name] if getattr(self, name) is None else getattr(self, name)
+                               for name in VOICE_RANGES))
+
+
+DEFAULT_VOICE = VoiceSettings(language="en")
+
+
+@dataclass(frozen=True, slots=True)
 class PersonaConfig:
     humor_usage: HumorUsage = HumorUsage.UNSPECIFIED
     emotional_style: EmotionalStyle = EmotionalStyle.UNSPECIFIED
     voice_enabled: bool = False
     language_style: LanguageStyle = LanguageStyle.UNSPECIFIED
     default_mode: str = ""
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,12 +316,28 @@ def validate_persona_fields(fields: PersonaFields, violations: Violations, prefi
         _check_text(violations, f"{prefix}.beliefs[{index}].source", belief.source, 2048)
     for index, mode in enumerate(fields.modes):
         _check_text(violations, f"{prefix}.modes[{index}].mode", mode.mode, MAX_SHORT_TEXT, required=True)
+    validate_voice(fields.config.voice, violations, f"{prefix}.config")
     enabled_modes = {m.mode for m in fields.modes if m.enabled}
     if fields.config.default_mode and fields.config.default_mode not in enabled_modes:
         violations.add(
             f"{prefix}.config.default_mode",
             f"{fields.config.default_mode!r} is not one of the persona's enabled modes",
         )
+
+
+def validate_voice(voice: VoiceSettings, violations: Violations, prefix: str) -> None:
+    if voice.voice_id and not _VOICE_ID.match(voice.voice_id):
+        violations.add(f"{prefix}.voice_id", "must be 1 to 100 letters, digits, dashes and underscores")
+    if voice.tts_model and not _TTS_MODEL.match(voice.tts_model):
+        violations.add(f"{prefix}.tts_model", "must be 1 to 100 letters, digits, dashes, dots and underscores")
+    if voice.language and not _LANGUAGE.match(voice.language):
+        violations.add(f"{prefix}.language", f"must be an ISO 639-1 code such as 'en' or 'pt-BR' "
+                                             f"(got {voice.language[:20]!r})")
+    for name, (least, most) in VOICE_RANGES.items():
+        value = getattr(voice, name)
+        # NaN fails both comparisons, so it is refused too.
+        if value is not None and not least <= value <= most:
+            violations.add(f"{prefix}.{name}", f"must be between {least:g} and {most:g} (got {value:g})")
 
 
 def validate_owners(owners: tuple[str, ...], violations: Violations, path: str = "persona.owners") -> None:

@@ -26,6 +26,7 @@ from persona_svc.domain.model import (
     Scenario,
     ScenarioFields,
     Trait,
+    VoiceSettings,
 )
 from persona_svc.domain.patches import PatchSource
 from svckit import names
@@ -135,11 +136,24 @@ def persona_fields(message: pb.Persona) -> PersonaFields:
             language_style=enum_of(_LANGUAGE, config.language_style, "persona.config.language_style",
                                  pb.LanguageStyle),
             default_mode=config.default_mode,
+            voice=voice_settings(config),
         ),
         archetype_id=archetype_id_of(message.archetype),
         protected=message.protected,
         owners=tuple(message.owners),
     )
+
+
+_VOICE_NUMBERS = ("stability", "similarity_boost", "speed")
+
+
+def voice_settings(config: pb.PersonaConfig) -> VoiceSettings:
+    """The voice settings of a persona's configuration; a numeric setting not sent stays unset (None)."""
+    return VoiceSettings(
+        voice_id=config.voice_id, tts_model=config.tts_model, language=config.language,
+        stability=config.stability if config.HasField("stability") else None,
+        similarity_boost=config.similarity_boost if config.HasField("similarity_boost") else None,
+        speed=config.speed if config.HasField("speed") else None)
 
 
 def persona_message(persona: Persona) -> pb.Persona:
@@ -173,6 +187,10 @@ def persona_message(persona: Persona) -> pb.Persona:
             voice_enabled=c.voice_enabled,
             language_style=_LANGUAGE_ENUMS[c.language_style],
             default_mode=c.default_mode,
+            voice_id=c.voice.voice_id,
+            tts_model=c.voice.tts_model,
+            language=c.voice.language,
+            **{name: getattr(c.voice, name) for name in _VOICE_NUMBERS if getattr(c.voice, name) is not None},
         ),
         archetype=f"archetypes/{f.archetype_id}" if f.archetype_id else "",
         protected=f.protected,

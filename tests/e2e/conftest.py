@@ -181,3 +181,78 @@ async def deleted_persona(personas) -> str:
     created = await create(personas)
     await personas.DeletePersona(pb.DeletePersonaRequest(name=created.name))
     return created.name
+
+
+@pytest_asyncio.fixture
+async def voiced(personas, catalogue):
+    """``await voiced(**fields)``: the name of a new persona with voice enabled (and ``fields``), in the shipped
+    catalogue's organization."""
+    from sparring.persona.v1 import persona_service_pb2 as pb
+
+    from tests.builders import new_persona
+
+    async def create(**fields) -> str:
+        reply = await personas.CreatePersona(pb.CreatePersonaRequest(persona=new_persona(**fields)))
+        return reply.persona.name
+
+    return create
+
+
+ELEVENLABS_TRIES = 5  # of one provider operation by the persona servers of ``voice_transcripts``: 4 retries
+
+
+@pytest_asyncio.fixture(scope="session")
+async def fake_elevenlabs():
+    """A fake ElevenLabs API on loopback (tests/fake_elevenlabs.py), counting every request."""
+    from tests.fake_elevenlabs import serving
+
+    with serving() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def elevenlabs(fake_elevenlabs):
+    """The fake ElevenLabs, answering normally again after the test."""
+    from tests.fake_elevenlabs import API_KEY
+
+    yield fake_elevenlabs
+    fake_elevenlabs.modes.clear()
+    fake_elevenlabs.key = API_KEY
+    fake_elevenlabs.retry_after_seconds = 0.0
+
+
+@pytest_asyncio.fixture(scope="session")
+async def fake_retell():
+    """A fake Retell API on loopback (tests/fake_retell.py), counting every request."""
+    from tests.fake_retell import serving
+
+    with serving() as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="session")
+async def voice_transcripts(database_url, engine, persona_schema, transcript_schema, transcript_settings,
+                            fake_elevenlabs, fake_retell):
+    """(transcript stub, voice agent stub) of a transcript server whose persona server has the fake ElevenLabs
+    and the fake Retell configured, over the test database."""
+    from sparring.persona.v1 import voice_agent_service_pb2_grpc
+    from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+    from tests import fake_elevenlabs as elevenlabs
+    from tests import fake_retell as retell
+    from transcript_svc.app import build as build_transcript
+
+    persona_app = await build(PersonaSettings(
+        database_url=database_url, grpc_port=0, metrics_port=0, elevenlabs_api_key=elevenlabs.API_KEY,
+        elevenlabs_base_url=fake_elevenlabs.base_url, retell_api_key=retell.API_KEY,
+        retell_base_url=fake_retell.base_url,
+        voice_provider_timeout_seconds=0.5,
+        voice_provider_max_retries=ELEVENLABS_TRIES - 1, voice_provider_budget_seconds=5), engine)
+    await persona_app.start()
+    transcript_app = await build_transcript(transcript_settings(persona_address=persona_app.address), engine)
+    await transcript_app.start()
+    async with secure_channel(transcript_app.address) as channel, secure_channel(persona_app.address) as agents:
+        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
+               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(agents))
+    await transcript_app.stop(grace=1)
+    await persona_app.stop(grace=1)

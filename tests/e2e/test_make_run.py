@@ -74,6 +74,7 @@ async def test_launcher_starts_four_services_loads_catalogue_and_stops_on_ctrl_c
         assert "personas/sarah-chen" in listed
         shown = await _tool(env, "devtools.demo", "--pause", "0")
         assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown
+        assert "Voice round 1 on local: voiceAgents/" in shown
     finally:
         if launcher.returncode is None:
             launcher.send_signal(signal.SIGINT)

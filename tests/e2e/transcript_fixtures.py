@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
@@ -10,9 +12,10 @@ from tests.builders import uid
 
 
 async def new_session(stub, interval: int = 0, gateway: str = "", session_id: str = "",
-                      scenario: str = "scenarios/q2-cost-reduction", candidate: str = "") -> pb.Session:
+                      scenario: str = "scenarios/q2-cost-reduction", candidate: str = "",
+                      persona: str = "personas/sarah-chen") -> pb.Session:
     reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
-        persona="personas/sarah-chen", scenario=scenario, blueprint=persona_pb.BLUEPRINT_SALES,
+        persona=persona, scenario=scenario, blueprint=persona_pb.BLUEPRINT_SALES,
         analysis_interval=interval, gateway=gateway, candidate=candidate), session_id=session_id or f"call-{uid()}"))
     return reply.session
 
@@ -32,3 +35,25 @@ async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, sessio
     await gateway.acks_until(len(turns))
     gateway.close()
     return session.name
+
+
+async def start_round(stub, session: pb.Session, provider: str = "", request_id: str = "") -> pb.VoiceRound:
+    reply = await stub.StartVoiceRound(pb.StartVoiceRoundRequest(parent=session.name, provider=provider,
+                                                                 request_id=request_id))
+    return reply.voice_round
+
+
+def filled_live_controls(agent, text: str = "Mention the budget freeze") -> dict[str, tuple[str, dict]]:
+    """command -> (provider message type, the message) of an agent's live controls, filled as a gateway fills them."""
+    values = {"text": text, "difficulty": "5", "difficulty_instructions": "Be hostile."}
+
+    def filled(template: str) -> dict:
+        for name, value in values.items():
+            template = template.replace("{" + name + "}", json.dumps(value)[1:-1])
+        return json.loads(template)
+
+    return {c.command: (c.message_type, filled(c.template)) for c in agent.live_controls}
+
+
+async def rounds_of(stub, session: pb.Session) -> list[pb.VoiceRound]:
+    return list((await stub.ListVoiceRounds(pb.ListVoiceRoundsRequest(parent=session.name))).voice_rounds)

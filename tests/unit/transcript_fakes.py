@@ -11,6 +11,7 @@ from types import TracebackType
 from svckit.errors import NotFound
 from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
 from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, SessionState, Utterance
+from transcript_svc.domain.voice_rounds import VoiceRound
 from transcript_svc.service_layer.ports import SessionFilters
 
 
@@ -26,11 +27,12 @@ class TranscriptStore:
     requests: dict[str, RequestTable] = dataclasses.field(default_factory=dict)
     announcements: list[tuple[str, ...]] = dataclasses.field(default_factory=list)
     stream_epochs: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    voice_rounds: dict[tuple[str, str, int], VoiceRound] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> TranscriptStore:
         return TranscriptStore(dict(self.sessions), dict(self.commands), list(self.outbox),
                                {org: RequestTable(dict(table.requests)) for org, table in self.requests.items()},
-                               list(self.announcements), dict(self.stream_epochs))
+                               list(self.announcements), dict(self.stream_epochs), dict(self.voice_rounds))
 
 
 class FakeSessions:
@@ -122,6 +124,18 @@ class FakeOutbox:
         self._store.outbox.append((organization, session_id, kind, up_to_sequence))
 
 
+class FakeVoiceRounds:
+    def __init__(self, store: TranscriptStore) -> None:
+        self._store = store
+
+    async def end_live(self, organization: str, session_id: str, when: datetime) -> VoiceRound | None:
+        for key, voice_round in self._store.voice_rounds.items():
+            if key[:2] == (organization, session_id) and voice_round.live:
+                self._store.voice_rounds[key] = dataclasses.replace(voice_round, end_time=when)
+                return self._store.voice_rounds[key]
+        return None
+
+
 class FakeAnnouncements:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
@@ -158,6 +172,10 @@ class FakeTranscriptUnitOfWork:
     @property
     def outbox(self) -> FakeOutbox:
         return FakeOutbox(self._working)
+
+    @property
+    def voice_rounds(self) -> FakeVoiceRounds:
+        return FakeVoiceRounds(self._working)
 
     def requests(self, organization: str) -> InMemoryRequestLog:
         return InMemoryRequestLog(self._working.requests.setdefault(organization, RequestTable()))

@@ -14,6 +14,7 @@ from transcript_svc.adapters.repositories import (
     OutboxRepository,
     SessionRepository,
 )
+from transcript_svc.adapters.voice_round_store import VoiceRoundRepository
 
 
 class NotifyAnnouncements:
@@ -37,6 +38,7 @@ class DatabaseUnitOfWork(UnitOfWork):
     messages: MessageRepository
     commands: CommandRepository
     outbox: OutboxRepository
+    voice_rounds: VoiceRoundRepository
     announce: NotifyAnnouncements
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -44,6 +46,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
         self.outbox = OutboxRepository(connection)
+        self.voice_rounds = VoiceRoundRepository(connection)
         self.announce = NotifyAnnouncements(connection)
 
     def requests(self, organization: str) -> RequestLog:

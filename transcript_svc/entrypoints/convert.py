@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
@@ -24,6 +25,7 @@ from transcript_svc.domain.model import (
     Utterance,
     check_utterance_text,
 )
+from transcript_svc.domain.voice_rounds import VoiceRound
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
 _ROLE_ENUMS = {v: k for k, v in _ROLES.items()}
@@ -210,3 +212,19 @@ def command_state_of(value: int) -> str | None:
 def command_source_filter(value: int) -> str | None:
     source = enum_filter(_SOURCES, value, "source", pb.CommandSource)
     return source.value if source else None
+
+
+def voice_round_ref(name: str, field: str = "name") -> tuple[str, int]:
+    session_id, number = child_ref(name, "voiceRounds", field)
+    if not re.fullmatch(r"[1-9][0-9]{0,8}", number):
+        raise InvalidArgument(FieldViolation(field, f"{number[:100]!r} is not a round number"))
+    return session_id, int(number)
+
+
+def voice_round_message(voice_round: VoiceRound) -> pb.VoiceRound:
+    return pb.VoiceRound(
+        name=voice_round.resource_name, round_number=voice_round.round_number, provider=voice_round.provider,
+        voice_agent=voice_round.voice_agent, provider_agent_id=voice_round.provider_agent_id,
+        signed_url=voice_round.signed_url, access_token=voice_round.access_token,
+        agent_reused=voice_round.agent_reused,
+        start_time=timestamp(voice_round.start_time), end_time=timestamp(voice_round.end_time))

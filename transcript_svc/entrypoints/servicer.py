@@ -17,12 +17,14 @@ from svckit.usecase import mutation_of
 from transcript_svc.entrypoints import convert
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.transcripts import Transcripts
+from transcript_svc.service_layer.voice_rounds import VoiceRounds
 
 
 class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
-    def __init__(self, transcripts: Transcripts, stream: StreamSessionHandler) -> None:
+    def __init__(self, transcripts: Transcripts, stream: StreamSessionHandler, voice_rounds: VoiceRounds) -> None:
         self._transcripts = transcripts
         self._stream = stream
+        self._voice_rounds = voice_rounds
 
     def StreamSession(self, request_iterator: AsyncIterator[pb.StreamSessionRequest],
                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamSessionResponse]:
@@ -101,3 +103,22 @@ class TranscriptServicer(transcript_service_pb2_grpc.TranscriptServiceServicer):
             request.page_token)
         return pb.ListCommandsResponse(commands=[convert.command_message(c) for c in page.items],
                                        next_page_token=page.next_page_token)
+
+    async def StartVoiceRound(self, request: pb.StartVoiceRoundRequest, context) -> pb.StartVoiceRoundResponse:
+        voice_round = await self._voice_rounds.start(convert.session_id_of(request.parent, "parent"),
+                                                     request.provider, mutation_of(request))
+        return pb.StartVoiceRoundResponse(voice_round=convert.voice_round_message(voice_round))
+
+    async def GetVoiceRound(self, request: pb.GetVoiceRoundRequest, context) -> pb.GetVoiceRoundResponse:
+        voice_round = await self._voice_rounds.get(current_call().principal, *convert.voice_round_ref(request.name))
+        return pb.GetVoiceRoundResponse(voice_round=convert.voice_round_message(voice_round))
+
+    async def ListVoiceRounds(self, request: pb.ListVoiceRoundsRequest, context) -> pb.ListVoiceRoundsResponse:
+        page = await self._voice_rounds.list(current_call().principal, convert.session_id_of(request.parent, "parent"),
+                                             request.page_size, request.page_token)
+        return pb.ListVoiceRoundsResponse(voice_rounds=[convert.voice_round_message(r) for r in page.items],
+                                          next_page_token=page.next_page_token)
+
+    async def EndVoiceRound(self, request: pb.EndVoiceRoundRequest, context) -> pb.EndVoiceRoundResponse:
+        voice_round = await self._voice_rounds.end(*convert.voice_round_ref(request.name), mutation_of(request))
+        return pb.EndVoiceRoundResponse(voice_round=convert.voice_round_message(voice_round))

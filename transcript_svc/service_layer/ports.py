@@ -9,6 +9,7 @@ from typing import Protocol, Self
 
 from svckit.usecase import RequestRecords
 from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
+from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times, and
 # participant: a subject that interviews or streams each session listed.
@@ -74,6 +75,22 @@ class Commands(Protocol):
         ...
 
 
+class VoiceRounds(Protocol):
+    async def get(self, organization: str, session_id: str, round_number: int) -> VoiceRound | None: ...
+
+    async def live(self, organization: str, session_id: str) -> VoiceRound | None: ...
+
+    async def last_number(self, organization: str, session_id: str) -> int:
+        """The highest round number of the session; 0 before its first round."""
+        ...
+
+    async def add(self, organization: str, voice_round: VoiceRound) -> None: ...
+
+    async def end_live(self, organization: str, session_id: str, when: datetime) -> VoiceRound | None: ...
+
+    async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]: ...
+
+
 class Outbox(Protocol):
     async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None: ...
 
@@ -103,6 +120,9 @@ class TranscriptUnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
+    @property
+    def voice_rounds(self) -> VoiceRounds: ...
+
     def requests(self, organization: str) -> RequestRecords:
         """The request ids of ``organization``."""
         ...
@@ -121,6 +141,13 @@ class TranscriptUnitOfWork(Protocol):
 class Personas(Protocol):
     async def require_usable(self, name: str) -> object:
         """Returns if the persona exists and is not deleted; raises NotFound, FailedPrecondition or Unavailable."""
+        ...
+
+
+class VoiceAgents(Protocol):
+    async def provision(self, session: str, persona: str, scenario: str, provider: str) -> AgentGrant:
+        """The persona's voice agent at the provider for the session (created or reused by the persona service);
+        its refusals are domain errors naming the field or reason, its failure to answer Unavailable."""
         ...
 
 

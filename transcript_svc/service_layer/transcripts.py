@@ -82,9 +82,10 @@ def check_may_read(session: Session, caller: Principal) -> None:
         raise _not_a_participant(session, caller, "read")
 
 
-def check_may_end(session: Session, caller: Principal) -> None:
+def check_may_end(session: Session, caller: Principal, action: str = "end") -> None:
+    """Ending a session, and starting or ending its voice rounds: admins and its participants."""
     if not (caller.is_admin or session.is_participant(caller.subject)):
-        raise _not_a_participant(session, caller, "end")
+        raise _not_a_participant(session, caller, action)
 
 
 def check_may_command(session: Session, caller: Principal) -> None:
@@ -199,6 +200,7 @@ class Transcripts:
             ended = dataclasses.replace(current, state=SessionState.ENDED, end_time=now, end_reason=reason,
                                         revision=current.revision + 1, update_time=now)
             await uow.sessions.end(ended)
+            await uow.voice_rounds.end_live(organization, session_id, now)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)
             if ended.candidate:

@@ -259,12 +259,35 @@ class PersonaConfig(_message.Message):
     VOICE_ENABLED_FIELD_NUMBER: _builtins.int
     LANGUAGE_STYLE_FIELD_NUMBER: _builtins.int
     DEFAULT_MODE_FIELD_NUMBER: _builtins.int
+    VOICE_ID_FIELD_NUMBER: _builtins.int
+    TTS_MODEL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    STABILITY_FIELD_NUMBER: _builtins.int
+    SIMILARITY_BOOST_FIELD_NUMBER: _builtins.int
+    SPEED_FIELD_NUMBER: _builtins.int
     humor_usage: Global___HumorUsage.ValueType
     emotional_style: Global___EmotionalStyle.ValueType
     voice_enabled: _builtins.bool
     language_style: Global___LanguageStyle.ValueType
     default_mode: _builtins.str
     """One of the persona's enabled modes, or empty."""
+    voice_id: _builtins.str
+    """Voice settings, used when a voice agent is made of the persona (VoiceAgentService).
+    The provider's voice id, e.g. "21m00Tcm4TlvDq8ikWAM": 1 to 100 letters, digits,
+    dashes and underscores; empty: the provider's default voice.
+    """
+    tts_model: _builtins.str
+    """Text-to-speech model, e.g. "eleven_flash_v2_5": up to 100 letters, digits,
+    dashes, dots and underscores; empty: the provider's default.
+    """
+    language: _builtins.str
+    """Language of the calls, an ISO 639-1 code such as "en" or "pt-BR"; empty: "en"."""
+    stability: _builtins.float
+    """How steady the voice is, 0.0 (expressive) to 1.0 (monotone); unset: 0.5 in the agent."""
+    similarity_boost: _builtins.float
+    """How closely the voice keeps to the original, 0.0 to 1.0; unset: 0.75 in the agent."""
+    speed: _builtins.float
+    """Speaking speed, 0.7 to 1.2; unset: 1.0 in the agent."""
     def __init__(
         self,
         *,
@@ -273,12 +296,29 @@ class PersonaConfig(_message.Message):
         voice_enabled: _builtins.bool = ...,
         language_style: Global___LanguageStyle.ValueType = ...,
         default_mode: _builtins.str = ...,
+        voice_id: _builtins.str = ...,
+        tts_model: _builtins.str = ...,
+        language: _builtins.str = ...,
+        stability: _builtins.float | None = ...,
+        similarity_boost: _builtins.float | None = ...,
+        speed: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_similarity_boost", b"_similarity_boost", "_speed", b"_speed", "_stability", b"_stability", "similarity_boost", b"similarity_boost", "speed", b"speed", "stability", b"stability"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_mode", b"default_mode", "emotional_style", b"emotional_style", "humor_usage", b"humor_usage", "language_style", b"language_style", "voice_enabled", b"voice_enabled"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_similarity_boost", b"_similarity_boost", "_speed", b"_speed", "_stability", b"_stability", "default_mode", b"default_mode", "emotional_style", b"emotional_style", "humor_usage", b"humor_usage", "language", b"language", "language_style", b"language_style", "similarity_boost", b"similarity_boost", "speed", b"speed", "stability", b"stability", "tts_model", b"tts_model", "voice_enabled", b"voice_enabled", "voice_id", b"voice_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__similarity_boost: _TypeAlias = _typing.Literal["similarity_boost"]  # noqa: Y015
+    _WhichOneofArgType__similarity_boost: _TypeAlias = _typing.Literal["_similarity_boost", b"_similarity_boost"]  # noqa: Y015
+    _WhichOneofReturnType__speed: _TypeAlias = _typing.Literal["speed"]  # noqa: Y015
+    _WhichOneofArgType__speed: _TypeAlias = _typing.Literal["_speed", b"_speed"]  # noqa: Y015
+    _WhichOneofReturnType__stability: _TypeAlias = _typing.Literal["stability"]  # noqa: Y015
+    _WhichOneofArgType__stability: _TypeAlias = _typing.Literal["_stability", b"_stability"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__similarity_boost) -> _WhichOneofReturnType__similarity_boost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__speed) -> _WhichOneofReturnType__speed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__stability) -> _WhichOneofReturnType__stability | None: ...
 
 Global___PersonaConfig: _TypeAlias = PersonaConfig  # noqa: Y015
 

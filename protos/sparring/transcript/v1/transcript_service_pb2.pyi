@@ -1217,3 +1217,248 @@ class ForgetCandidateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ForgetCandidateResponse: _TypeAlias = ForgetCandidateResponse  # noqa: Y015
+
+@_typing.final
+class VoiceRound(_message.Message):
+    """One voice conversation of a session with the persona's voice agent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ROUND_NUMBER_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    VOICE_AGENT_FIELD_NUMBER: _builtins.int
+    PROVIDER_AGENT_ID_FIELD_NUMBER: _builtins.int
+    SIGNED_URL_FIELD_NUMBER: _builtins.int
+    AGENT_REUSED_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"sessions/{session_id}/voiceRounds/{round_number}"."""
+    round_number: _builtins.int
+    """1 for the session's first round, then 2, 3..."""
+    provider: _builtins.str
+    """The voice provider, e.g. "local"."""
+    voice_agent: _builtins.str
+    """The agent in the persona service, "voiceAgents/{voice_agent_id}"; its
+    configuration (prompt, first message, voice) is read with GetVoiceAgent.
+    """
+    provider_agent_id: _builtins.str
+    """The agent's id at the provider."""
+    signed_url: _builtins.str
+    """Where the gateway connects to the conversation, for providers that sign one;
+    empty for "local".
+    """
+    agent_reused: _builtins.bool
+    """True when the agent existed already (nothing was created at the provider)."""
+    access_token: _builtins.str
+    """A token that joins the conversation, for providers that hand one out
+    (retell); empty otherwise.
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Set once the round has ended."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        round_number: _builtins.int = ...,
+        provider: _builtins.str = ...,
+        voice_agent: _builtins.str = ...,
+        provider_agent_id: _builtins.str = ...,
+        signed_url: _builtins.str = ...,
+        agent_reused: _builtins.bool = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        access_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "agent_reused", b"agent_reused", "end_time", b"end_time", "name", b"name", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "round_number", b"round_number", "signed_url", b"signed_url", "start_time", b"start_time", "voice_agent", b"voice_agent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoiceRound: _TypeAlias = VoiceRound  # noqa: Y015
+
+@_typing.final
+class StartVoiceRoundRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """"sessions/{session_id}"."""
+    provider: _builtins.str
+    """The voice provider; empty: the persona service's default."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "provider", b"provider", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartVoiceRoundRequest: _TypeAlias = StartVoiceRoundRequest  # noqa: Y015
+
+@_typing.final
+class StartVoiceRoundResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOICE_ROUND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voice_round(self) -> Global___VoiceRound: ...
+    def __init__(
+        self,
+        *,
+        voice_round: Global___VoiceRound | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voice_round", b"voice_round"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voice_round", b"voice_round"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartVoiceRoundResponse: _TypeAlias = StartVoiceRoundResponse  # noqa: Y015
+
+@_typing.final
+class GetVoiceRoundRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"sessions/{session_id}/voiceRounds/{round_number}"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVoiceRoundRequest: _TypeAlias = GetVoiceRoundRequest  # noqa: Y015
+
+@_typing.final
+class GetVoiceRoundResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOICE_ROUND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voice_round(self) -> Global___VoiceRound: ...
+    def __init__(
+        self,
+        *,
+        voice_round: Global___VoiceRound | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voice_round", b"voice_round"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voice_round", b"voice_round"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVoiceRoundResponse: _TypeAlias = GetVoiceRoundResponse  # noqa: Y015
+
+@_typing.final
+class ListVoiceRoundsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """"sessions/{session_id}"."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVoiceRoundsRequest: _TypeAlias = ListVoiceRoundsRequest  # noqa: Y015
+
+@_typing.final
+class ListVoiceRoundsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOICE_ROUNDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def voice_rounds(self) -> _containers.RepeatedCompositeFieldContainer[Global___VoiceRound]: ...
+    def __init__(
+        self,
+        *,
+        voice_rounds: _abc.Iterable[Global___VoiceRound] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "voice_rounds", b"voice_rounds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVoiceRoundsResponse: _TypeAlias = ListVoiceRoundsResponse  # noqa: Y015
+
+@_typing.final
+class EndVoiceRoundRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"sessions/{session_id}/voiceRounds/{round_number}"."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndVoiceRoundRequest: _TypeAlias = EndVoiceRoundRequest  # noqa: Y015
+
+@_typing.final
+class EndVoiceRoundResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOICE_ROUND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voice_round(self) -> Global___VoiceRound: ...
+    def __init__(
+        self,
+        *,
+        voice_round: Global___VoiceRound | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voice_round", b"voice_round"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voice_round", b"voice_round"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndVoiceRoundResponse: _TypeAlias = EndVoiceRoundResponse  # noqa: Y015

@@ -126,6 +126,26 @@ class TranscriptServiceStub:
                 request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateRequest.SerializeToString,
                 response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateResponse.FromString,
                 _registered_method=True)
+        self.StartVoiceRound = channel.unary_unary(
+                '/sparring.transcript.v1.TranscriptService/StartVoiceRound',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.StartVoiceRoundRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.StartVoiceRoundResponse.FromString,
+                _registered_method=True)
+        self.GetVoiceRound = channel.unary_unary(
+                '/sparring.transcript.v1.TranscriptService/GetVoiceRound',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.GetVoiceRoundRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.GetVoiceRoundResponse.FromString,
+                _registered_method=True)
+        self.ListVoiceRounds = channel.unary_unary(
+                '/sparring.transcript.v1.TranscriptService/ListVoiceRounds',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListVoiceRoundsRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListVoiceRoundsResponse.FromString,
+                _registered_method=True)
+        self.EndVoiceRound = channel.unary_unary(
+                '/sparring.transcript.v1.TranscriptService/EndVoiceRound',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.EndVoiceRoundRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.EndVoiceRoundResponse.FromString,
+                _registered_method=True)
 
 
 class TranscriptServiceServicer:
@@ -303,6 +323,42 @@ class TranscriptServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartVoiceRound(self, request, context):
+        """Starts the voice round of an ACTIVE session: asks the persona service for a
+        voice agent of the session's persona and scenario at the provider (reused when
+        nothing it is made of changed), and returns what a gateway needs to connect.
+        Refused, with nothing created at the provider and nothing stored: an ended
+        session (FAILED_PRECONDITION, SESSION_ENDED); a round still live
+        (FAILED_PRECONDITION, ROUND_LIVE); the persona deleted (PERSONA_DELETED) or
+        without voice (VOICE_DISABLED); an unknown provider (INVALID_ARGUMENT,
+        UNKNOWN_PROVIDER, field "provider"). Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoiceRound(self, request, context):
+        """Gets a voice round.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVoiceRounds(self, request, context):
+        """Lists the voice rounds of a session, first round first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndVoiceRound(self, request, context):
+        """Ends the live voice round of a session (ending the session ends it too).
+        Ending an ended round returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TranscriptServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -360,6 +416,26 @@ def add_TranscriptServiceServicer_to_server(servicer, server):
                     servicer.ForgetCandidate,
                     request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateRequest.FromString,
                     response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateResponse.SerializeToString,
+            ),
+            'StartVoiceRound': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartVoiceRound,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.StartVoiceRoundRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.StartVoiceRoundResponse.SerializeToString,
+            ),
+            'GetVoiceRound': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoiceRound,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.GetVoiceRoundRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.GetVoiceRoundResponse.SerializeToString,
+            ),
+            'ListVoiceRounds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVoiceRounds,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListVoiceRoundsRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListVoiceRoundsResponse.SerializeToString,
+            ),
+            'EndVoiceRound': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndVoiceRound,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.EndVoiceRoundRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.EndVoiceRoundResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -696,6 +772,114 @@ class TranscriptService:
             '/sparring.transcript.v1.TranscriptService/ForgetCandidate',
             sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateRequest.SerializeToString,
             sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ForgetCandidateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartVoiceRound(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.transcript.v1.TranscriptService/StartVoiceRound',
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.StartVoiceRoundRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.StartVoiceRoundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoiceRound(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.transcript.v1.TranscriptService/GetVoiceRound',
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.GetVoiceRoundRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.GetVoiceRoundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVoiceRounds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.transcript.v1.TranscriptService/ListVoiceRounds',
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListVoiceRoundsRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.ListVoiceRoundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndVoiceRound(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.transcript.v1.TranscriptService/EndVoiceRound',
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.EndVoiceRoundRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_transcript__service__pb2.EndVoiceRoundResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -155,6 +155,24 @@ class TranscriptServiceStub:
     is emptied, and saved replies naming it are dropped), when its memory is
     erased. An unknown candidate changes nothing.
     """
+    StartVoiceRound: _grpc.UnaryUnaryMultiCallable[_transcript_service_pb2.StartVoiceRoundRequest, _transcript_service_pb2.StartVoiceRoundResponse]
+    """Starts the voice round of an ACTIVE session: asks the persona service for a
+    voice agent of the session's persona and scenario at the provider (reused when
+    nothing it is made of changed), and returns what a gateway needs to connect.
+    Refused, with nothing created at the provider and nothing stored: an ended
+    session (FAILED_PRECONDITION, SESSION_ENDED); a round still live
+    (FAILED_PRECONDITION, ROUND_LIVE); the persona deleted (PERSONA_DELETED) or
+    without voice (VOICE_DISABLED); an unknown provider (INVALID_ARGUMENT,
+    UNKNOWN_PROVIDER, field "provider"). Idempotent on request_id.
+    """
+    GetVoiceRound: _grpc.UnaryUnaryMultiCallable[_transcript_service_pb2.GetVoiceRoundRequest, _transcript_service_pb2.GetVoiceRoundResponse]
+    """Gets a voice round."""
+    ListVoiceRounds: _grpc.UnaryUnaryMultiCallable[_transcript_service_pb2.ListVoiceRoundsRequest, _transcript_service_pb2.ListVoiceRoundsResponse]
+    """Lists the voice rounds of a session, first round first."""
+    EndVoiceRound: _grpc.UnaryUnaryMultiCallable[_transcript_service_pb2.EndVoiceRoundRequest, _transcript_service_pb2.EndVoiceRoundResponse]
+    """Ends the live voice round of a session (ending the session ends it too).
+    Ending an ended round returns it unchanged.
+    """
 
 @_typing.type_check_only
 class TranscriptServiceAsyncStub(TranscriptServiceStub):
@@ -282,6 +300,24 @@ class TranscriptServiceAsyncStub(TranscriptServiceStub):
     """Removes a candidate from the organization's sessions (their candidate field
     is emptied, and saved replies naming it are dropped), when its memory is
     erased. An unknown candidate changes nothing.
+    """
+    StartVoiceRound: _aio.UnaryUnaryMultiCallable[_transcript_service_pb2.StartVoiceRoundRequest, _transcript_service_pb2.StartVoiceRoundResponse]  # type: ignore[assignment]
+    """Starts the voice round of an ACTIVE session: asks the persona service for a
+    voice agent of the session's persona and scenario at the provider (reused when
+    nothing it is made of changed), and returns what a gateway needs to connect.
+    Refused, with nothing created at the provider and nothing stored: an ended
+    session (FAILED_PRECONDITION, SESSION_ENDED); a round still live
+    (FAILED_PRECONDITION, ROUND_LIVE); the persona deleted (PERSONA_DELETED) or
+    without voice (VOICE_DISABLED); an unknown provider (INVALID_ARGUMENT,
+    UNKNOWN_PROVIDER, field "provider"). Idempotent on request_id.
+    """
+    GetVoiceRound: _aio.UnaryUnaryMultiCallable[_transcript_service_pb2.GetVoiceRoundRequest, _transcript_service_pb2.GetVoiceRoundResponse]  # type: ignore[assignment]
+    """Gets a voice round."""
+    ListVoiceRounds: _aio.UnaryUnaryMultiCallable[_transcript_service_pb2.ListVoiceRoundsRequest, _transcript_service_pb2.ListVoiceRoundsResponse]  # type: ignore[assignment]
+    """Lists the voice rounds of a session, first round first."""
+    EndVoiceRound: _aio.UnaryUnaryMultiCallable[_transcript_service_pb2.EndVoiceRoundRequest, _transcript_service_pb2.EndVoiceRoundResponse]  # type: ignore[assignment]
+    """Ends the live voice round of a session (ending the session ends it too).
+    Ending an ended round returns it unchanged.
     """
 
 class TranscriptServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -473,6 +509,48 @@ class TranscriptServiceServicer(metaclass=_abc_1.ABCMeta):
         """Removes a candidate from the organization's sessions (their candidate field
         is emptied, and saved replies naming it are dropped), when its memory is
         erased. An unknown candidate changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def StartVoiceRound(
+        self,
+        request: _transcript_service_pb2.StartVoiceRoundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transcript_service_pb2.StartVoiceRoundResponse, _abc.Awaitable[_transcript_service_pb2.StartVoiceRoundResponse]]:
+        """Starts the voice round of an ACTIVE session: asks the persona service for a
+        voice agent of the session's persona and scenario at the provider (reused when
+        nothing it is made of changed), and returns what a gateway needs to connect.
+        Refused, with nothing created at the provider and nothing stored: an ended
+        session (FAILED_PRECONDITION, SESSION_ENDED); a round still live
+        (FAILED_PRECONDITION, ROUND_LIVE); the persona deleted (PERSONA_DELETED) or
+        without voice (VOICE_DISABLED); an unknown provider (INVALID_ARGUMENT,
+        UNKNOWN_PROVIDER, field "provider"). Idempotent on request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetVoiceRound(
+        self,
+        request: _transcript_service_pb2.GetVoiceRoundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transcript_service_pb2.GetVoiceRoundResponse, _abc.Awaitable[_transcript_service_pb2.GetVoiceRoundResponse]]:
+        """Gets a voice round."""
+
+    @_abc_1.abstractmethod
+    def ListVoiceRounds(
+        self,
+        request: _transcript_service_pb2.ListVoiceRoundsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transcript_service_pb2.ListVoiceRoundsResponse, _abc.Awaitable[_transcript_service_pb2.ListVoiceRoundsResponse]]:
+        """Lists the voice rounds of a session, first round first."""
+
+    @_abc_1.abstractmethod
+    def EndVoiceRound(
+        self,
+        request: _transcript_service_pb2.EndVoiceRoundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transcript_service_pb2.EndVoiceRoundResponse, _abc.Awaitable[_transcript_service_pb2.EndVoiceRoundResponse]]:
+        """Ends the live voice round of a session (ending the session ends it too).
+        Ending an ended round returns it unchanged.
         """
 
 def add_TranscriptServiceServicer_to_server(servicer: TranscriptServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
