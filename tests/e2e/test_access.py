@@ -294,8 +294,11 @@ async def listed_services(channel: grpc.aio.Channel) -> list[str]:
                                  request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
                                  response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)(
         timeout=CALL_TIMEOUT)
-    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
-    await call.done_writing()
+    try:
+        await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+        await call.done_writing()
+    except grpc.aio.AioRpcError:
+        await call  # a write to a call the server already ended fails with a status of its own: raise the call's
     answer = await call.read()
     if answer is grpc.aio.EOF:
         await call  # raises the call's status
