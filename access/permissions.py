@@ -20,6 +20,7 @@ SERVICE = "service"
 ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
 
 _PERSONA = "/sparring.persona.v1.PersonaService/"
+_SAFETY_POLICY = "/sparring.persona.v1.SafetyPolicyService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -33,6 +34,7 @@ def _rule(*roles: str, mutating: bool = False, costly: bool = False, note: str =
 _CATALOGUE_READERS = (AUTHOR, INTERVIEWER, ANALYST, SERVICE)
 _AUTHORING = _rule(AUTHOR, mutating=True, note="authors: only what they own; a protected persona: admins only")
 _CATALOGUE_READ = _rule(*_CATALOGUE_READERS)
+_POLICY_CHANGE = "authors: of the personas they own; a protected persona or the organization's default: admins only"
 _SESSION_READ = _rule(INTERVIEWER, GATEWAY, SERVICE, note="interviewers and gateways: only their own sessions")
 _ANALYTICS_READ = _rule(INTERVIEWER, ANALYST, SERVICE, note="interviewers: only their own sessions")
 _LEARNING_READ = _rule(AUTHOR, ANALYST)
@@ -60,6 +62,11 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "GetArchetype": _CATALOGUE_READ,
     _PERSONA + "ListArchetypes": _CATALOGUE_READ,
     _PERSONA + "CreateArchetype": _rule(AUTHOR, mutating=True),
+    # Safety policies of personas and organizations
+    _SAFETY_POLICY + "GetSafetyPolicy": _rule(*_CATALOGUE_READERS, GATEWAY),
+    _SAFETY_POLICY + "UpdateSafetyPolicy": _rule(AUTHOR, mutating=True, note=_POLICY_CHANGE),
+    _SAFETY_POLICY + "ListSafetyPolicyVersions": _CATALOGUE_READ,
+    _SAFETY_POLICY + "RollbackSafetyPolicy": _rule(AUTHOR, mutating=True, note=_POLICY_CHANGE),
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,

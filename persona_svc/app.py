@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from sparring.persona.v1 import persona_service_pb2, persona_service_pb2_grpc
+import grpc
+from sparring.persona.v1 import (
+    persona_service_pb2,
+    persona_service_pb2_grpc,
+    safety_policy_service_pb2,
+    safety_policy_service_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
+from persona_svc.adapters.safety_policies import SqlSafetyPolicyUnitOfWork
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
 from persona_svc.config import PersonaSettings
 from persona_svc.domain.model import Archetype, Persona, Scenario
+from persona_svc.entrypoints.safety_policy_servicer import SafetyPolicyServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.ports import PatchProvider
+from persona_svc.service_layer.safety_policies import SafetyPolicies
 from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
 from svckit.db import autocommit
@@ -24,6 +33,7 @@ from svckit.server import GrpcApp
 from svckit.transport import Security
 
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
+SAFETY_POLICY_SERVICE_NAME = safety_policy_service_pb2.DESCRIPTOR.services_by_name["SafetyPolicyService"].full_name
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
@@ -47,6 +57,18 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
                      page_tokens, personas_cache, scenarios_cache, archetypes_cache)
 
 
+def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, safety_policies: SafetyPolicies) -> None:
+    persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue), server)
+    safety_policy_service_pb2_grpc.add_SafetyPolicyServiceServicer_to_server(
+        SafetyPolicyServicer(safety_policies), server)
+
+
+def build_safety_policies(engine: AsyncEngine, page_tokens: PageTokens) -> SafetyPolicies:
+    reads = autocommit(engine)
+    return SafetyPolicies(lambda organization: SqlSafetyPolicyUnitOfWork(engine, organization),
+                          lambda organization: SqlSafetyPolicyUnitOfWork(reads, organization), page_tokens)
+
+
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     personas: InvalidatedCache[Key, Persona] = InvalidatedCache("personas", settings.cache_entries)
     scenarios: InvalidatedCache[Key, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
@@ -55,8 +77,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds)
                 if settings.learning_address else None)
-    catalogue = build_catalogue(engine, learning or NoPatches(), PageTokens.from_secret(settings.page_token_secret),
-                                personas, scenarios, archetypes)
+    page_tokens = PageTokens.from_secret(settings.page_token_secret)
+    catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
+    safety_policies = build_safety_policies(engine, page_tokens)
 
     def on_change(payload: str) -> None:
         catalogue.invalidate(*changed_resource(payload))
@@ -74,10 +97,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     await listener.start()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, SAFETY_POLICY_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(
-            PersonaServicer(catalogue), server),
+        add_servicers=lambda server: add_servicers(server, catalogue, safety_policies),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
