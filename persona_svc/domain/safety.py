@@ -12,6 +12,7 @@ from typing import Any
 import re2
 
 from calls.job_tracks import Blueprint
+from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling, PiiKind
 from svckit import records
 from svckit.errors import Violations
 from svckit.names import valid_id
@@ -39,23 +40,6 @@ class FilterDecision(StrEnum):
     BLOCK = "block"
 
 
-class PiiKind(StrEnum):
-    EMAIL = "email"
-    PHONE = "phone"
-    CARD_NUMBER = "card_number"
-    IBAN = "iban"
-    NATIONAL_ID = "national_id"
-    ADDRESS = "address"
-
-
-class PiiAction(StrEnum):
-    KEEP = "keep"
-    MASK = "mask"
-    REDACT = "redact"
-    HASH = "hash"
-    PSEUDONYMIZE = "pseudonymize"
-
-
 class PolicySource(StrEnum):
     BLUEPRINT = "blueprint"
     ORGANIZATION = "organization"
@@ -81,21 +65,6 @@ class ContentFilter:
     category: FilterCategory
     decision: FilterDecision
     pattern: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PiiRule:
-    kind: PiiKind
-    action: PiiAction
-
-
-@dataclass(frozen=True, slots=True)
-class PiiHandling:
-    default_action: PiiAction = PiiAction.MASK
-    rules: tuple[PiiRule, ...] = ()
-
-    def action_for(self, kind: PiiKind) -> PiiAction:
-        return next((rule.action for rule in self.rules if rule.kind == kind), self.default_action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +132,6 @@ _OUTPUT_FILTERS = (
     ContentFilter("threats", FilterCategory.THREATS, FilterDecision.BLOCK),
     ContentFilter("defamation", FilterCategory.DEFAMATION, FilterDecision.FLAG),
 )
-_PII = PiiHandling(PiiAction.MASK, (PiiRule(PiiKind.CARD_NUMBER, PiiAction.REDACT),
-                                    PiiRule(PiiKind.IBAN, PiiAction.REDACT),
-                                    PiiRule(PiiKind.NATIONAL_ID, PiiAction.REDACT)))
 _RATE_LIMITS = RateLimits(actions_per_minute=6, tokens_per_conversation=0, commands_per_turn=3)
 
 
@@ -175,7 +141,7 @@ def default_policy(blueprint: Blueprint | None) -> SafetyPolicyFields:
     ids; the HR track also flags the questions a hiring manager may not legally ask."""
     input_filters = ((ContentFilter("illegal-interview-questions", FilterCategory.ILLEGAL_INTERVIEW_QUESTIONS,
                                     FilterDecision.FLAG),) if blueprint == Blueprint.HR else ())
-    return SafetyPolicyFields(input_filters=input_filters, output_filters=_OUTPUT_FILTERS, pii=_PII,
+    return SafetyPolicyFields(input_filters=input_filters, output_filters=_OUTPUT_FILTERS, pii=DEFAULT_PII_HANDLING,
                               rate_limits=_RATE_LIMITS)
 
 

@@ -9,14 +9,11 @@ from typing import Any, TypeVar
 
 from sparring.persona.v1 import safety_policy_service_pb2 as pb
 
+from guardrails.pii_policy import PiiAction, PiiHandling, PiiKind, PiiRule
 from persona_svc.domain.safety import (
     ContentFilter,
     FilterCategory,
     FilterDecision,
-    PiiAction,
-    PiiHandling,
-    PiiKind,
-    PiiRule,
     PolicySource,
     RateLimits,
     SafetyAction,
