@@ -34,6 +34,7 @@ from transcript_svc.domain.model import (
     SessionState,
     Utterance,
 )
+from transcript_svc.service_layer.pii import as_said
 from transcript_svc.service_layer.recording import Recording, acknowledged_as_duplicate
 from transcript_svc.service_layer.transcripts import Transcripts
 
@@ -124,7 +125,7 @@ def said(sequence: int, text: str = "words", role: Role = Role.USER) -> Utteranc
 
 async def test_a_stored_utterance_goes_to_the_commit_with_its_stream_and_is_acknowledged_as_new():
     committer = FakeCommitter()
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=3, last_durable_sequence=0)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=3, last_durable_sequence=0, protect=as_said)
 
     commit = await recorder.record(said(1))
 
@@ -135,7 +136,7 @@ async def test_a_stored_utterance_goes_to_the_commit_with_its_stream_and_is_ackn
 async def test_a_resent_utterance_found_stored_is_acknowledged_as_a_duplicate():
     committer = FakeCommitter()
     committer.outcomes[2] = Outcome.DUPLICATE
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5, protect=as_said)
 
     assert await acknowledged_as_duplicate(2, await recorder.record(said(2))) is True
 
@@ -143,7 +144,7 @@ async def test_a_resent_utterance_found_stored_is_acknowledged_as_a_duplicate():
 async def test_a_resent_sequence_with_other_content_is_a_conflict():
     committer = FakeCommitter()
     committer.outcomes[2] = Outcome.CONFLICT
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5, protect=as_said)
     commit = await recorder.record(said(2, "other words"))
 
     with pytest.raises(AlreadyExists) as refused:
@@ -155,7 +156,8 @@ async def test_a_resent_sequence_with_other_content_is_a_conflict():
 async def test_an_utterance_not_stored_tells_the_gateway_to_resume(settled):
     committer = FakeCommitter()
     committer.outcomes[1] = settled
-    commit = await Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=0).record(said(1))
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=0, protect=as_said)
+    commit = await recorder.record(said(1))
 
     with pytest.raises(Unavailable) as refused:
         await acknowledged_as_duplicate(1, commit)
@@ -164,7 +166,7 @@ async def test_an_utterance_not_stored_tells_the_gateway_to_resume(settled):
 
 async def test_an_utterance_skipping_ahead_of_the_stream_is_refused_before_the_commit():
     committer = FakeCommitter()
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=2)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=2, protect=as_said)
     await recorder.record(said(3))
 
     with pytest.raises(FailedPrecondition) as refused:
