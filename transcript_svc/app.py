@@ -43,9 +43,12 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
     security = Security(settings, PERMISSIONS)
     personas = PersonaClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
+    policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
+                                  settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     reads = autocommit(engine)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
-                              PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval)
+                              PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
+                              policies=policies)
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
@@ -55,8 +58,6 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
     }
-    policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
-                                  settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     protection = PiiProtection(policies, PiiProtector(settings.pii_secret.encode()))
     closers = [committer.stop, personas.close, policies.close]
     if settings.analysis_address:

@@ -12,19 +12,11 @@ from typing import Any
 import re2
 
 from calls.job_tracks import Blueprint
+from guardrails.actions import DEFAULT_ACTIONS_PER_MINUTE, DEFAULT_COMMANDS_PER_TURN, SafetyAction
 from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling, PiiKind
 from svckit import records
 from svckit.errors import Violations
 from svckit.names import valid_id
-
-
-class SafetyAction(StrEnum):
-    CONTEXT_INJECTION = "context_injection"
-    CURVEBALL = "curveball"
-    DIFFICULTY_CHANGE = "difficulty_change"
-    HANDOFF = "handoff"
-    END_CALL = "end_call"
-    PERSONA_TURN = "persona_turn"
 
 
 class FilterCategory(StrEnum):
@@ -132,7 +124,8 @@ _OUTPUT_FILTERS = (
     ContentFilter("threats", FilterCategory.THREATS, FilterDecision.BLOCK),
     ContentFilter("defamation", FilterCategory.DEFAMATION, FilterDecision.FLAG),
 )
-_RATE_LIMITS = RateLimits(actions_per_minute=6, tokens_per_conversation=0, commands_per_turn=3)
+_RATE_LIMITS = RateLimits(actions_per_minute=DEFAULT_ACTIONS_PER_MINUTE, tokens_per_conversation=0,
+                          commands_per_turn=DEFAULT_COMMANDS_PER_TURN)
 
 
 def default_policy(blueprint: Blueprint | None) -> SafetyPolicyFields:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sparring.persona.v1 import safety_policy_service_pb2 as pb
 
+from guardrails.actions import SafetyAction
 from guardrails.pii_policy import PiiAction, PiiHandling, PiiKind, PiiRule
 from persona_svc.domain.safety import (
     ContentFilter,
@@ -16,7 +17,6 @@ from persona_svc.domain.safety import (
     FilterDecision,
     PolicySource,
     RateLimits,
-    SafetyAction,
     SafetyPolicy,
     SafetyPolicyFields,
     SafetyPolicyVersion,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import grpc
 import pytest
-import pytest_asyncio
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import persona_service_pb2_grpc, safety_policy_service_pb2_grpc
 from sparring.persona.v1 import safety_policy_service_pb2 as pb
@@ -20,11 +19,6 @@ DOMAIN = "persona.sparring.dev"
 
 async def rejected(call, code: grpc.StatusCode) -> Rejection:
     return await rejected_in(DOMAIN, call, code)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def policies(channel) -> safety_policy_service_pb2_grpc.SafetyPolicyServiceStub:
-    return safety_policy_service_pb2_grpc.SafetyPolicyServiceStub(channel)
 
 
 class Organization:

@@ -11,15 +11,13 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest_asyncio
 import sqlalchemy as sa
-from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
-from sparring.persona.v1 import safety_policy_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from devtools.gateway import Gateway, utterance_frame
-from tests.builders import field_mask, new_persona, uid
-from tests.e2e.transcript_fixtures import new_session, streamed_call
+from tests.builders import uid
+from tests.e2e.transcript_fixtures import new_session, persona_under, streamed_call
 from tests.probes import metric
 from tests.security import secure_channel, security
 
@@ -90,16 +88,8 @@ async def stored_texts(transcripts, session: str) -> list[str]:
     return [message.text for message in listed.messages]
 
 
-@pytest_asyncio.fixture(scope="module")
-async def policies(channel) -> safety_policy_service_pb2_grpc.SafetyPolicyServiceStub:
-    return safety_policy_service_pb2_grpc.SafetyPolicyServiceStub(channel)
-
-
 async def persona_with_pii(personas, policies, handling: policy_pb.PiiHandling) -> str:
-    persona = (await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona=new_persona()))).persona.name
-    await policies.UpdateSafetyPolicy(policy_pb.UpdateSafetyPolicyRequest(
-        policy=policy_pb.SafetyPolicy(name=f"{persona}/safetyPolicy", pii=handling), update_mask=field_mask("pii")))
-    return persona
+    return await persona_under(personas, policies, policy_pb.SafetyPolicy(pii=handling), "pii")
 
 
 async def test_the_default_policy_stores_no_payment_or_identity_number_and_masks_the_rest(transcripts, engine):

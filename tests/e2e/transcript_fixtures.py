@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway, utterance_frame
-from tests.builders import uid
+from tests.builders import field_mask, new_persona, uid
 
 
 async def new_session(stub, interval: int = 0, gateway: str = "", session_id: str = "",
@@ -33,3 +34,12 @@ async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, sessio
     await gateway.acks_until(len(turns))
     gateway.close()
     return session.name
+
+
+async def persona_under(personas, policies, policy: policy_pb.SafetyPolicy, *paths: str) -> str:
+    """A new persona whose safety policy has the fields ``paths`` of ``policy``; returns its name."""
+    persona = (await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona=new_persona()))).persona.name
+    policy.name = f"{persona}/safetyPolicy"
+    await policies.UpdateSafetyPolicy(policy_pb.UpdateSafetyPolicyRequest(policy=policy,
+                                                                          update_mask=field_mask(*paths)))
+    return persona

@@ -21,7 +21,13 @@ from svckit.errors import (
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
 from tests.builders import caller
-from tests.unit.transcript_fakes import FakeCommitter, FakePersonas, FakeTranscriptUnitOfWork, TranscriptStore
+from tests.unit.transcript_fakes import (
+    FakeCommitter,
+    FakePersonas,
+    FakeTranscriptUnitOfWork,
+    FixedPolicies,
+    TranscriptStore,
+)
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     Command,
@@ -68,7 +74,7 @@ def personas() -> FakePersonas:
 @pytest.fixture
 def transcripts(store: TranscriptStore, personas: FakePersonas) -> Transcripts:
     return Transcripts(lambda: FakeTranscriptUnitOfWork(store), lambda: FakeTranscriptUnitOfWork(store),
-                       PageTokens.from_secret("test"), personas)
+                       PageTokens.from_secret("test"), personas, policies=FixedPolicies())
 
 
 async def test_a_created_session_is_stored_active_with_the_defaults(transcripts, store):
@@ -258,7 +264,7 @@ PRINCIPALS = st.builds(lambda roles, subject, organization: caller(*roles, subje
 async def test_a_session_is_read_by_admins_services_and_its_participants_of_its_organization(reader, gateway):
     store = TranscriptStore()
     transcripts = Transcripts(lambda: FakeTranscriptUnitOfWork(store), lambda: FakeTranscriptUnitOfWork(store),
-                              PageTokens.from_secret("test"), FakePersonas(PERSONA))
+                              PageTokens.from_secret("test"), FakePersonas(PERSONA), policies=FixedPolicies())
     await transcripts.create_session(draft(gateway=gateway), "call-1", as_caller("interviewer"))
     own_organization = reader.organization == ORGANIZATION
     allowed = own_organization and (reader.is_admin or reader.is_service or reader.subject in (IVY, gateway))
@@ -280,7 +286,7 @@ async def test_a_stream_is_opened_by_admins_and_the_sessions_gateway_the_first_o
                                                                                                      assigned):
     store = TranscriptStore()
     transcripts = Transcripts(lambda: FakeTranscriptUnitOfWork(store), lambda: FakeTranscriptUnitOfWork(store),
-                              PageTokens.from_secret("test"), FakePersonas(PERSONA))
+                              PageTokens.from_secret("test"), FakePersonas(PERSONA), policies=FixedPolicies())
     await transcripts.create_session(draft(gateway=assigned), "call-1", as_caller("interviewer"))
     own_organization = opener.organization == ORGANIZATION
     gateway_may = assigned in ("", opener.subject)

@@ -11,6 +11,7 @@ from prometheus_client import Histogram
 
 from guardrails.pii import may_hold_pii
 from guardrails.pii_policy import PiiHandling
+from transcript_svc.service_layer.safety import SafetyPolicies
 
 PROTECT_SECONDS = Histogram(
     "sparring_transcript_pii_seconds",
@@ -19,12 +20,6 @@ PROTECT_SECONDS = Histogram(
 
 # What a stream stores of an utterance's text.
 Protect = Callable[[str], str]
-
-
-class PiiPolicies(Protocol):
-    """The handling of personal data in a persona's calls; never fails (a safe default when it cannot be read)."""
-
-    async def pii_handling(self, organization: str, persona: str) -> PiiHandling: ...
 
 
 class TextProtector(Protocol):
@@ -36,13 +31,13 @@ def as_said(text: str) -> str:
 
 
 class PiiProtection:
-    def __init__(self, policies: PiiPolicies, protector: TextProtector) -> None:
+    def __init__(self, policies: SafetyPolicies, protector: TextProtector) -> None:
         self._policies = policies
         self._protector = protector
 
     async def for_stream(self, organization: str, persona: str, session_id: str) -> Protect:
         """What a stream of ``session_id`` stores of each text, by the policy in force when it opens."""
-        handling = await self._policies.pii_handling(organization, persona)
+        handling = (await self._policies.in_force(organization, persona)).pii
         if handling.keeps_everything:
             return as_said
 
