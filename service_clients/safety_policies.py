@@ -1,11 +1,12 @@
 """Safety policies as the live path reads them from the persona service: cached a few seconds per persona, read
 within a deadline, and when the persona service is slow or failing, the safe default instead (counted).
 
-A change to a policy reaches streams and commands after the cached copy expires (``ttl_seconds``); a stream in
-progress keeps the handling of personal data it opened with."""
+A change to a policy reaches streams and commands once the copy in memory is read again, in the background, after
+``ttl_seconds``; a stream in progress keeps the handling of personal data it opened with."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -52,6 +53,10 @@ def live_policy_of(message: pb.SafetyPolicy) -> LivePolicy:
 
 
 class SafetyPolicyReader:
+    """A policy read once is answered from memory from then on; once ``ttl_seconds`` old it is read again in the
+    background, the one known staying in force until the new one arrives (or while the persona service fails),
+    so no command or stream waits on the persona service but the first of a persona."""
+
     def __init__(self, link: ServiceLink, timeout_seconds: float, ttl_seconds: float, max_entries: int) -> None:
         self._link = link
         self._stub = safety_policy_service_pb2_grpc.SafetyPolicyServiceStub(link.channel)
@@ -60,32 +65,43 @@ class SafetyPolicyReader:
         self._max_entries = max_entries
         # (organization, persona name) -> (when read, policy), oldest use first.
         self._cached: OrderedDict[tuple[str, str], tuple[float, LivePolicy]] = OrderedDict()
+        self._refreshing: dict[tuple[str, str], asyncio.Task[LivePolicy | None]] = {}
 
     async def in_force(self, organization: str, persona: str) -> LivePolicy:
         """What the persona's calls apply of its policy; never fails."""
         key = (organization, persona)
-        now = time.monotonic()
         cached = self._cached.get(key)
-        if cached is not None and now - cached[0] < self._ttl:
-            self._cached.move_to_end(key)
-            POLICY_READS.labels("cached").inc()
-            return cached[1]
+        if cached is None:
+            return await self._read(key) or SAFE_DEFAULT
+        self._cached.move_to_end(key)
+        if time.monotonic() - cached[0] >= self._ttl and key not in self._refreshing:
+            refresh = asyncio.create_task(self._read(key))
+            self._refreshing[key] = refresh
+            refresh.add_done_callback(lambda _: self._refreshing.pop(key, None))
+        POLICY_READS.labels("cached").inc()
+        return cached[1]
+
+    async def _read(self, key: tuple[str, str]) -> LivePolicy | None:
+        """The policy from the persona service, kept; None (counted and logged) when it does not answer in time."""
+        organization, persona = key
         try:
             reply = await self._stub.GetSafetyPolicy(pb.GetSafetyPolicyRequest(name=f"{persona}/safetyPolicy"),
                                                      **self._link.options(self._timeout, organization))
         except grpc.aio.AioRpcError as error:
             result = "timeout" if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED else "unavailable"
             POLICY_READS.labels(result).inc()
-            log.warning("safety policy of %s not read (%s: %s); the safe default applies", persona,
-                        error.code().name, error.details())
-            return SAFE_DEFAULT
+            log.warning("safety policy of %s not read (%s: %s); %s applies", persona, error.code().name,
+                        error.details(), "the last one read" if key in self._cached else "the safe default")
+            return None
         policy = live_policy_of(reply.policy)
         POLICY_READS.labels("read").inc()
-        self._cached[key] = (now, policy)
+        self._cached[key] = (time.monotonic(), policy)
         self._cached.move_to_end(key)
         if len(self._cached) > self._max_entries:
             self._cached.popitem(last=False)
         return policy
 
     async def close(self) -> None:
+        for refresh in list(self._refreshing.values()):
+            refresh.cancel()
         await self._link.close()

@@ -13,7 +13,7 @@ from svckit.errors import DomainError, FailedPrecondition, ResourceExhausted
 PREFLIGHT_SECONDS = Histogram(
     "sparring_transcript_preflight_seconds",
     "Time the pre-flight check adds to a command: reading the policy (cached) and counting recent commands.",
-    buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
+    buckets=(0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.05, 0.25))
 PREFLIGHT_REFUSALS = Counter("sparring_transcript_preflight_refusals_total",
                              "Commands the persona's safety policy refused, by reason.", ("reason",))
 
