@@ -29,6 +29,37 @@ async def commands_of(transcripts, session: str) -> list[str]:
     return [command.name for command in listed.commands]
 
 
+class LiveCall:
+    """A gateway stream whose every frame is read: the commands it is sent are remembered, since a call's status
+    reaches the client only once the frames before it are read."""
+
+    def __init__(self, transcripts, session: str) -> None:
+        self.gateway = Gateway(transcripts, session)
+        self.commands: set[str] = set()
+
+    async def open(self) -> None:
+        await self.gateway.read()
+
+    async def _next(self) -> pb.StreamSessionResponse:
+        frame = await self.gateway.read()
+        if frame.WhichOneof("frame") == "command":
+            self.commands.add(frame.command.name)
+        return frame
+
+    async def say(self, sequence: int, role: int, text: str) -> None:
+        """Streams an utterance and waits for its ack."""
+        self.gateway.send(utterance_frame(sequence, role, text))
+        while not any(ack.sequence == sequence for ack in (await self._next()).acks.acks):
+            pass
+
+    async def close(self, sent: set[str]) -> None:
+        """Ends the call once every command ``sent`` while it was open has reached it."""
+        while not sent <= self.commands:
+            await self._next()
+        self.gateway.close()
+        assert await self.gateway.call.code() == grpc.StatusCode.OK
+
+
 async def session_under(transcripts, personas, policies, policy: policy_pb.SafetyPolicy, *paths: str) -> str:
     persona = await persona_under(personas, policies, policy, *paths)
     return (await new_session(transcripts, persona=persona)).name
@@ -85,39 +116,34 @@ async def test_commands_beyond_the_limit_per_minute_are_refused_with_when_to_ret
 async def test_commands_per_turn_are_counted_again_once_the_candidate_speaks(transcripts, personas, policies):
     session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
         rate_limits=policy_pb.RateLimits(commands_per_turn=2)), "rate_limits")
-    gateway = Gateway(transcripts, session)
-    await gateway.read()
-    for command in (HINT, CURVEBALL):
-        await send(transcripts, session, command)
+    call = LiveCall(transcripts, session)
+    await call.open()
+    sent = {(await send(transcripts, session, command)).name for command in (HINT, CURVEBALL)}
     refusal = await rejected(send(transcripts, session, HARDER), grpc.StatusCode.RESOURCE_EXHAUSTED)
     assert refusal.reason == "COMMANDS_PER_TURN_EXCEEDED" and retry_delay_of(refusal.status) > 0
 
-    gateway.send(utterance_frame(1, pb.ROLE_ASSISTANT, "The persona speaks: that does not count as a turn."))
-    await gateway.acks_until(1)
+    await call.say(1, pb.ROLE_ASSISTANT, "The persona speaks: that does not count as a turn.")
     await rejected(send(transcripts, session, HARDER), grpc.StatusCode.RESOURCE_EXHAUSTED)
-    gateway.send(utterance_frame(2, pb.ROLE_USER, "The candidate answers."))
-    await gateway.acks_until(2)
+    await call.say(2, pb.ROLE_USER, "The candidate answers.")
 
-    assert (await send(transcripts, session, HARDER)).new_difficulty == 5
-    gateway.close()
-    await gateway.call.code()
+    harder = await send(transcripts, session, HARDER)
+    assert harder.new_difficulty == 5
+    await call.close(sent | {harder.name})
 
 
 async def test_the_default_policy_stops_an_interviewer_firing_ten_curveballs_a_minute(transcripts):
     session = (await new_session(transcripts)).name
-    gateway = Gateway(transcripts, session)
-    await gateway.read()
-    outcomes = []
+    call = LiveCall(transcripts, session)
+    await call.open()
+    outcomes, sent = [], set()
     for sequence in range(1, 11):
         try:
-            await send(transcripts, session, CURVEBALL)
+            sent.add((await send(transcripts, session, CURVEBALL)).name)
             outcomes.append("sent")
         except grpc.aio.AioRpcError as error:
             outcomes.append(error.code().name)
-        gateway.send(utterance_frame(sequence, pb.ROLE_USER, f"answer number {sequence}"))
-        await gateway.acks_until(sequence)
-    gateway.close()
-    await gateway.call.code()
+        await call.say(sequence, pb.ROLE_USER, f"answer number {sequence}")
+    await call.close(sent)
     assert outcomes == ["sent"] * 6 + ["RESOURCE_EXHAUSTED"] * 4
 
 
