@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+import pytest_asyncio
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import persona_service_pb2_grpc, safety_policy_service_pb2_grpc
 from sparring.persona.v1 import safety_policy_service_pb2 as pb
@@ -35,8 +36,9 @@ class Organization:
         return f"organizations/{self.name}/safetyPolicy"
 
 
-@pytest.fixture
-def organization(persona_server, connect) -> Organization:
+@pytest_asyncio.fixture
+async def organization(persona_server, connect) -> Organization:
+    """Opened on the running event loop, as every channel must be."""
     return Organization(persona_server, connect)
 
 
