@@ -63,7 +63,7 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "ListArchetypes": _CATALOGUE_READ,
     _PERSONA + "CreateArchetype": _rule(AUTHOR, mutating=True),
     # Safety policies of personas and organizations
-    _SAFETY_POLICY + "GetSafetyPolicy": _rule(*_CATALOGUE_READERS, GATEWAY),
+    _SAFETY_POLICY + "GetSafetyPolicy": _CATALOGUE_READ,
     _SAFETY_POLICY + "UpdateSafetyPolicy": _rule(AUTHOR, mutating=True, note=_POLICY_CHANGE),
     _SAFETY_POLICY + "ListSafetyPolicyVersions": _CATALOGUE_READ,
     _SAFETY_POLICY + "RollbackSafetyPolicy": _rule(AUTHOR, mutating=True, note=_POLICY_CHANGE),
