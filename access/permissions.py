@@ -22,6 +22,7 @@ ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
 _PERSONA = "/sparring.persona.v1.PersonaService/"
 _MEMORY = "/sparring.persona.v1.MemoryService/"
 _VOICE_AGENTS = "/sparring.persona.v1.VoiceAgentService/"
+_SAFETY_POLICY = "/sparring.persona.v1.SafetyPolicyService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -35,6 +36,7 @@ def _rule(*roles: str, mutating: bool = False, costly: bool = False, note: str =
 _CATALOGUE_READERS = (AUTHOR, INTERVIEWER, ANALYST, SERVICE)
 _AUTHORING = _rule(AUTHOR, mutating=True, note="authors: only what they own; a protected persona: admins only")
 _CATALOGUE_READ = _rule(*_CATALOGUE_READERS)
+_POLICY_CHANGE = "authors: of the personas they own; a protected persona or the organization's default: admins only"
 _SESSION_READ = _rule(INTERVIEWER, GATEWAY, SERVICE, note="interviewers and gateways: only their own sessions")
 _ANALYTICS_READ = _rule(INTERVIEWER, ANALYST, SERVICE, note="interviewers: only their own sessions")
 _LEARNING_READ = _rule(AUTHOR, ANALYST)
@@ -80,6 +82,11 @@ PERMISSIONS: dict[str, MethodRule] = {
     _VOICE_AGENTS + "ProvisionVoiceAgent": _rule(SERVICE, mutating=True, costly=True,
                                                  note="may create an agent at a voice provider"),
     _VOICE_AGENTS + "GetVoiceAgent": _rule(GATEWAY, SERVICE),
+    # Safety policies of personas and organizations
+    _SAFETY_POLICY + "GetSafetyPolicy": _CATALOGUE_READ,
+    _SAFETY_POLICY + "UpdateSafetyPolicy": _rule(AUTHOR, mutating=True, note=_POLICY_CHANGE),
+    _SAFETY_POLICY + "ListSafetyPolicyVersions": _CATALOGUE_READ,
+    _SAFETY_POLICY + "RollbackSafetyPolicy": _rule(AUTHOR, mutating=True, note=_POLICY_CHANGE),
     # Sessions and their live transcripts
     _TRANSCRIPT + "CreateSession": _rule(INTERVIEWER, mutating=True, note="the caller becomes its interviewer"),
     _TRANSCRIPT + "GetSession": _SESSION_READ,

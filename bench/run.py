@@ -18,6 +18,7 @@ import grpc
 from bench import (
     analysis_run,
     echo,
+    guardrails_run,
     h2load,
     persona,
     report,
@@ -45,7 +46,7 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
-PARTS = ("persona", "transcript", "analysis", "streams", "security", "voice")
+PARTS = ("persona", "transcript", "analysis", "streams", "security", "voice", "guardrails")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,9 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "against one unary call per message), and of the analysis service (latency from a triggering message's ack to "
         "its Say Meter at a watcher), and of what TLS and tokens cost them; writes docs/benchmarks.md.")
     parser.add_argument("--only", choices=PARTS,
-                        help="run one part only (default: all six, in the order persona, transcript, analysis, "
+                        help="run one part only (default: all seven, in the order persona, transcript, analysis, "
                              "streams, security: GetPersona and StreamSession in plaintext and with TLS + tokens, "
-                             "voice: call starts, cached and not, and with the voice provider failing at random)")
+                             "voice: call starts, cached and not, and with the voice provider failing at random; "
+                             "guardrails: the transcript service with and without its default safety policy)")
     parser.add_argument("--clients", type=int, default=50,
                         help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
                              "callers of the one-call-per-message server")
@@ -450,6 +452,19 @@ def _run_transcript(args: argparse.Namespace, database_url: str, logs: Path,
         log(f"wrote the '{report.TRANSCRIPT_SECTION}' section of {args.output}")
 
 
+def _run_guardrails(args: argparse.Namespace, database_url: str, logs: Path,
+                    profile: Callable[[str], Path | None]) -> None:
+    figures = guardrails_run.run(args, ROOT, database_url, logs)
+    for mix in figures.results:
+        log(f"guardrails, {mix}: the default policy keeps {figures.ratio(mix):.1%} of the throughput with "
+            "guardrails off")
+    if args.no_write:
+        log("guardrails figures not written (--no-write)")
+    else:
+        report.write_section(args.output, guardrails_run.section(figures, report.machine_block(None)))
+        log(f"wrote the '{guardrails_run.SECTION}' section of {args.output}")
+
+
 def _run_analysis(args: argparse.Namespace, database_url: str, logs: Path,
                   profile: Callable[[str], Path | None]) -> None:
     figures = analysis_run.run(args, ROOT, database_url, logs, profile)
@@ -574,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
             log("starting the embedded PostgreSQL (.data/postgres-bench)")
             server_url = start_postgres(stack, DATA / "postgres-bench")
             parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis,
-                     "streams": _run_streams, "security": _run_security, "voice": _run_voice}
+                     "streams": _run_streams, "security": _run_security, "voice": _run_voice,
+                     "guardrails": _run_guardrails}
             for part in args.parts:
                 with contextlib.ExitStack() as part_stack:  # the part's database, dropped when it ends
                     database_url = fresh_database(part_stack, server_url)

@@ -146,15 +146,16 @@ def _session_ids(label: str, count: int) -> list[str]:
     return [f"bench-{label}-{run}-{i}" for i in range(count)]
 
 
-async def create_sessions(channel: grpc.aio.Channel, label: str, count: int, concurrency: int = 20) -> list[str]:
-    """Sessions created through the service's API, as a client would; returns their names."""
+async def create_sessions(channel: grpc.aio.Channel, label: str, count: int, concurrency: int = 20,
+                          persona: str = "personas/sarah-chen") -> list[str]:
+    """Sessions of ``persona`` created through the service's API, as a client would; returns their names."""
     stub = pb_grpc.TranscriptServiceStub(channel)
     limit = asyncio.Semaphore(concurrency)
 
     async def one(session_id: str) -> str:
         async with limit:
             reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
-                persona="personas/sarah-chen", scenario="scenarios/q2-cost-reduction",
+                persona=persona, scenario="scenarios/q2-cost-reduction",
                 blueprint=persona_pb.BLUEPRINT_SALES), session_id=session_id), timeout=30)
             return reply.session.name
 

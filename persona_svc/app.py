@@ -15,6 +15,8 @@ from sparring.persona.v1 import (
     memory_service_pb2_grpc,
     persona_service_pb2,
     persona_service_pb2_grpc,
+    safety_policy_service_pb2,
+    safety_policy_service_pb2_grpc,
     voice_agent_service_pb2,
     voice_agent_service_pb2_grpc,
 )
@@ -32,6 +34,7 @@ from persona_svc.adapters.memory_retention import MemoryRetention
 from persona_svc.adapters.provider_calls import ProviderCalls
 from persona_svc.adapters.retell_provider import KEY_SETTING as RETELL_KEY_SETTING
 from persona_svc.adapters.retell_provider import RetellProvider
+from persona_svc.adapters.safety_policies import SqlSafetyPolicyUnitOfWork
 from persona_svc.adapters.session_states import TranscriptSessionStates
 from persona_svc.adapters.transcript_sessions import TranscriptSessions
 from persona_svc.adapters.unit_of_work import SqlCatalogueUnitOfWork
@@ -41,11 +44,13 @@ from persona_svc.config import PersonaSettings
 from persona_svc.domain.memory import Learned, MemorySettings, WorkingMemory
 from persona_svc.domain.model import Archetype, Persona, Scenario
 from persona_svc.entrypoints.memory_servicer import MemoryServicer
+from persona_svc.entrypoints.safety_policy_servicer import SafetyPolicyServicer
 from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
 from persona_svc.service_layer.ports import PatchProvider
+from persona_svc.service_layer.safety_policies import SafetyPolicies
 from persona_svc.service_layer.voice_agents import VoiceAgents
 from persona_svc.service_layer.voice_cleanup import VoiceAgentCleanup
 from persona_svc.service_layer.voice_ports import VoiceProvider
@@ -63,6 +68,7 @@ log = logging.getLogger("persona.app")
 SERVICE_NAME = persona_service_pb2.DESCRIPTOR.services_by_name["PersonaService"].full_name
 MEMORY_SERVICE_NAME = memory_service_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
 VOICE_AGENT_SERVICE_NAME = voice_agent_service_pb2.DESCRIPTOR.services_by_name["VoiceAgentService"].full_name
+SAFETY_POLICY_SERVICE_NAME = safety_policy_service_pb2.DESCRIPTOR.services_by_name["SafetyPolicyService"].full_name
 ERROR_DOMAIN = "persona.sparring.dev"
 
 
@@ -87,10 +93,12 @@ def build_catalogue(engine: AsyncEngine, patches: PatchProvider, page_tokens: Pa
 
 
 def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: PersonaMemory,
-                  voice_agents: VoiceAgents) -> None:
+                  voice_agents: VoiceAgents, safety_policies: SafetyPolicies) -> None:
     persona_service_pb2_grpc.add_PersonaServiceServicer_to_server(PersonaServicer(catalogue, memories), server)
     memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memories), server)
     voice_agent_service_pb2_grpc.add_VoiceAgentServiceServicer_to_server(VoiceAgentServicer(voice_agents), server)
+    safety_policy_service_pb2_grpc.add_SafetyPolicyServiceServicer_to_server(
+        SafetyPolicyServicer(safety_policies), server)
 
 
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
@@ -141,6 +149,12 @@ def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: Pers
     return VoiceParts(voice_agents, cleanup, [*closers, sessions.close])
 
 
+def build_safety_policies(engine: AsyncEngine, page_tokens: PageTokens) -> SafetyPolicies:
+    reads = autocommit(engine)
+    return SafetyPolicies(lambda organization: SqlSafetyPolicyUnitOfWork(engine, organization),
+                          lambda organization: SqlSafetyPolicyUnitOfWork(reads, organization), page_tokens)
+
+
 async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     personas: InvalidatedCache[Key, Persona] = InvalidatedCache("personas", settings.cache_entries)
     scenarios: InvalidatedCache[Key, Scenario] = InvalidatedCache("scenarios", settings.cache_entries)
@@ -161,6 +175,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
                 if settings.transcript_address else None)
     memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, learned_cache,
                               settings_cache)
+    safety_policies = build_safety_policies(engine, page_tokens)
 
     def on_change(payload: str) -> None:
         catalogue.invalidate(*changed_resource(payload))
@@ -181,9 +196,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     await listener.start()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME, MEMORY_SERVICE_NAME, VOICE_AGENT_SERVICE_NAME],
+        service_names=[SERVICE_NAME, MEMORY_SERVICE_NAME, VOICE_AGENT_SERVICE_NAME, SAFETY_POLICY_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: add_servicers(server, catalogue, memories, voice.voice_agents),
+        add_servicers=lambda server: add_servicers(server, catalogue, memories, voice.voice_agents, safety_policies),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

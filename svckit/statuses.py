@@ -7,6 +7,7 @@ from datetime import timedelta
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from svckit import errors
 
@@ -58,3 +59,20 @@ def _pack(message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
+
+
+def relayed(error: grpc.aio.AioRpcError, as_error: type[errors.DomainError]) -> errors.DomainError:
+    """Another service's refusal, passed on to this one's caller as ``as_error`` with the same message, ErrorInfo
+    reason and metadata, and RetryInfo delay."""
+    reason, metadata, retry_after = "FAILED", {}, None
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            retry_after = retry.retry_delay.ToTimedelta().total_seconds()
+    return as_error(error.details() or "", reason=reason, metadata=metadata, retry_after=retry_after)

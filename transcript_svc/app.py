@@ -9,7 +9,9 @@ from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
+from guardrails.pii import PiiProtector
 from service_clients.persona import PersonaClient
+from service_clients.safety_policies import SafetyPolicyReader
 from svckit.audit_log import AuditLog
 from svckit.db import autocommit
 from svckit.notify import PgListener
@@ -29,6 +31,7 @@ from transcript_svc.config import TranscriptSettings
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.live import LiveStreams
+from transcript_svc.service_layer.pii import PiiProtection
 from transcript_svc.service_layer.recording import Recording
 from transcript_svc.service_layer.transcripts import FACTS_KIND, Transcripts
 from transcript_svc.service_layer.voice_rounds import VoiceRounds
@@ -43,9 +46,12 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
     security = Security(settings, PERMISSIONS)
     personas = PersonaClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
+    policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
+                                  settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     reads = autocommit(engine)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
-                              PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval)
+                              PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
+                              policies=policies)
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
     voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
@@ -58,7 +64,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
     }
-    closers = [committer.stop, personas.close, voice_agents.close]
+    protection = PiiProtection(policies, PiiProtector(settings.pii_secret.encode()))
+    closers = [committer.stop, personas.close, policies.close, voice_agents.close]
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
@@ -80,7 +87,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
     listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
     await listener.start()
-    stream = StreamSessionHandler(transcripts, Recording(committer), live, settings.max_in_flight,
+    stream = StreamSessionHandler(transcripts, Recording(committer), protection, live, settings.max_in_flight,
                                   settings.stream_wind_down_seconds)
 
     async def drain() -> None:

@@ -43,3 +43,14 @@ class TranscriptSettings(ServiceSettings):
     voice_agent_timeout_seconds: float = Field(
         default=15.0, gt=0, le=120,
         description="Deadline of asking the persona service for a voice agent (a provider's creation included)")
+    pii_secret: str = Field(default="sparring-pii", min_length=1,
+                            description="Key of the hashes and pseudonyms that stand for personal data in "
+                                        "transcripts; set a secret of your own in production")
+    safety_policy_timeout_seconds: float = Field(
+        default=0.25, gt=0, le=5,
+        description="How long a stream opening waits for its persona's safety policy before the safe default")
+    safety_policy_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="How old a persona's safety policy may be before it is read again, in the background")
+    safety_policy_cache_entries: int = Field(default=10_000, ge=1, le=1_000_000,
+                                             description="Personas whose safety policies are kept at once")

@@ -7,7 +7,8 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.domain.suggestions import Suggestion, SuggestionType
-from svckit.errors import FailedPrecondition, NotFound, Unavailable
+from svckit.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from svckit.statuses import relayed
 from svckit.transport import ServiceLink
 
 _COMMAND_TYPES = {SuggestionType.CONTEXT_INJECTION: pb.COMMAND_TYPE_CONTEXT_INJECTION,
@@ -33,8 +34,11 @@ class TranscriptCommands:
             return sent.command.name
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                raise FailedPrecondition(f"sessions/{session_id} has ended; the suggestion cannot be applied",
-                                         reason="SESSION_ENDED") from error
+                # The session has ended, or the persona's safety policy refuses the command: the same reason.
+                raise relayed(error, FailedPrecondition) from error
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                # The persona's safety policy limits commands: when to try again is the transcript service's.
+                raise relayed(error, ResourceExhausted) from error
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND") from error
             raise Unavailable(f"the transcript service could not take the command ({error.code().name})",

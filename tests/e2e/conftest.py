@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest_asyncio
-from sparring.persona.v1 import persona_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2_grpc, safety_policy_service_pb2_grpc
 
 from persona_svc.app import build
 from persona_svc.config import PersonaSettings
@@ -33,6 +33,12 @@ async def channel(persona_server) -> AsyncIterator[grpc.aio.Channel]:
 @pytest_asyncio.fixture(scope="session")
 async def personas(channel) -> persona_service_pb2_grpc.PersonaServiceStub:
     return persona_service_pb2_grpc.PersonaServiceStub(channel)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def policies(channel) -> safety_policy_service_pb2_grpc.SafetyPolicyServiceStub:
+    """The persona service's safety policies, as an admin of the test organization calls them."""
+    return safety_policy_service_pb2_grpc.SafetyPolicyServiceStub(channel)
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway, utterance_frame
-from tests.builders import uid
+from tests.builders import field_mask, new_persona, uid
 
 
 async def new_session(stub, interval: int = 0, gateway: str = "", session_id: str = "",
@@ -25,10 +26,12 @@ def utterance(sequence: int, text: str | None = None, role=pb.ROLE_USER) -> pb.S
 
 
 async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, session_id: str = "",
-                        candidate: str = "", scenario: str = "scenarios/q2-cost-reduction") -> str:
-    """A new session with ``turns`` (role, text) streamed in as one pipelined burst and acked; returns its name.
-    ``creator``: the stub that creates it (its caller becomes the session's interviewer), if not ``stub``."""
-    session = await new_session(creator or stub, session_id=session_id, candidate=candidate, scenario=scenario)
+                        candidate: str = "", scenario: str = "scenarios/q2-cost-reduction",
+                        persona: str = "personas/sarah-chen") -> str:
+    """A new session of ``persona`` with ``turns`` (role, text) streamed in as one pipelined burst and acked; returns
+    its name. ``creator``: the stub that creates it (its caller becomes the session's interviewer), if not ``stub``."""
+    session = await new_session(creator or stub, session_id=session_id, candidate=candidate, scenario=scenario,
+                                persona=persona)
     gateway = Gateway(stub, session.name)
     await gateway.read()
     gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(turns, start=1)))
@@ -57,3 +60,10 @@ def filled_live_controls(agent, text: str = "Mention the budget freeze") -> dict
 
 async def rounds_of(stub, session: pb.Session) -> list[pb.VoiceRound]:
     return list((await stub.ListVoiceRounds(pb.ListVoiceRoundsRequest(parent=session.name))).voice_rounds)
+async def persona_under(personas, policies, policy: policy_pb.SafetyPolicy, *paths: str) -> str:
+    """A new persona whose safety policy has the fields ``paths`` of ``policy``; returns its name."""
+    persona = (await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona=new_persona()))).persona.name
+    policy.name = f"{persona}/safetyPolicy"
+    await policies.UpdateSafetyPolicy(policy_pb.UpdateSafetyPolicyRequest(policy=policy,
+                                                                          update_mask=field_mask(*paths)))
+    return persona

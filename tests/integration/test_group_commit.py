@@ -22,6 +22,7 @@ from tests.builders import caller, uid
 from tests.integration.flaky_database import Faults
 from tests.probes import metric
 from tests.security import ORGANIZATION
+from tests.unit.transcript_fakes import FixedPolicies
 from transcript_svc.adapters.group_commit import EarlierUtteranceFailed, GroupCommitter, UnknownSession
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.domain.model import Outcome, Role, Session, SessionState, Utterance
@@ -45,7 +46,7 @@ class EveryPersonaUsable:
 def service(engine) -> Transcripts:
     reads = autocommit(engine)
     return Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
-                       PageTokens.from_secret("test"), EveryPersonaUsable())
+                       PageTokens.from_secret("test"), EveryPersonaUsable(), policies=FixedPolicies())
 
 
 @pytest_asyncio.fixture

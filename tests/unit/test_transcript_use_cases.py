@@ -21,7 +21,13 @@ from svckit.errors import (
 from svckit.pagination import PageTokens
 from svckit.usecase import Mutation
 from tests.builders import caller
-from tests.unit.transcript_fakes import FakeCommitter, FakePersonas, FakeTranscriptUnitOfWork, TranscriptStore
+from tests.unit.transcript_fakes import (
+    FakeCommitter,
+    FakePersonas,
+    FakeTranscriptUnitOfWork,
+    FixedPolicies,
+    TranscriptStore,
+)
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     Command,
@@ -34,6 +40,7 @@ from transcript_svc.domain.model import (
     SessionState,
     Utterance,
 )
+from transcript_svc.service_layer.pii import as_said
 from transcript_svc.service_layer.recording import Recording, acknowledged_as_duplicate
 from transcript_svc.service_layer.transcripts import Transcripts
 
@@ -67,7 +74,7 @@ def personas() -> FakePersonas:
 @pytest.fixture
 def transcripts(store: TranscriptStore, personas: FakePersonas) -> Transcripts:
     return Transcripts(lambda: FakeTranscriptUnitOfWork(store), lambda: FakeTranscriptUnitOfWork(store),
-                       PageTokens.from_secret("test"), personas)
+                       PageTokens.from_secret("test"), personas, policies=FixedPolicies())
 
 
 async def test_a_created_session_is_stored_active_with_the_defaults(transcripts, store):
@@ -124,7 +131,7 @@ def said(sequence: int, text: str = "words", role: Role = Role.USER) -> Utteranc
 
 async def test_a_stored_utterance_goes_to_the_commit_with_its_stream_and_is_acknowledged_as_new():
     committer = FakeCommitter()
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=3, last_durable_sequence=0)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=3, last_durable_sequence=0, protect=as_said)
 
     commit = await recorder.record(said(1))
 
@@ -135,7 +142,7 @@ async def test_a_stored_utterance_goes_to_the_commit_with_its_stream_and_is_ackn
 async def test_a_resent_utterance_found_stored_is_acknowledged_as_a_duplicate():
     committer = FakeCommitter()
     committer.outcomes[2] = Outcome.DUPLICATE
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5, protect=as_said)
 
     assert await acknowledged_as_duplicate(2, await recorder.record(said(2))) is True
 
@@ -143,7 +150,7 @@ async def test_a_resent_utterance_found_stored_is_acknowledged_as_a_duplicate():
 async def test_a_resent_sequence_with_other_content_is_a_conflict():
     committer = FakeCommitter()
     committer.outcomes[2] = Outcome.CONFLICT
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=5, protect=as_said)
     commit = await recorder.record(said(2, "other words"))
 
     with pytest.raises(AlreadyExists) as refused:
@@ -155,7 +162,8 @@ async def test_a_resent_sequence_with_other_content_is_a_conflict():
 async def test_an_utterance_not_stored_tells_the_gateway_to_resume(settled):
     committer = FakeCommitter()
     committer.outcomes[1] = settled
-    commit = await Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=0).record(said(1))
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=0, protect=as_said)
+    commit = await recorder.record(said(1))
 
     with pytest.raises(Unavailable) as refused:
         await acknowledged_as_duplicate(1, commit)
@@ -164,7 +172,7 @@ async def test_an_utterance_not_stored_tells_the_gateway_to_resume(settled):
 
 async def test_an_utterance_skipping_ahead_of_the_stream_is_refused_before_the_commit():
     committer = FakeCommitter()
-    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=2)
+    recorder = Recording(committer).stream(ORGANIZATION, "call-1", epoch=1, last_durable_sequence=2, protect=as_said)
     await recorder.record(said(3))
 
     with pytest.raises(FailedPrecondition) as refused:
@@ -256,7 +264,7 @@ PRINCIPALS = st.builds(lambda roles, subject, organization: caller(*roles, subje
 async def test_a_session_is_read_by_admins_services_and_its_participants_of_its_organization(reader, gateway):
     store = TranscriptStore()
     transcripts = Transcripts(lambda: FakeTranscriptUnitOfWork(store), lambda: FakeTranscriptUnitOfWork(store),
-                              PageTokens.from_secret("test"), FakePersonas(PERSONA))
+                              PageTokens.from_secret("test"), FakePersonas(PERSONA), policies=FixedPolicies())
     await transcripts.create_session(draft(gateway=gateway), "call-1", as_caller("interviewer"))
     own_organization = reader.organization == ORGANIZATION
     allowed = own_organization and (reader.is_admin or reader.is_service or reader.subject in (IVY, gateway))
@@ -278,7 +286,7 @@ async def test_a_stream_is_opened_by_admins_and_the_sessions_gateway_the_first_o
                                                                                                      assigned):
     store = TranscriptStore()
     transcripts = Transcripts(lambda: FakeTranscriptUnitOfWork(store), lambda: FakeTranscriptUnitOfWork(store),
-                              PageTokens.from_secret("test"), FakePersonas(PERSONA))
+                              PageTokens.from_secret("test"), FakePersonas(PERSONA), policies=FixedPolicies())
     await transcripts.create_session(draft(gateway=assigned), "call-1", as_caller("interviewer"))
     own_organization = opener.organization == ORGANIZATION
     gateway_may = assigned in ("", opener.subject)

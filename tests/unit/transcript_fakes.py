@@ -8,6 +8,8 @@ import dataclasses
 from datetime import datetime
 from types import TracebackType
 
+from guardrails.actions import RecentCommands
+from guardrails.policy import SAFE_DEFAULT, LivePolicy
 from svckit.errors import NotFound
 from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
 from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, SessionState, Utterance
@@ -114,6 +116,23 @@ class FakeCommands:
         commands = [c for (org, session, _), c in self._store.commands.items()
                     if (org, session) == (organization, session_id)]
         return list(enumerate(commands, start=1))[after or 0:][:limit]
+
+    async def recent(self, organization: str, session_id: str, since: datetime) -> RecentCommands:
+        times = [c.create_time for (org, session, _), c in self._store.commands.items()
+                 if (org, session) == (organization, session_id)]
+        in_window = [time for time in times if time > since]
+        # No message is stored here: every command is since the candidate's last turn.
+        return RecentCommands(len(in_window), min(in_window, default=None), len(times))
+
+
+class FixedPolicies:
+    """Every persona's calls under one policy."""
+
+    def __init__(self, policy: LivePolicy = SAFE_DEFAULT) -> None:
+        self.policy = policy
+
+    async def in_force(self, organization: str, persona: str) -> LivePolicy:
+        return self.policy
 
 
 class FakeOutbox:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from guardrails.actions import RecentCommands
 from transcript_svc.adapters import tables as t
 from transcript_svc.adapters.channels import STREAMS_CHANNEL
 from transcript_svc.domain.model import (
@@ -220,6 +221,20 @@ class CommandRepository:
         if after is not None:
             query = query.where(c.position > after)
         return [(row.position, _command(row)) for row in await self._c.execute(query)]
+
+    async def recent(self, organization: str, session_id: str, since: datetime) -> RecentCommands:
+        c, m = t.commands.c, t.messages.c
+        # The candidate's last utterance, found walking the session's messages back from the newest.
+        last_turn = (sa.select(m.create_time).where(*_child_of(t.messages, organization, session_id),
+                                                    m.role == Role.USER.value)
+                     .order_by(m.sequence.desc()).limit(1).scalar_subquery())
+        in_window = c.create_time > since
+        row = (await self._c.execute(sa.select(
+            sa.func.count().filter(in_window), sa.func.min(c.create_time).filter(in_window),
+            sa.func.count().filter(c.create_time > sa.func.coalesce(last_turn, sa.literal("-infinity").cast(
+                c.create_time.type))),
+        ).where(*_child_of(t.commands, organization, session_id)))).one()
+        return RecentCommands(in_window=row[0], oldest_in_window=row[1], since_candidate_turn=row[2])
 
 
 class OutboxRepository:

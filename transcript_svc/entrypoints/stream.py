@@ -52,6 +52,7 @@ from transcript_svc.service_layer.live import (
     LiveStream,
     LiveStreams,
 )
+from transcript_svc.service_layer.pii import PiiProtection
 from transcript_svc.service_layer.recording import Recording, StreamRecorder, acknowledged_as_duplicate
 from transcript_svc.service_layer.transcripts import Transcripts, session_ended
 
@@ -83,10 +84,11 @@ _Queued = _Awaiting | Literal[_Marker.NO_MORE]
 
 
 class StreamSessionHandler:
-    def __init__(self, transcripts: Transcripts, recording: Recording, live: LiveStreams,
+    def __init__(self, transcripts: Transcripts, recording: Recording, protection: PiiProtection, live: LiveStreams,
                  max_in_flight: int = 256, wind_down_seconds: float = 0.5) -> None:
         self._transcripts = transcripts
         self._recording = recording
+        self._protection = protection
         self._live = live
         self._max_in_flight = max_in_flight
         self._wind_down_seconds = wind_down_seconds
@@ -114,6 +116,7 @@ class StreamSessionHandler:
         try:
             if stream.stopped.done():  # ended or taken over while opening: as if the open had come after
                 raise _stop_error(stream.stopped.result(), grant.session.resource_name)
+            protect = await self._protection.for_stream(caller.organization, grant.session.persona, session_id)
             yield pb.StreamSessionResponse(opened=pb.StreamOpened(
                 session=convert.session_message(grant.session),
                 last_durable_sequence=grant.session.last_sequence,
@@ -122,7 +125,7 @@ class StreamSessionHandler:
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
             recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
-                                              grant.session.last_sequence)
+                                              grant.session.last_sequence, protect)
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:

@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from guardrails.actions import RecentCommands
 from svckit.usecase import RequestRecords
 from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
 from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
@@ -72,6 +73,10 @@ class Commands(Protocol):
     async def list(self, organization: str, session_id: str, state: str | None, source: str | None,
                    after: int | None, limit: int) -> list[tuple[int, Command]]:
         """The commands after position ``after``, each with its position (the page cursor)."""
+        ...
+
+    async def recent(self, organization: str, session_id: str, since: datetime) -> RecentCommands:
+        """The session's commands created after ``since``, and since the candidate's last utterance."""
         ...
 
 

@@ -7,9 +7,11 @@ anything else ends the stream with the status that tells the gateway what to do.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
 from transcript_svc.domain.model import Outcome, Utterance
+from transcript_svc.service_layer.pii import Protect
 from transcript_svc.service_layer.ports import UtteranceCommitter
 
 
@@ -17,19 +19,22 @@ class Recording:
     def __init__(self, committer: UtteranceCommitter) -> None:
         self._committer = committer
 
-    def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int) -> StreamRecorder:
-        """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored."""
-        return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence)
+    def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int,
+               protect: Protect) -> StreamRecorder:
+        """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored,
+        storing ``protect(text)`` of each utterance."""
+        return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence, protect)
 
 
 class StreamRecorder:
     def __init__(self, committer: UtteranceCommitter, organization: str, session_id: str, epoch: int,
-                 last_durable_sequence: int) -> None:
+                 last_durable_sequence: int, protect: Protect) -> None:
         self._committer = committer
         self._organization = organization
         self._session_id = session_id
         self._epoch = epoch
         self._highest = last_durable_sequence  # the highest sequence stored or handed to the commit
+        self._protect = protect
 
     async def record(self, utterance: Utterance) -> asyncio.Future[Outcome]:
         """Hands the utterance to the group commit (waiting while its queue is full); the future settles with
@@ -39,6 +44,9 @@ class StreamRecorder:
             raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
                                      reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
         self._highest = max(self._highest, utterance.sequence)
+        text = self._protect(utterance.text)
+        if text is not utterance.text:
+            utterance = dataclasses.replace(utterance, text=text)
         return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
 
 

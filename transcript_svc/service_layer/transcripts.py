@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from guardrails.actions import RATE_WINDOW, SafetyAction, preflight
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -35,6 +37,7 @@ from transcript_svc.domain.model import (
     check_gateway_subject,
 )
 from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
+from transcript_svc.service_layer.safety import PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
 MAX_WINDOW = 1000
 # The outbox kind asking the persona service to learn the facts of an ended session with a candidate.
@@ -125,12 +128,13 @@ def _check_new_session(draft: Session, session_id: str) -> None:
 class Transcripts:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
                  page_tokens: PageTokens, personas: Personas,
-                 default_interval: int = DEFAULT_ANALYSIS_INTERVAL) -> None:
+                 default_interval: int = DEFAULT_ANALYSIS_INTERVAL, *, policies: SafetyPolicies) -> None:
         """``uow`` opens a transaction; ``read`` opens reads only, with no transaction (one round trip a
         statement)."""
         self.uow = uow
         self.read = read
         self._personas = personas
+        self._policies = policies
         self._tokens = page_tokens
         self._default_interval = default_interval
 
@@ -282,13 +286,17 @@ class Transcripts:
         organization = mutation.caller.organization
 
         async def run() -> Command:
-            session = await self._require_session(uow, organization, session_id)
+            # Locked: the commands of one session are counted against its limits one at a time.
+            session = await uow.sessions.get(organization, session_id, for_update=True)
+            if session is None:
+                raise session_not_found(session_id)
             check_may_command(session, mutation.caller.principal)
             if session.state is SessionState.ENDED:
                 raise session_ended(session.resource_name)
             if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
+            await self._preflight(uow, organization, session, command)
             await uow.commands.add(organization, command)
             await uow.announce.command_sent(organization, session_id, command.id)
             return command
@@ -297,6 +305,18 @@ class Transcripts:
             stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
             await uow.commit()
         return stored
+
+    async def _preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session,
+                         command: Command) -> None:
+        """Refuses the command if the persona's safety policy does not let it be taken now."""
+        started = time.perf_counter()
+        policy = await self._policies.in_force(organization, session.persona)
+        action = SafetyAction[command.type.name]
+        recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
+        refusal = preflight(action, policy.actions, recent, command.create_time)
+        PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
+        if refusal is not None:
+            raise refusal_error(refusal, action, policy)
 
     async def get_command(self, caller: Principal, session_id: str, command_id: str) -> Command:
         async with self.read() as uow:

@@ -1,0 +1,1 @@
+"""Guardrails of live calls shared by the services that apply them: personal data in transcripts, content filters."""

@@ -1,0 +1,21 @@
+"""What a live call applies of its persona's safety policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from guardrails.actions import ActionRules
+from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling
+
+
+@dataclass(frozen=True, slots=True)
+class LivePolicy:
+    name: str  # the policy's resource name; empty for the safe default
+    revision: int = 0
+    pii: PiiHandling = DEFAULT_PII_HANDLING
+    actions: ActionRules = field(default_factory=ActionRules)
+
+
+# What applies while the persona's policy cannot be read: personal data protected as by default, and the default
+# limits on commands (an unreachable persona service neither lifts them nor stops every command).
+SAFE_DEFAULT = LivePolicy("")

@@ -1,0 +1,107 @@
+"""Safety policies as the live path reads them from the persona service: cached a few seconds per persona, read
+within a deadline, and when the persona service is slow or failing, the safe default instead (counted).
+
+A change to a policy reaches streams and commands once the copy in memory is read again, in the background, after
+``ttl_seconds``; a stream in progress keeps the handling of personal data it opened with."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import grpc
+from prometheus_client import Counter
+from sparring.persona.v1 import safety_policy_service_pb2 as pb
+from sparring.persona.v1 import safety_policy_service_pb2_grpc
+
+from guardrails.actions import ActionRules, SafetyAction
+from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiAction, PiiHandling, PiiKind, PiiRule
+from guardrails.policy import SAFE_DEFAULT, LivePolicy
+from svckit.transport import ServiceLink
+
+log = logging.getLogger("service_clients.safety_policies")
+
+POLICY_READS = Counter("sparring_safety_policy_reads_total",
+                       "Safety policies read for live calls, by result: cached, read, or the safe default because "
+                       "the persona service did not answer in time (timeout) or failed (unavailable).", ("result",))
+
+_PII_KINDS = {getattr(pb, f"PII_KIND_{kind.name}"): kind for kind in PiiKind}
+_PII_ACTIONS = {getattr(pb, f"PII_ACTION_{action.name}"): action for action in PiiAction}
+_ACTIONS = {getattr(pb, f"SAFETY_ACTION_{action.name}"): action for action in SafetyAction}
+
+
+def pii_handling_of(message: pb.PiiHandling) -> PiiHandling:
+    """The handling a policy message says; a value this client does not know is handled as the default would."""
+    rules = tuple(PiiRule(_PII_KINDS[rule.kind], _PII_ACTIONS[rule.action]) for rule in message.rules
+                  if rule.kind in _PII_KINDS and rule.action in _PII_ACTIONS)
+    default = _PII_ACTIONS.get(message.default_action, DEFAULT_PII_HANDLING.default_action)
+    return PiiHandling(default, rules)
+
+
+def _actions(values: Iterable[int]) -> tuple[SafetyAction, ...]:
+    return tuple(_ACTIONS[value] for value in values if value in _ACTIONS)
+
+
+def live_policy_of(message: pb.SafetyPolicy) -> LivePolicy:
+    limits = message.rate_limits
+    actions = ActionRules(_actions(message.allowed_actions), _actions(message.blocked_actions),
+                          _actions(message.approval_actions), limits.actions_per_minute, limits.commands_per_turn)
+    return LivePolicy(message.name, message.revision, pii_handling_of(message.pii), actions)
+
+
+class SafetyPolicyReader:
+    """A policy read once is answered from memory from then on; once ``ttl_seconds`` old it is read again in the
+    background, the one known staying in force until the new one arrives (or while the persona service fails),
+    so no command or stream waits on the persona service but the first of a persona."""
+
+    def __init__(self, link: ServiceLink, timeout_seconds: float, ttl_seconds: float, max_entries: int) -> None:
+        self._link = link
+        self._stub = safety_policy_service_pb2_grpc.SafetyPolicyServiceStub(link.channel)
+        self._timeout = timeout_seconds
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        # (organization, persona name) -> (when read, policy), oldest use first.
+        self._cached: OrderedDict[tuple[str, str], tuple[float, LivePolicy]] = OrderedDict()
+        self._refreshing: dict[tuple[str, str], asyncio.Task[LivePolicy | None]] = {}
+
+    async def in_force(self, organization: str, persona: str) -> LivePolicy:
+        """What the persona's calls apply of its policy; never fails."""
+        key = (organization, persona)
+        cached = self._cached.get(key)
+        if cached is None:
+            return await self._read(key) or SAFE_DEFAULT
+        self._cached.move_to_end(key)
+        if time.monotonic() - cached[0] >= self._ttl and key not in self._refreshing:
+            refresh = asyncio.create_task(self._read(key))
+            self._refreshing[key] = refresh
+            refresh.add_done_callback(lambda _: self._refreshing.pop(key, None))
+        POLICY_READS.labels("cached").inc()
+        return cached[1]
+
+    async def _read(self, key: tuple[str, str]) -> LivePolicy | None:
+        """The policy from the persona service, kept; None (counted and logged) when it does not answer in time."""
+        organization, persona = key
+        try:
+            reply = await self._stub.GetSafetyPolicy(pb.GetSafetyPolicyRequest(name=f"{persona}/safetyPolicy"),
+                                                     **self._link.options(self._timeout, organization))
+        except grpc.aio.AioRpcError as error:
+            result = "timeout" if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED else "unavailable"
+            POLICY_READS.labels(result).inc()
+            log.warning("safety policy of %s not read (%s: %s); %s applies", persona, error.code().name,
+                        error.details(), "the last one read" if key in self._cached else "the safe default")
+            return None
+        policy = live_policy_of(reply.policy)
+        POLICY_READS.labels("read").inc()
+        self._cached[key] = (time.monotonic(), policy)
+        self._cached.move_to_end(key)
+        if len(self._cached) > self._max_entries:
+            self._cached.popitem(last=False)
+        return policy
+
+    async def close(self) -> None:
+        for refresh in list(self._refreshing.values()):
+            refresh.cancel()
+        await self._link.close()
