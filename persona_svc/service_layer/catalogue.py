@@ -27,6 +27,7 @@ from persona_svc.domain.model import (
     validate_scenario_fields,
 )
 from persona_svc.domain.templates import RenderedPrompt
+from persona_svc.service_layer.ownership import require_right_to_change
 from persona_svc.service_layer.ports import CatalogueUnitOfWork, PatchProvider, UnitOfWorkFactory
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
@@ -72,22 +73,6 @@ def _organization_of(caller: CallContext) -> str:
                                  "(a service must name one in x-sparring-organization)",
                                  reason="ORGANIZATION_REQUIRED")
     return caller.organization
-
-
-def _require_right_to_change(persona: Persona, caller: CallContext, action: str) -> None:
-    """A protected persona is changed by admins only; any other by admins and its owners."""
-    if persona.fields.protected and not caller.is_admin:
-        raise PermissionDenied(
-            f"{persona.resource_name} is protected; {action} it needs the admin role",
-            reason="ADMIN_REQUIRED",
-            metadata={"resource": persona.resource_name},
-        )
-    if not caller.is_admin and caller.actor not in persona.fields.owners:
-        raise PermissionDenied(
-            f"{action} {persona.resource_name} needs the admin role or to be one of its owners",
-            reason="NOT_AN_OWNER",
-            metadata={"resource": persona.resource_name},
-        )
 
 
 def _require_admin_to_protect(fields: PersonaFields, caller: CallContext) -> None:
@@ -224,7 +209,7 @@ class Catalogue:
         self, persona_id: str, incoming: PersonaFields, mask: frozenset[str], etag: str, mutation: Mutation
     ) -> Persona:
         async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
-            _require_right_to_change(current, mutation.caller, "changing")
+            require_right_to_change(mutation.caller, current, "changing", current.resource_name)
             fields = dataclasses.replace(current.fields, **{name: getattr(incoming, name) for name in mask})
             _require_admin_to_protect(fields, mutation.caller)
             violations = Violations()
@@ -250,7 +235,8 @@ class Catalogue:
         method = "DeletePersona" if deleted else "UndeletePersona"
 
         async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
-            _require_right_to_change(current, mutation.caller, "deleting" if deleted else "restoring")
+            require_right_to_change(mutation.caller, current, "deleting" if deleted else "restoring",
+                                    current.resource_name)
             if current.deleted == deleted:
                 state = "already deleted" if deleted else "not deleted"
                 raise FailedPrecondition(f"{current.resource_name} is {state}",
@@ -263,7 +249,7 @@ class Catalogue:
 
     async def rollback_persona(self, persona_id: str, revision: int, etag: str, mutation: Mutation) -> Persona:
         async def change(uow: CatalogueUnitOfWork, current: Persona) -> tuple[PersonaFields, ChangeKind, int]:
-            _require_right_to_change(current, mutation.caller, "rolling back")
+            require_right_to_change(mutation.caller, current, "rolling back", current.resource_name)
             target = await uow.personas.get_version(persona_id, revision)
             if target is None:
                 raise NotFound(f"personas/{persona_id}/versions/{revision}", reason="VERSION_NOT_FOUND")

@@ -40,8 +40,9 @@ from persona_svc.domain.memory import (
     with_memory,
 )
 from persona_svc.domain.templates import RenderedPrompt
-from persona_svc.service_layer.catalogue import Catalogue, _require_right_to_change
+from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
+from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, NotFound
 from svckit.memo import ResponseMemo
@@ -272,7 +273,8 @@ class PersonaMemory:
         """Admins, and authors of the personas they own, change how a persona remembers."""
         organization = mutation.caller.organization
         persona = await self._catalogue.get_persona(organization, sent.persona_id)
-        _require_right_to_change(persona, mutation.caller, "changing the memory settings of")
+        require_right_to_change(mutation.caller, persona, "changing the memory settings of",
+                                persona.resource_name)
         async with self._transaction(organization) as uow:
             async def run() -> MemorySettings:
                 now = _now()

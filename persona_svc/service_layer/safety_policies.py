@@ -20,9 +20,9 @@ from persona_svc.domain.safety import (
     escalation_personas,
     validate_policy,
 )
+from persona_svc.service_layer.ownership import require_right_to_change
 from persona_svc.service_layer.safety_ports import SafetyPolicyUnitOfWork, SafetyPolicyUnitOfWorkFactory
-from svckit.context import CallContext
-from svckit.errors import EtagMismatch, FieldViolation, InvalidArgument, NotFound, PermissionDenied, Violations
+from svckit.errors import EtagMismatch, FieldViolation, InvalidArgument, NotFound, Violations
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
 
@@ -37,19 +37,6 @@ MAX_ESCALATION_WALK = 100
 def policy_name(organization: str, persona_id: str) -> str:
     return (f"personas/{persona_id}/safetyPolicy" if persona_id != ORGANIZATION_DEFAULT
             else f"organizations/{organization}/safetyPolicy")
-
-
-def _require_right_to_change(caller: CallContext, persona: Persona | None, name: str) -> None:
-    """An organization's default is changed by admins only; a persona's policy also by its owners, unless the
-    persona is protected."""
-    if caller.is_admin:
-        return
-    if persona is None or persona.fields.protected:
-        raise PermissionDenied(f"changing {name} needs the admin role", reason="ADMIN_REQUIRED",
-                               metadata={"resource": name})
-    if caller.actor not in persona.fields.owners:
-        raise PermissionDenied(f"changing {name} needs the admin role or to be one of the persona's owners",
-                               reason="NOT_AN_OWNER", metadata={"resource": name})
 
 
 class SafetyPolicies:
@@ -101,7 +88,7 @@ class SafetyPolicies:
 
         async def run() -> SafetyPolicy:
             persona = await self._persona(uow, persona_id, for_update=True)
-            _require_right_to_change(mutation.caller, persona, name)
+            require_right_to_change(mutation.caller, persona, "changing", name)
             current = await self._in_force(uow, persona_id, persona, for_update=True)
             if etag and etag != current.etag:
                 raise EtagMismatch(name, etag, current.etag)

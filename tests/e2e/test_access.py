@@ -303,7 +303,9 @@ async def listed_services(channel: grpc.aio.Channel) -> list[str]:
         await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
         await call.done_writing()
     except grpc.aio.AioRpcError:
-        await call  # a write to a call the server already ended fails with a status of its own: raise the call's
+        # A write to a call the server already ended can fail with a status of its own: raise the call's.
+        raise grpc.aio.AioRpcError(await call.code(), grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                   await call.details()) from None
     answer = await call.read()
     if answer is grpc.aio.EOF:
         await call  # raises the call's status
