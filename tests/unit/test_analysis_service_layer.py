@@ -25,6 +25,7 @@ from tests.unit.analysis_fakes import (
     FailingAuditEngine,
     FakeAnalysisEngine,
     FakeAuditEngine,
+    FakeCallContexts,
     FakeCommands,
     FakeDatabase,
     FakePersonas,
@@ -82,7 +83,7 @@ def engine() -> FakeAnalysisEngine:
 @pytest.fixture
 def analyses(database, transcripts, engine, directory) -> Analyses:
     return Analyses(database, transcripts, PageTokens.from_secret("test"), Engines(engine, {}),
-                    SessionAccess(directory))
+                    SessionAccess(directory), FakeCallContexts())
 
 
 @pytest.fixture
@@ -286,7 +287,7 @@ async def test_watching_another_organizations_session_is_not_found_even_for_its_
 async def test_request_ids_and_commands_are_the_organizations_own(database, engine):
     directory = FakeSessionDirectory({("acme", "call-1"): "", ("globex", "call-1"): ""})
     analyses = Analyses(database, FakeTranscripts(CALL), PageTokens.from_secret("test"), Engines(engine, {}),
-                        SessionAccess(directory))
+                        SessionAccess(directory), FakeCallContexts())
     commands = FakeCommands()
     actions = SuggestionActions(database, commands, SessionAccess(directory))
     ours, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)

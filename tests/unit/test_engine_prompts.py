@@ -46,7 +46,7 @@ CALL = [Turn(n, Role.USER if n % 2 else Role.ASSISTANT, text) for n, text in enu
 
 
 def test_the_live_analysis_gets_the_tracks_rubric_and_what_fell_out_of_the_window():
-    window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), None, "en")
+    window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), language="en")
     system, user = analysis_request(window, measure(CALL))
     weights = RUBRICS[Blueprint.SALES]
     assert f"objection_handling {weights['objection_handling']}" in system
