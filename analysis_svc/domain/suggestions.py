@@ -33,8 +33,11 @@ LONG_PITCH_WORDS = 80
 # Persona answers longer than this give the candidate too much for free.
 VERBOSE_PERSONA_WORDS = 60
 MAX_FOLLOWUPS = 2
-# A quote from the call is cut to this many characters, at a word.
+# A quote from the call is cut to this many characters, at a word; the persona's and the scenario's words (up to
+# 20,000 characters each in the persona service) to this many, so a suggestion stays well inside its 2,000.
 QUOTE_CHARS = 90
+CONTEXT_CHARS = 300
+LABEL_CHARS = 100  # the contract's bound on a label
 # A buyer turn shorter than this ("ok", "sure") says nothing to build a question on.
 MIN_QUOTED_WORDS = 4
 # A pain point whose content words the call has said this share of is already on the table.
@@ -278,12 +281,12 @@ def not_made(suggestions: Sequence[Suggestion], made: Collection[str]) -> list[S
     return fresh
 
 
-def quote(text: str) -> str:
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
     """The opening of what was said, cut at a word, to quote it back."""
     said = " ".join(normalise(text).split())
-    if len(said) <= QUOTE_CHARS:
+    if len(said) <= limit:
         return said
-    return said[:QUOTE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+    return said[:limit - 3].rsplit(" ", 1)[0].rstrip(",;:") + "..."  # within the limit, the dots included
 
 
 def _followups(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint: Blueprint, stage: CallStage,
@@ -400,24 +403,30 @@ def _curveball(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint:
 
 def _from_context(context: CallContext, stage: CallStage) -> list[Curveball]:
     curveballs = []
-    for pattern in context.objection_patterns:
+    for pattern in filter(None, (quote(pattern, CONTEXT_CHARS) for pattern in context.objection_patterns)):
         kinds = objection_kinds(pattern)
         stages = set.union(*(_OBJECTION_STAGES.get(kind, {CallStage.EARLY, CallStage.MIDDLE}) for kind in kinds)) \
             if kinds else {CallStage.EARLY, CallStage.MIDDLE}
         if stage in stages:
             topic = next((_OBJECTION_TOPICS[kind] for kind in sorted(kinds) if kind in _OBJECTION_TOPICS), None)
-            curveballs.append(Curveball(f"Objection: {quote(pattern)}"[:100], f'Raise your own objection: "{pattern}"',
+            curveballs.append(Curveball(_titled("Objection: ", pattern), f'Raise your own objection: "{pattern}"',
                                         topic, pattern))
     if stage != CallStage.LATE:
-        curveballs.extend(Curveball(f"Pain: {quote(pain)}"[:100], f"Bring up a problem they have not found: {pain}.",
-                                    about=pain) for pain in context.pain_points)
-    if stage == CallStage.MIDDLE and context.budget_range:
-        curveballs.append(Curveball("Budget Ceiling", f"Say the most you could spend is {context.budget_range}, and "
-                                    "finance would rather spend less.", Topic.BUDGET))
-    if stage == CallStage.LATE and context.decision_timeline:
-        curveballs.append(Curveball("Hard Deadline", f"Hold them to your timeline ({context.decision_timeline}) and "
-                                    "ask whether they can meet it.", Topic.TIMELINE))
+        curveballs.extend(Curveball(_titled("Pain: ", pain), f"Bring up a problem they have not found: {pain}.",
+                                    about=pain)
+                          for pain in filter(None, (quote(pain, CONTEXT_CHARS) for pain in context.pain_points)))
+    budget, timeline = quote(context.budget_range, CONTEXT_CHARS), quote(context.decision_timeline, CONTEXT_CHARS)
+    if stage == CallStage.MIDDLE and budget:
+        curveballs.append(Curveball("Budget Ceiling", f"Say the most you could spend is {budget}, and finance would "
+                                    "rather spend less.", Topic.BUDGET))
+    if stage == CallStage.LATE and timeline:
+        curveballs.append(Curveball("Hard Deadline", f"Hold them to your timeline ({timeline}) and ask whether they "
+                                    "can meet it.", Topic.TIMELINE))
     return curveballs
+
+
+def _titled(prefix: str, words: str) -> str:
+    return prefix + quote(words, LABEL_CHARS - len(prefix))
 
 
 def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[Turn]) -> bool:

@@ -8,9 +8,14 @@ from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
-from analysis_svc.domain.suggestions import quote
+from analysis_svc.adapters.call_contexts import CallContexts
+from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, quote
 from tests.builders import new_persona
+from tests.e2e.transcript_checks import session_id as session_id_of
 from tests.e2e.transcript_fixtures import streamed_call
+from tests.probes import free_port, metric
+from tests.security import ORGANIZATION, service_link
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
 OBJECTIONS = ["We tried a spend tool two years ago and nobody logged in after the first month.",
@@ -34,13 +39,18 @@ CALL = [
 ]
 
 
-async def test_suggestions_cite_and_quote_the_call_and_none_made_comes_back(personas, transcripts, analyses):
+async def _played_call(personas, transcripts) -> str:
+    """A session of ``CALL`` with a persona of ``OBJECTIONS`` in a scenario of ``PAIN_POINTS``."""
     persona = (await personas.CreatePersona(persona_pb.CreatePersonaRequest(
         persona=new_persona(objection_patterns=OBJECTIONS)))).persona
     scenario = (await personas.CreateScenario(persona_pb.CreateScenarioRequest(scenario=persona_pb.Scenario(
         display_name="SaaS spend review", pain_points=PAIN_POINTS, budget_range="$40k-$90k per year",
         decision_timeline="decision by end of Q2")))).scenario
-    session = await streamed_call(transcripts, CALL, persona=persona.name, scenario=scenario.name)
+    return await streamed_call(transcripts, CALL, persona=persona.name, scenario=scenario.name)
+
+
+async def test_suggestions_cite_and_quote_the_call_and_none_made_comes_back(personas, transcripts, analyses):
+    session = await _played_call(personas, transcripts)
     said = {m.sequence: m.text for m in (await transcripts.ListMessages(
         transcript_pb.ListMessagesRequest(parent=session))).messages}
 
@@ -73,3 +83,29 @@ async def test_suggestions_cite_and_quote_the_call_and_none_made_comes_back(pers
     everything = (await analyses.ListSuggestions(pb.ListSuggestionsRequest(parent=session))).suggestions
     assert len({s.label for s in everything}) == len(everything)  # no suggestion is made twice
     assert all(s.cited_sequences for s in everything)
+
+
+def _lookups(result: str) -> float:
+    return metric("sparring_analysis_call_context_lookups_total", result=result)
+
+
+async def test_a_sessions_persona_and_scenario_are_read_once_and_a_persona_service_down_leaves_the_tracks_own(
+        personas, persona_server, transcript_server, transcripts):
+    session_id = session_id_of(await _played_call(personas, transcripts))
+    expected = CallContext(tuple(OBJECTIONS), tuple(PAIN_POINTS), "$40k-$90k per year", "decision by end of Q2")
+    link = service_link(transcript_server, "analysis")
+    reader = TranscriptReader(link, timeout_seconds=5)
+    contexts = CallContexts(reader, service_link(persona_server, "analysis"), 5, max_sessions=10)
+    down = CallContexts(reader, service_link(f"127.0.0.1:{free_port()}", "analysis"), 5, max_sessions=10)
+    try:
+        misses, hits, unavailable = _lookups("miss"), _lookups("hit"), _lookups("unavailable")
+        assert await contexts.context(ORGANIZATION, session_id) == expected
+        assert await contexts.context(ORGANIZATION, session_id) == expected
+        assert (_lookups("miss"), _lookups("hit")) == (misses + 1, hits + 1)
+        for _ in range(2):  # not kept: the next reading asks again
+            assert await down.context(ORGANIZATION, session_id) == NO_CONTEXT
+        assert _lookups("unavailable") == unavailable + 2
+    finally:
+        await contexts.close()
+        await down.close()
+        await link.close()

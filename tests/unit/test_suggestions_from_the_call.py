@@ -161,6 +161,12 @@ def test_nothing_already_made_in_the_session_is_made_again():
     assert of_type(again, SuggestionType.CURVEBALL)  # another curveball takes the made one's place
 
 
+def test_a_quote_is_cut_at_a_word_within_its_limit():
+    assert quote("  It   pays\nfor itself.  ") == "It pays for itself."
+    assert quote("one two three four", limit=12) == "one two..."
+    assert len(quote("x" * 500, limit=20)) == 20
+
+
 def test_not_made_keeps_each_label_once():
     first = suggestions_for(OPENING, CallStage.EARLY)
     assert not_made([*first, *first], {first[0].label}) == first[1:]
@@ -169,3 +175,19 @@ def test_not_made_keeps_each_label_once():
 def test_a_window_without_the_candidate_gets_no_curveball_to_cite():
     turns = call(("assistant", "Hello? Is anyone there? I have a meeting in five minutes."))
     assert not of_type(suggestions_for(turns, CallStage.EARLY, context=SCENARIO), SuggestionType.CURVEBALL)
+
+
+def test_blank_and_very_long_persona_and_scenario_words_keep_suggestions_within_the_contract():
+    endless = " ".join(["renewals"] * 4000)  # 36,000 characters, past what the persona service accepts
+    context = CallContext(objection_patterns=("", "   ", endless), pain_points=(" ", endless),
+                          budget_range=endless, decision_timeline=endless)
+    raised = []
+    for stage in CallStage:
+        made: set[str] = set()
+        while curveballs := of_type(suggestions_for(OPENING, stage, context=context, made=made),
+                                    SuggestionType.CURVEBALL):
+            raised.extend(curveballs)
+            made.update(s.label for s in curveballs)
+    assert {"Budget Ceiling", "Hard Deadline"} <= {s.label for s in raised}
+    assert all(len(s.text) <= 2000 and len(s.label) <= 100 for s in raised)
+    assert not any(s.label in ("Objection: ", "Pain: ") or '""' in s.text for s in raised)  # blanks are skipped
