@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from access.permissions import PERMISSIONS
 from analysis_svc.adapters import tables
 from analysis_svc.adapters.audit_outbox import audit_outbox
+from analysis_svc.adapters.call_contexts import CallContexts
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
@@ -47,7 +48,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     others = {openai_engine.name: openai_engine} if openai_engine else {}
     default_engine = settings.engine if openai_engine else LocalEngine.name
     access = SessionAccess(SessionDirectory(transcripts, settings.session_cache_size))
-    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access)
+    contexts = CallContexts(transcripts, security.link(settings.persona_address), settings.transcript_timeout_seconds,
+                            settings.session_cache_size)
+    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access,
+                        contexts)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands, access)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
@@ -83,7 +87,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcript.close, personas.close])
+    app.on_close.extend([listener.stop, transcript.close, personas.close, contexts.close])
     return app
 
 

@@ -25,4 +25,5 @@ class AnalysisSettings(EngineSettings):
     transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                               description="Deadline of one read from the transcript service")
     session_cache_size: int = Field(default=100_000, ge=1,
-                                    description="Sessions whose interviewer is kept in memory (least recently used go)")
+                                    description="Sessions whose interviewer, persona objections and scenario are kept "
+                                                "in memory (least recently used go)")

@@ -23,7 +23,7 @@ class LocalEngine:
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
-                              session_key=window.session_id, previous_curveball=window.previous_curveball)
+                              context=window.context, made=window.made)
         meter = score(metrics, blueprint)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.

@@ -14,6 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
+
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
@@ -35,10 +37,13 @@ from calls.scenario_facts import ScenarioFacts
 from calls.turns import TRANSCRIPT_IS_DATA, Role, Turn, normalise, transcript_json, words
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson, parse_json_object
 
+UNCITED_SUGGESTIONS = Counter("sparring_analysis_uncited_suggestions_total",
+                              "Suggestions of a model engine left out because they cite no turn of the window shown.")
+
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 # The prompts are files named with their version: a change to a prompt is a new version, kept beside the old one
 # until nothing uses it, and each is tested (tests/unit/test_engine_prompts.py).
-LIVE_ANALYSIS_PROMPT = "live_analysis.v2.txt"
+LIVE_ANALYSIS_PROMPT = "live_analysis.v3.txt"
 PERSONA_AUDIT_PROMPT = "persona_audit.v2.txt"
 
 
@@ -51,6 +56,8 @@ SYSTEM_PROMPT = prompt_text(LIVE_ANALYSIS_PROMPT)
 SPEAKERS = {Role.USER: "candidate", Role.ASSISTANT: "persona"}
 MAX_SUGGESTIONS = 5
 MAX_TEXT = 500
+# The labels already suggested that the model is told of, so a long call's list does not grow the request unbounded.
+MAX_ALREADY_SUGGESTED = 100
 
 # The audit judges the persona's side only, against its difficulty's target length and its traits.
 AUDIT_PROMPT = prompt_text(PERSONA_AUDIT_PROMPT)
@@ -91,7 +98,8 @@ class OpenAIEngine:
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         """The model's Say Meter (weighted by the blueprint's rubric, as the local one) and suggestions."""
         data = await self._client.complete_json(*analysis_request(window, metrics))
-        meter, suggestions = answer_of(data, RUBRICS[Blueprint(window.blueprint)])
+        meter, suggestions = answer_of(data, RUBRICS[Blueprint(window.blueprint)],
+                                       {turn.sequence for turn in window.turns})
         return Judgement(meter, suggestions, self.model)
 
     async def audit(self, turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:
@@ -113,7 +121,8 @@ def analysis_request(window: LiveWindow, metrics: ConversationMetrics) -> tuple[
     weights = RUBRICS[Blueprint(window.blueprint)]
     rubric = ", ".join(f"{name} {weights[name]}" for name in FACTORS)
     system = SYSTEM_PROMPT.format(blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA, rubric=rubric)
-    return system, transcript_json(window.turns, SPEAKERS, call_so_far=call_so_far(window, metrics))
+    return system, transcript_json(window.turns, SPEAKERS, call_so_far=call_so_far(window, metrics),
+                                   already_suggested=sorted(window.made)[:MAX_ALREADY_SUGGESTED])
 
 
 def call_so_far(window: LiveWindow, metrics: ConversationMetrics) -> dict[str, Any]:
@@ -138,8 +147,10 @@ def _score(value: object, where: str) -> int:
     return round(value)
 
 
-def answer_of(data: dict[str, Any], weights: dict[str, int]) -> tuple[SayMeter, list[Suggestion]]:
-    """The engine's JSON object as a Say Meter and suggestions, or EngineFailure naming what is wrong."""
+def answer_of(data: dict[str, Any], weights: dict[str, int],
+              shown: set[int]) -> tuple[SayMeter, list[Suggestion]]:
+    """The engine's JSON object as a Say Meter and suggestions, or EngineFailure naming what is wrong. A suggestion
+    that cites none of the ``shown`` turns answers nothing in the call: it is left out, and counted."""
     meter = data.get("say_meter")
     if not isinstance(meter, dict) or not isinstance(meter.get("factors"), dict):
         raise EngineFailure(INVALID_ANSWER, "say_meter with factors is required")
@@ -156,11 +167,17 @@ def answer_of(data: dict[str, Any], weights: dict[str, int]) -> tuple[SayMeter, 
         try:
             kind, priority = SuggestionType(item["type"]), Priority(item["priority"])
             text, label = str(item["text"]).strip(), str(item.get("label") or "")[:100]
+            cited = item.get("cites") or []
         except (KeyError, TypeError, ValueError) as error:
             raise EngineFailure(INVALID_ANSWER, f"suggestions[{index}] is malformed ({error})") from error
         if not text or len(text) > MAX_TEXT:
             raise EngineFailure(INVALID_ANSWER, f"suggestions[{index}].text must be 1 to {MAX_TEXT} characters")
-        suggestions.append(Suggestion(kind, text, priority, label))
+        cites = tuple(sorted({n for n in cited if type(n) is int and n in shown})) if isinstance(cited, list) \
+            else ()
+        if not cites:
+            UNCITED_SUGGESTIONS.inc()
+            continue
+        suggestions.append(Suggestion(kind, text, priority, label, cites))
     return SayMeter(value, band_for(value), factors, dict(weights), reasoning.strip()[:300]), suggestions
 
 

@@ -40,7 +40,8 @@ _CALL_ORDER = (_rows.up_to_sequence, _rows.create_time, _rows.analysis_id)
 
 
 def _suggestion(row: Any) -> StoredSuggestion:
-    suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label)
+    suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label,
+                            tuple(row.cites))
     return StoredSuggestion(row.id, row.analysis_id, row.session_id, suggestion, row.state, row.create_time,
                             row.command, row.dismiss_reason, row.resolve_time, row.revision, row.position)
 
@@ -107,7 +108,7 @@ class AnalysisRepository:
             await self._c.execute(insert(t.voice_analysis).values([{
                 **common, "id": str(uuid.uuid4()), "kind": suggestion.type.value, "position": position,
                 "suggestion_text": suggestion.text, "label": suggestion.label,
-                "priority": suggestion.priority.value, "state": "open",
+                "priority": suggestion.priority.value, "state": "open", "cites": list(suggestion.cites),
             } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
         return True
 
@@ -120,11 +121,10 @@ class AnalysisRepository:
             *_of_session(organization, session_id), _rows.trigger_id == trigger_id, _rows.kind == "say_meter"))
         return await self.get(organization, analysis_id) if analysis_id else None
 
-    async def last_curveball(self, organization: str, session_id: str) -> str | None:
-        label: str | None = await self._c.scalar(
-            sa.select(_rows.label).where(*_of_session(organization, session_id), _rows.kind == "curveball")
-            .order_by(_rows.create_time.desc()).limit(1))
-        return label
+    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
+        labels = await self._c.scalars(
+            sa.select(_rows.label).distinct().where(*_of_session(organization, session_id), _IS_SUGGESTION))
+        return frozenset(labels)
 
     async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
         row = (await self._c.execute(

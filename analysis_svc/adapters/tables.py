@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from svckit.db import request_log_table
 
@@ -44,6 +44,7 @@ voice_analysis = sa.Table(
     sa.Column("suggestion_text", sa.Text),
     sa.Column("label", sa.Text),
     sa.Column("priority", sa.Text),
+    sa.Column("cites", ARRAY(sa.BigInteger), nullable=False, server_default="{}"),  # a suggestion's messages
     sa.Column("state", sa.Text),
     sa.Column("command", sa.Text, nullable=False),
     sa.Column("dismiss_reason", sa.Text, nullable=False),

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.say_meter import SayMeter
-from analysis_svc.domain.suggestions import Suggestion
+from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 
@@ -42,12 +42,14 @@ class AuditedPersona:
 
 @dataclass(frozen=True)
 class LiveWindow:
-    """A window to judge, with what the session raised before: the same curveball is never raised twice running."""
+    """A window to judge, with the labels of the suggestions the session has had (none is raised again) and what its
+    persona and scenario give the curveballs."""
 
     session_id: str
     blueprint: str
     turns: tuple[Turn, ...]
-    previous_curveball: str | None
+    made: frozenset[str] = frozenset()
+    context: CallContext = NO_CONTEXT
     language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
 
 

@@ -61,6 +61,7 @@ def _suggestion(stored: StoredSuggestion, session_id: str) -> pb.Suggestion:
         type=_TYPES[s.type.value], text=s.text, label=s.label, priority=_PRIORITIES[s.priority.value],
         state=_STATES[stored.state], command=stored.command, dismiss_reason=stored.dismiss_reason,
         create_time=timestamp(stored.create_time), resolve_time=timestamp(stored.resolve_time), etag=stored.etag,
+        cited_sequences=s.cites,
     )
 
 

@@ -26,8 +26,9 @@ from analysis_svc.domain.model import (
     Window,
     metrics_record,
 )
+from analysis_svc.domain.suggestions import not_made
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
-from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader, understands
+from analysis_svc.service_layer.ports import AnalysisEngine, CallContexts, Database, TranscriptReader, understands
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -65,8 +66,9 @@ class Analyses:
     session's interviewer that ``session_access`` lets in."""
 
     def __init__(self, database: Database, transcripts: TranscriptReader, page_tokens: PageTokens,
-                 engines: Engines[AnalysisEngine], access: SessionAccess) -> None:
+                 engines: Engines[AnalysisEngine], access: SessionAccess, contexts: CallContexts) -> None:
         self._database = database
+        self._contexts = contexts
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._engines = engines
@@ -94,9 +96,9 @@ class Analyses:
             return existing, True
         started = time.perf_counter()
         size = window_size or DEFAULT_WINDOW
-        window, previous_curveball, kept = await asyncio.gather(
+        window, made, context, kept = await asyncio.gather(
             self._transcripts.window(organization, session_id, up_to_sequence, size),
-            self._last_curveball(organization, session_id),
+            self._made_labels(organization, session_id), self._contexts.context(organization, session_id),
             self._kept_measures(organization, session_id, up_to_sequence or MAX_SEQUENCE))
         _check_window(session_id, up_to_sequence, window)
         kept_up_to = kept.up_to_sequence if kept else 0
@@ -109,7 +111,7 @@ class Analyses:
                 CALL_MEASURE_GAPS.inc()
         measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns)
         shown = window.turns[-size:]
-        live = LiveWindow(session_id, window.blueprint, shown, previous_curveball)
+        live = LiveWindow(session_id, window.blueprint, shown, made, context)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures)
         return await self._judge_and_store(organization, reading, engine, deadline, started)
@@ -121,8 +123,9 @@ class Analyses:
         if not call.turns or await self._by_trigger(organization, session_id, FINAL_TRIGGER) is not None:
             return
         started = time.perf_counter()
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:],
-                          await self._last_curveball(organization, session_id))
+        made, context = await asyncio.gather(self._made_labels(organization, session_id),
+                                             self._contexts.context(organization, session_id))
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], made, context)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
                              measure(call.turns))
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
@@ -142,7 +145,9 @@ class Analyses:
             window_first=live.turns[0].sequence, window_last=live.turns[-1].sequence, window_count=len(live.turns),
             blueprint=reading.blueprint, say_meter=judged.result.say_meter, metrics=metrics_record(measures),
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
-            latency_ms=(time.perf_counter() - started) * 1000, suggestions=tuple(judged.result.suggestions),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            # Whichever engine judged, nothing the session has had is raised again.
+            suggestions=tuple(not_made(judged.result.suggestions, live.made)),
             call_measures=running.to_record(measures), language=live.language,
             language_supported=understands(self._engines.named(judged.engine), live.language))
         trigger_id = reading.trigger_id
@@ -220,9 +225,9 @@ class Analyses:
         async with self._database.read() as uow:
             return await uow.analyses.kept_measures(organization, session_id, up_to_sequence)
 
-    async def _last_curveball(self, organization: str, session_id: str) -> str | None:
+    async def _made_labels(self, organization: str, session_id: str) -> frozenset[str]:
         async with self._database.read() as uow:
-            return await uow.analyses.last_curveball(organization, session_id)
+            return await uow.analyses.made_labels(organization, session_id)
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:

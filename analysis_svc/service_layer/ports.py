@@ -21,7 +21,7 @@ from analysis_svc.domain.model import (
     StoredSuggestion,
     Window,
 )
-from analysis_svc.domain.suggestions import Suggestion
+from analysis_svc.domain.suggestions import CallContext, Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 
@@ -32,7 +32,8 @@ class AnalysisRepository(Protocol):
     async def add(self, organization: str, analysis: NewAnalysis) -> bool: ...
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None: ...
     async def by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None: ...
-    async def last_curveball(self, organization: str, session_id: str) -> str | None: ...
+    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
+        """The labels of every suggestion the session has had, open, applied or dismissed."""
     async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
         """The measures kept by the session's last reading in call order at or before ``up_to_sequence``."""
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
@@ -105,6 +106,11 @@ class SessionDirectory(Protocol):
 class PersonaProfiles(Protocol):
     async def persona(self, name: str, scenario: str = "") -> AuditedPersona:
         """The persona as the auditor judges it, with the facts of the call's scenario when it names one."""
+
+
+class CallContexts(Protocol):
+    async def context(self, organization: str, session_id: str) -> CallContext:
+        """The session's persona objections and scenario; an empty context when they cannot be read."""
 
 
 class CommandSender(Protocol):

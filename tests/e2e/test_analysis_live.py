@@ -16,6 +16,7 @@ from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
+from analysis_svc.adapters.call_contexts import CallContexts
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_reader import TranscriptReader
@@ -187,14 +188,15 @@ class HeldWindow:
 
 
 async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_the_meter(
-        engine, analysis_schema, transcript_server, transcripts):
+        engine, analysis_schema, persona_server, transcript_server, transcripts):
     session_id = session_id_of(await streamed_call(transcripts, CALL))
     link = service_link(transcript_server, "analysis")
     async with link.channel:
         transcript = TranscriptReader(link, timeout_seconds=5)
         reader = HeldWindow(transcript, held=5)
         service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}),
-                           SessionAccess(SessionDirectory(transcript, max_sessions=1)))
+                           SessionAccess(SessionDirectory(transcript, max_sessions=1)),
+                           CallContexts(transcript, service_link(persona_server, "analysis"), 5, max_sessions=1))
         held = asyncio.create_task(service.request_analysis(ADMIN, session_id, 5, "seq-5", "message_count", 0))
         await reader.reached.wait()
         newer, _ = await service.request_analysis(ADMIN, session_id, 10, "seq-10", "message_count", 0)

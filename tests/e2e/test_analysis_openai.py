@@ -33,7 +33,7 @@ GOOD = {"say_meter": {"score": 91, "factors": {"rapport": 90, "discovery": 95, "
                                                "value_articulation": 88, "closing_momentum": 92},
                       "reasoning": "Thorough discovery and a committed next step."},
         "suggestions": [{"type": "curveball", "text": "Your CFO wants three competing quotes.", "priority": "high",
-                         "label": "Competitive pressure"}]}
+                         "label": "Competitive pressure", "cites": [9]}]}
 
 
 # The persona's messages of CALL are 2, 4, 6, 8 and 10; 10 is "Alright, send me a proposal and let's meet again on
@@ -93,7 +93,8 @@ async def test_a_good_answer_is_validated_and_used(transcripts, openai_analyses,
                                                                                 trigger_id="seq-10"))).analysis
     assert analysis.engine == pb.ENGINE_OPENAI and not analysis.engine_fallback and analysis.model == "fake"
     assert analysis.say_meter.score == 91 and analysis.say_meter.band == pb.SCORE_BAND_GREEN
-    assert [s.text for s in analysis.suggestions] == ["Your CFO wants three competing quotes."]
+    assert [(s.text, list(s.cited_sequences)) for s in analysis.suggestions] == [
+        ("Your CFO wants three competing quotes.", [9])]
     assert analysis.metrics.budget_covered  # the measures stay the local, real ones
 
 
@@ -107,13 +108,15 @@ async def test_local_can_still_be_asked_for(transcripts, openai_analyses, fake_o
 
 RAISED = [  # deliberately not by priority, nor alphabetical: kept as the engine raised them
     {"type": "context_injection", "text": "Mention the audit finding from last quarter.", "priority": "low",
-     "label": "Audit finding"},
-    {"type": "curveball", "text": "Your CFO has frozen all new spend.", "priority": "critical", "label": "Freeze"},
+     "label": "Audit finding", "cites": [8]},
+    {"type": "curveball", "text": "Your CFO has frozen all new spend.", "priority": "critical", "label": "Freeze",
+     "cites": [8]},
     {"type": "followup_question", "text": "Who else feels the invoice pain?", "priority": "medium",
-     "label": "Pain owners"},
-    {"type": "curveball", "text": "A competitor offered a free pilot.", "priority": "high", "label": "Free pilot"},
+     "label": "Pain owners", "cites": [8]},
+    {"type": "curveball", "text": "A competitor offered a free pilot.", "priority": "high", "label": "Free pilot",
+     "cites": [8]},
     {"type": "context_injection", "text": "Bring up the board meeting next week.", "priority": "low",
-     "label": "Board meeting"},
+     "label": "Board meeting", "cites": [8]},
 ]
 
 

@@ -28,7 +28,7 @@ from analysis_svc.domain.model import (
     StoredSuggestion,
     Window,
 )
-from analysis_svc.domain.suggestions import Suggestion
+from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 from svckit.errors import NotFound
@@ -72,10 +72,9 @@ class FakeAnalysisRepository:
         return next((a for a in self._of(organization)
                      if a.session_id == session_id and a.trigger_id == trigger_id), None)
 
-    async def last_curveball(self, organization: str, session_id: str) -> str | None:
-        curveballs = [s for a in self._of(organization) if a.session_id == session_id for s in a.suggestions
-                      if s.suggestion.type.value == "curveball"]
-        return curveballs[-1].suggestion.label if curveballs else None
+    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
+        return frozenset(s.suggestion.label for a in self._of(organization) if a.session_id == session_id
+                         for s in a.suggestions)
 
     async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
         kept = [a for a in await self.in_call_order(organization, session_id, None, None, len(self.analyses))
@@ -237,6 +236,16 @@ class FakePersonas:
 
     async def persona(self, name: str, scenario: str = "") -> AuditedPersona:
         return AuditedPersona(name, "Sarah Chen", self.profile)
+
+
+class FakeCallContexts:
+    """Every session's persona and scenario give the curveballs ``context``."""
+
+    def __init__(self, context: CallContext = NO_CONTEXT) -> None:
+        self.context_of_every_session = context
+
+    async def context(self, organization: str, session_id: str) -> CallContext:
+        return self.context_of_every_session
 
 
 class FakeCommands:

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.model import Judgement, metrics_record
 from analysis_svc.domain.say_meter import Band, SayMeter
-from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from analysis_svc.domain.suggestions import CallContext, Priority, Suggestion, SuggestionType
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
@@ -25,6 +25,7 @@ from tests.unit.analysis_fakes import (
     FailingAuditEngine,
     FakeAnalysisEngine,
     FakeAuditEngine,
+    FakeCallContexts,
     FakeCommands,
     FakeDatabase,
     FakePersonas,
@@ -82,7 +83,7 @@ def engine() -> FakeAnalysisEngine:
 @pytest.fixture
 def analyses(database, transcripts, engine, directory) -> Analyses:
     return Analyses(database, transcripts, PageTokens.from_secret("test"), Engines(engine, {}),
-                    SessionAccess(directory))
+                    SessionAccess(directory), FakeCallContexts())
 
 
 @pytest.fixture
@@ -155,6 +156,18 @@ async def test_an_audit_whose_engine_fails_is_the_local_one_counted_as_a_fallbac
     stored, _ = await _audits(database, FailingAuditEngine("openai"), analyses).audit_session(ADMIN, "call-1")
     assert (stored.audit, stored.engine, stored.engine_fallback) == (LOCAL_AUDIT, "local", True)
     assert fallbacks() == before + 1
+
+
+async def test_no_engine_raises_a_suggestion_the_session_has_had_and_each_is_told_what_it_had(
+        database, transcripts, engine, directory):
+    context = CallContext(objection_patterns=("Too expensive.",))
+    analyses = Analyses(database, transcripts, PageTokens.from_secret("test"), Engines(engine, {}),
+                        SessionAccess(directory), FakeCallContexts(context))
+    first, _ = await analyses.request_analysis(ADMIN, "call-1", 2, "seq-2", "message_count", 0)
+    again, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    assert [s.suggestion for s in first.suggestions] == [CURVEBALL, FOLLOWUP] and not again.suggestions
+    assert [(w.made, w.context) for w in engine.windows] == [
+        (frozenset(), context), (frozenset({CURVEBALL.label, FOLLOWUP.label}), context)]
 
 
 async def test_an_applied_suggestion_becomes_one_command_on_the_call_however_often_it_is_retried(
@@ -286,7 +299,7 @@ async def test_watching_another_organizations_session_is_not_found_even_for_its_
 async def test_request_ids_and_commands_are_the_organizations_own(database, engine):
     directory = FakeSessionDirectory({("acme", "call-1"): "", ("globex", "call-1"): ""})
     analyses = Analyses(database, FakeTranscripts(CALL), PageTokens.from_secret("test"), Engines(engine, {}),
-                        SessionAccess(directory))
+                        SessionAccess(directory), FakeCallContexts())
     commands = FakeCommands()
     actions = SuggestionActions(database, commands, SessionAccess(directory))
     ours, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)

@@ -13,12 +13,14 @@ from analysis_svc.adapters.openai_engine import (
     PERSONA_AUDIT_PROMPT,
     PROMPTS,
     analysis_request,
+    answer_of,
     prompt_text,
 )
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.model import LiveWindow
 from analysis_svc.domain.say_meter import RUBRICS, Blueprint
 from calls.turns import Role, Turn
+from tests.probes import metric
 
 PLACEHOLDERS = {
     LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric"},
@@ -47,7 +49,7 @@ CALL = [Turn(n, Role.USER if n % 2 else Role.ASSISTANT, text) for n, text in enu
 
 
 def test_the_live_analysis_gets_the_tracks_rubric_and_what_fell_out_of_the_window():
-    window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), None, "en")
+    window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), language="en")
     system, user = analysis_request(window, measure(CALL))
     weights = RUBRICS[Blueprint.SALES]
     assert f"objection_handling {weights['objection_handling']}" in system
@@ -57,3 +59,28 @@ def test_the_live_analysis_gets_the_tracks_rubric_and_what_fell_out_of_the_windo
     assert so_far["messages_before_transcript"] == 4
     assert so_far["hesitations"] == 1 and so_far["hesitations_handled_well"] == 1.0
     assert "pain" in so_far["topics_covered"] and so_far["language"] == "en"
+
+
+def test_the_live_analysis_is_told_what_the_call_has_had_suggested():
+    window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), made=frozenset({"Uncover budget", "Budget Freeze"}))
+    system, user = analysis_request(window, measure(CALL))
+    assert json.loads(user)["already_suggested"] == ["Budget Freeze", "Uncover budget"]
+    assert '"cites"' in system and "already_suggested" in system
+
+
+METER = {"score": 70, "reasoning": "Fair.", "factors": dict.fromkeys(
+    ("rapport", "discovery", "objection_handling", "value_articulation", "closing_momentum"), 70)}
+
+
+def test_a_model_suggestion_is_kept_with_the_shown_turns_it_cites_and_left_out_citing_none():
+    def suggestion(label: str, cites: object) -> dict[str, object]:
+        return {"type": "followup_question", "text": "Ask what overtime cost.", "priority": "medium",
+                "label": label, "cites": cites}
+
+    uncited = metric("sparring_analysis_uncited_suggestions_total")
+    _, suggestions = answer_of({"say_meter": METER, "suggestions": [
+        suggestion("kept", [6, 5, 6, 99]), suggestion("none", []), suggestion("missing", None),
+        suggestion("outside", [1]), suggestion("not numbers", ["5", True]),
+    ]}, RUBRICS[Blueprint.SALES], {5, 6})
+    assert [(s.label, s.cites) for s in suggestions] == [("kept", (5, 6))]
+    assert metric("sparring_analysis_uncited_suggestions_total") == uncited + 4

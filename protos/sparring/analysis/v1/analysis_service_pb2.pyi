@@ -423,6 +423,7 @@ class Suggestion(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     RESOLVE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    CITED_SEQUENCES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/suggestions/{suggestion_id}". Output only."""
     analysis: _builtins.str
@@ -452,6 +453,13 @@ class Suggestion(_message.Message):
     def resolve_time(self) -> _timestamp_pb2.Timestamp:
         """When it was applied or dismissed."""
 
+    @_builtins.property
+    def cited_sequences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The sequences of the call's messages it answers (the words it quotes or
+        builds on), in call order. Empty only for a suggestion raised before
+        suggestions cited the call.
+        """
+
     def __init__(
         self,
         *,
@@ -468,10 +476,11 @@ class Suggestion(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         resolve_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        cited_sequences: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "resolve_time", b"resolve_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "command", b"command", "create_time", b"create_time", "dismiss_reason", b"dismiss_reason", "etag", b"etag", "label", b"label", "name", b"name", "priority", b"priority", "resolve_time", b"resolve_time", "resolved_by", b"resolved_by", "state", b"state", "text", b"text", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "cited_sequences", b"cited_sequences", "command", b"command", "create_time", b"create_time", "dismiss_reason", b"dismiss_reason", "etag", b"etag", "label", b"label", "name", b"name", "priority", b"priority", "resolve_time", b"resolve_time", "resolved_by", b"resolved_by", "state", b"state", "text", b"text", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
