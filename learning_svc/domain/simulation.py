@@ -174,6 +174,7 @@ class SimulationSummary:
     scores: AuditScoreMeans
     avg_words_per_turn: float
     flagged_quotes_per_call: float
+    call_scores: tuple[AuditScoreMeans, ...] = ()  # each call's, in seed order, so two runs pair up by seed
 
 
 @dataclass(frozen=True, slots=True)
@@ -971,7 +972,8 @@ def simulate(
 
 
 def summarise(audits: Sequence[PersonaAudit]) -> SimulationSummary:
-    """Means of the audits' scores (2 decimals), words per persona turn (weighted by turns) and flags per call."""
+    """Means of the audits' scores (2 decimals), words per persona turn (weighted by turns), flags per call and
+    each call's scores."""
     calls = len(audits)
     if not calls:
         return SimulationSummary(0, AuditScoreMeans(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)
@@ -982,6 +984,7 @@ def summarise(audits: Sequence[PersonaAudit]) -> SimulationSummary:
         scores=score_means(audit.scores.as_tuple() for audit in audits),
         avg_words_per_turn=round(spoken / turns, 2) if turns else 0.0,
         flagged_quotes_per_call=round(sum(len(audit.flagged_quotes) for audit in audits) / calls, 2),
+        call_scores=tuple(score_means([audit.scores.as_tuple()]) for audit in audits),
     )
 
 

@@ -280,7 +280,7 @@ def trace_id_of(name: str) -> str:
 
 # --- runs ------------------------------------------------------------------------------------------
 
-_OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_calls": (1, 10),
+_OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_calls": (1, 40),
                   "max_refinements": (1, 20)}
 
 

@@ -59,7 +59,7 @@ STAGES = ("analyze_corpus", "identify_patterns", "generate_refinements", "valida
 _STAGE_ENUMS = dict(zip(STAGES, ("EVOLUTION_STAGE_ANALYZE_CORPUS", "EVOLUTION_STAGE_IDENTIFY_PATTERNS",
                                  "EVOLUTION_STAGE_GENERATE_REFINEMENTS", "EVOLUTION_STAGE_VALIDATE",
                                  "EVOLUTION_STAGE_APPLY"), strict=True))
-DEFAULT_OPTIONS = {"audit_limit": 200, "min_audits": 3, "simulated_calls": 3, "max_refinements": 5,
+DEFAULT_OPTIONS = {"audit_limit": 200, "min_audits": 3, "simulated_calls": 12, "max_refinements": 5,
                    "min_score_gain": 0.5}
 
 

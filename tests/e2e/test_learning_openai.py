@@ -67,9 +67,10 @@ async def openai_database(openai_database_url):
 
 @pytest_asyncio.fixture(scope="module")
 async def openai_learnings(openai_database_url, openai_database, persona_server, catalogue, fake_openai):
+    # The fake answers at once; the timeout only has to outlast the simulated calls' requests all queued together.
     app = await build_learning(LearningSettings(
         database_url=openai_database_url, grpc_port=0, metrics_port=0, persona_address=persona_server, engine="openai",
-        openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=0.3, openai_max_retries=1,
+        openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=5, openai_max_retries=1,
         openai_seconds_per_run=60), openai_database)
     await app.start()
     async with secure_channel(app.address) as channel:
@@ -91,7 +92,7 @@ async def finished_here(openai_database_url):
 
 async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
     run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
-        run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=2, engine=engine)),
+        run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=5, engine=engine)),
         request_id=str(uuid.uuid4())))).run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
     return (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
@@ -111,11 +112,11 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
     (result,) = run.validate.results
     assert result.engine == pb.ENGINE_OPENAI and result.passed, result.explanation
     assert result.patched.avg_words_per_turn < result.baseline.avg_words_per_turn
-    # One refinements request, then 2 x 2 simulated calls of 8 persona turns, the rule in force in half of them.
+    # One refinements request, then 2 x 5 simulated calls of 8 persona turns, the rule in force in half of them.
     bodies = fake_openai.bodies[before:]
-    assert len(bodies) == 1 + 2 * 2 * 8
+    assert len(bodies) == 1 + 2 * 5 * 8
     prompts = [messages(body)[0] for body in bodies[1:]]
-    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == 16
+    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == 40
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert patch.text == RULE and patch.state == pb.PATCH_STATE_PROPOSED and patch.evolution_run == run.name

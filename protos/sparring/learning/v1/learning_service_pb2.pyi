@@ -863,7 +863,7 @@ class EvolutionOptions(_message.Message):
     """Archetypes with fewer audits produce no findings, 1 to 1000; 0 means 3."""
     simulated_calls: _builtins.int
     """Simulated calls per refinement for validation, each run with and without the
-    patch, 1 to 10; 0 means 3 (3 to 5 recommended).
+    patch, 1 to 40; 0 means 12. A sign test decides, so fewer than 5 can never pass.
     """
     max_refinements: _builtins.int
     """Most refinements to generate, 1 to 20; 0 means 5."""
@@ -1181,6 +1181,7 @@ class SimulationSummary(_message.Message):
     SCORES_FIELD_NUMBER: _builtins.int
     AVG_WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
     FLAGGED_QUOTES_PER_CALL_FIELD_NUMBER: _builtins.int
+    CALL_SCORES_FIELD_NUMBER: _builtins.int
     calls: _builtins.int
     """Calls simulated."""
     avg_words_per_turn: _builtins.float
@@ -1190,6 +1191,12 @@ class SimulationSummary(_message.Message):
     def scores(self) -> Global___AuditScoreMeans:
         """Audit scores of the calls, by the same auditor as real calls."""
 
+    @_builtins.property
+    def call_scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditScoreMeans]:
+        """Each call's audit scores, in seed order: the baseline's and the patched calls' of one seed
+        pair up for the validation's sign test.
+        """
+
     def __init__(
         self,
         *,
@@ -1197,10 +1204,11 @@ class SimulationSummary(_message.Message):
         scores: Global___AuditScoreMeans | None = ...,
         avg_words_per_turn: _builtins.float = ...,
         flagged_quotes_per_call: _builtins.float = ...,
+        call_scores: _abc.Iterable[Global___AuditScoreMeans] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "call_scores", b"call_scores", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1219,6 +1227,7 @@ class ValidationResult(_message.Message):
     PASSED_FIELD_NUMBER: _builtins.int
     EXPLANATION_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     score_gain: _builtins.float
     """Patched minus baseline on the score the refinement targets."""
@@ -1226,6 +1235,10 @@ class ValidationResult(_message.Message):
     explanation: _builtins.str
     """Why it passed or failed, in a sentence."""
     engine: Global___Engine.ValueType
+    p_value: _builtins.float
+    """One-sided exact sign test over the seed pairs that moved: the chance of at least as many
+    rises of the targeted score if the patch had no effect. Passing needs it under 0.05.
+    """
     @_builtins.property
     def baseline(self) -> Global___SimulationSummary:
         """Calls with the current prompts."""
@@ -1244,10 +1257,11 @@ class ValidationResult(_message.Message):
         passed: _builtins.bool = ...,
         explanation: _builtins.str = ...,
         engine: Global___Engine.ValueType = ...,
+        p_value: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
