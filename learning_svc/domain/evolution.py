@@ -199,6 +199,7 @@ class ValidationResult:
     explanation: str
     engine: Engine
     p_value: float = 1.0  # of the sign test on the targeted score (see judge)
+    fallback_reason: str = ""  # why the local engine validated it when the run asked for the openai engine
 
 
 # ---------------------------------------------------------------------------------------------- analyze corpus

@@ -123,6 +123,10 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
     assert list(refinement.finding_ids) == [finding.finding_id] and refinement.archetype == ARCHETYPE
     (result,) = run.validate.results
     assert result.engine == pb.ENGINE_OPENAI and result.passed, result.explanation
+    assert [run.analyze_corpus.engine, run.identify_patterns.engine, run.generate_refinements.engine,
+            run.validate.engine, run.apply.engine] == [pb.ENGINE_LOCAL, pb.ENGINE_LOCAL, pb.ENGINE_OPENAI,
+                                                       pb.ENGINE_OPENAI, pb.ENGINE_LOCAL]
+    assert not run.generate_refinements.fallback_reason and not result.fallback_reason
     assert result.patched.avg_words_per_turn < result.baseline.avg_words_per_turn
     # One refinements request, then 2 x 5 simulated calls of 8 persona turns, the rule in force in half of them.
     bodies = fake_openai.bodies[before:]

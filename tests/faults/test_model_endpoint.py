@@ -125,3 +125,5 @@ async def test_an_evolution_runs_model_steps_fall_back_to_local(openai_learnings
     assert (refinement.words_per_turn.min_words, refinement.words_per_turn.max_words) == (8, 16)
     (result,) = run.validate.results
     assert result.engine == learning_pb.ENGINE_LOCAL and result.baseline.calls == SIMULATED_CALLS
+    assert result.fallback_reason.startswith(f"{fault.reason}: ")
+    assert run.generate_refinements.fallback_reason.startswith(f"{fault.reason}: ")

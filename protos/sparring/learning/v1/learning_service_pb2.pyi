@@ -1228,6 +1228,7 @@ class ValidationResult(_message.Message):
     EXPLANATION_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
     P_VALUE_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     score_gain: _builtins.float
     """Patched minus baseline on the score the refinement targets."""
@@ -1238,6 +1239,11 @@ class ValidationResult(_message.Message):
     p_value: _builtins.float
     """One-sided exact sign test over the seed pairs that moved: the chance of at least as many
     rises of the targeted score if the patch had no effect. Passing needs it under 0.05.
+    """
+    fallback_reason: _builtins.str
+    """Set when the run asked for ENGINE_OPENAI and the local stand-in validated this
+    refinement instead: why (e.g. "budget_exhausted: 192 model calls needed, 8 of
+    the run's 200 left").
     """
     @_builtins.property
     def baseline(self) -> Global___SimulationSummary:
@@ -1258,10 +1264,11 @@ class ValidationResult(_message.Message):
         explanation: _builtins.str = ...,
         engine: Global___Engine.ValueType = ...,
         p_value: _builtins.float = ...,
+        fallback_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1274,8 +1281,11 @@ class AnalyzeCorpusStage(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     AUDIT_COUNT_FIELD_NUMBER: _builtins.int
     ARCHETYPES_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
     audit_count: _builtins.int
     """Audits read."""
+    engine: Global___Engine.ValueType
+    """What produced this stage's output: always ENGINE_LOCAL, deterministic code."""
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1288,10 +1298,11 @@ class AnalyzeCorpusStage(_message.Message):
         status: Global___StageStatus | None = ...,
         audit_count: _builtins.int = ...,
         archetypes: _abc.Iterable[Global___ArchetypeCorpusStats] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetypes", b"archetypes", "audit_count", b"audit_count", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetypes", b"archetypes", "audit_count", b"audit_count", "engine", b"engine", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1303,6 +1314,9 @@ class IdentifyPatternsStage(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     FINDINGS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What produced this stage's output: always ENGINE_LOCAL, deterministic code."""
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1312,10 +1326,11 @@ class IdentifyPatternsStage(_message.Message):
         *,
         status: Global___StageStatus | None = ...,
         findings: _abc.Iterable[Global___Finding] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["findings", b"findings", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "findings", b"findings", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1327,6 +1342,14 @@ class GenerateRefinementsStage(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     REFINEMENTS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What wrote the refinements."""
+    fallback_reason: _builtins.str
+    """Set when the run asked for ENGINE_OPENAI and the local engine wrote them
+    instead: why.
+    """
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1336,10 +1359,12 @@ class GenerateRefinementsStage(_message.Message):
         *,
         status: Global___StageStatus | None = ...,
         refinements: _abc.Iterable[Global___Refinement] | None = ...,
+        engine: Global___Engine.ValueType = ...,
+        fallback_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["refinements", b"refinements", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "fallback_reason", b"fallback_reason", "refinements", b"refinements", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1351,6 +1376,12 @@ class ValidateStage(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     RESULTS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What validated the results: ENGINE_OPENAI only when the model played every
+    simulated call; ENGINE_LOCAL when the local stand-in validated any result
+    (each result names its own engine).
+    """
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1362,10 +1393,11 @@ class ValidateStage(_message.Message):
         *,
         status: Global___StageStatus | None = ...,
         results: _abc.Iterable[Global___ValidationResult] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "results", b"results", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1379,6 +1411,9 @@ class ApplyStage(_message.Message):
     PATCHES_FIELD_NUMBER: _builtins.int
     REJECTED_REFINEMENT_IDS_FIELD_NUMBER: _builtins.int
     AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What produced this stage's output: always ENGINE_LOCAL, deterministic code."""
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1404,10 +1439,11 @@ class ApplyStage(_message.Message):
         patches: _abc.Iterable[_builtins.str] | None = ...,
         rejected_refinement_ids: _abc.Iterable[_builtins.str] | None = ...,
         awaiting_approval: _abc.Iterable[_builtins.str] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_approval", b"awaiting_approval", "patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_approval", b"awaiting_approval", "engine", b"engine", "patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
