@@ -751,7 +751,7 @@ def sign_test_p_value(differences: Iterable[float]) -> float:
     least as many rises among the pairs that moved (ties say nothing either way and are left out)."""
     moved = [difference for difference in differences if abs(difference) > 1e-9]
     rises = sum(difference > 0 for difference in moved)
-    return sum(math.comb(len(moved), k) for k in range(rises, len(moved) + 1)) / 2 ** len(moved)
+    return sum(math.comb(len(moved), k) for k in range(rises, len(moved) + 1)) / float(2 ** len(moved))
 
 
 def judge(
