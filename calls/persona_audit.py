@@ -591,14 +591,7 @@ def _early_disclosures(audit: _Audit) -> int:
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         if _raises_objection(text, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
-        given = []
-        if scenario_facts.money(text) and _BUDGET_WORDS.search(text):
-            given.append("budget")
-        if _AUTHORITY.search(text):
-            given.append("authority")
-        if _TIMELINE.search(text) and (scenario_facts.quarters(text) or _DATE.search(text)):
-            given.append("timeline")
-        unearned = [fact for fact in given if not _earned(fact, before, profile.difficulty)]
+        unearned = [fact for fact in facts_given(text) if not _earned(fact, before, profile.difficulty)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -607,6 +600,19 @@ def _early_disclosures(audit: _Audit) -> int:
     if found:
         audit.recommendations.append(EARLY_DISCLOSURE_FIX)
     return found
+
+
+def facts_given(text: str) -> list[str]:
+    """The scenario facts a persona turn gives: "budget" (a sum of money spoken of as a budget), "authority" (who
+    signs) and "timeline" (a deadline with its date), in that order."""
+    given = []
+    if scenario_facts.money(text) and _BUDGET_WORDS.search(text):
+        given.append("budget")
+    if _AUTHORITY.search(text):
+        given.append("authority")
+    if _TIMELINE.search(text) and (scenario_facts.quarters(text) or _DATE.search(text)):
+        given.append("timeline")
+    return given
 
 
 def _earned(fact: str, before: Sequence[str], difficulty: int) -> bool:

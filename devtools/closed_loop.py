@@ -180,7 +180,7 @@ class ClosedLoop:
 
     async def _evolve(self, outcome: PersonaOutcome) -> None:
         run = (await self._learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
-            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3, simulated_calls=3))))).run
+            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3))))).run
         await self._run_finished(run.name)
         outcome.run = (await self._learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
         proposed = await self._learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(

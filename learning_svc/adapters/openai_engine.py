@@ -3,8 +3,8 @@ the persona in the validate stage's simulated calls; every answer is checked bef
 
 The call itself (timeouts, bounded retries, JSON output) is the shared ``svckit.openai_json`` client's. An answer
 that cannot be used raises ``EngineFailure`` and the run falls back to the `local` engine for that step
-(``learning_svc.service_layer.evolution``). The simulated candidate is the local simulator's script
-(``simulation.candidate_lines``), so a call played by the model and one played locally face the same candidate.
+(``learning_svc.service_layer.evolution``). The simulated candidate is the local simulator's
+(``simulation.candidate_turn``): its script, reacting to what the model's persona says as it does to the local one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from learning_svc.domain.simulation import (
     SimulatedPersona,
     SimulationSummary,
     audit_simulated,
-    candidate_lines,
+    candidate_turn,
     summarise,
 )
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson
@@ -101,10 +101,11 @@ class OpenAILearningEngine:
 
     async def simulate_call(self, persona: SimulatedPersona, rules: Sequence[str], seed: int,
                             exchanges: int = DEFAULT_EXCHANGES) -> tuple[Turn, ...]:
-        """A simulated call like ``simulation.simulate_call``: the local candidate script, the persona played by the
-        model (``exchanges`` model calls, one after the other)."""
+        """A simulated call like ``simulation.simulate_call``: the local candidate, the persona played by the model
+        (``exchanges`` model calls, one after the other)."""
         turns: list[Turn] = []
-        for line in candidate_lines(persona, seed, exchanges):
+        for _ in range(exchanges):
+            line = candidate_turn(persona, seed, exchanges, turns).text
             reply = await self.persona_turn(persona, rules, turns, line)
             turns += [Turn(len(turns) + 1, Role.USER, line), Turn(len(turns) + 2, Role.ASSISTANT, reply)]
         return tuple(turns)

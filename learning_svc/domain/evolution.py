@@ -198,6 +198,8 @@ class ValidationResult:
     passed: bool
     explanation: str
     engine: Engine
+    p_value: float = 1.0  # of the sign test on the targeted score (see judge)
+    fallback_reason: str = ""  # why the local engine validated it when the run asked for the openai engine
 
 
 # ---------------------------------------------------------------------------------------------- analyze corpus
@@ -714,6 +716,7 @@ def rules_in_force(
 
 # ---------------------------------------------------------------------------------------------- validate
 
+# The score each kind of finding costs in the auditor (calls.persona_audit.audit_persona).
 _TARGET_SCORE = {
     FindingKind.VERBOSITY: "brevity",
     FindingKind.ENTHUSIASM_LEAK: "enthusiasm_leak",
@@ -721,6 +724,13 @@ _TARGET_SCORE = {
     FindingKind.OUT_OF_CHARACTER: "authenticity",
     FindingKind.INCONSISTENCY: "consistency",
     FindingKind.PACING: "pacing",
+    FindingKind.EARLY_DISCLOSURE: "pacing",
+    FindingKind.NO_RESISTANCE: "pacing",
+    FindingKind.UNRESPONSIVE: "authenticity",
+    FindingKind.REPETITION: "authenticity",
+    FindingKind.CONTRADICTS_SCENARIO: "consistency",
+    FindingKind.HOSTILITY: "consistency",
+    FindingKind.MINIMAL_ANSWER: "brevity",
 }
 
 
@@ -732,6 +742,18 @@ def target_score(refinement: Refinement, findings: Sequence[Finding]) -> str:
     return _TARGET_SCORE[kinds[0]] if kinds else "overall"
 
 
+# A refinement passes only when its gain is this unlikely to be chance.
+SIGNIFICANCE = 0.05
+
+
+def sign_test_p_value(differences: Iterable[float]) -> float:
+    """One-sided exact sign test of paired differences: the chance, were rises and falls equally likely, of at
+    least as many rises among the pairs that moved (ties say nothing either way and are left out)."""
+    moved = [difference for difference in differences if abs(difference) > 1e-9]
+    rises = sum(difference > 0 for difference in moved)
+    return sum(math.comb(len(moved), k) for k in range(rises, len(moved) + 1)) / float(2 ** len(moved))
+
+
 def judge(
     refinement: Refinement,
     findings: Sequence[Finding],
@@ -740,22 +762,28 @@ def judge(
     min_score_gain: float,
     engine: Engine,
 ) -> ValidationResult:
-    """Passed when the targeted score rose by at least min_score_gain and the overall score did not fall."""
+    """Passed when the targeted score rose by at least min_score_gain, significantly (a one-sided exact sign test
+    over the calls paired by seed, p < SIGNIFICANCE), and the overall score did not fall."""
     score = target_score(refinement, findings)
     before = float(getattr(baseline.scores, score))
     after = float(getattr(patched.scores, score))
     gain = round(after - before, 2)
+    p_value = sign_test_p_value(float(getattr(b, score)) - float(getattr(a, score))
+                                for a, b in zip(baseline.call_scores, patched.call_scores, strict=True))
     overall_before, overall_after = baseline.scores.overall, patched.scores.overall
     enough = gain >= min_score_gain - 1e-9
+    significant = p_value < SIGNIFICANCE
     not_worse = overall_after >= overall_before - 1e-9
     label = score.replace("_", " ")
     moved = f"{label} went from {before:.2f} to {after:.2f} ({gain:+.2f}, {min_score_gain:+.2f} needed)"
     overall = f"overall from {overall_before:.2f} to {overall_after:.2f}"
-    calls = f"over {patched.calls} simulated calls"
-    if enough and not_worse:
+    calls = f"over {patched.calls} simulated calls (sign test p = {p_value:.3f}, under {SIGNIFICANCE:g} needed)"
+    if enough and significant and not_worse:
         explanation = f"Passed: {moved} and {overall} {calls}."
-    elif enough:
+    elif enough and significant:
         explanation = f"Failed: {moved} but the overall score got worse, {overall} {calls}."
+    elif enough:
+        explanation = f"Failed: {moved}, not significant; {overall} {calls}."
     else:
         explanation = f"Failed: {moved}, not enough; {overall} {calls}."
     return ValidationResult(
@@ -763,7 +791,8 @@ def judge(
         baseline=baseline,
         patched=patched,
         score_gain=gain,
-        passed=enough and not_worse,
+        passed=enough and significant and not_worse,
         explanation=explanation,
         engine=engine,
+        p_value=round(p_value, 4),
     )

@@ -55,8 +55,11 @@ The rules
 The candidate
     A discovery-call script per blueprint family (sales and marketing: pain, budget, timeline, decision
     process, success criteria, next step; engineering, security, hiring and implementation tracks: their own
-    topics), the order of the middle topics and the follow-ups varied by seed, and independent of the rules:
-    the same seed gives the same candidate with and without a patch.
+    topics), the order of the middle topics and the follow-ups varied by seed, which it leaves to react to what
+    the persona just said: a budget, signer or deadline the persona gave (the auditor's facts_given) is followed up
+    once, and a question the persona avoided (a counter-question, or a word or three) is asked again, not twice in
+    a row. Otherwise it goes on with its script, so the same seed gives the same candidate with and without a patch
+    until the persona answers differently.
 
 Maps onto sparring.learning.v1: SimulationSummary and AuditScoreMeans (field names are the proto's)."""
 
@@ -75,11 +78,13 @@ from calls.job_tracks import Blueprint
 from calls.persona_audit import (
     MAX_DIFFICULTY,
     MIN_DIFFICULTY,
+    MINIMAL_WORDS,
     FlagReason,
     PersonaAudit,
     PersonaProfile,
     WordRange,
     audit_persona,
+    facts_given,
     target_words_per_turn,
 )
 from calls.turns import Role, Turn, normalise, words
@@ -174,6 +179,7 @@ class SimulationSummary:
     scores: AuditScoreMeans
     avg_words_per_turn: float
     flagged_quotes_per_call: float
+    call_scores: tuple[AuditScoreMeans, ...] = ()  # each call's, in seed order, so two runs pair up by seed
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,6 +603,13 @@ _FOLLOW_UPS = (
     "What happened the last time you tried?",
 )
 _OPENER = "Thanks for making the time today."
+# The topic and question of a follow-up on each fact the persona gives (calls.persona_audit.facts_given).
+_FACT_FOLLOW_UPS = {
+    "budget": ("budget", "You mentioned a figure: is that money set aside already, or does it still need approval?"),
+    "authority": ("decision", "You said who signs off: who else weighs in before it gets to them?"),
+    "timeline": ("timeline", "You mentioned a date: what happens if you miss it?"),
+}
+_ASK_AGAIN = "Coming back to what I asked: "
 
 
 def _stable_int(*parts: object) -> int:
@@ -908,8 +921,7 @@ def simulate_call(
     """A simulated call: the candidate and the persona alternate, the candidate first (sequences 1 to
     2 * exchanges). rules are the texts of the prompt patches in force; the persona follows those it
     understands (parse_rules). Same persona, rules, seed and exchanges, same call."""
-    if not 1 <= exchanges <= MAX_EXCHANGES:
-        raise ValueError(f"exchanges must be between 1 and {MAX_EXCHANGES} (got {exchanges})")
+    _check_exchanges(exchanges)
     ruleset = parse_rules(rules)
     cues = _cues(persona)
     context = _TurnContext(
@@ -922,28 +934,48 @@ def simulate_call(
         favourite=_stable_int("favourite", persona.persona) % len(_LEAKS),
         question_share=QUESTIONING_SHARE if cues.questioning else QUESTION_SHARE,
     )
-    script = _script(persona, seed, exchanges)
     turns: list[Turn] = []
     state = _CallState()
-    for index, (topic, question, follow_up) in enumerate(script):
-        candidate = _candidate_line(index, question)
-        turns.append(Turn(2 * index + 1, Role.USER, candidate))
-        reply = _persona_turn(persona, seed, index, len(script), topic, follow_up, context, state)
+    for index in range(exchanges):
+        said = candidate_turn(persona, seed, exchanges, turns)
+        turns.append(Turn(2 * index + 1, Role.USER, said.text))
+        reply = _persona_turn(persona, seed, index, exchanges, said.topic, said.follow_up, context, state)
         turns.append(Turn(2 * index + 2, Role.ASSISTANT, reply))
     return tuple(turns)
 
 
-def _candidate_line(index: int, question: str) -> str:
-    return f"{_OPENER} {question}" if index == 0 else question
-
-
-def candidate_lines(persona: SimulatedPersona, seed: int, exchanges: int = DEFAULT_EXCHANGES) -> tuple[str, ...]:
-    """What the simulated candidate says in a call, in order: the same lines simulate_call gives it, whatever the
-    rules, so another engine can play the persona against the same candidate."""
+def _check_exchanges(exchanges: int) -> None:
     if not 1 <= exchanges <= MAX_EXCHANGES:
         raise ValueError(f"exchanges must be between 1 and {MAX_EXCHANGES} (got {exchanges})")
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateTurn:
+    topic: str  # of the script ("budget", "timeline"...), which the persona's answer draws on
+    text: str
+    follow_up: bool  # a follow-up on the topic before, not a new question
+
+
+def candidate_turn(persona: SimulatedPersona, seed: int, exchanges: int, turns: Sequence[Turn]) -> CandidateTurn:
+    """What the candidate says next in a call of exchanges exchanges, the call so far being turns (candidate and
+    persona alternating, the candidate first): a follow-up on a fact the persona just gave and was not yet asked
+    about, else the question the persona just avoided asked again (not twice in a row), else the script's."""
+    _check_exchanges(exchanges)
+    index = len(turns) // 2
     script = _script(persona, seed, exchanges)
-    return tuple(_candidate_line(index, question) for index, (_, question, _) in enumerate(script))
+    topic, question, follow_up = script[index]
+    if index == 0:
+        return CandidateTurn(topic, f"{_OPENER} {question}", follow_up)
+    asked, answer = turns[-2].text, turns[-1].text
+    earlier = {turn.text for turn in turns if turn.role == Role.USER}
+    for fact in facts_given(answer):
+        fact_topic, follow = _FACT_FOLLOW_UPS[fact]
+        if follow not in earlier:
+            return CandidateTurn(fact_topic, follow, True)
+    avoided = words(answer) <= MINIMAL_WORDS or all(sentence.endswith("?") for sentence in _sentences(answer))
+    if avoided and not asked.startswith(_ASK_AGAIN):
+        return CandidateTurn(script[index - 1][0], _ASK_AGAIN + asked.removeprefix(_OPENER).strip(), True)
+    return CandidateTurn(topic, question, follow_up)
 
 
 def audit_simulated(persona: SimulatedPersona, turns: Sequence[Turn]) -> PersonaAudit:
@@ -971,7 +1003,8 @@ def simulate(
 
 
 def summarise(audits: Sequence[PersonaAudit]) -> SimulationSummary:
-    """Means of the audits' scores (2 decimals), words per persona turn (weighted by turns) and flags per call."""
+    """Means of the audits' scores (2 decimals), words per persona turn (weighted by turns), flags per call and
+    each call's scores."""
     calls = len(audits)
     if not calls:
         return SimulationSummary(0, AuditScoreMeans(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)
@@ -982,6 +1015,7 @@ def summarise(audits: Sequence[PersonaAudit]) -> SimulationSummary:
         scores=score_means(audit.scores.as_tuple() for audit in audits),
         avg_words_per_turn=round(spoken / turns, 2) if turns else 0.0,
         flagged_quotes_per_call=round(sum(len(audit.flagged_quotes) for audit in audits) / calls, 2),
+        call_scores=tuple(score_means([audit.scores.as_tuple()]) for audit in audits),
     )
 
 

@@ -28,6 +28,7 @@ from learning_svc.domain.patches import (
     PatchTarget,
     PromptPart,
 )
+from learning_svc.service_layer.evolution import STAGES
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.records import to_record
@@ -280,7 +281,7 @@ def trace_id_of(name: str) -> str:
 
 # --- runs ------------------------------------------------------------------------------------------
 
-_OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_calls": (1, 10),
+_OPTION_RANGES = {"audit_limit": (1, 5000), "min_audits": (1, 1000), "simulated_calls": (1, 40),
                   "max_refinements": (1, 20)}
 
 
@@ -315,8 +316,9 @@ def evolution_run(document: dict[str, Any]) -> pb.EvolutionRun:
     run = {**document}
     if "options" in run:
         run["options"] = _with_engine_number(run["options"])
-    if "engine" in run.get("generate_refinements", {}):
-        run["generate_refinements"] = _with_engine_number(run["generate_refinements"])
+    for stage in STAGES:
+        if stage in run:
+            run[stage] = _with_engine_number(run[stage])
     if "results" in run.get("validate", {}):
         run["validate"] = {**run["validate"], "results": [_with_engine_number(r) for r in run["validate"]["results"]]}
     return message(pb.EvolutionRun, run)

@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -59,7 +59,7 @@ STAGES = ("analyze_corpus", "identify_patterns", "generate_refinements", "valida
 _STAGE_ENUMS = dict(zip(STAGES, ("EVOLUTION_STAGE_ANALYZE_CORPUS", "EVOLUTION_STAGE_IDENTIFY_PATTERNS",
                                  "EVOLUTION_STAGE_GENERATE_REFINEMENTS", "EVOLUTION_STAGE_VALIDATE",
                                  "EVOLUTION_STAGE_APPLY"), strict=True))
-DEFAULT_OPTIONS = {"audit_limit": 200, "min_audits": 3, "simulated_calls": 3, "max_refinements": 5,
+DEFAULT_OPTIONS = {"audit_limit": 200, "min_audits": 3, "simulated_calls": 12, "max_refinements": 5,
                    "min_score_gain": 0.5}
 
 
@@ -108,9 +108,11 @@ class OpenAIAllowance:
             raise
 
 
-def _fell_back(step: str, failure: EngineFailure, what: str) -> None:
+def _fell_back(step: str, failure: EngineFailure, what: str) -> str:
+    """Counts and logs the fall-back; the reason the run's document gives for it."""
     ENGINE_FALLBACKS.labels(step, failure.reason).inc()
     log.warning("openai engine failed on %s (%s); the local engine stands in", what, failure)
+    return str(failure)
 
 
 def with_defaults(options: dict[str, Any]) -> dict[str, Any]:
@@ -199,17 +201,18 @@ class Evolution:
     async def _analyze(self, state: _RunState) -> Document:
         state.audits = await self._corpus.recent_audits(state.organization, state.scope or None,
                                                         state.options["audit_limit"])
-        return {"audit_count": len(state.audits), "archetypes": to_record(analyze_corpus(state.audits))}
+        return {"audit_count": len(state.audits), "archetypes": to_record(analyze_corpus(state.audits)),
+                "engine": Engine.LOCAL}
 
     async def _identify(self, state: _RunState) -> Document:
         state.findings = identify_patterns(state.audits, analyze_corpus(state.audits), state.options["min_audits"])
-        return {"findings": to_record(state.findings)}
+        return {"findings": to_record(state.findings), "engine": Engine.LOCAL}
 
     async def _generate(self, state: _RunState) -> Document:
         active = await active_patches(self._units, state.organization,
                                       {finding.archetype for finding in state.findings})
-        state.refinements, used = await self._refinements(state, active)
-        return {"refinements": to_record(state.refinements), "engine": used}
+        state.refinements, used, fallback_reason = await self._refinements(state, active)
+        return {"refinements": to_record(state.refinements), "engine": used, "fallback_reason": fallback_reason}
 
     async def _validate_all(self, state: _RunState) -> Document:
         # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
@@ -219,20 +222,22 @@ class Evolution:
                    for archetype in archetypes}
         for refinement in state.refinements:
             state.results.append(await self._validate(state, refinement, active, players[refinement.archetype]))
-        return {"results": to_record(state.results)}
+        engine = Engine.OPENAI if all(result.engine == Engine.OPENAI for result in state.results) else Engine.LOCAL
+        return {"results": to_record(state.results), "engine": engine}
 
     async def _refinements(self, state: _RunState,
-                           active: Sequence[PromptPatch]) -> tuple[tuple[Refinement, ...], Engine]:
-        """The refinements and the engine that made them."""
+                           active: Sequence[PromptPatch]) -> tuple[tuple[Refinement, ...], Engine, str]:
+        """The refinements, the engine that made them and why the local one stood in ("" when it did not)."""
         limit = state.options["max_refinements"]
+        fallback_reason = ""
         if state.openai is not None:
             try:
                 made = await state.openai.use("generate_refinements", 1,
                                               lambda engine: engine.refinements(state.findings, active, limit))
-                return made, Engine.OPENAI
+                return made, Engine.OPENAI, ""
             except EngineFailure as failure:
-                _fell_back("generate_refinements", failure, f"the refinements of {state.name}")
-        return await self._local.refinements(state.findings, active, limit), Engine.LOCAL
+                fallback_reason = _fell_back("generate_refinements", failure, f"the refinements of {state.name}")
+        return await self._local.refinements(state.findings, active, limit), Engine.LOCAL, fallback_reason
 
     async def _validate(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
                         personas: Sequence[SimulatedPersona]) -> ValidationResult:
@@ -244,6 +249,7 @@ class Evolution:
         before = rules_in_force(active, refinement.archetype)
         after = rules_in_force(active, refinement.archetype, refinement)
         gain = state.options["min_score_gain"]
+        fallback_reason = ""
         if state.openai is not None:
             try:
                 baseline, patched = await state.openai.use(
@@ -251,9 +257,10 @@ class Evolution:
                     lambda engine: engine.simulate_pair(personas, before, after, calls))
                 return judge(refinement, state.findings, baseline, patched, gain, Engine.OPENAI)
             except EngineFailure as failure:
-                _fell_back("validate", failure, f"{refinement.refinement_id} of {state.name}")
+                fallback_reason = _fell_back("validate", failure, f"{refinement.refinement_id} of {state.name}")
         baseline, patched = await self._local.simulate_pair(personas, before, after, calls)
-        return judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL)
+        return replace(judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL),
+                       fallback_reason=fallback_reason)
 
     async def _players(self, organization: str, archetype: str,
                        audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:
@@ -288,7 +295,8 @@ class Evolution:
                     awaiting.append(patch.name)
                 written.append(patch.name)
             await uow.commit()
-        return {"patches": written, "rejected_refinement_ids": rejected, "awaiting_approval": awaiting}
+        return {"patches": written, "rejected_refinement_ids": rejected, "awaiting_approval": awaiting,
+                "engine": Engine.LOCAL}
 
 
 def _provenance(state: _RunState, refinement: Refinement, result: ValidationResult) -> Provenance:

@@ -303,7 +303,7 @@ async def test_a_run_for_all_personas_is_listed_in_the_all_scope(learnings, fini
 async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(learnings, finished_runs):
     run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
         archetype="archetypes/bear", options=pb.EvolutionOptions(min_audits=1000))))).run
-    assert run.options.min_audits == 1000 and run.options.simulated_calls == 3  # defaults filled in
+    assert run.options.min_audits == 1000 and run.options.simulated_calls == 12  # defaults filled in
     assert await finished_runs(run.name) == "RUN_STATE_SUCCEEDED"
     done = (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
     assert done.analyze_corpus.status.state == done.identify_patterns.status.state == pb.STAGE_STATE_SUCCEEDED
@@ -318,7 +318,7 @@ async def test_an_evolution_run_with_nothing_to_learn_skips_the_later_stages(lea
         run=pb.EvolutionRun(archetype="archetypes/unicorn"))), grpc.StatusCode.INVALID_ARGUMENT)
     assert (reason, fields) == ("UNKNOWN_ARCHETYPE", ["run.archetype"])
     _, fields = await _refused(learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
-        options=pb.EvolutionOptions(simulated_calls=11, audit_limit=-1)))), grpc.StatusCode.INVALID_ARGUMENT)
+        options=pb.EvolutionOptions(simulated_calls=41, audit_limit=-1)))), grpc.StatusCode.INVALID_ARGUMENT)
     assert set(fields) == {"run.options.simulated_calls", "run.options.audit_limit"}
 
 

@@ -65,12 +65,20 @@ async def openai_database(openai_database_url):
     await engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def model_timeout_seconds() -> float:
+    """Of each model request: here the fake answers at once, and this only has to outlast the simulated calls'
+    requests, all sent together; a module whose endpoint is slow on purpose overrides it."""
+    return 5.0
+
+
 @pytest_asyncio.fixture(scope="module")
-async def openai_learnings(openai_database_url, openai_database, persona_server, catalogue, fake_openai):
+async def openai_learnings(openai_database_url, openai_database, persona_server, catalogue, fake_openai,
+                           model_timeout_seconds):
     app = await build_learning(LearningSettings(
         database_url=openai_database_url, grpc_port=0, metrics_port=0, persona_address=persona_server, engine="openai",
-        openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=0.3, openai_max_retries=1,
-        openai_seconds_per_run=60), openai_database)
+        openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=model_timeout_seconds,
+        openai_max_retries=1, openai_seconds_per_run=60), openai_database)
     await app.start()
     async with secure_channel(app.address) as channel:
         stub = learning_service_pb2_grpc.LearningServiceStub(channel)
@@ -89,9 +97,14 @@ async def finished_here(openai_database_url):
         yield wait
 
 
+# The fewest calls whose sign test can pass: five rises out of five.
+SIMULATED_CALLS = 5
+
+
 async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
     run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
-        run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(simulated_calls=2, engine=engine)),
+        run=pb.EvolutionRun(archetype=ARCHETYPE,
+                            options=pb.EvolutionOptions(simulated_calls=SIMULATED_CALLS, engine=engine)),
         request_id=str(uuid.uuid4())))).run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
     return (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
@@ -110,12 +123,16 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
     assert list(refinement.finding_ids) == [finding.finding_id] and refinement.archetype == ARCHETYPE
     (result,) = run.validate.results
     assert result.engine == pb.ENGINE_OPENAI and result.passed, result.explanation
+    assert [run.analyze_corpus.engine, run.identify_patterns.engine, run.generate_refinements.engine,
+            run.validate.engine, run.apply.engine] == [pb.ENGINE_LOCAL, pb.ENGINE_LOCAL, pb.ENGINE_OPENAI,
+                                                       pb.ENGINE_OPENAI, pb.ENGINE_LOCAL]
+    assert not run.generate_refinements.fallback_reason and not result.fallback_reason
     assert result.patched.avg_words_per_turn < result.baseline.avg_words_per_turn
-    # One refinements request, then 2 x 2 simulated calls of 8 persona turns, the rule in force in half of them.
+    # One refinements request, then 2 x 5 simulated calls of 8 persona turns, the rule in force in half of them.
     bodies = fake_openai.bodies[before:]
-    assert len(bodies) == 1 + 2 * 2 * 8
+    assert len(bodies) == 1 + 2 * SIMULATED_CALLS * 8
     prompts = [messages(body)[0] for body in bodies[1:]]
-    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == 16
+    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == SIMULATED_CALLS * 8
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert patch.text == RULE and patch.state == pb.PATCH_STATE_PROPOSED and patch.evolution_run == run.name

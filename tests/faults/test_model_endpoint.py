@@ -15,7 +15,7 @@ from sparring.learning.v1 import learning_service_pb2 as learning_pb
 
 from tests.e2e.test_analysis_live import CALL
 from tests.e2e.test_analysis_openai import AUDIT, _answering, _ended_call, _fallbacks
-from tests.e2e.test_learning_openai import answer, evolve
+from tests.e2e.test_learning_openai import SIMULATED_CALLS, answer, evolve
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
 from tests.probes import metric
@@ -64,6 +64,13 @@ def fake_openai():
         yield server
 
 
+@pytest.fixture(scope="module")
+def model_timeout_seconds() -> float:
+    """The learning server's, as the analysis server's: well under the slow faults' delay, so that a timeout is not
+    tried again."""
+    return 0.3
+
+
 @every_fault
 async def test_a_live_analysis_falls_back_to_the_local_reading(transcripts, openai_analyses, fake_openai, fault):
     fake_openai.reset(fault.mode)
@@ -107,9 +114,9 @@ async def test_an_evolution_runs_model_steps_fall_back_to_local(openai_learnings
     before, counted = fake_openai.requests, {step: fallbacks(step, fault.reason) for step in MODEL_STEPS}
     run = await evolve(openai_learnings, finished_here, learning_pb.ENGINE_OPENAI)
     assert run.options.engine == learning_pb.ENGINE_OPENAI
-    # One refinements answer, then the first persona turns of the 2 x 2 simulated calls played together, until the
+    # One refinements answer, then the first persona turns of the 2 x 5 simulated calls played together, until the
     # first failure gives the step up.
-    assert 2 <= fake_openai.requests - before <= (1 + 2 * 2) * fault.tries
+    assert 2 <= fake_openai.requests - before <= (1 + 2 * SIMULATED_CALLS) * fault.tries
     assert {step: fallbacks(step, fault.reason) for step in MODEL_STEPS} == {step: counted[step] + 1
                                                                              for step in MODEL_STEPS}
     # The local generator's length range, validated on the local simulator.
@@ -117,4 +124,6 @@ async def test_an_evolution_runs_model_steps_fall_back_to_local(openai_learnings
     assert refinement.operation == learning_pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE
     assert (refinement.words_per_turn.min_words, refinement.words_per_turn.max_words) == (8, 16)
     (result,) = run.validate.results
-    assert result.engine == learning_pb.ENGINE_LOCAL and result.baseline.calls == 2
+    assert result.engine == learning_pb.ENGINE_LOCAL and result.baseline.calls == SIMULATED_CALLS
+    assert result.fallback_reason.startswith(f"{fault.reason}: ")
+    assert run.generate_refinements.fallback_reason.startswith(f"{fault.reason}: ")

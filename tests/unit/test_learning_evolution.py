@@ -40,6 +40,8 @@ from learning_svc.domain.simulation import (
     simulate_call,
 )
 from learning_svc.entrypoints import convert
+from learning_svc.service_layer.evolution import DEFAULT_OPTIONS
+from tests.unit.test_learning_simulation import ENTHUSIAST
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 OWL_TARGET = WordRange(8, 12)
@@ -400,8 +402,10 @@ def test_rules_in_force_for_baseline_and_patched_calls():
 # ---------------------------------------------------------------------------------------------- judge
 
 
-def summary(brevity: float, overall: float, calls: int = 3) -> SimulationSummary:
-    return SimulationSummary(calls, AuditScoreMeans(brevity, 9.0, 9.0, 9.0, 9.0, overall), 20.0, 2.0)
+def summary(brevity: float, overall: float, calls: int = 12) -> SimulationSummary:
+    """Every call scored alike, so each seed pair moves the way the means do."""
+    scores = AuditScoreMeans(brevity, 9.0, 9.0, 9.0, 9.0, overall)
+    return SimulationSummary(calls, scores, 20.0, 2.0, (scores,) * calls)
 
 
 def test_judge_passes_a_refinement_that_raises_its_score():
@@ -427,6 +431,40 @@ def test_judge_fails_too_small_a_gain_and_a_worse_overall():
     base = SimulationSummary(3, AuditScoreMeans(2.0, 9.0, 9.0, 4.0, 9.0, 6.6), 20.0, 2.0)
     better = SimulationSummary(3, AuditScoreMeans(2.0, 9.0, 9.0, 7.0, 9.0, 7.2), 20.0, 1.0)
     assert judge(ban, phrase_findings, base, better, 0.5, Engine.LOCAL).score_gain == 3.0  # enthusiasm_leak
+
+
+def test_judge_needs_a_significant_gain_not_a_few_lucky_calls():
+    findings = findings_for(owl_22())
+    (refinement,) = generate_refinements(findings, [], max_refinements=5)
+    few = judge(refinement, findings, summary(5.0, 8.0, calls=3), summary(9.0, 9.0, calls=3), 0.5, Engine.LOCAL)
+    assert not few.passed and few.p_value == 0.125  # three rises out of three: one chance in eight
+    assert "not significant" in few.explanation and "sign test p = 0.125" in few.explanation
+    enough = judge(refinement, findings, summary(5.0, 8.0, calls=5), summary(9.0, 9.0, calls=5), 0.5, Engine.LOCAL)
+    assert enough.passed and enough.p_value == 0.0312
+
+
+@pytest.mark.parametrize("kind", list(FindingKind))
+def test_every_kind_of_finding_is_judged_on_the_score_its_flags_cost(kind):
+    findings = tuple(replace(finding, kind=kind) for finding in findings_for(owl_22()))
+    (refinement,) = generate_refinements(findings_for(owl_22()), [], max_refinements=5)
+    result = judge(refinement, findings, summary(9.0, 9.0), summary(9.0, 9.0), 0.5, Engine.LOCAL)
+    assert not result.passed and result.explanation.split(" went from")[0].removeprefix("Failed: ") in {
+        "brevity", "authenticity", "consistency", "enthusiasm leak", "pacing"}
+
+
+def test_a_patch_with_no_true_effect_passes_at_most_as_often_as_the_significance_level():
+    """A model plays each call its own way: here, the two sides of a seed pair are played with different seeds and
+    the same rules, so any difference is chance. The authenticity of this persona varies from call to call."""
+    findings = tuple(replace(finding, kind=FindingKind.OUT_OF_CHARACTER) for finding in findings_for(owl_22()))
+    (refinement,) = generate_refinements(findings, [], max_refinements=5)
+    calls, runs = DEFAULT_OPTIONS["simulated_calls"], 100
+    passed = 0
+    for run in range(runs):
+        baseline = simulate([ENTHUSIAST], [], calls, first_seed=1 + 2 * run * calls)
+        patched = simulate([ENTHUSIAST], [], calls, first_seed=1 + (2 * run + 1) * calls)
+        passed += judge(refinement, findings, baseline, patched, DEFAULT_OPTIONS["min_score_gain"],
+                        Engine.LOCAL).passed
+    assert passed / runs <= 0.05
 
 
 # ---------------------------------------------------------------------------------------------- contract
@@ -494,8 +532,8 @@ def test_a_flawed_persona_is_fixed_end_to_end():
     (refinement,) = generate_refinements(findings, active, max_refinements=5)
     assert refinement.supersedes == "patches/gentle"
 
-    baseline = simulate([RAMBLER], rules_in_force(active, refinement.archetype), calls=3)
-    patched = simulate([RAMBLER], rules_in_force(active, refinement.archetype, refinement), calls=3)
+    baseline = simulate([RAMBLER], rules_in_force(active, refinement.archetype), calls=12)
+    patched = simulate([RAMBLER], rules_in_force(active, refinement.archetype, refinement), calls=12)
     result = judge(refinement, findings, baseline, patched, 0.5, Engine.LOCAL)
     assert result.passed, result.explanation
     assert patched.scores.overall > baseline.scores.overall

@@ -19,7 +19,7 @@ from learning_svc.adapters.openai_engine import (
 )
 from learning_svc.domain.evolution import generate_refinements
 from learning_svc.domain.patches import PatchOperation, PatchState, PatchTarget
-from learning_svc.domain.simulation import SimulatedPersona, candidate_lines, simulate_call
+from learning_svc.domain.simulation import SimulatedPersona, simulate_call
 from learning_svc.service_layer.evolution import OpenAIAllowance, OpenAILimits
 from svckit.openai_json import EngineFailure, parse_json_object
 from tests.unit.test_learning_evolution import LAMB, findings_for, owl_22, patch
@@ -168,17 +168,33 @@ async def test_a_simulated_call_faces_the_local_candidate(monkeypatch):
 
     async def persona_turn(persona, rules, transcript_so_far, candidate_line):
         heard.append((len(transcript_so_far), candidate_line, tuple(rules)))
-        return f"Answer {len(heard)}."
+        return f"Answer {len(heard)}, which is a plain one."
 
     monkeypatch.setattr(engine, "persona_turn", persona_turn)
     turns = await engine.simulate_call(OWL, ["Be brief."], seed=3, exchanges=4)
     await engine.close()
     local = simulate_call(OWL, ["Be brief."], 3, 4)
     assert [t.text for t in turns if t.role is Role.USER] == [t.text for t in local if t.role is Role.USER]
-    assert list(candidate_lines(OWL, 3, 4)) == [t.text for t in local if t.role is Role.USER]
     assert [t.sequence for t in turns] == list(range(1, 9))
-    assert [t.text for t in turns if t.role is Role.ASSISTANT] == [f"Answer {i}." for i in range(1, 5)]
+    assert [t.text for t in turns if t.role is Role.ASSISTANT] == [f"Answer {i}, which is a plain one."
+                                                                   for i in range(1, 5)]
     assert [h[0] for h in heard] == [0, 2, 4, 6] and all(h[2] == ("Be brief.",) for h in heard)
+
+
+async def test_the_local_candidate_reacts_to_the_models_persona(monkeypatch):
+    engine = OpenAILearningEngine("http://127.0.0.1:9/v1", "", "fake", 1.0, 0)
+    replies = iter(["Why would I tell you that?", "We have 200k set aside for this, no more.", "Fine, it is a plain "
+                    "answer about our process."])
+
+    async def persona_turn(persona, rules, transcript_so_far, candidate_line):
+        return next(replies)
+
+    monkeypatch.setattr(engine, "persona_turn", persona_turn)
+    turns = await engine.simulate_call(OWL, [], seed=3, exchanges=3)
+    await engine.close()
+    first, again, follow_up = (t.text for t in turns if t.role is Role.USER)
+    assert again == "Coming back to what I asked: " + first.removeprefix("Thanks for making the time today. ")
+    assert follow_up.startswith("You mentioned a figure")
 
 
 # ---------------------------------------------------------------------------------------------- a run's allowance

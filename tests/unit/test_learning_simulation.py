@@ -18,10 +18,11 @@ from calls.persona_audit import (
     audit_persona,
     target_words_per_turn,
 )
-from calls.turns import Role, words
+from calls.turns import Role, Turn, words
 from learning_svc.domain.simulation import (
     SimulatedPersona,
     audit_simulated,
+    candidate_turn,
     parse_rules,
     profile_of,
     simulate,
@@ -111,12 +112,35 @@ def test_candidate_and_persona_alternate_candidate_first():
         simulate_call(GUARDED, [], seed=1, exchanges=0)
 
 
-def test_the_candidate_does_not_depend_on_the_rules():
+def test_the_candidate_hears_the_persona_not_the_rules():
+    """Each candidate line follows from the call so far alone: with and without rules, the same seed gives the same
+    candidate as long as the persona says the same."""
     rules = [LENGTH_RULE, CALM_RULE, "Never say 'great question'."]
     for seed in range(1, 4):
-        plain = [turn for turn in simulate_call(ENTHUSIAST, [], seed) if turn.role == Role.USER]
-        patched = [turn for turn in simulate_call(ENTHUSIAST, rules, seed) if turn.role == Role.USER]
-        assert plain == patched
+        for call in (simulate_call(ENTHUSIAST, [], seed), simulate_call(ENTHUSIAST, rules, seed)):
+            assert [turn.text for turn in call if turn.role == Role.USER] == [
+                candidate_turn(ENTHUSIAST, seed, len(call) // 2, call[:index]).text
+                for index in range(0, len(call), 2)]
+
+
+def test_the_candidate_follows_up_what_the_persona_gave_and_asks_again_what_it_avoided():
+    def next_line(*said: str) -> str:
+        turns = [Turn(sequence, Role.USER if sequence % 2 else Role.ASSISTANT, text)
+                 for sequence, text in enumerate(said, start=1)]
+        return candidate_turn(GUARDED, 1, 8, turns).text
+
+    opening = next_line()
+    question = opening.removeprefix("Thanks for making the time today. ")
+    giving = "We have 200k set aside for this, and I sign off on it."
+    budget = next_line(opening, giving)
+    assert budget == "You mentioned a figure: is that money set aside already, or does it still need approval?"
+    assert next_line(opening, giving, budget, giving).startswith("You said who signs off")  # the budget was asked
+    again = next_line(opening, "Why do you ask?")
+    assert again == f"Coming back to what I asked: {question}"
+    assert next_line(opening, "No.") == again  # a word or three avoids it too
+    assert not next_line(opening, "Why do you ask?", again, "Why?").startswith("Coming back")  # not twice in a row
+    scripted = next_line(opening, "Our reps spend half the week on admin and it shows in the numbers.")
+    assert not scripted.startswith(("Coming back", "You mentioned", "You said"))
 
 
 def test_the_candidate_runs_a_script_for_the_blueprint_ending_with_a_next_step():

@@ -19,7 +19,7 @@ from learning_svc.domain.patches import (
     PatchTarget,
 )
 from learning_svc.service_layer.corpus import Corpus
-from learning_svc.service_layer.evolution import Evolution
+from learning_svc.service_layer.evolution import STAGES, Evolution, OpenAILimits
 from learning_svc.service_layer.patches import Patches
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
@@ -108,10 +108,10 @@ async def test_a_refused_change_leaves_the_patch_as_it_was(units):
 
 
 def evolution_of(units: FakeUnitsOfWork, local: ScriptedEngine, openai: ScriptedEngine | None = None,
-                 personas: FakePersonas | None = None) -> Evolution:
+                 personas: FakePersonas | None = None, openai_limits: OpenAILimits | None = None) -> Evolution:
     for audit in owl_22():
         units.tables.audits[audit.name.rsplit("/", 1)[1]] = stored(audit)
-    return Evolution(units, Corpus(units, TOKENS), personas or FakePersonas(RAMBLER), local, openai)
+    return Evolution(units, Corpus(units, TOKENS), personas or FakePersonas(RAMBLER), local, openai, openai_limits)
 
 
 def owl_refinements() -> Sequence:
@@ -144,7 +144,8 @@ async def test_an_evolution_run_writes_the_refinement_its_simulated_calls_pass_a
     assert baseline_rules == () and len(patched_rules) == 1  # with and without the refinement
     (patch,) = units.tables.patches.values()
     assert final["apply"] == {"patches": [patch.name], "rejected_refinement_ids": [],
-                              "awaiting_approval": [patch.name], "status": final["apply"]["status"]}
+                              "awaiting_approval": [patch.name], "engine": Engine.LOCAL,
+                              "status": final["apply"]["status"]}
     assert patch.state == PatchState.PROPOSED and patch.origin == PatchOrigin.EVOLUTION_RUN
     assert patch.evolution_run == "evolutionRuns/e1" and patch.validation_score == 9.1
     assert saved[-1] == final  # every stage's end is saved
@@ -161,6 +162,23 @@ async def test_with_auto_apply_a_patch_the_model_validated_is_active_at_once(uni
     assert patch.state == PatchState.ACTIVE and final["apply"]["awaiting_approval"] == []
 
 
+async def test_every_stage_says_what_produced_it_and_why_the_local_engine_stood_in(units):
+    """One model call allowed: the refinements are the model's, the validation of each is the local stand-in's."""
+    local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
+    openai = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
+
+    final, _ = await run(evolution_of(units, local, openai, openai_limits=OpenAILimits(max_calls=1)),
+                         engine=Engine.OPENAI)
+
+    assert {stage: final[stage]["engine"] for stage in STAGES} == {
+        "analyze_corpus": Engine.LOCAL, "identify_patterns": Engine.LOCAL, "generate_refinements": Engine.OPENAI,
+        "validate": Engine.LOCAL, "apply": Engine.LOCAL}
+    assert final["generate_refinements"]["fallback_reason"] == ""
+    (result,) = final["validate"]["results"]
+    assert result["engine"] == Engine.LOCAL
+    assert result["fallback_reason"].startswith("budget_exhausted: 192 model calls needed, 0 of the run's 1 left")
+
+
 async def test_a_failing_openai_engine_hands_each_step_to_the_local_one(units):
     local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(5.0, 8.0), patched=summary(9.0, 7.9))
     openai = ScriptedEngine(failure=EngineFailure("invalid_answer", "reply must be a non-empty string"))
@@ -168,6 +186,7 @@ async def test_a_failing_openai_engine_hands_each_step_to_the_local_one(units):
     final, _ = await run(evolution_of(units, local, openai), engine=Engine.OPENAI)
 
     assert final["generate_refinements"]["engine"] == Engine.LOCAL
+    assert final["generate_refinements"]["fallback_reason"] == "invalid_answer: reply must be a non-empty string"
     assert [(r["engine"], r["passed"]) for r in final["validate"]["results"]] == [(Engine.LOCAL, False)]
     assert final["apply"]["patches"] == [] and units.tables.patches == {}
 

@@ -863,7 +863,7 @@ class EvolutionOptions(_message.Message):
     """Archetypes with fewer audits produce no findings, 1 to 1000; 0 means 3."""
     simulated_calls: _builtins.int
     """Simulated calls per refinement for validation, each run with and without the
-    patch, 1 to 10; 0 means 3 (3 to 5 recommended).
+    patch, 1 to 40; 0 means 12. A sign test decides, so fewer than 5 can never pass.
     """
     max_refinements: _builtins.int
     """Most refinements to generate, 1 to 20; 0 means 5."""
@@ -1181,6 +1181,7 @@ class SimulationSummary(_message.Message):
     SCORES_FIELD_NUMBER: _builtins.int
     AVG_WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
     FLAGGED_QUOTES_PER_CALL_FIELD_NUMBER: _builtins.int
+    CALL_SCORES_FIELD_NUMBER: _builtins.int
     calls: _builtins.int
     """Calls simulated."""
     avg_words_per_turn: _builtins.float
@@ -1190,6 +1191,12 @@ class SimulationSummary(_message.Message):
     def scores(self) -> Global___AuditScoreMeans:
         """Audit scores of the calls, by the same auditor as real calls."""
 
+    @_builtins.property
+    def call_scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditScoreMeans]:
+        """Each call's audit scores, in seed order: the baseline's and the patched calls' of one seed
+        pair up for the validation's sign test.
+        """
+
     def __init__(
         self,
         *,
@@ -1197,10 +1204,11 @@ class SimulationSummary(_message.Message):
         scores: Global___AuditScoreMeans | None = ...,
         avg_words_per_turn: _builtins.float = ...,
         flagged_quotes_per_call: _builtins.float = ...,
+        call_scores: _abc.Iterable[Global___AuditScoreMeans] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "call_scores", b"call_scores", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1219,6 +1227,8 @@ class ValidationResult(_message.Message):
     PASSED_FIELD_NUMBER: _builtins.int
     EXPLANATION_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     score_gain: _builtins.float
     """Patched minus baseline on the score the refinement targets."""
@@ -1226,6 +1236,15 @@ class ValidationResult(_message.Message):
     explanation: _builtins.str
     """Why it passed or failed, in a sentence."""
     engine: Global___Engine.ValueType
+    p_value: _builtins.float
+    """One-sided exact sign test over the seed pairs that moved: the chance of at least as many
+    rises of the targeted score if the patch had no effect. Passing needs it under 0.05.
+    """
+    fallback_reason: _builtins.str
+    """Set when the run asked for ENGINE_OPENAI and the local stand-in validated this
+    refinement instead: why (e.g. "budget_exhausted: 192 model calls needed, 8 of
+    the run's 200 left").
+    """
     @_builtins.property
     def baseline(self) -> Global___SimulationSummary:
         """Calls with the current prompts."""
@@ -1244,10 +1263,12 @@ class ValidationResult(_message.Message):
         passed: _builtins.bool = ...,
         explanation: _builtins.str = ...,
         engine: Global___Engine.ValueType = ...,
+        p_value: _builtins.float = ...,
+        fallback_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1260,8 +1281,11 @@ class AnalyzeCorpusStage(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     AUDIT_COUNT_FIELD_NUMBER: _builtins.int
     ARCHETYPES_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
     audit_count: _builtins.int
     """Audits read."""
+    engine: Global___Engine.ValueType
+    """What produced this stage's output: always ENGINE_LOCAL, deterministic code."""
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1274,10 +1298,11 @@ class AnalyzeCorpusStage(_message.Message):
         status: Global___StageStatus | None = ...,
         audit_count: _builtins.int = ...,
         archetypes: _abc.Iterable[Global___ArchetypeCorpusStats] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetypes", b"archetypes", "audit_count", b"audit_count", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetypes", b"archetypes", "audit_count", b"audit_count", "engine", b"engine", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1289,6 +1314,9 @@ class IdentifyPatternsStage(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     FINDINGS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What produced this stage's output: always ENGINE_LOCAL, deterministic code."""
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1298,10 +1326,11 @@ class IdentifyPatternsStage(_message.Message):
         *,
         status: Global___StageStatus | None = ...,
         findings: _abc.Iterable[Global___Finding] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["findings", b"findings", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "findings", b"findings", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1313,6 +1342,14 @@ class GenerateRefinementsStage(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     REFINEMENTS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What wrote the refinements."""
+    fallback_reason: _builtins.str
+    """Set when the run asked for ENGINE_OPENAI and the local engine wrote them
+    instead: why.
+    """
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1322,10 +1359,12 @@ class GenerateRefinementsStage(_message.Message):
         *,
         status: Global___StageStatus | None = ...,
         refinements: _abc.Iterable[Global___Refinement] | None = ...,
+        engine: Global___Engine.ValueType = ...,
+        fallback_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["refinements", b"refinements", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "fallback_reason", b"fallback_reason", "refinements", b"refinements", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1337,6 +1376,12 @@ class ValidateStage(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     RESULTS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What validated the results: ENGINE_OPENAI only when the model played every
+    simulated call; ENGINE_LOCAL when the local stand-in validated any result
+    (each result names its own engine).
+    """
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1348,10 +1393,11 @@ class ValidateStage(_message.Message):
         *,
         status: Global___StageStatus | None = ...,
         results: _abc.Iterable[Global___ValidationResult] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "results", b"results", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1365,6 +1411,9 @@ class ApplyStage(_message.Message):
     PATCHES_FIELD_NUMBER: _builtins.int
     REJECTED_REFINEMENT_IDS_FIELD_NUMBER: _builtins.int
     AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    engine: Global___Engine.ValueType
+    """What produced this stage's output: always ENGINE_LOCAL, deterministic code."""
     @_builtins.property
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
@@ -1390,10 +1439,11 @@ class ApplyStage(_message.Message):
         patches: _abc.Iterable[_builtins.str] | None = ...,
         rejected_refinement_ids: _abc.Iterable[_builtins.str] | None = ...,
         awaiting_approval: _abc.Iterable[_builtins.str] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_approval", b"awaiting_approval", "patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_approval", b"awaiting_approval", "engine", b"engine", "patches", b"patches", "rejected_refinement_ids", b"rejected_refinement_ids", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
