@@ -22,6 +22,7 @@ ROLES = (ADMIN, AUTHOR, INTERVIEWER, GATEWAY, ANALYST, SERVICE)
 _PERSONA = "/sparring.persona.v1.PersonaService/"
 _MEMORY = "/sparring.persona.v1.MemoryService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
+_HANDOFF = "/sparring.transcript.v1.HandoffService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
 _AUDIT_LOG = "/sparring.auditlog.v1.AuditLogService/"
@@ -89,6 +90,10 @@ PERMISSIONS: dict[str, MethodRule] = {
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
+    _HANDOFF + "StartHandoff": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
+                                     note="interviewers: only their own sessions"),
+    _HANDOFF + "GetHandoff": _SESSION_READ,
+    _HANDOFF + "ListHandoffs": _SESSION_READ,
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

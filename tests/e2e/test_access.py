@@ -29,7 +29,7 @@ from sparring.auditlog.v1 import audit_log_service_pb2
 from sparring.learning.v1 import learning_service_pb2
 from sparring.persona.v1 import memory_service_pb2, persona_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
-from sparring.transcript.v1 import transcript_service_pb2
+from sparring.transcript.v1 import handoff_service_pb2, transcript_service_pb2
 
 from access.permissions import PERMISSIONS, ROLES
 from analysis_svc.app import SPEC as ANALYSIS
@@ -47,8 +47,8 @@ from tests.probes import metric
 from tests.security import ADMIN, CREDENTIALS, ORGANIZATION, secure_channel, security, service_link, token
 from transcript_svc.app import SPEC as TRANSCRIPT
 
-CONTRACTS = (persona_pb, memory_service_pb2, transcript_service_pb2, analysis_service_pb2, learning_service_pb2,
-             audit_log_service_pb2)
+CONTRACTS = (persona_pb, memory_service_pb2, transcript_service_pb2, handoff_service_pb2, analysis_service_pb2,
+             learning_service_pb2, audit_log_service_pb2)
 # Served by every one of the four servers, over its own service's log.
 EVERY_SERVER = "/sparring.auditlog."
 CALL_TIMEOUT = 10.0

@@ -114,6 +114,19 @@ class FakeCommands:
         return list(enumerate(commands, start=1))[after or 0:][:limit]
 
 
+class NoHandoffs:
+    """The use cases under test here start no handoffs (tests/e2e/test_handoff.py does): a session has none."""
+
+    async def pending(self, organization: str, session_id: str) -> str | None:
+        return None
+
+    async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
+        return None
+
+    async def close(self, organization: str, session_id: str, when: datetime) -> None:
+        return None
+
+
 class FakeOutbox:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
@@ -154,6 +167,10 @@ class FakeTranscriptUnitOfWork:
     @property
     def commands(self) -> FakeCommands:
         return FakeCommands(self._working)
+
+    @property
+    def handoffs(self) -> NoHandoffs:
+        return NoHandoffs()
 
     @property
     def outbox(self) -> FakeOutbox:

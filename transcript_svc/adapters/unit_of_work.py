@@ -10,6 +10,7 @@ from transcript_svc.adapters import tables
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
 from transcript_svc.adapters.repositories import (
     CommandRepository,
+    HandoffRepository,
     MessageRepository,
     OutboxRepository,
     SessionRepository,
@@ -36,6 +37,7 @@ class DatabaseUnitOfWork(UnitOfWork):
     sessions: SessionRepository
     messages: MessageRepository
     commands: CommandRepository
+    handoffs: HandoffRepository
     outbox: OutboxRepository
     announce: NotifyAnnouncements
 
@@ -43,6 +45,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.sessions = SessionRepository(connection)
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
+        self.handoffs = HandoffRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.announce = NotifyAnnouncements(connection)
 
