@@ -65,6 +65,7 @@ persona_audits = sa.Table(
     sa.Column("audit", JSONB, nullable=False),
     sa.Column("engine", sa.Text, nullable=False),
     sa.Column("engine_fallback", sa.Boolean, nullable=False),
+    sa.Column("first_sequence", sa.BigInteger, nullable=False),
     sa.Column("delivery_state", sa.Text, nullable=False),
     sa.Column("delivery_attempts", sa.Integer, nullable=False),
     sa.Column("last_delivery_error", sa.Text, nullable=False),

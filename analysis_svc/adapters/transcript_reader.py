@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+from sparring.transcript.v1 import handoff_service_pb2, handoff_service_pb2_grpc, transcript_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
-from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.domain.model import EndedCall, Window
 from calls.turns import Role, Turn
@@ -22,6 +22,7 @@ class TranscriptReader:
     def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
         self._link = link
         self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(link.channel)
+        self._handoffs = handoff_service_pb2_grpc.HandoffServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def session(self, organization: str, session_id: str) -> pb.Session:
@@ -74,7 +75,11 @@ class TranscriptReader:
                 token = page.next_page_token
                 if not token:
                     break
+            handoffs = (await self._handoffs.ListHandoffs(handoff_service_pb2.ListHandoffsRequest(parent=name),
+                                                          **options)).handoffs
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
         blueprint = blueprint_name(session.blueprint) or "sales"
-        return EndedCall(session.persona, blueprint, tuple(turns))
+        # Handoffs the gateway never accepted changed no turn.
+        handovers = tuple((h.accepted_persona, h.first_sequence) for h in handoffs if h.first_sequence)
+        return EndedCall(session.persona, blueprint, tuple(turns), handovers)

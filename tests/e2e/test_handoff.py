@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
+from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
@@ -201,3 +202,34 @@ async def test_another_organizations_session_and_handoffs_are_not_found(transcri
                  other.GetHandoff(hb.GetHandoffRequest(name=handoff.name)),
                  other.ListHandoffs(hb.ListHandoffsRequest(parent=session))):
         assert (await rejected(call, grpc.StatusCode.NOT_FOUND)).reason == "SESSION_NOT_FOUND"
+
+
+async def test_a_handed_over_call_is_audited_per_persona_on_the_turns_each_played(
+        transcripts, handoffs, analyses, cfo):
+    session = await new_session(transcripts)
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    gateway.send(utterance(1, "Who signs off on this?"),
+                 utterance(2, "I can walk you through our process but the budget sits with finance.",
+                           role=pb.ROLE_ASSISTANT))
+    await gateway.acks_until(2)
+    handoff = await started(handoffs, session.name, cfo.name)
+    assert (await gateway.read()).command.name == handoff.command
+    gateway.send(pb.StreamSessionRequest(command_ack=pb.CommandAck(command=handoff.command)),
+                 utterance(3, "What would you need to approve it?"),
+                 utterance(4, "Show me payback.", role=pb.ROLE_ASSISTANT),
+                 utterance(5, "Within two quarters."),
+                 utterance(6, "Then send numbers.", role=pb.ROLE_ASSISTANT))
+    await gateway.acks_until(6)
+    gateway.close()
+    await transcripts.EndSession(pb.EndSessionRequest(name=session.name))
+
+    audit = (await analyses.AuditSession(analysis_pb.AuditSessionRequest(session=session.name))).audit
+    assert (audit.persona, audit.persona_turn_count, audit.avg_words_per_turn) == (SARAH, 1, 13)
+    listed = (await analyses.ListPersonaAudits(analysis_pb.ListPersonaAuditsRequest(session=session.name))).audits
+    by_persona = {a.persona: a for a in listed}
+    assert set(by_persona) == {SARAH, cfo.name}
+    played = by_persona[cfo.name]
+    assert (played.persona_display_name, played.persona_turn_count, played.avg_words_per_turn) == (
+        "Dana Ortiz", 2, 3)
+    assert played.difficulty == cfo.difficulty
