@@ -30,9 +30,10 @@ SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
 
 _SOURCES: dict[int, str] = {
     pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
-    pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
+    pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end",
+    pb.TRIGGER_SOURCE_HANDOFF: "handoff"}
 _SOURCE_ENUMS = {"message_count": pb.TRIGGER_SOURCE_MESSAGE_COUNT, "manual": pb.TRIGGER_SOURCE_MANUAL,
-                 "session_end": pb.TRIGGER_SOURCE_SESSION_END}
+                 "session_end": pb.TRIGGER_SOURCE_SESSION_END, "handoff": pb.TRIGGER_SOURCE_HANDOFF}
 _ENGINES = {"local": pb.ENGINE_LOCAL, "openai": pb.ENGINE_OPENAI}
 _BANDS = {"red": pb.SCORE_BAND_RED, "yellow": pb.SCORE_BAND_YELLOW, "green": pb.SCORE_BAND_GREEN}
 _TYPES = {"context_injection": pb.SUGGESTION_TYPE_CONTEXT_INJECTION, "curveball": pb.SUGGESTION_TYPE_CURVEBALL,

@@ -11,7 +11,7 @@ from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import handoff_service_pb2 as hb
-from sparring.transcript.v1 import handoff_service_pb2_grpc
+from sparring.transcript.v1 import handoff_service_pb2_grpc, transcript_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway
@@ -20,6 +20,7 @@ from tests.e2e.test_persona_api import create
 from tests.e2e.transcript_checks import rejected
 from tests.e2e.transcript_fixtures import new_session, utterance
 from tests.security import OTHER_ORGANIZATION, secure_channel, token
+from transcript_svc.app import build as build_transcript
 
 SARAH = "personas/sarah-chen"
 REASON = "The candidate asked who signs off on the budget"
@@ -29,6 +30,18 @@ REASON = "The candidate asked who signs off on the budget"
 async def handoffs(transcript_server):
     async with secure_channel(transcript_server) as channel:
         yield handoff_service_pb2_grpc.HandoffServiceStub(channel)
+
+
+@pytest_asyncio.fixture
+async def analysed(transcript_settings, engine, transcript_schema, analysis_server):
+    """A transcript replica that hands its analysis requests to the analysis service, as `make run` wires it:
+    its transcript and handoff stubs."""
+    app = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
+    await app.start()
+    async with secure_channel(app.address) as channel:
+        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
+               handoff_service_pb2_grpc.HandoffServiceStub(channel))
+    await app.stop(grace=1)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -233,3 +246,22 @@ async def test_a_handed_over_call_is_audited_per_persona_on_the_turns_each_playe
     assert (played.persona_display_name, played.persona_turn_count, played.avg_words_per_turn) == (
         "Dana Ortiz", 2, 3)
     assert played.difficulty == cfo.difficulty
+
+
+async def test_the_calls_watchers_get_a_reading_as_the_new_persona_takes_over(analysed, analyses, cfo):
+    transcripts, handoffs = analysed
+    session = await new_session(transcripts)
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    gateway.send(utterance(1, "Who decides on the budget here?"),
+                 utterance(2, "Our CFO does.", role=pb.ROLE_ASSISTANT))
+    await gateway.acks_until(2)
+    watch = analyses.WatchSession(analysis_pb.WatchSessionRequest(session=session.name))
+    assert (await watch.read()).snapshot.session == session.name
+
+    await started(handoffs, session.name, cfo.name)
+    reading = (await watch.read()).analysis
+    assert (reading.trigger.source, reading.trigger.trigger_id, reading.window.last_sequence) == (
+        analysis_pb.TRIGGER_SOURCE_HANDOFF, "handoff-2", 2)
+    watch.cancel()
+    gateway.close()

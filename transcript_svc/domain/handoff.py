@@ -12,6 +12,8 @@ from svckit.errors import Violations
 if TYPE_CHECKING:  # the session model names Handoff in its commands
     from transcript_svc.domain.model import Message
 
+# The outbox kind asking the analysis service for a reading as the new persona takes over, for the call's watchers.
+HANDOFF_KIND = "handoff"
 MAX_REASON_CHARS = 500
 MAX_PREFERENCES = 20
 MAX_PREFERENCE_CHARS = 200

@@ -23,6 +23,7 @@ from svckit.identity import Principal
 from svckit.names import check_resource_id
 from svckit.usecase import Mutation, run_idempotent
 from transcript_svc.domain.handoff import (
+    HANDOFF_KIND,
     SUMMARY_TURNS,
     Handoff,
     HandoffRequest,
@@ -123,6 +124,9 @@ class Handoffs:
                 current, current_persona=handoff.accepted_persona, revision=current.revision + 1,
                 update_time=handoff.create_time))
             await uow.announce.command_sent(organization, session_id, command.id)
+            if current.last_sequence:  # the watchers get a reading as the new persona takes over
+                await uow.outbox.enqueue(organization, session_id, HANDOFF_KIND, current.last_sequence)
+                await uow.announce.outbox_due()
             return handoff
 
         async with self.uow() as uow:

@@ -60,6 +60,11 @@ class _TriggerSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trigger
     """The session ended: the final reading, of the whole call, stored before the
     post-call audit.
     """
+    TRIGGER_SOURCE_HANDOFF: _TriggerSource.ValueType  # 70
+    """The transcript service: the call was handed to another persona
+    (HandoffService), so watchers get a reading as the new persona takes over;
+    trigger_id "handoff-{sequence}".
+    """
 
 class TriggerSource(_TriggerSource, metaclass=_TriggerSourceEnumTypeWrapper):
     """What caused an analysis."""
@@ -72,6 +77,11 @@ TRIGGER_SOURCE_MANUAL: TriggerSource.ValueType  # 2
 TRIGGER_SOURCE_SESSION_END: TriggerSource.ValueType  # 3
 """The session ended: the final reading, of the whole call, stored before the
 post-call audit.
+"""
+TRIGGER_SOURCE_HANDOFF: TriggerSource.ValueType  # 70
+"""The transcript service: the call was handed to another persona
+(HandoffService), so watchers get a reading as the new persona takes over;
+trigger_id "handoff-{sequence}".
 """
 Global___TriggerSource: _TypeAlias = TriggerSource  # noqa: Y015
 
