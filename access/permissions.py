@@ -24,6 +24,7 @@ _MEMORY = "/sparring.persona.v1.MemoryService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _HANDOFF = "/sparring.transcript.v1.HandoffService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
+_SWITCHING = "/sparring.analysis.v1.SwitchingRuleService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
 _AUDIT_LOG = "/sparring.auditlog.v1.AuditLogService/"
 
@@ -94,6 +95,11 @@ PERMISSIONS: dict[str, MethodRule] = {
                                      note="interviewers: only their own sessions"),
     _HANDOFF + "GetHandoff": _SESSION_READ,
     _HANDOFF + "ListHandoffs": _SESSION_READ,
+    # Switching rules (the analysis service evaluates them on live calls)
+    _SWITCHING + "CreateSwitchingRule": _rule(AUTHOR, mutating=True),
+    _SWITCHING + "GetSwitchingRule": _CATALOGUE_READ,
+    _SWITCHING + "ListSwitchingRules": _CATALOGUE_READ,
+    _SWITCHING + "DeleteSwitchingRule": _rule(AUTHOR, mutating=True),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

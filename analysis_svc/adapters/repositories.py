@@ -40,7 +40,8 @@ _CALL_ORDER = (_rows.up_to_sequence, _rows.create_time, _rows.analysis_id)
 
 
 def _suggestion(row: Any) -> StoredSuggestion:
-    suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label)
+    suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label,
+                            row.switching_rule)
     return StoredSuggestion(row.id, row.analysis_id, row.session_id, suggestion, row.state, row.create_time,
                             row.command, row.dismiss_reason, row.resolve_time, row.revision, row.position)
 
@@ -107,7 +108,7 @@ class AnalysisRepository:
             await self._c.execute(insert(t.voice_analysis).values([{
                 **common, "id": str(uuid.uuid4()), "kind": suggestion.type.value, "position": position,
                 "suggestion_text": suggestion.text, "label": suggestion.label,
-                "priority": suggestion.priority.value, "state": "open",
+                "switching_rule": suggestion.switching_rule, "priority": suggestion.priority.value, "state": "open",
             } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
         return True
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from svckit.db import request_log_table
 
@@ -43,6 +43,7 @@ voice_analysis = sa.Table(
     sa.Column("latency_ms", sa.Float),
     sa.Column("suggestion_text", sa.Text),
     sa.Column("label", sa.Text),
+    sa.Column("switching_rule", sa.Text, nullable=False),
     sa.Column("priority", sa.Text),
     sa.Column("state", sa.Text),
     sa.Column("command", sa.Text, nullable=False),
@@ -76,3 +77,20 @@ persona_audits = sa.Table(
 )
 
 request_log = request_log_table(metadata, per_organization=True)
+
+switching_rules = sa.Table(
+    "switching_rules", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("from_persona", sa.Text, nullable=False),
+    sa.Column("to_persona", sa.Text, nullable=False),
+    sa.Column("fallback_personas", ARRAY(sa.Text), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("pattern", sa.Text, nullable=False),
+    sa.Column("say_meter_below", sa.Integer, nullable=False),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("auto_apply", sa.Boolean, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delete_time", sa.DateTime(timezone=True)),
+)

@@ -23,6 +23,7 @@ class Window:
     blueprint: str
     last_durable_sequence: int
     turns: tuple[Turn, ...]
+    persona: str = ""  # the persona playing the call now (its current persona after a handoff)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class SuggestionType(StrEnum):
     CONTEXT_INJECTION = "context_injection"
     CURVEBALL = "curveball"
     FOLLOWUP_QUESTION = "followup_question"
+    HANDOFF = "handoff"
 
 
 class Priority(StrEnum):
@@ -49,6 +50,7 @@ class Suggestion:
     text: str
     priority: Priority
     label: str
+    switching_rule: str = ""  # the rule that raised a HANDOFF suggestion, "switchingRules/{id}"
 
 
 @dataclass(frozen=True, slots=True)

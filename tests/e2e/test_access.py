@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
-from sparring.analysis.v1 import analysis_service_pb2
+from sparring.analysis.v1 import analysis_service_pb2, switching_rule_service_pb2
 from sparring.auditlog.v1 import audit_log_service_pb2
 from sparring.learning.v1 import learning_service_pb2
 from sparring.persona.v1 import memory_service_pb2, persona_service_pb2_grpc
@@ -48,7 +48,7 @@ from tests.security import ADMIN, CREDENTIALS, ORGANIZATION, secure_channel, sec
 from transcript_svc.app import SPEC as TRANSCRIPT
 
 CONTRACTS = (persona_pb, memory_service_pb2, transcript_service_pb2, handoff_service_pb2, analysis_service_pb2,
-             learning_service_pb2, audit_log_service_pb2)
+             switching_rule_service_pb2, learning_service_pb2, audit_log_service_pb2)
 # Served by every one of the four servers, over its own service's log.
 EVERY_SERVER = "/sparring.auditlog."
 CALL_TIMEOUT = 10.0
