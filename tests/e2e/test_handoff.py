@@ -265,3 +265,22 @@ async def test_the_calls_watchers_get_a_reading_as_the_new_persona_takes_over(an
         analysis_pb.TRIGGER_SOURCE_HANDOFF, "handoff-2", 2)
     watch.cancel()
     gateway.close()
+
+
+async def test_erasing_a_candidate_empties_what_its_handoff_packets_remembered(transcripts, handoffs, cfo, channel):
+    candidate = uid()
+    memories = memory_service_pb2_grpc.MemoryServiceStub(channel)
+    await memories.UpdateWorkingMemory(mb.UpdateWorkingMemoryRequest(
+        working_memory=mb.WorkingMemory(name=f"{SARAH}/candidates/{candidate}/workingMemory",
+                                        scratchpad={"budget": "120k approved for Q3"}),
+        update_mask=field_mask_pb2.FieldMask(paths=["scratchpad"])))
+    session = await new_session(transcripts, candidate=f"candidates/{candidate}")
+    handoff = await started(handoffs, session.name, cfo.name)
+    assert "120k approved for Q3" in handoff.system_prompt
+
+    await transcripts.ForgetCandidate(pb.ForgetCandidateRequest(candidate=f"candidates/{candidate}"))
+    forgotten = await get(handoffs, handoff.name)
+    command = (await transcripts.GetCommand(pb.GetCommandRequest(name=handoff.command))).command
+    for packet in (forgotten, command.handoff):
+        assert (dict(packet.working_memory), packet.system_prompt, packet.first_message) == ({}, "", "")
+        assert packet.reason == handoff.reason

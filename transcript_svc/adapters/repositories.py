@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from svckit.records import from_record, to_record
@@ -25,6 +25,9 @@ from transcript_svc.domain.model import (
 )
 from transcript_svc.service_layer.ports import SessionFilters
 
+# What a handoff packet keeps once its candidate's memory is erased: nothing the personas remembered of it.
+_FORGOTTEN_PACKET = sa.literal(
+    '{"working_memory": {}, "active_goals": [], "pending_actions": [], "system_prompt": "", "first_message": ""}')
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
 
 
@@ -95,6 +98,17 @@ class SessionRepository:
             current_persona=session.current_persona, revision=session.revision, update_time=session.update_time))
 
     async def forget_candidate(self, organization: str, candidate: str) -> int:
+        # The handoff packets of its sessions hold what the personas remembered of it: emptied first.
+        of_candidate = sa.select(t.sessions.c.id).where(
+            t.sessions.c.organization == organization, t.sessions.c.candidate == candidate).scalar_subquery()
+        forgotten = sa.cast(_FORGOTTEN_PACKET, JSONB)
+        await self._c.execute(t.handoffs.update().where(
+            t.handoffs.c.organization == organization, t.handoffs.c.session_id.in_(of_candidate),
+        ).values(packet=t.handoffs.c.packet.op("||")(forgotten)))
+        await self._c.execute(t.commands.update().where(
+            t.commands.c.organization == organization, t.commands.c.session_id.in_(of_candidate),
+            t.commands.c.handoff.is_not(None),
+        ).values(handoff=t.commands.c.handoff.op("||")(forgotten)))
         changed = await self._c.execute(t.sessions.update().where(
             t.sessions.c.organization == organization, t.sessions.c.candidate == candidate).values(candidate=""))
         log = t.request_log
