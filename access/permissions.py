@@ -24,7 +24,9 @@ _MEMORY = "/sparring.persona.v1.MemoryService/"
 _VOICE_AGENTS = "/sparring.persona.v1.VoiceAgentService/"
 _SAFETY_POLICY = "/sparring.persona.v1.SafetyPolicyService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
+_HANDOFF = "/sparring.transcript.v1.HandoffService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
+_SWITCHING = "/sparring.analysis.v1.SwitchingRuleService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
 _AUDIT_LOG = "/sparring.auditlog.v1.AuditLogService/"
 
@@ -107,6 +109,15 @@ PERMISSIONS: dict[str, MethodRule] = {
     _TRANSCRIPT + "ListVoiceRounds": _SESSION_READ,
     _TRANSCRIPT + "EndVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True,
                                          note="interviewers and gateways: only their own sessions"),
+    _HANDOFF + "StartHandoff": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
+                                     note="interviewers: only their own sessions"),
+    _HANDOFF + "GetHandoff": _SESSION_READ,
+    _HANDOFF + "ListHandoffs": _SESSION_READ,
+    # Switching rules (the analysis service evaluates them on live calls)
+    _SWITCHING + "CreateSwitchingRule": _rule(AUTHOR, mutating=True),
+    _SWITCHING + "GetSwitchingRule": _CATALOGUE_READ,
+    _SWITCHING + "ListSwitchingRules": _CATALOGUE_READ,
+    _SWITCHING + "DeleteSwitchingRule": _rule(AUTHOR, mutating=True),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
                                          note="interviewers: only their own sessions"),

@@ -3,7 +3,8 @@ with the same engines (`local`, and `openai` when ANALYSIS_OPENAI_BASE_URL is se
 
 from __future__ import annotations
 
-from sparring.analysis.v1 import analysis_service_pb2_grpc
+import grpc
+from sparring.analysis.v1 import analysis_service_pb2_grpc, switching_rule_service_pb2, switching_rule_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
@@ -16,16 +17,19 @@ from analysis_svc.adapters.openai_engine import OpenAIEngine
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
+from analysis_svc.adapters.transcript_handoffs import TranscriptHandoffs
 from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.adapters.unit_of_work import CHANGES_CHANNEL, AnalysisDatabase
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.domain.model import StoredAudit
 from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer, audit_message
+from analysis_svc.entrypoints.switching_rule_servicer import SwitchingRuleServicer
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.session_access import SessionAccess
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
+from analysis_svc.service_layer.switching_rules import SwitchingRules
 from analysis_svc.service_layer.watchers import Watchers
 from svckit.audit_log import AuditLog
 from svckit.notify import PgListener
@@ -33,6 +37,13 @@ from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
 from svckit.transport import Security
+
+SWITCHING_RULE_SERVICE = switching_rule_service_pb2.DESCRIPTOR.services_by_name["SwitchingRuleService"].full_name
+
+
+def add_servicers(server: grpc.aio.Server, analyses: AnalysisServicer, rules: SwitchingRuleServicer) -> None:
+    analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(analyses, server)
+    switching_rule_service_pb2_grpc.add_SwitchingRuleServiceServicer_to_server(rules, server)
 
 
 async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
@@ -50,10 +61,11 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     access = SessionAccess(SessionDirectory(transcripts, settings.session_cache_size))
     contexts = CallContexts(transcripts, security.link(settings.persona_address), settings.transcript_timeout_seconds,
                             settings.session_cache_size)
+    rules = SwitchingRules(database, TranscriptHandoffs(transcript, settings.transcript_timeout_seconds))
     analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access,
-                        contexts)
+                        contexts, rules)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
-    actions = SuggestionActions(database, commands, access)
+    actions = SuggestionActions(database, commands, access, rules)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine),
                     analyses)
@@ -66,10 +78,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         watchers.stop_all()
 
     app = GrpcApp(
-        service_names=[SERVICE.full_name],
+        service_names=[SERVICE.full_name, SWITCHING_RULE_SERVICE],
         error_domain="analysis.sparring.dev",
-        add_servicers=lambda server: analysis_service_pb2_grpc.add_AnalysisServiceServicer_to_server(
-            AnalysisServicer(analyses, actions, audits, watchers), server),
+        add_servicers=lambda server: add_servicers(server, AnalysisServicer(analyses, actions, audits, watchers),
+                                                   SwitchingRuleServicer(rules)),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

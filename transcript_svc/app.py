@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
+import grpc
+from sparring.persona.v1 import memory_service_pb2_grpc
+from sparring.transcript.v1 import (
+    handoff_service_pb2,
+    handoff_service_pb2_grpc,
+    transcript_service_pb2,
+    transcript_service_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
@@ -23,13 +30,16 @@ from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
 from transcript_svc.adapters.group_commit import GroupCommitter
+from transcript_svc.adapters.handoff_personas import HandoffPersonas
 from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.entrypoints.handoff_servicer import HandoffServicer
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
+from transcript_svc.service_layer.handoffs import Handoffs
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
 from transcript_svc.service_layer.recording import Recording
@@ -39,13 +49,20 @@ from transcript_svc.service_layer.voice_rounds import VoiceRounds
 log = logging.getLogger("transcript.app")
 
 SERVICE_NAME = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"].full_name
+HANDOFF_SERVICE_NAME = handoff_service_pb2.DESCRIPTOR.services_by_name["HandoffService"].full_name
 ERROR_DOMAIN = "transcript.sparring.dev"
+
+
+def add_servicers(server: grpc.aio.Server, transcripts: TranscriptServicer, handoffs: HandoffServicer) -> None:
+    transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(transcripts, server)
+    handoff_service_pb2_grpc.add_HandoffServiceServicer_to_server(handoffs, server)
 
 
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
     security = Security(settings, PERMISSIONS)
-    personas = PersonaClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
+    persona_link = security.link(settings.persona_address)
+    personas = PersonaClient(persona_link, settings.persona_timeout_seconds)
     policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
                                   settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     reads = autocommit(engine)
@@ -55,6 +72,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
     voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
+    handoffs = Handoffs(transcripts.uow, transcripts.read,
+                        HandoffPersonas(personas, memory_service_pb2_grpc.MemoryServiceStub(persona_link.channel)))
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
@@ -94,10 +113,10 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         live.stop_all()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, HANDOFF_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
-            TranscriptServicer(transcripts, stream, voice_rounds), server),
+        add_servicers=lambda server: add_servicers(server, TranscriptServicer(transcripts, stream, voice_rounds),
+                                                   HandoffServicer(handoffs)),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

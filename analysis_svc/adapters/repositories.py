@@ -41,7 +41,7 @@ _CALL_ORDER = (_rows.up_to_sequence, _rows.create_time, _rows.analysis_id)
 
 def _suggestion(row: Any) -> StoredSuggestion:
     suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label,
-                            tuple(row.cites))
+                            tuple(row.cites), row.switching_rule)
     return StoredSuggestion(row.id, row.analysis_id, row.session_id, suggestion, row.state, row.create_time,
                             row.command, row.dismiss_reason, row.resolve_time, row.revision, row.position)
 
@@ -108,7 +108,8 @@ class AnalysisRepository:
             await self._c.execute(insert(t.voice_analysis).values([{
                 **common, "id": str(uuid.uuid4()), "kind": suggestion.type.value, "position": position,
                 "suggestion_text": suggestion.text, "label": suggestion.label,
-                "priority": suggestion.priority.value, "state": "open", "cites": list(suggestion.cites),
+                "switching_rule": suggestion.switching_rule, "priority": suggestion.priority.value, "state": "open",
+                "cites": list(suggestion.cites),
             } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
         return True
 
@@ -210,12 +211,13 @@ class AuditRepository:
         self._c = connection
 
     async def add(self, organization: str, audit: NewAudit) -> bool:
-        """Stores the audit; False when the session already had one."""
+        """Stores the audit; False when the session already had one of its persona."""
         inserted = (await self._c.execute(insert(t.persona_audits).values(
             id=audit.id, organization=organization, session_id=audit.session_id, persona=audit.persona,
             persona_display_name=audit.persona_display_name, blueprint=audit.blueprint,
             audit=to_record(audit.audit), engine=audit.engine, engine_fallback=audit.engine_fallback,
-        ).on_conflict_do_nothing(index_elements=[_audits.organization, _audits.session_id])
+            first_sequence=audit.first_sequence,
+        ).on_conflict_do_nothing(index_elements=[_audits.organization, _audits.session_id, _audits.persona])
             .returning(_audits.id))).first()
         return inserted is not None
 
@@ -225,8 +227,10 @@ class AuditRepository:
         return stored_audit(row) if row else None
 
     async def of_session(self, organization: str, session_id: str) -> StoredAudit | None:
+        """The audit of the persona that started the call (a handed-over call has one per persona)."""
         row = (await self._c.execute(sa.select(t.persona_audits).where(
-            _audits.organization == organization, _audits.session_id == session_id))).first()
+            _audits.organization == organization, _audits.session_id == session_id,
+        ).order_by(_audits.first_sequence).limit(1))).first()
         return stored_audit(row) if row else None
 
     async def newest_first(self, organization: str, *, session_id: str | None, persona: str | None,

@@ -43,6 +43,7 @@ voice_analysis = sa.Table(
     sa.Column("latency_ms", sa.Float),
     sa.Column("suggestion_text", sa.Text),
     sa.Column("label", sa.Text),
+    sa.Column("switching_rule", sa.Text, nullable=False),
     sa.Column("priority", sa.Text),
     sa.Column("cites", ARRAY(sa.BigInteger), nullable=False, server_default="{}"),  # a suggestion's messages
     sa.Column("state", sa.Text),
@@ -66,6 +67,7 @@ persona_audits = sa.Table(
     sa.Column("audit", JSONB, nullable=False),
     sa.Column("engine", sa.Text, nullable=False),
     sa.Column("engine_fallback", sa.Boolean, nullable=False),
+    sa.Column("first_sequence", sa.BigInteger, nullable=False),
     sa.Column("delivery_state", sa.Text, nullable=False),
     sa.Column("delivery_attempts", sa.Integer, nullable=False),
     sa.Column("last_delivery_error", sa.Text, nullable=False),
@@ -76,3 +78,20 @@ persona_audits = sa.Table(
 )
 
 request_log = request_log_table(metadata, per_organization=True)
+
+switching_rules = sa.Table(
+    "switching_rules", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("from_persona", sa.Text, nullable=False),
+    sa.Column("to_persona", sa.Text, nullable=False),
+    sa.Column("fallback_personas", ARRAY(sa.Text), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("pattern", sa.Text, nullable=False),
+    sa.Column("say_meter_below", sa.Integer, nullable=False),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("auto_apply", sa.Boolean, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delete_time", sa.DateTime(timezone=True)),
+)

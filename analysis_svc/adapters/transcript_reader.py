@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+from sparring.transcript.v1 import handoff_service_pb2, handoff_service_pb2_grpc, transcript_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
-from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.domain.model import EndedCall, Window
 from calls.turns import Role, Turn
@@ -22,6 +22,7 @@ class TranscriptReader:
     def __init__(self, link: ServiceLink, timeout_seconds: float) -> None:
         self._link = link
         self._stub = transcript_service_pb2_grpc.TranscriptServiceStub(link.channel)
+        self._handoffs = handoff_service_pb2_grpc.HandoffServiceStub(link.channel)
         self._timeout = timeout_seconds
 
     async def session(self, organization: str, session_id: str) -> pb.Session:
@@ -54,7 +55,7 @@ class TranscriptReader:
             raise self._error(name, error) from error
         blueprint = blueprint_name(session.blueprint) or "sales"
         turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)
-        return Window(blueprint, listed.last_durable_sequence, turns)
+        return Window(blueprint, listed.last_durable_sequence, turns, session.current_persona or session.persona)
 
     async def ended_call(self, organization: str, session_id: str) -> EndedCall:
         """Every message of an ended session; FAILED_PRECONDITION while it is still live."""
@@ -74,7 +75,11 @@ class TranscriptReader:
                 token = page.next_page_token
                 if not token:
                     break
+            handoffs = (await self._handoffs.ListHandoffs(handoff_service_pb2.ListHandoffsRequest(parent=name),
+                                                          **options)).handoffs
         except grpc.aio.AioRpcError as error:
             raise self._error(name, error) from error
         blueprint = blueprint_name(session.blueprint) or "sales"
-        return EndedCall(session.persona, blueprint, tuple(turns), session.scenario)
+        # Handoffs the gateway never accepted changed no turn.
+        handovers = tuple((h.accepted_persona, h.first_sequence) for h in handoffs if h.first_sequence)
+        return EndedCall(session.persona, blueprint, tuple(turns), session.scenario, handovers)

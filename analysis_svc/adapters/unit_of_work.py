@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analysis_svc.adapters import tables
 from analysis_svc.adapters.repositories import AnalysisRepository, AuditRepository
+from analysis_svc.adapters.switching_rules import SwitchingRuleRepository
 from svckit.db import RequestLog, UnitOfWork, autocommit
 from svckit.notify import notify
 
@@ -17,10 +18,12 @@ CHANGES_CHANNEL = "analysis_changes"
 class AnalysisUnitOfWork(UnitOfWork):
     analyses: AnalysisRepository
     audits: AuditRepository
+    switching_rules: SwitchingRuleRepository
 
     def bind(self, connection: AsyncConnection) -> None:
         self.analyses = AnalysisRepository(connection)
         self.audits = AuditRepository(connection)
+        self.switching_rules = SwitchingRuleRepository(connection)
 
     def requests_of(self, organization: str) -> RequestLog:
         return RequestLog(self.connection, tables.request_log, organization)

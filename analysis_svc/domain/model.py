@@ -10,7 +10,7 @@ from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.say_meter import SayMeter
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
-from calls.turns import Turn
+from calls.turns import Role, Turn
 
 # The trigger source of the reading of the whole call taken when it ends, before its audit.
 SESSION_END = "session_end"
@@ -23,6 +23,16 @@ class Window:
     blueprint: str
     last_durable_sequence: int
     turns: tuple[Turn, ...]
+    persona: str = ""  # the persona playing the call now (its current persona after a handoff)
+
+
+@dataclass(frozen=True)
+class PersonaPart:
+    """The turns one persona played in a call (and the candidate's turns while it played), from its first message."""
+
+    persona: str
+    first_sequence: int
+    turns: tuple[Turn, ...]
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,21 @@ class EndedCall:
     blueprint: str
     turns: tuple[Turn, ...]
     scenario: str = ""  # "scenarios/{id}", or "" when the session has none
+    # (persona, first sequence it played) of each handoff the gateway accepted, in order.
+    handovers: tuple[tuple[str, int], ...] = ()
+
+    def parts(self) -> list[PersonaPart]:
+        """Who played which turns, one part per persona in the order they first played. A persona handed the call
+        without saying anything in it has no part; the starting persona has one even when it holds no turn, so a
+        call with no messages is refused as before."""
+        starts = [(self.persona, 1), *self.handovers]
+        played: dict[str, tuple[int, list[Turn]]] = {}
+        for index, (persona, first) in enumerate(starts):
+            end = starts[index + 1][1] if index + 1 < len(starts) else None
+            _, turns = played.setdefault(persona, (first, []))
+            turns.extend(t for t in self.turns if t.sequence >= first and (end is None or t.sequence < end))
+        return [PersonaPart(persona, first, tuple(turns)) for persona, (first, turns) in played.items()
+                if persona == self.persona or any(turn.role is Role.ASSISTANT for turn in turns)]
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,7 @@ class NewAudit:
     audit: PersonaAudit
     engine: str
     engine_fallback: bool
+    first_sequence: int = 1  # the first message its persona played
 
 
 @dataclass(frozen=True)

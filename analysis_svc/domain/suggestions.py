@@ -48,6 +48,7 @@ class SuggestionType(StrEnum):
     CONTEXT_INJECTION = "context_injection"
     CURVEBALL = "curveball"
     FOLLOWUP_QUESTION = "followup_question"
+    HANDOFF = "handoff"
 
 
 class Priority(StrEnum):
@@ -70,6 +71,7 @@ class Suggestion:
     priority: Priority
     label: str
     cites: tuple[int, ...] = ()  # the sequences of the messages it answers
+    switching_rule: str = ""  # the rule that raised a HANDOFF suggestion, "switchingRules/{id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,14 @@ SERVICE = pb.DESCRIPTOR.services_by_name["AnalysisService"]
 
 _SOURCES: dict[int, str] = {
     pb.TRIGGER_SOURCE_UNSPECIFIED: "message_count", pb.TRIGGER_SOURCE_MESSAGE_COUNT: "message_count",
-    pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end"}
+    pb.TRIGGER_SOURCE_MANUAL: "manual", pb.TRIGGER_SOURCE_SESSION_END: "session_end",
+    pb.TRIGGER_SOURCE_HANDOFF: "handoff"}
 _SOURCE_ENUMS = {"message_count": pb.TRIGGER_SOURCE_MESSAGE_COUNT, "manual": pb.TRIGGER_SOURCE_MANUAL,
-                 "session_end": pb.TRIGGER_SOURCE_SESSION_END}
+                 "session_end": pb.TRIGGER_SOURCE_SESSION_END, "handoff": pb.TRIGGER_SOURCE_HANDOFF}
 _ENGINES = {"local": pb.ENGINE_LOCAL, "openai": pb.ENGINE_OPENAI}
 _BANDS = {"red": pb.SCORE_BAND_RED, "yellow": pb.SCORE_BAND_YELLOW, "green": pb.SCORE_BAND_GREEN}
 _TYPES = {"context_injection": pb.SUGGESTION_TYPE_CONTEXT_INJECTION, "curveball": pb.SUGGESTION_TYPE_CURVEBALL,
-          "followup_question": pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION}
+          "followup_question": pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION, "handoff": pb.SUGGESTION_TYPE_HANDOFF}
 _PRIORITIES = {"low": pb.PRIORITY_LOW, "medium": pb.PRIORITY_MEDIUM, "high": pb.PRIORITY_HIGH,
                "critical": pb.PRIORITY_CRITICAL}
 _STATES = {"open": pb.SUGGESTION_STATE_OPEN, "applied": pb.SUGGESTION_STATE_APPLIED,
@@ -59,6 +60,7 @@ def _suggestion(stored: StoredSuggestion, session_id: str) -> pb.Suggestion:
         name=f"sessions/{session_id}/suggestions/{stored.id}",
         analysis=f"sessions/{session_id}/analyses/{stored.analysis_id}",
         type=_TYPES[s.type.value], text=s.text, label=s.label, priority=_PRIORITIES[s.priority.value],
+        switching_rule=s.switching_rule,
         state=_STATES[stored.state], command=stored.command, dismiss_reason=stored.dismiss_reason,
         create_time=timestamp(stored.create_time), resolve_time=timestamp(stored.resolve_time), etag=stored.etag,
         cited_sequences=s.cites,

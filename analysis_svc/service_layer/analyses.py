@@ -26,10 +26,12 @@ from analysis_svc.domain.model import (
     Window,
     metrics_record,
 )
-from analysis_svc.domain.suggestions import not_made
+from analysis_svc.domain.suggestions import not_made, stage_for
+from analysis_svc.domain.switching import LiveMoment
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import AnalysisEngine, CallContexts, Database, TranscriptReader, understands
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
+from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
 from svckit.openai_json import deadline_of
@@ -59,6 +61,7 @@ class NewReading:
     blueprint: str
     live: LiveWindow
     measures: ConversationMetrics
+    persona: str = ""  # the persona playing, for a live reading's switching rules; '' for the final reading
 
 
 class Analyses:
@@ -66,9 +69,11 @@ class Analyses:
     session's interviewer that ``session_access`` lets in."""
 
     def __init__(self, database: Database, transcripts: TranscriptReader, page_tokens: PageTokens,
-                 engines: Engines[AnalysisEngine], access: SessionAccess, contexts: CallContexts) -> None:
+                 engines: Engines[AnalysisEngine], access: SessionAccess, contexts: CallContexts,
+                 rules: SwitchingRules | None = None) -> None:
         self._database = database
         self._contexts = contexts
+        self._rules = rules
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._engines = engines
@@ -113,7 +118,7 @@ class Analyses:
         shown = window.turns[-size:]
         live = LiveWindow(session_id, window.blueprint, shown, made, context)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
-                             measures)
+                             measures, window.persona)
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
@@ -139,15 +144,21 @@ class Analyses:
             return await chosen.analyse(live, measures)
 
         judged = await self._engines.run(engine, judge, deadline, f"sessions/{session_id}")
+        # Whichever engine judged, nothing the session has had is raised again.
+        suggestions = tuple(not_made(judged.result.suggestions, live.made))
+        fired = None
+        if self._rules is not None and reading.persona:
+            fired = await self._rules.fired(organization, session_id, LiveMoment(
+                reading.persona, live.turns, judged.result.say_meter.score, stage_for(reading.up_to_sequence)))
+            if fired is not None:
+                suggestions += (handoff_suggestion(fired),)
         analysis = NewAnalysis(
             id=str(uuid.uuid4()), session_id=session_id, trigger_id=reading.trigger_id,
             trigger_source=reading.source, up_to_sequence=reading.up_to_sequence,
             window_first=live.turns[0].sequence, window_last=live.turns[-1].sequence, window_count=len(live.turns),
             blueprint=reading.blueprint, say_meter=judged.result.say_meter, metrics=metrics_record(measures),
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            # Whichever engine judged, nothing the session has had is raised again.
-            suggestions=tuple(not_made(judged.result.suggestions, live.made)),
+            latency_ms=(time.perf_counter() - started) * 1000, suggestions=suggestions,
             call_measures=running.to_record(measures), language=live.language,
             language_supported=understands(self._engines.named(judged.engine), live.language))
         trigger_id = reading.trigger_id
@@ -158,7 +169,10 @@ class Analyses:
                 return winner, True
             await uow.announce(f"{organization}/{session_id}:{analysis.id}")
             await uow.commit()
-        return await self.stored_analysis(organization, session_id, analysis.id), False
+        stored = await self.stored_analysis(organization, session_id, analysis.id)
+        if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
+            stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
+        return stored, False
 
     async def get_analysis(self, caller: Principal, session_id: str, analysis_id: str) -> StoredAnalysis:
         await self._access.require(caller, session_id, READERS)

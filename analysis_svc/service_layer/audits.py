@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from analysis_svc.domain.model import NewAudit, StoredAudit
+from analysis_svc.domain.model import AuditedPersona, NewAudit, PersonaPart, StoredAudit
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import AuditEngine, Database, PersonaProfiles, TranscriptReader
@@ -53,27 +53,36 @@ class Audits:
         if existing is not None:
             return existing, True
         call = await self._transcripts.ended_call(organization, session_id)
-        persona, _ = await asyncio.gather(self._personas.persona(call.persona, call.scenario),
-                                          self._analyses.final_reading(organization, session_id, call, deadline))
+        parts = call.parts()
+        # A call handed over from persona to persona: each persona is audited on its own turns, against its profile.
+        profiles = asyncio.gather(*(self._personas.persona(part.persona, call.scenario) for part in parts))
+        personas, _ = await asyncio.gather(profiles,
+                                           self._analyses.final_reading(organization, session_id, call, deadline))
+        audits = [await self._audit(session_id, engine, deadline, call.blueprint, part, persona)
+                  for part, persona in zip(parts, personas, strict=True)]
+        async with self._database.transaction() as uow:
+            added = False
+            for new in audits:
+                if await uow.audits.add(organization, new):
+                    added = True
+                    await uow.announce(f"{organization}/{session_id}:audit:{new.id}")
+            await uow.commit()
+        stored = await self.of_session(organization, session_id)
+        assert stored is not None
+        return stored, not added
 
+    async def _audit(self, session_id: str, engine: str, deadline: float | None, blueprint: str, part: PersonaPart,
+                     persona: AuditedPersona) -> NewAudit:
         async def audit(auditor: AuditEngine) -> PersonaAudit:
-            return await auditor.audit(call.turns, persona.profile)
+            return await auditor.audit(part.turns, persona.profile)
 
         try:
             produced = await self._engines.run(engine, audit, deadline, f"sessions/{session_id}")
         except ValueError as error:
             raise FailedPrecondition(f"sessions/{session_id}: {error}", reason="NO_MESSAGES") from error
-        new = NewAudit(id=str(uuid.uuid4()), session_id=session_id, persona=persona.name,
-                       persona_display_name=persona.display_name, blueprint=call.blueprint, audit=produced.result,
-                       engine=produced.engine, engine_fallback=produced.fallback)
-        async with self._database.transaction() as uow:
-            added = await uow.audits.add(organization, new)
-            if added:
-                await uow.announce(f"{organization}/{session_id}:audit:{new.id}")
-            await uow.commit()
-        stored = await self.of_session(organization, session_id)
-        assert stored is not None
-        return stored, not added
+        return NewAudit(id=str(uuid.uuid4()), session_id=session_id, persona=persona.name,
+                        persona_display_name=persona.display_name, blueprint=blueprint, audit=produced.result,
+                        engine=produced.engine, engine_fallback=produced.fallback, first_sequence=part.first_sequence)
 
     async def get(self, organization: str, audit_id: str) -> StoredAudit:
         async with self._database.read() as uow:

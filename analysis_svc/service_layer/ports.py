@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from analysis_svc.domain.model import (
     Window,
 )
 from analysis_svc.domain.suggestions import CallContext, Suggestion
+from analysis_svc.domain.switching import SwitchingRule
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 
@@ -58,6 +60,20 @@ class AuditRepository(Protocol):
                            limit: int) -> list[StoredAudit]: ...
 
 
+class SwitchingRuleRepository(Protocol):
+    """Every method reads or writes within ``organization`` only; deleted rules are not found."""
+
+    async def add(self, organization: str, rule: SwitchingRule) -> bool: ...
+
+    async def get(self, organization: str, rule_id: str) -> SwitchingRule | None: ...
+
+    async def active(self, organization: str) -> list[SwitchingRule]:
+        """Highest priority first."""
+        ...
+
+    async def delete(self, organization: str, rule_id: str, when: datetime) -> bool: ...
+
+
 class RequestLog(Protocol):
     """Responses of mutating requests by request id (``svckit.db.RequestLog``)."""
 
@@ -70,6 +86,8 @@ class UnitOfWork(Protocol):
     def analyses(self) -> AnalysisRepository: ...
     @property
     def audits(self) -> AuditRepository: ...
+    @property
+    def switching_rules(self) -> SwitchingRuleRepository: ...
 
     def requests_of(self, organization: str) -> RequestLog:
         """The request ids of one organization: another's are never seen."""
@@ -116,6 +134,13 @@ class CallContexts(Protocol):
 class CommandSender(Protocol):
     async def send(self, organization: str, session_id: str, suggestion_name: str, suggestion: Suggestion) -> str:
         """Sends the suggestion to the live call; returns the command's name. Idempotent on the suggestion."""
+
+
+class HandoffStarter(Protocol):
+    async def start(self, organization: str, session_id: str, suggestion_name: str, rule: SwitchingRule) -> str:
+        """Hands the live call over as ``rule`` says; returns the name of the command that carries it to the call.
+        Idempotent on the suggestion."""
+        ...
 
 
 class AnalysisEngine(Protocol):

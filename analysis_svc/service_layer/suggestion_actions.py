@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from analysis_svc.domain.model import StoredSuggestion
 from analysis_svc.service_layer.ports import CommandSender, Database, UnitOfWork
@@ -10,17 +11,22 @@ from analysis_svc.service_layer.session_access import ACTORS, SessionAccess
 from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from svckit.usecase import Mutation, run_idempotent
 
-_APPLICABLE = {"context_injection", "curveball"}
+if TYPE_CHECKING:  # the rules resolve the suggestions they apply themselves with this module's _resolve
+    from analysis_svc.service_layer.switching_rules import SwitchingRules
+
+_APPLICABLE = {"context_injection", "curveball", "handoff"}
 MAX_REASON = 500
 
 Action = Callable[[UnitOfWork, StoredSuggestion], Awaitable[StoredSuggestion]]
 
 
 class SuggestionActions:
-    def __init__(self, database: Database, commands: CommandSender, access: SessionAccess) -> None:
+    def __init__(self, database: Database, commands: CommandSender, access: SessionAccess,
+                 rules: SwitchingRules | None = None) -> None:
         self._database = database
         self._commands = commands
         self._access = access
+        self._rules = rules
 
     async def apply(self, session_id: str, suggestion_id: str, etag: str, mutation: Mutation) -> StoredSuggestion:
         async def action(uow: UnitOfWork, current: StoredSuggestion) -> StoredSuggestion:
@@ -33,7 +39,12 @@ class SuggestionActions:
                 raise FailedPrecondition(f"{name} is a question for the candidate, not a command for the call",
                                          reason="SUGGESTION_NOT_APPLICABLE")
             # The command's request id is the suggestion's name: a retry after a crash here sends it once.
-            command = await self._commands.send(mutation.caller.organization, session_id, name, current.suggestion)
+            if current.suggestion.switching_rule and self._rules is not None:
+                command = await self._rules.start(uow, mutation.caller.organization, session_id, name,
+                                                  current.suggestion.switching_rule)
+            else:
+                command = await self._commands.send(mutation.caller.organization, session_id, name,
+                                                    current.suggestion)
             return await _resolve(uow, mutation.caller.organization, current, "applied", command=command)
 
         return await self._act(session_id, suggestion_id, etag, mutation, "ApplySuggestion", action)

@@ -135,6 +135,19 @@ class FixedPolicies:
         return self.policy
 
 
+class NoHandoffs:
+    """The use cases under test here start no handoffs (tests/e2e/test_handoff.py does): a session has none."""
+
+    async def pending(self, organization: str, session_id: str) -> str | None:
+        return None
+
+    async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
+        return None
+
+    async def close(self, organization: str, session_id: str, when: datetime) -> None:
+        return None
+
+
 class FakeOutbox:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
@@ -187,6 +200,10 @@ class FakeTranscriptUnitOfWork:
     @property
     def commands(self) -> FakeCommands:
         return FakeCommands(self._working)
+
+    @property
+    def handoffs(self) -> NoHandoffs:
+        return NoHandoffs()
 
     @property
     def outbox(self) -> FakeOutbox:

@@ -6,6 +6,7 @@ from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 
 from svckit.transport import ServiceLink
+from transcript_svc.domain.handoff import HANDOFF_KIND
 
 
 class AnalysisClient:
@@ -22,6 +23,10 @@ class AnalysisClient:
         if kind == "audit":
             await self._stub.AuditSession(pb.AuditSessionRequest(session=session, request_id=f"audit-{session_id}"),
                                           **options)
+        elif kind == HANDOFF_KIND:
+            await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
+                session=session, up_to_sequence=up_to_sequence, trigger_id=f"handoff-{up_to_sequence}",
+                source=pb.TRIGGER_SOURCE_HANDOFF), **options)
         else:
             await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
                 session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"), **options)

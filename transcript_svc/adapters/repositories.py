@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from guardrails.actions import RecentCommands
+from svckit.records import from_record, to_record
 from transcript_svc.adapters import tables as t
 from transcript_svc.adapters.channels import STREAMS_CHANNEL
+from transcript_svc.domain.handoff import Handoff, HandoffState
 from transcript_svc.domain.model import (
     Command,
     CommandSource,
@@ -24,6 +26,9 @@ from transcript_svc.domain.model import (
 )
 from transcript_svc.service_layer.ports import SessionFilters
 
+# What a handoff packet keeps once its candidate's memory is erased: nothing the personas remembered of it.
+_FORGOTTEN_PACKET = sa.literal(
+    '{"working_memory": {}, "active_goals": [], "pending_actions": [], "system_prompt": "", "first_message": ""}')
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
 
 
@@ -34,7 +39,7 @@ def _session(row: Any) -> Session:
         analysis_interval=row.analysis_interval, start_time=row.start_time, end_time=row.end_time,
         end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
         update_time=row.update_time, organization=row.organization, interviewer=row.interviewer, gateway=row.gateway,
-        candidate=row.candidate,
+        candidate=row.candidate, current_persona=row.current_persona,
     )
 
 
@@ -49,6 +54,7 @@ def _command(row: Any) -> Command:
         new_difficulty=row.new_difficulty, source=CommandSource(row.source), suggestion=row.suggestion,
         state=CommandState(row.state), delivery_count=row.delivery_count, create_time=row.create_time,
         deliver_time=row.deliver_time, acknowledge_time=row.acknowledge_time,
+        handoff=from_record(Handoff, row.handoff) if row.handoff else None,
     )
 
 
@@ -78,7 +84,7 @@ class SessionRepository:
             round_number=session.round_number, state=session.state.value, persona_revision=session.persona_revision,
             analysis_interval=session.analysis_interval, start_time=session.start_time, end_time=None,
             end_reason="", last_sequence=0, revision=session.revision, update_time=session.update_time,
-            stream_epoch=0, candidate=session.candidate,
+            stream_epoch=0, candidate=session.candidate, current_persona="",
         ))
 
     async def end(self, session: Session) -> None:
@@ -87,7 +93,23 @@ class SessionRepository:
             revision=session.revision, update_time=session.update_time,
         ))
 
+    async def hand_over(self, session: Session) -> None:
+        """Stores the session's new current persona and revision."""
+        await self._c.execute(t.sessions.update().where(_session_key(session.organization, session.id)).values(
+            current_persona=session.current_persona, revision=session.revision, update_time=session.update_time))
+
     async def forget_candidate(self, organization: str, candidate: str) -> int:
+        # The handoff packets of its sessions hold what the personas remembered of it: emptied first.
+        of_candidate = sa.select(t.sessions.c.id).where(
+            t.sessions.c.organization == organization, t.sessions.c.candidate == candidate).scalar_subquery()
+        forgotten = sa.cast(_FORGOTTEN_PACKET, JSONB)
+        await self._c.execute(t.handoffs.update().where(
+            t.handoffs.c.organization == organization, t.handoffs.c.session_id.in_(of_candidate),
+        ).values(packet=t.handoffs.c.packet.op("||")(forgotten)))
+        await self._c.execute(t.commands.update().where(
+            t.commands.c.organization == organization, t.commands.c.session_id.in_(of_candidate),
+            t.commands.c.handoff.is_not(None),
+        ).values(handoff=t.commands.c.handoff.op("||")(forgotten)))
         changed = await self._c.execute(t.sessions.update().where(
             t.sessions.c.organization == organization, t.sessions.c.candidate == candidate).values(candidate=""))
         log = t.request_log
@@ -179,7 +201,7 @@ class CommandRepository:
             organization=organization, session_id=command.session_id, id=command.id, type=command.type.value,
             text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
             suggestion=command.suggestion, state=command.state.value, delivery_count=0,
-            create_time=command.create_time,
+            create_time=command.create_time, handoff=to_record(command.handoff) if command.handoff else None,
         ))
 
     async def unacknowledged(self, organization: str, session_id: str) -> list[Command]:
@@ -235,6 +257,68 @@ class CommandRepository:
                 c.create_time.type))),
         ).where(*_child_of(t.commands, organization, session_id)))).one()
         return RecentCommands(in_window=row[0], oldest_in_window=row[1], since_candidate_turn=row[2])
+
+
+def _handoff(row: Any) -> Handoff:
+    record = {**row.packet, "session_id": row.session_id, "id": row.id, "state": row.state,
+              "command_id": row.command_id, "first_sequence": row.first_sequence,
+              "create_time": row.create_time.isoformat(), "update_time": row.update_time.isoformat()}
+    return from_record(Handoff, record)
+
+
+# What the packet column keeps: everything but the columns of its own.
+_HANDOFF_COLUMNS = ("session_id", "id", "state", "command_id", "first_sequence", "create_time", "update_time")
+
+
+class HandoffRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, organization: str, handoff: Handoff) -> None:
+        packet = {key: value for key, value in to_record(handoff).items() if key not in _HANDOFF_COLUMNS}
+        await self._c.execute(t.handoffs.insert().values(
+            organization=organization, session_id=handoff.session_id, id=handoff.id, state=handoff.state.value,
+            command_id=handoff.command_id, packet=packet, first_sequence=0, create_time=handoff.create_time,
+            update_time=handoff.update_time))
+
+    async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None:
+        row = (await self._c.execute(sa.select(t.handoffs).where(
+            *_child_of(t.handoffs, organization, session_id), t.handoffs.c.id == handoff_id))).first()
+        return _handoff(row) if row else None
+
+    async def list(self, organization: str, session_id: str) -> list[Handoff]:
+        rows = await self._c.execute(sa.select(t.handoffs).where(
+            *_child_of(t.handoffs, organization, session_id)).order_by(t.handoffs.c.position))
+        return [_handoff(row) for row in rows]
+
+    async def pending(self, organization: str, session_id: str) -> str | None:
+        """The id of the session's handoff waiting for the gateway, if any."""
+        return await self._c.scalar(sa.select(t.handoffs.c.id).where(
+            *_child_of(t.handoffs, organization, session_id), t.handoffs.c.state == HandoffState.PENDING.value))
+
+    async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
+        """The pending handoff carried by ``command_id`` is accepted from the next message on; the one accepted
+        before it is completed."""
+        h = t.handoffs.c
+        next_sequence = sa.select(t.sessions.c.last_sequence + 1).where(
+            _session_key(organization, session_id)).scalar_subquery()
+        accepted = await self._c.scalar(t.handoffs.update().where(
+            *_child_of(t.handoffs, organization, session_id), h.command_id == command_id,
+            h.state == HandoffState.PENDING.value,
+        ).values(state=HandoffState.ACCEPTED.value, first_sequence=next_sequence, update_time=when).returning(h.id))
+        if accepted is not None:
+            await self._c.execute(t.handoffs.update().where(
+                *_child_of(t.handoffs, organization, session_id), h.state == HandoffState.ACCEPTED.value,
+                h.id != accepted).values(state=HandoffState.COMPLETED.value, update_time=when))
+
+    async def close(self, organization: str, session_id: str, when: datetime) -> None:
+        """The session ended: a pending handoff failed, an accepted one is completed."""
+        h = t.handoffs.c
+        await self._c.execute(t.handoffs.update().where(
+            *_child_of(t.handoffs, organization, session_id),
+            h.state.in_([HandoffState.PENDING.value, HandoffState.ACCEPTED.value]),
+        ).values(state=sa.case((h.state == HandoffState.PENDING.value, HandoffState.FAILED.value),
+                               else_=HandoffState.COMPLETED.value), update_time=when))
 
 
 class OutboxRepository:

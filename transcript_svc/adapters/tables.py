@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from svckit.db import request_log_table
 
@@ -32,6 +33,7 @@ sessions = sa.Table(
     sa.Column("interviewer", sa.Text, nullable=False),
     sa.Column("gateway", sa.Text, nullable=False),
     sa.Column("candidate", sa.Text, nullable=False),
+    sa.Column("current_persona", sa.Text, nullable=False),
 )
 
 messages = sa.Table(
@@ -63,6 +65,21 @@ commands = sa.Table(
     sa.Column("create_time", _TS, nullable=False),
     sa.Column("deliver_time", _TS),
     sa.Column("acknowledge_time", _TS),
+    sa.Column("handoff", JSONB),
+)
+
+handoffs = sa.Table(
+    "handoffs", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("position", sa.BigInteger),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("command_id", sa.Text, nullable=False),
+    sa.Column("packet", JSONB, nullable=False),
+    sa.Column("first_sequence", sa.BigInteger, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("update_time", _TS, nullable=False),
 )
 
 outbox = sa.Table(

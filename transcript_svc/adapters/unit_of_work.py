@@ -10,6 +10,7 @@ from transcript_svc.adapters import tables
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
 from transcript_svc.adapters.repositories import (
     CommandRepository,
+    HandoffRepository,
     MessageRepository,
     OutboxRepository,
     SessionRepository,
@@ -37,6 +38,7 @@ class DatabaseUnitOfWork(UnitOfWork):
     sessions: SessionRepository
     messages: MessageRepository
     commands: CommandRepository
+    handoffs: HandoffRepository
     outbox: OutboxRepository
     voice_rounds: VoiceRoundRepository
     announce: NotifyAnnouncements
@@ -45,6 +47,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.sessions = SessionRepository(connection)
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
+        self.handoffs = HandoffRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.voice_rounds = VoiceRoundRepository(connection)
         self.announce = NotifyAnnouncements(connection)

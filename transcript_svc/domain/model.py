@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 
 from svckit.errors import Violations
+from transcript_svc.domain.handoff import Handoff
 
 MAX_TEXT_CHARS = 4000
 MAX_COMMAND_TEXT_CHARS = 2000
@@ -31,6 +32,7 @@ class CommandType(StrEnum):
     CONTEXT_INJECTION = "context_injection"
     CURVEBALL = "curveball"
     DIFFICULTY_CHANGE = "difficulty_change"
+    HANDOFF = "handoff"
 
 
 class CommandSource(StrEnum):
@@ -64,6 +66,11 @@ class Session:
     interviewer: str = ""  # the subject who created it
     gateway: str = ""  # the subject of the gateway that streams it; '' until one is assigned
     candidate: str = ""  # "candidates/{id}", whose memory the persona keeps; '' for none
+    current_persona: str = ""  # the persona a handoff gave the call to; '' while it is ``persona``
+
+    @property
+    def playing_persona(self) -> str:
+        return self.current_persona or self.persona
 
     @property
     def resource_name(self) -> str:
@@ -124,6 +131,7 @@ class Command:
     create_time: datetime
     deliver_time: datetime | None = None
     acknowledge_time: datetime | None = None
+    handoff: Handoff | None = None  # the packet a HANDOFF command carries
 
     @property
     def resource_name(self) -> str:

@@ -26,6 +26,7 @@ from transcript_svc.domain.model import (
     check_utterance_text,
 )
 from transcript_svc.domain.voice_rounds import VoiceRound
+from transcript_svc.entrypoints.handoff_convert import handoff_message
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
 _ROLE_ENUMS = {v: k for k, v in _ROLES.items()}
@@ -34,7 +35,8 @@ _STATE_OF: dict[int, SessionState] = {v: k for k, v in _STATES.items()}
 _COMMAND_TYPES = {pb.COMMAND_TYPE_CONTEXT_INJECTION: CommandType.CONTEXT_INJECTION,
                   pb.COMMAND_TYPE_CURVEBALL: CommandType.CURVEBALL,
                   pb.COMMAND_TYPE_DIFFICULTY_CHANGE: CommandType.DIFFICULTY_CHANGE}
-_COMMAND_TYPE_ENUMS = {v: k for k, v in _COMMAND_TYPES.items()}
+# HANDOFF commands come from StartHandoff only: SendCommand does not take them.
+_COMMAND_TYPE_ENUMS = {**{v: k for k, v in _COMMAND_TYPES.items()}, CommandType.HANDOFF: pb.COMMAND_TYPE_HANDOFF}
 _SOURCES: dict[int, CommandSource] = {
     pb.COMMAND_SOURCE_UNSPECIFIED: CommandSource.MANUAL, pb.COMMAND_SOURCE_MANUAL: CommandSource.MANUAL,
     pb.COMMAND_SOURCE_AI_SUGGESTED: CommandSource.AI_SUGGESTED}
@@ -144,6 +146,7 @@ def session_message(session: Session) -> pb.Session:
         interviewer=session.interviewer,
         gateway=session.gateway,
         candidate=session.candidate,
+        current_persona=session.playing_persona,
     )
 
 
@@ -201,6 +204,7 @@ def command_message(command: Command) -> pb.Command:
         create_time=timestamp(command.create_time),
         deliver_time=timestamp(command.deliver_time),
         acknowledge_time=timestamp(command.acknowledge_time),
+        handoff=handoff_message(command.handoff) if command.handoff else None,
     )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from guardrails.actions import RecentCommands
 from svckit.usecase import RequestRecords
+from transcript_svc.domain.handoff import Handoff
 from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
 from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
 
@@ -27,6 +29,10 @@ class Sessions(Protocol):
     async def end(self, session: Session) -> None: ...
 
     async def stream_epoch(self, organization: str, session_id: str) -> int | None: ...
+
+    async def hand_over(self, session: Session) -> None:
+        """Stores the session's current persona, revision and update time."""
+        ...
 
     async def forget_candidate(self, organization: str, candidate: str) -> int:
         """Empties the candidate of the sessions naming ``candidate`` and drops the saved replies naming it;
@@ -96,6 +102,29 @@ class VoiceRounds(Protocol):
     async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]: ...
 
 
+class Handoffs(Protocol):
+    async def add(self, organization: str, handoff: Handoff) -> None: ...
+
+    async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None: ...
+
+    async def list(self, organization: str, session_id: str) -> list[Handoff]:
+        """Oldest first."""
+        ...
+
+    async def pending(self, organization: str, session_id: str) -> str | None:
+        """The id of the session's handoff waiting for the gateway, if any."""
+        ...
+
+    async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
+        """The pending handoff carried by ``command_id`` (if any) is accepted from the session's next message on,
+        the one accepted before it completed."""
+        ...
+
+    async def close(self, organization: str, session_id: str, when: datetime) -> None:
+        """The session ended: a pending handoff failed, an accepted one is completed."""
+        ...
+
+
 class Outbox(Protocol):
     async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None: ...
 
@@ -121,6 +150,9 @@ class TranscriptUnitOfWork(Protocol):
 
     @property
     def commands(self) -> Commands: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
 
     @property
     def outbox(self) -> Outbox: ...
@@ -154,6 +186,33 @@ class VoiceAgents(Protocol):
         """The persona's voice agent at the provider for the session (created or reused by the persona service);
         its refusals are domain errors naming the field or reason, its failure to answer Unavailable."""
         ...
+@dataclass(frozen=True)
+class PersonaAvailability:
+    display_name: str
+    refusal: str  # why the persona cannot take a call ("is deleted"); '' when it can
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    system_prompt: str
+    first_message: str
+
+
+@dataclass(frozen=True)
+class RecalledMemory:
+    scratchpad: dict[str, str]
+    active_goals: tuple[str, ...]
+    commitments: tuple[tuple[str, str], ...]  # (text, fact name) of each commitment still valid
+
+
+class HandoffPersonas(Protocol):
+    """What a handoff asks the persona service; failures raise Unavailable."""
+
+    async def availability(self, name: str) -> PersonaAvailability: ...
+
+    async def render(self, persona: str, scenario: str, candidate: str, session: str) -> RenderedPrompt: ...
+
+    async def recall(self, persona: str, candidate: str) -> RecalledMemory: ...
 
 
 class UtteranceCommitter(Protocol):

@@ -205,6 +205,7 @@ class Transcripts:
                                         revision=current.revision + 1, update_time=now)
             await uow.sessions.end(ended)
             await uow.voice_rounds.end_live(organization, session_id, now)
+            await uow.handoffs.close(organization, session_id, now)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)
             if ended.candidate:
@@ -394,8 +395,11 @@ class Transcripts:
 
     async def acknowledge_command(self, organization: str, session_id: str, command_id: str) -> None:
         async with self.uow() as uow:
-            if not await uow.commands.acknowledge(organization, session_id, command_id, _now()):
+            now = _now()
+            if not await uow.commands.acknowledge(organization, session_id, command_id, now):
                 raise NotFound(f"sessions/{session_id}/commands/{command_id}", reason="COMMAND_NOT_FOUND")
+            # A HANDOFF command acknowledged: the new persona plays the call from here on.
+            await uow.handoffs.accept(organization, session_id, command_id, now)
             await uow.commit()
 
     @staticmethod

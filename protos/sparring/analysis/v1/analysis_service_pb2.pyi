@@ -60,6 +60,11 @@ class _TriggerSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trigger
     """The session ended: the final reading, of the whole call, stored before the
     post-call audit.
     """
+    TRIGGER_SOURCE_HANDOFF: _TriggerSource.ValueType  # 70
+    """The transcript service: the call was handed to another persona
+    (HandoffService), so watchers get a reading as the new persona takes over;
+    trigger_id "handoff-{sequence}".
+    """
 
 class TriggerSource(_TriggerSource, metaclass=_TriggerSourceEnumTypeWrapper):
     """What caused an analysis."""
@@ -72,6 +77,11 @@ TRIGGER_SOURCE_MANUAL: TriggerSource.ValueType  # 2
 TRIGGER_SOURCE_SESSION_END: TriggerSource.ValueType  # 3
 """The session ended: the final reading, of the whole call, stored before the
 post-call audit.
+"""
+TRIGGER_SOURCE_HANDOFF: TriggerSource.ValueType  # 70
+"""The transcript service: the call was handed to another persona
+(HandoffService), so watchers get a reading as the new persona takes over;
+trigger_id "handoff-{sequence}".
 """
 Global___TriggerSource: _TypeAlias = TriggerSource  # noqa: Y015
 
@@ -114,6 +124,10 @@ class _SuggestionTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sugges
     """An unexpected challenge for the candidate; applied as a CURVEBALL command."""
     SUGGESTION_TYPE_FOLLOWUP_QUESTION: _SuggestionType.ValueType  # 3
     """A question the candidate should ask next; shown to the interviewer, not applied."""
+    SUGGESTION_TYPE_HANDOFF: _SuggestionType.ValueType  # 70
+    """Hand the call to another persona, raised by a switching rule
+    (SwitchingRuleService); applied as a handoff (transcript HandoffService).
+    """
 
 class SuggestionType(_SuggestionType, metaclass=_SuggestionTypeEnumTypeWrapper):
     """Kind of a suggestion."""
@@ -125,6 +139,10 @@ SUGGESTION_TYPE_CURVEBALL: SuggestionType.ValueType  # 2
 """An unexpected challenge for the candidate; applied as a CURVEBALL command."""
 SUGGESTION_TYPE_FOLLOWUP_QUESTION: SuggestionType.ValueType  # 3
 """A question the candidate should ask next; shown to the interviewer, not applied."""
+SUGGESTION_TYPE_HANDOFF: SuggestionType.ValueType  # 70
+"""Hand the call to another persona, raised by a switching rule
+(SwitchingRuleService); applied as a handoff (transcript HandoffService).
+"""
 Global___SuggestionType: _TypeAlias = SuggestionType  # noqa: Y015
 
 class _Priority:
@@ -424,6 +442,7 @@ class Suggestion(_message.Message):
     RESOLVE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     CITED_SEQUENCES_FIELD_NUMBER: _builtins.int
+    SWITCHING_RULE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/suggestions/{suggestion_id}". Output only."""
     analysis: _builtins.str
@@ -447,6 +466,8 @@ class Suggestion(_message.Message):
     """Optional reason given to DismissSuggestion."""
     etag: _builtins.str
     """Changes on every state change; a mismatch on apply or dismiss is ABORTED."""
+    switching_rule: _builtins.str
+    """For HANDOFF suggestions, the rule that raised it, "switchingRules/{rule_id}"."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -477,10 +498,11 @@ class Suggestion(_message.Message):
         resolve_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
         cited_sequences: _abc.Iterable[_builtins.int] | None = ...,
+        switching_rule: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "resolve_time", b"resolve_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "cited_sequences", b"cited_sequences", "command", b"command", "create_time", b"create_time", "dismiss_reason", b"dismiss_reason", "etag", b"etag", "label", b"label", "name", b"name", "priority", b"priority", "resolve_time", b"resolve_time", "resolved_by", b"resolved_by", "state", b"state", "text", b"text", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "cited_sequences", b"cited_sequences", "command", b"command", "create_time", b"create_time", "dismiss_reason", b"dismiss_reason", "etag", b"etag", "label", b"label", "name", b"name", "priority", b"priority", "resolve_time", b"resolve_time", "resolved_by", b"resolved_by", "state", b"state", "switching_rule", b"switching_rule", "text", b"text", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from sparring.persona.v1 import persona_service_pb2 as _persona_service_pb2
+from sparring.transcript.v1 import handoff_service_pb2 as _handoff_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -84,6 +85,10 @@ class _CommandTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandTy
     """Changes how hard the persona plays. Requires new_difficulty; text is an
     optional reason.
     """
+    COMMAND_TYPE_HANDOFF: _CommandType.ValueType  # 70
+    """Another persona takes over the call (HandoffService.StartHandoff): handoff
+    carries its prompt, its first message and the packet. Not sent by SendCommand.
+    """
 
 class CommandType(_CommandType, metaclass=_CommandTypeEnumTypeWrapper):
     """What an interviewer command does to the live persona."""
@@ -100,6 +105,10 @@ Requires text; label is shown to the interviewer.
 COMMAND_TYPE_DIFFICULTY_CHANGE: CommandType.ValueType  # 3
 """Changes how hard the persona plays. Requires new_difficulty; text is an
 optional reason.
+"""
+COMMAND_TYPE_HANDOFF: CommandType.ValueType  # 70
+"""Another persona takes over the call (HandoffService.StartHandoff): handoff
+carries its prompt, its first message and the packet. Not sent by SendCommand.
 """
 Global___CommandType: _TypeAlias = CommandType  # noqa: Y015
 
@@ -163,6 +172,7 @@ class Session(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     CANDIDATE_FIELD_NUMBER: _builtins.int
+    CURRENT_PERSONA_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
     SCENARIO_FIELD_NUMBER: _builtins.int
     BLUEPRINT_FIELD_NUMBER: _builtins.int
@@ -185,6 +195,10 @@ class Session(_message.Message):
     """The candidate, "candidates/{candidate_id}"; optional. With one, the persona
     learns the facts of the call when it ends (persona MemoryService), and
     renders its next calls with this candidate remembering them.
+    """
+    current_persona: _builtins.str
+    """Output only. The persona playing the call now: persona, until a handoff
+    (HandoffService) hands the call to another.
     """
     persona: _builtins.str
     """The persona played, "personas/{persona_id}" (persona service). Required.
@@ -249,6 +263,7 @@ class Session(_message.Message):
         *,
         name: _builtins.str = ...,
         candidate: _builtins.str = ...,
+        current_persona: _builtins.str = ...,
         persona: _builtins.str = ...,
         scenario: _builtins.str = ...,
         blueprint: _persona_service_pb2.Blueprint.ValueType = ...,
@@ -268,7 +283,7 @@ class Session(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "candidate", b"candidate", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "candidate", b"candidate", "current_persona", b"current_persona", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -341,6 +356,7 @@ class Command(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     DELIVER_TIME_FIELD_NUMBER: _builtins.int
     ACKNOWLEDGE_TIME_FIELD_NUMBER: _builtins.int
+    HANDOFF_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/commands/{command_id}". Output only."""
     type: Global___CommandType.ValueType
@@ -379,6 +395,10 @@ class Command(_message.Message):
     def acknowledge_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When the gateway acknowledged it."""
 
+    @_builtins.property
+    def handoff(self) -> _handoff_service_pb2.Handoff:
+        """Output only. For HANDOFF commands, the handoff as it was started."""
+
     def __init__(
         self,
         *,
@@ -394,10 +414,11 @@ class Command(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         deliver_time: _timestamp_pb2.Timestamp | None = ...,
         acknowledge_time: _timestamp_pb2.Timestamp | None = ...,
+        handoff: _handoff_service_pb2.Handoff | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "create_time", b"create_time", "deliver_time", b"deliver_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "create_time", b"create_time", "deliver_time", b"deliver_time", "handoff", b"handoff"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "create_time", b"create_time", "deliver_time", b"deliver_time", "delivery_count", b"delivery_count", "label", b"label", "name", b"name", "new_difficulty", b"new_difficulty", "source", b"source", "state", b"state", "suggestion", b"suggestion", "text", b"text", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "create_time", b"create_time", "deliver_time", b"deliver_time", "delivery_count", b"delivery_count", "handoff", b"handoff", "label", b"label", "name", b"name", "new_difficulty", b"new_difficulty", "source", b"source", "state", b"state", "suggestion", b"suggestion", "text", b"text", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

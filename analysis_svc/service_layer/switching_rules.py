@@ -1,0 +1,128 @@
+"""Switching rules: kept per organization, evaluated at every live reading; the rule that fires raises a HANDOFF
+suggestion, which the interviewer applies or which applies itself when the rule says so."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+
+from analysis_svc.domain.model import StoredAnalysis
+from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from analysis_svc.domain.switching import LiveMoment, SwitchingRule, check_rule, rule_that_fires
+from analysis_svc.service_layer.ports import Database, HandoffStarter, UnitOfWork
+from analysis_svc.service_layer.suggestion_actions import _resolve as resolve_suggestion
+from svckit.errors import AlreadyExists, DomainError, FailedPrecondition, NotFound, Violations
+from svckit.names import check_resource_id
+from svckit.usecase import Mutation, run_idempotent
+
+log = logging.getLogger("analysis.switching")
+
+RULES_FIRED = Counter("sparring_switching_rules_fired_total",
+                      "Switching rules that raised a handoff suggestion, by whether the rule applies it itself",
+                      ["auto_apply"])
+AUTO_APPLY_FAILURES = Counter("sparring_switching_rule_auto_apply_failures_total",
+                              "Handoff suggestions a rule could not apply itself (left open for the interviewer)",
+                              ["reason"])
+_LABEL_CHARS = 100
+
+
+def rule_not_found(rule_id: str) -> NotFound:
+    return NotFound(f"switchingRules/{rule_id}", reason="SWITCHING_RULE_NOT_FOUND")
+
+
+def handoff_suggestion(rule: SwitchingRule) -> Suggestion:
+    return Suggestion(SuggestionType.HANDOFF, rule.reason, Priority.HIGH,
+                      f"Hand over to {rule.to_persona}"[:_LABEL_CHARS], switching_rule=rule.resource_name)
+
+
+class SwitchingRules:
+    def __init__(self, database: Database, handoffs: HandoffStarter) -> None:
+        self._database = database
+        self._handoffs = handoffs
+
+    async def create(self, draft: SwitchingRule, rule_id: str, mutation: Mutation) -> SwitchingRule:
+        violations = Violations()
+        if rule_id:
+            check_resource_id(violations, "switching_rule_id", rule_id)
+        check_rule(draft, violations)
+        violations.raise_if_any()
+        organization = mutation.caller.organization
+        rule = dataclasses.replace(draft, id=rule_id or str(uuid.uuid4()), create_time=datetime.now(UTC))
+
+        async def run() -> SwitchingRule:
+            if not await uow.switching_rules.add(organization, rule):
+                raise AlreadyExists(f"{rule.resource_name} already exists", reason="SWITCHING_RULE_EXISTS",
+                                    metadata={"resource": rule.resource_name})
+            return rule
+
+        async with self._database.transaction() as uow:
+            created = await run_idempotent(uow.requests_of(organization), mutation, "CreateSwitchingRule", run,
+                                           SwitchingRule)
+            await uow.commit()
+        return created
+
+    async def get(self, organization: str, rule_id: str) -> SwitchingRule:
+        async with self._database.read() as uow:
+            rule = await uow.switching_rules.get(organization, rule_id)
+        if rule is None:
+            raise rule_not_found(rule_id)
+        return rule
+
+    async def list(self, organization: str) -> list[SwitchingRule]:
+        async with self._database.read() as uow:
+            return await uow.switching_rules.active(organization)
+
+    async def delete(self, rule_id: str, mutation: Mutation) -> None:
+        organization = mutation.caller.organization
+
+        async def run() -> None:
+            if not await uow.switching_rules.delete(organization, rule_id, datetime.now(UTC)):
+                raise rule_not_found(rule_id)
+
+        async with self._database.transaction() as uow:
+            await run_idempotent(uow.requests_of(organization), mutation, "DeleteSwitchingRule", run, None)
+            await uow.commit()
+
+    async def fired(self, organization: str, session_id: str, moment: LiveMoment) -> SwitchingRule | None:
+        """The rule that fires at this moment of the call, unless a handoff it suggested is still open."""
+        async with self._database.read() as uow:
+            rules = await uow.switching_rules.active(organization)
+            if not rules:
+                return None
+            if await uow.analyses.suggestions(organization, session_id, state="open",
+                                              kind=SuggestionType.HANDOFF.value, analysis_id=None, after=None,
+                                              limit=1):
+                return None
+        return rule_that_fires(rules, moment)
+
+    async def start(self, uow: UnitOfWork, organization: str, session_id: str, suggestion_name: str,
+                    rule_name: str) -> str:
+        """Starts the handoff a suggestion of ``rule_name`` asks for; the command's name."""
+        rule = await uow.switching_rules.get(organization, rule_name.removeprefix("switchingRules/"))
+        if rule is None:
+            raise FailedPrecondition(f"{rule_name} was deleted; its suggestion cannot be applied",
+                                     reason="SWITCHING_RULE_DELETED", metadata={"resource": rule_name})
+        return await self._handoffs.start(organization, session_id, suggestion_name, rule)
+
+    async def auto_apply(self, organization: str, stored: StoredAnalysis, rule: SwitchingRule) -> bool:
+        """Applies the rule's suggestion of this analysis itself, if the rule says so; a refusal leaves it open for
+        the interviewer. True when it was applied."""
+        RULES_FIRED.labels(str(rule.auto_apply).lower()).inc()
+        if not rule.auto_apply:
+            return False
+        (suggestion,) = [s for s in stored.suggestions if s.suggestion.switching_rule == rule.resource_name]
+        name = f"sessions/{stored.session_id}/suggestions/{suggestion.id}"
+        try:
+            command = await self._handoffs.start(organization, stored.session_id, name, rule)
+        except DomainError as error:
+            AUTO_APPLY_FAILURES.labels(error.reason).inc()
+            log.warning("%s could not hand %s over: %s", rule.resource_name, name, error.message)
+            return False
+        async with self._database.transaction() as uow:
+            await resolve_suggestion(uow, organization, suggestion, "applied", command=command)
+            await uow.commit()
+        return True

@@ -1,0 +1,206 @@
+"""Use cases of handoffs: a live call handed from one persona to another, with the packet the new one needs."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+
+from svckit.errors import (
+    Aborted,
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    Violations,
+)
+from svckit.identity import Principal
+from svckit.names import check_resource_id
+from svckit.usecase import Mutation, run_idempotent
+from transcript_svc.domain.handoff import (
+    HANDOFF_KIND,
+    SUMMARY_TURNS,
+    Handoff,
+    HandoffRequest,
+    HandoffState,
+    PendingAction,
+    PendingActionKind,
+    check_handoff_request,
+    fold_into_prompt,
+    handoff_first_message,
+    summarize,
+)
+from transcript_svc.domain.model import Command, CommandSource, CommandState, CommandType, Session, SessionState
+from transcript_svc.service_layer.ports import HandoffPersonas, RecalledMemory, TranscriptUnitOfWork
+from transcript_svc.service_layer.transcripts import check_may_command, check_may_read, session_ended, session_not_found
+
+HANDOFFS_STARTED = Counter("sparring_handoffs_started_total", "Handoffs started, by whether a fallback took the call",
+                           ["target"])
+HANDOFF_MEMORY_FALLBACKS = Counter(
+    "sparring_handoff_memory_fallbacks_total",
+    "Handoffs packed without the outgoing persona's memory, because the persona service did not give it")
+_LABEL_CHARS = 100
+_NO_MEMORY = RecalledMemory({}, (), ())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_may_hand_over(session: Session, to_persona: str, pending: str | None) -> None:
+    """What the session's state must allow; raised again under the session's lock before anything is stored."""
+    if session.state is SessionState.ENDED:
+        raise session_ended(session.resource_name)
+    if to_persona == session.playing_persona:
+        raise InvalidArgument(FieldViolation("handoff.to_persona", f"{to_persona} already plays "
+                                             f"{session.resource_name}; hand over to another persona"),
+                              reason="HANDOFF_TO_SAME_PERSONA")
+    if pending is not None:
+        handoff = f"{session.resource_name}/handoffs/{pending}"
+        raise FailedPrecondition(f"{handoff} is still waiting for the gateway; start another once it is accepted",
+                                 reason="HANDOFF_PENDING", metadata={"field": "parent", "handoff": handoff})
+
+
+class Handoffs:
+    def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
+                 personas: HandoffPersonas) -> None:
+        self.uow = uow
+        self.read = read
+        self._personas = personas
+
+    async def start_handoff(self, session_id: str, request: HandoffRequest, handoff_id: str,
+                            mutation: Mutation) -> Handoff:
+        violations = Violations()
+        if handoff_id:
+            check_resource_id(violations, "handoff_id", handoff_id)
+        check_handoff_request(request, violations)
+        violations.raise_if_any()
+        organization = mutation.caller.organization
+        async with self.read() as uow:
+            session = await self._session(uow, organization, session_id)
+            check_may_command(session, mutation.caller.principal)
+            pending = await uow.handoffs.pending(organization, session_id)
+            messages = await uow.messages.last(organization, session_id, None, SUMMARY_TURNS)
+            unacknowledged = await uow.commands.unacknowledged(organization, session_id)
+        prepared: tuple[Handoff, Command] | None = None
+        try:
+            _check_may_hand_over(session, request.to_persona, pending)
+        except DomainError:
+            if not mutation.request_id:
+                raise
+            # Perhaps a retry of a handoff that was started: its first answer is in the request log.
+        else:
+            # The persona service is asked before the transaction opens, so no connection waits on it.
+            now = _now()
+            handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now, summarize(messages),
+                                       [PendingAction(PendingActionKind.COMMAND, c.text or c.label, c.resource_name)
+                                        for c in unacknowledged])
+            prepared = handoff, Command(
+                session_id=session_id, id=handoff.command_id, type=CommandType.HANDOFF, text=handoff.first_message,
+                label=f"Handoff to {handoff.accepted_persona}"[:_LABEL_CHARS], new_difficulty=0,
+                source=CommandSource.MANUAL, suggestion="", state=CommandState.PENDING, delivery_count=0,
+                create_time=now, handoff=handoff)
+
+        async def run() -> Handoff:
+            current = await uow.sessions.get(organization, session_id, for_update=True)
+            if current is None:
+                raise session_not_found(session_id)
+            _check_may_hand_over(current, request.to_persona, await uow.handoffs.pending(organization, session_id))
+            if prepared is None or current.playing_persona != session.playing_persona:
+                raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
+                              "CONCURRENT_CHANGE")
+            handoff, command = prepared
+            if await uow.handoffs.get(organization, session_id, handoff.id) is not None:
+                raise InvalidArgument(FieldViolation("handoff_id", f"{handoff.resource_name} already exists"),
+                                      reason="HANDOFF_EXISTS")
+            await uow.handoffs.add(organization, handoff)
+            await uow.commands.add(organization, command)
+            await uow.sessions.hand_over(dataclasses.replace(
+                current, current_persona=handoff.accepted_persona, revision=current.revision + 1,
+                update_time=handoff.create_time))
+            await uow.announce.command_sent(organization, session_id, command.id)
+            if current.last_sequence:  # the watchers get a reading as the new persona takes over
+                await uow.outbox.enqueue(organization, session_id, HANDOFF_KIND, current.last_sequence)
+                await uow.announce.outbox_due()
+            return handoff
+
+        async with self.uow() as uow:
+            started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
+            await uow.commit()
+        if prepared is not None and started is prepared[0]:
+            HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
+                                    else "fallback").inc()
+        return started
+
+    async def get_handoff(self, caller: Principal, session_id: str, handoff_id: str) -> Handoff:
+        async with self.read() as uow:
+            check_may_read(await self._session(uow, caller.organization, session_id), caller)
+            handoff = await uow.handoffs.get(caller.organization, session_id, handoff_id)
+        if handoff is None:
+            raise NotFound(f"sessions/{session_id}/handoffs/{handoff_id}", reason="HANDOFF_NOT_FOUND")
+        return handoff
+
+    async def list_handoffs(self, caller: Principal, session_id: str) -> list[Handoff]:
+        async with self.read() as uow:
+            check_may_read(await self._session(uow, caller.organization, session_id), caller)
+            return await uow.handoffs.list(caller.organization, session_id)
+
+    async def _pack(self, session: Session, request: HandoffRequest, handoff_id: str, now: datetime, summary: str,
+                    unacknowledged: list[PendingAction]) -> Handoff:
+        """The packet: who takes the call, its prompt and first message, what was said, the commands not yet
+        acknowledged, and what the outgoing persona knows."""
+        target, target_name = await self._target(session, request)
+        from_name = (await self._personas.availability(session.playing_persona)).display_name or "your colleague"
+        memory = await self._recall(session)
+        rendered = await self._personas.render(target, session.scenario, session.candidate, session.resource_name)
+        handoff = Handoff(
+            session_id=session.id, id=handoff_id, from_persona=session.playing_persona, to_persona=request.to_persona,
+            accepted_persona=target, reason=request.reason, conversation_summary=summary,
+            active_goals=memory.active_goals, working_memory=memory.scratchpad,
+            candidate_preferences=tuple(request.candidate_preferences),
+            pending_actions=(*unacknowledged, *(PendingAction(PendingActionKind.COMMITMENT, text, source)
+                                                for text, source in memory.commitments)),
+            state=HandoffState.PENDING, command_id=str(uuid.uuid4()), system_prompt="", first_message="",
+            create_time=now, update_time=now)
+        return dataclasses.replace(
+            handoff, system_prompt=fold_into_prompt(rendered.system_prompt, handoff, from_name),
+            first_message=handoff_first_message(rendered.first_message, target_name or "a colleague", from_name,
+                                                request.reason))
+
+    async def _target(self, session: Session, request: HandoffRequest) -> tuple[str, str]:
+        """The persona that takes the call and its display name: the one requested, else the first usable
+        fallback."""
+        refusals: list[str] = []
+        for index, name in enumerate([request.to_persona, *request.fallback_personas]):
+            if name == session.playing_persona:
+                continue
+            availability = await self._personas.availability(name)
+            if not availability.refusal:
+                return name, availability.display_name
+            refusals.append(f"{'handoff.to_persona' if index == 0 else f'fallback_personas[{index - 1}]'} "
+                            f"{name} {availability.refusal}")
+        raise FailedPrecondition(f"no persona can take the call: {'; '.join(refusals)}",
+                                 reason="HANDOFF_TARGET_UNAVAILABLE",
+                                 metadata={"field": "handoff.to_persona", "resource": request.to_persona})
+
+    async def _recall(self, session: Session) -> RecalledMemory:
+        """What the outgoing persona remembers of the candidate; a handoff goes on without it rather than fail."""
+        if not session.candidate:
+            return _NO_MEMORY
+        try:
+            return await self._personas.recall(session.playing_persona, session.candidate)
+        except Unavailable:
+            HANDOFF_MEMORY_FALLBACKS.inc()
+            return _NO_MEMORY
+
+    @staticmethod
+    async def _session(uow: TranscriptUnitOfWork, organization: str, session_id: str) -> Session:
+        session = await uow.sessions.get(organization, session_id)
+        if session is None:
+            raise session_not_found(session_id)
+        return session
