@@ -87,6 +87,12 @@ async def stream_until(address: str, session: str, state: GatewayState, last: in
     return durable
 
 
+def _send_failed(error: grpc.aio.AioRpcError) -> bool:
+    """A write that met a stream the server had just ended: grpc's client then ends the call with a local INTERNAL
+    in place of the server's status. For a gateway it is the same broken stream, answered by resuming."""
+    return error.code() == grpc.StatusCode.INTERNAL and "execute_batch" in (error.debug_error_string() or "")
+
+
 async def _ended(call: grpc.aio.StreamStreamCall) -> grpc.aio.AioRpcError:
     """The error of a stream the server ended before the gateway was done."""
     return grpc.aio.AioRpcError(await call.code(), grpc.aio.Metadata(), grpc.aio.Metadata(), await call.details())
@@ -104,7 +110,7 @@ async def stream_resuming(address: str, session: str, state: GatewayState, last:
             return
         except grpc.aio.AioRpcError as error:
             state.endings.append(error.code())
-            if error.code() not in RETRYABLE:
+            if error.code() not in RETRYABLE and not _send_failed(error):
                 raise
         back_off = BACK_OFF_SECONDS if state.acked > acked_before else min(back_off * 2, MAX_BACK_OFF_SECONDS)
         await asyncio.sleep(back_off)  # a gateway's back-off, not a wait for anything
