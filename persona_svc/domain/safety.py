@@ -13,23 +13,11 @@ import re2
 
 from calls.job_tracks import Blueprint
 from guardrails.actions import DEFAULT_ACTIONS_PER_MINUTE, DEFAULT_COMMANDS_PER_TURN, SafetyAction
+from guardrails.filters import ContentFilter, FilterCategory, FilterDecision, compile_pattern
 from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling, PiiKind
 from svckit import records
 from svckit.errors import Violations
 from svckit.names import valid_id
-
-
-class FilterCategory(StrEnum):
-    ILLEGAL_INTERVIEW_QUESTIONS = "illegal_interview_questions"
-    SLURS = "slurs"
-    THREATS = "threats"
-    DEFAMATION = "defamation"
-    PATTERN = "pattern"
-
-
-class FilterDecision(StrEnum):
-    FLAG = "flag"
-    BLOCK = "block"
 
 
 class PolicySource(StrEnum):
@@ -46,18 +34,6 @@ MAX_ACTIONS_PER_MINUTE = 600
 MAX_TOKENS_PER_CONVERSATION = 1_000_000
 MAX_COMMANDS_PER_TURN = 50
 ESCALATION_COLLECTIONS = ("personas", "queues")
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a bad pattern is the caller's error, answered; not a server log line
-
-
-@dataclass(frozen=True, slots=True)
-class ContentFilter:
-    rule: str
-    category: FilterCategory
-    decision: FilterDecision
-    pattern: str = ""
-
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
@@ -136,11 +112,6 @@ def default_policy(blueprint: Blueprint | None) -> SafetyPolicyFields:
                                     FilterDecision.FLAG),) if blueprint == Blueprint.HR else ())
     return SafetyPolicyFields(input_filters=input_filters, output_filters=_OUTPUT_FILTERS, pii=DEFAULT_PII_HANDLING,
                               rate_limits=_RATE_LIMITS)
-
-
-def compile_pattern(pattern: str) -> Any:
-    """An RE2 pattern, matched in time linear in the text whatever it says; re2.error if it does not compile."""
-    return re2.compile(pattern, _RE2_OPTIONS)
 
 
 def validate_policy(fields: SafetyPolicyFields, violations: Violations, prefix: str = "policy") -> None:
