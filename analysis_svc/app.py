@@ -26,6 +26,12 @@ from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.session_access import SessionAccess
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import Watchers
+from service_clients.safety_policies import (
+    POLICY_CACHE_ENTRIES,
+    POLICY_CACHE_SECONDS,
+    POLICY_READ_SECONDS,
+    SafetyPolicyReader,
+)
 from svckit.audit_log import AuditLog
 from svckit.notify import PgListener
 from svckit.pagination import PageTokens
@@ -47,7 +53,10 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     others = {openai_engine.name: openai_engine} if openai_engine else {}
     default_engine = settings.engine if openai_engine else LocalEngine.name
     access = SessionAccess(SessionDirectory(transcripts, settings.session_cache_size))
-    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access)
+    policies = SafetyPolicyReader(security.link(settings.persona_address), POLICY_READ_SECONDS, POLICY_CACHE_SECONDS,
+                                  POLICY_CACHE_ENTRIES)
+    analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access,
+                        policies)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands, access)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
@@ -83,7 +92,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcript.close, personas.close])
+    app.on_close.extend([listener.stop, transcript.close, personas.close, policies.close])
     return app
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from analysis_svc.domain import running
+from analysis_svc.domain.content_findings import ContentFinding, candidate_findings, finding_suggestion
 from analysis_svc.domain.conversation import ConversationMetrics, measure
 from analysis_svc.domain.language import language_of
 from analysis_svc.domain.model import (
@@ -27,7 +28,7 @@ from analysis_svc.domain.model import (
     metrics_record,
 )
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
-from analysis_svc.service_layer.ports import AnalysisEngine, Database, TranscriptReader, understands
+from analysis_svc.service_layer.ports import AnalysisEngine, Database, SafetyPolicies, TranscriptReader, understands
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -58,6 +59,7 @@ class NewReading:
     blueprint: str
     live: LiveWindow
     measures: ConversationMetrics
+    findings: tuple[ContentFinding, ...] = ()
 
 
 class Analyses:
@@ -65,8 +67,12 @@ class Analyses:
     session's interviewer that ``session_access`` lets in."""
 
     def __init__(self, database: Database, transcripts: TranscriptReader, page_tokens: PageTokens,
-                 engines: Engines[AnalysisEngine], access: SessionAccess) -> None:
+                 engines: Engines[AnalysisEngine], access: SessionAccess,
+                 policies: SafetyPolicies | None = None) -> None:
+        """``policies``: the personas' safety policies, whose input filters screen the candidate's messages; with
+        none, nothing is screened."""
         self._database = database
+        self._policies = policies
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._engines = engines
@@ -111,7 +117,7 @@ class Analyses:
         shown = window.turns[-size:]
         live = LiveWindow(session_id, window.blueprint, shown, previous_curveball)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
-                             measures)
+                             measures, await self._findings(organization, window, kept_up_to))
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
@@ -142,9 +148,11 @@ class Analyses:
             window_first=live.turns[0].sequence, window_last=live.turns[-1].sequence, window_count=len(live.turns),
             blueprint=reading.blueprint, say_meter=judged.result.say_meter, metrics=metrics_record(measures),
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
-            latency_ms=(time.perf_counter() - started) * 1000, suggestions=tuple(judged.result.suggestions),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            suggestions=(*judged.result.suggestions, *map(finding_suggestion, reading.findings)),
             call_measures=running.to_record(measures), language=live.language,
-            language_supported=understands(self._engines.named(judged.engine), live.language))
+            language_supported=understands(self._engines.named(judged.engine), live.language),
+            findings=reading.findings)
         trigger_id = reading.trigger_id
         async with self._database.transaction() as uow:
             if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won
@@ -154,6 +162,14 @@ class Analyses:
             await uow.announce(f"{organization}/{session_id}:{analysis.id}")
             await uow.commit()
         return await self.stored_analysis(organization, session_id, analysis.id), False
+
+    async def _findings(self, organization: str, window: Window, screened_up_to: int) -> tuple[ContentFinding, ...]:
+        """What the persona's input filters find in the candidate's messages of ``window`` after
+        ``screened_up_to`` (the messages up to it were screened by the reading that kept the call's measures)."""
+        if self._policies is None or not window.persona:
+            return ()
+        policy = await self._policies.in_force(organization, window.persona)
+        return candidate_findings(window.turns, policy.input_filters, screened_up_to)
 
     async def get_analysis(self, caller: Principal, session_id: str, analysis_id: str) -> StoredAnalysis:
         await self._access.require(caller, session_id, READERS)

@@ -24,6 +24,7 @@ from analysis_svc.domain.model import (
 from analysis_svc.domain.suggestions import Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
+from guardrails.policy import LivePolicy
 
 
 class AnalysisRepository(Protocol):
@@ -44,6 +45,11 @@ class AnalysisRepository(Protocol):
     async def resolve(self, organization: str, suggestion_id: str, state: str, *, command: str = "",
                       reason: str = "") -> StoredSuggestion: ...
     async def snapshot(self, organization: str, session_id: str) -> Snapshot: ...
+
+
+class SafetyPolicies(Protocol):
+    async def in_force(self, organization: str, persona: str) -> LivePolicy:
+        """What the persona's calls apply of its safety policy; never fails (a safe default when unread)."""
 
 
 class AuditRepository(Protocol):
