@@ -43,6 +43,7 @@ from svckit.errors import (
 )
 from transcript_svc.domain.model import Outcome
 from transcript_svc.entrypoints import convert
+from transcript_svc.service_layer.content_filters import PersonaTurnFilters
 from transcript_svc.service_layer.live import (
     COMMANDS_ACKED,
     COMMANDS_SENT,
@@ -84,11 +85,13 @@ _Queued = _Awaiting | Literal[_Marker.NO_MORE]
 
 
 class StreamSessionHandler:
-    def __init__(self, transcripts: Transcripts, recording: Recording, protection: PiiProtection, live: LiveStreams,
-                 max_in_flight: int = 256, wind_down_seconds: float = 0.5) -> None:
+    def __init__(self, transcripts: Transcripts, recording: Recording, protection: PiiProtection,
+                 persona_filters: PersonaTurnFilters, live: LiveStreams, max_in_flight: int = 256,
+                 wind_down_seconds: float = 0.5) -> None:
         self._transcripts = transcripts
         self._recording = recording
         self._protection = protection
+        self._persona_filters = persona_filters
         self._live = live
         self._max_in_flight = max_in_flight
         self._wind_down_seconds = wind_down_seconds
@@ -117,6 +120,7 @@ class StreamSessionHandler:
             if stream.stopped.done():  # ended or taken over while opening: as if the open had come after
                 raise _stop_error(stream.stopped.result(), grant.session.resource_name)
             protect = await self._protection.for_stream(caller.organization, grant.session.persona, session_id)
+            screen_persona = await self._persona_filters.for_stream(caller.organization, grant.session.persona)
             yield pb.StreamSessionResponse(opened=pb.StreamOpened(
                 session=convert.session_message(grant.session),
                 last_durable_sequence=grant.session.last_sequence,
@@ -125,7 +129,7 @@ class StreamSessionHandler:
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
             recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
-                                              grant.session.last_sequence, protect)
+                                              grant.session.last_sequence, protect, screen_persona)
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:
