@@ -10,9 +10,8 @@ import time
 
 from prometheus_client import Counter, Histogram
 
-from guardrails.filters import FilterDecision, screen
+from guardrails.filters import ContentFilter, FilterDecision, screen
 from transcript_svc.service_layer.pii import Protect, as_said
-from transcript_svc.service_layer.safety import SafetyPolicies
 
 PERSONA_TURNS_FILTERED = Counter(
     "sparring_transcript_persona_turns_filtered_total",
@@ -29,23 +28,18 @@ def blocked_marker(rule: str) -> str:
     return f"[removed by the {rule} filter]"
 
 
-class PersonaTurnFilters:
-    def __init__(self, policies: SafetyPolicies) -> None:
-        self._policies = policies
+def persona_turn_screen(filters: tuple[ContentFilter, ...]) -> Protect:
+    """What a stream stores of each persona turn, by the output filters of the policy in force when it opens."""
+    if not filters:
+        return as_said
 
-    async def for_stream(self, organization: str, persona: str) -> Protect:
-        """What a stream stores of each persona turn, by the output filters of the policy in force when it opens."""
-        filters = (await self._policies.in_force(organization, persona)).output_filters
-        if not filters:
-            return as_said
+    def screened(text: str) -> str:
+        started = time.perf_counter()
+        hits = screen(text, filters)
+        SCREEN_SECONDS.observe(time.perf_counter() - started)
+        for hit in hits:
+            PERSONA_TURNS_FILTERED.labels(hit.category.value, hit.decision.value).inc()
+        blocking = next((hit for hit in hits if hit.decision == FilterDecision.BLOCK), None)
+        return blocked_marker(blocking.rule) if blocking else text
 
-        def screened(text: str) -> str:
-            started = time.perf_counter()
-            hits = screen(text, filters)
-            SCREEN_SECONDS.observe(time.perf_counter() - started)
-            for hit in hits:
-                PERSONA_TURNS_FILTERED.labels(hit.category.value, hit.decision.value).inc()
-            blocking = next((hit for hit in hits if hit.decision == FilterDecision.BLOCK), None)
-            return blocked_marker(blocking.rule) if blocking else text
-
-        return screened
+    return screened
