@@ -12,6 +12,7 @@ from analysis_svc.adapters.audit_outbox import audit_outbox
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
+from analysis_svc.adapters.openai_moderation import OpenAIModeration
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
@@ -34,6 +35,7 @@ from service_clients.safety_policies import (
 )
 from svckit.audit_log import AuditLog
 from svckit.notify import PgListener
+from svckit.openai_json import OpenAIJson
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
@@ -55,8 +57,11 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     access = SessionAccess(SessionDirectory(transcripts, settings.session_cache_size))
     policies = SafetyPolicyReader(security.link(settings.persona_address), POLICY_READ_SECONDS, POLICY_CACHE_SECONDS,
                                   POLICY_CACHE_ENTRIES)
+    moderation = OpenAIModeration(OpenAIJson(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
+                                             settings.openai_timeout_seconds, settings.openai_max_retries)) \
+        if settings.moderation and settings.openai_base_url else None
     analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access,
-                        policies)
+                        policies, moderation)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands, access)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
@@ -83,6 +88,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     app.on_drain.append(drain)
     if openai_engine is not None:
         app.on_close.append(openai_engine.close)
+    if moderation is not None:
+        app.on_close.append(moderation.close)
     if settings.learning_address:
         learning = LearningAudits(security.link(settings.learning_address), settings.transcript_timeout_seconds)
 

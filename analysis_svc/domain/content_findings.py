@@ -33,16 +33,24 @@ class ContentFinding:
                    record["topic"], record["message_sequence"], record["quote"])
 
 
-def candidate_findings(turns: Iterable[Turn], filters: tuple[ContentFilter, ...],
-                       after_sequence: int) -> tuple[ContentFinding, ...]:
-    """What ``filters`` find in the candidate's turns after ``after_sequence`` (those before were screened by an
-    earlier reading), in call order."""
-    if not filters:
-        return ()
+def unscreened_candidate_turns(turns: Iterable[Turn], after_sequence: int) -> tuple[Turn, ...]:
+    """The candidate's turns after ``after_sequence`` (those before were screened by an earlier reading)."""
+    return tuple(turn for turn in turns if turn.role == Role.USER and turn.sequence > after_sequence)
+
+
+def rule_findings(turns: Iterable[Turn], filters: tuple[ContentFilter, ...]) -> tuple[ContentFinding, ...]:
+    """What the rules of ``filters`` find in ``turns``, in call order."""
     return tuple(ContentFinding(hit.rule, hit.category, hit.decision, hit.topic, turn.sequence,
                                 turn.text[hit.start:hit.end][:MAX_QUOTE_CHARACTERS])
-                 for turn in turns if turn.role == Role.USER and turn.sequence > after_sequence
-                 for hit in screen(turn.text, filters))
+                 for turn in turns for hit in screen(turn.text, filters))
+
+
+def merged(rules: tuple[ContentFinding, ...], model: tuple[ContentFinding, ...]) -> tuple[ContentFinding, ...]:
+    """The rules' findings and the model's, one per message and rule (the rule's, whose words are exact, when
+    both found it), in call order."""
+    found = {(finding.message_sequence, finding.rule): finding for finding in model}
+    found.update({(finding.message_sequence, finding.rule): finding for finding in rules})
+    return tuple(sorted(found.values(), key=lambda finding: finding.message_sequence))
 
 
 def finding_suggestion(finding: ContentFinding) -> Suggestion:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,7 +12,13 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from analysis_svc.domain import running
-from analysis_svc.domain.content_findings import ContentFinding, candidate_findings, finding_suggestion
+from analysis_svc.domain.content_findings import (
+    ContentFinding,
+    finding_suggestion,
+    merged,
+    rule_findings,
+    unscreened_candidate_turns,
+)
 from analysis_svc.domain.conversation import ConversationMetrics, measure
 from analysis_svc.domain.language import language_of
 from analysis_svc.domain.model import (
@@ -28,11 +35,18 @@ from analysis_svc.domain.model import (
     metrics_record,
 )
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
-from analysis_svc.service_layer.ports import AnalysisEngine, Database, SafetyPolicies, TranscriptReader, understands
+from analysis_svc.service_layer.ports import (
+    AnalysisEngine,
+    Database,
+    Moderation,
+    SafetyPolicies,
+    TranscriptReader,
+    understands,
+)
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
-from svckit.openai_json import deadline_of
+from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
 
@@ -43,6 +57,15 @@ MAX_TRIGGER_ID = 100
 MAX_CATCH_UP = 200
 MAX_SEQUENCE = 2**63 - 1
 FINAL_TRIGGER = "session-end"
+
+log = logging.getLogger("analysis.analyses")
+
+CONTENT_FINDINGS = Counter("sparring_analysis_content_findings_total",
+                           "What the personas' input filters found in candidates' messages, by category.",
+                           ("category",))
+MODERATION_CHECKS = Counter("sparring_analysis_moderation_checks_total",
+                            "Moderation checks of candidates' messages by the model, by result: used, or the "
+                            "failure's reason when the rules answered alone.", ("result",))
 
 CALL_MEASURE_GAPS = Counter("sparring_analysis_call_measure_gaps_total",
                             "Readings whose call measures leave out messages no reading reached (over the catch-up "
@@ -68,11 +91,12 @@ class Analyses:
 
     def __init__(self, database: Database, transcripts: TranscriptReader, page_tokens: PageTokens,
                  engines: Engines[AnalysisEngine], access: SessionAccess,
-                 policies: SafetyPolicies | None = None) -> None:
+                 policies: SafetyPolicies | None = None, moderation: Moderation | None = None) -> None:
         """``policies``: the personas' safety policies, whose input filters screen the candidate's messages; with
-        none, nothing is screened."""
+        none, nothing is screened. ``moderation``: a model that screens them too, besides the rules."""
         self._database = database
         self._policies = policies
+        self._moderation = moderation
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._engines = engines
@@ -117,7 +141,7 @@ class Analyses:
         shown = window.turns[-size:]
         live = LiveWindow(session_id, window.blueprint, shown, previous_curveball)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
-                             measures, await self._findings(organization, window, kept_up_to))
+                             measures, await self._findings(organization, window, kept_up_to, deadline))
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
@@ -163,13 +187,28 @@ class Analyses:
             await uow.commit()
         return await self.stored_analysis(organization, session_id, analysis.id), False
 
-    async def _findings(self, organization: str, window: Window, screened_up_to: int) -> tuple[ContentFinding, ...]:
+    async def _findings(self, organization: str, window: Window, screened_up_to: int,
+                        deadline: float | None) -> tuple[ContentFinding, ...]:
         """What the persona's input filters find in the candidate's messages of ``window`` after
-        ``screened_up_to`` (the messages up to it were screened by the reading that kept the call's measures)."""
+        ``screened_up_to`` (the messages up to it were screened by the reading that kept the call's measures): the
+        rules' findings, and the moderation model's when one is configured and answers in time."""
         if self._policies is None or not window.persona:
             return ()
-        policy = await self._policies.in_force(organization, window.persona)
-        return candidate_findings(window.turns, policy.input_filters, screened_up_to)
+        filters = (await self._policies.in_force(organization, window.persona)).input_filters
+        turns = unscreened_candidate_turns(window.turns, screened_up_to)
+        if not filters or not turns:
+            return ()
+        found = rule_findings(turns, filters)
+        if self._moderation is not None:
+            try:
+                found = merged(found, await within_deadline(self._moderation.findings(turns, filters), deadline))
+                MODERATION_CHECKS.labels("used").inc()
+            except EngineFailure as failure:
+                MODERATION_CHECKS.labels(failure.reason).inc()
+                log.warning("moderation for %s fell back to the rules: %s", window.persona, failure)
+        for finding in found:
+            CONTENT_FINDINGS.labels(finding.category.value).inc()
+        return found
 
     async def get_analysis(self, caller: Principal, session_id: str, analysis_id: str) -> StoredAnalysis:
         await self._access.require(caller, session_id, READERS)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import (
     AuditedPersona,
@@ -24,6 +25,7 @@ from analysis_svc.domain.model import (
 from analysis_svc.domain.suggestions import Suggestion
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
+from guardrails.filters import ContentFilter
 from guardrails.policy import LivePolicy
 
 
@@ -50,6 +52,11 @@ class AnalysisRepository(Protocol):
 class SafetyPolicies(Protocol):
     async def in_force(self, organization: str, persona: str) -> LivePolicy:
         """What the persona's calls apply of its safety policy; never fails (a safe default when unread)."""
+
+
+class Moderation(Protocol):
+    async def findings(self, turns: Sequence[Turn], filters: tuple[ContentFilter, ...]) -> tuple[ContentFinding, ...]:
+        """What a model finds in ``turns`` for ``filters``; EngineFailure when its answer is unusable."""
 
 
 class AuditRepository(Protocol):
