@@ -153,8 +153,12 @@ class Analyses:
         started = time.perf_counter()
         live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:],
                           await self._last_curveball(organization, session_id))
+        # The messages after the last live reading are screened by this one.
+        kept = await self._kept_measures(organization, session_id, call.turns[-1].sequence)
+        whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
-                             measure(call.turns))
+                             measure(call.turns),
+                             await self._findings(organization, whole, kept.up_to_sequence if kept else 0, deadline))
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from tests.e2e.test_analysis_live import CALL, PERSONA, USER
 from tests.e2e.transcript_fixtures import persona_under, streamed_call
@@ -65,3 +66,17 @@ async def test_a_persona_without_input_filters_finds_nothing(transcripts, analys
     analysis = await _analysis(analyses, session, 12)
     assert not analysis.findings
     assert not [s for s in analysis.suggestions if s.label.startswith("Illegal interview question")]
+
+
+async def test_the_final_reading_screens_the_messages_after_the_last_live_one(transcripts, analyses, personas,
+                                                                              policies):
+    persona = await _screening_persona(personas, policies)
+    session = await streamed_call(transcripts, CALL_WITH_AGE_QUESTION, persona=persona)
+    await _analysis(analyses, session, 10)  # before the question
+    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
+
+    await analyses.AuditSession(pb.AuditSessionRequest(session=session))
+
+    listed = await analyses.ListAnalyses(pb.ListAnalysesRequest(parent=session))
+    final = next(a for a in listed.analyses if a.trigger.source == pb.TRIGGER_SOURCE_SESSION_END)
+    assert [(f.topic, f.message_sequence) for f in final.findings] == [("age", 11)]
