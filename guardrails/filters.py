@@ -52,6 +52,14 @@ class FilterHit:
     end: int
 
 
+# What every blueprint's default policy screens the persona's turns with, and what a call screens them with while
+# its persona's policy cannot be read: slurs and threats blocked, defamation flagged.
+DEFAULT_OUTPUT_FILTERS = (
+    ContentFilter("slurs", FilterCategory.SLURS, FilterDecision.BLOCK),
+    ContentFilter("threats", FilterCategory.THREATS, FilterDecision.BLOCK),
+    ContentFilter("defamation", FilterCategory.DEFAMATION, FilterDecision.FLAG),
+)
+
 # Utterances are bounded upstream; this bounds the filters' work whatever reaches them.
 MAX_SCREENED_CHARACTERS = 4000
 

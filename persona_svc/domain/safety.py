@@ -13,7 +13,13 @@ import re2
 
 from calls.job_tracks import Blueprint
 from guardrails.actions import DEFAULT_ACTIONS_PER_MINUTE, DEFAULT_COMMANDS_PER_TURN, SafetyAction
-from guardrails.filters import ContentFilter, FilterCategory, FilterDecision, compile_pattern
+from guardrails.filters import (
+    DEFAULT_OUTPUT_FILTERS,
+    ContentFilter,
+    FilterCategory,
+    FilterDecision,
+    compile_pattern,
+)
 from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling, PiiKind
 from svckit import records
 from svckit.errors import Violations
@@ -95,11 +101,6 @@ class SafetyPolicyVersion:
     create_time: datetime
 
 
-_OUTPUT_FILTERS = (
-    ContentFilter("slurs", FilterCategory.SLURS, FilterDecision.BLOCK),
-    ContentFilter("threats", FilterCategory.THREATS, FilterDecision.BLOCK),
-    ContentFilter("defamation", FilterCategory.DEFAMATION, FilterDecision.FLAG),
-)
 _RATE_LIMITS = RateLimits(actions_per_minute=DEFAULT_ACTIONS_PER_MINUTE, tokens_per_conversation=0,
                           commands_per_turn=DEFAULT_COMMANDS_PER_TURN)
 
@@ -110,8 +111,8 @@ def default_policy(blueprint: Blueprint | None) -> SafetyPolicyFields:
     ids; the HR track also flags the questions a hiring manager may not legally ask."""
     input_filters = ((ContentFilter("illegal-interview-questions", FilterCategory.ILLEGAL_INTERVIEW_QUESTIONS,
                                     FilterDecision.FLAG),) if blueprint == Blueprint.HR else ())
-    return SafetyPolicyFields(input_filters=input_filters, output_filters=_OUTPUT_FILTERS, pii=DEFAULT_PII_HANDLING,
-                              rate_limits=_RATE_LIMITS)
+    return SafetyPolicyFields(input_filters=input_filters, output_filters=DEFAULT_OUTPUT_FILTERS,
+                              pii=DEFAULT_PII_HANDLING, rate_limits=_RATE_LIMITS)
 
 
 def validate_policy(fields: SafetyPolicyFields, violations: Violations, prefix: str = "policy") -> None:
