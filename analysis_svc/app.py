@@ -14,6 +14,7 @@ from analysis_svc.adapters.call_contexts import CallContexts
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
+from analysis_svc.adapters.openai_moderation import OpenAIModeration
 from analysis_svc.adapters.persona_profiles import PersonaProfiles
 from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
@@ -31,8 +32,15 @@ from analysis_svc.service_layer.session_access import SessionAccess
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.switching_rules import SwitchingRules
 from analysis_svc.service_layer.watchers import Watchers
+from service_clients.safety_policies import (
+    POLICY_CACHE_ENTRIES,
+    POLICY_CACHE_SECONDS,
+    POLICY_READ_SECONDS,
+    SafetyPolicyReader,
+)
 from svckit.audit_log import AuditLog
 from svckit.notify import PgListener
+from svckit.openai_json import OpenAIJson
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
@@ -62,8 +70,13 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     contexts = CallContexts(transcripts, security.link(settings.persona_address), settings.transcript_timeout_seconds,
                             settings.session_cache_size)
     rules = SwitchingRules(database, TranscriptHandoffs(transcript, settings.transcript_timeout_seconds))
+    policies = SafetyPolicyReader(security.link(settings.persona_address), POLICY_READ_SECONDS, POLICY_CACHE_SECONDS,
+                                  POLICY_CACHE_ENTRIES)
+    moderation = OpenAIModeration(OpenAIJson(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
+                                             settings.openai_timeout_seconds, settings.openai_max_retries)) \
+        if settings.moderation and settings.openai_base_url else None
     analyses = Analyses(database, transcripts, page_tokens, Engines(LocalEngine(), others, default_engine), access,
-                        contexts, rules)
+                        contexts, rules, policies, moderation)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands, access, rules)
     personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
@@ -90,6 +103,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     app.on_drain.append(drain)
     if openai_engine is not None:
         app.on_close.append(openai_engine.close)
+    if moderation is not None:
+        app.on_close.append(moderation.close)
     if settings.learning_address:
         learning = LearningAudits(security.link(settings.learning_address), settings.transcript_timeout_seconds)
 
@@ -99,7 +114,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcript.close, personas.close, contexts.close])
+    app.on_close.extend([listener.stop, transcript.close, personas.close, contexts.close, policies.close])
     return app
 
 

@@ -24,6 +24,8 @@ class AnalysisSettings(EngineSettings):
     persona_address: str = Field(default="127.0.0.1:50051", description="host:port of the persona service")
     transcript_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                               description="Deadline of one read from the transcript service")
+    moderation: bool = Field(default=False, description="Whether the openai engine (when configured) also screens "
+                                                        "candidates' messages for the personas' input filters")
     session_cache_size: int = Field(default=100_000, ge=1,
                                     description="Sessions whose interviewer, persona objections and scenario are kept "
                                                 "in memory (least recently used go)")

@@ -30,11 +30,12 @@ from svckit import eventloop
 SECTION = "## Guardrails on the transcript ingest path"
 METHOD = """One transcript service and one persona service on this machine, one embedded PostgreSQL. Sessions of two
 personas: `personas/sarah-chen` under its blueprint's default policy (personal data masked or redacted before it is
-stored), and one whose policy keeps personal data, whose utterances are stored as said without being looked at
-(guardrails off). Saturation as in the transcript part (pipelined gateway streams), the two personas in interleaved
-rounds on fresh sessions, with two sets of utterances: the transcript part's, which hold no digit and no "@" (the
-pre-filter passes over them), and the same with every fourth replaced by one holding a card number, an email, a
-phone number or an IBAN, which Presidio's recognizers then read."""
+stored, the persona's turns screened by its output filters), and one whose policy keeps personal data and has no
+output filters, whose utterances are stored as said without being looked at (guardrails off). Saturation as in the
+transcript part (pipelined gateway streams), the two personas in interleaved rounds on fresh sessions, with two sets
+of utterances: the transcript part's, which hold no digit and no "@" (the pre-filter passes over them), and the same
+with every fourth replaced by one holding a card number, an email, a phone number or an IBAN, which Presidio's
+recognizers then read."""
 TARGET_RATIO = 0.85
 TARGET_PREFLIGHT_P99_MS = 2.0
 DEFAULT_POLICY, GUARDRAILS_OFF = "default policy", "guardrails off"
@@ -92,7 +93,7 @@ async def _persona_keeping_personal_data(address: str) -> str:
             policy_pb.UpdateSafetyPolicyRequest(
                 policy=policy_pb.SafetyPolicy(name=f"{name}/safetyPolicy",
                                               pii=policy_pb.PiiHandling(default_action=policy_pb.PII_ACTION_KEEP)),
-                update_mask=field_mask_pb2.FieldMask(paths=["pii"])))
+                update_mask=field_mask_pb2.FieldMask(paths=["pii", "output_filters"])))  # and no output filters
         return name
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from guardrails.actions import ActionRules
+from guardrails.filters import DEFAULT_OUTPUT_FILTERS, ContentFilter
 from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling
 
 
@@ -14,8 +15,11 @@ class LivePolicy:
     revision: int = 0
     pii: PiiHandling = DEFAULT_PII_HANDLING
     actions: ActionRules = field(default_factory=ActionRules)
+    input_filters: tuple[ContentFilter, ...] = ()  # screening the candidate's turns
+    output_filters: tuple[ContentFilter, ...] = ()  # screening the persona's turns
 
 
-# What applies while the persona's policy cannot be read: personal data protected as by default, and the default
-# limits on commands (an unreachable persona service neither lifts them nor stops every command).
-SAFE_DEFAULT = LivePolicy("")
+# What applies while the persona's policy cannot be read: personal data protected as by default, the persona's turns
+# screened as by default, and the default limits on commands (an unreachable persona service neither lifts them nor
+# stops every command).
+SAFE_DEFAULT = LivePolicy("", output_filters=DEFAULT_OUTPUT_FILTERS)

@@ -18,6 +18,7 @@ from sparring.persona.v1 import safety_policy_service_pb2 as pb
 from sparring.persona.v1 import safety_policy_service_pb2_grpc
 
 from guardrails.actions import ActionRules, SafetyAction
+from guardrails.filters import ContentFilter, FilterCategory, FilterDecision
 from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiAction, PiiHandling, PiiKind, PiiRule
 from guardrails.policy import SAFE_DEFAULT, LivePolicy
 from svckit.transport import ServiceLink
@@ -28,9 +29,17 @@ POLICY_READS = Counter("sparring_safety_policy_reads_total",
                        "Safety policies read for live calls, by result: cached, read, or the safe default because "
                        "the persona service did not answer in time (timeout) or failed (unavailable).", ("result",))
 
+# For a reader whose service has no settings of its own for it: an analysis waits this long for a policy it has
+# not read yet, keeps it this many seconds, and keeps this many personas' policies.
+POLICY_READ_SECONDS = 0.25
+POLICY_CACHE_SECONDS = 5.0
+POLICY_CACHE_ENTRIES = 10_000
+
 _PII_KINDS = {getattr(pb, f"PII_KIND_{kind.name}"): kind for kind in PiiKind}
 _PII_ACTIONS = {getattr(pb, f"PII_ACTION_{action.name}"): action for action in PiiAction}
 _ACTIONS = {getattr(pb, f"SAFETY_ACTION_{action.name}"): action for action in SafetyAction}
+_FILTER_CATEGORIES = {getattr(pb, f"FILTER_CATEGORY_{category.name}"): category for category in FilterCategory}
+_FILTER_DECISIONS = {getattr(pb, f"FILTER_DECISION_{decision.name}"): decision for decision in FilterDecision}
 
 
 def pii_handling_of(message: pb.PiiHandling) -> PiiHandling:
@@ -45,11 +54,18 @@ def _actions(values: Iterable[int]) -> tuple[SafetyAction, ...]:
     return tuple(_ACTIONS[value] for value in values if value in _ACTIONS)
 
 
+def _filters(messages: Iterable[pb.ContentFilter]) -> tuple[ContentFilter, ...]:
+    """The filters a policy message lists; one of a category or decision this client does not know is left out."""
+    return tuple(ContentFilter(f.rule, _FILTER_CATEGORIES[f.category], _FILTER_DECISIONS[f.decision], f.pattern)
+                 for f in messages if f.category in _FILTER_CATEGORIES and f.decision in _FILTER_DECISIONS)
+
+
 def live_policy_of(message: pb.SafetyPolicy) -> LivePolicy:
     limits = message.rate_limits
     actions = ActionRules(_actions(message.allowed_actions), _actions(message.blocked_actions),
                           _actions(message.approval_actions), limits.actions_per_minute, limits.commands_per_turn)
-    return LivePolicy(message.name, message.revision, pii_handling_of(message.pii), actions)
+    return LivePolicy(message.name, message.revision, pii_handling_of(message.pii), actions,
+                      _filters(message.input_filters), _filters(message.output_filters))
 
 
 class SafetyPolicyReader:

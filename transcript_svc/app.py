@@ -83,7 +83,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
     }
-    protection = PiiProtection(policies, PiiProtector(settings.pii_secret.encode()))
+    protection = PiiProtection(PiiProtector(settings.pii_secret.encode()))
     closers = [committer.stop, personas.close, policies.close, voice_agents.close]
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
@@ -106,7 +106,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
     listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
     await listener.start()
-    stream = StreamSessionHandler(transcripts, Recording(committer), protection, live, settings.max_in_flight,
+    stream = StreamSessionHandler(transcripts, Recording(committer), policies, protection, live, settings.max_in_flight,
                                   settings.stream_wind_down_seconds)
 
     async def drain() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analysis_svc.adapters import tables as t
 from analysis_svc.domain import running
+from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.model import (
     SESSION_END,
     KeptMeasures,
@@ -58,6 +59,7 @@ def _analysis(rows: Sequence[Any]) -> StoredAnalysis:
         metrics=dict(head.metrics), engine=head.engine, latency_ms=head.latency_ms, create_time=head.create_time,
         suggestions=tuple(_suggestion(row) for row in rows[1:]), engine_fallback=head.engine_fallback,
         model=head.model, language=head.language, language_supported=head.language_supported,
+        findings=tuple(ContentFinding.from_record(record) for record in head.findings),
     )
 
 
@@ -101,6 +103,7 @@ class AnalysisRepository:
             **common, id=analysis.id, kind="say_meter", position=0, meter_score=meter.score,
             meter_factors=meter.factors, meter_weights=meter.weights, band=meter.band.value,
             reasoning=meter.reasoning, metrics=analysis.metrics, call_measures=analysis.call_measures,
+            findings=[finding.to_record() for finding in analysis.findings],
         ).on_conflict_do_nothing().returning(_rows.create_time))).first()
         if inserted is None:
             return False

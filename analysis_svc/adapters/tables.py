@@ -30,6 +30,8 @@ voice_analysis = sa.Table(
     sa.Column("call_measures", JSONB),  # the whole call's measures up to this reading (analysis_svc.domain.running)
     sa.Column("language", sa.Text, nullable=False, server_default="en"),  # ISO 639-1, "" when undetermined
     sa.Column("language_supported", sa.Boolean, nullable=False, server_default=sa.true()),
+    # The input filters' findings (analysis_svc.domain.content_findings), on the Say Meter row.
+    sa.Column("findings", JSONB, nullable=False, server_default="[]"),
     sa.Column("trigger_id", sa.Text),
     sa.Column("trigger_source", sa.Text),
     sa.Column("up_to_sequence", sa.BigInteger, nullable=False),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.say_meter import SayMeter
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
@@ -23,7 +24,7 @@ class Window:
     blueprint: str
     last_durable_sequence: int
     turns: tuple[Turn, ...]
-    persona: str = ""  # the persona playing the call now (its current persona after a handoff)
+    persona: str = ""  # the persona playing the call now (after a handoff, the new one): its safety policy screens it
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class NewAnalysis:
     call_measures: dict[str, Any] | None = None  # the whole call's measures up to this reading (domain.running)
     language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
     language_supported: bool = True  # the engine that read it understands that language
+    findings: tuple[ContentFinding, ...] = ()  # the input filters' findings in messages no earlier reading screened
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class StoredAnalysis:
     model: str = ""
     language: str = "en"
     language_supported: bool = True
+    findings: tuple[ContentFinding, ...] = ()
 
 
 class ScorePoint(NamedTuple):

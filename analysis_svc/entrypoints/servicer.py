@@ -10,13 +10,16 @@ from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
+from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 
+from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from calls.persona_audit import FlagReason
+from guardrails.filters import FilterCategory, FilterDecision
 from svckit import names
 from svckit.blueprints import blueprint_value
 from svckit.context import current_call
@@ -40,6 +43,8 @@ _TYPES = {"context_injection": pb.SUGGESTION_TYPE_CONTEXT_INJECTION, "curveball"
           "followup_question": pb.SUGGESTION_TYPE_FOLLOWUP_QUESTION, "handoff": pb.SUGGESTION_TYPE_HANDOFF}
 _PRIORITIES = {"low": pb.PRIORITY_LOW, "medium": pb.PRIORITY_MEDIUM, "high": pb.PRIORITY_HIGH,
                "critical": pb.PRIORITY_CRITICAL}
+_FILTER_CATEGORIES = {category: getattr(policy_pb, f"FILTER_CATEGORY_{category.name}") for category in FilterCategory}
+_FILTER_DECISIONS = {decision: getattr(policy_pb, f"FILTER_DECISION_{decision.name}") for decision in FilterDecision}
 _STATES = {"open": pb.SUGGESTION_STATE_OPEN, "applied": pb.SUGGESTION_STATE_APPLIED,
            "dismissed": pb.SUGGESTION_STATE_DISMISSED}
 
@@ -67,6 +72,12 @@ def _suggestion(stored: StoredSuggestion, session_id: str) -> pb.Suggestion:
     )
 
 
+def _finding(finding: ContentFinding) -> pb.ContentFinding:
+    return pb.ContentFinding(rule=finding.rule, category=_FILTER_CATEGORIES[finding.category],
+                             decision=_FILTER_DECISIONS[finding.decision], topic=finding.topic,
+                             message_sequence=finding.message_sequence, quote=finding.quote)
+
+
 def _analysis(stored: StoredAnalysis) -> pb.Analysis:
     meter = stored.say_meter
     return pb.Analysis(
@@ -89,6 +100,7 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
                                       seconds=int(stored.latency_ms // 1000)),
         language=stored.language,
         language_supported=stored.language_supported,
+        findings=[_finding(finding) for finding in stored.findings],
     )
 
 

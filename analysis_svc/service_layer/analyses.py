@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,6 +12,13 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from analysis_svc.domain import running
+from analysis_svc.domain.content_findings import (
+    ContentFinding,
+    finding_suggestion,
+    merged,
+    rule_findings,
+    unscreened_candidate_turns,
+)
 from analysis_svc.domain.conversation import ConversationMetrics, measure
 from analysis_svc.domain.language import language_of
 from analysis_svc.domain.model import (
@@ -29,12 +37,20 @@ from analysis_svc.domain.model import (
 from analysis_svc.domain.suggestions import not_made, stage_for
 from analysis_svc.domain.switching import LiveMoment
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
-from analysis_svc.service_layer.ports import AnalysisEngine, CallContexts, Database, TranscriptReader, understands
+from analysis_svc.service_layer.ports import (
+    AnalysisEngine,
+    CallContexts,
+    Database,
+    Moderation,
+    SafetyPolicies,
+    TranscriptReader,
+    understands,
+)
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
-from svckit.openai_json import deadline_of
+from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
 
@@ -45,6 +61,15 @@ MAX_TRIGGER_ID = 100
 MAX_CATCH_UP = 200
 MAX_SEQUENCE = 2**63 - 1
 FINAL_TRIGGER = "session-end"
+
+log = logging.getLogger("analysis.analyses")
+
+CONTENT_FINDINGS = Counter("sparring_analysis_content_findings_total",
+                           "What the personas' input filters found in candidates' messages, by category.",
+                           ("category",))
+MODERATION_CHECKS = Counter("sparring_analysis_moderation_checks_total",
+                            "Moderation checks of candidates' messages by the model, by result: used, or the "
+                            "failure's reason when the rules answered alone.", ("result",))
 
 CALL_MEASURE_GAPS = Counter("sparring_analysis_call_measure_gaps_total",
                             "Readings whose call measures leave out messages no reading reached (over the catch-up "
@@ -62,6 +87,7 @@ class NewReading:
     live: LiveWindow
     measures: ConversationMetrics
     persona: str = ""  # the persona playing, for a live reading's switching rules; '' for the final reading
+    findings: tuple[ContentFinding, ...] = ()
 
 
 class Analyses:
@@ -70,10 +96,15 @@ class Analyses:
 
     def __init__(self, database: Database, transcripts: TranscriptReader, page_tokens: PageTokens,
                  engines: Engines[AnalysisEngine], access: SessionAccess, contexts: CallContexts,
-                 rules: SwitchingRules | None = None) -> None:
+                 rules: SwitchingRules | None = None, policies: SafetyPolicies | None = None,
+                 moderation: Moderation | None = None) -> None:
+        """``policies``: the personas' safety policies, whose input filters screen the candidate's messages; with
+        none, nothing is screened. ``moderation``: a model that screens them too, besides the rules."""
         self._database = database
         self._contexts = contexts
         self._rules = rules
+        self._policies = policies
+        self._moderation = moderation
         self._transcripts = transcripts
         self._tokens = page_tokens
         self._engines = engines
@@ -118,7 +149,7 @@ class Analyses:
         shown = window.turns[-size:]
         live = LiveWindow(session_id, window.blueprint, shown, made, context)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
-                             measures, window.persona)
+                             measures, window.persona, await self._findings(organization, window, kept_up_to, deadline))
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
@@ -131,8 +162,13 @@ class Analyses:
         made, context = await asyncio.gather(self._made_labels(organization, session_id),
                                              self._contexts.context(organization, session_id))
         live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], made, context)
+        # The messages after the last live reading are screened by this one.
+        kept = await self._kept_measures(organization, session_id, call.turns[-1].sequence)
+        whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
-                             measure(call.turns))
+                             measure(call.turns),
+                             findings=await self._findings(organization, whole, kept.up_to_sequence if kept else 0,
+                                                           deadline))
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
@@ -145,7 +181,7 @@ class Analyses:
 
         judged = await self._engines.run(engine, judge, deadline, f"sessions/{session_id}")
         # Whichever engine judged, nothing the session has had is raised again.
-        suggestions = tuple(not_made(judged.result.suggestions, live.made))
+        suggestions = (*not_made(judged.result.suggestions, live.made), *map(finding_suggestion, reading.findings))
         fired = None
         if self._rules is not None and reading.persona:
             fired = await self._rules.fired(organization, session_id, LiveMoment(
@@ -160,7 +196,8 @@ class Analyses:
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
             latency_ms=(time.perf_counter() - started) * 1000, suggestions=suggestions,
             call_measures=running.to_record(measures), language=live.language,
-            language_supported=understands(self._engines.named(judged.engine), live.language))
+            language_supported=understands(self._engines.named(judged.engine), live.language),
+            findings=reading.findings)
         trigger_id = reading.trigger_id
         async with self._database.transaction() as uow:
             if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won
@@ -173,6 +210,29 @@ class Analyses:
         if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
+
+    async def _findings(self, organization: str, window: Window, screened_up_to: int,
+                        deadline: float | None) -> tuple[ContentFinding, ...]:
+        """What the persona's input filters find in the candidate's messages of ``window`` after
+        ``screened_up_to`` (the messages up to it were screened by the reading that kept the call's measures): the
+        rules' findings, and the moderation model's when one is configured and answers in time."""
+        if self._policies is None or not window.persona:
+            return ()
+        filters = (await self._policies.in_force(organization, window.persona)).input_filters
+        turns = unscreened_candidate_turns(window.turns, screened_up_to)
+        if not filters or not turns:
+            return ()
+        found = rule_findings(turns, filters)
+        if self._moderation is not None:
+            try:
+                found = merged(found, await within_deadline(self._moderation.findings(turns, filters), deadline))
+                MODERATION_CHECKS.labels("used").inc()
+            except EngineFailure as failure:
+                MODERATION_CHECKS.labels(failure.reason).inc()
+                log.warning("moderation for %s fell back to the rules: %s", window.persona, failure)
+        for finding in found:
+            CONTENT_FINDINGS.labels(finding.category.value).inc()
+        return found
 
     async def get_analysis(self, caller: Principal, session_id: str, analysis_id: str) -> StoredAnalysis:
         await self._access.require(caller, session_id, READERS)

@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
+from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import (
     AuditedPersona,
@@ -26,6 +27,8 @@ from analysis_svc.domain.suggestions import CallContext, Suggestion
 from analysis_svc.domain.switching import SwitchingRule
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
+from guardrails.filters import ContentFilter
+from guardrails.policy import LivePolicy
 
 
 class AnalysisRepository(Protocol):
@@ -47,6 +50,16 @@ class AnalysisRepository(Protocol):
     async def resolve(self, organization: str, suggestion_id: str, state: str, *, command: str = "",
                       reason: str = "") -> StoredSuggestion: ...
     async def snapshot(self, organization: str, session_id: str) -> Snapshot: ...
+
+
+class SafetyPolicies(Protocol):
+    async def in_force(self, organization: str, persona: str) -> LivePolicy:
+        """What the persona's calls apply of its safety policy; never fails (a safe default when unread)."""
+
+
+class Moderation(Protocol):
+    async def findings(self, turns: Sequence[Turn], filters: tuple[ContentFilter, ...]) -> tuple[ContentFinding, ...]:
+        """What a model finds in ``turns`` for ``filters``; EngineFailure when its answer is unusable."""
 
 
 class AuditRepository(Protocol):

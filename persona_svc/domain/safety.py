@@ -13,23 +13,17 @@ import re2
 
 from calls.job_tracks import Blueprint
 from guardrails.actions import DEFAULT_ACTIONS_PER_MINUTE, DEFAULT_COMMANDS_PER_TURN, SafetyAction
+from guardrails.filters import (
+    DEFAULT_OUTPUT_FILTERS,
+    ContentFilter,
+    FilterCategory,
+    FilterDecision,
+    compile_pattern,
+)
 from guardrails.pii_policy import DEFAULT_PII_HANDLING, PiiHandling, PiiKind
 from svckit import records
 from svckit.errors import Violations
 from svckit.names import valid_id
-
-
-class FilterCategory(StrEnum):
-    ILLEGAL_INTERVIEW_QUESTIONS = "illegal_interview_questions"
-    SLURS = "slurs"
-    THREATS = "threats"
-    DEFAMATION = "defamation"
-    PATTERN = "pattern"
-
-
-class FilterDecision(StrEnum):
-    FLAG = "flag"
-    BLOCK = "block"
 
 
 class PolicySource(StrEnum):
@@ -46,18 +40,6 @@ MAX_ACTIONS_PER_MINUTE = 600
 MAX_TOKENS_PER_CONVERSATION = 1_000_000
 MAX_COMMANDS_PER_TURN = 50
 ESCALATION_COLLECTIONS = ("personas", "queues")
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a bad pattern is the caller's error, answered; not a server log line
-
-
-@dataclass(frozen=True, slots=True)
-class ContentFilter:
-    rule: str
-    category: FilterCategory
-    decision: FilterDecision
-    pattern: str = ""
-
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
@@ -119,11 +101,6 @@ class SafetyPolicyVersion:
     create_time: datetime
 
 
-_OUTPUT_FILTERS = (
-    ContentFilter("slurs", FilterCategory.SLURS, FilterDecision.BLOCK),
-    ContentFilter("threats", FilterCategory.THREATS, FilterDecision.BLOCK),
-    ContentFilter("defamation", FilterCategory.DEFAMATION, FilterDecision.FLAG),
-)
 _RATE_LIMITS = RateLimits(actions_per_minute=DEFAULT_ACTIONS_PER_MINUTE, tokens_per_conversation=0,
                           commands_per_turn=DEFAULT_COMMANDS_PER_TURN)
 
@@ -134,13 +111,8 @@ def default_policy(blueprint: Blueprint | None) -> SafetyPolicyFields:
     ids; the HR track also flags the questions a hiring manager may not legally ask."""
     input_filters = ((ContentFilter("illegal-interview-questions", FilterCategory.ILLEGAL_INTERVIEW_QUESTIONS,
                                     FilterDecision.FLAG),) if blueprint == Blueprint.HR else ())
-    return SafetyPolicyFields(input_filters=input_filters, output_filters=_OUTPUT_FILTERS, pii=DEFAULT_PII_HANDLING,
-                              rate_limits=_RATE_LIMITS)
-
-
-def compile_pattern(pattern: str) -> Any:
-    """An RE2 pattern, matched in time linear in the text whatever it says; re2.error if it does not compile."""
-    return re2.compile(pattern, _RE2_OPTIONS)
+    return SafetyPolicyFields(input_filters=input_filters, output_filters=DEFAULT_OUTPUT_FILTERS,
+                              pii=DEFAULT_PII_HANDLING, rate_limits=_RATE_LIMITS)
 
 
 def validate_policy(fields: SafetyPolicyFields, violations: Violations, prefix: str = "policy") -> None:

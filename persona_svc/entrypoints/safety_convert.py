@@ -10,11 +10,9 @@ from typing import Any, TypeVar
 from sparring.persona.v1 import safety_policy_service_pb2 as pb
 
 from guardrails.actions import SafetyAction
+from guardrails.filters import ContentFilter, FilterCategory, FilterDecision
 from guardrails.pii_policy import PiiAction, PiiHandling, PiiKind, PiiRule
 from persona_svc.domain.safety import (
-    ContentFilter,
-    FilterCategory,
-    FilterDecision,
     PolicySource,
     RateLimits,
     SafetyPolicy,

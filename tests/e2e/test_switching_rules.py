@@ -134,6 +134,11 @@ async def test_a_rule_that_applies_itself_hands_the_call_to_its_first_usable_fal
     assert frame.command.name == handoff.command
     assert (handoff.to_persona, handoff.accepted_persona, handoff.reason) == (deleted_persona, cfo.name,
                                                                              firing.reason)
+    # The command leaves before the suggestion is marked applied: the watcher hears of that change.
+    while not (event := await within_a_minute(watch.read)).HasField("suggestion"):
+        pass
+    assert (event.suggestion.state, event.suggestion.command) == (analysis_pb.SUGGESTION_STATE_APPLIED,
+                                                                  handoff.command)
     suggestions = (await analyses.ListSuggestions(analysis_pb.ListSuggestionsRequest(
         parent=session, type=analysis_pb.SUGGESTION_TYPE_HANDOFF))).suggestions
     assert [(s.state, s.command) for s in suggestions] == [(analysis_pb.SUGGESTION_STATE_APPLIED, handoff.command)]

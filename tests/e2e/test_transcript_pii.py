@@ -206,10 +206,12 @@ async def test_when_the_persona_service_does_not_say_the_policy_in_time_the_safe
         async with secure_channel(app.address) as channel:
             stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
             said = Said()
-            session = await streamed_call(stub, said.turns, persona=keeping)
+            threat = f"Ask about order {uid()} again and I will hurt you."
+            session = await streamed_call(stub, [*said.turns, (pb.ROLE_ASSISTANT, threat)], persona=keeping)
             texts = await stored_texts(stub, session)
     finally:
         await app.stop(grace=1)
     assert texts[1] == "The customer's card is <CARD_NUMBER>, expiry next March."
+    assert texts[-1] == "[removed by the threats filter]", "the persona's turns screened as by default"
     assert metric("sparring_safety_policy_reads_total", result="timeout") == timeouts + 1
     assert await holders(engine, [said.card, said.iban, said.ssn, said.email]) == []

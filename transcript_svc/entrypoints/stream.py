@@ -43,6 +43,7 @@ from svckit.errors import (
 )
 from transcript_svc.domain.model import Outcome
 from transcript_svc.entrypoints import convert
+from transcript_svc.service_layer.content_filters import persona_turn_screen
 from transcript_svc.service_layer.live import (
     COMMANDS_ACKED,
     COMMANDS_SENT,
@@ -54,6 +55,7 @@ from transcript_svc.service_layer.live import (
 )
 from transcript_svc.service_layer.pii import PiiProtection
 from transcript_svc.service_layer.recording import Recording, StreamRecorder, acknowledged_as_duplicate
+from transcript_svc.service_layer.safety import SafetyPolicies
 from transcript_svc.service_layer.transcripts import Transcripts, session_ended
 
 MESSAGES_RECEIVED = Counter("sparring_transcript_messages_received_total", "Utterances received on live streams.")
@@ -84,10 +86,12 @@ _Queued = _Awaiting | Literal[_Marker.NO_MORE]
 
 
 class StreamSessionHandler:
-    def __init__(self, transcripts: Transcripts, recording: Recording, protection: PiiProtection, live: LiveStreams,
-                 max_in_flight: int = 256, wind_down_seconds: float = 0.5) -> None:
+    def __init__(self, transcripts: Transcripts, recording: Recording, policies: SafetyPolicies,
+                 protection: PiiProtection, live: LiveStreams, max_in_flight: int = 256,
+                 wind_down_seconds: float = 0.5) -> None:
         self._transcripts = transcripts
         self._recording = recording
+        self._policies = policies
         self._protection = protection
         self._live = live
         self._max_in_flight = max_in_flight
@@ -116,7 +120,10 @@ class StreamSessionHandler:
         try:
             if stream.stopped.done():  # ended or taken over while opening: as if the open had come after
                 raise _stop_error(stream.stopped.result(), grant.session.resource_name)
-            protect = await self._protection.for_stream(caller.organization, grant.session.persona, session_id)
+            # Read once: what the stream applies of its persona's policy stays as it was when it opened.
+            policy = await self._policies.in_force(caller.organization, grant.session.persona)
+            protect = self._protection.for_stream(policy.pii, session_id)
+            screen_persona = persona_turn_screen(policy.output_filters)
             yield pb.StreamSessionResponse(opened=pb.StreamOpened(
                 session=convert.session_message(grant.session),
                 last_durable_sequence=grant.session.last_sequence,
@@ -125,7 +132,7 @@ class StreamSessionHandler:
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
             recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
-                                              grant.session.last_sequence, protect)
+                                              grant.session.last_sequence, protect, screen_persona)
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:

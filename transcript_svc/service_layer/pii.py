@@ -11,7 +11,6 @@ from prometheus_client import Histogram
 
 from guardrails.pii import may_hold_pii
 from guardrails.pii_policy import PiiHandling
-from transcript_svc.service_layer.safety import SafetyPolicies
 
 PROTECT_SECONDS = Histogram(
     "sparring_transcript_pii_seconds",
@@ -31,13 +30,12 @@ def as_said(text: str) -> str:
 
 
 class PiiProtection:
-    def __init__(self, policies: SafetyPolicies, protector: TextProtector) -> None:
-        self._policies = policies
+    def __init__(self, protector: TextProtector) -> None:
         self._protector = protector
 
-    async def for_stream(self, organization: str, persona: str, session_id: str) -> Protect:
-        """What a stream of ``session_id`` stores of each text, by the policy in force when it opens."""
-        handling = (await self._policies.in_force(organization, persona)).pii
+    def for_stream(self, handling: PiiHandling, session_id: str) -> Protect:
+        """What a stream of ``session_id`` stores of each text, by the handling of the policy in force when it
+        opens."""
         if handling.keeps_everything:
             return as_said
 

@@ -10,8 +10,8 @@ import asyncio
 import dataclasses
 
 from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
-from transcript_svc.domain.model import Outcome, Utterance
-from transcript_svc.service_layer.pii import Protect
+from transcript_svc.domain.model import Outcome, Role, Utterance
+from transcript_svc.service_layer.pii import Protect, as_said
 from transcript_svc.service_layer.ports import UtteranceCommitter
 
 
@@ -20,21 +20,23 @@ class Recording:
         self._committer = committer
 
     def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int,
-               protect: Protect) -> StreamRecorder:
+               protect: Protect, screen_persona: Protect = as_said) -> StreamRecorder:
         """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored,
-        storing ``protect(text)`` of each utterance."""
-        return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence, protect)
+        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's."""
+        return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence, protect,
+                              screen_persona)
 
 
 class StreamRecorder:
     def __init__(self, committer: UtteranceCommitter, organization: str, session_id: str, epoch: int,
-                 last_durable_sequence: int, protect: Protect) -> None:
+                 last_durable_sequence: int, protect: Protect, screen_persona: Protect = as_said) -> None:
         self._committer = committer
         self._organization = organization
         self._session_id = session_id
         self._epoch = epoch
         self._highest = last_durable_sequence  # the highest sequence stored or handed to the commit
         self._protect = protect
+        self._screen_persona = screen_persona
 
     async def record(self, utterance: Utterance) -> asyncio.Future[Outcome]:
         """Hands the utterance to the group commit (waiting while its queue is full); the future settles with
@@ -44,7 +46,8 @@ class StreamRecorder:
             raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
                                      reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
         self._highest = max(self._highest, utterance.sequence)
-        text = self._protect(utterance.text)
+        said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else utterance.text
+        text = self._protect(said)
         if text is not utterance.text:
             utterance = dataclasses.replace(utterance, text=text)
         return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)

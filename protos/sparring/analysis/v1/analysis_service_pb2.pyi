@@ -12,6 +12,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from sparring.audit.v1 import audit_pb2 as _audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as _persona_service_pb2
+from sparring.persona.v1 import safety_policy_service_pb2 as _safety_policy_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -529,6 +530,7 @@ class Analysis(_message.Message):
     LATENCY_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     LANGUAGE_SUPPORTED_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/analyses/{analysis_id}"."""
     session: _builtins.str
@@ -569,6 +571,13 @@ class Analysis(_message.Message):
     def latency(self) -> _duration_pb2.Duration:
         """Time from the request to the stored result."""
 
+    @_builtins.property
+    def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentFinding]:
+        """What the persona's input filters found in the candidate's messages that no
+        earlier reading had screened (for the HR track: questions a hiring manager
+        may not legally ask); each also raised as a suggestion to the interviewer.
+        """
+
     def __init__(
         self,
         *,
@@ -587,14 +596,60 @@ class Analysis(_message.Message):
         latency: _duration_pb2.Duration | None = ...,
         language: _builtins.str = ...,
         language_supported: _builtins.bool = ...,
+        findings: _abc.Iterable[Global___ContentFinding] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "metrics", b"metrics", "say_meter", b"say_meter", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "language", b"language", "language_supported", b"language_supported", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "findings", b"findings", "language", b"language", "language_supported", b"language_supported", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Analysis: _TypeAlias = Analysis  # noqa: Y015
+
+@_typing.final
+class ContentFinding(_message.Message):
+    """A candidate's message that one of the persona's input filters matched."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    TOPIC_FIELD_NUMBER: _builtins.int
+    MESSAGE_SEQUENCE_FIELD_NUMBER: _builtins.int
+    QUOTE_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """The filter's rule name in the persona's safety policy, e.g.
+    "illegal-interview-questions".
+    """
+    category: _safety_policy_service_pb2.FilterCategory.ValueType
+    decision: _safety_policy_service_pb2.FilterDecision.ValueType
+    topic: _builtins.str
+    """What the rule recognised: for illegal interview questions "age", "family",
+    "religion", "origin", "disability" or "marital status"; otherwise the
+    category's name.
+    """
+    message_sequence: _builtins.int
+    """The message it was found in (transcript service sequence number)."""
+    quote: _builtins.str
+    """The words of the message that the filter matched."""
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        category: _safety_policy_service_pb2.FilterCategory.ValueType = ...,
+        decision: _safety_policy_service_pb2.FilterDecision.ValueType = ...,
+        topic: _builtins.str = ...,
+        message_sequence: _builtins.int = ...,
+        quote: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "decision", b"decision", "message_sequence", b"message_sequence", "quote", b"quote", "rule", b"rule", "topic", b"topic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentFinding: _TypeAlias = ContentFinding  # noqa: Y015
 
 @_typing.final
 class ScorePoint(_message.Message):
