@@ -24,6 +24,7 @@ _MEMORY = "/sparring.persona.v1.MemoryService/"
 _VOICE_AGENTS = "/sparring.persona.v1.VoiceAgentService/"
 _SAFETY_POLICY = "/sparring.persona.v1.SafetyPolicyService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
+_APPROVAL = "/sparring.transcript.v1.ApprovalService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
 _AUDIT_LOG = "/sparring.auditlog.v1.AuditLogService/"
@@ -100,6 +101,11 @@ PERMISSIONS: dict[str, MethodRule] = {
                                        note="interviewers: only their own sessions"),
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
+    # Approvals of commands the persona's safety policy holds
+    _APPROVAL + "GetApproval": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
+    _APPROVAL + "ListApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
+    _APPROVAL + "ApproveApproval": _ADMIN_ONLY_CHANGE,
+    _APPROVAL + "RejectApproval": _ADMIN_ONLY_CHANGE,
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
                                            note="interviewers and gateways: only their own sessions"),

@@ -72,7 +72,7 @@ def preflight(action: SafetyAction, rules: ActionRules, recent: RecentCommands, 
                        f"{name} is not among the policy's allowed actions")
     if action in rules.needs_approval:
         return Refusal(RefusalKind.APPROVAL_REQUIRED, "APPROVAL_REQUIRED", "approval_actions",
-                       f"{name} needs a person's approval under the policy, and approvals cannot be asked for yet")
+                       f"{name} needs a person's approval under the policy")
     if rules.actions_per_minute and recent.in_window >= rules.actions_per_minute:
         oldest = recent.oldest_in_window or now
         wait = max((oldest + RATE_WINDOW - now).total_seconds(), 0.001)

@@ -14,6 +14,8 @@ class LivePolicy:
     revision: int = 0
     pii: PiiHandling = DEFAULT_PII_HANDLING
     actions: ActionRules = field(default_factory=ActionRules)
+    # Who takes over, in order, an approval nobody decided in time: "personas/{id}" or "queues/{id}".
+    escalation_path: tuple[str, ...] = ()
 
 
 # What applies while the persona's policy cannot be read: personal data protected as by default, and the default

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
-from sparring.transcript.v1 import transcript_service_pb2, transcript_service_pb2_grpc
+from sparring.transcript.v1 import (
+    approval_service_pb2,
+    approval_service_pb2_grpc,
+    transcript_service_pb2,
+    transcript_service_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
@@ -28,8 +34,10 @@ from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.entrypoints.approval_servicer import ApprovalServicer
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
+from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalExpiry
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
 from transcript_svc.service_layer.recording import Recording
@@ -39,6 +47,7 @@ from transcript_svc.service_layer.voice_rounds import VoiceRounds
 log = logging.getLogger("transcript.app")
 
 SERVICE_NAME = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"].full_name
+APPROVAL_SERVICE_NAME = approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name
 ERROR_DOMAIN = "transcript.sparring.dev"
 
 
@@ -51,7 +60,10 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     reads = autocommit(engine)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
-                              policies=policies)
+                              policies=policies, approval_ttl=timedelta(seconds=settings.approval_ttl_seconds))
+    approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies)
+    expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
+                            settings.approval_sweep_timeout_seconds)
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
     voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
@@ -65,7 +77,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         SESSIONS_CHANNEL: live.on_session_change,
     }
     protection = PiiProtection(policies, PiiProtector(settings.pii_secret.encode()))
-    closers = [committer.stop, personas.close, policies.close, voice_agents.close]
+    await expiry.start()
+    closers = [expiry.stop, committer.stop, personas.close, policies.close, voice_agents.close]
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
@@ -93,11 +106,15 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     async def drain() -> None:
         live.stop_all()
 
+    def add_servicers(server) -> None:
+        transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
+            TranscriptServicer(transcripts, stream, voice_rounds), server)
+        approval_service_pb2_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(approvals), server)
+
     app = GrpcApp(
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, APPROVAL_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
-        add_servicers=lambda server: transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
-            TranscriptServicer(transcripts, stream, voice_rounds), server),
+        add_servicers=add_servicers,
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

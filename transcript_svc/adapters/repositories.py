@@ -24,6 +24,8 @@ from transcript_svc.domain.model import (
 )
 from transcript_svc.service_layer.ports import SessionFilters
 
+# Commands a live stream is (again) sent: not those held for, or refused by, an approval.
+_SENDABLE = (CommandState.PENDING.value, CommandState.DELIVERED.value)
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
 
 
@@ -48,7 +50,7 @@ def _command(row: Any) -> Command:
         session_id=row.session_id, id=row.id, type=CommandType(row.type), text=row.text, label=row.label,
         new_difficulty=row.new_difficulty, source=CommandSource(row.source), suggestion=row.suggestion,
         state=CommandState(row.state), delivery_count=row.delivery_count, create_time=row.create_time,
-        deliver_time=row.deliver_time, acknowledge_time=row.acknowledge_time,
+        deliver_time=row.deliver_time, acknowledge_time=row.acknowledge_time, approval=row.approval,
     )
 
 
@@ -179,13 +181,13 @@ class CommandRepository:
             organization=organization, session_id=command.session_id, id=command.id, type=command.type.value,
             text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
             suggestion=command.suggestion, state=command.state.value, delivery_count=0,
-            create_time=command.create_time,
+            create_time=command.create_time, approval=command.approval,
         ))
 
     async def unacknowledged(self, organization: str, session_id: str) -> list[Command]:
         c = t.commands.c
         rows = await self._c.execute(sa.select(t.commands).where(
-            *_child_of(t.commands, organization, session_id), c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.state.in_(_SENDABLE),
         ).order_by(c.position))
         return [_command(row) for row in rows]
 
@@ -193,8 +195,7 @@ class CommandRepository:
                              when: datetime) -> None:
         c = t.commands.c
         await self._c.execute(t.commands.update().where(
-            *_child_of(t.commands, organization, session_id), c.id.in_(command_ids),
-            c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.id.in_(command_ids), c.state.in_(_SENDABLE),
         ).values(state=CommandState.DELIVERED.value, delivery_count=c.delivery_count + 1, deliver_time=when))
 
     async def acknowledge(self, organization: str, session_id: str, command_id: str, when: datetime) -> bool:

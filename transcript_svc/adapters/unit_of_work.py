@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from svckit.db import RequestLog, UnitOfWork
 from svckit.notify import notify
 from transcript_svc.adapters import tables
+from transcript_svc.adapters.approval_store import ApprovalRepository
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
 from transcript_svc.adapters.repositories import (
     CommandRepository,
@@ -39,6 +40,7 @@ class DatabaseUnitOfWork(UnitOfWork):
     commands: CommandRepository
     outbox: OutboxRepository
     voice_rounds: VoiceRoundRepository
+    approvals: ApprovalRepository
     announce: NotifyAnnouncements
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -47,6 +49,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.commands = CommandRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.voice_rounds = VoiceRoundRepository(connection)
+        self.approvals = ApprovalRepository(connection)
         self.announce = NotifyAnnouncements(connection)
 
     def requests(self, organization: str) -> RequestLog:

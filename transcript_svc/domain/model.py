@@ -42,6 +42,8 @@ class CommandState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     ACKNOWLEDGED = "acknowledged"
+    AWAITING_APPROVAL = "awaiting_approval"  # held until a person decides; not sent
+    REFUSED = "refused"  # its approval was rejected or expired; never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ class Command:
     create_time: datetime
     deliver_time: datetime | None = None
     acknowledge_time: datetime | None = None
+    approval: str = ""  # the approval's resource name, when the safety policy held the command for one
 
     @property
     def resource_name(self) -> str:

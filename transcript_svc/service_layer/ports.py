@@ -9,7 +9,8 @@ from typing import Protocol, Self
 
 from guardrails.actions import RecentCommands
 from svckit.usecase import RequestRecords
-from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
+from transcript_svc.domain.approvals import Approval
+from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, Utterance
 from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times, and
@@ -96,6 +97,21 @@ class VoiceRounds(Protocol):
     async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]: ...
 
 
+class Approvals(Protocol):
+    async def add(self, organization: str, approval: Approval) -> None: ...
+
+    async def get(self, organization: str, session_id: str, approval_id: str, *,
+                  for_update: bool = False) -> Approval | None: ...
+
+    async def list(self, organization: str, session_id: str, state: str | None) -> list[Approval]: ...
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, str, Approval]]:
+        """Pending approvals past ``now``, locked, with their organization and persona; at most ``limit``."""
+        ...
+
+    async def decide(self, organization: str, approval: Approval, command_state: CommandState) -> None: ...
+
+
 class Outbox(Protocol):
     async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None: ...
 
@@ -127,6 +143,9 @@ class TranscriptUnitOfWork(Protocol):
 
     @property
     def voice_rounds(self) -> VoiceRounds: ...
+
+    @property
+    def approvals(self) -> Approvals: ...
 
     def requests(self, organization: str) -> RequestRecords:
         """The request ids of ``organization``."""

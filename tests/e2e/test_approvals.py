@@ -1,0 +1,138 @@
+"""A command the persona's safety policy holds for approval waits as an approval (who asked, what, why, until when):
+approved by an admin it reaches the live call; rejected, or left to expire (then handed to the policy's escalation
+path), it is refused and never sent. A decided or expired approval, or a caller without the right, changes
+nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import grpc
+import pytest_asyncio
+from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
+from sparring.transcript.v1 import approval_service_pb2 as pb
+from sparring.transcript.v1 import approval_service_pb2_grpc
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
+
+from access.permissions import PERMISSIONS
+from service_clients.safety_policies import SafetyPolicyReader
+from svckit.transport import Security
+from tests.e2e.test_preflight import HARDER, HINT, LiveCall, send, session_under
+from tests.e2e.transcript_checks import rejected
+from tests.security import OTHER_ORGANIZATION, token
+from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
+from transcript_svc.service_layer.approvals import ApprovalDesk
+
+NEEDS_APPROVAL = policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE],
+                                        escalation_path=["queues/hiring-review"])
+
+
+@pytest_asyncio.fixture(scope="session")
+async def approvals(transcript_server, connect) -> approval_service_pb2_grpc.ApprovalServiceStub:
+    """The transcript service's approvals, as an admin of the test organization calls them."""
+    return approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token("admin")))
+
+
+@pytest_asyncio.fixture
+async def expiry(engine, persona_server, transcript_settings):
+    """The expiry job's sweep, on the test database and persona service, run when a test says."""
+    reader = SafetyPolicyReader(Security(transcript_settings(), PERMISSIONS).link(persona_server), 2.0, 0, 10)
+    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader)
+    await reader.close()
+
+
+async def held_command(transcripts, personas, policies) -> tuple[str, transcript_pb.Command]:
+    session = await session_under(transcripts, personas, policies, NEEDS_APPROVAL, "approval_actions",
+                                  "escalation_path")
+    return session, await send(transcripts, session, HARDER)
+
+
+async def approval_of(approvals, command: transcript_pb.Command) -> pb.Approval:
+    return (await approvals.GetApproval(pb.GetApprovalRequest(name=command.approval))).approval
+
+
+async def command_state(transcripts, command: transcript_pb.Command) -> int:
+    return (await transcripts.GetCommand(transcript_pb.GetCommandRequest(name=command.name))).command.state
+
+
+async def test_a_held_command_waits_as_an_approval_and_reaches_the_call_once_approved(
+        transcripts, personas, policies, approvals):
+    session = await session_under(transcripts, personas, policies, NEEDS_APPROVAL, "approval_actions")
+    call = LiveCall(transcripts, session)
+    await call.open()
+    hint = await send(transcripts, session, HINT)
+
+    held = await send(transcripts, session, HARDER)
+
+    assert held.state == transcript_pb.COMMAND_STATE_AWAITING_APPROVAL
+    assert held.approval == held.name.replace("/commands/", "/approvals/")
+    approval = await approval_of(approvals, held)
+    assert (approval.state, approval.command, approval.action, approval.rule) == (
+        pb.APPROVAL_STATE_PENDING, held.name, transcript_pb.COMMAND_TYPE_DIFFICULTY_CHANGE, "approval_actions")
+    assert approval.requester and approval.policy.endswith("/safetyPolicy")
+    assert approval.expire_time.ToDatetime() > approval.create_time.ToDatetime()
+    pending = await approvals.ListApprovals(pb.ListApprovalsRequest(parent=session, state=pb.APPROVAL_STATE_PENDING))
+    assert [listed.name for listed in pending.approvals] == [approval.name]
+
+    approved = (await approvals.ApproveApproval(pb.ApproveApprovalRequest(name=approval.name))).approval
+
+    assert approved.state == pb.APPROVAL_STATE_APPROVED and approved.decider
+    await call.close({hint.name, held.name})  # the approved command reached the live call
+    assert await command_state(transcripts, held) != transcript_pb.COMMAND_STATE_AWAITING_APPROVAL
+
+
+async def test_a_rejected_approval_refuses_its_command_and_cannot_be_decided_again(
+        transcripts, personas, policies, approvals):
+    _, held = await held_command(transcripts, personas, policies)
+
+    rejected_approval = (await approvals.RejectApproval(pb.RejectApprovalRequest(
+        name=held.approval, reason="too early in the call"))).approval
+
+    assert (rejected_approval.state, rejected_approval.decision_reason) == (pb.APPROVAL_STATE_REJECTED,
+                                                                           "too early in the call")
+    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_REFUSED
+    again = await rejected(approvals.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+                           grpc.StatusCode.FAILED_PRECONDITION)
+    assert (again.reason, again.info.metadata["field"], again.info.metadata["state"]) == (
+        "APPROVAL_ALREADY_DECIDED", "name", "REJECTED")
+    assert (await approval_of(approvals, held)).state == pb.APPROVAL_STATE_REJECTED
+    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_REFUSED
+
+
+async def test_an_expired_approval_escalates_refuses_its_command_and_cannot_be_approved(
+        transcripts, personas, policies, approvals, expiry):
+    _, held = await held_command(transcripts, personas, policies)
+    expire_time = (await approval_of(approvals, held)).expire_time.ToDatetime().replace(tzinfo=UTC)
+
+    await expiry.expire_due(expire_time - timedelta(seconds=1), 1000)
+    assert (await approval_of(approvals, held)).state == pb.APPROVAL_STATE_PENDING
+    await expiry.expire_due(expire_time + timedelta(seconds=1), 1000)
+
+    expired = await approval_of(approvals, held)
+    assert (expired.state, expired.escalated_to) == (pb.APPROVAL_STATE_EXPIRED, "queues/hiring-review")
+    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_REFUSED
+    late = await rejected(approvals.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+                          grpc.StatusCode.FAILED_PRECONDITION)
+    assert (late.reason, late.info.metadata["state"]) == ("APPROVAL_ALREADY_DECIDED", "EXPIRED")
+
+
+async def test_only_an_admin_of_its_organization_decides_an_approval(
+        transcripts, personas, policies, approvals, transcript_server, connect):
+    _, held = await held_command(transcripts, personas, policies)
+    interviewer = approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token("interviewer")))
+    other_admin = approval_service_pb2_grpc.ApprovalServiceStub(
+        connect(transcript_server, token("admin", organization=OTHER_ORGANIZATION)))
+
+    await rejected(interviewer.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+                   grpc.StatusCode.PERMISSION_DENIED)
+    await rejected(other_admin.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+                   grpc.StatusCode.NOT_FOUND)
+
+    assert (await approval_of(approvals, held)).state == pb.APPROVAL_STATE_PENDING
+    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_AWAITING_APPROVAL
+
+
+async def test_an_approval_name_that_is_not_one_names_the_field(approvals):
+    bad = await rejected(approvals.ApproveApproval(pb.ApproveApprovalRequest(name="sessions/x/commands/y")),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad.fields == ["name"]

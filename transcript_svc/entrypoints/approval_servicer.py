@@ -1,0 +1,60 @@
+"""ApprovalService: proto <-> domain for the approvals of held commands."""
+
+from __future__ import annotations
+
+from sparring.transcript.v1 import approval_service_pb2 as pb
+from sparring.transcript.v1 import approval_service_pb2_grpc
+
+from svckit import names
+from svckit.context import current_call
+from svckit.enums import enum_filter
+from svckit.errors import FieldViolation, InvalidArgument
+from svckit.times import timestamp
+from transcript_svc.domain.approvals import Approval, ApprovalState
+from transcript_svc.entrypoints.convert import child_ref, command_type_enum, session_id_of
+from transcript_svc.service_layer.approvals import ApprovalDesk
+
+_STATES = {ApprovalState.PENDING: pb.APPROVAL_STATE_PENDING, ApprovalState.APPROVED: pb.APPROVAL_STATE_APPROVED,
+           ApprovalState.REJECTED: pb.APPROVAL_STATE_REJECTED, ApprovalState.EXPIRED: pb.APPROVAL_STATE_EXPIRED}
+_STATE_OF = {value: state for state, value in _STATES.items()}
+
+
+def approval_ref(name: str) -> tuple[str, str]:
+    session_id, approval_id = child_ref(name, "approvals", "name")
+    if not names.valid_id(approval_id):
+        raise InvalidArgument(FieldViolation("name", f"{approval_id[:100]!r} is not an approval id"))
+    return session_id, approval_id
+
+
+def approval_message(approval: Approval) -> pb.Approval:
+    return pb.Approval(
+        name=approval.resource_name, command=approval.command_name, action=command_type_enum(approval.action),
+        requester=approval.requester, rule=approval.rule, policy=approval.policy,
+        policy_revision=approval.policy_revision, state=_STATES[approval.state],
+        create_time=timestamp(approval.create_time), expire_time=timestamp(approval.expire_time),
+        decider=approval.decider, decide_time=timestamp(approval.decide_time),
+        decision_reason=approval.decision_reason, escalated_to=approval.escalated_to,
+    )
+
+
+class ApprovalServicer(approval_service_pb2_grpc.ApprovalServiceServicer):
+    def __init__(self, desk: ApprovalDesk) -> None:
+        self._desk = desk
+
+    async def GetApproval(self, request: pb.GetApprovalRequest, context) -> pb.GetApprovalResponse:
+        approval = await self._desk.get(current_call().principal, *approval_ref(request.name))
+        return pb.GetApprovalResponse(approval=approval_message(approval))
+
+    async def ListApprovals(self, request: pb.ListApprovalsRequest, context) -> pb.ListApprovalsResponse:
+        session_id = session_id_of(request.parent, "parent")
+        state = enum_filter(_STATE_OF, request.state, "state", pb.ApprovalState)
+        approvals = await self._desk.list(current_call().principal, session_id, state.value if state else None)
+        return pb.ListApprovalsResponse(approvals=[approval_message(approval) for approval in approvals])
+
+    async def ApproveApproval(self, request: pb.ApproveApprovalRequest, context) -> pb.ApproveApprovalResponse:
+        approval = await self._desk.approve(current_call().principal, *approval_ref(request.name))
+        return pb.ApproveApprovalResponse(approval=approval_message(approval))
+
+    async def RejectApproval(self, request: pb.RejectApprovalRequest, context) -> pb.RejectApprovalResponse:
+        approval = await self._desk.reject(current_call().principal, *approval_ref(request.name), request.reason)
+        return pb.RejectApprovalResponse(approval=approval_message(approval))

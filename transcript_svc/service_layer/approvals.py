@@ -1,0 +1,155 @@
+"""Approvals of held commands: asked for by SendCommand when the persona's policy says so, decided by an admin, and
+expired by a background job that hands each to the first of the policy's escalation path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from prometheus_client import Histogram
+
+from svckit.errors import FailedPrecondition, NotFound, Violations
+from svckit.identity import Principal
+from transcript_svc.domain.approvals import MAX_DECISION_REASON_CHARS, Approval, ApprovalState, approval_name
+from transcript_svc.domain.model import CommandState, SessionState
+from transcript_svc.service_layer.ports import TranscriptUnitOfWork
+from transcript_svc.service_layer.safety import APPROVALS, SafetyPolicies
+from transcript_svc.service_layer.transcripts import check_may_read, session_ended, session_not_found
+
+log = logging.getLogger("transcript.approvals")
+
+EXPIRY_SWEEP_SECONDS = Histogram("sparring_transcript_approval_expiry_seconds",
+                                 "Time one sweep of the approval expiry job took.",
+                                 buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApprovalDesk:
+    def __init__(self, uow: Callable[[], TranscriptUnitOfWork], policies: SafetyPolicies) -> None:
+        self.uow = uow
+        self._policies = policies
+
+    async def get(self, caller: Principal, session_id: str, approval_id: str) -> Approval:
+        async with self.uow() as uow:
+            return await self._readable(uow, caller, session_id, approval_id)
+
+    async def list(self, caller: Principal, session_id: str, state: str | None) -> list[Approval]:
+        async with self.uow() as uow:
+            session = await uow.sessions.get(caller.organization, session_id)
+            if session is None:
+                raise session_not_found(session_id)
+            check_may_read(session, caller)
+            return await uow.approvals.list(caller.organization, session_id, state)
+
+    async def approve(self, caller: Principal, session_id: str, approval_id: str) -> Approval:
+        return await self._decide(caller, session_id, approval_id, ApprovalState.APPROVED, "")
+
+    async def reject(self, caller: Principal, session_id: str, approval_id: str, reason: str) -> Approval:
+        violations = Violations()
+        if len(reason) > MAX_DECISION_REASON_CHARS:
+            violations.add("reason", f"must be at most {MAX_DECISION_REASON_CHARS} characters (got {len(reason)})")
+        violations.raise_if_any()
+        return await self._decide(caller, session_id, approval_id, ApprovalState.REJECTED, reason)
+
+    async def _decide(self, caller: Principal, session_id: str, approval_id: str, outcome: ApprovalState,
+                      reason: str) -> Approval:
+        organization = caller.organization
+        now = _now()
+        async with self.uow() as uow:
+            approval = await uow.approvals.get(organization, session_id, approval_id, for_update=True)
+            if approval is None:
+                raise NotFound(approval_name(session_id, approval_id), reason="APPROVAL_NOT_FOUND")
+            _check_pending(approval, now)
+            session = await uow.sessions.get(organization, session_id)
+            if outcome is ApprovalState.APPROVED and session is not None and session.state is SessionState.ENDED:
+                raise session_ended(session.resource_name)
+            decided = _decided(approval, outcome, caller.subject, now, reason)
+            if outcome is ApprovalState.APPROVED:
+                await uow.approvals.decide(organization, decided, CommandState.PENDING)
+                await uow.announce.command_sent(organization, session_id, approval_id)
+            else:
+                await uow.approvals.decide(organization, decided, CommandState.REFUSED)
+            await uow.commit()
+        APPROVALS.labels(outcome.value).inc()
+        return decided
+
+    async def expire_due(self, now: datetime, limit: int) -> int:
+        """Expires up to ``limit`` pending approvals past their expiry, each handed to the first of its persona's
+        escalation path, its command refused; how many."""
+        async with self.uow() as uow:
+            due = await uow.approvals.due(now, limit)
+            for organization, persona, approval in due:
+                policy = await self._policies.in_force(organization, persona)
+                escalated_to = policy.escalation_path[0] if policy.escalation_path else ""
+                expired = _decided(approval, ApprovalState.EXPIRED, "", now, "", escalated_to)
+                await uow.approvals.decide(organization, expired, CommandState.REFUSED)
+            await uow.commit()
+        APPROVALS.labels(ApprovalState.EXPIRED.value).inc(len(due))
+        return len(due)
+
+    @staticmethod
+    async def _readable(uow: TranscriptUnitOfWork, caller: Principal, session_id: str,
+                        approval_id: str) -> Approval:
+        session = await uow.sessions.get(caller.organization, session_id)
+        if session is None:
+            raise session_not_found(session_id)
+        check_may_read(session, caller)
+        approval = await uow.approvals.get(caller.organization, session_id, approval_id)
+        if approval is None:
+            raise NotFound(approval_name(session_id, approval_id), reason="APPROVAL_NOT_FOUND")
+        return approval
+
+
+def _check_pending(approval: Approval, now: datetime) -> None:
+    """Only a pending approval before its expiry may be decided; else nothing changes."""
+    metadata = {"resource": approval.resource_name, "field": "name", "state": approval.state.name}
+    if approval.state is not ApprovalState.PENDING:
+        raise FailedPrecondition(f"{approval.resource_name} is already {approval.state.value}",
+                                 reason="APPROVAL_ALREADY_DECIDED", metadata=metadata)
+    if approval.expire_time <= now:
+        raise FailedPrecondition(f"{approval.resource_name} expired at {approval.expire_time.isoformat()}",
+                                 reason="APPROVAL_EXPIRED", metadata={**metadata, "state": "EXPIRED"})
+
+
+def _decided(approval: Approval, state: ApprovalState, decider: str, when: datetime, reason: str,
+             escalated_to: str = "") -> Approval:
+    return dataclasses.replace(approval, state=state, decider=decider, decide_time=when, decision_reason=reason,
+                               escalated_to=escalated_to)
+
+
+class ApprovalExpiry:
+    """Expires approvals in the background: a sweep every ``interval`` seconds, each bounded in time and in how many
+    it expires (the rest wait for the next sweep)."""
+
+    def __init__(self, desk: ApprovalDesk, interval: float, batch: int, timeout: float) -> None:
+        self._desk = desk
+        self._interval = interval
+        self._batch = batch
+        self._timeout = timeout
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                with EXPIRY_SWEEP_SECONDS.time():
+                    async with asyncio.timeout(self._timeout):
+                        await self._desk.expire_due(_now(), self._batch)
+            except Exception:  # a failed sweep is retried by the next one
+                log.exception("expiring approvals failed; the next sweep tries again")
+            await asyncio.sleep(self._interval)
