@@ -104,6 +104,7 @@ PERMISSIONS: dict[str, MethodRule] = {
     # Approvals of commands the persona's safety policy holds
     _APPROVAL + "GetApproval": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
     _APPROVAL + "ListApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
+    _APPROVAL + "WatchApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
     _APPROVAL + "ApproveApproval": _ADMIN_ONLY_CHANGE,
     _APPROVAL + "RejectApproval": _ADMIN_ONLY_CHANGE,
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),

@@ -27,7 +27,13 @@ from svckit.server import GrpcApp
 from svckit.transport import Security
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
-from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
+from transcript_svc.adapters.channels import (
+    APPROVALS_CHANNEL,
+    COMMANDS_CHANNEL,
+    OUTBOX_CHANNEL,
+    SESSIONS_CHANNEL,
+    STREAMS_CHANNEL,
+)
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
@@ -37,6 +43,7 @@ from transcript_svc.config import TranscriptSettings
 from transcript_svc.entrypoints.approval_servicer import ApprovalServicer
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
+from transcript_svc.service_layer.approval_watch import ApprovalWatch
 from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalExpiry
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
@@ -71,10 +78,12 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
     live = LiveStreams(transcripts, settings.max_open_streams)
+    approval_watch = ApprovalWatch(approvals, settings.max_approval_watchers)
     channels: dict[str, Callable[[str], None]] = {
         COMMANDS_CHANNEL: live.on_command,
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
+        APPROVALS_CHANNEL: approval_watch.on_change,
     }
     protection = PiiProtection(policies, PiiProtector(settings.pii_secret.encode()))
     await expiry.start()
@@ -98,7 +107,11 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     else:
         log.warning("TRANSCRIPT_ANALYSIS_ADDRESS is not set: analysis requests wait in the outbox")
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
-    listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
+    async def resync() -> None:
+        await live.resync()
+        await approval_watch.resync()
+
+    listener = PgListener("transcript", database_url, channels, on_connected=resync)
     await listener.start()
     stream = StreamSessionHandler(transcripts, Recording(committer), protection, live, settings.max_in_flight,
                                   settings.stream_wind_down_seconds)
@@ -109,7 +122,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     def add_servicers(server) -> None:
         transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(
             TranscriptServicer(transcripts, stream, voice_rounds), server)
-        approval_service_pb2_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(approvals), server)
+        approval_service_pb2_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(approvals, approval_watch),
+                                                                          server)
 
     app = GrpcApp(
         service_names=[SERVICE_NAME, APPROVAL_SERVICE_NAME],

@@ -63,3 +63,6 @@ class TranscriptSettings(ServiceSettings):
                                       description="Most approvals one sweep expires; the rest wait for the next")
     approval_sweep_timeout_seconds: float = Field(default=5.0, gt=0, le=60,
                                                   description="Deadline of one sweep of expired approvals")
+    max_approval_watchers: int = Field(default=5000, ge=1, le=100_000,
+                                       description="Approval watch streams one replica holds at once; more are "
+                                                   "refused with RESOURCE_EXHAUSTED")

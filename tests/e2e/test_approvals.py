@@ -18,7 +18,8 @@ from access.permissions import PERMISSIONS
 from service_clients.safety_policies import SafetyPolicyReader
 from svckit.transport import Security
 from tests.e2e.test_preflight import HARDER, HINT, LiveCall, send, session_under
-from tests.e2e.transcript_checks import rejected
+from tests.e2e.transcript_checks import rejected, stream_ended_with
+from tests.e2e.transcript_fixtures import new_session
 from tests.security import OTHER_ORGANIZATION, token
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.service_layer.approvals import ApprovalDesk
@@ -136,3 +137,33 @@ async def test_an_approval_name_that_is_not_one_names_the_field(approvals):
     bad = await rejected(approvals.ApproveApproval(pb.ApproveApprovalRequest(name="sessions/x/commands/y")),
                          grpc.StatusCode.INVALID_ARGUMENT)
     assert bad.fields == ["name"]
+
+
+async def next_in_state(watch, state: int) -> pb.Approval:
+    """The next approval the watch stream sends in ``state``."""
+    async for change in watch:
+        if change.approval.state == state:
+            return change.approval
+    raise AssertionError("the watch stream ended")
+
+
+async def test_the_interviewer_watches_approvals_asked_for_and_decided_live(transcripts, personas, policies, approvals):
+    session = await session_under(transcripts, personas, policies, NEEDS_APPROVAL, "approval_actions")
+    watch = approvals.WatchApprovals(pb.WatchApprovalsRequest(parent=session))
+
+    held = await send(transcripts, session, HARDER)
+    asked = await next_in_state(watch, pb.APPROVAL_STATE_PENDING)
+    await approvals.RejectApproval(pb.RejectApprovalRequest(name=held.approval))
+    decided = await next_in_state(watch, pb.APPROVAL_STATE_REJECTED)
+    watch.cancel()
+
+    assert asked.name == decided.name == held.approval
+
+
+async def test_another_interviewer_may_not_watch_a_sessions_approvals(transcripts, transcript_server, connect):
+    session = (await new_session(transcripts)).name
+    stranger = approval_service_pb2_grpc.ApprovalServiceStub(
+        connect(transcript_server, token("interviewer", subject="stranger@acme")))
+    refusal = await stream_ended_with(stranger.WatchApprovals(pb.WatchApprovalsRequest(parent=session)),
+                                      grpc.StatusCode.PERMISSION_DENIED)
+    assert refusal.reason == "NOT_A_PARTICIPANT"

@@ -8,7 +8,7 @@ from svckit.db import RequestLog, UnitOfWork
 from svckit.notify import notify
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.approval_store import ApprovalRepository
-from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
+from transcript_svc.adapters.channels import APPROVALS_CHANNEL, COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
 from transcript_svc.adapters.repositories import (
     CommandRepository,
     MessageRepository,
@@ -29,6 +29,9 @@ class NotifyAnnouncements:
 
     async def command_sent(self, organization: str, session_id: str, command_id: str) -> None:
         await notify(self._c, COMMANDS_CHANNEL, f"{session_id}:{command_id}:{organization}")
+
+    async def approval_changed(self, organization: str, session_id: str, approval_id: str) -> None:
+        await notify(self._c, APPROVALS_CHANNEL, f"{session_id}:{approval_id}:{organization}")
 
     async def outbox_due(self) -> None:
         await notify(self._c, OUTBOX_CHANNEL, "")

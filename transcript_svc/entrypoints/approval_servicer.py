@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from sparring.transcript.v1 import approval_service_pb2 as pb
 from sparring.transcript.v1 import approval_service_pb2_grpc
 
@@ -12,6 +14,7 @@ from svckit.errors import FieldViolation, InvalidArgument
 from svckit.times import timestamp
 from transcript_svc.domain.approvals import Approval, ApprovalState
 from transcript_svc.entrypoints.convert import child_ref, command_type_enum, session_id_of
+from transcript_svc.service_layer.approval_watch import ApprovalWatch
 from transcript_svc.service_layer.approvals import ApprovalDesk
 
 _STATES = {ApprovalState.PENDING: pb.APPROVAL_STATE_PENDING, ApprovalState.APPROVED: pb.APPROVAL_STATE_APPROVED,
@@ -38,8 +41,9 @@ def approval_message(approval: Approval) -> pb.Approval:
 
 
 class ApprovalServicer(approval_service_pb2_grpc.ApprovalServiceServicer):
-    def __init__(self, desk: ApprovalDesk) -> None:
+    def __init__(self, desk: ApprovalDesk, watch: ApprovalWatch) -> None:
         self._desk = desk
+        self._watch = watch
 
     async def GetApproval(self, request: pb.GetApprovalRequest, context) -> pb.GetApprovalResponse:
         approval = await self._desk.get(current_call().principal, *approval_ref(request.name))
@@ -50,6 +54,12 @@ class ApprovalServicer(approval_service_pb2_grpc.ApprovalServiceServicer):
         state = enum_filter(_STATE_OF, request.state, "state", pb.ApprovalState)
         approvals = await self._desk.list(current_call().principal, session_id, state.value if state else None)
         return pb.ListApprovalsResponse(approvals=[approval_message(approval) for approval in approvals])
+
+    async def WatchApprovals(self, request: pb.WatchApprovalsRequest,
+                             context) -> AsyncIterator[pb.WatchApprovalsResponse]:
+        session_id = session_id_of(request.parent, "parent")
+        async for approval in self._watch.watch(current_call().principal, session_id):
+            yield pb.WatchApprovalsResponse(approval=approval_message(approval))
 
     async def ApproveApproval(self, request: pb.ApproveApprovalRequest, context) -> pb.ApproveApprovalResponse:
         approval = await self._desk.approve(current_call().principal, *approval_ref(request.name))

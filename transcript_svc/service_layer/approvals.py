@@ -76,6 +76,7 @@ class ApprovalDesk:
                 await uow.announce.command_sent(organization, session_id, approval_id)
             else:
                 await uow.approvals.decide(organization, decided, CommandState.REFUSED)
+            await uow.announce.approval_changed(organization, session_id, approval_id)
             await uow.commit()
         APPROVALS.labels(outcome.value).inc()
         return decided
@@ -90,6 +91,7 @@ class ApprovalDesk:
                 escalated_to = policy.escalation_path[0] if policy.escalation_path else ""
                 expired = _decided(approval, ApprovalState.EXPIRED, "", now, "", escalated_to)
                 await uow.approvals.decide(organization, expired, CommandState.REFUSED)
+                await uow.announce.approval_changed(organization, approval.session_id, approval.id)
             await uow.commit()
         APPROVALS.labels(ApprovalState.EXPIRED.value).inc(len(due))
         return len(due)

@@ -305,6 +305,7 @@ class Transcripts:
                 held, request = approval
                 await uow.commands.add(organization, held)
                 await uow.approvals.add(organization, request)
+                await uow.announce.approval_changed(organization, session_id, request.id)
                 return held
             await uow.commands.add(organization, command)
             await uow.announce.command_sent(organization, session_id, command.id)

@@ -49,6 +49,11 @@ class ApprovalServiceStub:
                 request_serializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ListApprovalsRequest.SerializeToString,
                 response_deserializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ListApprovalsResponse.FromString,
                 _registered_method=True)
+        self.WatchApprovals = channel.unary_stream(
+                '/sparring.transcript.v1.ApprovalService/WatchApprovals',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.WatchApprovalsRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.WatchApprovalsResponse.FromString,
+                _registered_method=True)
         self.ApproveApproval = channel.unary_unary(
                 '/sparring.transcript.v1.ApprovalService/ApproveApproval',
                 request_serializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ApproveApprovalRequest.SerializeToString,
@@ -82,6 +87,15 @@ class ApprovalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchApprovals(self, request, context):
+        """The session's approvals as they change, for its interviewer: first every
+        pending one, then each one asked for, decided, escalated or expired (an
+        approval may be sent more than once). Ends when the client cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ApproveApproval(self, request, context):
         """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed.
         """
@@ -108,6 +122,11 @@ def add_ApprovalServiceServicer_to_server(servicer, server):
                     servicer.ListApprovals,
                     request_deserializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ListApprovalsRequest.FromString,
                     response_serializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ListApprovalsResponse.SerializeToString,
+            ),
+            'WatchApprovals': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchApprovals,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.WatchApprovalsRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_approval__service__pb2.WatchApprovalsResponse.SerializeToString,
             ),
             'ApproveApproval': grpc.unary_unary_rpc_method_handler(
                     servicer.ApproveApproval,
@@ -179,6 +198,33 @@ class ApprovalService:
             '/sparring.transcript.v1.ApprovalService/ListApprovals',
             sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ListApprovalsRequest.SerializeToString,
             sparring_dot_transcript_dot_v1_dot_approval__service__pb2.ListApprovalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchApprovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sparring.transcript.v1.ApprovalService/WatchApprovals',
+            sparring_dot_transcript_dot_v1_dot_approval__service__pb2.WatchApprovalsRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_approval__service__pb2.WatchApprovalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

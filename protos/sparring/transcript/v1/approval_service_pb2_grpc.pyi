@@ -41,6 +41,11 @@ class ApprovalServiceStub:
     GetApproval: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.GetApprovalRequest, _approval_service_pb2.GetApprovalResponse]
     ListApprovals: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.ListApprovalsRequest, _approval_service_pb2.ListApprovalsResponse]
     """A session's approvals, oldest first."""
+    WatchApprovals: _grpc.UnaryStreamMultiCallable[_approval_service_pb2.WatchApprovalsRequest, _approval_service_pb2.WatchApprovalsResponse]
+    """The session's approvals as they change, for its interviewer: first every
+    pending one, then each one asked for, decided, escalated or expired (an
+    approval may be sent more than once). Ends when the client cancels.
+    """
     ApproveApproval: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.ApproveApprovalRequest, _approval_service_pb2.ApproveApprovalResponse]
     """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
     RejectApproval: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.RejectApprovalRequest, _approval_service_pb2.RejectApprovalResponse]
@@ -59,6 +64,11 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     GetApproval: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.GetApprovalRequest, _approval_service_pb2.GetApprovalResponse]  # type: ignore[assignment]
     ListApprovals: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.ListApprovalsRequest, _approval_service_pb2.ListApprovalsResponse]  # type: ignore[assignment]
     """A session's approvals, oldest first."""
+    WatchApprovals: _aio.UnaryStreamMultiCallable[_approval_service_pb2.WatchApprovalsRequest, _approval_service_pb2.WatchApprovalsResponse]  # type: ignore[assignment]
+    """The session's approvals as they change, for its interviewer: first every
+    pending one, then each one asked for, decided, escalated or expired (an
+    approval may be sent more than once). Ends when the client cancels.
+    """
     ApproveApproval: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.ApproveApprovalRequest, _approval_service_pb2.ApproveApprovalResponse]  # type: ignore[assignment]
     """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
     RejectApproval: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.RejectApprovalRequest, _approval_service_pb2.RejectApprovalResponse]  # type: ignore[assignment]
@@ -86,6 +96,17 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_approval_service_pb2.ListApprovalsResponse, _abc.Awaitable[_approval_service_pb2.ListApprovalsResponse]]:
         """A session's approvals, oldest first."""
+
+    @_abc_1.abstractmethod
+    def WatchApprovals(
+        self,
+        request: _approval_service_pb2.WatchApprovalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_approval_service_pb2.WatchApprovalsResponse], _abc.AsyncIterator[_approval_service_pb2.WatchApprovalsResponse]]:
+        """The session's approvals as they change, for its interviewer: first every
+        pending one, then each one asked for, decided, escalated or expired (an
+        approval may be sent more than once). Ends when the client cancels.
+        """
 
     @_abc_1.abstractmethod
     def ApproveApproval(
