@@ -42,6 +42,9 @@ _SESSION_READ = _rule(INTERVIEWER, GATEWAY, SERVICE, note="interviewers and gate
 _ANALYTICS_READ = _rule(INTERVIEWER, ANALYST, SERVICE, note="interviewers: only their own sessions")
 _LEARNING_READ = _rule(AUTHOR, ANALYST)
 _ADMIN_ONLY_CHANGE = _rule(mutating=True)
+_APPROVAL_DECISION = _rule(AUTHOR, INTERVIEWER, ANALYST, mutating=True,
+                           note="the persona's owners, or a role its safety policy names in approver_roles; "
+                                "never the requester")
 _MEMORY_READ = _rule(INTERVIEWER, ANALYST, SERVICE)
 _MEMORY_CHANGE = _rule(INTERVIEWER, SERVICE, mutating=True)
 
@@ -105,8 +108,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _APPROVAL + "GetApproval": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
     _APPROVAL + "ListApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
     _APPROVAL + "WatchApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
-    _APPROVAL + "ApproveApproval": _ADMIN_ONLY_CHANGE,
-    _APPROVAL + "RejectApproval": _ADMIN_ONLY_CHANGE,
+    _APPROVAL + "ApproveApproval": _APPROVAL_DECISION,
+    _APPROVAL + "RejectApproval": _APPROVAL_DECISION,
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
                                            note="interviewers and gateways: only their own sessions"),

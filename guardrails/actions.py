@@ -23,6 +23,9 @@ RATE_WINDOW = timedelta(minutes=1)
 # an interviewer firing curveballs faster than a candidate can answer them is refused.
 DEFAULT_ACTIONS_PER_MINUTE = 6
 DEFAULT_COMMANDS_PER_TURN = 5
+# Roles a policy may let approve its pending actions, besides admins and the persona's owners (gateways and
+# services are not people).
+APPROVER_ROLES = ("author", "interviewer", "analyst")
 # A limit per turn lifts when the candidate speaks again; a client is told to try again after this.
 TURN_RETRY_SECONDS = 5.0
 

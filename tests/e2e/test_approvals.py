@@ -9,17 +9,21 @@ from datetime import UTC, timedelta
 
 import grpc
 import pytest_asyncio
+from google.protobuf import field_mask_pb2
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 from sparring.transcript.v1 import approval_service_pb2 as pb
-from sparring.transcript.v1 import approval_service_pb2_grpc
+from sparring.transcript.v1 import approval_service_pb2_grpc, transcript_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from access.permissions import PERMISSIONS
+from persona_svc.app import ERROR_DOMAIN as PERSONA_DOMAIN
+from service_clients.persona import PersonaClient
 from service_clients.safety_policies import SafetyPolicyReader
 from svckit.transport import Security
+from tests.e2e.status_details import rejected_in
 from tests.e2e.test_preflight import HARDER, HINT, LiveCall, send, session_under
 from tests.e2e.transcript_checks import rejected, stream_ended_with
-from tests.e2e.transcript_fixtures import new_session
+from tests.e2e.transcript_fixtures import new_session, persona_under
 from tests.security import OTHER_ORGANIZATION, token
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.service_layer.approvals import ApprovalDesk
@@ -37,9 +41,12 @@ async def approvals(transcript_server, connect) -> approval_service_pb2_grpc.App
 @pytest_asyncio.fixture
 async def expiry(engine, persona_server, transcript_settings):
     """The expiry job's sweep, on the test database and persona service, run when a test says."""
-    reader = SafetyPolicyReader(Security(transcript_settings(), PERMISSIONS).link(persona_server), 2.0, 0, 10)
-    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader)
+    security = Security(transcript_settings(), PERMISSIONS)
+    reader = SafetyPolicyReader(security.link(persona_server), 2.0, 0, 10)
+    owners = PersonaClient(security.link(persona_server), 2.0)
+    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners)
     await reader.close()
+    await owners.close()
 
 
 async def held_command(transcripts, personas, policies) -> tuple[str, transcript_pb.Command]:
@@ -117,20 +124,58 @@ async def test_an_expired_approval_escalates_refuses_its_command_and_cannot_be_a
     assert (late.reason, late.info.metadata["state"]) == ("APPROVAL_ALREADY_DECIDED", "EXPIRED")
 
 
-async def test_only_an_admin_of_its_organization_decides_an_approval(
-        transcripts, personas, policies, approvals, transcript_server, connect):
-    _, held = await held_command(transcripts, personas, policies)
-    interviewer = approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token("interviewer")))
-    other_admin = approval_service_pb2_grpc.ApprovalServiceStub(
-        connect(transcript_server, token("admin", organization=OTHER_ORGANIZATION)))
+async def test_an_approval_is_decided_by_an_admin_of_its_organization_or_an_owner_of_its_persona(
+        transcripts, authors, policies, approvals, transcript_server, connect):
+    session = await session_under(transcripts, authors, policies, NEEDS_APPROVAL, "approval_actions")
+    first = await send(transcripts, session, HARDER)
+    second = await send(transcripts, session, HARDER)
+    interviewer, other_admin, owner = (approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, bearer))
+                                       for bearer in (token("interviewer"),
+                                                      token("admin", organization=OTHER_ORGANIZATION),
+                                                      token("author")))
 
-    await rejected(interviewer.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
-                   grpc.StatusCode.PERMISSION_DENIED)
-    await rejected(other_admin.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+    stranger = await rejected(interviewer.ApproveApproval(pb.ApproveApprovalRequest(name=first.approval)),
+                              grpc.StatusCode.PERMISSION_DENIED)
+    await rejected(other_admin.ApproveApproval(pb.ApproveApprovalRequest(name=first.approval)),
                    grpc.StatusCode.NOT_FOUND)
 
-    assert (await approval_of(approvals, held)).state == pb.APPROVAL_STATE_PENDING
-    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_AWAITING_APPROVAL
+    assert (stranger.reason, stranger.info.metadata["field"]) == ("NOT_AN_APPROVER", "name")
+    assert (await approval_of(approvals, first)).state == pb.APPROVAL_STATE_PENDING
+    assert await command_state(transcripts, first) == transcript_pb.COMMAND_STATE_AWAITING_APPROVAL
+    approved = (await owner.ApproveApproval(pb.ApproveApprovalRequest(name=first.approval))).approval
+    assert approved.state == pb.APPROVAL_STATE_APPROVED
+    assert (await approvals.ApproveApproval(pb.ApproveApprovalRequest(name=second.approval))).approval.decider
+
+
+async def test_a_role_the_policy_names_decides_approvals_but_never_its_own_request(
+        personas, policies, transcript_server, connect):
+    as_interviewer = transcript_service_pb2_grpc.TranscriptServiceStub(
+        connect(transcript_server, token("interviewer")))
+    policy = policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE],
+                                    approver_roles=["interviewer", "analyst"])
+    session = await session_under(as_interviewer, personas, policies, policy, "approval_actions", "approver_roles")
+    held = await send(as_interviewer, session, HARDER)
+    own, analyst = (approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, bearer))
+                    for bearer in (token("interviewer"), token("analyst")))
+
+    refusal = await rejected(own.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+                             grpc.StatusCode.PERMISSION_DENIED)
+    assert refusal.reason == "OWN_REQUEST"
+    rejected_approval = (await analyst.RejectApproval(pb.RejectApprovalRequest(name=held.approval))).approval
+    assert rejected_approval.state == pb.APPROVAL_STATE_REJECTED
+
+
+async def test_a_policy_naming_a_role_that_may_not_approve_is_refused_naming_it(personas, policies):
+    persona = await persona_under(personas, policies, policy_pb.SafetyPolicy(), "approver_roles")
+    before = (await policies.GetSafetyPolicy(policy_pb.GetSafetyPolicyRequest(name=f"{persona}/safetyPolicy"))).policy
+
+    bad = await rejected_in(PERSONA_DOMAIN, policies.UpdateSafetyPolicy(policy_pb.UpdateSafetyPolicyRequest(
+        policy=policy_pb.SafetyPolicy(name=before.name, approver_roles=["analyst", "gateway", "analyst"]),
+        update_mask=field_mask_pb2.FieldMask(paths=["approver_roles"]))), grpc.StatusCode.INVALID_ARGUMENT)
+
+    assert bad.fields == ["policy.approver_roles[1]", "policy.approver_roles[2]"]
+    after = (await policies.GetSafetyPolicy(policy_pb.GetSafetyPolicyRequest(name=before.name))).policy
+    assert after == before
 
 
 async def test_an_approval_name_that_is_not_one_names_the_field(approvals):

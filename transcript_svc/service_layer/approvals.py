@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 from prometheus_client import Histogram
 
-from svckit.errors import FailedPrecondition, NotFound, Violations
+from svckit.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
 from transcript_svc.domain.approvals import MAX_DECISION_REASON_CHARS, Approval, ApprovalState, approval_name
 from transcript_svc.domain.model import CommandState, SessionState
-from transcript_svc.service_layer.ports import TranscriptUnitOfWork
+from transcript_svc.service_layer.ports import PersonaOwners, TranscriptUnitOfWork
 from transcript_svc.service_layer.safety import APPROVALS, SafetyPolicies
 from transcript_svc.service_layer.transcripts import check_may_read, session_ended, session_not_found
 
@@ -32,9 +32,11 @@ def _now() -> datetime:
 
 
 class ApprovalDesk:
-    def __init__(self, uow: Callable[[], TranscriptUnitOfWork], policies: SafetyPolicies) -> None:
+    def __init__(self, uow: Callable[[], TranscriptUnitOfWork], policies: SafetyPolicies,
+                 personas: PersonaOwners) -> None:
         self.uow = uow
         self._policies = policies
+        self._personas = personas
 
     async def get(self, caller: Principal, session_id: str, approval_id: str) -> Approval:
         async with self.uow() as uow:
@@ -61,6 +63,13 @@ class ApprovalDesk:
     async def _decide(self, caller: Principal, session_id: str, approval_id: str, outcome: ApprovalState,
                       reason: str) -> Approval:
         organization = caller.organization
+        async with self.uow() as uow:
+            session = await uow.sessions.get(organization, session_id)
+            approval = await uow.approvals.get(organization, session_id, approval_id)
+        if session is None or approval is None:
+            raise NotFound(approval_name(session_id, approval_id), reason="APPROVAL_NOT_FOUND")
+        # Checked before the approval is locked: the persona service is not waited on with a row locked.
+        await self._check_may_decide(caller, session.persona, approval)
         now = _now()
         async with self.uow() as uow:
             approval = await uow.approvals.get(organization, session_id, approval_id, for_update=True)
@@ -80,6 +89,27 @@ class ApprovalDesk:
             await uow.commit()
         APPROVALS.labels(outcome.value).inc()
         return decided
+
+    async def _check_may_decide(self, caller: Principal, persona: str, approval: Approval) -> None:
+        """Admins decide any approval; others, not their own request, if the persona's policy names one of their
+        roles or they own the persona (or the persona the approval escalated to)."""
+        if caller.is_admin:
+            return
+        denied = {"resource": approval.resource_name, "field": "name"}
+        if caller.subject == approval.requester:
+            raise PermissionDenied(f"{caller.subject} asked for {approval.resource_name} and may not decide it",
+                                   reason="OWN_REQUEST", metadata=denied)
+        policy = await self._policies.in_force(caller.organization, persona)
+        if caller.has_any(policy.approver_roles):
+            return
+        owned = [persona, *([approval.escalated_to] if approval.escalated_to.startswith("personas/") else [])]
+        for name in owned:
+            if caller.subject in await self._personas.owners(name, caller.organization):
+                return
+        raise PermissionDenied(
+            f"{caller.subject} may not decide {approval.resource_name}: it takes an admin, an owner of "
+            f"{' or '.join(owned)}, or a role the persona's safety policy names in approver_roles",
+            reason="NOT_AN_APPROVER", metadata=denied)
 
     async def expire_due(self, now: datetime, limit: int) -> int:
         """Expires up to ``limit`` pending approvals past their expiry, each handed to the first of its persona's

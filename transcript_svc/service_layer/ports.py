@@ -170,6 +170,12 @@ class Personas(Protocol):
         ...
 
 
+class PersonaOwners(Protocol):
+    async def owners(self, name: str, organization: str) -> frozenset[str]:
+        """Who owns the persona; raises Unavailable when the persona service does not answer."""
+        ...
+
+
 class VoiceAgents(Protocol):
     async def provision(self, session: str, persona: str, scenario: str, provider: str) -> AgentGrant:
         """The persona's voice agent at the provider for the session (created or reused by the persona service);

@@ -97,14 +97,17 @@ class ApprovalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApproveApproval(self, request, context):
-        """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed.
+        """By an admin, an owner of the session's persona (or of the persona the approval
+        escalated to), or someone of a role the persona's safety policy names in
+        approver_roles; never by its requester (PERMISSION_DENIED otherwise). A decided
+        or expired approval is FAILED_PRECONDITION; either way nothing changes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RejectApproval(self, request, context):
-        """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed.
+        """By whoever may approve it, with the same refusals.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,9 +47,13 @@ class ApprovalServiceStub:
     approval may be sent more than once). Ends when the client cancels.
     """
     ApproveApproval: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.ApproveApprovalRequest, _approval_service_pb2.ApproveApprovalResponse]
-    """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
+    """By an admin, an owner of the session's persona (or of the persona the approval
+    escalated to), or someone of a role the persona's safety policy names in
+    approver_roles; never by its requester (PERMISSION_DENIED otherwise). A decided
+    or expired approval is FAILED_PRECONDITION; either way nothing changes.
+    """
     RejectApproval: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.RejectApprovalRequest, _approval_service_pb2.RejectApprovalResponse]
-    """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
+    """By whoever may approve it, with the same refusals."""
 
 @_typing.type_check_only
 class ApprovalServiceAsyncStub(ApprovalServiceStub):
@@ -70,9 +74,13 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     approval may be sent more than once). Ends when the client cancels.
     """
     ApproveApproval: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.ApproveApprovalRequest, _approval_service_pb2.ApproveApprovalResponse]  # type: ignore[assignment]
-    """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
+    """By an admin, an owner of the session's persona (or of the persona the approval
+    escalated to), or someone of a role the persona's safety policy names in
+    approver_roles; never by its requester (PERMISSION_DENIED otherwise). A decided
+    or expired approval is FAILED_PRECONDITION; either way nothing changes.
+    """
     RejectApproval: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.RejectApprovalRequest, _approval_service_pb2.RejectApprovalResponse]  # type: ignore[assignment]
-    """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
+    """By whoever may approve it, with the same refusals."""
 
 class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Approvals of commands the persona's safety policy holds for a person's decision
@@ -114,7 +122,11 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _approval_service_pb2.ApproveApprovalRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_approval_service_pb2.ApproveApprovalResponse, _abc.Awaitable[_approval_service_pb2.ApproveApprovalResponse]]:
-        """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
+        """By an admin, an owner of the session's persona (or of the persona the approval
+        escalated to), or someone of a role the persona's safety policy names in
+        approver_roles; never by its requester (PERMISSION_DENIED otherwise). A decided
+        or expired approval is FAILED_PRECONDITION; either way nothing changes.
+        """
 
     @_abc_1.abstractmethod
     def RejectApproval(
@@ -122,6 +134,6 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _approval_service_pb2.RejectApprovalRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_approval_service_pb2.RejectApprovalResponse, _abc.Awaitable[_approval_service_pb2.RejectApprovalResponse]]:
-        """Admins only. A decided or expired approval is FAILED_PRECONDITION, nothing changed."""
+        """By whoever may approve it, with the same refusals."""
 
 def add_ApprovalServiceServicer_to_server(servicer: ApprovalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
