@@ -65,10 +65,11 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
                                   settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     reads = autocommit(engine)
+    approval_ttl = timedelta(seconds=settings.approval_ttl_seconds)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
-                              policies=policies, approval_ttl=timedelta(seconds=settings.approval_ttl_seconds))
-    approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas)
+                              policies=policies, approval_ttl=approval_ttl)
+    approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl)
     expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
                             settings.approval_sweep_timeout_seconds)
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)

@@ -56,9 +56,10 @@ class TranscriptSettings(ServiceSettings):
                                              description="Personas whose safety policies are kept at once")
     approval_ttl_seconds: float = Field(
         default=120.0, gt=0, le=86_400,
-        description="How long a command the safety policy holds waits for an approval before it expires and escalates")
+        description="How long a held command's approval waits for a decision, at first and at each step of "
+                    "its escalation path, before it moves on (or, past the last step, expires)")
     approval_sweep_seconds: float = Field(default=1.0, gt=0, le=60,
-                                          description="How often approvals past their expiry are expired")
+                                          description="How often approvals past their expiry are escalated or expired")
     approval_sweep_batch: int = Field(default=200, ge=1, le=10_000,
                                       description="Most approvals one sweep expires; the rest wait for the next")
     approval_sweep_timeout_seconds: float = Field(default=5.0, gt=0, le=60,

@@ -1,15 +1,16 @@
 """A command the persona's safety policy holds for approval waits as an approval (who asked, what, why, until when):
-approved by an admin it reaches the live call; rejected, or left to expire (then handed to the policy's escalation
-path), it is refused and never sent. A decided or expired approval, or a caller without the right, changes
+approved by someone allowed to, it reaches the live call; rejected, or left undecided along the whole of the policy's
+escalation path, it is refused and never sent. A decided or expired approval, or a caller without the right, changes
 nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 from sparring.transcript.v1 import approval_service_pb2 as pb
 from sparring.transcript.v1 import approval_service_pb2_grpc, transcript_service_pb2_grpc
@@ -20,12 +21,14 @@ from persona_svc.app import ERROR_DOMAIN as PERSONA_DOMAIN
 from service_clients.persona import PersonaClient
 from service_clients.safety_policies import SafetyPolicyReader
 from svckit.transport import Security
+from tests.builders import new_persona
 from tests.e2e.status_details import rejected_in
 from tests.e2e.test_preflight import HARDER, HINT, LiveCall, send, session_under
 from tests.e2e.transcript_checks import rejected, stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, persona_under
 from tests.security import OTHER_ORGANIZATION, token
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
+from transcript_svc.domain.approvals import DEFAULT_APPROVAL_TTL
 from transcript_svc.service_layer.approvals import ApprovalDesk
 
 NEEDS_APPROVAL = policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE],
@@ -44,7 +47,7 @@ async def expiry(engine, persona_server, transcript_settings):
     security = Security(transcript_settings(), PERMISSIONS)
     reader = SafetyPolicyReader(security.link(persona_server), 2.0, 0, 10)
     owners = PersonaClient(security.link(persona_server), 2.0)
-    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners)
+    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners, DEFAULT_APPROVAL_TTL)
     await reader.close()
     await owners.close()
 
@@ -107,14 +110,22 @@ async def test_a_rejected_approval_refuses_its_command_and_cannot_be_decided_aga
     assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_REFUSED
 
 
-async def test_an_expired_approval_escalates_refuses_its_command_and_cannot_be_approved(
+async def expire_time_of(approvals, command: transcript_pb.Command) -> datetime:
+    return (await approval_of(approvals, command)).expire_time.ToDatetime().replace(tzinfo=UTC)
+
+
+async def test_an_approval_nobody_decides_moves_along_the_escalation_path_then_expires_refusing_its_command(
         transcripts, personas, policies, approvals, expiry):
     _, held = await held_command(transcripts, personas, policies)
-    expire_time = (await approval_of(approvals, held)).expire_time.ToDatetime().replace(tzinfo=UTC)
+    expire_time = await expire_time_of(approvals, held)
 
     await expiry.expire_due(expire_time - timedelta(seconds=1), 1000)
     assert (await approval_of(approvals, held)).state == pb.APPROVAL_STATE_PENDING
     await expiry.expire_due(expire_time + timedelta(seconds=1), 1000)
+    escalated = await approval_of(approvals, held)
+    assert (escalated.state, escalated.escalated_to) == (pb.APPROVAL_STATE_PENDING, "queues/hiring-review")
+    assert await expire_time_of(approvals, held) > expire_time
+    await expiry.expire_due(await expire_time_of(approvals, held) + timedelta(seconds=1), 1000)
 
     expired = await approval_of(approvals, held)
     assert (expired.state, expired.escalated_to) == (pb.APPROVAL_STATE_EXPIRED, "queues/hiring-review")
@@ -122,6 +133,23 @@ async def test_an_expired_approval_escalates_refuses_its_command_and_cannot_be_a
     late = await rejected(approvals.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
                           grpc.StatusCode.FAILED_PRECONDITION)
     assert (late.reason, late.info.metadata["state"]) == ("APPROVAL_ALREADY_DECIDED", "EXPIRED")
+
+
+async def test_an_approval_escalated_to_a_persona_is_decided_by_that_personas_owner(
+        transcripts, personas, authors, policies, approvals, expiry, transcript_server, connect):
+    backup = (await authors.CreatePersona(persona_pb.CreatePersonaRequest(persona=new_persona()))).persona.name
+    session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
+        approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE], escalation_path=[backup]),
+        "approval_actions", "escalation_path")
+    held = await send(transcripts, session, HARDER)
+    backup_owner = approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token("author")))
+    await rejected(backup_owner.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval)),
+                   grpc.StatusCode.PERMISSION_DENIED)
+
+    await expiry.expire_due(await expire_time_of(approvals, held) + timedelta(seconds=1), 1000)
+
+    approved = (await backup_owner.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval))).approval
+    assert (approved.state, approved.escalated_to) == (pb.APPROVAL_STATE_APPROVED, backup)
 
 
 async def test_an_approval_is_decided_by_an_admin_of_its_organization_or_an_owner_of_its_persona(

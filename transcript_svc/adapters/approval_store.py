@@ -64,6 +64,11 @@ class ApprovalRepository:
             .order_by(a.expire_time).limit(limit).with_for_update(of=t.approvals, skip_locked=True))
         return [(row.organization, row.persona, _approval(row)) for row in rows]
 
+    async def escalate(self, organization: str, approval: Approval) -> None:
+        """Stores the step the approval was handed to, and its new expiry."""
+        await self._c.execute(t.approvals.update().where(*_key(organization, approval.session_id, approval.id)).values(
+            escalated_to=approval.escalated_to, expire_time=approval.expire_time))
+
     async def decide(self, organization: str, approval: Approval, command_state: CommandState) -> None:
         """Stores the approval's outcome, and the state it leaves its command in."""
         await self._c.execute(t.approvals.update().where(*_key(organization, approval.session_id, approval.id)).values(

@@ -10,7 +10,7 @@ from enum import StrEnum
 from transcript_svc.domain.model import Command, CommandState, CommandType
 
 MAX_DECISION_REASON_CHARS = 500
-# How long an approval waits for a decision before it expires and escalates.
+# How long an approval waits for a decision, at first and at each step of its escalation.
 DEFAULT_APPROVAL_TTL = timedelta(minutes=2)
 
 
@@ -60,3 +60,15 @@ def held_for_approval(command: Command, rule: str, policy: str, policy_revision:
         create_time=command.create_time, expire_time=command.create_time + ttl)
     held = dataclasses.replace(command, state=CommandState.AWAITING_APPROVAL, approval=approval.resource_name)
     return held, approval
+
+
+def next_escalation(path: tuple[str, ...], current: str) -> str:
+    """The step of ``path`` after ``current`` (the first if the approval has not escalated, or its step is no longer
+    on the path); '' past the last one."""
+    if not current:
+        index = 0
+    elif current in path:
+        index = path.index(current) + 1
+    else:
+        index = len(path)  # the policy no longer has that step: nobody is left to hand it to
+    return path[index] if index < len(path) else ""

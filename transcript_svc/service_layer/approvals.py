@@ -1,5 +1,5 @@
-"""Approvals of held commands: asked for by SendCommand when the persona's policy says so, decided by an admin, and
-expired by a background job that hands each to the first of the policy's escalation path."""
+"""Approvals of held commands: asked for by SendCommand when the persona's policy says so, decided by someone allowed
+to, and, when nobody decides in time, handed by a background job along the policy's escalation path, then expired."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Histogram
 
 from svckit.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
-from transcript_svc.domain.approvals import MAX_DECISION_REASON_CHARS, Approval, ApprovalState, approval_name
+from transcript_svc.domain.approvals import (
+    MAX_DECISION_REASON_CHARS,
+    Approval,
+    ApprovalState,
+    approval_name,
+    next_escalation,
+)
 from transcript_svc.domain.model import CommandState, SessionState
 from transcript_svc.service_layer.ports import PersonaOwners, TranscriptUnitOfWork
 from transcript_svc.service_layer.safety import APPROVALS, SafetyPolicies
@@ -33,8 +39,10 @@ def _now() -> datetime:
 
 class ApprovalDesk:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], policies: SafetyPolicies,
-                 personas: PersonaOwners) -> None:
+                 personas: PersonaOwners, ttl: timedelta) -> None:
+        """``ttl``: how long each step of an escalation has to decide an approval."""
         self.uow = uow
+        self._ttl = ttl
         self._policies = policies
         self._personas = personas
 
@@ -112,18 +120,23 @@ class ApprovalDesk:
             reason="NOT_AN_APPROVER", metadata=denied)
 
     async def expire_due(self, now: datetime, limit: int) -> int:
-        """Expires up to ``limit`` pending approvals past their expiry, each handed to the first of its persona's
-        escalation path, its command refused; how many."""
+        """Up to ``limit`` pending approvals past their expiry, each handed to the next step of its persona's
+        escalation path with a new expiry, or, past the path's last step, expired and its command refused; how
+        many."""
         async with self.uow() as uow:
             due = await uow.approvals.due(now, limit)
             for organization, persona, approval in due:
                 policy = await self._policies.in_force(organization, persona)
-                escalated_to = policy.escalation_path[0] if policy.escalation_path else ""
-                expired = _decided(approval, ApprovalState.EXPIRED, "", now, "", escalated_to)
-                await uow.approvals.decide(organization, expired, CommandState.REFUSED)
+                step = next_escalation(policy.escalation_path, approval.escalated_to)
+                if step:
+                    await uow.approvals.escalate(organization, dataclasses.replace(
+                        approval, escalated_to=step, expire_time=now + self._ttl))
+                else:
+                    expired = _decided(approval, ApprovalState.EXPIRED, "", now, "")
+                    await uow.approvals.decide(organization, expired, CommandState.REFUSED)
+                APPROVALS.labels("escalated" if step else ApprovalState.EXPIRED.value).inc()
                 await uow.announce.approval_changed(organization, approval.session_id, approval.id)
             await uow.commit()
-        APPROVALS.labels(ApprovalState.EXPIRED.value).inc(len(due))
         return len(due)
 
     @staticmethod
@@ -150,10 +163,8 @@ def _check_pending(approval: Approval, now: datetime) -> None:
                                  reason="APPROVAL_EXPIRED", metadata={**metadata, "state": "EXPIRED"})
 
 
-def _decided(approval: Approval, state: ApprovalState, decider: str, when: datetime, reason: str,
-             escalated_to: str = "") -> Approval:
-    return dataclasses.replace(approval, state=state, decider=decider, decide_time=when, decision_reason=reason,
-                               escalated_to=escalated_to)
+def _decided(approval: Approval, state: ApprovalState, decider: str, when: datetime, reason: str) -> Approval:
+    return dataclasses.replace(approval, state=state, decider=decider, decide_time=when, decision_reason=reason)
 
 
 class ApprovalExpiry:

@@ -32,7 +32,7 @@ class _ApprovalStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Approva
     APPROVAL_STATE_APPROVED: _ApprovalState.ValueType  # 2
     APPROVAL_STATE_REJECTED: _ApprovalState.ValueType  # 3
     APPROVAL_STATE_EXPIRED: _ApprovalState.ValueType  # 4
-    """Nobody decided before expire_time; escalated_to names who it was handed to."""
+    """Nobody decided in time, at any step of the escalation path."""
 
 class ApprovalState(_ApprovalState, metaclass=_ApprovalStateEnumTypeWrapper): ...
 
@@ -41,7 +41,7 @@ APPROVAL_STATE_PENDING: ApprovalState.ValueType  # 1
 APPROVAL_STATE_APPROVED: ApprovalState.ValueType  # 2
 APPROVAL_STATE_REJECTED: ApprovalState.ValueType  # 3
 APPROVAL_STATE_EXPIRED: ApprovalState.ValueType  # 4
-"""Nobody decided before expire_time; escalated_to names who it was handed to."""
+"""Nobody decided in time, at any step of the escalation path."""
 Global___ApprovalState: _TypeAlias = ApprovalState  # noqa: Y015
 
 @_typing.final
@@ -78,8 +78,9 @@ class Approval(_message.Message):
     """Who approved or rejected it, when, and why (rejections)."""
     decision_reason: _builtins.str
     escalated_to: _builtins.str
-    """For an expired approval, the first of the policy's escalation_path
-    ("personas/{id}" or "queues/{id}"); empty when the policy names none.
+    """The step of the policy's escalation_path it was last handed to
+    ("personas/{id}": that persona's owners may decide it too; or "queues/{id}", a
+    human queue); empty until it first escalates.
     """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...

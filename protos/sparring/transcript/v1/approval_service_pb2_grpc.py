@@ -29,8 +29,9 @@ class ApprovalServiceStub:
     """Approvals of commands the persona's safety policy holds for a person's decision
     (its approval_actions). SendCommand stores such a command AWAITING_APPROVAL with
     an approval of the same id; approving it sends the command to the live call,
-    rejecting it (or leaving it to expire) makes the command REFUSED. An expired
-    approval is handed to the first of the policy's escalation_path.
+    rejecting it (or leaving it to expire) makes the command REFUSED. An approval
+    nobody decides in time is handed to each step of the policy's escalation_path in
+    turn (each with a new expire_time), and expires after the last.
     """
 
     def __init__(self, channel):
@@ -70,8 +71,9 @@ class ApprovalServiceServicer:
     """Approvals of commands the persona's safety policy holds for a person's decision
     (its approval_actions). SendCommand stores such a command AWAITING_APPROVAL with
     an approval of the same id; approving it sends the command to the live call,
-    rejecting it (or leaving it to expire) makes the command REFUSED. An expired
-    approval is handed to the first of the policy's escalation_path.
+    rejecting it (or leaving it to expire) makes the command REFUSED. An approval
+    nobody decides in time is handed to each step of the policy's escalation_path in
+    turn (each with a new expire_time), and expires after the last.
     """
 
     def GetApproval(self, request, context):
@@ -153,8 +155,9 @@ class ApprovalService:
     """Approvals of commands the persona's safety policy holds for a person's decision
     (its approval_actions). SendCommand stores such a command AWAITING_APPROVAL with
     an approval of the same id; approving it sends the command to the live call,
-    rejecting it (or leaving it to expire) makes the command REFUSED. An expired
-    approval is handed to the first of the policy's escalation_path.
+    rejecting it (or leaving it to expire) makes the command REFUSED. An approval
+    nobody decides in time is handed to each step of the policy's escalation_path in
+    turn (each with a new expire_time), and expires after the last.
     """
 
     @staticmethod

@@ -30,8 +30,9 @@ class ApprovalServiceStub:
     """Approvals of commands the persona's safety policy holds for a person's decision
     (its approval_actions). SendCommand stores such a command AWAITING_APPROVAL with
     an approval of the same id; approving it sends the command to the live call,
-    rejecting it (or leaving it to expire) makes the command REFUSED. An expired
-    approval is handed to the first of the policy's escalation_path.
+    rejecting it (or leaving it to expire) makes the command REFUSED. An approval
+    nobody decides in time is handed to each step of the policy's escalation_path in
+    turn (each with a new expire_time), and expires after the last.
     """
 
     @_typing.overload
@@ -60,8 +61,9 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     """Approvals of commands the persona's safety policy holds for a person's decision
     (its approval_actions). SendCommand stores such a command AWAITING_APPROVAL with
     an approval of the same id; approving it sends the command to the live call,
-    rejecting it (or leaving it to expire) makes the command REFUSED. An expired
-    approval is handed to the first of the policy's escalation_path.
+    rejecting it (or leaving it to expire) makes the command REFUSED. An approval
+    nobody decides in time is handed to each step of the policy's escalation_path in
+    turn (each with a new expire_time), and expires after the last.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -86,8 +88,9 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Approvals of commands the persona's safety policy holds for a person's decision
     (its approval_actions). SendCommand stores such a command AWAITING_APPROVAL with
     an approval of the same id; approving it sends the command to the live call,
-    rejecting it (or leaving it to expire) makes the command REFUSED. An expired
-    approval is handed to the first of the policy's escalation_path.
+    rejecting it (or leaving it to expire) makes the command REFUSED. An approval
+    nobody decides in time is handed to each step of the policy's escalation_path in
+    turn (each with a new expire_time), and expires after the last.
     """
 
     @_abc_1.abstractmethod
