@@ -106,7 +106,9 @@ PERMISSIONS: dict[str, MethodRule] = {
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
     # Approvals of commands the persona's safety policy holds
     _APPROVAL + "GetApproval": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
-    _APPROVAL + "ListApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
+    _APPROVAL + "ListApprovals": _rule(INTERVIEWER, AUTHOR, ANALYST, SERVICE,
+                                       note="a session's: its participants; a queue's: a role the approval's "
+                                            "persona's policy names in approver_roles"),
     _APPROVAL + "WatchApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
     _APPROVAL + "ApproveApproval": _APPROVAL_DECISION,
     _APPROVAL + "RejectApproval": _APPROVAL_DECISION,

@@ -69,7 +69,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
                               policies=policies, approval_ttl=approval_ttl)
-    approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl)
+    approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl,
+                             PageTokens.from_secret(settings.page_token_secret))
     expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
                             settings.approval_sweep_timeout_seconds)
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)

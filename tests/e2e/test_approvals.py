@@ -5,6 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -20,6 +21,7 @@ from access.permissions import PERMISSIONS
 from persona_svc.app import ERROR_DOMAIN as PERSONA_DOMAIN
 from service_clients.persona import PersonaClient
 from service_clients.safety_policies import SafetyPolicyReader
+from svckit.pagination import PageTokens
 from svckit.transport import Security
 from tests.builders import new_persona
 from tests.e2e.status_details import rejected_in
@@ -47,7 +49,8 @@ async def expiry(engine, persona_server, transcript_settings):
     security = Security(transcript_settings(), PERMISSIONS)
     reader = SafetyPolicyReader(security.link(persona_server), 2.0, 0, 10)
     owners = PersonaClient(security.link(persona_server), 2.0)
-    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners, DEFAULT_APPROVAL_TTL)
+    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners, DEFAULT_APPROVAL_TTL,
+                       PageTokens.from_secret("approvals"))
     await reader.close()
     await owners.close()
 
@@ -152,6 +155,34 @@ async def test_an_approval_escalated_to_a_persona_is_decided_by_that_personas_ow
     assert (approved.state, approved.escalated_to) == (pb.APPROVAL_STATE_APPROVED, backup)
 
 
+async def test_a_human_queue_lists_the_approvals_escalated_to_it_to_the_roles_that_may_decide_them(
+        transcripts, personas, policies, approvals, expiry, transcript_server, connect):
+    queue = f"queues/review-{uuid.uuid4().hex[:8]}"
+    session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
+        approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE], escalation_path=[queue],
+        approver_roles=["analyst"]), "approval_actions", "escalation_path", "approver_roles")
+    held = [await send(transcripts, session, HARDER) for _ in range(2)]
+    await expiry.expire_due(max([await expire_time_of(approvals, command) for command in held]) + timedelta(seconds=1),
+                            1000)
+    analyst, interviewer = (approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token(role)))
+                            for role in ("analyst", "interviewer"))
+
+    pages, token_ = [], ""
+    while True:
+        page = await analyst.ListApprovals(pb.ListApprovalsRequest(parent=queue, state=pb.APPROVAL_STATE_PENDING,
+                                                                   page_size=1, page_token=token_))
+        pages.append([approval.name for approval in page.approvals])
+        token_ = page.next_page_token
+        if not token_:
+            break
+
+    assert pages == [[held[0].approval], [held[1].approval]]
+    listed = await interviewer.ListApprovals(pb.ListApprovalsRequest(parent=queue))
+    assert list(listed.approvals) == []
+    admin_listed = await approvals.ListApprovals(pb.ListApprovalsRequest(parent=queue))
+    assert [approval.name for approval in admin_listed.approvals] == [command.approval for command in held]
+
+
 async def test_an_approval_is_decided_by_an_admin_of_its_organization_or_an_owner_of_its_persona(
         transcripts, authors, policies, approvals, transcript_server, connect):
     session = await session_under(transcripts, authors, policies, NEEDS_APPROVAL, "approval_actions")
@@ -206,10 +237,13 @@ async def test_a_policy_naming_a_role_that_may_not_approve_is_refused_naming_it(
     assert after == before
 
 
-async def test_an_approval_name_that_is_not_one_names_the_field(approvals):
+async def test_an_approval_name_or_parent_that_is_not_one_names_the_field(approvals):
     bad = await rejected(approvals.ApproveApproval(pb.ApproveApprovalRequest(name="sessions/x/commands/y")),
                          grpc.StatusCode.INVALID_ARGUMENT)
     assert bad.fields == ["name"]
+    bad_parent = await rejected(approvals.ListApprovals(pb.ListApprovalsRequest(parent="teams/x")),
+                                grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad_parent.fields == ["parent"]
 
 
 async def next_in_state(watch, state: int) -> pb.Approval:

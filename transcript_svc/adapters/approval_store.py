@@ -45,13 +45,23 @@ class ApprovalRepository:
         row = (await self._c.execute(query.with_for_update() if for_update else query)).first()
         return _approval(row) if row else None
 
-    async def list(self, organization: str, session_id: str, state: str | None) -> list[Approval]:
-        a = t.approvals.c
-        query = (sa.select(t.approvals).where(a.organization == organization, a.session_id == session_id)
-                 .order_by(a.create_time, a.id))
+    async def list(self, organization: str, session_id: str | None, queue: str | None, state: str | None,
+                   after: tuple[datetime, str, str] | None, limit: int) -> list[tuple[str, Approval]]:
+        """A session's approvals, or those last escalated to ``queue``, each with its session's persona, ordered by
+        (create_time, session, id) after ``after``."""
+        a, s = t.approvals.c, t.sessions.c
+        query = (sa.select(t.approvals, s.persona.label("persona"))
+                 .join(t.sessions, sa.and_(s.organization == a.organization, s.id == a.session_id))
+                 .where(a.organization == organization).order_by(a.create_time, a.session_id, a.id).limit(limit))
+        if session_id is not None:
+            query = query.where(a.session_id == session_id)
+        if queue is not None:
+            query = query.where(a.escalated_to == queue)
         if state:
             query = query.where(a.state == state)
-        return [_approval(row) for row in await self._c.execute(query)]
+        if after is not None:
+            query = query.where(sa.tuple_(a.create_time, a.session_id, a.id) > sa.tuple_(*after))
+        return [(row.persona, _approval(row)) for row in await self._c.execute(query)]
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str, Approval]]:
         """Pending approvals past their expiry, each with its organization and session's persona; locked, skipping

@@ -15,7 +15,7 @@ from svckit.times import timestamp
 from transcript_svc.domain.approvals import Approval, ApprovalState
 from transcript_svc.entrypoints.convert import child_ref, command_type_enum, session_id_of
 from transcript_svc.service_layer.approval_watch import ApprovalWatch
-from transcript_svc.service_layer.approvals import ApprovalDesk
+from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalParent
 
 _STATES = {ApprovalState.PENDING: pb.APPROVAL_STATE_PENDING, ApprovalState.APPROVED: pb.APPROVAL_STATE_APPROVED,
            ApprovalState.REJECTED: pb.APPROVAL_STATE_REJECTED, ApprovalState.EXPIRED: pb.APPROVAL_STATE_EXPIRED}
@@ -27,6 +27,13 @@ def approval_ref(name: str) -> tuple[str, str]:
     if not names.valid_id(approval_id):
         raise InvalidArgument(FieldViolation("name", f"{approval_id[:100]!r} is not an approval id"))
     return session_id, approval_id
+
+
+def approval_parent(parent: str) -> ApprovalParent:
+    """A session ("sessions/{id}") or a human queue ("queues/{id}")."""
+    if parent.startswith("queues/"):
+        return ApprovalParent("queues", names.resource_id(parent, "queues", "parent"))
+    return ApprovalParent("sessions", session_id_of(parent, "parent"))
 
 
 def approval_message(approval: Approval) -> pb.Approval:
@@ -50,10 +57,12 @@ class ApprovalServicer(approval_service_pb2_grpc.ApprovalServiceServicer):
         return pb.GetApprovalResponse(approval=approval_message(approval))
 
     async def ListApprovals(self, request: pb.ListApprovalsRequest, context) -> pb.ListApprovalsResponse:
-        session_id = session_id_of(request.parent, "parent")
+        parent = approval_parent(request.parent)
         state = enum_filter(_STATE_OF, request.state, "state", pb.ApprovalState)
-        approvals = await self._desk.list(current_call().principal, session_id, state.value if state else None)
-        return pb.ListApprovalsResponse(approvals=[approval_message(approval) for approval in approvals])
+        page = await self._desk.list(current_call().principal, parent, state.value if state else None,
+                                     request.page_size, request.page_token)
+        return pb.ListApprovalsResponse(approvals=[approval_message(approval) for approval in page.items],
+                                        next_page_token=page.next_page_token)
 
     async def WatchApprovals(self, request: pb.WatchApprovalsRequest,
                              context) -> AsyncIterator[pb.WatchApprovalsResponse]:

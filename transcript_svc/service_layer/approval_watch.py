@@ -12,7 +12,7 @@ from prometheus_client import Gauge
 
 from svckit.errors import ResourceExhausted
 from svckit.identity import Principal
-from transcript_svc.domain.approvals import Approval, ApprovalState
+from transcript_svc.domain.approvals import Approval
 from transcript_svc.service_layer.approvals import ApprovalDesk
 
 WATCHERS = Gauge("sparring_transcript_approval_watchers",
@@ -29,7 +29,7 @@ class ApprovalWatch:
 
     async def watch(self, caller: Principal, session_id: str) -> AsyncIterator[Approval]:
         """The session's pending approvals, then each approval as it changes; until the caller goes."""
-        await self._desk.list(caller, session_id, None)  # the caller may read the session, or this raises
+        pending = await self._desk.watch_pending(caller, session_id)  # raises if the caller may not read it
         if sum(map(len, self._watchers.values())) >= self._max_watchers:
             raise ResourceExhausted(f"this replica watches {self._max_watchers} sessions' approvals already",
                                     reason="TOO_MANY_WATCHERS", retry_after=1.0)
@@ -38,14 +38,12 @@ class ApprovalWatch:
         self._watchers[key].add(changes)  # before the first read: nothing changed after it is missed
         WATCHERS.inc()
         try:
-            changed = _RESYNC
             while True:
-                if changed == _RESYNC:
-                    for approval in await self._desk.list(caller, session_id, ApprovalState.PENDING.value):
-                        yield approval
-                else:
-                    yield await self._desk.get(caller, session_id, changed)
+                for approval in pending:
+                    yield approval
                 changed = await changes.get()
+                pending = (await self._desk.watch_pending(caller, session_id) if changed == _RESYNC
+                           else [await self._desk.get(caller, session_id, changed)])
         finally:
             self._watchers[key].discard(changes)
             if not self._watchers[key]:

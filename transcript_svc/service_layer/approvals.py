@@ -8,12 +8,15 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Histogram
 
 from svckit.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
+from svckit.pagination import MAX_PAGE_SIZE, PageTokens, page_size
+from svckit.usecase import Page
 from transcript_svc.domain.approvals import (
     MAX_DECISION_REASON_CHARS,
     Approval,
@@ -33,15 +36,22 @@ EXPIRY_SWEEP_SECONDS = Histogram("sparring_transcript_approval_expiry_seconds",
                                  buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalParent:
+    collection: str  # "sessions" or "queues"
+    id: str
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 class ApprovalDesk:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], policies: SafetyPolicies,
-                 personas: PersonaOwners, ttl: timedelta) -> None:
+                 personas: PersonaOwners, ttl: timedelta, page_tokens: PageTokens) -> None:
         """``ttl``: how long each step of an escalation has to decide an approval."""
         self.uow = uow
+        self._tokens = page_tokens
         self._ttl = ttl
         self._policies = policies
         self._personas = personas
@@ -50,13 +60,40 @@ class ApprovalDesk:
         async with self.uow() as uow:
             return await self._readable(uow, caller, session_id, approval_id)
 
-    async def list(self, caller: Principal, session_id: str, state: str | None) -> list[Approval]:
+    async def list(self, caller: Principal, parent: ApprovalParent, state: str | None, requested_size: int,
+                   token: str) -> Page[Approval]:
+        """A session's approvals for its participants; a queue's for admins, and for others those whose persona's
+        policy names one of their roles in approver_roles."""
+        size = page_size(requested_size)
+        filters = {"parent": f"{parent.collection}/{parent.id}", "state": state}
+        cursor = self._tokens.decode(token, filters)
+        after = (datetime.fromisoformat(cursor[0]), cursor[1], cursor[2]) if cursor else None
+        session_id, queue = (parent.id, None) if parent.collection == "sessions" else (None, filters["parent"])
         async with self.uow() as uow:
-            session = await uow.sessions.get(caller.organization, session_id)
-            if session is None:
-                raise session_not_found(session_id)
-            check_may_read(session, caller)
-            return await uow.approvals.list(caller.organization, session_id, state)
+            if session_id is not None:
+                await self._readable_session(uow, caller, session_id)
+            rows = await uow.approvals.list(caller.organization, session_id, queue, state, after, size + 1)
+        rows, next_token = self._tokens.page(
+            rows, size, lambda row: [row[1].create_time.isoformat(), row[1].session_id, row[1].id], filters)
+        if queue is None or caller.is_admin:
+            return Page([approval for _, approval in rows], next_token)
+        return Page([approval for persona, approval in rows if await self._names_a_role_of(caller, persona)],
+                    next_token)
+
+    async def _names_a_role_of(self, caller: Principal, persona: str) -> bool:
+        return caller.has_any((await self._policies.in_force(caller.organization, persona)).approver_roles)
+
+    async def watch_pending(self, caller: Principal, session_id: str) -> list[Approval]:
+        """Every pending approval of the session, for a watcher (readable by it, or this raises)."""
+        pending: list[Approval] = []
+        token = ""
+        while True:
+            page = await self.list(caller, ApprovalParent("sessions", session_id), ApprovalState.PENDING.value,
+                                   MAX_PAGE_SIZE, token)
+            pending += page.items
+            token = page.next_page_token
+            if not token:
+                return pending
 
     async def approve(self, caller: Principal, session_id: str, approval_id: str) -> Approval:
         return await self._decide(caller, session_id, approval_id, ApprovalState.APPROVED, "")
@@ -140,12 +177,15 @@ class ApprovalDesk:
         return len(due)
 
     @staticmethod
-    async def _readable(uow: TranscriptUnitOfWork, caller: Principal, session_id: str,
-                        approval_id: str) -> Approval:
+    async def _readable_session(uow: TranscriptUnitOfWork, caller: Principal, session_id: str) -> None:
         session = await uow.sessions.get(caller.organization, session_id)
         if session is None:
             raise session_not_found(session_id)
         check_may_read(session, caller)
+
+    async def _readable(self, uow: TranscriptUnitOfWork, caller: Principal, session_id: str,
+                        approval_id: str) -> Approval:
+        await self._readable_session(uow, caller, session_id)
         approval = await uow.approvals.get(caller.organization, session_id, approval_id)
         if approval is None:
             raise NotFound(approval_name(session_id, approval_id), reason="APPROVAL_NOT_FOUND")

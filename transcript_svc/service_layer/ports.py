@@ -103,7 +103,10 @@ class Approvals(Protocol):
     async def get(self, organization: str, session_id: str, approval_id: str, *,
                   for_update: bool = False) -> Approval | None: ...
 
-    async def list(self, organization: str, session_id: str, state: str | None) -> list[Approval]: ...
+    async def list(self, organization: str, session_id: str | None, queue: str | None, state: str | None,
+                   after: tuple[datetime, str, str] | None, limit: int) -> list[tuple[str, Approval]]:
+        """A session's approvals or a queue's, each with its persona, after the cursor ``after``."""
+        ...
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str, Approval]]:
         """Pending approvals past ``now``, locked, with their organization and persona; at most ``limit``."""

@@ -83,7 +83,7 @@ class ApprovalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListApprovals(self, request, context):
-        """A session's approvals, oldest first.
+        """A session's approvals, or a human queue's (those escalated to it), oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

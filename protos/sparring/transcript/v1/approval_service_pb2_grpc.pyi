@@ -41,7 +41,7 @@ class ApprovalServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ApprovalServiceAsyncStub: ...
     GetApproval: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.GetApprovalRequest, _approval_service_pb2.GetApprovalResponse]
     ListApprovals: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.ListApprovalsRequest, _approval_service_pb2.ListApprovalsResponse]
-    """A session's approvals, oldest first."""
+    """A session's approvals, or a human queue's (those escalated to it), oldest first."""
     WatchApprovals: _grpc.UnaryStreamMultiCallable[_approval_service_pb2.WatchApprovalsRequest, _approval_service_pb2.WatchApprovalsResponse]
     """The session's approvals as they change, for its interviewer: first every
     pending one, then each one asked for, decided, escalated or expired (an
@@ -69,7 +69,7 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetApproval: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.GetApprovalRequest, _approval_service_pb2.GetApprovalResponse]  # type: ignore[assignment]
     ListApprovals: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.ListApprovalsRequest, _approval_service_pb2.ListApprovalsResponse]  # type: ignore[assignment]
-    """A session's approvals, oldest first."""
+    """A session's approvals, or a human queue's (those escalated to it), oldest first."""
     WatchApprovals: _aio.UnaryStreamMultiCallable[_approval_service_pb2.WatchApprovalsRequest, _approval_service_pb2.WatchApprovalsResponse]  # type: ignore[assignment]
     """The session's approvals as they change, for its interviewer: first every
     pending one, then each one asked for, decided, escalated or expired (an
@@ -106,7 +106,7 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _approval_service_pb2.ListApprovalsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_approval_service_pb2.ListApprovalsResponse, _abc.Awaitable[_approval_service_pb2.ListApprovalsResponse]]:
-        """A session's approvals, oldest first."""
+        """A session's approvals, or a human queue's (those escalated to it), oldest first."""
 
     @_abc_1.abstractmethod
     def WatchApprovals(
