@@ -274,3 +274,16 @@ async def test_another_interviewer_may_not_watch_a_sessions_approvals(transcript
     refusal = await stream_ended_with(stranger.WatchApprovals(pb.WatchApprovalsRequest(parent=session)),
                                       grpc.StatusCode.PERMISSION_DENIED)
     assert refusal.reason == "NOT_A_PARTICIPANT"
+
+
+async def test_a_gateway_acknowledging_a_held_command_does_not_take_it_past_its_approval(
+        transcripts, personas, policies, approvals):
+    session, held = await held_command(transcripts, personas, policies)
+    call = LiveCall(transcripts, session)
+    await call.open()
+    call.gateway.send(transcript_pb.StreamSessionRequest(command_ack=transcript_pb.CommandAck(command=held.name)))
+    await call.say(1, transcript_pb.ROLE_USER, "Where were we?")  # acked after the command ack was handled
+
+    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_AWAITING_APPROVAL
+    await approvals.ApproveApproval(pb.ApproveApprovalRequest(name=held.approval))
+    await call.close({held.name})

@@ -205,8 +205,7 @@ class CommandRepository:
         if not found:
             return False
         await self._c.execute(t.commands.update().where(
-            *_child_of(t.commands, organization, session_id), c.id == command_id,
-            c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.id == command_id, c.state.in_(_SENDABLE),
         ).values(state=CommandState.ACKNOWLEDGED.value, acknowledge_time=when))
         return True
 
