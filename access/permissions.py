@@ -25,6 +25,7 @@ _VOICE_AGENTS = "/sparring.persona.v1.VoiceAgentService/"
 _SAFETY_POLICY = "/sparring.persona.v1.SafetyPolicyService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _HANDOFF = "/sparring.transcript.v1.HandoffService/"
+_APPROVAL = "/sparring.transcript.v1.ApprovalService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _SWITCHING = "/sparring.analysis.v1.SwitchingRuleService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -43,6 +44,9 @@ _SESSION_READ = _rule(INTERVIEWER, GATEWAY, SERVICE, note="interviewers and gate
 _ANALYTICS_READ = _rule(INTERVIEWER, ANALYST, SERVICE, note="interviewers: only their own sessions")
 _LEARNING_READ = _rule(AUTHOR, ANALYST)
 _ADMIN_ONLY_CHANGE = _rule(mutating=True)
+_APPROVAL_DECISION = _rule(AUTHOR, INTERVIEWER, ANALYST, mutating=True,
+                           note="the persona's owners, or a role its safety policy names in approver_roles; "
+                                "never the requester")
 _MEMORY_READ = _rule(INTERVIEWER, ANALYST, SERVICE)
 _MEMORY_CHANGE = _rule(INTERVIEWER, SERVICE, mutating=True)
 
@@ -102,6 +106,14 @@ PERMISSIONS: dict[str, MethodRule] = {
                                        note="interviewers: only their own sessions"),
     _TRANSCRIPT + "GetCommand": _SESSION_READ,
     _TRANSCRIPT + "ListCommands": _SESSION_READ,
+    # Approvals of commands the persona's safety policy holds
+    _APPROVAL + "GetApproval": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
+    _APPROVAL + "ListApprovals": _rule(INTERVIEWER, AUTHOR, ANALYST, SERVICE,
+                                       note="a session's: its participants; a queue's: a role the approval's "
+                                            "persona's policy names in approver_roles"),
+    _APPROVAL + "WatchApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
+    _APPROVAL + "ApproveApproval": _APPROVAL_DECISION,
+    _APPROVAL + "RejectApproval": _APPROVAL_DECISION,
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
                                            note="interviewers and gateways: only their own sessions"),

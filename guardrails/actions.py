@@ -23,6 +23,9 @@ RATE_WINDOW = timedelta(minutes=1)
 # an interviewer firing curveballs faster than a candidate can answer them is refused.
 DEFAULT_ACTIONS_PER_MINUTE = 6
 DEFAULT_COMMANDS_PER_TURN = 5
+# Roles a policy may let approve its pending actions, besides admins and the persona's owners (gateways and
+# services are not people).
+APPROVER_ROLES = ("author", "interviewer", "analyst")
 # A limit per turn lifts when the candidate speaks again; a client is told to try again after this.
 TURN_RETRY_SECONDS = 5.0
 
@@ -72,7 +75,7 @@ def preflight(action: SafetyAction, rules: ActionRules, recent: RecentCommands, 
                        f"{name} is not among the policy's allowed actions")
     if action in rules.needs_approval:
         return Refusal(RefusalKind.APPROVAL_REQUIRED, "APPROVAL_REQUIRED", "approval_actions",
-                       f"{name} needs a person's approval under the policy, and approvals cannot be asked for yet")
+                       f"{name} needs a person's approval under the policy")
     if rules.actions_per_minute and recent.in_window >= rules.actions_per_minute:
         oldest = recent.oldest_in_window or now
         wait = max((oldest + RATE_WINDOW - now).total_seconds(), 0.001)

@@ -17,6 +17,10 @@ class LivePolicy:
     actions: ActionRules = field(default_factory=ActionRules)
     input_filters: tuple[ContentFilter, ...] = ()  # screening the candidate's turns
     output_filters: tuple[ContentFilter, ...] = ()  # screening the persona's turns
+    # Who takes over, in order, an approval nobody decided in time: "personas/{id}" or "queues/{id}".
+    escalation_path: tuple[str, ...] = ()
+    # Roles whose people may decide the persona's approvals, besides admins and the persona's owners.
+    approver_roles: frozenset[str] = frozenset()
 
 
 # What applies while the persona's policy cannot be read: personal data protected as by default, the persona's turns

@@ -47,6 +47,11 @@ class PersonaClient:
         reply = await self.find(self.stub.GetPersona, pb.GetPersonaRequest(name=name), organization)
         return reply.persona if reply is not None else None
 
+    async def owners(self, name: str, organization: str) -> frozenset[str]:
+        """Who owns the persona; nobody when there is none of that name."""
+        persona = await self.persona(name, organization)
+        return frozenset(persona.owners) if persona is not None else frozenset()
+
     async def scenario(self, name: str, organization: str | None = None) -> pb.Scenario | None:
         """The scenario; None when there is none of that name."""
         reply = await self.find(self.stub.GetScenario, pb.GetScenarioRequest(name=name), organization)

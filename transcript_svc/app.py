@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import grpc
 from sparring.persona.v1 import memory_service_pb2_grpc
 from sparring.transcript.v1 import (
+    approval_service_pb2,
+    approval_service_pb2_grpc,
     handoff_service_pb2,
     handoff_service_pb2_grpc,
     transcript_service_pb2,
@@ -28,7 +31,13 @@ from svckit.server import GrpcApp
 from svckit.transport import Security
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
-from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
+from transcript_svc.adapters.channels import (
+    APPROVALS_CHANNEL,
+    COMMANDS_CHANNEL,
+    OUTBOX_CHANNEL,
+    SESSIONS_CHANNEL,
+    STREAMS_CHANNEL,
+)
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.handoff_personas import HandoffPersonas
 from transcript_svc.adapters.memory_client import MemoryClient
@@ -36,9 +45,12 @@ from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.entrypoints.approval_servicer import ApprovalServicer
 from transcript_svc.entrypoints.handoff_servicer import HandoffServicer
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
+from transcript_svc.service_layer.approval_watch import ApprovalWatch
+from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalExpiry
 from transcript_svc.service_layer.handoffs import Handoffs
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
@@ -50,12 +62,15 @@ log = logging.getLogger("transcript.app")
 
 SERVICE_NAME = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"].full_name
 HANDOFF_SERVICE_NAME = handoff_service_pb2.DESCRIPTOR.services_by_name["HandoffService"].full_name
+APPROVAL_SERVICE_NAME = approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name
 ERROR_DOMAIN = "transcript.sparring.dev"
 
 
-def add_servicers(server: grpc.aio.Server, transcripts: TranscriptServicer, handoffs: HandoffServicer) -> None:
+def add_servicers(server: grpc.aio.Server, transcripts: TranscriptServicer, handoffs: HandoffServicer,
+                  approvals: ApprovalServicer) -> None:
     transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(transcripts, server)
     handoff_service_pb2_grpc.add_HandoffServiceServicer_to_server(handoffs, server)
+    approval_service_pb2_grpc.add_ApprovalServiceServicer_to_server(approvals, server)
 
 
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
@@ -66,9 +81,14 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
                                   settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     reads = autocommit(engine)
+    approval_ttl = timedelta(seconds=settings.approval_ttl_seconds)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
-                              policies=policies)
+                              policies=policies, approval_ttl=approval_ttl)
+    approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl,
+                             PageTokens.from_secret(settings.page_token_secret))
+    expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
+                            settings.approval_sweep_timeout_seconds)
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
     voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
@@ -78,13 +98,16 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
     live = LiveStreams(transcripts, settings.max_open_streams)
+    approval_watch = ApprovalWatch(approvals, settings.max_approval_watchers)
     channels: dict[str, Callable[[str], None]] = {
         COMMANDS_CHANNEL: live.on_command,
         STREAMS_CHANNEL: live.on_stream_opened,
         SESSIONS_CHANNEL: live.on_session_change,
+        APPROVALS_CHANNEL: approval_watch.on_change,
     }
     protection = PiiProtection(PiiProtector(settings.pii_secret.encode()))
-    closers = [committer.stop, personas.close, policies.close, voice_agents.close]
+    await expiry.start()
+    closers = [expiry.stop, committer.stop, personas.close, policies.close, voice_agents.close]
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
@@ -104,7 +127,11 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     else:
         log.warning("TRANSCRIPT_ANALYSIS_ADDRESS is not set: analysis requests wait in the outbox")
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
-    listener = PgListener("transcript", database_url, channels, on_connected=live.resync)
+    async def resync() -> None:
+        await live.resync()
+        await approval_watch.resync()
+
+    listener = PgListener("transcript", database_url, channels, on_connected=resync)
     await listener.start()
     stream = StreamSessionHandler(transcripts, Recording(committer), policies, protection, live, settings.max_in_flight,
                                   settings.stream_wind_down_seconds)
@@ -113,10 +140,11 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         live.stop_all()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME, HANDOFF_SERVICE_NAME],
+        service_names=[SERVICE_NAME, HANDOFF_SERVICE_NAME, APPROVAL_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: add_servicers(server, TranscriptServicer(transcripts, stream, voice_rounds),
-                                                   HandoffServicer(handoffs)),
+                                                   HandoffServicer(handoffs),
+                                                   ApprovalServicer(approvals, approval_watch)),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,

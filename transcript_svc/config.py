@@ -54,3 +54,16 @@ class TranscriptSettings(ServiceSettings):
         description="How old a persona's safety policy may be before it is read again, in the background")
     safety_policy_cache_entries: int = Field(default=10_000, ge=1, le=1_000_000,
                                              description="Personas whose safety policies are kept at once")
+    approval_ttl_seconds: float = Field(
+        default=120.0, gt=0, le=86_400,
+        description="How long a held command's approval waits for a decision, at first and at each step of "
+                    "its escalation path, before it moves on (or, past the last step, expires)")
+    approval_sweep_seconds: float = Field(default=1.0, gt=0, le=60,
+                                          description="How often approvals past their expiry are escalated or expired")
+    approval_sweep_batch: int = Field(default=200, ge=1, le=10_000,
+                                      description="Most approvals one sweep expires; the rest wait for the next")
+    approval_sweep_timeout_seconds: float = Field(default=5.0, gt=0, le=60,
+                                                  description="Deadline of one sweep of expired approvals")
+    max_approval_watchers: int = Field(default=5000, ge=1, le=100_000,
+                                       description="Approval watch streams one replica holds at once; more are "
+                                                   "refused with RESOURCE_EXHAUSTED")

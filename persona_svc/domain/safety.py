@@ -12,7 +12,7 @@ from typing import Any
 import re2
 
 from calls.job_tracks import Blueprint
-from guardrails.actions import DEFAULT_ACTIONS_PER_MINUTE, DEFAULT_COMMANDS_PER_TURN, SafetyAction
+from guardrails.actions import APPROVER_ROLES, DEFAULT_ACTIONS_PER_MINUTE, DEFAULT_COMMANDS_PER_TURN, SafetyAction
 from guardrails.filters import (
     DEFAULT_OUTPUT_FILTERS,
     ContentFilter,
@@ -64,6 +64,7 @@ class SafetyPolicyFields:
     risk_threshold: float = 0.5
     escalation_threshold: float = 0.8
     escalation_path: tuple[str, ...] = ()
+    approver_roles: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = records.to_record(self)
@@ -141,6 +142,7 @@ def validate_policy(fields: SafetyPolicyFields, violations: Violations, prefix: 
         violations.add(f"{prefix}.escalation_threshold",
                        f"must not be below risk_threshold ({fields.escalation_threshold} < {fields.risk_threshold})")
     _check_escalation_path(fields.escalation_path, violations, f"{prefix}.escalation_path")
+    _check_approver_roles(fields.approver_roles, violations, f"{prefix}.approver_roles")
 
 
 def _check_actions(fields: SafetyPolicyFields, violations: Violations, prefix: str) -> None:
@@ -196,6 +198,14 @@ def escalation_target(name: str) -> tuple[str, str] | None:
     if collection in ESCALATION_COLLECTIONS and valid_id(target_id):
         return collection, target_id
     return None
+
+
+def _check_approver_roles(roles: tuple[str, ...], violations: Violations, where: str) -> None:
+    for index, role in enumerate(roles):
+        if role not in APPROVER_ROLES:
+            violations.add(f"{where}[{index}]", f"must be one of {', '.join(APPROVER_ROLES)} (got {role[:100]!r})")
+        elif role in roles[:index]:
+            violations.add(f"{where}[{index}]", f"{role} is given twice")
 
 
 def _check_escalation_path(path: tuple[str, ...], violations: Violations, where: str) -> None:

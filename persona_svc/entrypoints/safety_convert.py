@@ -137,6 +137,8 @@ def policy_fields(message: pb.SafetyPolicy, mask: frozenset[str]) -> SafetyPolic
             values[name] = getattr(message, name)
     if "escalation_path" in mask:
         values["escalation_path"] = tuple(message.escalation_path)
+    if "approver_roles" in mask:
+        values["approver_roles"] = tuple(message.approver_roles)
     violations.raise_if_any()
     return SafetyPolicyFields(**values)
 
@@ -164,6 +166,7 @@ def _fields_message(organization: str, persona_id: str, fields: SafetyPolicyFiel
         risk_threshold=fields.risk_threshold,
         escalation_threshold=fields.escalation_threshold,
         escalation_path=list(fields.escalation_path),
+        approver_roles=list(fields.approver_roles),
     )
 
 

@@ -91,14 +91,6 @@ async def test_an_action_outside_the_allowed_ones_is_refused(transcripts, person
     assert len(await commands_of(transcripts, session)) == 1
 
 
-async def test_an_action_that_needs_approval_is_not_taken(transcripts, personas, policies):
-    session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
-        approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE]), "approval_actions")
-    refusal = await rejected(send(transcripts, session, HARDER), grpc.StatusCode.FAILED_PRECONDITION)
-    assert (refusal.reason, refusal.info.metadata["rule"]) == ("APPROVAL_REQUIRED", "approval_actions")
-    assert await commands_of(transcripts, session) == []
-
-
 async def test_commands_beyond_the_limit_per_minute_are_refused_with_when_to_retry(transcripts, personas, policies):
     session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
         rate_limits=policy_pb.RateLimits(actions_per_minute=2)), "rate_limits")

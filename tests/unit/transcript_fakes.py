@@ -178,6 +178,9 @@ class FakeAnnouncements:
     async def command_sent(self, organization: str, session_id: str, command_id: str) -> None:
         self._store.announcements.append(("command_sent", organization, session_id, command_id))
 
+    async def approval_changed(self, organization: str, session_id: str, approval_id: str) -> None:
+        self._store.announcements.append(("approval_changed", organization, session_id, approval_id))
+
     async def outbox_due(self) -> None:
         self._store.announcements.append(("outbox_due",))
 

@@ -29,6 +29,8 @@ from transcript_svc.service_layer.ports import SessionFilters
 # What a handoff packet keeps once its candidate's memory is erased: nothing the personas remembered of it.
 _FORGOTTEN_PACKET = sa.literal(
     '{"working_memory": {}, "active_goals": [], "pending_actions": [], "system_prompt": "", "first_message": ""}')
+# Commands a live stream is (again) sent: not those held for, or refused by, an approval.
+_SENDABLE = (CommandState.PENDING.value, CommandState.DELIVERED.value)
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
 
 
@@ -54,7 +56,7 @@ def _command(row: Any) -> Command:
         new_difficulty=row.new_difficulty, source=CommandSource(row.source), suggestion=row.suggestion,
         state=CommandState(row.state), delivery_count=row.delivery_count, create_time=row.create_time,
         deliver_time=row.deliver_time, acknowledge_time=row.acknowledge_time,
-        handoff=from_record(Handoff, row.handoff) if row.handoff else None,
+        handoff=from_record(Handoff, row.handoff) if row.handoff else None, approval=row.approval,
     )
 
 
@@ -202,12 +204,13 @@ class CommandRepository:
             text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
             suggestion=command.suggestion, state=command.state.value, delivery_count=0,
             create_time=command.create_time, handoff=to_record(command.handoff) if command.handoff else None,
+            approval=command.approval,
         ))
 
     async def unacknowledged(self, organization: str, session_id: str) -> list[Command]:
         c = t.commands.c
         rows = await self._c.execute(sa.select(t.commands).where(
-            *_child_of(t.commands, organization, session_id), c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.state.in_(_SENDABLE),
         ).order_by(c.position))
         return [_command(row) for row in rows]
 
@@ -215,8 +218,7 @@ class CommandRepository:
                              when: datetime) -> None:
         c = t.commands.c
         await self._c.execute(t.commands.update().where(
-            *_child_of(t.commands, organization, session_id), c.id.in_(command_ids),
-            c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.id.in_(command_ids), c.state.in_(_SENDABLE),
         ).values(state=CommandState.DELIVERED.value, delivery_count=c.delivery_count + 1, deliver_time=when))
 
     async def acknowledge(self, organization: str, session_id: str, command_id: str, when: datetime) -> bool:
@@ -226,8 +228,7 @@ class CommandRepository:
         if not found:
             return False
         await self._c.execute(t.commands.update().where(
-            *_child_of(t.commands, organization, session_id), c.id == command_id,
-            c.state != CommandState.ACKNOWLEDGED.value,
+            *_child_of(t.commands, organization, session_id), c.id == command_id, c.state.in_(_SENDABLE),
         ).values(state=CommandState.ACKNOWLEDGED.value, acknowledge_time=when))
         return True
 

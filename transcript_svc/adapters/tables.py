@@ -66,6 +66,7 @@ commands = sa.Table(
     sa.Column("deliver_time", _TS),
     sa.Column("acknowledge_time", _TS),
     sa.Column("handoff", JSONB),
+    sa.Column("approval", sa.Text, nullable=False),
 )
 
 handoffs = sa.Table(
@@ -80,6 +81,25 @@ handoffs = sa.Table(
     sa.Column("first_sequence", sa.BigInteger, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
     sa.Column("update_time", _TS, nullable=False),
+)
+
+approvals = sa.Table(
+    "approvals", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("requester", sa.Text, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("policy_revision", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
+    sa.Column("expire_time", _TS, nullable=False),
+    sa.Column("decider", sa.Text, nullable=False),
+    sa.Column("decide_time", _TS),
+    sa.Column("decision_reason", sa.Text, nullable=False),
+    sa.Column("escalated_to", sa.Text, nullable=False),
 )
 
 outbox = sa.Table(

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from svckit.db import RequestLog, UnitOfWork
 from svckit.notify import notify
 from transcript_svc.adapters import tables
-from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
+from transcript_svc.adapters.approval_store import ApprovalRepository
+from transcript_svc.adapters.channels import APPROVALS_CHANNEL, COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
 from transcript_svc.adapters.repositories import (
     CommandRepository,
     HandoffRepository,
@@ -30,6 +31,9 @@ class NotifyAnnouncements:
     async def command_sent(self, organization: str, session_id: str, command_id: str) -> None:
         await notify(self._c, COMMANDS_CHANNEL, f"{session_id}:{command_id}:{organization}")
 
+    async def approval_changed(self, organization: str, session_id: str, approval_id: str) -> None:
+        await notify(self._c, APPROVALS_CHANNEL, f"{session_id}:{approval_id}:{organization}")
+
     async def outbox_due(self) -> None:
         await notify(self._c, OUTBOX_CHANNEL, "")
 
@@ -41,6 +45,7 @@ class DatabaseUnitOfWork(UnitOfWork):
     handoffs: HandoffRepository
     outbox: OutboxRepository
     voice_rounds: VoiceRoundRepository
+    approvals: ApprovalRepository
     announce: NotifyAnnouncements
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -50,6 +55,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.handoffs = HandoffRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.voice_rounds = VoiceRoundRepository(connection)
+        self.approvals = ApprovalRepository(connection)
         self.announce = NotifyAnnouncements(connection)
 
     def requests(self, organization: str) -> RequestLog:

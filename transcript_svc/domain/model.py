@@ -44,6 +44,8 @@ class CommandState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     ACKNOWLEDGED = "acknowledged"
+    AWAITING_APPROVAL = "awaiting_approval"  # held until a person decides; not sent
+    REFUSED = "refused"  # its approval was rejected or expired; never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class Command:
     deliver_time: datetime | None = None
     acknowledge_time: datetime | None = None
     handoff: Handoff | None = None  # the packet a HANDOFF command carries
+    approval: str = ""  # the approval's resource name, when the safety policy held the command for one
 
     @property
     def resource_name(self) -> str:

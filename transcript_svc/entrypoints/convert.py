@@ -43,7 +43,9 @@ _SOURCES: dict[int, CommandSource] = {
 _SOURCE_ENUMS = {CommandSource.MANUAL: pb.COMMAND_SOURCE_MANUAL,
                  CommandSource.AI_SUGGESTED: pb.COMMAND_SOURCE_AI_SUGGESTED}
 _COMMAND_STATES = {CommandState.PENDING: pb.COMMAND_STATE_PENDING, CommandState.DELIVERED: pb.COMMAND_STATE_DELIVERED,
-                   CommandState.ACKNOWLEDGED: pb.COMMAND_STATE_ACKNOWLEDGED}
+                   CommandState.ACKNOWLEDGED: pb.COMMAND_STATE_ACKNOWLEDGED,
+                   CommandState.AWAITING_APPROVAL: pb.COMMAND_STATE_AWAITING_APPROVAL,
+                   CommandState.REFUSED: pb.COMMAND_STATE_REFUSED}
 _COMMAND_STATE_OF: dict[int, CommandState] = {v: k for k, v in _COMMAND_STATES.items()}
 
 def session_id_of(name: str, field: str = "name") -> str:
@@ -64,6 +66,10 @@ def message_ref(name: str, field: str = "name") -> tuple[str, int]:
     if not sequence.isdigit() or len(sequence) > 18 or int(sequence) < 1:
         raise InvalidArgument(FieldViolation(field, f"the sequence must be a positive number (got {sequence[:30]!r})"))
     return session_id, int(sequence)
+
+
+def command_type_enum(command_type: CommandType) -> pb.CommandType.ValueType:
+    return _COMMAND_TYPE_ENUMS[command_type]
 
 
 def command_ref(name: str, field: str = "name") -> tuple[str, str]:
@@ -205,6 +211,7 @@ def command_message(command: Command) -> pb.Command:
         deliver_time=timestamp(command.deliver_time),
         acknowledge_time=timestamp(command.acknowledge_time),
         handoff=handoff_message(command.handoff) if command.handoff else None,
+        approval=command.approval,
     )
 
 

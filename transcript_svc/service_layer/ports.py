@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -10,8 +11,9 @@ from typing import Protocol, Self
 
 from guardrails.actions import RecentCommands
 from svckit.usecase import RequestRecords
+from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import Handoff
-from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
+from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, Utterance
 from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times, and
@@ -125,6 +127,26 @@ class Handoffs(Protocol):
         ...
 
 
+class Approvals(Protocol):
+    async def add(self, organization: str, approval: Approval) -> None: ...
+
+    async def get(self, organization: str, session_id: str, approval_id: str, *,
+                  for_update: bool = False) -> Approval | None: ...
+
+    async def list(self, organization: str, session_id: str | None, queue: str | None, state: str | None,
+                   after: tuple[datetime, str, str] | None, limit: int) -> list[tuple[str, Approval]]:
+        """A session's approvals or a queue's, each with its persona, after the cursor ``after``."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> builtins.list[tuple[str, str, Approval]]:
+        """Pending approvals past ``now``, locked, with their organization and persona; at most ``limit``."""
+        ...
+
+    async def escalate(self, organization: str, approval: Approval) -> None: ...
+
+    async def decide(self, organization: str, approval: Approval, command_state: CommandState) -> None: ...
+
+
 class Outbox(Protocol):
     async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None: ...
 
@@ -135,6 +157,8 @@ class Announcements(Protocol):
     async def session_ended(self, organization: str, session_id: str) -> None: ...
 
     async def command_sent(self, organization: str, session_id: str, command_id: str) -> None: ...
+
+    async def approval_changed(self, organization: str, session_id: str, approval_id: str) -> None: ...
 
     async def outbox_due(self) -> None: ...
 
@@ -160,6 +184,9 @@ class TranscriptUnitOfWork(Protocol):
     @property
     def voice_rounds(self) -> VoiceRounds: ...
 
+    @property
+    def approvals(self) -> Approvals: ...
+
     def requests(self, organization: str) -> RequestRecords:
         """The request ids of ``organization``."""
         ...
@@ -178,6 +205,12 @@ class TranscriptUnitOfWork(Protocol):
 class Personas(Protocol):
     async def require_usable(self, name: str) -> object:
         """Returns if the persona exists and is not deleted; raises NotFound, FailedPrecondition or Unavailable."""
+        ...
+
+
+class PersonaOwners(Protocol):
+    async def owners(self, name: str, organization: str) -> frozenset[str]:
+        """Who owns the persona; raises Unavailable when the persona service does not answer."""
         ...
 
 

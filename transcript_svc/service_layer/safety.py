@@ -16,6 +16,8 @@ PREFLIGHT_SECONDS = Histogram(
     buckets=(0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.05, 0.25))
 PREFLIGHT_REFUSALS = Counter("sparring_transcript_preflight_refusals_total",
                              "Commands the persona's safety policy refused, by reason.", ("reason",))
+APPROVALS = Counter("sparring_transcript_approvals_total",
+                    "Approvals of held commands, by outcome: requested, approved, rejected, expired.", ("outcome",))
 
 
 class SafetyPolicies(Protocol):

@@ -6,10 +6,10 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from guardrails.actions import RATE_WINDOW, SafetyAction, preflight
+from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -25,6 +25,7 @@ from svckit.identity import Principal
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
+from transcript_svc.domain.approvals import DEFAULT_APPROVAL_TTL, Approval, held_for_approval
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
@@ -37,7 +38,7 @@ from transcript_svc.domain.model import (
     check_gateway_subject,
 )
 from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
-from transcript_svc.service_layer.safety import PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
+from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
 MAX_WINDOW = 1000
 # The outbox kind asking the persona service to learn the facts of an ended session with a candidate.
@@ -128,7 +129,8 @@ def _check_new_session(draft: Session, session_id: str) -> None:
 class Transcripts:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
                  page_tokens: PageTokens, personas: Personas,
-                 default_interval: int = DEFAULT_ANALYSIS_INTERVAL, *, policies: SafetyPolicies) -> None:
+                 default_interval: int = DEFAULT_ANALYSIS_INTERVAL, *, policies: SafetyPolicies,
+                 approval_ttl: timedelta = DEFAULT_APPROVAL_TTL) -> None:
         """``uow`` opens a transaction; ``read`` opens reads only, with no transaction (one round trip a
         statement)."""
         self.uow = uow
@@ -137,6 +139,7 @@ class Transcripts:
         self._policies = policies
         self._tokens = page_tokens
         self._default_interval = default_interval
+        self._approval_ttl = approval_ttl
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -297,7 +300,14 @@ class Transcripts:
             if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
-            await self._preflight(uow, organization, session, command)
+            approval = await self._preflight(uow, organization, session, command,
+                                             mutation.caller.principal.subject)
+            if approval is not None:  # held, not sent, until a person decides
+                held, request = approval
+                await uow.commands.add(organization, held)
+                await uow.approvals.add(organization, request)
+                await uow.announce.approval_changed(organization, session_id, request.id)
+                return held
             await uow.commands.add(organization, command)
             await uow.announce.command_sent(organization, session_id, command.id)
             return command
@@ -307,17 +317,23 @@ class Transcripts:
             await uow.commit()
         return stored
 
-    async def _preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session,
-                         command: Command) -> None:
-        """Refuses the command if the persona's safety policy does not let it be taken now."""
+    async def _preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
+                         requester: str) -> tuple[Command, Approval] | None:
+        """Refuses the command if the persona's safety policy does not let it be taken now; if the policy wants a
+        person's approval first, the command as held and the approval it waits for."""
         started = time.perf_counter()
         policy = await self._policies.in_force(organization, session.persona)
         action = SafetyAction[command.type.name]
         recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
         refusal = preflight(action, policy.actions, recent, command.create_time)
         PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
+        if refusal is not None and refusal.kind is RefusalKind.APPROVAL_REQUIRED:
+            APPROVALS.labels("requested").inc()
+            return held_for_approval(command, refusal.rule, policy.name, policy.revision, requester,
+                                     self._approval_ttl)
         if refusal is not None:
             raise refusal_error(refusal, action, policy)
+        return None
 
     async def get_command(self, caller: Principal, session_id: str, command_id: str) -> Command:
         async with self.read() as uow:
@@ -387,7 +403,7 @@ class Transcripts:
         """A command about to be written to a live stream, marked delivered; None if acknowledged meanwhile."""
         async with self.uow() as uow:
             command = await uow.commands.get(organization, session_id, command_id)
-            if command is None or command.state is CommandState.ACKNOWLEDGED:
+            if command is None or command.state not in (CommandState.PENDING, CommandState.DELIVERED):
                 return None
             await uow.commands.mark_delivered(organization, session_id, [command_id], _now())
             await uow.commit()

@@ -26,25 +26,25 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/sparring/persona/v1/safety_policy_service.proto\x12\x13sparring.persona.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\rContentFilter\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x35\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32#.sparring.persona.v1.FilterCategory\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12\x35\n\x08\x64\x65\x63ision\x18\x04 \x01(\x0e\x32#.sparring.persona.v1.FilterDecision\"e\n\x07PiiRule\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.sparring.persona.v1.PiiKind\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.sparring.persona.v1.PiiAction\"r\n\x0bPiiHandling\x12\x36\n\x0e\x64\x65\x66\x61ult_action\x18\x01 \x01(\x0e\x32\x1e.sparring.persona.v1.PiiAction\x12+\n\x05rules\x18\x02 \x03(\x0b\x32\x1c.sparring.persona.v1.PiiRule\"d\n\nRateLimits\x12\x1a\n\x12\x61\x63tions_per_minute\x18\x01 \x01(\x05\x12\x1f\n\x17tokens_per_conversation\x18\x02 \x01(\x05\x12\x19\n\x11\x63ommands_per_turn\x18\x03 \x01(\x05\"\x86\x05\n\x0cSafetyPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12:\n\x0f\x61llowed_actions\x18\x02 \x03(\x0e\x32!.sparring.persona.v1.SafetyAction\x12:\n\x0f\x62locked_actions\x18\x03 \x03(\x0e\x32!.sparring.persona.v1.SafetyAction\x12;\n\x10\x61pproval_actions\x18\x04 \x03(\x0e\x32!.sparring.persona.v1.SafetyAction\x12\x39\n\rinput_filters\x18\x05 \x03(\x0b\x32\".sparring.persona.v1.ContentFilter\x12:\n\x0eoutput_filters\x18\x06 \x03(\x0b\x32\".sparring.persona.v1.ContentFilter\x12-\n\x03pii\x18\x07 \x01(\x0b\x32 .sparring.persona.v1.PiiHandling\x12\x34\n\x0brate_limits\x18\x08 \x01(\x0b\x32\x1f.sparring.persona.v1.RateLimits\x12\x16\n\x0erisk_threshold\x18\t \x01(\x01\x12\x1c\n\x14\x65scalation_threshold\x18\n \x01(\x01\x12\x17\n\x0f\x65scalation_path\x18\x0b \x03(\t\x12\x37\n\x06source\x18\x0c \x01(\x0e\x32\'.sparring.persona.v1.SafetyPolicySource\x12\x10\n\x08revision\x18\r \x01(\x03\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\x12/\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\x13SafetyPolicyVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x19\n\x11restored_revision\x18\x03 \x01(\x03\x12\x33\n\x08snapshot\x18\x04 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\x12\x0e\n\x06\x61uthor\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x16GetSafetyPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x17GetSafetyPolicyResponse\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\"\x93\x01\n\x19UpdateSafetyPolicyRequest\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"O\n\x1aUpdateSafetyPolicyResponse\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\"X\n\x1fListSafetyPolicyVersionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"w\n ListSafetyPolicyVersionsResponse\x12:\n\x08versions\x18\x01 \x03(\x0b\x32(.sparring.persona.v1.SafetyPolicyVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"^\n\x1bRollbackSafetyPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"Q\n\x1cRollbackSafetyPolicyResponse\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy*\xeb\x01\n\x0cSafetyAction\x12\x1d\n\x19SAFETY_ACTION_UNSPECIFIED\x10\x00\x12#\n\x1fSAFETY_ACTION_CONTEXT_INJECTION\x10\x01\x12\x1b\n\x17SAFETY_ACTION_CURVEBALL\x10\x02\x12#\n\x1fSAFETY_ACTION_DIFFICULTY_CHANGE\x10\x03\x12\x19\n\x15SAFETY_ACTION_HANDOFF\x10\x04\x12\x1a\n\x16SAFETY_ACTION_END_CALL\x10\x05\x12\x1e\n\x1aSAFETY_ACTION_PERSONA_TURN\x10\x06*\xa7\x01\n\x12SafetyPolicySource\x12$\n SAFETY_POLICY_SOURCE_UNSPECIFIED\x10\x00\x12\"\n\x1eSAFETY_POLICY_SOURCE_BLUEPRINT\x10\x01\x12%\n!SAFETY_POLICY_SOURCE_ORGANIZATION\x10\x02\x12 \n\x1cSAFETY_POLICY_SOURCE_PERSONA\x10\x03*\xd7\x01\n\x0e\x46ilterCategory\x12\x1f\n\x1b\x46ILTER_CATEGORY_UNSPECIFIED\x10\x00\x12/\n+FILTER_CATEGORY_ILLEGAL_INTERVIEW_QUESTIONS\x10\x01\x12\x19\n\x15\x46ILTER_CATEGORY_SLURS\x10\x02\x12\x1b\n\x17\x46ILTER_CATEGORY_THREATS\x10\x03\x12\x1e\n\x1a\x46ILTER_CATEGORY_DEFAMATION\x10\x04\x12\x1b\n\x17\x46ILTER_CATEGORY_PATTERN\x10\x05*f\n\x0e\x46ilterDecision\x12\x1f\n\x1b\x46ILTER_DECISION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46ILTER_DECISION_FLAG\x10\x01\x12\x19\n\x15\x46ILTER_DECISION_BLOCK\x10\x02*\xa8\x01\n\x07PiiKind\x12\x18\n\x14PII_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0ePII_KIND_EMAIL\x10\x01\x12\x12\n\x0ePII_KIND_PHONE\x10\x02\x12\x18\n\x14PII_KIND_CARD_NUMBER\x10\x03\x12\x11\n\rPII_KIND_IBAN\x10\x04\x12\x18\n\x14PII_KIND_NATIONAL_ID\x10\x05\x12\x14\n\x10PII_KIND_ADDRESS\x10\x06*\x9a\x01\n\tPiiAction\x12\x1a\n\x16PII_ACTION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPII_ACTION_KEEP\x10\x01\x12\x13\n\x0fPII_ACTION_MASK\x10\x02\x12\x15\n\x11PII_ACTION_REDACT\x10\x03\x12\x13\n\x0fPII_ACTION_HASH\x10\x04\x12\x1b\n\x17PII_ACTION_PSEUDONYMIZE\x10\x05\x32\x81\x04\n\x13SafetyPolicyService\x12l\n\x0fGetSafetyPolicy\x12+.sparring.persona.v1.GetSafetyPolicyRequest\x1a,.sparring.persona.v1.GetSafetyPolicyResponse\x12u\n\x12UpdateSafetyPolicy\x12..sparring.persona.v1.UpdateSafetyPolicyRequest\x1a/.sparring.persona.v1.UpdateSafetyPolicyResponse\x12\x87\x01\n\x18ListSafetyPolicyVersions\x12\x34.sparring.persona.v1.ListSafetyPolicyVersionsRequest\x1a\x35.sparring.persona.v1.ListSafetyPolicyVersionsResponse\x12{\n\x14RollbackSafetyPolicy\x12\x30.sparring.persona.v1.RollbackSafetyPolicyRequest\x1a\x31.sparring.persona.v1.RollbackSafetyPolicyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/sparring/persona/v1/safety_policy_service.proto\x12\x13sparring.persona.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\rContentFilter\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x35\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32#.sparring.persona.v1.FilterCategory\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12\x35\n\x08\x64\x65\x63ision\x18\x04 \x01(\x0e\x32#.sparring.persona.v1.FilterDecision\"e\n\x07PiiRule\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.sparring.persona.v1.PiiKind\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.sparring.persona.v1.PiiAction\"r\n\x0bPiiHandling\x12\x36\n\x0e\x64\x65\x66\x61ult_action\x18\x01 \x01(\x0e\x32\x1e.sparring.persona.v1.PiiAction\x12+\n\x05rules\x18\x02 \x03(\x0b\x32\x1c.sparring.persona.v1.PiiRule\"d\n\nRateLimits\x12\x1a\n\x12\x61\x63tions_per_minute\x18\x01 \x01(\x05\x12\x1f\n\x17tokens_per_conversation\x18\x02 \x01(\x05\x12\x19\n\x11\x63ommands_per_turn\x18\x03 \x01(\x05\"\x9e\x05\n\x0cSafetyPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12:\n\x0f\x61llowed_actions\x18\x02 \x03(\x0e\x32!.sparring.persona.v1.SafetyAction\x12:\n\x0f\x62locked_actions\x18\x03 \x03(\x0e\x32!.sparring.persona.v1.SafetyAction\x12;\n\x10\x61pproval_actions\x18\x04 \x03(\x0e\x32!.sparring.persona.v1.SafetyAction\x12\x39\n\rinput_filters\x18\x05 \x03(\x0b\x32\".sparring.persona.v1.ContentFilter\x12:\n\x0eoutput_filters\x18\x06 \x03(\x0b\x32\".sparring.persona.v1.ContentFilter\x12-\n\x03pii\x18\x07 \x01(\x0b\x32 .sparring.persona.v1.PiiHandling\x12\x34\n\x0brate_limits\x18\x08 \x01(\x0b\x32\x1f.sparring.persona.v1.RateLimits\x12\x16\n\x0erisk_threshold\x18\t \x01(\x01\x12\x1c\n\x14\x65scalation_threshold\x18\n \x01(\x01\x12\x17\n\x0f\x65scalation_path\x18\x0b \x03(\t\x12\x16\n\x0e\x61pprover_roles\x18x \x03(\t\x12\x37\n\x06source\x18\x0c \x01(\x0e\x32\'.sparring.persona.v1.SafetyPolicySource\x12\x10\n\x08revision\x18\r \x01(\x03\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\x12/\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\x13SafetyPolicyVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\x19\n\x11restored_revision\x18\x03 \x01(\x03\x12\x33\n\x08snapshot\x18\x04 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\x12\x0e\n\x06\x61uthor\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x16GetSafetyPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x17GetSafetyPolicyResponse\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\"\x93\x01\n\x19UpdateSafetyPolicyRequest\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"O\n\x1aUpdateSafetyPolicyResponse\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy\"X\n\x1fListSafetyPolicyVersionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"w\n ListSafetyPolicyVersionsResponse\x12:\n\x08versions\x18\x01 \x03(\x0b\x32(.sparring.persona.v1.SafetyPolicyVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"^\n\x1bRollbackSafetyPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"Q\n\x1cRollbackSafetyPolicyResponse\x12\x31\n\x06policy\x18\x01 \x01(\x0b\x32!.sparring.persona.v1.SafetyPolicy*\xeb\x01\n\x0cSafetyAction\x12\x1d\n\x19SAFETY_ACTION_UNSPECIFIED\x10\x00\x12#\n\x1fSAFETY_ACTION_CONTEXT_INJECTION\x10\x01\x12\x1b\n\x17SAFETY_ACTION_CURVEBALL\x10\x02\x12#\n\x1fSAFETY_ACTION_DIFFICULTY_CHANGE\x10\x03\x12\x19\n\x15SAFETY_ACTION_HANDOFF\x10\x04\x12\x1a\n\x16SAFETY_ACTION_END_CALL\x10\x05\x12\x1e\n\x1aSAFETY_ACTION_PERSONA_TURN\x10\x06*\xa7\x01\n\x12SafetyPolicySource\x12$\n SAFETY_POLICY_SOURCE_UNSPECIFIED\x10\x00\x12\"\n\x1eSAFETY_POLICY_SOURCE_BLUEPRINT\x10\x01\x12%\n!SAFETY_POLICY_SOURCE_ORGANIZATION\x10\x02\x12 \n\x1cSAFETY_POLICY_SOURCE_PERSONA\x10\x03*\xd7\x01\n\x0e\x46ilterCategory\x12\x1f\n\x1b\x46ILTER_CATEGORY_UNSPECIFIED\x10\x00\x12/\n+FILTER_CATEGORY_ILLEGAL_INTERVIEW_QUESTIONS\x10\x01\x12\x19\n\x15\x46ILTER_CATEGORY_SLURS\x10\x02\x12\x1b\n\x17\x46ILTER_CATEGORY_THREATS\x10\x03\x12\x1e\n\x1a\x46ILTER_CATEGORY_DEFAMATION\x10\x04\x12\x1b\n\x17\x46ILTER_CATEGORY_PATTERN\x10\x05*f\n\x0e\x46ilterDecision\x12\x1f\n\x1b\x46ILTER_DECISION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46ILTER_DECISION_FLAG\x10\x01\x12\x19\n\x15\x46ILTER_DECISION_BLOCK\x10\x02*\xa8\x01\n\x07PiiKind\x12\x18\n\x14PII_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0ePII_KIND_EMAIL\x10\x01\x12\x12\n\x0ePII_KIND_PHONE\x10\x02\x12\x18\n\x14PII_KIND_CARD_NUMBER\x10\x03\x12\x11\n\rPII_KIND_IBAN\x10\x04\x12\x18\n\x14PII_KIND_NATIONAL_ID\x10\x05\x12\x14\n\x10PII_KIND_ADDRESS\x10\x06*\x9a\x01\n\tPiiAction\x12\x1a\n\x16PII_ACTION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPII_ACTION_KEEP\x10\x01\x12\x13\n\x0fPII_ACTION_MASK\x10\x02\x12\x15\n\x11PII_ACTION_REDACT\x10\x03\x12\x13\n\x0fPII_ACTION_HASH\x10\x04\x12\x1b\n\x17PII_ACTION_PSEUDONYMIZE\x10\x05\x32\x81\x04\n\x13SafetyPolicyService\x12l\n\x0fGetSafetyPolicy\x12+.sparring.persona.v1.GetSafetyPolicyRequest\x1a,.sparring.persona.v1.GetSafetyPolicyResponse\x12u\n\x12UpdateSafetyPolicy\x12..sparring.persona.v1.UpdateSafetyPolicyRequest\x1a/.sparring.persona.v1.UpdateSafetyPolicyResponse\x12\x87\x01\n\x18ListSafetyPolicyVersions\x12\x34.sparring.persona.v1.ListSafetyPolicyVersionsRequest\x1a\x35.sparring.persona.v1.ListSafetyPolicyVersionsResponse\x12{\n\x14RollbackSafetyPolicy\x12\x30.sparring.persona.v1.RollbackSafetyPolicyRequest\x1a\x31.sparring.persona.v1.RollbackSafetyPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sparring.persona.v1.safety_policy_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SAFETYACTION']._serialized_start=2209
-  _globals['_SAFETYACTION']._serialized_end=2444
-  _globals['_SAFETYPOLICYSOURCE']._serialized_start=2447
-  _globals['_SAFETYPOLICYSOURCE']._serialized_end=2614
-  _globals['_FILTERCATEGORY']._serialized_start=2617
-  _globals['_FILTERCATEGORY']._serialized_end=2832
-  _globals['_FILTERDECISION']._serialized_start=2834
-  _globals['_FILTERDECISION']._serialized_end=2936
-  _globals['_PIIKIND']._serialized_start=2939
-  _globals['_PIIKIND']._serialized_end=3107
-  _globals['_PIIACTION']._serialized_start=3110
-  _globals['_PIIACTION']._serialized_end=3264
+  _globals['_SAFETYACTION']._serialized_start=2233
+  _globals['_SAFETYACTION']._serialized_end=2468
+  _globals['_SAFETYPOLICYSOURCE']._serialized_start=2471
+  _globals['_SAFETYPOLICYSOURCE']._serialized_end=2638
+  _globals['_FILTERCATEGORY']._serialized_start=2641
+  _globals['_FILTERCATEGORY']._serialized_end=2856
+  _globals['_FILTERDECISION']._serialized_start=2858
+  _globals['_FILTERDECISION']._serialized_end=2960
+  _globals['_PIIKIND']._serialized_start=2963
+  _globals['_PIIKIND']._serialized_end=3131
+  _globals['_PIIACTION']._serialized_start=3134
+  _globals['_PIIACTION']._serialized_end=3288
   _globals['_CONTENTFILTER']._serialized_start=140
   _globals['_CONTENTFILTER']._serialized_end=296
   _globals['_PIIRULE']._serialized_start=298
@@ -54,25 +54,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RATELIMITS']._serialized_start=517
   _globals['_RATELIMITS']._serialized_end=617
   _globals['_SAFETYPOLICY']._serialized_start=620
-  _globals['_SAFETYPOLICY']._serialized_end=1266
-  _globals['_SAFETYPOLICYVERSION']._serialized_start=1269
-  _globals['_SAFETYPOLICYVERSION']._serialized_end=1467
-  _globals['_GETSAFETYPOLICYREQUEST']._serialized_start=1469
-  _globals['_GETSAFETYPOLICYREQUEST']._serialized_end=1507
-  _globals['_GETSAFETYPOLICYRESPONSE']._serialized_start=1509
-  _globals['_GETSAFETYPOLICYRESPONSE']._serialized_end=1585
-  _globals['_UPDATESAFETYPOLICYREQUEST']._serialized_start=1588
-  _globals['_UPDATESAFETYPOLICYREQUEST']._serialized_end=1735
-  _globals['_UPDATESAFETYPOLICYRESPONSE']._serialized_start=1737
-  _globals['_UPDATESAFETYPOLICYRESPONSE']._serialized_end=1816
-  _globals['_LISTSAFETYPOLICYVERSIONSREQUEST']._serialized_start=1818
-  _globals['_LISTSAFETYPOLICYVERSIONSREQUEST']._serialized_end=1906
-  _globals['_LISTSAFETYPOLICYVERSIONSRESPONSE']._serialized_start=1908
-  _globals['_LISTSAFETYPOLICYVERSIONSRESPONSE']._serialized_end=2027
-  _globals['_ROLLBACKSAFETYPOLICYREQUEST']._serialized_start=2029
-  _globals['_ROLLBACKSAFETYPOLICYREQUEST']._serialized_end=2123
-  _globals['_ROLLBACKSAFETYPOLICYRESPONSE']._serialized_start=2125
-  _globals['_ROLLBACKSAFETYPOLICYRESPONSE']._serialized_end=2206
-  _globals['_SAFETYPOLICYSERVICE']._serialized_start=3267
-  _globals['_SAFETYPOLICYSERVICE']._serialized_end=3780
+  _globals['_SAFETYPOLICY']._serialized_end=1290
+  _globals['_SAFETYPOLICYVERSION']._serialized_start=1293
+  _globals['_SAFETYPOLICYVERSION']._serialized_end=1491
+  _globals['_GETSAFETYPOLICYREQUEST']._serialized_start=1493
+  _globals['_GETSAFETYPOLICYREQUEST']._serialized_end=1531
+  _globals['_GETSAFETYPOLICYRESPONSE']._serialized_start=1533
+  _globals['_GETSAFETYPOLICYRESPONSE']._serialized_end=1609
+  _globals['_UPDATESAFETYPOLICYREQUEST']._serialized_start=1612
+  _globals['_UPDATESAFETYPOLICYREQUEST']._serialized_end=1759
+  _globals['_UPDATESAFETYPOLICYRESPONSE']._serialized_start=1761
+  _globals['_UPDATESAFETYPOLICYRESPONSE']._serialized_end=1840
+  _globals['_LISTSAFETYPOLICYVERSIONSREQUEST']._serialized_start=1842
+  _globals['_LISTSAFETYPOLICYVERSIONSREQUEST']._serialized_end=1930
+  _globals['_LISTSAFETYPOLICYVERSIONSRESPONSE']._serialized_start=1932
+  _globals['_LISTSAFETYPOLICYVERSIONSRESPONSE']._serialized_end=2051
+  _globals['_ROLLBACKSAFETYPOLICYREQUEST']._serialized_start=2053
+  _globals['_ROLLBACKSAFETYPOLICYREQUEST']._serialized_end=2147
+  _globals['_ROLLBACKSAFETYPOLICYRESPONSE']._serialized_start=2149
+  _globals['_ROLLBACKSAFETYPOLICYRESPONSE']._serialized_end=2230
+  _globals['_SAFETYPOLICYSERVICE']._serialized_start=3291
+  _globals['_SAFETYPOLICYSERVICE']._serialized_end=3804
 # @@protoc_insertion_point(module_scope)

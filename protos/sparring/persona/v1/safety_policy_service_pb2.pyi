@@ -320,6 +320,7 @@ class SafetyPolicy(_message.Message):
     RISK_THRESHOLD_FIELD_NUMBER: _builtins.int
     ESCALATION_THRESHOLD_FIELD_NUMBER: _builtins.int
     ESCALATION_PATH_FIELD_NUMBER: _builtins.int
+    APPROVER_ROLES_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -370,6 +371,13 @@ class SafetyPolicy(_message.Message):
         """
 
     @_builtins.property
+    def approver_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Roles, besides admins and the persona's owners, whose people may approve or
+        reject the persona's pending approvals: "author", "interviewer" or
+        "analyst", each once. The requester never decides its own request.
+        """
+
+    @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """Output only: when this revision was written; unset for defaults."""
 
@@ -387,6 +395,7 @@ class SafetyPolicy(_message.Message):
         risk_threshold: _builtins.float = ...,
         escalation_threshold: _builtins.float = ...,
         escalation_path: _abc.Iterable[_builtins.str] | None = ...,
+        approver_roles: _abc.Iterable[_builtins.str] | None = ...,
         source: Global___SafetyPolicySource.ValueType = ...,
         revision: _builtins.int = ...,
         etag: _builtins.str = ...,
@@ -394,7 +403,7 @@ class SafetyPolicy(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pii", b"pii", "rate_limits", b"rate_limits", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_actions", b"allowed_actions", "approval_actions", b"approval_actions", "blocked_actions", b"blocked_actions", "escalation_path", b"escalation_path", "escalation_threshold", b"escalation_threshold", "etag", b"etag", "input_filters", b"input_filters", "name", b"name", "output_filters", b"output_filters", "pii", b"pii", "rate_limits", b"rate_limits", "revision", b"revision", "risk_threshold", b"risk_threshold", "source", b"source", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_actions", b"allowed_actions", "approval_actions", b"approval_actions", "approver_roles", b"approver_roles", "blocked_actions", b"blocked_actions", "escalation_path", b"escalation_path", "escalation_threshold", b"escalation_threshold", "etag", b"etag", "input_filters", b"input_filters", "name", b"name", "output_filters", b"output_filters", "pii", b"pii", "rate_limits", b"rate_limits", "revision", b"revision", "risk_threshold", b"risk_threshold", "source", b"source", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -149,6 +149,10 @@ class _CommandStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandS
     """
     COMMAND_STATE_ACKNOWLEDGED: _CommandState.ValueType  # 3
     """The gateway acknowledged it. Final."""
+    COMMAND_STATE_AWAITING_APPROVAL: _CommandState.ValueType  # 120
+    """Held until a person decides its approval (see ApprovalService); not yet sent."""
+    COMMAND_STATE_REFUSED: _CommandState.ValueType  # 121
+    """Its approval was rejected or expired; never sent. Final."""
 
 class CommandState(_CommandState, metaclass=_CommandStateEnumTypeWrapper):
     """Delivery state of a command."""
@@ -162,6 +166,10 @@ the next open.
 """
 COMMAND_STATE_ACKNOWLEDGED: CommandState.ValueType  # 3
 """The gateway acknowledged it. Final."""
+COMMAND_STATE_AWAITING_APPROVAL: CommandState.ValueType  # 120
+"""Held until a person decides its approval (see ApprovalService); not yet sent."""
+COMMAND_STATE_REFUSED: CommandState.ValueType  # 121
+"""Its approval was rejected or expired; never sent. Final."""
 Global___CommandState: _TypeAlias = CommandState  # noqa: Y015
 
 @_typing.final
@@ -357,6 +365,7 @@ class Command(_message.Message):
     DELIVER_TIME_FIELD_NUMBER: _builtins.int
     ACKNOWLEDGE_TIME_FIELD_NUMBER: _builtins.int
     HANDOFF_FIELD_NUMBER: _builtins.int
+    APPROVAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/commands/{command_id}". Output only."""
     type: Global___CommandType.ValueType
@@ -383,6 +392,10 @@ class Command(_message.Message):
     """Output only."""
     delivery_count: _builtins.int
     """Output only. How many times it was written to a live stream."""
+    approval: _builtins.str
+    """Output only. "sessions/{session_id}/approvals/{command_id}" when the persona's
+    safety policy made the command wait for a person's approval.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
@@ -415,10 +428,11 @@ class Command(_message.Message):
         deliver_time: _timestamp_pb2.Timestamp | None = ...,
         acknowledge_time: _timestamp_pb2.Timestamp | None = ...,
         handoff: _handoff_service_pb2.Handoff | None = ...,
+        approval: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "create_time", b"create_time", "deliver_time", b"deliver_time", "handoff", b"handoff"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "create_time", b"create_time", "deliver_time", b"deliver_time", "delivery_count", b"delivery_count", "handoff", b"handoff", "label", b"label", "name", b"name", "new_difficulty", b"new_difficulty", "source", b"source", "state", b"state", "suggestion", b"suggestion", "text", b"text", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "approval", b"approval", "create_time", b"create_time", "deliver_time", b"deliver_time", "delivery_count", b"delivery_count", "handoff", b"handoff", "label", b"label", "name", b"name", "new_difficulty", b"new_difficulty", "source", b"source", "state", b"state", "suggestion", b"suggestion", "text", b"text", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
