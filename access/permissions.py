@@ -138,7 +138,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _LEARNING + "ListLearningRuns": _LEARNING_READ,
     _LEARNING + "CreateExperiment": _rule(AUTHOR, mutating=True),
     _LEARNING + "GetExperiment": _LEARNING_READ,
-    _LEARNING + "ListExperiments": _LEARNING_READ,
+    _LEARNING + "ListExperiments": _rule(AUTHOR, ANALYST, SERVICE, note="services: the running experiment of a new "
+                                                                     "session's persona"),
     _LEARNING + "AssignVariant": _rule(INTERVIEWER, SERVICE, mutating=True),
     _LEARNING + "RecordExperimentOutcome": _rule(INTERVIEWER, SERVICE, mutating=True),
     _LEARNING + "StopExperiment": _ADMIN_ONLY_CHANGE,

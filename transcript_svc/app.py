@@ -20,6 +20,7 @@ from svckit.transport import Security
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.analysis_client import AnalysisClient
 from transcript_svc.adapters.channels import COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL, STREAMS_CHANNEL
+from transcript_svc.adapters.experiment_client import ExperimentClient
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
@@ -43,9 +44,13 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
     security = Security(settings, PERMISSIONS)
     personas = PersonaClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
+    experiments = None
+    if settings.learning_address:
+        experiments = ExperimentClient(security.link(settings.learning_address), settings.experiment_timeout_seconds)
     reads = autocommit(engine)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
-                              PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval)
+                              PageTokens.from_secret(settings.page_token_secret), personas, experiments,
+                              settings.analysis_interval)
     voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
     voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
@@ -59,6 +64,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         SESSIONS_CHANNEL: live.on_session_change,
     }
     closers = [committer.stop, personas.close, voice_agents.close]
+    if experiments is not None:
+        closers.append(experiments.close)
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)

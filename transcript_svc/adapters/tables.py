@@ -32,6 +32,8 @@ sessions = sa.Table(
     sa.Column("interviewer", sa.Text, nullable=False),
     sa.Column("gateway", sa.Text, nullable=False),
     sa.Column("candidate", sa.Text, nullable=False),
+    sa.Column("experiment", sa.Text, nullable=False),
+    sa.Column("experiment_variant", sa.Text, nullable=False),
 )
 
 messages = sa.Table(

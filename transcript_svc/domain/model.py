@@ -64,6 +64,8 @@ class Session:
     interviewer: str = ""  # the subject who created it
     gateway: str = ""  # the subject of the gateway that streams it; '' until one is assigned
     candidate: str = ""  # "candidates/{id}", whose memory the persona keeps; '' for none
+    experiment: str = ""  # "experiments/{id}" that assigned the session a variant; '' for none (control)
+    experiment_variant: str = ""
 
     @property
     def resource_name(self) -> str:
@@ -75,6 +77,14 @@ class Session:
     @property
     def etag(self) -> str:
         return f'"{self.revision}"'
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentVariant:
+    """The variant a learning-service experiment assigned a new session."""
+
+    experiment: str  # "experiments/{id}"
+    variant_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,8 @@ def session_message(session: Session) -> pb.Session:
         interviewer=session.interviewer,
         gateway=session.gateway,
         candidate=session.candidate,
+        experiment=session.experiment,
+        experiment_variant=session.experiment_variant,
     )
 
 

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from svckit.usecase import RequestRecords
-from transcript_svc.domain.model import Command, Message, Outcome, Session, Utterance
+from transcript_svc.domain.model import Command, ExperimentVariant, Message, Outcome, Session, Utterance
 from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times, and
@@ -141,6 +141,13 @@ class TranscriptUnitOfWork(Protocol):
 class Personas(Protocol):
     async def require_usable(self, name: str) -> object:
         """Returns if the persona exists and is not deleted; raises NotFound, FailedPrecondition or Unavailable."""
+        ...
+
+
+class Experiments(Protocol):
+    async def variant_for(self, organization: str, persona: str, session_id: str) -> ExperimentVariant | None:
+        """The variant of the persona's running experiment the session gets; None for none, or when the learning
+        service does not answer in time (the session plays the control). Never raises."""
         ...
 
 
