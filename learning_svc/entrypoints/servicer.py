@@ -225,9 +225,24 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         archetype = optional_name(request.archetype, "archetypes", "archetype")
         persona = optional_name(request.persona, "personas", "persona")
         targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
+        session = optional_name(request.session, "sessions", "session")
+        if session and not persona:
+            raise InvalidArgument(FieldViolation("persona", "is required with a session: a session's variant is "
+                                                            "one of its persona"))
         active = await self._patches.active_set(_organization(), archetype, targets, persona)
-        return pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
-                                            active_set_etag=active.etag)
+        reply = pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
+                                             active_set_etag=active.etag)
+        played = None
+        if session:
+            played = await self._experiments.session_variant(_organization(), session.removeprefix("sessions/"),
+                                                             persona)
+        if played is not None:
+            modifications = [convert.variant_patch(m, played, persona, i) for i, m in enumerate(played.modifications)]
+            reply.patches.extend(p for p in modifications if not targets or p.target in request.targets)
+            reply.experiment, reply.experiment_variant = played.experiment, played.variant_id
+            # The variant's modifications never change, so the set is the active set and the variant.
+            reply.active_set_etag = f"{active.etag}:{played.experiment}/{played.variant_id}"
+        return reply
 
     # --- feedback and learning runs -----------------------------------------------------------
 
@@ -326,12 +341,26 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                 raise InvalidArgument(FieldViolation(f"experiment.variants[{index}].persona",
                                                      f"{variant.persona} is not known to the persona service"),
                                       reason="UNKNOWN_PERSONA")
+        stored_variants = [{**to_record(variant), "modifications": await self._modifications(index, given)}
+                           for index, (variant, given) in enumerate(zip(variants, experiment.variants, strict=True))]
         document = {"display_name": experiment.display_name.strip(), "description": experiment.description,
-                    "variants": to_record(variants), "metric": metric, "confidence_level": settings.level,
+                    "variants": stored_variants, "metric": metric, "confidence_level": settings.level,
                     "test_method": settings.method.value, "horizon_samples": experiment.horizon_samples,
                     "min_samples": settings.decision_min_samples}
         created = await self._experiments.create(request.experiment_id, document, mutation_of(request))
         return pb.CreateExperimentResponse(experiment=message(pb.Experiment, created))
+
+    async def _modifications(self, index: int, variant: pb.Variant) -> list[dict[str, object]]:
+        """The variant's modifications as stored, once each is known to fit a part of the variant's persona."""
+        organization = _organization()
+        persona = await self._personas.simulated_persona(variant.persona, organization)
+        active = await self._patches.active_set(organization, persona.archetype if persona else "", ())
+        for position, modification in enumerate(variant.modifications):
+            where = f"experiment.variants[{index}].modifications[{position}]"
+            change = convert.variant_modification(modification, variant.persona, where)
+            with convert.fields_under(where):
+                await reached_change(change, self._personas, active, organization)
+        return [convert.document(modification) for modification in variant.modifications]
 
     async def GetExperiment(self, request: pb.GetExperimentRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetExperimentResponse:

@@ -103,6 +103,15 @@ def _fold(document: Document, variant_id: str, value: float) -> Document:
     return _touched(folded)
 
 
+@dataclass(frozen=True)
+class SessionVariant:
+    """The variant a session plays: its experiment's name, its id and its stored modifications."""
+
+    experiment: str
+    variant_id: str
+    modifications: list[Document]
+
+
 async def _load(uow: LearningUnitOfWork, experiment_id: str, lock: bool = False) -> Document:
     document = await uow.experiments.get(experiment_id, lock)
     if document is None:
@@ -118,8 +127,7 @@ class Experiments:
     async def create(self, experiment_id: str, document: Document, mutation: Mutation) -> Document:
         """``document`` holds the validated settings and variants, defaults filled in."""
         experiment_id = experiment_id or str(uuid.uuid4())
-        variants = [Variant(**v) for v in document["variants"]]
-        evaluation = evaluate(_settings(document), variants, {}, {}, ())
+        evaluation = evaluate(_settings(document), _variants(document), {}, {}, ())
         created = _touched({**document, "name": f"experiments/{experiment_id}", "state": evaluation.state.value,
                             "winner_variant": "", "stop_reason": "", "results": to_record(evaluation.results),
                             "stats": {}, "create_time": _now()})
@@ -163,6 +171,19 @@ class Experiments:
             await uow.commit()
         assert stored is not None
         return stored
+
+    async def session_variant(self, organization: str, session_id: str, persona: str) -> SessionVariant | None:
+        """The variant of ``persona`` the session was assigned, in any experiment of the organization, whatever
+        has become of the experiment since (a session plays the variant it started with); None for none."""
+        async with self._units.read(organization) as uow:
+            for experiment_id in await uow.experiments.experiments_of_session(session_id):
+                assignment = await uow.experiments.assignment(experiment_id, session_id)
+                if assignment is None or assignment.persona != persona:
+                    continue
+                document = await _load(uow, experiment_id)
+                variant = next(v for v in document["variants"] if v["variant_id"] == assignment.variant_id)
+                return SessionVariant(document["name"], assignment.variant_id, variant.get("modifications", []))
+        return None
 
     async def record_outcome(self, experiment_id: str, session_id: str, say_meter_score: int | None,
                              audit_score: float | None, mutation: Mutation) -> Outcome:

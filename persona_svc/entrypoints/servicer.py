@@ -126,9 +126,6 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
         session_id = convert.resource_id(request.session, "sessions", "session") if request.session else ""
-        if session_id and not candidate_id:
-            raise InvalidArgument(FieldViolation("candidate", "is required with a session: a session's memory is "
-                                                              "its candidate's"))
         remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id, candidate_id,
                                                         session_id)
         rendered = remembered.rendered
@@ -144,6 +141,8 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             memory_source=MEMORY_SOURCES[remembered.memory.source],
             memory_truncated=remembered.memory.truncated,
             patches_age=convert.age(rendered.patches_confirm_time),
+            experiment=rendered.experiment,
+            experiment_variant=rendered.experiment_variant,
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:

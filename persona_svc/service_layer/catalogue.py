@@ -370,7 +370,9 @@ class Catalogue:
 
     # --- rendering ----------------------------------------------------------------------------
 
-    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str) -> RenderedPrompt:
+    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str,
+                            session_id: str = "") -> RenderedPrompt:
+        """With ``session_id``, the modifications of the experiment variant the session plays are applied too."""
         persona = await self.get_persona(organization, persona_id)
         if persona.deleted:
             raise FailedPrecondition(f"{persona.resource_name} is deleted", reason="PERSONA_DELETED",
@@ -378,8 +380,10 @@ class Catalogue:
         scenario = await self.get_scenario(organization, scenario_id) if scenario_id else None
         fields = persona.fields
         archetype = await self.get_archetype(organization, fields.archetype_id) if fields.archetype_id else None
-        lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id)
-        return self._renders.response((organization, persona_id, scenario_id), persona, scenario, archetype, lookup)
+        lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id,
+                                                    f"sessions/{session_id}" if session_id else "")
+        key = (organization, persona_id, scenario_id, lookup.experiment, lookup.experiment_variant)
+        return self._renders.response(key, persona, scenario, archetype, lookup)
 
     # --- scenarios ----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """A session of a persona under a running experiment gets its variant when it is created: the one the learning
 service assigns the session's id, stored on the session; a learning service that does not answer in time leaves
-the session on the control, counted; a variant stopped as worse gets no new session."""
+the session on the control, counted; a variant stopped as worse gets no new session. RenderPrompt for the session
+applies the variant's modifications, and a variant gets its own voice agent."""
 
 from __future__ import annotations
 
@@ -8,70 +9,98 @@ import asyncio
 import uuid
 
 import grpc
+import pytest
 import pytest_asyncio
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2 as ppb
+from sparring.persona.v1 import persona_service_pb2_grpc, voice_agent_service_pb2, voice_agent_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from access.permissions import PERMISSIONS
+from persona_svc.app import build as build_persona
+from persona_svc.config import PersonaSettings
 from svckit.server import GrpcApp
+from tests.e2e.status_details import reason_and_fields
+from tests.e2e.transcript_fixtures import new_session, start_round
 from tests.probes import metric
-from tests.security import secure_channel, security, token
+from tests.security import secure_channel, security
 from transcript_svc.app import build as build_transcript
 
 ASSIGNMENTS = "sparring_transcript_experiment_assignments_total"
+_EDIT = dict(target=lpb.PATCH_TARGET_VOICE_PROMPT, operation=lpb.PATCH_OPERATION_EDIT_PART)
+SHORTER = [  # what the "shorter" arm changes in what its persona is told
+    lpb.PromptPatch(part=lpb.PROMPT_PART_LENGTH_RANGE, edit=lpb.PART_EDIT_REPLACE,
+                    words_per_turn=audit_pb2.WordRange(min_words=8, max_words=16), **_EDIT),
+    lpb.PromptPatch(part=lpb.PROMPT_PART_BANNED_PHRASES, edit=lpb.PART_EDIT_ADD, text="no worries", **_EDIT),
+]
 
 
-async def _transcript_stub(engine, transcript_settings, learning_address: str, **settings):
+async def _transcript_app(engine, transcript_settings, learning_address: str, **settings):
     app = await build_transcript(transcript_settings(learning_address=learning_address, **settings), engine)
     await app.start()
     return app
 
 
 @pytest_asyncio.fixture(scope="module")
-async def experimented(engine, transcript_schema, transcript_settings, learning_server):
-    """A transcript server that asks the test learning service for its sessions' variants."""
-    app = await _transcript_stub(engine, transcript_settings, learning_server)
-    async with secure_channel(app.address, token("interviewer")) as channel:
-        yield transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+async def experimented(database_url, engine, transcript_schema, transcript_settings, learning_server, catalogue):
+    """(transcripts, personas, voice agents) stubs: a transcript service that asks the test learning service for
+    its sessions' variants, over a persona service that renders them."""
+    persona_app = await build_persona(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                                                      learning_address=learning_server, patches_timeout_seconds=5),
+                                      engine)
+    await persona_app.start()
+    app = await _transcript_app(engine, transcript_settings, learning_server, persona_address=persona_app.address)
+    async with secure_channel(app.address) as channel, secure_channel(persona_app.address) as personas:
+        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
+               persona_service_pb2_grpc.PersonaServiceStub(personas),
+               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(personas))
     await app.stop(grace=1)
+    await persona_app.stop(grace=1)
 
 
-async def _create(transcripts, persona: str) -> pb.Session:
-    return (await transcripts.CreateSession(pb.CreateSessionRequest(session=pb.Session(
-        persona=persona, blueprint=ppb.BLUEPRINT_SALES)))).session
-
-
-async def _experiment(learnings, persona: str, **fields) -> lpb.Experiment:
+async def _experiment(learnings, persona: str, modifications=(), **fields) -> lpb.Experiment:
     return (await learnings.CreateExperiment(lpb.CreateExperimentRequest(experiment=lpb.Experiment(
         display_name="Shorter answers", metric=lpb.EXPERIMENT_METRIC_SAY_METER_SCORE, variants=[
             lpb.Variant(variant_id="control", persona=persona, traffic_bps=5000, control=True),
-            lpb.Variant(variant_id="shorter", persona=persona, traffic_bps=5000)], **fields)))).experiment
+            lpb.Variant(variant_id="shorter", persona=persona, traffic_bps=5000, modifications=modifications)],
+        **fields)))).experiment
+
+
+async def _sessions_of_each_variant(transcripts, persona: str) -> dict[str, list[pb.Session]]:
+    """Sessions of the persona until each variant has two (the assignment is a hash of the session id)."""
+    by_variant: dict[str, list[pb.Session]] = {"control": [], "shorter": []}
+    while min(len(sessions) for sessions in by_variant.values()) < 2:
+        session = await new_session(transcripts, persona=persona)
+        by_variant[session.experiment_variant].append(session)
+    return by_variant
 
 
 async def test_a_session_of_a_persona_under_experiment_gets_and_keeps_its_variant(experimented, learnings, voiced):
+    transcripts, _, _ = experimented
     persona, bystander = await voiced(), await voiced()
     experiment = await _experiment(learnings, persona)
     assigned_before, none_before = metric(ASSIGNMENTS, outcome="assigned"), metric(ASSIGNMENTS, outcome="none")
 
-    sessions = [await _create(experimented, persona) for _ in range(12)]
+    sessions = [await new_session(transcripts, persona=persona) for _ in range(12)]
     for session in sessions:
         assert session.experiment == experiment.name
         assigned = await learnings.AssignVariant(lpb.AssignVariantRequest(experiment=experiment.name,
                                                                           session=session.name))
         assert session.experiment_variant == assigned.assignment.variant_id  # the learning service's, by id
-        stored = (await experimented.GetSession(pb.GetSessionRequest(name=session.name))).session
+        stored = (await transcripts.GetSession(pb.GetSessionRequest(name=session.name))).session
         assert (stored.experiment, stored.experiment_variant) == (experiment.name, session.experiment_variant)
     assert {s.experiment_variant for s in sessions} == {"control", "shorter"}
 
-    outside = await _create(experimented, bystander)
+    outside = await new_session(transcripts, persona=bystander)
     assert (outside.experiment, outside.experiment_variant) == ("", "")
     assert metric(ASSIGNMENTS, outcome="assigned") == assigned_before + 12
     assert metric(ASSIGNMENTS, outcome="none") == none_before + 1
 
 
 async def test_a_variant_stopped_as_worse_gets_no_new_session(experimented, learnings, voiced):
+    transcripts, _, _ = experimented
     persona = await voiced()
     experiment = await _experiment(learnings, persona, min_samples=10)
     state, n = experiment, 0
@@ -85,7 +114,7 @@ async def test_a_variant_stopped_as_worse_gets_no_new_session(experimented, lear
             experiment=experiment.name, session=session, say_meter_score=score))).experiment
     assert next(r for r in state.results if r.variant_id == "shorter").status == lpb.VARIANT_STATUS_STOPPED_WORSE
 
-    later = [await _create(experimented, persona) for _ in range(12)]
+    later = [await new_session(transcripts, persona=persona) for _ in range(12)]
     assert "shorter" not in {s.experiment_variant for s in later}
 
 
@@ -106,11 +135,11 @@ async def test_a_learning_service_that_does_not_answer_leaves_the_session_on_the
                      add_servicers=lambda server: server.add_generic_rpc_handlers([_silent_learning_service(answered)]),
                      security=security(PERMISSIONS))
     await silent.start()
-    app = await _transcript_stub(engine, transcript_settings, silent.address, experiment_timeout_seconds=0.2)
+    app = await _transcript_app(engine, transcript_settings, silent.address, experiment_timeout_seconds=0.2)
     unavailable_before = metric(ASSIGNMENTS, outcome="unavailable")
     try:
-        async with secure_channel(app.address, token("interviewer")) as channel:
-            session = await _create(transcript_service_pb2_grpc.TranscriptServiceStub(channel), "personas/sarah-chen")
+        async with secure_channel(app.address) as channel:
+            session = await new_session(transcript_service_pb2_grpc.TranscriptServiceStub(channel))
     finally:
         answered.set()
         await app.stop(grace=1)
@@ -118,3 +147,63 @@ async def test_a_learning_service_that_does_not_answer_leaves_the_session_on_the
     assert session.state == pb.SESSION_STATE_ACTIVE
     assert (session.experiment, session.experiment_variant) == ("", "")
     assert metric(ASSIGNMENTS, outcome="unavailable") == unavailable_before + 1
+
+
+async def test_a_session_renders_the_modifications_of_its_variant_which_gets_its_own_voice_agent(
+        experimented, learnings, voiced):
+    transcripts, personas, voice_agents = experimented
+    persona = await voiced()
+    experiment = await _experiment(learnings, persona, SHORTER)
+    sessions = await _sessions_of_each_variant(transcripts, persona)
+
+    plain = await personas.RenderPrompt(ppb.RenderPromptRequest(persona=persona))
+    control, shorter = [await personas.RenderPrompt(ppb.RenderPromptRequest(persona=persona,
+                                                                            session=sessions[variant][0].name))
+                        for variant in ("control", "shorter")]
+    assert control.system_prompt == plain.system_prompt
+    assert (control.experiment, control.experiment_variant) == (experiment.name, "control")
+    assert (shorter.experiment, shorter.experiment_variant) == (experiment.name, "shorter")
+    assert "Keep every answer to 8-16 words." in shorter.system_prompt
+    assert "Never say 'no worries'." in shorter.system_prompt
+    experiment_id = experiment.name.removeprefix("experiments/")
+    assert [p.patch for p in shorter.applied_patches if p.patch.startswith("patches/experiment-")] == [
+        f"patches/experiment-{experiment_id}-shorter-0", f"patches/experiment-{experiment_id}-shorter-1"]
+
+    rounds = {variant: [await start_round(transcripts, session) for session in both]
+              for variant, both in sessions.items()}
+    assert rounds["control"][0].voice_agent != rounds["shorter"][0].voice_agent
+    assert rounds["shorter"][1].voice_agent == rounds["shorter"][0].voice_agent  # one agent per variant
+    assert rounds["shorter"][1].agent_reused
+    agent = (await voice_agents.GetVoiceAgent(voice_agent_service_pb2.GetVoiceAgentRequest(
+        name=rounds["shorter"][0].voice_agent))).voice_agent
+    assert "Keep every answer to 8-16 words." in agent.system_prompt
+
+
+REFUSED_MODIFICATIONS = {  # a modification of the second variant -> (reason, field named)
+    "unknown part": (lpb.PromptPatch(part=77, edit=lpb.PART_EDIT_ADD, text="Be brief.", **_EDIT),
+                     ("INVALID_ARGUMENT", "experiment.variants[1].modifications[1].part")),
+    "edit that does not fit its part": (
+        lpb.PromptPatch(part=lpb.PROMPT_PART_LENGTH_RANGE, edit=lpb.PART_EDIT_ADD,
+                        words_per_turn=audit_pb2.WordRange(min_words=8, max_words=16), **_EDIT),
+        ("INVALID_ARGUMENT", "experiment.variants[1].modifications[1].edit")),
+    "absent target text": (
+        lpb.PromptPatch(part=lpb.PROMPT_PART_OBJECTION_PATTERNS, edit=lpb.PART_EDIT_REMOVE,
+                        find_text="we already have a vendor", **_EDIT),
+        ("TARGET_TEXT_ABSENT", "experiment.variants[1].modifications[1].find_text")),
+    "not a structured edit": (
+        lpb.PromptPatch(target=lpb.PATCH_TARGET_VOICE_PROMPT, operation=lpb.PATCH_OPERATION_ADD_RULE,
+                        text="Be brief."),
+        ("INVALID_ARGUMENT", "experiment.variants[1].modifications[1].operation")),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_MODIFICATIONS)
+async def test_a_variant_whose_modifications_do_not_fit_is_refused_naming_the_field(case, learnings, voiced):
+    persona = await voiced()
+    modification, expected = REFUSED_MODIFICATIONS[case]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _experiment(learnings, persona, [SHORTER[0], modification])
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    reason, fields = reason_and_fields(refused.value)
+    assert (reason, fields) == (expected[0], [expected[1]])
+    assert not (await learnings.ListExperiments(lpb.ListExperimentsRequest(persona=persona))).experiments

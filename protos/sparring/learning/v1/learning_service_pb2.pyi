@@ -394,6 +394,10 @@ class _PatchOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchOrig
     """A published (ACTIVE) learned module of a persona that calls for
     reinforcement, as ListActivePatches gives it for that persona; never stored.
     """
+    PATCH_ORIGIN_EXPERIMENT_VARIANT: _PatchOrigin.ValueType  # 90
+    """A modification of the experiment variant a session was assigned, as
+    ListActivePatches gives it for that session; never stored as a patch.
+    """
 
 class PatchOrigin(_PatchOrigin, metaclass=_PatchOriginEnumTypeWrapper):
     """Where a patch came from."""
@@ -406,6 +410,10 @@ PATCH_ORIGIN_MANUAL: PatchOrigin.ValueType  # 2
 PATCH_ORIGIN_LEARNED_MODULE: PatchOrigin.ValueType  # 50
 """A published (ACTIVE) learned module of a persona that calls for
 reinforcement, as ListActivePatches gives it for that persona; never stored.
+"""
+PATCH_ORIGIN_EXPERIMENT_VARIANT: PatchOrigin.ValueType  # 90
+"""A modification of the experiment variant a session was assigned, as
+ListActivePatches gives it for that session; never stored as a patch.
 """
 Global___PatchOrigin: _TypeAlias = PatchOrigin  # noqa: Y015
 
@@ -1990,6 +1998,7 @@ class Variant(_message.Message):
     PERSONA_FIELD_NUMBER: _builtins.int
     TRAFFIC_BPS_FIELD_NUMBER: _builtins.int
     CONTROL_FIELD_NUMBER: _builtins.int
+    MODIFICATIONS_FIELD_NUMBER: _builtins.int
     variant_id: _builtins.str
     """Unique within the experiment: lowercase letters, digits and dashes, at most 63."""
     persona: _builtins.str
@@ -2000,6 +2009,17 @@ class Variant(_message.Message):
     """Share of new sessions, in basis points (1 to 10000); all variants sum to 10000."""
     control: _builtins.bool
     """Exactly one variant is the control."""
+    @_builtins.property
+    def modifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromptPatch]:
+        """What this arm changes in what its persona is told: structured edits
+        (operation PATCH_OPERATION_EDIT_PART with part, edit, find_text, text,
+        words_per_turn, checked like CreatePromptPatch's), with no archetype and no
+        scope (they reach the variant's persona only). RenderPrompt for a session
+        assigned this variant applies them after the active patches. A part that
+        does not exist, an edit that does not fit it or a target text absent from
+        the persona: INVALID_ARGUMENT naming the field, nothing created.
+        """
+
     def __init__(
         self,
         *,
@@ -2007,10 +2027,11 @@ class Variant(_message.Message):
         persona: _builtins.str = ...,
         traffic_bps: _builtins.int = ...,
         control: _builtins.bool = ...,
+        modifications: _abc.Iterable[Global___PromptPatch] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "persona", b"persona", "traffic_bps", b"traffic_bps", "variant_id", b"variant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "modifications", b"modifications", "persona", b"persona", "traffic_bps", b"traffic_bps", "variant_id", b"variant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2940,6 +2961,7 @@ class ListActivePatchesRequest(_message.Message):
     ARCHETYPE_FIELD_NUMBER: _builtins.int
     TARGETS_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     archetype: _builtins.str
     """"archetypes/{archetype_id}" of the persona being rendered; empty returns only
     the patches for all archetypes.
@@ -2949,6 +2971,12 @@ class ListActivePatchesRequest(_message.Message):
     that call for reinforcement, each as a structured patch of that persona
     ("patches/module-{persona_id}-{module}", origin LEARNED_MODULE) whose text
     says its confidence. Held, retired and draft modules are not given.
+    """
+    session: _builtins.str
+    """"sessions/{session_id}" being rendered: also the modifications of the
+    variant the session was assigned in an experiment of this persona, last, as
+    patches of origin EXPERIMENT_VARIANT
+    ("patches/experiment-{experiment_id}-{variant_id}-{index}").
     """
     @_builtins.property
     def targets(self) -> _containers.RepeatedScalarFieldContainer[Global___PatchTarget.ValueType]:
@@ -2960,10 +2988,11 @@ class ListActivePatchesRequest(_message.Message):
         archetype: _builtins.str = ...,
         targets: _abc.Iterable[Global___PatchTarget.ValueType] | None = ...,
         persona: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "persona", b"persona", "targets", b"targets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "persona", b"persona", "session", b"session", "targets", b"targets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2975,8 +3004,15 @@ class ListActivePatchesResponse(_message.Message):
 
     PATCHES_FIELD_NUMBER: _builtins.int
     ACTIVE_SET_ETAG_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
     active_set_etag: _builtins.str
     """Changes whenever the set of active patches changes; callers may cache by it."""
+    experiment: _builtins.str
+    """With a session assigned a variant of the persona: its experiment
+    ("experiments/{experiment_id}") and variant. Empty otherwise.
+    """
+    experiment_variant: _builtins.str
     @_builtins.property
     def patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromptPatch]:
         """ACTIVE patches: those for all archetypes first, then the archetype's own; each
@@ -2988,10 +3024,12 @@ class ListActivePatchesResponse(_message.Message):
         *,
         patches: _abc.Iterable[Global___PromptPatch] | None = ...,
         active_set_etag: _builtins.str = ...,
+        experiment: _builtins.str = ...,
+        experiment_variant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_set_etag", b"active_set_etag", "patches", b"patches"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_set_etag", b"active_set_etag", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "patches", b"patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1009,8 +1009,9 @@ class RenderPromptRequest(_message.Message):
     candidate is added to the system prompt as a bounded section.
     """
     session: _builtins.str
-    """"sessions/{session_id}"; optional, needs candidate: the session's own working
-    memory is added too.
+    """"sessions/{session_id}"; optional. With candidate, the session's own working
+    memory is added too. The modifications of the experiment variant the session
+    was assigned (learning service) are applied after the active patches.
     """
     def __init__(
         self,
@@ -1073,6 +1074,8 @@ class RenderPromptResponse(_message.Message):
     MEMORY_SOURCE_FIELD_NUMBER: _builtins.int
     MEMORY_TRUNCATED_FIELD_NUMBER: _builtins.int
     PATCHES_AGE_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1083,6 +1086,11 @@ class RenderPromptResponse(_message.Message):
     memory_source: _memory_service_pb2.MemorySource.ValueType
     memory_truncated: _builtins.bool
     """True when items were left out to keep the section within its size budget."""
+    experiment: _builtins.str
+    """With a session assigned an experiment variant of this persona: the
+    experiment ("experiments/{experiment_id}") and the variant applied.
+    """
+    experiment_variant: _builtins.str
     @_builtins.property
     def applied_patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPatch]: ...
     @_builtins.property
@@ -1108,10 +1116,12 @@ class RenderPromptResponse(_message.Message):
         memory_source: _memory_service_pb2.MemorySource.ValueType = ...,
         memory_truncated: _builtins.bool = ...,
         patches_age: _duration_pb2.Duration | None = ...,
+        experiment: _builtins.str = ...,
+        experiment_variant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["patches_age", b"patches_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
