@@ -135,6 +135,9 @@ def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict[str, Any]]:
         score = getattr(audit.scores, field)
         v.require(1 <= score <= 10, f"audit.scores.{field}", f"must be between 1 and 10 (got {score})")
     _check_range(v, audit.overall_score, 1.0, 10.0, "audit.overall_score")
+    if audit.HasField("final_say_meter_score"):
+        v.require(0 <= audit.final_say_meter_score <= 100, "audit.final_say_meter_score",
+                  f"must be between 0 and 100 (got {audit.final_say_meter_score})")
     v.require(math.isfinite(audit.avg_words_per_turn) and audit.avg_words_per_turn >= 0, "audit.avg_words_per_turn",
               "must be 0 or more")
     v.require(audit.persona_turn_count >= 0, "audit.persona_turn_count", "must be 0 or more")

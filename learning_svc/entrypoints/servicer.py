@@ -76,11 +76,14 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
     async def RecordCorpusAudit(self, request: pb.RecordCorpusAuditRequest,
                                 context: grpc.aio.ServicerContext) -> pb.RecordCorpusAuditResponse:
         source_id, stored = convert.audit_document(request.audit)
-        recorded = await self._corpus.record_audit(_organization(), source_id, stored)
-        # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
+        final_say_meter = request.audit.final_say_meter_score if request.audit.HasField("final_say_meter_score") \
+            else None
+        # Before the audit, so that an audit announced as recorded has its outcomes in; also on a repeat: the
+        # outcomes are idempotent, and a first attempt may have stopped before the audit.
         await self._experiments.record_audit_outcomes(_organization(),
                                                       request.audit.session.removeprefix("sessions/"),
-                                                      request.audit.overall_score)
+                                                      request.audit.overall_score, final_say_meter)
+        recorded = await self._corpus.record_audit(_organization(), source_id, stored)
         return pb.RecordCorpusAuditResponse(audit=message(pb.CorpusAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 

@@ -228,14 +228,17 @@ class Experiments:
             await uow.experiments.save(document)
         return Outcome(document, duplicate=False)
 
-    async def record_audit_outcomes(self, organization: str, session_id: str, overall_score: float) -> int:
-        """An audit of an assigned session is that session's audit-score outcome in each of the organization's
-        experiments; returns how many experiments took it (a value already recorded is kept)."""
+    async def record_audit_outcomes(self, organization: str, session_id: str, overall_score: float,
+                                    final_say_meter: int | None = None) -> int:
+        """An audit of an assigned session (with the final Say Meter score the analysis service sent along) is that
+        session's outcome in each of the organization's experiments; returns how many experiments took it (a value
+        already recorded is kept)."""
         async with self._units.read(organization) as uow:
             experiment_ids = await uow.experiments.experiments_of_session(session_id)
         taken = 0
         for experiment_id in experiment_ids:
-            outcome = await self._outcome(organization, experiment_id, session_id, None, overall_score, None)
+            outcome = await self._outcome(organization, experiment_id, session_id, final_say_meter, overall_score,
+                                          None)
             taken += not outcome.duplicate
         return taken
 

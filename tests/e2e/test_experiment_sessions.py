@@ -6,11 +6,14 @@ applies the variant's modifications, and a variant gets its own voice agent."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import uuid
+from dataclasses import dataclass
 
 import grpc
 import pytest
 import pytest_asyncio
+from sparring.analysis.v1 import analysis_service_pb2, analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2 as ppb
@@ -19,12 +22,14 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from access.permissions import PERMISSIONS
+from analysis_svc.app import build as build_analysis
+from analysis_svc.config import AnalysisSettings
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from svckit.server import GrpcApp
 from tests.e2e.status_details import reason_and_fields
-from tests.e2e.transcript_fixtures import new_session, start_round
-from tests.probes import metric
+from tests.e2e.transcript_fixtures import new_session, start_round, streamed_call
+from tests.probes import free_port, metric
 from tests.security import secure_channel, security
 from transcript_svc.app import build as build_transcript
 
@@ -43,21 +48,41 @@ async def _transcript_app(engine, transcript_settings, learning_address: str, **
     return app
 
 
+@dataclass
+class Wired:
+    transcripts: transcript_service_pb2_grpc.TranscriptServiceStub
+    personas: persona_service_pb2_grpc.PersonaServiceStub
+    voice_agents: voice_agent_service_pb2_grpc.VoiceAgentServiceStub
+    analyses: analysis_service_pb2_grpc.AnalysisServiceStub
+
+
 @pytest_asyncio.fixture(scope="module")
-async def experimented(database_url, engine, transcript_schema, transcript_settings, learning_server, catalogue):
-    """(transcripts, personas, voice agents) stubs: a transcript service that asks the test learning service for
-    its sessions' variants, over a persona service that renders them."""
+async def experimented(database_url, engine, transcript_schema, analysis_schema, transcript_settings,
+                       learning_server, catalogue):
+    """The four services as `make run` wires them: a transcript service that asks the learning service for its
+    sessions' variants, a persona service that renders them, an analysis service that hands its audits (and the
+    final readings) to the learning service."""
+    analysis_port = free_port()  # the transcript service needs it before the analysis service starts
     persona_app = await build_persona(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
                                                       learning_address=learning_server, patches_timeout_seconds=5),
                                       engine)
     await persona_app.start()
-    app = await _transcript_app(engine, transcript_settings, learning_server, persona_address=persona_app.address)
-    async with secure_channel(app.address) as channel, secure_channel(persona_app.address) as personas:
-        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
-               persona_service_pb2_grpc.PersonaServiceStub(personas),
-               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(personas))
-    await app.stop(grace=1)
-    await persona_app.stop(grace=1)
+    transcript_app = await _transcript_app(engine, transcript_settings, learning_server,
+                                           persona_address=persona_app.address,
+                                           analysis_address=f"127.0.0.1:{analysis_port}")
+    analysis_app = await build_analysis(AnalysisSettings(
+        database_url=database_url, grpc_port=0, metrics_port=0, transcript_address=transcript_app.address,
+        persona_address=persona_app.address, learning_address=learning_server), engine)
+    analysis_app.port = analysis_port
+    await analysis_app.start()
+    async with (secure_channel(transcript_app.address) as transcripts, secure_channel(persona_app.address) as personas,
+                secure_channel(analysis_app.address) as analyses):
+        yield Wired(transcript_service_pb2_grpc.TranscriptServiceStub(transcripts),
+                    persona_service_pb2_grpc.PersonaServiceStub(personas),
+                    voice_agent_service_pb2_grpc.VoiceAgentServiceStub(personas),
+                    analysis_service_pb2_grpc.AnalysisServiceStub(analyses))
+    for app in (analysis_app, transcript_app, persona_app):
+        await app.stop(grace=1)
 
 
 async def _experiment(learnings, persona: str, modifications=(), **fields) -> lpb.Experiment:
@@ -78,7 +103,7 @@ async def _sessions_of_each_variant(transcripts, persona: str) -> dict[str, list
 
 
 async def test_a_session_of_a_persona_under_experiment_gets_and_keeps_its_variant(experimented, learnings, voiced):
-    transcripts, _, _ = experimented
+    transcripts = experimented.transcripts
     persona, bystander = await voiced(), await voiced()
     experiment = await _experiment(learnings, persona)
     assigned_before, none_before = metric(ASSIGNMENTS, outcome="assigned"), metric(ASSIGNMENTS, outcome="none")
@@ -100,7 +125,7 @@ async def test_a_session_of_a_persona_under_experiment_gets_and_keeps_its_varian
 
 
 async def test_a_variant_stopped_as_worse_gets_no_new_session(experimented, learnings, voiced):
-    transcripts, _, _ = experimented
+    transcripts = experimented.transcripts
     persona = await voiced()
     experiment = await _experiment(learnings, persona, min_samples=10)
     state, n = experiment, 0
@@ -151,7 +176,7 @@ async def test_a_learning_service_that_does_not_answer_leaves_the_session_on_the
 
 async def test_a_session_renders_the_modifications_of_its_variant_which_gets_its_own_voice_agent(
         experimented, learnings, voiced):
-    transcripts, personas, voice_agents = experimented
+    transcripts, personas, voice_agents = experimented.transcripts, experimented.personas, experimented.voice_agents
     persona = await voiced()
     experiment = await _experiment(learnings, persona, SHORTER)
     sessions = await _sessions_of_each_variant(transcripts, persona)
@@ -207,3 +232,36 @@ async def test_a_variant_whose_modifications_do_not_fit_is_refused_naming_the_fi
     reason, fields = reason_and_fields(refused.value)
     assert (reason, fields) == (expected[0], [expected[1]])
     assert not (await learnings.ListExperiments(lpb.ListExperimentsRequest(persona=persona))).experiments
+
+
+CALL = [
+    (pb.ROLE_ASSISTANT, "Hi, thanks for making time. What did you want to cover today?"),
+    (pb.ROLE_USER, "What is the biggest cost problem your finance team has this quarter?"),
+    (pb.ROLE_ASSISTANT, "Vendor sprawl. We pay for three tools that do the same job."),
+    (pb.ROLE_USER, "How much is that costing you, and who decides on consolidating them?"),
+    (pb.ROLE_ASSISTANT, "Around two hundred thousand a year. I decide, with the CFO signing."),
+    (pb.ROLE_USER, "Could we book thirty minutes next Tuesday to walk through a consolidation plan?"),
+    (pb.ROLE_ASSISTANT, "Tuesday works. Send me the invite."),
+]
+
+
+async def test_final_readings_of_ended_sessions_are_their_experiments_outcomes_without_a_client(
+        experimented, learnings, voiced, audits_changed):
+    persona = await voiced()
+    experiment = await _experiment(learnings, persona, SHORTER)
+    ended = []
+    for _ in range(4):
+        name = await streamed_call(experimented.transcripts, CALL, persona=persona)
+        ended.append((await experimented.transcripts.EndSession(pb.EndSessionRequest(name=name))).session)
+    while len((await learnings.ListCorpusAudits(lpb.ListCorpusAuditsRequest(persona=persona))).audits) < len(ended):
+        await audits_changed()  # each audit is announced once its outcomes are in
+
+    finals: dict[str, list[int]] = {}
+    for session in ended:
+        snapshot = (await experimented.analyses.GetSessionSnapshot(analysis_service_pb2.GetSessionSnapshotRequest(
+            session=session.name))).snapshot
+        finals.setdefault(session.experiment_variant, []).append(snapshot.latest_analysis.say_meter.score)
+    results = (await learnings.GetExperiment(lpb.GetExperimentRequest(name=experiment.name))).experiment.results
+    recorded = {r.variant_id: (r.samples, r.mean) for r in results if r.samples}
+    assert recorded == {variant: (len(scores), pytest.approx(statistics.mean(scores)))
+                        for variant, scores in finals.items()}

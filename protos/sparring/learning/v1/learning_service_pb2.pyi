@@ -747,6 +747,7 @@ class CorpusAudit(_message.Message):
     RECOMMENDATIONS_FIELD_NUMBER: _builtins.int
     AUDIT_TIME_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
+    FINAL_SAY_METER_SCORE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "corpusAudits/{audit_id}", with the id of source_audit. Output only."""
     source_audit: _builtins.str
@@ -766,6 +767,12 @@ class CorpusAudit(_message.Message):
     avg_words_per_turn: _builtins.float
     """Mean words per persona turn, 0 or more."""
     persona_turn_count: _builtins.int
+    final_say_meter_score: _builtins.int
+    """The Say Meter score (0 to 100) of the session's final reading, when the
+    analysis service had one. With the overall score, it is the session's
+    outcome in each experiment that assigned the session a variant (recorded
+    once per session, whatever the repeats).
+    """
     @_builtins.property
     def scores(self) -> _audit_pb2.AuditScores:
         """Each 1 to 10."""
@@ -810,12 +817,15 @@ class CorpusAudit(_message.Message):
         recommendations: _abc.Iterable[_builtins.str] | None = ...,
         audit_time: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
+        final_say_meter_score: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audit_time", b"audit_time", "record_time", b"record_time", "scores", b"scores", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_final_say_meter_score", b"_final_say_meter_score", "audit_time", b"audit_time", "final_say_meter_score", b"final_say_meter_score", "record_time", b"record_time", "scores", b"scores", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "audit_time", b"audit_time", "avg_words_per_turn", b"avg_words_per_turn", "blueprint", b"blueprint", "difficulty", b"difficulty", "flagged_quotes", b"flagged_quotes", "name", b"name", "overall_score", b"overall_score", "persona", b"persona", "persona_display_name", b"persona_display_name", "persona_turn_count", b"persona_turn_count", "recommendations", b"recommendations", "record_time", b"record_time", "scores", b"scores", "session", b"session", "source_audit", b"source_audit", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_final_say_meter_score", b"_final_say_meter_score", "archetype", b"archetype", "audit_time", b"audit_time", "avg_words_per_turn", b"avg_words_per_turn", "blueprint", b"blueprint", "difficulty", b"difficulty", "final_say_meter_score", b"final_say_meter_score", "flagged_quotes", b"flagged_quotes", "name", b"name", "overall_score", b"overall_score", "persona", b"persona", "persona_display_name", b"persona_display_name", "persona_turn_count", b"persona_turn_count", "recommendations", b"recommendations", "record_time", b"record_time", "scores", b"scores", "session", b"session", "source_audit", b"source_audit", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__final_say_meter_score: _TypeAlias = _typing.Literal["final_say_meter_score"]  # noqa: Y015
+    _WhichOneofArgType__final_say_meter_score: _TypeAlias = _typing.Literal["_final_say_meter_score", b"_final_say_meter_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__final_say_meter_score) -> _WhichOneofReturnType__final_say_meter_score | None: ...
 
 Global___CorpusAudit: _TypeAlias = CorpusAudit  # noqa: Y015
 
