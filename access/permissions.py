@@ -53,6 +53,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "DeletePersona": _AUTHORING,
     _PERSONA + "UndeletePersona": _AUTHORING,
     _PERSONA + "RollbackPersona": _AUTHORING,
+    _PERSONA + "RecordVariantPromotion": _rule(SERVICE, mutating=True, note="the learning service, when an "
+                                                                            "experiment promotes a variant"),
     _PERSONA + "GetPersonaVersion": _CATALOGUE_READ,
     _PERSONA + "ListPersonaVersions": _CATALOGUE_READ,
     _PERSONA + "RenderPrompt": _rule(*_CATALOGUE_READERS, GATEWAY, costly=True),

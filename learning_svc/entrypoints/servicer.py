@@ -344,7 +344,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                 raise InvalidArgument(FieldViolation(f"experiment.variants[{index}].persona",
                                                      f"{variant.persona} is not known to the persona service"),
                                       reason="UNKNOWN_PERSONA")
-        stored_variants = [{**to_record(variant), "modifications": await self._modifications(index, given)}
+        stored_variants = [{**to_record(variant), **await self._modifications(index, given)}
                            for index, (variant, given) in enumerate(zip(variants, experiment.variants, strict=True))]
         document = {"display_name": experiment.display_name.strip(), "description": experiment.description,
                     "variants": stored_variants, "metric": metric, "confidence_level": settings.level,
@@ -353,17 +353,19 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         created = await self._experiments.create(request.experiment_id, document, mutation_of(request))
         return pb.CreateExperimentResponse(experiment=message(pb.Experiment, created))
 
-    async def _modifications(self, index: int, variant: pb.Variant) -> list[dict[str, object]]:
-        """The variant's modifications as stored, once each is known to fit a part of the variant's persona."""
+    async def _modifications(self, index: int, variant: pb.Variant) -> dict[str, list[object]]:
+        """The variant's modifications as stored, once each is known to fit a part of the variant's persona: as
+        given ("modifications") and as the structured patches of the persona a promotion makes them ("changes")."""
         organization = _organization()
         persona = await self._personas.simulated_persona(variant.persona, organization)
         active = await self._patches.active_set(organization, persona.archetype if persona else "", ())
+        changes = []
         for position, modification in enumerate(variant.modifications):
             where = f"experiment.variants[{index}].modifications[{position}]"
             change = convert.variant_modification(modification, variant.persona, where)
             with convert.fields_under(where):
-                await reached_change(change, self._personas, active, organization)
-        return [convert.document(modification) for modification in variant.modifications]
+                changes.append(to_record(await reached_change(change, self._personas, active, organization)))
+        return {"modifications": [convert.document(m) for m in variant.modifications], "changes": changes}
 
     async def GetExperiment(self, request: pb.GetExperimentRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetExperimentResponse:

@@ -113,6 +113,14 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         persona = await self._catalogue.rollback_persona(persona_id, revision, request.etag, mutation_of(request))
         return pb.RollbackPersonaResponse(persona=convert.persona_message(persona))
 
+    async def RecordVariantPromotion(self, request: pb.RecordVariantPromotionRequest,
+                                     context: Context) -> pb.RecordVariantPromotionResponse:
+        persona_id = _persona_id(request.name)
+        promotion = convert.variant_promotion(request.promotion)
+        persona, version = await self._catalogue.record_variant_promotion(persona_id, promotion, mutation_of(request))
+        return pb.RecordVariantPromotionResponse(persona=convert.persona_message(persona),
+                                                 version=convert.version_message(version))
+
     async def SearchPersonas(self, request: pb.SearchPersonasRequest, context: Context) -> pb.SearchPersonasResponse:
         hits = await self._catalogue.search(_organization(), request.query,
                                             convert.blueprint_filter(request.blueprint, "blueprint"), request.page_size)

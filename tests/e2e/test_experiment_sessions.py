@@ -26,9 +26,10 @@ from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
+from svckit.notify import PgListener
 from svckit.server import GrpcApp
 from tests.e2e.status_details import reason_and_fields
-from tests.e2e.transcript_fixtures import new_session, start_round, streamed_call
+from tests.e2e.transcript_fixtures import new_session, start_round, stream_turns, streamed_call
 from tests.probes import free_port, metric
 from tests.security import secure_channel, security
 from transcript_svc.app import build as build_transcript
@@ -265,3 +266,83 @@ async def test_final_readings_of_ended_sessions_are_their_experiments_outcomes_w
     recorded = {r.variant_id: (r.samples, r.mean) for r in results if r.samples}
     assert recorded == {variant: (len(scores), pytest.approx(statistics.mean(scores)))
                         for variant, scores in finals.items()}
+
+
+@pytest_asyncio.fixture
+async def persona_changed(database_url):
+    """``await persona_changed(name)``: waits for the persona service to announce a change of that persona."""
+    heard: dict[str, asyncio.Event] = {}
+
+    def announced(payload: str) -> None:  # "{table}:{id}:{organization}"
+        heard.setdefault("personas/" + payload.split(":")[1], asyncio.Event()).set()
+
+    listener = PgListener("persona-changes-test", database_url, {"persona_changes": announced})
+    await listener.start()
+
+    async def changed(name: str) -> None:
+        event = heard.setdefault(name, asyncio.Event())
+        async with asyncio.timeout(60):
+            await event.wait()
+        event.clear()
+
+    yield changed
+    await listener.stop()
+
+
+WEAK_CALL = [(pb.ROLE_ASSISTANT, "Hello."), (pb.ROLE_USER, "So, our product is great."),
+             (pb.ROLE_ASSISTANT, "Okay."), (pb.ROLE_USER, "It has many features you will like."),
+             (pb.ROLE_ASSISTANT, "Fine."), (pb.ROLE_USER, "Buy it.")]
+
+
+async def test_an_experiment_in_the_call_path_promotes_its_better_variant_into_a_new_persona_version(
+        experimented, learnings, voiced, audits_changed, persona_changed):
+    transcripts, personas = experimented.transcripts, experimented.personas
+    persona = await voiced()
+    experiment = await _experiment(learnings, persona, SHORTER, min_samples=10)
+
+    # Calls played through the gateway protocol: each session rendered with its variant, ended, and its final
+    # Say Meter reading recorded as its outcome by the analysis service.
+    by_variant = await _sessions_of_each_variant(transcripts, persona)
+    for variant, sessions in by_variant.items():
+        for session in sessions:
+            rendered = await personas.RenderPrompt(ppb.RenderPromptRequest(persona=persona, session=session.name))
+            assert rendered.experiment_variant == variant
+            await stream_turns(transcripts, session.name, CALL if variant == "shorter" else WEAK_CALL)
+            await transcripts.EndSession(pb.EndSessionRequest(name=session.name))
+    while len((await learnings.ListCorpusAudits(lpb.ListCorpusAuditsRequest(persona=persona))).audits) < 4:
+        await audits_changed()
+    results = (await learnings.GetExperiment(lpb.GetExperimentRequest(name=experiment.name))).experiment.results
+    assert {r.variant_id: r.samples for r in results} == {"control": 2, "shorter": 2}
+
+    # More outcomes of the same kinds until the sequential test decides.
+    scores = {variant: next(r.mean for r in results if r.variant_id == variant) for variant in by_variant}
+    state, n = experiment, 0
+    while state.state == lpb.EXPERIMENT_STATE_RUNNING and n < 400:
+        n += 1
+        session = f"sessions/{uuid.uuid4()}"
+        variant = (await learnings.AssignVariant(lpb.AssignVariantRequest(experiment=experiment.name,
+                                                                          session=session))).assignment.variant_id
+        state = (await learnings.RecordExperimentOutcome(lpb.RecordExperimentOutcomeRequest(
+            experiment=experiment.name, session=session, say_meter_score=round(scores[variant]) + n % 3))).experiment
+    assert (state.state, state.winner_variant) == (lpb.EXPERIMENT_STATE_PROMOTED, "shorter")
+    assert len(state.promoted_patches) == len(SHORTER)
+
+    versions = (await personas.ListPersonaVersions(ppb.ListPersonaVersionsRequest(parent=persona))).versions
+    while versions[0].change_kind != ppb.CHANGE_KIND_VARIANT_PROMOTION:
+        await persona_changed(persona)  # the promotions outbox delivers after the deciding commit
+        versions = (await personas.ListPersonaVersions(ppb.ListPersonaVersionsRequest(parent=persona))).versions
+    promotion = versions[0].promotion
+    assert (promotion.experiment, promotion.winner_variant, promotion.control_variant) == (
+        experiment.name, "shorter", "control")
+    assert list(promotion.patches) == list(state.promoted_patches)
+    figures = {f.variant_id: f for f in promotion.figures}
+    shorter = next(r for r in state.results if r.variant_id == "shorter")
+    assert (figures["shorter"].samples, figures["shorter"].p_value) == (shorter.samples, shorter.p_value)
+
+    after = await personas.RenderPrompt(ppb.RenderPromptRequest(persona=persona))
+    assert after.persona_revision == versions[0].revision
+    assert "Keep every answer to 8-16 words." in after.system_prompt
+    assert "Never say 'no worries'." in after.system_prompt
+    newcomer = await new_session(transcripts, persona=persona)
+    assert (newcomer.experiment, newcomer.experiment_variant) == ("", "")  # the experiment no longer runs
+

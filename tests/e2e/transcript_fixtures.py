@@ -31,12 +31,17 @@ async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, sessio
     ``creator``: the stub that creates it (its caller becomes the session's interviewer), if not ``stub``."""
     session = await new_session(creator or stub, session_id=session_id, candidate=candidate, scenario=scenario,
                                 persona=persona)
-    gateway = Gateway(stub, session.name)
+    await stream_turns(stub, session.name, turns)
+    return session.name
+
+
+async def stream_turns(stub, session: str, turns: list[tuple[int, str]]) -> None:
+    """``turns`` (role, text) streamed into a new session as one pipelined burst, and acked."""
+    gateway = Gateway(stub, session)
     await gateway.read()
     gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(turns, start=1)))
     await gateway.acks_until(len(turns))
     gateway.close()
-    return session.name
 
 
 async def start_round(stub, session: pb.Session, provider: str = "", request_id: str = "") -> pb.VoiceRound:

@@ -398,6 +398,10 @@ class _PatchOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchOrig
     """A modification of the experiment variant a session was assigned, as
     ListActivePatches gives it for that session; never stored as a patch.
     """
+    PATCH_ORIGIN_EXPERIMENT_PROMOTION: _PatchOrigin.ValueType  # 91
+    """A modification of a promoted variant, made an ACTIVE patch of its persona
+    when the experiment promoted it.
+    """
 
 class PatchOrigin(_PatchOrigin, metaclass=_PatchOriginEnumTypeWrapper):
     """Where a patch came from."""
@@ -414,6 +418,10 @@ reinforcement, as ListActivePatches gives it for that persona; never stored.
 PATCH_ORIGIN_EXPERIMENT_VARIANT: PatchOrigin.ValueType  # 90
 """A modification of the experiment variant a session was assigned, as
 ListActivePatches gives it for that session; never stored as a patch.
+"""
+PATCH_ORIGIN_EXPERIMENT_PROMOTION: PatchOrigin.ValueType  # 91
+"""A modification of a promoted variant, made an ACTIVE patch of its persona
+when the experiment promoted it.
 """
 Global___PatchOrigin: _TypeAlias = PatchOrigin  # noqa: Y015
 
@@ -2128,6 +2136,7 @@ class Experiment(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PROMOTED_PATCHES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "experiments/{experiment_id}". Output only."""
     display_name: _builtins.str
@@ -2176,6 +2185,15 @@ class Experiment(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When it was promoted or stopped."""
 
+    @_builtins.property
+    def promoted_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output only. When PROMOTED with a variant that has modifications: the
+        patches ("patches/{patch_id}", origin EXPERIMENT_PROMOTION) made ACTIVE for
+        its persona with them. The persona service is then told, through an outbox,
+        to write a version of the persona recording the promotion
+        (PersonaVersion.promotion: experiment, variants, figures, these patches).
+        """
+
     def __init__(
         self,
         *,
@@ -2196,10 +2214,11 @@ class Experiment(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        promoted_patches: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence_level", b"confidence_level", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "end_time", b"end_time", "etag", b"etag", "horizon_samples", b"horizon_samples", "metric", b"metric", "min_samples", b"min_samples", "name", b"name", "results", b"results", "state", b"state", "stop_reason", b"stop_reason", "test_method", b"test_method", "update_time", b"update_time", "variants", b"variants", "winner_variant", b"winner_variant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence_level", b"confidence_level", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "end_time", b"end_time", "etag", b"etag", "horizon_samples", b"horizon_samples", "metric", b"metric", "min_samples", b"min_samples", "name", b"name", "promoted_patches", b"promoted_patches", "results", b"results", "state", b"state", "stop_reason", b"stop_reason", "test_method", b"test_method", "update_time", b"update_time", "variants", b"variants", "winner_variant", b"winner_variant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
