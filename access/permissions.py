@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "DeletePersona": _AUTHORING,
     _PERSONA + "UndeletePersona": _AUTHORING,
     _PERSONA + "RollbackPersona": _AUTHORING,
+    _PERSONA + "RecordVariantPromotion": _rule(SERVICE, mutating=True, note="the learning service, when an "
+                                                                            "experiment promotes a variant"),
     _PERSONA + "GetPersonaVersion": _CATALOGUE_READ,
     _PERSONA + "ListPersonaVersions": _CATALOGUE_READ,
     _PERSONA + "RenderPrompt": _rule(*_CATALOGUE_READERS, GATEWAY, costly=True),
@@ -168,7 +170,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _LEARNING + "ListLearningRuns": _LEARNING_READ,
     _LEARNING + "CreateExperiment": _rule(AUTHOR, mutating=True),
     _LEARNING + "GetExperiment": _LEARNING_READ,
-    _LEARNING + "ListExperiments": _LEARNING_READ,
+    _LEARNING + "ListExperiments": _rule(AUTHOR, ANALYST, SERVICE, note="services: the running experiment of a new "
+                                                                     "session's persona"),
     _LEARNING + "AssignVariant": _rule(INTERVIEWER, SERVICE, mutating=True),
     _LEARNING + "RecordExperimentOutcome": _rule(INTERVIEWER, SERVICE, mutating=True),
     _LEARNING + "StopExperiment": _ADMIN_ONLY_CHANGE,

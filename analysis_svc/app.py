@@ -109,7 +109,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         learning = LearningAudits(security.link(settings.learning_address), settings.transcript_timeout_seconds)
 
         async def deliver(organization: str, audit: StoredAudit) -> None:
-            await learning.record(organization, audit_message(audit))
+            await learning.record(organization, audit_message(audit),
+                                  await analyses.final_say_meter(organization, audit.session_id))
 
         delivery = audit_outbox(engine, deliver)
         await delivery.start()

@@ -54,6 +54,7 @@ def _peer_addresses() -> dict[str, str]:
         "ANALYSIS_LEARNING_ADDRESS": BY_NAME["learning"].address,
         "ANALYSIS_PERSONA_ADDRESS": BY_NAME["persona"].address,
         "TRANSCRIPT_PERSONA_ADDRESS": BY_NAME["persona"].address,
+        "TRANSCRIPT_LEARNING_ADDRESS": BY_NAME["learning"].address,
         "LEARNING_PERSONA_ADDRESS": BY_NAME["persona"].address,
     }
 

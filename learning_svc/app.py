@@ -14,6 +14,7 @@ from access.permissions import PERMISSIONS
 from learning_svc.adapters.local_engine import LocalLearningEngine
 from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import PersonaDirectory
+from learning_svc.adapters.promotions import promotions_outbox
 from learning_svc.adapters.repositories import PATCHES_CHANNEL, RUNS_CHANNEL
 from learning_svc.adapters.unit_of_work import LearningUnitsOfWork
 from learning_svc.config import LearningSettings
@@ -75,6 +76,8 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
                           on_connected=connected, on_disconnected=patches.active_sets.disable)
     await listener.start()
     await runs.start_worker()
+    promotions = promotions_outbox(engine, personas)
+    await promotions.start()
 
     schedules = []
     if settings.evolution_schedule_seconds:
@@ -104,7 +107,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
         audit_log=AuditLog(engine, "learning", settings),
     )
     app.on_drain.extend([stop_schedules, runs.stop_worker])
-    app.on_close.extend([listener.stop, personas.close])
+    app.on_close.extend([promotions.stop, listener.stop, personas.close])
     if openai_engine is not None:
         app.on_close.append(openai_engine.close)
     return app

@@ -38,6 +38,7 @@ from transcript_svc.adapters.channels import (
     SESSIONS_CHANNEL,
     STREAMS_CHANNEL,
 )
+from transcript_svc.adapters.experiment_client import ExperimentClient
 from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.handoff_personas import HandoffPersonas
 from transcript_svc.adapters.memory_client import MemoryClient
@@ -80,11 +81,14 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     personas = PersonaClient(persona_link, settings.persona_timeout_seconds)
     policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
                                   settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
+    experiments = None
+    if settings.learning_address:
+        experiments = ExperimentClient(security.link(settings.learning_address), settings.experiment_timeout_seconds)
     reads = autocommit(engine)
     approval_ttl = timedelta(seconds=settings.approval_ttl_seconds)
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
-                              policies=policies, approval_ttl=approval_ttl)
+                              policies=policies, approval_ttl=approval_ttl, experiments=experiments)
     approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl,
                              PageTokens.from_secret(settings.page_token_secret))
     expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
@@ -108,6 +112,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     protection = PiiProtection(PiiProtector(settings.pii_secret.encode()))
     await expiry.start()
     closers = [expiry.stop, committer.stop, personas.close, policies.close, voice_agents.close]
+    if experiments is not None:
+        closers.append(experiments.close)
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)

@@ -25,6 +25,12 @@ class TranscriptSettings(ServiceSettings):
                                  description="host:port of the persona service, which CreateSession asks")
     persona_timeout_seconds: float = Field(default=2.0, gt=0, le=30,
                                            description="Deadline of one read from the persona service")
+    learning_address: str = Field(default="", description="host:port of the learning service, which CreateSession "
+                                                           "asks for the variant of its persona's running experiment; "
+                                                           "unset: sessions get none")
+    experiment_timeout_seconds: float = Field(
+        default=0.5, gt=0, le=10,
+        description="Most time CreateSession waits for its experiment variant before creating it on the control")
     analysis_interval: int = Field(default=10, ge=1, description="Request an analysis every N durable messages")
     max_open_streams: int = Field(default=5000, ge=1, le=100_000,
                                   description="Streams one replica holds at once; more opens are refused with "

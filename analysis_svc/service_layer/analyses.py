@@ -171,6 +171,11 @@ class Analyses:
                                                            deadline))
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
 
+    async def final_say_meter(self, organization: str, session_id: str) -> int | None:
+        """The Say Meter score of the session's final reading; None when the call ended with no message."""
+        final = await self._by_trigger(organization, session_id, FINAL_TRIGGER)
+        return final.say_meter.score if final is not None else None
+
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:
         measures, session_id = reading.measures, reading.live.session_id

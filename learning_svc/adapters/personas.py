@@ -3,6 +3,9 @@ and to play personas in simulated calls."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf import json_format
 from sparring.persona.v1 import persona_service_pb2 as pb
 
 from learning_svc.domain.simulation import SimulatedPersona
@@ -16,6 +19,13 @@ class PersonaDirectory(PersonaClient):
     async def archetype_guidance(self, name: str) -> str:
         reply = await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name))
         return reply.archetype.voice_guidance if reply is not None else ""
+
+    async def record_promotion(self, organization: str, persona: str, promotion: dict[str, Any]) -> None:
+        """Has the persona service write the version recording ``promotion`` (once per experiment); raises
+        grpc.aio.AioRpcError when it refuses or cannot be reached, for the outbox to retry."""
+        await self.stub.RecordVariantPromotion(pb.RecordVariantPromotionRequest(
+            name=persona, promotion=json_format.ParseDict(promotion, pb.VariantPromotion())),
+            **self._link.options(self._timeout, organization))
 
     async def persona_exists(self, name: str) -> bool:
         return await self.persona(name) is not None

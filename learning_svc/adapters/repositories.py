@@ -340,6 +340,12 @@ class ExperimentRepository(_Repository):
             {"experiment": experiment_id, "session": session_id, "say": say_meter_score, "audit": audit_score,
              "counted": counted})
 
+    async def owe_promotion(self, experiment_id: str, persona: str, promotion: Document) -> None:
+        await self._execute(
+            "INSERT INTO learning.promotions (organization, experiment_id, persona, promotion) "
+            "VALUES (:organization, :experiment, :persona, CAST(:promotion AS jsonb)) ON CONFLICT DO NOTHING",
+            {"experiment": experiment_id, "persona": persona, "promotion": json.dumps(promotion)})
+
     async def experiments_of_session(self, session_id: str) -> list[str]:
         rows = (await self._execute(
             "SELECT experiment_id FROM learning.assignments WHERE organization = :organization "

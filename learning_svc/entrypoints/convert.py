@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
@@ -29,6 +31,7 @@ from learning_svc.domain.patches import (
     PromptPart,
 )
 from learning_svc.service_layer.evolution import STAGES
+from learning_svc.service_layer.experiments import SessionVariant
 from svckit import names
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.records import to_record
@@ -133,6 +136,9 @@ def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict[str, Any]]:
         score = getattr(audit.scores, field)
         v.require(1 <= score <= 10, f"audit.scores.{field}", f"must be between 1 and 10 (got {score})")
     _check_range(v, audit.overall_score, 1.0, 10.0, "audit.overall_score")
+    if audit.HasField("final_say_meter_score"):
+        v.require(0 <= audit.final_say_meter_score <= 100, "audit.final_say_meter_score",
+                  f"must be between 0 and 100 (got {audit.final_say_meter_score})")
     v.require(math.isfinite(audit.avg_words_per_turn) and audit.avg_words_per_turn >= 0, "audit.avg_words_per_turn",
               "must be 0 or more")
     v.require(audit.persona_turn_count >= 0, "audit.persona_turn_count", "must be 0 or more")
@@ -213,6 +219,44 @@ def patch_change(patch: pb.PromptPatch) -> PatchChange:
     assert target is not None and operation is not None
     return PatchChange(archetype, target, operation, patch.text.strip(), patch.phrase.strip(), words, part, edit,
                        patch.find_text.strip(), scope)
+
+
+def variant_modification(modification: pb.PromptPatch, variant_persona: str, where: str) -> PatchChange:
+    """A variant's modification as a structured patch of the variant's persona alone, checked like
+    CreatePromptPatch's; its violations name the field under ``where``."""
+    with fields_under(where):
+        v = Violations()
+        v.require(modification.operation == pb.PATCH_OPERATION_EDIT_PART, "patch.operation",
+                  "must be PATCH_OPERATION_EDIT_PART: a variant edits named parts of what its persona is told")
+        v.require(not modification.archetype, "patch.archetype", "must be empty: the variant's persona decides it")
+        v.require(not modification.HasField("scope"), "patch.scope",
+                  "must be empty: a modification reaches the variant's persona only")
+        v.raise_if_any()
+        scoped = pb.PromptPatch()
+        scoped.CopyFrom(modification)
+        scoped.scope.persona = variant_persona
+        return patch_change(scoped)
+
+
+def variant_patch(modification: dict[str, Any], played: SessionVariant, persona: str, index: int) -> pb.PromptPatch:
+    """A stored modification of the variant a session plays, as the patch the persona service applies."""
+    patch = json_format.ParseDict(modification, pb.PromptPatch())
+    experiment_id = played.experiment.removeprefix("experiments/")
+    patch.name = f"patches/experiment-{experiment_id}-{played.variant_id}-{index}"
+    patch.state, patch.origin = pb.PATCH_STATE_ACTIVE, pb.PATCH_ORIGIN_EXPERIMENT_VARIANT
+    patch.scope.persona = persona
+    patch.motivation = f"variant {played.variant_id} of {played.experiment}"
+    return patch
+
+
+@contextmanager
+def fields_under(where: str) -> Iterator[None]:
+    """Renames the ``patch.`` fields of a refusal raised inside to fields under ``where``."""
+    try:
+        yield
+    except InvalidArgument as error:
+        raise InvalidArgument([FieldViolation(where + v.field.removeprefix("patch"), v.description)
+                               for v in error.violations], reason=error.reason) from error
 
 
 def _part_and_edit(patch: pb.PromptPatch, v: Violations) -> tuple[PromptPart | None, PartEdit | None]:

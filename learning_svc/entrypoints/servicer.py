@@ -76,11 +76,14 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
     async def RecordCorpusAudit(self, request: pb.RecordCorpusAuditRequest,
                                 context: grpc.aio.ServicerContext) -> pb.RecordCorpusAuditResponse:
         source_id, stored = convert.audit_document(request.audit)
-        recorded = await self._corpus.record_audit(_organization(), source_id, stored)
-        # Also on a repeat: the outcomes are idempotent, and a first attempt may have stopped before them.
+        final_say_meter = request.audit.final_say_meter_score if request.audit.HasField("final_say_meter_score") \
+            else None
+        # Before the audit, so that an audit announced as recorded has its outcomes in; also on a repeat: the
+        # outcomes are idempotent, and a first attempt may have stopped before the audit.
         await self._experiments.record_audit_outcomes(_organization(),
                                                       request.audit.session.removeprefix("sessions/"),
-                                                      request.audit.overall_score)
+                                                      request.audit.overall_score, final_say_meter)
+        recorded = await self._corpus.record_audit(_organization(), source_id, stored)
         return pb.RecordCorpusAuditResponse(audit=message(pb.CorpusAudit, recorded.document),
                                              duplicate=recorded.duplicate)
 
@@ -225,9 +228,24 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         archetype = optional_name(request.archetype, "archetypes", "archetype")
         persona = optional_name(request.persona, "personas", "persona")
         targets = [PatchTarget(enum_name(pb.PatchTarget, t, f"targets[{i}]")) for i, t in enumerate(request.targets)]
+        session = optional_name(request.session, "sessions", "session")
+        if session and not persona:
+            raise InvalidArgument(FieldViolation("persona", "is required with a session: a session's variant is "
+                                                            "one of its persona"))
         active = await self._patches.active_set(_organization(), archetype, targets, persona)
-        return pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
-                                            active_set_etag=active.etag)
+        reply = pb.ListActivePatchesResponse(patches=[message(pb.PromptPatch, p) for p in active.patches],
+                                             active_set_etag=active.etag)
+        played = None
+        if session:
+            played = await self._experiments.session_variant(_organization(), session.removeprefix("sessions/"),
+                                                             persona)
+        if played is not None:
+            modifications = [convert.variant_patch(m, played, persona, i) for i, m in enumerate(played.modifications)]
+            reply.patches.extend(p for p in modifications if not targets or p.target in request.targets)
+            reply.experiment, reply.experiment_variant = played.experiment, played.variant_id
+            # The variant's modifications never change, so the set is the active set and the variant.
+            reply.active_set_etag = f"{active.etag}:{played.experiment}/{played.variant_id}"
+        return reply
 
     # --- feedback and learning runs -----------------------------------------------------------
 
@@ -326,12 +344,28 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                 raise InvalidArgument(FieldViolation(f"experiment.variants[{index}].persona",
                                                      f"{variant.persona} is not known to the persona service"),
                                       reason="UNKNOWN_PERSONA")
+        stored_variants = [{**to_record(variant), **await self._modifications(index, given)}
+                           for index, (variant, given) in enumerate(zip(variants, experiment.variants, strict=True))]
         document = {"display_name": experiment.display_name.strip(), "description": experiment.description,
-                    "variants": to_record(variants), "metric": metric, "confidence_level": settings.level,
+                    "variants": stored_variants, "metric": metric, "confidence_level": settings.level,
                     "test_method": settings.method.value, "horizon_samples": experiment.horizon_samples,
                     "min_samples": settings.decision_min_samples}
         created = await self._experiments.create(request.experiment_id, document, mutation_of(request))
         return pb.CreateExperimentResponse(experiment=message(pb.Experiment, created))
+
+    async def _modifications(self, index: int, variant: pb.Variant) -> dict[str, list[object]]:
+        """The variant's modifications as stored, once each is known to fit a part of the variant's persona: as
+        given ("modifications") and as the structured patches of the persona a promotion makes them ("changes")."""
+        organization = _organization()
+        persona = await self._personas.simulated_persona(variant.persona, organization)
+        active = await self._patches.active_set(organization, persona.archetype if persona else "", ())
+        changes = []
+        for position, modification in enumerate(variant.modifications):
+            where = f"experiment.variants[{index}].modifications[{position}]"
+            change = convert.variant_modification(modification, variant.persona, where)
+            with convert.fields_under(where):
+                changes.append(to_record(await reached_change(change, self._personas, active, organization)))
+        return {"modifications": [convert.document(m) for m in variant.modifications], "changes": changes}
 
     async def GetExperiment(self, request: pb.GetExperimentRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetExperimentResponse:

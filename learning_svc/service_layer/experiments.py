@@ -25,15 +25,20 @@ from learning_svc.domain.experiments import (
     traffic_for_state,
     variant_for_new_session,
 )
+from learning_svc.domain.patches import PatchChange, PatchOrigin
 from learning_svc.service_layer.organizations import owner
+from learning_svc.service_layer.patches import Provenance, approve_in, new_patch
 from learning_svc.service_layer.ports import Assignment, Document, Filters, LearningUnitOfWork, UnitsOfWork
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound
 from svckit.pagination import PageTokens, page_size
-from svckit.records import to_record
+from svckit.records import from_record, to_record
 from svckit.usecase import Mutation, Page, run_idempotent
 
 DECISIONS = Counter("sparring_learning_experiment_decisions_total",
                     "Experiments ended by their test, by final state.", ("state",))
+PROMOTIONS = Counter("sparring_learning_variant_promotions_total",
+                     "Promoted variants whose modifications became their persona's patches (each owed a persona "
+                     "version, delivered through the promotions outbox).")
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,42 @@ def _fold(document: Document, variant_id: str, value: float) -> Document:
     return _touched(folded)
 
 
+@dataclass(frozen=True)
+class SessionVariant:
+    """The variant a session plays: its experiment's name, its id and its stored modifications."""
+
+    experiment: str
+    variant_id: str
+    modifications: list[Document]
+
+
+async def _promote(uow: LearningUnitOfWork, document: Document) -> Document:
+    """In the transaction that decided it: the promoted variant's modifications become ACTIVE patches of its persona,
+    and the persona service is owed a version recording the promotion (an outbox row, delivered after commit)."""
+    winner = next(v for v in document["variants"] if v["variant_id"] == document["winner_variant"])
+    if winner.get("control") or not winner.get("changes"):
+        return document  # the persona stays as it is
+    name = document["name"]
+    # Patch ids are at most 63 characters whatever the experiment's id.
+    prefix = "promoted-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    now = datetime.now(UTC)
+    promoted = []
+    for index, record in enumerate(winner["changes"]):
+        provenance = Provenance(PatchOrigin.EXPERIMENT_PROMOTION, f"variant {winner['variant_id']} of {name}, "
+                                                                   "promoted by its sequential test")
+        patch = new_patch(f"{prefix}-{index}", from_record(PatchChange, record), provenance, now)
+        await uow.patches.add(patch, name, "a promoted variant's modification")
+        promoted.append((await approve_in(uow.patches, patch, name, "promoted by the experiment")).name)
+    control = next(v for v in document["variants"] if v.get("control"))
+    figures = [{key: result[key] for key in ("variant_id", "samples", "mean", "effect", "p_value")}
+               for result in document["results"]]
+    await uow.experiments.owe_promotion(name.removeprefix("experiments/"), winner["persona"], {
+        "experiment": name, "winner_variant": winner["variant_id"], "control_variant": control["variant_id"],
+        "metric": document["metric"], "figures": figures, "patches": promoted})
+    PROMOTIONS.inc()
+    return {**document, "promoted_patches": promoted}
+
+
 async def _load(uow: LearningUnitOfWork, experiment_id: str, lock: bool = False) -> Document:
     document = await uow.experiments.get(experiment_id, lock)
     if document is None:
@@ -118,8 +159,7 @@ class Experiments:
     async def create(self, experiment_id: str, document: Document, mutation: Mutation) -> Document:
         """``document`` holds the validated settings and variants, defaults filled in."""
         experiment_id = experiment_id or str(uuid.uuid4())
-        variants = [Variant(**v) for v in document["variants"]]
-        evaluation = evaluate(_settings(document), variants, {}, {}, ())
+        evaluation = evaluate(_settings(document), _variants(document), {}, {}, ())
         created = _touched({**document, "name": f"experiments/{experiment_id}", "state": evaluation.state.value,
                             "winner_variant": "", "stop_reason": "", "results": to_record(evaluation.results),
                             "stats": {}, "create_time": _now()})
@@ -164,6 +204,21 @@ class Experiments:
         assert stored is not None
         return stored
 
+    async def session_variant(self, organization: str, session_id: str, persona: str) -> SessionVariant | None:
+        """The variant of ``persona`` the session was assigned, in any experiment of the organization, whatever
+        has become of the experiment since (a session plays the variant it started with); None for none."""
+        async with self._units.read(organization) as uow:
+            for experiment_id in await uow.experiments.experiments_of_session(session_id):
+                assignment = await uow.experiments.assignment(experiment_id, session_id)
+                if assignment is None or assignment.persona != persona:
+                    continue
+                document = await _load(uow, experiment_id)
+                variant = next(v for v in document["variants"] if v["variant_id"] == assignment.variant_id)
+                if assignment.variant_id == document.get("winner_variant") and document.get("promoted_patches"):
+                    return SessionVariant(document["name"], assignment.variant_id, [])  # now the persona's patches
+                return SessionVariant(document["name"], assignment.variant_id, variant.get("modifications", []))
+        return None
+
     async def record_outcome(self, experiment_id: str, session_id: str, say_meter_score: int | None,
                              audit_score: float | None, mutation: Mutation) -> Outcome:
         return await self._outcome(owner(mutation.caller.organization), experiment_id, session_id, say_meter_score,
@@ -204,17 +259,22 @@ class Experiments:
         value = _metric_value(document, say_meter_score if new_say else None, audit_score if new_audit else None)
         if running and value is not None:
             document = _fold(document, assignment.variant_id, value)
+            if document["state"] == ExperimentState.PROMOTED.value:
+                document = await _promote(uow, document)
             await uow.experiments.save(document)
         return Outcome(document, duplicate=False)
 
-    async def record_audit_outcomes(self, organization: str, session_id: str, overall_score: float) -> int:
-        """An audit of an assigned session is that session's audit-score outcome in each of the organization's
-        experiments; returns how many experiments took it (a value already recorded is kept)."""
+    async def record_audit_outcomes(self, organization: str, session_id: str, overall_score: float,
+                                    final_say_meter: int | None = None) -> int:
+        """An audit of an assigned session (with the final Say Meter score the analysis service sent along) is that
+        session's outcome in each of the organization's experiments; returns how many experiments took it (a value
+        already recorded is kept)."""
         async with self._units.read(organization) as uow:
             experiment_ids = await uow.experiments.experiments_of_session(session_id)
         taken = 0
         for experiment_id in experiment_ids:
-            outcome = await self._outcome(organization, experiment_id, session_id, None, overall_score, None)
+            outcome = await self._outcome(organization, experiment_id, session_id, final_say_meter, overall_score,
+                                          None)
             taken += not outcome.duplicate
         return taken
 

@@ -179,6 +179,9 @@ class ExperimentRepository(Protocol):
                             audit_score: float | None, counted: bool) -> None:
         """Keeps a value already recorded."""
 
+    async def owe_promotion(self, experiment_id: str, persona: str, promotion: Document) -> None:
+        """An outbox row: the persona service is to record ``promotion`` in a version of ``persona``."""
+
     async def experiments_of_session(self, session_id: str) -> list[str]: ...
 
 

@@ -79,6 +79,11 @@ def _change(patch: learning_pb.PromptPatch) -> PartChange | None:
         min_difficulty=patch.scope.min_difficulty, max_difficulty=patch.scope.max_difficulty)
 
 
+def _patches(reply: learning_pb.ListActivePatchesResponse) -> tuple[PromptPatch, ...]:
+    return tuple(PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text, change=_change(p))
+                 for p in reply.patches if p.target in _TARGETS)
+
+
 class LastKnownPatchStore(Protocol):
     async def save(self, organization: str, persona: str, known: KnownPatchSet) -> None: ...
 
@@ -88,7 +93,8 @@ class LastKnownPatchStore(Protocol):
 class NoPatches:
     """Used when no learning service is configured."""
 
-    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup:
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str,
+                             session: str = "") -> PatchLookup:
         return PATCHES_DISABLED
 
 
@@ -117,10 +123,11 @@ class LearningServicePatches:
         self._store = store
         self._seen: OrderedDict[tuple[str, str], _Seen] = OrderedDict()
 
-    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup:
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str,
+                             session: str = "") -> PatchLookup:
         key = (organization, persona_name)
         request = learning_pb.ListActivePatchesRequest(archetype=f"archetypes/{archetype_id}" if archetype_id else "",
-                                                       persona=persona_name)
+                                                       persona=persona_name, session=session)
         try:
             reply = await self._stub.ListActivePatches(request, **self._link.options(self._timeout, organization))
         except grpc.aio.AioRpcError as error:
@@ -132,16 +139,30 @@ class LearningServicePatches:
                         f"the patches it gave at {lookup.confirm_time}" if known else "no patches",
                         error.code().name)
             return lookup
+        if reply.experiment_variant:
+            return self._variant_set(organization, persona_name, reply)
         now = datetime.now(UTC)
         seen = self._seen.get(key)
         if seen is None or not reply.active_set_etag or seen.etag != reply.active_set_etag:
-            patches = tuple(PromptPatch(name=p.name, target=_TARGETS[p.target], text=p.text, change=_change(p))
-                            for p in reply.patches if p.target in _TARGETS)
-            seen = _Seen(reply.active_set_etag, PatchLookup(patches, PatchSource.LIVE), now)
+            seen = _Seen(reply.active_set_etag, PatchLookup(_patches(reply), PatchSource.LIVE), now)
         seen.confirm_time = now
         self._remember(key, seen)
         if seen.stored_time is None or now - seen.stored_time >= CONFIRM_EVERY:
             await self._save(key, seen)
+        return seen.live
+
+    def _variant_set(self, organization: str, persona_name: str,
+                     reply: learning_pb.ListActivePatchesResponse) -> PatchLookup:
+        """A session's set with its variant's modifications: kept in memory per variant (the same lookup while the
+        set is unchanged, so renderings are memoised), never as the persona's last-known set, which is the
+        control's."""
+        key = (organization, f"{persona_name}|{reply.experiment}/{reply.experiment_variant}")
+        seen = self._seen.get(key)
+        if seen is None or seen.etag != reply.active_set_etag:
+            lookup = PatchLookup(_patches(reply), PatchSource.LIVE, experiment=reply.experiment,
+                                 experiment_variant=reply.experiment_variant)
+            seen = _Seen(reply.active_set_etag, lookup, datetime.now(UTC))
+        self._remember(key, seen)
         return seen.live
 
     async def _last_known(self, key: tuple[str, str]) -> PatchLookup:

@@ -21,7 +21,9 @@ from persona_svc.domain.model import (
     Scenario,
     ScenarioFields,
     SearchHit,
+    VariantPromotion,
 )
+from svckit import records
 
 _PERSONA_COLUMNS = (
     t.personas.c.id, t.personas.c.fields, t.personas.c.revision,
@@ -151,8 +153,17 @@ class PersonaRepository:
                 restored_revision=version.restored_revision,
                 snapshot=version.snapshot.to_record(),
                 create_time=version.create_time,
+                promotion=records.to_record(version.promotion) if version.promotion else None,
             )
         )
+
+    async def promotion_version(self, persona_id: str, experiment: str) -> PersonaVersion | None:
+        """The version that recorded the promotion of a variant of ``experiment``, if one did."""
+        v = t.persona_versions.c
+        row = (await self._c.execute(sa.select(t.persona_versions).where(
+            v.organization == self._organization, v.persona_id == persona_id,
+            v.promotion["experiment"].astext == experiment))).first()
+        return _version(row) if row else None
 
     async def get_version(self, persona_id: str, revision: int) -> PersonaVersion | None:
         row = (
@@ -182,6 +193,7 @@ def _version(row: Any) -> PersonaVersion:
         restored_revision=row.restored_revision,
         snapshot=Persona.from_record(row.snapshot),
         create_time=row.create_time,
+        promotion=records.from_record(VariantPromotion, row.promotion) if row.promotion else None,
     )
 
 

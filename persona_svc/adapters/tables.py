@@ -55,6 +55,7 @@ persona_versions = sa.Table(
     sa.Column("restored_revision", sa.BigInteger, nullable=False),
     sa.Column("snapshot", JSONB, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("promotion", JSONB),
     sa.ForeignKeyConstraint(["organization", "persona_id"], ["personas.organization", "personas.id"]),
 )
 

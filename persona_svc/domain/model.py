@@ -40,6 +40,7 @@ class ChangeKind(StrEnum):
     DELETE = "delete"
     UNDELETE = "undelete"
     ROLLBACK = "rollback"
+    VARIANT_PROMOTION = "variant_promotion"
 
 
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
@@ -180,6 +181,27 @@ class Persona:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantFigures:
+    variant_id: str
+    samples: int
+    mean: float
+    effect: float
+    p_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class VariantPromotion:
+    """An experiment of the learning service that promoted a variant of the persona, and on what figures."""
+
+    experiment: str  # "experiments/{id}"
+    winner_variant: str
+    control_variant: str
+    metric: str
+    figures: tuple[VariantFigures, ...]
+    patches: tuple[str, ...]  # the persona's patches carrying the winner's modifications
+
+
+@dataclass(frozen=True, slots=True)
 class PersonaVersion:
     persona_id: str
     revision: int
@@ -187,6 +209,7 @@ class PersonaVersion:
     restored_revision: int
     snapshot: Persona
     create_time: datetime
+    promotion: VariantPromotion | None = None
 
 
 @dataclass(frozen=True)

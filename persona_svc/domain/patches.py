@@ -65,6 +65,9 @@ class PatchLookup:
     patches: tuple[PromptPatch, ...]
     source: PatchSource
     confirm_time: datetime | None = None  # LAST_KNOWN_GOOD: when the learning service last gave this set
+    # The experiment variant of the session rendered, whose modifications the patches end with; "" for none.
+    experiment: str = ""
+    experiment_variant: str = ""
 
 
 # Shared instances: renderings are memoised by the identity of the lookup they used.

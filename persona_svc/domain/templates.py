@@ -75,6 +75,8 @@ class RenderedPrompt:
     patch_source: PatchSource
     persona_revision: int
     patches_confirm_time: datetime | None = None  # a last-known-good set: when the learning service last gave it
+    experiment: str = ""  # the experiment variant applied, if the session rendered plays one
+    experiment_variant: str = ""
 
 
 def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
@@ -100,6 +102,8 @@ def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archet
         patch_source=lookup.source,
         persona_revision=persona.revision,
         patches_confirm_time=lookup.confirm_time,
+        experiment=lookup.experiment,
+        experiment_variant=lookup.experiment_variant,
     )
 
 

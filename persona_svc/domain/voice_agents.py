@@ -26,11 +26,15 @@ class AgentSpec:
     system_prompt: str
     first_message: str
     voice: VoiceSettings
+    # "experiments/{id}/{variant_id}" of the session's variant; "" for none. A variant gets its own agent.
+    experiment_variant: str = ""
 
     @property
     def cache_key(self) -> str:
         """Hex SHA-256 of the whole spec: any change to what the agent is made of gives another key."""
         document = {**records.to_record(self), "patches": sorted(self.patches)}
+        if not self.experiment_variant:  # the keys of agents made before variants existed stay the same
+            del document["experiment_variant"]
         return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -26,12 +26,14 @@ from persona_svc.domain.model import (
     Scenario,
     ScenarioFields,
     Trait,
+    VariantFigures,
+    VariantPromotion,
     VoiceSettings,
 )
 from persona_svc.domain.patches import PatchSource
 from svckit import names
 from svckit.enums import enum_of
-from svckit.errors import FieldViolation, InvalidArgument
+from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.times import timestamp
 
 # Proto field name -> domain field name, where they differ.
@@ -68,7 +70,8 @@ _LANGUAGE_ENUMS: dict[LanguageStyle, pb.LanguageStyle.ValueType] = {
 _LANGUAGE = _by_number(_LANGUAGE_ENUMS)
 _CHANGE_KINDS = {ChangeKind.CREATE: pb.CHANGE_KIND_CREATE, ChangeKind.UPDATE: pb.CHANGE_KIND_UPDATE,
                  ChangeKind.DELETE: pb.CHANGE_KIND_DELETE, ChangeKind.UNDELETE: pb.CHANGE_KIND_UNDELETE,
-                 ChangeKind.ROLLBACK: pb.CHANGE_KIND_ROLLBACK}
+                 ChangeKind.ROLLBACK: pb.CHANGE_KIND_ROLLBACK,
+                 ChangeKind.VARIANT_PROMOTION: pb.CHANGE_KIND_VARIANT_PROMOTION}
 _PATCH_SOURCES = {PatchSource.LIVE: pb.PATCH_SOURCE_LIVE, PatchSource.UNAVAILABLE: pb.PATCH_SOURCE_UNAVAILABLE,
                   PatchSource.DISABLED: pb.PATCH_SOURCE_DISABLED,
                   PatchSource.LAST_KNOWN_GOOD: pb.PATCH_SOURCE_LAST_KNOWN_GOOD}
@@ -211,7 +214,47 @@ def version_message(version: PersonaVersion) -> pb.PersonaVersion:
         restored_revision=version.restored_revision,
         snapshot=persona_message(version.snapshot),
         create_time=timestamp(version.create_time),
+        promotion=promotion_message(version.promotion) if version.promotion else None,
     )
+
+
+def promotion_message(promotion: VariantPromotion) -> pb.VariantPromotion:
+    return pb.VariantPromotion(
+        experiment=promotion.experiment, winner_variant=promotion.winner_variant,
+        control_variant=promotion.control_variant, metric=promotion.metric,
+        figures=[pb.VariantFigures(variant_id=f.variant_id, samples=f.samples, mean=f.mean, effect=f.effect,
+                                   p_value=f.p_value) for f in promotion.figures],
+        patches=list(promotion.patches))
+
+
+MAX_PROMOTION_FIGURES, MAX_PROMOTION_PATCHES = 10, 50
+
+
+def variant_promotion(message: pb.VariantPromotion) -> VariantPromotion:
+    """The provenance of a promotion, every bad field named at once."""
+    v = Violations()
+    if not message.experiment.startswith("experiments/") or not names.valid_id(
+            message.experiment.removeprefix("experiments/")):
+        v.add("promotion.experiment", f"must be a resource name like 'experiments/{{id}}' "
+                                      f"(got {message.experiment[:100]!r})")
+    for field in ("winner_variant", "control_variant"):
+        value = getattr(message, field)
+        v.require(bool(value) and names.valid_id(value), f"promotion.{field}",
+                  "is required: lowercase letters, digits and dashes, at most 63")
+    v.require(len(message.metric) <= 100, "promotion.metric", "must be at most 100 characters")
+    v.require(len(message.figures) <= MAX_PROMOTION_FIGURES, "promotion.figures",
+              f"at most {MAX_PROMOTION_FIGURES} (got {len(message.figures)})")
+    v.require(len(message.patches) <= MAX_PROMOTION_PATCHES, "promotion.patches",
+              f"at most {MAX_PROMOTION_PATCHES} (got {len(message.patches)})")
+    for index, patch in enumerate(message.patches):
+        v.require(patch.startswith("patches/") and names.valid_id(patch.removeprefix("patches/")),
+                  f"promotion.patches[{index}]", f"must be a resource name like 'patches/{{id}}' (got {patch[:100]!r})")
+    v.raise_if_any()
+    return VariantPromotion(
+        experiment=message.experiment, winner_variant=message.winner_variant,
+        control_variant=message.control_variant, metric=message.metric,
+        figures=tuple(VariantFigures(f.variant_id, f.samples, f.mean, f.effect, f.p_value) for f in message.figures),
+        patches=tuple(message.patches))
 
 
 def scenario_fields(message: pb.Scenario) -> ScenarioFields:

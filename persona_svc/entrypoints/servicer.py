@@ -113,6 +113,14 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         persona = await self._catalogue.rollback_persona(persona_id, revision, request.etag, mutation_of(request))
         return pb.RollbackPersonaResponse(persona=convert.persona_message(persona))
 
+    async def RecordVariantPromotion(self, request: pb.RecordVariantPromotionRequest,
+                                     context: Context) -> pb.RecordVariantPromotionResponse:
+        persona_id = _persona_id(request.name)
+        promotion = convert.variant_promotion(request.promotion)
+        persona, version = await self._catalogue.record_variant_promotion(persona_id, promotion, mutation_of(request))
+        return pb.RecordVariantPromotionResponse(persona=convert.persona_message(persona),
+                                                 version=convert.version_message(version))
+
     async def SearchPersonas(self, request: pb.SearchPersonasRequest, context: Context) -> pb.SearchPersonasResponse:
         hits = await self._catalogue.search(_organization(), request.query,
                                             convert.blueprint_filter(request.blueprint, "blueprint"), request.page_size)
@@ -126,9 +134,6 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
         session_id = convert.resource_id(request.session, "sessions", "session") if request.session else ""
-        if session_id and not candidate_id:
-            raise InvalidArgument(FieldViolation("candidate", "is required with a session: a session's memory is "
-                                                              "its candidate's"))
         remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id, candidate_id,
                                                         session_id)
         rendered = remembered.rendered
@@ -144,6 +149,8 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             memory_source=MEMORY_SOURCES[remembered.memory.source],
             memory_truncated=remembered.memory.truncated,
             patches_age=convert.age(rendered.patches_confirm_time),
+            experiment=rendered.experiment,
+            experiment_variant=rendered.experiment_variant,
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:

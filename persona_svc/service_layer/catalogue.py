@@ -19,6 +19,7 @@ from persona_svc.domain.model import (
     Scenario,
     ScenarioFields,
     SearchHit,
+    VariantPromotion,
     check_filter_text,
     check_persona_filter,
     validate_archetype,
@@ -262,6 +263,31 @@ class Catalogue:
 
         return await self._write_version(persona_id, etag, mutation, "RollbackPersona", change, allow_deleted=False)
 
+    async def record_variant_promotion(self, persona_id: str, promotion: VariantPromotion,
+                                       mutation: Mutation) -> tuple[Persona, PersonaVersion]:
+        """A new version of the persona recording ``promotion``, its fields unchanged; the version an earlier call
+        for the same experiment wrote, if one did."""
+        organization = mutation.caller.organization
+        async with self._transaction(organization) as uow:
+            current = await uow.personas.get(persona_id, for_update=True)
+            if current is None:
+                raise NotFound(f"personas/{persona_id}")
+            earlier = await uow.personas.promotion_version(persona_id, promotion.experiment)
+            if earlier is not None:
+                return current, earlier
+            if current.deleted:
+                raise FailedPrecondition(f"{current.resource_name} is deleted; undelete it first",
+                                         reason="PERSONA_DELETED", metadata={"resource": current.resource_name})
+            now = _now()
+            persona = dataclasses.replace(current, revision=current.revision + 1, update_time=now)
+            version = PersonaVersion(persona_id, persona.revision, ChangeKind.VARIANT_PROMOTION, 0, persona, now,
+                                     promotion)
+            await uow.personas.save(persona)
+            await uow.personas.add_version(version)
+            await uow.commit()
+        self._personas.invalidate((organization, persona_id))
+        return persona, version
+
     async def _write_version(self, persona_id: str, etag: str, mutation: Mutation, method: str, change: PersonaChange,
                              *, allow_deleted: bool, deleted: bool | None = None) -> Persona:
         """Locks the persona, applies ``change`` and writes the new state as the next version."""
@@ -356,7 +382,9 @@ class Catalogue:
 
     # --- rendering ----------------------------------------------------------------------------
 
-    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str) -> RenderedPrompt:
+    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str,
+                            session_id: str = "") -> RenderedPrompt:
+        """With ``session_id``, the modifications of the experiment variant the session plays are applied too."""
         persona = await self.get_persona(organization, persona_id)
         if persona.deleted:
             raise FailedPrecondition(f"{persona.resource_name} is deleted", reason="PERSONA_DELETED",
@@ -364,8 +392,10 @@ class Catalogue:
         scenario = await self.get_scenario(organization, scenario_id) if scenario_id else None
         fields = persona.fields
         archetype = await self.get_archetype(organization, fields.archetype_id) if fields.archetype_id else None
-        lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id)
-        return self._renders.response((organization, persona_id, scenario_id), persona, scenario, archetype, lookup)
+        lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id,
+                                                    f"sessions/{session_id}" if session_id else "")
+        key = (organization, persona_id, scenario_id, lookup.experiment, lookup.experiment_variant)
+        return self._renders.response(key, persona, scenario, archetype, lookup)
 
     # --- scenarios ----------------------------------------------------------------------------
 

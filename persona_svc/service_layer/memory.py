@@ -319,7 +319,7 @@ class PersonaMemory:
                             session_id: str) -> RememberedPrompt:
         """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
         when the memory cannot be read within the deadline: a slow memory never fails a call start."""
-        rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id)
+        rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id, session_id)
         section = MEMORY_NOT_REQUESTED
         if candidate_id:
             section = await self._section(organization, persona_id, candidate_id, session_id)

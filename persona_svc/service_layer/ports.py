@@ -34,6 +34,8 @@ class PersonaRepository(Protocol):
 
     async def get_version(self, persona_id: str, revision: int) -> PersonaVersion | None: ...
 
+    async def promotion_version(self, persona_id: str, experiment: str) -> PersonaVersion | None: ...
+
     async def list_versions(self, persona_id: str, before_revision: int | None,
                             limit: int) -> list[PersonaVersion]: ...
 
@@ -90,6 +92,11 @@ UnitOfWorkFactory = Callable[[str], CatalogueUnitOfWork]
 class PatchProvider(Protocol):
     """The active prompt patches of an organization's persona (its archetype's, and its published learned modules);
     never fails: when the source does not answer, the
-    lookup is the last set it gave (LAST_KNOWN_GOOD, with when it gave it), else an empty one saying so."""
+    lookup is the last set it gave (LAST_KNOWN_GOOD, with when it gave it; without a session's variant), else an
+    empty one saying so."""
 
-    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup: ...
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str,
+                             session: str = "") -> PatchLookup:
+        """With ``session`` ("sessions/{id}"), the set ends with the modifications of the experiment variant the
+        session plays, if any."""
+        ...

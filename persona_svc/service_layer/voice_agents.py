@@ -54,12 +54,14 @@ class VoiceAgents:
                                                                         "field": "persona.config.voice_enabled"})
         provider.check_configured()
         scenario = await self._catalogue.get_scenario(organization, scenario_id) if scenario_id else None
-        rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id)
+        rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id,
+                                                       session.removeprefix("sessions/"))
         spec = AgentSpec(
             provider=provider.name, persona_id=persona_id, persona_revision=rendered.persona_revision,
             scenario_id=scenario_id, scenario_revision=scenario.revision if scenario else 0,
             patches=tuple(patch.name for patch in rendered.applied_patches), system_prompt=rendered.system_prompt,
-            first_message=rendered.first_message, voice=persona.fields.config.voice.with_defaults())
+            first_message=rendered.first_message, voice=persona.fields.config.voice.with_defaults(),
+            experiment_variant=f"{rendered.experiment}/{rendered.experiment_variant}" if rendered.experiment else "")
         key = spec.cache_key
         for _ in range(USE_TRIES):
             async with self._read(organization) as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -175,6 +176,25 @@ async def finished_runs(database_url, learning_schema):
 
     async with run_waiter(database_url) as wait:
         yield wait
+
+
+@pytest_asyncio.fixture(scope="module")
+async def audits_changed(database_url):
+    """Waits for the learning service to announce a newly recorded audit."""
+    from learning_svc.adapters.repositories import AUDITS_CHANNEL
+    from svckit.notify import PgListener
+
+    heard = asyncio.Event()
+    listener = PgListener("audits-test", database_url, {AUDITS_CHANNEL: lambda _persona: heard.set()})
+    await listener.start()
+
+    async def changed() -> None:
+        async with asyncio.timeout(60):
+            await heard.wait()
+        heard.clear()
+
+    yield changed
+    await listener.stop()
 
 
 @pytest_asyncio.fixture(scope="session")

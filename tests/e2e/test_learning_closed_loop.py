@@ -3,8 +3,6 @@ run, approved patches, and better audits of the next calls."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest_asyncio
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.persona.v1 import persona_service_pb2_grpc
@@ -13,10 +11,8 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
 from devtools.closed_loop import ClosedLoop
-from learning_svc.adapters.repositories import AUDITS_CHANNEL
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
-from svckit.notify import PgListener
 from tests.probes import free_port
 from tests.security import ADMIN_SUBJECT, secure_channel
 from transcript_svc.app import build as build_transcript
@@ -41,22 +37,6 @@ async def wired(database_url, engine, analysis_schema, transcript_schema, person
     yield persona.address, transcript.address
     for app in (analysis, transcript, persona):
         await app.stop(grace=1)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def audits_changed(database_url):
-    """Waits for the learning service to announce a newly recorded audit."""
-    heard = asyncio.Event()
-    listener = PgListener("closed-loop-test", database_url, {AUDITS_CHANNEL: lambda _persona: heard.set()})
-    await listener.start()
-
-    async def changed() -> None:
-        async with asyncio.timeout(60):
-            await heard.wait()
-        heard.clear()
-
-    yield changed
-    await listener.stop()
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -28,16 +28,21 @@ def utterance(sequence: int, text: str | None = None, role=pb.ROLE_USER) -> pb.S
 async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, session_id: str = "",
                         candidate: str = "", scenario: str = "scenarios/q2-cost-reduction",
                         persona: str = "personas/sarah-chen") -> str:
-    """A new session of ``persona`` with ``turns`` (role, text) streamed in as one pipelined burst and acked; returns
-    its name. ``creator``: the stub that creates it (its caller becomes the session's interviewer), if not ``stub``."""
+    """A new session with ``turns`` (role, text) streamed in as one pipelined burst and acked; returns its name.
+    ``creator``: the stub that creates it (its caller becomes the session's interviewer), if not ``stub``."""
     session = await new_session(creator or stub, session_id=session_id, candidate=candidate, scenario=scenario,
                                 persona=persona)
-    gateway = Gateway(stub, session.name)
+    await stream_turns(stub, session.name, turns)
+    return session.name
+
+
+async def stream_turns(stub, session: str, turns: list[tuple[int, str]]) -> None:
+    """``turns`` (role, text) streamed into a new session as one pipelined burst, and acked."""
+    gateway = Gateway(stub, session)
     await gateway.read()
     gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(turns, start=1)))
     await gateway.acks_until(len(turns))
     gateway.close()
-    return session.name
 
 
 async def start_round(stub, session: pb.Session, provider: str = "", request_id: str = "") -> pb.VoiceRound:

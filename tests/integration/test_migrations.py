@@ -245,7 +245,7 @@ async def test_stored_learning_rows_join_the_migration_organization_and_ids_repe
         columns = (await connection.execute(sa.text(
             "SELECT is_nullable, column_default FROM information_schema.columns "
             "WHERE table_schema = 'learning' AND column_name = 'organization' AND table_name <> 'audit_log'"))).all()
-        assert len(columns) == 11 and set(columns) == {("NO", None)}
+        assert len(columns) == 12 and set(columns) == {("NO", None)}
         for row in rows:  # the same ids, in another organization
             await connection.execute(sa.text(row.replace(" (", " (organization, ", 1)
                                              .replace("VALUES (", "VALUES ('acme', ", 1)))

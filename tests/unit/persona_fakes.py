@@ -155,7 +155,8 @@ class FakePatches:
         self._lookups = list(lookups)
         self.asked: list[tuple[str, str, str]] = []
 
-    async def active_patches(self, organization: str, persona_name: str, archetype_id: str) -> PatchLookup:
+    async def active_patches(self, organization: str, persona_name: str, archetype_id: str,
+                             session: str = "") -> PatchLookup:
         self.asked.append((organization, persona_name, archetype_id))
         return self._lookups.pop(0) if len(self._lookups) > 1 else self._lookups[0]
 

@@ -41,7 +41,8 @@ def _session(row: Any) -> Session:
         analysis_interval=row.analysis_interval, start_time=row.start_time, end_time=row.end_time,
         end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
         update_time=row.update_time, organization=row.organization, interviewer=row.interviewer, gateway=row.gateway,
-        candidate=row.candidate, current_persona=row.current_persona,
+        candidate=row.candidate, current_persona=row.current_persona, experiment=row.experiment,
+        experiment_variant=row.experiment_variant,
     )
 
 
@@ -86,7 +87,8 @@ class SessionRepository:
             round_number=session.round_number, state=session.state.value, persona_revision=session.persona_revision,
             analysis_interval=session.analysis_interval, start_time=session.start_time, end_time=None,
             end_reason="", last_sequence=0, revision=session.revision, update_time=session.update_time,
-            stream_epoch=0, candidate=session.candidate, current_persona="",
+            stream_epoch=0, candidate=session.candidate, current_persona="", experiment=session.experiment,
+            experiment_variant=session.experiment_variant,
         ))
 
     async def end(self, session: Session) -> None:

@@ -34,6 +34,8 @@ sessions = sa.Table(
     sa.Column("gateway", sa.Text, nullable=False),
     sa.Column("candidate", sa.Text, nullable=False),
     sa.Column("current_persona", sa.Text, nullable=False),
+    sa.Column("experiment", sa.Text, nullable=False),
+    sa.Column("experiment_variant", sa.Text, nullable=False),
 )
 
 messages = sa.Table(

@@ -69,6 +69,8 @@ class Session:
     gateway: str = ""  # the subject of the gateway that streams it; '' until one is assigned
     candidate: str = ""  # "candidates/{id}", whose memory the persona keeps; '' for none
     current_persona: str = ""  # the persona a handoff gave the call to; '' while it is ``persona``
+    experiment: str = ""  # "experiments/{id}" that assigned the session a variant; '' for none (control)
+    experiment_variant: str = ""
 
     @property
     def playing_persona(self) -> str:
@@ -84,6 +86,14 @@ class Session:
     @property
     def etag(self) -> str:
         return f'"{self.revision}"'
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentVariant:
+    """The variant a learning-service experiment assigned a new session."""
+
+    experiment: str  # "experiments/{id}"
+    variant_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,8 @@ def session_message(session: Session) -> pb.Session:
         gateway=session.gateway,
         candidate=session.candidate,
         current_persona=session.playing_persona,
+        experiment=session.experiment,
+        experiment_variant=session.experiment_variant,
     )
 
 

@@ -13,7 +13,7 @@ from guardrails.actions import RecentCommands
 from svckit.usecase import RequestRecords
 from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import Handoff
-from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, Utterance
+from transcript_svc.domain.model import Command, CommandState, ExperimentVariant, Message, Outcome, Session, Utterance
 from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times, and
@@ -211,6 +211,13 @@ class Personas(Protocol):
 class PersonaOwners(Protocol):
     async def owners(self, name: str, organization: str) -> frozenset[str]:
         """Who owns the persona; raises Unavailable when the persona service does not answer."""
+        ...
+
+
+class Experiments(Protocol):
+    async def variant_for(self, organization: str, persona: str, session_id: str) -> ExperimentVariant | None:
+        """The variant of the persona's running experiment the session gets; None for none, or when the learning
+        service does not answer in time (the session plays the control). Never raises."""
         ...
 
 

@@ -31,13 +31,14 @@ from transcript_svc.domain.model import (
     MAX_ANALYSIS_INTERVAL,
     Command,
     CommandState,
+    ExperimentVariant,
     Message,
     Session,
     SessionState,
     check_command,
     check_gateway_subject,
 )
-from transcript_svc.service_layer.ports import Personas, SessionFilters, TranscriptUnitOfWork
+from transcript_svc.service_layer.ports import Experiments, Personas, SessionFilters, TranscriptUnitOfWork
 from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
 MAX_WINDOW = 1000
@@ -126,17 +127,25 @@ def _check_new_session(draft: Session, session_id: str) -> None:
     violations.raise_if_any()
 
 
+class NoExperiments:
+    """Where no learning service is configured: every session plays its persona as it is."""
+
+    async def variant_for(self, organization: str, persona: str, session_id: str) -> ExperimentVariant | None:
+        return None
+
+
 class Transcripts:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
                  page_tokens: PageTokens, personas: Personas,
                  default_interval: int = DEFAULT_ANALYSIS_INTERVAL, *, policies: SafetyPolicies,
-                 approval_ttl: timedelta = DEFAULT_APPROVAL_TTL) -> None:
+                 approval_ttl: timedelta = DEFAULT_APPROVAL_TTL, experiments: Experiments | None = None) -> None:
         """``uow`` opens a transaction; ``read`` opens reads only, with no transaction (one round trip a
         statement)."""
         self.uow = uow
         self.read = read
         self._personas = personas
         self._policies = policies
+        self._experiments = experiments or NoExperiments()
         self._tokens = page_tokens
         self._default_interval = default_interval
         self._approval_ttl = approval_ttl
@@ -152,9 +161,13 @@ class Transcripts:
         _check_new_session(draft, session_id)
         # Asked before the transaction opens, so no connection waits on the persona service.
         await self._personas.require_usable(draft.persona)
+        session_id = session_id or str(uuid.uuid4())
+        # The variant hashes from the session id, so a retried creation of the same id gets the same one.
+        variant = await self._experiments.variant_for(organization, draft.persona, session_id)
         now = _now()
         session = dataclasses.replace(
-            draft, id=session_id or str(uuid.uuid4()), round_number=draft.round_number or 1,
+            draft, id=session_id, round_number=draft.round_number or 1,
+            experiment=variant.experiment if variant else "", experiment_variant=variant.variant_id if variant else "",
             analysis_interval=draft.analysis_interval or self._default_interval, state=SessionState.ACTIVE,
             start_time=now, end_time=None, end_reason="", last_sequence=0, revision=1, update_time=now,
             organization=organization, interviewer=mutation.caller.actor,

@@ -394,6 +394,14 @@ class _PatchOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchOrig
     """A published (ACTIVE) learned module of a persona that calls for
     reinforcement, as ListActivePatches gives it for that persona; never stored.
     """
+    PATCH_ORIGIN_EXPERIMENT_VARIANT: _PatchOrigin.ValueType  # 90
+    """A modification of the experiment variant a session was assigned, as
+    ListActivePatches gives it for that session; never stored as a patch.
+    """
+    PATCH_ORIGIN_EXPERIMENT_PROMOTION: _PatchOrigin.ValueType  # 91
+    """A modification of a promoted variant, made an ACTIVE patch of its persona
+    when the experiment promoted it.
+    """
 
 class PatchOrigin(_PatchOrigin, metaclass=_PatchOriginEnumTypeWrapper):
     """Where a patch came from."""
@@ -406,6 +414,14 @@ PATCH_ORIGIN_MANUAL: PatchOrigin.ValueType  # 2
 PATCH_ORIGIN_LEARNED_MODULE: PatchOrigin.ValueType  # 50
 """A published (ACTIVE) learned module of a persona that calls for
 reinforcement, as ListActivePatches gives it for that persona; never stored.
+"""
+PATCH_ORIGIN_EXPERIMENT_VARIANT: PatchOrigin.ValueType  # 90
+"""A modification of the experiment variant a session was assigned, as
+ListActivePatches gives it for that session; never stored as a patch.
+"""
+PATCH_ORIGIN_EXPERIMENT_PROMOTION: PatchOrigin.ValueType  # 91
+"""A modification of a promoted variant, made an ACTIVE patch of its persona
+when the experiment promoted it.
 """
 Global___PatchOrigin: _TypeAlias = PatchOrigin  # noqa: Y015
 
@@ -739,6 +755,7 @@ class CorpusAudit(_message.Message):
     RECOMMENDATIONS_FIELD_NUMBER: _builtins.int
     AUDIT_TIME_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
+    FINAL_SAY_METER_SCORE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "corpusAudits/{audit_id}", with the id of source_audit. Output only."""
     source_audit: _builtins.str
@@ -758,6 +775,12 @@ class CorpusAudit(_message.Message):
     avg_words_per_turn: _builtins.float
     """Mean words per persona turn, 0 or more."""
     persona_turn_count: _builtins.int
+    final_say_meter_score: _builtins.int
+    """The Say Meter score (0 to 100) of the session's final reading, when the
+    analysis service had one. With the overall score, it is the session's
+    outcome in each experiment that assigned the session a variant (recorded
+    once per session, whatever the repeats).
+    """
     @_builtins.property
     def scores(self) -> _audit_pb2.AuditScores:
         """Each 1 to 10."""
@@ -802,12 +825,15 @@ class CorpusAudit(_message.Message):
         recommendations: _abc.Iterable[_builtins.str] | None = ...,
         audit_time: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
+        final_say_meter_score: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audit_time", b"audit_time", "record_time", b"record_time", "scores", b"scores", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_final_say_meter_score", b"_final_say_meter_score", "audit_time", b"audit_time", "final_say_meter_score", b"final_say_meter_score", "record_time", b"record_time", "scores", b"scores", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "audit_time", b"audit_time", "avg_words_per_turn", b"avg_words_per_turn", "blueprint", b"blueprint", "difficulty", b"difficulty", "flagged_quotes", b"flagged_quotes", "name", b"name", "overall_score", b"overall_score", "persona", b"persona", "persona_display_name", b"persona_display_name", "persona_turn_count", b"persona_turn_count", "recommendations", b"recommendations", "record_time", b"record_time", "scores", b"scores", "session", b"session", "source_audit", b"source_audit", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_final_say_meter_score", b"_final_say_meter_score", "archetype", b"archetype", "audit_time", b"audit_time", "avg_words_per_turn", b"avg_words_per_turn", "blueprint", b"blueprint", "difficulty", b"difficulty", "final_say_meter_score", b"final_say_meter_score", "flagged_quotes", b"flagged_quotes", "name", b"name", "overall_score", b"overall_score", "persona", b"persona", "persona_display_name", b"persona_display_name", "persona_turn_count", b"persona_turn_count", "recommendations", b"recommendations", "record_time", b"record_time", "scores", b"scores", "session", b"session", "source_audit", b"source_audit", "target_words_per_turn", b"target_words_per_turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__final_say_meter_score: _TypeAlias = _typing.Literal["final_say_meter_score"]  # noqa: Y015
+    _WhichOneofArgType__final_say_meter_score: _TypeAlias = _typing.Literal["_final_say_meter_score", b"_final_say_meter_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__final_say_meter_score) -> _WhichOneofReturnType__final_say_meter_score | None: ...
 
 Global___CorpusAudit: _TypeAlias = CorpusAudit  # noqa: Y015
 
@@ -2040,6 +2066,7 @@ class Variant(_message.Message):
     PERSONA_FIELD_NUMBER: _builtins.int
     TRAFFIC_BPS_FIELD_NUMBER: _builtins.int
     CONTROL_FIELD_NUMBER: _builtins.int
+    MODIFICATIONS_FIELD_NUMBER: _builtins.int
     variant_id: _builtins.str
     """Unique within the experiment: lowercase letters, digits and dashes, at most 63."""
     persona: _builtins.str
@@ -2050,6 +2077,17 @@ class Variant(_message.Message):
     """Share of new sessions, in basis points (1 to 10000); all variants sum to 10000."""
     control: _builtins.bool
     """Exactly one variant is the control."""
+    @_builtins.property
+    def modifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromptPatch]:
+        """What this arm changes in what its persona is told: structured edits
+        (operation PATCH_OPERATION_EDIT_PART with part, edit, find_text, text,
+        words_per_turn, checked like CreatePromptPatch's), with no archetype and no
+        scope (they reach the variant's persona only). RenderPrompt for a session
+        assigned this variant applies them after the active patches. A part that
+        does not exist, an edit that does not fit it or a target text absent from
+        the persona: INVALID_ARGUMENT naming the field, nothing created.
+        """
+
     def __init__(
         self,
         *,
@@ -2057,10 +2095,11 @@ class Variant(_message.Message):
         persona: _builtins.str = ...,
         traffic_bps: _builtins.int = ...,
         control: _builtins.bool = ...,
+        modifications: _abc.Iterable[Global___PromptPatch] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "persona", b"persona", "traffic_bps", b"traffic_bps", "variant_id", b"variant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "modifications", b"modifications", "persona", b"persona", "traffic_bps", b"traffic_bps", "variant_id", b"variant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2147,6 +2186,7 @@ class Experiment(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PROMOTED_PATCHES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "experiments/{experiment_id}". Output only."""
     display_name: _builtins.str
@@ -2195,6 +2235,15 @@ class Experiment(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When it was promoted or stopped."""
 
+    @_builtins.property
+    def promoted_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output only. When PROMOTED with a variant that has modifications: the
+        patches ("patches/{patch_id}", origin EXPERIMENT_PROMOTION) made ACTIVE for
+        its persona with them. The persona service is then told, through an outbox,
+        to write a version of the persona recording the promotion
+        (PersonaVersion.promotion: experiment, variants, figures, these patches).
+        """
+
     def __init__(
         self,
         *,
@@ -2215,10 +2264,11 @@ class Experiment(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        promoted_patches: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence_level", b"confidence_level", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "end_time", b"end_time", "etag", b"etag", "horizon_samples", b"horizon_samples", "metric", b"metric", "min_samples", b"min_samples", "name", b"name", "results", b"results", "state", b"state", "stop_reason", b"stop_reason", "test_method", b"test_method", "update_time", b"update_time", "variants", b"variants", "winner_variant", b"winner_variant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence_level", b"confidence_level", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "end_time", b"end_time", "etag", b"etag", "horizon_samples", b"horizon_samples", "metric", b"metric", "min_samples", b"min_samples", "name", b"name", "promoted_patches", b"promoted_patches", "results", b"results", "state", b"state", "stop_reason", b"stop_reason", "test_method", b"test_method", "update_time", b"update_time", "variants", b"variants", "winner_variant", b"winner_variant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2990,6 +3040,7 @@ class ListActivePatchesRequest(_message.Message):
     ARCHETYPE_FIELD_NUMBER: _builtins.int
     TARGETS_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
     archetype: _builtins.str
     """"archetypes/{archetype_id}" of the persona being rendered; empty returns only
     the patches for all archetypes.
@@ -2999,6 +3050,12 @@ class ListActivePatchesRequest(_message.Message):
     that call for reinforcement, each as a structured patch of that persona
     ("patches/module-{persona_id}-{module}", origin LEARNED_MODULE) whose text
     says its confidence. Held, retired and draft modules are not given.
+    """
+    session: _builtins.str
+    """"sessions/{session_id}" being rendered: also the modifications of the
+    variant the session was assigned in an experiment of this persona, last, as
+    patches of origin EXPERIMENT_VARIANT
+    ("patches/experiment-{experiment_id}-{variant_id}-{index}").
     """
     @_builtins.property
     def targets(self) -> _containers.RepeatedScalarFieldContainer[Global___PatchTarget.ValueType]:
@@ -3010,10 +3067,11 @@ class ListActivePatchesRequest(_message.Message):
         archetype: _builtins.str = ...,
         targets: _abc.Iterable[Global___PatchTarget.ValueType] | None = ...,
         persona: _builtins.str = ...,
+        session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "persona", b"persona", "targets", b"targets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "persona", b"persona", "session", b"session", "targets", b"targets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3025,8 +3083,15 @@ class ListActivePatchesResponse(_message.Message):
 
     PATCHES_FIELD_NUMBER: _builtins.int
     ACTIVE_SET_ETAG_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
     active_set_etag: _builtins.str
     """Changes whenever the set of active patches changes; callers may cache by it."""
+    experiment: _builtins.str
+    """With a session assigned a variant of the persona: its experiment
+    ("experiments/{experiment_id}") and variant. Empty otherwise.
+    """
+    experiment_variant: _builtins.str
     @_builtins.property
     def patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromptPatch]:
         """ACTIVE patches: those for all archetypes first, then the archetype's own; each
@@ -3038,10 +3103,12 @@ class ListActivePatchesResponse(_message.Message):
         *,
         patches: _abc.Iterable[Global___PromptPatch] | None = ...,
         active_set_etag: _builtins.str = ...,
+        experiment: _builtins.str = ...,
+        experiment_variant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_set_etag", b"active_set_etag", "patches", b"patches"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_set_etag", b"active_set_etag", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "patches", b"patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -119,6 +119,8 @@ class _ChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeKind
     CHANGE_KIND_DELETE: _ChangeKind.ValueType  # 3
     CHANGE_KIND_UNDELETE: _ChangeKind.ValueType  # 4
     CHANGE_KIND_ROLLBACK: _ChangeKind.ValueType  # 5
+    CHANGE_KIND_VARIANT_PROMOTION: _ChangeKind.ValueType  # 90
+    """An experiment promoted a variant of the persona (PersonaVersion.promotion)."""
 
 class ChangeKind(_ChangeKind, metaclass=_ChangeKindEnumTypeWrapper):
     """What wrote a persona version."""
@@ -129,6 +131,8 @@ CHANGE_KIND_UPDATE: ChangeKind.ValueType  # 2
 CHANGE_KIND_DELETE: ChangeKind.ValueType  # 3
 CHANGE_KIND_UNDELETE: ChangeKind.ValueType  # 4
 CHANGE_KIND_ROLLBACK: ChangeKind.ValueType  # 5
+CHANGE_KIND_VARIANT_PROMOTION: ChangeKind.ValueType  # 90
+"""An experiment promoted a variant of the persona (PersonaVersion.promotion)."""
 Global___ChangeKind: _TypeAlias = ChangeKind  # noqa: Y015
 
 class _PatchSource:
@@ -488,6 +492,7 @@ class PersonaVersion(_message.Message):
     RESTORED_REVISION_FIELD_NUMBER: _builtins.int
     SNAPSHOT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PROMOTION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "personas/{persona_id}/versions/{revision}"."""
     revision: _builtins.int
@@ -500,6 +505,10 @@ class PersonaVersion(_message.Message):
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def promotion(self) -> Global___VariantPromotion:
+        """With CHANGE_KIND_VARIANT_PROMOTION: which experiment promoted what, on which figures."""
+
     def __init__(
         self,
         *,
@@ -509,14 +518,99 @@ class PersonaVersion(_message.Message):
         restored_revision: _builtins.int = ...,
         snapshot: Global___Persona | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        promotion: Global___VariantPromotion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "snapshot", b"snapshot"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "promotion", b"promotion", "snapshot", b"snapshot"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_kind", b"change_kind", "create_time", b"create_time", "name", b"name", "restored_revision", b"restored_revision", "revision", b"revision", "snapshot", b"snapshot"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_kind", b"change_kind", "create_time", b"create_time", "name", b"name", "promotion", b"promotion", "restored_revision", b"restored_revision", "revision", b"revision", "snapshot", b"snapshot"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PersonaVersion: _TypeAlias = PersonaVersion  # noqa: Y015
+
+@_typing.final
+class VariantPromotion(_message.Message):
+    """Where a promoted variant comes from: the experiment, its variants' figures and
+    the patches that carry the winner's modifications.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    WINNER_VARIANT_FIELD_NUMBER: _builtins.int
+    CONTROL_VARIANT_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    FIGURES_FIELD_NUMBER: _builtins.int
+    PATCHES_FIELD_NUMBER: _builtins.int
+    experiment: _builtins.str
+    """"experiments/{experiment_id}" (learning service). Required."""
+    winner_variant: _builtins.str
+    """The promoted variant. Required."""
+    control_variant: _builtins.str
+    """The variant it was compared with."""
+    metric: _builtins.str
+    """The experiment's metric, e.g. "EXPERIMENT_METRIC_SAY_METER_SCORE"."""
+    @_builtins.property
+    def figures(self) -> _containers.RepeatedCompositeFieldContainer[Global___VariantFigures]:
+        """One per variant, at most 10."""
+
+    @_builtins.property
+    def patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The patches ("patches/{patch_id}") now active for the persona with the
+        winner's modifications, at most 50.
+        """
+
+    def __init__(
+        self,
+        *,
+        experiment: _builtins.str = ...,
+        winner_variant: _builtins.str = ...,
+        control_variant: _builtins.str = ...,
+        metric: _builtins.str = ...,
+        figures: _abc.Iterable[Global___VariantFigures] | None = ...,
+        patches: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control_variant", b"control_variant", "experiment", b"experiment", "figures", b"figures", "metric", b"metric", "patches", b"patches", "winner_variant", b"winner_variant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VariantPromotion: _TypeAlias = VariantPromotion  # noqa: Y015
+
+@_typing.final
+class VariantFigures(_message.Message):
+    """One variant's figures when the experiment decided."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIANT_ID_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    MEAN_FIELD_NUMBER: _builtins.int
+    EFFECT_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    variant_id: _builtins.str
+    samples: _builtins.int
+    mean: _builtins.float
+    effect: _builtins.float
+    """Mean minus the control's mean."""
+    p_value: _builtins.float
+    def __init__(
+        self,
+        *,
+        variant_id: _builtins.str = ...,
+        samples: _builtins.int = ...,
+        mean: _builtins.float = ...,
+        effect: _builtins.float = ...,
+        p_value: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effect", b"effect", "mean", b"mean", "p_value", b"p_value", "samples", b"samples", "variant_id", b"variant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VariantFigures: _TypeAlias = VariantFigures  # noqa: Y015
 
 @_typing.final
 class Scenario(_message.Message):
@@ -919,6 +1013,59 @@ class RollbackPersonaRequest(_message.Message):
 Global___RollbackPersonaRequest: _TypeAlias = RollbackPersonaRequest  # noqa: Y015
 
 @_typing.final
+class RecordVariantPromotionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"personas/{persona_id}"."""
+    request_id: _builtins.str
+    @_builtins.property
+    def promotion(self) -> Global___VariantPromotion: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        promotion: Global___VariantPromotion | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "promotion", b"promotion", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordVariantPromotionRequest: _TypeAlias = RecordVariantPromotionRequest  # noqa: Y015
+
+@_typing.final
+class RecordVariantPromotionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def persona(self) -> Global___Persona: ...
+    @_builtins.property
+    def version(self) -> Global___PersonaVersion:
+        """The version written, or the one an earlier call for the experiment wrote."""
+
+    def __init__(
+        self,
+        *,
+        persona: Global___Persona | None = ...,
+        version: Global___PersonaVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona", "version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordVariantPromotionResponse: _TypeAlias = RecordVariantPromotionResponse  # noqa: Y015
+
+@_typing.final
 class SearchPersonasRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1009,8 +1156,9 @@ class RenderPromptRequest(_message.Message):
     candidate is added to the system prompt as a bounded section.
     """
     session: _builtins.str
-    """"sessions/{session_id}"; optional, needs candidate: the session's own working
-    memory is added too.
+    """"sessions/{session_id}"; optional. With candidate, the session's own working
+    memory is added too. The modifications of the experiment variant the session
+    was assigned (learning service) are applied after the active patches.
     """
     def __init__(
         self,
@@ -1073,6 +1221,8 @@ class RenderPromptResponse(_message.Message):
     MEMORY_SOURCE_FIELD_NUMBER: _builtins.int
     MEMORY_TRUNCATED_FIELD_NUMBER: _builtins.int
     PATCHES_AGE_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1083,6 +1233,11 @@ class RenderPromptResponse(_message.Message):
     memory_source: _memory_service_pb2.MemorySource.ValueType
     memory_truncated: _builtins.bool
     """True when items were left out to keep the section within its size budget."""
+    experiment: _builtins.str
+    """With a session assigned an experiment variant of this persona: the
+    experiment ("experiments/{experiment_id}") and the variant applied.
+    """
+    experiment_variant: _builtins.str
     @_builtins.property
     def applied_patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPatch]: ...
     @_builtins.property
@@ -1108,10 +1263,12 @@ class RenderPromptResponse(_message.Message):
         memory_source: _memory_service_pb2.MemorySource.ValueType = ...,
         memory_truncated: _builtins.bool = ...,
         patches_age: _duration_pb2.Duration | None = ...,
+        experiment: _builtins.str = ...,
+        experiment_variant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["patches_age", b"patches_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -115,6 +115,11 @@ class PersonaServiceStub:
                 request_serializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RollbackPersonaRequest.SerializeToString,
                 response_deserializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RollbackPersonaResponse.FromString,
                 _registered_method=True)
+        self.RecordVariantPromotion = channel.unary_unary(
+                '/sparring.persona.v1.PersonaService/RecordVariantPromotion',
+                request_serializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RecordVariantPromotionRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RecordVariantPromotionResponse.FromString,
+                _registered_method=True)
         self.SearchPersonas = channel.unary_unary(
                 '/sparring.persona.v1.PersonaService/SearchPersonas',
                 request_serializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.SearchPersonasRequest.SerializeToString,
@@ -269,6 +274,17 @@ class PersonaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordVariantPromotion(self, request, context):
+        """Writes a new version of the persona recording that an experiment promoted a
+        variant of it (the learning service calls it when its sequential test
+        decides): its fields stay as they are, the promoted modifications being the
+        persona's patches from then on; the version carries the provenance. Once per
+        experiment: a repeat returns the persona as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SearchPersonas(self, request, context):
         """Searches live personas by name, description, domain and belief, best match first.
         """
@@ -387,6 +403,11 @@ def add_PersonaServiceServicer_to_server(servicer, server):
                     servicer.RollbackPersona,
                     request_deserializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RollbackPersonaRequest.FromString,
                     response_serializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RollbackPersonaResponse.SerializeToString,
+            ),
+            'RecordVariantPromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordVariantPromotion,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RecordVariantPromotionRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_persona__service__pb2.RecordVariantPromotionResponse.SerializeToString,
             ),
             'SearchPersonas': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchPersonas,
@@ -718,6 +739,33 @@ class PersonaService:
             '/sparring.persona.v1.PersonaService/RollbackPersona',
             sparring_dot_persona_dot_v1_dot_persona__service__pb2.RollbackPersonaRequest.SerializeToString,
             sparring_dot_persona_dot_v1_dot_persona__service__pb2.RollbackPersonaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordVariantPromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.PersonaService/RecordVariantPromotion',
+            sparring_dot_persona_dot_v1_dot_persona__service__pb2.RecordVariantPromotionRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_persona__service__pb2.RecordVariantPromotionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -87,6 +87,13 @@ class PersonaServiceStub:
     """Lists the versions of a persona, newest first."""
     RollbackPersona: _grpc.UnaryUnaryMultiCallable[_persona_service_pb2.RollbackPersonaRequest, _persona_service_pb2.RollbackPersonaResponse]
     """Makes the persona equal to an earlier version by writing a new version."""
+    RecordVariantPromotion: _grpc.UnaryUnaryMultiCallable[_persona_service_pb2.RecordVariantPromotionRequest, _persona_service_pb2.RecordVariantPromotionResponse]
+    """Writes a new version of the persona recording that an experiment promoted a
+    variant of it (the learning service calls it when its sequential test
+    decides): its fields stay as they are, the promoted modifications being the
+    persona's patches from then on; the version carries the provenance. Once per
+    experiment: a repeat returns the persona as it is.
+    """
     SearchPersonas: _grpc.UnaryUnaryMultiCallable[_persona_service_pb2.SearchPersonasRequest, _persona_service_pb2.SearchPersonasResponse]
     """Searches live personas by name, description, domain and belief, best match first."""
     RenderPrompt: _grpc.UnaryUnaryMultiCallable[_persona_service_pb2.RenderPromptRequest, _persona_service_pb2.RenderPromptResponse]
@@ -169,6 +176,13 @@ class PersonaServiceAsyncStub(PersonaServiceStub):
     """Lists the versions of a persona, newest first."""
     RollbackPersona: _aio.UnaryUnaryMultiCallable[_persona_service_pb2.RollbackPersonaRequest, _persona_service_pb2.RollbackPersonaResponse]  # type: ignore[assignment]
     """Makes the persona equal to an earlier version by writing a new version."""
+    RecordVariantPromotion: _aio.UnaryUnaryMultiCallable[_persona_service_pb2.RecordVariantPromotionRequest, _persona_service_pb2.RecordVariantPromotionResponse]  # type: ignore[assignment]
+    """Writes a new version of the persona recording that an experiment promoted a
+    variant of it (the learning service calls it when its sequential test
+    decides): its fields stay as they are, the promoted modifications being the
+    persona's patches from then on; the version carries the provenance. Once per
+    experiment: a repeat returns the persona as it is.
+    """
     SearchPersonas: _aio.UnaryUnaryMultiCallable[_persona_service_pb2.SearchPersonasRequest, _persona_service_pb2.SearchPersonasResponse]  # type: ignore[assignment]
     """Searches live personas by name, description, domain and belief, best match first."""
     RenderPrompt: _aio.UnaryUnaryMultiCallable[_persona_service_pb2.RenderPromptRequest, _persona_service_pb2.RenderPromptResponse]  # type: ignore[assignment]
@@ -302,6 +316,19 @@ class PersonaServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_persona_service_pb2.RollbackPersonaResponse, _abc.Awaitable[_persona_service_pb2.RollbackPersonaResponse]]:
         """Makes the persona equal to an earlier version by writing a new version."""
+
+    @_abc_1.abstractmethod
+    def RecordVariantPromotion(
+        self,
+        request: _persona_service_pb2.RecordVariantPromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_persona_service_pb2.RecordVariantPromotionResponse, _abc.Awaitable[_persona_service_pb2.RecordVariantPromotionResponse]]:
+        """Writes a new version of the persona recording that an experiment promoted a
+        variant of it (the learning service calls it when its sequential test
+        decides): its fields stay as they are, the promoted modifications being the
+        persona's patches from then on; the version carries the provenance. Once per
+        experiment: a repeat returns the persona as it is.
+        """
 
     @_abc_1.abstractmethod
     def SearchPersonas(

@@ -197,6 +197,8 @@ class Session(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     INTERVIEWER_FIELD_NUMBER: _builtins.int
     GATEWAY_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}". Output only."""
     candidate: _builtins.str
@@ -254,6 +256,14 @@ class Session(_message.Message):
     of the organization to open its stream is assigned. Any other gateway is
     refused (PERMISSION_DENIED).
     """
+    experiment: _builtins.str
+    """Output only. The running experiment ("experiments/{experiment_id}", learning
+    service) with a variant of this persona when the session was created, and
+    the variant it assigned the session (deterministic by session id). Both
+    empty when the persona was under no experiment, or when the learning
+    service did not answer in time (the session then plays the control).
+    """
+    experiment_variant: _builtins.str
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When the session was created."""
@@ -288,10 +298,12 @@ class Session(_message.Message):
         etag: _builtins.str = ...,
         interviewer: _builtins.str = ...,
         gateway: _builtins.str = ...,
+        experiment: _builtins.str = ...,
+        experiment_variant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "candidate", b"candidate", "current_persona", b"current_persona", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_interval", b"analysis_interval", "blueprint", b"blueprint", "candidate", b"candidate", "current_persona", b"current_persona", "end_reason", b"end_reason", "end_time", b"end_time", "etag", b"etag", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "gateway", b"gateway", "interviewer", b"interviewer", "last_durable_sequence", b"last_durable_sequence", "message_count", b"message_count", "name", b"name", "persona", b"persona", "persona_revision", b"persona_revision", "round_number", b"round_number", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
