@@ -30,7 +30,6 @@ from persona_svc.adapters.provider_calls import (
 )
 from persona_svc.domain import live_control
 from persona_svc.domain.voice_agents import AgentSpec, Connection
-from svckit.errors import FailedPrecondition
 
 T = TypeVar("T")
 KEY_SETTING = "PERSONA_ELEVENLABS_API_KEY"
@@ -63,10 +62,7 @@ class ElevenLabsProvider:
         self._calls = calls
 
     def check_configured(self) -> None:
-        if not self._configured:
-            raise FailedPrecondition(f"the {self.name} voice provider has no API key: set {KEY_SETTING}",
-                                     reason="PROVIDER_NOT_CONFIGURED",
-                                     metadata={"provider": self.name, "setting": KEY_SETTING})
+        self._calls.require_key(self._configured)
 
     async def create_agent(self, spec: AgentSpec) -> str:
         config = conversation_config(spec)

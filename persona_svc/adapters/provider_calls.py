@@ -96,6 +96,13 @@ class ProviderCalls:
         self._max_retries = max_retries
         self._budget = budget_seconds
 
+    def require_key(self, configured: bool) -> None:
+        """Refuses, before any request, a provider chosen without its API key."""
+        if not configured:
+            raise FailedPrecondition(f"the {self._provider} voice provider has no API key: set {self._key_setting}",
+                                     reason="PROVIDER_NOT_CONFIGURED",
+                                     metadata={"provider": self._provider, "setting": self._key_setting})
+
     async def call(self, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()`` (which raises ProviderFailure for what went wrong) until it succeeds or may not be tried
         again; then a domain error."""

@@ -24,7 +24,7 @@ from persona_svc.adapters.provider_calls import (
 from persona_svc.domain import live_control
 from persona_svc.domain.model import VoiceSettings
 from persona_svc.domain.voice_agents import AgentSpec, Connection
-from svckit.errors import DomainError, FailedPrecondition
+from svckit.errors import DomainError
 
 T = TypeVar("T")
 KEY_SETTING = "PERSONA_RETELL_API_KEY"
@@ -71,10 +71,7 @@ class RetellProvider:
         self._calls = calls
 
     def check_configured(self) -> None:
-        if not self._configured:
-            raise FailedPrecondition(f"the {self.name} voice provider has no API key: set {KEY_SETTING}",
-                                     reason="PROVIDER_NOT_CONFIGURED",
-                                     metadata={"provider": self.name, "setting": KEY_SETTING})
+        self._calls.require_key(self._configured)
 
     async def create_agent(self, spec: AgentSpec) -> str:
         async def create_llm() -> str:
