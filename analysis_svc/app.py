@@ -67,10 +67,12 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     others = {openai_engine.name: openai_engine} if openai_engine else {}
     default_engine = settings.engine if openai_engine else LocalEngine.name
     access = SessionAccess(SessionDirectory(transcripts, settings.session_cache_size))
-    contexts = CallContexts(transcripts, security.link(settings.persona_address), settings.transcript_timeout_seconds,
+    # One channel to the persona service, shared by every client of it; closed once, last (with the policies).
+    persona_link = security.link(settings.persona_address)
+    contexts = CallContexts(transcripts, persona_link, settings.transcript_timeout_seconds,
                             settings.session_cache_size)
     rules = SwitchingRules(database, TranscriptHandoffs(transcript, settings.transcript_timeout_seconds))
-    policies = SafetyPolicyReader(security.link(settings.persona_address), POLICY_READ_SECONDS, POLICY_CACHE_SECONDS,
+    policies = SafetyPolicyReader(persona_link, POLICY_READ_SECONDS, POLICY_CACHE_SECONDS,
                                   POLICY_CACHE_ENTRIES)
     moderation = OpenAIModeration(OpenAIJson(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
                                              settings.openai_timeout_seconds, settings.openai_max_retries)) \
@@ -79,7 +81,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
                         contexts, rules, policies, moderation)
     commands = TranscriptCommands(transcript, settings.transcript_timeout_seconds)
     actions = SuggestionActions(database, commands, access, rules)
-    personas = PersonaProfiles(security.link(settings.persona_address), settings.transcript_timeout_seconds)
+    personas = PersonaProfiles(persona_link, settings.transcript_timeout_seconds)
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine),
                     analyses)
     watchers = Watchers(analyses, audits)
@@ -115,7 +117,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcript.close, personas.close, contexts.close, policies.close])
+    app.on_close.extend([listener.stop, transcript.close, policies.close])
     return app
 
 

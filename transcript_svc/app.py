@@ -77,9 +77,10 @@ def add_servicers(server: grpc.aio.Server, transcripts: TranscriptServicer, hand
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     database_url = settings.database_url or ""
     security = Security(settings, PERMISSIONS)
+    # One channel to the persona service, shared by every client of it; closed once, last (with the policies).
     persona_link = security.link(settings.persona_address)
     personas = PersonaClient(persona_link, settings.persona_timeout_seconds)
-    policies = SafetyPolicyReader(security.link(settings.persona_address), settings.safety_policy_timeout_seconds,
+    policies = SafetyPolicyReader(persona_link, settings.safety_policy_timeout_seconds,
                                   settings.safety_policy_cache_seconds, settings.safety_policy_cache_entries)
     experiments = None
     if settings.learning_address:
@@ -93,7 +94,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                              PageTokens.from_secret(settings.page_token_secret))
     expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
                             settings.approval_sweep_timeout_seconds)
-    voice_agents = VoiceAgentClient(security.link(settings.persona_address), settings.voice_agent_timeout_seconds)
+    voice_agents = VoiceAgentClient(persona_link, settings.voice_agent_timeout_seconds)
     voice_rounds = VoiceRounds(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
     handoffs = Handoffs(transcripts.uow, transcripts.read,
@@ -111,12 +112,12 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     }
     protection = PiiProtection(PiiProtector(settings.pii_secret.encode()))
     await expiry.start()
-    closers = [expiry.stop, committer.stop, personas.close, policies.close, voice_agents.close]
+    closers = [expiry.stop, committer.stop]
     if experiments is not None:
         closers.append(experiments.close)
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
-        memory = MemoryClient(security.link(settings.persona_address), settings.persona_timeout_seconds)
+        memory = MemoryClient(persona_link, settings.persona_timeout_seconds)
 
         async def deliver(organization: str, kind: str, session_id: str, up_to_sequence: int) -> None:
             if kind == FACTS_KIND:
@@ -129,7 +130,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         dispatcher = transcript_outbox(engine, deliver, settings.outbox_max_attempts)
         channels[OUTBOX_CHANNEL] = dispatcher.wake
         await dispatcher.start()
-        closers += [dispatcher.stop, analysis.close, memory.close]
+        closers += [dispatcher.stop, analysis.close]
     else:
         log.warning("TRANSCRIPT_ANALYSIS_ADDRESS is not set: analysis requests wait in the outbox")
     # Announcements made while LISTEN was down are caught up on reconnect (the first connect has nothing to miss).
@@ -137,6 +138,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         await live.resync()
         await approval_watch.resync()
 
+    closers.append(policies.close)  # the persona channel: its clients are done by now
     listener = PgListener("transcript", database_url, channels, on_connected=resync)
     await listener.start()
     stream = StreamSessionHandler(transcripts, Recording(committer), policies, protection, live, settings.max_in_flight,

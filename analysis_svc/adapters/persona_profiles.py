@@ -31,6 +31,3 @@ class PersonaProfiles:
             if facts is not None else ScenarioFacts(),
         )
         return AuditedPersona(persona.name, persona.display_name, profile)
-
-    async def close(self) -> None:
-        await self._client.close()

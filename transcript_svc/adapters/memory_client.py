@@ -24,6 +24,3 @@ class MemoryClient:
             parent=f"{session.persona}/{session.candidate}", session=session.resource_name,
             messages=[pb.SessionMessage(sequence=m.sequence, role=_ROLES[m.role], text=m.text) for m in messages],
             request_id=f"facts-{session.id}"), **self._link.options(self._timeout, session.organization))
-
-    async def close(self) -> None:
-        await self._link.close()

@@ -61,6 +61,3 @@ class VoiceAgentClient:
         return AgentGrant(provider=agent.provider, voice_agent=agent.name, provider_agent_id=agent.provider_agent_id,
                           signed_url=reply.connection.signed_url, access_token=reply.connection.access_token,
                           reused=reply.reused)
-
-    async def close(self) -> None:
-        await self._link.close()
