@@ -11,7 +11,7 @@ from analysis_svc.service_layer.session_access import ACTORS, SessionAccess
 from svckit.errors import EtagMismatch, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from svckit.usecase import Mutation, run_idempotent
 
-if TYPE_CHECKING:  # the rules resolve the suggestions they apply themselves with this module's _resolve
+if TYPE_CHECKING:  # the rules resolve the suggestions they apply themselves with resolve_suggestion
     from analysis_svc.service_layer.switching_rules import SwitchingRules
 
 _APPLICABLE = {"context_injection", "curveball", "handoff"}
@@ -45,7 +45,7 @@ class SuggestionActions:
             else:
                 command = await self._commands.send(mutation.caller.organization, session_id, name,
                                                     current.suggestion)
-            return await _resolve(uow, mutation.caller.organization, current, "applied", command=command)
+            return await resolve_suggestion(uow, mutation.caller.organization, current, "applied", command=command)
 
         return await self._act(session_id, suggestion_id, etag, mutation, "ApplySuggestion", action)
 
@@ -59,7 +59,7 @@ class SuggestionActions:
                 return current
             if current.state == "applied":
                 raise _already_applied(f"sessions/{session_id}/suggestions/{suggestion_id}", current)
-            return await _resolve(uow, mutation.caller.organization, current, "dismissed", reason=reason)
+            return await resolve_suggestion(uow, mutation.caller.organization, current, "dismissed", reason=reason)
 
         return await self._act(session_id, suggestion_id, etag, mutation, "DismissSuggestion", action)
 
@@ -88,8 +88,8 @@ def _already_applied(name: str, current: StoredSuggestion) -> FailedPrecondition
                               metadata={"command": current.command})
 
 
-async def _resolve(uow: UnitOfWork, organization: str, current: StoredSuggestion, state: str, *, command: str = "",
-                   reason: str = "") -> StoredSuggestion:
+async def resolve_suggestion(uow: UnitOfWork, organization: str, current: StoredSuggestion, state: str, *,
+                             command: str = "", reason: str = "") -> StoredSuggestion:
     resolved = await uow.analyses.resolve(organization, current.id, state, command=command, reason=reason)
     await uow.announce(f"{organization}/{current.session_id}:suggestion:{current.id}")
     return resolved

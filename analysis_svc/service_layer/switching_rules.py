@@ -14,7 +14,7 @@ from analysis_svc.domain.model import StoredAnalysis
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
 from analysis_svc.domain.switching import LiveMoment, SwitchingRule, check_rule, rule_that_fires
 from analysis_svc.service_layer.ports import Database, HandoffStarter, UnitOfWork
-from analysis_svc.service_layer.suggestion_actions import _resolve as resolve_suggestion
+from analysis_svc.service_layer.suggestion_actions import resolve_suggestion
 from svckit.errors import AlreadyExists, DomainError, FailedPrecondition, NotFound, Violations
 from svckit.names import check_resource_id
 from svckit.usecase import Mutation, run_idempotent
