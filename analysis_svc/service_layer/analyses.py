@@ -132,10 +132,10 @@ class Analyses:
             return existing, True
         started = time.perf_counter()
         size = window_size or DEFAULT_WINDOW
-        window, made, context, kept = await asyncio.gather(
+        window, (made, kept), context = await asyncio.gather(
             self._transcripts.window(organization, session_id, up_to_sequence, size),
-            self._made_labels(organization, session_id), self._contexts.context(organization, session_id),
-            self._kept_measures(organization, session_id, up_to_sequence or MAX_SEQUENCE))
+            self._reading_state(organization, session_id, up_to_sequence or MAX_SEQUENCE),
+            self._contexts.context(organization, session_id))
         _check_window(session_id, up_to_sequence, window)
         kept_up_to = kept.up_to_sequence if kept else 0
         if window.turns[0].sequence > kept_up_to + 1 and len(window.turns) == size:
@@ -159,11 +159,11 @@ class Analyses:
         if not call.turns or await self._by_trigger(organization, session_id, FINAL_TRIGGER) is not None:
             return
         started = time.perf_counter()
-        made, context = await asyncio.gather(self._made_labels(organization, session_id),
-                                             self._contexts.context(organization, session_id))
+        (made, kept), context = await asyncio.gather(
+            self._reading_state(organization, session_id, call.turns[-1].sequence),
+            self._contexts.context(organization, session_id))
         live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], made, context)
         # The messages after the last live reading are screened by this one.
-        kept = await self._kept_measures(organization, session_id, call.turns[-1].sequence)
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
                              measure(call.turns),
@@ -300,13 +300,13 @@ class Analyses:
         async with self._database.read() as uow:
             return await uow.analyses.by_trigger(organization, session_id, trigger_id)
 
-    async def _kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
+    async def _reading_state(self, organization: str, session_id: str,
+                             up_to_sequence: int) -> tuple[frozenset[str], KeptMeasures | None]:
+        """What a new reading builds on, in one read: the labels the session has had suggested, and the whole-call
+        measures kept by the last reading up to ``up_to_sequence``."""
         async with self._database.read() as uow:
-            return await uow.analyses.kept_measures(organization, session_id, up_to_sequence)
-
-    async def _made_labels(self, organization: str, session_id: str) -> frozenset[str]:
-        async with self._database.read() as uow:
-            return await uow.analyses.made_labels(organization, session_id)
+            return (await uow.analyses.made_labels(organization, session_id),
+                    await uow.analyses.kept_measures(organization, session_id, up_to_sequence))
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:
