@@ -12,9 +12,14 @@ from typing import TypeVar
 import httpx
 from elevenlabs import (
     AgentConfig,
+    AgentConfigOverrideConfig,
+    AgentPlatformSettingsRequestModel,
     AsyncElevenLabs,
     ConversationalConfig,
+    ConversationConfigClientOverrideConfigInput,
+    ConversationInitiationClientDataConfigInput,
     PromptAgentApiModelOutput,
+    PromptAgentApiModelOverrideConfig,
     TtsConversationalConfigOutput,
 )
 from elevenlabs.core.api_error import ApiError
@@ -50,6 +55,13 @@ def conversation_config(spec: AgentSpec) -> ConversationalConfig:
                                           speed=voice.speed))
 
 
+# A handoff's conversation starts with the new persona's prompt and first message with the packet folded in
+# (live_control.ELEVENLABS): ElevenLabs accepts these two overrides only from agents that allow them.
+HANDOFF_OVERRIDES = AgentPlatformSettingsRequestModel(overrides=ConversationInitiationClientDataConfigInput(
+    conversation_config_override=ConversationConfigClientOverrideConfigInput(agent=AgentConfigOverrideConfig(
+        first_message=True, prompt=PromptAgentApiModelOverrideConfig(prompt=True)))))
+
+
 class ElevenLabsProvider:
     name = "elevenlabs"
     live_controls = live_control.ELEVENLABS
@@ -69,8 +81,9 @@ class ElevenLabsProvider:
 
         async def create() -> str:
             reply = await self._client.conversational_ai.agents.create(
-                conversation_config=config, name=f"sparring {spec.persona_id} {spec.cache_key[:12]}",
-                tags=["sparring"], request_options=_NO_SDK_RETRIES)
+                conversation_config=config, platform_settings=HANDOFF_OVERRIDES,
+                name=f"sparring {spec.persona_id} {spec.cache_key[:12]}", tags=["sparring"],
+                request_options=_NO_SDK_RETRIES)
             return text_of(reply, "agent_id")
 
         return await self._calls.call("create_agent", lambda: _translated(create))

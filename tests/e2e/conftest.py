@@ -257,13 +257,10 @@ async def fake_retell():
 
 
 @pytest_asyncio.fixture(scope="session")
-async def voice_transcripts(database_url, engine, persona_schema, transcript_schema, transcript_settings,
-                            fake_elevenlabs, fake_retell):
-    """(transcript stub, voice agent stub) of a transcript server whose persona server has the fake ElevenLabs
+async def voice_servers(database_url, engine, persona_schema, transcript_schema, transcript_settings,
+                        fake_elevenlabs, fake_retell):
+    """(transcript address, persona address) of a transcript server whose persona server has the fake ElevenLabs
     and the fake Retell configured, over the test database."""
-    from sparring.persona.v1 import voice_agent_service_pb2_grpc
-    from sparring.transcript.v1 import transcript_service_pb2_grpc
-
     from tests import fake_elevenlabs as elevenlabs
     from tests import fake_retell as retell
     from transcript_svc.app import build as build_transcript
@@ -277,8 +274,34 @@ async def voice_transcripts(database_url, engine, persona_schema, transcript_sch
     await persona_app.start()
     transcript_app = await build_transcript(transcript_settings(persona_address=persona_app.address), engine)
     await transcript_app.start()
-    async with secure_channel(transcript_app.address) as channel, secure_channel(persona_app.address) as agents:
-        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
-               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(agents))
+    yield transcript_app.address, persona_app.address
     await transcript_app.stop(grace=1)
     await persona_app.stop(grace=1)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def voice_transcripts(voice_servers):
+    """(transcript stub, voice agent stub) of the ``voice_servers``."""
+    from sparring.persona.v1 import voice_agent_service_pb2_grpc
+    from sparring.transcript.v1 import transcript_service_pb2_grpc
+
+    transcript_address, persona_address = voice_servers
+    async with secure_channel(transcript_address) as channel, secure_channel(persona_address) as agents:
+        yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
+               voice_agent_service_pb2_grpc.VoiceAgentServiceStub(agents))
+
+
+@pytest_asyncio.fixture
+async def handoffs(transcript_server):
+    from sparring.transcript.v1 import handoff_service_pb2_grpc
+
+    async with secure_channel(transcript_server) as channel:
+        yield handoff_service_pb2_grpc.HandoffServiceStub(channel)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gateway_voice_agents(persona_server, connect):
+    """The persona service's voice agents as a self-hosted gateway reads them."""
+    from sparring.persona.v1 import voice_agent_service_pb2_grpc
+
+    return voice_agent_service_pb2_grpc.VoiceAgentServiceStub(connect(persona_server, token("gateway")))

@@ -27,12 +27,6 @@ REASON = "The candidate asked who signs off on the budget"
 
 
 @pytest_asyncio.fixture
-async def handoffs(transcript_server):
-    async with secure_channel(transcript_server) as channel:
-        yield handoff_service_pb2_grpc.HandoffServiceStub(channel)
-
-
-@pytest_asyncio.fixture
 async def analysed(transcript_settings, engine, transcript_schema, analysis_server):
     """A transcript replica that hands its analysis requests to the analysis service, as `make run` wires it:
     its transcript and handoff stubs."""

@@ -9,7 +9,6 @@ import asyncio
 
 import grpc
 import pytest
-import pytest_asyncio
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
 from sparring.persona.v1 import voice_agent_service_pb2_grpc
@@ -35,12 +34,6 @@ def agents_created() -> float:
                   outcome="ok")
 
 
-@pytest_asyncio.fixture(scope="module")
-async def gateway_voice_agents(persona_server, connect) -> voice_agent_service_pb2_grpc.VoiceAgentServiceStub:
-    """The persona service's voice agents as a self-hosted gateway reads them."""
-    return voice_agent_service_pb2_grpc.VoiceAgentServiceStub(connect(persona_server, token("gateway")))
-
-
 async def test_a_round_starts_with_the_persona_agent_which_a_gateway_reads_back(
         transcripts, voiced, gateway_voice_agents):
     persona = await voiced(config=persona_pb.PersonaConfig(
@@ -64,14 +57,15 @@ async def test_a_round_starts_with_the_persona_agent_which_a_gateway_reads_back(
     assert agent.voice == voice_pb.VoiceSettings(voice_id="21m00Tcm4TlvDq8ikWAM", tts_model="eleven_flash_v2_5",
                                                  language="de", stability=0.3, similarity_boost=0.75, speed=1.1)
     assert (await transcripts.GetVoiceRound(pb.GetVoiceRoundRequest(name=first.name))).voice_round == first
-    assert filled_live_controls(agent, 'Say "no" twice') == {
+    assert filled_live_controls(agent, 'Say "no" twice', voice_agent="voiceAgents/next", system_prompt="You are B.",
+                                first_message='Hi, "B" here.') == {
         "context_injection": ("system_message", {"role": "system", "content": 'Say "no" twice'}),
         "curveball": ("system_message", {"role": "system",
                                          "content": 'Raise this now, unprompted, in your own words: Say "no" twice'}),
         "difficulty_change": ("system_message", {"role": "system",
                                                  "content": "From now on play at difficulty 5. Be hostile."}),
-        "handoff": ("system_message", {"role": "system", "content": "The next issue to bring up, when the current "
-                                                                    'one is settled: Say "no" twice'})}
+        "handoff": ("new_agent", {"voice_agent": "voiceAgents/next", "messages": [
+            {"role": "system", "content": "You are B."}, {"role": "assistant", "content": 'Hi, "B" here.'}]})}
 
     ended = (await transcripts.EndVoiceRound(pb.EndVoiceRoundRequest(name=first.name))).voice_round
     second = await start(transcripts, session)

@@ -51,9 +51,11 @@ async def start_round(stub, session: pb.Session, provider: str = "", request_id:
     return reply.voice_round
 
 
-def filled_live_controls(agent, text: str = "Mention the budget freeze") -> dict[str, tuple[str, dict]]:
-    """command -> (provider message type, the message) of an agent's live controls, filled as a gateway fills them."""
-    values = {"text": text, "difficulty": "5", "difficulty_instructions": "Be hostile."}
+def filled_live_controls(agent, text: str = "Mention the budget freeze",
+                         **handoff: str) -> dict[str, tuple[str, dict]]:
+    """command -> (provider message type, the message) of an agent's live controls, filled as a gateway fills them;
+    ``handoff``: the values of a handoff's placeholders (see ``filled_handoff_control``)."""
+    values = {"text": text, "difficulty": "5", "difficulty_instructions": "Be hostile.", **handoff}
 
     def filled(template: str) -> dict:
         for name, value in values.items():
@@ -61,6 +63,16 @@ def filled_live_controls(agent, text: str = "Mention the budget freeze") -> dict
         return json.loads(template)
 
     return {c.command: (c.message_type, filled(c.template)) for c in agent.live_controls}
+
+
+def filled_handoff_control(agent, handoff) -> tuple[str, dict]:
+    """(provider message type, the message) of the agent's handoff live control, filled from a HANDOFF command's
+    handoff as a gateway fills it."""
+    voice = handoff.voice_agent
+    return filled_live_controls(
+        agent, system_prompt=handoff.system_prompt, first_message=handoff.first_message,
+        agent_id=voice.provider_agent_id, voice_agent=voice.voice_agent, signed_url=voice.signed_url,
+        access_token=voice.access_token)["handoff"]
 
 
 async def rounds_of(stub, session: pb.Session) -> list[pb.VoiceRound]:

@@ -13,7 +13,7 @@ from guardrails.policy import SAFE_DEFAULT, LivePolicy
 from svckit.errors import NotFound
 from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
 from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, SessionState, Utterance
-from transcript_svc.domain.voice_rounds import VoiceRound
+from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
 from transcript_svc.service_layer.ports import SessionFilters
 
 
@@ -160,10 +160,11 @@ class FakeVoiceRounds:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
 
-    async def end_live(self, organization: str, session_id: str, when: datetime) -> VoiceRound | None:
+    async def end_live(self, organization: str, session_id: str, when: datetime,
+                       reason: RoundEndReason) -> VoiceRound | None:
         for key, voice_round in self._store.voice_rounds.items():
             if key[:2] == (organization, session_id) and voice_round.live:
-                self._store.voice_rounds[key] = dataclasses.replace(voice_round, end_time=when)
+                self._store.voice_rounds[key] = dataclasses.replace(voice_round, end_time=when, end_reason=reason)
                 return self._store.voice_rounds[key]
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from transcript_svc.adapters.tables import metadata
-from transcript_svc.domain.voice_rounds import VoiceRound
+from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
 
 voice_rounds = sa.Table(
     "voice_rounds", metadata,
@@ -24,12 +25,16 @@ voice_rounds = sa.Table(
     sa.Column("agent_reused", sa.Boolean, nullable=False),
     sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("end_time", sa.DateTime(timezone=True)),
+    sa.Column("persona", sa.Text, nullable=False),
+    sa.Column("end_reason", sa.Text),
+    sa.Column("handoff", sa.Text, nullable=False),
 )
 _COLUMNS = [c for c in voice_rounds.c if c.name != "organization"]
 
 
 def _round(row: Any) -> VoiceRound:
-    return VoiceRound(**{column.name: getattr(row, column.name) for column in _COLUMNS})
+    voice_round = VoiceRound(**{column.name: getattr(row, column.name) for column in _COLUMNS})
+    return replace(voice_round, end_reason=RoundEndReason(row.end_reason) if row.end_reason else None)
 
 
 class VoiceRoundRepository:
@@ -58,11 +63,12 @@ class VoiceRoundRepository:
         await self._c.execute(voice_rounds.insert().values(
             organization=organization, **{column.name: getattr(voice_round, column.name) for column in _COLUMNS}))
 
-    async def end_live(self, organization: str, session_id: str, when: datetime) -> VoiceRound | None:
+    async def end_live(self, organization: str, session_id: str, when: datetime,
+                       reason: RoundEndReason) -> VoiceRound | None:
         """Ends the session's live round, if it has one; returns it ended."""
         row = (await self._c.execute(
             voice_rounds.update().where(*self._of(organization, session_id), voice_rounds.c.end_time.is_(None))
-            .values(end_time=when).returning(*_COLUMNS))).first()
+            .values(end_time=when, end_reason=reason.value).returning(*_COLUMNS))).first()
         return _round(row) if row else None
 
     async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from svckit.errors import Violations
+from transcript_svc.domain.voice_rounds import AgentGrant
 
 if TYPE_CHECKING:  # the session model names Handoff in its commands
     from transcript_svc.domain.model import Message
@@ -44,6 +45,15 @@ class PendingAction:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffVoice:
+    """The new persona's voice agent a handoff moves a live voice call to: the round it opened and how the gateway
+    connects to it."""
+
+    round_number: int
+    grant: AgentGrant
+
+
+@dataclass(frozen=True, slots=True)
 class Handoff:
     """A handoff and its packet; ``first_sequence`` is 0 until the gateway accepts it."""
 
@@ -65,6 +75,8 @@ class Handoff:
     create_time: datetime
     update_time: datetime
     first_sequence: int = 0
+    voice: HandoffVoice | None = None  # None when the session had no live voice round
+    failure_reason: str = ""
 
     @property
     def resource_name(self) -> str:

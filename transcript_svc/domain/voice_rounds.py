@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,12 @@ class AgentGrant:
     reused: bool
 
 
+class RoundEndReason(StrEnum):
+    ENDED = "ended"  # EndVoiceRound
+    SESSION_ENDED = "session_ended"
+    HANDOFF = "handoff"  # the call moved to another persona's agent, in the next round
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceRound:
     session_id: str
@@ -30,6 +37,9 @@ class VoiceRound:
     agent_reused: bool
     start_time: datetime
     end_time: datetime | None = None
+    persona: str = ""  # "personas/{id}" whose agent speaks in the round
+    end_reason: RoundEndReason | None = None  # None while live (and for rounds ended before reasons were kept)
+    handoff: str = ""  # "sessions/{id}/handoffs/{id}" that opened the round; "" for StartVoiceRound
 
     @property
     def resource_name(self) -> str:

@@ -25,7 +25,7 @@ from transcript_svc.domain.model import (
     Utterance,
     check_utterance_text,
 )
-from transcript_svc.domain.voice_rounds import VoiceRound
+from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
 from transcript_svc.entrypoints.handoff_convert import handoff_message
 
 _ROLES = {pb.ROLE_USER: Role.USER, pb.ROLE_ASSISTANT: Role.ASSISTANT}
@@ -234,10 +234,17 @@ def voice_round_ref(name: str, field: str = "name") -> tuple[str, int]:
     return session_id, int(number)
 
 
+_ROUND_END_REASONS = {RoundEndReason.ENDED: pb.VOICE_ROUND_END_REASON_ENDED,
+                      RoundEndReason.SESSION_ENDED: pb.VOICE_ROUND_END_REASON_SESSION_ENDED,
+                      RoundEndReason.HANDOFF: pb.VOICE_ROUND_END_REASON_HANDOFF}
+
+
 def voice_round_message(voice_round: VoiceRound) -> pb.VoiceRound:
     return pb.VoiceRound(
         name=voice_round.resource_name, round_number=voice_round.round_number, provider=voice_round.provider,
         voice_agent=voice_round.voice_agent, provider_agent_id=voice_round.provider_agent_id,
         signed_url=voice_round.signed_url, access_token=voice_round.access_token,
         agent_reused=voice_round.agent_reused,
-        start_time=timestamp(voice_round.start_time), end_time=timestamp(voice_round.end_time))
+        start_time=timestamp(voice_round.start_time), end_time=timestamp(voice_round.end_time),
+        persona=voice_round.persona, handoff=voice_round.handoff,
+        end_reason=_ROUND_END_REASONS[voice_round.end_reason] if voice_round.end_reason else None)

@@ -28,6 +28,7 @@ from transcript_svc.domain.handoff import (
     Handoff,
     HandoffRequest,
     HandoffState,
+    HandoffVoice,
     PendingAction,
     PendingActionKind,
     check_handoff_request,
@@ -36,20 +37,30 @@ from transcript_svc.domain.handoff import (
     summarize,
 )
 from transcript_svc.domain.model import Command, CommandSource, CommandState, CommandType, Session, SessionState
-from transcript_svc.service_layer.ports import HandoffPersonas, RecalledMemory, TranscriptUnitOfWork
+from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
+from transcript_svc.service_layer.ports import HandoffPersonas, RecalledMemory, TranscriptUnitOfWork, VoiceAgents
 from transcript_svc.service_layer.transcripts import check_may_command, check_may_read, session_ended, session_not_found
+from transcript_svc.service_layer.voice_rounds import open_round
 
 HANDOFFS_STARTED = Counter("sparring_handoffs_started_total", "Handoffs started, by whether a fallback took the call",
                            ["target"])
 HANDOFF_MEMORY_FALLBACKS = Counter(
     "sparring_handoff_memory_fallbacks_total",
     "Handoffs packed without the outgoing persona's memory, because the persona service did not give it")
+HANDOFF_VOICE_AGENTS = Counter(
+    "sparring_handoff_voice_agents_total",
+    "New personas' voice agents asked for by handoffs during a live voice round: reused, created, or failed (the "
+    "handoff failed)", ["outcome"])
 _LABEL_CHARS = 100
 _NO_MEMORY = RecalledMemory({}, (), ())
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _round_number(voice_round: VoiceRound | None) -> int:
+    return voice_round.round_number if voice_round is not None else 0
 
 
 def _check_may_hand_over(session: Session, to_persona: str, pending: str | None) -> None:
@@ -68,10 +79,11 @@ def _check_may_hand_over(session: Session, to_persona: str, pending: str | None)
 
 class Handoffs:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
-                 personas: HandoffPersonas) -> None:
+                 personas: HandoffPersonas, voice_agents: VoiceAgents) -> None:
         self.uow = uow
         self.read = read
         self._personas = personas
+        self._voice_agents = voice_agents
 
     async def start_handoff(self, session_id: str, request: HandoffRequest, handoff_id: str,
                             mutation: Mutation) -> Handoff:
@@ -87,6 +99,7 @@ class Handoffs:
             pending = await uow.handoffs.pending(organization, session_id)
             messages = await uow.messages.last(organization, session_id, None, SUMMARY_TURNS)
             unacknowledged = await uow.commands.unacknowledged(organization, session_id)
+            live = await uow.voice_rounds.live(organization, session_id)
         prepared: tuple[Handoff, Command] | None = None
         try:
             _check_may_hand_over(session, request.to_persona, pending)
@@ -100,6 +113,8 @@ class Handoffs:
             handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now, summarize(messages),
                                        [PendingAction(PendingActionKind.COMMAND, c.text or c.label, c.resource_name)
                                         for c in unacknowledged])
+            if live is not None:
+                handoff = await self._move_voice(organization, session, handoff, live)
             prepared = handoff, Command(
                 session_id=session_id, id=handoff.command_id, type=CommandType.HANDOFF, text=handoff.first_message,
                 label=f"Handoff to {handoff.accepted_persona}"[:_LABEL_CHARS], new_difficulty=0,
@@ -111,7 +126,9 @@ class Handoffs:
             if current is None:
                 raise session_not_found(session_id)
             _check_may_hand_over(current, request.to_persona, await uow.handoffs.pending(organization, session_id))
-            if prepared is None or current.playing_persona != session.playing_persona:
+            now_live = await uow.voice_rounds.live(organization, session_id)
+            if (prepared is None or current.playing_persona != session.playing_persona
+                    or _round_number(now_live) != _round_number(live)):
                 raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
                               "CONCURRENT_CHANGE")
             handoff, command = prepared
@@ -120,6 +137,10 @@ class Handoffs:
                                       reason="HANDOFF_EXISTS")
             await uow.handoffs.add(organization, handoff)
             await uow.commands.add(organization, command)
+            if handoff.voice is not None:  # the live round's call moves to the new agent, in the next round
+                await uow.voice_rounds.end_live(organization, session_id, handoff.create_time, RoundEndReason.HANDOFF)
+                await open_round(uow, organization, session_id, handoff.accepted_persona, handoff.voice.grant,
+                                 handoff.resource_name)
             await uow.sessions.hand_over(dataclasses.replace(
                 current, current_persona=handoff.accepted_persona, revision=current.revision + 1,
                 update_time=handoff.create_time))
@@ -171,6 +192,36 @@ class Handoffs:
             handoff, system_prompt=fold_into_prompt(rendered.system_prompt, handoff, from_name),
             first_message=handoff_first_message(rendered.first_message, target_name or "a colleague", from_name,
                                                 request.reason))
+
+    async def _move_voice(self, organization: str, session: Session, handoff: Handoff, live: VoiceRound) -> Handoff:
+        """The handoff with the new persona's voice agent at the live round's provider, which the next round opens
+        on. The agent is the persona's own, made of its plain prompt and reused like at any round start; the packet
+        stays in the handoff's prompt and first message, which the gateway gives the new conversation (the
+        provider's "handoff" live control): an agent per packet would be created at the provider, seconds long,
+        during the live call, at every handoff, and never reused. When no agent can be had, the handoff is stored
+        FAILED with the reason, nothing else changes, and the caller gets the error naming it."""
+        try:
+            grant = await self._voice_agents.provision(session.resource_name, handoff.accepted_persona,
+                                                       session.scenario, live.provider)
+        except DomainError as error:
+            HANDOFF_VOICE_AGENTS.labels("failed").inc()
+            failed = dataclasses.replace(handoff, state=HandoffState.FAILED, command_id="",
+                                         failure_reason=f"no voice agent for {handoff.accepted_persona} at "
+                                                        f"{live.provider}: {error.message}")
+            await self._record_failure(organization, failed)
+            error.metadata["handoff"] = failed.resource_name
+            raise
+        HANDOFF_VOICE_AGENTS.labels("reused" if grant.reused else "created").inc()
+        return dataclasses.replace(handoff, voice=HandoffVoice(round_number=live.round_number + 1, grant=grant))
+
+    async def _record_failure(self, organization: str, failed: Handoff) -> None:
+        """Stores the failed handoff alone: the session, its rounds and its commands stay as they were."""
+        async with self.uow() as uow:
+            if await uow.sessions.get(organization, failed.session_id, for_update=True) is None:
+                return
+            if await uow.handoffs.get(organization, failed.session_id, failed.id) is None:
+                await uow.handoffs.add(organization, failed)
+                await uow.commit()
 
     async def _target(self, session: Session, request: HandoffRequest) -> tuple[str, str]:
         """The persona that takes the call and its display name: the one requested, else the first usable

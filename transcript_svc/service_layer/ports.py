@@ -14,7 +14,7 @@ from svckit.usecase import RequestRecords
 from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import Handoff
 from transcript_svc.domain.model import Command, CommandState, ExperimentVariant, Message, Outcome, Session, Utterance
-from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
+from transcript_svc.domain.voice_rounds import AgentGrant, RoundEndReason, VoiceRound
 
 # Filters of ListSessions: persona, scenario, blueprint and state by value, start_from and start_to as times, and
 # participant: a subject that interviews or streams each session listed.
@@ -99,7 +99,8 @@ class VoiceRounds(Protocol):
 
     async def add(self, organization: str, voice_round: VoiceRound) -> None: ...
 
-    async def end_live(self, organization: str, session_id: str, when: datetime) -> VoiceRound | None: ...
+    async def end_live(self, organization: str, session_id: str, when: datetime,
+                       reason: RoundEndReason) -> VoiceRound | None: ...
 
     async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]: ...
 

@@ -38,6 +38,7 @@ from transcript_svc.domain.model import (
     check_command,
     check_gateway_subject,
 )
+from transcript_svc.domain.voice_rounds import RoundEndReason
 from transcript_svc.service_layer.ports import Experiments, Personas, SessionFilters, TranscriptUnitOfWork
 from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
@@ -220,7 +221,7 @@ class Transcripts:
             ended = dataclasses.replace(current, state=SessionState.ENDED, end_time=now, end_reason=reason,
                                         revision=current.revision + 1, update_time=now)
             await uow.sessions.end(ended)
-            await uow.voice_rounds.end_live(organization, session_id, now)
+            await uow.voice_rounds.end_live(organization, session_id, now, RoundEndReason.SESSION_ENDED)
             await uow.handoffs.close(organization, session_id, now)
             # The post-call audit is requested through the outbox: durable with the end itself.
             await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)

@@ -11,7 +11,7 @@ from svckit.identity import Principal
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
 from transcript_svc.domain.model import SessionState
-from transcript_svc.domain.voice_rounds import AgentGrant, VoiceRound
+from transcript_svc.domain.voice_rounds import AgentGrant, RoundEndReason, VoiceRound
 from transcript_svc.service_layer.ports import TranscriptUnitOfWork, VoiceAgents
 from transcript_svc.service_layer.transcripts import check_may_end, check_may_read, session_ended, session_not_found
 
@@ -25,6 +25,18 @@ def _round_not_found(session_id: str, round_number: int) -> NotFound:
 def _round_live(live: VoiceRound) -> FailedPrecondition:
     return FailedPrecondition(f"{live.resource_name} is still live; end it before starting another",
                               reason="ROUND_LIVE", metadata={"resource": live.resource_name})
+
+
+async def open_round(uow: TranscriptUnitOfWork, organization: str, session_id: str, persona: str, agent: AgentGrant,
+                     handoff: str) -> VoiceRound:
+    """Stores the session's next round, on ``agent`` of ``persona``; the session's row is locked by the caller."""
+    opened = VoiceRound(
+        session_id=session_id, round_number=await uow.voice_rounds.last_number(organization, session_id) + 1,
+        provider=agent.provider, voice_agent=agent.voice_agent, provider_agent_id=agent.provider_agent_id,
+        signed_url=agent.signed_url, access_token=agent.access_token, agent_reused=agent.reused,
+        start_time=datetime.now(UTC), persona=persona, handoff=handoff)
+    await uow.voice_rounds.add(organization, opened)
+    return opened
 
 
 class VoiceRounds:
@@ -55,8 +67,8 @@ class VoiceRounds:
         # that will be refused (or is a retry answered from the request log) asks for no agent at all.
         grant = None
         if session.state is SessionState.ACTIVE and live is None:
-            grant = await self._voice_agents.provision(session.resource_name, session.persona, session.scenario,
-                                                       provider)
+            grant = await self._voice_agents.provision(session.resource_name, session.playing_persona,
+                                                       session.scenario, provider)
 
         async def run() -> VoiceRound:
             current = await uow.sessions.get(organization, session_id, for_update=True)
@@ -67,17 +79,12 @@ class VoiceRounds:
             now_live = await uow.voice_rounds.live(organization, session_id)
             if now_live is not None:
                 raise _round_live(now_live)
-            if grant is None:  # a round ended between the read and this transaction: this start asked no agent
-                raise Aborted(f"the voice rounds of {current.resource_name} changed while this start was prepared; "
-                              "retry", reason="ROUNDS_CHANGED", metadata={"resource": current.resource_name})
-            agent: AgentGrant = grant
-            started = VoiceRound(
-                session_id=session_id, round_number=await uow.voice_rounds.last_number(organization, session_id) + 1,
-                provider=agent.provider, voice_agent=agent.voice_agent, provider_agent_id=agent.provider_agent_id,
-                signed_url=agent.signed_url, access_token=agent.access_token, agent_reused=agent.reused,
-                start_time=datetime.now(UTC))
-            await uow.voice_rounds.add(organization, started)
-            return started
+            if grant is None or current.playing_persona != session.playing_persona:
+                # a round ended, or a handoff came, between the read and this transaction
+                raise Aborted(f"the voice rounds or the persona of {current.resource_name} changed while this "
+                              "start was prepared; retry", reason="ROUNDS_CHANGED",
+                              metadata={"resource": current.resource_name})
+            return await open_round(uow, organization, session_id, current.playing_persona, grant, "")
 
         async with self._uow() as uow:
             started = await run_idempotent(uow.requests(organization), mutation, "StartVoiceRound", run, VoiceRound)
@@ -115,7 +122,8 @@ class VoiceRounds:
                 raise _round_not_found(session_id, round_number)
             if not voice_round.live:
                 return voice_round
-            return await uow.voice_rounds.end_live(organization, session_id, datetime.now(UTC)) or voice_round
+            return await uow.voice_rounds.end_live(organization, session_id, datetime.now(UTC),
+                                                   RoundEndReason.ENDED) or voice_round
 
         async with self._uow() as uow:
             ended = await run_idempotent(uow.requests(organization), mutation, "EndVoiceRound", run, VoiceRound)

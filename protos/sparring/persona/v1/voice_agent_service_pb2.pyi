@@ -142,18 +142,27 @@ class LiveControl(_message.Message):
     MESSAGE_TYPE_FIELD_NUMBER: _builtins.int
     TEMPLATE_FIELD_NUMBER: _builtins.int
     command: _builtins.str
-    """"context_injection", "curveball", "difficulty_change" or "handoff" (the next
-    issue for the persona to raise).
+    """"context_injection", "curveball", "difficulty_change" or "handoff" (another
+    persona takes the call over: the gateway moves it to that persona's agent).
     """
     message_type: _builtins.str
-    """The provider's name of the message: "contextual_update" (elevenlabs, a client
-    event on the conversation's WebSocket), "update_live_call" (retell, the body of
-    PATCH /v2/update-live-call/{call_id}), "system_message" (local, a system
-    message appended to the gateway's own LLM conversation).
+    """The provider's name of the message. Live updates of the current
+    conversation: "contextual_update" (elevenlabs, a client event on the
+    conversation's WebSocket), "update_live_call" (retell, the body of PATCH
+    /v2/update-live-call/{call_id}), "system_message" (local, a system message
+    appended to the gateway's own LLM conversation). A handoff's switch to the new
+    agent: "new_conversation" (elevenlabs: end the current conversation, open the
+    signed URL, send the client data as its first event), "new_web_call" (retell:
+    end the current call, join the new one with its access token, then send the
+    call control), "new_agent" (local: replace the gateway's LLM conversation
+    with the new agent's).
     """
     template: _builtins.str
     """The message as JSON text with placeholders to fill from the command, each value
-    JSON-escaped: {text}, {difficulty}, {difficulty_instructions}.
+    JSON-escaped: {text}, {difficulty}, {difficulty_instructions}; for a handoff,
+    from Command.handoff: {system_prompt}, {first_message} (the packet folded in)
+    and, from its voice_agent, {agent_id} (the provider's id), {voice_agent},
+    {signed_url}, {access_token}.
     """
     def __init__(
         self,

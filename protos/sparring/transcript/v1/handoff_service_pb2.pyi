@@ -36,7 +36,9 @@ class _HandoffStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HandoffS
     HANDOFF_STATE_COMPLETED: _HandoffState.ValueType  # 3
     """The new persona's part is over: the session ended or was handed over again."""
     HANDOFF_STATE_FAILED: _HandoffState.ValueType  # 4
-    """The session ended before the gateway accepted the handoff."""
+    """The session ended before the gateway accepted the handoff, or the new
+    persona's voice agent could not be provisioned (failure_reason says which).
+    """
 
 class HandoffState(_HandoffState, metaclass=_HandoffStateEnumTypeWrapper):
     """Lifecycle of a handoff."""
@@ -51,7 +53,9 @@ first_sequence on.
 HANDOFF_STATE_COMPLETED: HandoffState.ValueType  # 3
 """The new persona's part is over: the session ended or was handed over again."""
 HANDOFF_STATE_FAILED: HandoffState.ValueType  # 4
-"""The session ended before the gateway accepted the handoff."""
+"""The session ended before the gateway accepted the handoff, or the new
+persona's voice agent could not be provisioned (failure_reason says which).
+"""
 Global___HandoffState: _TypeAlias = HandoffState  # noqa: Y015
 
 class _PendingActionKind:
@@ -147,6 +151,8 @@ class Handoff(_message.Message):
     FIRST_MESSAGE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    VOICE_AGENT_FIELD_NUMBER: _builtins.int
+    FAILURE_REASON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/handoffs/{handoff_id}". Output only."""
     from_persona: _builtins.str
@@ -177,6 +183,8 @@ class Handoff(_message.Message):
     """Output only. The new persona's system prompt, with the packet folded in."""
     first_message: _builtins.str
     """Output only. What the new persona says first."""
+    failure_reason: _builtins.str
+    """Output only. Why the handoff FAILED, when it did."""
     @_builtins.property
     def active_goals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Output only. The goals still open: the working memory's active goals."""
@@ -203,6 +211,12 @@ class Handoff(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
 
+    @_builtins.property
+    def voice_agent(self) -> Global___HandoffVoiceAgent:
+        """Output only. The new persona's voice agent the call moves to; unset when the
+        session had no live voice round.
+        """
+
     def __init__(
         self,
         *,
@@ -223,14 +237,64 @@ class Handoff(_message.Message):
         first_message: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        voice_agent: Global___HandoffVoiceAgent | None = ...,
+        failure_reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "voice_agent", b"voice_agent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_persona", b"accepted_persona", "active_goals", b"active_goals", "candidate_preferences", b"candidate_preferences", "command", b"command", "conversation_summary", b"conversation_summary", "create_time", b"create_time", "first_message", b"first_message", "first_sequence", b"first_sequence", "from_persona", b"from_persona", "name", b"name", "pending_actions", b"pending_actions", "reason", b"reason", "state", b"state", "system_prompt", b"system_prompt", "to_persona", b"to_persona", "update_time", b"update_time", "working_memory", b"working_memory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_persona", b"accepted_persona", "active_goals", b"active_goals", "candidate_preferences", b"candidate_preferences", "command", b"command", "conversation_summary", b"conversation_summary", "create_time", b"create_time", "failure_reason", b"failure_reason", "first_message", b"first_message", "first_sequence", b"first_sequence", "from_persona", b"from_persona", "name", b"name", "pending_actions", b"pending_actions", "reason", b"reason", "state", b"state", "system_prompt", b"system_prompt", "to_persona", b"to_persona", "update_time", b"update_time", "voice_agent", b"voice_agent", "working_memory", b"working_memory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Handoff: _TypeAlias = Handoff  # noqa: Y015
+
+@_typing.final
+class HandoffVoiceAgent(_message.Message):
+    """The voice agent a handoff moves a live voice call to, and how to connect."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOICE_ROUND_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    VOICE_AGENT_FIELD_NUMBER: _builtins.int
+    PROVIDER_AGENT_ID_FIELD_NUMBER: _builtins.int
+    SIGNED_URL_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    AGENT_REUSED_FIELD_NUMBER: _builtins.int
+    voice_round: _builtins.str
+    """The round the handoff opened, "sessions/{session_id}/voiceRounds/{round_number}"."""
+    provider: _builtins.str
+    """The voice provider, the live round's: "local", "elevenlabs", "retell"."""
+    voice_agent: _builtins.str
+    """The agent in the persona service, "voiceAgents/{voice_agent_id}"; a gateway
+    on "local" reads its voice with GetVoiceAgent.
+    """
+    provider_agent_id: _builtins.str
+    """The agent's id at the provider."""
+    signed_url: _builtins.str
+    """A signed URL of the new conversation (elevenlabs); empty otherwise."""
+    access_token: _builtins.str
+    """A token that joins the new web call (retell); empty otherwise."""
+    agent_reused: _builtins.bool
+    """True when the agent existed already (nothing was created at the provider)."""
+    def __init__(
+        self,
+        *,
+        voice_round: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        voice_agent: _builtins.str = ...,
+        provider_agent_id: _builtins.str = ...,
+        signed_url: _builtins.str = ...,
+        access_token: _builtins.str = ...,
+        agent_reused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "agent_reused", b"agent_reused", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "signed_url", b"signed_url", "voice_agent", b"voice_agent", "voice_round", b"voice_round"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandoffVoiceAgent: _TypeAlias = HandoffVoiceAgent  # noqa: Y015
 
 @_typing.final
 class StartHandoffRequest(_message.Message):

@@ -43,6 +43,22 @@ class HandoffServiceStub:
     every command: acknowledged by the gateway, sent again in the next `opened`
     until it is.
 
+    At a voice provider a persona is an agent, so when the session has a live
+    voice round a handoff also moves the call to the new persona's agent: the
+    persona service provisions it (VoiceAgentService, at the live round's provider,
+    reused from its cache like any round start), the live round ends (reason
+    HANDOFF) and the next round opens on the new agent, in the same transaction as
+    the handoff. Handoff.voice_agent names that agent and how the gateway connects
+    to it; the agent's "handoff" live control says what the gateway does with it.
+    The agent is the new persona's own (its plain prompt, cacheable, shared with
+    its other rounds): the packet, unique to each handoff, goes into the new
+    conversation (system_prompt and first_message of the handoff), never into an
+    agent at the provider. When the agent cannot be provisioned (e.g. the provider
+    UNAVAILABLE after its retries), the handoff is stored FAILED with its
+    failure_reason, nothing else changes (no command, the same round and persona),
+    and the caller gets the persona service's status with ErrorInfo metadata
+    "handoff" naming the failed handoff.
+
     Errors (google.rpc.Status with ErrorInfo, domain "transcript.sparring.dev"):
     - a missing or malformed to_persona or fallback, a missing reason, too many or
       too long preferences: INVALID_ARGUMENT with a field violation each;
@@ -93,6 +109,22 @@ class HandoffServiceAsyncStub(HandoffServiceStub):
     every command: acknowledged by the gateway, sent again in the next `opened`
     until it is.
 
+    At a voice provider a persona is an agent, so when the session has a live
+    voice round a handoff also moves the call to the new persona's agent: the
+    persona service provisions it (VoiceAgentService, at the live round's provider,
+    reused from its cache like any round start), the live round ends (reason
+    HANDOFF) and the next round opens on the new agent, in the same transaction as
+    the handoff. Handoff.voice_agent names that agent and how the gateway connects
+    to it; the agent's "handoff" live control says what the gateway does with it.
+    The agent is the new persona's own (its plain prompt, cacheable, shared with
+    its other rounds): the packet, unique to each handoff, goes into the new
+    conversation (system_prompt and first_message of the handoff), never into an
+    agent at the provider. When the agent cannot be provisioned (e.g. the provider
+    UNAVAILABLE after its retries), the handoff is stored FAILED with its
+    failure_reason, nothing else changes (no command, the same round and persona),
+    and the caller gets the persona service's status with ErrorInfo metadata
+    "handoff" naming the failed handoff.
+
     Errors (google.rpc.Status with ErrorInfo, domain "transcript.sparring.dev"):
     - a missing or malformed to_persona or fallback, a missing reason, too many or
       too long preferences: INVALID_ARGUMENT with a field violation each;
@@ -138,6 +170,22 @@ class HandoffServiceServicer(metaclass=_abc_1.ABCMeta):
     prompt and its first message), delivered down the session's StreamSession like
     every command: acknowledged by the gateway, sent again in the next `opened`
     until it is.
+
+    At a voice provider a persona is an agent, so when the session has a live
+    voice round a handoff also moves the call to the new persona's agent: the
+    persona service provisions it (VoiceAgentService, at the live round's provider,
+    reused from its cache like any round start), the live round ends (reason
+    HANDOFF) and the next round opens on the new agent, in the same transaction as
+    the handoff. Handoff.voice_agent names that agent and how the gateway connects
+    to it; the agent's "handoff" live control says what the gateway does with it.
+    The agent is the new persona's own (its plain prompt, cacheable, shared with
+    its other rounds): the packet, unique to each handoff, goes into the new
+    conversation (system_prompt and first_message of the handoff), never into an
+    agent at the provider. When the agent cannot be provisioned (e.g. the provider
+    UNAVAILABLE after its retries), the handoff is stored FAILED with its
+    failure_reason, nothing else changes (no command, the same round and persona),
+    and the caller gets the persona service's status with ErrorInfo metadata
+    "handoff" naming the failed handoff.
 
     Errors (google.rpc.Status with ErrorInfo, domain "transcript.sparring.dev"):
     - a missing or malformed to_persona or fallback, a missing reason, too many or

@@ -87,7 +87,9 @@ class _CommandTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandTy
     """
     COMMAND_TYPE_HANDOFF: _CommandType.ValueType  # 70
     """Another persona takes over the call (HandoffService.StartHandoff): handoff
-    carries its prompt, its first message and the packet. Not sent by SendCommand.
+    carries its prompt, its first message and the packet, and, when the session
+    has a live voice round, the new persona's voice agent the gateway moves the
+    call to (handoff.voice_agent). Not sent by SendCommand.
     """
 
 class CommandType(_CommandType, metaclass=_CommandTypeEnumTypeWrapper):
@@ -108,7 +110,9 @@ optional reason.
 """
 COMMAND_TYPE_HANDOFF: CommandType.ValueType  # 70
 """Another persona takes over the call (HandoffService.StartHandoff): handoff
-carries its prompt, its first message and the packet. Not sent by SendCommand.
+carries its prompt, its first message and the packet, and, when the session
+has a live voice round, the new persona's voice agent the gateway moves the
+call to (handoff.voice_agent). Not sent by SendCommand.
 """
 Global___CommandType: _TypeAlias = CommandType  # noqa: Y015
 
@@ -171,6 +175,32 @@ COMMAND_STATE_AWAITING_APPROVAL: CommandState.ValueType  # 120
 COMMAND_STATE_REFUSED: CommandState.ValueType  # 121
 """Its approval was rejected or expired; never sent. Final."""
 Global___CommandState: _TypeAlias = CommandState  # noqa: Y015
+
+class _VoiceRoundEndReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VoiceRoundEndReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VoiceRoundEndReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VOICE_ROUND_END_REASON_UNSPECIFIED: _VoiceRoundEndReason.ValueType  # 0
+    VOICE_ROUND_END_REASON_ENDED: _VoiceRoundEndReason.ValueType  # 1
+    """EndVoiceRound."""
+    VOICE_ROUND_END_REASON_SESSION_ENDED: _VoiceRoundEndReason.ValueType  # 2
+    """The session ended."""
+    VOICE_ROUND_END_REASON_HANDOFF: _VoiceRoundEndReason.ValueType  # 3
+    """A handoff moved the call to another persona's agent, in the next round."""
+
+class VoiceRoundEndReason(_VoiceRoundEndReason, metaclass=_VoiceRoundEndReasonEnumTypeWrapper):
+    """Why a voice round ended."""
+
+VOICE_ROUND_END_REASON_UNSPECIFIED: VoiceRoundEndReason.ValueType  # 0
+VOICE_ROUND_END_REASON_ENDED: VoiceRoundEndReason.ValueType  # 1
+"""EndVoiceRound."""
+VOICE_ROUND_END_REASON_SESSION_ENDED: VoiceRoundEndReason.ValueType  # 2
+"""The session ended."""
+VOICE_ROUND_END_REASON_HANDOFF: VoiceRoundEndReason.ValueType  # 3
+"""A handoff moved the call to another persona's agent, in the next round."""
+Global___VoiceRoundEndReason: _TypeAlias = VoiceRoundEndReason  # noqa: Y015
 
 @_typing.final
 class Session(_message.Message):
@@ -1281,6 +1311,9 @@ class VoiceRound(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
+    END_REASON_FIELD_NUMBER: _builtins.int
+    HANDOFF_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"sessions/{session_id}/voiceRounds/{round_number}"."""
     round_number: _builtins.int
@@ -1303,6 +1336,16 @@ class VoiceRound(_message.Message):
     """A token that joins the conversation, for providers that hand one out
     (retell); empty otherwise.
     """
+    persona: _builtins.str
+    """The persona whose agent speaks in this round, "personas/{persona_id}": the
+    session's current persona when the round started.
+    """
+    end_reason: Global___VoiceRoundEndReason.ValueType
+    """Why the round ended; unspecified while it is live."""
+    handoff: _builtins.str
+    """The handoff that opened this round, "sessions/{session_id}/handoffs/{handoff_id}";
+    empty for a round started with StartVoiceRound.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1322,10 +1365,13 @@ class VoiceRound(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         access_token: _builtins.str = ...,
+        persona: _builtins.str = ...,
+        end_reason: Global___VoiceRoundEndReason.ValueType = ...,
+        handoff: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "agent_reused", b"agent_reused", "end_time", b"end_time", "name", b"name", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "round_number", b"round_number", "signed_url", b"signed_url", "start_time", b"start_time", "voice_agent", b"voice_agent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "agent_reused", b"agent_reused", "end_reason", b"end_reason", "end_time", b"end_time", "handoff", b"handoff", "name", b"name", "persona", b"persona", "provider", b"provider", "provider_agent_id", b"provider_agent_id", "round_number", b"round_number", "signed_url", b"signed_url", "start_time", b"start_time", "voice_agent", b"voice_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
