@@ -299,6 +299,15 @@ async def handoffs(transcript_server):
         yield handoff_service_pb2_grpc.HandoffServiceStub(channel)
 
 
+@pytest_asyncio.fixture
+async def voice_handoffs(voice_servers):
+    """The handoffs of the transcript server of ``voice_servers``."""
+    from sparring.transcript.v1 import handoff_service_pb2_grpc
+
+    async with secure_channel(voice_servers[0]) as channel:
+        yield handoff_service_pb2_grpc.HandoffServiceStub(channel)
+
+
 @pytest_asyncio.fixture(scope="module")
 async def gateway_voice_agents(persona_server, connect):
     """The persona service's voice agents as a self-hosted gateway reads them."""

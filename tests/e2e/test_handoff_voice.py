@@ -6,10 +6,8 @@ loopback fakes (tests/fake_elevenlabs.py) counting every request, and `local`.""
 from __future__ import annotations
 
 import grpc
-import pytest_asyncio
 from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
 from sparring.transcript.v1 import handoff_service_pb2 as hb
-from sparring.transcript.v1 import handoff_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway
@@ -17,17 +15,9 @@ from tests.e2e.conftest import ELEVENLABS_TRIES
 from tests.e2e.test_handoff import get, start, started
 from tests.e2e.transcript_checks import rejected
 from tests.e2e.transcript_fixtures import filled_handoff_control, new_session, rounds_of, start_round, utterance
-from tests.security import secure_channel
 
 CREATE = ("POST", "create")
 SIGN = ("GET", "signed_url")
-
-
-@pytest_asyncio.fixture
-async def voice_handoffs(voice_servers):
-    """The handoffs of the transcript server whose persona server has the fake providers."""
-    async with secure_channel(voice_servers[0]) as channel:
-        yield handoff_service_pb2_grpc.HandoffServiceStub(channel)
 
 
 async def handed_over(handoffs, gateway: Gateway, session: str, to_persona: str,
@@ -146,3 +136,28 @@ async def test_a_round_started_after_a_handoff_speaks_with_the_new_persona(trans
     voice_round = await start_round(transcripts, session)
 
     assert voice_round.persona == dana
+
+
+async def test_a_handoff_on_retell_joins_the_new_agents_web_call(voice_transcripts, voice_handoffs, voiced,
+                                                                 fake_retell):
+    transcripts, voice_agents = voice_transcripts
+    session = await new_session(transcripts, persona=await voiced())
+    first = await start_round(transcripts, session, provider="retell")
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    agents, calls = fake_retell.count("POST", "create-agent"), fake_retell.count("POST", "create-web-call")
+
+    handoff, command = await handed_over(voice_handoffs, gateway, session.name, await voiced())
+
+    voice = command.handoff.voice_agent
+    assert (voice.provider, voice.signed_url) == ("retell", "") and voice.access_token.startswith("eyJ")
+    assert voice.provider_agent_id in fake_retell.agents and voice.provider_agent_id != first.provider_agent_id
+    assert (fake_retell.count("POST", "create-agent"), fake_retell.count("POST", "create-web-call")) == (
+        agents + 1, calls + 1)
+    first_agent = (await voice_agents.GetVoiceAgent(voice_pb.GetVoiceAgentRequest(name=first.voice_agent))
+                   ).voice_agent
+    assert filled_handoff_control(first_agent, command.handoff) == ("new_web_call", {
+        "agent_id": voice.provider_agent_id, "access_token": voice.access_token, "call_control": {
+            "additional_context": f"{handoff.system_prompt}\n\nOpen with: {handoff.first_message}",
+            "trigger_response": True}})
+    gateway.close()

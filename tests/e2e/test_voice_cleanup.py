@@ -18,6 +18,7 @@ from persona_svc.adapters.voice_agent_store import AdvisorySweepLock, SqlCleanup
 from persona_svc.adapters.voice_providers import LocalVoiceProvider
 from persona_svc.service_layer.voice_cleanup import VoiceAgentCleanup
 from tests.e2e.conftest import ELEVENLABS_TRIES
+from tests.e2e.test_handoff import started
 from tests.e2e.transcript_checks import scalar
 from tests.e2e.transcript_fixtures import new_session, start_round
 from tests.probes import metric
@@ -79,6 +80,22 @@ async def test_an_agent_is_deleted_once_every_session_using_it_has_ended_and_not
 
     _, after = await started_on(transcripts, persona)
     assert after.provider_agent_id != agent and not after.agent_reused, "the next start makes a new agent"
+
+
+async def test_a_handoff_keeps_both_agents_of_the_call_until_the_session_ends(
+        voice_transcripts, voice_handoffs, voiced, elevenlabs, cleanup_of):
+    transcripts, _ = voice_transcripts
+    cleanup = cleanup_of()
+    session, first = await started_on(transcripts, await voiced())
+    handoff = await started(voice_handoffs, session.name, await voiced())
+    agents = {first.provider_agent_id, handoff.voice_agent.provider_agent_id}
+
+    await cleanup.sweep()
+    assert len(agents) == 2 and agents <= set(elevenlabs.agents), "the session is live: neither agent goes"
+
+    await transcripts.EndSession(pb.EndSessionRequest(name=session.name))
+    await cleanup.sweep()
+    assert not agents & set(elevenlabs.agents), "the ended round's agent and the handoff's are both deleted"
 
 
 async def test_an_agent_is_kept_through_the_grace_period(voice_transcripts, voiced, elevenlabs, cleanup_of):
