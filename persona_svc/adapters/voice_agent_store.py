@@ -65,6 +65,13 @@ def _key_lock(organization: str, provider: str, cache_key: str) -> sa.Select[Any
     return sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0)))
 
 
+async def _queue_deletion(c: AsyncConnection, organization: str, provider: str, provider_agent_id: str) -> None:
+    """Queues the agent's deletion at its provider, which clean-up's next sweep tries."""
+    await c.execute(voice_agent_deletions.insert().values(
+        organization=organization, provider=provider, provider_agent_id=provider_agent_id, state=PENDING, attempts=0,
+        next_attempt_time=sa.func.now(), last_error="", create_time=sa.func.now()))
+
+
 def _agent(row: Any) -> VoiceAgent:
     return VoiceAgent(id=row.id, organization=row.organization, spec=records.from_record(AgentSpec, row.spec),
                       cache_key=row.cache_key, provider_agent_id=row.provider_agent_id, create_time=row.create_time)
@@ -95,6 +102,9 @@ class VoiceAgentRepository:
             provider_agent_id=agent.provider_agent_id, persona_id=agent.spec.persona_id,
             spec=records.to_record(agent.spec), create_time=agent.create_time))
 
+
+    async def queue_deletion(self, provider: str, provider_agent_id: str) -> None:
+        await _queue_deletion(self._c, self._organization, provider, provider_agent_id)
 
     async def remove(self, agent_id: str) -> None:
         await self._c.execute(voice_agents.delete().where(voice_agents.c.organization == self._organization,
@@ -170,10 +180,7 @@ class SqlCleanupStore:
                 return False
             await c.execute(voice_agents.delete().where(voice_agents.c.organization == agent.organization,
                                                         voice_agents.c.id == agent.id))
-            await c.execute(voice_agent_deletions.insert().values(
-                organization=agent.organization, provider=agent.spec.provider,
-                provider_agent_id=agent.provider_agent_id, state=PENDING, attempts=0,
-                next_attempt_time=sa.func.now(), last_error="", create_time=sa.func.now()))
+            await _queue_deletion(c, agent.organization, agent.spec.provider, agent.provider_agent_id)
             return True
 
     async def due_deletions(self, now: datetime, limit: int) -> list[Deletion]:

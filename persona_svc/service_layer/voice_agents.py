@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,13 +13,19 @@ from persona_svc.domain.live_control import LiveControl
 from persona_svc.domain.voice_agents import AgentSpec, ProvisionedAgent, VoiceAgent
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.voice_ports import VoiceProvider, VoiceUnitOfWorkFactory
-from svckit.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from svckit.errors import Aborted, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 # A start whose agent was retired by clean-up between reading and using it, or that the provider no longer has,
 # takes up a new one; failing so three times in a row means agents vanish as fast as they are made.
 USE_TRIES = 3
 LOST_AGENTS = Counter("sparring_persona_voice_agents_lost_total",
                       "Voice agents their provider no longer had at a start, made again.", ("provider",))
+UNRECORDED_AGENTS = Counter(
+    "sparring_persona_voice_agents_unrecorded_total",
+    "Voice agents created at their provider whose row could not be stored, by what became of them: deleted at the "
+    "provider at once, queued for clean-up's deletion, or left (neither worked; logged with the provider's id).",
+    ("provider", "outcome"))
+log = logging.getLogger("persona.voice_agents")
 
 
 class VoiceAgents:
@@ -105,9 +112,31 @@ class VoiceAgents:
                 return existing, True
             agent = VoiceAgent(id=str(uuid.uuid4()), organization=organization, spec=spec, cache_key=key,
                                provider_agent_id=await provider.create_agent(spec), create_time=datetime.now(UTC))
-            await uow.voice_agents.add(agent)
-            await uow.commit()
+            try:
+                await uow.voice_agents.add(agent)
+                await uow.commit()
+            except Exception:  # nothing records the agent made at the provider: it must not be left there
+                await self._undo_create(organization, provider, agent.provider_agent_id)
+                raise
         return agent, False
+
+    async def _undo_create(self, organization: str, provider: VoiceProvider, provider_agent_id: str) -> None:
+        """Deletes at the provider an agent whose row could not be stored, or else queues its deletion for
+        clean-up; the start fails either way."""
+        try:
+            await provider.delete_agent(provider_agent_id)
+            outcome = "deleted"
+        except DomainError:
+            try:
+                async with self._transaction(organization) as uow:
+                    await uow.voice_agents.queue_deletion(provider.name, provider_agent_id)
+                    await uow.commit()
+                outcome = "queued"
+            except Exception as error:  # the database failed the row already; the start's own error is raised
+                log.error("voice agent %s at %s is recorded nowhere and left there: %r", provider_agent_id,
+                          provider.name, error)
+                outcome = "left"
+        UNRECORDED_AGENTS.labels(provider.name, outcome).inc()
 
     def live_controls(self, agent: VoiceAgent) -> tuple[LiveControl, ...]:
         """What each interviewer command becomes at the agent's provider (none for a provider no longer served)."""

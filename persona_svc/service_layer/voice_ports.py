@@ -56,6 +56,10 @@ class VoiceAgentRepository(Protocol):
         """Removes the agent and its uses."""
         ...
 
+    async def queue_deletion(self, provider: str, provider_agent_id: str) -> None:
+        """Queues the deletion at the provider of an agent no row records, for clean-up's next sweep."""
+        ...
+
     async def record_use(self, agent_id: str, session: str, when: datetime) -> bool:
         """Records that ``session`` uses the agent, holding the agent's row against clean-up until the transaction
         ends; False when the agent is no longer there (clean-up retired it)."""

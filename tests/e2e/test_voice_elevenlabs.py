@@ -6,14 +6,18 @@ own persona server has no ElevenLabs key."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import grpc
+import pytest
+import sqlalchemy as sa
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import voice_agent_service_pb2 as voice_pb
 
 from tests.builders import field_mask
 from tests.e2e.conftest import ELEVENLABS_TRIES as TRIES
-from tests.e2e.transcript_checks import rejected
+from tests.e2e.transcript_checks import all_rows, rejected
 from tests.e2e.transcript_fixtures import filled_live_controls, new_session, rounds_of, start_round
 from tests.probes import metric
 
@@ -176,3 +180,49 @@ async def test_an_agent_deleted_at_elevenlabs_is_made_again_at_the_next_start(vo
     assert again.provider_agent_id in elevenlabs.agents and again.provider_agent_id != lost.provider_agent_id
     assert again.voice_agent != lost.voice_agent and again.signed_url
     assert metric("sparring_persona_voice_agents_lost_total", provider="elevenlabs") == counted + 1
+
+
+@contextlib.asynccontextmanager
+async def agent_rows_refused(engine, persona: str) -> AsyncIterator[None]:
+    """For the block, the database refuses to store a voice agent of ``persona``, as a full disk would."""
+    persona_id = persona.removeprefix("personas/")
+    name = f"refuse_agents_{persona_id.replace('-', '_')}"
+    async with engine.begin() as c:
+        await c.execute(sa.text(f"CREATE FUNCTION persona.{name}() RETURNS trigger LANGUAGE plpgsql AS "
+                                "$$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = 'disk_full'; END $$"))
+        await c.execute(sa.text(f"CREATE TRIGGER {name} BEFORE INSERT ON persona.voice_agents FOR EACH ROW "
+                                f"WHEN (NEW.persona_id = '{persona_id}') EXECUTE FUNCTION persona.{name}()"))
+    try:
+        yield
+    finally:
+        async with engine.begin() as c:
+            await c.execute(sa.text(f"DROP TRIGGER {name} ON persona.voice_agents"))
+            await c.execute(sa.text(f"DROP FUNCTION persona.{name}()"))
+
+
+def unrecorded(outcome: str) -> float:
+    return metric("sparring_persona_voice_agents_unrecorded_total", provider="elevenlabs", outcome=outcome)
+
+
+@pytest.mark.parametrize(("delete_answers", "outcome"), [((), "deleted"), ((500,) * TRIES, "queued")])
+async def test_an_agent_whose_row_cannot_be_stored_is_deleted_at_elevenlabs_or_queued_for_deletion(
+        voice_transcripts, voiced, elevenlabs, engine, delete_answers, outcome):
+    transcripts, _ = voice_transcripts
+    persona = await voiced()
+    session = await new_session(transcripts, persona=persona, scenario=SCENARIO)
+    elevenlabs.modes.extend(("normal", *delete_answers))  # the create, then the deletion's tries
+    creates, counted = elevenlabs.count(*CREATE), unrecorded(outcome)
+
+    async with agent_rows_refused(engine, persona):
+        rejection = await rejected(start_round(transcripts, session, provider="elevenlabs"),
+                                   grpc.StatusCode.UNAVAILABLE)
+
+    assert rejection.reason == "DATABASE_UNAVAILABLE"
+    assert elevenlabs.count(*CREATE) == creates + 1 and unrecorded(outcome) == counted + 1
+    made = [agent_id for agent_id, body in elevenlabs.agents.items() if persona.removeprefix("personas/") in
+            body["name"]]
+    queued = await all_rows(engine, "SELECT provider_agent_id, state FROM persona.voice_agent_deletions "
+                                    "WHERE provider_agent_id = ANY(:made)", made=made)
+    assert (made, queued) == (([], []) if outcome == "deleted" else (made, [(made[0], "pending")]))
+    assert await rounds_of(transcripts, session) == []
+
