@@ -145,7 +145,8 @@ def build_voice_agents(engine: AsyncEngine, catalogue: Catalogue, settings: Pers
         return VoiceParts(voice_agents, None, closers)
     sessions = TranscriptSessionStates(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
     cleanup = VoiceAgentCleanup(SqlCleanupStore(engine), sessions, providers, AdvisorySweepLock(engine),
-                                timedelta(seconds=settings.voice_agent_grace_seconds))
+                                timedelta(seconds=settings.voice_agent_grace_seconds),
+                                keep_done=timedelta(seconds=settings.voice_agent_deletion_retention_seconds))
     return VoiceParts(voice_agents, cleanup, [*closers, sessions.close])
 
 

@@ -51,6 +51,8 @@ class PersonaSettings(ServiceSettings):
     voice_agent_cleanup_timeout_seconds: float = Field(default=120.0, gt=0, description="Most time one sweep takes")
     voice_agent_grace_seconds: float = Field(default=600.0, ge=0, description="How long an agent no session uses is "
                                                                            "kept before it is deleted")
+    voice_agent_deletion_retention_seconds: float = Field(
+        default=7 * 86400, ge=0, description="How long clean-up keeps the record of an agent's finished deletion")
     retell_api_key: str = Field(default="", description="Retell API key; empty: rounds on retell are refused with "
                                                         "FAILED_PRECONDITION")
     retell_base_url: str = Field(default="https://api.retellai.com", description="Retell API address")

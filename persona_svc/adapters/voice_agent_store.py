@@ -54,6 +54,7 @@ voice_agent_deletions = sa.Table(
     sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_error", sa.Text, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finish_time", sa.DateTime(timezone=True)),  # when it was done or given up
 )
 PENDING, DONE, FAILED = "pending", "done", "failed"
 CLEANUP_LOCK = "persona.voice_agent_cleanup"  # the advisory lock only one replica's clean-up holds at a time
@@ -198,13 +199,22 @@ class SqlCleanupStore:
                             .values(attempts=deletion.attempts + 1, **values))
 
     async def deletion_done(self, deletion: Deletion) -> None:
-        await self._update(deletion, state=DONE, last_error="")
+        await self._update(deletion, state=DONE, last_error="", finish_time=sa.func.now())
 
     async def deletion_failed(self, deletion: Deletion, error: str, retry_at: datetime | None) -> None:
         if retry_at is None:
-            await self._update(deletion, state=FAILED, last_error=error[:1000])
+            await self._update(deletion, state=FAILED, last_error=error[:1000], finish_time=sa.func.now())
         else:
             await self._update(deletion, next_attempt_time=retry_at, last_error=error[:1000])
+
+
+    async def prune_done(self, done_before: datetime, limit: int) -> int:
+        d = voice_agent_deletions.c
+        oldest = (sa.select(d.id).where(d.state == DONE, d.finish_time < done_before).order_by(d.finish_time)
+                  .limit(limit))
+        async with self._engine.begin() as c:
+            return len((await c.execute(voice_agent_deletions.delete().where(d.id.in_(oldest)).returning(d.id)))
+                       .all())
 
 
 class AdvisorySweepLock:

@@ -6,7 +6,8 @@ A sweep (1) asks the transcript service whether the sessions with open uses have
 so a start either recorded its use first (and the agent stays) or finds no agent and makes a new one; (3) deletes
 the retired agents at their providers. An agent the provider no longer has is done, not failed; a failed deletion
 is tried again later with a growing delay, and given up after ``max_attempts`` (counted). A session whose state
-cannot be read keeps its agent: nothing is retired on a guess.
+cannot be read keeps its agent: nothing is retired on a guess. (4) Deletions done more than ``keep_done`` ago are
+removed, at most a batch a sweep (counted); those given up stay, for an operator to see.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ SWEEPS = Counter("sparring_persona_voice_agent_sweeps_total",
 CLEANUPS = Counter("sparring_persona_voice_agent_cleanups_total",
                    "Voice agents retired and deleted at their providers, by outcome: retired, deleted, already_gone "
                    "(the provider no longer had it), retried, given_up.", ("provider", "outcome"))
+PRUNED = Counter("sparring_persona_voice_agent_deletions_pruned_total",
+                 "Deletions of voice agents done long enough ago to be removed by clean-up.")
 MAX_RETRY_DELAY = timedelta(hours=1)
 
 
@@ -41,12 +44,13 @@ class SweepResult:
     already_gone: int = 0
     retried: int = 0
     given_up: int = 0
+    pruned: int = 0
 
 
 class VoiceAgentCleanup:
     def __init__(self, store: CleanupStore, sessions: SessionStates, providers: Mapping[str, VoiceProvider],
                  lock: SweepLock, grace: timedelta, batch: int = 500, max_attempts: int = 10,
-                 retry_delay: timedelta = timedelta(minutes=1)) -> None:
+                 retry_delay: timedelta = timedelta(minutes=1), keep_done: timedelta = timedelta(days=7)) -> None:
         self._store = store
         self._sessions = sessions
         self._providers = providers
@@ -55,6 +59,7 @@ class VoiceAgentCleanup:
         self._batch = batch
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
+        self._keep_done = keep_done
 
     async def sweep(self) -> SweepResult | None:
         """One sweep; None when another replica is sweeping."""
@@ -70,6 +75,8 @@ class VoiceAgentCleanup:
                     result.retired += 1
                     CLEANUPS.labels(agent.spec.provider, "retired").inc()
             await self._delete_due(result)
+            result.pruned = await self._store.prune_done(datetime.now(UTC) - self._keep_done, self._batch)
+            PRUNED.inc(result.pruned)
         SWEEPS.labels("ran").inc()
         return result
 

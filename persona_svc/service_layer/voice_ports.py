@@ -110,6 +110,10 @@ class CleanupStore(Protocol):
         """Tried again at ``retry_at``; None: given up."""
         ...
 
+    async def prune_done(self, done_before: datetime, limit: int) -> int:
+        """Removes at most ``limit`` deletions done before ``done_before``, oldest first; returns how many."""
+        ...
+
 
 class SessionStates(Protocol):
     async def ended_at(self, organization: str, session: str) -> datetime | None:

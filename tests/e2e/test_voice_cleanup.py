@@ -19,7 +19,7 @@ from persona_svc.adapters.voice_providers import LocalVoiceProvider
 from persona_svc.service_layer.voice_cleanup import VoiceAgentCleanup
 from tests.e2e.conftest import ELEVENLABS_TRIES
 from tests.e2e.test_handoff import started
-from tests.e2e.transcript_checks import scalar
+from tests.e2e.transcript_checks import all_rows, scalar
 from tests.e2e.transcript_fixtures import new_session, start_round
 from tests.probes import metric
 from tests.security import service_link
@@ -37,9 +37,9 @@ async def cleanup_of(engine, transcript_server, fake_elevenlabs, fake_retell):
         "retell", "PERSONA_RETELL_API_KEY", 0.5, ELEVENLABS_TRIES - 1, 5.0))
     providers = {"local": LocalVoiceProvider(), "elevenlabs": elevenlabs, "retell": retell}
 
-    def make(grace: timedelta = timedelta(0)) -> VoiceAgentCleanup:
+    def make(grace: timedelta = timedelta(0), **settings) -> VoiceAgentCleanup:
         return VoiceAgentCleanup(SqlCleanupStore(engine), sessions, providers, AdvisorySweepLock(engine), grace,
-                                 retry_delay=timedelta(0))
+                                 retry_delay=timedelta(0), **settings)
 
     yield make
     await elevenlabs.close()
@@ -143,6 +143,32 @@ async def test_a_deletion_that_fails_is_tried_again_at_a_later_sweep(voice_trans
     again = await cleanup.sweep()
     assert voice_round.provider_agent_id not in elevenlabs.agents
     assert again is not None and again.deleted == 1
+
+
+async def test_deletions_done_long_enough_ago_are_removed_and_those_given_up_stay(
+        voice_transcripts, voiced, elevenlabs, cleanup_of, engine):
+    transcripts, _ = voice_transcripts
+    (done_session, done), (failed_session, failed) = [await started_on(transcripts, await voiced()) for _ in range(2)]
+    await cleanup_of().sweep()
+    await transcripts.EndSession(pb.EndSessionRequest(name=done_session.name))
+    await cleanup_of().sweep()
+    await transcripts.EndSession(pb.EndSessionRequest(name=failed_session.name))
+    elevenlabs.modes.extend([500] * ELEVENLABS_TRIES)
+    await cleanup_of(max_attempts=1).sweep()
+
+    async def states() -> list[tuple]:
+        return await all_rows(engine, "SELECT provider_agent_id, state FROM persona.voice_agent_deletions WHERE "
+                                      "provider_agent_id IN (:done, :failed) ORDER BY id",
+                              done=done.provider_agent_id, failed=failed.provider_agent_id)
+
+    assert await states() == [(done.provider_agent_id, "done"), (failed.provider_agent_id, "failed")]
+    pruned = metric("sparring_persona_voice_agent_deletions_pruned_total")
+
+    result = await cleanup_of(keep_done=timedelta(0)).sweep()
+
+    assert await states() == [(failed.provider_agent_id, "failed")]
+    assert result is not None and result.pruned >= 1
+    assert metric("sparring_persona_voice_agent_deletions_pruned_total") == pruned + result.pruned
 
 
 async def test_a_retell_agent_is_deleted_with_its_llm(voice_transcripts, voiced, fake_retell, cleanup_of):
