@@ -247,4 +247,5 @@ def voice_round_message(voice_round: VoiceRound) -> pb.VoiceRound:
         agent_reused=voice_round.agent_reused,
         start_time=timestamp(voice_round.start_time), end_time=timestamp(voice_round.end_time),
         persona=voice_round.persona, handoff=voice_round.handoff,
-        end_reason=_ROUND_END_REASONS[voice_round.end_reason] if voice_round.end_reason else None)
+        end_reason=_ROUND_END_REASONS[voice_round.end_reason] if voice_round.end_reason
+        else pb.VOICE_ROUND_END_REASON_UNSPECIFIED)
