@@ -45,7 +45,7 @@ Security part (``bench/security_run.py``, ``--only security``):
 Voice part (``bench/voice.py``, ``--only voice``):
 
 - the persona service with ElevenLabs pointed at a fake of its API in the benchmark's process
-  (``tests/fake_elevenlabs.py``), and the transcript service; the latency of StartVoiceRound with the agent cached
+  (``devtools/fake_elevenlabs.py``), and the transcript service; the latency of StartVoiceRound with the agent cached
   and not, on ``local`` and ``elevenlabs``; then 1,000 starts with the fake failing 20% of requests at random.
 
 Every server of every part runs as in production, with TLS and bearer tokens of the benchmark's own local CA and

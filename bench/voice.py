@@ -27,8 +27,8 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 from bench import persona, report, services, transcript
 from bench.load import percentile_ms
 from bench.security import ADMIN_ROLES, SECURE
+from devtools.fake_elevenlabs import API_KEY, FakeElevenLabs, serving
 from svckit import eventloop
-from tests.fake_elevenlabs import API_KEY, FakeElevenLabs, serving
 
 SECTION = "## Voice rounds"
 STARTS, CONCURRENCY, PERSONAS, FAILURE_RATE, DEADLINE_SECONDS = 1000, 20, 50, 0.2, 15.0

@@ -2,17 +2,18 @@
 ``retell-sdk`` talks HTTP to it. It serves POST /create-retell-llm, POST /create-agent, GET /get-agent/{id},
 DELETE /delete-agent/{id}, DELETE /delete-retell-llm/{id} and POST /v3/create-web-call, checking the
 ``Authorization: Bearer`` key. ``agents`` holds the agents, ``llms`` the LLMs. Failures on request and counting:
-tests/fake_provider.py."""
+devtools/fake_provider.py."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from email.message import Message
 from typing import Any
 
-from tests import fake_provider
-from tests.fake_provider import Answer, FakeProvider
+from devtools import fake_provider
+from devtools.fake_provider import Answer, FakeProvider
 
 API_KEY = "test-retell-key"
 _ROUTES = ("/create-retell-llm", "/create-agent", "/get-agent/", "/delete-agent/", "/delete-retell-llm/",
@@ -26,7 +27,7 @@ class FakeRetell(FakeProvider):
         super().__init__(seed)
         self.llms: dict[str, dict[str, Any]] = {}
 
-    def authorized(self, headers: Mapping[str, str]) -> bool:
+    def authorized(self, headers: Message) -> bool:
         return headers.get("authorization") == f"Bearer {self.key}"
 
     def route(self, path: str) -> tuple[str, str]:

@@ -229,8 +229,8 @@ ELEVENLABS_TRIES = 5  # of one provider operation by the persona servers of ``vo
 
 @pytest_asyncio.fixture(scope="session")
 async def fake_elevenlabs():
-    """A fake ElevenLabs API on loopback (tests/fake_elevenlabs.py), counting every request."""
-    from tests.fake_elevenlabs import serving
+    """A fake ElevenLabs API on loopback (devtools/fake_elevenlabs.py), counting every request."""
+    from devtools.fake_elevenlabs import serving
 
     with serving() as server:
         yield server
@@ -239,7 +239,7 @@ async def fake_elevenlabs():
 @pytest_asyncio.fixture
 async def elevenlabs(fake_elevenlabs):
     """The fake ElevenLabs, answering normally again after the test."""
-    from tests.fake_elevenlabs import API_KEY
+    from devtools.fake_elevenlabs import API_KEY
 
     yield fake_elevenlabs
     fake_elevenlabs.modes.clear()
@@ -261,7 +261,7 @@ async def voice_servers(database_url, engine, persona_schema, transcript_schema,
                         fake_elevenlabs, fake_retell):
     """(transcript address, persona address) of a transcript server whose persona server has the fake ElevenLabs
     and the fake Retell configured, over the test database."""
-    from tests import fake_elevenlabs as elevenlabs
+    from devtools import fake_elevenlabs as elevenlabs
     from tests import fake_retell as retell
     from transcript_svc.app import build as build_transcript
 

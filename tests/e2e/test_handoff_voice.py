@@ -1,7 +1,7 @@
 """A handoff during a live voice round, through the public API: at a voice provider a persona is an agent, so the
 call moves to the new persona's agent (provisioned at the live round's provider, or reused from its cache) in the
 next round, and the HANDOFF command carries that agent and how the gateway connects to it. The providers are the
-loopback fakes (tests/fake_elevenlabs.py) counting every request, and `local`."""
+loopback fakes (devtools/fake_elevenlabs.py) counting every request, and `local`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Voice rounds on ElevenLabs: the persona service's `elevenlabs` provider runs the real ``elevenlabs`` SDK against
-a fake of its HTTP API on loopback (tests/fake_elevenlabs.py), which counts every request. A second persona
+a fake of its HTTP API on loopback (devtools/fake_elevenlabs.py), which counts every request. A second persona
 server and a transcript server, over the same database, are configured for it (``voice_transcripts``); the suite's
 own persona server has no ElevenLabs key."""
 

@@ -1,4 +1,4 @@
-"""What the loopback fakes of the voice providers' HTTP APIs share (tests/fake_elevenlabs.py, tests/fake_vapi.py):
+"""What the loopback fakes of the voice providers' HTTP APIs share (devtools/fake_elevenlabs.py, tests/fake_retell.py):
 a threaded server that counts every request by (method, route), checks the caller's key, keeps the agents it
 made, and fails on request.
 
@@ -18,7 +18,8 @@ import json
 import random
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
@@ -53,7 +54,7 @@ class FakeProvider(ThreadingHTTPServer):
         with self.lock:
             return self.requests[(method, route)]
 
-    def authorized(self, headers: Mapping[str, str]) -> bool:
+    def authorized(self, headers: Message) -> bool:
         raise NotImplementedError
 
     def route(self, path: str) -> tuple[str, str]:

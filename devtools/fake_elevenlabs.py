@@ -3,18 +3,20 @@
 
 It serves what the provider uses, as the SDK sends it: POST /v1/convai/agents/create, GET/PATCH/DELETE
 /v1/convai/agents/{agent_id} and GET /v1/convai/conversation/get-signed-url?agent_id=..., each checking the
-``xi-api-key`` header. Failures on request and counting: tests/fake_provider.py.
+``xi-api-key`` header. Failures on request and counting: devtools/fake_provider.py. The tests and the voice
+benchmark use it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from email.message import Message
 from typing import Any
 
-from tests import fake_provider
-from tests.fake_provider import Answer, FakeProvider
+from devtools import fake_provider
+from devtools.fake_provider import Answer, FakeProvider
 
 API_KEY = "test-elevenlabs-key"
 _AGENTS = "/v1/convai/agents/"
@@ -23,7 +25,7 @@ _AGENTS = "/v1/convai/agents/"
 class FakeElevenLabs(FakeProvider):
     api_key = API_KEY
 
-    def authorized(self, headers: Mapping[str, str]) -> bool:
+    def authorized(self, headers: Message) -> bool:
         return headers.get("xi-api-key") == self.key
 
     def route(self, path: str) -> tuple[str, str]:
