@@ -129,7 +129,7 @@ def test_the_rules_find_every_labelled_turn_they_were_written_from_and_nothing_e
         assert found == ({turn.category} if turn.category else set()), turn.text
 
 
-@pytest.mark.parametrize(("question", "topics"), [
+@pytest.mark.parametrize(("question", "topic"), [
     ("How many years until you retire, do you think?", "age"),
     ("Do you need daycare for your son?", "family"),
     ("Do you keep kosher or celebrate Passover?", "religion"),
@@ -150,8 +150,8 @@ def test_the_rules_find_every_labelled_turn_they_were_written_from_and_nothing_e
     ("How did your old company handle religious holidays in its rota?", None),  # the topic is not the person's
     ("Would you describe yourself as a straight shooter?", None),
 ])
-def test_the_illegal_question_rule_knows_each_protected_topic_by_its_words_not_one_phrasing(question, topics):
-    assert _topics(question, ILLEGAL_QUESTIONS) == ([topics] if topics else [])
+def test_the_illegal_question_rule_knows_each_protected_topic_by_its_words_not_one_phrasing(question, topic):
+    assert _topics(question, ILLEGAL_QUESTIONS) == ([topic] if topic else [])
 
 
 @pytest.mark.parametrize(("text", "flagged"), [
