@@ -84,14 +84,15 @@ _STREET = (r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]*\.?\s+){1,4}(?:Street|St|Avenue|
 # Streets as written on the continent: a street type and its name before the number (Hauptstraße 5, Calle Mayor 10,
 # Via Roma 3), or the number before the type (12 rue de la Paix), or a street of any name followed by its number,
 # a postcode and a town (Unter den Linden 77, 10117 Berlin).
-_NAME = r"[A-ZÀ-Þ][\w'.-]*"
-_CONTINENTAL_STREET = (  # Presidio ignores case by default; capitals matter here
-    rf"(?-i:\b(?:{_NAME}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|straat|laan|gracht|plein|kade|vej|"
-    r"gatan|gata|veien)|(?:Calle|Avenida|Plaza|Paseo|Carrer|Rua|Via|Viale|Piazza|Corso|Largo)(?:\s+[\w'.-]+){1,4}?)"
+_WORD = r"[^\s,;:!?]+"
+_NAME = r"\p{Lu}[^\s,;:!?]*"
+_CONTINENTAL_STREET = re2.compile(
+    rf"\b(?:{_NAME}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|straat|laan|gracht|plein|kade|vej|"
+    rf"gatan|gata|veien)|(?:Calle|Avenida|Plaza|Paseo|Carrer|Rua|Via|Viale|Piazza|Corso|Largo)(?:\s+{_WORD}){{1,4}}?)"
     r"\s+\d{1,4}[a-z]?\b"
     r"|\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|quai|chemin|allée|impasse|cours)"
-    rf"(?:\s+[\w'-]+){{0,3}}?\s+{_NAME}"
-    rf"|\b{_NAME}(?:\s+[\w'.-]+){{0,3}}\s+\d{{1,4}}[a-z]?,?\s+\d{{4,5}}\s+{_NAME})")
+    rf"(?:\s+{_WORD}){{0,3}}?\s+{_NAME}"
+    rf"|\b{_NAME}(?:\s+{_WORD}){{0,3}}\s+\d{{1,4}}[a-z]?,?\s+\d{{4,5}}\s+{_NAME}")
 # Card numbers by their networks' first digits (Presidio's own pattern, and Mastercard's 2221-2720 series);
 # the Luhn checksum decides.
 _CARD = (r"\b(?!1\d{12}(?!\d))((4\d{3})|(5[0-5]\d{2})|(2[2-7]\d{2})|(6\d{3})|(1\d{3})|(3\d{3}))[- ]?(\d{3,4})"
@@ -111,14 +112,16 @@ _POSTCODE_IN_CONTEXT = re2.compile(
     rf"|\b[A-Z][a-z]+,?\s+({_UK_POSTCODE})\b|,\s*[A-Z]{{2}}\s+(\d{{5}}(?:-\d{{4}})?)\b")
 
 
-class _ContextRecognizer(EntityRecognizer):
-    """A value found by the words said before it, as Presidio's context words would if it had an NLP engine:
-    ``pattern`` matches the context and the value, the value being its first group that took part."""
+class _Re2Recognizer(EntityRecognizer):
+    """What an RE2 pattern finds (in time linear in the text, faster than Presidio's own patterns): the first of its
+    groups that took part, or the whole match. With a group, the pattern matches the words said before a value
+    with the value, as Presidio's context words would if it had an NLP engine."""
 
-    def __init__(self, entity: str, pattern: Any, least_characters: int) -> None:
+    def __init__(self, entity: str, pattern: Any, least_characters: int, score: float) -> None:
         super().__init__(supported_entities=[entity], supported_language=LANGUAGE)
         self._pattern = pattern
         self._least_characters = least_characters
+        self._score = score
 
     def load(self) -> None:
         pass
@@ -126,10 +129,10 @@ class _ContextRecognizer(EntityRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[Recognized]:
         found = []
         for match in self._pattern.finditer(text):
-            group = next(i for i in range(1, len(match.groups()) + 1) if match.start(i) >= 0)
-            value = match.group(group)
-            if sum(c.isalnum() for c in value) >= self._least_characters:
-                found.append(Recognized(self.supported_entities[0], match.start(group), match.end(group), 0.6))
+            group = next((i for i in range(1, len(match.groups()) + 1) if match.start(i) >= 0), 0)
+            if sum(c.isalnum() for c in match.group(group)) >= self._least_characters:
+                found.append(Recognized(self.supported_entities[0], match.start(group), match.end(group),
+                                        self._score))
         return found
 
 
@@ -156,8 +159,7 @@ def _recognizers() -> dict[PiiKind, list[EntityRecognizer]]:
                     presidio.TrNationalIdRecognizer, presidio.ZaIdNumberRecognizer, presidio.NgNinRecognizer,
                     presidio.ThTninRecognizer)
     street = PatternRecognizer(supported_entity="STREET_ADDRESS", supported_language=LANGUAGE,
-                               patterns=[Pattern("street", _STREET, 0.5),
-                                         Pattern("continental street", _CONTINENTAL_STREET, 0.5)])
+                               patterns=[Pattern("street", _STREET, 0.5)])
     cards = presidio.CreditCardRecognizer(supported_language=LANGUAGE, patterns=[Pattern("card", _CARD, 0.3)])
     return {
         PiiKind.EMAIL: [_BundledSuffixEmailRecognizer(supported_language=LANGUAGE)],
@@ -165,9 +167,10 @@ def _recognizers() -> dict[PiiKind, list[EntityRecognizer]]:
         PiiKind.CARD_NUMBER: [cards],
         PiiKind.IBAN: [presidio.IbanRecognizer(supported_language=LANGUAGE)],
         PiiKind.NATIONAL_ID: [*(recognizer(supported_language=LANGUAGE) for recognizer in national_ids),
-                              _ContextRecognizer("ID_IN_CONTEXT", _ID_IN_CONTEXT, 6)],
-        PiiKind.ADDRESS: [street, presidio.UkPostcodeRecognizer(supported_language=LANGUAGE),
-                          _ContextRecognizer("POSTCODE_IN_CONTEXT", _POSTCODE_IN_CONTEXT, 4)],
+                              _Re2Recognizer("ID_IN_CONTEXT", _ID_IN_CONTEXT, 6, 0.6)],
+        PiiKind.ADDRESS: [street, _Re2Recognizer("CONTINENTAL_STREET", _CONTINENTAL_STREET, 1, 0.5),
+                          presidio.UkPostcodeRecognizer(supported_language=LANGUAGE),
+                          _Re2Recognizer("POSTCODE_IN_CONTEXT", _POSTCODE_IN_CONTEXT, 4, 0.6)],
     }
 
 
