@@ -3,11 +3,12 @@ recall of each filter, on the held-out part (the figure that counts) and on the 
 written from. The candidate's turns go through the HR track's default input filters, the persona's through the
 default output filters; a turn counts as found by a filter when that filter matches it.
 
-    .venv/bin/python -m devtools.filter_evaluation
+    .venv/bin/python -m devtools.filter_evaluation [--part held-out|development]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -81,8 +82,12 @@ def report(name: str, score: Score) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=[name for name, _ in PARTS], help="score only this part")
+    part = parser.parse_args().part
     for name, file_name in PARTS:
-        print(report(f"{name} ({file_name})", evaluate(load(file_name))))
+        if part in (None, name):
+            print(report(f"{name} ({file_name})", evaluate(load(file_name))))
 
 
 if __name__ == "__main__":

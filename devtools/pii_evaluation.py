@@ -5,11 +5,12 @@ held-out part (the figure that counts) and on the development part the rules wer
 A found span counts when it overlaps a labelled value of the same kind; precision is over found spans, recall over
 labelled values.
 
-    .venv/bin/python -m devtools.pii_evaluation
+    .venv/bin/python -m devtools.pii_evaluation [--part held-out|development]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -96,9 +97,13 @@ def report(name: str, score: Score) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=[name for name, _ in PARTS], help="score only this part")
+    part = parser.parse_args().part
     protector = PiiProtector(b"evaluation")
     for name, file_name in PARTS:
-        print(report(f"{name} ({file_name})", evaluate(protector, load(file_name))))
+        if part in (None, name):
+            print(report(f"{name} ({file_name})", evaluate(protector, load(file_name))))
 
 
 if __name__ == "__main__":

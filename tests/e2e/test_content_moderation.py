@@ -18,9 +18,9 @@ from tests.probes import metric
 CHECKS = "sparring_analysis_moderation_checks_total"
 # The rules find the age question (message 11) and miss the religion one (message 13).
 CALL_WITH_QUESTIONS = [*CALL, (USER, "How old are you, by the way?"), (PERSONA, "Old enough."),
-                       (USER, "And are you Catholic or Protestant?"), (PERSONA, "Next question.")]
+                       (USER, "And is that a kippah you wear?"), (PERSONA, "Next question.")]
 RELIGION = {"sequence": 13, "category": "illegal_interview_questions", "topic": "Religion",
-            "quote": "are you Catholic or Protestant?"}
+            "quote": "is that a kippah you wear?"}
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +56,10 @@ async def test_what_the_model_finds_is_added_to_what_the_rules_find(transcripts,
                                                                     fake_openai):
     used = metric(CHECKS, result="used")
     assert await _findings(transcripts, personas, policies, moderated) == [
-        (11, "age", "How old are you"), (13, "religion", "are you Catholic or Protestant?")]
+        (11, "age", "How old are you"), (13, "religion", "is that a kippah you wear?")]
     assert metric(CHECKS, result="used") == used + 1
     _, asked = messages(fake_openai.bodies[-1])
-    assert "Catholic" in asked and "Old enough" not in asked, "only the candidate's messages are sent"
+    assert "kippah" in asked and "Old enough" not in asked, "only the candidate's messages are sent"
 
 
 @pytest.mark.parametrize(("mode", "answer", "reason"), [

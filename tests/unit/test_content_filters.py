@@ -127,3 +127,57 @@ def test_the_rules_find_every_labelled_turn_they_were_written_from_and_nothing_e
     for turn in load(file_name):
         found = {hit.category for hit in screen(turn.text, FILTERS_BY_SIDE[turn.side])}
         assert found == ({turn.category} if turn.category else set()), turn.text
+
+
+@pytest.mark.parametrize(("question", "topic"), [
+    ("How many years until you retire, do you think?", "age"),
+    ("Do you need daycare for your son?", "family"),
+    ("Do you keep kosher or celebrate Passover?", "religion"),
+    ("Were your grandparents born abroad?", "origin"),
+    ("Are you a citizen yet, or still on a green card?", "citizenship"),
+    ("Were you ever arrested at a protest?", "arrest record"),
+    ("Are you in a labour union?", "union membership"),
+    ("Did you get an honourable discharge?", "military discharge"),
+    ("What's your weight these days?", "height and weight"),
+    ("Has your mother had diabetes?", "genetic information"),
+    ("Have you filed for bankruptcy?", "credit and finances"),
+    ("What's your sexual orientation?", "sex and sexual orientation"),
+    ("How much did you make at your previous employer?", "salary history"),
+    # Lawful or unrelated questions that share the topics' words.
+    ("Have you ever been convicted of a felony involving money?", None),  # convictions may be asked, not arrests
+    ("Will you need visa sponsorship now or later?", None),
+    ("Tell me about your work with our benefits team on family leave.", None),  # a statement, not a question
+    ("How did your old company handle religious holidays in its rota?", None),  # the topic is not the person's
+    ("Would you describe yourself as a straight shooter?", None),
+])
+def test_the_illegal_question_rule_knows_each_protected_topic_by_its_words_not_one_phrasing(question, topic):
+    assert _topics(question, ILLEGAL_QUESTIONS) == ([topic] if topic else [])
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Keep this up and you're going to get hurt.", True),
+    ("Shame if something happened to your office.", True),
+    ("I'll smash your teeth in.", True),
+    ("I'll get you the numbers by Friday.", False),
+    ("We'll destroy the competition this year.", False),
+])
+def test_the_threat_rule_finds_conditional_and_veiled_threats(text, flagged):
+    assert bool(_topics(text, THREATS)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Boomers like you never get software.", True),
+    ("Stop being such a psycho about it.", True),
+    ("Our women's sales team beat its quota.", False),
+])
+def test_the_slur_rule_finds_contempt_for_a_group_in_other_words(text, flagged):
+    assert bool(_topics(text, SLURS)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Initech cooks its books every quarter.", True),
+    ("Globex lied to regulators about the outage.", True),
+    ("Globex raised its prices and support got slower.", False),
+])
+def test_the_defamation_rule_knows_accusations_beyond_crimes_by_name(text, flagged):
+    assert bool(_topics(text, DEFAMATION)) is flagged

@@ -71,3 +71,41 @@ def test_the_pre_filter_passes_over_no_utterance_the_recognizers_would_find_some
     for utterance in load(file_name):
         if not may_hold_pii(utterance.text):
             assert protector.analyzer.analyze(utterance.text, language="en") == [], utterance.text
+
+
+def _found_as(said: str, kind: PiiKind | None, value: str) -> list[PiiFound]:
+    """What finding ``value`` of ``kind`` in ``said`` is; nothing when ``kind`` is None."""
+    start = said.index(value)
+    return [PiiFound(kind, start, start + len(value))] if kind else []
+
+
+@pytest.mark.parametrize(("said", "kind", "value"), [
+    ("write to ana dot silva at fabrikam dot com.", PiiKind.EMAIL, "ana dot silva at fabrikam dot com"),
+    ("mail me: bo (at) tailspin (dot) io", PiiKind.EMAIL, "bo (at) tailspin (dot) io"),
+    ("it's four one five, five five five, zero one three two", PiiKind.PHONE,
+     "four one five, five five five, zero one three two"),
+    ("the card is five one zero five, one zero five one, zero five one zero, five one double oh", PiiKind.CARD_NUMBER,
+     "five one zero five, one zero five one, zero five one zero, five one double oh"),
+    # "at", "dot" and number words that are not personal data
+    ("we met at acme.com last year", None, "acme.com"),
+    ("be there at ten dot thirty", None, "ten dot thirty"),
+    ("one, two, three, four people", None, "one, two, three, four"),
+])
+def test_numbers_and_emails_said_aloud_are_found_as_the_words_said(protector, said, kind, value):
+    assert protector.find(said) == _found_as(said, kind, value)
+    assert (value in protector.protect(said, PiiHandling(PiiAction.REDACT), "s")) is (kind is None)
+
+
+@pytest.mark.parametrize(("said", "kind", "value"), [
+    ("Mastercard 2720 9999 9999 9996 please", PiiKind.CARD_NUMBER, "2720 9999 9999 9996"),
+    ("my SSN is 341620875", PiiKind.NATIONAL_ID, "341620875"),
+    ("order 341620875 shipped", None, "341620875"),  # the same digits without a word naming an id
+    ("passport number X1234567, French", PiiKind.NATIONAL_ID, "X1234567"),
+    ("the post code is W1A 1AA", PiiKind.ADDRESS, "W1A 1AA"),
+    ("Come to Leeds LS1 4DY", PiiKind.ADDRESS, "LS1 4DY"),
+    ("Zip code 30301, Atlanta", PiiKind.ADDRESS, "30301"),
+    ("Lindenstraße 12 is the office", PiiKind.ADDRESS, "Lindenstraße 12"),
+    ("Am Markt 3, 28195 Bremen", PiiKind.ADDRESS, "Am Markt 3, 28195 Bremen"),
+])
+def test_values_that_their_context_or_their_country_tells_apart_are_found(protector, said, kind, value):
+    assert protector.find(said) == _found_as(said, kind, value)
