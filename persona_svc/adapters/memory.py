@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from calls.persona_audit import FlagReason
 from persona_svc.adapters import tables as t
-from persona_svc.domain.episodes import Episode, EpisodeRanking
+from persona_svc.domain.episodes import Episode, EpisodeFlag, EpisodeRanking, EpisodeReview
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from persona_svc.domain.memory import (
     ErasedMemory,
@@ -159,9 +160,25 @@ _SCORES = {
 }
 
 
+_reviews = t.episode_reviews
+_REVIEW_COLUMNS = (_reviews.c.say_meter_scores, _reviews.c.final_say_meter, _reviews.c.audit,
+                   _reviews.c.overall_score, _reviews.c.flags)
+# An episode with its review, when there is one.
+_EPISODES_REVIEWED = sa.select(t.episodes, *_REVIEW_COLUMNS).select_from(t.episodes.outerjoin(_reviews, sa.and_(
+    _reviews.c.organization == t.episodes.c.organization, _reviews.c.persona_id == t.episodes.c.persona_id,
+    _reviews.c.session_id == t.episodes.c.session_id)))
+
+
+def _review(row: Any) -> EpisodeReview | None:
+    if row.audit is None:
+        return None
+    return EpisodeReview(tuple(row.say_meter_scores), row.final_say_meter, row.audit, row.overall_score,
+                         tuple(EpisodeFlag(FlagReason(f["reason"]), f["message_sequence"]) for f in row.flags))
+
+
 def _episode(row: Any) -> Episode:
     return Episode(row.persona_id, row.candidate_id, row.session_id, row.summary, row.outcome, row.document,
-                   row.create_time)
+                   row.create_time, _review(row))
 
 
 class EpisodeRepository:
@@ -176,8 +193,24 @@ class EpisodeRepository:
             session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
             document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
 
+    async def add_review(self, persona_id: str, session_id: str, review: EpisodeReview, now: datetime) -> bool:
+        """False when the session's review by this persona was recorded before (it is kept as it was)."""
+        inserted = await self._c.execute(insert(_reviews).values(
+            organization=self._organization, persona_id=persona_id, session_id=session_id,
+            say_meter_scores=list(review.say_meter_scores), final_say_meter=review.final_say_meter,
+            audit=review.audit, overall_score=review.overall_score,
+            flags=[{"reason": f.reason.value, "message_sequence": f.message_sequence} for f in review.flags],
+            record_time=now).on_conflict_do_nothing())
+        return inserted.rowcount == 1
+
+    async def get(self, persona_id: str, candidate_id: str, session_id: str) -> Episode | None:
+        row = (await self._c.execute(_EPISODES_REVIEWED.where(
+            t.episodes.c.organization == self._organization, t.episodes.c.persona_id == persona_id,
+            t.episodes.c.candidate_id == candidate_id, t.episodes.c.session_id == session_id))).first()
+        return _episode(row) if row else None
+
     async def latest(self, persona_id: str, candidate_id: str) -> Episode | None:
-        row = (await self._c.execute(sa.select(t.episodes).where(
+        row = (await self._c.execute(_EPISODES_REVIEWED.where(
             t.episodes.c.organization == self._organization, t.episodes.c.persona_id == persona_id,
             t.episodes.c.candidate_id == candidate_id).order_by(t.episodes.c.create_time.desc()).limit(1))).first()
         return _episode(row) if row else None
@@ -185,7 +218,10 @@ class EpisodeRepository:
     async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
                      limit: int) -> list[tuple[Episode, float]]:
         rows = await self._c.execute(sa.text(f"""
-            SELECT e.*, {_SCORES[ranking]} AS score FROM {t.SCHEMA}.episodes AS e
+            SELECT e.*, r.say_meter_scores, r.final_say_meter, r.audit, r.overall_score, r.flags,
+                   {_SCORES[ranking]} AS score
+            FROM {t.SCHEMA}.episodes AS e LEFT JOIN {t.SCHEMA}.episode_reviews AS r
+                ON r.organization = e.organization AND r.persona_id = e.persona_id AND r.session_id = e.session_id
             WHERE e.organization = :organization AND e.persona_id = :persona
               AND (:candidate = '' OR e.candidate_id = :candidate)
             ORDER BY score DESC, e.create_time DESC LIMIT :limit"""), {
@@ -237,6 +273,12 @@ class CandidateEraser:
     async def erase(self, candidate_id: str) -> ErasedMemory:
         mine = {"organization": self._organization, "candidate": candidate_id}
         counts = []
+        # The reviews of the candidate's calls go with their episodes.
+        await self._c.execute(_reviews.delete().where(
+            _reviews.c.organization == self._organization,
+            sa.tuple_(_reviews.c.persona_id, _reviews.c.session_id).in_(
+                sa.select(t.episodes.c.persona_id, t.episodes.c.session_id).where(
+                    t.episodes.c.organization == self._organization, t.episodes.c.candidate_id == candidate_id))))
         for table in (_revisions, _memories, _facts, t.episodes):
             deleted = await self._c.execute(table.delete().where(table.c.organization == self._organization,
                                                                  table.c.candidate_id == candidate_id))

@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 
 from calls.turns import Turn
-from persona_svc.domain.episodes import Episode, EpisodeRanking, check_recall, document_of, outcome_of, summary_of
+from persona_svc.domain.episodes import (
+    Episode,
+    EpisodeRanking,
+    EpisodeReview,
+    check_recall,
+    check_review,
+    document_of,
+    outcome_of,
+    summary_of,
+)
 from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
 from persona_svc.domain.memory import (
     MEMORY_DISABLED,
@@ -260,6 +269,26 @@ class PersonaMemory:
         await self._catalogue.get_persona(organization, persona_id)
         async with self._read(organization) as uow:
             return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit)
+
+    async def get_episode(self, organization: str, persona_id: str, candidate_id: str, session_id: str) -> Episode:
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._read(organization) as uow:
+            episode = await uow.episodes.get(persona_id, candidate_id, session_id)
+        if episode is None:
+            raise NotFound(f"personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}",
+                           reason="EPISODE_NOT_FOUND")
+        return episode
+
+    async def record_episode_review(self, organization: str, persona_id: str, session_id: str,
+                                    review: EpisodeReview) -> bool:
+        """Keeps the analysis service's review of a persona's call, once; False for a repeat. It joins the
+        session's episode whenever that is recorded, before or after."""
+        check_review(review)
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._transaction(organization) as uow:
+            recorded = await uow.episodes.add_review(persona_id, session_id, review, _now())
+            await uow.commit()
+        return recorded
 
     # --- settings ------------------------------------------------------------------------------------
 

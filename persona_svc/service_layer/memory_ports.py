@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from calls.turns import Turn
-from persona_svc.domain.episodes import Episode, EpisodeRanking
+from persona_svc.domain.episodes import Episode, EpisodeRanking, EpisodeReview
 from persona_svc.domain.facts import ExtractedFact, Fact
 from persona_svc.domain.memory import ErasedMemory, MemoryScope, MemorySettings, WorkingMemory, WorkingMemoryRevision
 from svckit.usecase import RequestRecords
@@ -62,6 +62,12 @@ class EpisodeRepository(Protocol):
     async def add(self, episode: Episode) -> None:
         """Once per session: a repeat changes nothing."""
         ...
+
+    async def add_review(self, persona_id: str, session_id: str, review: EpisodeReview, now: datetime) -> bool:
+        """Once per persona and session: False for a repeat, which changes nothing."""
+        ...
+
+    async def get(self, persona_id: str, candidate_id: str, session_id: str) -> Episode | None: ...
 
     async def latest(self, persona_id: str, candidate_id: str) -> Episode | None: ...
 

@@ -48,7 +48,10 @@ class MemoryServiceStub:
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
       ended session as the persona remembers it (a summary and an outcome),
-      recorded with its facts and recalled by similarity to a context.
+      recorded with its facts and recalled by similarity to a context. The
+      analysis service adds its review of the call (the Say Meter arc and the
+      persona's audit) when it has audited the call, before or after the episode
+      is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -108,6 +111,14 @@ class MemoryServiceStub:
     """Recalls the persona's earlier calls most like a context, best first, ranked
     by PostgreSQL full-text search, trigram similarity, or both (the default).
     """
+    GetEpisode: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.GetEpisodeRequest, _memory_service_pb2.GetEpisodeResponse]
+    """Gets one episode, with the analysis service's review of its call once there is one."""
+    RecordEpisodeReview: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecordEpisodeReviewRequest, _memory_service_pb2.RecordEpisodeReviewResponse]
+    """Records the analysis service's review of a persona's call (its Say Meter arc
+    and the persona's audit), shown with the call's episode. A review of a session
+    the persona has no episode of yet is kept for the episode to come. A session's
+    review is recorded once per persona: a repeat changes nothing.
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -132,7 +143,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
       ended session as the persona remembers it (a summary and an outcome),
-      recorded with its facts and recalled by similarity to a context.
+      recorded with its facts and recalled by similarity to a context. The
+      analysis service adds its review of the call (the Say Meter arc and the
+      persona's audit) when it has audited the call, before or after the episode
+      is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -189,6 +203,14 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """Recalls the persona's earlier calls most like a context, best first, ranked
     by PostgreSQL full-text search, trigram similarity, or both (the default).
     """
+    GetEpisode: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.GetEpisodeRequest, _memory_service_pb2.GetEpisodeResponse]  # type: ignore[assignment]
+    """Gets one episode, with the analysis service's review of its call once there is one."""
+    RecordEpisodeReview: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecordEpisodeReviewRequest, _memory_service_pb2.RecordEpisodeReviewResponse]  # type: ignore[assignment]
+    """Records the analysis service's review of a persona's call (its Say Meter arc
+    and the persona's audit), shown with the call's episode. A review of a session
+    the persona has no episode of yet is kept for the episode to come. A session's
+    review is recorded once per persona: a repeat changes nothing.
+    """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """MemoryService keeps what a persona remembers of a candidate from one call to
@@ -212,7 +234,10 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
       ended session as the persona remembers it (a summary and an outcome),
-      recorded with its facts and recalled by similarity to a context.
+      recorded with its facts and recalled by similarity to a context. The
+      analysis service adds its review of the call (the Say Meter arc and the
+      persona's audit) when it has audited the call, before or after the episode
+      is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -332,6 +357,26 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_memory_service_pb2.RecallEpisodesResponse, _abc.Awaitable[_memory_service_pb2.RecallEpisodesResponse]]:
         """Recalls the persona's earlier calls most like a context, best first, ranked
         by PostgreSQL full-text search, trigram similarity, or both (the default).
+        """
+
+    @_abc_1.abstractmethod
+    def GetEpisode(
+        self,
+        request: _memory_service_pb2.GetEpisodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.GetEpisodeResponse, _abc.Awaitable[_memory_service_pb2.GetEpisodeResponse]]:
+        """Gets one episode, with the analysis service's review of its call once there is one."""
+
+    @_abc_1.abstractmethod
+    def RecordEpisodeReview(
+        self,
+        request: _memory_service_pb2.RecordEpisodeReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.RecordEpisodeReviewResponse, _abc.Awaitable[_memory_service_pb2.RecordEpisodeReviewResponse]]:
+        """Records the analysis service's review of a persona's call (its Say Meter arc
+        and the persona's audit), shown with the call's episode. A review of a session
+        the persona has no episode of yet is kept for the episode to come. A session's
+        review is recorded once per persona: a repeat changes nothing.
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
