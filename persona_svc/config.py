@@ -3,11 +3,12 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from svckit.settings import ServiceSettings
+from svckit.settings import EngineSettings
 
 
-class PersonaSettings(ServiceSettings):
-    """Environment: PERSONA_GRPC_PORT, PERSONA_METRICS_PORT, PERSONA_LEARNING_ADDRESS..."""
+class PersonaSettings(EngineSettings):
+    """Environment: PERSONA_GRPC_PORT, PERSONA_METRICS_PORT, PERSONA_LEARNING_ADDRESS...; PERSONA_ENGINE and
+    PERSONA_OPENAI_*: the engine that finds an ended call's facts."""
 
     model_config = SettingsConfigDict(env_prefix="PERSONA_", extra="ignore", populate_by_name=True)
 

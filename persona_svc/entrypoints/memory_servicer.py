@@ -31,6 +31,7 @@ from svckit import names
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.fieldmask import resolve_update_mask
+from svckit.openai_json import deadline_of
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
 
@@ -212,7 +213,8 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         scope = candidate_of(request.parent, "parent")
         facts = await self._memories.record_session_facts(
             scope.persona_id, scope.candidate_id, names.resource_id(request.session, "sessions", "session"),
-            session_turns(list(request.messages)), given_facts(list(request.facts)), mutation_of(request))
+            session_turns(list(request.messages)), given_facts(list(request.facts)), mutation_of(request),
+            deadline_of(context.time_remaining()))
         return pb.RecordSessionFactsResponse(facts=[fact_message(f) for f in facts])
 
     async def EraseCandidateMemory(self, request: pb.EraseCandidateMemoryRequest,

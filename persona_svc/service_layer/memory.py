@@ -213,13 +213,16 @@ class PersonaMemory:
     # --- learned facts ------------------------------------------------------------------------------
 
     async def record_session_facts(self, persona_id: str, candidate_id: str, session_id: str, turns: list[Turn],
-                                   given: list[ExtractedFact], mutation: Mutation) -> tuple[Fact, ...]:
-        """The facts of an ended session, learned once: the extractor's and those given, each citing messages of
-        the session; each supersedes the valid fact of an earlier session of the same kind and topic."""
+                                   given: list[ExtractedFact], mutation: Mutation,
+                                   deadline: float | None = None) -> tuple[Fact, ...]:
+        """The facts of an ended session, learned once: the extractor's (found by ``deadline``) and those given,
+        each citing messages of the session; each supersedes the valid fact of an earlier session of the same kind
+        and topic."""
         organization = mutation.caller.organization
         check_citations(given, {turn.sequence for turn in turns}, "facts")
         await self._catalogue.get_persona(organization, persona_id)
-        extracted = await self._extractor.extract(turns)
+        extraction = await self._extractor.extract(turns, deadline)
+        extracted = extraction.facts
         async with self._transaction(organization) as uow:
             async def run() -> RecordedFacts:
                 now = _now()
@@ -231,7 +234,7 @@ class PersonaMemory:
                     return RecordedFacts(tuple(stored))
                 learned = [Fact(uuid.uuid4().hex, persona_id, candidate_id, session_id, f.kind, f.text, f.topic,
                                 f.message_sequences, f.confidence, f.outcome, engine, now)
-                           for found, engine in ((extracted, self._extractor.name), (given, CALLER_ENGINE))
+                           for found, engine in ((extracted, extraction.engine), (given, CALLER_ENGINE))
                            for f in found]
                 for earlier in await uow.facts.list(persona_id, candidate_id, False, None, 1_000):
                     later = next((f for f in learned if f.kind == earlier.kind and f.topic == earlier.topic), None)

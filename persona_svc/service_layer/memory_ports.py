@@ -9,7 +9,7 @@ from typing import Protocol, Self
 
 from calls.turns import Turn
 from persona_svc.domain.episodes import Episode, EpisodeRanking, EpisodeReview
-from persona_svc.domain.facts import ExtractedFact, Fact
+from persona_svc.domain.facts import Extraction, Fact
 from persona_svc.domain.memory import ErasedMemory, MemoryScope, MemorySettings, WorkingMemory, WorkingMemoryRevision
 from svckit.usecase import RequestRecords
 
@@ -95,9 +95,10 @@ class Sessions(Protocol):
 class FactExtractor(Protocol):
     """Finds the facts of a call's turns."""
 
-    name: str
-
-    async def extract(self, turns: list[Turn]) -> list[ExtractedFact]: ...
+    async def extract(self, turns: list[Turn], deadline: float | None) -> Extraction:
+        """Never fails: an engine that cannot answer by ``deadline`` (time.monotonic(); None for none) leaves the
+        call to the local extractor."""
+        ...
 
 
 class MemoryUnitOfWork(Protocol):

@@ -633,7 +633,9 @@ class Fact(_message.Message):
     outcome: Global___ObjectionOutcome.ValueType
     """For an objection."""
     engine: _builtins.str
-    """"local" for the local extractor, "caller" for facts given in the request. Output only."""
+    """"local" for the local extractor, "openai" for the model, "caller" for facts
+    given in the request. Output only.
+    """
     superseded_by: _builtins.str
     """Output only. The fact that superseded it."""
     @_builtins.property

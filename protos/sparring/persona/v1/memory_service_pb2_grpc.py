@@ -212,8 +212,10 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordSessionFacts(self, request, context):
-        """Learns the facts of an ended session from its messages (with the local
-        extractor), together with any facts the caller found itself; a fact citing a
+        """Learns the facts of an ended session from its messages (with the configured
+        extractor: local, or an OpenAI-compatible model with the local one standing
+        in when it gives no usable answer within the call's deadline), together with
+        any facts the caller found itself; a fact citing a
         message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
         nothing is stored. A session's facts are learned once: a repeat returns them.
         """

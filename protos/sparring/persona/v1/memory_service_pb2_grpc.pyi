@@ -82,8 +82,10 @@ class MemoryServiceStub:
     RestoreWorkingMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RestoreWorkingMemoryRequest, _memory_service_pb2.RestoreWorkingMemoryResponse]
     """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
     RecordSessionFacts: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecordSessionFactsRequest, _memory_service_pb2.RecordSessionFactsResponse]
-    """Learns the facts of an ended session from its messages (with the local
-    extractor), together with any facts the caller found itself; a fact citing a
+    """Learns the facts of an ended session from its messages (with the configured
+    extractor: local, or an OpenAI-compatible model with the local one standing
+    in when it gives no usable answer within the call's deadline), together with
+    any facts the caller found itself; a fact citing a
     message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
     nothing is stored. A session's facts are learned once: a repeat returns them.
     """
@@ -174,8 +176,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     RestoreWorkingMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RestoreWorkingMemoryRequest, _memory_service_pb2.RestoreWorkingMemoryResponse]  # type: ignore[assignment]
     """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
     RecordSessionFacts: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecordSessionFactsRequest, _memory_service_pb2.RecordSessionFactsResponse]  # type: ignore[assignment]
-    """Learns the facts of an ended session from its messages (with the local
-    extractor), together with any facts the caller found itself; a fact citing a
+    """Learns the facts of an ended session from its messages (with the configured
+    extractor: local, or an OpenAI-compatible model with the local one standing
+    in when it gives no usable answer within the call's deadline), together with
+    any facts the caller found itself; a fact citing a
     message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
     nothing is stored. A session's facts are learned once: a repeat returns them.
     """
@@ -299,8 +303,10 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_service_pb2.RecordSessionFactsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.RecordSessionFactsResponse, _abc.Awaitable[_memory_service_pb2.RecordSessionFactsResponse]]:
-        """Learns the facts of an ended session from its messages (with the local
-        extractor), together with any facts the caller found itself; a fact citing a
+        """Learns the facts of an ended session from its messages (with the configured
+        extractor: local, or an OpenAI-compatible model with the local one standing
+        in when it gives no usable answer within the call's deadline), together with
+        any facts the caller found itself; a fact citing a
         message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
         nothing is stored. A session's facts are learned once: a repeat returns them.
         """
