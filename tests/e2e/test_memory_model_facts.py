@@ -1,6 +1,7 @@
 """Facts found by an OpenAI-compatible model (the loopback fake) when the persona service is set to the `openai`
 engine: kept when they cite messages of the call, left out and counted when they cite one it does not have, and
-found by the local extractor, counted, when the model does not answer in time."""
+found by the local extractor, counted, when the model does not answer in time; and the labelled calls measuring a
+model."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest_asyncio
 from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc, persona_service_pb2_grpc
 
+from devtools.memory_facts import labelled_calls, model_report, turns_of
 from persona_svc.app import build
 from persona_svc.config import PersonaSettings
+from svckit.openai_json import OpenAIJson
 from tests.e2e.test_persona_api import create
 from tests.e2e.test_persona_memory import ROUND_ONE, record
 from tests.fake_openai import messages, serving
@@ -113,3 +116,20 @@ async def test_a_model_without_a_usable_answer_leaves_the_facts_to_the_local_ext
         (mb.FACT_KIND_DISCLOSURE, (2,)), (mb.FACT_KIND_CANDIDATE_FACT, (3,)), (mb.FACT_KIND_OBJECTION, (4,)),
         (mb.FACT_KIND_COMMITMENT, (5,))}
     assert metric("sparring_memory_fact_fallbacks_total", reason=reason) == before + 1
+
+
+async def test_the_labelled_calls_measure_a_model_and_count_the_calls_it_left_to_the_local_extractor():
+    """A model answering exactly the labels scores 1.00 everywhere; one answer that is no JSON is counted."""
+    by_opening = {turns_of(call["call"])[0].text: call["labels"] for call in labelled_calls()}
+
+    def labels_as_facts(request) -> dict:
+        labels = by_opening[json.loads(messages(request)[1])["transcript"][0]["text"]]
+        return {"facts": [{"kind": label["kind"], "text": "labelled", "message_sequences": [label["sequence"]],
+                           "confidence": 1.0, "outcome": label.get("outcome", "")} for label in labels]}
+
+    with serving(labels_as_facts) as fake:
+        perfect = await model_report(OpenAIJson(fake.base_url, "", "fake", 5.0, 0))
+        fake.modes.append("malformed")
+        one_left = await model_report(OpenAIJson(fake.base_url, "", "fake", 5.0, 0))
+    assert perfect.count("| **all** | 1.00") == 2 and "left to the local extractor: 0 of 16" in perfect
+    assert "left to the local extractor: 1 of 16" in one_left
