@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from calls.persona_audit import FlagReason
 from persona_svc.adapters import tables as t
-from persona_svc.domain.episodes import Episode, EpisodeFlag, EpisodeRanking, EpisodeReview
+from persona_svc.domain.episodes import Embedding, Episode, EpisodeFlag, EpisodeRanking, EpisodeReview
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from persona_svc.domain.memory import (
     ErasedMemory,
@@ -151,13 +151,48 @@ class FactRepository:
 
 # Any of the context's words (plainto_tsquery joins them with AND).
 _ANY_WORD = "replace(plainto_tsquery('english', :context)::text, '&', '|')::tsquery"
+_FULL_TEXT = f"ts_rank_cd(e.search_vector, {_ANY_WORD})"
+_TRIGRAM = "word_similarity(:context, e.document)"
 _SCORES = {
-    EpisodeRanking.FULL_TEXT: f"ts_rank_cd(e.search_vector, {_ANY_WORD})",
-    EpisodeRanking.TRIGRAM: "word_similarity(:context, e.document)",
+    EpisodeRanking.FULL_TEXT: _FULL_TEXT,
+    EpisodeRanking.TRIGRAM: _TRIGRAM,
     # ts_rank_cd's normalisation 32 scales the rank to 0-1 (rank / (rank + 1)), as the trigram score is.
-    EpisodeRanking.HYBRID:
-        f"(ts_rank_cd(e.search_vector, {_ANY_WORD}, 32) + word_similarity(:context, e.document)) / 2",
+    EpisodeRanking.HYBRID: f"(ts_rank_cd(e.search_vector, {_ANY_WORD}, 32) + {_TRIGRAM}) / 2",
 }
+# Cosine similarity to the context's embedding, for episodes embedded by the same model (NULL for the others).
+_SIMILARITY = ("CASE WHEN e.embedding_model = :model AND vector_dims(e.embedding) = :dimensions"
+               " THEN 1 - (e.embedding <=> CAST(:embedding AS vector)) END")
+# Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) for the episodes it finds at all (a score above 0,
+# or any similarity); 60 is the constant of the method's authors, not tuned here.
+RRF_K = 60
+_FUSED = " + ".join(
+    f"coalesce(1.0 / ({RRF_K} + CASE WHEN {column} {found} THEN rank() OVER (ORDER BY {column} DESC NULLS LAST)"
+    " END), 0)" for column, found in (("full_text", "> 0"), ("trigram", "> 0"), ("similarity", "IS NOT NULL")))
+_EPISODE_COLUMNS = ("e.persona_id, e.candidate_id, e.session_id, e.summary, e.outcome, e.document, e.create_time,"
+                    " r.say_meter_scores, r.final_say_meter, r.audit, r.overall_score, r.flags")
+
+
+def _recall_query(ranking: EpisodeRanking, with_vectors: bool) -> sa.TextClause:
+    """The persona's episodes scored against the context, best first; with vectors HYBRID fuses three rankings."""
+    if ranking is EpisodeRanking.VECTOR:
+        scored, columns = f"{_SIMILARITY} AS score", "*"
+    elif ranking is EpisodeRanking.HYBRID and with_vectors:
+        scored = f"{_FULL_TEXT} AS full_text, {_TRIGRAM} AS trigram, {_SIMILARITY} AS similarity"
+        columns = f"*, {_FUSED} AS score"
+    else:
+        scored, columns = f"{_SCORES[ranking]} AS score", "*"
+    return sa.text(f"""
+        SELECT {columns} FROM (
+            SELECT {_EPISODE_COLUMNS}, {scored}
+            FROM {t.SCHEMA}.episodes AS e LEFT JOIN {t.SCHEMA}.episode_reviews AS r
+                ON r.organization = e.organization AND r.persona_id = e.persona_id AND r.session_id = e.session_id
+            WHERE e.organization = :organization AND e.persona_id = :persona
+              AND (:candidate = '' OR e.candidate_id = :candidate)) AS s
+        ORDER BY score DESC NULLS LAST, create_time DESC LIMIT :limit""")
+
+
+def _vector_literal(values: tuple[float, ...]) -> str:
+    return "[" + ",".join(repr(value) for value in values) + "]"
 
 
 _reviews = t.episode_reviews
@@ -186,12 +221,21 @@ class EpisodeRepository:
         self._c = connection
         self._organization = organization
 
-    async def add(self, episode: Episode) -> None:
-        """Once per session: a repeat changes nothing."""
-        await self._c.execute(insert(t.episodes).values(
+    async def add(self, episode: Episode, embedding: Embedding | None) -> None:
+        """Once per session: a repeat changes nothing. The embedding columns exist only where pgvector does, so
+        they are named only when there is an embedding to store."""
+        inserted = await self._c.execute(insert(t.episodes).values(
             organization=self._organization, persona_id=episode.persona_id, candidate_id=episode.candidate_id,
             session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
             document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
+        if embedding is not None and inserted.rowcount == 1:
+            await self._c.execute(sa.text(
+                f"UPDATE {t.SCHEMA}.episodes SET embedding = CAST(:embedding AS vector), embedding_model = :model"
+                " WHERE organization = :organization AND persona_id = :persona AND candidate_id = :candidate"
+                " AND session_id = :session"), {
+                "embedding": _vector_literal(embedding.values), "model": embedding.model,
+                "organization": self._organization, "persona": episode.persona_id,
+                "candidate": episode.candidate_id, "session": episode.session_id})
 
     async def add_review(self, persona_id: str, session_id: str, review: EpisodeReview, now: datetime) -> bool:
         """False when the session's review by this persona was recorded before (it is kept as it was)."""
@@ -216,18 +260,14 @@ class EpisodeRepository:
         return _episode(row) if row else None
 
     async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
-                     limit: int) -> list[tuple[Episode, float]]:
-        rows = await self._c.execute(sa.text(f"""
-            SELECT e.*, r.say_meter_scores, r.final_say_meter, r.audit, r.overall_score, r.flags,
-                   {_SCORES[ranking]} AS score
-            FROM {t.SCHEMA}.episodes AS e LEFT JOIN {t.SCHEMA}.episode_reviews AS r
-                ON r.organization = e.organization AND r.persona_id = e.persona_id AND r.session_id = e.session_id
-            WHERE e.organization = :organization AND e.persona_id = :persona
-              AND (:candidate = '' OR e.candidate_id = :candidate)
-            ORDER BY score DESC, e.create_time DESC LIMIT :limit"""), {
+                     limit: int, embedding: Embedding | None) -> list[tuple[Episode, float]]:
+        vectors = {"embedding": _vector_literal(embedding.values), "model": embedding.model,
+                   "dimensions": len(embedding.values)} if embedding is not None else {}
+        rows = await self._c.execute(_recall_query(ranking, embedding is not None), {
             "organization": self._organization, "persona": persona_id, "candidate": candidate_id,
-            "context": context, "limit": limit})
-        return [(_episode(row), float(row.score)) for row in rows]
+            "context": context, "limit": limit, **vectors})
+        # An episode no ranking could score (no embedding of the context's model) comes last, at 0.
+        return [(_episode(row), float(row.score or 0.0)) for row in rows]
 
 
 def _settings(row: Any) -> MemorySettings:

@@ -24,7 +24,16 @@ MAX_ARC_READINGS, MAX_REVIEW_FLAGS = 200, 20
 class EpisodeRanking(StrEnum):
     FULL_TEXT = "full_text"
     TRIGRAM = "trigram"
-    HYBRID = "hybrid"
+    HYBRID = "hybrid"  # with embeddings: the reciprocal rank fusion of the three, else the mean of the two lexical
+    VECTOR = "vector"  # the cosine similarity of embeddings
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """A text's embedding, and the model that made it: only embeddings of one model are compared."""
+
+    model: str
+    values: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)

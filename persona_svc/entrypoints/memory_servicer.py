@@ -44,7 +44,7 @@ MEMORY_SOURCES = {
     MemorySource.DISABLED: pb.MEMORY_SOURCE_DISABLED,
 }
 RANKINGS = {pb.EPISODE_RANKING_FULL_TEXT: EpisodeRanking.FULL_TEXT, pb.EPISODE_RANKING_TRIGRAM: EpisodeRanking.TRIGRAM,
-            pb.EPISODE_RANKING_HYBRID: EpisodeRanking.HYBRID}
+            pb.EPISODE_RANKING_HYBRID: EpisodeRanking.HYBRID, pb.EPISODE_RANKING_VECTOR: EpisodeRanking.VECTOR}
 PERSISTENCES = {persistence: pb.MemoryPersistence.Value(f"MEMORY_PERSISTENCE_{persistence.name}")
                 for persistence in Persistence}
 SETTINGS_WRITABLE = frozenset({"persistence", "retention_days"})
@@ -242,7 +242,8 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         recalled = await self._memories.recall_episodes(
             current_call().organization, names.resource_id(request.persona, "personas", "persona"),
             names.resource_id(request.candidate, "candidates", "candidate") if request.candidate else "",
-            request.context, RANKINGS.get(request.ranking, EpisodeRanking.HYBRID), request.page_size)
+            request.context, RANKINGS.get(request.ranking, EpisodeRanking.HYBRID), request.page_size,
+            deadline_of(context.time_remaining()))
         return pb.RecallEpisodesResponse(episodes=[
             pb.RecalledEpisode(episode=episode_message(episode), score=score) for episode, score in recalled])
 

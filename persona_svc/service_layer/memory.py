@@ -50,10 +50,16 @@ from persona_svc.domain.memory import (
 )
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
+from persona_svc.service_layer.memory_ports import (
+    Embeddings,
+    FactExtractor,
+    MemoryUnitOfWork,
+    MemoryUnitOfWorkFactory,
+    Sessions,
+)
 from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
-from svckit.errors import EtagMismatch, NotFound
+from svckit.errors import EtagMismatch, FailedPrecondition, NotFound, Unavailable
 from svckit.memo import ResponseMemo
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
@@ -106,11 +112,13 @@ class PersonaMemory:
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                  learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                  settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
-                 deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
+                 deadline_seconds: float = 0.05, budget_chars: int = 2_000,
+                 embeddings: Embeddings | None = None) -> None:
         self._transaction = writes
         self._read = reads
         self._catalogue = catalogue
         self._extractor = extractor
+        self._embeddings = embeddings  # None: episodes are recalled by their words only
         self._sessions = sessions
         self._tokens = page_tokens
         self._cache = cache or InvalidatedCache("working_memories")
@@ -223,6 +231,10 @@ class PersonaMemory:
         await self._catalogue.get_persona(organization, persona_id)
         extraction = await self._extractor.extract(turns, deadline)
         extracted = extraction.facts
+        everything = [*extracted, *given]
+        summary = summary_of(turns, everything)
+        document = document_of(summary, turns)
+        embedding = await self._embeddings.embed(document, "episode", deadline) if self._embeddings else None
         async with self._transaction(organization) as uow:
             async def run() -> RecordedFacts:
                 now = _now()
@@ -242,10 +254,8 @@ class PersonaMemory:
                         await uow.facts.supersede(earlier.superseded(later))
                 for fact in learned:
                     await uow.facts.add(fact)
-                everything = [*extracted, *given]
-                summary = summary_of(turns, everything)
                 await uow.episodes.add(Episode(persona_id, candidate_id, session_id, summary, outcome_of(everything),
-                                               document_of(summary, turns), now))
+                                               document, now), embedding)
                 return RecordedFacts(tuple(learned))
 
             recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
@@ -267,11 +277,23 @@ class PersonaMemory:
     # --- episodes ------------------------------------------------------------------------------------
 
     async def recall_episodes(self, organization: str, persona_id: str, candidate_id: str, context: str,
-                              ranking: EpisodeRanking, requested: int) -> list[tuple[Episode, float]]:
+                              ranking: EpisodeRanking, requested: int,
+                              deadline: float | None = None) -> list[tuple[Episode, float]]:
+        """Episodes like ``context``, best first. With embeddings, VECTOR ranks by them and HYBRID fuses them with
+        the words; HYBRID recalls by the words alone when the context's embedding cannot be had by ``deadline``."""
         limit = check_recall(context, requested)
+        if ranking is EpisodeRanking.VECTOR and self._embeddings is None:
+            raise FailedPrecondition("vector recall needs an embeddings endpoint, and none is configured",
+                                     reason="EMBEDDINGS_NOT_CONFIGURED")
         await self._catalogue.get_persona(organization, persona_id)
+        embedding = None
+        if self._embeddings is not None and ranking in (EpisodeRanking.VECTOR, EpisodeRanking.HYBRID):
+            embedding = await self._embeddings.embed(context, "context", deadline)
+            if embedding is None and ranking is EpisodeRanking.VECTOR:
+                raise Unavailable("the embeddings endpoint gave no embedding of the context in time",
+                                  reason="EMBEDDINGS_UNAVAILABLE")
         async with self._read(organization) as uow:
-            return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit)
+            return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit, embedding)
 
     async def get_episode(self, organization: str, persona_id: str, candidate_id: str, session_id: str) -> Episode:
         await self._catalogue.get_persona(organization, persona_id)

@@ -189,7 +189,16 @@ class _EpisodeRankingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Episod
     EPISODE_RANKING_TRIGRAM: _EpisodeRanking.ValueType  # 2
     """pg_trgm word similarity of the context to the episode."""
     EPISODE_RANKING_HYBRID: _EpisodeRanking.ValueType  # 3
-    """The mean of the two, the full-text rank scaled to 0-1."""
+    """Without an embeddings endpoint: the mean of the two, the full-text rank
+    scaled to 0-1. With one: the reciprocal rank fusion of full text, trigram
+    and vector (1 / (60 + rank) summed over the rankings that find an episode).
+    """
+    EPISODE_RANKING_VECTOR: _EpisodeRanking.ValueType  # 155
+    """Cosine similarity of the context's embedding to the episodes' (pgvector),
+    episodes without an embedding of the same model last; FAILED_PRECONDITION
+    (EMBEDDINGS_NOT_CONFIGURED) without an embeddings endpoint, UNAVAILABLE
+    (EMBEDDINGS_UNAVAILABLE) when it gives no embedding of the context in time.
+    """
 
 class EpisodeRanking(_EpisodeRanking, metaclass=_EpisodeRankingEnumTypeWrapper):
     """How episodes are ranked against a context."""
@@ -201,7 +210,16 @@ EPISODE_RANKING_FULL_TEXT: EpisodeRanking.ValueType  # 1
 EPISODE_RANKING_TRIGRAM: EpisodeRanking.ValueType  # 2
 """pg_trgm word similarity of the context to the episode."""
 EPISODE_RANKING_HYBRID: EpisodeRanking.ValueType  # 3
-"""The mean of the two, the full-text rank scaled to 0-1."""
+"""Without an embeddings endpoint: the mean of the two, the full-text rank
+scaled to 0-1. With one: the reciprocal rank fusion of full text, trigram
+and vector (1 / (60 + rank) summed over the rankings that find an episode).
+"""
+EPISODE_RANKING_VECTOR: EpisodeRanking.ValueType  # 155
+"""Cosine similarity of the context's embedding to the episodes' (pgvector),
+episodes without an embedding of the same model last; FAILED_PRECONDITION
+(EMBEDDINGS_NOT_CONFIGURED) without an embeddings endpoint, UNAVAILABLE
+(EMBEDDINGS_UNAVAILABLE) when it gives no embedding of the context in time.
+"""
 Global___EpisodeRanking: _TypeAlias = EpisodeRanking  # noqa: Y015
 
 @_typing.final

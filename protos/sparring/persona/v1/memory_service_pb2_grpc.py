@@ -261,7 +261,8 @@ class MemoryServiceServicer:
 
     def RecallEpisodes(self, request, context):
         """Recalls the persona's earlier calls most like a context, best first, ranked
-        by PostgreSQL full-text search, trigram similarity, or both (the default).
+        by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+        with an embeddings endpoint configured), or all of them (the default).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

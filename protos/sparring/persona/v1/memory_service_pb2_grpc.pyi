@@ -111,7 +111,8 @@ class MemoryServiceStub:
     """
     RecallEpisodes: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecallEpisodesRequest, _memory_service_pb2.RecallEpisodesResponse]
     """Recalls the persona's earlier calls most like a context, best first, ranked
-    by PostgreSQL full-text search, trigram similarity, or both (the default).
+    by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+    with an embeddings endpoint configured), or all of them (the default).
     """
     GetEpisode: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.GetEpisodeRequest, _memory_service_pb2.GetEpisodeResponse]
     """Gets one episode, with the analysis service's review of its call once there is one."""
@@ -205,7 +206,8 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """
     RecallEpisodes: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecallEpisodesRequest, _memory_service_pb2.RecallEpisodesResponse]  # type: ignore[assignment]
     """Recalls the persona's earlier calls most like a context, best first, ranked
-    by PostgreSQL full-text search, trigram similarity, or both (the default).
+    by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+    with an embeddings endpoint configured), or all of them (the default).
     """
     GetEpisode: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.GetEpisodeRequest, _memory_service_pb2.GetEpisodeResponse]  # type: ignore[assignment]
     """Gets one episode, with the analysis service's review of its call once there is one."""
@@ -362,7 +364,8 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.RecallEpisodesResponse, _abc.Awaitable[_memory_service_pb2.RecallEpisodesResponse]]:
         """Recalls the persona's earlier calls most like a context, best first, ranked
-        by PostgreSQL full-text search, trigram similarity, or both (the default).
+        by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+        with an embeddings endpoint configured), or all of them (the default).
         """
 
     @_abc_1.abstractmethod
