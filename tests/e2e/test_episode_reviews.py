@@ -164,3 +164,17 @@ async def test_bad_reviews_and_other_organizations_are_refused(memories, persona
     refused = await rejected_in(ERROR_DOMAIN, memories.GetEpisode(mb.GetEpisodeRequest(name="episodes/x")),
                                 grpc.StatusCode.INVALID_ARGUMENT)
     assert refused.fields == ["name"]
+
+
+async def test_erasing_a_candidate_erases_the_reviews_of_its_episodes(memories, persona):  # noqa: F811
+    candidate, session = uid(), uid()
+    await record(memories, persona, candidate, session, ROUND_ONE)
+    await memories.RecordEpisodeReview(review(persona.name, session, 35))
+
+    await memories.EraseCandidateMemory(mb.EraseCandidateMemoryRequest(candidate=f"candidates/{candidate}"))
+
+    # The same call learned again has no review left to join.
+    await record(memories, persona, candidate, session, ROUND_ONE)
+    episode = (await memories.GetEpisode(mb.GetEpisodeRequest(
+        name=f"{persona.name}/candidates/{candidate}/episodes/{session}"))).episode
+    assert not episode.HasField("audit")
