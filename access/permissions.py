@@ -83,6 +83,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _MEMORY + "RecordSessionFacts": _rule(SERVICE, mutating=True),
     _MEMORY + "ListFacts": _MEMORY_READ,
     _MEMORY + "RecallEpisodes": _MEMORY_READ,
+    _MEMORY + "GetEpisode": _MEMORY_READ,
+    _MEMORY + "RecordEpisodeReview": _rule(SERVICE, mutating=True, note="the analysis service, after its audit"),
     _MEMORY + "GetMemorySettings": _CATALOGUE_READ,
     _MEMORY + "UpdateMemorySettings": _AUTHORING,
     _MEMORY + "EraseCandidateMemory": _rule(mutating=True, note="everything remembered of a candidate"),

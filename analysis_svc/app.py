@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access.permissions import PERMISSIONS
 from analysis_svc.adapters import tables
-from analysis_svc.adapters.audit_outbox import audit_outbox
+from analysis_svc.adapters.audit_outbox import audit_outbox, review_outbox
 from analysis_svc.adapters.call_contexts import CallContexts
+from analysis_svc.adapters.episode_reviews import EpisodeReviews
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
@@ -117,6 +118,14 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
+    reviews = EpisodeReviews(persona_link, settings.transcript_timeout_seconds)
+
+    async def deliver_review(organization: str, audit: StoredAudit) -> None:
+        await reviews.record(organization, audit, await analyses.say_meter_arc(organization, audit.session_id))
+
+    review_delivery = review_outbox(engine, deliver_review)
+    await review_delivery.start()
+    app.on_close.append(review_delivery.stop)
     app.on_close.extend([listener.stop, transcript.close, policies.close])
     return app
 

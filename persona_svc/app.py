@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
+import sqlalchemy as sa
 from sparring.persona.v1 import (
     memory_service_pb2,
     memory_service_pb2_grpc,
@@ -26,7 +27,8 @@ from access.permissions import PERMISSIONS
 from persona_svc.adapters import tables
 from persona_svc.adapters.elevenlabs_provider import KEY_SETTING as ELEVENLABS_KEY_SETTING
 from persona_svc.adapters.elevenlabs_provider import ElevenLabsProvider
-from persona_svc.adapters.fact_extractors import LocalFactExtractor
+from persona_svc.adapters.embeddings import OpenAIEmbeddings
+from persona_svc.adapters.fact_extractors import LocalFactExtractor, ModelFactExtractor
 from persona_svc.adapters.last_known_patches import SqlLastKnownPatches
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
 from persona_svc.adapters.memory import SqlMemoryUnitOfWork
@@ -49,6 +51,7 @@ from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
+from persona_svc.service_layer.memory_ports import Embeddings, FactExtractor
 from persona_svc.service_layer.ports import PatchProvider
 from persona_svc.service_layer.safety_policies import SafetyPolicies
 from persona_svc.service_layer.voice_agents import VoiceAgents
@@ -58,6 +61,7 @@ from svckit.audit_log import AuditLog
 from svckit.cache import InvalidatedCache
 from svckit.db import autocommit
 from svckit.notify import PgListener
+from svckit.openai_json import OpenAIJson
 from svckit.pagination import PageTokens
 from svckit.runtime import ServiceSpec
 from svckit.server import GrpcApp
@@ -101,17 +105,43 @@ def add_servicers(server: grpc.aio.Server, catalogue: Catalogue, memories: Perso
         SafetyPolicyServicer(safety_policies), server)
 
 
+def fact_extractor(settings: PersonaSettings) -> LocalFactExtractor | ModelFactExtractor:
+    """The model when the settings choose `openai` and name its endpoint, standing on the local extractor."""
+    local = LocalFactExtractor()
+    if settings.engine != ModelFactExtractor.name or not settings.openai_base_url:
+        return local
+    return ModelFactExtractor(OpenAIJson(settings.openai_base_url, settings.openai_api_key, settings.openai_model,
+                                         settings.openai_timeout_seconds, settings.openai_max_retries), local)
+
+
+async def episode_embeddings(settings: PersonaSettings, engine: AsyncEngine) -> OpenAIEmbeddings | None:
+    """The embeddings endpoint, when one is configured and the database can store vectors (pgvector)."""
+    if not settings.embeddings_base_url:
+        return None
+    async with engine.connect() as connection:
+        stored = await connection.scalar(sa.text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = :schema"
+            " AND table_name = 'episodes' AND column_name = 'embedding'"), {"schema": tables.SCHEMA})
+    if not stored:
+        log.warning("PERSONA_EMBEDDINGS_BASE_URL is set but the database has no vector extension (pgvector): "
+                    "episodes are recalled by their words only")
+        return None
+    return OpenAIEmbeddings(settings.embeddings_base_url, settings.embeddings_api_key, settings.embeddings_model,
+                            settings.embeddings_timeout_seconds, settings.embeddings_max_retries)
+
+
 def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageTokens, settings: PersonaSettings,
-                   sessions: TranscriptSessions | None = None,
+                   extractor: FactExtractor, sessions: TranscriptSessions | None = None,
                    cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                    learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
-                   settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None) -> PersonaMemory:
-    """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
-    settings' deadline and budget."""
+                   settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
+                   embeddings: Embeddings | None = None) -> PersonaMemory:
+    """Working memories and facts on PostgreSQL, facts found by ``extractor``, episodes recalled with
+    ``embeddings`` too when given, their renderings bounded by the settings' deadline and budget."""
     return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                         LocalFactExtractor(), page_tokens, sessions, cache, learned_cache, settings_cache,
-                         settings.memory_timeout_seconds, settings.memory_budget_chars)
+                         extractor, page_tokens, sessions, cache, learned_cache, settings_cache,
+                         settings.memory_timeout_seconds, settings.memory_budget_chars, embeddings)
 
 
 @dataclass
@@ -174,8 +204,10 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
     sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
                 if settings.transcript_address else None)
-    memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, learned_cache,
-                              settings_cache)
+    extractor = fact_extractor(settings)
+    embeddings = await episode_embeddings(settings, engine)
+    memories = build_memories(engine, catalogue, page_tokens, settings, extractor, sessions, memory_cache,
+                              learned_cache, settings_cache, embeddings)
     safety_policies = build_safety_policies(engine, page_tokens)
 
     def on_change(payload: str) -> None:
@@ -225,6 +257,10 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
         app.on_close.append(learning.close)
     if sessions is not None:
         app.on_close.append(sessions.close)
+    if isinstance(extractor, ModelFactExtractor):
+        app.on_close.append(extractor.close)
+    if embeddings is not None:
+        app.on_close.append(embeddings.close)
     return app
 
 

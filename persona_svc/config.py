@@ -3,11 +3,12 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from svckit.settings import ServiceSettings
+from svckit.settings import EngineSettings
 
 
-class PersonaSettings(ServiceSettings):
-    """Environment: PERSONA_GRPC_PORT, PERSONA_METRICS_PORT, PERSONA_LEARNING_ADDRESS..."""
+class PersonaSettings(EngineSettings):
+    """Environment: PERSONA_GRPC_PORT, PERSONA_METRICS_PORT, PERSONA_LEARNING_ADDRESS...; PERSONA_ENGINE and
+    PERSONA_OPENAI_*: the engine that finds an ended call's facts."""
 
     model_config = SettingsConfigDict(env_prefix="PERSONA_", extra="ignore", populate_by_name=True)
 
@@ -38,6 +39,12 @@ class PersonaSettings(ServiceSettings):
                                           description="How long rendering waits for memory before going without")
     memory_budget_chars: int = Field(default=2_000, ge=0, le=20_000,
                                      description="Largest memory section a rendered prompt takes")
+    embeddings_base_url: str = Field(default="", description="An OpenAI-compatible /v1/embeddings endpoint for "
+                                                             "episode recall; empty: recall by words only")
+    embeddings_api_key: str = Field(default="", description="Its key, if it wants one")
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_timeout_seconds: float = Field(default=1.0, gt=0, le=30, description="Per try of an embedding")
+    embeddings_max_retries: int = Field(default=1, ge=0, le=5, description="Retries of a failed embedding")
     voice_provider: str = Field(default="local", description="Voice provider of rounds that name none")
     elevenlabs_api_key: str = Field(default="", description="ElevenLabs API key; empty: rounds on elevenlabs are "
                                                             "refused with FAILED_PRECONDITION")

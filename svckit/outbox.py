@@ -48,7 +48,7 @@ _STOP_SECONDS = 10.0
 @dataclass(frozen=True)
 class OutboxTable:
     """A table of rows to hand out, by the names of the columns the dispatcher works (code constants, never
-    input). A row is due while ``state`` is 'pending' and ``next_attempt_time`` has passed."""
+    input). A row is due while ``state`` is 'pending' and ``next_attempt`` has passed."""
 
     name: str  # schema.table
     fields: str  # what ``deliver`` gets of a row, as a select list over ``item``; it must name a ``kind``
@@ -58,6 +58,7 @@ class OutboxTable:
     attempts: str = "attempts"
     last_error: str = "last_error"
     done_time: str = "done_time"
+    next_attempt: str = "next_attempt_time"
     can_fail: bool = True  # False: never give up, retry with back-off for ever
 
 
@@ -77,18 +78,18 @@ class OutboxQueries:
             claim=sa.text(f"""
 WITH due AS (
     SELECT id FROM {t.name}
-    WHERE {t.state} = 'pending' AND next_attempt_time <= now()
+    WHERE {t.state} = 'pending' AND {t.next_attempt} <= now()
     ORDER BY {t.order} LIMIT :limit
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {t.name} item
-SET next_attempt_time = now() + make_interval(secs => :lease), {t.attempts} = item.{t.attempts} + 1
+SET {t.next_attempt} = now() + make_interval(secs => :lease), {t.attempts} = item.{t.attempts} + 1
 FROM due WHERE item.id = due.id
 RETURNING {t.fields}, item.{t.attempts} AS attempts, extract(epoch FROM now() - item.create_time) AS age
 """),
             done=sa.text(f"UPDATE {t.name} SET {t.state} = '{t.delivered}', {t.done_time} = now(), "
                          f"{t.last_error} = '' WHERE id = :id"),
-            retry=sa.text(f"UPDATE {t.name} SET next_attempt_time = now() + make_interval(secs => :delay), "
+            retry=sa.text(f"UPDATE {t.name} SET {t.next_attempt} = now() + make_interval(secs => :delay), "
                           f"{t.last_error} = :error WHERE id = :id"),
             failed=sa.text(failed) if t.can_fail else None,
         )

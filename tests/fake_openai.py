@@ -16,6 +16,10 @@ The server answers POST /v1/chat/completions as its ``mode`` says:
 ``modes`` is a queue that overrides ``mode`` request by request (left to right) until it is empty. Every request
 body is kept in ``bodies``; ``requests`` counts them.
 
+POST /v1/embeddings follows the same modes, and answers each input with a deterministic embedding: its words hashed
+into ``EMBEDDING_DIMENSIONS`` signed buckets, normalised. It measures the plumbing of vector recall (storing,
+comparing, fusing), not what a real embedding model would recall: two texts are alike only by the words they share.
+
     with serving(answer) as fake:
         fake.mode = "good"
         ...
@@ -24,7 +28,10 @@ body is kept in ``bodies``; ``requests`` counts them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
+import re
 import socket
 import struct
 import threading
@@ -37,6 +44,7 @@ from typing import Any
 Answer = Callable[[dict[str, Any]], dict[str, Any] | str]
 MALFORMED = '{"answer": {"score": "high"'
 TRICKLE_PIECES = 10  # slow_seconds / 10 between pieces: each read is quick, the whole body is not
+EMBEDDING_DIMENSIONS = 256
 
 
 class FakeOpenAI(ThreadingHTTPServer):
@@ -100,6 +108,13 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "held":
             self.server.holding.set()
             self.server.release.wait(timeout=60)
+        if self.path.endswith("/embeddings"):
+            inputs = body.get("input", [])
+            self._send(200, _json({"object": "list", "model": body.get("model", ""), "data": [
+                {"object": "embedding", "index": index, "embedding": hashed_bag_of_words(text)}
+                for index, text in enumerate([inputs] if isinstance(inputs, str) else inputs)],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
+            return
         if mode == "malformed":
             content = MALFORMED
         else:
@@ -161,3 +176,14 @@ def serving(answer: Answer) -> Iterator[FakeOpenAI]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def hashed_bag_of_words(text: str) -> list[float]:
+    """The fake's embedding: each word adds +1 or -1 to one of EMBEDDING_DIMENSIONS buckets (both chosen by a hash of
+    the word), and the sum is normalised to length 1 (all zeros for a text without words)."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
+        vector[digest % EMBEDDING_DIMENSIONS] += 1.0 if digest >> 63 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector))
+    return [value / norm for value in vector] if norm else vector

@@ -18,6 +18,7 @@ from analysis_svc.domain.model import (
     KeptMeasures,
     NewAnalysis,
     NewAudit,
+    SayMeterArc,
     ScorePoint,
     Snapshot,
     StoredAnalysis,
@@ -149,6 +150,15 @@ class AnalysisRepository:
         # The whole page's rows in one read, not one read per analysis.
         groups = await self._groups(organization, ids)
         return [_analysis(groups[analysis_id]) for analysis_id in ids]
+
+    async def say_meter_arc(self, organization: str, session_id: str, max_readings: int) -> SayMeterArc:
+        """The first ``max_readings`` live readings' scores in call order, and the final reading's score."""
+        readings = sa.select(_rows.meter_score).where(*_of_session(organization, session_id),
+                                                      _rows.kind == "say_meter")
+        live = await self._c.scalars(readings.where(_rows.trigger_source != SESSION_END)
+                                     .order_by(*_CALL_ORDER).limit(max_readings))
+        final = await self._c.scalar(readings.where(_rows.trigger_source == SESSION_END))
+        return SayMeterArc(tuple(live), final)
 
     async def suggestion(self, organization: str, session_id: str, suggestion_id: str, *,
                          for_update: bool = False) -> StoredSuggestion | None:

@@ -75,6 +75,12 @@ persona_audits = sa.Table(
     sa.Column("last_delivery_error", sa.Text, nullable=False),
     sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deliver_time", sa.DateTime(timezone=True)),
+    # Delivery to the persona's memory, as the review of the call's episode (a second outbox).
+    sa.Column("review_state", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("review_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("review_last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("review_next_attempt_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("review_time", sa.DateTime(timezone=True)),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("organization", "session_id", name="persona_audits_session"),
 )

@@ -162,6 +162,14 @@ class StoredAnalysis:
     findings: tuple[ContentFinding, ...] = ()
 
 
+@dataclass(frozen=True)
+class SayMeterArc:
+    """How the Say Meter moved through a call: its live readings' scores in call order, and its final reading."""
+
+    scores: tuple[int, ...]
+    final_score: int | None  # None when the call ended with no message
+
+
 class ScorePoint(NamedTuple):
     analysis_id: str
     last_sequence: int

@@ -28,6 +28,7 @@ from analysis_svc.domain.model import (
     KeptMeasures,
     LiveWindow,
     NewAnalysis,
+    SayMeterArc,
     Snapshot,
     StoredAnalysis,
     StoredSuggestion,
@@ -61,6 +62,8 @@ MAX_TRIGGER_ID = 100
 MAX_CATCH_UP = 200
 MAX_SEQUENCE = 2**63 - 1
 FINAL_TRIGGER = "session-end"
+# The live readings of a call its episode's Say Meter arc holds at most (the first ones).
+MAX_ARC_READINGS = 200
 
 log = logging.getLogger("analysis.analyses")
 
@@ -175,6 +178,10 @@ class Analyses:
         """The Say Meter score of the session's final reading; None when the call ended with no message."""
         final = await self._by_trigger(organization, session_id, FINAL_TRIGGER)
         return final.say_meter.score if final is not None else None
+
+    async def say_meter_arc(self, organization: str, session_id: str) -> SayMeterArc:
+        async with self._database.read() as uow:
+            return await uow.analyses.say_meter_arc(organization, session_id, MAX_ARC_READINGS)
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:

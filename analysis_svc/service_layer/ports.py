@@ -17,6 +17,7 @@ from analysis_svc.domain.model import (
     LiveWindow,
     NewAnalysis,
     NewAudit,
+    SayMeterArc,
     Snapshot,
     StoredAnalysis,
     StoredAudit,
@@ -43,6 +44,8 @@ class AnalysisRepository(Protocol):
         """The measures kept by the session's last reading in call order at or before ``up_to_sequence``."""
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]: ...
+    async def say_meter_arc(self, organization: str, session_id: str, max_readings: int) -> SayMeterArc:
+        """The first ``max_readings`` live readings' scores in call order, and the final reading's score."""
     async def suggestion(self, organization: str, session_id: str, suggestion_id: str, *,
                          for_update: bool = False) -> StoredSuggestion | None: ...
     async def suggestions(self, organization: str, session_id: str, *, state: str | None, kind: str | None,

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from calls.persona_audit import FlagReason
 from persona_svc.adapters import tables as t
-from persona_svc.domain.episodes import Episode, EpisodeRanking
+from persona_svc.domain.episodes import Embedding, Episode, EpisodeFlag, EpisodeRanking, EpisodeReview
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
 from persona_svc.domain.memory import (
     ErasedMemory,
@@ -150,18 +151,69 @@ class FactRepository:
 
 # Any of the context's words (plainto_tsquery joins them with AND).
 _ANY_WORD = "replace(plainto_tsquery('english', :context)::text, '&', '|')::tsquery"
+_FULL_TEXT = f"ts_rank_cd(e.search_vector, {_ANY_WORD})"
+_TRIGRAM = "word_similarity(:context, e.document)"
 _SCORES = {
-    EpisodeRanking.FULL_TEXT: f"ts_rank_cd(e.search_vector, {_ANY_WORD})",
-    EpisodeRanking.TRIGRAM: "word_similarity(:context, e.document)",
+    EpisodeRanking.FULL_TEXT: _FULL_TEXT,
+    EpisodeRanking.TRIGRAM: _TRIGRAM,
     # ts_rank_cd's normalisation 32 scales the rank to 0-1 (rank / (rank + 1)), as the trigram score is.
-    EpisodeRanking.HYBRID:
-        f"(ts_rank_cd(e.search_vector, {_ANY_WORD}, 32) + word_similarity(:context, e.document)) / 2",
+    EpisodeRanking.HYBRID: f"(ts_rank_cd(e.search_vector, {_ANY_WORD}, 32) + {_TRIGRAM}) / 2",
 }
+# Cosine similarity to the context's embedding, for episodes embedded by the same model (NULL for the others).
+_SIMILARITY = ("CASE WHEN e.embedding_model = :model AND vector_dims(e.embedding) = :dimensions"
+               " THEN 1 - (e.embedding <=> CAST(:embedding AS vector)) END")
+# Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) for the episodes it finds at all (a score above 0,
+# or any similarity); 60 is the constant of the method's authors, not tuned here.
+RRF_K = 60
+_FUSED = " + ".join(
+    f"coalesce(1.0 / ({RRF_K} + CASE WHEN {column} {found} THEN rank() OVER (ORDER BY {column} DESC NULLS LAST)"
+    " END), 0)" for column, found in (("full_text", "> 0"), ("trigram", "> 0"), ("similarity", "IS NOT NULL")))
+_EPISODE_COLUMNS = ("e.persona_id, e.candidate_id, e.session_id, e.summary, e.outcome, e.document, e.create_time,"
+                    " r.say_meter_scores, r.final_say_meter, r.audit, r.overall_score, r.flags")
+
+
+def _recall_query(ranking: EpisodeRanking, with_vectors: bool) -> sa.TextClause:
+    """The persona's episodes scored against the context, best first; with vectors HYBRID fuses three rankings."""
+    if ranking is EpisodeRanking.VECTOR:
+        scored, columns = f"{_SIMILARITY} AS score", "*"
+    elif ranking is EpisodeRanking.HYBRID and with_vectors:
+        scored = f"{_FULL_TEXT} AS full_text, {_TRIGRAM} AS trigram, {_SIMILARITY} AS similarity"
+        columns = f"*, {_FUSED} AS score"
+    else:
+        scored, columns = f"{_SCORES[ranking]} AS score", "*"
+    return sa.text(f"""
+        SELECT {columns} FROM (
+            SELECT {_EPISODE_COLUMNS}, {scored}
+            FROM {t.SCHEMA}.episodes AS e LEFT JOIN {t.SCHEMA}.episode_reviews AS r
+                ON r.organization = e.organization AND r.persona_id = e.persona_id AND r.session_id = e.session_id
+            WHERE e.organization = :organization AND e.persona_id = :persona
+              AND (:candidate = '' OR e.candidate_id = :candidate)) AS s
+        ORDER BY score DESC NULLS LAST, create_time DESC LIMIT :limit""")
+
+
+def _vector_literal(values: tuple[float, ...]) -> str:
+    return "[" + ",".join(repr(value) for value in values) + "]"
+
+
+_reviews = t.episode_reviews
+_REVIEW_COLUMNS = (_reviews.c.say_meter_scores, _reviews.c.final_say_meter, _reviews.c.audit,
+                   _reviews.c.overall_score, _reviews.c.flags)
+# An episode with its review, when there is one.
+_EPISODES_REVIEWED = sa.select(t.episodes, *_REVIEW_COLUMNS).select_from(t.episodes.outerjoin(_reviews, sa.and_(
+    _reviews.c.organization == t.episodes.c.organization, _reviews.c.persona_id == t.episodes.c.persona_id,
+    _reviews.c.session_id == t.episodes.c.session_id)))
+
+
+def _review(row: Any) -> EpisodeReview | None:
+    if row.audit is None:
+        return None
+    return EpisodeReview(tuple(row.say_meter_scores), row.final_say_meter, row.audit, row.overall_score,
+                         tuple(EpisodeFlag(FlagReason(f["reason"]), f["message_sequence"]) for f in row.flags))
 
 
 def _episode(row: Any) -> Episode:
     return Episode(row.persona_id, row.candidate_id, row.session_id, row.summary, row.outcome, row.document,
-                   row.create_time)
+                   row.create_time, _review(row))
 
 
 class EpisodeRepository:
@@ -169,29 +221,53 @@ class EpisodeRepository:
         self._c = connection
         self._organization = organization
 
-    async def add(self, episode: Episode) -> None:
-        """Once per session: a repeat changes nothing."""
-        await self._c.execute(insert(t.episodes).values(
+    async def add(self, episode: Episode, embedding: Embedding | None) -> None:
+        """Once per session: a repeat changes nothing. The embedding columns exist only where pgvector does, so
+        they are named only when there is an embedding to store."""
+        inserted = await self._c.execute(insert(t.episodes).values(
             organization=self._organization, persona_id=episode.persona_id, candidate_id=episode.candidate_id,
             session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
             document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
+        if embedding is not None and inserted.rowcount == 1:
+            await self._c.execute(sa.text(
+                f"UPDATE {t.SCHEMA}.episodes SET embedding = CAST(:embedding AS vector), embedding_model = :model"
+                " WHERE organization = :organization AND persona_id = :persona AND candidate_id = :candidate"
+                " AND session_id = :session"), {
+                "embedding": _vector_literal(embedding.values), "model": embedding.model,
+                "organization": self._organization, "persona": episode.persona_id,
+                "candidate": episode.candidate_id, "session": episode.session_id})
+
+    async def add_review(self, persona_id: str, session_id: str, review: EpisodeReview, now: datetime) -> bool:
+        """False when the session's review by this persona was recorded before (it is kept as it was)."""
+        inserted = await self._c.execute(insert(_reviews).values(
+            organization=self._organization, persona_id=persona_id, session_id=session_id,
+            say_meter_scores=list(review.say_meter_scores), final_say_meter=review.final_say_meter,
+            audit=review.audit, overall_score=review.overall_score,
+            flags=[{"reason": f.reason.value, "message_sequence": f.message_sequence} for f in review.flags],
+            record_time=now).on_conflict_do_nothing())
+        return inserted.rowcount == 1
+
+    async def get(self, persona_id: str, candidate_id: str, session_id: str) -> Episode | None:
+        row = (await self._c.execute(_EPISODES_REVIEWED.where(
+            t.episodes.c.organization == self._organization, t.episodes.c.persona_id == persona_id,
+            t.episodes.c.candidate_id == candidate_id, t.episodes.c.session_id == session_id))).first()
+        return _episode(row) if row else None
 
     async def latest(self, persona_id: str, candidate_id: str) -> Episode | None:
-        row = (await self._c.execute(sa.select(t.episodes).where(
+        row = (await self._c.execute(_EPISODES_REVIEWED.where(
             t.episodes.c.organization == self._organization, t.episodes.c.persona_id == persona_id,
             t.episodes.c.candidate_id == candidate_id).order_by(t.episodes.c.create_time.desc()).limit(1))).first()
         return _episode(row) if row else None
 
     async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
-                     limit: int) -> list[tuple[Episode, float]]:
-        rows = await self._c.execute(sa.text(f"""
-            SELECT e.*, {_SCORES[ranking]} AS score FROM {t.SCHEMA}.episodes AS e
-            WHERE e.organization = :organization AND e.persona_id = :persona
-              AND (:candidate = '' OR e.candidate_id = :candidate)
-            ORDER BY score DESC, e.create_time DESC LIMIT :limit"""), {
+                     limit: int, embedding: Embedding | None) -> list[tuple[Episode, float]]:
+        vectors = {"embedding": _vector_literal(embedding.values), "model": embedding.model,
+                   "dimensions": len(embedding.values)} if embedding is not None else {}
+        rows = await self._c.execute(_recall_query(ranking, embedding is not None), {
             "organization": self._organization, "persona": persona_id, "candidate": candidate_id,
-            "context": context, "limit": limit})
-        return [(_episode(row), float(row.score)) for row in rows]
+            "context": context, "limit": limit, **vectors})
+        # An episode no ranking could score (no embedding of the context's model) comes last, at 0.
+        return [(_episode(row), float(row.score or 0.0)) for row in rows]
 
 
 def _settings(row: Any) -> MemorySettings:
@@ -237,6 +313,12 @@ class CandidateEraser:
     async def erase(self, candidate_id: str) -> ErasedMemory:
         mine = {"organization": self._organization, "candidate": candidate_id}
         counts = []
+        # The reviews of the candidate's calls go with their episodes.
+        await self._c.execute(_reviews.delete().where(
+            _reviews.c.organization == self._organization,
+            sa.tuple_(_reviews.c.persona_id, _reviews.c.session_id).in_(
+                sa.select(t.episodes.c.persona_id, t.episodes.c.session_id).where(
+                    t.episodes.c.organization == self._organization, t.episodes.c.candidate_id == candidate_id))))
         for table in (_revisions, _memories, _facts, t.episodes):
             deleted = await self._c.execute(table.delete().where(table.c.organization == self._organization,
                                                                  table.c.candidate_id == candidate_id))

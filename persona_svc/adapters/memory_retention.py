@@ -29,6 +29,7 @@ FAILURES = Counter("sparring_memory_retention_failures_total", "Retention batche
 _EXPIRING = (
     ("facts", "valid_from", "organization, persona_id, candidate_id, id"),
     ("episodes", "create_time", "organization, persona_id, candidate_id, session_id"),
+    ("episode_reviews", "record_time", "organization, persona_id, session_id"),
     ("working_memory_revisions", "create_time", "organization, persona_id, candidate_id, session_id, revision"),
     ("working_memories", "update_time", "organization, persona_id, candidate_id, session_id"),
 )

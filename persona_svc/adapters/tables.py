@@ -159,3 +159,18 @@ episodes = sa.Table(
     sa.Column("search_vector", TSVECTOR),  # generated from document
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
 )
+
+# The analysis service's review of a persona's call, joined to its episode by persona and session.
+episode_reviews = sa.Table(
+    "episode_reviews",
+    metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("persona_id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("say_meter_scores", ARRAY(sa.Integer), nullable=False),
+    sa.Column("final_say_meter", sa.Integer),
+    sa.Column("audit", sa.Text, nullable=False),
+    sa.Column("overall_score", sa.Float, nullable=False),
+    sa.Column("flags", JSONB, nullable=False),
+    sa.Column("record_time", sa.DateTime(timezone=True), nullable=False),
+)

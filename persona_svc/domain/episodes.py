@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from calls.persona_audit import FlagReason
 from calls.turns import Turn
 from persona_svc.domain.facts import ExtractedFact, FactKind, ObjectionOutcome
-from svckit.errors import Violations
+from svckit.errors import FieldViolation, InvalidArgument, Violations
+from svckit.names import valid_id
 
 MAX_SUMMARY_CHARS = 600
 MAX_DOCUMENT_CHARS = 8_000
 MAX_CONTEXT_CHARS = 2_000
 DEFAULT_RECALLED, MAX_RECALLED = 5, 20
+# A review's bounds: the first live readings of a call, and the audit's flags (the audit keeps 20 at most).
+MAX_ARC_READINGS, MAX_REVIEW_FLAGS = 200, 20
 
 
 class EpisodeRanking(StrEnum):
     FULL_TEXT = "full_text"
     TRIGRAM = "trigram"
-    HYBRID = "hybrid"
+    HYBRID = "hybrid"  # with embeddings: the reciprocal rank fusion of the three, else the mean of the two lexical
+    VECTOR = "vector"  # the cosine similarity of embeddings
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """A text's embedding, and the model that made it: only embeddings of one model are compared."""
+
+    model: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeFlag:
+    reason: FlagReason
+    message_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeReview:
+    """The analysis service's view of a persona's call: how the Say Meter moved and what the audit found."""
+
+    say_meter_scores: tuple[int, ...]  # the live readings, in call order
+    final_say_meter: int | None  # the whole call's reading, if there was one
+    audit: str  # "audits/{audit_id}"
+    overall_score: float
+    flags: tuple[EpisodeFlag, ...]  # worst first
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +62,23 @@ class Episode:
     outcome: str
     document: str  # what recall searches: the summary and the call's turns
     create_time: datetime
+    review: EpisodeReview | None = None  # None until the analysis service has reviewed the call
 
     @property
     def resource_name(self) -> str:
         return f"personas/{self.persona_id}/candidates/{self.candidate_id}/episodes/{self.session_id}"
+
+
+_NAME = re.compile(r"^personas/([^/]+)/candidates/([^/]+)/episodes/([^/]+)$")
+
+
+def episode_of(name: str, field_path: str) -> tuple[str, str, str]:
+    """The persona, candidate and session an episode's resource name names."""
+    match = _NAME.match(name)
+    if match is None or not all(valid_id(part) for part in match.groups()):
+        raise InvalidArgument(FieldViolation(field_path, "must be a resource name like 'personas/{persona}/candidates/"
+                                                         f"{{candidate}}/episodes/{{session}}' (got {name[:100]!r})"))
+    return match.group(1), match.group(2), match.group(3)
 
 
 _SUMMARY_LINES = ((FactKind.COMMITMENT, "Promised"), (FactKind.OBJECTION, "Objected"),
@@ -72,3 +116,20 @@ def check_recall(context: str, page_size: int) -> int:
     violations.require(0 <= page_size <= MAX_RECALLED, "page_size", f"must be 0 to {MAX_RECALLED}")
     violations.raise_if_any()
     return page_size or DEFAULT_RECALLED
+
+
+def check_review(review: EpisodeReview) -> None:
+    """A review within its bounds, or INVALID_ARGUMENT naming every field that is not."""
+    violations = Violations()
+    violations.require(len(review.say_meter_scores) <= MAX_ARC_READINGS, "say_meter.scores",
+                       f"must hold at most {MAX_ARC_READINGS} readings")
+    violations.require(all(0 <= score <= 100 for score in review.say_meter_scores), "say_meter.scores",
+                       "must be scores of 0 to 100")
+    violations.require(review.final_say_meter is None or 0 <= review.final_say_meter <= 100,
+                       "say_meter.final_score", "must be 0 to 100")
+    violations.require(1.0 <= review.overall_score <= 10.0, "audit.overall_score", "must be 1.0 to 10.0")
+    violations.require(len(review.flags) <= MAX_REVIEW_FLAGS, "audit.flags",
+                       f"must hold at most {MAX_REVIEW_FLAGS} flags")
+    violations.require(all(flag.message_sequence > 0 for flag in review.flags), "audit.flags",
+                       "must each name a message sequence above 0")
+    violations.raise_if_any()

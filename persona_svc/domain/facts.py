@@ -45,6 +45,14 @@ class ExtractedFact:
 
 
 @dataclass(frozen=True, slots=True)
+class Extraction:
+    """The facts an extractor found in a call, and the engine that found them."""
+
+    engine: str
+    facts: list[ExtractedFact]
+
+
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A stored fact of a persona about a candidate; valid until a later fact of the same kind and topic
     supersedes it (``valid_until`` and ``superseded_by`` set, the fact kept)."""

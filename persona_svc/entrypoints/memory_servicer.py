@@ -6,11 +6,13 @@ import re
 from typing import TypeAlias
 
 import grpc
+from sparring.audit.v1 import audit_pb2
 from sparring.persona.v1 import memory_service_pb2 as pb
 from sparring.persona.v1 import memory_service_pb2_grpc
 
+from calls.persona_audit import FlagReason
 from calls.turns import Role, Turn
-from persona_svc.domain.episodes import EpisodeRanking
+from persona_svc.domain.episodes import Episode, EpisodeFlag, EpisodeRanking, EpisodeReview, episode_of
 from persona_svc.domain.facts import ExtractedFact, Fact, FactKind, ObjectionOutcome, topic_of
 from persona_svc.domain.memory import (
     MemoryContent,
@@ -29,6 +31,7 @@ from svckit import names
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument, Violations
 from svckit.fieldmask import resolve_update_mask
+from svckit.openai_json import deadline_of
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
 
@@ -41,7 +44,7 @@ MEMORY_SOURCES = {
     MemorySource.DISABLED: pb.MEMORY_SOURCE_DISABLED,
 }
 RANKINGS = {pb.EPISODE_RANKING_FULL_TEXT: EpisodeRanking.FULL_TEXT, pb.EPISODE_RANKING_TRIGRAM: EpisodeRanking.TRIGRAM,
-            pb.EPISODE_RANKING_HYBRID: EpisodeRanking.HYBRID}
+            pb.EPISODE_RANKING_HYBRID: EpisodeRanking.HYBRID, pb.EPISODE_RANKING_VECTOR: EpisodeRanking.VECTOR}
 PERSISTENCES = {persistence: pb.MemoryPersistence.Value(f"MEMORY_PERSISTENCE_{persistence.name}")
                 for persistence in Persistence}
 SETTINGS_WRITABLE = frozenset({"persistence", "retention_days"})
@@ -137,6 +140,37 @@ def applied_memory_message(item: MemoryItem) -> pb.AppliedMemory:
     return pb.AppliedMemory(source=item.source, block=item.block, key=item.key, text=item.text)
 
 
+FLAG_NUMBERS = {reason: getattr(audit_pb2, f"FLAG_REASON_{reason.name}") for reason in FlagReason}
+FLAG_REASONS = {number: reason for reason, number in FLAG_NUMBERS.items()}
+
+
+def episode_message(episode: Episode) -> pb.Episode:
+    message = pb.Episode(name=episode.resource_name, session=f"sessions/{episode.session_id}",
+                         summary=episode.summary, outcome=episode.outcome, create_time=timestamp(episode.create_time))
+    review = episode.review
+    if review is not None:
+        message.say_meter.scores.extend(review.say_meter_scores)
+        if review.final_say_meter is not None:
+            message.say_meter.final_score = review.final_say_meter
+        message.audit.CopyFrom(pb.EpisodeAudit(audit=review.audit, overall_score=review.overall_score, flags=[
+            pb.EpisodeFlag(reason=FLAG_NUMBERS[flag.reason],
+                           message_sequence=flag.message_sequence) for flag in review.flags]))
+    return message
+
+
+def review_of(request: pb.RecordEpisodeReviewRequest) -> EpisodeReview:
+    violations = Violations()
+    flags = request.audit.flags
+    for index, flag in enumerate(flags):
+        violations.require(flag.reason in FLAG_REASONS, f"audit.flags[{index}].reason", "must name a flag reason")
+    violations.raise_if_any()
+    say_meter = request.say_meter
+    return EpisodeReview(
+        tuple(say_meter.scores), say_meter.final_score if say_meter.HasField("final_score") else None,
+        f"audits/{names.resource_id(request.audit.audit, 'audits', 'audit.audit')}", request.audit.overall_score,
+        tuple(EpisodeFlag(FLAG_REASONS[flag.reason], flag.message_sequence) for flag in flags))
+
+
 class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
     def __init__(self, memories: PersonaMemory) -> None:
         self._memories = memories
@@ -179,7 +213,8 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         scope = candidate_of(request.parent, "parent")
         facts = await self._memories.record_session_facts(
             scope.persona_id, scope.candidate_id, names.resource_id(request.session, "sessions", "session"),
-            session_turns(list(request.messages)), given_facts(list(request.facts)), mutation_of(request))
+            session_turns(list(request.messages)), given_facts(list(request.facts)), mutation_of(request),
+            deadline_of(context.time_remaining()))
         return pb.RecordSessionFactsResponse(facts=[fact_message(f) for f in facts])
 
     async def EraseCandidateMemory(self, request: pb.EraseCandidateMemoryRequest,
@@ -207,12 +242,21 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         recalled = await self._memories.recall_episodes(
             current_call().organization, names.resource_id(request.persona, "personas", "persona"),
             names.resource_id(request.candidate, "candidates", "candidate") if request.candidate else "",
-            request.context, RANKINGS.get(request.ranking, EpisodeRanking.HYBRID), request.page_size)
+            request.context, RANKINGS.get(request.ranking, EpisodeRanking.HYBRID), request.page_size,
+            deadline_of(context.time_remaining()))
         return pb.RecallEpisodesResponse(episodes=[
-            pb.RecalledEpisode(episode=pb.Episode(name=e.resource_name, session=f"sessions/{e.session_id}",
-                                                  summary=e.summary, outcome=e.outcome,
-                                                  create_time=timestamp(e.create_time)), score=score)
-            for e, score in recalled])
+            pb.RecalledEpisode(episode=episode_message(episode), score=score) for episode, score in recalled])
+
+    async def GetEpisode(self, request: pb.GetEpisodeRequest, context: Context) -> pb.GetEpisodeResponse:
+        episode = await self._memories.get_episode(current_call().organization, *episode_of(request.name, "name"))
+        return pb.GetEpisodeResponse(episode=episode_message(episode))
+
+    async def RecordEpisodeReview(self, request: pb.RecordEpisodeReviewRequest,
+                                  context: Context) -> pb.RecordEpisodeReviewResponse:
+        recorded = await self._memories.record_episode_review(
+            current_call().organization, names.resource_id(request.persona, "personas", "persona"),
+            names.resource_id(request.session, "sessions", "session"), review_of(request))
+        return pb.RecordEpisodeReviewResponse(duplicate=not recorded)
 
     async def ListFacts(self, request: pb.ListFactsRequest, context: Context) -> pb.ListFactsResponse:
         scope = candidate_of(request.parent, "parent")

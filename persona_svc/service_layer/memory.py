@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 
 from calls.turns import Turn
-from persona_svc.domain.episodes import Episode, EpisodeRanking, check_recall, document_of, outcome_of, summary_of
+from persona_svc.domain.episodes import (
+    Episode,
+    EpisodeRanking,
+    EpisodeReview,
+    check_recall,
+    check_review,
+    document_of,
+    outcome_of,
+    summary_of,
+)
 from persona_svc.domain.facts import ExtractedFact, Fact, check_citations
 from persona_svc.domain.memory import (
     MEMORY_DISABLED,
@@ -41,10 +50,16 @@ from persona_svc.domain.memory import (
 )
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
+from persona_svc.service_layer.memory_ports import (
+    Embeddings,
+    FactExtractor,
+    MemoryUnitOfWork,
+    MemoryUnitOfWorkFactory,
+    Sessions,
+)
 from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
-from svckit.errors import EtagMismatch, NotFound
+from svckit.errors import EtagMismatch, FailedPrecondition, NotFound, Unavailable
 from svckit.memo import ResponseMemo
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
@@ -97,11 +112,13 @@ class PersonaMemory:
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                  learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                  settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
-                 deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
+                 deadline_seconds: float = 0.05, budget_chars: int = 2_000,
+                 embeddings: Embeddings | None = None) -> None:
         self._transaction = writes
         self._read = reads
         self._catalogue = catalogue
         self._extractor = extractor
+        self._embeddings = embeddings  # None: episodes are recalled by their words only
         self._sessions = sessions
         self._tokens = page_tokens
         self._cache = cache or InvalidatedCache("working_memories")
@@ -204,13 +221,20 @@ class PersonaMemory:
     # --- learned facts ------------------------------------------------------------------------------
 
     async def record_session_facts(self, persona_id: str, candidate_id: str, session_id: str, turns: list[Turn],
-                                   given: list[ExtractedFact], mutation: Mutation) -> tuple[Fact, ...]:
-        """The facts of an ended session, learned once: the extractor's and those given, each citing messages of
-        the session; each supersedes the valid fact of an earlier session of the same kind and topic."""
+                                   given: list[ExtractedFact], mutation: Mutation,
+                                   deadline: float | None = None) -> tuple[Fact, ...]:
+        """The facts of an ended session, learned once: the extractor's (found by ``deadline``) and those given,
+        each citing messages of the session; each supersedes the valid fact of an earlier session of the same kind
+        and topic."""
         organization = mutation.caller.organization
         check_citations(given, {turn.sequence for turn in turns}, "facts")
         await self._catalogue.get_persona(organization, persona_id)
-        extracted = await self._extractor.extract(turns)
+        extraction = await self._extractor.extract(turns, deadline)
+        extracted = extraction.facts
+        everything = [*extracted, *given]
+        summary = summary_of(turns, everything)
+        document = document_of(summary, turns)
+        embedding = await self._embeddings.embed(document, "episode", deadline) if self._embeddings else None
         async with self._transaction(organization) as uow:
             async def run() -> RecordedFacts:
                 now = _now()
@@ -222,7 +246,7 @@ class PersonaMemory:
                     return RecordedFacts(tuple(stored))
                 learned = [Fact(uuid.uuid4().hex, persona_id, candidate_id, session_id, f.kind, f.text, f.topic,
                                 f.message_sequences, f.confidence, f.outcome, engine, now)
-                           for found, engine in ((extracted, self._extractor.name), (given, CALLER_ENGINE))
+                           for found, engine in ((extracted, extraction.engine), (given, CALLER_ENGINE))
                            for f in found]
                 for earlier in await uow.facts.list(persona_id, candidate_id, False, None, 1_000):
                     later = next((f for f in learned if f.kind == earlier.kind and f.topic == earlier.topic), None)
@@ -230,10 +254,8 @@ class PersonaMemory:
                         await uow.facts.supersede(earlier.superseded(later))
                 for fact in learned:
                     await uow.facts.add(fact)
-                everything = [*extracted, *given]
-                summary = summary_of(turns, everything)
                 await uow.episodes.add(Episode(persona_id, candidate_id, session_id, summary, outcome_of(everything),
-                                               document_of(summary, turns), now))
+                                               document, now), embedding)
                 return RecordedFacts(tuple(learned))
 
             recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
@@ -255,11 +277,43 @@ class PersonaMemory:
     # --- episodes ------------------------------------------------------------------------------------
 
     async def recall_episodes(self, organization: str, persona_id: str, candidate_id: str, context: str,
-                              ranking: EpisodeRanking, requested: int) -> list[tuple[Episode, float]]:
+                              ranking: EpisodeRanking, requested: int,
+                              deadline: float | None = None) -> list[tuple[Episode, float]]:
+        """Episodes like ``context``, best first. With embeddings, VECTOR ranks by them and HYBRID fuses them with
+        the words; HYBRID recalls by the words alone when the context's embedding cannot be had by ``deadline``."""
         limit = check_recall(context, requested)
+        if ranking is EpisodeRanking.VECTOR and self._embeddings is None:
+            raise FailedPrecondition("vector recall needs an embeddings endpoint, and none is configured",
+                                     reason="EMBEDDINGS_NOT_CONFIGURED")
+        await self._catalogue.get_persona(organization, persona_id)
+        embedding = None
+        if self._embeddings is not None and ranking in (EpisodeRanking.VECTOR, EpisodeRanking.HYBRID):
+            embedding = await self._embeddings.embed(context, "context", deadline)
+            if embedding is None and ranking is EpisodeRanking.VECTOR:
+                raise Unavailable("the embeddings endpoint gave no embedding of the context in time",
+                                  reason="EMBEDDINGS_UNAVAILABLE")
+        async with self._read(organization) as uow:
+            return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit, embedding)
+
+    async def get_episode(self, organization: str, persona_id: str, candidate_id: str, session_id: str) -> Episode:
         await self._catalogue.get_persona(organization, persona_id)
         async with self._read(organization) as uow:
-            return await uow.episodes.recall(persona_id, candidate_id, context, ranking, limit)
+            episode = await uow.episodes.get(persona_id, candidate_id, session_id)
+        if episode is None:
+            raise NotFound(f"personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}",
+                           reason="EPISODE_NOT_FOUND")
+        return episode
+
+    async def record_episode_review(self, organization: str, persona_id: str, session_id: str,
+                                    review: EpisodeReview) -> bool:
+        """Keeps the analysis service's review of a persona's call, once; False for a repeat. It joins the
+        session's episode whenever that is recorded, before or after."""
+        check_review(review)
+        await self._catalogue.get_persona(organization, persona_id)
+        async with self._transaction(organization) as uow:
+            recorded = await uow.episodes.add_review(persona_id, session_id, review, _now())
+            await uow.commit()
+        return recorded
 
     # --- settings ------------------------------------------------------------------------------------
 

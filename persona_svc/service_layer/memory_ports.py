@@ -8,8 +8,8 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from calls.turns import Turn
-from persona_svc.domain.episodes import Episode, EpisodeRanking
-from persona_svc.domain.facts import ExtractedFact, Fact
+from persona_svc.domain.episodes import Embedding, Episode, EpisodeRanking, EpisodeReview
+from persona_svc.domain.facts import Extraction, Fact
 from persona_svc.domain.memory import ErasedMemory, MemoryScope, MemorySettings, WorkingMemory, WorkingMemoryRevision
 from svckit.usecase import RequestRecords
 
@@ -59,15 +59,22 @@ class SettingsRepository(Protocol):
 
 
 class EpisodeRepository(Protocol):
-    async def add(self, episode: Episode) -> None:
-        """Once per session: a repeat changes nothing."""
+    async def add(self, episode: Episode, embedding: Embedding | None) -> None:
+        """Once per session: a repeat changes nothing. ``embedding``: of the episode's document, when there is one."""
         ...
+
+    async def add_review(self, persona_id: str, session_id: str, review: EpisodeReview, now: datetime) -> bool:
+        """Once per persona and session: False for a repeat, which changes nothing."""
+        ...
+
+    async def get(self, persona_id: str, candidate_id: str, session_id: str) -> Episode | None: ...
 
     async def latest(self, persona_id: str, candidate_id: str) -> Episode | None: ...
 
     async def recall(self, persona_id: str, candidate_id: str, context: str, ranking: EpisodeRanking,
-                     limit: int) -> list[tuple[Episode, float]]:
-        """The persona's episodes (of the candidate, unless ''), most like ``context`` first, with their score."""
+                     limit: int, embedding: Embedding | None) -> list[tuple[Episode, float]]:
+        """The persona's episodes (of the candidate, unless ''), most like ``context`` first, with their score;
+        ``embedding`` (of the context) is required by VECTOR, and makes HYBRID fuse the vector ranking in."""
         ...
 
 
@@ -89,9 +96,19 @@ class Sessions(Protocol):
 class FactExtractor(Protocol):
     """Finds the facts of a call's turns."""
 
-    name: str
+    async def extract(self, turns: list[Turn], deadline: float | None) -> Extraction:
+        """Never fails: an engine that cannot answer by ``deadline`` (time.monotonic(); None for none) leaves the
+        call to the local extractor."""
+        ...
 
-    async def extract(self, turns: list[Turn]) -> list[ExtractedFact]: ...
+
+class Embeddings(Protocol):
+    """An embeddings endpoint; what an embedding is for ("episode", "context") labels its metrics."""
+
+    async def embed(self, text: str, use: str, deadline: float | None) -> Embedding | None:
+        """The text's embedding, or None (counted) when the endpoint gives none by ``deadline`` (time.monotonic();
+        None for none) or within its own time limit."""
+        ...
 
 
 class MemoryUnitOfWork(Protocol):

@@ -39,7 +39,8 @@ async def test_memory_past_its_retention_is_deleted_and_counted(channel, persona
 
     deleted = await MemoryRetention(engine, batch=2).run_once()
 
-    assert deleted == {"facts": 4, "episodes": 1, "working_memory_revisions": 1, "working_memories": 1}
+    assert deleted == {"facts": 4, "episodes": 1, "episode_reviews": 0, "working_memory_revisions": 1,
+                       "working_memories": 1}
     assert metric("sparring_memory_retention_deleted_total", table="facts") == before + 4
     gone = (await memories.GetWorkingMemory(mb.GetWorkingMemoryRequest(name=memory_name(default, old)))
             ).working_memory

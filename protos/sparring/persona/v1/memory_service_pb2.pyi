@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from sparring.audit.v1 import audit_pb2 as _audit_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -188,7 +189,16 @@ class _EpisodeRankingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Episod
     EPISODE_RANKING_TRIGRAM: _EpisodeRanking.ValueType  # 2
     """pg_trgm word similarity of the context to the episode."""
     EPISODE_RANKING_HYBRID: _EpisodeRanking.ValueType  # 3
-    """The mean of the two, the full-text rank scaled to 0-1."""
+    """Without an embeddings endpoint: the mean of the two, the full-text rank
+    scaled to 0-1. With one: the reciprocal rank fusion of full text, trigram
+    and vector (1 / (60 + rank) summed over the rankings that find an episode).
+    """
+    EPISODE_RANKING_VECTOR: _EpisodeRanking.ValueType  # 155
+    """Cosine similarity of the context's embedding to the episodes' (pgvector),
+    episodes without an embedding of the same model last; FAILED_PRECONDITION
+    (EMBEDDINGS_NOT_CONFIGURED) without an embeddings endpoint, UNAVAILABLE
+    (EMBEDDINGS_UNAVAILABLE) when it gives no embedding of the context in time.
+    """
 
 class EpisodeRanking(_EpisodeRanking, metaclass=_EpisodeRankingEnumTypeWrapper):
     """How episodes are ranked against a context."""
@@ -200,7 +210,16 @@ EPISODE_RANKING_FULL_TEXT: EpisodeRanking.ValueType  # 1
 EPISODE_RANKING_TRIGRAM: EpisodeRanking.ValueType  # 2
 """pg_trgm word similarity of the context to the episode."""
 EPISODE_RANKING_HYBRID: EpisodeRanking.ValueType  # 3
-"""The mean of the two, the full-text rank scaled to 0-1."""
+"""Without an embeddings endpoint: the mean of the two, the full-text rank
+scaled to 0-1. With one: the reciprocal rank fusion of full text, trigram
+and vector (1 / (60 + rank) summed over the rankings that find an episode).
+"""
+EPISODE_RANKING_VECTOR: EpisodeRanking.ValueType  # 155
+"""Cosine similarity of the context's embedding to the episodes' (pgvector),
+episodes without an embedding of the same model last; FAILED_PRECONDITION
+(EMBEDDINGS_NOT_CONFIGURED) without an embeddings endpoint, UNAVAILABLE
+(EMBEDDINGS_UNAVAILABLE) when it gives no embedding of the context in time.
+"""
 Global___EpisodeRanking: _TypeAlias = EpisodeRanking  # noqa: Y015
 
 @_typing.final
@@ -632,7 +651,9 @@ class Fact(_message.Message):
     outcome: Global___ObjectionOutcome.ValueType
     """For an objection."""
     engine: _builtins.str
-    """"local" for the local extractor, "caller" for facts given in the request. Output only."""
+    """"local" for the local extractor, "openai" for the model, "caller" for facts
+    given in the request. Output only.
+    """
     superseded_by: _builtins.str
     """Output only. The fact that superseded it."""
     @_builtins.property
@@ -1003,6 +1024,8 @@ class Episode(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    SAY_METER_FIELD_NUMBER: _builtins.int
+    AUDIT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}"."""
     session: _builtins.str
@@ -1013,6 +1036,18 @@ class Episode(_message.Message):
     """"commitment", "objection left open", "objections handled" or "no commitment"."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def say_meter(self) -> Global___SayMeterArc:
+        """How the Say Meter moved through the call; unset until the analysis service
+        has reviewed the call.
+        """
+
+    @_builtins.property
+    def audit(self) -> Global___EpisodeAudit:
+        """The post-call audit of the persona's play; unset until the analysis service
+        has reviewed the call.
+        """
+
     def __init__(
         self,
         *,
@@ -1021,14 +1056,101 @@ class Episode(_message.Message):
         summary: _builtins.str = ...,
         outcome: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        say_meter: Global___SayMeterArc | None = ...,
+        audit: Global___EpisodeAudit | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "create_time", b"create_time", "say_meter", b"say_meter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "name", b"name", "outcome", b"outcome", "session", b"session", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "create_time", b"create_time", "name", b"name", "outcome", b"outcome", "say_meter", b"say_meter", "session", b"session", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Episode: _TypeAlias = Episode  # noqa: Y015
+
+@_typing.final
+class SayMeterArc(_message.Message):
+    """The Say Meter of a call, as the analysis service read it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORES_FIELD_NUMBER: _builtins.int
+    FINAL_SCORE_FIELD_NUMBER: _builtins.int
+    final_score: _builtins.int
+    """The whole call's final reading (0 to 100); unset when there was none."""
+    @_builtins.property
+    def scores(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The live readings' scores (0 to 100) in call order; at most 200, the first ones."""
+
+    def __init__(
+        self,
+        *,
+        scores: _abc.Iterable[_builtins.int] | None = ...,
+        final_score: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_final_score", b"_final_score", "final_score", b"final_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_final_score", b"_final_score", "final_score", b"final_score", "scores", b"scores"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__final_score: _TypeAlias = _typing.Literal["final_score"]  # noqa: Y015
+    _WhichOneofArgType__final_score: _TypeAlias = _typing.Literal["_final_score", b"_final_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__final_score) -> _WhichOneofReturnType__final_score | None: ...
+
+Global___SayMeterArc: _TypeAlias = SayMeterArc  # noqa: Y015
+
+@_typing.final
+class EpisodeAudit(_message.Message):
+    """What the post-call audit found of the persona's play."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIT_FIELD_NUMBER: _builtins.int
+    OVERALL_SCORE_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    audit: _builtins.str
+    """"audits/{audit_id}" of the analysis service."""
+    overall_score: _builtins.float
+    """Mean of the audit's five scores, 1.0 to 10.0."""
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___EpisodeFlag]:
+        """The audit's flags, worst first; at most 20."""
+
+    def __init__(
+        self,
+        *,
+        audit: _builtins.str = ...,
+        overall_score: _builtins.float = ...,
+        flags: _abc.Iterable[Global___EpisodeFlag] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "flags", b"flags", "overall_score", b"overall_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EpisodeAudit: _TypeAlias = EpisodeAudit  # noqa: Y015
+
+@_typing.final
+class EpisodeFlag(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_SEQUENCE_FIELD_NUMBER: _builtins.int
+    reason: _audit_pb2.FlagReason.ValueType
+    message_sequence: _builtins.int
+    """The message of the session it was raised on."""
+    def __init__(
+        self,
+        *,
+        reason: _audit_pb2.FlagReason.ValueType = ...,
+        message_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_sequence", b"message_sequence", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EpisodeFlag: _TypeAlias = EpisodeFlag  # noqa: Y015
 
 @_typing.final
 class RecalledEpisode(_message.Message):
@@ -1108,3 +1230,95 @@ class RecallEpisodesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecallEpisodesResponse: _TypeAlias = RecallEpisodesResponse  # noqa: Y015
+
+@_typing.final
+class GetEpisodeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEpisodeRequest: _TypeAlias = GetEpisodeRequest  # noqa: Y015
+
+@_typing.final
+class GetEpisodeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPISODE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def episode(self) -> Global___Episode: ...
+    def __init__(
+        self,
+        *,
+        episode: Global___Episode | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["episode", b"episode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["episode", b"episode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEpisodeResponse: _TypeAlias = GetEpisodeResponse  # noqa: Y015
+
+@_typing.final
+class RecordEpisodeReviewRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
+    SAY_METER_FIELD_NUMBER: _builtins.int
+    AUDIT_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}": the persona audited."""
+    session: _builtins.str
+    """"sessions/{session_id}"."""
+    @_builtins.property
+    def say_meter(self) -> Global___SayMeterArc: ...
+    @_builtins.property
+    def audit(self) -> Global___EpisodeAudit: ...
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        session: _builtins.str = ...,
+        say_meter: Global___SayMeterArc | None = ...,
+        audit: Global___EpisodeAudit | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "say_meter", b"say_meter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "persona", b"persona", "say_meter", b"say_meter", "session", b"session"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordEpisodeReviewRequest: _TypeAlias = RecordEpisodeReviewRequest  # noqa: Y015
+
+@_typing.final
+class RecordEpisodeReviewResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    duplicate: _builtins.bool
+    """True when the session's review was recorded before: this one changed nothing."""
+    def __init__(
+        self,
+        *,
+        duplicate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordEpisodeReviewResponse: _TypeAlias = RecordEpisodeReviewResponse  # noqa: Y015

@@ -47,7 +47,10 @@ class MemoryServiceStub:
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
     ended session as the persona remembers it (a summary and an outcome),
-    recorded with its facts and recalled by similarity to a context.
+    recorded with its facts and recalled by similarity to a context. The
+    analysis service adds its review of the call (the Say Meter arc and the
+    persona's audit) when it has audited the call, before or after the episode
+    is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
     sessions (the default), within a session only, or not at all, and how many
     days what it remembers is kept (90 by default; older memory is deleted in
@@ -121,6 +124,16 @@ class MemoryServiceStub:
                 request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesRequest.SerializeToString,
                 response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesResponse.FromString,
                 _registered_method=True)
+        self.GetEpisode = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/GetEpisode',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetEpisodeRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetEpisodeResponse.FromString,
+                _registered_method=True)
+        self.RecordEpisodeReview = channel.unary_unary(
+                '/sparring.persona.v1.MemoryService/RecordEpisodeReview',
+                request_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordEpisodeReviewRequest.SerializeToString,
+                response_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordEpisodeReviewResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -145,7 +158,10 @@ class MemoryServiceServicer:
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
     ended session as the persona remembers it (a summary and an outcome),
-    recorded with its facts and recalled by similarity to a context.
+    recorded with its facts and recalled by similarity to a context. The
+    analysis service adds its review of the call (the Say Meter arc and the
+    persona's audit) when it has audited the call, before or after the episode
+    is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
     sessions (the default), within a session only, or not at all, and how many
     days what it remembers is kept (90 by default; older memory is deleted in
@@ -196,8 +212,10 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordSessionFacts(self, request, context):
-        """Learns the facts of an ended session from its messages (with the local
-        extractor), together with any facts the caller found itself; a fact citing a
+        """Learns the facts of an ended session from its messages (with the configured
+        extractor: local, or an OpenAI-compatible model with the local one standing
+        in when it gives no usable answer within the call's deadline), together with
+        any facts the caller found itself; a fact citing a
         message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
         nothing is stored. A session's facts are learned once: a repeat returns them.
         """
@@ -243,7 +261,25 @@ class MemoryServiceServicer:
 
     def RecallEpisodes(self, request, context):
         """Recalls the persona's earlier calls most like a context, best first, ranked
-        by PostgreSQL full-text search, trigram similarity, or both (the default).
+        by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+        with an embeddings endpoint configured), or all of them (the default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEpisode(self, request, context):
+        """Gets one episode, with the analysis service's review of its call once there is one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordEpisodeReview(self, request, context):
+        """Records the analysis service's review of a persona's call (its Say Meter arc
+        and the persona's audit), shown with the call's episode. A review of a session
+        the persona has no episode of yet is kept for the episode to come. A session's
+        review is recorded once per persona: a repeat changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -307,6 +343,16 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesRequest.FromString,
                     response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesResponse.SerializeToString,
             ),
+            'GetEpisode': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEpisode,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetEpisodeRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetEpisodeResponse.SerializeToString,
+            ),
+            'RecordEpisodeReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordEpisodeReview,
+                    request_deserializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordEpisodeReviewRequest.FromString,
+                    response_serializer=sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordEpisodeReviewResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'sparring.persona.v1.MemoryService', rpc_method_handlers)
@@ -337,7 +383,10 @@ class MemoryService:
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
     ended session as the persona remembers it (a summary and an outcome),
-    recorded with its facts and recalled by similarity to a context.
+    recorded with its facts and recalled by similarity to a context. The
+    analysis service adds its review of the call (the Say Meter arc and the
+    persona's audit) when it has audited the call, before or after the episode
+    is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
     sessions (the default), within a session only, or not at all, and how many
     days what it remembers is kept (90 by default; older memory is deleted in
@@ -637,6 +686,60 @@ class MemoryService:
             '/sparring.persona.v1.MemoryService/RecallEpisodes',
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesRequest.SerializeToString,
             sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecallEpisodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEpisode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/GetEpisode',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetEpisodeRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.GetEpisodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordEpisodeReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.persona.v1.MemoryService/RecordEpisodeReview',
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordEpisodeReviewRequest.SerializeToString,
+            sparring_dot_persona_dot_v1_dot_memory__service__pb2.RecordEpisodeReviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,7 +48,10 @@ class MemoryServiceStub:
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
       ended session as the persona remembers it (a summary and an outcome),
-      recorded with its facts and recalled by similarity to a context.
+      recorded with its facts and recalled by similarity to a context. The
+      analysis service adds its review of the call (the Say Meter arc and the
+      persona's audit) when it has audited the call, before or after the episode
+      is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -79,8 +82,10 @@ class MemoryServiceStub:
     RestoreWorkingMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RestoreWorkingMemoryRequest, _memory_service_pb2.RestoreWorkingMemoryResponse]
     """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
     RecordSessionFacts: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecordSessionFactsRequest, _memory_service_pb2.RecordSessionFactsResponse]
-    """Learns the facts of an ended session from its messages (with the local
-    extractor), together with any facts the caller found itself; a fact citing a
+    """Learns the facts of an ended session from its messages (with the configured
+    extractor: local, or an OpenAI-compatible model with the local one standing
+    in when it gives no usable answer within the call's deadline), together with
+    any facts the caller found itself; a fact citing a
     message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
     nothing is stored. A session's facts are learned once: a repeat returns them.
     """
@@ -106,7 +111,16 @@ class MemoryServiceStub:
     """
     RecallEpisodes: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecallEpisodesRequest, _memory_service_pb2.RecallEpisodesResponse]
     """Recalls the persona's earlier calls most like a context, best first, ranked
-    by PostgreSQL full-text search, trigram similarity, or both (the default).
+    by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+    with an embeddings endpoint configured), or all of them (the default).
+    """
+    GetEpisode: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.GetEpisodeRequest, _memory_service_pb2.GetEpisodeResponse]
+    """Gets one episode, with the analysis service's review of its call once there is one."""
+    RecordEpisodeReview: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.RecordEpisodeReviewRequest, _memory_service_pb2.RecordEpisodeReviewResponse]
+    """Records the analysis service's review of a persona's call (its Say Meter arc
+    and the persona's audit), shown with the call's episode. A review of a session
+    the persona has no episode of yet is kept for the episode to come. A session's
+    review is recorded once per persona: a repeat changes nothing.
     """
 
 @_typing.type_check_only
@@ -132,7 +146,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
       ended session as the persona remembers it (a summary and an outcome),
-      recorded with its facts and recalled by similarity to a context.
+      recorded with its facts and recalled by similarity to a context. The
+      analysis service adds its review of the call (the Say Meter arc and the
+      persona's audit) when it has audited the call, before or after the episode
+      is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -160,8 +177,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     RestoreWorkingMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RestoreWorkingMemoryRequest, _memory_service_pb2.RestoreWorkingMemoryResponse]  # type: ignore[assignment]
     """Makes a working memory equal to one of its earlier revisions by writing a new revision."""
     RecordSessionFacts: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecordSessionFactsRequest, _memory_service_pb2.RecordSessionFactsResponse]  # type: ignore[assignment]
-    """Learns the facts of an ended session from its messages (with the local
-    extractor), together with any facts the caller found itself; a fact citing a
+    """Learns the facts of an ended session from its messages (with the configured
+    extractor: local, or an OpenAI-compatible model with the local one standing
+    in when it gives no usable answer within the call's deadline), together with
+    any facts the caller found itself; a fact citing a
     message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
     nothing is stored. A session's facts are learned once: a repeat returns them.
     """
@@ -187,7 +206,16 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """
     RecallEpisodes: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecallEpisodesRequest, _memory_service_pb2.RecallEpisodesResponse]  # type: ignore[assignment]
     """Recalls the persona's earlier calls most like a context, best first, ranked
-    by PostgreSQL full-text search, trigram similarity, or both (the default).
+    by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+    with an embeddings endpoint configured), or all of them (the default).
+    """
+    GetEpisode: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.GetEpisodeRequest, _memory_service_pb2.GetEpisodeResponse]  # type: ignore[assignment]
+    """Gets one episode, with the analysis service's review of its call once there is one."""
+    RecordEpisodeReview: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.RecordEpisodeReviewRequest, _memory_service_pb2.RecordEpisodeReviewResponse]  # type: ignore[assignment]
+    """Records the analysis service's review of a persona's call (its Say Meter arc
+    and the persona's audit), shown with the call's episode. A review of a session
+    the persona has no episode of yet is kept for the episode to come. A session's
+    review is recorded once per persona: a repeat changes nothing.
     """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -212,7 +240,10 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
 
     - personas/{persona_id}/candidates/{candidate_id}/episodes/{session_id}: an
       ended session as the persona remembers it (a summary and an outcome),
-      recorded with its facts and recalled by similarity to a context.
+      recorded with its facts and recalled by similarity to a context. The
+      analysis service adds its review of the call (the Say Meter arc and the
+      persona's audit) when it has audited the call, before or after the episode
+      is recorded.
     - personas/{persona_id}/memorySettings: whether the persona remembers across
       sessions (the default), within a session only, or not at all, and how many
       days what it remembers is kept (90 by default; older memory is deleted in
@@ -274,8 +305,10 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_service_pb2.RecordSessionFactsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.RecordSessionFactsResponse, _abc.Awaitable[_memory_service_pb2.RecordSessionFactsResponse]]:
-        """Learns the facts of an ended session from its messages (with the local
-        extractor), together with any facts the caller found itself; a fact citing a
+        """Learns the facts of an ended session from its messages (with the configured
+        extractor: local, or an OpenAI-compatible model with the local one standing
+        in when it gives no usable answer within the call's deadline), together with
+        any facts the caller found itself; a fact citing a
         message not given is INVALID_ARGUMENT (reason FACT_CITES_UNKNOWN_MESSAGE) and
         nothing is stored. A session's facts are learned once: a repeat returns them.
         """
@@ -331,7 +364,28 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.RecallEpisodesResponse, _abc.Awaitable[_memory_service_pb2.RecallEpisodesResponse]]:
         """Recalls the persona's earlier calls most like a context, best first, ranked
-        by PostgreSQL full-text search, trigram similarity, or both (the default).
+        by PostgreSQL full-text search, trigram similarity, embeddings (pgvector,
+        with an embeddings endpoint configured), or all of them (the default).
+        """
+
+    @_abc_1.abstractmethod
+    def GetEpisode(
+        self,
+        request: _memory_service_pb2.GetEpisodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.GetEpisodeResponse, _abc.Awaitable[_memory_service_pb2.GetEpisodeResponse]]:
+        """Gets one episode, with the analysis service's review of its call once there is one."""
+
+    @_abc_1.abstractmethod
+    def RecordEpisodeReview(
+        self,
+        request: _memory_service_pb2.RecordEpisodeReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.RecordEpisodeReviewResponse, _abc.Awaitable[_memory_service_pb2.RecordEpisodeReviewResponse]]:
+        """Records the analysis service's review of a persona's call (its Say Meter arc
+        and the persona's audit), shown with the call's episode. A review of a session
+        the persona has no episode of yet is kept for the episode to come. A session's
+        review is recorded once per persona: a repeat changes nothing.
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
