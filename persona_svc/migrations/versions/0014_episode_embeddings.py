@@ -6,8 +6,8 @@ are then recalled by full text and trigrams only, as before.
 No index: recall compares the context with the episodes of one persona, which retention keeps bounded, so an exact
 scan is used, and the column takes any model's dimensions.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import logging
@@ -17,8 +17,8 @@ from alembic import op
 
 log = logging.getLogger("persona.migrations")
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

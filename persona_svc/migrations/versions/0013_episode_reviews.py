@@ -3,14 +3,14 @@ score and flags), kept by persona and session apart from the episode, so that a 
 waits for it and one arriving after completes it. A review recorded or deleted is announced as a change of its
 episode (when there is one), so replicas drop the episode they cached.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from svckit.migrations import execute_script
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
