@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analysis_svc.adapters import tables as t
@@ -18,6 +18,7 @@ from analysis_svc.domain.model import (
     KeptMeasures,
     NewAnalysis,
     NewAudit,
+    ReadingState,
     ScorePoint,
     Snapshot,
     StoredAnalysis,
@@ -38,6 +39,27 @@ _SUGGESTION_ORDER = "(create_time, analysis_id, position)"
 # A session's analyses in call order: by the sequence they were triggered at, whatever order they finished in;
 # analyses of one sequence in the order they were stored.
 _CALL_ORDER = (_rows.up_to_sequence, _rows.create_time, _rows.analysis_id)
+
+
+def _state_of_session() -> tuple[sa.ColumnElement[bool], ...]:
+    return _rows.organization == sa.bindparam("organization"), _rows.session_id == sa.bindparam("session_id")
+
+
+# What a new reading builds on, in one statement (one round trip), built once: the analysis already stored for its
+# trigger, the labels suggested so far, whether a handoff suggestion is open, and the measures kept by the last
+# reading up to it ([up_to_sequence, call_measures]).
+_READING_STATE = sa.select(
+    sa.select(_rows.analysis_id).where(*_state_of_session(), _rows.trigger_id == sa.bindparam("trigger_id"),
+                                       _rows.kind == "say_meter").scalar_subquery().label("existing"),
+    sa.select(sa.func.array_agg(_rows.label.distinct())).where(*_state_of_session(), _IS_SUGGESTION)
+    .scalar_subquery().label("made"),
+    sa.exists().where(*_state_of_session(), _rows.kind == SuggestionType.HANDOFF.value, _rows.state == "open")
+    .label("handoff_open"),
+    sa.select(sa.func.jsonb_build_array(_rows.up_to_sequence, _rows.call_measures, type_=JSONB))
+    .where(*_state_of_session(), _rows.kind == "say_meter", _rows.up_to_sequence <= sa.bindparam("up_to_sequence"),
+           _rows.call_measures.is_not(None))
+    .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1).scalar_subquery().label("kept"),
+)
 
 
 def _suggestion(row: Any) -> StoredSuggestion:
@@ -125,18 +147,13 @@ class AnalysisRepository:
             *_of_session(organization, session_id), _rows.trigger_id == trigger_id, _rows.kind == "say_meter"))
         return await self.get(organization, analysis_id) if analysis_id else None
 
-    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
-        labels = await self._c.scalars(
-            sa.select(_rows.label).distinct().where(*_of_session(organization, session_id), _IS_SUGGESTION))
-        return frozenset(labels)
-
-    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
-        row = (await self._c.execute(
-            sa.select(_rows.up_to_sequence, _rows.call_measures)
-            .where(*_of_session(organization, session_id), _rows.kind == "say_meter",
-                   _rows.up_to_sequence <= up_to_sequence, _rows.call_measures.is_not(None))
-            .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1))).first()
-        return KeptMeasures(row.up_to_sequence, running.from_record(row.call_measures)) if row else None
+    async def reading_state(self, organization: str, session_id: str, trigger_id: str,
+                            up_to_sequence: int) -> ReadingState:
+        row = (await self._c.execute(_READING_STATE, {
+            "organization": organization, "session_id": session_id, "trigger_id": trigger_id,
+            "up_to_sequence": up_to_sequence})).one()
+        kept = KeptMeasures(row.kept[0], running.from_record(row.kept[1])) if row.kept else None
+        return ReadingState(row.existing, frozenset(row.made or ()), row.handoff_open, kept)
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:

@@ -25,9 +25,9 @@ from analysis_svc.domain.model import (
     SESSION_END,
     EndedCall,
     Judgement,
-    KeptMeasures,
     LiveWindow,
     NewAnalysis,
+    ReadingState,
     Snapshot,
     StoredAnalysis,
     StoredSuggestion,
@@ -88,6 +88,7 @@ class NewReading:
     measures: ConversationMetrics
     persona: str = ""  # the persona playing, for a live reading's switching rules; '' for the final reading
     findings: tuple[ContentFinding, ...] = ()
+    handoff_open: bool = False  # a handoff suggested earlier is still open: no rule raises another
 
 
 class Analyses:
@@ -127,16 +128,16 @@ class Analyses:
         _check_request(trigger_id, up_to_sequence, window_size, self._engines.configured(engine))
         organization = require_organization(caller)
         await self._access.require(caller, session_id, REQUESTERS)
-        existing = await self._by_trigger(organization, session_id, trigger_id)
-        if existing is not None:
-            return existing, True
+        state = await self._reading_state(organization, session_id, trigger_id, up_to_sequence or MAX_SEQUENCE)
+        if state.existing is not None:
+            return await self.stored_analysis(organization, session_id, state.existing), True
         started = time.perf_counter()
         size = window_size or DEFAULT_WINDOW
-        window, (made, kept), context = await asyncio.gather(
+        window, context = await asyncio.gather(
             self._transcripts.window(organization, session_id, up_to_sequence, size),
-            self._reading_state(organization, session_id, up_to_sequence or MAX_SEQUENCE),
             self._contexts.context(organization, session_id))
         _check_window(session_id, up_to_sequence, window)
+        kept = state.kept
         kept_up_to = kept.up_to_sequence if kept else 0
         if window.turns[0].sequence > kept_up_to + 1 and len(window.turns) == size:
             # Readings were missed (or this is a session's first): read back to where the kept measures end.
@@ -147,28 +148,31 @@ class Analyses:
                 CALL_MEASURE_GAPS.inc()
         measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns)
         shown = window.turns[-size:]
-        live = LiveWindow(session_id, window.blueprint, shown, made, context)
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
-                             measures, window.persona, await self._findings(organization, window, kept_up_to, deadline))
+                             measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
+                             state.handoff_open)
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
         """The reading of the whole ended call, stored once before its audit (so a watcher sees it before the audit
         that ends its stream). It is the local engine's: a model engine judges windows, and this reading is the
         measure of the whole call the Say Meter is ranked by."""
-        if not call.turns or await self._by_trigger(organization, session_id, FINAL_TRIGGER) is not None:
+        if not call.turns:
             return
         started = time.perf_counter()
-        (made, kept), context = await asyncio.gather(
-            self._reading_state(organization, session_id, call.turns[-1].sequence),
+        state, context = await asyncio.gather(
+            self._reading_state(organization, session_id, FINAL_TRIGGER, call.turns[-1].sequence),
             self._contexts.context(organization, session_id))
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], made, context)
+        if state.existing is not None:
+            return
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context)
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
                              measure(call.turns),
-                             findings=await self._findings(organization, whole, kept.up_to_sequence if kept else 0,
-                                                           deadline))
+                             findings=await self._findings(organization, whole,
+                                                           state.kept.up_to_sequence if state.kept else 0, deadline))
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
 
     async def final_say_meter(self, organization: str, session_id: str) -> int | None:
@@ -189,8 +193,9 @@ class Analyses:
         suggestions = (*not_made(judged.result.suggestions, live.made), *map(finding_suggestion, reading.findings))
         fired = None
         if self._rules is not None and reading.persona:
-            fired = await self._rules.fired(organization, session_id, LiveMoment(
-                reading.persona, live.turns, judged.result.say_meter.score, stage_for(reading.up_to_sequence)))
+            fired = await self._rules.fired(organization, LiveMoment(
+                reading.persona, live.turns, judged.result.say_meter.score, stage_for(reading.up_to_sequence)),
+                reading.handoff_open)
             if fired is not None:
                 suggestions += (handoff_suggestion(fired),)
         analysis = NewAnalysis(
@@ -300,13 +305,11 @@ class Analyses:
         async with self._database.read() as uow:
             return await uow.analyses.by_trigger(organization, session_id, trigger_id)
 
-    async def _reading_state(self, organization: str, session_id: str,
-                             up_to_sequence: int) -> tuple[frozenset[str], KeptMeasures | None]:
-        """What a new reading builds on, in one read: the labels the session has had suggested, and the whole-call
-        measures kept by the last reading up to ``up_to_sequence``."""
+    async def _reading_state(self, organization: str, session_id: str, trigger_id: str,
+                             up_to_sequence: int) -> ReadingState:
+        """What a new reading builds on, in one read (see ``ReadingState``)."""
         async with self._database.read() as uow:
-            return (await uow.analyses.made_labels(organization, session_id),
-                    await uow.analyses.kept_measures(organization, session_id, up_to_sequence))
+            return await uow.analyses.reading_state(organization, session_id, trigger_id, up_to_sequence)
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:
