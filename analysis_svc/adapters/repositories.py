@@ -62,6 +62,11 @@ _READING_STATE = sa.select(
 )
 
 
+# Built once (their SQL compiled once): a reading's row, and its suggestions' rows.
+_INSERT_READING = insert(t.voice_analysis).on_conflict_do_nothing().returning(_rows.create_time)
+_INSERT_SUGGESTIONS = insert(t.voice_analysis).on_conflict_do_nothing()
+
+
 def _suggestion(row: Any) -> StoredSuggestion:
     suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label,
                             tuple(row.cites), row.switching_rule)
@@ -110,8 +115,9 @@ class AnalysisRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, organization: str, analysis: NewAnalysis) -> bool:
-        """Stores the analysis and its suggestions; False when one of the same trigger was stored first."""
+    async def add(self, organization: str, analysis: NewAnalysis) -> StoredAnalysis | None:
+        """Stores the analysis and its suggestions and returns it as a read of it would; None when one of the same
+        trigger was stored first."""
         common = {"organization": organization, "analysis_id": analysis.id, "session_id": analysis.session_id,
                   "trigger_id": analysis.trigger_id, "trigger_source": analysis.trigger_source,
                   "up_to_sequence": analysis.up_to_sequence, "window_first": analysis.window_first,
@@ -121,22 +127,34 @@ class AnalysisRepository:
                   "latency_ms": analysis.latency_ms, "language": analysis.language,
                   "language_supported": analysis.language_supported}
         meter = analysis.say_meter
-        inserted = (await self._c.execute(insert(t.voice_analysis).values(
-            **common, id=analysis.id, kind="say_meter", position=0, meter_score=meter.score,
-            meter_factors=meter.factors, meter_weights=meter.weights, band=meter.band.value,
-            reasoning=meter.reasoning, metrics=analysis.metrics, call_measures=analysis.call_measures,
-            findings=[finding.to_record() for finding in analysis.findings],
-        ).on_conflict_do_nothing().returning(_rows.create_time))).first()
-        if inserted is None:
-            return False
-        if analysis.suggestions:  # one statement for all of them
-            await self._c.execute(insert(t.voice_analysis).values([{
-                **common, "id": str(uuid.uuid4()), "kind": suggestion.type.value, "position": position,
-                "suggestion_text": suggestion.text, "label": suggestion.label,
-                "switching_rule": suggestion.switching_rule, "priority": suggestion.priority.value, "state": "open",
-                "cites": list(suggestion.cites),
-            } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
-        return True
+        create_time = await self._c.scalar(_INSERT_READING, {
+            **common, "id": analysis.id, "kind": "say_meter", "position": 0, "meter_score": meter.score,
+            "meter_factors": meter.factors, "meter_weights": meter.weights, "band": meter.band.value,
+            "reasoning": meter.reasoning, "metrics": analysis.metrics, "call_measures": analysis.call_measures,
+            "findings": [finding.to_record() for finding in analysis.findings]})
+        if create_time is None:
+            return None
+        # Rows of one transaction share its now(): the suggestions' create_time is the reading's.
+        suggestions = tuple(StoredSuggestion(str(uuid.uuid4()), analysis.id, analysis.session_id, suggestion, "open",
+                                             create_time, position=position)
+                            for position, suggestion in enumerate(analysis.suggestions, start=1))
+        if suggestions:  # one executemany for all of them
+            await self._c.execute(_INSERT_SUGGESTIONS, [{
+                **common, "id": stored.id, "kind": stored.suggestion.type.value, "position": stored.position,
+                "suggestion_text": stored.suggestion.text, "label": stored.suggestion.label,
+                "switching_rule": stored.suggestion.switching_rule, "priority": stored.suggestion.priority.value,
+                "state": stored.state, "cites": list(stored.suggestion.cites),
+            } for stored in suggestions])
+        return StoredAnalysis(
+            id=analysis.id, session_id=analysis.session_id, trigger_id=analysis.trigger_id,
+            trigger_source=analysis.trigger_source, up_to_sequence=analysis.up_to_sequence,
+            window_first=analysis.window_first, window_last=analysis.window_last, window_count=analysis.window_count,
+            blueprint=analysis.blueprint,
+            say_meter=SayMeter(meter.score, meter.band, dict(meter.factors), dict(meter.weights), meter.reasoning),
+            metrics=dict(analysis.metrics), engine=analysis.engine, latency_ms=analysis.latency_ms,
+            create_time=create_time, suggestions=suggestions, engine_fallback=analysis.engine_fallback,
+            model=analysis.model, language=analysis.language, language_supported=analysis.language_supported,
+            findings=analysis.findings)
 
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
         groups = await self._groups(organization, [analysis_id])

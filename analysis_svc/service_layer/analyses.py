@@ -210,13 +210,13 @@ class Analyses:
             findings=reading.findings)
         trigger_id = reading.trigger_id
         async with self._database.transaction() as uow:
-            if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won
+            stored = await uow.analyses.add(organization, analysis)
+            if stored is None:  # a concurrent request with the same trigger won
                 winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
                 assert winner is not None
                 return winner, True
             await uow.announce(f"{organization}/{session_id}:{analysis.id}")
             await uow.commit()
-        stored = await self.stored_analysis(organization, session_id, analysis.id)
         if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False

@@ -34,7 +34,8 @@ from guardrails.policy import LivePolicy
 class AnalysisRepository(Protocol):
     """Every method reads or writes within ``organization`` only."""
 
-    async def add(self, organization: str, analysis: NewAnalysis) -> bool: ...
+    async def add(self, organization: str, analysis: NewAnalysis) -> StoredAnalysis | None:
+        """The analysis as stored; None when one of the same trigger was stored first."""
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None: ...
     async def by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None: ...
     async def reading_state(self, organization: str, session_id: str, trigger_id: str,

@@ -50,9 +50,9 @@ class FakeAnalysisRepository:
     def _of(self, organization: str) -> list[StoredAnalysis]:
         return [a for a in self.analyses.values() if self.organizations[a.id] == organization]
 
-    async def add(self, organization: str, analysis: NewAnalysis) -> bool:
+    async def add(self, organization: str, analysis: NewAnalysis) -> StoredAnalysis | None:
         if await self.by_trigger(organization, analysis.session_id, analysis.trigger_id) is not None:
-            return False
+            return None
         self.organizations[analysis.id] = organization
         created = _now()
         suggestions = tuple(
@@ -64,7 +64,7 @@ class FakeAnalysisRepository:
         if analysis.call_measures is not None:
             self.call_measures[analysis.id] = analysis.call_measures
         self.analyses[analysis.id] = StoredAnalysis(**fields, create_time=created, suggestions=suggestions)
-        return True
+        return self.analyses[analysis.id]
 
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
         return next((a for a in self._of(organization) if a.id == analysis_id), None)
