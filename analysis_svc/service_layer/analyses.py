@@ -20,7 +20,7 @@ from analysis_svc.domain.content_findings import (
     unscreened_candidate_turns,
 )
 from analysis_svc.domain.conversation import ConversationMetrics, measure
-from analysis_svc.domain.language import language_of
+from analysis_svc.domain.language import detected_language
 from analysis_svc.domain.model import (
     SESSION_END,
     EndedCall,
@@ -48,6 +48,7 @@ from analysis_svc.service_layer.ports import (
 )
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
+from svckit.cache import InvalidatedCache
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
 from svckit.openai_json import EngineFailure, deadline_of, within_deadline
@@ -61,6 +62,9 @@ MAX_TRIGGER_ID = 100
 MAX_CATCH_UP = 200
 MAX_SEQUENCE = 2**63 - 1
 FINAL_TRIGGER = "session-end"
+# Sessions whose settled language is kept (``domain.language``), and for how long an entry is trusted.
+CALL_LANGUAGES_KEPT = 10_000
+CALL_LANGUAGE_MAX_AGE_SECONDS = 3600.0
 
 log = logging.getLogger("analysis.analyses")
 
@@ -110,6 +114,10 @@ class Analyses:
         self._tokens = page_tokens
         self._engines = engines
         self._access = access
+        # Nothing invalidates a call's language: it is kept from the reading that settled it, up to its maximum age.
+        self._languages: InvalidatedCache[tuple[str, str], str] = InvalidatedCache(
+            "call_languages", CALL_LANGUAGES_KEPT, CALL_LANGUAGE_MAX_AGE_SECONDS)
+        self._languages.enable()
 
     async def admit_watcher(self, caller: Principal, session_id: str) -> None:
         """Admins and the session's interviewer may watch it; NotFound unless it is a session of their
@@ -183,7 +191,7 @@ class Analyses:
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:
         measures, session_id = reading.measures, reading.live.session_id
-        live = dataclasses.replace(reading.live, language=language_of(reading.live.turns))
+        live = dataclasses.replace(reading.live, language=self._language(organization, reading.live))
 
         async def judge(chosen: AnalysisEngine) -> Judgement:
             return await chosen.analyse(live, measures)
@@ -220,6 +228,17 @@ class Analyses:
         if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
+
+    def _language(self, organization: str, live: LiveWindow) -> str:
+        """The call's language: detected in the window until a reading settles it, then the one it settled."""
+        key = (organization, live.session_id)
+        settled = self._languages.get(key)
+        if settled is not None:
+            return settled
+        language, is_settled = detected_language(live.turns)
+        if is_settled:
+            self._languages.put(key, language, self._languages.generation)
+        return language
 
     async def _findings(self, organization: str, window: Window, screened_up_to: int,
                         deadline: float | None) -> tuple[ContentFinding, ...]:
