@@ -118,6 +118,8 @@ class Analyses:
         self._languages: InvalidatedCache[tuple[str, str], str] = InvalidatedCache(
             "call_languages", CALL_LANGUAGES_KEPT, CALL_LANGUAGE_MAX_AGE_SECONDS)
         self._languages.enable()
+        # The analyses this replica is storing, each resolved with it once committed (None if it was not).
+        self._storing: dict[str, asyncio.Future[StoredAnalysis | None]] = {}
 
     async def admit_watcher(self, caller: Principal, session_id: str) -> None:
         """Admins and the session's interviewer may watch it; NotFound unless it is a session of their
@@ -217,14 +219,21 @@ class Analyses:
             language_supported=understands(self._engines.named(judged.engine), live.language),
             findings=reading.findings)
         trigger_id = reading.trigger_id
-        async with self._database.transaction() as uow:
-            stored = await uow.analyses.add(organization, analysis)
-            if stored is None:  # a concurrent request with the same trigger won
-                winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
-                assert winner is not None
-                return winner, True
-            await uow.announce(f"{organization}/{session_id}:{analysis.id}")
-            await uow.commit()
+        storing = self._storing[analysis.id] = asyncio.get_running_loop().create_future()
+        try:
+            async with self._database.transaction() as uow:
+                stored = await uow.analyses.add(organization, analysis)
+                if stored is None:  # a concurrent request with the same trigger won
+                    winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
+                    assert winner is not None
+                    return winner, True
+                await uow.announce(f"{organization}/{session_id}:{analysis.id}")
+                await uow.commit()
+                storing.set_result(stored)
+        finally:
+            if not storing.done():
+                storing.set_result(None)
+            del self._storing[analysis.id]
         if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
@@ -274,6 +283,14 @@ class Analyses:
         if analysis is None or analysis.session_id != session_id:
             raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
         return analysis
+
+    async def announced_analysis(self, organization: str, session_id: str, analysis_id: str) -> StoredAnalysis:
+        """An analysis announced as stored: when this replica is the one storing it (its announcement can come in
+        before its commit has returned), as it stored it, without reading it back."""
+        storing = self._storing.get(analysis_id)
+        if storing is not None and (stored := await asyncio.shield(storing)) is not None:
+            return stored
+        return await self.stored_analysis(organization, session_id, analysis_id)
 
     async def get_suggestion(self, caller: Principal, session_id: str, suggestion_id: str) -> StoredSuggestion:
         await self._access.require(caller, session_id, READERS)
