@@ -277,20 +277,17 @@ class Analyses:
         return await self.stored_analysis(caller.organization, session_id, analysis_id)
 
     async def stored_analysis(self, organization: str, session_id: str, analysis_id: str) -> StoredAnalysis:
-        """An analysis of ``organization``, for a caller already admitted to its session."""
+        """An analysis of ``organization``, for a caller already admitted to its session. One this replica is still
+        storing (its announcement can reach the watchers before its commit has returned) is the one it stores, once
+        committed, not read back."""
+        storing = self._storing.get(analysis_id)
+        if storing is not None and (stored := await asyncio.shield(storing)) is not None:
+            return stored
         async with self._database.read() as uow:
             analysis = await uow.analyses.get(organization, analysis_id)
         if analysis is None or analysis.session_id != session_id:
             raise NotFound(f"sessions/{session_id}/analyses/{analysis_id}", reason="ANALYSIS_NOT_FOUND")
         return analysis
-
-    async def announced_analysis(self, organization: str, session_id: str, analysis_id: str) -> StoredAnalysis:
-        """An analysis announced as stored: when this replica is the one storing it (its announcement can come in
-        before its commit has returned), as it stored it, without reading it back."""
-        storing = self._storing.get(analysis_id)
-        if storing is not None and (stored := await asyncio.shield(storing)) is not None:
-            return stored
-        return await self.stored_analysis(organization, session_id, analysis_id)
 
     async def get_suggestion(self, caller: Principal, session_id: str, suggestion_id: str) -> StoredSuggestion:
         await self._access.require(caller, session_id, READERS)

@@ -173,7 +173,7 @@ class Watchers:
             elif audit_id:
                 event = await self._audits.get(organization, audit_id)
             else:
-                event = await self._analyses.announced_analysis(organization, session_id, change)
+                event = await self._analyses.stored_analysis(organization, session_id, change)
         except Exception as error:
             log.warning("reading announced change %s of sessions/%s failed: %s", change, session_id, error)
             for watcher in self._by_session.get(session, ()):
