@@ -21,7 +21,7 @@ from analysis_svc.adapters.session_directory import SessionDirectory
 from analysis_svc.adapters.transcript_commands import TranscriptCommands
 from analysis_svc.adapters.transcript_handoffs import TranscriptHandoffs
 from analysis_svc.adapters.transcript_reader import TranscriptReader
-from analysis_svc.adapters.unit_of_work import CHANGES_CHANNEL, AnalysisDatabase
+from analysis_svc.adapters.unit_of_work import CHANGES_CHANNEL, RULES_CHANNEL, AnalysisDatabase
 from analysis_svc.config import AnalysisSettings
 from analysis_svc.domain.model import StoredAudit
 from analysis_svc.entrypoints.servicer import SERVICE, AnalysisServicer, audit_message
@@ -86,8 +86,14 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine),
                     analyses)
     watchers = Watchers(analyses, audits)
-    listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
-                          on_connected=watchers.resync_all)
+
+    def on_connected() -> None:
+        rules.cache.enable()  # changes of the rules are heard from now on
+        watchers.resync_all()
+
+    listener = PgListener("analysis", settings.database_url or "",
+                          {CHANGES_CHANNEL: watchers.on_change, RULES_CHANNEL: rules.changed},
+                          on_connected=on_connected, on_disconnected=rules.cache.disable)
     await listener.start()
 
     async def drain() -> None:

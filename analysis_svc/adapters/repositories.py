@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analysis_svc.adapters import tables as t
@@ -18,6 +18,7 @@ from analysis_svc.domain.model import (
     KeptMeasures,
     NewAnalysis,
     NewAudit,
+    ReadingState,
     SayMeterArc,
     ScorePoint,
     Snapshot,
@@ -39,6 +40,32 @@ _SUGGESTION_ORDER = "(create_time, analysis_id, position)"
 # A session's analyses in call order: by the sequence they were triggered at, whatever order they finished in;
 # analyses of one sequence in the order they were stored.
 _CALL_ORDER = (_rows.up_to_sequence, _rows.create_time, _rows.analysis_id)
+
+
+def _state_of_session() -> tuple[sa.ColumnElement[bool], ...]:
+    return _rows.organization == sa.bindparam("organization"), _rows.session_id == sa.bindparam("session_id")
+
+
+# What a new reading builds on, in one statement (one round trip), built once: the analysis already stored for its
+# trigger, the labels suggested so far, whether a handoff suggestion is open, and the measures kept by the last
+# reading up to it ([up_to_sequence, call_measures]).
+_READING_STATE = sa.select(
+    sa.select(_rows.analysis_id).where(*_state_of_session(), _rows.trigger_id == sa.bindparam("trigger_id"),
+                                       _rows.kind == "say_meter").scalar_subquery().label("existing"),
+    sa.select(sa.func.array_agg(_rows.label.distinct())).where(*_state_of_session(), _IS_SUGGESTION)
+    .scalar_subquery().label("made"),
+    sa.exists().where(*_state_of_session(), _rows.kind == SuggestionType.HANDOFF.value, _rows.state == "open")
+    .label("handoff_open"),
+    sa.select(sa.func.jsonb_build_array(_rows.up_to_sequence, _rows.call_measures, type_=JSONB))
+    .where(*_state_of_session(), _rows.kind == "say_meter", _rows.up_to_sequence <= sa.bindparam("up_to_sequence"),
+           _rows.call_measures.is_not(None))
+    .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1).scalar_subquery().label("kept"),
+)
+
+
+# Built once (their SQL compiled once): a reading's row, and its suggestions' rows.
+_INSERT_READING = insert(t.voice_analysis).on_conflict_do_nothing().returning(_rows.create_time)
+_INSERT_SUGGESTIONS = insert(t.voice_analysis).on_conflict_do_nothing()
 
 
 def _suggestion(row: Any) -> StoredSuggestion:
@@ -89,8 +116,9 @@ class AnalysisRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, organization: str, analysis: NewAnalysis) -> bool:
-        """Stores the analysis and its suggestions; False when one of the same trigger was stored first."""
+    async def add(self, organization: str, analysis: NewAnalysis) -> StoredAnalysis | None:
+        """Stores the analysis and its suggestions and returns it as a read of it would; None when one of the same
+        trigger was stored first."""
         common = {"organization": organization, "analysis_id": analysis.id, "session_id": analysis.session_id,
                   "trigger_id": analysis.trigger_id, "trigger_source": analysis.trigger_source,
                   "up_to_sequence": analysis.up_to_sequence, "window_first": analysis.window_first,
@@ -100,22 +128,34 @@ class AnalysisRepository:
                   "latency_ms": analysis.latency_ms, "language": analysis.language,
                   "language_supported": analysis.language_supported}
         meter = analysis.say_meter
-        inserted = (await self._c.execute(insert(t.voice_analysis).values(
-            **common, id=analysis.id, kind="say_meter", position=0, meter_score=meter.score,
-            meter_factors=meter.factors, meter_weights=meter.weights, band=meter.band.value,
-            reasoning=meter.reasoning, metrics=analysis.metrics, call_measures=analysis.call_measures,
-            findings=[finding.to_record() for finding in analysis.findings],
-        ).on_conflict_do_nothing().returning(_rows.create_time))).first()
-        if inserted is None:
-            return False
-        if analysis.suggestions:  # one statement for all of them
-            await self._c.execute(insert(t.voice_analysis).values([{
-                **common, "id": str(uuid.uuid4()), "kind": suggestion.type.value, "position": position,
-                "suggestion_text": suggestion.text, "label": suggestion.label,
-                "switching_rule": suggestion.switching_rule, "priority": suggestion.priority.value, "state": "open",
-                "cites": list(suggestion.cites),
-            } for position, suggestion in enumerate(analysis.suggestions, start=1)]).on_conflict_do_nothing())
-        return True
+        create_time = await self._c.scalar(_INSERT_READING, {
+            **common, "id": analysis.id, "kind": "say_meter", "position": 0, "meter_score": meter.score,
+            "meter_factors": meter.factors, "meter_weights": meter.weights, "band": meter.band.value,
+            "reasoning": meter.reasoning, "metrics": analysis.metrics, "call_measures": analysis.call_measures,
+            "findings": [finding.to_record() for finding in analysis.findings]})
+        if create_time is None:
+            return None
+        # Rows of one transaction share its now(): the suggestions' create_time is the reading's.
+        suggestions = tuple(StoredSuggestion(str(uuid.uuid4()), analysis.id, analysis.session_id, suggestion, "open",
+                                             create_time, position=position)
+                            for position, suggestion in enumerate(analysis.suggestions, start=1))
+        if suggestions:  # one executemany for all of them
+            await self._c.execute(_INSERT_SUGGESTIONS, [{
+                **common, "id": stored.id, "kind": stored.suggestion.type.value, "position": stored.position,
+                "suggestion_text": stored.suggestion.text, "label": stored.suggestion.label,
+                "switching_rule": stored.suggestion.switching_rule, "priority": stored.suggestion.priority.value,
+                "state": stored.state, "cites": list(stored.suggestion.cites),
+            } for stored in suggestions])
+        return StoredAnalysis(
+            id=analysis.id, session_id=analysis.session_id, trigger_id=analysis.trigger_id,
+            trigger_source=analysis.trigger_source, up_to_sequence=analysis.up_to_sequence,
+            window_first=analysis.window_first, window_last=analysis.window_last, window_count=analysis.window_count,
+            blueprint=analysis.blueprint,
+            say_meter=SayMeter(meter.score, meter.band, dict(meter.factors), dict(meter.weights), meter.reasoning),
+            metrics=dict(analysis.metrics), engine=analysis.engine, latency_ms=analysis.latency_ms,
+            create_time=create_time, suggestions=suggestions, engine_fallback=analysis.engine_fallback,
+            model=analysis.model, language=analysis.language, language_supported=analysis.language_supported,
+            findings=analysis.findings)
 
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
         groups = await self._groups(organization, [analysis_id])
@@ -126,18 +166,13 @@ class AnalysisRepository:
             *_of_session(organization, session_id), _rows.trigger_id == trigger_id, _rows.kind == "say_meter"))
         return await self.get(organization, analysis_id) if analysis_id else None
 
-    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
-        labels = await self._c.scalars(
-            sa.select(_rows.label).distinct().where(*_of_session(organization, session_id), _IS_SUGGESTION))
-        return frozenset(labels)
-
-    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
-        row = (await self._c.execute(
-            sa.select(_rows.up_to_sequence, _rows.call_measures)
-            .where(*_of_session(organization, session_id), _rows.kind == "say_meter",
-                   _rows.up_to_sequence <= up_to_sequence, _rows.call_measures.is_not(None))
-            .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1))).first()
-        return KeptMeasures(row.up_to_sequence, running.from_record(row.call_measures)) if row else None
+    async def reading_state(self, organization: str, session_id: str, trigger_id: str,
+                            up_to_sequence: int) -> ReadingState:
+        row = (await self._c.execute(_READING_STATE, {
+            "organization": organization, "session_id": session_id, "trigger_id": trigger_id,
+            "up_to_sequence": up_to_sequence})).one()
+        kept = KeptMeasures(row.kept[0], running.from_record(row.kept[1])) if row.kept else None
+        return ReadingState(row.existing, frozenset(row.made or ()), row.handoff_open, kept)
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:

@@ -13,6 +13,8 @@ from svckit.notify import notify
 # "{organization}/{session_id}:" followed by "{analysis_id}" (a new analysis), "suggestion:{suggestion_id}" (a
 # suggestion applied or dismissed) or "audit:{audit_id}" (the session's audit).
 CHANGES_CHANNEL = "analysis_changes"
+# "{organization}": its switching rules changed (one created or deleted), so every replica reads them again.
+RULES_CHANNEL = "analysis_switching_rules"
 
 
 class AnalysisUnitOfWork(UnitOfWork):
@@ -31,6 +33,10 @@ class AnalysisUnitOfWork(UnitOfWork):
     async def announce(self, change: str) -> None:
         """Tells every replica's watchers of the change once this transaction commits."""
         await notify(self.connection, CHANGES_CHANNEL, change)
+
+    async def announce_rules(self, organization: str) -> None:
+        """Tells every replica, once this transaction commits, that the organization's switching rules changed."""
+        await notify(self.connection, RULES_CHANNEL, organization)
 
 
 class AnalysisDatabase:

@@ -17,14 +17,25 @@ CANDIDATES = (Language.ENGLISH, Language.SPANISH, Language.FRENCH, Language.GERM
 # Below this many letters nothing is decided: a greeting says too little.
 MIN_LETTERS = 20
 UNDETERMINED = ""
+# A language detected with this confidence is the call's: a call is held in one language, so later readings of it
+# need not detect it again.
+SETTLED_CONFIDENCE = 0.95
 
 _DETECTOR = LanguageDetectorBuilder.from_languages(*CANDIDATES).with_preloaded_language_models().build()
 
 
 def language_of(turns: Iterable[Turn]) -> str:
     """The ISO 639-1 code of the language of the turns (both sides), or UNDETERMINED when they say too little."""
+    return detected_language(turns)[0]
+
+
+def detected_language(turns: Iterable[Turn]) -> tuple[str, bool]:
+    """``language_of`` the turns, and whether it is settled: detected with at least SETTLED_CONFIDENCE."""
     text = " ".join(turn.text for turn in turns)
     if sum(character.isalpha() for character in text) < MIN_LETTERS:
-        return UNDETERMINED
+        return UNDETERMINED, False
     detected = _DETECTOR.detect_language_of(text)
-    return detected.iso_code_639_1.name.lower() if detected is not None else UNDETERMINED
+    if detected is None:
+        return UNDETERMINED, False
+    return (detected.iso_code_639_1.name.lower(),
+            _DETECTOR.compute_language_confidence(text, detected) >= SETTLED_CONFIDENCE)

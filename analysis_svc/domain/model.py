@@ -93,6 +93,15 @@ class KeptMeasures(NamedTuple):
     measures: ConversationMetrics
 
 
+class ReadingState(NamedTuple):
+    """What a new reading of a session builds on, read at once."""
+
+    existing: str | None  # the id of the analysis already stored for the reading's trigger
+    made: frozenset[str]  # the labels of every suggestion the session has had, open, applied or dismissed
+    handoff_open: bool  # a handoff suggestion of the session is still open
+    kept: KeptMeasures | None  # the measures kept by the last reading in call order at or before the new one
+
+
 @dataclass(frozen=True)
 class StoredSuggestion:
     id: str

@@ -75,7 +75,8 @@ def advance(previous: ConversationMetrics | None, previous_last: int, window: Se
 
 def to_record(metrics: ConversationMetrics) -> dict[str, Any]:
     """The measures as JSON, for the reading's row."""
-    record = dataclasses.asdict(metrics)
+    # A shallow copy: the only nested measures are replaced below (asdict would copy them deeply first).
+    record = {field.name: getattr(metrics, field.name) for field in dataclasses.fields(metrics)}
     record["longest_monologue"] = {"role": metrics.longest_monologue.role, "words": metrics.longest_monologue.words}
     record["topics_covered"] = sorted(metrics.topics_covered)
     record["value_themes"] = sorted(metrics.value_themes)

@@ -20,14 +20,14 @@ from analysis_svc.domain.content_findings import (
     unscreened_candidate_turns,
 )
 from analysis_svc.domain.conversation import ConversationMetrics, measure
-from analysis_svc.domain.language import language_of
+from analysis_svc.domain.language import detected_language
 from analysis_svc.domain.model import (
     SESSION_END,
     EndedCall,
     Judgement,
-    KeptMeasures,
     LiveWindow,
     NewAnalysis,
+    ReadingState,
     SayMeterArc,
     Snapshot,
     StoredAnalysis,
@@ -49,6 +49,7 @@ from analysis_svc.service_layer.ports import (
 )
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
+from svckit.cache import InvalidatedCache
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
 from svckit.openai_json import EngineFailure, deadline_of, within_deadline
@@ -64,6 +65,9 @@ MAX_SEQUENCE = 2**63 - 1
 FINAL_TRIGGER = "session-end"
 # The live readings of a call its episode's Say Meter arc holds at most (the first ones).
 MAX_ARC_READINGS = 200
+# Sessions whose settled language is kept (``domain.language``), and for how long an entry is trusted.
+CALL_LANGUAGES_KEPT = 10_000
+CALL_LANGUAGE_MAX_AGE_SECONDS = 3600.0
 
 log = logging.getLogger("analysis.analyses")
 
@@ -91,6 +95,7 @@ class NewReading:
     measures: ConversationMetrics
     persona: str = ""  # the persona playing, for a live reading's switching rules; '' for the final reading
     findings: tuple[ContentFinding, ...] = ()
+    handoff_open: bool = False  # a handoff suggested earlier is still open: no rule raises another
 
 
 class Analyses:
@@ -112,6 +117,12 @@ class Analyses:
         self._tokens = page_tokens
         self._engines = engines
         self._access = access
+        # Nothing invalidates a call's language: it is kept from the reading that settled it, up to its maximum age.
+        self._languages: InvalidatedCache[tuple[str, str], str] = InvalidatedCache(
+            "call_languages", CALL_LANGUAGES_KEPT, CALL_LANGUAGE_MAX_AGE_SECONDS)
+        self._languages.enable()
+        # The analyses this replica is storing, each resolved with it once committed (None if it was not).
+        self._storing: dict[str, asyncio.Future[StoredAnalysis | None]] = {}
 
     async def admit_watcher(self, caller: Principal, session_id: str) -> None:
         """Admins and the session's interviewer may watch it; NotFound unless it is a session of their
@@ -130,16 +141,16 @@ class Analyses:
         _check_request(trigger_id, up_to_sequence, window_size, self._engines.configured(engine))
         organization = require_organization(caller)
         await self._access.require(caller, session_id, REQUESTERS)
-        existing = await self._by_trigger(organization, session_id, trigger_id)
-        if existing is not None:
-            return existing, True
+        state = await self._reading_state(organization, session_id, trigger_id, up_to_sequence or MAX_SEQUENCE)
+        if state.existing is not None:
+            return await self.stored_analysis(organization, session_id, state.existing), True
         started = time.perf_counter()
         size = window_size or DEFAULT_WINDOW
-        window, (made, kept), context = await asyncio.gather(
+        window, context = await asyncio.gather(
             self._transcripts.window(organization, session_id, up_to_sequence, size),
-            self._reading_state(organization, session_id, up_to_sequence or MAX_SEQUENCE),
             self._contexts.context(organization, session_id))
         _check_window(session_id, up_to_sequence, window)
+        kept = state.kept
         kept_up_to = kept.up_to_sequence if kept else 0
         if window.turns[0].sequence > kept_up_to + 1 and len(window.turns) == size:
             # Readings were missed (or this is a session's first): read back to where the kept measures end.
@@ -150,28 +161,31 @@ class Analyses:
                 CALL_MEASURE_GAPS.inc()
         measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns)
         shown = window.turns[-size:]
-        live = LiveWindow(session_id, window.blueprint, shown, made, context)
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
-                             measures, window.persona, await self._findings(organization, window, kept_up_to, deadline))
+                             measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
+                             state.handoff_open)
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
         """The reading of the whole ended call, stored once before its audit (so a watcher sees it before the audit
         that ends its stream). It is the local engine's: a model engine judges windows, and this reading is the
         measure of the whole call the Say Meter is ranked by."""
-        if not call.turns or await self._by_trigger(organization, session_id, FINAL_TRIGGER) is not None:
+        if not call.turns:
             return
         started = time.perf_counter()
-        (made, kept), context = await asyncio.gather(
-            self._reading_state(organization, session_id, call.turns[-1].sequence),
+        state, context = await asyncio.gather(
+            self._reading_state(organization, session_id, FINAL_TRIGGER, call.turns[-1].sequence),
             self._contexts.context(organization, session_id))
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], made, context)
+        if state.existing is not None:
+            return
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context)
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
                              measure(call.turns),
-                             findings=await self._findings(organization, whole, kept.up_to_sequence if kept else 0,
-                                                           deadline))
+                             findings=await self._findings(organization, whole,
+                                                           state.kept.up_to_sequence if state.kept else 0, deadline))
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
 
     async def final_say_meter(self, organization: str, session_id: str) -> int | None:
@@ -186,7 +200,7 @@ class Analyses:
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:
         measures, session_id = reading.measures, reading.live.session_id
-        live = dataclasses.replace(reading.live, language=language_of(reading.live.turns))
+        live = dataclasses.replace(reading.live, language=self._language(organization, reading.live))
 
         async def judge(chosen: AnalysisEngine) -> Judgement:
             return await chosen.analyse(live, measures)
@@ -196,8 +210,9 @@ class Analyses:
         suggestions = (*not_made(judged.result.suggestions, live.made), *map(finding_suggestion, reading.findings))
         fired = None
         if self._rules is not None and reading.persona:
-            fired = await self._rules.fired(organization, session_id, LiveMoment(
-                reading.persona, live.turns, judged.result.say_meter.score, stage_for(reading.up_to_sequence)))
+            fired = await self._rules.fired(organization, LiveMoment(
+                reading.persona, live.turns, judged.result.say_meter.score, stage_for(reading.up_to_sequence)),
+                reading.handoff_open)
             if fired is not None:
                 suggestions += (handoff_suggestion(fired),)
         analysis = NewAnalysis(
@@ -211,17 +226,35 @@ class Analyses:
             language_supported=understands(self._engines.named(judged.engine), live.language),
             findings=reading.findings)
         trigger_id = reading.trigger_id
-        async with self._database.transaction() as uow:
-            if not await uow.analyses.add(organization, analysis):  # a concurrent request with the same trigger won
-                winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
-                assert winner is not None
-                return winner, True
-            await uow.announce(f"{organization}/{session_id}:{analysis.id}")
-            await uow.commit()
-        stored = await self.stored_analysis(organization, session_id, analysis.id)
+        storing = self._storing[analysis.id] = asyncio.get_running_loop().create_future()
+        try:
+            async with self._database.transaction() as uow:
+                stored = await uow.analyses.add(organization, analysis)
+                if stored is None:  # a concurrent request with the same trigger won
+                    winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
+                    assert winner is not None
+                    return winner, True
+                await uow.announce(f"{organization}/{session_id}:{analysis.id}")
+                await uow.commit()
+                storing.set_result(stored)
+        finally:
+            if not storing.done():
+                storing.set_result(None)
+            del self._storing[analysis.id]
         if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
+
+    def _language(self, organization: str, live: LiveWindow) -> str:
+        """The call's language: detected in the window until a reading settles it, then the one it settled."""
+        key = (organization, live.session_id)
+        settled = self._languages.get(key)
+        if settled is not None:
+            return settled
+        language, is_settled = detected_language(live.turns)
+        if is_settled:
+            self._languages.put(key, language, self._languages.generation)
+        return language
 
     async def _findings(self, organization: str, window: Window, screened_up_to: int,
                         deadline: float | None) -> tuple[ContentFinding, ...]:
@@ -251,7 +284,12 @@ class Analyses:
         return await self.stored_analysis(caller.organization, session_id, analysis_id)
 
     async def stored_analysis(self, organization: str, session_id: str, analysis_id: str) -> StoredAnalysis:
-        """An analysis of ``organization``, for a caller already admitted to its session."""
+        """An analysis of ``organization``, for a caller already admitted to its session. One this replica is still
+        storing (its announcement can reach the watchers before its commit has returned) is the one it stores, once
+        committed, not read back."""
+        storing = self._storing.get(analysis_id)
+        if storing is not None and (stored := await asyncio.shield(storing)) is not None:
+            return stored
         async with self._database.read() as uow:
             analysis = await uow.analyses.get(organization, analysis_id)
         if analysis is None or analysis.session_id != session_id:
@@ -307,13 +345,11 @@ class Analyses:
         async with self._database.read() as uow:
             return await uow.analyses.by_trigger(organization, session_id, trigger_id)
 
-    async def _reading_state(self, organization: str, session_id: str,
-                             up_to_sequence: int) -> tuple[frozenset[str], KeptMeasures | None]:
-        """What a new reading builds on, in one read: the labels the session has had suggested, and the whole-call
-        measures kept by the last reading up to ``up_to_sequence``."""
+    async def _reading_state(self, organization: str, session_id: str, trigger_id: str,
+                             up_to_sequence: int) -> ReadingState:
+        """What a new reading builds on, in one read (see ``ReadingState``)."""
         async with self._database.read() as uow:
-            return (await uow.analyses.made_labels(organization, session_id),
-                    await uow.analyses.kept_measures(organization, session_id, up_to_sequence))
+            return await uow.analyses.reading_state(organization, session_id, trigger_id, up_to_sequence)
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:

@@ -13,10 +13,10 @@ from analysis_svc.domain.model import (
     AuditedPersona,
     EndedCall,
     Judgement,
-    KeptMeasures,
     LiveWindow,
     NewAnalysis,
     NewAudit,
+    ReadingState,
     SayMeterArc,
     Snapshot,
     StoredAnalysis,
@@ -35,13 +35,13 @@ from guardrails.policy import LivePolicy
 class AnalysisRepository(Protocol):
     """Every method reads or writes within ``organization`` only."""
 
-    async def add(self, organization: str, analysis: NewAnalysis) -> bool: ...
+    async def add(self, organization: str, analysis: NewAnalysis) -> StoredAnalysis | None:
+        """The analysis as stored; None when one of the same trigger was stored first."""
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None: ...
     async def by_trigger(self, organization: str, session_id: str, trigger_id: str) -> StoredAnalysis | None: ...
-    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
-        """The labels of every suggestion the session has had, open, applied or dismissed."""
-    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
-        """The measures kept by the session's last reading in call order at or before ``up_to_sequence``."""
+    async def reading_state(self, organization: str, session_id: str, trigger_id: str,
+                            up_to_sequence: int) -> ReadingState:
+        """What a reading of ``trigger_id`` up to ``up_to_sequence`` builds on, in one read."""
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]: ...
     async def say_meter_arc(self, organization: str, session_id: str, max_readings: int) -> SayMeterArc:
@@ -114,6 +114,8 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
     async def announce(self, change: str) -> None:
         """``{organization}/{session_id}:{change}`` to every replica's watchers, once committed."""
+    async def announce_rules(self, organization: str) -> None:
+        """To every replica, once committed: the organization's switching rules changed."""
 
 
 class Database(Protocol):

@@ -1,5 +1,10 @@
 """Switching rules: kept per organization, evaluated at every live reading; the rule that fires raises a HANDOFF
-suggestion, which the interviewer applies or which applies itself when the rule says so."""
+suggestion, which the interviewer applies or which applies itself when the rule says so.
+
+A reading takes its organization's rules from a bounded cache rather than the database: a rule created or deleted
+on any replica drops the organization's entry on every replica (NOTIFY), so the next reading reads them again. While
+those notifications cannot be heard the cache is bypassed, and an entry is read again after
+``RULES_MAX_AGE_SECONDS`` whatever was heard."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
 from analysis_svc.domain.switching import LiveMoment, SwitchingRule, check_rule, rule_that_fires
 from analysis_svc.service_layer.ports import Database, HandoffStarter, UnitOfWork
 from analysis_svc.service_layer.suggestion_actions import resolve_suggestion
+from svckit.cache import InvalidatedCache
 from svckit.errors import AlreadyExists, DomainError, FailedPrecondition, NotFound, Violations
 from svckit.names import check_resource_id
 from svckit.usecase import Mutation, run_idempotent
@@ -28,6 +34,9 @@ AUTO_APPLY_FAILURES = Counter("sparring_switching_rule_auto_apply_failures_total
                               "Handoff suggestions a rule could not apply itself (left open for the interviewer)",
                               ["reason"])
 _LABEL_CHARS = 100
+# Organizations whose rules are cached, and how long an entry is trusted without a change being heard.
+CACHED_ORGANIZATIONS = 10_000
+RULES_MAX_AGE_SECONDS = 60.0
 
 
 def rule_not_found(rule_id: str) -> NotFound:
@@ -43,6 +52,13 @@ class SwitchingRules:
     def __init__(self, database: Database, handoffs: HandoffStarter) -> None:
         self._database = database
         self._handoffs = handoffs
+        # Enabled by the owner while the rules' change notifications are heard (see ``changed``).
+        self.cache: InvalidatedCache[str, tuple[SwitchingRule, ...]] = InvalidatedCache(
+            "switching_rules", CACHED_ORGANIZATIONS, RULES_MAX_AGE_SECONDS)
+
+    def changed(self, organization: str) -> None:
+        """The organization's rules changed, here or on another replica: the next reading reads them again."""
+        self.cache.invalidate(organization)
 
     async def create(self, draft: SwitchingRule, rule_id: str, mutation: Mutation) -> SwitchingRule:
         violations = Violations()
@@ -62,7 +78,9 @@ class SwitchingRules:
         async with self._database.transaction() as uow:
             created = await run_idempotent(uow.requests_of(organization), mutation, "CreateSwitchingRule", run,
                                            SwitchingRule)
+            await uow.announce_rules(organization)
             await uow.commit()
+        self.changed(organization)  # this replica's next reading, without waiting for the notification
         return created
 
     async def get(self, organization: str, rule_id: str) -> SwitchingRule:
@@ -85,19 +103,20 @@ class SwitchingRules:
 
         async with self._database.transaction() as uow:
             await run_idempotent(uow.requests_of(organization), mutation, "DeleteSwitchingRule", run, None)
+            await uow.announce_rules(organization)
             await uow.commit()
+        self.changed(organization)
 
-    async def fired(self, organization: str, session_id: str, moment: LiveMoment) -> SwitchingRule | None:
-        """The rule that fires at this moment of the call, unless a handoff it suggested is still open."""
+    async def fired(self, organization: str, moment: LiveMoment, handoff_open: bool) -> SwitchingRule | None:
+        """The rule that fires at this moment of the call, unless a handoff suggested earlier is still open."""
+        if handoff_open:
+            return None
+        rules = await self.cache.get_or_load(organization, lambda: self._active(organization))
+        return rule_that_fires(rules or (), moment)
+
+    async def _active(self, organization: str) -> tuple[SwitchingRule, ...]:
         async with self._database.read() as uow:
-            rules = await uow.switching_rules.active(organization)
-            if not rules:
-                return None
-            if await uow.analyses.suggestions(organization, session_id, state="open",
-                                              kind=SuggestionType.HANDOFF.value, analysis_id=None, after=None,
-                                              limit=1):
-                return None
-        return rule_that_fires(rules, moment)
+            return tuple(await uow.switching_rules.active(organization))
 
     async def start(self, uow: UnitOfWork, organization: str, session_id: str, suggestion_name: str,
                     rule_name: str) -> str:

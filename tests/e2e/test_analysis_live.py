@@ -432,3 +432,23 @@ async def test_audits_reach_the_learning_service_past_its_refusals(
             "SELECT delivery_state FROM analysis.persona_audits WHERE session_id = :s"),
             {"s": session.split("/")[1]})).scalar_one()
     assert state == "delivered"
+
+
+async def test_a_reading_reads_its_analyses_once_before_it_stores(transcripts, analyses, engine):
+    """What a reading builds on (the trigger's earlier analysis, the suggestions made, the kept measures, an open
+    handoff) and the organization's switching rules cost one statement before the reading is stored."""
+    session = await streamed_call(transcripts, CALL)
+    await _analysis_up_to(analyses, session, 5)  # the first: the caches the readings share are filled
+    statements: list[str] = []
+
+    def on_execute(_connection, _cursor, statement: str, *_) -> None:
+        if "analysis.voice_analysis" in statement or "analysis.switching_rules" in statement:
+            statements.append(statement.lstrip())
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        await _analysis_up_to(analyses, session, 10)
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+    reads_before_storing = next(i for i, statement in enumerate(statements) if statement.startswith("INSERT"))
+    assert reads_before_storing == 1, statements[:reads_before_storing]

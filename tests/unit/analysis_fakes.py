@@ -21,6 +21,7 @@ from analysis_svc.domain.model import (
     LiveWindow,
     NewAnalysis,
     NewAudit,
+    ReadingState,
     ScorePoint,
     Snapshot,
     StoredAnalysis,
@@ -28,7 +29,7 @@ from analysis_svc.domain.model import (
     StoredSuggestion,
     Window,
 )
-from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
+from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion, SuggestionType
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 from svckit.errors import NotFound
@@ -49,9 +50,9 @@ class FakeAnalysisRepository:
     def _of(self, organization: str) -> list[StoredAnalysis]:
         return [a for a in self.analyses.values() if self.organizations[a.id] == organization]
 
-    async def add(self, organization: str, analysis: NewAnalysis) -> bool:
+    async def add(self, organization: str, analysis: NewAnalysis) -> StoredAnalysis | None:
         if await self.by_trigger(organization, analysis.session_id, analysis.trigger_id) is not None:
-            return False
+            return None
         self.organizations[analysis.id] = organization
         created = _now()
         suggestions = tuple(
@@ -63,7 +64,7 @@ class FakeAnalysisRepository:
         if analysis.call_measures is not None:
             self.call_measures[analysis.id] = analysis.call_measures
         self.analyses[analysis.id] = StoredAnalysis(**fields, create_time=created, suggestions=suggestions)
-        return True
+        return self.analyses[analysis.id]
 
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
         return next((a for a in self._of(organization) if a.id == analysis_id), None)
@@ -72,15 +73,17 @@ class FakeAnalysisRepository:
         return next((a for a in self._of(organization)
                      if a.session_id == session_id and a.trigger_id == trigger_id), None)
 
-    async def made_labels(self, organization: str, session_id: str) -> frozenset[str]:
-        return frozenset(s.suggestion.label for a in self._of(organization) if a.session_id == session_id
-                         for s in a.suggestions)
-
-    async def kept_measures(self, organization: str, session_id: str, up_to_sequence: int) -> KeptMeasures | None:
+    async def reading_state(self, organization: str, session_id: str, trigger_id: str,
+                            up_to_sequence: int) -> ReadingState:
+        existing = await self.by_trigger(organization, session_id, trigger_id)
+        suggestions = [s for a in self._of(organization) if a.session_id == session_id for s in a.suggestions]
         kept = [a for a in await self.in_call_order(organization, session_id, None, None, len(self.analyses))
                 if a.up_to_sequence <= up_to_sequence and a.id in self.call_measures]
-        return KeptMeasures(kept[-1].up_to_sequence, running.from_record(self.call_measures[kept[-1].id])) \
-            if kept else None
+        return ReadingState(
+            existing.id if existing else None, frozenset(s.suggestion.label for s in suggestions),
+            any(s.state == "open" and s.suggestion.type == SuggestionType.HANDOFF for s in suggestions),
+            KeptMeasures(kept[-1].up_to_sequence, running.from_record(self.call_measures[kept[-1].id]))
+            if kept else None)
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:

@@ -313,3 +313,22 @@ async def test_request_ids_and_commands_are_the_organizations_own(database, engi
     hidden = await _refused(actions.dismiss("call-1", ours.suggestions[1].id, "", "", Mutation(
         caller("admin", organization="globex"))), NotFound)
     assert hidden.reason == "SUGGESTION_NOT_FOUND"
+
+
+def _language_lookups(result: str) -> float:
+    return REGISTRY.get_sample_value("sparring_cache_lookups_total",
+                                     {"cache": "call_languages", "result": result}) or 0.0
+
+
+async def test_a_calls_language_is_detected_until_a_reading_settles_it_then_kept(database, engine, directory):
+    greeting = [Turn(1, Role.USER, "Hola, hi"), Turn(2, Role.ASSISTANT, "Hi!")]
+    call = [*greeting, *(Turn(turn.sequence + 2, turn.role, turn.text) for turn in CALL)]
+    analyses = Analyses(database, FakeTranscripts(call), PageTokens.from_secret("test"), Engines(engine, {}),
+                        SessionAccess(directory), FakeCallContexts())
+    readings = []
+    for sequence in (2, 4, 6):
+        hits = _language_lookups("hit")
+        stored, _ = await analyses.request_analysis(ADMIN, "call-1", sequence, f"seq-{sequence}", "message_count", 0)
+        readings.append((stored.language, _language_lookups("hit") - hits))
+    # Undetermined after the greeting, settled at the next reading; the third takes the settled one.
+    assert readings == [("", 0), ("en", 0), ("en", 1)]
