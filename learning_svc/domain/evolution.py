@@ -9,6 +9,7 @@ analysis service ("local", "openai"), and the entry points give them their proto
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter, defaultdict
@@ -31,7 +32,16 @@ from calls.persona_audit import (
     PersonaAudit,
     WordRange,
 )
-from learning_svc.domain.patches import PatchChange, PatchOperation, PatchState, PatchTarget, PromptPatch
+from learning_svc.domain.patches import (
+    PartEdit,
+    PatchChange,
+    PatchOperation,
+    PatchScope,
+    PatchState,
+    PatchTarget,
+    PromptPart,
+    PromptPatch,
+)
 from learning_svc.domain.simulation import AuditScoreMeans, SimulationSummary, phrase_key, score_means
 
 MAX_TOP_PHRASES = 20
@@ -152,6 +162,8 @@ class EvidenceQuote:
     audit: str
     text: str
     sequence: int
+    candidate_text: str = ""  # what the candidate said just before
+    persona: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +194,58 @@ class Refinement:
     finding_ids: tuple[str, ...]
     rationale: str
     supersedes: str
+    part: PromptPart | None = None  # EDIT_PART only, as are the three below (see PatchChange)
+    edit: PartEdit | None = None
+    find_text: str = ""
+    scope: PatchScope | None = None
 
     @property
     def change(self) -> PatchChange:
         """What the patch written for it does to the prompt."""
-        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn)
+        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn,
+                           self.part, self.edit, self.find_text, self.scope)
+
+
+MAX_PROPOSED_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedRefinement:
+    """A proposed refinement that failed the checks a patch of the API gets: never stored."""
+
+    proposed: str  # what was proposed, as JSON, at most MAX_PROPOSED_CHARS
+    reason: str  # UPPER_SNAKE, e.g. "INVALID_PATCH", "UNKNOWN_FINDING", "TARGET_TEXT_ABSENT"
+    field: str  # the field at fault, e.g. "patch.part"
+    description: str
+
+
+def proposed(record: object) -> str:
+    """A proposal as a dropped refinement shows it: JSON, cut to MAX_PROPOSED_CHARS."""
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= MAX_PROPOSED_CHARS else text[:MAX_PROPOSED_CHARS - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Proposals:
+    """What an engine proposes for the findings: the refinements that passed their checks, and the others."""
+
+    refinements: tuple[Refinement, ...]
+    dropped: tuple[DroppedRefinement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaBrief:
+    """A flagged persona as the refinement engine is shown it: the prompt its voice agent gets now (its active patches
+    applied), and the named parts a structured patch edits."""
+
+    persona: str  # "personas/{id}"
+    archetype: str
+    difficulty: int
+    rendered_prompt: str
+    archetype_guidance: str
+    communication_style: str
+    personality_traits: tuple[str, ...]
+    objection_patterns: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +372,8 @@ def _quotes(
     found = [(audit, quote) for audit in audits for quote in audit.flagged_quotes if keep(quote)]
     if order == "length":
         found.sort(key=lambda item: -len(item[1].text))
-    return tuple(EvidenceQuote(audit.name, quote.text, quote.sequence) for audit, quote in found[:MAX_EVIDENCE_QUOTES])
+    return tuple(EvidenceQuote(audit.name, quote.text, quote.sequence, quote.candidate_text, audit.persona)
+                 for audit, quote in found[:MAX_EVIDENCE_QUOTES])
 
 
 _FLAG_FINDINGS: tuple[tuple[FlagReason, FindingKind, str], ...] = (

@@ -1046,21 +1046,29 @@ class EvidenceQuote(_message.Message):
     AUDIT_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
+    CANDIDATE_TEXT_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
     audit: _builtins.str
     """"corpusAudits/{audit_id}"."""
     text: _builtins.str
     sequence: _builtins.int
     """Sequence of the message in the audited session."""
+    candidate_text: _builtins.str
+    """What the candidate said just before the quoted turn."""
+    persona: _builtins.str
+    """The audited persona, "personas/{persona_id}"."""
     def __init__(
         self,
         *,
         audit: _builtins.str = ...,
         text: _builtins.str = ...,
         sequence: _builtins.int = ...,
+        candidate_text: _builtins.str = ...,
+        persona: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "candidate_text", b"candidate_text", "persona", b"persona", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1151,6 +1159,10 @@ class Refinement(_message.Message):
     FINDING_IDS_FIELD_NUMBER: _builtins.int
     RATIONALE_FIELD_NUMBER: _builtins.int
     SUPERSEDES_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    EDIT_FIELD_NUMBER: _builtins.int
+    FIND_TEXT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     """Unique within the run, e.g. "r1"."""
     archetype: _builtins.str
@@ -1167,6 +1179,12 @@ class Refinement(_message.Message):
     """Why this change, in a sentence."""
     supersedes: _builtins.str
     """The ACTIVE patch it would replace, "patches/{patch_id}", if any."""
+    part: Global___PromptPart.ValueType
+    """PATCH_OPERATION_EDIT_PART: the named part edited, how, the passage or item
+    edited (REPLACE and REMOVE) and the personas reached, as in PromptPatch.
+    """
+    edit: Global___PartEdit.ValueType
+    find_text: _builtins.str
     @_builtins.property
     def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the new range."""
@@ -1175,6 +1193,8 @@ class Refinement(_message.Message):
     def finding_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The findings that motivated it (finding_id values of this run)."""
 
+    @_builtins.property
+    def scope(self) -> Global___PatchScope: ...
     def __init__(
         self,
         *,
@@ -1188,14 +1208,55 @@ class Refinement(_message.Message):
         finding_ids: _abc.Iterable[_builtins.str] | None = ...,
         rationale: _builtins.str = ...,
         supersedes: _builtins.str = ...,
+        part: Global___PromptPart.ValueType = ...,
+        edit: Global___PartEdit.ValueType = ...,
+        find_text: _builtins.str = ...,
+        scope: Global___PatchScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["words_per_turn", b"words_per_turn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "words_per_turn", b"words_per_turn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "finding_ids", b"finding_ids", "operation", b"operation", "phrase", b"phrase", "rationale", b"rationale", "refinement_id", b"refinement_id", "supersedes", b"supersedes", "target", b"target", "text", b"text", "words_per_turn", b"words_per_turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "edit", b"edit", "find_text", b"find_text", "finding_ids", b"finding_ids", "operation", b"operation", "part", b"part", "phrase", b"phrase", "rationale", b"rationale", "refinement_id", b"refinement_id", "scope", b"scope", "supersedes", b"supersedes", "target", b"target", "text", b"text", "words_per_turn", b"words_per_turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Refinement: _TypeAlias = Refinement  # noqa: Y015
+
+@_typing.final
+class DroppedRefinement(_message.Message):
+    """A refinement the model proposed that failed the checks a PromptPatch of the
+    API gets: dropped, never stored.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROPOSED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    proposed: _builtins.str
+    """What was proposed, as JSON, cut to at most 1000 characters."""
+    reason: _builtins.str
+    """Why, as an ErrorInfo reason would say it, e.g. "INVALID_PATCH",
+    "UNKNOWN_FINDING", "TARGET_TEXT_ABSENT".
+    """
+    field: _builtins.str
+    """The field at fault, e.g. "patch.part"."""
+    description: _builtins.str
+    def __init__(
+        self,
+        *,
+        proposed: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        field: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "field", b"field", "proposed", b"proposed", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DroppedRefinement: _TypeAlias = DroppedRefinement  # noqa: Y015
 
 @_typing.final
 class SimulationSummary(_message.Message):
@@ -1370,6 +1431,7 @@ class GenerateRefinementsStage(_message.Message):
     REFINEMENTS_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
     FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    DROPPED_REFINEMENTS_FIELD_NUMBER: _builtins.int
     engine: Global___Engine.ValueType
     """What wrote the refinements."""
     fallback_reason: _builtins.str
@@ -1380,6 +1442,10 @@ class GenerateRefinementsStage(_message.Message):
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
     def refinements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Refinement]: ...
+    @_builtins.property
+    def dropped_refinements(self) -> _containers.RepeatedCompositeFieldContainer[Global___DroppedRefinement]:
+        """The model's proposals that failed their checks."""
+
     def __init__(
         self,
         *,
@@ -1387,10 +1453,11 @@ class GenerateRefinementsStage(_message.Message):
         refinements: _abc.Iterable[Global___Refinement] | None = ...,
         engine: Global___Engine.ValueType = ...,
         fallback_reason: _builtins.str = ...,
+        dropped_refinements: _abc.Iterable[Global___DroppedRefinement] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "fallback_reason", b"fallback_reason", "refinements", b"refinements", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_refinements", b"dropped_refinements", "engine", b"engine", "fallback_reason", b"fallback_reason", "refinements", b"refinements", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
