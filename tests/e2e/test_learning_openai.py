@@ -156,23 +156,24 @@ async def test_openai_is_refused_where_it_is_not_configured(learnings):
     assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["run.options.engine"])
 
 
-# Sarah Chen's (catalogue, owl, difficulty 3) communication style says "short answers"; the model edits that passage.
-FLAWED_PASSAGE, SHARPER = "short answers", "answers of one sentence, then silence"
+# The model replaces the flagged persona's first personality trait, as its brief shows it, with this one.
+SHARPER = "answers in one sentence, then waits"
 DROPPED = "sparring_learning_dropped_refinements_total"
 
 
 def structured_answer(request: dict) -> dict:
-    """A model that answers structured patches: one edit of the flagged persona's style, one of a part that does not
+    """A model that answers structured patches: one edit of the flagged persona's traits, one of a part that does not
     exist and one removing a passage no persona it reaches has; as a persona, short once the edit is in force."""
     system, user = messages(request)
     if '"refinements"' in system:
-        finding = json.loads(user)["findings"][0]
+        sent = json.loads(user)
+        finding, trait = sent["findings"][0], sent["personas"][0]["personality_traits"][0]
         common = {"archetype": finding["archetype"], "target": "PATCH_TARGET_VOICE_PROMPT",
                   "operation": "PATCH_OPERATION_EDIT_PART", "finding_ids": [finding["finding_id"]],
-                  "rationale": "Her style asks for short answers but she rambles; make it one sentence."}
+                  "rationale": "Her traits let her ramble; make her answer in one sentence."}
         return {"refinements": [
-            {**common, "part": "PROMPT_PART_COMMUNICATION_STYLE", "edit": "PART_EDIT_REPLACE",
-             "find_text": FLAWED_PASSAGE, "text": SHARPER, "scope": {"persona": "personas/sarah-chen"}},
+            {**common, "part": "PROMPT_PART_PERSONALITY_TRAITS", "edit": "PART_EDIT_REPLACE", "find_text": trait,
+             "text": SHARPER, "scope": {"persona": "personas/sarah-chen"}},
             {**common, "part": "PROMPT_PART_MOOD", "edit": "PART_EDIT_ADD", "text": "Be curt."},
             {**common, "part": "PROMPT_PART_COMMUNICATION_STYLE", "edit": "PART_EDIT_REMOVE",
              "find_text": "sings sea shanties", "scope": {"min_difficulty": 3, "max_difficulty": 3}},
@@ -194,15 +195,15 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
     sent = json.loads(user)
     rendered = await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona="personas/sarah-chen"))
     (brief,) = sent["personas"]
-    assert brief["rendered_prompt"] == rendered.system_prompt and brief["communication_style"] in rendered.system_prompt
+    assert brief["rendered_prompt"] == rendered.system_prompt and brief["personality_traits"]
     quote = sent["findings"][0]["evidence_quotes"][0]
     assert (quote["candidate_text"], quote["persona"]) == (CANDIDATE_LINE, "personas/sarah-chen")
-    assert "PROMPT_PART_COMMUNICATION_STYLE" in system and "PART_EDIT_REPLACE" in system
-    # The edit of her style is kept, scoped to her; the unknown part and the absent passage are dropped, with why.
+    assert "PROMPT_PART_PERSONALITY_TRAITS" in system and "PART_EDIT_REPLACE" in system
+    # The edit of her traits is kept, scoped to her; the unknown part and the absent passage are dropped, with why.
     (refinement,) = run.generate_refinements.refinements
     assert (refinement.refinement_id, refinement.part, refinement.edit, refinement.find_text, refinement.text,
-            refinement.scope.persona) == ("r1", pb.PROMPT_PART_COMMUNICATION_STYLE, pb.PART_EDIT_REPLACE,
-                                          FLAWED_PASSAGE, SHARPER, "personas/sarah-chen")
+            refinement.scope.persona) == ("r1", pb.PROMPT_PART_PERSONALITY_TRAITS, pb.PART_EDIT_REPLACE,
+                                          brief["personality_traits"][0], SHARPER, "personas/sarah-chen")
     assert [(d.reason, d.field) for d in run.generate_refinements.dropped_refinements] == [
         ("INVALID_PATCH", "refinements[1].part"), ("TARGET_TEXT_ABSENT", "patch.find_text")]
     assert "sea shanties" in run.generate_refinements.dropped_refinements[1].proposed
@@ -213,7 +214,7 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert (patch.part, patch.find_text, patch.text, patch.scope.persona) == (
-        pb.PROMPT_PART_COMMUNICATION_STYLE, FLAWED_PASSAGE, SHARPER, "personas/sarah-chen")
+        pb.PROMPT_PART_PERSONALITY_TRAITS, brief["personality_traits"][0], SHARPER, "personas/sarah-chen")
     # Only what passed its checks was ever stored.
     stored = await openai_learnings.ListPromptPatches(pb.ListPromptPatchesRequest(page_size=100))
     assert not [p for p in stored.patches if "sea shanties" in p.find_text or p.text == "Be curt."]
