@@ -37,7 +37,9 @@ from learning_svc.domain.evolution import (
     identify_patterns,
     judge,
     proposed,
+    refuse_side_effects,
     rules_in_force,
+    side_effect,
 )
 from learning_svc.domain.patches import PatchOperation, PatchOrigin, PromptPatch
 from learning_svc.domain.simulation import DEFAULT_EXCHANGES, SimulatedPersona
@@ -61,6 +63,9 @@ log = logging.getLogger("learning.evolution")
 ENGINE_FALLBACKS = Metric("sparring_learning_engine_fallbacks_total",
                           "Evolution run steps where the openai engine failed and the local one stood in.",
                           ("step", "reason"))
+SIDE_EFFECT_REFUSALS = Metric("sparring_learning_side_effect_regressions_total",
+                              "Dimensions of personas a refinement reaches that were worse with it, refusing it.",
+                              ("dimension",))
 DROPPED_REFINEMENTS = Metric("sparring_learning_dropped_refinements_total",
                              "Refinements an engine proposed that failed the checks of a prompt patch, never stored.",
                              ("engine", "reason"))
@@ -69,6 +74,8 @@ T = TypeVar("T")
 
 # Personas of an archetype that play its simulated calls, most audited first.
 MAX_SIMULATED_PERSONAS = 3
+# Personas a refinement reaches whose side effects are measured (the first of its archetype listed).
+MAX_REACHED_PERSONAS = 20
 STAGES = ("analyze_corpus", "identify_patterns", "generate_refinements", "validate", "apply")
 _STAGE_ENUMS = dict(zip(STAGES, ("EVOLUTION_STAGE_ANALYZE_CORPUS", "EVOLUTION_STAGE_IDENTIFY_PATTERNS",
                                  "EVOLUTION_STAGE_GENERATE_REFINEMENTS", "EVOLUTION_STAGE_VALIDATE",
@@ -282,9 +289,43 @@ class Evolution:
         players = {archetype: await self._players(state.organization, archetype, state.audits)
                    for archetype in archetypes}
         for refinement in state.refinements:
-            state.results.append(await self._validate(state, refinement, active, players[refinement.archetype]))
+            reached = await self._reached(state.organization, refinement)
+            result = await self._validate(state, refinement, active, _playing(refinement, players[refinement.archetype],
+                                                                             reached))
+            if result.passed:
+                result = await self._side_effects(state, refinement, active, reached, result)
+            state.results.append(result)
         engine = Engine.OPENAI if all(result.engine == Engine.OPENAI for result in state.results) else Engine.LOCAL
         return {"results": to_record(state.results), "engine": engine}
+
+    async def _reached(self, organization: str, refinement: Refinement) -> list[SimulatedPersona]:
+        """The personas the refinement's scope reaches: its persona, or those of its archetype (the first
+        MAX_REACHED_PERSONAS) within its difficulty range."""
+        scope = refinement.scope
+        if scope is not None and scope.persona:
+            persona = await self._personas.simulated_persona(scope.persona, organization)
+            return [persona] if persona is not None else []
+        personas = await self._personas.personas_of_archetype(refinement.archetype, MAX_REACHED_PERSONAS,
+                                                              organization)
+        return [p for p in personas if scope is None or scope.reaches(p.persona, p.difficulty)]
+
+    async def _side_effects(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
+                            reached: Sequence[SimulatedPersona], result: ValidationResult) -> ValidationResult:
+        """Every persona the refinement reaches played alone, with and without it, by the local stand-in: it measures
+        what a patch does to the personas it was not written for (whether a model would follow it is the openai
+        validation's question); refused when any of them is worse on any dimension."""
+        calls = state.options["simulated_calls"]
+        effects = []
+        for persona in reached:
+            baseline, patched = await self._local.simulate_pair(
+                [persona], rules_in_force(active, refinement.archetype, None, persona),
+                rules_in_force(active, refinement.archetype, refinement, persona), calls)
+            effects.append(side_effect(persona, baseline, patched))
+        judged = refuse_side_effects(result, effects)
+        for effect in effects:
+            for dimension in effect.regressed:
+                SIDE_EFFECT_REFUSALS.labels(dimension).inc()
+        return judged
 
     async def _refinements(self, state: _RunState, active: Sequence[PromptPatch],
                            briefs: Sequence[PersonaBrief]) -> tuple[Proposals, Engine, str]:
@@ -306,7 +347,7 @@ class Evolution:
             raise FailedPrecondition(f"no persona of {refinement.archetype or 'any archetype'} to simulate calls with",
                                      reason="NO_PERSONA_TO_SIMULATE")
         calls = state.options["simulated_calls"]
-        # The same personas, seeds and candidates, with and without the patch.
+        # The same personas, seeds and candidates, with and without the patch (the players are all reached by it).
         before = rules_in_force(active, refinement.archetype)
         after = rules_in_force(active, refinement.archetype, refinement)
         gain = state.options["min_score_gain"]
@@ -358,6 +399,15 @@ class Evolution:
             await uow.commit()
         return {"patches": written, "rejected_refinement_ids": rejected, "awaiting_approval": awaiting,
                 "engine": Engine.LOCAL}
+
+
+def _playing(refinement: Refinement, players: Sequence[SimulatedPersona],
+             reached: Sequence[SimulatedPersona]) -> list[SimulatedPersona]:
+    """The personas whose calls show whether the refinement fixes its finding: the most audited ones it reaches, or,
+    when it reaches none of them, the first it reaches."""
+    scope = refinement.scope
+    playing = [p for p in players if scope is None or scope.reaches(p.persona, p.difficulty)]
+    return playing or list(reached[:MAX_SIMULATED_PERSONAS])
 
 
 def _provenance(state: _RunState, refinement: Refinement, result: ValidationResult) -> Provenance:

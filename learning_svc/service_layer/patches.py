@@ -287,7 +287,7 @@ async def reached_change(change: PatchChange, personas: PersonaReader, active: A
     else:
         reached = [persona for persona in await personas.personas_of_archetype(change.archetype, MAX_PERSONAS_CHECKED,
                                                                                organization)
-                   if not scope.min_difficulty or scope.min_difficulty <= persona.difficulty <= scope.max_difficulty]
+                   if scope.reaches(persona.persona, persona.difficulty)]
     if edit is PartEdit.ADD or part is PromptPart.LENGTH_RANGE:
         return change
     if part is PromptPart.BANNED_PHRASES:

@@ -24,7 +24,12 @@ from learning_svc.adapters.openai_engine import (
     refinements_request,
     reply_of,
 )
-from learning_svc.domain.evolution import EvidenceQuote, PersonaBrief, Proposals, generate_refinements
+from learning_svc.domain.evolution import (
+    EvidenceQuote,
+    PersonaBrief,
+    Proposals,
+    superseded_length_range,
+)
 from learning_svc.domain.patches import (
     PartEdit,
     PatchChange,
@@ -65,15 +70,14 @@ def test_a_good_answer_becomes_numbered_refinements():
     assert ban.finding_ids == ("f1",) and ban.rationale == "A habit."
 
 
-def test_supersedes_is_chosen_as_the_local_generator_chooses_it():
+def test_supersedes_is_the_last_active_length_range_of_the_archetype_and_target():
     actives = [patch(f"range-{i}", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, f"Keep to {i}-20 words.",
                      words_per_turn=WordRange(i, 20), hours=i) for i in (3, 4)]
     actives.append(replace(actives[0], name="patches/other-target", target=PatchTarget.SYSTEM_PROMPT))
     actives.append(replace(actives[0], name="patches/gone", state=PatchState.DEACTIVATED))
-    local = next(r for r in generate_refinements(FINDINGS, actives, 5)
-                 if r.operation == PatchOperation.CHANGE_LENGTH_RANGE)
     (model,) = refinements_of(answer(LENGTH), FINDINGS, actives, 5).refinements
-    assert model.supersedes == local.supersedes == "patches/range-4"
+    assert model.supersedes == superseded_length_range(actives, "archetypes/owl", PatchTarget.VOICE_PROMPT) \
+        == "patches/range-4"
 
 
 def test_what_an_active_patch_already_does_is_dropped_and_repeats_are_merged():

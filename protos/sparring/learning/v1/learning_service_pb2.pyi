@@ -1092,6 +1092,8 @@ class Finding(_message.Message):
     CONSIDERED_AUDIT_COUNT_FIELD_NUMBER: _builtins.int
     EVIDENCE_AUDITS_FIELD_NUMBER: _builtins.int
     EVIDENCE_QUOTES_FIELD_NUMBER: _builtins.int
+    MIN_DIFFICULTY_FIELD_NUMBER: _builtins.int
+    MAX_DIFFICULTY_FIELD_NUMBER: _builtins.int
     finding_id: _builtins.str
     """Unique within the run, e.g. "f1"."""
     archetype: _builtins.str
@@ -1111,6 +1113,11 @@ class Finding(_message.Message):
     affected_audit_count: _builtins.int
     """Audits showing the pattern, out of audits considered (the "4 of 7")."""
     considered_audit_count: _builtins.int
+    min_difficulty: _builtins.int
+    """The lowest and highest difficulty of the affected audits' personas (0 when
+    they name none): a refinement of the local engine is scoped to this range.
+    """
+    max_difficulty: _builtins.int
     @_builtins.property
     def evidence_audits(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The audits behind it, "corpusAudits/{audit_id}", at most 50."""
@@ -1134,10 +1141,12 @@ class Finding(_message.Message):
         considered_audit_count: _builtins.int = ...,
         evidence_audits: _abc.Iterable[_builtins.str] | None = ...,
         evidence_quotes: _abc.Iterable[Global___EvidenceQuote] | None = ...,
+        min_difficulty: _builtins.int = ...,
+        max_difficulty: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_audit_count", b"affected_audit_count", "archetype", b"archetype", "considered_audit_count", b"considered_audit_count", "evidence_audits", b"evidence_audits", "evidence_quotes", b"evidence_quotes", "finding_id", b"finding_id", "kind", b"kind", "observed_value", b"observed_value", "phrase", b"phrase", "summary", b"summary", "target_max", b"target_max", "target_min", b"target_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_audit_count", b"affected_audit_count", "archetype", b"archetype", "considered_audit_count", b"considered_audit_count", "evidence_audits", b"evidence_audits", "evidence_quotes", b"evidence_quotes", "finding_id", b"finding_id", "kind", b"kind", "max_difficulty", b"max_difficulty", "min_difficulty", b"min_difficulty", "observed_value", b"observed_value", "phrase", b"phrase", "summary", b"summary", "target_max", b"target_max", "target_min", b"target_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1269,6 +1278,7 @@ class SimulationSummary(_message.Message):
     AVG_WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
     FLAGGED_QUOTES_PER_CALL_FIELD_NUMBER: _builtins.int
     CALL_SCORES_FIELD_NUMBER: _builtins.int
+    CALL_WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
     calls: _builtins.int
     """Calls simulated."""
     avg_words_per_turn: _builtins.float
@@ -1284,6 +1294,10 @@ class SimulationSummary(_message.Message):
         pair up for the validation's sign test.
         """
 
+    @_builtins.property
+    def call_words_per_turn(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Each call's mean words per persona turn, in seed order."""
+
     def __init__(
         self,
         *,
@@ -1292,10 +1306,11 @@ class SimulationSummary(_message.Message):
         avg_words_per_turn: _builtins.float = ...,
         flagged_quotes_per_call: _builtins.float = ...,
         call_scores: _abc.Iterable[Global___AuditScoreMeans] | None = ...,
+        call_words_per_turn: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "call_scores", b"call_scores", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "call_scores", b"call_scores", "call_words_per_turn", b"call_words_per_turn", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1316,6 +1331,7 @@ class ValidationResult(_message.Message):
     ENGINE_FIELD_NUMBER: _builtins.int
     P_VALUE_FIELD_NUMBER: _builtins.int
     FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    SIDE_EFFECTS_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     score_gain: _builtins.float
     """Patched minus baseline on the score the refinement targets."""
@@ -1340,6 +1356,14 @@ class ValidationResult(_message.Message):
     def patched(self) -> Global___SimulationSummary:
         """The same calls (same simulated candidate and seeds) with the patch applied."""
 
+    @_builtins.property
+    def side_effects(self) -> _containers.RepeatedCompositeFieldContainer[Global___PersonaSideEffect]:
+        """A refinement that passed on the flawed personas is played again on every
+        persona its scope reaches (at most 20 of its archetype), each alone, with and
+        without it, by the local stand-in: one entry per persona. Any regressed
+        dimension on any of them refuses it.
+        """
+
     def __init__(
         self,
         *,
@@ -1352,14 +1376,61 @@ class ValidationResult(_message.Message):
         engine: Global___Engine.ValueType = ...,
         p_value: _builtins.float = ...,
         fallback_reason: _builtins.str = ...,
+        side_effects: _abc.Iterable[Global___PersonaSideEffect] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain", "side_effects", b"side_effects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ValidationResult: _TypeAlias = ValidationResult  # noqa: Y015
+
+@_typing.final
+class PersonaSideEffect(_message.Message):
+    """What a refinement does to one persona it reaches (validate stage)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    DIFFICULTY_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    PATCHED_FIELD_NUMBER: _builtins.int
+    REGRESSED_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}"."""
+    difficulty: _builtins.int
+    @_builtins.property
+    def baseline(self) -> Global___SimulationSummary:
+        """The persona's calls without the refinement, and with it (same seeds)."""
+
+    @_builtins.property
+    def patched(self) -> Global___SimulationSummary: ...
+    @_builtins.property
+    def regressed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The dimensions significantly worse with it (one-sided sign test per
+        dimension over the seed pairs, p < 0.05): audit score names ("brevity",
+        "authenticity", "consistency", "enthusiasm_leak", "pacing"), and
+        "words_per_turn" when the calls move further outside the persona's own
+        target words per turn.
+        """
+
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        difficulty: _builtins.int = ...,
+        baseline: Global___SimulationSummary | None = ...,
+        patched: Global___SimulationSummary | None = ...,
+        regressed: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "difficulty", b"difficulty", "patched", b"patched", "persona", b"persona", "regressed", b"regressed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonaSideEffect: _TypeAlias = PersonaSideEffect  # noqa: Y015
 
 @_typing.final
 class AnalyzeCorpusStage(_message.Message):
