@@ -437,9 +437,10 @@ class _Draft:
     target_min: float = 0.0
     target_max: float = 0.0
     phrase: str = ""
+    difficulties: tuple[int, ...] = ()  # the difficulties the finding is of, when not all of the affected audits'
 
     def finding(self, finding_id: str, archetype: str, considered: int) -> Finding:
-        difficulties = [audit.difficulty for audit in self.affected if audit.difficulty]
+        difficulties = [d for d in self.difficulties or (audit.difficulty for audit in self.affected) if d]
         return Finding(
             finding_id=finding_id,
             archetype=archetype,
@@ -504,6 +505,8 @@ def _verbosity(entry: ArchetypeCorpusStats, group: Sequence[CorpusAudit], name: 
             affected=over,
             evidence=over_sorted,
             quotes=_quotes(over_sorted, lambda q: _reason(q.reason) == FlagReason.TOO_LONG, order="length"),
+            # The range is the target of a difficulty (the auditor's): a refinement tells it to that one only.
+            difficulties=tuple(d for d in range(1, 6) if target_words_per_turn(d) == target),
         )
     ]
 

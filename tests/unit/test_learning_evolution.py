@@ -339,6 +339,15 @@ def test_refinements_are_surgical_patches_for_the_findings():
     assert generate_refinements(findings, [], max_refinements=1) == (length,)
 
 
+def test_a_length_range_is_told_to_the_difficulty_whose_target_it_is():
+    """Owls of difficulty 4 and 2 talk too long; 8-16 is the target of difficulty 4, not of 2 (12-28)."""
+    d4_target = WordRange(8, 16)
+    corpus = [replace(a, target_words_per_turn=d4_target) for a in owl_22()]
+    corpus.append(replace(audit("o9", "archetypes/owl", 40.0, target=d4_target, hours=6), difficulty=2))
+    (refinement,) = generate_refinements(findings_for(corpus), [], max_refinements=5)
+    assert refinement.words_per_turn == d4_target and refinement.scope == PatchScope("", 4, 4)
+
+
 def test_a_length_range_for_the_flawed_difficulties_supersedes_nothing_and_an_equal_one_is_skipped():
     """The archetype's range still holds for the difficulties the new one does not reach."""
     findings = findings_for(owl_22())

@@ -1115,7 +1115,8 @@ class Finding(_message.Message):
     considered_audit_count: _builtins.int
     min_difficulty: _builtins.int
     """The lowest and highest difficulty of the affected audits' personas (0 when
-    they name none): a refinement of the local engine is scoped to this range.
+    they name none; for verbosity, the difficulties whose own target is the
+    finding's): a refinement of the local engine is scoped to this range.
     """
     max_difficulty: _builtins.int
     @_builtins.property
