@@ -103,9 +103,10 @@ async def finished_here(openai_database_url):
 SIMULATED_CALLS = 5
 
 
-async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
+async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED,
+                 archetype: str = ARCHETYPE) -> pb.EvolutionRun:
     run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
-        run=pb.EvolutionRun(archetype=ARCHETYPE,
+        run=pb.EvolutionRun(archetype=archetype,
                             options=pb.EvolutionOptions(simulated_calls=SIMULATED_CALLS, engine=engine)),
         request_id=str(uuid.uuid4())))).run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
@@ -159,6 +160,24 @@ async def test_openai_is_refused_where_it_is_not_configured(learnings):
 # The model replaces the flagged persona's first personality trait, as its brief shows it, with this one.
 SHARPER = "answers in one sentence, then waits"
 DROPPED = "sparring_learning_dropped_refinements_total"
+FOX = "personas/brief-fox"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def rambling_fox(openai_learnings, personas) -> str:
+    """A fox of this module's own (every other persona here may be shared with, or changed by, other modules), four
+    calls far over its words per turn in the corpus."""
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="brief-fox", persona=persona_pb.Persona(
+            slug="brief-fox", display_name="Felix Grant", role="Head of IT", blueprint=persona_pb.BLUEPRINT_SALES,
+            archetype="archetypes/fox", difficulty=4, personality_traits=["long-winded", "guarded"],
+            communication_style="Explains every answer at length.")))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    for _ in range(4):
+        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
+            audit=audit(persona=FOX, archetype="archetypes/fox", words=30.0)))
+    return FOX
 
 
 def structured_answer(request: dict) -> dict:
@@ -173,7 +192,7 @@ def structured_answer(request: dict) -> dict:
                   "rationale": "Her traits let her ramble; make her answer in one sentence."}
         return {"refinements": [
             {**common, "part": "PROMPT_PART_PERSONALITY_TRAITS", "edit": "PART_EDIT_REPLACE", "find_text": trait,
-             "text": SHARPER, "scope": {"persona": "personas/sarah-chen"}},
+             "text": SHARPER, "scope": {"persona": FOX}},
             {**common, "part": "PROMPT_PART_MOOD", "edit": "PART_EDIT_ADD", "text": "Be curt."},
             {**common, "part": "PROMPT_PART_COMMUNICATION_STYLE", "edit": "PART_EDIT_REMOVE",
              "find_text": "sings sea shanties", "scope": {"min_difficulty": 3, "max_difficulty": 3}},
@@ -182,28 +201,28 @@ def structured_answer(request: dict) -> dict:
 
 
 async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_patches_are_dropped(
-        openai_learnings, finished_here, fake_openai, personas):
+        openai_learnings, finished_here, fake_openai, personas, rambling_fox):
     fake_openai.reset("good", structured_answer)
     before = fake_openai.requests
     dropped_before = {reason: metric(DROPPED, engine="openai", reason=reason)
                       for reason in ("INVALID_PATCH", "TARGET_TEXT_ABSENT")}
     try:
-        run = await evolve(openai_learnings, finished_here)
+        run = await evolve(openai_learnings, finished_here, archetype="archetypes/fox")
     finally:
         fake_openai.reset("good", answer)
     system, user = messages(fake_openai.bodies[before])
     sent = json.loads(user)
-    rendered = await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona="personas/sarah-chen"))
+    rendered = await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=FOX))
     (brief,) = sent["personas"]
     assert brief["rendered_prompt"] == rendered.system_prompt and brief["personality_traits"]
     quote = sent["findings"][0]["evidence_quotes"][0]
-    assert (quote["candidate_text"], quote["persona"]) == (CANDIDATE_LINE, "personas/sarah-chen")
+    assert (quote["candidate_text"], quote["persona"]) == (CANDIDATE_LINE, FOX)
     assert "PROMPT_PART_PERSONALITY_TRAITS" in system and "PART_EDIT_REPLACE" in system
     # The edit of her traits is kept, scoped to her; the unknown part and the absent passage are dropped, with why.
     (refinement,) = run.generate_refinements.refinements
     assert (refinement.refinement_id, refinement.part, refinement.edit, refinement.find_text, refinement.text,
             refinement.scope.persona) == ("r1", pb.PROMPT_PART_PERSONALITY_TRAITS, pb.PART_EDIT_REPLACE,
-                                          brief["personality_traits"][0], SHARPER, "personas/sarah-chen")
+                                          "long-winded", SHARPER, FOX)
     assert [(d.reason, d.field) for d in run.generate_refinements.dropped_refinements] == [
         ("INVALID_PATCH", "refinements[1].part"), ("TARGET_TEXT_ABSENT", "patch.find_text")]
     assert "sea shanties" in run.generate_refinements.dropped_refinements[1].proposed
@@ -214,7 +233,7 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert (patch.part, patch.find_text, patch.text, patch.scope.persona) == (
-        pb.PROMPT_PART_PERSONALITY_TRAITS, brief["personality_traits"][0], SHARPER, "personas/sarah-chen")
+        pb.PROMPT_PART_PERSONALITY_TRAITS, "long-winded", SHARPER, FOX)
     # Only what passed its checks was ever stored.
     stored = await openai_learnings.ListPromptPatches(pb.ListPromptPatchesRequest(page_size=100))
     assert not [p for p in stored.patches if "sea shanties" in p.find_text or p.text == "Be curt."]
