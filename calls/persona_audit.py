@@ -129,6 +129,7 @@ class FlaggedQuote:
     text: str  # the persona's words, at most 500 characters
     reason: FlagReason
     explanation: str  # why, in a sentence, e.g. "31 words; target 8-12"
+    candidate_text: str = ""  # what the candidate said just before, at most 500 characters ("" when none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +389,8 @@ class _Audit:
         return zip(self.persona, self.texts, strict=True)
 
     def flag(self, turn: Turn, text: str, reason: FlagReason, explanation: str, weight: int) -> None:
-        self.flags.append(_Flag(FlaggedQuote(turn.sequence, _excerpt(text), reason, explanation), weight))
+        self.flags.append(_Flag(FlaggedQuote(turn.sequence, _excerpt(text), reason, explanation,
+                                             candidate_before(self.ordered, turn.sequence)), weight))
 
     def asked(self) -> list[list[str]]:
         """For each persona turn, what the candidate said before it, oldest first."""
@@ -769,6 +771,12 @@ def _contains(tokens: Sequence[str], earlier: Sequence[str]) -> bool:
 def _score(value: float) -> int:
     # Rounded half up, then bounded to 1-10.
     return max(1, min(10, math.floor(value + 0.5)))
+
+
+def candidate_before(turns: Iterable[Turn], sequence: int) -> str:
+    """What the candidate said last before the turn ``sequence``, as a quote is kept; "" when nothing."""
+    said = [turn for turn in turns if turn.role == Role.USER and turn.sequence < sequence]
+    return _excerpt(max(said, key=lambda turn: turn.sequence).text) if said else ""
 
 
 def _excerpt(text: str) -> str:

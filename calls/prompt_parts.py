@@ -1,7 +1,8 @@
 """How a structured prompt patch edits a named part of what a persona is told: a text (a guidance, a style) or a
-list of items (traits, objection patterns, banned phrases). Shared by the persona service, which renders the edited
-parts, and the learning service, which refuses a patch whose target is in no persona it reaches: both find a
-target the same way. Pure text rules."""
+list of items (traits, objection patterns, banned phrases), and which personas its scope reaches. Shared by the
+persona service, which renders the edited parts, and the learning service, which refuses a patch whose target is in
+no persona it reaches and validates a patch on every persona it reaches: both find a target and a persona the same
+way. Pure rules."""
 
 from __future__ import annotations
 
@@ -48,3 +49,10 @@ def edit_items(items: Sequence[str], edit: Edit, find: str, new: str) -> tuple[s
     edited = [new if edit is Edit.REPLACE and _key(item) == _key(find) else item for item in items
               if edit is not Edit.REMOVE or _key(item) != _key(find)]
     return tuple(dict.fromkeys(edited))
+
+
+def scope_reaches(scope_persona: str, min_difficulty: int, max_difficulty: int, persona: str, difficulty: int) -> bool:
+    """Whether a scope (one persona, or a difficulty range; 0 and 0 for every difficulty) reaches a persona."""
+    if scope_persona:
+        return scope_persona == persona
+    return min_difficulty == 0 or min_difficulty <= difficulty <= max_difficulty

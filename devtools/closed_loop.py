@@ -206,6 +206,11 @@ class ClosedLoop:
                     say(f"  refinement {refinement.refinement_id} {verdict}: \"{refinement.text}\"\n"
                         f"    simulated calls overall {result.baseline.scores.overall:.2f} -> "
                         f"{result.patched.scores.overall:.2f}; {result.explanation}")
+                    if result.side_effects:
+                        say("    personas it reaches: " + ", ".join(
+                            f"{effect.persona} (difficulty {effect.difficulty}"
+                            f"{': worse on ' + ', '.join(effect.regressed) if effect.regressed else ''})"
+                            for effect in result.side_effects))
             for patch in o.patches:
                 say(f"  approved {patch.name}: \"{patch.text}\"")
             say(f"  audits of real calls, before: overall {o.before.overall:.2f}, brevity {o.before.brevity:.2f}, "

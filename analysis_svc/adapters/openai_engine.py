@@ -31,6 +31,7 @@ from calls.persona_audit import (
     FlagReason,
     PersonaAudit,
     PersonaProfile,
+    candidate_before,
     target_words_per_turn,
 )
 from calls.scenario_facts import ScenarioFacts
@@ -288,7 +289,8 @@ def audit_of(data: dict[str, Any], turns: Sequence[Turn], profile: PersonaProfil
         if not _said(text, persona[sequence]):
             raise _invalid(f"{where}.text is not what the persona said in message {sequence}")
         quotes.append(FlaggedQuote(sequence, text, _reason(item.get("reason"), f"{where}.reason"),
-                                   _text(item.get("explanation"), f"{where}.explanation", MAX_QUOTE_CHARS)))
+                                   _text(item.get("explanation"), f"{where}.explanation", MAX_QUOTE_CHARS),
+                                   candidate_before(turns, sequence)))
     recommendations = [_text(item, f"recommendations[{index}]", MAX_RECOMMENDATION_CHARS)
                        for index, item in enumerate(_list(data, "recommendations", MAX_RECOMMENDATIONS))]
     return PersonaAudit(

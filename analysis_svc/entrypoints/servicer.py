@@ -140,7 +140,8 @@ def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
                                            max_words=audit.target_words_per_turn.max_words),
         persona_turn_count=audit.persona_turn_count,
         flagged_quotes=[audit_pb2.FlaggedQuote(text=q.text, reason=_FLAGS[q.reason], explanation=q.explanation,
-                                        sequence=q.sequence) for q in audit.flagged_quotes],
+                                        sequence=q.sequence, candidate_text=q.candidate_text)
+                       for q in audit.flagged_quotes],
         recommendations=audit.recommendations,
         engine=_ENGINES[stored.engine],
         engine_fallback=stored.engine_fallback,

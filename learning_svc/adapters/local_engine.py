@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from learning_svc.domain.evolution import Finding, Refinement, generate_refinements
+from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals, generate_refinements
 from learning_svc.domain.patches import PromptPatch
 from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary, simulate
 
 
 class LocalLearningEngine:
-    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch],
-                          limit: int) -> tuple[Refinement, ...]:
-        return generate_refinements(findings, active, limit)
+    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch], limit: int,
+                          briefs: Sequence[PersonaBrief]) -> Proposals:
+        return Proposals(generate_refinements(findings, active, limit))
 
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
                             patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:

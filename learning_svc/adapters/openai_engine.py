@@ -11,21 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
-from calls.persona_audit import WordRange
+from google.protobuf import json_format
+from sparring.learning.v1 import learning_service_pb2 as learning_pb
+
 from calls.turns import Role, Turn, transcript_json
-from learning_svc.domain.evolution import Finding, Refinement, same_draft, same_effect, superseded_length_range
+from learning_svc.domain.evolution import (
+    DroppedRefinement,
+    Finding,
+    PersonaBrief,
+    Proposals,
+    Refinement,
+    proposed,
+    same_draft,
+    same_effect,
+    superseded_length_range,
+)
 from learning_svc.domain.patches import (
-    MAX_PHRASE_CHARS,
     MAX_TEXT_CHARS,
     MAX_WORDS_PER_TURN,
+    PartEdit,
+    PatchChange,
     PatchOperation,
     PatchState,
     PatchTarget,
+    PromptPart,
     PromptPatch,
 )
 from learning_svc.domain.simulation import (
@@ -36,27 +52,23 @@ from learning_svc.domain.simulation import (
     candidate_turn,
     summarise,
 )
+from learning_svc.entrypoints import convert
+from svckit.errors import InvalidArgument
 from svckit.openai_json import INVALID_ANSWER, EngineFailure, OpenAIJson
 from svckit.records import to_record
 
-E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
 
 MAX_REPLY_CHARS = 1000
 MAX_RATIONALE_CHARS = 1000
+# Why a proposed refinement is dropped.
+INVALID_PATCH, UNKNOWN_FINDING = "INVALID_PATCH", "UNKNOWN_FINDING"
 
-REFINEMENTS_PROMPT = """You improve the prompts of AI personas that candidates practise sales and interview calls with.
-Audits of real calls found the problems listed in the user message, per persona archetype. Propose surgical prompt
-patches, not full rewrites: each one adds a rule, bans a phrase or changes the words-per-turn range, for example
-  ADD to an archetype: "Never say 'I appreciate that' - too warm for someone who didn't ask for this call."
-  CHANGE an archetype's length guidance: "Keep every answer to 5-12 words until the candidate earns more."
-Do not propose a patch that one of the active patches already makes. Most important first, at most {limit}.
-Answer with JSON only, in exactly this shape:
-{{"refinements": [{{"archetype": "the archetype of the findings it fixes", "target": {targets},
-"operation": {operations}, "text": "the instruction added to the prompt, 1-{text_chars} characters",
-"phrase": "the banned phrase (BAN_PHRASE only; otherwise empty)",
-"words_per_turn": {{"min_words": 1-{words}, "max_words": 1-{words}}} (CHANGE_LENGTH_RANGE only; otherwise null),
-"finding_ids": ["ids of the findings it fixes"], "rationale": "why, in a sentence"}}]}}"""
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+# Versioned like the analysis engine's prompts: a change is a new file (tests/unit/test_engine_prompts.py).
+REFINEMENTS_PROMPT = "refinements.v2.txt"
+# Of each persona's rendered prompt sent to the model.
+MAX_RENDERED_PROMPT_CHARS = 8000
 
 PERSONA_PROMPT = """You are {name}, a persona in a practice {track} call: a candidate is rehearsing a real call
 with you. Play the person below and never step out of the role.
@@ -81,15 +93,11 @@ class OpenAILearningEngine:
         self.model = model
 
     async def refinements(self, findings: Sequence[Finding], active_patches: Sequence[PromptPatch],
-                          max_refinements: int) -> tuple[Refinement, ...]:
-        """The model's refinements for the findings (one model call), numbered r1, r2, ..."""
-        system = REFINEMENTS_PROMPT.format(limit=max_refinements, targets=_choices(PatchTarget),
-                                           operations=_choices(PatchOperation), text_chars=MAX_TEXT_CHARS,
-                                           words=MAX_WORDS_PER_TURN)
-        user = json.dumps({"findings": to_record(tuple(findings)),
-                           "active_patches": [_patch_record(p) for p in active_patches
-                                              if p.state == PatchState.ACTIVE]}, ensure_ascii=False)
-        data = await self._client.complete_json(system, user)
+                          max_refinements: int, briefs: Sequence[PersonaBrief]) -> Proposals:
+        """The model's refinements for the findings (one model call), numbered r1, r2, ...; those that fail the
+        checks of a prompt patch dropped."""
+        data = await self._client.complete_json(*refinements_request(findings, active_patches, max_refinements,
+                                                                     briefs))
         return refinements_of(data, findings, active_patches, max_refinements)
 
     async def persona_turn(self, persona: SimulatedPersona, rules: Sequence[str], transcript_so_far: Sequence[Turn],
@@ -135,10 +143,27 @@ async def _all(works: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
     return [task.result() for task in tasks]
 
 
+def prompt_text(name: str) -> str:
+    return (PROMPTS / name).read_text().rstrip("\n")
+
+
+def refinements_request(findings: Sequence[Finding], active: Sequence[PromptPatch], max_refinements: int,
+                        briefs: Sequence[PersonaBrief]) -> tuple[str, str]:
+    """The system prompt and the user message asking for refinements: the findings with their flagged exchanges, the
+    flagged personas' rendered prompts and editable parts, the patches in force."""
+    system = prompt_text(REFINEMENTS_PROMPT).format(
+        limit=max_refinements, targets=_choices(PatchTarget), operations=_choices(PatchOperation),
+        parts=_choices(PromptPart), edits=_choices(PartEdit), text_chars=MAX_TEXT_CHARS, words=MAX_WORDS_PER_TURN)
+    personas = [{**to_record(brief), "rendered_prompt": brief.rendered_prompt[:MAX_RENDERED_PROMPT_CHARS]}
+                for brief in briefs]
+    user = json.dumps({"findings": to_record(tuple(findings)), "personas": personas,
+                       "active_patches": [_patch_record(p) for p in active if p.state == PatchState.ACTIVE]},
+                      ensure_ascii=False)
+    return system, user
+
+
 def _patch_record(patch: PromptPatch) -> dict[str, Any]:
-    return {"name": patch.name, "archetype": patch.archetype, "target": patch.target.value,
-            "operation": patch.operation.value, "text": patch.text, "phrase": patch.phrase,
-            "words_per_turn": to_record(patch.words_per_turn)}
+    return {"name": patch.name, **{key: value for key, value in to_record(patch.change).items() if value}}
 
 
 # ---------------------------------------------------------------------------------------------- persona prompt
@@ -199,83 +224,90 @@ def _invalid(where: str, problem: str) -> EngineFailure:
     return EngineFailure(INVALID_ANSWER, f"{where} {problem}")
 
 
-def _member(kind: type[E], prefix: str, value: object, where: str) -> E:
-    """An enum member from its proto name ("PATCH_TARGET_VOICE_PROMPT") or its short name ("voice_prompt")."""
+class _Dropped(Exception):
+    def __init__(self, reason: str, field: str, description: str) -> None:
+        super().__init__(description)
+        self.reason, self.field, self.description = reason, field, description
+
+
+# The fields of a refinement that are a prompt patch's, checked as CreatePromptPatch checks them.
+_PATCH_FIELDS = ("archetype", "target", "operation", "text", "phrase", "words_per_turn", "part", "edit", "find_text",
+                 "scope")
+_ENUMS: dict[str, tuple[type[StrEnum], str]] = {
+    "target": (PatchTarget, "PATCH_TARGET_"), "operation": (PatchOperation, "PATCH_OPERATION_"),
+    "part": (PromptPart, "PROMPT_PART_"), "edit": (PartEdit, "PART_EDIT_")}
+
+
+def _enum_name(kind: type[StrEnum], prefix: str, value: object, where: str) -> str:
+    """A proto enum name from itself or its short name ("voice_prompt")."""
     if isinstance(value, str):
         name = value.strip().upper()
         for candidate in (name, prefix + name):
             if candidate in kind._value2member_map_:
-                return kind(candidate)
-    raise _invalid(where, f"must be one of {', '.join(m.value for m in kind)} (got {value!r})")
+                return candidate
+    raise _Dropped(INVALID_PATCH, where, f"must be one of {', '.join(m.value for m in kind)} (got {value!r})")
 
 
-def _text(value: object, where: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _invalid(where, "must be a non-empty string")
-    text = value.strip()
-    if len(text) > limit:
-        raise _invalid(where, f"must be at most {limit} characters (got {len(text)})")
-    return text
+# "Failed to parse scope field: Failed to parse persona field: ..." names the field "scope.persona".
+_UNPARSED_FIELD = re.compile(r"Failed to parse (\w+) field")
 
 
-def _count(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise _invalid(where, f"must be a whole number (got {value!r})")
-    return int(value)
-
-
-def _words_per_turn(value: object, where: str) -> WordRange:
-    if not isinstance(value, Mapping):
-        raise _invalid(where, "must be {\"min_words\", \"max_words\"} for CHANGE_LENGTH_RANGE")
-    low, high = _count(value.get("min_words"), f"{where}.min_words"), _count(value.get("max_words"),
-                                                                             f"{where}.max_words")
-    if not 1 <= low <= high <= MAX_WORDS_PER_TURN:
-        raise _invalid(where, f"must satisfy 1 <= min_words <= max_words <= {MAX_WORDS_PER_TURN} "
-                              f"(got {low}-{high})")
-    return WordRange(low, high)
+def _patch_change(item: Mapping[str, Any], where: str) -> PatchChange:
+    """The proposal's patch, checked by the very function that checks one sent to CreatePromptPatch."""
+    fields = {name: item[name] for name in _PATCH_FIELDS if item.get(name) not in (None, "")}
+    for name, (kind, prefix) in _ENUMS.items():
+        if name in fields:
+            fields[name] = _enum_name(kind, prefix, fields[name], f"{where}.{name}")
+    try:
+        return convert.patch_change(json_format.ParseDict(fields, learning_pb.PromptPatch()))
+    except json_format.ParseError as error:
+        path = ".".join(_UNPARSED_FIELD.findall(str(error)))
+        raise _Dropped(INVALID_PATCH, f"{where}.{path}" if path else where, str(error)) from error
+    except InvalidArgument as error:
+        violation = error.violations[0]
+        raise _Dropped(INVALID_PATCH, f"{where}.{violation.field.removeprefix('patch.')}",
+                       "; ".join(f"{v.field.removeprefix('patch.')}: {v.description}"
+                                 for v in error.violations)) from error
 
 
 def _refinement(item: object, where: str, findings: Mapping[str, Finding],
                 active: Sequence[PromptPatch]) -> Refinement:
     if not isinstance(item, Mapping):
-        raise _invalid(where, "must be an object")
-    target = _member(PatchTarget, "PATCH_TARGET_", item.get("target"), f"{where}.target")
-    operation = _member(PatchOperation, "PATCH_OPERATION_", item.get("operation"), f"{where}.operation")
-    text = _text(item.get("text"), f"{where}.text", MAX_TEXT_CHARS)
-    phrase, words_per_turn = item.get("phrase") or "", item.get("words_per_turn")
-    if operation == PatchOperation.BAN_PHRASE:
-        phrase = _text(phrase, f"{where}.phrase", MAX_PHRASE_CHARS)
-    elif phrase:
-        raise _invalid(f"{where}.phrase", f"must be empty for {operation.value}")
-    if operation == PatchOperation.CHANGE_LENGTH_RANGE:
-        words_per_turn = _words_per_turn(words_per_turn, f"{where}.words_per_turn")
-    elif words_per_turn is not None:
-        raise _invalid(f"{where}.words_per_turn", f"must be null for {operation.value}")
+        raise _Dropped(INVALID_PATCH, where, "must be an object")
+    change = _patch_change(item, where)
     ids = item.get("finding_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise _invalid(f"{where}.finding_ids", "must be a non-empty list of finding ids")
+        raise _Dropped(UNKNOWN_FINDING, f"{where}.finding_ids", "must be a non-empty list of finding ids")
     unknown = [i for i in ids if i not in findings]
     if unknown:
-        raise _invalid(f"{where}.finding_ids", f"names findings that do not exist: {', '.join(unknown)}")
-    archetype = item.get("archetype")
-    if not isinstance(archetype, str) or archetype not in {finding.archetype for finding in findings.values()}:
-        raise _invalid(f"{where}.archetype", f"must be the archetype of one of the findings (got {archetype!r})")
+        raise _Dropped(UNKNOWN_FINDING, f"{where}.finding_ids",
+                       f"names findings that do not exist: {', '.join(unknown)}")
+    archetype = change.archetype
+    if archetype not in {finding.archetype for finding in findings.values()}:
+        raise _Dropped(INVALID_PATCH, f"{where}.archetype",
+                       f"must be the archetype of one of the findings (got {archetype!r})")
     others = sorted({findings[i].archetype or "(none)" for i in ids if findings[i].archetype != archetype})
     if others:
-        raise _invalid(f"{where}.finding_ids", f"names findings of other archetypes ({', '.join(others)})")
-    rationale = _text(item.get("rationale"), f"{where}.rationale", MAX_RATIONALE_CHARS)
-    supersedes = (superseded_length_range(active, archetype, target)
-                  if operation == PatchOperation.CHANGE_LENGTH_RANGE else "")
-    return Refinement(refinement_id="", archetype=archetype, target=target, operation=operation, text=text,
-                      phrase=phrase, words_per_turn=words_per_turn, finding_ids=tuple(dict.fromkeys(ids)),
-                      rationale=rationale, supersedes=supersedes)
+        raise _Dropped(UNKNOWN_FINDING, f"{where}.finding_ids", f"names findings of other archetypes "
+                                                                 f"({', '.join(others)})")
+    rationale = item.get("rationale")
+    if not isinstance(rationale, str) or not rationale.strip() or len(rationale.strip()) > MAX_RATIONALE_CHARS:
+        raise _Dropped(INVALID_PATCH, f"{where}.rationale", f"must be a sentence of 1-{MAX_RATIONALE_CHARS} "
+                                                             "characters")
+    supersedes = (superseded_length_range(active, archetype, change.target)
+                  if change.operation == PatchOperation.CHANGE_LENGTH_RANGE else "")
+    return Refinement(refinement_id="", archetype=archetype, target=change.target, operation=change.operation,
+                      text=change.text, phrase=change.phrase, words_per_turn=change.words_per_turn,
+                      finding_ids=tuple(dict.fromkeys(ids)), rationale=rationale.strip(), supersedes=supersedes,
+                      part=change.part, edit=change.edit, find_text=change.find_text, scope=change.scope)
 
 
 def refinements_of(data: Mapping[str, Any], findings: Sequence[Finding], active: Sequence[PromptPatch],
-                   max_refinements: int) -> tuple[Refinement, ...]:
-    """The model's refinements, every field checked (EngineFailure "invalid_answer" on anything wrong), in its
-    order; as the local generator does, one that an ACTIVE patch already makes is dropped, repeats are merged,
-    a length range supersedes the ACTIVE one of its archetype and target, and they are numbered r1, r2, ..."""
+                   max_refinements: int) -> Proposals:
+    """The model's refinements, each checked as CreatePromptPatch checks a patch and against the findings: one that
+    fails is dropped, with why (an answer of the wrong shape is EngineFailure "invalid_answer"). In its order; as the
+    local generator does, one that an ACTIVE patch already makes is dropped, repeats are merged, a length range
+    supersedes the ACTIVE one of its archetype and target, and they are numbered r1, r2, ..."""
     items = data.get("refinements")
     if not isinstance(items, list):
         raise _invalid("refinements", "must be a list")
@@ -283,8 +315,13 @@ def refinements_of(data: Mapping[str, Any], findings: Sequence[Finding], active:
         raise _invalid("refinements", f"must hold at most {max_refinements} (got {len(items)})")
     by_id = {finding.finding_id: finding for finding in findings}
     drafts: list[Refinement] = []
+    dropped: list[DroppedRefinement] = []
     for index, item in enumerate(items):
-        draft = _refinement(item, f"refinements[{index}]", by_id, active)
+        try:
+            draft = _refinement(item, f"refinements[{index}]", by_id, active)
+        except _Dropped as failed:
+            dropped.append(DroppedRefinement(proposed(item), failed.reason, failed.field, failed.description))
+            continue
         if any(same_effect(draft, patch) for patch in active):
             continue
         duplicate = next((i for i, d in enumerate(drafts) if same_draft(d, draft)), None)
@@ -294,4 +331,5 @@ def refinements_of(data: Mapping[str, Any], findings: Sequence[Finding], active:
             drafts[duplicate] = replace(kept, finding_ids=merged)
             continue
         drafts.append(draft)
-    return tuple(replace(draft, refinement_id=f"r{index}") for index, draft in enumerate(drafts, start=1))
+    return Proposals(tuple(replace(draft, refinement_id=f"r{index}") for index, draft in enumerate(drafts, start=1)),
+                     tuple(dropped))

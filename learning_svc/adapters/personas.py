@@ -16,9 +16,13 @@ class PersonaDirectory(PersonaClient):
     async def archetype_exists(self, name: str) -> bool:
         return await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name)) is not None
 
-    async def archetype_guidance(self, name: str) -> str:
-        reply = await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name))
+    async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
+        reply = await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name), organization)
         return reply.archetype.voice_guidance if reply is not None else ""
+
+    async def rendered_prompt(self, name: str, organization: str) -> str:
+        reply = await self.find(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name), organization)
+        return reply.system_prompt if reply is not None else ""
 
     async def record_promotion(self, organization: str, persona: str, promotion: dict[str, Any]) -> None:
         """Has the persona service write the version recording ``promotion`` (once per experiment); raises

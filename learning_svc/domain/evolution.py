@@ -9,6 +9,7 @@ analysis service ("local", "openai"), and the entry points give them their proto
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter, defaultdict
@@ -30,9 +31,25 @@ from calls.persona_audit import (
     FlagReason,
     PersonaAudit,
     WordRange,
+    target_words_per_turn,
 )
-from learning_svc.domain.patches import PatchChange, PatchOperation, PatchState, PatchTarget, PromptPatch
-from learning_svc.domain.simulation import AuditScoreMeans, SimulationSummary, phrase_key, score_means
+from learning_svc.domain.patches import (
+    PartEdit,
+    PatchChange,
+    PatchOperation,
+    PatchScope,
+    PatchState,
+    PatchTarget,
+    PromptPart,
+    PromptPatch,
+)
+from learning_svc.domain.simulation import (
+    AuditScoreMeans,
+    SimulatedPersona,
+    SimulationSummary,
+    phrase_key,
+    score_means,
+)
 
 MAX_TOP_PHRASES = 20
 MAX_EVIDENCE_AUDITS = 50
@@ -152,6 +169,8 @@ class EvidenceQuote:
     audit: str
     text: str
     sequence: int
+    candidate_text: str = ""  # what the candidate said just before
+    persona: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +187,8 @@ class Finding:
     considered_audit_count: int
     evidence_audits: tuple[str, ...]
     evidence_quotes: tuple[EvidenceQuote, ...]
+    min_difficulty: int = 0  # of the affected audits' personas (0: they name none)
+    max_difficulty: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +203,69 @@ class Refinement:
     finding_ids: tuple[str, ...]
     rationale: str
     supersedes: str
+    part: PromptPart | None = None  # EDIT_PART only, as are the three below (see PatchChange)
+    edit: PartEdit | None = None
+    find_text: str = ""
+    scope: PatchScope | None = None
 
     @property
     def change(self) -> PatchChange:
         """What the patch written for it does to the prompt."""
-        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn)
+        return PatchChange(self.archetype, self.target, self.operation, self.text, self.phrase, self.words_per_turn,
+                           self.part, self.edit, self.find_text, self.scope)
+
+
+MAX_PROPOSED_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedRefinement:
+    """A proposed refinement that failed the checks a patch of the API gets: never stored."""
+
+    proposed: str  # what was proposed, as JSON, at most MAX_PROPOSED_CHARS
+    reason: str  # UPPER_SNAKE, e.g. "INVALID_PATCH", "UNKNOWN_FINDING", "TARGET_TEXT_ABSENT"
+    field: str  # the field at fault, e.g. "patch.part"
+    description: str
+
+
+def proposed(record: object) -> str:
+    """A proposal as a dropped refinement shows it: JSON, cut to MAX_PROPOSED_CHARS."""
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= MAX_PROPOSED_CHARS else text[:MAX_PROPOSED_CHARS - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Proposals:
+    """What an engine proposes for the findings: the refinements that passed their checks, and the others."""
+
+    refinements: tuple[Refinement, ...]
+    dropped: tuple[DroppedRefinement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaBrief:
+    """A flagged persona as the refinement engine is shown it: the prompt its voice agent gets now (its active patches
+    applied), and the named parts a structured patch edits."""
+
+    persona: str  # "personas/{id}"
+    archetype: str
+    difficulty: int
+    rendered_prompt: str
+    archetype_guidance: str
+    communication_style: str
+    personality_traits: tuple[str, ...]
+    objection_patterns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaSideEffect:
+    """What a refinement does to one persona it reaches: its calls without and with it, and what got worse."""
+
+    persona: str
+    difficulty: int
+    baseline: SimulationSummary
+    patched: SimulationSummary
+    regressed: tuple[str, ...]  # audit score names, and WORDS_PER_TURN
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +279,7 @@ class ValidationResult:
     engine: Engine
     p_value: float = 1.0  # of the sign test on the targeted score (see judge)
     fallback_reason: str = ""  # why the local engine validated it when the run asked for the openai engine
+    side_effects: tuple[PersonaSideEffect, ...] = ()  # on every persona it reaches, when it passed (see side_effect)
 
 
 # ---------------------------------------------------------------------------------------------- analyze corpus
@@ -313,7 +393,8 @@ def _quotes(
     found = [(audit, quote) for audit in audits for quote in audit.flagged_quotes if keep(quote)]
     if order == "length":
         found.sort(key=lambda item: -len(item[1].text))
-    return tuple(EvidenceQuote(audit.name, quote.text, quote.sequence) for audit, quote in found[:MAX_EVIDENCE_QUOTES])
+    return tuple(EvidenceQuote(audit.name, quote.text, quote.sequence, quote.candidate_text, audit.persona)
+                 for audit, quote in found[:MAX_EVIDENCE_QUOTES])
 
 
 _FLAG_FINDINGS: tuple[tuple[FlagReason, FindingKind, str], ...] = (
@@ -356,8 +437,10 @@ class _Draft:
     target_min: float = 0.0
     target_max: float = 0.0
     phrase: str = ""
+    difficulties: tuple[int, ...] = ()  # the difficulties the finding is of, when not all of the affected audits'
 
     def finding(self, finding_id: str, archetype: str, considered: int) -> Finding:
+        difficulties = [d for d in self.difficulties or (audit.difficulty for audit in self.affected) if d]
         return Finding(
             finding_id=finding_id,
             archetype=archetype,
@@ -371,6 +454,8 @@ class _Draft:
             considered_audit_count=considered,
             evidence_audits=tuple(a.name for a in self.evidence[:MAX_EVIDENCE_AUDITS]),
             evidence_quotes=self.quotes,
+            min_difficulty=min(difficulties, default=0),
+            max_difficulty=max(difficulties, default=0),
         )
 
 
@@ -420,6 +505,8 @@ def _verbosity(entry: ArchetypeCorpusStats, group: Sequence[CorpusAudit], name: 
             affected=over,
             evidence=over_sorted,
             quotes=_quotes(over_sorted, lambda q: _reason(q.reason) == FlagReason.TOO_LONG, order="length"),
+            # The range is the target of a difficulty (the auditor's): a refinement tells it to that one only.
+            difficulties=tuple(d for d in range(1, 6) if target_words_per_turn(d) == target),
         )
     ]
 
@@ -561,12 +648,20 @@ def _applies(patch: PromptPatch, archetype: str) -> bool:
 
 def same_effect(refinement: Refinement, patch: PromptPatch) -> bool:
     """Whether an ACTIVE patch that applies to the refinement's archetype already does what it would do."""
-    if patch.operation != refinement.operation or not _applies(patch, refinement.archetype):
+    if not _applies(patch, refinement.archetype):
+        return False
+    if refinement.part == PromptPart.LENGTH_RANGE and patch.operation == PatchOperation.CHANGE_LENGTH_RANGE:
+        return patch.words_per_turn == refinement.words_per_turn  # already told to every persona of the archetype
+    if patch.operation != refinement.operation:
         return False
     if refinement.operation == PatchOperation.BAN_PHRASE:
         return phrase_key(patch.phrase or patch.text) == phrase_key(refinement.phrase)
     if refinement.operation == PatchOperation.CHANGE_LENGTH_RANGE:
         return patch.words_per_turn == refinement.words_per_turn
+    if refinement.operation == PatchOperation.EDIT_PART:
+        return (patch.part, patch.edit, _normal(patch.find_text), patch.words_per_turn, patch.scope,
+                _normal(patch.text)) == (refinement.part, refinement.edit, _normal(refinement.find_text),
+                                         refinement.words_per_turn, refinement.scope, _normal(refinement.text))
     return patch.target == refinement.target and _normal(patch.text) == _normal(refinement.text)
 
 
@@ -577,7 +672,7 @@ def _change(finding: Finding) -> tuple[PatchTarget, PatchOperation, str, str, Wo
         words_per_turn = WordRange(int(finding.target_min), int(finding.target_max))
         return (
             PatchTarget.VOICE_PROMPT,
-            PatchOperation.CHANGE_LENGTH_RANGE,
+            PatchOperation.EDIT_PART,
             length_rule(words_per_turn),
             "",
             words_per_turn,
@@ -628,6 +723,15 @@ def _change(finding: Finding) -> tuple[PatchTarget, PatchOperation, str, str, Wo
     return target, PatchOperation.ADD_RULE, text, "", None, f"{finding.summary}: {why}."
 
 
+def _scoped_to_flawed(finding: Finding, draft: Refinement) -> Refinement:
+    """A verbosity finding's range is the target of the flawed personas' difficulties: told to those difficulties
+    only, as a structured patch of the length range, since every other difficulty has a target of its own."""
+    if finding.kind != FindingKind.VERBOSITY:
+        return draft
+    return replace(draft, part=PromptPart.LENGTH_RANGE, edit=PartEdit.REPLACE,
+                   scope=PatchScope("", finding.min_difficulty, finding.max_difficulty))
+
+
 def superseded_length_range(active: Sequence[PromptPatch], archetype: str, target: PatchTarget) -> str:
     """The ACTIVE length-range patch of the archetype and target that a new length range replaces (the last one
     listed), or ""."""
@@ -676,6 +780,7 @@ def generate_refinements(
             rationale=rationale,
             supersedes=supersedes,
         )
+        draft = _scoped_to_flawed(finding, draft)
         if any(same_effect(draft, patch) for patch in active):
             continue
         duplicate = next((i for i, d in enumerate(drafts) if same_draft(d, draft)), None)
@@ -700,18 +805,24 @@ def same_draft(a: Refinement, b: Refinement) -> bool:
     )
 
 
+def _reaches(scope: PatchScope | None, persona: SimulatedPersona | None) -> bool:
+    return scope is None or persona is None or scope.reaches(persona.persona, persona.difficulty)
+
+
 def rules_in_force(
-    active: Sequence[PromptPatch], archetype: str, refinement: Refinement | None = None
+    active: Sequence[PromptPatch], archetype: str, refinement: Refinement | None = None,
+    persona: SimulatedPersona | None = None,
 ) -> tuple[str, ...]:
     """The rule texts a persona of the archetype follows: the ACTIVE patches for all archetypes, then its own,
-    each in activation order; with a refinement, without the patch it supersedes and with its text last."""
-    applying = [p for p in active if _applies(p, archetype)]
+    each in activation order; with a refinement, without the patch it supersedes and with its text last. With a
+    persona, only the patches whose scope reaches it."""
+    applying = [p for p in active if _applies(p, archetype) and _reaches(p.scope, persona)]
     applying.sort(key=lambda p: (p.archetype != "", p.activate_time or p.create_time, p.name))
     superseded = refinement.supersedes if refinement is not None else ""
     texts = [p.text for p in applying if p.name != superseded]
-    if refinement is not None:
+    if refinement is not None and _reaches(refinement.scope, persona):
         texts.append(refinement.text)
-    return tuple(texts)
+    return tuple(text for text in texts if text)  # a removal tells no rule
 
 
 # ---------------------------------------------------------------------------------------------- validate
@@ -796,3 +907,54 @@ def judge(
         engine=engine,
         p_value=round(p_value, 4),
     )
+
+
+
+# ---------------------------------------------------------------------------------------------- side effects
+
+DIMENSIONS = ("brevity", "authenticity", "consistency", "enthusiasm_leak", "pacing")
+# Checked besides the audit scores: calls moving further outside the persona's own target words per turn (a length
+# range meant for another difficulty does that without costing the brevity score).
+WORDS_PER_TURN = "words_per_turn"
+
+
+def _off_target(words: float, target: WordRange) -> float:
+    return max(0.0, target.min_words - words, words - target.max_words)
+
+
+def side_effect(persona: SimulatedPersona, baseline: SimulationSummary,
+                patched: SimulationSummary) -> PersonaSideEffect:
+    """The dimensions on which the persona's calls with the refinement are significantly worse than without it
+    (paired by seed, one-sided exact sign test per dimension, p < SIGNIFICANCE)."""
+    pairs = list(zip(baseline.call_scores, patched.call_scores, strict=True))
+    regressed = [name for name in DIMENSIONS
+                 if sign_test_p_value(getattr(a, name) - getattr(b, name) for a, b in pairs) < SIGNIFICANCE]
+    target = target_words_per_turn(persona.difficulty)
+    if sign_test_p_value(_off_target(b, target) - _off_target(a, target) for a, b in
+                         zip(baseline.call_words_per_turn, patched.call_words_per_turn, strict=True)) < SIGNIFICANCE:
+        regressed.append(WORDS_PER_TURN)
+    return PersonaSideEffect(persona.persona, persona.difficulty, baseline, patched, tuple(regressed))
+
+
+def _worse(effect: PersonaSideEffect) -> str:
+    moved = []
+    for name in effect.regressed:
+        if name == WORDS_PER_TURN:
+            moved.append(f"words per turn {effect.baseline.avg_words_per_turn:.1f} -> "
+                         f"{effect.patched.avg_words_per_turn:.1f} (its target "
+                         f"{target_words_per_turn(effect.difficulty)})")
+        else:
+            moved.append(f"{name.replace('_', ' ')} {getattr(effect.baseline.scores, name):.2f} -> "
+                         f"{getattr(effect.patched.scores, name):.2f}")
+    return f"{effect.persona} (difficulty {effect.difficulty}): {', '.join(moved)}"
+
+
+def refuse_side_effects(result: ValidationResult, effects: Sequence[PersonaSideEffect]) -> ValidationResult:
+    """The result with the side effects on every persona the refinement reaches; refused when any is worse on any
+    dimension."""
+    worse = [effect for effect in effects if effect.regressed]
+    if not worse:
+        return replace(result, side_effects=tuple(effects))
+    explanation = (f"Refused: {result.explanation.removeprefix('Passed: ').rstrip('.')}, but it makes personas it "
+                   f"reaches worse: {'; '.join(_worse(effect) for effect in worse)}.")
+    return replace(result, side_effects=tuple(effects), passed=False, explanation=explanation)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TypedDict, Unpack
 
 from calls.persona_audit import WordRange
+from calls.prompt_parts import scope_reaches
 from svckit.errors import FailedPrecondition
 
 MAX_ACTIVE_PER_TARGET = 50
@@ -91,6 +92,9 @@ class PatchScope:
     persona: str = ""  # "personas/{id}", or "" for every persona of the archetype
     min_difficulty: int = 0  # 1-5, or 0 with max_difficulty 0 for every difficulty
     max_difficulty: int = 0
+
+    def reaches(self, persona: str, difficulty: int) -> bool:
+        return scope_reaches(self.persona, self.min_difficulty, self.max_difficulty, persona, difficulty)
 
 
 @dataclass(frozen=True, slots=True)

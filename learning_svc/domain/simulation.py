@@ -180,6 +180,7 @@ class SimulationSummary:
     avg_words_per_turn: float
     flagged_quotes_per_call: float
     call_scores: tuple[AuditScoreMeans, ...] = ()  # each call's, in seed order, so two runs pair up by seed
+    call_words_per_turn: tuple[float, ...] = ()  # each call's mean words per persona turn, in seed order
 
 
 @dataclass(frozen=True, slots=True)
@@ -1016,6 +1017,7 @@ def summarise(audits: Sequence[PersonaAudit]) -> SimulationSummary:
         avg_words_per_turn=round(spoken / turns, 2) if turns else 0.0,
         flagged_quotes_per_call=round(sum(len(audit.flagged_quotes) for audit in audits) / calls, 2),
         call_scores=tuple(score_means([audit.scores.as_tuple()]) for audit in audits),
+        call_words_per_turn=tuple(audit.avg_words_per_turn for audit in audits),
     )
 
 

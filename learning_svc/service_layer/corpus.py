@@ -37,7 +37,7 @@ def scores_of(document: Document) -> AuditScores:
 def _flagged_quote(quote: Document) -> FlaggedQuote:
     return FlaggedQuote(int(quote.get("sequence", 0)), quote.get("text", ""),
                         FlagReason[quote.get("reason", "FLAG_REASON_OTHER").removeprefix("FLAG_REASON_")],
-                        quote.get("explanation", ""))
+                        quote.get("explanation", ""), quote.get("candidate_text", ""))
 
 
 def corpus_audit(document: Document) -> CorpusAudit:

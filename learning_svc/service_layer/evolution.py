@@ -26,22 +26,35 @@ from prometheus_client import Counter as Metric
 
 from learning_svc.domain.evolution import (
     CorpusAudit,
+    DroppedRefinement,
     Engine,
     Finding,
+    PersonaBrief,
+    Proposals,
     Refinement,
     ValidationResult,
     analyze_corpus,
     identify_patterns,
     judge,
+    proposed,
+    refuse_side_effects,
     rules_in_force,
+    side_effect,
 )
-from learning_svc.domain.patches import PatchOrigin, PromptPatch
+from learning_svc.domain.patches import PatchOperation, PatchOrigin, PromptPatch
 from learning_svc.domain.simulation import DEFAULT_EXCHANGES, SimulatedPersona
 from learning_svc.service_layer.corpus import Corpus
-from learning_svc.service_layer.patches import Provenance, active_patches, approve_in, new_patch
+from learning_svc.service_layer.patches import (
+    ActiveSet,
+    Provenance,
+    active_patches,
+    approve_in,
+    new_patch,
+    reached_change,
+)
 from learning_svc.service_layer.ports import Document, LearningEngine, PersonaReader, UnitsOfWork
 from learning_svc.service_layer.run_queue import Save
-from svckit.errors import FailedPrecondition
+from svckit.errors import FailedPrecondition, InvalidArgument
 from svckit.openai_json import EngineFailure
 from svckit.records import to_record
 
@@ -50,11 +63,19 @@ log = logging.getLogger("learning.evolution")
 ENGINE_FALLBACKS = Metric("sparring_learning_engine_fallbacks_total",
                           "Evolution run steps where the openai engine failed and the local one stood in.",
                           ("step", "reason"))
+SIDE_EFFECT_REFUSALS = Metric("sparring_learning_side_effect_regressions_total",
+                              "Dimensions of personas a refinement reaches that were worse with it, refusing it.",
+                              ("dimension",))
+DROPPED_REFINEMENTS = Metric("sparring_learning_dropped_refinements_total",
+                             "Refinements an engine proposed that failed the checks of a prompt patch, never stored.",
+                             ("engine", "reason"))
 BUDGET_EXHAUSTED, NOT_CONFIGURED = "budget_exhausted", "not_configured"
 T = TypeVar("T")
 
 # Personas of an archetype that play its simulated calls, most audited first.
 MAX_SIMULATED_PERSONAS = 3
+# Personas a refinement reaches whose side effects are measured (the first of its archetype listed).
+MAX_REACHED_PERSONAS = 20
 STAGES = ("analyze_corpus", "identify_patterns", "generate_refinements", "validate", "apply")
 _STAGE_ENUMS = dict(zip(STAGES, ("EVOLUTION_STAGE_ANALYZE_CORPUS", "EVOLUTION_STAGE_IDENTIFY_PATTERNS",
                                  "EVOLUTION_STAGE_GENERATE_REFINEMENTS", "EVOLUTION_STAGE_VALIDATE",
@@ -211,8 +232,55 @@ class Evolution:
     async def _generate(self, state: _RunState) -> Document:
         active = await active_patches(self._units, state.organization,
                                       {finding.archetype for finding in state.findings})
-        state.refinements, used, fallback_reason = await self._refinements(state, active)
-        return {"refinements": to_record(state.refinements), "engine": used, "fallback_reason": fallback_reason}
+        briefs = await self._briefs(state)
+        proposals, used, fallback_reason = await self._refinements(state, active, briefs)
+        kept, dropped = await self._reaching(state.organization, proposals, active)
+        for item in dropped:
+            DROPPED_REFINEMENTS.labels(used, item.reason).inc()
+        # Numbered again once the dropped ones are gone: r1, r2, ... as the refinements stored.
+        state.refinements = tuple(replace(refinement, refinement_id=f"r{index}")
+                                  for index, refinement in enumerate(kept, start=1))
+        return {"refinements": to_record(state.refinements), "engine": used, "fallback_reason": fallback_reason,
+                "dropped_refinements": to_record(dropped)}
+
+    async def _briefs(self, state: _RunState) -> list[PersonaBrief]:
+        """The personas the findings quote, most quoted first, at most MAX_SIMULATED_PERSONAS per archetype, as the
+        refinement engine is shown them: the persona service renders each one's prompt as a voice agent gets it."""
+        quoted = Counter(quote.persona for finding in state.findings for quote in finding.evidence_quotes)
+        briefs: list[PersonaBrief] = []
+        per_archetype: Counter[str] = Counter()
+        for name, _ in quoted.most_common():
+            persona = await self._personas.simulated_persona(name, state.organization)
+            if persona is None or per_archetype[persona.archetype] == MAX_SIMULATED_PERSONAS:
+                continue
+            rendered = await self._personas.rendered_prompt(name, state.organization)
+            guidance = (await self._personas.archetype_guidance(persona.archetype, state.organization)
+                        if persona.archetype else "")
+            per_archetype[persona.archetype] += 1
+            briefs.append(PersonaBrief(name, persona.archetype, persona.difficulty, rendered, guidance,
+                                       persona.communication_style, persona.personality_traits,
+                                       persona.objection_patterns))
+        return briefs
+
+    async def _reaching(self, organization: str, proposals: Proposals,
+                        active: Sequence[PromptPatch]) -> tuple[list[Refinement], list[DroppedRefinement]]:
+        """The proposals whose structured patches reach a persona that has their target, as CreatePromptPatch
+        checks them; the others dropped with the reason it would give."""
+        kept, dropped = [], list(proposals.dropped)
+        for refinement in proposals.refinements:
+            if refinement.operation != PatchOperation.EDIT_PART:
+                kept.append(refinement)
+                continue
+            try:
+                change = await reached_change(refinement.change, self._personas, ActiveSet(list(active), ""),
+                                              organization)
+            except InvalidArgument as refused:
+                violation = refused.violations[0]
+                dropped.append(DroppedRefinement(proposed(to_record(refinement)), refused.reason, violation.field,
+                                                 violation.description))
+                continue
+            kept.append(replace(refinement, archetype=change.archetype))
+        return kept, dropped
 
     async def _validate_all(self, state: _RunState) -> Document:
         # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
@@ -221,23 +289,57 @@ class Evolution:
         players = {archetype: await self._players(state.organization, archetype, state.audits)
                    for archetype in archetypes}
         for refinement in state.refinements:
-            state.results.append(await self._validate(state, refinement, active, players[refinement.archetype]))
+            reached = await self._reached(state.organization, refinement)
+            result = await self._validate(state, refinement, active, _playing(refinement, players[refinement.archetype],
+                                                                             reached))
+            if result.passed:
+                result = await self._side_effects(state, refinement, active, reached, result)
+            state.results.append(result)
         engine = Engine.OPENAI if all(result.engine == Engine.OPENAI for result in state.results) else Engine.LOCAL
         return {"results": to_record(state.results), "engine": engine}
 
-    async def _refinements(self, state: _RunState,
-                           active: Sequence[PromptPatch]) -> tuple[tuple[Refinement, ...], Engine, str]:
-        """The refinements, the engine that made them and why the local one stood in ("" when it did not)."""
+    async def _reached(self, organization: str, refinement: Refinement) -> list[SimulatedPersona]:
+        """The personas the refinement's scope reaches: its persona, or those of its archetype (the first
+        MAX_REACHED_PERSONAS) within its difficulty range."""
+        scope = refinement.scope
+        if scope is not None and scope.persona:
+            persona = await self._personas.simulated_persona(scope.persona, organization)
+            return [persona] if persona is not None else []
+        personas = await self._personas.personas_of_archetype(refinement.archetype, MAX_REACHED_PERSONAS,
+                                                              organization)
+        return [p for p in personas if scope is None or scope.reaches(p.persona, p.difficulty)]
+
+    async def _side_effects(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
+                            reached: Sequence[SimulatedPersona], result: ValidationResult) -> ValidationResult:
+        """Every persona the refinement reaches played alone, with and without it, by the local stand-in: it measures
+        what a patch does to the personas it was not written for (whether a model would follow it is the openai
+        validation's question); refused when any of them is worse on any dimension."""
+        calls = state.options["simulated_calls"]
+        effects = []
+        for persona in reached:
+            baseline, patched = await self._local.simulate_pair(
+                [persona], rules_in_force(active, refinement.archetype, None, persona),
+                rules_in_force(active, refinement.archetype, refinement, persona), calls)
+            effects.append(side_effect(persona, baseline, patched))
+        judged = refuse_side_effects(result, effects)
+        for effect in effects:
+            for dimension in effect.regressed:
+                SIDE_EFFECT_REFUSALS.labels(dimension).inc()
+        return judged
+
+    async def _refinements(self, state: _RunState, active: Sequence[PromptPatch],
+                           briefs: Sequence[PersonaBrief]) -> tuple[Proposals, Engine, str]:
+        """The proposals, the engine that made them and why the local one stood in ("" when it did not)."""
         limit = state.options["max_refinements"]
         fallback_reason = ""
         if state.openai is not None:
             try:
-                made = await state.openai.use("generate_refinements", 1,
-                                              lambda engine: engine.refinements(state.findings, active, limit))
+                made = await state.openai.use(
+                    "generate_refinements", 1, lambda engine: engine.refinements(state.findings, active, limit, briefs))
                 return made, Engine.OPENAI, ""
             except EngineFailure as failure:
                 fallback_reason = _fell_back("generate_refinements", failure, f"the refinements of {state.name}")
-        return await self._local.refinements(state.findings, active, limit), Engine.LOCAL, fallback_reason
+        return await self._local.refinements(state.findings, active, limit, briefs), Engine.LOCAL, fallback_reason
 
     async def _validate(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
                         personas: Sequence[SimulatedPersona]) -> ValidationResult:
@@ -245,7 +347,7 @@ class Evolution:
             raise FailedPrecondition(f"no persona of {refinement.archetype or 'any archetype'} to simulate calls with",
                                      reason="NO_PERSONA_TO_SIMULATE")
         calls = state.options["simulated_calls"]
-        # The same personas, seeds and candidates, with and without the patch.
+        # The same personas, seeds and candidates, with and without the patch (the players are all reached by it).
         before = rules_in_force(active, refinement.archetype)
         after = rules_in_force(active, refinement.archetype, refinement)
         gain = state.options["min_score_gain"]
@@ -297,6 +399,15 @@ class Evolution:
             await uow.commit()
         return {"patches": written, "rejected_refinement_ids": rejected, "awaiting_approval": awaiting,
                 "engine": Engine.LOCAL}
+
+
+def _playing(refinement: Refinement, players: Sequence[SimulatedPersona],
+             reached: Sequence[SimulatedPersona]) -> list[SimulatedPersona]:
+    """The personas whose calls show whether the refinement fixes its finding: the most audited ones it reaches, or,
+    when it reaches none of them, the first it reaches."""
+    scope = refinement.scope
+    playing = [p for p in players if scope is None or scope.reaches(p.persona, p.difficulty)]
+    return playing or list(reached[:MAX_SIMULATED_PERSONAS])
 
 
 def _provenance(state: _RunState, refinement: Refinement, result: ValidationResult) -> Provenance:

@@ -287,7 +287,7 @@ async def reached_change(change: PatchChange, personas: PersonaReader, active: A
     else:
         reached = [persona for persona in await personas.personas_of_archetype(change.archetype, MAX_PERSONAS_CHECKED,
                                                                                organization)
-                   if not scope.min_difficulty or scope.min_difficulty <= persona.difficulty <= scope.max_difficulty]
+                   if scope.reaches(persona.persona, persona.difficulty)]
     if edit is PartEdit.ADD or part is PromptPart.LENGTH_RANGE:
         return change
     if part is PromptPart.BANNED_PHRASES:
@@ -298,7 +298,7 @@ async def reached_change(change: PatchChange, personas: PersonaReader, active: A
     else:
         found = False
         for persona in reached:
-            found = found or await _part_has(persona, change, personas)
+            found = found or await _part_has(persona, change, personas, organization)
         where = f"it is in the {part.name.lower()} of none of the {len(reached)} personas the patch reaches"
     if not found:
         raise InvalidArgument(FieldViolation("patch.find_text", f"{change.find_text[:100]!r} cannot be "
@@ -306,9 +306,10 @@ async def reached_change(change: PatchChange, personas: PersonaReader, active: A
     return change
 
 
-async def _part_has(persona: SimulatedPersona, change: PatchChange, personas: PersonaReader) -> bool:
+async def _part_has(persona: SimulatedPersona, change: PatchChange, personas: PersonaReader,
+                    organization: str) -> bool:
     if change.part is PromptPart.ARCHETYPE_GUIDANCE:
-        guidance = await personas.archetype_guidance(persona.archetype) if persona.archetype else ""
+        guidance = await personas.archetype_guidance(persona.archetype, organization) if persona.archetype else ""
         return prompt_parts.text_has(guidance, change.find_text)
     if change.part is PromptPart.COMMUNICATION_STYLE:
         return prompt_parts.text_has(persona.communication_style, change.find_text)

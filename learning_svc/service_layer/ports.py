@@ -10,7 +10,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from learning_svc.domain.evolution import Finding, Refinement
+from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals
 from learning_svc.domain.modules import Module, Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
@@ -272,8 +272,11 @@ class PersonaReader(Protocol):
 
     async def archetype_exists(self, name: str) -> bool: ...
 
-    async def archetype_guidance(self, name: str) -> str:
+    async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
         """The archetype's voice guidance; "" when it has none or does not exist."""
+
+    async def rendered_prompt(self, name: str, organization: str) -> str:
+        """The system prompt a voice agent of the persona gets now (RenderPrompt); "" when it no longer exists."""
 
     async def persona_exists(self, name: str) -> bool: ...
 
@@ -288,9 +291,10 @@ class PersonaReader(Protocol):
 
 
 class RefinementEngine(Protocol):
-    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch],
-                          limit: int) -> tuple[Refinement, ...]:
-        """At most ``limit`` refinements answering the findings that no active patch answers yet."""
+    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch], limit: int,
+                          briefs: Sequence[PersonaBrief]) -> Proposals:
+        """At most ``limit`` refinements answering the findings that no active patch answers yet, for the flagged
+        personas in ``briefs``; the proposals that fail their checks are dropped."""
 
 
 class SimulationEngine(Protocol):

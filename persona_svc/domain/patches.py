@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from calls.prompt_parts import Edit, edit_items, edit_text
+from calls.prompt_parts import Edit, edit_items, edit_text, scope_reaches
 
 
 class PatchTarget(StrEnum):
@@ -47,9 +47,7 @@ class PartChange:
     max_difficulty: int = 0
 
     def reaches(self, persona_name: str, difficulty: int) -> bool:
-        if self.persona:
-            return self.persona == persona_name
-        return self.min_difficulty == 0 or self.min_difficulty <= difficulty <= self.max_difficulty
+        return scope_reaches(self.persona, self.min_difficulty, self.max_difficulty, persona_name, difficulty)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,10 @@ def _stamp(when: datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
+# What the candidate said before the flagged persona turn of every audit here.
+CANDIDATE_LINE = "How do you close the books each quarter today?"
+
+
 def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/owl", difficulty: int = 4,
           words: float = 24.0, when: datetime | None = None, **scores) -> pb.CorpusAudit:
     values = {"brevity": 3, "authenticity": 8, "consistency": 8, "enthusiasm_leak": 9, "pacing": 7, **scores}
@@ -40,7 +44,8 @@ def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/ow
         target_words_per_turn=audit_pb2.WordRange(min_words=8, max_words=16), persona_turn_count=6,
         flagged_quotes=[audit_pb2.FlaggedQuote(text="Well, let me explain everything about our setup in detail...",
                                                reason=audit_pb2.FLAG_REASON_TOO_LONG,
-                                               explanation="31 words; target 8-16", sequence=4)],
+                                               explanation="31 words; target 8-16", sequence=4,
+                                               candidate_text=CANDIDATE_LINE)],
         recommendations=["Keep answers to 8-16 words until the candidate earns more."],
         audit_time=_stamp(when or datetime.now(UTC)),
     )

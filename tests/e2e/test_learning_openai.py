@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
 from learning_svc.app import SPEC
 from learning_svc.app import build as build_learning
@@ -22,8 +23,9 @@ from learning_svc.config import LearningSettings
 from svckit.db import make_engine
 from tests.conftest import _new_database
 from tests.e2e.run_waiter import run_waiter
-from tests.e2e.test_learning_api import _refused, audit
+from tests.e2e.test_learning_api import CANDIDATE_LINE, _refused, audit
 from tests.fake_openai import messages, serving
+from tests.probes import metric
 from tests.security import secure_channel
 
 ARCHETYPE = "archetypes/owl"
@@ -101,9 +103,10 @@ async def finished_here(openai_database_url):
 SIMULATED_CALLS = 5
 
 
-async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED) -> pb.EvolutionRun:
+async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED,
+                 archetype: str = ARCHETYPE) -> pb.EvolutionRun:
     run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
-        run=pb.EvolutionRun(archetype=ARCHETYPE,
+        run=pb.EvolutionRun(archetype=archetype,
                             options=pb.EvolutionOptions(simulated_calls=SIMULATED_CALLS, engine=engine)),
         request_id=str(uuid.uuid4())))).run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
@@ -152,3 +155,85 @@ async def test_openai_is_refused_where_it_is_not_configured(learnings):
         run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI)))),
         grpc.StatusCode.INVALID_ARGUMENT)
     assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["run.options.engine"])
+
+
+# The model replaces the flagged persona's first personality trait, as its brief shows it, with this one.
+SHARPER = "answers in one sentence, then waits"
+DROPPED = "sparring_learning_dropped_refinements_total"
+FOX = "personas/brief-fox"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def rambling_fox(openai_learnings, personas) -> str:
+    """A fox of this module's own (every other persona here may be shared with, or changed by, other modules), four
+    calls far over its words per turn in the corpus."""
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="brief-fox", persona=persona_pb.Persona(
+            slug="brief-fox", display_name="Felix Grant", role="Head of IT", blueprint=persona_pb.BLUEPRINT_SALES,
+            archetype="archetypes/fox", difficulty=4, personality_traits=["long-winded", "guarded"],
+            communication_style="Explains every answer at length.")))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    for _ in range(4):
+        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
+            audit=audit(persona=FOX, archetype="archetypes/fox", words=30.0)))
+    return FOX
+
+
+def structured_answer(request: dict) -> dict:
+    """A model that answers structured patches: one edit of the flagged persona's traits, one of a part that does not
+    exist and one removing a passage no persona it reaches has; as a persona, short once the edit is in force."""
+    system, user = messages(request)
+    if '"refinements"' in system:
+        sent = json.loads(user)
+        finding, trait = sent["findings"][0], sent["personas"][0]["personality_traits"][0]
+        common = {"archetype": finding["archetype"], "target": "PATCH_TARGET_VOICE_PROMPT",
+                  "operation": "PATCH_OPERATION_EDIT_PART", "finding_ids": [finding["finding_id"]],
+                  "rationale": "Her traits let her ramble; make her answer in one sentence."}
+        return {"refinements": [
+            {**common, "part": "PROMPT_PART_PERSONALITY_TRAITS", "edit": "PART_EDIT_REPLACE", "find_text": trait,
+             "text": SHARPER, "scope": {"persona": FOX}},
+            {**common, "part": "PROMPT_PART_MOOD", "edit": "PART_EDIT_ADD", "text": "Be curt."},
+            {**common, "part": "PROMPT_PART_COMMUNICATION_STYLE", "edit": "PART_EDIT_REMOVE",
+             "find_text": "sings sea shanties", "scope": {"min_difficulty": 3, "max_difficulty": 3}},
+        ]}
+    return {"reply": SHORT if SHARPER in system else LONG}
+
+
+async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_patches_are_dropped(
+        openai_learnings, finished_here, fake_openai, personas, rambling_fox):
+    fake_openai.reset("good", structured_answer)
+    before = fake_openai.requests
+    dropped_before = {reason: metric(DROPPED, engine="openai", reason=reason)
+                      for reason in ("INVALID_PATCH", "TARGET_TEXT_ABSENT")}
+    try:
+        run = await evolve(openai_learnings, finished_here, archetype="archetypes/fox")
+    finally:
+        fake_openai.reset("good", answer)
+    system, user = messages(fake_openai.bodies[before])
+    sent = json.loads(user)
+    rendered = await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=FOX))
+    (brief,) = sent["personas"]
+    assert brief["rendered_prompt"] == rendered.system_prompt and brief["personality_traits"]
+    quote = sent["findings"][0]["evidence_quotes"][0]
+    assert (quote["candidate_text"], quote["persona"]) == (CANDIDATE_LINE, FOX)
+    assert "PROMPT_PART_PERSONALITY_TRAITS" in system and "PART_EDIT_REPLACE" in system
+    # The edit of her traits is kept, scoped to her; the unknown part and the absent passage are dropped, with why.
+    (refinement,) = run.generate_refinements.refinements
+    assert (refinement.refinement_id, refinement.part, refinement.edit, refinement.find_text, refinement.text,
+            refinement.scope.persona) == ("r1", pb.PROMPT_PART_PERSONALITY_TRAITS, pb.PART_EDIT_REPLACE,
+                                          "long-winded", SHARPER, FOX)
+    assert [(d.reason, d.field) for d in run.generate_refinements.dropped_refinements] == [
+        ("INVALID_PATCH", "refinements[1].part"), ("TARGET_TEXT_ABSENT", "patch.find_text")]
+    assert "sea shanties" in run.generate_refinements.dropped_refinements[1].proposed
+    assert {reason: metric(DROPPED, engine="openai", reason=reason) - count
+            for reason, count in dropped_before.items()} == {"INVALID_PATCH": 1, "TARGET_TEXT_ABSENT": 1}
+    (result,) = run.validate.results
+    assert result.passed, result.explanation
+    (written,) = run.apply.patches
+    patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
+    assert (patch.part, patch.find_text, patch.text, patch.scope.persona) == (
+        pb.PROMPT_PART_PERSONALITY_TRAITS, "long-winded", SHARPER, FOX)
+    # Only what passed its checks was ever stored.
+    stored = await openai_learnings.ListPromptPatches(pb.ListPromptPatchesRequest(page_size=100))
+    assert not [p for p in stored.patches if "sea shanties" in p.find_text or p.text == "Be curt."]

@@ -119,9 +119,10 @@ async def test_an_evolution_runs_model_steps_fall_back_to_local(openai_learnings
     assert 2 <= fake_openai.requests - before <= (1 + 2 * SIMULATED_CALLS) * fault.tries
     assert {step: fallbacks(step, fault.reason) for step in MODEL_STEPS} == {step: counted[step] + 1
                                                                              for step in MODEL_STEPS}
-    # The local generator's length range, validated on the local simulator.
+    # The local generator's length range for the flawed difficulty, validated on the local simulator.
     (refinement,) = run.generate_refinements.refinements
-    assert refinement.operation == learning_pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE
+    assert (refinement.operation, refinement.part) == (learning_pb.PATCH_OPERATION_EDIT_PART,
+                                                       learning_pb.PROMPT_PART_LENGTH_RANGE)
     assert (refinement.words_per_turn.min_words, refinement.words_per_turn.max_words) == (8, 16)
     (result,) = run.validate.results
     assert result.engine == learning_pb.ENGINE_LOCAL and result.baseline.calls == SIMULATED_CALLS

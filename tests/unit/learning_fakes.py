@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from learning_svc.domain.evolution import Finding, Refinement
+from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals, Refinement
 from learning_svc.domain.modules import Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
@@ -157,8 +157,12 @@ class FakePersonas:
     async def archetype_exists(self, name: str) -> bool:
         return any(persona.archetype == name for persona in self._personas.values())
 
-    async def archetype_guidance(self, name: str) -> str:
+    async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
         return ""
+
+    async def rendered_prompt(self, name: str, organization: str) -> str:
+        self.read_for.add(organization)
+        return f"You are {name}." if name in self._personas else ""
 
     async def persona_exists(self, name: str) -> bool:
         return name in self._personas
@@ -188,11 +192,11 @@ class ScriptedEngine:
     failure: EngineFailure | None = None
     simulated_rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
 
-    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch],
-                          limit: int) -> tuple[Refinement, ...]:
+    async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch], limit: int,
+                          briefs: Sequence[PersonaBrief]) -> Proposals:
         if self.failure is not None:
             raise self.failure
-        return self.refinements_made[:limit]
+        return Proposals(self.refinements_made[:limit])
 
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
                             patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:

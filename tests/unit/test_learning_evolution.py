@@ -29,7 +29,16 @@ from learning_svc.domain.evolution import (
     quoted_phrases,
     rules_in_force,
 )
-from learning_svc.domain.patches import PatchOperation, PatchOrigin, PatchState, PatchTarget, PromptPatch
+from learning_svc.domain.patches import (
+    PartEdit,
+    PatchOperation,
+    PatchOrigin,
+    PatchScope,
+    PatchState,
+    PatchTarget,
+    PromptPart,
+    PromptPatch,
+)
 from learning_svc.domain.simulation import (
     AuditScoreMeans,
     SimulatedPersona,
@@ -319,7 +328,10 @@ def test_refinements_are_surgical_patches_for_the_findings():
     assert ban.text == "Never say 'I appreciate that' - too warm for someone who didn't ask for this call."
     assert ban.words_per_turn is None and ban.finding_ids == ("f1",)
     assert length.refinement_id == "r1"
-    assert length.operation == PatchOperation.CHANGE_LENGTH_RANGE
+    # The range of the flawed audits' difficulty (4), for that difficulty only.
+    assert (length.operation, length.part, length.edit) == (PatchOperation.EDIT_PART, PromptPart.LENGTH_RANGE,
+                                                            PartEdit.REPLACE)
+    assert length.scope == PatchScope("", 4, 4) and findings[1].min_difficulty == findings[1].max_difficulty == 4
     assert length.words_per_turn == OWL_TARGET
     assert length.text == "Keep every answer to 8-12 words until the candidate earns more."
     assert length.finding_ids == ("f2",) and length.supersedes == ""
@@ -327,7 +339,17 @@ def test_refinements_are_surgical_patches_for_the_findings():
     assert generate_refinements(findings, [], max_refinements=1) == (length,)
 
 
-def test_a_new_length_range_supersedes_the_active_one_and_an_equal_one_is_skipped():
+def test_a_length_range_is_told_to_the_difficulty_whose_target_it_is():
+    """Owls of difficulty 4 and 2 talk too long; 8-16 is the target of difficulty 4, not of 2 (12-28)."""
+    d4_target = WordRange(8, 16)
+    corpus = [replace(a, target_words_per_turn=d4_target) for a in owl_22()]
+    corpus.append(replace(audit("o9", "archetypes/owl", 40.0, target=d4_target, hours=6), difficulty=2))
+    (refinement,) = generate_refinements(findings_for(corpus), [], max_refinements=5)
+    assert refinement.words_per_turn == d4_target and refinement.scope == PatchScope("", 4, 4)
+
+
+def test_a_length_range_for_the_flawed_difficulties_supersedes_nothing_and_an_equal_one_is_skipped():
+    """The archetype's range still holds for the difficulties the new one does not reach."""
     findings = findings_for(owl_22())
     old = patch(
         "old-range",
@@ -338,7 +360,7 @@ def test_a_new_length_range_supersedes_the_active_one_and_an_equal_one_is_skippe
     )
     other_archetype = replace(old, name="patches/fox-range", archetype="archetypes/fox")
     (refinement,) = generate_refinements(findings, [other_archetype, old], max_refinements=5)
-    assert refinement.supersedes == "patches/old-range"
+    assert refinement.supersedes == ""
     same = replace(old, name="patches/same-range", words_per_turn=OWL_TARGET)
     assert generate_refinements(findings, [same], max_refinements=5) == ()
     inactive = replace(same, state=PatchState.DEACTIVATED)
@@ -396,7 +418,15 @@ def test_rules_in_force_for_baseline_and_patched_calls():
     active = [old, general, fox, off]
     assert rules_in_force(active, "archetypes/owl") == ("Stay in character.", "Use 10-20 words.")
     (refinement,) = generate_refinements(findings_for(owl_22()), active, max_refinements=5)
-    assert rules_in_force(active, "archetypes/owl", refinement) == ("Stay in character.", refinement.text)
+    assert rules_in_force(active, "archetypes/owl", refinement) == ("Stay in character.", "Use 10-20 words.",
+                                                                    refinement.text)
+    # Of one persona: the refinement (difficulty 4) and the patches whose scope reaches it.
+    scoped = replace(general, name="patches/scoped", text="Only for Otto.", scope=PatchScope(RAMBLER.persona))
+    assert rules_in_force([*active, scoped], "archetypes/owl", refinement, RAMBLER) == (
+        "Stay in character.", "Only for Otto.", "Use 10-20 words.")
+    assert rules_in_force([*active, scoped], "archetypes/owl", refinement, replace(RAMBLER, difficulty=4,
+                                                                                  persona="personas/ida")) == (
+        "Stay in character.", "Use 10-20 words.", refinement.text)
 
 
 # ---------------------------------------------------------------------------------------------- judge
@@ -512,8 +542,9 @@ RAMBLER = SimulatedPersona(
 )
 
 
-def test_a_flawed_persona_is_fixed_end_to_end():
-    corpus = [
+def rambler_calls() -> list[CorpusAudit]:
+    """Five audited calls of the rambling owl (difficulty 5)."""
+    return [
         CorpusAudit.of(
             audit_simulated(RAMBLER, simulate_call(RAMBLER, [], seed)),
             name=f"corpusAudits/call-{seed}",
@@ -523,6 +554,10 @@ def test_a_flawed_persona_is_fixed_end_to_end():
         )
         for seed in range(100, 105)
     ]
+
+
+def test_a_flawed_persona_is_fixed_end_to_end():
+    corpus = rambler_calls()
     stats = analyze_corpus(corpus)
     findings = identify_patterns(corpus, stats, min_audits=3)
     assert [f.kind for f in findings] == [FindingKind.VERBOSITY]
@@ -530,7 +565,7 @@ def test_a_flawed_persona_is_fixed_end_to_end():
     assert findings[0].summary.endswith(" words/turn (target 5-12)")
     active = [patch("gentle", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, "Use 10-30 words per turn.")]
     (refinement,) = generate_refinements(findings, active, max_refinements=5)
-    assert refinement.supersedes == "patches/gentle"
+    assert refinement.scope == PatchScope("", 5, 5) and refinement.supersedes == ""
 
     baseline = simulate([RAMBLER], rules_in_force(active, refinement.archetype), calls=12)
     patched = simulate([RAMBLER], rules_in_force(active, refinement.archetype, refinement), calls=12)

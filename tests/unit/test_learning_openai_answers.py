@@ -5,6 +5,8 @@ run's allowance of model calls and time is enforced."""
 from __future__ import annotations
 
 import asyncio
+import json
+import string
 from dataclasses import replace
 
 import pytest
@@ -12,13 +14,31 @@ import pytest
 from calls.persona_audit import WordRange
 from calls.turns import Role
 from learning_svc.adapters.openai_engine import (
+    MAX_RENDERED_PROMPT_CHARS,
+    PROMPTS,
+    REFINEMENTS_PROMPT,
     OpenAILearningEngine,
     persona_prompt,
+    prompt_text,
     refinements_of,
+    refinements_request,
     reply_of,
 )
-from learning_svc.domain.evolution import generate_refinements
-from learning_svc.domain.patches import PatchOperation, PatchState, PatchTarget
+from learning_svc.domain.evolution import (
+    EvidenceQuote,
+    PersonaBrief,
+    Proposals,
+    superseded_length_range,
+)
+from learning_svc.domain.patches import (
+    PartEdit,
+    PatchChange,
+    PatchOperation,
+    PatchScope,
+    PatchState,
+    PatchTarget,
+    PromptPart,
+)
 from learning_svc.domain.simulation import SimulatedPersona, simulate_call
 from learning_svc.service_layer.evolution import OpenAIAllowance, OpenAILimits
 from svckit.openai_json import EngineFailure, parse_json_object
@@ -41,7 +61,7 @@ def answer(*items: dict) -> dict:
 def test_a_good_answer_becomes_numbered_refinements():
     old_range = patch("old-range", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, "Keep answers to 10-20 words.",
                       words_per_turn=WordRange(10, 20))
-    length, ban = refinements_of(answer(LENGTH, BAN), FINDINGS, [old_range], max_refinements=5)
+    length, ban = refinements_of(answer(LENGTH, BAN), FINDINGS, [old_range], max_refinements=5).refinements
     assert (length.refinement_id, ban.refinement_id) == ("r1", "r2")
     assert length.words_per_turn == WordRange(5, 12) and length.supersedes == "patches/old-range"
     assert length.operation == PatchOperation.CHANGE_LENGTH_RANGE and length.target == PatchTarget.VOICE_PROMPT
@@ -50,24 +70,23 @@ def test_a_good_answer_becomes_numbered_refinements():
     assert ban.finding_ids == ("f1",) and ban.rationale == "A habit."
 
 
-def test_supersedes_is_chosen_as_the_local_generator_chooses_it():
+def test_supersedes_is_the_last_active_length_range_of_the_archetype_and_target():
     actives = [patch(f"range-{i}", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, f"Keep to {i}-20 words.",
                      words_per_turn=WordRange(i, 20), hours=i) for i in (3, 4)]
     actives.append(replace(actives[0], name="patches/other-target", target=PatchTarget.SYSTEM_PROMPT))
     actives.append(replace(actives[0], name="patches/gone", state=PatchState.DEACTIVATED))
-    local = next(r for r in generate_refinements(FINDINGS, actives, 5)
-                 if r.operation == PatchOperation.CHANGE_LENGTH_RANGE)
-    (model,) = refinements_of(answer(LENGTH), FINDINGS, actives, 5)
-    assert model.supersedes == local.supersedes == "patches/range-4"
+    (model,) = refinements_of(answer(LENGTH), FINDINGS, actives, 5).refinements
+    assert model.supersedes == superseded_length_range(actives, "archetypes/owl", PatchTarget.VOICE_PROMPT) \
+        == "patches/range-4"
 
 
 def test_what_an_active_patch_already_does_is_dropped_and_repeats_are_merged():
     same = patch("ban", "archetypes/lamb", PatchOperation.BAN_PHRASE, "Never say it.", phrase="i appreciate THAT")
-    (only,) = refinements_of(answer(BAN, LENGTH), FINDINGS, [same], 5)
+    (only,) = refinements_of(answer(BAN, LENGTH), FINDINGS, [same], 5).refinements
     assert only.refinement_id == "r1" and only.operation == PatchOperation.CHANGE_LENGTH_RANGE
-    (merged,) = refinements_of(answer(BAN, {**BAN, "rationale": "Again."}), FINDINGS, [], 5)
+    (merged,) = refinements_of(answer(BAN, {**BAN, "rationale": "Again."}), FINDINGS, [], 5).refinements
     assert merged.finding_ids == ("f1",) and merged.rationale == "A habit."
-    assert refinements_of(answer(), FINDINGS, [], 5) == ()
+    assert refinements_of(answer(), FINDINGS, [], 5) == Proposals(())
 
 
 @pytest.mark.parametrize(("change", "where"), [
@@ -92,10 +111,13 @@ def test_what_an_active_patch_already_does_is_dropped_and_repeats_are_merged():
     ({"archetype": "archetypes/lamb"}, "finding_ids"),
     ({"rationale": " "}, "rationale"),
 ])
-def test_every_wrong_field_is_an_invalid_answer(change, where):
-    with pytest.raises(EngineFailure) as caught:
-        refinements_of(answer({**LENGTH, **change}), FINDINGS, [], 5)
-    assert caught.value.reason == "invalid_answer" and where in caught.value.detail
+def test_a_refinement_with_a_wrong_field_is_dropped_naming_it_and_the_others_kept(change, where):
+    proposals = refinements_of(answer({**LENGTH, **change}, BAN), FINDINGS, [], 5)
+    assert [r.operation for r in proposals.refinements] == [PatchOperation.BAN_PHRASE]
+    (dropped,) = proposals.dropped
+    assert dropped.field.startswith("refinements[0]") and where in f"{dropped.field} {dropped.description}"
+    assert dropped.reason in ("INVALID_PATCH", "UNKNOWN_FINDING") and len(dropped.proposed) <= 1000
+    assert dropped.proposed.startswith('{"archetype": ')  # what the model proposed, as JSON
 
 
 @pytest.mark.parametrize(("change", "where"), [
@@ -104,12 +126,69 @@ def test_every_wrong_field_is_an_invalid_answer(change, where):
     ({"words_per_turn": {"min_words": 5, "max_words": 12}}, "words_per_turn"),
 ])
 def test_a_ban_needs_its_phrase_and_no_range(change, where):
-    with pytest.raises(EngineFailure) as caught:
-        refinements_of(answer({**BAN, **change}), FINDINGS, [], 5)
-    assert caught.value.reason == "invalid_answer" and where in caught.value.detail
+    (dropped,) = refinements_of(answer({**BAN, **change}), FINDINGS, [], 5).dropped
+    assert dropped.reason == "INVALID_PATCH" and dropped.field == f"refinements[0].{where}"
 
 
-@pytest.mark.parametrize("data", [{}, {"refinements": {"r1": LENGTH}}, {"refinements": ["not an object"]}])
+# A structured patch, as the model answers one: the contract's fields, short enum names accepted.
+STYLE_EDIT = {"archetype": "archetypes/owl", "target": "voice_prompt", "operation": "PATCH_OPERATION_EDIT_PART",
+              "part": "communication_style", "edit": "PART_EDIT_REPLACE", "find_text": "long stories",
+              "text": "one sentence, then silence", "scope": {"min_difficulty": 4, "max_difficulty": 5},
+              "finding_ids": ["f2"], "rationale": "Her style invites rambling."}
+
+
+def test_a_structured_patch_is_read_as_the_patch_contract_reads_it():
+    (edit,) = refinements_of(answer(STYLE_EDIT), FINDINGS, [], 5).refinements
+    assert edit.change == PatchChange("archetypes/owl", PatchTarget.VOICE_PROMPT, PatchOperation.EDIT_PART,
+                                      "one sentence, then silence", part=PromptPart.COMMUNICATION_STYLE,
+                                      edit=PartEdit.REPLACE, find_text="long stories", scope=PatchScope("", 4, 5))
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"part": "PROMPT_PART_MOOD"}, "part"),
+    ({"edit": "rewrite"}, "edit"),
+    ({"edit": "PART_EDIT_REMOVE"}, "text"),  # a removal names what goes in find_text, and adds nothing
+    ({"find_text": ""}, "find_text"),
+    ({"part": "PROMPT_PART_BANNED_PHRASES"}, "edit"),  # a banned phrase is added or lifted, never replaced
+    ({"part": "PROMPT_PART_LENGTH_RANGE", "find_text": ""}, "words_per_turn"),
+    ({"scope": {"min_difficulty": 5, "max_difficulty": 4}}, "scope.max_difficulty"),
+    ({"scope": {"min_difficulty": 0, "max_difficulty": 9}}, "scope.min_difficulty"),
+    ({"scope": {"persona": "personas/ruth", "min_difficulty": 4, "max_difficulty": 5}}, "scope.min_difficulty"),
+    ({"scope": {"persona": "ruth"}}, "scope.persona"),
+    ({"scope": {"colour": "red"}}, "scope"),
+    ({"scope": {"min_difficulty": "high"}}, "scope.min_difficulty"),
+])
+def test_a_malformed_structured_patch_is_dropped_naming_its_field(change, field):
+    proposals = refinements_of(answer({**STYLE_EDIT, **change}, BAN), FINDINGS, [], 5)
+    assert [r.operation for r in proposals.refinements] == [PatchOperation.BAN_PHRASE]
+    (dropped,) = proposals.dropped
+    assert (dropped.reason, dropped.field) == ("INVALID_PATCH", f"refinements[0].{field}"), dropped.description
+
+
+def test_the_refinements_prompt_is_a_versioned_file_taking_exactly_what_the_engine_fills_in():
+    assert REFINEMENTS_PROMPT.rsplit(".", 2)[-2].startswith("v") and (PROMPTS / REFINEMENTS_PROMPT).is_file()
+    fields = {field for _, field, _, _ in string.Formatter().parse(prompt_text(REFINEMENTS_PROMPT)) if field}
+    assert fields == {"limit", "targets", "operations", "parts", "edits", "text_chars", "words"}
+
+
+def test_the_refinements_request_shows_the_flagged_personas_prompt_and_the_candidates_turns():
+    brief = PersonaBrief("personas/olga", "archetypes/owl", 4, "You are Olga. " + "x" * 9000, "Owls weigh evidence.",
+                         "Tells long stories.", ("sceptical",), ("Prove it.",))
+    quote = EvidenceQuote("corpusAudits/a1", "Well, let me tell you about our setup...", 4,
+                          "How do you report today?", "personas/olga")
+    findings = [replace(FINDINGS[1], evidence_quotes=(quote,))]
+    system, user = refinements_request(findings, [], 3, [brief])
+    sent = json.loads(user)
+    (persona,) = sent["personas"]
+    assert persona["rendered_prompt"] == brief.rendered_prompt[:MAX_RENDERED_PROMPT_CHARS]
+    assert (persona["communication_style"], persona["archetype_guidance"]) == ("Tells long stories.",
+                                                                               "Owls weigh evidence.")
+    (exchange,) = sent["findings"][0]["evidence_quotes"]
+    assert (exchange["candidate_text"], exchange["text"]) == ("How do you report today?", quote.text)
+    assert "at most 3" in system and "PROMPT_PART_COMMUNICATION_STYLE" in system
+
+
+@pytest.mark.parametrize("data", [{}, {"refinements": {"r1": LENGTH}}])
 def test_a_wrong_shape_is_an_invalid_answer(data):
     with pytest.raises(EngineFailure) as caught:
         refinements_of(data, FINDINGS, [], 5)

@@ -4,11 +4,13 @@ evolution run with scripted engines."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from calls.persona_audit import FlagReason
-from learning_svc.domain.evolution import CorpusAudit, Engine, flag_reason_name, generate_refinements
+from learning_svc.adapters.local_engine import LocalLearningEngine
+from learning_svc.domain.evolution import CorpusAudit, Engine, Proposals, flag_reason_name, generate_refinements
 from learning_svc.domain.modules import TrainingEventSource
 from learning_svc.domain.patches import (
     PatchAction,
@@ -18,6 +20,7 @@ from learning_svc.domain.patches import (
     PatchState,
     PatchTarget,
 )
+from learning_svc.domain.simulation import SimulatedPersona
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import STAGES, Evolution, OpenAILimits
 from learning_svc.service_layer.patches import Patches
@@ -29,7 +32,10 @@ from svckit.records import to_record
 from svckit.usecase import Mutation
 from tests.builders import caller
 from tests.unit.learning_fakes import FakePersonas, FakeUnitsOfWork, LearningTables, ScriptedEngine
-from tests.unit.test_learning_evolution import RAMBLER, findings_for, owl_22, summary
+from tests.unit.test_learning_evolution import RAMBLER, findings_for, owl_22, rambler_calls, summary
+
+# Of the corpus audits' difficulty, which the owl length range is scoped to.
+OWL_4 = replace(RAMBLER, difficulty=4)
 
 TOKENS = PageTokens.from_secret("test")
 OPERATOR = caller("admin", subject="operator@example.com")
@@ -111,7 +117,7 @@ def evolution_of(units: FakeUnitsOfWork, local: ScriptedEngine, openai: Scripted
                  personas: FakePersonas | None = None, openai_limits: OpenAILimits | None = None) -> Evolution:
     for audit in owl_22():
         units.tables.audits[audit.name.rsplit("/", 1)[1]] = stored(audit)
-    return Evolution(units, Corpus(units, TOKENS), personas or FakePersonas(RAMBLER), local, openai, openai_limits)
+    return Evolution(units, Corpus(units, TOKENS), personas or FakePersonas(OWL_4), local, openai, openai_limits)
 
 
 def owl_refinements() -> Sequence:
@@ -140,8 +146,10 @@ async def test_an_evolution_run_writes_the_refinement_its_simulated_calls_pass_a
         == ["STAGE_STATE_SUCCEEDED"] * 5
     assert final["generate_refinements"]["engine"] == Engine.LOCAL
     assert [result["passed"] for result in final["validate"]["results"]] == [True]
-    ((baseline_rules, patched_rules),) = local.simulated_rules
-    assert baseline_rules == () and len(patched_rules) == 1  # with and without the refinement
+    # With and without the refinement: on the flawed personas, then on the one persona it reaches, alone.
+    (baseline_rules, patched_rules), side_effect_rules = local.simulated_rules
+    assert baseline_rules == () and len(patched_rules) == 1 and side_effect_rules == (baseline_rules, patched_rules)
+    assert [effect["persona"] for effect in final["validate"]["results"][0]["side_effects"]] == [OWL_4.persona]
     (patch,) = units.tables.patches.values()
     assert final["apply"] == {"patches": [patch.name], "rejected_refinement_ids": [],
                               "awaiting_approval": [patch.name], "engine": Engine.LOCAL,
@@ -232,7 +240,7 @@ async def test_a_caller_of_no_organization_creates_nothing_and_sees_nothing(unit
 
 async def test_an_evolution_run_works_with_the_corpus_patches_and_personas_of_its_organization(units):
     local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
-    personas = FakePersonas(RAMBLER)
+    personas = FakePersonas(OWL_4)
     evolution = evolution_of(units, local, personas=personas)
 
     elsewhere, _ = await run(evolution, ELSEWHERE.organization, auto_apply=True)
@@ -242,3 +250,52 @@ async def test_an_evolution_run_works_with_the_corpus_patches_and_personas_of_it
     (patch,) = units.tables.patches.values()
     assert final["apply"]["patches"] == [patch.name]
     assert units.of(ELSEWHERE.organization).patches == {}
+
+
+# A difficulty-1 owl of the catalogue: friendly and orderly, 15-35 words per turn is its own target.
+AARON = SimulatedPersona(
+    persona="personas/aaron-kim", display_name="Aaron Kim", archetype="archetypes/owl", difficulty=1,
+    blueprint="BLUEPRINT_SALES", personality_traits=("methodical", "polite", "thorough"),
+    communication_style="Friendly and orderly; works through his questionnaire one item at a time, thanks you for "
+                        "clear answers, and explains why he is asking.",
+    objection_patterns=("How will you measure that?",))
+
+
+class ArchetypeWideRanges(LocalLearningEngine):
+    """The local engine, but its length ranges are told to every persona of the archetype, as a model may propose."""
+
+    async def refinements(self, findings, active, limit, briefs) -> Proposals:
+        proposals = await super().refinements(findings, active, limit, briefs)
+        return Proposals(tuple(replace(r, operation=PatchOperation.CHANGE_LENGTH_RANGE, part=None, edit=None,
+                                       scope=None) for r in proposals.refinements))
+
+
+async def evolve_the_rambler(units: FakeUnitsOfWork, engine: LocalLearningEngine) -> dict:
+    for audit in rambler_calls():
+        units.tables.audits[audit.name.rsplit("/", 1)[1]] = stored(audit)
+    evolution = Evolution(units, Corpus(units, TOKENS), FakePersonas(RAMBLER, AARON), engine)
+    final, _ = await run(evolution)
+    return final
+
+
+async def test_a_patch_that_fixes_one_persona_but_breaks_another_it_reaches_is_refused_naming_it(units):
+    final = await evolve_the_rambler(units, ArchetypeWideRanges())
+    (result,) = final["validate"]["results"]
+    effects = {effect["persona"]: effect for effect in result["side_effects"]}
+    # The rambler's brevity rose, but the difficulty-1 owl now answers far under its own 15-35 words.
+    assert not result["passed"] and "brevity went from" in result["explanation"]
+    assert "words_per_turn" in effects[AARON.persona]["regressed"] and not effects[RAMBLER.persona]["regressed"]
+    assert "personas/aaron-kim (difficulty 1): " in result["explanation"], result["explanation"]
+    assert "words per turn" in result["explanation"] and "(its target 15-35)" in result["explanation"]
+    assert effects[AARON.persona]["patched"]["avg_words_per_turn"] < 15 <= effects[AARON.persona]["baseline"][
+        "avg_words_per_turn"]
+    assert final["apply"]["rejected_refinement_ids"] == ["r1"] and not units.tables.patches
+
+
+async def test_the_local_engine_scopes_the_range_to_the_flawed_difficulty_and_it_passes(units):
+    final = await evolve_the_rambler(units, LocalLearningEngine())
+    (refinement,) = final["generate_refinements"]["refinements"]
+    assert refinement["scope"] == {"persona": "", "min_difficulty": 5, "max_difficulty": 5}
+    (result,) = final["validate"]["results"]
+    assert result["passed"], result["explanation"]
+    assert [(e["persona"], e["regressed"]) for e in result["side_effects"]] == [(RAMBLER.persona, [])]

@@ -356,3 +356,16 @@ def test_minimal_answers_to_open_questions() -> None:
     ), GUARDED)
     assert flagged(audit, FlagReason.MINIMAL_ANSWER) == [2, 4]  # "Maybe." answers a closed question
     assert audit.scores.brevity <= 6
+
+
+def test_a_flagged_quote_keeps_what_the_candidate_said_before_it() -> None:
+    turns = dialogue(
+        "Thanks for making time today. What made you take the call?",
+        "We have about eighty thousand set aside, I sign off myself, and it has to be decided by the end of Q3.",
+    )
+    (quote,) = [q for q in audit_persona(turns, GUARDED).flagged_quotes if q.reason == FlagReason.EARLY_DISCLOSURE]
+    assert quote.candidate_text == "Thanks for making time today. What made you take the call?"
+    # A persona that speaks first has no candidate turn before it.
+    opening = [Turn(1, Role.ASSISTANT, "We have about eighty thousand set aside and I sign off myself."),
+               Turn(2, Role.USER, "Good to know.")]
+    assert {q.candidate_text for q in audit_persona(opening, GUARDED).flagged_quotes} == {""}

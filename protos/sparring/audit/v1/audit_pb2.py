@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsparring/audit/v1/audit.proto\x12\x11sparring.audit.v1\"r\n\x0c\x46laggedQuote\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x06reason\x18\x02 \x01(\x0e\x32\x1d.sparring.audit.v1.FlagReason\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\x03\"r\n\x0b\x41uditScores\x12\x0f\n\x07\x62revity\x18\x01 \x01(\x05\x12\x14\n\x0c\x61uthenticity\x18\x02 \x01(\x05\x12\x13\n\x0b\x63onsistency\x18\x03 \x01(\x05\x12\x17\n\x0f\x65nthusiasm_leak\x18\x04 \x01(\x05\x12\x0e\n\x06pacing\x18\x05 \x01(\x05\"1\n\tWordRange\x12\x11\n\tmin_words\x18\x01 \x01(\x05\x12\x11\n\tmax_words\x18\x02 \x01(\x05*\xaf\x03\n\nFlagReason\x12\x1b\n\x17\x46LAG_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46LAG_REASON_TOO_LONG\x10\x01\x12\x1f\n\x1b\x46LAG_REASON_ENTHUSIASM_LEAK\x10\x02\x12 \n\x1c\x46LAG_REASON_OUT_OF_CHARACTER\x10\x03\x12\x1c\n\x18\x46LAG_REASON_INCONSISTENT\x10\x04\x12\x16\n\x12\x46LAG_REASON_PACING\x10\x05\x12\x15\n\x11\x46LAG_REASON_OTHER\x10\x06\x12 \n\x1c\x46LAG_REASON_EARLY_DISCLOSURE\x10\x32\x12\x1d\n\x19\x46LAG_REASON_NO_RESISTANCE\x10\x33\x12\x1c\n\x18\x46LAG_REASON_UNRESPONSIVE\x10\x34\x12\x1a\n\x16\x46LAG_REASON_REPETITION\x10\x35\x12$\n FLAG_REASON_CONTRADICTS_SCENARIO\x10\x36\x12\x19\n\x15\x46LAG_REASON_HOSTILITY\x10\x37\x12\x1e\n\x1a\x46LAG_REASON_MINIMAL_ANSWER\x10\x38\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsparring/audit/v1/audit.proto\x12\x11sparring.audit.v1\"\x8b\x01\n\x0c\x46laggedQuote\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x06reason\x18\x02 \x01(\x0e\x32\x1d.sparring.audit.v1.FlagReason\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\x03\x12\x17\n\x0e\x63\x61ndidate_text\x18\xa0\x01 \x01(\t\"r\n\x0b\x41uditScores\x12\x0f\n\x07\x62revity\x18\x01 \x01(\x05\x12\x14\n\x0c\x61uthenticity\x18\x02 \x01(\x05\x12\x13\n\x0b\x63onsistency\x18\x03 \x01(\x05\x12\x17\n\x0f\x65nthusiasm_leak\x18\x04 \x01(\x05\x12\x0e\n\x06pacing\x18\x05 \x01(\x05\"1\n\tWordRange\x12\x11\n\tmin_words\x18\x01 \x01(\x05\x12\x11\n\tmax_words\x18\x02 \x01(\x05*\xaf\x03\n\nFlagReason\x12\x1b\n\x17\x46LAG_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46LAG_REASON_TOO_LONG\x10\x01\x12\x1f\n\x1b\x46LAG_REASON_ENTHUSIASM_LEAK\x10\x02\x12 \n\x1c\x46LAG_REASON_OUT_OF_CHARACTER\x10\x03\x12\x1c\n\x18\x46LAG_REASON_INCONSISTENT\x10\x04\x12\x16\n\x12\x46LAG_REASON_PACING\x10\x05\x12\x15\n\x11\x46LAG_REASON_OTHER\x10\x06\x12 \n\x1c\x46LAG_REASON_EARLY_DISCLOSURE\x10\x32\x12\x1d\n\x19\x46LAG_REASON_NO_RESISTANCE\x10\x33\x12\x1c\n\x18\x46LAG_REASON_UNRESPONSIVE\x10\x34\x12\x1a\n\x16\x46LAG_REASON_REPETITION\x10\x35\x12$\n FLAG_REASON_CONTRADICTS_SCENARIO\x10\x36\x12\x19\n\x15\x46LAG_REASON_HOSTILITY\x10\x37\x12\x1e\n\x1a\x46LAG_REASON_MINIMAL_ANSWER\x10\x38\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sparring.audit.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FLAGREASON']._serialized_start=336
-  _globals['_FLAGREASON']._serialized_end=767
-  _globals['_FLAGGEDQUOTE']._serialized_start=52
-  _globals['_FLAGGEDQUOTE']._serialized_end=166
-  _globals['_AUDITSCORES']._serialized_start=168
-  _globals['_AUDITSCORES']._serialized_end=282
-  _globals['_WORDRANGE']._serialized_start=284
-  _globals['_WORDRANGE']._serialized_end=333
+  _globals['_FLAGREASON']._serialized_start=362
+  _globals['_FLAGREASON']._serialized_end=793
+  _globals['_FLAGGEDQUOTE']._serialized_start=53
+  _globals['_FLAGGEDQUOTE']._serialized_end=192
+  _globals['_AUDITSCORES']._serialized_start=194
+  _globals['_AUDITSCORES']._serialized_end=308
+  _globals['_WORDRANGE']._serialized_start=310
+  _globals['_WORDRANGE']._serialized_end=359
 # @@protoc_insertion_point(module_scope)

@@ -110,6 +110,7 @@ class FlaggedQuote(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     EXPLANATION_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
+    CANDIDATE_TEXT_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The persona's words, at most 500 characters (cut with "..." if longer)."""
     reason: Global___FlagReason.ValueType
@@ -117,6 +118,10 @@ class FlaggedQuote(_message.Message):
     """Why, in a sentence, e.g. "31 words; target 8-12"."""
     sequence: _builtins.int
     """The message it came from (its sequence in the session)."""
+    candidate_text: _builtins.str
+    """What the candidate said just before it (the last candidate turn), at most
+    500 characters; empty when the persona spoke first.
+    """
     def __init__(
         self,
         *,
@@ -124,10 +129,11 @@ class FlaggedQuote(_message.Message):
         reason: Global___FlagReason.ValueType = ...,
         explanation: _builtins.str = ...,
         sequence: _builtins.int = ...,
+        candidate_text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "reason", b"reason", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_text", b"candidate_text", "explanation", b"explanation", "reason", b"reason", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

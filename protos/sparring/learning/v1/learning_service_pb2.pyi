@@ -1046,21 +1046,29 @@ class EvidenceQuote(_message.Message):
     AUDIT_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
+    CANDIDATE_TEXT_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
     audit: _builtins.str
     """"corpusAudits/{audit_id}"."""
     text: _builtins.str
     sequence: _builtins.int
     """Sequence of the message in the audited session."""
+    candidate_text: _builtins.str
+    """What the candidate said just before the quoted turn."""
+    persona: _builtins.str
+    """The audited persona, "personas/{persona_id}"."""
     def __init__(
         self,
         *,
         audit: _builtins.str = ...,
         text: _builtins.str = ...,
         sequence: _builtins.int = ...,
+        candidate_text: _builtins.str = ...,
+        persona: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "candidate_text", b"candidate_text", "persona", b"persona", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1084,6 +1092,8 @@ class Finding(_message.Message):
     CONSIDERED_AUDIT_COUNT_FIELD_NUMBER: _builtins.int
     EVIDENCE_AUDITS_FIELD_NUMBER: _builtins.int
     EVIDENCE_QUOTES_FIELD_NUMBER: _builtins.int
+    MIN_DIFFICULTY_FIELD_NUMBER: _builtins.int
+    MAX_DIFFICULTY_FIELD_NUMBER: _builtins.int
     finding_id: _builtins.str
     """Unique within the run, e.g. "f1"."""
     archetype: _builtins.str
@@ -1103,6 +1113,12 @@ class Finding(_message.Message):
     affected_audit_count: _builtins.int
     """Audits showing the pattern, out of audits considered (the "4 of 7")."""
     considered_audit_count: _builtins.int
+    min_difficulty: _builtins.int
+    """The lowest and highest difficulty of the affected audits' personas (0 when
+    they name none; for verbosity, the difficulties whose own target is the
+    finding's): a refinement of the local engine is scoped to this range.
+    """
+    max_difficulty: _builtins.int
     @_builtins.property
     def evidence_audits(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The audits behind it, "corpusAudits/{audit_id}", at most 50."""
@@ -1126,10 +1142,12 @@ class Finding(_message.Message):
         considered_audit_count: _builtins.int = ...,
         evidence_audits: _abc.Iterable[_builtins.str] | None = ...,
         evidence_quotes: _abc.Iterable[Global___EvidenceQuote] | None = ...,
+        min_difficulty: _builtins.int = ...,
+        max_difficulty: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_audit_count", b"affected_audit_count", "archetype", b"archetype", "considered_audit_count", b"considered_audit_count", "evidence_audits", b"evidence_audits", "evidence_quotes", b"evidence_quotes", "finding_id", b"finding_id", "kind", b"kind", "observed_value", b"observed_value", "phrase", b"phrase", "summary", b"summary", "target_max", b"target_max", "target_min", b"target_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_audit_count", b"affected_audit_count", "archetype", b"archetype", "considered_audit_count", b"considered_audit_count", "evidence_audits", b"evidence_audits", "evidence_quotes", b"evidence_quotes", "finding_id", b"finding_id", "kind", b"kind", "max_difficulty", b"max_difficulty", "min_difficulty", b"min_difficulty", "observed_value", b"observed_value", "phrase", b"phrase", "summary", b"summary", "target_max", b"target_max", "target_min", b"target_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1151,6 +1169,10 @@ class Refinement(_message.Message):
     FINDING_IDS_FIELD_NUMBER: _builtins.int
     RATIONALE_FIELD_NUMBER: _builtins.int
     SUPERSEDES_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    EDIT_FIELD_NUMBER: _builtins.int
+    FIND_TEXT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     """Unique within the run, e.g. "r1"."""
     archetype: _builtins.str
@@ -1167,6 +1189,12 @@ class Refinement(_message.Message):
     """Why this change, in a sentence."""
     supersedes: _builtins.str
     """The ACTIVE patch it would replace, "patches/{patch_id}", if any."""
+    part: Global___PromptPart.ValueType
+    """PATCH_OPERATION_EDIT_PART: the named part edited, how, the passage or item
+    edited (REPLACE and REMOVE) and the personas reached, as in PromptPatch.
+    """
+    edit: Global___PartEdit.ValueType
+    find_text: _builtins.str
     @_builtins.property
     def words_per_turn(self) -> _audit_pb2.WordRange:
         """CHANGE_LENGTH_RANGE: the new range."""
@@ -1175,6 +1203,8 @@ class Refinement(_message.Message):
     def finding_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The findings that motivated it (finding_id values of this run)."""
 
+    @_builtins.property
+    def scope(self) -> Global___PatchScope: ...
     def __init__(
         self,
         *,
@@ -1188,14 +1218,55 @@ class Refinement(_message.Message):
         finding_ids: _abc.Iterable[_builtins.str] | None = ...,
         rationale: _builtins.str = ...,
         supersedes: _builtins.str = ...,
+        part: Global___PromptPart.ValueType = ...,
+        edit: Global___PartEdit.ValueType = ...,
+        find_text: _builtins.str = ...,
+        scope: Global___PatchScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["words_per_turn", b"words_per_turn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "words_per_turn", b"words_per_turn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "finding_ids", b"finding_ids", "operation", b"operation", "phrase", b"phrase", "rationale", b"rationale", "refinement_id", b"refinement_id", "supersedes", b"supersedes", "target", b"target", "text", b"text", "words_per_turn", b"words_per_turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "edit", b"edit", "find_text", b"find_text", "finding_ids", b"finding_ids", "operation", b"operation", "part", b"part", "phrase", b"phrase", "rationale", b"rationale", "refinement_id", b"refinement_id", "scope", b"scope", "supersedes", b"supersedes", "target", b"target", "text", b"text", "words_per_turn", b"words_per_turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Refinement: _TypeAlias = Refinement  # noqa: Y015
+
+@_typing.final
+class DroppedRefinement(_message.Message):
+    """A refinement the model proposed that failed the checks a PromptPatch of the
+    API gets: dropped, never stored.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROPOSED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    proposed: _builtins.str
+    """What was proposed, as JSON, cut to at most 1000 characters."""
+    reason: _builtins.str
+    """Why, as an ErrorInfo reason would say it, e.g. "INVALID_PATCH",
+    "UNKNOWN_FINDING", "TARGET_TEXT_ABSENT".
+    """
+    field: _builtins.str
+    """The field at fault, e.g. "patch.part"."""
+    description: _builtins.str
+    def __init__(
+        self,
+        *,
+        proposed: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        field: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "field", b"field", "proposed", b"proposed", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DroppedRefinement: _TypeAlias = DroppedRefinement  # noqa: Y015
 
 @_typing.final
 class SimulationSummary(_message.Message):
@@ -1208,6 +1279,7 @@ class SimulationSummary(_message.Message):
     AVG_WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
     FLAGGED_QUOTES_PER_CALL_FIELD_NUMBER: _builtins.int
     CALL_SCORES_FIELD_NUMBER: _builtins.int
+    CALL_WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
     calls: _builtins.int
     """Calls simulated."""
     avg_words_per_turn: _builtins.float
@@ -1223,6 +1295,10 @@ class SimulationSummary(_message.Message):
         pair up for the validation's sign test.
         """
 
+    @_builtins.property
+    def call_words_per_turn(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Each call's mean words per persona turn, in seed order."""
+
     def __init__(
         self,
         *,
@@ -1231,10 +1307,11 @@ class SimulationSummary(_message.Message):
         avg_words_per_turn: _builtins.float = ...,
         flagged_quotes_per_call: _builtins.float = ...,
         call_scores: _abc.Iterable[Global___AuditScoreMeans] | None = ...,
+        call_words_per_turn: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "call_scores", b"call_scores", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_words_per_turn", b"avg_words_per_turn", "call_scores", b"call_scores", "call_words_per_turn", b"call_words_per_turn", "calls", b"calls", "flagged_quotes_per_call", b"flagged_quotes_per_call", "scores", b"scores"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1255,6 +1332,7 @@ class ValidationResult(_message.Message):
     ENGINE_FIELD_NUMBER: _builtins.int
     P_VALUE_FIELD_NUMBER: _builtins.int
     FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    SIDE_EFFECTS_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     score_gain: _builtins.float
     """Patched minus baseline on the score the refinement targets."""
@@ -1279,6 +1357,14 @@ class ValidationResult(_message.Message):
     def patched(self) -> Global___SimulationSummary:
         """The same calls (same simulated candidate and seeds) with the patch applied."""
 
+    @_builtins.property
+    def side_effects(self) -> _containers.RepeatedCompositeFieldContainer[Global___PersonaSideEffect]:
+        """A refinement that passed on the flawed personas is played again on every
+        persona its scope reaches (at most 20 of its archetype), each alone, with and
+        without it, by the local stand-in: one entry per persona. Any regressed
+        dimension on any of them refuses it.
+        """
+
     def __init__(
         self,
         *,
@@ -1291,14 +1377,61 @@ class ValidationResult(_message.Message):
         engine: Global___Engine.ValueType = ...,
         p_value: _builtins.float = ...,
         fallback_reason: _builtins.str = ...,
+        side_effects: _abc.Iterable[Global___PersonaSideEffect] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain", "side_effects", b"side_effects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ValidationResult: _TypeAlias = ValidationResult  # noqa: Y015
+
+@_typing.final
+class PersonaSideEffect(_message.Message):
+    """What a refinement does to one persona it reaches (validate stage)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    DIFFICULTY_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    PATCHED_FIELD_NUMBER: _builtins.int
+    REGRESSED_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}"."""
+    difficulty: _builtins.int
+    @_builtins.property
+    def baseline(self) -> Global___SimulationSummary:
+        """The persona's calls without the refinement, and with it (same seeds)."""
+
+    @_builtins.property
+    def patched(self) -> Global___SimulationSummary: ...
+    @_builtins.property
+    def regressed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The dimensions significantly worse with it (one-sided sign test per
+        dimension over the seed pairs, p < 0.05): audit score names ("brevity",
+        "authenticity", "consistency", "enthusiasm_leak", "pacing"), and
+        "words_per_turn" when the calls move further outside the persona's own
+        target words per turn.
+        """
+
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        difficulty: _builtins.int = ...,
+        baseline: Global___SimulationSummary | None = ...,
+        patched: Global___SimulationSummary | None = ...,
+        regressed: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "difficulty", b"difficulty", "patched", b"patched", "persona", b"persona", "regressed", b"regressed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonaSideEffect: _TypeAlias = PersonaSideEffect  # noqa: Y015
 
 @_typing.final
 class AnalyzeCorpusStage(_message.Message):
@@ -1370,6 +1503,7 @@ class GenerateRefinementsStage(_message.Message):
     REFINEMENTS_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
     FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    DROPPED_REFINEMENTS_FIELD_NUMBER: _builtins.int
     engine: Global___Engine.ValueType
     """What wrote the refinements."""
     fallback_reason: _builtins.str
@@ -1380,6 +1514,10 @@ class GenerateRefinementsStage(_message.Message):
     def status(self) -> Global___StageStatus: ...
     @_builtins.property
     def refinements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Refinement]: ...
+    @_builtins.property
+    def dropped_refinements(self) -> _containers.RepeatedCompositeFieldContainer[Global___DroppedRefinement]:
+        """The model's proposals that failed their checks."""
+
     def __init__(
         self,
         *,
@@ -1387,10 +1525,11 @@ class GenerateRefinementsStage(_message.Message):
         refinements: _abc.Iterable[Global___Refinement] | None = ...,
         engine: Global___Engine.ValueType = ...,
         fallback_reason: _builtins.str = ...,
+        dropped_refinements: _abc.Iterable[Global___DroppedRefinement] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "fallback_reason", b"fallback_reason", "refinements", b"refinements", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_refinements", b"dropped_refinements", "engine", b"engine", "fallback_reason", b"fallback_reason", "refinements", b"refinements", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
