@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 import asyncpg
 from prometheus_client import Counter, Histogram
 
+from guardrails.check_log import GuardrailCheck
 from svckit.notify import libpq_url
 from transcript_svc.adapters.channels import OUTBOX_CHANNEL
+from transcript_svc.adapters.guardrail_check_store import INSERT_CHECKS, insert_arguments
 from transcript_svc.domain.model import Outcome, Utterance, analysis_due
 
 log = logging.getLogger("transcript.group_commit")
@@ -41,6 +43,8 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
 )
 MESSAGES_STORED = Counter("sparring_transcript_messages_stored_total", "Utterances committed (duplicates excluded).")
+CHECKS_LOGGED = Counter("sparring_transcript_ingest_checks_logged_total",
+                        "Guardrail checks of stored utterances (personal data, output filters) logged with them.")
 TRIGGERS_ENQUEUED = Counter("sparring_transcript_triggers_enqueued_total", "Analysis requests written to the outbox.")
 COMMIT_FAILURES = Counter(
     "sparring_transcript_commit_failures_total",
@@ -82,6 +86,7 @@ class _Pending:
     session_id: str
     utterance: Utterance
     epoch: int
+    checks: tuple[GuardrailCheck, ...] = ()
     future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -189,11 +194,12 @@ class GroupCommitter:
         if self._connection is not None:
             self._connection.terminate()
 
-    async def submit(self, organization: str, session_id: str, utterance: Utterance,
-                     epoch: int = 0) -> asyncio.Future[Outcome]:
-        """Queues an utterance of the stream ``epoch``; the returned future gives its ``Outcome`` once
-        committed, or the error that kept it from being committed."""
-        pending = _Pending(organization, session_id, utterance, epoch)
+    async def submit(self, organization: str, session_id: str, utterance: Utterance, epoch: int = 0,
+                     checks: tuple[GuardrailCheck, ...] = ()) -> asyncio.Future[Outcome]:
+        """Queues an utterance of the stream ``epoch`` with the guardrail checks made of it (logged in the same
+        transaction, if it is stored); the returned future gives its ``Outcome`` once committed, or the error that
+        kept it from being committed."""
+        pending = _Pending(organization, session_id, utterance, epoch, checks)
         await self._queue.put(pending)
         return pending.future
 
@@ -342,11 +348,17 @@ class GroupCommitter:
             written = await _insert(connection, unique)
             stored = await _stored_content(connection, unique, written)
             triggers = await _advance(connection, written)
+            # Only the checks of what this group stored: a resent utterance was logged when it was first stored.
+            checks = [check for p in unique if (*p.session, p.utterance.sequence) in written.inserted
+                      for check in p.checks]
+            if checks:
+                await connection.execute(INSERT_CHECKS, *insert_arguments(checks))
         outcomes = [_outcome(p, first[(*p.session, p.utterance.sequence)], written, stored) for p in batch]
         GROUP_SIZE.observe(len(batch))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
         MESSAGES_STORED.inc(len(written.inserted))
         TRIGGERS_ENQUEUED.inc(triggers)
+        CHECKS_LOGGED.inc(len(checks))
         return outcomes
 
 

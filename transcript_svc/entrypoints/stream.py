@@ -30,6 +30,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from guardrails.check_log import CheckScope
 from svckit.context import current_call
 from svckit.decoding import UndecodableRequest
 from svckit.errors import (
@@ -131,8 +132,10 @@ class StreamSessionHandler:
                 max_in_flight=self._max_in_flight,
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
+            checks = CheckScope(caller.organization, session_id, grant.session.persona, policy.name,
+                                policy.revision, caller.subject)
             recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
-                                              grant.session.last_sequence, protect, screen_persona)
+                                              grant.session.last_sequence, protect, screen_persona, checks)
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:

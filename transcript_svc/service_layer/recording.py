@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime
 
+from guardrails.check_log import CheckScope
 from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
 from transcript_svc.domain.model import Outcome, Role, Utterance
-from transcript_svc.service_layer.pii import Protect, as_said
+from transcript_svc.service_layer.pii import Guarded, Protect, as_said
 from transcript_svc.service_layer.ports import UtteranceCommitter
 
 
@@ -20,16 +22,19 @@ class Recording:
         self._committer = committer
 
     def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int,
-               protect: Protect, screen_persona: Protect = as_said) -> StreamRecorder:
+               protect: Protect, screen_persona: Protect = as_said,
+               checks: CheckScope | None = None) -> StreamRecorder:
         """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored,
-        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's."""
+        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's, and logging what
+        they found in ``checks``' scope."""
         return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence, protect,
-                              screen_persona)
+                              screen_persona, checks)
 
 
 class StreamRecorder:
     def __init__(self, committer: UtteranceCommitter, organization: str, session_id: str, epoch: int,
-                 last_durable_sequence: int, protect: Protect, screen_persona: Protect = as_said) -> None:
+                 last_durable_sequence: int, protect: Protect, screen_persona: Protect = as_said,
+                 checks: CheckScope | None = None) -> None:
         self._committer = committer
         self._organization = organization
         self._session_id = session_id
@@ -37,6 +42,7 @@ class StreamRecorder:
         self._highest = last_durable_sequence  # the highest sequence stored or handed to the commit
         self._protect = protect
         self._screen_persona = screen_persona
+        self._checks = checks
 
     async def record(self, utterance: Utterance) -> asyncio.Future[Outcome]:
         """Hands the utterance to the group commit (waiting while its queue is full); the future settles with
@@ -46,11 +52,17 @@ class StreamRecorder:
             raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
                                      reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
         self._highest = max(self._highest, utterance.sequence)
-        said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else utterance.text
-        text = self._protect(said)
-        if text is not utterance.text:
-            utterance = dataclasses.replace(utterance, text=text)
-        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
+        said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else Guarded(utterance.text)
+        protected = self._protect(said.text)
+        if protected.text is not utterance.text:
+            utterance = dataclasses.replace(utterance, text=protected.text)
+        findings = said.findings + protected.findings
+        if not (findings and self._checks):  # most utterances: nothing found, nothing to log
+            return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
+        subject, now = f"sessions/{self._session_id}/messages/{utterance.sequence}", datetime.now(UTC)
+        # Logged as stored: a blocked turn as its marker, personal data as handled.
+        checks = tuple(self._checks.record(finding, utterance.text, subject, now) for finding in findings)
+        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch, checks)
 
 
 async def acknowledged_as_duplicate(sequence: int, commit: asyncio.Future[Outcome]) -> bool:

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
+from guardrails.check_log import CheckScope, GuardrailCheck, preflight_finding
 from svckit.errors import (
     Aborted,
     AlreadyExists,
+    DomainError,
     EtagMismatch,
     FailedPrecondition,
     FieldViolation,
@@ -56,6 +58,21 @@ DEFAULT_MESSAGE_PAGE = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class PreflightRefused(Exception):
+    """A command the safety policy refused: the status it gets, and the check to log once nothing else is."""
+
+    def __init__(self, error: DomainError, check: GuardrailCheck) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.check = check
+
+
+def command_input(command: Command) -> str:
+    """What the check log keeps of a command: its action and what it says."""
+    said = command.text or command.label or (str(command.new_difficulty) if command.new_difficulty else "")
+    return f"{command.type.name}: {said}" if said else command.type.name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,8 +330,9 @@ class Transcripts:
             if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
-            approval = await self._preflight(uow, organization, session, command,
-                                             mutation.caller.principal.subject)
+            approval, check = await self._preflight(uow, organization, session, command,
+                                                    mutation.caller.principal.subject)
+            await uow.guardrail_checks.add(check)  # logged with the command it let through or held
             if approval is not None:  # held, not sent, until a person decides
                 held, request = approval
                 await uow.commands.add(organization, held)
@@ -325,28 +343,38 @@ class Transcripts:
             await uow.announce.command_sent(organization, session_id, command.id)
             return command
 
-        async with self.uow() as uow:
-            stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
-            await uow.commit()
+        try:
+            async with self.uow() as uow:
+                stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
+                await uow.commit()
+        except PreflightRefused as refused:
+            # Nothing of the refused command was stored; its refusal, now certain, is logged on its own.
+            async with self.uow() as uow:
+                await uow.guardrail_checks.add(refused.check)
+                await uow.commit()
+            raise refused.error from None
         return stored
 
     async def _preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
-                         requester: str) -> tuple[Command, Approval] | None:
-        """Refuses the command if the persona's safety policy does not let it be taken now; if the policy wants a
-        person's approval first, the command as held and the approval it waits for."""
+                         requester: str) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
+        """Refuses the command (``PreflightRefused``) if the persona's safety policy does not let it be taken now;
+        if the policy wants a person's approval first, the command as held and the approval it waits for. With the
+        check to log."""
         started = time.perf_counter()
         policy = await self._policies.in_force(organization, session.persona)
         action = SafetyAction[command.type.name]
         recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
         refusal = preflight(action, policy.actions, recent, command.create_time)
         PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
+        check = CheckScope(organization, session.id, session.persona, policy.name, policy.revision, requester).record(
+            preflight_finding(refusal), command_input(command), command.resource_name, command.create_time)
         if refusal is not None and refusal.kind is RefusalKind.APPROVAL_REQUIRED:
             APPROVALS.labels("requested").inc()
             return held_for_approval(command, refusal.rule, policy.name, policy.revision, requester,
-                                     self._approval_ttl)
+                                     self._approval_ttl), check
         if refusal is not None:
-            raise refusal_error(refusal, action, policy)
-        return None
+            raise PreflightRefused(refusal_error(refusal, action, policy), check)
+        return None, check
 
     async def get_command(self, caller: Principal, session_id: str, command_id: str) -> Command:
         async with self.read() as uow:
