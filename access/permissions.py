@@ -149,6 +149,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _ANALYSIS + "ApplySuggestion": _rule(INTERVIEWER, mutating=True, note="interviewers: only their own sessions"),
     _ANALYSIS + "DismissSuggestion": _rule(INTERVIEWER, mutating=True, note="interviewers: only their own sessions"),
     _ANALYSIS + "AuditSession": _rule(SERVICE, mutating=True),
+    _ANALYSIS + "RecordSessionRisk": _rule(SERVICE, mutating=True, note="the transcript service, as its guardrail "
+                                                                        "checks add to a session's risk"),
     _ANALYSIS + "GetPersonaAudit": _rule(AUTHOR, ANALYST, SERVICE),
     _ANALYSIS + "ListPersonaAudits": _rule(AUTHOR, ANALYST, SERVICE),
     # Learning: the audit corpus, evolution, patches, feedback, runs, experiments

@@ -29,6 +29,7 @@ from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.session_access import SessionAccess
+from analysis_svc.service_layer.session_risks import SessionRisks
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.switching_rules import SwitchingRules
 from analysis_svc.service_layer.watchers import Watchers
@@ -84,7 +85,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     personas = PersonaProfiles(persona_link, settings.transcript_timeout_seconds)
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine),
                     analyses)
-    watchers = Watchers(analyses, audits)
+    risks = SessionRisks(database)
+    watchers = Watchers(analyses, audits, risks)
     listener = PgListener("analysis", settings.database_url or "", {CHANGES_CHANNEL: watchers.on_change},
                           on_connected=watchers.resync_all)
     await listener.start()
@@ -95,7 +97,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     app = GrpcApp(
         service_names=[SERVICE.full_name, SWITCHING_RULE_SERVICE],
         error_domain="analysis.sparring.dev",
-        add_servicers=lambda server: add_servicers(server, AnalysisServicer(analyses, actions, audits, watchers),
+        add_servicers=lambda server: add_servicers(server, AnalysisServicer(analyses, actions, audits, watchers, risks),
                                                    SwitchingRuleServicer(rules)),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,

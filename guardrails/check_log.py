@@ -20,6 +20,7 @@ class CheckKind(StrEnum):
     APPROVAL = "approval"
     PII = "pii"
     OUTPUT_FILTER = "output_filter"
+    RISK = "risk"
 
 
 class CheckDecision(StrEnum):
@@ -34,6 +35,7 @@ class CheckDecision(StrEnum):
     PII_HANDLED = "pii_handled"
     BLOCKED = "blocked"
     FLAGGED = "flagged"
+    ALERTED = "alerted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ def preflight_finding(refusal: Refusal | None) -> Finding:
 
 @dataclass(frozen=True, slots=True)
 class CheckScope:
-    """Where checks happen: a session of a persona under a policy revision, on behalf of ``actor``."""
+    """Where checks happen: a session of a persona under a policy revision, on behalf of ``actor``; the session
+    alerts once its risk reaches ``alert_score`` (0: never)."""
 
     organization: str
     session_id: str
@@ -67,6 +70,7 @@ class CheckScope:
     policy: str
     policy_revision: int
     actor: str
+    alert_score: int = 0
 
     def record(self, finding: Finding, input_text: str, subject: str, when: datetime) -> GuardrailCheck:
         return GuardrailCheck(self.organization, self.session_id, self.persona, self.policy, self.policy_revision,
@@ -93,3 +97,8 @@ class GuardrailCheck:
     @property
     def resource_name(self) -> str:
         return f"sessions/{self.session_id}/guardrailChecks/{self.id}"
+
+    def scope(self, alert_score: int) -> CheckScope:
+        """The scope this check was made in, alerting from ``alert_score``."""
+        return CheckScope(self.organization, self.session_id, self.persona, self.policy, self.policy_revision,
+                          self.actor, alert_score)

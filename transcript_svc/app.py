@@ -48,6 +48,7 @@ from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.domain.model import RISK_KIND
 from transcript_svc.entrypoints.approval_servicer import ApprovalServicer
 from transcript_svc.entrypoints.guardrail_check_servicer import GuardrailCheckServicer
 from transcript_svc.entrypoints.handoff_servicer import HandoffServicer
@@ -133,6 +134,9 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                 session, messages = await transcripts.ended_transcript(organization, session_id)
                 if session.candidate:  # '' once the candidate's memory was erased: nothing to learn
                     await memory.learn(session, messages)
+            elif kind == RISK_KIND:  # the session's risk as it is now: a later delivery never moves it back
+                await analysis.record_risk(organization, session_id, *await transcripts.session_risk(organization,
+                                                                                                     session_id))
             else:
                 await analysis.deliver(organization, kind, session_id, up_to_sequence)
 

@@ -17,6 +17,7 @@ from analysis_svc.domain.model import (
     LiveWindow,
     NewAnalysis,
     NewAudit,
+    SessionRisk,
     Snapshot,
     StoredAnalysis,
     StoredAudit,
@@ -87,6 +88,15 @@ class SwitchingRuleRepository(Protocol):
     async def delete(self, organization: str, rule_id: str, when: datetime) -> bool: ...
 
 
+class SessionRiskRepository(Protocol):
+    async def record(self, organization: str, risk: SessionRisk) -> tuple[SessionRisk, bool, bool]:
+        """Stores the higher of the score stored and ``risk``'s, and the first alert time; the risk as stored,
+        whether its score rose, and whether it alerted now."""
+        ...
+
+    async def get(self, organization: str, session_id: str) -> SessionRisk | None: ...
+
+
 class RequestLog(Protocol):
     """Responses of mutating requests by request id (``svckit.db.RequestLog``)."""
 
@@ -101,6 +111,8 @@ class UnitOfWork(Protocol):
     def audits(self) -> AuditRepository: ...
     @property
     def switching_rules(self) -> SwitchingRuleRepository: ...
+    @property
+    def session_risks(self) -> SessionRiskRepository: ...
 
     def requests_of(self, organization: str) -> RequestLog:
         """The request ids of one organization: another's are never seen."""

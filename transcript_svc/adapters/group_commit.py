@@ -27,9 +27,16 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from guardrails.check_log import GuardrailCheck
+from guardrails.risk import risk_points
 from svckit.notify import libpq_url
 from transcript_svc.adapters.channels import OUTBOX_CHANNEL
-from transcript_svc.adapters.guardrail_check_store import INSERT_CHECKS, insert_arguments
+from transcript_svc.adapters.guardrail_check_store import (
+    ADD_RISK,
+    INSERT_CHECKS,
+    RiskAdded,
+    insert_arguments,
+    risk_arguments,
+)
 from transcript_svc.domain.model import Outcome, Utterance, analysis_due
 
 log = logging.getLogger("transcript.group_commit")
@@ -87,6 +94,7 @@ class _Pending:
     utterance: Utterance
     epoch: int
     checks: tuple[GuardrailCheck, ...] = ()
+    alert_score: int = 0
     future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -195,11 +203,11 @@ class GroupCommitter:
             self._connection.terminate()
 
     async def submit(self, organization: str, session_id: str, utterance: Utterance, epoch: int = 0,
-                     checks: tuple[GuardrailCheck, ...] = ()) -> asyncio.Future[Outcome]:
+                     checks: tuple[GuardrailCheck, ...] = (), alert_score: int = 0) -> asyncio.Future[Outcome]:
         """Queues an utterance of the stream ``epoch`` with the guardrail checks made of it (logged in the same
-        transaction, if it is stored); the returned future gives its ``Outcome`` once committed, or the error that
-        kept it from being committed."""
-        pending = _Pending(organization, session_id, utterance, epoch, checks)
+        transaction, if it is stored, their risk added to the session, which alerts from ``alert_score``); the
+        returned future gives its ``Outcome`` once committed, or the error that kept it from being committed."""
+        pending = _Pending(organization, session_id, utterance, epoch, checks, alert_score)
         await self._queue.put(pending)
         return pending.future
 
@@ -349,10 +357,10 @@ class GroupCommitter:
             stored = await _stored_content(connection, unique, written)
             triggers = await _advance(connection, written)
             # Only the checks of what this group stored: a resent utterance was logged when it was first stored.
-            checks = [check for p in unique if (*p.session, p.utterance.sequence) in written.inserted
-                      for check in p.checks]
+            checked = [p for p in unique if p.checks and (*p.session, p.utterance.sequence) in written.inserted]
+            checks = [check for p in checked for check in p.checks]
             if checks:
-                await connection.execute(INSERT_CHECKS, *insert_arguments(checks))
+                await _log_checks(connection, checked, checks)
         outcomes = [_outcome(p, first[(*p.session, p.utterance.sequence)], written, stored) for p in batch]
         GROUP_SIZE.observe(len(batch))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
@@ -385,6 +393,14 @@ async def _insert(connection: asyncpg.Connection, unique: list[_Pending]) -> _Wr
         if row["extended"]:
             written.tops[session] = row["last_sequence"] + row["extended"]
     return written
+
+
+async def _log_checks(connection: asyncpg.Connection, checked: list[_Pending], checks: list[GuardrailCheck]) -> None:
+    """Logs the checks of the utterances stored, and adds their risk to their sessions (announcing new scores)."""
+    await connection.execute(INSERT_CHECKS, *insert_arguments(checks))
+    added = [RiskAdded(p.checks[0].scope(p.alert_score), risk_points(p.checks)) for p in checked]
+    if any(a.points for a in added) and await connection.fetch(ADD_RISK, *risk_arguments(added)):
+        await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
 
 
 async def _stored_content(connection: asyncpg.Connection, unique: list[_Pending],

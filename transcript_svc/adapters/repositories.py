@@ -42,7 +42,7 @@ def _session(row: Any) -> Session:
         end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
         update_time=row.update_time, organization=row.organization, interviewer=row.interviewer, gateway=row.gateway,
         candidate=row.candidate, current_persona=row.current_persona, experiment=row.experiment,
-        experiment_variant=row.experiment_variant,
+        experiment_variant=row.experiment_variant, risk_score=row.risk_score, risk_alert_time=row.risk_alert_time,
     )
 
 

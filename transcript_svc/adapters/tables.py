@@ -36,6 +36,8 @@ sessions = sa.Table(
     sa.Column("current_persona", sa.Text, nullable=False),
     sa.Column("experiment", sa.Text, nullable=False),
     sa.Column("experiment_variant", sa.Text, nullable=False),
+    sa.Column("risk_score", sa.Integer, nullable=False),
+    sa.Column("risk_alert_time", _TS),
 )
 
 messages = sa.Table(

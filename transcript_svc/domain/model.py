@@ -71,6 +71,8 @@ class Session:
     current_persona: str = ""  # the persona a handoff gave the call to; '' while it is ``persona``
     experiment: str = ""  # "experiments/{id}" that assigned the session a variant; '' for none (control)
     experiment_variant: str = ""
+    risk_score: int = 0  # 0 to 100: what its guardrail checks saw (guardrails.risk)
+    risk_alert_time: datetime | None = None  # when the score reached the policy's escalation threshold
 
     @property
     def playing_persona(self) -> str:
@@ -199,3 +201,8 @@ def analysis_due(previous_last: int, new_last: int, interval: int) -> list[int]:
     first = (previous_last // interval + 1) * interval
     early = [FIRST_READING] if interval >= 2 * FIRST_READING and previous_last < FIRST_READING <= new_last else []
     return early + list(range(first, new_last + 1, interval))
+
+
+# The outbox kind carrying a session's new risk score to the analysis service's watchers (its up_to_sequence: the
+# score, so each score is delivered once).
+RISK_KIND = "risk"

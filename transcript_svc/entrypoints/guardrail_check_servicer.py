@@ -13,8 +13,7 @@ from svckit.times import timestamp
 from transcript_svc.entrypoints.convert import session_id_of
 from transcript_svc.service_layer.guardrail_checks import CheckParent, GuardrailCheckLog
 
-_KINDS = {CheckKind.PREFLIGHT: pb.GUARDRAIL_CHECK_KIND_PREFLIGHT, CheckKind.APPROVAL: pb.GUARDRAIL_CHECK_KIND_APPROVAL,
-          CheckKind.PII: pb.GUARDRAIL_CHECK_KIND_PII, CheckKind.OUTPUT_FILTER: pb.GUARDRAIL_CHECK_KIND_OUTPUT_FILTER}
+_KINDS = {kind: pb.GuardrailCheckKind.Value(f"GUARDRAIL_CHECK_KIND_{kind.name}") for kind in CheckKind}
 _KIND_OF: dict[int, CheckKind] = {value: kind for kind, value in _KINDS.items()}
 _DECISIONS = {decision: pb.GuardrailDecision.Value(f"GUARDRAIL_DECISION_{decision.name}") for decision in CheckDecision}
 _DECISION_OF: dict[int, CheckDecision] = {value: decision for decision, value in _DECISIONS.items()}

@@ -31,6 +31,7 @@ from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from guardrails.check_log import CheckScope
+from guardrails.risk import alert_score
 from svckit.context import current_call
 from svckit.decoding import UndecodableRequest
 from svckit.errors import (
@@ -133,7 +134,7 @@ class StreamSessionHandler:
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
             checks = CheckScope(caller.organization, session_id, grant.session.persona, policy.name,
-                                policy.revision, caller.subject)
+                                policy.revision, caller.subject, alert_score(policy.escalation_threshold))
             recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
                                               grant.session.last_sequence, protect, screen_persona, checks)
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import Histogram
 
 from guardrails.check_log import CheckDecision, CheckKind, CheckScope, Finding, GuardrailCheck
+from guardrails.risk import alert_score
 from svckit.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
 from svckit.pagination import MAX_PAGE_SIZE, PageTokens, page_size
@@ -28,6 +29,7 @@ from transcript_svc.domain.approvals import (
 )
 from transcript_svc.domain.model import CommandState, SessionState
 from transcript_svc.service_layer.ports import PersonaOwners, TranscriptUnitOfWork
+from transcript_svc.service_layer.risk import log_checks
 from transcript_svc.service_layer.safety import APPROVALS, SafetyPolicies
 from transcript_svc.service_layer.transcripts import check_may_read, session_ended, session_not_found
 
@@ -118,6 +120,7 @@ class ApprovalDesk:
         persona = session.persona
         # Checked before the approval is locked: the persona service is not waited on with a row locked.
         await self._check_may_decide(caller, persona, approval)
+        alerts_from = alert_score((await self._policies.in_force(organization, persona)).escalation_threshold)
         now = _now()
         async with self.uow() as uow:
             approval = await uow.approvals.get(organization, session_id, approval_id, for_update=True)
@@ -128,7 +131,7 @@ class ApprovalDesk:
             if outcome is ApprovalState.APPROVED and session is not None and session.state is SessionState.ENDED:
                 raise session_ended(session.resource_name)
             decided = _decided(approval, outcome, caller.subject, now, reason)
-            await uow.guardrail_checks.add(approval_check(organization, persona, decided, caller.subject, now))
+            await log_checks(uow, alerts_from, approval_check(organization, persona, decided, caller.subject, now))
             if outcome is ApprovalState.APPROVED:
                 await uow.approvals.decide(organization, decided, CommandState.PENDING)
                 await uow.announce.command_sent(organization, session_id, approval_id)
@@ -168,15 +171,16 @@ class ApprovalDesk:
             due = await uow.approvals.due(now, limit)
             for organization, persona, approval in due:
                 policy = await self._policies.in_force(organization, persona)
+                alerts_from = alert_score(policy.escalation_threshold)
                 step = next_escalation(policy.escalation_path, approval.escalated_to)
                 if step:
                     escalated = dataclasses.replace(approval, escalated_to=step, expire_time=now + self._ttl)
                     await uow.approvals.escalate(organization, escalated)
-                    await uow.guardrail_checks.add(approval_check(organization, persona, escalated, "", now))
+                    await log_checks(uow, alerts_from, approval_check(organization, persona, escalated, "", now))
                 else:
                     expired = _decided(approval, ApprovalState.EXPIRED, "", now, "")
                     await uow.approvals.decide(organization, expired, CommandState.REFUSED)
-                    await uow.guardrail_checks.add(approval_check(organization, persona, expired, "", now))
+                    await log_checks(uow, alerts_from, approval_check(organization, persona, expired, "", now))
                 APPROVALS.labels("escalated" if step else ApprovalState.EXPIRED.value).inc()
                 await uow.announce.approval_changed(organization, approval.session_id, approval.id)
             await uow.commit()

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from guardrails.actions import RecentCommands
-from guardrails.check_log import CheckDecision, CheckKind, GuardrailCheck
+from guardrails.check_log import CheckDecision, CheckKind, CheckScope, GuardrailCheck
 from svckit.usecase import RequestRecords
 from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import Handoff
@@ -162,6 +162,11 @@ class CheckFilters:
 class GuardrailChecks(Protocol):
     async def add(self, *checks: GuardrailCheck) -> None: ...
 
+    async def add_risk(self, scope: CheckScope, points: int) -> bool:
+        """Adds ``points`` to the session's risk (alerting once it reaches the scope's alert score); whether its
+        score changed, and so was queued for its watchers."""
+        ...
+
     async def list(self, filters: CheckFilters, after: tuple[datetime, int] | None,
                    limit: int) -> builtins.list[GuardrailCheck]: ...
 
@@ -279,8 +284,8 @@ class HandoffPersonas(Protocol):
 
 class UtteranceCommitter(Protocol):
     async def submit(self, organization: str, session_id: str, utterance: Utterance, epoch: int,
-                     checks: tuple[GuardrailCheck, ...] = ()) -> asyncio.Future[Outcome]:
+                     checks: tuple[GuardrailCheck, ...] = (), alert_score: int = 0) -> asyncio.Future[Outcome]:
         """Queues an utterance of the stream ``epoch`` (waiting while the queue is full) and the guardrail checks
-        made of it, logged only if it is stored; the future gives its ``Outcome`` once committed, or the error that
-        kept it from being committed."""
+        made of it, logged (their risk added to the session, which alerts from ``alert_score``) only if it is
+        stored; the future gives its ``Outcome`` once committed, or the error that kept it from being committed."""
         ...

@@ -62,7 +62,8 @@ class StreamRecorder:
         subject, now = f"sessions/{self._session_id}/messages/{utterance.sequence}", datetime.now(UTC)
         # Logged as stored: a blocked turn as its marker, personal data as handled.
         checks = tuple(self._checks.record(finding, utterance.text, subject, now) for finding in findings)
-        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch, checks)
+        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch, checks,
+                                            self._checks.alert_score)
 
 
 async def acknowledged_as_duplicate(sequence: int, commit: asyncio.Future[Outcome]) -> bool:

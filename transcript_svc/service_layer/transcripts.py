@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
 from guardrails.check_log import CheckScope, GuardrailCheck, preflight_finding
+from guardrails.risk import alert_score
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -41,6 +42,7 @@ from transcript_svc.domain.model import (
     check_gateway_subject,
 )
 from transcript_svc.service_layer.ports import Experiments, Personas, SessionFilters, TranscriptUnitOfWork
+from transcript_svc.service_layer.risk import log_checks
 from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
 MAX_WINDOW = 1000
@@ -63,10 +65,11 @@ def _now() -> datetime:
 class PreflightRefused(Exception):
     """A command the safety policy refused: the status it gets, and the check to log once nothing else is."""
 
-    def __init__(self, error: DomainError, check: GuardrailCheck) -> None:
+    def __init__(self, error: DomainError, check: GuardrailCheck, alert_score: int) -> None:
         super().__init__(str(error))
         self.error = error
         self.check = check
+        self.alert_score = alert_score
 
 
 def command_input(command: Command) -> str:
@@ -274,6 +277,14 @@ class Transcripts:
                 raise session_not_found(session_id)
             return session, await uow.messages.page(organization, session_id, 0, None, MAX_MESSAGES_LEARNED)
 
+    async def session_risk(self, organization: str, session_id: str) -> tuple[int, datetime | None]:
+        """The session's risk score, and when it alerted (None: not yet)."""
+        async with self.read() as uow:
+            session = await uow.sessions.get(organization, session_id)
+        if session is None:
+            raise session_not_found(session_id)
+        return session.risk_score, session.risk_alert_time
+
     # --- messages -----------------------------------------------------------------------------
 
     async def get_message(self, caller: Principal, session_id: str, sequence: int) -> Message:
@@ -350,7 +361,7 @@ class Transcripts:
         except PreflightRefused as refused:
             # Nothing of the refused command was stored; its refusal, now certain, is logged on its own.
             async with self.uow() as uow:
-                await uow.guardrail_checks.add(refused.check)
+                await log_checks(uow, refused.alert_score, refused.check)
                 await uow.commit()
             raise refused.error from None
         return stored
@@ -373,7 +384,8 @@ class Transcripts:
             return held_for_approval(command, refusal.rule, policy.name, policy.revision, requester,
                                      self._approval_ttl), check
         if refusal is not None:
-            raise PreflightRefused(refusal_error(refusal, action, policy), check)
+            raise PreflightRefused(refusal_error(refusal, action, policy), check,
+                                   alert_score(policy.escalation_threshold))
         return None, check
 
     async def get_command(self, caller: Principal, session_id: str, command_id: str) -> Command:

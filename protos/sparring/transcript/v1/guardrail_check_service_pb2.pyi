@@ -35,6 +35,8 @@ class _GuardrailCheckKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gu
     """Personal data found in an utterance and handled before it was stored."""
     GUARDRAIL_CHECK_KIND_OUTPUT_FILTER: _GuardrailCheckKind.ValueType  # 4
     """An output filter matched a persona turn."""
+    GUARDRAIL_CHECK_KIND_RISK: _GuardrailCheckKind.ValueType  # 5
+    """The session's risk reached its policy's escalation threshold (once a session)."""
 
 class GuardrailCheckKind(_GuardrailCheckKind, metaclass=_GuardrailCheckKindEnumTypeWrapper): ...
 
@@ -47,6 +49,8 @@ GUARDRAIL_CHECK_KIND_PII: GuardrailCheckKind.ValueType  # 3
 """Personal data found in an utterance and handled before it was stored."""
 GUARDRAIL_CHECK_KIND_OUTPUT_FILTER: GuardrailCheckKind.ValueType  # 4
 """An output filter matched a persona turn."""
+GUARDRAIL_CHECK_KIND_RISK: GuardrailCheckKind.ValueType  # 5
+"""The session's risk reached its policy's escalation threshold (once a session)."""
 Global___GuardrailCheckKind: _TypeAlias = GuardrailCheckKind  # noqa: Y015
 
 class _GuardrailDecision:
@@ -73,6 +77,8 @@ class _GuardrailDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gua
     """A persona turn stored as a marker, never as said."""
     GUARDRAIL_DECISION_FLAGGED: _GuardrailDecision.ValueType  # 11
     """A persona turn stored as said, and flagged."""
+    GUARDRAIL_DECISION_ALERTED: _GuardrailDecision.ValueType  # 12
+    """The interviewer was alerted."""
 
 class GuardrailDecision(_GuardrailDecision, metaclass=_GuardrailDecisionEnumTypeWrapper): ...
 
@@ -94,6 +100,8 @@ GUARDRAIL_DECISION_BLOCKED: GuardrailDecision.ValueType  # 10
 """A persona turn stored as a marker, never as said."""
 GUARDRAIL_DECISION_FLAGGED: GuardrailDecision.ValueType  # 11
 """A persona turn stored as said, and flagged."""
+GUARDRAIL_DECISION_ALERTED: GuardrailDecision.ValueType  # 12
+"""The interviewer was alerted."""
 Global___GuardrailDecision: _TypeAlias = GuardrailDecision  # noqa: Y015
 
 @_typing.final
@@ -123,18 +131,22 @@ class GuardrailCheck(_message.Message):
     rule: _builtins.str
     """The policy's rule that decided: "blocked_actions", "rate_limits.actions_per_minute",
     "approval_actions", "escalation_path", an output filter's rule, or for personal
-    data the kinds found with their handling ("EMAIL:mask,PHONE_NUMBER:redact").
+    data the kinds found with their handling ("EMAIL:mask,PHONE_NUMBER:redact"), for
+    an alert "escalation_threshold".
     """
     input: _builtins.str
     """What was checked, as stored: the command's action and text, or the utterance
-    with its personal data handled (a blocked turn: its marker).
+    with its personal data handled (a blocked turn: its marker); for an alert, the
+    score and the score it alerts from ("risk 30 of 30").
     """
     actor: _builtins.str
     """Who asked for it or decided it (a command's sender, an approval's decider, the
     stream's gateway); empty for the expiry job.
     """
     subject: _builtins.str
-    """What it is about: "sessions/{s}/commands/{c}" or "sessions/{s}/messages/{sequence}"."""
+    """What it is about: "sessions/{s}/commands/{c}", "sessions/{s}/messages/{sequence}"
+    or, for an alert, "sessions/{s}".
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
