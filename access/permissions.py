@@ -121,6 +121,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _GUARDRAIL_CHECK + "ListGuardrailChecks": _rule(INTERVIEWER, AUTHOR, note="a session's: its interviewer and "
                                                                              "its persona's owners; a persona's: "
                                                                              "its owners"),
+    _GUARDRAIL_CHECK + "RecordInputFilterFindings": _rule(SERVICE, mutating=True,
+                                                          note="the analysis service, of its readings' findings"),
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
                                            note="interviewers and gateways: only their own sessions"),

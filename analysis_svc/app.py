@@ -11,6 +11,7 @@ from access.permissions import PERMISSIONS
 from analysis_svc.adapters import tables
 from analysis_svc.adapters.audit_outbox import audit_outbox
 from analysis_svc.adapters.call_contexts import CallContexts
+from analysis_svc.adapters.finding_outbox import TranscriptCheckLog, finding_outbox
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
@@ -119,7 +120,9 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
         delivery = audit_outbox(engine, deliver)
         await delivery.start()
         app.on_close.extend([delivery.stop, learning.close])
-    app.on_close.extend([listener.stop, transcript.close, policies.close])
+    findings = finding_outbox(engine, TranscriptCheckLog(transcript, settings.transcript_timeout_seconds))
+    await findings.start()
+    app.on_close.extend([findings.stop, listener.stop, transcript.close, policies.close])
     return app
 
 

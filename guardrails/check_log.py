@@ -21,6 +21,7 @@ class CheckKind(StrEnum):
     PII = "pii"
     OUTPUT_FILTER = "output_filter"
     RISK = "risk"
+    INPUT_FILTER = "input_filter"
 
 
 class CheckDecision(StrEnum):

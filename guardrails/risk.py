@@ -27,6 +27,9 @@ RISK_POINTS: dict[tuple[CheckKind, CheckDecision], int] = {
     # The persona's own turns: flagged ones were heard; blocked ones were generated.
     (CheckKind.OUTPUT_FILTER, CheckDecision.FLAGGED): 10,
     (CheckKind.OUTPUT_FILTER, CheckDecision.BLOCKED): 20,
+    # The candidate's messages an input filter matched (the analysis service's readings).
+    (CheckKind.INPUT_FILTER, CheckDecision.FLAGGED): 10,
+    (CheckKind.INPUT_FILTER, CheckDecision.BLOCKED): 20,
 }
 
 

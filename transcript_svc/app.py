@@ -100,8 +100,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                               policies=policies, approval_ttl=approval_ttl, experiments=experiments)
     approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl,
                              PageTokens.from_secret(settings.page_token_secret))
-    checks = GuardrailCheckLog(lambda: DatabaseUnitOfWork(reads), personas,
-                               PageTokens.from_secret(settings.page_token_secret))
+    checks = GuardrailCheckLog(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads), personas,
+                               policies, PageTokens.from_secret(settings.page_token_secret))
     expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
                             settings.approval_sweep_timeout_seconds)
     voice_agents = VoiceAgentClient(persona_link, settings.voice_agent_timeout_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analysis_svc.adapters import tables
+from analysis_svc.adapters.finding_outbox import FindingDeliveries
 from analysis_svc.adapters.repositories import AnalysisRepository, AuditRepository
 from analysis_svc.adapters.session_risk_store import SessionRiskRepository
 from analysis_svc.adapters.switching_rules import SwitchingRuleRepository
@@ -22,12 +23,14 @@ class AnalysisUnitOfWork(UnitOfWork):
     audits: AuditRepository
     switching_rules: SwitchingRuleRepository
     session_risks: SessionRiskRepository
+    finding_deliveries: FindingDeliveries
 
     def bind(self, connection: AsyncConnection) -> None:
         self.analyses = AnalysisRepository(connection)
         self.audits = AuditRepository(connection)
         self.switching_rules = SwitchingRuleRepository(connection)
         self.session_risks = SessionRiskRepository(connection)
+        self.finding_deliveries = FindingDeliveries(connection)
 
     def requests_of(self, organization: str) -> RequestLog:
         return RequestLog(self.connection, tables.request_log, organization)

@@ -97,6 +97,13 @@ class SessionRiskRepository(Protocol):
     async def get(self, organization: str, session_id: str) -> SessionRisk | None: ...
 
 
+class FindingDeliveries(Protocol):
+    async def enqueue(self, organization: str, session_id: str, analysis_id: str,
+                      findings: Sequence[ContentFinding]) -> None:
+        """Queues a reading's findings for the transcript service's guardrail check log, in this transaction."""
+        ...
+
+
 class RequestLog(Protocol):
     """Responses of mutating requests by request id (``svckit.db.RequestLog``)."""
 
@@ -113,6 +120,8 @@ class UnitOfWork(Protocol):
     def switching_rules(self) -> SwitchingRuleRepository: ...
     @property
     def session_risks(self) -> SessionRiskRepository: ...
+    @property
+    def finding_deliveries(self) -> FindingDeliveries: ...
 
     def requests_of(self, organization: str) -> RequestLog:
         """The request ids of one organization: another's are never seen."""

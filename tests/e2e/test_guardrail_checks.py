@@ -152,3 +152,16 @@ async def test_a_bad_parent_or_filter_names_the_field(checks):
                            (pb.ListGuardrailChecksRequest(parent="sessions/x", decision=99), "decision")):
         refusal = await rejected(checks.ListGuardrailChecks(request), grpc.StatusCode.INVALID_ARGUMENT)
         assert refusal.fields == [field]
+
+
+async def test_findings_that_are_not_a_readings_name_the_field_and_log_nothing(transcripts, checks):
+    session = await streamed_call(transcripts, [(transcript_pb.ROLE_USER, "How old are you?")])
+    finding = pb.InputFilterFinding(rule="illegal-interview-questions", decision=pb.GUARDRAIL_DECISION_FLAGGED,
+                                    message_sequence=1, quote="How old are you")
+    for reading, decision, field in ((f"{session}/analyses/a1", pb.GUARDRAIL_DECISION_ALLOWED, "findings[0].decision"),
+                                     ("sessions/another/analyses/a1", pb.GUARDRAIL_DECISION_FLAGGED, "reading")):
+        finding.decision = decision
+        refusal = await rejected(checks.RecordInputFilterFindings(pb.RecordInputFilterFindingsRequest(
+            parent=session, reading=reading, findings=[finding])), grpc.StatusCode.INVALID_ARGUMENT)
+        assert refusal.fields == [field]
+    assert await logged(checks, session) == []

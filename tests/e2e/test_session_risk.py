@@ -1,4 +1,5 @@
-"""A session's risk adds up what its guardrail checks saw (refused commands, personal data, filtered persona turns),
+"""A session's risk adds up what its guardrail checks saw (refused commands, personal data, filtered persona turns,
+the candidate's messages the analysis service's readings found input filters matching, which are logged too),
 reaches its interviewer in the snapshot and as watch events when it rises, and alerts once, when it first reaches
 the policy's escalation threshold; a policy without one never alerts."""
 
@@ -11,11 +12,12 @@ from sparring.transcript.v1 import guardrail_check_service_pb2 as checks_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from tests.e2e import test_handoff
+from tests.e2e.test_content_findings import CALL_WITH_AGE_QUESTION, ILLEGAL_QUESTIONS
 from tests.e2e.test_guardrail_checks import checks, logged
 from tests.e2e.test_preflight import CURVEBALL, send, session_under
 from tests.e2e.test_transcript_pii import card_number
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import new_session, stream_turns
+from tests.e2e.transcript_fixtures import new_session, persona_under, stream_turns, streamed_call
 
 # A transcript replica that hands its outbox (analysis requests, risk scores) to the analysis service.
 analysed = test_handoff.analysed
@@ -101,3 +103,26 @@ async def test_personal_data_and_blocked_persona_turns_on_ingest_raise_the_risk(
         watch.cancel()
 
     assert events[-1].risk.score == 25
+
+
+async def test_a_readings_input_filter_findings_are_logged_with_the_sessions_checks_and_raise_its_risk(
+        analysed, personas, policies, analyses, checks):
+    transcripts, _ = analysed
+    persona = await persona_under(personas, policies, policy_pb.SafetyPolicy(input_filters=[ILLEGAL_QUESTIONS]),
+                                  "input_filters")
+    session = await streamed_call(transcripts, CALL_WITH_AGE_QUESTION, persona=persona)
+    watch = analyses.WatchSession(analysis_pb.WatchSessionRequest(session=session))
+    try:
+        await watch.read()
+        await analyses.RequestAnalysis(analysis_pb.RequestAnalysisRequest(session=session, up_to_sequence=12,
+                                                                          trigger_id="seq-12"))
+        found: list[checks_pb.GuardrailCheck] = []
+        while not found:  # each rise of the risk: the findings may be logged by now
+            await risk_events_until(watch, 1)
+            found = await logged(checks, session, kind=checks_pb.GUARDRAIL_CHECK_KIND_INPUT_FILTER)
+    finally:
+        watch.cancel()
+
+    assert [(c.decision, c.rule, c.subject, c.persona) for c in found] == [
+        (checks_pb.GUARDRAIL_DECISION_FLAGGED, ILLEGAL_QUESTIONS.rule, f"{session}/messages/11", persona)]
+    assert "how old are you" in found[0].input and found[0].actor

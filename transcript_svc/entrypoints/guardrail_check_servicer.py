@@ -8,10 +8,11 @@ from sparring.transcript.v1 import guardrail_check_service_pb2_grpc
 from guardrails.check_log import CheckDecision, CheckKind, GuardrailCheck
 from svckit import names
 from svckit.context import current_call
-from svckit.enums import enum_filter
+from svckit.enums import enum_filter, enum_of
 from svckit.times import timestamp
+from svckit.usecase import Mutation, fingerprint
 from transcript_svc.entrypoints.convert import session_id_of
-from transcript_svc.service_layer.guardrail_checks import CheckParent, GuardrailCheckLog
+from transcript_svc.service_layer.guardrail_checks import CheckParent, GuardrailCheckLog, InputFinding
 
 _KINDS = {kind: pb.GuardrailCheckKind.Value(f"GUARDRAIL_CHECK_KIND_{kind.name}") for kind in CheckKind}
 _KIND_OF: dict[int, CheckKind] = {value: kind for kind, value in _KINDS.items()}
@@ -46,3 +47,14 @@ class GuardrailCheckServicer(guardrail_check_service_pb2_grpc.GuardrailCheckServ
                                     request.page_token)
         return pb.ListGuardrailChecksResponse(guardrail_checks=[check_message(check) for check in page.items],
                                               next_page_token=page.next_page_token)
+
+    async def RecordInputFilterFindings(self, request: pb.RecordInputFilterFindingsRequest,
+                                        context) -> pb.RecordInputFilterFindingsResponse:
+        findings = [InputFinding(f.rule, enum_of(_DECISION_OF, f.decision, f"findings[{n}].decision",
+                                                 pb.GuardrailDecision), f.message_sequence, f.quote)
+                    for n, f in enumerate(request.findings)]
+        # The reading is the request's identity: a repeated delivery of it changes nothing.
+        mutation = Mutation(current_call(), request.reading, fingerprint(request))
+        await self._log.record_input_findings(session_id_of(request.parent, "parent"), request.reading, findings,
+                                              mutation)
+        return pb.RecordInputFilterFindingsResponse()

@@ -1,20 +1,28 @@
 """The guardrail check log, listed per session or per persona for admins, the session's interviewer and the
-persona's owners."""
+persona's owners; and the candidate's messages the analysis service's readings found input filters matching, logged
+here with the rest."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
-from guardrails.check_log import CheckDecision, CheckKind, GuardrailCheck
-from svckit.errors import NotFound, PermissionDenied
+from guardrails.check_log import CheckDecision, CheckKind, CheckScope, Finding, GuardrailCheck
+from guardrails.risk import alert_score
+from svckit.errors import NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
 from svckit.pagination import PageTokens, page_size
-from svckit.usecase import Page
+from svckit.usecase import Mutation, Page, run_idempotent
 from transcript_svc.service_layer.ports import CheckFilters, TranscriptUnitOfWork
+from transcript_svc.service_layer.risk import log_checks
+from transcript_svc.service_layer.safety import SafetyPolicies
 from transcript_svc.service_layer.transcripts import session_not_found
+
+MAX_FINDINGS = 100
+MAX_QUOTE_CHARACTERS = 200
+_INPUT_DECISIONS = (CheckDecision.FLAGGED, CheckDecision.BLOCKED)
 
 
 class PersonaOwnership(Protocol):
@@ -22,6 +30,16 @@ class PersonaOwnership(Protocol):
         """Who owns the persona; None when ``organization`` has none of that name. Raises Unavailable when the
         persona service does not answer."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class InputFinding:
+    """An input filter's match in a candidate's message, as a reading found it."""
+
+    rule: str
+    decision: CheckDecision
+    message_sequence: int
+    quote: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +53,51 @@ class CheckParent:
 
 
 class GuardrailCheckLog:
-    def __init__(self, read: Callable[[], TranscriptUnitOfWork], personas: PersonaOwnership,
-                 page_tokens: PageTokens) -> None:
+    def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
+                 personas: PersonaOwnership, policies: SafetyPolicies, page_tokens: PageTokens) -> None:
+        self._uow = uow
         self._read = read
         self._personas = personas
+        self._policies = policies
         self._tokens = page_tokens
+
+    async def record_input_findings(self, session_id: str, reading: str, findings: list[InputFinding],
+                                    mutation: Mutation) -> None:
+        """Logs a reading's findings in the session's candidate messages (once per reading) with their risk."""
+        violations = Violations()
+        violations.require(reading.startswith(f"sessions/{session_id}/analyses/") and len(reading) <= 200,
+                           "reading", "must be an analysis of the session: 'sessions/{session_id}/analyses/{id}'")
+        violations.require(len(findings) <= MAX_FINDINGS, "findings", f"at most {MAX_FINDINGS}")
+        for n, finding in enumerate(findings):
+            field = f"findings[{n}]"
+            violations.require(bool(finding.rule), f"{field}.rule", "is required")
+            violations.require(finding.decision in _INPUT_DECISIONS, f"{field}.decision",
+                               "must be GUARDRAIL_DECISION_FLAGGED or GUARDRAIL_DECISION_BLOCKED")
+            violations.require(finding.message_sequence > 0, f"{field}.message_sequence", "must be 1 or more")
+            violations.require(len(finding.quote) <= MAX_QUOTE_CHARACTERS, f"{field}.quote",
+                               f"must be at most {MAX_QUOTE_CHARACTERS} characters")
+        violations.raise_if_any()
+        organization = mutation.caller.organization
+        async with self._read() as uow:
+            session = await uow.sessions.get(organization, session_id)
+        if session is None:
+            raise session_not_found(session_id)
+        # Read before the transaction, so no connection waits on the persona service.
+        policy = await self._policies.in_force(organization, session.persona)
+        scope = CheckScope(organization, session_id, session.persona, policy.name, policy.revision,
+                           mutation.caller.principal.subject, alert_score(policy.escalation_threshold))
+        now = datetime.now(UTC)
+        checks = [scope.record(Finding(CheckKind.INPUT_FILTER, finding.decision, finding.rule), finding.quote,
+                               f"sessions/{session_id}/messages/{finding.message_sequence}", now)
+                  for finding in findings]
+
+        async def run() -> None:
+            if checks:
+                await log_checks(uow, scope.alert_score, *checks)
+
+        async with self._uow() as uow:
+            await run_idempotent(uow.requests(organization), mutation, "RecordInputFilterFindings", run, None)
+            await uow.commit()
 
     async def list(self, caller: Principal, parent: CheckParent, kind: CheckKind | None,
                    decision: CheckDecision | None, requested_size: int, token: str) -> Page[GuardrailCheck]:

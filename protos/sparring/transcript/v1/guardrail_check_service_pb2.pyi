@@ -37,6 +37,8 @@ class _GuardrailCheckKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gu
     """An output filter matched a persona turn."""
     GUARDRAIL_CHECK_KIND_RISK: _GuardrailCheckKind.ValueType  # 5
     """The session's risk reached its policy's escalation threshold (once a session)."""
+    GUARDRAIL_CHECK_KIND_INPUT_FILTER: _GuardrailCheckKind.ValueType  # 6
+    """An input filter matched a candidate's message (the analysis service's readings)."""
 
 class GuardrailCheckKind(_GuardrailCheckKind, metaclass=_GuardrailCheckKindEnumTypeWrapper): ...
 
@@ -51,6 +53,8 @@ GUARDRAIL_CHECK_KIND_OUTPUT_FILTER: GuardrailCheckKind.ValueType  # 4
 """An output filter matched a persona turn."""
 GUARDRAIL_CHECK_KIND_RISK: GuardrailCheckKind.ValueType  # 5
 """The session's risk reached its policy's escalation threshold (once a session)."""
+GUARDRAIL_CHECK_KIND_INPUT_FILTER: GuardrailCheckKind.ValueType  # 6
+"""An input filter matched a candidate's message (the analysis service's readings)."""
 Global___GuardrailCheckKind: _TypeAlias = GuardrailCheckKind  # noqa: Y015
 
 class _GuardrailDecision:
@@ -74,9 +78,13 @@ class _GuardrailDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gua
     GUARDRAIL_DECISION_PII_HANDLED: _GuardrailDecision.ValueType  # 9
     """Personal data replaced as the policy says (or kept, where it says keep)."""
     GUARDRAIL_DECISION_BLOCKED: _GuardrailDecision.ValueType  # 10
-    """A persona turn stored as a marker, never as said."""
+    """A persona turn stored as a marker, never as said; a candidate's message a
+    blocking input filter matched.
+    """
     GUARDRAIL_DECISION_FLAGGED: _GuardrailDecision.ValueType  # 11
-    """A persona turn stored as said, and flagged."""
+    """A persona turn stored as said, and flagged; a candidate's message a flagging
+    input filter matched.
+    """
     GUARDRAIL_DECISION_ALERTED: _GuardrailDecision.ValueType  # 12
     """The interviewer was alerted."""
 
@@ -97,9 +105,13 @@ GUARDRAIL_DECISION_EXPIRED: GuardrailDecision.ValueType  # 8
 GUARDRAIL_DECISION_PII_HANDLED: GuardrailDecision.ValueType  # 9
 """Personal data replaced as the policy says (or kept, where it says keep)."""
 GUARDRAIL_DECISION_BLOCKED: GuardrailDecision.ValueType  # 10
-"""A persona turn stored as a marker, never as said."""
+"""A persona turn stored as a marker, never as said; a candidate's message a
+blocking input filter matched.
+"""
 GUARDRAIL_DECISION_FLAGGED: GuardrailDecision.ValueType  # 11
-"""A persona turn stored as said, and flagged."""
+"""A persona turn stored as said, and flagged; a candidate's message a flagging
+input filter matched.
+"""
 GUARDRAIL_DECISION_ALERTED: GuardrailDecision.ValueType  # 12
 """The interviewer was alerted."""
 Global___GuardrailDecision: _TypeAlias = GuardrailDecision  # noqa: Y015
@@ -136,7 +148,8 @@ class GuardrailCheck(_message.Message):
     """
     input: _builtins.str
     """What was checked, as stored: the command's action and text, or the utterance
-    with its personal data handled (a blocked turn: its marker); for an alert, the
+    with its personal data handled (a blocked turn: its marker), the words an input
+    filter matched in a stored message; for an alert, the
     score and the score it alerts from ("risk 30 of 30").
     """
     actor: _builtins.str
@@ -229,3 +242,83 @@ class ListGuardrailChecksResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListGuardrailChecksResponse: _TypeAlias = ListGuardrailChecksResponse  # noqa: Y015
+
+@_typing.final
+class InputFilterFinding(_message.Message):
+    """One input filter's match in a candidate's message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    MESSAGE_SEQUENCE_FIELD_NUMBER: _builtins.int
+    QUOTE_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """The filter's rule."""
+    decision: Global___GuardrailDecision.ValueType
+    """GUARDRAIL_DECISION_FLAGGED or GUARDRAIL_DECISION_BLOCKED (the filter's decision)."""
+    message_sequence: _builtins.int
+    """The message it matched, and the words matched (at most 200 characters)."""
+    quote: _builtins.str
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        decision: Global___GuardrailDecision.ValueType = ...,
+        message_sequence: _builtins.int = ...,
+        quote: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "message_sequence", b"message_sequence", "quote", b"quote", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InputFilterFinding: _TypeAlias = InputFilterFinding  # noqa: Y015
+
+@_typing.final
+class RecordInputFilterFindingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    READING_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """"sessions/{session_id}"."""
+    reading: _builtins.str
+    """The reading that found them: "sessions/{session_id}/analyses/{analysis_id}";
+    findings of a reading already recorded are not recorded again.
+    """
+    @_builtins.property
+    def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___InputFilterFinding]:
+        """At most 100."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        reading: _builtins.str = ...,
+        findings: _abc.Iterable[Global___InputFilterFinding] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["findings", b"findings", "parent", b"parent", "reading", b"reading"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordInputFilterFindingsRequest: _TypeAlias = RecordInputFilterFindingsRequest  # noqa: Y015
+
+@_typing.final
+class RecordInputFilterFindingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordInputFilterFindingsResponse: _TypeAlias = RecordInputFilterFindingsResponse  # noqa: Y015

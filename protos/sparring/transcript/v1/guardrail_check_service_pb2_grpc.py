@@ -46,6 +46,11 @@ class GuardrailCheckServiceStub:
                 request_serializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.ListGuardrailChecksRequest.SerializeToString,
                 response_deserializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.ListGuardrailChecksResponse.FromString,
                 _registered_method=True)
+        self.RecordInputFilterFindings = channel.unary_unary(
+                '/sparring.transcript.v1.GuardrailCheckService/RecordInputFilterFindings',
+                request_serializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.RecordInputFilterFindingsRequest.SerializeToString,
+                response_deserializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.RecordInputFilterFindingsResponse.FromString,
+                _registered_method=True)
 
 
 class GuardrailCheckServiceServicer:
@@ -67,6 +72,15 @@ class GuardrailCheckServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordInputFilterFindings(self, request, context):
+        """What the persona's input filters found in the candidate's messages, as the
+        analysis service's reading found it: logged (kind INPUT_FILTER) and added to the
+        session's risk once per reading (a repeat changes nothing). Services only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GuardrailCheckServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +88,11 @@ def add_GuardrailCheckServiceServicer_to_server(servicer, server):
                     servicer.ListGuardrailChecks,
                     request_deserializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.ListGuardrailChecksRequest.FromString,
                     response_serializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.ListGuardrailChecksResponse.SerializeToString,
+            ),
+            'RecordInputFilterFindings': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordInputFilterFindings,
+                    request_deserializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.RecordInputFilterFindingsRequest.FromString,
+                    response_serializer=sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.RecordInputFilterFindingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -110,6 +129,33 @@ class GuardrailCheckService:
             '/sparring.transcript.v1.GuardrailCheckService/ListGuardrailChecks',
             sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.ListGuardrailChecksRequest.SerializeToString,
             sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.ListGuardrailChecksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordInputFilterFindings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.transcript.v1.GuardrailCheckService/RecordInputFilterFindings',
+            sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.RecordInputFilterFindingsRequest.SerializeToString,
+            sparring_dot_transcript_dot_v1_dot_guardrail__check__service__pb2.RecordInputFilterFindingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,11 @@ class GuardrailCheckServiceStub:
     admins, the session's interviewer and the persona's owners; a session or
     persona of another organization is NOT_FOUND.
     """
+    RecordInputFilterFindings: _grpc.UnaryUnaryMultiCallable[_guardrail_check_service_pb2.RecordInputFilterFindingsRequest, _guardrail_check_service_pb2.RecordInputFilterFindingsResponse]
+    """What the persona's input filters found in the candidate's messages, as the
+    analysis service's reading found it: logged (kind INPUT_FILTER) and added to the
+    session's risk once per reading (a repeat changes nothing). Services only.
+    """
 
 @_typing.type_check_only
 class GuardrailCheckServiceAsyncStub(GuardrailCheckServiceStub):
@@ -62,6 +67,11 @@ class GuardrailCheckServiceAsyncStub(GuardrailCheckServiceStub):
     """A session's checks, or every check of a persona's sessions, oldest first. For
     admins, the session's interviewer and the persona's owners; a session or
     persona of another organization is NOT_FOUND.
+    """
+    RecordInputFilterFindings: _aio.UnaryUnaryMultiCallable[_guardrail_check_service_pb2.RecordInputFilterFindingsRequest, _guardrail_check_service_pb2.RecordInputFilterFindingsResponse]  # type: ignore[assignment]
+    """What the persona's input filters found in the candidate's messages, as the
+    analysis service's reading found it: logged (kind INPUT_FILTER) and added to the
+    session's risk once per reading (a repeat changes nothing). Services only.
     """
 
 class GuardrailCheckServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -83,6 +93,17 @@ class GuardrailCheckServiceServicer(metaclass=_abc_1.ABCMeta):
         """A session's checks, or every check of a persona's sessions, oldest first. For
         admins, the session's interviewer and the persona's owners; a session or
         persona of another organization is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordInputFilterFindings(
+        self,
+        request: _guardrail_check_service_pb2.RecordInputFilterFindingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_guardrail_check_service_pb2.RecordInputFilterFindingsResponse, _abc.Awaitable[_guardrail_check_service_pb2.RecordInputFilterFindingsResponse]]:
+        """What the persona's input filters found in the candidate's messages, as the
+        analysis service's reading found it: logged (kind INPUT_FILTER) and added to the
+        session's risk once per reading (a repeat changes nothing). Services only.
         """
 
 def add_GuardrailCheckServiceServicer_to_server(servicer: GuardrailCheckServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
