@@ -22,6 +22,7 @@ class CheckKind(StrEnum):
     OUTPUT_FILTER = "output_filter"
     RISK = "risk"
     INPUT_FILTER = "input_filter"
+    TOKEN_LIMIT = "token_limit"
 
 
 class CheckDecision(StrEnum):
@@ -47,6 +48,9 @@ class Finding:
     decision: CheckDecision
     rule: str
 
+
+# The conversation passed the policy's token limit (``guardrails.tokens``).
+TOKEN_LIMIT_PASSED = Finding(CheckKind.TOKEN_LIMIT, CheckDecision.RATE_LIMITED, "rate_limits.tokens_per_conversation")
 
 _PREFLIGHT_DECISIONS = {RefusalKind.DENIED: CheckDecision.DENIED,
                         RefusalKind.APPROVAL_REQUIRED: CheckDecision.PENDING_APPROVAL,

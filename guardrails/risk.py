@@ -30,6 +30,8 @@ RISK_POINTS: dict[tuple[CheckKind, CheckDecision], int] = {
     # The candidate's messages an input filter matched (the analysis service's readings).
     (CheckKind.INPUT_FILTER, CheckDecision.FLAGGED): 10,
     (CheckKind.INPUT_FILTER, CheckDecision.BLOCKED): 20,
+    # A conversation past its token budget is ended: worth the interviewer's notice, not more.
+    (CheckKind.TOKEN_LIMIT, CheckDecision.RATE_LIMITED): 10,
 }
 
 

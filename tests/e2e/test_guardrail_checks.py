@@ -1,7 +1,8 @@
 """Every guardrail check of a live call leaves one record in the check log: commands allowed, denied, rate-limited
 or held for approval; approvals decided, escalated and expired; personal data handled and persona turns filtered
-on ingest. The log holds what was stored, never personal data as said, and is listed per session or per persona,
-oldest first, to admins, the session's interviewer and the persona's owners."""
+on ingest; a conversation passing its token budget, which the policy then ends. The log holds what was stored,
+never personal data as said, and is listed per session or per persona, oldest first, to admins, the session's
+interviewer and the persona's owners."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sparring.transcript.v1 import guardrail_check_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from tests.e2e.test_approvals import NEEDS_APPROVAL, expire_time_of, held_command
-from tests.e2e.test_preflight import CURVEBALL, HARDER, HINT, send, session_under
+from tests.e2e.test_preflight import CURVEBALL, HARDER, HINT, LiveCall, send, session_under
 from tests.e2e.test_transcript_pii import Said, holders
 from tests.e2e.transcript_checks import rejected
 from tests.e2e.transcript_fixtures import streamed_call
@@ -165,3 +166,25 @@ async def test_findings_that_are_not_a_readings_name_the_field_and_log_nothing(t
             parent=session, reading=reading, findings=[finding])), grpc.StatusCode.INVALID_ARGUMENT)
         assert refusal.fields == [field]
     assert await logged(checks, session) == []
+
+
+async def test_a_conversation_past_its_token_budget_is_ended_by_its_policy_once_and_logged(
+        transcripts, personas, policies, checks):
+    session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
+        rate_limits=policy_pb.RateLimits(tokens_per_conversation=10)), "rate_limits")
+    call = LiveCall(transcripts, session)
+    await call.open()
+    await call.say(1, transcript_pb.ROLE_USER, "One two three four")
+    await call.say(2, transcript_pb.ROLE_ASSISTANT, "five six seven eight")  # 8 words: within the budget
+    await call.say(3, transcript_pb.ROLE_USER, "nine ten eleven")  # past it
+    await call.say(4, transcript_pb.ROLE_ASSISTANT, "twelve")
+    ending = f"{session}/commands/token-limit"
+    await call.close({ending})
+
+    command = (await transcripts.GetCommand(transcript_pb.GetCommandRequest(name=ending))).command
+    assert (command.type, command.source) == (transcript_pb.COMMAND_TYPE_END_CALL,
+                                              transcript_pb.COMMAND_SOURCE_SAFETY_POLICY)
+    found = await logged(checks, session, kind=pb.GUARDRAIL_CHECK_KIND_TOKEN_LIMIT)
+    assert [(c.decision, c.rule, c.subject, c.input) for c in found] == [
+        (pb.GUARDRAIL_DECISION_RATE_LIMITED, "rate_limits.tokens_per_conversation", f"{session}/messages/3",
+         "nine ten eleven")]

@@ -182,6 +182,13 @@ class MessageRepository:
             query = query.where(m.sequence <= up_to)
         return [_message(row) for row in await self._c.execute(query.order_by(m.sequence).limit(limit))]
 
+    async def word_total(self, organization: str, session_id: str) -> int:
+        """The words of every stored message of the session."""
+        m = t.messages.c
+        total = await self._c.scalar(sa.select(sa.func.coalesce(sa.func.sum(m.word_count), 0)).where(
+            m.organization == organization, m.session_id == session_id))
+        return int(total or 0)
+
     async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
         m = t.messages.c
         query = sa.select(t.messages).where(*_child_of(t.messages, organization, session_id))

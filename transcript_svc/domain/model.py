@@ -33,11 +33,13 @@ class CommandType(StrEnum):
     CURVEBALL = "curveball"
     DIFFICULTY_CHANGE = "difficulty_change"
     HANDOFF = "handoff"
+    END_CALL = "end_call"  # from the safety policy only (its token limit), never from SendCommand
 
 
 class CommandSource(StrEnum):
     MANUAL = "manual"
     AI_SUGGESTED = "ai_suggested"
+    SAFETY_POLICY = "safety_policy"  # the policy's own END_CALL past its token limit; never from callers
 
 
 class CommandState(StrEnum):

@@ -64,6 +64,10 @@ class Messages(Protocol):
 
     async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]: ...
 
+    async def word_total(self, organization: str, session_id: str) -> int:
+        """The words of every stored message of the session."""
+        ...
+
 
 class Commands(Protocol):
     async def get(self, organization: str, session_id: str, command_id: str) -> Command | None: ...

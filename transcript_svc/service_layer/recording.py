@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from guardrails.check_log import CheckScope
+from guardrails.check_log import TOKEN_LIMIT_PASSED, CheckScope
+from guardrails.tokens import TokenBudget
 from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
 from transcript_svc.domain.model import Outcome, Role, Utterance
 from transcript_svc.service_layer.pii import Guarded, Protect, as_said
 from transcript_svc.service_layer.ports import UtteranceCommitter
+
+
+@dataclasses.dataclass(slots=True)
+class TokenWatch:
+    """A stream's token budget, and what the service does once the conversation passes it."""
+
+    budget: TokenBudget
+    passed: Callable[[], Awaitable[None]]
 
 
 class Recording:
@@ -23,18 +33,18 @@ class Recording:
 
     def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int,
                protect: Protect, screen_persona: Protect = as_said,
-               checks: CheckScope | None = None) -> StreamRecorder:
+               checks: CheckScope | None = None, tokens: TokenWatch | None = None) -> StreamRecorder:
         """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored,
-        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's, and logging what
-        they found in ``checks``' scope."""
+        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's, logging what
+        they found in ``checks``' scope, and counting the words of new ones against ``tokens``."""
         return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence, protect,
-                              screen_persona, checks)
+                              screen_persona, checks, tokens)
 
 
 class StreamRecorder:
     def __init__(self, committer: UtteranceCommitter, organization: str, session_id: str, epoch: int,
                  last_durable_sequence: int, protect: Protect, screen_persona: Protect = as_said,
-                 checks: CheckScope | None = None) -> None:
+                 checks: CheckScope | None = None, tokens: TokenWatch | None = None) -> None:
         self._committer = committer
         self._organization = organization
         self._session_id = session_id
@@ -43,6 +53,7 @@ class StreamRecorder:
         self._protect = protect
         self._screen_persona = screen_persona
         self._checks = checks
+        self._tokens = tokens
 
     async def record(self, utterance: Utterance) -> asyncio.Future[Outcome]:
         """Hands the utterance to the group commit (waiting while its queue is full); the future settles with
@@ -51,12 +62,16 @@ class StreamRecorder:
         if utterance.sequence > expected:
             raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
                                      reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
+        new = utterance.sequence > self._highest  # not one sent again
         self._highest = max(self._highest, utterance.sequence)
         said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else Guarded(utterance.text)
         protected = self._protect(said.text)
         if protected.text is not utterance.text:
             utterance = dataclasses.replace(utterance, text=protected.text)
         findings = said.findings + protected.findings
+        if new and self._tokens is not None and self._tokens.budget.spend(utterance.word_count):
+            findings += (TOKEN_LIMIT_PASSED,)
+            await self._tokens.passed()
         if not (findings and self._checks):  # most utterances: nothing found, nothing to log
             return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
         subject, now = f"sessions/{self._session_id}/messages/{utterance.sequence}", datetime.now(UTC)

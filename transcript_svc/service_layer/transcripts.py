@@ -33,7 +33,9 @@ from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
     Command,
+    CommandSource,
     CommandState,
+    CommandType,
     ExperimentVariant,
     Message,
     Session,
@@ -48,6 +50,8 @@ from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, Sa
 MAX_WINDOW = 1000
 # The outbox kind asking the persona service to learn the facts of an ended session with a candidate.
 FACTS_KIND = "facts"
+# The id of the END_CALL a session's safety policy sends once its conversation passes its token limit.
+TOKEN_LIMIT_COMMAND = "token-limit"
 # The most messages of one session handed over for learning facts.
 MAX_MESSAGES_LEARNED = 5_000
 
@@ -276,6 +280,27 @@ class Transcripts:
             if session is None:
                 raise session_not_found(session_id)
             return session, await uow.messages.page(organization, session_id, 0, None, MAX_MESSAGES_LEARNED)
+
+    async def conversation_words(self, organization: str, session_id: str) -> int:
+        """The words the session's stored messages hold: what its token budget has spent (guardrails.tokens)."""
+        async with self.read() as uow:
+            return await uow.messages.word_total(organization, session_id)
+
+    async def end_call_over_token_limit(self, organization: str, session_id: str) -> None:
+        """Sends the live call an END_CALL from its safety policy, once a session: the conversation passed the
+        policy's tokens_per_conversation. Utterances reach the service once said, so refusing to store them would
+        only make the transcript wrong; ending the call (the gateway ends it politely) is what stops the persona."""
+        command = Command(session_id, TOKEN_LIMIT_COMMAND, CommandType.END_CALL,
+                          "The conversation reached its token limit", "", 0, CommandSource.SAFETY_POLICY, "",
+                          CommandState.PENDING, 0, _now())
+        async with self.uow() as uow:
+            session = await uow.sessions.get(organization, session_id, for_update=True)
+            if session is None or session.state is SessionState.ENDED \
+                    or await uow.commands.get(organization, session_id, command.id) is not None:
+                return
+            await uow.commands.add(organization, command)
+            await uow.announce.command_sent(organization, session_id, command.id)
+            await uow.commit()
 
     async def session_risk(self, organization: str, session_id: str) -> tuple[int, datetime | None]:
         """The session's risk score, and when it alerted (None: not yet)."""

@@ -39,6 +39,10 @@ class _GuardrailCheckKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gu
     """The session's risk reached its policy's escalation threshold (once a session)."""
     GUARDRAIL_CHECK_KIND_INPUT_FILTER: _GuardrailCheckKind.ValueType  # 6
     """An input filter matched a candidate's message (the analysis service's readings)."""
+    GUARDRAIL_CHECK_KIND_TOKEN_LIMIT: _GuardrailCheckKind.ValueType  # 7
+    """The conversation passed the policy's tokens_per_conversation (its words, persona's
+    and candidate's, as stored): logged with the utterance that passed it, once.
+    """
 
 class GuardrailCheckKind(_GuardrailCheckKind, metaclass=_GuardrailCheckKindEnumTypeWrapper): ...
 
@@ -55,6 +59,10 @@ GUARDRAIL_CHECK_KIND_RISK: GuardrailCheckKind.ValueType  # 5
 """The session's risk reached its policy's escalation threshold (once a session)."""
 GUARDRAIL_CHECK_KIND_INPUT_FILTER: GuardrailCheckKind.ValueType  # 6
 """An input filter matched a candidate's message (the analysis service's readings)."""
+GUARDRAIL_CHECK_KIND_TOKEN_LIMIT: GuardrailCheckKind.ValueType  # 7
+"""The conversation passed the policy's tokens_per_conversation (its words, persona's
+and candidate's, as stored): logged with the utterance that passed it, once.
+"""
 Global___GuardrailCheckKind: _TypeAlias = GuardrailCheckKind  # noqa: Y015
 
 class _GuardrailDecision:

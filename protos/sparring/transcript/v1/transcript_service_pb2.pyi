@@ -89,6 +89,11 @@ class _CommandTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandTy
     """Another persona takes over the call (HandoffService.StartHandoff): handoff
     carries its prompt, its first message and the packet. Not sent by SendCommand.
     """
+    COMMAND_TYPE_END_CALL: _CommandType.ValueType  # 140
+    """The gateway ends the call politely: sent by the persona's safety policy
+    (source SAFETY_POLICY) once the conversation passed its token limit. Not sent by
+    SendCommand.
+    """
 
 class CommandType(_CommandType, metaclass=_CommandTypeEnumTypeWrapper):
     """What an interviewer command does to the live persona."""
@@ -110,6 +115,11 @@ COMMAND_TYPE_HANDOFF: CommandType.ValueType  # 70
 """Another persona takes over the call (HandoffService.StartHandoff): handoff
 carries its prompt, its first message and the packet. Not sent by SendCommand.
 """
+COMMAND_TYPE_END_CALL: CommandType.ValueType  # 140
+"""The gateway ends the call politely: sent by the persona's safety policy
+(source SAFETY_POLICY) once the conversation passed its token limit. Not sent by
+SendCommand.
+"""
 Global___CommandType: _TypeAlias = CommandType  # noqa: Y015
 
 class _CommandSource:
@@ -123,6 +133,10 @@ class _CommandSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Command
     """Typed or picked by a human interviewer."""
     COMMAND_SOURCE_AI_SUGGESTED: _CommandSource.ValueType  # 2
     """An analysis suggestion applied through the analysis service."""
+    COMMAND_SOURCE_SAFETY_POLICY: _CommandSource.ValueType  # 140
+    """The persona's safety policy itself: an END_CALL once the conversation passed
+    its rate_limits.tokens_per_conversation. Never accepted from callers.
+    """
 
 class CommandSource(_CommandSource, metaclass=_CommandSourceEnumTypeWrapper):
     """Who originated a command."""
@@ -132,6 +146,10 @@ COMMAND_SOURCE_MANUAL: CommandSource.ValueType  # 1
 """Typed or picked by a human interviewer."""
 COMMAND_SOURCE_AI_SUGGESTED: CommandSource.ValueType  # 2
 """An analysis suggestion applied through the analysis service."""
+COMMAND_SOURCE_SAFETY_POLICY: CommandSource.ValueType  # 140
+"""The persona's safety policy itself: an END_CALL once the conversation passed
+its rate_limits.tokens_per_conversation. Never accepted from callers.
+"""
 Global___CommandSource: _TypeAlias = CommandSource  # noqa: Y015
 
 class _CommandState:
