@@ -17,6 +17,7 @@ on a new stream: its resume point is the durable sequence, and everything after 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -112,8 +113,9 @@ class _Pending:
 # last_sequence is kept only if it is last_sequence + n, which holds exactly up to the first hole.
 _INSERT = """
 WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::int[])
-        AS b(organization, session_id, sequence, role, text, spoken_time, word_count)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
+                         $8::jsonb[])
+        AS b(organization, session_id, sequence, role, text, spoken_time, word_count, flags)
 ), durable AS (
     SELECT s.organization, s.id, s.last_sequence FROM transcript.sessions s
     WHERE (s.organization, s.id) IN (SELECT organization, session_id FROM batch)
@@ -126,8 +128,8 @@ WITH batch AS (
 ), extending AS (
     SELECT * FROM fresh WHERE sequence = last_sequence + n
 ), inserted AS (
-    INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count)
-    SELECT organization, session_id, sequence, role, text, spoken_time, word_count FROM extending
+    INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count, flags)
+    SELECT organization, session_id, sequence, role, text, spoken_time, word_count, flags FROM extending
     ON CONFLICT (organization, session_id, sequence) DO NOTHING
     RETURNING organization, session_id, sequence
 )
@@ -386,7 +388,7 @@ async def _insert(connection: asyncpg.Connection, unique: list[_Pending]) -> _Wr
             _INSERT, [p.organization for p in unique], [p.session_id for p in unique],
             [p.utterance.sequence for p in unique], [p.utterance.role.value for p in unique],
             [p.utterance.text for p in unique], [p.utterance.spoken_time for p in unique],
-            [p.utterance.word_count for p in unique]):
+            [p.utterance.word_count for p in unique], [_flags(p.utterance) for p in unique]):
         session = row["organization"], row["session_id"]
         written.previous[session] = row["last_sequence"]
         written.inserted.update((*session, sequence) for sequence in row["inserted"] or ())
@@ -401,6 +403,13 @@ async def _log_checks(connection: asyncpg.Connection, checked: list[_Pending], c
     added = [RiskAdded(p.checks[0].scope(p.alert_score), risk_points(p.checks)) for p in checked]
     if any(a.points for a in added) and await connection.fetch(ADD_RISK, *risk_arguments(added)):
         await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+
+
+def _flags(utterance: Utterance) -> str:
+    """The output filters' flags of an utterance as the messages table keeps them (JSON)."""
+    if not utterance.flags:
+        return "[]"  # most utterances
+    return json.dumps([{"rule": flag.rule, "blocked": flag.blocked} for flag in utterance.flags])
 
 
 async def _stored_content(connection: asyncpg.Connection, unique: list[_Pending],

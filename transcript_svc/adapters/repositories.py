@@ -20,6 +20,7 @@ from transcript_svc.domain.model import (
     CommandState,
     CommandType,
     Message,
+    MessageFlag,
     Role,
     Session,
     SessionState,
@@ -48,7 +49,7 @@ def _session(row: Any) -> Session:
 
 def _message(row: Any) -> Message:
     return Message(row.session_id, row.sequence, Role(row.role), row.text, row.spoken_time, row.word_count,
-                   row.create_time)
+                   row.create_time, tuple(MessageFlag(flag["rule"], flag["blocked"]) for flag in row.flags))
 
 
 def _command(row: Any) -> Command:

@@ -50,6 +50,7 @@ messages = sa.Table(
     sa.Column("spoken_time", _TS, nullable=False),
     sa.Column("word_count", sa.Integer, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
+    sa.Column("flags", JSONB, nullable=False),
 )
 
 commands = sa.Table(

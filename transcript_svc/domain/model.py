@@ -101,11 +101,20 @@ class ExperimentVariant:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageFlag:
+    """An output filter that matched a persona turn: blocked (stored as its marker) or flagged (stored as said)."""
+
+    rule: str
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Utterance:
     sequence: int
     role: Role
     text: str
     spoken_time: datetime
+    flags: tuple[MessageFlag, ...] = ()  # what the persona's output filters found, stored with it
 
     @property
     def word_count(self) -> int:
@@ -130,6 +139,7 @@ class Message:
     spoken_time: datetime
     word_count: int
     create_time: datetime
+    flags: tuple[MessageFlag, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

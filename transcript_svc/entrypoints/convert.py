@@ -174,6 +174,7 @@ def message_message(message: Message) -> pb.Message:
         spoken_time=timestamp(message.spoken_time),
         word_count=message.word_count,
         create_time=timestamp(message.create_time),
+        flags=[pb.MessageFlag(rule=flag.rule, blocked=flag.blocked) for flag in message.flags],
     )
 
 

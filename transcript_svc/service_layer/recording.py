@@ -11,10 +11,10 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from guardrails.check_log import TOKEN_LIMIT_PASSED, CheckScope
+from guardrails.check_log import TOKEN_LIMIT_PASSED, CheckDecision, CheckScope
 from guardrails.tokens import TokenBudget
 from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
-from transcript_svc.domain.model import Outcome, Role, Utterance
+from transcript_svc.domain.model import MessageFlag, Outcome, Role, Utterance
 from transcript_svc.service_layer.pii import Guarded, Protect, as_said
 from transcript_svc.service_layer.ports import UtteranceCommitter
 
@@ -66,6 +66,9 @@ class StreamRecorder:
         self._highest = max(self._highest, utterance.sequence)
         said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else Guarded(utterance.text)
         protected = self._protect(said.text)
+        if said.findings:  # the persona's output filters: stored with the turn
+            utterance = dataclasses.replace(utterance, flags=tuple(
+                MessageFlag(f.rule, f.decision is CheckDecision.BLOCKED) for f in said.findings))
         if protected.text is not utterance.text:
             utterance = dataclasses.replace(utterance, text=protected.text)
         findings = said.findings + protected.findings

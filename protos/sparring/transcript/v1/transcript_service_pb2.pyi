@@ -340,6 +340,7 @@ class Message(_message.Message):
     SPOKEN_TIME_FIELD_NUMBER: _builtins.int
     WORD_COUNT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/messages/{sequence}". Output only."""
     sequence: _builtins.int
@@ -357,6 +358,12 @@ class Message(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When it was committed."""
 
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___MessageFlag]:
+        """Output only. The output filters of the persona's safety policy that matched this
+        persona turn when it was stored (none for the candidate's).
+        """
+
     def __init__(
         self,
         *,
@@ -367,14 +374,43 @@ class Message(_message.Message):
         spoken_time: _timestamp_pb2.Timestamp | None = ...,
         word_count: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        flags: _abc.Iterable[Global___MessageFlag] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "spoken_time", b"spoken_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "name", b"name", "role", b"role", "sequence", b"sequence", "spoken_time", b"spoken_time", "text", b"text", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "flags", b"flags", "name", b"name", "role", b"role", "sequence", b"sequence", "spoken_time", b"spoken_time", "text", b"text", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Message: _TypeAlias = Message  # noqa: Y015
+
+@_typing.final
+class MessageFlag(_message.Message):
+    """An output filter that matched a persona turn."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    BLOCKED_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """The filter's rule."""
+    blocked: _builtins.bool
+    """True: the filter blocks, and the turn is stored as "[removed by the {rule} filter]";
+    false: it flags, and the turn is stored as said.
+    """
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        blocked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked", b"blocked", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageFlag: _TypeAlias = MessageFlag  # noqa: Y015
 
 @_typing.final
 class Command(_message.Message):
