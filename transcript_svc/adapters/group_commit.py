@@ -398,11 +398,12 @@ async def _insert(connection: asyncpg.Connection, unique: list[_Pending]) -> _Wr
 
 
 async def _log_checks(connection: asyncpg.Connection, checked: list[_Pending], checks: list[GuardrailCheck]) -> None:
-    """Logs the checks of the utterances stored, and adds their risk to their sessions (announcing new scores)."""
+    """Logs the checks of the utterances stored, and adds their risk to their sessions. The new scores queued are
+    not announced: a NOTIFY serialises commits, and the outbox dispatcher finds them within its poll."""
     await connection.execute(INSERT_CHECKS, *insert_arguments(checks))
     added = [RiskAdded(p.checks[0].scope(p.alert_score), risk_points(p.checks)) for p in checked]
-    if any(a.points for a in added) and await connection.fetch(ADD_RISK, *risk_arguments(added)):
-        await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+    if any(a.points for a in added):
+        await connection.execute(ADD_RISK, *risk_arguments(added))
 
 
 def _flags(utterance: Utterance) -> str:
