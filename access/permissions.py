@@ -26,6 +26,7 @@ _SAFETY_POLICY = "/sparring.persona.v1.SafetyPolicyService/"
 _TRANSCRIPT = "/sparring.transcript.v1.TranscriptService/"
 _HANDOFF = "/sparring.transcript.v1.HandoffService/"
 _APPROVAL = "/sparring.transcript.v1.ApprovalService/"
+_GUARDRAIL_CHECK = "/sparring.transcript.v1.GuardrailCheckService/"
 _ANALYSIS = "/sparring.analysis.v1.AnalysisService/"
 _SWITCHING = "/sparring.analysis.v1.SwitchingRuleService/"
 _LEARNING = "/sparring.learning.v1.LearningService/"
@@ -118,6 +119,12 @@ PERMISSIONS: dict[str, MethodRule] = {
     _APPROVAL + "WatchApprovals": _rule(INTERVIEWER, SERVICE, note="interviewers: only their own sessions"),
     _APPROVAL + "ApproveApproval": _APPROVAL_DECISION,
     _APPROVAL + "RejectApproval": _APPROVAL_DECISION,
+    # The log of every guardrail check of live calls
+    _GUARDRAIL_CHECK + "ListGuardrailChecks": _rule(INTERVIEWER, AUTHOR, note="a session's: its interviewer and "
+                                                                             "its persona's owners; a persona's: "
+                                                                             "its owners"),
+    _GUARDRAIL_CHECK + "RecordInputFilterFindings": _rule(SERVICE, mutating=True,
+                                                          note="the analysis service, of its readings' findings"),
     _TRANSCRIPT + "ForgetCandidate": _rule(SERVICE, mutating=True, note="when a candidate's memory is erased"),
     _TRANSCRIPT + "StartVoiceRound": _rule(INTERVIEWER, GATEWAY, mutating=True, costly=True,
                                            note="interviewers and gateways: only their own sessions"),
@@ -146,6 +153,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _ANALYSIS + "ApplySuggestion": _rule(INTERVIEWER, mutating=True, note="interviewers: only their own sessions"),
     _ANALYSIS + "DismissSuggestion": _rule(INTERVIEWER, mutating=True, note="interviewers: only their own sessions"),
     _ANALYSIS + "AuditSession": _rule(SERVICE, mutating=True),
+    _ANALYSIS + "RecordSessionRisk": _rule(SERVICE, mutating=True, note="the transcript service, as its guardrail "
+                                                                        "checks add to a session's risk"),
     _ANALYSIS + "GetPersonaAudit": _rule(AUTHOR, ANALYST, SERVICE),
     _ANALYSIS + "ListPersonaAudits": _rule(AUTHOR, ANALYST, SERVICE),
     # Learning: the audit corpus, evolution, patches, feedback, runs, experiments

@@ -12,6 +12,7 @@ from analysis_svc.adapters import tables
 from analysis_svc.adapters.audit_outbox import audit_outbox, review_outbox
 from analysis_svc.adapters.call_contexts import CallContexts
 from analysis_svc.adapters.episode_reviews import EpisodeReviews
+from analysis_svc.adapters.finding_outbox import TranscriptCheckLog, finding_outbox
 from analysis_svc.adapters.learning_audits import LearningAudits
 from analysis_svc.adapters.local_engine import LocalEngine
 from analysis_svc.adapters.openai_engine import OpenAIEngine
@@ -30,6 +31,7 @@ from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.session_access import SessionAccess
+from analysis_svc.service_layer.session_risks import SessionRisks
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.switching_rules import SwitchingRules
 from analysis_svc.service_layer.watchers import Watchers
@@ -85,7 +87,8 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     personas = PersonaProfiles(persona_link, settings.transcript_timeout_seconds)
     audits = Audits(database, transcripts, personas, page_tokens, Engines(LocalEngine(), others, default_engine),
                     analyses)
-    watchers = Watchers(analyses, audits)
+    risks = SessionRisks(database)
+    watchers = Watchers(analyses, audits, risks)
 
     def on_connected() -> None:
         rules.cache.enable()  # changes of the rules are heard from now on
@@ -102,7 +105,7 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
     app = GrpcApp(
         service_names=[SERVICE.full_name, SWITCHING_RULE_SERVICE],
         error_domain="analysis.sparring.dev",
-        add_servicers=lambda server: add_servicers(server, AnalysisServicer(analyses, actions, audits, watchers),
+        add_servicers=lambda server: add_servicers(server, AnalysisServicer(analyses, actions, audits, watchers, risks),
                                                    SwitchingRuleServicer(rules)),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
@@ -131,8 +134,9 @@ async def build(settings: AnalysisSettings, engine: AsyncEngine) -> GrpcApp:
 
     review_delivery = review_outbox(engine, deliver_review)
     await review_delivery.start()
-    app.on_close.append(review_delivery.stop)
-    app.on_close.extend([listener.stop, transcript.close, policies.close])
+    findings = finding_outbox(engine, TranscriptCheckLog(transcript, settings.transcript_timeout_seconds))
+    await findings.start()
+    app.on_close.extend([review_delivery.stop, findings.stop, listener.stop, transcript.close, policies.close])
     return app
 
 

@@ -259,14 +259,19 @@ class PiiProtector:
 
     def protect(self, text: str, handling: PiiHandling, session: str) -> str:
         """``text`` with each piece of personal data replaced as ``handling`` says; ``session`` keys pseudonyms."""
+        return self.handle(text, handling, session)[0]
+
+    def handle(self, text: str, handling: PiiHandling, session: str) -> tuple[str, tuple[PiiKind, ...]]:
+        """``text`` protected as ``protect`` does, and the kinds of personal data found in it (in order, once)."""
         if handling.keeps_everything:
-            return text
+            return text, ()
         found = self._analyze(text)
         if not found:
-            return text
+            return text, ()
         operators = {entity: self._operator(kind, handling.action_for(kind), session)
                      for entity, kind in self._kinds.items()}
-        return self._anonymizer.anonymize(text, found, operators).text
+        kinds = tuple(dict.fromkeys(self._kinds[r.entity_type] for r in found))
+        return self._anonymizer.anonymize(text, found, operators).text, kinds
 
     def _analyze(self, text: str) -> list[RecognizerResult]:
         if not may_hold_pii(text):

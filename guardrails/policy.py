@@ -21,6 +21,10 @@ class LivePolicy:
     escalation_path: tuple[str, ...] = ()
     # Roles whose people may decide the persona's approvals, besides admins and the persona's owners.
     approver_roles: frozenset[str] = frozenset()
+    # From this risk (0 to 1; 0: never) the session's interviewer is alerted (guardrails.risk).
+    escalation_threshold: float = 0.0
+    # The most words (persona's and candidate's, as stored) a conversation may hold (guardrails.tokens); 0: no limit.
+    tokens_per_conversation: int = 0
 
 
 # What applies while the persona's policy cannot be read: personal data protected as by default, the persona's turns

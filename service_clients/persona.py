@@ -49,8 +49,12 @@ class PersonaClient:
 
     async def owners(self, name: str, organization: str) -> frozenset[str]:
         """Who owns the persona; nobody when there is none of that name."""
+        return await self.owners_if_found(name, organization) or frozenset()
+
+    async def owners_if_found(self, name: str, organization: str) -> frozenset[str] | None:
+        """Who owns the persona; None when ``organization`` has none of that name."""
         persona = await self.persona(name, organization)
-        return frozenset(persona.owners) if persona is not None else frozenset()
+        return frozenset(persona.owners) if persona is not None else None
 
     async def scenario(self, name: str, organization: str | None = None) -> pb.Scenario | None:
         """The scenario; None when there is none of that name."""

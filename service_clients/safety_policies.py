@@ -66,7 +66,8 @@ def live_policy_of(message: pb.SafetyPolicy) -> LivePolicy:
                           _actions(message.approval_actions), limits.actions_per_minute, limits.commands_per_turn)
     return LivePolicy(message.name, message.revision, pii_handling_of(message.pii), actions,
                       _filters(message.input_filters), _filters(message.output_filters),
-                      tuple(message.escalation_path), frozenset(message.approver_roles))
+                      tuple(message.escalation_path), frozenset(message.approver_roles), message.escalation_threshold,
+                      limits.tokens_per_conversation)
 
 
 class SafetyPolicyReader:

@@ -119,7 +119,10 @@ class AuditLog:
     """A service's audit log: the writer, the hourly deletion of expired entries and the listing."""
 
     def __init__(self, engine: AsyncEngine, schema: str, settings: ServiceSettings, max_batch: int = 500,
-                 max_queued: int = 10_000, write_timeout: float = 2.0, delete_batch: int = 5_000) -> None:
+                 max_queued: int = 10_000, write_timeout: float = 2.0, delete_batch: int = 5_000,
+                 also_expiring: tuple[str, ...] = ()) -> None:
+        """``also_expiring``: other tables of ``schema`` (each with a ``create_time`` and an ``id``) kept as long as
+        the audit log, their expired rows deleted by the same hourly job."""
         self.page_tokens = PageTokens.from_secret(settings.page_token_secret)
         self._engine = autocommit(engine)  # each INSERT and DELETE is one statement: no transaction around it
         self._table = audit_log_table(schema)
@@ -130,11 +133,11 @@ class AuditLog:
             FROM jsonb_to_recordset(CAST(:entries AS jsonb)) AS e(organization text, subject text, roles text[],
                 method text, resource text, request_id text, result text, reason text, create_time timestamptz)
         """)
-        self._delete_expired = sa.text(f"""
-            DELETE FROM "{schema}".audit_log WHERE id IN (
-                SELECT id FROM "{schema}".audit_log WHERE create_time < now() - make_interval(days => :days)
+        self._delete_expired = [sa.text(f"""
+            DELETE FROM "{schema}".{table} WHERE id IN (
+                SELECT id FROM "{schema}".{table} WHERE create_time < now() - make_interval(days => :days)
                 ORDER BY create_time LIMIT :batch FOR UPDATE SKIP LOCKED)
-        """)
+        """) for table in ("audit_log", *also_expiring)]
         self._retention_days = settings.audit_log_retention_days
         self._max_batch = max_batch
         self._delete_batch = delete_batch
@@ -209,16 +212,19 @@ class AuditLog:
         return True
 
     async def delete_expired(self) -> int:
-        """Deletes the entries older than the retention, at most ``delete_batch`` per statement; returns how many."""
+        """Deletes the entries (and the rows of the tables also expiring) older than the retention, at most
+        ``delete_batch`` per statement; returns how many."""
         deleted = 0
-        while True:
-            async with asyncio.timeout(DELETE_TIMEOUT_SECONDS), self._engine.connect() as connection:
-                result = await connection.execute(self._delete_expired,
-                                                  {"days": self._retention_days, "batch": self._delete_batch})
-            ENTRIES_DELETED.inc(result.rowcount)
-            deleted += result.rowcount
-            if result.rowcount < self._delete_batch:
-                return deleted
+        for delete in self._delete_expired:
+            while True:
+                async with asyncio.timeout(DELETE_TIMEOUT_SECONDS), self._engine.connect() as connection:
+                    result = await connection.execute(delete,
+                                                      {"days": self._retention_days, "batch": self._delete_batch})
+                ENTRIES_DELETED.inc(result.rowcount)
+                deleted += result.rowcount
+                if result.rowcount < self._delete_batch:
+                    break
+        return deleted
 
     async def _delete_expired_hourly(self) -> None:
         while True:

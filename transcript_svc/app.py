@@ -11,6 +11,8 @@ from sparring.persona.v1 import memory_service_pb2_grpc
 from sparring.transcript.v1 import (
     approval_service_pb2,
     approval_service_pb2_grpc,
+    guardrail_check_service_pb2,
+    guardrail_check_service_pb2_grpc,
     handoff_service_pb2,
     handoff_service_pb2_grpc,
     transcript_service_pb2,
@@ -46,12 +48,15 @@ from transcript_svc.adapters.outbox import transcript_outbox
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
+from transcript_svc.domain.model import RISK_KIND
 from transcript_svc.entrypoints.approval_servicer import ApprovalServicer
+from transcript_svc.entrypoints.guardrail_check_servicer import GuardrailCheckServicer
 from transcript_svc.entrypoints.handoff_servicer import HandoffServicer
 from transcript_svc.entrypoints.servicer import TranscriptServicer
 from transcript_svc.entrypoints.stream import StreamSessionHandler
 from transcript_svc.service_layer.approval_watch import ApprovalWatch
 from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalExpiry
+from transcript_svc.service_layer.guardrail_checks import GuardrailCheckLog
 from transcript_svc.service_layer.handoffs import Handoffs
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
@@ -64,14 +69,17 @@ log = logging.getLogger("transcript.app")
 SERVICE_NAME = transcript_service_pb2.DESCRIPTOR.services_by_name["TranscriptService"].full_name
 HANDOFF_SERVICE_NAME = handoff_service_pb2.DESCRIPTOR.services_by_name["HandoffService"].full_name
 APPROVAL_SERVICE_NAME = approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name
+GUARDRAIL_CHECK_SERVICE_NAME = \
+    guardrail_check_service_pb2.DESCRIPTOR.services_by_name["GuardrailCheckService"].full_name
 ERROR_DOMAIN = "transcript.sparring.dev"
 
 
 def add_servicers(server: grpc.aio.Server, transcripts: TranscriptServicer, handoffs: HandoffServicer,
-                  approvals: ApprovalServicer) -> None:
+                  approvals: ApprovalServicer, checks: GuardrailCheckServicer) -> None:
     transcript_service_pb2_grpc.add_TranscriptServiceServicer_to_server(transcripts, server)
     handoff_service_pb2_grpc.add_HandoffServiceServicer_to_server(handoffs, server)
     approval_service_pb2_grpc.add_ApprovalServiceServicer_to_server(approvals, server)
+    guardrail_check_service_pb2_grpc.add_GuardrailCheckServiceServicer_to_server(checks, server)
 
 
 async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
@@ -92,6 +100,8 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                               policies=policies, approval_ttl=approval_ttl, experiments=experiments)
     approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl,
                              PageTokens.from_secret(settings.page_token_secret))
+    checks = GuardrailCheckLog(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads), personas,
+                               policies, PageTokens.from_secret(settings.page_token_secret))
     expiry = ApprovalExpiry(approvals, settings.approval_sweep_seconds, settings.approval_sweep_batch,
                             settings.approval_sweep_timeout_seconds)
     voice_agents = VoiceAgentClient(persona_link, settings.voice_agent_timeout_seconds)
@@ -125,6 +135,9 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                 session, messages = await transcripts.ended_transcript(organization, session_id)
                 if session.candidate:  # '' once the candidate's memory was erased: nothing to learn
                     await memory.learn(session, messages)
+            elif kind == RISK_KIND:  # the session's risk as it is now: a later delivery never moves it back
+                await analysis.record_risk(organization, session_id, *await transcripts.session_risk(organization,
+                                                                                                     session_id))
             else:
                 await analysis.deliver(organization, kind, session_id, up_to_sequence)
 
@@ -149,15 +162,17 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         live.stop_all()
 
     app = GrpcApp(
-        service_names=[SERVICE_NAME, HANDOFF_SERVICE_NAME, APPROVAL_SERVICE_NAME],
+        service_names=[SERVICE_NAME, HANDOFF_SERVICE_NAME, APPROVAL_SERVICE_NAME, GUARDRAIL_CHECK_SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         add_servicers=lambda server: add_servicers(server, TranscriptServicer(transcripts, stream, voice_rounds),
                                                    HandoffServicer(handoffs),
-                                                   ApprovalServicer(approvals, approval_watch)),
+                                                   ApprovalServicer(approvals, approval_watch),
+                                                   GuardrailCheckServicer(checks)),
         security=security,
         max_receive_message_bytes=settings.max_receive_message_bytes,
         max_send_message_bytes=settings.max_send_message_bytes,
-        audit_log=AuditLog(engine, tables.SCHEMA, settings),
+        # The guardrail check log is kept as long as the audit log, deleted by the same hourly job.
+        audit_log=AuditLog(engine, tables.SCHEMA, settings, also_expiring=(tables.guardrail_checks.name,)),
     )
     app.on_drain.append(drain)
     app.on_close.extend([*closers, listener.stop])

@@ -87,6 +87,15 @@ persona_audits = sa.Table(
 
 request_log = request_log_table(metadata, per_organization=True)
 
+session_risks = sa.Table(
+    "session_risks", metadata,
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("alert_time", sa.DateTime(timezone=True)),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
 switching_rules = sa.Table(
     "switching_rules", metadata,
     sa.Column("organization", sa.Text, primary_key=True),

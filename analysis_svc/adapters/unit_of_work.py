@@ -5,13 +5,16 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analysis_svc.adapters import tables
+from analysis_svc.adapters.finding_outbox import FindingDeliveries
 from analysis_svc.adapters.repositories import AnalysisRepository, AuditRepository
+from analysis_svc.adapters.session_risk_store import SessionRiskRepository
 from analysis_svc.adapters.switching_rules import SwitchingRuleRepository
 from svckit.db import RequestLog, UnitOfWork, autocommit
 from svckit.notify import notify
 
 # "{organization}/{session_id}:" followed by "{analysis_id}" (a new analysis), "suggestion:{suggestion_id}" (a
-# suggestion applied or dismissed) or "audit:{audit_id}" (the session's audit).
+# suggestion applied or dismissed), "audit:{audit_id}" (the session's audit), "risk:{score}" (its risk rose) or
+# "risk_alert:" (its risk reached the policy's escalation threshold).
 CHANGES_CHANNEL = "analysis_changes"
 # "{organization}": its switching rules changed (one created or deleted), so every replica reads them again.
 RULES_CHANNEL = "analysis_switching_rules"
@@ -21,11 +24,15 @@ class AnalysisUnitOfWork(UnitOfWork):
     analyses: AnalysisRepository
     audits: AuditRepository
     switching_rules: SwitchingRuleRepository
+    session_risks: SessionRiskRepository
+    finding_deliveries: FindingDeliveries
 
     def bind(self, connection: AsyncConnection) -> None:
         self.analyses = AnalysisRepository(connection)
         self.audits = AuditRepository(connection)
         self.switching_rules = SwitchingRuleRepository(connection)
+        self.session_risks = SessionRiskRepository(connection)
+        self.finding_deliveries = FindingDeliveries(connection)
 
     def requests_of(self, organization: str) -> RequestLog:
         return RequestLog(self.connection, tables.request_log, organization)

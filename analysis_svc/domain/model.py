@@ -242,3 +242,21 @@ def metrics_record(metrics: ConversationMetrics) -> dict[str, Any]:
         "objections_handled": metrics.objections_handled,
         "next_step_committed": metrics.next_step_committed,
     }
+
+
+@dataclass(frozen=True)
+class SessionRisk:
+    """A session's risk as the transcript service keeps it: 0 to 100, and when it reached the policy's escalation
+    threshold (None: not yet)."""
+
+    session_id: str
+    score: int
+    alert_time: datetime | None
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class RiskAlert:
+    """The watchers' event of a session's risk reaching its policy's escalation threshold."""
+
+    risk: SessionRisk

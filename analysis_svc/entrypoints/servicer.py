@@ -13,13 +13,15 @@ from sparring.audit.v1 import audit_pb2
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 
 from analysis_svc.domain.content_findings import ContentFinding
-from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.domain.model import RiskAlert, SessionRisk, Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
+from analysis_svc.service_layer.session_risks import SessionRisks
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from calls.persona_audit import FlagReason
 from guardrails.filters import FilterCategory, FilterDecision
+from guardrails.risk import MAX_RISK
 from svckit import names
 from svckit.blueprints import blueprint_value
 from svckit.context import current_call
@@ -104,6 +106,11 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
     )
 
 
+def _risk(risk: SessionRisk) -> pb.SessionRisk:
+    return pb.SessionRisk(score=risk.score, alert_time=timestamp(risk.alert_time),
+                          update_time=timestamp(risk.update_time))
+
+
 def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
     return pb.SessionSnapshot(
         session=f"sessions/{snapshot.session_id}",
@@ -164,11 +171,13 @@ def _stored_name(values: Mapping[str, int], value: int, field: str, enum_type) -
 
 
 class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
-    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers) -> None:
+    def __init__(self, analyses: Analyses, actions: SuggestionActions, audits: Audits, watchers: Watchers,
+                 risks: SessionRisks) -> None:
         self._audits = audits
         self._analyses = analyses
         self._actions = actions
         self._watchers = watchers
+        self._risks = risks
 
     async def AuditSession(self, request: pb.AuditSessionRequest, context) -> pb.AuditSessionResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
@@ -256,6 +265,11 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                 elif isinstance(event, StoredSuggestion):
                     yield pb.WatchSessionResponse(event_time=timestamp(event.resolve_time),
                                                   suggestion=_suggestion(event, session_id))
+                elif isinstance(event, SessionRisk):
+                    yield pb.WatchSessionResponse(event_time=timestamp(event.update_time), risk=_risk(event))
+                elif isinstance(event, RiskAlert):
+                    yield pb.WatchSessionResponse(event_time=timestamp(event.risk.alert_time),
+                                                  risk_alert=_risk(event.risk))
                 elif isinstance(event, StoredAnalysis) and not shown.has(event):
                     shown.add(event)
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
@@ -271,12 +285,25 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
 
     async def _session_snapshot(self, caller: Principal, session_id: str) -> tuple[Snapshot, pb.SessionSnapshot]:
         """The session's live state with its audit once there is one, as every snapshot carries it."""
-        snapshot, audit = await asyncio.gather(self._analyses.snapshot(caller, session_id),
-                                               self._audits.of_session(caller.organization, session_id))
+        snapshot, audit, risk = await asyncio.gather(self._analyses.snapshot(caller, session_id),
+                                                     self._audits.of_session(caller.organization, session_id),
+                                                     self._risks.of_session(caller.organization, session_id))
         message = _snapshot(snapshot)
         if audit is not None:
             message.audit.CopyFrom(audit_message(audit))
+        if risk is not None:
+            message.risk.CopyFrom(_risk(risk))
         return snapshot, message
+
+    async def RecordSessionRisk(self, request: pb.RecordSessionRiskRequest,
+                                context) -> pb.RecordSessionRiskResponse:
+        session_id = names.resource_id(request.session, "sessions", "session")
+        if not 0 <= request.risk.score <= MAX_RISK:
+            raise InvalidArgument(FieldViolation("risk.score", f"must be 0 to {MAX_RISK} (got {request.risk.score})"))
+        alert_time = request.risk.alert_time.ToDatetime(UTC) if request.risk.HasField("alert_time") else None
+        stored = await self._risks.record(current_call().principal.organization, SessionRisk(
+            session_id, request.risk.score, alert_time, datetime.now(UTC)))
+        return pb.RecordSessionRiskResponse(risk=_risk(stored))
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""

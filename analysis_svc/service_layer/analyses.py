@@ -234,6 +234,8 @@ class Analyses:
                     winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
                     assert winner is not None
                     return winner, True
+                if analysis.findings:  # the transcript service logs them with the session's other guardrail checks
+                    await uow.finding_deliveries.enqueue(organization, session_id, analysis.id, analysis.findings)
                 await uow.announce(f"{organization}/{session_id}:{analysis.id}")
                 await uow.commit()
                 storing.set_result(stored)

@@ -18,6 +18,7 @@ from analysis_svc.domain.model import (
     NewAudit,
     ReadingState,
     SayMeterArc,
+    SessionRisk,
     Snapshot,
     StoredAnalysis,
     StoredAudit,
@@ -90,6 +91,22 @@ class SwitchingRuleRepository(Protocol):
     async def delete(self, organization: str, rule_id: str, when: datetime) -> bool: ...
 
 
+class SessionRiskRepository(Protocol):
+    async def record(self, organization: str, risk: SessionRisk) -> tuple[SessionRisk, bool, bool]:
+        """Stores the higher of the score stored and ``risk``'s, and the first alert time; the risk as stored,
+        whether its score rose, and whether it alerted now."""
+        ...
+
+    async def get(self, organization: str, session_id: str) -> SessionRisk | None: ...
+
+
+class FindingDeliveries(Protocol):
+    async def enqueue(self, organization: str, session_id: str, analysis_id: str,
+                      findings: Sequence[ContentFinding]) -> None:
+        """Queues a reading's findings for the transcript service's guardrail check log, in this transaction."""
+        ...
+
+
 class RequestLog(Protocol):
     """Responses of mutating requests by request id (``svckit.db.RequestLog``)."""
 
@@ -104,6 +121,10 @@ class UnitOfWork(Protocol):
     def audits(self) -> AuditRepository: ...
     @property
     def switching_rules(self) -> SwitchingRuleRepository: ...
+    @property
+    def session_risks(self) -> SessionRiskRepository: ...
+    @property
+    def finding_deliveries(self) -> FindingDeliveries: ...
 
     def requests_of(self, organization: str) -> RequestLog:
         """The request ids of one organization: another's are never seen."""

@@ -25,9 +25,10 @@ from typing import NamedTuple
 
 from prometheus_client import Counter, Gauge
 
-from analysis_svc.domain.model import Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.domain.model import RiskAlert, SessionRisk, Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
+from analysis_svc.service_layer.session_risks import SessionRisks
 
 log = logging.getLogger("analysis.watchers")
 
@@ -90,9 +91,10 @@ class Shown:
 
 
 class Watchers:
-    def __init__(self, analyses: Analyses, audits: Audits) -> None:
+    def __init__(self, analyses: Analyses, audits: Audits, risks: SessionRisks) -> None:
         self._analyses = analyses
         self._audits = audits
+        self._risks = risks
         self._by_session: dict[SessionKey, set[Watcher]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Per session, the hand-over of its latest announcement.
@@ -160,15 +162,20 @@ class Watchers:
             del self._last_announced[session]
 
     async def _publish(self, session: SessionKey, change: str, previous: asyncio.Task[None] | None) -> None:
-        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed) or ``audit:{id}``; it reaches the
-        watchers after the ``previous`` announcement of the session, so in the order they were stored, though the
-        reads run at once."""
+        """``change`` is an analysis id, ``suggestion:{id}`` (applied or dismissed), ``audit:{id}``, ``risk:{score}``
+        or ``risk_alert:``; it reaches the watchers after the ``previous`` announcement of the session, so in the
+        order they were stored, though the reads run at once."""
+        kind, _, _ = change.partition(":")
         _, _, suggestion_id = change.partition("suggestion:")
         _, _, audit_id = change.partition("audit:")
-        event: StoredAnalysis | StoredSuggestion | StoredAudit
+        event: StoredAnalysis | StoredSuggestion | StoredAudit | SessionRisk | RiskAlert | None
         organization, session_id = session
         try:
-            if suggestion_id:
+            if kind in ("risk", "risk_alert"):  # the risk as it is now: a later rise is sent with its own event
+                event = await self._risks.of_session(organization, session_id)
+                if event is not None and kind == "risk_alert":
+                    event = RiskAlert(event)
+            elif suggestion_id:
                 event = await self._analyses.stored_suggestion(organization, session_id, suggestion_id)
             elif audit_id:
                 event = await self._audits.get(organization, audit_id)
@@ -181,6 +188,9 @@ class Watchers:
             return
         if previous is not None:
             await asyncio.wait((previous,))
+        if event is None:
+            return
+        label = kind if kind in ("risk", "risk_alert", "suggestion", "audit") else "analysis"
         for watcher in list(self._by_session.get(session, ())):
             watcher.offer(event)
-            WATCH_EVENTS.labels("suggestion" if suggestion_id else "audit" if audit_id else "analysis").inc()
+            WATCH_EVENTS.labels(label).inc()

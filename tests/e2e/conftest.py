@@ -314,3 +314,32 @@ async def gateway_voice_agents(persona_server, connect):
     from sparring.persona.v1 import voice_agent_service_pb2_grpc
 
     return voice_agent_service_pb2_grpc.VoiceAgentServiceStub(connect(persona_server, token("gateway")))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def approvals(transcript_server, connect):
+    """The transcript service's approvals, as an admin of the test organization calls them."""
+    from sparring.transcript.v1 import approval_service_pb2_grpc
+
+    return approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token("admin")))
+
+
+@pytest_asyncio.fixture
+async def expiry(engine, persona_server, transcript_settings):
+    """The approval expiry job's sweep, on the test database and persona service, run when a test says."""
+    from access.permissions import PERMISSIONS
+    from service_clients.persona import PersonaClient
+    from service_clients.safety_policies import SafetyPolicyReader
+    from svckit.pagination import PageTokens
+    from svckit.transport import Security
+    from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
+    from transcript_svc.domain.approvals import DEFAULT_APPROVAL_TTL
+    from transcript_svc.service_layer.approvals import ApprovalDesk
+
+    security = Security(transcript_settings(), PERMISSIONS)
+    reader = SafetyPolicyReader(security.link(persona_server), 2.0, 0, 10)
+    owners = PersonaClient(security.link(persona_server), 2.0)
+    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners, DEFAULT_APPROVAL_TTL,
+                       PageTokens.from_secret("approvals"))
+    await reader.close()
+    await owners.close()

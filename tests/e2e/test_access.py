@@ -34,7 +34,12 @@ from sparring.persona.v1 import (
     voice_agent_service_pb2,
 )
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
-from sparring.transcript.v1 import approval_service_pb2, handoff_service_pb2, transcript_service_pb2
+from sparring.transcript.v1 import (
+    approval_service_pb2,
+    guardrail_check_service_pb2,
+    handoff_service_pb2,
+    transcript_service_pb2,
+)
 
 from access.permissions import PERMISSIONS, ROLES
 from analysis_svc.app import SPEC as ANALYSIS
@@ -53,8 +58,8 @@ from tests.security import ADMIN, CREDENTIALS, ORGANIZATION, secure_channel, sec
 from transcript_svc.app import SPEC as TRANSCRIPT
 
 CONTRACTS = (persona_pb, memory_service_pb2, voice_agent_service_pb2, safety_policy_service_pb2, transcript_service_pb2,
-             handoff_service_pb2, approval_service_pb2, analysis_service_pb2, switching_rule_service_pb2,
-             learning_service_pb2, audit_log_service_pb2)
+             handoff_service_pb2, approval_service_pb2, guardrail_check_service_pb2, analysis_service_pb2,
+             switching_rule_service_pb2, learning_service_pb2, audit_log_service_pb2)
 # Served by every one of the four servers, over its own service's log.
 EVERY_SERVER = "/sparring.auditlog."
 CALL_TIMEOUT = 10.0

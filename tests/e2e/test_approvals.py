@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
-import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
@@ -17,42 +16,16 @@ from sparring.transcript.v1 import approval_service_pb2 as pb
 from sparring.transcript.v1 import approval_service_pb2_grpc, transcript_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
-from access.permissions import PERMISSIONS
 from persona_svc.app import ERROR_DOMAIN as PERSONA_DOMAIN
-from service_clients.persona import PersonaClient
-from service_clients.safety_policies import SafetyPolicyReader
-from svckit.pagination import PageTokens
-from svckit.transport import Security
 from tests.builders import new_persona
 from tests.e2e.status_details import rejected_in
 from tests.e2e.test_preflight import HARDER, HINT, LiveCall, send, session_under
 from tests.e2e.transcript_checks import rejected, stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, persona_under
 from tests.security import OTHER_ORGANIZATION, token
-from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
-from transcript_svc.domain.approvals import DEFAULT_APPROVAL_TTL
-from transcript_svc.service_layer.approvals import ApprovalDesk
 
 NEEDS_APPROVAL = policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_DIFFICULTY_CHANGE],
                                         escalation_path=["queues/hiring-review"])
-
-
-@pytest_asyncio.fixture(scope="session")
-async def approvals(transcript_server, connect) -> approval_service_pb2_grpc.ApprovalServiceStub:
-    """The transcript service's approvals, as an admin of the test organization calls them."""
-    return approval_service_pb2_grpc.ApprovalServiceStub(connect(transcript_server, token("admin")))
-
-
-@pytest_asyncio.fixture
-async def expiry(engine, persona_server, transcript_settings):
-    """The expiry job's sweep, on the test database and persona service, run when a test says."""
-    security = Security(transcript_settings(), PERMISSIONS)
-    reader = SafetyPolicyReader(security.link(persona_server), 2.0, 0, 10)
-    owners = PersonaClient(security.link(persona_server), 2.0)
-    yield ApprovalDesk(lambda: DatabaseUnitOfWork(engine), reader, owners, DEFAULT_APPROVAL_TTL,
-                       PageTokens.from_secret("approvals"))
-    await reader.close()
-    await owners.close()
 
 
 async def held_command(transcripts, personas, policies) -> tuple[str, transcript_pb.Command]:

@@ -1,6 +1,6 @@
 """The persona's turns are screened by its policy's output filters before they are stored: a turn a blocking
 filter matches is stored as a marker naming the rule and found nowhere in the database; a flagged one is stored as
-said; both counted."""
+said; both counted, and the filters that matched stored with the turn."""
 
 from __future__ import annotations
 
@@ -58,3 +58,17 @@ async def test_a_policys_own_blocking_pattern_names_its_rule_in_the_marker(trans
 
     assert await stored_texts(transcripts, session) == ["[removed by the competitor-names filter]"]
 
+
+
+async def test_the_filters_that_matched_a_persona_turn_are_stored_with_it(transcripts):
+    defamation = f"Globex bribes officials, ask about deal {uid()}."
+    session = await streamed_call(transcripts, [(pb.ROLE_USER, "Why do you hesitate?"), (pb.ROLE_ASSISTANT, _threat()),
+                                                (pb.ROLE_ASSISTANT, defamation),
+                                                (pb.ROLE_ASSISTANT, "Fine, let us talk budget.")])
+
+    listed = await transcripts.ListMessages(pb.ListMessagesRequest(parent=session, page_size=10))
+
+    assert [[(flag.rule, flag.blocked) for flag in message.flags] for message in listed.messages] == [
+        [], [("threats", True)], [("defamation", False)], []]
+    third = await transcripts.GetMessage(pb.GetMessageRequest(name=f"{session}/messages/3"))
+    assert [(flag.rule, flag.blocked) for flag in third.message.flags] == [("defamation", False)]

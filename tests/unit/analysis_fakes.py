@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from analysis_svc.domain import running
+from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import (
     SESSION_END,
@@ -155,6 +156,7 @@ class FakeUnitOfWork:
         self._database = database
         self.analyses = database.analyses
         self.audits = database.audits
+        self.finding_deliveries = database.finding_deliveries
         self._announced: list[str] = []
 
     def requests_of(self, organization: str) -> InMemoryRequestLog:
@@ -175,12 +177,24 @@ class FakeUnitOfWork:
         self._announced.append(change)
 
 
+class FakeFindingDeliveries:
+    """The readings' findings queued for the transcript service: (organization, session, analysis, findings)."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, str, str, tuple[ContentFinding, ...]]] = []
+
+    async def enqueue(self, organization: str, session_id: str, analysis_id: str,
+                      findings: Sequence[ContentFinding]) -> None:
+        self.queued.append((organization, session_id, analysis_id, tuple(findings)))
+
+
 class FakeDatabase:
     """One in-memory store behind every unit of work; counts commits and keeps what was announced."""
 
     def __init__(self) -> None:
         self.analyses = FakeAnalysisRepository()
         self.audits = FakeAuditRepository()
+        self.finding_deliveries = FakeFindingDeliveries()
         self.requests: dict[str, RequestTable] = {}  # by organization
         self.commits = 0
         self.announced: list[str] = []

@@ -43,7 +43,7 @@ async def test_an_analysis_stored_here_reaches_the_watchers_once_whichever_path_
 
     analysis = SimpleNamespace(session_id="call", id="a1")
     announced = _Announced(analysis)
-    watchers = Watchers(announced, audits=None)
+    watchers = Watchers(announced, audits=None, risks=None)
     watcher = watchers.watch("acme", "call")
     watchers.stored_here("acme", analysis)
     watchers.on_change("acme/call:a1")  # its NOTIFY coming back: nothing to read
@@ -79,7 +79,7 @@ async def test_announced_analyses_reach_the_watchers_in_the_order_they_were_stor
 
     first, second = SimpleNamespace(session_id="call", id="a1"), SimpleNamespace(session_id="call", id="a2")
     reads = _HeldReads(first, second)
-    watchers = Watchers(reads, audits=None)
+    watchers = Watchers(reads, audits=None, risks=None)
     watcher = watchers.watch("acme", "call")
     watchers.on_change("acme/call:a1")
     watchers.on_change("acme/call:a2")
@@ -96,7 +96,7 @@ async def test_a_session_of_the_same_id_in_another_organization_reaches_none_of_
 
     ours = SimpleNamespace(session_id="call", id="a1")
     announced = _Announced(ours)
-    watchers = Watchers(announced, audits=None)
+    watchers = Watchers(announced, audits=None, risks=None)
     watcher = watchers.watch("acme", "call")
     watchers.stored_here("globex", SimpleNamespace(session_id="call", id="b1"))
     watchers.on_change("globex/call:b2")

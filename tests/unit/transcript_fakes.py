@@ -9,6 +9,7 @@ from datetime import datetime
 from types import TracebackType
 
 from guardrails.actions import RecentCommands
+from guardrails.check_log import GuardrailCheck
 from guardrails.policy import SAFE_DEFAULT, LivePolicy
 from svckit.errors import NotFound
 from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
@@ -30,11 +31,13 @@ class TranscriptStore:
     announcements: list[tuple[str, ...]] = dataclasses.field(default_factory=list)
     stream_epochs: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     voice_rounds: dict[tuple[str, str, int], VoiceRound] = dataclasses.field(default_factory=dict)
+    guardrail_checks: list[GuardrailCheck] = dataclasses.field(default_factory=list)
 
     def copy(self) -> TranscriptStore:
         return TranscriptStore(dict(self.sessions), dict(self.commands), list(self.outbox),
                                {org: RequestTable(dict(table.requests)) for org, table in self.requests.items()},
-                               list(self.announcements), dict(self.stream_epochs), dict(self.voice_rounds))
+                               list(self.announcements), dict(self.stream_epochs), dict(self.voice_rounds),
+                               list(self.guardrail_checks))
 
 
 class FakeSessions:
@@ -169,6 +172,14 @@ class FakeVoiceRounds:
         return None
 
 
+class FakeGuardrailChecks:
+    def __init__(self, store: TranscriptStore) -> None:
+        self._store = store
+
+    async def add(self, *checks: GuardrailCheck) -> None:
+        self._store.guardrail_checks.extend(checks)
+
+
 class FakeAnnouncements:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
@@ -217,6 +228,10 @@ class FakeTranscriptUnitOfWork:
     def voice_rounds(self) -> FakeVoiceRounds:
         return FakeVoiceRounds(self._working)
 
+    @property
+    def guardrail_checks(self) -> FakeGuardrailChecks:
+        return FakeGuardrailChecks(self._working)
+
     def requests(self, organization: str) -> InMemoryRequestLog:
         return InMemoryRequestLog(self._working.requests.setdefault(organization, RequestTable()))
 
@@ -259,8 +274,8 @@ class FakeCommitter:
         self.submitted: list[tuple[str, str, Utterance, int]] = []
         self.outcomes: dict[int, Outcome | Exception] = {}
 
-    async def submit(self, organization: str, session_id: str, utterance: Utterance,
-                     epoch: int) -> asyncio.Future[Outcome]:
+    async def submit(self, organization: str, session_id: str, utterance: Utterance, epoch: int,
+                     checks: tuple[GuardrailCheck, ...] = ()) -> asyncio.Future[Outcome]:
         self.submitted.append((organization, session_id, utterance, epoch))
         commit: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         outcome = self.outcomes.get(utterance.sequence, Outcome.STORED)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 
+from svckit.times import timestamp
 from svckit.transport import ServiceLink
 from transcript_svc.domain.handoff import HANDOFF_KIND
 
@@ -30,6 +33,12 @@ class AnalysisClient:
         else:
             await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
                 session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"), **options)
+
+    async def record_risk(self, organization: str, session_id: str, score: int, alert_time: datetime | None) -> None:
+        """Hands the session's risk to its watchers; raises grpc.aio.AioRpcError as ``deliver`` does."""
+        await self._stub.RecordSessionRisk(pb.RecordSessionRiskRequest(
+            session=f"sessions/{session_id}", risk=pb.SessionRisk(score=score, alert_time=timestamp(alert_time))),
+            **self._link.options(self._timeout, organization))
 
     async def close(self) -> None:
         await self._link.close()

@@ -17,6 +17,7 @@ on a new stream: its resume point is the durable sequence, and everything after 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -26,8 +27,17 @@ from dataclasses import dataclass, field
 import asyncpg
 from prometheus_client import Counter, Histogram
 
+from guardrails.check_log import GuardrailCheck
+from guardrails.risk import risk_points
 from svckit.notify import libpq_url
 from transcript_svc.adapters.channels import OUTBOX_CHANNEL
+from transcript_svc.adapters.guardrail_check_store import (
+    ADD_RISK,
+    INSERT_CHECKS,
+    RiskAdded,
+    insert_arguments,
+    risk_arguments,
+)
 from transcript_svc.domain.model import Outcome, Utterance, analysis_due
 
 log = logging.getLogger("transcript.group_commit")
@@ -41,6 +51,8 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
 )
 MESSAGES_STORED = Counter("sparring_transcript_messages_stored_total", "Utterances committed (duplicates excluded).")
+CHECKS_LOGGED = Counter("sparring_transcript_ingest_checks_logged_total",
+                        "Guardrail checks of stored utterances (personal data, output filters) logged with them.")
 TRIGGERS_ENQUEUED = Counter("sparring_transcript_triggers_enqueued_total", "Analysis requests written to the outbox.")
 COMMIT_FAILURES = Counter(
     "sparring_transcript_commit_failures_total",
@@ -82,6 +94,8 @@ class _Pending:
     session_id: str
     utterance: Utterance
     epoch: int
+    checks: tuple[GuardrailCheck, ...] = ()
+    alert_score: int = 0
     future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -99,8 +113,9 @@ class _Pending:
 # last_sequence is kept only if it is last_sequence + n, which holds exactly up to the first hole.
 _INSERT = """
 WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::int[])
-        AS b(organization, session_id, sequence, role, text, spoken_time, word_count)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
+                         $8::jsonb[])
+        AS b(organization, session_id, sequence, role, text, spoken_time, word_count, flags)
 ), durable AS (
     SELECT s.organization, s.id, s.last_sequence FROM transcript.sessions s
     WHERE (s.organization, s.id) IN (SELECT organization, session_id FROM batch)
@@ -113,8 +128,8 @@ WITH batch AS (
 ), extending AS (
     SELECT * FROM fresh WHERE sequence = last_sequence + n
 ), inserted AS (
-    INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count)
-    SELECT organization, session_id, sequence, role, text, spoken_time, word_count FROM extending
+    INSERT INTO transcript.messages (organization, session_id, sequence, role, text, spoken_time, word_count, flags)
+    SELECT organization, session_id, sequence, role, text, spoken_time, word_count, flags FROM extending
     ON CONFLICT (organization, session_id, sequence) DO NOTHING
     RETURNING organization, session_id, sequence
 )
@@ -189,11 +204,12 @@ class GroupCommitter:
         if self._connection is not None:
             self._connection.terminate()
 
-    async def submit(self, organization: str, session_id: str, utterance: Utterance,
-                     epoch: int = 0) -> asyncio.Future[Outcome]:
-        """Queues an utterance of the stream ``epoch``; the returned future gives its ``Outcome`` once
-        committed, or the error that kept it from being committed."""
-        pending = _Pending(organization, session_id, utterance, epoch)
+    async def submit(self, organization: str, session_id: str, utterance: Utterance, epoch: int = 0,
+                     checks: tuple[GuardrailCheck, ...] = (), alert_score: int = 0) -> asyncio.Future[Outcome]:
+        """Queues an utterance of the stream ``epoch`` with the guardrail checks made of it (logged in the same
+        transaction, if it is stored, their risk added to the session, which alerts from ``alert_score``); the
+        returned future gives its ``Outcome`` once committed, or the error that kept it from being committed."""
+        pending = _Pending(organization, session_id, utterance, epoch, checks, alert_score)
         await self._queue.put(pending)
         return pending.future
 
@@ -342,11 +358,17 @@ class GroupCommitter:
             written = await _insert(connection, unique)
             stored = await _stored_content(connection, unique, written)
             triggers = await _advance(connection, written)
+            # Only the checks of what this group stored: a resent utterance was logged when it was first stored.
+            checked = [p for p in unique if p.checks and (*p.session, p.utterance.sequence) in written.inserted]
+            checks = [check for p in checked for check in p.checks]
+            if checks:
+                await _log_checks(connection, checked, checks)
         outcomes = [_outcome(p, first[(*p.session, p.utterance.sequence)], written, stored) for p in batch]
         GROUP_SIZE.observe(len(batch))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
         MESSAGES_STORED.inc(len(written.inserted))
         TRIGGERS_ENQUEUED.inc(triggers)
+        CHECKS_LOGGED.inc(len(checks))
         return outcomes
 
 
@@ -366,13 +388,29 @@ async def _insert(connection: asyncpg.Connection, unique: list[_Pending]) -> _Wr
             _INSERT, [p.organization for p in unique], [p.session_id for p in unique],
             [p.utterance.sequence for p in unique], [p.utterance.role.value for p in unique],
             [p.utterance.text for p in unique], [p.utterance.spoken_time for p in unique],
-            [p.utterance.word_count for p in unique]):
+            [p.utterance.word_count for p in unique], [_flags(p.utterance) for p in unique]):
         session = row["organization"], row["session_id"]
         written.previous[session] = row["last_sequence"]
         written.inserted.update((*session, sequence) for sequence in row["inserted"] or ())
         if row["extended"]:
             written.tops[session] = row["last_sequence"] + row["extended"]
     return written
+
+
+async def _log_checks(connection: asyncpg.Connection, checked: list[_Pending], checks: list[GuardrailCheck]) -> None:
+    """Logs the checks of the utterances stored, and adds their risk to their sessions. The new scores queued are
+    not announced: a NOTIFY serialises commits, and the outbox dispatcher finds them within its poll."""
+    await connection.execute(INSERT_CHECKS, *insert_arguments(checks))
+    added = [RiskAdded(p.checks[0].scope(p.alert_score), risk_points(p.checks)) for p in checked]
+    if any(a.points for a in added):
+        await connection.execute(ADD_RISK, *risk_arguments(added))
+
+
+def _flags(utterance: Utterance) -> str:
+    """The output filters' flags of an utterance as the messages table keeps them (JSON)."""
+    if not utterance.flags:
+        return "[]"  # most utterances
+    return json.dumps([{"rule": flag.rule, "blocked": flag.blocked} for flag in utterance.flags])
 
 
 async def _stored_content(connection: asyncpg.Connection, unique: list[_Pending],

@@ -20,6 +20,7 @@ from transcript_svc.domain.model import (
     CommandState,
     CommandType,
     Message,
+    MessageFlag,
     Role,
     Session,
     SessionState,
@@ -42,13 +43,13 @@ def _session(row: Any) -> Session:
         end_reason=row.end_reason, last_sequence=row.last_sequence, revision=row.revision,
         update_time=row.update_time, organization=row.organization, interviewer=row.interviewer, gateway=row.gateway,
         candidate=row.candidate, current_persona=row.current_persona, experiment=row.experiment,
-        experiment_variant=row.experiment_variant,
+        experiment_variant=row.experiment_variant, risk_score=row.risk_score, risk_alert_time=row.risk_alert_time,
     )
 
 
 def _message(row: Any) -> Message:
     return Message(row.session_id, row.sequence, Role(row.role), row.text, row.spoken_time, row.word_count,
-                   row.create_time)
+                   row.create_time, tuple(MessageFlag(flag["rule"], flag["blocked"]) for flag in row.flags))
 
 
 def _command(row: Any) -> Command:
@@ -181,6 +182,13 @@ class MessageRepository:
         if up_to:
             query = query.where(m.sequence <= up_to)
         return [_message(row) for row in await self._c.execute(query.order_by(m.sequence).limit(limit))]
+
+    async def word_total(self, organization: str, session_id: str) -> int:
+        """The words of every stored message of the session."""
+        m = t.messages.c
+        total = await self._c.scalar(sa.select(sa.func.coalesce(sa.func.sum(m.word_count), 0)).where(
+            m.organization == organization, m.session_id == session_id))
+        return int(total or 0)
 
     async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
         m = t.messages.c

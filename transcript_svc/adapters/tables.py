@@ -36,6 +36,8 @@ sessions = sa.Table(
     sa.Column("current_persona", sa.Text, nullable=False),
     sa.Column("experiment", sa.Text, nullable=False),
     sa.Column("experiment_variant", sa.Text, nullable=False),
+    sa.Column("risk_score", sa.Integer, nullable=False),
+    sa.Column("risk_alert_time", _TS),
 )
 
 messages = sa.Table(
@@ -48,6 +50,7 @@ messages = sa.Table(
     sa.Column("spoken_time", _TS, nullable=False),
     sa.Column("word_count", sa.Integer, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
+    sa.Column("flags", JSONB, nullable=False),
 )
 
 commands = sa.Table(
@@ -117,6 +120,23 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text, nullable=False),
     sa.Column("create_time", _TS, nullable=False),
     sa.Column("done_time", _TS),
+)
+
+guardrail_checks = sa.Table(
+    "guardrail_checks", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("organization", sa.Text, nullable=False),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("persona", sa.Text, nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("policy_revision", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("create_time", _TS, nullable=False),
 )
 
 request_log = request_log_table(metadata, per_organization=True)

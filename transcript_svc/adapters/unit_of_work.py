@@ -9,6 +9,7 @@ from svckit.notify import notify
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.approval_store import ApprovalRepository
 from transcript_svc.adapters.channels import APPROVALS_CHANNEL, COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
+from transcript_svc.adapters.guardrail_check_store import GuardrailCheckRepository
 from transcript_svc.adapters.repositories import (
     CommandRepository,
     HandoffRepository,
@@ -46,6 +47,7 @@ class DatabaseUnitOfWork(UnitOfWork):
     outbox: OutboxRepository
     voice_rounds: VoiceRoundRepository
     approvals: ApprovalRepository
+    guardrail_checks: GuardrailCheckRepository
     announce: NotifyAnnouncements
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -56,6 +58,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.outbox = OutboxRepository(connection)
         self.voice_rounds = VoiceRoundRepository(connection)
         self.approvals = ApprovalRepository(connection)
+        self.guardrail_checks = GuardrailCheckRepository(connection)
         self.announce = NotifyAnnouncements(connection)
 
     def requests(self, organization: str) -> RequestLog:

@@ -33,11 +33,13 @@ class CommandType(StrEnum):
     CURVEBALL = "curveball"
     DIFFICULTY_CHANGE = "difficulty_change"
     HANDOFF = "handoff"
+    END_CALL = "end_call"  # from the safety policy only (its token limit), never from SendCommand
 
 
 class CommandSource(StrEnum):
     MANUAL = "manual"
     AI_SUGGESTED = "ai_suggested"
+    SAFETY_POLICY = "safety_policy"  # the policy's own END_CALL past its token limit; never from callers
 
 
 class CommandState(StrEnum):
@@ -71,6 +73,8 @@ class Session:
     current_persona: str = ""  # the persona a handoff gave the call to; '' while it is ``persona``
     experiment: str = ""  # "experiments/{id}" that assigned the session a variant; '' for none (control)
     experiment_variant: str = ""
+    risk_score: int = 0  # 0 to 100: what its guardrail checks saw (guardrails.risk)
+    risk_alert_time: datetime | None = None  # when the score reached the policy's escalation threshold
 
     @property
     def playing_persona(self) -> str:
@@ -97,11 +101,20 @@ class ExperimentVariant:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageFlag:
+    """An output filter that matched a persona turn: blocked (stored as its marker) or flagged (stored as said)."""
+
+    rule: str
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Utterance:
     sequence: int
     role: Role
     text: str
     spoken_time: datetime
+    flags: tuple[MessageFlag, ...] = ()  # what the persona's output filters found, stored with it
 
     @property
     def word_count(self) -> int:
@@ -126,6 +139,7 @@ class Message:
     spoken_time: datetime
     word_count: int
     create_time: datetime
+    flags: tuple[MessageFlag, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,3 +213,8 @@ def analysis_due(previous_last: int, new_last: int, interval: int) -> list[int]:
     first = (previous_last // interval + 1) * interval
     early = [FIRST_READING] if interval >= 2 * FIRST_READING and previous_last < FIRST_READING <= new_last else []
     return early + list(range(first, new_last + 1, interval))
+
+
+# The outbox kind carrying a session's new risk score to the analysis service's watchers (its up_to_sequence: the
+# score, so each score is delivered once).
+RISK_KIND = "risk"

@@ -36,12 +36,14 @@ _COMMAND_TYPES = {pb.COMMAND_TYPE_CONTEXT_INJECTION: CommandType.CONTEXT_INJECTI
                   pb.COMMAND_TYPE_CURVEBALL: CommandType.CURVEBALL,
                   pb.COMMAND_TYPE_DIFFICULTY_CHANGE: CommandType.DIFFICULTY_CHANGE}
 # HANDOFF commands come from StartHandoff only: SendCommand does not take them.
-_COMMAND_TYPE_ENUMS = {**{v: k for k, v in _COMMAND_TYPES.items()}, CommandType.HANDOFF: pb.COMMAND_TYPE_HANDOFF}
+_COMMAND_TYPE_ENUMS = {**{v: k for k, v in _COMMAND_TYPES.items()}, CommandType.HANDOFF: pb.COMMAND_TYPE_HANDOFF,
+                       CommandType.END_CALL: pb.COMMAND_TYPE_END_CALL}
 _SOURCES: dict[int, CommandSource] = {
     pb.COMMAND_SOURCE_UNSPECIFIED: CommandSource.MANUAL, pb.COMMAND_SOURCE_MANUAL: CommandSource.MANUAL,
     pb.COMMAND_SOURCE_AI_SUGGESTED: CommandSource.AI_SUGGESTED}
 _SOURCE_ENUMS = {CommandSource.MANUAL: pb.COMMAND_SOURCE_MANUAL,
-                 CommandSource.AI_SUGGESTED: pb.COMMAND_SOURCE_AI_SUGGESTED}
+                 CommandSource.AI_SUGGESTED: pb.COMMAND_SOURCE_AI_SUGGESTED,
+                 CommandSource.SAFETY_POLICY: pb.COMMAND_SOURCE_SAFETY_POLICY}
 _COMMAND_STATES = {CommandState.PENDING: pb.COMMAND_STATE_PENDING, CommandState.DELIVERED: pb.COMMAND_STATE_DELIVERED,
                    CommandState.ACKNOWLEDGED: pb.COMMAND_STATE_ACKNOWLEDGED,
                    CommandState.AWAITING_APPROVAL: pb.COMMAND_STATE_AWAITING_APPROVAL,
@@ -172,6 +174,7 @@ def message_message(message: Message) -> pb.Message:
         spoken_time=timestamp(message.spoken_time),
         word_count=message.word_count,
         create_time=timestamp(message.create_time),
+        flags=[pb.MessageFlag(rule=flag.rule, blocked=flag.blocked) for flag in message.flags],
     )
 
 

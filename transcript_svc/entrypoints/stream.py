@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ import grpc
 from prometheus_client import Counter, Histogram
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
+from guardrails.check_log import CheckScope
+from guardrails.policy import LivePolicy
+from guardrails.risk import alert_score
+from guardrails.tokens import TokenBudget
 from svckit.context import current_call
 from svckit.decoding import UndecodableRequest
 from svckit.errors import (
@@ -54,7 +59,7 @@ from transcript_svc.service_layer.live import (
     LiveStreams,
 )
 from transcript_svc.service_layer.pii import PiiProtection
-from transcript_svc.service_layer.recording import Recording, StreamRecorder, acknowledged_as_duplicate
+from transcript_svc.service_layer.recording import Recording, StreamRecorder, TokenWatch, acknowledged_as_duplicate
 from transcript_svc.service_layer.safety import SafetyPolicies
 from transcript_svc.service_layer.transcripts import Transcripts, session_ended
 
@@ -131,12 +136,28 @@ class StreamSessionHandler:
                 max_in_flight=self._max_in_flight,
             ))
             COMMANDS_SENT.inc(len(grant.pending_commands))
+            checks = CheckScope(caller.organization, session_id, grant.session.persona, policy.name,
+                                policy.revision, caller.subject, alert_score(policy.escalation_threshold))
             recorder = self._recording.stream(caller.organization, session_id, grant.epoch,
-                                              grant.session.last_sequence, protect, screen_persona)
+                                              grant.session.last_sequence, protect, screen_persona, checks,
+                                              await self._token_watch(caller.organization, session_id, policy))
             async for frame in _LiveStreamRun(self, stream, frames, recorder).frames():
                 yield frame
         finally:
             self._live.unregister(stream)
+
+
+    async def _token_watch(self, organization: str, session_id: str, policy: LivePolicy) -> TokenWatch | None:
+        """The stream's token budget, spent by what the session holds; a session already past it (its last stream
+        ended before the END_CALL was sent) is sent it now."""
+        if not policy.tokens_per_conversation:
+            return None
+        budget = TokenBudget(policy.tokens_per_conversation,
+                             await self._transcripts.conversation_words(organization, session_id))
+        passed = functools.partial(self._transcripts.end_call_over_token_limit, organization, session_id)
+        if budget.exceeded:
+            await passed()
+        return TokenWatch(budget, passed)
 
 
 class _LiveStreamRun:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Histogram
 
+from guardrails.check_log import CheckDecision, CheckKind, CheckScope, Finding, GuardrailCheck
+from guardrails.risk import alert_score
 from svckit.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
 from svckit.pagination import MAX_PAGE_SIZE, PageTokens, page_size
@@ -27,6 +29,7 @@ from transcript_svc.domain.approvals import (
 )
 from transcript_svc.domain.model import CommandState, SessionState
 from transcript_svc.service_layer.ports import PersonaOwners, TranscriptUnitOfWork
+from transcript_svc.service_layer.risk import log_checks
 from transcript_svc.service_layer.safety import APPROVALS, SafetyPolicies
 from transcript_svc.service_layer.transcripts import check_may_read, session_ended, session_not_found
 
@@ -114,8 +117,10 @@ class ApprovalDesk:
             approval = await uow.approvals.get(organization, session_id, approval_id)
         if session is None or approval is None:
             raise NotFound(approval_name(session_id, approval_id), reason="APPROVAL_NOT_FOUND")
+        persona = session.persona
         # Checked before the approval is locked: the persona service is not waited on with a row locked.
-        await self._check_may_decide(caller, session.persona, approval)
+        await self._check_may_decide(caller, persona, approval)
+        alerts_from = alert_score((await self._policies.in_force(organization, persona)).escalation_threshold)
         now = _now()
         async with self.uow() as uow:
             approval = await uow.approvals.get(organization, session_id, approval_id, for_update=True)
@@ -126,6 +131,7 @@ class ApprovalDesk:
             if outcome is ApprovalState.APPROVED and session is not None and session.state is SessionState.ENDED:
                 raise session_ended(session.resource_name)
             decided = _decided(approval, outcome, caller.subject, now, reason)
+            await log_checks(uow, alerts_from, approval_check(organization, persona, decided, caller.subject, now))
             if outcome is ApprovalState.APPROVED:
                 await uow.approvals.decide(organization, decided, CommandState.PENDING)
                 await uow.announce.command_sent(organization, session_id, approval_id)
@@ -165,13 +171,16 @@ class ApprovalDesk:
             due = await uow.approvals.due(now, limit)
             for organization, persona, approval in due:
                 policy = await self._policies.in_force(organization, persona)
+                alerts_from = alert_score(policy.escalation_threshold)
                 step = next_escalation(policy.escalation_path, approval.escalated_to)
                 if step:
-                    await uow.approvals.escalate(organization, dataclasses.replace(
-                        approval, escalated_to=step, expire_time=now + self._ttl))
+                    escalated = dataclasses.replace(approval, escalated_to=step, expire_time=now + self._ttl)
+                    await uow.approvals.escalate(organization, escalated)
+                    await log_checks(uow, alerts_from, approval_check(organization, persona, escalated, "", now))
                 else:
                     expired = _decided(approval, ApprovalState.EXPIRED, "", now, "")
                     await uow.approvals.decide(organization, expired, CommandState.REFUSED)
+                    await log_checks(uow, alerts_from, approval_check(organization, persona, expired, "", now))
                 APPROVALS.labels("escalated" if step else ApprovalState.EXPIRED.value).inc()
                 await uow.announce.approval_changed(organization, approval.session_id, approval.id)
             await uow.commit()
@@ -202,6 +211,21 @@ def _check_pending(approval: Approval, now: datetime) -> None:
     if approval.expire_time <= now:
         raise FailedPrecondition(f"{approval.resource_name} expired at {approval.expire_time.isoformat()}",
                                  reason="APPROVAL_EXPIRED", metadata={**metadata, "state": "EXPIRED"})
+
+
+def approval_check(organization: str, persona: str, approval: Approval, actor: str, when: datetime) -> GuardrailCheck:
+    """The check log's record of an approval decided, escalated (still pending, handed to ``escalated_to``) or
+    expired."""
+    if approval.state is ApprovalState.PENDING:
+        finding = Finding(CheckKind.APPROVAL, CheckDecision.ESCALATED, "escalation_path")
+        said = f"{approval.action.name} to {approval.escalated_to}"
+    else:
+        rule = "escalation_path" if approval.state is ApprovalState.EXPIRED else approval.rule
+        finding = Finding(CheckKind.APPROVAL, CheckDecision(approval.state.value), rule)
+        said = f"{approval.action.name}: {approval.decision_reason}" if approval.decision_reason \
+            else approval.action.name
+    scope = CheckScope(organization, approval.session_id, persona, approval.policy, approval.policy_revision, actor)
+    return scope.record(finding, said, approval.command_name, when)
 
 
 def _decided(approval: Approval, state: ApprovalState, decider: str, when: datetime, reason: str) -> Approval:

@@ -10,8 +10,9 @@ import time
 
 from prometheus_client import Counter, Histogram
 
+from guardrails.check_log import CheckDecision, CheckKind, Finding
 from guardrails.filters import ContentFilter, FilterDecision, screen
-from transcript_svc.service_layer.pii import Protect, as_said
+from transcript_svc.service_layer.pii import Guarded, Protect, as_said
 
 PERSONA_TURNS_FILTERED = Counter(
     "sparring_transcript_persona_turns_filtered_total",
@@ -20,6 +21,9 @@ PERSONA_TURNS_FILTERED = Counter(
 SCREEN_SECONDS = Histogram("sparring_transcript_output_filter_seconds",
                            "Time to screen one persona turn with the persona's output filters.",
                            buckets=(0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.05))
+
+
+_DECISIONS = {FilterDecision.BLOCK: CheckDecision.BLOCKED, FilterDecision.FLAG: CheckDecision.FLAGGED}
 
 
 def blocked_marker(rule: str) -> str:
@@ -33,13 +37,16 @@ def persona_turn_screen(filters: tuple[ContentFilter, ...]) -> Protect:
     if not filters:
         return as_said
 
-    def screened(text: str) -> str:
+    def screened(text: str) -> Guarded:
         started = time.perf_counter()
         hits = screen(text, filters)
         SCREEN_SECONDS.observe(time.perf_counter() - started)
+        if not hits:
+            return Guarded(text)
         for hit in hits:
             PERSONA_TURNS_FILTERED.labels(hit.category.value, hit.decision.value).inc()
         blocking = next((hit for hit in hits if hit.decision == FilterDecision.BLOCK), None)
-        return blocked_marker(blocking.rule) if blocking else text
+        findings = tuple(Finding(CheckKind.OUTPUT_FILTER, _DECISIONS[hit.decision], hit.rule) for hit in hits)
+        return Guarded(blocked_marker(blocking.rule) if blocking else text, findings)
 
     return screened

@@ -5,28 +5,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from prometheus_client import Histogram
 
+from guardrails.check_log import CheckDecision, CheckKind, Finding
 from guardrails.pii import may_hold_pii
-from guardrails.pii_policy import PiiHandling
+from guardrails.pii_policy import PiiHandling, PiiKind
 
 PROTECT_SECONDS = Histogram(
     "sparring_transcript_pii_seconds",
     "Time to find and replace personal data in one utterance that may hold some (a digit or an @).",
     buckets=(0.00005, 0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05))
 
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """What a stream stores of an utterance's text, and what the checks that made it so found."""
+
+    text: str
+    findings: tuple[Finding, ...] = ()
+
+
 # What a stream stores of an utterance's text.
-Protect = Callable[[str], str]
+Protect = Callable[[str], Guarded]
 
 
 class TextProtector(Protocol):
-    def protect(self, text: str, handling: PiiHandling, session: str) -> str: ...
+    def handle(self, text: str, handling: PiiHandling, session: str) -> tuple[str, tuple[PiiKind, ...]]: ...
 
 
-def as_said(text: str) -> str:
-    return text
+def as_said(text: str) -> Guarded:
+    return Guarded(text)
+
+
+def pii_finding(kinds: tuple[PiiKind, ...], handling: PiiHandling) -> Finding:
+    """The check log's record of personal data found: its kinds and how each was handled, never the data."""
+    rule = ",".join(f"{kind.name}:{handling.action_for(kind).value}" for kind in kinds)
+    return Finding(CheckKind.PII, CheckDecision.PII_HANDLED, rule)
 
 
 class PiiProtection:
@@ -39,12 +55,12 @@ class PiiProtection:
         if handling.keeps_everything:
             return as_said
 
-        def protect(text: str) -> str:
+        def protect(text: str) -> Guarded:
             if not may_hold_pii(text):
-                return text  # most utterances: nothing to time, nothing to replace
+                return Guarded(text)  # most utterances: nothing to time, nothing to replace
             started = time.perf_counter()
-            protected = self._protector.protect(text, handling, session_id)
+            protected, kinds = self._protector.handle(text, handling, session_id)
             PROTECT_SECONDS.observe(time.perf_counter() - started)
-            return protected
+            return Guarded(protected, (pii_finding(kinds, handling),) if kinds else ())
 
         return protect

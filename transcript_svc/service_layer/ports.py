@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from guardrails.actions import RecentCommands
+from guardrails.check_log import CheckDecision, CheckKind, CheckScope, GuardrailCheck
 from svckit.usecase import RequestRecords
 from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import Handoff
@@ -62,6 +63,10 @@ class Messages(Protocol):
                    limit: int) -> list[Message]: ...
 
     async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]: ...
+
+    async def word_total(self, organization: str, session_id: str) -> int:
+        """The words of every stored message of the session."""
+        ...
 
 
 class Commands(Protocol):
@@ -148,6 +153,29 @@ class Approvals(Protocol):
     async def decide(self, organization: str, approval: Approval, command_state: CommandState) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CheckFilters:
+    """A listing's checks: of one session or of one persona's sessions, of a kind and decision when set."""
+
+    organization: str
+    session_id: str | None = None
+    persona: str | None = None
+    kind: CheckKind | None = None
+    decision: CheckDecision | None = None
+
+
+class GuardrailChecks(Protocol):
+    async def add(self, *checks: GuardrailCheck) -> None: ...
+
+    async def add_risk(self, scope: CheckScope, points: int) -> bool:
+        """Adds ``points`` to the session's risk (alerting once it reaches the scope's alert score); whether its
+        score changed, and so was queued for its watchers."""
+        ...
+
+    async def list(self, filters: CheckFilters, after: tuple[datetime, int] | None,
+                   limit: int) -> builtins.list[GuardrailCheck]: ...
+
+
 class Outbox(Protocol):
     async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None: ...
 
@@ -187,6 +215,9 @@ class TranscriptUnitOfWork(Protocol):
 
     @property
     def approvals(self) -> Approvals: ...
+
+    @property
+    def guardrail_checks(self) -> GuardrailChecks: ...
 
     def requests(self, organization: str) -> RequestRecords:
         """The request ids of ``organization``."""
@@ -257,8 +288,9 @@ class HandoffPersonas(Protocol):
 
 
 class UtteranceCommitter(Protocol):
-    async def submit(self, organization: str, session_id: str, utterance: Utterance,
-                     epoch: int) -> asyncio.Future[Outcome]:
-        """Queues an utterance of the stream ``epoch`` (waiting while the queue is full); the future gives its
-        ``Outcome`` once committed, or the error that kept it from being committed."""
+    async def submit(self, organization: str, session_id: str, utterance: Utterance, epoch: int,
+                     checks: tuple[GuardrailCheck, ...] = (), alert_score: int = 0) -> asyncio.Future[Outcome]:
+        """Queues an utterance of the stream ``epoch`` (waiting while the queue is full) and the guardrail checks
+        made of it, logged (their risk added to the session, which alerts from ``alert_score``) only if it is
+        stored; the future gives its ``Outcome`` once committed, or the error that kept it from being committed."""
         ...

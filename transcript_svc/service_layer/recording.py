@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from guardrails.check_log import TOKEN_LIMIT_PASSED, CheckDecision, CheckScope
+from guardrails.tokens import TokenBudget
 from svckit.errors import AlreadyExists, FailedPrecondition, Unavailable
-from transcript_svc.domain.model import Outcome, Role, Utterance
-from transcript_svc.service_layer.pii import Protect, as_said
+from transcript_svc.domain.model import MessageFlag, Outcome, Role, Utterance
+from transcript_svc.service_layer.pii import Guarded, Protect, as_said
 from transcript_svc.service_layer.ports import UtteranceCommitter
+
+
+@dataclasses.dataclass(slots=True)
+class TokenWatch:
+    """A stream's token budget, and what the service does once the conversation passes it."""
+
+    budget: TokenBudget
+    passed: Callable[[], Awaitable[None]]
 
 
 class Recording:
@@ -20,16 +32,19 @@ class Recording:
         self._committer = committer
 
     def stream(self, organization: str, session_id: str, epoch: int, last_durable_sequence: int,
-               protect: Protect, screen_persona: Protect = as_said) -> StreamRecorder:
+               protect: Protect, screen_persona: Protect = as_said,
+               checks: CheckScope | None = None, tokens: TokenWatch | None = None) -> StreamRecorder:
         """The recorder of the stream ``epoch`` of a session, opened when ``last_durable_sequence`` was stored,
-        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's."""
+        storing ``protect(text)`` of each utterance, of ``screen_persona(text)`` for the persona's, logging what
+        they found in ``checks``' scope, and counting the words of new ones against ``tokens``."""
         return StreamRecorder(self._committer, organization, session_id, epoch, last_durable_sequence, protect,
-                              screen_persona)
+                              screen_persona, checks, tokens)
 
 
 class StreamRecorder:
     def __init__(self, committer: UtteranceCommitter, organization: str, session_id: str, epoch: int,
-                 last_durable_sequence: int, protect: Protect, screen_persona: Protect = as_said) -> None:
+                 last_durable_sequence: int, protect: Protect, screen_persona: Protect = as_said,
+                 checks: CheckScope | None = None, tokens: TokenWatch | None = None) -> None:
         self._committer = committer
         self._organization = organization
         self._session_id = session_id
@@ -37,6 +52,8 @@ class StreamRecorder:
         self._highest = last_durable_sequence  # the highest sequence stored or handed to the commit
         self._protect = protect
         self._screen_persona = screen_persona
+        self._checks = checks
+        self._tokens = tokens
 
     async def record(self, utterance: Utterance) -> asyncio.Future[Outcome]:
         """Hands the utterance to the group commit (waiting while its queue is full); the future settles with
@@ -45,12 +62,26 @@ class StreamRecorder:
         if utterance.sequence > expected:
             raise FailedPrecondition(f"sequence {utterance.sequence} skips ahead; expected {expected}",
                                      reason="SEQUENCE_GAP", metadata={"expected_sequence": str(expected)})
+        new = utterance.sequence > self._highest  # not one sent again
         self._highest = max(self._highest, utterance.sequence)
-        said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else utterance.text
-        text = self._protect(said)
-        if text is not utterance.text:
-            utterance = dataclasses.replace(utterance, text=text)
-        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
+        said = self._screen_persona(utterance.text) if utterance.role == Role.ASSISTANT else Guarded(utterance.text)
+        protected = self._protect(said.text)
+        if said.findings:  # the persona's output filters: stored with the turn
+            utterance = dataclasses.replace(utterance, flags=tuple(
+                MessageFlag(f.rule, f.decision is CheckDecision.BLOCKED) for f in said.findings))
+        if protected.text is not utterance.text:
+            utterance = dataclasses.replace(utterance, text=protected.text)
+        findings = said.findings + protected.findings
+        if new and self._tokens is not None and self._tokens.budget.spend(utterance.word_count):
+            findings += (TOKEN_LIMIT_PASSED,)
+            await self._tokens.passed()
+        if not (findings and self._checks):  # most utterances: nothing found, nothing to log
+            return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch)
+        subject, now = f"sessions/{self._session_id}/messages/{utterance.sequence}", datetime.now(UTC)
+        # Logged as stored: a blocked turn as its marker, personal data as handled.
+        checks = tuple(self._checks.record(finding, utterance.text, subject, now) for finding in findings)
+        return await self._committer.submit(self._organization, self._session_id, utterance, self._epoch, checks,
+                                            self._checks.alert_score)
 
 
 async def acknowledged_as_duplicate(sequence: int, commit: asyncio.Future[Outcome]) -> bool:

@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
+from guardrails.check_log import CheckScope, GuardrailCheck, preflight_finding
+from guardrails.risk import alert_score
 from svckit.errors import (
     Aborted,
     AlreadyExists,
+    DomainError,
     EtagMismatch,
     FailedPrecondition,
     FieldViolation,
@@ -30,7 +33,9 @@ from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
     Command,
+    CommandSource,
     CommandState,
+    CommandType,
     ExperimentVariant,
     Message,
     Session,
@@ -40,11 +45,14 @@ from transcript_svc.domain.model import (
 )
 from transcript_svc.domain.voice_rounds import RoundEndReason
 from transcript_svc.service_layer.ports import Experiments, Personas, SessionFilters, TranscriptUnitOfWork
+from transcript_svc.service_layer.risk import log_checks
 from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
 MAX_WINDOW = 1000
 # The outbox kind asking the persona service to learn the facts of an ended session with a candidate.
 FACTS_KIND = "facts"
+# The id of the END_CALL a session's safety policy sends once its conversation passes its token limit.
+TOKEN_LIMIT_COMMAND = "token-limit"
 # The most messages of one session handed over for learning facts.
 MAX_MESSAGES_LEARNED = 5_000
 
@@ -57,6 +65,22 @@ DEFAULT_MESSAGE_PAGE = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class PreflightRefused(Exception):
+    """A command the safety policy refused: the status it gets, and the check to log once nothing else is."""
+
+    def __init__(self, error: DomainError, check: GuardrailCheck, alert_score: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.check = check
+        self.alert_score = alert_score
+
+
+def command_input(command: Command) -> str:
+    """What the check log keeps of a command: its action and what it says."""
+    said = command.text or command.label or (str(command.new_difficulty) if command.new_difficulty else "")
+    return f"{command.type.name}: {said}" if said else command.type.name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +282,35 @@ class Transcripts:
                 raise session_not_found(session_id)
             return session, await uow.messages.page(organization, session_id, 0, None, MAX_MESSAGES_LEARNED)
 
+    async def conversation_words(self, organization: str, session_id: str) -> int:
+        """The words the session's stored messages hold: what its token budget has spent (guardrails.tokens)."""
+        async with self.read() as uow:
+            return await uow.messages.word_total(organization, session_id)
+
+    async def end_call_over_token_limit(self, organization: str, session_id: str) -> None:
+        """Sends the live call an END_CALL from its safety policy, once a session: the conversation passed the
+        policy's tokens_per_conversation. Utterances reach the service once said, so refusing to store them would
+        only make the transcript wrong; ending the call (the gateway ends it politely) is what stops the persona."""
+        command = Command(session_id, TOKEN_LIMIT_COMMAND, CommandType.END_CALL,
+                          "The conversation reached its token limit", "", 0, CommandSource.SAFETY_POLICY, "",
+                          CommandState.PENDING, 0, _now())
+        async with self.uow() as uow:
+            session = await uow.sessions.get(organization, session_id, for_update=True)
+            if session is None or session.state is SessionState.ENDED \
+                    or await uow.commands.get(organization, session_id, command.id) is not None:
+                return
+            await uow.commands.add(organization, command)
+            await uow.announce.command_sent(organization, session_id, command.id)
+            await uow.commit()
+
+    async def session_risk(self, organization: str, session_id: str) -> tuple[int, datetime | None]:
+        """The session's risk score, and when it alerted (None: not yet)."""
+        async with self.read() as uow:
+            session = await uow.sessions.get(organization, session_id)
+        if session is None:
+            raise session_not_found(session_id)
+        return session.risk_score, session.risk_alert_time
+
     # --- messages -----------------------------------------------------------------------------
 
     async def get_message(self, caller: Principal, session_id: str, sequence: int) -> Message:
@@ -314,8 +367,9 @@ class Transcripts:
             if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
-            approval = await self._preflight(uow, organization, session, command,
-                                             mutation.caller.principal.subject)
+            approval, check = await self._preflight(uow, organization, session, command,
+                                                    mutation.caller.principal.subject)
+            await uow.guardrail_checks.add(check)  # logged with the command it let through or held
             if approval is not None:  # held, not sent, until a person decides
                 held, request = approval
                 await uow.commands.add(organization, held)
@@ -326,28 +380,39 @@ class Transcripts:
             await uow.announce.command_sent(organization, session_id, command.id)
             return command
 
-        async with self.uow() as uow:
-            stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
-            await uow.commit()
+        try:
+            async with self.uow() as uow:
+                stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
+                await uow.commit()
+        except PreflightRefused as refused:
+            # Nothing of the refused command was stored; its refusal, now certain, is logged on its own.
+            async with self.uow() as uow:
+                await log_checks(uow, refused.alert_score, refused.check)
+                await uow.commit()
+            raise refused.error from None
         return stored
 
     async def _preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
-                         requester: str) -> tuple[Command, Approval] | None:
-        """Refuses the command if the persona's safety policy does not let it be taken now; if the policy wants a
-        person's approval first, the command as held and the approval it waits for."""
+                         requester: str) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
+        """Refuses the command (``PreflightRefused``) if the persona's safety policy does not let it be taken now;
+        if the policy wants a person's approval first, the command as held and the approval it waits for. With the
+        check to log."""
         started = time.perf_counter()
         policy = await self._policies.in_force(organization, session.persona)
         action = SafetyAction[command.type.name]
         recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
         refusal = preflight(action, policy.actions, recent, command.create_time)
         PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
+        check = CheckScope(organization, session.id, session.persona, policy.name, policy.revision, requester).record(
+            preflight_finding(refusal), command_input(command), command.resource_name, command.create_time)
         if refusal is not None and refusal.kind is RefusalKind.APPROVAL_REQUIRED:
             APPROVALS.labels("requested").inc()
             return held_for_approval(command, refusal.rule, policy.name, policy.revision, requester,
-                                     self._approval_ttl)
+                                     self._approval_ttl), check
         if refusal is not None:
-            raise refusal_error(refusal, action, policy)
-        return None
+            raise PreflightRefused(refusal_error(refusal, action, policy), check,
+                                   alert_score(policy.escalation_threshold))
+        return None, check
 
     async def get_command(self, caller: Principal, session_id: str, command_id: str) -> Command:
         async with self.read() as uow:

@@ -812,6 +812,7 @@ class SessionSnapshot(_message.Message):
     AUDIT_FIELD_NUMBER: _builtins.int
     RESYNC_FIELD_NUMBER: _builtins.int
     FINAL_READING_FIELD_NUMBER: _builtins.int
+    RISK_FIELD_NUMBER: _builtins.int
     session: _builtins.str
     """"sessions/{session_id}"."""
     analysis_count: _builtins.int
@@ -846,6 +847,10 @@ class SessionSnapshot(_message.Message):
     def audit(self) -> Global___PersonaAudit:
         """The post-call audit; unset until stored."""
 
+    @_builtins.property
+    def risk(self) -> Global___SessionRisk:
+        """The session's risk so far; unset (score 0) while nothing risky was seen."""
+
     def __init__(
         self,
         *,
@@ -857,14 +862,97 @@ class SessionSnapshot(_message.Message):
         audit: Global___PersonaAudit | None = ...,
         resync: _builtins.bool = ...,
         final_reading: _builtins.bool = ...,
+        risk: Global___SessionRisk | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "latest_analysis", b"latest_analysis"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "latest_analysis", b"latest_analysis", "risk", b"risk"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_count", b"analysis_count", "audit", b"audit", "final_reading", b"final_reading", "latest_analysis", b"latest_analysis", "open_suggestions", b"open_suggestions", "resync", b"resync", "score_history", b"score_history", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_count", b"analysis_count", "audit", b"audit", "final_reading", b"final_reading", "latest_analysis", b"latest_analysis", "open_suggestions", b"open_suggestions", "resync", b"resync", "risk", b"risk", "score_history", b"score_history", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SessionSnapshot: _TypeAlias = SessionSnapshot  # noqa: Y015
+
+@_typing.final
+class SessionRisk(_message.Message):
+    """A session's risk: points of what its guardrail checks saw (refused commands,
+    rejected or expired approvals, personal data, filtered persona turns), 0 to 100,
+    never decreasing during the call.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORE_FIELD_NUMBER: _builtins.int
+    ALERT_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    score: _builtins.int
+    @_builtins.property
+    def alert_time(self) -> _timestamp_pb2.Timestamp:
+        """When the score first reached the policy's escalation threshold; unset until
+        then, and always for a policy without one.
+        """
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        score: _builtins.int = ...,
+        alert_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "score", b"score", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionRisk: _TypeAlias = SessionRisk  # noqa: Y015
+
+@_typing.final
+class RecordSessionRiskRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    RISK_FIELD_NUMBER: _builtins.int
+    session: _builtins.str
+    """"sessions/{session_id}"."""
+    @_builtins.property
+    def risk(self) -> Global___SessionRisk: ...
+    def __init__(
+        self,
+        *,
+        session: _builtins.str = ...,
+        risk: Global___SessionRisk | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["risk", b"risk"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["risk", b"risk", "session", b"session"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordSessionRiskRequest: _TypeAlias = RecordSessionRiskRequest  # noqa: Y015
+
+@_typing.final
+class RecordSessionRiskResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RISK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def risk(self) -> Global___SessionRisk:
+        """As stored."""
+
+    def __init__(
+        self,
+        *,
+        risk: Global___SessionRisk | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["risk", b"risk"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["risk", b"risk"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordSessionRiskResponse: _TypeAlias = RecordSessionRiskResponse  # noqa: Y015
 
 @_typing.final
 class RequestAnalysisRequest(_message.Message):
@@ -1104,6 +1192,8 @@ class WatchSessionResponse(_message.Message):
     ANALYSIS_FIELD_NUMBER: _builtins.int
     SUGGESTION_FIELD_NUMBER: _builtins.int
     AUDIT_FIELD_NUMBER: _builtins.int
+    RISK_FIELD_NUMBER: _builtins.int
+    RISK_ALERT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When the change was stored (for a snapshot: when it was read)."""
@@ -1126,6 +1216,14 @@ class WatchSessionResponse(_message.Message):
     def audit(self) -> Global___PersonaAudit:
         """The post-call audit, stored after the final reading; the last event."""
 
+    @_builtins.property
+    def risk(self) -> Global___SessionRisk:
+        """The session's risk score changed."""
+
+    @_builtins.property
+    def risk_alert(self) -> Global___SessionRisk:
+        """The risk reached the policy's escalation threshold: sent once a session."""
+
     def __init__(
         self,
         *,
@@ -1134,12 +1232,14 @@ class WatchSessionResponse(_message.Message):
         analysis: Global___Analysis | None = ...,
         suggestion: Global___Suggestion | None = ...,
         audit: Global___PersonaAudit | None = ...,
+        risk: Global___SessionRisk | None = ...,
+        risk_alert: Global___SessionRisk | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "risk", b"risk", "risk_alert", b"risk_alert", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "risk", b"risk", "risk_alert", b"risk_alert", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["snapshot", "analysis", "suggestion", "audit"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["snapshot", "analysis", "suggestion", "audit", "risk", "risk_alert"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

@@ -98,6 +98,11 @@ class AnalysisServiceStub:
                 request_serializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.WatchSessionRequest.SerializeToString,
                 response_deserializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.WatchSessionResponse.FromString,
                 _registered_method=True)
+        self.RecordSessionRisk = channel.unary_unary(
+                '/sparring.analysis.v1.AnalysisService/RecordSessionRisk',
+                request_serializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.RecordSessionRiskRequest.SerializeToString,
+                response_deserializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.RecordSessionRiskResponse.FromString,
+                _registered_method=True)
         self.GetSuggestion = channel.unary_unary(
                 '/sparring.analysis.v1.AnalysisService/GetSuggestion',
                 request_serializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.GetSuggestionRequest.SerializeToString,
@@ -234,6 +239,16 @@ class AnalysisServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordSessionRisk(self, request, context):
+        """The session's risk as the transcript service keeps it (its guardrail checks),
+        for its snapshot and watchers: a score lower than the one stored, or an alert
+        time after the stored one, changes nothing (deliveries may repeat or cross).
+        Services only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetSuggestion(self, request, context):
         """Gets a suggestion.
         """
@@ -325,6 +340,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.WatchSession,
                     request_deserializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.WatchSessionRequest.FromString,
                     response_serializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.WatchSessionResponse.SerializeToString,
+            ),
+            'RecordSessionRisk': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordSessionRisk,
+                    request_deserializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.RecordSessionRiskRequest.FromString,
+                    response_serializer=sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.RecordSessionRiskResponse.SerializeToString,
             ),
             'GetSuggestion': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSuggestion,
@@ -536,6 +556,33 @@ class AnalysisService:
             '/sparring.analysis.v1.AnalysisService/WatchSession',
             sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.WatchSessionRequest.SerializeToString,
             sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.WatchSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordSessionRisk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sparring.analysis.v1.AnalysisService/RecordSessionRisk',
+            sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.RecordSessionRiskRequest.SerializeToString,
+            sparring_dot_analysis_dot_v1_dot_analysis__service__pb2.RecordSessionRiskResponse.FromString,
             options,
             channel_credentials,
             insecure,

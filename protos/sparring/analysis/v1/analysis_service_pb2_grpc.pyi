@@ -108,6 +108,12 @@ class AnalysisServiceStub:
     with no analysis yet is allowed: the snapshot is empty. A server shutting
     down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
     """
+    RecordSessionRisk: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.RecordSessionRiskRequest, _analysis_service_pb2.RecordSessionRiskResponse]
+    """The session's risk as the transcript service keeps it (its guardrail checks),
+    for its snapshot and watchers: a score lower than the one stored, or an alert
+    time after the stored one, changes nothing (deliveries may repeat or cross).
+    Services only.
+    """
     GetSuggestion: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.GetSuggestionRequest, _analysis_service_pb2.GetSuggestionResponse]
     """Gets a suggestion."""
     ListSuggestions: _grpc.UnaryUnaryMultiCallable[_analysis_service_pb2.ListSuggestionsRequest, _analysis_service_pb2.ListSuggestionsResponse]
@@ -220,6 +226,12 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     the audit) and ends. An unknown session is NOT_FOUND. Watching a session
     with no analysis yet is allowed: the snapshot is empty. A server shutting
     down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
+    """
+    RecordSessionRisk: _aio.UnaryUnaryMultiCallable[_analysis_service_pb2.RecordSessionRiskRequest, _analysis_service_pb2.RecordSessionRiskResponse]  # type: ignore[assignment]
+    """The session's risk as the transcript service keeps it (its guardrail checks),
+    for its snapshot and watchers: a score lower than the one stored, or an alert
+    time after the stored one, changes nothing (deliveries may repeat or cross).
+    Services only.
     """
     GetSuggestion: _aio.UnaryUnaryMultiCallable[_analysis_service_pb2.GetSuggestionRequest, _analysis_service_pb2.GetSuggestionResponse]  # type: ignore[assignment]
     """Gets a suggestion."""
@@ -360,6 +372,18 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
         the audit) and ends. An unknown session is NOT_FOUND. Watching a session
         with no analysis yet is allowed: the snapshot is empty. A server shutting
         down ends the stream with UNAVAILABLE (SERVER_SHUTTING_DOWN): watch again.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordSessionRisk(
+        self,
+        request: _analysis_service_pb2.RecordSessionRiskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analysis_service_pb2.RecordSessionRiskResponse, _abc.Awaitable[_analysis_service_pb2.RecordSessionRiskResponse]]:
+        """The session's risk as the transcript service keeps it (its guardrail checks),
+        for its snapshot and watchers: a score lower than the one stored, or an alert
+        time after the stored one, changes nothing (deliveries may repeat or cross).
+        Services only.
         """
 
     @_abc_1.abstractmethod

@@ -91,6 +91,11 @@ class _CommandTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandTy
     has a live voice round, the new persona's voice agent the gateway moves the
     call to (handoff.voice_agent). Not sent by SendCommand.
     """
+    COMMAND_TYPE_END_CALL: _CommandType.ValueType  # 140
+    """The gateway ends the call politely: sent by the persona's safety policy
+    (source SAFETY_POLICY) once the conversation passed its token limit. Not sent by
+    SendCommand.
+    """
 
 class CommandType(_CommandType, metaclass=_CommandTypeEnumTypeWrapper):
     """What an interviewer command does to the live persona."""
@@ -114,6 +119,11 @@ carries its prompt, its first message and the packet, and, when the session
 has a live voice round, the new persona's voice agent the gateway moves the
 call to (handoff.voice_agent). Not sent by SendCommand.
 """
+COMMAND_TYPE_END_CALL: CommandType.ValueType  # 140
+"""The gateway ends the call politely: sent by the persona's safety policy
+(source SAFETY_POLICY) once the conversation passed its token limit. Not sent by
+SendCommand.
+"""
 Global___CommandType: _TypeAlias = CommandType  # noqa: Y015
 
 class _CommandSource:
@@ -127,6 +137,10 @@ class _CommandSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Command
     """Typed or picked by a human interviewer."""
     COMMAND_SOURCE_AI_SUGGESTED: _CommandSource.ValueType  # 2
     """An analysis suggestion applied through the analysis service."""
+    COMMAND_SOURCE_SAFETY_POLICY: _CommandSource.ValueType  # 140
+    """The persona's safety policy itself: an END_CALL once the conversation passed
+    its rate_limits.tokens_per_conversation. Never accepted from callers.
+    """
 
 class CommandSource(_CommandSource, metaclass=_CommandSourceEnumTypeWrapper):
     """Who originated a command."""
@@ -136,6 +150,10 @@ COMMAND_SOURCE_MANUAL: CommandSource.ValueType  # 1
 """Typed or picked by a human interviewer."""
 COMMAND_SOURCE_AI_SUGGESTED: CommandSource.ValueType  # 2
 """An analysis suggestion applied through the analysis service."""
+COMMAND_SOURCE_SAFETY_POLICY: CommandSource.ValueType  # 140
+"""The persona's safety policy itself: an END_CALL once the conversation passed
+its rate_limits.tokens_per_conversation. Never accepted from callers.
+"""
 Global___CommandSource: _TypeAlias = CommandSource  # noqa: Y015
 
 class _CommandState:
@@ -352,6 +370,7 @@ class Message(_message.Message):
     SPOKEN_TIME_FIELD_NUMBER: _builtins.int
     WORD_COUNT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/messages/{sequence}". Output only."""
     sequence: _builtins.int
@@ -369,6 +388,12 @@ class Message(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When it was committed."""
 
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___MessageFlag]:
+        """Output only. The output filters of the persona's safety policy that matched this
+        persona turn when it was stored (none for the candidate's).
+        """
+
     def __init__(
         self,
         *,
@@ -379,14 +404,43 @@ class Message(_message.Message):
         spoken_time: _timestamp_pb2.Timestamp | None = ...,
         word_count: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        flags: _abc.Iterable[Global___MessageFlag] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "spoken_time", b"spoken_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "name", b"name", "role", b"role", "sequence", b"sequence", "spoken_time", b"spoken_time", "text", b"text", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "flags", b"flags", "name", b"name", "role", b"role", "sequence", b"sequence", "spoken_time", b"spoken_time", "text", b"text", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Message: _TypeAlias = Message  # noqa: Y015
+
+@_typing.final
+class MessageFlag(_message.Message):
+    """An output filter that matched a persona turn."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    BLOCKED_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """The filter's rule."""
+    blocked: _builtins.bool
+    """True: the filter blocks, and the turn is stored as "[removed by the {rule} filter]";
+    false: it flags, and the turn is stored as said.
+    """
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        blocked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked", b"blocked", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageFlag: _TypeAlias = MessageFlag  # noqa: Y015
 
 @_typing.final
 class Command(_message.Message):
