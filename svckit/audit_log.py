@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit.context import SYSTEM, current_call
 from svckit.db import autocommit
+from svckit.names import valid_id
 from svckit.pagination import PageTokens
 from svckit.settings import ServiceSettings
 
@@ -280,6 +281,25 @@ def _names(message_type: Descriptor, preferred: tuple[str, ...]) -> tuple[tuple[
     return (*paths, *((f.name, "name") for f in nested))
 
 
+def _collection(resource_field: str) -> str:
+    """A resource's collection id (AIP-122): its plural in lowerCamelCase, e.g. switching_rule -> switchingRules."""
+    head, *rest = resource_field.split("_")
+    camel = head + "".join(word.capitalize() for word in rest)
+    return camel + ("es" if camel.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def _requested_name(message_type: Descriptor) -> tuple[str, str] | None:
+    """For a create request (AIP-133: the resource in field ``x``, its id chosen by the caller in ``x_id``): that id
+    field and the collection it names a resource in; None when the request has no such pair."""
+    for field in message_type.fields:
+        resource = field.name.removesuffix("_id")
+        nested = message_type.fields_by_name.get(resource)
+        if (resource != field.name and _has_string(message_type, field.name) and nested is not None
+                and nested.message_type is not None and not nested.is_repeated):
+            return field.name, _collection(resource)
+    return None
+
+
 def _first_name(message: Any, paths: tuple[tuple[str, ...], ...]) -> str:
     for path in paths:
         value = message
@@ -294,13 +314,15 @@ class MethodAudit:
     """The audit log entries of one mutating method; where its requests and responses name their resource is
     worked out once, from the messages' descriptors."""
 
-    __slots__ = ("_log", "_method", "_request_names", "_request_type", "_response_names")
+    __slots__ = ("_log", "_method", "_request_names", "_request_type", "_requested_name", "_response_names")
 
     def __init__(self, audit_log: AuditLog, method: str, request_type: Descriptor | None) -> None:
         self._log = audit_log
         self._method = method
         self._request_type = request_type
         self._request_names = _names(request_type, _RESOURCE_FIELDS) if request_type is not None else ()
+        creates = method.rpartition("/")[2].startswith("Create")
+        self._requested_name = _requested_name(request_type) if creates and request_type is not None else None
         self._response_names: dict[Descriptor, tuple[tuple[str, ...], ...]] = {}
 
     def _entry(self, request: Any, response: Any, result: str, reason: str) -> AuditEntry | None:
@@ -309,7 +331,7 @@ class MethodAudit:
         if principal is SYSTEM:  # refused before the caller was known (UNAUTHENTICATED): counted, not logged
             return None
         decoded = request if getattr(request, "DESCRIPTOR", None) is self._request_type else None
-        resource = _first_name(decoded, self._request_names) if decoded is not None else ""
+        resource = self._created(decoded) or (_first_name(decoded, self._request_names) if decoded is not None else "")
         if not resource and response is not None:  # a create: the resource it made
             paths = self._response_names.get(response.DESCRIPTOR)
             if paths is None:
@@ -318,6 +340,15 @@ class MethodAudit:
         request_id = call.request_id_if_known or str(getattr(decoded, "request_id", ""))
         return AuditEntry(principal.organization, principal.subject, tuple(sorted(principal.roles)), self._method,
                           resource, request_id, result, reason, datetime.now(UTC))
+
+    def _created(self, request: Any) -> str:
+        """The name a create request asks for, so that its entry names it even when the create is refused; empty
+        when the caller leaves the id to the service or gives one that names nothing."""
+        if request is None or self._requested_name is None:
+            return ""
+        id_field, collection = self._requested_name
+        resource_id = getattr(request, id_field)
+        return f"{collection}/{resource_id}" if valid_id(resource_id) else ""
 
     async def record(self, request: Any, response: Any, result: str, reason: str = "") -> None:
         """Writes the entry of the current call, which ended with ``result`` (a status code name) and ``reason``."""

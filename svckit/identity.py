@@ -44,6 +44,8 @@ WITHDRAWN_KEY_TOKENS = Counter("sparring_auth_withdrawn_key_tokens_total",
                                "Verified tokens forgotten because the issuer no longer publishes their key.")
 # How often the hot path looks at a JWKS file for a change: a stat per call would cost more than the lookup.
 _FILE_CHECK_SECONDS = 1.0
+# How often a JWKS URL may be fetched again at once for tokens naming keys it lacks (AUTH_JWKS_REFETCH_SECONDS).
+DEFAULT_REFETCH_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +158,7 @@ class JwksUrl:
     ``refetch_seconds``, so tokens naming made-up keys cannot flood the issuer) when a token names a key not
     in the set."""
 
-    def __init__(self, url: str, cache_seconds: float, refetch_seconds: float = 10.0,
+    def __init__(self, url: str, cache_seconds: float, refetch_seconds: float = DEFAULT_REFETCH_SECONDS,
                  timeout_seconds: float = 5.0) -> None:
         self._url = url
         self._cache_seconds = cache_seconds
@@ -219,10 +221,10 @@ class JwksUrl:
         return self._keys is not None and _pick(self._keys, kid) is not None
 
 
-def key_set(source: str, cache_seconds: float) -> KeySet:
+def key_set(source: str, cache_seconds: float, refetch_seconds: float = DEFAULT_REFETCH_SECONDS) -> KeySet:
     """The JWKS at ``source``: an http(s) URL, else a file path."""
     if source.startswith(("https://", "http://")):
-        return JwksUrl(source, cache_seconds)
+        return JwksUrl(source, cache_seconds, refetch_seconds)
     return JwksFile(source)
 
 

@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     auth_audience: str = _shared("AUTH_AUDIENCE", "", description="Required `aud` of every token")
     auth_clock_skew_seconds: float = _shared("AUTH_CLOCK_SKEW_SECONDS", 30.0, ge=0, le=300)
     auth_jwks_cache_seconds: float = _shared("AUTH_JWKS_CACHE_SECONDS", 300.0, gt=0)
+    auth_jwks_refetch_seconds: float = _shared(
+        "AUTH_JWKS_REFETCH_SECONDS", 10.0, gt=0,
+        description="A JWKS URL is fetched again at once for a token naming a key it lacks, at most this often")
     auth_reflection: str = _shared("AUTH_REFLECTION", "public", pattern="^(public|authenticated|off)$",
                                    description="Server reflection open to all, to callers with a token, or not served")
     development_organization: str = _shared("SPARRING_DEVELOPMENT_ORGANIZATION", "development",

@@ -122,8 +122,9 @@ class Security:
         if self.insecure:
             log.warning("DEVELOPMENT MODE: plaintext, and calls without a token act as admins of organization %r. "
                         "Never run this way outside a developer's machine.", settings.development_organization)
-        verifier = TokenVerifier(key_set(settings.auth_jwks, settings.auth_jwks_cache_seconds), settings.auth_issuer,
-                                 settings.auth_audience, settings.auth_clock_skew_seconds) \
+        verifier = TokenVerifier(key_set(settings.auth_jwks, settings.auth_jwks_cache_seconds,
+                                         settings.auth_jwks_refetch_seconds),
+                                 settings.auth_issuer, settings.auth_audience, settings.auth_clock_skew_seconds) \
             if settings.auth_jwks else None
         anonymous = Principal("anonymous", settings.development_organization, frozenset({"admin"})) \
             if self.insecure else None

@@ -148,6 +148,21 @@ async def test_learning_changes_are_logged_whatever_their_result_and_reads_are_n
           reason_invalid)
 
 
+async def test_a_refused_create_names_the_resource_it_asked_for(persona_server, learning_server, connect):
+    personas, patches = Caller(connect, persona_server), Caller(connect, learning_server)
+    persona_id, patch_id = f"asked-{uid()}", f"asked-{uid()}"
+    reason_persona = await refused(personas.stub(PersonaServiceStub, "interviewer").CreatePersona(
+        persona_pb.CreatePersonaRequest(persona=new_persona(), persona_id=persona_id)), DENIED)
+    reason_patch = await refused(patches.stub(LearningServiceStub, "interviewer").CreatePromptPatch(
+        learning_pb.CreatePromptPatchRequest(patch=length_patch("archetypes/owl", 8, 12), patch_id=patch_id)), DENIED)
+
+    (persona_entry,), (patch_entry,) = await personas.entries(), await patches.entries()
+    check(persona_entry, personas, ["interviewer"], "/sparring.persona.v1.PersonaService/CreatePersona",
+          f"personas/{persona_id}", "PERMISSION_DENIED", reason_persona)
+    check(patch_entry, patches, ["interviewer"], "/sparring.learning.v1.LearningService/CreatePromptPatch",
+          f"patches/{patch_id}", "PERMISSION_DENIED", reason_patch)
+
+
 async def test_only_admins_list_the_audit_log(persona_server, connect):
     caller = Caller(connect, persona_server)
     for role in ("author", "interviewer", "gateway", "analyst", "service"):

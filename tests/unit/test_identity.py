@@ -26,6 +26,7 @@ from svckit.guard import ANY_ROLE, CallGuard
 from svckit.identity import JwksFile, JwksUrl, KeySet, TokenVerifier, key_set
 from tests.forged_tokens import hs256_keyed_with, unsigned
 from tests.probes import free_port
+from tests.security import security
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "sparring"
@@ -304,6 +305,22 @@ async def test_a_jwks_url_is_fetched_again_on_an_unknown_kid_at_most_once_per_re
     for _ in range(20):
         await refusal_of(verifier, rotated.sign(claims(), kid=uuid.uuid4().hex))
     assert jwks_server.requests == 3
+
+
+async def test_the_refetch_interval_of_a_jwks_url_is_a_setting(jwks_server, signer, clock):
+    guard = security({METHOD: ANY_ROLE}, auth_jwks=jwks_server.url, auth_issuer=ISSUER, auth_audience=AUDIENCE,
+                     auth_jwks_refetch_seconds=60).guard
+    await guard.admit(CallContext("test", METHOD, f"Bearer {signer.sign(claims())}"), ANY_ROLE)
+    rotated = SigningKey()
+    jwks_server.keys = key_set_of(signer, rotated)
+
+    clock.advance(11)  # past the default interval, within the one set
+    with pytest.raises(Unauthenticated, match="does not publish"):
+        await guard.admit(CallContext("test", METHOD, f"Bearer {rotated.sign(claims())}"), ANY_ROLE)
+    assert jwks_server.requests == 1
+    clock.advance(50)
+    await guard.admit(CallContext("test", METHOD, f"Bearer {rotated.sign(claims(sub='grace@acme'))}"), ANY_ROLE)
+    assert jwks_server.requests == 2
 
 
 async def test_tokens_verified_with_a_key_the_issuer_url_withdrew_end_once_the_stale_set_is_fetched_again(
