@@ -49,6 +49,7 @@ from persona_svc.entrypoints.servicer import PersonaServicer
 from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
+from persona_svc.service_layer.memory_sections import MemorySections
 from persona_svc.service_layer.ports import PatchProvider
 from persona_svc.service_layer.safety_policies import SafetyPolicies
 from persona_svc.service_layer.voice_agents import VoiceAgents
@@ -105,12 +106,13 @@ def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageT
                    sessions: TranscriptSessions | None = None,
                    cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                    learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
-                   settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None) -> PersonaMemory:
+                   settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
+                   sections: MemorySections | None = None) -> PersonaMemory:
     """Working memories and facts on PostgreSQL, facts found by the local extractor, their renderings bounded by the
     settings' deadline and budget."""
     return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                         LocalFactExtractor(), page_tokens, sessions, cache, learned_cache, settings_cache,
+                         LocalFactExtractor(), page_tokens, sessions, cache, learned_cache, settings_cache, sections,
                          settings.memory_timeout_seconds, settings.memory_budget_chars)
 
 
@@ -164,7 +166,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     learned_cache: InvalidatedCache[MemoryKey, Learned] = InvalidatedCache("learned", settings.cache_entries)
     settings_cache: InvalidatedCache[MemoryKey, MemorySettings] = InvalidatedCache("memory_settings",
                                                                                   settings.cache_entries)
-    caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache)
+    sections = MemorySections(settings.cache_entries)
+    caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache, sections)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds,
                                        SqlLastKnownPatches(engine))
@@ -174,7 +177,7 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
                 if settings.transcript_address else None)
     memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, learned_cache,
-                              settings_cache)
+                              settings_cache, sections)
     safety_policies = build_safety_policies(engine, page_tokens)
 
     def on_change(payload: str) -> None:

@@ -42,6 +42,7 @@ from persona_svc.domain.memory import (
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
+from persona_svc.service_layer.memory_sections import MemorySections
 from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, NotFound
@@ -97,6 +98,7 @@ class PersonaMemory:
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                  learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                  settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
+                 sections: MemorySections | None = None,
                  deadline_seconds: float = 0.05, budget_chars: int = 2_000) -> None:
         self._transaction = writes
         self._read = reads
@@ -107,23 +109,36 @@ class PersonaMemory:
         self._cache = cache or InvalidatedCache("working_memories")
         self._learned = learned_cache or InvalidatedCache("learned")
         self._settings = settings_cache or InvalidatedCache("memory_settings")
+        self._sections = sections or MemorySections()
         self._deadline = deadline_seconds
         self._budget = budget_chars
-        # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
-        self._sections: ResponseMemo[MemorySection] = ResponseMemo(
-            lambda learned, *memories: memory_section(memories, learned, self._budget))
+        # Prompts are rebuilt only when the rendered prompt or the memory section they come from changes.
         self._prompts: ResponseMemo[RememberedPrompt] = ResponseMemo(_remembered)
 
     def invalidate(self, table: str, organization: str, scope_key: str) -> None:
         """Called for every committed change, local or announced by another replica (``scope_key`` is the changed
         row's MemoryScope.key)."""
         if table == "working_memories":
-            self._cache.invalidate((organization, scope_key))
+            self._forget_memory(organization, MemoryScope(*scope_key.split("/")))
         elif table == "memory_settings":
-            self._settings.invalidate((organization, scope_key))
+            self._forget_settings(organization, scope_key)
         elif table in ("facts", "episodes"):
             persona_id, candidate_id, _ = scope_key.split("/")
-            self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+            self._forget_learned(organization, persona_id, candidate_id)
+
+    # A rendered section goes with any of its parts.
+
+    def _forget_memory(self, organization: str, scope: MemoryScope) -> None:
+        self._cache.invalidate((organization, scope.key))
+        self._sections.drop_candidate((organization, scope.persona_id, scope.candidate_id))
+
+    def _forget_learned(self, organization: str, persona_id: str, candidate_id: str) -> None:
+        self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+        self._sections.drop_candidate((organization, persona_id, candidate_id))
+
+    def _forget_settings(self, organization: str, persona_id: str) -> None:
+        self._settings.invalidate((organization, persona_id))
+        self._sections.drop_persona(organization, persona_id)
 
     # --- the API -----------------------------------------------------------------------------------
 
@@ -188,7 +203,7 @@ class PersonaMemory:
             memory = await run_idempotent(uow.requests, mutation, method, run, WorkingMemory)
             await uow.commit()
         # This replica's next rendering shows the change at once; the others drop it when they hear of it.
-        self._cache.invalidate((organization, scope.key))
+        self._forget_memory(organization, scope)
         return memory
 
     async def list_revisions(self, organization: str, scope: MemoryScope, requested_size: int,
@@ -238,7 +253,7 @@ class PersonaMemory:
 
             recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
             await uow.commit()
-        self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+        self._forget_learned(organization, persona_id, candidate_id)
         return recorded.facts
 
     async def list_facts(self, organization: str, persona_id: str, candidate_id: str, show_superseded: bool,
@@ -290,7 +305,7 @@ class PersonaMemory:
 
             settings = await run_idempotent(uow.requests, mutation, "UpdateMemorySettings", run, MemorySettings)
             await uow.commit()
-        self._settings.invalidate((organization, sent.persona_id))
+        self._forget_settings(organization, sent.persona_id)
         return settings
 
     # --- erasure ------------------------------------------------------------------------------------
@@ -311,6 +326,7 @@ class PersonaMemory:
         # Announcements of the deletions reach every replica; this one forgets at once.
         self._cache.clear()
         self._learned.clear()
+        self._sections.clear()
         return erased
 
     # --- memory in a rendered prompt ----------------------------------------------------------------
@@ -320,11 +336,23 @@ class PersonaMemory:
         """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
         when the memory cannot be read within the deadline: a slow memory never fails a call start."""
         rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id, session_id)
-        section = MEMORY_NOT_REQUESTED
-        if candidate_id:
-            section = await self._section(organization, persona_id, candidate_id, session_id)
+        section = (await self._cached_section(organization, persona_id, candidate_id, session_id) if candidate_id
+                   else MEMORY_NOT_REQUESTED)
         return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                       rendered, section)
+
+    async def _cached_section(self, organization: str, persona_id: str, candidate_id: str,
+                              session_id: str) -> MemorySection:
+        """The section as last built, until one of its parts changes: a rendering that finds it reads nothing."""
+        candidate = (organization, persona_id, candidate_id)
+        cached = self._sections.get(candidate, session_id)
+        if cached is not None:
+            return cached
+        generation = self._sections.generation
+        section = await self._section(organization, persona_id, candidate_id, session_id)
+        if section is not MEMORY_UNAVAILABLE:  # read again at the next rendering
+            self._sections.put(candidate, session_id, section, generation)
+        return section
 
     async def _section(self, organization: str, persona_id: str, candidate_id: str,
                        session_id: str) -> MemorySection:
@@ -348,11 +376,9 @@ class PersonaMemory:
         if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
                                                          and not session_id):
             return MEMORY_DISABLED
-        across = settings.persistence is Persistence.ACROSS_SESSIONS
-        if not across:
+        if settings.persistence is not Persistence.ACROSS_SESSIONS:
             learned, all_memories = NOTHING_LEARNED, all_memories[:1]
-        return self._sections.response((organization, *(scope.key for scope in scopes[:len(all_memories)])),
-                                       learned, *all_memories)
+        return memory_section(tuple(all_memories), learned, self._budget)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
         async def load() -> WorkingMemory:
