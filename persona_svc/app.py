@@ -174,7 +174,8 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
                 if settings.learning_address else None)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
-    sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
+    sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds,
+                                   settings.cache_entries)
                 if settings.transcript_address else None)
     memories = build_memories(engine, catalogue, page_tokens, settings, sessions, memory_cache, learned_cache,
                               settings_cache, sections)

@@ -45,7 +45,7 @@ from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWo
 from persona_svc.service_layer.memory_sections import MemorySections
 from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
-from svckit.errors import EtagMismatch, NotFound
+from svckit.errors import EtagMismatch, NotFound, Unavailable
 from svckit.memo import ResponseMemo
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
@@ -55,6 +55,9 @@ log = logging.getLogger("persona.memory")
 MEMORY_FALLBACKS = Counter("sparring_memory_render_fallbacks_total",
                            "Renderings made without memory because it could not be read in time.", ("reason",))
 _DEADLINE, _ERROR = MEMORY_FALLBACKS.labels("deadline"), MEMORY_FALLBACKS.labels("error")
+# A rendering naming a session alone whose candidate the transcript service did not tell in time.
+_SESSION_DEADLINE = MEMORY_FALLBACKS.labels("session_deadline")
+_SESSION_UNAVAILABLE = MEMORY_FALLBACKS.labels("session_unavailable")
 
 # What the memory cache knows a scope by: its organization and MemoryScope.key.
 MemoryKey = tuple[str, str]
@@ -334,12 +337,32 @@ class PersonaMemory:
     async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
                             session_id: str) -> RememberedPrompt:
         """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
-        when the memory cannot be read within the deadline: a slow memory never fails a call start."""
+        when the memory cannot be read within the deadline: a slow memory never fails a call start. A session named
+        without its candidate is asked of the transcript service (when there is one), within the same deadline."""
         rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id, session_id)
-        section = (await self._cached_section(organization, persona_id, candidate_id, session_id) if candidate_id
-                   else MEMORY_NOT_REQUESTED)
+        section = MEMORY_NOT_REQUESTED
+        if session_id and not candidate_id and self._sessions is not None:
+            found = await self._candidate_of(self._sessions, organization, session_id)
+            if found is None:
+                section = MEMORY_UNAVAILABLE
+            else:
+                candidate_id = found
+        if candidate_id:
+            section = await self._cached_section(organization, persona_id, candidate_id, session_id)
         return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                       rendered, section)
+
+    async def _candidate_of(self, sessions: Sessions, organization: str, session_id: str) -> str | None:
+        """The session's candidate as the transcript service tells it; None, counted, when it cannot in time."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await sessions.candidate_of(organization, session_id)
+        except TimeoutError:
+            _SESSION_DEADLINE.inc()
+        except Unavailable:
+            log.warning("rendering without memory: the session's candidate could not be read", exc_info=True)
+            _SESSION_UNAVAILABLE.inc()
+        return None
 
     async def _cached_section(self, organization: str, persona_id: str, candidate_id: str,
                               session_id: str) -> MemorySection:
