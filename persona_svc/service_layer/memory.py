@@ -42,7 +42,7 @@ from persona_svc.domain.memory import (
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.catalogue import Catalogue
 from persona_svc.service_layer.memory_ports import FactExtractor, MemoryUnitOfWork, MemoryUnitOfWorkFactory, Sessions
-from persona_svc.service_layer.memory_sections import MemorySections
+from persona_svc.service_layer.memory_sections import CandidateKey, MemorySections
 from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, NotFound, Unavailable
@@ -64,6 +64,9 @@ MemoryKey = tuple[str, str]
 # A change to a locked memory: its new content, the kind of change, the paths it names and the revision it restores.
 MemoryEdit = Callable[[MemoryUnitOfWork, WorkingMemory], Awaitable[tuple[MemoryContent, MemoryChange,
                                                                          tuple[str, ...], int]]]
+# A memory section being built is given up after this long, whoever still waits for it (renderings wait no longer
+# than the memory deadline).
+SECTION_BUILD_SECONDS = 5.0
 # The most facts a rendering considers: the newest valid ones.
 RENDERED_FACTS = 30
 CALLER_ENGINE = "caller"
@@ -113,6 +116,7 @@ class PersonaMemory:
         self._learned = learned_cache or InvalidatedCache("learned")
         self._settings = settings_cache or InvalidatedCache("memory_settings")
         self._sections = sections or MemorySections()
+        self._builds: dict[tuple[CandidateKey, str], tuple[int, asyncio.Task[MemorySection]]] = {}
         self._deadline = deadline_seconds
         self._budget = budget_chars
         # Prompts are rebuilt only when the rendered prompt or the memory section they come from changes.
@@ -366,36 +370,54 @@ class PersonaMemory:
 
     async def _cached_section(self, organization: str, persona_id: str, candidate_id: str,
                               session_id: str) -> MemorySection:
-        """The section as last built, until one of its parts changes: a rendering that finds it reads nothing."""
+        """The section as last built, until one of its parts changes: a rendering that finds it reads nothing. The
+        renderings that miss it share one build, which goes on (and is kept) after they stop waiting, so that a
+        burst of misses on a slow database makes one build that ends, not one each that the deadline cancels."""
         candidate = (organization, persona_id, candidate_id)
         cached = self._sections.get(candidate, session_id)
         if cached is not None:
             return cached
-        generation = self._sections.generation
-        section = await self._section(organization, persona_id, candidate_id, session_id)
-        if section is not MEMORY_UNAVAILABLE:  # read again at the next rendering
-            self._sections.put(candidate, session_id, section, generation)
+        key, generation = (candidate, session_id), self._sections.generation
+        started = self._builds.get(key)
+        if started is None or started[0] != generation:  # a build begun before a change would miss it
+            build = asyncio.create_task(self._build(candidate, session_id, generation))
+            self._builds[key] = (generation, build)
+            build.add_done_callback(lambda done: self._build_ended(key, done))
+        else:
+            build = started[1]
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await asyncio.shield(build)
+        except TimeoutError:
+            _DEADLINE.inc()
+            return MEMORY_UNAVAILABLE
+
+    def _build_ended(self, key: tuple[CandidateKey, str], build: asyncio.Task[MemorySection]) -> None:
+        if key in self._builds and self._builds[key][1] is build:  # not a later one, begun after a change
+            del self._builds[key]
+
+    async def _build(self, candidate: CandidateKey, session_id: str, generation: int) -> MemorySection:
+        organization, persona_id, candidate_id = candidate
+        try:
+            async with asyncio.timeout(SECTION_BUILD_SECONDS):
+                section = await self._section(organization, persona_id, candidate_id, session_id)
+        except Exception:  # whatever fails in reading memory, the call starts without it
+            log.warning("rendering without memory: it could not be read", exc_info=True)
+            _ERROR.inc()
+            return MEMORY_UNAVAILABLE
+        self._sections.put(candidate, session_id, section, generation)
         return section
 
     async def _section(self, organization: str, persona_id: str, candidate_id: str,
                        session_id: str) -> MemorySection:
         """The memory the persona's settings keep: the session's, and the candidate's and its facts across
         sessions."""
-        try:
-            async with asyncio.timeout(self._deadline):
-                # Everything at once (one round trip's wait), then kept as the settings say.
-                scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
-                scopes.append(MemoryScope(persona_id, candidate_id))
-                settings, learned, all_memories = await asyncio.gather(
-                    self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
-                    asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
-        except TimeoutError:
-            _DEADLINE.inc()
-            return MEMORY_UNAVAILABLE
-        except Exception:  # whatever fails in reading memory, the call starts without it
-            log.warning("rendering without memory: it could not be read", exc_info=True)
-            _ERROR.inc()
-            return MEMORY_UNAVAILABLE
+        # Everything at once (one round trip's wait), then kept as the settings say.
+        scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
+        scopes.append(MemoryScope(persona_id, candidate_id))
+        settings, learned, all_memories = await asyncio.gather(
+            self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
+            asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
         if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
                                                          and not session_id):
             return MEMORY_DISABLED

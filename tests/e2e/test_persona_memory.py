@@ -281,6 +281,21 @@ async def test_memory_that_cannot_be_read_in_time_renders_without_it_and_is_coun
     assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_LIVE
 
 
+async def test_renderings_that_miss_a_slow_memory_share_one_read_that_goes_on_after_their_deadline(
+        impatient_personas, engine, persona):
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{uid()}")
+    facts_read = metric("sparring_cache_lookups_total", cache="learned", result="miss")
+    async with engine.connect() as blocker:
+        await blocker.begin()
+        # Every read of facts now waits for this transaction.
+        await blocker.execute(sa.text("LOCK TABLE persona.facts IN ACCESS EXCLUSIVE MODE"))
+        for _ in range(2):
+            assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_UNAVAILABLE
+        await blocker.rollback()
+    assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_LIVE
+    assert metric("sparring_cache_lookups_total", cache="learned", result="miss") == facts_read + 1
+
+
 # --- facts learned from ended sessions -----------------------------------------------------------------------
 
 CANDIDATE, PERSONA = mb.MESSAGE_ROLE_CANDIDATE, mb.MESSAGE_ROLE_PERSONA
