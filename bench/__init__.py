@@ -1,7 +1,7 @@
 """`make bench`: throughput and latency of the services against bare grpc.aio servers (the ceilings).
 
 Run ``python -m bench --help`` for the flags; ``--only persona`` (or ``transcript``, ``analysis``, ``streams``,
-``security``, ``voice``) runs one part.
+``security``, ``voice``, ``guardrails``, ``handoff``) runs one part.
 One run has an embedded PostgreSQL of its own (``.data/postgres-bench``, reused) and a fresh database for each
 part, dropped when the part ends (``bench/database.py``). Every server is a child process
 (``bench/children.py``); the Python load generator runs in the benchmark's process, its clients spread over a
@@ -47,6 +47,13 @@ Voice part (``bench/voice.py``, ``--only voice``):
 - the persona service with ElevenLabs pointed at a fake of its API in the benchmark's process
   (``devtools/fake_elevenlabs.py``), and the transcript service; the latency of StartVoiceRound with the agent cached
   and not, on ``local`` and ``elevenlabs``; then 1,000 starts with the fake failing 20% of requests at random.
+
+Handoff part (``bench/handoff.py``, ``--only handoff``):
+
+- the persona (sample catalogue), transcript and analysis services, and one switching rule that applies itself;
+  sessions a few at a time, each watched, whose gateway streams a call the rule fires at: the latency from the ack
+  of the message whose reading fires it to the ``COMMAND_TYPE_HANDOFF`` command at the gateway, against the
+  reading's own latency at the watcher (its ceiling).
 
 Every server of every part runs as in production, with TLS and bearer tokens of the benchmark's own local CA and
 issuer (``.data/bench-credentials``), and every client sends a token (``bench/security.py``).

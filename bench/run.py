@@ -20,6 +20,7 @@ from bench import (
     echo,
     guardrails_run,
     h2load,
+    handoff,
     persona,
     report,
     security_run,
@@ -46,7 +47,7 @@ DIAGNOSIS_VARIANTS = {  # bench.variant flags -> label
 }
 
 
-PARTS = ("persona", "transcript", "analysis", "streams", "security", "voice", "guardrails")
+PARTS = ("persona", "transcript", "analysis", "streams", "security", "voice", "guardrails", "handoff")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,10 +57,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "against one unary call per message), and of the analysis service (latency from a triggering message's ack to "
         "its Say Meter at a watcher), and of what TLS and tokens cost them; writes docs/benchmarks.md.")
     parser.add_argument("--only", choices=PARTS,
-                        help="run one part only (default: all seven, in the order persona, transcript, analysis, "
+                        help="run one part only (default: all eight, in the order persona, transcript, analysis, "
                              "streams, security: GetPersona and StreamSession in plaintext and with TLS + tokens, "
                              "voice: call starts, cached and not, and with the voice provider failing at random; "
-                             "guardrails: the transcript service with and without its default safety policy)")
+                             "guardrails: the transcript service with and without its default safety policy; "
+                             "handoff: live calls handed to another persona by a switching rule)")
     parser.add_argument("--clients", type=int, default=50,
                         help="concurrent clients (default 50): persona callers; transcript gateway streams, and "
                              "callers of the one-call-per-message server")
@@ -129,6 +131,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             "(default 500)")
     burst.add_argument("--streams-channels", type=int, default=10,
                        help="channels (TCP connections) the streams share (default 10)")
+    handoffs = parser.add_argument_group("handoff")
+    handoffs.add_argument("--handoffs", type=int, default=200,
+                          help="sessions handed over by a switching rule, each once, measured (default 200)")
+    handoffs.add_argument("--handoff-concurrency", type=int, default=10,
+                          help="sessions in their call at once (default 10)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also measure the echo server with each call wrapped as the services wrap theirs, "
                              "and GetPersona on variants of the persona service (see bench/variant.py); "
@@ -169,6 +176,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 1 <= args.streams_at_once <= 20_000 or not 1 <= args.streams_beyond <= 5_000 or args.streams_channels < 1:
         parser.error("--streams-at-once must be 1 to 20000, --streams-beyond 1 to 5000 and --streams-channels at "
                      "least 1")
+    if args.handoffs < 1 or args.handoff_concurrency < 1:
+        parser.error("--handoffs and --handoff-concurrency must be at least 1")
     return args
 
 
@@ -483,6 +492,20 @@ def _run_analysis(args: argparse.Namespace, database_url: str, logs: Path,
         log(f"wrote the '{analysis_run.SECTION}' section of {args.output}")
 
 
+def _run_handoff(args: argparse.Namespace, database_url: str, logs: Path,
+                 profile: Callable[[str], Path | None]) -> None:
+    figures = handoff.run(args, ROOT, database_url, logs)
+    print()
+    print(handoff.console(figures))
+    print()
+    _print_targets(figures.targets)
+    if args.no_write:
+        log("handoff figures not written (--no-write)")
+    else:
+        report.write_section(args.output, handoff.section(figures))
+        log(f"wrote the '{handoff.SECTION}' section of {args.output}")
+
+
 def _run_streams(args: argparse.Namespace, database_url: str, logs: Path,
                  profile: Callable[[str], Path | None]) -> None:
     personas, persona_address = persona.start_catalogue_service(ROOT, database_url, logs)
@@ -590,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
             server_url = start_postgres(stack, DATA / "postgres-bench")
             parts = {"persona": _run_persona, "transcript": _run_transcript, "analysis": _run_analysis,
                      "streams": _run_streams, "security": _run_security, "voice": _run_voice,
-                     "guardrails": _run_guardrails}
+                     "guardrails": _run_guardrails, "handoff": _run_handoff}
             for part in args.parts:
                 with contextlib.ExitStack() as part_stack:  # the part's database, dropped when it ends
                     database_url = fresh_database(part_stack, server_url)

@@ -52,6 +52,7 @@ from persona_svc.entrypoints.voice_agent_servicer import VoiceAgentServicer
 from persona_svc.service_layer.catalogue import Catalogue, Key
 from persona_svc.service_layer.memory import MemoryKey, PersonaMemory
 from persona_svc.service_layer.memory_ports import Embeddings, FactExtractor
+from persona_svc.service_layer.memory_sections import MemorySections
 from persona_svc.service_layer.ports import PatchProvider
 from persona_svc.service_layer.safety_policies import SafetyPolicies
 from persona_svc.service_layer.voice_agents import VoiceAgents
@@ -135,12 +136,13 @@ def build_memories(engine: AsyncEngine, catalogue: Catalogue, page_tokens: PageT
                    cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                    learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                    settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
+                   sections: MemorySections | None = None,
                    embeddings: Embeddings | None = None) -> PersonaMemory:
     """Working memories and facts on PostgreSQL, facts found by ``extractor``, episodes recalled with
     ``embeddings`` too when given, their renderings bounded by the settings' deadline and budget."""
     return PersonaMemory(lambda organization: SqlMemoryUnitOfWork(engine, organization),
                          lambda organization: SqlMemoryUnitOfWork(autocommit(engine), organization), catalogue,
-                         extractor, page_tokens, sessions, cache, learned_cache, settings_cache,
+                         extractor, page_tokens, sessions, cache, learned_cache, settings_cache, sections,
                          settings.memory_timeout_seconds, settings.memory_budget_chars, embeddings)
 
 
@@ -195,19 +197,21 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     learned_cache: InvalidatedCache[MemoryKey, Learned] = InvalidatedCache("learned", settings.cache_entries)
     settings_cache: InvalidatedCache[MemoryKey, MemorySettings] = InvalidatedCache("memory_settings",
                                                                                   settings.cache_entries)
-    caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache)
+    sections = MemorySections(settings.cache_entries)
+    caches = (personas, scenarios, archetypes, memory_cache, learned_cache, settings_cache, sections)
     security = Security(settings, PERMISSIONS)
     learning = (LearningServicePatches(security.link(settings.learning_address), settings.patches_timeout_seconds,
                                        SqlLastKnownPatches(engine))
                 if settings.learning_address else None)
     page_tokens = PageTokens.from_secret(settings.page_token_secret)
     catalogue = build_catalogue(engine, learning or NoPatches(), page_tokens, personas, scenarios, archetypes)
-    sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds)
+    sessions = (TranscriptSessions(security.link(settings.transcript_address), settings.transcript_timeout_seconds,
+                                   settings.cache_entries)
                 if settings.transcript_address else None)
     extractor = fact_extractor(settings)
     embeddings = await episode_embeddings(settings, engine)
     memories = build_memories(engine, catalogue, page_tokens, settings, extractor, sessions, memory_cache,
-                              learned_cache, settings_cache, embeddings)
+                              learned_cache, settings_cache, sections, embeddings)
     safety_policies = build_safety_policies(engine, page_tokens)
 
     def on_change(payload: str) -> None:

@@ -57,6 +57,7 @@ from persona_svc.service_layer.memory_ports import (
     MemoryUnitOfWorkFactory,
     Sessions,
 )
+from persona_svc.service_layer.memory_sections import CandidateKey, MemorySections
 from persona_svc.service_layer.ownership import require_right_to_change
 from svckit.cache import InvalidatedCache
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound, Unavailable
@@ -69,12 +70,18 @@ log = logging.getLogger("persona.memory")
 MEMORY_FALLBACKS = Counter("sparring_memory_render_fallbacks_total",
                            "Renderings made without memory because it could not be read in time.", ("reason",))
 _DEADLINE, _ERROR = MEMORY_FALLBACKS.labels("deadline"), MEMORY_FALLBACKS.labels("error")
+# A rendering naming a session alone whose candidate the transcript service did not tell in time.
+_SESSION_DEADLINE = MEMORY_FALLBACKS.labels("session_deadline")
+_SESSION_UNAVAILABLE = MEMORY_FALLBACKS.labels("session_unavailable")
 
 # What the memory cache knows a scope by: its organization and MemoryScope.key.
 MemoryKey = tuple[str, str]
 # A change to a locked memory: its new content, the kind of change, the paths it names and the revision it restores.
 MemoryEdit = Callable[[MemoryUnitOfWork, WorkingMemory], Awaitable[tuple[MemoryContent, MemoryChange,
                                                                          tuple[str, ...], int]]]
+# A memory section being built is given up after this long, whoever still waits for it (renderings wait no longer
+# than the memory deadline).
+SECTION_BUILD_SECONDS = 5.0
 # The most facts a rendering considers: the newest valid ones.
 RENDERED_FACTS = 30
 CALLER_ENGINE = "caller"
@@ -112,6 +119,7 @@ class PersonaMemory:
                  cache: InvalidatedCache[MemoryKey, WorkingMemory] | None = None,
                  learned_cache: InvalidatedCache[MemoryKey, Learned] | None = None,
                  settings_cache: InvalidatedCache[MemoryKey, MemorySettings] | None = None,
+                 sections: MemorySections | None = None,
                  deadline_seconds: float = 0.05, budget_chars: int = 2_000,
                  embeddings: Embeddings | None = None) -> None:
         self._transaction = writes
@@ -124,23 +132,37 @@ class PersonaMemory:
         self._cache = cache or InvalidatedCache("working_memories")
         self._learned = learned_cache or InvalidatedCache("learned")
         self._settings = settings_cache or InvalidatedCache("memory_settings")
+        self._sections = sections or MemorySections()
+        self._builds: dict[tuple[CandidateKey, str], tuple[int, asyncio.Task[MemorySection]]] = {}
         self._deadline = deadline_seconds
         self._budget = budget_chars
-        # Sections and prompts are rebuilt only when one of the cached objects they come from changes.
-        self._sections: ResponseMemo[MemorySection] = ResponseMemo(
-            lambda learned, *memories: memory_section(memories, learned, self._budget))
+        # Prompts are rebuilt only when the rendered prompt or the memory section they come from changes.
         self._prompts: ResponseMemo[RememberedPrompt] = ResponseMemo(_remembered)
 
     def invalidate(self, table: str, organization: str, scope_key: str) -> None:
         """Called for every committed change, local or announced by another replica (``scope_key`` is the changed
         row's MemoryScope.key)."""
         if table == "working_memories":
-            self._cache.invalidate((organization, scope_key))
+            self._forget_memory(organization, MemoryScope(*scope_key.split("/")))
         elif table == "memory_settings":
-            self._settings.invalidate((organization, scope_key))
+            self._forget_settings(organization, scope_key)
         elif table in ("facts", "episodes"):
             persona_id, candidate_id, _ = scope_key.split("/")
-            self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+            self._forget_learned(organization, persona_id, candidate_id)
+
+    # A rendered section goes with any of its parts.
+
+    def _forget_memory(self, organization: str, scope: MemoryScope) -> None:
+        self._cache.invalidate((organization, scope.key))
+        self._sections.drop_candidate((organization, scope.persona_id, scope.candidate_id))
+
+    def _forget_learned(self, organization: str, persona_id: str, candidate_id: str) -> None:
+        self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+        self._sections.drop_candidate((organization, persona_id, candidate_id))
+
+    def _forget_settings(self, organization: str, persona_id: str) -> None:
+        self._settings.invalidate((organization, persona_id))
+        self._sections.drop_persona(organization, persona_id)
 
     # --- the API -----------------------------------------------------------------------------------
 
@@ -205,7 +227,7 @@ class PersonaMemory:
             memory = await run_idempotent(uow.requests, mutation, method, run, WorkingMemory)
             await uow.commit()
         # This replica's next rendering shows the change at once; the others drop it when they hear of it.
-        self._cache.invalidate((organization, scope.key))
+        self._forget_memory(organization, scope)
         return memory
 
     async def list_revisions(self, organization: str, scope: MemoryScope, requested_size: int,
@@ -260,7 +282,7 @@ class PersonaMemory:
 
             recorded = await run_idempotent(uow.requests, mutation, "RecordSessionFacts", run, RecordedFacts)
             await uow.commit()
-        self._learned.invalidate((organization, _learned_key(persona_id, candidate_id)))
+        self._forget_learned(organization, persona_id, candidate_id)
         return recorded.facts
 
     async def list_facts(self, organization: str, persona_id: str, candidate_id: str, show_superseded: bool,
@@ -344,7 +366,7 @@ class PersonaMemory:
 
             settings = await run_idempotent(uow.requests, mutation, "UpdateMemorySettings", run, MemorySettings)
             await uow.commit()
-        self._settings.invalidate((organization, sent.persona_id))
+        self._forget_settings(organization, sent.persona_id)
         return settings
 
     # --- erasure ------------------------------------------------------------------------------------
@@ -365,6 +387,7 @@ class PersonaMemory:
         # Announcements of the deletions reach every replica; this one forgets at once.
         self._cache.clear()
         self._learned.clear()
+        self._sections.clear()
         return erased
 
     # --- memory in a rendered prompt ----------------------------------------------------------------
@@ -372,41 +395,89 @@ class PersonaMemory:
     async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
                             session_id: str) -> RememberedPrompt:
         """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
-        when the memory cannot be read within the deadline: a slow memory never fails a call start."""
+        when the memory cannot be read within the deadline: a slow memory never fails a call start. A session named
+        without its candidate is asked of the transcript service (when there is one), within the same deadline."""
         rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id, session_id)
         section = MEMORY_NOT_REQUESTED
+        if session_id and not candidate_id and self._sessions is not None:
+            found = await self._candidate_of(self._sessions, organization, session_id)
+            if found is None:
+                section = MEMORY_UNAVAILABLE
+            else:
+                candidate_id = found
         if candidate_id:
-            section = await self._section(organization, persona_id, candidate_id, session_id)
+            section = await self._cached_section(organization, persona_id, candidate_id, session_id)
         return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                       rendered, section)
+
+    async def _candidate_of(self, sessions: Sessions, organization: str, session_id: str) -> str | None:
+        """The session's candidate as the transcript service tells it; None, counted, when it cannot in time."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await sessions.candidate_of(organization, session_id)
+        except TimeoutError:
+            _SESSION_DEADLINE.inc()
+        except Unavailable:
+            log.warning("rendering without memory: the session's candidate could not be read", exc_info=True)
+            _SESSION_UNAVAILABLE.inc()
+        return None
+
+    async def _cached_section(self, organization: str, persona_id: str, candidate_id: str,
+                              session_id: str) -> MemorySection:
+        """The section as last built, until one of its parts changes: a rendering that finds it reads nothing. The
+        renderings that miss it share one build, which goes on (and is kept) after they stop waiting, so that a
+        burst of misses on a slow database makes one build that ends, not one each that the deadline cancels."""
+        candidate = (organization, persona_id, candidate_id)
+        cached = self._sections.get(candidate, session_id)
+        if cached is not None:
+            return cached
+        key, generation = (candidate, session_id), self._sections.generation
+        started = self._builds.get(key)
+        if started is None or started[0] != generation:  # a build begun before a change would miss it
+            build = asyncio.create_task(self._build(candidate, session_id, generation))
+            self._builds[key] = (generation, build)
+            build.add_done_callback(lambda done: self._build_ended(key, done))
+        else:
+            build = started[1]
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await asyncio.shield(build)
+        except TimeoutError:
+            _DEADLINE.inc()
+            return MEMORY_UNAVAILABLE
+
+    def _build_ended(self, key: tuple[CandidateKey, str], build: asyncio.Task[MemorySection]) -> None:
+        if key in self._builds and self._builds[key][1] is build:  # not a later one, begun after a change
+            del self._builds[key]
+
+    async def _build(self, candidate: CandidateKey, session_id: str, generation: int) -> MemorySection:
+        organization, persona_id, candidate_id = candidate
+        try:
+            async with asyncio.timeout(SECTION_BUILD_SECONDS):
+                section = await self._section(organization, persona_id, candidate_id, session_id)
+        except Exception:  # whatever fails in reading memory, the call starts without it
+            log.warning("rendering without memory: it could not be read", exc_info=True)
+            _ERROR.inc()
+            return MEMORY_UNAVAILABLE
+        self._sections.put(candidate, session_id, section, generation)
+        return section
 
     async def _section(self, organization: str, persona_id: str, candidate_id: str,
                        session_id: str) -> MemorySection:
         """The memory the persona's settings keep: the session's, and the candidate's and its facts across
         sessions."""
-        try:
-            async with asyncio.timeout(self._deadline):
-                # Everything at once (one round trip's wait), then kept as the settings say.
-                scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
-                scopes.append(MemoryScope(persona_id, candidate_id))
-                settings, learned, all_memories = await asyncio.gather(
-                    self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
-                    asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
-        except TimeoutError:
-            _DEADLINE.inc()
-            return MEMORY_UNAVAILABLE
-        except Exception:  # whatever fails in reading memory, the call starts without it
-            log.warning("rendering without memory: it could not be read", exc_info=True)
-            _ERROR.inc()
-            return MEMORY_UNAVAILABLE
+        # Everything at once (one round trip's wait), then kept as the settings say.
+        scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
+        scopes.append(MemoryScope(persona_id, candidate_id))
+        settings, learned, all_memories = await asyncio.gather(
+            self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
+            asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
         if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
                                                          and not session_id):
             return MEMORY_DISABLED
-        across = settings.persistence is Persistence.ACROSS_SESSIONS
-        if not across:
+        if settings.persistence is not Persistence.ACROSS_SESSIONS:
             learned, all_memories = NOTHING_LEARNED, all_memories[:1]
-        return self._sections.response((organization, *(scope.key for scope in scopes[:len(all_memories)])),
-                                       learned, *all_memories)
+        return memory_section(tuple(all_memories), learned, self._budget)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
         async def load() -> WorkingMemory:

@@ -86,7 +86,12 @@ class CandidateEraser(Protocol):
 
 
 class Sessions(Protocol):
-    """The transcript service's sessions, as erasure sees them."""
+    """The transcript service's sessions, as memory sees them."""
+
+    async def candidate_of(self, organization: str, session_id: str) -> str:
+        """The id of the candidate the session names ("" when none, or no session of ``organization``);
+        ``Unavailable`` when the transcript service cannot tell."""
+        ...
 
     async def forget_candidate(self, organization: str, candidate_id: str) -> int:
         """Sessions of ``organization`` that named the candidate and no longer do."""

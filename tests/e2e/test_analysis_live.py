@@ -365,19 +365,26 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
     assert audit.name in [a.name for a in by_persona.audits]
 
 
-async def test_the_demo_shows_the_meter_and_the_audit(engine, analysis_server, sarah, transcript_settings, capsys):
+async def test_the_demo_shows_the_meter_the_audit_a_round_that_remembers_and_a_handoff(
+        engine, analysis_server, persona_server, sarah, catalogue, transcript_settings, capsys):
     from devtools import demo
     from transcript_svc.app import build as build_transcript
 
-    # A transcript replica that hands its triggers and audits to this analysis service, as `make run` wires it.
+    # A transcript replica that hands its triggers and audits to this analysis service, and the facts of ended
+    # rounds to the persona service, as `make run` wires it.
     transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
     await transcript.start()
     try:
-        await demo.run(transcript.address, analysis_server, pause=0)
+        await demo.run(transcript.address, analysis_server, persona_server, pause=0)
     finally:
         await transcript.stop(grace=1)
     shown = capsys.readouterr().out
     assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown
+    round_two = shown[shown.index("Round 2"):]
+    remembered = round_two[round_two.index("remembers of round 1"):round_two.index("Persona  ")]
+    assert "- The candidate promised: " in remembered
+    assert "The gateway got a COMMAND_TYPE_HANDOFF command" in round_two
+    assert f"to {demo.HANDOFF_TO}" in round_two
 
 
 class FakeLearning(learning_service_pb2_grpc.LearningServiceServicer):

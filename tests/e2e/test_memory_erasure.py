@@ -23,8 +23,9 @@ from tests.security import secure_channel, token
 
 @pytest_asyncio.fixture
 async def erasing_persona(database_url, engine, persona_schema, transcript_server) -> AsyncIterator[str]:
-    """A persona server that tells the test transcript server to forget erased candidates."""
-    app = await build(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+    """A persona server that tells the test transcript server to forget erased candidates (and, like the shared test
+    server, waits for memory as long as a busy machine needs)."""
+    app = await build(PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0, memory_timeout_seconds=5,
                                       transcript_address=transcript_server), engine)
     await app.start()
     yield app.address
@@ -63,14 +64,14 @@ async def test_erasing_a_candidate_leaves_nothing_of_it_in_any_schema(
     assert {"persona.working_memories", "persona.working_memory_revisions", "persona.facts", "persona.request_log",
             "persona.audit_log", "transcript.sessions", "transcript.request_log"} <= set(
         await tables_mentioning(engine, candidate))
+    render = persona_pb.RenderPromptRequest(persona="personas/sarah-chen", candidate=f"candidates/{candidate}")
+    assert (await personas.RenderPrompt(render)).applied_memory  # now kept in the rendering caches
 
     erased = await memories.EraseCandidateMemory(mb.EraseCandidateMemoryRequest(candidate=f"candidates/{candidate}"))
     assert (erased.working_memories_erased, erased.revisions_erased, erased.facts_erased,
             erased.sessions_unlinked, erased.episodes_erased) == (2, 2, 4, 2, 1)
     assert await tables_mentioning(engine, candidate) == {}
-    rendered = await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona="personas/sarah-chen",
-                                                                          candidate=f"candidates/{candidate}"))
-    assert not rendered.applied_memory
+    assert not (await personas.RenderPrompt(render)).applied_memory
 
     nobody = await memories.EraseCandidateMemory(mb.EraseCandidateMemoryRequest(candidate=f"candidates/{uid()}"))
     assert nobody == mb.EraseCandidateMemoryResponse()

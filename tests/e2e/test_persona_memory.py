@@ -215,6 +215,31 @@ async def test_render_for_a_candidate_ends_with_its_memory_and_shows_a_change_at
     assert other_candidate.system_prompt == plain.system_prompt and not other_candidate.applied_memory
 
 
+def section_lookups() -> tuple[float, float]:
+    return (metric("sparring_cache_lookups_total", cache="memory_sections", result="hit"),
+            metric("sparring_cache_lookups_total", cache="memory_sections", result="miss"))
+
+
+async def test_a_rendered_memory_section_is_reused_until_one_of_its_parts_changes(
+        memories, admin_memories, personas):
+    persona = await create(personas)
+    candidate = uid()
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{candidate}")
+    await update(memories, memory_name(persona, candidate), "task_context", task_context="round 2")
+    first = await personas.RenderPrompt(request)
+    hits, misses = section_lookups()
+    assert await personas.RenderPrompt(request) == first
+    assert section_lookups() == (hits + 1, misses)
+
+    await record(admin_memories, persona, candidate, uid(), ROUND_ONE)
+    learned = await personas.RenderPrompt(request)
+    assert {m.block for m in learned.applied_memory} == {"task_context", "episodes", "facts"}
+    assert section_lookups() == (hits + 1, misses + 1)
+
+    await set_memory(admin_memories, persona, persistence=mb.MEMORY_PERSISTENCE_SESSION_ONLY)
+    assert (await personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_DISABLED
+
+
 async def test_the_memory_section_keeps_to_its_budget(memories, personas, persona):
     candidate = uid()
     await update(memories, memory_name(persona, candidate), "scratchpad",
@@ -254,6 +279,21 @@ async def test_memory_that_cannot_be_read_in_time_renders_without_it_and_is_coun
     assert rendered.memory_source == mb.MEMORY_SOURCE_UNAVAILABLE and not rendered.applied_memory
     assert metric("sparring_memory_render_fallbacks_total", reason="deadline") == before + 1
     assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_LIVE
+
+
+async def test_renderings_that_miss_a_slow_memory_share_one_read_that_goes_on_after_their_deadline(
+        impatient_personas, engine, persona):
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{uid()}")
+    facts_read = metric("sparring_cache_lookups_total", cache="learned", result="miss")
+    async with engine.connect() as blocker:
+        await blocker.begin()
+        # Every read of facts now waits for this transaction.
+        await blocker.execute(sa.text("LOCK TABLE persona.facts IN ACCESS EXCLUSIVE MODE"))
+        for _ in range(2):
+            assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_UNAVAILABLE
+        await blocker.rollback()
+    assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_LIVE
+    assert metric("sparring_cache_lookups_total", cache="learned", result="miss") == facts_read + 1
 
 
 # --- facts learned from ended sessions -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Callable
@@ -175,9 +176,11 @@ class Handoffs:
                     unacknowledged: list[PendingAction]) -> Handoff:
         """The packet: who takes the call, its prompt and first message, what was said, the commands not yet
         acknowledged, and what the outgoing persona knows."""
-        target, target_name = await self._target(session, request)
-        from_name = (await self._personas.availability(session.playing_persona)).display_name or "your colleague"
-        memory = await self._recall(session)
+        # One round trip's wait for what does not depend on the persona that takes the call.
+        (target, target_name), outgoing, memory = await asyncio.gather(
+            self._target(session, request), self._personas.availability(session.playing_persona),
+            self._recall(session))
+        from_name = outgoing.display_name or "your colleague"
         rendered = await self._personas.render(target, session.scenario, session.candidate, session.resource_name)
         handoff = Handoff(
             session_id=session.id, id=handoff_id, from_persona=session.playing_persona, to_persona=request.to_persona,

@@ -1157,8 +1157,10 @@ class RenderPromptRequest(_message.Message):
     """
     session: _builtins.str
     """"sessions/{session_id}"; optional. With candidate, the session's own working
-    memory is added too. The modifications of the experiment variant the session
-    was assigned (learning service) are applied after the active patches.
+    memory is added too; without it, the candidate the session names at the
+    transcript service is the one remembered (memory_source UNAVAILABLE when that
+    service cannot tell in time). The modifications of the experiment variant the
+    session was assigned (learning service) are applied after the active patches.
     """
     def __init__(
         self,

@@ -1,0 +1,198 @@
+"""The handoff part of a benchmark run: a switching rule that applies itself hands live calls to another persona.
+
+Latency of one handoff: from the moment the gateway reads the ack of the message whose reading fires the rule to the
+moment the same gateway stream reads the ``COMMAND_TYPE_HANDOFF`` command. Its ceiling, in the same run and for the
+same message: the reading itself, from that ack to the session's watcher reading the analysis (the rule is evaluated
+at the reading: a handoff cannot start before it). Both are timed in the benchmark's process with
+``time.perf_counter_ns`` as their frame is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from sparring.analysis.v1 import switching_rule_service_pb2 as rb
+from sparring.analysis.v1 import switching_rule_service_pb2_grpc as rb_grpc
+from sparring.transcript.v1 import transcript_service_pb2 as tpb
+from sparring.transcript.v1 import transcript_service_pb2_grpc as tpb_grpc
+
+from bench import analysis, persona, report
+from bench.analysis import Watcher
+from bench.analysis_run import percentile
+from bench.load import open_channels
+from bench.report import fmt_ms, md_table, text_table
+from bench.security import ADMIN_ROLES, SECURE
+from bench.transcript import Started
+from devtools.gateway import Gateway, utterance_frame
+from svckit import eventloop
+
+SECTION = "## Handoffs"
+TARGET_P99_MS = 100.0
+PLAYING, TAKING_OVER = "personas/sarah-chen", "personas/margaret-oconnell"
+# A call whose first reading (at its fourth message, the sessions' analysis interval) sees the candidate ask about
+# pricing: the rule below hands it to finance.
+CALL = [(tpb.ROLE_ASSISTANT, "Thanks for making the time today."),
+        (tpb.ROLE_USER, "Happy to. We ship about a thousand orders a day."),
+        (tpb.ROLE_USER, "So what does the pricing look like for a team our size?"),
+        (tpb.ROLE_ASSISTANT, "Let me think about who should answer that.")]
+TRIGGER = len(CALL)
+WAIT = 10.0  # seconds a handoff may take before its session is counted missing
+WARMUP = 5  # handoffs of a first round, discarded
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+@dataclass
+class Figures:
+    handoff_ms: list[float]
+    reading_ms: list[float]
+    missing: list[str]  # sessions whose handoff command did not reach the gateway within WAIT
+    concurrency: int
+    seconds: float  # the measured handoffs, first session created to last command read
+    elapsed: float  # the whole part, start-up to stop
+    targets: list[report.Target]
+
+
+async def _one(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: grpc.aio.Channel,
+               session: str) -> tuple[float, float] | None:
+    """(handoff ms, reading ms) of one session's call, None when its handoff did not come within WAIT."""
+    watcher = Watcher(analysis_channel, session)
+    await watcher.open()
+    gateway = Gateway(transcripts, session)
+    try:
+        async with asyncio.timeout(WAIT):
+            await gateway.read()  # opened
+            gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(CALL, start=1)))
+            await gateway.acks_until(TRIGGER)
+            acked = time.perf_counter_ns()
+            while not ((frame := await gateway.read()).HasField("command")
+                       and frame.command.type == tpb.COMMAND_TYPE_HANDOFF):
+                pass
+            handed = time.perf_counter_ns()
+            await watcher.wait_for([TRIGGER], WAIT)
+        return (handed - acked) / 1e6, (watcher.arrived_ns[TRIGGER] - acked) / 1e6
+    except TimeoutError:
+        return None
+    finally:
+        gateway.close()
+        gateway.call.cancel()
+        await watcher.close()
+
+
+async def _handoffs(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: grpc.aio.Channel,
+                    sessions: list[str], concurrency: int) -> tuple[list[tuple[float, float]], list[str]]:
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(session: str) -> tuple[float, float] | None:
+        async with limit:
+            return await _one(transcripts, analysis_channel, session)
+
+    results = await asyncio.gather(*(one(s) for s in sessions))
+    return [r for r in results if r is not None], [s for s, r in zip(sessions, results, strict=True) if r is None]
+
+
+async def _measure(args: argparse.Namespace, transcript: Started, analysis_service: Started) -> Figures:
+    transcript_channel = open_channels(transcript.address, 1)[0]
+    analysis_channel = open_channels(analysis_service.address, 1)[0]
+    try:
+        await analysis.wait_ready(transcript, analysis_service, transcript_channel, analysis_channel)
+        async with SECURE.channel(analysis_service.address, ADMIN_ROLES) as admin:
+            await rb_grpc.SwitchingRuleServiceStub(admin).CreateSwitchingRule(rb.CreateSwitchingRuleRequest(
+                switching_rule=rb.SwitchingRule(from_persona=PLAYING, to_persona=TAKING_OVER, pattern=r"\bpricing\b",
+                                                reason="Pricing questions go to finance", priority=10,
+                                                auto_apply=True)), timeout=10)
+        transcripts = tpb_grpc.TranscriptServiceStub(transcript_channel)
+        warmup = await analysis.create_sessions(transcript_channel, "handoff-warmup", WARMUP, TRIGGER)
+        await _handoffs(transcripts, analysis_channel, warmup, args.handoff_concurrency)
+        sessions = await analysis.create_sessions(transcript_channel, "handoff", args.handoffs, TRIGGER)
+        log(f"handoffs: {len(sessions)} sessions, {args.handoff_concurrency} at a time, each handed from "
+            f"{PLAYING} to {TAKING_OVER} by a rule that applies itself at the reading of message {TRIGGER}")
+        began = time.monotonic()
+        timed, missing = await _handoffs(transcripts, analysis_channel, sessions, args.handoff_concurrency)
+        seconds = time.monotonic() - began
+    finally:
+        await transcript_channel.close()
+        await analysis_channel.close()
+    handoff_ms, reading_ms = [h for h, _ in timed], [r for _, r in timed]
+    p99 = percentile(handoff_ms, 99)
+    target = report.Target(
+        f"handoff p99 under {TARGET_P99_MS:g} ms from the ack of the message whose reading fires the rule to the "
+        f"gateway reading the HANDOFF command ({args.handoff_concurrency} sessions at a time)",
+        p99 < TARGET_P99_MS and not missing and bool(handoff_ms),
+        f"p99 {fmt_ms(p99)} ms, p50 {fmt_ms(percentile(handoff_ms, 50))} ms over {len(handoff_ms)} handoffs"
+        + (f", {len(missing)} missing" if missing else ""))
+    return Figures(handoff_ms, reading_ms, missing, args.handoff_concurrency, seconds, 0.0, [target])
+
+
+def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> Figures:
+    """The persona (sample catalogue), transcript and analysis services on the part's database; stops them."""
+    began = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        personas, persona_address = persona.start_catalogue_service(root, database_url, logs)
+        stack.callback(personas.stop)
+        transcript, analysis_service = analysis.start_services(root, database_url, logs, persona_address)
+        stack.callback(transcript.child.stop)
+        stack.callback(analysis_service.child.stop)
+        figures = eventloop.run(_measure(args, transcript, analysis_service))
+    figures.elapsed = time.monotonic() - began
+    return figures
+
+
+# --- figures to text ----------------------------------------------------------------------------------------
+
+HEADERS = ["latency", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+
+
+def rows(figures: Figures) -> list[list[str]]:
+    return [[name, f"{len(values):,}", *(fmt_ms(percentile(values, q)) for q in (50, 90, 99, 100))]
+            for name, values in (("ack -> HANDOFF command at the gateway", figures.handoff_ms),
+                                 ("ceiling: ack -> the reading at a watcher", figures.reading_ms))]
+
+
+def console(figures: Figures) -> str:
+    return "Handoffs: ack of the message whose reading fires the rule -> at the gateway\n\n" + text_table(
+        HEADERS, rows(figures))
+
+
+def section(figures: Figures, when: datetime | None = None) -> str:
+    rate = len(figures.handoff_ms) / figures.seconds if figures.seconds else math.nan
+    return f"""{SECTION}
+
+{report.machine_block(when or datetime.now(UTC))}
+- The machine is shared (2 cores, other people's processes on it). This part of the run took
+  {figures.elapsed:.0f} s, start-up and checks included.
+
+### Method
+
+- The transcript and analysis services as in the analysis section (local engine, one replica each), and a
+  persona service holding the sample catalogue, which the handoff asks for the new persona's prompt.
+- One switching rule: from `{PLAYING}` to `{TAKING_OVER}`, pattern `\\bpricing\\b`, `auto_apply`.
+- {len(figures.handoff_ms) + len(figures.missing):,} sessions (after {WARMUP} discarded), {figures.concurrency} at a
+  time: each is watched (`WatchSession`, its snapshot read), then its gateway streams {TRIGGER} utterances, the
+  third a candidate asking about pricing; the session's analysis interval is {TRIGGER}, so the reading of
+  message {TRIGGER} fires the rule, which starts the handoff itself.
+- **Latency**: from the gateway reading the ack of message {TRIGGER} to the same stream reading the
+  `COMMAND_TYPE_HANDOFF` command. **Ceiling**: from the same ack to the watcher reading the analysis of
+  message {TRIGGER} (the reading the rule is evaluated at). Both timed with `time.perf_counter_ns` in the
+  benchmark's process as their frame is read. {rate:,.1f} handoffs/s over the measured {figures.seconds:.1f} s.
+
+### Latency
+
+{md_table(HEADERS, rows(figures))}
+
+Missing (no HANDOFF command within {WAIT:g} s): {len(figures.missing)}.
+
+### Targets
+
+{report.target_lines(figures.targets)}
+"""

@@ -1,0 +1,80 @@
+"""The memory sections renderings end with, one per scope (a persona's of a candidate, in a session or not), kept
+until anything they were built from changes.
+
+A section is built from a candidate's working memory, its session's, its facts and last episode, and its persona's
+memory settings; any change to one of them drops every section of that candidate (or, for settings, of that
+persona), so that a rendering hit costs one dictionary lookup. Like ``svckit.cache.InvalidatedCache``: a section
+built while something was dropped is not kept, and while changes cannot be heard nothing is kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from persona_svc.domain.memory import MemorySection
+from svckit.cache import CACHE_LOOKUPS
+
+# (organization, persona_id, candidate_id): the sections of one candidate are dropped together.
+CandidateKey = tuple[str, str, str]
+
+
+class MemorySections:
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._candidates: OrderedDict[CandidateKey, dict[str, MemorySection]] = OrderedDict()
+        self._max = max_entries
+        self._size = 0
+        self._generation = 0
+        self.enabled = False
+        self._hit = CACHE_LOOKUPS.labels("memory_sections", "hit")
+        self._miss = CACHE_LOOKUPS.labels("memory_sections", "miss")
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def get(self, candidate: CandidateKey, session_id: str) -> MemorySection | None:
+        if not self.enabled:
+            return None
+        sections = self._candidates.get(candidate)
+        section = sections.get(session_id) if sections is not None else None
+        if section is None:
+            self._miss.inc()
+            return None
+        self._hit.inc()
+        self._candidates.move_to_end(candidate)
+        return section
+
+    def put(self, candidate: CandidateKey, session_id: str, section: MemorySection, generation: int) -> None:
+        """Keeps ``section`` unless something was dropped since ``generation`` was read, before building it."""
+        if not self.enabled or generation != self._generation:
+            return
+        sections = self._candidates.setdefault(candidate, {})
+        self._size += session_id not in sections
+        sections[session_id] = section
+        self._candidates.move_to_end(candidate)
+        while self._size > self._max and self._candidates:
+            _, evicted = self._candidates.popitem(last=False)
+            self._size -= len(evicted)
+
+    def drop_candidate(self, candidate: CandidateKey) -> None:
+        self._generation += 1
+        self._size -= len(self._candidates.pop(candidate, {}))
+
+    def drop_persona(self, organization: str, persona_id: str) -> None:
+        """Settings change seldom: finding the persona's candidates by a scan is cheaper than indexing them."""
+        self._generation += 1
+        for candidate in [key for key in self._candidates if key[:2] == (organization, persona_id)]:
+            self._size -= len(self._candidates.pop(candidate))
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._candidates.clear()
+        self._size = 0
+
+    def enable(self) -> None:
+        self.clear()
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+        self.clear()
