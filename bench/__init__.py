@@ -51,9 +51,9 @@ Voice part (``bench/voice.py``, ``--only voice``):
 Handoff part (``bench/handoff.py``, ``--only handoff``):
 
 - the persona (sample catalogue), transcript and analysis services, and one switching rule that applies itself;
-  sessions a few at a time, each watched, whose gateway streams a call the rule fires at: the latency from the ack
-  of the message whose reading fires it to the ``COMMAND_TYPE_HANDOFF`` command at the gateway, against the
-  reading's own latency at the watcher (its ceiling).
+  sessions a few at a time, each watched, whose gateway streams a call the rule fires at: the latency from the rule
+  firing (its reading's stored time) to the ``COMMAND_TYPE_HANDOFF`` command at the gateway, and from the ack of the
+  message whose reading fires it to that command, against the reading's own latency at the watcher (its ceiling).
 
 Every server of every part runs as in production, with TLS and bearer tokens of the benchmark's own local CA and
 issuer (``.data/bench-credentials``), and every client sends a token (``bench/security.py``).

@@ -158,6 +158,8 @@ class Watcher:
         self._arrival = asyncio.Event()
         self.arrived_ns: dict[int, int] = {}  # window.last_sequence -> when its event was read
         self.engine_ms: dict[int, float] = {}  # the analysis's own latency field (window read and scoring)
+        # The analysis's create_time (the database's clock as it stored the reading), in ns since the epoch.
+        self.stored_ns: dict[int, int] = {}
         self.resynced: set[int] = set()  # seen only in a resync snapshot's score history
         self.resyncs = 0
         self.repeats = 0  # an analysis of a sequence already received
@@ -203,6 +205,7 @@ class Watcher:
         self.arrived_ns[sequence] = now
         latency = analysis.latency
         self.engine_ms[sequence] = latency.seconds * 1000 + latency.nanos / 1e6
+        self.stored_ns[sequence] = analysis.create_time.ToNanoseconds()
         if (analysis.trigger.trigger_id != f"seq-{sequence}" or analysis.engine != apb.ENGINE_LOCAL
                 or analysis.trigger.source != apb.TRIGGER_SOURCE_MESSAGE_COUNT
                 or analysis.say_meter.band == apb.SCORE_BAND_UNSPECIFIED):

@@ -1,10 +1,13 @@
 """The handoff part of a benchmark run: a switching rule that applies itself hands live calls to another persona.
 
-Latency of one handoff: from the moment the gateway reads the ack of the message whose reading fires the rule to the
-moment the same gateway stream reads the ``COMMAND_TYPE_HANDOFF`` command. Its ceiling, in the same run and for the
-same message: the reading itself, from that ack to the session's watcher reading the analysis (the rule is evaluated
-at the reading: a handoff cannot start before it). Both are timed in the benchmark's process with
-``time.perf_counter_ns`` as their frame is read.
+Latency of one handoff, the requirement's figure: from the moment the rule fires to the moment the gateway stream
+reads the ``COMMAND_TYPE_HANDOFF`` command. The rule is evaluated as the reading is judged, just before the reading
+is stored with the handoff suggestion it raised; the moment it fires is the reading's ``create_time`` (PostgreSQL's
+``now()`` of the transaction storing it), read back from the watcher's stream, against ``time.time_ns`` in the
+benchmark's process as the command is read: both clocks are this machine's. Next to it, from the moment the gateway
+reads the ack of the message whose reading fires the rule to the command; and its ceiling, in the same run and for the
+same message: the reading itself, from that ack to the session's watcher reading the analysis (a handoff cannot start
+before it). These two are timed with ``time.perf_counter_ns`` as their frame is read.
 """
 
 from __future__ import annotations
@@ -52,8 +55,18 @@ def log(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One session's handoff, in ms."""
+
+    fired_to_command: float
+    ack_to_command: float
+    ack_to_reading: float
+
+
 @dataclass
 class Figures:
+    fired_ms: list[float]
     handoff_ms: list[float]
     reading_ms: list[float]
     missing: list[str]  # sessions whose handoff command did not reach the gateway within WAIT
@@ -64,8 +77,8 @@ class Figures:
 
 
 async def _one(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: grpc.aio.Channel,
-               session: str) -> tuple[float, float] | None:
-    """(handoff ms, reading ms) of one session's call, None when its handoff did not come within WAIT."""
+               session: str) -> Timing | None:
+    """The timing of one session's handoff, None when its handoff did not come within WAIT."""
     watcher = Watcher(analysis_channel, session)
     await watcher.open()
     gateway = Gateway(transcripts, session)
@@ -78,9 +91,10 @@ async def _one(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: gr
             while not ((frame := await gateway.read()).HasField("command")
                        and frame.command.type == tpb.COMMAND_TYPE_HANDOFF):
                 pass
-            handed = time.perf_counter_ns()
+            handed, handed_on_clock = time.perf_counter_ns(), time.time_ns()
             await watcher.wait_for([TRIGGER], WAIT)
-        return (handed - acked) / 1e6, (watcher.arrived_ns[TRIGGER] - acked) / 1e6
+        return Timing((handed_on_clock - watcher.stored_ns[TRIGGER]) / 1e6, (handed - acked) / 1e6,
+                      (watcher.arrived_ns[TRIGGER] - acked) / 1e6)
     except TimeoutError:
         return None
     finally:
@@ -90,10 +104,10 @@ async def _one(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: gr
 
 
 async def _handoffs(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: grpc.aio.Channel,
-                    sessions: list[str], concurrency: int) -> tuple[list[tuple[float, float]], list[str]]:
+                    sessions: list[str], concurrency: int) -> tuple[list[Timing], list[str]]:
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(session: str) -> tuple[float, float] | None:
+    async def one(session: str) -> Timing | None:
         async with limit:
             return await _one(transcripts, analysis_channel, session)
 
@@ -123,15 +137,16 @@ async def _measure(args: argparse.Namespace, transcript: Started, analysis_servi
     finally:
         await transcript_channel.close()
         await analysis_channel.close()
-    handoff_ms, reading_ms = [h for h, _ in timed], [r for _, r in timed]
-    p99 = percentile(handoff_ms, 99)
+    fired_ms = [t.fired_to_command for t in timed]
+    p99 = percentile(fired_ms, 99)
     target = report.Target(
-        f"handoff p99 under {TARGET_P99_MS:g} ms from the ack of the message whose reading fires the rule to the "
-        f"gateway reading the HANDOFF command ({args.handoff_concurrency} sessions at a time)",
-        p99 < TARGET_P99_MS and not missing and bool(handoff_ms),
-        f"p99 {fmt_ms(p99)} ms, p50 {fmt_ms(percentile(handoff_ms, 50))} ms over {len(handoff_ms)} handoffs"
+        f"handoff p99 under {TARGET_P99_MS:g} ms from the rule firing (its reading stored) to the gateway reading "
+        f"the HANDOFF command ({args.handoff_concurrency} sessions at a time)",
+        p99 < TARGET_P99_MS and not missing and bool(fired_ms),
+        f"p99 {fmt_ms(p99)} ms, p50 {fmt_ms(percentile(fired_ms, 50))} ms over {len(fired_ms)} handoffs"
         + (f", {len(missing)} missing" if missing else ""))
-    return Figures(handoff_ms, reading_ms, missing, args.handoff_concurrency, seconds, 0.0, [target])
+    return Figures(fired_ms, [t.ack_to_command for t in timed], [t.ack_to_reading for t in timed], missing,
+                   args.handoff_concurrency, seconds, 0.0, [target])
 
 
 def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> Figures:
@@ -155,12 +170,13 @@ HEADERS = ["latency", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"]
 
 def rows(figures: Figures) -> list[list[str]]:
     return [[name, f"{len(values):,}", *(fmt_ms(percentile(values, q)) for q in (50, 90, 99, 100))]
-            for name, values in (("ack -> HANDOFF command at the gateway", figures.handoff_ms),
+            for name, values in (("rule fired -> HANDOFF command at the gateway", figures.fired_ms),
+                                 ("ack -> HANDOFF command at the gateway", figures.handoff_ms),
                                  ("ceiling: ack -> the reading at a watcher", figures.reading_ms))]
 
 
 def console(figures: Figures) -> str:
-    return "Handoffs: ack of the message whose reading fires the rule -> at the gateway\n\n" + text_table(
+    return "Handoffs: from the rule firing, and from its message's ack, to the command at the gateway\n\n" + text_table(
         HEADERS, rows(figures))
 
 
@@ -181,10 +197,17 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   time: each is watched (`WatchSession`, its snapshot read), then its gateway streams {TRIGGER} utterances, the
   third a candidate asking about pricing; the session's analysis interval is {TRIGGER}, so the reading of
   message {TRIGGER} fires the rule, which starts the handoff itself.
-- **Latency**: from the gateway reading the ack of message {TRIGGER} to the same stream reading the
-  `COMMAND_TYPE_HANDOFF` command. **Ceiling**: from the same ack to the watcher reading the analysis of
-  message {TRIGGER} (the reading the rule is evaluated at). Both timed with `time.perf_counter_ns` in the
-  benchmark's process as their frame is read. {rate:,.1f} handoffs/s over the measured {figures.seconds:.1f} s.
+- **Rule fired -> command** (the requirement's figure): from the moment the rule fires to the gateway stream
+  reading the `COMMAND_TYPE_HANDOFF` command. The rule is evaluated as the reading of message {TRIGGER} is judged,
+  just before that reading is stored with the handoff suggestion it raised: the moment is the reading's
+  `create_time` (PostgreSQL's `now()` in the transaction storing it), read back from the watcher's stream, against
+  `time.time_ns` in the benchmark's process as the command is read (both this machine's clock). It holds the
+  reading's commit, `StartHandoff` (the persona service's prompt and the transcript database) and the command's way
+  down the live stream.
+- **Ack -> command**: from the gateway reading the ack of message {TRIGGER} to the same stream reading the
+  command. **Ceiling**: from the same ack to the watcher reading the analysis of message {TRIGGER} (the reading the
+  rule is evaluated at). Both timed with `time.perf_counter_ns` in the benchmark's process as their frame is read.
+  {rate:,.1f} handoffs/s over the measured {figures.seconds:.1f} s.
 
 ### Latency
 

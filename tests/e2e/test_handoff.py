@@ -120,6 +120,43 @@ async def test_an_unacknowledged_handoff_is_sent_again_on_resume_with_the_pendin
     assert (await get(handoffs, handoff.name)).state == hb.HANDOFF_STATE_FAILED
 
 
+async def test_the_packet_retells_the_last_turns_in_call_order_and_a_handoff_id_is_taken_once(
+        transcripts, handoffs, cfo, personas):
+    session = await new_session(transcripts)
+    sent = [(await transcripts.SendCommand(pb.SendCommandRequest(parent=session.name, command=pb.Command(
+        type=pb.COMMAND_TYPE_CURVEBALL, text=text)))).command
+            for text in ("Your board just froze new spend", "Bring up last quarter's audit")]
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    turns = range(1, 12)
+    gateway.send(*(utterance(n, f"Turn number {n}.", role=pb.ROLE_USER if n % 2 else pb.ROLE_ASSISTANT)
+                   for n in turns))
+    await gateway.acks_until(turns[-1])
+
+    request = start(session.name, cfo.name)
+    request.handoff_id = "to-finance"
+    handoff = (await handoffs.StartHandoff(request)).handoff
+    assert handoff.name == f"{session.name}/handoffs/to-finance"
+    assert handoff.conversation_summary.splitlines() == [
+        f"{'Candidate' if n % 2 else 'Persona'} (#{n}): Turn number {n}." for n in turns[-8:]]
+    assert [(a.kind, a.text, a.source) for a in handoff.pending_actions] == [
+        (hb.PENDING_ACTION_KIND_COMMAND, c.text, c.name) for c in sent]
+    while (await gateway.read()).command.name != handoff.command:
+        pass
+    gateway.send(pb.StreamSessionRequest(command_ack=pb.CommandAck(command=handoff.command)),
+                 utterance(turns[-1] + 1, "Dana, what would you need to see?"))
+    await gateway.acks_until(turns[-1] + 1)  # the handoff is accepted: none is pending
+
+    request = start(session.name, (await create(personas, new_persona(display_name="Lee Park", role="CTO"))).name)
+    request.handoff_id = "to-finance"
+    refused = await rejected(handoffs.StartHandoff(request), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (refused.reason, refused.fields) == ("HANDOFF_EXISTS", ["handoff_id"])
+    await unchanged(transcripts, handoffs, session.name, 1, len(sent) + 1)
+    current = (await transcripts.GetSession(pb.GetSessionRequest(name=session.name))).session
+    assert current.current_persona == cfo.name
+    gateway.close()
+
+
 async def test_the_packet_carries_what_the_outgoing_persona_remembers_of_the_candidate(
         transcripts, handoffs, cfo, channel):
     candidate = uid()

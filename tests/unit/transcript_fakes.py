@@ -141,9 +141,6 @@ class FixedPolicies:
 class NoHandoffs:
     """The use cases under test here start no handoffs (tests/e2e/test_handoff.py does): a session has none."""
 
-    async def pending(self, organization: str, session_id: str) -> str | None:
-        return None
-
     async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
         return None
 

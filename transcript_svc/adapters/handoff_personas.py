@@ -3,6 +3,8 @@ outgoing persona remembers of the candidate. Every call has the persona client's
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import Histogram
 from sparring.persona.v1 import memory_service_pb2 as memory_pb
 from sparring.persona.v1 import memory_service_pb2_grpc
@@ -50,11 +52,17 @@ class HandoffPersonas:
         """The persona's working memory of the candidate, and the commitments the candidate made in earlier
         rounds that still hold."""
         scope = f"{persona}/{candidate}"
-        with HANDOFF_PERSONA_SECONDS.labels("GetWorkingMemory").time():
-            memory = (await self._personas.call(self._memory.GetWorkingMemory, memory_pb.GetWorkingMemoryRequest(
-                name=f"{scope}/workingMemory"))).working_memory
-        with HANDOFF_PERSONA_SECONDS.labels("ListFacts").time():
-            facts = (await self._personas.call(self._memory.ListFacts, memory_pb.ListFactsRequest(
-                parent=scope, page_size=MAX_FACTS_READ))).facts
+
+        async def working_memory() -> memory_pb.WorkingMemory:
+            with HANDOFF_PERSONA_SECONDS.labels("GetWorkingMemory").time():
+                return (await self._personas.call(self._memory.GetWorkingMemory, memory_pb.GetWorkingMemoryRequest(
+                    name=f"{scope}/workingMemory"))).working_memory
+
+        async def facts_read() -> list[memory_pb.Fact]:
+            with HANDOFF_PERSONA_SECONDS.labels("ListFacts").time():
+                return list((await self._personas.call(self._memory.ListFacts, memory_pb.ListFactsRequest(
+                    parent=scope, page_size=MAX_FACTS_READ))).facts)
+
+        memory, facts = await asyncio.gather(working_memory(), facts_read())
         commitments = tuple((fact.text, fact.name) for fact in facts if fact.kind == memory_pb.FACT_KIND_COMMITMENT)
         return RecalledMemory(dict(memory.scratchpad), tuple(memory.active_goals), commitments)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from guardrails.actions import RecentCommands
 from svckit.records import from_record, to_record
 from transcript_svc.adapters import tables as t
 from transcript_svc.adapters.channels import STREAMS_CHANNEL
+from transcript_svc.adapters.voice_round_store import live_round, voice_round_of
 from transcript_svc.domain.handoff import Handoff, HandoffState
 from transcript_svc.domain.model import (
     Command,
@@ -25,7 +27,7 @@ from transcript_svc.domain.model import (
     Session,
     SessionState,
 )
-from transcript_svc.service_layer.ports import SessionFilters
+from transcript_svc.service_layer.ports import CallAtHandoff, SessionFilters
 
 # What a handoff packet keeps once its candidate's memory is erased: nothing the personas remembered of it.
 _FORGOTTEN_PACKET = sa.literal(
@@ -68,6 +70,45 @@ def _session_key(organization: str, session_id: str) -> sa.ColumnElement[bool]:
 
 def _child_of(table: sa.Table, organization: str, session_id: str) -> tuple[sa.ColumnElement[bool], ...]:
     return table.c.organization == organization, table.c.session_id == session_id
+
+
+def _as_json_array(query: sa.Select[Any], order: str) -> sa.ScalarSelect[Any]:
+    """The rows of ``query`` as one JSON array ordered by their column ``order``: a read of several tables folded
+    into one statement."""
+    rows = query.subquery()
+    array = sa.func.jsonb_agg(aggregate_order_by(rows.table_valued(), rows.c[order]))
+    return sa.select(sa.func.coalesce(array, sa.literal_column("'[]'::jsonb"), type_=JSONB)).scalar_subquery()
+
+
+def _json_rows(records: list[dict[str, Any]]) -> list[SimpleNamespace]:
+    """The rows of ``_as_json_array`` as the row mappers read them: the times (``*_time``, JSON strings) as
+    datetimes."""
+    return [SimpleNamespace(**{key: datetime.fromisoformat(value) if key.endswith("_time") and value else value
+                               for key, value in record.items()}) for record in records]
+
+
+def _last_messages(organization: str, session_id: str, up_to: int | None, count: int) -> sa.Select[Any]:
+    """The session's last ``count`` messages (up to ``up_to``), newest first."""
+    m = t.messages.c
+    query = sa.select(t.messages).where(*_child_of(t.messages, organization, session_id))
+    if up_to:
+        query = query.where(m.sequence <= up_to)
+    return query.order_by(m.sequence.desc()).limit(count)
+
+
+def _command_insert(organization: str, command: Command) -> sa.Insert:
+    return t.commands.insert().values(
+        organization=organization, session_id=command.session_id, id=command.id, type=command.type.value,
+        text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
+        suggestion=command.suggestion, state=command.state.value, delivery_count=0,
+        create_time=command.create_time, handoff=to_record(command.handoff) if command.handoff else None,
+        approval=command.approval,
+    )
+
+
+def _unacknowledged(organization: str, session_id: str) -> sa.Select[Any]:
+    c = t.commands.c
+    return sa.select(t.commands).where(*_child_of(t.commands, organization, session_id), c.state.in_(_SENDABLE))
 
 
 class SessionRepository:
@@ -191,11 +232,7 @@ class MessageRepository:
         return int(total or 0)
 
     async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
-        m = t.messages.c
-        query = sa.select(t.messages).where(*_child_of(t.messages, organization, session_id))
-        if up_to:
-            query = query.where(m.sequence <= up_to)
-        rows = await self._c.execute(query.order_by(m.sequence.desc()).limit(count))
+        rows = await self._c.execute(_last_messages(organization, session_id, up_to, count))
         return [_message(row) for row in reversed(rows.all())]
 
 
@@ -209,19 +246,10 @@ class CommandRepository:
         return _command(row) if row else None
 
     async def add(self, organization: str, command: Command) -> None:
-        await self._c.execute(t.commands.insert().values(
-            organization=organization, session_id=command.session_id, id=command.id, type=command.type.value,
-            text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
-            suggestion=command.suggestion, state=command.state.value, delivery_count=0,
-            create_time=command.create_time, handoff=to_record(command.handoff) if command.handoff else None,
-            approval=command.approval,
-        ))
+        await self._c.execute(_command_insert(organization, command))
 
     async def unacknowledged(self, organization: str, session_id: str) -> list[Command]:
-        c = t.commands.c
-        rows = await self._c.execute(sa.select(t.commands).where(
-            *_child_of(t.commands, organization, session_id), c.state.in_(_SENDABLE),
-        ).order_by(c.position))
+        rows = await self._c.execute(_unacknowledged(organization, session_id).order_by(t.commands.c.position))
         return [_command(row) for row in rows]
 
     async def mark_delivered(self, organization: str, session_id: str, command_ids: list[str],
@@ -277,6 +305,13 @@ def _handoff(row: Any) -> Handoff:
     return from_record(Handoff, record)
 
 
+def _pending_handoff(organization: str, session_id: str) -> sa.ScalarSelect[Any]:
+    """The id of the session's handoff waiting for the gateway, if any."""
+    return sa.select(t.handoffs.c.id).where(
+        *_child_of(t.handoffs, organization, session_id), t.handoffs.c.state == HandoffState.PENDING.value
+    ).limit(1).scalar_subquery()
+
+
 # What the packet column keeps: everything but the columns of its own.
 _HANDOFF_COLUMNS = ("session_id", "id", "state", "command_id", "first_sequence", "create_time", "update_time")
 
@@ -285,12 +320,15 @@ class HandoffRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, organization: str, handoff: Handoff) -> None:
+    async def add(self, organization: str, handoff: Handoff, carried_by: Command | None = None) -> bool:
         packet = {key: value for key, value in to_record(handoff).items() if key not in _HANDOFF_COLUMNS}
-        await self._c.execute(t.handoffs.insert().values(
+        statement = insert(t.handoffs).values(
             organization=organization, session_id=handoff.session_id, id=handoff.id, state=handoff.state.value,
             command_id=handoff.command_id, packet=packet, first_sequence=0, create_time=handoff.create_time,
-            update_time=handoff.update_time))
+            update_time=handoff.update_time).on_conflict_do_nothing().returning(t.handoffs.c.id)
+        if carried_by is not None:  # stored by the same statement, whatever it returns
+            statement = statement.add_cte(_command_insert(organization, carried_by).cte("carrying_command"))
+        return await self._c.scalar(statement) is not None
 
     async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None:
         row = (await self._c.execute(sa.select(t.handoffs).where(
@@ -302,10 +340,26 @@ class HandoffRepository:
             *_child_of(t.handoffs, organization, session_id)).order_by(t.handoffs.c.position))
         return [_handoff(row) for row in rows]
 
-    async def pending(self, organization: str, session_id: str) -> str | None:
-        """The id of the session's handoff waiting for the gateway, if any."""
-        return await self._c.scalar(sa.select(t.handoffs.c.id).where(
-            *_child_of(t.handoffs, organization, session_id), t.handoffs.c.state == HandoffState.PENDING.value))
+    async def call_at_handoff(self, organization: str, session_id: str, turns: int) -> CallAtHandoff | None:
+        row = (await self._c.execute(sa.select(
+            *_SESSION_COLUMNS, _pending_handoff(organization, session_id).label("pending_handoff"),
+            _as_json_array(_last_messages(organization, session_id, None, turns), "sequence").label("last_turns"),
+            _as_json_array(_unacknowledged(organization, session_id), "position").label("unacknowledged"),
+            _as_json_array(live_round(organization, session_id), "round_number").label("live_round"),
+        ).where(_session_key(organization, session_id)))).first()
+        if row is None:
+            return None
+        live = _json_rows(row.live_round)
+        return CallAtHandoff(_session(row), row.pending_handoff, [_message(m) for m in _json_rows(row.last_turns)],
+                             [_command(c) for c in _json_rows(row.unacknowledged)],
+                             voice_round_of(live[0]) if live else None)
+
+    async def pending_and_live_round(self, organization: str, session_id: str) -> tuple[str | None, int]:
+        row = (await self._c.execute(sa.select(
+            _pending_handoff(organization, session_id),
+            sa.select(live_round(organization, session_id).subquery().c.round_number).limit(1).scalar_subquery(),
+        ))).one()
+        return row[0], row[1] or 0
 
     async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
         """The pending handoff carried by ``command_id`` is accepted from the next message on; the one accepted

@@ -32,9 +32,15 @@ voice_rounds = sa.Table(
 _COLUMNS = [c for c in voice_rounds.c if c.name != "organization"]
 
 
-def _round(row: Any) -> VoiceRound:
+def voice_round_of(row: Any) -> VoiceRound:
     voice_round = VoiceRound(**{column.name: getattr(row, column.name) for column in _COLUMNS})
     return replace(voice_round, end_reason=RoundEndReason(row.end_reason) if row.end_reason else None)
+
+
+def live_round(organization: str, session_id: str) -> sa.Select[Any]:
+    """The session's live round: the one not ended, if any."""
+    return sa.select(*_COLUMNS).where(voice_rounds.c.organization == organization,
+                                      voice_rounds.c.session_id == session_id, voice_rounds.c.end_time.is_(None))
 
 
 class VoiceRoundRepository:
@@ -48,12 +54,11 @@ class VoiceRoundRepository:
     async def get(self, organization: str, session_id: str, round_number: int) -> VoiceRound | None:
         row = (await self._c.execute(sa.select(*_COLUMNS).where(
             *self._of(organization, session_id), voice_rounds.c.round_number == round_number))).first()
-        return _round(row) if row else None
+        return voice_round_of(row) if row else None
 
     async def live(self, organization: str, session_id: str) -> VoiceRound | None:
-        row = (await self._c.execute(sa.select(*_COLUMNS).where(
-            *self._of(organization, session_id), voice_rounds.c.end_time.is_(None)))).first()
-        return _round(row) if row else None
+        row = (await self._c.execute(live_round(organization, session_id))).first()
+        return voice_round_of(row) if row else None
 
     async def last_number(self, organization: str, session_id: str) -> int:
         return (await self._c.execute(sa.select(sa.func.coalesce(sa.func.max(voice_rounds.c.round_number), 0))
@@ -69,10 +74,10 @@ class VoiceRoundRepository:
         row = (await self._c.execute(
             voice_rounds.update().where(*self._of(organization, session_id), voice_rounds.c.end_time.is_(None))
             .values(end_time=when, end_reason=reason.value).returning(*_COLUMNS))).first()
-        return _round(row) if row else None
+        return voice_round_of(row) if row else None
 
     async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]:
         rows = await self._c.execute(
             sa.select(*_COLUMNS).where(*self._of(organization, session_id), voice_rounds.c.round_number > after)
             .order_by(voice_rounds.c.round_number).limit(limit))
-        return [_round(row) for row in rows]
+        return [voice_round_of(row) for row in rows]

@@ -39,7 +39,13 @@ from transcript_svc.domain.handoff import (
 )
 from transcript_svc.domain.model import Command, CommandSource, CommandState, CommandType, Session, SessionState
 from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
-from transcript_svc.service_layer.ports import HandoffPersonas, RecalledMemory, TranscriptUnitOfWork, VoiceAgents
+from transcript_svc.service_layer.ports import (
+    HandoffPersonas,
+    RecalledMemory,
+    RenderedPrompt,
+    TranscriptUnitOfWork,
+    VoiceAgents,
+)
 from transcript_svc.service_layer.transcripts import check_may_command, check_may_read, session_ended, session_not_found
 from transcript_svc.service_layer.voice_rounds import open_round
 
@@ -95,15 +101,14 @@ class Handoffs:
         violations.raise_if_any()
         organization = mutation.caller.organization
         async with self.read() as uow:
-            session = await self._session(uow, organization, session_id)
-            check_may_command(session, mutation.caller.principal)
-            pending = await uow.handoffs.pending(organization, session_id)
-            messages = await uow.messages.last(organization, session_id, None, SUMMARY_TURNS)
-            unacknowledged = await uow.commands.unacknowledged(organization, session_id)
-            live = await uow.voice_rounds.live(organization, session_id)
+            call = await uow.handoffs.call_at_handoff(organization, session_id, SUMMARY_TURNS)
+        if call is None:
+            raise session_not_found(session_id)
+        session, live = call.session, call.live
+        check_may_command(session, mutation.caller.principal)
         prepared: tuple[Handoff, Command] | None = None
         try:
-            _check_may_hand_over(session, request.to_persona, pending)
+            _check_may_hand_over(session, request.to_persona, call.pending)
         except DomainError:
             if not mutation.request_id:
                 raise
@@ -111,9 +116,10 @@ class Handoffs:
         else:
             # The persona service is asked before the transaction opens, so no connection waits on it.
             now = _now()
-            handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now, summarize(messages),
+            handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now,
+                                       summarize(call.last_turns),
                                        [PendingAction(PendingActionKind.COMMAND, c.text or c.label, c.resource_name)
-                                        for c in unacknowledged])
+                                        for c in call.unacknowledged])
             if live is not None:
                 handoff = await self._move_voice(organization, session, handoff, live)
             prepared = handoff, Command(
@@ -126,18 +132,16 @@ class Handoffs:
             current = await uow.sessions.get(organization, session_id, for_update=True)
             if current is None:
                 raise session_not_found(session_id)
-            _check_may_hand_over(current, request.to_persona, await uow.handoffs.pending(organization, session_id))
-            now_live = await uow.voice_rounds.live(organization, session_id)
+            pending, live_round = await uow.handoffs.pending_and_live_round(organization, session_id)
+            _check_may_hand_over(current, request.to_persona, pending)
             if (prepared is None or current.playing_persona != session.playing_persona
-                    or _round_number(now_live) != _round_number(live)):
+                    or live_round != _round_number(live)):
                 raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
                               "CONCURRENT_CHANGE")
             handoff, command = prepared
-            if await uow.handoffs.get(organization, session_id, handoff.id) is not None:
+            if not await uow.handoffs.add(organization, handoff, carried_by=command):
                 raise InvalidArgument(FieldViolation("handoff_id", f"{handoff.resource_name} already exists"),
                                       reason="HANDOFF_EXISTS")
-            await uow.handoffs.add(organization, handoff)
-            await uow.commands.add(organization, command)
             if handoff.voice is not None:  # the live round's call moves to the new agent, in the next round
                 await uow.voice_rounds.end_live(organization, session_id, handoff.create_time, RoundEndReason.HANDOFF)
                 await open_round(uow, organization, session_id, handoff.accepted_persona, handoff.voice.grant,
@@ -176,12 +180,11 @@ class Handoffs:
                     unacknowledged: list[PendingAction]) -> Handoff:
         """The packet: who takes the call, its prompt and first message, what was said, the commands not yet
         acknowledged, and what the outgoing persona knows."""
-        # One round trip's wait for what does not depend on the persona that takes the call.
-        (target, target_name), outgoing, memory = await asyncio.gather(
-            self._target(session, request), self._personas.availability(session.playing_persona),
+        # The outgoing persona and its memory are asked while the new persona is chosen and rendered.
+        (target, target_name, rendered), outgoing, memory = await asyncio.gather(
+            self._rendered_target(session, request), self._personas.availability(session.playing_persona),
             self._recall(session))
         from_name = outgoing.display_name or "your colleague"
-        rendered = await self._personas.render(target, session.scenario, session.candidate, session.resource_name)
         handoff = Handoff(
             session_id=session.id, id=handoff_id, from_persona=session.playing_persona, to_persona=request.to_persona,
             accepted_persona=target, reason=request.reason, conversation_summary=summary,
@@ -241,6 +244,12 @@ class Handoffs:
         raise FailedPrecondition(f"no persona can take the call: {'; '.join(refusals)}",
                                  reason="HANDOFF_TARGET_UNAVAILABLE",
                                  metadata={"field": "handoff.to_persona", "resource": request.to_persona})
+
+    async def _rendered_target(self, session: Session, request: HandoffRequest) -> tuple[str, str, RenderedPrompt]:
+        """The persona that takes the call, its display name, and its prompt for the session."""
+        target, target_name = await self._target(session, request)
+        return target, target_name, await self._personas.render(target, session.scenario, session.candidate,
+                                                                session.resource_name)
 
     async def _recall(self, session: Session) -> RecalledMemory:
         """What the outgoing persona remembers of the candidate; a handoff goes on without it rather than fail."""

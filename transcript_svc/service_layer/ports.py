@@ -110,8 +110,22 @@ class VoiceRounds(Protocol):
     async def list(self, organization: str, session_id: str, after: int, limit: int) -> list[VoiceRound]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CallAtHandoff:
+    """What a handoff reads of its session before packing it."""
+
+    session: Session
+    pending: str | None  # the id of the session's handoff waiting for the gateway, if any
+    last_turns: list[Message]  # in call order
+    unacknowledged: list[Command]  # the commands the gateway is (again) sent, in order
+    live: VoiceRound | None
+
+
 class Handoffs(Protocol):
-    async def add(self, organization: str, handoff: Handoff) -> None: ...
+    async def add(self, organization: str, handoff: Handoff, carried_by: Command | None = None) -> bool:
+        """Stores the handoff and the command carrying it, if given, in one round trip. False when the session has a
+        handoff of that id already: the handoff is not stored (the command is: the caller rolls back)."""
+        ...
 
     async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None: ...
 
@@ -119,8 +133,13 @@ class Handoffs(Protocol):
         """Oldest first."""
         ...
 
-    async def pending(self, organization: str, session_id: str) -> str | None:
-        """The id of the session's handoff waiting for the gateway, if any."""
+    async def call_at_handoff(self, organization: str, session_id: str, turns: int) -> CallAtHandoff | None:
+        """The session with its last ``turns`` messages, in one read; None when there is no such session."""
+        ...
+
+    async def pending_and_live_round(self, organization: str, session_id: str) -> tuple[str | None, int]:
+        """The id of the session's handoff waiting for the gateway (None if none) and the number of its live voice
+        round (0 if none), in one read."""
         ...
 
     async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:
