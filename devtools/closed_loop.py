@@ -1,11 +1,18 @@
 """`make loop`: the learning loop closed, end to end, against the running services.
 
-Two personas with a known flaw are seeded (an Owl that talks far too long, a Lamb that leaks
-enthusiasm). Each plays a few calls through the real gateway protocol, the persona's side played by
-the local simulator from the rules its rendered prompt carries. The analysis service audits every
-call and hands the audit to the learning service; an evolution run per archetype finds the flaw,
-proposes patches and validates them on simulated calls; the patches are approved as an operator
-would; then the personas play new calls, which RenderPrompt now patches, and their audits improve.
+Three personas with a known flaw are seeded (an Owl that talks far too long, a Lamb that leaks
+enthusiasm, a difficulty-5 Bear whose traits tell it to give its budget away in its first answer). Each
+plays a few calls through the real gateway protocol, the persona's side played by the local simulator
+from its own fields and the rules its rendered prompt carries. The analysis service audits every call
+and hands the audit to the learning service; an evolution run per archetype finds the flaw, proposes
+patches (for the Bear, a structured patch that replaces the offending trait, for every difficulty-5
+Bear) and validates them on simulated calls of every persona they reach; the patches are approved as
+an operator would; then the personas play new calls, which RenderPrompt now patches, and their audits
+improve. The other personas a patch reaches play the same seeded calls before its approval and after
+it, so the report shows whether any of them got worse.
+
+The local simulator obeys its prompt, so on it the loop closes by construction: this run checks the
+plumbing, the scoping and the side-effect check, not whether a model follows a patch.
 
 Run it with `make run` up. Waiting on the services is injected, so the tests wait on events.
 """
@@ -15,10 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as lpb
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as ppb
@@ -46,6 +55,9 @@ class FlawedPersona:
     display_name: str
     flaw: str
     changes: Callable[[ppb.Persona], None]
+    # The other personas its patches reach play the same calls before and after the approval. Their audits join the
+    # archetype's corpus, so only the flaw whose finding is a share of calls, not a mean of them, checks them.
+    checks_neighbours: bool = False
 
 
 def _rambling(persona: ppb.Persona) -> None:
@@ -59,10 +71,36 @@ def _gushing(persona: ppb.Persona) -> None:
     persona.config.emotional_style = ppb.EMOTIONAL_STYLE_EXPRESSIVE
 
 
+def _budget_first(persona: ppb.Persona) -> None:
+    persona.difficulty = 5
+    persona.personality_traits.append("gives its budget away in the first answer")
+
+
 FLAWED = (
     FlawedPersona("loop-rambling-owl", "kenji-watanabe", "Theo Marsh", "talks far too long", _rambling),
     FlawedPersona("loop-gushing-lamb", "mei-lin", "Bonnie Hale", "leaks enthusiasm", _gushing),
+    FlawedPersona("loop-budget-bear", "margaret-oconnell", "Rex Dunmore", "gives its budget away first",
+                  _budget_first, checks_neighbours=True),
 )
+
+
+@dataclass
+class Audited:
+    """The audits of some calls of one persona: mean scores, words per persona turn, flagged quotes by reason."""
+
+    scores: AuditScoreMeans
+    words_per_turn: float
+    flags: Counter[str]
+
+
+@dataclass
+class Neighbour:
+    """Another persona an approved patch reaches: the same seeded calls before its approval and after."""
+
+    persona: str
+    difficulty: int
+    before: Audited
+    after: Audited | None = None
 
 
 @dataclass
@@ -71,12 +109,16 @@ class PersonaOutcome:
     display_name: str
     archetype: str
     flaw: str
+    checks_neighbours: bool = False
     before: AuditScoreMeans | None = None
     before_words: float = 0.0
+    before_flags: Counter[str] = field(default_factory=Counter)
     after: AuditScoreMeans | None = None
     after_words: float = 0.0
+    after_flags: Counter[str] = field(default_factory=Counter)
     run: lpb.EvolutionRun | None = None
     patches: list[lpb.PromptPatch] = field(default_factory=list)
+    neighbours: list[Neighbour] = field(default_factory=list)
 
 
 # Waits until something may have changed: the CLI sleeps a little, the tests wait for a NOTIFY.
@@ -86,8 +128,9 @@ RunFinished = Callable[[str], Awaitable[None]]
 
 class ClosedLoop:
     def __init__(self, personas, transcripts, learnings, audits_changed: Changed, run_finished: RunFinished,
-                 calls: int = 4, say: Callable[[str], None] = print, actor: str = ACTOR) -> None:
-        """``actor``: the subject of the token the stubs call with."""
+                 calls: int = 4, say: Callable[[str], None] = print, actor: str = ACTOR, neighbours: int = 3) -> None:
+        """``actor``: the subject of the token the stubs call with; ``neighbours``: at most this many other personas
+        the approved patches of a run reach play calls before and after the approval (see checks_neighbours)."""
         self._personas = personas
         self._transcripts = transcripts
         self._learnings = learnings
@@ -96,21 +139,27 @@ class ClosedLoop:
         self._calls = calls
         self._say = say
         self._actor = actor
+        self._neighbours = neighbours
 
     async def run(self) -> list[PersonaOutcome]:
         outcomes = [await self._seed(flawed) for flawed in FLAWED]
         for outcome in outcomes:
             await self._start_over(outcome.archetype)
         for outcome in outcomes:
-            sessions = await self._play(outcome, first_seed=1)
-            outcome.before, outcome.before_words = await self._audited(outcome, sessions)
+            sessions = await self._play(outcome.persona, first_seed=1)
+            before = await self._audited(outcome.persona, sessions)
+            outcome.before, outcome.before_words, outcome.before_flags = before.scores, before.words_per_turn, \
+                before.flags
             self._say(f"{outcome.display_name} ({outcome.flaw}): {self._calls} calls, audit overall "
                       f"{outcome.before.overall:.2f}, {outcome.before_words:.1f} words/turn")
         for outcome in outcomes:
             await self._evolve(outcome)
         for outcome in outcomes:
-            sessions = await self._play(outcome, first_seed=101)
-            outcome.after, outcome.after_words = await self._audited(outcome, sessions)
+            sessions = await self._play(outcome.persona, first_seed=101)
+            after = await self._audited(outcome.persona, sessions)
+            outcome.after, outcome.after_words, outcome.after_flags = after.scores, after.words_per_turn, after.flags
+            for neighbour in outcome.neighbours:
+                neighbour.after = await self._audited(neighbour.persona, await self._play(neighbour.persona, 1))
         self._report(outcomes)
         return outcomes
 
@@ -129,7 +178,8 @@ class ClosedLoop:
             flawed.changes(persona)
             persona = (await self._personas.CreatePersona(ppb.CreatePersonaRequest(
                 persona=persona, persona_id=flawed.persona_id))).persona
-        return PersonaOutcome(persona.name, persona.display_name, persona.archetype, flawed.flaw)
+        return PersonaOutcome(persona.name, persona.display_name, persona.archetype, flawed.flaw,
+                              flawed.checks_neighbours)
 
     async def _start_over(self, archetype: str) -> None:
         """Patches an earlier run of this check approved are turned off, so the flaws show again."""
@@ -143,19 +193,19 @@ class ClosedLoop:
                     name=patch.name, reason="the closed-loop check starts over"))
                 self._say(f"turned off {patch.name} from an earlier run of this check: \"{patch.text}\"")
 
-    async def _play(self, outcome: PersonaOutcome, first_seed: int) -> set[str]:
+    async def _play(self, name: str, first_seed: int) -> set[str]:
         """Calls through the gateway protocol; the persona follows the rules its rendered prompt carries."""
-        persona = (await self._personas.GetPersona(ppb.GetPersonaRequest(name=outcome.persona))).persona
-        rendered = await self._personas.RenderPrompt(ppb.RenderPromptRequest(persona=outcome.persona))
+        persona = (await self._personas.GetPersona(ppb.GetPersonaRequest(name=name))).persona
+        rendered = await self._personas.RenderPrompt(ppb.RenderPromptRequest(persona=name))
         if rendered.patch_source != ppb.PATCH_SOURCE_LIVE:
-            self._say(f"warning: {outcome.persona} rendered without patches "
+            self._say(f"warning: {name} rendered without patches "
                       f"({ppb.PatchSource.Name(rendered.patch_source)}); is the persona service wired to learning?")
         rules = [patch.text for patch in rendered.applied_patches]
         player = simulated(persona)
         sessions = set()
         for seed in range(first_seed, first_seed + self._calls):
             session = (await self._transcripts.CreateSession(tpb.CreateSessionRequest(
-                session=tpb.Session(persona=outcome.persona, blueprint=persona.blueprint),
+                session=tpb.Session(persona=name, blueprint=persona.blueprint),
                 session_id=f"loop-{uuid.uuid4().hex[:12]}"))).session
             turns = simulate_call(player, rules, seed)
             await stream_call(self._transcripts, session.name, ((_ROLES[t.role], t.text) for t in turns))
@@ -163,11 +213,11 @@ class ClosedLoop:
             sessions.add(session.name)
         return sessions
 
-    async def _audited(self, outcome: PersonaOutcome, sessions: set[str]) -> tuple[AuditScoreMeans, float]:
+    async def _audited(self, persona: str, sessions: set[str]) -> Audited:
         """The audits of these calls, once the learning service has them all."""
         while True:
             reply = await self._learnings.ListCorpusAudits(lpb.ListCorpusAuditsRequest(
-                persona=outcome.persona, page_size=200))
+                persona=persona, page_size=200))
             audits = [audit for audit in reply.audits if audit.session in sessions]
             if len(audits) == len(sessions):
                 break
@@ -176,13 +226,20 @@ class ClosedLoop:
                              a.scores.pacing) for a in audits)
         turns = sum(a.persona_turn_count for a in audits)
         words = sum(a.avg_words_per_turn * a.persona_turn_count for a in audits) / turns if turns else 0.0
-        return means, round(words, 1)
+        flags = Counter(audit_pb2.FlagReason.Name(q.reason) for a in audits for q in a.flagged_quotes)
+        return Audited(means, round(words, 1), flags)
 
     async def _evolve(self, outcome: PersonaOutcome) -> None:
         run = (await self._learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
             archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3))))).run
         await self._run_finished(run.name)
         outcome.run = (await self._learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
+        reached = {effect.persona: effect.difficulty for result in outcome.run.validate.results if result.passed
+                   for effect in result.side_effects if effect.persona != outcome.persona}
+        checked = list(reached.items())[:self._neighbours] if outcome.checks_neighbours else []
+        for persona, difficulty in checked:  # their calls before the approval
+            before = await self._audited(persona, await self._play(persona, 1))
+            outcome.neighbours.append(Neighbour(persona, difficulty, before))
         proposed = await self._learnings.ListPromptPatches(lpb.ListPromptPatchesRequest(
             evolution_run=run.name, state=lpb.PATCH_STATE_PROPOSED))
         for patch in proposed.patches:  # reviewed and approved, as an operator would
@@ -203,7 +260,9 @@ class ClosedLoop:
                 result = results.get(refinement.refinement_id)
                 if result is not None:
                     verdict = "passed" if result.passed else "failed"
-                    say(f"  refinement {refinement.refinement_id} {verdict}: \"{refinement.text}\"\n"
+                    edits = (f" ({lpb.PartEdit.Name(refinement.edit)} of \"{refinement.find_text}\" in "
+                             f"{lpb.PromptPart.Name(refinement.part)})" if refinement.find_text else "")
+                    say(f"  refinement {refinement.refinement_id} {verdict}: \"{refinement.text}\"{edits}\n"
                         f"    simulated calls overall {result.baseline.scores.overall:.2f} -> "
                         f"{result.patched.scores.overall:.2f}; {result.explanation}")
                     if result.side_effects:
@@ -217,6 +276,14 @@ class ClosedLoop:
                 f"enthusiasm leak {o.before.enthusiasm_leak:.2f}, {o.before_words:.1f} words/turn")
             say(f"  audits of real calls, after:  overall {o.after.overall:.2f}, brevity {o.after.brevity:.2f}, "
                 f"enthusiasm leak {o.after.enthusiasm_leak:.2f}, {o.after_words:.1f} words/turn")
+            flagged = sorted(set(o.before_flags) | set(o.after_flags))
+            say("  flagged quotes, before -> after: " + ", ".join(
+                f"{reason.removeprefix('FLAG_REASON_').lower()} {o.before_flags[reason]} -> {o.after_flags[reason]}"
+                for reason in flagged))
+            for n in o.neighbours:
+                assert n.after is not None
+                say(f"  {n.persona} (difficulty {n.difficulty}, reached), the same calls before and after: overall "
+                    f"{n.before.scores.overall:.2f} -> {n.after.scores.overall:.2f}")
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary, 
 class LocalLearningEngine:
     async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch], limit: int,
                           briefs: Sequence[PersonaBrief]) -> Proposals:
-        return Proposals(generate_refinements(findings, active, limit))
+        return Proposals(generate_refinements(findings, active, limit, briefs))
 
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
                             patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:

@@ -47,6 +47,7 @@ from learning_svc.domain.simulation import (
     AuditScoreMeans,
     SimulatedPersona,
     SimulationSummary,
+    gives_budget_first,
     phrase_key,
     score_means,
 )
@@ -615,6 +616,8 @@ CONSISTENT_TONE_RULE = (
 HOLD_GROUND_RULE = (
     "Hold your ground: agree to nothing until the candidate has answered your objections, and make one point per turn."
 )
+# What replaces a persona's own words that tell it to give its budget away first.
+HOLD_BACK_BUDGET = "holds back its budget, who signs and its deadline until the candidate has earned them"
 
 # Worst first, as the auditor orders its flags.
 _SEVERITY = {
@@ -704,8 +707,8 @@ def _change(finding: Finding) -> tuple[PatchTarget, PatchOperation, str, str, Wo
             HOLD_GROUND_RULE,
             "holding ground until objections are answered fixes the pacing",
         ),
-        # What the auditor recommends for its coach's flags; the local simulator does not play these flaws, so
-        # only the model path can validate the rules below.
+        # What the auditor recommends for its coach's flags; the local simulator plays none of these flaws but a
+        # budget given away first (see _budget_passages), so only the model path can validate the rules below.
         FindingKind.EARLY_DISCLOSURE: (PatchTarget.SYSTEM_PROMPT, EARLY_DISCLOSURE_FIX,
                                        "facts held back until they are earned"),
         FindingKind.NO_RESISTANCE: (PatchTarget.ELEMENTAL_BEHAVIOR, NO_RESISTANCE_FIX + ".",
@@ -732,6 +735,34 @@ def _scoped_to_flawed(finding: Finding, draft: Refinement) -> Refinement:
                    scope=PatchScope("", finding.min_difficulty, finding.max_difficulty))
 
 
+def _budget_passages(finding: Finding, briefs: Sequence[PersonaBrief]) -> list[Refinement]:
+    """For an early-disclosure finding, a structured patch per passage of a quoted persona's own traits or
+    communication style that tells it to give its budget away first: the passage replaced by holding the budget back,
+    for that persona's difficulty of its archetype (the side-effect check plays every persona it reaches)."""
+    if finding.kind != FindingKind.EARLY_DISCLOSURE:
+        return []
+    quoted = {quote.persona for quote in finding.evidence_quotes}
+    drafts = []
+    for brief in briefs:
+        if brief.persona not in quoted or brief.archetype != finding.archetype:
+            continue
+        passages = [(PromptPart.PERSONALITY_TRAITS, trait) for trait in brief.personality_traits]
+        passages += [(PromptPart.COMMUNICATION_STYLE, clause.strip())
+                     for clause in re.split(r"[;,.]", brief.communication_style)]
+        for part, passage in passages:
+            if not gives_budget_first(passage):
+                continue
+            drafts.append(Refinement(
+                refinement_id="", archetype=finding.archetype, target=PatchTarget.VOICE_PROMPT,
+                operation=PatchOperation.EDIT_PART, text=HOLD_BACK_BUDGET, phrase="", words_per_turn=None,
+                finding_ids=(finding.finding_id,),
+                rationale=f"{finding.summary}: {brief.persona} is told '{passage}'; holding the budget back until it "
+                          f"is earned replaces it.",
+                supersedes="", part=part, edit=PartEdit.REPLACE, find_text=passage,
+                scope=PatchScope("", brief.difficulty, brief.difficulty)))
+    return drafts
+
+
 def superseded_length_range(active: Sequence[PromptPatch], archetype: str, target: PatchTarget) -> str:
     """The ACTIVE length-range patch of the archetype and target that a new length range replaces (the last one
     listed), or ""."""
@@ -747,11 +778,13 @@ def superseded_length_range(active: Sequence[PromptPatch], archetype: str, targe
 
 
 def generate_refinements(
-    findings: Sequence[Finding], active: Sequence[PromptPatch], max_refinements: int
+    findings: Sequence[Finding], active: Sequence[PromptPatch], max_refinements: int,
+    briefs: Sequence[PersonaBrief] = (),
 ) -> tuple[Refinement, ...]:
     """Surgical patches for the findings, most important first (most affected share of calls, then worst
     kind), numbered r1, r2, ...; none that an ACTIVE patch applying to the archetype already makes, at most
-    max_refinements. A length range supersedes the ACTIVE length-range patch of the same archetype and target."""
+    max_refinements. A length range supersedes the ACTIVE length-range patch of the same archetype and target.
+    An early disclosure that a flagged persona's own words call for (briefs) is fixed by editing those words."""
     ranked = sorted(
         enumerate(findings),
         key=lambda item: (
@@ -780,28 +813,33 @@ def generate_refinements(
             rationale=rationale,
             supersedes=supersedes,
         )
-        draft = _scoped_to_flawed(finding, draft)
-        if any(same_effect(draft, patch) for patch in active):
-            continue
-        duplicate = next((i for i, d in enumerate(drafts) if same_draft(d, draft)), None)
-        if duplicate is not None:
-            kept = drafts[duplicate]
-            drafts[duplicate] = replace(kept, finding_ids=(*kept.finding_ids, finding.finding_id))
-            continue
-        drafts.append(draft)
+        for proposal in _budget_passages(finding, briefs) or [_scoped_to_flawed(finding, draft)]:
+            if any(same_effect(proposal, patch) for patch in active):
+                continue
+            duplicate = next((i for i, d in enumerate(drafts) if same_draft(d, proposal)), None)
+            if duplicate is not None:
+                kept = drafts[duplicate]
+                drafts[duplicate] = replace(kept, finding_ids=(*kept.finding_ids, finding.finding_id))
+                continue
+            drafts.append(proposal)
     return tuple(
         replace(draft, refinement_id=f"r{index}") for index, draft in enumerate(drafts[:max_refinements], start=1)
     )
 
 
 def same_draft(a: Refinement, b: Refinement) -> bool:
-    return (a.archetype, a.target, a.operation, phrase_key(a.phrase), a.words_per_turn, _normal(a.text)) == (
+    return (a.archetype, a.target, a.operation, phrase_key(a.phrase), a.words_per_turn, _normal(a.text), a.part,
+            a.edit, _normal(a.find_text), a.scope) == (
         b.archetype,
         b.target,
         b.operation,
         phrase_key(b.phrase),
         b.words_per_turn,
         _normal(b.text),
+        b.part,
+        b.edit,
+        _normal(b.find_text),
+        b.scope,
     )
 
 

@@ -23,6 +23,9 @@ The persona
     across calls the way it does in real ones. Three rarer flaws are played only when the description asks
     for them: breaking character ("breaks character", "sounds like an assistant"), giving in early ("agrees
     easily", "says yes to everything", "gives in") and blowing hot and cold ("mixed signals", "inconsistent").
+    A persona described as giving its budget away first ("gives its budget away in the first answer", "opens
+    with its budget", "volunteers the budget up front") answers the candidate's first question with a budget
+    figure and nothing else, which the auditor flags as disclosed before it was earned from difficulty 2 on.
     Cues inside a clause about what the persona reacts to ("cuts off rambling", "interrupts long answers")
     do not count. What it says comes from its beliefs, objection patterns and domains and from company-style
     sentences answering the candidate's topic, cut or filled at word level to the chosen length; every
@@ -51,6 +54,10 @@ The rules
     * consistent tone: "the tone your traits give you", "tone ... consistent", "consistent ... traits
       (personality, character, tone)", "never use warm/harsh phrases", "stay cool and guarded", "push back
       politely": no warm slips from a cool persona nor harsh ones from a warm persona.
+    * hold back facts: "hold(s) back ... budget (who signs, deadline)", "never give/volunteer/reveal ...
+      budget ... until (before)": no budget given away first. The new text of a structured patch that replaces
+      a passage is such a rule too: the stand-in reads the persona's fields as stored and the patch's text on
+      top, so a replaced passage is overruled rather than gone.
 
 The candidate
     A discovery-call script per blueprint family (sales and marketing: pain, budget, timeline, decision
@@ -194,6 +201,7 @@ class RuleSet:
     in_character: bool = False
     hold_ground: bool = False
     consistent_tone: bool = False
+    hold_back: bool = False  # the budget is not given away first
     ignored: tuple[str, ...] = ()  # rules it did not understand
 
 
@@ -250,7 +258,12 @@ _CONSISTENT_RULE = re.compile(
     r"character)\b|\bnever use (?:warm|harsh) phrases\b|\bstay cool and guarded\b|\bpush back politely\b",
     re.IGNORECASE,
 )
-_BEHAVIOUR_RULES = (_CALM_RULE, _IN_CHARACTER_RULE, _HOLD_GROUND_RULE, _CONSISTENT_RULE)
+_HOLD_BACK_RULE = re.compile(
+    r"\bholds?\s+back\b[^.]*\b(?:budget|who signs|deadline)\b"
+    r"|\b(?:never|don't|do not)\s+(?:give|volunteer|reveal|name|state)\w*\b[^.]*\bbudget\b[^.]*\b(?:until|before)\b",
+    re.IGNORECASE,
+)
+_BEHAVIOUR_RULES = (_CALM_RULE, _IN_CHARACTER_RULE, _HOLD_GROUND_RULE, _CONSISTENT_RULE, _HOLD_BACK_RULE)
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
 
@@ -279,7 +292,7 @@ def parse_rules(rules: Iterable[str]) -> RuleSet:
     words_per_turn: WordRange | None = None
     cap: int | None = None
     banned: list[str] = []
-    calm = in_character = hold_ground = consistent = False
+    calm = in_character = hold_ground = consistent = hold_back = False
     ignored: list[str] = []
     for raw in rules:
         rule = normalise(raw)
@@ -296,12 +309,14 @@ def parse_rules(rules: Iterable[str]) -> RuleSet:
                     banned.append(key)
                     understood = True
         found = [pattern.search(rule) is not None for pattern in _BEHAVIOUR_RULES]
-        calm, in_character, hold_ground, consistent = (
-            old or new for old, new in zip((calm, in_character, hold_ground, consistent), found, strict=True)
+        calm, in_character, hold_ground, consistent, hold_back = (
+            old or new
+            for old, new in zip((calm, in_character, hold_ground, consistent, hold_back), found, strict=True)
         )
         if not understood and not any(found):
             ignored.append(raw)
-    return RuleSet(words_per_turn, cap, tuple(banned), calm, in_character, hold_ground, consistent, tuple(ignored))
+    return RuleSet(words_per_turn, cap, tuple(banned), calm, in_character, hold_ground, consistent, hold_back,
+                   tuple(ignored))
 
 
 def _is_banned(text: str, banned: Sequence[str]) -> bool:
@@ -346,6 +361,11 @@ _GIVES_IN = re.compile(
     r"gives in|caves|agrees (?:easily|readily|quickly|to everything)|says yes to (?:almost )?everything|"
     r"easily (?:convinced|persuaded)|pushover"
 )
+_GIVES_BUDGET = re.compile(
+    r"\b(?:opens?|leads?|starts?) with\b[^.;,]*\bbudget\b"
+    r"|\b(?:gives?|giving|states?|names?|volunteers?|reveals?|shares?|blurts? out)\b[^.;,]*\bbudget\b"
+    r"[^.;,]*\b(?:away|first|up ?front|straight away|right away|at once|early)\b"
+)
 _HOT_AND_COLD = re.compile(r"hot and cold|mixed signals|inconsistent|mood swings|moody|unpredictable")
 _QUESTIONING = re.compile(r"answers? (?:questions )?with (?:a )?questions?|asks? (?:a lot of|many) questions")
 
@@ -358,6 +378,7 @@ class _Cues:
     cool: bool
     breaks_character: bool
     gives_in: bool
+    gives_budget: bool
     hot_and_cold: bool
     questioning: bool
 
@@ -372,6 +393,12 @@ def _described(clauses: Sequence[str], pattern: re.Pattern[str]) -> int:
     return sum(
         any(not _REACTS_TO.search(clause[: match.start()]) for match in pattern.finditer(clause)) for clause in clauses
     )
+
+
+def gives_budget_first(description: str) -> bool:
+    """Whether a trait, or a clause of a communication style, describes the persona giving its budget away first
+    (as the stand-in plays it)."""
+    return _described([description.strip().casefold()], _GIVES_BUDGET) > 0
 
 
 def _cues(persona: SimulatedPersona) -> _Cues:
@@ -389,6 +416,7 @@ def _cues(persona: SimulatedPersona) -> _Cues:
         cool=cool,
         breaks_character=_described(clauses, _BREAKS_CHARACTER) > 0,
         gives_in=_described(clauses, _GIVES_IN) > 0,
+        gives_budget=_described(clauses, _GIVES_BUDGET) > 0,
         hot_and_cold=_described(clauses, _HOT_AND_COLD) > 0,
         questioning=_described(clauses, _QUESTIONING) > 0,
     )
@@ -437,6 +465,8 @@ _ASSISTANT_SLIPS = ("How can I help you with that?", "I'd be happy to help with 
 _WARM_SLIPS = ("Thanks so much for that.", "No worries at all.", "That's really helpful.")
 _HARSH_SLIPS = ("Get to the point.", "Honestly, that's a waste of my time.")
 _CONCESSIONS = ("Sounds good to me.", "You've convinced me.", "Let's move forward.")
+# A budget given away as the first answer, whatever was asked (calls.persona_audit.facts_given reads a budget in each).
+_BUDGET_FIRST = ("We have $60,000 a year set aside for this.", "Our budget for this is $45,000 a year.")
 
 _TOPIC_SENTENCES: dict[str, tuple[str, ...]] = {
     "pain": (
@@ -875,6 +905,8 @@ def _persona_turn(
     context: _TurnContext,
     state: _CallState,
 ) -> str:
+    if index == 0 and context.cues.gives_budget and not context.rules.hold_back:
+        return _rng("budget", persona.persona, seed).choice(_BUDGET_FIRST)  # nothing else, so nothing reads as doubt
     banned = context.rules.banned_phrases
     content_rng = _rng("content", persona.persona, seed, index)
     flaw_rng = _rng("flaw", persona.persona, seed, index)

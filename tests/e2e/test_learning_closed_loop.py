@@ -1,5 +1,7 @@
 """The learning loop closed through all four services: flawed personas, real calls, audits, an evolution
-run, approved patches, and better audits of the next calls."""
+run, approved patches, and better audits of the next calls. The personas are played by the local stand-in, which
+obeys its prompt: these tests check the plumbing, the scoping and the side-effect check, not whether a model follows
+a patch."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
-from devtools.closed_loop import ClosedLoop
+from devtools.closed_loop import ClosedLoop, PersonaOutcome
+from learning_svc.domain.evolution import DIMENSIONS
 from persona_svc.app import build as build_persona
 from persona_svc.config import PersonaSettings
 from tests.probes import free_port
@@ -48,14 +51,14 @@ async def closed_loop(wired, learnings, finished_runs, audits_changed):
         loop = ClosedLoop(persona_service_pb2_grpc.PersonaServiceStub(p),
                           transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
                           audits_changed=audits_changed, run_finished=finished_runs, calls=3, say=shown.append,
-                          actor=ADMIN_SUBJECT)
+                          actor=ADMIN_SUBJECT, neighbours=2)
         outcomes = await loop.run()
     return outcomes, shown
 
 
 async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(closed_loop):
     outcomes, shown = closed_loop
-    owl, lamb = outcomes
+    owl, lamb, _ = outcomes
     assert owl.patches and lamb.patches, "\n".join(shown)
     assert any("words/turn" in f.summary for f in owl.run.identify_patterns.findings)
     assert owl.after.brevity >= owl.before.brevity + 3 and owl.after_words < owl.before_words / 2
@@ -66,6 +69,42 @@ async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(clo
         assert passed and all(r.patched.scores.overall >= r.baseline.scores.overall for r in passed)
     report = "\n".join(shown)
     assert "audits of real calls, before" in report and "approved patches/" in report
+
+
+async def test_a_hard_persona_told_to_give_its_budget_first_has_that_trait_replaced_and_no_other_gets_worse(
+        closed_loop):
+    outcomes, shown = closed_loop
+    bear: PersonaOutcome = outcomes[2]
+    report = "\n".join(shown)
+    # The audits flag the budget given in the first answer, with the quote and what the candidate had asked.
+    finding = next(f for f in bear.run.identify_patterns.findings if f.kind == lpb.FINDING_KIND_EARLY_DISCLOSURE)
+    first_answers = {q.audit for q in finding.evidence_quotes
+                     if q.persona == bear.persona and q.sequence == 2 and "$" in q.text and q.candidate_text}
+    assert len(first_answers) == 3, report
+    # The local engine edits the persona's own words, for every difficulty-5 persona of its archetype.
+    refinement = next(r for r in bear.run.generate_refinements.refinements if finding.finding_id in r.finding_ids)
+    assert (refinement.operation, refinement.part, refinement.edit, refinement.find_text) == (
+        lpb.PATCH_OPERATION_EDIT_PART, lpb.PROMPT_PART_PERSONALITY_TRAITS, lpb.PART_EDIT_REPLACE,
+        "gives its budget away in the first answer")
+    assert (refinement.scope.persona, refinement.scope.min_difficulty, refinement.scope.max_difficulty) == ("", 5, 5)
+    # Validated on the flawed persona, then on every persona the scope reaches: none is worse.
+    result = next(r for r in bear.run.validate.results if r.refinement_id == refinement.refinement_id)
+    assert result.passed and result.p_value < 0.05, result.explanation
+    reached = {effect.persona: effect for effect in result.side_effects}
+    assert {bear.persona, "personas/margaret-oconnell", "personas/viktor-lindqvist"} <= set(reached), report
+    assert all(effect.difficulty == 5 and not effect.regressed for effect in reached.values())
+    assert any(p.find_text == refinement.find_text and p.state == lpb.PATCH_STATE_ACTIVE for p in bear.patches)
+    # The next calls: no budget given away, better audits; the other personas reached are no worse on the same calls.
+    disclosed = "FLAG_REASON_EARLY_DISCLOSURE"
+    assert bear.before_flags[disclosed] >= 3 and bear.after_flags[disclosed] == 0, report
+    assert bear.after.pacing > bear.before.pacing and bear.after.overall > bear.before.overall
+    assert len(bear.neighbours) == 2
+    for neighbour in bear.neighbours:
+        assert neighbour.after is not None
+        worse = [name for name in DIMENSIONS
+                 if getattr(neighbour.after.scores, name) < getattr(neighbour.before.scores, name)]
+        assert not worse, report
+    assert "flagged quotes, before -> after: " in report and "(difficulty 5, reached)" in report
 
 
 async def test_with_auto_apply_a_patch_only_the_local_engine_validated_waits_for_approval(

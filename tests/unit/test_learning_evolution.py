@@ -15,12 +15,14 @@ from calls.persona_audit import EARLY_DISCLOSURE_FIX, AuditScores, FlaggedQuote,
 from learning_svc.domain.evolution import (
     CONSISTENT_TONE_RULE,
     ENTHUSIASM_RULE,
+    HOLD_BACK_BUDGET,
     HOLD_GROUND_RULE,
     IN_CHARACTER_RULE,
     CorpusAudit,
     Engine,
     Finding,
     FindingKind,
+    PersonaBrief,
     analyze_corpus,
     flag_reason_name,
     generate_refinements,
@@ -28,6 +30,7 @@ from learning_svc.domain.evolution import (
     judge,
     quoted_phrases,
     rules_in_force,
+    side_effect,
 )
 from learning_svc.domain.patches import (
     PartEdit,
@@ -575,3 +578,56 @@ def test_a_flawed_persona_is_fixed_end_to_end():
     assert patched.scores.brevity - baseline.scores.brevity >= 3
     assert 5 <= patched.avg_words_per_turn <= 12
     assert patched.flagged_quotes_per_call < baseline.flagged_quotes_per_call
+
+
+BUDGET_FIRST = SimulatedPersona(
+    persona="personas/rex-dunmore",
+    display_name="Rex Dunmore",
+    archetype="archetypes/bear",
+    difficulty=5,
+    blueprint="BLUEPRINT_SALES",
+    personality_traits=("blunt", "impatient", "gives its budget away in the first answer"),
+    traits={"agreeableness": 0.2},
+    communication_style="Curt; demands the bottom line.",
+    beliefs=("Most tools never get used.",),
+    objection_patterns=("Prove it works for a team our size.",),
+    domains=("field service",),
+)
+OTHER_HARD_BEAR = replace(BUDGET_FIRST, persona="personas/vera-holt", display_name="Vera Holt",
+                          personality_traits=("blunt", "impatient", "time-pressed"))
+
+
+def brief(persona: SimulatedPersona) -> PersonaBrief:
+    return PersonaBrief(persona.persona, persona.archetype, persona.difficulty, "", "", persona.communication_style,
+                        persona.personality_traits, persona.objection_patterns)
+
+
+def test_a_budget_given_away_first_is_fixed_by_editing_the_trait_that_asks_for_it():
+    corpus = [CorpusAudit.of(audit_simulated(BUDGET_FIRST, simulate_call(BUDGET_FIRST, [], seed)),
+                             name=f"corpusAudits/budget-{seed}", persona=BUDGET_FIRST.persona,
+                             audit_time=T0 + timedelta(minutes=seed)) for seed in range(1, 4)]
+    findings = identify_patterns(corpus, analyze_corpus(corpus), min_audits=3)
+    (finding,) = [f for f in findings if f.kind == FindingKind.EARLY_DISCLOSURE]
+    assert finding.affected_audit_count == 3
+    assert all("$" in quote.text and quote.sequence == 2 for quote in finding.evidence_quotes)
+
+    refinements = generate_refinements(findings, [], max_refinements=5, briefs=[brief(BUDGET_FIRST)])
+    (refinement,) = [r for r in refinements if finding.finding_id in r.finding_ids]
+    assert (refinement.operation, refinement.part, refinement.edit, refinement.find_text, refinement.text) == (
+        PatchOperation.EDIT_PART, PromptPart.PERSONALITY_TRAITS, PartEdit.REPLACE,
+        "gives its budget away in the first answer", HOLD_BACK_BUDGET)
+    assert refinement.scope == PatchScope("", 5, 5)
+    # Without the persona's own words to edit, the auditor's rule is proposed as before.
+    (rule,) = [r for r in generate_refinements(findings, [], 5) if finding.finding_id in r.finding_ids]
+    assert (rule.operation, rule.text) == (PatchOperation.ADD_RULE, EARLY_DISCLOSURE_FIX)
+
+    baseline = simulate([BUDGET_FIRST], rules_in_force([], refinement.archetype), calls=12)
+    patched = simulate([BUDGET_FIRST], rules_in_force([], refinement.archetype, refinement), calls=12)
+    result = judge(refinement, findings, baseline, patched, 0.5, Engine.LOCAL)
+    assert result.passed, result.explanation
+    assert patched.scores.pacing - baseline.scores.pacing >= 2
+    # Another difficulty-5 bear it reaches plays the same calls with it as without it.
+    other = [simulate([OTHER_HARD_BEAR], rules, calls=12) for rules in
+             (rules_in_force([], refinement.archetype), rules_in_force([], refinement.archetype, refinement))]
+    assert other[0] == other[1]
+    assert side_effect(OTHER_HARD_BEAR, *other).regressed == ()

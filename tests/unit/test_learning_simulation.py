@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from sparring.learning.v1 import learning_service_pb2 as pb
 
 from calls.persona_audit import (
+    EARLY_DISCLOSURE_FIX,
     AuditScores,
     FlaggedQuote,
     FlagReason,
@@ -23,6 +24,7 @@ from learning_svc.domain.simulation import (
     SimulatedPersona,
     audit_simulated,
     candidate_turn,
+    gives_budget_first,
     parse_rules,
     profile_of,
     simulate,
@@ -243,6 +245,26 @@ def test_a_persona_that_breaks_character_is_fixed_by_a_stay_in_character_rule():
     assert flagged
     fixed = audits(breaker, ["Stay in character: never mention being an AI, and never offer to help."])
     assert all(audit.scores.authenticity == 10 for audit in fixed)
+
+
+@pytest.mark.parametrize("description", ["gives its budget away in the first answer", "opens with its budget",
+                                         "volunteers the budget up front"])
+def test_a_persona_told_to_give_its_budget_first_does_until_a_rule_holds_it_back(description):
+    hard = replace(GUARDED, persona="personas/open-book", difficulty=5,
+                   personality_traits=(*GUARDED.personality_traits, description))
+    for audit in audits(hard):
+        (first, *_) = [q for q in audit.flagged_quotes if q.reason == FlagReason.EARLY_DISCLOSURE]
+        assert first.sequence == 2 and "$" in first.text
+    for rule in (EARLY_DISCLOSURE_FIX, "holds back its budget until the candidate has earned it"):
+        assert parse_rules([rule]).hold_back
+        held = [q for a in audits(hard, [rule]) for q in a.flagged_quotes if q.reason == FlagReason.EARLY_DISCLOSURE]
+        assert not [q for q in held if "$" in q.text]  # what it may still give away is its own sentences' signer
+
+
+def test_a_persona_that_holds_its_budget_back_is_not_told_to_give_it():
+    assert not gives_budget_first("never gives its budget away early")
+    assert not gives_budget_first("withholds budget and timing")
+    assert parse_rules(["Mention the budget if they ask."]).hold_back is False
 
 
 # ---------------------------------------------------------------------------------------------- rules
