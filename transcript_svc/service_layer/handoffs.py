@@ -40,7 +40,14 @@ from transcript_svc.domain.handoff import (
 from transcript_svc.domain.model import Command, CommandSource, CommandState, CommandType, Session, SessionState
 from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
 from transcript_svc.service_layer.ports import HandoffPersonas, RecalledMemory, TranscriptUnitOfWork, VoiceAgents
-from transcript_svc.service_layer.transcripts import check_may_command, check_may_read, session_ended, session_not_found
+from transcript_svc.service_layer.transcripts import (
+    PreflightRefused,
+    Transcripts,
+    check_may_command,
+    check_may_read,
+    session_ended,
+    session_not_found,
+)
 from transcript_svc.service_layer.voice_rounds import open_round
 
 HANDOFFS_STARTED = Counter("sparring_handoffs_started_total", "Handoffs started, by whether a fallback took the call",
@@ -80,11 +87,13 @@ def _check_may_hand_over(session: Session, to_persona: str, pending: str | None)
 
 class Handoffs:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
-                 personas: HandoffPersonas, voice_agents: VoiceAgents) -> None:
+                 personas: HandoffPersonas, voice_agents: VoiceAgents, *, commands: Transcripts) -> None:
+        """``commands``: whose pre-flight check a handoff's command passes, like every command."""
         self.uow = uow
         self.read = read
         self._personas = personas
         self._voice_agents = voice_agents
+        self._commands = commands
 
     async def start_handoff(self, session_id: str, request: HandoffRequest, handoff_id: str,
                             mutation: Mutation) -> Handoff:
@@ -136,6 +145,10 @@ class Handoffs:
             if await uow.handoffs.get(organization, session_id, handoff.id) is not None:
                 raise InvalidArgument(FieldViolation("handoff_id", f"{handoff.resource_name} already exists"),
                                       reason="HANDOFF_EXISTS")
+            # Never held for approval: a handoff the policy wants approved first is refused.
+            _, check = await self._commands.preflight(uow, organization, current, command,
+                                                      mutation.caller.principal.subject)
+            await uow.guardrail_checks.add(check)  # logged with the handoff it let through
             await uow.handoffs.add(organization, handoff)
             await uow.commands.add(organization, command)
             if handoff.voice is not None:  # the live round's call moves to the new agent, in the next round
@@ -151,9 +164,12 @@ class Handoffs:
                 await uow.announce.outbox_due()
             return handoff
 
-        async with self.uow() as uow:
-            started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
-            await uow.commit()
+        try:
+            async with self.uow() as uow:
+                started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
+                await uow.commit()
+        except PreflightRefused as refused:
+            await self._commands.log_refusal(refused)
         if prepared is not None and started is prepared[0]:
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
                                     else "fallback").inc()
