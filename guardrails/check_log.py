@@ -38,6 +38,7 @@ class CheckDecision(StrEnum):
     BLOCKED = "blocked"
     FLAGGED = "flagged"
     ALERTED = "alerted"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)

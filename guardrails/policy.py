@@ -25,6 +25,8 @@ class LivePolicy:
     escalation_threshold: float = 0.0
     # The most words (persona's and candidate's, as stored) a conversation may hold (guardrails.tokens); 0: no limit.
     tokens_per_conversation: int = 0
+    # From this risk (0 to 1; 0: never) the session is shown as at risk (guardrails.risk).
+    risk_threshold: float = 0.0
 
 
 # What applies while the persona's policy cannot be read: personal data protected as by default, the persona's turns

@@ -39,6 +39,17 @@ def risk_points(findings: Iterable[Finding | GuardrailCheck]) -> int:
     return sum(RISK_POINTS.get((finding.kind, finding.decision), 0) for finding in findings)
 
 
+def threshold_score(threshold: float) -> int:
+    """The score a policy's threshold (a fraction of 100) stands for; 0: the policy has none."""
+    return max(1, round(threshold * MAX_RISK)) if threshold > 0 else 0
+
+
 def alert_score(escalation_threshold: float) -> int:
     """The score from which a session alerts under a policy's ``escalation_threshold`` (0 to 1); 0: never."""
-    return max(1, round(escalation_threshold * MAX_RISK)) if escalation_threshold > 0 else 0
+    return threshold_score(escalation_threshold)
+
+
+def at_risk(score: int, risk_threshold: float) -> bool:
+    """Whether a session of this score is shown as at risk under a policy's ``risk_threshold`` (0 to 1; 0: never)."""
+    from_score = threshold_score(risk_threshold)
+    return 0 < from_score <= score

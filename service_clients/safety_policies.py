@@ -67,7 +67,7 @@ def live_policy_of(message: pb.SafetyPolicy) -> LivePolicy:
     return LivePolicy(message.name, message.revision, pii_handling_of(message.pii), actions,
                       _filters(message.input_filters), _filters(message.output_filters),
                       tuple(message.escalation_path), frozenset(message.approver_roles), message.escalation_threshold,
-                      limits.tokens_per_conversation)
+                      limits.tokens_per_conversation, message.risk_threshold)
 
 
 class SafetyPolicyReader:

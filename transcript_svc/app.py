@@ -109,7 +109,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
                                PageTokens.from_secret(settings.page_token_secret), voice_agents)
     handoffs = Handoffs(transcripts.uow, transcripts.read,
                         HandoffPersonas(personas, memory_service_pb2_grpc.MemoryServiceStub(persona_link.channel)),
-                        voice_agents)
+                        voice_agents, commands=transcripts)
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()

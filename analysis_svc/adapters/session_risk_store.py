@@ -10,25 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analysis_svc.adapters import tables as t
 from analysis_svc.domain.model import SessionRisk
 
-# Deliveries may repeat, cross or arrive at once: the score kept is the highest, the alert time the first. The row is
-# made if missing, then locked and read, so that what it held before each delivery is known whatever runs alongside.
+# Deliveries may repeat, cross or arrive at once: the score kept is the highest, the alert time the first, and at risk
+# once any delivery was. The row is made if missing, then locked and read, so that what it held before each delivery
+# is known whatever runs alongside.
 _ENSURE = sa.text("""
 INSERT INTO analysis.session_risks (organization, session_id, score, alert_time, update_time)
 VALUES (:organization, :session_id, 0, NULL, now()) ON CONFLICT (organization, session_id) DO NOTHING
 """)
 _LOCK = sa.text("""
-SELECT score, alert_time, update_time FROM analysis.session_risks
+SELECT score, alert_time, update_time, at_risk FROM analysis.session_risks
 WHERE organization = :organization AND session_id = :session_id FOR UPDATE
 """)
 _RAISE = sa.text("""
-UPDATE analysis.session_risks SET score = :score, alert_time = :alert_time, update_time = now()
+UPDATE analysis.session_risks SET score = :score, alert_time = :alert_time, at_risk = :at_risk, update_time = now()
 WHERE organization = :organization AND session_id = :session_id
-RETURNING score, alert_time, update_time
+RETURNING score, alert_time, update_time, at_risk
 """)
 
 
 def _risk(session_id: str, row: Any) -> SessionRisk:
-    return SessionRisk(session_id, row.score, row.alert_time, row.update_time)
+    return SessionRisk(session_id, row.score, row.alert_time, row.update_time, row.at_risk)
 
 
 class SessionRiskRepository:
@@ -40,9 +41,11 @@ class SessionRiskRepository:
         await self._c.execute(_ENSURE, key)
         before = (await self._c.execute(_LOCK, key)).one()
         score, alert_time = max(before.score, risk.score), before.alert_time or risk.alert_time
-        if (score, alert_time) == (before.score, before.alert_time):
+        at_risk = before.at_risk or risk.at_risk
+        if (score, alert_time, at_risk) == (before.score, before.alert_time, before.at_risk):
             return _risk(risk.session_id, before), False, False
-        row = (await self._c.execute(_RAISE, {**key, "score": score, "alert_time": alert_time})).one()
+        row = (await self._c.execute(_RAISE, {**key, "score": score, "alert_time": alert_time,
+                                               "at_risk": at_risk})).one()
         return _risk(risk.session_id, row), score > before.score, before.alert_time is None and alert_time is not None
 
     async def get(self, organization: str, session_id: str) -> SessionRisk | None:

@@ -94,6 +94,7 @@ session_risks = sa.Table(
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("alert_time", sa.DateTime(timezone=True)),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at_risk", sa.Boolean, nullable=False),
 )
 
 switching_rules = sa.Table(

@@ -10,7 +10,8 @@ from sparring.transcript.v1 import handoff_service_pb2 as pb
 from sparring.transcript.v1 import handoff_service_pb2_grpc
 
 from analysis_svc.domain.switching import SwitchingRule
-from svckit.errors import FailedPrecondition, NotFound, Unavailable
+from svckit.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from svckit.statuses import relayed
 from svckit.transport import ServiceLink
 
 HANDOFF_START_SECONDS = Histogram("sparring_switching_handoff_start_seconds",
@@ -49,6 +50,9 @@ class TranscriptHandoffs:
             if error.code() in _REFUSALS:
                 raise FailedPrecondition(f"sessions/{session_id} cannot be handed over: {error.details()}",
                                          reason=_reason(error), metadata={"rule": rule.resource_name}) from error
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                # The persona's safety policy limits actions: when to try again is the transcript service's.
+                raise relayed(error, ResourceExhausted) from error
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"sessions/{session_id}", reason="SESSION_NOT_FOUND") from error
             raise Unavailable(f"the transcript service could not start the handoff ({error.code().name})",

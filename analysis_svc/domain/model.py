@@ -246,13 +246,14 @@ def metrics_record(metrics: ConversationMetrics) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SessionRisk:
-    """A session's risk as the transcript service keeps it: 0 to 100, and when it reached the policy's escalation
-    threshold (None: not yet)."""
+    """A session's risk as the transcript service keeps it: 0 to 100, when it reached the policy's escalation
+    threshold (None: not yet), and whether it reached its risk threshold (shown as at risk)."""
 
     session_id: str
     score: int
     alert_time: datetime | None
     update_time: datetime
+    at_risk: bool = False
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
 
 def _risk(risk: SessionRisk) -> pb.SessionRisk:
     return pb.SessionRisk(score=risk.score, alert_time=timestamp(risk.alert_time),
-                          update_time=timestamp(risk.update_time))
+                          update_time=timestamp(risk.update_time), at_risk=risk.at_risk)
 
 
 def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
@@ -302,7 +302,7 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
             raise InvalidArgument(FieldViolation("risk.score", f"must be 0 to {MAX_RISK} (got {request.risk.score})"))
         alert_time = request.risk.alert_time.ToDatetime(UTC) if request.risk.HasField("alert_time") else None
         stored = await self._risks.record(current_call().principal.organization, SessionRisk(
-            session_id, request.risk.score, alert_time, datetime.now(UTC)))
+            session_id, request.risk.score, alert_time, datetime.now(UTC), request.risk.at_risk))
         return pb.RecordSessionRiskResponse(risk=_risk(stored))
 
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:

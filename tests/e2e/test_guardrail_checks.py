@@ -1,8 +1,8 @@
-"""Every guardrail check of a live call leaves one record in the check log: commands allowed, denied, rate-limited
-or held for approval; approvals decided, escalated and expired; personal data handled and persona turns filtered
-on ingest; a conversation passing its token budget, which the policy then ends. The log holds what was stored,
-never personal data as said, and is listed per session or per persona, oldest first, to admins, the session's
-interviewer and the persona's owners."""
+"""Every guardrail check of a live call leaves one record in the check log: commands (handoffs too) allowed, denied,
+rate-limited or held for approval; approvals decided, escalated, expired and refused as their session ends; personal
+data handled and persona turns filtered on ingest; a conversation passing its token budget, which the policy then
+ends. The log holds what was stored, never personal data as said, and is listed per session or per persona, oldest
+first, to admins, the session's interviewer and the persona's owners."""
 
 from __future__ import annotations
 
@@ -16,12 +16,22 @@ from sparring.transcript.v1 import guardrail_check_service_pb2 as pb
 from sparring.transcript.v1 import guardrail_check_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
-from tests.e2e.test_approvals import NEEDS_APPROVAL, expire_time_of, held_command
+from tests.e2e import test_handoff
+from tests.e2e.test_approvals import (
+    NEEDS_APPROVAL,
+    approval_of,
+    command_state,
+    expire_time_of,
+    held_command,
+    next_in_state,
+)
 from tests.e2e.test_preflight import CURVEBALL, HARDER, HINT, LiveCall, send, session_under
 from tests.e2e.test_transcript_pii import Said, holders
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import streamed_call
+from tests.e2e.transcript_fixtures import new_session, streamed_call
 from tests.security import OTHER_ORGANIZATION, token
+
+cfo = test_handoff.cfo  # a persona to hand calls to
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -74,6 +84,27 @@ async def test_every_preflight_check_is_logged_allowed_denied_rate_limited_or_he
         (pb.GUARDRAIL_DECISION_DENIED, "blocked_actions")]
 
 
+async def test_a_handoffs_preflight_check_is_logged_and_a_refused_one_adds_to_the_risk(
+        transcripts, handoffs, personas, policies, checks, cfo):
+    allowed = (await new_session(transcripts)).name
+    handoff = await test_handoff.started(handoffs, allowed, cfo.name)
+    (check,) = await logged(checks, allowed, kind=pb.GUARDRAIL_CHECK_KIND_PREFLIGHT)
+    assert (check.decision, check.subject) == (pb.GUARDRAIL_DECISION_ALLOWED, handoff.command)
+    assert check.input.startswith("HANDOFF: ")
+
+    # Blocked, 10 points of risk: the policy alerts from 10.
+    refused = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
+        blocked_actions=[policy_pb.SAFETY_ACTION_HANDOFF], risk_threshold=0.1, escalation_threshold=0.1),
+        "blocked_actions", "risk_threshold", "escalation_threshold")
+    await rejected(handoffs.StartHandoff(test_handoff.start(refused, cfo.name)), grpc.StatusCode.FAILED_PRECONDITION)
+
+    found = await logged(checks, refused)
+    assert [(c.kind, c.decision, c.rule) for c in found] == [
+        (pb.GUARDRAIL_CHECK_KIND_PREFLIGHT, pb.GUARDRAIL_DECISION_DENIED, "blocked_actions"),
+        (pb.GUARDRAIL_CHECK_KIND_RISK, pb.GUARDRAIL_DECISION_ALERTED, "escalation_threshold")]
+    assert found[1].input == "risk 10 of 10"
+
+
 async def test_approvals_decided_escalated_and_expired_are_logged_with_who_decided(
         transcripts, personas, policies, approvals, expiry, checks):
     session, rejected_command = await held_command(transcripts, personas, policies)
@@ -92,6 +123,28 @@ async def test_approvals_decided_escalated_and_expired_are_logged_with_who_decid
     assert found[0].input == "DIFFICULTY_CHANGE: not now" and found[0].actor
     assert found[1].input == f"DIFFICULTY_CHANGE to {NEEDS_APPROVAL.escalation_path[0]}"
     assert (found[1].actor, found[2].actor) == ("", "")
+
+
+async def test_an_ending_session_refuses_its_pending_approvals_and_tells_their_watchers(
+        transcripts, personas, policies, approvals, checks):
+    session, held = await held_command(transcripts, personas, policies)
+    watch = approvals.WatchApprovals(approval_pb.WatchApprovalsRequest(parent=session))
+    await next_in_state(watch, approval_pb.APPROVAL_STATE_PENDING)
+
+    await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
+
+    told = await next_in_state(watch, approval_pb.APPROVAL_STATE_REFUSED)
+    watch.cancel()
+    refused = await approval_of(approvals, held)
+    assert told.name == refused.name == held.approval
+    assert (refused.decision_reason, refused.decider, refused.HasField("decide_time")) == ("session ended", "", True)
+    assert await command_state(transcripts, held) == transcript_pb.COMMAND_STATE_REFUSED
+    logged_refusals = await logged(checks, session, decision=pb.GUARDRAIL_DECISION_REFUSED)
+    assert [(c.kind, c.rule, c.subject, c.input) for c in logged_refusals] == [
+        (pb.GUARDRAIL_CHECK_KIND_APPROVAL, "approval_actions", held.name, "DIFFICULTY_CHANGE: session ended")]
+    pending = await approvals.ListApprovals(approval_pb.ListApprovalsRequest(
+        parent=session, state=approval_pb.APPROVAL_STATE_PENDING))
+    assert list(pending.approvals) == []
 
 
 async def test_personal_data_and_filtered_persona_turns_are_logged_as_stored_never_as_said(

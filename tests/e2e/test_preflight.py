@@ -1,15 +1,18 @@
-"""Every command on a live call, sent by an interviewer or applied from a suggestion, is checked against the
-persona's safety policy first: allowed, refused naming the rule, or beyond a rate limit with a delay to retry
-after. A refused command is not stored."""
+"""Every command on a live call, sent by an interviewer, applied from a suggestion or carrying a handoff, is checked
+against the persona's safety policy first: allowed, refused naming the rule, or beyond a rate limit with a delay to
+retry after. A refused command is not stored, nor is a refused handoff."""
 
 from __future__ import annotations
 
 import grpc
 from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
+from sparring.transcript.v1 import approval_service_pb2 as approval_pb
+from sparring.transcript.v1 import handoff_service_pb2 as handoff_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway, utterance_frame
+from tests.e2e import test_handoff
 from tests.e2e.status_details import rejected_in, retry_delay_of
 from tests.e2e.test_analysis_live import CALL
 from tests.e2e.transcript_checks import rejected
@@ -18,6 +21,7 @@ from tests.e2e.transcript_fixtures import new_session, persona_under, streamed_c
 CURVEBALL = pb.Command(type=pb.COMMAND_TYPE_CURVEBALL, text="Your CTO wants to delay")
 HINT = pb.Command(type=pb.COMMAND_TYPE_CONTEXT_INJECTION, text="Mention budget concerns")
 HARDER = pb.Command(type=pb.COMMAND_TYPE_DIFFICULTY_CHANGE, new_difficulty=5)
+cfo = test_handoff.cfo  # a persona to hand calls to
 
 
 async def send(transcripts, session: str, command: pb.Command) -> pb.Command:
@@ -156,3 +160,50 @@ async def test_a_suggestion_the_policy_refuses_is_not_applied_and_stays_open(tra
     unchanged = (await analyses.GetSuggestion(analysis_pb.GetSuggestionRequest(name=suggestion.name))).suggestion
     assert unchanged.state == analysis_pb.SUGGESTION_STATE_OPEN
     assert await commands_of(transcripts, session) == []
+
+
+async def handoffs_of(handoffs, session: str) -> list[str]:
+    listed = await handoffs.ListHandoffs(handoff_pb.ListHandoffsRequest(parent=session))
+    return [handoff.name for handoff in listed.handoffs]
+
+
+async def test_a_handoff_the_policy_refuses_or_wants_approved_is_refused_naming_the_rule_and_stores_nothing(
+        transcripts, handoffs, approvals, personas, policies, cfo):
+    refusing = [(policy_pb.SafetyPolicy(blocked_actions=[policy_pb.SAFETY_ACTION_HANDOFF]), "blocked_actions",
+                 "ACTION_BLOCKED"),
+                (policy_pb.SafetyPolicy(allowed_actions=[policy_pb.SAFETY_ACTION_CONTEXT_INJECTION]), "allowed_actions",
+                 "ACTION_NOT_ALLOWED"),
+                # A handoff changes who plays the call at once, so it cannot wait for an approval.
+                (policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_HANDOFF]), "approval_actions",
+                 "HANDOFF_NEEDS_APPROVAL")]
+    for policy, rule, reason in refusing:
+        persona = await persona_under(personas, policies, policy, rule)
+        session = (await new_session(transcripts, persona=persona)).name
+
+        refusal = await rejected(handoffs.StartHandoff(test_handoff.start(session, cfo.name)),
+                                 grpc.StatusCode.FAILED_PRECONDITION)
+
+        assert (refusal.reason, refusal.info.metadata["rule"], refusal.info.metadata["action"]) == (
+            reason, rule, "HANDOFF")
+        assert refusal.info.metadata["policy"] == f"{persona}/safetyPolicy"
+        assert int(refusal.info.metadata["policy_revision"]) > 0 and rule in refusal.error.details()
+        assert await handoffs_of(handoffs, session) == [] and await commands_of(transcripts, session) == []
+        current = (await transcripts.GetSession(pb.GetSessionRequest(name=session))).session
+        assert current.current_persona == persona
+        listed = await approvals.ListApprovals(approval_pb.ListApprovalsRequest(parent=session))
+        assert list(listed.approvals) == []
+
+
+async def test_a_handoff_beyond_the_limit_per_minute_is_refused_with_when_to_retry(transcripts, handoffs, personas,
+                                                                                   policies, cfo):
+    session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
+        rate_limits=policy_pb.RateLimits(actions_per_minute=1)), "rate_limits")
+    hint = await send(transcripts, session, HINT)
+
+    refusal = await rejected(handoffs.StartHandoff(test_handoff.start(session, cfo.name)),
+                             grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+    assert (refusal.reason, refusal.info.metadata["rule"], refusal.info.metadata["action"]) == (
+        "ACTIONS_PER_MINUTE_EXCEEDED", "rate_limits.actions_per_minute", "HANDOFF")
+    assert 0 < retry_delay_of(refusal.status) <= 60
+    assert await handoffs_of(handoffs, session) == [] and await commands_of(transcripts, session) == [hint.name]

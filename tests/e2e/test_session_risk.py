@@ -1,7 +1,8 @@
 """A session's risk adds up what its guardrail checks saw (refused commands, personal data, filtered persona turns,
 the candidate's messages the analysis service's readings found input filters matching, which are logged too),
-reaches its interviewer in the snapshot and as watch events when it rises, and alerts once, when it first reaches
-the policy's escalation threshold; a policy without one never alerts."""
+reaches its interviewer in the snapshot and as watch events when it rises, shows the session at risk from the policy's
+risk threshold, and alerts once, when it first reaches the policy's escalation threshold; a policy without one never
+alerts."""
 
 from __future__ import annotations
 
@@ -72,6 +73,27 @@ async def test_refused_commands_raise_the_risk_and_crossing_the_threshold_alerts
         (checks_pb.GUARDRAIL_DECISION_ALERTED, "escalation_threshold", "risk 30 of 30", session)]
 
 
+async def test_a_session_is_at_risk_once_its_score_reaches_the_policys_risk_threshold(
+        analysed, personas, policies, analyses):
+    transcripts, _ = analysed
+    session = await session_under(transcripts, personas, policies, policy_pb.SafetyPolicy(
+        blocked_actions=[policy_pb.SAFETY_ACTION_CURVEBALL], risk_threshold=0.2, escalation_threshold=0.5),
+        *BLOCKS_CURVEBALLS)
+    watch = analyses.WatchSession(analysis_pb.WatchSessionRequest(session=session))
+    try:
+        await watch.read()
+        await refuse_curveballs(transcripts, session, 1)  # 10 points: below the 20 of the risk threshold
+        below = await risk_events_until(watch, 10)
+        await refuse_curveballs(transcripts, session, 1)
+        reached = await risk_events_until(watch, 20)
+    finally:
+        watch.cancel()
+
+    assert [(event.risk.score, event.risk.at_risk) for event in (below[-1], reached[-1])] == [(10, False), (20, True)]
+    snapshot = (await analyses.GetSessionSnapshot(analysis_pb.GetSessionSnapshotRequest(session=session))).snapshot
+    assert (snapshot.risk.score, snapshot.risk.at_risk) == (20, True) and not snapshot.risk.HasField("alert_time")
+
+
 async def test_a_policy_without_an_escalation_threshold_never_alerts(analysed, personas, policies, analyses, checks):
     transcripts, _ = analysed
     session = await session_under(transcripts, personas, policies, blocking_curveballs(0.0), *BLOCKS_CURVEBALLS)
@@ -85,7 +107,7 @@ async def test_a_policy_without_an_escalation_threshold_never_alerts(analysed, p
 
     assert {event.WhichOneof("event") for event in events} == {"risk"}
     snapshot = (await analyses.GetSessionSnapshot(analysis_pb.GetSessionSnapshotRequest(session=session))).snapshot
-    assert snapshot.risk.score == 100 and not snapshot.risk.HasField("alert_time")
+    assert snapshot.risk.score == 100 and not snapshot.risk.HasField("alert_time") and not snapshot.risk.at_risk
     assert await logged(checks, session, kind=checks_pb.GUARDRAIL_CHECK_KIND_RISK) == []
 
 

@@ -1,5 +1,6 @@
 """Switching rules through the public API: stored and validated (RE2 patterns), evaluated at the live readings of
-a call, raising a handoff suggestion the interviewer applies, or that applies itself, with a fallback chain."""
+a call, raising a handoff suggestion the interviewer applies, or that applies itself, with a fallback chain; the
+persona's safety policy checks the handoff like any command."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.analysis.v1 import switching_rule_service_pb2 as rb
 from sparring.analysis.v1 import switching_rule_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 from sparring.transcript.v1 import handoff_service_pb2 as hb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway
 from tests.builders import new_persona, uid
-from tests.e2e.status_details import rejected_in
+from tests.e2e.status_details import rejected_in, retry_delay_of
 from tests.e2e.test_handoff import analysed, cfo  # noqa: F401 (fixtures)
 from tests.e2e.test_persona_api import create
-from tests.e2e.transcript_fixtures import utterance
+from tests.e2e.transcript_fixtures import persona_under, utterance
 from tests.security import OTHER_ORGANIZATION, secure_channel, token
 
 DOMAIN = "analysis.sparring.dev"
@@ -142,5 +144,29 @@ async def test_a_rule_that_applies_itself_hands_the_call_to_its_first_usable_fal
     suggestions = (await analyses.ListSuggestions(analysis_pb.ListSuggestionsRequest(
         parent=session, type=analysis_pb.SUGGESTION_TYPE_HANDOFF))).suggestions
     assert [(s.state, s.command) for s in suggestions] == [(analysis_pb.SUGGESTION_STATE_APPLIED, handoff.command)]
+    watch.cancel()
+    gateway.close()
+
+
+async def test_a_handoff_suggestion_beyond_the_policys_limit_is_refused_with_when_to_retry_and_stays_open(
+        analysed, analyses, rules, personas, policies, cfo):  # noqa: F811
+    transcripts, handoffs = analysed
+    persona = await persona_under(personas, policies, policy_pb.SafetyPolicy(
+        rate_limits=policy_pb.RateLimits(actions_per_minute=1)), "rate_limits")
+    await rules.CreateSwitchingRule(rule(from_persona=persona, to_persona=cfo.name, pattern="pricing"))
+    session, gateway, watch = await watched_call(transcripts, analyses, persona)
+    reading = (await within_a_minute(watch.read)).analysis
+    (suggested,) = [s for s in reading.suggestions if s.type == analysis_pb.SUGGESTION_TYPE_HANDOFF]
+    await transcripts.SendCommand(pb.SendCommandRequest(parent=session, command=pb.Command(
+        type=pb.COMMAND_TYPE_CONTEXT_INJECTION, text="Ask about their renewal date")))
+
+    refused = await rejected_in(DOMAIN, analyses.ApplySuggestion(analysis_pb.ApplySuggestionRequest(
+        name=suggested.name)), grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+    assert (refused.reason, refused.info.metadata["action"]) == ("ACTIONS_PER_MINUTE_EXCEEDED", "HANDOFF")
+    assert 0 < retry_delay_of(refused.status) <= 60
+    unchanged = (await analyses.GetSuggestion(analysis_pb.GetSuggestionRequest(name=suggested.name))).suggestion
+    assert unchanged.state == analysis_pb.SUGGESTION_STATE_OPEN
+    assert list((await handoffs.ListHandoffs(hb.ListHandoffsRequest(parent=session))).handoffs) == []
     watch.cancel()
     gateway.close()

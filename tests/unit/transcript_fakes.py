@@ -13,6 +13,7 @@ from guardrails.check_log import GuardrailCheck
 from guardrails.policy import SAFE_DEFAULT, LivePolicy
 from svckit.errors import NotFound
 from tests.unit.request_log_fake import InMemoryRequestLog, RequestTable
+from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.model import Command, CommandState, Message, Outcome, Session, SessionState, Utterance
 from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
 from transcript_svc.service_layer.ports import SessionFilters
@@ -148,6 +149,14 @@ class NoHandoffs:
         return None
 
 
+class NoApprovals:
+    """The use cases under test here hold no command for approval (tests/e2e/test_approvals.py does): a session
+    has none pending."""
+
+    async def refuse_pending(self, organization: str, session_id: str, when: datetime, reason: str) -> list[Approval]:
+        return []
+
+
 class FakeOutbox:
     def __init__(self, store: TranscriptStore) -> None:
         self._store = store
@@ -216,6 +225,10 @@ class FakeTranscriptUnitOfWork:
     @property
     def handoffs(self) -> NoHandoffs:
         return NoHandoffs()
+
+    @property
+    def approvals(self) -> NoApprovals:
+        return NoApprovals()
 
     @property
     def outbox(self) -> FakeOutbox:

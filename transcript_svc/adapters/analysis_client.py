@@ -34,10 +34,12 @@ class AnalysisClient:
             await self._stub.RequestAnalysis(pb.RequestAnalysisRequest(
                 session=session, up_to_sequence=up_to_sequence, trigger_id=f"seq-{up_to_sequence}"), **options)
 
-    async def record_risk(self, organization: str, session_id: str, score: int, alert_time: datetime | None) -> None:
+    async def record_risk(self, organization: str, session_id: str, score: int, alert_time: datetime | None,
+                          at_risk: bool) -> None:
         """Hands the session's risk to its watchers; raises grpc.aio.AioRpcError as ``deliver`` does."""
         await self._stub.RecordSessionRisk(pb.RecordSessionRiskRequest(
-            session=f"sessions/{session_id}", risk=pb.SessionRisk(score=score, alert_time=timestamp(alert_time))),
+            session=f"sessions/{session_id}",
+            risk=pb.SessionRisk(score=score, alert_time=timestamp(alert_time), at_risk=at_risk)),
             **self._link.options(self._timeout, organization))
 
     async def close(self) -> None:

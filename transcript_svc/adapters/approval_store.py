@@ -80,6 +80,21 @@ class ApprovalRepository:
         await self._c.execute(t.approvals.update().where(*_key(organization, approval.session_id, approval.id)).values(
             escalated_to=approval.escalated_to, expire_time=approval.expire_time))
 
+    async def refuse_pending(self, organization: str, session_id: str, when: datetime,
+                             reason: str) -> builtins.list[Approval]:
+        """Refuses the session's approvals still pending, and their commands; those refused. One decided meanwhile
+        (its row locked by the decision) is left as decided."""
+        a, c = t.approvals.c, t.commands.c
+        rows = await self._c.execute(t.approvals.update().where(
+            a.organization == organization, a.session_id == session_id, a.state == ApprovalState.PENDING.value,
+        ).values(state=ApprovalState.REFUSED.value, decide_time=when, decision_reason=reason).returning(t.approvals))
+        refused = [_approval(row) for row in rows]
+        if refused:
+            await self._c.execute(t.commands.update().where(
+                c.organization == organization, c.session_id == session_id, c.id.in_([r.id for r in refused]),
+            ).values(state=CommandState.REFUSED.value))
+        return refused
+
     async def decide(self, organization: str, approval: Approval, command_state: CommandState) -> None:
         """Stores the approval's outcome, and the state it leaves its command in."""
         await self._c.execute(t.approvals.update().where(*_key(organization, approval.session_id, approval.id)).values(

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from guardrails.check_log import CheckDecision, CheckKind, CheckScope, Finding, GuardrailCheck
 from transcript_svc.domain.model import Command, CommandState, CommandType
 
 MAX_DECISION_REASON_CHARS = 500
+# Why the approvals still pending when their session ends are refused.
+SESSION_ENDED_REASON = "session ended"
 # How long an approval waits for a decision, at first and at each step of its escalation.
 DEFAULT_APPROVAL_TTL = timedelta(minutes=2)
 
@@ -19,6 +22,7 @@ class ApprovalState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    REFUSED = "refused"  # its session ended first
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +76,18 @@ def next_escalation(path: tuple[str, ...], current: str) -> str:
     else:
         index = len(path)  # the policy no longer has that step: nobody is left to hand it to
     return path[index] if index < len(path) else ""
+
+
+def approval_check(organization: str, persona: str, approval: Approval, actor: str, when: datetime) -> GuardrailCheck:
+    """The check log's record of an approval decided, escalated (still pending, handed to ``escalated_to``), expired,
+    or refused as its session ended."""
+    if approval.state is ApprovalState.PENDING:
+        finding = Finding(CheckKind.APPROVAL, CheckDecision.ESCALATED, "escalation_path")
+        said = f"{approval.action.name} to {approval.escalated_to}"
+    else:
+        rule = "escalation_path" if approval.state is ApprovalState.EXPIRED else approval.rule
+        finding = Finding(CheckKind.APPROVAL, CheckDecision(approval.state.value), rule)
+        said = f"{approval.action.name}: {approval.decision_reason}" if approval.decision_reason \
+            else approval.action.name
+    scope = CheckScope(organization, approval.session_id, persona, approval.policy, approval.policy_revision, actor)
+    return scope.record(finding, said, approval.command_name, when)

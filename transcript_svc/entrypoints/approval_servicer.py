@@ -18,7 +18,8 @@ from transcript_svc.service_layer.approval_watch import ApprovalWatch
 from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalParent
 
 _STATES = {ApprovalState.PENDING: pb.APPROVAL_STATE_PENDING, ApprovalState.APPROVED: pb.APPROVAL_STATE_APPROVED,
-           ApprovalState.REJECTED: pb.APPROVAL_STATE_REJECTED, ApprovalState.EXPIRED: pb.APPROVAL_STATE_EXPIRED}
+           ApprovalState.REJECTED: pb.APPROVAL_STATE_REJECTED, ApprovalState.EXPIRED: pb.APPROVAL_STATE_EXPIRED,
+           ApprovalState.REFUSED: pb.APPROVAL_STATE_REFUSED}
 _STATE_OF: dict[int, ApprovalState] = {value: state for state, value in _STATES.items()}
 
 

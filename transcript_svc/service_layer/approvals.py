@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Histogram
 
-from guardrails.check_log import CheckDecision, CheckKind, CheckScope, Finding, GuardrailCheck
 from guardrails.risk import alert_score
 from svckit.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from svckit.identity import Principal
@@ -24,6 +23,7 @@ from transcript_svc.domain.approvals import (
     MAX_DECISION_REASON_CHARS,
     Approval,
     ApprovalState,
+    approval_check,
     approval_name,
     next_escalation,
 )
@@ -211,21 +211,6 @@ def _check_pending(approval: Approval, now: datetime) -> None:
     if approval.expire_time <= now:
         raise FailedPrecondition(f"{approval.resource_name} expired at {approval.expire_time.isoformat()}",
                                  reason="APPROVAL_EXPIRED", metadata={**metadata, "state": "EXPIRED"})
-
-
-def approval_check(organization: str, persona: str, approval: Approval, actor: str, when: datetime) -> GuardrailCheck:
-    """The check log's record of an approval decided, escalated (still pending, handed to ``escalated_to``) or
-    expired."""
-    if approval.state is ApprovalState.PENDING:
-        finding = Finding(CheckKind.APPROVAL, CheckDecision.ESCALATED, "escalation_path")
-        said = f"{approval.action.name} to {approval.escalated_to}"
-    else:
-        rule = "escalation_path" if approval.state is ApprovalState.EXPIRED else approval.rule
-        finding = Finding(CheckKind.APPROVAL, CheckDecision(approval.state.value), rule)
-        said = f"{approval.action.name}: {approval.decision_reason}" if approval.decision_reason \
-            else approval.action.name
-    scope = CheckScope(organization, approval.session_id, persona, approval.policy, approval.policy_revision, actor)
-    return scope.record(finding, said, approval.command_name, when)
 
 
 def _decided(approval: Approval, state: ApprovalState, decider: str, when: datetime, reason: str) -> Approval:

@@ -46,7 +46,14 @@ from transcript_svc.service_layer.ports import (
     TranscriptUnitOfWork,
     VoiceAgents,
 )
-from transcript_svc.service_layer.transcripts import check_may_command, check_may_read, session_ended, session_not_found
+from transcript_svc.service_layer.transcripts import (
+    PreflightRefused,
+    Transcripts,
+    check_may_command,
+    check_may_read,
+    session_ended,
+    session_not_found,
+)
 from transcript_svc.service_layer.voice_rounds import open_round
 
 HANDOFFS_STARTED = Counter("sparring_handoffs_started_total", "Handoffs started, by whether a fallback took the call",
@@ -86,11 +93,13 @@ def _check_may_hand_over(session: Session, to_persona: str, pending: str | None)
 
 class Handoffs:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
-                 personas: HandoffPersonas, voice_agents: VoiceAgents) -> None:
+                 personas: HandoffPersonas, voice_agents: VoiceAgents, *, commands: Transcripts) -> None:
+        """``commands``: whose pre-flight check a handoff's command passes, like every command."""
         self.uow = uow
         self.read = read
         self._personas = personas
         self._voice_agents = voice_agents
+        self._commands = commands
 
     async def start_handoff(self, session_id: str, request: HandoffRequest, handoff_id: str,
                             mutation: Mutation) -> Handoff:
@@ -139,9 +148,13 @@ class Handoffs:
                 raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
                               "CONCURRENT_CHANGE")
             handoff, command = prepared
+            # Never held for approval: a handoff the policy wants approved first is refused.
+            _, check = await self._commands.preflight(uow, organization, current, command,
+                                                      mutation.caller.principal.subject)
             if not await uow.handoffs.add(organization, handoff, carried_by=command):
                 raise InvalidArgument(FieldViolation("handoff_id", f"{handoff.resource_name} already exists"),
                                       reason="HANDOFF_EXISTS")
+            await uow.guardrail_checks.add(check)  # logged with the handoff it let through
             if handoff.voice is not None:  # the live round's call moves to the new agent, in the next round
                 await uow.voice_rounds.end_live(organization, session_id, handoff.create_time, RoundEndReason.HANDOFF)
                 await open_round(uow, organization, session_id, handoff.accepted_persona, handoff.voice.grant,
@@ -155,9 +168,12 @@ class Handoffs:
                 await uow.announce.outbox_due()
             return handoff
 
-        async with self.uow() as uow:
-            started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
-            await uow.commit()
+        try:
+            async with self.uow() as uow:
+                started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
+                await uow.commit()
+        except PreflightRefused as refused:
+            await self._commands.log_refusal(refused)
         if prepared is not None and started is prepared[0]:
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
                                     else "fallback").inc()

@@ -171,6 +171,11 @@ class Approvals(Protocol):
 
     async def decide(self, organization: str, approval: Approval, command_state: CommandState) -> None: ...
 
+    async def refuse_pending(self, organization: str, session_id: str, when: datetime,
+                             reason: str) -> builtins.list[Approval]:
+        """Refuses the session's approvals still pending, and their commands; those refused."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CheckFilters:

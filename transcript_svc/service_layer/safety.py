@@ -17,7 +17,8 @@ PREFLIGHT_SECONDS = Histogram(
 PREFLIGHT_REFUSALS = Counter("sparring_transcript_preflight_refusals_total",
                              "Commands the persona's safety policy refused, by reason.", ("reason",))
 APPROVALS = Counter("sparring_transcript_approvals_total",
-                    "Approvals of held commands, by outcome: requested, approved, rejected, expired.", ("outcome",))
+                    "Approvals of held commands, by outcome: requested, approved, rejected, escalated, expired, "
+                    "refused (the session ended first).", ("outcome",))
 
 
 class SafetyPolicies(Protocol):

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
+from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight, refused_without_approval
 from guardrails.check_log import CheckScope, GuardrailCheck, preflight_finding
-from guardrails.risk import alert_score
+from guardrails.risk import alert_score, at_risk
 from svckit.errors import (
     Aborted,
     AlreadyExists,
@@ -28,7 +28,14 @@ from svckit.identity import Principal
 from svckit.names import check_resource_id
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Mutation, Page, run_idempotent
-from transcript_svc.domain.approvals import DEFAULT_APPROVAL_TTL, Approval, held_for_approval
+from transcript_svc.domain.approvals import (
+    DEFAULT_APPROVAL_TTL,
+    SESSION_ENDED_REASON,
+    Approval,
+    ApprovalState,
+    approval_check,
+    held_for_approval,
+)
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
@@ -245,6 +252,14 @@ class Transcripts:
             ended = dataclasses.replace(current, state=SessionState.ENDED, end_time=now, end_reason=reason,
                                         revision=current.revision + 1, update_time=now)
             await uow.sessions.end(ended)
+            # Nobody can approve a command of an ended call: what still waits is refused now, not at its expiry.
+            refused = await uow.approvals.refuse_pending(organization, session_id, now, SESSION_ENDED_REASON)
+            await uow.guardrail_checks.add(*(approval_check(organization, current.persona, approval,
+                                                            mutation.caller.principal.subject, now)
+                                             for approval in refused))
+            for approval in refused:
+                await uow.announce.approval_changed(organization, session_id, approval.id)
+            APPROVALS.labels(ApprovalState.REFUSED.value).inc(len(refused))
             await uow.voice_rounds.end_live(organization, session_id, now, RoundEndReason.SESSION_ENDED)
             await uow.handoffs.close(organization, session_id, now)
             # The post-call audit is requested through the outbox: durable with the end itself.
@@ -303,13 +318,15 @@ class Transcripts:
             await uow.announce.command_sent(organization, session_id, command.id)
             await uow.commit()
 
-    async def session_risk(self, organization: str, session_id: str) -> tuple[int, datetime | None]:
-        """The session's risk score, and when it alerted (None: not yet)."""
+    async def session_risk(self, organization: str, session_id: str) -> tuple[int, datetime | None, bool]:
+        """The session's risk score, when it alerted (None: not yet), and whether the score is at risk under the
+        policy in force."""
         async with self.read() as uow:
             session = await uow.sessions.get(organization, session_id)
         if session is None:
             raise session_not_found(session_id)
-        return session.risk_score, session.risk_alert_time
+        policy = await self._policies.in_force(organization, session.persona)
+        return session.risk_score, session.risk_alert_time, at_risk(session.risk_score, policy.risk_threshold)
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -367,8 +384,8 @@ class Transcripts:
             if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
-            approval, check = await self._preflight(uow, organization, session, command,
-                                                    mutation.caller.principal.subject)
+            approval, check = await self.preflight(uow, organization, session, command,
+                                                   mutation.caller.principal.subject)
             await uow.guardrail_checks.add(check)  # logged with the command it let through or held
             if approval is not None:  # held, not sent, until a person decides
                 held, request = approval
@@ -385,23 +402,30 @@ class Transcripts:
                 stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
                 await uow.commit()
         except PreflightRefused as refused:
-            # Nothing of the refused command was stored; its refusal, now certain, is logged on its own.
-            async with self.uow() as uow:
-                await log_checks(uow, refused.alert_score, refused.check)
-                await uow.commit()
-            raise refused.error from None
+            await self.log_refusal(refused)
         return stored
 
-    async def _preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
-                         requester: str) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
+    async def log_refusal(self, refused: PreflightRefused) -> NoReturn:
+        """Logs a refusal once the transaction that raised it is rolled back (nothing of the refused command was
+        stored, and the refusal is now certain), in a transaction of its own; then raises its status."""
+        async with self.uow() as uow:
+            await log_checks(uow, refused.alert_score, refused.check)
+            await uow.commit()
+        raise refused.error from None
+
+    async def preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
+                        requester: str) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
         """Refuses the command (``PreflightRefused``) if the persona's safety policy does not let it be taken now;
-        if the policy wants a person's approval first, the command as held and the approval it waits for. With the
-        check to log."""
+        if the policy wants a person's approval first, the command as held and the approval it waits for (a HANDOFF
+        is never held: it is refused instead). With the check to log. Called with the session's row locked, so the
+        commands of a session are counted against its limits one at a time."""
         started = time.perf_counter()
         policy = await self._policies.in_force(organization, session.persona)
         action = SafetyAction[command.type.name]
         recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
         refusal = preflight(action, policy.actions, recent, command.create_time)
+        if refusal is not None and refusal.kind is RefusalKind.APPROVAL_REQUIRED and action is SafetyAction.HANDOFF:
+            refusal = refused_without_approval(action, refusal)
         PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
         check = CheckScope(organization, session.id, session.persona, policy.name, policy.revision, requester).record(
             preflight_finding(refusal), command_input(command), command.resource_name, command.create_time)

@@ -884,7 +884,13 @@ class SessionRisk(_message.Message):
     SCORE_FIELD_NUMBER: _builtins.int
     ALERT_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    AT_RISK_FIELD_NUMBER: _builtins.int
     score: _builtins.int
+    at_risk: _builtins.bool
+    """The score has reached the policy's risk_threshold (round(risk_threshold ×
+    100), at least 1), from which the session is shown as at risk; never for a
+    policy without one (0). Like the score, it stays once set.
+    """
     @_builtins.property
     def alert_time(self) -> _timestamp_pb2.Timestamp:
         """When the score first reached the policy's escalation threshold; unset until
@@ -899,10 +905,11 @@ class SessionRisk(_message.Message):
         score: _builtins.int = ...,
         alert_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        at_risk: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "score", b"score", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "at_risk", b"at_risk", "score", b"score", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

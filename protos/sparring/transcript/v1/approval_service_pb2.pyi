@@ -33,6 +33,10 @@ class _ApprovalStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Approva
     APPROVAL_STATE_REJECTED: _ApprovalState.ValueType  # 3
     APPROVAL_STATE_EXPIRED: _ApprovalState.ValueType  # 4
     """Nobody decided in time, at any step of the escalation path."""
+    APPROVAL_STATE_REFUSED: _ApprovalState.ValueType  # 142
+    """Its session ended while it was pending (decision_reason "session ended", no
+    decider); its command is refused.
+    """
 
 class ApprovalState(_ApprovalState, metaclass=_ApprovalStateEnumTypeWrapper): ...
 
@@ -42,6 +46,10 @@ APPROVAL_STATE_APPROVED: ApprovalState.ValueType  # 2
 APPROVAL_STATE_REJECTED: ApprovalState.ValueType  # 3
 APPROVAL_STATE_EXPIRED: ApprovalState.ValueType  # 4
 """Nobody decided in time, at any step of the escalation path."""
+APPROVAL_STATE_REFUSED: ApprovalState.ValueType  # 142
+"""Its session ended while it was pending (decision_reason "session ended", no
+decider); its command is refused.
+"""
 Global___ApprovalState: _TypeAlias = ApprovalState  # noqa: Y015
 
 @_typing.final

@@ -95,6 +95,8 @@ class _GuardrailDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gua
     """
     GUARDRAIL_DECISION_ALERTED: _GuardrailDecision.ValueType  # 12
     """The interviewer was alerted."""
+    GUARDRAIL_DECISION_REFUSED: _GuardrailDecision.ValueType  # 142
+    """An approval still pending when its session ended, refused with it."""
 
 class GuardrailDecision(_GuardrailDecision, metaclass=_GuardrailDecisionEnumTypeWrapper): ...
 
@@ -122,6 +124,8 @@ input filter matched.
 """
 GUARDRAIL_DECISION_ALERTED: GuardrailDecision.ValueType  # 12
 """The interviewer was alerted."""
+GUARDRAIL_DECISION_REFUSED: GuardrailDecision.ValueType  # 142
+"""An approval still pending when its session ended, refused with it."""
 Global___GuardrailDecision: _TypeAlias = GuardrailDecision  # noqa: Y015
 
 @_typing.final

@@ -72,6 +72,14 @@ class HandoffServiceStub:
     - on an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
     - while another handoff of the session is PENDING: FAILED_PRECONDITION,
       HANDOFF_PENDING, metadata "field" = "parent" and "handoff" naming it;
+    - refused by the pre-flight check of the session persona's safety policy, like
+      any command (SendCommand): HANDOFF blocked or not allowed, FAILED_PRECONDITION
+      ACTION_BLOCKED or ACTION_NOT_ALLOWED; HANDOFF among the policy's
+      approval_actions, FAILED_PRECONDITION HANDOFF_NEEDS_APPROVAL (a handoff does
+      not wait for an approval); beyond a rate limit, RESOURCE_EXHAUSTED
+      ACTIONS_PER_MINUTE_EXCEEDED or COMMANDS_PER_TURN_EXCEEDED with a RetryInfo;
+      metadata "rule", "action", "policy" and "policy_revision". The check is
+      logged (ListGuardrailChecks) and a refusal adds to the session's risk;
     - an unknown session, or one of another organization: NOT_FOUND,
       SESSION_NOT_FOUND;
     - the persona service not answering: UNAVAILABLE, PERSONA_SERVICE_UNAVAILABLE.
@@ -138,6 +146,14 @@ class HandoffServiceAsyncStub(HandoffServiceStub):
     - on an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
     - while another handoff of the session is PENDING: FAILED_PRECONDITION,
       HANDOFF_PENDING, metadata "field" = "parent" and "handoff" naming it;
+    - refused by the pre-flight check of the session persona's safety policy, like
+      any command (SendCommand): HANDOFF blocked or not allowed, FAILED_PRECONDITION
+      ACTION_BLOCKED or ACTION_NOT_ALLOWED; HANDOFF among the policy's
+      approval_actions, FAILED_PRECONDITION HANDOFF_NEEDS_APPROVAL (a handoff does
+      not wait for an approval); beyond a rate limit, RESOURCE_EXHAUSTED
+      ACTIONS_PER_MINUTE_EXCEEDED or COMMANDS_PER_TURN_EXCEEDED with a RetryInfo;
+      metadata "rule", "action", "policy" and "policy_revision". The check is
+      logged (ListGuardrailChecks) and a refusal adds to the session's risk;
     - an unknown session, or one of another organization: NOT_FOUND,
       SESSION_NOT_FOUND;
     - the persona service not answering: UNAVAILABLE, PERSONA_SERVICE_UNAVAILABLE.
@@ -200,6 +216,14 @@ class HandoffServiceServicer(metaclass=_abc_1.ABCMeta):
     - on an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
     - while another handoff of the session is PENDING: FAILED_PRECONDITION,
       HANDOFF_PENDING, metadata "field" = "parent" and "handoff" naming it;
+    - refused by the pre-flight check of the session persona's safety policy, like
+      any command (SendCommand): HANDOFF blocked or not allowed, FAILED_PRECONDITION
+      ACTION_BLOCKED or ACTION_NOT_ALLOWED; HANDOFF among the policy's
+      approval_actions, FAILED_PRECONDITION HANDOFF_NEEDS_APPROVAL (a handoff does
+      not wait for an approval); beyond a rate limit, RESOURCE_EXHAUSTED
+      ACTIONS_PER_MINUTE_EXCEEDED or COMMANDS_PER_TURN_EXCEEDED with a RetryInfo;
+      metadata "rule", "action", "policy" and "policy_revision". The check is
+      logged (ListGuardrailChecks) and a refusal adds to the session's risk;
     - an unknown session, or one of another organization: NOT_FOUND,
       SESSION_NOT_FOUND;
     - the persona service not answering: UNAVAILABLE, PERSONA_SERVICE_UNAVAILABLE.
