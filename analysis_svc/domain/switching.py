@@ -5,6 +5,7 @@ so no pattern a rule author writes can backtrack catastrophically, and one RE2 c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,7 +73,7 @@ def check_rule(rule: SwitchingRule, violations: Violations, prefix: str = "switc
         violations.add(f"{prefix}.pattern", f"must be at most {MAX_PATTERN_CHARS} characters")
     elif rule.pattern:
         try:
-            re2.compile(rule.pattern, _OPTIONS)
+            _compiled(rule.pattern)
         except re2.error as error:
             violations.add(f"{prefix}.pattern", f"is no RE2 expression: {_message(error)}")
     if not 0 <= rule.say_meter_below <= 100:
@@ -83,6 +84,12 @@ def check_rule(rule: SwitchingRule, violations: Violations, prefix: str = "switc
         violations.add(f"{prefix}.reason", f"is required, at most {MAX_REASON_CHARS} characters")
     if len(rule.fallback_personas) > MAX_FALLBACKS:
         violations.add(f"{prefix}.fallback_personas", f"must hold at most {MAX_FALLBACKS} personas")
+
+
+# Rules are evaluated at every live reading; their patterns change only with the rules, so each is compiled once.
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re2._Regexp:
+    return re2.compile(pattern, _OPTIONS)
 
 
 def _message(error: re2.error) -> str:
@@ -99,7 +106,7 @@ def matches(rule: SwitchingRule, moment: LiveMoment) -> bool:
         return False
     if rule.pattern:
         said = next((turn.text for turn in reversed(moment.turns) if turn.role is Role.USER), None)
-        return said is not None and re2.compile(rule.pattern, _OPTIONS).search(said) is not None
+        return said is not None and _compiled(rule.pattern).search(said) is not None
     return True
 
 
