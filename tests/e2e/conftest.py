@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,15 +15,24 @@ from persona_svc.config import PersonaSettings
 from tests.security import OTHER_ORGANIZATION, secure_channel, token
 
 
+@contextlib.asynccontextmanager
+async def persona_replica(settings: PersonaSettings, engine) -> AsyncIterator[str]:
+    """A persona server of ``settings`` on ``engine``, serving at the address it yields."""
+    app = await build(settings, engine)
+    await app.start()
+    try:
+        yield app.address
+    finally:
+        await app.stop(grace=1)
+
+
 @pytest_asyncio.fixture(scope="session")
 async def persona_server(database_url, engine, persona_schema) -> AsyncIterator[str]:
     # A test machine shared by the whole suite can take longer than the default deadline to read memory; the
     # fallback has its own test.
     settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0, memory_timeout_seconds=5)
-    app = await build(settings, engine)
-    await app.start()
-    yield app.address
-    await app.stop(grace=1)
+    async with persona_replica(settings, engine) as address:
+        yield address
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -11,9 +11,10 @@ import pytest_asyncio
 from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc, persona_service_pb2_grpc
 
-from persona_svc.app import ERROR_DOMAIN, build
+from persona_svc.app import ERROR_DOMAIN
 from persona_svc.config import PersonaSettings
 from tests.builders import uid
+from tests.e2e.conftest import persona_replica
 from tests.e2e.status_details import rejected_in
 from tests.e2e.test_episode_recall import DOCS, played_corpus, recall_table
 from tests.e2e.test_persona_api import create
@@ -38,11 +39,8 @@ async def embedding_memories(database_url, engine, persona_schema, fake_embeddin
     settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
                                embeddings_base_url=fake_embeddings.base_url, embeddings_model="fake-hashed-words",
                                embeddings_timeout_seconds=0.5, embeddings_max_retries=0)
-    app = await build(settings, engine)
-    await app.start()
-    async with secure_channel(app.address) as channel:
+    async with persona_replica(settings, engine) as address, secure_channel(address) as channel:
         yield memory_service_pb2_grpc.MemoryServiceStub(channel), persona_service_pb2_grpc.PersonaServiceStub(channel)
-    await app.stop(grace=1)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc, persona_service_pb2_grpc
 
 from devtools.memory_facts import labelled_calls, model_report, turns_of
-from persona_svc.app import build
 from persona_svc.config import PersonaSettings
 from svckit.openai_json import OpenAIJson
+from tests.e2e.conftest import persona_replica
 from tests.e2e.test_persona_api import create
 from tests.e2e.test_persona_memory import ROUND_ONE, record
 from tests.fake_openai import messages, serving
@@ -47,11 +47,8 @@ async def model_memories(database_url, engine, persona_schema, fake_openai):
     settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0, engine="openai",
                                openai_base_url=fake_openai.base_url, openai_model="fake",
                                openai_timeout_seconds=0.3, openai_max_retries=1)
-    app = await build(settings, engine)
-    await app.start()
-    async with secure_channel(app.address) as channel:
+    async with persona_replica(settings, engine) as address, secure_channel(address) as channel:
         yield memory_service_pb2_grpc.MemoryServiceStub(channel), persona_service_pb2_grpc.PersonaServiceStub(channel)
-    await app.stop(grace=1)
 
 
 @pytest.fixture
