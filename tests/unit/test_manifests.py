@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path, PurePosixPath
 
 import jsonschema
@@ -30,7 +32,9 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 }
 SERVICES = tuple(SETTINGS)
 HEALTH_PORTS = {"persona": 50061, "transcript": 50062, "analysis": 50063, "learning": 50064}
-NAMESPACE = "sparring"  # the one the certificates' namespaced names are for
+CERTIFICATES = MANIFESTS / "cert-manager"
+KUSTOMIZATION = yaml.safe_load((CERTIFICATES / "kustomization.yaml").read_text())
+NAMESPACE = KUSTOMIZATION["namespace"]  # the one the certificates' namespaced names are written for
 USER = 10001
 PART_OF = {"app.kubernetes.io/part-of": "sparring"}
 AUTH_KEYS = {"AUTH_JWKS": "jwks", "AUTH_ISSUER": "issuer", "AUTH_AUDIENCE": "audience"}
@@ -41,12 +45,13 @@ MONITORING = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.nam
 
 def documents(folder: Path) -> list[tuple[str, dict]]:
     return [(str(path.relative_to(ROOT)), document) for path in sorted(folder.glob("*.yaml"))
+            if path.name != "kustomization.yaml"
             for document in yaml.safe_load_all(path.read_text()) if document]
 
 
 # `kubectl apply -f deploy/k8s/` takes the folder's own files, not its sub-folders.
 DEFAULT_APPLY = documents(MANIFESTS)
-CERT_MANAGER = documents(MANIFESTS / "cert-manager")
+CERT_MANAGER = documents(CERTIFICATES)
 
 
 def document_id(entry: tuple[str, dict]) -> str:
@@ -189,6 +194,31 @@ def test_cert_manager_resources_stay_out_of_the_default_apply():
     # A cluster without cert-manager's CRDs would refuse them, and with them the whole `kubectl apply`.
     assert not [document_id(entry) for entry in DEFAULT_APPLY if entry[1]["apiVersion"].startswith("cert-manager.io")]
     assert {document["kind"] for _, document in CERT_MANAGER} == set(CERT_MANAGER_SCHEMAS)
+
+
+def test_the_kustomization_writes_its_namespace_into_every_namespaced_certificate_name():
+    (replacement,) = KUSTOMIZATION["replacements"]
+    (target,) = replacement["targets"]
+    written = {int(path.rsplit(".", 1)[1]) for path in target["fieldPaths"]}
+    for certificate in named("Certificate").values():
+        namespaced = {index for index, name in enumerate(certificate["spec"]["dnsNames"]) if name.endswith(".svc")}
+        assert namespaced == written, certificate["metadata"]["name"]
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (with its built-in kustomize) is not installed")
+def test_the_certificates_built_for_another_namespace_name_that_namespace(tmp_path):
+    # As deploy/README.md says to: a copy of the folder whose kustomization names another namespace.
+    folder = shutil.copytree(CERTIFICATES, tmp_path / "cert-manager")
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump({**KUSTOMIZATION, "namespace": "coaching"}))
+    built = subprocess.run(["kubectl", "kustomize", str(folder)], check=True, capture_output=True, text=True,
+                           timeout=60).stdout
+    certificates = [document for document in yaml.safe_load_all(built) if document["kind"] == "Certificate"]
+    assert len(certificates) == len(SERVICES)
+    for certificate in certificates:
+        name = certificate["metadata"]["name"]
+        assert certificate["metadata"]["namespace"] == "coaching"
+        assert certificate["spec"]["dnsNames"] == [name, f"{name}-replicas", f"{name}.coaching.svc",
+                                                   f"{name}-replicas.coaching.svc"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
