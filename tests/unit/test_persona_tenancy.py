@@ -205,6 +205,23 @@ async def test_owners_hand_a_persona_over_their_versions_record_them_and_a_rollb
     assert (rolled_back.fields.difficulty, rolled_back.fields.owners) == (2, ("other-author@acme",))
 
 
+async def test_a_persona_stored_before_owners_were_recorded_is_changed_by_admins_until_they_name_its_owners():
+    catalogue, state = new_catalogue()
+    persona = await catalogue.create_persona(persona_fields(), "sarah", ACME_ADMIN)
+    # As a row written before personas had owners reads: no owners at all.
+    state.personas[("acme", "sarah")] = dataclasses.replace(persona, fields=dataclasses.replace(persona.fields,
+                                                                                                owners=()))
+    refused = await refusal(catalogue.update_persona("sarah", persona_fields(difficulty=5), frozenset({"difficulty"}),
+                                                     "", ACME_AUTHOR))
+    assert refused.reason == "NOT_AN_OWNER"
+
+    await catalogue.update_persona("sarah", persona_fields(owners=("author@acme",)), frozenset({"owners"}), "",
+                                   ACME_ADMIN)
+    updated = await catalogue.update_persona("sarah", persona_fields(difficulty=5), frozenset({"difficulty"}), "",
+                                             ACME_AUTHOR)
+    assert (updated.fields.difficulty, updated.fields.owners) == (5, ("author@acme",))
+
+
 async def test_a_scenario_is_changed_or_deleted_by_its_creator_or_an_admin():
     catalogue, state = new_catalogue()
     scenario = await catalogue.create_scenario(ScenarioFields("Q2 cost review"), "q2", OTHER_ACME_AUTHOR)
