@@ -16,6 +16,8 @@ once, with the parameters fitted on the whole development part; the in-sample fi
 A rule that is not fitted (alert whenever the trend is falling) is shown for comparison.
 
     .venv/bin/python -m devtools.fit_losing_prospect [--part development|held_out]
+
+``make fit-losing-prospect`` writes both parts' reports to docs/losing_prospect_fit.txt.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ from analysis_svc.domain.trend import (
 from calls.job_tracks import Blueprint
 from calls.turns import Turn
 from devtools.say_meter_corpus import DEVELOPMENT, HELD_OUT, load_calls, part_argument, turns_of
+from devtools.suggestion_corpus import reading_points
+from transcript_svc.config import TranscriptSettings
 
 FIRST_READING = 4
+EVERY_MESSAGE = 1
+SERVICE_INTERVAL = TranscriptSettings.model_fields["analysis_interval"].default
 GRID = [Predictor(*values) for values in itertools.product((0, 5, 10, 15, 20, 30, 40),  # horizon, messages
                                                            (0, 5, 10, 15, 20, 30),  # points a buyer's no
                                                            (0, 5, 10, 15, 20, 30))]  # points a push
@@ -86,12 +92,15 @@ class Figures:
                 f"({self.hits} of {self.drops} drops), F1 {self.f1:.2f}")
 
 
-def replay(call_id: str, turns: Sequence[Turn]) -> list[Reading]:
-    """The readings of one call, each labelled by whether a later one fell under 50 and ``DROP`` points below it."""
+def replay(call_id: str, turns: Sequence[Turn], interval: int = EVERY_MESSAGE) -> list[Reading]:
+    """The readings of one call, each labelled by whether a later one fell under 50 and ``DROP`` points below it:
+    at every message from the 4th, or where a session of ``interval`` is read (its triggers and its end)."""
     scores: list[ScoreAt] = []
     seen: list[tuple[Trend, Signals]] = []
     previous: ConversationMetrics | None = None
-    for up_to in range(min(FIRST_READING, len(turns)), len(turns) + 1):
+    points = (range(min(FIRST_READING, len(turns)), len(turns) + 1) if interval == EVERY_MESSAGE
+              else reading_points(len(turns), interval))
+    for up_to in points:
         measures = measure(turns[:up_to])
         current = ScoreAt(up_to, score(measures, Blueprint.SALES).score)
         seen.append((trend_of(scores[-MAX_TREND_READINGS:], current), signals_since(previous, measures)))
@@ -102,8 +111,8 @@ def replay(call_id: str, turns: Sequence[Turn]) -> list[Reading]:
             for i, (point, (trend, signals)) in enumerate(zip(scores[:-1], seen[:-1], strict=True))]
 
 
-def replay_calls(calls: Sequence[dict]) -> list[Reading]:
-    return [reading for call in calls for reading in replay(call["id"], turns_of(call))]
+def replay_calls(calls: Sequence[dict], interval: int = EVERY_MESSAGE) -> list[Reading]:
+    return [reading for call in calls for reading in replay(call["id"], turns_of(call), interval)]
 
 
 def alerts(readings: Sequence[Reading], predictor: Predictor) -> list[bool]:
@@ -122,14 +131,16 @@ def fit(readings: Sequence[Reading], grid: Sequence[Predictor] = GRID) -> Predic
                                     -p.horizon_messages, -p.refusal_points))
 
 
-def leave_one_call_out(readings: Sequence[Reading],
-                       grid: Sequence[Predictor] = GRID) -> tuple[list[bool], list[Predictor]]:
-    """Each call's alerts under the predictor fitted on all the other calls, and those predictors."""
+def leave_one_call_out(readings: Sequence[Reading], grid: Sequence[Predictor] = GRID,
+                       scored: Sequence[Reading] | None = None) -> tuple[list[bool], list[Predictor]]:
+    """Each call's alerts under the predictor fitted on all the other calls' ``readings``, and those predictors;
+    the alerts are of the ``scored`` readings (the same ones unless given: the same calls replayed otherwise)."""
+    scored = readings if scored is None else scored
     alerted: list[bool] = []
     fitted = []
-    for call in dict.fromkeys(r.call for r in readings):
+    for call in dict.fromkeys(r.call for r in scored):
         predictor = fit([r for r in readings if r.call != call], grid)
-        alerted += alerts([r for r in readings if r.call == call], predictor)
+        alerted += alerts([r for r in scored if r.call == call], predictor)
         fitted.append(predictor)
     return alerted, fitted
 
@@ -143,21 +154,27 @@ def _named(predictor: Predictor) -> str:
             f"{predictor.pressure_points} points a push")
 
 
+def _counts(name: str, readings: Sequence[Reading]) -> str:
+    return (f"{name}: {len({r.call for r in readings})} calls, {len(readings)} readings, "
+            f"{sum(r.drop for r in readings)} drops in {len({r.call for r in readings if r.drop})} calls")
+
+
 def report(part: str) -> str:
     development = replay_calls(load_calls(DEVELOPMENT))
-    calls = len({r.call for r in development})
     lines = [f"grid: {len(GRID)} predictors; a drop: a later reading under {YELLOW_FROM} and {DROP}+ points lower"]
     fitted_on_development = fit(development)
     if part == HELD_OUT:
-        held_out = replay_calls(load_calls(HELD_OUT))
-        lines += [f"held out: {len({r.call for r in held_out})} calls, {len(held_out)} readings, "
-                  f"{sum(r.drop for r in held_out)} drops in {len({r.call for r in held_out if r.drop})} calls",
-                  f"  fitted on the development part: {figures(held_out, alerts(held_out, fitted_on_development))}",
-                  f"  not fitted, alert when the trend is falling: {figures(held_out, _falling(held_out))}"]
+        for interval in (EVERY_MESSAGE, SERVICE_INTERVAL):
+            held_out = replay_calls(load_calls(HELD_OUT), interval)
+            read = ("at every message" if interval == EVERY_MESSAGE
+                    else f"every {interval} messages, as the service does")
+            lines += [_counts(f"held out, read {read}", held_out),
+                      f"  fitted on the development part: {figures(held_out, alerts(held_out, fitted_on_development))}",
+                      f"  not fitted, alert when the trend is falling: {figures(held_out, _falling(held_out))}"]
         return "\n".join(lines)
     out_of_sample, folds = leave_one_call_out(development)
-    lines += [f"development: {calls} calls, {len(development)} readings, {sum(r.drop for r in development)} drops in "
-              f"{len({r.call for r in development if r.drop})} calls",
+    at_service_interval = replay_calls(load_calls(DEVELOPMENT), SERVICE_INTERVAL)
+    lines += [_counts("development, read at every message", development),
               f"  out of sample (leave one call out): {figures(development, out_of_sample)}",
               f"    predictors across the {len(folds)} folds: {len(set(folds))} distinct; "
               + "; ".join(f"{_named(p)} ({folds.count(p)})" for p in sorted(set(folds), key=folds.count,
@@ -165,7 +182,15 @@ def report(part: str) -> str:
               f"  in sample (fitted on every call): {figures(development, alerts(development, fitted_on_development))}",
               f"    fitted: {_named(fitted_on_development)}",
               f"  not fitted, alert when the trend is falling: {figures(development, _falling(development))}",
-              f"  the service's predictor: {_named(LOSING_PROSPECT)}"]
+              _counts(f"development, read as the service reads a session (every {SERVICE_INTERVAL} messages)",
+                      at_service_interval),
+              "  out of sample (fitted at every message, leaving the call out): "
+              f"{figures(at_service_interval, leave_one_call_out(development, scored=at_service_interval)[0])}",
+              "  in sample: "
+              f"{figures(at_service_interval, alerts(at_service_interval, fitted_on_development))}",
+              f"  not fitted, alert when the trend is falling: "
+              f"{figures(at_service_interval, _falling(at_service_interval))}",
+              f"the service's predictor: {_named(LOSING_PROSPECT)}"]
     return "\n".join(lines)
 
 
