@@ -189,10 +189,10 @@ class AnalysisRepository:
             "organization": organization, "session_id": session_id, "trigger_id": trigger_id,
             "up_to_sequence": up_to_sequence})).one()
         kept = KeptMeasures(row.kept[0], running.from_record(row.kept[1])) if row.kept else None
-        earlier = row.earlier or ()
+        earlier: list[list[Any]] = row.earlier or []
         return ReadingState(row.existing, frozenset(row.made or ()), row.handoff_open, kept,
                             tuple(ScoreAt(sequence, score) for sequence, score, _ in earlier),
-                            bool(earlier) and earlier[0][2])
+                            bool(earlier) and bool(earlier[0][2]))
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from analysis_svc.domain.conversation import ConversationMetrics
+from analysis_svc.domain.conversation import ConversationMetrics, measure
 from analysis_svc.domain.say_meter import YELLOW_FROM
 
 # The readings of the last this many messages make the trend (at the default interval of 10: the last three).
@@ -92,6 +92,7 @@ class ProspectAlert:
 
 
 NO_ALERT = ProspectAlert(False, AlertChange.NONE, 0)
+_NOTHING_SAID = measure(())
 
 
 def trend_of(earlier: Sequence[ScoreAt], current: ScoreAt) -> Trend:
@@ -117,11 +118,10 @@ def trend_of(earlier: Sequence[ScoreAt], current: ScoreAt) -> Trend:
 
 def signals_since(previous: ConversationMetrics | None, now: ConversationMetrics) -> Signals:
     """What the call's measures gained since the previous reading's (the whole call's at its start)."""
-    def gained(name: str) -> int:
-        return max(0, getattr(now, name) - (getattr(previous, name) if previous is not None else 0))
-
-    return Signals(refusals=gained("refusals"),
-                   pressure=gained("pushes") + gained("pushes_after_decline") + gained("dismissals"))
+    before = previous or _NOTHING_SAID
+    return Signals(refusals=max(0, now.refusals - before.refusals),
+                   pressure=max(0, now.pushes + now.pushes_after_decline + now.dismissals
+                                - before.pushes - before.pushes_after_decline - before.dismissals))
 
 
 def projected(score: int, trend: Trend, signals: Signals, predictor: Predictor = LOSING_PROSPECT) -> int:
