@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
 export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
 
-.PHONY: setup protos check-protos lint validate-manifests run test test-unit test-integration test-e2e test-faults bench demo loop clean
+.PHONY: setup protos check-protos lint validate-manifests run test test-unit test-integration test-e2e test-faults bench demo loop fit-losing-prospect clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ demo: setup
 # With `make run` up: flawed personas, their calls and audits, an evolution run, approved patches, better calls.
 loop: setup
 	$(PY) -m devtools.closed_loop
+
+# The losing-the-prospect alert's fit on the sales corpus (devtools/fit_losing_prospect.py), its report committed.
+fit-losing-prospect: setup
+	{ $(PY) -m devtools.fit_losing_prospect --part development && \
+	  $(PY) -m devtools.fit_losing_prospect --part held_out; } > docs/losing_prospect_fit.txt
+	@cat docs/losing_prospect_fit.txt
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analysis_svc.adapters import tables as t
@@ -28,6 +28,7 @@ from analysis_svc.domain.model import (
 )
 from analysis_svc.domain.say_meter import Band, SayMeter
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from analysis_svc.domain.trend import MAX_TREND_READINGS, NO_ALERT, NO_TREND, ProspectAlert, ScoreAt, Trend
 from calls.persona_audit import PersonaAudit
 from svckit.pagination import after_cursor
 from svckit.records import from_record, to_record
@@ -46,9 +47,18 @@ def _state_of_session() -> tuple[sa.ColumnElement[bool], ...]:
     return _rows.organization == sa.bindparam("organization"), _rows.session_id == sa.bindparam("session_id")
 
 
+# The last live readings in call order up to a new one, latest first, for its trend and alert.
+_EARLIER_READINGS = (
+    sa.select(_rows.up_to_sequence, _rows.meter_score, _rows.create_time, _rows.analysis_id,
+              sa.func.coalesce(_rows.losing_prospect["active"].as_boolean(), False).label("alert_on"))
+    .where(*_state_of_session(), _rows.kind == "say_meter", _rows.trigger_source != SESSION_END,
+           _rows.up_to_sequence <= sa.bindparam("up_to_sequence"))
+    .order_by(*(column.desc() for column in _CALL_ORDER)).limit(MAX_TREND_READINGS).subquery())
+_earlier = _EARLIER_READINGS.c
+
 # What a new reading builds on, in one statement (one round trip), built once: the analysis already stored for its
-# trigger, the labels suggested so far, whether a handoff suggestion is open, and the measures kept by the last
-# reading up to it ([up_to_sequence, call_measures]).
+# trigger, the labels suggested so far, whether a handoff suggestion is open, the measures kept by the last
+# reading up to it ([up_to_sequence, call_measures]), and the last live readings' [up_to_sequence, score, alert on].
 _READING_STATE = sa.select(
     sa.select(_rows.analysis_id).where(*_state_of_session(), _rows.trigger_id == sa.bindparam("trigger_id"),
                                        _rows.kind == "say_meter").scalar_subquery().label("existing"),
@@ -60,6 +70,10 @@ _READING_STATE = sa.select(
     .where(*_state_of_session(), _rows.kind == "say_meter", _rows.up_to_sequence <= sa.bindparam("up_to_sequence"),
            _rows.call_measures.is_not(None))
     .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1).scalar_subquery().label("kept"),
+    sa.select(sa.func.jsonb_agg(aggregate_order_by(
+        sa.func.jsonb_build_array(_earlier.up_to_sequence, _earlier.meter_score, _earlier.alert_on),
+        _earlier.up_to_sequence.desc(), _earlier.create_time.desc(), _earlier.analysis_id.desc())))
+    .scalar_subquery().label("earlier"),
 )
 
 
@@ -88,6 +102,8 @@ def _analysis(rows: Sequence[Any]) -> StoredAnalysis:
         suggestions=tuple(_suggestion(row) for row in rows[1:]), engine_fallback=head.engine_fallback,
         model=head.model, language=head.language, language_supported=head.language_supported,
         findings=tuple(ContentFinding.from_record(record) for record in head.findings),
+        trend=from_record(Trend, head.trend) if head.trend else NO_TREND,
+        losing_prospect=from_record(ProspectAlert, head.losing_prospect) if head.losing_prospect else NO_ALERT,
     )
 
 
@@ -132,7 +148,8 @@ class AnalysisRepository:
             **common, "id": analysis.id, "kind": "say_meter", "position": 0, "meter_score": meter.score,
             "meter_factors": meter.factors, "meter_weights": meter.weights, "band": meter.band.value,
             "reasoning": meter.reasoning, "metrics": analysis.metrics, "call_measures": analysis.call_measures,
-            "findings": [finding.to_record() for finding in analysis.findings]})
+            "findings": [finding.to_record() for finding in analysis.findings],
+            "trend": to_record(analysis.trend), "losing_prospect": to_record(analysis.losing_prospect)})
         if create_time is None:
             return None
         # Rows of one transaction share its now(): the suggestions' create_time is the reading's.
@@ -155,7 +172,7 @@ class AnalysisRepository:
             metrics=dict(analysis.metrics), engine=analysis.engine, latency_ms=analysis.latency_ms,
             create_time=create_time, suggestions=suggestions, engine_fallback=analysis.engine_fallback,
             model=analysis.model, language=analysis.language, language_supported=analysis.language_supported,
-            findings=analysis.findings)
+            findings=analysis.findings, trend=analysis.trend, losing_prospect=analysis.losing_prospect)
 
     async def get(self, organization: str, analysis_id: str) -> StoredAnalysis | None:
         groups = await self._groups(organization, [analysis_id])
@@ -172,7 +189,10 @@ class AnalysisRepository:
             "organization": organization, "session_id": session_id, "trigger_id": trigger_id,
             "up_to_sequence": up_to_sequence})).one()
         kept = KeptMeasures(row.kept[0], running.from_record(row.kept[1])) if row.kept else None
-        return ReadingState(row.existing, frozenset(row.made or ()), row.handoff_open, kept)
+        earlier: list[list[Any]] = row.earlier or []
+        return ReadingState(row.existing, frozenset(row.made or ()), row.handoff_open, kept,
+                            tuple(ScoreAt(sequence, score) for sequence, score, _ in earlier),
+                            bool(earlier) and bool(earlier[0][2]))
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:

@@ -32,6 +32,9 @@ voice_analysis = sa.Table(
     sa.Column("language_supported", sa.Boolean, nullable=False, server_default=sa.true()),
     # The input filters' findings (analysis_svc.domain.content_findings), on the Say Meter row.
     sa.Column("findings", JSONB, nullable=False, server_default="[]"),
+    # The Say Meter's trend and the "losing the prospect" alert at this reading (analysis_svc.domain.trend).
+    sa.Column("trend", JSONB),
+    sa.Column("losing_prospect", JSONB),
     sa.Column("trigger_id", sa.Text),
     sa.Column("trigger_source", sa.Text),
     sa.Column("up_to_sequence", sa.BigInteger, nullable=False),

@@ -10,6 +10,7 @@ from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.say_meter import SayMeter
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
+from analysis_svc.domain.trend import NO_ALERT, NO_TREND, ProspectAlert, ScoreAt, Trend
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Role, Turn
 
@@ -100,6 +101,10 @@ class ReadingState(NamedTuple):
     made: frozenset[str]  # the labels of every suggestion the session has had, open, applied or dismissed
     handoff_open: bool  # a handoff suggestion of the session is still open
     kept: KeptMeasures | None  # the measures kept by the last reading in call order at or before the new one
+    # The last live readings in call order at or before the new one (domain.trend: at most MAX_TREND_READINGS), and
+    # whether the "losing the prospect" alert was on at the latest of them.
+    earlier: tuple[ScoreAt, ...] = ()
+    alert_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,8 @@ class NewAnalysis:
     language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
     language_supported: bool = True  # the engine that read it understands that language
     findings: tuple[ContentFinding, ...] = ()  # the input filters' findings in messages no earlier reading screened
+    trend: Trend = NO_TREND
+    losing_prospect: ProspectAlert = NO_ALERT
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ class StoredAnalysis:
     language: str = "en"
     language_supported: bool = True
     findings: tuple[ContentFinding, ...] = ()
+    trend: Trend = NO_TREND
+    losing_prospect: ProspectAlert = NO_ALERT
 
 
 @dataclass(frozen=True)

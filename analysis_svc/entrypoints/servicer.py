@@ -14,6 +14,7 @@ from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 
 from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.model import RiskAlert, SessionRisk, Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.domain.trend import AlertChange, Direction
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.session_risks import SessionRisks
@@ -47,6 +48,10 @@ _PRIORITIES = {"low": pb.PRIORITY_LOW, "medium": pb.PRIORITY_MEDIUM, "high": pb.
                "critical": pb.PRIORITY_CRITICAL}
 _FILTER_CATEGORIES = {category: getattr(policy_pb, f"FILTER_CATEGORY_{category.name}") for category in FilterCategory}
 _FILTER_DECISIONS = {decision: getattr(policy_pb, f"FILTER_DECISION_{decision.name}") for decision in FilterDecision}
+_DIRECTIONS = {Direction.NONE: pb.TREND_DIRECTION_UNSPECIFIED, Direction.RISING: pb.TREND_DIRECTION_RISING,
+               Direction.STEADY: pb.TREND_DIRECTION_STEADY, Direction.FALLING: pb.TREND_DIRECTION_FALLING}
+_ALERT_CHANGES = {AlertChange.NONE: pb.ALERT_CHANGE_UNSPECIFIED, AlertChange.RAISED: pb.ALERT_CHANGE_RAISED,
+                  AlertChange.CLEARED: pb.ALERT_CHANGE_CLEARED}
 _STATES = {"open": pb.SUGGESTION_STATE_OPEN, "applied": pb.SUGGESTION_STATE_APPLIED,
            "dismissed": pb.SUGGESTION_STATE_DISMISSED}
 
@@ -80,6 +85,18 @@ def _finding(finding: ContentFinding) -> pb.ContentFinding:
                              message_sequence=finding.message_sequence, quote=finding.quote)
 
 
+def _trend(stored: StoredAnalysis) -> pb.SayMeterTrend:
+    trend = stored.trend
+    return pb.SayMeterTrend(slope=trend.slope, direction=_DIRECTIONS[trend.direction], reading_count=trend.readings)
+
+
+def _losing_prospect(stored: StoredAnalysis) -> pb.LosingProspectAlert:
+    alert = stored.losing_prospect
+    return pb.LosingProspectAlert(active=alert.active, change=_ALERT_CHANGES[alert.change],
+                                  projected_score=alert.projected_score, reason=alert.reason,
+                                  analysis=f"sessions/{stored.session_id}/analyses/{stored.id}")
+
+
 def _analysis(stored: StoredAnalysis) -> pb.Analysis:
     meter = stored.say_meter
     return pb.Analysis(
@@ -103,6 +120,8 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
         language=stored.language,
         language_supported=stored.language_supported,
         findings=[_finding(finding) for finding in stored.findings],
+        trend=_trend(stored),
+        losing_prospect=_losing_prospect(stored),
     )
 
 
@@ -122,6 +141,8 @@ def _snapshot(snapshot: Snapshot) -> pb.SessionSnapshot:
         open_suggestions=[_suggestion(s, snapshot.session_id) for s in snapshot.open_suggestions],
         analysis_count=len(snapshot.history),
         final_reading=snapshot.final_reading,
+        trend=_trend(snapshot.latest) if snapshot.latest else None,
+        losing_prospect=_losing_prospect(snapshot.latest) if snapshot.latest else None,
     )
 
 
@@ -273,6 +294,9 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
                 elif isinstance(event, StoredAnalysis) and not shown.has(event):
                     shown.add(event)
                     yield pb.WatchSessionResponse(event_time=timestamp(event.create_time), analysis=_analysis(event))
+                    if event.losing_prospect.change != AlertChange.NONE:
+                        yield pb.WatchSessionResponse(event_time=timestamp(event.create_time),
+                                                      losing_prospect=_losing_prospect(event))
         finally:
             self._watchers.unwatch(watcher)
 

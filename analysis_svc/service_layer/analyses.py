@@ -37,6 +37,7 @@ from analysis_svc.domain.model import (
 )
 from analysis_svc.domain.suggestions import not_made, stage_for
 from analysis_svc.domain.switching import LiveMoment
+from analysis_svc.domain.trend import NO_ALERT, AlertChange, ScoreAt, Signals, alert_at, signals_since, trend_of
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import (
     AnalysisEngine,
@@ -78,6 +79,10 @@ MODERATION_CHECKS = Counter("sparring_analysis_moderation_checks_total",
                             "Moderation checks of candidates' messages by the model, by result: used, or the "
                             "failure's reason when the rules answered alone.", ("result",))
 
+LOSING_PROSPECT_ALERTS = Counter("sparring_analysis_losing_prospect_alerts_total",
+                                 "Live readings that raised or cleared the \"losing the prospect\" alert, by change.",
+                                 ("change",))
+
 CALL_MEASURE_GAPS = Counter("sparring_analysis_call_measure_gaps_total",
                             "Readings whose call measures leave out messages no reading reached (over the catch-up "
                             "bound).")
@@ -96,6 +101,9 @@ class NewReading:
     persona: str = ""  # the persona playing, for a live reading's switching rules; '' for the final reading
     findings: tuple[ContentFinding, ...] = ()
     handoff_open: bool = False  # a handoff suggested earlier is still open: no rule raises another
+    earlier: tuple[ScoreAt, ...] = ()  # the last live readings, latest first (domain.trend)
+    alert_on: bool = False  # the "losing the prospect" alert was on at the latest of them
+    signals: Signals | None = None  # what the messages since the previous reading said; None at the final reading
 
 
 class Analyses:
@@ -164,7 +172,8 @@ class Analyses:
         live = LiveWindow(session_id, window.blueprint, shown, state.made, context)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
-                             state.handoff_open)
+                             state.handoff_open, state.earlier, state.alert_on,
+                             signals_since(kept.measures if kept else None, measures))
         return await self._judge_and_store(organization, reading, engine, deadline, started)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
@@ -185,7 +194,8 @@ class Analyses:
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
                              measure(call.turns),
                              findings=await self._findings(organization, whole,
-                                                           state.kept.up_to_sequence if state.kept else 0, deadline))
+                                                           state.kept.up_to_sequence if state.kept else 0, deadline),
+                             earlier=state.earlier)
         await self._judge_and_store(organization, reading, self._engines.local.name, deadline, started)
 
     async def final_say_meter(self, organization: str, session_id: str) -> int | None:
@@ -215,6 +225,11 @@ class Analyses:
                 reading.handoff_open)
             if fired is not None:
                 suggestions += (handoff_suggestion(fired),)
+        meter = judged.result.say_meter
+        trend = trend_of(reading.earlier, ScoreAt(reading.up_to_sequence, meter.score))
+        # The final reading predicts nothing: the call is over.
+        alert = NO_ALERT if reading.signals is None else alert_at(meter.score, trend, reading.signals,
+                                                                   reading.alert_on)
         analysis = NewAnalysis(
             id=str(uuid.uuid4()), session_id=session_id, trigger_id=reading.trigger_id,
             trigger_source=reading.source, up_to_sequence=reading.up_to_sequence,
@@ -224,7 +239,7 @@ class Analyses:
             latency_ms=(time.perf_counter() - started) * 1000, suggestions=suggestions,
             call_measures=running.to_record(measures), language=live.language,
             language_supported=understands(self._engines.named(judged.engine), live.language),
-            findings=reading.findings)
+            findings=reading.findings, trend=trend, losing_prospect=alert)
         trigger_id = reading.trigger_id
         storing = self._storing[analysis.id] = asyncio.get_running_loop().create_future()
         try:
@@ -239,6 +254,8 @@ class Analyses:
                 await uow.announce(f"{organization}/{session_id}:{analysis.id}")
                 await uow.commit()
                 storing.set_result(stored)
+                if alert.change != AlertChange.NONE:
+                    LOSING_PROSPECT_ALERTS.labels(alert.change.value).inc()
         finally:
             if not storing.done():
                 storing.set_result(None)

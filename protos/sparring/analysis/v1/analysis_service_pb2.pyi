@@ -220,6 +220,58 @@ DELIVERY_STATE_DELIVERED: DeliveryState.ValueType  # 2
 """Stored by the learning service (RecordCorpusAudit). Final."""
 Global___DeliveryState: _TypeAlias = DeliveryState  # noqa: Y015
 
+class _TrendDirection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TrendDirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TrendDirection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TREND_DIRECTION_UNSPECIFIED: _TrendDirection.ValueType  # 0
+    """A single reading: no trend yet."""
+    TREND_DIRECTION_RISING: _TrendDirection.ValueType  # 1
+    """At least 5 points per 10 messages up."""
+    TREND_DIRECTION_STEADY: _TrendDirection.ValueType  # 2
+    """Less than 5 points per 10 messages either way."""
+    TREND_DIRECTION_FALLING: _TrendDirection.ValueType  # 3
+    """At least 5 points per 10 messages down."""
+
+class TrendDirection(_TrendDirection, metaclass=_TrendDirectionEnumTypeWrapper):
+    """Where the Say Meter is heading."""
+
+TREND_DIRECTION_UNSPECIFIED: TrendDirection.ValueType  # 0
+"""A single reading: no trend yet."""
+TREND_DIRECTION_RISING: TrendDirection.ValueType  # 1
+"""At least 5 points per 10 messages up."""
+TREND_DIRECTION_STEADY: TrendDirection.ValueType  # 2
+"""Less than 5 points per 10 messages either way."""
+TREND_DIRECTION_FALLING: TrendDirection.ValueType  # 3
+"""At least 5 points per 10 messages down."""
+Global___TrendDirection: _TypeAlias = TrendDirection  # noqa: Y015
+
+class _AlertChange:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlertChangeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertChange.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALERT_CHANGE_UNSPECIFIED: _AlertChange.ValueType  # 0
+    """Neither raised nor cleared: the alert stays as it was."""
+    ALERT_CHANGE_RAISED: _AlertChange.ValueType  # 1
+    """This reading raised it: a new episode of decline."""
+    ALERT_CHANGE_CLEARED: _AlertChange.ValueType  # 2
+    """This reading cleared it: no drop predicted and the trend no longer falling."""
+
+class AlertChange(_AlertChange, metaclass=_AlertChangeEnumTypeWrapper):
+    """What a reading did to the alert."""
+
+ALERT_CHANGE_UNSPECIFIED: AlertChange.ValueType  # 0
+"""Neither raised nor cleared: the alert stays as it was."""
+ALERT_CHANGE_RAISED: AlertChange.ValueType  # 1
+"""This reading raised it: a new episode of decline."""
+ALERT_CHANGE_CLEARED: AlertChange.ValueType  # 2
+"""This reading cleared it: no drop predicted and the trend no longer falling."""
+Global___AlertChange: _TypeAlias = AlertChange  # noqa: Y015
+
 @_typing.final
 class SayMeterFactors(_message.Message):
     """The five Say Meter factors, each 0 to 100."""
@@ -531,6 +583,8 @@ class Analysis(_message.Message):
     LANGUAGE_FIELD_NUMBER: _builtins.int
     LANGUAGE_SUPPORTED_FIELD_NUMBER: _builtins.int
     FINDINGS_FIELD_NUMBER: _builtins.int
+    TREND_FIELD_NUMBER: _builtins.int
+    LOSING_PROSPECT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/analyses/{analysis_id}"."""
     session: _builtins.str
@@ -578,6 +632,16 @@ class Analysis(_message.Message):
         may not legally ask); each also raised as a suggestion to the interviewer.
         """
 
+    @_builtins.property
+    def trend(self) -> Global___SayMeterTrend:
+        """How the Say Meter moves over the call at this reading."""
+
+    @_builtins.property
+    def losing_prospect(self) -> Global___LosingProspectAlert:
+        """The "losing the prospect" alert at this reading; never on at the final
+        reading (TRIGGER_SOURCE_SESSION_END), which predicts nothing.
+        """
+
     def __init__(
         self,
         *,
@@ -597,14 +661,94 @@ class Analysis(_message.Message):
         language: _builtins.str = ...,
         language_supported: _builtins.bool = ...,
         findings: _abc.Iterable[Global___ContentFinding] | None = ...,
+        trend: Global___SayMeterTrend | None = ...,
+        losing_prospect: Global___LosingProspectAlert | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "metrics", b"metrics", "say_meter", b"say_meter", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "losing_prospect", b"losing_prospect", "metrics", b"metrics", "say_meter", b"say_meter", "trend", b"trend", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "findings", b"findings", "language", b"language", "language_supported", b"language_supported", "latency", b"latency", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "create_time", b"create_time", "engine", b"engine", "engine_fallback", b"engine_fallback", "findings", b"findings", "language", b"language", "language_supported", b"language_supported", "latency", b"latency", "losing_prospect", b"losing_prospect", "metrics", b"metrics", "model", b"model", "name", b"name", "say_meter", b"say_meter", "session", b"session", "suggestions", b"suggestions", "trend", b"trend", "trigger", b"trigger", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Analysis: _TypeAlias = Analysis  # noqa: Y015
+
+@_typing.final
+class SayMeterTrend(_message.Message):
+    """The trend of the Say Meter: the least-squares slope of the live readings'
+    scores against the message each was taken at, over the readings of the last
+    20 messages (this one included).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOPE_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    READING_COUNT_FIELD_NUMBER: _builtins.int
+    slope: _builtins.float
+    """Points per 10 messages, to one decimal; 0 with a single reading."""
+    direction: Global___TrendDirection.ValueType
+    reading_count: _builtins.int
+    """The readings the slope was drawn from, this one included."""
+    def __init__(
+        self,
+        *,
+        slope: _builtins.float = ...,
+        direction: Global___TrendDirection.ValueType = ...,
+        reading_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direction", b"direction", "reading_count", b"reading_count", "slope", b"slope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SayMeterTrend: _TypeAlias = SayMeterTrend  # noqa: Y015
+
+@_typing.final
+class LosingProspectAlert(_message.Message):
+    """"Losing the prospect": the trend and the call's signals predict that the Say
+    Meter will fall under 50. Raised once per episode of decline: it stays on at
+    the readings after the one that raised it, and the first reading that
+    predicts no drop with a trend no longer falling clears it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    PROJECTED_SCORE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ANALYSIS_FIELD_NUMBER: _builtins.int
+    active: _builtins.bool
+    """The alert is on at this reading."""
+    change: Global___AlertChange.ValueType
+    projected_score: _builtins.int
+    """The score the call is heading for: the trend carried 30 messages ahead,
+    less 15 points for each time the buyer said no since the previous reading.
+    The alert is on when it is under 50 and at least 5 points below the score.
+    """
+    reason: _builtins.str
+    """Why, for the interviewer, e.g. "Heading from 62 to 41: the buyer said no
+    twice since the previous reading."; empty when the alert is off.
+    """
+    analysis: _builtins.str
+    """The reading it is of: "sessions/{session_id}/analyses/{analysis_id}"."""
+    def __init__(
+        self,
+        *,
+        active: _builtins.bool = ...,
+        change: Global___AlertChange.ValueType = ...,
+        projected_score: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        analysis: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "analysis", b"analysis", "change", b"change", "projected_score", b"projected_score", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LosingProspectAlert: _TypeAlias = LosingProspectAlert  # noqa: Y015
 
 @_typing.final
 class ContentFinding(_message.Message):
@@ -813,6 +957,8 @@ class SessionSnapshot(_message.Message):
     RESYNC_FIELD_NUMBER: _builtins.int
     FINAL_READING_FIELD_NUMBER: _builtins.int
     RISK_FIELD_NUMBER: _builtins.int
+    TREND_FIELD_NUMBER: _builtins.int
+    LOSING_PROSPECT_FIELD_NUMBER: _builtins.int
     session: _builtins.str
     """"sessions/{session_id}"."""
     analysis_count: _builtins.int
@@ -851,6 +997,16 @@ class SessionSnapshot(_message.Message):
     def risk(self) -> Global___SessionRisk:
         """The session's risk so far; unset (score 0) while nothing risky was seen."""
 
+    @_builtins.property
+    def trend(self) -> Global___SayMeterTrend:
+        """The Say Meter's trend at the current reading (latest_analysis.trend)."""
+
+    @_builtins.property
+    def losing_prospect(self) -> Global___LosingProspectAlert:
+        """The "losing the prospect" alert at the current reading
+        (latest_analysis.losing_prospect): on while an episode of decline lasts.
+        """
+
     def __init__(
         self,
         *,
@@ -863,10 +1019,12 @@ class SessionSnapshot(_message.Message):
         resync: _builtins.bool = ...,
         final_reading: _builtins.bool = ...,
         risk: Global___SessionRisk | None = ...,
+        trend: Global___SayMeterTrend | None = ...,
+        losing_prospect: Global___LosingProspectAlert | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "latest_analysis", b"latest_analysis", "risk", b"risk"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "latest_analysis", b"latest_analysis", "losing_prospect", b"losing_prospect", "risk", b"risk", "trend", b"trend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_count", b"analysis_count", "audit", b"audit", "final_reading", b"final_reading", "latest_analysis", b"latest_analysis", "open_suggestions", b"open_suggestions", "resync", b"resync", "risk", b"risk", "score_history", b"score_history", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_count", b"analysis_count", "audit", b"audit", "final_reading", b"final_reading", "latest_analysis", b"latest_analysis", "losing_prospect", b"losing_prospect", "open_suggestions", b"open_suggestions", "resync", b"resync", "risk", b"risk", "score_history", b"score_history", "session", b"session", "trend", b"trend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1201,6 +1359,7 @@ class WatchSessionResponse(_message.Message):
     AUDIT_FIELD_NUMBER: _builtins.int
     RISK_FIELD_NUMBER: _builtins.int
     RISK_ALERT_FIELD_NUMBER: _builtins.int
+    LOSING_PROSPECT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When the change was stored (for a snapshot: when it was read)."""
@@ -1231,6 +1390,12 @@ class WatchSessionResponse(_message.Message):
     def risk_alert(self) -> Global___SessionRisk:
         """The risk reached the policy's escalation threshold: sent once a session."""
 
+    @_builtins.property
+    def losing_prospect(self) -> Global___LosingProspectAlert:
+        """A reading raised or cleared the "losing the prospect" alert; sent right
+        after that reading's analysis event.
+        """
+
     def __init__(
         self,
         *,
@@ -1241,12 +1406,13 @@ class WatchSessionResponse(_message.Message):
         audit: Global___PersonaAudit | None = ...,
         risk: Global___SessionRisk | None = ...,
         risk_alert: Global___SessionRisk | None = ...,
+        losing_prospect: Global___LosingProspectAlert | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "risk", b"risk", "risk_alert", b"risk_alert", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "losing_prospect", b"losing_prospect", "risk", b"risk", "risk_alert", b"risk_alert", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "risk", b"risk", "risk_alert", b"risk_alert", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "audit", b"audit", "event", b"event", "event_time", b"event_time", "losing_prospect", b"losing_prospect", "risk", b"risk", "risk_alert", b"risk_alert", "snapshot", b"snapshot", "suggestion", b"suggestion"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["snapshot", "analysis", "suggestion", "audit", "risk", "risk_alert"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["snapshot", "analysis", "suggestion", "audit", "risk", "risk_alert", "losing_prospect"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
