@@ -22,6 +22,16 @@ RUBRICS = {
         },
         "kinds": {"technical-interview", "incident-review", "hearing", "vendor-review"},
     },
+    "hr": {
+        "weights": {
+            "structure": 0.20,
+            "legality": 0.15,
+            "candidate_experience": 0.20,
+            "evidence": 0.30,
+            "fairness": 0.15,
+        },
+        "kinds": {"screening-call", "interview", "panel-interview"},
+    },
 }
 
 
