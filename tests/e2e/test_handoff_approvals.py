@@ -20,10 +20,11 @@ from tests.e2e import test_handoff
 from tests.e2e.test_approvals import approval_of, expire_time_of, next_in_state
 from tests.e2e.test_guardrail_checks import checks, logged  # noqa: F401 (fixture)
 from tests.e2e.test_handoff import analysed, get, start, started  # noqa: F401 (fixture)
+from tests.e2e.test_handoff_voice import round_rows
 from tests.e2e.test_preflight import LiveCall, session_under
 from tests.e2e.test_switching_rules import rule, rules, watched_call, within_a_minute  # noqa: F401 (fixture)
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import persona_under
+from tests.e2e.transcript_fixtures import new_session, persona_under, rounds_of, start_round
 
 cfo = test_handoff.cfo  # a persona to hand calls to
 HANDOFF_NEEDS_APPROVAL = policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_HANDOFF],
@@ -167,3 +168,65 @@ async def test_a_switching_rule_that_applies_itself_has_its_handoff_held_too(
     assert await current_persona(transcripts, session) != cfo.name
     watch.cancel()
     gateway.close()
+
+
+async def held_voice_call(voice_transcripts, voice_handoffs, personas, policies, voiced):
+    """A voice call of a persona whose policy holds handoffs, its live round, and a handoff to a new persona held
+    for approval: (session, first round, held handoff, new persona)."""
+    transcripts, _ = voice_transcripts
+    persona = await persona_under(personas, policies, HANDOFF_NEEDS_APPROVAL, "approval_actions")
+    dana = await voiced(display_name="Dana Ortiz")
+    session = await new_session(transcripts, persona=persona)
+    first = await start_round(transcripts, session)
+    return session, first, await started(voice_handoffs, session.name, dana), dana
+
+
+async def test_a_held_voice_handoff_moves_the_call_to_the_agent_prepared_before_the_hold_once_approved(
+        voice_transcripts, voice_handoffs, approvals, personas, policies, voiced):
+    transcripts, _ = voice_transcripts
+    session, first, handoff, dana = await held_voice_call(voice_transcripts, voice_handoffs, personas, policies,
+                                                          voiced)
+    assert (handoff.state, handoff.voice_agent.voice_round) == (hb.HANDOFF_STATE_AWAITING_APPROVAL,
+                                                                f"{session.name}/voiceRounds/2")
+    assert round_rows(await rounds_of(transcripts, session)) == [
+        (1, session.persona, first.voice_agent, "", pb.VOICE_ROUND_END_REASON_UNSPECIFIED, False)]
+
+    await approvals.ApproveApproval(approval_pb.ApproveApprovalRequest(name=handoff.approval))
+
+    going = await get(voice_handoffs, handoff.name)
+    assert (going.state, going.voice_agent) == (hb.HANDOFF_STATE_PENDING, handoff.voice_agent)
+    assert round_rows(await rounds_of(transcripts, session)) == [
+        (1, session.persona, first.voice_agent, "", pb.VOICE_ROUND_END_REASON_HANDOFF, True),
+        (2, dana, handoff.voice_agent.voice_agent, handoff.name, pb.VOICE_ROUND_END_REASON_UNSPECIFIED, False)]
+
+
+async def test_a_held_voice_handoff_whose_round_ended_meanwhile_changes_the_persona_alone_once_approved(
+        voice_transcripts, voice_handoffs, approvals, personas, policies, voiced):
+    transcripts, _ = voice_transcripts
+    session, first, handoff, dana = await held_voice_call(voice_transcripts, voice_handoffs, personas, policies,
+                                                          voiced)
+    await transcripts.EndVoiceRound(pb.EndVoiceRoundRequest(name=first.name))
+
+    await approvals.ApproveApproval(approval_pb.ApproveApprovalRequest(name=handoff.approval))
+
+    going = await get(voice_handoffs, handoff.name)
+    assert (going.state, going.HasField("voice_agent")) == (hb.HANDOFF_STATE_PENDING, False)
+    assert await current_persona(transcripts, session.name) == dana
+    assert [r.round_number for r in await rounds_of(transcripts, session)] == [1]
+
+
+async def test_a_held_voice_handoff_fails_once_approved_if_another_round_opened_meanwhile(
+        voice_transcripts, voice_handoffs, approvals, personas, policies, voiced):
+    transcripts, _ = voice_transcripts
+    session, first, handoff, _ = await held_voice_call(voice_transcripts, voice_handoffs, personas, policies, voiced)
+    await transcripts.EndVoiceRound(pb.EndVoiceRoundRequest(name=first.name))
+    await start_round(transcripts, session)
+
+    approved = (await approvals.ApproveApproval(approval_pb.ApproveApprovalRequest(name=handoff.approval))).approval
+
+    assert approved.state == approval_pb.APPROVAL_STATE_APPROVED
+    failed = await get(voice_handoffs, handoff.name)
+    assert (failed.state, failed.failure_reason) == (
+        hb.HANDOFF_STATE_FAILED, "voice round 2 opened while it awaited its approval; start it again")
+    assert await command_state(transcripts, handoff) == pb.COMMAND_STATE_REFUSED
+    assert await current_persona(transcripts, session.name) == session.persona
