@@ -90,8 +90,10 @@ async def test_a_held_handoff_waits_for_its_approval_then_goes_down_the_stream_l
     accepted = await get(handoffs, handoff.name)
     assert (accepted.state, accepted.first_sequence) == (hb.HANDOFF_STATE_ACCEPTED, 3)
     await call.close(set())
-    found = await logged(checks, session, kind=check_pb.GUARDRAIL_CHECK_KIND_APPROVAL)
-    assert [(c.decision, c.subject) for c in found] == [(check_pb.GUARDRAIL_DECISION_APPROVED, handoff.command)]
+    found = await logged(checks, session)
+    assert [(c.kind, c.decision, c.subject) for c in found] == [
+        (check_pb.GUARDRAIL_CHECK_KIND_PREFLIGHT, check_pb.GUARDRAIL_DECISION_PENDING_APPROVAL, handoff.command),
+        (check_pb.GUARDRAIL_CHECK_KIND_APPROVAL, check_pb.GUARDRAIL_DECISION_APPROVED, handoff.command)]
 
 
 async def test_a_rejected_handoff_fails_with_the_rejection_and_never_reaches_the_call(
