@@ -153,6 +153,24 @@ async def test_ending_the_session_fails_its_held_handoff_and_refuses_the_approva
     assert await command_state(transcripts, handoff) == pb.COMMAND_STATE_REFUSED
 
 
+async def test_an_applied_handoff_suggestion_is_applied_as_its_held_handoff(
+        analysed, analyses, rules, personas, policies, cfo):  # noqa: F811
+    transcripts, handoffs = analysed
+    persona = await persona_under(personas, policies, HANDOFF_NEEDS_APPROVAL, "approval_actions", "escalation_path")
+    await rules.CreateSwitchingRule(rule(from_persona=persona, to_persona=cfo.name, pattern="pricing"))
+    session, gateway, watch = await watched_call(transcripts, analyses, persona)
+    reading = (await within_a_minute(watch.read)).analysis
+    (suggested,) = [s for s in reading.suggestions if s.type == analysis_pb.SUGGESTION_TYPE_HANDOFF]
+
+    applied = (await analyses.ApplySuggestion(analysis_pb.ApplySuggestionRequest(name=suggested.name))).suggestion
+
+    (handoff,) = (await handoffs.ListHandoffs(hb.ListHandoffsRequest(parent=session))).handoffs
+    assert (applied.state, applied.command) == (analysis_pb.SUGGESTION_STATE_APPLIED, handoff.command)
+    assert handoff.state == hb.HANDOFF_STATE_AWAITING_APPROVAL
+    watch.cancel()
+    gateway.close()
+
+
 async def test_a_switching_rule_that_applies_itself_has_its_handoff_held_too(
         analysed, analyses, rules, personas, policies, cfo):  # noqa: F811
     transcripts, handoffs = analysed
