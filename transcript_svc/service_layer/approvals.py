@@ -27,7 +27,7 @@ from transcript_svc.domain.approvals import (
     approval_name,
     next_escalation,
 )
-from transcript_svc.domain.model import CommandState, CommandType, SessionState
+from transcript_svc.domain.model import CommandState, SessionState
 from transcript_svc.service_layer.handoffs import release_approved
 from transcript_svc.service_layer.ports import PersonaOwners, TranscriptUnitOfWork
 from transcript_svc.service_layer.risk import log_checks
@@ -139,9 +139,8 @@ class ApprovalDesk:
                 raise session_ended(session.resource_name)
             decided = _decided(approval, outcome, caller.subject, now, reason)
             await log_checks(uow, alerts_from, approval_check(organization, persona, decided, caller.subject, now))
-            released = outcome is ApprovalState.APPROVED and (
-                approval.action is not CommandType.HANDOFF
-                or await release_approved(uow, organization, session, approval_id, now))
+            released = outcome is ApprovalState.APPROVED and await release_approved(uow, organization, session,
+                                                                                    approval, now)
             await uow.approvals.decide(organization, decided,
                                        CommandState.PENDING if released else CommandState.REFUSED)
             if released:

@@ -23,6 +23,7 @@ from svckit.errors import (
 from svckit.identity import Principal
 from svckit.names import check_resource_id
 from svckit.usecase import Mutation, run_idempotent
+from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import (
     HANDOFF_KIND,
     SUMMARY_TURNS,
@@ -107,17 +108,18 @@ async def _take_over(uow: TranscriptUnitOfWork, organization: str, session: Sess
         await uow.announce.outbox_due()
 
 
-async def release_approved(uow: TranscriptUnitOfWork, organization: str, session: Session, command_id: str,
+async def release_approved(uow: TranscriptUnitOfWork, organization: str, session: Session, approval: Approval,
                            when: datetime) -> bool:
-    """The handoff held for the approval of ``command_id``, now approved, goes on as an allowed one does, with the
-    packet prepared before the hold: the prompt and first message rendered then, which is what was approved, and the
-    voice agent provisioned then. If the live voice round it was prepared on ended meanwhile, the call has no voice
-    to move and the persona changes alone; if another round opened meanwhile, on an agent the handoff was not
-    prepared for, the handoff fails saying so. Whether it went on; the caller holds the session's row locked and
-    sends the command."""
-    handoff = await uow.handoffs.held_by(organization, session.id, command_id)
+    """Whether the command of ``approval``, just approved, goes to the call. A handoff it held goes on as an allowed
+    one does, with the packet prepared before the hold: the prompt and first message rendered then, which is what
+    was approved, and the voice agent provisioned then. If the live voice round it was prepared on ended meanwhile,
+    the call has no voice to move and the persona changes alone; if another round opened meanwhile, on an agent the
+    handoff was not prepared for, the handoff fails saying so. The caller holds the session's row locked and sends
+    the command."""
+    handoff = (await uow.handoffs.held_by(organization, session.id, approval.id)
+               if approval.action is CommandType.HANDOFF else None)
     if handoff is None:
-        return True  # not a handoff's command
+        return True  # a command held alone: it goes as it is
     _, live_round = await uow.handoffs.pending_and_live_round(organization, session.id)
     prepared_on = handoff.voice.round_number - 1 if handoff.voice is not None else 0
     if live_round not in (prepared_on, 0):
