@@ -88,9 +88,3 @@ def preflight(action: SafetyAction, rules: ActionRules, recent: RecentCommands, 
                        f"{rules.commands_per_turn} a turn", TURN_RETRY_SECONDS)
     return None
 
-
-def refused_without_approval(action: SafetyAction, refusal: Refusal) -> Refusal:
-    """The refusal of an action the policy wants approved first but that cannot wait for an approval (a handoff
-    changes who plays the call at once): denied, naming the rule that asks for the approval."""
-    return Refusal(RefusalKind.DENIED, f"{action.name}_NEEDS_APPROVAL", refusal.rule,
-                   f"{refusal.message}, and a {action.value} cannot wait for one")

@@ -1,6 +1,7 @@
 """Every command on a live call, sent by an interviewer, applied from a suggestion or carrying a handoff, is checked
 against the persona's safety policy first: allowed, refused naming the rule, or beyond a rate limit with a delay to
-retry after. A refused command is not stored, nor is a refused handoff."""
+retry after. A refused command is not stored, nor is a refused handoff (one held for approval:
+test_handoff_approvals.py)."""
 
 from __future__ import annotations
 
@@ -167,15 +168,12 @@ async def handoffs_of(handoffs, session: str) -> list[str]:
     return [handoff.name for handoff in listed.handoffs]
 
 
-async def test_a_handoff_the_policy_refuses_or_wants_approved_is_refused_naming_the_rule_and_stores_nothing(
+async def test_a_handoff_the_policy_refuses_is_refused_naming_the_rule_and_stores_nothing(
         transcripts, handoffs, approvals, personas, policies, cfo):
     refusing = [(policy_pb.SafetyPolicy(blocked_actions=[policy_pb.SAFETY_ACTION_HANDOFF]), "blocked_actions",
                  "ACTION_BLOCKED"),
                 (policy_pb.SafetyPolicy(allowed_actions=[policy_pb.SAFETY_ACTION_CONTEXT_INJECTION]), "allowed_actions",
-                 "ACTION_NOT_ALLOWED"),
-                # A handoff changes who plays the call at once, so it cannot wait for an approval.
-                (policy_pb.SafetyPolicy(approval_actions=[policy_pb.SAFETY_ACTION_HANDOFF]), "approval_actions",
-                 "HANDOFF_NEEDS_APPROVAL")]
+                 "ACTION_NOT_ALLOWED")]
     for policy, rule, reason in refusing:
         persona = await persona_under(personas, policies, policy, rule)
         session = (await new_session(transcripts, persona=persona)).name

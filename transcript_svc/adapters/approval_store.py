@@ -10,16 +10,27 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from transcript_svc.adapters import tables as t
-from transcript_svc.domain.approvals import Approval, ApprovalState
+from transcript_svc.domain.approvals import Approval, ApprovalState, HeldHandoff
 from transcript_svc.domain.model import CommandState, CommandType
+
+_a, _h = t.approvals.c, t.handoffs.c
+# An approval of a HANDOFF holds the handoff its command carries: what it would do is read from that handoff's packet.
+_WITH_HANDOFF = t.approvals.outerjoin(t.handoffs, sa.and_(
+    _h.organization == _a.organization, _h.session_id == _a.session_id, _h.command_id == _a.id))
+_HANDOFF_COLUMNS = (_h.id.label("handoff_id"), _h.packet["from_persona"].astext.label("handoff_from"),
+                    _h.packet["accepted_persona"].astext.label("handoff_to"),
+                    _h.packet["reason"].astext.label("handoff_reason"))
 
 
 def _approval(row: Any) -> Approval:
+    handoff_id = getattr(row, "handoff_id", None)
     return Approval(
         session_id=row.session_id, id=row.id, action=CommandType(row.action), requester=row.requester, rule=row.rule,
         policy=row.policy, policy_revision=row.policy_revision, state=ApprovalState(row.state),
         create_time=row.create_time, expire_time=row.expire_time, decider=row.decider, decide_time=row.decide_time,
         decision_reason=row.decision_reason, escalated_to=row.escalated_to,
+        handoff=HeldHandoff(f"sessions/{row.session_id}/handoffs/{handoff_id}", row.handoff_from, row.handoff_to,
+                            row.handoff_reason) if handoff_id else None,
     )
 
 
@@ -42,8 +53,9 @@ class ApprovalRepository:
 
     async def get(self, organization: str, session_id: str, approval_id: str, *,
                   for_update: bool = False) -> Approval | None:
-        query = sa.select(t.approvals).where(*_key(organization, session_id, approval_id))
-        row = (await self._c.execute(query.with_for_update() if for_update else query)).first()
+        query = sa.select(t.approvals, *_HANDOFF_COLUMNS).select_from(_WITH_HANDOFF).where(
+            *_key(organization, session_id, approval_id))
+        row = (await self._c.execute(query.with_for_update(of=t.approvals) if for_update else query)).first()
         return _approval(row) if row else None
 
     async def list(self, organization: str, session_id: str | None, queue: str | None, state: str | None,
@@ -51,7 +63,7 @@ class ApprovalRepository:
         """A session's approvals, or those last escalated to ``queue``, each with its session's persona, ordered by
         (create_time, session, id) after ``after``."""
         a, s = t.approvals.c, t.sessions.c
-        query = (sa.select(t.approvals, s.persona.label("persona"))
+        query = (sa.select(t.approvals, s.persona.label("persona"), *_HANDOFF_COLUMNS).select_from(_WITH_HANDOFF)
                  .join(t.sessions, sa.and_(s.organization == a.organization, s.id == a.session_id))
                  .where(a.organization == organization).order_by(a.create_time, a.session_id, a.id).limit(limit))
         if session_id is not None:
@@ -69,7 +81,7 @@ class ApprovalRepository:
         those another replica is expiring."""
         a, s = t.approvals.c, t.sessions.c
         rows = await self._c.execute(
-            sa.select(t.approvals, s.persona.label("persona"))
+            sa.select(t.approvals, s.persona.label("persona"), *_HANDOFF_COLUMNS).select_from(_WITH_HANDOFF)
             .join(t.sessions, sa.and_(s.organization == a.organization, s.id == a.session_id))
             .where(a.state == ApprovalState.PENDING.value, a.expire_time <= now)
             .order_by(a.expire_time).limit(limit).with_for_update(of=t.approvals, skip_locked=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -15,7 +16,7 @@ from svckit.records import from_record, to_record
 from transcript_svc.adapters import tables as t
 from transcript_svc.adapters.channels import STREAMS_CHANNEL
 from transcript_svc.adapters.voice_round_store import live_round, voice_round_of
-from transcript_svc.domain.handoff import Handoff, HandoffState
+from transcript_svc.domain.handoff import UNSETTLED_STATES, Handoff, HandoffState
 from transcript_svc.domain.model import (
     Command,
     CommandSource,
@@ -306,9 +307,10 @@ def _handoff(row: Any) -> Handoff:
 
 
 def _pending_handoff(organization: str, session_id: str) -> sa.ScalarSelect[Any]:
-    """The id of the session's handoff waiting for the gateway, if any."""
+    """The id of the session's handoff waiting for the gateway or for its approval, if any."""
     return sa.select(t.handoffs.c.id).where(
-        *_child_of(t.handoffs, organization, session_id), t.handoffs.c.state == HandoffState.PENDING.value
+        *_child_of(t.handoffs, organization, session_id),
+        t.handoffs.c.state.in_([state.value for state in UNSETTLED_STATES]),
     ).limit(1).scalar_subquery()
 
 
@@ -316,15 +318,18 @@ def _pending_handoff(organization: str, session_id: str) -> sa.ScalarSelect[Any]
 _HANDOFF_COLUMNS = ("session_id", "id", "state", "command_id", "first_sequence", "create_time", "update_time")
 
 
+def _packet(handoff: Handoff) -> dict[str, Any]:
+    return {key: value for key, value in to_record(handoff).items() if key not in _HANDOFF_COLUMNS}
+
+
 class HandoffRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
     async def add(self, organization: str, handoff: Handoff, carried_by: Command | None = None) -> bool:
-        packet = {key: value for key, value in to_record(handoff).items() if key not in _HANDOFF_COLUMNS}
         statement = insert(t.handoffs).values(
             organization=organization, session_id=handoff.session_id, id=handoff.id, state=handoff.state.value,
-            command_id=handoff.command_id, packet=packet, first_sequence=0, create_time=handoff.create_time,
+            command_id=handoff.command_id, packet=_packet(handoff), first_sequence=0, create_time=handoff.create_time,
             update_time=handoff.update_time).on_conflict_do_nothing().returning(t.handoffs.c.id)
         if carried_by is not None:  # stored by the same statement, whatever it returns
             statement = statement.add_cte(_command_insert(organization, carried_by).cte("carrying_command"))
@@ -334,6 +339,33 @@ class HandoffRepository:
         row = (await self._c.execute(sa.select(t.handoffs).where(
             *_child_of(t.handoffs, organization, session_id), t.handoffs.c.id == handoff_id))).first()
         return _handoff(row) if row else None
+
+    async def held_by(self, organization: str, session_id: str, command_id: str) -> Handoff | None:
+        """The handoff awaiting the approval of its command ``command_id``, if any."""
+        h = t.handoffs.c
+        row = (await self._c.execute(sa.select(t.handoffs).where(
+            *_child_of(t.handoffs, organization, session_id), h.command_id == command_id,
+            h.state == HandoffState.AWAITING_APPROVAL.value))).first()
+        return _handoff(row) if row else None
+
+    async def settle(self, organization: str, handoff: Handoff) -> None:
+        """Stores what the decision of its approval made of a held handoff, in its row and in the copy its command
+        carries to the gateway."""
+        h, c = t.handoffs.c, t.commands.c
+        await self._c.execute(t.handoffs.update().where(
+            *_child_of(t.handoffs, organization, handoff.session_id), h.id == handoff.id,
+        ).values(state=handoff.state.value, packet=_packet(handoff), update_time=handoff.update_time))
+        await self._c.execute(t.commands.update().where(
+            *_child_of(t.commands, organization, handoff.session_id), c.id == handoff.command_id,
+        ).values(handoff=to_record(handoff)))
+
+    async def fail_held(self, organization: str, session_id: str, command_id: str, reason: str,
+                        when: datetime) -> None:
+        """The handoff awaiting the approval of its command ``command_id``, if any, failed for ``reason``."""
+        handoff = await self.held_by(organization, session_id, command_id)
+        if handoff is not None:
+            await self.settle(organization, dataclasses.replace(handoff, state=HandoffState.FAILED,
+                                                                failure_reason=reason, update_time=when))
 
     async def list(self, organization: str, session_id: str) -> list[Handoff]:
         rows = await self._c.execute(sa.select(t.handoffs).where(

@@ -26,6 +26,16 @@ class ApprovalState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class HeldHandoff:
+    """What a handoff waiting for an approval would do."""
+
+    handoff: str  # its resource name
+    from_persona: str
+    to_persona: str  # the persona that takes the call once approved
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Approval:
     session_id: str
     id: str  # the command's id
@@ -41,6 +51,7 @@ class Approval:
     decide_time: datetime | None = None
     decision_reason: str = ""
     escalated_to: str = ""
+    handoff: HeldHandoff | None = None  # set when the action is a HANDOFF
 
     @property
     def resource_name(self) -> str:
@@ -64,6 +75,15 @@ def held_for_approval(command: Command, rule: str, policy: str, policy_revision:
         create_time=command.create_time, expire_time=command.create_time + ttl)
     held = dataclasses.replace(command, state=CommandState.AWAITING_APPROVAL, approval=approval.resource_name)
     return held, approval
+
+
+def why_not_approved(approval: Approval) -> str:
+    """Why the action an approval held was not taken (rejected, expired, or refused as its session ended)."""
+    if approval.state is ApprovalState.EXPIRED:
+        return "its approval expired: nobody decided it at any step of the escalation path"
+    by = f" by {approval.decider}" if approval.decider else ""
+    said = f": {approval.decision_reason}" if approval.decision_reason else ""
+    return f"its approval was {approval.state.value}{by}{said}"
 
 
 def next_escalation(path: tuple[str, ...], current: str) -> str:

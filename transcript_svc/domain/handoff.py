@@ -30,6 +30,11 @@ class HandoffState(StrEnum):
     ACCEPTED = "accepted"
     COMPLETED = "completed"
     FAILED = "failed"
+    AWAITING_APPROVAL = "awaiting_approval"  # held by the safety policy: nothing sent, the persona unchanged
+
+
+# A handoff that blocks another from starting: not yet accepted by the gateway, or not yet approved.
+UNSETTLED_STATES = (HandoffState.PENDING, HandoffState.AWAITING_APPROVAL)
 
 
 class PendingActionKind(StrEnum):
@@ -77,6 +82,7 @@ class Handoff:
     first_sequence: int = 0
     voice: HandoffVoice | None = None  # None when the session had no live voice round
     failure_reason: str = ""
+    approval: str = ""  # the approval it waits, or waited, for; '' when the policy let it through at once
 
     @property
     def resource_name(self) -> str:

@@ -45,6 +45,9 @@ def approval_message(approval: Approval) -> pb.Approval:
         create_time=timestamp(approval.create_time), expire_time=timestamp(approval.expire_time),
         decider=approval.decider, decide_time=timestamp(approval.decide_time),
         decision_reason=approval.decision_reason, escalated_to=approval.escalated_to,
+        handoff=pb.HeldHandoff(handoff=approval.handoff.handoff, from_persona=approval.handoff.from_persona,
+                               to_persona=approval.handoff.to_persona, reason=approval.handoff.reason)
+        if approval.handoff else None,
     )
 
 

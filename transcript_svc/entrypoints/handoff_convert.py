@@ -8,7 +8,8 @@ from svckit.times import timestamp
 from transcript_svc.domain.handoff import Handoff, HandoffRequest, HandoffState, HandoffVoice, PendingActionKind
 
 _STATES = {HandoffState.PENDING: pb.HANDOFF_STATE_PENDING, HandoffState.ACCEPTED: pb.HANDOFF_STATE_ACCEPTED,
-           HandoffState.COMPLETED: pb.HANDOFF_STATE_COMPLETED, HandoffState.FAILED: pb.HANDOFF_STATE_FAILED}
+           HandoffState.COMPLETED: pb.HANDOFF_STATE_COMPLETED, HandoffState.FAILED: pb.HANDOFF_STATE_FAILED,
+           HandoffState.AWAITING_APPROVAL: pb.HANDOFF_STATE_AWAITING_APPROVAL}
 _ACTION_KINDS = {PendingActionKind.COMMAND: pb.PENDING_ACTION_KIND_COMMAND,
                  PendingActionKind.COMMITMENT: pb.PENDING_ACTION_KIND_COMMITMENT}
 
@@ -41,6 +42,7 @@ def handoff_message(handoff: Handoff) -> pb.Handoff:
         update_time=timestamp(handoff.update_time),
         voice_agent=_voice_agent_message(handoff.session_id, handoff.voice) if handoff.voice else None,
         failure_reason=handoff.failure_reason,
+        approval=handoff.approval,
     )
 
 

@@ -28,10 +28,16 @@ from transcript_svc.domain.approvals import (
     next_escalation,
 )
 from transcript_svc.domain.model import CommandState, SessionState
+from transcript_svc.service_layer.handoffs import release_approved
 from transcript_svc.service_layer.ports import PersonaOwners, TranscriptUnitOfWork
 from transcript_svc.service_layer.risk import log_checks
 from transcript_svc.service_layer.safety import APPROVALS, SafetyPolicies
-from transcript_svc.service_layer.transcripts import check_may_read, session_ended, session_not_found
+from transcript_svc.service_layer.transcripts import (
+    check_may_read,
+    fail_held_handoff,
+    session_ended,
+    session_not_found,
+)
 
 log = logging.getLogger("transcript.approvals")
 
@@ -123,20 +129,24 @@ class ApprovalDesk:
         alerts_from = alert_score((await self._policies.in_force(organization, persona)).escalation_threshold)
         now = _now()
         async with self.uow() as uow:
+            # The session first, as commands, handoffs and its end lock it: an approved handoff changes it.
+            session = await uow.sessions.get(organization, session_id, for_update=True)
             approval = await uow.approvals.get(organization, session_id, approval_id, for_update=True)
-            if approval is None:
+            if session is None or approval is None:
                 raise NotFound(approval_name(session_id, approval_id), reason="APPROVAL_NOT_FOUND")
             _check_pending(approval, now)
-            session = await uow.sessions.get(organization, session_id)
-            if outcome is ApprovalState.APPROVED and session is not None and session.state is SessionState.ENDED:
+            if outcome is ApprovalState.APPROVED and session.state is SessionState.ENDED:
                 raise session_ended(session.resource_name)
             decided = _decided(approval, outcome, caller.subject, now, reason)
             await log_checks(uow, alerts_from, approval_check(organization, persona, decided, caller.subject, now))
-            if outcome is ApprovalState.APPROVED:
-                await uow.approvals.decide(organization, decided, CommandState.PENDING)
+            released = outcome is ApprovalState.APPROVED and await release_approved(uow, organization, session,
+                                                                                    approval, now)
+            await uow.approvals.decide(organization, decided,
+                                       CommandState.PENDING if released else CommandState.REFUSED)
+            if released:
                 await uow.announce.command_sent(organization, session_id, approval_id)
-            else:
-                await uow.approvals.decide(organization, decided, CommandState.REFUSED)
+            elif outcome is not ApprovalState.APPROVED:
+                await fail_held_handoff(uow, organization, decided)
             await uow.announce.approval_changed(organization, session_id, approval_id)
             await uow.commit()
         APPROVALS.labels(outcome.value).inc()
@@ -180,6 +190,7 @@ class ApprovalDesk:
                 else:
                     expired = _decided(approval, ApprovalState.EXPIRED, "", now, "")
                     await uow.approvals.decide(organization, expired, CommandState.REFUSED)
+                    await fail_held_handoff(uow, organization, expired)
                     await log_checks(uow, alerts_from, approval_check(organization, persona, expired, "", now))
                 APPROVALS.labels("escalated" if step else ApprovalState.EXPIRED.value).inc()
                 await uow.announce.approval_changed(organization, approval.session_id, approval.id)

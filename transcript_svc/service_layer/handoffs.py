@@ -23,6 +23,7 @@ from svckit.errors import (
 from svckit.identity import Principal
 from svckit.names import check_resource_id
 from svckit.usecase import Mutation, run_idempotent
+from transcript_svc.domain.approvals import Approval
 from transcript_svc.domain.handoff import (
     HANDOFF_KIND,
     SUMMARY_TURNS,
@@ -87,8 +88,50 @@ def _check_may_hand_over(session: Session, to_persona: str, pending: str | None)
                               reason="HANDOFF_TO_SAME_PERSONA")
     if pending is not None:
         handoff = f"{session.resource_name}/handoffs/{pending}"
-        raise FailedPrecondition(f"{handoff} is still waiting for the gateway; start another once it is accepted",
+        raise FailedPrecondition(f"{handoff} is still pending (waiting for the gateway or for its approval); start "
+                                 "another once it is accepted or has failed",
                                  reason="HANDOFF_PENDING", metadata={"field": "parent", "handoff": handoff})
+
+
+async def _take_over(uow: TranscriptUnitOfWork, organization: str, session: Session, handoff: Handoff,
+                     when: datetime) -> None:
+    """The new persona takes the call: its voice round opens if the handoff moves a voice call, the session's
+    persona changes, and the call's watchers get a reading. The session's row is locked by the caller."""
+    if handoff.voice is not None:  # the live round's call moves to the new agent, in the next round
+        await uow.voice_rounds.end_live(organization, session.id, when, RoundEndReason.HANDOFF)
+        await open_round(uow, organization, session.id, handoff.accepted_persona, handoff.voice.grant,
+                         handoff.resource_name)
+    await uow.sessions.hand_over(dataclasses.replace(
+        session, current_persona=handoff.accepted_persona, revision=session.revision + 1, update_time=when))
+    if session.last_sequence:  # the watchers get a reading as the new persona takes over
+        await uow.outbox.enqueue(organization, session.id, HANDOFF_KIND, session.last_sequence)
+        await uow.announce.outbox_due()
+
+
+async def release_approved(uow: TranscriptUnitOfWork, organization: str, session: Session, approval: Approval,
+                           when: datetime) -> bool:
+    """Whether the command of ``approval``, just approved, goes to the call. A handoff it held goes on as an allowed
+    one does, with the packet prepared before the hold: the prompt and first message rendered then, which is what
+    was approved, and the voice agent provisioned then. If the live voice round it was prepared on ended meanwhile,
+    the call has no voice to move and the persona changes alone; if another round opened meanwhile, on an agent the
+    handoff was not prepared for, the handoff fails saying so. The caller holds the session's row locked and sends
+    the command."""
+    handoff = (await uow.handoffs.held_by(organization, session.id, approval.id)
+               if approval.action is CommandType.HANDOFF else None)
+    if handoff is None:
+        return True  # a command held alone: it goes as it is
+    _, live_round = await uow.handoffs.pending_and_live_round(organization, session.id)
+    prepared_on = handoff.voice.round_number - 1 if handoff.voice is not None else 0
+    if live_round not in (prepared_on, 0):
+        await uow.handoffs.settle(organization, dataclasses.replace(
+            handoff, state=HandoffState.FAILED, update_time=when,
+            failure_reason=f"voice round {live_round} opened while it awaited its approval; start it again"))
+        return False
+    released = dataclasses.replace(handoff, state=HandoffState.PENDING, update_time=when,
+                                   voice=handoff.voice if live_round else None)
+    await uow.handoffs.settle(organization, released)
+    await _take_over(uow, organization, session, released, when)
+    return True
 
 
 class Handoffs:
@@ -148,24 +191,23 @@ class Handoffs:
                 raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
                               "CONCURRENT_CHANGE")
             handoff, command = prepared
-            # Never held for approval: a handoff the policy wants approved first is refused.
-            _, check = await self._commands.preflight(uow, organization, current, command,
-                                                      mutation.caller.principal.subject)
+            approval, check = await self._commands.preflight(uow, organization, current, command,
+                                                             mutation.caller.principal.subject)
+            if approval is not None:  # held with its packet, nothing sent, until a person decides
+                held, waiting_for = approval
+                handoff = dataclasses.replace(handoff, state=HandoffState.AWAITING_APPROVAL,
+                                              approval=waiting_for.resource_name)
+                command = dataclasses.replace(held, handoff=handoff)
             if not await uow.handoffs.add(organization, handoff, carried_by=command):
                 raise InvalidArgument(FieldViolation("handoff_id", f"{handoff.resource_name} already exists"),
                                       reason="HANDOFF_EXISTS")
-            await uow.guardrail_checks.add(check)  # logged with the handoff it let through
-            if handoff.voice is not None:  # the live round's call moves to the new agent, in the next round
-                await uow.voice_rounds.end_live(organization, session_id, handoff.create_time, RoundEndReason.HANDOFF)
-                await open_round(uow, organization, session_id, handoff.accepted_persona, handoff.voice.grant,
-                                 handoff.resource_name)
-            await uow.sessions.hand_over(dataclasses.replace(
-                current, current_persona=handoff.accepted_persona, revision=current.revision + 1,
-                update_time=handoff.create_time))
+            await uow.guardrail_checks.add(check)  # logged with the handoff it let through or held
+            if approval is not None:
+                await uow.approvals.add(organization, waiting_for)
+                await uow.announce.approval_changed(organization, session_id, waiting_for.id)
+                return handoff
+            await _take_over(uow, organization, current, handoff, handoff.create_time)
             await uow.announce.command_sent(organization, session_id, command.id)
-            if current.last_sequence:  # the watchers get a reading as the new persona takes over
-                await uow.outbox.enqueue(organization, session_id, HANDOFF_KIND, current.last_sequence)
-                await uow.announce.outbox_due()
             return handoff
 
         try:
@@ -174,7 +216,7 @@ class Handoffs:
                 await uow.commit()
         except PreflightRefused as refused:
             await self._commands.log_refusal(refused)
-        if prepared is not None and started is prepared[0]:
+        if prepared is not None and started.command_id == prepared[0].command_id:  # started now, not a retry's
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
                                     else "fallback").inc()
         return started

@@ -138,8 +138,22 @@ class Handoffs(Protocol):
         ...
 
     async def pending_and_live_round(self, organization: str, session_id: str) -> tuple[str | None, int]:
-        """The id of the session's handoff waiting for the gateway (None if none) and the number of its live voice
-        round (0 if none), in one read."""
+        """The id of the session's handoff waiting for the gateway or for its approval (None if none) and the number
+        of its live voice round (0 if none), in one read."""
+        ...
+
+    async def held_by(self, organization: str, session_id: str, command_id: str) -> Handoff | None:
+        """The handoff awaiting the approval of its command ``command_id``, if any."""
+        ...
+
+    async def fail_held(self, organization: str, session_id: str, command_id: str, reason: str,
+                        when: datetime) -> None:
+        """The handoff awaiting the approval of its command ``command_id``, if any, failed for ``reason``."""
+        ...
+
+    async def settle(self, organization: str, handoff: Handoff) -> None:
+        """Stores the state, packet and time of a handoff that was held for approval, and the copy of it its
+        command carries."""
         ...
 
     async def accept(self, organization: str, session_id: str, command_id: str, when: datetime) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight, refused_without_approval
+from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
 from guardrails.check_log import CheckScope, GuardrailCheck, preflight_finding
 from guardrails.risk import alert_score, at_risk
 from svckit.errors import (
@@ -35,6 +35,7 @@ from transcript_svc.domain.approvals import (
     ApprovalState,
     approval_check,
     held_for_approval,
+    why_not_approved,
 )
 from transcript_svc.domain.model import (
     DEFAULT_ANALYSIS_INTERVAL,
@@ -88,6 +89,15 @@ def command_input(command: Command) -> str:
     """What the check log keeps of a command: its action and what it says."""
     said = command.text or command.label or (str(command.new_difficulty) if command.new_difficulty else "")
     return f"{command.type.name}: {said}" if said else command.type.name
+
+
+async def fail_held_handoff(uow: TranscriptUnitOfWork, organization: str, approval: Approval) -> None:
+    """The handoff held for an approval that was not given (rejected, expired, refused as its session ended), if
+    any, fails saying why. An escalation step naming another persona names who may decide, not who takes the call:
+    past the path's last step the handoff fails like any held command."""
+    if approval.action is CommandType.HANDOFF:
+        await uow.handoffs.fail_held(organization, approval.session_id, approval.id, why_not_approved(approval),
+                                     approval.decide_time or _now())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +268,7 @@ class Transcripts:
                                                             mutation.caller.principal.subject, now)
                                              for approval in refused))
             for approval in refused:
+                await fail_held_handoff(uow, organization, approval)
                 await uow.announce.approval_changed(organization, session_id, approval.id)
             APPROVALS.labels(ApprovalState.REFUSED.value).inc(len(refused))
             await uow.voice_rounds.end_live(organization, session_id, now, RoundEndReason.SESSION_ENDED)
@@ -416,16 +427,14 @@ class Transcripts:
     async def preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
                         requester: str) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
         """Refuses the command (``PreflightRefused``) if the persona's safety policy does not let it be taken now;
-        if the policy wants a person's approval first, the command as held and the approval it waits for (a HANDOFF
-        is never held: it is refused instead). With the check to log. Called with the session's row locked, so the
+        if the policy wants a person's approval first, the command as held and the approval it waits for. With the
+        check to log. Called with the session's row locked, so the
         commands of a session are counted against its limits one at a time."""
         started = time.perf_counter()
         policy = await self._policies.in_force(organization, session.persona)
         action = SafetyAction[command.type.name]
         recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
         refusal = preflight(action, policy.actions, recent, command.create_time)
-        if refusal is not None and refusal.kind is RefusalKind.APPROVAL_REQUIRED and action is SafetyAction.HANDOFF:
-            refusal = refused_without_approval(action, refusal)
         PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
         check = CheckScope(organization, session.id, session.persona, policy.name, policy.revision, requester).record(
             preflight_finding(refusal), command_input(command), command.resource_name, command.create_time)

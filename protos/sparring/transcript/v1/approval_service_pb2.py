@@ -26,37 +26,39 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sparring.transcript.v1 import transcript_service_pb2 as sparring_dot_transcript_dot_v1_dot_transcript__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-sparring/transcript/v1/approval_service.proto\x12\x16sparring.transcript.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a/sparring/transcript/v1/transcript_service.proto\"\xb1\x03\n\x08\x41pproval\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x01(\t\x12\x33\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32#.sparring.transcript.v1.CommandType\x12\x11\n\trequester\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x17\n\x0fpolicy_revision\x18\x07 \x01(\x03\x12\x34\n\x05state\x18\x08 \x01(\x0e\x32%.sparring.transcript.v1.ApprovalState\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65\x63ider\x18\x0b \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64\x65\x63ision_reason\x18\r \x01(\t\x12\x14\n\x0c\x65scalated_to\x18\x0e \x01(\t\"\"\n\x12GetApprovalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"I\n\x13GetApprovalResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval\"\x83\x01\n\x14ListApprovalsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.sparring.transcript.v1.ApprovalState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x15ListApprovalsResponse\x12\x33\n\tapprovals\x18\x01 \x03(\x0b\x32 .sparring.transcript.v1.Approval\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x15WatchApprovalsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"L\n\x16WatchApprovalsResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval\"&\n\x16\x41pproveApprovalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x17\x41pproveApprovalResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval\"5\n\x15RejectApprovalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"L\n\x16RejectApprovalResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval*\xbe\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n\x17\x41PPROVAL_STATE_REJECTED\x10\x03\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x04\x12\x1b\n\x16\x41PPROVAL_STATE_REFUSED\x10\x8e\x01\x32\xbf\x04\n\x0f\x41pprovalService\x12\x66\n\x0bGetApproval\x12*.sparring.transcript.v1.GetApprovalRequest\x1a+.sparring.transcript.v1.GetApprovalResponse\x12l\n\rListApprovals\x12,.sparring.transcript.v1.ListApprovalsRequest\x1a-.sparring.transcript.v1.ListApprovalsResponse\x12q\n\x0eWatchApprovals\x12-.sparring.transcript.v1.WatchApprovalsRequest\x1a..sparring.transcript.v1.WatchApprovalsResponse0\x01\x12r\n\x0f\x41pproveApproval\x12..sparring.transcript.v1.ApproveApprovalRequest\x1a/.sparring.transcript.v1.ApproveApprovalResponse\x12o\n\x0eRejectApproval\x12-.sparring.transcript.v1.RejectApprovalRequest\x1a..sparring.transcript.v1.RejectApprovalResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-sparring/transcript/v1/approval_service.proto\x12\x16sparring.transcript.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a/sparring/transcript/v1/transcript_service.proto\"\xe8\x03\n\x08\x41pproval\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x01(\t\x12\x33\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32#.sparring.transcript.v1.CommandType\x12\x11\n\trequester\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x17\n\x0fpolicy_revision\x18\x07 \x01(\x03\x12\x34\n\x05state\x18\x08 \x01(\x0e\x32%.sparring.transcript.v1.ApprovalState\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65\x63ider\x18\x0b \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64\x65\x63ision_reason\x18\r \x01(\t\x12\x14\n\x0c\x65scalated_to\x18\x0e \x01(\t\x12\x35\n\x07handoff\x18\xc8\x01 \x01(\x0b\x32#.sparring.transcript.v1.HeldHandoff\"X\n\x0bHeldHandoff\x12\x0f\n\x07handoff\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_persona\x18\x02 \x01(\t\x12\x12\n\nto_persona\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\"\n\x12GetApprovalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"I\n\x13GetApprovalResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval\"\x83\x01\n\x14ListApprovalsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.sparring.transcript.v1.ApprovalState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x15ListApprovalsResponse\x12\x33\n\tapprovals\x18\x01 \x03(\x0b\x32 .sparring.transcript.v1.Approval\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x15WatchApprovalsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"L\n\x16WatchApprovalsResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval\"&\n\x16\x41pproveApprovalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x17\x41pproveApprovalResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval\"5\n\x15RejectApprovalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"L\n\x16RejectApprovalResponse\x12\x32\n\x08\x61pproval\x18\x01 \x01(\x0b\x32 .sparring.transcript.v1.Approval*\xbe\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n\x17\x41PPROVAL_STATE_REJECTED\x10\x03\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x04\x12\x1b\n\x16\x41PPROVAL_STATE_REFUSED\x10\x8e\x01\x32\xbf\x04\n\x0f\x41pprovalService\x12\x66\n\x0bGetApproval\x12*.sparring.transcript.v1.GetApprovalRequest\x1a+.sparring.transcript.v1.GetApprovalResponse\x12l\n\rListApprovals\x12,.sparring.transcript.v1.ListApprovalsRequest\x1a-.sparring.transcript.v1.ListApprovalsResponse\x12q\n\x0eWatchApprovals\x12-.sparring.transcript.v1.WatchApprovalsRequest\x1a..sparring.transcript.v1.WatchApprovalsResponse0\x01\x12r\n\x0f\x41pproveApproval\x12..sparring.transcript.v1.ApproveApprovalRequest\x1a/.sparring.transcript.v1.ApproveApprovalResponse\x12o\n\x0eRejectApproval\x12-.sparring.transcript.v1.RejectApprovalRequest\x1a..sparring.transcript.v1.RejectApprovalResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sparring.transcript.v1.approval_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_APPROVALSTATE']._serialized_start=1311
-  _globals['_APPROVALSTATE']._serialized_end=1501
+  _globals['_APPROVALSTATE']._serialized_start=1456
+  _globals['_APPROVALSTATE']._serialized_end=1646
   _globals['_APPROVAL']._serialized_start=156
-  _globals['_APPROVAL']._serialized_end=589
-  _globals['_GETAPPROVALREQUEST']._serialized_start=591
-  _globals['_GETAPPROVALREQUEST']._serialized_end=625
-  _globals['_GETAPPROVALRESPONSE']._serialized_start=627
-  _globals['_GETAPPROVALRESPONSE']._serialized_end=700
-  _globals['_LISTAPPROVALSREQUEST']._serialized_start=703
-  _globals['_LISTAPPROVALSREQUEST']._serialized_end=834
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=836
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=937
-  _globals['_WATCHAPPROVALSREQUEST']._serialized_start=939
-  _globals['_WATCHAPPROVALSREQUEST']._serialized_end=978
-  _globals['_WATCHAPPROVALSRESPONSE']._serialized_start=980
-  _globals['_WATCHAPPROVALSRESPONSE']._serialized_end=1056
-  _globals['_APPROVEAPPROVALREQUEST']._serialized_start=1058
-  _globals['_APPROVEAPPROVALREQUEST']._serialized_end=1096
-  _globals['_APPROVEAPPROVALRESPONSE']._serialized_start=1098
-  _globals['_APPROVEAPPROVALRESPONSE']._serialized_end=1175
-  _globals['_REJECTAPPROVALREQUEST']._serialized_start=1177
-  _globals['_REJECTAPPROVALREQUEST']._serialized_end=1230
-  _globals['_REJECTAPPROVALRESPONSE']._serialized_start=1232
-  _globals['_REJECTAPPROVALRESPONSE']._serialized_end=1308
-  _globals['_APPROVALSERVICE']._serialized_start=1504
-  _globals['_APPROVALSERVICE']._serialized_end=2079
+  _globals['_APPROVAL']._serialized_end=644
+  _globals['_HELDHANDOFF']._serialized_start=646
+  _globals['_HELDHANDOFF']._serialized_end=734
+  _globals['_GETAPPROVALREQUEST']._serialized_start=736
+  _globals['_GETAPPROVALREQUEST']._serialized_end=770
+  _globals['_GETAPPROVALRESPONSE']._serialized_start=772
+  _globals['_GETAPPROVALRESPONSE']._serialized_end=845
+  _globals['_LISTAPPROVALSREQUEST']._serialized_start=848
+  _globals['_LISTAPPROVALSREQUEST']._serialized_end=979
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=981
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=1082
+  _globals['_WATCHAPPROVALSREQUEST']._serialized_start=1084
+  _globals['_WATCHAPPROVALSREQUEST']._serialized_end=1123
+  _globals['_WATCHAPPROVALSRESPONSE']._serialized_start=1125
+  _globals['_WATCHAPPROVALSRESPONSE']._serialized_end=1201
+  _globals['_APPROVEAPPROVALREQUEST']._serialized_start=1203
+  _globals['_APPROVEAPPROVALREQUEST']._serialized_end=1241
+  _globals['_APPROVEAPPROVALRESPONSE']._serialized_start=1243
+  _globals['_APPROVEAPPROVALRESPONSE']._serialized_end=1320
+  _globals['_REJECTAPPROVALREQUEST']._serialized_start=1322
+  _globals['_REJECTAPPROVALREQUEST']._serialized_end=1375
+  _globals['_REJECTAPPROVALRESPONSE']._serialized_start=1377
+  _globals['_REJECTAPPROVALRESPONSE']._serialized_end=1453
+  _globals['_APPROVALSERVICE']._serialized_start=1649
+  _globals['_APPROVALSERVICE']._serialized_end=2224
 # @@protoc_insertion_point(module_scope)

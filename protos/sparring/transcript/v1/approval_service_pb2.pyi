@@ -70,6 +70,7 @@ class Approval(_message.Message):
     DECIDE_TIME_FIELD_NUMBER: _builtins.int
     DECISION_REASON_FIELD_NUMBER: _builtins.int
     ESCALATED_TO_FIELD_NUMBER: _builtins.int
+    HANDOFF_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"sessions/{session_id}/approvals/{command_id}"."""
     command: _builtins.str
@@ -96,6 +97,10 @@ class Approval(_message.Message):
     def expire_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def decide_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def handoff(self) -> Global___HeldHandoff:
+        """What a HANDOFF waiting for this approval would do; unset for other actions."""
+
     def __init__(
         self,
         *,
@@ -113,14 +118,51 @@ class Approval(_message.Message):
         decide_time: _timestamp_pb2.Timestamp | None = ...,
         decision_reason: _builtins.str = ...,
         escalated_to: _builtins.str = ...,
+        handoff: Global___HeldHandoff | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decide_time", b"decide_time", "expire_time", b"expire_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decide_time", b"decide_time", "expire_time", b"expire_time", "handoff", b"handoff"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "command", b"command", "create_time", b"create_time", "decide_time", b"decide_time", "decider", b"decider", "decision_reason", b"decision_reason", "escalated_to", b"escalated_to", "expire_time", b"expire_time", "name", b"name", "policy", b"policy", "policy_revision", b"policy_revision", "requester", b"requester", "rule", b"rule", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "command", b"command", "create_time", b"create_time", "decide_time", b"decide_time", "decider", b"decider", "decision_reason", b"decision_reason", "escalated_to", b"escalated_to", "expire_time", b"expire_time", "handoff", b"handoff", "name", b"name", "policy", b"policy", "policy_revision", b"policy_revision", "requester", b"requester", "rule", b"rule", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Approval: _TypeAlias = Approval  # noqa: Y015
+
+@_typing.final
+class HeldHandoff(_message.Message):
+    """A handoff held for an approval: who would hand the call to whom, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HANDOFF_FIELD_NUMBER: _builtins.int
+    FROM_PERSONA_FIELD_NUMBER: _builtins.int
+    TO_PERSONA_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    handoff: _builtins.str
+    """"sessions/{session_id}/handoffs/{handoff_id}"."""
+    from_persona: _builtins.str
+    """The persona playing the call."""
+    to_persona: _builtins.str
+    """The persona that takes the call once approved: the one asked for, or the
+    first usable of its fallbacks.
+    """
+    reason: _builtins.str
+    """Why the call would be handed over."""
+    def __init__(
+        self,
+        *,
+        handoff: _builtins.str = ...,
+        from_persona: _builtins.str = ...,
+        to_persona: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_persona", b"from_persona", "handoff", b"handoff", "reason", b"reason", "to_persona", b"to_persona"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeldHandoff: _TypeAlias = HeldHandoff  # noqa: Y015
 
 @_typing.final
 class GetApprovalRequest(_message.Message):

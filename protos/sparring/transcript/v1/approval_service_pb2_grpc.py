@@ -31,7 +31,9 @@ class ApprovalServiceStub:
     an approval of the same id; approving it sends the command to the live call,
     rejecting it (or leaving it to expire) makes the command REFUSED. An approval
     nobody decides in time is handed to each step of the policy's escalation_path in
-    turn (each with a new expire_time), and expires after the last.
+    turn (each with a new expire_time), and expires after the last. A handoff
+    (HandoffService) the policy holds waits the same way: its approval names it
+    (Approval.handoff); approved, the handoff goes on; otherwise it is FAILED.
     """
 
     def __init__(self, channel):
@@ -73,7 +75,9 @@ class ApprovalServiceServicer:
     an approval of the same id; approving it sends the command to the live call,
     rejecting it (or leaving it to expire) makes the command REFUSED. An approval
     nobody decides in time is handed to each step of the policy's escalation_path in
-    turn (each with a new expire_time), and expires after the last.
+    turn (each with a new expire_time), and expires after the last. A handoff
+    (HandoffService) the policy holds waits the same way: its approval names it
+    (Approval.handoff); approved, the handoff goes on; otherwise it is FAILED.
     """
 
     def GetApproval(self, request, context):
@@ -157,7 +161,9 @@ class ApprovalService:
     an approval of the same id; approving it sends the command to the live call,
     rejecting it (or leaving it to expire) makes the command REFUSED. An approval
     nobody decides in time is handed to each step of the policy's escalation_path in
-    turn (each with a new expire_time), and expires after the last.
+    turn (each with a new expire_time), and expires after the last. A handoff
+    (HandoffService) the policy holds waits the same way: its approval names it
+    (Approval.handoff); approved, the handoff goes on; otherwise it is FAILED.
     """
 
     @staticmethod

@@ -32,7 +32,9 @@ class ApprovalServiceStub:
     an approval of the same id; approving it sends the command to the live call,
     rejecting it (or leaving it to expire) makes the command REFUSED. An approval
     nobody decides in time is handed to each step of the policy's escalation_path in
-    turn (each with a new expire_time), and expires after the last.
+    turn (each with a new expire_time), and expires after the last. A handoff
+    (HandoffService) the policy holds waits the same way: its approval names it
+    (Approval.handoff); approved, the handoff goes on; otherwise it is FAILED.
     """
 
     @_typing.overload
@@ -63,7 +65,9 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     an approval of the same id; approving it sends the command to the live call,
     rejecting it (or leaving it to expire) makes the command REFUSED. An approval
     nobody decides in time is handed to each step of the policy's escalation_path in
-    turn (each with a new expire_time), and expires after the last.
+    turn (each with a new expire_time), and expires after the last. A handoff
+    (HandoffService) the policy holds waits the same way: its approval names it
+    (Approval.handoff); approved, the handoff goes on; otherwise it is FAILED.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -90,7 +94,9 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
     an approval of the same id; approving it sends the command to the live call,
     rejecting it (or leaving it to expire) makes the command REFUSED. An approval
     nobody decides in time is handed to each step of the policy's escalation_path in
-    turn (each with a new expire_time), and expires after the last.
+    turn (each with a new expire_time), and expires after the last. A handoff
+    (HandoffService) the policy holds waits the same way: its approval names it
+    (Approval.handoff); approved, the handoff goes on; otherwise it is FAILED.
     """
 
     @_abc_1.abstractmethod

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,sparring/transcript/v1/handoff_service.proto\x12\x16sparring.transcript.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\rPendingAction\x12\x37\n\x04kind\x18\x01 \x01(\x0e\x32).sparring.transcript.v1.PendingActionKind\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"\xc8\x05\n\x07Handoff\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_persona\x18\x02 \x01(\t\x12\x12\n\nto_persona\x18\x03 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65pted_persona\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1c\n\x14\x63onversation_summary\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63tive_goals\x18\x07 \x03(\t\x12J\n\x0eworking_memory\x18\x08 \x03(\x0b\x32\x32.sparring.transcript.v1.Handoff.WorkingMemoryEntry\x12\x1d\n\x15\x63\x61ndidate_preferences\x18\t \x03(\t\x12>\n\x0fpending_actions\x18\n \x03(\x0b\x32%.sparring.transcript.v1.PendingAction\x12\x33\n\x05state\x18\x0b \x01(\x0e\x32$.sparring.transcript.v1.HandoffState\x12\x0f\n\x07\x63ommand\x18\x0c \x01(\t\x12\x16\n\x0e\x66irst_sequence\x18\r \x01(\x03\x12\x15\n\rsystem_prompt\x18\x0e \x01(\t\x12\x15\n\rfirst_message\x18\x0f \x01(\t\x12/\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12?\n\x0bvoice_agent\x18\x82\x01 \x01(\x0b\x32).sparring.transcript.v1.HandoffVoiceAgent\x12\x17\n\x0e\x66\x61ilure_reason\x18\x83\x01 \x01(\t\x1a\x34\n\x12WorkingMemoryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x01\n\x11HandoffVoiceAgent\x12\x13\n\x0bvoice_round\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x13\n\x0bvoice_agent\x18\x03 \x01(\t\x12\x19\n\x11provider_agent_id\x18\x04 \x01(\t\x12\x12\n\nsigned_url\x18\x05 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x06 \x01(\t\x12\x14\n\x0c\x61gent_reused\x18\x07 \x01(\x08\"\x9a\x01\n\x13StartHandoffRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x30\n\x07handoff\x18\x02 \x01(\x0b\x32\x1f.sparring.transcript.v1.Handoff\x12\x19\n\x11\x66\x61llback_personas\x18\x03 \x03(\t\x12\x12\n\nhandoff_id\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"H\n\x14StartHandoffResponse\x12\x30\n\x07handoff\x18\x01 \x01(\x0b\x32\x1f.sparring.transcript.v1.Handoff\"!\n\x11GetHandoffRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"F\n\x12GetHandoffResponse\x12\x30\n\x07handoff\x18\x01 \x01(\x0b\x32\x1f.sparring.transcript.v1.Handoff\"%\n\x13ListHandoffsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"I\n\x14ListHandoffsResponse\x12\x31\n\x08handoffs\x18\x01 \x03(\x0b\x32\x1f.sparring.transcript.v1.Handoff*\x9b\x01\n\x0cHandoffState\x12\x1d\n\x19HANDOFF_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15HANDOFF_STATE_PENDING\x10\x01\x12\x1a\n\x16HANDOFF_STATE_ACCEPTED\x10\x02\x12\x1b\n\x17HANDOFF_STATE_COMPLETED\x10\x03\x12\x18\n\x14HANDOFF_STATE_FAILED\x10\x04*}\n\x11PendingActionKind\x12#\n\x1fPENDING_ACTION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPENDING_ACTION_KIND_COMMAND\x10\x01\x12\"\n\x1ePENDING_ACTION_KIND_COMMITMENT\x10\x02\x32\xcb\x02\n\x0eHandoffService\x12i\n\x0cStartHandoff\x12+.sparring.transcript.v1.StartHandoffRequest\x1a,.sparring.transcript.v1.StartHandoffResponse\x12\x63\n\nGetHandoff\x12).sparring.transcript.v1.GetHandoffRequest\x1a*.sparring.transcript.v1.GetHandoffResponse\x12i\n\x0cListHandoffs\x12+.sparring.transcript.v1.ListHandoffsRequest\x1a,.sparring.transcript.v1.ListHandoffsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,sparring/transcript/v1/handoff_service.proto\x12\x16sparring.transcript.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\rPendingAction\x12\x37\n\x04kind\x18\x01 \x01(\x0e\x32).sparring.transcript.v1.PendingActionKind\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"\xdb\x05\n\x07Handoff\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_persona\x18\x02 \x01(\t\x12\x12\n\nto_persona\x18\x03 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65pted_persona\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1c\n\x14\x63onversation_summary\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63tive_goals\x18\x07 \x03(\t\x12J\n\x0eworking_memory\x18\x08 \x03(\x0b\x32\x32.sparring.transcript.v1.Handoff.WorkingMemoryEntry\x12\x1d\n\x15\x63\x61ndidate_preferences\x18\t \x03(\t\x12>\n\x0fpending_actions\x18\n \x03(\x0b\x32%.sparring.transcript.v1.PendingAction\x12\x33\n\x05state\x18\x0b \x01(\x0e\x32$.sparring.transcript.v1.HandoffState\x12\x0f\n\x07\x63ommand\x18\x0c \x01(\t\x12\x16\n\x0e\x66irst_sequence\x18\r \x01(\x03\x12\x15\n\rsystem_prompt\x18\x0e \x01(\t\x12\x15\n\rfirst_message\x18\x0f \x01(\t\x12/\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12?\n\x0bvoice_agent\x18\x82\x01 \x01(\x0b\x32).sparring.transcript.v1.HandoffVoiceAgent\x12\x17\n\x0e\x66\x61ilure_reason\x18\x83\x01 \x01(\t\x12\x11\n\x08\x61pproval\x18\xc8\x01 \x01(\t\x1a\x34\n\x12WorkingMemoryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x01\n\x11HandoffVoiceAgent\x12\x13\n\x0bvoice_round\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x13\n\x0bvoice_agent\x18\x03 \x01(\t\x12\x19\n\x11provider_agent_id\x18\x04 \x01(\t\x12\x12\n\nsigned_url\x18\x05 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x06 \x01(\t\x12\x14\n\x0c\x61gent_reused\x18\x07 \x01(\x08\"\x9a\x01\n\x13StartHandoffRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x30\n\x07handoff\x18\x02 \x01(\x0b\x32\x1f.sparring.transcript.v1.Handoff\x12\x19\n\x11\x66\x61llback_personas\x18\x03 \x03(\t\x12\x12\n\nhandoff_id\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"H\n\x14StartHandoffResponse\x12\x30\n\x07handoff\x18\x01 \x01(\x0b\x32\x1f.sparring.transcript.v1.Handoff\"!\n\x11GetHandoffRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"F\n\x12GetHandoffResponse\x12\x30\n\x07handoff\x18\x01 \x01(\x0b\x32\x1f.sparring.transcript.v1.Handoff\"%\n\x13ListHandoffsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"I\n\x14ListHandoffsResponse\x12\x31\n\x08handoffs\x18\x01 \x03(\x0b\x32\x1f.sparring.transcript.v1.Handoff*\xc1\x01\n\x0cHandoffState\x12\x1d\n\x19HANDOFF_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15HANDOFF_STATE_PENDING\x10\x01\x12\x1a\n\x16HANDOFF_STATE_ACCEPTED\x10\x02\x12\x1b\n\x17HANDOFF_STATE_COMPLETED\x10\x03\x12\x18\n\x14HANDOFF_STATE_FAILED\x10\x04\x12$\n\x1fHANDOFF_STATE_AWAITING_APPROVAL\x10\xc8\x01*}\n\x11PendingActionKind\x12#\n\x1fPENDING_ACTION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPENDING_ACTION_KIND_COMMAND\x10\x01\x12\"\n\x1ePENDING_ACTION_KIND_COMMITMENT\x10\x02\x32\xcb\x02\n\x0eHandoffService\x12i\n\x0cStartHandoff\x12+.sparring.transcript.v1.StartHandoffRequest\x1a,.sparring.transcript.v1.StartHandoffResponse\x12\x63\n\nGetHandoff\x12).sparring.transcript.v1.GetHandoffRequest\x1a*.sparring.transcript.v1.GetHandoffResponse\x12i\n\x0cListHandoffs\x12+.sparring.transcript.v1.ListHandoffsRequest\x1a,.sparring.transcript.v1.ListHandoffsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,30 +34,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_HANDOFF_WORKINGMEMORYENTRY']._loaded_options = None
   _globals['_HANDOFF_WORKINGMEMORYENTRY']._serialized_options = b'8\001'
-  _globals['_HANDOFFSTATE']._serialized_start=1550
-  _globals['_HANDOFFSTATE']._serialized_end=1705
-  _globals['_PENDINGACTIONKIND']._serialized_start=1707
-  _globals['_PENDINGACTIONKIND']._serialized_end=1832
+  _globals['_HANDOFFSTATE']._serialized_start=1569
+  _globals['_HANDOFFSTATE']._serialized_end=1762
+  _globals['_PENDINGACTIONKIND']._serialized_start=1764
+  _globals['_PENDINGACTIONKIND']._serialized_end=1889
   _globals['_PENDINGACTION']._serialized_start=105
   _globals['_PENDINGACTION']._serialized_end=207
   _globals['_HANDOFF']._serialized_start=210
-  _globals['_HANDOFF']._serialized_end=922
-  _globals['_HANDOFF_WORKINGMEMORYENTRY']._serialized_start=870
-  _globals['_HANDOFF_WORKINGMEMORYENTRY']._serialized_end=922
-  _globals['_HANDOFFVOICEAGENT']._serialized_start=925
-  _globals['_HANDOFFVOICEAGENT']._serialized_end=1095
-  _globals['_STARTHANDOFFREQUEST']._serialized_start=1098
-  _globals['_STARTHANDOFFREQUEST']._serialized_end=1252
-  _globals['_STARTHANDOFFRESPONSE']._serialized_start=1254
-  _globals['_STARTHANDOFFRESPONSE']._serialized_end=1326
-  _globals['_GETHANDOFFREQUEST']._serialized_start=1328
-  _globals['_GETHANDOFFREQUEST']._serialized_end=1361
-  _globals['_GETHANDOFFRESPONSE']._serialized_start=1363
-  _globals['_GETHANDOFFRESPONSE']._serialized_end=1433
-  _globals['_LISTHANDOFFSREQUEST']._serialized_start=1435
-  _globals['_LISTHANDOFFSREQUEST']._serialized_end=1472
-  _globals['_LISTHANDOFFSRESPONSE']._serialized_start=1474
-  _globals['_LISTHANDOFFSRESPONSE']._serialized_end=1547
-  _globals['_HANDOFFSERVICE']._serialized_start=1835
-  _globals['_HANDOFFSERVICE']._serialized_end=2166
+  _globals['_HANDOFF']._serialized_end=941
+  _globals['_HANDOFF_WORKINGMEMORYENTRY']._serialized_start=889
+  _globals['_HANDOFF_WORKINGMEMORYENTRY']._serialized_end=941
+  _globals['_HANDOFFVOICEAGENT']._serialized_start=944
+  _globals['_HANDOFFVOICEAGENT']._serialized_end=1114
+  _globals['_STARTHANDOFFREQUEST']._serialized_start=1117
+  _globals['_STARTHANDOFFREQUEST']._serialized_end=1271
+  _globals['_STARTHANDOFFRESPONSE']._serialized_start=1273
+  _globals['_STARTHANDOFFRESPONSE']._serialized_end=1345
+  _globals['_GETHANDOFFREQUEST']._serialized_start=1347
+  _globals['_GETHANDOFFREQUEST']._serialized_end=1380
+  _globals['_GETHANDOFFRESPONSE']._serialized_start=1382
+  _globals['_GETHANDOFFRESPONSE']._serialized_end=1452
+  _globals['_LISTHANDOFFSREQUEST']._serialized_start=1454
+  _globals['_LISTHANDOFFSREQUEST']._serialized_end=1491
+  _globals['_LISTHANDOFFSRESPONSE']._serialized_start=1493
+  _globals['_LISTHANDOFFSRESPONSE']._serialized_end=1566
+  _globals['_HANDOFFSERVICE']._serialized_start=1892
+  _globals['_HANDOFFSERVICE']._serialized_end=2223
 # @@protoc_insertion_point(module_scope)

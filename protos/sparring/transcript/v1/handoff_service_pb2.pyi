@@ -37,7 +37,12 @@ class _HandoffStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HandoffS
     """The new persona's part is over: the session ended or was handed over again."""
     HANDOFF_STATE_FAILED: _HandoffState.ValueType  # 4
     """The session ended before the gateway accepted the handoff, or the new
-    persona's voice agent could not be provisioned (failure_reason says which).
+    persona's voice agent could not be provisioned, or its approval was not given
+    (failure_reason says which).
+    """
+    HANDOFF_STATE_AWAITING_APPROVAL: _HandoffState.ValueType  # 200
+    """Held by the persona's safety policy until its approval (Handoff.approval) is
+    decided: nothing was sent to the gateway, the session's persona is unchanged.
     """
 
 class HandoffState(_HandoffState, metaclass=_HandoffStateEnumTypeWrapper):
@@ -54,7 +59,12 @@ HANDOFF_STATE_COMPLETED: HandoffState.ValueType  # 3
 """The new persona's part is over: the session ended or was handed over again."""
 HANDOFF_STATE_FAILED: HandoffState.ValueType  # 4
 """The session ended before the gateway accepted the handoff, or the new
-persona's voice agent could not be provisioned (failure_reason says which).
+persona's voice agent could not be provisioned, or its approval was not given
+(failure_reason says which).
+"""
+HANDOFF_STATE_AWAITING_APPROVAL: HandoffState.ValueType  # 200
+"""Held by the persona's safety policy until its approval (Handoff.approval) is
+decided: nothing was sent to the gateway, the session's persona is unchanged.
 """
 Global___HandoffState: _TypeAlias = HandoffState  # noqa: Y015
 
@@ -153,6 +163,7 @@ class Handoff(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VOICE_AGENT_FIELD_NUMBER: _builtins.int
     FAILURE_REASON_FIELD_NUMBER: _builtins.int
+    APPROVAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "sessions/{session_id}/handoffs/{handoff_id}". Output only."""
     from_persona: _builtins.str
@@ -185,6 +196,11 @@ class Handoff(_message.Message):
     """Output only. What the new persona says first."""
     failure_reason: _builtins.str
     """Output only. Why the handoff FAILED, when it did."""
+    approval: _builtins.str
+    """Output only. The approval the handoff waits for, or waited for,
+    "sessions/{session_id}/approvals/{command_id}"; empty when the policy let it
+    through at once.
+    """
     @_builtins.property
     def active_goals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Output only. The goals still open: the working memory's active goals."""
@@ -239,10 +255,11 @@ class Handoff(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         voice_agent: Global___HandoffVoiceAgent | None = ...,
         failure_reason: _builtins.str = ...,
+        approval: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "voice_agent", b"voice_agent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_persona", b"accepted_persona", "active_goals", b"active_goals", "candidate_preferences", b"candidate_preferences", "command", b"command", "conversation_summary", b"conversation_summary", "create_time", b"create_time", "failure_reason", b"failure_reason", "first_message", b"first_message", "first_sequence", b"first_sequence", "from_persona", b"from_persona", "name", b"name", "pending_actions", b"pending_actions", "reason", b"reason", "state", b"state", "system_prompt", b"system_prompt", "to_persona", b"to_persona", "update_time", b"update_time", "voice_agent", b"voice_agent", "working_memory", b"working_memory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_persona", b"accepted_persona", "active_goals", b"active_goals", "approval", b"approval", "candidate_preferences", b"candidate_preferences", "command", b"command", "conversation_summary", b"conversation_summary", "create_time", b"create_time", "failure_reason", b"failure_reason", "first_message", b"first_message", "first_sequence", b"first_sequence", "from_persona", b"from_persona", "name", b"name", "pending_actions", b"pending_actions", "reason", b"reason", "state", b"state", "system_prompt", b"system_prompt", "to_persona", b"to_persona", "update_time", b"update_time", "voice_agent", b"voice_agent", "working_memory", b"working_memory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -69,20 +69,31 @@ class HandoffServiceStub:
     - the new persona not renderable (e.g. the session's scenario is gone):
     FAILED_PRECONDITION, HANDOFF_RENDER_REFUSED;
     - on an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
-    - while another handoff of the session is PENDING: FAILED_PRECONDITION,
-    HANDOFF_PENDING, metadata "field" = "parent" and "handoff" naming it;
+    - while another handoff of the session is PENDING or AWAITING_APPROVAL:
+    FAILED_PRECONDITION, HANDOFF_PENDING, metadata "field" = "parent" and "handoff"
+    naming it;
     - refused by the pre-flight check of the session persona's safety policy, like
     any command (SendCommand): HANDOFF blocked or not allowed, FAILED_PRECONDITION
-    ACTION_BLOCKED or ACTION_NOT_ALLOWED; HANDOFF among the policy's
-    approval_actions, FAILED_PRECONDITION HANDOFF_NEEDS_APPROVAL (a handoff does
-    not wait for an approval); beyond a rate limit, RESOURCE_EXHAUSTED
+    ACTION_BLOCKED or ACTION_NOT_ALLOWED; beyond a rate limit, RESOURCE_EXHAUSTED
     ACTIONS_PER_MINUTE_EXCEEDED or COMMANDS_PER_TURN_EXCEEDED with a RetryInfo;
     metadata "rule", "action", "policy" and "policy_revision". The check is
     logged (ListGuardrailChecks) and a refusal adds to the session's risk;
     - an unknown session, or one of another organization: NOT_FOUND,
     SESSION_NOT_FOUND;
     - the persona service not answering: UNAVAILABLE, PERSONA_SERVICE_UNAVAILABLE.
-    Nothing is changed then. The outgoing persona's memory is read with a deadline:
+    Nothing is changed then.
+
+    A handoff whose action is among the policy's approval_actions is not refused:
+    it is prepared as any other (the new persona's prompt rendered, its voice agent
+    provisioned) and stored AWAITING_APPROVAL with its packet, naming its approval
+    (ApprovalService, "sessions/{session_id}/approvals/{command_id}", whose handoff
+    says from and to whom and why); its command is held AWAITING_APPROVAL. Nothing
+    reaches the gateway and the session's persona does not change until it is
+    approved: then the handoff goes on with the packet prepared before the hold,
+    exactly as an allowed one (PENDING, the command down the stream, the persona
+    changed, the voice round moved). Rejected, expired past the last step of the
+    escalation path, or refused as the session ends, it is FAILED with
+    failure_reason saying so, and nothing is sent. The outgoing persona's memory is read with a deadline:
     when the persona service does not give it, the handoff goes on without it
     (counted in sparring_handoff_memory_fallbacks_total).
     """
@@ -154,20 +165,31 @@ class HandoffServiceServicer:
     - the new persona not renderable (e.g. the session's scenario is gone):
     FAILED_PRECONDITION, HANDOFF_RENDER_REFUSED;
     - on an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
-    - while another handoff of the session is PENDING: FAILED_PRECONDITION,
-    HANDOFF_PENDING, metadata "field" = "parent" and "handoff" naming it;
+    - while another handoff of the session is PENDING or AWAITING_APPROVAL:
+    FAILED_PRECONDITION, HANDOFF_PENDING, metadata "field" = "parent" and "handoff"
+    naming it;
     - refused by the pre-flight check of the session persona's safety policy, like
     any command (SendCommand): HANDOFF blocked or not allowed, FAILED_PRECONDITION
-    ACTION_BLOCKED or ACTION_NOT_ALLOWED; HANDOFF among the policy's
-    approval_actions, FAILED_PRECONDITION HANDOFF_NEEDS_APPROVAL (a handoff does
-    not wait for an approval); beyond a rate limit, RESOURCE_EXHAUSTED
+    ACTION_BLOCKED or ACTION_NOT_ALLOWED; beyond a rate limit, RESOURCE_EXHAUSTED
     ACTIONS_PER_MINUTE_EXCEEDED or COMMANDS_PER_TURN_EXCEEDED with a RetryInfo;
     metadata "rule", "action", "policy" and "policy_revision". The check is
     logged (ListGuardrailChecks) and a refusal adds to the session's risk;
     - an unknown session, or one of another organization: NOT_FOUND,
     SESSION_NOT_FOUND;
     - the persona service not answering: UNAVAILABLE, PERSONA_SERVICE_UNAVAILABLE.
-    Nothing is changed then. The outgoing persona's memory is read with a deadline:
+    Nothing is changed then.
+
+    A handoff whose action is among the policy's approval_actions is not refused:
+    it is prepared as any other (the new persona's prompt rendered, its voice agent
+    provisioned) and stored AWAITING_APPROVAL with its packet, naming its approval
+    (ApprovalService, "sessions/{session_id}/approvals/{command_id}", whose handoff
+    says from and to whom and why); its command is held AWAITING_APPROVAL. Nothing
+    reaches the gateway and the session's persona does not change until it is
+    approved: then the handoff goes on with the packet prepared before the hold,
+    exactly as an allowed one (PENDING, the command down the stream, the persona
+    changed, the voice round moved). Rejected, expired past the last step of the
+    escalation path, or refused as the session ends, it is FAILED with
+    failure_reason saying so, and nothing is sent. The outgoing persona's memory is read with a deadline:
     when the persona service does not give it, the handoff goes on without it
     (counted in sparring_handoff_memory_fallbacks_total).
     """
@@ -263,20 +285,31 @@ class HandoffService:
     - the new persona not renderable (e.g. the session's scenario is gone):
     FAILED_PRECONDITION, HANDOFF_RENDER_REFUSED;
     - on an ENDED session: FAILED_PRECONDITION, SESSION_ENDED;
-    - while another handoff of the session is PENDING: FAILED_PRECONDITION,
-    HANDOFF_PENDING, metadata "field" = "parent" and "handoff" naming it;
+    - while another handoff of the session is PENDING or AWAITING_APPROVAL:
+    FAILED_PRECONDITION, HANDOFF_PENDING, metadata "field" = "parent" and "handoff"
+    naming it;
     - refused by the pre-flight check of the session persona's safety policy, like
     any command (SendCommand): HANDOFF blocked or not allowed, FAILED_PRECONDITION
-    ACTION_BLOCKED or ACTION_NOT_ALLOWED; HANDOFF among the policy's
-    approval_actions, FAILED_PRECONDITION HANDOFF_NEEDS_APPROVAL (a handoff does
-    not wait for an approval); beyond a rate limit, RESOURCE_EXHAUSTED
+    ACTION_BLOCKED or ACTION_NOT_ALLOWED; beyond a rate limit, RESOURCE_EXHAUSTED
     ACTIONS_PER_MINUTE_EXCEEDED or COMMANDS_PER_TURN_EXCEEDED with a RetryInfo;
     metadata "rule", "action", "policy" and "policy_revision". The check is
     logged (ListGuardrailChecks) and a refusal adds to the session's risk;
     - an unknown session, or one of another organization: NOT_FOUND,
     SESSION_NOT_FOUND;
     - the persona service not answering: UNAVAILABLE, PERSONA_SERVICE_UNAVAILABLE.
-    Nothing is changed then. The outgoing persona's memory is read with a deadline:
+    Nothing is changed then.
+
+    A handoff whose action is among the policy's approval_actions is not refused:
+    it is prepared as any other (the new persona's prompt rendered, its voice agent
+    provisioned) and stored AWAITING_APPROVAL with its packet, naming its approval
+    (ApprovalService, "sessions/{session_id}/approvals/{command_id}", whose handoff
+    says from and to whom and why); its command is held AWAITING_APPROVAL. Nothing
+    reaches the gateway and the session's persona does not change until it is
+    approved: then the handoff goes on with the packet prepared before the hold,
+    exactly as an allowed one (PENDING, the command down the stream, the persona
+    changed, the voice round moved). Rejected, expired past the last step of the
+    escalation path, or refused as the session ends, it is FAILED with
+    failure_reason saying so, and nothing is sent. The outgoing persona's memory is read with a deadline:
     when the persona service does not give it, the handoff goes on without it
     (counted in sparring_handoff_memory_fallbacks_total).
     """
