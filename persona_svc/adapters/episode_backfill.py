@@ -4,7 +4,8 @@ episode embedded within the endpoint's own time limit and stored unless it got o
 
 A pass reads every episode still without an embedding once. When none is left the job idles until an episode
 changes (announced to every replica) or the interval passes; after a failure it goes on after a back-off that
-doubles from a second up to the interval.
+doubles from a second up to the interval. A replica that finds another's pass running looks again after the
+interval.
 """
 
 from __future__ import annotations
@@ -113,10 +114,12 @@ class EpisodeBackfill:
                 backoff = min(backoff * 2, self._interval)
                 continue
             backoff = FIRST_BACKOFF_SECONDS
-            if done is not None and done.left and done.embedded:
+            if done is None:  # the replica whose pass runs hears every change: this one looks again much later
+                await asyncio.sleep(self._interval)
+                continue
+            if done.left and done.embedded:
                 continue  # stored during the pass, behind where it had read
-            # None left, or another replica's pass runs: idle until an episode changes.
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError):  # none left: idle until an episode changes
                 async with asyncio.timeout(self._interval):
                     await self._changed.wait()
 
