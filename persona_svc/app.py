@@ -28,6 +28,7 @@ from persona_svc.adapters import tables
 from persona_svc.adapters.elevenlabs_provider import KEY_SETTING as ELEVENLABS_KEY_SETTING
 from persona_svc.adapters.elevenlabs_provider import ElevenLabsProvider
 from persona_svc.adapters.embeddings import OpenAIEmbeddings
+from persona_svc.adapters.episode_backfill import EpisodeBackfill
 from persona_svc.adapters.fact_extractors import LocalFactExtractor, ModelFactExtractor
 from persona_svc.adapters.last_known_patches import SqlLastKnownPatches
 from persona_svc.adapters.learning_patches import LearningServicePatches, NoPatches
@@ -214,9 +215,16 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
                               learned_cache, settings_cache, sections, embeddings)
     safety_policies = build_safety_policies(engine, page_tokens)
 
+    backfill = (EpisodeBackfill(engine, embeddings, settings.embeddings_backfill_batch,
+                                settings.embeddings_backfill_interval_seconds)
+                if embeddings is not None and settings.embeddings_backfill_interval_seconds else None)
+
     def on_change(payload: str) -> None:
-        catalogue.invalidate(*changed_resource(payload))
-        memories.invalidate(*changed_resource(payload))
+        table, organization, resource_id = changed_resource(payload)
+        catalogue.invalidate(table, organization, resource_id)
+        memories.invalidate(table, organization, resource_id)
+        if backfill is not None and table == "episodes":
+            backfill.episode_changed()
 
     def on_connected() -> None:
         for cache in caches:
@@ -245,6 +253,9 @@ async def build(settings: PersonaSettings, engine: AsyncEngine) -> GrpcApp:
     retention = MemoryRetention(engine, settings.memory_retention_interval_seconds, settings.memory_retention_batch)
     retention.start()
     app.on_close.append(retention.stop)
+    if backfill is not None:
+        backfill.start()
+        app.on_close.append(backfill.stop)
     if voice.cleanup is not None and settings.voice_agent_cleanup_interval_seconds:
         sweeps = asyncio.create_task(voice.cleanup.run_every(settings.voice_agent_cleanup_interval_seconds,
                                                              settings.voice_agent_cleanup_timeout_seconds),

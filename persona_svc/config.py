@@ -45,6 +45,12 @@ class PersonaSettings(EngineSettings):
     embeddings_model: str = "text-embedding-3-small"
     embeddings_timeout_seconds: float = Field(default=1.0, gt=0, le=30, description="Per try of an embedding")
     embeddings_max_retries: int = Field(default=1, ge=0, le=5, description="Retries of a failed embedding")
+    embeddings_backfill_interval_seconds: float = Field(
+        default=600.0, ge=0, description="With an embeddings endpoint, how long the embedding of episodes stored "
+                                         "without one idles once none is left (an episode stored sooner wakes it), "
+                                         "and its longest back-off; 0: they stay without one")
+    embeddings_backfill_batch: int = Field(default=50, ge=1, le=1000,
+                                           description="Episodes without an embedding read at once")
     voice_provider: str = Field(default="local", description="Voice provider of rounds that name none")
     elevenlabs_api_key: str = Field(default="", description="ElevenLabs API key; empty: rounds on elevenlabs are "
                                                             "refused with FAILED_PRECONDITION")

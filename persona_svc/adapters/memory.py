@@ -195,6 +195,22 @@ def _vector_literal(values: tuple[float, ...]) -> str:
     return "[" + ",".join(repr(value) for value in values) + "]"
 
 
+_STORE_EMBEDDING = sa.text(
+    f"UPDATE {t.SCHEMA}.episodes SET embedding = CAST(:embedding AS vector), embedding_model = :model"
+    " WHERE organization = :organization AND persona_id = :persona AND candidate_id = :candidate"
+    " AND session_id = :session AND embedding IS NULL")
+
+
+async def store_embedding(connection: AsyncConnection, organization: str, persona_id: str, candidate_id: str,
+                          session_id: str, embedding: Embedding) -> bool:
+    """Stores the episode's embedding, unless it has one already (or is gone); whether it was stored. The embedding
+    columns exist only where pgvector does, so they are named only when there is an embedding to store."""
+    stored = await connection.execute(_STORE_EMBEDDING, {
+        "embedding": _vector_literal(embedding.values), "model": embedding.model, "organization": organization,
+        "persona": persona_id, "candidate": candidate_id, "session": session_id})
+    return stored.rowcount == 1
+
+
 _reviews = t.episode_reviews
 _REVIEW_COLUMNS = (_reviews.c.say_meter_scores, _reviews.c.final_say_meter, _reviews.c.audit,
                    _reviews.c.overall_score, _reviews.c.flags)
@@ -222,20 +238,14 @@ class EpisodeRepository:
         self._organization = organization
 
     async def add(self, episode: Episode, embedding: Embedding | None) -> None:
-        """Once per session: a repeat changes nothing. The embedding columns exist only where pgvector does, so
-        they are named only when there is an embedding to store."""
+        """Once per session: a repeat changes nothing."""
         inserted = await self._c.execute(insert(t.episodes).values(
             organization=self._organization, persona_id=episode.persona_id, candidate_id=episode.candidate_id,
             session_id=episode.session_id, summary=episode.summary, outcome=episode.outcome,
             document=episode.document, create_time=episode.create_time).on_conflict_do_nothing())
         if embedding is not None and inserted.rowcount == 1:
-            await self._c.execute(sa.text(
-                f"UPDATE {t.SCHEMA}.episodes SET embedding = CAST(:embedding AS vector), embedding_model = :model"
-                " WHERE organization = :organization AND persona_id = :persona AND candidate_id = :candidate"
-                " AND session_id = :session"), {
-                "embedding": _vector_literal(embedding.values), "model": embedding.model,
-                "organization": self._organization, "persona": episode.persona_id,
-                "candidate": episode.candidate_id, "session": episode.session_id})
+            await store_embedding(self._c, self._organization, episode.persona_id, episode.candidate_id,
+                                  episode.session_id, embedding)
 
     async def add_review(self, persona_id: str, session_id: str, review: EpisodeReview, now: datetime) -> bool:
         """False when the session's review by this persona was recorded before (it is kept as it was)."""

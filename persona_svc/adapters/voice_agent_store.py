@@ -218,14 +218,16 @@ class SqlCleanupStore:
 
 
 class AdvisorySweepLock:
-    """The clean-up lock as a session-level advisory lock on a connection of its own, held for the sweep."""
+    """A background job's lock (the clean-up's unless named) as a session-level advisory lock on a connection of its
+    own, held for the sweep."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, name: str = CLEANUP_LOCK) -> None:
         self._engine = engine
+        self._name = name
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[bool]:
-        lock_id = sa.func.hashtextextended(CLEANUP_LOCK, 0)
+        lock_id = sa.func.hashtextextended(self._name, 0)
         async with self._engine.connect() as c:
             acquired = bool(await c.scalar(sa.select(sa.func.pg_try_advisory_lock(lock_id))))
             await c.commit()

@@ -158,6 +158,16 @@ def require_writable(settings: MemorySettings, scope: MemoryScope) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayedSession:
+    """A session as the transcript service tells it now: the persona playing it (after a handoff, the new one), its
+    candidate and scenario ids ("" when it names none)."""
+
+    persona_id: str
+    candidate_id: str
+    scenario_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ErasedMemory:
     """What erasing a candidate removed."""
 

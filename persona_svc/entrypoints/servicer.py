@@ -130,12 +130,13 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         )
 
     async def RenderPrompt(self, request: pb.RenderPromptRequest, context: Context) -> pb.RenderPromptResponse:
-        persona_id = _persona_id(request.persona, "persona")
+        session_id = convert.resource_id(request.session, "sessions", "session") if request.session else ""
+        # Without a persona, the one playing the session.
+        persona_id = _persona_id(request.persona, "persona") if request.persona or not session_id else ""
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
-        session_id = convert.resource_id(request.session, "sessions", "session") if request.session else ""
-        remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id, candidate_id,
-                                                        session_id)
+        persona_id, remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id,
+                                                                    candidate_id, session_id)
         rendered = remembered.rendered
         return pb.RenderPromptResponse(
             system_prompt=remembered.system_prompt,
@@ -151,6 +152,7 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
             patches_age=convert.age(rendered.patches_confirm_time),
             experiment=rendered.experiment,
             experiment_variant=rendered.experiment_variant,
+            persona=f"personas/{persona_id}",
         )
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:

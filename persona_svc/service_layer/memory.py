@@ -39,6 +39,7 @@ from persona_svc.domain.memory import (
     MemorySection,
     MemorySettings,
     Persistence,
+    PlayedSession,
     WorkingMemory,
     WorkingMemoryRevision,
     apply_update,
@@ -73,6 +74,13 @@ _DEADLINE, _ERROR = MEMORY_FALLBACKS.labels("deadline"), MEMORY_FALLBACKS.labels
 # A rendering naming a session alone whose candidate the transcript service did not tell in time.
 _SESSION_DEADLINE = MEMORY_FALLBACKS.labels("session_deadline")
 _SESSION_UNAVAILABLE = MEMORY_FALLBACKS.labels("session_unavailable")
+
+SESSION_PERSONAS = Counter("sparring_render_session_personas_total",
+                           "Renderings naming a session and no persona, by whether the transcript service told the "
+                           "persona playing it (told), knew no such session (not_found) or could not be read "
+                           "(unavailable: the rendering failed).", ("outcome",))
+_SESSION_TOLD, _SESSION_NOT_FOUND, _SESSION_UNREADABLE = (SESSION_PERSONAS.labels(outcome)
+                                                          for outcome in ("told", "not_found", "unavailable"))
 
 # What the memory cache knows a scope by: its organization and MemoryScope.key.
 MemoryKey = tuple[str, str]
@@ -393,13 +401,20 @@ class PersonaMemory:
     # --- memory in a rendered prompt ----------------------------------------------------------------
 
     async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
-                            session_id: str) -> RememberedPrompt:
-        """The persona's prompt with the memory of the candidate (and session) appended; without it, and counted,
-        when the memory cannot be read within the deadline: a slow memory never fails a call start. A session named
-        without its candidate is asked of the transcript service (when there is one), within the same deadline."""
+                            session_id: str) -> tuple[str, RememberedPrompt]:
+        """The id of the persona rendered and its prompt with the memory of the candidate (and session) appended;
+        without it, and counted, when the memory cannot be read within the deadline: a slow memory never fails a call
+        start. A session named without its persona renders the persona playing it now, for its candidate (and
+        scenario, unless one is named), as the transcript service tells them; a session named without its candidate
+        alone has it asked of that service (when there is one), within the memory deadline."""
+        session_told = False
+        if not persona_id:
+            played = await self._played(organization, session_id)
+            persona_id, scenario_id = played.persona_id, scenario_id or played.scenario_id
+            candidate_id, session_told = candidate_id or played.candidate_id, True
         rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id, session_id)
         section = MEMORY_NOT_REQUESTED
-        if session_id and not candidate_id and self._sessions is not None:
+        if session_id and not candidate_id and not session_told and self._sessions is not None:
             found = await self._candidate_of(self._sessions, organization, session_id)
             if found is None:
                 section = MEMORY_UNAVAILABLE
@@ -407,8 +422,26 @@ class PersonaMemory:
                 candidate_id = found
         if candidate_id:
             section = await self._cached_section(organization, persona_id, candidate_id, session_id)
-        return self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
-                                      rendered, section)
+        return persona_id, self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
+                                                  rendered, section)
+
+    async def _played(self, organization: str, session_id: str) -> PlayedSession:
+        """The session as the transcript service tells it now (never kept: a handoff changes its persona at any
+        time, on any replica); UNAVAILABLE, counted, when that service cannot tell."""
+        if self._sessions is None:
+            raise FailedPrecondition("rendering a session without naming its persona asks the transcript service "
+                                     "which persona plays it, and none is configured (PERSONA_TRANSCRIPT_ADDRESS)",
+                                     reason="TRANSCRIPT_SERVICE_NOT_CONFIGURED", metadata={"field": "persona"})
+        try:
+            played = await self._sessions.played(organization, session_id)
+        except NotFound:
+            _SESSION_NOT_FOUND.inc()
+            raise
+        except Unavailable:
+            _SESSION_UNREADABLE.inc()
+            raise
+        _SESSION_TOLD.inc()
+        return played
 
     async def _candidate_of(self, sessions: Sessions, organization: str, session_id: str) -> str | None:
         """The session's candidate as the transcript service tells it; None, counted, when it cannot in time."""

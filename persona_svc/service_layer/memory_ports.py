@@ -10,7 +10,14 @@ from typing import Protocol, Self
 from calls.turns import Turn
 from persona_svc.domain.episodes import Embedding, Episode, EpisodeRanking, EpisodeReview
 from persona_svc.domain.facts import Extraction, Fact
-from persona_svc.domain.memory import ErasedMemory, MemoryScope, MemorySettings, WorkingMemory, WorkingMemoryRevision
+from persona_svc.domain.memory import (
+    ErasedMemory,
+    MemoryScope,
+    MemorySettings,
+    PlayedSession,
+    WorkingMemory,
+    WorkingMemoryRevision,
+)
 from svckit.usecase import RequestRecords
 
 
@@ -87,6 +94,11 @@ class CandidateEraser(Protocol):
 
 class Sessions(Protocol):
     """The transcript service's sessions, as memory sees them."""
+
+    async def played(self, organization: str, session_id: str) -> PlayedSession:
+        """Read at every call, never kept: a handoff changes the persona at any time. ``NotFound`` for no session of
+        ``organization``; ``Unavailable`` when the transcript service cannot tell."""
+        ...
 
     async def candidate_of(self, organization: str, session_id: str) -> str:
         """The id of the candidate the session names ("" when none, or no session of ``organization``);

@@ -1,18 +1,25 @@
 """Episodes recalled by embeddings (pgvector) when an embeddings endpoint is configured, here the loopback fake's
 hashed bag of words: vector ranking, and hybrid ranking fusing full text, trigram and vector; recall@5 of both on
 the labelled contexts is the figure docs/memory_episodes.md reports. An endpoint that fails leaves episodes
-without vectors and recall to the words, counted; vector recall without an endpoint is refused."""
+without vectors and recall to the words, counted; vector recall without an endpoint is refused. Episodes stored
+without a vector are embedded in the background by a replica with an endpoint, also after the endpoint failed."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
 import pytest_asyncio
 from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc, persona_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as pb
 
 from persona_svc.app import ERROR_DOMAIN
 from persona_svc.config import PersonaSettings
+from svckit.notify import PgListener
 from tests.builders import uid
 from tests.e2e.conftest import persona_replica
 from tests.e2e.status_details import rejected_in
@@ -33,14 +40,53 @@ def fake_embeddings():
         yield server
 
 
+def embedding_settings(database_url: str, fake_embeddings, **overrides) -> PersonaSettings:
+    """A persona replica embedding episodes and contexts with the fake: 0.5 s a try, no retry."""
+    return PersonaSettings(**{"database_url": database_url, "grpc_port": 0, "metrics_port": 0,
+                              "embeddings_base_url": fake_embeddings.base_url,
+                              "embeddings_model": "fake-hashed-words", "embeddings_timeout_seconds": 0.5,
+                              "embeddings_max_retries": 0, **overrides})
+
+
 @pytest_asyncio.fixture(scope="module")
 async def embedding_memories(database_url, engine, persona_schema, fake_embeddings):
-    """A persona replica embedding episodes and contexts with the fake: 0.5 s a try, no retry."""
-    settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
-                               embeddings_base_url=fake_embeddings.base_url, embeddings_model="fake-hashed-words",
-                               embeddings_timeout_seconds=0.5, embeddings_max_retries=0)
+    # Without the background embedding: the episodes other replicas store without a vector stay so here.
+    settings = embedding_settings(database_url, fake_embeddings, embeddings_backfill_interval_seconds=0)
     async with persona_replica(settings, engine) as address, secure_channel(address) as channel:
         yield memory_service_pb2_grpc.MemoryServiceStub(channel), persona_service_pb2_grpc.PersonaServiceStub(channel)
+
+
+@contextlib.asynccontextmanager
+async def episode_changes(database_url: str) -> AsyncIterator[Callable[[str, str], Awaitable[None]]]:
+    """``await changed(persona, session)``: returns once a change of the persona's episode of ``session`` (its
+    candidate has the session's id, as ``record`` is called here) is announced after this began."""
+    heard: dict[str, asyncio.Event] = {}
+
+    def on_change(payload: str) -> None:  # "episodes:{persona}/{candidate}/{session}:{organization}"
+        table, _, changed = payload.partition(":")
+        scope, _, _ = changed.partition(":")
+        if table == "episodes":
+            heard.setdefault(scope, asyncio.Event()).set()
+
+    listener = PgListener("episodes-waiter", database_url, {"persona_changes": on_change})
+    await listener.start()
+
+    async def changed(persona: str, session: str) -> None:
+        async with asyncio.timeout(30):
+            await heard.setdefault(f"{persona.removeprefix('personas/')}/{session}/{session}", asyncio.Event()).wait()
+
+    try:
+        yield changed
+    finally:
+        await listener.stop()
+
+
+async def stored_without_vectors(channel, personas, count: int) -> tuple[pb.Persona, list[str]]:
+    """A new persona and the sessions of its ``count`` episodes, recorded by a replica without embeddings."""
+    persona, sessions = await create(personas), [uid() for _ in range(count)]
+    for session in sessions:
+        await record(memory_service_pb2_grpc.MemoryServiceStub(channel), persona, session, session, ROUND_ONE)
+    return persona, sessions
 
 
 @pytest.fixture
@@ -91,6 +137,34 @@ async def test_a_failing_endpoint_leaves_episodes_and_recall_to_the_words_counte
     assert refused.reason == "EMBEDDINGS_UNAVAILABLE"
     assert metric("sparring_memory_embeddings_total", use="episode", outcome="failed") == before["episode"] + 1
     assert metric("sparring_memory_embeddings_total", use="context", outcome="failed") == before["context"] + 2
+
+
+async def test_episodes_stored_without_an_endpoint_are_embedded_by_a_replica_with_one_and_recalled_by_vector(
+        database_url, engine, fake_embeddings, channel, personas):
+    persona, sessions = await stored_without_vectors(channel, personas, 3)
+    before = metric("sparring_memory_backfill_episodes_total", outcome="embedded")
+    settings = embedding_settings(database_url, fake_embeddings, embeddings_backfill_batch=2)
+    async with (episode_changes(database_url) as changed, persona_replica(settings, engine) as address,
+                secure_channel(address) as replica):
+        for session in sessions:
+            await changed(persona.name, session)
+        recalled = (await memory_service_pb2_grpc.MemoryServiceStub(replica).RecallEpisodes(mb.RecallEpisodesRequest(
+            persona=persona.name, context=ROUND_ONE[4][1], ranking=mb.EPISODE_RANKING_VECTOR))).episodes
+
+    assert sorted(r.episode.session for r in recalled) == sorted(f"sessions/{s}" for s in sessions)
+    assert all(r.score > 0.3 for r in recalled)  # an episode without a vector scores 0
+    assert metric("sparring_memory_backfill_episodes_total", outcome="embedded") >= before + 3
+
+
+async def test_the_background_embedding_goes_on_after_the_endpoint_failed(
+        database_url, engine, fake_embeddings, channel, personas):
+    persona, (session,) = await stored_without_vectors(channel, personas, 1)
+    before = metric("sparring_memory_backfill_episodes_total", outcome="failed")
+    fake_embeddings.modes.append(500)  # the first embedding asked for fails
+    async with episode_changes(database_url) as changed, persona_replica(embedding_settings(
+            database_url, fake_embeddings), engine):
+        await changed(persona.name, session)
+    assert metric("sparring_memory_backfill_episodes_total", outcome="failed") == before + 1
 
 
 async def test_vector_recall_without_an_embeddings_endpoint_is_refused(channel, personas):

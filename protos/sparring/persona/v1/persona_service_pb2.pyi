@@ -1148,7 +1148,15 @@ class RenderPromptRequest(_message.Message):
     CANDIDATE_FIELD_NUMBER: _builtins.int
     SESSION_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
-    """"personas/{persona_id}"."""
+    """"personas/{persona_id}"; required unless session is named. Without it, the
+    persona playing the session now is rendered (after a handoff, the new one),
+    with the session's candidate and, unless scenario is named, its scenario,
+    as the transcript service tells them: NOT_FOUND (SESSION_NOT_FOUND) for no
+    session of the caller's organization, UNAVAILABLE with RetryInfo
+    (TRANSCRIPT_SERVICE_UNAVAILABLE) when that service does not answer. Named
+    with a session, this persona is rendered for the session's candidate even
+    when another persona plays it (a handoff renders its incoming persona so).
+    """
     scenario: _builtins.str
     """"scenarios/{scenario_id}"; optional, scenario placeholders render empty without it."""
     candidate: _builtins.str
@@ -1225,6 +1233,7 @@ class RenderPromptResponse(_message.Message):
     PATCHES_AGE_FIELD_NUMBER: _builtins.int
     EXPERIMENT_FIELD_NUMBER: _builtins.int
     EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1240,6 +1249,10 @@ class RenderPromptResponse(_message.Message):
     experiment ("experiments/{experiment_id}") and the variant applied.
     """
     experiment_variant: _builtins.str
+    persona: _builtins.str
+    """The persona rendered, "personas/{persona_id}": the one named, else the one
+    playing the session.
+    """
     @_builtins.property
     def applied_patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPatch]: ...
     @_builtins.property
@@ -1267,10 +1280,11 @@ class RenderPromptResponse(_message.Message):
         patches_age: _duration_pb2.Duration | None = ...,
         experiment: _builtins.str = ...,
         experiment_variant: _builtins.str = ...,
+        persona: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["patches_age", b"patches_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona", b"persona", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
