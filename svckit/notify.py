@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 import sqlalchemy as sa
@@ -111,9 +111,17 @@ class PgListener:
         return receive
 
 
-_NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
-
-
 async def notify(connection: AsyncConnection, channel: str, payload: str = "") -> None:
     """Announces ``payload`` on ``channel`` when the connection's transaction commits (not before)."""
-    await connection.execute(_NOTIFY, {"channel": channel, "payload": payload})
+    await notify_all(connection, [(channel, payload)])
+
+
+async def notify_all(connection: AsyncConnection, announcements: Sequence[tuple[str, str]]) -> None:
+    """Announces each ``(channel, payload)`` when the connection's transaction commits, all in one statement."""
+    if not announcements:
+        return
+    calls = ", ".join(f"pg_notify(:channel_{n}, :payload_{n})" for n in range(len(announcements)))
+    parameters = {}
+    for n, (channel, payload) in enumerate(announcements):
+        parameters[f"channel_{n}"], parameters[f"payload_{n}"] = channel, payload
+    await connection.execute(sa.text(f"SELECT {calls}"), parameters)

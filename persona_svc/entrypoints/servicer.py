@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TypeAlias
 
 import grpc
@@ -12,7 +13,7 @@ from persona_svc.domain.model import PersonaFilter
 from persona_svc.entrypoints import convert
 from persona_svc.entrypoints.memory_servicer import MEMORY_SOURCES, applied_memory_message
 from persona_svc.service_layer.catalogue import Catalogue
-from persona_svc.service_layer.memory import PersonaMemory
+from persona_svc.service_layer.memory import PersonaMemory, RememberedPrompt
 from svckit.context import current_call
 from svckit.errors import FieldViolation, InvalidArgument
 from svckit.fieldmask import resolve_update_mask
@@ -32,6 +33,26 @@ def _persona_id(name: str, field: str = "name") -> str:
     return convert.resource_id(name, "personas", field)
 
 
+def _render_response(remembered: RememberedPrompt, persona: str) -> pb.RenderPromptResponse:
+    rendered = remembered.rendered
+    return pb.RenderPromptResponse(
+        system_prompt=remembered.system_prompt,
+        first_message=rendered.first_message,
+        difficulty_instructions=rendered.difficulty_instructions,
+        applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text)
+                         for p in rendered.applied_patches],
+        patch_source=convert.patch_source(rendered.patch_source),
+        persona_revision=rendered.persona_revision,
+        applied_memory=[applied_memory_message(item) for item in remembered.memory.items],
+        memory_source=MEMORY_SOURCES[remembered.memory.source],
+        memory_truncated=remembered.memory.truncated,
+        patches_age=convert.age(rendered.patches_confirm_time),
+        experiment=rendered.experiment,
+        experiment_variant=rendered.experiment_variant,
+        persona=persona,
+    )
+
+
 class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
     def __init__(self, catalogue: Catalogue, memories: PersonaMemory) -> None:
         self._catalogue = catalogue
@@ -39,6 +60,8 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         # Keyed by (organization, persona id): two organizations may each hold a persona of the same id.
         self._get_responses = ResponseMemo(lambda p: pb.GetPersonaResponse(persona=convert.persona_message(p)))
         self._persona_messages = ResponseMemo(convert.persona_message)
+        # The same rendering (its memory section included) is answered with the same message, built once.
+        self._render_responses = ResponseMemo(_render_response)
 
     async def GetPersona(self, request: pb.GetPersonaRequest, context: Context) -> pb.GetPersonaResponse:
         organization = _organization()
@@ -135,25 +158,15 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         persona_id = _persona_id(request.persona, "persona") if request.persona or not session_id else ""
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
-        persona_id, remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id,
+        organization = _organization()
+        persona_id, remembered = await self._memories.render_prompt(organization, persona_id, scenario_id,
                                                                     candidate_id, session_id)
-        rendered = remembered.rendered
-        return pb.RenderPromptResponse(
-            system_prompt=remembered.system_prompt,
-            first_message=rendered.first_message,
-            difficulty_instructions=rendered.difficulty_instructions,
-            applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text)
-                             for p in rendered.applied_patches],
-            patch_source=convert.patch_source(rendered.patch_source),
-            persona_revision=rendered.persona_revision,
-            applied_memory=[applied_memory_message(item) for item in remembered.memory.items],
-            memory_source=MEMORY_SOURCES[remembered.memory.source],
-            memory_truncated=remembered.memory.truncated,
-            patches_age=convert.age(rendered.patches_confirm_time),
-            experiment=rendered.experiment,
-            experiment_variant=rendered.experiment_variant,
-            persona=f"personas/{persona_id}",
-        )
+        # Interned: the memo compares its sources by identity, and the id is parsed anew at every call.
+        persona = sys.intern(f"personas/{persona_id}")
+        if remembered.rendered.patches_confirm_time is not None:  # its patches' age is the moment's: never kept
+            return _render_response(remembered, persona)
+        return self._render_responses.response((organization, persona_id, scenario_id, candidate_id, session_id),
+                                               remembered, persona)
 
     async def GetScenario(self, request: pb.GetScenarioRequest, context: Context) -> pb.GetScenarioResponse:
         scenario = await self._catalogue.get_scenario(_organization(),

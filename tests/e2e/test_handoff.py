@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 import pytest_asyncio
+import sqlalchemy as sa
 from google.protobuf import field_mask_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.persona.v1 import memory_service_pb2 as mb
@@ -18,7 +19,7 @@ from devtools.gateway import Gateway
 from tests.builders import new_persona, uid
 from tests.e2e.test_persona_api import create
 from tests.e2e.transcript_checks import rejected
-from tests.e2e.transcript_fixtures import new_session, utterance
+from tests.e2e.transcript_fixtures import new_session, streamed_call, utterance
 from tests.security import OTHER_ORGANIZATION, secure_channel, token
 from transcript_svc.app import build as build_transcript
 
@@ -118,6 +119,25 @@ async def test_an_unacknowledged_handoff_is_sent_again_on_resume_with_the_pendin
 
     await transcripts.EndSession(pb.EndSessionRequest(name=session.name))
     assert (await get(handoffs, handoff.name)).state == hb.HANDOFF_STATE_FAILED
+
+
+async def test_a_handoff_announces_its_command_and_its_watchers_reading_in_one_statement(
+        transcripts, handoffs, cfo, engine):
+    """What a handoff announces at its commit (its command, to the replica holding the call's stream; its reading,
+    to the outbox that gives the watchers theirs) is sent to the database in one statement, not one each."""
+    session = await streamed_call(transcripts, [(pb.ROLE_USER, "Who signs off on the budget?")])
+    announcing: list[str] = []
+
+    def on_execute(_connection, _cursor, statement: str, *_) -> None:
+        if statement.lstrip().startswith("SELECT pg_notify"):
+            announcing.append(statement)
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        await started(handoffs, session, cfo.name)
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+    assert [statement.count("pg_notify(") for statement in announcing] == [2]
 
 
 async def test_the_packet_retells_the_last_turns_in_call_order_and_a_handoff_id_is_taken_once(

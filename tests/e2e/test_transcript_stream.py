@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sparring.transcript.v1 import transcript_service_pb2 as pb
@@ -84,6 +87,44 @@ async def test_commands_reach_the_live_stream_and_are_acknowledged(transcripts):
     await gateway.acks_until(1)  # the ack of the command was handled before this utterance
     stored = (await transcripts.GetCommand(pb.GetCommandRequest(name=sent.name))).command
     assert stored.state == pb.COMMAND_STATE_ACKNOWLEDGED and stored.delivery_count == 1
+    gateway.close()
+
+
+async def test_a_command_reaches_the_live_stream_after_one_statement(transcripts, engine):
+    """The command a live stream is sent is marked delivered by the statement that reads it: on its way to the
+    gateway it waits on one round trip to the database, not on BEGIN, a read, a write and COMMIT. The gateway gets it
+    as it was sent."""
+    session = await new_session(transcripts)
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    delivering: list[str] = []
+
+    def in_delivery() -> bool:
+        task = asyncio.current_task()
+        return task is not None and task.get_coro().__qualname__ == "LiveStreams._deliver"
+
+    def on_execute(_connection, _cursor, statement: str, *_) -> None:
+        if in_delivery():
+            delivering.append(statement.lstrip().split(None, 1)[0])
+
+    def on_transaction(connection) -> None:  # a connection in autocommit sends no BEGIN nor COMMIT
+        if in_delivery() and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            delivering.append("BEGIN/COMMIT")
+
+    listeners = [("before_cursor_execute", on_execute), ("begin", on_transaction), ("commit", on_transaction)]
+    for name, listener in listeners:
+        sa.event.listen(engine.sync_engine, name, listener)
+    try:
+        sent = (await transcripts.SendCommand(pb.SendCommandRequest(parent=session.name, command=pb.Command(
+            type=pb.COMMAND_TYPE_CURVEBALL, text="Your CFO just froze the budget")))).command
+        frame = await gateway.read()
+    finally:
+        for name, listener in listeners:
+            sa.event.remove(engine.sync_engine, name, listener)
+    assert delivering == ["UPDATE"]
+    assert frame.command == sent
+    stored = (await transcripts.GetCommand(pb.GetCommandRequest(name=sent.name))).command
+    assert (stored.state, stored.delivery_count) == (pb.COMMAND_STATE_DELIVERED, 1)
     gateway.close()
 
 

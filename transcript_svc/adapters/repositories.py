@@ -260,6 +260,16 @@ class CommandRepository:
             *_child_of(t.commands, organization, session_id), c.id.in_(command_ids), c.state.in_(_SENDABLE),
         ).values(state=CommandState.DELIVERED.value, delivery_count=c.delivery_count + 1, deliver_time=when))
 
+    async def deliver(self, organization: str, session_id: str, command_id: str, when: datetime) -> Command | None:
+        c, before = t.commands.c, t.commands.alias("before")
+        # Joined to itself, the UPDATE returns the row as its statement found it, before the mark.
+        row = (await self._c.execute(t.commands.update().where(
+            *_child_of(t.commands, organization, session_id), c.id == command_id, c.state.in_(_SENDABLE),
+            before.c.organization == c.organization, before.c.session_id == c.session_id, before.c.id == c.id,
+        ).values(state=CommandState.DELIVERED.value, delivery_count=c.delivery_count + 1, deliver_time=when)
+            .returning(*before.c))).first()
+        return _command(row) if row else None
+
     async def acknowledge(self, organization: str, session_id: str, command_id: str, when: datetime) -> bool:
         c = t.commands.c
         found = await self._c.scalar(sa.select(sa.literal(True)).where(

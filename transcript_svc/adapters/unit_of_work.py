@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from svckit.db import RequestLog, UnitOfWork
-from svckit.notify import notify
+from svckit.notify import notify_all
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.approval_store import ApprovalRepository
 from transcript_svc.adapters.channels import APPROVALS_CHANNEL, COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
@@ -21,22 +21,28 @@ from transcript_svc.adapters.voice_round_store import VoiceRoundRepository
 
 
 class NotifyAnnouncements:
-    """Announcements as PostgreSQL NOTIFY, delivered when the transaction commits."""
+    """Announcements as PostgreSQL NOTIFY, delivered when the transaction commits: kept until then and sent in one
+    statement just before the commit, so a use case pays one round trip for all it announces."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
+    def __init__(self) -> None:
+        self._due: list[tuple[str, str]] = []
 
     async def session_ended(self, organization: str, session_id: str) -> None:
-        await notify(self._c, SESSIONS_CHANNEL, f"ended:{session_id}:{organization}")
+        self._due.append((SESSIONS_CHANNEL, f"ended:{session_id}:{organization}"))
 
     async def command_sent(self, organization: str, session_id: str, command_id: str) -> None:
-        await notify(self._c, COMMANDS_CHANNEL, f"{session_id}:{command_id}:{organization}")
+        self._due.append((COMMANDS_CHANNEL, f"{session_id}:{command_id}:{organization}"))
 
     async def approval_changed(self, organization: str, session_id: str, approval_id: str) -> None:
-        await notify(self._c, APPROVALS_CHANNEL, f"{session_id}:{approval_id}:{organization}")
+        self._due.append((APPROVALS_CHANNEL, f"{session_id}:{approval_id}:{organization}"))
 
     async def outbox_due(self) -> None:
-        await notify(self._c, OUTBOX_CHANNEL, "")
+        self._due.append((OUTBOX_CHANNEL, ""))
+
+    async def send(self, connection: AsyncConnection) -> None:
+        """Sends what was announced, within the transaction about to commit."""
+        await notify_all(connection, self._due)
+        self._due.clear()
 
 
 class DatabaseUnitOfWork(UnitOfWork):
@@ -59,7 +65,11 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.voice_rounds = VoiceRoundRepository(connection)
         self.approvals = ApprovalRepository(connection)
         self.guardrail_checks = GuardrailCheckRepository(connection)
-        self.announce = NotifyAnnouncements(connection)
+        self.announce = NotifyAnnouncements()
 
     def requests(self, organization: str) -> RequestLog:
         return RequestLog(self.connection, tables.request_log, organization)
+
+    async def commit(self) -> None:
+        await self.announce.send(self.connection)
+        await super().commit()

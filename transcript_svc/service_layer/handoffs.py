@@ -78,6 +78,12 @@ def _round_number(voice_round: VoiceRound | None) -> int:
     return voice_round.round_number if voice_round is not None else 0
 
 
+async def _discarded(rendering: asyncio.Future[RenderedPrompt]) -> None:
+    """Cancels a rendering no longer wanted; whatever it ended with is of no use."""
+    rendering.cancel()
+    await asyncio.gather(rendering, return_exceptions=True)
+
+
 def _check_may_hand_over(session: Session, to_persona: str, pending: str | None) -> None:
     """What the session's state must allow; raised again under the session's lock before anything is stored."""
     if session.state is SessionState.ENDED:
@@ -304,10 +310,21 @@ class Handoffs:
                                  metadata={"field": "handoff.to_persona", "resource": request.to_persona})
 
     async def _rendered_target(self, session: Session, request: HandoffRequest) -> tuple[str, str, RenderedPrompt]:
-        """The persona that takes the call, its display name, and its prompt for the session."""
-        target, target_name = await self._target(session, request)
-        return target, target_name, await self._personas.render(target, session.scenario, session.candidate,
-                                                                session.resource_name)
+        """The persona that takes the call, its display name, and its prompt for the session. The requested persona,
+        nearly always the one that takes it, is rendered while it is asked whether it may; a fallback once chosen."""
+        requested = asyncio.ensure_future(self._render(request.to_persona, session))
+        try:
+            target, target_name = await self._target(session, request)
+        except BaseException:
+            await _discarded(requested)
+            raise
+        if target != request.to_persona:
+            await _discarded(requested)
+            return target, target_name, await self._render(target, session)
+        return target, target_name, await requested
+
+    async def _render(self, persona: str, session: Session) -> RenderedPrompt:
+        return await self._personas.render(persona, session.scenario, session.candidate, session.resource_name)
 
     async def _recall(self, session: Session) -> RecalledMemory:
         """What the outgoing persona remembers of the candidate; a handoff goes on without it rather than fail."""

@@ -79,6 +79,11 @@ class Commands(Protocol):
     async def mark_delivered(self, organization: str, session_id: str, command_ids: list[str],
                              when: datetime) -> None: ...
 
+    async def deliver(self, organization: str, session_id: str, command_id: str, when: datetime) -> Command | None:
+        """Marks the command delivered, in one statement, if it is still to be sent (not acknowledged); the command as
+        it was before, None if it was not to be sent."""
+        ...
+
     async def acknowledge(self, organization: str, session_id: str, command_id: str, when: datetime) -> bool:
         """False when there is no such command."""
         ...

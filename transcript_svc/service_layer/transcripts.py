@@ -512,14 +512,12 @@ class Transcripts:
         return session.state, epoch or 0, pending
 
     async def deliverable_command(self, organization: str, session_id: str, command_id: str) -> Command | None:
-        """A command about to be written to a live stream, marked delivered; None if acknowledged meanwhile."""
-        async with self.uow() as uow:
-            command = await uow.commands.get(organization, session_id, command_id)
-            if command is None or command.state not in (CommandState.PENDING, CommandState.DELIVERED):
-                return None
-            await uow.commands.mark_delivered(organization, session_id, [command_id], _now())
-            await uow.commit()
-        return command
+        """A command about to be written to a live stream, marked delivered; None if acknowledged meanwhile.
+
+        One statement, atomic on its own: no transaction around it, so the command waits on one round trip to the
+        database on its way to the stream, not on BEGIN, a read, a write and COMMIT."""
+        async with self.read() as uow:
+            return await uow.commands.deliver(organization, session_id, command_id, _now())
 
     async def acknowledge_command(self, organization: str, session_id: str, command_id: str) -> None:
         async with self.uow() as uow:
