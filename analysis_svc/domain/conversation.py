@@ -765,12 +765,6 @@ def objection_kinds(text: str) -> set[ObjectionKind]:
     return {kind for kind, pattern in _OBJECTION_PATTERNS.items() if pattern.search(lowered)}
 
 
-def value_themes_in(text: str) -> set[ValueTheme]:
-    """The value themes a candidate's turn speaks to, as the live measures would find them."""
-    lowered = normalise(text).lower()
-    return {theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(lowered)}
-
-
 def content_words(text: str) -> set[str]:
     """The stems of a text's content words, to tell whether two texts speak of the same thing."""
     return _content(normalise(text).lower())

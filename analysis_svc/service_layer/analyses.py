@@ -171,7 +171,7 @@ class Analyses:
         shown = window.turns[-size:]
         self._read_turns.put((organization, session_id), {turn.text: read[turn.text] for turn in shown},
                              self._read_turns.generation)
-        live = LiveWindow(session_id, window.blueprint, shown, state.made, context)
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, read=read)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
                              state.handoff_open)
@@ -189,12 +189,12 @@ class Analyses:
             self._contexts.context(organization, session_id))
         if state.existing is not None:
             return
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context)
+        # The call has ended: the texts its last live reading read are read no more after this one.
+        read = self._read_turns.get((organization, session_id)) or {}
+        self._read_turns.invalidate((organization, session_id))
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context, read=read)
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
-        # The call has ended: the texts its last live reading read are read no more after this one.
-        read = self._read_turns.get((organization, session_id))
-        self._read_turns.invalidate((organization, session_id))
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
                              measure(call.turns, read=read),
                              findings=await self._findings(organization, whole,

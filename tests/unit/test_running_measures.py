@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from analysis_svc.domain.conversation import TurnTexts, measure
 from analysis_svc.domain.running import advance, from_record, to_record
+from analysis_svc.domain.suggestions import CallContext, stage_for, suggest
+from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -56,10 +58,18 @@ def test_noes_said_before_the_window_still_make_pressing_on_a_push():
     assert measure(turns[-WINDOW:]).pushes < kept.pushes  # the window alone has not heard the noes
 
 
-def _readings(turns: Sequence[Turn], points: Sequence[int], size: int, carried: bool) -> list[dict]:
-    """The kept measures at each reading point, each reading's window the last ``size`` messages, reaching back to
-    the previous reading when readings were further apart (as the analysis service reads them); with ``carried``,
-    each reading is handed the texts of the previous one's window, as the service keeps them."""
+# Curveballs that the corpus calls make moot now and then: objections they raise, pains they tell.
+CONTEXT = CallContext(objection_patterns=("It's too expensive for us right now", "We already use another vendor"),
+                      pain_points=("Renewals slip through the cracks and cost us money",
+                                   "Our team loses hours on manual reports"), budget_range="$20k-$40k",
+                      decision_timeline="end of quarter")
+
+
+def _readings(turns: Sequence[Turn], points: Sequence[int], size: int, carried: bool) -> list[tuple[dict, list]]:
+    """The kept measures and the suggestions at each reading point, each reading's window the last ``size``
+    messages, reaching back to the previous reading when readings were further apart (as the analysis service reads
+    them); with ``carried``, each reading is handed the texts of the previous one's window, as the service keeps
+    them, and its suggestions the texts the measures read."""
     kept, previous_last, read, records = None, 0, {}, []
     for up_to in points:
         window = turns[max(0, up_to - size):up_to]
@@ -68,7 +78,9 @@ def _readings(turns: Sequence[Turn], points: Sequence[int], size: int, carried: 
         texts: TurnTexts = read if carried else {}
         kept = advance(kept, previous_last, window, texts)
         read = {turn.text: texts[turn.text] for turn in window[-size:]}
-        records.append(to_record(kept))
+        suggestions = suggest(kept, window[-size:], Blueprint.SALES, stage_for(up_to), context=CONTEXT,
+                              read=texts if carried else None)
+        records.append((to_record(kept), suggestions))
         previous_last = up_to
     return records
 
