@@ -23,7 +23,7 @@ class LocalEngine:
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
-                              context=window.context, made=window.made)
+                              context=window.context, made=window.made, read=window.read)
         meter = score(metrics, blueprint)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
 
 from calls.turns import Role, Turn
 
@@ -151,8 +153,8 @@ class Coaching:
     refusals: int = 0  # buyer turns with a clear no
 
 
-def _content(text: str) -> set[str]:
-    return {word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
+def _content(text: str) -> frozenset[str]:
+    return frozenset(word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS)
 
 
 def refuses(text: str) -> bool:
@@ -160,72 +162,159 @@ def refuses(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-def coach(ordered: Sequence[Turn], texts: Sequence[str], questions_of: Callable[[str], list[str]],
-          answers: Callable[[str, str], bool], refusals_before: int = 0) -> Coaching:
-    """The coaching measures of turns in sequence order (``texts``: their normalised lower-cased text;
-    ``questions_of``: the questions a text asks; ``answers(objection, reply)``: whether the reply speaks to what the
-    objection is about, as ``conversation`` knows objections; ``refusals_before``: the noes the buyer said before
-    these turns, in the same call)."""
+class CoachedText:
+    """A turn's text (normalised, lower case) as the coach hears it, each finding made when it is first asked for and
+    then kept, so that a turn heard by several measures is searched once (``questions_of``: the questions a text
+    asks, as ``conversation`` finds them)."""
+
+    def __init__(self, text: str, questions_of: Callable[[str], Sequence[str]]) -> None:
+        self.text = text
+        self._questions_of = questions_of
+
+    @cached_property
+    def questions(self) -> tuple[str, ...]:
+        return tuple(self._questions_of(self.text))
+
+    @cached_property
+    def word_roots(self) -> frozenset[str]:
+        return _content(self.text)
+
+    @cached_property
+    def refuses(self) -> bool:
+        return refuses(self.text)
+
+    @cached_property
+    def hesitates(self) -> bool:
+        return bool(_HESITATION.search(self.text))
+
+    @cached_property
+    def _buyer_questions(self) -> tuple[str, ...]:
+        return tuple(q for q in self.questions if _ABOUT_BUYER.search(q) and not _CLOSING_QUESTION.search(q)
+                     and not _ARGUES.search(q))
+
+    @cached_property
+    def asks_about_buyer(self) -> bool:
+        return bool(self._buyer_questions)
+
+    @cached_property
+    def asks_openly_about_buyer(self) -> bool:
+        return any(_OPEN.search(q) for q in self._buyer_questions)
+
+    @cached_property
+    def plays_back(self) -> bool:
+        return bool(_PLAYBACK.search(self.text))
+
+    @cached_property
+    def argues(self) -> bool:
+        return bool(_ARGUES.search(self.text))
+
+    @cached_property
+    def claims_outcome(self) -> bool:
+        return bool(_OUTCOME.search(self.text))
+
+    @cached_property
+    def has_figure(self) -> bool:
+        return bool(_FIGURE.search(self.text))
+
+    @cached_property
+    def presses(self) -> bool:
+        return bool(_PRESSES.search(self.text))
+
+    @cached_property
+    def takes_leave(self) -> bool:
+        return bool(_EXITS.search(self.text))
+
+    @cached_property
+    def discounts(self) -> bool:
+        return bool(_DISCOUNTS.search(self.text))
+
+    @cached_property
+    def explores(self) -> bool:
+        return bool(_EXPLORES.search(self.text))
+
+    @cached_property
+    def acknowledges(self) -> bool:
+        return bool(_ACKNOWLEDGES.search(self.text))
+
+    @cached_property
+    def offers_proof(self) -> bool:
+        return bool(_PROOF.search(self.text))
+
+    @cached_property
+    def trades(self) -> bool:
+        return bool(_TRADES.search(self.text))
+
+    @cached_property
+    def checks_fit(self) -> bool:
+        return bool(_FIT_CHECK.search(self.text))
+
+
+T = TypeVar("T", bound=CoachedText)
+
+
+def coach(ordered: Sequence[Turn], texts: Sequence[T], answers: Callable[[T, T], bool],
+          refusals_before: int = 0) -> Coaching:
+    """The coaching measures of turns in sequence order (``texts``: their texts as heard; ``answers(objection,
+    reply)``: whether the reply speaks to what the objection is about, as ``conversation`` knows objections;
+    ``refusals_before``: the noes the buyer said before these turns, in the same call)."""
     hesitations = points = buyer_questions = open_questions = playbacks = grounded = pushes = exits = 0
     refusals = refusals_before
     heard: set[str] = set()
     for index, (turn, text) in enumerate(zip(ordered, texts, strict=True)):
         if turn.role == Role.ASSISTANT:
-            heard |= _content(text)
-            refusals += refuses(text)
+            heard |= text.word_roots
+            refusals += text.refuses
             continue
-        before = texts[index - 1] if index and ordered[index - 1].role == Role.ASSISTANT else ""
-        questions = questions_of(text)
-        about_buyer = [q for q in questions if _ABOUT_BUYER.search(q) and not _CLOSING_QUESTION.search(q)
-                       and not _ARGUES.search(q)]
+        before = texts[index - 1] if index and ordered[index - 1].role == Role.ASSISTANT else None
+        asks = bool(text.questions)
         # After the buyer has said no twice, more questions are pressure, not discovery.
-        buyer_questions += bool(about_buyer) and refusals < 2
-        open_questions += any(_OPEN.search(q) for q in about_buyer) and refusals < 2
-        playbacks += bool(_PLAYBACK.search(text)) and not _ARGUES.search(text)
-        shared = len(_content(text) & heard)
-        grounded += shared >= GROUNDED_OVERLAP and bool(_OUTCOME.search(text)) and not _ARGUES.search(text)
-        if before and _HESITATION.search(before):
+        buyer_questions += text.asks_about_buyer and refusals < 2
+        open_questions += text.asks_openly_about_buyer and refusals < 2
+        playbacks += text.plays_back and not text.argues
+        shared = len(text.word_roots & heard)
+        grounded += shared >= GROUNDED_OVERLAP and text.claims_outcome and not text.argues
+        if before is not None and before.hesitates:
             hesitations += 1
-            refused = bool(_REFUSAL.search(before))
+            refused = before.refuses
             if refused and refusals >= 2:
                 # Told no again: the only good answer is to accept it.
-                earned = EXPLORED if _accepts(text, bool(questions)) else IGNORED
+                earned = EXPLORED if _accepts(text, asks) else IGNORED
             else:
-                specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and bool(_FIGURE.search(text)))
-                earned = _handling(text, bool(questions), refused, specific)
+                specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and text.has_figure)
+                earned = _handling(text, asks, refused, specific)
             points += earned
             if refused:
                 pushes += earned == IGNORED
-                exits += _accepts(text, bool(questions))
+                exits += _accepts(text, asks)
                 continue
-        if _PRESSES.search(text) or (refusals >= 2 and not _accepts(text, bool(questions))):
+        if text.presses or (refusals >= 2 and not _accepts(text, asks)):
             pushes += 1
-        elif _EXITS.search(text) and not _DISCOUNTS.search(text):
+        elif text.takes_leave and not text.discounts:
             exits += 1
     return Coaching(hesitations, points, buyer_questions, open_questions, playbacks, grounded, pushes, exits,
                     refusals - refusals_before)
 
 
-def _accepts(reply: str, asks: bool) -> bool:
+def _accepts(reply: CoachedText, asks: bool) -> bool:
     """The seller takes the no: acknowledges it and asks for nothing more, or checks fit gracefully."""
-    if _PRESSES.search(reply) or _DISCOUNTS.search(reply) or (_ARGUES.search(reply) and not _EXPLORES.search(reply)):
+    if reply.presses or reply.discounts or (reply.argues and not reply.explores):
         return False
-    return bool(_EXITS.search(reply) or (_ACKNOWLEDGES.search(reply) and not asks) or _FIT_CHECK.search(reply))
+    return reply.takes_leave or (reply.acknowledges and not asks) or reply.checks_fit
 
 
-def _handling(reply: str, asks: bool, refused: bool, specific: bool) -> int:
+def _handling(reply: CoachedText, asks: bool, refused: bool, specific: bool) -> int:
     """How the seller's turn answers the buyer's hesitation just before it (``specific``: it speaks to what the
     objection is about, or builds figures on what the buyer said)."""
-    if (_ARGUES.search(reply) and not _EXPLORES.search(reply)) or _PRESSES.search(reply):
+    if (reply.argues and not reply.explores) or reply.presses:
         return IGNORED
-    acknowledged = bool(_ACKNOWLEDGES.search(reply))
-    answered = (_PROOF.search(reply) or specific) and not refused
-    if _EXPLORES.search(reply) or (acknowledged and (asks or answered)):
+    acknowledged = reply.acknowledges
+    answered = (reply.offers_proof or specific) and not refused
+    if reply.explores or (acknowledged and (asks or answered)):
         return EXPLORED
     if answered:
         return SPECIFIC
-    if acknowledged or asks or _TRADES.search(reply):
+    if acknowledged or asks or reply.trades:
         return ACKNOWLEDGED
-    if _DISCOUNTS.search(reply):
+    if reply.discounts:
         return CONCEDED
     return IGNORED

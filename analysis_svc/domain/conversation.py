@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
-from analysis_svc.domain.coaching import coach
+from analysis_svc.domain.coaching import CoachedText, coach
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -440,56 +441,181 @@ FEATURE_LIST_ITEMS = 4
 FEATURE_ITEM_WORDS = 6
 
 
-def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetrics:
+class TurnText(CoachedText):
+    """A turn's text as the measures read it (normalised, lower case, as the patterns are written), each finding made
+    when it is first asked for and then kept: a turn read by several measures (a reading's window and the part of it
+    the previous reading had counted, the next reading's window) is searched once."""
+
+    def __init__(self, spoken: str) -> None:
+        super().__init__(normalise(spoken).lower(), _questions)
+        self._spoken = spoken
+
+    @cached_property
+    def spoken_words(self) -> int:  # counted as it was said, as monologues are
+        return words(self._spoken)
+
+    @cached_property
+    def words(self) -> int:
+        return words(self.text)
+
+    @cached_property
+    def open_questions(self) -> int:
+        # "Before I design anything, what ..." is still open: look past a leading clause.
+        return sum(1 for question in self.questions if _OPEN_QUESTION_WORDS.search(question))
+
+    @cached_property
+    def points_back(self) -> bool:
+        return any(_POINTS_BACK.search(_LEAD_IN.sub("", question)) for question in self.questions)
+
+    @cached_property
+    def topics_asked(self) -> frozenset[Topic]:
+        return frozenset(topic for topic, pattern in _TOPIC_PATTERNS.items()
+                         if any(pattern.search(question) for question in self.questions))
+
+    @cached_property
+    def topics_told(self) -> frozenset[Topic]:
+        return frozenset(topic for topic, pattern in _TOPIC_PATTERNS.items() if pattern.search(self.text))
+
+    @cached_property
+    def value_themes(self) -> frozenset[ValueTheme]:
+        return frozenset(theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(self.text))
+
+    @cached_property
+    def content(self) -> frozenset[str]:
+        return frozenset(_content(self.text))
+
+    @cached_property
+    def feature_list(self) -> bool:
+        return _feature_list(self.text)
+
+    @cached_property
+    def dismisses(self) -> bool:
+        return bool(_DISMISSAL.search(self.text))
+
+    @cached_property
+    def hears(self) -> bool:  # acknowledges or plays back what the buyer said
+        return bool(_ACKNOWLEDGEMENT.search(self.text) or _PLAYBACK.search(self.text))
+
+    @cached_property
+    def listens(self) -> bool:
+        # "Yeah, I hear you, but ..." acknowledges only to argue.
+        return self.hears and not self.dismisses
+
+    @cached_property
+    def leads(self) -> bool:
+        return bool(_LEADING_QUESTION.search(self.text))
+
+    @cached_property
+    def cut_off(self) -> bool:
+        return bool(_CUT_OFF.search(self.text))
+
+    @cached_property
+    def objection_kinds(self) -> tuple[ObjectionKind, ...]:
+        return tuple(kind for kind, pattern in _OBJECTION_PATTERNS.items() if pattern.search(self.text))
+
+    @cached_property
+    def kinds_answered(self) -> frozenset[ObjectionKind]:  # what a real answer to each kind mentions
+        return frozenset(kind for kind, pattern in _OBJECTION_ANSWERS.items() if pattern.search(self.text))
+
+    @cached_property
+    def evidence(self) -> bool:
+        return bool(_EVIDENCE.search(self.text))
+
+    @cached_property
+    def clarifies(self) -> bool:
+        return bool(_CLARIFYING_QUESTION.search(self.text))
+
+    @cached_property
+    def proposes(self) -> bool:
+        return bool(_PROPOSAL.search(self.text))
+
+    @cached_property
+    def says_no(self) -> bool:
+        return bool(_REFUSAL.search(self.text) or _OPENING_NO.match(self.text))
+
+    @cached_property
+    def declines(self) -> bool:
+        return bool(_DECLINE.search(self.text) or _OPENING_NO.match(self.text))
+
+    @cached_property
+    def agrees_to_proposal(self) -> bool:
+        return bool(_AGREEMENT_TO_PROPOSAL.search(self.text))
+
+    @cached_property
+    def agrees_to_step(self) -> bool:
+        return bool(_AGREEMENT.search(self.text) and _NEXT_STEP.search(self.text))
+
+    @cached_property
+    def names_time(self) -> bool:
+        return bool(_DATE_TIME.search(self.text))
+
+    @cached_property
+    def buys(self) -> bool:
+        return bool(_BUYS.search(self.text))
+
+
+TurnTexts = MutableMapping[str, TurnText]  # turn texts already read, by what was said
+
+
+def turn_text(spoken: str, read: TurnTexts) -> TurnText:
+    """The text as the measures read it: the one in ``read`` if it was read before, else read now and added."""
+    text = read.get(spoken)
+    if text is None:
+        text = read[spoken] = TurnText(spoken)
+    return text
+
+
+def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | None = None) -> ConversationMetrics:
     """Measure a window of turns, in sequence order whatever order they come in (``refusals_before``: the noes the
-    buyer said earlier in the call, for a window that does not start at its beginning)."""
+    buyer said earlier in the call, for a window that does not start at its beginning; ``read``: turn texts read
+    by earlier measures, to which those read now are added)."""
+    read = {} if read is None else read
     ordered = sorted(turns, key=lambda turn: turn.sequence)
-    texts = [normalise(turn.text).lower() for turn in ordered]  # the patterns are written in lower case
+    texts = [turn_text(turn.text, read) for turn in ordered]
     candidate = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.USER]
     persona = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.ASSISTANT]
-    candidate_words = sum(words(text) for text in candidate)
-    persona_words = sum(words(text) for text in persona)
+    candidate_words = sum(text.words for text in candidate)
+    persona_words = sum(text.words for text in persona)
     total_words = candidate_words + persona_words
-    questions = [sentence for text in candidate for sentence in _questions(text)]
-    # "Before I design anything, what ..." is still open: look past a leading clause.
-    open_questions = [question for question in questions if _OPEN_QUESTION_WORDS.search(question)]
-    longest, candidate_longest = _monologues(ordered)
-    value_hits = [{theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(text)} for text in candidate]
+    questions = sum(len(text.questions) for text in candidate)
+    longest, candidate_longest = _monologues(ordered, texts)
     proposed, committed, dated, pushes = _next_step(ordered, texts)
     objections = _objections(ordered, texts)
-    answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1])
-               if any(o.handled and o.sequence == turn.sequence for o in objections)}
+    handled = {objection.sequence for objection in objections if objection.handled}
+    answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1]) if turn.sequence in handled}
     followups, tailored, dumps = _engagement(ordered, texts, answers)
-    coached = coach(ordered, texts, _questions, _speaks_to, refusals_before)
+    coached = coach(ordered, texts, _speaks_to, refusals_before)
     return ConversationMetrics(
         turn_count=len(ordered),
         candidate_turns=len(candidate),
         persona_turns=len(persona),
         candidate_talk_ratio=candidate_words / total_words if total_words else 0.0,
         persona_talk_ratio=persona_words / total_words if total_words else 0.0,
-        candidate_questions=len(questions),
-        candidate_open_questions=len(open_questions),
-        candidate_question_rate=len(questions) / len(candidate) if candidate else 0.0,
+        candidate_questions=questions,
+        candidate_open_questions=sum(text.open_questions for text in candidate),
+        candidate_question_rate=questions / len(candidate) if candidate else 0.0,
         candidate_words_per_turn=candidate_words / len(candidate) if candidate else 0.0,
         persona_words_per_turn=persona_words / len(persona) if persona else 0.0,
         longest_monologue=longest,
         candidate_longest_monologue_words=candidate_longest,
-        topics_covered=frozenset(_topics(questions, persona)),
+        # Asked by the candidate, or told by the persona: either way the topic is on the table.
+        topics_covered=frozenset().union(*(text.topics_asked for text in candidate),
+                                         *(text.topics_told for text in persona)),
         objections=tuple(objections),
-        listening_signals=sum(_listens(text) for text in candidate),
-        value_themes=frozenset(theme for hits in value_hits for theme in hits),
-        value_statements=sum(bool(hits) for hits in value_hits),
+        listening_signals=sum(text.listens for text in candidate),
+        value_themes=frozenset().union(*(text.value_themes for text in candidate)),
+        value_statements=sum(bool(text.value_themes) for text in candidate),
         next_step_proposed=proposed,
         next_step_committed=committed,
         followup_questions=followups,
-        leading_questions=sum(bool(_LEADING_QUESTION.search(text)) for text in candidate),
+        leading_questions=sum(text.leads for text in candidate),
         tailored_value_statements=tailored,
         feature_dumps=dumps,
-        dismissals=sum(bool(_DISMISSAL.search(text)) for text in candidate),
+        dismissals=sum(text.dismisses for text in candidate),
         pushes_after_decline=pushes,
         interruptions=sum(
             1 for index, turn in enumerate(ordered[:-1])
-            if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and _CUT_OFF.search(texts[index])
+            if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and texts[index].cut_off
         ),
         next_step_dated=dated,
         candidate_words=candidate_words,
@@ -514,25 +640,14 @@ def _is_question(sentence: str) -> bool:
     return bool(_QUESTION_OPENING.match(body) or _LATER_QUESTION.search(body))
 
 
-def _listens(text: str) -> bool:
-    # "Yeah, I hear you, but ..." acknowledges only to argue.
-    return bool(_ACKNOWLEDGEMENT.search(text) or _PLAYBACK.search(text)) and not _DISMISSAL.search(text)
-
-
-def _topics(candidate_questions: Sequence[str], persona_texts: Sequence[str]) -> set[Topic]:
-    # Asked by the candidate, or told by the persona: either way the topic is on the table.
-    sources = [*candidate_questions, *persona_texts]
-    return {topic for topic, pattern in _TOPIC_PATTERNS.items() if any(pattern.search(text) for text in sources)}
-
-
-def _monologues(ordered: Sequence[Turn]) -> tuple[Monologue, int]:
+def _monologues(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[Monologue, int]:
     # Speech-to-text splits one long answer into several messages, so a run of one speaker is one monologue.
     longest = Monologue(role=None, words=0)
     candidate_longest = 0
     run_role: Role | None = None
     run_words = 0
-    for turn in ordered:
-        run_words = run_words + words(turn.text) if turn.role == run_role else words(turn.text)
+    for turn, text in zip(ordered, texts, strict=True):
+        run_words = run_words + text.spoken_words if turn.role == run_role else text.spoken_words
         run_role = turn.role
         if run_words > longest.words:
             longest = Monologue(role=run_role, words=run_words)
@@ -564,95 +679,83 @@ def _feature_list(text: str) -> bool:
     return False
 
 
-def _engagement(ordered: Sequence[Turn], texts: Sequence[str], answers: set[int]) -> tuple[int, int, int]:
+def _engagement(ordered: Sequence[Turn], texts: Sequence[TurnText], answers: set[int]) -> tuple[int, int, int]:
     """Follow-up questions, value statements tailored to the buyer, and feature lists, in the candidate's turns.
 
     A value statement is tailored when it is built on the buyer's own words, or answers the buyer's objection
     (``answers``: the sequences of the candidate turns that handled one)."""
     followups = tailored = dumps = 0
     heard: set[str] = set()  # everything the buyer has said so far in the window
-    last: set[str] = set()  # the buyer's latest turn
+    last: frozenset[str] = frozenset()  # the buyer's latest turn
     for turn, text in zip(ordered, texts, strict=True):
-        content = _content(text)
+        content = text.content
         if turn.role == Role.ASSISTANT:
             heard |= content
             last = content
             continue
-        asked = _questions(text)
-        if asked and (content & last or any(_POINTS_BACK.search(_LEAD_IN.sub("", q)) for q in asked)):
+        if text.questions and (content & last or text.points_back):
             followups += 1
-        if _feature_list(text):
+        if text.feature_list:
             dumps += 1
-        elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not _DISMISSAL.search(text)
-              and any(pattern.search(text) for pattern in _VALUE_PATTERNS.values())):
+        elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not text.dismisses
+              and text.value_themes):
             tailored += 1
     return followups, tailored, dumps
 
 
-def _objections(ordered: Sequence[Turn], texts: Sequence[str]) -> list[Objection]:
+def _objections(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> list[Objection]:
     objections = []
     for index, turn in enumerate(ordered):
         if turn.role != Role.ASSISTANT:
             continue
         reply = texts[index + 1] if index + 1 < len(ordered) and ordered[index + 1].role == Role.USER else None
-        for kind, pattern in _OBJECTION_PATTERNS.items():
-            if pattern.search(texts[index]):
-                objections.append(Objection(turn.sequence, kind, reply is not None and _answers(kind, reply)))
+        for kind in texts[index].objection_kinds:
+            objections.append(Objection(turn.sequence, kind, reply is not None and _answers(kind, reply)))
     return objections
 
 
-def _answers(kind: ObjectionKind, reply: str) -> bool:
-    if _DISMISSAL.search(reply):
+def _answers(kind: ObjectionKind, reply: TurnText) -> bool:
+    if reply.dismisses:
         return False  # arguing is not answering
-    clarifying = bool(_CLARIFYING_QUESTION.search(reply))
-    acknowledged = bool(_ACKNOWLEDGEMENT.search(reply) or _PLAYBACK.search(reply)) or clarifying
-    addressed = bool(_OBJECTION_ANSWERS[kind].search(reply) or _EVIDENCE.search(reply)) or clarifying
+    acknowledged = reply.hears or reply.clarifies
+    addressed = kind in reply.kinds_answered or reply.evidence or reply.clarifies
     return acknowledged and addressed
 
 
-def _speaks_to(objection: str, reply: str) -> bool:
+def _speaks_to(objection: TurnText, reply: TurnText) -> bool:
     """Whether the reply answers what the objection is about (its kind's answers), without arguing."""
-    return not _DISMISSAL.search(reply) and any(
-        pattern.search(objection) and _OBJECTION_ANSWERS[kind].search(reply)
-        for kind, pattern in _OBJECTION_PATTERNS.items())
+    return not reply.dismisses and any(kind in reply.kinds_answered for kind in objection.objection_kinds)
 
 
-def _declines(text: str) -> bool:
-    return bool(_DECLINE.search(text) or _OPENING_NO.match(text))
+_SILENCE = TurnText("")  # before the first turn
 
 
-def _refuses(text: str) -> bool:
-    return bool(_REFUSAL.search(text) or _OPENING_NO.match(text))
-
-
-def _next_step(ordered: Sequence[Turn], texts: Sequence[str]) -> tuple[bool, bool, bool, int]:
+def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool, bool, bool, int]:
     """Whether a next step was proposed, agreed, and agreed with a day or time; and how often it was pressed
     right after the buyer said no."""
     proposed = committed = dated = False
     pushes = 0
-    for index, turn in enumerate(ordered):
-        text = texts[index]
-        previous = texts[index - 1] if index > 0 else ""
+    for index, (turn, text) in enumerate(zip(ordered, texts, strict=True)):
+        previous = texts[index - 1] if index > 0 else _SILENCE
         previous_role = ordered[index - 1].role if index > 0 else None
         if turn.role == Role.USER:
-            if _PROPOSAL.search(text):
+            if text.proposes:
                 proposed = True
-                if previous_role == Role.ASSISTANT and _refuses(previous) and not _CLARIFYING_QUESTION.search(text):
+                if previous_role == Role.ASSISTANT and previous.says_no and not text.clarifies:
                     pushes += 1
             continue
-        previous_proposed = previous_role == Role.USER and bool(_PROPOSAL.search(previous))
-        if _declines(text):
+        previous_proposed = previous_role == Role.USER and previous.proposes
+        if text.declines:
             if previous_proposed:
                 committed = dated = False  # the buyer's latest word on the step is no
             continue
         # The persona agrees to a concrete step it names itself or the candidate just proposed; naming a day in
         # answer to a proposal ("Monday the twentieth?") is agreeing to it.
-        agrees = (previous_proposed and bool(_AGREEMENT_TO_PROPOSAL.search(text))) or bool(
-            _AGREEMENT.search(text) and _NEXT_STEP.search(text))
-        counters = previous_proposed and bool(_DATE_TIME.search(text))
-        if agrees or counters or _BUYS.search(text):
+        agrees = (previous_proposed and text.agrees_to_proposal) or text.agrees_to_step
+        counters = previous_proposed and text.names_time
+        if agrees or counters or text.buys:
             committed = True
-            dated = dated or bool(_DATE_TIME.search(text) or (previous_proposed and _DATE_TIME.search(previous)))
+            dated = dated or text.names_time or (previous_proposed and previous.names_time)
     return proposed, committed, dated, pushes
 
 
@@ -660,12 +763,6 @@ def objection_kinds(text: str) -> set[ObjectionKind]:
     """The kinds of objection a sentence voices, as the live measures would find them."""
     lowered = normalise(text).lower()
     return {kind for kind, pattern in _OBJECTION_PATTERNS.items() if pattern.search(lowered)}
-
-
-def value_themes_in(text: str) -> set[ValueTheme]:
-    """The value themes a candidate's turn speaks to, as the live measures would find them."""
-    lowered = normalise(text).lower()
-    return {theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(lowered)}
 
 
 def content_words(text: str) -> set[str]:

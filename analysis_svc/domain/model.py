@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from analysis_svc.domain.content_findings import ContentFinding
-from analysis_svc.domain.conversation import ConversationMetrics, Topic
+from analysis_svc.domain.conversation import ConversationMetrics, Topic, TurnTexts
 from analysis_svc.domain.say_meter import SayMeter
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
 from analysis_svc.domain.trend import NO_ALERT, NO_TREND, ProspectAlert, ScoreAt, Trend
@@ -78,6 +78,7 @@ class LiveWindow:
     made: frozenset[str] = frozenset()
     context: CallContext = NO_CONTEXT
     language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
+    read: TurnTexts = field(default_factory=dict, compare=False)  # its texts as the measures read them
 
 
 @dataclass(frozen=True)

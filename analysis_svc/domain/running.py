@@ -6,6 +6,9 @@ reading had already counted (its context). A rule that looks at the turn before 
 objection) thus sees it across the boundary, an objection raised before the boundary and answered after it is
 counted as answered, and the buyer's earlier noes are carried into the window. Counts add up, topics and value themes
 accumulate, the longest monologue is the longest of the call, and the next step is the buyer's latest word on it.
+
+The window and its context share their turns' texts, read once (``conversation.TurnText``); handed the texts the
+previous reading read, a reading reads only the messages that came since.
 """
 
 from __future__ import annotations
@@ -14,17 +17,18 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from analysis_svc.domain.coaching import refuses
 from analysis_svc.domain.conversation import (
     ConversationMetrics,
     Monologue,
     Objection,
     ObjectionKind,
     Topic,
+    TurnTexts,
     ValueTheme,
     measure,
+    turn_text,
 )
-from calls.turns import Role, Turn, normalise
+from calls.turns import Role, Turn
 
 # Measures that are sums over the call's turns.
 _COUNTS = ("turn_count", "candidate_turns", "persona_turns", "candidate_questions", "candidate_open_questions",
@@ -36,15 +40,18 @@ _COUNTS = ("turn_count", "candidate_turns", "persona_turns", "candidate_question
 NOTHING_SAID = measure(())
 
 
-def advance(previous: ConversationMetrics | None, previous_last: int, window: Sequence[Turn]) -> ConversationMetrics:
+def advance(previous: ConversationMetrics | None, previous_last: int, window: Sequence[Turn],
+            read: TurnTexts | None = None) -> ConversationMetrics:
     """The call's measures up to the window's last message, from ``previous`` (the call up to ``previous_last``; None
-    at the call's start) and a window that reaches back to ``previous_last`` or before it."""
+    at the call's start) and a window that reaches back to ``previous_last`` or before it (``read``: turn texts
+    earlier readings read, to which the window's are added)."""
+    read = {} if read is None else read
     seen = previous or NOTHING_SAID
     context = [turn for turn in window if turn.sequence <= previous_last]
     # The noes said before the window still count: after a second no, pressing on is pushing.
-    earlier_refusals = seen.refusals - sum(turn.role == Role.ASSISTANT and refuses(normalise(turn.text).lower())
+    earlier_refusals = seen.refusals - sum(turn.role == Role.ASSISTANT and turn_text(turn.text, read).refuses
                                            for turn in context)
-    now, before = measure(window, earlier_refusals), measure(context, earlier_refusals)
+    now, before = measure(window, earlier_refusals, read), measure(context, earlier_refusals, read)
     counts = {name: getattr(seen, name) + getattr(now, name) - getattr(before, name) for name in _COUNTS}
     total_words = counts["candidate_words"] + counts["persona_words"]
     candidate_turns, persona_turns = counts["candidate_turns"], counts["persona_turns"]

@@ -17,10 +17,11 @@ from analysis_svc.domain.conversation import (
     ConversationMetrics,
     ObjectionKind,
     Topic,
+    TurnTexts,
     ValueTheme,
     content_words,
     objection_kinds,
-    value_themes_in,
+    turn_text,
 )
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn, normalise, words
@@ -259,15 +260,18 @@ def suggest(
     *,
     context: CallContext = NO_CONTEXT,
     made: Collection[str] = frozenset(),
+    read: TurnTexts | None = None,
 ) -> list[Suggestion]:
     """Suggestions for one reading, most urgent first: ``metrics`` measure the whole call so far, ``turns`` are the
-    window shown (what the suggestions cite and quote), ``made`` the labels already suggested in the session."""
+    window shown (what the suggestions cite and quote), ``made`` the labels already suggested in the session,
+    ``read`` the texts the measures read."""
     blueprint, call_stage = Blueprint(blueprint), CallStage(call_stage)
     ordered = sorted(turns, key=lambda turn: turn.sequence)
+    read = {} if read is None else read
     suggestions = [
         *_followups(metrics, ordered, blueprint, call_stage, made),
-        *_context_injections(ordered, made),
-        *_curveball(metrics, ordered, blueprint, call_stage, context, made),
+        *_context_injections(ordered, made, read),
+        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read),
     ]
     return sorted(suggestions, key=lambda suggestion: _PRIORITY_RANK[suggestion.priority])
 
@@ -339,17 +343,17 @@ def _topic_priority(topic: Topic, track: str, stage: CallStage) -> Priority:
     return Priority.MEDIUM
 
 
-def _context_injections(ordered: Sequence[Turn], made: Collection[str]) -> list[Suggestion]:
-    injections = [*_reward_value(ordered), *_interrupt_pitch(ordered), *_shorter_answers(ordered)]
+def _context_injections(ordered: Sequence[Turn], made: Collection[str], read: TurnTexts) -> list[Suggestion]:
+    injections = [*_reward_value(ordered, read), *_interrupt_pitch(ordered), *_shorter_answers(ordered)]
     return not_made(injections, made)
 
 
-def _reward_value(ordered: Sequence[Turn]) -> list[Suggestion]:
+def _reward_value(ordered: Sequence[Turn], read: TurnTexts) -> list[Suggestion]:
     """The value theme the candidate keeps coming back to in the window (the latest mentioned on a tie)."""
     mentions: dict[ValueTheme, list[Turn]] = {}
     for turn in ordered:
         if turn.role == Role.USER:
-            for mentioned in value_themes_in(turn.text):
+            for mentioned in turn_text(turn.text, read).value_themes:
                 mentions.setdefault(mentioned, []).append(turn)
     if not mentions:
         return []
@@ -390,14 +394,14 @@ def _shorter_answers(ordered: Sequence[Turn]) -> list[Suggestion]:
 
 
 def _curveball(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint: Blueprint, stage: CallStage,
-               context: CallContext, made: Collection[str]) -> list[Suggestion]:
+               context: CallContext, made: Collection[str], read: TurnTexts) -> list[Suggestion]:
     """The first curveball, the persona's and the scenario's before the track's own, that the call has not made
     moot and the session has not had; it answers the candidate's latest message."""
     answered = next((turn for turn in reversed(ordered) if turn.role == Role.USER), None)
     if answered is None:
         return []
     for curveball in (*_from_context(context, stage), *CURVEBALLS[blueprint][stage]):
-        if curveball.label not in made and not _moot(curveball, metrics, ordered):
+        if curveball.label not in made and not _moot(curveball, metrics, ordered, read):
             text = f'{curveball.text} Say it in answer to "{quote(answered.text)}".'
             return [Suggestion(SuggestionType.CURVEBALL, text, Priority.MEDIUM, curveball.label, (answered.sequence,))]
     return []
@@ -431,12 +435,12 @@ def _titled(prefix: str, words: str) -> str:
     return prefix + quote(words, LABEL_CHARS - len(prefix))
 
 
-def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[Turn]) -> bool:
+def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[Turn], read: TurnTexts) -> bool:
     """Whether the call has already dealt with what the curveball would raise."""
     if curveball.moot_once is not None and curveball.moot_once in metrics.topics_covered:
         return True
     if curveball.moot_once == Topic.DECISION_PROCESS and any(
-            _ANOTHER_STAKEHOLDER_PRESENT.search(normalise(turn.text).lower()) for turn in ordered):
+            _ANOTHER_STAKEHOLDER_PRESENT.search(turn_text(turn.text, read).text) for turn in ordered):
         return True
     if not curveball.about:
         return False
@@ -444,5 +448,5 @@ def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[
     if objection_kinds(curveball.about) & {objection.kind for objection in metrics.objections}:
         return True
     about = content_words(curveball.about)
-    said = set().union(*(content_words(turn.text) for turn in ordered))
+    said = set().union(*(turn_text(turn.text, read).content for turn in ordered))
     return bool(about) and len(about & said) >= SAID_SHARE * len(about)

@@ -19,7 +19,7 @@ from analysis_svc.domain.content_findings import (
     rule_findings,
     unscreened_candidate_turns,
 )
-from analysis_svc.domain.conversation import ConversationMetrics, measure
+from analysis_svc.domain.conversation import ConversationMetrics, TurnTexts, measure
 from analysis_svc.domain.language import detected_language
 from analysis_svc.domain.model import (
     SESSION_END,
@@ -69,6 +69,9 @@ MAX_ARC_READINGS = 200
 # Sessions whose settled language is kept (``domain.language``), and for how long an entry is trusted.
 CALL_LANGUAGES_KEPT = 10_000
 CALL_LANGUAGE_MAX_AGE_SECONDS = 3600.0
+# Sessions whose last window's texts, as the measures read them, are kept for their next reading: about 60 KB each
+# (20 messages), so 120 MB at most.
+READ_TURNS_KEPT = 2_000
 
 log = logging.getLogger("analysis.analyses")
 
@@ -129,6 +132,10 @@ class Analyses:
         self._languages: InvalidatedCache[tuple[str, str], str] = InvalidatedCache(
             "call_languages", CALL_LANGUAGES_KEPT, CALL_LANGUAGE_MAX_AGE_SECONDS)
         self._languages.enable()
+        # A turn's text reads the same at every reading: the next reading of a session reads only its new messages.
+        self._read_turns: InvalidatedCache[tuple[str, str], TurnTexts] = InvalidatedCache("read_turns",
+                                                                                            READ_TURNS_KEPT)
+        self._read_turns.enable()
         # The analyses this replica is storing, each resolved with it once committed (None if it was not).
         self._storing: dict[str, asyncio.Future[StoredAnalysis | None]] = {}
 
@@ -167,9 +174,12 @@ class Analyses:
                 min(MAX_CATCH_UP, window.turns[-1].sequence - kept_up_to + 1))  # and one turn of context
             if window.turns[0].sequence > kept_up_to + 1:
                 CALL_MEASURE_GAPS.inc()
-        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns)
+        read = self._read_turns.get((organization, session_id)) or {}
+        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns, read)
         shown = window.turns[-size:]
-        live = LiveWindow(session_id, window.blueprint, shown, state.made, context)
+        self._read_turns.put((organization, session_id), {turn.text: read[turn.text] for turn in shown},
+                             self._read_turns.generation)
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, read=read)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
                              state.handoff_open, state.earlier, state.alert_on,
@@ -188,11 +198,14 @@ class Analyses:
             self._contexts.context(organization, session_id))
         if state.existing is not None:
             return
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context)
+        # The call has ended: the texts its last live reading read are read no more after this one.
+        read = self._read_turns.get((organization, session_id)) or {}
+        self._read_turns.invalidate((organization, session_id))
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context, read=read)
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
-                             measure(call.turns),
+                             measure(call.turns, read=read),
                              findings=await self._findings(organization, whole,
                                                            state.kept.up_to_sequence if state.kept else 0, deadline),
                              earlier=state.earlier)

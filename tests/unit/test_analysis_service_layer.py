@@ -315,9 +315,8 @@ async def test_request_ids_and_commands_are_the_organizations_own(database, engi
     assert hidden.reason == "SUGGESTION_NOT_FOUND"
 
 
-def _language_lookups(result: str) -> float:
-    return REGISTRY.get_sample_value("sparring_cache_lookups_total",
-                                     {"cache": "call_languages", "result": result}) or 0.0
+def _lookups(cache: str, result: str) -> float:
+    return REGISTRY.get_sample_value("sparring_cache_lookups_total", {"cache": cache, "result": result}) or 0.0
 
 
 async def test_a_calls_language_is_detected_until_a_reading_settles_it_then_kept(database, engine, directory):
@@ -327,8 +326,19 @@ async def test_a_calls_language_is_detected_until_a_reading_settles_it_then_kept
                         SessionAccess(directory), FakeCallContexts())
     readings = []
     for sequence in (2, 4, 6):
-        hits = _language_lookups("hit")
+        hits = _lookups("call_languages", "hit")
         stored, _ = await analyses.request_analysis(ADMIN, "call-1", sequence, f"seq-{sequence}", "message_count", 0)
-        readings.append((stored.language, _language_lookups("hit") - hits))
+        readings.append((stored.language, _lookups("call_languages", "hit") - hits))
     # Undetermined after the greeting, settled at the next reading; the third takes the settled one.
     assert readings == [("", 0), ("en", 0), ("en", 1)]
+
+
+async def test_a_sessions_next_reading_reads_only_its_new_messages_and_another_organizations_reads_its_own(analyses):
+    found = []
+    for principal, sequence in ((ADMIN, 2), (ADMIN, 4), (OUTSIDER, 4)):
+        hits, misses = _lookups("read_turns", "hit"), _lookups("read_turns", "miss")
+        await analyses.request_analysis(principal, "call-1", sequence, f"seq-{sequence}", "message_count", 0)
+        found.append((_lookups("read_turns", "hit") - hits, _lookups("read_turns", "miss") - misses))
+    # The first reading reads its window; the second finds it read; the other organization's session of the same id
+    # finds nothing of it.
+    assert found == [(0, 1), (1, 0), (0, 1)]
