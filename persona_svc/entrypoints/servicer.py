@@ -134,14 +134,15 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
         session_id = convert.resource_id(request.session, "sessions", "session") if request.session else ""
+        candidates = convert.candidate_patches(request.candidate_patches)
         remembered = await self._memories.render_prompt(_organization(), persona_id, scenario_id, candidate_id,
-                                                        session_id)
+                                                        session_id, candidates, current_call())
         rendered = remembered.rendered
         return pb.RenderPromptResponse(
             system_prompt=remembered.system_prompt,
             first_message=rendered.first_message,
             difficulty_instructions=rendered.difficulty_instructions,
-            applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text)
+            applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text, candidate=p.candidate)
                              for p in rendered.applied_patches],
             patch_source=convert.patch_source(rendered.patch_source),
             persona_revision=rendered.persona_revision,
