@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 
 import grpc
 import pytest
@@ -29,6 +30,8 @@ from tests.probes import metric
 from tests.security import secure_channel
 
 ARCHETYPE = "archetypes/owl"
+# The owl the corpus quotes, who plays the simulated calls.
+PLAYER = "personas/sarah-chen"
 RULE = "Answer in one short sentence, then stop and wait."
 SHORT = "Fine. Show me the numbers."
 LONG = ("Well, we run our reporting on a mix of spreadsheets and an older warehouse, and every quarter the finance "
@@ -87,7 +90,7 @@ async def openai_learnings(openai_database_url, openai_database, persona_server,
         # Four owl calls far over their 8-16 words per turn: a verbosity finding.
         for _ in range(4):
             await stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
-                audit=audit(persona="personas/sarah-chen", archetype=ARCHETYPE, words=30.0)))
+                audit=audit(persona=PLAYER, archetype=ARCHETYPE, words=30.0)))
         yield stub
     await app.stop(grace=2)
 
@@ -113,7 +116,8 @@ async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED,
     return (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
 
 
-async def test_the_models_refinements_and_persona_turns_are_used(openai_learnings, finished_here, fake_openai):
+async def test_the_models_refinements_and_persona_turns_are_used(openai_learnings, finished_here, fake_openai,
+                                                                 personas):
     fake_openai.reset("good")
     before = fake_openai.requests
     run = await evolve(openai_learnings, finished_here)  # no engine named: the configured default, openai
@@ -131,11 +135,20 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
                                                        pb.ENGINE_OPENAI, pb.ENGINE_LOCAL]
     assert not run.generate_refinements.fallback_reason and not result.fallback_reason
     assert result.patched.avg_words_per_turn < result.baseline.avg_words_per_turn
-    # One refinements request, then 2 x 5 simulated calls of 8 persona turns, the rule in force in half of them.
+    # One refinements request, then 2 x 5 simulated calls of 8 persona turns: the persona's system prompt is what
+    # RenderPrompt renders, as published in half of them and with the refinement as a candidate patch in the other.
     bodies = fake_openai.bodies[before:]
     assert len(bodies) == 1 + 2 * SIMULATED_CALLS * 8
-    prompts = [messages(body)[0] for body in bodies[1:]]
-    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == SIMULATED_CALLS * 8
+    published = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=PLAYER))).system_prompt
+    with_rule = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=PLAYER, candidate_patches=[
+        persona_pb.CandidatePatch(name=f"{run.name}/refinements/r1", archetype=ARCHETYPE,
+                                  target=persona_pb.PATCH_TARGET_VOICE_PROMPT,
+                                  operation=persona_pb.PATCH_OPERATION_ADD_RULE, text=RULE)]))).system_prompt
+    assert f"- {RULE}" in with_rule and RULE not in published
+    turns = [(messages(body)[0], json.loads(messages(body)[1])["call_seed"]) for body in bodies[1:]]
+    seeds = Counter(seed for _, seed in turns)
+    assert seeds == {seed: 2 * 8 for seed in range(1, SIMULATED_CALLS + 1)}  # each call's seed, on both sides
+    assert Counter(prompt for prompt, _ in turns) == {published: SIMULATED_CALLS * 8, with_rule: SIMULATED_CALLS * 8}
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert patch.text == RULE and patch.state == pb.PATCH_STATE_PROPOSED and patch.evolution_run == run.name
@@ -171,7 +184,9 @@ async def rambling_fox(openai_learnings, personas) -> str:
         await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="brief-fox", persona=persona_pb.Persona(
             slug="brief-fox", display_name="Felix Grant", role="Head of IT", blueprint=persona_pb.BLUEPRINT_SALES,
             archetype="archetypes/fox", difficulty=4, personality_traits=["long-winded", "guarded"],
-            communication_style="Explains every answer at length.")))
+            communication_style="Explains every answer at length.",
+            prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}. "
+                            "{persona.communication_style}")))
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     for _ in range(4):
