@@ -25,10 +25,13 @@ class PersonaDirectory(PersonaClient):
 
     async def rendered_prompt(self, name: str, organization: str,
                               candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
-        request = pb.RenderPromptRequest(persona=name, candidate_patches=[
-            candidate_patch(candidate, change) for candidate, change in candidates])
-        reply = await self.find(self.stub.RenderPrompt, request, organization)
-        return reply.system_prompt if reply is not None else ""
+        if not candidates:
+            reply = await self.find(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name), organization)
+            return reply.system_prompt if reply is not None else ""
+        # A refused candidate is an error, never an empty prompt to validate it on.
+        reply = await self.call(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name, candidate_patches=[
+            candidate_patch(candidate, change) for candidate, change in candidates]), organization)
+        return reply.system_prompt
 
     async def record_promotion(self, organization: str, persona: str, promotion: dict[str, Any]) -> None:
         """Has the persona service write the version recording ``promotion`` (once per experiment); raises

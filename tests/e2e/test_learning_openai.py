@@ -40,8 +40,8 @@ from tests.probes import metric
 from tests.security import secure_channel
 
 ARCHETYPE = "archetypes/owl"
-# The owl the corpus quotes, who plays the simulated calls.
-PLAYER = "personas/sarah-chen"
+# The owl the corpus quotes, who plays the simulated calls: this module's own (other modules change Sarah Chen).
+PLAYER = "personas/openai-owl"
 RULE = "Answer in one short sentence, then stop and wait."
 SHORT = "Fine. Show me the numbers."
 LONG = ("Well, we run our reporting on a mix of spreadsheets and an older warehouse, and every quarter the finance "
@@ -105,7 +105,15 @@ async def openai_learning_address(openai_database_url, openai_database, persona_
 
 
 @pytest_asyncio.fixture(scope="module")
-async def openai_learnings(openai_learning_address):
+async def openai_learnings(openai_learning_address, personas):
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(
+            persona_id="openai-owl", persona=persona_pb.Persona(
+                slug="openai-owl", display_name="Orla Quist", role="Controller", blueprint=persona_pb.BLUEPRINT_SALES,
+                archetype=ARCHETYPE, difficulty=4, personality_traits=["precise", "sceptical"],
+                prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}.")))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     async with secure_channel(openai_learning_address) as channel:
         stub = learning_service_pb2_grpc.LearningServiceStub(channel)
         # Four owl calls far over their 8-16 words per turn: a verbosity finding.
