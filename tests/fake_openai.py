@@ -49,6 +49,8 @@ EMBEDDING_DIMENSIONS = 256
 
 class FakeOpenAI(ThreadingHTTPServer):
     daemon_threads = True
+    # An evolution run's simulated calls all connect at once (48 in the closed loop's validation).
+    request_queue_size = 128
 
     def __init__(self, answer: Answer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -4,11 +4,11 @@ simulator of the domain, the simulations worked off the event loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals, generate_refinements
 from learning_svc.domain.patches import PromptPatch
-from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary, simulate
+from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona, SimulationSummary, simulate
 
 
 class LocalLearningEngine:
@@ -17,7 +17,9 @@ class LocalLearningEngine:
         return Proposals(generate_refinements(findings, active, limit, briefs))
 
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:
+                            patched_rules: Sequence[str], calls: int,
+                            prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
+        """The stand-in plays the persona's fields and the rules it understands, not the rendered prompts."""
         baseline = await asyncio.to_thread(simulate, personas, baseline_rules, calls)
         patched = await asyncio.to_thread(simulate, personas, patched_rules, calls)
         return baseline, patched

@@ -3,13 +3,16 @@ and to play personas in simulated calls."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format
 from sparring.persona.v1 import persona_service_pb2 as pb
 
+from learning_svc.domain.patches import PatchChange
 from learning_svc.domain.simulation import SimulatedPersona
 from service_clients.persona import PersonaClient
+from svckit.records import to_record
 
 
 class PersonaDirectory(PersonaClient):
@@ -20,9 +23,15 @@ class PersonaDirectory(PersonaClient):
         reply = await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name), organization)
         return reply.archetype.voice_guidance if reply is not None else ""
 
-    async def rendered_prompt(self, name: str, organization: str) -> str:
-        reply = await self.find(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name), organization)
-        return reply.system_prompt if reply is not None else ""
+    async def rendered_prompt(self, name: str, organization: str,
+                              candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
+        if not candidates:
+            reply = await self.find(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name), organization)
+            return reply.system_prompt if reply is not None else ""
+        # A refused candidate is an error, never an empty prompt to validate it on.
+        reply = await self.call(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name, candidate_patches=[
+            candidate_patch(candidate, change) for candidate, change in candidates]), organization)
+        return reply.system_prompt
 
     async def record_promotion(self, organization: str, persona: str, promotion: dict[str, Any]) -> None:
         """Has the persona service write the version recording ``promotion`` (once per experiment); raises
@@ -43,6 +52,12 @@ class PersonaDirectory(PersonaClient):
         reply = await self.call(self.stub.ListPersonas,
                                 pb.ListPersonasRequest(archetype=archetype, active=True, page_size=limit), organization)
         return [simulated(persona) for persona in reply.personas]
+
+
+def candidate_patch(name: str, change: PatchChange) -> pb.CandidatePatch:
+    """A patch not published, as RenderPrompt takes it: its fields and enum values are named as a PromptPatch's."""
+    fields = {key: value for key, value in to_record(change).items() if value is not None}
+    return json_format.ParseDict({**fields, "name": name}, pb.CandidatePatch())
 
 
 def simulated(persona: pb.Persona) -> SimulatedPersona:

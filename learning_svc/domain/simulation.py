@@ -171,6 +171,16 @@ class SimulatedPersona:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayedPrompts:
+    """A persona's system prompt as the persona service renders it for its voice agent, on each side of a comparison:
+    as published (baseline) and with the candidate patch on top (patched). A model plays these; the local stand-in
+    plays the persona's fields and the rules in force instead."""
+
+    baseline: str
+    patched: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuditScoreMeans:
     brevity: float
     authenticity: float

@@ -42,7 +42,7 @@ from learning_svc.domain.evolution import (
     side_effect,
 )
 from learning_svc.domain.patches import PatchOperation, PatchOrigin, PromptPatch
-from learning_svc.domain.simulation import DEFAULT_EXCHANGES, SimulatedPersona
+from learning_svc.domain.simulation import DEFAULT_EXCHANGES, PlayedPrompts, SimulatedPersona
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.patches import (
     ActiveSet,
@@ -319,7 +319,7 @@ class Evolution:
         for persona in reached:
             baseline, patched = await self._local.simulate_pair(
                 [persona], rules_in_force(active, refinement.archetype, None, persona),
-                rules_in_force(active, refinement.archetype, refinement, persona), calls)
+                rules_in_force(active, refinement.archetype, refinement, persona), calls, {})
             effects.append(side_effect(persona, baseline, patched))
         judged = refuse_side_effects(result, effects)
         for effect in effects:
@@ -353,16 +353,26 @@ class Evolution:
         gain = state.options["min_score_gain"]
         fallback_reason = ""
         if state.openai is not None:
+            prompts = await self._rendered(state, refinement, personas)
             try:
                 baseline, patched = await state.openai.use(
                     "validate", 2 * calls * DEFAULT_EXCHANGES,
-                    lambda engine: engine.simulate_pair(personas, before, after, calls))
+                    lambda engine: engine.simulate_pair(personas, before, after, calls, prompts))
                 return judge(refinement, state.findings, baseline, patched, gain, Engine.OPENAI)
             except EngineFailure as failure:
                 fallback_reason = _fell_back("validate", failure, f"{refinement.refinement_id} of {state.name}")
-        baseline, patched = await self._local.simulate_pair(personas, before, after, calls)
+        baseline, patched = await self._local.simulate_pair(personas, before, after, calls, {})
         return replace(judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL),
                        fallback_reason=fallback_reason)
+
+    async def _rendered(self, state: _RunState, refinement: Refinement,
+                        personas: Sequence[SimulatedPersona]) -> dict[str, PlayedPrompts]:
+        """What each persona's voice agent would be told, as the persona service renders it: as published, and with
+        the refinement on top as a candidate patch (named after the run and the refinement)."""
+        candidate = [(f"{state.name}/refinements/{refinement.refinement_id}", refinement.change)]
+        return {name: PlayedPrompts(await self._personas.rendered_prompt(name, state.organization),
+                                    await self._personas.rendered_prompt(name, state.organization, candidate))
+                for name in dict.fromkeys(persona.persona for persona in personas)}
 
     async def _players(self, organization: str, archetype: str,
                        audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:

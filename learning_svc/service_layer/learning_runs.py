@@ -118,7 +118,7 @@ class LearningRuns:
                                     if key[0] == name and module.status != ModuleStatus.RETIRED}}
             before, after = await self._simulator.simulate_pair(
                 [persona], [*patches, *reinforcement_rules(mine.values(), target)],
-                [*patches, *reinforcement_rules(candidate.values(), target)], GATE_CALLS)
+                [*patches, *reinforcement_rules(candidate.values(), target)], GATE_CALLS, {})
             current_scores.append(before.scores.overall)
             candidate_scores.append(after.scores.overall)
         if not current_scores:

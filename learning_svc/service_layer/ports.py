@@ -12,8 +12,8 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals
 from learning_svc.domain.modules import Module, Signal, TrainingEventSource
-from learning_svc.domain.patches import PatchAction, PatchTarget, PromptPatch
-from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
+from learning_svc.domain.patches import PatchAction, PatchChange, PatchTarget, PromptPatch
+from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona, SimulationSummary
 from svckit.usecase import RequestRecords
 
 T = TypeVar("T", covariant=True)
@@ -275,8 +275,10 @@ class PersonaReader(Protocol):
     async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
         """The archetype's voice guidance; "" when it has none or does not exist."""
 
-    async def rendered_prompt(self, name: str, organization: str) -> str:
-        """The system prompt a voice agent of the persona gets now (RenderPrompt); "" when it no longer exists."""
+    async def rendered_prompt(self, name: str, organization: str,
+                              candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
+        """The system prompt a voice agent of the persona gets now (RenderPrompt); "" when it no longer exists. With
+        candidates (name, change), that prompt with them applied on top, for this rendering only."""
 
     async def persona_exists(self, name: str) -> bool: ...
 
@@ -299,8 +301,11 @@ class RefinementEngine(Protocol):
 
 class SimulationEngine(Protocol):
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:
-        """The same simulated calls (personas in turn, seeds, candidate lines) played under each set of rules."""
+                            patched_rules: Sequence[str], calls: int,
+                            prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
+        """The same simulated calls (personas in turn, seeds, candidate lines) played on each side: by the local
+        stand-in from the persona's fields and each side's rules, by a model from each side's rendered prompt
+        (``prompts``, by persona name)."""
 
 
 class LearningEngine(RefinementEngine, SimulationEngine, Protocol):

@@ -56,6 +56,16 @@ class PromptPatch:
     target: PatchTarget
     text: str
     change: PartChange | None = None  # a structured patch; None: a rule appended to its target's section
+    candidate: bool = False  # not published: sent with one rendering (the learning service validating it)
+
+
+@dataclass(frozen=True, slots=True)
+class CandidatePatch:
+    """A patch the request of one rendering carries on top of the published ones; it must reach the persona."""
+
+    patch: PromptPatch
+    archetype_id: str  # "" for every archetype
+    field: str  # where the request holds it, named by an error: "candidate_patches[0]"
 
 
 @dataclass(frozen=True, slots=True)

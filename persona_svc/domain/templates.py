@@ -7,16 +7,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from calls.prompt_parts import Edit, items_have, text_has
 from persona_svc.domain.model import Archetype, Persona, PersonaFields, Scenario, ScenarioFields
 from persona_svc.domain.patches import (
+    CandidatePatch,
     PatchLookup,
     PatchSource,
+    PromptPart,
     PromptParts,
     PromptPatch,
     apply_patches,
     edit_parts,
 )
-from svckit.errors import Violations
+from svckit.errors import FieldViolation, InvalidArgument, Violations
 
 # {name} or {group.name}; {{ and }} are literal braces.
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -85,11 +88,8 @@ def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archet
     prompt with the other active patches appended. Structured patches whose scope leaves the persona out are not
     applied."""
     fields = persona.fields
-    applied = tuple(patch for patch in lookup.patches
-                    if patch.change is None or patch.change.reaches(persona.resource_name, fields.difficulty))
-    parts = edit_parts(PromptParts(archetype.voice_guidance if archetype else "", fields.communication_style,
-                                   fields.personality_traits, fields.objection_patterns),
-                       (patch.change for patch in applied if patch.change is not None))
+    applied = _reaching(persona, lookup.patches)
+    parts = _edited_parts(persona, archetype, applied)
     edited_fields = replace(fields, communication_style=parts.communication_style,
                             personality_traits=parts.personality_traits, objection_patterns=parts.objection_patterns)
     edited_archetype = replace(archetype, voice_guidance=parts.archetype_guidance) if archetype else None
@@ -105,6 +105,60 @@ def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archet
         experiment=lookup.experiment,
         experiment_variant=lookup.experiment_variant,
     )
+
+
+def _reaching(persona: Persona, patches: Iterable[PromptPatch]) -> tuple[PromptPatch, ...]:
+    return tuple(patch for patch in patches
+                 if patch.change is None or patch.change.reaches(persona.resource_name, persona.fields.difficulty))
+
+
+def _edited_parts(persona: Persona, archetype: Archetype | None, applied: Iterable[PromptPatch]) -> PromptParts:
+    fields = persona.fields
+    return edit_parts(PromptParts(archetype.voice_guidance if archetype else "", fields.communication_style,
+                                  fields.personality_traits, fields.objection_patterns),
+                      (patch.change for patch in applied if patch.change is not None))
+
+
+def check_candidates(persona: Persona, archetype: Archetype | None, published: Iterable[PromptPatch],
+                     candidates: Iterable[CandidatePatch]) -> None:
+    """Each candidate reaches the persona, as a published patch of its archetype and scope would, and what it
+    replaces or removes is in the persona's part once the published patches (and the candidates before it) edited
+    it: rendered otherwise, it would show the persona unchanged. INVALID_ARGUMENT naming the field otherwise."""
+    before = list(_reaching(persona, published))
+    for candidate in candidates:
+        patch, change, field = candidate.patch, candidate.patch.change, candidate.field
+        if candidate.archetype_id and candidate.archetype_id != persona.fields.archetype_id:
+            raise InvalidArgument(FieldViolation(f"{field}.archetype", f"must be empty or the archetype of "
+                                                 f"{persona.resource_name} "
+                                                 f"({_archetype_name(persona.fields.archetype_id)})"),
+                                  reason="ARCHETYPE_MISMATCH")
+        if change is not None and not change.reaches(persona.resource_name, persona.fields.difficulty):
+            raise InvalidArgument(FieldViolation(f"{field}.scope", f"does not reach {persona.resource_name} "
+                                                 f"(difficulty {persona.fields.difficulty})"),
+                                  reason="PERSONA_NOT_REACHED")
+        if change is not None and change.edit is not Edit.ADD and change.part is not PromptPart.LENGTH_RANGE:
+            parts = _edited_parts(persona, archetype, before)
+            found = (text_has(getattr(parts, change.part.value), change.find_text)
+                     if change.part in (PromptPart.ARCHETYPE_GUIDANCE, PromptPart.COMMUNICATION_STYLE)
+                     else items_have(getattr(parts, change.part.value), change.find_text))
+            if not found:
+                raise InvalidArgument(FieldViolation(f"{field}.find_text", f"{change.find_text[:100]!r} cannot be "
+                                                     f"{change.edit.value}d: it is not in the {change.part.value} of "
+                                                     f"{persona.resource_name}"), reason="TARGET_TEXT_ABSENT")
+        before.append(patch)
+
+
+def _archetype_name(archetype_id: str) -> str:
+    return f"archetypes/{archetype_id}" if archetype_id else "none"
+
+
+def render_candidates(persona: Persona, scenario: Scenario | None, archetype: Archetype | None, lookup: PatchLookup,
+                      candidates: Iterable[CandidatePatch]) -> RenderedPrompt:
+    """The rendering with the candidates applied after the published patches, for this rendering only."""
+    candidates = list(candidates)
+    check_candidates(persona, archetype, lookup.patches, candidates)
+    return render_prompt(persona, scenario, archetype,
+                         replace(lookup, patches=(*lookup.patches, *(c.patch for c in candidates))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ def _render_response(remembered: RememberedPrompt, persona: str) -> pb.RenderPro
         system_prompt=remembered.system_prompt,
         first_message=rendered.first_message,
         difficulty_instructions=rendered.difficulty_instructions,
-        applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text)
+        applied_patches=[pb.AppliedPatch(patch=p.name, target=p.target.value, text=p.text, candidate=p.candidate)
                          for p in rendered.applied_patches],
         patch_source=convert.patch_source(rendered.patch_source),
         persona_revision=rendered.persona_revision,
@@ -158,12 +158,15 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         persona_id = _persona_id(request.persona, "persona") if request.persona or not session_id else ""
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
+        candidates = convert.candidate_patches(request.candidate_patches)
         organization = _organization()
         persona_id, remembered = await self._memories.render_prompt(organization, persona_id, scenario_id,
-                                                                    candidate_id, session_id)
+                                                                    candidate_id, session_id, candidates,
+                                                                    current_call())
         # Interned: the memo compares its sources by identity, and the id is parsed anew at every call.
         persona = sys.intern(f"personas/{persona_id}")
-        if remembered.rendered.patches_confirm_time is not None:  # its patches' age is the moment's: never kept
+        # Never kept: its patches' age is the moment's, and candidates are this rendering's alone.
+        if remembered.rendered.patches_confirm_time is not None or candidates:
             return _render_response(remembered, persona)
         return self._render_responses.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                                remembered, persona)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -27,6 +27,7 @@ from persona_svc.domain.model import (
     validate_persona_fields,
     validate_scenario_fields,
 )
+from persona_svc.domain.patches import CandidatePatch
 from persona_svc.domain.templates import RenderedPrompt
 from persona_svc.service_layer.ownership import require_right_to_change
 from persona_svc.service_layer.ports import CatalogueUnitOfWork, PatchProvider, UnitOfWorkFactory
@@ -382,9 +383,10 @@ class Catalogue:
 
     # --- rendering ----------------------------------------------------------------------------
 
-    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str,
-                            session_id: str = "") -> RenderedPrompt:
-        """With ``session_id``, the modifications of the experiment variant the session plays are applied too."""
+    async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, session_id: str = "",
+                            candidates: Sequence[CandidatePatch] = ()) -> RenderedPrompt:
+        """With ``session_id``, the modifications of the experiment variant the session plays are applied too; the
+        candidates after them, for this rendering only (not memoised: no other rendering shows them)."""
         persona = await self.get_persona(organization, persona_id)
         if persona.deleted:
             raise FailedPrecondition(f"{persona.resource_name} is deleted", reason="PERSONA_DELETED",
@@ -394,6 +396,8 @@ class Catalogue:
         archetype = await self.get_archetype(organization, fields.archetype_id) if fields.archetype_id else None
         lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id,
                                                     f"sessions/{session_id}" if session_id else "")
+        if candidates:
+            return templates.render_candidates(persona, scenario, archetype, lookup, candidates)
         key = (organization, persona_id, scenario_id, lookup.experiment, lookup.experiment_variant)
         return self._renders.response(key, persona, scenario, archetype, lookup)
 

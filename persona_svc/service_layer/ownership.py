@@ -1,5 +1,5 @@
 """Who may change a persona and what belongs to it: one rule for the catalogue, memory settings and safety
-policies."""
+policies; and who may render patches no one published."""
 
 from __future__ import annotations
 
@@ -21,3 +21,14 @@ def require_right_to_change(caller: CallContext, persona: Persona | None, action
         raise PermissionDenied(f"{action} {resource} needs the admin role or to be one of "
                                f"{persona.resource_name}'s owners", reason="NOT_AN_OWNER",
                                metadata={"resource": resource})
+
+
+# The learning service's identity (its token's subject): it renders the refinements it validates.
+LEARNING_SERVICE = "service:learning"
+
+
+def require_right_to_render_candidates(caller: CallContext) -> None:
+    """Candidate patches render what no one approved: the learning service validating them, and admins, only."""
+    if not caller.is_admin and caller.actor != LEARNING_SERVICE:
+        raise PermissionDenied("rendering candidate patches needs the admin role or the learning service's identity",
+                               reason="CANDIDATE_PATCHES_NOT_ALLOWED", metadata={"field": "candidate_patches"})

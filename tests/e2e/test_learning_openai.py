@@ -7,21 +7,32 @@ learning server (no openai engine) must not take these runs up."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import uuid
+from collections import Counter
 
 import grpc
 import pytest
 import pytest_asyncio
+from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
+from sparring.persona.v1 import persona_service_pb2_grpc
 
+from calls.persona_audit import FlagReason
+from learning_svc.adapters.openai_engine import OpenAILearningEngine
+from learning_svc.adapters.personas import simulated
 from learning_svc.app import SPEC
 from learning_svc.app import build as build_learning
 from learning_svc.config import LearningSettings
+from learning_svc.domain.simulation import SimulatedPersona, audit_simulated
+from persona_svc.config import PersonaSettings
 from svckit.db import make_engine
 from tests.conftest import _new_database
+from tests.e2e.conftest import persona_replica
 from tests.e2e.run_waiter import run_waiter
 from tests.e2e.test_learning_api import CANDIDATE_LINE, _refused, audit
 from tests.fake_openai import messages, serving
@@ -29,6 +40,8 @@ from tests.probes import metric
 from tests.security import secure_channel
 
 ARCHETYPE = "archetypes/owl"
+# The owl the corpus quotes, who plays the simulated calls: this module's own (other modules change Sarah Chen).
+PLAYER = "personas/openai-owl"
 RULE = "Answer in one short sentence, then stop and wait."
 SHORT = "Fine. Show me the numbers."
 LONG = ("Well, we run our reporting on a mix of spreadsheets and an older warehouse, and every quarter the finance "
@@ -74,22 +87,40 @@ def model_timeout_seconds() -> float:
     return 5.0
 
 
+# Of one run: the closed loop's 24 validation calls a side, 8 persona turns each, and its refinements request.
+MODEL_CALLS_PER_RUN = 2 * 24 * 8 + 1
+
+
 @pytest_asyncio.fixture(scope="module")
-async def openai_learnings(openai_database_url, openai_database, persona_server, catalogue, fake_openai,
-                           model_timeout_seconds):
+async def openai_learning_address(openai_database_url, openai_database, persona_server, catalogue, fake_openai,
+                                  model_timeout_seconds):
     app = await build_learning(LearningSettings(
         database_url=openai_database_url, grpc_port=0, metrics_port=0, persona_address=persona_server, engine="openai",
         openai_base_url=fake_openai.base_url, openai_model="fake", openai_timeout_seconds=model_timeout_seconds,
-        openai_max_retries=1, openai_seconds_per_run=60), openai_database)
+        openai_max_retries=1, openai_seconds_per_run=60, openai_max_calls_per_run=MODEL_CALLS_PER_RUN),
+        openai_database)
     await app.start()
-    async with secure_channel(app.address) as channel:
+    yield app.address
+    await app.stop(grace=2)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def openai_learnings(openai_learning_address, personas):
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(
+            persona_id="openai-owl", persona=persona_pb.Persona(
+                slug="openai-owl", display_name="Orla Quist", role="Controller", blueprint=persona_pb.BLUEPRINT_SALES,
+                archetype=ARCHETYPE, difficulty=4, personality_traits=["precise", "sceptical"],
+                prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}.")))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    async with secure_channel(openai_learning_address) as channel:
         stub = learning_service_pb2_grpc.LearningServiceStub(channel)
         # Four owl calls far over their 8-16 words per turn: a verbosity finding.
         for _ in range(4):
             await stub.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
-                audit=audit(persona="personas/sarah-chen", archetype=ARCHETYPE, words=30.0)))
+                audit=audit(persona=PLAYER, archetype=ARCHETYPE, words=30.0)))
         yield stub
-    await app.stop(grace=2)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -113,7 +144,8 @@ async def evolve(learnings, finished, engine: int = pb.ENGINE_UNSPECIFIED,
     return (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
 
 
-async def test_the_models_refinements_and_persona_turns_are_used(openai_learnings, finished_here, fake_openai):
+async def test_the_models_refinements_and_persona_turns_are_used(openai_learnings, finished_here, fake_openai,
+                                                                 personas):
     fake_openai.reset("good")
     before = fake_openai.requests
     run = await evolve(openai_learnings, finished_here)  # no engine named: the configured default, openai
@@ -131,11 +163,20 @@ async def test_the_models_refinements_and_persona_turns_are_used(openai_learning
                                                        pb.ENGINE_OPENAI, pb.ENGINE_LOCAL]
     assert not run.generate_refinements.fallback_reason and not result.fallback_reason
     assert result.patched.avg_words_per_turn < result.baseline.avg_words_per_turn
-    # One refinements request, then 2 x 5 simulated calls of 8 persona turns, the rule in force in half of them.
+    # One refinements request, then 2 x 5 simulated calls of 8 persona turns: the persona's system prompt is what
+    # RenderPrompt renders, as published in half of them and with the refinement as a candidate patch in the other.
     bodies = fake_openai.bodies[before:]
     assert len(bodies) == 1 + 2 * SIMULATED_CALLS * 8
-    prompts = [messages(body)[0] for body in bodies[1:]]
-    assert sum(f"Rules learned from earlier calls:\n- {RULE}" in prompt for prompt in prompts) == SIMULATED_CALLS * 8
+    published = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=PLAYER))).system_prompt
+    with_rule = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=PLAYER, candidate_patches=[
+        persona_pb.CandidatePatch(name=f"{run.name}/refinements/r1", archetype=ARCHETYPE,
+                                  target=persona_pb.PATCH_TARGET_VOICE_PROMPT,
+                                  operation=persona_pb.PATCH_OPERATION_ADD_RULE, text=RULE)]))).system_prompt
+    assert f"- {RULE}" in with_rule and RULE not in published
+    turns = [(messages(body)[0], json.loads(messages(body)[1])["call_seed"]) for body in bodies[1:]]
+    seeds = Counter(seed for _, seed in turns)
+    assert seeds == {seed: 2 * 8 for seed in range(1, SIMULATED_CALLS + 1)}  # each call's seed, on both sides
+    assert Counter(prompt for prompt, _ in turns) == {published: SIMULATED_CALLS * 8, with_rule: SIMULATED_CALLS * 8}
     (written,) = run.apply.patches
     patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
     assert patch.text == RULE and patch.state == pb.PATCH_STATE_PROPOSED and patch.evolution_run == run.name
@@ -171,7 +212,9 @@ async def rambling_fox(openai_learnings, personas) -> str:
         await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="brief-fox", persona=persona_pb.Persona(
             slug="brief-fox", display_name="Felix Grant", role="Head of IT", blueprint=persona_pb.BLUEPRINT_SALES,
             archetype="archetypes/fox", difficulty=4, personality_traits=["long-winded", "guarded"],
-            communication_style="Explains every answer at length.")))
+            communication_style="Explains every answer at length.",
+            prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}. "
+                            "{persona.communication_style}")))
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     for _ in range(4):
@@ -237,3 +280,137 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
     # Only what passed its checks was ever stored.
     stored = await openai_learnings.ListPromptPatches(pb.ListPromptPatchesRequest(page_size=100))
     assert not [p for p in stored.patches if "sea shanties" in p.find_text or p.text == "Be curt."]
+
+
+# --- the closed loop on a model that follows its prompt most of the time -------------------------------------------
+
+# A hard bear of this module's own whose trait gives its budget away in its first answer; the model replaces the trait.
+BUDGET_TRAIT = "gives its budget away in the first answer"
+HOLD_BACK = "holds back its budget until the candidate has earned it"
+BUDGET_BEAR = "personas/scripted-bear"
+# How often the scripted model, as a persona, follows each instruction of its prompt.
+OBEDIENCE = 0.8
+GIVEAWAY = "We have $60,000 a year set aside for this."
+# Validation calls a side, and the calls played before and after the approval (seeds of their own).
+LOOP_CALLS = 24
+NEXT_SEEDS = range(101, 101 + LOOP_CALLS)
+
+
+def obeys(seed: int, instruction: str) -> bool:
+    """Whether the scripted model follows ``instruction`` in the simulated call ``seed``: a draw of probability
+    OBEDIENCE keyed by both, so each call of a run draws anew and a rerun, in any order, draws the same."""
+    digest = hashlib.sha256(f"{seed}|{instruction}".encode()).digest()
+    return random.Random(digest).random() < OBEDIENCE
+
+
+def scripted_model(request: dict) -> dict:
+    """A model that answers the refinements request with a structured patch replacing the bear's trait for every
+    difficulty-5 bear and, as the bear, follows its prompt only most of the time: its first answer gives the budget
+    away when it follows the trait, and, once the trait is replaced, when it disobeys the hold-back text that replaced
+    it (as the flawed persona did). Every later answer is short."""
+    system, user = messages(request)
+    if '"refinements"' in system:
+        finding = next(f for f in json.loads(user)["findings"] if f["kind"] == "FINDING_KIND_EARLY_DISCLOSURE")
+        return {"refinements": [{
+            "archetype": finding["archetype"], "target": "PATCH_TARGET_VOICE_PROMPT",
+            "operation": "PATCH_OPERATION_EDIT_PART", "part": "PROMPT_PART_PERSONALITY_TRAITS",
+            "edit": "PART_EDIT_REPLACE", "find_text": BUDGET_TRAIT, "text": HOLD_BACK,
+            "scope": {"min_difficulty": 5, "max_difficulty": 5}, "finding_ids": [finding["finding_id"]],
+            "rationale": "Its trait tells it to give the budget away; hold it back until it is earned."}]}
+    turn = json.loads(user)
+    if turn["transcript"]:
+        return {"reply": SHORT}
+    seed = turn["call_seed"]
+    if HOLD_BACK in system:
+        gives = not obeys(seed, HOLD_BACK)
+    else:
+        gives = BUDGET_TRAIT in system and obeys(seed, BUDGET_TRAIT)
+    return {"reply": GIVEAWAY if gives else SHORT}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def budget_bear(openai_learnings, personas) -> str:
+    """The bear, and three of its calls in the corpus, each flagged for the budget it gave in its first answer. Deleted
+    at the end: a flawed difficulty-5 bear left in the shared catalogue would be reached by other modules' patches."""
+    bear = persona_pb.Persona(
+        slug="scripted-bear", display_name="Rhea Stone", role="COO", blueprint=persona_pb.BLUEPRINT_SALES,
+        archetype="archetypes/bear", difficulty=5, personality_traits=["blunt", BUDGET_TRAIT],
+        communication_style="Curt; demands the bottom line.", active=True,
+        prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}. "
+                        "{persona.communication_style}")
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="scripted-bear", persona=bear))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    for _ in range(3):
+        flagged = audit(persona=BUDGET_BEAR, archetype="archetypes/bear", difficulty=5, words=8.0)
+        del flagged.flagged_quotes[:]
+        flagged.flagged_quotes.append(audit_pb2.FlaggedQuote(
+            text=GIVEAWAY, reason=audit_pb2.FLAG_REASON_EARLY_DISCLOSURE, sequence=2, candidate_text=CANDIDATE_LINE,
+            explanation="Gives its budget before the candidate earned it (difficulty 5)"))
+        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=flagged))
+    yield BUDGET_BEAR
+    await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=BUDGET_BEAR))
+
+
+@pytest_asyncio.fixture(scope="module")
+async def wired_personas(database_url, engine, openai_learning_address):
+    """A persona replica that takes its active patches from this module's learning service, as a voice agent's
+    prompt would be rendered in production."""
+    settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                               learning_address=openai_learning_address, patches_timeout_seconds=5)
+    async with persona_replica(settings, engine) as address, secure_channel(address) as channel:
+        yield persona_service_pb2_grpc.PersonaServiceStub(channel)
+
+
+async def first_answer_giveaways(model: OpenAILearningEngine, bear: SimulatedPersona, system_prompt: str) -> int:
+    """Of the next calls, played by the model from ``system_prompt``: how many the auditor flags for the budget given
+    in the first answer."""
+    flagged = 0
+    for seed in NEXT_SEEDS:
+        played = audit_simulated(bear, await model.simulate_call(bear, system_prompt, seed))
+        flagged += any(quote.reason is FlagReason.EARLY_DISCLOSURE and quote.sequence == 2
+                       for quote in played.flagged_quotes)
+    return flagged
+
+
+async def test_the_loop_closes_on_a_model_that_follows_its_prompt_four_times_in_five(
+        openai_learnings, finished_here, fake_openai, budget_bear, wired_personas):
+    """The closed loop on a scripted OpenAI-compatible fake that follows the flawed trait, and the patch replacing it,
+    each with probability 0.8, drawn per simulated call from the seed each persona request carries. The fake obeys
+    what it is checked on with a known probability: what this measures is the loop's plumbing (the model's
+    structured patch, validation on the rendered prompts, approval, the next calls' prompt) and its statistics (the
+    sign test over 24 paired calls) under a model that disobeys one instruction in five; not whether a real model
+    follows the patch."""
+    model = OpenAILearningEngine(fake_openai.base_url, "", "fake", 5.0, 0)
+    bear = simulated((await wired_personas.GetPersona(persona_pb.GetPersonaRequest(name=budget_bear))).persona)
+    before = (await wired_personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=budget_bear))).system_prompt
+    fake_openai.reset("good", scripted_model)
+    try:
+        given_before = await first_answer_giveaways(model, bear, before)
+        run = (await openai_learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
+            archetype="archetypes/bear", options=pb.EvolutionOptions(simulated_calls=LOOP_CALLS,
+                                                                     auto_apply=True))))).run
+        assert await finished_here(run.name) == "RUN_STATE_SUCCEEDED"
+        run = (await openai_learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
+        (refinement,) = run.generate_refinements.refinements
+        assert (refinement.part, refinement.edit, refinement.find_text, refinement.scope.min_difficulty) == (
+            pb.PROMPT_PART_PERSONALITY_TRAITS, pb.PART_EDIT_REPLACE, BUDGET_TRAIT, 5)
+        (result,) = run.validate.results
+        assert result.engine == pb.ENGINE_OPENAI and result.passed and result.p_value < 0.05, result.explanation
+        assert result.patched.scores.pacing > result.baseline.scores.pacing
+        # Every difficulty-5 bear the patch reaches was played with and without it, and none got worse.
+        reached = {effect.persona: effect for effect in result.side_effects}
+        assert BUDGET_BEAR in reached and all(e.difficulty == 5 and not e.regressed for e in reached.values())
+        (written,) = run.apply.patches
+        patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
+        assert patch.state == pb.PATCH_STATE_ACTIVE  # validated on the model path: auto_apply approved it
+
+        after = (await wired_personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=budget_bear))).system_prompt
+        assert after == before.replace(BUDGET_TRAIT, HOLD_BACK)
+        given_after = await first_answer_giveaways(model, bear, after)
+    finally:
+        fake_openai.reset("good", answer)
+        await model.close()
+    # About four calls in five gave the budget away before, about one in five after: fewer, not none.
+    assert given_before >= 16 and 0 < given_after <= 8 and given_after < given_before, (given_before, given_after)

@@ -10,5 +10,6 @@ from tests.e2e.test_learning_openai import (  # noqa: F401
     finished_here,
     openai_database,
     openai_database_url,
+    openai_learning_address,
     openai_learnings,
 )

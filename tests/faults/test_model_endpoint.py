@@ -54,8 +54,8 @@ every_fault = pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys(
 
 def _good_answer(request: dict) -> dict:
     """Each service's good answer, so that only the fault under test can make a call fall back."""
-    system, _ = messages(request)
-    return answer(request) if '"refinements"' in system or '"reply"' in system else _answering(AUDIT)(request)
+    system, user = messages(request)
+    return answer(request) if '"refinements"' in system or '"call_seed"' in user else _answering(AUDIT)(request)
 
 
 @pytest.fixture(scope="module")

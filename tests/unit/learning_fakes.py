@@ -9,15 +9,15 @@ another one fails loudly on the missing attribute."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals, Refinement
 from learning_svc.domain.modules import Signal, TrainingEventSource
-from learning_svc.domain.patches import PatchAction, PatchState, PatchTarget, PromptPatch
-from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary
+from learning_svc.domain.patches import PatchAction, PatchChange, PatchState, PatchTarget, PromptPatch
+from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona, SimulationSummary
 from learning_svc.service_layer.ports import Document
 from svckit.errors import AlreadyExists, NotFound
 from svckit.openai_json import EngineFailure
@@ -160,9 +160,11 @@ class FakePersonas:
     async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
         return ""
 
-    async def rendered_prompt(self, name: str, organization: str) -> str:
+    async def rendered_prompt(self, name: str, organization: str,
+                              candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
         self.read_for.add(organization)
-        return f"You are {name}." if name in self._personas else ""
+        told = "".join(f" {change.text}" for _, change in candidates)
+        return f"You are {name}.{told}" if name in self._personas else ""
 
     async def persona_exists(self, name: str) -> bool:
         return name in self._personas
@@ -199,7 +201,8 @@ class ScriptedEngine:
         return Proposals(self.refinements_made[:limit])
 
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int) -> tuple[SimulationSummary, SimulationSummary]:
+                            patched_rules: Sequence[str], calls: int,
+                            prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
         if self.failure is not None:
             raise self.failure
         assert self.baseline is not None and self.patched is not None

@@ -1,6 +1,6 @@
 """The learning service's openai engine without a network: every field of a refinements answer is checked, a
-persona reply is checked, the persona prompt carries the rules, a simulated call faces the local candidate, and a
-run's allowance of model calls and time is enforced."""
+persona reply is checked, a simulated call plays the rendered prompt with the call's seed against the local candidate,
+and a run's allowance of model calls and time is enforced."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from learning_svc.adapters.openai_engine import (
     PROMPTS,
     REFINEMENTS_PROMPT,
     OpenAILearningEngine,
-    persona_prompt,
     prompt_text,
     refinements_of,
     refinements_request,
@@ -229,35 +228,24 @@ def test_a_reply_is_checked():
         assert caught.value.reason == "invalid_answer"
 
 
-def test_the_persona_prompt_is_the_persona_and_the_rules_learned():
-    prompt = persona_prompt(OWL, ["Keep every answer to 5-12 words.", "Never say 'great question'."])
-    for part in ("You are Olga", "sales call", "Archetype: owl", "Difficulty: 4", "sceptical, precise",
-                 "agreeableness 0.2", "Short sentences; asks for numbers.", "Language style: concise",
-                 "Emotional style: reserved", "- Data beats anecdotes.", "- Show me the evidence.", "- analytics",
-                 '{"reply"'):
-        assert part in prompt, part
-    rules = prompt.split("Rules learned from earlier calls:\n")[1]
-    assert rules == "- Keep every answer to 5-12 words.\n- Never say 'great question'."
-    assert "Rules learned" not in persona_prompt(OWL, [])
-
-
 async def test_a_simulated_call_faces_the_local_candidate(monkeypatch):
     engine = OpenAILearningEngine("http://127.0.0.1:9/v1", "", "fake", 1.0, 0)
     heard = []
 
-    async def persona_turn(persona, rules, transcript_so_far, candidate_line):
-        heard.append((len(transcript_so_far), candidate_line, tuple(rules)))
+    async def persona_turn(system_prompt, seed, transcript_so_far, candidate_line):
+        heard.append((len(transcript_so_far), candidate_line, system_prompt, seed))
         return f"Answer {len(heard)}, which is a plain one."
 
     monkeypatch.setattr(engine, "persona_turn", persona_turn)
-    turns = await engine.simulate_call(OWL, ["Be brief."], seed=3, exchanges=4)
+    turns = await engine.simulate_call(OWL, "You are Olga. Be brief.", seed=3, exchanges=4)
     await engine.close()
     local = simulate_call(OWL, ["Be brief."], 3, 4)
     assert [t.text for t in turns if t.role is Role.USER] == [t.text for t in local if t.role is Role.USER]
     assert [t.sequence for t in turns] == list(range(1, 9))
     assert [t.text for t in turns if t.role is Role.ASSISTANT] == [f"Answer {i}, which is a plain one."
                                                                    for i in range(1, 5)]
-    assert [h[0] for h in heard] == [0, 2, 4, 6] and all(h[2] == ("Be brief.",) for h in heard)
+    assert [h[0] for h in heard] == [0, 2, 4, 6]
+    assert all(h[2:] == ("You are Olga. Be brief.", 3) for h in heard)  # the rendered prompt and the call's seed
 
 
 async def test_the_local_candidate_reacts_to_the_models_persona(monkeypatch):
@@ -265,11 +253,11 @@ async def test_the_local_candidate_reacts_to_the_models_persona(monkeypatch):
     replies = iter(["Why would I tell you that?", "We have 200k set aside for this, no more.", "Fine, it is a plain "
                     "answer about our process."])
 
-    async def persona_turn(persona, rules, transcript_so_far, candidate_line):
+    async def persona_turn(system_prompt, seed, transcript_so_far, candidate_line):
         return next(replies)
 
     monkeypatch.setattr(engine, "persona_turn", persona_turn)
-    turns = await engine.simulate_call(OWL, [], seed=3, exchanges=3)
+    turns = await engine.simulate_call(OWL, "You are Olga.", seed=3, exchanges=3)
     await engine.close()
     first, again, follow_up = (t.text for t in turns if t.role is Role.USER)
     assert again == "Coming back to what I asked: " + first.removeprefix("Thanks for making the time today. ")

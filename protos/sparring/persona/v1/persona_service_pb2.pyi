@@ -11,6 +11,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from sparring.audit.v1 import audit_pb2 as _audit_pb2
 from sparring.persona.v1 import memory_service_pb2 as _memory_service_pb2
 import builtins as _builtins
 import sys
@@ -134,6 +135,94 @@ CHANGE_KIND_ROLLBACK: ChangeKind.ValueType  # 5
 CHANGE_KIND_VARIANT_PROMOTION: ChangeKind.ValueType  # 90
 """An experiment promoted a variant of the persona (PersonaVersion.promotion)."""
 Global___ChangeKind: _TypeAlias = ChangeKind  # noqa: Y015
+
+class _PatchTarget:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PatchTargetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchTarget.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PATCH_TARGET_UNSPECIFIED: _PatchTarget.ValueType  # 0
+    PATCH_TARGET_VOICE_PROMPT: _PatchTarget.ValueType  # 1
+    PATCH_TARGET_SYSTEM_PROMPT: _PatchTarget.ValueType  # 2
+    PATCH_TARGET_ELEMENTAL_BEHAVIOR: _PatchTarget.ValueType  # 3
+
+class PatchTarget(_PatchTarget, metaclass=_PatchTargetEnumTypeWrapper):
+    """The section of the prompt a candidate patch's rule is told in."""
+
+PATCH_TARGET_UNSPECIFIED: PatchTarget.ValueType  # 0
+PATCH_TARGET_VOICE_PROMPT: PatchTarget.ValueType  # 1
+PATCH_TARGET_SYSTEM_PROMPT: PatchTarget.ValueType  # 2
+PATCH_TARGET_ELEMENTAL_BEHAVIOR: PatchTarget.ValueType  # 3
+Global___PatchTarget: _TypeAlias = PatchTarget  # noqa: Y015
+
+class _PatchOperation:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PatchOperationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PatchOperation.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PATCH_OPERATION_UNSPECIFIED: _PatchOperation.ValueType  # 0
+    PATCH_OPERATION_ADD_RULE: _PatchOperation.ValueType  # 1
+    PATCH_OPERATION_BAN_PHRASE: _PatchOperation.ValueType  # 2
+    PATCH_OPERATION_CHANGE_LENGTH_RANGE: _PatchOperation.ValueType  # 3
+    PATCH_OPERATION_EDIT_PART: _PatchOperation.ValueType  # 50
+
+class PatchOperation(_PatchOperation, metaclass=_PatchOperationEnumTypeWrapper):
+    """What a candidate patch does, as the learning service's PatchOperation."""
+
+PATCH_OPERATION_UNSPECIFIED: PatchOperation.ValueType  # 0
+PATCH_OPERATION_ADD_RULE: PatchOperation.ValueType  # 1
+PATCH_OPERATION_BAN_PHRASE: PatchOperation.ValueType  # 2
+PATCH_OPERATION_CHANGE_LENGTH_RANGE: PatchOperation.ValueType  # 3
+PATCH_OPERATION_EDIT_PART: PatchOperation.ValueType  # 50
+Global___PatchOperation: _TypeAlias = PatchOperation  # noqa: Y015
+
+class _PromptPart:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromptPartEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromptPart.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMPT_PART_UNSPECIFIED: _PromptPart.ValueType  # 0
+    PROMPT_PART_ARCHETYPE_GUIDANCE: _PromptPart.ValueType  # 1
+    PROMPT_PART_COMMUNICATION_STYLE: _PromptPart.ValueType  # 2
+    PROMPT_PART_PERSONALITY_TRAITS: _PromptPart.ValueType  # 3
+    PROMPT_PART_OBJECTION_PATTERNS: _PromptPart.ValueType  # 4
+    PROMPT_PART_BANNED_PHRASES: _PromptPart.ValueType  # 5
+    PROMPT_PART_LENGTH_RANGE: _PromptPart.ValueType  # 6
+
+class PromptPart(_PromptPart, metaclass=_PromptPartEnumTypeWrapper):
+    """A named part of what a persona is told, as the learning service's PromptPart."""
+
+PROMPT_PART_UNSPECIFIED: PromptPart.ValueType  # 0
+PROMPT_PART_ARCHETYPE_GUIDANCE: PromptPart.ValueType  # 1
+PROMPT_PART_COMMUNICATION_STYLE: PromptPart.ValueType  # 2
+PROMPT_PART_PERSONALITY_TRAITS: PromptPart.ValueType  # 3
+PROMPT_PART_OBJECTION_PATTERNS: PromptPart.ValueType  # 4
+PROMPT_PART_BANNED_PHRASES: PromptPart.ValueType  # 5
+PROMPT_PART_LENGTH_RANGE: PromptPart.ValueType  # 6
+Global___PromptPart: _TypeAlias = PromptPart  # noqa: Y015
+
+class _PartEdit:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PartEditEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PartEdit.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PART_EDIT_UNSPECIFIED: _PartEdit.ValueType  # 0
+    PART_EDIT_ADD: _PartEdit.ValueType  # 1
+    PART_EDIT_REPLACE: _PartEdit.ValueType  # 2
+    PART_EDIT_REMOVE: _PartEdit.ValueType  # 3
+
+class PartEdit(_PartEdit, metaclass=_PartEditEnumTypeWrapper):
+    """How a candidate patch edits its part, as the learning service's PartEdit."""
+
+PART_EDIT_UNSPECIFIED: PartEdit.ValueType  # 0
+PART_EDIT_ADD: PartEdit.ValueType  # 1
+PART_EDIT_REPLACE: PartEdit.ValueType  # 2
+PART_EDIT_REMOVE: PartEdit.ValueType  # 3
+Global___PartEdit: _TypeAlias = PartEdit  # noqa: Y015
 
 class _PatchSource:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -1147,6 +1236,7 @@ class RenderPromptRequest(_message.Message):
     SCENARIO_FIELD_NUMBER: _builtins.int
     CANDIDATE_FIELD_NUMBER: _builtins.int
     SESSION_FIELD_NUMBER: _builtins.int
+    CANDIDATE_PATCHES_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}"; required unless session is named. Without it, the
     persona playing the session now is rendered (after a handoff, the new one),
@@ -1170,6 +1260,18 @@ class RenderPromptRequest(_message.Message):
     service cannot tell in time). The modifications of the experiment variant the
     session was assigned (learning service) are applied after the active patches.
     """
+    @_builtins.property
+    def candidate_patches(self) -> _containers.RepeatedCompositeFieldContainer[Global___CandidatePatch]:
+        """Patches not published, applied after the published ones (and after a
+        session's variant) to this rendering only: never stored, never kept in the
+        cache of renderings. The learning service renders a refinement it validates
+        this way. Only the learning service's identity and admins may send them
+        (PERMISSION_DENIED otherwise). Each is checked as CreatePromptPatch checks a
+        patch (INVALID_ARGUMENT naming candidate_patches[i].<field>) and must reach
+        the persona: of its archetype (or of all), its scope including it, its
+        replaced or removed passage in the persona's part. At most 10.
+        """
+
     def __init__(
         self,
         *,
@@ -1177,14 +1279,120 @@ class RenderPromptRequest(_message.Message):
         scenario: _builtins.str = ...,
         candidate: _builtins.str = ...,
         session: _builtins.str = ...,
+        candidate_patches: _abc.Iterable[Global___CandidatePatch] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "persona", b"persona", "scenario", b"scenario", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "candidate_patches", b"candidate_patches", "persona", b"persona", "scenario", b"scenario", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RenderPromptRequest: _TypeAlias = RenderPromptRequest  # noqa: Y015
+
+@_typing.final
+class CandidatePatch(_message.Message):
+    """A prompt patch proposed but not published (RenderPromptRequest.candidate_patches).
+    Its fields mean what the fields of the same name and number of the learning
+    service's PromptPatch mean, so one converts into the other by field names.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ARCHETYPE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    OPERATION_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    PHRASE_FIELD_NUMBER: _builtins.int
+    WORDS_PER_TURN_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    EDIT_FIELD_NUMBER: _builtins.int
+    FIND_TEXT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """How the rendering's applied_patches name it, 1 to 200 characters. Required."""
+    archetype: _builtins.str
+    """"archetypes/{archetype_id}", the persona's archetype; empty for all archetypes."""
+    target: Global___PatchTarget.ValueType
+    """Required."""
+    operation: Global___PatchOperation.ValueType
+    """Required."""
+    text: _builtins.str
+    """The rule told (ADD_RULE, BAN_PHRASE, CHANGE_LENGTH_RANGE), or the new text of
+    an EDIT_PART (empty for REMOVE; optional for the length range); at most 1000
+    characters.
+    """
+    phrase: _builtins.str
+    """BAN_PHRASE: the phrase, 1 to 200 characters; empty otherwise."""
+    part: Global___PromptPart.ValueType
+    """EDIT_PART: the part edited. Unset otherwise."""
+    edit: Global___PartEdit.ValueType
+    """EDIT_PART: how. Unset otherwise."""
+    find_text: _builtins.str
+    """EDIT_PART with REPLACE or REMOVE of a text or list part: the passage or item
+    edited, 1 to 1000 characters, found in the persona's part.
+    """
+    @_builtins.property
+    def words_per_turn(self) -> _audit_pb2.WordRange:
+        """CHANGE_LENGTH_RANGE and the length range's EDIT_PART: 1 <= min_words <=
+        max_words <= 200; unset otherwise.
+        """
+
+    @_builtins.property
+    def scope(self) -> Global___CandidatePatchScope:
+        """EDIT_PART: the personas reached; unset reaches every persona of the archetype."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        archetype: _builtins.str = ...,
+        target: Global___PatchTarget.ValueType = ...,
+        operation: Global___PatchOperation.ValueType = ...,
+        text: _builtins.str = ...,
+        phrase: _builtins.str = ...,
+        words_per_turn: _audit_pb2.WordRange | None = ...,
+        part: Global___PromptPart.ValueType = ...,
+        edit: Global___PartEdit.ValueType = ...,
+        find_text: _builtins.str = ...,
+        scope: Global___CandidatePatchScope | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "words_per_turn", b"words_per_turn"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archetype", b"archetype", "edit", b"edit", "find_text", b"find_text", "name", b"name", "operation", b"operation", "part", b"part", "phrase", b"phrase", "scope", b"scope", "target", b"target", "text", b"text", "words_per_turn", b"words_per_turn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CandidatePatch: _TypeAlias = CandidatePatch  # noqa: Y015
+
+@_typing.final
+class CandidatePatchScope(_message.Message):
+    """The personas a candidate patch reaches, as the learning service's PatchScope."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    MIN_DIFFICULTY_FIELD_NUMBER: _builtins.int
+    MAX_DIFFICULTY_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}": that persona only."""
+    min_difficulty: _builtins.int
+    """With no persona: the difficulties reached, 1 to 5; both 0 for every difficulty."""
+    max_difficulty: _builtins.int
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        min_difficulty: _builtins.int = ...,
+        max_difficulty: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_difficulty", b"max_difficulty", "min_difficulty", b"min_difficulty", "persona", b"persona"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CandidatePatchScope: _TypeAlias = CandidatePatchScope  # noqa: Y015
 
 @_typing.final
 class AppliedPatch(_message.Message):
@@ -1195,6 +1403,7 @@ class AppliedPatch(_message.Message):
     PATCH_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
     patch: _builtins.str
     """"patches/{patch_id}" in the learning service ("patches/module-{persona_id}-{module}"
     for a published learned module of the persona).
@@ -1202,16 +1411,21 @@ class AppliedPatch(_message.Message):
     target: _builtins.str
     """"voice_prompt", "system_prompt" or "elemental_behavior"."""
     text: _builtins.str
+    candidate: _builtins.bool
+    """A candidate patch of the request (RenderPromptRequest.candidate_patches),
+    patch being its name; applied after the published ones.
+    """
     def __init__(
         self,
         *,
         patch: _builtins.str = ...,
         target: _builtins.str = ...,
         text: _builtins.str = ...,
+        candidate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["patch", b"patch", "target", b"target", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "patch", b"patch", "target", b"target", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
