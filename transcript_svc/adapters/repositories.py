@@ -35,6 +35,17 @@ _FORGOTTEN_PACKET = sa.literal(
 # Commands a live stream is (again) sent: not those held for, or refused by, an approval.
 _SENDABLE = (CommandState.PENDING.value, CommandState.DELIVERED.value)
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
+# Built once, not at each call: every live reading reads its session twice (GetSession, ListMessages) and its last
+# messages once, and building a select of the session's columns cost more than running it.
+_SESSION_BY_KEY = sa.select(*_SESSION_COLUMNS).where(t.sessions.c.organization == sa.bindparam("organization"),
+                                                     t.sessions.c.id == sa.bindparam("session_id"))
+_SESSION_BY_KEY_FOR_UPDATE = _SESSION_BY_KEY.with_for_update()
+_LAST_MESSAGES = (sa.select(t.messages)
+                  .where(t.messages.c.organization == sa.bindparam("organization"),
+                         t.messages.c.session_id == sa.bindparam("session_id"),
+                         t.messages.c.sequence <= sa.bindparam("up_to"))
+                  .order_by(t.messages.c.sequence.desc()).limit(sa.bindparam("count")))
+_ANY_SEQUENCE = 2**63 - 1  # the highest a bigint holds: up to no particular message
 
 
 def _session(row: Any) -> Session:
@@ -116,10 +127,8 @@ class SessionRepository:
         self._c = connection
 
     async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None:
-        query = sa.select(*_SESSION_COLUMNS).where(_session_key(organization, session_id))
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._c.execute(query)).first()
+        query = _SESSION_BY_KEY_FOR_UPDATE if for_update else _SESSION_BY_KEY
+        row = (await self._c.execute(query, {"organization": organization, "session_id": session_id})).first()
         return _session(row) if row else None
 
     async def add(self, session: Session) -> None:
@@ -232,7 +241,8 @@ class MessageRepository:
         return int(total or 0)
 
     async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
-        rows = await self._c.execute(_last_messages(organization, session_id, up_to, count))
+        rows = await self._c.execute(_LAST_MESSAGES, {"organization": organization, "session_id": session_id,
+                                                       "up_to": up_to or _ANY_SEQUENCE, "count": count})
         return [_message(row) for row in reversed(rows.all())]
 
 
