@@ -141,7 +141,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
             else:
                 await analysis.deliver(organization, kind, session_id, up_to_sequence)
 
-        dispatcher = transcript_outbox(engine, deliver, settings.outbox_max_attempts)
+        dispatcher = transcript_outbox(engine, deliver, settings.outbox_max_attempts, settings.outbox_concurrency)
         channels[OUTBOX_CHANNEL] = dispatcher.wake
         await dispatcher.start()
         closers += [dispatcher.stop, analysis.close]

@@ -46,6 +46,9 @@ class TranscriptSettings(ServiceSettings):
     analysis_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Deadline of one analysis call")
     outbox_max_attempts: int = Field(default=20, ge=1, le=1000,
                                      description="Attempts before an analysis request is marked failed")
+    outbox_concurrency: int = Field(
+        default=32, ge=1, le=1000,
+        description="Outbox deliveries (analysis requests, audits...) calling out at once; as many again wait leased")
     voice_agent_timeout_seconds: float = Field(
         default=15.0, gt=0, le=120,
         description="Deadline of asking the persona service for a voice agent (a provider's creation included)")

@@ -23,13 +23,17 @@ from transcript_svc.app import build
 
 class FakeAnalysis(analysis_service_pb2_grpc.AnalysisServiceServicer):
     """Records what it is asked; with ``refuse_first``, refuses each session's first call, as a restarting
-    service would."""
+    service would. The analysis requests of the sessions in ``held`` wait for ``released``; ``holding`` holds the
+    sessions whose request waits now."""
 
     def __init__(self, refuse_first: bool = False) -> None:
         self.calls: list[tuple[str, str]] = []
         self.organizations: dict[str, set[str]] = {}  # session -> the organizations its calls acted for
         self.refuse_first = refuse_first
         self.changed = asyncio.Condition()
+        self.held: set[str] = set()
+        self.holding: set[str] = set()
+        self.released = asyncio.Event()
 
     async def _record(self, call: tuple[str, str], context) -> None:
         first = not self.of(call[0])
@@ -41,6 +45,14 @@ class FakeAnalysis(analysis_service_pb2_grpc.AnalysisServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "starting up")
 
     async def RequestAnalysis(self, request, context):
+        if request.session in self.held:
+            async with self.changed:
+                self.holding.add(request.session)
+                self.changed.notify_all()
+            try:
+                await self.released.wait()
+            finally:
+                self.holding.discard(request.session)
         await self._record((request.session, request.trigger_id), context)
         return analysis_pb.RequestAnalysisResponse()
 
@@ -154,3 +166,32 @@ async def test_deliveries_act_for_the_organization_of_their_session(transcript_s
         await replica.stop(grace=1)
     assert Counter(fake.of(session.name)) == Counter({(session.name, "seq-2"): 1, (session.name, "audit"): 1})
     assert fake.organizations[session.name] == {OTHER_ORGANIZATION}
+
+
+async def test_as_many_requests_as_the_outbox_concurrency_are_in_the_analysis_service_at_once(
+        transcript_settings, engine, transcript_schema, fake_analysis):
+    fake, address = await fake_analysis()
+    concurrency = 12
+    # Deadlines longer than the test: a request that timed out and came again would count twice.
+    app = await build(transcript_settings(analysis_address=address, outbox_concurrency=concurrency,
+                                          analysis_timeout_seconds=60), engine)
+    await app.start()
+    try:
+        async with secure_channel(app.address) as channel:
+            stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+            sessions = [(await new_session(stub, interval=1)).name for _ in range(concurrency)]
+            fake.held.update(sessions)
+            for session in sessions:
+                gateway = Gateway(stub, session)
+                await gateway.read()
+                gateway.send(utterance(1))
+                await gateway.acks_until(1)
+                gateway.close()
+            async with fake.changed:
+                await asyncio.wait_for(fake.changed.wait_for(lambda: len(fake.holding) == concurrency), 30)
+            fake.released.set()
+            for session in sessions:
+                await fake.wait_for(session, 1)
+    finally:
+        await app.stop(grace=1)
+    assert all(fake.of(session) == [(session, "seq-1")] for session in sessions)

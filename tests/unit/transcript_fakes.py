@@ -48,6 +48,11 @@ class FakeSessions:
     async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None:
         return self._store.sessions.get((organization, session_id))
 
+    async def with_last_messages(self, organization: str, session_id: str, up_to: int | None,
+                                 count: int) -> tuple[Session, list[Message]] | None:
+        session = self._store.sessions.get((organization, session_id))
+        return None if session is None else (session, [])  # the group commit writes messages; none is stored here
+
     async def add(self, session: Session) -> None:
         self._store.sessions[(session.organization, session.id)] = session
 
@@ -87,8 +92,6 @@ class FakeMessages:
                    limit: int) -> list[Message]:
         return []
 
-    async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
-        return []
 
 
 class FakeCommands:

@@ -26,9 +26,9 @@ _QUERIES = OutboxQueries.of(OutboxTable(
 
 
 def transcript_outbox(engine: AsyncEngine, deliver: Callable[[str, str, str, int], Awaitable[None]],
-                      max_attempts: int) -> OutboxDispatcher:
+                      max_attempts: int, concurrency: int) -> OutboxDispatcher:
     async def deliver_row(row: sa.Row[Any]) -> None:
         await deliver(row.organization, row.kind, row.session_id, row.up_to_sequence)
 
     return OutboxDispatcher("transcript", engine, _QUERIES, deliver_row,
-                            final_codes=FINAL_CODES, max_attempts=max_attempts)
+                            final_codes=FINAL_CODES, max_attempts=max_attempts, concurrency=concurrency)

@@ -36,6 +36,24 @@ _FORGOTTEN_PACKET = sa.literal(
 # Commands a live stream is (again) sent: not those held for, or refused by, an approval.
 _SENDABLE = (CommandState.PENDING.value, CommandState.DELIVERED.value)
 _SESSION_COLUMNS = [c for c in t.sessions.c if c.name != "stream_epoch"]
+# Built once, not at each call: every live reading reads its session twice (GetSession, ListMessages) and its last
+# messages once, and building a select of the session's columns cost more than running it.
+_SESSION_BY_KEY = sa.select(*_SESSION_COLUMNS).where(t.sessions.c.organization == sa.bindparam("organization"),
+                                                     t.sessions.c.id == sa.bindparam("session_id"))
+_SESSION_BY_KEY_FOR_UPDATE = _SESSION_BY_KEY.with_for_update()
+# A session with its last messages (a reading's window) in one statement: one row per message, or one with no
+# message; the messages' columns labelled ``message_*``.
+_LAST_MESSAGES = (sa.select(t.messages)
+                  .where(t.messages.c.organization == t.sessions.c.organization,
+                         t.messages.c.session_id == t.sessions.c.id,
+                         t.messages.c.sequence <= sa.bindparam("up_to"))
+                  .order_by(t.messages.c.sequence.desc()).limit(sa.bindparam("count")).lateral("last_messages"))
+_SESSION_WITH_LAST_MESSAGES = (
+    sa.select(*_SESSION_COLUMNS, *(c.label(f"message_{c.name}") for c in _LAST_MESSAGES.c))
+    .select_from(t.sessions.outerjoin(_LAST_MESSAGES, sa.true()))
+    .where(t.sessions.c.organization == sa.bindparam("organization"), t.sessions.c.id == sa.bindparam("session_id"))
+    .order_by(_LAST_MESSAGES.c.sequence))
+_ANY_SEQUENCE = 2**63 - 1  # the highest a bigint holds: up to no particular message
 
 
 def _session(row: Any) -> Session:
@@ -53,6 +71,13 @@ def _session(row: Any) -> Session:
 def _message(row: Any) -> Message:
     return Message(row.session_id, row.sequence, Role(row.role), row.text, row.spoken_time, row.word_count,
                    row.create_time, tuple(MessageFlag(flag["rule"], flag["blocked"]) for flag in row.flags))
+
+
+def _labelled_message(row: Any) -> Message:
+    """A message of ``_SESSION_WITH_LAST_MESSAGES``."""
+    return Message(row.message_session_id, row.message_sequence, Role(row.message_role), row.message_text,
+                   row.message_spoken_time, row.message_word_count, row.message_create_time,
+                   tuple(MessageFlag(flag["rule"], flag["blocked"]) for flag in row.message_flags))
 
 
 def _command(row: Any) -> Command:
@@ -117,11 +142,18 @@ class SessionRepository:
         self._c = connection
 
     async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None:
-        query = sa.select(*_SESSION_COLUMNS).where(_session_key(organization, session_id))
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._c.execute(query)).first()
+        query = _SESSION_BY_KEY_FOR_UPDATE if for_update else _SESSION_BY_KEY
+        row = (await self._c.execute(query, {"organization": organization, "session_id": session_id})).first()
         return _session(row) if row else None
+
+    async def with_last_messages(self, organization: str, session_id: str, up_to: int | None,
+                                 count: int) -> tuple[Session, list[Message]] | None:
+        rows = (await self._c.execute(_SESSION_WITH_LAST_MESSAGES, {
+            "organization": organization, "session_id": session_id, "up_to": up_to or _ANY_SEQUENCE,
+            "count": count})).all()
+        if not rows:
+            return None
+        return _session(rows[0]), [_labelled_message(row) for row in rows if row.message_sequence is not None]
 
     async def add(self, session: Session) -> None:
         await self._c.execute(t.sessions.insert().values(
@@ -231,10 +263,6 @@ class MessageRepository:
         total = await self._c.scalar(sa.select(sa.func.coalesce(sa.func.sum(m.word_count), 0)).where(
             m.organization == organization, m.session_id == session_id))
         return int(total or 0)
-
-    async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]:
-        rows = await self._c.execute(_last_messages(organization, session_id, up_to, count))
-        return [_message(row) for row in reversed(rows.all())]
 
 
 class CommandRepository:

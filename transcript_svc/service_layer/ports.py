@@ -27,6 +27,12 @@ class Sessions(Protocol):
 
     async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None: ...
 
+    async def with_last_messages(self, organization: str, session_id: str, up_to: int | None,
+                                 count: int) -> tuple[Session, list[Message]] | None:
+        """The session and its last ``count`` messages up to ``up_to`` (None: the last stored), oldest first, read
+        together; None when there is no such session."""
+        ...
+
     async def add(self, session: Session) -> None: ...
 
     async def end(self, session: Session) -> None: ...
@@ -61,8 +67,6 @@ class Messages(Protocol):
 
     async def page(self, organization: str, session_id: str, after: int, up_to: int | None,
                    limit: int) -> list[Message]: ...
-
-    async def last(self, organization: str, session_id: str, up_to: int | None, count: int) -> list[Message]: ...
 
     async def word_total(self, organization: str, session_id: str) -> int:
         """The words of every stored message of the session."""

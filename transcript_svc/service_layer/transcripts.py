@@ -360,10 +360,14 @@ class Transcripts:
         violations.raise_if_any()
         organization = caller.organization
         async with self.read() as uow:
+            if last_n:  # a live reading's window: read with its session in one statement
+                found = await uow.sessions.with_last_messages(organization, session_id, up_to or None, last_n)
+                if found is None:
+                    raise session_not_found(session_id)
+                session, messages = found
+                check_may_read(session, caller)
+                return messages, "", session.last_sequence
             session = await self._readable_session(uow, caller, session_id)
-            if last_n:
-                return (await uow.messages.last(organization, session_id, up_to or None, last_n), "",
-                        session.last_sequence)
             size = page_size(requested_size, default=DEFAULT_MESSAGE_PAGE, maximum=MAX_WINDOW)
             filters = {"session": session_id, "after": after, "up_to": up_to}
             cursor = self._tokens.decode(token, filters)
