@@ -12,7 +12,7 @@ from enum import StrEnum
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.tracks import TRACK_RUBRICS, track_rubric
-from analysis_svc.domain.tracks.rubric import TrackRubric
+from analysis_svc.domain.tracks.rubric import TrackFactor, TrackRubric
 from calls.job_tracks import Blueprint
 from calls.turns import Turn
 
@@ -147,7 +147,7 @@ def score(metrics: ConversationMetrics, blueprint: Blueprint, turns: Sequence[Tu
 def _track_score(track: TrackRubric, turns: Sequence[Turn]) -> SayMeter:
     factors = track.measure(turns)
     total = _round(weigh(dict(factors), track.weights))
-    weakest = min(track.factors, key=lambda factor: (factors[factor.name] - 100) * track.weights[factor.name])
+    weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
     strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])
     if factors[strongest.name] < YELLOW_FROM:
         reasoning = f"No clear strength yet; {weakest.gap}."
@@ -155,6 +155,12 @@ def _track_score(track: TrackRubric, turns: Sequence[Turn]) -> SayMeter:
         reasoning = f"{strongest.name.replace('_', ' ').capitalize()} is the strength; {weakest.gap}."
     return SayMeter(score=total, band=band_for(total), factors=factors, weights=dict(track.weights),
                     reasoning=reasoning)
+
+
+def _shortfall(track: TrackRubric, factors: dict[str, int], factor: TrackFactor) -> tuple[bool, int]:
+    """Orders the gaps as a coach raises them: one raised first that falls short, then the most points lost."""
+    short = factors[factor.name] < 100
+    return not (factor.raised_first and short), (factors[factor.name] - 100) * track.weights[factor.name]
 
 
 def ordered_factors(names: Iterable[str]) -> list[str]:

@@ -117,7 +117,7 @@ FACTORS = (
                 "has not framed the interview (the role, how it runs, next steps)"),
     TrackFactor(LEGALITY, "every question about the job; nothing about age, family, pregnancy, religion, origin, "
                 "health", "the guardrails' unlawful-question detector on the interviewer's turns: each question it "
-                "flags costs half", "asked a question a hiring manager may not legally ask"),
+                "flags costs half", "asked a question a hiring manager may not legally ask", raised_first=True),
     TrackFactor(CANDIDATE_EXPERIENCE, "prepared, respectful, attentive; the candidate leaves knowing where they stand",
                 "courtesy raises it, dismissive or unsettling moves lower it", "the candidate is not being treated "
                 "with care"),

@@ -15,6 +15,7 @@ class TrackFactor:
     meaning: str  # what a coach scores
     measured: str  # how the local engine reads it from the call
     gap: str  # what a coach says when it is the weakest
+    raised_first: bool = False  # a coach raises its gap before any other once it falls short (an unlawful question)
 
 
 @dataclass(frozen=True, slots=True)
