@@ -1,8 +1,8 @@
 """Fit each track rubric's weights (analysis_svc/domain/tracks) on that track's labelled conversations
 (tests/data/tracks/<track>/calls), and say how well they rank conversations they were not fitted on.
 
-Each conversation's factors are measured as the local engine measures them at the call's final reading (its last
-``DEFAULT_WINDOW`` messages). The weights are fitted as the sales weights are (``devtools.fit_say_meter``: every
+Each conversation's factors are measured as the local engine measures them at the call's final reading (the whole
+call). The weights are fitted as the sales weights are (``devtools.fit_say_meter``: every
 weighting on a 10% grid, the one nearest equal weights among those within the tolerance of the best Spearman), with
 leave-one-out cross-validation: the held-out figure comes first, the in-sample one only shows how much is fitting.
 The sets are small (11-12 conversations), so each Spearman comes with a bootstrap 95% interval.
@@ -18,7 +18,6 @@ from typing import Any
 
 from analysis_svc.domain.tracks import TRACK_RUBRICS
 from analysis_svc.domain.tracks.rubric import TrackRubric
-from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
 from devtools.fit_say_meter import fit_all, held_out_scores, weighted
 from devtools.say_meter_corpus import interval, kendall, means_by_label, spearman, turns_of
 
@@ -31,7 +30,7 @@ def calls_of(rubric: TrackRubric) -> list[dict[str, Any]]:
 
 def factor_rows(rubric: TrackRubric, calls: list[dict[str, Any]]) -> list[list[float | None]]:
     """Each conversation's factors, in the rubric's order, as the final reading measures them."""
-    measured = [rubric.measure(turns_of(call)[-DEFAULT_WINDOW:]) for call in calls]
+    measured = [rubric.measure(turns_of(call)) for call in calls]
     return [[float(factors[name]) for name in rubric.names] for factors in measured]
 
 

@@ -5,16 +5,15 @@ Deterministic by construction: only arithmetic on the measures, rounded half up.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.tracks import TRACK_RUBRICS, track_rubric
-from analysis_svc.domain.tracks.rubric import TrackFactor, TrackRubric
+from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
 from calls.job_tracks import Blueprint
-from calls.turns import Turn
 
 RAPPORT = "rapport"
 DISCOVERY = "discovery"
@@ -124,12 +123,12 @@ def weigh(factors: dict[str, int | None], weights: dict[str, int]) -> float:
     return sum(weights[name] * (factors[name] or 0) for name in tested) / total_weight
 
 
-def score(metrics: ConversationMetrics, blueprint: Blueprint, turns: Sequence[Turn] = ()) -> SayMeter:
-    """The reading of a call: on its track's own rubric (``tracks``, measured from ``turns``) where it has one, else
+def score(metrics: ConversationMetrics, blueprint: Blueprint, tally: Tally | None = None) -> SayMeter:
+    """The reading of a call: on its track's own rubric (``tracks``, from the call's ``tally``) where it has one, else
     on the sales factors weighed by the track's ``RUBRICS``."""
     track = track_rubric(blueprint)
     if track is not None:
-        return _track_score(track, turns)
+        return _track_score(track, tally or Tally())
     weights = RUBRICS[Blueprint(blueprint)]
     measured = factor_scores(metrics)
     total = _round(weigh(measured, weights))
@@ -144,8 +143,8 @@ def score(metrics: ConversationMetrics, blueprint: Blueprint, turns: Sequence[Tu
     )
 
 
-def _track_score(track: TrackRubric, turns: Sequence[Turn]) -> SayMeter:
-    factors = track.measure(turns)
+def _track_score(track: TrackRubric, tally: Tally) -> SayMeter:
+    factors = track.scores(tally)
     total = _round(weigh(dict(factors), track.weights))
     weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
     strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])

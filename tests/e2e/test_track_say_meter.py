@@ -1,6 +1,7 @@
 """A live reading of a security or HR session is scored on its track's own rubric and reports its factors and
 weights in rubric_factors: a security candidate's remediation plan scores, an HR interviewer's unlawful question
-lowers legality; a sales reading reports its five factors in both places."""
+lowers legality, and still does once it is out of the reading's window; a sales reading reports its five factors in
+both places."""
 
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ async def test_an_unlawful_question_lowers_legality_in_an_hr_reading(transcripts
     assert _factors(lawful)["legality"] == 100 and _factors(unlawful)["legality"] == 50
     assert unlawful.score < lawful.score
     assert "legally" in unlawful.reasoning
+
+
+async def test_an_unlawful_question_before_the_window_still_lowers_legality(transcripts, analyses):
+    turns = [*_hiring_call("Do you have kids at home?"),
+             (USER, "What exactly did you say to him on the first call?"),
+             (PERSONA, "That I would own it until it was fixed."),
+             (USER, "Thanks, that helps. You'll hear from us by Friday."),
+             (PERSONA, "Thank you.")]
+    session = await streamed_call(transcripts, turns, blueprint=persona_pb.BLUEPRINT_HR)
+
+    readings = [(await analyses.RequestAnalysis(pb.RequestAnalysisRequest(
+        session=session, up_to_sequence=up_to, trigger_id=f"seq-{up_to}", window_size=4))).analysis
+        for up_to in (4, 8)]
+
+    assert readings[1].window.first_sequence == 5, "the question (message 3) is not in the second window"
+    assert _factors(readings[1].say_meter)["legality"] == 50
+    assert _factors(readings[1].say_meter)["evidence"] > _factors(readings[0].say_meter)["evidence"]
 
 
 async def test_a_sales_reading_reports_its_five_factors_in_both_places(transcripts, analyses):

@@ -7,9 +7,12 @@ A track's factors are measured from the candidate's turns (and the other side's,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from analysis_svc.domain.tracks import hr, security
-from analysis_svc.domain.tracks.rubric import TrackRubric
+from analysis_svc.domain.tracks.rubric import Tally, TrackRubric
 from calls.job_tracks import Blueprint
+from calls.turns import Turn
 
 TRACK_RUBRICS: dict[Blueprint, TrackRubric] = {rubric.blueprint: rubric for rubric in (security.RUBRIC, hr.RUBRIC)}
 
@@ -17,3 +20,12 @@ TRACK_RUBRICS: dict[Blueprint, TrackRubric] = {rubric.blueprint: rubric for rubr
 def track_rubric(blueprint: str) -> TrackRubric | None:
     """The track's own rubric; None for a track scored on the reweighted sales factors."""
     return TRACK_RUBRICS.get(Blueprint(blueprint))
+
+
+def call_tally(blueprint: str, seen: Tally | None, previous_last: int, window: Sequence[Turn]) -> Tally | None:
+    """The tally of the call up to the window's last message for a track with its own rubric (None for the others),
+    from ``seen`` (the call up to ``previous_last``; None at its start) and a window reaching back to it or before."""
+    rubric = track_rubric(blueprint)
+    if rubric is None:
+        return None
+    return (seen or Tally()).plus(rubric.tally([turn for turn in window if turn.sequence > previous_last]))

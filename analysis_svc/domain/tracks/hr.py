@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analysis_svc.domain.tracks.rubric import TrackFactor, TrackRubric
-from analysis_svc.domain.tracks.text import kinds_found, lowered, percent, phrases, share, turns_matching
+from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
+from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, phrases, share, turns_matching
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 from guardrails.filters import ContentFilter, FilterCategory, FilterDecision, screen
@@ -94,18 +94,28 @@ def unlawful_questions(texts: Sequence[str]) -> int:
     return sum(bool(screen(text, UNLAWFUL_QUESTIONS)) for text in texts)
 
 
-def measure(turns: Sequence[Turn]) -> dict[str, int]:
+def tally(turns: Sequence[Turn]) -> Tally:
     said = lowered(turns, Role.USER)
-    if not said:
+    return Tally(frozenset(kinds_found(said, "structure", _STRUCTURE) | kinds_found(said, "evidence", _EVIDENCE)), {
+        "turns": len(said),
+        "courtesy": turns_matching(said, _COURTESY),
+        "disrespect": turns_matching(said, _DISRESPECT),
+        "prejudges": turns_matching(said, _PREJUDGES),
+        "criteria": turns_matching(said, _CRITERIA),
+        "unlawful": unlawful_questions(said),
+    })
+
+
+def scores(call: Tally) -> dict[str, int]:
+    if not call.count("turns"):
         return dict.fromkeys(RUBRIC_NAMES, 0)
-    experience = (0.5 + 0.5 * share(turns_matching(said, _COURTESY), 2)
-                  - DISRESPECT_COST * turns_matching(said, _DISRESPECT))
-    fairness = 1 - PREJUDGING_COST * turns_matching(said, _PREJUDGES) + 0.2 * bool(turns_matching(said, _CRITERIA))
+    experience = 0.5 + 0.5 * share(call.count("courtesy"), 2) - DISRESPECT_COST * call.count("disrespect")
+    fairness = 1 - PREJUDGING_COST * call.count("prejudges") + 0.2 * bool(call.count("criteria"))
     return {
-        STRUCTURE: percent(share(len(kinds_found(said, _STRUCTURE)), FULL_STRUCTURE_KINDS)),
-        LEGALITY: percent(1 - UNLAWFUL_QUESTION_COST * unlawful_questions(said)),
+        STRUCTURE: percent(share(kinds_in(call.kinds, "structure"), FULL_STRUCTURE_KINDS)),
+        LEGALITY: percent(1 - UNLAWFUL_QUESTION_COST * call.count("unlawful")),
         CANDIDATE_EXPERIENCE: percent(experience),
-        EVIDENCE: percent(share(len(kinds_found(said, _EVIDENCE)), FULL_EVIDENCE_KINDS)),
+        EVIDENCE: percent(share(kinds_in(call.kinds, "evidence"), FULL_EVIDENCE_KINDS)),
         FAIRNESS: percent(fairness),
     }
 
@@ -134,5 +144,5 @@ RUBRIC = TrackRubric(
     Blueprint.HR, FACTORS,
     # The coach rubric's weights until devtools.fit_track_rubrics fits them (docs/say_meter.md).
     {STRUCTURE: 20, LEGALITY: 15, CANDIDATE_EXPERIENCE: 20, EVIDENCE: 30, FAIRNESS: 15},
-    measure,
+    tally, scores,
 )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analysis_svc.domain.tracks.rubric import TrackFactor, TrackRubric
-from analysis_svc.domain.tracks.text import kinds_found, lowered, percent, phrases, share, turns_matching
+from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
+from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, phrases, share, turns_matching
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn, words
 
@@ -112,20 +112,30 @@ _EVADES = phrases(r"(?:i|we) (?:can't|cannot) (?:speak|talk) to", r"(?:that's|th
 ANSWER_WORDS = (15, 160)
 
 
-def measure(turns: Sequence[Turn]) -> dict[str, int]:
+def tally(turns: Sequence[Turn]) -> Tally:
     said = lowered(turns, Role.USER)
-    if not said:
+    kinds = (kinds_found(said, "threat", _THREAT) | kinds_found(said, "response", _RESPONSE)
+             | kinds_found(said, "fix", _FIX))
+    return Tally(frozenset(kinds), {
+        "answers": len(said),
+        "fitting": sum(ANSWER_WORDS[0] <= words(text) <= ANSWER_WORDS[1] for text in said),
+        "shaped": turns_matching(said, _STRUCTURE) + turns_matching(said, _CLARIFIES),
+        "evades": turns_matching(said, _EVADES),
+        "owns": turns_matching(said, _OWNS) + turns_matching(said, _UNKNOWN),
+        "deflects": turns_matching(said, _DEFLECTS),
+    })
+
+
+def scores(call: Tally) -> dict[str, int]:
+    if not call.count("answers"):
         return dict.fromkeys(RUBRIC_NAMES, 0)
-    owns, unknowns, deflects = (turns_matching(said, p) for p in (_OWNS, _UNKNOWN, _DEFLECTS))
-    honesty = 0.5 + 0.5 * share(owns + unknowns, OWNING_FULL) - DEFLECTION_COST * deflects
-    lengths = [words(text) for text in said]
-    fitting = sum(ANSWER_WORDS[0] <= length <= ANSWER_WORDS[1] for length in lengths) / len(lengths)
-    shaped = share(turns_matching(said, _STRUCTURE) + turns_matching(said, _CLARIFIES), 2)
-    communication = 0.6 * fitting + 0.4 * shaped - 0.25 * turns_matching(said, _EVADES)
+    honesty = 0.5 + 0.5 * share(call.count("owns"), OWNING_FULL) - DEFLECTION_COST * call.count("deflects")
+    communication = (0.6 * call.count("fitting") / call.count("answers") + 0.4 * share(call.count("shaped"), 2)
+                     - 0.25 * call.count("evades"))
     return {
-        THREAT_UNDERSTANDING: percent(share(len(kinds_found(said, _THREAT)), FULL_THREAT_KINDS)),
-        INCIDENT_HANDLING: percent(share(len(kinds_found(said, _RESPONSE)), FULL_RESPONSE_KINDS)),
-        REMEDIATION: percent(share(len(kinds_found(said, _FIX)), FULL_FIX_KINDS)),
+        THREAT_UNDERSTANDING: percent(share(kinds_in(call.kinds, "threat"), FULL_THREAT_KINDS)),
+        INCIDENT_HANDLING: percent(share(kinds_in(call.kinds, "response"), FULL_RESPONSE_KINDS)),
+        REMEDIATION: percent(share(kinds_in(call.kinds, "fix"), FULL_FIX_KINDS)),
         HONESTY: percent(honesty),
         COMMUNICATION: percent(communication),
     }
@@ -154,5 +164,5 @@ RUBRIC = TrackRubric(
     Blueprint.SECURITY, FACTORS,
     # The coach rubric's weights until devtools.fit_track_rubrics fits them (docs/say_meter.md).
     {THREAT_UNDERSTANDING: 25, INCIDENT_HANDLING: 20, REMEDIATION: 20, HONESTY: 20, COMMUNICATION: 15},
-    measure,
+    tally, scores,
 )

@@ -19,9 +19,14 @@ def lowered(turns: Sequence[Turn], role: Role) -> list[str]:
     return [normalise(turn.text).lower() for turn in sorted(turns, key=lambda t: t.sequence) if turn.role == role]
 
 
-def kinds_found(texts: Sequence[str], kinds: dict[str, re.Pattern[str]]) -> set[str]:
-    """The kinds (named patterns) said at least once in ``texts``."""
-    return {kind for kind, pattern in kinds.items() if any(pattern.search(text) for text in texts)}
+def kinds_found(texts: Sequence[str], group: str, kinds: dict[str, re.Pattern[str]]) -> set[str]:
+    """The kinds (named patterns) of ``group`` said at least once in ``texts``, as "group:kind"."""
+    return {f"{group}:{kind}" for kind, pattern in kinds.items() if any(pattern.search(text) for text in texts)}
+
+
+def kinds_in(found: frozenset[str], group: str) -> int:
+    """How many kinds of ``group`` are among ``found``."""
+    return sum(kind.startswith(f"{group}:") for kind in found)
 
 
 def turns_matching(texts: Sequence[str], pattern: re.Pattern[str]) -> int:
