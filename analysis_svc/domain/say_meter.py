@@ -147,11 +147,12 @@ def _track_score(track: TrackRubric, tally: Tally) -> SayMeter:
     factors = track.scores(tally)
     total = _round(weigh(dict(factors), track.weights))
     weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
+    gap = weakest.gap if factors[weakest.name] < 100 else "keep it up"
     strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])
     if factors[strongest.name] < YELLOW_FROM:
-        reasoning = f"No clear strength yet; {weakest.gap}."
+        reasoning = f"No clear strength yet; {gap}."
     else:
-        reasoning = f"{strongest.name.replace('_', ' ').capitalize()} is the strength; {weakest.gap}."
+        reasoning = f"{strongest.name.replace('_', ' ').capitalize()} is the strength; {gap}."
     return SayMeter(score=total, band=band_for(total), factors=factors, weights=dict(track.weights),
                     reasoning=reasoning)
 

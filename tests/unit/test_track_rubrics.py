@@ -12,6 +12,7 @@ import pytest
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.say_meter import FACTORS, RUBRICS, ordered_factors, score, weigh
 from analysis_svc.domain.tracks import TRACK_RUBRICS, call_tally, hr, security
+from analysis_svc.domain.tracks.rubric import Tally
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 from guardrails.filters import screen
@@ -130,6 +131,17 @@ def test_an_unlawful_question_lowers_an_hr_reading():
 
     assert meter.score < score(measure(lawful), Blueprint.HR, hr.RUBRIC.tally(lawful)).score
     assert "legally" in meter.reasoning
+
+
+def test_a_reading_with_nothing_to_improve_says_so():
+    perfect = Tally(frozenset({*(f"structure:{kind}" for kind in ("opening", "role", "plan", "next_steps")),
+                               *(f"evidence:{kind}" for kind in ("example", "own_part", "outcome", "check"))}),
+                    {"turns": 6, "courtesy": 2})
+
+    meter = score(measure(()), Blueprint.HR, perfect)
+
+    assert set(meter.factors.values()) == {100}
+    assert meter.reasoning == "Evidence is the strength; keep it up."
 
 
 def test_a_reading_tallies_the_whole_call_from_the_kept_tally_and_its_window():

@@ -2,8 +2,8 @@
 measured from the call) and their weights. A track not listed here is scored on the sales factors, reweighted
 (``say_meter.RUBRICS``).
 
-A track's factors are measured from the candidate's turns (and the other side's, where a factor needs them), each
-0-100; pure text rules, no I/O."""
+A track's factors are scored 0-100 from a tally of the candidate's turns, each turn read alone; pure text rules, no
+I/O."""
 
 from __future__ import annotations
 
