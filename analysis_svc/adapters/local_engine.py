@@ -24,7 +24,7 @@ class LocalEngine:
         blueprint = Blueprint(window.blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               context=window.context, made=window.made, read=window.read)
-        meter = score(metrics, blueprint)
+        meter = score(metrics, blueprint, window.tally)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.
             meter = dataclasses.replace(meter, reasoning=(

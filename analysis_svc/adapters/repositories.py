@@ -28,6 +28,7 @@ from analysis_svc.domain.model import (
 )
 from analysis_svc.domain.say_meter import Band, SayMeter
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from analysis_svc.domain.tracks.rubric import Tally
 from analysis_svc.domain.trend import MAX_TREND_READINGS, NO_ALERT, NO_TREND, ProspectAlert, ScoreAt, Trend
 from calls.persona_audit import PersonaAudit
 from svckit.pagination import after_cursor
@@ -58,7 +59,8 @@ _earlier = _EARLIER_READINGS.c
 
 # What a new reading builds on, in one statement (one round trip), built once: the analysis already stored for its
 # trigger, the labels suggested so far, whether a handoff suggestion is open, the measures kept by the last
-# reading up to it ([up_to_sequence, call_measures]), and the last live readings' [up_to_sequence, score, alert on].
+# reading up to it ([up_to_sequence, call_measures, call_tally]), and the last live readings' [up_to_sequence,
+# score, alert on].
 _READING_STATE = sa.select(
     sa.select(_rows.analysis_id).where(*_state_of_session(), _rows.trigger_id == sa.bindparam("trigger_id"),
                                        _rows.kind == "say_meter").scalar_subquery().label("existing"),
@@ -66,7 +68,7 @@ _READING_STATE = sa.select(
     .scalar_subquery().label("made"),
     sa.exists().where(*_state_of_session(), _rows.kind == SuggestionType.HANDOFF.value, _rows.state == "open")
     .label("handoff_open"),
-    sa.select(sa.func.jsonb_build_array(_rows.up_to_sequence, _rows.call_measures, type_=JSONB))
+    sa.select(sa.func.jsonb_build_array(_rows.up_to_sequence, _rows.call_measures, _rows.call_tally, type_=JSONB))
     .where(*_state_of_session(), _rows.kind == "say_meter", _rows.up_to_sequence <= sa.bindparam("up_to_sequence"),
            _rows.call_measures.is_not(None))
     .order_by(*(column.desc() for column in _CALL_ORDER)).limit(1).scalar_subquery().label("kept"),
@@ -148,6 +150,7 @@ class AnalysisRepository:
             **common, "id": analysis.id, "kind": "say_meter", "position": 0, "meter_score": meter.score,
             "meter_factors": meter.factors, "meter_weights": meter.weights, "band": meter.band.value,
             "reasoning": meter.reasoning, "metrics": analysis.metrics, "call_measures": analysis.call_measures,
+            "call_tally": analysis.call_tally.to_record() if analysis.call_tally else None,
             "findings": [finding.to_record() for finding in analysis.findings],
             "trend": to_record(analysis.trend), "losing_prospect": to_record(analysis.losing_prospect)})
         if create_time is None:
@@ -188,7 +191,8 @@ class AnalysisRepository:
         row = (await self._c.execute(_READING_STATE, {
             "organization": organization, "session_id": session_id, "trigger_id": trigger_id,
             "up_to_sequence": up_to_sequence})).one()
-        kept = KeptMeasures(row.kept[0], running.from_record(row.kept[1])) if row.kept else None
+        kept = KeptMeasures(row.kept[0], running.from_record(row.kept[1]),
+                            Tally.from_record(row.kept[2]) if row.kept[2] else None) if row.kept else None
         earlier: list[list[Any]] = row.earlier or []
         return ReadingState(row.existing, frozenset(row.made or ()), row.handoff_open, kept,
                             tuple(ScoreAt(sequence, score) for sequence, score, _ in earlier),

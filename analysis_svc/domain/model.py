@@ -10,6 +10,7 @@ from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.conversation import ConversationMetrics, Topic, TurnTexts
 from analysis_svc.domain.say_meter import SayMeter
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion
+from analysis_svc.domain.tracks.rubric import Tally
 from analysis_svc.domain.trend import NO_ALERT, NO_TREND, ProspectAlert, ScoreAt, Trend
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Role, Turn
@@ -79,6 +80,7 @@ class LiveWindow:
     context: CallContext = NO_CONTEXT
     language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
     read: TurnTexts = field(default_factory=dict, compare=False)  # its texts as the measures read them
+    tally: Tally | None = None  # for a track with its own rubric (domain.tracks): the call so far, as it scores it
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class KeptMeasures(NamedTuple):
 
     up_to_sequence: int
     measures: ConversationMetrics
+    tally: Tally | None = None  # the track's tally of the call (domain.tracks), for a track with its own rubric
 
 
 class ReadingState(NamedTuple):
@@ -148,6 +151,7 @@ class NewAnalysis:
     latency_ms: float
     suggestions: tuple[Suggestion, ...]
     call_measures: dict[str, Any] | None = None  # the whole call's measures up to this reading (domain.running)
+    call_tally: Tally | None = None  # and its track's tally, for a track with its own rubric (domain.tracks)
     language: str = "en"  # ISO 639-1 of the call (domain.language), "" when undetermined
     language_supported: bool = True  # the engine that read it understands that language
     findings: tuple[ContentFinding, ...] = ()  # the input filters' findings in messages no earlier reading screened

@@ -5,12 +5,14 @@ Deterministic by construction: only arithmetic on the measures, rounded half up.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
+from analysis_svc.domain.tracks import TRACK_RUBRICS, track_rubric
+from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
 from calls.job_tracks import Blueprint
 
 RAPPORT = "rapport"
@@ -56,8 +58,10 @@ class Band(StrEnum):
     GREEN = "green"
 
 
-# Factor weights in percent, each rubric summing to 100. Engineering and security tracks are judged on how
-# well the candidate uncovers the problem, not on pushing for a commitment; HR on the relationship.
+# Factor weights in percent, each rubric summing to 100: the tracks without a rubric of their own (``tracks``) are
+# scored on these sales factors, reweighted; the model engine uses them for every track. Engineering and security
+# tracks are judged on how well the candidate uncovers the problem, not on pushing for a commitment; HR on the
+# relationship.
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
@@ -112,14 +116,19 @@ def factor_scores(metrics: ConversationMetrics) -> dict[str, int | None]:
 def weigh(factors: dict[str, int | None], weights: dict[str, int]) -> float:
     """The weighted mean of the tested factors: an untested factor's weight goes to the others in proportion, so
     a call where nothing tested it is neither rewarded nor penalised for it."""
-    tested = [name for name in FACTORS if factors[name] is not None]
+    tested = [name for name in weights if factors[name] is not None]
     total_weight = sum(weights[name] for name in tested)
     if not total_weight:
         return 0.0
     return sum(weights[name] * (factors[name] or 0) for name in tested) / total_weight
 
 
-def score(metrics: ConversationMetrics, blueprint: Blueprint) -> SayMeter:
+def score(metrics: ConversationMetrics, blueprint: Blueprint, tally: Tally | None = None) -> SayMeter:
+    """The reading of a call: on its track's own rubric (``tracks``, from the call's ``tally``) where it has one, else
+    on the sales factors weighed by the track's ``RUBRICS``."""
+    track = track_rubric(blueprint)
+    if track is not None:
+        return _track_score(track, tally or Tally())
     weights = RUBRICS[Blueprint(blueprint)]
     measured = factor_scores(metrics)
     total = _round(weigh(measured, weights))
@@ -132,6 +141,34 @@ def score(metrics: ConversationMetrics, blueprint: Blueprint) -> SayMeter:
         weights=dict(weights),
         reasoning=_reasoning(metrics, factors, weights),
     )
+
+
+def _track_score(track: TrackRubric, tally: Tally) -> SayMeter:
+    factors = track.scores(tally)
+    total = _round(weigh(dict(factors), track.weights))
+    weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
+    gap = weakest.gap if factors[weakest.name] < 100 else "keep it up"
+    strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])
+    if factors[strongest.name] < YELLOW_FROM:
+        reasoning = f"No clear strength yet; {gap}."
+    else:
+        reasoning = f"{strongest.name.replace('_', ' ').capitalize()} is the strength; {gap}."
+    return SayMeter(score=total, band=band_for(total), factors=factors, weights=dict(track.weights),
+                    reasoning=reasoning)
+
+
+def _shortfall(track: TrackRubric, factors: dict[str, int], factor: TrackFactor) -> tuple[bool, int]:
+    """Orders the gaps as a coach raises them: one raised first that falls short, then the most points lost."""
+    short = factors[factor.name] < 100
+    return not (factor.raised_first and short), (factors[factor.name] - 100) * track.weights[factor.name]
+
+
+def ordered_factors(names: Iterable[str]) -> list[str]:
+    """Factor names in the order their rubric lists them (the sales factors first), whatever order they were
+    stored in."""
+    order = {name: index for index, name in enumerate(
+        (*FACTORS, *(name for rubric in TRACK_RUBRICS.values() for name in rubric.names)))}
+    return sorted(names, key=lambda name: (order.get(name, len(order)), name))
 
 
 def _round(value: float) -> int:

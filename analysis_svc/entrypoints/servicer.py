@@ -14,6 +14,7 @@ from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
 
 from analysis_svc.domain.content_findings import ContentFinding
 from analysis_svc.domain.model import RiskAlert, SessionRisk, Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.domain.say_meter import FACTORS, SayMeter, ordered_factors
 from analysis_svc.domain.trend import AlertChange, Direction
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
@@ -97,6 +98,17 @@ def _losing_prospect(stored: StoredAnalysis) -> pb.LosingProspectAlert:
                                   analysis=f"sessions/{stored.session_id}/analyses/{stored.id}")
 
 
+def _say_meter(meter: SayMeter) -> pb.SayMeter:
+    # The five sales fields carry the sales factors; a track's own factors are in rubric_factors only.
+    sales = [name for name in FACTORS if name in meter.weights]
+    return pb.SayMeter(
+        score=meter.score, band=_BANDS[meter.band.value], reasoning=meter.reasoning,
+        factors=pb.SayMeterFactors(**{name: meter.factors[name] for name in sales}),
+        weights=pb.SayMeterFactors(**{name: meter.weights[name] for name in sales}),
+        rubric_factors=[pb.SayMeterFactor(name=name, score=meter.factors[name], weight=meter.weights[name])
+                        for name in ordered_factors(meter.weights)])
+
+
 def _analysis(stored: StoredAnalysis) -> pb.Analysis:
     meter = stored.say_meter
     return pb.Analysis(
@@ -106,9 +118,7 @@ def _analysis(stored: StoredAnalysis) -> pb.Analysis:
         window=pb.AnalysisWindow(first_sequence=stored.window_first, last_sequence=stored.window_last,
                                  message_count=stored.window_count),
         blueprint=blueprint_value(stored.blueprint),
-        say_meter=pb.SayMeter(score=meter.score, band=_BANDS[meter.band.value],
-                              factors=pb.SayMeterFactors(**meter.factors), weights=pb.SayMeterFactors(**meter.weights),
-                              reasoning=meter.reasoning),
+        say_meter=_say_meter(meter),
         metrics=pb.ConversationMetrics(**stored.metrics),
         suggestions=[_suggestion(s, stored.session_id) for s in stored.suggestions],
         engine=_ENGINES[stored.engine],

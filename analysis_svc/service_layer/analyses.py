@@ -37,6 +37,7 @@ from analysis_svc.domain.model import (
 )
 from analysis_svc.domain.suggestions import not_made, stage_for
 from analysis_svc.domain.switching import LiveMoment
+from analysis_svc.domain.tracks import call_tally
 from analysis_svc.domain.trend import NO_ALERT, AlertChange, ScoreAt, Signals, alert_at, signals_since, trend_of
 from analysis_svc.service_layer.engines import NOT_CONFIGURED, Engines
 from analysis_svc.service_layer.ports import (
@@ -179,7 +180,8 @@ class Analyses:
         shown = window.turns[-size:]
         self._read_turns.put((organization, session_id), {turn.text: read[turn.text] for turn in shown},
                              self._read_turns.generation)
-        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, read=read)
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, read=read,
+                          tally=call_tally(window.blueprint, kept.tally if kept else None, kept_up_to, window.turns))
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
                              state.handoff_open, state.earlier, state.alert_on,
@@ -201,7 +203,8 @@ class Analyses:
         # The call has ended: the texts its last live reading read are read no more after this one.
         read = self._read_turns.get((organization, session_id)) or {}
         self._read_turns.invalidate((organization, session_id))
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context, read=read)
+        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context, read=read,
+                          tally=call_tally(call.blueprint, None, 0, call.turns))
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
@@ -250,7 +253,7 @@ class Analyses:
             blueprint=reading.blueprint, say_meter=judged.result.say_meter, metrics=metrics_record(measures),
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
             latency_ms=(time.perf_counter() - started) * 1000, suggestions=suggestions,
-            call_measures=running.to_record(measures), language=live.language,
+            call_measures=running.to_record(measures), call_tally=live.tally, language=live.language,
             language_supported=understands(self._engines.named(judged.engine), live.language),
             findings=reading.findings, trend=trend, losing_prospect=alert)
         trigger_id = reading.trigger_id

@@ -14,9 +14,9 @@ from tests.builders import field_mask, new_persona, uid
 
 async def new_session(stub, interval: int = 0, gateway: str = "", session_id: str = "",
                       scenario: str = "scenarios/q2-cost-reduction", candidate: str = "",
-                      persona: str = "personas/sarah-chen") -> pb.Session:
+                      persona: str = "personas/sarah-chen", blueprint: int = persona_pb.BLUEPRINT_SALES) -> pb.Session:
     reply = await stub.CreateSession(pb.CreateSessionRequest(session=pb.Session(
-        persona=persona, scenario=scenario, blueprint=persona_pb.BLUEPRINT_SALES,
+        persona=persona, scenario=scenario, blueprint=blueprint,
         analysis_interval=interval, gateway=gateway, candidate=candidate), session_id=session_id or f"call-{uid()}"))
     return reply.session
 
@@ -27,11 +27,11 @@ def utterance(sequence: int, text: str | None = None, role=pb.ROLE_USER) -> pb.S
 
 async def streamed_call(stub, turns: list[tuple[int, str]], creator=None, session_id: str = "",
                         candidate: str = "", scenario: str = "scenarios/q2-cost-reduction",
-                        persona: str = "personas/sarah-chen") -> str:
+                        persona: str = "personas/sarah-chen", blueprint: int = persona_pb.BLUEPRINT_SALES) -> str:
     """A new session with ``turns`` (role, text) streamed in as one pipelined burst and acked; returns its name.
     ``creator``: the stub that creates it (its caller becomes the session's interviewer), if not ``stub``."""
     session = await new_session(creator or stub, session_id=session_id, candidate=candidate, scenario=scenario,
-                                persona=persona)
+                                persona=persona, blueprint=blueprint)
     await stream_turns(stub, session.name, turns)
     return session.name
 

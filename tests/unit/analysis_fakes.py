@@ -31,6 +31,7 @@ from analysis_svc.domain.model import (
     Window,
 )
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, Suggestion, SuggestionType
+from analysis_svc.domain.tracks.rubric import Tally
 from calls.persona_audit import PersonaAudit, PersonaProfile
 from calls.turns import Turn
 from svckit.errors import NotFound
@@ -47,6 +48,7 @@ class FakeAnalysisRepository:
         self.analyses: dict[str, StoredAnalysis] = {}
         self.organizations: dict[str, str] = {}  # analysis id -> its organization
         self.call_measures: dict[str, dict[str, Any]] = {}  # analysis id -> the call's measures it kept
+        self.call_tallies: dict[str, Tally | None] = {}  # analysis id -> its track's tally of the call
 
     def _of(self, organization: str) -> list[StoredAnalysis]:
         return [a for a in self.analyses.values() if self.organizations[a.id] == organization]
@@ -61,9 +63,10 @@ class FakeAnalysisRepository:
                              created, position=position)
             for position, suggestion in enumerate(analysis.suggestions, start=1))
         fields = {f.name: getattr(analysis, f.name) for f in dataclasses.fields(analysis)
-                  if f.name not in ("suggestions", "call_measures")}
+                  if f.name not in ("suggestions", "call_measures", "call_tally")}
         if analysis.call_measures is not None:
             self.call_measures[analysis.id] = analysis.call_measures
+            self.call_tallies[analysis.id] = analysis.call_tally
         self.analyses[analysis.id] = StoredAnalysis(**fields, create_time=created, suggestions=suggestions)
         return self.analyses[analysis.id]
 
@@ -83,8 +86,8 @@ class FakeAnalysisRepository:
         return ReadingState(
             existing.id if existing else None, frozenset(s.suggestion.label for s in suggestions),
             any(s.state == "open" and s.suggestion.type == SuggestionType.HANDOFF for s in suggestions),
-            KeptMeasures(kept[-1].up_to_sequence, running.from_record(self.call_measures[kept[-1].id]))
-            if kept else None)
+            KeptMeasures(kept[-1].up_to_sequence, running.from_record(self.call_measures[kept[-1].id]),
+                         self.call_tallies[kept[-1].id]) if kept else None)
 
     async def in_call_order(self, organization: str, session_id: str, source: str | None, after: list[Any] | None,
                             limit: int) -> list[StoredAnalysis]:

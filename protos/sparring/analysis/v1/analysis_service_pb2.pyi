@@ -323,6 +323,7 @@ class SayMeter(_message.Message):
     FACTORS_FIELD_NUMBER: _builtins.int
     WEIGHTS_FIELD_NUMBER: _builtins.int
     REASONING_FIELD_NUMBER: _builtins.int
+    RUBRIC_FACTORS_FIELD_NUMBER: _builtins.int
     score: _builtins.int
     """0 to 100: the factors weighted by the blueprint's rubric."""
     band: Global___ScoreBand.ValueType
@@ -337,6 +338,16 @@ class SayMeter(_message.Message):
         to 100); an engineering blueprint weighs closing_momentum less than a sales one.
         """
 
+    @_builtins.property
+    def rubric_factors(self) -> _containers.RepeatedCompositeFieldContainer[Global___SayMeterFactor]:
+        """The factors of the blueprint's rubric with their weights, in the rubric's
+        order: the five sales factors (also in factors and weights) for the tracks
+        scored on them, or the track's own (security: threat_understanding,
+        incident_handling, remediation, honesty, communication; hr: structure,
+        legality, candidate_experience, evidence, fairness), for which factors and
+        weights are left unset.
+        """
+
     def __init__(
         self,
         *,
@@ -345,14 +356,45 @@ class SayMeter(_message.Message):
         factors: Global___SayMeterFactors | None = ...,
         weights: Global___SayMeterFactors | None = ...,
         reasoning: _builtins.str = ...,
+        rubric_factors: _abc.Iterable[Global___SayMeterFactor] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["factors", b"factors", "weights", b"weights"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["band", b"band", "factors", b"factors", "reasoning", b"reasoning", "score", b"score", "weights", b"weights"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["band", b"band", "factors", b"factors", "reasoning", b"reasoning", "rubric_factors", b"rubric_factors", "score", b"score", "weights", b"weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SayMeter: _TypeAlias = SayMeter  # noqa: Y015
+
+@_typing.final
+class SayMeterFactor(_message.Message):
+    """One factor of a Say Meter rubric."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """snake_case, e.g. "remediation"."""
+    score: _builtins.int
+    """0 to 100."""
+    weight: _builtins.int
+    """Percent of the score, the rubric's weights summing to 100."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        score: _builtins.int = ...,
+        weight: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "score", b"score", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SayMeterFactor: _TypeAlias = SayMeterFactor  # noqa: Y015
 
 @_typing.final
 class ConversationMetrics(_message.Message):

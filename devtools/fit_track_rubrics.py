@@ -1,0 +1,71 @@
+"""Fit each track rubric's weights (analysis_svc/domain/tracks) on that track's labelled conversations
+(tests/data/tracks/<track>/calls), and say how well they rank conversations they were not fitted on.
+
+Each conversation's factors are measured as the local engine measures them at the call's final reading (the whole
+call). The weights are fitted as the sales weights are (``devtools.fit_say_meter``: every
+weighting on a 10% grid, the one nearest equal weights among those within the tolerance of the best Spearman), with
+leave-one-out cross-validation: the held-out figure comes first, the in-sample one only shows how much is fitting.
+The sets are small (11-12 conversations), so each Spearman comes with a bootstrap 95% interval.
+
+    .venv/bin/python -m devtools.fit_track_rubrics
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from analysis_svc.domain.tracks import TRACK_RUBRICS
+from analysis_svc.domain.tracks.rubric import TrackRubric
+from devtools.fit_say_meter import fit_all, held_out_scores, weighted
+from devtools.say_meter_corpus import interval, kendall, means_by_label, spearman, turns_of
+
+TRACKS = Path(__file__).resolve().parents[1] / "tests" / "data" / "tracks"
+
+
+def calls_of(rubric: TrackRubric) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted((TRACKS / rubric.blueprint / "calls").glob("*.json"))]
+
+
+def factor_rows(rubric: TrackRubric, calls: list[dict[str, Any]]) -> list[list[float | None]]:
+    """Each conversation's factors, in the rubric's order, as the final reading measures them."""
+    measured = [rubric.measure(turns_of(call)) for call in calls]
+    return [[float(factors[name]) for name in rubric.names] for factors in measured]
+
+
+def _figures(scores: list[float], labels: list[int]) -> str:
+    low, high = interval(scores, labels)
+    return (f"Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), Kendall "
+            f"{kendall(scores, labels):.2f}; mean score by label {means_by_label(scores, labels)}")
+
+
+def report(rubric: TrackRubric) -> None:
+    calls = calls_of(rubric)
+    labels = [call["label"] for call in calls]
+    rows = factor_rows(rubric, calls)
+    print(f"## {rubric.blueprint}: {len(calls)} conversations")
+    held_out, fitted = held_out_scores(rows, labels)
+    print(f"out of sample (leave one out): {_figures(held_out, labels)}")
+    print(f"  weights across the folds ({len(set(fitted))} distinct): " + ", ".join(
+        f"{name} {min(w[k] for w in fitted)}-{max(w[k] for w in fitted)}%" for k, name in enumerate(rubric.names)))
+    in_sample = fit_all(rows, labels)
+    print(f"in sample (fitted on all): {_figures(weighted(rows, in_sample), labels)}")
+    print("  weights: " + ", ".join(f"{name} {w}%" for name, w in zip(rubric.names, in_sample, strict=True)))
+    current = weighted(rows, tuple(rubric.weights[name] for name in rubric.names))
+    print(f"the service's weights ({', '.join(f'{n} {w}%' for n, w in rubric.weights.items())}): "
+          f"{_figures(current, labels)}")
+    print("each factor against the coach's score of its dimension (Spearman): " + ", ".join(
+        f"{name} {spearman([row[k] or 0.0 for row in rows], [c['dimensions'][name] for c in calls]):.2f}"
+        for k, name in enumerate(rubric.names)))
+    print("each factor against the label (Spearman): " + ", ".join(
+        f"{name} {spearman([row[k] or 0.0 for row in rows], labels):.2f}" for k, name in enumerate(rubric.names)))
+
+
+def main() -> None:
+    for rubric in TRACK_RUBRICS.values():
+        report(rubric)
+
+
+if __name__ == "__main__":
+    main()
