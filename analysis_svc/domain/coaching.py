@@ -155,77 +155,111 @@ def _content(text: str) -> set[str]:
     return {word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
 
 
-def refuses(text: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class CoachingPhrases:
+    """What a coach listens for in one language: patterns on normalised, lower-cased text, as the English ones of this
+    module are written."""
+
+    hesitation: re.Pattern[str]
+    refusal: re.Pattern[str]
+    argues: re.Pattern[str]
+    presses: re.Pattern[str]
+    acknowledges: re.Pattern[str]
+    explores: re.Pattern[str]
+    fit_check: re.Pattern[str]
+    exits: re.Pattern[str]
+    proof: re.Pattern[str]
+    figure: re.Pattern[str]
+    trades: re.Pattern[str]
+    discounts: re.Pattern[str]
+    closing_question: re.Pattern[str]
+    about_buyer: re.Pattern[str]
+    open_question: re.Pattern[str]
+    playback: re.Pattern[str]
+    outcome: re.Pattern[str]
+    content: Callable[[str], set[str]]  # a text's content words, reduced to a common form
+
+
+ENGLISH = CoachingPhrases(
+    hesitation=_HESITATION, refusal=_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
+    explores=_EXPLORES, fit_check=_FIT_CHECK, exits=_EXITS, proof=_PROOF, figure=_FIGURE, trades=_TRADES,
+    discounts=_DISCOUNTS, closing_question=_CLOSING_QUESTION, about_buyer=_ABOUT_BUYER, open_question=_OPEN,
+    playback=_PLAYBACK, outcome=_OUTCOME, content=_content,
+)
+
+
+def refuses(text: str, p: CoachingPhrases = ENGLISH) -> bool:
     """A buyer's clear no (``text`` normalised and lower-cased)."""
-    return bool(_REFUSAL.search(text))
+    return bool(p.refusal.search(text))
 
 
 def coach(ordered: Sequence[Turn], texts: Sequence[str], questions_of: Callable[[str], list[str]],
-          answers: Callable[[str, str], bool], refusals_before: int = 0) -> Coaching:
+          answers: Callable[[str, str], bool], refusals_before: int = 0, p: CoachingPhrases = ENGLISH) -> Coaching:
     """The coaching measures of turns in sequence order (``texts``: their normalised lower-cased text;
     ``questions_of``: the questions a text asks; ``answers(objection, reply)``: whether the reply speaks to what the
     objection is about, as ``conversation`` knows objections; ``refusals_before``: the noes the buyer said before
-    these turns, in the same call)."""
+    these turns, in the same call; ``p``: the phrases of the call's language)."""
     hesitations = points = buyer_questions = open_questions = playbacks = grounded = pushes = exits = 0
     refusals = refusals_before
     heard: set[str] = set()
     for index, (turn, text) in enumerate(zip(ordered, texts, strict=True)):
         if turn.role == Role.ASSISTANT:
-            heard |= _content(text)
-            refusals += refuses(text)
+            heard |= p.content(text)
+            refusals += refuses(text, p)
             continue
         before = texts[index - 1] if index and ordered[index - 1].role == Role.ASSISTANT else ""
         questions = questions_of(text)
-        about_buyer = [q for q in questions if _ABOUT_BUYER.search(q) and not _CLOSING_QUESTION.search(q)
-                       and not _ARGUES.search(q)]
+        about_buyer = [q for q in questions if p.about_buyer.search(q) and not p.closing_question.search(q)
+                       and not p.argues.search(q)]
         # After the buyer has said no twice, more questions are pressure, not discovery.
         buyer_questions += bool(about_buyer) and refusals < 2
-        open_questions += any(_OPEN.search(q) for q in about_buyer) and refusals < 2
-        playbacks += bool(_PLAYBACK.search(text)) and not _ARGUES.search(text)
-        shared = len(_content(text) & heard)
-        grounded += shared >= GROUNDED_OVERLAP and bool(_OUTCOME.search(text)) and not _ARGUES.search(text)
-        if before and _HESITATION.search(before):
+        open_questions += any(p.open_question.search(q) for q in about_buyer) and refusals < 2
+        playbacks += bool(p.playback.search(text)) and not p.argues.search(text)
+        shared = len(p.content(text) & heard)
+        grounded += shared >= GROUNDED_OVERLAP and bool(p.outcome.search(text)) and not p.argues.search(text)
+        if before and p.hesitation.search(before):
             hesitations += 1
-            refused = bool(_REFUSAL.search(before))
+            refused = bool(p.refusal.search(before))
             if refused and refusals >= 2:
                 # Told no again: the only good answer is to accept it.
-                earned = EXPLORED if _accepts(text, bool(questions)) else IGNORED
+                earned = EXPLORED if _accepts(text, bool(questions), p) else IGNORED
             else:
-                specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and bool(_FIGURE.search(text)))
-                earned = _handling(text, bool(questions), refused, specific)
+                specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and bool(p.figure.search(text)))
+                earned = _handling(text, bool(questions), refused, specific, p)
             points += earned
             if refused:
                 pushes += earned == IGNORED
-                exits += _accepts(text, bool(questions))
+                exits += _accepts(text, bool(questions), p)
                 continue
-        if _PRESSES.search(text) or (refusals >= 2 and not _accepts(text, bool(questions))):
+        if p.presses.search(text) or (refusals >= 2 and not _accepts(text, bool(questions), p)):
             pushes += 1
-        elif _EXITS.search(text) and not _DISCOUNTS.search(text):
+        elif p.exits.search(text) and not p.discounts.search(text):
             exits += 1
     return Coaching(hesitations, points, buyer_questions, open_questions, playbacks, grounded, pushes, exits,
                     refusals - refusals_before)
 
 
-def _accepts(reply: str, asks: bool) -> bool:
+def _accepts(reply: str, asks: bool, p: CoachingPhrases) -> bool:
     """The seller takes the no: acknowledges it and asks for nothing more, or checks fit gracefully."""
-    if _PRESSES.search(reply) or _DISCOUNTS.search(reply) or (_ARGUES.search(reply) and not _EXPLORES.search(reply)):
+    if (p.presses.search(reply) or p.discounts.search(reply)
+            or (p.argues.search(reply) and not p.explores.search(reply))):
         return False
-    return bool(_EXITS.search(reply) or (_ACKNOWLEDGES.search(reply) and not asks) or _FIT_CHECK.search(reply))
+    return bool(p.exits.search(reply) or (p.acknowledges.search(reply) and not asks) or p.fit_check.search(reply))
 
 
-def _handling(reply: str, asks: bool, refused: bool, specific: bool) -> int:
+def _handling(reply: str, asks: bool, refused: bool, specific: bool, p: CoachingPhrases) -> int:
     """How the seller's turn answers the buyer's hesitation just before it (``specific``: it speaks to what the
     objection is about, or builds figures on what the buyer said)."""
-    if (_ARGUES.search(reply) and not _EXPLORES.search(reply)) or _PRESSES.search(reply):
+    if (p.argues.search(reply) and not p.explores.search(reply)) or p.presses.search(reply):
         return IGNORED
-    acknowledged = bool(_ACKNOWLEDGES.search(reply))
-    answered = (_PROOF.search(reply) or specific) and not refused
-    if _EXPLORES.search(reply) or (acknowledged and (asks or answered)):
+    acknowledged = bool(p.acknowledges.search(reply))
+    answered = (p.proof.search(reply) or specific) and not refused
+    if p.explores.search(reply) or (acknowledged and (asks or answered)):
         return EXPLORED
     if answered:
         return SPECIFIC
-    if acknowledged or asks or _TRADES.search(reply):
+    if acknowledged or asks or p.trades.search(reply):
         return ACKNOWLEDGED
-    if _DISCOUNTS.search(reply):
+    if p.discounts.search(reply):
         return CONCEDED
     return IGNORED

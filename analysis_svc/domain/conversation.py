@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from analysis_svc.domain.coaching import coach
+from analysis_svc.domain import coaching
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -440,9 +440,11 @@ FEATURE_LIST_ITEMS = 4
 FEATURE_ITEM_WORDS = 6
 
 
-def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetrics:
+def measure(turns: Iterable[Turn], refusals_before: int = 0, phrases: Phrases | None = None) -> ConversationMetrics:
     """Measure a window of turns, in sequence order whatever order they come in (``refusals_before``: the noes the
-    buyer said earlier in the call, for a window that does not start at its beginning)."""
+    buyer said earlier in the call, for a window that does not start at its beginning; ``phrases``: those of the
+    call's language, English's by default)."""
+    p = phrases or ENGLISH
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     texts = [normalise(turn.text).lower() for turn in ordered]  # the patterns are written in lower case
     candidate = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.USER]
@@ -450,17 +452,18 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetr
     candidate_words = sum(words(text) for text in candidate)
     persona_words = sum(words(text) for text in persona)
     total_words = candidate_words + persona_words
-    questions = [sentence for text in candidate for sentence in _questions(text)]
+    questions = [sentence for text in candidate for sentence in _questions(text, p)]
     # "Before I design anything, what ..." is still open: look past a leading clause.
-    open_questions = [question for question in questions if _OPEN_QUESTION_WORDS.search(question)]
+    open_questions = [question for question in questions if p.open_question.search(question)]
     longest, candidate_longest = _monologues(ordered)
-    value_hits = [{theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(text)} for text in candidate]
-    proposed, committed, dated, pushes = _next_step(ordered, texts)
-    objections = _objections(ordered, texts)
+    value_hits = [{theme for theme, pattern in p.value.items() if pattern.search(text)} for text in candidate]
+    proposed, committed, dated, pushes = _next_step(ordered, texts, p)
+    objections = _objections(ordered, texts, p)
     answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1])
                if any(o.handled and o.sequence == turn.sequence for o in objections)}
-    followups, tailored, dumps = _engagement(ordered, texts, answers)
-    coached = coach(ordered, texts, _questions, _speaks_to, refusals_before)
+    followups, tailored, dumps = _engagement(ordered, texts, answers, p)
+    coached = coaching.coach(ordered, texts, lambda text: _questions(text, p),
+                             lambda objection, reply: _speaks_to(objection, reply, p), refusals_before, p.coaching)
     return ConversationMetrics(
         turn_count=len(ordered),
         candidate_turns=len(candidate),
@@ -474,22 +477,22 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetr
         persona_words_per_turn=persona_words / len(persona) if persona else 0.0,
         longest_monologue=longest,
         candidate_longest_monologue_words=candidate_longest,
-        topics_covered=frozenset(_topics(questions, persona)),
+        topics_covered=frozenset(_topics(questions, persona, p)),
         objections=tuple(objections),
-        listening_signals=sum(_listens(text) for text in candidate),
+        listening_signals=sum(_listens(text, p) for text in candidate),
         value_themes=frozenset(theme for hits in value_hits for theme in hits),
         value_statements=sum(bool(hits) for hits in value_hits),
         next_step_proposed=proposed,
         next_step_committed=committed,
         followup_questions=followups,
-        leading_questions=sum(bool(_LEADING_QUESTION.search(text)) for text in candidate),
+        leading_questions=sum(bool(p.leading_question.search(text)) for text in candidate),
         tailored_value_statements=tailored,
         feature_dumps=dumps,
-        dismissals=sum(bool(_DISMISSAL.search(text)) for text in candidate),
+        dismissals=sum(bool(p.dismissal.search(text)) for text in candidate),
         pushes_after_decline=pushes,
         interruptions=sum(
             1 for index, turn in enumerate(ordered[:-1])
-            if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and _CUT_OFF.search(texts[index])
+            if turn.role == Role.ASSISTANT and ordered[index + 1].role == Role.USER and p.cut_off.search(texts[index])
         ),
         next_step_dated=dated,
         candidate_words=candidate_words,
@@ -498,31 +501,31 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0) -> ConversationMetr
     )
 
 
-def _questions(text: str) -> list[str]:
+def _questions(text: str, p: Phrases) -> list[str]:
     sentences = (sentence.strip() for sentence in _SENTENCE_END.split(text))
-    return [s for s in sentences if s and _is_question(s)]
+    return [s for s in sentences if s and _is_question(s, p)]
 
 
-def _is_question(sentence: str) -> bool:
-    if _LEADING_QUESTION.search(sentence):
+def _is_question(sentence: str, p: Phrases) -> bool:
+    if p.leading_question.search(sentence):
         return False  # a statement asking for agreement, not for information
     if sentence.endswith("?"):
         return True
-    body = _LEAD_IN.sub("", sentence)
-    if _NOT_A_QUESTION.match(body):
-        return bool(_LATER_QUESTION.search(body))
-    return bool(_QUESTION_OPENING.match(body) or _LATER_QUESTION.search(body))
+    body = p.lead_in.sub("", sentence)
+    if p.not_a_question.match(body):
+        return bool(p.later_question.search(body))
+    return bool(p.question_opening.match(body) or p.later_question.search(body))
 
 
-def _listens(text: str) -> bool:
+def _listens(text: str, p: Phrases) -> bool:
     # "Yeah, I hear you, but ..." acknowledges only to argue.
-    return bool(_ACKNOWLEDGEMENT.search(text) or _PLAYBACK.search(text)) and not _DISMISSAL.search(text)
+    return bool(p.acknowledgement.search(text) or p.playback.search(text)) and not p.dismissal.search(text)
 
 
-def _topics(candidate_questions: Sequence[str], persona_texts: Sequence[str]) -> set[Topic]:
+def _topics(candidate_questions: Sequence[str], persona_texts: Sequence[str], p: Phrases) -> set[Topic]:
     # Asked by the candidate, or told by the persona: either way the topic is on the table.
     sources = [*candidate_questions, *persona_texts]
-    return {topic for topic, pattern in _TOPIC_PATTERNS.items() if any(pattern.search(text) for text in sources)}
+    return {topic for topic, pattern in p.topics.items() if any(pattern.search(text) for text in sources)}
 
 
 def _monologues(ordered: Sequence[Turn]) -> tuple[Monologue, int]:
@@ -553,18 +556,21 @@ def _content(text: str) -> set[str]:
     return {_stem(word) for word in _CONTENT_WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
 
 
-def _feature_list(text: str) -> bool:
+_LIST_JOINER = re.compile(r"^\s*(?:and|or|plus)\s+")
+
+
+def _feature_list(text: str, joiner: re.Pattern[str]) -> bool:
     for sentence in _SENTENCE_END.split(text):
         run = 0
         for item in sentence.split(","):
-            size = len(re.sub(r"^\s*(?:and|or|plus)\s+", "", item).split())
+            size = len(joiner.sub("", item).split())
             run = run + 1 if 0 < size <= FEATURE_ITEM_WORDS else 0
             if run >= FEATURE_LIST_ITEMS:
                 return True
     return False
 
 
-def _engagement(ordered: Sequence[Turn], texts: Sequence[str], answers: set[int]) -> tuple[int, int, int]:
+def _engagement(ordered: Sequence[Turn], texts: Sequence[str], answers: set[int], p: Phrases) -> tuple[int, int, int]:
     """Follow-up questions, value statements tailored to the buyer, and feature lists, in the candidate's turns.
 
     A value statement is tailored when it is built on the buyer's own words, or answers the buyer's objection
@@ -573,59 +579,59 @@ def _engagement(ordered: Sequence[Turn], texts: Sequence[str], answers: set[int]
     heard: set[str] = set()  # everything the buyer has said so far in the window
     last: set[str] = set()  # the buyer's latest turn
     for turn, text in zip(ordered, texts, strict=True):
-        content = _content(text)
+        content = p.content(text)
         if turn.role == Role.ASSISTANT:
             heard |= content
             last = content
             continue
-        asked = _questions(text)
-        if asked and (content & last or any(_POINTS_BACK.search(_LEAD_IN.sub("", q)) for q in asked)):
+        asked = _questions(text, p)
+        if asked and (content & last or any(p.points_back.search(p.lead_in.sub("", q)) for q in asked)):
             followups += 1
-        if _feature_list(text):
+        if _feature_list(text, p.list_joiner):
             dumps += 1
-        elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not _DISMISSAL.search(text)
-              and any(pattern.search(text) for pattern in _VALUE_PATTERNS.values())):
+        elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not p.dismissal.search(text)
+              and any(pattern.search(text) for pattern in p.value.values())):
             tailored += 1
     return followups, tailored, dumps
 
 
-def _objections(ordered: Sequence[Turn], texts: Sequence[str]) -> list[Objection]:
+def _objections(ordered: Sequence[Turn], texts: Sequence[str], p: Phrases) -> list[Objection]:
     objections = []
     for index, turn in enumerate(ordered):
         if turn.role != Role.ASSISTANT:
             continue
         reply = texts[index + 1] if index + 1 < len(ordered) and ordered[index + 1].role == Role.USER else None
-        for kind, pattern in _OBJECTION_PATTERNS.items():
+        for kind, pattern in p.objections.items():
             if pattern.search(texts[index]):
-                objections.append(Objection(turn.sequence, kind, reply is not None and _answers(kind, reply)))
+                objections.append(Objection(turn.sequence, kind, reply is not None and _answers(kind, reply, p)))
     return objections
 
 
-def _answers(kind: ObjectionKind, reply: str) -> bool:
-    if _DISMISSAL.search(reply):
+def _answers(kind: ObjectionKind, reply: str, p: Phrases) -> bool:
+    if p.dismissal.search(reply):
         return False  # arguing is not answering
-    clarifying = bool(_CLARIFYING_QUESTION.search(reply))
-    acknowledged = bool(_ACKNOWLEDGEMENT.search(reply) or _PLAYBACK.search(reply)) or clarifying
-    addressed = bool(_OBJECTION_ANSWERS[kind].search(reply) or _EVIDENCE.search(reply)) or clarifying
+    clarifying = bool(p.clarifying_question.search(reply))
+    acknowledged = bool(p.acknowledgement.search(reply) or p.playback.search(reply)) or clarifying
+    addressed = bool(p.objection_answers[kind].search(reply) or p.evidence.search(reply)) or clarifying
     return acknowledged and addressed
 
 
-def _speaks_to(objection: str, reply: str) -> bool:
+def _speaks_to(objection: str, reply: str, p: Phrases) -> bool:
     """Whether the reply answers what the objection is about (its kind's answers), without arguing."""
-    return not _DISMISSAL.search(reply) and any(
-        pattern.search(objection) and _OBJECTION_ANSWERS[kind].search(reply)
-        for kind, pattern in _OBJECTION_PATTERNS.items())
+    return not p.dismissal.search(reply) and any(
+        pattern.search(objection) and p.objection_answers[kind].search(reply)
+        for kind, pattern in p.objections.items())
 
 
-def _declines(text: str) -> bool:
-    return bool(_DECLINE.search(text) or _OPENING_NO.match(text))
+def _declines(text: str, p: Phrases) -> bool:
+    return bool(p.decline.search(text) or p.opening_no.match(text))
 
 
-def _refuses(text: str) -> bool:
-    return bool(_REFUSAL.search(text) or _OPENING_NO.match(text))
+def _refuses(text: str, p: Phrases) -> bool:
+    return bool(p.refusal.search(text) or p.opening_no.match(text))
 
 
-def _next_step(ordered: Sequence[Turn], texts: Sequence[str]) -> tuple[bool, bool, bool, int]:
+def _next_step(ordered: Sequence[Turn], texts: Sequence[str], p: Phrases) -> tuple[bool, bool, bool, int]:
     """Whether a next step was proposed, agreed, and agreed with a day or time; and how often it was pressed
     right after the buyer said no."""
     proposed = committed = dated = False
@@ -635,24 +641,24 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[str]) -> tuple[bool, boo
         previous = texts[index - 1] if index > 0 else ""
         previous_role = ordered[index - 1].role if index > 0 else None
         if turn.role == Role.USER:
-            if _PROPOSAL.search(text):
+            if p.proposal.search(text):
                 proposed = True
-                if previous_role == Role.ASSISTANT and _refuses(previous) and not _CLARIFYING_QUESTION.search(text):
+                if previous_role == Role.ASSISTANT and _refuses(previous, p) and not p.clarifying_question.search(text):
                     pushes += 1
             continue
-        previous_proposed = previous_role == Role.USER and bool(_PROPOSAL.search(previous))
-        if _declines(text):
+        previous_proposed = previous_role == Role.USER and bool(p.proposal.search(previous))
+        if _declines(text, p):
             if previous_proposed:
                 committed = dated = False  # the buyer's latest word on the step is no
             continue
         # The persona agrees to a concrete step it names itself or the candidate just proposed; naming a day in
         # answer to a proposal ("Monday the twentieth?") is agreeing to it.
-        agrees = (previous_proposed and bool(_AGREEMENT_TO_PROPOSAL.search(text))) or bool(
-            _AGREEMENT.search(text) and _NEXT_STEP.search(text))
-        counters = previous_proposed and bool(_DATE_TIME.search(text))
-        if agrees or counters or _BUYS.search(text):
+        agrees = (previous_proposed and bool(p.agreement_to_proposal.search(text))) or bool(
+            p.agreement.search(text) and p.next_step.search(text))
+        counters = previous_proposed and bool(p.date_time.search(text))
+        if agrees or counters or p.buys.search(text):
             committed = True
-            dated = dated or bool(_DATE_TIME.search(text) or (previous_proposed and _DATE_TIME.search(previous)))
+            dated = dated or bool(p.date_time.search(text) or (previous_proposed and p.date_time.search(previous)))
     return proposed, committed, dated, pushes
 
 
@@ -671,3 +677,51 @@ def value_themes_in(text: str) -> set[ValueTheme]:
 def content_words(text: str) -> set[str]:
     """The stems of a text's content words, to tell whether two texts speak of the same thing."""
     return _content(normalise(text).lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """What the measures listen for in one language: patterns on normalised, lower-cased text, as the English ones
+    of this module are written. A call's measures are read with the phrases of its language."""
+
+    question_opening: re.Pattern[str]  # a sentence opening that asks, punctuated or not
+    open_question: re.Pattern[str]
+    lead_in: re.Pattern[str]  # discourse markers before a question, removed before its opening is read
+    later_question: re.Pattern[str]  # a question after a clause
+    not_a_question: re.Pattern[str]  # openings that describe rather than ask
+    points_back: re.Pattern[str]  # a question about the buyer's last answer
+    leading_question: re.Pattern[str]
+    topics: dict[Topic, re.Pattern[str]]
+    objections: dict[ObjectionKind, re.Pattern[str]]
+    acknowledgement: re.Pattern[str]
+    playback: re.Pattern[str]
+    dismissal: re.Pattern[str]
+    objection_answers: dict[ObjectionKind, re.Pattern[str]]
+    evidence: re.Pattern[str]
+    clarifying_question: re.Pattern[str]
+    value: dict[ValueTheme, re.Pattern[str]]
+    next_step: re.Pattern[str]
+    proposal: re.Pattern[str]
+    agreement: re.Pattern[str]
+    agreement_to_proposal: re.Pattern[str]
+    buys: re.Pattern[str]
+    refusal: re.Pattern[str]
+    decline: re.Pattern[str]
+    opening_no: re.Pattern[str]
+    cut_off: re.Pattern[str]
+    date_time: re.Pattern[str]
+    list_joiner: re.Pattern[str]  # the conjunction before a list's last item
+    content: Callable[[str], set[str]]  # a text's content words, reduced to a common form
+    coaching: coaching.CoachingPhrases
+
+
+ENGLISH = Phrases(
+    question_opening=_QUESTION_OPENING, open_question=_OPEN_QUESTION_WORDS, lead_in=_LEAD_IN,
+    later_question=_LATER_QUESTION, not_a_question=_NOT_A_QUESTION, points_back=_POINTS_BACK,
+    leading_question=_LEADING_QUESTION, topics=_TOPIC_PATTERNS, objections=_OBJECTION_PATTERNS,
+    acknowledgement=_ACKNOWLEDGEMENT, playback=_PLAYBACK, dismissal=_DISMISSAL, objection_answers=_OBJECTION_ANSWERS,
+    evidence=_EVIDENCE, clarifying_question=_CLARIFYING_QUESTION, value=_VALUE_PATTERNS, next_step=_NEXT_STEP,
+    proposal=_PROPOSAL, agreement=_AGREEMENT, agreement_to_proposal=_AGREEMENT_TO_PROPOSAL, buys=_BUYS,
+    refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF, date_time=_DATE_TIME,
+    list_joiner=_LIST_JOINER, content=_content, coaching=coaching.ENGLISH,
+)
