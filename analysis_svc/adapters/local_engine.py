@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
+from analysis_svc.domain.phrasebook import UNDERSTOOD
 from analysis_svc.domain.say_meter import score
 from analysis_svc.domain.suggestions import stage_for, suggest
 from analysis_svc.service_layer.ports import understands
@@ -18,7 +19,7 @@ from calls.turns import Turn
 class LocalEngine:
     name = "local"
     model = ""
-    languages: frozenset[str] | None = frozenset({"en"})  # its rules are English phrases
+    languages: frozenset[str] | None = UNDERSTOOD  # its rules are phrases of these languages
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)

@@ -24,6 +24,7 @@ from analysis_svc.domain.conversation import (
     ValueTheme,
     measure,
 )
+from analysis_svc.domain.phrasebook import phrases_for
 from calls.turns import Role, Turn, normalise
 
 # Measures that are sums over the call's turns.
@@ -36,15 +37,18 @@ _COUNTS = ("turn_count", "candidate_turns", "persona_turns", "candidate_question
 NOTHING_SAID = measure(())
 
 
-def advance(previous: ConversationMetrics | None, previous_last: int, window: Sequence[Turn]) -> ConversationMetrics:
+def advance(previous: ConversationMetrics | None, previous_last: int, window: Sequence[Turn],
+            language: str = "en") -> ConversationMetrics:
     """The call's measures up to the window's last message, from ``previous`` (the call up to ``previous_last``; None
-    at the call's start) and a window that reaches back to ``previous_last`` or before it."""
+    at the call's start) and a window that reaches back to ``previous_last`` or before it, read with the phrases of
+    the call's ``language``."""
+    phrases = phrases_for(language)
     seen = previous or NOTHING_SAID
     context = [turn for turn in window if turn.sequence <= previous_last]
     # The noes said before the window still count: after a second no, pressing on is pushing.
-    earlier_refusals = seen.refusals - sum(turn.role == Role.ASSISTANT and refuses(normalise(turn.text).lower())
-                                           for turn in context)
-    now, before = measure(window, earlier_refusals), measure(context, earlier_refusals)
+    earlier_refusals = seen.refusals - sum(
+        turn.role == Role.ASSISTANT and refuses(normalise(turn.text).lower(), phrases.coaching) for turn in context)
+    now, before = measure(window, earlier_refusals, phrases), measure(context, earlier_refusals, phrases)
     counts = {name: getattr(seen, name) + getattr(now, name) - getattr(before, name) for name in _COUNTS}
     total_words = counts["candidate_words"] + counts["persona_words"]
     candidate_turns, persona_turns = counts["candidate_turns"], counts["persona_turns"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -35,6 +35,7 @@ from analysis_svc.domain.model import (
     Window,
     metrics_record,
 )
+from analysis_svc.domain.phrasebook import phrases_for
 from analysis_svc.domain.suggestions import not_made, stage_for
 from analysis_svc.domain.switching import LiveMoment
 from analysis_svc.domain.trend import NO_ALERT, AlertChange, ScoreAt, Signals, alert_at, signals_since, trend_of
@@ -50,6 +51,7 @@ from analysis_svc.service_layer.ports import (
 )
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
+from calls.turns import Turn
 from svckit.cache import InvalidatedCache
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -167,9 +169,10 @@ class Analyses:
                 min(MAX_CATCH_UP, window.turns[-1].sequence - kept_up_to + 1))  # and one turn of context
             if window.turns[0].sequence > kept_up_to + 1:
                 CALL_MEASURE_GAPS.inc()
-        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns)
         shown = window.turns[-size:]
-        live = LiveWindow(session_id, window.blueprint, shown, state.made, context)
+        language = self._language(organization, session_id, shown)
+        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns, language)
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, language)
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
                              state.handoff_open, state.earlier, state.alert_on,
@@ -188,11 +191,13 @@ class Analyses:
             self._contexts.context(organization, session_id))
         if state.existing is not None:
             return
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context)
+        shown = call.turns[-DEFAULT_WINDOW:]
+        language = self._language(organization, session_id, shown)
+        live = LiveWindow(session_id, call.blueprint, shown, state.made, context, language)
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
-                             measure(call.turns),
+                             measure(call.turns, phrases=phrases_for(language)),
                              findings=await self._findings(organization, whole,
                                                            state.kept.up_to_sequence if state.kept else 0, deadline),
                              earlier=state.earlier)
@@ -209,8 +214,8 @@ class Analyses:
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:
-        measures, session_id = reading.measures, reading.live.session_id
-        live = dataclasses.replace(reading.live, language=self._language(organization, reading.live))
+        measures, live = reading.measures, reading.live
+        session_id = live.session_id
 
         async def judge(chosen: AnalysisEngine) -> Judgement:
             return await chosen.analyse(live, measures)
@@ -264,13 +269,13 @@ class Analyses:
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
 
-    def _language(self, organization: str, live: LiveWindow) -> str:
-        """The call's language: detected in the window until a reading settles it, then the one it settled."""
-        key = (organization, live.session_id)
+    def _language(self, organization: str, session_id: str, shown: Sequence[Turn]) -> str:
+        """The call's language: detected in the window shown until a reading settles it, then the one it settled."""
+        key = (organization, session_id)
         settled = self._languages.get(key)
         if settled is not None:
             return settled
-        language, is_settled = detected_language(live.turns)
+        language, is_settled = detected_language(shown)
         if is_settled:
             self._languages.put(key, language, self._languages.generation)
         return language
