@@ -13,9 +13,11 @@ figure is the one to believe; the in-sample figure only shows how much of it is 
 signal is: each factor and a few raw measures against the label, each factor against the coach's score of the
 rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
-Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``).
+Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``);
+``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
+sales weights are fitted on the English corpus).
 
-    .venv/bin/python -m devtools.fit_say_meter [--part development|held_out|all]
+    .venv/bin/python -m devtools.fit_say_meter [--part development|held_out|all] [--language en|es]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics, measure
+from analysis_svc.domain.phrasebook import phrases_for
 from analysis_svc.domain.say_meter import (
     CLOSING_MOMENTUM,
     DISCOVERY,
@@ -39,7 +42,7 @@ from devtools.say_meter_corpus import (
     kendall,
     load_calls,
     means_by_label,
-    part_argument,
+    part_and_language,
     spearman,
     turns_of,
 )
@@ -149,11 +152,12 @@ def _tested(values: Sequence[float | None], other: Sequence[float]) -> str:
 
 
 def main() -> None:
-    part = part_argument(__doc__ or "")
-    calls = load_calls(part)
-    print(f"{part} part of the corpus")
+    part, language = part_and_language(__doc__ or "")
+    calls = load_calls(part, language)
+    print(f"{part} part of the {language} corpus")
     labels = [call["label"] for call in calls]
-    metrics = [measure(turns_of(call)) for call in calls]
+    phrases = phrases_for(language)
+    metrics = [measure(turns_of(call), phrases=phrases) for call in calls]
     factors = [factor_scores(m) for m in metrics]
     rows = [[f[name] for name in FACTORS] for f in factors]
 

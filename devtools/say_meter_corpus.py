@@ -1,13 +1,15 @@
-"""How the local engine's Say Meter ranks the labelled sales call corpus (tests/data/sales_corpus) against its
-coach labels: Spearman and Kendall rank correlations with a bootstrap 95% interval, and the mean score by label.
+"""How the local engine's Say Meter ranks a labelled sales call corpus (tests/data/sales_corpus, or its Spanish
+counterpart tests/data/sales_corpus_es with ``--language es``) against its coach labels: Spearman and Kendall rank
+correlations with a bootstrap 95% interval, and the mean score by label.
 
-Each call is scored as the service scores it (``measure`` then ``score``), on the whole call (the final reading) and
+Each call is scored as the service scores it (``measure`` with the phrases of the call's language, then ``score``),
+on the whole call (the final reading) and
 on its final window (what a model engine is shown at the call's end). Nothing here is fitted.
 
 The corpus is split (``devtools.say_meter_split``): rules are designed and weights fitted on the development part,
 the default here; the held-out part measures a finished change and is read a few times at most.
 
-    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all]
+    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all] [--language en|es]
 """
 
 from __future__ import annotations
@@ -17,17 +19,16 @@ import json
 import random
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.phrasebook import phrases_for
 from analysis_svc.domain.say_meter import score
 from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
-from devtools.say_meter_split import held_out_ids
+from devtools.say_meter_split import CORPORA, held_out_ids
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "sales_corpus" / "calls"
 RESAMPLES = 2000
 DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
 PARTS = (DEVELOPMENT, HELD_OUT, ALL)
@@ -87,19 +88,33 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
     return values[int(0.025 * RESAMPLES)], values[int(0.975 * RESAMPLES) - 1]
 
 
-def load_calls(part: str = DEVELOPMENT) -> list[dict[str, Any]]:
-    """The calls of one part of the corpus (``say_meter_split``): the development part unless asked otherwise."""
-    held_out = held_out_ids()
-    calls = [json.loads(path.read_text()) for path in sorted(CORPUS.glob("*.json"))]
+def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, Any]]:
+    """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
+    otherwise."""
+    corpus = CORPORA[language]
+    held_out = held_out_ids(corpus)
+    calls = [json.loads(path.read_text()) for path in sorted((corpus / "calls").glob("*.json"))]
     return [call for call in calls if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
+
+
+def _part_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
+                        help="held_out only to measure a finished change, a few times at most")
+    return parser
 
 
 def part_argument(description: str) -> str:
     """The part of the corpus named on the command line (``--part``)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
-                        help="held_out only to measure a finished change, a few times at most")
-    return str(parser.parse_args().part)
+    return str(_part_parser(description).parse_args().part)
+
+
+def part_and_language(description: str) -> tuple[str, str]:
+    """The part of the corpus and its language named on the command line (``--part``, ``--language``)."""
+    parser = _part_parser(description)
+    parser.add_argument("--language", choices=sorted(CORPORA), default="en", help="the corpus's language")
+    arguments = parser.parse_args()
+    return str(arguments.part), str(arguments.language)
 
 
 def turns_of(call: dict[str, Any]) -> list[Turn]:
@@ -113,15 +128,16 @@ def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
 
 
 def main() -> None:
-    part = part_argument(__doc__ or "")
-    calls = load_calls(part)
-    print(f"{part} part of the corpus")
+    part, language = part_and_language(__doc__ or "")
+    calls = load_calls(part, language)
+    phrases = phrases_for(language)
+    print(f"{part} part of the {language} corpus")
     labels = [call["label"] for call in calls]
     for reading, window in (("whole call", None), (f"final window ({DEFAULT_WINDOW} messages)", DEFAULT_WINDOW)):
         scores = []
         for call in calls:
             turns = turns_of(call)
-            scores.append(score(measure(turns[-window:] if window else turns), Blueprint.SALES).score)
+            scores.append(score(measure(turns[-window:] if window else turns, phrases=phrases), Blueprint.SALES).score)
         low, high = interval(scores, labels)
         print(f"{reading}: {len(calls)} calls, Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), "
               f"Kendall {kendall(scores, labels):.2f}")

@@ -1,23 +1,26 @@
-"""The split of the labelled sales corpus (tests/data/sales_corpus) into a development part, where the Say Meter's
-rules are designed and its weights fitted and cross-validated, and a held-out part, read only to measure the result.
+"""The split of a labelled sales corpus (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish) into
+a development part, where the Say Meter's rules are designed and its weights fitted and cross-validated, and a held-out
+part, read only to measure the result.
 
 The split is drawn from each call's id and label alone, before any call is read: within each label, the calls are
 ordered by the SHA-256 of their id, and every third one (positions 0, 3, 6, ...) is held out, so each label keeps
 about a third of its calls apart. ``held_out.txt`` beside the calls records the result; this module rewrites it and
 the unit tests check that it still follows from the rule.
 
-    .venv/bin/python -m devtools.say_meter_split
+    .venv/bin/python -m devtools.say_meter_split [--language en|es]
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "sales_corpus"
-HELD_OUT_FILE = CORPUS / "held_out.txt"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+CORPORA = {"en": DATA / "sales_corpus", "es": DATA / "sales_corpus_es"}  # by the language of their calls
+CORPUS = CORPORA["en"]
 EVERY = 3
 
 
@@ -33,23 +36,26 @@ def draw(labels_by_id: dict[str, int]) -> set[str]:
     return held_out
 
 
-def corpus_labels() -> dict[str, int]:
+def corpus_labels(corpus: Path = CORPUS) -> dict[str, int]:
     """Each call's label, read without its turns."""
-    return {path.stem: json.loads(path.read_text())["label"] for path in sorted((CORPUS / "calls").glob("*.json"))}
+    return {path.stem: json.loads(path.read_text())["label"] for path in sorted((corpus / "calls").glob("*.json"))}
 
 
-def held_out_ids() -> set[str]:
-    lines = HELD_OUT_FILE.read_text().splitlines()
+def held_out_ids(corpus: Path = CORPUS) -> set[str]:
+    lines = (corpus / "held_out.txt").read_text().splitlines()
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
 def main() -> None:
-    held_out = sorted(draw(corpus_labels()))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--language", choices=sorted(CORPORA), default="en", help="the corpus to split")
+    corpus = CORPORA[parser.parse_args().language]
+    held_out = sorted(draw(corpus_labels(corpus)))
     header = ("# Held-out calls of the sales corpus: never read while the Say Meter's rules are designed or fitted.\n"
               "# Drawn by devtools/say_meter_split.py from ids and labels only: within each label, calls ordered by\n"
               "# the SHA-256 of their id, every third one (positions 0, 3, 6, ...) held out.\n")
-    HELD_OUT_FILE.write_text(header + "".join(f"{call_id}\n" for call_id in held_out))
-    print(f"{len(held_out)} held-out calls written to {HELD_OUT_FILE}")
+    (corpus / "held_out.txt").write_text(header + "".join(f"{call_id}\n" for call_id in held_out))
+    print(f"{len(held_out)} held-out calls written to {corpus / 'held_out.txt'}")
 
 
 if __name__ == "__main__":

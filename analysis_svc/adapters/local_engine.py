@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
+from analysis_svc.domain.phrasebook import UNDERSTOOD, phrases_for
 from analysis_svc.domain.say_meter import score
 from analysis_svc.domain.suggestions import stage_for, suggest
 from analysis_svc.service_layer.ports import understands
@@ -18,12 +19,13 @@ from calls.turns import Turn
 class LocalEngine:
     name = "local"
     model = ""
-    languages: frozenset[str] | None = frozenset({"en"})  # its rules are English phrases
+    languages: frozenset[str] | None = UNDERSTOOD  # its rules are phrases of these languages
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
-                              context=window.context, made=window.made, read=window.read)
+                              context=window.context, made=window.made, read=window.read,
+                              phrases=phrases_for(window.language))
         meter = score(metrics, blueprint, window.tally)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.

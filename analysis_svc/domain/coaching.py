@@ -153,23 +153,52 @@ class Coaching:
     refusals: int = 0  # buyer turns with a clear no
 
 
-def _content(text: str) -> frozenset[str]:
-    return frozenset(word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS)
+def _content(text: str) -> set[str]:
+    return {word[:6] for word in _WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
 
 
-def refuses(text: str) -> bool:
-    """A buyer's clear no (``text`` normalised and lower-cased)."""
-    return bool(_REFUSAL.search(text))
+@dataclass(frozen=True, slots=True)
+class CoachingPhrases:
+    """What a coach listens for in one language: patterns on normalised, lower-cased text, as the English ones of this
+    module are written."""
+
+    hesitation: re.Pattern[str]
+    refusal: re.Pattern[str]
+    argues: re.Pattern[str]
+    presses: re.Pattern[str]
+    acknowledges: re.Pattern[str]
+    explores: re.Pattern[str]
+    fit_check: re.Pattern[str]
+    exits: re.Pattern[str]
+    proof: re.Pattern[str]
+    figure: re.Pattern[str]
+    trades: re.Pattern[str]
+    discounts: re.Pattern[str]
+    closing_question: re.Pattern[str]
+    about_buyer: re.Pattern[str]
+    open_question: re.Pattern[str]
+    playback: re.Pattern[str]
+    outcome: re.Pattern[str]
+    content: Callable[[str], set[str]]  # a text's content words, reduced to a common form
+
+
+ENGLISH = CoachingPhrases(
+    hesitation=_HESITATION, refusal=_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
+    explores=_EXPLORES, fit_check=_FIT_CHECK, exits=_EXITS, proof=_PROOF, figure=_FIGURE, trades=_TRADES,
+    discounts=_DISCOUNTS, closing_question=_CLOSING_QUESTION, about_buyer=_ABOUT_BUYER, open_question=_OPEN,
+    playback=_PLAYBACK, outcome=_OUTCOME, content=_content,
+)
 
 
 class CoachedText:
     """A turn's text (normalised, lower case) as the coach hears it, each finding made when it is first asked for and
     then kept, so that a turn heard by several measures is searched once (``questions_of``: the questions a text
-    asks, as ``conversation`` finds them)."""
+    asks, as ``conversation`` finds them; ``phrases``: those of the call's language)."""
 
-    def __init__(self, text: str, questions_of: Callable[[str], Sequence[str]]) -> None:
+    def __init__(self, text: str, questions_of: Callable[[str], Sequence[str]], phrases: CoachingPhrases) -> None:
         self.text = text
         self._questions_of = questions_of
+        self._phrases = phrases
 
     @cached_property
     def questions(self) -> tuple[str, ...]:
@@ -177,20 +206,21 @@ class CoachedText:
 
     @cached_property
     def word_roots(self) -> frozenset[str]:
-        return _content(self.text)
+        return frozenset(self._phrases.content(self.text))
 
     @cached_property
     def refuses(self) -> bool:
-        return refuses(self.text)
+        return bool(self._phrases.refusal.search(self.text))
 
     @cached_property
     def hesitates(self) -> bool:
-        return bool(_HESITATION.search(self.text))
+        return bool(self._phrases.hesitation.search(self.text))
 
     @cached_property
     def _buyer_questions(self) -> tuple[str, ...]:
-        return tuple(q for q in self.questions if _ABOUT_BUYER.search(q) and not _CLOSING_QUESTION.search(q)
-                     and not _ARGUES.search(q))
+        p = self._phrases
+        return tuple(q for q in self.questions if p.about_buyer.search(q) and not p.closing_question.search(q)
+                     and not p.argues.search(q))
 
     @cached_property
     def asks_about_buyer(self) -> bool:
@@ -198,55 +228,55 @@ class CoachedText:
 
     @cached_property
     def asks_openly_about_buyer(self) -> bool:
-        return any(_OPEN.search(q) for q in self._buyer_questions)
+        return any(self._phrases.open_question.search(q) for q in self._buyer_questions)
 
     @cached_property
     def plays_back(self) -> bool:
-        return bool(_PLAYBACK.search(self.text))
+        return bool(self._phrases.playback.search(self.text))
 
     @cached_property
     def argues(self) -> bool:
-        return bool(_ARGUES.search(self.text))
+        return bool(self._phrases.argues.search(self.text))
 
     @cached_property
     def claims_outcome(self) -> bool:
-        return bool(_OUTCOME.search(self.text))
+        return bool(self._phrases.outcome.search(self.text))
 
     @cached_property
     def has_figure(self) -> bool:
-        return bool(_FIGURE.search(self.text))
+        return bool(self._phrases.figure.search(self.text))
 
     @cached_property
     def presses(self) -> bool:
-        return bool(_PRESSES.search(self.text))
+        return bool(self._phrases.presses.search(self.text))
 
     @cached_property
     def takes_leave(self) -> bool:
-        return bool(_EXITS.search(self.text))
+        return bool(self._phrases.exits.search(self.text))
 
     @cached_property
     def discounts(self) -> bool:
-        return bool(_DISCOUNTS.search(self.text))
+        return bool(self._phrases.discounts.search(self.text))
 
     @cached_property
     def explores(self) -> bool:
-        return bool(_EXPLORES.search(self.text))
+        return bool(self._phrases.explores.search(self.text))
 
     @cached_property
     def acknowledges(self) -> bool:
-        return bool(_ACKNOWLEDGES.search(self.text))
+        return bool(self._phrases.acknowledges.search(self.text))
 
     @cached_property
     def offers_proof(self) -> bool:
-        return bool(_PROOF.search(self.text))
+        return bool(self._phrases.proof.search(self.text))
 
     @cached_property
     def trades(self) -> bool:
-        return bool(_TRADES.search(self.text))
+        return bool(self._phrases.trades.search(self.text))
 
     @cached_property
     def checks_fit(self) -> bool:
-        return bool(_FIT_CHECK.search(self.text))
+        return bool(self._phrases.fit_check.search(self.text))
 
 
 T = TypeVar("T", bound=CoachedText)

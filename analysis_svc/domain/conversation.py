@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, partial
 
-from analysis_svc.domain.coaching import CoachedText, coach
+from analysis_svc.domain import coaching
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -441,14 +441,16 @@ FEATURE_LIST_ITEMS = 4
 FEATURE_ITEM_WORDS = 6
 
 
-class TurnText(CoachedText):
+class TurnText(coaching.CoachedText):
     """A turn's text as the measures read it (normalised, lower case, as the patterns are written), each finding made
     when it is first asked for and then kept: a turn read by several measures (a reading's window and the part of it
-    the previous reading had counted, the next reading's window) is searched once."""
+    the previous reading had counted, the next reading's window) is searched once. It is read with one language's
+    ``phrases``, and its findings are theirs."""
 
-    def __init__(self, spoken: str) -> None:
-        super().__init__(normalise(spoken).lower(), _questions)
+    def __init__(self, spoken: str, phrases: Phrases) -> None:
+        super().__init__(normalise(spoken).lower(), partial(_questions, phrases=phrases), phrases.coaching)
         self._spoken = spoken
+        self.phrases = phrases
 
     @cached_property
     def spoken_words(self) -> int:  # counted as it was said, as monologues are
@@ -461,40 +463,41 @@ class TurnText(CoachedText):
     @cached_property
     def open_questions(self) -> int:
         # "Before I design anything, what ..." is still open: look past a leading clause.
-        return sum(1 for question in self.questions if _OPEN_QUESTION_WORDS.search(question))
+        return sum(1 for question in self.questions if self.phrases.open_question.search(question))
 
     @cached_property
     def points_back(self) -> bool:
-        return any(_POINTS_BACK.search(_LEAD_IN.sub("", question)) for question in self.questions)
+        p = self.phrases
+        return any(p.points_back.search(p.lead_in.sub("", question)) for question in self.questions)
 
     @cached_property
     def topics_asked(self) -> frozenset[Topic]:
-        return frozenset(topic for topic, pattern in _TOPIC_PATTERNS.items()
+        return frozenset(topic for topic, pattern in self.phrases.topics.items()
                          if any(pattern.search(question) for question in self.questions))
 
     @cached_property
     def topics_told(self) -> frozenset[Topic]:
-        return frozenset(topic for topic, pattern in _TOPIC_PATTERNS.items() if pattern.search(self.text))
+        return frozenset(topic for topic, pattern in self.phrases.topics.items() if pattern.search(self.text))
 
     @cached_property
     def value_themes(self) -> frozenset[ValueTheme]:
-        return frozenset(theme for theme, pattern in _VALUE_PATTERNS.items() if pattern.search(self.text))
+        return frozenset(theme for theme, pattern in self.phrases.value.items() if pattern.search(self.text))
 
     @cached_property
     def content(self) -> frozenset[str]:
-        return frozenset(_content(self.text))
+        return frozenset(self.phrases.content(self.text))
 
     @cached_property
     def feature_list(self) -> bool:
-        return _feature_list(self.text)
+        return _feature_list(self.text, self.phrases.list_joiner)
 
     @cached_property
     def dismisses(self) -> bool:
-        return bool(_DISMISSAL.search(self.text))
+        return bool(self.phrases.dismissal.search(self.text))
 
     @cached_property
     def hears(self) -> bool:  # acknowledges or plays back what the buyer said
-        return bool(_ACKNOWLEDGEMENT.search(self.text) or _PLAYBACK.search(self.text))
+        return bool(self.phrases.acknowledgement.search(self.text) or self.phrases.playback.search(self.text))
 
     @cached_property
     def listens(self) -> bool:
@@ -503,75 +506,79 @@ class TurnText(CoachedText):
 
     @cached_property
     def leads(self) -> bool:
-        return bool(_LEADING_QUESTION.search(self.text))
+        return bool(self.phrases.leading_question.search(self.text))
 
     @cached_property
     def cut_off(self) -> bool:
-        return bool(_CUT_OFF.search(self.text))
+        return bool(self.phrases.cut_off.search(self.text))
 
     @cached_property
     def objection_kinds(self) -> tuple[ObjectionKind, ...]:
-        return tuple(kind for kind, pattern in _OBJECTION_PATTERNS.items() if pattern.search(self.text))
+        return tuple(kind for kind, pattern in self.phrases.objections.items() if pattern.search(self.text))
 
     @cached_property
     def kinds_answered(self) -> frozenset[ObjectionKind]:  # what a real answer to each kind mentions
-        return frozenset(kind for kind, pattern in _OBJECTION_ANSWERS.items() if pattern.search(self.text))
+        return frozenset(kind for kind, pattern in self.phrases.objection_answers.items() if pattern.search(self.text))
 
     @cached_property
     def evidence(self) -> bool:
-        return bool(_EVIDENCE.search(self.text))
+        return bool(self.phrases.evidence.search(self.text))
 
     @cached_property
     def clarifies(self) -> bool:
-        return bool(_CLARIFYING_QUESTION.search(self.text))
+        return bool(self.phrases.clarifying_question.search(self.text))
 
     @cached_property
     def proposes(self) -> bool:
-        return bool(_PROPOSAL.search(self.text))
+        return bool(self.phrases.proposal.search(self.text))
 
     @cached_property
     def says_no(self) -> bool:
-        return bool(_REFUSAL.search(self.text) or _OPENING_NO.match(self.text))
+        return bool(self.phrases.refusal.search(self.text) or self.phrases.opening_no.match(self.text))
 
     @cached_property
     def declines(self) -> bool:
-        return bool(_DECLINE.search(self.text) or _OPENING_NO.match(self.text))
+        return bool(self.phrases.decline.search(self.text) or self.phrases.opening_no.match(self.text))
 
     @cached_property
     def agrees_to_proposal(self) -> bool:
-        return bool(_AGREEMENT_TO_PROPOSAL.search(self.text))
+        return bool(self.phrases.agreement_to_proposal.search(self.text))
 
     @cached_property
     def agrees_to_step(self) -> bool:
-        return bool(_AGREEMENT.search(self.text) and _NEXT_STEP.search(self.text))
+        return bool(self.phrases.agreement.search(self.text) and self.phrases.next_step.search(self.text))
 
     @cached_property
     def names_time(self) -> bool:
-        return bool(_DATE_TIME.search(self.text))
+        return bool(self.phrases.date_time.search(self.text))
 
     @cached_property
     def buys(self) -> bool:
-        return bool(_BUYS.search(self.text))
+        return bool(self.phrases.buys.search(self.text))
 
 
 TurnTexts = MutableMapping[str, TurnText]  # turn texts already read, by what was said
 
 
-def turn_text(spoken: str, read: TurnTexts) -> TurnText:
-    """The text as the measures read it: the one in ``read`` if it was read before, else read now and added."""
+def turn_text(spoken: str, read: TurnTexts, phrases: Phrases) -> TurnText:
+    """The text as the measures read it with ``phrases``: the one in ``read`` if it was read before with them, else
+    read now and put in ``read`` (in place of one read with another language's: a call's language can settle late)."""
     text = read.get(spoken)
-    if text is None:
-        text = read[spoken] = TurnText(spoken)
+    if text is None or text.phrases is not phrases:
+        text = read[spoken] = TurnText(spoken, phrases)
     return text
 
 
-def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | None = None) -> ConversationMetrics:
+def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | None = None,
+            phrases: Phrases | None = None) -> ConversationMetrics:
     """Measure a window of turns, in sequence order whatever order they come in (``refusals_before``: the noes the
     buyer said earlier in the call, for a window that does not start at its beginning; ``read``: turn texts read
-    by earlier measures, to which those read now are added)."""
+    by earlier measures, to which those read now are added; ``phrases``: those of the call's language, English's by
+    default)."""
     read = {} if read is None else read
+    phrases = phrases or ENGLISH
     ordered = sorted(turns, key=lambda turn: turn.sequence)
-    texts = [turn_text(turn.text, read) for turn in ordered]
+    texts = [turn_text(turn.text, read, phrases) for turn in ordered]
     candidate = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.USER]
     persona = [text for turn, text in zip(ordered, texts, strict=True) if turn.role == Role.ASSISTANT]
     candidate_words = sum(text.words for text in candidate)
@@ -584,7 +591,7 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | N
     handled = {objection.sequence for objection in objections if objection.handled}
     answers = {ordered[index + 1].sequence for index, turn in enumerate(ordered[:-1]) if turn.sequence in handled}
     followups, tailored, dumps = _engagement(ordered, texts, answers)
-    coached = coach(ordered, texts, _speaks_to, refusals_before)
+    coached = coaching.coach(ordered, texts, _speaks_to, refusals_before)
     return ConversationMetrics(
         turn_count=len(ordered),
         candidate_turns=len(candidate),
@@ -624,20 +631,20 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | N
     )
 
 
-def _questions(text: str) -> list[str]:
+def _questions(text: str, phrases: Phrases) -> list[str]:
     sentences = (sentence.strip() for sentence in _SENTENCE_END.split(text))
-    return [s for s in sentences if s and _is_question(s)]
+    return [s for s in sentences if s and _is_question(s, phrases)]
 
 
-def _is_question(sentence: str) -> bool:
-    if _LEADING_QUESTION.search(sentence):
+def _is_question(sentence: str, p: Phrases) -> bool:
+    if p.leading_question.search(sentence):
         return False  # a statement asking for agreement, not for information
     if sentence.endswith("?"):
         return True
-    body = _LEAD_IN.sub("", sentence)
-    if _NOT_A_QUESTION.match(body):
-        return bool(_LATER_QUESTION.search(body))
-    return bool(_QUESTION_OPENING.match(body) or _LATER_QUESTION.search(body))
+    body = p.lead_in.sub("", sentence)
+    if p.not_a_question.match(body):
+        return bool(p.later_question.search(body))
+    return bool(p.question_opening.match(body) or p.later_question.search(body))
 
 
 def _monologues(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[Monologue, int]:
@@ -668,11 +675,14 @@ def _content(text: str) -> set[str]:
     return {_stem(word) for word in _CONTENT_WORD.findall(text) if len(word) >= 4 and word not in _STOPWORDS}
 
 
-def _feature_list(text: str) -> bool:
+_LIST_JOINER = re.compile(r"^\s*(?:and|or|plus)\s+")
+
+
+def _feature_list(text: str, joiner: re.Pattern[str]) -> bool:
     for sentence in _SENTENCE_END.split(text):
         run = 0
         for item in sentence.split(","):
-            size = len(re.sub(r"^\s*(?:and|or|plus)\s+", "", item).split())
+            size = len(joiner.sub("", item).split())
             run = run + 1 if 0 < size <= FEATURE_ITEM_WORDS else 0
             if run >= FEATURE_LIST_ITEMS:
                 return True
@@ -727,9 +737,6 @@ def _speaks_to(objection: TurnText, reply: TurnText) -> bool:
     return not reply.dismisses and any(kind in reply.kinds_answered for kind in objection.objection_kinds)
 
 
-_SILENCE = TurnText("")  # before the first turn
-
-
 def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool, bool, bool, int]:
     """Whether a next step was proposed, agreed, and agreed with a day or time; and how often it was pressed
     right after the buyer said no."""
@@ -759,12 +766,63 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool
     return proposed, committed, dated, pushes
 
 
-def objection_kinds(text: str) -> set[ObjectionKind]:
-    """The kinds of objection a sentence voices, as the live measures would find them."""
+def objection_kinds(text: str, phrases: Phrases | None = None) -> set[ObjectionKind]:
+    """The kinds of objection a sentence voices, as the live measures would find them (``phrases``: those of the
+    call's language, English's by default)."""
     lowered = normalise(text).lower()
-    return {kind for kind, pattern in _OBJECTION_PATTERNS.items() if pattern.search(lowered)}
+    return {kind for kind, pattern in (phrases or ENGLISH).objections.items() if pattern.search(lowered)}
 
 
-def content_words(text: str) -> set[str]:
+def content_words(text: str, phrases: Phrases | None = None) -> set[str]:
     """The stems of a text's content words, to tell whether two texts speak of the same thing."""
-    return _content(normalise(text).lower())
+    return (phrases or ENGLISH).content(normalise(text).lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """What the measures listen for in one language: patterns on normalised, lower-cased text, as the English ones
+    of this module are written. A call's measures are read with the phrases of its language."""
+
+    question_opening: re.Pattern[str]  # a sentence opening that asks, punctuated or not
+    open_question: re.Pattern[str]
+    lead_in: re.Pattern[str]  # discourse markers before a question, removed before its opening is read
+    later_question: re.Pattern[str]  # a question after a clause
+    not_a_question: re.Pattern[str]  # openings that describe rather than ask
+    points_back: re.Pattern[str]  # a question about the buyer's last answer
+    leading_question: re.Pattern[str]
+    topics: dict[Topic, re.Pattern[str]]
+    objections: dict[ObjectionKind, re.Pattern[str]]
+    acknowledgement: re.Pattern[str]
+    playback: re.Pattern[str]
+    dismissal: re.Pattern[str]
+    objection_answers: dict[ObjectionKind, re.Pattern[str]]
+    evidence: re.Pattern[str]
+    clarifying_question: re.Pattern[str]
+    value: dict[ValueTheme, re.Pattern[str]]
+    next_step: re.Pattern[str]
+    proposal: re.Pattern[str]
+    agreement: re.Pattern[str]
+    agreement_to_proposal: re.Pattern[str]
+    buys: re.Pattern[str]
+    refusal: re.Pattern[str]
+    decline: re.Pattern[str]
+    opening_no: re.Pattern[str]
+    cut_off: re.Pattern[str]
+    date_time: re.Pattern[str]
+    list_joiner: re.Pattern[str]  # the conjunction before a list's last item
+    content: Callable[[str], set[str]]  # a text's content words, reduced to a common form
+    coaching: coaching.CoachingPhrases
+
+
+ENGLISH = Phrases(
+    question_opening=_QUESTION_OPENING, open_question=_OPEN_QUESTION_WORDS, lead_in=_LEAD_IN,
+    later_question=_LATER_QUESTION, not_a_question=_NOT_A_QUESTION, points_back=_POINTS_BACK,
+    leading_question=_LEADING_QUESTION, topics=_TOPIC_PATTERNS, objections=_OBJECTION_PATTERNS,
+    acknowledgement=_ACKNOWLEDGEMENT, playback=_PLAYBACK, dismissal=_DISMISSAL, objection_answers=_OBJECTION_ANSWERS,
+    evidence=_EVIDENCE, clarifying_question=_CLARIFYING_QUESTION, value=_VALUE_PATTERNS, next_step=_NEXT_STEP,
+    proposal=_PROPOSAL, agreement=_AGREEMENT, agreement_to_proposal=_AGREEMENT_TO_PROPOSAL, buys=_BUYS,
+    refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF, date_time=_DATE_TIME,
+    list_joiner=_LIST_JOINER, content=_content, coaching=coaching.ENGLISH,
+)
+
+_SILENCE = TurnText("", ENGLISH)  # before the first turn

@@ -28,6 +28,7 @@ from analysis_svc.domain.conversation import (
     measure,
     turn_text,
 )
+from analysis_svc.domain.phrasebook import phrases_for
 from calls.turns import Role, Turn
 
 # Measures that are sums over the call's turns.
@@ -41,17 +42,18 @@ NOTHING_SAID = measure(())
 
 
 def advance(previous: ConversationMetrics | None, previous_last: int, window: Sequence[Turn],
-            read: TurnTexts | None = None) -> ConversationMetrics:
+            read: TurnTexts | None = None, language: str = "en") -> ConversationMetrics:
     """The call's measures up to the window's last message, from ``previous`` (the call up to ``previous_last``; None
-    at the call's start) and a window that reaches back to ``previous_last`` or before it (``read``: turn texts
-    earlier readings read, to which the window's are added)."""
+    at the call's start) and a window that reaches back to ``previous_last`` or before it, read with the phrases of
+    the call's ``language`` (``read``: turn texts earlier readings read, to which the window's are added)."""
     read = {} if read is None else read
+    phrases = phrases_for(language)
     seen = previous or NOTHING_SAID
     context = [turn for turn in window if turn.sequence <= previous_last]
     # The noes said before the window still count: after a second no, pressing on is pushing.
-    earlier_refusals = seen.refusals - sum(turn.role == Role.ASSISTANT and turn_text(turn.text, read).refuses
+    earlier_refusals = seen.refusals - sum(turn.role == Role.ASSISTANT and turn_text(turn.text, read, phrases).refuses
                                            for turn in context)
-    now, before = measure(window, earlier_refusals, read), measure(context, earlier_refusals, read)
+    now, before = measure(window, earlier_refusals, read, phrases), measure(context, earlier_refusals, read, phrases)
     counts = {name: getattr(seen, name) + getattr(now, name) - getattr(before, name) for name in _COUNTS}
     total_words = counts["candidate_words"] + counts["persona_words"]
     candidate_turns, persona_turns = counts["candidate_turns"], counts["persona_turns"]

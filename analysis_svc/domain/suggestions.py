@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_svc.domain.conversation import (
+    ENGLISH,
     ConversationMetrics,
     ObjectionKind,
+    Phrases,
     Topic,
     TurnTexts,
     ValueTheme,
@@ -261,17 +263,18 @@ def suggest(
     context: CallContext = NO_CONTEXT,
     made: Collection[str] = frozenset(),
     read: TurnTexts | None = None,
+    phrases: Phrases = ENGLISH,
 ) -> list[Suggestion]:
     """Suggestions for one reading, most urgent first: ``metrics`` measure the whole call so far, ``turns`` are the
     window shown (what the suggestions cite and quote), ``made`` the labels already suggested in the session,
-    ``read`` the texts the measures read."""
+    ``read`` the texts the measures read, with the ``phrases`` of the call's language."""
     blueprint, call_stage = Blueprint(blueprint), CallStage(call_stage)
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     read = {} if read is None else read
     suggestions = [
         *_followups(metrics, ordered, blueprint, call_stage, made),
-        *_context_injections(ordered, made, read),
-        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read),
+        *_context_injections(ordered, made, read, phrases),
+        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read, phrases),
     ]
     return sorted(suggestions, key=lambda suggestion: _PRIORITY_RANK[suggestion.priority])
 
@@ -343,17 +346,18 @@ def _topic_priority(topic: Topic, track: str, stage: CallStage) -> Priority:
     return Priority.MEDIUM
 
 
-def _context_injections(ordered: Sequence[Turn], made: Collection[str], read: TurnTexts) -> list[Suggestion]:
-    injections = [*_reward_value(ordered, read), *_interrupt_pitch(ordered), *_shorter_answers(ordered)]
+def _context_injections(ordered: Sequence[Turn], made: Collection[str], read: TurnTexts,
+                        phrases: Phrases) -> list[Suggestion]:
+    injections = [*_reward_value(ordered, read, phrases), *_interrupt_pitch(ordered), *_shorter_answers(ordered)]
     return not_made(injections, made)
 
 
-def _reward_value(ordered: Sequence[Turn], read: TurnTexts) -> list[Suggestion]:
+def _reward_value(ordered: Sequence[Turn], read: TurnTexts, phrases: Phrases) -> list[Suggestion]:
     """The value theme the candidate keeps coming back to in the window (the latest mentioned on a tie)."""
     mentions: dict[ValueTheme, list[Turn]] = {}
     for turn in ordered:
         if turn.role == Role.USER:
-            for mentioned in turn_text(turn.text, read).value_themes:
+            for mentioned in turn_text(turn.text, read, phrases).value_themes:
                 mentions.setdefault(mentioned, []).append(turn)
     if not mentions:
         return []
@@ -394,14 +398,14 @@ def _shorter_answers(ordered: Sequence[Turn]) -> list[Suggestion]:
 
 
 def _curveball(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint: Blueprint, stage: CallStage,
-               context: CallContext, made: Collection[str], read: TurnTexts) -> list[Suggestion]:
+               context: CallContext, made: Collection[str], read: TurnTexts, phrases: Phrases) -> list[Suggestion]:
     """The first curveball, the persona's and the scenario's before the track's own, that the call has not made
     moot and the session has not had; it answers the candidate's latest message."""
     answered = next((turn for turn in reversed(ordered) if turn.role == Role.USER), None)
     if answered is None:
         return []
     for curveball in (*_from_context(context, stage), *CURVEBALLS[blueprint][stage]):
-        if curveball.label not in made and not _moot(curveball, metrics, ordered, read):
+        if curveball.label not in made and not _moot(curveball, metrics, ordered, read, phrases):
             text = f'{curveball.text} Say it in answer to "{quote(answered.text)}".'
             return [Suggestion(SuggestionType.CURVEBALL, text, Priority.MEDIUM, curveball.label, (answered.sequence,))]
     return []
@@ -435,18 +439,19 @@ def _titled(prefix: str, words: str) -> str:
     return prefix + quote(words, LABEL_CHARS - len(prefix))
 
 
-def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[Turn], read: TurnTexts) -> bool:
+def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[Turn], read: TurnTexts,
+          phrases: Phrases) -> bool:
     """Whether the call has already dealt with what the curveball would raise."""
     if curveball.moot_once is not None and curveball.moot_once in metrics.topics_covered:
         return True
     if curveball.moot_once == Topic.DECISION_PROCESS and any(
-            _ANOTHER_STAKEHOLDER_PRESENT.search(turn_text(turn.text, read).text) for turn in ordered):
+            _ANOTHER_STAKEHOLDER_PRESENT.search(turn_text(turn.text, read, phrases).text) for turn in ordered):
         return True
     if not curveball.about:
         return False
     # An objection of a kind the buyer already raised, or words the call has already said, are not news.
-    if objection_kinds(curveball.about) & {objection.kind for objection in metrics.objections}:
+    if objection_kinds(curveball.about, phrases) & {objection.kind for objection in metrics.objections}:
         return True
-    about = content_words(curveball.about)
-    said = set().union(*(turn_text(turn.text, read).content for turn in ordered))
+    about = content_words(curveball.about, phrases)
+    said = set().union(*(turn_text(turn.text, read, phrases).content for turn in ordered))
     return bool(about) and len(about & said) >= SAID_SHARE * len(about)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -35,6 +35,7 @@ from analysis_svc.domain.model import (
     Window,
     metrics_record,
 )
+from analysis_svc.domain.phrasebook import phrases_for
 from analysis_svc.domain.suggestions import not_made, stage_for
 from analysis_svc.domain.switching import LiveMoment
 from analysis_svc.domain.tracks import call_tally
@@ -51,6 +52,7 @@ from analysis_svc.service_layer.ports import (
 )
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
+from calls.turns import Turn
 from svckit.cache import InvalidatedCache
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -133,7 +135,8 @@ class Analyses:
         self._languages: InvalidatedCache[tuple[str, str], str] = InvalidatedCache(
             "call_languages", CALL_LANGUAGES_KEPT, CALL_LANGUAGE_MAX_AGE_SECONDS)
         self._languages.enable()
-        # A turn's text reads the same at every reading: the next reading of a session reads only its new messages.
+        # A turn's text reads the same at every reading: the next reading of a session reads only its new messages
+        # (and those read with another language's phrases, before the call's language settled, again).
         self._read_turns: InvalidatedCache[tuple[str, str], TurnTexts] = InvalidatedCache("read_turns",
                                                                                             READ_TURNS_KEPT)
         self._read_turns.enable()
@@ -175,12 +178,13 @@ class Analyses:
                 min(MAX_CATCH_UP, window.turns[-1].sequence - kept_up_to + 1))  # and one turn of context
             if window.turns[0].sequence > kept_up_to + 1:
                 CALL_MEASURE_GAPS.inc()
-        read = self._read_turns.get((organization, session_id)) or {}
-        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns, read)
         shown = window.turns[-size:]
+        language = self._language(organization, session_id, shown)
+        read = self._read_turns.get((organization, session_id)) or {}
+        measures = running.advance(kept.measures if kept else None, kept_up_to, window.turns, read, language)
         self._read_turns.put((organization, session_id), {turn.text: read[turn.text] for turn in shown},
                              self._read_turns.generation)
-        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, read=read,
+        live = LiveWindow(session_id, window.blueprint, shown, state.made, context, language, read,
                           tally=call_tally(window.blueprint, kept.tally if kept else None, kept_up_to, window.turns))
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
@@ -200,15 +204,17 @@ class Analyses:
             self._contexts.context(organization, session_id))
         if state.existing is not None:
             return
+        shown = call.turns[-DEFAULT_WINDOW:]
+        language = self._language(organization, session_id, shown)
         # The call has ended: the texts its last live reading read are read no more after this one.
         read = self._read_turns.get((organization, session_id)) or {}
         self._read_turns.invalidate((organization, session_id))
-        live = LiveWindow(session_id, call.blueprint, call.turns[-DEFAULT_WINDOW:], state.made, context, read=read,
+        live = LiveWindow(session_id, call.blueprint, shown, state.made, context, language, read,
                           tally=call_tally(call.blueprint, None, 0, call.turns))
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,
-                             measure(call.turns, read=read),
+                             measure(call.turns, read=read, phrases=phrases_for(language)),
                              findings=await self._findings(organization, whole,
                                                            state.kept.up_to_sequence if state.kept else 0, deadline),
                              earlier=state.earlier)
@@ -225,8 +231,8 @@ class Analyses:
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
                                started: float) -> tuple[StoredAnalysis, bool]:
-        measures, session_id = reading.measures, reading.live.session_id
-        live = dataclasses.replace(reading.live, language=self._language(organization, reading.live))
+        measures, live = reading.measures, reading.live
+        session_id = live.session_id
 
         async def judge(chosen: AnalysisEngine) -> Judgement:
             return await chosen.analyse(live, measures)
@@ -280,13 +286,13 @@ class Analyses:
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
 
-    def _language(self, organization: str, live: LiveWindow) -> str:
-        """The call's language: detected in the window until a reading settles it, then the one it settled."""
-        key = (organization, live.session_id)
+    def _language(self, organization: str, session_id: str, shown: Sequence[Turn]) -> str:
+        """The call's language: detected in the window shown until a reading settles it, then the one it settled."""
+        key = (organization, session_id)
         settled = self._languages.get(key)
         if settled is not None:
             return settled
-        language, is_settled = detected_language(live.turns)
+        language, is_settled = detected_language(shown)
         if is_settled:
             self._languages.put(key, language, self._languages.generation)
         return language

@@ -1,5 +1,5 @@
-"""A call in a language the local engine does not understand gets readings that say so, streamed through the public
-API; an English one is understood."""
+"""Calls streamed through the public API: one in Spanish is understood and scored with the Spanish phrases, one in a
+language the local engine does not understand gets readings that say so, an English one is understood."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ SPANISH_CALL = [
     (USER, "Una hora al día es mucho. ¿Cuánto les ha costado eso en horas extra este trimestre?"),
     (PERSONA, "Unos doce mil euros, y la directora tiene que aprobar cualquier cambio."),
 ]
+GERMAN_CALL = [
+    (USER, "Danke, dass Sie sich Zeit nehmen. Was hat Sie dazu gebracht, nach einem Dienstplan-Werkzeug zu suchen?"),
+    (PERSONA, "Unsere Pflegekräfte verlieren jeden Tag eine Stunde damit, Schichten per Textnachricht zu tauschen."),
+]
 ENGLISH_CALL = [
     (USER, "Thanks for taking the call. What made you look at scheduling tools this spring?"),
     (PERSONA, "Our nurses lose an hour a day swapping shifts over text messages."),
@@ -26,12 +30,20 @@ async def _reading(transcripts, analyses, turns) -> pb.Analysis:
     return (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-4"))).analysis
 
 
-async def test_a_call_in_spanish_gets_readings_marked_as_not_understood(transcripts, analyses, sarah):
+async def test_a_call_in_spanish_gets_readings_scored_with_the_spanish_phrases(transcripts, analyses, sarah):
     reading = await _reading(transcripts, analyses, SPANISH_CALL)
-    assert (reading.language, reading.language_supported) == ("es", False)
-    assert "does not understand" in reading.say_meter.reasoning
+    assert (reading.language, reading.language_supported) == ("es", True)
+    assert "does not understand" not in reading.say_meter.reasoning
+    # The pain ("pierden una hora") and who decides ("la directora tiene que aprobar") are Spanish phrases.
+    assert reading.metrics.pain_covered and reading.metrics.decision_process_covered
     again = (await analyses.GetAnalysis(pb.GetAnalysisRequest(name=reading.name))).analysis
-    assert (again.language, again.language_supported) == ("es", False)
+    assert (again.language, again.language_supported) == ("es", True)
+
+
+async def test_a_call_in_german_gets_readings_marked_as_not_understood(transcripts, analyses, sarah):
+    reading = await _reading(transcripts, analyses, GERMAN_CALL)
+    assert (reading.language, reading.language_supported) == ("de", False)
+    assert "does not understand" in reading.say_meter.reasoning
 
 
 async def test_a_call_in_english_is_understood(transcripts, analyses, sarah):

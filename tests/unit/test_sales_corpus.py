@@ -45,9 +45,10 @@ def test_the_spanish_corpus_has_a_dozen_calls_over_every_label():
     assert labels_of(SPANISH_CORPUS) == {1, 2, 3, 4, 5}
 
 
-def test_the_held_out_part_follows_from_ids_and_labels_alone():
-    labels = say_meter_split.corpus_labels()
-    held_out = say_meter_split.held_out_ids()
+@pytest.mark.parametrize("corpus", say_meter_split.CORPORA.values(), ids=say_meter_split.CORPORA.keys())
+def test_the_held_out_part_follows_from_ids_and_labels_alone(corpus):
+    labels = say_meter_split.corpus_labels(corpus)
+    held_out = say_meter_split.held_out_ids(corpus)
     assert held_out == say_meter_split.draw(labels)
     for label in set(labels.values()):
         ids = [call_id for call_id, lab in labels.items() if lab == label]

@@ -645,7 +645,7 @@ class Analysis(_message.Message):
     """
     language_supported: _builtins.bool
     """False when the engine that produced this reading does not understand that
-    language (the local engine understands English): the Say Meter then measures
+    language (the local engine understands English and Spanish): the Say Meter then measures
     only the call's form (who talks, who asks), not what was said, and its
     reasoning says so.
     """
