@@ -11,14 +11,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypedDict, Unpack
 
+from calls import patch_fields
 from calls.persona_audit import WordRange
 from calls.prompt_parts import scope_reaches
 from svckit.errors import FailedPrecondition
 
 MAX_ACTIVE_PER_TARGET = 50
-MAX_TEXT_CHARS = 1000
-MAX_PHRASE_CHARS = 200
-MAX_WORDS_PER_TURN = 200
+MAX_TEXT_CHARS = patch_fields.MAX_PATCH_TEXT
+MAX_WORDS_PER_TURN = patch_fields.MAX_WORDS_PER_TURN
 
 
 class PatchTarget(StrEnum):
@@ -49,14 +49,6 @@ class PartEdit(StrEnum):
     ADD = "PART_EDIT_ADD"
     REPLACE = "PART_EDIT_REPLACE"
     REMOVE = "PART_EDIT_REMOVE"
-
-
-# The edits each part takes: a banned phrase is added or lifted, a length range only replaced.
-EDITS_OF_PART: dict[PromptPart, frozenset[PartEdit]] = {
-    **{part: frozenset(PartEdit) for part in PromptPart},
-    PromptPart.BANNED_PHRASES: frozenset({PartEdit.ADD, PartEdit.REMOVE}),
-    PromptPart.LENGTH_RANGE: frozenset({PartEdit.REPLACE}),
-}
 
 
 class PatchState(StrEnum):

@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
@@ -16,13 +17,10 @@ from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import Message
 from sparring.learning.v1 import learning_service_pb2 as pb
 
+from calls import patch_fields
 from calls.persona_audit import MAX_FLAGGED_QUOTES, MAX_QUOTE_CHARS, MAX_RECOMMENDATIONS, WordRange
 from learning_svc.domain.evolution import Engine
 from learning_svc.domain.patches import (
-    EDITS_OF_PART,
-    MAX_PHRASE_CHARS,
-    MAX_TEXT_CHARS,
-    MAX_WORDS_PER_TURN,
     PartEdit,
     PatchChange,
     PatchOperation,
@@ -54,6 +52,7 @@ def document(msg: Message) -> dict[str, Any]:
 
 
 V = TypeVar("V", bound=int, contravariant=True)
+E = TypeVar("E", bound=StrEnum)
 
 
 class ProtoEnum(Protocol[V]):
@@ -167,57 +166,22 @@ def audit_document(audit: pb.CorpusAudit) -> tuple[str, dict[str, Any]]:
 
 def patch_change(patch: pb.PromptPatch) -> PatchChange:
     v = Violations()
-    archetype = patch.archetype
-    if archetype and not (archetype.startswith("archetypes/") and names.valid_id(archetype[len("archetypes/"):])):
-        v.add("patch.archetype", f"must be empty or a resource name like 'archetypes/{{id}}' (got {archetype[:100]!r})")
-    target = operation = None
-    try:
-        target = PatchTarget(enum_name(pb.PatchTarget, patch.target, "patch.target"))
-    except InvalidArgument as error:
-        v.add("patch.target", error.violations[0].description)
-    try:
-        operation = PatchOperation(enum_name(pb.PatchOperation, patch.operation, "patch.operation"))
-    except InvalidArgument as error:
-        v.add("patch.operation", error.violations[0].description)
-    structured = operation == PatchOperation.EDIT_PART
-    part, edit = _part_and_edit(patch, v) if structured else (None, None)
-    if not structured:
-        for field, given in (("part", patch.part), ("edit", patch.edit), ("find_text", patch.find_text),
-                             ("scope", patch.HasField("scope"))):
-            v.require(not given, f"patch.{field}", "is only for PATCH_OPERATION_EDIT_PART")
-    if edit == PartEdit.REMOVE:
-        v.require(not patch.text, "patch.text", "must be empty for PART_EDIT_REMOVE: find_text names what goes")
-    elif part == PromptPart.LENGTH_RANGE:
-        v.require(len(patch.text) <= MAX_TEXT_CHARS, "patch.text", f"must be at most {MAX_TEXT_CHARS} characters")
-    else:
-        v.require(0 < len(patch.text.strip()) and len(patch.text) <= MAX_TEXT_CHARS, "patch.text",
-                  f"is required, at most {MAX_TEXT_CHARS} characters")
-    if edit in (PartEdit.REPLACE, PartEdit.REMOVE) and part != PromptPart.LENGTH_RANGE:
-        v.require(0 < len(patch.find_text.strip()) and len(patch.find_text) <= MAX_TEXT_CHARS, "patch.find_text",
-                  f"is required for {edit.name}: the passage or item it edits, at most {MAX_TEXT_CHARS} characters")
-    elif edit is not None:
-        v.require(not patch.find_text, "patch.find_text", "is only for PART_EDIT_REPLACE and PART_EDIT_REMOVE of a "
-                                                          "text or list part")
-    scope = _scope(patch.scope, v) if structured else None
-    if operation == PatchOperation.BAN_PHRASE:
-        v.require(0 < len(patch.phrase.strip()) and len(patch.phrase) <= MAX_PHRASE_CHARS, "patch.phrase",
-                  f"is required for BAN_PHRASE, at most {MAX_PHRASE_CHARS} characters")
-    else:
-        v.require(not patch.phrase, "patch.phrase", "is only for PATCH_OPERATION_BAN_PHRASE")
-    words = None
-    if operation == PatchOperation.CHANGE_LENGTH_RANGE or part == PromptPart.LENGTH_RANGE:
-        low, high = patch.words_per_turn.min_words, patch.words_per_turn.max_words
-        if not patch.HasField("words_per_turn") or not 1 <= low <= high <= MAX_WORDS_PER_TURN:
-            v.add("patch.words_per_turn", f"is required for a length range, with 1 <= min_words <= max_words "
-                                          f"<= {MAX_WORDS_PER_TURN} (got {low}-{high})")
-        words = WordRange(low, high)
-    else:
-        v.require(not patch.HasField("words_per_turn"), "patch.words_per_turn",
-                  "is only for PATCH_OPERATION_CHANGE_LENGTH_RANGE and PROMPT_PART_LENGTH_RANGE")
+    target = _decoded(PatchTarget, pb.PatchTarget, patch.target, "patch.target", v)
+    operation = _decoded(PatchOperation, pb.PatchOperation, patch.operation, "patch.operation", v)
+    fields = patch_fields.patch_fields(patch)
+    part = edit = None
+    if fields.structured:
+        part = _decoded(PromptPart, pb.PromptPart, patch.part, "patch.part", v)
+        edit = _decoded(PartEdit, pb.PartEdit, patch.edit, "patch.edit", v)
+    for field, description in patch_fields.violations(fields, names.valid_id):
+        v.add(f"patch.{field}", description)
     check_note(v, patch.motivation, "patch.motivation", MAX_MOTIVATION_CHARS)
     v.raise_if_any()
     assert target is not None and operation is not None
-    return PatchChange(archetype, target, operation, patch.text.strip(), patch.phrase.strip(), words, part, edit,
+    scope = PatchScope(patch.scope.persona, patch.scope.min_difficulty, patch.scope.max_difficulty) \
+        if fields.structured else None
+    words = WordRange(*fields.words) if fields.length_range and fields.words else None
+    return PatchChange(patch.archetype, target, operation, patch.text.strip(), patch.phrase.strip(), words, part, edit,
                        patch.find_text.strip(), scope)
 
 
@@ -259,37 +223,14 @@ def fields_under(where: str) -> Iterator[None]:
                                for v in error.violations], reason=error.reason) from error
 
 
-def _part_and_edit(patch: pb.PromptPatch, v: Violations) -> tuple[PromptPart | None, PartEdit | None]:
-    part = edit = None
+def _decoded(domain_enum: type[E], enum_type: ProtoEnum[V], value: V, field: str, v: Violations) -> E | None:
+    """A required enum of the request as the domain names it; None, with the violation added, when unset or
+    unknown."""
     try:
-        part = PromptPart(enum_name(pb.PromptPart, patch.part, "patch.part"))
+        return domain_enum(enum_name(enum_type, value, field))
     except InvalidArgument as error:
-        v.add("patch.part", error.violations[0].description)
-    try:
-        edit = PartEdit(enum_name(pb.PartEdit, patch.edit, "patch.edit"))
-    except InvalidArgument as error:
-        v.add("patch.edit", error.violations[0].description)
-    if part is not None and edit is not None and edit not in EDITS_OF_PART[part]:
-        fitting = ", ".join(sorted(e.value for e in EDITS_OF_PART[part]))
-        v.add("patch.edit", f"{edit.value} does not fit {part.value}, which takes {fitting}")
-        edit = None
-    return part, edit
-
-
-def _scope(scope: pb.PatchScope, v: Violations) -> PatchScope:
-    persona, low, high = scope.persona, scope.min_difficulty, scope.max_difficulty
-    if persona:
-        if not (persona.startswith("personas/") and names.valid_id(persona[len("personas/"):])):
-            v.add("patch.scope.persona", f"must be empty or a resource name like 'personas/{{id}}' "
-                                         f"(got {persona[:100]!r})")
-        v.require(not low and not high, "patch.scope.min_difficulty", "a scope of one persona takes no difficulty "
-                                                                      "range")
-    elif (low, high) != (0, 0):
-        for field, value in (("min_difficulty", low), ("max_difficulty", high)):
-            v.require(1 <= value <= 5, f"patch.scope.{field}", f"must be between 1 and 5, or both 0 for every "
-                                                               f"difficulty (got {value})")
-        v.require(low <= high, "patch.scope.max_difficulty", f"must be at least min_difficulty ({low}; got {high})")
-    return PatchScope(persona, low, high)
+        v.add(field, error.violations[0].description)
+        return None
 
 
 # --- feedback --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import TypeVar
 from google.protobuf import duration_pb2
 from sparring.persona.v1 import persona_service_pb2 as pb
 
+from calls import patch_fields
 from calls.job_tracks import Blueprint
 from calls.prompt_parts import Edit
 from persona_svc.domain.model import (
@@ -319,15 +320,10 @@ def age(since: datetime | None) -> duration_pb2.Duration | None:
 
 MAX_CANDIDATE_PATCHES = 10
 _MAX_CANDIDATE_NAME = 200
-# As the learning service's prompt patches.
-_MAX_PATCH_TEXT, _MAX_PHRASE, _MAX_WORDS_PER_TURN = 1000, 200, 200
 _TARGETS = {pb.PATCH_TARGET_VOICE_PROMPT: PatchTarget.VOICE_PROMPT, pb.PATCH_TARGET_SYSTEM_PROMPT:
             PatchTarget.SYSTEM_PROMPT, pb.PATCH_TARGET_ELEMENTAL_BEHAVIOR: PatchTarget.ELEMENTAL_BEHAVIOR}
 _PARTS = {getattr(pb, f"PROMPT_PART_{part.name}"): part for part in PromptPart}
 _EDITS = {getattr(pb, f"PART_EDIT_{edit.name}"): edit for edit in Edit}
-# The edits each part takes: a banned phrase is added or lifted, a length range only replaced.
-_EDITS_OF_PART = {PromptPart.BANNED_PHRASES: frozenset({Edit.ADD, Edit.REMOVE}),
-                  PromptPart.LENGTH_RANGE: frozenset({Edit.REPLACE})}
 
 
 def candidate_patches(messages: Sequence[pb.CandidatePatch]) -> list[CandidatePatch]:
@@ -351,80 +347,24 @@ def _candidate(message: pb.CandidatePatch, field: str) -> CandidatePatch:
     v = Violations()
     v.require(0 < len(message.name.strip()) <= _MAX_CANDIDATE_NAME, f"{field}.name",
               f"is required, at most {_MAX_CANDIDATE_NAME} characters")
-    archetype_id = message.archetype.removeprefix("archetypes/")
-    if message.archetype and not (message.archetype.startswith("archetypes/") and names.valid_id(archetype_id)):
-        v.add(f"{field}.archetype", f"must be empty or a resource name like 'archetypes/{{id}}' "
-                                    f"(got {message.archetype[:100]!r})")
     target = _TARGETS.get(message.target)
     v.require(target is not None, f"{field}.target", f"must be one of {', '.join(pb.PatchTarget.keys()[1:])}")
-    operation = message.operation
-    v.require(operation in pb.PatchOperation.values()[1:], f"{field}.operation",
+    v.require(message.operation in pb.PatchOperation.values()[1:], f"{field}.operation",
               f"must be one of {', '.join(pb.PatchOperation.keys()[1:])}")
-    structured = operation == pb.PATCH_OPERATION_EDIT_PART
+    fields = patch_fields.patch_fields(message)
     part = edit = None
-    if structured:
+    if fields.structured:
         part, edit = _PARTS.get(message.part), _EDITS.get(message.edit)
         v.require(part is not None, f"{field}.part", f"must be one of {', '.join(pb.PromptPart.keys()[1:])}")
         v.require(edit is not None, f"{field}.edit", f"must be one of {', '.join(pb.PartEdit.keys()[1:])}")
-        if part is not None and edit is not None and edit not in _EDITS_OF_PART.get(part, frozenset(Edit)):
-            v.add(f"{field}.edit", f"PART_EDIT_{edit.name} does not fit PROMPT_PART_{part.name}, which takes "
-                                   + ", ".join(sorted(f"PART_EDIT_{e.name}" for e in _EDITS_OF_PART[part])))
-            edit = None
-    else:
-        for name, given in (("part", message.part), ("edit", message.edit), ("find_text", message.find_text),
-                            ("scope", message.HasField("scope"))):
-            v.require(not given, f"{field}.{name}", "is only for PATCH_OPERATION_EDIT_PART")
-    if edit is Edit.REMOVE:
-        v.require(not message.text, f"{field}.text", "must be empty for PART_EDIT_REMOVE: find_text names what goes")
-    elif part is PromptPart.LENGTH_RANGE:
-        v.require(len(message.text) <= _MAX_PATCH_TEXT, f"{field}.text", f"must be at most {_MAX_PATCH_TEXT} "
-                                                                         "characters")
-    else:
-        v.require(0 < len(message.text.strip()) and len(message.text) <= _MAX_PATCH_TEXT, f"{field}.text",
-                  f"is required, at most {_MAX_PATCH_TEXT} characters")
-    if edit in (Edit.REPLACE, Edit.REMOVE) and part is not PromptPart.LENGTH_RANGE:
-        v.require(0 < len(message.find_text.strip()) and len(message.find_text) <= _MAX_PATCH_TEXT,
-                  f"{field}.find_text", f"is required for {edit.name}: the passage or item it edits, at most "
-                                        f"{_MAX_PATCH_TEXT} characters")
-    elif edit is not None:
-        v.require(not message.find_text, f"{field}.find_text", "is only for PART_EDIT_REPLACE and PART_EDIT_REMOVE "
-                                                               "of a text or list part")
-    if operation == pb.PATCH_OPERATION_BAN_PHRASE:
-        v.require(0 < len(message.phrase.strip()) <= _MAX_PHRASE, f"{field}.phrase",
-                  f"is required for BAN_PHRASE, at most {_MAX_PHRASE} characters")
-    else:
-        v.require(not message.phrase, f"{field}.phrase", "is only for PATCH_OPERATION_BAN_PHRASE")
-    words = None
-    if operation == pb.PATCH_OPERATION_CHANGE_LENGTH_RANGE or part is PromptPart.LENGTH_RANGE:
-        low, high = message.words_per_turn.min_words, message.words_per_turn.max_words
-        v.require(message.HasField("words_per_turn") and 1 <= low <= high <= _MAX_WORDS_PER_TURN,
-                  f"{field}.words_per_turn", f"is required for a length range, with 1 <= min_words <= max_words "
-                                             f"<= {_MAX_WORDS_PER_TURN} (got {low}-{high})")
-        words = (low, high)
-    else:
-        v.require(not message.HasField("words_per_turn"), f"{field}.words_per_turn",
-                  "is only for PATCH_OPERATION_CHANGE_LENGTH_RANGE and PROMPT_PART_LENGTH_RANGE")
-    scope = _candidate_scope(message.scope, f"{field}.scope", v) if structured else None
+    for name, description in patch_fields.violations(fields, names.valid_id):
+        v.add(f"{field}.{name}", description)
     v.raise_if_any()
     assert target is not None
     change = None
-    if part is not None and edit is not None and scope is not None:
+    if part is not None and edit is not None:
         change = PartChange(part, edit, message.find_text.strip(), message.text.strip(),
-                            words if part is PromptPart.LENGTH_RANGE else None, *scope)
+                            fields.words if part is PromptPart.LENGTH_RANGE else None,
+                            *(fields.scope or ("", 0, 0)))
     return CandidatePatch(PromptPatch(message.name.strip(), target, message.text.strip(), change, candidate=True),
-                          archetype_id, field)
-
-
-def _candidate_scope(scope: pb.CandidatePatchScope, field: str, v: Violations) -> tuple[str, int, int]:
-    persona, low, high = scope.persona, scope.min_difficulty, scope.max_difficulty
-    if persona:
-        if not (persona.startswith("personas/") and names.valid_id(persona[len("personas/"):])):
-            v.add(f"{field}.persona", f"must be empty or a resource name like 'personas/{{id}}' "
-                                      f"(got {persona[:100]!r})")
-        v.require(not low and not high, f"{field}.min_difficulty", "a scope of one persona takes no difficulty range")
-    elif (low, high) != (0, 0):
-        for name, value in (("min_difficulty", low), ("max_difficulty", high)):
-            v.require(1 <= value <= 5, f"{field}.{name}", f"must be between 1 and 5, or both 0 for every difficulty "
-                                                          f"(got {value})")
-        v.require(low <= high, f"{field}.max_difficulty", f"must be at least min_difficulty ({low}; got {high})")
-    return persona, low, high
+                          message.archetype.removeprefix("archetypes/"), field)
