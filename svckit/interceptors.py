@@ -173,12 +173,13 @@ class _Method:
                     self.audit.record_later(request, "CANCELLED")
                 raise
             except Exception as error:
-                try:
-                    if self.audit is not None:  # before abort, which sends the status
-                        await self.audit.record(request, None, *_outcome(error, context))
-                    await self.abort(error, context)
-                finally:
-                    metrics.handled(_code_name(context, unset="UNKNOWN"))
+                code, reason = _outcome(error, context)
+                # Counted, and audited, before abort sends the status: whoever reads the metric once answered
+                # finds the call in it.
+                metrics.handled(code)
+                if self.audit is not None:
+                    await self.audit.record(request, None, code, reason)
+                await self.abort(error, context)
             code = _code_name(context)
             metrics.handled(code)
             metrics.sent.inc()
@@ -205,16 +206,23 @@ class _Method:
                     metrics.sent.inc()
                     yield item
             except Exception as error:
+                code = _outcome(error, context)[0]
+                metrics.handled(code)  # before abort sends the status, as for a unary call
                 await self.abort(error, context)
         except (asyncio.CancelledError, GeneratorExit):
-            code = "CANCELLED"
+            if code is None:
+                code = "CANCELLED"
+                metrics.handled(code)
             raise
         except BaseException:
-            code = _code_name(context, unset="UNKNOWN")
+            if code is None:
+                code = _code_name(context, unset="UNKNOWN")
+                metrics.handled(code)
             raise
         finally:
             metrics.handling.observe(time.perf_counter() - start)
-            metrics.handled(code or _code_name(context))
+            if code is None:
+                metrics.handled(_code_name(context))
 
 
 def _unchanged(request: Any) -> Any:
