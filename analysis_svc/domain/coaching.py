@@ -17,15 +17,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
+from analysis_svc.domain.patterns import whole_words as _patterns
 from calls.turns import Role, Turn
 
 # Points for the seller's answer to a hesitation, 0-4 as the rubric's dimensions are scored.
 EXPLORED, SPECIFIC, ACKNOWLEDGED, CONCEDED, IGNORED = 4, 3, 2, 1, 0
 MAX_POINTS = EXPLORED
-
-
-def _patterns(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
 _NUMBER_WORDS = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"

@@ -19,6 +19,7 @@ from enum import StrEnum
 from functools import cached_property, partial
 
 from analysis_svc.domain import coaching
+from analysis_svc.domain.patterns import whole_words as _patterns
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -118,12 +119,6 @@ class ConversationMetrics:
     @property
     def unanswered_objections(self) -> tuple[Objection, ...]:
         return tuple(objection for objection in self.objections if not objection.handled)
-
-
-def _patterns(*alternatives: str) -> re.Pattern[str]:
-    # Lookarounds rather than \b, so that alternatives may start with a symbol such as "$". Case-sensitive
-    # on lowered text: re.IGNORECASE folds case at every character tried and is more than twice as slow.
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
 # Numbers as digits or as speech-to-text spells them out.

@@ -14,6 +14,8 @@ import re
 
 from analysis_svc.domain.coaching import CoachingPhrases
 from analysis_svc.domain.conversation import ObjectionKind, Phrases, Topic, ValueTheme
+from analysis_svc.domain.patterns import whole_words
+from analysis_svc.domain.patterns import whole_words as _exact  # as written: a question word's accent makes it ask
 
 _ACCENTED = {"á": "[aá]", "é": "[eé]", "í": "[ií]", "ó": "[oó]", "ú": "[uúü]"}
 
@@ -24,12 +26,7 @@ def _lenient(alternative: str) -> str:
 
 def _patterns(*alternatives: str) -> re.Pattern[str]:
     """Whole-word alternatives, each accented letter matching with or without its accent."""
-    return re.compile(r"(?<!\w)(?:" + "|".join(map(_lenient, alternatives)) + r")(?!\w)")
-
-
-def _exact(*alternatives: str) -> re.Pattern[str]:
-    """Whole-word alternatives matched as written: question words, whose accent is what makes them ask."""
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+    return whole_words(*map(_lenient, alternatives))
 
 
 _UNITS = r"(?:uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
@@ -451,7 +448,7 @@ _CLOSING_QUESTION = _patterns(
 # Spanish drops the subject ("¿con qué compañía?", "¿y internet?"), so a seller's question is taken to be about the
 # buyer unless it asks leave for the seller ("¿puedo preguntarle?", "¿me permite un minuto?").
 _ABOUT_BUYER = re.compile(_lenient(r"^(?!.*(?<!\w)(?:puedo|podemos|me permite|me deja|nos permite)(?!\w))"))
-_OPEN = re.compile(_exact(*_QUESTION_WORDS, *_TELL_ME).pattern)
+_OPEN = _exact(*_QUESTION_WORDS, *_TELL_ME)
 # Playing back what the buyer said: "si te he entendido bien", "o sea que son quince al día", "¿correcto?".
 _COACH_PLAYBACK = re.compile(_PLAYBACK.pattern + "|" + _patterns(
     r"(?:déjame|déjeme) (?:ver|comprobar) si", r"es así", r"lo he entendido bien", r"entonces (?:lo que|son|es)",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analysis_svc.domain.patterns import whole_words as phrases
 from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
-from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, phrases, share, turns_matching
+from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, share, turns_matching
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn, words
 

@@ -9,11 +9,6 @@ from collections.abc import Sequence
 from calls.turns import Role, Turn, normalise
 
 
-def phrases(*alternatives: str) -> re.Pattern[str]:
-    """Whole-word alternatives, matched on lowered text (see ``lowered``)."""
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
-
-
 def lowered(turns: Sequence[Turn], role: Role) -> list[str]:
     """The texts of one side's turns, in call order, as the patterns are written (lower case, plain apostrophes)."""
     return [normalise(turn.text).lower() for turn in sorted(turns, key=lambda t: t.sequence) if turn.role == role]
