@@ -28,6 +28,7 @@ from analysis_svc.domain.model import (
 )
 from analysis_svc.domain.say_meter import Band, SayMeter
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
+from analysis_svc.domain.switching import rule_suggestion_id
 from analysis_svc.domain.tracks.rubric import Tally
 from analysis_svc.domain.trend import MAX_TREND_READINGS, NO_ALERT, NO_TREND, ProspectAlert, ScoreAt, Trend
 from calls.persona_audit import PersonaAudit
@@ -156,8 +157,8 @@ class AnalysisRepository:
         if create_time is None:
             return None
         # Rows of one transaction share its now(): the suggestions' create_time is the reading's.
-        suggestions = tuple(StoredSuggestion(str(uuid.uuid4()), analysis.id, analysis.session_id, suggestion, "open",
-                                             create_time, position=position)
+        suggestions = tuple(StoredSuggestion(_suggestion_id(organization, analysis, suggestion), analysis.id,
+                                             analysis.session_id, suggestion, "open", create_time, position=position)
                             for position, suggestion in enumerate(analysis.suggestions, start=1))
         if suggestions:  # one executemany for all of them
             await self._c.execute(_INSERT_SUGGESTIONS, [{
@@ -317,3 +318,9 @@ class AuditRepository:
         rows = (await self._c.execute(
             query.order_by(_audits.create_time.desc(), _audits.id.desc()).limit(limit))).all()
         return [stored_audit(row) for row in rows]
+
+
+def _suggestion_id(organization: str, analysis: NewAnalysis, suggestion: Suggestion) -> str:
+    if suggestion.switching_rule:
+        return rule_suggestion_id(organization, analysis.session_id, analysis.trigger_id, suggestion.switching_rule)
+    return str(uuid.uuid4())

@@ -6,6 +6,7 @@ so no pattern a rule author writes can backtrack catastrophically, and one RE2 c
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,3 +115,15 @@ def rule_that_fires(rules: Sequence[SwitchingRule], moment: LiveMoment) -> Switc
     """The matching rule of highest priority (the oldest among equals)."""
     firing = [rule for rule in rules if matches(rule, moment)]
     return min(firing, key=lambda rule: (-rule.priority, rule.create_time)) if firing else None
+
+
+# Names the suggestions switching rules raise: uuid5 in a namespace of their own.
+_RULE_SUGGESTIONS = uuid.UUID("5a0f6c1e-2b4d-4e8a-9c37-0d5e1f7a9b24")
+
+
+def rule_suggestion_id(organization: str, session_id: str, trigger_id: str, rule_name: str) -> str:
+    """The id of the suggestion ``rule_name`` raises at a session's reading of ``trigger_id``, known before the
+    reading is stored: a handoff the rule applies itself can start while the reading is being stored, with the
+    suggestion's name as its request id, and a reading stored twice (a concurrent one of the same trigger, or a
+    retry) names the same suggestion, so the transcript service starts one handoff."""
+    return str(uuid.uuid5(_RULE_SUGGESTIONS, f"{organization}/{session_id}/{trigger_id}/{rule_name}"))

@@ -263,11 +263,13 @@ class Analyses:
             language_supported=understands(self._engines.named(judged.engine), live.language),
             findings=reading.findings, trend=trend, losing_prospect=alert)
         trigger_id = reading.trigger_id
+        applying = (self._rules.start_applying(organization, session_id, trigger_id, fired)
+                    if fired is not None and self._rules is not None else None)
         storing = self._storing[analysis.id] = asyncio.get_running_loop().create_future()
         try:
             async with self._database.transaction() as uow:
                 stored = await uow.analyses.add(organization, analysis)
-                if stored is None:  # a concurrent request with the same trigger won
+                if stored is None:  # a concurrent request with the same trigger won, and applies its suggestion
                     winner = await uow.analyses.by_trigger(organization, session_id, trigger_id)
                     assert winner is not None
                     return winner, True
@@ -282,7 +284,8 @@ class Analyses:
             if not storing.done():
                 storing.set_result(None)
             del self._storing[analysis.id]
-        if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired):
+        if fired is not None and self._rules is not None and await self._rules.auto_apply(organization, stored, fired,
+                                                                                          applying):
             stored = await self.stored_analysis(organization, session_id, analysis.id)  # its suggestion applied
         return stored, False
 

@@ -8,6 +8,7 @@ those notifications cannot be heard the cache is bypassed, and an entry is read 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -17,7 +18,7 @@ from prometheus_client import Counter
 
 from analysis_svc.domain.model import StoredAnalysis
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
-from analysis_svc.domain.switching import LiveMoment, SwitchingRule, check_rule, rule_that_fires
+from analysis_svc.domain.switching import LiveMoment, SwitchingRule, check_rule, rule_suggestion_id, rule_that_fires
 from analysis_svc.service_layer.ports import Database, HandoffStarter, UnitOfWork
 from analysis_svc.service_layer.suggestion_actions import resolve_suggestion
 from svckit.cache import InvalidatedCache
@@ -127,21 +128,46 @@ class SwitchingRules:
                                      reason="SWITCHING_RULE_DELETED", metadata={"resource": rule_name})
         return await self._handoffs.start(organization, session_id, suggestion_name, rule)
 
-    async def auto_apply(self, organization: str, stored: StoredAnalysis, rule: SwitchingRule) -> bool:
-        """Applies the rule's suggestion of this analysis itself, if the rule says so; a refusal leaves it open for
-        the interviewer. True when it was applied."""
-        RULES_FIRED.labels(str(rule.auto_apply).lower()).inc()
+    def start_applying(self, organization: str, session_id: str, trigger_id: str,
+                       rule: SwitchingRule) -> asyncio.Task[str | None] | None:
+        """Starts the handoff of a rule that applies itself, while the reading that raised its suggestion is being
+        stored: the handoff needs nothing the reading writes, and the suggestion's name, its request id, is known
+        before (``rule_suggestion_id``). The task ends with the command's name, or None when the transcript service
+        refused (counted; the suggestion stays open for the interviewer). None when the rule does not apply itself."""
         if not rule.auto_apply:
-            return False
-        (suggestion,) = [s for s in stored.suggestions if s.suggestion.switching_rule == rule.resource_name]
-        name = f"sessions/{stored.session_id}/suggestions/{suggestion.id}"
+            return None
+        suggestion_id = rule_suggestion_id(organization, session_id, trigger_id, rule.resource_name)
+        name = f"sessions/{session_id}/suggestions/{suggestion_id}"
+        task = asyncio.create_task(self._start_handoff(organization, session_id, name, rule),
+                                   name=f"handoff-{session_id}")
+        # Nobody awaits it when the reading is not stored (it failed, or a concurrent one won): what it raised is
+        # logged.
+        task.add_done_callback(_log_failure)
+        return task
+
+    async def _start_handoff(self, organization: str, session_id: str, name: str, rule: SwitchingRule) -> str | None:
         try:
-            command = await self._handoffs.start(organization, stored.session_id, name, rule)
+            return await self._handoffs.start(organization, session_id, name, rule)
         except DomainError as error:
             AUTO_APPLY_FAILURES.labels(error.reason).inc()
             log.warning("%s could not hand %s over: %s", rule.resource_name, name, error.message)
+            return None
+
+    async def auto_apply(self, organization: str, stored: StoredAnalysis, rule: SwitchingRule,
+                         applying: asyncio.Task[str | None] | None) -> bool:
+        """Marks the rule's suggestion of this stored analysis applied once the handoff ``start_applying`` started
+        has its command. True when it was applied."""
+        RULES_FIRED.labels(str(rule.auto_apply).lower()).inc()
+        command = await applying if applying is not None else None
+        if command is None:
             return False
+        (suggestion,) = [s for s in stored.suggestions if s.suggestion.switching_rule == rule.resource_name]
         async with self._database.transaction() as uow:
             await resolve_suggestion(uow, organization, suggestion, "applied", command=command)
             await uow.commit()
         return True
+
+
+def _log_failure(task: asyncio.Task[str | None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a switching rule's handoff failed: %s", task.exception())

@@ -8,6 +8,7 @@ import asyncio
 
 import grpc
 import pytest_asyncio
+import sqlalchemy as sa
 from sparring.analysis.v1 import analysis_service_pb2 as analysis_pb
 from sparring.analysis.v1 import switching_rule_service_pb2 as rb
 from sparring.analysis.v1 import switching_rule_service_pb2_grpc
@@ -144,6 +145,32 @@ async def test_a_rule_that_applies_itself_hands_the_call_to_its_first_usable_fal
     suggestions = (await analyses.ListSuggestions(analysis_pb.ListSuggestionsRequest(
         parent=session, type=analysis_pb.SUGGESTION_TYPE_HANDOFF))).suggestions
     assert [(s.state, s.command) for s in suggestions] == [(analysis_pb.SUGGESTION_STATE_APPLIED, handoff.command)]
+    watch.cancel()
+    gateway.close()
+
+
+async def test_a_rule_that_applies_itself_starts_the_handoff_while_its_reading_is_being_stored(
+        analysed, analyses, rules, personas, cfo, engine):  # noqa: F811
+    """The handoff needs nothing the reading writes: while no reading can be stored, its command reaches the call,
+    and the reading stored afterwards has its suggestion applied with that command."""
+    transcripts, handoffs = analysed
+    persona = await playing_persona(personas)
+    await rules.CreateSwitchingRule(rule(from_persona=persona, to_persona=cfo.name, pattern=r"\bpricing\b",
+                                         auto_apply=True))
+    async with engine.connect() as holder:
+        await holder.begin()
+        await holder.execute(sa.text("LOCK TABLE analysis.voice_analysis IN SHARE MODE"))  # reads pass, writes wait
+        session, gateway, watch = await watched_call(transcripts, analyses, persona)
+        frame = await within_a_minute(gateway.read)
+        stored = sa.text("SELECT count(*) FROM analysis.voice_analysis WHERE session_id = :id")
+        assert await holder.scalar(stored, {"id": session.removeprefix("sessions/")}) == 0
+        await holder.rollback()
+    (handoff,) = (await handoffs.ListHandoffs(hb.ListHandoffsRequest(parent=session))).handoffs
+    assert (frame.command.name, handoff.accepted_persona) == (handoff.command, cfo.name)
+    while not (event := await within_a_minute(watch.read)).HasField("suggestion"):
+        pass
+    assert (event.suggestion.state, event.suggestion.command) == (analysis_pb.SUGGESTION_STATE_APPLIED,
+                                                                  handoff.command)
     watch.cancel()
     gateway.close()
 
