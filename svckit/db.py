@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from svckit.errors import FieldViolation, InvalidArgument
+from svckit.notify import notifications
 
 T = TypeVar("T")
 
@@ -82,6 +84,27 @@ class UnitOfWork:
         await self.connection.commit()
 
 
+class LastWrites:
+    """Writes of a transaction that nothing in it reads back, sent at its commit as data-modifying CTEs of one last
+    statement, with what it announces (NOTIFY): one round trip for all of them instead of one each.
+
+    Only for writes that cannot fail on their own (an error would surface at the commit) and that touch no row
+    another of them touches: the CTEs of one statement do not see each other's changes."""
+
+    def __init__(self) -> None:
+        self._writes: list[sa.UpdateBase] = []
+
+    def add(self, statement: sa.UpdateBase) -> None:
+        self._writes.append(statement)
+
+    async def send(self, connection: AsyncConnection, announcements: Sequence[tuple[str, str]] = ()) -> None:
+        writes, self._writes = self._writes, []
+        if not writes and not announcements:
+            return
+        last = sa.select(*notifications(announcements)) if announcements else sa.select(sa.literal(1))
+        await connection.execute(last.add_cte(*(write.cte(f"last_write_{n}") for n, write in enumerate(writes))))
+
+
 def request_log_table(metadata: sa.MetaData, per_organization: bool = False) -> sa.Table:
     """Responses of mutating requests by ``request_id``, so a retried request is answered, not re-run;
     ``per_organization``: request ids are keyed within an ``organization`` column."""
@@ -106,10 +129,13 @@ class RequestLog:
     With an ``organization`` (on a table made ``per_organization``), request ids are that organization's.
     """
 
-    def __init__(self, connection: AsyncConnection, table: sa.Table, organization: str | None = None) -> None:
+    def __init__(self, connection: AsyncConnection, table: sa.Table, organization: str | None = None,
+                 last_writes: LastWrites | None = None) -> None:
+        """``last_writes``: where ``record`` leaves the response, if the transaction sends its last writes together."""
         self._connection = connection
         self._table = table
         self._scope = {} if organization is None else {"organization": organization}
+        self._last_writes = last_writes
 
     def _key(self, request_id: str) -> list[sa.ColumnElement[bool]]:
         return [self._table.c[column] == value for column, value in {**self._scope, "request_id": request_id}.items()]
@@ -142,9 +168,9 @@ class RequestLog:
         return row.response
 
     async def record(self, request_id: str, response: Any) -> None:
-        await self._connection.execute(
-            sa.update(self._table)
-            .where(*self._key(request_id))
-            # The JSONB column serializes the value itself; a pre-dumped string would be stored as a JSON string.
-            .values(response=response)
-        )
+        # The JSONB column serializes the value itself; a pre-dumped string would be stored as a JSON string.
+        recorded = sa.update(self._table).where(*self._key(request_id)).values(response=response)
+        if self._last_writes is not None:
+            self._last_writes.add(recorded)
+        else:
+            await self._connection.execute(recorded)

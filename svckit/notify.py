@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -118,10 +119,10 @@ async def notify(connection: AsyncConnection, channel: str, payload: str = "") -
 
 async def notify_all(connection: AsyncConnection, announcements: Sequence[tuple[str, str]]) -> None:
     """Announces each ``(channel, payload)`` when the connection's transaction commits, all in one statement."""
-    if not announcements:
-        return
-    calls = ", ".join(f"pg_notify(:channel_{n}, :payload_{n})" for n in range(len(announcements)))
-    parameters = {}
-    for n, (channel, payload) in enumerate(announcements):
-        parameters[f"channel_{n}"], parameters[f"payload_{n}"] = channel, payload
-    await connection.execute(sa.text(f"SELECT {calls}"), parameters)
+    if announcements:
+        await connection.execute(sa.select(*notifications(announcements)))
+
+
+def notifications(announcements: Sequence[tuple[str, str]]) -> list[sa.ColumnElement[Any]]:
+    """``pg_notify`` of each ``(channel, payload)``, to select in a statement."""
+    return [sa.func.pg_notify(channel, payload) for channel, payload in announcements]

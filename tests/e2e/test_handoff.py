@@ -121,15 +121,16 @@ async def test_an_unacknowledged_handoff_is_sent_again_on_resume_with_the_pendin
     assert (await get(handoffs, handoff.name)).state == hb.HANDOFF_STATE_FAILED
 
 
-async def test_a_handoff_announces_its_command_and_its_watchers_reading_in_one_statement(
+async def test_a_handoff_sends_its_last_writes_and_announcements_in_one_statement(
         transcripts, handoffs, cfo, engine):
-    """What a handoff announces at its commit (its command, to the replica holding the call's stream; its reading,
-    to the outbox that gives the watchers theirs) is sent to the database in one statement, not one each."""
+    """The writes of a handoff that nothing reads back (the session's new persona, the watchers' reading queued in
+    the outbox, the guardrail check that let it through) and what it announces at its commit (its command, to the
+    replica holding the call's stream; its reading, to the outbox) reach the database in one statement."""
     session = await streamed_call(transcripts, [(pb.ROLE_USER, "Who signs off on the budget?")])
     announcing: list[str] = []
 
     def on_execute(_connection, _cursor, statement: str, *_) -> None:
-        if statement.lstrip().startswith("SELECT pg_notify"):
+        if "pg_notify(" in statement:
             announcing.append(statement)
 
     sa.event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
@@ -138,6 +139,9 @@ async def test_a_handoff_announces_its_command_and_its_watchers_reading_in_one_s
     finally:
         sa.event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
     assert [statement.count("pg_notify(") for statement in announcing] == [2]
+    assert [f"{write} transcript.{table}" in announcing[0]
+            for write, table in (("UPDATE", "sessions"), ("INSERT INTO", "outbox"),
+                                 ("INSERT INTO", "guardrail_checks"))] == [True, True, True]
 
 
 async def test_the_packet_retells_the_last_turns_in_call_order_and_a_handoff_id_is_taken_once(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from guardrails.check_log import CheckDecision, CheckKind, CheckScope, GuardrailCheck
 from guardrails.risk import MAX_RISK
+from svckit.db import LastWrites
 from transcript_svc.adapters import tables as t
 from transcript_svc.domain.model import RISK_KIND
 from transcript_svc.service_layer.ports import CheckFilters
@@ -104,12 +105,14 @@ def _check(row: Any) -> GuardrailCheck:
 
 
 class GuardrailCheckRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, last_writes: LastWrites) -> None:
         self._c = connection
+        self._last_writes = last_writes
 
     async def add(self, *checks: GuardrailCheck) -> None:
+        """Logged with the transaction's last writes."""
         if checks:
-            await self._c.execute(t.guardrail_checks.insert().values([
+            self._last_writes.add(t.guardrail_checks.insert().values([
                 {"organization": c.organization, "session_id": c.session_id, "persona": c.persona,
                  "policy": c.policy, "policy_revision": c.policy_revision, "kind": c.kind.value,
                  "decision": c.decision.value, "rule": c.rule, "input": c.input, "actor": c.actor,

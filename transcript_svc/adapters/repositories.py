@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from guardrails.actions import RecentCommands
+from svckit.db import LastWrites
 from svckit.records import from_record, to_record
 from transcript_svc.adapters import tables as t
 from transcript_svc.adapters.channels import STREAMS_CHANNEL
@@ -138,8 +139,9 @@ def _unacknowledged(organization: str, session_id: str) -> sa.Select[Any]:
 
 
 class SessionRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, last_writes: LastWrites) -> None:
         self._c = connection
+        self._last_writes = last_writes
 
     async def get(self, organization: str, session_id: str, *, for_update: bool = False) -> Session | None:
         query = _SESSION_BY_KEY_FOR_UPDATE if for_update else _SESSION_BY_KEY
@@ -173,8 +175,8 @@ class SessionRepository:
         ))
 
     async def hand_over(self, session: Session) -> None:
-        """Stores the session's new current persona and revision."""
-        await self._c.execute(t.sessions.update().where(_session_key(session.organization, session.id)).values(
+        """Stores the session's new current persona and revision, with the transaction's last writes."""
+        self._last_writes.add(t.sessions.update().where(_session_key(session.organization, session.id)).values(
             current_persona=session.current_persona, revision=session.revision, update_time=session.update_time))
 
     async def forget_candidate(self, organization: str, candidate: str) -> int:
@@ -457,11 +459,13 @@ class HandoffRepository:
 
 
 class OutboxRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, last_writes: LastWrites) -> None:
         self._c = connection
+        self._last_writes = last_writes
 
     async def enqueue(self, organization: str, session_id: str, kind: str, up_to_sequence: int) -> None:
-        await self._c.execute(insert(t.outbox).values(
+        """Queued with the transaction's last writes: one request of each kind per transaction."""
+        self._last_writes.add(insert(t.outbox).values(
             organization=organization, session_id=session_id, kind=kind, up_to_sequence=up_to_sequence,
             state="pending", attempts=0, last_error="", next_attempt_time=sa.func.now(), create_time=sa.func.now(),
         ).on_conflict_do_nothing())

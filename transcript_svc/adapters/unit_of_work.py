@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from svckit.db import RequestLog, UnitOfWork
-from svckit.notify import notify_all
+from svckit.db import LastWrites, RequestLog, UnitOfWork
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.approval_store import ApprovalRepository
 from transcript_svc.adapters.channels import APPROVALS_CHANNEL, COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
@@ -21,8 +20,9 @@ from transcript_svc.adapters.voice_round_store import VoiceRoundRepository
 
 
 class NotifyAnnouncements:
-    """Announcements as PostgreSQL NOTIFY, delivered when the transaction commits: kept until then and sent in one
-    statement just before the commit, so a use case pays one round trip for all it announces."""
+    """Announcements as PostgreSQL NOTIFY, delivered when the transaction commits: kept until then and sent with the
+    transaction's last writes in one statement just before the commit, so a use case pays one round trip for all it
+    announces."""
 
     def __init__(self) -> None:
         self._due: list[tuple[str, str]] = []
@@ -39,10 +39,10 @@ class NotifyAnnouncements:
     async def outbox_due(self) -> None:
         self._due.append((OUTBOX_CHANNEL, ""))
 
-    async def send(self, connection: AsyncConnection) -> None:
-        """Sends what was announced, within the transaction about to commit."""
-        await notify_all(connection, self._due)
-        self._due.clear()
+    def take(self) -> list[tuple[str, str]]:
+        """What was announced, (channel, payload) each, to send within the transaction about to commit."""
+        due, self._due = self._due, []
+        return due
 
 
 class DatabaseUnitOfWork(UnitOfWork):
@@ -55,21 +55,23 @@ class DatabaseUnitOfWork(UnitOfWork):
     approvals: ApprovalRepository
     guardrail_checks: GuardrailCheckRepository
     announce: NotifyAnnouncements
+    last_writes: LastWrites
 
     def bind(self, connection: AsyncConnection) -> None:
-        self.sessions = SessionRepository(connection)
+        self.last_writes = LastWrites()
+        self.sessions = SessionRepository(connection, self.last_writes)
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
         self.handoffs = HandoffRepository(connection)
-        self.outbox = OutboxRepository(connection)
+        self.outbox = OutboxRepository(connection, self.last_writes)
         self.voice_rounds = VoiceRoundRepository(connection)
         self.approvals = ApprovalRepository(connection)
-        self.guardrail_checks = GuardrailCheckRepository(connection)
+        self.guardrail_checks = GuardrailCheckRepository(connection, self.last_writes)
         self.announce = NotifyAnnouncements()
 
     def requests(self, organization: str) -> RequestLog:
-        return RequestLog(self.connection, tables.request_log, organization)
+        return RequestLog(self.connection, tables.request_log, organization, self.last_writes)
 
     async def commit(self) -> None:
-        await self.announce.send(self.connection)
+        await self.last_writes.send(self.connection, self.announce.take())
         await super().commit()
