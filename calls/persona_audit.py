@@ -290,6 +290,20 @@ MINIMAL_WORDS = 3
 RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class AuditThresholds:
+    """The numbers the coach's flags turn on. The defaults are the auditor's; the evaluation on the labelled set
+    chooses them again on each fold of its cross-validation, to show whether its figures hang on them."""
+
+    responsive_min_words: int = RESPONSIVE_MIN_WORDS
+    minimal_words: int = MINIMAL_WORDS
+    resisting_difficulty: int = RESISTING_DIFFICULTY
+    guarded_difficulty: int = GUARDED_DIFFICULTY
+
+
+DEFAULT_THRESHOLDS = AuditThresholds()
 # Warm phrases a low-agreeableness persona would not use.
 _WARM_TONE = _phrases(
     r"thank you so much", r"thanks so much", r"that's (?:so|very) kind", r"you're (?:absolutely|totally|so) right",
@@ -374,6 +388,7 @@ class _Audit:
     texts: list[str]
     counts: list[int]  # words per persona turn
     target: WordRange
+    thresholds: AuditThresholds
     flags: list[_Flag] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
 
@@ -404,7 +419,8 @@ class _Audit:
         return before
 
 
-def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudit:
+def audit_persona(turns: Iterable[Turn], profile: PersonaProfile,
+                  thresholds: AuditThresholds = DEFAULT_THRESHOLDS) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
@@ -412,7 +428,7 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
         raise ValueError("no persona turns to audit")
     texts = [normalise(turn.text) for turn in persona]
     audit = _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
-                   target_words_per_turn(profile.difficulty))
+                   target_words_per_turn(profile.difficulty), thresholds)
     brevity = _brevity(audit) - 2 * _minimal_answers(audit)
     enthusiasm = _enthusiasm(audit)
     authenticity = (_authenticity(audit)  # counts the enthusiasm leaks flagged before it
@@ -575,7 +591,8 @@ def _minimal_answers(audit: _Audit) -> int:
     found = 0
     for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
         question = before[-1] if before else ""
-        if n <= MINIMAL_WORDS and _OPEN_QUESTION.search(question) and ("?" in question or _REQUEST.match(question)):
+        if (n <= audit.thresholds.minimal_words and _OPEN_QUESTION.search(question)
+                and ("?" in question or _REQUEST.match(question))):
             found += 1
             audit.flag(turn, text, FlagReason.MINIMAL_ANSWER, f"{n} word(s) to an open question: '{question}'", 1)
     if found:
@@ -593,7 +610,8 @@ def _early_disclosures(audit: _Audit) -> int:
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         if _raises_objection(text, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
-        unearned = [fact for fact in facts_given(text) if not _earned(fact, before, profile.difficulty)]
+        unearned = [fact for fact in facts_given(text)
+                    if not _earned(fact, before, profile.difficulty, audit.thresholds.guarded_difficulty)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -617,11 +635,11 @@ def facts_given(text: str) -> list[str]:
     return given
 
 
-def _earned(fact: str, before: Sequence[str], difficulty: int) -> bool:
+def _earned(fact: str, before: Sequence[str], difficulty: int, guarded_difficulty: int) -> bool:
     asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)), None)
     if asking is None:
         return False
-    if difficulty < GUARDED_DIFFICULTY:
+    if difficulty < guarded_difficulty:
         return True
     return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
                for said in before[:asking])
@@ -638,7 +656,8 @@ def _no_resistance(audit: _Audit) -> int:
     """From RESISTING_DIFFICULTY, a call in which the persona accepts the candidate's claims and proposals without a
     single objection, doubt or question: every such acceptance is flagged."""
     profile = audit.profile
-    if profile.difficulty < RESISTING_DIFFICULTY or any(_raises_objection(text, profile) for text in audit.texts):
+    if (profile.difficulty < audit.thresholds.resisting_difficulty
+            or any(_raises_objection(text, profile) for text in audit.texts)):
         return 0
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
@@ -682,7 +701,7 @@ def _unresponsive(audit: _Audit) -> int:
     found = 0
     for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
         question = before[-1] if before else ""
-        if "?" not in question or n < RESPONSIVE_MIN_WORDS or "?" in text:
+        if "?" not in question or n < audit.thresholds.responsive_min_words or "?" in text:
             continue  # a counter-question is pushback, not a change of subject
         kinds = [gives for asks, gives in _ANSWER_KINDS if asks.search(question)]
         if kinds and not any(gives.search(text) for gives in kinds):

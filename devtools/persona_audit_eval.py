@@ -4,8 +4,15 @@ development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
+`--cv` cross-validates on the development data (the development part and the first held-out part, which the
+detectors have since been fixed on), leaving one call out at a time: the threshold each of four flaws turns on
+(`AuditThresholds`) is chosen for the best F1 on the other calls, and the call left out is audited with it. It
+says whether the figures hang on a threshold fitted to the set; the rules themselves were written with every
+development call in view, so only a part kept blind measures them out of sample.
+
     .venv/bin/python -m devtools.persona_audit_eval            # the figures, as Markdown
     .venv/bin/python -m devtools.persona_audit_eval --errors development   # the turns it gets wrong, one split
+    .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data
 """
 
 from __future__ import annotations
@@ -13,13 +20,13 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from calls.persona_audit import PersonaProfile, audit_persona
+from calls.persona_audit import DEFAULT_THRESHOLDS, AuditThresholds, PersonaProfile, audit_persona
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
@@ -27,6 +34,15 @@ LABELLED_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona
 SPLITS = ("held_out", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
+# The calls a cross-validation may use: every part the detectors were written or fixed with in view.
+DEVELOPMENT_SPLITS = ("development", "held_out")
+# The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
+THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "early_disclosure": ("guarded_difficulty", (DEFAULT_THRESHOLDS.guarded_difficulty, 2, 3, 5)),
+    "no_resistance": ("resisting_difficulty", (DEFAULT_THRESHOLDS.resisting_difficulty, 2, 4, 5)),
+    "unresponsive": ("responsive_min_words", (DEFAULT_THRESHOLDS.responsive_min_words, 3, 4, 5, 7, 8)),
+    "minimal_answer": ("minimal_words", (DEFAULT_THRESHOLDS.minimal_words, 1, 2, 4, 5)),
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +74,9 @@ def load(path: Path = LABELLED_SET) -> list[LabelledCall]:
     return calls
 
 
-def flagged(call: LabelledCall) -> dict[int, frozenset[str]]:
+def flagged(call: LabelledCall, thresholds: AuditThresholds = DEFAULT_THRESHOLDS) -> dict[int, frozenset[str]]:
     """The flaws the audit flags, by persona turn sequence."""
-    audit = audit_persona(call.turns, call.profile)
+    audit = audit_persona(call.turns, call.profile, thresholds)
     found: dict[int, set[str]] = {sequence: set() for sequence in call.labels}
     for quote in audit.flagged_quotes:
         if quote.reason.value in FLAWS:
@@ -84,18 +100,57 @@ class Figures:
         labelled = self.true_positives + self.false_negatives
         return self.true_positives / labelled if labelled else None
 
+    @property
+    def f1(self) -> float:
+        found = 2 * self.true_positives + self.false_positives + self.false_negatives
+        return 2 * self.true_positives / found if found else 1.0
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(self.true_positives + other.true_positives, self.false_positives + other.false_positives,
+                       self.false_negatives + other.false_negatives)
+
+    def __sub__(self, other: Figures) -> Figures:
+        return Figures(self.true_positives - other.true_positives, self.false_positives - other.false_positives,
+                       self.false_negatives - other.false_negatives)
+
+
+NOTHING = Figures(0, 0, 0)
+
+
+def _call_figures(call: LabelledCall, found: dict[int, frozenset[str]], flaw: str) -> Figures:
+    """One call's turns for one flaw, as counts."""
+    pairs = [(flaw in labels, flaw in found[sequence]) for sequence, labels in call.labels.items()]
+    return Figures(pairs.count((True, True)), pairs.count((False, True)), pairs.count((True, False)))
+
 
 def figures(calls: Iterable[LabelledCall]) -> dict[str, Figures]:
-    counts: Counter[tuple[str, str]] = Counter()
+    totals = dict.fromkeys(FLAWS, NOTHING)
     for call in calls:
         found = flagged(call)
-        for sequence, labels in call.labels.items():
-            for flaw in FLAWS:
-                outcome = {(True, True): "tp", (False, True): "fp", (True, False): "fn"}.get(
-                    (flaw in labels, flaw in found[sequence]))
-                if outcome:
-                    counts[flaw, outcome] += 1
-    return {flaw: Figures(counts[flaw, "tp"], counts[flaw, "fp"], counts[flaw, "fn"]) for flaw in FLAWS}
+        for flaw in FLAWS:
+            totals[flaw] += _call_figures(call, found, flaw)
+    return totals
+
+
+def cross_validated(calls: list[LabelledCall]) -> tuple[dict[str, Figures], dict[str, Counter[int]]]:
+    """Leave-one-call-out figures per flaw, and how often each threshold value was chosen. A flaw without a
+    threshold is audited with the defaults on every call, so its figure is the in-sample one."""
+    totals = dict.fromkeys(FLAWS, NOTHING)
+    chosen: dict[str, Counter[int]] = {flaw: Counter() for flaw in THRESHOLD_CHOICES}
+    for flaw in FLAWS:
+        name, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
+        # per_value[value][index]: call index's figures for this flaw with the threshold at value
+        per_value = {value: [_call_figures(call, flagged(call, replace(DEFAULT_THRESHOLDS, **{name: value})
+                                                         if name else DEFAULT_THRESHOLDS), flaw) for call in calls]
+                     for value in values}
+        whole = {value: sum(results, NOTHING) for value, results in per_value.items()}
+        for index in range(len(calls)):
+            trained = {value: (whole[value] - per_value[value][index]).f1 for value in values}
+            best = max(values, key=trained.__getitem__)  # max keeps the first of equals: the default when it ties
+            totals[flaw] += per_value[best][index]
+            if name:
+                chosen[flaw][best] += 1
+    return totals, chosen
 
 
 def errors(calls: Iterable[LabelledCall]) -> Iterable[str]:
@@ -113,24 +168,45 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def _row(flaw: str, result: Figures) -> str:
+    labelled = result.true_positives + result.false_negatives
+    flagged_count = result.true_positives + result.false_positives
+    return (f"| {flaw} | {labelled} | {flagged_count} | {result.true_positives} | "
+            f"{_ratio(result.precision)} | {_ratio(result.recall)} |")
+
+
 def table(calls: list[LabelledCall], split: str) -> str:
     chosen = [call for call in calls if call.split == split]
     turns = sum(len(call.labels) for call in chosen)
     lines = [f"{split.replace('_', '-')}: {len(chosen)} calls, {turns} persona turns", "",
              "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
-    for flaw, result in figures(chosen).items():
-        labelled = result.true_positives + result.false_negatives
-        flagged_count = result.true_positives + result.false_positives
-        lines.append(f"| {flaw} | {labelled} | {flagged_count} | {result.true_positives} | "
-                     f"{_ratio(result.precision)} | {_ratio(result.recall)} |")
+    lines += [_row(flaw, result) for flaw, result in figures(chosen).items()]
+    return "\n".join(lines)
+
+
+def cross_validation_table(calls: list[LabelledCall]) -> str:
+    development = [call for call in calls if call.split in DEVELOPMENT_SPLITS]
+    totals, chosen = cross_validated(development)
+    turns = sum(len(call.labels) for call in development)
+    lines = [f"leave-one-call-out on {', '.join(DEVELOPMENT_SPLITS)}: {len(development)} calls, {turns} persona "
+             "turns", "", "| flaw | labelled | flagged | correct | precision | recall | threshold chosen (folds) |",
+             "|---|--:|--:|--:|--:|--:|---|"]
+    for flaw, result in totals.items():
+        name = THRESHOLD_CHOICES.get(flaw, ("",))[0]
+        choices = ", ".join(f"{value} ({folds})" for value, folds in sorted(chosen[flaw].items())) if name else ""
+        lines.append(f"{_row(flaw, result)} {f'{name}: {choices}' if name else 'none'} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--errors", choices=SPLITS, help="list the turns of this split the auditor gets wrong")
+    parser.add_argument("--cv", action="store_true", help="leave-one-call-out figures on the development data")
     arguments = parser.parse_args()
     calls = load()
+    if arguments.cv:
+        print(cross_validation_table(calls))
+        return
     if arguments.errors:
         print("\n".join(errors(call for call in calls if call.split == arguments.errors)))
         return
