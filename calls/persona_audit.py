@@ -63,6 +63,21 @@ class FlagReason(StrEnum):
     MINIMAL_ANSWER = "minimal_answer"  # a word or three to an open question
 
 
+class Reading(StrEnum):
+    """What the detectors read in a turn beyond their first rules. Each can be left out, so that the evaluation on
+    the labelled set can ask whether calls other than the one it was written for support it."""
+
+    DECLINING = "declining"  # a refusal or not knowing answers whatever was asked
+    ANSWER_SAID_AGAIN = "answer_said_again"  # an answer said again answers the question it was given to, not another
+    AMOUNT = "amount"  # "how much" and "how many" ask for an amount
+    TIME_TO_COME = "time_to_come"  # when something happened does not say when it will
+    POINTING_BACK = "pointing_back"  # a pronoun in an answer's first clause points back at what was asked
+    REASON = "reason"  # a reason answers a "why"
+    COUNTED = "counted"  # a short answer that counts what it names is not minimal
+    ACKNOWLEDGEMENT = "acknowledgement"  # an apology or an "I am listening" is no claim to accept
+    OWN_QUESTION = "own_question"  # a question of the persona's own is not an objection
+
+
 @dataclass(frozen=True, slots=True)
 class WordRange:
     min_words: int
@@ -221,6 +236,7 @@ def _asking(*openers: str) -> re.Pattern[str]:
 class _AnswerKind:
     asks: re.Pattern[str]  # the question asks for this kind
     gives: re.Pattern[str]  # the answer gives it (read with its numbers in digits)
+    reading: Reading | None = None  # the reading it is, when it can be left out
 
 
 # When something happened: only a question about the past ("when did it start?") is answered by it.
@@ -240,7 +256,7 @@ _AMOUNT = _AnswerKind(
     _phrases(r"\d+", r"enough", r"(?:a )?lot", r"lots", r"plenty", r"little", r"few", r"several", r"many", r"much",
              r"more", r"less", r"fewer", r"none", r"nothing", r"nobody", r"no one", r"half", r"most",
              r"dozens?", r"hundreds", r"thousands", r"millions", r"a couple", r"(?:just|only) (?:me|us|one|a few)",
-             r"single", r"alone"))
+             r"single", r"alone"), Reading.AMOUNT)
 _ANSWER_KINDS = (_TIME, _PERSON, _AMOUNT)
 # Declining to answer, or not knowing: an answer, in plain words, to whatever was asked.
 _DECLINES = _phrases(
@@ -333,17 +349,19 @@ GUARDED_DIFFICULTY = 4
 
 
 @dataclass(frozen=True, slots=True)
-class AuditThresholds:
-    """The numbers the coach's flags turn on. The defaults are the auditor's; the evaluation on the labelled set
-    chooses them again on each fold of its cross-validation, to show whether its figures hang on them."""
+class AuditRules:
+    """The numbers the coach's flags turn on and the readings they use. The defaults are the auditor's; the
+    evaluation on the labelled set chooses them again on each fold of its cross-validation, to show whether its
+    figures hang on them."""
 
     responsive_min_words: int = RESPONSIVE_MIN_WORDS
     minimal_words: int = MINIMAL_WORDS
     resisting_difficulty: int = RESISTING_DIFFICULTY
     guarded_difficulty: int = GUARDED_DIFFICULTY
+    readings: frozenset[Reading] = frozenset(Reading)
 
 
-DEFAULT_THRESHOLDS = AuditThresholds()
+DEFAULT_RULES = AuditRules()
 # Warm phrases a low-agreeableness persona would not use.
 _WARM_TONE = _phrases(
     r"thank you so much", r"thanks so much", r"that's (?:so|very) kind", r"you're (?:absolutely|totally|so) right",
@@ -428,7 +446,7 @@ class _Audit:
     texts: list[str]
     counts: list[int]  # words per persona turn
     target: WordRange
-    thresholds: AuditThresholds
+    rules: AuditRules
     flags: list[_Flag] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
 
@@ -439,6 +457,9 @@ class _Audit:
     @property
     def average(self) -> float:
         return sum(self.counts) / self.count
+
+    def reads(self, reading: Reading) -> bool:
+        return reading in self.rules.readings
 
     def spoken(self) -> Iterable[tuple[Turn, str]]:
         return zip(self.persona, self.texts, strict=True)
@@ -460,7 +481,7 @@ class _Audit:
 
 
 def audit_persona(turns: Iterable[Turn], profile: PersonaProfile,
-                  thresholds: AuditThresholds = DEFAULT_THRESHOLDS) -> PersonaAudit:
+                  rules: AuditRules = DEFAULT_RULES) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
@@ -468,7 +489,7 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile,
         raise ValueError("no persona turns to audit")
     texts = [normalise(turn.text) for turn in persona]
     audit = _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
-                   target_words_per_turn(profile.difficulty), thresholds)
+                   target_words_per_turn(profile.difficulty), rules)
     brevity = _brevity(audit) - 2 * _minimal_answers(audit)
     enthusiasm = _enthusiasm(audit)
     authenticity = (_authenticity(audit)  # counts the enthusiasm leaks flagged before it
@@ -631,9 +652,9 @@ def _minimal_answers(audit: _Audit) -> int:
     found = 0
     for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
         question = before[-1] if before else ""
-        if (n <= audit.thresholds.minimal_words and _OPEN_QUESTION.search(question)
+        if (n <= audit.rules.minimal_words and _OPEN_QUESTION.search(question)
                 and ("?" in question or _REQUEST.match(question))
-                and not _QUANTIFIED.search(scenario_facts.digits(text))):
+                and not (audit.reads(Reading.COUNTED) and _QUANTIFIED.search(scenario_facts.digits(text)))):
             found += 1
             audit.flag(turn, text, FlagReason.MINIMAL_ANSWER, f"{n} word(s) to an open question: '{question}'", 1)
     if found:
@@ -652,7 +673,7 @@ def _early_disclosures(audit: _Audit) -> int:
         if _raises_objection(text, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
         unearned = [fact for fact in facts_given(text)
-                    if not _earned(fact, before, profile.difficulty, audit.thresholds.guarded_difficulty)]
+                    if not _earned(fact, before, profile.difficulty, audit.rules.guarded_difficulty)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -698,11 +719,11 @@ def _objects(text: str, profile: PersonaProfile) -> bool:
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
 
 
-def _pitched(said: str) -> bool:
+def _pitched(said: str, acknowledgements: bool) -> bool:
     """Whether the candidate claims or proposes something: a statement or an offer, besides any apology or
     acknowledgement ("Sorry. I am listening." claims nothing)."""
     claims = " ".join(sentence for sentence in re.findall(r"[^.!?]+[.!?]*", said)
-                      if not _ACKNOWLEDGEMENT.match(sentence.strip()))
+                      if not (acknowledgements and _ACKNOWLEDGEMENT.match(sentence.strip())))
     return bool(claims) and ("?" not in claims or bool(_PROPOSAL.search(claims)))
 
 
@@ -711,13 +732,15 @@ def _no_resistance(audit: _Audit) -> int:
     the candidate's claims and proposals without a doubt or a question is flagged. A question of its own is not an
     objection."""
     profile = audit.profile
-    if (profile.difficulty < audit.thresholds.resisting_difficulty
-            or any(_objects(text, profile) for text in audit.texts)):
+    if (profile.difficulty < audit.rules.resisting_difficulty
+            or any((_objects if audit.reads(Reading.OWN_QUESTION) else _raises_objection)(text, profile)
+                   for text in audit.texts)):
         return 0
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         said = before[-1] if before else ""
-        if _pitched(said) and _AGREEMENT.search(text.lstrip()) and not text.rstrip().endswith("?"):
+        if (_pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT)) and _AGREEMENT.search(text.lstrip())
+                and not text.rstrip().endswith("?")):
             found += 1
             audit.flag(turn, text, FlagReason.NO_RESISTANCE,
                        f"Accepts the candidate's claim with none of its objections (difficulty {profile.difficulty})",
@@ -767,18 +790,21 @@ def _unresponsive(audit: _Audit) -> int:
     found = 0
     for (turn, text), n, before, again in zip(audit.spoken(), audit.counts, asked, _repeats(audit), strict=True):
         question = before[-1] if before else ""
-        if "?" not in question or n < audit.thresholds.responsive_min_words or "?" in text or _DECLINES.search(text):
+        if ("?" not in question or n < audit.rules.responsive_min_words or "?" in text
+                or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))):
             continue  # a counter-question or a refusal is pushback, not a change of subject
         said = f"{text} {scenario_facts.digits(text)}"
-        if not _ASKED_ABOUT_THE_PAST.search(question):
+        if audit.reads(Reading.TIME_TO_COME) and not _ASKED_ABOUT_THE_PAST.search(question):
             said = _PAST_TIME.sub("", said)
-        kinds = [kind for kind in _ANSWER_KINDS if kind.asks.search(question)]
-        answered_before = asked[again][-1] if again is not None and asked[again] else ""
+        kinds = [kind for kind in _ANSWER_KINDS
+                 if (kind.reading is None or audit.reads(kind.reading)) and kind.asks.search(question)]
+        answered_before = (asked[again][-1] if audit.reads(Reading.ANSWER_SAID_AGAIN) and again is not None
+                           and asked[again] else "")
         if answered_before and not _same_question(answered_before, question):
             why = f"Says again its answer to '{answered_before}'"
         elif kinds and not any(kind.gives.search(said) for kind in kinds):
             why = "Gives nothing of what was asked"
-        elif kinds or _about_the_call(text, question, topic):
+        elif kinds or _about_the_call(audit, text, question, topic):
             continue
         else:
             why = "Nothing in it is about the call"
@@ -789,10 +815,10 @@ def _unresponsive(audit: _Audit) -> int:
     return found
 
 
-def _about_the_call(text: str, question: str, topic: set[str]) -> bool:
+def _about_the_call(audit: _Audit, text: str, question: str, topic: set[str]) -> bool:
     return bool(_content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text))
-                or _REFERS_BACK.search(_FIRST_CLAUSE.split(text, maxsplit=1)[0])
-                or (_WHY.search(question) and _REASON.search(text)))
+                or (audit.reads(Reading.POINTING_BACK) and _REFERS_BACK.search(_FIRST_CLAUSE.split(text, 1)[0]))
+                or (audit.reads(Reading.REASON) and _WHY.search(question) and _REASON.search(text)))
 
 
 def _same_question(first: str, second: str) -> bool:

@@ -6,9 +6,10 @@ A turn counts as flagged for a flaw when the audit of its call has a flagged quo
 
 `--cv` cross-validates on the development data (the development part and the first held-out part, which the
 detectors have since been fixed on), leaving one call out at a time: the threshold each of four flaws turns on
-(`AuditThresholds`) is chosen for the best F1 on the other calls, and the call left out is audited with it. It
-says whether the figures hang on a threshold fitted to the set; the rules themselves were written with every
-development call in view, so only a part kept blind measures them out of sample.
+(`AuditRules`) is chosen for the best F1 on the other calls, and each reading a detector may do without is kept only
+when the other calls are read better with it; the call left out is audited with those choices. It says whether the
+figures hang on a threshold fitted to the set or on a reading only one call supports; the rules themselves were
+written with every development call in view, so only a part kept blind measures them out of sample.
 
     .venv/bin/python -m devtools.persona_audit_eval            # the figures, as Markdown
     .venv/bin/python -m devtools.persona_audit_eval --errors development   # the turns it gets wrong, one split
@@ -20,13 +21,13 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from calls.persona_audit import DEFAULT_THRESHOLDS, AuditThresholds, PersonaProfile, audit_persona
+from calls.persona_audit import DEFAULT_RULES, AuditRules, PersonaProfile, Reading, audit_persona
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
@@ -38,10 +39,18 @@ FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "con
 DEVELOPMENT_SPLITS = ("development", "held_out")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
-    "early_disclosure": ("guarded_difficulty", (DEFAULT_THRESHOLDS.guarded_difficulty, 2, 3, 5)),
-    "no_resistance": ("resisting_difficulty", (DEFAULT_THRESHOLDS.resisting_difficulty, 2, 4, 5)),
-    "unresponsive": ("responsive_min_words", (DEFAULT_THRESHOLDS.responsive_min_words, 3, 4, 5, 7, 8)),
-    "minimal_answer": ("minimal_words", (DEFAULT_THRESHOLDS.minimal_words, 1, 2, 4, 5)),
+    "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
+    "no_resistance": ("resisting_difficulty", (DEFAULT_RULES.resisting_difficulty, 2, 4, 5)),
+    "unresponsive": ("responsive_min_words", (DEFAULT_RULES.responsive_min_words, 3, 4, 5, 7, 8)),
+    "minimal_answer": ("minimal_words", (DEFAULT_RULES.minimal_words, 1, 2, 4, 5)),
+}
+# The readings each flaw's detector uses that a fold may leave out: it keeps one only when the other calls are read
+# better with it than without, so a reading that only the call left out supports is not used on that call.
+READING_CHOICES: dict[str, tuple[Reading, ...]] = {
+    "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION),
+    "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
+                     Reading.POINTING_BACK, Reading.REASON),
+    "minimal_answer": (Reading.COUNTED,),
 }
 
 
@@ -74,9 +83,9 @@ def load(path: Path = LABELLED_SET) -> list[LabelledCall]:
     return calls
 
 
-def flagged(call: LabelledCall, thresholds: AuditThresholds = DEFAULT_THRESHOLDS) -> dict[int, frozenset[str]]:
+def flagged(call: LabelledCall, rules: AuditRules = DEFAULT_RULES) -> dict[int, frozenset[str]]:
     """The flaws the audit flags, by persona turn sequence."""
-    audit = audit_persona(call.turns, call.profile, thresholds)
+    audit = audit_persona(call.turns, call.profile, rules)
     found: dict[int, set[str]] = {sequence: set() for sequence in call.labels}
     for quote in audit.flagged_quotes:
         if quote.reason.value in FLAWS:
@@ -132,24 +141,58 @@ def figures(calls: Iterable[LabelledCall]) -> dict[str, Figures]:
     return totals
 
 
-def cross_validated(calls: list[LabelledCall]) -> tuple[dict[str, Figures], dict[str, Counter[int]]]:
-    """Leave-one-call-out figures per flaw, and how often each threshold value was chosen. A flaw without a
-    threshold is audited with the defaults on every call, so its figure is the in-sample one."""
+@dataclass(frozen=True)
+class FoldChoices:
+    """What the folds of a cross-validation chose for one flaw: each threshold value, and each reading left out,
+    with the number of folds that chose it."""
+
+    thresholds: Counter[int]
+    left_out: Counter[Reading]
+
+
+@dataclass
+class _FlawChoices:
+    """One flaw's figures on each call, by threshold value and readings left out, each audited once."""
+
+    calls: list[LabelledCall]
+    flaw: str
+    threshold: str  # "" when the flaw turns on none
+    results: dict[tuple[int, frozenset[Reading]], tuple[list[Figures], Figures]] = field(default_factory=dict)
+
+    def per_call(self, value: int, left_out: frozenset[Reading] = frozenset()) -> tuple[list[Figures], Figures]:
+        """Each call's figures with these choices, and their sum."""
+        if (value, left_out) not in self.results:
+            rules = replace(DEFAULT_RULES, readings=DEFAULT_RULES.readings - left_out,
+                            **({self.threshold: value} if self.threshold else {}))
+            each = [_call_figures(call, flagged(call, rules), self.flaw) for call in self.calls]
+            self.results[value, left_out] = each, sum(each, NOTHING)
+        return self.results[value, left_out]
+
+    def trained(self, left_alone: int, value: int, left_out: frozenset[Reading] = frozenset()) -> float:
+        """F1 on every call but the one left alone."""
+        each, whole = self.per_call(value, left_out)
+        return (whole - each[left_alone]).f1
+
+
+def cross_validated(calls: list[LabelledCall]) -> tuple[dict[str, Figures], dict[str, FoldChoices]]:
+    """Leave-one-call-out figures per flaw, and what the folds chose. Each fold chooses, on the other calls, the
+    flaw's threshold (best F1 with every reading), then leaves out each reading the other calls do as well without;
+    the call left out is audited with those choices. A flaw with nothing to choose is audited with the defaults on
+    every call, so its figure is the in-sample one."""
     totals = dict.fromkeys(FLAWS, NOTHING)
-    chosen: dict[str, Counter[int]] = {flaw: Counter() for flaw in THRESHOLD_CHOICES}
+    chosen = {flaw: FoldChoices(Counter(), Counter()) for flaw in FLAWS}
     for flaw in FLAWS:
-        name, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
-        # per_value[value][index]: call index's figures for this flaw with the threshold at value
-        per_value = {value: [_call_figures(call, flagged(call, replace(DEFAULT_THRESHOLDS, **{name: value})
-                                                         if name else DEFAULT_THRESHOLDS), flaw) for call in calls]
-                     for value in values}
-        whole = {value: sum(results, NOTHING) for value, results in per_value.items()}
+        threshold, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
+        choices = _FlawChoices(calls, flaw, threshold)
         for index in range(len(calls)):
-            trained = {value: (whole[value] - per_value[value][index]).f1 for value in values}
-            best = max(values, key=trained.__getitem__)  # max keeps the first of equals: the default when it ties
-            totals[flaw] += per_value[best][index]
-            if name:
-                chosen[flaw][best] += 1
+            # max keeps the first of equals: the default value when it ties
+            best = max(values, key=lambda value, index=index: choices.trained(index, value))
+            left_out = frozenset(reading for reading in READING_CHOICES.get(flaw, ())
+                                 if choices.trained(index, best, frozenset({reading})) >= choices.trained(index, best))
+            totals[flaw] += choices.per_call(best, left_out)[0][index]
+            if threshold:
+                chosen[flaw].thresholds[best] += 1
+            chosen[flaw].left_out.update(left_out)
     return totals, chosen
 
 
@@ -189,12 +232,13 @@ def cross_validation_table(calls: list[LabelledCall]) -> str:
     totals, chosen = cross_validated(development)
     turns = sum(len(call.labels) for call in development)
     lines = [f"leave-one-call-out on {', '.join(DEVELOPMENT_SPLITS)}: {len(development)} calls, {turns} persona "
-             "turns", "", "| flaw | labelled | flagged | correct | precision | recall | threshold chosen (folds) |",
-             "|---|--:|--:|--:|--:|--:|---|"]
+             "turns", "", "| flaw | labelled | flagged | correct | precision | recall | threshold chosen (folds) | "
+             "readings left out (folds) |", "|---|--:|--:|--:|--:|--:|---|---|"]
     for flaw, result in totals.items():
         name = THRESHOLD_CHOICES.get(flaw, ("",))[0]
-        choices = ", ".join(f"{value} ({folds})" for value, folds in sorted(chosen[flaw].items())) if name else ""
-        lines.append(f"{_row(flaw, result)} {f'{name}: {choices}' if name else 'none'} |")
+        thresholds = ", ".join(f"{value} ({folds})" for value, folds in sorted(chosen[flaw].thresholds.items()))
+        left_out = ", ".join(f"{reading} ({folds})" for reading, folds in sorted(chosen[flaw].left_out.items()))
+        lines.append(f"{_row(flaw, result)} {f'{name}: {thresholds}' if name else ''} | {left_out} |")
     return "\n".join(lines)
 
 

@@ -6,9 +6,11 @@ import pytest
 
 from calls.persona_audit import (
     MAX_QUOTE_CHARS,
+    AuditRules,
     FlagReason,
     PersonaAudit,
     PersonaProfile,
+    Reading,
     WordRange,
     audit_persona,
     target_words_per_turn,
@@ -382,6 +384,13 @@ def test_answers_in_plain_words_answer(question: str, answer: str) -> None:
     # A refusal, not knowing, a pronoun pointing back at what was asked, an amount or a reason in words the call
     # never used still answers the question.
     assert flagged(audit_persona(dialogue(question, answer), GUARDED), FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_reading_left_out_is_not_used() -> None:
+    not_knowing = dialogue("What does a late hire cost the stores?", "No idea, nobody has ever added that up for me.")
+    assert flagged(audit_persona(not_knowing, GUARDED), FlagReason.UNRESPONSIVE) == []
+    without = AuditRules(readings=frozenset(Reading) - {Reading.DECLINING})
+    assert flagged(audit_persona(not_knowing, GUARDED, without), FlagReason.UNRESPONSIVE) == [2]
 
 
 def test_when_something_happened_does_not_say_when_it_will() -> None:

@@ -7,7 +7,16 @@ import pytest
 
 from calls.persona_audit import FlagReason
 from calls.turns import Role
-from devtools.persona_audit_eval import DEVELOPMENT_SPLITS, FLAWS, SPLITS, Figures, cross_validated, figures, load
+from devtools.persona_audit_eval import (
+    DEVELOPMENT_SPLITS,
+    FLAWS,
+    SPLITS,
+    THRESHOLD_CHOICES,
+    Figures,
+    cross_validated,
+    figures,
+    load,
+)
 
 CALLS = load()
 
@@ -21,7 +30,7 @@ DOCUMENTED = {
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-CROSS_VALIDATED = {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.89, 0.89),
+CROSS_VALIDATED = {"early_disclosure": (1.0, 1.0), "no_resistance": (0.93, 1.0), "unresponsive": (0.7, 0.78),
                    "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                    "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)}
 
@@ -54,4 +63,5 @@ def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
     _hold(measured, CROSS_VALIDATED)
-    assert all(sum(folds.values()) == len(development) for folds in chosen.values())  # one choice per call left out
+    for flaw in THRESHOLD_CHOICES:  # one choice per call left out
+        assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
