@@ -185,8 +185,8 @@ def cross_validated(calls: list[LabelledCall]) -> tuple[dict[str, Figures], dict
         threshold, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
         choices = _FlawChoices(calls, flaw, threshold)
         for index in range(len(calls)):
-            # max keeps the first of equals: the default value when it ties
-            best = max(values, key=lambda value, index=index: choices.trained(index, value))
+            trained = {value: choices.trained(index, value) for value in values}
+            best = max(values, key=trained.__getitem__)  # max keeps the first of equals: the default when it ties
             left_out = frozenset(reading for reading in READING_CHOICES.get(flaw, ())
                                  if choices.trained(index, best, frozenset({reading})) >= choices.trained(index, best))
             totals[flaw] += choices.per_call(best, left_out)[0][index]
