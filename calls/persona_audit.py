@@ -63,6 +63,21 @@ class FlagReason(StrEnum):
     MINIMAL_ANSWER = "minimal_answer"  # a word or three to an open question
 
 
+class Reading(StrEnum):
+    """What the detectors read in a turn beyond their first rules. Each can be left out, so that the evaluation on
+    the labelled set can ask whether calls other than the one it was written for support it."""
+
+    DECLINING = "declining"  # a refusal or not knowing answers whatever was asked
+    ANSWER_SAID_AGAIN = "answer_said_again"  # an answer said again answers the question it was given to, not another
+    AMOUNT = "amount"  # "how much" and "how many" ask for an amount
+    TIME_TO_COME = "time_to_come"  # when something happened does not say when it will
+    POINTING_BACK = "pointing_back"  # a pronoun in an answer's first clause points back at what was asked
+    REASON = "reason"  # a reason answers a "why"
+    COUNTED = "counted"  # a short answer that counts what it names is not minimal
+    ACKNOWLEDGEMENT = "acknowledgement"  # an apology or an "I am listening" is no claim to accept
+    OWN_QUESTION = "own_question"  # a question of the persona's own is not an objection
+
+
 @dataclass(frozen=True, slots=True)
 class WordRange:
     min_words: int
@@ -198,7 +213,7 @@ _HOSTILE = _phrases(
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
-    r"i (?:sign|decide|approve)\w*", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
+    r"i(?:'ll| will| would)? (?:sign|decide|approve)", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
     r"sign(?:s|ing)? off", r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
     r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance) (?:signs|decides|approves)",
     r"signs anything", r"budget holder", r"my call",
@@ -211,21 +226,51 @@ _TIMELINE = _phrases(
 # A deadline is given away only with its date.
 _DATE = _phrases(r"end of (?:the )?(?:year|quarter|month)", r"next (?:year|month|quarter|spring|summer|autumn|fall)",
                  r"renewal", r"board meeting")
-# What kind of answer a question asks for (a question that opens with "when" or "who"), and the words that give one.
+# What kind of answer a question asks for (a time for "when", a person for "who", an amount for "how much"), and
+# the words that give one.
 def _asking(*openers: str) -> re.Pattern[str]:
     return re.compile(r"(?:^|[.!?,]\s+)(?:and |so |but |okay,? )?(?:" + "|".join(openers) + r")\b", re.IGNORECASE)
 
 
-_ANSWER_KINDS = (
-    (_asking(r"when", r"how long", r"how soon"), _phrases(
-        r"ago", r"last \w+", r"next \w+", r"since", r"until", r"year\w*", r"month\w*", r"week\w*", r"day\w*",
-        r"spring", r"summer", r"autumn", r"fall", r"winter", r"q[1-4]", r"quarter", r"january", r"february", r"march",
-        r"april", r"may", r"june", r"july", r"august", r"september", r"october", r"november", r"december", r"soon",
-        r"never")),
-    (_asking(r"who"), _phrases(
-        r"i", r"me", r"my \w+", r"our \w+", r"nobody", r"no one", r"cfo", r"ceo", r"it", r"finance", r"head of \w+",
-        r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)")),
+@dataclass(frozen=True, slots=True)
+class _AnswerKind:
+    asks: re.Pattern[str]  # the question asks for this kind
+    gives: re.Pattern[str]  # the answer gives it (read with its numbers in digits)
+    reading: Reading | None = None  # the reading it is, when it can be left out
+
+
+# When something happened: only a question about the past ("when did it start?") is answered by it.
+_PAST_TIME = _phrases(r"ago", r"last \w+", r"yesterday", r"since", r"used to")
+_ASKED_ABOUT_THE_PAST = re.compile(r"\b(?:when|how long)\b[^?]*?\b(?:did|was|were|had|ago)\b", re.IGNORECASE)
+_TIME = _AnswerKind(_asking(r"when", r"how long", r"how soon"), _phrases(
+    r"ago", r"last \w+", r"next \w+", r"since", r"until", r"year\w*", r"month\w*", r"week\w*", r"day\w*",
+    r"spring", r"summer", r"autumn", r"fall", r"winter", r"q[1-4]", r"quarter", r"january", r"february", r"march",
+    r"april", r"may", r"june", r"july", r"august", r"september", r"october", r"november", r"december", r"soon",
+    r"never", r"\d+"))
+_PERSON = _AnswerKind(_asking(r"who"), _phrases(
+    r"i", r"me", r"my \w+", r"our \w+", r"nobody", r"no one", r"cfo", r"ceo", r"it", r"finance", r"head of \w+",
+    r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)"))
+_AMOUNT = _AnswerKind(
+    re.compile(_asking(r"how much", r"how many", r"how big", r"how large").pattern
+               + r"|\b(?:cost|worth)(?: (?:you|us|me|them))?\s*\?", re.IGNORECASE),
+    _phrases(r"\d+", r"enough", r"(?:a )?lot", r"lots", r"plenty", r"little", r"few", r"several", r"many", r"much",
+             r"more", r"less", r"fewer", r"none", r"nothing", r"nobody", r"no one", r"half", r"most",
+             r"dozens?", r"hundreds", r"thousands", r"millions", r"a couple", r"(?:just|only) (?:me|us|one|a few)",
+             r"single", r"alone"), Reading.AMOUNT)
+_ANSWER_KINDS = (_TIME, _PERSON, _AMOUNT)
+# Declining to answer, or not knowing: an answer, in plain words, to whatever was asked.
+_DECLINES = _phrases(
+    r"(?:don't|do not|can't|cannot|won't|will not|wouldn't|would not|couldn't|could not) "
+    r"(?:know|say|tell|share|discuss|name|disclose|comment)", r"no idea", r"not sure", r"(?:rather|prefer) not",
+    r"hard to (?:say|tell|know|put a number on)", r"all i know", r"none of your business", r"next question",
+    r"no comment", r"(?:it )?depends", r"not (?:really |yet )?(?:looking|interested|ready)",
 )  # fmt: skip
+# A pronoun in an answer's first clause points back at what was asked ("It keeps going up", "I like it").
+_REFERS_BACK = _phrases(r"it", r"they", r"them", r"that", r"those")
+_FIRST_CLAUSE = re.compile(r"[,.;:!?]|\s(?:and|but|so)\s")
+# Why a thing is so, in any words: an answer to "why" that gives a reason answers it.
+_WHY = _asking(r"why")
+_REASON = _phrases(r"because", r"since", r"so", r"due to", r"the reason", r"caused?")
 _BUDGET_WORDS = _phrases(r"budget\w*", r"spend", r"set aside", r"afford", r"invest", r"allocated", r"up to",
                          r"a year", r"per year", r"annually", r"thousand", r"million")
 # What a candidate asks about each fact; asking is what earns it.
@@ -233,7 +278,7 @@ _ASKS = {
     "budget": _phrases(r"budget\w*", r"spend\w*", r"invest\w*", r"afford", r"price range", r"set aside",
                        r"money", r"pay"),
     "authority": _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|weigh in|involved|else|makes the call)",
-                          r"decision\w*", r"approv\w*", r"sign\w*"),
+                          r"decision\w*", r"approv\w*", r"sign(?:s|ed|ing|atures?)?"),
     "timeline": _phrases(r"(?:^|[.!?,]\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon", r"timing",
                          r"time ?frame", r"by when", r"renewal", r"how long do you have"),
 }
@@ -241,6 +286,12 @@ _ASKS = {
 _AGREEMENT = re.compile(
     r"^(?:yes|yeah|yep|sure|right|agreed|okay|ok|good|great|wonderful|perfect|fine|absolutely|exactly|of course|"
     r"makes sense|that (?:makes sense|sounds|is (?:impressive|great|good))|sounds)\b", re.IGNORECASE)
+# An offer or a proposal put as a question ("Shall we set up a trial?").
+_PROPOSAL = _phrases(r"we", r"our", r"us", r"i can", r"can i", r"shall i", r"let me")
+# Saying sorry for oneself, or that one heard, which claims nothing ("Sorry, I talked over you.", "Go on.").
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:(?:sorry|apologies|my apologies|excuse me)(?:,? i\b.*)?|i(?:'m| am) listening|go (?:on|ahead)|i hear you|"
+    r"understood|got it|fair(?: enough)?|noted|i see|okay|ok|thanks|thank you)\W*$", re.IGNORECASE)
 # Doubt, a condition or an objection, anywhere in a turn.
 _PUSHBACK = _phrases(
     r"but", r"however", r"though", r"not sure", r"unless", r"prove\w*", r"proof", r"doubt\w*", r"worr\w*",
@@ -253,6 +304,9 @@ _OPEN_QUESTION = _phrases(
     r"why", r"how(?! (?:many|much|long|often|big|soon|old))", r"what", r"tell me", r"walk me through", r"describe",
     r"explain",
 )  # fmt: skip
+# A number or a quantity of something: a short answer that counts what it names says something concrete.
+_QUANTIFIED = _phrases(r"\d+(?:[.,]\d+)*", r"(?:too many|too much|fewer|more|less|lots of|a lot of|a few|several|"
+                       r"many|much|half) \w+")
 # An open question put as a request, without a question mark.
 _REQUEST = re.compile(r"^(?:\w+[,.]\s+)?(?:tell me|walk me through|describe|explain)\b", re.IGNORECASE)
 # Words of the business a call is about: an answer made only of other words is about something else.
@@ -284,12 +338,30 @@ RESPONSIVE_MIN_WORDS = 6
 # An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
 REPEATED_RATIO = 0.8
 REPEATED_MIN_WORDS = 5
+# Two questions whose content words overlap this much (shared over all) ask the same thing.
+SAME_QUESTION_SHARE = 0.5
 # Three words or fewer to an open question leave the candidate nothing to work with.
 MINIMAL_WORDS = 3
 # From this difficulty a persona resists: it raises at least one objection before it accepts a claim.
 RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRules:
+    """The numbers the coach's flags turn on and the readings they use. The defaults are the auditor's; the
+    evaluation on the labelled set chooses them again on each fold of its cross-validation, to show whether its
+    figures hang on them."""
+
+    responsive_min_words: int = RESPONSIVE_MIN_WORDS
+    minimal_words: int = MINIMAL_WORDS
+    resisting_difficulty: int = RESISTING_DIFFICULTY
+    guarded_difficulty: int = GUARDED_DIFFICULTY
+    readings: frozenset[Reading] = frozenset(Reading)
+
+
+DEFAULT_RULES = AuditRules()
 # Warm phrases a low-agreeableness persona would not use.
 _WARM_TONE = _phrases(
     r"thank you so much", r"thanks so much", r"that's (?:so|very) kind", r"you're (?:absolutely|totally|so) right",
@@ -374,6 +446,7 @@ class _Audit:
     texts: list[str]
     counts: list[int]  # words per persona turn
     target: WordRange
+    rules: AuditRules
     flags: list[_Flag] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
 
@@ -384,6 +457,9 @@ class _Audit:
     @property
     def average(self) -> float:
         return sum(self.counts) / self.count
+
+    def reads(self, reading: Reading) -> bool:
+        return reading in self.rules.readings
 
     def spoken(self) -> Iterable[tuple[Turn, str]]:
         return zip(self.persona, self.texts, strict=True)
@@ -404,7 +480,8 @@ class _Audit:
         return before
 
 
-def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudit:
+def audit_persona(turns: Iterable[Turn], profile: PersonaProfile,
+                  rules: AuditRules = DEFAULT_RULES) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke."""
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
@@ -412,7 +489,7 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile) -> PersonaAudi
         raise ValueError("no persona turns to audit")
     texts = [normalise(turn.text) for turn in persona]
     audit = _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
-                   target_words_per_turn(profile.difficulty))
+                   target_words_per_turn(profile.difficulty), rules)
     brevity = _brevity(audit) - 2 * _minimal_answers(audit)
     enthusiasm = _enthusiasm(audit)
     authenticity = (_authenticity(audit)  # counts the enthusiasm leaks flagged before it
@@ -571,11 +648,13 @@ def _pacing(audit: _Audit) -> tuple[float, int]:
 
 
 def _minimal_answers(audit: _Audit) -> int:
-    """A word or three in answer to an open question."""
+    """A word or three in answer to an open question, unless they count what they name ("Too many alerts.")."""
     found = 0
     for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
         question = before[-1] if before else ""
-        if n <= MINIMAL_WORDS and _OPEN_QUESTION.search(question) and ("?" in question or _REQUEST.match(question)):
+        if (n <= audit.rules.minimal_words and _OPEN_QUESTION.search(question)
+                and ("?" in question or _REQUEST.match(question))
+                and not (audit.reads(Reading.COUNTED) and _QUANTIFIED.search(scenario_facts.digits(text)))):
             found += 1
             audit.flag(turn, text, FlagReason.MINIMAL_ANSWER, f"{n} word(s) to an open question: '{question}'", 1)
     if found:
@@ -593,7 +672,8 @@ def _early_disclosures(audit: _Audit) -> int:
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         if _raises_objection(text, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
-        unearned = [fact for fact in facts_given(text) if not _earned(fact, before, profile.difficulty)]
+        unearned = [fact for fact in facts_given(text)
+                    if not _earned(fact, before, profile.difficulty, audit.rules.guarded_difficulty)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -617,34 +697,50 @@ def facts_given(text: str) -> list[str]:
     return given
 
 
-def _earned(fact: str, before: Sequence[str], difficulty: int) -> bool:
+def _earned(fact: str, before: Sequence[str], difficulty: int, guarded_difficulty: int) -> bool:
     asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)), None)
     if asking is None:
         return False
-    if difficulty < GUARDED_DIFFICULTY:
+    if difficulty < guarded_difficulty:
         return True
     return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
                for said in before[:asking])
 
 
 def _raises_objection(text: str, profile: PersonaProfile) -> bool:
-    if _PUSHBACK.search(text) or text.rstrip().endswith("?"):
+    return _objects(text, profile) or text.rstrip().endswith("?")
+
+
+def _objects(text: str, profile: PersonaProfile) -> bool:
+    """Doubt, a condition, or one of the persona's own objection patterns (two of its content words)."""
+    if _PUSHBACK.search(text):
         return True
     spoken = _content_stems(text)
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
 
 
+def _pitched(said: str, acknowledgements: bool) -> bool:
+    """Whether the candidate claims or proposes something: a statement or an offer, besides any apology or
+    acknowledgement ("Sorry. I am listening." claims nothing)."""
+    claims = " ".join(sentence for sentence in re.findall(r"[^.!?]+[.!?]*", said)
+                      if not (acknowledgements and _ACKNOWLEDGEMENT.match(sentence.strip())))
+    return bool(claims) and ("?" not in claims or bool(_PROPOSAL.search(claims)))
+
+
 def _no_resistance(audit: _Audit) -> int:
-    """From RESISTING_DIFFICULTY, a call in which the persona accepts the candidate's claims and proposals without a
-    single objection, doubt or question: every such acceptance is flagged."""
+    """From RESISTING_DIFFICULTY, a call in which the persona raises none of its objections: every acceptance of
+    the candidate's claims and proposals without a doubt or a question is flagged. A question of its own is not an
+    objection."""
     profile = audit.profile
-    if profile.difficulty < RESISTING_DIFFICULTY or any(_raises_objection(text, profile) for text in audit.texts):
+    if (profile.difficulty < audit.rules.resisting_difficulty
+            or any((_objects if audit.reads(Reading.OWN_QUESTION) else _raises_objection)(text, profile)
+                   for text in audit.texts)):
         return 0
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         said = before[-1] if before else ""
-        pitched = "?" not in said or re.search(r"\b(?:we|our|us|i can|can i|shall i|let me)\b", said, re.IGNORECASE)
-        if said and pitched and _AGREEMENT.search(text.lstrip()):
+        if (_pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT)) and _AGREEMENT.search(text.lstrip())
+                and not text.rstrip().endswith("?")):
             found += 1
             audit.flag(turn, text, FlagReason.NO_RESISTANCE,
                        f"Accepts the candidate's claim with none of its objections (difficulty {profile.difficulty})",
@@ -655,39 +751,60 @@ def _no_resistance(audit: _Audit) -> int:
     return found
 
 
+def _repeats(audit: _Audit) -> list[int | None]:
+    """For each persona turn, the earlier persona turn it says again, word for word or nearly (its index)."""
+    seen: list[list[str]] = []
+    found: list[int | None] = []
+    for text in audit.texts:
+        tokens = _tokens(text)
+        found.append(next((index for index, earlier in enumerate(seen)
+                           if min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
+                               difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
+                               or _contains(tokens, earlier))), None))
+        seen.append(tokens)
+    return found
+
+
 def _repetition(audit: _Audit) -> int:
     """A turn that says again, word for word or nearly, what an earlier persona turn said."""
     found = 0
-    seen: list[list[str]] = []
-    for turn, text in audit.spoken():
-        tokens = _tokens(text)
-        again = next((earlier for earlier in seen if min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
-            difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
-            or _contains(tokens, earlier))), None)
+    for (turn, text), again in zip(audit.spoken(), _repeats(audit), strict=True):
         if again is not None:
             found += 1
-            audit.flag(turn, text, FlagReason.REPETITION, f"Says again: '{' '.join(again)}'", len(tokens))
-        seen.append(tokens)
+            audit.flag(turn, text, FlagReason.REPETITION, f"Says again: '{' '.join(_tokens(audit.texts[again]))}'",
+                       words(text))
     if found:
         audit.recommendations.append(REPETITION_FIX)
     return found
 
 
 def _unresponsive(audit: _Audit) -> int:
-    """An answer to a question that is about something else: nothing of the kind the question asks for (a time for
-    "when", a person for "who"), or, for other questions, no word of it belongs to the call (what the candidate
-    said, the scenario, the persona's objections, the words of business) and it gives no figure."""
+    """An answer to a question that is about something else. Declining to answer, or not knowing, answers anything;
+    an earlier answer said again answers the question it was given to, not another; an answer to "when", "who" or
+    "how much" gives a time (one to come, unless the question is about the past), a person or an amount; an answer
+    to any other question is about the call (a word of what the candidate said, of the scenario, of the persona's
+    objections or of business, a figure), points back at what was asked, or gives the reason a "why" asks for."""
     topic = _content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
     topic |= _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile)))
+    asked = audit.asked()
     found = 0
-    for (turn, text), n, before in zip(audit.spoken(), audit.counts, audit.asked(), strict=True):
+    for (turn, text), n, before, again in zip(audit.spoken(), audit.counts, asked, _repeats(audit), strict=True):
         question = before[-1] if before else ""
-        if "?" not in question or n < RESPONSIVE_MIN_WORDS or "?" in text:
-            continue  # a counter-question is pushback, not a change of subject
-        kinds = [gives for asks, gives in _ANSWER_KINDS if asks.search(question)]
-        if kinds and not any(gives.search(text) for gives in kinds):
+        if ("?" not in question or n < audit.rules.responsive_min_words or "?" in text
+                or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))):
+            continue  # a counter-question or a refusal is pushback, not a change of subject
+        said = f"{text} {scenario_facts.digits(text)}"
+        if audit.reads(Reading.TIME_TO_COME) and not _ASKED_ABOUT_THE_PAST.search(question):
+            said = _PAST_TIME.sub("", said)
+        kinds = [kind for kind in _ANSWER_KINDS
+                 if (kind.reading is None or audit.reads(kind.reading)) and kind.asks.search(question)]
+        answered_before = (asked[again][-1] if audit.reads(Reading.ANSWER_SAID_AGAIN) and again is not None
+                           and asked[again] else "")
+        if answered_before and not _same_question(answered_before, question):
+            why = f"Says again its answer to '{answered_before}'"
+        elif kinds and not any(kind.gives.search(said) for kind in kinds):
             why = "Gives nothing of what was asked"
-        elif _content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text)) or kinds:
+        elif kinds or _about_the_call(audit, text, question, topic):
             continue
         else:
             why = "Nothing in it is about the call"
@@ -696,6 +813,19 @@ def _unresponsive(audit: _Audit) -> int:
     if found:
         audit.recommendations.append(UNRESPONSIVE_FIX)
     return found
+
+
+def _about_the_call(audit: _Audit, text: str, question: str, topic: set[str]) -> bool:
+    return bool(_content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text))
+                or (audit.reads(Reading.POINTING_BACK) and _REFERS_BACK.search(_FIRST_CLAUSE.split(text, 1)[0]))
+                or (audit.reads(Reading.REASON) and _WHY.search(question) and _REASON.search(text)))
+
+
+def _same_question(first: str, second: str) -> bool:
+    """Whether two of the candidate's turns ask the same thing: most of their content words are shared."""
+    first_stems, second_stems = _content_stems(first), _content_stems(second)
+    return bool(first_stems and second_stems) and len(first_stems & second_stems) >= SAME_QUESTION_SHARE * len(
+        first_stems | second_stems)
 
 
 def _contradictions(audit: _Audit) -> int:

@@ -4,8 +4,16 @@ development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
+`--cv` cross-validates on the development data (the development part and the first held-out part, which the
+detectors have since been fixed on), leaving one call out at a time: the threshold each of four flaws turns on
+(`AuditRules`) is chosen for the best F1 on the other calls, and each reading a detector may do without is kept only
+when the other calls are read better with it; the call left out is audited with those choices. It says whether the
+figures hang on a threshold fitted to the set or on a reading only one call supports; the rules themselves were
+written with every development call in view, so only a part kept blind measures them out of sample.
+
     .venv/bin/python -m devtools.persona_audit_eval            # the figures, as Markdown
     .venv/bin/python -m devtools.persona_audit_eval --errors development   # the turns it gets wrong, one split
+    .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data
 """
 
 from __future__ import annotations
@@ -13,13 +21,13 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from calls.persona_audit import PersonaProfile, audit_persona
+from calls.persona_audit import DEFAULT_RULES, AuditRules, PersonaProfile, Reading, audit_persona
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
@@ -27,6 +35,23 @@ LABELLED_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona
 SPLITS = ("held_out", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
+# The calls a cross-validation may use: every part the detectors were written or fixed with in view.
+DEVELOPMENT_SPLITS = ("development", "held_out")
+# The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
+THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
+    "no_resistance": ("resisting_difficulty", (DEFAULT_RULES.resisting_difficulty, 2, 4, 5)),
+    "unresponsive": ("responsive_min_words", (DEFAULT_RULES.responsive_min_words, 3, 4, 5, 7, 8)),
+    "minimal_answer": ("minimal_words", (DEFAULT_RULES.minimal_words, 1, 2, 4, 5)),
+}
+# The readings each flaw's detector uses that a fold may leave out: it keeps one only when the other calls are read
+# better with it than without, so a reading that only the call left out supports is not used on that call.
+READING_CHOICES: dict[str, tuple[Reading, ...]] = {
+    "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION),
+    "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
+                     Reading.POINTING_BACK, Reading.REASON),
+    "minimal_answer": (Reading.COUNTED,),
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +83,9 @@ def load(path: Path = LABELLED_SET) -> list[LabelledCall]:
     return calls
 
 
-def flagged(call: LabelledCall) -> dict[int, frozenset[str]]:
+def flagged(call: LabelledCall, rules: AuditRules = DEFAULT_RULES) -> dict[int, frozenset[str]]:
     """The flaws the audit flags, by persona turn sequence."""
-    audit = audit_persona(call.turns, call.profile)
+    audit = audit_persona(call.turns, call.profile, rules)
     found: dict[int, set[str]] = {sequence: set() for sequence in call.labels}
     for quote in audit.flagged_quotes:
         if quote.reason.value in FLAWS:
@@ -84,18 +109,91 @@ class Figures:
         labelled = self.true_positives + self.false_negatives
         return self.true_positives / labelled if labelled else None
 
+    @property
+    def f1(self) -> float:
+        found = 2 * self.true_positives + self.false_positives + self.false_negatives
+        return 2 * self.true_positives / found if found else 1.0
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(self.true_positives + other.true_positives, self.false_positives + other.false_positives,
+                       self.false_negatives + other.false_negatives)
+
+    def __sub__(self, other: Figures) -> Figures:
+        return Figures(self.true_positives - other.true_positives, self.false_positives - other.false_positives,
+                       self.false_negatives - other.false_negatives)
+
+
+NOTHING = Figures(0, 0, 0)
+
+
+def _call_figures(call: LabelledCall, found: dict[int, frozenset[str]], flaw: str) -> Figures:
+    """One call's turns for one flaw, as counts."""
+    pairs = [(flaw in labels, flaw in found[sequence]) for sequence, labels in call.labels.items()]
+    return Figures(pairs.count((True, True)), pairs.count((False, True)), pairs.count((True, False)))
+
 
 def figures(calls: Iterable[LabelledCall]) -> dict[str, Figures]:
-    counts: Counter[tuple[str, str]] = Counter()
+    totals = dict.fromkeys(FLAWS, NOTHING)
     for call in calls:
         found = flagged(call)
-        for sequence, labels in call.labels.items():
-            for flaw in FLAWS:
-                outcome = {(True, True): "tp", (False, True): "fp", (True, False): "fn"}.get(
-                    (flaw in labels, flaw in found[sequence]))
-                if outcome:
-                    counts[flaw, outcome] += 1
-    return {flaw: Figures(counts[flaw, "tp"], counts[flaw, "fp"], counts[flaw, "fn"]) for flaw in FLAWS}
+        for flaw in FLAWS:
+            totals[flaw] += _call_figures(call, found, flaw)
+    return totals
+
+
+@dataclass(frozen=True)
+class FoldChoices:
+    """What the folds of a cross-validation chose for one flaw: each threshold value, and each reading left out,
+    with the number of folds that chose it."""
+
+    thresholds: Counter[int]
+    left_out: Counter[Reading]
+
+
+@dataclass
+class _FlawChoices:
+    """One flaw's figures on each call, by threshold value and readings left out, each audited once."""
+
+    calls: list[LabelledCall]
+    flaw: str
+    threshold: str  # "" when the flaw turns on none
+    results: dict[tuple[int, frozenset[Reading]], tuple[list[Figures], Figures]] = field(default_factory=dict)
+
+    def per_call(self, value: int, left_out: frozenset[Reading] = frozenset()) -> tuple[list[Figures], Figures]:
+        """Each call's figures with these choices, and their sum."""
+        if (value, left_out) not in self.results:
+            rules = replace(DEFAULT_RULES, readings=DEFAULT_RULES.readings - left_out,
+                            **({self.threshold: value} if self.threshold else {}))
+            each = [_call_figures(call, flagged(call, rules), self.flaw) for call in self.calls]
+            self.results[value, left_out] = each, sum(each, NOTHING)
+        return self.results[value, left_out]
+
+    def trained(self, left_alone: int, value: int, left_out: frozenset[Reading] = frozenset()) -> float:
+        """F1 on every call but the one left alone."""
+        each, whole = self.per_call(value, left_out)
+        return (whole - each[left_alone]).f1
+
+
+def cross_validated(calls: list[LabelledCall]) -> tuple[dict[str, Figures], dict[str, FoldChoices]]:
+    """Leave-one-call-out figures per flaw, and what the folds chose. Each fold chooses, on the other calls, the
+    flaw's threshold (best F1 with every reading), then leaves out each reading the other calls do as well without;
+    the call left out is audited with those choices. A flaw with nothing to choose is audited with the defaults on
+    every call, so its figure is the in-sample one."""
+    totals = dict.fromkeys(FLAWS, NOTHING)
+    chosen = {flaw: FoldChoices(Counter(), Counter()) for flaw in FLAWS}
+    for flaw in FLAWS:
+        threshold, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
+        choices = _FlawChoices(calls, flaw, threshold)
+        for index in range(len(calls)):
+            trained = {value: choices.trained(index, value) for value in values}
+            best = max(values, key=trained.__getitem__)  # max keeps the first of equals: the default when it ties
+            left_out = frozenset(reading for reading in READING_CHOICES.get(flaw, ())
+                                 if choices.trained(index, best, frozenset({reading})) >= choices.trained(index, best))
+            totals[flaw] += choices.per_call(best, left_out)[0][index]
+            if threshold:
+                chosen[flaw].thresholds[best] += 1
+            chosen[flaw].left_out.update(left_out)
+    return totals, chosen
 
 
 def errors(calls: Iterable[LabelledCall]) -> Iterable[str]:
@@ -113,24 +211,46 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def _row(flaw: str, result: Figures) -> str:
+    labelled = result.true_positives + result.false_negatives
+    flagged_count = result.true_positives + result.false_positives
+    return (f"| {flaw} | {labelled} | {flagged_count} | {result.true_positives} | "
+            f"{_ratio(result.precision)} | {_ratio(result.recall)} |")
+
+
 def table(calls: list[LabelledCall], split: str) -> str:
     chosen = [call for call in calls if call.split == split]
     turns = sum(len(call.labels) for call in chosen)
     lines = [f"{split.replace('_', '-')}: {len(chosen)} calls, {turns} persona turns", "",
              "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
-    for flaw, result in figures(chosen).items():
-        labelled = result.true_positives + result.false_negatives
-        flagged_count = result.true_positives + result.false_positives
-        lines.append(f"| {flaw} | {labelled} | {flagged_count} | {result.true_positives} | "
-                     f"{_ratio(result.precision)} | {_ratio(result.recall)} |")
+    lines += [_row(flaw, result) for flaw, result in figures(chosen).items()]
+    return "\n".join(lines)
+
+
+def cross_validation_table(calls: list[LabelledCall]) -> str:
+    development = [call for call in calls if call.split in DEVELOPMENT_SPLITS]
+    totals, chosen = cross_validated(development)
+    turns = sum(len(call.labels) for call in development)
+    lines = [f"leave-one-call-out on {', '.join(DEVELOPMENT_SPLITS)}: {len(development)} calls, {turns} persona "
+             "turns", "", "| flaw | labelled | flagged | correct | precision | recall | threshold chosen (folds) | "
+             "readings left out (folds) |", "|---|--:|--:|--:|--:|--:|---|---|"]
+    for flaw, result in totals.items():
+        name = THRESHOLD_CHOICES.get(flaw, ("",))[0]
+        thresholds = ", ".join(f"{value} ({folds})" for value, folds in sorted(chosen[flaw].thresholds.items()))
+        left_out = ", ".join(f"{reading} ({folds})" for reading, folds in sorted(chosen[flaw].left_out.items()))
+        lines.append(f"{_row(flaw, result)} {f'{name}: {thresholds}' if name else ''} | {left_out} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--errors", choices=SPLITS, help="list the turns of this split the auditor gets wrong")
+    parser.add_argument("--cv", action="store_true", help="leave-one-call-out figures on the development data")
     arguments = parser.parse_args()
     calls = load()
+    if arguments.cv:
+        print(cross_validation_table(calls))
+        return
     if arguments.errors:
         print("\n".join(errors(call for call in calls if call.split == arguments.errors)))
         return

@@ -6,9 +6,11 @@ import pytest
 
 from calls.persona_audit import (
     MAX_QUOTE_CHARS,
+    AuditRules,
     FlagReason,
     PersonaAudit,
     PersonaProfile,
+    Reading,
     WordRange,
     audit_persona,
     target_words_per_turn,
@@ -369,3 +371,80 @@ def test_a_flagged_quote_keeps_what_the_candidate_said_before_it() -> None:
     opening = [Turn(1, Role.ASSISTANT, "We have about eighty thousand set aside and I sign off myself."),
                Turn(2, Role.USER, "Good to know.")]
     assert {q.candidate_text for q in audit_persona(opening, GUARDED).flagged_quotes} == {""}
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("What do you pay your current vendor?", "I would rather not share that with a stranger on a first call."),
+    ("What does a late hire cost the stores?", "No idea, nobody has ever added that up for me."),
+    ("What does the queue look like on a Monday?", "It just keeps growing until somebody gives up."),
+    ("How much of the week goes on reports?", "More than I would like to admit, to be honest with you."),
+    ("Why is it still done by hand?", "Because nobody ever asked for anything better, honestly."),
+])
+def test_answers_in_plain_words_answer(question: str, answer: str) -> None:
+    # A refusal, not knowing, a pronoun pointing back at what was asked, an amount or a reason in words the call
+    # never used still answers the question.
+    assert flagged(audit_persona(dialogue(question, answer), GUARDED), FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_reading_left_out_is_not_used() -> None:
+    not_knowing = dialogue("What does a late hire cost the stores?", "No idea, nobody has ever added that up for me.")
+    assert flagged(audit_persona(not_knowing, GUARDED), FlagReason.UNRESPONSIVE) == []
+    without = AuditRules(readings=frozenset(Reading) - {Reading.DECLINING})
+    assert flagged(audit_persona(not_knowing, GUARDED, without), FlagReason.UNRESPONSIVE) == [2]
+
+
+def test_when_something_happened_does_not_say_when_it_will() -> None:
+    past = "I moved into this role last summer, after the merger."
+    assert flagged(audit_persona(dialogue("When does the current contract run out?", past), GUARDED),
+                   FlagReason.UNRESPONSIVE) == [2]
+    assert flagged(audit_persona(dialogue("When did you take over the team?", past), GUARDED),
+                   FlagReason.UNRESPONSIVE) == []
+
+
+def test_an_answer_said_again_answers_only_its_own_question() -> None:
+    answer = "A shared spreadsheet that three people update by hand every Friday."
+    audit = audit_persona(dialogue("What does the reporting look like today?", answer,
+                                   "What would you change first?", answer), GUARDED)
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [4]
+    assert "Says again its answer to 'What does the reporting look like today?'" in next(
+        quote.explanation for quote in audit.flagged_quotes if quote.reason == FlagReason.UNRESPONSIVE)
+    # Asked the same thing again, or holding to a refusal, the same words are still an answer.
+    asked_again = dialogue("What does the reporting look like today?", answer,
+                           "Sorry, what does the reporting look like today?", answer)
+    assert flagged(audit_persona(asked_again, GUARDED), FlagReason.UNRESPONSIVE) == []
+    refusal = "We are not interested in switching anything this year."
+    held = dialogue("What does the reporting look like today?", refusal, "What would you change first?", refusal)
+    assert flagged(audit_persona(held, GUARDED), FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_short_answer_that_counts_what_it_names_is_not_minimal() -> None:
+    audit = audit_persona(dialogue(
+        "What goes wrong most often?", "Too many tickets.",
+        "What is the backlog like?", "About 300 tickets.",
+        "What slows it down?", "Tickets.",
+        "Why is that?", "Not sure.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.MINIMAL_ANSWER) == [6, 8]
+
+
+def test_an_apology_is_no_claim_to_accept() -> None:
+    audit = audit_persona(dialogue(
+        "Our tool cuts onboarding time in half.", "Does it now.",
+        "Sorry, I talked over you. Go ahead.", "Right. The night shift is where it hurts.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == []
+
+
+def test_a_question_of_its_own_is_not_an_objection() -> None:
+    audit = audit_persona(dialogue(
+        "Our tool cuts onboarding time in half.", "How long does setup take?",
+        "An afternoon, and we do it for you.", "Sounds good, send it over.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [4]
+
+
+def test_deciding_something_else_is_not_naming_the_signer() -> None:
+    took_the_call = dialogue("What made you take the call?", "I decided to take it because onboarding is a mess.")
+    assert flagged(audit_persona(took_the_call, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+    signer = dialogue("What made you take the call?", "I will sign whatever fixes onboarding, so be quick.")
+    assert flagged(audit_persona(signer, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]

@@ -7,19 +7,38 @@ import pytest
 
 from calls.persona_audit import FlagReason
 from calls.turns import Role
-from devtools.persona_audit_eval import FLAWS, SPLITS, figures, load
+from devtools.persona_audit_eval import (
+    DEVELOPMENT_SPLITS,
+    FLAWS,
+    SPLITS,
+    THRESHOLD_CHOICES,
+    Figures,
+    cross_validated,
+    figures,
+    load,
+)
 
 CALLS = load()
 
-# docs/persona_audit.md, after the two fixes: (precision, recall) by split; no figure may fall below these.
+# docs/persona_audit.md, the detectors cross-validated on both parts: (precision, recall) by split, and left one call
+# out at a time over both; no figure may fall below these.
 DOCUMENTED = {
-    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (0.86, 1.0), "unresponsive": (0.33, 0.6),
+    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 1.0), "minimal_answer": (0.67, 1.0)},
-    "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.75, 0.75),
+                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
+CROSS_VALIDATED = {"early_disclosure": (1.0, 1.0), "no_resistance": (0.93, 1.0), "unresponsive": (0.7, 0.78),
+                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)}
+
+
+def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float, float]]) -> None:
+    for flaw, (precision, recall) in documented.items():
+        assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
+        assert measured[flaw].recall is not None and measured[flaw].recall >= recall - 0.005, flaw
 
 
 def test_the_set_is_well_formed() -> None:
@@ -37,7 +56,12 @@ def test_the_set_is_well_formed() -> None:
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_the_documented_figures_hold(split: str) -> None:
-    measured = figures(call for call in CALLS if call.split == split)
-    for flaw, (precision, recall) in DOCUMENTED[split].items():
-        assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
-        assert measured[flaw].recall is not None and measured[flaw].recall >= recall - 0.005, flaw
+    _hold(figures(call for call in CALLS if call.split == split), DOCUMENTED[split])
+
+
+def test_the_cross_validated_figures_hold() -> None:
+    development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
+    measured, chosen = cross_validated(development)
+    _hold(measured, CROSS_VALIDATED)
+    for flaw in THRESHOLD_CHOICES:  # one choice per call left out
+        assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
