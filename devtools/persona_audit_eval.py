@@ -1,6 +1,6 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
-precision and recall of the flagged turns against the labelled ones, on the held-out calls first, then on the
-development calls the detectors were tuned on.
+precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
+`heldout2`, the second part in heldout2.yaml), then on the development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
@@ -31,8 +31,10 @@ from calls.persona_audit import DEFAULT_RULES, AuditRules, PersonaProfile, Readi
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
-LABELLED_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set" / "calls.yaml"
-SPLITS = ("held_out", "development")
+_SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
+# Each file names its own personas and scenarios; its calls play those.
+LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml")
+SPLITS = ("held_out", "heldout2", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
@@ -58,12 +60,17 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
 class LabelledCall:
     id: str
     split: str
+    source: str
     profile: PersonaProfile
     turns: tuple[Turn, ...]
     labels: dict[int, frozenset[str]]  # persona turn sequence -> its flaws
 
 
-def load(path: Path = LABELLED_SET) -> list[LabelledCall]:
+def load(paths: Iterable[Path] = LABELLED_SET) -> list[LabelledCall]:
+    return [call for path in paths for call in _load_file(path)]
+
+
+def _load_file(path: Path) -> list[LabelledCall]:
     data: dict[str, Any] = yaml.safe_load(path.read_text())
     calls = []
     for call in data["calls"]:
@@ -79,7 +86,7 @@ def load(path: Path = LABELLED_SET) -> list[LabelledCall]:
             turns.append(Turn(sequence, role, turn["candidate" if role == Role.USER else "persona"]))
             if role == Role.ASSISTANT:
                 labels[sequence] = frozenset(turn.get("flaws", ()))
-        calls.append(LabelledCall(call["id"], call["split"], profile, tuple(turns), labels))
+        calls.append(LabelledCall(call["id"], call["split"], call["source"], profile, tuple(turns), labels))
     return calls
 
 

@@ -3,6 +3,8 @@ docs/persona_audit.md gives for them."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from calls.persona_audit import FlagReason
@@ -46,6 +48,7 @@ def test_the_set_is_well_formed() -> None:
     assert len({call.id for call in CALLS}) == len(CALLS)
     for call in CALLS:
         assert call.split in SPLITS
+        assert call.source.strip(), f"{call.id} names its source"
         assert [turn.role for turn in call.turns] == [Role.USER, Role.ASSISTANT] * (len(call.turns) // 2), call.id
         assert all(labels <= set(FLAWS) for labels in call.labels.values()), call.id
     for split in SPLITS:
@@ -54,7 +57,18 @@ def test_the_set_is_well_formed() -> None:
         assert labelled == set(FLAWS), f"every flaw has labelled turns in {split}"
 
 
-@pytest.mark.parametrize("split", SPLITS)
+def test_the_second_held_out_part_has_every_flaw_eight_times_among_plenty_of_fine_turns() -> None:
+    calls = [call for call in CALLS if call.split == "heldout2"]
+    labels = [flaws for call in calls for flaws in call.labels.values()]
+    labelled = Counter(flaw for flaws in labels for flaw in flaws)
+    assert len(calls) >= 40 and len(labels) >= 130
+    assert {flaw: labelled[flaw] for flaw in FLAWS if labelled[flaw] < 8} == {}
+    assert sum(not flaws for flaws in labels) >= 100, "fine turns"
+    assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
+
+
+# The second held-out part has no documented figures yet: it is measured, not held to any here.
+@pytest.mark.parametrize("split", DOCUMENTED)
 def test_the_documented_figures_hold(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), DOCUMENTED[split])
 
