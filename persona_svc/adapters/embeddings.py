@@ -29,6 +29,7 @@ EMBEDDING_SECONDS = Histogram("sparring_memory_embedding_seconds", "Time to get 
 class OpenAIEmbeddings:
     def __init__(self, base_url: str, api_key: str, model: str, timeout_seconds: float, max_retries: int) -> None:
         self.model = model
+        self.dimensions: int | None = None
         self._budget = (1 + max_retries) * timeout_seconds
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout_seconds,
                                           max_retries=max_retries)
@@ -49,6 +50,7 @@ class OpenAIEmbeddings:
             return None
         EMBEDDINGS.labels(use, "ok").inc()
         EMBEDDING_SECONDS.labels(use).observe(time.monotonic() - started)
+        self.dimensions = len(values)
         return Embedding(self.model, values)
 
     async def close(self) -> None:

@@ -198,16 +198,19 @@ def _vector_literal(values: tuple[float, ...]) -> str:
 _STORE_EMBEDDING = sa.text(
     f"UPDATE {t.SCHEMA}.episodes SET embedding = CAST(:embedding AS vector), embedding_model = :model"
     " WHERE organization = :organization AND persona_id = :persona AND candidate_id = :candidate"
-    " AND session_id = :session AND embedding IS NULL")
+    " AND session_id = :session AND (embedding IS NULL"
+    " OR (embedding_model, vector_dims(embedding)) IS DISTINCT FROM (:model, :dimensions))")
 
 
 async def store_embedding(connection: AsyncConnection, organization: str, persona_id: str, candidate_id: str,
                           session_id: str, embedding: Embedding) -> bool:
-    """Stores the episode's embedding, unless it has one already (or is gone); whether it was stored. The embedding
-    columns exist only where pgvector does, so they are named only when there is an embedding to store."""
+    """Stores the episode's embedding, in place of one of another model or dimension, unless it has one of this
+    model and dimension already (or is gone); whether it was stored. The embedding columns exist only where pgvector
+    does, so they are named only when there is an embedding to store."""
     stored = await connection.execute(_STORE_EMBEDDING, {
-        "embedding": _vector_literal(embedding.values), "model": embedding.model, "organization": organization,
-        "persona": persona_id, "candidate": candidate_id, "session": session_id})
+        "embedding": _vector_literal(embedding.values), "model": embedding.model,
+        "dimensions": len(embedding.values), "organization": organization, "persona": persona_id,
+        "candidate": candidate_id, "session": session_id})
     return stored.rowcount == 1
 
 

@@ -122,6 +122,9 @@ class FactExtractor(Protocol):
 class Embeddings(Protocol):
     """An embeddings endpoint; what an embedding is for ("episode", "context") labels its metrics."""
 
+    model: str  # the configured model, which every embedding it gives names
+    dimensions: int | None  # of the last embedding it gave (the endpoint's model may change them); None before one
+
     async def embed(self, text: str, use: str, deadline: float | None) -> Embedding | None:
         """The text's embedding, or None (counted) when the endpoint gives none by ``deadline`` (time.monotonic();
         None for none) or within its own time limit."""

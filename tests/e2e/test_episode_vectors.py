@@ -2,7 +2,9 @@
 hashed bag of words: vector ranking, and hybrid ranking fusing full text, trigram and vector; recall@5 of both on
 the labelled contexts is the figure docs/memory_episodes.md reports. An endpoint that fails leaves episodes
 without vectors and recall to the words, counted; vector recall without an endpoint is refused. Episodes stored
-without a vector are embedded in the background by a replica with an endpoint, also after the endpoint failed."""
+without a vector are embedded in the background by a replica with an endpoint, also after the endpoint failed, and
+so are episodes embedded by another model or dimension than the endpoint's, which until then recall by their words
+only."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from sparring.persona.v1 import memory_service_pb2 as mb
 from sparring.persona.v1 import memory_service_pb2_grpc, persona_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as pb
@@ -142,7 +145,7 @@ async def test_a_failing_endpoint_leaves_episodes_and_recall_to_the_words_counte
 async def test_episodes_stored_without_an_endpoint_are_embedded_by_a_replica_with_one_and_recalled_by_vector(
         database_url, engine, fake_embeddings, channel, personas):
     persona, sessions = await stored_without_vectors(channel, personas, 3)
-    before = metric("sparring_memory_backfill_episodes_total", outcome="embedded")
+    before = metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="embedded")
     settings = embedding_settings(database_url, fake_embeddings, embeddings_backfill_batch=2)
     async with (episode_changes(database_url) as changed, persona_replica(settings, engine) as address,
                 secure_channel(address) as replica):
@@ -153,18 +156,69 @@ async def test_episodes_stored_without_an_endpoint_are_embedded_by_a_replica_wit
 
     assert sorted(r.episode.session for r in recalled) == sorted(f"sessions/{s}" for s in sessions)
     assert all(r.score > 0.3 for r in recalled)  # an episode without a vector scores 0
-    assert metric("sparring_memory_backfill_episodes_total", outcome="embedded") >= before + 3
+    assert metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="embedded") >= before + 3
 
 
 async def test_the_background_embedding_goes_on_after_the_endpoint_failed(
         database_url, engine, fake_embeddings, channel, personas):
     persona, (session,) = await stored_without_vectors(channel, personas, 1)
-    before = metric("sparring_memory_backfill_episodes_total", outcome="failed")
+    before = metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="failed")
     fake_embeddings.modes.append(500)  # the first embedding asked for fails
     async with episode_changes(database_url) as changed, persona_replica(embedding_settings(
             database_url, fake_embeddings), engine):
         await changed(persona.name, session)
-    assert metric("sparring_memory_backfill_episodes_total", outcome="failed") == before + 1
+    assert metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="failed") == before + 1
+
+
+async def vector_scores(memories, persona: pb.Persona) -> dict[str, float]:
+    """The vector recall score of each of the persona's episodes, by session, against ROUND_ONE's promise."""
+    recalled = (await memories.RecallEpisodes(mb.RecallEpisodesRequest(
+        persona=persona.name, context=ROUND_ONE[4][1], ranking=mb.EPISODE_RANKING_VECTOR))).episodes
+    return {r.episode.session.removeprefix("sessions/"): r.score for r in recalled}
+
+
+async def test_an_episode_of_an_earlier_model_is_recalled_by_its_words_until_the_new_model_embeds_it_again(
+        database_url, engine, fake_embeddings, embedding_memories):
+    memories, personas = embedding_memories
+    persona, session = await create(personas), uid()
+    earlier = embedding_settings(database_url, fake_embeddings, embeddings_model="fake-earlier-model",
+                                 embeddings_backfill_interval_seconds=0)
+    async with persona_replica(earlier, engine) as address, secure_channel(address) as replica:
+        await record(memory_service_pb2_grpc.MemoryServiceStub(replica), persona, session, session, ROUND_ONE)
+    # The fake's vectors are the same whatever the model: a score here would be the earlier model's vector compared.
+    assert await vector_scores(memories, persona) == {session: 0}
+    (hybrid,) = (await memories.RecallEpisodes(mb.RecallEpisodesRequest(
+        persona=persona.name, context=ROUND_ONE[4][1]))).episodes
+    assert 0 < hybrid.score < 1  # the words' mean, not a fusion of ranks
+    before = metric("sparring_memory_backfill_episodes_total", reason="other_model", outcome="embedded")
+
+    async with (episode_changes(database_url) as changed,
+                persona_replica(embedding_settings(database_url, fake_embeddings), engine)):
+        await changed(persona.name, session)
+
+    assert (await vector_scores(memories, persona))[session] > 0.3
+    assert metric("sparring_memory_backfill_episodes_total", reason="other_model", outcome="embedded") >= before + 1
+
+
+async def test_an_episode_embedded_with_another_dimension_by_the_same_models_name_is_embedded_again(
+        database_url, engine, fake_embeddings, embedding_memories, channel, personas):
+    memories, _ = embedding_memories
+    persona, (unembedded,) = await stored_without_vectors(channel, personas, 1)
+    shorter = uid()
+    await record(memories, persona, shorter, shorter, ROUND_ONE)
+    async with engine.begin() as connection:  # as if the model behind the name had given three dimensions
+        await connection.execute(sa.text(
+            "UPDATE persona.episodes SET embedding = '[0.6, 0.8, 0]' WHERE persona_id = :persona AND session_id = :s"),
+            {"persona": persona.name.removeprefix("personas/"), "s": shorter})
+    assert await vector_scores(memories, persona) == {unembedded: 0, shorter: 0}
+
+    # The episode without an embedding, embedded first, tells the replica the endpoint's dimension.
+    async with (episode_changes(database_url) as changed,
+                persona_replica(embedding_settings(database_url, fake_embeddings), engine)):
+        await changed(persona.name, unembedded)
+        await changed(persona.name, shorter)
+
+    assert all(score > 0.3 for score in (await vector_scores(memories, persona)).values())
 
 
 async def test_vector_recall_without_an_embeddings_endpoint_is_refused(channel, personas):
