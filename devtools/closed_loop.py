@@ -380,7 +380,8 @@ def main() -> None:
     try:
         eventloop.run(_main(args))
     except grpc.aio.AioRpcError as error:
-        raise SystemExit(f"{error.code().name}: {error.details()} (is `make run` up?)") from None
+        running = "make run ENGINE=scripted" if args.engine == "scripted" else "make run"
+        raise SystemExit(f"{error.code().name}: {error.details()} (is `{running}` up?)") from None
     except TimeoutError:
         raise SystemExit("the loop did not close in time: are all four services up?") from None
 
