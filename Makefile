@@ -43,8 +43,9 @@ lint: setup validate-manifests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# ENGINE=scripted: the learning service's model is the scripted one of devtools/scripted_model.py (see `loop`).
 run: setup
-	$(PY) -m devtools.launcher
+	$(PY) -m devtools.launcher $(if $(ENGINE),--engine $(ENGINE))
 
 # In CI the generated code and the contracts are checked too.
 test: setup $(if $(filter true,$(CI)),check-protos lint)
@@ -67,8 +68,9 @@ demo: setup
 	$(PY) -m devtools.demo
 
 # With `make run` up: flawed personas, their calls and audits, an evolution run, approved patches, better calls.
+# ENGINE=scripted, with `make run ENGINE=scripted` up: the Bear's loop played and validated by the scripted model.
 loop: setup
-	$(PY) -m devtools.closed_loop
+	$(PY) -m devtools.closed_loop $(if $(ENGINE),--engine $(ENGINE))
 
 # The losing-the-prospect alert's fit on the sales corpus (devtools/fit_losing_prospect.py), its report committed.
 fit-losing-prospect: setup

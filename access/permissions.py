@@ -67,8 +67,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _PERSONA + "GetPersonaVersion": _CATALOGUE_READ,
     _PERSONA + "ListPersonaVersions": _CATALOGUE_READ,
     _PERSONA + "RenderPrompt": _rule(*_CATALOGUE_READERS, GATEWAY, costly=True,
-                                     note="candidate_patches: admins and the learning service (service:learning) "
-                                          "only"),
+                                     note="candidate_patches, withheld_patches: admins and the learning service "
+                                          "(service:learning) only"),
     _PERSONA + "GetScenario": _CATALOGUE_READ,
     _PERSONA + "ListScenarios": _CATALOGUE_READ,
     _PERSONA + "CreateScenario": _rule(AUTHOR, mutating=True, note="the author becomes its owner"),

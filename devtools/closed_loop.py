@@ -14,6 +14,13 @@ it, so the report shows whether any of them got worse.
 The local simulator obeys its prompt, so on it the loop closes by construction: this run checks the
 plumbing, the scoping and the side-effect check, not whether a model follows a patch.
 
+With `--engine scripted` (`make loop ENGINE=scripted`, against `make run ENGINE=scripted`, whose learning service
+then plays and writes with the scripted model of devtools/scripted_model.py on loopback), only the Bear is seeded:
+the flaw that model scripts. Its calls, before and after, are played by that model from the prompt RenderPrompt
+gives (24 of each by default), its evolution run asks for the openai engine and validates on 24 paired calls. The
+model follows each instruction of its prompt four times in five: the run measures the loop's plumbing and its
+statistics under a model that disobeys, not whether a real model follows the patch.
+
 Run it with `make run` up. Waiting on the services is injected, so the tests wait on events.
 """
 
@@ -21,9 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -35,12 +43,13 @@ from sparring.persona.v1 import persona_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
-from calls.turns import Role
+from calls.turns import Role, Turn
 from devtools.credentials import development_channel
 from devtools.endpoints import endpoint
 from devtools.gateway import stream_call
+from devtools.scripted_model import BUDGET_TRAIT, VALIDATION_CALLS
 from learning_svc.adapters.personas import simulated
-from learning_svc.domain.simulation import AuditScoreMeans, score_means, simulate_call
+from learning_svc.domain.simulation import AuditScoreMeans, SimulatedPersona, score_means, simulate_call
 from svckit import eventloop
 
 # Who the check calls as when run against `make run`; its approvals are recognised by it.
@@ -58,6 +67,7 @@ class FlawedPersona:
     # The other personas its patches reach play the same calls before and after the approval. Their audits join the
     # archetype's corpus, so only the flaw whose finding is a share of calls, not a mean of them, checks them.
     checks_neighbours: bool = False
+    scripted: bool = False  # the flaw the scripted model (devtools/scripted_model.py) plays and corrects
 
 
 def _rambling(persona: ppb.Persona) -> None:
@@ -73,14 +83,14 @@ def _gushing(persona: ppb.Persona) -> None:
 
 def _budget_first(persona: ppb.Persona) -> None:
     persona.difficulty = 5
-    persona.personality_traits.append("gives its budget away in the first answer")
+    persona.personality_traits.append(BUDGET_TRAIT)
 
 
 FLAWED = (
     FlawedPersona("loop-rambling-owl", "kenji-watanabe", "Theo Marsh", "talks far too long", _rambling),
     FlawedPersona("loop-gushing-lamb", "mei-lin", "Bonnie Hale", "leaks enthusiasm", _gushing),
     FlawedPersona("loop-budget-bear", "margaret-oconnell", "Rex Dunmore", "gives its budget away first",
-                  _budget_first, checks_neighbours=True),
+                  _budget_first, checks_neighbours=True, scripted=True),
 )
 
 
@@ -124,13 +134,30 @@ class PersonaOutcome:
 # Waits until something may have changed: the CLI sleeps a little, the tests wait for a NOTIFY.
 Changed = Callable[[], Awaitable[None]]
 RunFinished = Callable[[str], Awaitable[None]]
+# Plays one call of a persona from its rendering, with a seed.
+Player = Callable[[SimulatedPersona, ppb.RenderPromptResponse, int], Awaitable[Sequence[Turn]]]
+
+
+async def stand_in(persona: SimulatedPersona, rendered: ppb.RenderPromptResponse, seed: int) -> Sequence[Turn]:
+    """The local simulator: the persona's fields and the rules its rendered prompt carries."""
+    return simulate_call(persona, [patch.text for patch in rendered.applied_patches], seed)
+
+
+# The scripted run's calls played before and after, by default: as many as its evolution run validates on.
+SCRIPTED_CALLS = VALIDATION_CALLS
 
 
 class ClosedLoop:
     def __init__(self, personas, transcripts, learnings, audits_changed: Changed, run_finished: RunFinished,
-                 calls: int = 4, say: Callable[[str], None] = print, actor: str = ACTOR, neighbours: int = 3) -> None:
+                 calls: int = 4, say: Callable[[str], None] = print, actor: str = ACTOR, neighbours: int = 3,
+                 flawed: Sequence[FlawedPersona] = FLAWED, player: Player = stand_in,
+                 options: lpb.EvolutionOptions | None = None) -> None:
         """``actor``: the subject of the token the stubs call with; ``neighbours``: at most this many other personas
-        the approved patches of a run reach play calls before and after the approval (see checks_neighbours)."""
+        the approved patches of a run reach play calls before and after the approval (see checks_neighbours);
+        ``player`` plays the persona's side of every call; ``options``: of the evolution runs, beyond min_audits."""
+        self._flawed = flawed
+        self._player = player
+        self._options = options or lpb.EvolutionOptions()
         self._personas = personas
         self._transcripts = transcripts
         self._learnings = learnings
@@ -142,7 +169,7 @@ class ClosedLoop:
         self._neighbours = neighbours
 
     async def run(self) -> list[PersonaOutcome]:
-        outcomes = [await self._seed(flawed) for flawed in FLAWED]
+        outcomes = [await self._seed(flawed) for flawed in self._flawed]
         for outcome in outcomes:
             await self._start_over(outcome.archetype)
         for outcome in outcomes:
@@ -194,20 +221,19 @@ class ClosedLoop:
                 self._say(f"turned off {patch.name} from an earlier run of this check: \"{patch.text}\"")
 
     async def _play(self, name: str, first_seed: int) -> set[str]:
-        """Calls through the gateway protocol; the persona follows the rules its rendered prompt carries."""
+        """Calls through the gateway protocol; the persona played from its rendering."""
         persona = (await self._personas.GetPersona(ppb.GetPersonaRequest(name=name))).persona
         rendered = await self._personas.RenderPrompt(ppb.RenderPromptRequest(persona=name))
         if rendered.patch_source != ppb.PATCH_SOURCE_LIVE:
             self._say(f"warning: {name} rendered without patches "
                       f"({ppb.PatchSource.Name(rendered.patch_source)}); is the persona service wired to learning?")
-        rules = [patch.text for patch in rendered.applied_patches]
         player = simulated(persona)
         sessions = set()
         for seed in range(first_seed, first_seed + self._calls):
             session = (await self._transcripts.CreateSession(tpb.CreateSessionRequest(
                 session=tpb.Session(persona=name, blueprint=persona.blueprint),
                 session_id=f"loop-{uuid.uuid4().hex[:12]}"))).session
-            turns = simulate_call(player, rules, seed)
+            turns = await self._player(player, rendered, seed)
             await stream_call(self._transcripts, session.name, ((_ROLES[t.role], t.text) for t in turns))
             await self._transcripts.EndSession(tpb.EndSessionRequest(name=session.name, reason="call over"))
             sessions.add(session.name)
@@ -230,8 +256,10 @@ class ClosedLoop:
         return Audited(means, round(words, 1), flags)
 
     async def _evolve(self, outcome: PersonaOutcome) -> None:
+        options = lpb.EvolutionOptions(min_audits=3)
+        options.MergeFrom(self._options)
         run = (await self._learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
-            archetype=outcome.archetype, options=lpb.EvolutionOptions(min_audits=3))))).run
+            archetype=outcome.archetype, options=options)))).run
         await self._run_finished(run.name)
         outcome.run = (await self._learnings.GetEvolutionRun(lpb.GetEvolutionRunRequest(name=run.name))).run
         reached = {effect.persona: effect.difficulty for result in outcome.run.validate.results if result.passed
@@ -262,9 +290,14 @@ class ClosedLoop:
                     verdict = "passed" if result.passed else "failed"
                     edits = (f" ({lpb.PartEdit.Name(refinement.edit)} of \"{refinement.find_text}\" in "
                              f"{lpb.PromptPart.Name(refinement.part)})" if refinement.find_text else "")
+                    engine = lpb.Engine.Name(result.engine).removeprefix("ENGINE_").lower()
+                    fell_back = f", the local engine standing in: {result.fallback_reason}" \
+                        if result.fallback_reason else ""
                     say(f"  refinement {refinement.refinement_id} {verdict}: \"{refinement.text}\"{edits}\n"
-                        f"    simulated calls overall {result.baseline.scores.overall:.2f} -> "
-                        f"{result.patched.scores.overall:.2f}; {result.explanation}")
+                        f"    {result.baseline.calls} simulated calls a side ({engine}{fell_back}), overall "
+                        f"{result.baseline.scores.overall:.2f} -> {result.patched.scores.overall:.2f}, pacing "
+                        f"{result.baseline.scores.pacing:.2f} -> {result.patched.scores.pacing:.2f}, sign test p "
+                        f"{result.p_value:.2g}; {result.explanation}")
                     if result.side_effects:
                         say("    personas it reaches: " + ", ".join(
                             f"{effect.persona} (difficulty {effect.difficulty}"
@@ -286,10 +319,32 @@ class ClosedLoop:
                     f"{n.before.scores.overall:.2f} -> {n.after.scores.overall:.2f}")
 
 
+@contextlib.asynccontextmanager
+async def _scripted_player() -> AsyncIterator[Player]:
+    """The scripted model on a loopback endpoint of this process, playing the persona from its rendered prompt; it
+    draws from each call's seed, so it plays as the one `make run ENGINE=scripted` validates with."""
+    from devtools.scripted_model import scripted_model
+    from learning_svc.adapters.openai_engine import OpenAILearningEngine
+    from tests.fake_openai import serving
+
+    with serving(scripted_model) as fake:
+        model = OpenAILearningEngine(fake.base_url, "", "scripted", 20.0, 0)
+
+        async def play(persona: SimulatedPersona, rendered: ppb.RenderPromptResponse, seed: int) -> Sequence[Turn]:
+            return await model.simulate_call(persona, rendered.system_prompt, seed)
+
+        try:
+            yield play
+        finally:
+            await model.close()
+
+
 async def _main(args: argparse.Namespace) -> None:
+    scripted = args.engine == "scripted"
     async with development_channel(args.persona, "admin", subject=ACTOR) as p, \
             development_channel(args.transcript, "admin", subject=ACTOR) as t, \
-            development_channel(args.learning, "admin", subject=ACTOR) as lc:
+            development_channel(args.learning, "admin", subject=ACTOR) as lc, \
+            (_scripted_player() if scripted else contextlib.nullcontext(stand_in)) as player:
         learnings = learning_service_pb2_grpc.LearningServiceStub(lc)
 
         async def run_finished(name: str) -> None:
@@ -300,7 +355,11 @@ async def _main(args: argparse.Namespace) -> None:
 
         loop = ClosedLoop(persona_service_pb2_grpc.PersonaServiceStub(p),
                           transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
-                          audits_changed=lambda: asyncio.sleep(0.5), run_finished=run_finished, calls=args.calls)
+                          audits_changed=lambda: asyncio.sleep(0.5), run_finished=run_finished,
+                          calls=args.calls or (SCRIPTED_CALLS if scripted else 4), player=player,
+                          flawed=[f for f in FLAWED if f.scripted] if scripted else FLAWED,
+                          options=lpb.EvolutionOptions(engine=lpb.ENGINE_OPENAI, simulated_calls=VALIDATION_CALLS)
+                          if scripted else None)
         await asyncio.wait_for(loop.run(), timeout=args.timeout)
 
 
@@ -310,13 +369,19 @@ def main() -> None:
     parser.add_argument("--persona", default=endpoint("persona").address)
     parser.add_argument("--transcript", default=endpoint("transcript").address)
     parser.add_argument("--learning", default=endpoint("learning").address)
-    parser.add_argument("--calls", type=int, default=4, help="calls per persona, before and after")
+    parser.add_argument("--calls", type=int, default=0,
+                        help=f"calls per persona, before and after (default 4; {SCRIPTED_CALLS} with the scripted "
+                             "model)")
+    parser.add_argument("--engine", choices=("local", "scripted"), default="local",
+                        help="who plays the personas and validates: the local stand-in, or the scripted model "
+                             "(`make run ENGINE=scripted` up)")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     args = parser.parse_args()
     try:
         eventloop.run(_main(args))
     except grpc.aio.AioRpcError as error:
-        raise SystemExit(f"{error.code().name}: {error.details()} (is `make run` up?)") from None
+        running = "make run ENGINE=scripted" if args.engine == "scripted" else "make run"
+        raise SystemExit(f"{error.code().name}: {error.details()} (is `{running}` up?)") from None
     except TimeoutError:
         raise SystemExit("the loop did not close in time: are all four services up?") from None
 

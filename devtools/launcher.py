@@ -2,10 +2,16 @@
 services with TLS and authentication, the sample catalogue.
 
 Ctrl-C (or SIGTERM) stops the services gracefully, then the embedded PostgreSQL.
+
+With `--engine scripted` (`make run ENGINE=scripted`), the learning service's openai engine is the scripted model of
+devtools/scripted_model.py, served by this process on loopback, and the engine of runs that name none: what
+`make loop ENGINE=scripted` closes the loop on.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import datetime
 import os
 import signal
@@ -13,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -179,7 +186,32 @@ Press Ctrl-C to stop everything.
 """
 
 
+@contextlib.contextmanager
+def _model_environment(engine: str) -> Iterator[dict[str, str]]:
+    """The learning service's variables for the engine asked for: none for local; for scripted, the scripted model
+    on a loopback endpoint of this process, for as long as the services run."""
+    if engine != "scripted":
+        yield {}
+        return
+    from devtools.scripted_model import MODEL_CALLS_PER_RUN, scripted_model
+    from tests.fake_openai import serving
+
+    with serving(scripted_model) as fake:
+        yield {"LEARNING_ENGINE": "openai", "LEARNING_OPENAI_BASE_URL": fake.base_url,
+               "LEARNING_OPENAI_MODEL": "scripted", "LEARNING_OPENAI_MAX_CALLS_PER_RUN": str(MODEL_CALLS_PER_RUN)}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="devtools.launcher", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=("local", "scripted"), default="local",
+                        help="the learning service's model: none (the local engine), or the scripted model")
+    args = parser.parse_args()
+    with _model_environment(args.engine) as model_environment:
+        _run(model_environment)
+
+
+def _run(model_environment: dict[str, str]) -> None:
     embedded = None
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url:
@@ -188,7 +220,7 @@ def main() -> None:
     credentials = None if insecure_development() else local_credentials(development_credentials().directory)
     tokens = {} if credentials is None else _write_tokens(credentials)
     env = {**(credentials.environment() if credentials else {}), **os.environ, "DATABASE_URL": database_url,
-           **_peer_addresses(), "PYTHONUNBUFFERED": "1"}
+           **_peer_addresses(), **model_environment, "PYTHONUNBUFFERED": "1"}
     for service in SERVICES:
         # No load balancer to wait for on a laptop: Ctrl-C stops at once.
         env.setdefault(f"{service.prefix}_DRAIN_SECONDS", "0")
@@ -211,6 +243,9 @@ def main() -> None:
         _wait_until_serving(processes, credentials)
         catalogue = eventloop.run(_load_catalogue())
         print(_banner(database_url, embedded is not None, catalogue, _how_to_call(credentials, tokens)), flush=True)
+        if model_environment:
+            print(f"The learning service's model is the scripted one at {model_environment['LEARNING_OPENAI_BASE_URL']}"
+                  ": `make loop ENGINE=scripted` closes the loop on it.", flush=True)
         while not stop_requested.wait(timeout=1.0):
             dead = [name for name, p in processes.items() if p.poll() is not None]
             if dead:

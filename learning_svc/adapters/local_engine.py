@@ -19,7 +19,10 @@ class LocalLearningEngine:
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
                             patched_rules: Sequence[str], calls: int,
                             prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
-        """The stand-in plays the persona's fields and the rules it understands, not the rendered prompts."""
-        baseline = await asyncio.to_thread(simulate, personas, baseline_rules, calls)
-        patched = await asyncio.to_thread(simulate, personas, patched_rules, calls)
+        """The stand-in plays the persona's fields and the instructions it understands: those of each side's rendered
+        prompt for a persona given one in ``prompts`` (the learning runs' gate), else the rule texts."""
+        baseline = await asyncio.to_thread(simulate, personas, baseline_rules, calls,
+                                           prompts={name: played.baseline for name, played in prompts.items()})
+        patched = await asyncio.to_thread(simulate, personas, patched_rules, calls,
+                                          prompts={name: played.patched for name, played in prompts.items()})
         return baseline, patched

@@ -11,6 +11,7 @@ from sparring.persona.v1 import persona_service_pb2 as pb
 
 from learning_svc.domain.patches import PatchChange
 from learning_svc.domain.simulation import SimulatedPersona
+from learning_svc.service_layer.ports import Rendering
 from service_clients.persona import PersonaClient
 from svckit.records import to_record
 
@@ -23,15 +24,18 @@ class PersonaDirectory(PersonaClient):
         reply = await self.find(self.stub.GetArchetype, pb.GetArchetypeRequest(name=name), organization)
         return reply.archetype.voice_guidance if reply is not None else ""
 
-    async def rendered_prompt(self, name: str, organization: str,
-                              candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
-        if not candidates:
-            reply = await self.find(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name), organization)
-            return reply.system_prompt if reply is not None else ""
-        # A refused candidate is an error, never an empty prompt to validate it on.
-        reply = await self.call(self.stub.RenderPrompt, pb.RenderPromptRequest(persona=name, candidate_patches=[
-            candidate_patch(candidate, change) for candidate, change in candidates]), organization)
-        return reply.system_prompt
+    async def rendering(self, name: str, organization: str, candidates: Sequence[tuple[str, PatchChange]] = (),
+                        withheld: Sequence[str] = ()) -> Rendering:
+        request = pb.RenderPromptRequest(persona=name, withheld_patches=withheld, candidate_patches=[
+            candidate_patch(candidate, change) for candidate, change in candidates])
+        if candidates or withheld:
+            # A refused candidate or withheld patch is an error, never an empty prompt to validate a change on.
+            reply = await self.call(self.stub.RenderPrompt, request, organization)
+        else:
+            reply = await self.find(self.stub.RenderPrompt, request, organization)
+            if reply is None:
+                return Rendering("")
+        return Rendering(reply.system_prompt, tuple(patch.patch for patch in reply.applied_patches))
 
     async def record_promotion(self, organization: str, persona: str, promotion: dict[str, Any]) -> None:
         """Has the persona service write the version recording ``promotion`` (once per experiment); raises

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from calls.persona_audit import AuditScores, WordRange
+from calls.persona_audit import AuditScores
 
 # A new module starts undecided: Beta(1, 1), confidence 0.5.
 PRIOR = 1.0
@@ -103,18 +103,6 @@ def fold(module: Module, signals: Iterable[float]) -> Module:
     return replace(folded, status=ModuleStatus.RETIRED if retire else ModuleStatus.DRAFT)
 
 
-def reinforcement_rules(modules: Iterable[Module], target: WordRange) -> tuple[str, ...]:
-    """Rules a persona follows for its published weak audit dimensions, in the simulator's grammar."""
-    rules = []
-    for module in sorted(modules, key=lambda m: m.module):
-        if module.status != ModuleStatus.ACTIVE or module.confidence >= REINFORCE_BELOW:
-            continue
-        rule = _REINFORCEMENTS.get(module.module)
-        if rule:
-            rules.append(rule.format(target=target))
-    return tuple(rules)
-
-
 def published_reinforcements(modules: Iterable[Module]) -> list[tuple[Module, str]]:
     """What a persona is told at call time for its published weak audit dimensions, each with its module; said
     without figures the persona service would have to supply (its length target comes from its difficulty)."""
@@ -126,12 +114,6 @@ def published_reinforcements(modules: Iterable[Module]) -> list[tuple[Module, st
 
 _TOLD = {
     "brevity": "Keep every answer short: one point, then stop.",
-    "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",
-    "authenticity": "Stay in character: never mention being an AI or your instructions.",
-    "pacing": "Make one point per turn, then stop and let the candidate lead.",
-}
-_REINFORCEMENTS = {
-    "brevity": "Keep every answer to {target.min_words}-{target.max_words} words.",
     "enthusiasm_leak": "Keep a flat, guarded tone: no exclamation marks, never gush.",
     "authenticity": "Stay in character: never mention being an AI or your instructions.",
     "pacing": "Make one point per turn, then stop and let the candidate lead.",

@@ -54,6 +54,8 @@ The rules
     * consistent tone: "the tone your traits give you", "tone ... consistent", "consistent ... traits
       (personality, character, tone)", "never use warm/harsh phrases", "stay cool and guarded", "push back
       politely": no warm slips from a cool persona nor harsh ones from a warm persona.
+    * short answers: "keep every (each, your) answer short (brief)", as a published brevity module tells it: no
+      turn over the persona's own target length (when no rule gives a length).
     * hold back facts: "hold(s) back ... budget (who signs, deadline)", "never give/volunteer/reveal ...
       budget ... until (before)": no budget given away first. The new text of a structured patch that replaces
       a passage is such a rule too: the stand-in reads the persona's fields as stored and the patch's text on
@@ -77,7 +79,7 @@ import math
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -173,8 +175,8 @@ class SimulatedPersona:
 @dataclass(frozen=True, slots=True)
 class PlayedPrompts:
     """A persona's system prompt as the persona service renders it for its voice agent, on each side of a comparison:
-    as published (baseline) and with the candidate patch on top (patched). A model plays these; the local stand-in
-    plays the persona's fields and the rules in force instead."""
+    as published (baseline) and with the change (patched). A model plays these; the local stand-in plays the persona's
+    fields and the instructions of these it understands (prompt_rules)."""
 
     baseline: str
     patched: str
@@ -213,6 +215,7 @@ class RuleSet:
     consistent_tone: bool = False
     hold_back: bool = False  # the budget is not given away first
     ignored: tuple[str, ...] = ()  # rules it did not understand
+    short: bool = False  # no turn over the persona's own target length, when no rule gives a length
 
 
 def profile_of(persona: SimulatedPersona) -> PersonaProfile:
@@ -273,6 +276,8 @@ _HOLD_BACK_RULE = re.compile(
     r"|\b(?:never|don't|do not)\s+(?:give|volunteer|reveal|name|state)\w*\b[^.]*\bbudget\b[^.]*\b(?:until|before)\b",
     re.IGNORECASE,
 )
+_SHORT_RULE = re.compile(r"\bkeep\s+(?:every|each|your|all)\s+(?:\w+\s+)?answers?\s+(?:short|brief)\b",
+                         re.IGNORECASE)
 _BEHAVIOUR_RULES = (_CALM_RULE, _IN_CHARACTER_RULE, _HOLD_GROUND_RULE, _CONSISTENT_RULE, _HOLD_BACK_RULE)
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
@@ -302,7 +307,7 @@ def parse_rules(rules: Iterable[str]) -> RuleSet:
     words_per_turn: WordRange | None = None
     cap: int | None = None
     banned: list[str] = []
-    calm = in_character = hold_ground = consistent = hold_back = False
+    calm = in_character = hold_ground = consistent = hold_back = short = False
     ignored: list[str] = []
     for raw in rules:
         rule = normalise(raw)
@@ -323,10 +328,12 @@ def parse_rules(rules: Iterable[str]) -> RuleSet:
             old or new
             for old, new in zip((calm, in_character, hold_ground, consistent, hold_back), found, strict=True)
         )
+        if _SHORT_RULE.search(rule):
+            short = understood = True
         if not understood and not any(found):
             ignored.append(raw)
     return RuleSet(words_per_turn, cap, tuple(banned), calm, in_character, hold_ground, consistent, hold_back,
-                   tuple(ignored))
+                   tuple(ignored), short)
 
 
 def _is_banned(text: str, banned: Sequence[str]) -> bool:
@@ -966,6 +973,8 @@ def simulate_call(
     understands (parse_rules). Same persona, rules, seed and exchanges, same call."""
     _check_exchanges(exchanges)
     ruleset = parse_rules(rules)
+    if ruleset.short and ruleset.words_per_turn is None and ruleset.max_words is None:
+        ruleset = replace(ruleset, max_words=target_words_per_turn(persona.difficulty).max_words)
     cues = _cues(persona)
     context = _TurnContext(
         rules=ruleset,
@@ -1026,6 +1035,13 @@ def audit_simulated(persona: SimulatedPersona, turns: Sequence[Turn]) -> Persona
     return audit_persona(turns, profile_of(persona))
 
 
+def prompt_rules(system_prompt: str) -> tuple[str, ...]:
+    """A rendered system prompt read as the stand-in reads rules: each line one (a list item without its dash), so
+    it follows every instruction of the prompt it understands, wherever the prompt tells it."""
+    lines = (line.strip().removeprefix("- ").strip() for line in system_prompt.splitlines())
+    return tuple(line for line in lines if line)
+
+
 def simulate(
     personas: Sequence[SimulatedPersona],
     rules: Sequence[str],
@@ -1033,15 +1049,19 @@ def simulate(
     *,
     first_seed: int = 1,
     exchanges: int = DEFAULT_EXCHANGES,
+    prompts: Mapping[str, str] | None = None,
 ) -> SimulationSummary:
     """calls simulated calls, the personas taking turns, seeds first_seed, first_seed + 1, ...; audited
-    and summarised. The same arguments with other rules give the same candidates and seeds."""
+    and summarised. The same arguments with other rules give the same candidates and seeds. A persona with a
+    rendered prompt in ``prompts`` (by name) follows that prompt's instructions (prompt_rules) instead of rules."""
     if not personas:
         raise ValueError("no persona to simulate")
+    played = {name: prompt_rules(prompt) for name, prompt in (prompts or {}).items()}
     audits = []
     for index in range(calls):
         persona = personas[index % len(personas)]
-        audits.append(audit_simulated(persona, simulate_call(persona, rules, first_seed + index, exchanges)))
+        told = played.get(persona.persona, rules)
+        audits.append(audit_simulated(persona, simulate_call(persona, told, first_seed + index, exchanges)))
     return summarise(audits)
 
 

@@ -253,7 +253,7 @@ class Evolution:
             persona = await self._personas.simulated_persona(name, state.organization)
             if persona is None or per_archetype[persona.archetype] == MAX_SIMULATED_PERSONAS:
                 continue
-            rendered = await self._personas.rendered_prompt(name, state.organization)
+            rendered = (await self._personas.rendering(name, state.organization)).system_prompt
             guidance = (await self._personas.archetype_guidance(persona.archetype, state.organization)
                         if persona.archetype else "")
             per_archetype[persona.archetype] += 1
@@ -370,8 +370,8 @@ class Evolution:
         """What each persona's voice agent would be told, as the persona service renders it: as published, and with
         the refinement on top as a candidate patch (named after the run and the refinement)."""
         candidate = [(f"{state.name}/refinements/{refinement.refinement_id}", refinement.change)]
-        return {name: PlayedPrompts(await self._personas.rendered_prompt(name, state.organization),
-                                    await self._personas.rendered_prompt(name, state.organization, candidate))
+        return {name: PlayedPrompts((await self._personas.rendering(name, state.organization)).system_prompt,
+                                    (await self._personas.rendering(name, state.organization, candidate)).system_prompt)
                 for name in dict.fromkeys(persona.persona for persona in personas)}
 
     async def _players(self, organization: str, archetype: str,

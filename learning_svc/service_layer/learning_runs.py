@@ -1,18 +1,26 @@
 """A feedback learning run: fold unprocessed training events into per-persona modules, run the
-regression gate on simulated calls, then publish or hold."""
+regression gate on simulated calls of the prompts the persona service renders, then publish or hold."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from calls.persona_audit import target_words_per_turn
-from learning_svc.domain.evolution import rules_in_force
-from learning_svc.domain.modules import Module, ModuleStatus, fold, fresh_module, reinforcement_rules
-from learning_svc.service_layer.patches import active_patches
-from learning_svc.service_layer.ports import Document, PendingEvent, PersonaReader, SimulationEngine, UnitsOfWork
+from learning_svc.domain.modules import Module, ModuleStatus, fold, fresh_module, published_reinforcements
+from learning_svc.domain.patches import PatchChange
+from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona
+from learning_svc.service_layer.patches import module_patch
+from learning_svc.service_layer.ports import (
+    Document,
+    PendingEvent,
+    PersonaReader,
+    Rendering,
+    SimulationEngine,
+    UnitsOfWork,
+)
 from learning_svc.service_layer.run_queue import Save
 
 DEFAULT_EVENT_LIMIT = 10_000
@@ -105,32 +113,58 @@ class LearningRuns:
 
     async def _gate(self, organization: str, personas: list[str], current: dict[ModuleKey, Module],
                     updated: dict[ModuleKey, Module]) -> dict[str, Any]:
-        """The candidate (current modules plus the updated ones, published) against the current persona."""
-        current_scores, candidate_scores = [], []
-        read = {name: await self._personas.simulated_persona(name, organization) for name in personas}
-        players = {name: persona for name, persona in read.items() if persona is not None}
-        active = await active_patches(self._units, organization, {persona.archetype for persona in players.values()})
-        for name, persona in players.items():
-            patches = rules_in_force(active, persona.archetype)
-            target = target_words_per_turn(persona.difficulty)
+        """The candidate (current modules plus the updated ones, published) against the current persona, each side
+        played from the prompt the persona service renders for it: as published, and with the candidate's learned
+        modules in place of the published ones."""
+        gated: list[dict[str, Any]] = []
+        for name in personas:
+            persona = await self._personas.simulated_persona(name, organization)
+            if persona is None:
+                continue
             mine = {key: module for key, module in current.items() if key[0] == name}
-            candidate = {**mine, **{key: _with_status(module, ModuleStatus.ACTIVE) for key, module in updated.items()
-                                    if key[0] == name and module.status != ModuleStatus.RETIRED}}
-            before, after = await self._simulator.simulate_pair(
-                [persona], [*patches, *reinforcement_rules(mine.values(), target)],
-                [*patches, *reinforcement_rules(candidate.values(), target)], GATE_CALLS, {})
-            current_scores.append(before.scores.overall)
-            candidate_scores.append(after.scores.overall)
-        if not current_scores:
+            candidate = {**mine, **{key: module if module.status == ModuleStatus.RETIRED
+                                    else _with_status(module, ModuleStatus.ACTIVE)
+                                    for key, module in updated.items() if key[0] == name}}
+            before, after, withheld = await self._renderings(organization, persona, mine, candidate)
+            current_calls, candidate_calls = await self._simulator.simulate_pair(
+                [persona], (), (), GATE_CALLS, {name: PlayedPrompts(before.system_prompt, after.system_prompt)})
+            gated.append({"persona": name, "current_score": current_calls.scores.overall,
+                          "candidate_score": candidate_calls.scores.overall,
+                          "current_patches": list(before.applied_patches),
+                          "candidate_patches": list(after.applied_patches), "withheld_patches": withheld})
+        if not gated:
             return {"simulated_calls": 0, "passed": True,
                     "explanation": "no gated persona could be read; nothing was simulated"}
-        calls = GATE_CALLS * len(current_scores)
-        current_mean, candidate_mean = round(fmean(current_scores), 2), round(fmean(candidate_scores), 2)
+        calls = GATE_CALLS * len(gated)
+        current_mean = round(fmean(p["current_score"] for p in gated), 2)
+        candidate_mean = round(fmean(p["candidate_score"] for p in gated), 2)
         passed = candidate_mean >= current_mean
         return {"simulated_calls": calls, "current_score": current_mean, "candidate_score": candidate_mean,
-                "passed": passed,
+                "passed": passed, "personas": gated,
                 "explanation": f"candidate {candidate_mean:.2f} vs current {current_mean:.2f} over {calls} "
-                               "simulated calls: " + ("not worse" if passed else "worse")}
+                               "simulated calls of the rendered prompts: " + ("not worse" if passed else "worse")}
+
+    async def _renderings(self, organization: str, persona: SimulatedPersona, mine: dict[ModuleKey, Module],
+                          candidate: dict[ModuleKey, Module]) -> tuple[Rendering, Rendering, list[str]]:
+        """The persona's prompt as published, and as the candidate would have it: the modules it tells anew or with
+        another confidence sent as candidate patches, those published that it edits or no longer tells withheld.
+        Also the names withheld."""
+        told_now = _told(mine.values(), persona.archetype)
+        told_then = _told(candidate.values(), persona.archetype)
+        before = await self._personas.rendering(persona.persona, organization)
+        withheld = [name for name in before.applied_patches
+                    if name in told_now and told_then.get(name) != told_now[name]]
+        added = [(name, change) for name, change in told_then.items() if told_now.get(name) != change]
+        after = await self._personas.rendering(persona.persona, organization, added, withheld) \
+            if added or withheld else before
+        return before, after, withheld
+
+
+def _told(modules: Iterable[Module], archetype: str) -> dict[str, PatchChange]:
+    """What the persona service tells a persona of these modules (ListActivePatches gives each as a patch), by the
+    name RenderPrompt applies it under."""
+    patches = (module_patch(module, told, archetype) for module, told in published_reinforcements(modules))
+    return {patch.name: patch.change for patch in patches}
 
 
 def _module_updates(final: dict[ModuleKey, Module], folded: _Folded) -> list[Document]:

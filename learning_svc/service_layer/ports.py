@@ -266,6 +266,14 @@ class UnitsOfWork(Protocol):
         snapshot."""
 
 
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """A persona's system prompt as RenderPrompt gives its voice agent, and the names of the patches it applied."""
+
+    system_prompt: str
+    applied_patches: tuple[str, ...] = ()
+
+
 class PersonaReader(Protocol):
     """The persona service, as the learning service reads it: inside a call, for the caller's organization; in
     a run, for the organization named."""
@@ -275,10 +283,11 @@ class PersonaReader(Protocol):
     async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
         """The archetype's voice guidance; "" when it has none or does not exist."""
 
-    async def rendered_prompt(self, name: str, organization: str,
-                              candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
-        """The system prompt a voice agent of the persona gets now (RenderPrompt); "" when it no longer exists. With
-        candidates (name, change), that prompt with them applied on top, for this rendering only."""
+    async def rendering(self, name: str, organization: str, candidates: Sequence[tuple[str, PatchChange]] = (),
+                        withheld: Sequence[str] = ()) -> Rendering:
+        """What a voice agent of the persona gets now (RenderPrompt); an empty prompt when it no longer exists. With
+        candidates (name, change) applied on top, and without the published patches withheld (by name), for this
+        rendering only: a refusal of either is an error."""
 
     async def persona_exists(self, name: str) -> bool: ...
 
@@ -303,9 +312,9 @@ class SimulationEngine(Protocol):
     async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
                             patched_rules: Sequence[str], calls: int,
                             prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
-        """The same simulated calls (personas in turn, seeds, candidate lines) played on each side: by the local
-        stand-in from the persona's fields and each side's rules, by a model from each side's rendered prompt
-        (``prompts``, by persona name)."""
+        """The same simulated calls (personas in turn, seeds, candidate lines) played on each side: by a model from
+        each side's rendered prompt (``prompts``, by persona name); by the local stand-in from the persona's fields
+        and the instructions it understands in that prompt, or in each side's rules for a persona given none."""
 
 
 class LearningEngine(RefinementEngine, SimulationEngine, Protocol):

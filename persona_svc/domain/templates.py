@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -80,6 +80,7 @@ class RenderedPrompt:
     patches_confirm_time: datetime | None = None  # a last-known-good set: when the learning service last gave it
     experiment: str = ""  # the experiment variant applied, if the session rendered plays one
     experiment_variant: str = ""
+    withheld_patches: tuple[str, ...] = ()  # published patches the request left out of this rendering
 
 
 def render_prompt(persona: Persona, scenario: Scenario | None, archetype: Archetype | None,
@@ -153,12 +154,27 @@ def _archetype_name(archetype_id: str) -> str:
 
 
 def render_candidates(persona: Persona, scenario: Scenario | None, archetype: Archetype | None, lookup: PatchLookup,
-                      candidates: Iterable[CandidatePatch]) -> RenderedPrompt:
-    """The rendering with the candidates applied after the published patches, for this rendering only."""
+                      candidates: Iterable[CandidatePatch], withheld: Sequence[str] = ()) -> RenderedPrompt:
+    """The rendering without the published patches withheld and with the candidates applied after the others, for
+    this rendering only."""
     candidates = list(candidates)
-    check_candidates(persona, archetype, lookup.patches, candidates)
-    return render_prompt(persona, scenario, archetype,
-                         replace(lookup, patches=(*lookup.patches, *(c.patch for c in candidates))))
+    published = _without(persona, lookup.patches, withheld)
+    check_candidates(persona, archetype, published, candidates)
+    rendered = render_prompt(persona, scenario, archetype,
+                             replace(lookup, patches=(*published, *(c.patch for c in candidates))))
+    return replace(rendered, withheld_patches=tuple(withheld))
+
+
+def _without(persona: Persona, published: Sequence[PromptPatch], withheld: Sequence[str]) -> tuple[PromptPatch, ...]:
+    """The published patches but those withheld, each of which must be one this rendering applies: naming another
+    would render the persona unchanged as if it had been left out."""
+    applied = {patch.name for patch in _reaching(persona, published)}
+    absent = [FieldViolation(f"withheld_patches[{index}]", f"{name!r} is not a published patch applied to "
+                                                            f"{persona.resource_name}")
+              for index, name in enumerate(withheld) if name not in applied]
+    if absent:
+        raise InvalidArgument(absent, reason="PATCH_NOT_APPLIED")
+    return tuple(patch for patch in published if patch.name not in withheld)
 
 
 @dataclass(frozen=True, slots=True)

@@ -326,6 +326,28 @@ _PARTS = {getattr(pb, f"PROMPT_PART_{part.name}"): part for part in PromptPart}
 _EDITS = {getattr(pb, f"PART_EDIT_{edit.name}"): edit for edit in Edit}
 
 
+# A persona is rendered with at most 50 patches of its archetype and targets, and its few learned modules.
+MAX_WITHHELD_PATCHES = 60
+_WITHHELD_NAME = re.compile(r"patches/[\w.-]{1,192}")
+
+
+def withheld_patches(names: Sequence[str]) -> list[str]:
+    """The request's withheld patches: names of published patches, each once (whether this rendering applies them is
+    the domain's check)."""
+    if len(names) > MAX_WITHHELD_PATCHES:
+        raise InvalidArgument(FieldViolation("withheld_patches", f"must hold at most {MAX_WITHHELD_PATCHES} "
+                                                                 f"(got {len(names)})"))
+    v = Violations()
+    for index, name in enumerate(names):
+        field = f"withheld_patches[{index}]"
+        if not _WITHHELD_NAME.fullmatch(name):
+            v.add(field, f"must be a patch's name as applied_patches gives it, 'patches/{{id}}' (got {name[:100]!r})")
+        elif name in names[:index]:
+            v.add(field, f"names {name} a second time")
+    v.raise_if_any()
+    return list(names)
+
+
 def candidate_patches(messages: Sequence[pb.CandidatePatch]) -> list[CandidatePatch]:
     """The request's candidate patches, each checked as the learning service's CreatePromptPatch checks a patch;
     every violation named under ``candidate_patches[i]``."""

@@ -50,6 +50,7 @@ def _render_response(remembered: RememberedPrompt, persona: str) -> pb.RenderPro
         experiment=rendered.experiment,
         experiment_variant=rendered.experiment_variant,
         persona=persona,
+        withheld_patches=rendered.withheld_patches,
     )
 
 
@@ -159,14 +160,15 @@ class PersonaServicer(persona_service_pb2_grpc.PersonaServiceServicer):
         scenario_id = convert.resource_id(request.scenario, "scenarios", "scenario") if request.scenario else ""
         candidate_id = convert.resource_id(request.candidate, "candidates", "candidate") if request.candidate else ""
         candidates = convert.candidate_patches(request.candidate_patches)
+        withheld = convert.withheld_patches(request.withheld_patches)
         organization = _organization()
         persona_id, remembered = await self._memories.render_prompt(organization, persona_id, scenario_id,
                                                                     candidate_id, session_id, candidates,
-                                                                    current_call())
+                                                                    current_call(), withheld)
         # Interned: the memo compares its sources by identity, and the id is parsed anew at every call.
         persona = sys.intern(f"personas/{persona_id}")
-        # Never kept: its patches' age is the moment's, and candidates are this rendering's alone.
-        if remembered.rendered.patches_confirm_time is not None or candidates:
+        # Never kept: its patches' age is the moment's, and candidates and withheld patches are this rendering's alone.
+        if remembered.rendered.patches_confirm_time is not None or candidates or withheld:
             return _render_response(remembered, persona)
         return self._render_responses.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                                remembered, persona)

@@ -384,9 +384,10 @@ class Catalogue:
     # --- rendering ----------------------------------------------------------------------------
 
     async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, session_id: str = "",
-                            candidates: Sequence[CandidatePatch] = ()) -> RenderedPrompt:
+                            candidates: Sequence[CandidatePatch] = (), withheld: Sequence[str] = ()) -> RenderedPrompt:
         """With ``session_id``, the modifications of the experiment variant the session plays are applied too; the
-        candidates after them, for this rendering only (not memoised: no other rendering shows them)."""
+        candidates after them, and without the published patches withheld, for this rendering only (not memoised: no
+        other rendering shows them)."""
         persona = await self.get_persona(organization, persona_id)
         if persona.deleted:
             raise FailedPrecondition(f"{persona.resource_name} is deleted", reason="PERSONA_DELETED",
@@ -396,8 +397,8 @@ class Catalogue:
         archetype = await self.get_archetype(organization, fields.archetype_id) if fields.archetype_id else None
         lookup = await self._patches.active_patches(organization, persona.resource_name, fields.archetype_id,
                                                     f"sessions/{session_id}" if session_id else "")
-        if candidates:
-            return templates.render_candidates(persona, scenario, archetype, lookup, candidates)
+        if candidates or withheld:
+            return templates.render_candidates(persona, scenario, archetype, lookup, candidates, withheld)
         key = (organization, persona_id, scenario_id, lookup.experiment, lookup.experiment_variant)
         return self._renders.response(key, persona, scenario, archetype, lookup)
 

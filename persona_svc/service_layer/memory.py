@@ -60,7 +60,7 @@ from persona_svc.service_layer.memory_ports import (
     Sessions,
 )
 from persona_svc.service_layer.memory_sections import CandidateKey, MemorySections
-from persona_svc.service_layer.ownership import require_right_to_change, require_right_to_render_candidates
+from persona_svc.service_layer.ownership import require_right_to_change, require_right_to_render_unpublished
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
 from svckit.errors import EtagMismatch, FailedPrecondition, NotFound, Unavailable
@@ -404,23 +404,28 @@ class PersonaMemory:
 
     async def render_prompt(self, organization: str, persona_id: str, scenario_id: str, candidate_id: str,
                             session_id: str, candidate_patches: Sequence[CandidatePatch] = (),
-                            caller: CallContext | None = None) -> tuple[str, RememberedPrompt]:
+                            caller: CallContext | None = None,
+                            withheld_patches: Sequence[str] = ()) -> tuple[str, RememberedPrompt]:
         """The id of the persona rendered and its prompt with the memory of the candidate (and session) appended;
         without it, and counted, when the memory cannot be read within the deadline: a slow memory never fails a call
         start. A session named without its persona renders the persona playing it now, for its candidate (and
         scenario, unless one is named), as the transcript service tells them; a session named without its candidate
-        alone has it asked of that service (when there is one), within the memory deadline. Candidate patches, which
-        the caller must have the right to render, are applied to this rendering alone."""
-        if candidate_patches:
-            assert caller is not None, "candidate patches are rendered for a caller"
-            require_right_to_render_candidates(caller)
+        alone has it asked of that service (when there is one), within the memory deadline. Candidate patches, and
+        published patches withheld, which the caller must have the right to render, change this rendering alone."""
+        unpublished = bool(candidate_patches or withheld_patches)
+        if unpublished:
+            assert caller is not None, "unpublished renderings are rendered for a caller"
+            if candidate_patches:
+                require_right_to_render_unpublished(caller, "candidate_patches")
+            if withheld_patches:
+                require_right_to_render_unpublished(caller, "withheld_patches")
         session_told = False
         if not persona_id:
             played = await self._played(organization, session_id)
             persona_id, scenario_id = played.persona_id, scenario_id or played.scenario_id
             candidate_id, session_told = candidate_id or played.candidate_id, True
         rendered = await self._catalogue.render_prompt(organization, persona_id, scenario_id, session_id,
-                                                       candidate_patches)
+                                                       candidate_patches, withheld_patches)
         section = MEMORY_NOT_REQUESTED
         if session_id and not candidate_id and not session_told and self._sessions is not None:
             found = await self._candidate_of(self._sessions, organization, session_id)
@@ -430,7 +435,7 @@ class PersonaMemory:
                 candidate_id = found
         if candidate_id:
             section = await self._cached_section(organization, persona_id, candidate_id, session_id)
-        if candidate_patches:
+        if unpublished:
             return persona_id, _remembered(rendered, section)
         return persona_id, self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
                                                   rendered, section)

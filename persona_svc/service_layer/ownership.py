@@ -23,12 +23,13 @@ def require_right_to_change(caller: CallContext, persona: Persona | None, action
                                metadata={"resource": resource})
 
 
-# The learning service's identity (its token's subject): it renders the refinements it validates.
+# The learning service's identity (its token's subject): it renders the changes it validates.
 LEARNING_SERVICE = "service:learning"
 
 
-def require_right_to_render_candidates(caller: CallContext) -> None:
-    """Candidate patches render what no one approved: the learning service validating them, and admins, only."""
+def require_right_to_render_unpublished(caller: CallContext, field: str) -> None:
+    """Candidate patches, and published patches withheld, render what no one approved: the learning service
+    validating a change, and admins, only. ``field`` names what the request sent (its reason, upper-cased)."""
     if not caller.is_admin and caller.actor != LEARNING_SERVICE:
-        raise PermissionDenied("rendering candidate patches needs the admin role or the learning service's identity",
-                               reason="CANDIDATE_PATCHES_NOT_ALLOWED", metadata={"field": "candidate_patches"})
+        raise PermissionDenied(f"rendering {field.replace('_', ' ')} needs the admin role or the learning service's "
+                               "identity", reason=f"{field.upper()}_NOT_ALLOWED", metadata={"field": field})

@@ -7,9 +7,7 @@ learning server (no openai engine) must not take these runs up."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import uuid
 from collections import Counter
 
@@ -23,6 +21,7 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
 from calls.persona_audit import FlagReason
+from devtools.scripted_model import BUDGET_TRAIT, GIVEAWAY, HOLD_BACK, scripted_model
 from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import simulated
 from learning_svc.app import SPEC
@@ -285,47 +284,10 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
 # --- the closed loop on a model that follows its prompt most of the time -------------------------------------------
 
 # A hard bear of this module's own whose trait gives its budget away in its first answer; the model replaces the trait.
-BUDGET_TRAIT = "gives its budget away in the first answer"
-HOLD_BACK = "holds back its budget until the candidate has earned it"
 BUDGET_BEAR = "personas/scripted-bear"
-# How often the scripted model, as a persona, follows each instruction of its prompt.
-OBEDIENCE = 0.8
-GIVEAWAY = "We have $60,000 a year set aside for this."
 # Validation calls a side, and the calls played before and after the approval (seeds of their own).
 LOOP_CALLS = 24
 NEXT_SEEDS = range(101, 101 + LOOP_CALLS)
-
-
-def obeys(seed: int, instruction: str) -> bool:
-    """Whether the scripted model follows ``instruction`` in the simulated call ``seed``: a draw of probability
-    OBEDIENCE keyed by both, so each call of a run draws anew and a rerun, in any order, draws the same."""
-    digest = hashlib.sha256(f"{seed}|{instruction}".encode()).digest()
-    return random.Random(digest).random() < OBEDIENCE
-
-
-def scripted_model(request: dict) -> dict:
-    """A model that answers the refinements request with a structured patch replacing the bear's trait for every
-    difficulty-5 bear and, as the bear, follows its prompt only most of the time: its first answer gives the budget
-    away when it follows the trait, and, once the trait is replaced, when it disobeys the hold-back text that replaced
-    it (as the flawed persona did). Every later answer is short."""
-    system, user = messages(request)
-    if '"refinements"' in system:
-        finding = next(f for f in json.loads(user)["findings"] if f["kind"] == "FINDING_KIND_EARLY_DISCLOSURE")
-        return {"refinements": [{
-            "archetype": finding["archetype"], "target": "PATCH_TARGET_VOICE_PROMPT",
-            "operation": "PATCH_OPERATION_EDIT_PART", "part": "PROMPT_PART_PERSONALITY_TRAITS",
-            "edit": "PART_EDIT_REPLACE", "find_text": BUDGET_TRAIT, "text": HOLD_BACK,
-            "scope": {"min_difficulty": 5, "max_difficulty": 5}, "finding_ids": [finding["finding_id"]],
-            "rationale": "Its trait tells it to give the budget away; hold it back until it is earned."}]}
-    turn = json.loads(user)
-    if turn["transcript"]:
-        return {"reply": SHORT}
-    seed = turn["call_seed"]
-    if HOLD_BACK in system:
-        gives = not obeys(seed, HOLD_BACK)
-    else:
-        gives = BUDGET_TRAIT in system and obeys(seed, BUDGET_TRAIT)
-    return {"reply": GIVEAWAY if gives else SHORT}
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -18,7 +18,7 @@ from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals, Refi
 from learning_svc.domain.modules import Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchChange, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona, SimulationSummary
-from learning_svc.service_layer.ports import Document
+from learning_svc.service_layer.ports import Document, Rendering
 from svckit.errors import AlreadyExists, NotFound
 from svckit.openai_json import EngineFailure
 from tests.builders import caller
@@ -160,11 +160,12 @@ class FakePersonas:
     async def archetype_guidance(self, name: str, organization: str | None = None) -> str:
         return ""
 
-    async def rendered_prompt(self, name: str, organization: str,
-                              candidates: Sequence[tuple[str, PatchChange]] = ()) -> str:
+    async def rendering(self, name: str, organization: str, candidates: Sequence[tuple[str, PatchChange]] = (),
+                        withheld: Sequence[str] = ()) -> Rendering:
         self.read_for.add(organization)
         told = "".join(f" {change.text}" for _, change in candidates)
-        return f"You are {name}.{told}" if name in self._personas else ""
+        return Rendering(f"You are {name}.{told}" if name in self._personas else "",
+                         tuple(candidate for candidate, _ in candidates))
 
     async def persona_exists(self, name: str) -> bool:
         return name in self._personas

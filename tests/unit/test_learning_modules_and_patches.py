@@ -15,7 +15,6 @@ from learning_svc.domain.modules import (
     fold,
     fresh_module,
     published_reinforcements,
-    reinforcement_rules,
 )
 from learning_svc.domain.patches import (
     PatchChange,
@@ -28,6 +27,7 @@ from learning_svc.domain.patches import (
     revised,
     supersedes_on_approval,
 )
+from learning_svc.domain.simulation import SimulatedPersona, SimulationSummary, simulate
 from svckit.errors import FailedPrecondition
 
 
@@ -66,13 +66,24 @@ def test_confidence_follows_the_signals_and_a_module_that_keeps_failing_is_retir
     assert fold(worse, [-1.0]).status == ModuleStatus.RETIRED
 
 
-def test_published_weak_dimensions_become_rules_the_persona_follows():
-    weak = fold(fresh_module("personas/p", "brevity"), [-1.0, -1.0])
-    published = replace(weak, status=ModuleStatus.ACTIVE)
-    assert reinforcement_rules([weak], WordRange(8, 16)) == ()
-    assert reinforcement_rules([published], WordRange(8, 16)) == ("Keep every answer to 8-16 words.",)
-    strong = replace(fold(fresh_module("personas/p", "pacing"), [1.0] * 3), status=ModuleStatus.ACTIVE)
-    assert reinforcement_rules([strong], WordRange(8, 16)) == ()
+def test_the_stand_in_follows_what_published_weak_modules_tell_in_the_rendered_prompt():
+    """Played from its rendered prompt, a long-winded, gushing persona keeps to its own target length (8-16 words at
+    difficulty 4) once the prompt tells its published brevity module, and stops gushing once it tells its published
+    enthusiasm module; held modules are not told, so not followed."""
+    weak = replace(fresh_module("personas/p", "brevity"), positive=1.5, negative=6.5, status=ModuleStatus.ACTIVE,
+                   event_count=8)
+    modules = [weak, replace(weak, module="enthusiasm_leak")]
+    persona = SimulatedPersona("personas/p", difficulty=4, communication_style="Long-winded; enthusiastic.")
+    prompt = "You are P, a buyer. Long-winded; enthusiastic."
+
+    def played(told_modules) -> SimulationSummary:
+        told = " ".join(text for _, text in published_reinforcements(told_modules))
+        return simulate([persona], (), 6, prompts={persona.persona: f"{prompt} {told}".strip()})
+
+    plain = played([replace(module, status=ModuleStatus.HELD) for module in modules])
+    reinforced = played(modules)
+    assert plain.avg_words_per_turn > 16 >= reinforced.avg_words_per_turn
+    assert plain.scores.enthusiasm_leak < reinforced.scores.enthusiasm_leak == 10
 
 
 def _patch(name: str, state: PatchState, operation=PatchOperation.CHANGE_LENGTH_RANGE) -> PromptPatch:

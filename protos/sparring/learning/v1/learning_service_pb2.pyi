@@ -2075,6 +2075,7 @@ class RegressionGate(_message.Message):
     CANDIDATE_SCORE_FIELD_NUMBER: _builtins.int
     PASSED_FIELD_NUMBER: _builtins.int
     EXPLANATION_FIELD_NUMBER: _builtins.int
+    PERSONAS_FIELD_NUMBER: _builtins.int
     simulated_calls: _builtins.int
     """Simulated calls (same fixed set for both)."""
     current_score: _builtins.float
@@ -2084,6 +2085,10 @@ class RegressionGate(_message.Message):
     passed: _builtins.bool
     """candidate_score >= current_score."""
     explanation: _builtins.str
+    @_builtins.property
+    def personas(self) -> _containers.RepeatedCompositeFieldContainer[Global___GatedPersona]:
+        """Each gated persona, played from its prompt as RenderPrompt renders it."""
+
     def __init__(
         self,
         *,
@@ -2092,14 +2097,63 @@ class RegressionGate(_message.Message):
         candidate_score: _builtins.float = ...,
         passed: _builtins.bool = ...,
         explanation: _builtins.str = ...,
+        personas: _abc.Iterable[Global___GatedPersona] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_score", b"candidate_score", "current_score", b"current_score", "explanation", b"explanation", "passed", b"passed", "simulated_calls", b"simulated_calls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_score", b"candidate_score", "current_score", b"current_score", "explanation", b"explanation", "passed", b"passed", "personas", b"personas", "simulated_calls", b"simulated_calls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RegressionGate: _TypeAlias = RegressionGate  # noqa: Y015
+
+@_typing.final
+class GatedPersona(_message.Message):
+    """One persona of a regression gate: both sides are RenderPrompt's output for it,
+    the current one as published, the candidate one with the change as candidate
+    patches and the published modules it withdraws or edits withheld.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    CURRENT_SCORE_FIELD_NUMBER: _builtins.int
+    CANDIDATE_SCORE_FIELD_NUMBER: _builtins.int
+    CURRENT_PATCHES_FIELD_NUMBER: _builtins.int
+    CANDIDATE_PATCHES_FIELD_NUMBER: _builtins.int
+    WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}"."""
+    current_score: _builtins.float
+    """Mean overall audit score of its simulated calls, 1.0 to 10.0, on each side."""
+    candidate_score: _builtins.float
+    @_builtins.property
+    def current_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The patches each side's rendering applied (RenderPromptResponse.applied_patches)."""
+
+    @_builtins.property
+    def candidate_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def withheld_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The published modules the candidate side withheld (it retires, holds or edits them)."""
+
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        current_score: _builtins.float = ...,
+        candidate_score: _builtins.float = ...,
+        current_patches: _abc.Iterable[_builtins.str] | None = ...,
+        candidate_patches: _abc.Iterable[_builtins.str] | None = ...,
+        withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_patches", b"candidate_patches", "candidate_score", b"candidate_score", "current_patches", b"current_patches", "current_score", b"current_score", "persona", b"persona", "withheld_patches", b"withheld_patches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GatedPersona: _TypeAlias = GatedPersona  # noqa: Y015
 
 @_typing.final
 class LearningRun(_message.Message):

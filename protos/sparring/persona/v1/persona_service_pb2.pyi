@@ -1237,6 +1237,7 @@ class RenderPromptRequest(_message.Message):
     CANDIDATE_FIELD_NUMBER: _builtins.int
     SESSION_FIELD_NUMBER: _builtins.int
     CANDIDATE_PATCHES_FIELD_NUMBER: _builtins.int
+    WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}"; required unless session is named. Without it, the
     persona playing the session now is rendered (after a handoff, the new one),
@@ -1272,6 +1273,18 @@ class RenderPromptRequest(_message.Message):
         replaced or removed passage in the persona's part. At most 10.
         """
 
+    @_builtins.property
+    def withheld_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Published patches or learned modules left out of this rendering only, by
+        the names applied_patches gives them ("patches/{patch_id}",
+        "patches/module-{persona_id}-{module}"): the learning service renders a
+        change that withdraws one this way. Never stored, never kept in the cache
+        of renderings; sent, like candidate_patches, only by the learning service's
+        identity and admins (PERMISSION_DENIED otherwise). Each must be applied to
+        this rendering of the persona, and named once (INVALID_ARGUMENT naming
+        withheld_patches[i] otherwise). At most 60.
+        """
+
     def __init__(
         self,
         *,
@@ -1280,10 +1293,11 @@ class RenderPromptRequest(_message.Message):
         candidate: _builtins.str = ...,
         session: _builtins.str = ...,
         candidate_patches: _abc.Iterable[Global___CandidatePatch] | None = ...,
+        withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "candidate_patches", b"candidate_patches", "persona", b"persona", "scenario", b"scenario", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "candidate_patches", b"candidate_patches", "persona", b"persona", "scenario", b"scenario", "session", b"session", "withheld_patches", b"withheld_patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1448,6 +1462,7 @@ class RenderPromptResponse(_message.Message):
     EXPERIMENT_FIELD_NUMBER: _builtins.int
     EXPERIMENT_VARIANT_FIELD_NUMBER: _builtins.int
     PERSONA_FIELD_NUMBER: _builtins.int
+    WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
     system_prompt: _builtins.str
     first_message: _builtins.str
     difficulty_instructions: _builtins.str
@@ -1479,6 +1494,10 @@ class RenderPromptResponse(_message.Message):
         gave the applied set. Unset otherwise.
         """
 
+    @_builtins.property
+    def withheld_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The published patches the request withheld, left out of this rendering."""
+
     def __init__(
         self,
         *,
@@ -1495,10 +1514,11 @@ class RenderPromptResponse(_message.Message):
         experiment: _builtins.str = ...,
         experiment_variant: _builtins.str = ...,
         persona: _builtins.str = ...,
+        withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["patches_age", b"patches_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona", b"persona", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_memory", b"applied_memory", "applied_patches", b"applied_patches", "difficulty_instructions", b"difficulty_instructions", "experiment", b"experiment", "experiment_variant", b"experiment_variant", "first_message", b"first_message", "memory_source", b"memory_source", "memory_truncated", b"memory_truncated", "patch_source", b"patch_source", "patches_age", b"patches_age", "persona", b"persona", "persona_revision", b"persona_revision", "system_prompt", b"system_prompt", "withheld_patches", b"withheld_patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

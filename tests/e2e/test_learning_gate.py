@@ -1,0 +1,148 @@
+"""The regression gate of a learning run plays each gated persona from the prompt the persona service renders for it:
+"before" as published (its patches and learned modules), "after" with the candidate's modules in place of the
+published ones (new ones as candidate patches, withdrawn ones withheld). A patch scoped to another persona is not in
+it, and a module the candidate no longer tells is gone from its "after" prompt.
+
+The learning service here has a database of its own and a persona replica wired to it, both ways: runs are a queue
+any replica works, and the session's learning service renders through a persona service that is wired to none."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from sparring.learning.v1 import learning_service_pb2 as pb
+from sparring.learning.v1 import learning_service_pb2_grpc
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
+
+from learning_svc.app import SPEC
+from learning_svc.app import build as build_learning
+from learning_svc.config import LearningSettings
+from persona_svc.config import PersonaSettings
+from svckit.db import make_engine
+from tests.conftest import _new_database
+from tests.e2e.conftest import persona_replica
+from tests.e2e.run_waiter import run_waiter
+from tests.probes import free_port
+from tests.security import ORGANIZATION, secure_channel
+
+GATED = "personas/gate-owl"
+NEIGHBOUR = "personas/gate-neighbour-owl"
+WITHDRAWING = "personas/gate-rambling-owl"
+# Told to the neighbour alone; an owl of difficulty 4 (8-16 words a turn) told it would lose brevity.
+NEIGHBOURS_RULE = "Keep every answer to 40-60 words."
+WITHDRAWN = "patches/module-gate-rambling-owl-brevity"
+TOLD = "Keep every answer short: one point, then stop."
+
+
+def _owl(slug: str, name: str, style: str) -> persona_pb.Persona:
+    return persona_pb.Persona(
+        slug=slug, display_name=name, role="Controller", blueprint=persona_pb.BLUEPRINT_SALES,
+        archetype="archetypes/owl", difficulty=4, personality_traits=["precise"], communication_style=style,
+        prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}. "
+                        "{persona.communication_style}")
+
+
+@pytest.fixture(scope="module")
+def gate_database_url(server_url: str) -> str:
+    yield from _new_database(server_url)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gate_owls(personas, catalogue):
+    """Owls of this module's own, not active (no other module's run reaches them), deleted at the end."""
+    owls = {GATED: _owl("gate-owl", "Gale Orwell", "Dry and exact."),
+            NEIGHBOUR: _owl("gate-neighbour-owl", "Nell Ames", "Dry and exact."),
+            WITHDRAWING: _owl("gate-rambling-owl", "Ross Pike",
+                              "Long-winded: explains everything in detail and rambles through every answer.")}
+    for owl in owls.values():
+        try:
+            await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id=owl.slug, persona=owl))
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    yield
+    for name in owls:
+        await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=name))
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gate_learnings(database_url, engine, gate_database_url, gate_owls):
+    """A learning service whose persona service applies its patches and modules, as in production."""
+    gate_engine = make_engine(gate_database_url, pool_size=5)
+    await SPEC.migrate(gate_engine)
+    learning_port = free_port()
+    settings = PersonaSettings(database_url=database_url, grpc_port=0, metrics_port=0,
+                               learning_address=f"127.0.0.1:{learning_port}", patches_timeout_seconds=5)
+    async with persona_replica(settings, engine) as persona_address:
+        learning = await build_learning(LearningSettings(database_url=gate_database_url, grpc_port=0, metrics_port=0,
+                                                         persona_address=persona_address), gate_engine)
+        learning.port = learning_port  # where the persona replica calls it (the runtime sets it from grpc_port)
+        await learning.start()
+        try:
+            async with secure_channel(learning.address) as channel:
+                yield learning_service_pb2_grpc.LearningServiceStub(channel), gate_engine
+        finally:
+            await learning.stop(grace=2)
+            await gate_engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def finished_here(gate_database_url):
+    async with run_waiter(gate_database_url) as wait:
+        yield wait
+
+
+async def _learning_run(learnings, finished, persona: str, feedback: list[tuple[float, str]]) -> pb.LearningRun:
+    """A learning run of the persona, once these (score, reason) pieces of feedback are its new events."""
+    for score, reason in feedback:
+        await learnings.RecordFeedback(pb.RecordFeedbackRequest(feedback=pb.Feedback(
+            trace_id=f"t-{uuid.uuid4().hex}", score=score, reason=reason, persona=persona)))
+    run = (await learnings.CreateLearningRun(pb.CreateLearningRunRequest(
+        learning_run=pb.LearningRun(persona=persona)))).learning_run
+    assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
+    return (await learnings.GetLearningRun(pb.GetLearningRunRequest(name=run.name))).learning_run
+
+
+async def test_a_patch_scoped_to_another_persona_does_not_reach_the_gate(gate_learnings, finished_here):
+    """The owl's gate plays the same "before" prompt whether or not its neighbour has a patch of its own: before
+    the patch, and after it is approved, the current side scores the same."""
+    learnings, _ = gate_learnings
+    # Too few signals to retire the module: it stays a draft, held by each run.
+    first = await _learning_run(learnings, finished_here, GATED, [(-1.0, "too_long")] * 2)
+    patch = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(patch=pb.PromptPatch(
+        archetype="archetypes/owl", target=pb.PATCH_TARGET_VOICE_PROMPT, operation=pb.PATCH_OPERATION_EDIT_PART,
+        part=pb.PROMPT_PART_COMMUNICATION_STYLE, edit=pb.PART_EDIT_ADD, text=NEIGHBOURS_RULE,
+        scope=pb.PatchScope(persona=NEIGHBOUR))))).patch
+    await learnings.ApprovePromptPatch(pb.ApprovePromptPatchRequest(name=patch.name))
+    second = await _learning_run(learnings, finished_here, GATED, [(-1.0, "too_long")])
+
+    assert second.gate.current_score == first.gate.current_score, (first.gate, second.gate)
+    (before,), (after,) = first.gate.personas, second.gate.personas
+    assert before.persona == after.persona == GATED and after.current_score == before.current_score
+    assert patch.name not in [*after.current_patches, *after.candidate_patches]
+    # The module the owl's feedback speaks to is told on the candidate side, as RenderPrompt applies it.
+    assert "patches/module-gate-owl-brevity" in after.candidate_patches
+    assert "patches/module-gate-owl-brevity" not in after.current_patches  # held by the first run
+
+
+async def test_a_module_the_candidate_no_longer_tells_is_withheld_from_the_after_prompt(
+        gate_learnings, finished_here):
+    """A rambling owl's published brevity module, told with confidence 0.19, rises to 0.54 on praise for its brevity:
+    the candidate no longer tells it, so the "after" prompt renders without it, and the owl, played from that prompt,
+    rambles again: the gate finds the candidate worse and holds it."""
+    learnings, gate_engine = gate_learnings
+    async with gate_engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO learning.modules (organization, persona, module, positive, negative, status, event_count)"
+            " VALUES (:organization, :persona, 'brevity', 1.5, 6.5, 'MODULE_STATUS_ACTIVE', 8)"),
+            {"organization": ORGANIZATION, "persona": WITHDRAWING})
+    run = await _learning_run(learnings, finished_here, WITHDRAWING, [(1.0, "brevity")] * 6)
+
+    (gated,) = run.gate.personas
+    assert WITHDRAWN in gated.current_patches and WITHDRAWN not in gated.candidate_patches
+    assert list(gated.withheld_patches) == [WITHDRAWN]
+    assert gated.candidate_score < gated.current_score and not run.gate_passed
+    assert run.decision == pb.PUBLISH_DECISION_HELD
