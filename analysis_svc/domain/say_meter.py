@@ -59,9 +59,8 @@ class Band(StrEnum):
 
 
 # Factor weights in percent, each rubric summing to 100: the tracks without a rubric of their own (``tracks``) are
-# scored on these sales factors, reweighted; the model engine uses them for every track. Engineering and security
-# tracks are judged on how well the candidate uncovers the problem, not on pushing for a commitment; HR on the
-# relationship.
+# scored on these sales factors, reweighted, by either engine (``rubric_of``). Engineering tracks are judged on how
+# well the candidate uncovers the problem, not on pushing for a commitment.
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
@@ -69,14 +68,26 @@ RUBRICS: dict[Blueprint, dict[str, int]] = {
                           CLOSING_MOMENTUM: 15},
     Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                                CLOSING_MOMENTUM: 10},
-    Blueprint.HR: {RAPPORT: 40, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 10},
     Blueprint.AGENTIC_ENG: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                             CLOSING_MOMENTUM: 5},
     Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                           CLOSING_MOMENTUM: 5},
-    Blueprint.SECURITY: {RAPPORT: 15, DISCOVERY: 40, OBJECTION_HANDLING: 25, VALUE_ARTICULATION: 15,
-                         CLOSING_MOMENTUM: 5},
 }  # fmt: skip
+
+# What a coach scores on each sales factor, in the words the model engine is asked them in (``rubric_of``); a track's
+# own factors say it in their ``TrackFactor.meaning``.
+SALES_MEANINGS = {
+    RAPPORT: "listening: the persona gets room to talk, the candidate acknowledges, plays back and follows up on what "
+             "was said, and never argues, presses on after a no or talks over the persona",
+    DISCOVERY: "questions about the persona's situation, open ones and follow-ups on its answers, covering its pain, "
+               "budget, timeline, decision process and success criteria",
+    OBJECTION_HANDLING: "how the candidate met the persona's hesitations, objections and refusals; when there were "
+                        "none, the mean of the other factors",
+    VALUE_ARTICULATION: "value built on the persona's own words and numbers; generic claims count for little, feature "
+                        "lists against",
+    CLOSING_MOMENTUM: "an agreed next step, dated best, or an honest close-out after a no; pressing after a no is "
+                      "worst",
+}
 
 _FACTOR_NAMES = {
     RAPPORT: "rapport",
@@ -94,6 +105,24 @@ class SayMeter:
     factors: dict[str, int]
     weights: dict[str, int]
     reasoning: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rubric:
+    """The factors a reading of a track reports, in order, each with what a coach scores, and their weights."""
+
+    meanings: dict[str, str]
+    weights: dict[str, int]
+    own: bool  # the track's own rubric (``tracks``); else the sales factors, reweighted for the track
+
+
+def rubric_of(blueprint: str) -> Rubric:
+    """The rubric a reading of the track is scored on: its own where it has one, else the sales factors weighed by
+    its ``RUBRICS``."""
+    track = track_rubric(blueprint)
+    if track is not None:
+        return Rubric({factor.name: factor.meaning for factor in track.factors}, dict(track.weights), True)
+    return Rubric(dict(SALES_MEANINGS), dict(RUBRICS[Blueprint(blueprint)]), False)
 
 
 def band_for(score: int) -> Band:
