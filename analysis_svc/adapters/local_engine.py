@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
-from analysis_svc.domain.phrasebook import UNDERSTOOD, phrases_for
+from analysis_svc.domain.phrasebook import UNDERSTOOD, phrases_for, texts_for
 from analysis_svc.domain.say_meter import score
 from analysis_svc.domain.suggestions import stage_for, suggest
 from analysis_svc.service_layer.ports import understands
@@ -25,7 +25,7 @@ class LocalEngine:
         blueprint = Blueprint(window.blueprint)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               context=window.context, made=window.made, read=window.read,
-                              phrases=phrases_for(window.language))
+                              phrases=phrases_for(window.language), texts=texts_for(window.language))
         meter = score(metrics, blueprint, window.tally)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.
