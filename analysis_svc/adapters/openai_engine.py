@@ -18,6 +18,7 @@ from prometheus_client import Counter
 
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics
+from analysis_svc.domain.language import NAMES
 from analysis_svc.domain.model import Judgement, LiveWindow
 from analysis_svc.domain.say_meter import SayMeter, band_for, rubric_of
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
@@ -117,16 +118,17 @@ class OpenAIEngine:
 
 
 def analysis_request(window: LiveWindow, metrics: ConversationMetrics) -> tuple[str, str]:
-    """The system prompt (the track's rubric: each factor, what it means and its weight) and the user message: the
-    window's turns as data, with the measures of the whole call so far, so what fell out of the window still
-    counts."""
+    """The system prompt (the track's rubric: each factor, what it means and its weight; the call's language, to
+    write in) and the user message: the window's turns as data, with the measures of the whole call so far, so what
+    fell out of the window still counts."""
     rubric = rubric_of(window.blueprint)
     kind = "its own factors" if rubric.own else "the sales factors (this track has no rubric of its own)"
     system = SYSTEM_PROMPT.format(
         blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA, rubric_kind=kind,
         rubric="\n".join(f'- "{name}" ({rubric.weights[name]}): {meaning};'
                           for name, meaning in rubric.meanings.items()),
-        factors=", ".join(f'"{name}": 0-100' for name in rubric.meanings))
+        factors=", ".join(f'"{name}": 0-100' for name in rubric.meanings),
+        language=NAMES.get(window.language, "the language the call is held in"))
     return system, transcript_json(window.turns, SPEAKERS, call_so_far=call_so_far(window, metrics),
                                    already_suggested=sorted(window.made)[:MAX_ALREADY_SUGGESTED])
 

@@ -25,6 +25,7 @@ from calls.turns import words
 from svckit.server import GrpcApp
 from tests.e2e.status_details import reason_and_fields
 from tests.e2e.test_analysis_live import CALL, PERSONA
+from tests.e2e.test_call_language import SPANISH_CALL
 from tests.e2e.test_track_say_meter import SECURITY_CALL
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
@@ -201,6 +202,24 @@ async def test_an_answer_off_the_tracks_factors_is_malformed_and_falls_back_to_l
     assert analysis.engine == pb.ENGINE_LOCAL and analysis.engine_fallback
     assert _fallbacks("invalid_answer") == counted + 1
     assert [f.name for f in analysis.say_meter.rubric_factors] == list(SECURITY_RUBRIC.names)
+
+
+async def test_a_spanish_call_asks_the_model_to_write_in_spanish(transcripts, openai_analyses, fake_openai):
+    asked = {"type": "followup_question", "text": "Pregunta quién más tiene que aprobar el cambio.",
+             "priority": "medium", "label": "Quién decide", "cites": [4]}
+    fake_openai.reset("good", lambda request: {**GOOD, "suggestions": [asked]})
+    try:
+        session = await streamed_call(transcripts, SPANISH_CALL)
+        analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(
+            session=session, trigger_id="seq-4"))).analysis
+    finally:
+        fake_openai.reset("good", _answering(AUDIT))
+
+    system, user = messages(fake_openai.bodies[-1])
+    assert "suggestions' texts and labels in Spanish." in " ".join(system.split())
+    assert json.loads(user)["call_so_far"]["language"] == "es"
+    assert analysis.engine == pb.ENGINE_OPENAI and analysis.language == "es"
+    assert [(s.label, s.text) for s in analysis.suggestions] == [(asked["label"], asked["text"])]
 
 
 # Post-call audits

@@ -25,7 +25,7 @@ from svckit.openai_json import EngineFailure
 from tests.probes import metric
 
 PLACEHOLDERS = {
-    LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric_kind", "rubric", "factors"},
+    LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric_kind", "rubric", "factors", "language"},
     PERSONA_AUDIT_PROMPT: {"transcript_is_data", "who", "difficulty", "traits", "objections", "facts", "reasons",
                            "target", "average", "count",
                            "max_quotes", "max_quote_chars", "max_recommendations", "max_recommendation_chars"},
@@ -114,3 +114,10 @@ def test_a_tracks_answer_is_read_on_its_factors_and_weights():
     meter, _ = answer_of({"say_meter": {**METER, "factors": dict.fromkeys(hr.RUBRIC.names, 64)}},
                          hr.RUBRIC.weights, {5, 6})
     assert meter.factors == dict.fromkeys(hr.RUBRIC.names, 64) and meter.weights == hr.RUBRIC.weights
+
+
+@pytest.mark.parametrize(("language", "written_in"), [
+    ("es", "Spanish"), ("en", "English"), ("", "the language the call is held in")])
+def test_the_live_analysis_is_asked_to_write_in_the_calls_language(language, written_in):
+    system, _ = analysis_request(LiveWindow("call-1", "sales", tuple(CALL), language=language), measure(CALL))
+    assert f"suggestions' texts and labels in {written_in}." in " ".join(system.split())
