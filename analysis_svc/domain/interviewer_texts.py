@@ -1,5 +1,5 @@
 """What the local engine writes to the interviewer, in each language it understands: its suggestions' texts and
-labels. A call's suggestions are written in the call's language (``phrasebook.texts_for``).
+labels, and the reasoning of its Say Meter. A call's are written in the call's language (``phrasebook.texts_for``).
 
 Every language's table has the same keys as English's, and each template the same fields
 (tests/unit/test_interviewer_texts.py). A template is a ``str.format`` string; a label is also what the session's
@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis_svc.domain.conversation import ObjectionKind, Topic, ValueTheme
+from analysis_svc.domain.tracks import TRACK_RUBRICS
+
+_TRACK_FACTORS = [factor for rubric in TRACK_RUBRICS.values() for factor in rubric.factors]
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # compared by identity: a table per language, kept for the process
@@ -21,7 +24,10 @@ class InterviewerTexts:
     technical_questions: dict[Topic, str]  # ... on a technical one
     objection_advice: dict[ObjectionKind, str]  # how to go back to an unanswered objection
     curveballs: dict[str, tuple[str, str]]  # a track's curveball by key: (label, what the persona says or does)
-    templates: dict[str, str]  # the suggestions' sentences and labels, by what they say
+    templates: dict[str, str]  # the suggestions' sentences and labels, and the reasoning's, by what they say
+    factor_names: dict[str, str]  # every rubric's factors, by their contract names
+    gaps: dict[str, str]  # the gaps a coach raises on the sales factors, most damaging first; and "keep_it_up"
+    track_gaps: dict[str, str]  # what a coach says when a track's factor is the weakest, by its name
 
 
 ENGLISH = InterviewerTexts(
@@ -126,7 +132,26 @@ ENGLISH = InterviewerTexts(
         "budget_ceiling_label": "Budget Ceiling",
         "hard_deadline": "Hold them to your timeline ({timeline}) and ask whether they can meet it.",
         "hard_deadline_label": "Hard Deadline",
+        "strength": "{factor} is the strength; {gap}.",
+        "no_strength": "No clear strength yet; {gap}.",
     },
+    factor_names={"rapport": "rapport", "discovery": "discovery", "objection_handling": "objection handling",
+                  "value_articulation": "value articulation", "closing_momentum": "closing momentum",
+                  **{factor.name: factor.name.replace("_", " ") for factor in _TRACK_FACTORS}},
+    gaps={
+        "pushed_after_no": "kept pushing after the buyer said no",
+        "argued": "argued with the buyer instead of answering",
+        "unanswered_objection": "left the {kind} objection unanswered",
+        "talking_too_much": "talking too much ({share} of the words)",
+        "few_questions": "hardly asking questions",
+        "feature_dumps": "reciting features instead of tying them to the buyer's needs",
+        "no_followups": "not following up on the buyer's answers",
+        "budget_not_asked": "has not asked about budget yet",
+        "open_topic": "has not covered {topic} yet",
+        "no_next_step": "no next step agreed yet",
+        "keep_it_up": "keep it up",
+    },
+    track_gaps={factor.name: factor.gap for factor in _TRACK_FACTORS},
 )
 
 SPANISH = InterviewerTexts(
@@ -254,5 +279,40 @@ SPANISH = InterviewerTexts(
         "budget_ceiling_label": "Techo de presupuesto",
         "hard_deadline": "Mantén tu plazo ({timeline}) y pregunta si pueden cumplirlo.",
         "hard_deadline_label": "Plazo firme",
+        "strength": "Punto fuerte: {factor}; {gap}.",
+        "no_strength": "Todavía sin un punto fuerte claro; {gap}.",
+    },
+    factor_names={
+        "rapport": "sintonía", "discovery": "descubrimiento", "objection_handling": "manejo de objeciones",
+        "value_articulation": "argumentación del valor", "closing_momentum": "impulso hacia el cierre",
+        "threat_understanding": "comprensión de la amenaza", "incident_handling": "gestión del incidente",
+        "remediation": "remediación", "honesty": "honestidad", "communication": "comunicación",
+        "structure": "estructura", "legality": "legalidad", "candidate_experience": "experiencia del candidato",
+        "evidence": "evidencias", "fairness": "equidad",
+    },
+    gaps={
+        "pushed_after_no": "siguió insistiendo después de que el comprador dijera que no",
+        "argued": "discutió con el comprador en vez de responder",
+        "unanswered_objection": "dejó sin responder la objeción de {kind}",
+        "talking_too_much": "habla demasiado ({share} de las palabras)",
+        "few_questions": "apenas hace preguntas",
+        "feature_dumps": "recita funcionalidades en vez de ligarlas a lo que necesita el comprador",
+        "no_followups": "no profundiza en las respuestas del comprador",
+        "budget_not_asked": "aún no ha preguntado por el presupuesto",
+        "open_topic": "aún no ha hablado de {topic}",
+        "no_next_step": "aún no hay un siguiente paso acordado",
+        "keep_it_up": "sigue así",
+    },
+    track_gaps={
+        "threat_understanding": "no ha dicho quién atacaría qué, ni cómo",
+        "incident_handling": "no ha explicado cómo acotar y contener el incidente",
+        "remediation": "aún no hay un plan de remediación",
+        "honesty": "esquiva en vez de reconocer lo que no se sabe",
+        "communication": "las respuestas son evasivas o difíciles de seguir",
+        "structure": "no ha enmarcado la entrevista (el puesto, cómo se desarrolla, los siguientes pasos)",
+        "legality": "hizo una pregunta que quien contrata no puede hacer legalmente",
+        "candidate_experience": "no está tratando al candidato con cuidado",
+        "evidence": "no pide ni profundiza en ejemplos concretos",
+        "fairness": "juzga al candidato antes de tener las evidencias",
     },
 )

@@ -43,8 +43,11 @@ async def test_a_call_in_spanish_gets_readings_scored_with_the_spanish_phrases(t
     assert (again.language, again.language_supported) == ("es", True)
 
 
-async def test_a_call_in_spanish_gets_its_suggestions_in_spanish(transcripts, analyses, sarah):
+async def test_a_call_in_spanish_gets_its_suggestions_and_reasoning_in_spanish(transcripts, analyses, sarah):
     reading = await _reading(transcripts, analyses, SPANISH_CALL)
+
+    open_topic = SPANISH.gaps["open_topic"].format(topic=SPANISH.topics[Topic.SUCCESS_CRITERIA])
+    assert reading.say_meter.reasoning == SPANISH.templates["no_strength"].format(gap=open_topic)
 
     short_on_time, says = SPANISH.curveballs["short_on_time"]
     assert [(s.label, s.text) for s in reading.suggestions] == [

@@ -12,7 +12,9 @@ import pytest
 from analysis_svc.domain.conversation import ObjectionKind, Topic, ValueTheme, measure
 from analysis_svc.domain.interviewer_texts import ENGLISH, SPANISH, InterviewerTexts
 from analysis_svc.domain.phrasebook import TEXTS_BY_LANGUAGE, UNDERSTOOD, phrases_for, texts_for
+from analysis_svc.domain.say_meter import FACTORS, score
 from analysis_svc.domain.suggestions import CallStage, curveballs_in, suggest
+from analysis_svc.domain.tracks import TRACK_RUBRICS, security
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 
@@ -36,6 +38,8 @@ def test_the_english_tables_cover_every_topic_objection_and_theme():
     assert set(ENGLISH.topics) == set(ENGLISH.commercial_questions) == set(ENGLISH.technical_questions) == set(Topic)
     assert set(ENGLISH.objections) == set(ENGLISH.objection_advice) == set(ObjectionKind)
     assert set(ENGLISH.themes) == set(ValueTheme)
+    tracks = {name for rubric in TRACK_RUBRICS.values() for name in rubric.names}
+    assert set(ENGLISH.factor_names) == {*FACTORS, *tracks} and set(ENGLISH.track_gaps) == tracks
 
 
 @pytest.mark.parametrize("language", sorted(TEXTS_BY_LANGUAGE.keys() - {"en"}))
@@ -101,3 +105,22 @@ def test_every_tracks_curveballs_are_written_in_the_calls_language(blueprint):
         english, spanish = curveballs_in(ENGLISH)[blueprint][stage], curveballs_in(SPANISH)[blueprint][stage]
         assert [c.moot_once for c in spanish] == [c.moot_once for c in english]
         assert all(s.label != e.label and s.text != e.text for s, e in zip(spanish, english, strict=True))
+
+
+def test_a_spanish_calls_reasoning_is_written_in_spanish():
+    metrics = measure(SPANISH_CALL, phrases=phrases_for("es"))
+    reasoning = score(metrics, Blueprint.SALES, texts=SPANISH).reasoning
+    gap = SPANISH.gaps["unanswered_objection"].format(kind=SPANISH.objections[ObjectionKind.PRICE])
+    assert reasoning.endswith(f"; {gap}.") and score(metrics, Blueprint.SALES).reasoning.endswith(
+        "; left the price objection unanswered.")
+
+
+def test_a_track_reading_names_its_strength_and_gap_in_the_texts_language():
+    answer = [Turn(2, Role.USER, "First we confirm the scope and isolate the build servers, and we assume the "
+                                 "attackers are still inside.")]
+    tally = security.RUBRIC.tally(answer)
+    english = score(measure(answer), Blueprint.SECURITY, tally).reasoning
+    assert english == "Incident handling is the strength; has not said who would attack what, and how."
+    strength, gap = SPANISH.factor_names["incident_handling"], SPANISH.track_gaps["threat_understanding"]
+    assert score(measure(answer), Blueprint.SECURITY, tally, SPANISH).reasoning == SPANISH.templates[
+        "strength"].format(factor=strength, gap=gap)
