@@ -1,5 +1,6 @@
-"""What the local engine writes to the interviewer, in each language it understands: its suggestions' texts and
-labels, and the reasoning of its Say Meter. A call's are written in the call's language (``phrasebook.texts_for``).
+"""What the analysis service writes to the interviewer in its own words, in each language the local engine
+understands: the local engine's suggestions (texts and labels) and Say Meter reasoning, and the reason of a reading's
+"losing the prospect" alert. They are written in the call's language (``phrasebook.texts_for``).
 
 Every language's table has the same keys as English's, and each template the same fields
 (tests/unit/test_interviewer_texts.py). A template is a ``str.format`` string; a label is also what the session's
@@ -134,6 +135,14 @@ ENGLISH = InterviewerTexts(
         "hard_deadline_label": "Hard Deadline",
         "strength": "{factor} is the strength; {gap}.",
         "no_strength": "No clear strength yet; {gap}.",
+        "alert": "Heading from {score} to {projection}: {why}.",
+        "alert_falling": "the meter is falling {slope} points per 10 messages",
+        "alert_refusals": "the buyer said no {times} since the previous reading",
+        "alert_pressure": "the candidate pushed or argued {times} since the previous reading",
+        "alert_losing_ground": "the call is losing ground",
+        "once": "once",
+        "twice": "twice",
+        "times": "{count} times",
     },
     factor_names={"rapport": "rapport", "discovery": "discovery", "objection_handling": "objection handling",
                   "value_articulation": "value articulation", "closing_momentum": "closing momentum",
@@ -281,6 +290,14 @@ SPANISH = InterviewerTexts(
         "hard_deadline_label": "Plazo firme",
         "strength": "Punto fuerte: {factor}; {gap}.",
         "no_strength": "Todavía sin un punto fuerte claro; {gap}.",
+        "alert": "Va de {score} a {projection}: {why}.",
+        "alert_falling": "el medidor baja {slope} puntos cada 10 mensajes",
+        "alert_refusals": "el comprador ha dicho que no {times} desde la lectura anterior",
+        "alert_pressure": "el candidato ha presionado o discutido {times} desde la lectura anterior",
+        "alert_losing_ground": "la llamada está perdiendo terreno",
+        "once": "una vez",
+        "twice": "dos veces",
+        "times": "{count} veces",
     },
     factor_names={
         "rapport": "sintonía", "discovery": "descubrimiento", "objection_handling": "manejo de objeciones",
