@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics
 from analysis_svc.domain.model import Judgement, LiveWindow
-from analysis_svc.domain.phrasebook import UNDERSTOOD, phrases_for
+from analysis_svc.domain.phrasebook import UNDERSTOOD, phrases_for, texts_for
 from analysis_svc.domain.say_meter import score
 from analysis_svc.domain.suggestions import stage_for, suggest
 from analysis_svc.service_layer.ports import understands
@@ -23,10 +23,11 @@ class LocalEngine:
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
+        texts = texts_for(window.language)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               context=window.context, made=window.made, read=window.read,
-                              phrases=phrases_for(window.language))
-        meter = score(metrics, blueprint, window.tally)
+                              phrases=phrases_for(window.language), texts=texts)
+        meter = score(metrics, blueprint, window.tally, texts)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.
             meter = dataclasses.replace(meter, reasoning=(

@@ -18,10 +18,10 @@ from prometheus_client import Counter
 
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics
+from analysis_svc.domain.language import NAMES
 from analysis_svc.domain.model import Judgement, LiveWindow
-from analysis_svc.domain.say_meter import FACTORS, RUBRICS, SayMeter, band_for
+from analysis_svc.domain.say_meter import SayMeter, band_for, rubric_of
 from analysis_svc.domain.suggestions import Priority, Suggestion, SuggestionType
-from calls.job_tracks import Blueprint
 from calls.persona_audit import (
     MAX_FLAGGED_QUOTES,
     MAX_QUOTE_CHARS,
@@ -44,7 +44,7 @@ UNCITED_SUGGESTIONS = Counter("sparring_analysis_uncited_suggestions_total",
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 # The prompts are files named with their version: a change to a prompt is a new version, kept beside the old one
 # until nothing uses it, and each is tested (tests/unit/test_engine_prompts.py).
-LIVE_ANALYSIS_PROMPT = "live_analysis.v3.txt"
+LIVE_ANALYSIS_PROMPT = "live_analysis.v4.txt"
 PERSONA_AUDIT_PROMPT = "persona_audit.v2.txt"
 
 
@@ -97,9 +97,10 @@ class OpenAIEngine:
         self.model = model
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
-        """The model's Say Meter (weighted by the blueprint's rubric, as the local one) and suggestions."""
+        """The model's Say Meter, on the factors and weights of the track's rubric as the local one's, and
+        suggestions."""
         data = await self._client.complete_json(*analysis_request(window, metrics))
-        meter, suggestions = answer_of(data, RUBRICS[Blueprint(window.blueprint)],
+        meter, suggestions = answer_of(data, rubric_of(window.blueprint).weights,
                                        {turn.sequence for turn in window.turns})
         return Judgement(meter, suggestions, self.model)
 
@@ -117,11 +118,17 @@ class OpenAIEngine:
 
 
 def analysis_request(window: LiveWindow, metrics: ConversationMetrics) -> tuple[str, str]:
-    """The system prompt (the track's rubric) and the user message: the window's turns as data, with the measures of
-    the whole call so far, so what fell out of the window still counts."""
-    weights = RUBRICS[Blueprint(window.blueprint)]
-    rubric = ", ".join(f"{name} {weights[name]}" for name in FACTORS)
-    system = SYSTEM_PROMPT.format(blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA, rubric=rubric)
+    """The system prompt (the track's rubric: each factor, what it means and its weight; the call's language, to
+    write in) and the user message: the window's turns as data, with the measures of the whole call so far, so what
+    fell out of the window still counts."""
+    rubric = rubric_of(window.blueprint)
+    kind = "its own factors" if rubric.own else "the sales factors (this track has no rubric of its own)"
+    system = SYSTEM_PROMPT.format(
+        blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA, rubric_kind=kind,
+        rubric="\n".join(f'- "{name}" ({rubric.weights[name]}): {meaning};'
+                          for name, meaning in rubric.meanings.items()),
+        factors=", ".join(f'"{name}": 0-100' for name in rubric.meanings),
+        language=NAMES.get(window.language, "the language the call is held in"))
     return system, transcript_json(window.turns, SPEAKERS, call_so_far=call_so_far(window, metrics),
                                    already_suggested=sorted(window.made)[:MAX_ALREADY_SUGGESTED])
 
@@ -139,6 +146,8 @@ def call_so_far(window: LiveWindow, metrics: ConversationMetrics) -> dict[str, A
         "pushes_after_a_no": metrics.pushes + metrics.pushes_after_decline,
         "next_step_agreed": metrics.next_step_committed,
         "language": window.language,
+        # A track's own rubric scores the kinds of move said in the whole call ("group:kind", domain.tracks).
+        **({"track_moves_so_far": sorted(window.tally.kinds)} if window.tally is not None else {}),
     }
 
 
@@ -150,12 +159,17 @@ def _score(value: object, where: str) -> int:
 
 def answer_of(data: dict[str, Any], weights: dict[str, int],
               shown: set[int]) -> tuple[SayMeter, list[Suggestion]]:
-    """The engine's JSON object as a Say Meter and suggestions, or EngineFailure naming what is wrong. A suggestion
-    that cites none of the ``shown`` turns answers nothing in the call: it is left out, and counted."""
+    """The engine's JSON object as a Say Meter on the factors ``weights`` names and suggestions, or EngineFailure
+    naming what is wrong. A suggestion that cites none of the ``shown`` turns answers nothing in the call: it is left
+    out, and counted."""
     meter = data.get("say_meter")
     if not isinstance(meter, dict) or not isinstance(meter.get("factors"), dict):
         raise EngineFailure(INVALID_ANSWER, "say_meter with factors is required")
-    factors = {name: _score(meter["factors"].get(name), f"say_meter.factors.{name}") for name in FACTORS}
+    unknown = sorted(set(meter["factors"]) - set(weights))
+    if unknown:
+        raise EngineFailure(INVALID_ANSWER, f"say_meter.factors has {', '.join(map(str, unknown))}, not factors of "
+                                            f"this track ({', '.join(weights)})")
+    factors = {name: _score(meter["factors"].get(name), f"say_meter.factors.{name}") for name in weights}
     value = _score(meter.get("score"), "say_meter.score")
     reasoning = meter.get("reasoning")
     if not isinstance(reasoning, str) or not reasoning.strip():

@@ -21,6 +21,9 @@ UNDETERMINED = ""
 # need not detect it again.
 SETTLED_CONFIDENCE = 0.95
 
+# The candidates' English names by ISO 639-1 code, to tell a model which language to write in.
+NAMES = {language.iso_code_639_1.name.lower(): language.name.capitalize() for language in CANDIDATES}
+
 _DETECTOR = LanguageDetectorBuilder.from_languages(*CANDIDATES).with_preloaded_language_models().build()
 
 

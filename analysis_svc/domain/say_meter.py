@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from analysis_svc.domain import interviewer_texts
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
+from analysis_svc.domain.interviewer_texts import InterviewerTexts
 from analysis_svc.domain.tracks import TRACK_RUBRICS, track_rubric
 from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
 from calls.job_tracks import Blueprint
@@ -59,9 +61,8 @@ class Band(StrEnum):
 
 
 # Factor weights in percent, each rubric summing to 100: the tracks without a rubric of their own (``tracks``) are
-# scored on these sales factors, reweighted; the model engine uses them for every track. Engineering and security
-# tracks are judged on how well the candidate uncovers the problem, not on pushing for a commitment; HR on the
-# relationship.
+# scored on these sales factors, reweighted, by either engine (``rubric_of``). Engineering tracks are judged on how
+# well the candidate uncovers the problem, not on pushing for a commitment.
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
@@ -69,23 +70,26 @@ RUBRICS: dict[Blueprint, dict[str, int]] = {
                           CLOSING_MOMENTUM: 15},
     Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                                CLOSING_MOMENTUM: 10},
-    Blueprint.HR: {RAPPORT: 40, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 10},
     Blueprint.AGENTIC_ENG: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                             CLOSING_MOMENTUM: 5},
     Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                           CLOSING_MOMENTUM: 5},
-    Blueprint.SECURITY: {RAPPORT: 15, DISCOVERY: 40, OBJECTION_HANDLING: 25, VALUE_ARTICULATION: 15,
-                         CLOSING_MOMENTUM: 5},
 }  # fmt: skip
 
-_FACTOR_NAMES = {
-    RAPPORT: "rapport",
-    DISCOVERY: "discovery",
-    OBJECTION_HANDLING: "objection handling",
-    VALUE_ARTICULATION: "value articulation",
-    CLOSING_MOMENTUM: "closing momentum",
+# What a coach scores on each sales factor, in the words the model engine is asked them in (``rubric_of``); a track's
+# own factors say it in their ``TrackFactor.meaning``.
+SALES_MEANINGS = {
+    RAPPORT: "listening: the persona gets room to talk, the candidate acknowledges, plays back and follows up on what "
+             "was said, and never argues, presses on after a no or talks over the persona",
+    DISCOVERY: "questions about the persona's situation, open ones and follow-ups on its answers, covering its pain, "
+               "budget, timeline, decision process and success criteria",
+    OBJECTION_HANDLING: "how the candidate met the persona's hesitations, objections and refusals; when there were "
+                        "none, the mean of the other factors",
+    VALUE_ARTICULATION: "value built on the persona's own words and numbers; generic claims count for little, feature "
+                        "lists against",
+    CLOSING_MOMENTUM: "an agreed next step, dated best, or an honest close-out after a no; pressing after a no is "
+                      "worst",
 }
-
 
 @dataclass(frozen=True, slots=True)
 class SayMeter:
@@ -94,6 +98,24 @@ class SayMeter:
     factors: dict[str, int]
     weights: dict[str, int]
     reasoning: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rubric:
+    """The factors a reading of a track reports, in order, each with what a coach scores, and their weights."""
+
+    meanings: dict[str, str]
+    weights: dict[str, int]
+    own: bool  # the track's own rubric (``tracks``); else the sales factors, reweighted for the track
+
+
+def rubric_of(blueprint: str) -> Rubric:
+    """The rubric a reading of the track is scored on: its own where it has one, else the sales factors weighed by
+    its ``RUBRICS``."""
+    track = track_rubric(blueprint)
+    if track is not None:
+        return Rubric({factor.name: factor.meaning for factor in track.factors}, dict(track.weights), True)
+    return Rubric(dict(SALES_MEANINGS), dict(RUBRICS[Blueprint(blueprint)]), False)
 
 
 def band_for(score: int) -> Band:
@@ -123,12 +145,13 @@ def weigh(factors: dict[str, int | None], weights: dict[str, int]) -> float:
     return sum(weights[name] * (factors[name] or 0) for name in tested) / total_weight
 
 
-def score(metrics: ConversationMetrics, blueprint: Blueprint, tally: Tally | None = None) -> SayMeter:
+def score(metrics: ConversationMetrics, blueprint: Blueprint, tally: Tally | None = None,
+          texts: InterviewerTexts = interviewer_texts.ENGLISH) -> SayMeter:
     """The reading of a call: on its track's own rubric (``tracks``, from the call's ``tally``) where it has one, else
-    on the sales factors weighed by the track's ``RUBRICS``."""
+    on the sales factors weighed by the track's ``RUBRICS``; its reasoning written in ``texts``."""
     track = track_rubric(blueprint)
     if track is not None:
-        return _track_score(track, tally or Tally())
+        return _track_score(track, tally or Tally(), texts)
     weights = RUBRICS[Blueprint(blueprint)]
     measured = factor_scores(metrics)
     total = _round(weigh(measured, weights))
@@ -139,22 +162,26 @@ def score(metrics: ConversationMetrics, blueprint: Blueprint, tally: Tally | Non
         band=band_for(total),
         factors=factors,
         weights=dict(weights),
-        reasoning=_reasoning(metrics, factors, weights),
+        reasoning=_reasoning(metrics, factors, weights, texts),
     )
 
 
-def _track_score(track: TrackRubric, tally: Tally) -> SayMeter:
+def _track_score(track: TrackRubric, tally: Tally, texts: InterviewerTexts) -> SayMeter:
     factors = track.scores(tally)
     total = _round(weigh(dict(factors), track.weights))
     weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
-    gap = weakest.gap if factors[weakest.name] < 100 else "keep it up"
+    gap = texts.track_gaps[weakest.name] if factors[weakest.name] < 100 else texts.gaps["keep_it_up"]
     strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])
-    if factors[strongest.name] < YELLOW_FROM:
-        reasoning = f"No clear strength yet; {gap}."
-    else:
-        reasoning = f"{strongest.name.replace('_', ' ').capitalize()} is the strength; {gap}."
     return SayMeter(score=total, band=band_for(total), factors=factors, weights=dict(track.weights),
-                    reasoning=reasoning)
+                    reasoning=_said(strongest.name, factors[strongest.name], gap, texts))
+
+
+def _said(strongest: str, strength: int, gap: str, texts: InterviewerTexts) -> str:
+    """The reasoning line: the strength, if the strongest factor is one, and the gap a coach raises first."""
+    if strength < YELLOW_FROM:
+        return texts.templates["no_strength"].format(gap=gap)
+    line = texts.templates["strength"].format(factor=texts.factor_names[strongest], gap=gap)
+    return line[0].upper() + line[1:]
 
 
 def _shortfall(track: TrackRubric, factors: dict[str, int], factor: TrackFactor) -> tuple[bool, int]:
@@ -238,11 +265,10 @@ def _closing_momentum(metrics: ConversationMetrics) -> int:
     return CLOSE_PROPOSED if metrics.next_step_proposed else CLOSE_NONE
 
 
-def _reasoning(metrics: ConversationMetrics, factors: dict[str, int], weights: dict[str, int]) -> str:
+def _reasoning(metrics: ConversationMetrics, factors: dict[str, int], weights: dict[str, int],
+               texts: InterviewerTexts) -> str:
     strongest = max(FACTORS, key=lambda name: (factors[name] * weights[name], -FACTORS.index(name)))
-    if factors[strongest] < YELLOW_FROM:
-        return f"No clear strength yet; {_main_gap(metrics, weights)}."
-    return f"{_FACTOR_NAMES[strongest].capitalize()} is the strength; {_main_gap(metrics, weights)}."
+    return _said(strongest, factors[strongest], _main_gap(metrics, weights, texts), texts)
 
 
 def _open_topics(metrics: ConversationMetrics, weights: dict[str, int]) -> list[Topic]:
@@ -251,30 +277,34 @@ def _open_topics(metrics: ConversationMetrics, weights: dict[str, int]) -> list[
 
 
 Has = Callable[[ConversationMetrics, dict[str, int]], object]  # truthy when the call has the gap
-Says = Callable[[ConversationMetrics, dict[str, int]], str]
+Names = Callable[[ConversationMetrics, dict[str, int], InterviewerTexts], dict[str, str]]  # what its text names
 
-# The gaps a coach would raise, most damaging first: (whether the call has it, how to say it).
-_GAPS: tuple[tuple[Has, Says], ...] = (
-    (lambda m, w: m.pushes_after_decline, lambda m, w: "kept pushing after the buyer said no"),
-    (lambda m, w: m.dismissals, lambda m, w: "argued with the buyer instead of answering"),
-    (lambda m, w: m.unanswered_objections,
-     lambda m, w: f"left the {m.unanswered_objections[0].kind.replace('_', ' ')} objection unanswered"),
-    (lambda m, w: m.candidate_talk_ratio > BALANCED_TALK[1] + 0.15,
-     lambda m, w: f"talking too much ({m.candidate_talk_ratio:.0%} of the words)"),
-    (lambda m, w: m.candidate_question_rate < FULL_QUESTION_RATE / 3, lambda m, w: "hardly asking questions"),
-    (lambda m, w: m.feature_dumps, lambda m, w: "reciting features instead of tying them to the buyer's needs"),
-    (lambda m, w: m.candidate_questions >= 3 and not m.followup_questions,
-     lambda m, w: "not following up on the buyer's answers"),
-    (lambda m, w: w[CLOSING_MOMENTUM] >= 15 and Topic.BUDGET in m.uncovered_topics,
-     lambda m, w: "has not asked about budget yet"),
-    (_open_topics, lambda m, w: f"has not covered {_open_topics(m, w)[0].replace('_', ' ')} yet"),
-    (lambda m, w: w[CLOSING_MOMENTUM] >= 10 and not m.next_step_committed, lambda m, w: "no next step agreed yet"),
+
+def _nothing(metrics: ConversationMetrics, weights: dict[str, int], texts: InterviewerTexts) -> dict[str, str]:
+    return {}
+
+
+# The gaps a coach would raise, most damaging first: (its text in ``InterviewerTexts.gaps``, whether the call has
+# it, what its text names).
+_GAPS: tuple[tuple[str, Has, Names], ...] = (
+    ("pushed_after_no", lambda m, w: m.pushes_after_decline, _nothing),
+    ("argued", lambda m, w: m.dismissals, _nothing),
+    ("unanswered_objection", lambda m, w: m.unanswered_objections,
+     lambda m, w, t: {"kind": t.objections[m.unanswered_objections[0].kind]}),
+    ("talking_too_much", lambda m, w: m.candidate_talk_ratio > BALANCED_TALK[1] + 0.15,
+     lambda m, w, t: {"share": f"{m.candidate_talk_ratio:.0%}"}),
+    ("few_questions", lambda m, w: m.candidate_question_rate < FULL_QUESTION_RATE / 3, _nothing),
+    ("feature_dumps", lambda m, w: m.feature_dumps, _nothing),
+    ("no_followups", lambda m, w: m.candidate_questions >= 3 and not m.followup_questions, _nothing),
+    ("budget_not_asked", lambda m, w: w[CLOSING_MOMENTUM] >= 15 and Topic.BUDGET in m.uncovered_topics, _nothing),
+    ("open_topic", _open_topics, lambda m, w, t: {"topic": t.topics[_open_topics(m, w)[0]]}),
+    ("no_next_step", lambda m, w: w[CLOSING_MOMENTUM] >= 10 and not m.next_step_committed, _nothing),
 )
 
 
-def _main_gap(metrics: ConversationMetrics, weights: dict[str, int]) -> str:
+def _main_gap(metrics: ConversationMetrics, weights: dict[str, int], texts: InterviewerTexts) -> str:
     """The first gap a coach would raise."""
-    for has, says in _GAPS:
+    for gap, has, names in _GAPS:
         if has(metrics, weights):
-            return says(metrics, weights)
-    return "keep it up"
+            return texts.gaps[gap].format(**names(metrics, weights, texts))
+    return texts.gaps["keep_it_up"]

@@ -8,11 +8,13 @@ or still open) is made again: a suggestion's label says what it is about, so a l
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from analysis_svc.domain import interviewer_texts
 from analysis_svc.domain.conversation import (
     ENGLISH,
     ConversationMetrics,
@@ -25,6 +27,7 @@ from analysis_svc.domain.conversation import (
     objection_kinds,
     turn_text,
 )
+from analysis_svc.domain.interviewer_texts import InterviewerTexts
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn, normalise, words
 
@@ -104,33 +107,11 @@ def stage_for(message_count: int) -> CallStage:
     return CallStage.MIDDLE if message_count >= MIDDLE_FROM else CallStage.EARLY
 
 
-_COMMERCIAL_FOLLOWUPS = {
-    Topic.PAIN: "What is the biggest problem this is causing your team today?",
-    Topic.BUDGET: "Have you set aside a budget for solving this, and roughly what range?",
-    Topic.TIMELINE: "By when do you need this solved, and what is driving that date?",
-    Topic.DECISION_PROCESS: "Who else is involved in the decision, and how do you usually approve a purchase?",
-    Topic.SUCCESS_CRITERIA: "What does success look like 90 days after implementation?",
-}
-_TECHNICAL_FOLLOWUPS = {
-    Topic.PAIN: "What is breaking or slowing the team down today, and how often?",
-    Topic.BUDGET: "What constraints do we have on cost, infrastructure or headcount?",
-    Topic.TIMELINE: "When does this need to ship, and is that date fixed?",
-    Topic.DECISION_PROCESS: "Who reviews and signs off on the design?",
-    Topic.SUCCESS_CRITERIA: "Which metrics tell us this worked once it is live?",
-}
 _TECHNICAL = {Blueprint.AGENTIC_ENG, Blueprint.FULLSTACK, Blueprint.SECURITY}
 # Which uncovered topic matters most for each track, most important first.
 _TOPIC_ORDER = {
     "commercial": (Topic.PAIN, Topic.BUDGET, Topic.DECISION_PROCESS, Topic.TIMELINE, Topic.SUCCESS_CRITERIA),
     "technical": (Topic.PAIN, Topic.SUCCESS_CRITERIA, Topic.TIMELINE, Topic.DECISION_PROCESS, Topic.BUDGET),
-}
-_OBJECTION_FOLLOWUPS = {
-    ObjectionKind.PRICE: "acknowledge it, then ask what the problem costs them today.",
-    ObjectionKind.TIMING: "ask what would make this a priority now.",
-    ObjectionKind.COMPETITOR: "ask what they like about it and where it falls short.",
-    ObjectionKind.RISK: "ask what worries them most and offer a low-risk pilot.",
-    ObjectionKind.AUTHORITY: "ask who decides and what they would need to see.",
-    ObjectionKind.STATUS_QUO: "ask what it costs them when it does not work.",
 }
 # The topic a persona's objection speaks to: once the call has discussed it, the objection is moot.
 _OBJECTION_TOPICS = {ObjectionKind.PRICE: Topic.BUDGET, ObjectionKind.TIMING: Topic.TIMELINE,
@@ -144,112 +125,69 @@ _ANOTHER_STAKEHOLDER_PRESENT = re.compile(
     r"(?<!\w)(?:on the (?:call|line) with (?:me|us)|joining (?:us|me)|(?:is|are) (?:also )?(?:here|on the call)"
     r"|here with me|with me (?:today|on the call)|both of us|the two of us)(?!\w)")
 
-CURVEBALLS: dict[Blueprint, dict[CallStage, tuple[Curveball, ...]]] = {
+# Each track's curveballs by stage, as the persona raises them: the key of its label and text (``interviewer_texts``)
+# and the topic whose discussion makes it moot.
+_CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None], ...]]] = {
     Blueprint.SALES: {
         CallStage.EARLY: (
-            Curveball("Short on Time", "Mention you only have ten minutes before another meeting."),
-            Curveball("Skeptical Opener", "Say you have taken three of these calls this month and none were worth it."),
-            Curveball("Wrong Person", "Ask whether they meant to reach your colleague in operations instead.",
-                      Topic.DECISION_PROCESS),
+            ("short_on_time", None),
+            ("skeptical_opener", None),
+            ("wrong_person", Topic.DECISION_PROCESS),
         ),
         CallStage.MIDDLE: (
-            Curveball("Competitive Pressure", "Your boss just asked to see competitive quotes."),
-            Curveball("Budget Freeze", "Finance just announced a spending freeze until next quarter.", Topic.BUDGET),
-            Curveball("Bad Past Experience", "Say a similar tool failed last year and the team still resents it."),
+            ("competitive_pressure", None),
+            ("budget_freeze", Topic.BUDGET),
+            ("bad_past_experience", None),
         ),
         CallStage.LATE: (
-            Curveball("Delayed Decision", "The CTO just emailed asking to delay the decision.", Topic.TIMELINE),
-            Curveball("Discount Demand", "Say you can sign this month only with a 30% discount.", Topic.BUDGET),
-            Curveball("New Stakeholder", "Say procurement now needs to review every new vendor.",
-                      Topic.DECISION_PROCESS),
+            ("delayed_decision", Topic.TIMELINE),
+            ("discount_demand", Topic.BUDGET),
+            ("new_stakeholder", Topic.DECISION_PROCESS),
         ),
     },
     Blueprint.MARKETING: {
-        CallStage.EARLY: (
-            Curveball("Vanity Metrics", "Say the board only cares about follower counts."),
-            Curveball("Agency Loyalty", "Mention your agency has run campaigns for you for six years."),
-        ),
-        CallStage.MIDDLE: (
-            Curveball("Attribution Doubt", "Ask how they would prove a campaign caused any revenue."),
-            Curveball("Budget Cut", "Say the marketing budget was just cut by 40%.", Topic.BUDGET),
-        ),
-        CallStage.LATE: (
-            Curveball("Brand Risk", "Say legal is nervous about any campaign that mentions competitors."),
-            Curveball("Launch Slip", "Say the product launch just slipped by two months.", Topic.TIMELINE),
-        ),
+        CallStage.EARLY: (("vanity_metrics", None), ("agency_loyalty", None)),
+        CallStage.MIDDLE: (("attribution_doubt", None), ("budget_cut", Topic.BUDGET)),
+        CallStage.LATE: (("brand_risk", None), ("launch_slip", Topic.TIMELINE)),
     },
     Blueprint.IMPLEMENTATION: {
-        CallStage.EARLY: (
-            Curveball("Data Mess", "Admit your customer data lives in four spreadsheets nobody owns."),
-            Curveball("Reluctant Team", "Say your team did not ask for this project."),
-        ),
-        CallStage.MIDDLE: (
-            Curveball("Integration Surprise", "Mention a legacy system that must stay in the loop."),
-            Curveball("Key Person Leaving", "Say your project lead resigned this morning."),
-        ),
-        CallStage.LATE: (
-            Curveball("Go-Live Pressure", "Say leadership wants go-live two weeks earlier than planned."),
-            Curveball("Scope Creep", "Ask to add a second business unit to the rollout at no extra cost."),
-        ),
+        CallStage.EARLY: (("data_mess", None), ("reluctant_team", None)),
+        CallStage.MIDDLE: (("integration_surprise", None), ("key_person_leaving", None)),
+        CallStage.LATE: (("go_live_pressure", None), ("scope_creep", None)),
     },
     Blueprint.HR: {
-        CallStage.EARLY: (
-            Curveball("Guarded Employee", "Answer the next question briefly and ask why HR wants to know."),
-            Curveball("Rumour", "Mention you heard layoffs are coming."),
-        ),
-        CallStage.MIDDLE: (
-            Curveball("Manager Conflict", "Reveal the real problem is your manager; ask if this stays private."),
-            Curveball("Counter Offer", "Say a competitor offered you 20% more last week."),
-        ),
-        CallStage.LATE: (
-            Curveball("Policy Push-Back", "Say the new policy feels unfair to people with caring duties."),
-            Curveball("Escalation Threat", "Say you will go to the works council if nothing changes."),
-        ),
+        CallStage.EARLY: (("guarded_employee", None), ("rumour", None)),
+        CallStage.MIDDLE: (("manager_conflict", None), ("counter_offer", None)),
+        CallStage.LATE: (("policy_push_back", None), ("escalation_threat", None)),
     },
     Blueprint.AGENTIC_ENG: {
-        CallStage.EARLY: (
-            Curveball("Vague Goal", "Say leadership just wants 'AI agents' and cannot say for what."),
-            Curveball("No Eval Data", "Admit there is no labelled data to evaluate the agent against."),
-        ),
-        CallStage.MIDDLE: (
-            Curveball("Hallucination Incident", "Say the last prototype invented a refund policy for a customer."),
-            Curveball("Cost Spike", "Say last month's model bill was three times the estimate."),
-        ),
-        CallStage.LATE: (
-            Curveball("Model Deprecation", "Say the model the design relies on is being retired next quarter."),
-            Curveball("Compliance Review", "Say security must approve any tool the agent can call."),
-        ),
+        CallStage.EARLY: (("vague_goal", None), ("no_eval_data", None)),
+        CallStage.MIDDLE: (("hallucination_incident", None), ("cost_spike", None)),
+        CallStage.LATE: (("model_deprecation", None), ("compliance_review", None)),
     },
     Blueprint.FULLSTACK: {
-        CallStage.EARLY: (
-            Curveball("Legacy Stack", "Mention the front end is still a jQuery monolith."),
-            Curveball("Unclear Owner", "Say nobody owns the API the feature depends on."),
-        ),
-        CallStage.MIDDLE: (
-            Curveball("Traffic Spike", "Say marketing expects ten times the traffic on launch day."),
-            Curveball("Flaky Tests", "Admit the test suite fails randomly about one run in five."),
-        ),
-        CallStage.LATE: (
-            Curveball("Deadline Moved", "Say the release was moved up by a week.", Topic.TIMELINE),
-            Curveball("Accessibility Audit", "Say an accessibility audit is due before launch."),
-        ),
+        CallStage.EARLY: (("legacy_stack", None), ("unclear_owner", None)),
+        CallStage.MIDDLE: (("traffic_spike", None), ("flaky_tests", None)),
+        CallStage.LATE: (("deadline_moved", Topic.TIMELINE), ("accessibility_audit", None)),
     },
     Blueprint.SECURITY: {
-        CallStage.EARLY: (
-            Curveball("No Inventory", "Admit nobody knows how many services are exposed to the internet."),
-            Curveball("Checkbox Culture", "Say the team only cares about passing the audit."),
-        ),
-        CallStage.MIDDLE: (
-            Curveball("Active Incident", "Say an alert just fired for unusual logins on an admin account."),
-            Curveball("Vendor Breach", "Say a key vendor announced a breach this morning."),
-        ),
-        CallStage.LATE: (
-            Curveball("Budget Veto", "Say the CFO will not fund any tool without a number for the risk reduced.",
-                      Topic.BUDGET),
-            Curveball("Exception Request", "Say sales wants an exception to the MFA policy for a big customer."),
-        ),
+        CallStage.EARLY: (("no_inventory", None), ("checkbox_culture", None)),
+        CallStage.MIDDLE: (("active_incident", None), ("vendor_breach", None)),
+        CallStage.LATE: (("budget_veto", Topic.BUDGET), ("exception_request", None)),
     },
 }
+
+
+
+@functools.cache
+def curveballs_in(texts: InterviewerTexts) -> dict[Blueprint, dict[CallStage, tuple[Curveball, ...]]]:
+    """Each track's curveballs by stage, written in ``texts``'s language."""
+    return {blueprint: {stage: tuple(Curveball(*texts.curveballs[key], moot_once) for key, moot_once in planned)
+                        for stage, planned in stages.items()}
+            for blueprint, stages in _CURVEBALL_PLAN.items()}
+
+
+CURVEBALLS = curveballs_in(interviewer_texts.ENGLISH)
 
 _PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
 
@@ -264,17 +202,18 @@ def suggest(
     made: Collection[str] = frozenset(),
     read: TurnTexts | None = None,
     phrases: Phrases = ENGLISH,
+    texts: InterviewerTexts = interviewer_texts.ENGLISH,
 ) -> list[Suggestion]:
     """Suggestions for one reading, most urgent first: ``metrics`` measure the whole call so far, ``turns`` are the
     window shown (what the suggestions cite and quote), ``made`` the labels already suggested in the session,
-    ``read`` the texts the measures read, with the ``phrases`` of the call's language."""
+    ``read`` the texts the measures read, with the ``phrases`` of the call's language; written in its ``texts``."""
     blueprint, call_stage = Blueprint(blueprint), CallStage(call_stage)
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     read = {} if read is None else read
     suggestions = [
-        *_followups(metrics, ordered, blueprint, call_stage, made),
-        *_context_injections(ordered, made, read, phrases),
-        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read, phrases),
+        *_followups(metrics, ordered, blueprint, call_stage, made, texts),
+        *_context_injections(ordered, made, read, phrases, texts),
+        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read, phrases, texts),
     ]
     return sorted(suggestions, key=lambda suggestion: _PRIORITY_RANK[suggestion.priority])
 
@@ -299,7 +238,7 @@ def quote(text: str, limit: int = QUOTE_CHARS) -> str:
 
 
 def _followups(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint: Blueprint, stage: CallStage,
-               made: Collection[str]) -> list[Suggestion]:
+               made: Collection[str], texts: InterviewerTexts) -> list[Suggestion]:
     by_sequence = {turn.sequence: turn for turn in ordered}
     followups = []
     # The latest unanswered objection the window still shows is the one in the air.
@@ -307,27 +246,30 @@ def _followups(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint:
         raised = by_sequence.get(objection.sequence)
         if raised is None:
             continue
-        kind = objection.kind.replace("_", " ")
+        kind = texts.objections[objection.kind]
         followups.append(Suggestion(
             SuggestionType.FOLLOWUP_QUESTION,
-            f'Go back to the {kind} concern, "{quote(raised.text)}": {_OBJECTION_FOLLOWUPS[objection.kind]}',
-            Priority.HIGH, f"Unanswered {kind} objection (message {objection.sequence})", (objection.sequence,)))
+            texts.templates["unanswered_objection"].format(kind=kind, quote=quote(raised.text),
+                                                           advice=texts.objection_advice[objection.kind]),
+            Priority.HIGH, texts.templates["unanswered_objection_label"].format(kind=kind, sequence=objection.sequence),
+            (objection.sequence,)))
         break
     followups = not_made(followups, made)
     heard = _latest_buyer_turn(ordered)
     if heard is None:
         return followups
     track = "technical" if blueprint in _TECHNICAL else "commercial"
-    texts = _TECHNICAL_FOLLOWUPS if track == "technical" else _COMMERCIAL_FOLLOWUPS
+    questions = texts.technical_questions if track == "technical" else texts.commercial_questions
     # Topics the whole call has not covered, so a topic discussed before the window is not asked about again.
     for topic in _TOPIC_ORDER[track]:
-        label = f"Uncover {topic.replace('_', ' ')}"
+        label = texts.templates["uncover_label"].format(topic=texts.topics[topic])
         if len(followups) == MAX_FOLLOWUPS:
             break
         if topic in metrics.topics_covered or label in made:
             continue
         followups.append(Suggestion(
-            SuggestionType.FOLLOWUP_QUESTION, f'Build on "{quote(heard.text)}" and ask: {texts[topic]}',
+            SuggestionType.FOLLOWUP_QUESTION,
+            texts.templates["uncover"].format(quote=quote(heard.text), question=questions[topic]),
             _topic_priority(topic, track, stage), label, (heard.sequence,)))
     return followups
 
@@ -346,13 +288,15 @@ def _topic_priority(topic: Topic, track: str, stage: CallStage) -> Priority:
     return Priority.MEDIUM
 
 
-def _context_injections(ordered: Sequence[Turn], made: Collection[str], read: TurnTexts,
-                        phrases: Phrases) -> list[Suggestion]:
-    injections = [*_reward_value(ordered, read, phrases), *_interrupt_pitch(ordered), *_shorter_answers(ordered)]
+def _context_injections(ordered: Sequence[Turn], made: Collection[str], read: TurnTexts, phrases: Phrases,
+                        texts: InterviewerTexts) -> list[Suggestion]:
+    injections = [*_reward_value(ordered, read, phrases, texts), *_interrupt_pitch(ordered, texts),
+                  *_shorter_answers(ordered, texts)]
     return not_made(injections, made)
 
 
-def _reward_value(ordered: Sequence[Turn], read: TurnTexts, phrases: Phrases) -> list[Suggestion]:
+def _reward_value(ordered: Sequence[Turn], read: TurnTexts, phrases: Phrases,
+                  texts: InterviewerTexts) -> list[Suggestion]:
     """The value theme the candidate keeps coming back to in the window (the latest mentioned on a tie)."""
     mentions: dict[ValueTheme, list[Turn]] = {}
     for turn in ordered:
@@ -362,12 +306,14 @@ def _reward_value(ordered: Sequence[Turn], read: TurnTexts, phrases: Phrases) ->
     if not mentions:
         return []
     theme, said = max(mentions.items(), key=lambda item: (len(item[1]), item[1][-1].sequence))
+    named = texts.themes[theme]
     return [Suggestion(SuggestionType.CONTEXT_INJECTION,
-                       f'Show more interest when the candidate talks about {theme}, as in "{quote(said[-1].text)}".',
-                       Priority.MEDIUM, f"Reward {theme}", tuple(turn.sequence for turn in said))]
+                       texts.templates["reward"].format(theme=named, quote=quote(said[-1].text)),
+                       Priority.MEDIUM, texts.templates["reward_label"].format(theme=named),
+                       tuple(turn.sequence for turn in said))]
 
 
-def _interrupt_pitch(ordered: Sequence[Turn]) -> list[Suggestion]:
+def _interrupt_pitch(ordered: Sequence[Turn], texts: InterviewerTexts) -> list[Suggestion]:
     """The longest run of candidate messages in the window, when it is a pitch the persona should cut into."""
     runs: list[list[Turn]] = []
     for turn in ordered:
@@ -381,37 +327,36 @@ def _interrupt_pitch(ordered: Sequence[Turn]) -> list[Suggestion]:
     if sum(words(turn.text) for turn in longest) <= LONG_PITCH_WORDS:
         return []
     return [Suggestion(SuggestionType.CONTEXT_INJECTION,
-                       f'Cut in politely during long pitches such as "{quote(longest[0].text)}" and ask how this '
-                       "applies to your team.", Priority.HIGH, "Interrupt the pitch",
-                       tuple(turn.sequence for turn in longest))]
+                       texts.templates["interrupt"].format(quote=quote(longest[0].text)), Priority.HIGH,
+                       texts.templates["interrupt_label"], tuple(turn.sequence for turn in longest))]
 
 
-def _shorter_answers(ordered: Sequence[Turn]) -> list[Suggestion]:
+def _shorter_answers(ordered: Sequence[Turn], texts: InterviewerTexts) -> list[Suggestion]:
     persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
     if not persona or sum(words(turn.text) for turn in persona) / len(persona) <= VERBOSE_PERSONA_WORDS:
         return []
     long_answers = [turn for turn in persona if words(turn.text) > VERBOSE_PERSONA_WORDS]
     return [Suggestion(SuggestionType.CONTEXT_INJECTION,
-                       f'Keep answers to two sentences, not "{quote(long_answers[-1].text)}"; make the candidate ask '
-                       "for details.", Priority.MEDIUM, "Shorter answers",
-                       tuple(turn.sequence for turn in long_answers))]
+                       texts.templates["shorter"].format(quote=quote(long_answers[-1].text)), Priority.MEDIUM,
+                       texts.templates["shorter_label"], tuple(turn.sequence for turn in long_answers))]
 
 
 def _curveball(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint: Blueprint, stage: CallStage,
-               context: CallContext, made: Collection[str], read: TurnTexts, phrases: Phrases) -> list[Suggestion]:
+               context: CallContext, made: Collection[str], read: TurnTexts, phrases: Phrases,
+               texts: InterviewerTexts) -> list[Suggestion]:
     """The first curveball, the persona's and the scenario's before the track's own, that the call has not made
     moot and the session has not had; it answers the candidate's latest message."""
     answered = next((turn for turn in reversed(ordered) if turn.role == Role.USER), None)
     if answered is None:
         return []
-    for curveball in (*_from_context(context, stage), *CURVEBALLS[blueprint][stage]):
+    for curveball in (*_from_context(context, stage, texts), *curveballs_in(texts)[blueprint][stage]):
         if curveball.label not in made and not _moot(curveball, metrics, ordered, read, phrases):
-            text = f'{curveball.text} Say it in answer to "{quote(answered.text)}".'
+            text = texts.templates["curveball"].format(text=curveball.text, quote=quote(answered.text))
             return [Suggestion(SuggestionType.CURVEBALL, text, Priority.MEDIUM, curveball.label, (answered.sequence,))]
     return []
 
 
-def _from_context(context: CallContext, stage: CallStage) -> list[Curveball]:
+def _from_context(context: CallContext, stage: CallStage, texts: InterviewerTexts) -> list[Curveball]:
     curveballs = []
     for pattern in filter(None, (quote(pattern, CONTEXT_CHARS) for pattern in context.objection_patterns)):
         kinds = objection_kinds(pattern)
@@ -419,24 +364,26 @@ def _from_context(context: CallContext, stage: CallStage) -> list[Curveball]:
             if kinds else {CallStage.EARLY, CallStage.MIDDLE}
         if stage in stages:
             topic = next((_OBJECTION_TOPICS[kind] for kind in sorted(kinds) if kind in _OBJECTION_TOPICS), None)
-            curveballs.append(Curveball(_titled("Objection: ", pattern), f'Raise your own objection: "{pattern}"',
-                                        topic, pattern))
+            curveballs.append(Curveball(_titled(texts.templates["own_objection_label"], objection=pattern),
+                                        texts.templates["own_objection"].format(objection=pattern), topic, pattern))
     if stage != CallStage.LATE:
-        curveballs.extend(Curveball(_titled("Pain: ", pain), f"Bring up a problem they have not found: {pain}.",
-                                    about=pain)
+        curveballs.extend(Curveball(_titled(texts.templates["pain_label"], pain=pain),
+                                    texts.templates["pain"].format(pain=pain), about=pain)
                           for pain in filter(None, (quote(pain, CONTEXT_CHARS) for pain in context.pain_points)))
     budget, timeline = quote(context.budget_range, CONTEXT_CHARS), quote(context.decision_timeline, CONTEXT_CHARS)
     if stage == CallStage.MIDDLE and budget:
-        curveballs.append(Curveball("Budget Ceiling", f"Say the most you could spend is {budget}, and finance would "
-                                    "rather spend less.", Topic.BUDGET))
+        curveballs.append(Curveball(texts.templates["budget_ceiling_label"],
+                                    texts.templates["budget_ceiling"].format(budget=budget), Topic.BUDGET))
     if stage == CallStage.LATE and timeline:
-        curveballs.append(Curveball("Hard Deadline", f"Hold them to your timeline ({timeline}) and ask whether they "
-                                    "can meet it.", Topic.TIMELINE))
+        curveballs.append(Curveball(texts.templates["hard_deadline_label"],
+                                    texts.templates["hard_deadline"].format(timeline=timeline), Topic.TIMELINE))
     return curveballs
 
 
-def _titled(prefix: str, words: str) -> str:
-    return prefix + quote(words, LABEL_CHARS - len(prefix))
+def _titled(template: str, **said: str) -> str:
+    """A label of ``template`` naming what was ``said``, quoted short enough for the label to fit its bound."""
+    room = LABEL_CHARS - len(template.format(**dict.fromkeys(said, "")))
+    return template.format(**{name: quote(words, room) for name, words in said.items()})
 
 
 def _moot(curveball: Curveball, metrics: ConversationMetrics, ordered: Sequence[Turn], read: TurnTexts,

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from analysis_svc.domain import interviewer_texts
 from analysis_svc.domain.conversation import ConversationMetrics, measure
+from analysis_svc.domain.interviewer_texts import InterviewerTexts
 from analysis_svc.domain.say_meter import YELLOW_FROM
 
 # The readings of the last this many messages make the trend (at the default interval of 10: the last three).
@@ -136,30 +138,33 @@ def predicts_drop(score: int, projection: int) -> bool:
     return projection < YELLOW_FROM and projection <= score - DROP
 
 
-def alert_at(score: int, trend: Trend, signals: Signals, was_active: bool,
-             predictor: Predictor = LOSING_PROSPECT) -> ProspectAlert:
-    """The alert at a live reading, given whether it was on at the previous one."""
+def alert_at(score: int, trend: Trend, signals: Signals, was_active: bool, predictor: Predictor = LOSING_PROSPECT,
+             texts: InterviewerTexts = interviewer_texts.ENGLISH) -> ProspectAlert:
+    """The alert at a live reading, given whether it was on at the previous one; its reason written in ``texts``."""
     projection = projected(score, trend, signals, predictor)
     if predicts_drop(score, projection):
         change = AlertChange.NONE if was_active else AlertChange.RAISED
-        return ProspectAlert(True, change, projection, _reason(score, trend, signals, projection, predictor))
+        return ProspectAlert(True, change, projection, _reason(score, trend, signals, projection, predictor, texts))
     if was_active and trend.direction == Direction.FALLING:
-        return ProspectAlert(True, AlertChange.NONE, projection, _reason(score, trend, signals, projection, predictor))
+        return ProspectAlert(True, AlertChange.NONE, projection,
+                             _reason(score, trend, signals, projection, predictor, texts))
     return ProspectAlert(False, AlertChange.CLEARED if was_active else AlertChange.NONE, projection)
 
 
-def _reason(score: int, trend: Trend, signals: Signals, projection: int, predictor: Predictor) -> str:
+def _reason(score: int, trend: Trend, signals: Signals, projection: int, predictor: Predictor,
+            texts: InterviewerTexts) -> str:
     """What the projection was drawn from: the causes that took points off."""
+    said = texts.templates
     causes = []
     if trend.slope < 0 and predictor.horizon_messages:
-        causes.append(f"the meter is falling {-trend.slope:g} points per 10 messages")
+        causes.append(said["alert_falling"].format(slope=f"{-trend.slope:g}"))
     if signals.refusals and predictor.refusal_points:
-        causes.append(f"the buyer said no {_times(signals.refusals)} since the previous reading")
+        causes.append(said["alert_refusals"].format(times=_times(signals.refusals, texts)))
     if signals.pressure and predictor.pressure_points:
-        causes.append(f"the candidate pushed or argued {_times(signals.pressure)} since the previous reading")
-    why = ", ".join(causes) or "the call is losing ground"
-    return f"Heading from {score} to {projection}: {why}."
+        causes.append(said["alert_pressure"].format(times=_times(signals.pressure, texts)))
+    why = ", ".join(causes) or said["alert_losing_ground"]
+    return said["alert"].format(score=score, projection=projection, why=why)
 
 
-def _times(count: int) -> str:
-    return "once" if count == 1 else "twice" if count == 2 else f"{count} times"
+def _times(count: int, texts: InterviewerTexts) -> str:
+    return texts.templates["once" if count == 1 else "twice" if count == 2 else "times"].format(count=count)

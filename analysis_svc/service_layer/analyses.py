@@ -35,7 +35,7 @@ from analysis_svc.domain.model import (
     Window,
     metrics_record,
 )
-from analysis_svc.domain.phrasebook import phrases_for
+from analysis_svc.domain.phrasebook import phrases_for, texts_for
 from analysis_svc.domain.suggestions import not_made, stage_for
 from analysis_svc.domain.switching import LiveMoment
 from analysis_svc.domain.tracks import call_tally
@@ -251,7 +251,7 @@ class Analyses:
         trend = trend_of(reading.earlier, ScoreAt(reading.up_to_sequence, meter.score))
         # The final reading predicts nothing: the call is over.
         alert = NO_ALERT if reading.signals is None else alert_at(meter.score, trend, reading.signals,
-                                                                   reading.alert_on)
+                                                                   reading.alert_on, texts=texts_for(live.language))
         analysis = NewAnalysis(
             id=str(uuid.uuid4()), session_id=session_id, trigger_id=reading.trigger_id,
             trigger_source=reading.source, up_to_sequence=reading.up_to_sequence,

@@ -19,11 +19,14 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
+from analysis_svc.domain.tracks.security import RUBRIC as SECURITY_RUBRIC
 from calls.persona_audit import target_words_per_turn
 from calls.turns import words
 from svckit.server import GrpcApp
 from tests.e2e.status_details import reason_and_fields
 from tests.e2e.test_analysis_live import CALL, PERSONA
+from tests.e2e.test_call_language import SPANISH_CALL
+from tests.e2e.test_track_say_meter import SECURITY_CALL
 from tests.e2e.transcript_fixtures import streamed_call
 from tests.fake_openai import messages, serving
 from tests.probes import metric
@@ -145,6 +148,80 @@ async def test_suggestions_are_read_back_in_the_order_they_were_raised(transcrip
     assert [s.text for s in snapshot.open_suggestions] == raised
 
 
+def _fallbacks(reason: str) -> float:
+    return metric("sparring_analysis_engine_fallbacks_total", reason=reason)
+
+
+SECURITY_FACTORS = {"threat_understanding": 70, "incident_handling": 90, "remediation": 85, "honesty": 60,
+                    "communication": 75}
+
+
+def _security_answer(factors: dict[str, int]):
+    return lambda request: {**GOOD, "say_meter": {**GOOD["say_meter"], "score": 78, "factors": factors},
+                            "suggestions": []}
+
+
+async def _security_reading(transcripts, openai_analyses, fake_openai, factors: dict[str, int]) -> pb.Analysis:
+    fake_openai.reset("good", _security_answer(factors))
+    try:
+        session = await streamed_call(transcripts, SECURITY_CALL, blueprint=persona_pb.BLUEPRINT_SECURITY)
+        return (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(
+            session=session, up_to_sequence=len(SECURITY_CALL), trigger_id=f"seq-{len(SECURITY_CALL)}"))).analysis
+    finally:
+        fake_openai.reset("good", _answering(AUDIT))
+
+
+async def test_a_security_call_asks_the_model_for_the_security_factors_and_reports_its_answer(
+        transcripts, openai_analyses, fake_openai):
+    analysis = await _security_reading(transcripts, openai_analyses, fake_openai, SECURITY_FACTORS)
+
+    system, user = messages(fake_openai.bodies[-1])
+    for factor in SECURITY_RUBRIC.factors:  # each named with what it means, as the local rubric defines it
+        assert f'"{factor.name}" ({SECURITY_RUBRIC.weights[factor.name]}): {factor.meaning}' in system
+    assert "rapport" not in system and "closing_momentum" not in system
+    assert "threat:attacker" in json.loads(user)["call_so_far"]["track_moves_so_far"]
+    assert analysis.engine == pb.ENGINE_OPENAI and not analysis.engine_fallback
+    meter = analysis.say_meter
+    assert meter.score == 78
+    assert [(f.name, f.score, f.weight) for f in meter.rubric_factors] == [
+        (name, score, SECURITY_RUBRIC.weights[name]) for name, score in SECURITY_FACTORS.items()]
+    assert meter.factors == pb.SayMeterFactors() and meter.weights == pb.SayMeterFactors()
+
+
+@pytest.mark.parametrize("factors", [
+    {name: score for name, score in SECURITY_FACTORS.items() if name != "honesty"},
+    {**SECURITY_FACTORS, "rapport": 80},
+    GOOD["say_meter"]["factors"],
+], ids=["missing-honesty", "extra-rapport", "sales-factors"])
+async def test_an_answer_off_the_tracks_factors_is_malformed_and_falls_back_to_local(
+        transcripts, openai_analyses, fake_openai, factors):
+    counted = _fallbacks("invalid_answer")
+
+    analysis = await _security_reading(transcripts, openai_analyses, fake_openai, factors)
+
+    assert analysis.engine == pb.ENGINE_LOCAL and analysis.engine_fallback
+    assert _fallbacks("invalid_answer") == counted + 1
+    assert [f.name for f in analysis.say_meter.rubric_factors] == list(SECURITY_RUBRIC.names)
+
+
+async def test_a_spanish_call_asks_the_model_to_write_in_spanish(transcripts, openai_analyses, fake_openai):
+    asked = {"type": "followup_question", "text": "Pregunta quién más tiene que aprobar el cambio.",
+             "priority": "medium", "label": "Quién decide", "cites": [4]}
+    fake_openai.reset("good", lambda request: {**GOOD, "suggestions": [asked]})
+    try:
+        session = await streamed_call(transcripts, SPANISH_CALL)
+        analysis = (await openai_analyses.RequestAnalysis(pb.RequestAnalysisRequest(
+            session=session, trigger_id="seq-4"))).analysis
+    finally:
+        fake_openai.reset("good", _answering(AUDIT))
+
+    system, user = messages(fake_openai.bodies[-1])
+    assert "suggestions' texts and labels in Spanish." in " ".join(system.split())
+    assert json.loads(user)["call_so_far"]["language"] == "es"
+    assert analysis.engine == pb.ENGINE_OPENAI and analysis.language == "es"
+    assert [(s.label, s.text) for s in analysis.suggestions] == [(asked["label"], asked["text"])]
+
+
 # Post-call audits
 
 
@@ -152,10 +229,6 @@ async def _ended_call(transcripts) -> str:
     session = await streamed_call(transcripts, CALL)
     await transcripts.EndSession(transcript_pb.EndSessionRequest(name=session))
     return session
-
-
-def _fallbacks(reason: str) -> float:
-    return metric("sparring_analysis_engine_fallbacks_total", reason=reason)
 
 
 PERSONA_WORDS = [words(text) for role, text in CALL if role == PERSONA]

@@ -1,11 +1,14 @@
-"""Calls streamed through the public API: one in Spanish is understood and scored with the Spanish phrases, one in a
-language the local engine does not understand gets readings that say so, an English one is understood."""
+"""Calls streamed through the public API: one in Spanish is understood and scored with the Spanish phrases, and its
+suggestions are written in Spanish; one in a language the local engine does not understand gets readings that say
+so, an English one is understood."""
 
 from __future__ import annotations
 
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
+from analysis_svc.domain.conversation import Topic
+from analysis_svc.domain.interviewer_texts import SPANISH
 from tests.e2e.transcript_fixtures import streamed_call
 
 USER, PERSONA = transcript_pb.ROLE_USER, transcript_pb.ROLE_ASSISTANT
@@ -38,6 +41,24 @@ async def test_a_call_in_spanish_gets_readings_scored_with_the_spanish_phrases(t
     assert reading.metrics.pain_covered and reading.metrics.decision_process_covered
     again = (await analyses.GetAnalysis(pb.GetAnalysisRequest(name=reading.name))).analysis
     assert (again.language, again.language_supported) == ("es", True)
+
+
+async def test_a_call_in_spanish_gets_its_suggestions_and_reasoning_in_spanish(transcripts, analyses, sarah):
+    reading = await _reading(transcripts, analyses, SPANISH_CALL)
+
+    open_topic = SPANISH.gaps["open_topic"].format(topic=SPANISH.topics[Topic.SUCCESS_CRITERIA])
+    assert reading.say_meter.reasoning == SPANISH.templates["no_strength"].format(gap=open_topic)
+
+    # The curveball depends on the persona's and the scenario's words (the catalogue loaded), the follow-up does not.
+    curveball, followup = reading.suggestions
+    assert curveball.text.endswith(SPANISH.templates["curveball"].format(text="", quote=SPANISH_CALL[2][1]).lstrip())
+    assert curveball.label.startswith((SPANISH.templates["pain_label"].format(pain=""),
+                                       SPANISH.templates["own_objection_label"].format(objection=""),
+                                       *(label for label, _ in SPANISH.curveballs.values())))
+    assert (followup.label, followup.text) == (
+        SPANISH.templates["uncover_label"].format(topic=SPANISH.topics[Topic.SUCCESS_CRITERIA]),
+        SPANISH.templates["uncover"].format(quote=SPANISH_CALL[3][1],
+                                            question=SPANISH.commercial_questions[Topic.SUCCESS_CRITERIA]))
 
 
 async def test_a_call_in_german_gets_readings_marked_as_not_understood(transcripts, analyses, sarah):

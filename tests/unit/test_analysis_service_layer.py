@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.interviewer_texts import SPANISH
 from analysis_svc.domain.model import Judgement, metrics_record
 from analysis_svc.domain.say_meter import Band, SayMeter
 from analysis_svc.domain.suggestions import CallContext, Priority, Suggestion, SuggestionType
@@ -331,6 +332,22 @@ async def test_a_calls_language_is_detected_until_a_reading_settles_it_then_kept
         readings.append((stored.language, _lookups("call_languages", "hit") - hits))
     # Undetermined after the greeting, settled at the next reading; the third takes the settled one.
     assert readings == [("", 0), ("en", 0), ("en", 1)]
+
+
+async def test_a_spanish_calls_losing_the_prospect_alert_says_why_in_spanish(database, engine, directory):
+    call = [Turn(1, Role.USER, "Buenos días, le llamo de Fibranet para ofrecerle nuestra fibra con descuento."),
+            Turn(2, Role.ASSISTANT, "No me interesa, gracias."),
+            Turn(3, Role.USER, "Solo serán dos minutitos, de verdad, la oferta solo vale hasta hoy."),
+            Turn(4, Role.ASSISTANT, "Ya le he dicho que no, buenos días.")]
+    analyses = Analyses(database, FakeTranscripts(call), PageTokens.from_secret("test"), Engines(engine, {}),
+                        SessionAccess(directory), FakeCallContexts())
+
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+
+    # The buyer's two noes take 15 points each off the meter's 72.
+    noes = SPANISH.templates["alert_refusals"].format(times=SPANISH.templates["twice"])
+    assert (stored.language, stored.losing_prospect.active) == ("es", True)
+    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=42, why=noes)
 
 
 async def test_a_sessions_next_reading_reads_only_its_new_messages_and_another_organizations_reads_its_own(analyses):

@@ -18,12 +18,14 @@ from analysis_svc.adapters.openai_engine import (
 )
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.model import LiveWindow
-from analysis_svc.domain.say_meter import RUBRICS, Blueprint
+from analysis_svc.domain.say_meter import RUBRICS, SALES_MEANINGS, Blueprint
+from analysis_svc.domain.tracks import hr
 from calls.turns import Role, Turn
+from svckit.openai_json import EngineFailure
 from tests.probes import metric
 
 PLACEHOLDERS = {
-    LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric"},
+    LIVE_ANALYSIS_PROMPT: {"blueprint", "transcript_is_data", "rubric_kind", "rubric", "factors", "language"},
     PERSONA_AUDIT_PROMPT: {"transcript_is_data", "who", "difficulty", "traits", "objections", "facts", "reasons",
                            "target", "average", "count",
                            "max_quotes", "max_quote_chars", "max_recommendations", "max_recommendation_chars"},
@@ -52,7 +54,7 @@ def test_the_live_analysis_gets_the_tracks_rubric_and_what_fell_out_of_the_windo
     window = LiveWindow("call-1", "sales", tuple(CALL[-2:]), language="en")
     system, user = analysis_request(window, measure(CALL))
     weights = RUBRICS[Blueprint.SALES]
-    assert f"objection_handling {weights['objection_handling']}" in system
+    assert f'"objection_handling" ({weights["objection_handling"]}): {SALES_MEANINGS["objection_handling"]}' in system
     sent = json.loads(user)
     assert [turn["sequence"] for turn in sent["transcript"]] == [5, 6]
     so_far = sent["call_so_far"]
@@ -84,3 +86,38 @@ def test_a_model_suggestion_is_kept_with_the_shown_turns_it_cites_and_left_out_c
     ]}, RUBRICS[Blueprint.SALES], {5, 6})
     assert [(s.label, s.cites) for s in suggestions] == [("kept", (5, 6))]
     assert metric("sparring_analysis_uncited_suggestions_total") == uncited + 4
+
+
+def test_a_track_without_a_rubric_of_its_own_is_asked_for_the_sales_factors_and_told_so():
+    system, _ = analysis_request(LiveWindow("call-1", "marketing", tuple(CALL)), measure(CALL))
+    assert "the sales factors (this track has no rubric of its own)" in system
+    assert all(f'"{name}" ({weight})' in system for name, weight in RUBRICS[Blueprint.MARKETING].items())
+
+
+def test_an_hr_call_is_asked_for_the_hr_factors_and_nothing_else():
+    system, _ = analysis_request(LiveWindow("call-1", "hr", tuple(CALL)), measure(CALL))
+    factors = ", ".join(f'"{name}": 0-100' for name in hr.RUBRIC.names)
+    assert f'"factors": {{{factors}}}' in system and "own factors" in system
+    assert not any(f'"{name}"' in system for name in SALES_MEANINGS)
+
+
+@pytest.mark.parametrize("factors", [
+    {name: 70 for name in hr.RUBRIC.names if name != "legality"},
+    {**dict.fromkeys(hr.RUBRIC.names, 70), "rapport": 70},
+], ids=["missing", "unknown"])
+def test_an_answer_off_the_tracks_factors_is_refused_naming_them(factors):
+    with pytest.raises(EngineFailure, match="legality" if len(factors) < 5 else "rapport"):
+        answer_of({"say_meter": {**METER, "factors": factors}}, hr.RUBRIC.weights, {5, 6})
+
+
+def test_a_tracks_answer_is_read_on_its_factors_and_weights():
+    meter, _ = answer_of({"say_meter": {**METER, "factors": dict.fromkeys(hr.RUBRIC.names, 64)}},
+                         hr.RUBRIC.weights, {5, 6})
+    assert meter.factors == dict.fromkeys(hr.RUBRIC.names, 64) and meter.weights == hr.RUBRIC.weights
+
+
+@pytest.mark.parametrize(("language", "written_in"), [
+    ("es", "Spanish"), ("en", "English"), ("", "the language the call is held in")])
+def test_the_live_analysis_is_asked_to_write_in_the_calls_language(language, written_in):
+    system, _ = analysis_request(LiveWindow("call-1", "sales", tuple(CALL), language=language), measure(CALL))
+    assert f"suggestions' texts and labels in {written_in}." in " ".join(system.split())
