@@ -19,10 +19,10 @@ _QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth|last) quarter\
 _MONTH = re.compile(r"\b(" + "|".join(month for month in _MONTHS if month != "may")
                     + r")\b|\b(?:in|by|before|until|end of|early|late|mid) (may)\b", re.IGNORECASE)
 _NUMBER = r"\d+(?:[.,]\d+)*"
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
+_SCALE = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
 _MONEY = re.compile(
-    rf"(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|million)?\b"
-    rf"(?:\s*(?:-|\u2013|to|and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|million)?\b)?"
+    rf"(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b"
+    rf"(?:\s*(?:-|\u2013|to|and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b)?"
     r"(?!\s*\+?\s*(?:employees|people|staff|of us|users|customers))",
     re.IGNORECASE)
 _HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)

@@ -22,19 +22,22 @@ from devtools.persona_audit_eval import (
 
 CALLS = load()
 
-# docs/persona_audit.md, the detectors cross-validated on both parts: (precision, recall) by split, and left one call
-# out at a time over both; no figure may fall below these.
+# docs/persona_audit.md, the detectors cross-validated on the three parts: (precision, recall) by split, and left one
+# call out at a time over all three; no figure may fall below these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout2": {"early_disclosure": (0.91, 0.77), "no_resistance": (1.0, 1.0), "unresponsive": (0.86, 0.92),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.86, 0.67), "out_of_character": (1.0, 1.0),
+                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-CROSS_VALIDATED = {"early_disclosure": (1.0, 1.0), "no_resistance": (0.93, 1.0), "unresponsive": (0.7, 0.78),
-                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)}
+CROSS_VALIDATED = {"early_disclosure": (0.95, 0.86), "no_resistance": (0.97, 1.0), "unresponsive": (0.79, 0.86),
+                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.8), "out_of_character": (1.0, 1.0),
+                   "hostility": (1.0, 1.0), "minimal_answer": (0.9, 0.95)}
 
 
 def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float, float]]) -> None:
@@ -67,7 +70,6 @@ def test_the_second_held_out_part_has_every_flaw_eight_times_among_plenty_of_fin
     assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
 
 
-# The second held-out part has no documented figures yet: it is measured, not held to any here.
 @pytest.mark.parametrize("split", DOCUMENTED)
 def test_the_documented_figures_hold(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), DOCUMENTED[split])
