@@ -221,10 +221,8 @@ _STEPS_OUT = _phrases(
     r"(?:i am|i'm) (?:only |just )?(?:playing|pretending)",
     r"in a real (?:call|conversation|meeting|interview|situation)",
     r"i (?:can|could) (?:also )?(?:generate|pretend|simulate|play the part|play a|act as)",
-    r"(?:quick|one|a|my) tip", r"(?:some |a bit of |quick )?feedback for you",
-    r"(?:next|future|your next) (?:calls|call)",
-    r"keep doing (?:that|this|it)", r"(?:you|to) (?:get |have |need )?(?:more |some )?practi[sc]e\w*",
-    r"\w+ next time,",
+    r"(?:quick|one|a|my) tip", r"(?:some |a bit of |quick )?feedback for you", r"(?:your next|future) calls",
+    r"keep doing (?:that|this|it)", r"you (?:get |have |need |can |to )?(?:more |some )?practi[sc]e\w*",
 )  # fmt: skip
 # Insults and contempt for the candidate: beyond any persona's traits, however blunt.
 _HOSTILE = _phrases(
