@@ -22,7 +22,7 @@ _NUMBER = r"\d+(?:[.,]\d+)*"
 _SCALE = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
 _MONEY = re.compile(
     rf"(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b"
-    rf"(?:\s*(?:-|\u2013|to|and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b)?"
+    rf"(?:\s*(?:-|\u2013|to|,?\s*and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b)?"
     r"(?!\s*\+?\s*(?:employees|people|staff|of us|users|customers))",
     re.IGNORECASE)
 _HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)
@@ -46,9 +46,17 @@ _INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) 
                    for group, terms in INDUSTRIES.items()}
 
 
+_UNITS_AND_TENS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+                   "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety")
+# After a unit or a tens word, "and" followed by a number of hundreds starts a second number ("three hundred and fifty
+# and five hundred thousand" is two); text2num would read the words as one.
+_SECOND_NUMBER = re.compile(rf"\b((?:{_UNITS_AND_TENS})(?:-\w+)?) and (?=(?:a|an|{_UNITS_AND_TENS}) hundred\b)",
+                            re.IGNORECASE)
+
+
 def digits(text: str) -> str:
     """The text with its numbers written in words turned into digits."""
-    converted: str = alpha2digit(text, "en")
+    converted: str = alpha2digit(_SECOND_NUMBER.sub(r"\1, and ", text), "en")
     return converted
 
 

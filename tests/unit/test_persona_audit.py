@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from calls.persona_audit import (
@@ -544,3 +546,12 @@ def test_a_question_said_again_to_another_question_answers_nothing() -> None:
 def test_facts_given_away_in_other_words(line: str) -> None:
     audit = audit_persona(dialogue("What made you take the call?", line), GUARDED)
     assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == [2]
+
+
+def test_two_amounts_in_words_joined_by_and_are_a_range() -> None:
+    # "Fifty and five hundred" is two numbers: the range is the scenario's, not a figure below it.
+    within = dialogue("What could you spend on this?", "Somewhere between fifty and one hundred and twenty thousand.")
+    assert flagged(audit_persona(within, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    launch = replace(GUARDED, scenario=replace(ONBOARDING, budget_range="$350k-$500k for the launch quarter"))
+    said = dialogue("What is the budget?", "Between three hundred and fifty and five hundred thousand for the quarter.")
+    assert flagged(audit_persona(said, launch), FlagReason.CONTRADICTS_SCENARIO) == []
