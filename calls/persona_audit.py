@@ -85,6 +85,7 @@ class Reading(StrEnum):
     OBJECTING_SENTENCE = "objecting_sentence"  # only the sentence that objects keeps its facts, not the whole turn
     YES_OR_NO = "yes_or_no"  # a yes or a no answers a question put for one; "we don't" answers what we do
     QUESTION_SAID_AGAIN = "question_said_again"  # a question of the persona's said again to another question
+    SPAN = "span"  # a span of time to come ("a year", "next year") far from the scenario's weeks contradicts it
 
 
 @dataclass(frozen=True, slots=True)
@@ -929,9 +930,12 @@ def _contradictions(audit: _Audit) -> int:
         sizes = scenario_facts.headcounts(text) if sized else []
         if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
             wrong.append(f"size (scenario: {facts.company_size})")
-        dated = scenario_facts.quarters(text) if re.search(r"renew|deadline|decid|decision|live|contract|sign",
-                                                           text, re.IGNORECASE) else set()
-        if deadline and dated and not dated & deadline:
+        timed = re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
+        dated = scenario_facts.quarters(text) if timed else set()
+        weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
+        spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
+        if ((deadline and dated and not dated & deadline)
+                or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
         named = scenario_facts.industries(text) if re.search(r"\bwe (?:are|run|make|sell|own|operate)\b|"
                                                              r"\bour (?:company|business)\b", text,

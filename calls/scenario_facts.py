@@ -101,6 +101,19 @@ def quarters(text: str) -> set[int]:
     return found
 
 
+_WEEKS_IN = {"week": 1.0, "month": 52 / 12, "year": 52.0}
+# A time to come, as a span ("in 8 weeks", "a year", "next month"); not a span gone ("a year ago", "for a year",
+# "last year").
+_SPAN = re.compile(r"(?<!\blast )(?<!\bfor )\b(\d+(?:\.\d+)?|a|an|one|next) (week|month|year)s?\b(?! ago)",
+                   re.IGNORECASE)
+
+
+def spans_in_weeks(text: str) -> list[float]:
+    """The spans of time to come the text names, in weeks: "within 8 weeks" is 8, "next year" and "a year" 52."""
+    return [(1.0 if count.lower() in ("a", "an", "one", "next") else float(count)) * _WEEKS_IN[unit.lower()]
+            for count, unit in _SPAN.findall(digits(text))]
+
+
 def industries(text: str) -> set[str]:
     return {group for group, pattern in _INDUSTRY_WORDS.items() if pattern.search(text)}
 
@@ -132,6 +145,12 @@ class ScenarioFacts:
     @property
     def timeline_quarters(self) -> set[int]:
         return quarters(self.decision_timeline)
+
+    @property
+    def timeline_weeks(self) -> tuple[float, float] | None:
+        """The shortest and the longest span the timeline names, in weeks ("approved in 2 weeks, launch in 10")."""
+        spans = spans_in_weeks(self.decision_timeline)
+        return (min(spans), max(spans)) if spans else None
 
     @property
     def industry_groups(self) -> set[str]:

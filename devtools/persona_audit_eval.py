@@ -58,6 +58,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "minimal_answer": (Reading.COUNTED,),
     "out_of_character": (Reading.STEPPING_OUT,),
     "hostility": (Reading.CONTEMPT,),
+    "contradicts_scenario": (Reading.SPAN,),
 }
 
 

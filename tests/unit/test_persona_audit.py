@@ -555,3 +555,13 @@ def test_two_amounts_in_words_joined_by_and_are_a_range() -> None:
     launch = replace(GUARDED, scenario=replace(ONBOARDING, budget_range="$350k-$500k for the launch quarter"))
     said = dialogue("What is the budget?", "Between three hundred and fifty and five hundred thousand for the quarter.")
     assert flagged(audit_persona(said, launch), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_span_far_from_the_scenarios_weeks_contradicts_it() -> None:
+    pilot = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="pilot running within 8 weeks"))
+    far = dialogue("When do you want the pilot running?", "No hurry at all, we have a year to get it right.")
+    assert flagged(audit_persona(far, pilot), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    near = dialogue("When do you want the pilot running?", "Within two months, or the quarter is lost.")
+    assert flagged(audit_persona(near, pilot), FlagReason.CONTRADICTS_SCENARIO) == []
+    gone = dialogue("When do you want the pilot running?", "Soon. We tried one a year ago and it went nowhere.")
+    assert flagged(audit_persona(gone, pilot), FlagReason.CONTRADICTS_SCENARIO) == []

@@ -29,14 +29,14 @@ DOCUMENTED = {
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout2": {"early_disclosure": (0.91, 0.77), "no_resistance": (1.0, 1.0), "unresponsive": (0.86, 0.92),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.67), "out_of_character": (1.0, 1.0),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.89), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
 CROSS_VALIDATED = {"early_disclosure": (0.95, 0.86), "no_resistance": (0.97, 1.0), "unresponsive": (0.79, 0.86),
-                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.8), "out_of_character": (1.0, 1.0),
+                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.93), "out_of_character": (1.0, 1.0),
                    "hostility": (1.0, 1.0), "minimal_answer": (0.9, 0.95)}
 
 
