@@ -795,8 +795,8 @@ def _accepts(text: str, clauses: bool) -> bool:
 def _pitched(said: str, acknowledgements: bool) -> bool:
     """Whether the candidate claims or proposes something: a statement or an offer, besides any apology or
     acknowledgement ("Sorry. I am listening." claims nothing)."""
-    claims = " ".join(sentence for sentence in re.findall(r"[^.!?]+[.!?]*", said)
-                      if not (acknowledgements and _ACKNOWLEDGEMENT.match(sentence.strip())))
+    claims = " ".join(sentence for sentence in _sentences(said)
+                      if not (acknowledgements and _ACKNOWLEDGEMENT.match(sentence)))
     return bool(claims) and ("?" not in claims or bool(_PROPOSAL.search(claims)))
 
 
