@@ -249,7 +249,7 @@ _AUTHORITY = _phrases(
     r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
     r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance|procurement|legal|my boss|"
     r"my manager) (?:signs|decides|approves)",
-    r"signs anything", r"budget holder", r"my call",
+    r"signs anything", r"budget holder", r"(?<!not )my call",  # "not my call alone" names nobody
 )  # fmt: skip
 # Someone named who signs or decides ("Margaret signs", "Beatrice has the final say"): a capitalised name, not a
 # pronoun.

@@ -565,3 +565,9 @@ def test_a_span_far_from_the_scenarios_weeks_contradicts_it() -> None:
     assert flagged(audit_persona(near, pilot), FlagReason.CONTRADICTS_SCENARIO) == []
     gone = dialogue("When do you want the pilot running?", "Soon. We tried one a year ago and it went nowhere.")
     assert flagged(audit_persona(gone, pilot), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_not_deciding_alone_names_no_signer() -> None:
+    said = dialogue("Who else is involved in a decision like this?", "Not my call alone, as it happens.")
+    audit = audit_persona(said, GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
