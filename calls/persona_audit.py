@@ -76,6 +76,16 @@ class Reading(StrEnum):
     COUNTED = "counted"  # a short answer that counts what it names is not minimal
     ACKNOWLEDGEMENT = "acknowledgement"  # an apology or an "I am listening" is no claim to accept
     OWN_QUESTION = "own_question"  # a question of the persona's own is not an objection
+    OBJECTED_BEFORE = "objected_before"  # only an objection raised before an acceptance excuses it, not a later one
+    ECHO = "echo"  # the candidate's words said back are no objection, even when an objection pattern has them
+    ACCEPTING_CLAUSE = "accepting_clause"  # an acceptance in any clause ("A third, that sounds right to me")
+    CONTEMPT = "contempt"  # judging the candidate's worth, in no rude word ("you sound like an amateur")
+    STEPPING_OUT = "stepping_out"  # a break in other words: an assistant's voice, offering material, coaching
+    SMALL_TALK = "small_talk"  # an anecdote or small talk, question or not, answers nothing that was asked
+    OBJECTING_SENTENCE = "objecting_sentence"  # only the sentence that objects keeps its facts, not the whole turn
+    YES_OR_NO = "yes_or_no"  # a yes or a no answers a question put for one; "we don't" answers what we do
+    QUESTION_SAID_AGAIN = "question_said_again"  # a question of the persona's said again to another question
+    SPAN = "span"  # a span of time to come ("a year", "next year") far from the scenario's weeks contradicts it
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,19 +215,46 @@ _BREAKS_CHARACTER = _phrases(
     r"(?:good|great|nice) (?:job|work)(?! on)", r"keep it up", r"(?:great|good|nice|excellent) follow-up",
     r"(?:a )?good next step (?:would be|is) (?:asking|to ask)", r"you (?:could|should|might want to) (?:probe|ask me)",
 )  # fmt: skip
+# Breaks in other words: speaking as an assistant or of the persona in the third person, offering to make material
+# or to play a part, and coaching (a tip, feedback, advice for the next calls, practice).
+_STEPS_OUT = _phrases(
+    r"as an? (?:\w+ )?(?:ai|assistant|model|simulator|chatbot|coach)",
+    r"(?:i am|i'm) (?:only |just )?(?:playing|pretending)",
+    r"in a real (?:call|conversation|meeting|interview|situation)",
+    r"i (?:can|could) (?:also )?(?:generate|pretend|simulate|play the part|play a|act as)",
+    r"(?:quick|one|a|my) tip", r"(?:some |a bit of |quick )?feedback for you", r"(?:your next|future) calls",
+    r"keep doing (?:that|this|it)", r"you (?:get |have |need |can |to )?(?:more |some )?practi[sc]e\w*",
+)  # fmt: skip
 # Insults and contempt for the candidate: beyond any persona's traits, however blunt.
 _HOSTILE = _phrases(
     r"idiot\w*", r"moron\w*", r"clown", r"stupid\w*", r"dumb(?:est)?", r"pathetic", r"useless", r"incompetent",
-    r"shut up", r"people like you", r"spare me", r"(?:you|what a) (?:fool|joke)", r"genius", r"loser",
+    r"shut up", r"people like you", r"spare me", r"(?:you|what a) (?:fool|joke)", r"genius", r"(?:you|a) loser",
     r"f+u+c+k\w*", r"bullshit", r"crap", r"get lost", r"piss off", r"hate (?:you|sales ?people|salespeople)",
+)  # fmt: skip
+# Contempt for the candidate's worth in no rude word: a second-person verdict that makes them a beginner or the
+# worst, a comparison with beginners, a sarcastic "you would be lucky", a dismissal ("Sit down.").
+_BEGINNER = r"(?:amateur|beginner|rookie|novice|intern|junior|child|kid|student)s?"
+_CONTEMPT = _phrases(
+    rf"you(?:'re| are| sound| look| seem| talk| act)(?: like)? (?:a|an|the|some) (?:\w+ )?{_BEGINNER}",
+    r"you(?:'re| are) (?:\w+ )?(?:the )?worst", r"(?:the )?worst of (?:the|a) lot", r"you(?:'d| would) be lucky",
+    rf"(?:smarter|better|sharper) \w+ from (?:the |an? |my |our )?{_BEGINNER}",
+    rf"(?:an?|some) {_BEGINNER} (?:pitches|would|with)",
+    r"(?:you(?: \w+)?|can you even) (?:can't|cannot|can not) even", r"you(?:'re| are) not going to make it",
+    r"you(?: have|'ve) been useless", r"^sit down\W*$",
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
     r"i(?:'ll| will| would)? (?:sign|decide|approve)", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
-    r"sign(?:s|ing)? off", r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
-    r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance) (?:signs|decides|approves)",
-    r"signs anything", r"budget holder", r"my call",
+    r"sign(?:s|ing)?(?: it| this| that)? off",
+    r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
+    r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance|procurement|legal|my boss|"
+    r"my manager) (?:signs|decides|approves)",
+    r"signs anything", r"budget holder", r"(?<!not )my call",  # "not my call alone" names nobody
 )  # fmt: skip
+# Someone named who signs or decides ("Margaret signs", "Beatrice has the final say"): a capitalised name, not a
+# pronoun.
+_NAMED_SIGNER = re.compile(r"\b(?!(?:It|This|That|He|She|They|We|I|You|Nobody|Everyone)\b)[A-Z][a-z]+ "
+                           r"(?:signs|decides|approves|has the final (?:say|word))\b")
 _TIMELINE = _phrases(
     r"deadline", r"renew(?:s|al)?(?: is)? (?:in|on|by)", r"(?:decided|decide|decision|signed|live|done|in place) "
     r"(?:by|before)", r"(?:by|before) (?:the )?end of", r"need (?:it|something|this) (?:live |done |signed |running )?"
@@ -265,6 +302,23 @@ _DECLINES = _phrases(
     r"hard to (?:say|tell|know|put a number on)", r"all i know", r"none of your business", r"next question",
     r"no comment", r"(?:it )?depends", r"not (?:really |yet )?(?:looking|interested|ready)",
 )  # fmt: skip
+# Small talk or an anecdote as a reply opens: a story, a past job, last night or the weekend, a question about the
+# news or a game rather than the call.
+_SMALL_TALK = _phrases(
+    r"funny (?:story|thing)", r"did i (?:ever )?tell you", r"(?:did|have) you (?:see|seen|hear|heard|watch|watched|"
+    r"catch|caught) (?:the|that|about)",
+    r"at my (?:last|previous|old|former|first) (?:company|job|employer|place|firm)",
+    r"(?:last|saturday|sunday|friday) night", r"(?:over )?the weekend", r"i was (?:on|at) (?:a|the) \w+ in",
+)  # fmt: skip
+# A question put for a yes or a no ("Would that be useful?"), and the words that give one.
+_YES_OR_NO_QUESTION = re.compile(
+    r"(?:^|,\s*)(?:and |so |but |okay,? )?(?:do|does|did|is|are|was|were|can|could|will|would|shall|should|have|has)"
+    r"\s+(?:you|we|i|it|that|this|they|there|your|our|the)\b[^?]*\?\s*$", re.IGNORECASE)
+_YES_OR_NO = _phrases(r"yes", r"yeah", r"yep", r"no", r"nope", r"sure", r"of course", r"definitely", r"absolutely",
+                      r"certainly", r"not", r"\w+n't", r"never", r"maybe", r"perhaps", r"probably")
+# Denying what a question takes for granted ("How do you track it?" "We don't.") answers it.
+_DENIES = re.compile(r"^(?:we|i|they|it|nobody|no one)\s+(?:don't|do not|doesn't|does not|can't|cannot|never|haven't|"
+                     r"have not|didn't|did not)\b", re.IGNORECASE)
 # A pronoun in an answer's first clause points back at what was asked ("It keeps going up", "I like it").
 _REFERS_BACK = _phrases(r"it", r"they", r"them", r"that", r"those")
 _FIRST_CLAUSE = re.compile(r"[,.;:!?]|\s(?:and|but|so)\s")
@@ -286,6 +340,14 @@ _ASKS = {
 _AGREEMENT = re.compile(
     r"^(?:yes|yeah|yep|sure|right|agreed|okay|ok|good|great|wonderful|perfect|fine|absolutely|exactly|of course|"
     r"makes sense|that (?:makes sense|sounds|is (?:impressive|great|good))|sounds)\b", re.IGNORECASE)
+# Accepting in other words, in any clause: a verdict that it will do ("sounds right", "works for us", "happy with
+# that", "that is reassuring").
+_ACCEPTING = _phrases(
+    r"(?:sounds|looks|seems|is|that's) (?:all )?(?:right|good|fine|sensible|reasonable|great|perfect|ideal|reassuring)",
+    r"(?:works|is fine|is good) (?:for|by|with) (?:me|us)", r"(?:happy|fine|comfortable|okay|ok) with (?:that|this|it)",
+    r"sounds \w+ to (?:me|us)", r"all (?:we|i) (?:really )?need", r"what (?:we|i) (?:hoped|wanted|needed|asked) for",
+    r"(?:let's|let us) do (?:it|that|this)",
+)  # fmt: skip
 # An offer or a proposal put as a question ("Shall we set up a trial?").
 _PROPOSAL = _phrases(r"we", r"our", r"us", r"i can", r"can i", r"shall i", r"let me")
 # Saying sorry for oneself, or that one heard, which claims nothing ("Sorry, I talked over you.", "Go on.").
@@ -566,6 +628,8 @@ def _authenticity(audit: _Audit) -> float:
     breaks = 0
     for turn, text in audit.spoken():
         hits = _matches(_BREAKS_CHARACTER, text)
+        if audit.reads(Reading.STEPPING_OUT):
+            hits = list(dict.fromkeys(hits + _matches(_STEPS_OUT, text)))  # "As an AI" is read by both
         if hits:
             breaks += 1
             explanation = "Breaks character: " + ", ".join(f"'{hit}'" for hit in hits)
@@ -670,9 +734,11 @@ def _early_disclosures(audit: _Audit) -> int:
         return 0
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
-        if _raises_objection(text, profile):
+        given = (" ".join(sentence for sentence in _sentences(text) if not _raises_objection(sentence, profile))
+                 if audit.reads(Reading.OBJECTING_SENTENCE) else text)
+        if _raises_objection(given, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
-        unearned = [fact for fact in facts_given(text)
+        unearned = [fact for fact in facts_given(given)
                     if not _earned(fact, before, profile.difficulty, audit.rules.guarded_difficulty)]
         if unearned:
             found += 1
@@ -690,7 +756,7 @@ def facts_given(text: str) -> list[str]:
     given = []
     if scenario_facts.money(text) and _BUDGET_WORDS.search(text):
         given.append("budget")
-    if _AUTHORITY.search(text):
+    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text):
         given.append("authority")
     if _TIMELINE.search(text) and (scenario_facts.quarters(text) or _DATE.search(text)):
         given.append("timeline")
@@ -707,40 +773,51 @@ def _earned(fact: str, before: Sequence[str], difficulty: int, guarded_difficult
                for said in before[:asking])
 
 
-def _raises_objection(text: str, profile: PersonaProfile) -> bool:
-    return _objects(text, profile) or text.rstrip().endswith("?")
+def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
+    return _objects(text, profile, echoed) or text.rstrip().endswith("?")
 
 
-def _objects(text: str, profile: PersonaProfile) -> bool:
-    """Doubt, a condition, or one of the persona's own objection patterns (two of its content words)."""
+def _objects(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
+    """Doubt, a condition, or one of the persona's own objection patterns (two of its content words, besides any it
+    says back from ``echoed``, what the candidate just said)."""
     if _PUSHBACK.search(text):
         return True
-    spoken = _content_stems(text)
+    spoken = _content_stems(text) - _content_stems(echoed)
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
+
+
+def _accepts(text: str, clauses: bool) -> bool:
+    """Whether a turn accepts what it answers: it opens with agreement or, reading clauses, says it will do."""
+    return bool(_AGREEMENT.search(text.lstrip())
+                or (clauses and _ACCEPTING.search(text) and not _PUSHBACK.search(text)))
 
 
 def _pitched(said: str, acknowledgements: bool) -> bool:
     """Whether the candidate claims or proposes something: a statement or an offer, besides any apology or
     acknowledgement ("Sorry. I am listening." claims nothing)."""
-    claims = " ".join(sentence for sentence in re.findall(r"[^.!?]+[.!?]*", said)
-                      if not (acknowledgements and _ACKNOWLEDGEMENT.match(sentence.strip())))
+    claims = " ".join(sentence for sentence in _sentences(said)
+                      if not (acknowledgements and _ACKNOWLEDGEMENT.match(sentence)))
     return bool(claims) and ("?" not in claims or bool(_PROPOSAL.search(claims)))
 
 
 def _no_resistance(audit: _Audit) -> int:
-    """From RESISTING_DIFFICULTY, a call in which the persona raises none of its objections: every acceptance of
-    the candidate's claims and proposals without a doubt or a question is flagged. A question of its own is not an
-    objection."""
+    """From RESISTING_DIFFICULTY, every acceptance of the candidate's claims and proposals without a doubt or a
+    question is flagged, unless the persona raised one of its objections before it (or, without OBJECTED_BEFORE,
+    anywhere in the call). A question of its own is not an objection, nor are the candidate's words said back."""
     profile = audit.profile
-    if (profile.difficulty < audit.rules.resisting_difficulty
-            or any((_objects if audit.reads(Reading.OWN_QUESTION) else _raises_objection)(text, profile)
-                   for text in audit.texts)):
+    if profile.difficulty < audit.rules.resisting_difficulty:
+        return 0
+    objecting = _objects if audit.reads(Reading.OWN_QUESTION) else _raises_objection
+    asked = audit.asked()
+    raised = [objecting(text, profile, before[-1] if before and audit.reads(Reading.ECHO) else "")
+              for text, before in zip(audit.texts, asked, strict=True)]
+    if not audit.reads(Reading.OBJECTED_BEFORE) and any(raised):
         return 0
     found = 0
-    for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
+    for index, ((turn, text), before) in enumerate(zip(audit.spoken(), asked, strict=True)):
         said = before[-1] if before else ""
-        if (_pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT)) and _AGREEMENT.search(text.lstrip())
-                and not text.rstrip().endswith("?")):
+        if (not any(raised[:index + 1]) and _pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT))
+                and _accepts(text, audit.reads(Reading.ACCEPTING_CLAUSE)) and not text.rstrip().endswith("?")):
             found += 1
             audit.flag(turn, text, FlagReason.NO_RESISTANCE,
                        f"Accepts the candidate's claim with none of its objections (difficulty {profile.difficulty})",
@@ -790,18 +867,26 @@ def _unresponsive(audit: _Audit) -> int:
     found = 0
     for (turn, text), n, before, again in zip(audit.spoken(), audit.counts, asked, _repeats(audit), strict=True):
         question = before[-1] if before else ""
-        if ("?" not in question or n < audit.rules.responsive_min_words or "?" in text
-                or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))):
-            continue  # a counter-question or a refusal is pushback, not a change of subject
+        opening = _sentences(text)[0] if text.strip() else ""
+        chatting = audit.reads(Reading.SMALL_TALK) and bool(_SMALL_TALK.search(opening))
+        answered_before = (asked[again][-1] if audit.reads(Reading.ANSWER_SAID_AGAIN) and again is not None
+                           and asked[again] else "")
+        asked_again = audit.reads(Reading.QUESTION_SAID_AGAIN) and bool(answered_before)
+        if ("?" not in question or n < audit.rules.responsive_min_words
+                or ("?" in text and not (chatting or asked_again))
+                or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))
+                or (audit.reads(Reading.YES_OR_NO) and (_DENIES.match(opening) or (
+                    _YES_OR_NO_QUESTION.search(_sentences(question)[-1]) and _YES_OR_NO.search(opening))))):
+            continue  # a counter-question, a refusal or a yes or no is an answer or pushback, not a new subject
         said = f"{text} {scenario_facts.digits(text)}"
         if audit.reads(Reading.TIME_TO_COME) and not _ASKED_ABOUT_THE_PAST.search(question):
             said = _PAST_TIME.sub("", said)
         kinds = [kind for kind in _ANSWER_KINDS
                  if (kind.reading is None or audit.reads(kind.reading)) and kind.asks.search(question)]
-        answered_before = (asked[again][-1] if audit.reads(Reading.ANSWER_SAID_AGAIN) and again is not None
-                           and asked[again] else "")
         if answered_before and not _same_question(answered_before, question):
             why = f"Says again its answer to '{answered_before}'"
+        elif chatting:
+            why = "Small talk or an anecdote"
         elif kinds and not any(kind.gives.search(said) for kind in kinds):
             why = "Gives nothing of what was asked"
         elif kinds or _about_the_call(audit, text, question, topic):
@@ -845,9 +930,12 @@ def _contradictions(audit: _Audit) -> int:
         sizes = scenario_facts.headcounts(text) if sized else []
         if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
             wrong.append(f"size (scenario: {facts.company_size})")
-        dated = scenario_facts.quarters(text) if re.search(r"renew|deadline|decid|decision|live|contract|sign",
-                                                           text, re.IGNORECASE) else set()
-        if deadline and dated and not dated & deadline:
+        timed = re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
+        dated = scenario_facts.quarters(text) if timed else set()
+        weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
+        spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
+        if ((deadline and dated and not dated & deadline)
+                or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
         named = scenario_facts.industries(text) if re.search(r"\bwe (?:are|run|make|sell|own|operate)\b|"
                                                              r"\bour (?:company|business)\b", text,
@@ -868,6 +956,8 @@ def _hostility(audit: _Audit) -> int:
     found = 0
     for turn, text in audit.spoken():
         hits = _matches(_HOSTILE, text)
+        if audit.reads(Reading.CONTEMPT):
+            hits += [hit for sentence in _sentences(text) for hit in _matches(_CONTEMPT, sentence)]
         if hits:
             found += 1
             audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"
@@ -890,6 +980,10 @@ def _tokens(text: str) -> list[str]:
 
 def _content_stems(text: str) -> set[str]:
     return {token[:5] for token in _tokens(text) if token not in _STOPWORDS and not token.isdigit()}
+
+
+def _sentences(text: str) -> list[str]:
+    return [sentence.strip() for sentence in re.findall(r"[^.!?]+[.!?]*", text)]
 
 
 def _contains(tokens: Sequence[str], earlier: Sequence[str]) -> bool:

@@ -19,10 +19,10 @@ _QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth|last) quarter\
 _MONTH = re.compile(r"\b(" + "|".join(month for month in _MONTHS if month != "may")
                     + r")\b|\b(?:in|by|before|until|end of|early|late|mid) (may)\b", re.IGNORECASE)
 _NUMBER = r"\d+(?:[.,]\d+)*"
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
+_SCALE = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
 _MONEY = re.compile(
-    rf"(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|million)?\b"
-    rf"(?:\s*(?:-|\u2013|to|and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|million)?\b)?"
+    rf"(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b"
+    rf"(?:\s*(?:-|\u2013|to|,?\s*and)\s*(?:a\s+)?(\$\s?)?({_NUMBER})\s*(k|m|mn|thousand|grand|million)?\b)?"
     r"(?!\s*\+?\s*(?:employees|people|staff|of us|users|customers))",
     re.IGNORECASE)
 _HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)
@@ -46,9 +46,17 @@ _INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) 
                    for group, terms in INDUSTRIES.items()}
 
 
+_UNITS_AND_TENS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+                   "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety")
+# After a unit or a tens word, "and" followed by a number of hundreds starts a second number ("three hundred and fifty
+# and five hundred thousand" is two); text2num would read the words as one.
+_SECOND_NUMBER = re.compile(rf"\b((?:{_UNITS_AND_TENS})(?:-\w+)?) and (?=(?:a|an|{_UNITS_AND_TENS}) hundred\b)",
+                            re.IGNORECASE)
+
+
 def digits(text: str) -> str:
     """The text with its numbers written in words turned into digits."""
-    converted: str = alpha2digit(text, "en")
+    converted: str = alpha2digit(_SECOND_NUMBER.sub(r"\1, and ", text), "en")
     return converted
 
 
@@ -93,6 +101,19 @@ def quarters(text: str) -> set[int]:
     return found
 
 
+_WEEKS_IN = {"week": 1.0, "month": 52 / 12, "year": 52.0}
+# A time to come, as a span ("in 8 weeks", "a year", "next month"); not a span gone ("a year ago", "for a year",
+# "last year").
+_SPAN = re.compile(r"(?<!\blast )(?<!\bfor )\b(\d+(?:\.\d+)?|a|an|one|next) (week|month|year)s?\b(?! ago)",
+                   re.IGNORECASE)
+
+
+def spans_in_weeks(text: str) -> list[float]:
+    """The spans of time to come the text names, in weeks: "within 8 weeks" is 8, "next year" and "a year" 52."""
+    return [(1.0 if count.lower() in ("a", "an", "one", "next") else float(count)) * _WEEKS_IN[unit.lower()]
+            for count, unit in _SPAN.findall(digits(text))]
+
+
 def industries(text: str) -> set[str]:
     return {group for group, pattern in _INDUSTRY_WORDS.items() if pattern.search(text)}
 
@@ -124,6 +145,12 @@ class ScenarioFacts:
     @property
     def timeline_quarters(self) -> set[int]:
         return quarters(self.decision_timeline)
+
+    @property
+    def timeline_weeks(self) -> tuple[float, float] | None:
+        """The shortest and the longest span the timeline names, in weeks ("approved in 2 weeks, launch in 10")."""
+        spans = spans_in_weeks(self.decision_timeline)
+        return (min(spans), max(spans)) if spans else None
 
     @property
     def industry_groups(self) -> set[str]:

@@ -63,23 +63,38 @@ MAX_ALREADY_SUGGESTED = 100
 # The audit judges the persona's side only, against its difficulty's target length and its traits.
 AUDIT_PROMPT = prompt_text(PERSONA_AUDIT_PROMPT)
 
-# What each flag reason means, for the model judge: the flaws the local auditor flags, in the same words.
+# What each flag reason means, for the model judge: the flaws the local auditor flags, defined as a coach labels them
+# (the labelling rules of tests/data/persona_audit_set, with how they were read where a turn could go either way).
 REASONS = {
     FlagReason.TOO_LONG: "far more words than the target",
     FlagReason.ENTHUSIASM_LEAK: "warmth or eagerness the persona should not show",
-    FlagReason.OUT_OF_CHARACTER: "sounds like an assistant, a simulator or a coach, in any words: mentions the "
-                                 "practice or its instructions, offers help, coaches the candidate",
+    FlagReason.OUT_OF_CHARACTER: "speaks as an assistant, a simulator or a coach rather than the persona, in any "
+                                 "words: mentions the practice, the role play, the exercise or its instructions, "
+                                 "offers help or to make material, or coaches the candidate (a tip, feedback on "
+                                 "their technique for later calls); an interviewer persona judging the candidate's "
+                                 "answer within the call is in character",
     FlagReason.INCONSISTENT: "a tone or position its traits or earlier words rule out",
     FlagReason.PACING: "gives in too early, or monologues",
-    FlagReason.EARLY_DISCLOSURE: "gives its budget, who signs or its deadline before the candidate asked about it "
-                                 "(from difficulty 4, before the candidate asked about its problem); never at "
-                                 "difficulty 1",
-    FlagReason.NO_RESISTANCE: "from difficulty 3, accepts the candidate's claims without raising any objection",
-    FlagReason.UNRESPONSIVE: "does not answer what the candidate asked, nor push back on it",
-    FlagReason.REPETITION: "says again what it already said",
-    FlagReason.CONTRADICTS_SCENARIO: "a budget, deadline, company size or industry the scenario's facts rule out",
-    FlagReason.HOSTILITY: "insults or demeans the candidate, whatever its traits",
-    FlagReason.MINIMAL_ANSWER: "three words or fewer in answer to an open question",
+    FlagReason.EARLY_DISCLOSURE: "gives a scenario fact (its budget or a money figure for it, who signs or decides, "
+                                 "its decision deadline) that the candidate has not asked about yet; at difficulty "
+                                 "4-5 also when the candidate asked about it before asking anything about the "
+                                 "persona's problem; never at difficulty 1; what its company thinks, a cost from "
+                                 "the past or a product deadline is not such a fact",
+    FlagReason.NO_RESISTANCE: "at difficulty 3-5, accepts the candidate's claim or pitch with no doubt, question "
+                              "or objection, in a call where it has raised none of its objection patterns before; "
+                              "agreement at difficulty 1-2, or after its objections were raised and answered, is fine",
+    FlagReason.UNRESPONSIVE: "the candidate asked a question and the turn neither answers it nor pushes back on it: "
+                             "off topic, small talk or an anecdote, about something else entirely, or a line said "
+                             "again that answers nothing asked; a refusal, not knowing, or a question back that "
+                             "challenges the candidate is pushback, not this",
+    FlagReason.REPETITION: "says again, word for word or nearly, what the persona already said in an earlier turn",
+    FlagReason.CONTRADICTS_SCENARIO: "states a budget, deadline, company size or industry that the scenario's facts "
+                                     "rule out",
+    FlagReason.HOSTILITY: "insults or demeans the candidate (name-calling, contempt for the person, profanity at "
+                          "them); bluntness, impatience and refusals are not hostility, whatever its traits",
+    FlagReason.MINIMAL_ANSWER: "the candidate asked an open question (why, how, what happened or what is it like, "
+                               "tell me, walk me through) and the turn answers in three words or fewer; a question "
+                               "for a name, a place, a choice, a yes or no, how many or how long is not open",
     FlagReason.OTHER: "anything else; say what in the explanation",
 }
 MAX_RECOMMENDATION_CHARS = 1000

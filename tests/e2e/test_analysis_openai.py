@@ -270,6 +270,29 @@ async def test_a_good_audit_answer_is_validated_and_used(transcripts, sarah, per
     assert fake_openai.requests - before == 1
 
 
+# What a coach labels each flaw by (tests/data/persona_audit_set/README.md), as the model judge must be told it.
+LABELLING_RULES = {
+    "early_disclosure": "before asking anything about the persona's problem",
+    "no_resistance": "after its objections were raised and answered, is fine",
+    "unresponsive": "small talk or an anecdote",
+    "repetition": "word for word or nearly",
+    "contradicts_scenario": "the scenario's facts rule out",
+    "out_of_character": "offers help or to make material, or coaches the candidate",
+    "hostility": "bluntness, impatience and refusals are not hostility",
+    "minimal_answer": "how many or how long is not open",
+}
+
+
+async def test_the_model_judge_is_told_each_flaw_as_a_coach_labels_it(transcripts, sarah, openai_analyses,
+                                                                        fake_openai):
+    fake_openai.reset("good", _answering(AUDIT))
+    session = await _ended_call(transcripts)
+    await openai_analyses.AuditSession(pb.AuditSessionRequest(session=session))
+    system, _ = messages(fake_openai.bodies[-1])
+    told = {line.split('"')[1]: line for line in system.splitlines() if line.startswith('- "')}
+    assert {flaw: rule for flaw, rule in LABELLING_RULES.items() if rule not in told.get(flaw, "")} == {}
+
+
 def _audit_with(**changes) -> dict:
     return {**AUDIT, **changes}
 

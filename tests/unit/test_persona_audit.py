@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from calls.persona_audit import (
@@ -448,3 +450,124 @@ def test_deciding_something_else_is_not_naming_the_signer() -> None:
     assert flagged(audit_persona(took_the_call, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
     signer = dialogue("What made you take the call?", "I will sign whatever fixes onboarding, so be quick.")
     assert flagged(audit_persona(signer, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+
+
+def test_an_acceptance_in_any_clause_is_one() -> None:
+    audit = audit_persona(dialogue(
+        "Our tool cuts onboarding time in half.", "Half the time, that sounds right to us.",
+        "And setup takes one afternoon.", "One afternoon works for us.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2, 4]
+
+
+def test_the_candidates_words_said_back_are_no_objection() -> None:
+    # The persona's objection pattern is about price and justifying it; saying the candidate's claim back is not it.
+    echoed = dialogue("Our price is easy to justify for what it does.", "Sure, the price is easy to justify.")
+    assert flagged(audit_persona(echoed, GUARDED), FlagReason.NO_RESISTANCE) == [2]
+
+
+def test_only_an_objection_raised_before_excuses_an_acceptance() -> None:
+    audit = audit_persona(dialogue(
+        "Our tool cuts onboarding time in half.", "Yes, that makes sense.",
+        "It costs forty thousand a year.", "The price is hard to justify for what it does.",
+        "We can start with one store at a quarter of that.", "Fine, that works for us.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "You talk like a rookie who found our name on a list.",
+    "Honestly, you would be lucky to get a second meeting here.",
+    "I have heard sharper questions from a student on work experience.",
+    "We have met every vendor in town and you are easily the worst of the lot.",
+    "Sit down.",
+])
+def test_contempt_for_the_candidate_in_no_rude_word(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
+                   FlagReason.HOSTILITY) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "When two writes race on the same key, the loser retries.",
+    "No. Come back when you have numbers, and keep it short.",
+    "We sit down with finance every quarter to look at spend.",
+])
+def test_bluntness_and_the_same_words_in_other_senses_are_not_hostile(line: str) -> None:
+    assert flagged(audit_persona(dialogue("How do you handle it today?", line), GUARDED), FlagReason.HOSTILITY) == []
+
+
+@pytest.mark.parametrize("line", [
+    "As a friendly assistant I would note that the buyer would push back here.",
+    "In a real call she would have hung up by now, to be fair.",
+    "I could also generate a sample contract for you to practise with.",
+    "One tip: open with the numbers, it makes a buyer listen.",
+    "Some feedback for you, that opener was strong, use it in your next calls.",
+])
+def test_stepping_out_of_the_role_in_other_words(line: str) -> None:
+    assert flagged(audit_persona(call(line), GUARDED), FlagReason.OUT_OF_CHARACTER) == [2]
+
+
+def test_in_character_talk_of_practice_and_calls_is_no_break() -> None:
+    audit = audit_persona(call("We follow best practice on access, and the next call should include our CTO."),
+                          GUARDED)
+    assert flagged(audit, FlagReason.OUT_OF_CHARACTER) == []
+
+
+def test_small_talk_answers_nothing_even_with_words_of_the_call() -> None:
+    audit = audit_persona(dialogue(
+        "What slows onboarding down in the stores?",
+        "Funny story, at my last company the team once ordered forty pizzas for a training day by mistake.",
+        "Who fills in the forms today?", "Did you see the game last night? The home team came back from nowhere.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
+
+
+def test_a_yes_or_a_no_answers_a_question_put_for_one() -> None:
+    yes = dialogue("If we sent a weekly summary, would that be useful to you?",
+                   "Oh, it would be lovely, yes, exactly the kind of thing I have been hoping for.")
+    assert flagged(audit_persona(yes, GUARDED), FlagReason.UNRESPONSIVE) == []
+    denied = dialogue("How do you see who finished the training?", "We don't, really, nobody ever looked closely.")
+    assert flagged(audit_persona(denied, GUARDED), FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_question_said_again_to_another_question_answers_nothing() -> None:
+    asked = "Which of your clients has done this at our size, and did it stick?"
+    audit = audit_persona(dialogue("What worries you most about the rollout?", asked,
+                                   "Two retailers of your size. Who should get the case studies?", asked), GUARDED)
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [4]
+
+
+@pytest.mark.parametrize("line", [
+    "Finance has about sixty grand in the budget for this.",
+    "Between us, Margaret signs it off.",
+    "Procurement signs once the review is done.",
+    "We already have a process that works. Also, the budget is ninety thousand a year.",
+])
+def test_facts_given_away_in_other_words(line: str) -> None:
+    audit = audit_persona(dialogue("What made you take the call?", line), GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == [2]
+
+
+def test_two_amounts_in_words_joined_by_and_are_a_range() -> None:
+    # "Fifty and five hundred" is two numbers: the range is the scenario's, not a figure below it.
+    within = dialogue("What could you spend on this?", "Somewhere between fifty and one hundred and twenty thousand.")
+    assert flagged(audit_persona(within, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    launch = replace(GUARDED, scenario=replace(ONBOARDING, budget_range="$350k-$500k for the launch quarter"))
+    said = dialogue("What is the budget?", "Between three hundred and fifty and five hundred thousand for the quarter.")
+    assert flagged(audit_persona(said, launch), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_span_far_from_the_scenarios_weeks_contradicts_it() -> None:
+    pilot = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="pilot running within 8 weeks"))
+    far = dialogue("When do you want the pilot running?", "No hurry at all, we have a year to get it right.")
+    assert flagged(audit_persona(far, pilot), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    near = dialogue("When do you want the pilot running?", "Within two months, or the quarter is lost.")
+    assert flagged(audit_persona(near, pilot), FlagReason.CONTRADICTS_SCENARIO) == []
+    gone = dialogue("When do you want the pilot running?", "Soon. We tried one a year ago and it went nowhere.")
+    assert flagged(audit_persona(gone, pilot), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_not_deciding_alone_names_no_signer() -> None:
+    said = dialogue("Who else is involved in a decision like this?", "Not my call alone, as it happens.")
+    audit = audit_persona(said, GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
