@@ -45,6 +45,7 @@ from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.handoff_personas import HandoffPersonas
 from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
+from transcript_svc.adapters.reading_windows import ReadingWindows
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
@@ -60,7 +61,6 @@ from transcript_svc.service_layer.guardrail_checks import GuardrailCheckLog
 from transcript_svc.service_layer.handoffs import Handoffs
 from transcript_svc.service_layer.live import LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
-from transcript_svc.service_layer.reading_windows import ReadingWindows
 from transcript_svc.service_layer.recording import Recording
 from transcript_svc.service_layer.transcripts import FACTS_KIND, Transcripts
 from transcript_svc.service_layer.voice_rounds import VoiceRounds

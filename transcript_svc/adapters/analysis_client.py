@@ -11,9 +11,9 @@ from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from svckit.blueprints import blueprint_value
 from svckit.times import timestamp
 from svckit.transport import ServiceLink
+from transcript_svc.adapters.reading_windows import ReadingWindow
 from transcript_svc.domain.handoff import HANDOFF_KIND
 from transcript_svc.domain.model import AUDIT_KIND, Role
-from transcript_svc.service_layer.reading_windows import ReadingWindow
 
 _ROLES = {Role.USER: transcript_pb.ROLE_USER, Role.ASSISTANT: transcript_pb.ROLE_ASSISTANT}
 
