@@ -145,7 +145,8 @@ PERMISSIONS: dict[str, MethodRule] = {
     _SWITCHING + "DeleteSwitchingRule": _rule(AUTHOR, mutating=True),
     # Live analysis and audits
     _ANALYSIS + "RequestAnalysis": _rule(INTERVIEWER, SERVICE, mutating=True, costly=True,
-                                         note="interviewers: only their own sessions"),
+                                         note="interviewers: only their own sessions; a window: the transcript "
+                                              "service only"),
     _ANALYSIS + "GetAnalysis": _ANALYTICS_READ,
     _ANALYSIS + "ListAnalyses": _ANALYTICS_READ,
     _ANALYSIS + "GetSessionSnapshot": _ANALYTICS_READ,

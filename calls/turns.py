@@ -17,6 +17,11 @@ class Role(StrEnum):
     ASSISTANT = "assistant"  # the AI persona
 
 
+# The last messages a live reading is shown unless its request asks for another number: the transcript service sends
+# this many with each reading it triggers, the analysis service reads this many back otherwise.
+DEFAULT_WINDOW = 20
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     sequence: int

@@ -45,10 +45,11 @@ from transcript_svc.adapters.group_commit import GroupCommitter
 from transcript_svc.adapters.handoff_personas import HandoffPersonas
 from transcript_svc.adapters.memory_client import MemoryClient
 from transcript_svc.adapters.outbox import transcript_outbox
+from transcript_svc.adapters.reading_windows import ReadingWindows
 from transcript_svc.adapters.unit_of_work import DatabaseUnitOfWork
 from transcript_svc.adapters.voice_agent_client import VoiceAgentClient
 from transcript_svc.config import TranscriptSettings
-from transcript_svc.domain.model import RISK_KIND
+from transcript_svc.domain.model import AUDIT_KIND, RISK_KIND
 from transcript_svc.entrypoints.approval_servicer import ApprovalServicer
 from transcript_svc.entrypoints.guardrail_check_servicer import GuardrailCheckServicer
 from transcript_svc.entrypoints.handoff_servicer import HandoffServicer
@@ -129,6 +130,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     if settings.analysis_address:
         analysis = AnalysisClient(security.link(settings.analysis_address), settings.analysis_timeout_seconds)
         memory = MemoryClient(persona_link, settings.persona_timeout_seconds)
+        windows = ReadingWindows(transcripts.read, settings.analysis_timeout_seconds)
 
         async def deliver(organization: str, kind: str, session_id: str, up_to_sequence: int) -> None:
             if kind == FACTS_KIND:
@@ -138,8 +140,11 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
             elif kind == RISK_KIND:  # the session's risk as it is now: a later delivery never moves it back
                 await analysis.record_risk(organization, session_id, *await transcripts.session_risk(organization,
                                                                                                      session_id))
-            else:
+            elif kind == AUDIT_KIND:
                 await analysis.deliver(organization, kind, session_id, up_to_sequence)
+            else:  # a reading, sent with its window
+                await analysis.deliver(organization, kind, session_id, up_to_sequence,
+                                       await windows.window(organization, session_id, up_to_sequence))
 
         dispatcher = transcript_outbox(engine, deliver, settings.outbox_max_attempts, settings.outbox_concurrency)
         channels[OUTBOX_CHANNEL] = dispatcher.wake

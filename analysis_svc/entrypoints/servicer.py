@@ -10,25 +10,37 @@ from google.protobuf import duration_pb2
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.audit.v1 import audit_pb2
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import safety_policy_service_pb2 as policy_pb
+from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.domain.content_findings import ContentFinding
-from analysis_svc.domain.model import RiskAlert, SessionRisk, Snapshot, StoredAnalysis, StoredAudit, StoredSuggestion
+from analysis_svc.domain.model import (
+    RiskAlert,
+    SessionRisk,
+    Snapshot,
+    StoredAnalysis,
+    StoredAudit,
+    StoredSuggestion,
+    Window,
+)
 from analysis_svc.domain.say_meter import FACTORS, SayMeter, ordered_factors
 from analysis_svc.domain.trend import AlertChange, Direction
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
+from analysis_svc.service_layer.session_access import require_window_sender
 from analysis_svc.service_layer.session_risks import SessionRisks
 from analysis_svc.service_layer.suggestion_actions import SuggestionActions
 from analysis_svc.service_layer.watchers import RESYNC, STOP, Shown, Watchers
 from calls.persona_audit import FlagReason
+from calls.turns import DEFAULT_WINDOW, Role, Turn
 from guardrails.filters import FilterCategory, FilterDecision
 from guardrails.risk import MAX_RISK
 from svckit import names
-from svckit.blueprints import blueprint_value
+from svckit.blueprints import blueprint_name, blueprint_value
 from svckit.context import current_call
 from svckit.enums import enum_filter, enum_of
-from svckit.errors import FieldViolation, InvalidArgument, Unavailable
+from svckit.errors import FieldViolation, InvalidArgument, Unavailable, Violations
 from svckit.identity import Principal
 from svckit.times import timestamp
 from svckit.usecase import mutation_of
@@ -53,6 +65,7 @@ _DIRECTIONS = {Direction.NONE: pb.TREND_DIRECTION_UNSPECIFIED, Direction.RISING:
                Direction.STEADY: pb.TREND_DIRECTION_STEADY, Direction.FALLING: pb.TREND_DIRECTION_FALLING}
 _ALERT_CHANGES = {AlertChange.NONE: pb.ALERT_CHANGE_UNSPECIFIED, AlertChange.RAISED: pb.ALERT_CHANGE_RAISED,
                   AlertChange.CLEARED: pb.ALERT_CHANGE_CLEARED}
+_ROLES = {transcript_pb.ROLE_USER: Role.USER, transcript_pb.ROLE_ASSISTANT: Role.ASSISTANT}
 _STATES = {"open": pb.SUGGESTION_STATE_OPEN, "applied": pb.SUGGESTION_STATE_APPLIED,
            "dismissed": pb.SUGGESTION_STATE_DISMISSED}
 
@@ -194,6 +207,36 @@ def audit_message(stored: StoredAudit) -> pb.PersonaAudit:
 
 def _source(value: int) -> str:
     return enum_of(_SOURCES, value, "source", pb.TriggerSource)
+
+
+def _sent_window(request: pb.RequestAnalysisRequest) -> Window:
+    """The window a request carries, every message of it checked against the request: ascending, none above its
+    ``up_to_sequence`` (or, when 0, the window's last durable one), at most ``window_size`` (0: the default) of them."""
+    sent, violations = request.window, Violations()
+    if sent.blueprint not in persona_pb.Blueprint.values():
+        violations.add("window.blueprint", f"{sent.blueprint} is not a known Blueprint")
+    persona_id = sent.persona.removeprefix("personas/")
+    violations.require(not sent.persona or (persona_id != sent.persona and names.valid_id(persona_id)),
+                       "window.persona",
+                       f"must be empty or like 'personas/{{persona_id}}' (got {sent.persona[:100]!r})")
+    size = request.window_size or DEFAULT_WINDOW
+    violations.require(len(sent.messages) <= size, "window.messages",
+                       f"must hold at most {size} messages, the window size (got {len(sent.messages)})")
+    up_to = request.up_to_sequence or sent.last_durable_sequence
+    previous = 0
+    for index, message in enumerate(sent.messages):
+        path = f"window.messages[{index}]"
+        violations.require(previous < message.sequence <= up_to, f"{path}.sequence",
+                           f"must be above the previous message's ({previous}) and at most {up_to} "
+                           f"(got {message.sequence})")
+        previous = max(previous, message.sequence)
+        violations.require(message.role in _ROLES, f"{path}.role", "must be ROLE_USER or ROLE_ASSISTANT")
+        violations.require(bool(message.text.strip()), f"{path}.text", "must not be empty")
+    violations.require(sent.last_durable_sequence >= previous, "window.last_durable_sequence",
+                       f"must not be below the last message's sequence ({previous})")
+    violations.raise_if_any()
+    return Window(blueprint_name(sent.blueprint) or "sales", sent.last_durable_sequence,
+                  tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in sent.messages), sent.persona)
 
 
 def _stored_name(values: Mapping[str, int], value: int, field: str, enum_type) -> str | None:
@@ -342,9 +385,13 @@ class AnalysisServicer(analysis_service_pb2_grpc.AnalysisServiceServicer):
     async def RequestAnalysis(self, request: pb.RequestAnalysisRequest, context) -> pb.RequestAnalysisResponse:
         engine = _stored_name(_ENGINES, request.engine, "engine", pb.Engine) or ""
         caller = current_call().principal
+        sent = None
+        if request.HasField("window"):
+            require_window_sender(caller)
+            sent = _sent_window(request)
         stored, duplicate = await self._analyses.request_analysis(
             caller, names.resource_id(request.session, "sessions", "session"), request.up_to_sequence,
-            request.trigger_id, _source(request.source), request.window_size, engine, context.time_remaining())
+            request.trigger_id, _source(request.source), request.window_size, engine, context.time_remaining(), sent)
         if not duplicate:
             self._watchers.stored_here(caller.organization, stored)
         return pb.RequestAnalysisResponse(analysis=_analysis(stored), duplicate=duplicate)

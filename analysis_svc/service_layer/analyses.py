@@ -52,7 +52,7 @@ from analysis_svc.service_layer.ports import (
 )
 from analysis_svc.service_layer.session_access import READERS, REQUESTERS, SessionAccess, require_organization
 from analysis_svc.service_layer.switching_rules import SwitchingRules, handoff_suggestion
-from calls.turns import Turn
+from calls.turns import DEFAULT_WINDOW, Turn
 from svckit.cache import InvalidatedCache
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
@@ -60,7 +60,7 @@ from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
 
-DEFAULT_WINDOW, MAX_WINDOW = 20, 200
+MAX_WINDOW = 200
 MAX_TRIGGER_ID = 100
 # A reading whose predecessors were missed reads back at most this far to bring the call's measures up to date; the
 # messages before that are left out of them (counted), so no reading costs more than this many messages.
@@ -88,6 +88,11 @@ MODERATION_CHECKS = Counter("sparring_analysis_moderation_checks_total",
 LOSING_PROSPECT_ALERTS = Counter("sparring_analysis_losing_prospect_alerts_total",
                                  "Live readings that raised or cleared the \"losing the prospect\" alert, by change.",
                                  ("change",))
+
+READING_WINDOWS = Counter("sparring_analysis_reading_windows_total",
+                          "Live readings by where their window came from: sent with the request by the transcript "
+                          "service, read back from it, or read back from the last reading kept (caught_up, whatever "
+                          "the request carried).", ("source",))
 
 CALL_MEASURE_GAPS = Counter("sparring_analysis_call_measure_gaps_total",
                             "Readings whose call measures leave out messages no reading reached (over the catch-up "
@@ -150,11 +155,13 @@ class Analyses:
 
     async def request_analysis(self, caller: Principal, session_id: str, up_to_sequence: int, trigger_id: str,
                                source: str, window_size: int, engine: str = "",
-                               budget_seconds: float | None = None) -> tuple[StoredAnalysis, bool]:
+                               budget_seconds: float | None = None,
+                               sent: Window | None = None) -> tuple[StoredAnalysis, bool]:
         """Analyses the window ending at ``up_to_sequence``; a repeated trigger returns the stored one.
 
         ``budget_seconds`` is the caller's remaining deadline: the model gets what is left of it, less a reserve
-        for storing, so a slow model still ends in a stored (local) analysis rather than a cancelled call."""
+        for storing, so a slow model still ends in a stored (local) analysis rather than a cancelled call.
+        ``sent``: the window the transcript service sent with the request (checked), read back when None."""
         deadline = deadline_of(budget_seconds)
         engine = engine or self._engines.default
         _check_request(trigger_id, up_to_sequence, window_size, self._engines.configured(engine))
@@ -165,9 +172,14 @@ class Analyses:
             return await self.stored_analysis(organization, session_id, state.existing), True
         started = time.perf_counter()
         size = window_size or DEFAULT_WINDOW
-        window, context = await asyncio.gather(
-            self._transcripts.window(organization, session_id, up_to_sequence, size),
-            self._contexts.context(organization, session_id))
+        if sent is None:
+            window, context = await asyncio.gather(
+                self._transcripts.window(organization, session_id, up_to_sequence, size),
+                self._contexts.context(organization, session_id))
+            window_source = "read_back"
+        else:
+            window, context = sent, await self._contexts.context(organization, session_id)
+            window_source = "sent"
         _check_window(session_id, up_to_sequence, window)
         kept = state.kept
         kept_up_to = kept.up_to_sequence if kept else 0
@@ -176,8 +188,10 @@ class Analyses:
             window = await self._transcripts.window(
                 organization, session_id, window.turns[-1].sequence,
                 min(MAX_CATCH_UP, window.turns[-1].sequence - kept_up_to + 1))  # and one turn of context
+            window_source = "caught_up"
             if window.turns[0].sequence > kept_up_to + 1:
                 CALL_MEASURE_GAPS.inc()
+        READING_WINDOWS.labels(window_source).inc()
         shown = window.turns[-size:]
         language = self._language(organization, session_id, shown)
         read = self._read_turns.get((organization, session_id)) or {}

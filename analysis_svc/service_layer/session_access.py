@@ -16,6 +16,8 @@ from svckit.identity import Principal
 READERS = frozenset({ADMIN, ANALYST, SERVICE})
 REQUESTERS = frozenset({ADMIN, SERVICE})
 ACTORS = frozenset({ADMIN})
+# The transcript service's identity (its token's subject): the only caller whose reading windows are trusted.
+TRANSCRIPT_SERVICE = "service:transcript"
 
 
 def require_organization(caller: Principal) -> str:
@@ -24,6 +26,13 @@ def require_organization(caller: Principal) -> str:
         raise FailedPrecondition(f"{caller.subject} acts for no organization (metadata x-sparring-organization)",
                                  reason="ORGANIZATION_REQUIRED")
     return caller.organization
+
+
+def require_window_sender(caller: Principal) -> None:
+    """A reading's window is taken as the call's messages: only the transcript service, which holds them, sends one."""
+    if caller.subject != TRANSCRIPT_SERVICE or not caller.is_service:
+        raise PermissionDenied("only the transcript service's identity may send a reading's window",
+                               reason="WINDOW_NOT_ALLOWED", metadata={"field": "window"})
 
 
 class SessionAccess:

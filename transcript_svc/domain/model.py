@@ -215,6 +215,8 @@ def analysis_due(previous_last: int, new_last: int, interval: int) -> list[int]:
     return early + list(range(first, new_last + 1, interval))
 
 
+# The outbox kind asking the analysis service for an ended session's audit (every other kind it is sent is a reading).
+AUDIT_KIND = "audit"
 # The outbox kind carrying a session's new risk score to the analysis service's watchers (its up_to_sequence: the
 # score, so each score is delivered once).
 RISK_KIND = "risk"

@@ -38,6 +38,7 @@ from transcript_svc.domain.approvals import (
     why_not_approved,
 )
 from transcript_svc.domain.model import (
+    AUDIT_KIND,
     DEFAULT_ANALYSIS_INTERVAL,
     MAX_ANALYSIS_INTERVAL,
     Command,
@@ -274,7 +275,7 @@ class Transcripts:
             await uow.voice_rounds.end_live(organization, session_id, now, RoundEndReason.SESSION_ENDED)
             await uow.handoffs.close(organization, session_id, now)
             # The post-call audit is requested through the outbox: durable with the end itself.
-            await uow.outbox.enqueue(organization, session_id, "audit", ended.last_sequence)
+            await uow.outbox.enqueue(organization, session_id, AUDIT_KIND, ended.last_sequence)
             if ended.candidate:
                 # So is the persona's learning of the facts of the call, to remember in the candidate's next round.
                 await uow.outbox.enqueue(organization, session_id, FACTS_KIND, ended.last_sequence)

@@ -13,6 +13,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from sparring.audit.v1 import audit_pb2 as _audit_pb2
 from sparring.persona.v1 import persona_service_pb2 as _persona_service_pb2
 from sparring.persona.v1 import safety_policy_service_pb2 as _safety_policy_service_pb2
+from sparring.transcript.v1 import transcript_service_pb2 as _transcript_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -1172,6 +1173,7 @@ class RequestAnalysisRequest(_message.Message):
     WINDOW_SIZE_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
     session: _builtins.str
     """"sessions/{session_id}" (transcript service). Unknown: NOT_FOUND."""
     up_to_sequence: _builtins.int
@@ -1191,6 +1193,18 @@ class RequestAnalysisRequest(_message.Message):
     """Engine to use; unset means the configured default."""
     request_id: _builtins.str
     """Optional; trigger_id already makes the call idempotent."""
+    @_builtins.property
+    def window(self) -> Global___ReadingWindow:
+        """The messages the reading is of, sent by the transcript service with its own
+        triggers so that they need not be read back from it. Trusted data: only the
+        transcript service's identity may send it; anyone else gets
+        PERMISSION_DENIED (reason WINDOW_NOT_ALLOWED, metadata field "window"). A
+        malformed window is INVALID_ARGUMENT naming the field under "window", and
+        nothing is stored. Unset: the window is read from the transcript service. A
+        reading whose predecessors were missed (the window does not reach back to
+        the last reading kept) still reads the messages since then from it.
+        """
+
     def __init__(
         self,
         *,
@@ -1201,14 +1215,90 @@ class RequestAnalysisRequest(_message.Message):
         window_size: _builtins.int = ...,
         engine: Global___Engine.ValueType = ...,
         request_id: _builtins.str = ...,
+        window: Global___ReadingWindow | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "request_id", b"request_id", "session", b"session", "source", b"source", "trigger_id", b"trigger_id", "up_to_sequence", b"up_to_sequence", "window_size", b"window_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engine", b"engine", "request_id", b"request_id", "session", b"session", "source", b"source", "trigger_id", b"trigger_id", "up_to_sequence", b"up_to_sequence", "window", b"window", "window_size", b"window_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RequestAnalysisRequest: _TypeAlias = RequestAnalysisRequest  # noqa: Y015
+
+@_typing.final
+class ReadingWindow(_message.Message):
+    """The last messages of a live call up to a reading's sequence, with what the
+    reading needs of its session, as the transcript service holds them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLUEPRINT_FIELD_NUMBER: _builtins.int
+    PERSONA_FIELD_NUMBER: _builtins.int
+    LAST_DURABLE_SEQUENCE_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    blueprint: _persona_service_pb2.Blueprint.ValueType
+    """The session's job track; unset means sales."""
+    persona: _builtins.str
+    """The persona playing the call now (after a handoff, the new one):
+    "personas/{persona_id}".
+    """
+    last_durable_sequence: _builtins.int
+    """The session's last durable sequence when the window was read; not below
+    the last message's sequence.
+    """
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___WindowMessage]:
+        """The last messages up to up_to_sequence (up to last_durable_sequence when
+        that is 0), in ascending sequence order: at most window_size of them (20
+        when it is 0).
+        """
+
+    def __init__(
+        self,
+        *,
+        blueprint: _persona_service_pb2.Blueprint.ValueType = ...,
+        persona: _builtins.str = ...,
+        last_durable_sequence: _builtins.int = ...,
+        messages: _abc.Iterable[Global___WindowMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "last_durable_sequence", b"last_durable_sequence", "messages", b"messages", "persona", b"persona"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadingWindow: _TypeAlias = ReadingWindow  # noqa: Y015
+
+@_typing.final
+class WindowMessage(_message.Message):
+    """One message of a ReadingWindow."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Positive."""
+    role: _transcript_service_pb2.Role.ValueType
+    """ROLE_USER or ROLE_ASSISTANT."""
+    text: _builtins.str
+    """Not empty."""
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        role: _transcript_service_pb2.Role.ValueType = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "sequence", b"sequence", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WindowMessage: _TypeAlias = WindowMessage  # noqa: Y015
 
 @_typing.final
 class RequestAnalysisResponse(_message.Message):
