@@ -24,9 +24,8 @@ from typing import Any
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.phrasebook import phrases_for
 from analysis_svc.domain.say_meter import score
-from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
 from calls.job_tracks import Blueprint
-from calls.turns import Role, Turn
+from calls.turns import DEFAULT_WINDOW, Role, Turn
 from devtools.say_meter_split import CORPORA, held_out_ids
 
 RESAMPLES = 2000

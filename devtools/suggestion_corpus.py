@@ -18,9 +18,8 @@ from collections.abc import Sequence
 
 from analysis_svc.domain.conversation import ConversationMetrics, measure
 from analysis_svc.domain.suggestions import CURVEBALLS, Suggestion, SuggestionType, quote, stage_for, suggest
-from analysis_svc.service_layer.analyses import DEFAULT_WINDOW
 from calls.job_tracks import Blueprint
-from calls.turns import Turn
+from calls.turns import DEFAULT_WINDOW, Turn
 from devtools.say_meter_corpus import load_calls, part_argument, turns_of
 from transcript_svc.config import TranscriptSettings
 from transcript_svc.domain.model import analysis_due
