@@ -353,3 +353,15 @@ async def expiry(engine, persona_server, transcript_settings):
                        PageTokens.from_secret("approvals"))
     await reader.close()
     await owners.close()
+
+
+@pytest_asyncio.fixture
+async def wired_transcript(transcript_settings, engine, transcript_schema, analysis_server) -> AsyncIterator[str]:
+    """A transcript replica that hands its triggers and audits to the analysis service, as `make run` wires it: its
+    address."""
+    from transcript_svc.app import build as build_transcript
+
+    transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
+    await transcript.start()
+    yield transcript.address
+    await transcript.stop(grace=1)

@@ -366,18 +366,10 @@ async def test_an_ended_call_is_audited_once_and_its_snapshot_and_watchers_get_t
 
 
 async def test_the_demo_shows_the_meter_the_audit_a_round_that_remembers_and_a_handoff(
-        engine, analysis_server, persona_server, sarah, catalogue, transcript_settings, capsys):
+        wired_transcript, analysis_server, persona_server, sarah, catalogue, capsys):
     from devtools import demo
-    from transcript_svc.app import build as build_transcript
 
-    # A transcript replica that hands its triggers and audits to this analysis service, and the facts of ended
-    # rounds to the persona service, as `make run` wires it.
-    transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
-    await transcript.start()
-    try:
-        await demo.run(transcript.address, analysis_server, persona_server, pause=0)
-    finally:
-        await transcript.stop(grace=1)
+    await demo.run(wired_transcript, analysis_server, persona_server, pause=0)
     shown = capsys.readouterr().out
     assert "Say Meter" in shown and "Persona audit of Sarah Chen" in shown
     round_two = shown[shown.index("Round 2"):]

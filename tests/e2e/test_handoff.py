@@ -21,22 +21,17 @@ from tests.e2e.test_persona_api import create
 from tests.e2e.transcript_checks import rejected
 from tests.e2e.transcript_fixtures import new_session, streamed_call, utterance
 from tests.security import OTHER_ORGANIZATION, secure_channel, token
-from transcript_svc.app import build as build_transcript
 
 SARAH = "personas/sarah-chen"
 REASON = "The candidate asked who signs off on the budget"
 
 
 @pytest_asyncio.fixture
-async def analysed(transcript_settings, engine, transcript_schema, analysis_server):
-    """A transcript replica that hands its analysis requests to the analysis service, as `make run` wires it:
-    its transcript and handoff stubs."""
-    app = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
-    await app.start()
-    async with secure_channel(app.address) as channel:
+async def analysed(wired_transcript):
+    """The transcript and handoff stubs of a transcript replica wired to the analysis service."""
+    async with secure_channel(wired_transcript) as channel:
         yield (transcript_service_pb2_grpc.TranscriptServiceStub(channel),
                handoff_service_pb2_grpc.HandoffServiceStub(channel))
-    await app.stop(grace=1)
 
 
 @pytest_asyncio.fixture(scope="session")

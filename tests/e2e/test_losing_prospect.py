@@ -6,7 +6,6 @@ stream, once per episode of decline; a good call never does."""
 from __future__ import annotations
 
 import grpc
-import pytest_asyncio
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
@@ -22,17 +21,6 @@ BAD = "save-desk-aol-cancel-the-account"  # label 1: the meter passes 50, then t
 GOOD = "objection-budget-gap-roi-pilot"  # label 4: the meter rises from 52 to 76
 INTERVAL = 10
 _ROLES = {Role.USER: transcript_pb.ROLE_USER, Role.ASSISTANT: transcript_pb.ROLE_ASSISTANT}
-
-
-@pytest_asyncio.fixture
-async def gateway_transcript(transcript_settings, engine, analysis_server):
-    """A transcript replica that hands its triggers and audits to the analysis service, as `make run` wires it."""
-    from transcript_svc.app import build as build_transcript
-
-    transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
-    await transcript.start()
-    yield transcript.address
-    await transcript.stop(grace=1)
 
 
 def _corpus_call(call_id: str) -> list[tuple[int, str]]:
@@ -79,9 +67,9 @@ def _readings(events: list[pb.WatchSessionResponse]) -> list[pb.Analysis]:
     return [event.analysis for event in events if event.WhichOneof("event") == "analysis"]
 
 
-async def test_a_call_that_turns_bad_raises_the_alert_on_the_watch_stream_once_per_episode(gateway_transcript,
+async def test_a_call_that_turns_bad_raises_the_alert_on_the_watch_stream_once_per_episode(wired_transcript,
                                                                                             analyses):
-    events, live = await _watched_call(gateway_transcript, analyses, _corpus_call(BAD))
+    events, live = await _watched_call(wired_transcript, analyses, _corpus_call(BAD))
 
     readings = _readings(events)
     alerts = _alerts(events)
@@ -104,8 +92,8 @@ async def test_a_call_that_turns_bad_raises_the_alert_on_the_watch_stream_once_p
     assert final.trigger.source == pb.TRIGGER_SOURCE_SESSION_END and not final.losing_prospect.active
 
 
-async def test_a_good_call_never_raises_it(gateway_transcript, analyses):
-    events, live = await _watched_call(gateway_transcript, analyses, _corpus_call(GOOD))
+async def test_a_good_call_never_raises_it(wired_transcript, analyses):
+    events, live = await _watched_call(wired_transcript, analyses, _corpus_call(GOOD))
 
     readings = _readings(events)
     assert not _alerts(events)

@@ -62,36 +62,27 @@ def _reading_request(session: str, up_to_sequence: int, window: pb.ReadingWindow
                                      trigger_id=f"seq-{up_to_sequence}", window=window)
 
 
-async def test_a_live_calls_readings_read_nothing_back_from_the_transcript_service(
-        transcript_settings, engine, analysis_server, analyses, sarah):
-    from transcript_svc.app import build as build_transcript
-
-    # A transcript replica that hands its triggers to the analysis service, as `make run` wires it.
-    transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
-    await transcript.start()
-    try:
-        async with secure_channel(transcript.address) as channel:
-            stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
-            session = await new_session(stub)
-            watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
-            await watch.read()  # the snapshot
-            sessions_read, messages_listed = _transcript_reads("GetSession"), _transcript_reads("ListMessages")
-            sent = _readings_by_window("sent")
-            gateway = Gateway(stub, session.name)
-            await gateway.read()
-            streamed = 0
-            for due in (4, 10, 20):  # each reading is in before the next messages come, as a live call's are
-                gateway.send(*(utterance_frame(n, role, text)
-                               for n, (role, text) in enumerate(LONG_CALL[streamed:due], start=streamed + 1)))
-                await gateway.acks_until(due)
-                streamed = due
+async def test_a_live_calls_readings_read_nothing_back_from_the_transcript_service(wired_transcript, analyses, sarah):
+    async with secure_channel(wired_transcript) as channel:
+        stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+        session = await new_session(stub)
+        watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+        await watch.read()  # the snapshot
+        sessions_read, messages_listed = _transcript_reads("GetSession"), _transcript_reads("ListMessages")
+        sent = _readings_by_window("sent")
+        gateway = Gateway(stub, session.name)
+        await gateway.read()
+        streamed = 0
+        for due in (4, 10, 20):  # each reading is in before the next messages come, as a live call's are
+            gateway.send(*(utterance_frame(n, role, text)
+                           for n, (role, text) in enumerate(LONG_CALL[streamed:due], start=streamed + 1)))
+            await gateway.acks_until(due)
+            streamed = due
+            event = await watch.read()
+            while event.analysis.window.last_sequence != due:
                 event = await watch.read()
-                while event.analysis.window.last_sequence != due:
-                    event = await watch.read()
-            gateway.close()
-            watch.cancel()
-    finally:
-        await transcript.stop(grace=1)
+        gateway.close()
+        watch.cancel()
     assert _transcript_reads("ListMessages") == messages_listed
     # The session is read once, for what its curveballs draw on (its persona and scenario), and kept.
     assert _transcript_reads("GetSession") - sessions_read <= 1

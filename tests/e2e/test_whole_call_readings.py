@@ -39,30 +39,22 @@ SHORT_CALL_ES = [
 
 @pytest.mark.parametrize(("call", "language"), [(SHORT_CALL, "en"), (SHORT_CALL_ES, "es")], ids=["en", "es"])
 async def test_a_short_call_gets_an_early_reading_then_a_final_one_before_its_audit(
-        call, language, transcript_settings, engine, analysis_server, analyses, sarah):
-    from transcript_svc.app import build as build_transcript
-
-    # A transcript replica that hands its triggers and audits to the analysis service, as `make run` wires it.
-    transcript = await build_transcript(transcript_settings(analysis_address=analysis_server), engine)
-    await transcript.start()
-    try:
-        async with secure_channel(transcript.address) as channel:
-            stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
-            session = await new_session(stub)
-            watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
-            first = await watch.read()
-            assert not first.snapshot.final_reading and not first.snapshot.HasField("latest_analysis")
-            gateway = Gateway(stub, session.name)
-            await gateway.read()
-            gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(call, start=1)))
-            await gateway.acks_until(len(call))
-            gateway.close()
-            early = await watch.read()
-            await stub.EndSession(transcript_pb.EndSessionRequest(name=session.name))
-            final, audit = await watch.read(), await watch.read()
-            assert await watch.code() == grpc.StatusCode.OK  # the audit was the last event
-    finally:
-        await transcript.stop(grace=1)
+        call, language, wired_transcript, analyses, sarah):
+    async with secure_channel(wired_transcript) as channel:
+        stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+        session = await new_session(stub)
+        watch = analyses.WatchSession(pb.WatchSessionRequest(session=session.name))
+        first = await watch.read()
+        assert not first.snapshot.final_reading and not first.snapshot.HasField("latest_analysis")
+        gateway = Gateway(stub, session.name)
+        await gateway.read()
+        gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(call, start=1)))
+        await gateway.acks_until(len(call))
+        gateway.close()
+        early = await watch.read()
+        await stub.EndSession(transcript_pb.EndSessionRequest(name=session.name))
+        final, audit = await watch.read(), await watch.read()
+        assert await watch.code() == grpc.StatusCode.OK  # the audit was the last event
 
     assert (early.analysis.trigger.trigger_id, early.analysis.window.last_sequence) == ("seq-4", 4)
     assert early.analysis.trigger.source == pb.TRIGGER_SOURCE_MESSAGE_COUNT
