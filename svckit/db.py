@@ -51,39 +51,6 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-class UnitOfWork:
-    """One transaction: ``async with uow: ...; await uow.commit()``; anything uncommitted rolls back.
-
-    On an ``autocommit`` engine it is a read: no transaction, nothing to commit."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self.read_only = engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        self.connection: AsyncConnection
-
-    def bind(self, connection: AsyncConnection) -> None:
-        """Subclasses create their repositories on the connection here."""
-
-    async def __aenter__(self):
-        self.connection = await self._engine.connect()
-        if not self.read_only:
-            await self.connection.begin()
-        self.bind(self.connection)
-        return self
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        try:
-            if self.connection.in_transaction():
-                await self.connection.rollback()
-        finally:
-            await self.connection.close()
-
-    async def commit(self) -> None:
-        if self.read_only:
-            raise RuntimeError("a read (a unit of work on an autocommit engine) has nothing to commit")
-        await self.connection.commit()
-
-
 class LastWrites:
     """Writes of a transaction that nothing in it reads back, sent at its commit as data-modifying CTEs of one last
     statement, with what it announces (NOTIFY): one round trip for all of them instead of one each.
@@ -103,6 +70,46 @@ class LastWrites:
             return
         last = sa.select(*notifications(announcements)) if announcements else sa.select(sa.literal(1))
         await connection.execute(last.add_cte(*(write.cte(f"last_write_{n}") for n, write in enumerate(writes))))
+
+
+class UnitOfWork:
+    """One transaction: ``async with uow: ...; await uow.commit()``; anything uncommitted rolls back.
+
+    On an ``autocommit`` engine it is a read: no transaction, nothing to commit."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.read_only = engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        self.connection: AsyncConnection
+        self.last_writes: LastWrites
+
+    def bind(self, connection: AsyncConnection) -> None:
+        """Subclasses create their repositories on the connection here."""
+
+    async def __aenter__(self):
+        self.connection = await self._engine.connect()
+        if not self.read_only:
+            await self.connection.begin()
+        self.last_writes = LastWrites()
+        self.bind(self.connection)
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
+
+    def announcements(self) -> Sequence[tuple[str, str]]:
+        """What the transaction announces at its commit, (NOTIFY channel, payload) each: subclasses that announce."""
+        return ()
+
+    async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read (a unit of work on an autocommit engine) has nothing to commit")
+        await self.last_writes.send(self.connection, self.announcements())
+        await self.connection.commit()
 
 
 def request_log_table(metadata: sa.MetaData, per_organization: bool = False) -> sa.Table:

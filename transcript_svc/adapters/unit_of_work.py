@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from svckit.db import LastWrites, RequestLog, UnitOfWork
+from svckit.db import RequestLog, UnitOfWork
 from transcript_svc.adapters import tables
 from transcript_svc.adapters.approval_store import ApprovalRepository
 from transcript_svc.adapters.channels import APPROVALS_CHANNEL, COMMANDS_CHANNEL, OUTBOX_CHANNEL, SESSIONS_CHANNEL
@@ -55,10 +55,8 @@ class DatabaseUnitOfWork(UnitOfWork):
     approvals: ApprovalRepository
     guardrail_checks: GuardrailCheckRepository
     announce: NotifyAnnouncements
-    last_writes: LastWrites
 
     def bind(self, connection: AsyncConnection) -> None:
-        self.last_writes = LastWrites()
         self.sessions = SessionRepository(connection, self.last_writes)
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
@@ -72,6 +70,5 @@ class DatabaseUnitOfWork(UnitOfWork):
     def requests(self, organization: str) -> RequestLog:
         return RequestLog(self.connection, tables.request_log, organization, self.last_writes)
 
-    async def commit(self) -> None:
-        await self.last_writes.send(self.connection, self.announce.take())
-        await super().commit()
+    def announcements(self) -> list[tuple[str, str]]:
+        return self.announce.take()
