@@ -83,21 +83,28 @@ class SafetyPolicyReader:
         self._max_entries = max_entries
         # (organization, persona name) -> (when read, policy), oldest use first.
         self._cached: OrderedDict[tuple[str, str], tuple[float, LivePolicy]] = OrderedDict()
-        self._refreshing: dict[tuple[str, str], asyncio.Task[LivePolicy | None]] = {}
+        self._reads: dict[tuple[str, str], asyncio.Task[LivePolicy | None]] = {}
 
     async def in_force(self, organization: str, persona: str) -> LivePolicy:
         """What the persona's calls apply of its policy; never fails."""
         key = (organization, persona)
         cached = self._cached.get(key)
         if cached is None:
-            return await self._read(key) or SAFE_DEFAULT
+            # Shielded: a caller that gives up leaves the read to the others waiting on it.
+            return await asyncio.shield(self._reading(key)) or SAFE_DEFAULT
         self._cached.move_to_end(key)
-        if time.monotonic() - cached[0] >= self._ttl and key not in self._refreshing:
-            refresh = asyncio.create_task(self._read(key))
-            self._refreshing[key] = refresh
-            refresh.add_done_callback(lambda _: self._refreshing.pop(key, None))
+        if time.monotonic() - cached[0] >= self._ttl:
+            self._reading(key)
         POLICY_READS.labels("cached").inc()
         return cached[1]
+
+    def _reading(self, key: tuple[str, str]) -> asyncio.Task[LivePolicy | None]:
+        """The read of ``key``'s policy under way, else a new one: the callers that want it at once share one read."""
+        read = self._reads.get(key)
+        if read is None:
+            read = self._reads[key] = asyncio.create_task(self._read(key))
+            read.add_done_callback(lambda _: self._reads.pop(key, None))
+        return read
 
     async def _read(self, key: tuple[str, str]) -> LivePolicy | None:
         """The policy from the persona service, kept; None (counted and logged) when it does not answer in time."""
@@ -120,6 +127,6 @@ class SafetyPolicyReader:
         return policy
 
     async def close(self) -> None:
-        for refresh in list(self._refreshing.values()):
-            refresh.cancel()
+        for read in list(self._reads.values()):
+            read.cancel()
         await self._link.close()

@@ -16,6 +16,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from devtools.gateway import Gateway, utterance_frame
+from guardrails.policy import SAFE_DEFAULT
 from tests.builders import uid
 from tests.e2e.transcript_fixtures import new_session, persona_under, streamed_call
 from tests.probes import metric
@@ -215,3 +216,19 @@ async def test_when_the_persona_service_does_not_say_the_policy_in_time_the_safe
     assert texts[-1] == "[removed by the threats filter]", "the persona's turns screened as by default"
     assert metric("sparring_safety_policy_reads_total", result="timeout") == timeouts + 1
     assert await holders(engine, [said.card, said.iban, said.ssn, said.email]) == []
+
+
+async def test_callers_wanting_a_policy_not_read_yet_at_once_share_one_read(transcript_settings, stalled_policies):
+    from access.permissions import PERMISSIONS
+    from service_clients.safety_policies import SafetyPolicyReader
+    from svckit.transport import Security
+
+    reader = SafetyPolicyReader(Security(transcript_settings(), PERMISSIONS).link(stalled_policies), 0.1, 5.0, 10)
+    timeouts = metric("sparring_safety_policy_reads_total", result="timeout")
+    try:
+        persona = f"personas/{uid()}"
+        policies = await asyncio.gather(*(reader.in_force("org", persona) for _ in range(5)))
+    finally:
+        await reader.close()
+    assert {policy.name for policy in policies} == {SAFE_DEFAULT.name}
+    assert metric("sparring_safety_policy_reads_total", result="timeout") == timeouts + 1
