@@ -32,6 +32,16 @@ RUBRICS = {
         },
         "kinds": {"screening-call", "interview", "panel-interview"},
     },
+    "agentic_eng": {
+        "weights": {
+            "evaluation": 0.25,
+            "tools_and_guardrails": 0.20,
+            "failure_and_recovery": 0.20,
+            "cost_and_latency": 0.15,
+            "communication": 0.20,
+        },
+        "kinds": {"technical-interview", "design-review", "practitioner-interview"},
+    },
 }
 
 
