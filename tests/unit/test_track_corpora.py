@@ -42,6 +42,16 @@ RUBRICS = {
         },
         "kinds": {"technical-interview", "design-review", "practitioner-interview"},
     },
+    "fullstack": {
+        "weights": {
+            "system_design": 0.25,
+            "api_and_data": 0.20,
+            "testing_and_debugging": 0.20,
+            "tradeoffs_and_adaptation": 0.20,
+            "communication": 0.15,
+        },
+        "kinds": {"system-design-interview", "technical-interview", "experience-interview"},
+    },
 }
 
 
