@@ -32,6 +32,10 @@ RUBRICS = {
         },
         "kinds": {"screening-call", "interview", "panel-interview"},
     },
+    "marketing": {
+        "weights": {"audience": 0.20, "big_idea": 0.20, "plan": 0.20, "measurement": 0.25, "handling": 0.15},
+        "kinds": {"campaign-pitch", "internal-pitch", "interview-case"},
+    },
 }
 
 
