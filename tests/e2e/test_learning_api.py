@@ -51,6 +51,16 @@ def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/ow
     )
 
 
+def budget_given_first(persona: str, giveaway: str, archetype: str = "archetypes/bear") -> pb.CorpusAudit:
+    """A difficulty-5 persona's audit flagged for the budget it gave (``giveaway``) in its first answer."""
+    flagged = audit(persona=persona, archetype=archetype, difficulty=5, words=8.0)
+    del flagged.flagged_quotes[:]
+    flagged.flagged_quotes.append(audit_pb2.FlaggedQuote(
+        text=giveaway, reason=audit_pb2.FLAG_REASON_EARLY_DISCLOSURE, sequence=2, candidate_text=CANDIDATE_LINE,
+        explanation="Gives its budget before the candidate earned it (difficulty 5)"))
+    return flagged
+
+
 # --- audits corpus ---------------------------------------------------------------------------------
 
 

@@ -14,7 +14,6 @@ from collections import Counter
 import grpc
 import pytest
 import pytest_asyncio
-from sparring.audit.v1 import audit_pb2
 from sparring.learning.v1 import learning_service_pb2 as pb
 from sparring.learning.v1 import learning_service_pb2_grpc
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
@@ -33,7 +32,8 @@ from svckit.db import make_engine
 from tests.conftest import _new_database
 from tests.e2e.conftest import persona_replica
 from tests.e2e.run_waiter import run_waiter
-from tests.e2e.test_learning_api import CANDIDATE_LINE, _refused, audit
+from tests.e2e.test_learning_api import CANDIDATE_LINE, _refused, audit, budget_given_first
+from tests.e2e.test_learning_gate import _owl, learning_run
 from tests.fake_openai import messages, serving
 from tests.probes import metric
 from tests.security import secure_channel
@@ -195,6 +195,9 @@ async def test_openai_is_refused_where_it_is_not_configured(learnings):
         run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI)))),
         grpc.StatusCode.INVALID_ARGUMENT)
     assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["run.options.engine"])
+    reason, fields = await _refused(learnings.CreateLearningRun(pb.CreateLearningRunRequest(
+        learning_run=pb.LearningRun(persona=PLAYER, engine=pb.ENGINE_OPENAI))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["learning_run.engine"])
 
 
 # The model replaces the flagged persona's first personality trait, as its brief shows it, with this one.
@@ -281,6 +284,56 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
     assert not [p for p in stored.patches if "sea shanties" in p.find_text or p.text == "Be curt."]
 
 
+# What the persona service tells a persona of a learned brevity module.
+BREVITY_TOLD = "Keep every answer short"
+# An owl of this module's own, with no audits (whose events would fold into its modules too).
+GATED_OWL = "personas/model-gated-owl"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gated_owl(personas) -> str:
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="model-gated-owl", persona=_owl(
+            "model-gated-owl", "Mona Gale", "Explains every answer at length.")))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    yield GATED_OWL
+    await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=GATED_OWL))
+
+
+def brief_when_told(request: dict) -> dict:
+    """A persona that keeps short when its prompt tells it the brevity module, and rambles otherwise."""
+    system, _ = messages(request)
+    return {"reply": SHORT if BREVITY_TOLD in system else LONG}
+
+
+async def test_a_learning_runs_gate_is_played_by_the_model_from_each_sides_rendered_prompt(
+        openai_learnings, finished_here, fake_openai, personas, gated_owl):
+    """Feedback that the owl talks too long makes a brevity module; its gate, on the configured model, plays the owl
+    from the prompt RenderPrompt gives as published and with the module as a candidate patch. Named local, the same
+    gate asks nothing of the model."""
+    fake_openai.reset("good", brief_when_told)
+    before = fake_openai.requests
+    try:
+        run = await learning_run(openai_learnings, finished_here, gated_owl, [(-1.0, "too_long")] * 2)
+        played = fake_openai.bodies[before:]
+        local = await learning_run(openai_learnings, finished_here, gated_owl, [(-1.0, "too_long")], pb.ENGINE_LOCAL)
+    finally:
+        fake_openai.reset("good", answer)
+    assert run.engine == pb.ENGINE_OPENAI  # none named: the configured default
+    (gated,) = run.gate.personas
+    assert (run.gate.engine, gated.engine, run.gate.fallback_reason) == (pb.ENGINE_OPENAI, pb.ENGINE_OPENAI, "")
+    assert gated.candidate_score > gated.current_score and run.gate_passed, run.gate.explanation
+    assert "patches/module-model-gated-owl-brevity" in gated.candidate_patches
+    # Three calls of eight persona turns a side, each side's system prompt what RenderPrompt renders for it.
+    published = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=gated_owl))).system_prompt
+    prompts = Counter(messages(body)[0] for body in played)
+    assert len(played) == 2 * 3 * 8 and prompts[published] == 3 * 8
+    assert [BREVITY_TOLD in prompt for prompt in prompts if prompt != published] == [True]
+    assert local.engine == pb.ENGINE_LOCAL and fake_openai.requests == before + len(played)
+    assert local.gate.engine == local.gate.personas[0].engine == pb.ENGINE_LOCAL
+
+
 # --- the closed loop on a model that follows its prompt most of the time -------------------------------------------
 
 # A hard bear of this module's own whose trait gives its budget away in its first answer; the model replaces the trait.
@@ -305,12 +358,8 @@ async def budget_bear(openai_learnings, personas) -> str:
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     for _ in range(3):
-        flagged = audit(persona=BUDGET_BEAR, archetype="archetypes/bear", difficulty=5, words=8.0)
-        del flagged.flagged_quotes[:]
-        flagged.flagged_quotes.append(audit_pb2.FlaggedQuote(
-            text=GIVEAWAY, reason=audit_pb2.FLAG_REASON_EARLY_DISCLOSURE, sequence=2, candidate_text=CANDIDATE_LINE,
-            explanation="Gives its budget before the candidate earned it (difficulty 5)"))
-        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=flagged))
+        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(
+            audit=budget_given_first(BUDGET_BEAR, GIVEAWAY)))
     yield BUDGET_BEAR
     await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=BUDGET_BEAR))
 
