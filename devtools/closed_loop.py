@@ -3,7 +3,7 @@
 Three personas with a known flaw are seeded (an Owl that talks far too long, a Lamb that leaks
 enthusiasm, a difficulty-5 Bear whose traits tell it to give its budget away in its first answer). Each
 plays a few calls through the real gateway protocol, the persona's side played by the local simulator
-from its own fields and the rules its rendered prompt carries. The analysis service audits every call
+from its own fields and the instructions it understands in its rendered prompt. The analysis service audits every call
 and hands the audit to the learning service; an evolution run per archetype finds the flaw, proposes
 patches (for the Bear, a structured patch that replaces the offending trait, for every difficulty-5
 Bear) and validates them on simulated calls of every persona they reach; the patches are approved as
@@ -51,7 +51,7 @@ from devtools.endpoints import endpoint
 from devtools.gateway import stream_call
 from devtools.scripted_model import BUDGET_TRAIT, TERSE_TRAIT, VALIDATION_CALLS
 from learning_svc.adapters.personas import simulated
-from learning_svc.domain.simulation import AuditScoreMeans, SimulatedPersona, score_means, simulate_call
+from learning_svc.domain.simulation import AuditScoreMeans, SimulatedPersona, prompt_rules, score_means, simulate_call
 from svckit import eventloop
 
 # Who the check calls as when run against `make run`; its approvals are recognised by it.
@@ -153,8 +153,9 @@ Player = Callable[[SimulatedPersona, ppb.RenderPromptResponse, int], Awaitable[S
 
 
 async def stand_in(persona: SimulatedPersona, rendered: ppb.RenderPromptResponse, seed: int) -> Sequence[Turn]:
-    """The local simulator: the persona's fields and the rules its rendered prompt carries."""
-    return simulate_call(persona, [patch.text for patch in rendered.applied_patches], seed)
+    """The local simulator: the persona's fields and the instructions it understands in its rendered prompt, as the
+    learning service's stand-in plays it."""
+    return simulate_call(persona, prompt_rules(rendered.system_prompt), seed)
 
 
 # The scripted run's calls played before and after, by default: as many as its evolution run validates on.
