@@ -68,7 +68,7 @@ demo: setup
 	$(PY) -m devtools.demo
 
 # With `make run` up: flawed personas, their calls and audits, an evolution run, approved patches, better calls.
-# ENGINE=scripted, with `make run ENGINE=scripted` up: the Bear's loop played and validated by the scripted model.
+# ENGINE=scripted, with `make run ENGINE=scripted` up: the Bear's and a terse Fox's loops on the scripted model.
 loop: setup
 	$(PY) -m devtools.closed_loop $(if $(ENGINE),--engine $(ENGINE))
 

@@ -3,7 +3,7 @@
 Three personas with a known flaw are seeded (an Owl that talks far too long, a Lamb that leaks
 enthusiasm, a difficulty-5 Bear whose traits tell it to give its budget away in its first answer). Each
 plays a few calls through the real gateway protocol, the persona's side played by the local simulator
-from its own fields and the rules its rendered prompt carries. The analysis service audits every call
+from its own fields and the instructions it understands in its rendered prompt. The analysis service audits every call
 and hands the audit to the learning service; an evolution run per archetype finds the flaw, proposes
 patches (for the Bear, a structured patch that replaces the offending trait, for every difficulty-5
 Bear) and validates them on simulated calls of every persona they reach; the patches are approved as
@@ -15,11 +15,13 @@ The local simulator obeys its prompt, so on it the loop closes by construction: 
 plumbing, the scoping and the side-effect check, not whether a model follows a patch.
 
 With `--engine scripted` (`make loop ENGINE=scripted`, against `make run ENGINE=scripted`, whose learning service
-then plays and writes with the scripted model of devtools/scripted_model.py on loopback), only the Bear is seeded:
-the flaw that model scripts. Its calls, before and after, are played by that model from the prompt RenderPrompt
-gives (24 of each by default), its evolution run asks for the openai engine and validates on 24 paired calls. The
-model follows each instruction of its prompt four times in five: the run measures the loop's plumbing and its
-statistics under a model that disobeys, not whether a real model follows the patch.
+then plays and writes with the scripted model of devtools/scripted_model.py on loopback), the two flaws that model
+scripts are seeded: the Bear, and a difficulty-4 Fox whose traits tell it to answer every question in a word or two.
+Their calls, before and after, are played by that model from the prompt RenderPrompt gives (24 of each by default),
+each evolution run asks for the openai engine and validates on 24 paired calls, and the other personas each patch
+reaches play the same calls before and after it. The model follows each instruction of its prompt four times in five:
+the run measures the loop's plumbing and its statistics under a model that disobeys, not whether a real model follows
+the patch.
 
 Run it with `make run` up. Waiting on the services is injected, so the tests wait on events.
 """
@@ -47,9 +49,9 @@ from calls.turns import Role, Turn
 from devtools.credentials import development_channel
 from devtools.endpoints import endpoint
 from devtools.gateway import stream_call
-from devtools.scripted_model import BUDGET_TRAIT, VALIDATION_CALLS
+from devtools.scripted_model import BUDGET_TRAIT, TERSE_TRAIT, VALIDATION_CALLS
 from learning_svc.adapters.personas import simulated
-from learning_svc.domain.simulation import AuditScoreMeans, SimulatedPersona, score_means, simulate_call
+from learning_svc.domain.simulation import AuditScoreMeans, SimulatedPersona, prompt_rules, score_means, simulate_call
 from svckit import eventloop
 
 # Who the check calls as when run against `make run`; its approvals are recognised by it.
@@ -67,7 +69,6 @@ class FlawedPersona:
     # The other personas its patches reach play the same calls before and after the approval. Their audits join the
     # archetype's corpus, so only the flaw whose finding is a share of calls, not a mean of them, checks them.
     checks_neighbours: bool = False
-    scripted: bool = False  # the flaw the scripted model (devtools/scripted_model.py) plays and corrects
 
 
 def _rambling(persona: ppb.Persona) -> None:
@@ -86,11 +87,24 @@ def _budget_first(persona: ppb.Persona) -> None:
     persona.personality_traits.append(BUDGET_TRAIT)
 
 
+def _terse(persona: ppb.Persona) -> None:
+    persona.difficulty = 4
+    persona.personality_traits.append(TERSE_TRAIT)
+
+
+BUDGET_BEAR = FlawedPersona("loop-budget-bear", "margaret-oconnell", "Rex Dunmore", "gives its budget away first",
+                            _budget_first, checks_neighbours=True)
+# The flaws the local stand-in plays, and those the scripted model (devtools/scripted_model.py) plays and corrects:
+# the stand-in has no reading of a terse trait.
 FLAWED = (
     FlawedPersona("loop-rambling-owl", "kenji-watanabe", "Theo Marsh", "talks far too long", _rambling),
     FlawedPersona("loop-gushing-lamb", "mei-lin", "Bonnie Hale", "leaks enthusiasm", _gushing),
-    FlawedPersona("loop-budget-bear", "margaret-oconnell", "Rex Dunmore", "gives its budget away first",
-                  _budget_first, checks_neighbours=True, scripted=True),
+    BUDGET_BEAR,
+)
+SCRIPTED_FLAWED = (
+    BUDGET_BEAR,
+    FlawedPersona("loop-terse-fox", "diego-alvarez", "Dana Voss", "answers in a word or two", _terse,
+                  checks_neighbours=True),
 )
 
 
@@ -139,8 +153,9 @@ Player = Callable[[SimulatedPersona, ppb.RenderPromptResponse, int], Awaitable[S
 
 
 async def stand_in(persona: SimulatedPersona, rendered: ppb.RenderPromptResponse, seed: int) -> Sequence[Turn]:
-    """The local simulator: the persona's fields and the rules its rendered prompt carries."""
-    return simulate_call(persona, [patch.text for patch in rendered.applied_patches], seed)
+    """The local simulator: the persona's fields and the instructions it understands in its rendered prompt, as the
+    learning service's stand-in plays it."""
+    return simulate_call(persona, prompt_rules(rendered.system_prompt), seed)
 
 
 # The scripted run's calls played before and after, by default: as many as its evolution run validates on.
@@ -298,9 +313,16 @@ class ClosedLoop:
                         f"{result.baseline.scores.overall:.2f} -> {result.patched.scores.overall:.2f}, pacing "
                         f"{result.baseline.scores.pacing:.2f} -> {result.patched.scores.pacing:.2f}, sign test p "
                         f"{result.p_value:.2g}; {result.explanation}")
+                    for played in result.personas:
+                        withheld = f", withheld {', '.join(played.withheld_patches)}" \
+                            if played.withheld_patches else ""
+                        say(f"    played {played.persona} ({played.calls} calls a side) from RenderPrompt's output, "
+                            f"patches {list(played.baseline_patches)} -> {list(played.patched_patches)}{withheld}: "
+                            f"overall {played.baseline_score:.2f} -> {played.patched_score:.2f}")
                     if result.side_effects:
-                        say("    personas it reaches: " + ", ".join(
+                        say("    personas it reaches, each played alone by the local stand-in: " + ", ".join(
                             f"{effect.persona} (difficulty {effect.difficulty}"
+                            f"{', prompt unchanged' if effect.patched_patches == effect.baseline_patches else ''}"
                             f"{': worse on ' + ', '.join(effect.regressed) if effect.regressed else ''})"
                             for effect in result.side_effects))
             for patch in o.patches:
@@ -357,7 +379,7 @@ async def _main(args: argparse.Namespace) -> None:
                           transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
                           audits_changed=lambda: asyncio.sleep(0.5), run_finished=run_finished,
                           calls=args.calls or (SCRIPTED_CALLS if scripted else 4), player=player,
-                          flawed=[f for f in FLAWED if f.scripted] if scripted else FLAWED,
+                          flawed=SCRIPTED_FLAWED if scripted else FLAWED,
                           options=lpb.EvolutionOptions(engine=lpb.ENGINE_OPENAI, simulated_calls=VALIDATION_CALLS)
                           if scripted else None)
         await asyncio.wait_for(loop.run(), timeout=args.timeout)

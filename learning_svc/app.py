@@ -65,7 +65,7 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     openai_limits = OpenAILimits(settings.openai_max_calls_per_run, settings.openai_seconds_per_run)
     runs.register(RunKind.EVOLUTION,
                   Evolution(units, corpus, personas, local_engine, openai_engine, openai_limits).execute)
-    runs.register(RunKind.LEARNING, LearningRuns(units, personas, local_engine).execute)
+    runs.register(RunKind.LEARNING, LearningRuns(units, personas, local_engine, openai_engine, openai_limits).execute)
     experiments = Experiments(units, page_tokens)
     def connected() -> None:
         patches.active_sets.enable()
@@ -87,7 +87,8 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     if settings.learning_schedule_seconds:
         every = settings.learning_schedule_seconds
         schedules.append(asyncio.create_task(_every(every, lambda: runs.start_scheduled(
-            RunKind.LEARNING, {"persona": "", "auto_publish": False, "event_limit": DEFAULT_EVENT_LIMIT}, every))))
+            RunKind.LEARNING, {"persona": "", "auto_publish": False, "event_limit": DEFAULT_EVENT_LIMIT,
+                               "engine": default_engine}, every))))
 
     async def stop_schedules() -> None:
         for task in schedules:

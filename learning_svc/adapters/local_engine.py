@@ -16,13 +16,12 @@ class LocalLearningEngine:
                           briefs: Sequence[PersonaBrief]) -> Proposals:
         return Proposals(generate_refinements(findings, active, limit, briefs))
 
-    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int,
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], calls: int,
                             prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
-        """The stand-in plays the persona's fields and the instructions it understands: those of each side's rendered
-        prompt for a persona given one in ``prompts`` (the learning runs' gate), else the rule texts."""
-        baseline = await asyncio.to_thread(simulate, personas, baseline_rules, calls,
+        """The stand-in plays the persona's fields and the instructions it understands in each side's rendered
+        prompt."""
+        baseline = await asyncio.to_thread(simulate, personas, (), calls,
                                            prompts={name: played.baseline for name, played in prompts.items()})
-        patched = await asyncio.to_thread(simulate, personas, patched_rules, calls,
+        patched = await asyncio.to_thread(simulate, personas, (), calls,
                                           prompts={name: played.patched for name, played in prompts.items()})
         return baseline, patched

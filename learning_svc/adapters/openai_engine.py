@@ -120,11 +120,10 @@ class OpenAILearningEngine:
             turns += [Turn(len(turns) + 1, Role.USER, line), Turn(len(turns) + 2, Role.ASSISTANT, reply)]
         return tuple(turns)
 
-    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int,
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], calls: int,
                             prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
         """As the local engine plays them (same personas in turn, seeds 1, 2, ..., same candidate lines), the
-        persona played by the model from its rendered prompt on each side (the rules are in it already); all the
+        persona played by the model from its rendered prompt on each side (the patches are in it already); all the
         calls at once, each call's turns one after the other."""
         plays = [(personas[index % len(personas)], side, 1 + index)
                  for side in ("baseline", "patched") for index in range(calls)]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from statistics import fmean
 
 from calls.persona_audit import (
     CONTRADICTS_SCENARIO_FIX,
@@ -267,6 +268,25 @@ class PersonaSideEffect:
     baseline: SimulationSummary
     patched: SimulationSummary
     regressed: tuple[str, ...]  # audit score names, and WORDS_PER_TURN
+    # What RenderPrompt applied on each side, and withheld on the patched one.
+    baseline_patches: tuple[str, ...] = ()
+    patched_patches: tuple[str, ...] = ()
+    withheld_patches: tuple[str, ...] = ()
+    engine: Engine = Engine.LOCAL  # what played both sides
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedPersona:
+    """One persona that played a validation's calls: what RenderPrompt applied on each side (and withheld on the
+    patched one), and its calls' mean overall score on each side."""
+
+    persona: str
+    baseline_patches: tuple[str, ...]
+    patched_patches: tuple[str, ...]
+    withheld_patches: tuple[str, ...]
+    calls: int
+    baseline_score: float
+    patched_score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +301,7 @@ class ValidationResult:
     p_value: float = 1.0  # of the sign test on the targeted score (see judge)
     fallback_reason: str = ""  # why the local engine validated it when the run asked for the openai engine
     side_effects: tuple[PersonaSideEffect, ...] = ()  # on every persona it reaches, when it passed (see side_effect)
+    personas: tuple[ValidatedPersona, ...] = ()  # that played its calls, in turn
 
 
 # ---------------------------------------------------------------------------------------------- analyze corpus
@@ -843,26 +864,6 @@ def same_draft(a: Refinement, b: Refinement) -> bool:
     )
 
 
-def _reaches(scope: PatchScope | None, persona: SimulatedPersona | None) -> bool:
-    return scope is None or persona is None or scope.reaches(persona.persona, persona.difficulty)
-
-
-def rules_in_force(
-    active: Sequence[PromptPatch], archetype: str, refinement: Refinement | None = None,
-    persona: SimulatedPersona | None = None,
-) -> tuple[str, ...]:
-    """The rule texts a persona of the archetype follows: the ACTIVE patches for all archetypes, then its own,
-    each in activation order; with a refinement, without the patch it supersedes and with its text last. With a
-    persona, only the patches whose scope reaches it."""
-    applying = [p for p in active if _applies(p, archetype) and _reaches(p.scope, persona)]
-    applying.sort(key=lambda p: (p.archetype != "", p.activate_time or p.create_time, p.name))
-    superseded = refinement.supersedes if refinement is not None else ""
-    texts = [p.text for p in applying if p.name != superseded]
-    if refinement is not None and _reaches(refinement.scope, persona):
-        texts.append(refinement.text)
-    return tuple(text for text in texts if text)  # a removal tells no rule
-
-
 # ---------------------------------------------------------------------------------------------- validate
 
 # The score each kind of finding costs in the auditor (calls.persona_audit.audit_persona).
@@ -889,6 +890,13 @@ def target_score(refinement: Refinement, findings: Sequence[Finding]) -> str:
     by_id = {finding.finding_id: finding for finding in findings}
     kinds = [by_id[i].kind for i in refinement.finding_ids if i in by_id]
     return _TARGET_SCORE[kinds[0]] if kinds else "overall"
+
+
+def overall_of(summary: SimulationSummary, index: int, players: int) -> tuple[int, float]:
+    """Of calls played by ``players`` personas in turn, those of the ``index``-th: how many, and their mean overall
+    score."""
+    mine = summary.call_scores[index::players]
+    return len(mine), round(fmean(scores.overall for scores in mine), 2) if mine else 0.0
 
 
 # A refinement passes only when its gain is this unlikely to be chance.

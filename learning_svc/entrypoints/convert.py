@@ -305,8 +305,20 @@ def evolution_run(document: dict[str, Any]) -> pb.EvolutionRun:
         if stage in run:
             run[stage] = _with_engine_number(run[stage])
     if "results" in run.get("validate", {}):
-        run["validate"] = {**run["validate"], "results": [_with_engine_number(r) for r in run["validate"]["results"]]}
+        run["validate"] = {**run["validate"], "results": [
+            {**_with_engine_number(r), "side_effects": [_with_engine_number(e) for e in r.get("side_effects", ())]}
+            for r in run["validate"]["results"]]}
     return message(pb.EvolutionRun, run)
+
+
+def learning_run(document: dict[str, Any]) -> pb.LearningRun:
+    """A stored learning run as its message, the engines of the run, its gate and gated personas by their proto
+    names."""
+    run = _with_engine_number(document)
+    if "gate" in run:
+        gate = _with_engine_number(run["gate"])
+        run["gate"] = {**gate, "personas": [_with_engine_number(p) for p in gate.get("personas", ())]}
+    return message(pb.LearningRun, run)
 
 
 def _with_engine_number(record: dict[str, Any]) -> dict[str, Any]:

@@ -116,12 +116,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                                  context: grpc.aio.ServicerContext) -> pb.CreateEvolutionRunResponse:
         archetype = optional_name(request.run.archetype, "archetypes", "run.archetype")
         options = convert.evolution_options(request.run.options, "run.options")
-        if request.run.options.engine == pb.ENGINE_UNSPECIFIED:
-            options["engine"] = self._default_engine
-        if options["engine"] == Engine.OPENAI and not self._openai_configured:
-            raise InvalidArgument(FieldViolation("run.options.engine", "ENGINE_OPENAI is not configured on this "
-                                                                       "service (LEARNING_OPENAI_BASE_URL)"),
-                                  reason="ENGINE_NOT_CONFIGURED")
+        options["engine"] = self._engine(request.run.options.engine, "run.options.engine")
         if archetype and not await self._personas.archetype_exists(archetype):
             raise InvalidArgument(FieldViolation("run.archetype", f"{archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")
@@ -288,18 +283,28 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         v.require(0 <= run.event_limit <= MAX_EVENT_LIMIT, "learning_run.event_limit",
                   f"must be 0 (10000) or 1 to {MAX_EVENT_LIMIT} (got {run.event_limit})")
         v.raise_if_any()
+        engine = self._engine(run.engine, "learning_run.engine")
         mutation = mutation_of(request)
         created = await self._runs.start(
             RunKind.LEARNING, mutation.caller.organization, {"persona": persona, "auto_publish": run.auto_publish,
-                                                             "event_limit": run.event_limit or 10_000},
+                                                             "event_limit": run.event_limit or 10_000,
+                                                             "engine": engine},
             RunTrigger.MANUAL, mutation)
-        return pb.CreateLearningRunResponse(learning_run=message(pb.LearningRun, created))
+        return pb.CreateLearningRunResponse(learning_run=convert.learning_run(created))
+
+    def _engine(self, value: pb.Engine.ValueType, field: str) -> Engine:
+        """The engine a run asks for, the configured default when it names none; openai only where configured."""
+        engine = convert.engine_of(value, field) or self._default_engine
+        if engine == Engine.OPENAI and not self._openai_configured:
+            raise InvalidArgument(FieldViolation(field, "ENGINE_OPENAI is not configured on this service "
+                                                        "(LEARNING_OPENAI_BASE_URL)"), reason="ENGINE_NOT_CONFIGURED")
+        return engine
 
     async def GetLearningRun(self, request: pb.GetLearningRunRequest,
                              context: grpc.aio.ServicerContext) -> pb.GetLearningRunResponse:
         run = await self._runs.get(RunKind.LEARNING, _organization(),
                                    names.resource_id(request.name, "learningRuns", "name"))
-        return pb.GetLearningRunResponse(learning_run=message(pb.LearningRun, run))
+        return pb.GetLearningRunResponse(learning_run=convert.learning_run(run))
 
     async def ListLearningRuns(self, request: pb.ListLearningRunsRequest,
                                context: grpc.aio.ServicerContext) -> pb.ListLearningRunsResponse:
@@ -307,7 +312,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                    "state": optional_enum_name(pb.RunState, request.state, "state"),
                    "decision": optional_enum_name(pb.PublishDecision, request.decision, "decision")}
         page = await self._runs.list(RunKind.LEARNING, _organization(), filters, request.page_size, request.page_token)
-        return pb.ListLearningRunsResponse(learning_runs=[message(pb.LearningRun, r) for r in page.items],
+        return pb.ListLearningRunsResponse(learning_runs=[convert.learning_run(r) for r in page.items],
                                            next_page_token=page.next_page_token)
 
     # --- experiments --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,27 +32,30 @@ from learning_svc.domain.evolution import (
     PersonaBrief,
     Proposals,
     Refinement,
+    ValidatedPersona,
     ValidationResult,
     analyze_corpus,
     identify_patterns,
     judge,
+    overall_of,
     proposed,
     refuse_side_effects,
-    rules_in_force,
     side_effect,
 )
 from learning_svc.domain.patches import PatchOperation, PatchOrigin, PromptPatch
-from learning_svc.domain.simulation import DEFAULT_EXCHANGES, PlayedPrompts, SimulatedPersona
+from learning_svc.domain.simulation import DEFAULT_EXCHANGES, PlayedPrompts, SimulatedPersona, SimulationSummary
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.patches import (
     ActiveSet,
     Provenance,
     active_patches,
     approve_in,
+    edits_persona,
     new_patch,
     reached_change,
 )
-from learning_svc.service_layer.ports import Document, LearningEngine, PersonaReader, UnitsOfWork
+from learning_svc.service_layer.ports import Document, LearningEngine, PersonaReader, SimulationEngine, UnitsOfWork
+from learning_svc.service_layer.renderings import RenderedSides, render_sides
 from learning_svc.service_layer.run_queue import Save
 from svckit.errors import FailedPrecondition, InvalidArgument
 from svckit.openai_json import EngineFailure
@@ -134,6 +137,33 @@ def _fell_back(step: str, failure: EngineFailure, what: str) -> str:
     ENGINE_FALLBACKS.labels(step, failure.reason).inc()
     log.warning("openai engine failed on %s (%s); the local engine stands in", what, failure)
     return str(failure)
+
+
+@dataclass(frozen=True, slots=True)
+class PlayedPair:
+    """Both sides of a comparison's simulated calls, the engine that played them and why the local one stood in."""
+
+    baseline: SimulationSummary
+    patched: SimulationSummary
+    engine: Engine
+    fallback_reason: str = ""
+
+
+async def play_pair(openai: OpenAIAllowance | None, local: SimulationEngine, step: str, what: str,
+                    personas: Sequence[SimulatedPersona], calls: int,
+                    prompts: Mapping[str, PlayedPrompts]) -> PlayedPair:
+    """The calls played from the rendered prompts by the model when the run has it (``openai``), else, or when it
+    fails, by the local stand-in (the fall-back counted under ``step``)."""
+    fallback_reason = ""
+    if openai is not None:
+        try:
+            baseline, patched = await openai.use(step, 2 * calls * DEFAULT_EXCHANGES,
+                                                 lambda engine: engine.simulate_pair(personas, calls, prompts))
+            return PlayedPair(baseline, patched, Engine.OPENAI)
+        except EngineFailure as failure:
+            fallback_reason = _fell_back(step, failure, what)
+    baseline, patched = await local.simulate_pair(personas, calls, prompts)
+    return PlayedPair(baseline, patched, Engine.LOCAL, fallback_reason)
 
 
 def with_defaults(options: dict[str, Any]) -> dict[str, Any]:
@@ -283,17 +313,16 @@ class Evolution:
         return kept, dropped
 
     async def _validate_all(self, state: _RunState) -> Document:
-        # Read once for the stage: the patches in force and, per archetype, the personas that play the calls.
+        # Read once for the stage: per archetype, the personas that play the calls.
         archetypes = dict.fromkeys(refinement.archetype for refinement in state.refinements)
-        active = await active_patches(self._units, state.organization, set(archetypes))
         players = {archetype: await self._players(state.organization, archetype, state.audits)
                    for archetype in archetypes}
         for refinement in state.refinements:
             reached = await self._reached(state.organization, refinement)
-            result = await self._validate(state, refinement, active, _playing(refinement, players[refinement.archetype],
-                                                                             reached))
+            result = await self._validate(state, refinement, _playing(refinement, players[refinement.archetype],
+                                                                      reached))
             if result.passed:
-                result = await self._side_effects(state, refinement, active, reached, result)
+                result = await self._side_effects(state, refinement, reached, result)
             state.results.append(result)
         engine = Engine.OPENAI if all(result.engine == Engine.OPENAI for result in state.results) else Engine.LOCAL
         return {"results": to_record(state.results), "engine": engine}
@@ -309,18 +338,19 @@ class Evolution:
                                                               organization)
         return [p for p in personas if scope is None or scope.reaches(p.persona, p.difficulty)]
 
-    async def _side_effects(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
-                            reached: Sequence[SimulatedPersona], result: ValidationResult) -> ValidationResult:
-        """Every persona the refinement reaches played alone, with and without it, by the local stand-in: it measures
-        what a patch does to the personas it was not written for (whether a model would follow it is the openai
-        validation's question); refused when any of them is worse on any dimension."""
+    async def _side_effects(self, state: _RunState, refinement: Refinement, reached: Sequence[SimulatedPersona],
+                            result: ValidationResult) -> ValidationResult:
+        """Every persona the refinement reaches played alone, from its rendered prompt with and without it, by the
+        local stand-in: it measures what a patch does to the personas it was not written for (whether a model would
+        follow it is the openai validation's question); refused when any of them is worse on any dimension."""
         calls = state.options["simulated_calls"]
         effects = []
-        for persona in reached:
-            baseline, patched = await self._local.simulate_pair(
-                [persona], rules_in_force(active, refinement.archetype, None, persona),
-                rules_in_force(active, refinement.archetype, refinement, persona), calls, {})
-            effects.append(side_effect(persona, baseline, patched))
+        for persona, sides in zip(reached, await self._rendered(state, refinement, reached), strict=True):
+            baseline, patched = await self._local.simulate_pair([persona], calls, {persona.persona: sides.prompts})
+            effects.append(replace(side_effect(persona, baseline, patched),
+                                   baseline_patches=sides.baseline.applied_patches,
+                                   patched_patches=sides.patched.applied_patches, withheld_patches=sides.withheld,
+                                   engine=Engine.LOCAL))
         judged = refuse_side_effects(result, effects)
         for effect in effects:
             for dimension in effect.regressed:
@@ -341,38 +371,34 @@ class Evolution:
                 fallback_reason = _fell_back("generate_refinements", failure, f"the refinements of {state.name}")
         return await self._local.refinements(state.findings, active, limit, briefs), Engine.LOCAL, fallback_reason
 
-    async def _validate(self, state: _RunState, refinement: Refinement, active: Sequence[PromptPatch],
+    async def _validate(self, state: _RunState, refinement: Refinement,
                         personas: Sequence[SimulatedPersona]) -> ValidationResult:
         if not personas:
             raise FailedPrecondition(f"no persona of {refinement.archetype or 'any archetype'} to simulate calls with",
                                      reason="NO_PERSONA_TO_SIMULATE")
         calls = state.options["simulated_calls"]
         # The same personas, seeds and candidates, with and without the patch (the players are all reached by it).
-        before = rules_in_force(active, refinement.archetype)
-        after = rules_in_force(active, refinement.archetype, refinement)
-        gain = state.options["min_score_gain"]
-        fallback_reason = ""
-        if state.openai is not None:
-            prompts = await self._rendered(state, refinement, personas)
-            try:
-                baseline, patched = await state.openai.use(
-                    "validate", 2 * calls * DEFAULT_EXCHANGES,
-                    lambda engine: engine.simulate_pair(personas, before, after, calls, prompts))
-                return judge(refinement, state.findings, baseline, patched, gain, Engine.OPENAI)
-            except EngineFailure as failure:
-                fallback_reason = _fell_back("validate", failure, f"{refinement.refinement_id} of {state.name}")
-        baseline, patched = await self._local.simulate_pair(personas, before, after, calls, {})
-        return replace(judge(refinement, state.findings, baseline, patched, gain, Engine.LOCAL),
-                       fallback_reason=fallback_reason)
+        rendered = await self._rendered(state, refinement, personas)
+        played = await play_pair(state.openai, self._local, "validate", f"{refinement.refinement_id} of {state.name}",
+                                 personas, calls, {sides.persona: sides.prompts for sides in rendered})
+        result = judge(refinement, state.findings, played.baseline, played.patched, state.options["min_score_gain"],
+                       played.engine)
+        return replace(result, fallback_reason=played.fallback_reason,
+                       personas=tuple(_validated(index, len(rendered), sides, played)
+                                      for index, sides in enumerate(rendered)))
 
     async def _rendered(self, state: _RunState, refinement: Refinement,
-                        personas: Sequence[SimulatedPersona]) -> dict[str, PlayedPrompts]:
+                        personas: Sequence[SimulatedPersona]) -> list[RenderedSides]:
         """What each persona's voice agent would be told, as the persona service renders it: as published, and with
-        the refinement on top as a candidate patch (named after the run and the refinement)."""
+        the refinement on top as a candidate patch (named after the run and the refinement), the active patch it
+        supersedes withheld. A persona whose part lacks the passage the refinement replaces or removes is told the
+        same on both sides, as it would be once the patch is published."""
         candidate = [(f"{state.name}/refinements/{refinement.refinement_id}", refinement.change)]
-        return {name: PlayedPrompts((await self._personas.rendering(name, state.organization)).system_prompt,
-                                    (await self._personas.rendering(name, state.organization, candidate)).system_prompt)
-                for name in dict.fromkeys(persona.persona for persona in personas)}
+        replaced = {refinement.supersedes} - {""}
+        return [await render_sides(self._personas, persona.persona, state.organization,
+                                   candidate if await edits_persona(refinement.change, persona, self._personas,
+                                                                    state.organization) else [], replaced)
+                for persona in personas]
 
     async def _players(self, organization: str, archetype: str,
                        audits: Sequence[CorpusAudit]) -> list[SimulatedPersona]:
@@ -418,6 +444,15 @@ def _playing(refinement: Refinement, players: Sequence[SimulatedPersona],
     scope = refinement.scope
     playing = [p for p in players if scope is None or scope.reaches(p.persona, p.difficulty)]
     return playing or list(reached[:MAX_SIMULATED_PERSONAS])
+
+
+def _validated(index: int, players: int, sides: RenderedSides, played: PlayedPair) -> ValidatedPersona:
+    """The ``index``-th of the ``players`` personas that played a validation's calls in turn: what it was told, how
+    it scored."""
+    calls, baseline = overall_of(played.baseline, index, players)
+    _, patched = overall_of(played.patched, index, players)
+    return ValidatedPersona(sides.persona, sides.baseline.applied_patches, sides.patched.applied_patches,
+                            sides.withheld, calls, baseline, patched)
 
 
 def _provenance(state: _RunState, refinement: Refinement, result: ValidationResult) -> Provenance:

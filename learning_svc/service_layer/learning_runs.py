@@ -1,5 +1,9 @@
 """A feedback learning run: fold unprocessed training events into per-persona modules, run the
-regression gate on simulated calls of the prompts the persona service renders, then publish or hold."""
+regression gate on simulated calls of the prompts the persona service renders, then publish or hold.
+
+The run's ``engine`` picks what plays the gate's calls, as an evolution run's picks what plays its validation: the
+local stand-in, or the model (bounded by the same allowance per run, and handing the rest of the gate to the stand-in
+when it fails or the allowance runs out, counted under step "gate")."""
 
 from __future__ import annotations
 
@@ -9,18 +13,21 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
+from learning_svc.domain.evolution import Engine
 from learning_svc.domain.modules import Module, ModuleStatus, fold, fresh_module, published_reinforcements
 from learning_svc.domain.patches import PatchChange
-from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona
+from learning_svc.domain.simulation import SimulatedPersona
+from learning_svc.service_layer.evolution import OpenAIAllowance, OpenAILimits, play_pair
 from learning_svc.service_layer.patches import module_patch
 from learning_svc.service_layer.ports import (
     Document,
+    LearningEngine,
     PendingEvent,
     PersonaReader,
-    Rendering,
     SimulationEngine,
     UnitsOfWork,
 )
+from learning_svc.service_layer.renderings import RenderedSides, render_sides
 from learning_svc.service_layer.run_queue import Save
 
 DEFAULT_EVENT_LIMIT = 10_000
@@ -56,10 +63,13 @@ def _with_status(module: Module, status: ModuleStatus) -> Module:
 
 
 class LearningRuns:
-    def __init__(self, units: UnitsOfWork, personas: PersonaReader, simulator: SimulationEngine) -> None:
+    def __init__(self, units: UnitsOfWork, personas: PersonaReader, local_engine: SimulationEngine,
+                 openai_engine: LearningEngine | None = None, openai_limits: OpenAILimits | None = None) -> None:
         self._units = units
         self._personas = personas
-        self._simulator = simulator
+        self._local = local_engine
+        self._openai = openai_engine
+        self._openai_limits = openai_limits or OpenAILimits()
 
     async def execute(self, organization: str, run: Document, save: Save) -> Document:
         run = {**run}
@@ -69,8 +79,9 @@ class LearningRuns:
         await save(run)
 
         gated = folded.gated_personas()
-        gate = await self._gate(organization, gated[:MAX_GATED_PERSONAS], folded.current, folded.updated) \
-            if gated else None
+        openai = OpenAIAllowance(self._openai, self._openai_limits) if run.get("engine") == Engine.OPENAI else None
+        gate = await self._gate(organization, run["name"], openai, gated[:MAX_GATED_PERSONAS], folded.current,
+                                folded.updated) if gated else None
         gate_passed = gate is None or gate["passed"]
         auto_publish = bool(run.get("auto_publish"))
         publish = bool(gated) and gate_passed and auto_publish
@@ -111,12 +122,13 @@ class LearningRuns:
             await uow.commit()
         return processed
 
-    async def _gate(self, organization: str, personas: list[str], current: dict[ModuleKey, Module],
-                    updated: dict[ModuleKey, Module]) -> dict[str, Any]:
+    async def _gate(self, organization: str, run_name: str, openai: OpenAIAllowance | None, personas: list[str],
+                    current: dict[ModuleKey, Module], updated: dict[ModuleKey, Module]) -> dict[str, Any]:
         """The candidate (current modules plus the updated ones, published) against the current persona, each side
         played from the prompt the persona service renders for it: as published, and with the candidate's learned
-        modules in place of the published ones."""
+        modules in place of the published ones; by the model when the run asked for it and it answers."""
         gated: list[dict[str, Any]] = []
+        fallback_reasons: list[str] = []
         for name in personas:
             persona = await self._personas.simulated_persona(name, organization)
             if persona is None:
@@ -125,13 +137,16 @@ class LearningRuns:
             candidate = {**mine, **{key: module if module.status == ModuleStatus.RETIRED
                                     else _with_status(module, ModuleStatus.ACTIVE)
                                     for key, module in updated.items() if key[0] == name}}
-            before, after, withheld = await self._renderings(organization, persona, mine, candidate)
-            current_calls, candidate_calls = await self._simulator.simulate_pair(
-                [persona], (), (), GATE_CALLS, {name: PlayedPrompts(before.system_prompt, after.system_prompt)})
-            gated.append({"persona": name, "current_score": current_calls.scores.overall,
-                          "candidate_score": candidate_calls.scores.overall,
-                          "current_patches": list(before.applied_patches),
-                          "candidate_patches": list(after.applied_patches), "withheld_patches": withheld})
+            sides = await self._renderings(organization, persona, mine, candidate)
+            played = await play_pair(openai, self._local, "gate", f"the gate of {name} in {run_name}", [persona],
+                                     GATE_CALLS, {name: sides.prompts})
+            if played.fallback_reason:
+                fallback_reasons.append(played.fallback_reason)
+            gated.append({"persona": name, "current_score": played.baseline.scores.overall,
+                          "candidate_score": played.patched.scores.overall,
+                          "current_patches": list(sides.baseline.applied_patches),
+                          "candidate_patches": list(sides.patched.applied_patches),
+                          "withheld_patches": list(sides.withheld), "engine": played.engine})
         if not gated:
             return {"simulated_calls": 0, "passed": True,
                     "explanation": "no gated persona could be read; nothing was simulated"}
@@ -139,25 +154,23 @@ class LearningRuns:
         current_mean = round(fmean(p["current_score"] for p in gated), 2)
         candidate_mean = round(fmean(p["candidate_score"] for p in gated), 2)
         passed = candidate_mean >= current_mean
+        engine = Engine.OPENAI if all(p["engine"] == Engine.OPENAI for p in gated) else Engine.LOCAL
         return {"simulated_calls": calls, "current_score": current_mean, "candidate_score": candidate_mean,
-                "passed": passed, "personas": gated,
+                "passed": passed, "personas": gated, "engine": engine,
+                "fallback_reason": fallback_reasons[0] if fallback_reasons else "",
                 "explanation": f"candidate {candidate_mean:.2f} vs current {current_mean:.2f} over {calls} "
-                               "simulated calls of the rendered prompts: " + ("not worse" if passed else "worse")}
+                               f"simulated calls of the rendered prompts played by {engine}: "
+                               + ("not worse" if passed else "worse")}
 
     async def _renderings(self, organization: str, persona: SimulatedPersona, mine: dict[ModuleKey, Module],
-                          candidate: dict[ModuleKey, Module]) -> tuple[Rendering, Rendering, list[str]]:
+                          candidate: dict[ModuleKey, Module]) -> RenderedSides:
         """The persona's prompt as published, and as the candidate would have it: the modules it tells anew or with
-        another confidence sent as candidate patches, those published that it edits or no longer tells withheld.
-        Also the names withheld."""
+        another confidence sent as candidate patches, those published that it edits or no longer tells withheld."""
         told_now = _told(mine.values(), persona.archetype)
         told_then = _told(candidate.values(), persona.archetype)
-        before = await self._personas.rendering(persona.persona, organization)
-        withheld = [name for name in before.applied_patches
-                    if name in told_now and told_then.get(name) != told_now[name]]
+        replaced = {name for name, change in told_now.items() if told_then.get(name) != change}
         added = [(name, change) for name, change in told_then.items() if told_now.get(name) != change]
-        after = await self._personas.rendering(persona.persona, organization, added, withheld) \
-            if added or withheld else before
-        return before, after, withheld
+        return await render_sides(self._personas, persona.persona, organization, added, replaced)
 
 
 def _told(modules: Iterable[Module], archetype: str) -> dict[str, PatchChange]:

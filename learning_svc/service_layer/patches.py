@@ -306,6 +306,16 @@ async def reached_change(change: PatchChange, personas: PersonaReader, active: A
     return change
 
 
+async def edits_persona(change: PatchChange, persona: SimulatedPersona, personas: PersonaReader,
+                        organization: str) -> bool:
+    """Whether the change, published, would edit this persona's prompt: an addition, a rule or a length range does;
+    a passage of the persona's own replaced or removed only where its part has it (the others keep theirs)."""
+    if change.part is None or change.edit is PartEdit.ADD or change.part in (PromptPart.LENGTH_RANGE,
+                                                                             PromptPart.BANNED_PHRASES):
+        return True
+    return await _part_has(persona, change, personas, organization)
+
+
 async def _part_has(persona: SimulatedPersona, change: PatchChange, personas: PersonaReader,
                     organization: str) -> bool:
     if change.part is PromptPart.ARCHETYPE_GUIDANCE:

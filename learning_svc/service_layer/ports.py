@@ -309,12 +309,11 @@ class RefinementEngine(Protocol):
 
 
 class SimulationEngine(Protocol):
-    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int,
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], calls: int,
                             prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
-        """The same simulated calls (personas in turn, seeds, candidate lines) played on each side: by a model from
-        each side's rendered prompt (``prompts``, by persona name); by the local stand-in from the persona's fields
-        and the instructions it understands in that prompt, or in each side's rules for a persona given none."""
+        """The same simulated calls (personas in turn, seeds, candidate lines) played on each side from that side's
+        rendered prompt (``prompts``, by persona name): by a model from the prompt; by the local stand-in from the
+        persona's fields and the instructions it understands in the prompt."""
 
 
 class LearningEngine(RefinementEngine, SimulationEngine, Protocol):

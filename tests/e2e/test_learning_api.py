@@ -51,6 +51,22 @@ def audit(persona: str = "personas/quiet-quinn", archetype: str = "archetypes/ow
     )
 
 
+def first_answer_flagged(persona: str, archetype: str, difficulty: int, reason: audit_pb2.FlagReason.ValueType,
+                         text: str, explanation: str) -> pb.CorpusAudit:
+    """An audit whose one flagged quote is the persona's first answer, ``text``, flagged for ``reason``."""
+    flagged = audit(persona=persona, archetype=archetype, difficulty=difficulty, words=8.0)
+    del flagged.flagged_quotes[:]
+    flagged.flagged_quotes.append(audit_pb2.FlaggedQuote(text=text, reason=reason, sequence=2,
+                                                         candidate_text=CANDIDATE_LINE, explanation=explanation))
+    return flagged
+
+
+def budget_given_first(persona: str, giveaway: str) -> pb.CorpusAudit:
+    """A difficulty-5 bear's audit flagged for the budget it gave (``giveaway``) in its first answer."""
+    return first_answer_flagged(persona, "archetypes/bear", 5, audit_pb2.FLAG_REASON_EARLY_DISCLOSURE, giveaway,
+                                "Gives its budget before the candidate earned it (difficulty 5)")
+
+
 # --- audits corpus ---------------------------------------------------------------------------------
 
 

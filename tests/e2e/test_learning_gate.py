@@ -1,7 +1,9 @@
 """The regression gate of a learning run plays each gated persona from the prompt the persona service renders for it:
 "before" as published (its patches and learned modules), "after" with the candidate's modules in place of the
 published ones (new ones as candidate patches, withdrawn ones withheld). A patch scoped to another persona is not in
-it, and a module the candidate no longer tells is gone from its "after" prompt.
+it, and a module the candidate no longer tells is gone from its "after" prompt. An evolution run's validation and
+side-effect check play the same renderings, with the refinement as the candidate patch: a persona whose voice agent
+is never told the part a refinement edits gains nothing from it, even on the instruction-following stand-in.
 
 The learning service here has a database of its own and a persona replica wired to it, both ways: runs are a queue
 any replica works, and the session's learning service renders through a persona service that is wired to none."""
@@ -26,6 +28,7 @@ from svckit.db import make_engine
 from tests.conftest import _new_database
 from tests.e2e.conftest import persona_replica
 from tests.e2e.run_waiter import run_waiter
+from tests.e2e.test_learning_api import budget_given_first
 from tests.probes import free_port
 from tests.security import ORGANIZATION, secure_channel
 
@@ -36,6 +39,14 @@ WITHDRAWING = "personas/gate-rambling-owl"
 NEIGHBOURS_RULE = "Keep every answer to 40-60 words."
 WITHDRAWN = "patches/module-gate-rambling-owl-brevity"
 TOLD = "Keep every answer short: one point, then stop."
+
+
+# Hard bears whose trait tells them to give their budget away first: the local engine replaces that trait.
+BUDGET_TRAIT = "gives its budget away in the first answer"
+GIVEAWAY = "We have $60,000 a year set aside for this."
+# Its template renders no personality traits: its voice agent is never told the trait, nor what replaces it.
+UNTOLD_BEAR = "personas/gate-untold-bear"
+TOLD_BEAR = "personas/gate-told-bear"
 
 
 def _owl(slug: str, name: str, style: str) -> persona_pb.Persona:
@@ -95,13 +106,38 @@ async def finished_here(gate_database_url):
         yield wait
 
 
-async def _learning_run(learnings, finished, persona: str, feedback: list[tuple[float, str]]) -> pb.LearningRun:
-    """A learning run of the persona, once these (score, reason) pieces of feedback are its new events."""
+@pytest_asyncio.fixture(scope="module")
+async def budget_bears(personas, catalogue):
+    """Two hard bears of this module's own, active (a refinement for difficulty-5 bears must find its passage in one
+    it reaches), deleted at the end: a flawed bear left in the shared catalogue would be reached by other modules'
+    patches."""
+    bears = {UNTOLD_BEAR: "You are {persona.name}, {persona.role}. {persona.communication_style}",
+             TOLD_BEAR: "You are {persona.name}, {persona.role}: {persona.personality_traits}. "
+                        "{persona.communication_style}"}
+    for name, template in bears.items():
+        slug = name.removeprefix("personas/")
+        bear = persona_pb.Persona(
+            slug=slug, display_name=slug.replace("-", " ").title(), role="COO", blueprint=persona_pb.BLUEPRINT_SALES,
+            archetype="archetypes/bear", difficulty=5, personality_traits=["blunt", BUDGET_TRAIT],
+            communication_style="Curt; demands the bottom line.", prompt_template=template, active=True)
+        try:
+            await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id=slug, persona=bear))
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    yield
+    for name in bears:
+        await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=name))
+
+
+async def learning_run(learnings, finished, persona: str, feedback: list[tuple[float, str]],
+                       engine: int = pb.ENGINE_UNSPECIFIED) -> pb.LearningRun:
+    """A learning run of the persona, its gate played by ``engine``, once these (score, reason) pieces of feedback
+    are its new events."""
     for score, reason in feedback:
         await learnings.RecordFeedback(pb.RecordFeedbackRequest(feedback=pb.Feedback(
             trace_id=f"t-{uuid.uuid4().hex}", score=score, reason=reason, persona=persona)))
     run = (await learnings.CreateLearningRun(pb.CreateLearningRunRequest(
-        learning_run=pb.LearningRun(persona=persona)))).learning_run
+        learning_run=pb.LearningRun(persona=persona, engine=engine)))).learning_run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
     return (await learnings.GetLearningRun(pb.GetLearningRunRequest(name=run.name))).learning_run
 
@@ -111,13 +147,13 @@ async def test_a_patch_scoped_to_another_persona_does_not_reach_the_gate(gate_le
     the patch, and after it is approved, the current side scores the same."""
     learnings, _ = gate_learnings
     # Too few signals to retire the module: it stays a draft, held by each run.
-    first = await _learning_run(learnings, finished_here, GATED, [(-1.0, "too_long")] * 2)
+    first = await learning_run(learnings, finished_here, GATED, [(-1.0, "too_long")] * 2)
     patch = (await learnings.CreatePromptPatch(pb.CreatePromptPatchRequest(patch=pb.PromptPatch(
         archetype="archetypes/owl", target=pb.PATCH_TARGET_VOICE_PROMPT, operation=pb.PATCH_OPERATION_EDIT_PART,
         part=pb.PROMPT_PART_COMMUNICATION_STYLE, edit=pb.PART_EDIT_ADD, text=NEIGHBOURS_RULE,
         scope=pb.PatchScope(persona=NEIGHBOUR))))).patch
     await learnings.ApprovePromptPatch(pb.ApprovePromptPatchRequest(name=patch.name))
-    second = await _learning_run(learnings, finished_here, GATED, [(-1.0, "too_long")])
+    second = await learning_run(learnings, finished_here, GATED, [(-1.0, "too_long")])
 
     assert second.gate.current_score == first.gate.current_score, (first.gate, second.gate)
     (before,), (after,) = first.gate.personas, second.gate.personas
@@ -139,10 +175,64 @@ async def test_a_module_the_candidate_no_longer_tells_is_withheld_from_the_after
             "INSERT INTO learning.modules (organization, persona, module, positive, negative, status, event_count)"
             " VALUES (:organization, :persona, 'brevity', 1.5, 6.5, 'MODULE_STATUS_ACTIVE', 8)"),
             {"organization": ORGANIZATION, "persona": WITHDRAWING})
-    run = await _learning_run(learnings, finished_here, WITHDRAWING, [(1.0, "brevity")] * 6)
+    run = await learning_run(learnings, finished_here, WITHDRAWING, [(1.0, "brevity")] * 6)
 
     (gated,) = run.gate.personas
     assert WITHDRAWN in gated.current_patches and WITHDRAWN not in gated.candidate_patches
     assert list(gated.withheld_patches) == [WITHDRAWN]
     assert gated.candidate_score < gated.current_score and not run.gate_passed
     assert run.decision == pb.PUBLISH_DECISION_HELD
+
+
+async def _bear_evolution(learnings, finished, flawed: str, calls: int) -> tuple[pb.EvolutionRun, pb.ValidationResult]:
+    """An evolution run of the bears once ``calls`` more audits of ``flawed`` giving its budget first are in the
+    corpus; the validation of the refinement that replaces the trait."""
+    for _ in range(calls):
+        await learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=budget_given_first(flawed, GIVEAWAY)))
+    run = (await learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
+        archetype="archetypes/bear", options=pb.EvolutionOptions(simulated_calls=12))))).run
+    assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
+    run = (await learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
+    (refinement,) = [r for r in run.generate_refinements.refinements if r.find_text == BUDGET_TRAIT]
+    (result,) = [r for r in run.validate.results if r.refinement_id == refinement.refinement_id]
+    return run, result
+
+
+async def test_a_refinement_its_voice_agent_is_never_told_fails_validation_on_the_rendered_prompt(
+        gate_learnings, finished_here, budget_bears):
+    """The untold bear's prompt shows no traits: replacing one changes nothing its voice agent is told, so its calls
+    score the same on both sides and the refinement is rejected, though the stand-in follows what it is told."""
+    learnings, _ = gate_learnings
+    run, result = await _bear_evolution(learnings, finished_here, UNTOLD_BEAR, 3)
+
+    assert result.engine == pb.ENGINE_LOCAL and not result.passed, result.explanation
+    assert "not enough" in result.explanation
+    (played,) = result.personas
+    candidate = f"{run.name}/refinements/{result.refinement_id}"
+    assert (played.persona, list(played.baseline_patches), list(played.patched_patches), played.calls) == (
+        UNTOLD_BEAR, [], [candidate], 12)
+    assert played.patched_score == played.baseline_score
+    assert result.refinement_id in run.apply.rejected_refinement_ids and not run.apply.patches
+
+
+async def test_validation_and_side_effects_record_what_each_persona_was_rendered_and_how_it_scored(
+        gate_learnings, finished_here, budget_bears):
+    """With the told bear flawed (the most audited), its calls improve and the refinement passes; every difficulty-5
+    bear it reaches is played alone from its own rendered prompt, where a trait it lacks is left as it is."""
+    learnings, _ = gate_learnings
+    run, result = await _bear_evolution(learnings, finished_here, TOLD_BEAR, 7)
+
+    assert result.passed and result.p_value < 0.05, result.explanation
+    candidate = f"{run.name}/refinements/{result.refinement_id}"
+    (told, *others) = result.personas  # the most audited first; the untold bear too once audited
+    assert told.persona == TOLD_BEAR and list(told.patched_patches) == [candidate]
+    assert told.patched_score > told.baseline_score and told.calls == 12 // len(result.personas)
+    assert all(other.patched_score == other.baseline_score for other in others)
+    reached = {effect.persona: effect for effect in result.side_effects}
+    assert all(effect.engine == pb.ENGINE_LOCAL and not effect.regressed for effect in reached.values())
+    for name in ("personas/margaret-oconnell", "personas/viktor-lindqvist"):
+        effect = reached[name]
+        # The catalogue's bears have no such trait: the patch, published, would leave their prompts as they are.
+        assert candidate not in effect.patched_patches and not effect.withheld_patches
+        assert list(effect.patched_patches) == list(effect.baseline_patches)
+        assert effect.patched.scores == effect.baseline.scores

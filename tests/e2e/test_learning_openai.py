@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 
 import grpc
 import pytest
@@ -21,7 +22,7 @@ from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.persona.v1 import persona_service_pb2_grpc
 
 from calls.persona_audit import FlagReason
-from devtools.scripted_model import BUDGET_TRAIT, GIVEAWAY, HOLD_BACK, scripted_model
+from devtools.scripted_model import BUDGET_FIRST, GIVEAWAY, TERSE, TERSE_ANSWERS, ScriptedFlaw, scripted_model
 from learning_svc.adapters.openai_engine import OpenAILearningEngine
 from learning_svc.adapters.personas import simulated
 from learning_svc.app import SPEC
@@ -33,7 +34,8 @@ from svckit.db import make_engine
 from tests.conftest import _new_database
 from tests.e2e.conftest import persona_replica
 from tests.e2e.run_waiter import run_waiter
-from tests.e2e.test_learning_api import CANDIDATE_LINE, _refused, audit
+from tests.e2e.test_learning_api import CANDIDATE_LINE, _refused, audit, first_answer_flagged
+from tests.e2e.test_learning_gate import _owl, learning_run
 from tests.fake_openai import messages, serving
 from tests.probes import metric
 from tests.security import secure_channel
@@ -195,6 +197,9 @@ async def test_openai_is_refused_where_it_is_not_configured(learnings):
         run=pb.EvolutionRun(archetype=ARCHETYPE, options=pb.EvolutionOptions(engine=pb.ENGINE_OPENAI)))),
         grpc.StatusCode.INVALID_ARGUMENT)
     assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["run.options.engine"])
+    reason, fields = await _refused(learnings.CreateLearningRun(pb.CreateLearningRunRequest(
+        learning_run=pb.LearningRun(persona=PLAYER, engine=pb.ENGINE_OPENAI))), grpc.StatusCode.INVALID_ARGUMENT)
+    assert (reason, fields) == ("ENGINE_NOT_CONFIGURED", ["learning_run.engine"])
 
 
 # The model replaces the flagged persona's first personality trait, as its brief shows it, with this one.
@@ -281,38 +286,108 @@ async def test_the_model_sees_the_rendered_prompt_and_the_exchanges_and_its_bad_
     assert not [p for p in stored.patches if "sea shanties" in p.find_text or p.text == "Be curt."]
 
 
+# What the persona service tells a persona of a learned brevity module.
+BREVITY_TOLD = "Keep every answer short"
+# An owl of this module's own, with no audits (whose events would fold into its modules too).
+GATED_OWL = "personas/model-gated-owl"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gated_owl(personas) -> str:
+    try:
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="model-gated-owl", persona=_owl(
+            "model-gated-owl", "Mona Gale", "Explains every answer at length.")))
+    except grpc.aio.AioRpcError as error:
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    yield GATED_OWL
+    await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=GATED_OWL))
+
+
+def brief_when_told(request: dict) -> dict:
+    """A persona that keeps short when its prompt tells it the brevity module, and rambles otherwise."""
+    system, _ = messages(request)
+    return {"reply": SHORT if BREVITY_TOLD in system else LONG}
+
+
+async def test_a_learning_runs_gate_is_played_by_the_model_from_each_sides_rendered_prompt(
+        openai_learnings, finished_here, fake_openai, personas, gated_owl):
+    """Feedback that the owl talks too long makes a brevity module; its gate, on the configured model, plays the owl
+    from the prompt RenderPrompt gives as published and with the module as a candidate patch. Named local, the same
+    gate asks nothing of the model."""
+    fake_openai.reset("good", brief_when_told)
+    before = fake_openai.requests
+    try:
+        run = await learning_run(openai_learnings, finished_here, gated_owl, [(-1.0, "too_long")] * 2)
+        played = fake_openai.bodies[before:]
+        local = await learning_run(openai_learnings, finished_here, gated_owl, [(-1.0, "too_long")], pb.ENGINE_LOCAL)
+    finally:
+        fake_openai.reset("good", answer)
+    assert run.engine == pb.ENGINE_OPENAI  # none named: the configured default
+    (gated,) = run.gate.personas
+    assert (run.gate.engine, gated.engine, run.gate.fallback_reason) == (pb.ENGINE_OPENAI, pb.ENGINE_OPENAI, "")
+    assert gated.candidate_score > gated.current_score and run.gate_passed, run.gate.explanation
+    assert "patches/module-model-gated-owl-brevity" in gated.candidate_patches
+    # Three calls of eight persona turns a side, each side's system prompt what RenderPrompt renders for it.
+    published = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=gated_owl))).system_prompt
+    prompts = Counter(messages(body)[0] for body in played)
+    assert len(played) == 2 * 3 * 8 and prompts[published] == 3 * 8
+    assert [BREVITY_TOLD in prompt for prompt in prompts if prompt != published] == [True]
+    assert local.engine == pb.ENGINE_LOCAL and fake_openai.requests == before + len(played)
+    assert local.gate.engine == local.gate.personas[0].engine == pb.ENGINE_LOCAL
+
+
 # --- the closed loop on a model that follows its prompt most of the time -------------------------------------------
 
-# A hard bear of this module's own whose trait gives its budget away in its first answer; the model replaces the trait.
-BUDGET_BEAR = "personas/scripted-bear"
 # Validation calls a side, and the calls played before and after the approval (seeds of their own).
 LOOP_CALLS = 24
 NEXT_SEEDS = range(101, 101 + LOOP_CALLS)
 
 
-@pytest_asyncio.fixture(scope="module")
-async def budget_bear(openai_learnings, personas) -> str:
-    """The bear, and three of its calls in the corpus, each flagged for the budget it gave in its first answer. Deleted
-    at the end: a flawed difficulty-5 bear left in the shared catalogue would be reached by other modules' patches."""
-    bear = persona_pb.Persona(
-        slug="scripted-bear", display_name="Rhea Stone", role="COO", blueprint=persona_pb.BLUEPRINT_SALES,
-        archetype="archetypes/bear", difficulty=5, personality_traits=["blunt", BUDGET_TRAIT],
-        communication_style="Curt; demands the bottom line.", active=True,
-        prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}. "
-                        "{persona.communication_style}")
+@dataclass(frozen=True)
+class ScriptedCase:
+    """A persona of this module's own given a flaw the scripted model plays, and how the auditor flags it."""
+
+    flaw: ScriptedFlaw
+    slug: str
+    archetype: str
+    reason: FlagReason
+    flagged_text: str  # its first answer, as three audits of the corpus quote it
+    explanation: str
+    score: str  # the audit score the flaw costs
+
+
+CASES = {
+    "budget-first bear": ScriptedCase(BUDGET_FIRST, "scripted-bear", "archetypes/bear", FlagReason.EARLY_DISCLOSURE,
+                                      GIVEAWAY, "Gives its budget before the candidate earned it (difficulty 5)",
+                                      "pacing"),
+    "terse fox": ScriptedCase(TERSE_ANSWERS, "scripted-fox", "archetypes/fox", FlagReason.MINIMAL_ANSWER,
+                              TERSE[0], "1 word(s) to an open question", "brevity"),
+}
+
+
+@pytest_asyncio.fixture(params=list(CASES))
+async def scripted_flawed(request, openai_learnings, personas) -> ScriptedCase:
+    """The case's persona, active (the patch must find its trait in a persona it reaches), and three of its calls in
+    the corpus, each flagged. Deleted at the end: a flawed persona left in the shared catalogue would be reached by
+    other modules' patches."""
+    case = CASES[request.param]
+    persona = persona_pb.Persona(
+        slug=case.slug, display_name=case.slug.replace("-", " ").title(), role="COO",
+        blueprint=persona_pb.BLUEPRINT_SALES, archetype=case.archetype, difficulty=case.flaw.difficulty,
+        personality_traits=["blunt", case.flaw.trait], communication_style="Curt; demands the bottom line.",
+        active=True, prompt_template="You are {persona.name}, {persona.role}: {persona.personality_traits}. "
+                                     "{persona.communication_style}")
     try:
-        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id="scripted-bear", persona=bear))
+        await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id=case.slug, persona=persona))
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    name = f"personas/{case.slug}"
     for _ in range(3):
-        flagged = audit(persona=BUDGET_BEAR, archetype="archetypes/bear", difficulty=5, words=8.0)
-        del flagged.flagged_quotes[:]
-        flagged.flagged_quotes.append(audit_pb2.FlaggedQuote(
-            text=GIVEAWAY, reason=audit_pb2.FLAG_REASON_EARLY_DISCLOSURE, sequence=2, candidate_text=CANDIDATE_LINE,
-            explanation="Gives its budget before the candidate earned it (difficulty 5)"))
-        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=flagged))
-    yield BUDGET_BEAR
-    await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=BUDGET_BEAR))
+        await openai_learnings.RecordCorpusAudit(pb.RecordCorpusAuditRequest(audit=first_answer_flagged(
+            name, case.archetype, case.flaw.difficulty, audit_pb2.FlagReason.Value(f"FLAG_REASON_{case.reason.name}"),
+            case.flagged_text, case.explanation)))
+    yield case
+    await personas.DeletePersona(persona_pb.DeletePersonaRequest(name=name))
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -325,54 +400,64 @@ async def wired_personas(database_url, engine, openai_learning_address):
         yield persona_service_pb2_grpc.PersonaServiceStub(channel)
 
 
-async def first_answer_giveaways(model: OpenAILearningEngine, bear: SimulatedPersona, system_prompt: str) -> int:
-    """Of the next calls, played by the model from ``system_prompt``: how many the auditor flags for the budget given
-    in the first answer."""
+async def flawed_calls(model: OpenAILearningEngine, persona: SimulatedPersona, system_prompt: str,
+                       reason: FlagReason) -> int:
+    """Of the next calls, played by the model from ``system_prompt``: how many the auditor flags for ``reason``."""
     flagged = 0
     for seed in NEXT_SEEDS:
-        played = audit_simulated(bear, await model.simulate_call(bear, system_prompt, seed))
-        flagged += any(quote.reason is FlagReason.EARLY_DISCLOSURE and quote.sequence == 2
-                       for quote in played.flagged_quotes)
+        played = audit_simulated(persona, await model.simulate_call(persona, system_prompt, seed))
+        flagged += any(quote.reason is reason for quote in played.flagged_quotes)
     return flagged
 
 
+async def rendered(personas, names) -> dict[str, str]:
+    return {name: (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=name))).system_prompt
+            for name in names}
+
+
 async def test_the_loop_closes_on_a_model_that_follows_its_prompt_four_times_in_five(
-        openai_learnings, finished_here, fake_openai, budget_bear, wired_personas):
+        openai_learnings, finished_here, fake_openai, scripted_flawed, wired_personas):
     """The closed loop on a scripted OpenAI-compatible fake that follows the flawed trait, and the patch replacing it,
-    each with probability 0.8, drawn per simulated call from the seed each persona request carries. The fake obeys
-    what it is checked on with a known probability: what this measures is the loop's plumbing (the model's
-    structured patch, validation on the rendered prompts, approval, the next calls' prompt) and its statistics (the
-    sign test over 24 paired calls) under a model that disobeys one instruction in five; not whether a real model
-    follows the patch."""
+    each with probability 0.8, drawn per simulated call from the seed each persona request carries: for a hard bear
+    that gives its budget away first, and for a fox that answers in a word or two. The fake obeys what it is checked
+    on with a known probability: what this measures is the loop's plumbing (the model's structured patch, validation
+    on the rendered prompts, approval, the next calls' prompt) and its statistics (the sign test over 24 paired calls)
+    under a model that disobeys one instruction in five; not whether a real model follows the patch."""
+    case, name = scripted_flawed, f"personas/{scripted_flawed.slug}"
     model = OpenAILearningEngine(fake_openai.base_url, "", "fake", 5.0, 0)
-    bear = simulated((await wired_personas.GetPersona(persona_pb.GetPersonaRequest(name=budget_bear))).persona)
-    before = (await wired_personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=budget_bear))).system_prompt
+    flawed = simulated((await wired_personas.GetPersona(persona_pb.GetPersonaRequest(name=name))).persona)
+    before = (await wired_personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=name))).system_prompt
     fake_openai.reset("good", scripted_model)
     try:
-        given_before = await first_answer_giveaways(model, bear, before)
+        flawed_before = await flawed_calls(model, flawed, before, case.reason)
         run = (await openai_learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(run=pb.EvolutionRun(
-            archetype="archetypes/bear", options=pb.EvolutionOptions(simulated_calls=LOOP_CALLS,
-                                                                     auto_apply=True))))).run
+            archetype=case.archetype, options=pb.EvolutionOptions(simulated_calls=LOOP_CALLS, auto_apply=True))))).run
         assert await finished_here(run.name) == "RUN_STATE_SUCCEEDED"
         run = (await openai_learnings.GetEvolutionRun(pb.GetEvolutionRunRequest(name=run.name))).run
         (refinement,) = run.generate_refinements.refinements
         assert (refinement.part, refinement.edit, refinement.find_text, refinement.scope.min_difficulty) == (
-            pb.PROMPT_PART_PERSONALITY_TRAITS, pb.PART_EDIT_REPLACE, BUDGET_TRAIT, 5)
+            pb.PROMPT_PART_PERSONALITY_TRAITS, pb.PART_EDIT_REPLACE, case.flaw.trait, case.flaw.difficulty)
         (result,) = run.validate.results
         assert result.engine == pb.ENGINE_OPENAI and result.passed and result.p_value < 0.05, result.explanation
-        assert result.patched.scores.pacing > result.baseline.scores.pacing
-        # Every difficulty-5 bear the patch reaches was played with and without it, and none got worse.
+        assert getattr(result.patched.scores, case.score) > getattr(result.baseline.scores, case.score)
+        assert name in [p.persona for p in result.personas]
+        # Every persona of its archetype and difficulty the patch reaches was played with and without it, and none got
+        # worse; the others are told the same once it is approved, so they play the same calls as before.
         reached = {effect.persona: effect for effect in result.side_effects}
-        assert BUDGET_BEAR in reached and all(e.difficulty == 5 and not e.regressed for e in reached.values())
+        assert name in reached and all(e.difficulty == case.flaw.difficulty and not e.regressed
+                                       for e in reached.values())
+        others = await rendered(wired_personas, [p for p in reached if p != name])
         (written,) = run.apply.patches
         patch = (await openai_learnings.GetPromptPatch(pb.GetPromptPatchRequest(name=written))).patch
         assert patch.state == pb.PATCH_STATE_ACTIVE  # validated on the model path: auto_apply approved it
 
-        after = (await wired_personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=budget_bear))).system_prompt
-        assert after == before.replace(BUDGET_TRAIT, HOLD_BACK)
-        given_after = await first_answer_giveaways(model, bear, after)
+        after = (await wired_personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=name))).system_prompt
+        assert after == before.replace(case.flaw.trait, case.flaw.fix)
+        assert await rendered(wired_personas, others) == others
+        flawed_after = await flawed_calls(model, flawed, after, case.reason)
     finally:
         fake_openai.reset("good", answer)
         await model.close()
-    # About four calls in five gave the budget away before, about one in five after: fewer, not none.
-    assert given_before >= 16 and 0 < given_after <= 8 and given_after < given_before, (given_before, given_after)
+    # About four calls in five played the flaw before, about one in five after: fewer, not none.
+    assert flawed_before >= 16 and 0 < flawed_after <= 8 and flawed_after < flawed_before, (flawed_before,
+                                                                                            flawed_after)

@@ -187,13 +187,13 @@ class FakePersonas:
 @dataclass
 class ScriptedEngine:
     """An engine that answers with the refinements and the pair of simulation summaries it was given, or fails
-    with ``failure``; it keeps the rules it was asked to simulate."""
+    with ``failure``; it keeps the prompts it was asked to simulate."""
 
     refinements_made: tuple[Refinement, ...] = ()
     baseline: SimulationSummary | None = None
     patched: SimulationSummary | None = None
     failure: EngineFailure | None = None
-    simulated_rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    simulated_prompts: list[dict[str, PlayedPrompts]] = field(default_factory=list)
 
     async def refinements(self, findings: Sequence[Finding], active: Sequence[PromptPatch], limit: int,
                           briefs: Sequence[PersonaBrief]) -> Proposals:
@@ -201,11 +201,10 @@ class ScriptedEngine:
             raise self.failure
         return Proposals(self.refinements_made[:limit])
 
-    async def simulate_pair(self, personas: Sequence[SimulatedPersona], baseline_rules: Sequence[str],
-                            patched_rules: Sequence[str], calls: int,
+    async def simulate_pair(self, personas: Sequence[SimulatedPersona], calls: int,
                             prompts: Mapping[str, PlayedPrompts]) -> tuple[SimulationSummary, SimulationSummary]:
         if self.failure is not None:
             raise self.failure
         assert self.baseline is not None and self.patched is not None
-        self.simulated_rules.append((tuple(baseline_rules), tuple(patched_rules)))
+        self.simulated_prompts.append(dict(prompts))
         return self.baseline, self.patched

@@ -29,7 +29,6 @@ from learning_svc.domain.evolution import (
     identify_patterns,
     judge,
     quoted_phrases,
-    rules_in_force,
     side_effect,
 )
 from learning_svc.domain.patches import (
@@ -413,25 +412,6 @@ def test_rules_for_leaks_character_tone_and_pacing():
     assert len(generate_refinements(findings, active, max_refinements=5)) == 3
 
 
-def test_rules_in_force_for_baseline_and_patched_calls():
-    old = patch("old", "archetypes/owl", PatchOperation.CHANGE_LENGTH_RANGE, "Use 10-20 words.", hours=2)
-    general = patch("general", "", PatchOperation.ADD_RULE, "Stay in character.", hours=3)
-    fox = patch("fox", "archetypes/fox", PatchOperation.ADD_RULE, "Be sly.", hours=1)
-    off = patch("off", "archetypes/owl", PatchOperation.ADD_RULE, "Off.", state=PatchState.DEACTIVATED)
-    active = [old, general, fox, off]
-    assert rules_in_force(active, "archetypes/owl") == ("Stay in character.", "Use 10-20 words.")
-    (refinement,) = generate_refinements(findings_for(owl_22()), active, max_refinements=5)
-    assert rules_in_force(active, "archetypes/owl", refinement) == ("Stay in character.", "Use 10-20 words.",
-                                                                    refinement.text)
-    # Of one persona: the refinement (difficulty 4) and the patches whose scope reaches it.
-    scoped = replace(general, name="patches/scoped", text="Only for Otto.", scope=PatchScope(RAMBLER.persona))
-    assert rules_in_force([*active, scoped], "archetypes/owl", refinement, RAMBLER) == (
-        "Stay in character.", "Only for Otto.", "Use 10-20 words.")
-    assert rules_in_force([*active, scoped], "archetypes/owl", refinement, replace(RAMBLER, difficulty=4,
-                                                                                  persona="personas/ida")) == (
-        "Stay in character.", "Use 10-20 words.", refinement.text)
-
-
 # ---------------------------------------------------------------------------------------------- judge
 
 
@@ -570,8 +550,8 @@ def test_a_flawed_persona_is_fixed_end_to_end():
     (refinement,) = generate_refinements(findings, active, max_refinements=5)
     assert refinement.scope == PatchScope("", 5, 5) and refinement.supersedes == ""
 
-    baseline = simulate([RAMBLER], rules_in_force(active, refinement.archetype), calls=12)
-    patched = simulate([RAMBLER], rules_in_force(active, refinement.archetype, refinement), calls=12)
+    baseline = simulate([RAMBLER], [p.text for p in active], calls=12)
+    patched = simulate([RAMBLER], [*(p.text for p in active), refinement.text], calls=12)
     result = judge(refinement, findings, baseline, patched, 0.5, Engine.LOCAL)
     assert result.passed, result.explanation
     assert patched.scores.overall > baseline.scores.overall
@@ -621,13 +601,13 @@ def test_a_budget_given_away_first_is_fixed_by_editing_the_trait_that_asks_for_i
     (rule,) = [r for r in generate_refinements(findings, [], 5) if finding.finding_id in r.finding_ids]
     assert (rule.operation, rule.text) == (PatchOperation.ADD_RULE, EARLY_DISCLOSURE_FIX)
 
-    baseline = simulate([BUDGET_FIRST], rules_in_force([], refinement.archetype), calls=12)
-    patched = simulate([BUDGET_FIRST], rules_in_force([], refinement.archetype, refinement), calls=12)
+    baseline = simulate([BUDGET_FIRST], (), calls=12)
+    patched = simulate([BUDGET_FIRST], (refinement.text,), calls=12)
     result = judge(refinement, findings, baseline, patched, 0.5, Engine.LOCAL)
     assert result.passed, result.explanation
     assert patched.scores.pacing - baseline.scores.pacing >= 2
     # Another difficulty-5 bear it reaches plays the same calls with it as without it.
     other = [simulate([OTHER_HARD_BEAR], rules, calls=12) for rules in
-             (rules_in_force([], refinement.archetype), rules_in_force([], refinement.archetype, refinement))]
+             ((), (refinement.text,))]
     assert other[0] == other[1]
     assert side_effect(OTHER_HARD_BEAR, *other).regressed == ()

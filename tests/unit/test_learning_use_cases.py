@@ -20,7 +20,7 @@ from learning_svc.domain.patches import (
     PatchState,
     PatchTarget,
 )
-from learning_svc.domain.simulation import SimulatedPersona
+from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import STAGES, Evolution, OpenAILimits
 from learning_svc.service_layer.patches import Patches
@@ -146,10 +146,19 @@ async def test_an_evolution_run_writes_the_refinement_its_simulated_calls_pass_a
         == ["STAGE_STATE_SUCCEEDED"] * 5
     assert final["generate_refinements"]["engine"] == Engine.LOCAL
     assert [result["passed"] for result in final["validate"]["results"]] == [True]
-    # With and without the refinement: on the flawed personas, then on the one persona it reaches, alone.
-    (baseline_rules, patched_rules), side_effect_rules = local.simulated_rules
-    assert baseline_rules == () and len(patched_rules) == 1 and side_effect_rules == (baseline_rules, patched_rules)
-    assert [effect["persona"] for effect in final["validate"]["results"][0]["side_effects"]] == [OWL_4.persona]
+    # With and without the refinement, each side's prompt as RenderPrompt renders it: on the flawed personas, then
+    # on the one persona it reaches, alone.
+    (refinement,) = final["generate_refinements"]["refinements"]
+    validated, side_effect = local.simulated_prompts
+    assert validated == side_effect == {OWL_4.persona: PlayedPrompts(
+        f"You are {OWL_4.persona}.", f"You are {OWL_4.persona}. {refinement['text']}")}
+    (result,) = final["validate"]["results"]
+    assert [effect["persona"] for effect in result["side_effects"]] == [OWL_4.persona]
+    candidate = f"evolutionRuns/e1/refinements/{refinement['refinement_id']}"
+    assert [(p["persona"], p["baseline_patches"], p["patched_patches"], p["calls"]) for p in result["personas"]] == [
+        (OWL_4.persona, [], [candidate], 12)]
+    ((effect_patched, effect_engine),) = [(e["patched_patches"], e["engine"]) for e in result["side_effects"]]
+    assert (effect_patched, effect_engine) == ([candidate], Engine.LOCAL)
     (patch,) = units.tables.patches.values()
     assert final["apply"] == {"patches": [patch.name], "rejected_refinement_ids": [],
                               "awaiting_approval": [patch.name], "engine": Engine.LOCAL,

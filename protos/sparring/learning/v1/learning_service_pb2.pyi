@@ -1333,6 +1333,7 @@ class ValidationResult(_message.Message):
     P_VALUE_FIELD_NUMBER: _builtins.int
     FALLBACK_REASON_FIELD_NUMBER: _builtins.int
     SIDE_EFFECTS_FIELD_NUMBER: _builtins.int
+    PERSONAS_FIELD_NUMBER: _builtins.int
     refinement_id: _builtins.str
     score_gain: _builtins.float
     """Patched minus baseline on the score the refinement targets."""
@@ -1365,6 +1366,13 @@ class ValidationResult(_message.Message):
         dimension on any of them refuses it.
         """
 
+    @_builtins.property
+    def personas(self) -> _containers.RepeatedCompositeFieldContainer[Global___ValidatedPersona]:
+        """The personas that played the calls above, each from RenderPrompt's output as
+        its voice agent would get it: as published, and with the refinement as a
+        candidate patch (the active patch it supersedes withheld).
+        """
+
     def __init__(
         self,
         *,
@@ -1378,14 +1386,65 @@ class ValidationResult(_message.Message):
         p_value: _builtins.float = ...,
         fallback_reason: _builtins.str = ...,
         side_effects: _abc.Iterable[Global___PersonaSideEffect] | None = ...,
+        personas: _abc.Iterable[Global___ValidatedPersona] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "refinement_id", b"refinement_id", "score_gain", b"score_gain", "side_effects", b"side_effects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "p_value", b"p_value", "passed", b"passed", "patched", b"patched", "personas", b"personas", "refinement_id", b"refinement_id", "score_gain", b"score_gain", "side_effects", b"side_effects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ValidationResult: _TypeAlias = ValidationResult  # noqa: Y015
+
+@_typing.final
+class ValidatedPersona(_message.Message):
+    """One persona of a validation: what RenderPrompt rendered for it on each side,
+    and the calls it played.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSONA_FIELD_NUMBER: _builtins.int
+    BASELINE_PATCHES_FIELD_NUMBER: _builtins.int
+    PATCHED_PATCHES_FIELD_NUMBER: _builtins.int
+    WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    BASELINE_SCORE_FIELD_NUMBER: _builtins.int
+    PATCHED_SCORE_FIELD_NUMBER: _builtins.int
+    persona: _builtins.str
+    """"personas/{persona_id}"."""
+    calls: _builtins.int
+    """Its calls on each side, and their mean overall audit score, 1.0 to 10.0."""
+    baseline_score: _builtins.float
+    patched_score: _builtins.float
+    @_builtins.property
+    def baseline_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The patches each side's rendering applied (RenderPromptResponse.applied_patches)."""
+
+    @_builtins.property
+    def patched_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def withheld_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The published patches the patched side withheld (the one the refinement supersedes)."""
+
+    def __init__(
+        self,
+        *,
+        persona: _builtins.str = ...,
+        baseline_patches: _abc.Iterable[_builtins.str] | None = ...,
+        patched_patches: _abc.Iterable[_builtins.str] | None = ...,
+        withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
+        calls: _builtins.int = ...,
+        baseline_score: _builtins.float = ...,
+        patched_score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_patches", b"baseline_patches", "baseline_score", b"baseline_score", "calls", b"calls", "patched_patches", b"patched_patches", "patched_score", b"patched_score", "persona", b"persona", "withheld_patches", b"withheld_patches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidatedPersona: _TypeAlias = ValidatedPersona  # noqa: Y015
 
 @_typing.final
 class PersonaSideEffect(_message.Message):
@@ -1398,9 +1457,17 @@ class PersonaSideEffect(_message.Message):
     BASELINE_FIELD_NUMBER: _builtins.int
     PATCHED_FIELD_NUMBER: _builtins.int
     REGRESSED_FIELD_NUMBER: _builtins.int
+    BASELINE_PATCHES_FIELD_NUMBER: _builtins.int
+    PATCHED_PATCHES_FIELD_NUMBER: _builtins.int
+    WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}"."""
     difficulty: _builtins.int
+    engine: Global___Engine.ValueType
+    """What played both sides: always ENGINE_LOCAL, the instruction-following
+    stand-in, which measures side effects, not whether a model follows the patch.
+    """
     @_builtins.property
     def baseline(self) -> Global___SimulationSummary:
         """The persona's calls without the refinement, and with it (same seeds)."""
@@ -1416,6 +1483,16 @@ class PersonaSideEffect(_message.Message):
         target words per turn.
         """
 
+    @_builtins.property
+    def baseline_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The patches each side's rendering applied, and those the patched side withheld,
+        as for ValidatedPersona.
+        """
+
+    @_builtins.property
+    def patched_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def withheld_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -1424,10 +1501,14 @@ class PersonaSideEffect(_message.Message):
         baseline: Global___SimulationSummary | None = ...,
         patched: Global___SimulationSummary | None = ...,
         regressed: _abc.Iterable[_builtins.str] | None = ...,
+        baseline_patches: _abc.Iterable[_builtins.str] | None = ...,
+        patched_patches: _abc.Iterable[_builtins.str] | None = ...,
+        withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "patched", b"patched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "difficulty", b"difficulty", "patched", b"patched", "persona", b"persona", "regressed", b"regressed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "baseline_patches", b"baseline_patches", "difficulty", b"difficulty", "engine", b"engine", "patched", b"patched", "patched_patches", b"patched_patches", "persona", b"persona", "regressed", b"regressed", "withheld_patches", b"withheld_patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2076,6 +2157,8 @@ class RegressionGate(_message.Message):
     PASSED_FIELD_NUMBER: _builtins.int
     EXPLANATION_FIELD_NUMBER: _builtins.int
     PERSONAS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
     simulated_calls: _builtins.int
     """Simulated calls (same fixed set for both)."""
     current_score: _builtins.float
@@ -2085,6 +2168,15 @@ class RegressionGate(_message.Message):
     passed: _builtins.bool
     """candidate_score >= current_score."""
     explanation: _builtins.str
+    engine: Global___Engine.ValueType
+    """What played the simulated calls: ENGINE_OPENAI only when the model played
+    every gated persona's, both sides; ENGINE_LOCAL when the local stand-in
+    played any (each persona names its own).
+    """
+    fallback_reason: _builtins.str
+    """Set when the run asked for ENGINE_OPENAI and the local stand-in played some
+    gated persona instead: why (e.g. "budget_exhausted: ...").
+    """
     @_builtins.property
     def personas(self) -> _containers.RepeatedCompositeFieldContainer[Global___GatedPersona]:
         """Each gated persona, played from its prompt as RenderPrompt renders it."""
@@ -2098,10 +2190,12 @@ class RegressionGate(_message.Message):
         passed: _builtins.bool = ...,
         explanation: _builtins.str = ...,
         personas: _abc.Iterable[Global___GatedPersona] | None = ...,
+        engine: Global___Engine.ValueType = ...,
+        fallback_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_score", b"candidate_score", "current_score", b"current_score", "explanation", b"explanation", "passed", b"passed", "personas", b"personas", "simulated_calls", b"simulated_calls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_score", b"candidate_score", "current_score", b"current_score", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "passed", b"passed", "personas", b"personas", "simulated_calls", b"simulated_calls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2122,11 +2216,14 @@ class GatedPersona(_message.Message):
     CURRENT_PATCHES_FIELD_NUMBER: _builtins.int
     CANDIDATE_PATCHES_FIELD_NUMBER: _builtins.int
     WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}"."""
     current_score: _builtins.float
     """Mean overall audit score of its simulated calls, 1.0 to 10.0, on each side."""
     candidate_score: _builtins.float
+    engine: Global___Engine.ValueType
+    """What played both sides of its calls (the same engine plays a pair)."""
     @_builtins.property
     def current_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The patches each side's rendering applied (RenderPromptResponse.applied_patches)."""
@@ -2146,10 +2243,11 @@ class GatedPersona(_message.Message):
         current_patches: _abc.Iterable[_builtins.str] | None = ...,
         candidate_patches: _abc.Iterable[_builtins.str] | None = ...,
         withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_patches", b"candidate_patches", "candidate_score", b"candidate_score", "current_patches", b"current_patches", "current_score", b"current_score", "persona", b"persona", "withheld_patches", b"withheld_patches"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_patches", b"candidate_patches", "candidate_score", b"candidate_score", "current_patches", b"current_patches", "current_score", b"current_score", "engine", b"engine", "persona", b"persona", "withheld_patches", b"withheld_patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2157,8 +2255,8 @@ Global___GatedPersona: _TypeAlias = GatedPersona  # noqa: Y015
 
 @_typing.final
 class LearningRun(_message.Message):
-    """A feedback learning run. All fields but persona, auto_publish and
-    event_limit are output only.
+    """A feedback learning run. All fields but persona, auto_publish, event_limit
+    and engine are output only.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -2182,6 +2280,7 @@ class LearningRun(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "learningRuns/{run_id}"."""
     persona: _builtins.str
@@ -2206,6 +2305,14 @@ class LearningRun(_message.Message):
     error: _builtins.str
     """Why the run failed."""
     requested_by: _builtins.str
+    engine: Global___Engine.ValueType
+    """What plays the regression gate's simulated calls: ENGINE_LOCAL, the
+    instruction-following stand-in, or ENGINE_OPENAI, the configured model (a
+    model that fails, or the run's allowance of model calls running out, hands
+    the rest to the stand-in). Unset: the service's default (LEARNING_ENGINE).
+    ENGINE_OPENAI where no model is configured is INVALID_ARGUMENT
+    (ENGINE_NOT_CONFIGURED).
+    """
     @_builtins.property
     def module_updates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModuleUpdate]: ...
     @_builtins.property
@@ -2240,10 +2347,11 @@ class LearningRun(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        engine: Global___Engine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "gate", b"gate", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_publish", b"auto_publish", "create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "end_time", b"end_time", "error", b"error", "event_limit", b"event_limit", "events_processed", b"events_processed", "events_scanned", b"events_scanned", "gate", b"gate", "gate_passed", b"gate_passed", "module_updates", b"module_updates", "modules_updated", b"modules_updated", "name", b"name", "persona", b"persona", "requested_by", b"requested_by", "start_time", b"start_time", "state", b"state", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_publish", b"auto_publish", "create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "end_time", b"end_time", "engine", b"engine", "error", b"error", "event_limit", b"event_limit", "events_processed", b"events_processed", "events_scanned", b"events_scanned", "gate", b"gate", "gate_passed", b"gate_passed", "module_updates", b"module_updates", "modules_updated", b"modules_updated", "name", b"name", "persona", b"persona", "requested_by", b"requested_by", "start_time", b"start_time", "state", b"state", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3472,7 +3580,7 @@ class CreateLearningRunRequest(_message.Message):
     request_id: _builtins.str
     @_builtins.property
     def learning_run(self) -> Global___LearningRun:
-        """persona, auto_publish and event_limit are read; the rest is ignored."""
+        """persona, auto_publish, event_limit and engine are read; the rest is ignored."""
 
     def __init__(
         self,
