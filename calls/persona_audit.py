@@ -86,6 +86,9 @@ class Reading(StrEnum):
     YES_OR_NO = "yes_or_no"  # a yes or a no answers a question put for one; "we don't" answers what we do
     QUESTION_SAID_AGAIN = "question_said_again"  # a question of the persona's said again to another question
     SPAN = "span"  # a span of time to come ("a year", "next year") far from the scenario's weeks contradicts it
+    WHAT_IT_COUNTS = "what_it_counts"  # an amount is the budget only when it counts money the persona could pay
+    UNSCALED = "unscaled"  # a bare number given for money is in thousands ("one eighty to two fifty a year")
+    ASKED_AGAIN = "asked_again"  # a fact asked again, after a question about something else, is earned
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +330,28 @@ _WHY = _asking(r"why")
 _REASON = _phrases(r"because", r"since", r"so", r"due to", r"the reason", r"caused?")
 _BUDGET_WORDS = _phrases(r"budget\w*", r"spend", r"set aside", r"afford", r"invest", r"allocated", r"up to",
                          r"a year", r"per year", r"annually", r"thousand", r"million")
+# What the persona could pay, by name or as a sum for this: a sum in the same sentence is the budget even in answer
+# to another question.
+_PAYING = _phrases(r"budget\w*", r"spend", r"set aside", r"afford", r"invest", r"allocated", r"fee", r"price",
+                   r"salary", r"base", r"band", r"for (?:this|it)")
+# Pay asked for in other words: a salary, its band, a range to work within.
+_ASKS_PAY = _phrases(r"salary", r"base", r"band", r"compensation", r"(?:what|which)(?:'s| is)? (?:the )?(?:\w+ )?range")
+# What an amount counts, read in the words around it (numbers in digits): a plural noun right after it ("300000
+# accounts", "10000 concurrent users"), the whole that a part is taken of ("a 10th of about 40000"), or the things a
+# threshold sorts ("renewals over 20000", "anything above 25000").
+_COUNTS_THINGS = re.compile(r"^\s*(?:(?!(?:a|an|the|per|plus|in|on|for|to|and|or|of|with|dollars|pounds|euros|bucks)\b)"
+                            r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
+_PART_OF = re.compile(r"\b(?:half|quarter|\d+(?:st|nd|rd|th)|percent|per cent|%|share|part|fraction|portion|most|some|"
+                      r"all|none) of (?:(?:about|around|roughly|some|nearly|almost|maybe) )?(?:the |an? )?\$?\s*$",
+                      re.IGNORECASE)
+_THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|any|all) \w+|(?!(?:costs|runs|pays|"
+                        r"spends|needs|goes|is|was|this|us|its|less)\b)\w+s) (?:over|above|under|below|beyond) "
+                        r"(?:(?:about|around|roughly) )?\$?\s*$", re.IGNORECASE)
+# A question for the number of people a company has: the numbers that answer it count them.
+_ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
+                           r"how (?:big|large) is (?:the|your) company")
+# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it.
+BUDGET_MARGIN_PERCENT = 20
 # What a candidate asks about each fact; asking is what earns it.
 _ASKS = {
     "budget": _phrases(r"budget\w*", r"spend\w*", r"invest\w*", r"afford", r"price range", r"set aside",
@@ -420,6 +445,7 @@ class AuditRules:
     minimal_words: int = MINIMAL_WORDS
     resisting_difficulty: int = RESISTING_DIFFICULTY
     guarded_difficulty: int = GUARDED_DIFFICULTY
+    budget_margin_percent: int = BUDGET_MARGIN_PERCENT
     readings: frozenset[Reading] = frozenset(Reading)
 
 
@@ -738,8 +764,9 @@ def _early_disclosures(audit: _Audit) -> int:
                  if audit.reads(Reading.OBJECTING_SENTENCE) else text)
         if _raises_objection(given, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
-        unearned = [fact for fact in facts_given(given)
-                    if not _earned(fact, before, profile.difficulty, audit.rules.guarded_difficulty)]
+        question = before[-1] if before else ""
+        unearned = [fact for fact in facts_given(given, question, audit.rules.readings)
+                    if not _earned(fact, before, profile.difficulty, audit.rules)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -750,11 +777,11 @@ def _early_disclosures(audit: _Audit) -> int:
     return found
 
 
-def facts_given(text: str) -> list[str]:
-    """The scenario facts a persona turn gives: "budget" (a sum of money spoken of as a budget), "authority" (who
-    signs) and "timeline" (a deadline with its date), in that order."""
+def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[str]:
+    """The scenario facts a persona turn gives in answer to the candidate's ``question``: "budget" (a sum of money
+    spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date), in that order."""
     given = []
-    if scenario_facts.money(text) and _BUDGET_WORDS.search(text):
+    if budget_figures(text, question, readings):
         given.append("budget")
     if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text):
         given.append("authority")
@@ -763,14 +790,47 @@ def facts_given(text: str) -> list[str]:
     return given
 
 
-def _earned(fact: str, before: Sequence[str], difficulty: int, guarded_difficulty: int) -> bool:
-    asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)), None)
-    if asking is None:
+def budget_figures(text: str, question: str = "",
+                   readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[tuple[float, float]]:
+    """The sums of money a persona turn gives as its budget, in answer to the candidate's ``question``. Reading what
+    each amount counts, a sum is the budget when a word of the turn or the question speaks of money, but not when it
+    counts things ("300000 accounts"), is the whole a part is taken of ("a tenth of 40000"), sorts things ("renewals
+    over 20000"), or answers a "how much", "how many" or "what does it cost" about something else, unless its
+    sentence names what the persona could pay; a bare number given for money is in thousands."""
+    if not readings & {Reading.WHAT_IT_COUNTS, Reading.UNSCALED}:
+        return scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
+    counting = Reading.WHAT_IT_COUNTS in readings
+    pay_asked = "?" in question and bool(_ASKS["budget"].search(question)
+                                         or (counting and _ASKS_PAY.search(question)))
+    spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked)
+    other_amount_asked = counting and not pay_asked and bool(_AMOUNT.asks.search(question))
+    figures = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        paying = bool(_PAYING.search(sentence))
+        for amount in scenario_facts.amounts(sentence):
+            if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
+                             or _THRESHOLD.search(amount.before) or (other_amount_asked and not paying)):
+                continue
+            if amount.money_like and amount.figure[1] >= 100 and spoken_of:
+                figures.append(amount.figure)
+            elif (Reading.UNSCALED in readings and not amount.money_like and amount.figure[1] >= 10
+                  and (pay_asked or paying)):
+                figures.append((amount.figure[0] * 1000, amount.figure[1] * 1000))
+    return figures
+
+
+def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules) -> bool:
+    """Whether the candidate asked for the fact; from the guarded difficulty, after asking something else first (with
+    ASKED_AGAIN, any time it asked, not only the first)."""
+    asking = [index for index, said in enumerate(before) if _ASKS[fact].search(said)
+              or (fact == "budget" and Reading.WHAT_IT_COUNTS in rules.readings and _ASKS_PAY.search(said))]
+    if not asking:
         return False
-    if difficulty < guarded_difficulty:
+    if difficulty < rules.guarded_difficulty:
         return True
+    asked_after = asking if Reading.ASKED_AGAIN in rules.readings else asking[:1]
     return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
-               for said in before[:asking])
+               for said in before[:max(asked_after)])
 
 
 def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
@@ -921,13 +981,17 @@ def _contradictions(audit: _Audit) -> int:
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         wrong = []
-        figures = scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
-        if budget and figures and not any(scenario_facts.overlaps(figure, budget) for figure in figures):
-            wrong.append(f"budget (scenario: {facts.budget_range})")
         question = before[-1] if before else ""
+        figures = budget_figures(text, question, audit.rules.readings)
+        margin = audit.rules.budget_margin_percent / 100
+        if budget and figures and not any(scenario_facts.overlaps(figure, budget, margin) for figure in figures):
+            wrong.append(f"budget (scenario: {facts.budget_range})")
         sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
                           f"{text} {question}", re.IGNORECASE)
         sizes = scenario_facts.headcounts(text) if sized else []
+        if sized and audit.reads(Reading.WHAT_IT_COUNTS) and _ASKS_HEADCOUNT.search(question):
+            sizes += [amount.figure for amount in scenario_facts.amounts(text)
+                      if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
         if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
             wrong.append(f"size (scenario: {facts.company_size})")
         timed = re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)

@@ -571,3 +571,55 @@ def test_not_deciding_alone_names_no_signer() -> None:
     said = dialogue("Who else is involved in a decision like this?", "Not my call alone, as it happens.")
     audit = audit_persona(said, GUARDED)
     assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    ("What made you take the call?", "We look after about two hundred thousand customer records now."),
+    ("How many orders do you ship a week?", "Roughly two hundred thousand, more in December."),
+    ("What made you take the call?", "Every contract above two hundred thousand lands on my desk, and I hate it."),
+    ("What made you take the call?", "Half of the two hundred thousand we process each year arrive late."),
+    ("What does a lost order cost you?", "Two hundred thousand a year, at least, in refunds."),
+])
+def test_an_amount_that_counts_something_else_is_no_budget(question: str, line: str) -> None:
+    audit = audit_persona(dialogue(question, line), GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == []
+    # The same sum given for what the persona could pay is its budget, and more than the scenario's.
+    budget = audit_persona(dialogue(question, "We have about two hundred thousand a year for this."), GUARDED)
+    assert flagged(budget, FlagReason.EARLY_DISCLOSURE) == flagged(budget, FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_a_bare_number_given_for_money_is_in_thousands() -> None:
+    above = audit_persona(dialogue("What is the budget for this?", "One eighty to two fifty a year."), GUARDED)
+    assert flagged(above, FlagReason.EARLY_DISCLOSURE) == flagged(above, FlagReason.CONTRADICTS_SCENARIO) == [2]
+    assert "budget (scenario: $50k-$120k per year)" in next(
+        quote.explanation for quote in above.flagged_quotes if quote.reason == FlagReason.CONTRADICTS_SCENARIO)
+    band = audit_persona(dialogue("What salary band are you hiring to?", "Ninety to a hundred and ten, plus a bonus."),
+                         GUARDED)
+    assert flagged(band, FlagReason.EARLY_DISCLOSURE) == [2]
+    assert flagged(band, FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_budget_a_fifth_outside_the_scenarios_range_contradicts_it() -> None:
+    def contradicted(line: str) -> list[int]:
+        return flagged(audit_persona(dialogue("What could you spend on this?", line), GUARDED),
+                       FlagReason.CONTRADICTS_SCENARIO)
+
+    assert contradicted("Up to thirty thousand a year, no more.") == [2]
+    assert contradicted("Up to a hundred and thirty thousand a year, no more.") == []
+
+
+def test_a_fact_asked_for_again_after_the_problem_is_earned() -> None:
+    audit = audit_persona(dialogue(
+        "What is your budget for this?", "Not yet.",
+        "Fair. What slows onboarding down in the stores?", "Paper forms, and nobody owns them.",
+        "If we fixed that, what range would you work within?", "Ninety thousand a year, give or take.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_the_number_that_answers_how_many_people_work_there_counts_them() -> None:
+    audit = audit_persona(dialogue("How many people work at the company?", "About eight thousand across the regions."),
+                          GUARDED)
+    assert [quote.explanation for quote in audit.flagged_quotes if quote.reason == FlagReason.CONTRADICTS_SCENARIO] \
+        == ["Contradicts the scenario's size (scenario: mid-market (200-1000 employees))"]
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []

@@ -25,7 +25,7 @@ from devtools.persona_audit_eval import (
 CALLS = load()
 
 # docs/persona_audit.md: (precision, recall) by split (heldout3 out of sample, the others development data), and left
-# one call out at a time over the three development parts; no figure may fall below these.
+# one call out at a time over all four parts; no figure may fall below these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
@@ -40,9 +40,9 @@ DOCUMENTED = {
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-CROSS_VALIDATED = {"early_disclosure": (0.95, 0.86), "no_resistance": (0.97, 1.0), "unresponsive": (0.79, 0.86),
-                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.93), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 1.0), "minimal_answer": (0.9, 0.95)}
+CROSS_VALIDATED = {"early_disclosure": (0.93, 0.88), "no_resistance": (0.98, 0.85), "unresponsive": (0.71, 0.81),
+                   "repetition": (1.0, 0.96), "contradicts_scenario": (0.95, 0.77), "out_of_character": (1.0, 0.87),
+                   "hostility": (1.0, 0.88), "minimal_answer": (0.94, 0.97)}
 
 
 def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float, float]]) -> None:
