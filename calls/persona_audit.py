@@ -89,6 +89,9 @@ class Reading(StrEnum):
     WHAT_IT_COUNTS = "what_it_counts"  # an amount is the budget only when it counts money the persona could pay
     UNSCALED = "unscaled"  # a bare number given for money is in thousands ("one eighty to two fifty a year")
     ASKED_AGAIN = "asked_again"  # a fact asked again, after a question about something else, is earned
+    DEADLINE_WORDS = "deadline_words"  # a deadline in other words ("out of time in six weeks"), or a date or a span
+    # to come given in answer to a question about timing
+    NO_DEADLINE = "no_deadline"  # "no rush", "no deadline", "whenever suits you" against the scenario's deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +269,12 @@ _TIMELINE = _phrases(
 # A deadline is given away only with its date.
 _DATE = _phrases(r"end of (?:the )?(?:year|quarter|month)", r"next (?:year|month|quarter|spring|summer|autumn|fall)",
                  r"renewal", r"board meeting")
+# A deadline in other words: something that has to be done, or time running out.
+_DUE = _phrases(r"out of time", r"(?:has|have|needs?|must|got) to be (?:signed|decided|done|live|ready|running|"
+                r"approved|accepted|in place|finished)", r"(?:has|have|needs?|must) to (?:go|be) live")
+# Having no deadline at all, in so many words.
+_NO_DEADLINE = _phrases(r"no (?:real )?(?:rush|hurry|deadline|time pressure|pressure|fixed date)",
+                        r"whenever (?:suits|works|you(?:'re| are) ready|you like)", r"not in a (?:rush|hurry)")
 # What kind of answer a question asks for (a time for "when", a person for "who", an amount for "how much"), and
 # the words that give one.
 def _asking(*openers: str) -> re.Pattern[str]:
@@ -785,7 +794,9 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
         given.append("budget")
     if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text):
         given.append("authority")
-    if _TIMELINE.search(text) and (scenario_facts.quarters(text) or _DATE.search(text)):
+    dated = bool(scenario_facts.quarters(text) or _DATE.search(text))
+    due = Reading.DEADLINE_WORDS in readings and bool(_DUE.search(text) or _ASKS["timeline"].search(question))
+    if (_TIMELINE.search(text) or due) and (dated or (due and scenario_facts.spans_in_weeks(text))):
         given.append("timeline")
     return given
 
@@ -998,7 +1009,9 @@ def _contradictions(audit: _Audit) -> int:
         dated = scenario_facts.quarters(text) if timed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
         spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
-        if ((deadline and dated and not dated & deadline)
+        unhurried = (audit.reads(Reading.NO_DEADLINE) and facts.decision_timeline and _NO_DEADLINE.search(text)
+                     and (timed or _ASKS["timeline"].search(question)))
+        if ((deadline and dated and not dated & deadline) or unhurried
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
         named = scenario_facts.industries(text) if re.search(r"\bwe (?:are|run|make|sell|own|operate)\b|"

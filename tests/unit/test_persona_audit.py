@@ -623,3 +623,19 @@ def test_the_number_that_answers_how_many_people_work_there_counts_them() -> Non
     assert [quote.explanation for quote in audit.flagged_quotes if quote.reason == FlagReason.CONTRADICTS_SCENARIO] \
         == ["Contradicts the scenario's size (scenario: mid-market (200-1000 employees))"]
     assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    ("What made you take the call?", "We are out of time in five weeks, that is when it has to be signed."),
+    ("When would you want it running?", "Not before next spring, we have plenty to do first."),
+])
+def test_a_deadline_in_other_words_is_given_away(question: str, line: str) -> None:
+    assert flagged(audit_persona(dialogue(question, line), GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+
+
+def test_having_no_deadline_contradicts_the_scenarios_deadline() -> None:
+    unhurried = dialogue("When do you need a decision by?", "Whenever suits you, we are not in a hurry.")
+    assert flagged(audit_persona(unhurried, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    # "No rush" about something other than the decision's timing says nothing of the deadline.
+    patient = dialogue("Can I take a second to find the figure?", "No rush, go ahead and find it.")
+    assert flagged(audit_persona(patient, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
