@@ -91,6 +91,7 @@ class Reading(StrEnum):
     ASKED_AGAIN = "asked_again"  # a fact asked again, after a question about something else, is earned
     DEADLINE_WORDS = "deadline_words"  # a deadline in other words ("out of time in six weeks"), or a date or a span
     # to come given in answer to a question about timing
+    PRAISE = "praise"  # an acceptance phrased as praise or agreement in a clause of its own ("Ten times, impressive")
     NO_DEADLINE = "no_deadline"  # "no rush", "no deadline", "whenever suits you" against the scenario's deadline
 
 
@@ -382,6 +383,12 @@ _ACCEPTING = _phrases(
     r"sounds \w+ to (?:me|us)", r"all (?:we|i) (?:really )?need", r"what (?:we|i) (?:hoped|wanted|needed|asked) for",
     r"(?:let's|let us) do (?:it|that|this)",
 )  # fmt: skip
+# Accepting a claim as praise or agreement, a clause of its own: "Ten times faster, impressive.", "That's exactly
+# what we need.", "I agree, ...".
+_PRAISE = re.compile(
+    r"(?:^|[,.;:!?]\s*)(?:(?:that's|that is|it's|it is)\s+)?(?:(?:really|very|quite|pretty|so|genuinely|exactly)\s+)?"
+    r"(?:impressive|great|good|excellent|brilliant|perfect|lovely|nice|fantastic|wonderful|reassuring|promising|"
+    r"what (?:we|i) (?:need|want)|i (?:fully |completely |totally )?agree)\s*(?:[.!;,]|$)", re.IGNORECASE)
 # An offer or a proposal put as a question ("Shall we set up a trial?").
 _PROPOSAL = _phrases(r"we", r"our", r"us", r"i can", r"can i", r"shall i", r"let me")
 # Saying sorry for oneself, or that one heard, which claims nothing ("Sorry, I talked over you.", "Go on.").
@@ -851,16 +858,24 @@ def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> b
 def _objects(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
     """Doubt, a condition, or one of the persona's own objection patterns (two of its content words, besides any it
     says back from ``echoed``, what the candidate just said)."""
-    if _PUSHBACK.search(text):
+    if _doubts(text, echoed):
         return True
     spoken = _content_stems(text) - _content_stems(echoed)
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
 
 
-def _accepts(text: str, clauses: bool) -> bool:
-    """Whether a turn accepts what it answers: it opens with agreement or, reading clauses, says it will do."""
+def _doubts(text: str, echoed: str = "") -> bool:
+    """Whether the turn has a word of doubt, besides any the candidate said first ("isn't a risk" ... "low risk")."""
+    return any(doubt.casefold() not in echoed.casefold() for doubt in _matches(_PUSHBACK, text))
+
+
+def _accepts(text: str, readings: frozenset[Reading], echoed: str = "") -> bool:
+    """Whether a turn accepts what it answers: it opens with agreement or, reading clauses, says it will do or
+    praises it in a clause of its own, with no doubt of its own."""
+    verdicts = [pattern for reading, pattern in ((Reading.ACCEPTING_CLAUSE, _ACCEPTING), (Reading.PRAISE, _PRAISE))
+                if reading in readings]
     return bool(_AGREEMENT.search(text.lstrip())
-                or (clauses and _ACCEPTING.search(text) and not _PUSHBACK.search(text)))
+                or (any(pattern.search(text) for pattern in verdicts) and not _doubts(text, echoed)))
 
 
 def _pitched(said: str, acknowledgements: bool) -> bool:
@@ -888,7 +903,8 @@ def _no_resistance(audit: _Audit) -> int:
     for index, ((turn, text), before) in enumerate(zip(audit.spoken(), asked, strict=True)):
         said = before[-1] if before else ""
         if (not any(raised[:index + 1]) and _pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT))
-                and _accepts(text, audit.reads(Reading.ACCEPTING_CLAUSE)) and not text.rstrip().endswith("?")):
+                and _accepts(text, audit.rules.readings, said if audit.reads(Reading.ECHO) else "")
+                and not text.rstrip().endswith("?")):
             found += 1
             audit.flag(turn, text, FlagReason.NO_RESISTANCE,
                        f"Accepts the candidate's claim with none of its objections (difficulty {profile.difficulty})",

@@ -54,7 +54,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
                          Reading.ASKED_AGAIN, Reading.DEADLINE_WORDS),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
-                      Reading.ACCEPTING_CLAUSE),
+                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
                      Reading.QUESTION_SAID_AGAIN),

@@ -639,3 +639,18 @@ def test_having_no_deadline_contradicts_the_scenarios_deadline() -> None:
     # "No rush" about something other than the decision's timing says nothing of the deadline.
     patient = dialogue("Can I take a second to find the figure?", "No rush, go ahead and find it.")
     assert flagged(audit_persona(patient, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_an_acceptance_phrased_as_praise_is_one() -> None:
+    audit = audit_persona(dialogue(
+        "Our tool cuts onboarding time in half.", "Half the time, impressive.",
+        "And setup takes one afternoon.", "One afternoon, that is exactly what we need.",
+        "Paper forms are what slows your stores down.", "I agree, the forms are the whole problem.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2, 4, 6]
+
+
+def test_a_word_of_doubt_said_back_is_no_doubt() -> None:
+    audit = audit_persona(dialogue("Our tool carries no risk for your payroll data.",
+                                   "That is reassuring, we will note it as low risk."), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2]
