@@ -92,6 +92,10 @@ class Reading(StrEnum):
     DEADLINE_WORDS = "deadline_words"  # a deadline in other words ("out of time in six weeks"), or a date or a span
     # to come given in answer to a question about timing
     PRAISE = "praise"  # an acceptance phrased as praise or agreement in a clause of its own ("Ten times, impressive")
+    ASSISTANT_VOICE = "assistant_voice"  # a break by sentence shape: "as your ... assistant", the call named a
+    # simulation, the persona spoken of by whoever voices it
+    WORTH_VERDICT = "worth_verdict"  # a second-person verdict on the candidate's worth ("are you thick?", "a waste of
+    # oxygen", "the most clueless rep", "you wouldn't last a day")
     NO_DEADLINE = "no_deadline"  # "no rush", "no deadline", "whenever suits you" against the scenario's deadline
 
 
@@ -232,6 +236,15 @@ _STEPS_OUT = _phrases(
     r"(?:quick|one|a|my) tip", r"(?:some |a bit of |quick )?feedback for you", r"(?:your next|future) calls",
     r"keep doing (?:that|this|it)", r"you (?:get |have |need |can |to )?(?:more |some )?practi[sc]e\w*",
 )  # fmt: skip
+# Breaks by the shape of the sentence: speaking as someone's assistant, naming the call a simulation or saying how a
+# real one would go, speaking of the persona as a part someone voices, and cheering the candidate on.
+_ASSISTANT_VOICE = _phrases(
+    r"as (?:your|the|this|my|their) (?:\w+ )?(?:ai|assistant|model|simulator|chatbot|coach|bot)",
+    r"(?:this|it)(?:'s| is| was) (?:(?:just|only|all) )?(?:an? )?(?:simulat\w+|mock|pretend|fictional|made-up)(?!-)",
+    r"in a real (?:one|review|negotiation|panel)", r"keep (?:that|this) up",
+    r"(?:whoever|someone|the person|the one)(?: who)?(?:'s| is) (?:voicing|playing|acting as)",
+    r"(?:questions|lines|things) you (?:could|should|might|can) (?:ask|say|try|use)",
+)  # fmt: skip
 # Insults and contempt for the candidate: beyond any persona's traits, however blunt.
 _HOSTILE = _phrases(
     r"idiot\w*", r"moron\w*", r"clown", r"stupid\w*", r"dumb(?:est)?", r"pathetic", r"useless", r"incompetent",
@@ -248,6 +261,17 @@ _CONTEMPT = _phrases(
     rf"(?:an?|some) {_BEGINNER} (?:pitches|would|with)",
     r"(?:you(?: \w+)?|can you even) (?:can't|cannot|can not) even", r"you(?:'re| are) not going to make it",
     r"you(?: have|'ve) been useless", r"^sit down\W*$",
+)  # fmt: skip
+# A verdict on the candidate's worth, by the shape of the sentence: a question of their wits, something they are a
+# waste of (not time or money), a second-person verdict in a word ending in -less ("the most clueless rep"), and
+# not lasting a day.
+_WORTH_VERDICT = _phrases(
+    r"are you (?:\w+ )?(?:thick|dense|daft|dim|slow|simple|deaf|dumb|stupid|blind|mad)",
+    r"(?:a|an|complete|total|utter) waste of (?!(?:my |our |your |the |everyone's )?(?:time|money|effort|budget|"
+    r"breath|a meeting|an hour|a day)\b)\w+",
+    r"you(?:'re| are)(?: \w+)? (?:the most |so |such an? |completely |totally |utterly )?"
+    r"(?!(?:regard|nonethe|neverthe|un)less)\w+less\b",
+    r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
@@ -672,6 +696,8 @@ def _authenticity(audit: _Audit) -> float:
         hits = _matches(_BREAKS_CHARACTER, text)
         if audit.reads(Reading.STEPPING_OUT):
             hits = list(dict.fromkeys(hits + _matches(_STEPS_OUT, text)))  # "As an AI" is read by both
+        if audit.reads(Reading.ASSISTANT_VOICE):
+            hits = list(dict.fromkeys(hits + _matches(_ASSISTANT_VOICE, text)))
         if hits:
             breaks += 1
             explanation = "Breaks character: " + ", ".join(f"'{hit}'" for hit in hits)
@@ -1051,6 +1077,8 @@ def _hostility(audit: _Audit) -> int:
         hits = _matches(_HOSTILE, text)
         if audit.reads(Reading.CONTEMPT):
             hits += [hit for sentence in _sentences(text) for hit in _matches(_CONTEMPT, sentence)]
+        if audit.reads(Reading.WORTH_VERDICT):
+            hits += _matches(_WORTH_VERDICT, text)
         if hits:
             found += 1
             audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"

@@ -59,8 +59,8 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
                      Reading.QUESTION_SAID_AGAIN),
     "minimal_answer": (Reading.COUNTED,),
-    "out_of_character": (Reading.STEPPING_OUT,),
-    "hostility": (Reading.CONTEMPT,),
+    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE),
+    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT),
     "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE),
 }
 

@@ -654,3 +654,40 @@ def test_a_word_of_doubt_said_back_is_no_doubt() -> None:
     audit = audit_persona(dialogue("Our tool carries no risk for your payroll data.",
                                    "That is reassuring, we will note it as low risk."), GUARDED)
     assert flagged(audit, FlagReason.NO_RESISTANCE) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "As the sales assistant here, I would say the pricing slide needs work.",
+    "Remember this is a simulated call, so I will go easy on the numbers.",
+    "Whoever is playing the buyer today should know the budget is tight.",
+    "Those were good questions so far, keep that up.",
+    "Here are some questions you could ask a buyer like me: what breaks, and who pays.",
+])
+def test_stepping_out_of_the_role_by_the_shape_of_the_sentence(line: str) -> None:
+    assert flagged(audit_persona(call(line), GUARDED), FlagReason.OUT_OF_CHARACTER) == [2]
+
+
+def test_the_same_shapes_in_character_are_no_break() -> None:
+    audit = audit_persona(call("We are in a real hurry, this is a real review, and whoever is on call keeps it short."),
+                          GUARDED)
+    assert flagged(audit, FlagReason.OUT_OF_CHARACTER) == []
+
+
+@pytest.mark.parametrize("line", [
+    "Are you slow? I said the budget is gone.",
+    "Honestly, you sales people are a waste of space.",
+    "You are the most hopeless vendor we have had in here.",
+    "Someone like you would not last a week on my team.",
+])
+def test_a_verdict_on_the_candidates_worth_is_hostile(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
+                   FlagReason.HOSTILITY) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "Are you serious? That price is a waste of our budget.",
+    "This call is a waste of time unless you have numbers.",
+])
+def test_bluntness_about_the_offer_is_no_verdict_on_the_candidate(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
+                   FlagReason.HOSTILITY) == []
