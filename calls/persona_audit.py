@@ -89,6 +89,7 @@ class Reading(StrEnum):
     WHAT_IT_COUNTS = "what_it_counts"  # an amount is the budget only when it counts money the persona could pay
     UNSCALED = "unscaled"  # a bare number given for money is in thousands ("one eighty to two fifty a year")
     ASKED_AGAIN = "asked_again"  # a fact asked again, after a question about something else, is earned
+    SIGNER_ANSWERED = "signer_answered"  # a person named in answer to "who signs?" ("I do.", "The CFO, Margaret.")
     DEADLINE_WORDS = "deadline_words"  # a deadline in other words ("out of time in six weeks"), or a date or a span
     # to come given in answer to a question about timing
     PRAISE = "praise"  # an acceptance phrased as praise or agreement in a clause of its own ("Ten times, impressive")
@@ -286,6 +287,11 @@ _AUTHORITY = _phrases(
 # pronoun.
 _NAMED_SIGNER = re.compile(r"\b(?!(?:It|This|That|He|She|They|We|I|You|Nobody|Everyone)\b)[A-Z][a-z]+ "
                            r"(?:signs|decides|approves|has the final (?:say|word))\b")
+# A question for who signs or decides, and an answer that opens with a person: oneself, a role or a name.
+_ASKS_SIGNER = _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|makes the call|has the final (?:say|word))")
+_OPENS_WITH_A_PERSON = re.compile(
+    r"^(?:(?i:i (?:do|will|would|am|sign|decide|approve)|me|myself|(?:my|our|the) (?:cfo|ceo|coo|cto|cio|board|owner|"
+    r"vp|director|head|boss|manager|chair|founder))\b|[A-Z][a-z]+(?=,| (?:does|do|will|signs|decides|approves)\b))")
 _TIMELINE = _phrases(
     r"deadline", r"renew(?:s|al)?(?: is)? (?:in|on|by)", r"(?:decided|decide|decision|signed|live|done|in place) "
     r"(?:by|before)", r"(?:by|before) (?:the )?end of", r"need (?:it|something|this) (?:live |done |signed |running )?"
@@ -825,7 +831,9 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     given = []
     if budget_figures(text, question, readings):
         given.append("budget")
-    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text):
+    signer_answered = (Reading.SIGNER_ANSWERED in readings and bool(_ASKS_SIGNER.search(question))
+                       and bool(_OPENS_WITH_A_PERSON.match(text.strip())))
+    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text) or signer_answered:
         given.append("authority")
     dated = bool(scenario_facts.quarters(text) or _DATE.search(text))
     due = Reading.DEADLINE_WORDS in readings and bool(_DUE.search(text) or _ASKS["timeline"].search(question))

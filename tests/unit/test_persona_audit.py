@@ -691,3 +691,11 @@ def test_a_verdict_on_the_candidates_worth_is_hostile(line: str) -> None:
 def test_bluntness_about_the_offer_is_no_verdict_on_the_candidate(line: str) -> None:
     assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
                    FlagReason.HOSTILITY) == []
+
+
+def test_a_person_named_in_answer_to_who_signs_is_the_signer() -> None:
+    cold = dialogue("Who signs off on a purchase like this?", "My director, and only after a pilot.")
+    assert flagged(audit_persona(cold, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+    earned = dialogue("What slows onboarding down in the stores?", "Paper forms, and nobody owns them.",
+                      "Who approves a purchase like this?", "The CFO, in the end.")
+    assert flagged(audit_persona(earned, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
