@@ -1064,7 +1064,7 @@ def _contradictions(audit: _Audit) -> int:
         if ((deadline and dated and not dated & deadline) or unhurried
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
-        named = scenario_facts.industries(text) if re.search(r"\bwe (?:are|run|make|sell|own|operate)\b|"
+        named = scenario_facts.industries(text) if re.search(r"\bwe(?:'re| are| run| make| sell| own| operate)\b|"
                                                              r"\bour (?:company|business)\b", text,
                                                              re.IGNORECASE) else set()
         if industry and named and not named & industry:

@@ -42,7 +42,8 @@ INDUSTRIES: dict[str, tuple[str, ...]] = {
     "logistics": ("logistics", "warehouse", "warehouses", "trucking", "freight", "shipping", "distribution"),
     "education": ("school", "schools", "university", "college", "students", "teachers"),
 }
-_INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.IGNORECASE)
+# An industry is named by its words or by its own name ("healthcare").
+_INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, (group, *terms))) + r")\b", re.IGNORECASE)
                    for group, terms in INDUSTRIES.items()}
 
 

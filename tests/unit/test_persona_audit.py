@@ -699,3 +699,10 @@ def test_a_person_named_in_answer_to_who_signs_is_the_signer() -> None:
     earned = dialogue("What slows onboarding down in the stores?", "Paper forms, and nobody owns them.",
                       "Who approves a purchase like this?", "The CFO, in the end.")
     assert flagged(audit_persona(earned, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_an_industry_named_by_its_own_name_and_in_a_contraction() -> None:
+    clinics = replace(GUARDED, scenario=replace(ONBOARDING, industry="healthcare"))
+    said = dialogue("What rules apply to you?", "We're an insurer, so the regulator comes first.")
+    audit = audit_persona(said, clinics)
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2]
