@@ -88,7 +88,6 @@ class Reading(StrEnum):
     SPAN = "span"  # a span of time to come ("a year", "next year") far from the scenario's weeks contradicts it
     WHAT_IT_COUNTS = "what_it_counts"  # an amount is the budget only when it counts money the persona could pay
     UNSCALED = "unscaled"  # a bare number given for money is in thousands ("one eighty to two fifty a year")
-    ASKED_AGAIN = "asked_again"  # a fact asked again, after a question about something else, is earned
     SIGNER_ANSWERED = "signer_answered"  # a person named in answer to "who signs?" ("I do.", "The CFO, Margaret.")
     DEADLINE_WORDS = "deadline_words"  # a deadline in other words ("out of time in six weeks"), or a date or a span
     # to come given in answer to a question about timing
@@ -872,17 +871,16 @@ def budget_figures(text: str, question: str = "",
 
 
 def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules) -> bool:
-    """Whether the candidate asked for the fact; from the guarded difficulty, after asking something else first (with
-    ASKED_AGAIN, any time it asked, not only the first)."""
-    asking = [index for index, said in enumerate(before) if _ASKS[fact].search(said)
-              or (fact == "budget" and Reading.WHAT_IT_COUNTS in rules.readings and _ASKS_PAY.search(said))]
-    if not asking:
+    """Whether the candidate asked for the fact (pay in other words too, reading what amounts count); from the
+    guarded difficulty, after asking something else first."""
+    asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)
+                   or (fact == "budget" and Reading.WHAT_IT_COUNTS in rules.readings and _ASKS_PAY.search(said))), None)
+    if asking is None:
         return False
     if difficulty < rules.guarded_difficulty:
         return True
-    asked_after = asking if Reading.ASKED_AGAIN in rules.readings else asking[:1]
     return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
-               for said in before[:max(asked_after)])
+               for said in before[:asking])
 
 
 def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:

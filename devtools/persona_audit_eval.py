@@ -52,7 +52,7 @@ THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
 # better with it than without, so a reading that only the call left out supports is not used on that call.
 READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
-                         Reading.ASKED_AGAIN, Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED),
+                         Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
                       Reading.ACCEPTING_CLAUSE, Reading.PRAISE),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,

@@ -608,15 +608,6 @@ def test_a_budget_a_fifth_outside_the_scenarios_range_contradicts_it() -> None:
     assert contradicted("Up to a hundred and thirty thousand a year, no more.") == []
 
 
-def test_a_fact_asked_for_again_after_the_problem_is_earned() -> None:
-    audit = audit_persona(dialogue(
-        "What is your budget for this?", "Not yet.",
-        "Fair. What slows onboarding down in the stores?", "Paper forms, and nobody owns them.",
-        "If we fixed that, what range would you work within?", "Ninety thousand a year, give or take.",
-    ), GUARDED)
-    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
-
-
 def test_the_number_that_answers_how_many_people_work_there_counts_them() -> None:
     audit = audit_persona(dialogue("How many people work at the company?", "About eight thousand across the regions."),
                           GUARDED)
