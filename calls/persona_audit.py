@@ -835,8 +835,12 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text) or signer_answered:
         given.append("authority")
     dated = bool(scenario_facts.quarters(text) or _DATE.search(text))
-    due = Reading.DEADLINE_WORDS in readings and bool(_DUE.search(text) or _ASKS["timeline"].search(question))
-    if (_TIMELINE.search(text) or due) and (dated or (due and scenario_facts.spans_in_weeks(text))):
+    due = Reading.DEADLINE_WORDS in readings and bool(_DUE.search(text))
+    spans = Reading.DEADLINE_WORDS in readings and bool(scenario_facts.spans_in_weeks(text))
+    # A span to come in answer to a question about timing is the deadline ("We have a year"); a date alone in answer
+    # to one may only say when nothing will happen ("Nothing changes before next quarter").
+    answered = spans and bool(_ASKS["timeline"].search(question))
+    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered:
         given.append("timeline")
     return given
 

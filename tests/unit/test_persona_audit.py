@@ -618,10 +618,15 @@ def test_the_number_that_answers_how_many_people_work_there_counts_them() -> Non
 
 @pytest.mark.parametrize(("question", "line"), [
     ("What made you take the call?", "We are out of time in five weeks, that is when it has to be signed."),
-    ("When would you want it running?", "Not before next spring, we have plenty to do first."),
+    ("When would you want it running?", "We have three months to get it right, no more."),
 ])
 def test_a_deadline_in_other_words_is_given_away(question: str, line: str) -> None:
     assert flagged(audit_persona(dialogue(question, line), GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+
+
+def test_saying_when_nothing_will_happen_gives_no_deadline() -> None:
+    said = dialogue("When would you want it running?", "Nothing changes before next quarter.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
 
 
 def test_having_no_deadline_contradicts_the_scenarios_deadline() -> None:
