@@ -389,8 +389,6 @@ _THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|
 # A question for the number of people a company has: the numbers that answer it count them.
 _ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
                            r"how (?:big|large) is (?:the|your) company")
-# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it.
-BUDGET_MARGIN_PERCENT = 20
 # What a candidate asks about each fact; asking is what earns it.
 _ASKS = {
     "budget": _phrases(r"budget\w*", r"spend\w*", r"invest\w*", r"afford", r"price range", r"set aside",
@@ -478,6 +476,8 @@ MINIMAL_WORDS = 3
 RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
+# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it.
+BUDGET_MARGIN_PERCENT = 20
 
 
 @dataclass(frozen=True, slots=True)
