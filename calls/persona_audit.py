@@ -86,6 +86,17 @@ class Reading(StrEnum):
     YES_OR_NO = "yes_or_no"  # a yes or a no answers a question put for one; "we don't" answers what we do
     QUESTION_SAID_AGAIN = "question_said_again"  # a question of the persona's said again to another question
     SPAN = "span"  # a span of time to come ("a year", "next year") far from the scenario's weeks contradicts it
+    WHAT_IT_COUNTS = "what_it_counts"  # an amount is the budget only when it counts money the persona could pay
+    UNSCALED = "unscaled"  # a bare number given for money is in thousands ("one eighty to two fifty a year")
+    SIGNER_ANSWERED = "signer_answered"  # a person named in answer to "who signs?" ("I do.", "The CFO, Margaret.")
+    DEADLINE_WORDS = "deadline_words"  # a deadline in other words ("out of time in six weeks"), or a date or a span
+    # to come given in answer to a question about timing
+    PRAISE = "praise"  # an acceptance phrased as praise or agreement in a clause of its own ("Ten times, impressive")
+    ASSISTANT_VOICE = "assistant_voice"  # a break by sentence shape: "as your ... assistant", the call named a
+    # simulation, the persona spoken of by whoever voices it
+    WORTH_VERDICT = "worth_verdict"  # a second-person verdict on the candidate's worth ("are you thick?", "a waste of
+    # oxygen", "the most clueless rep", "you wouldn't last a day")
+    NO_DEADLINE = "no_deadline"  # "no rush", "no deadline", "whenever suits you" against the scenario's deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +236,15 @@ _STEPS_OUT = _phrases(
     r"(?:quick|one|a|my) tip", r"(?:some |a bit of |quick )?feedback for you", r"(?:your next|future) calls",
     r"keep doing (?:that|this|it)", r"you (?:get |have |need |can |to )?(?:more |some )?practi[sc]e\w*",
 )  # fmt: skip
+# Breaks by the shape of the sentence: speaking as someone's assistant, naming the call a simulation or saying how a
+# real one would go, speaking of the persona as a part someone voices, and cheering the candidate on.
+_ASSISTANT_VOICE = _phrases(
+    r"as (?:your|the|this|my|their) (?:\w+ )?(?:ai|assistant|model|simulator|chatbot|coach|bot)",
+    r"(?:this|it)(?:'s| is| was) (?:(?:just|only|all) )?(?:an? )?(?:simulat\w+|mock|pretend|fictional|made-up)(?!-)",
+    r"in a real (?:one|review|negotiation|panel)", r"keep (?:that|this) up",
+    r"(?:whoever|someone|the person|the one)(?: who)?(?:'s| is) (?:voicing|playing|acting as)",
+    r"(?:questions|lines|things) you (?:could|should|might|can) (?:ask|say|try|use)",
+)  # fmt: skip
 # Insults and contempt for the candidate: beyond any persona's traits, however blunt.
 _HOSTILE = _phrases(
     r"idiot\w*", r"moron\w*", r"clown", r"stupid\w*", r"dumb(?:est)?", r"pathetic", r"useless", r"incompetent",
@@ -242,6 +262,17 @@ _CONTEMPT = _phrases(
     r"(?:you(?: \w+)?|can you even) (?:can't|cannot|can not) even", r"you(?:'re| are) not going to make it",
     r"you(?: have|'ve) been useless", r"^sit down\W*$",
 )  # fmt: skip
+# A verdict on the candidate's worth, by the shape of the sentence: a question of their wits, something they are a
+# waste of (not time or money), a second-person verdict in a word ending in -less ("the most clueless rep"), and
+# not lasting a day.
+_WORTH_VERDICT = _phrases(
+    r"are you (?:\w+ )?(?:thick|dense|daft|dim|slow|simple|deaf|dumb|stupid|blind|mad)",
+    r"(?:a|an|complete|total|utter) waste of (?!(?:my |our |your |the |everyone's )?(?:time|money|effort|budget|"
+    r"breath|a meeting|an hour|a day)\b)\w+",
+    r"you(?:'re| are)(?: \w+)? (?:the most |so |such an? |completely |totally |utterly )?"
+    r"(?!(?:regard|nonethe|neverthe|un)less)\w+less\b",
+    r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",
+)  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
     r"i(?:'ll| will| would)? (?:sign|decide|approve)", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
@@ -255,6 +286,11 @@ _AUTHORITY = _phrases(
 # pronoun.
 _NAMED_SIGNER = re.compile(r"\b(?!(?:It|This|That|He|She|They|We|I|You|Nobody|Everyone)\b)[A-Z][a-z]+ "
                            r"(?:signs|decides|approves|has the final (?:say|word))\b")
+# A question for who signs or decides, and an answer that opens with a person: oneself, a role or a name.
+_ASKS_SIGNER = _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|makes the call|has the final (?:say|word))")
+_OPENS_WITH_A_PERSON = re.compile(
+    r"^(?:(?i:i (?:do|will|would|am|sign|decide|approve)|me|myself|(?:my|our|the) (?:cfo|ceo|coo|cto|cio|board|owner|"
+    r"vp|director|head|boss|manager|chair|founder))\b|[A-Z][a-z]+(?=,| (?:does|do|will|signs|decides|approves)\b))")
 _TIMELINE = _phrases(
     r"deadline", r"renew(?:s|al)?(?: is)? (?:in|on|by)", r"(?:decided|decide|decision|signed|live|done|in place) "
     r"(?:by|before)", r"(?:by|before) (?:the )?end of", r"need (?:it|something|this) (?:live |done |signed |running )?"
@@ -263,6 +299,12 @@ _TIMELINE = _phrases(
 # A deadline is given away only with its date.
 _DATE = _phrases(r"end of (?:the )?(?:year|quarter|month)", r"next (?:year|month|quarter|spring|summer|autumn|fall)",
                  r"renewal", r"board meeting")
+# A deadline in other words: something that has to be done, or time running out.
+_DUE = _phrases(r"out of time", r"(?:has|have|needs?|must|got) to be (?:signed|decided|done|live|ready|running|"
+                r"approved|accepted|in place|finished)", r"(?:has|have|needs?|must) to (?:go|be) live")
+# Having no deadline at all, in so many words.
+_NO_DEADLINE = _phrases(r"no (?:real )?(?:rush|hurry|deadline|time pressure|pressure|fixed date)",
+                        r"whenever (?:suits|works|you(?:'re| are) ready|you like)", r"not in a (?:rush|hurry)")
 # What kind of answer a question asks for (a time for "when", a person for "who", an amount for "how much"), and
 # the words that give one.
 def _asking(*openers: str) -> re.Pattern[str]:
@@ -327,6 +369,26 @@ _WHY = _asking(r"why")
 _REASON = _phrases(r"because", r"since", r"so", r"due to", r"the reason", r"caused?")
 _BUDGET_WORDS = _phrases(r"budget\w*", r"spend", r"set aside", r"afford", r"invest", r"allocated", r"up to",
                          r"a year", r"per year", r"annually", r"thousand", r"million")
+# What the persona could pay, by name or as a sum for this: a sum in the same sentence is the budget even in answer
+# to another question.
+_PAYING = _phrases(r"budget\w*", r"spend", r"set aside", r"afford", r"invest", r"allocated", r"fee", r"price",
+                   r"salary", r"base", r"band", r"for (?:this|it)")
+# Pay asked for in other words: a salary, its band, a range to work within.
+_ASKS_PAY = _phrases(r"salary", r"base", r"band", r"compensation", r"(?:what|which)(?:'s| is)? (?:the )?(?:\w+ )?range")
+# What an amount counts, read in the words around it (numbers in digits): a plural noun right after it ("300000
+# accounts", "10000 concurrent users"), the whole that a part is taken of ("a 10th of about 40000"), or the things a
+# threshold sorts ("renewals over 20000", "anything above 25000").
+_COUNTS_THINGS = re.compile(r"^\s*(?:(?!(?:a|an|the|per|plus|in|on|for|to|and|or|of|with|dollars|pounds|euros|bucks)\b)"
+                            r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
+_PART_OF = re.compile(r"\b(?:half|quarter|\d+(?:st|nd|rd|th)|percent|per cent|%|share|part|fraction|portion|most|some|"
+                      r"all|none) of (?:(?:about|around|roughly|some|nearly|almost|maybe) )?(?:the |an? )?\$?\s*$",
+                      re.IGNORECASE)
+_THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|any|all) \w+|(?!(?:costs|runs|pays|"
+                        r"spends|needs|goes|is|was|this|us|its|less)\b)\w+s) (?:over|above|under|below|beyond) "
+                        r"(?:(?:about|around|roughly) )?\$?\s*$", re.IGNORECASE)
+# A question for the number of people a company has: the numbers that answer it count them.
+_ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
+                           r"how (?:big|large) is (?:the|your) company")
 # What a candidate asks about each fact; asking is what earns it.
 _ASKS = {
     "budget": _phrases(r"budget\w*", r"spend\w*", r"invest\w*", r"afford", r"price range", r"set aside",
@@ -348,6 +410,12 @@ _ACCEPTING = _phrases(
     r"sounds \w+ to (?:me|us)", r"all (?:we|i) (?:really )?need", r"what (?:we|i) (?:hoped|wanted|needed|asked) for",
     r"(?:let's|let us) do (?:it|that|this)",
 )  # fmt: skip
+# Accepting a claim as praise or agreement, a clause of its own: "Ten times faster, impressive.", "That's exactly
+# what we need.", "I agree, ...".
+_PRAISE = re.compile(
+    r"(?:^|[,.;:!?]\s*)(?:(?:that's|that is|it's|it is)\s+)?(?:(?:really|very|quite|pretty|so|genuinely|exactly)\s+)?"
+    r"(?:impressive|great|good|excellent|brilliant|perfect|lovely|nice|fantastic|wonderful|reassuring|promising|"
+    r"what (?:we|i) (?:need|want)|i (?:fully |completely |totally )?agree)\s*(?:[.!;,]|$)", re.IGNORECASE)
 # An offer or a proposal put as a question ("Shall we set up a trial?").
 _PROPOSAL = _phrases(r"we", r"our", r"us", r"i can", r"can i", r"shall i", r"let me")
 # Saying sorry for oneself, or that one heard, which claims nothing ("Sorry, I talked over you.", "Go on.").
@@ -408,6 +476,8 @@ MINIMAL_WORDS = 3
 RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
+# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it.
+BUDGET_MARGIN_PERCENT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +490,7 @@ class AuditRules:
     minimal_words: int = MINIMAL_WORDS
     resisting_difficulty: int = RESISTING_DIFFICULTY
     guarded_difficulty: int = GUARDED_DIFFICULTY
+    budget_margin_percent: int = BUDGET_MARGIN_PERCENT
     readings: frozenset[Reading] = frozenset(Reading)
 
 
@@ -630,6 +701,8 @@ def _authenticity(audit: _Audit) -> float:
         hits = _matches(_BREAKS_CHARACTER, text)
         if audit.reads(Reading.STEPPING_OUT):
             hits = list(dict.fromkeys(hits + _matches(_STEPS_OUT, text)))  # "As an AI" is read by both
+        if audit.reads(Reading.ASSISTANT_VOICE):
+            hits = list(dict.fromkeys(hits + _matches(_ASSISTANT_VOICE, text)))
         if hits:
             breaks += 1
             explanation = "Breaks character: " + ", ".join(f"'{hit}'" for hit in hits)
@@ -738,8 +811,9 @@ def _early_disclosures(audit: _Audit) -> int:
                  if audit.reads(Reading.OBJECTING_SENTENCE) else text)
         if _raises_objection(given, profile):
             continue  # "we are locked in until next year" is an objection, not a fact given away
-        unearned = [fact for fact in facts_given(given)
-                    if not _earned(fact, before, profile.difficulty, audit.rules.guarded_difficulty)]
+        question = before[-1] if before else ""
+        unearned = [fact for fact in facts_given(given, question, audit.rules.readings)
+                    if not _earned(fact, before, profile.difficulty, audit.rules)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -750,24 +824,64 @@ def _early_disclosures(audit: _Audit) -> int:
     return found
 
 
-def facts_given(text: str) -> list[str]:
-    """The scenario facts a persona turn gives: "budget" (a sum of money spoken of as a budget), "authority" (who
-    signs) and "timeline" (a deadline with its date), in that order."""
+def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[str]:
+    """The scenario facts a persona turn gives in answer to the candidate's ``question``: "budget" (a sum of money
+    spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date), in that order."""
     given = []
-    if scenario_facts.money(text) and _BUDGET_WORDS.search(text):
+    if budget_figures(text, question, readings):
         given.append("budget")
-    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text):
+    signer_answered = (Reading.SIGNER_ANSWERED in readings and bool(_ASKS_SIGNER.search(question))
+                       and bool(_OPENS_WITH_A_PERSON.match(text.strip())))
+    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text) or signer_answered:
         given.append("authority")
-    if _TIMELINE.search(text) and (scenario_facts.quarters(text) or _DATE.search(text)):
+    dated = bool(scenario_facts.quarters(text) or _DATE.search(text))
+    due = Reading.DEADLINE_WORDS in readings and bool(_DUE.search(text))
+    spans = Reading.DEADLINE_WORDS in readings and bool(scenario_facts.spans_in_weeks(text))
+    # A span to come in answer to a question about timing is the deadline ("We have a year"); a date alone in answer
+    # to one may only say when nothing will happen ("Nothing changes before next quarter").
+    answered = spans and bool(_ASKS["timeline"].search(question))
+    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered:
         given.append("timeline")
     return given
 
 
-def _earned(fact: str, before: Sequence[str], difficulty: int, guarded_difficulty: int) -> bool:
-    asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)), None)
+def budget_figures(text: str, question: str = "",
+                   readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[tuple[float, float]]:
+    """The sums of money a persona turn gives as its budget, in answer to the candidate's ``question``. Reading what
+    each amount counts, a sum is the budget when a word of the turn or the question speaks of money, but not when it
+    counts things ("300000 accounts"), is the whole a part is taken of ("a tenth of 40000"), sorts things ("renewals
+    over 20000"), or answers a "how much", "how many" or "what does it cost" about something else, unless its
+    sentence names what the persona could pay; a bare number given for money is in thousands."""
+    if not readings & {Reading.WHAT_IT_COUNTS, Reading.UNSCALED}:
+        return scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
+    counting = Reading.WHAT_IT_COUNTS in readings
+    pay_asked = "?" in question and bool(_ASKS["budget"].search(question)
+                                         or (counting and _ASKS_PAY.search(question)))
+    spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked)
+    other_amount_asked = counting and not pay_asked and bool(_AMOUNT.asks.search(question))
+    figures = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        paying = bool(_PAYING.search(sentence))
+        for amount in scenario_facts.amounts(sentence):
+            if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
+                             or _THRESHOLD.search(amount.before) or (other_amount_asked and not paying)):
+                continue
+            if amount.money_like and amount.figure[1] >= 100 and spoken_of:
+                figures.append(amount.figure)
+            elif (Reading.UNSCALED in readings and not amount.money_like and amount.figure[1] >= 10
+                  and (pay_asked or paying)):
+                figures.append((amount.figure[0] * 1000, amount.figure[1] * 1000))
+    return figures
+
+
+def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules) -> bool:
+    """Whether the candidate asked for the fact (pay in other words too, reading what amounts count); from the
+    guarded difficulty, after asking something else first."""
+    asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)
+                   or (fact == "budget" and Reading.WHAT_IT_COUNTS in rules.readings and _ASKS_PAY.search(said))), None)
     if asking is None:
         return False
-    if difficulty < guarded_difficulty:
+    if difficulty < rules.guarded_difficulty:
         return True
     return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
                for said in before[:asking])
@@ -780,16 +894,24 @@ def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> b
 def _objects(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
     """Doubt, a condition, or one of the persona's own objection patterns (two of its content words, besides any it
     says back from ``echoed``, what the candidate just said)."""
-    if _PUSHBACK.search(text):
+    if _doubts(text, echoed):
         return True
     spoken = _content_stems(text) - _content_stems(echoed)
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
 
 
-def _accepts(text: str, clauses: bool) -> bool:
-    """Whether a turn accepts what it answers: it opens with agreement or, reading clauses, says it will do."""
+def _doubts(text: str, echoed: str = "") -> bool:
+    """Whether the turn has a word of doubt, besides any the candidate said first ("isn't a risk" ... "low risk")."""
+    return any(doubt.casefold() not in echoed.casefold() for doubt in _matches(_PUSHBACK, text))
+
+
+def _accepts(text: str, readings: frozenset[Reading], echoed: str = "") -> bool:
+    """Whether a turn accepts what it answers: it opens with agreement or, reading clauses, says it will do or
+    praises it in a clause of its own, with no doubt of its own."""
+    verdicts = [pattern for reading, pattern in ((Reading.ACCEPTING_CLAUSE, _ACCEPTING), (Reading.PRAISE, _PRAISE))
+                if reading in readings]
     return bool(_AGREEMENT.search(text.lstrip())
-                or (clauses and _ACCEPTING.search(text) and not _PUSHBACK.search(text)))
+                or (any(pattern.search(text) for pattern in verdicts) and not _doubts(text, echoed)))
 
 
 def _pitched(said: str, acknowledgements: bool) -> bool:
@@ -817,7 +939,8 @@ def _no_resistance(audit: _Audit) -> int:
     for index, ((turn, text), before) in enumerate(zip(audit.spoken(), asked, strict=True)):
         said = before[-1] if before else ""
         if (not any(raised[:index + 1]) and _pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT))
-                and _accepts(text, audit.reads(Reading.ACCEPTING_CLAUSE)) and not text.rstrip().endswith("?")):
+                and _accepts(text, audit.rules.readings, said if audit.reads(Reading.ECHO) else "")
+                and not text.rstrip().endswith("?")):
             found += 1
             audit.flag(turn, text, FlagReason.NO_RESISTANCE,
                        f"Accepts the candidate's claim with none of its objections (difficulty {profile.difficulty})",
@@ -921,23 +1044,29 @@ def _contradictions(audit: _Audit) -> int:
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         wrong = []
-        figures = scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
-        if budget and figures and not any(scenario_facts.overlaps(figure, budget) for figure in figures):
-            wrong.append(f"budget (scenario: {facts.budget_range})")
         question = before[-1] if before else ""
+        figures = budget_figures(text, question, audit.rules.readings)
+        margin = audit.rules.budget_margin_percent / 100
+        if budget and figures and not any(scenario_facts.overlaps(figure, budget, margin) for figure in figures):
+            wrong.append(f"budget (scenario: {facts.budget_range})")
         sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
                           f"{text} {question}", re.IGNORECASE)
         sizes = scenario_facts.headcounts(text) if sized else []
+        if sized and audit.reads(Reading.WHAT_IT_COUNTS) and _ASKS_HEADCOUNT.search(question):
+            sizes += [amount.figure for amount in scenario_facts.amounts(text)
+                      if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
         if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
             wrong.append(f"size (scenario: {facts.company_size})")
         timed = re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
         dated = scenario_facts.quarters(text) if timed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
         spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
-        if ((deadline and dated and not dated & deadline)
+        unhurried = (audit.reads(Reading.NO_DEADLINE) and facts.decision_timeline and _NO_DEADLINE.search(text)
+                     and (timed or _ASKS["timeline"].search(question)))
+        if ((deadline and dated and not dated & deadline) or unhurried
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
-        named = scenario_facts.industries(text) if re.search(r"\bwe (?:are|run|make|sell|own|operate)\b|"
+        named = scenario_facts.industries(text) if re.search(r"\bwe(?:'re| are| run| make| sell| own| operate)\b|"
                                                              r"\bour (?:company|business)\b", text,
                                                              re.IGNORECASE) else set()
         if industry and named and not named & industry:
@@ -958,6 +1087,8 @@ def _hostility(audit: _Audit) -> int:
         hits = _matches(_HOSTILE, text)
         if audit.reads(Reading.CONTEMPT):
             hits += [hit for sentence in _sentences(text) for hit in _matches(_CONTEMPT, sentence)]
+        if audit.reads(Reading.WORTH_VERDICT):
+            hits += _matches(_WORTH_VERDICT, text)
         if hits:
             found += 1
             audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"

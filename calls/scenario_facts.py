@@ -42,21 +42,30 @@ INDUSTRIES: dict[str, tuple[str, ...]] = {
     "logistics": ("logistics", "warehouse", "warehouses", "trucking", "freight", "shipping", "distribution"),
     "education": ("school", "schools", "university", "college", "students", "teachers"),
 }
-_INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.IGNORECASE)
+# An industry is named by its words or by its own name ("healthcare").
+_INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, (group, *terms))) + r")\b", re.IGNORECASE)
                    for group, terms in INDUSTRIES.items()}
 
 
-_UNITS_AND_TENS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
-                   "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety")
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_UNITS_AND_TENS = f"{_UNITS}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_TENS}"
 # After a unit or a tens word, "and" followed by a number of hundreds starts a second number ("three hundred and fifty
 # and five hundred thousand" is two); text2num would read the words as one.
 _SECOND_NUMBER = re.compile(rf"\b((?:{_UNITS_AND_TENS})(?:-\w+)?) and (?=(?:a|an|{_UNITS_AND_TENS}) hundred\b)",
                             re.IGNORECASE)
 
 
+# A unit followed by a tens word is said for hundreds ("one eighty" is 180, "three fifty" 350), unless a scale or a
+# hundred follows the tens word.
+_SPOKEN_HUNDREDS = re.compile(rf"\b({_UNITS}) ((?:{_TENS})(?:-\w+)?)\b(?! (?:hundred|thousand|million|billion)\b)",
+                              re.IGNORECASE)
+
+
 def digits(text: str) -> str:
     """The text with its numbers written in words turned into digits."""
-    converted: str = alpha2digit(_SECOND_NUMBER.sub(r"\1, and ", text), "en")
+    text = _SPOKEN_HUNDREDS.sub(r"\1 hundred \2", _SECOND_NUMBER.sub(r"\1, and ", text))
+    converted: str = alpha2digit(text, "en")
     return converted
 
 
@@ -64,10 +73,20 @@ def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def money(text: str) -> list[tuple[float, float]]:
-    """The money figures the text names, each as a (low, high) range: "$50k-$120k", "up to a hundred thousand",
-    "between fifty and a hundred thousand", "half a million". A bare number counts only from 1,000 or with a
-    currency sign or a scale."""
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A number the text names, as a (low, high) range, with the words around it (numbers in digits) that say what
+    it counts."""
+
+    figure: tuple[float, float]
+    money_like: bool  # a currency sign or a scale, or 1,000 or more: a sum of money unless its words say otherwise
+    before: str
+    after: str
+
+
+def amounts(text: str) -> list[Amount]:
+    """The numbers and ranges the text names from 10: "$50k-$120k", "up to a hundred thousand", "between fifty and a
+    hundred thousand", "half a million", "forty to ninety"."""
     text = _HALF.sub(lambda match: str(int(match.group(1)) // 2), digits(text))
     found = []
     for match in _MONEY.finditer(text):
@@ -78,10 +97,18 @@ def money(text: str) -> list[tuple[float, float]]:
             high = _number(second) * _SCALE.get((second_scale or "").lower(), 1)
             while not scale and low * 1000 <= high:  # "50 and 100000": the first shares the second's scale
                 low *= 1000
-        money_like = sign or second_sign or scale or second_scale or high >= 1000
-        if money_like and high >= 100:
-            found.append((min(low, high), max(low, high)))
+        if high >= 10:
+            money_like = bool(sign or second_sign or scale or second_scale) or high >= 1000
+            found.append(Amount((min(low, high), max(low, high)), money_like, text[:match.start()],
+                                text[match.end():]))
     return found
+
+
+def money(text: str) -> list[tuple[float, float]]:
+    """The money figures the text names, each as a (low, high) range: "$50k-$120k", "up to a hundred thousand",
+    "between fifty and a hundred thousand", "half a million". A bare number counts only from 1,000 or with a
+    currency sign or a scale."""
+    return [amount.figure for amount in amounts(text) if amount.money_like and amount.figure[1] >= 100]
 
 
 def headcounts(text: str) -> list[tuple[float, float]]:

@@ -5,8 +5,8 @@ calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
-`--cv` cross-validates on the development data (the development part and both held-out parts, which the detectors
-have since been fixed on), leaving one call out at a time: the threshold each of four flaws turns on
+`--cv` cross-validates on the development data (the development part and the three held-out parts, which the
+detectors have since been fixed on), leaving one call out at a time: the threshold each of five flaws turns on
 (`AuditRules`) is chosen for the best F1 on the other calls, and each reading a detector may do without is kept only
 when the other calls are read better with it; the call left out is audited with those choices. It says whether the
 figures hang on a threshold fitted to the set or on a reading only one call supports; the rules themselves were
@@ -39,27 +39,29 @@ SPLITS = ("held_out", "heldout2", "heldout3", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
-DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2")
+DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
     "no_resistance": ("resisting_difficulty", (DEFAULT_RULES.resisting_difficulty, 2, 4, 5)),
     "unresponsive": ("responsive_min_words", (DEFAULT_RULES.responsive_min_words, 3, 4, 5, 7, 8)),
     "minimal_answer": ("minimal_words", (DEFAULT_RULES.minimal_words, 1, 2, 4, 5)),
+    "contradicts_scenario": ("budget_margin_percent", (DEFAULT_RULES.budget_margin_percent, 10, 30, 50)),
 }
 # The readings each flaw's detector uses that a fold may leave out: it keeps one only when the other calls are read
 # better with it than without, so a reading that only the call left out supports is not used on that call.
 READING_CHOICES: dict[str, tuple[Reading, ...]] = {
-    "early_disclosure": (Reading.OBJECTING_SENTENCE,),
+    "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
+                         Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
-                      Reading.ACCEPTING_CLAUSE),
+                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
                      Reading.QUESTION_SAID_AGAIN),
     "minimal_answer": (Reading.COUNTED,),
-    "out_of_character": (Reading.STEPPING_OUT,),
-    "hostility": (Reading.CONTEMPT,),
-    "contradicts_scenario": (Reading.SPAN,),
+    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE),
+    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT),
+    "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE),
 }
 
 

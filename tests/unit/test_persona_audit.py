@@ -571,3 +571,134 @@ def test_not_deciding_alone_names_no_signer() -> None:
     said = dialogue("Who else is involved in a decision like this?", "Not my call alone, as it happens.")
     audit = audit_persona(said, GUARDED)
     assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    ("What made you take the call?", "We look after about two hundred thousand customer records now."),
+    ("How many orders do you ship a week?", "Roughly two hundred thousand, more in December."),
+    ("What made you take the call?", "Every contract above two hundred thousand lands on my desk, and I hate it."),
+    ("What made you take the call?", "Half of the two hundred thousand we process each year arrive late."),
+    ("What does a lost order cost you?", "Two hundred thousand a year, at least, in refunds."),
+])
+def test_an_amount_that_counts_something_else_is_no_budget(question: str, line: str) -> None:
+    audit = audit_persona(dialogue(question, line), GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == []
+    # The same sum given for what the persona could pay is its budget, and more than the scenario's.
+    budget = audit_persona(dialogue(question, "We have about two hundred thousand a year for this."), GUARDED)
+    assert flagged(budget, FlagReason.EARLY_DISCLOSURE) == flagged(budget, FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_a_bare_number_given_for_money_is_in_thousands() -> None:
+    above = audit_persona(dialogue("What is the budget for this?", "One eighty to two fifty a year."), GUARDED)
+    assert flagged(above, FlagReason.EARLY_DISCLOSURE) == flagged(above, FlagReason.CONTRADICTS_SCENARIO) == [2]
+    assert "budget (scenario: $50k-$120k per year)" in next(
+        quote.explanation for quote in above.flagged_quotes if quote.reason == FlagReason.CONTRADICTS_SCENARIO)
+    band = audit_persona(dialogue("What salary band are you hiring to?", "Ninety to a hundred and ten, plus a bonus."),
+                         GUARDED)
+    assert flagged(band, FlagReason.EARLY_DISCLOSURE) == [2]
+    assert flagged(band, FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_budget_a_fifth_outside_the_scenarios_range_contradicts_it() -> None:
+    def contradicted(line: str) -> list[int]:
+        return flagged(audit_persona(dialogue("What could you spend on this?", line), GUARDED),
+                       FlagReason.CONTRADICTS_SCENARIO)
+
+    assert contradicted("Up to thirty thousand a year, no more.") == [2]
+    assert contradicted("Up to a hundred and thirty thousand a year, no more.") == []
+
+
+def test_the_number_that_answers_how_many_people_work_there_counts_them() -> None:
+    audit = audit_persona(dialogue("How many people work at the company?", "About eight thousand across the regions."),
+                          GUARDED)
+    assert [quote.explanation for quote in audit.flagged_quotes if quote.reason == FlagReason.CONTRADICTS_SCENARIO] \
+        == ["Contradicts the scenario's size (scenario: mid-market (200-1000 employees))"]
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    ("What made you take the call?", "We are out of time in five weeks, that is when it has to be signed."),
+    ("When would you want it running?", "We have three months to get it right, no more."),
+])
+def test_a_deadline_in_other_words_is_given_away(question: str, line: str) -> None:
+    assert flagged(audit_persona(dialogue(question, line), GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+
+
+def test_saying_when_nothing_will_happen_gives_no_deadline() -> None:
+    said = dialogue("When would you want it running?", "Nothing changes before next quarter.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_having_no_deadline_contradicts_the_scenarios_deadline() -> None:
+    unhurried = dialogue("When do you need a decision by?", "Whenever suits you, we are not in a hurry.")
+    assert flagged(audit_persona(unhurried, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    # "No rush" about something other than the decision's timing says nothing of the deadline.
+    patient = dialogue("Can I take a second to find the figure?", "No rush, go ahead and find it.")
+    assert flagged(audit_persona(patient, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_an_acceptance_phrased_as_praise_is_one() -> None:
+    audit = audit_persona(dialogue(
+        "Our tool cuts onboarding time in half.", "Half the time, impressive.",
+        "And setup takes one afternoon.", "One afternoon, that is exactly what we need.",
+        "Paper forms are what slows your stores down.", "I agree, the forms are the whole problem.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2, 4, 6]
+
+
+def test_a_word_of_doubt_said_back_is_no_doubt() -> None:
+    audit = audit_persona(dialogue("Our tool carries no risk for your payroll data.",
+                                   "That is reassuring, we will note it as low risk."), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "As the sales assistant here, I would say the pricing slide needs work.",
+    "Remember this is a simulated call, so I will go easy on the numbers.",
+    "Whoever is playing the buyer today should know the budget is tight.",
+    "Those were good questions so far, keep that up.",
+    "Here are some questions you could ask a buyer like me: what breaks, and who pays.",
+])
+def test_stepping_out_of_the_role_by_the_shape_of_the_sentence(line: str) -> None:
+    assert flagged(audit_persona(call(line), GUARDED), FlagReason.OUT_OF_CHARACTER) == [2]
+
+
+def test_the_same_shapes_in_character_are_no_break() -> None:
+    audit = audit_persona(call("We are in a real hurry, this is a real review, and whoever is on call keeps it short."),
+                          GUARDED)
+    assert flagged(audit, FlagReason.OUT_OF_CHARACTER) == []
+
+
+@pytest.mark.parametrize("line", [
+    "Are you slow? I said the budget is gone.",
+    "Honestly, you sales people are a waste of space.",
+    "You are the most hopeless vendor we have had in here.",
+    "Someone like you would not last a week on my team.",
+])
+def test_a_verdict_on_the_candidates_worth_is_hostile(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
+                   FlagReason.HOSTILITY) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "Are you serious? That price is a waste of our budget.",
+    "This call is a waste of time unless you have numbers.",
+])
+def test_bluntness_about_the_offer_is_no_verdict_on_the_candidate(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
+                   FlagReason.HOSTILITY) == []
+
+
+def test_a_person_named_in_answer_to_who_signs_is_the_signer() -> None:
+    cold = dialogue("Who signs off on a purchase like this?", "My director, and only after a pilot.")
+    assert flagged(audit_persona(cold, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+    earned = dialogue("What slows onboarding down in the stores?", "Paper forms, and nobody owns them.",
+                      "Who approves a purchase like this?", "The CFO, in the end.")
+    assert flagged(audit_persona(earned, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_an_industry_named_by_its_own_name_and_in_a_contraction() -> None:
+    clinics = replace(GUARDED, scenario=replace(ONBOARDING, industry="healthcare"))
+    said = dialogue("What rules apply to you?", "We're an insurer, so the regulator comes first.")
+    audit = audit_persona(said, clinics)
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2]

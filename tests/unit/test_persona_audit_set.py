@@ -24,25 +24,25 @@ from devtools.persona_audit_eval import (
 
 CALLS = load()
 
-# docs/persona_audit.md: (precision, recall) by split (heldout3 out of sample, the others development data), and left
-# one call out at a time over the three development parts; no figure may fall below these.
+# docs/persona_audit.md: (precision, recall) by split (all four parts are development data now), and left one call out
+# at a time over all four parts; no figure may fall below these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout2": {"early_disclosure": (0.91, 0.77), "no_resistance": (1.0, 1.0), "unresponsive": (0.86, 0.92),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.89), "out_of_character": (1.0, 1.0),
+    "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.86, 0.92),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.47, 0.73), "no_resistance": (0.94, 0.65), "unresponsive": (0.61, 0.73),
-                 "repetition": (1.0, 0.91), "contradicts_scenario": (0.42, 0.45), "out_of_character": (1.0, 0.64),
-                 "hostility": (1.0, 0.73), "minimal_answer": (1.0, 1.0)},
+    "heldout3": {"early_disclosure": (0.85, 1.0), "no_resistance": (0.96, 0.96), "unresponsive": (0.61, 0.73),
+                 "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
+                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-CROSS_VALIDATED = {"early_disclosure": (0.95, 0.86), "no_resistance": (0.97, 1.0), "unresponsive": (0.79, 0.86),
-                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.93), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 1.0), "minimal_answer": (0.9, 0.95)}
+CROSS_VALIDATED = {"early_disclosure": (0.94, 1.0), "no_resistance": (0.98, 0.96), "unresponsive": (0.71, 0.81),
+                   "repetition": (1.0, 0.96), "contradicts_scenario": (0.96, 0.88), "out_of_character": (1.0, 1.0),
+                   "hostility": (1.0, 1.0), "minimal_answer": (0.94, 0.97)}
 
 
 def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float, float]]) -> None:
