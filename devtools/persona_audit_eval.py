@@ -1,7 +1,7 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2` and `heldout3`, the second and third parts in heldout2.yaml and heldout3.yaml), then on the development
-calls the detectors were tuned on.
+`heldout2`, `heldout3` and `heldout4`, the second to fourth parts in heldout2.yaml to heldout4.yaml), then on the
+development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
@@ -34,8 +34,9 @@ from calls.turns import Role, Turn
 
 _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
 # Each file names its own personas and scenarios; its calls play those.
-LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml")
-SPLITS = ("held_out", "heldout2", "heldout3", "development")
+LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml",
+                _SET_DIRECTORY / "heldout4.yaml")
+SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
