@@ -24,8 +24,8 @@ from devtools.persona_audit_eval import (
 
 CALLS = load()
 
-# docs/persona_audit.md: (precision, recall) by split (all four parts are development data now), and left one call out
-# at a time over all four parts; no figure may fall below these.
+# docs/persona_audit.md: (precision, recall) by split (the first four parts are development data now, the fifth
+# measured once), and left one call out at a time over the first four; no figure may fall below these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
@@ -36,6 +36,10 @@ DOCUMENTED = {
     "heldout3": {"early_disclosure": (0.85, 1.0), "no_resistance": (0.96, 0.96), "unresponsive": (0.61, 0.73),
                  "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    # The fourth part's first run, out of sample: the detectors had never read it.
+    "heldout4": {"early_disclosure": (0.77, 0.71), "no_resistance": (1.0, 0.47), "unresponsive": (0.58, 0.37),
+                 "repetition": (1.0, 0.82), "contradicts_scenario": (0.70, 0.64), "out_of_character": (0.78, 0.64),
+                 "hostility": (1.0, 0.55), "minimal_answer": (1.0, 0.94)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
