@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from analysis_svc.domain.conversation import ObjectionKind, Topic, ValueTheme
 from analysis_svc.domain.tracks import TRACK_RUBRICS
+from calls.job_tracks import Blueprint
 
 _TRACK_FACTORS = [factor for rubric in TRACK_RUBRICS.values() for factor in rubric.factors]
 
@@ -28,7 +29,9 @@ class InterviewerTexts:
     templates: dict[str, str]  # the suggestions' sentences and labels, and the reasoning's, by what they say
     factor_names: dict[str, str]  # every rubric's factors, by their contract names
     gaps: dict[str, str]  # the gaps a coach raises on the sales factors, most damaging first; and "keep_it_up"
-    track_gaps: dict[str, str]  # what a coach says when a track's factor is the weakest, by its name
+    # What a coach says when a track's factor is the weakest, by track and factor name: two tracks may name a factor
+    # alike (HR's and implementation's structure) and mean different things by it.
+    track_gaps: dict[tuple[Blueprint, str], str]
 
 
 ENGLISH = InterviewerTexts(
@@ -160,7 +163,8 @@ ENGLISH = InterviewerTexts(
         "no_next_step": "no next step agreed yet",
         "keep_it_up": "keep it up",
     },
-    track_gaps={factor.name: factor.gap for factor in _TRACK_FACTORS},
+    track_gaps={(rubric.blueprint, factor.name): factor.gap for rubric in TRACK_RUBRICS.values()
+                for factor in rubric.factors},
 )
 
 SPANISH = InterviewerTexts(
@@ -306,6 +310,8 @@ SPANISH = InterviewerTexts(
         "remediation": "remediación", "honesty": "honestidad", "communication": "comunicación",
         "structure": "estructura", "legality": "legalidad", "candidate_experience": "experiencia del candidato",
         "evidence": "evidencias", "fairness": "equidad",
+        "evaluation": "evaluación", "tools_and_guardrails": "herramientas y salvaguardas",
+        "failure_and_recovery": "fallos y recuperación", "cost_and_latency": "coste y latencia",
     },
     gaps={
         "pushed_after_no": "siguió insistiendo después de que el comprador dijera que no",
@@ -321,15 +327,21 @@ SPANISH = InterviewerTexts(
         "keep_it_up": "sigue así",
     },
     track_gaps={
-        "threat_understanding": "no ha dicho quién atacaría qué, ni cómo",
-        "incident_handling": "no ha explicado cómo acotar y contener el incidente",
-        "remediation": "aún no hay un plan de remediación",
-        "honesty": "esquiva en vez de reconocer lo que no se sabe",
-        "communication": "las respuestas son evasivas o difíciles de seguir",
-        "structure": "no ha enmarcado la entrevista (el puesto, cómo se desarrolla, los siguientes pasos)",
-        "legality": "hizo una pregunta que quien contrata no puede hacer legalmente",
-        "candidate_experience": "no está tratando al candidato con cuidado",
-        "evidence": "no pide ni profundiza en ejemplos concretos",
-        "fairness": "juzga al candidato antes de tener las evidencias",
+        (Blueprint.SECURITY, "threat_understanding"): "no ha dicho quién atacaría qué, ni cómo",
+        (Blueprint.SECURITY, "incident_handling"): "no ha explicado cómo acotar y contener el incidente",
+        (Blueprint.SECURITY, "remediation"): "aún no hay un plan de remediación",
+        (Blueprint.SECURITY, "honesty"): "esquiva en vez de reconocer lo que no se sabe",
+        (Blueprint.SECURITY, "communication"): "las respuestas son evasivas o difíciles de seguir",
+        (Blueprint.HR, "structure"):
+            "no ha enmarcado la entrevista (el puesto, cómo se desarrolla, los siguientes pasos)",
+        (Blueprint.HR, "legality"): "hizo una pregunta que quien contrata no puede hacer legalmente",
+        (Blueprint.HR, "candidate_experience"): "no está tratando al candidato con cuidado",
+        (Blueprint.HR, "evidence"): "no pide ni profundiza en ejemplos concretos",
+        (Blueprint.HR, "fairness"): "juzga al candidato antes de tener las evidencias",
+        (Blueprint.AGENTIC_ENG, "evaluation"): "no ha dicho cómo se sabe que el agente funciona",
+        (Blueprint.AGENTIC_ENG, "tools_and_guardrails"): "no ha dicho qué puede hacer el agente ni qué lo frena",
+        (Blueprint.AGENTIC_ENG, "failure_and_recovery"): "no ha dicho cómo falla el agente ni cómo se recupera",
+        (Blueprint.AGENTIC_ENG, "cost_and_latency"): "no ha dicho cuánto cuesta ni cuánto tarda una tarea",
+        (Blueprint.AGENTIC_ENG, "communication"): "las respuestas son vagas o exageran, sin compromisos asumidos",
     },
 )

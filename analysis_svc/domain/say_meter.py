@@ -70,8 +70,6 @@ RUBRICS: dict[Blueprint, dict[str, int]] = {
                           CLOSING_MOMENTUM: 15},
     Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                                CLOSING_MOMENTUM: 10},
-    Blueprint.AGENTIC_ENG: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
-                            CLOSING_MOMENTUM: 5},
     Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                           CLOSING_MOMENTUM: 5},
 }  # fmt: skip
@@ -170,7 +168,7 @@ def _track_score(track: TrackRubric, tally: Tally, texts: InterviewerTexts) -> S
     factors = track.scores(tally)
     total = _round(weigh(dict(factors), track.weights))
     weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
-    gap = texts.track_gaps[weakest.name] if factors[weakest.name] < 100 else texts.gaps["keep_it_up"]
+    gap = texts.track_gaps[track.blueprint, weakest.name] if factors[weakest.name] < 100 else texts.gaps["keep_it_up"]
     strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])
     return SayMeter(score=total, band=band_for(total), factors=factors, weights=dict(track.weights),
                     reasoning=_said(strongest.name, factors[strongest.name], gap, texts))

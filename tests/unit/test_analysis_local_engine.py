@@ -174,7 +174,7 @@ def test_rubrics_sum_to_100_and_engineering_weighs_closing_less():
     for weights in RUBRICS.values():
         assert set(weights) == set(FACTORS)
         assert sum(weights.values()) == 100
-    for engineering in (Blueprint.AGENTIC_ENG, Blueprint.FULLSTACK):
+    for engineering in (Blueprint.FULLSTACK,):
         assert RUBRICS[engineering][CLOSING_MOMENTUM] * 3 <= RUBRICS[Blueprint.SALES][CLOSING_MOMENTUM]
         assert RUBRICS[engineering][DISCOVERY] > RUBRICS[Blueprint.SALES][DISCOVERY]
 
