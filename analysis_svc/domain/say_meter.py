@@ -66,8 +66,6 @@ class Band(StrEnum):
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
-    Blueprint.MARKETING: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 25,
-                          CLOSING_MOMENTUM: 15},
     Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                                CLOSING_MOMENTUM: 10},
     Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,

@@ -148,8 +148,8 @@ _CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None],
         ),
     },
     Blueprint.MARKETING: {
-        CallStage.EARLY: (("vanity_metrics", None), ("agency_loyalty", None)),
-        CallStage.MIDDLE: (("attribution_doubt", None), ("budget_cut", Topic.BUDGET)),
+        CallStage.EARLY: (("vanity_metrics", None), ("agency_loyalty", None), ("unclear_buyer", None)),
+        CallStage.MIDDLE: (("attribution_doubt", None), ("budget_cut", Topic.BUDGET), ("me_too_idea", None)),
         CallStage.LATE: (("brand_risk", None), ("launch_slip", Topic.TIMELINE)),
     },
     Blueprint.IMPLEMENTATION: {
