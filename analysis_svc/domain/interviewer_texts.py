@@ -104,6 +104,8 @@ ENGLISH = InterviewerTexts(
         "model_deprecation": ("Model Deprecation",
                               "Say the model the design relies on is being retired next quarter."),
         "compliance_review": ("Compliance Review", "Say security must approve any tool the agent can call."),
+        "vague_requirement": ("Vague Requirement",
+                              "Ask for 'something like Twitter' and say nothing more unless asked."),
         "legacy_stack": ("Legacy Stack", "Mention the front end is still a jQuery monolith."),
         "unclear_owner": ("Unclear Owner", "Say nobody owns the API the feature depends on."),
         "traffic_spike": ("Traffic Spike", "Say marketing expects ten times the traffic on launch day."),
@@ -255,6 +257,8 @@ SPANISH = InterviewerTexts(
                               "Di que el modelo en el que se basa el diseño se retira el próximo trimestre."),
         "compliance_review": ("Revisión de cumplimiento",
                               "Di que seguridad tiene que aprobar toda herramienta que el agente pueda usar."),
+        "vague_requirement": ("Requisito difuso",
+                              "Pide 'algo como Twitter' y no digas nada más si no te preguntan."),
         "legacy_stack": ("Tecnología heredada", "Di que el front end sigue siendo un monolito de jQuery."),
         "unclear_owner": ("Sin responsable claro", "Di que nadie es responsable de la API de la que depende la "
                                                    "funcionalidad."),
@@ -319,6 +323,8 @@ SPANISH = InterviewerTexts(
         "failure_and_recovery": "fallos y recuperación", "cost_and_latency": "coste y latencia",
         "audience": "público e insight", "big_idea": "gran idea", "plan": "plan de medios", "measurement": "medición",
         "handling": "trato con el cliente",
+        "system_design": "diseño del sistema", "api_and_data": "API y modelo de datos",
+        "testing_and_debugging": "pruebas y depuración", "tradeoffs_and_adaptation": "compromisos y adaptación",
     },
     gaps={
         "pushed_after_no": "siguió insistiendo después de que el comprador dijera que no",
@@ -355,5 +361,10 @@ SPANISH = InterviewerTexts(
         (Blueprint.MARKETING, "plan"): "no tiene un plan de canales con presupuesto y fechas",
         (Blueprint.MARKETING, "measurement"): "no ha dicho cómo se medirán los resultados ni qué pasa si no funciona",
         (Blueprint.MARKETING, "handling"): "no está respondiendo a las objeciones de quien escucha la propuesta",
+        (Blueprint.FULLSTACK, "system_design"): "no ha planteado el diseño desde los requisitos hasta la base de datos",
+        (Blueprint.FULLSTACK, "api_and_data"): "no ha dicho cómo son la API y el modelo de datos",
+        (Blueprint.FULLSTACK, "testing_and_debugging"): "no tiene un método para probar ni para encontrar un fallo",
+        (Blueprint.FULLSTACK, "tradeoffs_and_adaptation"): "no ha sopesado las opciones para este caso",
+        (Blueprint.FULLSTACK, "communication"): "las respuestas son evasivas o difíciles de seguir",
     },
 )

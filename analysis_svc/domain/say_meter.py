@@ -61,15 +61,12 @@ class Band(StrEnum):
 
 
 # Factor weights in percent, each rubric summing to 100: the tracks without a rubric of their own (``tracks``) are
-# scored on these sales factors, reweighted, by either engine (``rubric_of``). Engineering tracks are judged on how
-# well the candidate uncovers the problem, not on pushing for a commitment.
+# scored on these sales factors, reweighted, by either engine (``rubric_of``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
     Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
                                CLOSING_MOMENTUM: 10},
-    Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
-                          CLOSING_MOMENTUM: 5},
 }  # fmt: skip
 
 # What a coach scores on each sales factor, in the words the model engine is asked them in (``rubric_of``); a track's

@@ -168,7 +168,7 @@ _CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None],
         CallStage.LATE: (("model_deprecation", None), ("compliance_review", None)),
     },
     Blueprint.FULLSTACK: {
-        CallStage.EARLY: (("legacy_stack", None), ("unclear_owner", None)),
+        CallStage.EARLY: (("legacy_stack", None), ("unclear_owner", None), ("vague_requirement", None)),
         CallStage.MIDDLE: (("traffic_spike", None), ("flaky_tests", None)),
         CallStage.LATE: (("deadline_moved", Topic.TIMELINE), ("accessibility_audit", None)),
     },

@@ -1,8 +1,8 @@
-"""A live reading of a session of a track with its own rubric (security, HR, agentic engineering, marketing) is
-scored on that rubric and reports its factors and weights in rubric_factors: a security candidate's remediation plan
-scores, an HR interviewer's unlawful question lowers legality, and still does once it is out of the reading's window,
-what an agent designer or a marketer says scores on their track's factors; a sales reading reports its five factors
-in both places."""
+"""A live reading of a session of a track with its own rubric (security, HR, agentic engineering, full-stack,
+marketing) is scored on that rubric and reports its factors and weights in rubric_factors: a security candidate's
+remediation plan scores, an HR interviewer's unlawful question lowers legality, and still does once it is out of the
+reading's window, what an agent designer, a full-stack engineer or a marketer says scores on their track's factors; a
+sales reading reports its five factors in both places."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
-from analysis_svc.domain.tracks import agentic_eng, marketing
+from analysis_svc.domain.tracks import agentic_eng, fullstack, marketing
 from tests.e2e.test_analysis_live import CALL, PERSONA, USER
 from tests.e2e.transcript_fixtures import streamed_call
 
@@ -104,6 +104,11 @@ TRACK_CALLS = {
         (PERSONA, "Fine, but how will I know the campaign worked?"),
         (USER, "The goal is two thousand signups by June, read against a holdout region; if it underperforms after "
                "the first two weeks we shift the spend to search."),
+    ]),
+    persona_pb.BLUEPRINT_FULLSTACK: (fullstack.RUBRIC, fullstack.TESTING_AND_DEBUGGING, [
+        (PERSONA, "Tell me about a hard production bug."),
+        (USER, "Checkout failed now and then; I reproduced it from the logs, narrowed it down to a race in the cache, "
+               "fixed it, verified the fix in staging and added a regression test."),
     ]),
 }
 
