@@ -83,6 +83,7 @@ ENGLISH = InterviewerTexts(
         "me_too_idea": ("Me-Too Idea", "Say a competitor ran almost the same campaign last year."),
         "brand_risk": ("Brand Risk", "Say legal is nervous about any campaign that mentions competitors."),
         "launch_slip": ("Launch Slip", "Say the product launch just slipped by two months."),
+        "wandering_call": ("Wandering Call", "Start on an unrelated complaint about another system before any agenda."),
         "data_mess": ("Data Mess", "Admit your customer data lives in four spreadsheets nobody owns."),
         "reluctant_team": ("Reluctant Team", "Say your team did not ask for this project."),
         "integration_surprise": ("Integration Surprise", "Mention a legacy system that must stay in the loop."),
@@ -226,6 +227,8 @@ SPANISH = InterviewerTexts(
         "brand_risk": ("Riesgo de marca", "Di que el departamento legal teme cualquier campaña que cite a la "
                                           "competencia."),
         "launch_slip": ("Lanzamiento retrasado", "Di que el lanzamiento del producto se ha retrasado dos meses."),
+        "wandering_call": ("Llamada sin rumbo",
+                           "Empieza quejándote de otro sistema que no tiene nada que ver, antes de fijar la agenda."),
         "data_mess": ("Datos desordenados",
                       "Reconoce que los datos de clientes están en cuatro hojas de cálculo que no son de nadie."),
         "reluctant_team": ("Equipo reacio", "Di que tu equipo no pidió este proyecto."),
@@ -325,6 +328,8 @@ SPANISH = InterviewerTexts(
         "handling": "trato con el cliente",
         "system_design": "diseño del sistema", "api_and_data": "API y modelo de datos",
         "testing_and_debugging": "pruebas y depuración", "tradeoffs_and_adaptation": "compromisos y adaptación",
+        "scope": "alcance e hitos", "governance": "responsables y gobierno", "risks": "riesgos, datos y adopción",
+        "candour": "franqueza con el cliente",
     },
     gaps={
         "pushed_after_no": "siguió insistiendo después de que el comprador dijera que no",
@@ -366,5 +371,11 @@ SPANISH = InterviewerTexts(
         (Blueprint.FULLSTACK, "testing_and_debugging"): "no tiene un método para probar ni para encontrar un fallo",
         (Blueprint.FULLSTACK, "tradeoffs_and_adaptation"): "no ha sopesado las opciones para este caso",
         (Blueprint.FULLSTACK, "communication"): "las respuestas son evasivas o difíciles de seguir",
+        (Blueprint.IMPLEMENTATION, "structure"): "no ha fijado una agenda ni ha cerrado con responsables y fechas",
+        (Blueprint.IMPLEMENTATION, "scope"): "no ha concretado el alcance ni hitos con fecha",
+        (Blueprint.IMPLEMENTATION, "governance"):
+            "no ha nombrado responsables, una vía de escalado y una frecuencia de informes",
+        (Blueprint.IMPLEMENTATION, "risks"): "no ha indagado en los riesgos, los datos y la adopción",
+        (Blueprint.IMPLEMENTATION, "candour"): "tranquiliza en vez de decir claramente cómo va el proyecto",
     },
 )

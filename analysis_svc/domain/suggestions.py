@@ -153,7 +153,7 @@ _CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None],
         CallStage.LATE: (("brand_risk", None), ("launch_slip", Topic.TIMELINE)),
     },
     Blueprint.IMPLEMENTATION: {
-        CallStage.EARLY: (("data_mess", None), ("reluctant_team", None)),
+        CallStage.EARLY: (("data_mess", None), ("reluctant_team", None), ("wandering_call", None)),
         CallStage.MIDDLE: (("integration_surprise", None), ("key_person_leaving", None)),
         CallStage.LATE: (("go_live_pressure", None), ("scope_creep", None)),
     },

@@ -1,8 +1,8 @@
-"""A live reading of a session of a track with its own rubric (security, HR, agentic engineering, full-stack,
-marketing) is scored on that rubric and reports its factors and weights in rubric_factors: a security candidate's
-remediation plan scores, an HR interviewer's unlawful question lowers legality, and still does once it is out of the
-reading's window, what an agent designer, a full-stack engineer or a marketer says scores on their track's factors; a
-sales reading reports its five factors in both places."""
+"""A live reading of a session of every track but sales is scored on the track's own rubric and reports its factors
+and weights in rubric_factors: a security candidate's remediation plan scores, an HR interviewer's unlawful question
+lowers legality, and still does once it is out of the reading's window, what an agent designer, a full-stack
+engineer, a marketer or an implementation lead says scores on their track's factors; a sales reading reports its five
+factors in both places."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
-from analysis_svc.domain.tracks import agentic_eng, fullstack, marketing
+from analysis_svc.domain.tracks import agentic_eng, fullstack, implementation, marketing
 from tests.e2e.test_analysis_live import CALL, PERSONA, USER
 from tests.e2e.transcript_fixtures import streamed_call
 
@@ -109,6 +109,11 @@ TRACK_CALLS = {
         (PERSONA, "Tell me about a hard production bug."),
         (USER, "Checkout failed now and then; I reproduced it from the logs, narrowed it down to a race in the cache, "
                "fixed it, verified the fix in staging and added a regression test."),
+    ]),
+    persona_pb.BLUEPRINT_IMPLEMENTATION: (implementation.RUBRIC, implementation.GOVERNANCE, [
+        (PERSONA, "Who does what on this project?"),
+        (USER, "Your CFO is the sponsor and Maria the project owner; she signs off each phase, issues escalate to the "
+               "steering committee, and I send a status report every Friday."),
     ]),
 }
 
