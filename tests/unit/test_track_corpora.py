@@ -32,6 +32,26 @@ RUBRICS = {
         },
         "kinds": {"screening-call", "interview", "panel-interview"},
     },
+    "agentic_eng": {
+        "weights": {
+            "evaluation": 0.25,
+            "tools_and_guardrails": 0.20,
+            "failure_and_recovery": 0.20,
+            "cost_and_latency": 0.15,
+            "communication": 0.20,
+        },
+        "kinds": {"technical-interview", "design-review", "practitioner-interview"},
+    },
+    "fullstack": {
+        "weights": {
+            "system_design": 0.25,
+            "api_and_data": 0.20,
+            "testing_and_debugging": 0.20,
+            "tradeoffs_and_adaptation": 0.20,
+            "communication": 0.15,
+        },
+        "kinds": {"system-design-interview", "technical-interview", "experience-interview"},
+    },
 }
 
 
