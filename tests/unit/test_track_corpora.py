@@ -52,6 +52,14 @@ RUBRICS = {
         },
         "kinds": {"system-design-interview", "technical-interview", "experience-interview"},
     },
+    "marketing": {
+        "weights": {"audience": 0.20, "big_idea": 0.20, "plan": 0.20, "measurement": 0.25, "handling": 0.15},
+        "kinds": {"campaign-pitch", "internal-pitch", "interview-case"},
+    },
+    "implementation": {
+        "weights": {"structure": 0.15, "scope": 0.20, "governance": 0.20, "risks": 0.25, "candour": 0.20},
+        "kinds": {"kickoff", "status-call", "recovery-call", "interview-case"},
+    },
 }
 
 
