@@ -5,7 +5,9 @@ Each conversation's factors are measured as the local engine measures them at th
 call). The weights are fitted as the sales weights are (``devtools.fit_say_meter``: every
 weighting on a 10% grid, the one nearest equal weights among those within the tolerance of the best Spearman), with
 leave-one-out cross-validation: the held-out figure comes first, the in-sample one only shows how much is fitting.
-The sets are small (11-12 conversations), so each Spearman comes with a bootstrap 95% interval.
+"Before" scores the same conversations as the engine did before the track had a rubric of its own: the sales factors,
+weighed as the track weighed them then. The sets are small (10-15 conversations), so each Spearman comes with a
+bootstrap 95% interval.
 
     .venv/bin/python -m devtools.fit_track_rubrics
 """
@@ -16,12 +18,37 @@ import json
 from pathlib import Path
 from typing import Any
 
+from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.say_meter import (
+    CLOSING_MOMENTUM,
+    DISCOVERY,
+    OBJECTION_HANDLING,
+    RAPPORT,
+    VALUE_ARTICULATION,
+    factor_scores,
+    weigh,
+)
 from analysis_svc.domain.tracks import TRACK_RUBRICS
 from analysis_svc.domain.tracks.rubric import TrackRubric
+from calls.job_tracks import Blueprint
 from devtools.fit_say_meter import fit_all, held_out_scores, weighted
 from devtools.say_meter_corpus import interval, kendall, means_by_label, spearman, turns_of
 
 TRACKS = Path(__file__).resolve().parents[1] / "tests" / "data" / "tracks"
+# The sales factors' weights each track was scored on before it had a rubric of its own (say_meter.RUBRICS then).
+SALES_WEIGHTS_BEFORE = {
+    Blueprint.SECURITY: {RAPPORT: 15, DISCOVERY: 40, OBJECTION_HANDLING: 25, VALUE_ARTICULATION: 15,
+                         CLOSING_MOMENTUM: 5},
+    Blueprint.HR: {RAPPORT: 40, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 10},
+    Blueprint.AGENTIC_ENG: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
+                            CLOSING_MOMENTUM: 5},
+    Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
+                          CLOSING_MOMENTUM: 5},
+    Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
+                               CLOSING_MOMENTUM: 10},
+    Blueprint.MARKETING: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 25,
+                          CLOSING_MOMENTUM: 15},
+}
 
 
 def calls_of(rubric: TrackRubric) -> list[dict[str, Any]]:
@@ -55,6 +82,8 @@ def report(rubric: TrackRubric) -> None:
     current = weighted(rows, tuple(rubric.weights[name] for name in rubric.names))
     print(f"the service's weights ({', '.join(f'{n} {w}%' for n, w in rubric.weights.items())}): "
           f"{_figures(current, labels)}")
+    before = [weigh(factor_scores(measure(turns_of(call))), SALES_WEIGHTS_BEFORE[rubric.blueprint]) for call in calls]
+    print(f"before, the sales factors reweighted: {_figures(before, labels)}")
     print("each factor against the coach's score of its dimension (Spearman): " + ", ".join(
         f"{name} {spearman([row[k] or 0.0 for row in rows], [c['dimensions'][name] for c in calls]):.2f}"
         for k, name in enumerate(rubric.names)))
@@ -64,7 +93,10 @@ def report(rubric: TrackRubric) -> None:
 
 def main() -> None:
     for rubric in TRACK_RUBRICS.values():
-        report(rubric)
+        if calls_of(rubric):
+            report(rubric)
+        else:
+            print(f"## {rubric.blueprint}: no labelled conversations yet")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ class LocalEngine:
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
         texts = texts_for(window.language)
+        meter = score(metrics, blueprint, window.tally, texts)
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               context=window.context, made=window.made, read=window.read,
-                              phrases=phrases_for(window.language), texts=texts)
-        meter = score(metrics, blueprint, window.tally, texts)
+                              phrases=phrases_for(window.language), texts=texts, factors=meter.factors)
         if not understands(self, window.language):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.
             meter = dataclasses.replace(meter, reasoning=(

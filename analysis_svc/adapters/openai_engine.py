@@ -137,7 +137,7 @@ def analysis_request(window: LiveWindow, metrics: ConversationMetrics) -> tuple[
     write in) and the user message: the window's turns as data, with the measures of the whole call so far, so what
     fell out of the window still counts."""
     rubric = rubric_of(window.blueprint)
-    kind = "its own factors" if rubric.own else "the sales factors (this track has no rubric of its own)"
+    kind = "its own factors" if rubric.own else "the sales factors"
     system = SYSTEM_PROMPT.format(
         blueprint=window.blueprint, transcript_is_data=TRANSCRIPT_IS_DATA, rubric_kind=kind,
         rubric="\n".join(f'- "{name}" ({rubric.weights[name]}): {meaning};'

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from analysis_svc.domain.conversation import ObjectionKind, Topic, ValueTheme
 from analysis_svc.domain.tracks import TRACK_RUBRICS
+from calls.job_tracks import Blueprint
 
 _TRACK_FACTORS = [factor for rubric in TRACK_RUBRICS.values() for factor in rubric.factors]
 
@@ -28,7 +29,9 @@ class InterviewerTexts:
     templates: dict[str, str]  # the suggestions' sentences and labels, and the reasoning's, by what they say
     factor_names: dict[str, str]  # every rubric's factors, by their contract names
     gaps: dict[str, str]  # the gaps a coach raises on the sales factors, most damaging first; and "keep_it_up"
-    track_gaps: dict[str, str]  # what a coach says when a track's factor is the weakest, by its name
+    # What a coach says when a track's factor is the weakest, by track and factor name: two tracks may name a factor
+    # alike (HR's and implementation's structure) and mean different things by it.
+    track_gaps: dict[tuple[Blueprint, str], str]
 
 
 ENGLISH = InterviewerTexts(
@@ -75,9 +78,12 @@ ENGLISH = InterviewerTexts(
         "vanity_metrics": ("Vanity Metrics", "Say the board only cares about follower counts."),
         "agency_loyalty": ("Agency Loyalty", "Mention your agency has run campaigns for you for six years."),
         "attribution_doubt": ("Attribution Doubt", "Ask how they would prove a campaign caused any revenue."),
+        "unclear_buyer": ("Unclear Buyer", "Say sales and the brand team disagree about who actually buys."),
         "budget_cut": ("Budget Cut", "Say the marketing budget was just cut by 40%."),
+        "me_too_idea": ("Me-Too Idea", "Say a competitor ran almost the same campaign last year."),
         "brand_risk": ("Brand Risk", "Say legal is nervous about any campaign that mentions competitors."),
         "launch_slip": ("Launch Slip", "Say the product launch just slipped by two months."),
+        "wandering_call": ("Wandering Call", "Start on an unrelated complaint about another system before any agenda."),
         "data_mess": ("Data Mess", "Admit your customer data lives in four spreadsheets nobody owns."),
         "reluctant_team": ("Reluctant Team", "Say your team did not ask for this project."),
         "integration_surprise": ("Integration Surprise", "Mention a legacy system that must stay in the loop."),
@@ -99,6 +105,8 @@ ENGLISH = InterviewerTexts(
         "model_deprecation": ("Model Deprecation",
                               "Say the model the design relies on is being retired next quarter."),
         "compliance_review": ("Compliance Review", "Say security must approve any tool the agent can call."),
+        "vague_requirement": ("Vague Requirement",
+                              "Ask for 'something like Twitter' and say nothing more unless asked."),
         "legacy_stack": ("Legacy Stack", "Mention the front end is still a jQuery monolith."),
         "unclear_owner": ("Unclear Owner", "Say nobody owns the API the feature depends on."),
         "traffic_spike": ("Traffic Spike", "Say marketing expects ten times the traffic on launch day."),
@@ -160,7 +168,8 @@ ENGLISH = InterviewerTexts(
         "no_next_step": "no next step agreed yet",
         "keep_it_up": "keep it up",
     },
-    track_gaps={factor.name: factor.gap for factor in _TRACK_FACTORS},
+    track_gaps={(rubric.blueprint, factor.name): factor.gap for rubric in TRACK_RUBRICS.values()
+                for factor in rubric.factors},
 )
 
 SPANISH = InterviewerTexts(
@@ -211,10 +220,15 @@ SPANISH = InterviewerTexts(
         "vanity_metrics": ("Métricas de vanidad", "Di que a la dirección solo le importa el número de seguidores."),
         "agency_loyalty": ("Fidelidad a la agencia", "Di que tu agencia lleva seis años haciendo vuestras campañas."),
         "attribution_doubt": ("Dudas de atribución", "Pregunta cómo demostrarían que una campaña trajo ingresos."),
+        "unclear_buyer": ("Comprador poco claro",
+                          "Di que ventas y el equipo de marca no se ponen de acuerdo en quién compra de verdad."),
+        "me_too_idea": ("Idea repetida", "Di que la competencia hizo una campaña casi igual el año pasado."),
         "budget_cut": ("Recorte de presupuesto", "Di que acaban de recortar un 40% el presupuesto de marketing."),
         "brand_risk": ("Riesgo de marca", "Di que el departamento legal teme cualquier campaña que cite a la "
                                           "competencia."),
         "launch_slip": ("Lanzamiento retrasado", "Di que el lanzamiento del producto se ha retrasado dos meses."),
+        "wandering_call": ("Llamada sin rumbo",
+                           "Empieza quejándote de otro sistema que no tiene nada que ver, antes de fijar la agenda."),
         "data_mess": ("Datos desordenados",
                       "Reconoce que los datos de clientes están en cuatro hojas de cálculo que no son de nadie."),
         "reluctant_team": ("Equipo reacio", "Di que tu equipo no pidió este proyecto."),
@@ -246,6 +260,8 @@ SPANISH = InterviewerTexts(
                               "Di que el modelo en el que se basa el diseño se retira el próximo trimestre."),
         "compliance_review": ("Revisión de cumplimiento",
                               "Di que seguridad tiene que aprobar toda herramienta que el agente pueda usar."),
+        "vague_requirement": ("Requisito difuso",
+                              "Pide 'algo como Twitter' y no digas nada más si no te preguntan."),
         "legacy_stack": ("Tecnología heredada", "Di que el front end sigue siendo un monolito de jQuery."),
         "unclear_owner": ("Sin responsable claro", "Di que nadie es responsable de la API de la que depende la "
                                                    "funcionalidad."),
@@ -306,6 +322,14 @@ SPANISH = InterviewerTexts(
         "remediation": "remediación", "honesty": "honestidad", "communication": "comunicación",
         "structure": "estructura", "legality": "legalidad", "candidate_experience": "experiencia del candidato",
         "evidence": "evidencias", "fairness": "equidad",
+        "evaluation": "evaluación", "tools_and_guardrails": "herramientas y salvaguardas",
+        "failure_and_recovery": "fallos y recuperación", "cost_and_latency": "coste y latencia",
+        "audience": "público e insight", "big_idea": "gran idea", "plan": "plan de medios", "measurement": "medición",
+        "handling": "trato con el cliente",
+        "system_design": "diseño del sistema", "api_and_data": "API y modelo de datos",
+        "testing_and_debugging": "pruebas y depuración", "tradeoffs_and_adaptation": "compromisos y adaptación",
+        "scope": "alcance e hitos", "governance": "responsables y gobierno", "risks": "riesgos, datos y adopción",
+        "candour": "franqueza con el cliente",
     },
     gaps={
         "pushed_after_no": "siguió insistiendo después de que el comprador dijera que no",
@@ -321,15 +345,37 @@ SPANISH = InterviewerTexts(
         "keep_it_up": "sigue así",
     },
     track_gaps={
-        "threat_understanding": "no ha dicho quién atacaría qué, ni cómo",
-        "incident_handling": "no ha explicado cómo acotar y contener el incidente",
-        "remediation": "aún no hay un plan de remediación",
-        "honesty": "esquiva en vez de reconocer lo que no se sabe",
-        "communication": "las respuestas son evasivas o difíciles de seguir",
-        "structure": "no ha enmarcado la entrevista (el puesto, cómo se desarrolla, los siguientes pasos)",
-        "legality": "hizo una pregunta que quien contrata no puede hacer legalmente",
-        "candidate_experience": "no está tratando al candidato con cuidado",
-        "evidence": "no pide ni profundiza en ejemplos concretos",
-        "fairness": "juzga al candidato antes de tener las evidencias",
+        (Blueprint.SECURITY, "threat_understanding"): "no ha dicho quién atacaría qué, ni cómo",
+        (Blueprint.SECURITY, "incident_handling"): "no ha explicado cómo acotar y contener el incidente",
+        (Blueprint.SECURITY, "remediation"): "aún no hay un plan de remediación",
+        (Blueprint.SECURITY, "honesty"): "esquiva en vez de reconocer lo que no se sabe",
+        (Blueprint.SECURITY, "communication"): "las respuestas son evasivas o difíciles de seguir",
+        (Blueprint.HR, "structure"):
+            "no ha enmarcado la entrevista (el puesto, cómo se desarrolla, los siguientes pasos)",
+        (Blueprint.HR, "legality"): "hizo una pregunta que quien contrata no puede hacer legalmente",
+        (Blueprint.HR, "candidate_experience"): "no está tratando al candidato con cuidado",
+        (Blueprint.HR, "evidence"): "no pide ni profundiza en ejemplos concretos",
+        (Blueprint.HR, "fairness"): "juzga al candidato antes de tener las evidencias",
+        (Blueprint.AGENTIC_ENG, "evaluation"): "no ha dicho cómo se sabe que el agente funciona",
+        (Blueprint.AGENTIC_ENG, "tools_and_guardrails"): "no ha dicho qué puede hacer el agente ni qué lo frena",
+        (Blueprint.AGENTIC_ENG, "failure_and_recovery"): "no ha dicho cómo falla el agente ni cómo se recupera",
+        (Blueprint.AGENTIC_ENG, "cost_and_latency"): "no ha dicho cuánto cuesta ni cuánto tarda una tarea",
+        (Blueprint.AGENTIC_ENG, "communication"): "las respuestas son vagas o exageran, sin compromisos asumidos",
+        (Blueprint.MARKETING, "audience"): "no ha dicho para quién es la campaña",
+        (Blueprint.MARKETING, "big_idea"): "aún no tiene una idea clara y propia",
+        (Blueprint.MARKETING, "plan"): "no tiene un plan de canales con presupuesto y fechas",
+        (Blueprint.MARKETING, "measurement"): "no ha dicho cómo se medirán los resultados ni qué pasa si no funciona",
+        (Blueprint.MARKETING, "handling"): "no está respondiendo a las objeciones de quien escucha la propuesta",
+        (Blueprint.FULLSTACK, "system_design"): "no ha planteado el diseño desde los requisitos hasta la base de datos",
+        (Blueprint.FULLSTACK, "api_and_data"): "no ha dicho cómo son la API y el modelo de datos",
+        (Blueprint.FULLSTACK, "testing_and_debugging"): "no tiene un método para probar ni para encontrar un fallo",
+        (Blueprint.FULLSTACK, "tradeoffs_and_adaptation"): "no ha sopesado las opciones para este caso",
+        (Blueprint.FULLSTACK, "communication"): "las respuestas son evasivas o difíciles de seguir",
+        (Blueprint.IMPLEMENTATION, "structure"): "no ha fijado una agenda ni ha cerrado con responsables y fechas",
+        (Blueprint.IMPLEMENTATION, "scope"): "no ha concretado el alcance ni hitos con fecha",
+        (Blueprint.IMPLEMENTATION, "governance"):
+            "no ha nombrado responsables, una vía de escalado y una frecuencia de informes",
+        (Blueprint.IMPLEMENTATION, "risks"): "no ha indagado en los riesgos, los datos y la adopción",
+        (Blueprint.IMPLEMENTATION, "candour"): "tranquiliza en vez de decir claramente cómo va el proyecto",
     },
 )

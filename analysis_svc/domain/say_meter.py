@@ -60,20 +60,11 @@ class Band(StrEnum):
     GREEN = "green"
 
 
-# Factor weights in percent, each rubric summing to 100: the tracks without a rubric of their own (``tracks``) are
-# scored on these sales factors, reweighted, by either engine (``rubric_of``). Engineering tracks are judged on how
-# well the candidate uncovers the problem, not on pushing for a commitment.
+# The sales factors' weights in percent, summing to 100: the sales track is scored on them by either engine
+# (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on the development part of the sales corpus (devtools.fit_say_meter, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 30, VALUE_ARTICULATION: 10, CLOSING_MOMENTUM: 30},
-    Blueprint.MARKETING: {RAPPORT: 20, DISCOVERY: 25, OBJECTION_HANDLING: 15, VALUE_ARTICULATION: 25,
-                          CLOSING_MOMENTUM: 15},
-    Blueprint.IMPLEMENTATION: {RAPPORT: 25, DISCOVERY: 30, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
-                               CLOSING_MOMENTUM: 10},
-    Blueprint.AGENTIC_ENG: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
-                            CLOSING_MOMENTUM: 5},
-    Blueprint.FULLSTACK: {RAPPORT: 20, DISCOVERY: 40, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 15,
-                          CLOSING_MOMENTUM: 5},
 }  # fmt: skip
 
 # What a coach scores on each sales factor, in the words the model engine is asked them in (``rubric_of``); a track's
@@ -170,7 +161,7 @@ def _track_score(track: TrackRubric, tally: Tally, texts: InterviewerTexts) -> S
     factors = track.scores(tally)
     total = _round(weigh(dict(factors), track.weights))
     weakest = min(track.factors, key=lambda factor: _shortfall(track, factors, factor))
-    gap = texts.track_gaps[weakest.name] if factors[weakest.name] < 100 else texts.gaps["keep_it_up"]
+    gap = texts.track_gaps[track.blueprint, weakest.name] if factors[weakest.name] < 100 else texts.gaps["keep_it_up"]
     strongest = max(track.factors, key=lambda factor: factors[factor.name] * track.weights[factor.name])
     return SayMeter(score=total, band=band_for(total), factors=factors, weights=dict(track.weights),
                     reasoning=_said(strongest.name, factors[strongest.name], gap, texts))
@@ -191,11 +182,12 @@ def _shortfall(track: TrackRubric, factors: dict[str, int], factor: TrackFactor)
 
 
 def ordered_factors(names: Iterable[str]) -> list[str]:
-    """Factor names in the order their rubric lists them (the sales factors first), whatever order they were
-    stored in."""
-    order = {name: index for index, name in enumerate(
-        (*FACTORS, *(name for rubric in TRACK_RUBRICS.values() for name in rubric.names)))}
-    return sorted(names, key=lambda name: (order.get(name, len(order)), name))
+    """Factor names in the order their rubric lists them (the rubric whose factors they are: two tracks may name a
+    factor alike), whatever order they were stored in."""
+    given = set(names)
+    listed = next((rubric.names for rubric in TRACK_RUBRICS.values() if set(rubric.names) == given), FACTORS)
+    order = {name: index for index, name in enumerate(listed)}
+    return sorted(given, key=lambda name: (order.get(name, len(order)), name))
 
 
 def _round(value: float) -> int:

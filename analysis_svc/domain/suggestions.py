@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +28,7 @@ from analysis_svc.domain.conversation import (
     turn_text,
 )
 from analysis_svc.domain.interviewer_texts import InterviewerTexts
+from analysis_svc.domain.tracks import track_rubric
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn, normalise, words
 
@@ -86,6 +87,7 @@ class Curveball:
     text: str
     moot_once: Topic | None = None  # the topic whose discussion makes it moot
     about: str = ""  # the persona's or the scenario's words it brings up: moot once the call has said them
+    probes: str = ""  # the factor of the track's own rubric it puts to the test (``TrackRubric.probes``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +148,12 @@ _CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None],
         ),
     },
     Blueprint.MARKETING: {
-        CallStage.EARLY: (("vanity_metrics", None), ("agency_loyalty", None)),
-        CallStage.MIDDLE: (("attribution_doubt", None), ("budget_cut", Topic.BUDGET)),
+        CallStage.EARLY: (("vanity_metrics", None), ("agency_loyalty", None), ("unclear_buyer", None)),
+        CallStage.MIDDLE: (("attribution_doubt", None), ("budget_cut", Topic.BUDGET), ("me_too_idea", None)),
         CallStage.LATE: (("brand_risk", None), ("launch_slip", Topic.TIMELINE)),
     },
     Blueprint.IMPLEMENTATION: {
-        CallStage.EARLY: (("data_mess", None), ("reluctant_team", None)),
+        CallStage.EARLY: (("data_mess", None), ("reluctant_team", None), ("wandering_call", None)),
         CallStage.MIDDLE: (("integration_surprise", None), ("key_person_leaving", None)),
         CallStage.LATE: (("go_live_pressure", None), ("scope_creep", None)),
     },
@@ -166,7 +168,7 @@ _CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None],
         CallStage.LATE: (("model_deprecation", None), ("compliance_review", None)),
     },
     Blueprint.FULLSTACK: {
-        CallStage.EARLY: (("legacy_stack", None), ("unclear_owner", None)),
+        CallStage.EARLY: (("legacy_stack", None), ("unclear_owner", None), ("vague_requirement", None)),
         CallStage.MIDDLE: (("traffic_spike", None), ("flaky_tests", None)),
         CallStage.LATE: (("deadline_moved", Topic.TIMELINE), ("accessibility_audit", None)),
     },
@@ -181,10 +183,18 @@ _CURVEBALL_PLAN: dict[Blueprint, dict[CallStage, tuple[tuple[str, Topic | None],
 
 @functools.cache
 def curveballs_in(texts: InterviewerTexts) -> dict[Blueprint, dict[CallStage, tuple[Curveball, ...]]]:
-    """Each track's curveballs by stage, written in ``texts``'s language."""
-    return {blueprint: {stage: tuple(Curveball(*texts.curveballs[key], moot_once) for key, moot_once in planned)
+    """Each track's curveballs by stage, written in ``texts``'s language, each with the factor of the track's rubric
+    it puts to the test."""
+    return {blueprint: {stage: tuple(Curveball(*texts.curveballs[key], moot_once, probes=_probed(blueprint, key))
+                                     for key, moot_once in planned)
                         for stage, planned in stages.items()}
             for blueprint, stages in _CURVEBALL_PLAN.items()}
+
+
+def _probed(blueprint: Blueprint, curveball: str) -> str:
+    """The factor of the track's own rubric the curveball puts to the test; none on a track without one."""
+    rubric = track_rubric(blueprint)
+    return rubric.probes.get(curveball, "") if rubric is not None else ""
 
 
 CURVEBALLS = curveballs_in(interviewer_texts.ENGLISH)
@@ -203,17 +213,19 @@ def suggest(
     read: TurnTexts | None = None,
     phrases: Phrases = ENGLISH,
     texts: InterviewerTexts = interviewer_texts.ENGLISH,
+    factors: Mapping[str, int] | None = None,
 ) -> list[Suggestion]:
     """Suggestions for one reading, most urgent first: ``metrics`` measure the whole call so far, ``turns`` are the
     window shown (what the suggestions cite and quote), ``made`` the labels already suggested in the session,
-    ``read`` the texts the measures read, with the ``phrases`` of the call's language; written in its ``texts``."""
+    ``read`` the texts the measures read, with the ``phrases`` of the call's language; written in its ``texts``.
+    ``factors`` are the reading's Say Meter factors: a track's own curveballs press the weakest first."""
     blueprint, call_stage = Blueprint(blueprint), CallStage(call_stage)
     ordered = sorted(turns, key=lambda turn: turn.sequence)
     read = {} if read is None else read
     suggestions = [
         *_followups(metrics, ordered, blueprint, call_stage, made, texts),
         *_context_injections(ordered, made, read, phrases, texts),
-        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read, phrases, texts),
+        *_curveball(metrics, ordered, blueprint, call_stage, context, made, read, phrases, texts, factors or {}),
     ]
     return sorted(suggestions, key=lambda suggestion: _PRIORITY_RANK[suggestion.priority])
 
@@ -343,13 +355,15 @@ def _shorter_answers(ordered: Sequence[Turn], texts: InterviewerTexts) -> list[S
 
 def _curveball(metrics: ConversationMetrics, ordered: Sequence[Turn], blueprint: Blueprint, stage: CallStage,
                context: CallContext, made: Collection[str], read: TurnTexts, phrases: Phrases,
-               texts: InterviewerTexts) -> list[Suggestion]:
-    """The first curveball, the persona's and the scenario's before the track's own, that the call has not made
-    moot and the session has not had; it answers the candidate's latest message."""
+               texts: InterviewerTexts, factors: Mapping[str, int]) -> list[Suggestion]:
+    """The first curveball, the persona's and the scenario's before the track's own (those testing the weakest of
+    the reading's ``factors`` first), that the call has not made moot and the session has not had; it answers the
+    candidate's latest message."""
     answered = next((turn for turn in reversed(ordered) if turn.role == Role.USER), None)
     if answered is None:
         return []
-    for curveball in (*_from_context(context, stage, texts), *curveballs_in(texts)[blueprint][stage]):
+    track = sorted(curveballs_in(texts)[blueprint][stage], key=lambda curveball: factors.get(curveball.probes, 100))
+    for curveball in (*_from_context(context, stage, texts), *track):
         if curveball.label not in made and not _moot(curveball, metrics, ordered, read, phrases):
             text = texts.templates["curveball"].format(text=curveball.text, quote=quote(answered.text))
             return [Suggestion(SuggestionType.CURVEBALL, text, Priority.MEDIUM, curveball.label, (answered.sequence,))]

@@ -1,13 +1,16 @@
-"""A live reading of a security or HR session is scored on its track's own rubric and reports its factors and
-weights in rubric_factors: a security candidate's remediation plan scores, an HR interviewer's unlawful question
-lowers legality, and still does once it is out of the reading's window; a sales reading reports its five factors in
-both places."""
+"""A live reading of a session of every track but sales is scored on the track's own rubric and reports its factors
+and weights in rubric_factors: a security candidate's remediation plan scores, an HR interviewer's unlawful question
+lowers legality, and still does once it is out of the reading's window, what an agent designer, a full-stack
+engineer, a marketer or an implementation lead says scores on their track's factors; a sales reading reports its five
+factors in both places."""
 
 from __future__ import annotations
 
+import pytest
 from sparring.analysis.v1 import analysis_service_pb2 as pb
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 
+from analysis_svc.domain.tracks import agentic_eng, fullstack, implementation, marketing
 from tests.e2e.test_analysis_live import CALL, PERSONA, USER
 from tests.e2e.transcript_fixtures import streamed_call
 
@@ -88,3 +91,39 @@ async def test_a_sales_reading_reports_its_five_factors_in_both_places(transcrip
     assert [(f.name, f.score, f.weight) for f in meter.rubric_factors] == [
         (name, getattr(meter.factors, name), getattr(meter.weights, name))
         for name in ("rapport", "discovery", "objection_handling", "value_articulation", "closing_momentum")]
+
+
+# A call of each track, and the factor of its rubric that what the candidate says there scores on.
+TRACK_CALLS = {
+    persona_pb.BLUEPRINT_AGENTIC_ENG: (agentic_eng.RUBRIC, agentic_eng.EVALUATION, [
+        (PERSONA, "Your agent answers refund requests. How do you know it works?"),
+        (USER, "We keep an eval set of real tickets from production, score each run on task success and rerun it "
+               "before every prompt change; it resolves 85 percent of them."),
+    ]),
+    persona_pb.BLUEPRINT_MARKETING: (marketing.RUBRIC, marketing.MEASUREMENT, [
+        (PERSONA, "Fine, but how will I know the campaign worked?"),
+        (USER, "The goal is two thousand signups by June, read against a holdout region; if it underperforms after "
+               "the first two weeks we shift the spend to search."),
+    ]),
+    persona_pb.BLUEPRINT_FULLSTACK: (fullstack.RUBRIC, fullstack.TESTING_AND_DEBUGGING, [
+        (PERSONA, "Tell me about a hard production bug."),
+        (USER, "Checkout failed now and then; I reproduced it from the logs, narrowed it down to a race in the cache, "
+               "fixed it, verified the fix in staging and added a regression test."),
+    ]),
+    persona_pb.BLUEPRINT_IMPLEMENTATION: (implementation.RUBRIC, implementation.GOVERNANCE, [
+        (PERSONA, "Who does what on this project?"),
+        (USER, "Your CFO is the sponsor and Maria the project owner; she signs off each phase, issues escalate to the "
+               "steering committee, and I send a status report every Friday."),
+    ]),
+}
+
+
+@pytest.mark.parametrize("blueprint", sorted(TRACK_CALLS), ids=lambda value: persona_pb.Blueprint.Name(value))
+async def test_a_reading_of_a_track_with_its_own_rubric_carries_that_rubrics_factors(transcripts, analyses, blueprint):
+    rubric, said, turns = TRACK_CALLS[blueprint]
+
+    meter = await _reading(transcripts, analyses, turns, blueprint)
+
+    assert [(f.name, f.weight) for f in meter.rubric_factors] == [(name, rubric.weights[name]) for name in rubric.names]
+    assert meter.factors == pb.SayMeterFactors() and meter.weights == pb.SayMeterFactors()
+    assert _factors(meter)[said] == 100

@@ -88,10 +88,10 @@ def test_a_model_suggestion_is_kept_with_the_shown_turns_it_cites_and_left_out_c
     assert metric("sparring_analysis_uncited_suggestions_total") == uncited + 4
 
 
-def test_a_track_without_a_rubric_of_its_own_is_asked_for_the_sales_factors_and_told_so():
-    system, _ = analysis_request(LiveWindow("call-1", "marketing", tuple(CALL)), measure(CALL))
-    assert "the sales factors (this track has no rubric of its own)" in system
-    assert all(f'"{name}" ({weight})' in system for name, weight in RUBRICS[Blueprint.MARKETING].items())
+def test_a_sales_call_is_asked_for_the_sales_factors():
+    system, _ = analysis_request(LiveWindow("call-1", "sales", tuple(CALL)), measure(CALL))
+    assert "Judge the candidate on the sales factors," in system
+    assert all(f'"{name}" ({weight})' in system for name, weight in RUBRICS[Blueprint.SALES].items())
 
 
 def test_an_hr_call_is_asked_for_the_hr_factors_and_nothing_else():

@@ -38,8 +38,8 @@ def test_the_english_tables_cover_every_topic_objection_and_theme():
     assert set(ENGLISH.topics) == set(ENGLISH.commercial_questions) == set(ENGLISH.technical_questions) == set(Topic)
     assert set(ENGLISH.objections) == set(ENGLISH.objection_advice) == set(ObjectionKind)
     assert set(ENGLISH.themes) == set(ValueTheme)
-    tracks = {name for rubric in TRACK_RUBRICS.values() for name in rubric.names}
-    assert set(ENGLISH.factor_names) == {*FACTORS, *tracks} and set(ENGLISH.track_gaps) == tracks
+    tracks = {(rubric.blueprint, name) for rubric in TRACK_RUBRICS.values() for name in rubric.names}
+    assert set(ENGLISH.factor_names) == {*FACTORS, *(name for _, name in tracks)} and set(ENGLISH.track_gaps) == tracks
 
 
 @pytest.mark.parametrize("language", sorted(TEXTS_BY_LANGUAGE.keys() - {"en"}))
@@ -121,6 +121,7 @@ def test_a_track_reading_names_its_strength_and_gap_in_the_texts_language():
     tally = security.RUBRIC.tally(answer)
     english = score(measure(answer), Blueprint.SECURITY, tally).reasoning
     assert english == "Incident handling is the strength; has not said who would attack what, and how."
-    strength, gap = SPANISH.factor_names["incident_handling"], SPANISH.track_gaps["threat_understanding"]
+    strength = SPANISH.factor_names["incident_handling"]
+    gap = SPANISH.track_gaps[Blueprint.SECURITY, "threat_understanding"]
     assert score(measure(answer), Blueprint.SECURITY, tally, SPANISH).reasoning == SPANISH.templates[
         "strength"].format(factor=strength, gap=gap)

@@ -10,7 +10,9 @@ import math
 import pytest
 
 from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.interviewer_texts import ENGLISH
 from analysis_svc.domain.say_meter import FACTORS, RUBRICS, ordered_factors, score, weigh
+from analysis_svc.domain.suggestions import CURVEBALLS
 from analysis_svc.domain.tracks import TRACK_RUBRICS, call_tally, hr, security
 from analysis_svc.domain.tracks.rubric import Tally
 from calls.job_tracks import Blueprint
@@ -157,8 +159,7 @@ def test_a_reading_tallies_the_whole_call_from_the_kept_tally_and_its_window():
     assert call_tally(Blueprint.SALES, kept, 5, turns[4:]) is None
 
 
-@pytest.mark.parametrize("track", [Blueprint.SALES, Blueprint.AGENTIC_ENG, Blueprint.FULLSTACK, Blueprint.MARKETING,
-                                   Blueprint.IMPLEMENTATION])
+@pytest.mark.parametrize("track", [track for track in Blueprint if track not in TRACK_RUBRICS])
 def test_the_other_tracks_stay_on_the_reweighted_sales_factors(track):
     turns = _call(QUESTION, REMEDIATION_PLAN)
     metrics = measure(turns)
@@ -167,10 +168,25 @@ def test_the_other_tracks_stay_on_the_reweighted_sales_factors(track):
     assert list(score(metrics, track).weights) == list(FACTORS) and RUBRICS[track] == score(metrics, track).weights
 
 
-@pytest.mark.parametrize("track", sorted(TRACK_RUBRICS))
+@pytest.mark.parametrize("track", sorted(LABELLED_RUBRICS))
 def test_a_track_rubric_scores_the_dimensions_its_labelled_conversations_are_scored_on(track):
+    rubric = TRACK_RUBRICS[Blueprint(track)]
+
+    assert rubric.weights == {name: round(100 * weight) for name, weight in LABELLED_RUBRICS[track]["weights"].items()}
+
+
+@pytest.mark.parametrize("track", sorted(TRACK_RUBRICS))
+def test_a_track_rubric_weighs_each_of_its_factors_and_says_what_each_means(track):
     rubric = TRACK_RUBRICS[track]
 
-    assert set(rubric.names) == set(LABELLED_RUBRICS[track]["weights"])
     assert sum(rubric.weights.values()) == 100 and set(rubric.weights) == set(rubric.names)
     assert all(factor.meaning and factor.measured and factor.gap for factor in rubric.factors)
+
+
+@pytest.mark.parametrize("track", sorted(TRACK_RUBRICS))
+def test_a_track_rubric_probes_with_the_tracks_own_curveballs_and_names_its_factors(track):
+    rubric = TRACK_RUBRICS[track]
+    labels = {curveball.label for stage in CURVEBALLS[track].values() for curveball in stage}
+
+    assert set(rubric.probes.values()) <= set(rubric.names)
+    assert {ENGLISH.curveballs[key][0] for key in rubric.probes} <= labels

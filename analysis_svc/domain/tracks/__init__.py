@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analysis_svc.domain.tracks import hr, security
+from analysis_svc.domain.tracks import agentic_eng, fullstack, hr, implementation, marketing, security
 from analysis_svc.domain.tracks.rubric import Tally, TrackRubric
 from calls.job_tracks import Blueprint
 from calls.turns import Turn
 
-TRACK_RUBRICS: dict[Blueprint, TrackRubric] = {rubric.blueprint: rubric for rubric in (security.RUBRIC, hr.RUBRIC)}
+TRACK_RUBRICS: dict[Blueprint, TrackRubric] = {
+    rubric.blueprint: rubric for rubric in (
+        security.RUBRIC, hr.RUBRIC, agentic_eng.RUBRIC, fullstack.RUBRIC, marketing.RUBRIC, implementation.RUBRIC)}
 
 
 def track_rubric(blueprint: str) -> TrackRubric | None:

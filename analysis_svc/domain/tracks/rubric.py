@@ -1,14 +1,17 @@
 """A track's rubric: its factors (name, meaning, how measured) and their weights, and the tally of the call its
-factors are scored from."""
+factors are scored from; and the shapes most factors take (``Moves`` tallied, scored as ``Coverage`` or
+``Balance``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, share, turns_matching
 from calls.job_tracks import Blueprint
-from calls.turns import Turn
+from calls.turns import Role, Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,9 @@ class TrackRubric:
     weights: dict[str, int]  # percent, summing to 100
     tally: Callable[[Sequence[Turn]], Tally]
     scores: Callable[[Tally], dict[str, int]]  # each factor 0-100
+    # The track's curveballs (their keys in ``interviewer_texts``) and the factor each one puts to the test: the
+    # persona presses where the call is weakest first.
+    probes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -61,3 +67,62 @@ class TrackRubric:
     def measure(self, turns: Sequence[Turn]) -> dict[str, int]:
         """The factors of ``turns`` read as one stretch of the call."""
         return self.scores(self.tally(turns))
+
+
+@dataclass(frozen=True, slots=True)
+class Moves:
+    """What a track listens for in the scored side's turns: groups of kinds of move (each kind counts once, as
+    "group:kind") and sorts of turn (each turn that says one counts); ``turns`` counts the side's turns."""
+
+    speaker: Role
+    kinds: Mapping[str, Mapping[str, re.Pattern[str]]]
+    sorts: Mapping[str, re.Pattern[str]]
+
+    def tally(self, turns: Sequence[Turn]) -> Tally:
+        said = lowered(turns, self.speaker)
+        found = set().union(*(kinds_found(said, group, kinds) for group, kinds in self.kinds.items()))
+        counted = {sort: turns_matching(said, pattern) for sort, pattern in self.sorts.items()}
+        return Tally(frozenset(found), {"turns": len(said), **counted})
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """A factor scored by the kinds of ``group`` the call has said, ``full`` of them for full marks, less ``cost``
+    for each turn of the ``against`` sort."""
+
+    group: str
+    full: int
+    against: str = ""
+    cost: float = 0.0
+
+    def value(self, call: Tally) -> float:
+        return share(kinds_in(call.kinds, self.group), self.full) - self.cost * call.count(self.against)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """A factor that starts at ``base``: turns of the ``raised_by`` sort raise it (``full`` of them for full marks),
+    each turn of the ``lowered_by`` sort costs ``cost``."""
+
+    raised_by: str
+    full: int
+    lowered_by: str
+    cost: float
+    base: float = 0.5
+
+    def value(self, call: Tally) -> float:
+        return (self.base + (1 - self.base) * share(call.count(self.raised_by), self.full)
+                - self.cost * call.count(self.lowered_by))
+
+
+def moves_rubric(blueprint: Blueprint, factors: tuple[TrackFactor, ...], weights: dict[str, int], moves: Moves,
+                 measures: Mapping[str, Coverage | Balance], probes: Mapping[str, str]) -> TrackRubric:
+    """A rubric whose factors are each one measure of the ``moves`` tallied; a call where the scored side has not
+    spoken scores 0 on every factor."""
+
+    def scores(call: Tally) -> dict[str, int]:
+        if not call.count("turns"):
+            return dict.fromkeys(measures, 0)
+        return {name: percent(measure.value(call)) for name, measure in measures.items()}
+
+    return TrackRubric(blueprint, factors, weights, moves.tally, scores, probes)

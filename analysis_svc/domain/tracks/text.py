@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from calls.turns import Role, Turn, normalise
 
@@ -14,7 +14,7 @@ def lowered(turns: Sequence[Turn], role: Role) -> list[str]:
     return [normalise(turn.text).lower() for turn in sorted(turns, key=lambda t: t.sequence) if turn.role == role]
 
 
-def kinds_found(texts: Sequence[str], group: str, kinds: dict[str, re.Pattern[str]]) -> set[str]:
+def kinds_found(texts: Sequence[str], group: str, kinds: Mapping[str, re.Pattern[str]]) -> set[str]:
     """The kinds (named patterns) of ``group`` said at least once in ``texts``, as "group:kind"."""
     return {f"{group}:{kind}" for kind, pattern in kinds.items() if any(pattern.search(text) for text in texts)}
 
