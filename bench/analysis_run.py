@@ -184,10 +184,16 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
         streams = await analysis.open_timed_streams(transcript_channels, sessions, TEXTS, args.window, interval)
         await asyncio.gather(*(_send_acked(s, _prefill(i, interval)) for i, s in enumerate(streams)))
         pairs = list(zip(streams, watchers, strict=True))
+        # The prefill is sent at once (thousands of utterances within a second, which no call does): the analyses
+        # it triggers are set-up too, and the window starts once they are in, not while they are still queued.
+        prefilled = time.monotonic()
+        if not await analysis.wait_all(pairs, args.analysis_drain):
+            log(f"  NOT every analysis of the prefill in within {args.analysis_drain:g}s; the window starts anyway")
         rate = len(streams) / args.utterance_interval
         log(f"streams opened, 0 to {interval - 1} utterances sent to each so that their analyses fall due at "
-            f"spread times; each sends an utterance every {args.utterance_interval:g}s ({rate:,.0f} utterances/s "
-            f"in all, an analysis every {interval} messages: {rate / interval:,.0f}/s) for {args.analysis_hold:g}s")
+            f"spread times, and their analyses in after {time.monotonic() - prefilled:.1f}s; each sends an utterance "
+            f"every {args.utterance_interval:g}s ({rate:,.0f} utterances/s in all, an analysis every {interval} "
+            f"messages: {rate / interval:,.0f}/s) for {args.analysis_hold:g}s")
         await checkpoint(database_url)
         cpu = _Cpu(transcript, analysis_service)
         wall_minus_perf = time.time_ns() - time.perf_counter_ns()
@@ -407,8 +413,11 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   {m['idle_pause']} ms.
 - **Live sessions**: {m['sessions']} sessions created through the API, each with a watcher and a gateway
   stream, on {m['channels']} channels per service. Sessions all start together, so session i first sends
-  i mod {m['interval']} utterances (before the measured window), so that their analyses fall due at spread times
-  rather than all within the same {m['utterance_interval']} s. Then each stream sends an utterance every
+  i mod {m['interval']} utterances at once (before the measured window), so that their analyses fall due at spread
+  times rather than all within the same {m['utterance_interval']} s; the window starts once the analyses these
+  trigger (the first reading, at the fourth message, of each session sent four or more) have reached their watchers.
+  Until 2026-12-04 it started at once, and those analyses, still queued in the transcript outbox, were served in
+  its first seconds ahead of the ones it measures. Then each stream sends an utterance every
   {m['utterance_interval']} s (staggered, open loop as in the transcript section: {m['rate']} utterances/s, so about
   {m['analysis_rate']} analyses/s) for {m['hold']} s, all of it measured. The streams then half-close and the
   benchmark waits up to {m['drain']} s for the last analyses. **No analysis lost**: for every session, every

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit import eventloop
 from svckit.db import make_engine
-from svckit.gcstats import observe_gc_pauses
+from svckit.gcstats import settle_after_startup
 from svckit.logs import configure_logging
 from svckit.migrations import upgrade
 from svckit.server import GrpcApp, serve_until_signal, start_metrics_endpoint
@@ -60,10 +59,7 @@ async def _serve(spec: ServiceSpec[Any]) -> None:
     app.host, app.port, app.health_port = settings.grpc_host, settings.grpc_port, settings.health_port
     app.on_close.append(engine.dispose)
     metrics_port = start_metrics_endpoint(settings.grpc_host, settings.metrics_port)
-    # What start-up allocated lives as long as the process: keep it out of every later collection,
-    # so full collections scan only the objects of calls and streams (shorter pauses).
-    gc.freeze()
-    observe_gc_pauses()
+    settle_after_startup()
     await app.start()
     log.info("%s ready: grpc %s, metrics http://%s:%d/metrics", spec.name, app.address, settings.grpc_host,
              metrics_port)
