@@ -26,7 +26,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from devtools.gateway import open_frame
 from tests.faults.resuming_gateway import GatewayState, stream_until, utterance
-from tests.probes import free_port
+from tests.probes import free_port, poll
 from tests.security import secure_channel
 from transcript_svc.domain.model import analysis_due
 
@@ -116,18 +116,6 @@ async def server_factory(own_database_url, tmp_path, persona_server, catalogue) 
     yield make
     for server in servers:
         await server.stop()
-
-
-async def poll(condition, describe, attempts: int = 1000, interval: float = 0.02) -> None:
-    """Bounded polling of something that offers no event to wait on (a metrics endpoint, pg_stat_activity)."""
-    for _ in range(attempts):
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out polling\n{describe()}")
 
 
 async def create_session(address: str) -> str:
