@@ -35,8 +35,8 @@ from calls.turns import Role, Turn
 _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
 # Each file names its own personas and scenarios; its calls play those.
 LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml",
-                _SET_DIRECTORY / "heldout4.yaml")
-SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "development")
+                _SET_DIRECTORY / "heldout4.yaml", _SET_DIRECTORY / "heldout5.yaml")
+SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.

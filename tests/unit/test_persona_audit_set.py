@@ -74,6 +74,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout2", 40, 130, 8, 100),
     ("heldout3", 50, 170, 10, 100),
     ("heldout4", 50, 170, 10, 100),
+    ("heldout5", 60, 240, 15, 150),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -86,7 +87,7 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
     assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout4"])
+@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5"])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
