@@ -1,9 +1,13 @@
-"""The labelled sales call corpora (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish) are well
-formed: every call names its source, carries the rubric's five dimension scores and a label that follows from them (a
-coach may move it one step, saying why), and turns of the seller (user) and the buyer (assistant)."""
+"""The labelled sales call corpora (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish, and the
+English held-out part tests/data/sales_corpus_heldout2) are well formed: every call names its source, carries the
+rubric's five dimension scores and a label that follows from them (a coach may move it one step, saying why), and turns
+of the seller (user) and the buyer (assistant)."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,8 @@ from tests.unit import labelled_conversations
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = DATA / "sales_corpus" / "calls"
 SPANISH_CORPUS = DATA / "sales_corpus_es" / "calls"
+HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # never used to design rules or fit weights
+PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
 WEIGHTS = {"discovery": 0.30, "listening": 0.20, "objections": 0.20, "value": 0.15, "next_step": 0.15}
 
@@ -34,6 +40,38 @@ def test_a_call_is_sourced_labelled_and_retold_turn_by_turn(path):
 @pytest.mark.parametrize("path", sorted(SPANISH_CORPUS.glob("*.json")), ids=lambda path: path.stem)
 def test_a_spanish_call_is_sourced_labelled_and_retold_turn_by_turn(path):
     assert_sourced_labelled_and_retold_turn_by_turn(path, "es")
+
+
+@pytest.mark.parametrize("path", sorted(HELD_OUT_PART.glob("*.json")), ids=lambda path: path.stem)
+def test_a_held_out_call_is_sourced_labelled_and_retold_turn_by_turn(path):
+    assert_sourced_labelled_and_retold_turn_by_turn(path, "en")
+
+
+def test_the_held_out_part_has_three_dozen_calls_with_every_label_at_least_twice():
+    counts = Counter(labelled_conversations.labels_of(HELD_OUT_PART))
+    assert sum(counts.values()) >= 36
+    assert [label for label in range(1, 6) if counts[label] < 2] == []
+
+
+def test_call_ids_are_unique_across_the_parts():
+    ids = Counter(path.stem for part in PARTS for path in part.glob("*.json"))
+    assert [call_id for call_id, seen in ids.items() if seen > 1] == []
+
+
+def retold_sources(part: Path) -> list[tuple[str, frozenset[str]]]:
+    """Each call's source as its address (a URL or owner/repo@commit:path) and the sections it quotes by name, so two
+    calls retold from different entries of one published file count as different sources."""
+    sources = []
+    for path in sorted(part.glob("*.json")):
+        source = json.loads(path.read_text())["source"]
+        sources.append((source.split()[0].rstrip(",;"), frozenset(re.findall(r"'([^']+)'", source))))
+    return sources
+
+
+def test_the_held_out_part_retells_each_source_once_and_none_another_part_retells():
+    held_out = retold_sources(HELD_OUT_PART)
+    assert len(set(held_out)) == len(held_out)
+    assert set(held_out) & set(retold_sources(CORPUS) + retold_sources(SPANISH_CORPUS)) == set()
 
 
 def test_the_corpus_spans_every_label():
