@@ -55,7 +55,7 @@ from learning_svc.service_layer.patches import (
     reached_change,
 )
 from learning_svc.service_layer.ports import Document, LearningEngine, PersonaReader, SimulationEngine, UnitsOfWork
-from learning_svc.service_layer.renderings import RenderedSides, render_sides
+from learning_svc.service_layer.renderings import RenderedSides, render_sides, require_scenario
 from learning_svc.service_layer.run_queue import Save
 from svckit.errors import FailedPrecondition, InvalidArgument
 from svckit.openai_json import EngineFailure
@@ -173,6 +173,7 @@ def with_defaults(options: dict[str, Any]) -> dict[str, Any]:
         if not filled.get(key) and not (key == "min_score_gain" and key in filled):
             filled[key] = default
     filled.setdefault("auto_apply", False)
+    filled.setdefault("scenario", "")
     return filled
 
 
@@ -233,6 +234,7 @@ class Evolution:
     async def execute(self, organization: str, run: Document, save: Save) -> Document:
         stages = _Stages({**run}, save)
         options = with_defaults(run.get("options", {}))
+        await require_scenario(self._personas, options["scenario"], organization)
         state = _RunState(run["name"], organization, run.get("archetype", ""), options,
                           OpenAIAllowance(self._openai, self._openai_limits)
                           if options.get("engine") == Engine.OPENAI else None)
@@ -389,15 +391,16 @@ class Evolution:
 
     async def _rendered(self, state: _RunState, refinement: Refinement,
                         personas: Sequence[SimulatedPersona]) -> list[RenderedSides]:
-        """What each persona's voice agent would be told, as the persona service renders it: as published, and with
-        the refinement on top as a candidate patch (named after the run and the refinement), the active patch it
-        supersedes withheld. A persona whose part lacks the passage the refinement replaces or removes is told the
-        same on both sides, as it would be once the patch is published."""
+        """What each persona's voice agent would be told in the run's scenario, as the persona service renders it: as
+        published, and with the refinement on top as a candidate patch (named after the run and the refinement), the
+        active patch it supersedes withheld. A persona whose part lacks the passage the refinement replaces or removes
+        is told the same on both sides, as it would be once the patch is published."""
         candidate = [(f"{state.name}/refinements/{refinement.refinement_id}", refinement.change)]
         replaced = {refinement.supersedes} - {""}
         return [await render_sides(self._personas, persona.persona, state.organization,
                                    candidate if await edits_persona(refinement.change, persona, self._personas,
-                                                                    state.organization) else [], replaced)
+                                                                    state.organization) else [], replaced,
+                                   state.options["scenario"])
                 for persona in personas]
 
     async def _players(self, organization: str, archetype: str,
