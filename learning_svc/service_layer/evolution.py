@@ -277,7 +277,8 @@ class Evolution:
 
     async def _briefs(self, state: _RunState) -> list[PersonaBrief]:
         """The personas the findings quote, most quoted first, at most MAX_SIMULATED_PERSONAS per archetype, as the
-        refinement engine is shown them: the persona service renders each one's prompt as a voice agent gets it."""
+        refinement engine is shown them: the persona service renders each one's prompt as a voice agent gets it, in
+        the run's scenario."""
         quoted = Counter(quote.persona for finding in state.findings for quote in finding.evidence_quotes)
         briefs: list[PersonaBrief] = []
         per_archetype: Counter[str] = Counter()
@@ -285,7 +286,8 @@ class Evolution:
             persona = await self._personas.simulated_persona(name, state.organization)
             if persona is None or per_archetype[persona.archetype] == MAX_SIMULATED_PERSONAS:
                 continue
-            rendered = (await self._personas.rendering(name, state.organization)).system_prompt
+            rendered = (await self._personas.rendering(name, state.organization,
+                                                       scenario=state.options["scenario"])).system_prompt
             guidance = (await self._personas.archetype_guidance(persona.archetype, state.organization)
                         if persona.archetype else "")
             per_archetype[persona.archetype] += 1
