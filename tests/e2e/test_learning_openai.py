@@ -327,10 +327,13 @@ async def test_a_learning_runs_gate_is_played_by_the_model_from_each_sides_rende
     assert (run.gate.engine, gated.engine, run.gate.fallback_reason) == (pb.ENGINE_OPENAI, pb.ENGINE_OPENAI, "")
     assert gated.candidate_score > gated.current_score and run.gate_passed, run.gate.explanation
     assert "patches/module-model-gated-owl-brevity" in gated.candidate_patches
-    # Three calls of eight persona turns a side, each side's system prompt what RenderPrompt renders for it.
+    # Twelve calls (the default) of eight persona turns a side, each side's system prompt what RenderPrompt renders.
+    calls = run.gate.calls_per_persona
     published = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=gated_owl))).system_prompt
     prompts = Counter(messages(body)[0] for body in played)
-    assert len(played) == 2 * 3 * 8 and prompts[published] == 3 * 8
+    assert calls == 12 and len(played) == 2 * calls * 8 and prompts[published] == calls * 8
+    (brevity,) = [d for d in gated.dimensions if d.dimension == "brevity"]
+    assert (brevity.better_calls, brevity.worse_calls) == (calls, 0) and not any(d.worse for d in gated.dimensions)
     assert [BREVITY_TOLD in prompt for prompt in prompts if prompt != published] == [True]
     assert local.engine == pb.ENGINE_LOCAL and fake_openai.requests == before + len(played)
     assert local.gate.engine == local.gate.personas[0].engine == pb.ENGINE_LOCAL
