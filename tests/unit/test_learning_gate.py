@@ -62,6 +62,14 @@ def test_the_least_p_value_is_that_of_every_pair_moving_one_way(pairs):
     assert smallest_p_value(pairs) == sign_test_p_value([1.0] * pairs)
 
 
+@given(st.integers(min_value=1, max_value=60), st.sampled_from([0.01, 0.05, 0.1]))
+def test_with_no_true_effect_a_dimension_is_found_worse_at_most_alpha_of_the_time(pairs, alpha):
+    """Exactly, over every count of falls among pairs that all moved (the test's worst case: ties only lower it)."""
+    size = sum(math.comb(pairs, falls) for falls in range(pairs + 1)
+               if sign_test_p_value([1.0] * falls + [-1.0] * (pairs - falls)) < alpha) / 2 ** pairs
+    assert size <= alpha
+
+
 # ---------------------------------------------------------------------------------------------- dimensions
 
 
