@@ -23,7 +23,7 @@ from learning_svc.entrypoints.servicer import SERVICE, LearningServicer
 from learning_svc.service_layer.corpus import Corpus
 from learning_svc.service_layer.evolution import Evolution, OpenAILimits, with_defaults
 from learning_svc.service_layer.experiments import Experiments
-from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, LearningRuns
+from learning_svc.service_layer.learning_runs import DEFAULT_EVENT_LIMIT, GateLimits, LearningRuns
 from learning_svc.service_layer.patches import Patches
 from learning_svc.service_layer.ports import RunKind
 from learning_svc.service_layer.run_queue import RunLimits, RunQueue
@@ -65,7 +65,10 @@ async def build(settings: LearningSettings, engine: AsyncEngine) -> GrpcApp:
     openai_limits = OpenAILimits(settings.openai_max_calls_per_run, settings.openai_seconds_per_run)
     runs.register(RunKind.EVOLUTION,
                   Evolution(units, corpus, personas, local_engine, openai_engine, openai_limits).execute)
-    runs.register(RunKind.LEARNING, LearningRuns(units, personas, local_engine, openai_engine, openai_limits).execute)
+    gate_limits = GateLimits(settings.gate_calls_per_persona, settings.gate_alpha, settings.gate_max_simulated_calls,
+                             settings.gate_timeout_seconds)
+    runs.register(RunKind.LEARNING,
+                  LearningRuns(units, personas, local_engine, openai_engine, openai_limits, gate_limits).execute)
     experiments = Experiments(units, page_tokens)
     def connected() -> None:
         patches.active_sets.enable()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from learning_svc.domain.evolution import smallest_p_value
 from svckit.settings import EngineSettings
 
 
@@ -43,6 +44,35 @@ class LearningSettings(EngineSettings):
     openai_seconds_per_run: float = Field(
         default=240, gt=0, le=86_400,
         description="Seconds one evolution run may spend waiting for the model; under run_timeout_seconds")
+
+    gate_calls_per_persona: int = Field(
+        default=12, ge=5, le=200,
+        description="Seeded calls each persona a learning run gates plays on each side, paired by seed; under 5 the "
+                    "sign test could never find a dimension worse at 0.05")
+    gate_alpha: float = Field(default=0.05, gt=0, lt=0.5,
+                              description="Significance level at which the gate finds a dimension worse")
+    gate_max_simulated_calls: int = Field(
+        default=480, ge=1, le=100_000,
+        description="Simulated calls one gate may play, both sides counted; a run whose gate would play more fails "
+                    "before playing any")
+    gate_timeout_seconds: float = Field(default=120, gt=0, le=86_400,
+                                        description="Time limit of one gate; under run_timeout_seconds")
+
+    @model_validator(mode="after")
+    def _gate_can_decide_within_its_bounds(self) -> LearningSettings:
+        # A gate that can never find a dimension worse, or can never play one persona, passes or fails everything.
+        least = smallest_p_value(self.gate_calls_per_persona)
+        if least >= self.gate_alpha:
+            raise ValueError(f"gate_calls_per_persona ({self.gate_calls_per_persona}) is too few for the sign test to "
+                             f"reach gate_alpha ({self.gate_alpha:g}): the least p-value of "
+                             f"{self.gate_calls_per_persona} pairs is {least:g}")
+        if self.gate_max_simulated_calls < 2 * self.gate_calls_per_persona:
+            raise ValueError(f"gate_max_simulated_calls ({self.gate_max_simulated_calls}) must fit one persona's "
+                             f"calls on both sides (2 x gate_calls_per_persona = {2 * self.gate_calls_per_persona})")
+        if self.gate_timeout_seconds >= self.run_timeout_seconds:
+            raise ValueError(f"gate_timeout_seconds ({self.gate_timeout_seconds:g}) must be less than "
+                             f"run_timeout_seconds ({self.run_timeout_seconds:g})")
+        return self
 
     @model_validator(mode="after")
     def _openai_time_fits_in_a_run(self) -> LearningSettings:

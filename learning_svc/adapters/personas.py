@@ -25,9 +25,10 @@ class PersonaDirectory(PersonaClient):
         return reply.archetype.voice_guidance if reply is not None else ""
 
     async def rendering(self, name: str, organization: str, candidates: Sequence[tuple[str, PatchChange]] = (),
-                        withheld: Sequence[str] = ()) -> Rendering:
-        request = pb.RenderPromptRequest(persona=name, withheld_patches=withheld, candidate_patches=[
-            candidate_patch(candidate, change) for candidate, change in candidates])
+                        withheld: Sequence[str] = (), scenario: str = "") -> Rendering:
+        request = pb.RenderPromptRequest(persona=name, scenario=scenario, withheld_patches=withheld,
+                                         candidate_patches=[candidate_patch(candidate, change)
+                                                            for candidate, change in candidates])
         if candidates or withheld:
             # A refused candidate or withheld patch is an error, never an empty prompt to validate a change on.
             reply = await self.call(self.stub.RenderPrompt, request, organization)
@@ -46,6 +47,9 @@ class PersonaDirectory(PersonaClient):
 
     async def persona_exists(self, name: str) -> bool:
         return await self.persona(name) is not None
+
+    async def scenario_exists(self, name: str, organization: str | None = None) -> bool:
+        return await self.scenario(name, organization) is not None
 
     async def simulated_persona(self, name: str, organization: str) -> SimulatedPersona | None:
         """The organization's persona as the simulator plays it; None when it no longer exists."""

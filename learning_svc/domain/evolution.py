@@ -911,6 +911,12 @@ def sign_test_p_value(differences: Iterable[float]) -> float:
     return sum(math.comb(len(moved), k) for k in range(rises, len(moved) + 1)) / float(2 ** len(moved))
 
 
+def smallest_p_value(pairs: int) -> float:
+    """The least p-value the sign test can give over ``pairs`` pairs (all of them moved the same way): fewer pairs
+    than it takes to get under a significance level can never show anything at that level."""
+    return 0.5 ** pairs
+
+
 def judge(
     refinement: Refinement,
     findings: Sequence[Finding],
@@ -968,13 +974,40 @@ def _off_target(words: float, target: WordRange) -> float:
     return max(0.0, target.min_words - words, words - target.max_words)
 
 
+@dataclass(frozen=True, slots=True)
+class GateDimension:
+    """One audit dimension of a persona's calls before and after a change, paired by seed: whether the change made
+    it significantly worse (a one-sided exact sign test, p < alpha)."""
+
+    dimension: str
+    mean_before: float
+    mean_after: float
+    p_value: float
+    worse: bool
+    worse_calls: int
+    better_calls: int
+
+
+def compare_dimensions(baseline: SimulationSummary, patched: SimulationSummary,
+                       alpha: float = SIGNIFICANCE) -> tuple[GateDimension, ...]:
+    """Each audit dimension of the calls without and with a change, paired by seed (the same seeds in the same
+    order on both sides)."""
+    pairs = list(zip(baseline.call_scores, patched.call_scores, strict=True))
+    compared = []
+    for name in DIMENSIONS:
+        falls = [float(getattr(before, name)) - float(getattr(after, name)) for before, after in pairs]
+        p_value = sign_test_p_value(falls)
+        compared.append(GateDimension(
+            name, float(getattr(baseline.scores, name)), float(getattr(patched.scores, name)), round(p_value, 4),
+            p_value < alpha, sum(fall > 1e-9 for fall in falls), sum(fall < -1e-9 for fall in falls)))
+    return tuple(compared)
+
+
 def side_effect(persona: SimulatedPersona, baseline: SimulationSummary,
                 patched: SimulationSummary) -> PersonaSideEffect:
     """The dimensions on which the persona's calls with the refinement are significantly worse than without it
     (paired by seed, one-sided exact sign test per dimension, p < SIGNIFICANCE)."""
-    pairs = list(zip(baseline.call_scores, patched.call_scores, strict=True))
-    regressed = [name for name in DIMENSIONS
-                 if sign_test_p_value(getattr(a, name) - getattr(b, name) for a, b in pairs) < SIGNIFICANCE]
+    regressed = [compared.dimension for compared in compare_dimensions(baseline, patched) if compared.worse]
     target = target_words_per_turn(persona.difficulty)
     if sign_test_p_value(_off_target(b, target) - _off_target(a, target) for a, b in
                          zip(baseline.call_words_per_turn, patched.call_words_per_turn, strict=True)) < SIGNIFICANCE:

@@ -283,7 +283,8 @@ def evolution_options(options: pb.EvolutionOptions, field_path: str) -> dict[str
     record = {field: getattr(options, field) for field in _OPTION_RANGES}
     if options.HasField("min_score_gain"):
         record["min_score_gain"] = options.min_score_gain
-    return {**record, "auto_apply": options.auto_apply, "engine": engine or Engine.LOCAL}
+    return {**record, "auto_apply": options.auto_apply, "engine": engine or Engine.LOCAL,
+            "scenario": optional_name(options.scenario, "scenarios", f"{field_path}.scenario")}
 
 
 _ENGINES = {Engine.LOCAL: pb.ENGINE_LOCAL, Engine.OPENAI: pb.ENGINE_OPENAI}

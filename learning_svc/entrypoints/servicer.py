@@ -32,6 +32,7 @@ from learning_svc.service_layer.evolution import with_defaults
 from learning_svc.service_layer.experiments import Experiments
 from learning_svc.service_layer.patches import Patches, reached_change
 from learning_svc.service_layer.ports import PersonaReader, RunKind
+from learning_svc.service_layer.renderings import require_scenario
 from learning_svc.service_layer.run_queue import RunQueue, RunTrigger
 from svckit import names
 from svckit.context import current_call
@@ -120,6 +121,7 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
         if archetype and not await self._personas.archetype_exists(archetype):
             raise InvalidArgument(FieldViolation("run.archetype", f"{archetype} is not known to the persona service"),
                                   reason="UNKNOWN_ARCHETYPE")
+        await require_scenario(self._personas, options["scenario"])
         mutation = mutation_of(request)
         run = await self._runs.start(RunKind.EVOLUTION, mutation.caller.organization,
                                      {"archetype": archetype, "options": with_defaults(options)},
@@ -284,11 +286,13 @@ class LearningServicer(learning_service_pb2_grpc.LearningServiceServicer):
                   f"must be 0 (10000) or 1 to {MAX_EVENT_LIMIT} (got {run.event_limit})")
         v.raise_if_any()
         engine = self._engine(run.engine, "learning_run.engine")
+        scenario = optional_name(run.scenario, "scenarios", "learning_run.scenario")
+        await require_scenario(self._personas, scenario)
         mutation = mutation_of(request)
         created = await self._runs.start(
             RunKind.LEARNING, mutation.caller.organization, {"persona": persona, "auto_publish": run.auto_publish,
                                                              "event_limit": run.event_limit or 10_000,
-                                                             "engine": engine},
+                                                             "engine": engine, "scenario": scenario},
             RunTrigger.MANUAL, mutation)
         return pb.CreateLearningRunResponse(learning_run=convert.learning_run(created))
 

@@ -55,7 +55,7 @@ from learning_svc.service_layer.patches import (
     reached_change,
 )
 from learning_svc.service_layer.ports import Document, LearningEngine, PersonaReader, SimulationEngine, UnitsOfWork
-from learning_svc.service_layer.renderings import RenderedSides, render_sides
+from learning_svc.service_layer.renderings import RenderedSides, render_sides, require_scenario
 from learning_svc.service_layer.run_queue import Save
 from svckit.errors import FailedPrecondition, InvalidArgument
 from svckit.openai_json import EngineFailure
@@ -173,6 +173,7 @@ def with_defaults(options: dict[str, Any]) -> dict[str, Any]:
         if not filled.get(key) and not (key == "min_score_gain" and key in filled):
             filled[key] = default
     filled.setdefault("auto_apply", False)
+    filled.setdefault("scenario", "")
     return filled
 
 
@@ -233,6 +234,7 @@ class Evolution:
     async def execute(self, organization: str, run: Document, save: Save) -> Document:
         stages = _Stages({**run}, save)
         options = with_defaults(run.get("options", {}))
+        await require_scenario(self._personas, options["scenario"], organization)
         state = _RunState(run["name"], organization, run.get("archetype", ""), options,
                           OpenAIAllowance(self._openai, self._openai_limits)
                           if options.get("engine") == Engine.OPENAI else None)
@@ -275,7 +277,8 @@ class Evolution:
 
     async def _briefs(self, state: _RunState) -> list[PersonaBrief]:
         """The personas the findings quote, most quoted first, at most MAX_SIMULATED_PERSONAS per archetype, as the
-        refinement engine is shown them: the persona service renders each one's prompt as a voice agent gets it."""
+        refinement engine is shown them: the persona service renders each one's prompt as a voice agent gets it, in
+        the run's scenario."""
         quoted = Counter(quote.persona for finding in state.findings for quote in finding.evidence_quotes)
         briefs: list[PersonaBrief] = []
         per_archetype: Counter[str] = Counter()
@@ -283,7 +286,8 @@ class Evolution:
             persona = await self._personas.simulated_persona(name, state.organization)
             if persona is None or per_archetype[persona.archetype] == MAX_SIMULATED_PERSONAS:
                 continue
-            rendered = (await self._personas.rendering(name, state.organization)).system_prompt
+            rendered = (await self._personas.rendering(name, state.organization,
+                                                       scenario=state.options["scenario"])).system_prompt
             guidance = (await self._personas.archetype_guidance(persona.archetype, state.organization)
                         if persona.archetype else "")
             per_archetype[persona.archetype] += 1
@@ -389,15 +393,16 @@ class Evolution:
 
     async def _rendered(self, state: _RunState, refinement: Refinement,
                         personas: Sequence[SimulatedPersona]) -> list[RenderedSides]:
-        """What each persona's voice agent would be told, as the persona service renders it: as published, and with
-        the refinement on top as a candidate patch (named after the run and the refinement), the active patch it
-        supersedes withheld. A persona whose part lacks the passage the refinement replaces or removes is told the
-        same on both sides, as it would be once the patch is published."""
+        """What each persona's voice agent would be told in the run's scenario, as the persona service renders it: as
+        published, and with the refinement on top as a candidate patch (named after the run and the refinement), the
+        active patch it supersedes withheld. A persona whose part lacks the passage the refinement replaces or removes
+        is told the same on both sides, as it would be once the patch is published."""
         candidate = [(f"{state.name}/refinements/{refinement.refinement_id}", refinement.change)]
         replaced = {refinement.supersedes} - {""}
         return [await render_sides(self._personas, persona.persona, state.organization,
                                    candidate if await edits_persona(refinement.change, persona, self._personas,
-                                                                    state.organization) else [], replaced)
+                                                                    state.organization) else [], replaced,
+                                   state.options["scenario"])
                 for persona in personas]
 
     async def _players(self, organization: str, archetype: str,

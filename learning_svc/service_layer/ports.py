@@ -284,12 +284,15 @@ class PersonaReader(Protocol):
         """The archetype's voice guidance; "" when it has none or does not exist."""
 
     async def rendering(self, name: str, organization: str, candidates: Sequence[tuple[str, PatchChange]] = (),
-                        withheld: Sequence[str] = ()) -> Rendering:
-        """What a voice agent of the persona gets now (RenderPrompt); an empty prompt when it no longer exists. With
-        candidates (name, change) applied on top, and without the published patches withheld (by name), for this
-        rendering only: a refusal of either is an error."""
+                        withheld: Sequence[str] = (), scenario: str = "") -> Rendering:
+        """What a voice agent of the persona gets now (RenderPrompt), in ``scenario`` when one is named; an empty
+        prompt when it no longer exists. With candidates (name, change) applied on top, and without the published
+        patches withheld (by name), for this rendering only: a refusal of either is an error."""
 
     async def persona_exists(self, name: str) -> bool: ...
+
+    async def scenario_exists(self, name: str, organization: str | None = None) -> bool:
+        """Whether the organization (None: the caller's) has the scenario."""
 
     async def require_usable(self, name: str) -> object:
         """The persona, or an error when it cannot take part (missing, deleted)."""

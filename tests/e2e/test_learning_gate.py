@@ -1,7 +1,9 @@
 """The regression gate of a learning run plays each gated persona from the prompt the persona service renders for it:
 "before" as published (its patches and learned modules), "after" with the candidate's modules in place of the
-published ones (new ones as candidate patches, withdrawn ones withheld). A patch scoped to another persona is not in
-it, and a module the candidate no longer tells is gone from its "after" prompt. An evolution run's validation and
+published ones (new ones as candidate patches, withdrawn ones withheld), in the run's scenario when it names one. A
+patch scoped to another persona is not in it, and a module the candidate no longer tells is gone from its "after"
+prompt. It decides per audit dimension with a sign test over the seeded calls paired by seed: the withdrawn brevity
+module makes brevity significantly worse and the run is held; a new one passes. An evolution run's validation and
 side-effect check play the same renderings, with the refinement as the candidate patch: a persona whose voice agent
 is never told the part a refinement edits gains nothing from it, even on the instruction-following stand-in.
 
@@ -28,6 +30,7 @@ from svckit.db import make_engine
 from tests.conftest import _new_database
 from tests.e2e.conftest import persona_replica
 from tests.e2e.run_waiter import run_waiter
+from tests.e2e.status_details import rejected_in
 from tests.e2e.test_learning_api import budget_given_first
 from tests.probes import free_port
 from tests.security import ORGANIZATION, secure_channel
@@ -35,6 +38,10 @@ from tests.security import ORGANIZATION, secure_channel
 GATED = "personas/gate-owl"
 NEIGHBOUR = "personas/gate-neighbour-owl"
 WITHDRAWING = "personas/gate-rambling-owl"
+# Its template tells it the scenario's description.
+IN_SCENES = "personas/gate-scene-owl"
+# A scenario whose description tells the owl a length far over its target (8-16 words a turn at difficulty 4).
+LONG_ANSWERS = "Keep every answer to 40-60 words."
 # Told to the neighbour alone; an owl of difficulty 4 (8-16 words a turn) told it would lose brevity.
 NEIGHBOURS_RULE = "Keep every answer to 40-60 words."
 WITHDRAWN = "patches/module-gate-rambling-owl-brevity"
@@ -68,7 +75,9 @@ async def gate_owls(personas, catalogue):
     owls = {GATED: _owl("gate-owl", "Gale Orwell", "Dry and exact."),
             NEIGHBOUR: _owl("gate-neighbour-owl", "Nell Ames", "Dry and exact."),
             WITHDRAWING: _owl("gate-rambling-owl", "Ross Pike",
-                              "Long-winded: explains everything in detail and rambles through every answer.")}
+                              "Long-winded: explains everything in detail and rambles through every answer."),
+            IN_SCENES: _owl("gate-scene-owl", "Sean Cole", "Dry and exact.")}
+    owls[IN_SCENES].prompt_template += "\n{scenario.description}"
     for owl in owls.values():
         try:
             await personas.CreatePersona(persona_pb.CreatePersonaRequest(persona_id=owl.slug, persona=owl))
@@ -130,14 +139,14 @@ async def budget_bears(personas, catalogue):
 
 
 async def learning_run(learnings, finished, persona: str, feedback: list[tuple[float, str]],
-                       engine: int = pb.ENGINE_UNSPECIFIED) -> pb.LearningRun:
-    """A learning run of the persona, its gate played by ``engine``, once these (score, reason) pieces of feedback
-    are its new events."""
+                       engine: int = pb.ENGINE_UNSPECIFIED, scenario: str = "") -> pb.LearningRun:
+    """A learning run of the persona, its gate played by ``engine`` in ``scenario``, once these (score, reason) pieces
+    of feedback are its new events."""
     for score, reason in feedback:
         await learnings.RecordFeedback(pb.RecordFeedbackRequest(feedback=pb.Feedback(
             trace_id=f"t-{uuid.uuid4().hex}", score=score, reason=reason, persona=persona)))
     run = (await learnings.CreateLearningRun(pb.CreateLearningRunRequest(
-        learning_run=pb.LearningRun(persona=persona, engine=engine)))).learning_run
+        learning_run=pb.LearningRun(persona=persona, engine=engine, scenario=scenario)))).learning_run
     assert await finished(run.name) == "RUN_STATE_SUCCEEDED"
     return (await learnings.GetLearningRun(pb.GetLearningRunRequest(name=run.name))).learning_run
 
@@ -162,6 +171,11 @@ async def test_a_patch_scoped_to_another_persona_does_not_reach_the_gate(gate_le
     # The module the owl's feedback speaks to is told on the candidate side, as RenderPrompt applies it.
     assert "patches/module-gate-owl-brevity" in after.candidate_patches
     assert "patches/module-gate-owl-brevity" not in after.current_patches  # held by the first run
+    # Telling an owl that already keeps to its length to keep answers short makes no audit dimension worse.
+    assert [d.dimension for d in after.dimensions] == ["brevity", "authenticity", "consistency", "enthusiasm_leak",
+                                                       "pacing"]
+    assert second.gate_passed and not any(d.worse for d in after.dimensions), second.gate.explanation
+    assert (second.gate.calls_per_persona, second.gate.alpha) == (12, 0.05)
 
 
 async def test_a_module_the_candidate_no_longer_tells_is_withheld_from_the_after_prompt(
@@ -180,8 +194,49 @@ async def test_a_module_the_candidate_no_longer_tells_is_withheld_from_the_after
     (gated,) = run.gate.personas
     assert WITHDRAWN in gated.current_patches and WITHDRAWN not in gated.candidate_patches
     assert list(gated.withheld_patches) == [WITHDRAWN]
-    assert gated.candidate_score < gated.current_score and not run.gate_passed
-    assert run.decision == pb.PUBLISH_DECISION_HELD
+    (brevity,) = [d for d in gated.dimensions if d.worse]
+    assert brevity.dimension == "brevity" and brevity.mean_after < brevity.mean_before and brevity.p_value < 0.05
+    assert brevity.worse_calls >= 5 and not run.gate_passed and run.decision == pb.PUBLISH_DECISION_HELD
+    assert run.gate.explanation.startswith(f"significantly worse: {WITHDRAWING} brevity"), run.gate.explanation
+
+
+async def test_the_gate_plays_its_calls_in_the_scenario_the_run_names(gate_learnings, finished_here, personas):
+    """The scenario's description tells the owl to answer at three times its length: played in it, the owl's current
+    side loses brevity it keeps without it."""
+    learnings, _ = gate_learnings
+    scenario = (await personas.CreateScenario(persona_pb.CreateScenarioRequest(scenario=persona_pb.Scenario(
+        display_name="Long answers", industry=f"Gate {uuid.uuid4().hex[:8]}", description=LONG_ANSWERS)))).scenario
+    try:
+        plain = await learning_run(learnings, finished_here, IN_SCENES, [(-1.0, "too_long")] * 2)
+        staged = await learning_run(learnings, finished_here, IN_SCENES, [(-1.0, "too_long")], scenario=scenario.name)
+    finally:
+        await personas.DeleteScenario(persona_pb.DeleteScenarioRequest(name=scenario.name))
+
+    assert staged.scenario == scenario.name and not plain.scenario
+    (without,), (within,) = plain.gate.personas, staged.gate.personas
+    brevity = {run: next(d for d in gated.dimensions if d.dimension == "brevity")
+               for run, gated in (("plain", without), ("staged", within))}
+    assert brevity["staged"].mean_before < brevity["plain"].mean_before, (brevity, staged.gate.explanation)
+
+
+async def test_a_run_in_a_scenario_the_persona_service_does_not_know_is_not_found_and_not_created(gate_learnings):
+    learnings, _ = gate_learnings
+    unknown = f"scenarios/no-such-{uuid.uuid4().hex[:8]}"
+    async def runs() -> tuple[list[str], list[str]]:
+        learning_runs = (await learnings.ListLearningRuns(pb.ListLearningRunsRequest(page_size=100))).learning_runs
+        evolution_runs = (await learnings.ListEvolutionRuns(pb.ListEvolutionRunsRequest(page_size=100))).runs
+        return [r.name for r in learning_runs], [r.name for r in evolution_runs]
+
+    before = await runs()
+
+    learning = await rejected_in("learning.sparring.dev", learnings.CreateLearningRun(pb.CreateLearningRunRequest(
+        learning_run=pb.LearningRun(persona=GATED, scenario=unknown))), grpc.StatusCode.NOT_FOUND)
+    evolution = await rejected_in("learning.sparring.dev", learnings.CreateEvolutionRun(pb.CreateEvolutionRunRequest(
+        run=pb.EvolutionRun(options=pb.EvolutionOptions(scenario=unknown)))), grpc.StatusCode.NOT_FOUND)
+
+    for rejection in (learning, evolution):
+        assert rejection.reason == "UNKNOWN_SCENARIO" and rejection.info.metadata["resource"] == unknown
+    assert await runs() == before
 
 
 async def _bear_evolution(learnings, finished, flawed: str, calls: int) -> tuple[pb.EvolutionRun, pb.ValidationResult]:

@@ -327,13 +327,41 @@ async def test_a_learning_runs_gate_is_played_by_the_model_from_each_sides_rende
     assert (run.gate.engine, gated.engine, run.gate.fallback_reason) == (pb.ENGINE_OPENAI, pb.ENGINE_OPENAI, "")
     assert gated.candidate_score > gated.current_score and run.gate_passed, run.gate.explanation
     assert "patches/module-model-gated-owl-brevity" in gated.candidate_patches
-    # Three calls of eight persona turns a side, each side's system prompt what RenderPrompt renders for it.
+    # Twelve calls (the default) of eight persona turns a side, each side's system prompt what RenderPrompt renders.
+    calls = run.gate.calls_per_persona
     published = (await personas.RenderPrompt(persona_pb.RenderPromptRequest(persona=gated_owl))).system_prompt
     prompts = Counter(messages(body)[0] for body in played)
-    assert len(played) == 2 * 3 * 8 and prompts[published] == 3 * 8
+    assert calls == 12 and len(played) == 2 * calls * 8 and prompts[published] == calls * 8
+    (brevity,) = [d for d in gated.dimensions if d.dimension == "brevity"]
+    assert (brevity.better_calls, brevity.worse_calls) == (calls, 0) and not any(d.worse for d in gated.dimensions)
     assert [BREVITY_TOLD in prompt for prompt in prompts if prompt != published] == [True]
     assert local.engine == pb.ENGINE_LOCAL and fake_openai.requests == before + len(played)
     assert local.gate.engine == local.gate.personas[0].engine == pb.ENGINE_LOCAL
+
+
+def rambles_when_told(request: dict) -> dict:
+    """A persona the brevity module makes worse: told to keep short it rambles, and keeps short otherwise."""
+    system, _ = messages(request)
+    return {"reply": LONG if BREVITY_TOLD in system else SHORT}
+
+
+async def test_a_module_that_makes_the_model_worse_on_a_dimension_fails_the_gate_naming_it(
+        openai_learnings, finished_here, fake_openai, gated_owl):
+    """The model plays the owl worse with the module than without it, on every seed: brevity is significantly worse,
+    the gate fails and the module is held. The fake obeys by construction; this checks the gate's decision on what a
+    model plays, not a model."""
+    fake_openai.reset("good", rambles_when_told)
+    try:
+        run = await learning_run(openai_learnings, finished_here, gated_owl, [(-1.0, "too_long")])
+    finally:
+        fake_openai.reset("good", answer)
+
+    (gated,) = run.gate.personas
+    assert gated.engine == pb.ENGINE_OPENAI and "patches/module-model-gated-owl-brevity" in gated.candidate_patches
+    (worse,) = [d for d in gated.dimensions if d.worse]
+    assert worse.dimension == "brevity" and worse.worse_calls == run.gate.calls_per_persona and worse.p_value < 0.05
+    assert not run.gate_passed and run.decision == pb.PUBLISH_DECISION_HELD
+    assert f"{gated_owl} brevity" in run.gate.explanation
 
 
 # --- the closed loop on a model that follows its prompt most of the time -------------------------------------------

@@ -3,8 +3,8 @@ repositories keep rows in plain collections (undone unless committed, as a trans
 a persona service and engines that answer what a test gives them. Each organization has tables of its own, as
 every statement of the real repositories is confined to one.
 
-The repositories hold what the audits, patches and evolution use cases touch; a use case that reaches for
-another one fails loudly on the missing attribute."""
+The repositories hold what the audits, patches, evolution and learning-run use cases touch; a use case that reaches
+for another one fails loudly on the missing attribute."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from learning_svc.domain.evolution import Finding, PersonaBrief, Proposals, Refinement
-from learning_svc.domain.modules import Signal, TrainingEventSource
+from learning_svc.domain.modules import Module, Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchChange, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona, SimulationSummary
-from learning_svc.service_layer.ports import Document, Rendering
+from learning_svc.service_layer.ports import Document, PendingEvent, Rendering
 from svckit.errors import AlreadyExists, NotFound
 from svckit.openai_json import EngineFailure
 from tests.builders import caller
@@ -33,6 +33,8 @@ class LearningTables:
 
     audits: dict[str, Document] = field(default_factory=dict)
     events: list[tuple[str, TrainingEventSource, str, Signal]] = field(default_factory=list)
+    processed: dict[str, str] = field(default_factory=dict)  # event id -> the learning run that folded it in
+    modules: dict[tuple[str, str], Module] = field(default_factory=dict)  # (persona, module) -> module
     patches: dict[str, PromptPatch] = field(default_factory=dict)
     # (patch name, action, actor, reason) in the order they were written
     revisions: list[tuple[str, PatchAction, str, str]] = field(default_factory=list)
@@ -66,6 +68,28 @@ class FakeTrainingEvents:
 
     async def add(self, event_id: str, source: TrainingEventSource, origin: str, signal: Signal) -> None:
         self._tables.events.append((event_id, source, origin, signal))
+
+    async def unprocessed(self, persona: str, limit: int) -> list[PendingEvent]:
+        pending = [PendingEvent(event_id, signal.persona, signal.module, signal.signal)
+                   for event_id, _, _, signal in self._tables.events
+                   if event_id not in self._tables.processed and persona in ("", signal.persona)]
+        return pending[:limit]
+
+    async def mark_processed(self, event_ids: Sequence[str], learning_run: str) -> int:
+        fresh = [event_id for event_id in event_ids if event_id not in self._tables.processed]
+        self._tables.processed.update(dict.fromkeys(fresh, learning_run))
+        return len(fresh)
+
+
+class FakeModules:
+    def __init__(self, tables: LearningTables) -> None:
+        self._tables = tables
+
+    async def of_personas(self, personas: Sequence[str]) -> dict[tuple[str, str], Module]:
+        return {key: module for key, module in self._tables.modules.items() if key[0] in personas}
+
+    async def save(self, module: Module) -> None:
+        self._tables.modules[(module.persona, module.module)] = module
 
 
 class FakePatches:
@@ -110,6 +134,7 @@ class FakeUnitOfWork:
         self.audits = FakeAudits(tables)
         self.events = FakeTrainingEvents(tables)
         self.patches = FakePatches(tables)
+        self.modules = FakeModules(tables)
         self.requests = InMemoryRequestLog(tables)
 
     async def __aenter__(self) -> FakeUnitOfWork:
@@ -148,11 +173,14 @@ class FakeUnitsOfWork:
 
 
 class FakePersonas:
-    """The persona service, holding these personas; it keeps the organizations that runs read them for."""
+    """The persona service, holding these personas and ``scenarios``; it keeps the organizations that runs read them
+    for, and each rendering asked of it as (persona, scenario, whether it carried a change)."""
 
-    def __init__(self, *personas: SimulatedPersona) -> None:
+    def __init__(self, *personas: SimulatedPersona, scenarios: Sequence[str] = ()) -> None:
         self._personas = {persona.persona: persona for persona in personas}
+        self._scenarios = set(scenarios)
         self.read_for: set[str] = set()
+        self.renderings: list[tuple[str, str, bool]] = []
 
     async def archetype_exists(self, name: str) -> bool:
         return any(persona.archetype == name for persona in self._personas.values())
@@ -161,14 +189,18 @@ class FakePersonas:
         return ""
 
     async def rendering(self, name: str, organization: str, candidates: Sequence[tuple[str, PatchChange]] = (),
-                        withheld: Sequence[str] = ()) -> Rendering:
+                        withheld: Sequence[str] = (), scenario: str = "") -> Rendering:
         self.read_for.add(organization)
+        self.renderings.append((name, scenario, bool(candidates or withheld)))
         told = "".join(f" {change.text}" for _, change in candidates)
         return Rendering(f"You are {name}.{told}" if name in self._personas else "",
                          tuple(candidate for candidate, _ in candidates))
 
     async def persona_exists(self, name: str) -> bool:
         return name in self._personas
+
+    async def scenario_exists(self, name: str, organization: str | None = None) -> bool:
+        return name in self._scenarios
 
     async def require_usable(self, name: str) -> SimulatedPersona:
         if name not in self._personas:

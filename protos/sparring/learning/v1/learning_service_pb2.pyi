@@ -883,6 +883,7 @@ class EvolutionOptions(_message.Message):
     MIN_SCORE_GAIN_FIELD_NUMBER: _builtins.int
     AUTO_APPLY_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
+    SCENARIO_FIELD_NUMBER: _builtins.int
     audit_limit: _builtins.int
     """How many of the most recent audits in scope to read, 1 to 5000; 0 means 200."""
     min_audits: _builtins.int
@@ -907,6 +908,13 @@ class EvolutionOptions(_message.Message):
     """
     engine: Global___Engine.ValueType
     """Engine for refinements and simulated calls; unset means the configured default."""
+    scenario: _builtins.str
+    """"scenarios/{scenario_id}"; optional: the scenario the validation and
+    side-effect calls are played in (rendered into each side's prompt). One the
+    persona service does not know for the caller's organization is NOT_FOUND
+    (reason UNKNOWN_SCENARIO), nothing created; one gone by the time the run
+    works fails the run.
+    """
     def __init__(
         self,
         *,
@@ -917,10 +925,11 @@ class EvolutionOptions(_message.Message):
         min_score_gain: _builtins.float | None = ...,
         auto_apply: _builtins.bool = ...,
         engine: Global___Engine.ValueType = ...,
+        scenario: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_min_score_gain", b"_min_score_gain", "min_score_gain", b"min_score_gain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score_gain", b"_min_score_gain", "audit_limit", b"audit_limit", "auto_apply", b"auto_apply", "engine", b"engine", "max_refinements", b"max_refinements", "min_audits", b"min_audits", "min_score_gain", b"min_score_gain", "simulated_calls", b"simulated_calls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score_gain", b"_min_score_gain", "audit_limit", b"audit_limit", "auto_apply", b"auto_apply", "engine", b"engine", "max_refinements", b"max_refinements", "min_audits", b"min_audits", "min_score_gain", b"min_score_gain", "scenario", b"scenario", "simulated_calls", b"simulated_calls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__min_score_gain: _TypeAlias = _typing.Literal["min_score_gain"]  # noqa: Y015
     _WhichOneofArgType__min_score_gain: _TypeAlias = _typing.Literal["_min_score_gain", b"_min_score_gain"]  # noqa: Y015
@@ -2145,8 +2154,11 @@ Global___ModuleUpdate: _TypeAlias = ModuleUpdate  # noqa: Y015
 
 @_typing.final
 class RegressionGate(_message.Message):
-    """The regression gate of a learning run: the candidate must not score worse than
-    the current persona on a fixed set of simulated calls.
+    """The regression gate of a learning run: each gated persona plays the same
+    seeded calls as it is and as the candidate would have it, and the candidate
+    passes when no persona is significantly worse on any audit dimension (a
+    one-sided exact sign test over the calls paired by seed, ties left out, at
+    alpha).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -2159,14 +2171,20 @@ class RegressionGate(_message.Message):
     PERSONAS_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
     FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    CALLS_PER_PERSONA_FIELD_NUMBER: _builtins.int
+    ALPHA_FIELD_NUMBER: _builtins.int
     simulated_calls: _builtins.int
-    """Simulated calls (same fixed set for both)."""
+    """Simulated calls of each side (the same seeded set for both):
+    calls_per_persona for each gated persona.
+    """
     current_score: _builtins.float
     """Mean overall audit score, 1.0 to 10.0, of the current persona."""
     candidate_score: _builtins.float
     """The same for the candidate (current plus updated modules)."""
     passed: _builtins.bool
-    """candidate_score >= current_score."""
+    """No gated persona is significantly worse on any audit dimension
+    (GatedPersona.dimensions).
+    """
     explanation: _builtins.str
     engine: Global___Engine.ValueType
     """What played the simulated calls: ENGINE_OPENAI only when the model played
@@ -2176,6 +2194,14 @@ class RegressionGate(_message.Message):
     fallback_reason: _builtins.str
     """Set when the run asked for ENGINE_OPENAI and the local stand-in played some
     gated persona instead: why (e.g. "budget_exhausted: ...").
+    """
+    calls_per_persona: _builtins.int
+    """Calls each gated persona plays on each side, paired by seed
+    (LEARNING_GATE_CALLS_PER_PERSONA).
+    """
+    alpha: _builtins.float
+    """Significance level of the sign test a dimension is judged worse by
+    (LEARNING_GATE_ALPHA).
     """
     @_builtins.property
     def personas(self) -> _containers.RepeatedCompositeFieldContainer[Global___GatedPersona]:
@@ -2192,14 +2218,66 @@ class RegressionGate(_message.Message):
         personas: _abc.Iterable[Global___GatedPersona] | None = ...,
         engine: Global___Engine.ValueType = ...,
         fallback_reason: _builtins.str = ...,
+        calls_per_persona: _builtins.int = ...,
+        alpha: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_score", b"candidate_score", "current_score", b"current_score", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "passed", b"passed", "personas", b"personas", "simulated_calls", b"simulated_calls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "calls_per_persona", b"calls_per_persona", "candidate_score", b"candidate_score", "current_score", b"current_score", "engine", b"engine", "explanation", b"explanation", "fallback_reason", b"fallback_reason", "passed", b"passed", "personas", b"personas", "simulated_calls", b"simulated_calls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RegressionGate: _TypeAlias = RegressionGate  # noqa: Y015
+
+@_typing.final
+class GateDimension(_message.Message):
+    """One audit dimension of a gated persona: its calls before and after the
+    change, paired by seed, and whether the change made it significantly worse.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIMENSION_FIELD_NUMBER: _builtins.int
+    MEAN_BEFORE_FIELD_NUMBER: _builtins.int
+    MEAN_AFTER_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    WORSE_FIELD_NUMBER: _builtins.int
+    WORSE_CALLS_FIELD_NUMBER: _builtins.int
+    BETTER_CALLS_FIELD_NUMBER: _builtins.int
+    dimension: _builtins.str
+    """The audit score, as AuditScoreMeans names it: "brevity", "authenticity",
+    "consistency", "enthusiasm_leak" or "pacing".
+    """
+    mean_before: _builtins.float
+    """Mean score of the calls, 1.0 to 10.0, as published and with the change."""
+    mean_after: _builtins.float
+    p_value: _builtins.float
+    """One-sided exact sign test: the chance, were falls and rises equally likely,
+    of at least as many falls among the pairs that moved (ties left out).
+    """
+    worse: _builtins.bool
+    """p_value < the gate's alpha."""
+    worse_calls: _builtins.int
+    """Pairs whose score fell, and rose, with the change."""
+    better_calls: _builtins.int
+    def __init__(
+        self,
+        *,
+        dimension: _builtins.str = ...,
+        mean_before: _builtins.float = ...,
+        mean_after: _builtins.float = ...,
+        p_value: _builtins.float = ...,
+        worse: _builtins.bool = ...,
+        worse_calls: _builtins.int = ...,
+        better_calls: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["better_calls", b"better_calls", "dimension", b"dimension", "mean_after", b"mean_after", "mean_before", b"mean_before", "p_value", b"p_value", "worse", b"worse", "worse_calls", b"worse_calls"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GateDimension: _TypeAlias = GateDimension  # noqa: Y015
 
 @_typing.final
 class GatedPersona(_message.Message):
@@ -2217,6 +2295,7 @@ class GatedPersona(_message.Message):
     CANDIDATE_PATCHES_FIELD_NUMBER: _builtins.int
     WITHHELD_PATCHES_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
     persona: _builtins.str
     """"personas/{persona_id}"."""
     current_score: _builtins.float
@@ -2234,6 +2313,10 @@ class GatedPersona(_message.Message):
     def withheld_patches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The published modules the candidate side withheld (it retires, holds or edits them)."""
 
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedCompositeFieldContainer[Global___GateDimension]:
+        """Each audit dimension of its calls, before and after, and its sign test."""
+
     def __init__(
         self,
         *,
@@ -2244,10 +2327,11 @@ class GatedPersona(_message.Message):
         candidate_patches: _abc.Iterable[_builtins.str] | None = ...,
         withheld_patches: _abc.Iterable[_builtins.str] | None = ...,
         engine: Global___Engine.ValueType = ...,
+        dimensions: _abc.Iterable[Global___GateDimension] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_patches", b"candidate_patches", "candidate_score", b"candidate_score", "current_patches", b"current_patches", "current_score", b"current_score", "engine", b"engine", "persona", b"persona", "withheld_patches", b"withheld_patches"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_patches", b"candidate_patches", "candidate_score", b"candidate_score", "current_patches", b"current_patches", "current_score", b"current_score", "dimensions", b"dimensions", "engine", b"engine", "persona", b"persona", "withheld_patches", b"withheld_patches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2255,8 +2339,8 @@ Global___GatedPersona: _TypeAlias = GatedPersona  # noqa: Y015
 
 @_typing.final
 class LearningRun(_message.Message):
-    """A feedback learning run. All fields but persona, auto_publish, event_limit
-    and engine are output only.
+    """A feedback learning run. All fields but persona, auto_publish, event_limit,
+    engine and scenario are output only.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -2281,6 +2365,7 @@ class LearningRun(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
+    SCENARIO_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: "learningRuns/{run_id}"."""
     persona: _builtins.str
@@ -2312,6 +2397,13 @@ class LearningRun(_message.Message):
     the rest to the stand-in). Unset: the service's default (LEARNING_ENGINE).
     ENGINE_OPENAI where no model is configured is INVALID_ARGUMENT
     (ENGINE_NOT_CONFIGURED).
+    """
+    scenario: _builtins.str
+    """"scenarios/{scenario_id}"; optional: the scenario the regression gate's
+    calls are played in (rendered into each side's prompt). One the persona
+    service does not know for the caller's organization is NOT_FOUND (reason
+    UNKNOWN_SCENARIO), nothing created; one gone by the time the run works
+    fails the run, nothing stored.
     """
     @_builtins.property
     def module_updates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModuleUpdate]: ...
@@ -2348,10 +2440,11 @@ class LearningRun(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         engine: Global___Engine.ValueType = ...,
+        scenario: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "gate", b"gate", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_publish", b"auto_publish", "create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "end_time", b"end_time", "engine", b"engine", "error", b"error", "event_limit", b"event_limit", "events_processed", b"events_processed", "events_scanned", b"events_scanned", "gate", b"gate", "gate_passed", b"gate_passed", "module_updates", b"module_updates", "modules_updated", b"modules_updated", "name", b"name", "persona", b"persona", "requested_by", b"requested_by", "start_time", b"start_time", "state", b"state", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_publish", b"auto_publish", "create_time", b"create_time", "decision", b"decision", "decision_reason", b"decision_reason", "end_time", b"end_time", "engine", b"engine", "error", b"error", "event_limit", b"event_limit", "events_processed", b"events_processed", "events_scanned", b"events_scanned", "gate", b"gate", "gate_passed", b"gate_passed", "module_updates", b"module_updates", "modules_updated", b"modules_updated", "name", b"name", "persona", b"persona", "requested_by", b"requested_by", "scenario", b"scenario", "start_time", b"start_time", "state", b"state", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
