@@ -43,7 +43,8 @@ _HESITATION = _patterns(
     r"worried", r"concern\w*", r"nervous", r"sounds like a lot", r"a lot of (?:money|work)", r"irritat\w*",
     r"call me (?:back )?(?:in|next|later)", r"(?:send|email) me (?:some |the |more )?(?:info\w*|pricing|details)",
     r"something (?:a bit |a little )?lower", r"need more (?:than that|on price)", r"call someone else",
-    r"(?:happy|fine) with (?:our|what|the)", r"(?:already|currently) (?:have|use|using|work with)",
+    # "We already have one" holds back; "does it work with the CRM we already have" asks how it fits.
+    r"(?:happy|fine) with (?:our|what|the)", r"(?:already|currently) (?:have|use|using|work with)(?=\s+\w)",
     r"not (?:a good|the right) time", r"bad timing", r"too busy", r"not a priority", r"maybe (?:later|next)",
     r"isn't (?:really )?what (?:i|we) need", r"not what (?:i|we) need", r"(?:i|we) (?:don't|do not) think so",
     r"not (?:right )?now", r"let me think", r"hold off", r"(?:talk|check) (?:to|with) my",

@@ -154,11 +154,14 @@ _OPEN_QUESTION_WORDS = _patterns(
 # Spoken questions often start with a discourse marker ("so um, how are you ...", "and what does ...").
 _LEAD_IN = re.compile(r"^(?:(?:so|and|but|ok|okay|um+|uh+|well|right|now|alright|also|then|like|just|oh|hmm)"
                       r"(?!\w)[\s,]*)+")
-# ... or come after a clause: "if this went well, what would good look like", "when you say that, do you ...".
+# ... or come after a clause: "if this went well, what would good look like", "when you say that, do you ...",
+# "understood, what problems are you running into", "your last check in was in june, so what happened".
 _LATER_QUESTION = re.compile(
     r",\s*(?:(?:and|so|but|like|then)\s+)?(?:(?:what|how|who|why|where)(?:'s|'d|\s+(?:do|does|did|is|are|was|were"
     r"|would|will|could|can|should|has|have|else))|(?:do|does|did|is|are|can|could|would|have|has)\s+(?:you|we"
-    r"|they|it|he|she|that|there))(?!\w)")
+    r"|they|it|he|she|that|there)"
+    r"|(?:what|which|how many|how much)(?:\s+[\w']+){1,2}\s+(?:do|does|did|are|were|would|will|could|can|have)"
+    r"\s+(?:you|your|we|they)|(?:what|who) (?:made|happened|brought|led|changed))(?!\w)")
 # "What we do is ...", "how I'd put it ...": the candidate describing themselves, not asking.
 _NOT_A_QUESTION = re.compile(
     r"^(?:(?:what|how)\s+(?:i|we)(?:'\w+)?(?!\w)|(?:will|can) do(?!\w)|have a (?:good|great|nice)(?!\w))")
@@ -231,7 +234,8 @@ _OBJECTION_PATTERNS: dict[ObjectionKind, re.Pattern[str]] = {
     ObjectionKind.COMPETITOR: _patterns(
         r"already (?:use|using|work with|working with|have a vendor)", r"competitors?", r"another vendor",
         r"other vendors?", r"(?:looking at|evaluating) (?:other|alternatives|a few)", r"competitive quotes?",
-        r"already (?:have|got|pay for|paying for|tried)", r"(?:use|have) the one that came with",
+        # "we already have a CRM" objects; "does it work with what we already have" asks about fit.
+        r"already (?:have|got|pay for|paying for|tried)(?=\s+\w)", r"(?:use|have) the one that came with",
         r"we (?:already |actually )?(?:have|use) (?:a|an) (?:crm|tool|system|vendor|solution|provider|agency)",
         r"(?:built|wrote|have) (?:our own|some internal|internal|in[- ]house)",
         r"internal (?:scripts?|tools?|team|recruit\w*)",
