@@ -770,8 +770,8 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool
                 if previous_role == Role.ASSISTANT and previous.says_no and not text.clarifies:
                     pushes += 1
             # A step the buyer asked for and the seller confirmed is agreed as much as one the seller proposed.
-            if previous_role == Role.ASSISTANT and previous.requests_step and text.agrees_to_proposal \
-                    and not text.declines:
+            asked = previous_role == Role.ASSISTANT and previous.requests_step
+            if asked and text.agrees_to_proposal and not text.declines:
                 committed = True
                 dated = dated or previous.names_time or text.names_time
             continue
@@ -846,7 +846,8 @@ ENGLISH = Phrases(
     acknowledgement=_ACKNOWLEDGEMENT, playback=_PLAYBACK, dismissal=_DISMISSAL, objection_answers=_OBJECTION_ANSWERS,
     evidence=_EVIDENCE, clarifying_question=_CLARIFYING_QUESTION, value=_VALUE_PATTERNS, next_step=_NEXT_STEP,
     proposal=_PROPOSAL, agreement=_AGREEMENT, agreement_to_proposal=_AGREEMENT_TO_PROPOSAL, buys=_BUYS,
-    asks_when=_ASKS_WHEN, refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF, date_time=_DATE_TIME,
+    asks_when=_ASKS_WHEN, refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF,
+    date_time=_DATE_TIME,
     list_joiner=_LIST_JOINER, content=_content, coaching=coaching.ENGLISH,
 )
 

@@ -470,7 +470,8 @@ SPANISH = Phrases(
     acknowledgement=_ACKNOWLEDGEMENT, playback=_PLAYBACK, dismissal=_DISMISSAL, objection_answers=_OBJECTION_ANSWERS,
     evidence=_EVIDENCE, clarifying_question=_CLARIFYING_QUESTION, value=_VALUE_PATTERNS, next_step=_NEXT_STEP,
     proposal=_PROPOSAL, agreement=_AGREEMENT, agreement_to_proposal=_AGREEMENT_TO_PROPOSAL, buys=_BUYS,
-    asks_when=_ASKS_WHEN, refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF, date_time=_DATE_TIME,
+    asks_when=_ASKS_WHEN, refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF,
+    date_time=_DATE_TIME,
     list_joiner=_LIST_JOINER, content=_content,
     coaching=CoachingPhrases(
         hesitation=_HESITATION, refusal=_COACH_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
