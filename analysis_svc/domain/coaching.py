@@ -83,6 +83,8 @@ _EXPLORES = _patterns(
     r"meaning what", r"when you say", r"does that mean", r"what happens (?:then|if)", r"is it fair to say",
     r"can i ask", r"what (?:had|have) you set aside", r"what (?:is|was) (?:it|that) (?:you|for)",
     r"what are you (?:looking|hoping)", r"what (?:would|could) (?:make|change)",
+    # A customer leaving asked why: "what's the reason", "is something wrong", "what happened".
+    r"what's the reason", r"(?:is|was) (?:something|anything) wrong", r"what (?:happened|went wrong)",
 )
 _FIT_CHECK = _patterns(r"(?:timing|time) or", r"or (?:is it|are you|just) (?:not )?(?:a )?fit", r"not a fit",
                       r"is it fair to say", r"is that what you'd like")

@@ -64,7 +64,7 @@ class Band(StrEnum):
 # (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
     # Fitted on all 78 calls of the sales corpus (devtools.fit_say_meter --part all, docs/say_meter.md).
-    Blueprint.SALES: {RAPPORT: 10, DISCOVERY: 20, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 30},
+    Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 10, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 30},
 }  # fmt: skip
 
 # What a coach scores on each sales factor, in the words the model engine is asked them in (``rubric_of``); a track's
