@@ -145,11 +145,21 @@ def test_a_stall_answered_only_with_a_request_for_a_follow_up_is_let_go(reply, p
     assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
 
 
+@pytest.mark.parametrize(("reply", "points"), [
+    ("That's a shame, but sure, I can sort that. What's the reason?", EXPLORED),
+    ("Really, is something wrong out there ma'am?", EXPLORED),
+    ("I'll need to pass you to a cancellation specialist, please hold.", IGNORED),
+])
+def test_a_customer_leaving_asked_why_is_explored(reply, points):
+    metrics = measure(call(("assistant", "Hi, I'd like to cancel my membership."), ("user", reply)))
+    assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
+
+
 # All 78 calls of the corpus are development data: the rules were designed, and the weights fitted, on them.
 CORPUS = load_calls(ALL)
-# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.81): a guard against changes
+# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.83): a guard against changes
 # that undo it, not the figure that measures it.
-MIN_DEVELOPMENT_SPEARMAN = 0.78
+MIN_DEVELOPMENT_SPEARMAN = 0.8
 
 
 def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
