@@ -13,7 +13,8 @@ figure is the one to believe; the in-sample figure only shows how much of it is 
 signal is: each factor and a few raw measures against the label, each factor against the coach's score of the
 rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
-Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``);
+Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``; the
+sales weights are fitted with ``--part all``, the English held-out part having been read since the split);
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 
@@ -50,7 +51,7 @@ from devtools.say_meter_corpus import (
 STEP = 10  # percent; 1,001 weightings of five factors
 # Spearman within which two weightings rank the training calls alike. Chosen on the development part by leave-one-out
 # among 0, 0.005, 0.01, 0.02 and 0.03 (0.67, 0.74, 0.76, 0.75, 0.76), so the leave-one-out figure is a little
-# optimistic; the held-out part is what measures it.
+# optimistic; a blind part of calls is what measures it.
 TOLERANCE = 0.01
 
 Weights = tuple[int, ...]  # percent per factor, in FACTORS order

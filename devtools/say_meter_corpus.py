@@ -6,8 +6,9 @@ Each call is scored as the service scores it (``measure`` with the phrases of th
 on the whole call (the final reading) and
 on its final window (what a model engine is shown at the call's end). Nothing here is fitted.
 
-The corpus is split (``devtools.say_meter_split``): rules are designed and weights fitted on the development part,
-the default here; the held-out part measures a finished change and is read a few times at most.
+The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
+the default here, and the held-out part measured the result. That part has been read since, so the whole English
+corpus (``--part all``) is now development data; a blind part is kept apart from this repository.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all] [--language en|es]
 """
@@ -99,7 +100,7 @@ def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, 
 def _part_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
-                        help="held_out only to measure a finished change, a few times at most")
+                        help="the split's parts; the English held-out part has been read, all is development data")
     return parser
 
 

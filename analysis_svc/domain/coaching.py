@@ -43,7 +43,8 @@ _HESITATION = _patterns(
     r"worried", r"concern\w*", r"nervous", r"sounds like a lot", r"a lot of (?:money|work)", r"irritat\w*",
     r"call me (?:back )?(?:in|next|later)", r"(?:send|email) me (?:some |the |more )?(?:info\w*|pricing|details)",
     r"something (?:a bit |a little )?lower", r"need more (?:than that|on price)", r"call someone else",
-    r"(?:happy|fine) with (?:our|what|the)", r"(?:already|currently) (?:have|use|using|work with)",
+    # "We already have one" holds back; "does it work with the CRM we already have" asks how it fits.
+    r"(?:happy|fine) with (?:our|what|the)", r"(?:already|currently) (?:have|use|using|work with)(?=\s+\w)",
     r"not (?:a good|the right) time", r"bad timing", r"too busy", r"not a priority", r"maybe (?:later|next)",
     r"isn't (?:really )?what (?:i|we) need", r"not what (?:i|we) need", r"(?:i|we) (?:don't|do not) think so",
     r"not (?:right )?now", r"let me think", r"hold off", r"(?:talk|check) (?:to|with) my",
@@ -82,6 +83,8 @@ _EXPLORES = _patterns(
     r"meaning what", r"when you say", r"does that mean", r"what happens (?:then|if)", r"is it fair to say",
     r"can i ask", r"what (?:had|have) you set aside", r"what (?:is|was) (?:it|that) (?:you|for)",
     r"what are you (?:looking|hoping)", r"what (?:would|could) (?:make|change)",
+    # A customer leaving asked why: "what's the reason", "is something wrong", "what happened".
+    r"what's the reason", r"(?:is|was) (?:something|anything) wrong", r"what (?:happened|went wrong)",
 )
 _FIT_CHECK = _patterns(r"(?:timing|time) or", r"or (?:is it|are you|just) (?:not )?(?:a )?fit", r"not a fit",
                       r"is it fair to say", r"is that what you'd like")
@@ -106,12 +109,13 @@ _DISCOUNTS = _patterns(
     r"no payments?", r"knock", r"(?:bring|brings) (?:it|the price|your rate) down", r"i can do (?:it|this) for",
     r"let you have it", r"as low as",
 )
-# Questions that ask for a decision rather than about the buyer.
+# Questions that ask for a decision or a date rather than about the buyer: "when should i follow up".
 _CLOSING_QUESTION = _patterns(
     r"take that as", r"is that a yes", r"sign (?:you|it) up", r"your permission",
     r"(?:does|would) \w+day (?:work|suit)",
     r"what's stopping us", r"shall i", r"want me to", r"would you like (?:me|a|to see)", r"can i (?:send|book|set)",
-    r"you don't mind if",
+    r"you don't mind if", r"(?:when|good time)(?: \w+){0,3} follow up", r"give you a call",
+    r"call you (?:back|next|in|on|tomorrow)",
 )
 _ABOUT_BUYER = _patterns(r"you", r"your", r"you're", r"you've", r"you'd", r"yours", r"your team", r"y'all")
 _OPEN = _patterns(r"what", r"what's", r"how", r"why", r"tell me", r"walk me through", r"help me understand",
@@ -224,6 +228,12 @@ class CoachedText:
         return bool(self._buyer_questions)
 
     @cached_property
+    def asks_more_than_a_close(self) -> bool:
+        """A question other than one asking for a decision or a date: answering a stall with "when should i follow
+        up" lets it go unexamined."""
+        return any(not self._phrases.closing_question.search(q) for q in self.questions)
+
+    @cached_property
     def asks_openly_about_buyer(self) -> bool:
         return any(self._phrases.open_question.search(q) for q in self._buyer_questions)
 
@@ -308,7 +318,7 @@ def coach(ordered: Sequence[Turn], texts: Sequence[T], answers: Callable[[T, T],
                 earned = EXPLORED if _accepts(text, asks) else IGNORED
             else:
                 specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and text.has_figure)
-                earned = _handling(text, asks, refused, specific)
+                earned = _handling(text, text.asks_more_than_a_close, refused, specific)
             points += earned
             if refused:
                 pushes += earned == IGNORED
@@ -330,8 +340,9 @@ def _accepts(reply: CoachedText, asks: bool) -> bool:
 
 
 def _handling(reply: CoachedText, asks: bool, refused: bool, specific: bool) -> int:
-    """How the seller's turn answers the buyer's hesitation just before it (``specific``: it speaks to what the
-    objection is about, or builds figures on what the buyer said)."""
+    """How the seller's turn answers the buyer's hesitation just before it (``asks``: a question other than for a
+    decision or a date; ``specific``: it speaks to what the objection is about, or builds figures on what the buyer
+    said)."""
     if (reply.argues and not reply.explores) or reply.presses:
         return IGNORED
     acknowledged = reply.acknowledges

@@ -154,11 +154,14 @@ _OPEN_QUESTION_WORDS = _patterns(
 # Spoken questions often start with a discourse marker ("so um, how are you ...", "and what does ...").
 _LEAD_IN = re.compile(r"^(?:(?:so|and|but|ok|okay|um+|uh+|well|right|now|alright|also|then|like|just|oh|hmm)"
                       r"(?!\w)[\s,]*)+")
-# ... or come after a clause: "if this went well, what would good look like", "when you say that, do you ...".
+# ... or come after a clause: "if this went well, what would good look like", "when you say that, do you ...",
+# "understood, what problems are you running into", "your last check in was in june, so what happened".
 _LATER_QUESTION = re.compile(
     r",\s*(?:(?:and|so|but|like|then)\s+)?(?:(?:what|how|who|why|where)(?:'s|'d|\s+(?:do|does|did|is|are|was|were"
     r"|would|will|could|can|should|has|have|else))|(?:do|does|did|is|are|can|could|would|have|has)\s+(?:you|we"
-    r"|they|it|he|she|that|there))(?!\w)")
+    r"|they|it|he|she|that|there)"
+    r"|(?:what|which|how many|how much)(?:\s+[\w']+){1,2}\s+(?:do|does|did|are|were|would|will|could|can|have)"
+    r"\s+(?:you|your|we|they)|(?:what|who) (?:made|happened|brought|led|changed))(?!\w)")
 # "What we do is ...", "how I'd put it ...": the candidate describing themselves, not asking.
 _NOT_A_QUESTION = re.compile(
     r"^(?:(?:what|how)\s+(?:i|we)(?:'\w+)?(?!\w)|(?:will|can) do(?!\w)|have a (?:good|great|nice)(?!\w))")
@@ -231,7 +234,8 @@ _OBJECTION_PATTERNS: dict[ObjectionKind, re.Pattern[str]] = {
     ObjectionKind.COMPETITOR: _patterns(
         r"already (?:use|using|work with|working with|have a vendor)", r"competitors?", r"another vendor",
         r"other vendors?", r"(?:looking at|evaluating) (?:other|alternatives|a few)", r"competitive quotes?",
-        r"already (?:have|got|pay for|paying for|tried)", r"(?:use|have) the one that came with",
+        # "we already have a CRM" objects; "does it work with what we already have" asks about fit.
+        r"already (?:have|got|pay for|paying for|tried)(?=\s+\w)", r"(?:use|have) the one that came with",
         r"we (?:already |actually )?(?:have|use) (?:a|an) (?:crm|tool|system|vendor|solution|provider|agency)",
         r"(?:built|wrote|have) (?:our own|some internal|internal|in[- ]house)",
         r"internal (?:scripts?|tools?|team|recruit\w*)",
@@ -379,9 +383,13 @@ _NEXT_STEP = _patterns(
 _PROPOSAL = _patterns(
     _NEXT_STEP.pattern, _WEEKDAY, r"invites?", r"working session", r"(?:site|plant|office) (?:visit|walk)",
     r"come (?:out|by|to|walk|see)", r"(?:lock|pencil|put) (?:you |it )?(?:in|down)", r"touch base", r"follow up",
-    r"(?:set up|book|schedule|grab|have) (?:a |another |the )?(?:meeting|call)",
-    r"(?:let's|can we|could we|shall we) (?:meet|get together|talk again)", r"kick ?off", r"(?:\w+|\d+) minutes with",
-    r"(?:an|one) hour",
+    r"(?:set up|book|schedule|grab|have|arrange) (?:a |another |the )?(?:\w+ ){0,2}(?:meeting|call|chat)",
+    # "a quick call", "a short meeting", "a fifteen minute chat", "fifteen minutes next week": time asked for later,
+    # not "a few minutes of your time" now.
+    r"(?:a|another) (?:quick|short|brief|proper|video|phone|zoom|(?:\w+|\d+)[- ]minute) (?:call|chat|meeting"
+    r"|conversation|session|look)", r"(?:\w+|\d+) minutes (?:with (?:you|your|the|them)|next|this|on|tomorrow|later)",
+    r"(?:let's|can we|could we|shall we) (?:meet|get together|talk again)", r"kick ?off", r"(?:an|one) hour",
+    r"(?:try|test) (?:it|this) (?:out|first)",
     r"put together a (?:proposal|quote)",
     r"(?:send|email) (?:you |over )?(?:the |these |those )?(?:profiles|agreement|contract|paperwork)",
 )
@@ -389,6 +397,7 @@ _AGREEMENT = _patterns(
     r"yes", r"yeah", r"sure", r"sounds good", r"works for me", r"that works", r"let's do (?:it|that)",
     r"deal", r"send (?:me |it |over )?(?:the |an? )?(?:invite|calendar\w*)", r"happy to", r"book it", r"go ahead",
     r"okay", r"ok", r"perfect", r"alright", r"all right", r"let's (?:meet|talk|book|schedule|set|plan)",
+    r"certainly", r"definitely", r"absolutely", r"of course",
 )
 # In reply to a proposal, shorter answers agree too: "Tuesday works", "ten is ok", "I'll loop Tom in".
 _AGREEMENT_TO_PROPOSAL = _patterns(
@@ -400,6 +409,9 @@ _BUYS = _patterns(
     r"(?:send|write) (?:me |us |you |him |her )?(?:the|an?) (?:invoice|contract|check|cheque)", r"ready to go ahead",
     r"(?:sign|signing) (?:it )?today", r"wrap it up", r"you've got a deal", r"(?:i'm|we're) (?:in|on board)",
 )
+# A question asking when the step happens: asking it is agreeing to the step; asking anything else about it ("how
+# would the pilot work") is still weighing it.
+_ASKS_WHEN = _patterns(r"when", r"how (?:soon|fast|quickly)", r"what (?:time|day|date)")
 # A clear no: pressing on after one is pushing.
 _REFUSAL = _patterns(
     r"no thanks", r"don't think so", r"not interested", r"(?:don't|do not) want", r"please don't", r"take me off",
@@ -550,6 +562,18 @@ class TurnText(coaching.CoachedText):
     @cached_property
     def buys(self) -> bool:
         return bool(self.phrases.buys.search(self.text))
+
+    @cached_property
+    def still_asking(self) -> bool:
+        """The turn ends on a question that is not about when: the buyer is still weighing what was proposed."""
+        last = _SENTENCE_END.split(self.text)[-1].strip()
+        return (bool(self.questions) and self.questions[-1] == last
+                and not (self.phrases.asks_when.search(last) or self.phrases.date_time.search(last)))
+
+    @cached_property
+    def requests_step(self) -> bool:
+        """The turn asks for a next step: "could we meet tomorrow at ten to sign", "can we try it first"."""
+        return any(self.phrases.proposal.search(question) for question in self.questions)
 
 
 TurnTexts = MutableMapping[str, TurnText]  # turn texts already read, by what was said
@@ -745,6 +769,11 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool
                 proposed = True
                 if previous_role == Role.ASSISTANT and previous.says_no and not text.clarifies:
                     pushes += 1
+            # A step the buyer asked for and the seller confirmed is agreed as much as one the seller proposed.
+            asked = previous_role == Role.ASSISTANT and previous.requests_step
+            if asked and text.agrees_to_proposal and not text.declines:
+                committed = True
+                dated = dated or previous.names_time or text.names_time
             continue
         previous_proposed = previous_role == Role.USER and previous.proposes
         if text.declines:
@@ -753,7 +782,7 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool
             continue
         # The persona agrees to a concrete step it names itself or the candidate just proposed; naming a day in
         # answer to a proposal ("Monday the twentieth?") is agreeing to it.
-        agrees = (previous_proposed and text.agrees_to_proposal) or text.agrees_to_step
+        agrees = ((previous_proposed and text.agrees_to_proposal) or text.agrees_to_step) and not text.still_asking
         counters = previous_proposed and text.names_time
         if agrees or counters or text.buys:
             committed = True
@@ -799,6 +828,7 @@ class Phrases:
     agreement: re.Pattern[str]
     agreement_to_proposal: re.Pattern[str]
     buys: re.Pattern[str]
+    asks_when: re.Pattern[str]  # a question about when a step happens
     refusal: re.Pattern[str]
     decline: re.Pattern[str]
     opening_no: re.Pattern[str]
@@ -816,7 +846,8 @@ ENGLISH = Phrases(
     acknowledgement=_ACKNOWLEDGEMENT, playback=_PLAYBACK, dismissal=_DISMISSAL, objection_answers=_OBJECTION_ANSWERS,
     evidence=_EVIDENCE, clarifying_question=_CLARIFYING_QUESTION, value=_VALUE_PATTERNS, next_step=_NEXT_STEP,
     proposal=_PROPOSAL, agreement=_AGREEMENT, agreement_to_proposal=_AGREEMENT_TO_PROPOSAL, buys=_BUYS,
-    refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF, date_time=_DATE_TIME,
+    asks_when=_ASKS_WHEN, refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF,
+    date_time=_DATE_TIME,
     list_joiner=_LIST_JOINER, content=_content, coaching=coaching.ENGLISH,
 )
 

@@ -310,6 +310,8 @@ _BUYS = _patterns(
     r"lo (?:firmo|firmamos)", r"(?:mándame|mándeme|envíame|envíeme|pásame|páseme) (?:el|la) (?:contrato|factura)",
     r"adelante con", r"cerramos", r"trato hecho", r"me quedo con (?:él|ella|este|esta|ese|esa)",
 )
+# A question asking when the step happens, which agrees to it: "¿cuándo empezamos?", "¿a qué hora?".
+_ASKS_WHEN = _exact(r"cuándo", r"qué (?:día|hora|fecha)", r"(?:cómo de|qué tan) (?:pronto|rápido)")
 # A clear no: pressing on after one is pushing.
 _REFUSAL_PHRASES = (
     r"no,? gracias", r"no (?:me|nos) interesa", r"no (?:quiero|queremos)", r"no (?:me|nos) (?:llame|llames|llamen)",
@@ -468,7 +470,8 @@ SPANISH = Phrases(
     acknowledgement=_ACKNOWLEDGEMENT, playback=_PLAYBACK, dismissal=_DISMISSAL, objection_answers=_OBJECTION_ANSWERS,
     evidence=_EVIDENCE, clarifying_question=_CLARIFYING_QUESTION, value=_VALUE_PATTERNS, next_step=_NEXT_STEP,
     proposal=_PROPOSAL, agreement=_AGREEMENT, agreement_to_proposal=_AGREEMENT_TO_PROPOSAL, buys=_BUYS,
-    refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF, date_time=_DATE_TIME,
+    asks_when=_ASKS_WHEN, refusal=_REFUSAL, decline=_DECLINE, opening_no=_OPENING_NO, cut_off=_CUT_OFF,
+    date_time=_DATE_TIME,
     list_joiner=_LIST_JOINER, content=_content,
     coaching=CoachingPhrases(
         hesitation=_HESITATION, refusal=_COACH_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,

@@ -17,8 +17,8 @@ from tests.e2e.transcript_fixtures import new_session
 from tests.security import secure_channel
 from transcript_svc.domain.model import analysis_due
 
-BAD = "save-desk-aol-cancel-the-account"  # label 1: the meter passes 50, then the seller will not take a no
-GOOD = "objection-budget-gap-roi-pilot"  # label 4: the meter rises from 52 to 76
+BAD = "save-desk-aol-cancel-the-account"  # label 1: the meter reaches the 40s, then the seller will not take a no
+GOOD = "objection-budget-gap-roi-pilot"  # label 4: the meter rises from 45 to 76
 INTERVAL = 10
 _ROLES = {Role.USER: transcript_pb.ROLE_USER, Role.ASSISTANT: transcript_pb.ROLE_ASSISTANT}
 

@@ -344,10 +344,12 @@ async def test_a_spanish_calls_losing_the_prospect_alert_says_why_in_spanish(dat
 
     stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
 
-    # The buyer's two noes take 15 points each off the meter's 72.
+    # The buyer's two noes take 20 points each off the meter's 72, and the seller's push after the first 10 more.
     noes = SPANISH.templates["alert_refusals"].format(times=SPANISH.templates["twice"])
+    push = SPANISH.templates["alert_pressure"].format(times=SPANISH.templates["once"])
     assert (stored.language, stored.losing_prospect.active) == ("es", True)
-    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=42, why=noes)
+    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=22,
+                                                                              why=f"{noes}, {push}")
 
 
 async def test_a_sessions_next_reading_reads_only_its_new_messages_and_another_organizations_reads_its_own(analyses):

@@ -1,6 +1,7 @@
 """What a coach listens for, on short exchanges: brush-offs and stalls are hesitations, how the seller meets them is
 graded, a hesitation never detected is untested rather than rewarded, and the patterns that matched the wrong thing
-no longer do. Then the whole engine against the coach on the development part of the labelled corpus."""
+no longer do; how a next step is proposed and agreed. Then the whole engine against the coach on the labelled
+corpus, all of which is now development data."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from analysis_svc.domain.say_meter import (
     weigh,
 )
 from calls.turns import Role, Turn
-from devtools.say_meter_corpus import load_calls, spearman, turns_of
+from devtools.say_meter_corpus import ALL, load_calls, spearman, turns_of
 
 
 def call(*lines: tuple[str, str]) -> list[Turn]:
@@ -87,15 +88,83 @@ def test_patterns_that_matched_the_wrong_thing():
     assert Topic.BUDGET not in financed.topics_covered
 
 
-DEVELOPMENT = load_calls()
-# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md): a guard against changes that
-# undo it, not the figure that measures it.
-MIN_DEVELOPMENT_SPEARMAN = 0.7
+@pytest.mark.parametrize(("proposal", "proposed"), [
+    ("It sounds worth a proper look. Could we set up a video call later this month?", True),
+    ("Can I grab a quick call with you and your ops lead next week?", True),
+    ("Would fifteen minutes next Tuesday work?", True),
+    ("Could I take a few minutes of your time to tell you about our services?", False),  # now, not a later step
+    ("It takes under two minutes with templates, watch.", False),
+])
+def test_a_short_meeting_or_a_quick_call_proposed_is_a_next_step(proposal, proposed):
+    assert measure(call(("user", proposal), ("assistant", "Hm."))).next_step_proposed is proposed
 
 
-def test_the_meter_ranks_the_development_calls_as_the_coach_does_with_rising_means():
-    labels = [c["label"] for c in DEVELOPMENT]
-    scores = [score(measure(turns_of(c)), Blueprint.SALES).score for c in DEVELOPMENT]
+@pytest.mark.parametrize(("answer", "agreed"), [
+    ("Okay that gets my attention, how would the pilot work?", False),  # still weighing what the step involves
+    ("Yes, last year. What can you tell me about the builders around here?", False),
+    ("Yes definitely, when could we do it?", True),  # asking when is agreeing
+    ("Sure, Thursday works.", True),
+])
+def test_a_buyer_still_asking_about_the_step_has_not_agreed_to_it(answer, agreed):
+    metrics = measure(call(("user", "Would you be open to a thirty day pilot at no cost?"), ("assistant", answer)))
+    assert metrics.next_step_committed is agreed
+
+
+def test_a_step_the_buyer_asks_for_and_the_seller_confirms_is_agreed():
+    asked = [("assistant", "I think we can accept five percent. Could we meet tomorrow at ten to sign?")]
+    confirmed = measure(call(*asked, ("user", "Certainly, I'll bring the paperwork.")))
+    refused = measure(call(*asked, ("user", "I'm afraid tomorrow won't be possible, maybe next month.")))
+    assert (confirmed.next_step_committed, confirmed.next_step_dated) == (True, True)
+    assert not refused.next_step_committed
+
+
+@pytest.mark.parametrize("question", ["Understood, what problems are you running into with the current setup",
+                                      "Your last check in was June, so what happened"])
+def test_a_question_after_a_clause_with_a_noun_before_its_verb_is_a_question(question):
+    assert measure(call(("user", question), ("assistant", "Leads slip through."))).candidate_questions == 1
+
+
+@pytest.mark.parametrize(("buyer", "hesitates"), [
+    ("This looks impressive. Does it work with what we already have, Snowflake and ServiceNow?", False),
+    ("We mostly care about how it works with the CRM we already have.", False),
+    ("We already have a CRM for that.", True),
+])
+def test_the_tools_a_buyer_has_are_an_objection_only_when_held_up_against_the_offer(buyer, hesitates):
+    metrics = measure(call(("user", "Here's the dashboard."), ("assistant", buyer), ("user", "Good point.")))
+    assert bool(metrics.hesitations) is hesitates
+
+
+@pytest.mark.parametrize(("reply", "points"), [
+    ("Ok sure, is it alright if I give you a call next week?", IGNORED),  # the stall is let go, a date asked for
+    ("Sure, I'll send it right away. When should I follow up?", IGNORED),
+    ("Fair enough. What's behind wanting to think it over?", EXPLORED),
+])
+def test_a_stall_answered_only_with_a_request_for_a_follow_up_is_let_go(reply, points):
+    metrics = measure(call(("user", "So what do you think?"), ("assistant", "Well, I'd like to think it over."),
+                           ("user", reply)))
+    assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
+
+
+@pytest.mark.parametrize(("reply", "points"), [
+    ("That's a shame, but sure, I can sort that. What's the reason?", EXPLORED),
+    ("Really, is something wrong out there ma'am?", EXPLORED),
+    ("I'll need to pass you to a cancellation specialist, please hold.", IGNORED),
+])
+def test_a_customer_leaving_asked_why_is_explored(reply, points):
+    metrics = measure(call(("assistant", "Hi, I'd like to cancel my membership."), ("user", reply)))
+    assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
+
+
+# All 78 calls of the corpus are development data: the rules were designed, and the weights fitted, on them.
+CORPUS = load_calls(ALL)
+# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.83): a guard against changes
+# that undo it, not the figure that measures it.
+MIN_DEVELOPMENT_SPEARMAN = 0.8
+
+
+def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
+    labels = [c["label"] for c in CORPUS]
+    scores = [score(measure(turns_of(c)), Blueprint.SALES).score for c in CORPUS]
     assert spearman(scores, labels) >= MIN_DEVELOPMENT_SPEARMAN
     means = [statistics.fmean(s for s, lab in zip(scores, labels, strict=True) if lab == label)
              for label in sorted(set(labels))]
