@@ -8,9 +8,10 @@ on its final window (what a model engine is shown at the call's end). Nothing he
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is now development data; a blind part is kept apart from this repository.
+corpus (``--part all``) is now development data. A second English held-out part, written blind in
+tests/data/sales_corpus_heldout2 (``--part held_out2``), measures the rules designed on all of it; no tool fits on it.
 
-    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all] [--language en|es]
+    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all|held_out2] [--language en|es]
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from analysis_svc.domain.phrasebook import phrases_for
 from analysis_svc.domain.say_meter import score
 from calls.job_tracks import Blueprint
 from calls.turns import DEFAULT_WINDOW, Role, Turn
-from devtools.say_meter_split import CORPORA, held_out_ids
+from devtools.say_meter_split import CORPORA, DATA, held_out_ids
 
 RESAMPLES = 2000
-DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
-PARTS = (DEVELOPMENT, HELD_OUT, ALL)
+DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT = "development", "held_out", "all", "held_out2"
+PARTS = (DEVELOPMENT, HELD_OUT, ALL)  # what a fit may read
+SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, kept apart from the split
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -91,27 +93,31 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
 def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, Any]]:
     """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
     otherwise."""
+    if part == SECOND_HELD_OUT:
+        if language != "en":
+            raise SystemExit("the second held-out part is English only")
+        return [json.loads(path.read_text()) for path in sorted((SECOND_HELD_OUT_CORPUS / "calls").glob("*.json"))]
     corpus = CORPORA[language]
     held_out = held_out_ids(corpus)
     calls = [json.loads(path.read_text()) for path in sorted((corpus / "calls").glob("*.json"))]
     return [call for call in calls if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
 
 
-def _part_parser(description: str) -> argparse.ArgumentParser:
+def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
+    parser.add_argument("--part", choices=parts, default=DEVELOPMENT,
                         help="the split's parts; the English held-out part has been read, all is development data")
     return parser
 
 
 def part_argument(description: str) -> str:
     """The part of the corpus named on the command line (``--part``)."""
-    return str(_part_parser(description).parse_args().part)
+    return str(_part_parser(description, PARTS).parse_args().part)
 
 
-def part_and_language(description: str) -> tuple[str, str]:
+def part_and_language(description: str, parts: Sequence[str] = PARTS) -> tuple[str, str]:
     """The part of the corpus and its language named on the command line (``--part``, ``--language``)."""
-    parser = _part_parser(description)
+    parser = _part_parser(description, parts)
     parser.add_argument("--language", choices=sorted(CORPORA), default="en", help="the corpus's language")
     arguments = parser.parse_args()
     return str(arguments.part), str(arguments.language)
@@ -128,7 +134,7 @@ def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
 
 
 def main() -> None:
-    part, language = part_and_language(__doc__ or "")
+    part, language = part_and_language(__doc__ or "", (*PARTS, SECOND_HELD_OUT))
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")
@@ -143,7 +149,13 @@ def main() -> None:
               f"Kendall {kendall(scores, labels):.2f}")
         print("  mean score by label: " + means_by_label(scores, labels))
         lengths = [len(call["turns"]) for call in calls]
-        print(f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f}")
+        print(f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f} "
+              f"(of the labels: {spearman(labels, lengths):.2f})")
+        for origin in sorted({call["origin"] for call in calls}):
+            of_origin = [i for i, call in enumerate(calls) if call["origin"] == origin]
+            origin_scores, origin_labels = [scores[i] for i in of_origin], [labels[i] for i in of_origin]
+            print(f"  {origin}: Spearman {spearman(origin_scores, origin_labels):.2f}, mean score by label "
+                  + means_by_label(origin_scores, origin_labels))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools import say_meter_split
+from devtools import say_meter_corpus, say_meter_split
 from tests.unit import labelled_conversations
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -91,3 +91,11 @@ def test_the_held_out_part_follows_from_ids_and_labels_alone(corpus):
     for label in set(labels.values()):
         ids = [call_id for call_id, lab in labels.items() if lab == label]
         assert len([call_id for call_id in ids if call_id in held_out]) == -(-len(ids) // say_meter_split.EVERY)
+
+
+def test_the_corpus_tools_read_the_second_held_out_part_but_no_fit_may():
+    calls = say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT)
+    assert sorted(call["id"] for call in calls) == sorted(path.stem for path in HELD_OUT_PART.glob("*.json"))
+    assert say_meter_corpus.SECOND_HELD_OUT not in say_meter_corpus.PARTS
+    with pytest.raises(SystemExit, match="English only"):
+        say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT, "es")
