@@ -53,16 +53,18 @@ THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
 # better with it than without, so a reading that only the call left out supports is not used on that call.
 READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
-                         Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED),
+                         Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED, Reading.ROLE_SIGNS, Reading.DUE_IN,
+                         Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
-                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE),
+                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
-                     Reading.QUESTION_SAID_AGAIN),
+                     Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION),
     "minimal_answer": (Reading.COUNTED,),
-    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE),
-    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT),
-    "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE),
+    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE, Reading.META_VOICE),
+    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION),
+    "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
+                             Reading.TIMING_ASKED),
 }
 
 

@@ -702,3 +702,99 @@ def test_an_industry_named_by_its_own_name_and_in_a_contraction() -> None:
     said = dialogue("What rules apply to you?", "We're an insurer, so the regulator comes first.")
     audit = audit_persona(said, clinics)
     assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "Out of character for a second: I'm the AI voicing the buyer, and I can lower the difficulty.",
+    "Stepping back from the interview for a moment, state your trade-offs sooner.",
+    "Your structure is fine. It scores better in these mocks when you summarise.",
+    "As your practice partner, I think the opener works.",
+    "If it helps, I can give you the five questions finance buyers ask most.",
+])
+def test_the_voice_behind_the_persona_breaks_character(line: str) -> None:
+    assert flagged(audit_persona(call(line), GUARDED), FlagReason.OUT_OF_CHARACTER) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.META_VOICE})
+    assert flagged(audit_persona(call(line), GUARDED, without), FlagReason.OUT_OF_CHARACTER) == []
+
+
+def test_encouragement_in_the_moment_is_in_character() -> None:
+    # An interviewer may reassure the candidate; praising their technique is coaching.
+    calm = audit_persona(call("Take your time, you're doing great."), GUARDED)
+    assert flagged(calm, FlagReason.OUT_OF_CHARACTER) == []
+    coaching = audit_persona(call("You're doing well at getting to the timeline."), GUARDED)
+    assert flagged(coaching, FlagReason.OUT_OF_CHARACTER) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "Amounts against the order, obviously, you clueless amateur.",
+    "Only someone with a bootcamp brain would say that with a straight face.",
+    "You, frankly, are a salesman in a borrowed suit who couldn't map a spreadsheet.",
+])
+def test_contempt_by_the_shape_of_the_sentence(line: str) -> None:
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED), FlagReason.HOSTILITY) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.CHARACTERISATION})
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED, without),
+                   FlagReason.HOSTILITY) == []
+
+
+@pytest.mark.parametrize("line", [
+    "Good, you corrected me. Which region did you say?",
+    "Fine, you first.",
+    "Only someone with access would know that.",
+    "You are a team who never misses a date, I hear.",
+])
+def test_the_same_shapes_without_contempt_are_not_hostile(line: str) -> None:
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED), FlagReason.HOSTILITY) == []
+
+
+@pytest.mark.parametrize("line", [
+    "Nobody yet. Are you always this dense?",
+    "You consultants are spineless, all of you.",
+    "God, you're tiresome.",
+])
+def test_a_verdict_on_the_candidates_wits_in_more_words(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Who owns testing?", line), GUARDED), FlagReason.HOSTILITY) == [2]
+
+
+def test_a_good_verdict_on_a_claim_in_any_shape_accepts_it() -> None:
+    claim = "Customers cut their spend by forty percent in the first month."
+    audit = audit_persona(dialogue(
+        claim, "Forty percent in a month would be remarkable.",
+        "I have run three migrations without an incident.",
+        "Three without an incident, that's exactly the track record we need.",
+        "Your band is twenty percent below market.", "Twenty percent, right, then we should raise it.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2, 4, 6]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.APPROVAL})
+    remarkable = dialogue(claim, "Forty percent in a month would be remarkable.")
+    assert flagged(audit_persona(remarkable, GUARDED, without), FlagReason.NO_RESISTANCE) == []
+    doubted = dialogue(claim, "Forty percent would be remarkable, but I need a customer I can call.")
+    assert flagged(audit_persona(doubted, GUARDED), FlagReason.NO_RESISTANCE) == []
+
+
+def test_a_worry_named_as_settled_is_no_objection() -> None:
+    time = "Your store managers won't need to spend any time on this."
+    settled = dialogue(time, "No time at all, great, they'll be glad.",
+                       "And the data checks are basically automatic.", "Great to hear, that was my main worry.")
+    assert flagged(audit_persona(settled, GUARDED), FlagReason.NO_RESISTANCE) == [2, 4]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.SETTLED_CONCERN})
+    assert flagged(audit_persona(settled, GUARDED, without), FlagReason.NO_RESISTANCE) == []
+    # With a "but" the worry is raised, and it excuses what the persona accepts after it.
+    raised = dialogue(time, "Good, but no time at all worries me: they will skip it.",
+                      "And the data checks are basically automatic.", "Great to hear, that was my main worry.")
+    assert flagged(audit_persona(raised, GUARDED), FlagReason.NO_RESISTANCE) == []
+
+
+def test_an_aside_or_a_story_of_ones_own_past_answers_nothing() -> None:
+    story = ("What is your current view on podcasts?",
+             "We rebuilt our sales reports after the audit, it took a quarter.")
+    audit = audit_persona(dialogue(
+        "Which team owns testing on your side?", "I really love the new plants in the office, by the way.", *story,
+        "What is the biggest problem with onboarding?", "We tried two tools already, and neither of them stuck.",
+        "Which channel worked best?", "Paid social, by a mile. By the way, the search team wants a word.",
+        "How did the chatbot incident play out?", "It told customers about a refund policy we never had.",
+    ), GUARDED)
+    # Pushback, an aside after an answer and a story that was asked for answer what was asked.
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.DIGRESSION})
+    assert flagged(audit_persona(dialogue(*story), GUARDED, without), FlagReason.UNRESPONSIVE) == []
