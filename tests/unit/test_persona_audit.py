@@ -798,3 +798,84 @@ def test_an_aside_or_a_story_of_ones_own_past_answers_nothing() -> None:
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
     without = AuditRules(readings=frozenset(Reading) - {Reading.DIGRESSION})
     assert flagged(audit_persona(dialogue(*story), GUARDED, without), FlagReason.UNRESPONSIVE) == []
+
+
+@pytest.mark.parametrize(("reading", "line"), [
+    (Reading.ROLE_SIGNS, "Vague answers. And you should know the CISO signs this."),
+    (Reading.DUE_IN, "Vague answers. And procurement closes in six weeks whether you're ready or not."),
+    (Reading.DUE_IN, "Just so you know, the board wants a decision within two weeks."),
+])
+def test_a_signer_or_a_deadline_in_other_words_is_given_away(reading: Reading, line: str) -> None:
+    said = dialogue("What would make you say no to a vendor?", line)
+    assert flagged(audit_persona(said, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {reading})
+    assert flagged(audit_persona(said, GUARDED, without), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_an_objection_gives_away_the_facts_it_adds_to_the_persona_s_own() -> None:
+    renewing = replace(GUARDED, objection_patterns=("Our contract renews in Q4, so nothing moves before then.",
+                                                    "The price is hard to justify for what it does"))
+    adds = dialogue("What would a good result look like?",
+                    "Fewer forms. And the price is hard to justify above ninety thousand a year.")
+    assert flagged(audit_persona(adds, renewing), FlagReason.EARLY_DISCLOSURE) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.FACT_IN_OBJECTION})
+    assert flagged(audit_persona(adds, renewing, without), FlagReason.EARLY_DISCLOSURE) == []
+    # The date its own objection names is the objection, not a fact given away.
+    own = dialogue("What would a good result look like?", "Our contract renews in Q4, so nothing moves before then.")
+    assert flagged(audit_persona(own, renewing), FlagReason.EARLY_DISCLOSURE) == []
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    ("We project four thousand new members in the quarter.", "Four thousand new at what cost each?"),
+    ("About eleven cents a ticket, with the small model for triage.", "Eleven cents times forty thousand. That fits."),
+    ("Can I ask how many transactions a day we are expecting?", "Around two million a day, with spikes at month-end."),
+])
+def test_a_sum_asked_about_worked_out_or_counted_is_no_budget(question: str, line: str) -> None:
+    audit = audit_persona(dialogue(question, line), GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_threshold_that_caps_what_gets_approved_is_the_budget() -> None:
+    capped = dialogue("Shall I start with the audience?",
+                      "Please. Anything over four hundred thousand won't get approved.")
+    audit = audit_persona(capped, GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2]
+    sorting = dialogue("Shall I start with the renewals?", "Anything over twenty thousand I negotiate myself.")
+    assert flagged(audit_persona(sorting, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_how_soon_and_how_quickly_ask_about_the_deadline() -> None:
+    weeks = "campaign approved in 2 weeks, launch in 10 weeks"
+    launch = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline=weeks))
+    late = dialogue("What slows the launch down?", "Approvals.", "How long until launch?",
+                    "Six months, so we have plenty of runway.")
+    assert flagged(audit_persona(late, launch), FlagReason.CONTRADICTS_SCENARIO) == [4]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.TIMING_ASKED})
+    assert flagged(audit_persona(late, launch, without), FlagReason.CONTRADICTS_SCENARIO) == []
+    unhurried = dialogue("What slows the forms down?", "Finance, mostly.",
+                         "How quickly does the panel need to decide?", "By the end of next year. There's no rush.")
+    audit = audit_persona(unhurried, GUARDED)
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [4]
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []  # asked for, after the problem
+    # How long a step takes is not the deadline.
+    step = dialogue("How long does an approval like that usually take?", "A week or two, if the numbers are there.")
+    assert flagged(audit_persona(step, launch), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_fact_asked_for_again_after_the_problem_is_earned() -> None:
+    again = dialogue("What is your budget for this?", "Not before I know what you would do.",
+                     "Fair. Where do the forms get stuck?", "In the stores, every week.",
+                     "Then what range should I price against?", "Sixty to ninety thousand a year.")
+    assert flagged(audit_persona(again, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_the_company_says_what_it_does() -> None:
+    said = dialogue("What does the company do, for candidates who ask?",
+                    "We build scheduling software for dental clinics.")
+    assert flagged(audit_persona(said, replace(GUARDED, scenario=replace(ONBOARDING, industry="fintech"))),
+                   FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_a_question_for_a_yes_or_a_no_in_any_words() -> None:
+    said = dialogue("Would short videos for the reps help this time?", "Yes, and honestly mornings suit everyone best.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.UNRESPONSIVE) == []
