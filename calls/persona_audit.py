@@ -109,6 +109,8 @@ class Reading(StrEnum):
     # is read against the scenario's deadline
     ROLE_SIGNS = "role_signs"  # any role or name that signs, approves or decides ("the CISO signs this")
     DUE_IN = "due_in"  # something decided, signed, closed or live within a span to come ("closes in six weeks")
+    SHORT_SAID_AGAIN = "short_said_again"  # a short line said again word for word is a repeat ("Political."), and
+    # answers the question it was first given to, not another
     FACT_IN_OBJECTION = "fact_in_objection"  # an objection keeps back only the facts its pattern says; a figure or a
     # date it adds is given away ("I'm not raising the band above one ninety-five")
 
@@ -547,6 +549,9 @@ REPETITION_FIX = "Never repeat an earlier answer: move the conversation on or as
 UNRESPONSIVE_FIX = "Answer what the candidate just asked, or push back on it; never change the subject."
 CONTRADICTS_SCENARIO_FIX = "Keep to the scenario's facts: its budget, its deadline, its size and its industry."
 HOSTILITY_FIX = "Be as blunt as your traits allow, but never insult the candidate."
+# Replies that say nothing of their own: said again, they are no repetition.
+_BARE_REPLIES = frozenset("yes yeah yep no nope sure fine okay ok right maybe perhaps thanks thank you go on ahead "
+                          "noted understood".split())
 # Persona answers this many words or more are judged for what they answer; shorter ones are judged for length.
 RESPONSIVE_MIN_WORDS = 6
 # An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
@@ -1075,12 +1080,15 @@ def _repeats(audit: _Audit) -> list[int | None]:
     """For each persona turn, the earlier persona turn it says again, word for word or nearly (its index)."""
     seen: list[list[str]] = []
     found: list[int | None] = []
+    short = audit.reads(Reading.SHORT_SAID_AGAIN)
     for text in audit.texts:
         tokens = _tokens(text)
+        # A short line is said again only word for word, and only when it says more than a yes, a no or an okay.
         found.append(next((index for index, earlier in enumerate(seen)
-                           if min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
+                           if (min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
                                difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
-                               or _contains(tokens, earlier))), None))
+                               or _contains(tokens, earlier)))
+                           or (short and tokens == earlier and not set(tokens) <= _BARE_REPLIES)), None))
         seen.append(tokens)
     return found
 
@@ -1117,7 +1125,8 @@ def _unresponsive(audit: _Audit) -> int:
         answered_before = (asked[again][-1] if audit.reads(Reading.ANSWER_SAID_AGAIN) and again is not None
                            and asked[again] else "")
         asked_again = audit.reads(Reading.QUESTION_SAID_AGAIN) and bool(answered_before)
-        if ("?" not in question or n < audit.rules.responsive_min_words
+        short_again = audit.reads(Reading.SHORT_SAID_AGAIN) and bool(answered_before)
+        if ("?" not in question or (n < audit.rules.responsive_min_words and not short_again)
                 or ("?" in text and not (chatting or asked_again))
                 or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))
                 or (audit.reads(Reading.YES_OR_NO) and (_DENIES.match(opening) or (

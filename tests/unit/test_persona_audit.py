@@ -879,3 +879,17 @@ def test_the_company_says_what_it_does() -> None:
 def test_a_question_for_a_yes_or_a_no_in_any_words() -> None:
     said = dialogue("Would short videos for the reps help this time?", "Yes, and honestly mornings suit everyone best.")
     assert flagged(audit_persona(said, GUARDED), FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_short_line_said_again_word_for_word_is_a_repeat_that_answers_nothing_new() -> None:
+    said = dialogue(
+        "How did the vendor selection look from your side?", "Political.",
+        "Which vendor would you have chosen?", "No.",
+        "Could two of your people join the workshops?", "No.",
+        "Who else on your team could join?", "Political.",
+    )
+    audit = audit_persona(said, GUARDED)
+    assert flagged(audit, FlagReason.REPETITION) == [8]  # a bare no said again says nothing of its own
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [8]
+    without = audit_persona(said, GUARDED, AuditRules(readings=frozenset(Reading) - {Reading.SHORT_SAID_AGAIN}))
+    assert flagged(without, FlagReason.REPETITION) == flagged(without, FlagReason.UNRESPONSIVE) == []
