@@ -381,7 +381,11 @@ _TIME = _AnswerKind(_asking(r"when", r"how long", r"how soon"), _phrases(
     r"never", r"\d+"))
 _PERSON = _AnswerKind(_asking(r"who"), _phrases(
     r"i", r"me", r"my \w+", r"our \w+", r"nobody", r"no one", r"cfo", r"ceo", r"it", r"finance", r"head of \w+",
-    r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)"))
+    r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)",
+    # Someone named as the one who does it ("Sunil does the final round"): a capitalised name before a verb.
+    r"(?-i:(?!(?:It|This|That|There|He|She|They|We|You|Nobody|Nothing|Everyone|Everything|Something|The|A|An)\b)"
+    r"[A-Z][a-z]+)(?: and [A-Z][a-z]+)? (?:does|do|runs|run|leads|owns|handles|will|is|has|signs|decides|approves|"
+    r"interviews)"))
 _AMOUNT = _AnswerKind(
     re.compile(_asking(r"how much", r"how many", r"how big", r"how large").pattern
                + r"|\b(?:cost|worth)(?: (?:you|us|me|them))?\s*\?", re.IGNORECASE),

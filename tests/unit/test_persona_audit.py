@@ -893,3 +893,11 @@ def test_a_short_line_said_again_word_for_word_is_a_repeat_that_answers_nothing_
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [8]
     without = audit_persona(said, GUARDED, AuditRules(readings=frozenset(Reading) - {Reading.SHORT_SAID_AGAIN}))
     assert flagged(without, FlagReason.REPETITION) == flagged(without, FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_name_before_what_they_do_answers_who() -> None:
+    named = dialogue("Who else interviews the finalists?", "Sunil does the final round, and Raj the modelling one.")
+    assert flagged(audit_persona(named, GUARDED), FlagReason.UNRESPONSIVE) == []
+    # A capitalised first word that names nobody answers no "who".
+    nobody = dialogue("Who else interviews the finalists?", "Nothing is decided about the modelling round yet, sadly.")
+    assert flagged(audit_persona(nobody, GUARDED), FlagReason.UNRESPONSIVE) == [2]
