@@ -37,7 +37,7 @@ DOCUMENTED = {
                  "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     # Development data since its first run (FIRST_RUNS keeps that out-of-sample figure).
-    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.79, 0.58),
+    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.86, 0.63),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
@@ -46,7 +46,7 @@ DOCUMENTED = {
 }
 # Over all five parts since the fourth became development data: a different set of folds from the four parts' figures
 # before it (which the detectors still reach on those four parts, docs/persona_audit.md).
-CROSS_VALIDATED = {"early_disclosure": (0.94, 0.98), "no_resistance": (0.99, 0.99), "unresponsive": (0.74, 0.75),
+CROSS_VALIDATED = {"early_disclosure": (0.94, 0.98), "no_resistance": (0.99, 0.99), "unresponsive": (0.75, 0.75),
                    "repetition": (1.0, 0.97), "contradicts_scenario": (0.97, 0.95), "out_of_character": (1.0, 1.0),
                    "hostility": (1.0, 1.0), "minimal_answer": (0.96, 0.96)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
