@@ -295,8 +295,9 @@ _CONTEMPT = _phrases(
 # amateur."), what only a fool would say, and a second-person verdict that makes them someone who cannot.
 _CHARACTERISATION = _phrases(
     r"(?<=,)\s*you (?!(?:know|see|too|all|guys|two|both|there|here|first|said|mean|bet|agree|lot|folks|people|will|"
-    r"can|do|did|are|were|have|had|would|could|should|might|must|yourself|\w+ed)\b)(?:\w+ )?"
-    r"(?!(?:me|us|them|it|him|her|that|this|so)\b)\w+\W*$",
+    r"can|do|did|are|were|have|had|would|could|should|might|must|yourself|got|get|think|guess|understand|ask|"
+    r"reckon|realise|realize|remember|need|want|like|lucky|\w+ed)\b)\w+ (?!(?:me|us|them|it|him|her|that|this|so|"
+    r"too|now|again|here|there)\b)\w+\W*$",
     r"only (?:someone|somebody|an? \w+|people) (?:with|who)\b[^.]*\bwould (?:say|think|believe|suggest|ask|propose)",
     r"you(?:,? \w+,?)? (?:are|'re) (?:just )?(?:a|an) (?:\w+ ){0,5}who (?:couldn't|can't|cannot|could not|doesn't|"
     r"does not|wouldn't|would not)",

@@ -740,6 +740,9 @@ def test_contempt_by_the_shape_of_the_sentence(line: str) -> None:
 @pytest.mark.parametrize("line", [
     "Good, you corrected me. Which region did you say?",
     "Fine, you first.",
+    "Why does it matter, you ask? Because finance reads it.",
+    "It took a while, you understand.",
+    "Well, you got lucky.",
     "Only someone with access would know that.",
     "You are a team who never misses a date, I hear.",
 ])
