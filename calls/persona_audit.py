@@ -16,6 +16,7 @@ Maps onto sparring.analysis.v1: PersonaAudit, AuditScores, WordRange, FlaggedQuo
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -906,16 +907,17 @@ def _early_disclosures(audit: _Audit) -> int:
     if profile.difficulty == MIN_DIFFICULTY:
         return 0
     found = 0
+    # "we are locked in until next year" says a fact of the persona's objections; what an objection adds to them
+    # ("I'm not raising the band above one ninety-five") is given away.
+    patterned = set(facts_given(" ".join(profile.objection_patterns), "", audit.rules.readings))
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         question = before[-1] if before else ""
-        given = (" ".join(sentence for sentence in _sentences(text) if not _raises_objection(sentence, profile))
+        sentences = [(sentence, _raises_objection(sentence, profile)) for sentence in _sentences(text)]
+        given = (" ".join(sentence for sentence, objects in sentences if not objects)
                  if audit.reads(Reading.OBJECTING_SENTENCE) else text)
         facts = [] if _raises_objection(given, profile) else facts_given(given, question, audit.rules.readings)
         if audit.reads(Reading.FACT_IN_OBJECTION):
-            # "we are locked in until next year" says a fact of the persona's objections; what an objection adds to
-            # them ("I'm not raising the band above one ninety-five") is given away.
-            patterned = set(facts_given(" ".join(profile.objection_patterns), "", audit.rules.readings))
-            objecting = " ".join(sentence for sentence in _sentences(text) if _raises_objection(sentence, profile))
+            objecting = " ".join(sentence for sentence, objects in sentences if objects)
             facts += [fact for fact in facts_given(objecting, question, audit.rules.readings)
                       if fact not in facts and fact not in patterned]
         unearned = [fact for fact in facts if not _earned(fact, before, profile.difficulty, audit.rules)]
@@ -1117,8 +1119,8 @@ def _unresponsive(audit: _Audit) -> int:
     "how much" gives a time (one to come, unless the question is about the past), a person or an amount; an answer
     to any other question is about the call (a word of what the candidate said, of the scenario, of the persona's
     objections or of business, a figure), points back at what was asked, or gives the reason a "why" asks for."""
-    topic = _content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
-    topic |= _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile)))
+    topic = (_content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
+             | _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile))))
     asked = audit.asked()
     found = 0
     for (turn, text), n, before, again in zip(audit.spoken(), audit.counts, asked, _repeats(audit), strict=True):
@@ -1265,8 +1267,9 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"\w+(?:'\w+)*", normalise(text).casefold())
 
 
-def _content_stems(text: str) -> set[str]:
-    return {token[:5] for token in _tokens(text) if token not in _STOPWORDS and not token.isdigit()}
+@functools.lru_cache(maxsize=4096)  # the same turns and objection patterns are read by several checks
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(token[:5] for token in _tokens(text) if token not in _STOPWORDS and not token.isdigit())
 
 
 def _sentences(text: str) -> list[str]:

@@ -177,6 +177,7 @@ class _FlawChoices:
     calls: list[LabelledCall]
     flaw: str
     threshold: str  # "" when the flaw turns on none
+    audits: dict[AuditRules, list[dict[int, frozenset[str]]]]  # every call's flags by rules, shared by the flaws
     results: dict[tuple[int, frozenset[Reading]], tuple[list[Figures], Figures]] = field(default_factory=dict)
 
     def per_call(self, value: int, left_out: frozenset[Reading] = frozenset()) -> tuple[list[Figures], Figures]:
@@ -184,7 +185,10 @@ class _FlawChoices:
         if (value, left_out) not in self.results:
             rules = replace(DEFAULT_RULES, readings=DEFAULT_RULES.readings - left_out,
                             **({self.threshold: value} if self.threshold else {}))
-            each = [_call_figures(call, flagged(call, rules), self.flaw) for call in self.calls]
+            if rules not in self.audits:
+                self.audits[rules] = [flagged(call, rules) for call in self.calls]
+            each = [_call_figures(call, found, self.flaw)
+                    for call, found in zip(self.calls, self.audits[rules], strict=True)]
             self.results[value, left_out] = each, sum(each, NOTHING)
         return self.results[value, left_out]
 
@@ -208,9 +212,10 @@ def cross_validated_calls(calls: list[LabelledCall]) -> tuple[list[dict[str, Fig
     defaults on every call, so its figure is the in-sample one."""
     each: list[dict[str, Figures]] = [{} for _ in calls]
     chosen = {flaw: FoldChoices(Counter(), Counter()) for flaw in FLAWS}
+    audits: dict[AuditRules, list[dict[int, frozenset[str]]]] = {}
     for flaw in FLAWS:
         threshold, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
-        choices = _FlawChoices(calls, flaw, threshold)
+        choices = _FlawChoices(calls, flaw, threshold, audits)
         for index in range(len(calls)):
             trained = {value: choices.trained(index, value) for value in values}
             best = max(values, key=trained.__getitem__)  # max keeps the first of equals: the default when it ties

@@ -114,6 +114,7 @@ def test_no_figure_falls_below_a_blind_part_s_first_run(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), FIRST_RUNS[split])
 
 
+@pytest.mark.timeout(300)  # hundreds of audits of 274 calls: minutes on a loaded machine, not the default two
 def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
