@@ -1173,7 +1173,7 @@ def _digresses(text: str, question: str, profile: PersonaProfile) -> bool:
             and not _objects(text, profile))
 
 
-def _about_the_call(audit: _Audit, text: str, question: str, topic: set[str]) -> bool:
+def _about_the_call(audit: _Audit, text: str, question: str, topic: frozenset[str]) -> bool:
     return bool(_content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text))
                 or (audit.reads(Reading.POINTING_BACK) and _REFERS_BACK.search(_FIRST_CLAUSE.split(text, 1)[0]))
                 or (audit.reads(Reading.REASON) and _WHY.search(question) and _REASON.search(text)))
