@@ -14,7 +14,8 @@ written with every development call in view, so only a part kept blind measures 
 
     .venv/bin/python -m devtools.persona_audit_eval            # the figures, as Markdown
     .venv/bin/python -m devtools.persona_audit_eval --errors development   # the turns it gets wrong, one split
-    .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data
+    .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data,
+                                                               # per flaw and by part
 """
 
 from __future__ import annotations
