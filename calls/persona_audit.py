@@ -16,6 +16,7 @@ Maps onto sparring.analysis.v1: PersonaAudit, AuditScores, WordRange, FlaggedQuo
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -97,6 +98,22 @@ class Reading(StrEnum):
     WORTH_VERDICT = "worth_verdict"  # a second-person verdict on the candidate's worth ("are you thick?", "a waste of
     # oxygen", "the most clueless rep", "you wouldn't last a day")
     NO_DEADLINE = "no_deadline"  # "no rush", "no deadline", "whenever suits you" against the scenario's deadline
+    APPROVAL = "approval"  # a good verdict on the claim in any shape ("would be remarkable", "exactly what we need",
+    # "then we should raise it", "you're clearly the strongest")
+    SETTLED_CONCERN = "settled_concern"  # a worry named in a turn that accepts, with no "but", is settled, not raised
+    DIGRESSION = "digression"  # a turn marked as an aside ("by the way", "did I mention") or a story of the persona's
+    # own past that shares no word with the question answers nothing
+    CHARACTERISATION = "characterisation"  # contempt by sentence shape: "you clueless amateur", "only someone with a
+    # bootcamp brain would", "you ... are a salesman who couldn't", "are you always this dense?"
+    META_VOICE = "meta_voice"  # the voice behind the persona: "out of character", "I'm the AI voicing", "these mocks"
+    TIMING_ASKED = "timing_asked"  # "how long", "how soon", "how quickly" ask about timing: the answer is earned and
+    # is read against the scenario's deadline
+    ROLE_SIGNS = "role_signs"  # any role or name that signs, approves or decides ("the CISO signs this")
+    DUE_IN = "due_in"  # something decided, signed, closed or live within a span to come ("closes in six weeks")
+    SHORT_SAID_AGAIN = "short_said_again"  # a short line said again word for word is a repeat ("Political."), and
+    # answers the question it was first given to, not another
+    FACT_IN_OBJECTION = "fact_in_objection"  # an objection keeps back only the facts its pattern says; a figure or a
+    # date it adds is given away ("I'm not raising the band above one ninety-five")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +239,8 @@ _BREAKS_CHARACTER = _phrases(
     r"(?:happy|glad) to (?:help|assist|walk you through|explain)", r"let me know if (?:there is|there's|you)",
     r"feel free to (?:ask|reach out)", r"to summari[sz]e (?:our|the|this) (?:conversation|call|discussion)",
     r"here are (?:some|a few) (?:general |quick )?(?:tips|suggestions|ideas|steps)",
-    r"you(?:'re| are) doing (?:really |very |so )?(?:well|great|good)", r"you did (?:a )?(?:solid|good|great) job",
+    r"you(?:'re| are) doing (?:really |very |so )?(?:well|great|good) (?:at|with|on|in) \w+",
+    r"you did (?:a )?(?:solid|good|great) job",
     r"(?:good|great|nice) (?:job|work)(?! on)", r"keep it up", r"(?:great|good|nice|excellent) follow-up",
     r"(?:a )?good next step (?:would be|is) (?:asking|to ask)", r"you (?:could|should|might want to) (?:probe|ask me)",
 )  # fmt: skip
@@ -245,6 +263,18 @@ _ASSISTANT_VOICE = _phrases(
     r"(?:whoever|someone|the person|the one)(?: who)?(?:'s| is) (?:voicing|playing|acting as)",
     r"(?:questions|lines|things) you (?:could|should|might|can) (?:ask|say|try|use)",
 )  # fmt: skip
+# The voice behind the persona: stepping out of character or back from the call, the model or the part it voices,
+# the practice as mocks or a partner, offering the candidate material, changing how hard the call is.
+_META_VOICE = _phrases(
+    r"out of character", r"(?:i'm|i am) (?:just |only )?(?:the|an?|your) (?:\w+ )?(?:ai|assistant|bot|chatbot|model)",
+    r"voic(?:ing|e of|e behind) \w+", r"(?:these|those|our) mocks",
+    r"mock (?:\w+ )?(?:interview|call|review|pitch)s?",
+    r"step(?:ping)? (?:back|out|away) from (?:the|this|our) (?:\w+ )?(?:interview|call|conversation|scenario|review|"
+    r"meeting|pitch|role)", r"(?:your|my|a) practi[sc]e (?:partner|run|session|round)",
+    r"for your (?:\w+ )?practi[sc]e",
+    r"i (?:can|could) (?:give|send|write|list|share|draft) you (?:\w+ ){0,3}(?:questions|tips|examples|lines|scripts?|"
+    r"pointers)", r"(?:lower|raise|change|adjust) the difficulty",
+)  # fmt: skip
 # Insults and contempt for the candidate: beyond any persona's traits, however blunt.
 _HOSTILE = _phrases(
     r"idiot\w*", r"moron\w*", r"clown", r"stupid\w*", r"dumb(?:est)?", r"pathetic", r"useless", r"incompetent",
@@ -262,15 +292,26 @@ _CONTEMPT = _phrases(
     r"(?:you(?: \w+)?|can you even) (?:can't|cannot|can not) even", r"you(?:'re| are) not going to make it",
     r"you(?: have|'ve) been useless", r"^sit down\W*$",
 )  # fmt: skip
+# Contempt by the shape of the sentence: the candidate called names at the end of a sentence ("..., you clueless
+# amateur."), what only a fool would say, and a second-person verdict that makes them someone who cannot.
+_CHARACTERISATION = _phrases(
+    r"(?<=,)\s*you (?!(?:know|see|too|all|guys|two|both|there|here|first|said|mean|bet|agree|lot|folks|people|will|"
+    r"can|do|did|are|were|have|had|would|could|should|might|must|yourself|got|get|think|guess|understand|ask|"
+    r"reckon|realise|realize|remember|need|want|like|lucky|\w+ed)\b)\w+ (?!(?:me|us|them|it|him|her|that|this|so|"
+    r"too|now|again|here|there)\b)\w+\W*$",
+    r"only (?:someone|somebody|an? \w+|people) (?:with|who)\b[^.]*\bwould (?:say|think|believe|suggest|ask|propose)",
+    r"you(?:,? \w+,?)? (?:are|'re) (?:just )?(?:a|an) (?:\w+ ){0,5}who (?:couldn't|can't|cannot|could not|doesn't|"
+    r"does not|wouldn't|would not)",
+)  # fmt: skip
 # A verdict on the candidate's worth, by the shape of the sentence: a question of their wits, something they are a
 # waste of (not time or money), a second-person verdict in a word ending in -less ("the most clueless rep"), and
 # not lasting a day.
 _WORTH_VERDICT = _phrases(
-    r"are you (?:\w+ )?(?:thick|dense|daft|dim|slow|simple|deaf|dumb|stupid|blind|mad)",
+    r"are you (?:\w+ ){0,2}(?:thick|dense|daft|dim|slow|simple|deaf|dumb|stupid|blind|mad)",
     r"(?:a|an|complete|total|utter) waste of (?!(?:my |our |your |the |everyone's )?(?:time|money|effort|budget|"
     r"breath|a meeting|an hour|a day)\b)\w+",
-    r"you(?:'re| are)(?: \w+)? (?:the most |so |such an? |completely |totally |utterly )?"
-    r"(?!(?:regard|nonethe|neverthe|un)less)\w+less\b",
+    r"you(?: \w+)?(?:'re| are)(?: \w+)? (?:the most |so |such an? |completely |totally |utterly )?"
+    r"(?!(?:regard|nonethe|neverthe|un)less)(?:\w+less|tiresome|irksome|loathsome)\b",
     r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
@@ -286,6 +327,16 @@ _AUTHORITY = _phrases(
 # pronoun.
 _NAMED_SIGNER = re.compile(r"\b(?!(?:It|This|That|He|She|They|We|I|You|Nobody|Everyone)\b)[A-Z][a-z]+ "
                            r"(?:signs|decides|approves|has the final (?:say|word))\b")
+# Any role or name that signs, approves or decides ("the CISO signs this", "our COO approves").
+_ROLE_SIGNS = re.compile(r"\b(?:the|our|my) (?:[A-Z]{2,5}|[a-z]+(?: of [a-z]+)?) "
+                         r"(?:signs|approves|decides|has the final (?:say|word))\b")
+# Something decided, signed, closed or live within a span to come ("procurement closes in six weeks").
+_NUMBER_WORD = (r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|a couple of|"
+                r"the next \w+)")
+_DUE_IN = _phrases(
+    r"(?:signed|sign(?:s|ed)? off|decided|decides|decision|closes|closed|due|live|approved|approval|accepted|"
+    rf"launch(?:es)?|ends|expires|deadline)\b[^.,;]*?\b(?:in|within) {_NUMBER_WORD} (?:days?|weeks?|months?)",
+)  # fmt: skip
 # A question for who signs or decides, and an answer that opens with a person: oneself, a role or a name.
 _ASKS_SIGNER = _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|makes the call|has the final (?:say|word))")
 _OPENS_WITH_A_PERSON = re.compile(
@@ -305,6 +356,10 @@ _DUE = _phrases(r"out of time", r"(?:has|have|needs?|must|got) to be (?:signed|d
 # Having no deadline at all, in so many words.
 _NO_DEADLINE = _phrases(r"no (?:real )?(?:rush|hurry|deadline|time pressure|pressure|fixed date)",
                         r"whenever (?:suits|works|you(?:'re| are) ready|you like)", r"not in a (?:rush|hurry)")
+# A question about timing in other words: how long until, how soon, how quickly, by when (not how long a thing
+# takes).
+_ASKS_TIMING = _phrases(r"how long (?:until|till|before|do you have|have you got)", r"how (?:soon|quickly|fast)",
+                        r"by when")
 # What kind of answer a question asks for (a time for "when", a person for "who", an amount for "how much"), and
 # the words that give one.
 def _asking(*openers: str) -> re.Pattern[str]:
@@ -328,7 +383,11 @@ _TIME = _AnswerKind(_asking(r"when", r"how long", r"how soon"), _phrases(
     r"never", r"\d+"))
 _PERSON = _AnswerKind(_asking(r"who"), _phrases(
     r"i", r"me", r"my \w+", r"our \w+", r"nobody", r"no one", r"cfo", r"ceo", r"it", r"finance", r"head of \w+",
-    r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)"))
+    r"team", r"boss", r"people", r"staff", r"colleagues?", r"\w+(?:ists|ysts|ers|ors)",
+    # Someone named as the one who does it ("Sunil does the final round"): a capitalised name before a verb.
+    r"(?-i:(?!(?:It|This|That|There|He|She|They|We|You|Nobody|Nothing|Everyone|Everything|Something|The|A|An)\b)"
+    r"[A-Z][a-z]+)(?: and [A-Z][a-z]+)? (?:does|do|runs|run|leads|owns|handles|will|is|has|signs|decides|approves|"
+    r"interviews)"))
 _AMOUNT = _AnswerKind(
     re.compile(_asking(r"how much", r"how many", r"how big", r"how large").pattern
                + r"|\b(?:cost|worth)(?: (?:you|us|me|them))?\s*\?", re.IGNORECASE),
@@ -352,10 +411,20 @@ _SMALL_TALK = _phrases(
     r"at my (?:last|previous|old|former|first) (?:company|job|employer|place|firm)",
     r"(?:last|saturday|sunday|friday) night", r"(?:over )?the weekend", r"i was (?:on|at) (?:a|the) \w+ in",
 )  # fmt: skip
+# An aside, marked as one: "by the way", "did I mention", "speaking of", "you know, I was...".
+_ASIDE = _phrases(r"by the way", r"did i (?:ever )?mention", r"speaking of", r"on (?:a|an) (?:\w+ )?(?:note|tangent)",
+                  r"off[- ]topic", r"random(?:ly)?", r"unrelated", r"^you know,")
+# A question about what happened: a story answers it.
+_IN_THE_PAST = _phrases(r"did", r"was", r"were", r"had", r"happened", r"went", r"ago", r"last \w+", r"before",
+                        r"used to")
+# A story of the persona's own past, as a turn opens: a subject and a verb in the past tense.
+_PAST_STORY = re.compile(r"^(?:(?:when|once|back when|so|well|actually),?\s+)?(?:i|we|they|he|she|the \w+|our \w+|"
+                         r"someone)(?: \w+ly)? (?:was|were|did|had|spent|took|went|"
+                         r"made|got|built|rebuilt|saw|met|ate|bought|[a-z]+[^e\W]ed)\b", re.IGNORECASE)
 # A question put for a yes or a no ("Would that be useful?"), and the words that give one.
 _YES_OR_NO_QUESTION = re.compile(
     r"(?:^|,\s*)(?:and |so |but |okay,? )?(?:do|does|did|is|are|was|were|can|could|will|would|shall|should|have|has)"
-    r"\s+(?:you|we|i|it|that|this|they|there|your|our|the)\b[^?]*\?\s*$", re.IGNORECASE)
+    r"\s+\w+\b[^?]*\?\s*$", re.IGNORECASE)
 _YES_OR_NO = _phrases(r"yes", r"yeah", r"yep", r"no", r"nope", r"sure", r"of course", r"definitely", r"absolutely",
                       r"certainly", r"not", r"\w+n't", r"never", r"maybe", r"perhaps", r"probably")
 # Denying what a question takes for granted ("How do you track it?" "We don't.") answers it.
@@ -386,6 +455,13 @@ _PART_OF = re.compile(r"\b(?:half|quarter|\d+(?:st|nd|rd|th)|percent|per cent|%|
 _THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|any|all) \w+|(?!(?:costs|runs|pays|"
                         r"spends|needs|goes|is|was|this|us|its|less)\b)\w+s) (?:over|above|under|below|beyond) "
                         r"(?:(?:about|around|roughly) )?\$?\s*$", re.IGNORECASE)
+# An amount asked for anywhere in a question ("can I ask how many transactions a day we expect?").
+_HOW_MUCH = _phrases(r"how (?:much|many)")
+# A threshold that caps what gets approved is a budget ("anything over 400000 won't get approved").
+_CAP = _phrases(r"approv\w*", r"sign(?:ed)? off", r"get through")
+# An amount in a sum ("11 cents times 40000") is worked out, not given.
+_OPERAND_BEFORE = re.compile(r"\b(?:times|multiplied by|divided by|x)\s*$", re.IGNORECASE)
+_OPERAND_AFTER = re.compile(r"^\s*(?:times|multiplied by|divided by|x)\b", re.IGNORECASE)
 # A question for the number of people a company has: the numbers that answer it count them.
 _ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
                            r"how (?:big|large) is (?:the|your) company")
@@ -416,6 +492,22 @@ _PRAISE = re.compile(
     r"(?:^|[,.;:!?]\s*)(?:(?:that's|that is|it's|it is)\s+)?(?:(?:really|very|quite|pretty|so|genuinely|exactly)\s+)?"
     r"(?:impressive|great|good|excellent|brilliant|perfect|lovely|nice|fantastic|wonderful|reassuring|promising|"
     r"what (?:we|i) (?:need|want)|i (?:fully |completely |totally )?agree)\s*(?:[.!;,]|$)", re.IGNORECASE)
+# A good verdict on a claim in any shape: what it would be ("would be remarkable"), exactly what is needed, a
+# conclusion drawn from it ("right, then we should raise it"), the candidate the best there is, good to hear.
+_GOOD = (r"(?:remarkable|fantastic|wonderful|excellent|brilliant|impressive|amazing|ideal|perfect|great|good|fine|"
+         r"reassuring|promising|welcome|a relief|huge|spot on)")
+_APPROVAL = _phrases(
+    rf"(?:would|will|'d|'ll) be (?:\w+ )?{_GOOD}",
+    rf"(?:that|this|it)(?:'s| is| sounds| looks| seems) (?:\w+ )?{_GOOD}",
+    r"exactly (?:the \w+(?: \w+)?|what) (?:we|i|they)(?:'d| would)? (?:need|want|wanted|hoped|like)",
+    r"(?:^|(?<=[,.;]))\s*then (?:(?:we|i)(?: should| can| could| will|'ll| must)|let's)\b",
+    r"(?:glad|relieved|pleased|happy|great|good) to hear",
+    r"you(?:'re| are) (?:clearly |easily |by far |definitely )?(?:the )?(?:strongest|best|ideal|right|perfect) "
+    r"(?:candidate|fit|person|choice|vendor|partner)",
+    r"(?:that|which|this) (?:alone )?would (?:more than )?(?:cover|solve|fix|clear|pay for|meet|hit)",
+)  # fmt: skip
+# Words that turn a turn against what it accepts: a worry named without one is settled, not raised.
+_ADVERSATIVE = _phrases(r"but", r"however", r"though", r"although", r"unless", r"except", r"still", r"if")
 # An offer or a proposal put as a question ("Shall we set up a trial?").
 _PROPOSAL = _phrases(r"we", r"our", r"us", r"i can", r"can i", r"shall i", r"let me")
 # Saying sorry for oneself, or that one heard, which claims nothing ("Sorry, I talked over you.", "Go on.").
@@ -463,6 +555,9 @@ REPETITION_FIX = "Never repeat an earlier answer: move the conversation on or as
 UNRESPONSIVE_FIX = "Answer what the candidate just asked, or push back on it; never change the subject."
 CONTRADICTS_SCENARIO_FIX = "Keep to the scenario's facts: its budget, its deadline, its size and its industry."
 HOSTILITY_FIX = "Be as blunt as your traits allow, but never insult the candidate."
+# Replies that say nothing of their own: said again, they are no repetition.
+_BARE_REPLIES = frozenset("yes yeah yep no nope sure fine okay ok right maybe perhaps thanks thank you go on ahead "
+                          "noted understood".split())
 # Persona answers this many words or more are judged for what they answer; shorter ones are judged for length.
 RESPONSIVE_MIN_WORDS = 6
 # An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
@@ -698,11 +793,7 @@ def _authenticity(audit: _Audit) -> float:
     """Breaking character, and assistant-like eagerness (the turns that leaked enthusiasm)."""
     breaks = 0
     for turn, text in audit.spoken():
-        hits = _matches(_BREAKS_CHARACTER, text)
-        if audit.reads(Reading.STEPPING_OUT):
-            hits = list(dict.fromkeys(hits + _matches(_STEPS_OUT, text)))  # "As an AI" is read by both
-        if audit.reads(Reading.ASSISTANT_VOICE):
-            hits = list(dict.fromkeys(hits + _matches(_ASSISTANT_VOICE, text)))
+        hits = _break_hits(audit, text)
         if hits:
             breaks += 1
             explanation = "Breaks character: " + ", ".join(f"'{hit}'" for hit in hits)
@@ -714,6 +805,16 @@ def _authenticity(audit: _Audit) -> float:
             "and never offer to help."
         )
     return 10 - 4 * breaks - 1 * leak_turns
+
+
+def _break_hits(audit: _Audit, text: str) -> list[str]:
+    """The words in which a turn breaks character, each once ("As an AI" is read by more than one pattern)."""
+    hits = _matches(_BREAKS_CHARACTER, text)
+    for reading, pattern in ((Reading.STEPPING_OUT, _STEPS_OUT), (Reading.ASSISTANT_VOICE, _ASSISTANT_VOICE),
+                             (Reading.META_VOICE, _META_VOICE)):
+        if audit.reads(reading):
+            hits += _matches(pattern, text)
+    return list(dict.fromkeys(hits))
 
 
 def _consistency(audit: _Audit) -> float:
@@ -806,14 +907,20 @@ def _early_disclosures(audit: _Audit) -> int:
     if profile.difficulty == MIN_DIFFICULTY:
         return 0
     found = 0
+    # "we are locked in until next year" says a fact of the persona's objections; what an objection adds to them
+    # ("I'm not raising the band above one ninety-five") is given away.
+    patterned = set(facts_given(" ".join(profile.objection_patterns), "", audit.rules.readings))
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
-        given = (" ".join(sentence for sentence in _sentences(text) if not _raises_objection(sentence, profile))
-                 if audit.reads(Reading.OBJECTING_SENTENCE) else text)
-        if _raises_objection(given, profile):
-            continue  # "we are locked in until next year" is an objection, not a fact given away
         question = before[-1] if before else ""
-        unearned = [fact for fact in facts_given(given, question, audit.rules.readings)
-                    if not _earned(fact, before, profile.difficulty, audit.rules)]
+        sentences = [(sentence, _raises_objection(sentence, profile)) for sentence in _sentences(text)]
+        given = (" ".join(sentence for sentence, objects in sentences if not objects)
+                 if audit.reads(Reading.OBJECTING_SENTENCE) else text)
+        facts = [] if _raises_objection(given, profile) else facts_given(given, question, audit.rules.readings)
+        if audit.reads(Reading.FACT_IN_OBJECTION):
+            objecting = " ".join(sentence for sentence, objects in sentences if objects)
+            facts += [fact for fact in facts_given(objecting, question, audit.rules.readings)
+                      if fact not in facts and fact not in patterned]
+        unearned = [fact for fact in facts if not _earned(fact, before, profile.difficulty, audit.rules)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -832,7 +939,8 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
         given.append("budget")
     signer_answered = (Reading.SIGNER_ANSWERED in readings and bool(_ASKS_SIGNER.search(question))
                        and bool(_OPENS_WITH_A_PERSON.match(text.strip())))
-    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text) or signer_answered:
+    role_signs = Reading.ROLE_SIGNS in readings and bool(_ROLE_SIGNS.search(text))
+    if _AUTHORITY.search(text) or _NAMED_SIGNER.search(text) or signer_answered or role_signs:
         given.append("authority")
     dated = bool(scenario_facts.quarters(text) or _DATE.search(text))
     due = Reading.DEADLINE_WORDS in readings and bool(_DUE.search(text))
@@ -840,7 +948,8 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     # A span to come in answer to a question about timing is the deadline ("We have a year"); a date alone in answer
     # to one may only say when nothing will happen ("Nothing changes before next quarter").
     answered = spans and bool(_ASKS["timeline"].search(question))
-    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered:
+    due_in = Reading.DUE_IN in readings and bool(_DUE_IN.search(text))
+    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered or due_in:
         given.append("timeline")
     return given
 
@@ -858,13 +967,18 @@ def budget_figures(text: str, question: str = "",
     pay_asked = "?" in question and bool(_ASKS["budget"].search(question)
                                          or (counting and _ASKS_PAY.search(question)))
     spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked)
-    other_amount_asked = counting and not pay_asked and bool(_AMOUNT.asks.search(question))
+    other_amount_asked = counting and not pay_asked and bool(_AMOUNT.asks.search(question)
+                                                             or _HOW_MUCH.search(question))
     figures = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         paying = bool(_PAYING.search(sentence))
+        if counting and sentence.rstrip().endswith("?"):
+            continue  # a sum the persona asks about is not one it gives
         for amount in scenario_facts.amounts(sentence):
             if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
-                             or _THRESHOLD.search(amount.before) or (other_amount_asked and not paying)):
+                             or (_THRESHOLD.search(amount.before) and not _CAP.search(sentence))
+                             or _OPERAND_BEFORE.search(amount.before) or _OPERAND_AFTER.match(amount.after)
+                             or (other_amount_asked and not paying)):
                 continue
             if amount.money_like and amount.figure[1] >= 100 and spoken_of:
                 figures.append(amount.figure)
@@ -877,14 +991,16 @@ def budget_figures(text: str, question: str = "",
 def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules) -> bool:
     """Whether the candidate asked for the fact (pay in other words too, reading what amounts count); from the
     guarded difficulty, after asking something else first."""
-    asking = next((index for index, said in enumerate(before) if _ASKS[fact].search(said)
-                   or (fact == "budget" and Reading.WHAT_IT_COUNTS in rules.readings and _ASKS_PAY.search(said))), None)
-    if asking is None:
+    asking = [index for index, said in enumerate(before) if _ASKS[fact].search(said)
+              or (fact == "budget" and Reading.WHAT_IT_COUNTS in rules.readings and _ASKS_PAY.search(said))
+              or (fact == "timeline" and Reading.TIMING_ASKED in rules.readings and _ASKS_TIMING.search(said))]
+    if not asking:
         return False
     if difficulty < rules.guarded_difficulty:
         return True
+    # Asked again after a question about the problem, it is earned, whatever was asked first.
     return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
-               for said in before[:asking])
+               for said in before[:asking[-1]])
 
 
 def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
@@ -894,8 +1010,12 @@ def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> b
 def _objects(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
     """Doubt, a condition, or one of the persona's own objection patterns (two of its content words, besides any it
     says back from ``echoed``, what the candidate just said)."""
-    if _doubts(text, echoed):
-        return True
+    return _doubts(text, echoed) or _voices_objection(text, profile, echoed)
+
+
+def _voices_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
+    """Whether the turn says one of the persona's objection patterns (two of its content words, besides any said
+    back from ``echoed``)."""
     spoken = _content_stems(text) - _content_stems(echoed)
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
 
@@ -907,11 +1027,21 @@ def _doubts(text: str, echoed: str = "") -> bool:
 
 def _accepts(text: str, readings: frozenset[Reading], echoed: str = "") -> bool:
     """Whether a turn accepts what it answers: it opens with agreement or, reading clauses, says it will do or
-    praises it in a clause of its own, with no doubt of its own."""
-    verdicts = [pattern for reading, pattern in ((Reading.ACCEPTING_CLAUSE, _ACCEPTING), (Reading.PRAISE, _PRAISE))
-                if reading in readings]
+    praises it in a clause of its own, with no doubt of its own (a worry it names as settled is none)."""
+    verdicts = [pattern for reading, pattern in ((Reading.ACCEPTING_CLAUSE, _ACCEPTING), (Reading.PRAISE, _PRAISE),
+                                                 (Reading.APPROVAL, _APPROVAL)) if reading in readings]
     return bool(_AGREEMENT.search(text.lstrip())
-                or (any(pattern.search(text) for pattern in verdicts) and not _doubts(text, echoed)))
+                or (any(pattern.search(text) for pattern in verdicts)
+                    and (not _doubts(text, echoed) or _settles(text, readings))))
+
+
+def _settles(text: str, readings: frozenset[Reading]) -> bool:
+    """Whether a turn that accepts names its worries as settled: no "but", "unless" or question turns it against
+    what it accepts ("Great to hear, that was my main worry.")."""
+    if Reading.SETTLED_CONCERN not in readings or "?" in text or _ADVERSATIVE.search(text):
+        return False
+    verdicts = (_ACCEPTING, _PRAISE, _APPROVAL)
+    return bool(_AGREEMENT.search(text.lstrip()) or any(pattern.search(text) for pattern in verdicts))
 
 
 def _pitched(said: str, acknowledgements: bool) -> bool:
@@ -931,8 +1061,10 @@ def _no_resistance(audit: _Audit) -> int:
         return 0
     objecting = _objects if audit.reads(Reading.OWN_QUESTION) else _raises_objection
     asked = audit.asked()
-    raised = [objecting(text, profile, before[-1] if before and audit.reads(Reading.ECHO) else "")
-              for text, before in zip(audit.texts, asked, strict=True)]
+    raised = [(_voices_objection(text, profile, echoed) if _settles(text, audit.rules.readings)
+               else objecting(text, profile, echoed))
+              for text, echoed in ((text, before[-1] if before and audit.reads(Reading.ECHO) else "")
+                                   for text, before in zip(audit.texts, asked, strict=True))]
     if not audit.reads(Reading.OBJECTED_BEFORE) and any(raised):
         return 0
     found = 0
@@ -955,12 +1087,15 @@ def _repeats(audit: _Audit) -> list[int | None]:
     """For each persona turn, the earlier persona turn it says again, word for word or nearly (its index)."""
     seen: list[list[str]] = []
     found: list[int | None] = []
+    short = audit.reads(Reading.SHORT_SAID_AGAIN)
     for text in audit.texts:
         tokens = _tokens(text)
+        # A short line is said again only word for word, and only when it says more than a yes, a no or an okay.
         found.append(next((index for index, earlier in enumerate(seen)
-                           if min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
+                           if (min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
                                difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
-                               or _contains(tokens, earlier))), None))
+                               or _contains(tokens, earlier)))
+                           or (short and tokens == earlier and not set(tokens) <= _BARE_REPLIES)), None))
         seen.append(tokens)
     return found
 
@@ -984,18 +1119,21 @@ def _unresponsive(audit: _Audit) -> int:
     "how much" gives a time (one to come, unless the question is about the past), a person or an amount; an answer
     to any other question is about the call (a word of what the candidate said, of the scenario, of the persona's
     objections or of business, a figure), points back at what was asked, or gives the reason a "why" asks for."""
-    topic = _content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
-    topic |= _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile)))
+    topic = (_content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
+             | _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile))))
     asked = audit.asked()
     found = 0
     for (turn, text), n, before, again in zip(audit.spoken(), audit.counts, asked, _repeats(audit), strict=True):
         question = before[-1] if before else ""
         opening = _sentences(text)[0] if text.strip() else ""
-        chatting = audit.reads(Reading.SMALL_TALK) and bool(_SMALL_TALK.search(opening))
+        chatting = ((audit.reads(Reading.SMALL_TALK) and bool(_SMALL_TALK.search(opening)))
+                    or (audit.reads(Reading.DIGRESSION) and "?" in question
+                        and _digresses(text, question, audit.profile)))
         answered_before = (asked[again][-1] if audit.reads(Reading.ANSWER_SAID_AGAIN) and again is not None
                            and asked[again] else "")
         asked_again = audit.reads(Reading.QUESTION_SAID_AGAIN) and bool(answered_before)
-        if ("?" not in question or n < audit.rules.responsive_min_words
+        short_again = audit.reads(Reading.SHORT_SAID_AGAIN) and bool(answered_before)
+        if ("?" not in question or (n < audit.rules.responsive_min_words and not short_again)
                 or ("?" in text and not (chatting or asked_again))
                 or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))
                 or (audit.reads(Reading.YES_OR_NO) and (_DENIES.match(opening) or (
@@ -1023,7 +1161,19 @@ def _unresponsive(audit: _Audit) -> int:
     return found
 
 
-def _about_the_call(audit: _Audit, text: str, question: str, topic: set[str]) -> bool:
+def _digresses(text: str, question: str, profile: PersonaProfile) -> bool:
+    """Whether a turn is an aside: marked as one ("by the way", "did I mention"), or a story of the persona's own past
+    that shares no word with a question about something else (not about the past) and objects to nothing ("We tried
+    two tools already" is pushback)."""
+    opening = _sentences(text)[0]
+    if _ASIDE.search(opening):
+        return True
+    return ("?" not in text and bool(_PAST_STORY.match(opening)) and not _IN_THE_PAST.search(question)
+            and not _content_stems(text) & _content_stems(question) and not _DECLINES.search(text)
+            and not _objects(text, profile))
+
+
+def _about_the_call(audit: _Audit, text: str, question: str, topic: frozenset[str]) -> bool:
     return bool(_content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text))
                 or (audit.reads(Reading.POINTING_BACK) and _REFERS_BACK.search(_FIRST_CLAUSE.split(text, 1)[0]))
                 or (audit.reads(Reading.REASON) and _WHY.search(question) and _REASON.search(text)))
@@ -1057,7 +1207,9 @@ def _contradictions(audit: _Audit) -> int:
                       if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
         if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
             wrong.append(f"size (scenario: {facts.company_size})")
-        timed = re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
+        timed = (re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
+                 or (audit.reads(Reading.TIMING_ASKED) and (_ASKS["timeline"].search(question)
+                                                             or _ASKS_TIMING.search(question))))
         dated = scenario_facts.quarters(text) if timed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
         spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
@@ -1066,9 +1218,7 @@ def _contradictions(audit: _Audit) -> int:
         if ((deadline and dated and not dated & deadline) or unhurried
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
-        named = scenario_facts.industries(text) if re.search(r"\bwe(?:'re| are| run| make| sell| own| operate)\b|"
-                                                             r"\bour (?:company|business)\b", text,
-                                                             re.IGNORECASE) else set()
+        named = scenario_facts.industries(text) if _SAYS_WHAT_WE_DO.search(text) else set()
         if industry and named and not named & industry:
             wrong.append(f"industry (scenario: {facts.industry})")
         if wrong:
@@ -1080,6 +1230,12 @@ def _contradictions(audit: _Audit) -> int:
     return found
 
 
+# The company says what it is or does: "we're a bank", "our business", "we build scheduling software".
+_SAYS_WHAT_WE_DO = _phrases(r"we(?:'re| are)", r"our (?:company|business)",
+                            r"we (?:\w+ly )?(?:run|make|sell|own|operate|build|provide|develop|serve|design|ship|offer|"
+                            r"manufacture)s?")
+
+
 def _hostility(audit: _Audit) -> int:
     """Insults and contempt for the candidate: no trait allows them."""
     found = 0
@@ -1089,6 +1245,8 @@ def _hostility(audit: _Audit) -> int:
             hits += [hit for sentence in _sentences(text) for hit in _matches(_CONTEMPT, sentence)]
         if audit.reads(Reading.WORTH_VERDICT):
             hits += _matches(_WORTH_VERDICT, text)
+        if audit.reads(Reading.CHARACTERISATION):
+            hits += [hit for sentence in _sentences(text) for hit in _matches(_CHARACTERISATION, sentence)]
         if hits:
             found += 1
             audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"
@@ -1109,8 +1267,9 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"\w+(?:'\w+)*", normalise(text).casefold())
 
 
-def _content_stems(text: str) -> set[str]:
-    return {token[:5] for token in _tokens(text) if token not in _STOPWORDS and not token.isdigit()}
+@functools.lru_cache(maxsize=4096)  # the same turns and objection patterns are read by several checks
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(token[:5] for token in _tokens(text) if token not in _STOPWORDS and not token.isdigit())
 
 
 def _sentences(text: str) -> list[str]:

@@ -5,7 +5,7 @@ development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
-`--cv` cross-validates on the development data (the development part and the three held-out parts, which the
+`--cv` cross-validates on the development data (the development part and the four held-out parts, which the
 detectors have since been fixed on), leaving one call out at a time: the threshold each of five flaws turns on
 (`AuditRules`) is chosen for the best F1 on the other calls, and each reading a detector may do without is kept only
 when the other calls are read better with it; the call left out is audited with those choices. It says whether the
@@ -14,7 +14,8 @@ written with every development call in view, so only a part kept blind measures 
 
     .venv/bin/python -m devtools.persona_audit_eval            # the figures, as Markdown
     .venv/bin/python -m devtools.persona_audit_eval --errors development   # the turns it gets wrong, one split
-    .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data
+    .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data,
+                                                               # per flaw and by part
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "developme
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
-DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3")
+DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
@@ -53,16 +54,19 @@ THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
 # better with it than without, so a reading that only the call left out supports is not used on that call.
 READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
-                         Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED),
+                         Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED, Reading.ROLE_SIGNS, Reading.DUE_IN,
+                         Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
-                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE),
+                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
-                     Reading.QUESTION_SAID_AGAIN),
+                     Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION, Reading.SHORT_SAID_AGAIN),
+    "repetition": (Reading.SHORT_SAID_AGAIN,),
     "minimal_answer": (Reading.COUNTED,),
-    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE),
-    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT),
-    "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE),
+    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE, Reading.META_VOICE),
+    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION),
+    "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
+                             Reading.TIMING_ASKED),
 }
 
 
@@ -174,6 +178,7 @@ class _FlawChoices:
     calls: list[LabelledCall]
     flaw: str
     threshold: str  # "" when the flaw turns on none
+    audits: dict[AuditRules, list[dict[int, frozenset[str]]]]  # every call's flags by rules, shared by the flaws
     results: dict[tuple[int, frozenset[Reading]], tuple[list[Figures], Figures]] = field(default_factory=dict)
 
     def per_call(self, value: int, left_out: frozenset[Reading] = frozenset()) -> tuple[list[Figures], Figures]:
@@ -181,7 +186,10 @@ class _FlawChoices:
         if (value, left_out) not in self.results:
             rules = replace(DEFAULT_RULES, readings=DEFAULT_RULES.readings - left_out,
                             **({self.threshold: value} if self.threshold else {}))
-            each = [_call_figures(call, flagged(call, rules), self.flaw) for call in self.calls]
+            if rules not in self.audits:
+                self.audits[rules] = [flagged(call, rules) for call in self.calls]
+            each = [_call_figures(call, found, self.flaw)
+                    for call, found in zip(self.calls, self.audits[rules], strict=True)]
             self.results[value, left_out] = each, sum(each, NOTHING)
         return self.results[value, left_out]
 
@@ -192,25 +200,33 @@ class _FlawChoices:
 
 
 def cross_validated(calls: list[LabelledCall]) -> tuple[dict[str, Figures], dict[str, FoldChoices]]:
-    """Leave-one-call-out figures per flaw, and what the folds chose. Each fold chooses, on the other calls, the
-    flaw's threshold (best F1 with every reading), then leaves out each reading the other calls do as well without;
-    the call left out is audited with those choices. A flaw with nothing to choose is audited with the defaults on
-    every call, so its figure is the in-sample one."""
-    totals = dict.fromkeys(FLAWS, NOTHING)
+    """Leave-one-call-out figures per flaw, and what the folds chose (`cross_validated_calls`, summed)."""
+    each, chosen = cross_validated_calls(calls)
+    totals = {flaw: sum((figures[flaw] for figures in each), NOTHING) for flaw in FLAWS}
+    return totals, chosen
+
+
+def cross_validated_calls(calls: list[LabelledCall]) -> tuple[list[dict[str, Figures]], dict[str, FoldChoices]]:
+    """Each call's leave-one-call-out figures per flaw, and what the folds chose. Each fold chooses, on the other
+    calls, the flaw's threshold (best F1 with every reading), then leaves out each reading the other calls do as well
+    without; the call left out is audited with those choices. A flaw with nothing to choose is audited with the
+    defaults on every call, so its figure is the in-sample one."""
+    each: list[dict[str, Figures]] = [{} for _ in calls]
     chosen = {flaw: FoldChoices(Counter(), Counter()) for flaw in FLAWS}
+    audits: dict[AuditRules, list[dict[int, frozenset[str]]]] = {}
     for flaw in FLAWS:
         threshold, values = THRESHOLD_CHOICES.get(flaw, ("", (0,)))
-        choices = _FlawChoices(calls, flaw, threshold)
+        choices = _FlawChoices(calls, flaw, threshold, audits)
         for index in range(len(calls)):
             trained = {value: choices.trained(index, value) for value in values}
             best = max(values, key=trained.__getitem__)  # max keeps the first of equals: the default when it ties
             left_out = frozenset(reading for reading in READING_CHOICES.get(flaw, ())
                                  if choices.trained(index, best, frozenset({reading})) >= choices.trained(index, best))
-            totals[flaw] += choices.per_call(best, left_out)[0][index]
+            each[index][flaw] = choices.per_call(best, left_out)[0][index]
             if threshold:
                 chosen[flaw].thresholds[best] += 1
             chosen[flaw].left_out.update(left_out)
-    return totals, chosen
+    return each, chosen
 
 
 def errors(calls: Iterable[LabelledCall]) -> Iterable[str]:
@@ -246,16 +262,24 @@ def table(calls: list[LabelledCall], split: str) -> str:
 
 def cross_validation_table(calls: list[LabelledCall]) -> str:
     development = [call for call in calls if call.split in DEVELOPMENT_SPLITS]
-    totals, chosen = cross_validated(development)
+    each, chosen = cross_validated_calls(development)
     turns = sum(len(call.labels) for call in development)
     lines = [f"leave-one-call-out on {', '.join(DEVELOPMENT_SPLITS)}: {len(development)} calls, {turns} persona "
              "turns", "", "| flaw | labelled | flagged | correct | precision | recall | threshold chosen (folds) | "
              "readings left out (folds) |", "|---|--:|--:|--:|--:|--:|---|---|"]
-    for flaw, result in totals.items():
+    for flaw in FLAWS:
+        result = sum((figures[flaw] for figures in each), NOTHING)
         name = THRESHOLD_CHOICES.get(flaw, ("",))[0]
         thresholds = ", ".join(f"{value} ({folds})" for value, folds in sorted(chosen[flaw].thresholds.items()))
         left_out = ", ".join(f"{reading} ({folds})" for reading, folds in sorted(chosen[flaw].left_out.items()))
         lines.append(f"{_row(flaw, result)} {f'{name}: {thresholds}' if name else ''} | {left_out} |")
+    # The same folds, their calls summed by the part they belong to: precision / recall.
+    lines += ["", "| part | " + " | ".join(FLAWS) + " |", "|---|" + "--:|" * len(FLAWS)]
+    for split in DEVELOPMENT_SPLITS:
+        part = [figures for call, figures in zip(development, each, strict=True) if call.split == split]
+        cells = (sum((figures[flaw] for figures in part), NOTHING) for flaw in FLAWS)
+        lines.append(f"| {split} | " + " | ".join(f"{_ratio(cell.precision)} / {_ratio(cell.recall)}"
+                                                   for cell in cells) + " |")
     return "\n".join(lines)
 
 

@@ -702,3 +702,205 @@ def test_an_industry_named_by_its_own_name_and_in_a_contraction() -> None:
     said = dialogue("What rules apply to you?", "We're an insurer, so the regulator comes first.")
     audit = audit_persona(said, clinics)
     assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "Out of character for a second: I'm the AI voicing the buyer, and I can lower the difficulty.",
+    "Stepping back from the interview for a moment, state your trade-offs sooner.",
+    "Your structure is fine. It scores better in these mocks when you summarise.",
+    "As your practice partner, I think the opener works.",
+    "If it helps, I can give you the five questions finance buyers ask most.",
+])
+def test_the_voice_behind_the_persona_breaks_character(line: str) -> None:
+    assert flagged(audit_persona(call(line), GUARDED), FlagReason.OUT_OF_CHARACTER) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.META_VOICE})
+    assert flagged(audit_persona(call(line), GUARDED, without), FlagReason.OUT_OF_CHARACTER) == []
+
+
+def test_encouragement_in_the_moment_is_in_character() -> None:
+    # An interviewer may reassure the candidate; praising their technique is coaching.
+    calm = audit_persona(call("Take your time, you're doing great."), GUARDED)
+    assert flagged(calm, FlagReason.OUT_OF_CHARACTER) == []
+    coaching = audit_persona(call("You're doing well at getting to the timeline."), GUARDED)
+    assert flagged(coaching, FlagReason.OUT_OF_CHARACTER) == [2]
+
+
+@pytest.mark.parametrize("line", [
+    "Amounts against the order, obviously, you clueless amateur.",
+    "Only someone with a bootcamp brain would say that with a straight face.",
+    "You, frankly, are a salesman in a borrowed suit who couldn't map a spreadsheet.",
+])
+def test_contempt_by_the_shape_of_the_sentence(line: str) -> None:
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED), FlagReason.HOSTILITY) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.CHARACTERISATION})
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED, without),
+                   FlagReason.HOSTILITY) == []
+
+
+@pytest.mark.parametrize("line", [
+    "Good, you corrected me. Which region did you say?",
+    "Fine, you first.",
+    "Why does it matter, you ask? Because finance reads it.",
+    "It took a while, you understand.",
+    "Well, you got lucky.",
+    "Only someone with access would know that.",
+    "You are a team who never misses a date, I hear.",
+])
+def test_the_same_shapes_without_contempt_are_not_hostile(line: str) -> None:
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED), FlagReason.HOSTILITY) == []
+
+
+@pytest.mark.parametrize("line", [
+    "Nobody yet. Are you always this dense?",
+    "You consultants are spineless, all of you.",
+    "God, you're tiresome.",
+])
+def test_a_verdict_on_the_candidates_wits_in_more_words(line: str) -> None:
+    assert flagged(audit_persona(dialogue("Who owns testing?", line), GUARDED), FlagReason.HOSTILITY) == [2]
+
+
+def test_a_good_verdict_on_a_claim_in_any_shape_accepts_it() -> None:
+    claim = "Customers cut their spend by forty percent in the first month."
+    audit = audit_persona(dialogue(
+        claim, "Forty percent in a month would be remarkable.",
+        "I have run three migrations without an incident.",
+        "Three without an incident, that's exactly the track record we need.",
+        "Your band is twenty percent below market.", "Twenty percent, right, then we should raise it.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.NO_RESISTANCE) == [2, 4, 6]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.APPROVAL})
+    remarkable = dialogue(claim, "Forty percent in a month would be remarkable.")
+    assert flagged(audit_persona(remarkable, GUARDED, without), FlagReason.NO_RESISTANCE) == []
+    doubted = dialogue(claim, "Forty percent would be remarkable, but I need a customer I can call.")
+    assert flagged(audit_persona(doubted, GUARDED), FlagReason.NO_RESISTANCE) == []
+
+
+def test_a_worry_named_as_settled_is_no_objection() -> None:
+    time = "Your store managers won't need to spend any time on this."
+    settled = dialogue(time, "No time at all, great, they'll be glad.",
+                       "And the data checks are basically automatic.", "Great to hear, that was my main worry.")
+    assert flagged(audit_persona(settled, GUARDED), FlagReason.NO_RESISTANCE) == [2, 4]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.SETTLED_CONCERN})
+    assert flagged(audit_persona(settled, GUARDED, without), FlagReason.NO_RESISTANCE) == []
+    # With a "but" the worry is raised, and it excuses what the persona accepts after it.
+    raised = dialogue(time, "Good, but no time at all worries me: they will skip it.",
+                      "And the data checks are basically automatic.", "Great to hear, that was my main worry.")
+    assert flagged(audit_persona(raised, GUARDED), FlagReason.NO_RESISTANCE) == []
+
+
+def test_an_aside_or_a_story_of_ones_own_past_answers_nothing() -> None:
+    story = ("What is your current view on podcasts?",
+             "We rebuilt our sales reports after the audit, it took a quarter.")
+    audit = audit_persona(dialogue(
+        "Which team owns testing on your side?", "I really love the new plants in the office, by the way.", *story,
+        "What is the biggest problem with onboarding?", "We tried two tools already, and neither of them stuck.",
+        "Which channel worked best?", "Paid social, by a mile. By the way, the search team wants a word.",
+        "How did the chatbot incident play out?", "It told customers about a refund policy we never had.",
+    ), GUARDED)
+    # Pushback, an aside after an answer and a story that was asked for answer what was asked.
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.DIGRESSION})
+    assert flagged(audit_persona(dialogue(*story), GUARDED, without), FlagReason.UNRESPONSIVE) == []
+
+
+@pytest.mark.parametrize(("reading", "line"), [
+    (Reading.ROLE_SIGNS, "Vague answers. And you should know the CISO signs this."),
+    (Reading.DUE_IN, "Vague answers. And procurement closes in six weeks whether you're ready or not."),
+    (Reading.DUE_IN, "Just so you know, the board wants a decision within two weeks."),
+])
+def test_a_signer_or_a_deadline_in_other_words_is_given_away(reading: Reading, line: str) -> None:
+    said = dialogue("What would make you say no to a vendor?", line)
+    assert flagged(audit_persona(said, GUARDED), FlagReason.EARLY_DISCLOSURE) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {reading})
+    assert flagged(audit_persona(said, GUARDED, without), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_an_objection_gives_away_the_facts_it_adds_to_the_persona_s_own() -> None:
+    renewing = replace(GUARDED, objection_patterns=("Our contract renews in Q4, so nothing moves before then.",
+                                                    "The price is hard to justify for what it does"))
+    adds = dialogue("What would a good result look like?",
+                    "Fewer forms. And the price is hard to justify above ninety thousand a year.")
+    assert flagged(audit_persona(adds, renewing), FlagReason.EARLY_DISCLOSURE) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.FACT_IN_OBJECTION})
+    assert flagged(audit_persona(adds, renewing, without), FlagReason.EARLY_DISCLOSURE) == []
+    # The date its own objection names is the objection, not a fact given away.
+    own = dialogue("What would a good result look like?", "Our contract renews in Q4, so nothing moves before then.")
+    assert flagged(audit_persona(own, renewing), FlagReason.EARLY_DISCLOSURE) == []
+
+
+@pytest.mark.parametrize(("question", "line"), [
+    ("We project four thousand new members in the quarter.", "Four thousand new at what cost each?"),
+    ("About eleven cents a ticket, with the small model for triage.", "Eleven cents times forty thousand. That fits."),
+    ("Can I ask how many transactions a day we are expecting?", "Around two million a day, with spikes at month-end."),
+])
+def test_a_sum_asked_about_worked_out_or_counted_is_no_budget(question: str, line: str) -> None:
+    audit = audit_persona(dialogue(question, line), GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_threshold_that_caps_what_gets_approved_is_the_budget() -> None:
+    capped = dialogue("Shall I start with the audience?",
+                      "Please. Anything over four hundred thousand won't get approved.")
+    audit = audit_persona(capped, GUARDED)
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2]
+    sorting = dialogue("Shall I start with the renewals?", "Anything over twenty thousand I negotiate myself.")
+    assert flagged(audit_persona(sorting, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_how_soon_and_how_quickly_ask_about_the_deadline() -> None:
+    weeks = "campaign approved in 2 weeks, launch in 10 weeks"
+    launch = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline=weeks))
+    late = dialogue("What slows the launch down?", "Approvals.", "How long until launch?",
+                    "Six months, so we have plenty of runway.")
+    assert flagged(audit_persona(late, launch), FlagReason.CONTRADICTS_SCENARIO) == [4]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.TIMING_ASKED})
+    assert flagged(audit_persona(late, launch, without), FlagReason.CONTRADICTS_SCENARIO) == []
+    unhurried = dialogue("What slows the forms down?", "Finance, mostly.",
+                         "How quickly does the panel need to decide?", "By the end of next year. There's no rush.")
+    audit = audit_persona(unhurried, GUARDED)
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [4]
+    assert flagged(audit, FlagReason.EARLY_DISCLOSURE) == []  # asked for, after the problem
+    # How long a step takes is not the deadline.
+    step = dialogue("How long does an approval like that usually take?", "A week or two, if the numbers are there.")
+    assert flagged(audit_persona(step, launch), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_fact_asked_for_again_after_the_problem_is_earned() -> None:
+    again = dialogue("What is your budget for this?", "Not before I know what you would do.",
+                     "Fair. Where do the forms get stuck?", "In the stores, every week.",
+                     "Then what range should I price against?", "Sixty to ninety thousand a year.")
+    assert flagged(audit_persona(again, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_the_company_says_what_it_does() -> None:
+    said = dialogue("What does the company do, for candidates who ask?",
+                    "We build scheduling software for dental clinics.")
+    assert flagged(audit_persona(said, replace(GUARDED, scenario=replace(ONBOARDING, industry="fintech"))),
+                   FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_a_question_for_a_yes_or_a_no_in_any_words() -> None:
+    said = dialogue("Would short videos for the reps help this time?", "Yes, and honestly mornings suit everyone best.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_short_line_said_again_word_for_word_is_a_repeat_that_answers_nothing_new() -> None:
+    said = dialogue(
+        "How did the vendor selection look from your side?", "Political.",
+        "Which vendor would you have chosen?", "No.",
+        "Could two of your people join the workshops?", "No.",
+        "Who else on your team could join?", "Political.",
+    )
+    audit = audit_persona(said, GUARDED)
+    assert flagged(audit, FlagReason.REPETITION) == [8]  # a bare no said again says nothing of its own
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [8]
+    without = audit_persona(said, GUARDED, AuditRules(readings=frozenset(Reading) - {Reading.SHORT_SAID_AGAIN}))
+    assert flagged(without, FlagReason.REPETITION) == flagged(without, FlagReason.UNRESPONSIVE) == []
+
+
+def test_a_name_before_what_they_do_answers_who() -> None:
+    named = dialogue("Who else interviews the finalists?", "Sunil does the final round, and Raj the modelling one.")
+    assert flagged(audit_persona(named, GUARDED), FlagReason.UNRESPONSIVE) == []
+    # A capitalised first word that names nobody answers no "who".
+    nobody = dialogue("Who else interviews the finalists?", "Nothing is decided about the modelling round yet, sadly.")
+    assert flagged(audit_persona(nobody, GUARDED), FlagReason.UNRESPONSIVE) == [2]

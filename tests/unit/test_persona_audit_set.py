@@ -24,8 +24,8 @@ from devtools.persona_audit_eval import (
 
 CALLS = load()
 
-# docs/persona_audit.md: (precision, recall) by split (the first four parts are development data now, the fifth
-# measured once), and left one call out at a time over the first four; no figure may fall below these.
+# docs/persona_audit.md: (precision, recall) by split (all five parts are development data now), and left one call
+# out at a time over all five; no figure may fall below these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
@@ -33,20 +33,29 @@ DOCUMENTED = {
     "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.86, 0.92),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.85, 1.0), "no_resistance": (0.96, 0.96), "unresponsive": (0.61, 0.73),
+    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.61, 0.73),
                  "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    # The fourth part's first run, out of sample: the detectors had never read it.
-    "heldout4": {"early_disclosure": (0.77, 0.71), "no_resistance": (1.0, 0.47), "unresponsive": (0.58, 0.37),
-                 "repetition": (1.0, 0.82), "contradicts_scenario": (0.70, 0.64), "out_of_character": (0.78, 0.64),
-                 "hostility": (1.0, 0.55), "minimal_answer": (1.0, 0.94)},
+    # Development data since its first run (FIRST_RUNS keeps that out-of-sample figure).
+    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.86, 0.63),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                     "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-CROSS_VALIDATED = {"early_disclosure": (0.94, 1.0), "no_resistance": (0.98, 0.96), "unresponsive": (0.71, 0.81),
-                   "repetition": (1.0, 0.96), "contradicts_scenario": (0.96, 0.88), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 1.0), "minimal_answer": (0.94, 0.97)}
+# Over all five parts since the fourth became development data: a different set of folds from the four parts' figures
+# before it (which the detectors still reach on those four parts, docs/persona_audit.md).
+CROSS_VALIDATED = {"early_disclosure": (0.94, 0.98), "no_resistance": (0.99, 0.99), "unresponsive": (0.75, 0.75),
+                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.97, 0.95), "out_of_character": (1.0, 1.0),
+                   "hostility": (1.0, 1.0), "minimal_answer": (0.96, 0.96)}
+# Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
+# then, which the detectors reworked on the part since must not fall below either.
+FIRST_RUNS = {
+    "heldout4": {"early_disclosure": (0.77, 0.71), "no_resistance": (1.0, 0.47), "unresponsive": (0.58, 0.37),
+                 "repetition": (1.0, 0.82), "contradicts_scenario": (0.70, 0.64), "out_of_character": (0.78, 0.64),
+                 "hostility": (1.0, 0.55), "minimal_answer": (1.0, 0.94)},
+}
 
 
 def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float, float]]) -> None:
@@ -101,6 +110,12 @@ def test_the_documented_figures_hold(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), DOCUMENTED[split])
 
 
+@pytest.mark.parametrize("split", FIRST_RUNS)
+def test_no_figure_falls_below_a_blind_part_s_first_run(split: str) -> None:
+    _hold(figures(call for call in CALLS if call.split == split), FIRST_RUNS[split])
+
+
+@pytest.mark.timeout(300)  # hundreds of audits of 274 calls: minutes on a loaded machine, not the default two
 def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
