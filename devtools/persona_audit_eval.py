@@ -1,6 +1,6 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2`, `heldout3` and `heldout4`, the second to fourth parts in heldout2.yaml to heldout4.yaml), then on the
+`heldout2` to `heldout5`, the second to fifth parts in heldout2.yaml to heldout5.yaml), then on the
 development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.

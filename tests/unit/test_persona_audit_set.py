@@ -55,12 +55,17 @@ FIRST_RUNS = {
     "heldout4": {"early_disclosure": (0.77, 0.71), "no_resistance": (1.0, 0.47), "unresponsive": (0.58, 0.37),
                  "repetition": (1.0, 0.82), "contradicts_scenario": (0.70, 0.64), "out_of_character": (0.78, 0.64),
                  "hostility": (1.0, 0.55), "minimal_answer": (1.0, 0.94)},
+    # No precision where the detectors flag no turn of the flaw.
+    "heldout5": {"early_disclosure": (0.70, 0.84), "no_resistance": (1.0, 0.67), "unresponsive": (0.08, 0.05),
+                 "repetition": (1.0, 0.06), "contradicts_scenario": (0.71, 0.59), "out_of_character": (0.91, 0.59),
+                 "hostility": (None, 0.0), "minimal_answer": (1.0, 1.0)},
 }
 
 
-def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float, float]]) -> None:
+def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float | None, float]]) -> None:
     for flaw, (precision, recall) in documented.items():
-        assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
+        if precision is not None:
+            assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
         assert measured[flaw].recall is not None and measured[flaw].recall >= recall - 0.005, flaw
 
 
