@@ -59,11 +59,11 @@ def test_the_held_out_part_has_three_dozen_calls_with_every_label_at_least_twice
     assert [label for label in range(1, 6) if counts[label] < 2] == []
 
 
-def test_the_third_held_out_part_has_forty_calls_with_labels_1_to_4_six_times_and_label_5_four_times():
+def test_the_third_held_out_part_has_forty_calls_with_labels_1_to_4_six_times_and_label_5_five_times():
     counts = Counter(labelled_conversations.labels_of(THIRD_HELD_OUT_PART))
     assert sum(counts.values()) >= 40
     assert [label for label in range(1, 5) if counts[label] < 6] == []
-    assert counts[5] >= 4
+    assert counts[5] >= 5
 
 
 def test_call_ids_are_unique_across_the_parts():
