@@ -1,7 +1,7 @@
 """The labelled sales call corpora (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish, and the
-English held-out part tests/data/sales_corpus_heldout2) are well formed: every call names its source, carries the
-rubric's five dimension scores and a label that follows from them (a coach may move it one step, saying why), and turns
-of the seller (user) and the buyer (assistant)."""
+English held-out parts tests/data/sales_corpus_heldout2 and tests/data/sales_corpus_heldout3) are well formed: every
+call names its source, carries the rubric's five dimension scores and a label that follows from them (a coach may move
+it one step, saying why), and turns of the seller (user) and the buyer (assistant)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = DATA / "sales_corpus" / "calls"
 SPANISH_CORPUS = DATA / "sales_corpus_es" / "calls"
 HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # never used to design rules or fit weights
-PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART)
+THIRD_HELD_OUT_PART = DATA / "sales_corpus_heldout3" / "calls"  # never used to design rules or fit weights
+PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
 WEIGHTS = {"discovery": 0.30, "listening": 0.20, "objections": 0.20, "value": 0.15, "next_step": 0.15}
 
@@ -47,10 +48,22 @@ def test_a_held_out_call_is_sourced_labelled_and_retold_turn_by_turn(path):
     assert_sourced_labelled_and_retold_turn_by_turn(path, "en")
 
 
+@pytest.mark.parametrize("path", sorted(THIRD_HELD_OUT_PART.glob("*.json")), ids=lambda path: path.stem)
+def test_a_call_of_the_third_held_out_part_is_sourced_labelled_and_retold_turn_by_turn(path):
+    assert_sourced_labelled_and_retold_turn_by_turn(path, "en")
+
+
 def test_the_held_out_part_has_three_dozen_calls_with_every_label_at_least_twice():
     counts = Counter(labelled_conversations.labels_of(HELD_OUT_PART))
     assert sum(counts.values()) >= 36
     assert [label for label in range(1, 6) if counts[label] < 2] == []
+
+
+def test_the_third_held_out_part_has_forty_calls_with_labels_1_to_4_six_times_and_label_5_five_times():
+    counts = Counter(labelled_conversations.labels_of(THIRD_HELD_OUT_PART))
+    assert sum(counts.values()) >= 40
+    assert [label for label in range(1, 5) if counts[label] < 6] == []
+    assert counts[5] >= 5
 
 
 def test_call_ids_are_unique_across_the_parts():
@@ -72,6 +85,13 @@ def test_the_held_out_part_retells_each_source_once_and_none_another_part_retell
     held_out = retold_sources(HELD_OUT_PART)
     assert len(set(held_out)) == len(held_out)
     assert set(held_out) & set(retold_sources(CORPUS) + retold_sources(SPANISH_CORPUS)) == set()
+
+
+def test_the_third_held_out_part_retells_each_source_once_and_none_another_part_retells():
+    third = retold_sources(THIRD_HELD_OUT_PART)
+    assert len(set(third)) == len(third)
+    others = retold_sources(CORPUS) + retold_sources(SPANISH_CORPUS) + retold_sources(HELD_OUT_PART)
+    assert set(third) & set(others) == set()
 
 
 def test_the_corpus_spans_every_label():
