@@ -41,6 +41,7 @@ from calls.job_tracks import Blueprint
 from devtools.say_meter_corpus import (
     interval,
     kendall,
+    length_and_origins,
     load_calls,
     means_by_label,
     part_and_language,
@@ -165,11 +166,13 @@ def main() -> None:
     held_out, fitted = held_out_scores(rows, labels)
     print(f"{len(calls)} calls, sales track, weights on a {STEP}% grid ({len(simplex(len(FACTORS), STEP))} weightings)")
     print(f"out of sample (leave one out): {_figures(held_out, labels)}")
+    print(length_and_origins(held_out, calls))
     ranges = ", ".join(f"{name} {min(w[k] for w in fitted)}-{max(w[k] for w in fitted)}%"
                        for k, name in enumerate(FACTORS))
     print(f"  weights across the {len(fitted)} folds ({len(set(fitted))} distinct): {ranges}")
     in_sample = fit_all(rows, labels)
     print(f"in sample (fitted on all calls): {_figures(weighted(rows, in_sample), labels)}")
+    print(length_and_origins(weighted(rows, in_sample), calls))
     print(f"  weights: {_named(in_sample)}")
     current = tuple(RUBRICS[Blueprint.SALES][name] for name in FACTORS)
     print(f"current weights (not fitted): {_figures(weighted(rows, current), labels)}")

@@ -139,6 +139,19 @@ def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
     return ", ".join(f"{label}: {statistics.fmean(values):.0f} (n={len(values)})" for label, values in by_label.items())
 
 
+def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]]) -> str:
+    """How far the scores follow the call's length rather than its label, and how they rank within each origin."""
+    labels, lengths = [call["label"] for call in calls], [len(call["turns"]) for call in calls]
+    lines = [f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f} "
+             f"(of the labels: {spearman(labels, lengths):.2f})"]
+    for origin in sorted({call["origin"] for call in calls}):
+        of_origin = [i for i, call in enumerate(calls) if call["origin"] == origin]
+        origin_scores, origin_labels = [scores[i] for i in of_origin], [labels[i] for i in of_origin]
+        lines.append(f"  {origin}: Spearman {spearman(origin_scores, origin_labels):.2f}, mean score by label "
+                     + means_by_label(origin_scores, origin_labels))
+    return "\n".join(lines)
+
+
 def main() -> None:
     part, language = part_and_language(__doc__ or "")
     calls = load_calls(part, language)
@@ -154,14 +167,7 @@ def main() -> None:
         print(f"{reading}: {len(calls)} calls, Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), "
               f"Kendall {kendall(scores, labels):.2f}")
         print("  mean score by label: " + means_by_label(scores, labels))
-        lengths = [len(call["turns"]) for call in calls]
-        print(f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f} "
-              f"(of the labels: {spearman(labels, lengths):.2f})")
-        for origin in sorted({call["origin"] for call in calls}):
-            of_origin = [i for i, call in enumerate(calls) if call["origin"] == origin]
-            origin_scores, origin_labels = [scores[i] for i in of_origin], [labels[i] for i in of_origin]
-            print(f"  {origin}: Spearman {spearman(origin_scores, origin_labels):.2f}, mean score by label "
-                  + means_by_label(origin_scores, origin_labels))
+        print(length_and_origins(scores, calls))
 
 
 if __name__ == "__main__":
