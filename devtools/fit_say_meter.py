@@ -18,7 +18,8 @@ sales weights are fitted with ``--part all``, the English held-out part having b
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 
-    .venv/bin/python -m devtools.fit_say_meter [--part development|held_out|all|held_out2|all_english] [--language en|es]
+    .venv/bin/python -m devtools.fit_say_meter [--part development|held_out|all|held_out2|all_english] \
+        [--language en|es]
 """
 
 from __future__ import annotations

@@ -86,6 +86,11 @@ _EXPLORES = _patterns(
     # A customer leaving asked why: "what's the reason", "is something wrong", "what happened".
     r"what's the reason", r"(?:is|was) (?:something|anything) wrong", r"what (?:happened|went wrong)",
 )
+# A question pointing back at what the buyer just said ("why is that", "how come") or inviting them to say more
+# ("can you walk me through ...", "tell me about ..."), rather than collecting a fact ("how big is the team").
+_OPENS_UP = _patterns(r"that", r"this", r"it", r"so", r"come", r"mean", r"why", r"tell me", r"(?:walk|talk) me through",
+                      r"say more")
+HESITATION_CLAUSE_WORDS = 8  # words after a hesitation's phrase that say what it is about
 _FIT_CHECK = _patterns(r"(?:timing|time) or", r"or (?:is it|are you|just) (?:not )?(?:a )?fit", r"not a fit",
                       r"is it fair to say", r"is that what you'd like")
 _EXITS = _patterns(
@@ -181,13 +186,14 @@ class CoachingPhrases:
     playback: re.Pattern[str]
     outcome: re.Pattern[str]
     content: Callable[[str], set[str]]  # a text's content words, reduced to a common form
+    opens_up: re.Pattern[str]
 
 
 ENGLISH = CoachingPhrases(
     hesitation=_HESITATION, refusal=_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
     explores=_EXPLORES, fit_check=_FIT_CHECK, exits=_EXITS, proof=_PROOF, figure=_FIGURE, trades=_TRADES,
     discounts=_DISCOUNTS, closing_question=_CLOSING_QUESTION, about_buyer=_ABOUT_BUYER, open_question=_OPEN,
-    playback=_PLAYBACK, outcome=_OUTCOME, content=_content,
+    playback=_PLAYBACK, outcome=_OUTCOME, content=_content, opens_up=_OPENS_UP,
 )
 
 
@@ -222,6 +228,24 @@ class CoachedText:
         p = self._phrases
         return tuple(q for q in self.questions if p.about_buyer.search(q) and not p.closing_question.search(q)
                      and not p.argues.search(q))
+
+    @cached_property
+    def hesitation_roots(self) -> frozenset[str]:
+        """The content words of what the buyer holds back on: each hesitation's phrase and the words after it
+        ("worried about cost and how long a rollout would take")."""
+        roots: set[str] = set()
+        for found in self._phrases.hesitation.finditer(self.text):
+            clause = " ".join(self.text[found.start():].split()[:HESITATION_CLAUSE_WORDS])
+            roots |= self._phrases.content(clause)
+        return frozenset(roots)
+
+    def asks_about(self, hesitation: CoachedText) -> bool:
+        """A question about the hesitation just heard: one pointing back at it ("why is that") or inviting the buyer to
+        say more, or sharing its words ("what worries you about the rollout"); "how big is the team" after a worry
+        about cost is not."""
+        p = self._phrases
+        return any(p.opens_up.search(q) or p.content(q) & hesitation.hesitation_roots
+                   for q in self.questions if not p.closing_question.search(q))
 
     @cached_property
     def asks_about_buyer(self) -> bool:
@@ -318,7 +342,7 @@ def coach(ordered: Sequence[Turn], texts: Sequence[T], answers: Callable[[T, T],
                 earned = EXPLORED if _accepts(text, asks) else IGNORED
             else:
                 specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and text.has_figure)
-                earned = _handling(text, text.asks_more_than_a_close, refused, specific)
+                earned = _handling(text, text.asks_more_than_a_close, text.asks_about(before), refused, specific)
             points += earned
             if refused:
                 pushes += earned == IGNORED
@@ -339,15 +363,16 @@ def _accepts(reply: CoachedText, asks: bool) -> bool:
     return reply.takes_leave or (reply.acknowledges and not asks) or reply.checks_fit
 
 
-def _handling(reply: CoachedText, asks: bool, refused: bool, specific: bool) -> int:
+def _handling(reply: CoachedText, asks: bool, asks_about_it: bool, refused: bool, specific: bool) -> int:
     """How the seller's turn answers the buyer's hesitation just before it (``asks``: a question other than for a
-    decision or a date; ``specific``: it speaks to what the objection is about, or builds figures on what the buyer
-    said)."""
+    decision or a date; ``asks_about_it``: one about the hesitation; ``specific``: it speaks to what the objection is
+    about, or builds figures on what the buyer said). An acknowledgement followed by a question on something else
+    moves on rather than explores: it is acknowledged only."""
     if (reply.argues and not reply.explores) or reply.presses:
         return IGNORED
     acknowledged = reply.acknowledges
     answered = (reply.offers_proof or specific) and not refused
-    if reply.explores or (acknowledged and (asks or answered)):
+    if reply.explores or (acknowledged and (asks_about_it or answered)):
         return EXPLORED
     if answered:
         return SPECIFIC

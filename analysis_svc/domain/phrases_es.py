@@ -409,6 +409,9 @@ _EXPLORES = _patterns(
     r"por qué lo (?:dice|dices)", r"no tiene sentido que cambie\w*",
     r"si con (?:ellos|ellas|lo que tienes|lo que tiene) no",
 )
+# A question pointing back at what the buyer just said ("¿por qué lo dice?", "¿a qué se refiere?", "¿y eso?") or
+# inviting them to say more ("cuénteme").
+_OPENS_UP = _patterns(r"eso", r"esto", r"lo dice", r"refiere", r"así", r"por qué", r"cuénte\w*", r"cuéntame\w*")
 _FIT_CHECK = _patterns(
     r"o no (?:te|le|os) encaja", r"no (?:te|le|os) encaja", r"no tiene sentido que cambie\w*", r"es justo decir",
     r"es eso lo que", r"si no (?:te|le|os) (?:interesa|encaja)",
@@ -477,6 +480,6 @@ SPANISH = Phrases(
         hesitation=_HESITATION, refusal=_COACH_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
         explores=_EXPLORES, fit_check=_FIT_CHECK, exits=_EXITS, proof=_PROOF, figure=_FIGURE, trades=_TRADES,
         discounts=_DISCOUNTS, closing_question=_CLOSING_QUESTION, about_buyer=_ABOUT_BUYER, open_question=_OPEN,
-        playback=_COACH_PLAYBACK, outcome=_OUTCOME, content=_content,
+        playback=_COACH_PLAYBACK, outcome=_OUTCOME, content=_content, opens_up=_OPENS_UP,
     ),
 )

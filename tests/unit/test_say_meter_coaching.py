@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from analysis_svc.domain.coaching import CONCEDED, EXPLORED, IGNORED
+from analysis_svc.domain.coaching import ACKNOWLEDGED, CONCEDED, EXPLORED, IGNORED
 from analysis_svc.domain.conversation import Topic, ValueTheme, measure
 from analysis_svc.domain.say_meter import (
     FACTORS,
@@ -152,6 +152,18 @@ def test_a_stall_answered_only_with_a_request_for_a_follow_up_is_let_go(reply, p
 ])
 def test_a_customer_leaving_asked_why_is_explored(reply, points):
     metrics = measure(call(("assistant", "Hi, I'd like to cancel my membership."), ("user", reply)))
+    assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
+
+
+@pytest.mark.parametrize(("reply", "points"), [
+    ("I understand. How big is the team and what budget are you working with?", ACKNOWLEDGED),  # moves on
+    ("I understand. What worries you most about the rollout?", EXPLORED),
+    ("I understand, why is that?", EXPLORED),
+    ("Thanks for telling me. Can you walk me through what their proposal covers?", EXPLORED),
+])
+def test_an_acknowledgement_and_a_question_on_something_else_does_not_explore_a_worry(reply, points):
+    worry = ("assistant", "The team doesn't use our CRM. And we're worried about cost and how long a rollout takes.")
+    metrics = measure(call(("user", "What problems are you having?"), worry, ("user", reply)))
     assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
 
 
