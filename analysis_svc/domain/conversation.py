@@ -712,14 +712,16 @@ def _engagement(ordered: Sequence[Turn], texts: Sequence[TurnText], answers: set
     """Follow-up questions, value statements tailored to the buyer, and feature lists, in the candidate's turns.
 
     A value statement is tailored when it is built on the buyer's own words, or answers the buyer's objection
-    (``answers``: the sequences of the candidate turns that handled one)."""
+    (``answers``: the sequences of the candidate turns that handled one), and claims no rate the buyer never gave."""
     followups = tailored = dumps = 0
     heard: set[str] = set()  # everything the buyer has said so far in the window
+    said: set[str] = set()  # ... word for word, for the figures the buyer gave
     last: frozenset[str] = frozenset()  # the buyer's latest turn
     for turn, text in zip(ordered, texts, strict=True):
         content = text.content
         if turn.role == Role.ASSISTANT:
             heard |= content
+            said |= text.word_set
             last = content
             continue
         if text.questions and (content & last or text.points_back):
@@ -727,7 +729,7 @@ def _engagement(ordered: Sequence[Turn], texts: Sequence[TurnText], answers: set
         if text.feature_list:
             dumps += 1
         elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not text.dismisses
-              and text.value_themes):
+              and text.value_themes and not text.hypes(said)):
             tailored += 1
     return followups, tailored, dumps
 

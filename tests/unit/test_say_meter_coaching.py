@@ -167,6 +167,26 @@ def test_an_acknowledgement_and_a_question_on_something_else_does_not_explore_a_
     assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
 
 
+@pytest.mark.parametrize(("claim", "grounded"), [
+    ("For a team drowning in manual work, most clients get a three hundred percent return on it.", False),  # hype
+    ("It cuts your team's manual work by eighty percent.", False),
+    ("We've helped similar companies cut the manual work your team does by eighty percent.", True),
+    ("A pilot with your team: if it doesn't cut the manual work by eighty percent, you pay nothing.", True),
+    ("Your team loses twenty hours to manual work, so that's twenty hours a week you save.", True),
+])
+def test_a_gain_claimed_as_a_rate_the_buyer_never_gave_is_hype_not_value(claim, grounded):
+    metrics = measure(call(("user", "What slows your team down?"),
+                           ("assistant", "Manual work, our team loses twenty hours a week to it."), ("user", claim)))
+    assert bool(metrics.grounded_value) is grounded
+
+
+def test_sparing_the_buyer_what_weighs_on_them_is_value_built_on_their_words():
+    metrics = measure(call(("assistant", "We pay bills on an empty house and don't know what to do with mum's things."),
+                           ("user", "We buy as it is, so you don't have to clear your mum's things and the bills on "
+                                    "the empty house stop.")))
+    assert metrics.grounded_value == 1
+
+
 # All 78 calls of the corpus are development data: the rules were designed, and the weights fitted, on them.
 CORPUS = load_calls(ALL)
 # What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.83): a guard against changes
