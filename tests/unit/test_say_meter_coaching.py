@@ -187,6 +187,26 @@ def test_sparing_the_buyer_what_weighs_on_them_is_value_built_on_their_words():
     assert metrics.grounded_value == 1
 
 
+@pytest.mark.parametrize(("answer", "agreed"), [("Sure, my neighbour can send them.", True),
+                                                ("Yes, that's fine.", True), ("No, please don't call.", False)])
+def test_the_sellers_own_next_move_agreed_by_the_buyer_is_an_agreed_step(answer, agreed):
+    metrics = measure(call(("user", "I'll get you an offer by tomorrow afternoon and call you both. Could you send "
+                                    "some photos?"), ("assistant", answer)))
+    assert metrics.next_step_proposed
+    assert (metrics.next_step_committed, metrics.next_step_dated) == (agreed, agreed)
+
+
+def test_a_no_answering_a_question_about_the_buyer_refuses_no_step():
+    answered = measure(call(("user", "Any liens or unpaid taxes you know of?"),
+                            ("assistant", "No, the mortgage was paid off years ago."),
+                            ("user", "That keeps it simple. I'll get you an offer by tomorrow afternoon."),
+                            ("assistant", "Sure, thanks.")))
+    assert (answered.pushes_after_decline, answered.next_step_dated) == (0, True)
+    refused = measure(call(("user", "Shall we set up a demo on Friday?"), ("assistant", "No."),
+                           ("user", "I'll call you tomorrow then.")))
+    assert refused.pushes_after_decline == 1
+
+
 # All 78 calls of the corpus are development data: the rules were designed, and the weights fitted, on them.
 CORPUS = load_calls(ALL)
 # What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.83): a guard against changes
