@@ -14,7 +14,7 @@ signal is: each factor and a few raw measures against the label, each factor aga
 rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
 Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``; the
-sales weights are fitted with ``--part all``, the English held-out part having been read since the split);
+sales weights are fitted with ``--part all_english``, both English directories having been read);
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 

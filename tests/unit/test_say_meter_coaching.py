@@ -1,7 +1,7 @@
 """What a coach listens for, on short exchanges: brush-offs and stalls are hesitations, how the seller meets them is
 graded, a hesitation never detected is untested rather than rewarded, and the patterns that matched the wrong thing
-no longer do; how a next step is proposed and agreed. Then the whole engine against the coach on the labelled
-corpus, all of which is now development data."""
+no longer do; how a next step is proposed and agreed; what counts as value. Then the whole engine against the coach on
+the labelled English corpus, all of which is now development data."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from analysis_svc.domain.say_meter import (
     weigh,
 )
 from calls.turns import Role, Turn
-from devtools.say_meter_corpus import ALL, load_calls, spearman, turns_of
+from devtools.say_meter_corpus import ALL_ENGLISH, load_calls, spearman, turns_of
 
 
 def call(*lines: tuple[str, str]) -> list[Turn]:
@@ -207,10 +207,11 @@ def test_a_no_answering_a_question_about_the_buyer_refuses_no_step():
     assert refused.pushes_after_decline == 1
 
 
-# All 78 calls of the corpus are development data: the rules were designed, and the weights fitted, on them.
-CORPUS = load_calls(ALL)
-# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.83): a guard against changes
-# that undo it, not the figure that measures it.
+# All 116 English calls (both directories) are development data: the rules were designed, and the weights fitted, on
+# them.
+CORPUS = load_calls(ALL_ENGLISH)
+# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84; 0.83 with the weights left
+# out one call at a time): a guard against changes that undo it, not the figure that measures it.
 MIN_DEVELOPMENT_SPEARMAN = 0.8
 
 
