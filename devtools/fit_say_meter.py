@@ -14,11 +14,12 @@ signal is: each factor and a few raw measures against the label, each factor aga
 rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
 Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``; the
-sales weights are fitted with ``--part all``, the English held-out part having been read since the split);
+sales weights are fitted with ``--part all_english``, both English directories having been read);
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 
-    .venv/bin/python -m devtools.fit_say_meter [--part development|held_out|all] [--language en|es]
+    .venv/bin/python -m devtools.fit_say_meter [--part development|held_out|all|held_out2|all_english] \
+        [--language en|es]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from calls.job_tracks import Blueprint
 from devtools.say_meter_corpus import (
     interval,
     kendall,
+    length_and_origins,
     load_calls,
     means_by_label,
     part_and_language,
@@ -165,11 +167,13 @@ def main() -> None:
     held_out, fitted = held_out_scores(rows, labels)
     print(f"{len(calls)} calls, sales track, weights on a {STEP}% grid ({len(simplex(len(FACTORS), STEP))} weightings)")
     print(f"out of sample (leave one out): {_figures(held_out, labels)}")
+    print(length_and_origins(held_out, calls))
     ranges = ", ".join(f"{name} {min(w[k] for w in fitted)}-{max(w[k] for w in fitted)}%"
                        for k, name in enumerate(FACTORS))
     print(f"  weights across the {len(fitted)} folds ({len(set(fitted))} distinct): {ranges}")
     in_sample = fit_all(rows, labels)
     print(f"in sample (fitted on all calls): {_figures(weighted(rows, in_sample), labels)}")
+    print(length_and_origins(weighted(rows, in_sample), calls))
     print(f"  weights: {_named(in_sample)}")
     current = tuple(RUBRICS[Blueprint.SALES][name] for name in FACTORS)
     print(f"current weights (not fitted): {_figures(weighted(rows, current), labels)}")

@@ -8,10 +8,12 @@ on its final window (what a model engine is shown at the call's end). Nothing he
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is now development data. A second English held-out part, written blind in
-tests/data/sales_corpus_heldout2 (``--part held_out2``), measures the rules designed on all of it; no tool fits on it.
+corpus (``--part all``) is development data. A second English part, written blind in tests/data/sales_corpus_heldout2
+(``--part held_out2``), measured the rules designed on all of it once and has been read since too: ``--part
+all_english`` is both English directories together, the development data the sales rules and weights are fitted on.
 
-    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all|held_out2] [--language en|es]
+    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all|held_out2|all_english] \
+        [--language en|es]
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from calls.turns import DEFAULT_WINDOW, Role, Turn
 from devtools.say_meter_split import CORPORA, DATA, held_out_ids
 
 RESAMPLES = 2000
-DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT = "development", "held_out", "all", "held_out2"
-PARTS = (DEVELOPMENT, HELD_OUT, ALL)  # what a fit may read
-SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, kept apart from the split
+DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
+SECOND_HELD_OUT, ALL_ENGLISH = "held_out2", "all_english"  # English only
+# Every part has been read, so a fit may read any; the sales weights are fitted on ALL_ENGLISH.
+PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, ALL_ENGLISH)
+SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -93,10 +97,11 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
 def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, Any]]:
     """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
     otherwise."""
-    if part == SECOND_HELD_OUT:
+    if part in (SECOND_HELD_OUT, ALL_ENGLISH):
         if language != "en":
-            raise SystemExit("the second held-out part is English only")
-        return [json.loads(path.read_text()) for path in sorted((SECOND_HELD_OUT_CORPUS / "calls").glob("*.json"))]
+            raise SystemExit(f"the part {part} is English only")
+        second = [json.loads(path.read_text()) for path in sorted((SECOND_HELD_OUT_CORPUS / "calls").glob("*.json"))]
+        return second if part == SECOND_HELD_OUT else load_calls(ALL) + second
     corpus = CORPORA[language]
     held_out = held_out_ids(corpus)
     calls = [json.loads(path.read_text()) for path in sorted((corpus / "calls").glob("*.json"))]
@@ -106,7 +111,8 @@ def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, 
 def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=parts, default=DEVELOPMENT,
-                        help="the split's parts; the English held-out part has been read, all is development data")
+                        help="the split's parts, the second English part, or both English directories "
+                             "(all_english); every part has been read")
     return parser
 
 
@@ -115,9 +121,9 @@ def part_argument(description: str) -> str:
     return str(_part_parser(description, PARTS).parse_args().part)
 
 
-def part_and_language(description: str, parts: Sequence[str] = PARTS) -> tuple[str, str]:
+def part_and_language(description: str) -> tuple[str, str]:
     """The part of the corpus and its language named on the command line (``--part``, ``--language``)."""
-    parser = _part_parser(description, parts)
+    parser = _part_parser(description, PARTS)
     parser.add_argument("--language", choices=sorted(CORPORA), default="en", help="the corpus's language")
     arguments = parser.parse_args()
     return str(arguments.part), str(arguments.language)
@@ -133,8 +139,21 @@ def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
     return ", ".join(f"{label}: {statistics.fmean(values):.0f} (n={len(values)})" for label, values in by_label.items())
 
 
+def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]]) -> str:
+    """How far the scores follow the call's length rather than its label, and how they rank within each origin."""
+    labels, lengths = [call["label"] for call in calls], [len(call["turns"]) for call in calls]
+    lines = [f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f} "
+             f"(of the labels: {spearman(labels, lengths):.2f})"]
+    for origin in sorted({call["origin"] for call in calls}):
+        of_origin = [i for i, call in enumerate(calls) if call["origin"] == origin]
+        origin_scores, origin_labels = [scores[i] for i in of_origin], [labels[i] for i in of_origin]
+        lines.append(f"  {origin}: Spearman {spearman(origin_scores, origin_labels):.2f}, mean score by label "
+                     + means_by_label(origin_scores, origin_labels))
+    return "\n".join(lines)
+
+
 def main() -> None:
-    part, language = part_and_language(__doc__ or "", (*PARTS, SECOND_HELD_OUT))
+    part, language = part_and_language(__doc__ or "")
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")
@@ -148,14 +167,7 @@ def main() -> None:
         print(f"{reading}: {len(calls)} calls, Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), "
               f"Kendall {kendall(scores, labels):.2f}")
         print("  mean score by label: " + means_by_label(scores, labels))
-        lengths = [len(call["turns"]) for call in calls]
-        print(f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f} "
-              f"(of the labels: {spearman(labels, lengths):.2f})")
-        for origin in sorted({call["origin"] for call in calls}):
-            of_origin = [i for i, call in enumerate(calls) if call["origin"] == origin]
-            origin_scores, origin_labels = [scores[i] for i in of_origin], [labels[i] for i in of_origin]
-            print(f"  {origin}: Spearman {spearman(origin_scores, origin_labels):.2f}, mean score by label "
-                  + means_by_label(origin_scores, origin_labels))
+        print(length_and_origins(scores, calls))
 
 
 if __name__ == "__main__":

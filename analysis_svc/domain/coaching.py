@@ -86,6 +86,11 @@ _EXPLORES = _patterns(
     # A customer leaving asked why: "what's the reason", "is something wrong", "what happened".
     r"what's the reason", r"(?:is|was) (?:something|anything) wrong", r"what (?:happened|went wrong)",
 )
+# A question pointing back at what the buyer just said ("why is that", "how come") or inviting them to say more
+# ("can you walk me through ...", "tell me about ..."), rather than collecting a fact ("how big is the team").
+_OPENS_UP = _patterns(r"that", r"this", r"it", r"so", r"come", r"mean", r"why", r"tell me", r"(?:walk|talk) me through",
+                      r"say more")
+HESITATION_CLAUSE_WORDS = 8  # words after a hesitation's phrase that say what it is about
 _FIT_CHECK = _patterns(r"(?:timing|time) or", r"or (?:is it|are you|just) (?:not )?(?:a )?fit", r"not a fit",
                       r"is it fair to say", r"is that what you'd like")
 _EXITS = _patterns(
@@ -131,6 +136,22 @@ _OUTCOME = _patterns(
     r"sav\w*", r"cut\w*", r"faster", r"less", r"fewer", r"more", r"return", r"roi", r"pays? (?:for itself|back)",
     r"break even", r"worth", r"costs? you", r"gain", r"instead of", r"fix\w*", r"solv\w*", r"so you (?:can|don't)",
     r"that's (?:what|where|exactly)", r"built (?:the product )?for",
+    # Sparing the buyer what they said weighs on them: "you don't have to clear your mum's things", "the bills stop".
+    r"(?:don't|won't|never) (?:have|need) to", r"no (?:need|more)", r"nobody has to", r"stops?", r"easier",
+    r"takes? (?:a|the) (?:weight|load) off",
+)
+# What a claimed rate rests on besides the seller's word: customers like the buyer's ("we've helped similar companies
+# cut ... by seventy five percent"); proof and trials (``_PROOF``) count too.
+_COMPARABLE = _patterns(r"(?:similar|comparable) (?:companies|customers|clients|teams|firms)",
+                        r"(?:customers?|clients?|companies|teams) (?:like|similar to) (?:you|yours|your \w+)")
+# A gain claimed as a rate: "a three hundred percent return", "cuts manual work by eighty percent", "10x faster"; not a
+# share of a price ("seventy to eighty five percent of market value").
+_RATE = _NUMBER_WORDS + r"(?:[ -]" + _NUMBER_WORDS + r")* ?(?:percent|%|x|times)"
+_GAIN = r"(?:return|roi|more|faster|less|fewer|better|higher|lower|improvement|increase|growth|boost|lift|uplift)"
+_CLAIMED_RATE = _patterns(
+    _RATE + r" " + _GAIN,
+    r"(?:cut|cuts|reduc\w*|increas\w*|boost\w*|grow\w*|improv\w*|rais\w*|lift\w*|sav\w*|drop\w*)(?: [\w']+){0,4}"
+    r" by (?:up to |about |around |over |at least )?" + _RATE,
 )
 _STOPWORDS = frozenset(
     "about after again also always another because been before being could doing done each even every have here "
@@ -138,6 +159,7 @@ _STOPWORDS = frozenset(
     "still such sure tell than that that's their them then there these they thing things think this those time "
     "want well were what when where which while will with would your you're yeah okay going gonna".split())
 _WORD = re.compile(r"[a-z0-9']+")
+_TOKEN = re.compile(r"\d[\d,.]*|[^\W\d]+")  # "10x" is a figure and a word
 GROUNDED_OVERLAP = 2  # content words shared with what the buyer said that tie a seller's claim to the buyer
 
 
@@ -181,13 +203,17 @@ class CoachingPhrases:
     playback: re.Pattern[str]
     outcome: re.Pattern[str]
     content: Callable[[str], set[str]]  # a text's content words, reduced to a common form
+    claimed_rate: re.Pattern[str]  # a gain claimed as a rate
+    comparable: re.Pattern[str]  # customers like the buyer
+    opens_up: re.Pattern[str]
 
 
 ENGLISH = CoachingPhrases(
     hesitation=_HESITATION, refusal=_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
     explores=_EXPLORES, fit_check=_FIT_CHECK, exits=_EXITS, proof=_PROOF, figure=_FIGURE, trades=_TRADES,
     discounts=_DISCOUNTS, closing_question=_CLOSING_QUESTION, about_buyer=_ABOUT_BUYER, open_question=_OPEN,
-    playback=_PLAYBACK, outcome=_OUTCOME, content=_content,
+    playback=_PLAYBACK, outcome=_OUTCOME, content=_content, opens_up=_OPENS_UP,
+    claimed_rate=_CLAIMED_RATE, comparable=_COMPARABLE,
 )
 
 
@@ -224,6 +250,24 @@ class CoachedText:
                      and not p.argues.search(q))
 
     @cached_property
+    def hesitation_roots(self) -> frozenset[str]:
+        """The content words of what the buyer holds back on: each hesitation's phrase and the words after it
+        ("worried about cost and how long a rollout would take")."""
+        roots: set[str] = set()
+        for found in self._phrases.hesitation.finditer(self.text):
+            clause = " ".join(self.text[found.start():].split()[:HESITATION_CLAUSE_WORDS])
+            roots |= self._phrases.content(clause)
+        return frozenset(roots)
+
+    def asks_about(self, hesitation: CoachedText) -> bool:
+        """A question about the hesitation just heard: one pointing back at it ("why is that") or inviting the buyer to
+        say more, or sharing its words ("what worries you about the rollout"); "how big is the team" after a worry
+        about cost is not."""
+        p = self._phrases
+        return any(p.opens_up.search(q) or p.content(q) & hesitation.hesitation_roots
+                   for q in self.questions if not p.closing_question.search(q))
+
+    @cached_property
     def asks_about_buyer(self) -> bool:
         return bool(self._buyer_questions)
 
@@ -248,6 +292,25 @@ class CoachedText:
     @cached_property
     def claims_outcome(self) -> bool:
         return bool(self._phrases.outcome.search(self.text))
+
+    @cached_property
+    def word_set(self) -> frozenset[str]:
+        return frozenset(_WORD.findall(self.text))
+
+    @cached_property
+    def claimed_rates(self) -> tuple[frozenset[str], ...]:
+        """The figures of the rates this text claims ("three hundred percent"), each as its words."""
+        p = self._phrases
+        return tuple(frozenset(token for token in _TOKEN.findall(found.group()) if p.figure.fullmatch(token))
+                     for found in p.claimed_rate.finditer(self.text))
+
+    def hypes(self, said: frozenset[str] | set[str]) -> bool:
+        """Claims a rate the buyer never gave (``said``: the words the buyer has said) on the seller's word alone: "most
+        clients get a three hundred percent return" is hype, not value built on the buyer's numbers; a rate that
+        customers like the buyer's reached, or that a pilot or a guarantee stands behind, is not."""
+        if self.offers_proof or self._phrases.comparable.search(self.text):
+            return False
+        return any(not figure <= said for figure in self.claimed_rates)
 
     @cached_property
     def has_figure(self) -> bool:
@@ -297,9 +360,11 @@ def coach(ordered: Sequence[Turn], texts: Sequence[T], answers: Callable[[T, T],
     hesitations = points = buyer_questions = open_questions = playbacks = grounded = pushes = exits = 0
     refusals = refusals_before
     heard: set[str] = set()
+    said: set[str] = set()  # the buyer's words as said, for the figures the buyer gave
     for index, (turn, text) in enumerate(zip(ordered, texts, strict=True)):
         if turn.role == Role.ASSISTANT:
             heard |= text.word_roots
+            said |= text.word_set
             refusals += text.refuses
             continue
         before = texts[index - 1] if index and ordered[index - 1].role == Role.ASSISTANT else None
@@ -309,7 +374,7 @@ def coach(ordered: Sequence[Turn], texts: Sequence[T], answers: Callable[[T, T],
         open_questions += text.asks_openly_about_buyer and refusals < 2
         playbacks += text.plays_back and not text.argues
         shared = len(text.word_roots & heard)
-        grounded += shared >= GROUNDED_OVERLAP and text.claims_outcome and not text.argues
+        grounded += shared >= GROUNDED_OVERLAP and text.claims_outcome and not text.argues and not text.hypes(said)
         if before is not None and before.hesitates:
             hesitations += 1
             refused = before.refuses
@@ -318,7 +383,7 @@ def coach(ordered: Sequence[Turn], texts: Sequence[T], answers: Callable[[T, T],
                 earned = EXPLORED if _accepts(text, asks) else IGNORED
             else:
                 specific = answers(before, text) or (shared >= GROUNDED_OVERLAP and text.has_figure)
-                earned = _handling(text, text.asks_more_than_a_close, refused, specific)
+                earned = _handling(text, text.asks_more_than_a_close, text.asks_about(before), refused, specific)
             points += earned
             if refused:
                 pushes += earned == IGNORED
@@ -339,15 +404,16 @@ def _accepts(reply: CoachedText, asks: bool) -> bool:
     return reply.takes_leave or (reply.acknowledges and not asks) or reply.checks_fit
 
 
-def _handling(reply: CoachedText, asks: bool, refused: bool, specific: bool) -> int:
+def _handling(reply: CoachedText, asks: bool, asks_about_it: bool, refused: bool, specific: bool) -> int:
     """How the seller's turn answers the buyer's hesitation just before it (``asks``: a question other than for a
-    decision or a date; ``specific``: it speaks to what the objection is about, or builds figures on what the buyer
-    said)."""
+    decision or a date; ``asks_about_it``: one about the hesitation; ``specific``: it speaks to what the objection is
+    about, or builds figures on what the buyer said). An acknowledgement followed by a question on something else
+    moves on rather than explores: it is acknowledged only."""
     if (reply.argues and not reply.explores) or reply.presses:
         return IGNORED
     acknowledged = reply.acknowledges
     answered = (reply.offers_proof or specific) and not refused
-    if reply.explores or (acknowledged and (asks or answered)):
+    if reply.explores or (acknowledged and (asks_about_it or answered)):
         return EXPLORED
     if answered:
         return SPECIFIC

@@ -391,6 +391,10 @@ _PROPOSAL = _patterns(
     r"(?:let's|can we|could we|shall we) (?:meet|get together|talk again)", r"kick ?off", r"(?:an|one) hour",
     r"(?:try|test) (?:it|this) (?:out|first)",
     r"put together a (?:proposal|quote)",
+    # The seller's own next move: "I'll call you both", "get you an offer by tomorrow".
+    r"(?:i'll|i will|we'll) (?:\w+ ){0,3}(?:call|ring|phone) you",
+    r"(?:get|have) you (?:an?|the|our|your) (?:\w+ )?(?:offer|proposal|quote|figures?|price|numbers)"
+    r" (?:by|tomorrow|today|on|this|next)",
     r"(?:send|email) (?:you |over )?(?:the |these |those )?(?:profiles|agreement|contract|paperwork)",
 )
 _AGREEMENT = _patterns(
@@ -712,14 +716,16 @@ def _engagement(ordered: Sequence[Turn], texts: Sequence[TurnText], answers: set
     """Follow-up questions, value statements tailored to the buyer, and feature lists, in the candidate's turns.
 
     A value statement is tailored when it is built on the buyer's own words, or answers the buyer's objection
-    (``answers``: the sequences of the candidate turns that handled one)."""
+    (``answers``: the sequences of the candidate turns that handled one), and claims no rate the buyer never gave."""
     followups = tailored = dumps = 0
     heard: set[str] = set()  # everything the buyer has said so far in the window
+    said: set[str] = set()  # ... word for word, for the figures the buyer gave
     last: frozenset[str] = frozenset()  # the buyer's latest turn
     for turn, text in zip(ordered, texts, strict=True):
         content = text.content
         if turn.role == Role.ASSISTANT:
             heard |= content
+            said |= text.word_set
             last = content
             continue
         if text.questions and (content & last or text.points_back):
@@ -727,7 +733,7 @@ def _engagement(ordered: Sequence[Turn], texts: Sequence[TurnText], answers: set
         if text.feature_list:
             dumps += 1
         elif ((len(content & heard) >= TAILORED_OVERLAP or turn.sequence in answers) and not text.dismisses
-              and text.value_themes):
+              and text.value_themes and not text.hypes(said)):
             tailored += 1
     return followups, tailored, dumps
 
@@ -767,7 +773,7 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool
         if turn.role == Role.USER:
             if text.proposes:
                 proposed = True
-                if previous_role == Role.ASSISTANT and previous.says_no and not text.clarifies:
+                if previous_role == Role.ASSISTANT and _refuses_step(ordered, texts, index - 1) and not text.clarifies:
                     pushes += 1
             # A step the buyer asked for and the seller confirmed is agreed as much as one the seller proposed.
             asked = previous_role == Role.ASSISTANT and previous.requests_step
@@ -788,6 +794,16 @@ def _next_step(ordered: Sequence[Turn], texts: Sequence[TurnText]) -> tuple[bool
             committed = True
             dated = dated or text.names_time or (previous_proposed and previous.names_time)
     return proposed, committed, dated, pushes
+
+
+def _refuses_step(ordered: Sequence[Turn], texts: Sequence[TurnText], index: int) -> bool:
+    """Whether the buyer's turn at ``index`` says no to the offer: a refusal, or a bare "no" to a step the seller had
+    proposed; "no, the mortgage was paid off" answers a question about the buyer and refuses nothing."""
+    text = texts[index]
+    if not text.says_no:
+        return False
+    asked_for_step = index > 0 and ordered[index - 1].role == Role.USER and texts[index - 1].proposes
+    return asked_for_step or bool(text.phrases.refusal.search(text.text))
 
 
 def objection_kinds(text: str, phrases: Phrases | None = None) -> set[ObjectionKind]:

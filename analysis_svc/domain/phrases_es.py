@@ -409,6 +409,18 @@ _EXPLORES = _patterns(
     r"por qué lo (?:dice|dices)", r"no tiene sentido que cambie\w*",
     r"si con (?:ellos|ellas|lo que tienes|lo que tiene) no",
 )
+# A question pointing back at what the buyer just said ("¿por qué lo dice?", "¿a qué se refiere?", "¿y eso?") or
+# inviting them to say more ("cuénteme").
+# A gain claimed as a rate: "un trescientos por ciento de retorno", "reduce el trabajo un ochenta por ciento".
+_RATE = _NUMBER + r" ?(?:%|por ?ciento|veces)"
+_CLAIMED_RATE = _patterns(
+    _RATE + r" (?:de )?(?:retorno|rentabilidad|más|menos|mejor|mayor|menor|de mejora|de aumento|de ahorro)",
+    r"(?:reduc\w*|aument\w*|mejor\w*|ahorr\w*|recort\w*|increment\w*)(?: [\w']+){0,4} (?:en |un |hasta un )" + _RATE,
+)
+# Customers like the buyer's, behind a claimed rate: "empresas como la suya", "clientes parecidos".
+_COMPARABLE = _patterns(r"(?:empresas|clientes|equipos) (?:como (?:la |el )?(?:suya|suyo|tuya|tuyo|vuestra|vuestro)"
+                        r"|parecid[oa]s|similares)")
+_OPENS_UP = _patterns(r"eso", r"esto", r"lo dice", r"refiere", r"así", r"por qué", r"cuénte\w*", r"cuéntame\w*")
 _FIT_CHECK = _patterns(
     r"o no (?:te|le|os) encaja", r"no (?:te|le|os) encaja", r"no tiene sentido que cambie\w*", r"es justo decir",
     r"es eso lo que", r"si no (?:te|le|os) (?:interesa|encaja)",
@@ -477,6 +489,7 @@ SPANISH = Phrases(
         hesitation=_HESITATION, refusal=_COACH_REFUSAL, argues=_ARGUES, presses=_PRESSES, acknowledges=_ACKNOWLEDGES,
         explores=_EXPLORES, fit_check=_FIT_CHECK, exits=_EXITS, proof=_PROOF, figure=_FIGURE, trades=_TRADES,
         discounts=_DISCOUNTS, closing_question=_CLOSING_QUESTION, about_buyer=_ABOUT_BUYER, open_question=_OPEN,
-        playback=_COACH_PLAYBACK, outcome=_OUTCOME, content=_content,
+        playback=_COACH_PLAYBACK, outcome=_OUTCOME, content=_content, opens_up=_OPENS_UP,
+        claimed_rate=_CLAIMED_RATE, comparable=_COMPARABLE,
     ),
 )

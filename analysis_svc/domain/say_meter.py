@@ -63,8 +63,8 @@ class Band(StrEnum):
 # The sales factors' weights in percent, summing to 100: the sales track is scored on them by either engine
 # (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
-    # Fitted on all 78 calls of the sales corpus (devtools.fit_say_meter --part all, docs/say_meter.md).
-    Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 10, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 30},
+    # Fitted on all 116 English sales calls (devtools.fit_say_meter --part all_english, docs/say_meter.md).
+    Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 20, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 20},
 }  # fmt: skip
 
 # What a coach scores on each sales factor, in the words the model engine is asked them in (``rubric_of``); a track's

@@ -82,7 +82,7 @@ class Predictor:
 
 
 # Fitted by devtools.fit_losing_prospect on the development part of the sales corpus.
-LOSING_PROSPECT = Predictor(horizon_messages=30, refusal_points=20, pressure_points=10)
+LOSING_PROSPECT = Predictor(horizon_messages=40, refusal_points=30, pressure_points=10)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from analysis_svc.domain.interviewer_texts import SPANISH
 from analysis_svc.domain.model import Judgement, metrics_record
 from analysis_svc.domain.say_meter import Band, SayMeter
 from analysis_svc.domain.suggestions import CallContext, Priority, Suggestion, SuggestionType
+from analysis_svc.domain.trend import LOSING_PROSPECT
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.audits import Audits
 from analysis_svc.service_layer.engines import Engines
@@ -344,11 +345,12 @@ async def test_a_spanish_calls_losing_the_prospect_alert_says_why_in_spanish(dat
 
     stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
 
-    # The buyer's two noes take 20 points each off the meter's 72, and the seller's push after the first 10 more.
+    # The buyer's two noes each take their points off the meter's 72, and the seller's push after the first its own.
     noes = SPANISH.templates["alert_refusals"].format(times=SPANISH.templates["twice"])
     push = SPANISH.templates["alert_pressure"].format(times=SPANISH.templates["once"])
+    projection = 72 - 2 * LOSING_PROSPECT.refusal_points - LOSING_PROSPECT.pressure_points
     assert (stored.language, stored.losing_prospect.active) == ("es", True)
-    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=22,
+    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=projection,
                                                                               why=f"{noes}, {push}")
 
 

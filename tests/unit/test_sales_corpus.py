@@ -113,9 +113,13 @@ def test_the_held_out_part_follows_from_ids_and_labels_alone(corpus):
         assert len([call_id for call_id in ids if call_id in held_out]) == -(-len(ids) // say_meter_split.EVERY)
 
 
-def test_the_corpus_tools_read_the_second_held_out_part_but_no_fit_may():
-    calls = say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT)
-    assert sorted(call["id"] for call in calls) == sorted(path.stem for path in HELD_OUT_PART.glob("*.json"))
-    assert say_meter_corpus.SECOND_HELD_OUT not in say_meter_corpus.PARTS
-    with pytest.raises(SystemExit, match="English only"):
-        say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT, "es")
+def test_the_corpus_tools_read_the_second_part_alone_and_with_the_first_as_all_english_development_data():
+    second = say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT)
+    assert sorted(call["id"] for call in second) == sorted(path.stem for path in HELD_OUT_PART.glob("*.json"))
+    first = say_meter_corpus.load_calls(say_meter_corpus.ALL)
+    both = say_meter_corpus.load_calls(say_meter_corpus.ALL_ENGLISH)
+    assert sorted(call["id"] for call in both) == sorted(call["id"] for call in first + second)
+    assert {say_meter_corpus.SECOND_HELD_OUT, say_meter_corpus.ALL_ENGLISH} <= set(say_meter_corpus.PARTS)
+    for part in (say_meter_corpus.SECOND_HELD_OUT, say_meter_corpus.ALL_ENGLISH):
+        with pytest.raises(SystemExit, match="English only"):
+            say_meter_corpus.load_calls(part, "es")

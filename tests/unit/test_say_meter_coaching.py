@@ -1,7 +1,7 @@
 """What a coach listens for, on short exchanges: brush-offs and stalls are hesitations, how the seller meets them is
 graded, a hesitation never detected is untested rather than rewarded, and the patterns that matched the wrong thing
-no longer do; how a next step is proposed and agreed. Then the whole engine against the coach on the labelled
-corpus, all of which is now development data."""
+no longer do; how a next step is proposed and agreed; what counts as value. Then the whole engine against the coach on
+the labelled English corpus, all of which is now development data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from analysis_svc.domain.coaching import CONCEDED, EXPLORED, IGNORED
+from analysis_svc.domain.coaching import ACKNOWLEDGED, CONCEDED, EXPLORED, IGNORED
 from analysis_svc.domain.conversation import Topic, ValueTheme, measure
 from analysis_svc.domain.say_meter import (
     FACTORS,
@@ -22,7 +22,7 @@ from analysis_svc.domain.say_meter import (
     weigh,
 )
 from calls.turns import Role, Turn
-from devtools.say_meter_corpus import ALL, load_calls, spearman, turns_of
+from devtools.say_meter_corpus import ALL_ENGLISH, load_calls, spearman, turns_of
 
 
 def call(*lines: tuple[str, str]) -> list[Turn]:
@@ -155,10 +155,63 @@ def test_a_customer_leaving_asked_why_is_explored(reply, points):
     assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
 
 
-# All 78 calls of the corpus are development data: the rules were designed, and the weights fitted, on them.
-CORPUS = load_calls(ALL)
-# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.83): a guard against changes
-# that undo it, not the figure that measures it.
+@pytest.mark.parametrize(("reply", "points"), [
+    ("I understand. How big is the team and what budget are you working with?", ACKNOWLEDGED),  # moves on
+    ("I understand. What worries you most about the rollout?", EXPLORED),
+    ("I understand, why is that?", EXPLORED),
+    ("Thanks for telling me. Can you walk me through what their proposal covers?", EXPLORED),
+])
+def test_an_acknowledgement_and_a_question_on_something_else_does_not_explore_a_worry(reply, points):
+    worry = ("assistant", "The team doesn't use our CRM. And we're worried about cost and how long a rollout takes.")
+    metrics = measure(call(("user", "What problems are you having?"), worry, ("user", reply)))
+    assert (metrics.hesitations, metrics.hesitation_points) == (1, points)
+
+
+@pytest.mark.parametrize(("claim", "grounded"), [
+    ("For a team drowning in manual work, most clients get a three hundred percent return on it.", False),  # hype
+    ("It cuts your team's manual work by eighty percent.", False),
+    ("We've helped similar companies cut the manual work your team does by eighty percent.", True),
+    ("A pilot with your team: if it doesn't cut the manual work by eighty percent, you pay nothing.", True),
+    ("Your team loses twenty hours to manual work, so that's twenty hours a week you save.", True),
+])
+def test_a_gain_claimed_as_a_rate_the_buyer_never_gave_is_hype_not_value(claim, grounded):
+    metrics = measure(call(("user", "What slows your team down?"),
+                           ("assistant", "Manual work, our team loses twenty hours a week to it."), ("user", claim)))
+    assert bool(metrics.grounded_value) is grounded
+
+
+def test_sparing_the_buyer_what_weighs_on_them_is_value_built_on_their_words():
+    metrics = measure(call(("assistant", "We pay bills on an empty house and don't know what to do with mum's things."),
+                           ("user", "We buy as it is, so you don't have to clear your mum's things and the bills on "
+                                    "the empty house stop.")))
+    assert metrics.grounded_value == 1
+
+
+@pytest.mark.parametrize(("answer", "agreed"), [("Sure, my neighbour can send them.", True),
+                                                ("Yes, that's fine.", True), ("No, please don't call.", False)])
+def test_the_sellers_own_next_move_agreed_by_the_buyer_is_an_agreed_step(answer, agreed):
+    metrics = measure(call(("user", "I'll get you an offer by tomorrow afternoon and call you both. Could you send "
+                                    "some photos?"), ("assistant", answer)))
+    assert metrics.next_step_proposed
+    assert (metrics.next_step_committed, metrics.next_step_dated) == (agreed, agreed)
+
+
+def test_a_no_answering_a_question_about_the_buyer_refuses_no_step():
+    answered = measure(call(("user", "Any liens or unpaid taxes you know of?"),
+                            ("assistant", "No, the mortgage was paid off years ago."),
+                            ("user", "That keeps it simple. I'll get you an offer by tomorrow afternoon."),
+                            ("assistant", "Sure, thanks.")))
+    assert (answered.pushes_after_decline, answered.next_step_dated) == (0, True)
+    refused = measure(call(("user", "Shall we set up a demo on Friday?"), ("assistant", "No."),
+                           ("user", "I'll call you tomorrow then.")))
+    assert refused.pushes_after_decline == 1
+
+
+# All 116 English calls (both directories) are development data: the rules were designed, and the weights fitted, on
+# them.
+CORPUS = load_calls(ALL_ENGLISH)
+# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84; 0.83 with the weights left
+# out one call at a time): a guard against changes that undo it, not the figure that measures it.
 MIN_DEVELOPMENT_SPEARMAN = 0.8
 
 
