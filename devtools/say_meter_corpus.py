@@ -11,8 +11,10 @@ the default here, and the held-out part measured the result. That part has been 
 corpus (``--part all``) is development data. A second English part, written blind in tests/data/sales_corpus_heldout2
 (``--part held_out2``), measured the rules designed on all of it once and has been read since too: ``--part
 all_english`` is both English directories together, the development data the sales rules and weights are fitted on.
+A third English part, written blind in tests/data/sales_corpus_heldout3 (``--part held_out3``), measures the rules
+designed on those; only this tool reads it, no fit may.
 
-    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all|held_out2|all_english] \
+    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all|held_out2|all_english|held_out3] \
         [--language en|es]
 """
 
@@ -38,6 +40,8 @@ SECOND_HELD_OUT, ALL_ENGLISH = "held_out2", "all_english"  # English only
 # Every part has been read, so a fit may read any; the sales weights are fitted on ALL_ENGLISH.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
+THIRD_HELD_OUT = "held_out3"  # English, scored by this tool only: never a fit's
+THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -97,9 +101,11 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
 def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, Any]]:
     """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
     otherwise."""
-    if part in (SECOND_HELD_OUT, ALL_ENGLISH):
+    if part in (SECOND_HELD_OUT, ALL_ENGLISH, THIRD_HELD_OUT):
         if language != "en":
             raise SystemExit(f"the part {part} is English only")
+        if part == THIRD_HELD_OUT:
+            return [json.loads(path.read_text()) for path in sorted((THIRD_HELD_OUT_CORPUS / "calls").glob("*.json"))]
         second = [json.loads(path.read_text()) for path in sorted((SECOND_HELD_OUT_CORPUS / "calls").glob("*.json"))]
         return second if part == SECOND_HELD_OUT else load_calls(ALL) + second
     corpus = CORPORA[language]
@@ -121,9 +127,9 @@ def part_argument(description: str) -> str:
     return str(_part_parser(description, PARTS).parse_args().part)
 
 
-def part_and_language(description: str) -> tuple[str, str]:
+def part_and_language(description: str, parts: Sequence[str] = PARTS) -> tuple[str, str]:
     """The part of the corpus and its language named on the command line (``--part``, ``--language``)."""
-    parser = _part_parser(description, PARTS)
+    parser = _part_parser(description, parts)
     parser.add_argument("--language", choices=sorted(CORPORA), default="en", help="the corpus's language")
     arguments = parser.parse_args()
     return str(arguments.part), str(arguments.language)
@@ -153,7 +159,7 @@ def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]])
 
 
 def main() -> None:
-    part, language = part_and_language(__doc__ or "")
+    part, language = part_and_language(__doc__ or "", (*PARTS, THIRD_HELD_OUT))
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")

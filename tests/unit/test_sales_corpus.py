@@ -18,7 +18,7 @@ from tests.unit import labelled_conversations
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = DATA / "sales_corpus" / "calls"
 SPANISH_CORPUS = DATA / "sales_corpus_es" / "calls"
-HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # never used to design rules or fit weights
+HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # scored once blind, development data since
 THIRD_HELD_OUT_PART = DATA / "sales_corpus_heldout3" / "calls"  # never used to design rules or fit weights
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
@@ -123,3 +123,11 @@ def test_the_corpus_tools_read_the_second_part_alone_and_with_the_first_as_all_e
     for part in (say_meter_corpus.SECOND_HELD_OUT, say_meter_corpus.ALL_ENGLISH):
         with pytest.raises(SystemExit, match="English only"):
             say_meter_corpus.load_calls(part, "es")
+
+
+def test_the_corpus_tools_read_the_third_part_but_no_fit_may():
+    third = say_meter_corpus.load_calls(say_meter_corpus.THIRD_HELD_OUT)
+    assert sorted(call["id"] for call in third) == sorted(path.stem for path in THIRD_HELD_OUT_PART.glob("*.json"))
+    assert say_meter_corpus.THIRD_HELD_OUT not in say_meter_corpus.PARTS
+    with pytest.raises(SystemExit, match="English only"):
+        say_meter_corpus.load_calls(say_meter_corpus.THIRD_HELD_OUT, "es")
