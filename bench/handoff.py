@@ -17,11 +17,13 @@ import asyncio
 import contextlib
 import math
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
 from sparring.analysis.v1 import switching_rule_service_pb2 as rb
 from sparring.analysis.v1 import switching_rule_service_pb2_grpc as rb_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as tpb
@@ -64,6 +66,55 @@ class Timing:
     ack_to_reading: float
 
 
+# Where the time of a handoff goes, as the services' histograms have it (a mean per phase): (label, metric family,
+# its label's value or '' for an unlabelled one, the port of the service that records it).
+_TRANSCRIPT, _ANALYSIS = "transcript", "analysis"
+PHASES = [
+    ("StartHandoff as the analysis service calls it (RPC crossing included)",
+     "sparring_switching_handoff_start_seconds", "", _ANALYSIS),
+    ("reading the call", "sparring_handoff_phase_seconds", "read", _TRANSCRIPT),
+    ("persona service (prompt, availability, memory)", "sparring_handoff_phase_seconds", "persona", _TRANSCRIPT),
+    ("opening the transaction, locking the session", "sparring_handoff_phase_seconds", "lock", _TRANSCRIPT),
+    ("statements under the lock", "sparring_handoff_phase_seconds", "statements", _TRANSCRIPT),
+    ("commit (last statement and COMMIT)", "sparring_handoff_phase_seconds", "commit", _TRANSCRIPT),
+    ("commit -> command on a stream held here", "sparring_handoff_phase_seconds", "to_stream", _TRANSCRIPT),
+    ("NOTIFY received -> command on the stream (its delivery marked)", "sparring_transcript_command_delivery_seconds",
+     "", _TRANSCRIPT),
+]
+# A histogram's totals by label value: (count, sum in seconds).
+Totals = dict[tuple[str, str], tuple[float, float]]
+
+
+def _histogram_totals(metrics_port: int | None) -> Totals:
+    """The ``_count`` and ``_sum`` of every histogram of PHASES a service exposes, by (family, label value)."""
+    if metrics_port is None:
+        return {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    families = {family for _, family, _, _ in PHASES}
+    totals: dict[tuple[str, str], list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in families:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_count", "_sum")):
+                label = next(iter(sample.labels.values()), "")
+                pair = totals.setdefault((family.name, label), [0.0, 0.0])
+                pair[sample.name.endswith("_sum")] += sample.value
+    return {key: (count, seconds) for key, (count, seconds) in totals.items()}
+
+
+def _breakdown_rows(before: dict[str, Totals], after: dict[str, Totals]) -> list[list[str]]:
+    """The mean of each phase over the measured handoffs (what the warm-up recorded taken away)."""
+    rows = []
+    for name, family, label, service in PHASES:
+        count, seconds = after[service].get((family, label), (0.0, 0.0))
+        count_before, seconds_before = before[service].get((family, label), (0.0, 0.0))
+        count, seconds = count - count_before, seconds - seconds_before
+        rows.append([name, f"{count:,.0f}", fmt_ms(seconds / count * 1000) if count else "-"])
+    return rows
+
+
 @dataclass
 class Figures:
     fired_ms: list[float]
@@ -71,6 +122,7 @@ class Figures:
     reading_ms: list[float]
     missing: list[str]  # sessions whose handoff command did not reach the gateway within WAIT
     concurrency: int
+    breakdown: list[list[str]]  # the mean of each phase, from the services' histograms
     seconds: float  # the measured handoffs, first session created to last command read
     elapsed: float  # the whole part, start-up to stop
     targets: list[report.Target]
@@ -131,9 +183,12 @@ async def _measure(args: argparse.Namespace, transcript: Started, analysis_servi
         sessions = await analysis.create_sessions(transcript_channel, "handoff", args.handoffs, TRIGGER)
         log(f"handoffs: {len(sessions)} sessions, {args.handoff_concurrency} at a time, each handed from "
             f"{PLAYING} to {TAKING_OVER} by a rule that applies itself at the reading of message {TRIGGER}")
+        ports = {_TRANSCRIPT: transcript.metrics_port, _ANALYSIS: analysis_service.metrics_port}
+        before = {service: await asyncio.to_thread(_histogram_totals, port) for service, port in ports.items()}
         began = time.monotonic()
         timed, missing = await _handoffs(transcripts, analysis_channel, sessions, args.handoff_concurrency)
         seconds = time.monotonic() - began
+        after = {service: await asyncio.to_thread(_histogram_totals, port) for service, port in ports.items()}
     finally:
         await transcript_channel.close()
         await analysis_channel.close()
@@ -146,7 +201,7 @@ async def _measure(args: argparse.Namespace, transcript: Started, analysis_servi
         f"p99 {fmt_ms(p99)} ms, p50 {fmt_ms(percentile(fired_ms, 50))} ms over {len(fired_ms)} handoffs"
         + (f", {len(missing)} missing" if missing else ""))
     return Figures(fired_ms, [t.ack_to_command for t in timed], [t.ack_to_reading for t in timed], missing,
-                   args.handoff_concurrency, seconds, 0.0, [target])
+                   args.handoff_concurrency, _breakdown_rows(before, after), seconds, 0.0, [target])
 
 
 def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> Figures:
@@ -166,6 +221,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> 
 # --- figures to text ----------------------------------------------------------------------------------------
 
 HEADERS = ["latency", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+BREAKDOWN_HEADERS = ["phase (as the services time it)", "count", "mean ms"]
 
 
 def rows(figures: Figures) -> list[list[str]]:
@@ -176,8 +232,9 @@ def rows(figures: Figures) -> list[list[str]]:
 
 
 def console(figures: Figures) -> str:
-    return "Handoffs: from the rule firing, and from its message's ack, to the command at the gateway\n\n" + text_table(
-        HEADERS, rows(figures))
+    return ("Handoffs: from the rule firing, and from its message's ack, to the command at the gateway\n\n"
+            + text_table(HEADERS, rows(figures)) + "\n\nWhere the time goes\n\n"
+            + text_table(BREAKDOWN_HEADERS, figures.breakdown))
 
 
 def section(figures: Figures, when: datetime | None = None) -> str:
@@ -214,6 +271,13 @@ def section(figures: Figures, when: datetime | None = None) -> str:
 {md_table(HEADERS, rows(figures))}
 
 Missing (no HANDOFF command within {WAIT:g} s): {len(figures.missing)}.
+
+### Where the time goes
+
+The mean of each phase over the measured handoffs, from the services' own histograms (read from their `/metrics`
+before and after the measured round); the phases overlap the figures above, they do not add up to them.
+
+{md_table(BREAKDOWN_HEADERS, figures.breakdown)}
 
 ### Targets
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from svckit.errors import (
     Aborted,
@@ -66,6 +67,12 @@ HANDOFF_VOICE_AGENTS = Counter(
     "sparring_handoff_voice_agents_total",
     "New personas' voice agents asked for by handoffs during a live voice round: reused, created, or failed (the "
     "handoff failed)", ["outcome"])
+HANDOFF_PHASE_SECONDS = Histogram(
+    "sparring_handoff_phase_seconds",
+    "Time of each phase of starting a handoff: reading the call, the persona service (and voice agent), opening the "
+    "transaction and locking the session, the statements under the lock, the commit, the command handed to a live "
+    "stream held by this replica", ["phase"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
 _LABEL_CHARS = 100
 _NO_MEMORY = RecalledMemory({}, (), ())
 
@@ -158,8 +165,9 @@ class Handoffs:
         check_handoff_request(request, violations)
         violations.raise_if_any()
         organization = mutation.caller.organization
-        async with self.read() as uow:
-            call = await uow.handoffs.call_at_handoff(organization, session_id, SUMMARY_TURNS)
+        with HANDOFF_PHASE_SECONDS.labels("read").time():
+            async with self.read() as uow:
+                call = await uow.handoffs.call_at_handoff(organization, session_id, SUMMARY_TURNS)
         if call is None:
             raise session_not_found(session_id)
         session, live = call.session, call.live
@@ -174,12 +182,13 @@ class Handoffs:
         else:
             # The persona service is asked before the transaction opens, so no connection waits on it.
             now = _now()
-            handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now,
-                                       summarize(call.last_turns),
-                                       [PendingAction(PendingActionKind.COMMAND, c.text or c.label, c.resource_name)
-                                        for c in call.unacknowledged])
-            if live is not None:
-                handoff = await self._move_voice(organization, session, handoff, live)
+            with HANDOFF_PHASE_SECONDS.labels("persona").time():
+                handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now,
+                                           summarize(call.last_turns),
+                                           [PendingAction(PendingActionKind.COMMAND, c.text or c.label,
+                                                          c.resource_name) for c in call.unacknowledged])
+                if live is not None:
+                    handoff = await self._move_voice(organization, session, handoff, live)
             prepared = handoff, Command(
                 session_id=session_id, id=handoff.command_id, type=CommandType.HANDOFF, text=handoff.first_message,
                 label=f"Handoff to {handoff.accepted_persona}"[:_LABEL_CHARS], new_difficulty=0,
@@ -191,6 +200,7 @@ class Handoffs:
             if current is None:
                 raise session_not_found(session_id)
             pending, live_round = await uow.handoffs.pending_and_live_round(organization, session_id)
+            marks.append(time.perf_counter())
             _check_may_hand_over(current, request.to_persona, pending)
             if (prepared is None or current.playing_persona != session.playing_persona
                     or live_round != _round_number(live)):
@@ -216,13 +226,18 @@ class Handoffs:
             await uow.announce.command_sent(organization, session_id, command.id)
             return handoff
 
+        marks = [time.perf_counter()]  # the transaction opening, its session locked, its commit, its end
         try:
             async with self.uow() as uow:
                 started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
+                marks.append(time.perf_counter())
                 await uow.commit()
+                marks.append(time.perf_counter())
         except PreflightRefused as refused:
             await self._commands.log_refusal(refused)
         if prepared is not None and started.command_id == prepared[0].command_id:  # started now, not a retry's
+            for phase, began, ended in zip(("lock", "statements", "commit"), marks, marks[1:], strict=False):
+                HANDOFF_PHASE_SECONDS.labels(phase).observe(ended - began)
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
                                     else "fallback").inc()
         return started

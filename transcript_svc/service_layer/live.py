@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from svckit.errors import ResourceExhausted
 from transcript_svc.domain.model import Command, SessionState
@@ -35,6 +36,10 @@ STREAMS_REFUSED = Counter("sparring_transcript_streams_refused_total",
                           "Stream opens refused because the replica held max_open_streams streams already.")
 COMMANDS_SENT = Counter("sparring_transcript_commands_sent_total", "Commands written to live streams.")
 COMMANDS_ACKED = Counter("sparring_transcript_commands_acked_total", "Commands acknowledged by the gateway.")
+COMMAND_DELIVERY_SECONDS = Histogram(
+    "sparring_transcript_command_delivery_seconds",
+    "From a command announced to this replica (NOTIFY, or caught up on) to the command queued on its live stream, "
+    "its delivery marked in the database.", buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
 
 
 # How long a gateway refused for a full replica waits before it opens again: long enough for a stream
@@ -187,9 +192,11 @@ class LiveStreams:
         if command_id in stream.sent or stream.stopped.done():
             return  # already handed over by `opened` (its NOTIFY came late), or the stream is ending
         stream.sent.add(command_id)
+        began = time.perf_counter()
         command = await self._transcripts.deliverable_command(*stream.session, command_id)
         if command is not None and not stream.stopped.done():
             await stream.commands.put(command)
+            COMMAND_DELIVERY_SECONDS.observe(time.perf_counter() - began)
 
     def _spawn(self, coroutine: Coroutine[object, None, None]) -> None:
         task = asyncio.create_task(coroutine)
