@@ -67,14 +67,17 @@ class Timing:
 
 
 # Where the time of a handoff goes, as the services' histograms have it (a mean per phase): (label, metric family,
-# its label's value or '' for an unlabelled one, the port of the service that records it).
+# the value of the label that tells its phase, '' for none, the service that records it).
 _TRANSCRIPT, _ANALYSIS = "transcript", "analysis"
 PHASES = [
     ("StartHandoff as the analysis service calls it (RPC crossing included)",
      "sparring_switching_handoff_start_seconds", "", _ANALYSIS),
+    ("StartHandoff as the transcript service handles it", "grpc_server_handling_seconds", "StartHandoff",
+     _TRANSCRIPT),
     ("reading the call", "sparring_handoff_phase_seconds", "read", _TRANSCRIPT),
     ("persona service (prompt, availability, memory)", "sparring_handoff_phase_seconds", "persona", _TRANSCRIPT),
     ("opening the transaction, locking the session", "sparring_handoff_phase_seconds", "lock", _TRANSCRIPT),
+    ("then waiting for the persona service", "sparring_handoff_phase_seconds", "persona_wait", _TRANSCRIPT),
     ("statements under the lock", "sparring_handoff_phase_seconds", "statements", _TRANSCRIPT),
     ("commit (last statement and COMMIT)", "sparring_handoff_phase_seconds", "commit", _TRANSCRIPT),
     ("commit -> command on a stream held here", "sparring_handoff_phase_seconds", "to_stream", _TRANSCRIPT),
@@ -98,7 +101,7 @@ def _histogram_totals(metrics_port: int | None) -> Totals:
             continue
         for sample in family.samples:
             if sample.name.endswith(("_count", "_sum")):
-                label = next(iter(sample.labels.values()), "")
+                label = sample.labels.get("grpc_method", sample.labels.get("phase", ""))
                 pair = totals.setdefault((family.name, label), [0.0, 0.0])
                 pair[sample.name.endswith("_sum")] += sample.value
     return {key: (count, seconds) for key, (count, seconds) in totals.items()}
