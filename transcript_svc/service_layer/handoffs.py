@@ -274,6 +274,9 @@ class Handoffs:
                 phases.end("statements")
                 await uow.commit()
                 phases.end("commit")
+                hand_or_free(slot, sent)  # before anything else awaits
+                if slot is not None and sent:
+                    phases.end("to_stream")
         except BaseException as error:
             if slot is not None:
                 slot.cancel()
@@ -286,9 +289,6 @@ class Handoffs:
         finally:
             if packing is not None:
                 await _discarded(packing)
-        hand_or_free(slot, sent)
-        if slot is not None and sent:
-            phases.end("to_stream")
         if phases.ran:  # started now, not a retry's
             phases.observe()
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona

@@ -448,15 +448,13 @@ class Transcripts:
             async with self.uow() as uow:
                 stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
                 await uow.commit()
-        except PreflightRefused as refused:
+                hand_or_free(slot, sent)
+        except BaseException as error:
             if slot is not None:
                 slot.cancel()
-            await self.log_refusal(refused)
-        except BaseException:
-            if slot is not None:
-                slot.cancel()
+            if isinstance(error, PreflightRefused):
+                await self.log_refusal(error)
             raise
-        hand_or_free(slot, sent)
         return stored
 
     def reserve_here(self, organization: str, session_id: str, command_id: str) -> CommandSlot | None:
