@@ -75,8 +75,8 @@ HANDOFF_VOICE_AGENTS = Counter(
 HANDOFF_PHASE_SECONDS = Histogram(
     "sparring_handoff_phase_seconds",
     "Time of each phase of starting a handoff: reading the call, the persona service (and voice agent), opening the "
-    "transaction and locking the session, the statements under the lock, the commit, the command handed to a live "
-    "stream held by this replica", ["phase"],
+    "transaction and locking the session, then waiting for the persona service, the statements under the lock, the "
+    "commit, the command handed to a live stream held by this replica", ["phase"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
 _LABEL_CHARS = 100
 _NO_MEMORY = RecalledMemory({}, (), ())
@@ -220,8 +220,11 @@ class Handoffs:
         else:
             # The persona service is asked while the transaction opens and locks the session, not before: the handoff
             # waits for the longer of the two, not for both. The lock is held meanwhile, bounded by the persona
-            # client's deadline.
+            # client's deadline; but not while a voice agent is provisioned, which may take seconds of a live call
+            # whose utterances wait on the lock to be stored.
             packing = asyncio.ensure_future(self._prepare(session, call, request, handoff_id, command_id, now))
+            if live is not None:
+                await asyncio.wait({packing})
         phases = _Phases()
 
         async def run() -> Handoff:

@@ -3,8 +3,9 @@
 A command sent on any replica, a newer stream opened for the same session on any
 replica, or the session ending, is announced by PostgreSQL NOTIFY; the replica that
 holds the session's live stream acts on it. A command committed on the replica that holds
-its session's stream is also handed to it at once (``HeldStreams.hand``): the stream knows
-it by its id when the NOTIFY comes back, and sends it once.
+its session's stream is also handed to it at once: a place is reserved for it on the stream
+before its transaction commits (``HeldStreams.reserve``), so the NOTIFY, when it comes back,
+finds the command sent, and the stream sends it once.
 
 A stream listens from *before* its open commits (``opening``), not from after: what is
 announced between that commit and ``register`` (the session ended, a command sent, a newer

@@ -211,8 +211,8 @@ class Transcripts:
         """``uow`` opens a transaction; ``read`` opens reads only, with no transaction (one round trip a
         statement). ``streams``: the live streams of this replica, handed the commands committed here."""
         self.uow = uow
-        self._streams = streams
         self.read = read
+        self._streams = streams
         self._personas = personas
         self._policies = policies
         self._experiments = experiments or NoExperiments()
