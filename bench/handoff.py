@@ -4,10 +4,11 @@ Latency of one handoff, the requirement's figure: from the moment the rule fires
 reads the ``COMMAND_TYPE_HANDOFF`` command. The rule is evaluated as the reading is judged, just before the reading
 is stored with the handoff suggestion it raised; the moment it fires is the reading's ``create_time`` (PostgreSQL's
 ``now()`` of the transaction storing it), read back from the watcher's stream, against ``time.time_ns`` in the
-benchmark's process as the command is read: both clocks are this machine's. Next to it, from the moment the gateway
+gateways' process as the command is read: both clocks are this machine's. Next to it, from the moment the gateway
 reads the ack of the message whose reading fires the rule to the command; and its ceiling, in the same run and for the
 same message: the reading itself, from that ack to the session's watcher reading the analysis (a handoff cannot start
-before it). These two are timed with ``time.perf_counter_ns`` as their frame is read.
+before it). These two are timed with ``time.perf_counter_ns`` as their frame is read. The gateways and watchers are
+``bench/handoff_gateways.py``, in a process of their own unless ``--handoff-gateways-in-process``.
 """
 
 from __future__ import annotations
@@ -15,39 +16,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
+from prometheus_client.parser import text_string_to_metric_families
 from sparring.analysis.v1 import switching_rule_service_pb2 as rb
 from sparring.analysis.v1 import switching_rule_service_pb2_grpc as rb_grpc
-from sparring.transcript.v1 import transcript_service_pb2 as tpb
-from sparring.transcript.v1 import transcript_service_pb2_grpc as tpb_grpc
 
-from bench import analysis, persona, report
-from bench.analysis import Watcher
+from bench import analysis, handoff_gateways, persona, report
 from bench.analysis_run import percentile
+from bench.children import start_module
+from bench.handoff_gateways import TRIGGER, WAIT, Timing
 from bench.load import open_channels
 from bench.report import fmt_ms, md_table, text_table
 from bench.security import ADMIN_ROLES, SECURE
 from bench.transcript import Started
-from devtools.gateway import Gateway, utterance_frame
 from svckit import eventloop
 
 SECTION = "## Handoffs"
 TARGET_P99_MS = 100.0
 PLAYING, TAKING_OVER = "personas/sarah-chen", "personas/margaret-oconnell"
-# A call whose first reading (at its fourth message, the sessions' analysis interval) sees the candidate ask about
-# pricing: the rule below hands it to finance.
-CALL = [(tpb.ROLE_ASSISTANT, "Thanks for making the time today."),
-        (tpb.ROLE_USER, "Happy to. We ship about a thousand orders a day."),
-        (tpb.ROLE_USER, "So what does the pricing look like for a team our size?"),
-        (tpb.ROLE_ASSISTANT, "Let me think about who should answer that.")]
-TRIGGER = len(CALL)
-WAIT = 10.0  # seconds a handoff may take before its session is counted missing
 WARMUP = 5  # handoffs of a first round, discarded
 
 
@@ -55,13 +48,56 @@ def log(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
-@dataclass(frozen=True)
-class Timing:
-    """One session's handoff, in ms."""
+# Where the time of a handoff goes, as the services' histograms have it (a mean per phase): (label, metric family,
+# the value of the label that tells its phase, '' for none, the service that records it).
+_TRANSCRIPT, _ANALYSIS = "transcript", "analysis"
+PHASES = [
+    ("StartHandoff as the analysis service calls it (RPC crossing included)",
+     "sparring_switching_handoff_start_seconds", "", _ANALYSIS),
+    ("StartHandoff as the transcript service handles it", "grpc_server_handling_seconds", "StartHandoff",
+     _TRANSCRIPT),
+    ("reading the call", "sparring_handoff_phase_seconds", "read", _TRANSCRIPT),
+    ("persona service (prompt, availability, memory)", "sparring_handoff_phase_seconds", "persona", _TRANSCRIPT),
+    ("opening the transaction, locking the session", "sparring_handoff_phase_seconds", "lock", _TRANSCRIPT),
+    ("then waiting for the persona service", "sparring_handoff_phase_seconds", "persona_wait", _TRANSCRIPT),
+    ("statements under the lock", "sparring_handoff_phase_seconds", "statements", _TRANSCRIPT),
+    ("commit (last statement and COMMIT)", "sparring_handoff_phase_seconds", "commit", _TRANSCRIPT),
+    ("commit -> command on a stream held here", "sparring_handoff_phase_seconds", "to_stream", _TRANSCRIPT),
+    ("NOTIFY received -> command on the stream (its delivery marked)", "sparring_transcript_command_delivery_seconds",
+     "", _TRANSCRIPT),
+]
+# A histogram's totals by label value: (count, sum in seconds).
+Totals = dict[tuple[str, str], tuple[float, float]]
 
-    fired_to_command: float
-    ack_to_command: float
-    ack_to_reading: float
+
+def _histogram_totals(metrics_port: int | None) -> Totals:
+    """The ``_count`` and ``_sum`` of every histogram of PHASES a service exposes, by (family, label value)."""
+    if metrics_port is None:
+        return {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    families = {family for _, family, _, _ in PHASES}
+    totals: dict[tuple[str, str], list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in families:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_count", "_sum")):
+                label = sample.labels.get("grpc_method", sample.labels.get("phase", ""))
+                pair = totals.setdefault((family.name, label), [0.0, 0.0])
+                pair[sample.name.endswith("_sum")] += sample.value
+    return {key: (count, seconds) for key, (count, seconds) in totals.items()}
+
+
+def _breakdown_rows(before: dict[str, Totals], after: dict[str, Totals]) -> list[list[str]]:
+    """The mean of each phase over the measured handoffs (what the warm-up recorded taken away)."""
+    rows = []
+    for name, family, label, service in PHASES:
+        count, seconds = after[service].get((family, label), (0.0, 0.0))
+        count_before, seconds_before = before[service].get((family, label), (0.0, 0.0))
+        count, seconds = count - count_before, seconds - seconds_before
+        rows.append([name, f"{count:,.0f}", fmt_ms(seconds / count * 1000) if count else "-"])
+    return rows
 
 
 @dataclass
@@ -71,51 +107,39 @@ class Figures:
     reading_ms: list[float]
     missing: list[str]  # sessions whose handoff command did not reach the gateway within WAIT
     concurrency: int
+    breakdown: list[list[str]]  # the mean of each phase, from the services' histograms
+    gateways_in_process: bool
     seconds: float  # the measured handoffs, first session created to last command read
     elapsed: float  # the whole part, start-up to stop
     targets: list[report.Target]
 
 
-async def _one(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: grpc.aio.Channel,
-               session: str) -> Timing | None:
-    """The timing of one session's handoff, None when its handoff did not come within WAIT."""
-    watcher = Watcher(analysis_channel, session)
-    await watcher.open()
-    gateway = Gateway(transcripts, session)
+async def _gateways(args: argparse.Namespace, transcript: Started, analysis_service: Started, sessions: list[str],
+                    root: Path, logs: Path, label: str) -> tuple[list[Timing], list[str]]:
+    """The sessions' handoffs as their gateways and watchers time them: in a process of their own, unless
+    ``--handoff-gateways-in-process``."""
+    if args.handoff_gateways_in_process:
+        return await handoff_gateways.handoffs(transcript.address, analysis_service.address, sessions,
+                                               args.handoff_concurrency)
+    names, timings = logs / f"handoff-{label}-sessions.json", logs / f"handoff-{label}-timings.json"
+    names.write_text(json.dumps(sessions))
+    child = start_module(f"handoff gateways ({label})", [
+        "bench.handoff_gateways", "--transcript", transcript.address, "--analysis", analysis_service.address,
+        "--sessions", str(names), "--concurrency", str(args.handoff_concurrency), "--out", str(timings)],
+        root, logs / f"handoff-gateways-{label}.log")
+    # Each round of sessions has WAIT at most; a minute more for the process to start and stop.
+    within = WAIT * math.ceil(len(sessions) / args.handoff_concurrency) + 60
     try:
-        async with asyncio.timeout(WAIT):
-            await gateway.read()  # opened
-            gateway.send(*(utterance_frame(n, role, text) for n, (role, text) in enumerate(CALL, start=1)))
-            await gateway.acks_until(TRIGGER)
-            acked = time.perf_counter_ns()
-            while not ((frame := await gateway.read()).HasField("command")
-                       and frame.command.type == tpb.COMMAND_TYPE_HANDOFF):
-                pass
-            handed, handed_on_clock = time.perf_counter_ns(), time.time_ns()
-            await watcher.wait_for([TRIGGER], WAIT)
-        return Timing((handed_on_clock - watcher.stored_ns[TRIGGER]) / 1e6, (handed - acked) / 1e6,
-                      (watcher.arrived_ns[TRIGGER] - acked) / 1e6)
-    except TimeoutError:
-        return None
+        code = await asyncio.to_thread(child.process.wait, within)
     finally:
-        gateway.close()
-        gateway.call.cancel()
-        await watcher.close()
+        child.stop()
+    if code != 0:
+        raise RuntimeError(f"the handoff gateways exited with code {code}; log {child.log_path}:\n{child.log_tail()}")
+    return handoff_gateways.read(timings)
 
 
-async def _handoffs(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: grpc.aio.Channel,
-                    sessions: list[str], concurrency: int) -> tuple[list[Timing], list[str]]:
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(session: str) -> Timing | None:
-        async with limit:
-            return await _one(transcripts, analysis_channel, session)
-
-    results = await asyncio.gather(*(one(s) for s in sessions))
-    return [r for r in results if r is not None], [s for s, r in zip(sessions, results, strict=True) if r is None]
-
-
-async def _measure(args: argparse.Namespace, transcript: Started, analysis_service: Started) -> Figures:
+async def _measure(args: argparse.Namespace, transcript: Started, analysis_service: Started, root: Path,
+                   logs: Path) -> Figures:
     transcript_channel = open_channels(transcript.address, 1)[0]
     analysis_channel = open_channels(analysis_service.address, 1)[0]
     try:
@@ -125,15 +149,17 @@ async def _measure(args: argparse.Namespace, transcript: Started, analysis_servi
                 switching_rule=rb.SwitchingRule(from_persona=PLAYING, to_persona=TAKING_OVER, pattern=r"\bpricing\b",
                                                 reason="Pricing questions go to finance", priority=10,
                                                 auto_apply=True)), timeout=10)
-        transcripts = tpb_grpc.TranscriptServiceStub(transcript_channel)
         warmup = await analysis.create_sessions(transcript_channel, "handoff-warmup", WARMUP, TRIGGER)
-        await _handoffs(transcripts, analysis_channel, warmup, args.handoff_concurrency)
+        await _gateways(args, transcript, analysis_service, warmup, root, logs, "warmup")
         sessions = await analysis.create_sessions(transcript_channel, "handoff", args.handoffs, TRIGGER)
         log(f"handoffs: {len(sessions)} sessions, {args.handoff_concurrency} at a time, each handed from "
             f"{PLAYING} to {TAKING_OVER} by a rule that applies itself at the reading of message {TRIGGER}")
+        ports = {_TRANSCRIPT: transcript.metrics_port, _ANALYSIS: analysis_service.metrics_port}
+        before = {service: await asyncio.to_thread(_histogram_totals, port) for service, port in ports.items()}
         began = time.monotonic()
-        timed, missing = await _handoffs(transcripts, analysis_channel, sessions, args.handoff_concurrency)
+        timed, missing = await _gateways(args, transcript, analysis_service, sessions, root, logs, "measured")
         seconds = time.monotonic() - began
+        after = {service: await asyncio.to_thread(_histogram_totals, port) for service, port in ports.items()}
     finally:
         await transcript_channel.close()
         await analysis_channel.close()
@@ -146,7 +172,8 @@ async def _measure(args: argparse.Namespace, transcript: Started, analysis_servi
         f"p99 {fmt_ms(p99)} ms, p50 {fmt_ms(percentile(fired_ms, 50))} ms over {len(fired_ms)} handoffs"
         + (f", {len(missing)} missing" if missing else ""))
     return Figures(fired_ms, [t.ack_to_command for t in timed], [t.ack_to_reading for t in timed], missing,
-                   args.handoff_concurrency, seconds, 0.0, [target])
+                   args.handoff_concurrency, _breakdown_rows(before, after),
+                   args.handoff_gateways_in_process, seconds, 0.0, [target])
 
 
 def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> Figures:
@@ -158,7 +185,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> 
         transcript, analysis_service = analysis.start_services(root, database_url, logs, persona_address)
         stack.callback(transcript.child.stop)
         stack.callback(analysis_service.child.stop)
-        figures = eventloop.run(_measure(args, transcript, analysis_service))
+        figures = eventloop.run(_measure(args, transcript, analysis_service, root, logs))
     figures.elapsed = time.monotonic() - began
     return figures
 
@@ -166,6 +193,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> 
 # --- figures to text ----------------------------------------------------------------------------------------
 
 HEADERS = ["latency", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+BREAKDOWN_HEADERS = ["phase (as the services time it)", "count", "mean ms"]
 
 
 def rows(figures: Figures) -> list[list[str]]:
@@ -176,12 +204,17 @@ def rows(figures: Figures) -> list[list[str]]:
 
 
 def console(figures: Figures) -> str:
-    return "Handoffs: from the rule firing, and from its message's ack, to the command at the gateway\n\n" + text_table(
-        HEADERS, rows(figures))
+    return ("Handoffs: from the rule firing, and from its message's ack, to the command at the gateway\n\n"
+            + text_table(HEADERS, rows(figures)) + "\n\nWhere the time goes\n\n"
+            + text_table(BREAKDOWN_HEADERS, figures.breakdown))
 
 
 def section(figures: Figures, when: datetime | None = None) -> str:
     rate = len(figures.handoff_ms) / figures.seconds if figures.seconds else math.nan
+    gateways = ("in the benchmark's own process (`--handoff-gateways-in-process`)" if figures.gateways_in_process
+                else "in a process of their own (`bench/handoff_gateways.py`, a child of the benchmark), so the client "
+                     "that measures\n  shares no event loop with the benchmark's other work; until 2026-12-04 they "
+                     "ran in the benchmark's\n  process (`--handoff-gateways-in-process` runs them so)")
     return f"""{SECTION}
 
 {report.machine_block(when or datetime.now(UTC))}
@@ -192,6 +225,7 @@ def section(figures: Figures, when: datetime | None = None) -> str:
 
 - The transcript and analysis services as in the analysis section (local engine, one replica each), and a
   persona service holding the sample catalogue, which the handoff asks for the new persona's prompt.
+- The simulated gateways and watchers run {gateways}.
 - One switching rule: from `{PLAYING}` to `{TAKING_OVER}`, pattern `\\bpricing\\b`, `auto_apply`.
 - {len(figures.handoff_ms) + len(figures.missing):,} sessions (after {WARMUP} discarded), {figures.concurrency} at a
   time: each is watched (`WatchSession`, its snapshot read), then its gateway streams {TRIGGER} utterances, the
@@ -201,12 +235,12 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   reading the `COMMAND_TYPE_HANDOFF` command. The rule is evaluated as the reading of message {TRIGGER} is judged,
   just before that reading is stored with the handoff suggestion it raised: the moment is the reading's
   `create_time` (PostgreSQL's `now()` in the transaction storing it), read back from the watcher's stream, against
-  `time.time_ns` in the benchmark's process as the command is read (both this machine's clock). It holds the
+  `time.time_ns` in the gateways' process as the command is read (both this machine's clock). It holds the
   reading's commit, `StartHandoff` (the persona service's prompt and the transcript database) and the command's way
   down the live stream.
 - **Ack -> command**: from the gateway reading the ack of message {TRIGGER} to the same stream reading the
   command. **Ceiling**: from the same ack to the watcher reading the analysis of message {TRIGGER} (the reading the
-  rule is evaluated at). Both timed with `time.perf_counter_ns` in the benchmark's process as their frame is read.
+  rule is evaluated at). Both timed with `time.perf_counter_ns` in the gateways' process as their frame is read.
   {rate:,.1f} handoffs/s over the measured {figures.seconds:.1f} s.
 
 ### Latency
@@ -214,6 +248,13 @@ def section(figures: Figures, when: datetime | None = None) -> str:
 {md_table(HEADERS, rows(figures))}
 
 Missing (no HANDOFF command within {WAIT:g} s): {len(figures.missing)}.
+
+### Where the time goes
+
+The mean of each phase over the measured handoffs, from the services' own histograms (read from their `/metrics`
+before and after the measured round); the phases overlap the figures above, they do not add up to them.
+
+{md_table(BREAKDOWN_HEADERS, figures.breakdown)}
 
 ### Targets
 

@@ -136,6 +136,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help="sessions handed over by a switching rule, each once, measured (default 200)")
     handoffs.add_argument("--handoff-concurrency", type=int, default=10,
                           help="sessions in their call at once (default 10)")
+    handoffs.add_argument("--handoff-gateways-in-process", action="store_true",
+                          help="run the simulated gateways and watchers in the benchmark's own process, as before, "
+                               "not in a process of their own (bench/handoff_gateways.py)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also measure the echo server with each call wrapped as the services wrap theirs, "
                              "and GetPersona on variants of the persona service (see bench/variant.py); "

@@ -59,7 +59,7 @@ from transcript_svc.service_layer.approval_watch import ApprovalWatch
 from transcript_svc.service_layer.approvals import ApprovalDesk, ApprovalExpiry
 from transcript_svc.service_layer.guardrail_checks import GuardrailCheckLog
 from transcript_svc.service_layer.handoffs import Handoffs
-from transcript_svc.service_layer.live import LiveStreams
+from transcript_svc.service_layer.live import HeldStreams, LiveStreams
 from transcript_svc.service_layer.pii import PiiProtection
 from transcript_svc.service_layer.recording import Recording
 from transcript_svc.service_layer.transcripts import FACTS_KIND, Transcripts
@@ -96,9 +96,11 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
         experiments = ExperimentClient(security.link(settings.learning_address), settings.experiment_timeout_seconds)
     reads = autocommit(engine)
     approval_ttl = timedelta(seconds=settings.approval_ttl_seconds)
+    held_streams = HeldStreams()  # commands committed here go to the streams held here at once
     transcripts = Transcripts(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads),
                               PageTokens.from_secret(settings.page_token_secret), personas, settings.analysis_interval,
-                              policies=policies, approval_ttl=approval_ttl, experiments=experiments)
+                              policies=policies, approval_ttl=approval_ttl, experiments=experiments,
+                              streams=held_streams)
     approvals = ApprovalDesk(lambda: DatabaseUnitOfWork(engine), policies, personas, approval_ttl,
                              PageTokens.from_secret(settings.page_token_secret))
     checks = GuardrailCheckLog(lambda: DatabaseUnitOfWork(engine), lambda: DatabaseUnitOfWork(reads), personas,
@@ -114,7 +116,7 @@ async def build(settings: TranscriptSettings, engine: AsyncEngine) -> GrpcApp:
     committer = GroupCommitter(database_url, max_batch=settings.commit_max_batch,
                                max_delay=settings.commit_max_delay_ms / 1000)
     await committer.start()
-    live = LiveStreams(transcripts, settings.max_open_streams)
+    live = LiveStreams(transcripts, held_streams, settings.max_open_streams)
     approval_watch = ApprovalWatch(approvals, settings.max_approval_watchers)
     channels: dict[str, Callable[[str], None]] = {
         COMMANDS_CHANNEL: live.on_command,

@@ -18,7 +18,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as pb
 from devtools.gateway import Gateway
 from tests.builders import new_persona, uid
 from tests.e2e.test_persona_api import create
-from tests.e2e.transcript_checks import rejected
+from tests.e2e.transcript_checks import commands_touched_after_the_commit, rejected, statements_run
 from tests.e2e.transcript_fixtures import new_session, streamed_call, utterance
 from tests.security import OTHER_ORGANIZATION, secure_channel, token
 
@@ -137,6 +137,26 @@ async def test_a_handoff_sends_its_last_writes_and_announcements_in_one_statemen
     assert [f"{write} transcript.{table}" in announcing[0]
             for write, table in (("UPDATE", "sessions"), ("INSERT INTO", "outbox"),
                                  ("INSERT INTO", "guardrail_checks"))] == [True, True, True]
+
+
+async def test_a_handoff_started_on_the_replica_holding_the_stream_reaches_it_with_no_statement_after_its_commit(
+        transcripts, handoffs, cfo, engine):
+    """The handoff and its command, stored as delivered, ride the transaction's last statement; the command goes to
+    the live stream as the transaction commits, not after its NOTIFY came back and a statement marked it."""
+    session = await new_session(transcripts)
+    gateway = Gateway(transcripts, session.name)
+    await gateway.read()
+    with statements_run(engine) as ran:
+        handoff = await started(handoffs, session.name, cfo.name)
+        frame = await gateway.read()
+    assert frame.command.name == handoff.command and frame.command.handoff == handoff
+    (last,) = [statement for statement in ran if "INSERT INTO transcript.handoffs" in statement]
+    assert "INSERT INTO transcript.commands" in last and "pg_notify(" in last
+    assert commands_touched_after_the_commit(ran, "INSERT INTO transcript.handoffs") == []
+    stored = (await transcripts.GetCommand(pb.GetCommandRequest(name=handoff.command))).command
+    assert (stored.state, stored.delivery_count) == (pb.COMMAND_STATE_DELIVERED, 1)
+    gateway.close()
+    assert await gateway.call.code() == grpc.StatusCode.OK
 
 
 async def test_the_packet_retells_the_last_turns_in_call_order_and_a_handoff_id_is_taken_once(

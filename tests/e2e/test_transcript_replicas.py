@@ -9,11 +9,14 @@ from dataclasses import dataclass
 
 import grpc
 import pytest_asyncio
+from sparring.transcript.v1 import handoff_service_pb2 as hb
+from sparring.transcript.v1 import handoff_service_pb2_grpc, transcript_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as pb
-from sparring.transcript.v1 import transcript_service_pb2_grpc
 
 from devtools.gateway import Gateway
 from svckit.db import make_engine
+from tests.builders import new_persona
+from tests.e2e.test_persona_api import create
 from tests.e2e.transcript_checks import all_rows, rejected, session_id, stream_ended_with
 from tests.e2e.transcript_fixtures import new_session, utterance
 from tests.security import ORGANIZATION, secure_channel
@@ -340,3 +343,50 @@ async def _epoch(engine, session: pb.Session) -> int:
     rows = await all_rows(engine, "SELECT stream_epoch FROM transcript.sessions WHERE id = :id",
                           id=session_id(session.name))
     return rows[0][0]
+
+
+@pytest_asyncio.fixture
+async def deaf_to_commands(database_url, transcript_schema, transcript_settings, monkeypatch):
+    """(a replica that hears the NOTIFY of every command but acts on none, the payloads it heard, a condition
+    notified at each)."""
+    heard: list[str] = []
+    changed = asyncio.Condition()
+
+    def ignored(self, payload: str) -> None:
+        heard.append(payload)
+        asyncio.get_running_loop().create_task(_notify_all(changed))
+
+    monkeypatch.setattr(LiveStreams, "on_command", ignored)
+    engine = make_engine(database_url, pool_size=5)
+    app = await build(transcript_settings(), engine)
+    await app.start()
+    channel = secure_channel(app.address)
+    yield channel, heard, changed
+    await channel.close()
+    await app.stop(grace=1)
+    await engine.dispose()
+
+
+async def test_a_command_and_a_handoff_sent_on_the_replica_holding_the_stream_reach_it_without_notify(
+        deaf_to_commands, personas, catalogue):
+    channel, heard, changed = deaf_to_commands
+    stub = transcript_service_pb2_grpc.TranscriptServiceStub(channel)
+    handoffs = handoff_service_pb2_grpc.HandoffServiceStub(channel)
+    cfo = await create(personas, new_persona(display_name="Dana Ortiz", role="CFO"))
+    session = await new_session(stub)
+    gateway = Gateway(stub, session.name)
+    await gateway.read()
+
+    sent = await send_command(stub, session, "Mention the budget freeze")
+    assert (await asyncio.wait_for(next_command(gateway), timeout=10)).name == sent.name
+    handoff = (await handoffs.StartHandoff(hb.StartHandoffRequest(
+        parent=session.name, handoff=hb.Handoff(to_persona=cfo.name, reason="Budget questions")))).handoff
+    delivered = await asyncio.wait_for(next_command(gateway), timeout=10)
+    assert (delivered.name, delivered.type) == (handoff.command, pb.COMMAND_TYPE_HANDOFF)
+    # Both NOTIFYs came back to the replica, which ignored them: the stream had each command already.
+    payloads = [f"{session_id(session.name)}:{name.split('/')[-1]}:{ORGANIZATION}" for name in (sent.name,
+                                                                                                 handoff.command)]
+    async with changed:
+        await asyncio.wait_for(changed.wait_for(lambda: all(p in heard for p in payloads)), timeout=10)
+    gateway.close()
+    assert await gateway.call.code() == grpc.StatusCode.OK

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
-import sqlalchemy as sa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sparring.transcript.v1 import transcript_service_pb2 as pb
 
 from devtools.gateway import Gateway
+from tests.e2e.transcript_checks import commands_touched_after_the_commit, statements_run
 from tests.e2e.transcript_fixtures import new_session, utterance
 
 
@@ -90,41 +88,26 @@ async def test_commands_reach_the_live_stream_and_are_acknowledged(transcripts):
     gateway.close()
 
 
-async def test_a_command_reaches_the_live_stream_after_one_statement(transcripts, engine):
-    """The command a live stream is sent is marked delivered by the statement that reads it: on its way to the
-    gateway it waits on one round trip to the database, not on BEGIN, a read, a write and COMMIT. The gateway gets it
+async def test_a_command_sent_on_the_replica_holding_the_stream_reaches_it_with_no_statement_after_its_commit(
+        transcripts, engine):
+    """The command is stored as delivered and handed to the live stream as its transaction commits: on its way to the
+    gateway it waits on no round trip to the database, and its NOTIFY, coming back, finds it sent. The gateway gets it
     as it was sent."""
     session = await new_session(transcripts)
     gateway = Gateway(transcripts, session.name)
     await gateway.read()
-    delivering: list[str] = []
-
-    def in_delivery() -> bool:
-        task = asyncio.current_task()
-        return task is not None and task.get_coro().__qualname__ == "LiveStreams._deliver"
-
-    def on_execute(_connection, _cursor, statement: str, *_) -> None:
-        if in_delivery():
-            delivering.append(statement.lstrip().split(None, 1)[0])
-
-    def on_transaction(connection) -> None:  # a connection in autocommit sends no BEGIN nor COMMIT
-        if in_delivery() and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            delivering.append("BEGIN/COMMIT")
-
-    listeners = [("before_cursor_execute", on_execute), ("begin", on_transaction), ("commit", on_transaction)]
-    for name, listener in listeners:
-        sa.event.listen(engine.sync_engine, name, listener)
-    try:
+    with statements_run(engine) as ran:
         sent = (await transcripts.SendCommand(pb.SendCommandRequest(parent=session.name, command=pb.Command(
             type=pb.COMMAND_TYPE_CURVEBALL, text="Your CFO just froze the budget")))).command
         frame = await gateway.read()
-    finally:
-        for name, listener in listeners:
-            sa.event.remove(engine.sync_engine, name, listener)
-    assert delivering == ["UPDATE"]
+    assert commands_touched_after_the_commit(ran, "INSERT INTO transcript.commands") == []
     assert frame.command == sent
     stored = (await transcripts.GetCommand(pb.GetCommandRequest(name=sent.name))).command
     assert (stored.state, stored.delivery_count) == (pb.COMMAND_STATE_DELIVERED, 1)
+    # The command's NOTIFY put nothing more on the stream: the next command is the next frame.
+    marker = (await transcripts.SendCommand(pb.SendCommandRequest(parent=session.name, command=pb.Command(
+        type=pb.COMMAND_TYPE_DIFFICULTY_CHANGE, new_difficulty=2)))).command
+    assert (await gateway.read()).command.name == marker.name
     gateway.close()
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Awaitable, Iterator
 
 import grpc
 import sqlalchemy as sa
@@ -37,3 +38,32 @@ async def scalar(engine, sql: str, **params):
 async def all_rows(engine, sql: str, **params) -> list[tuple]:
     async with engine.connect() as connection:
         return [tuple(row) for row in await connection.execute(sa.text(sql), params)]
+
+
+@contextlib.contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """Every statement ``engine`` runs while the block runs, in order, with "COMMIT" for each commit."""
+    ran: list[str] = []
+
+    def on_execute(_connection, _cursor, statement: str, *_) -> None:
+        ran.append(statement)
+
+    def on_commit(_connection) -> None:
+        ran.append("COMMIT")
+
+    listeners = [("before_cursor_execute", on_execute), ("commit", on_commit)]
+    for name, listener in listeners:
+        sa.event.listen(engine.sync_engine, name, listener)
+    try:
+        yield ran
+    finally:
+        for name, listener in listeners:
+            sa.event.remove(engine.sync_engine, name, listener)
+
+
+def commands_touched_after_the_commit(ran: list[str], writing: str) -> list[str]:
+    """The statements on the commands table that ran after the commit of the last transaction whose statements
+    held ``writing``."""
+    wrote = max(index for index, statement in enumerate(ran) if writing in statement)
+    committed = ran.index("COMMIT", wrote)
+    return [statement for statement in ran[committed + 1:] if "transcript.commands" in statement]

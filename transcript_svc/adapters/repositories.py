@@ -29,7 +29,7 @@ from transcript_svc.domain.model import (
     Session,
     SessionState,
 )
-from transcript_svc.service_layer.ports import CallAtHandoff, SessionFilters
+from transcript_svc.service_layer.ports import CallAtHandoff, CallUnderLock, SessionFilters
 
 # What a handoff packet keeps once its candidate's memory is erased: nothing the personas remembered of it.
 _FORGOTTEN_PACKET = sa.literal(
@@ -127,9 +127,9 @@ def _command_insert(organization: str, command: Command) -> sa.Insert:
     return t.commands.insert().values(
         organization=organization, session_id=command.session_id, id=command.id, type=command.type.value,
         text=command.text, label=command.label, new_difficulty=command.new_difficulty, source=command.source.value,
-        suggestion=command.suggestion, state=command.state.value, delivery_count=0,
-        create_time=command.create_time, handoff=to_record(command.handoff) if command.handoff else None,
-        approval=command.approval,
+        suggestion=command.suggestion, state=command.state.value, delivery_count=command.delivery_count,
+        create_time=command.create_time, deliver_time=command.deliver_time,
+        handoff=to_record(command.handoff) if command.handoff else None, approval=command.approval,
     )
 
 
@@ -325,18 +325,29 @@ class CommandRepository:
         return [(row.position, _command(row)) for row in await self._c.execute(query)]
 
     async def recent(self, organization: str, session_id: str, since: datetime) -> RecentCommands:
-        c, m = t.commands.c, t.messages.c
-        # The candidate's last utterance, found walking the session's messages back from the newest.
-        last_turn = (sa.select(m.create_time).where(*_child_of(t.messages, organization, session_id),
-                                                    m.role == Role.USER.value)
-                     .order_by(m.sequence.desc()).limit(1).scalar_subquery())
-        in_window = c.create_time > since
-        row = (await self._c.execute(sa.select(
-            sa.func.count().filter(in_window), sa.func.min(c.create_time).filter(in_window),
-            sa.func.count().filter(c.create_time > sa.func.coalesce(last_turn, sa.literal("-infinity").cast(
-                c.create_time.type))),
-        ).where(*_child_of(t.commands, organization, session_id)))).one()
-        return RecentCommands(in_window=row[0], oldest_in_window=row[1], since_candidate_turn=row[2])
+        return _recent_commands(*(await self._c.execute(_recent(organization, session_id, since))).one())
+
+
+def _recent(organization: str, session_id: str, since: datetime) -> sa.Select[int, Any, int]:
+    """The session's commands since ``since`` and since the candidate last spoke, as ``_recent_commands`` reads them
+    (columns ``in_window``, ``oldest_in_window``, ``since_candidate_turn``)."""
+    c, m = t.commands.c, t.messages.c
+    # The candidate's last utterance, found walking the session's messages back from the newest.
+    last_turn = (sa.select(m.create_time).where(*_child_of(t.messages, organization, session_id),
+                                                m.role == Role.USER.value)
+                 .order_by(m.sequence.desc()).limit(1).scalar_subquery())
+    in_window = c.create_time > since
+    return sa.select(
+        sa.func.count().filter(in_window).label("in_window"),
+        sa.func.min(c.create_time).filter(in_window).label("oldest_in_window"),
+        sa.func.count().filter(c.create_time > sa.func.coalesce(last_turn, sa.literal("-infinity").cast(
+            c.create_time.type))).label("since_candidate_turn"),
+    ).where(*_child_of(t.commands, organization, session_id))
+
+
+def _recent_commands(in_window: int, oldest_in_window: datetime | None, since_candidate_turn: int) -> RecentCommands:
+    return RecentCommands(in_window=in_window, oldest_in_window=oldest_in_window,
+                          since_candidate_turn=since_candidate_turn)
 
 
 def _handoff(row: Any) -> Handoff:
@@ -362,18 +373,44 @@ def _packet(handoff: Handoff) -> dict[str, Any]:
     return {key: value for key, value in to_record(handoff).items() if key not in _HANDOFF_COLUMNS}
 
 
-class HandoffRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
+def _handoff_insert(organization: str, handoff: Handoff) -> sa.Insert:
+    return t.handoffs.insert().values(
+        organization=organization, session_id=handoff.session_id, id=handoff.id, state=handoff.state.value,
+        command_id=handoff.command_id, packet=_packet(handoff), first_sequence=0, create_time=handoff.create_time,
+        update_time=handoff.update_time)
 
-    async def add(self, organization: str, handoff: Handoff, carried_by: Command | None = None) -> bool:
-        statement = insert(t.handoffs).values(
-            organization=organization, session_id=handoff.session_id, id=handoff.id, state=handoff.state.value,
-            command_id=handoff.command_id, packet=_packet(handoff), first_sequence=0, create_time=handoff.create_time,
-            update_time=handoff.update_time).on_conflict_do_nothing().returning(t.handoffs.c.id)
-        if carried_by is not None:  # stored by the same statement, whatever it returns
-            statement = statement.add_cte(_command_insert(organization, carried_by).cte("carrying_command"))
-        return await self._c.scalar(statement) is not None
+
+class HandoffRepository:
+    def __init__(self, connection: AsyncConnection, last_writes: LastWrites) -> None:
+        self._c = connection
+        self._last_writes = last_writes
+
+    async def add(self, organization: str, handoff: Handoff) -> None:
+        await self._c.execute(_handoff_insert(organization, handoff))
+
+    async def add_last(self, organization: str, handoff: Handoff, carried_by: Command) -> None:
+        """Stores the handoff and the command carrying it with the transaction's last writes; the caller holds the
+        session's row locked and knows the session has no handoff of that id (``under_lock``)."""
+        self._last_writes.add(_handoff_insert(organization, handoff))
+        self._last_writes.add(_command_insert(organization, carried_by))
+
+    async def under_lock(self, organization: str, session_id: str, handoff_id: str,
+                         since: datetime) -> CallUnderLock | None:
+        recent = _recent(organization, session_id, since).lateral("recent")
+        h = t.handoffs.c
+        row = (await self._c.execute(sa.select(
+            *_SESSION_COLUMNS, _pending_handoff(organization, session_id).label("pending_handoff"),
+            sa.select(live_round(organization, session_id).subquery().c.round_number).limit(1).scalar_subquery()
+            .label("live_round"),
+            sa.exists().where(*_child_of(t.handoffs, organization, session_id), h.id == handoff_id)
+            .label("handoff_exists"),
+            recent.c.in_window, recent.c.oldest_in_window, recent.c.since_candidate_turn,
+        ).select_from(t.sessions.join(recent, sa.true())).where(_session_key(organization, session_id))
+            .with_for_update(of=t.sessions))).first()
+        if row is None:
+            return None
+        return CallUnderLock(_session(row), row.pending_handoff, row.live_round or 0, row.handoff_exists,
+                             _recent_commands(row.in_window, row.oldest_in_window, row.since_candidate_turn))
 
     async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None:
         row = (await self._c.execute(sa.select(t.handoffs).where(

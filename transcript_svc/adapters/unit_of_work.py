@@ -60,7 +60,7 @@ class DatabaseUnitOfWork(UnitOfWork):
         self.sessions = SessionRepository(connection, self.last_writes)
         self.messages = MessageRepository(connection)
         self.commands = CommandRepository(connection)
-        self.handoffs = HandoffRepository(connection)
+        self.handoffs = HandoffRepository(connection, self.last_writes)
         self.outbox = OutboxRepository(connection, self.last_writes)
         self.voice_rounds = VoiceRoundRepository(connection)
         self.approvals = ApprovalRepository(connection)

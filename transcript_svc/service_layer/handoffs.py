@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
+from guardrails.actions import RATE_WINDOW
 from svckit.errors import (
     Aborted,
     DomainError,
@@ -41,6 +44,7 @@ from transcript_svc.domain.handoff import (
 from transcript_svc.domain.model import Command, CommandSource, CommandState, CommandType, Session, SessionState
 from transcript_svc.domain.voice_rounds import RoundEndReason, VoiceRound
 from transcript_svc.service_layer.ports import (
+    CallAtHandoff,
     HandoffPersonas,
     RecalledMemory,
     RenderedPrompt,
@@ -52,6 +56,8 @@ from transcript_svc.service_layer.transcripts import (
     Transcripts,
     check_may_command,
     check_may_read,
+    delivered_here,
+    hand_or_free,
     session_ended,
     session_not_found,
 )
@@ -66,6 +72,12 @@ HANDOFF_VOICE_AGENTS = Counter(
     "sparring_handoff_voice_agents_total",
     "New personas' voice agents asked for by handoffs during a live voice round: reused, created, or failed (the "
     "handoff failed)", ["outcome"])
+HANDOFF_PHASE_SECONDS = Histogram(
+    "sparring_handoff_phase_seconds",
+    "Time of each phase of starting a handoff: reading the call, the persona service (and voice agent), opening the "
+    "transaction and locking the session, then waiting for the persona service, the statements under the lock, the "
+    "commit, the command handed to a live stream held by this replica", ["phase"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
 _LABEL_CHARS = 100
 _NO_MEMORY = RecalledMemory({}, (), ())
 
@@ -78,10 +90,42 @@ def _round_number(voice_round: VoiceRound | None) -> int:
     return voice_round.round_number if voice_round is not None else 0
 
 
-async def _discarded(rendering: asyncio.Future[RenderedPrompt]) -> None:
-    """Cancels a rendering no longer wanted; whatever it ended with is of no use."""
-    rendering.cancel()
-    await asyncio.gather(rendering, return_exceptions=True)
+async def _discarded(work: asyncio.Future[Any]) -> None:
+    """Cancels work no longer wanted (a rendering, a packing); whatever it ended with is of no use."""
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+
+
+class _NoVoiceAgent(Exception):
+    """A handoff that found no voice agent: stored ``handoff`` (FAILED) alone, and ``error`` raised."""
+
+    def __init__(self, handoff: Handoff, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.handoff = handoff
+        self.error = error
+
+
+class _Phases:
+    """The phases of one handoff, each from the end of the one before; observed once it is known to be started
+    now, not a retry's answer."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()  # the transaction opening
+        self._seconds: list[tuple[str, float]] = []
+
+    @property
+    def ran(self) -> bool:
+        """Whether the handoff ran (it was not a retry answered from the request log)."""
+        return any(phase == "lock" for phase, _ in self._seconds)
+
+    def end(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._seconds.append((phase, now - self._last))
+        self._last = now
+
+    def observe(self) -> None:
+        for phase, seconds in self._seconds:
+            HANDOFF_PHASE_SECONDS.labels(phase).observe(seconds)
 
 
 def _check_may_hand_over(session: Session, to_persona: str, pending: str | None) -> None:
@@ -158,13 +202,15 @@ class Handoffs:
         check_handoff_request(request, violations)
         violations.raise_if_any()
         organization = mutation.caller.organization
-        async with self.read() as uow:
-            call = await uow.handoffs.call_at_handoff(organization, session_id, SUMMARY_TURNS)
+        with HANDOFF_PHASE_SECONDS.labels("read").time():
+            async with self.read() as uow:
+                call = await uow.handoffs.call_at_handoff(organization, session_id, SUMMARY_TURNS)
         if call is None:
             raise session_not_found(session_id)
         session, live = call.session, call.live
         check_may_command(session, mutation.caller.principal)
-        prepared: tuple[Handoff, Command] | None = None
+        now, handoff_id, command_id = _now(), handoff_id or str(uuid.uuid4()), str(uuid.uuid4())
+        packing: asyncio.Future[Handoff] | None = None
         try:
             _check_may_hand_over(session, request.to_persona, call.pending)
         except DomainError:
@@ -172,60 +218,96 @@ class Handoffs:
                 raise
             # Perhaps a retry of a handoff that was started: its first answer is in the request log.
         else:
-            # The persona service is asked before the transaction opens, so no connection waits on it.
-            now = _now()
-            handoff = await self._pack(session, request, handoff_id or str(uuid.uuid4()), now,
-                                       summarize(call.last_turns),
-                                       [PendingAction(PendingActionKind.COMMAND, c.text or c.label, c.resource_name)
-                                        for c in call.unacknowledged])
+            # The persona service is asked while the transaction opens and locks the session, not before: the handoff
+            # waits for the longer of the two, not for both. The lock is held meanwhile, bounded by the persona
+            # client's deadline; but not while a voice agent is provisioned, which may take seconds of a live call
+            # whose utterances wait on the lock to be stored.
+            packing = asyncio.ensure_future(self._prepare(session, call, request, handoff_id, command_id, now))
             if live is not None:
-                handoff = await self._move_voice(organization, session, handoff, live)
-            prepared = handoff, Command(
+                await asyncio.wait({packing})
+        phases = _Phases()
+
+        async def run() -> Handoff:
+            locked = await uow.handoffs.under_lock(organization, session_id, handoff_id, now - RATE_WINDOW)
+            phases.end("lock")
+            if locked is None:
+                raise session_not_found(session_id)
+            current = locked.session
+            _check_may_hand_over(current, request.to_persona, locked.pending)
+            if (packing is None or current.playing_persona != session.playing_persona
+                    or locked.live_round != _round_number(live)):
+                raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
+                              "CONCURRENT_CHANGE")
+            if locked.handoff_exists:
+                raise InvalidArgument(FieldViolation("handoff_id", f"{current.resource_name}/handoffs/{handoff_id} "
+                                                                   "already exists"), reason="HANDOFF_EXISTS")
+            handoff = await packing
+            phases.end("persona_wait")
+            command = Command(
                 session_id=session_id, id=handoff.command_id, type=CommandType.HANDOFF, text=handoff.first_message,
                 label=f"Handoff to {handoff.accepted_persona}"[:_LABEL_CHARS], new_difficulty=0,
                 source=CommandSource.MANUAL, suggestion="", state=CommandState.PENDING, delivery_count=0,
                 create_time=now, handoff=handoff)
-
-        async def run() -> Handoff:
-            current = await uow.sessions.get(organization, session_id, for_update=True)
-            if current is None:
-                raise session_not_found(session_id)
-            pending, live_round = await uow.handoffs.pending_and_live_round(organization, session_id)
-            _check_may_hand_over(current, request.to_persona, pending)
-            if (prepared is None or current.playing_persona != session.playing_persona
-                    or live_round != _round_number(live)):
-                raise Aborted(f"{current.resource_name} changed while the handoff was prepared; start it again",
-                              "CONCURRENT_CHANGE")
-            handoff, command = prepared
-            approval, check = await self._commands.preflight(uow, organization, current, command,
-                                                             mutation.caller.principal.subject)
+            approval, check = await self._commands.preflight(organization, current, command,
+                                                             mutation.caller.principal.subject, locked.recent)
+            await uow.guardrail_checks.add(check)  # logged with the handoff it let through or held
             if approval is not None:  # held with its packet, nothing sent, until a person decides
                 held, waiting_for = approval
                 handoff = dataclasses.replace(handoff, state=HandoffState.AWAITING_APPROVAL,
                                               approval=waiting_for.resource_name)
-                command = dataclasses.replace(held, handoff=handoff)
-            if not await uow.handoffs.add(organization, handoff, carried_by=command):
-                raise InvalidArgument(FieldViolation("handoff_id", f"{handoff.resource_name} already exists"),
-                                      reason="HANDOFF_EXISTS")
-            await uow.guardrail_checks.add(check)  # logged with the handoff it let through or held
-            if approval is not None:
+                # Stored now, not with the last writes: the approval refers to its command.
+                await uow.commands.add(organization, dataclasses.replace(held, handoff=handoff))
+                await uow.handoffs.add(organization, handoff)
                 await uow.approvals.add(organization, waiting_for)
                 await uow.announce.approval_changed(organization, session_id, waiting_for.id)
                 return handoff
+            # Unless a voice call moves (its rounds change), all from here rides the transaction's last statement.
+            await uow.handoffs.add_last(organization, handoff,
+                                        carried_by=delivered_here(command) if slot is not None else command)
             await _take_over(uow, organization, current, handoff, handoff.create_time)
             await uow.announce.command_sent(organization, session_id, command.id)
+            sent.append(command)
             return handoff
 
+        sent: list[Command] = []  # the command, once ``run`` sends it
+        slot = self._commands.reserve_here(organization, session_id, command_id)
         try:
             async with self.uow() as uow:
                 started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
+                phases.end("statements")
                 await uow.commit()
-        except PreflightRefused as refused:
-            await self._commands.log_refusal(refused)
-        if prepared is not None and started.command_id == prepared[0].command_id:  # started now, not a retry's
+                phases.end("commit")
+                hand_or_free(slot, sent)  # before anything else awaits
+                if slot is not None and sent:
+                    phases.end("to_stream")
+        except BaseException as error:
+            if slot is not None:
+                slot.cancel()
+            if isinstance(error, _NoVoiceAgent):
+                await self._record_failure(organization, error.handoff)
+                raise error.error from None
+            if isinstance(error, PreflightRefused):
+                await self._commands.log_refusal(error)
+            raise
+        finally:
+            if packing is not None:
+                await _discarded(packing)
+        if phases.ran:  # started now, not a retry's
+            phases.observe()
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
                                     else "fallback").inc()
         return started
+
+    async def _prepare(self, session: Session, call: CallAtHandoff, request: HandoffRequest, handoff_id: str,
+                       command_id: str, now: datetime) -> Handoff:
+        """The handoff's packet, and its voice agent when it moves a live voice call."""
+        with HANDOFF_PHASE_SECONDS.labels("persona").time():
+            handoff = await self._pack(session, request, handoff_id, command_id, now, summarize(call.last_turns),
+                                       [PendingAction(PendingActionKind.COMMAND, c.text or c.label, c.resource_name)
+                                        for c in call.unacknowledged])
+            if call.live is not None:
+                handoff = await self._move_voice(session, handoff, call.live)
+        return handoff
 
     async def get_handoff(self, caller: Principal, session_id: str, handoff_id: str) -> Handoff:
         async with self.read() as uow:
@@ -240,8 +322,8 @@ class Handoffs:
             check_may_read(await self._session(uow, caller.organization, session_id), caller)
             return await uow.handoffs.list(caller.organization, session_id)
 
-    async def _pack(self, session: Session, request: HandoffRequest, handoff_id: str, now: datetime, summary: str,
-                    unacknowledged: list[PendingAction]) -> Handoff:
+    async def _pack(self, session: Session, request: HandoffRequest, handoff_id: str, command_id: str, now: datetime,
+                    summary: str, unacknowledged: list[PendingAction]) -> Handoff:
         """The packet: who takes the call, its prompt and first message, what was said, the commands not yet
         acknowledged, and what the outgoing persona knows."""
         # The outgoing persona and its memory are asked while the new persona is chosen and rendered.
@@ -256,20 +338,21 @@ class Handoffs:
             candidate_preferences=tuple(request.candidate_preferences),
             pending_actions=(*unacknowledged, *(PendingAction(PendingActionKind.COMMITMENT, text, source)
                                                 for text, source in memory.commitments)),
-            state=HandoffState.PENDING, command_id=str(uuid.uuid4()), system_prompt="", first_message="",
+            state=HandoffState.PENDING, command_id=command_id, system_prompt="", first_message="",
             create_time=now, update_time=now)
         return dataclasses.replace(
             handoff, system_prompt=fold_into_prompt(rendered.system_prompt, handoff, from_name),
             first_message=handoff_first_message(rendered.first_message, target_name or "a colleague", from_name,
                                                 request.reason))
 
-    async def _move_voice(self, organization: str, session: Session, handoff: Handoff, live: VoiceRound) -> Handoff:
+    async def _move_voice(self, session: Session, handoff: Handoff, live: VoiceRound) -> Handoff:
         """The handoff with the new persona's voice agent at the live round's provider, which the next round opens
         on. The agent is the persona's own, made of its plain prompt and reused like at any round start; the packet
         stays in the handoff's prompt and first message, which the gateway gives the new conversation (the
         provider's "handoff" live control): an agent per packet would be created at the provider, seconds long,
-        during the live call, at every handoff, and never reused. When no agent can be had, the handoff is stored
-        FAILED with the reason, nothing else changes, and the caller gets the error naming it."""
+        during the live call, at every handoff, and never reused. When no agent can be had, ``_NoVoiceAgent``: the
+        handoff is stored FAILED with the reason once the transaction has rolled back, nothing else changes, and the
+        caller gets the error naming it."""
         try:
             grant = await self._voice_agents.provision(session.resource_name, handoff.accepted_persona,
                                                        session.scenario, live.provider)
@@ -278,9 +361,8 @@ class Handoffs:
             failed = dataclasses.replace(handoff, state=HandoffState.FAILED, command_id="",
                                          failure_reason=f"no voice agent for {handoff.accepted_persona} at "
                                                         f"{live.provider}: {error.message}")
-            await self._record_failure(organization, failed)
             error.metadata["handoff"] = failed.resource_name
-            raise
+            raise _NoVoiceAgent(failed, error) from error
         HANDOFF_VOICE_AGENTS.labels("reused" if grant.reused else "created").inc()
         return dataclasses.replace(handoff, voice=HandoffVoice(round_number=live.round_number + 1, grant=grant))
 

@@ -2,7 +2,10 @@
 
 A command sent on any replica, a newer stream opened for the same session on any
 replica, or the session ending, is announced by PostgreSQL NOTIFY; the replica that
-holds the session's live stream acts on it.
+holds the session's live stream acts on it. A command committed on the replica that holds
+its session's stream is also handed to it at once: a place is reserved for it on the stream
+before its transaction commits (``HeldStreams.reserve``), so the NOTIFY, when it comes back,
+finds the command sent, and the stream sends it once.
 
 A stream listens from *before* its open commits (``opening``), not from after: what is
 announced between that commit and ``register`` (the session ended, a command sent, a newer
@@ -18,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from svckit.errors import ResourceExhausted
 from transcript_svc.domain.model import Command, SessionState
@@ -35,6 +39,13 @@ STREAMS_REFUSED = Counter("sparring_transcript_streams_refused_total",
                           "Stream opens refused because the replica held max_open_streams streams already.")
 COMMANDS_SENT = Counter("sparring_transcript_commands_sent_total", "Commands written to live streams.")
 COMMANDS_ACKED = Counter("sparring_transcript_commands_acked_total", "Commands acknowledged by the gateway.")
+COMMANDS_HANDED_HERE = Counter(
+    "sparring_transcript_commands_handed_here_total",
+    "Commands handed to a live stream of this replica as their transaction committed here, not through NOTIFY.")
+COMMAND_DELIVERY_SECONDS = Histogram(
+    "sparring_transcript_command_delivery_seconds",
+    "From a command announced to this replica (NOTIFY, or caught up on) to the command queued on its live stream, "
+    "its delivery marked in the database.", buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
 
 
 # How long a gateway refused for a full replica waits before it opens again: long enough for a stream
@@ -69,12 +80,43 @@ class LiveStream:
             self.stopped.set_result(kind)
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """A command's place on a live stream, kept from before its transaction commits (``CommandSlot``)."""
+
+    stream: LiveStream
+    command_id: str
+
+    def hand(self, command: Command) -> None:
+        if not self.stream.stopped.done():
+            self.stream.commands.put_nowait(command)
+            COMMANDS_HANDED_HERE.inc()
+
+    def cancel(self) -> None:
+        self.stream.sent.discard(self.command_id)
+
+
+class HeldStreams:
+    """The registered live streams of this replica, by session (``StreamsHere``): ``LiveStreams`` keeps them, the
+    use cases that commit a command reserve a place for it on them."""
+
+    def __init__(self) -> None:
+        self.by_session: dict[SessionKey, LiveStream] = {}
+
+    def reserve(self, organization: str, session_id: str, command_id: str) -> _Slot | None:
+        stream = self.by_session.get((organization, session_id))
+        if stream is None or stream.stopped.done() or command_id in stream.sent:
+            return None
+        stream.sent.add(command_id)  # its NOTIFY, whenever it comes, finds it sent
+        return _Slot(stream, command_id)
+
+
 class LiveStreams:
-    def __init__(self, transcripts: Transcripts, max_open: int) -> None:
+    def __init__(self, transcripts: Transcripts, held: HeldStreams, max_open: int) -> None:
         self._transcripts = transcripts
         self._max_open = max_open
         self._held = 0  # streams from ``opening`` to ``abandon`` or ``unregister``
-        self._by_session: dict[SessionKey, LiveStream] = {}
+        self._by_session = held.by_session
         self._opening: dict[SessionKey, set[LiveStream]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -187,9 +229,11 @@ class LiveStreams:
         if command_id in stream.sent or stream.stopped.done():
             return  # already handed over by `opened` (its NOTIFY came late), or the stream is ending
         stream.sent.add(command_id)
+        began = time.perf_counter()
         command = await self._transcripts.deliverable_command(*stream.session, command_id)
         if command is not None and not stream.stopped.done():
             await stream.commands.put(command)
+            COMMAND_DELIVERY_SECONDS.observe(time.perf_counter() - began)
 
     def _spawn(self, coroutine: Coroutine[object, None, None]) -> None:
         task = asyncio.create_task(coroutine)

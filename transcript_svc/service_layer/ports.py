@@ -130,10 +130,32 @@ class CallAtHandoff:
     live: VoiceRound | None
 
 
+@dataclass(frozen=True, slots=True)
+class CallUnderLock:
+    """What a handoff reads of its session as it locks the session's row, in one statement."""
+
+    session: Session
+    pending: str | None  # the id of the session's handoff waiting for the gateway or for its approval, if any
+    live_round: int  # the number of its live voice round, 0 if none
+    handoff_exists: bool  # whether the session has a handoff of the id asked about
+    recent: RecentCommands  # its commands, as a command's pre-flight check counts them
+
+
 class Handoffs(Protocol):
-    async def add(self, organization: str, handoff: Handoff, carried_by: Command | None = None) -> bool:
-        """Stores the handoff and the command carrying it, if given, in one round trip. False when the session has a
-        handoff of that id already: the handoff is not stored (the command is: the caller rolls back)."""
+    async def add(self, organization: str, handoff: Handoff) -> None:
+        """Stores the handoff now; the command carrying it, if any, is the caller's to store."""
+        ...
+
+    async def add_last(self, organization: str, handoff: Handoff, carried_by: Command) -> None:
+        """Stores the handoff and the command carrying it with the transaction's last writes (at its commit); the
+        caller holds the session's row locked and knows it has no handoff of that id."""
+        ...
+
+    async def under_lock(self, organization: str, session_id: str, handoff_id: str,
+                         since: datetime) -> CallUnderLock | None:
+        """Locks the session's row (FOR UPDATE) and reads, in the same statement, what a handoff checks under the
+        lock: the session, its pending handoff, its live round, whether ``handoff_id`` exists, and its commands
+        as the pre-flight check counts them from ``since``. None when there is no such session."""
         ...
 
     async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None: ...
@@ -279,6 +301,30 @@ class TranscriptUnitOfWork(Protocol):
                         tb: TracebackType | None) -> None: ...
 
     async def commit(self) -> None: ...
+
+
+class CommandSlot(Protocol):
+    """A place kept for a command on a live stream of this replica, before the command's transaction commits."""
+
+    def hand(self, command: Command) -> None:
+        """The transaction committed: ``command`` goes to the stream (unless it has stopped meanwhile: a stream
+        opened later has it among the commands not yet acknowledged)."""
+        ...
+
+    def cancel(self) -> None:
+        """The command was not sent (rolled back, held for an approval, a retry's answer): the place is freed."""
+        ...
+
+
+class StreamsHere(Protocol):
+    """The live streams this replica holds: a command committed here goes to its session's stream at once, not
+    after its NOTIFY has come back and a statement has marked it delivered."""
+
+    def reserve(self, organization: str, session_id: str, command_id: str) -> CommandSlot | None:
+        """A place for the command on the session's live stream here, taken before its transaction commits, so its
+        NOTIFY, however soon it comes back, finds it sent; None when no stream here is open for the session (or it
+        has the command already). The NOTIFY path serves it then."""
+        ...
 
 
 class Personas(Protocol):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from guardrails.actions import RATE_WINDOW, RefusalKind, SafetyAction, preflight
+from guardrails.actions import RATE_WINDOW, RecentCommands, RefusalKind, SafetyAction, preflight
 from guardrails.check_log import CheckScope, GuardrailCheck, preflight_finding
 from guardrails.risk import alert_score, at_risk
 from svckit.errors import (
@@ -53,7 +53,14 @@ from transcript_svc.domain.model import (
     check_gateway_subject,
 )
 from transcript_svc.domain.voice_rounds import RoundEndReason
-from transcript_svc.service_layer.ports import Experiments, Personas, SessionFilters, TranscriptUnitOfWork
+from transcript_svc.service_layer.ports import (
+    CommandSlot,
+    Experiments,
+    Personas,
+    SessionFilters,
+    StreamsHere,
+    TranscriptUnitOfWork,
+)
 from transcript_svc.service_layer.risk import log_checks
 from transcript_svc.service_layer.safety import APPROVALS, PREFLIGHT_SECONDS, SafetyPolicies, refusal_error
 
@@ -106,6 +113,24 @@ class StreamGrant:
     session: Session
     epoch: int
     pending_commands: list[Command]
+
+
+def delivered_here(command: Command) -> Command:
+    """``command`` as stored when this replica's live stream of its session is handed it at the commit: delivered
+    once, as the NOTIFY path's statement marks it. The stream sends it as it was before that mark, as that path
+    does."""
+    return dataclasses.replace(command, state=CommandState.DELIVERED, delivery_count=1, deliver_time=_now())
+
+
+def hand_or_free(slot: CommandSlot | None, sent: list[Command]) -> None:
+    """After the commit: the command ``sent`` (none when it was held, or a retry was answered) goes to the place
+    kept for it, or the place is freed."""
+    if slot is None:
+        return
+    if sent:
+        slot.hand(sent[0])
+    else:
+        slot.cancel()
 
 
 def session_ended(session_name: str) -> FailedPrecondition:
@@ -181,11 +206,13 @@ class Transcripts:
     def __init__(self, uow: Callable[[], TranscriptUnitOfWork], read: Callable[[], TranscriptUnitOfWork],
                  page_tokens: PageTokens, personas: Personas,
                  default_interval: int = DEFAULT_ANALYSIS_INTERVAL, *, policies: SafetyPolicies,
-                 approval_ttl: timedelta = DEFAULT_APPROVAL_TTL, experiments: Experiments | None = None) -> None:
+                 approval_ttl: timedelta = DEFAULT_APPROVAL_TTL, experiments: Experiments | None = None,
+                 streams: StreamsHere | None = None) -> None:
         """``uow`` opens a transaction; ``read`` opens reads only, with no transaction (one round trip a
-        statement)."""
+        statement). ``streams``: the live streams of this replica, handed the commands committed here."""
         self.uow = uow
         self.read = read
+        self._streams = streams
         self._personas = personas
         self._policies = policies
         self._experiments = experiments or NoExperiments()
@@ -400,8 +427,9 @@ class Transcripts:
             if await uow.commands.get(organization, session_id, command.id) is not None:
                 raise AlreadyExists(f"{command.resource_name} already exists", reason="COMMAND_EXISTS",
                                     metadata={"resource": command.resource_name})
-            approval, check = await self.preflight(uow, organization, session, command,
-                                                   mutation.caller.principal.subject)
+            approval, check = await self.preflight(
+                organization, session, command, mutation.caller.principal.subject,
+                await uow.commands.recent(organization, session_id, command.create_time - RATE_WINDOW))
             await uow.guardrail_checks.add(check)  # logged with the command it let through or held
             if approval is not None:  # held, not sent, until a person decides
                 held, request = approval
@@ -409,17 +437,32 @@ class Transcripts:
                 await uow.approvals.add(organization, request)
                 await uow.announce.approval_changed(organization, session_id, request.id)
                 return held
-            await uow.commands.add(organization, command)
+            await uow.commands.add(organization, delivered_here(command) if slot is not None else command)
             await uow.announce.command_sent(organization, session_id, command.id)
+            sent.append(command)
             return command
 
+        sent: list[Command] = []  # the command, once ``run`` sends it
+        slot = self.reserve_here(organization, session_id, command.id)
         try:
             async with self.uow() as uow:
                 stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
                 await uow.commit()
-        except PreflightRefused as refused:
-            await self.log_refusal(refused)
+                hand_or_free(slot, sent)
+        except BaseException as error:
+            if slot is not None:
+                slot.cancel()
+            if isinstance(error, PreflightRefused):
+                await self.log_refusal(error)
+            raise
         return stored
+
+    def reserve_here(self, organization: str, session_id: str, command_id: str) -> CommandSlot | None:
+        """A place for the command on this replica's live stream of the session, if it holds it: the command is
+        then stored as delivered (``delivered_here``) and handed to the stream as soon as its transaction commits
+        (``hand_or_free``), not after its NOTIFY has come back and a statement has marked it. The NOTIFY still
+        goes, for a stream elsewhere."""
+        return self._streams.reserve(organization, session_id, command_id) if self._streams is not None else None
 
     async def log_refusal(self, refused: PreflightRefused) -> NoReturn:
         """Logs a refusal once the transaction that raised it is rolled back (nothing of the refused command was
@@ -429,16 +472,15 @@ class Transcripts:
             await uow.commit()
         raise refused.error from None
 
-    async def preflight(self, uow: TranscriptUnitOfWork, organization: str, session: Session, command: Command,
-                        requester: str) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
+    async def preflight(self, organization: str, session: Session, command: Command, requester: str,
+                        recent: RecentCommands) -> tuple[tuple[Command, Approval] | None, GuardrailCheck]:
         """Refuses the command (``PreflightRefused``) if the persona's safety policy does not let it be taken now;
         if the policy wants a person's approval first, the command as held and the approval it waits for. With the
-        check to log. Called with the session's row locked, so the
-        commands of a session are counted against its limits one at a time."""
+        check to log. ``recent``: the session's commands, read with its row locked (from ``RATE_WINDOW`` before the
+        command), so the commands of a session are counted against its limits one at a time."""
         started = time.perf_counter()
         policy = await self._policies.in_force(organization, session.persona)
         action = SafetyAction[command.type.name]
-        recent = await uow.commands.recent(organization, session.id, command.create_time - RATE_WINDOW)
         refusal = preflight(action, policy.actions, recent, command.create_time)
         PREFLIGHT_SECONDS.observe(time.perf_counter() - started)
         check = CheckScope(organization, session.id, session.persona, policy.name, policy.revision, requester).record(
