@@ -355,8 +355,8 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   - **TLS + tokens**: as in production and in every other section of this file: TLS on every connection
     (a certificate of the benchmark's own local CA, `.data/bench-credentials`, ECDSA P-256), and a bearer
     token on every call ({SIGNING_ALGORITHM} JWT checked against the issuer's JWKS file, its principal kept once
-    verified; the services call each other with their own tokens). The ceilings listen with the same TLS
-    and take the token without checking it.
+    verified, under the header as it came; the services call each other with their own tokens). The ceilings
+    listen with the same TLS and take the token without checking it.
 - The per-caller rate limits of costly calls (stream opens, RenderPrompt;
   `<SERVICE>_RATE_LIMIT_PER_SECOND` and `_BURST`) are set to {RATE_LIMIT:,} in both modes and in every
   section: every stream of a run comes from one gateway identity, thousands at once, and a run measures

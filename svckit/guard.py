@@ -119,14 +119,17 @@ class CallGuard:
                 return self._anonymous
             raise Unauthenticated("this call needs a bearer token (metadata `authorization: Bearer <token>`)",
                                   reason="TOKEN_MISSING")
-        scheme, _, token = credentials.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("the authorization metadata must be `Bearer <token>`", reason="TOKEN_MISSING")
-        if self._verifier is None:
-            raise Unauthenticated("this server takes no tokens (development mode without a JWKS)",
-                                  reason="TOKENS_NOT_CONFIGURED")
-        token = token.strip()
-        principal = self._verifier.known(token) or await self._verifier.verify(token)
+        # A caller sends the same header on every call: its principal is kept under the header as it came, so a
+        # known caller's call is one lookup, without taking the header apart again (a 400-byte token: ~0.5 µs).
+        principal = self._verifier.known(credentials) if self._verifier is not None else None
+        if principal is None:
+            scheme, _, token = credentials.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("the authorization metadata must be `Bearer <token>`", reason="TOKEN_MISSING")
+            if self._verifier is None:
+                raise Unauthenticated("this server takes no tokens (development mode without a JWKS)",
+                                      reason="TOKENS_NOT_CONFIGURED")
+            principal = await self._verifier.verify(token.strip(), kept_as=credentials)
         return principal.acting_for(acting_for) if principal.is_service else principal
 
     def _refused(self, method: str, reason: str, subject: str) -> None:

@@ -270,8 +270,8 @@ class TokenVerifier:
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def known(self, token: str) -> Principal | None:
-        """The principal of a token verified before, not expired since, and whose key is still published;
-        None otherwise."""
+        """The principal of a token verified before (or of the text it was kept as), not expired since, and whose
+        key is still published; None otherwise."""
         entry = self._verified.get(token)
         if entry is None:
             return None
@@ -291,8 +291,11 @@ class TokenVerifier:
         del self._verified[token]
         VERIFIED_TOKENS.set(len(self._verified))
 
-    async def verify(self, token: str) -> Principal:
-        principal = self.known(token)
+    async def verify(self, token: str, kept_as: str = "") -> Principal:
+        """The principal of ``token``, kept once verified under ``kept_as`` (e.g. the whole authorization header a
+        caller repeats), or under the token itself."""
+        key = kept_as or token
+        principal = self.known(key)
         if principal is not None:
             return principal
         revision = self._keys.revision()
@@ -302,7 +305,7 @@ class TokenVerifier:
             TOKEN_VERIFICATIONS.labels(refused.reason.lower()).inc()
             raise
         TOKEN_VERIFICATIONS.labels("ok").inc()
-        self._verified[token] = _Verified(expires, principal, kid, revision)
+        self._verified[key] = _Verified(expires, principal, kid, revision)
         if len(self._verified) > self._max:
             self._verified.popitem(last=False)
         VERIFIED_TOKENS.set(len(self._verified))

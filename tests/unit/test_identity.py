@@ -404,3 +404,21 @@ async def test_a_verified_token_is_kept_until_it_expires(jwks_file, signer, cloc
     clock.advance(60 + SKEW + 1)
     assert verifier.known(token) is None
     assert await refusal_of(verifier, token) == "TOKEN_EXPIRED"
+
+
+async def test_a_callers_repeated_header_is_admitted_from_its_kept_principal_until_the_token_expires(
+        jwks_file, signer, clock):
+    keys = CountedKeys(JwksFile(str(jwks_file)))
+    guard = CallGuard({METHOD: ANY_ROLE}, TokenVerifier(keys, ISSUER, AUDIENCE, clock_skew_seconds=SKEW))
+    token = signer.sign(claims(exp=int(time.time()) + 60))
+    for header in (f"Bearer {token}", f"Bearer {token}", f"bearer  {token}"):
+        call = CallContext("test", METHOD, header)
+        await guard.admit(call, ANY_ROLE)
+        assert call.principal.subject == "ada@acme"
+    # Kept under the header as it came: the same header again is found, the same token written otherwise verified.
+    assert keys.asked == 2
+
+    clock.advance(60 + SKEW + 1)
+    with pytest.raises(Unauthenticated) as refused:
+        await guard.admit(CallContext("test", METHOD, f"Bearer {token}"), ANY_ROLE)
+    assert refused.value.reason == "TOKEN_EXPIRED"
