@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import statistics
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -34,7 +35,7 @@ from sparring.transcript.v1 import transcript_service_pb2_grpc as tpb_grpc
 from bench import services
 from bench.children import free_port
 from bench.streams import OPEN_WITHIN, GatewayStream
-from bench.transcript import Started
+from bench.transcript import Started, metric_families
 from svckit.notify import libpq_url
 from svckit.outbox import OutboxDispatcher
 from transcript_svc.config import TranscriptSettings
@@ -390,6 +391,24 @@ async def stored(database_url: str, sessions: Sequence[str], missing: Sequence[t
     return Stored(len(analyses), {r["state"]: r["n"] for r in outbox}, [m for m in missing if m not in have],
                   [f"sessions/{r['session_id']} seq {r['up_to_sequence']}: {r['state']} after {r['attempts']} "
                    f"attempts {r['last_error']!r}" for r in errors], times)
+
+
+def slowest_parts(cut: dict[str, list[float]], share: float = 0.01) -> dict[str, float]:
+    """The median of each part (ms) over the slowest ``share`` of the analyses ``stages`` cut (by their total): where
+    the tail's time went."""
+    totals = [sum(parts) for parts in zip(*cut.values(), strict=True)]
+    if not totals:
+        return {}
+    slowest = sorted(range(len(totals)), key=totals.__getitem__)[-max(1, round(len(totals) * share)):]
+    return {name: statistics.median(values[i] for i in slowest) for name, values in cut.items()}
+
+
+async def loop_lags(metrics_port: int | None) -> dict[float, float]:
+    """The service's event-loop lags so far (``svckit.eventloop.LOOP_LAG_SECONDS``): cumulative counts by upper
+    bound in seconds (none without a port or if it does not answer)."""
+    return {float(sample.labels["le"]): sample.value for family in await metric_families(metrics_port)
+            if family.name == "sparring_event_loop_lag_seconds"
+            for sample in family.samples if sample.name.endswith("_bucket")}
 
 
 STAGES = ("ack -> claimed from the outbox", "claimed -> analysis inserted", "inserted -> at the watcher")

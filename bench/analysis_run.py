@@ -18,7 +18,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,6 +61,8 @@ class Phase:
     stages: dict[str, list[float]]  # the latency cut at the outbox claim and the insert (bench.analysis.stages)
     acks: OpenResult | None = None  # live sessions: the utterances' ack latency, from their schedule
     loss: LossCheck | None = None
+    # live sessions: each service's event-loop lags in the window, cumulative counts by upper bound (seconds)
+    loop_lags: dict[str, dict[float, float]] = field(default_factory=dict)
 
     @property
     def utterance_rate(self) -> float:
@@ -195,6 +197,8 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
             f"every {args.utterance_interval:g}s ({rate:,.0f} utterances/s in all, an analysis every {interval} "
             f"messages: {rate / interval:,.0f}/s) for {args.analysis_hold:g}s")
         await checkpoint(database_url)
+        services = {"transcript": transcript, "analysis": analysis_service}
+        lags_before = {name: await analysis.loop_lags(s.metrics_port) for name, s in services.items()}
         cpu = _Cpu(transcript, analysis_service)
         wall_minus_perf = time.time_ns() - time.perf_counter_ns()
         began = time.perf_counter_ns()
@@ -202,6 +206,8 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
                                    args.analysis_hold, analysis_service.child, max_outstanding=args.window)
         ended = time.perf_counter_ns()
         usage, transcript_cpu = cpu.result(LIVE)
+        lags = {name: _minus(await analysis.loop_lags(s.metrics_port), lags_before[name])
+                for name, s in services.items()}
         await close_streams(streams)
         complete = await analysis.wait_all(pairs, args.analysis_drain)
         waited = (time.perf_counter_ns() - ended) / 1e9
@@ -217,13 +223,34 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
     seconds = (ended - began) / 1e9
     in_window = sum(began <= t < ended for t in matched.arrivals_ns)
     phase = Phase(LIVE, len(pairs), seconds, matched, acks.answered_in_window, in_window, usage, transcript_cpu,
-                  db, analysis.stages(pairs, db, wall_minus_perf, since_ns=began), acks, loss)
+                  db, analysis.stages(pairs, db, wall_minus_perf, since_ns=began), acks, loss, lags)
     _log_phase(phase)
+    log(f"  {_tail(phase)}")
     log(f"  utterance acks: offered {acks.offered:,.0f}/s, achieved {acks.rate:,.0f}/s, p50 {acks.percentile(50):.1f} "
         f"p99 {acks.percentile(99):.1f} max {acks.percentile(100):.1f} ms, late {acks.late}, not sent {acks.unsent}, "
         f"unanswered {acks.unfinished}" + (f", errors {acks.errors}" if acks.errors else ""))
     log(f"  messages {'nothing lost' if loss.passed else 'LOSS OR MISMATCH'}: {loss.describe()}")
     return phase
+
+
+def _minus(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
+    return {bound: count - before.get(bound, 0.0) for bound, count in after.items()}
+
+
+def _over(lags: dict[float, float], seconds: float) -> int:
+    """How many ticks lagged more than ``seconds`` (a bucket bound)."""
+    return round(lags.get(math.inf, 0.0) - lags.get(seconds, 0.0))
+
+
+def _tail(phase: Phase) -> str:
+    """Where the slowest 1% of the analyses spent their time, and how often each service's event loop stalled."""
+    parts = analysis.slowest_parts(phase.stages)
+    text = "The slowest 1% (median of each part): " + ", ".join(
+        f"{name} {fmt_ms(ms)} ms" for name, ms in parts.items())
+    for name, lags in phase.loop_lags.items():
+        text += (f"; the {name} service's event loop ran late by more than 50 ms {_over(lags, 0.05):,} times, "
+                 f"more than 250 ms {_over(lags, 0.25):,} times")
+    return text
 
 
 def _log_phase(phase: Phase) -> None:
@@ -453,7 +480,7 @@ Live sessions: {live.matched.describe()}; {live.stored.describe()}. Messages: {n
 
 {md_table(parts_headers([idle, live]), parts_rows([idle, live]))}
 
-{_slow_claims(live)}
+{_slow_claims(live)} {_tail(live)} (ticks every 50 ms, `sparring_event_loop_lag_seconds`).
 
 ### Targets
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as pb
@@ -309,10 +310,10 @@ _SAMPLES = {
 }
 
 
-async def metric_samples(metrics_port: int | None) -> dict[str, float]:
-    """The server's unlabelled samples from its /metrics, by name (none without a port or if it does not answer)."""
+async def metric_families(metrics_port: int | None) -> list[Metric]:
+    """The server's /metrics, parsed (none without a port or if it does not answer)."""
     if metrics_port is None:
-        return {}
+        return []
 
     def fetch() -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
@@ -321,8 +322,13 @@ async def metric_samples(metrics_port: int | None) -> dict[str, float]:
     try:
         text = await asyncio.to_thread(fetch)
     except OSError:
-        return {}
-    return {sample.name: sample.value for family in text_string_to_metric_families(text)
+        return []
+    return list(text_string_to_metric_families(text))
+
+
+async def metric_samples(metrics_port: int | None) -> dict[str, float]:
+    """The server's unlabelled samples from its /metrics, by name (none without a port or if it does not answer)."""
+    return {sample.name: sample.value for family in await metric_families(metrics_port)
             for sample in family.samples if not sample.labels}
 
 

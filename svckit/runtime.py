@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit import eventloop
 from svckit.db import make_engine
+from svckit.eventloop import LagMonitor
 from svckit.gcstats import settle_after_startup
 from svckit.logs import configure_logging
 from svckit.migrations import upgrade
@@ -60,6 +61,9 @@ async def _serve(spec: ServiceSpec[Any]) -> None:
     app.on_close.append(engine.dispose)
     metrics_port = start_metrics_endpoint(settings.grpc_host, settings.metrics_port)
     settle_after_startup()
+    lag = LagMonitor()
+    lag.start()
+    app.on_close.append(lag.stop)
     await app.start()
     log.info("%s ready: grpc %s, metrics http://%s:%d/metrics", spec.name, app.address, settings.grpc_host,
              metrics_port)
