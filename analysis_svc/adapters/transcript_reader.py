@@ -55,7 +55,8 @@ class TranscriptReader:
             raise self._error(name, error) from error
         blueprint = blueprint_name(session.blueprint) or "sales"
         turns = tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in listed.messages if m.role in _ROLES)
-        return Window(blueprint, listed.last_durable_sequence, turns, session.current_persona or session.persona)
+        return Window(blueprint, listed.last_durable_sequence, turns, session.current_persona or session.persona,
+                      session.scenario)
 
     async def ended_call(self, organization: str, session_id: str) -> EndedCall:
         """Every message of an ended session; FAILED_PRECONDITION while it is still live."""

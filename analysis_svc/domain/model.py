@@ -27,6 +27,7 @@ class Window:
     last_durable_sequence: int
     turns: tuple[Turn, ...]
     persona: str = ""  # the persona playing the call now (after a handoff, the new one): its safety policy screens it
+    scenario: str | None = None  # the session's scenario ('' for none); None when the window does not say
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,10 @@ def _sent_window(request: pb.RequestAnalysisRequest) -> Window:
     violations.require(not sent.persona or (persona_id != sent.persona and names.valid_id(persona_id)),
                        "window.persona",
                        f"must be empty or like 'personas/{{persona_id}}' (got {sent.persona[:100]!r})")
+    scenario_id = sent.scenario.removeprefix("scenarios/")
+    violations.require(not sent.scenario or (scenario_id != sent.scenario and names.valid_id(scenario_id)),
+                       "window.scenario",
+                       f"must be empty or like 'scenarios/{{scenario_id}}' (got {sent.scenario[:100]!r})")
     size = request.window_size or DEFAULT_WINDOW
     violations.require(len(sent.messages) <= size, "window.messages",
                        f"must hold at most {size} messages, the window size (got {len(sent.messages)})")
@@ -236,7 +240,8 @@ def _sent_window(request: pb.RequestAnalysisRequest) -> Window:
                        f"must not be below the last message's sequence ({previous})")
     violations.raise_if_any()
     return Window(blueprint_name(sent.blueprint) or "sales", sent.last_durable_sequence,
-                  tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in sent.messages), sent.persona)
+                  tuple(Turn(m.sequence, _ROLES[m.role], m.text) for m in sent.messages), sent.persona,
+                  sent.scenario if sent.HasField("scenario") else None)
 
 
 def _stored_name(values: Mapping[str, int], value: int, field: str, enum_type) -> str | None:

@@ -173,13 +173,12 @@ class Analyses:
         started = time.perf_counter()
         size = window_size or DEFAULT_WINDOW
         if sent is None:
-            window, context = await asyncio.gather(
-                self._transcripts.window(organization, session_id, up_to_sequence, size),
-                self._contexts.context(organization, session_id))
-            window_source = "read_back"
+            window, window_source = await self._transcripts.window(organization, session_id, up_to_sequence, size), \
+                "read_back"
         else:
-            window, context = sent, await self._contexts.context(organization, session_id)
-            window_source = "sent"
+            window, window_source = sent, "sent"
+        # The window names the persona and the scenario: no read of the session for them.
+        context = await self._contexts.context(organization, session_id, window)
         _check_window(session_id, up_to_sequence, window)
         kept = state.kept
         kept_up_to = kept.up_to_sequence if kept else 0

@@ -166,8 +166,9 @@ class PersonaProfiles(Protocol):
 
 
 class CallContexts(Protocol):
-    async def context(self, organization: str, session_id: str) -> CallContext:
-        """The session's persona objections and scenario; an empty context when they cannot be read."""
+    async def context(self, organization: str, session_id: str, window: Window | None = None) -> CallContext:
+        """The objections of the persona playing the session and its scenario's facts, those ``window`` names when it
+        names a scenario (else the session's); an empty context when they cannot be read."""
 
 
 class CommandSender(Protocol):

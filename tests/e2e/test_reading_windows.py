@@ -1,7 +1,7 @@
 """A live reading's window, sent by the transcript service with the reading's request: a live call's readings read
-nothing back from the transcript service and score as readings that read their window back; only the transcript
-service's identity may send one, a malformed one is refused, and a reading whose predecessors were missed still reads
-back the messages since the last one kept."""
+nothing back from the transcript service (not even the session, for its persona and scenario) and score as readings
+that read their window back; only the transcript service's identity may send one, a malformed one is refused, and a
+reading whose predecessors were missed still reads back the messages since the last one kept."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ async def _window_of(transcripts, session: str, up_to_sequence: int, size: int =
     listed = await transcripts.ListMessages(transcript_pb.ListMessagesRequest(
         parent=session, last_n=size, up_to_sequence=up_to_sequence))
     return pb.ReadingWindow(
-        blueprint=got.blueprint, persona=got.current_persona or got.persona,
+        blueprint=got.blueprint, persona=got.current_persona or got.persona, scenario=got.scenario,
         last_durable_sequence=listed.last_durable_sequence,
         messages=[pb.WindowMessage(sequence=m.sequence, role=m.role, text=m.text) for m in listed.messages])
 
@@ -94,8 +94,8 @@ async def test_a_live_calls_readings_read_nothing_back_from_the_transcript_servi
         gateway.close()
         watch.cancel()
     assert _transcript_reads("ListMessages") == messages_listed
-    # The session is read once, for what its curveballs draw on (its persona and scenario), and kept.
-    assert _transcript_reads("GetSession") - sessions_read <= 1
+    # Not even the first reading reads the session: the window names its persona and scenario.
+    assert _transcript_reads("GetSession") == sessions_read
     assert _readings_by_window("sent") - sent == 3
 
 
@@ -176,12 +176,17 @@ def _behind(window: pb.ReadingWindow) -> None:
     window.last_durable_sequence = 9
 
 
+def _unnamed_scenario(window: pb.ReadingWindow) -> None:
+    window.scenario = "pricing-call"
+
+
 @pytest.mark.parametrize(("malform", "field"), [
     (_swapped, "window.messages[3].sequence"), (_above, "window.messages[9].sequence"),
     (_too_many, "window.messages"), (_empty_text, "window.messages[5].text"),
     (_unknown_role, "window.messages[1].role"), (_unknown_blueprint, "window.blueprint"),
-    (_behind, "window.last_durable_sequence"),
-], ids=["not-ascending", "above-up-to", "too-many", "empty-text", "unknown-role", "unknown-blueprint", "behind"])
+    (_behind, "window.last_durable_sequence"), (_unnamed_scenario, "window.scenario"),
+], ids=["not-ascending", "above-up-to", "too-many", "empty-text", "unknown-role", "unknown-blueprint", "behind",
+        "unnamed-scenario"])
 async def test_a_malformed_window_is_refused_naming_its_field(transcripts, analyses, as_transcript_service,
                                                              malform, field):
     session = await streamed_call(transcripts, CALL)

@@ -10,6 +10,7 @@ from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.adapters.call_contexts import CallContexts
 from analysis_svc.adapters.transcript_reader import TranscriptReader
+from analysis_svc.domain.model import Window
 from analysis_svc.domain.suggestions import NO_CONTEXT, CallContext, quote
 from tests.builders import new_persona
 from tests.e2e.transcript_checks import session_id as session_id_of
@@ -95,8 +96,8 @@ async def test_a_sessions_persona_and_scenario_are_read_once_and_a_persona_servi
     expected = CallContext(tuple(OBJECTIONS), tuple(PAIN_POINTS), "$40k-$90k per year", "decision by end of Q2")
     link = service_link(transcript_server, "analysis")
     reader = TranscriptReader(link, timeout_seconds=5)
-    contexts = CallContexts(reader, service_link(persona_server, "analysis"), 5, max_sessions=10)
-    down = CallContexts(reader, service_link(f"127.0.0.1:{free_port()}", "analysis"), 5, max_sessions=10)
+    contexts = CallContexts(reader, service_link(persona_server, "analysis"), 5, max_entries=10)
+    down = CallContexts(reader, service_link(f"127.0.0.1:{free_port()}", "analysis"), 5, max_entries=10)
     try:
         misses, hits, unavailable = _lookups("miss"), _lookups("hit"), _lookups("unavailable")
         assert await contexts.context(ORGANIZATION, session_id) == expected
@@ -109,3 +110,23 @@ async def test_a_sessions_persona_and_scenario_are_read_once_and_a_persona_servi
         await contexts.close()
         await down.close()
         await link.close()
+
+
+async def test_sessions_of_one_persona_and_scenario_share_their_context_and_a_window_naming_them_reads_no_session(
+        personas, persona_server, transcripts):
+    session = await _played_call(personas, transcripts)
+    got = (await transcripts.GetSession(transcript_pb.GetSessionRequest(name=session))).session
+    expected = CallContext(tuple(OBJECTIONS), tuple(PAIN_POINTS), "$40k-$90k per year", "decision by end of Q2")
+    window = Window("sales", 14, (), got.persona, got.scenario)
+    # No transcript service to read a session from: any read of one would leave the context empty.
+    nowhere = service_link(f"127.0.0.1:{free_port()}", "analysis")
+    contexts = CallContexts(TranscriptReader(nowhere, timeout_seconds=5), service_link(persona_server, "analysis"), 5,
+                            max_entries=10)
+    try:
+        misses, hits = _lookups("miss"), _lookups("hit")
+        assert await contexts.context(ORGANIZATION, session_id_of(session), window) == expected
+        assert await contexts.context(ORGANIZATION, "another-session", window) == expected  # the same cast
+        assert (_lookups("miss"), _lookups("hit")) == (misses + 1, hits + 1)
+    finally:
+        await contexts.close()
+        await nowhere.close()

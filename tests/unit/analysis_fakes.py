@@ -264,7 +264,7 @@ class FakeCallContexts:
     def __init__(self, context: CallContext = NO_CONTEXT) -> None:
         self.context_of_every_session = context
 
-    async def context(self, organization: str, session_id: str) -> CallContext:
+    async def context(self, organization: str, session_id: str, window: Window | None = None) -> CallContext:
         return self.context_of_every_session
 
 

@@ -58,6 +58,6 @@ class AnalysisClient:
 def _window_message(window: ReadingWindow) -> pb.ReadingWindow:
     session, messages = window
     return pb.ReadingWindow(
-        blueprint=blueprint_value(session.blueprint), persona=session.playing_persona,
+        blueprint=blueprint_value(session.blueprint), persona=session.playing_persona, scenario=session.scenario,
         last_durable_sequence=session.last_sequence,
         messages=[pb.WindowMessage(sequence=m.sequence, role=_ROLES[m.role], text=m.text) for m in messages])

@@ -1237,6 +1237,7 @@ class ReadingWindow(_message.Message):
     PERSONA_FIELD_NUMBER: _builtins.int
     LAST_DURABLE_SEQUENCE_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
+    SCENARIO_FIELD_NUMBER: _builtins.int
     blueprint: _persona_service_pb2.Blueprint.ValueType
     """The session's job track; unset means sales."""
     persona: _builtins.str
@@ -1246,6 +1247,11 @@ class ReadingWindow(_message.Message):
     last_durable_sequence: _builtins.int
     """The session's last durable sequence when the window was read; not below
     the last message's sequence.
+    """
+    scenario: _builtins.str
+    """The session's scenario, "scenarios/{scenario_id}", or empty when it has
+    none. With it (and persona), a reading needs no read of the session to
+    find its curveballs' persona and scenario; unset, it reads the session.
     """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___WindowMessage]:
@@ -1261,12 +1267,15 @@ class ReadingWindow(_message.Message):
         persona: _builtins.str = ...,
         last_durable_sequence: _builtins.int = ...,
         messages: _abc.Iterable[Global___WindowMessage] | None = ...,
+        scenario: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_scenario", b"_scenario", "scenario", b"scenario"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blueprint", b"blueprint", "last_durable_sequence", b"last_durable_sequence", "messages", b"messages", "persona", b"persona"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_scenario", b"_scenario", "blueprint", b"blueprint", "last_durable_sequence", b"last_durable_sequence", "messages", b"messages", "persona", b"persona", "scenario", b"scenario"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__scenario: _TypeAlias = _typing.Literal["scenario"]  # noqa: Y015
+    _WhichOneofArgType__scenario: _TypeAlias = _typing.Literal["_scenario", b"_scenario"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__scenario) -> _WhichOneofReturnType__scenario | None: ...
 
 Global___ReadingWindow: _TypeAlias = ReadingWindow  # noqa: Y015
 
