@@ -411,6 +411,46 @@ async def loop_lags(metrics_port: int | None) -> dict[float, float]:
             for sample in family.samples if sample.name.endswith("_bucket")}
 
 
+class WaitSampler:
+    """What the services' PostgreSQL sessions are waiting on, sampled every ``every`` seconds while it runs: the
+    count of (session, wait event) seen, by event ("CPU" when a statement runs without waiting). A lock convoy
+    shows as ``Lock:object`` (the database-wide NOTIFY lock) or ``LWLock:*``, slow commits as ``IO:WALSync``."""
+
+    def __init__(self, database_url: str, every: float = 0.1) -> None:
+        self._url = libpq_url(database_url)
+        self._every = every
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        connection = await asyncpg.connect(self._url, timeout=10)
+        self._task = asyncio.create_task(self._run(connection))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, connection: asyncpg.Connection) -> None:
+        try:
+            while True:
+                for row in await connection.fetch(
+                        "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS event, count(*) AS n "
+                        "FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid() GROUP BY 1"):
+                    self.counts[row["event"]] = self.counts.get(row["event"], 0) + row["n"]
+                self.samples += 1
+                await asyncio.sleep(self._every)  # the sampling period, not synchronisation
+        finally:
+            await connection.close()
+
+    def describe(self, top: int = 6) -> str:
+        ranked = sorted(self.counts.items(), key=lambda item: -item[1])[:top]
+        return ", ".join(f"{event} {n / max(1, self.samples):.2f}" for event, n in ranked)
+
+
 STAGES = ("ack -> claimed from the outbox", "claimed -> analysis inserted", "inserted -> at the watcher")
 
 

@@ -63,6 +63,7 @@ class Phase:
     loss: LossCheck | None = None
     # live sessions: each service's event-loop lags in the window, cumulative counts by upper bound (seconds)
     loop_lags: dict[str, dict[float, float]] = field(default_factory=dict)
+    waits: str = ""  # live sessions: what PostgreSQL's sessions waited on in the window, on average (WaitSampler)
 
     @property
     def utterance_rate(self) -> float:
@@ -199,6 +200,8 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
         await checkpoint(database_url)
         services = {"transcript": transcript, "analysis": analysis_service}
         lags_before = {name: await analysis.loop_lags(s.metrics_port) for name, s in services.items()}
+        waits = analysis.WaitSampler(database_url)
+        await waits.start()
         cpu = _Cpu(transcript, analysis_service)
         wall_minus_perf = time.time_ns() - time.perf_counter_ns()
         began = time.perf_counter_ns()
@@ -206,6 +209,7 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
                                    args.analysis_hold, analysis_service.child, max_outstanding=args.window)
         ended = time.perf_counter_ns()
         usage, transcript_cpu = cpu.result(LIVE)
+        await waits.stop()
         lags = {name: _minus(await analysis.loop_lags(s.metrics_port), lags_before[name])
                 for name, s in services.items()}
         await close_streams(streams)
@@ -223,7 +227,7 @@ async def _live(args: argparse.Namespace, transcript: Started, analysis_service:
     seconds = (ended - began) / 1e9
     in_window = sum(began <= t < ended for t in matched.arrivals_ns)
     phase = Phase(LIVE, len(pairs), seconds, matched, acks.answered_in_window, in_window, usage, transcript_cpu,
-                  db, analysis.stages(pairs, db, wall_minus_perf, since_ns=began), acks, loss, lags)
+                  db, analysis.stages(pairs, db, wall_minus_perf, since_ns=began), acks, loss, lags, waits.describe())
     _log_phase(phase)
     log(f"  {_tail(phase)}")
     log(f"  utterance acks: offered {acks.offered:,.0f}/s, achieved {acks.rate:,.0f}/s, p50 {acks.percentile(50):.1f} "
@@ -250,6 +254,8 @@ def _tail(phase: Phase) -> str:
     for name, lags in phase.loop_lags.items():
         text += (f"; the {name} service's event loop ran late by more than 50 ms {_over(lags, 0.05):,} times, "
                  f"more than 250 ms {_over(lags, 0.25):,} times")
+    if phase.waits:
+        text += f"; PostgreSQL's active sessions, on average, by what they waited on: {phase.waits}"
     return text
 
 
@@ -458,11 +464,17 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   by the offset between the two clocks, so to about a millisecond): the outbox dispatcher's claim of
   the request (its lease's end minus the {analysis.LEASE_SECONDS:g} s lease) and the insert of the Say Meter
   (its `create_time`). **ack -> claimed**: the request waiting in the outbox (negative when the claim
-  starts before the gateway has read the ack); **claimed -> analysis inserted**: the call to
-  `RequestAnalysis` up to its insert (trigger lookup, window read from the transcript service, scoring);
-  **inserted -> at the watcher**: the insert's commit, its NOTIFY, the listener's read of the analysis,
-  the watcher's stream. The analysis's own `latency` field (window read and scoring) is a part of the
-  second. Each part has its own percentiles: they do not add up across parts.
+  starts before the gateway has read the ack); **claimed -> analysis inserted**: the wait for one of the
+  dispatcher's call slots, the window's read, the call to `RequestAnalysis` up to its insert (trigger
+  lookup, the curveballs' persona and scenario when not kept, scoring); **inserted -> at the watcher**: the
+  insert's commit, its NOTIFY, the listener's read of the analysis, the watcher's stream. The analysis's own
+  `latency` field (scoring, and a window read back) is a part of the second. Each part has its own
+  percentiles: they do not add up across parts. **The slowest 1%**: the median of each part over the 1% of
+  the analyses with the longest latency, and how often each service's event loop ran later than 50 ms and
+  250 ms behind a 50 ms tick during the window (`sparring_event_loop_lag_seconds`, every service observes
+  it), and what PostgreSQL's active sessions waited on (`pg_stat_activity`, sampled every 100 ms: the mean
+  number of sessions on each wait event; `Lock:object` is the database-wide NOTIFY lock, `IO:WALSync` a
+  commit's flush).
 
 ### Latency: commit of the triggering message to the Say Meter at the watcher
 
@@ -480,7 +492,7 @@ Live sessions: {live.matched.describe()}; {live.stored.describe()}. Messages: {n
 
 {md_table(parts_headers([idle, live]), parts_rows([idle, live]))}
 
-{_slow_claims(live)} {_tail(live)} (ticks every 50 ms, `sparring_event_loop_lag_seconds`).
+{_slow_claims(live)} {_tail(live)}.
 
 ### Targets
 
