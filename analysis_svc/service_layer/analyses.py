@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from analysis_svc.domain import running
 from analysis_svc.domain.content_findings import (
@@ -94,6 +94,13 @@ READING_WINDOWS = Counter("sparring_analysis_reading_windows_total",
                           "service, read back from it, or read back from the last reading kept (caught_up, whatever "
                           "the request carried).", ("source",))
 
+READING_PHASE_SECONDS = Histogram(
+    "sparring_analysis_reading_phase_seconds",
+    "Time a live reading spent in each phase: state (the trigger's lookup and what the reading builds on, one read), "
+    "window (read back, when none was sent or readings were missed), context (the curveballs' persona and "
+    "scenario), judging (engine, rules, screening) and storing (the insert's transaction up to its commit).",
+    ("phase",), buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
 CALL_MEASURE_GAPS = Counter("sparring_analysis_call_measure_gaps_total",
                             "Readings whose call measures leave out messages no reading reached (over the catch-up "
                             "bound).")
@@ -167,7 +174,9 @@ class Analyses:
         _check_request(trigger_id, up_to_sequence, window_size, self._engines.configured(engine))
         organization = require_organization(caller)
         await self._access.require(caller, session_id, REQUESTERS)
+        phase = _Phases()
         state = await self._reading_state(organization, session_id, trigger_id, up_to_sequence or MAX_SEQUENCE)
+        phase.ended("state")
         if state.existing is not None:
             return await self.stored_analysis(organization, session_id, state.existing), True
         started = time.perf_counter()
@@ -177,8 +186,10 @@ class Analyses:
                 "read_back"
         else:
             window, window_source = sent, "sent"
+        phase.ended("window")
         # The window names the persona and the scenario: no read of the session for them.
         context = await self._contexts.context(organization, session_id, window)
+        phase.ended("context")
         _check_window(session_id, up_to_sequence, window)
         kept = state.kept
         kept_up_to = kept.up_to_sequence if kept else 0
@@ -190,6 +201,7 @@ class Analyses:
             window_source = "caught_up"
             if window.turns[0].sequence > kept_up_to + 1:
                 CALL_MEASURE_GAPS.inc()
+            phase.ended("window")
         READING_WINDOWS.labels(window_source).inc()
         shown = window.turns[-size:]
         language = self._language(organization, session_id, shown)
@@ -203,7 +215,7 @@ class Analyses:
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
                              state.handoff_open, state.earlier, state.alert_on,
                              signals_since(kept.measures if kept else None, measures))
-        return await self._judge_and_store(organization, reading, engine, deadline, started)
+        return await self._judge_and_store(organization, reading, engine, deadline, started, phase)
 
     async def final_reading(self, organization: str, session_id: str, call: EndedCall, deadline: float | None) -> None:
         """The reading of the whole ended call, stored once before its audit (so a watcher sees it before the audit
@@ -243,7 +255,8 @@ class Analyses:
             return await uow.analyses.say_meter_arc(organization, session_id, MAX_ARC_READINGS)
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
-                               started: float) -> tuple[StoredAnalysis, bool]:
+                               started: float, phase: _Phases | None = None) -> tuple[StoredAnalysis, bool]:
+        """``phase``: a live reading's phases timed so far (the final reading's are not)."""
         measures, live = reading.measures, reading.live
         session_id = live.session_id
 
@@ -279,6 +292,8 @@ class Analyses:
         applying = (self._rules.start_applying(organization, session_id, trigger_id, fired)
                     if fired is not None and self._rules is not None else None)
         storing = self._storing[analysis.id] = asyncio.get_running_loop().create_future()
+        if phase is not None:
+            phase.ended("judging")
         try:
             async with self._database.transaction() as uow:
                 stored = await uow.analyses.add(organization, analysis)
@@ -290,6 +305,8 @@ class Analyses:
                     await uow.finding_deliveries.enqueue(organization, session_id, analysis.id, analysis.findings)
                 await uow.announce(f"{organization}/{session_id}:{analysis.id}")
                 await uow.commit()
+                if phase is not None:
+                    phase.ended("storing")
                 storing.set_result(stored)
                 if alert.change != AlertChange.NONE:
                     LOSING_PROSPECT_ALERTS.labels(alert.change.value).inc()
@@ -407,6 +424,18 @@ class Analyses:
         """What a new reading builds on, in one read (see ``ReadingState``)."""
         async with self._database.read() as uow:
             return await uow.analyses.reading_state(organization, session_id, trigger_id, up_to_sequence)
+
+
+class _Phases:
+    """Times the phases of a live reading one after the other (``READING_PHASE_SECONDS``)."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    def ended(self, phase: str) -> None:
+        now = time.perf_counter()
+        READING_PHASE_SECONDS.labels(phase).observe(now - self._since)
+        self._since = now
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:
