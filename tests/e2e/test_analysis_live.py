@@ -196,7 +196,7 @@ async def test_an_analysis_held_back_behind_a_newer_one_keeps_its_place_and_not_
         reader = HeldWindow(transcript, held=5)
         service = Analyses(AnalysisDatabase(engine), reader, PageTokens.from_secret("test"), Engines(LocalEngine(), {}),
                            SessionAccess(SessionDirectory(transcript, max_sessions=1)),
-                           CallContexts(transcript, service_link(persona_server, "analysis"), 5, max_sessions=1))
+                           CallContexts(transcript, service_link(persona_server, "analysis"), 5, max_entries=1))
         held = asyncio.create_task(service.request_analysis(ADMIN, session_id, 5, "seq-5", "message_count", 0))
         await reader.reached.wait()
         newer, _ = await service.request_analysis(ADMIN, session_id, 10, "seq-10", "message_count", 0)
