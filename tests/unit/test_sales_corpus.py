@@ -33,24 +33,11 @@ def labels_of(corpus: Path) -> set[int]:
     return set(labelled_conversations.labels_of(corpus))
 
 
-@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.json")), ids=lambda path: path.stem)
-def test_a_call_is_sourced_labelled_and_retold_turn_by_turn(path):
-    assert_sourced_labelled_and_retold_turn_by_turn(path, "en")
-
-
-@pytest.mark.parametrize("path", sorted(SPANISH_CORPUS.glob("*.json")), ids=lambda path: path.stem)
-def test_a_spanish_call_is_sourced_labelled_and_retold_turn_by_turn(path):
-    assert_sourced_labelled_and_retold_turn_by_turn(path, "es")
-
-
-@pytest.mark.parametrize("path", sorted(HELD_OUT_PART.glob("*.json")), ids=lambda path: path.stem)
-def test_a_held_out_call_is_sourced_labelled_and_retold_turn_by_turn(path):
-    assert_sourced_labelled_and_retold_turn_by_turn(path, "en")
-
-
-@pytest.mark.parametrize("path", sorted(THIRD_HELD_OUT_PART.glob("*.json")), ids=lambda path: path.stem)
-def test_a_call_of_the_third_held_out_part_is_sourced_labelled_and_retold_turn_by_turn(path):
-    assert_sourced_labelled_and_retold_turn_by_turn(path, "en")
+@pytest.mark.parametrize(("path", "language"), [
+    (path, "es" if corpus == SPANISH_CORPUS else "en") for corpus in PARTS for path in sorted(corpus.glob("*.json"))
+], ids=lambda value: f"{value.parent.parent.name}/{value.stem}" if isinstance(value, Path) else value)
+def test_a_call_of_every_part_is_sourced_labelled_and_retold_turn_by_turn(path, language):
+    assert_sourced_labelled_and_retold_turn_by_turn(path, language)
 
 
 def test_the_held_out_part_has_three_dozen_calls_with_every_label_at_least_twice():
