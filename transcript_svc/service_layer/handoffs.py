@@ -56,8 +56,6 @@ from transcript_svc.service_layer.transcripts import (
     Transcripts,
     check_may_command,
     check_may_read,
-    delivered_here,
-    hand_or_free,
     session_ended,
     session_not_found,
 )
@@ -262,33 +260,27 @@ class Handoffs:
                 await uow.announce.approval_changed(organization, session_id, waiting_for.id)
                 return handoff
             # Unless a voice call moves (its rounds change), all from here rides the transaction's last statement.
-            await uow.handoffs.add_last(organization, handoff,
-                                        carried_by=delivered_here(command) if slot is not None else command)
+            await uow.handoffs.add_last(organization, handoff, carried_by=here.sent(command))
             await _take_over(uow, organization, current, handoff, handoff.create_time)
             await uow.announce.command_sent(organization, session_id, command.id)
-            sent.append(command)
             return handoff
 
-        sent: list[Command] = []  # the command, once ``run`` sends it
-        slot = self._commands.reserve_here(organization, session_id, command_id)
+        here = self._commands.command_here(organization, session_id, command_id)
         try:
-            async with self.uow() as uow:
-                started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run, Handoff)
-                phases.end("statements")
-                await uow.commit()
-                phases.end("commit")
-                hand_or_free(slot, sent)  # before anything else awaits
-                if slot is not None and sent:
-                    phases.end("to_stream")
-        except BaseException as error:
-            if slot is not None:
-                slot.cancel()
-            if isinstance(error, _NoVoiceAgent):
-                await self._record_failure(organization, error.handoff)
-                raise error.error from None
-            if isinstance(error, PreflightRefused):
-                await self._commands.log_refusal(error)
-            raise
+            with here:
+                async with self.uow() as uow:
+                    started = await run_idempotent(uow.requests(organization), mutation, "StartHandoff", run,
+                                                   Handoff)
+                    phases.end("statements")
+                    await uow.commit()
+                    phases.end("commit")
+                    if here.committed():  # before anything else awaits
+                        phases.end("to_stream")
+        except _NoVoiceAgent as failed:
+            await self._record_failure(organization, failed.handoff)
+            raise failed.error from None
+        except PreflightRefused as refused:
+            await self._commands.log_refusal(refused)
         finally:
             if packing is not None:
                 await _discarded(packing)

@@ -115,22 +115,38 @@ class StreamGrant:
     pending_commands: list[Command]
 
 
-def delivered_here(command: Command) -> Command:
-    """``command`` as stored when this replica's live stream of its session is handed it at the commit: delivered
-    once, as the NOTIFY path's statement marks it. The stream sends it as it was before that mark, as that path
-    does."""
-    return dataclasses.replace(command, state=CommandState.DELIVERED, delivery_count=1, deliver_time=_now())
+class CommandHere:
+    """A command's way to this replica's live stream of its session, when it holds it (``Transcripts.command_here``):
+    the place kept for it before its transaction commits, freed on leaving unless the command went to the stream."""
 
+    def __init__(self, slot: CommandSlot | None) -> None:
+        self._slot = slot
+        self._sent: Command | None = None
 
-def hand_or_free(slot: CommandSlot | None, sent: list[Command]) -> None:
-    """After the commit: the command ``sent`` (none when it was held, or a retry was answered) goes to the place
-    kept for it, or the place is freed."""
-    if slot is None:
-        return
-    if sent:
-        slot.hand(sent[0])
-    else:
-        slot.cancel()
+    def sent(self, command: Command) -> Command:
+        """``command`` is sent by the transaction: what to store of it. Delivered once when the stream here is to be
+        handed it at the commit, as the NOTIFY path's statement marks it; the stream sends it as it was before that
+        mark, as that path does."""
+        self._sent = command
+        if self._slot is None:
+            return command
+        return dataclasses.replace(command, state=CommandState.DELIVERED, delivery_count=1, deliver_time=_now())
+
+    def committed(self) -> bool:
+        """After the commit: the command sent goes to the stream here; whether it did."""
+        if self._slot is None or self._sent is None:
+            return False
+        self._slot.hand(self._sent)
+        self._slot = None
+        return True
+
+    def __enter__(self) -> CommandHere:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # Not handed (rolled back, held for an approval, a retry's answer): the place is freed.
+        if self._slot is not None:
+            self._slot.cancel()
 
 
 def session_ended(session_name: str) -> FailedPrecondition:
@@ -437,32 +453,27 @@ class Transcripts:
                 await uow.approvals.add(organization, request)
                 await uow.announce.approval_changed(organization, session_id, request.id)
                 return held
-            await uow.commands.add(organization, delivered_here(command) if slot is not None else command)
+            await uow.commands.add(organization, here.sent(command))
             await uow.announce.command_sent(organization, session_id, command.id)
-            sent.append(command)
             return command
 
-        sent: list[Command] = []  # the command, once ``run`` sends it
-        slot = self.reserve_here(organization, session_id, command.id)
-        try:
-            async with self.uow() as uow:
-                stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
-                await uow.commit()
-                hand_or_free(slot, sent)
-        except BaseException as error:
-            if slot is not None:
-                slot.cancel()
-            if isinstance(error, PreflightRefused):
-                await self.log_refusal(error)
-            raise
+        with self.command_here(organization, session_id, command.id) as here:
+            try:
+                async with self.uow() as uow:
+                    stored = await run_idempotent(uow.requests(organization), mutation, "SendCommand", run, Command)
+                    await uow.commit()
+                    here.committed()
+            except PreflightRefused as refused:
+                await self.log_refusal(refused)
         return stored
 
-    def reserve_here(self, organization: str, session_id: str, command_id: str) -> CommandSlot | None:
-        """A place for the command on this replica's live stream of the session, if it holds it: the command is
-        then stored as delivered (``delivered_here``) and handed to the stream as soon as its transaction commits
-        (``hand_or_free``), not after its NOTIFY has come back and a statement has marked it. The NOTIFY still
-        goes, for a stream elsewhere."""
-        return self._streams.reserve(organization, session_id, command_id) if self._streams is not None else None
+    def command_here(self, organization: str, session_id: str, command_id: str) -> CommandHere:
+        """The command's way to this replica's live stream of the session, if it holds it: a place is kept for it
+        now, the command is stored as delivered (``CommandHere.sent``) and handed to the stream as soon as its
+        transaction commits (``CommandHere.committed``), not after its NOTIFY has come back and a statement has
+        marked it. The NOTIFY still goes, for a stream elsewhere."""
+        streams = self._streams
+        return CommandHere(streams.reserve(organization, session_id, command_id) if streams is not None else None)
 
     async def log_refusal(self, refused: PreflightRefused) -> NoReturn:
         """Logs a refusal once the transaction that raised it is rolled back (nothing of the refused command was
