@@ -1,6 +1,9 @@
-"""Prometheus metrics with the go-grpc-prometheus names and labels, so existing dashboards work."""
+"""Prometheus metrics: the gRPC ones with the go-grpc-prometheus names and labels, so existing dashboards work, and
+a timer of the phases of a piece of work."""
 
 from __future__ import annotations
+
+import time
 
 from prometheus_client import Counter, Histogram
 
@@ -45,3 +48,30 @@ class MethodMetrics:
         if counter is None:
             counter = self.handled_by_code[code_name] = SERVER_HANDLED.labels(*self.labels, code_name)
         counter.inc()
+
+
+class Phases:
+    """Times the phases of one piece of work one after the other, each from the end of the one before, into a
+    histogram labelled by phase: at once, or, ``held``, only when ``observe`` says the work counts (a retry answered
+    from a log ran none of them)."""
+
+    def __init__(self, histogram: Histogram, *, held: bool = False) -> None:
+        self._histogram = histogram
+        self._held = held
+        self._last = time.perf_counter()
+        self.ended: list[str] = []
+        self._seconds: list[tuple[str, float]] = []
+
+    def end(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.ended.append(phase)
+        if self._held:
+            self._seconds.append((phase, now - self._last))
+        else:
+            self._histogram.labels(phase).observe(now - self._last)
+        self._last = now
+
+    def observe(self) -> None:
+        for phase, seconds in self._seconds:
+            self._histogram.labels(phase).observe(seconds)
+        self._seconds.clear()

@@ -56,6 +56,7 @@ from calls.turns import DEFAULT_WINDOW, Turn
 from svckit.cache import InvalidatedCache
 from svckit.errors import FailedPrecondition, NotFound, Violations
 from svckit.identity import Principal
+from svckit.metrics import Phases
 from svckit.openai_json import EngineFailure, deadline_of, within_deadline
 from svckit.pagination import PageTokens, page_size
 from svckit.usecase import Page
@@ -174,9 +175,9 @@ class Analyses:
         _check_request(trigger_id, up_to_sequence, window_size, self._engines.configured(engine))
         organization = require_organization(caller)
         await self._access.require(caller, session_id, REQUESTERS)
-        phase = _Phases()
+        phase = Phases(READING_PHASE_SECONDS)
         state = await self._reading_state(organization, session_id, trigger_id, up_to_sequence or MAX_SEQUENCE)
-        phase.ended("state")
+        phase.end("state")
         if state.existing is not None:
             return await self.stored_analysis(organization, session_id, state.existing), True
         started = time.perf_counter()
@@ -186,10 +187,10 @@ class Analyses:
                 "read_back"
         else:
             window, window_source = sent, "sent"
-        phase.ended("window")
+        phase.end("window")
         # The window names the persona and the scenario: no read of the session for them.
         context = await self._contexts.context(organization, session_id, window)
-        phase.ended("context")
+        phase.end("context")
         _check_window(session_id, up_to_sequence, window)
         kept = state.kept
         kept_up_to = kept.up_to_sequence if kept else 0
@@ -201,7 +202,7 @@ class Analyses:
             window_source = "caught_up"
             if window.turns[0].sequence > kept_up_to + 1:
                 CALL_MEASURE_GAPS.inc()
-            phase.ended("window")
+            phase.end("window")
         READING_WINDOWS.labels(window_source).inc()
         shown = window.turns[-size:]
         language = self._language(organization, session_id, shown)
@@ -255,7 +256,7 @@ class Analyses:
             return await uow.analyses.say_meter_arc(organization, session_id, MAX_ARC_READINGS)
 
     async def _judge_and_store(self, organization: str, reading: NewReading, engine: str, deadline: float | None,
-                               started: float, phase: _Phases | None = None) -> tuple[StoredAnalysis, bool]:
+                               started: float, phase: Phases | None = None) -> tuple[StoredAnalysis, bool]:
         """``phase``: a live reading's phases timed so far (the final reading's are not)."""
         measures, live = reading.measures, reading.live
         session_id = live.session_id
@@ -293,7 +294,7 @@ class Analyses:
                     if fired is not None and self._rules is not None else None)
         storing = self._storing[analysis.id] = asyncio.get_running_loop().create_future()
         if phase is not None:
-            phase.ended("judging")
+            phase.end("judging")
         try:
             async with self._database.transaction() as uow:
                 stored = await uow.analyses.add(organization, analysis)
@@ -306,7 +307,7 @@ class Analyses:
                 await uow.announce(f"{organization}/{session_id}:{analysis.id}")
                 await uow.commit()
                 if phase is not None:
-                    phase.ended("storing")
+                    phase.end("storing")
                 storing.set_result(stored)
                 if alert.change != AlertChange.NONE:
                     LOSING_PROSPECT_ALERTS.labels(alert.change.value).inc()
@@ -424,18 +425,6 @@ class Analyses:
         """What a new reading builds on, in one read (see ``ReadingState``)."""
         async with self._database.read() as uow:
             return await uow.analyses.reading_state(organization, session_id, trigger_id, up_to_sequence)
-
-
-class _Phases:
-    """Times the phases of a live reading one after the other (``READING_PHASE_SECONDS``)."""
-
-    def __init__(self) -> None:
-        self._since = time.perf_counter()
-
-    def ended(self, phase: str) -> None:
-        now = time.perf_counter()
-        READING_PHASE_SECONDS.labels(phase).observe(now - self._since)
-        self._since = now
 
 
 def _check_request(trigger_id: str, up_to_sequence: int, window_size: int, engine_configured: bool) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from svckit.errors import (
     Violations,
 )
 from svckit.identity import Principal
+from svckit.metrics import Phases
 from svckit.names import check_resource_id
 from svckit.usecase import Mutation, run_idempotent
 from transcript_svc.domain.approvals import Approval
@@ -101,29 +101,6 @@ class _NoVoiceAgent(Exception):
         super().__init__(error.message)
         self.handoff = handoff
         self.error = error
-
-
-class _Phases:
-    """The phases of one handoff, each from the end of the one before; observed once it is known to be started
-    now, not a retry's answer."""
-
-    def __init__(self) -> None:
-        self._last = time.perf_counter()  # the transaction opening
-        self._seconds: list[tuple[str, float]] = []
-
-    @property
-    def ran(self) -> bool:
-        """Whether the handoff ran (it was not a retry answered from the request log)."""
-        return any(phase == "lock" for phase, _ in self._seconds)
-
-    def end(self, phase: str) -> None:
-        now = time.perf_counter()
-        self._seconds.append((phase, now - self._last))
-        self._last = now
-
-    def observe(self) -> None:
-        for phase, seconds in self._seconds:
-            HANDOFF_PHASE_SECONDS.labels(phase).observe(seconds)
 
 
 def _check_may_hand_over(session: Session, to_persona: str, pending: str | None) -> None:
@@ -223,7 +200,7 @@ class Handoffs:
             packing = asyncio.ensure_future(self._prepare(session, call, request, handoff_id, command_id, now))
             if live is not None:
                 await asyncio.wait({packing})
-        phases = _Phases()
+        phases = Phases(HANDOFF_PHASE_SECONDS, held=True)  # from the transaction opening
 
         async def run() -> Handoff:
             locked = await uow.handoffs.under_lock(organization, session_id, handoff_id, now - RATE_WINDOW)
@@ -284,7 +261,7 @@ class Handoffs:
         finally:
             if packing is not None:
                 await _discarded(packing)
-        if phases.ran:  # started now, not a retry's
+        if "lock" in phases.ended:  # started now, not a retry's answer from the request log
             phases.observe()
             HANDOFFS_STARTED.labels("requested" if started.accepted_persona == request.to_persona
                                     else "fallback").inc()
