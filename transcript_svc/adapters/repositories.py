@@ -325,12 +325,12 @@ class CommandRepository:
         return [(row.position, _command(row)) for row in await self._c.execute(query)]
 
     async def recent(self, organization: str, session_id: str, since: datetime) -> RecentCommands:
-        return _recent_commands(*(await self._c.execute(_recent(organization, session_id, since))).one())
+        return RecentCommands(*(await self._c.execute(_recent(organization, session_id, since))).one())
 
 
 def _recent(organization: str, session_id: str, since: datetime) -> sa.Select[int, Any, int]:
-    """The session's commands since ``since`` and since the candidate last spoke, as ``_recent_commands`` reads them
-    (columns ``in_window``, ``oldest_in_window``, ``since_candidate_turn``)."""
+    """The session's commands since ``since`` and since the candidate last spoke, in the order of ``RecentCommands``'s
+    fields (columns ``in_window``, ``oldest_in_window``, ``since_candidate_turn``)."""
     c, m = t.commands.c, t.messages.c
     # The candidate's last utterance, found walking the session's messages back from the newest.
     last_turn = (sa.select(m.create_time).where(*_child_of(t.messages, organization, session_id),
@@ -343,11 +343,6 @@ def _recent(organization: str, session_id: str, since: datetime) -> sa.Select[in
         sa.func.count().filter(c.create_time > sa.func.coalesce(last_turn, sa.literal("-infinity").cast(
             c.create_time.type))).label("since_candidate_turn"),
     ).where(*_child_of(t.commands, organization, session_id))
-
-
-def _recent_commands(in_window: int, oldest_in_window: datetime | None, since_candidate_turn: int) -> RecentCommands:
-    return RecentCommands(in_window=in_window, oldest_in_window=oldest_in_window,
-                          since_candidate_turn=since_candidate_turn)
 
 
 def _handoff(row: Any) -> Handoff:
@@ -410,7 +405,7 @@ class HandoffRepository:
         if row is None:
             return None
         return CallUnderLock(_session(row), row.pending_handoff, row.live_round or 0, row.handoff_exists,
-                             _recent_commands(row.in_window, row.oldest_in_window, row.since_candidate_turn))
+                             RecentCommands(row.in_window, row.oldest_in_window, row.since_candidate_turn))
 
     async def get(self, organization: str, session_id: str, handoff_id: str) -> Handoff | None:
         row = (await self._c.execute(sa.select(t.handoffs).where(
