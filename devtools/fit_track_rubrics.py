@@ -14,7 +14,6 @@ bootstrap 95% interval.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from analysis_svc.domain.tracks import TRACK_RUBRICS
 from analysis_svc.domain.tracks.rubric import TrackRubric
 from calls.job_tracks import Blueprint
 from devtools.fit_say_meter import fit_all, held_out_scores, weighted
-from devtools.say_meter_corpus import interval, kendall, means_by_label, spearman, turns_of
+from devtools.say_meter_corpus import calls_in, interval, kendall, means_by_label, spearman, turns_of
 
 TRACKS = Path(__file__).resolve().parents[1] / "tests" / "data" / "tracks"
 # The sales factors' weights each track was scored on before it had a rubric of its own (say_meter.RUBRICS then).
@@ -52,7 +51,7 @@ SALES_WEIGHTS_BEFORE = {
 
 
 def calls_of(rubric: TrackRubric) -> list[dict[str, Any]]:
-    return [json.loads(path.read_text()) for path in sorted((TRACKS / rubric.blueprint / "calls").glob("*.json"))]
+    return calls_in(TRACKS / rubric.blueprint)
 
 
 def factor_rows(rubric: TrackRubric, calls: list[dict[str, Any]]) -> list[list[float | None]]:

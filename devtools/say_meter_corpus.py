@@ -25,6 +25,7 @@ import json
 import random
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from analysis_svc.domain.conversation import measure
@@ -105,13 +106,17 @@ def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, 
         if language != "en":
             raise SystemExit(f"the part {part} is English only")
         if part == THIRD_HELD_OUT:
-            return [json.loads(path.read_text()) for path in sorted((THIRD_HELD_OUT_CORPUS / "calls").glob("*.json"))]
-        second = [json.loads(path.read_text()) for path in sorted((SECOND_HELD_OUT_CORPUS / "calls").glob("*.json"))]
+            return calls_in(THIRD_HELD_OUT_CORPUS)
+        second = calls_in(SECOND_HELD_OUT_CORPUS)
         return second if part == SECOND_HELD_OUT else load_calls(ALL) + second
     corpus = CORPORA[language]
     held_out = held_out_ids(corpus)
-    calls = [json.loads(path.read_text()) for path in sorted((corpus / "calls").glob("*.json"))]
-    return [call for call in calls if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
+    return [call for call in calls_in(corpus) if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
+
+
+def calls_in(corpus: Path) -> list[dict[str, Any]]:
+    """Every call of a corpus directory, in the order of their ids."""
+    return [json.loads(path.read_text()) for path in sorted((corpus / "calls").glob("*.json"))]
 
 
 def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentParser:
