@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -70,20 +71,26 @@ async def _one(transcripts: tpb_grpc.TranscriptServiceStub, analysis_channel: gr
         await watcher.close()
 
 
-async def handoffs(transcript_address: str, analysis_address: str, sessions: list[str],
-                   concurrency: int) -> tuple[list[Timing], list[str]]:
-    """The timings of the sessions' handoffs, ``concurrency`` sessions at a time; and the sessions missing theirs."""
+async def handoffs(transcript_address: str, analysis_address: str, sessions: list[str], concurrency: int,
+                   rate: float | None = None) -> tuple[list[Timing], list[str]]:
+    """The timings of the sessions' handoffs, and the sessions missing theirs. Closed loop, ``concurrency`` sessions
+    at a time, unless ``rate`` is given: then open loop, a session started every 1/``rate`` s whatever the others
+    are doing (the offered load stays fixed however slow the services get)."""
     transcript_channel = open_channels(transcript_address, 1)[0]
     analysis_channel = open_channels(analysis_address, 1)[0]
-    limit = asyncio.Semaphore(concurrency)
+    limit: contextlib.AbstractAsyncContextManager[object] = (
+        asyncio.Semaphore(concurrency) if rate is None else contextlib.nullcontext())
     transcripts = tpb_grpc.TranscriptServiceStub(transcript_channel)
+    began = asyncio.get_running_loop().time()
 
-    async def one(session: str) -> Timing | None:
+    async def one(index: int, session: str) -> Timing | None:
+        if rate is not None:
+            await asyncio.sleep(began + index / rate - asyncio.get_running_loop().time())
         async with limit:
             return await _one(transcripts, analysis_channel, session)
 
     try:
-        results = await asyncio.gather(*(one(s) for s in sessions))
+        results = await asyncio.gather(*(one(i, s) for i, s in enumerate(sessions)))
     finally:
         await transcript_channel.close()
         await analysis_channel.close()
@@ -105,10 +112,11 @@ def main() -> None:
     parser.add_argument("--analysis", required=True, help="the analysis service's address")
     parser.add_argument("--sessions", type=Path, required=True, help="a JSON list of the sessions' names")
     parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--rate", type=float, help="sessions started per second (open loop); closed loop without")
     parser.add_argument("--out", type=Path, required=True, help="where the timings go (JSON)")
     args = parser.parse_args()
     timed, missing = eventloop.run(handoffs(args.transcript, args.analysis, json.loads(args.sessions.read_text()),
-                                            args.concurrency))
+                                            args.concurrency, args.rate))
     write(args.out, timed, missing)
 
 
