@@ -299,7 +299,7 @@ def section(figures: Figures, when: datetime | None = None) -> str:
 
 {md_table(HEADERS, rows(figures))}
 
-Missing (no HANDOFF command within {WAIT:g} s): {", ".join(f"{n} {name}" for name, n in missing.items())}.
+Missing (no HANDOFF command within {WAIT:g} s): {"; ".join(f"{name}: {n}" for name, n in missing.items())}.
 
 ### Where the time goes
 
