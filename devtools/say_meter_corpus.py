@@ -9,13 +9,13 @@ on its final window (what a model engine is shown at the call's end). Nothing he
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
 corpus (``--part all``) is development data. A second English part, written blind in tests/data/sales_corpus_heldout2
-(``--part held_out2``), measured the rules designed on all of it once and has been read since too: ``--part
-all_english`` is both English directories together, the development data the sales rules and weights are fitted on.
-A third English part, written blind in tests/data/sales_corpus_heldout3 (``--part held_out3``), measures the rules
-designed on those; only this tool reads it, no fit may.
+(``--part held_out2``), measured the rules designed on all of it once and has been read since too. A third English
+part, written blind in tests/data/sales_corpus_heldout3 (``--part held_out3``), measured the rules designed on those
+two (``--part first_two_english``) once and has been read since as well: ``--part all_english`` is the three English
+directories together, the development data the sales rules and weights are fitted on.
 
-    .venv/bin/python -m devtools.say_meter_corpus [--part development|held_out|all|held_out2|all_english|held_out3] \
-        [--language en|es]
+    .venv/bin/python -m devtools.say_meter_corpus \
+        [--part development|held_out|all|held_out2|first_two_english|held_out3|all_english] [--language en|es]
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from devtools.say_meter_split import CORPORA, DATA, held_out_ids
 
 RESAMPLES = 2000
 DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
-SECOND_HELD_OUT, ALL_ENGLISH = "held_out2", "all_english"  # English only
+# English only
+SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, ALL_ENGLISH = (
+    "held_out2", "first_two_english", "held_out3", "all_english")
 # Every part has been read, so a fit may read any; the sales weights are fitted on ALL_ENGLISH.
-PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, ALL_ENGLISH)
+PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
-THIRD_HELD_OUT = "held_out3"  # English, scored by this tool only: never a fit's
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 
 
@@ -102,28 +103,29 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
 def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, Any]]:
     """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
     otherwise."""
-    if part in (SECOND_HELD_OUT, ALL_ENGLISH, THIRD_HELD_OUT):
+    english_only = {SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
+                    FIRST_TWO_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS),
+                    ALL_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS)}
+    if part in english_only:
         if language != "en":
             raise SystemExit(f"the part {part} is English only")
-        if part == THIRD_HELD_OUT:
-            return calls_in(THIRD_HELD_OUT_CORPUS)
-        second = calls_in(SECOND_HELD_OUT_CORPUS)
-        return second if part == SECOND_HELD_OUT else load_calls(ALL) + second
+        return [call for corpus in english_only[part] for call in calls_in(corpus)]
     corpus = CORPORA[language]
     held_out = held_out_ids(corpus)
     return [call for call in calls_in(corpus) if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
 
 
 def calls_in(corpus: Path) -> list[dict[str, Any]]:
-    """Every call of a corpus directory, in the order of their ids."""
-    return [json.loads(path.read_text()) for path in sorted((corpus / "calls").glob("*.json"))]
+    """Every call of a corpus directory, in the order of their ids, each marked with the directory it came from."""
+    return [{**json.loads(path.read_text()), "directory": corpus.name}
+            for path in sorted((corpus / "calls").glob("*.json"))]
 
 
 def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=parts, default=DEVELOPMENT,
-                        help="the split's parts, the second English part, or both English directories "
-                             "(all_english); every part has been read")
+                        help="the split's parts, the second or third English part, the first two English "
+                             "directories, or all three (all_english); every part has been read")
     return parser
 
 
@@ -151,20 +153,23 @@ def means_by_label(scores: Sequence[float], labels: Sequence[int]) -> str:
 
 
 def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]]) -> str:
-    """How far the scores follow the call's length rather than its label, and how they rank within each origin."""
+    """How far the scores follow the call's length rather than its label, and how they rank within each origin and,
+    when the calls come from several directories, within each directory."""
     labels, lengths = [call["label"] for call in calls], [len(call["turns"]) for call in calls]
     lines = [f"  Spearman of the score with the call's length: {spearman(scores, lengths):.2f} "
              f"(of the labels: {spearman(labels, lengths):.2f})"]
-    for origin in sorted({call["origin"] for call in calls}):
-        of_origin = [i for i, call in enumerate(calls) if call["origin"] == origin]
-        origin_scores, origin_labels = [scores[i] for i in of_origin], [labels[i] for i in of_origin]
-        lines.append(f"  {origin}: Spearman {spearman(origin_scores, origin_labels):.2f}, mean score by label "
-                     + means_by_label(origin_scores, origin_labels))
+    groupings = ("origin", "directory") if len({call["directory"] for call in calls}) > 1 else ("origin",)
+    for key in groupings:
+        for group in sorted({call[key] for call in calls}):
+            members = [i for i, call in enumerate(calls) if call[key] == group]
+            group_scores, group_labels = [scores[i] for i in members], [labels[i] for i in members]
+            lines.append(f"  {group}: Spearman {spearman(group_scores, group_labels):.2f}, mean score by label "
+                         + means_by_label(group_scores, group_labels))
     return "\n".join(lines)
 
 
 def main() -> None:
-    part, language = part_and_language(__doc__ or "", (*PARTS, THIRD_HELD_OUT))
+    part, language = part_and_language(__doc__ or "")
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")

@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = DATA / "sales_corpus" / "calls"
 SPANISH_CORPUS = DATA / "sales_corpus_es" / "calls"
 HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # scored once blind, development data since
-THIRD_HELD_OUT_PART = DATA / "sales_corpus_heldout3" / "calls"  # never used to design rules or fit weights
+THIRD_HELD_OUT_PART = DATA / "sales_corpus_heldout3" / "calls"  # scored once blind, development data since
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
 WEIGHTS = {"discovery": 0.30, "listening": 0.20, "objections": 0.20, "value": 0.15, "next_step": 0.15}
@@ -100,21 +100,21 @@ def test_the_held_out_part_follows_from_ids_and_labels_alone(corpus):
         assert len([call_id for call_id in ids if call_id in held_out]) == -(-len(ids) // say_meter_split.EVERY)
 
 
-def test_the_corpus_tools_read_the_second_part_alone_and_with_the_first_as_all_english_development_data():
-    second = say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT)
-    assert sorted(call["id"] for call in second) == sorted(path.stem for path in HELD_OUT_PART.glob("*.json"))
+def test_the_corpus_tools_read_each_english_part_alone_and_together_as_development_data():
     first = say_meter_corpus.load_calls(say_meter_corpus.ALL)
-    both = say_meter_corpus.load_calls(say_meter_corpus.ALL_ENGLISH)
-    assert sorted(call["id"] for call in both) == sorted(call["id"] for call in first + second)
-    assert {say_meter_corpus.SECOND_HELD_OUT, say_meter_corpus.ALL_ENGLISH} <= set(say_meter_corpus.PARTS)
-    for part in (say_meter_corpus.SECOND_HELD_OUT, say_meter_corpus.ALL_ENGLISH):
+    second = say_meter_corpus.load_calls(say_meter_corpus.SECOND_HELD_OUT)
+    third = say_meter_corpus.load_calls(say_meter_corpus.THIRD_HELD_OUT)
+    for calls, directory in ((second, HELD_OUT_PART), (third, THIRD_HELD_OUT_PART)):
+        assert sorted(call["id"] for call in calls) == sorted(path.stem for path in directory.glob("*.json"))
+    two = say_meter_corpus.load_calls(say_meter_corpus.FIRST_TWO_ENGLISH)
+    assert sorted(call["id"] for call in two) == sorted(call["id"] for call in first + second)
+    every = say_meter_corpus.load_calls(say_meter_corpus.ALL_ENGLISH)
+    assert sorted(call["id"] for call in every) == sorted(call["id"] for call in first + second + third)
+    assert {call["directory"] for call in every} == {CORPUS.parent.name, HELD_OUT_PART.parent.name,
+                                                    THIRD_HELD_OUT_PART.parent.name}
+    english_only = (say_meter_corpus.SECOND_HELD_OUT, say_meter_corpus.FIRST_TWO_ENGLISH,
+                    say_meter_corpus.THIRD_HELD_OUT, say_meter_corpus.ALL_ENGLISH)
+    assert set(english_only) <= set(say_meter_corpus.PARTS)
+    for part in english_only:
         with pytest.raises(SystemExit, match="English only"):
             say_meter_corpus.load_calls(part, "es")
-
-
-def test_the_corpus_tools_read_the_third_part_but_no_fit_may():
-    third = say_meter_corpus.load_calls(say_meter_corpus.THIRD_HELD_OUT)
-    assert sorted(call["id"] for call in third) == sorted(path.stem for path in THIRD_HELD_OUT_PART.glob("*.json"))
-    assert say_meter_corpus.THIRD_HELD_OUT not in say_meter_corpus.PARTS
-    with pytest.raises(SystemExit, match="English only"):
-        say_meter_corpus.load_calls(say_meter_corpus.THIRD_HELD_OUT, "es")

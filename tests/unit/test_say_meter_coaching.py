@@ -22,7 +22,7 @@ from analysis_svc.domain.say_meter import (
     weigh,
 )
 from calls.turns import Role, Turn
-from devtools.say_meter_corpus import ALL_ENGLISH, load_calls, spearman, turns_of
+from devtools.say_meter_corpus import FIRST_TWO_ENGLISH, load_calls, spearman, turns_of
 
 
 def call(*lines: tuple[str, str]) -> list[Turn]:
@@ -207,9 +207,9 @@ def test_a_no_answering_a_question_about_the_buyer_refuses_no_step():
     assert refused.pushes_after_decline == 1
 
 
-# All 116 English calls (both directories) are development data: the rules were designed, and the weights fitted, on
-# them.
-CORPUS = load_calls(ALL_ENGLISH)
+# The 116 English calls of the first two directories, on which the rules were designed before the third part measured
+# them; all English calls are development data now.
+CORPUS = load_calls(FIRST_TWO_ENGLISH)
 # What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84; 0.83 with the weights left
 # out one call at a time): a guard against changes that undo it, not the figure that measures it.
 MIN_DEVELOPMENT_SPEARMAN = 0.8
