@@ -27,8 +27,12 @@ FACTORS = (RAPPORT, DISCOVERY, OBJECTION_HANDLING, VALUE_ARTICULATION, CLOSING_M
 GREEN_FROM = 80
 YELLOW_FROM = 50
 
-# Share of words a candidate should speak in a discovery conversation; outside this band rapport suffers.
+# Share of words a candidate should speak in a discovery conversation; well above it is a gap a coach raises.
 BALANCED_TALK = (0.3, 0.55)
+# Words per buyer turn at which the buyer counts as opening up: a buyer given room answers at length, one who is
+# not given it, or has checked out, answers in a few words. It reads the buyer's side, which the seller's share of
+# the talk does not: a short call can open a buyer up as well as a long one.
+FULL_BUYER_WORDS = 20
 # Questions per candidate turn that count as fully curious (the coach's "hardly asking questions").
 FULL_QUESTION_RATE = 0.6
 # Discovery: turns asking about the buyer's situation, open ones among them, and follow-up questions (on what the
@@ -63,7 +67,7 @@ class Band(StrEnum):
 # The sales factors' weights in percent, summing to 100: the sales track is scored on them by either engine
 # (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
-    # Fitted on all 116 English sales calls (devtools.fit_say_meter --part all_english, docs/say_meter.md).
+    # Fitted on all 159 English sales calls (devtools.fit_say_meter --part all_english, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 20, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 20},
 }  # fmt: skip
 
@@ -199,17 +203,15 @@ def _clamp(value: float) -> float:
 
 
 def _rapport(metrics: ConversationMetrics) -> int:
-    """Listening and rapport: the buyer gets room to talk, the seller acknowledges, plays back and follows up on what
-    was said, and never argues, presses on after a no or talks over the buyer."""
+    """Listening and rapport: the buyer gets room to talk and opens up, the seller acknowledges, plays back and
+    follows up on what was said, and never argues, presses on after a no or talks over the buyer."""
     if not metrics.candidate_turns:
         return 0
-    low, high = BALANCED_TALK
-    ratio = metrics.candidate_talk_ratio
-    balance = _clamp(1 - max(low - ratio, ratio - high, 0) / 0.35)
+    openness = _clamp(metrics.persona_words_per_turn / FULL_BUYER_WORDS)
     listening = _clamp((metrics.listening_signals + metrics.playbacks + metrics.followup_questions) / FULL_LISTENING)
     penalty = (DISMISSAL_PENALTY * metrics.dismissals + PUSH_PENALTY * (metrics.pushes + metrics.pushes_after_decline)
                + INTERRUPTION_PENALTY * metrics.interruptions)
-    return _round(100 * (0.3 * balance + 0.7 * listening) - penalty)
+    return _round(100 * (0.3 * openness + 0.7 * listening) - penalty)
 
 
 def _discovery(metrics: ConversationMetrics) -> int:

@@ -16,11 +16,11 @@ from analysis_svc.domain.say_meter import (
     OBJECTION_HANDLING,
     RAPPORT,
     RUBRICS,
-    Blueprint,
     factor_scores,
     score,
     weigh,
 )
+from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 from devtools.say_meter_corpus import FIRST_TWO_ENGLISH, load_calls, spearman, turns_of
 
@@ -205,6 +205,16 @@ def test_a_no_answering_a_question_about_the_buyer_refuses_no_step():
     refused = measure(call(("user", "Shall we set up a demo on Friday?"), ("assistant", "No."),
                            ("user", "I'll call you tomorrow then.")))
     assert refused.pushes_after_decline == 1
+
+
+def test_a_buyer_who_opens_up_counts_for_rapport_whoever_talks_more():
+    questions = ("user", "What's making you look at a new car?"), ("user", "Who else will drive it?")
+    terse = measure(call(questions[0], ("assistant", "Old one broke."), questions[1], ("assistant", "My wife.")))
+    opened = measure(call(questions[0], ("assistant", "It's ten years old, the air conditioning has gone and the "
+                                                      "repairs now cost more than the car is worth to us."),
+                          questions[1], ("assistant", "My wife sometimes, she keeps the big car for the school run "
+                                                      "and I'd take this one to work every day.")))
+    assert factor_scores(opened)[RAPPORT] > factor_scores(terse)[RAPPORT]
 
 
 # The 116 English calls of the first two directories, on which the rules were designed before the third part measured
