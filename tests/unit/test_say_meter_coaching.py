@@ -22,7 +22,7 @@ from analysis_svc.domain.say_meter import (
 )
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
-from devtools.say_meter_corpus import FIRST_TWO_ENGLISH, load_calls, spearman, turns_of
+from devtools.say_meter_corpus import ALL_ENGLISH, FIRST_TWO_ENGLISH, load_calls, spearman, turns_of
 
 
 def call(*lines: tuple[str, str]) -> list[Turn]:
@@ -220,9 +220,11 @@ def test_a_buyer_who_opens_up_counts_for_rapport_whoever_talks_more():
 # The 116 English calls of the first two directories, on which the rules were designed before the third part measured
 # them; all English calls are development data now.
 CORPUS = load_calls(FIRST_TWO_ENGLISH)
-# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84; 0.83 with the weights left
+# What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84, also with the weights left
 # out one call at a time): a guard against changes that undo it, not the figure that measures it.
 MIN_DEVELOPMENT_SPEARMAN = 0.8
+# The same guard on all 159 English calls, the third part included (0.77 in sample and left out one at a time).
+MIN_ALL_ENGLISH_SPEARMAN = 0.75
 
 
 def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
@@ -233,3 +235,9 @@ def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
              for label in sorted(set(labels))]
     assert means == sorted(means)
     assert set(FACTORS) == set(RUBRICS[Blueprint.SALES])
+
+
+def test_the_meter_ranks_all_english_development_calls_as_the_coach_does():
+    calls = load_calls(ALL_ENGLISH)
+    scores = [score(measure(turns_of(c)), Blueprint.SALES).score for c in calls]
+    assert spearman(scores, [c["label"] for c in calls]) >= MIN_ALL_ENGLISH_SPEARMAN
