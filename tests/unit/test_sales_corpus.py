@@ -1,5 +1,6 @@
 """The labelled sales call corpora (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish, and the
-English held-out parts tests/data/sales_corpus_heldout2 and tests/data/sales_corpus_heldout3) are well formed: every
+English held-out parts tests/data/sales_corpus_heldout2, tests/data/sales_corpus_heldout3 and
+tests/data/sales_corpus_heldout4) are well formed: every
 call names its source, carries the rubric's five dimension scores and a label that follows from them (a coach may move
 it one step, saying why), and turns of the seller (user) and the buyer (assistant)."""
 
@@ -20,7 +21,8 @@ CORPUS = DATA / "sales_corpus" / "calls"
 SPANISH_CORPUS = DATA / "sales_corpus_es" / "calls"
 HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # scored once blind, development data since
 THIRD_HELD_OUT_PART = DATA / "sales_corpus_heldout3" / "calls"  # scored once blind, development data since
-PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART)
+FOURTH_HELD_OUT_PART = DATA / "sales_corpus_heldout4" / "calls"  # scored once blind (docs/say_meter.md)
+PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
 WEIGHTS = {"discovery": 0.30, "listening": 0.20, "objections": 0.20, "value": 0.15, "next_step": 0.15}
 
@@ -53,6 +55,12 @@ def test_the_third_held_out_part_has_forty_calls_with_labels_1_to_4_six_times_an
     assert counts[5] >= 5
 
 
+def test_the_fourth_held_out_part_has_forty_calls_with_labels_1_to_4_seven_times_each():
+    counts = Counter(labelled_conversations.labels_of(FOURTH_HELD_OUT_PART))
+    assert sum(counts.values()) >= 40
+    assert [label for label in range(1, 5) if counts[label] < 7] == []
+
+
 def test_call_ids_are_unique_across_the_parts():
     ids = Counter(path.stem for part in PARTS for path in part.glob("*.json"))
     assert [call_id for call_id, seen in ids.items() if seen > 1] == []
@@ -79,6 +87,13 @@ def test_the_third_held_out_part_retells_each_source_once_and_none_another_part_
     assert len(set(third)) == len(third)
     others = retold_sources(CORPUS) + retold_sources(SPANISH_CORPUS) + retold_sources(HELD_OUT_PART)
     assert set(third) & set(others) == set()
+
+
+def test_the_fourth_held_out_part_retells_each_source_once_and_none_another_part_retells():
+    fourth = retold_sources(FOURTH_HELD_OUT_PART)
+    assert len(set(fourth)) == len(fourth)
+    others = [source for part in PARTS if part != FOURTH_HELD_OUT_PART for source in retold_sources(part)]
+    assert set(fourth) & set(others) == set()
 
 
 def test_the_corpus_spans_every_label():
