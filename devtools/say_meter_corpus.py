@@ -12,10 +12,13 @@ corpus (``--part all``) is development data. A second English part, written blin
 (``--part held_out2``), measured the rules designed on all of it once and has been read since too. A third English
 part, written blind in tests/data/sales_corpus_heldout3 (``--part held_out3``), measured the rules designed on those
 two (``--part first_two_english``) once and has been read since as well: ``--part all_english`` is the three English
-directories together, the development data the sales rules and weights are fitted on.
+directories together, the development data the sales rules and weights are fitted on. A fourth English part, written
+blind in tests/data/sales_corpus_heldout4 (``--part held_out4``), measures the rules designed on those; only this
+tool reads it, no fit may.
 
     .venv/bin/python -m devtools.say_meter_corpus \
-        [--part development|held_out|all|held_out2|first_two_english|held_out3|all_english] [--language en|es]
+        [--part development|held_out|all|held_out2|first_two_english|held_out3|all_english|held_out4] \
+        [--language en|es]
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, ALL_ENGLISH = (
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
+FOURTH_HELD_OUT = "held_out4"  # English, scored by this tool only: never a fit's
+FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -105,7 +110,8 @@ def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, 
     otherwise."""
     english_only = {SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
                     FIRST_TWO_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS),
-                    ALL_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS)}
+                    ALL_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS),
+                    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,)}
     if part in english_only:
         if language != "en":
             raise SystemExit(f"the part {part} is English only")
@@ -125,7 +131,7 @@ def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentPar
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=parts, default=DEVELOPMENT,
                         help="the split's parts, the second or third English part, the first two English "
-                             "directories, or all three (all_english); every part has been read")
+                             "directories, or all three (all_english); every part but the fourth has been read")
     return parser
 
 
@@ -169,7 +175,7 @@ def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]])
 
 
 def main() -> None:
-    part, language = part_and_language(__doc__ or "")
+    part, language = part_and_language(__doc__ or "", (*PARTS, FOURTH_HELD_OUT))
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")
