@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from persona_svc.domain.episodes import Episode
+from persona_svc.domain.episodes import MAX_CONTEXT_CHARS, Episode
 from persona_svc.domain.facts import Fact, FactKind, ObjectionOutcome
+from persona_svc.domain.model import Scenario
 from svckit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Violations
 from svckit.names import valid_id
 
@@ -336,6 +337,24 @@ def _episode_items(episode: Episode | None) -> list[MemoryItem]:
                        f"- Your last call with them ({episode.create_time:%Y-%m-%d}) ended with: {episode.outcome}")]
 
 
+def _recalled_items(episode: Episode | None) -> list[MemoryItem]:
+    """An earlier call like this one: what it was about, on one line, and how it ended."""
+    if episode is None:
+        return []
+    about = "; ".join(line.strip() for line in episode.summary.splitlines() if line.strip())
+    return [MemoryItem(episode.resource_name, EPISODES, episode.outcome,
+                       f"- An earlier call with them like this one ({episode.create_time:%Y-%m-%d}): {about}. It "
+                       f"ended with: {episode.outcome}")]
+
+
+def scenario_context(scenario: Scenario) -> str:
+    """What an episode like a call of ``scenario`` would share with it: its name, industry, story and pain points."""
+    fields = scenario.fields
+    text = " ".join(part for part in (fields.display_name, fields.industry, fields.description, *fields.pain_points)
+                    if part)
+    return text[:MAX_CONTEXT_CHARS]
+
+
 def _fact_items(facts: tuple[Fact, ...]) -> list[MemoryItem]:
     """Facts by what a next round most needs: promises to check, objections still open, what was shared."""
     ordered = sorted(facts, key=lambda f: (list(_FACT_LINES).index(f.kind), f.outcome is ObjectionOutcome.HANDLED))
@@ -347,14 +366,18 @@ def _fact_items(facts: tuple[Fact, ...]) -> list[MemoryItem]:
     return items
 
 
-def memory_section(memories: tuple[WorkingMemory, ...], learned: Learned, budget_chars: int) -> MemorySection:
-    """The memories' lines (the narrowest scope first), then how the last call ended and the facts, that fit in
-    ``budget_chars``; the rest are left out."""
+def memory_section(memories: tuple[WorkingMemory, ...], learned: Learned, budget_chars: int,
+                   recalled: tuple[Episode, ...] = ()) -> MemorySection:
+    """The memories' lines (the narrowest scope first), then how the last call ended, the facts, and the earlier
+    call most like this one (the first of ``recalled`` that is not the last call), that fit in ``budget_chars``; the
+    rest are left out."""
+    last = learned.last_episode.resource_name if learned.last_episode is not None else ""
+    earlier = next((episode for episode in recalled if episode.resource_name != last), None)
     kept: list[MemoryItem] = []
     used = 0
     truncated = False
     for item in [*(item for memory in memories for item in _items(memory)), *_episode_items(learned.last_episode),
-                 *_fact_items(learned.facts)]:
+                 *_fact_items(learned.facts), *_recalled_items(earlier)]:
         if used + len(item.text) + 1 > budget_chars:
             truncated = True
             continue

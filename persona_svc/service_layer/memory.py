@@ -47,6 +47,7 @@ from persona_svc.domain.memory import (
     check_settings,
     memory_section,
     require_writable,
+    scenario_context,
     with_memory,
 )
 from persona_svc.domain.patches import CandidatePatch
@@ -59,7 +60,7 @@ from persona_svc.service_layer.memory_ports import (
     MemoryUnitOfWorkFactory,
     Sessions,
 )
-from persona_svc.service_layer.memory_sections import CandidateKey, MemorySections
+from persona_svc.service_layer.memory_sections import CandidateKey, MemorySections, Slot
 from persona_svc.service_layer.ownership import require_right_to_change, require_right_to_render_unpublished
 from svckit.cache import InvalidatedCache
 from svckit.context import CallContext
@@ -94,6 +95,8 @@ MemoryEdit = Callable[[MemoryUnitOfWork, WorkingMemory], Awaitable[tuple[MemoryC
 SECTION_BUILD_SECONDS = 5.0
 # The most facts a rendering considers: the newest valid ones.
 RENDERED_FACTS = 30
+# Episodes recalled for a rendering: the one rendered besides the last episode, and the next in case the first is it.
+RECALLED_FOR_A_CALL = 2
 CALLER_ENGINE = "caller"
 
 
@@ -143,7 +146,7 @@ class PersonaMemory:
         self._learned = learned_cache or InvalidatedCache("learned")
         self._settings = settings_cache or InvalidatedCache("memory_settings")
         self._sections = sections or MemorySections()
-        self._builds: dict[tuple[CandidateKey, str], tuple[int, asyncio.Task[MemorySection]]] = {}
+        self._builds: dict[tuple[CandidateKey, Slot], tuple[int, asyncio.Task[MemorySection]]] = {}
         self._deadline = deadline_seconds
         self._budget = budget_chars
         # Prompts are rebuilt only when the rendered prompt or the memory section they come from changes.
@@ -434,7 +437,7 @@ class PersonaMemory:
             else:
                 candidate_id = found
         if candidate_id:
-            section = await self._cached_section(organization, persona_id, candidate_id, session_id)
+            section = await self._cached_section(organization, persona_id, candidate_id, (session_id, scenario_id))
         if unpublished:
             return persona_id, _remembered(rendered, section)
         return persona_id, self._prompts.response((organization, persona_id, scenario_id, candidate_id, session_id),
@@ -471,18 +474,18 @@ class PersonaMemory:
         return None
 
     async def _cached_section(self, organization: str, persona_id: str, candidate_id: str,
-                              session_id: str) -> MemorySection:
+                              slot: Slot) -> MemorySection:
         """The section as last built, until one of its parts changes: a rendering that finds it reads nothing. The
         renderings that miss it share one build, which goes on (and is kept) after they stop waiting, so that a
         burst of misses on a slow database makes one build that ends, not one each that the deadline cancels."""
         candidate = (organization, persona_id, candidate_id)
-        cached = self._sections.get(candidate, session_id)
+        cached = self._sections.get(candidate, slot)
         if cached is not None:
             return cached
-        key, generation = (candidate, session_id), self._sections.generation
+        key, generation = (candidate, slot), self._sections.generation
         started = self._builds.get(key)
         if started is None or started[0] != generation:  # a build begun before a change would miss it
-            build = asyncio.create_task(self._build(candidate, session_id, generation))
+            build = asyncio.create_task(self._build(candidate, slot, generation))
             self._builds[key] = (generation, build)
             build.add_done_callback(lambda done: self._build_ended(key, done))
         else:
@@ -494,38 +497,55 @@ class PersonaMemory:
             _DEADLINE.inc()
             return MEMORY_UNAVAILABLE
 
-    def _build_ended(self, key: tuple[CandidateKey, str], build: asyncio.Task[MemorySection]) -> None:
+    def _build_ended(self, key: tuple[CandidateKey, Slot], build: asyncio.Task[MemorySection]) -> None:
         if key in self._builds and self._builds[key][1] is build:  # not a later one, begun after a change
             del self._builds[key]
 
-    async def _build(self, candidate: CandidateKey, session_id: str, generation: int) -> MemorySection:
+    async def _build(self, candidate: CandidateKey, slot: Slot, generation: int) -> MemorySection:
         organization, persona_id, candidate_id = candidate
         try:
             async with asyncio.timeout(SECTION_BUILD_SECONDS):
-                section = await self._section(organization, persona_id, candidate_id, session_id)
+                section = await self._section(organization, persona_id, candidate_id, *slot)
         except Exception:  # whatever fails in reading memory, the call starts without it
             log.warning("rendering without memory: it could not be read", exc_info=True)
             _ERROR.inc()
             return MEMORY_UNAVAILABLE
-        self._sections.put(candidate, session_id, section, generation)
+        self._sections.put(candidate, slot, section, generation)
         return section
 
-    async def _section(self, organization: str, persona_id: str, candidate_id: str,
-                       session_id: str) -> MemorySection:
-        """The memory the persona's settings keep: the session's, and the candidate's and its facts across
-        sessions."""
+    async def _section(self, organization: str, persona_id: str, candidate_id: str, session_id: str,
+                       scenario_id: str) -> MemorySection:
+        """The memory the persona's settings keep: the session's, and the candidate's, its facts and its episodes
+        across sessions."""
         # Everything at once (one round trip's wait), then kept as the settings say.
         scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
         scopes.append(MemoryScope(persona_id, candidate_id))
-        settings, learned, all_memories = await asyncio.gather(
+        settings, learned, recalled, all_memories = await asyncio.gather(
             self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
+            self._recalled(organization, persona_id, candidate_id, scenario_id),
             asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
         if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
                                                          and not session_id):
             return MEMORY_DISABLED
         if settings.persistence is not Persistence.ACROSS_SESSIONS:
-            learned, all_memories = NOTHING_LEARNED, all_memories[:1]
-        return memory_section(tuple(all_memories), learned, self._budget)
+            learned, recalled, all_memories = NOTHING_LEARNED, (), all_memories[:1]
+        return memory_section(tuple(all_memories), learned, self._budget, recalled)
+
+    async def _recalled(self, organization: str, persona_id: str, candidate_id: str,
+                        scenario_id: str) -> tuple[Episode, ...]:
+        """The candidate's episodes most like a call of the scenario (by its words, and its meaning with embeddings),
+        best first, those that share anything with it. The last episode may be among them: the section renders it
+        once and takes the next. Built with the section, so within its bounds; without embeddings in time, by the
+        words alone."""
+        if not scenario_id:
+            return ()
+        context = scenario_context(await self._catalogue.get_scenario(organization, scenario_id))
+        embedding = (await self._embeddings.embed(context, "context", self._deadline)
+                     if self._embeddings is not None else None)
+        async with self._read(organization) as uow:
+            found = await uow.episodes.recall(persona_id, candidate_id, context, EpisodeRanking.HYBRID,
+                                              RECALLED_FOR_A_CALL, embedding)
+        return tuple(episode for episode, relevance in found if relevance > 0)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
         async def load() -> WorkingMemory:

@@ -1,10 +1,11 @@
-"""The memory sections renderings end with, one per scope (a persona's of a candidate, in a session or not), kept
-until anything they were built from changes.
+"""The memory sections renderings end with, one per scope (a persona's of a candidate, in a session or not) and
+scenario, kept until anything they were built from changes.
 
-A section is built from a candidate's working memory, its session's, its facts and last episode, and its persona's
-memory settings; any change to one of them drops every section of that candidate (or, for settings, of that
-persona), so that a rendering hit costs one dictionary lookup. Like ``svckit.cache.InvalidatedCache``: a section
-built while something was dropped is not kept, and while changes cannot be heard nothing is kept.
+A section is built from a candidate's working memory, its session's, its facts and episodes (the last, and the one
+most like the scenario rendered), and its persona's memory settings; any change to one of them drops every section of
+that candidate (or, for settings, of that persona), so that a rendering hit costs one dictionary lookup. Like
+``svckit.cache.InvalidatedCache``: a section built while something was dropped is not kept, and while changes cannot
+be heard nothing is kept.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from svckit.cache import CACHE_LOOKUPS
 
 # (organization, persona_id, candidate_id): the sections of one candidate are dropped together.
 CandidateKey = tuple[str, str, str]
+# (session_id, scenario_id), either "" when the rendering names none: one section each.
+Slot = tuple[str, str]
 
 
 class MemorySections:
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._candidates: OrderedDict[CandidateKey, dict[str, MemorySection]] = OrderedDict()
+        self._candidates: OrderedDict[CandidateKey, dict[Slot, MemorySection]] = OrderedDict()
         self._max = max_entries
         self._size = 0
         self._generation = 0
@@ -32,11 +35,11 @@ class MemorySections:
     def generation(self) -> int:
         return self._generation
 
-    def get(self, candidate: CandidateKey, session_id: str) -> MemorySection | None:
+    def get(self, candidate: CandidateKey, slot: Slot) -> MemorySection | None:
         if not self.enabled:
             return None
         sections = self._candidates.get(candidate)
-        section = sections.get(session_id) if sections is not None else None
+        section = sections.get(slot) if sections is not None else None
         if section is None:
             self._miss.inc()
             return None
@@ -44,13 +47,13 @@ class MemorySections:
         self._candidates.move_to_end(candidate)
         return section
 
-    def put(self, candidate: CandidateKey, session_id: str, section: MemorySection, generation: int) -> None:
+    def put(self, candidate: CandidateKey, slot: Slot, section: MemorySection, generation: int) -> None:
         """Keeps ``section`` unless something was dropped since ``generation`` was read, before building it."""
         if not self.enabled or generation != self._generation:
             return
         sections = self._candidates.setdefault(candidate, {})
-        self._size += session_id not in sections
-        sections[session_id] = section
+        self._size += slot not in sections
+        sections[slot] = section
         self._candidates.move_to_end(candidate)
         while self._size > self._max and self._candidates:
             _, evicted = self._candidates.popitem(last=False)

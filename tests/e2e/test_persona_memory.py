@@ -372,6 +372,49 @@ async def test_a_later_round_supersedes_a_fact_without_deleting_it(admin_memorie
     assert rendered.system_prompt.endswith("\n".join(m.text for m in rendered.applied_memory))
 
 
+# Three earlier rounds with one candidate, each about one sample scenario's troubles, the hiring one last.
+SAAS_ROUND = [
+    (CANDIDATE, "how do you keep track of your saas subscriptions and their renewal dates today"),
+    (PERSONA, "we don't, renewals auto-renew and half the licences belong to people who left"),
+]
+SECURITY_ROUND = [
+    (CANDIDATE, "what worries you about an ai assistant recording your meetings"),
+    (PERSONA, "recordings with health information, and a subprocessor list nobody has read since the breach"),
+]
+HIRING_ROUND = [
+    (CANDIDATE, "why did your last two offers get declined"),
+    (PERSONA, "our compensation band is below market and five interview rounds wear people out"),
+]
+
+
+async def test_a_rendering_adds_the_earlier_round_most_like_its_scenario_besides_the_last(
+        admin_memories, personas, persona, catalogue):
+    candidate, sessions = uid(), {}
+    for round_lines in (SAAS_ROUND, SECURITY_ROUND, HIRING_ROUND):
+        sessions[round_lines[0][1]] = session = uid()
+        await record(admin_memories, persona, candidate, session, round_lines)
+
+    async def episodes_rendered(scenario: str) -> list[mb.AppliedMemory]:
+        rendered = await personas.RenderPrompt(pb.RenderPromptRequest(
+            persona=persona.name, candidate=f"candidates/{candidate}", scenario=scenario))
+        return [m for m in rendered.applied_memory if m.block == "episodes"]
+
+    last = f"/episodes/{sessions[HIRING_ROUND[0][1]]}"
+    for scenario, like in (("scenarios/q2-cost-reduction", SAAS_ROUND),
+                           ("scenarios/vendor-security-review", SECURITY_ROUND)):
+        last_call, earlier = await episodes_rendered(scenario)
+        assert last_call.source.endswith(last) and "Your last call" in last_call.text
+        assert earlier.source.endswith(f"/episodes/{sessions[like[0][1]]}"), scenario
+        assert earlier.text.startswith("- An earlier call with them like this one")
+    # The hiring round is the last call and the one most like the hiring scenario: said once, the next one after it.
+    last_call, earlier = await episodes_rendered("scenarios/senior-engineer-hire")
+    assert last_call.source.endswith(last) and not earlier.source.endswith(last)
+    # With no scenario there is nothing to be like: the last call alone.
+    (last_call,) = [m for m in (await personas.RenderPrompt(pb.RenderPromptRequest(
+        persona=persona.name, candidate=f"candidates/{candidate}"))).applied_memory if m.block == "episodes"]
+    assert last_call.source.endswith(last)
+
+
 async def test_a_fact_citing_a_message_that_does_not_exist_is_refused_and_nothing_is_learned(
         admin_memories, persona):
     candidate = uid()

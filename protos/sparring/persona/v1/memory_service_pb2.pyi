@@ -596,11 +596,15 @@ class AppliedMemory(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     source: _builtins.str
-    """The working memory or fact it comes from."""
+    """The working memory, fact or episode it comes from."""
     block: _builtins.str
-    """"scratchpad", "active_goals", "task_context" or "facts"."""
+    """"scratchpad", "active_goals", "task_context", "facts" or "episodes" (the
+    last call, and the earlier call most like the scenario rendered).
+    """
     key: _builtins.str
-    """The scratchpad key, or the fact's kind ("commitment"...); empty for the other blocks."""
+    """The scratchpad key, the fact's kind ("commitment"...) or the episode's
+    outcome; empty for the other blocks.
+    """
     text: _builtins.str
     """The line as it was written into the prompt."""
     def __init__(
