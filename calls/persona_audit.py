@@ -303,13 +303,13 @@ _CHARACTERISATION = _phrases(
     r"you(?:,? \w+,?)? (?:are|'re) (?:just )?(?:a|an) (?:\w+ ){0,5}who (?:couldn't|can't|cannot|could not|doesn't|"
     r"does not|wouldn't|would not)",
 )  # fmt: skip
-# A verdict on the candidate's worth, by the shape of the sentence: a question of their wits, something they are a
-# waste of (not time or money), a second-person verdict in a word ending in -less ("the most clueless rep"), and
-# not lasting a day.
+# A verdict on the candidate's worth, by the shape of the sentence: a question of their wits, the candidate (said in
+# the same sentence) as a waste of something (a process may be "a waste of good people's time": no verdict on them), a
+# second-person verdict in a word ending in -less ("the most clueless rep"), and not lasting a day.
 _WORTH_VERDICT = _phrases(
     r"are you (?:\w+ ){0,2}(?:thick|dense|daft|dim|slow|simple|deaf|dumb|stupid|blind|mad)",
-    r"(?:a|an|complete|total|utter) waste of (?!(?:my |our |your |the |everyone's )?(?:time|money|effort|budget|"
-    r"breath|a meeting|an hour|a day)\b)\w+",
+    r"(?:\byou\b(?! know| see| mean)[^.?!]{0,40}?|\bwhat )(?:a|an) (?:complete |total |utter )?waste of "
+    r"(?!(?:my |our |your |the |everyone's )?(?:time|money|effort|budget|breath|a meeting|an hour|a day)\b)\w+",
     r"you(?: \w+)?(?:'re| are)(?: \w+)? (?:the most |so |such an? |completely |totally |utterly )?"
     r"(?!(?:regard|nonethe|neverthe|un)less)(?:\w+less|tiresome|irksome|loathsome)\b",
     r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",

@@ -672,6 +672,7 @@ def test_the_same_shapes_in_character_are_no_break() -> None:
 @pytest.mark.parametrize("line", [
     "Are you slow? I said the budget is gone.",
     "Honestly, you sales people are a waste of space.",
+    "You, of all people, are a complete waste of a good chair.",
     "You are the most hopeless vendor we have had in here.",
     "Someone like you would not last a week on my team.",
 ])
@@ -683,6 +684,7 @@ def test_a_verdict_on_the_candidates_worth_is_hostile(line: str) -> None:
 @pytest.mark.parametrize("line", [
     "Are you serious? That price is a waste of our budget.",
     "This call is a waste of time unless you have numbers.",
+    "Two analysts reconcile invoices by hand every Monday. It's a waste of good people's time.",
 ])
 def test_bluntness_about_the_offer_is_no_verdict_on_the_candidate(line: str) -> None:
     assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
