@@ -415,6 +415,41 @@ async def test_a_rendering_adds_the_earlier_round_most_like_its_scenario_besides
     assert last_call.source.endswith(last)
 
 
+async def test_a_recall_that_cannot_be_read_in_time_renders_without_memory_and_is_counted(
+        impatient_personas, admin_memories, engine, persona):
+    candidate = uid()
+    await record(admin_memories, persona, candidate, uid(), SAAS_ROUND)
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{candidate}",
+                                     scenario="scenarios/q2-cost-reduction")
+    before = metric("sparring_memory_render_fallbacks_total", reason="deadline")
+    async with engine.connect() as blocker:
+        await blocker.begin()
+        # Every recall (and read of the last episode) now waits for this transaction.
+        await blocker.execute(sa.text("LOCK TABLE persona.episodes IN ACCESS EXCLUSIVE MODE"))
+        rendered = await impatient_personas.RenderPrompt(request)
+        await blocker.rollback()
+    assert rendered.memory_source == mb.MEMORY_SOURCE_UNAVAILABLE and not rendered.applied_memory
+    assert rendered.system_prompt
+    assert metric("sparring_memory_render_fallbacks_total", reason="deadline") == before + 1
+
+
+async def test_a_new_round_drops_the_sections_that_recalled_an_earlier_one(admin_memories, personas, persona):
+    candidate, saas_session, security_session = uid(), uid(), uid()
+    await record(admin_memories, persona, candidate, saas_session, SAAS_ROUND)
+    await record(admin_memories, persona, candidate, security_session, SECURITY_ROUND)
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{candidate}",
+                                     scenario="scenarios/q2-cost-reduction")
+
+    async def episode_sources() -> list[str]:
+        rendered = await personas.RenderPrompt(request)
+        return [m.source.rpartition("/")[2] for m in rendered.applied_memory if m.block == "episodes"]
+
+    assert await episode_sources() == [security_session, saas_session]
+    hiring_session = uid()
+    await record(admin_memories, persona, candidate, hiring_session, HIRING_ROUND)
+    assert await episode_sources() == [hiring_session, saas_session]
+
+
 async def test_a_fact_citing_a_message_that_does_not_exist_is_refused_and_nothing_is_learned(
         admin_memories, persona):
     candidate = uid()
