@@ -415,8 +415,19 @@ async def test_a_rendering_adds_the_earlier_round_most_like_its_scenario_besides
     assert last_call.source.endswith(last)
 
 
+async def test_an_earlier_round_sharing_nothing_with_the_scenario_is_not_recalled(
+        admin_memories, personas, persona, catalogue):
+    candidate, last_session = uid(), uid()
+    await record(admin_memories, persona, candidate, uid(), [(CANDIDATE, "4471 9083"), (PERSONA, "2265 7730")])
+    await record(admin_memories, persona, candidate, last_session, SAAS_ROUND)
+    rendered = await personas.RenderPrompt(pb.RenderPromptRequest(
+        persona=persona.name, candidate=f"candidates/{candidate}", scenario="scenarios/vendor-security-review"))
+    (last_call,) = [m for m in rendered.applied_memory if m.block == "episodes"]
+    assert last_call.source.endswith(f"/episodes/{last_session}")
+
+
 async def test_a_recall_that_cannot_be_read_in_time_renders_without_memory_and_is_counted(
-        impatient_personas, admin_memories, engine, persona):
+        impatient_personas, admin_memories, engine, persona, catalogue):
     candidate = uid()
     await record(admin_memories, persona, candidate, uid(), SAAS_ROUND)
     request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{candidate}",
@@ -433,7 +444,8 @@ async def test_a_recall_that_cannot_be_read_in_time_renders_without_memory_and_i
     assert metric("sparring_memory_render_fallbacks_total", reason="deadline") == before + 1
 
 
-async def test_a_new_round_drops_the_sections_that_recalled_an_earlier_one(admin_memories, personas, persona):
+async def test_a_new_round_drops_the_sections_that_recalled_an_earlier_one(
+        admin_memories, personas, persona, catalogue):
     candidate, saas_session, security_session = uid(), uid(), uid()
     await record(admin_memories, persona, candidate, saas_session, SAAS_ROUND)
     await record(admin_memories, persona, candidate, security_session, SECURITY_ROUND)
