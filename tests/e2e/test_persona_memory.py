@@ -457,6 +457,10 @@ async def test_a_new_round_drops_the_sections_that_recalled_an_earlier_one(
         return [m.source.rpartition("/")[2] for m in rendered.applied_memory if m.block == "episodes"]
 
     assert await episode_sources() == [security_session, saas_session]
+    hits, misses = section_lookups()
+    # Kept with its recalled round: a hit reads nothing, recalls nothing.
+    assert await episode_sources() == [security_session, saas_session]
+    assert section_lookups() == (hits + 1, misses)
     hiring_session = uid()
     await record(admin_memories, persona, candidate, hiring_session, HIRING_ROUND)
     assert await episode_sources() == [hiring_session, saas_session]
