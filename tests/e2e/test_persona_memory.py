@@ -266,18 +266,24 @@ async def impatient_personas(database_url, engine, persona_schema, connect) -> A
     await app.stop(grace=1)
 
 
-async def test_memory_that_cannot_be_read_in_time_renders_without_it_and_is_counted(
-        impatient_personas, engine, persona):
-    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{uid()}")
+async def render_while_locked(engine, personas, request: pb.RenderPromptRequest, table: str) -> None:
+    """Renders ``request`` while every read of ``table`` waits for another transaction: it comes without memory,
+    its fallback counted once."""
     before = metric("sparring_memory_render_fallbacks_total", reason="deadline")
     async with engine.connect() as blocker:
         await blocker.begin()
-        # Every read of working memory now waits for this transaction.
-        await blocker.execute(sa.text("LOCK TABLE persona.working_memories IN ACCESS EXCLUSIVE MODE"))
-        rendered = await impatient_personas.RenderPrompt(request)
+        await blocker.execute(sa.text(f"LOCK TABLE persona.{table} IN ACCESS EXCLUSIVE MODE"))
+        rendered = await personas.RenderPrompt(request)
         await blocker.rollback()
     assert rendered.memory_source == mb.MEMORY_SOURCE_UNAVAILABLE and not rendered.applied_memory
+    assert rendered.system_prompt
     assert metric("sparring_memory_render_fallbacks_total", reason="deadline") == before + 1
+
+
+async def test_memory_that_cannot_be_read_in_time_renders_without_it_and_is_counted(
+        impatient_personas, engine, persona):
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{uid()}")
+    await render_while_locked(engine, impatient_personas, request, "working_memories")
     assert (await impatient_personas.RenderPrompt(request)).memory_source == mb.MEMORY_SOURCE_LIVE
 
 
@@ -432,16 +438,8 @@ async def test_a_recall_that_cannot_be_read_in_time_renders_without_memory_and_i
     await record(admin_memories, persona, candidate, uid(), SAAS_ROUND)
     request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{candidate}",
                                      scenario="scenarios/q2-cost-reduction")
-    before = metric("sparring_memory_render_fallbacks_total", reason="deadline")
-    async with engine.connect() as blocker:
-        await blocker.begin()
-        # Every recall (and read of the last episode) now waits for this transaction.
-        await blocker.execute(sa.text("LOCK TABLE persona.episodes IN ACCESS EXCLUSIVE MODE"))
-        rendered = await impatient_personas.RenderPrompt(request)
-        await blocker.rollback()
-    assert rendered.memory_source == mb.MEMORY_SOURCE_UNAVAILABLE and not rendered.applied_memory
-    assert rendered.system_prompt
-    assert metric("sparring_memory_render_fallbacks_total", reason="deadline") == before + 1
+    # Every recall (and read of the last episode) waits.
+    await render_while_locked(engine, impatient_personas, request, "episodes")
 
 
 async def test_a_new_round_drops_the_sections_that_recalled_an_earlier_one(
