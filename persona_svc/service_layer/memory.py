@@ -321,6 +321,10 @@ class PersonaMemory:
             raise FailedPrecondition("vector recall needs an embeddings endpoint, and none is configured",
                                      reason="EMBEDDINGS_NOT_CONFIGURED")
         await self._catalogue.get_persona(organization, persona_id)
+        return await self._recall(organization, persona_id, candidate_id, context, ranking, limit, deadline)
+
+    async def _recall(self, organization: str, persona_id: str, candidate_id: str, context: str,
+                      ranking: EpisodeRanking, limit: int, deadline: float | None) -> list[tuple[Episode, float]]:
         embedding = None
         if self._embeddings is not None and ranking in (EpisodeRanking.VECTOR, EpisodeRanking.HYBRID):
             embedding = await self._embeddings.embed(context, "context", deadline)
@@ -540,11 +544,8 @@ class PersonaMemory:
         if not scenario_id:
             return ()
         context = scenario_context(await self._catalogue.get_scenario(organization, scenario_id))
-        embedding = (await self._embeddings.embed(context, "context", self._deadline)
-                     if self._embeddings is not None else None)
-        async with self._read(organization) as uow:
-            found = await uow.episodes.recall(persona_id, candidate_id, context, EpisodeRanking.HYBRID,
-                                              RECALLED_FOR_A_CALL, embedding)
+        found = await self._recall(organization, persona_id, candidate_id, context, EpisodeRanking.HYBRID,
+                                   RECALLED_FOR_A_CALL, self._deadline)
         return tuple(episode for episode, relevance in found if relevance > 0)
 
     async def _cached(self, organization: str, scope: MemoryScope) -> WorkingMemory:
