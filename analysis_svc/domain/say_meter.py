@@ -27,8 +27,8 @@ FACTORS = (RAPPORT, DISCOVERY, OBJECTION_HANDLING, VALUE_ARTICULATION, CLOSING_M
 GREEN_FROM = 80
 YELLOW_FROM = 50
 
-# Share of words a candidate should speak in a discovery conversation; well above it is a gap a coach raises.
-BALANCED_TALK = (0.3, 0.55)
+# The most of the words a candidate should speak in a discovery conversation; well above it is a gap a coach raises.
+MOST_CANDIDATE_TALK = 0.55
 # Words per buyer turn at which the buyer counts as opening up: a buyer given room answers at length, one who is
 # not given it, or has checked out, answers in a few words. It reads the buyer's side, which the seller's share of
 # the talk does not: a short call can open a buyer up as well as a long one.
@@ -285,7 +285,7 @@ _GAPS: tuple[tuple[str, Has, Names], ...] = (
     ("argued", lambda m, w: m.dismissals, _nothing),
     ("unanswered_objection", lambda m, w: m.unanswered_objections,
      lambda m, w, t: {"kind": t.objections[m.unanswered_objections[0].kind]}),
-    ("talking_too_much", lambda m, w: m.candidate_talk_ratio > BALANCED_TALK[1] + 0.15,
+    ("talking_too_much", lambda m, w: m.candidate_talk_ratio > MOST_CANDIDATE_TALK + 0.15,
      lambda m, w, t: {"share": f"{m.candidate_talk_ratio:.0%}"}),
     ("few_questions", lambda m, w: m.candidate_question_rate < FULL_QUESTION_RATE / 3, _nothing),
     ("feature_dumps", lambda m, w: m.feature_dumps, _nothing),
