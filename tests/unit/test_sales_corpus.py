@@ -1,6 +1,5 @@
 """The labelled sales call corpora (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish, and the
-English held-out parts tests/data/sales_corpus_heldout2, tests/data/sales_corpus_heldout3 and
-tests/data/sales_corpus_heldout4) are well formed: every
+English held-out parts tests/data/sales_corpus_heldout2 to tests/data/sales_corpus_heldout4) are well formed: every
 call names its source, carries the rubric's five dimension scores and a label that follows from them (a coach may move
 it one step, saying why), and turns of the seller (user) and the buyer (assistant)."""
 
@@ -42,23 +41,17 @@ def test_a_call_of_every_part_is_sourced_labelled_and_retold_turn_by_turn(path, 
     assert_sourced_labelled_and_retold_turn_by_turn(path, language)
 
 
-def test_the_held_out_part_has_three_dozen_calls_with_every_label_at_least_twice():
-    counts = Counter(labelled_conversations.labels_of(HELD_OUT_PART))
-    assert sum(counts.values()) >= 36
-    assert [label for label in range(1, 6) if counts[label] < 2] == []
-
-
-def test_the_third_held_out_part_has_forty_calls_with_labels_1_to_4_six_times_and_label_5_five_times():
-    counts = Counter(labelled_conversations.labels_of(THIRD_HELD_OUT_PART))
-    assert sum(counts.values()) >= 40
-    assert [label for label in range(1, 5) if counts[label] < 6] == []
-    assert counts[5] >= 5
-
-
-def test_the_fourth_held_out_part_has_forty_calls_with_labels_1_to_4_seven_times_each():
-    counts = Counter(labelled_conversations.labels_of(FOURTH_HELD_OUT_PART))
-    assert sum(counts.values()) >= 40
-    assert [label for label in range(1, 5) if counts[label] < 7] == []
+# Each held-out part: its least calls, and its least calls of labels 1 to 5.
+@pytest.mark.parametrize(("part", "least_calls", "least_per_label"), [
+    (HELD_OUT_PART, 36, (2, 2, 2, 2, 2)),
+    (THIRD_HELD_OUT_PART, 40, (6, 6, 6, 6, 5)),
+    (FOURTH_HELD_OUT_PART, 40, (7, 7, 7, 7, 0)),  # no label 5 found that no other part retells
+], ids=lambda value: value.parent.name if isinstance(value, Path) else None)
+def test_a_held_out_part_has_its_calls_of_every_label(part: Path, least_calls: int,
+                                                      least_per_label: tuple[int, ...]) -> None:
+    counts = Counter(labelled_conversations.labels_of(part))
+    assert sum(counts.values()) >= least_calls
+    assert [label for label, least in enumerate(least_per_label, 1) if counts[label] < least] == []
 
 
 def test_call_ids_are_unique_across_the_parts():
@@ -76,24 +69,13 @@ def retold_sources(part: Path) -> list[tuple[str, frozenset[str]]]:
     return sources
 
 
-def test_the_held_out_part_retells_each_source_once_and_none_another_part_retells():
-    held_out = retold_sources(HELD_OUT_PART)
-    assert len(set(held_out)) == len(held_out)
-    assert set(held_out) & set(retold_sources(CORPUS) + retold_sources(SPANISH_CORPUS)) == set()
-
-
-def test_the_third_held_out_part_retells_each_source_once_and_none_another_part_retells():
-    third = retold_sources(THIRD_HELD_OUT_PART)
-    assert len(set(third)) == len(third)
-    others = retold_sources(CORPUS) + retold_sources(SPANISH_CORPUS) + retold_sources(HELD_OUT_PART)
-    assert set(third) & set(others) == set()
-
-
-def test_the_fourth_held_out_part_retells_each_source_once_and_none_another_part_retells():
-    fourth = retold_sources(FOURTH_HELD_OUT_PART)
-    assert len(set(fourth)) == len(fourth)
-    others = [source for part in PARTS if part != FOURTH_HELD_OUT_PART for source in retold_sources(part)]
-    assert set(fourth) & set(others) == set()
+@pytest.mark.parametrize("part", [HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART],
+                         ids=lambda part: part.parent.name)
+def test_a_held_out_part_retells_each_source_once_and_none_another_part_retells(part: Path) -> None:
+    retold = retold_sources(part)
+    assert len(set(retold)) == len(retold)
+    others = [source for other in PARTS if other != part for source in retold_sources(other)]
+    assert set(retold) & set(others) == set()
 
 
 def test_the_corpus_spans_every_label():
