@@ -115,3 +115,9 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
     for part in english_only:
         with pytest.raises(SystemExit, match="English only"):
             say_meter_corpus.load_calls(part, "es")
+
+
+def test_the_corpus_tool_reads_the_fourth_part_but_no_fit_may():
+    fourth = say_meter_corpus.load_calls(say_meter_corpus.FOURTH_HELD_OUT)
+    assert sorted(call["id"] for call in fourth) == sorted(path.stem for path in FOURTH_HELD_OUT_PART.glob("*.json"))
+    assert say_meter_corpus.FOURTH_HELD_OUT not in say_meter_corpus.PARTS
