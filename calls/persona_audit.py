@@ -114,6 +114,19 @@ class Reading(StrEnum):
     # answers the question it was first given to, not another
     FACT_IN_OBJECTION = "fact_in_objection"  # an objection keeps back only the facts its pattern says; a figure or a
     # date it adds is given away ("I'm not raising the band above one ninety-five")
+    ELLIPTICAL = "elliptical"  # an opening sentence with no subject and no verb ("Referral codes.", "Badly, mostly.")
+    # answers the question it follows: it has no sense of its own
+    NAMED = "named"  # a name alone, or a role, answers "who" ("Viktor, in the end.", "The VP of engineering.")
+    NARRATION = "narration"  # the scene told from outside: a stage direction in brackets, the persona's gestures told
+    # in the third person, the scene moving on
+    EVALUATOR_VOICE = "evaluator_voice"  # the candidate's performance judged for the exercise (marks, a rubric, what
+    # to do next time), the persona's notes or script, an offer to produce material
+    BREAK_FOR_ANSWER = "break_for_answer"  # a turn out of character in every sentence answers nothing that was asked
+    COMPARISON = "comparison"  # contempt by comparison: the candidate likened to a child, an animal or a machine, put
+    # below someone ("interns hand in better homework than you"), "as slow as you", "engineers like you", "someone
+    # who can read"
+    SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
+    # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +246,7 @@ _BREAKS_CHARACTER = _phrases(
     r"this (?:simulation|exercise|practice (?:call|session))", r"(?:how|what) can i (?:help|assist) you",
     r"i'd be (?:happy|glad) to (?:help|assist)", r"is there anything else i can",
     # The same breaks in other words: the practice itself, the assistant's service phrases, coaching the candidate.
-    r"(?:the|this) (?:exercise|scenario|simulation|role|practice)(?: is set up| says)?", r"my (?:character|role)",
+    r"(?:the|this) (?:exercise|scenario|simulation|practice)(?: is set up| says)?", r"my (?:character|role)",
     r"(?:step(?:ping)?|break(?:ing)?|out) (?:out of )?(?:character|the role)", r"in character",
     r"(?:help|helping) you (?:practi[sc]e|prepare|rehearse|train|learn)", r"(?:i'm|i am) here to help",
     r"(?:happy|glad) to (?:help|assist|walk you through|explain)", r"let me know if (?:there is|there's|you)",
@@ -313,6 +326,48 @@ _WORTH_VERDICT = _phrases(
     r"you(?: \w+)?(?:'re| are)(?: \w+)? (?:the most |so |such an? |completely |totally |utterly )?"
     r"(?!(?:regard|nonethe|neverthe|un)less)(?:\w+less|tiresome|irksome|loathsome)\b",
     r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",
+)  # fmt: skip
+# The scene told from outside: a stage direction in brackets, someone's gestures told in the third person ("Fatima
+# nods slowly"), the scene moving on.
+_NARRATION = re.compile(
+    r"[(\[][^()\[\]]*\w+ \w+ \w+[^()\[\]]*[)\]]|\bthe scene (?:\w+ )?(?:moves|cuts|shifts|ends|changes|fades|jumps)\b"
+    r"|(?:^|[.!?]\s+)(?-i:[A-Z][a-z]+) (?:\w+ly )?(?:nods|leans|smiles|sighs|pauses|frowns|laughs|shrugs|glances|"
+    r"grins|winces|chuckles|scribbles|writes something|looks (?:up|down|away|at))\b", re.IGNORECASE)
+# The candidate's performance judged for the exercise, the persona's notes or script, an offer to produce material.
+_EVALUATOR_VOICE = _phrases(
+    r"if i (?:were|was) (?:marking|scoring|grading|rating)", r"(?:top|full|high) marks", r"rubric",
+    r"scor(?:ing|e) (?:sheet|card)", r"the scorers", r"tick(?:ed|s)? every box", r"recommend (?:a )?hire",
+    r"(?:mark|pass) (?:the|this) round", r"next time you (?:practi[sc]e|rehearse|run this|try this|do this)",
+    r"(?:on|in|for) your next (?:\w+ )?(?:calls?|rounds?)",
+    r"a (?:stronger|better) (?:move|answer|opening|approach) (?:is|would be)", r"try it that way",
+    r"you handled (?:that|this) (?:\w+ )?(?:really |very )?(?:well|nicely)",
+    r"most people forget",
+    r"(?:good|great|strong) (?:next )?question for you", r"you could try on me",
+    r"my (?:notes|guidance|brief|script|sheet|card)\b(?: for this part)?(?: says?| tells?)?",
+    r"(?:part|bit|rest) of the script", r"drop (?:the|my) (?:\w+ )?act", r"(?:running|in|for) (?:this|these) sessions?",
+    r"as your (?:trainer|evaluator|examiner|coach|assessor)", r"react as \w+ would",
+    r"(?:persona|character|evaluator|trainer|coach|narrator)(?:'s)? note", r"(?:is|am|was) written to be",
+    r"would you like me to (?:generate|create|draft|write|prepare|format|put together)",
+    r"i can format (?:it|this)", r"here are (?:\w+ )?(?:tips|suggestions|pointers)",
+    r"here(?:'s| is) (?:a|an|your) (?:\w+ )?(?:draft|template|sample|outline|script)",
+)  # fmt: skip
+# Contempt by comparison, read sentence by sentence: a simile about the candidate or what they do, someone doing better
+# than them, "as slow as you", a kind of people "like you", a metaphor for them, and the capable person they are not.
+_COMPARISON = _phrases(
+    r"(?:you|your)\b[^.?!]*\blike (?:a|an|watching|explaining|talking to|listening to|teaching)",
+    r"like (?:a|an|watching|explaining|talking to|teaching) [^.?!]*\b(?:you|your)",
+    r"(?:watching|listening to|talking to) you\b[^.?!]* like",
+    r"(?:better|sharper|smarter|quicker|faster)\b[^.?!]*\bthan (?:you|your)",
+    r"as (?!(?:soon|much|many|long|far|well|quickly|fast|often|early|good|sure|clear|little|few|hard|close|simple)\b)"
+    r"\w+ as you",
+    r"(?!(?:compan|business|firm|team|organi[sz]ation|client|customer|vendor|partner|product|tool)\w*)\w+s like "
+    r"(?:you|yours)", r"at your level",
+    r"you(?:'re| are) (?:just )?(?:a|an) \w+ with", r"the (?:judgement|judgment|brains?|wits|attention span|memory|"
+    r"manners) of (?:a|an)",
+    r"i doubt you could", r"can barely", r"with both hands",
+    r"someone (?:who|that) can (?:read|talk|think|count|spell)",
+    r"someone competent", r"this green", r"slept through", r"rules you out", r"anyone with a (?:spine|brain|clue)",
+    r"half-baked", r"for a change",
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
@@ -394,6 +449,7 @@ _AMOUNT = _AnswerKind(
     _phrases(r"\d+", r"enough", r"(?:a )?lot", r"lots", r"plenty", r"little", r"few", r"several", r"many", r"much",
              r"more", r"less", r"fewer", r"none", r"nothing", r"nobody", r"no one", r"half", r"most",
              r"dozens?", r"hundreds", r"thousands", r"millions", r"a couple", r"(?:just|only) (?:me|us|one|a few)",
+             r"\w+-something", r"one", r"two", r"three",
              r"single", r"alone"), Reading.AMOUNT)
 _ANSWER_KINDS = (_TIME, _PERSON, _AMOUNT)
 # Declining to answer, or not knowing: an answer, in plain words, to whatever was asked.
@@ -426,7 +482,18 @@ _YES_OR_NO_QUESTION = re.compile(
     r"(?:^|,\s*)(?:and |so |but |okay,? )?(?:do|does|did|is|are|was|were|can|could|will|would|shall|should|have|has)"
     r"\s+\w+\b[^?]*\?\s*$", re.IGNORECASE)
 _YES_OR_NO = _phrases(r"yes", r"yeah", r"yep", r"no", r"nope", r"sure", r"of course", r"definitely", r"absolutely",
-                      r"certainly", r"not", r"\w+n't", r"never", r"maybe", r"perhaps", r"probably")
+                      r"certainly", r"not", r"\w+n't", r"never", r"maybe", r"perhaps", r"probably", r"please do",
+                      r"fine", r"go ahead", r"by all means")
+# A sentence that says something of its own has a subject or a verb: a pronoun, an auxiliary, a contraction or a
+# past tense. What a relative clause says ("Someone who has run...") is the noun's, not the sentence's.
+_CLAUSE_SIGNS = re.compile(
+    r"\b(?:i|we|you|he|she|they|it|there|is|are|was|were|be|been|has|have|had|do|does|did|will|would|can|could|"
+    r"should|shall|may|might|must|\w+'(?:s|re|ve|m|ll|d)|\w+n't|\w+[^e\W]ed)\b", re.IGNORECASE)
+_RELATIVE = re.compile(r"\b(?:who|that|which|whose|where)\b.*", re.IGNORECASE)
+# A name or a role given for "who", alone or with a word of how far ("Viktor, in the end.", "Hannah and Dmitri.").
+_NAMED = re.compile(r"^(?:(?:the|our|my) (?:\w+ ){0,2}(?:vp|director|chief|lead|manager|owner|head|board|founder|"
+                    r"president|officer|committee)\b|(?-i:[A-Z][a-z]+)(?: and (?-i:[A-Z][a-z]+))?(?:[,.;]|$| mostly| "
+                    r"in the end))", re.IGNORECASE)
 # Denying what a question takes for granted ("How do you track it?" "We don't.") answers it.
 _DENIES = re.compile(r"^(?:we|i|they|it|nobody|no one)\s+(?:don't|do not|doesn't|does not|can't|cannot|never|haven't|"
                      r"have not|didn't|did not)\b", re.IGNORECASE)
@@ -563,6 +630,11 @@ RESPONSIVE_MIN_WORDS = 6
 # An answer this similar to an earlier one of the persona (difflib ratio over words) says it again.
 REPEATED_RATIO = 0.8
 REPEATED_MIN_WORDS = 5
+# A point made again in other words: at least this many content words (by their first letters, so "logged" and "login"
+# are one) shared with an earlier persona turn, and at least this share of the shorter turn's content words.
+# Numbers are left out: a figure agreed on recurs in a call without making the same point ("Two workshops, then.").
+SAME_POINT_MIN_SHARED = 3
+SAME_POINT_MIN_SHARE = 0.5
 # Two questions whose content words overlap this much (shared over all) ask the same thing.
 SAME_QUESTION_SHARE = 0.5
 # Three words or fewer to an open question leave the candidate nothing to work with.
@@ -811,7 +883,8 @@ def _break_hits(audit: _Audit, text: str) -> list[str]:
     """The words in which a turn breaks character, each once ("As an AI" is read by more than one pattern)."""
     hits = _matches(_BREAKS_CHARACTER, text)
     for reading, pattern in ((Reading.STEPPING_OUT, _STEPS_OUT), (Reading.ASSISTANT_VOICE, _ASSISTANT_VOICE),
-                             (Reading.META_VOICE, _META_VOICE)):
+                             (Reading.META_VOICE, _META_VOICE), (Reading.NARRATION, _NARRATION),
+                             (Reading.EVALUATOR_VOICE, _EVALUATOR_VOICE)):
         if audit.reads(reading):
             hits += _matches(pattern, text)
     return list(dict.fromkeys(hits))
@@ -1083,21 +1156,42 @@ def _no_resistance(audit: _Audit) -> int:
     return found
 
 
-def _repeats(audit: _Audit) -> list[int | None]:
-    """For each persona turn, the earlier persona turn it says again, word for word or nearly (its index)."""
+def _repeats(audit: _Audit, in_other_words: bool = True) -> list[int | None]:
+    """For each persona turn, the earlier persona turn it says again, word for word or nearly, or with
+    ``in_other_words`` also its point made again (its index)."""
     seen: list[list[str]] = []
     found: list[int | None] = []
     short = audit.reads(Reading.SHORT_SAID_AGAIN)
     for text in audit.texts:
         tokens = _tokens(text)
         # A short line is said again only word for word, and only when it says more than a yes, a no or an okay.
-        found.append(next((index for index, earlier in enumerate(seen)
-                           if (min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
-                               difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
-                               or _contains(tokens, earlier)))
-                           or (short and tokens == earlier and not set(tokens) <= _BARE_REPLIES)), None))
+        again = next((index for index, earlier in enumerate(seen)
+                      if (min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
+                          difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
+                          or _contains(tokens, earlier)))
+                      or (short and tokens == earlier and not set(tokens) <= _BARE_REPLIES)), None)
+        if again is None and in_other_words and audit.reads(Reading.SAME_POINT):
+            again = _same_point(text, audit.texts[:len(seen)])
+        found.append(again)
         seen.append(tokens)
     return found
+
+
+_NUMBER_STEMS = frozenset(word[:5] for word in (
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred "
+    "thousand million half quarter").split())
+
+
+def _same_point(text: str, earlier_texts: Sequence[str]) -> int | None:
+    """The earlier turn whose point ``text`` makes again in other words, the one it shares most with (its index)."""
+    stems = _content_stems(text) - _NUMBER_STEMS
+    best, shared_most = None, SAME_POINT_MIN_SHARED - 1
+    for index, earlier in enumerate(earlier_texts):
+        earlier_stems = _content_stems(earlier) - _NUMBER_STEMS
+        shared = len(stems & earlier_stems)
+        if shared > shared_most and shared >= SAME_POINT_MIN_SHARE * min(len(stems), len(earlier_stems)):
+            best, shared_most = index, shared
+    return best
 
 
 def _repetition(audit: _Audit) -> int:
@@ -1123,7 +1217,9 @@ def _unresponsive(audit: _Audit) -> int:
              | _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile))))
     asked = audit.asked()
     found = 0
-    for (turn, text), n, before, again in zip(audit.spoken(), audit.counts, asked, _repeats(audit), strict=True):
+    for (turn, text), n, before, again, point_again in zip(audit.spoken(), audit.counts, asked,
+                                                           _repeats(audit, in_other_words=False), _repeats(audit),
+                                                           strict=True):
         question = before[-1] if before else ""
         opening = _sentences(text)[0] if text.strip() else ""
         chatting = ((audit.reads(Reading.SMALL_TALK) and bool(_SMALL_TALK.search(opening)))
@@ -1133,6 +1229,12 @@ def _unresponsive(audit: _Audit) -> int:
                            and asked[again] else "")
         asked_again = audit.reads(Reading.QUESTION_SAID_AGAIN) and bool(answered_before)
         short_again = audit.reads(Reading.SHORT_SAID_AGAIN) and bool(answered_before)
+        if "?" in question and audit.reads(Reading.BREAK_FOR_ANSWER) and all(
+                _break_hits(audit, sentence) for sentence in _sentences(text)):
+            found += 1
+            audit.flag(turn, text, FlagReason.UNRESPONSIVE,
+                       f"Steps out of character instead of answering '{question}'", 1)
+            continue
         if ("?" not in question or (n < audit.rules.responsive_min_words and not short_again)
                 or ("?" in text and not (chatting or asked_again))
                 or (audit.reads(Reading.DECLINING) and _DECLINES.search(text))
@@ -1146,9 +1248,15 @@ def _unresponsive(audit: _Audit) -> int:
                  if (kind.reading is None or audit.reads(kind.reading)) and kind.asks.search(question)]
         if answered_before and not _same_question(answered_before, question):
             why = f"Says again its answer to '{answered_before}'"
+        elif (again is None and point_again is not None and not _content_stems(text) & _content_stems(question)
+              and not (asked[point_again] and _same_question(asked[point_again][-1], question))):
+            # Its earlier point made again in other words answers what was asked only if it takes up a word of it, or
+            # if the same thing was asked again.
+            why = f"Makes again its point '{audit.texts[point_again]}'"
         elif chatting:
             why = "Small talk or an anecdote"
-        elif kinds and not any(kind.gives.search(said) for kind in kinds):
+        elif kinds and not (any(kind.gives.search(said) for kind in kinds) or (
+                _PERSON in kinds and audit.reads(Reading.NAMED) and _NAMED.match(text.strip()))):
             why = "Gives nothing of what was asked"
         elif kinds or _about_the_call(audit, text, question, topic):
             continue
@@ -1175,8 +1283,14 @@ def _digresses(text: str, question: str, profile: PersonaProfile) -> bool:
 
 def _about_the_call(audit: _Audit, text: str, question: str, topic: frozenset[str]) -> bool:
     return bool(_content_stems(text) & topic or re.search(r"\d", scenario_facts.digits(text))
+                or (audit.reads(Reading.ELLIPTICAL) and _elliptical(_sentences(text)[0]))
                 or (audit.reads(Reading.POINTING_BACK) and _REFERS_BACK.search(_FIRST_CLAUSE.split(text, 1)[0]))
                 or (audit.reads(Reading.REASON) and _WHY.search(question) and _REASON.search(text)))
+
+
+def _elliptical(sentence: str) -> bool:
+    """Whether a sentence has neither subject nor verb of its own ("Referral codes."), an exclamation aside."""
+    return not sentence.endswith("!") and not _CLAUSE_SIGNS.search(_RELATIVE.sub("", sentence))
 
 
 def _same_question(first: str, second: str) -> bool:
@@ -1247,6 +1361,8 @@ def _hostility(audit: _Audit) -> int:
             hits += _matches(_WORTH_VERDICT, text)
         if audit.reads(Reading.CHARACTERISATION):
             hits += [hit for sentence in _sentences(text) for hit in _matches(_CHARACTERISATION, sentence)]
+        if audit.reads(Reading.COMPARISON):
+            hits += [hit for sentence in _sentences(text) for hit in _matches(_COMPARISON, sentence)]
         if hits:
             found += 1
             audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"

@@ -41,7 +41,7 @@ SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
-DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4")
+DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
@@ -60,11 +60,13 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
                       Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
-                     Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION, Reading.SHORT_SAID_AGAIN),
-    "repetition": (Reading.SHORT_SAID_AGAIN,),
+                     Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION, Reading.SHORT_SAID_AGAIN, Reading.ELLIPTICAL,
+                     Reading.NAMED, Reading.BREAK_FOR_ANSWER),
+    "repetition": (Reading.SHORT_SAID_AGAIN, Reading.SAME_POINT),
     "minimal_answer": (Reading.COUNTED,),
-    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE, Reading.META_VOICE),
-    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION),
+    "out_of_character": (Reading.STEPPING_OUT, Reading.ASSISTANT_VOICE, Reading.META_VOICE, Reading.NARRATION,
+                         Reading.EVALUATOR_VOICE),
+    "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION, Reading.COMPARISON),
     "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
                              Reading.TIMING_ASKED),
 }

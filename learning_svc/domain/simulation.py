@@ -909,7 +909,9 @@ def _content_pool(material: _Material, topic: str, follow_up: bool, state: _Call
     for group in (topical, personal, general):
         rng.shuffle(group)
         group.sort(key=lambda sentence: sentence in state.used)  # fresh sentences first; the sort is stable
-    return (personal + topical if follow_up else topical + personal) + general
+    pool = (personal + topical if follow_up else topical + personal) + general
+    fresh = [sentence for sentence in pool if sentence not in state.used]
+    return fresh or pool
 
 
 def _persona_turn(

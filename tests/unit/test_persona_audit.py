@@ -139,9 +139,15 @@ def test_a_persona_breaking_character() -> None:
     assert any(rec.startswith("Stay in character") for rec in audit.recommendations)
 
 
-def test_assistant_speak_breaks_character() -> None:
+def test_assistant_speak_breaks_character_and_in_place_of_an_answer_answers_nothing() -> None:
     audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC)
-    assert [quote.reason for quote in audit.flagged_quotes] == [FlagReason.OUT_OF_CHARACTER]
+    assert [(quote.sequence, quote.reason) for quote in audit.flagged_quotes] == [
+        (2, FlagReason.OUT_OF_CHARACTER), (2, FlagReason.UNRESPONSIVE)]
+    # Stepping out after an answer is a break alone.
+    answered = audit_persona(call("Onboarding is slow, three weeks a hire. How can I help you today?"), SCEPTIC)
+    assert [quote.reason for quote in answered.flagged_quotes] == [FlagReason.OUT_OF_CHARACTER]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.BREAK_FOR_ANSWER})
+    assert flagged(audit_persona(call("How can I help you today?"), SCEPTIC, without), FlagReason.UNRESPONSIVE) == []
 
 
 def test_tone_inconsistent_with_traits() -> None:
