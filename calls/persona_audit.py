@@ -125,6 +125,11 @@ class Reading(StrEnum):
     COMPARISON = "comparison"  # contempt by comparison: the candidate likened to a child, an animal or a machine, put
     # below someone ("interns hand in better homework than you"), "as slow as you", "engineers like you", "someone
     # who can read"
+    ECHOED = "echoed"  # a figure the candidate has just said, said back ("Three thousand. Okay."), gives nothing
+    PAST_SUM = "past_sum"  # a sum in a sentence about the past ("We offered a hundred and ninety and she walked")
+    # discloses what happened, not what the persona could pay
+    AGREED_AFTER_ECHO = "agreed_after_echo"  # agreement opening a later clause, after the claim said back ("Eighty.
+    # Fine.", "Any size, fine."), or doing at once what was proposed ("Then pay it.", "Add both.", "Please do.")
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
 
@@ -524,6 +529,10 @@ _THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|
                         r"(?:(?:about|around|roughly) )?\$?\s*$", re.IGNORECASE)
 # An amount asked for anywhere in a question ("can I ask how many transactions a day we expect?").
 _HOW_MUCH = _phrases(r"how (?:much|many)")
+# A sentence about what happened, and one that says what the persona can pay now whatever its tense.
+_PAST_SUM = _phrases(r"did", r"was", r"were", r"had", r"offered", r"asked for", r"came to", r"paid", r"spent",
+                     r"cost us", r"walked", r"last (?:year|time|round|quarter)", r"ago")
+_CAN_PAY = _phrases(r"budget\w*", r"band", r"cap", r"can", r"could", r"will", r"afford", r"set aside", r"approved")
 # A threshold that caps what gets approved is a budget ("anything over 400000 won't get approved").
 _CAP = _phrases(r"approv\w*", r"sign(?:ed)? off", r"get through")
 # An amount in a sum ("11 cents times 40000") is worked out, not given.
@@ -637,6 +646,8 @@ SAME_POINT_MIN_SHARED = 3
 SAME_POINT_MIN_SHARE = 0.5
 # Two questions whose content words overlap this much (shared over all) ask the same thing.
 SAME_QUESTION_SHARE = 0.5
+# A turn of at most this many words may do what was proposed without a word of agreement ("Add both.").
+COMPLYING_WORDS = 8
 # Three words or fewer to an open question leave the candidate nothing to work with.
 MINIMAL_WORDS = 3
 # From this difficulty a persona resists: it raises at least one objection before it accepts a claim.
@@ -1008,7 +1019,7 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     """The scenario facts a persona turn gives in answer to the candidate's ``question``: "budget" (a sum of money
     spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date), in that order."""
     given = []
-    if budget_figures(text, question, readings):
+    if budget_figures(text, question, readings, disclosed=True):
         given.append("budget")
     signer_answered = (Reading.SIGNER_ANSWERED in readings and bool(_ASKS_SIGNER.search(question))
                        and bool(_OPENS_WITH_A_PERSON.match(text.strip())))
@@ -1027,13 +1038,16 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     return given
 
 
-def budget_figures(text: str, question: str = "",
-                   readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[tuple[float, float]]:
+def budget_figures(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings,
+                   disclosed: bool = False) -> list[tuple[float, float]]:
     """The sums of money a persona turn gives as its budget, in answer to the candidate's ``question``. Reading what
     each amount counts, a sum is the budget when a word of the turn or the question speaks of money, but not when it
     counts things ("300000 accounts"), is the whole a part is taken of ("a tenth of 40000"), sorts things ("renewals
     over 20000"), or answers a "how much", "how many" or "what does it cost" about something else, unless its
-    sentence names what the persona could pay; a bare number given for money is in thousands."""
+    sentence names what the persona could pay; a bare number given for money is in thousands. A figure the
+    question named is left out (said back, it gives nothing), unless it is spoken of as money or approved (agreed to,
+    it is the persona's); read as ``disclosed`` (what the turn gives away), it is left out always, and so is a sum in a
+    sentence about the past (what happened, not what the persona could pay)."""
     if not readings & {Reading.WHAT_IT_COUNTS, Reading.UNSCALED}:
         return scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
     counting = Reading.WHAT_IT_COUNTS in readings
@@ -1042,12 +1056,19 @@ def budget_figures(text: str, question: str = "",
     spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked)
     other_amount_asked = counting and not pay_asked and bool(_AMOUNT.asks.search(question)
                                                              or _HOW_MUCH.search(question))
+    echoed = ([amount.figure for amount in scenario_facts.amounts(question)]
+              if Reading.ECHOED in readings and (disclosed or not (_PAYING.search(question) or _CAP.search(text)))
+              else [])
     figures = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         paying = bool(_PAYING.search(sentence))
         if counting and sentence.rstrip().endswith("?"):
             continue  # a sum the persona asks about is not one it gives
+        if disclosed and Reading.PAST_SUM in readings and _PAST_SUM.search(sentence) and not _CAN_PAY.search(sentence):
+            continue
         for amount in scenario_facts.amounts(sentence):
+            if amount.figure in echoed:
+                continue
             if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
                              or (_THRESHOLD.search(amount.before) and not _CAP.search(sentence))
                              or _OPERAND_BEFORE.search(amount.before) or _OPERAND_AFTER.match(amount.after)
@@ -1103,9 +1124,24 @@ def _accepts(text: str, readings: frozenset[Reading], echoed: str = "") -> bool:
     praises it in a clause of its own, with no doubt of its own (a worry it names as settled is none)."""
     verdicts = [pattern for reading, pattern in ((Reading.ACCEPTING_CLAUSE, _ACCEPTING), (Reading.PRAISE, _PRAISE),
                                                  (Reading.APPROVAL, _APPROVAL)) if reading in readings]
+    if Reading.AGREED_AFTER_ECHO in readings and echoed and not _doubts(text, echoed) and (
+            any(_AGREEMENT.search(clause.strip()) for clause in re.split(r"[,.;:!]", text)[1:])
+            or _complies(text, echoed)):
+        return True
     return bool(_AGREEMENT.search(text.lstrip())
                 or (any(pattern.search(text) for pattern in verdicts)
                     and (not _doubts(text, echoed) or _settles(text, readings))))
+
+
+def _complies(text: str, proposal: str) -> bool:
+    """Whether a short turn does at once what the candidate proposes: it opens with the proposal's verb ("Then pay
+    it." to "we should just pay it"), or grants it ("Please do.")."""
+    words_said = _tokens(text)
+    if not words_said or len(words_said) > COMPLYING_WORDS or "?" in text:
+        return False
+    verb = words_said[1] if words_said[0] in ("then", "so", "just") and len(words_said) > 1 else words_said[0]
+    proposed = rf"(?:should|could|can|would|will|shall|'d|'ll|let's|to) (?:\w+ )?{re.escape(verb)}\b"
+    return verb in ("please", "go") or bool(re.search(proposed, proposal, re.IGNORECASE))
 
 
 def _settles(text: str, readings: frozenset[Reading]) -> bool:

@@ -55,9 +55,10 @@ THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
 READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
                          Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED, Reading.ROLE_SIGNS, Reading.DUE_IN,
-                         Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED),
+                         Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED, Reading.ECHOED, Reading.PAST_SUM),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
-                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN),
+                      Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN,
+                      Reading.AGREED_AFTER_ECHO),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
                      Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION, Reading.SHORT_SAID_AGAIN, Reading.ELLIPTICAL,

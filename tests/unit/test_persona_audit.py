@@ -912,3 +912,46 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     # A capitalised first word that names nobody answers no "who".
     nobody = dialogue("Who else interviews the finalists?", "Nothing is decided about the modelling round yet, sadly.")
     assert flagged(audit_persona(nobody, GUARDED), FlagReason.UNRESPONSIVE) == [2]
+
+
+# Each later reading: a turn it flags (or clears), the flaw, the persona turns flagged with it and without it.
+@pytest.mark.parametrize(("reading", "lines", "reason", "with_it", "without_it"), [
+    (Reading.SAME_POINT, ("What went wrong with the last tool?",
+                          "We rolled it out, everyone got a login, and after a month nobody opened it.",
+                          "And how is the team coping today?",
+                          "Honestly, a month after the rollout nobody was opening it, logins and all."),
+     FlagReason.REPETITION, [4], []),
+    (Reading.BREAK_FOR_ANSWER, ("What would make a pilot work for you?",
+                                "Stepping out of character for a second: this exercise rewards that question."),
+     FlagReason.UNRESPONSIVE, [2], []),
+    (Reading.NARRATION, ("We keep the keys in a managed vault.", "(She leans back, plainly satisfied, and the scene "
+                                                                 "moves on.)"),
+     FlagReason.OUT_OF_CHARACTER, [2], []),
+    (Reading.EVALUATOR_VOICE, ("How do you see the first month?",
+                               "If I were marking this, you'd get top marks for structure."),
+     FlagReason.OUT_OF_CHARACTER, [2], []),
+    (Reading.COMPARISON, ("We could start with a workshop.",
+                          "Talking to you is like explaining payroll to a toaster."),
+     FlagReason.HOSTILITY, [2], []),
+    (Reading.AGREED_AFTER_ECHO, ("Our onboarding cuts ramp-up time in half within a quarter.", "In half. Fine."),
+     FlagReason.NO_RESISTANCE, [2], []),
+    (Reading.AGREED_AFTER_ECHO, ("I think we should just sign the pilot today.", "Then sign it."),
+     FlagReason.NO_RESISTANCE, [2], []),
+    # Readings that clear a turn: flagged only without them.
+    (Reading.ELLIPTICAL, ("What slows a new hire down most?", "Badge queues and the lifts, mostly."),
+     FlagReason.UNRESPONSIVE, [], [2]),
+    (Reading.NAMED, ("Who runs the pilot on your side?", "Priya, in the end, once the quarter closes."),
+     FlagReason.UNRESPONSIVE, [], [2]),
+    (Reading.ECHOED, ("How are things going?", "Slowly.", "About fifty thousand new starters a year.",
+                      "Fifty thousand. Okay."),
+     FlagReason.EARLY_DISCLOSURE, [], [4]),
+    (Reading.PAST_SUM, ("What happened with the last vendor?", "Slow.", "Why did it end?",
+                        "They asked for ninety thousand a year and we walked."),
+     FlagReason.EARLY_DISCLOSURE, [], [4]),
+])
+def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
+        reading: Reading, lines: tuple[str, ...], reason: FlagReason, with_it: list[int],
+        without_it: list[int]) -> None:
+    assert flagged(audit_persona(dialogue(*lines), GUARDED), reason) == with_it
+    without = AuditRules(readings=frozenset(Reading) - {reading})
+    assert flagged(audit_persona(dialogue(*lines), GUARDED, without), reason) == without_it

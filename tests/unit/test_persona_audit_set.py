@@ -33,18 +33,18 @@ DOCUMENTED = {
     "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.92),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.91, 1.0), "no_resistance": (0.95, 1.0), "unresponsive": (0.65, 0.86),
+    "heldout3": {"early_disclosure": (0.91, 1.0), "no_resistance": (0.95, 1.0), "unresponsive": (0.63, 0.8),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.9), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.93, 0.73),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.69, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.7, 0.6),
-                 "repetition": (1.0, 0.88), "contradicts_scenario": (0.71, 0.58), "out_of_character": (0.94, 1.0),
+    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 0.77), "unresponsive": (0.7, 0.6),
+                 "repetition": (1.0, 0.88), "contradicts_scenario": (0.83, 0.58), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 0.75), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.58, 0.76), "no_resistance": (1.0, 0.64), "unresponsive": (0.66, 0.42),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.64, 0.52), "out_of_character": (1.0, 1.0),
+    "heldout6": {"early_disclosure": (0.76, 0.76), "no_resistance": (1.0, 0.89), "unresponsive": (0.66, 0.42),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.75, 0.52), "out_of_character": (1.0, 1.0),
                  "hostility": (1.0, 0.83), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.66, 1.0),
                     "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
@@ -52,8 +52,8 @@ DOCUMENTED = {
 }
 # Over all seven parts since the sixth became development data: a different set of folds from the five parts' figures
 # before it.
-CROSS_VALIDATED = {"early_disclosure": (0.80, 0.91), "no_resistance": (0.99, 0.85), "unresponsive": (0.71, 0.70),
-                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.85, 0.80), "out_of_character": (0.98, 1.0),
+CROSS_VALIDATED = {"early_disclosure": (0.87, 0.91), "no_resistance": (0.99, 0.93), "unresponsive": (0.70, 0.69),
+                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.90, 0.80), "out_of_character": (1.0, 1.0),
                    "hostility": (1.0, 0.90), "minimal_answer": (0.97, 0.97)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
