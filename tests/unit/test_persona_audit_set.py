@@ -68,6 +68,9 @@ FIRST_RUNS = {
     "heldout6": {"early_disclosure": (0.59, 0.77), "no_resistance": (1.0, 0.64), "unresponsive": (0.36, 0.26),
                  "repetition": (1.0, 0.25), "contradicts_scenario": (0.64, 0.53), "out_of_character": (1.0, 0.38),
                  "hostility": (1.0, 0.08), "minimal_answer": (1.0, 1.0)},
+    "heldout7": {"early_disclosure": (0.75, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.69, 0.40),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.77, 0.46), "out_of_character": (1.0, 0.75),
+                 "hostility": (1.0, 0.36), "minimal_answer": (1.0, 1.0)},
 }
 
 
@@ -99,6 +102,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout4", 50, 170, 10, 100),
     ("heldout5", 60, 240, 15, 150),
     ("heldout6", 60, 240, 12, 150),
+    ("heldout7", 45, 200, 10, 120),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -111,7 +115,7 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
     assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6"])
+@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7"])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
