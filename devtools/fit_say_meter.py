@@ -14,12 +14,13 @@ signal is: each factor and a few raw measures against the label, each factor aga
 rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
 Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``; the
-sales weights are fitted with ``--part all_english``, the three English directories, all having been read);
+sales weights are fitted with ``--part all_english``, the four English directories, all having been read);
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 
     .venv/bin/python -m devtools.fit_say_meter \
-        [--part development|held_out|all|held_out2|first_two_english|held_out3|all_english] [--language en|es]
+        [--part development|held_out|all|held_out2|first_two_english|held_out3|first_three_english|held_out4
+                |all_english] [--language en|es]
 """
 
 from __future__ import annotations

@@ -8,16 +8,17 @@ on its final window (what a model engine is shown at the call's end). Nothing he
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is development data. A second English part, written blind in tests/data/sales_corpus_heldout2
-(``--part held_out2``), measured the rules designed on all of it once and has been read since too. A third English
-part, written blind in tests/data/sales_corpus_heldout3 (``--part held_out3``), measured the rules designed on those
-two (``--part first_two_english``) once and has been read since as well: ``--part all_english`` is the three English
-directories together, the development data the sales rules and weights are fitted on. A fourth English part, written
-blind in tests/data/sales_corpus_heldout4 (``--part held_out4``), measures the rules designed on those; only this
-tool reads it, no fit may.
+corpus (``--part all``) is development data. Three more English parts were each written blind, scored once, and read
+since: tests/data/sales_corpus_heldout2 (``--part held_out2``), tests/data/sales_corpus_heldout3 (``--part
+held_out3``) and tests/data/sales_corpus_heldout4 (``--part held_out4``). ``--part all_english`` is the four English
+directories together, the development data the sales rules and weights are fitted on; ``--part first_two_english``
+and ``--part first_three_english`` keep the sets earlier rounds were fitted on, so their figures can be retraced.
+A fifth English part, tests/data/sales_corpus_heldout5 (``--part held_out5``), written blind, measures the rules fitted
+on those four; only this tool scores it, never a fit.
 
     .venv/bin/python -m devtools.say_meter_corpus \
-        [--part development|held_out|all|held_out2|first_two_english|held_out3|all_english|held_out4] \
+        [--part development|held_out|all|held_out2|first_two_english|held_out3|first_three_english|held_out4
+                |all_english|held_out5] \
         [--language en|es]
 """
 
@@ -41,14 +42,18 @@ from devtools.say_meter_split import CORPORA, DATA, held_out_ids
 RESAMPLES = 2000
 DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
 # English only
-SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, ALL_ENGLISH = (
-    "held_out2", "first_two_english", "held_out3", "all_english")
+SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH, FOURTH_HELD_OUT, ALL_ENGLISH = (
+    "held_out2", "first_two_english", "held_out3", "first_three_english", "held_out4", "all_english")
 # Every part has been read, so a fit may read any; the sales weights are fitted on ALL_ENGLISH.
-PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, ALL_ENGLISH)
+PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
+         FOURTH_HELD_OUT, ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
-FOURTH_HELD_OUT = "held_out4"  # English, scored by this tool only: never a fit's
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
+FIFTH_HELD_OUT = "held_out5"  # English, scored by this tool only: never a fit's
+FIFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout5"
+# Every English directory that has been scored blind once and read since: the only ones a part may draw on.
+ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS)
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -109,9 +114,9 @@ def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, 
     """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
     otherwise."""
     english_only = {SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
-                    FIRST_TWO_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS),
-                    ALL_ENGLISH: (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS),
-                    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,)}
+                    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2],
+                    FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3], ALL_ENGLISH: ENGLISH_CORPORA,
+                    FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,)}
     if part in english_only:
         if language != "en":
             raise SystemExit(f"the part {part} is English only")
@@ -130,8 +135,8 @@ def calls_in(corpus: Path) -> list[dict[str, Any]]:
 def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=parts, default=DEVELOPMENT,
-                        help="the split's parts, the second or third English part, the first two English "
-                             "directories, or all three (all_english); every part but the fourth has been read")
+                        help="the split's parts, one later English part, the first two or three English "
+                             "directories, or all four (all_english); every part has been read")
     return parser
 
 
@@ -175,7 +180,7 @@ def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]])
 
 
 def main() -> None:
-    part, language = part_and_language(__doc__ or "", (*PARTS, FOURTH_HELD_OUT))
+    part, language = part_and_language(__doc__ or "", (*PARTS, FIFTH_HELD_OUT))
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")

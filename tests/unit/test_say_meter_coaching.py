@@ -22,7 +22,14 @@ from analysis_svc.domain.say_meter import (
 )
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
-from devtools.say_meter_corpus import ALL_ENGLISH, FIRST_TWO_ENGLISH, load_calls, spearman, turns_of
+from devtools.say_meter_corpus import (
+    ALL_ENGLISH,
+    FIRST_THREE_ENGLISH,
+    FIRST_TWO_ENGLISH,
+    load_calls,
+    spearman,
+    turns_of,
+)
 
 
 def call(*lines: tuple[str, str]) -> list[Turn]:
@@ -223,8 +230,10 @@ CORPUS = load_calls(FIRST_TWO_ENGLISH)
 # What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84, also with the weights left
 # out one call at a time): a guard against changes that undo it, not the figure that measures it.
 MIN_DEVELOPMENT_SPEARMAN = 0.8
-# The same guard on all 159 English calls, the third part included (0.77 in sample and left out one at a time).
-MIN_ALL_ENGLISH_SPEARMAN = 0.75
+# The same guard on the first three English directories, 159 calls (0.77 in sample and left out one at a time), and on
+# all four, 203 calls, the fourth scored once blind at 0.40 before it became development data (0.71 then).
+MIN_FIRST_THREE_ENGLISH_SPEARMAN = 0.75
+MIN_ALL_ENGLISH_SPEARMAN = 0.7
 
 
 def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
@@ -237,7 +246,9 @@ def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
     assert set(FACTORS) == set(RUBRICS[Blueprint.SALES])
 
 
-def test_the_meter_ranks_all_english_development_calls_as_the_coach_does():
-    calls = load_calls(ALL_ENGLISH)
+@pytest.mark.parametrize(("part", "least"), [(FIRST_THREE_ENGLISH, MIN_FIRST_THREE_ENGLISH_SPEARMAN),
+                                             (ALL_ENGLISH, MIN_ALL_ENGLISH_SPEARMAN)])
+def test_the_meter_ranks_the_later_english_development_calls_as_the_coach_does(part: str, least: float) -> None:
+    calls = load_calls(part)
     scores = [score(measure(turns_of(c)), Blueprint.SALES).score for c in calls]
-    assert spearman(scores, [c["label"] for c in calls]) >= MIN_ALL_ENGLISH_SPEARMAN
+    assert spearman(scores, [c["label"] for c in calls]) >= least
