@@ -130,6 +130,8 @@ class Reading(StrEnum):
     # discloses what happened, not what the persona could pay
     AGREED_AFTER_ECHO = "agreed_after_echo"  # agreement opening a later clause, after the claim said back ("Eighty.
     # Fine.", "Any size, fine."), or doing at once what was proposed ("Then pay it.", "Add both.", "Please do.")
+    DATE_AGREED = "date_agreed"  # a date for a go-live, a decision or a renewal the candidate proposes, agreed to,
+    # is read against the scenario's deadline ("November sounds sensible" to "we'd move go-live to November")
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
 
@@ -351,7 +353,13 @@ _EVALUATOR_VOICE = _phrases(
     r"my (?:notes|guidance|brief|script|sheet|card)\b(?: for this part)?(?: says?| tells?)?",
     r"(?:part|bit|rest) of the script", r"drop (?:the|my) (?:\w+ )?act", r"(?:running|in|for) (?:this|these) sessions?",
     r"as your (?:trainer|evaluator|examiner|coach|assessor)", r"react as \w+ would",
-    r"(?:persona|character|evaluator|trainer|coach|narrator)(?:'s)? note", r"(?:is|am|was) written to be",
+    r"(?:persona|character|evaluator|trainer|coach|narrator|facilitator|scenario|director|stage)(?:'s)? note",
+    r"note for the candidate", r"(?:is|am|was) written to be", r"(?:is|am|was|'s|'m) scripted to",
+    r"at this difficulty", r"(?:keep|stop|continue) playing (?:this|the|my) (?:role|part|character)",
+    r"step(?:ping)? (?:out(?:side)?|away)(?: of| from)? (?:the scene|\w+ for a (?:moment|second|minute))",
+    r"(?:if you(?:'d)? like|would it help if),? i (?:can|could|drafted|wrote|made|listed|prepared)",
+    r"(?:shall|should) i put (?:it|this|that) in a table", r"(?:this|that) (?:kind|sort) of session",
+    r"(?:a |great |good )?question to ask an? (?:interviewer|buyer|hiring manager|prospect)",
     r"would you like me to (?:generate|create|draft|write|prepare|format|put together)",
     r"i can format (?:it|this)", r"here are (?:\w+ )?(?:tips|suggestions|pointers)",
     r"here(?:'s| is) (?:a|an|your) (?:\w+ )?(?:draft|template|sample|outline|script)",
@@ -368,7 +376,10 @@ _COMPARISON = _phrases(
     r"(?!(?:compan|business|firm|team|organi[sz]ation|client|customer|vendor|partner|product|tool)\w*)\w+s like "
     r"(?:you|yours)", r"at your level",
     r"you(?:'re| are) (?:just )?(?:a|an) \w+ with", r"the (?:judgement|judgment|brains?|wits|attention span|memory|"
-    r"manners) of (?:a|an)",
+    r"manners|sense|charisma|personality|imagination|charm|spine|timing|grasp) of (?:a|an)",
+    # Praise that mocks: "Adorable.", "Bless you.", "How charming that you think..."
+    r"(?:^|(?<=[.!?]\s))(?:adorable|bless you|cute|how (?:charming|cute|sweet|adorable|precious))\b(?=[.!,]| that| of)",
+    r"amateur hour", r"for your own sake",
     r"i doubt you could", r"can barely", r"with both hands",
     r"someone (?:who|that) can (?:read|talk|think|count|spell)",
     r"someone competent", r"this green", r"slept through", r"rules you out", r"anyone with a (?:spine|brain|clue)",
@@ -519,6 +530,9 @@ _ASKS_PAY = _phrases(r"salary", r"base", r"band", r"compensation", r"(?:what|whi
 # What an amount counts, read in the words around it (numbers in digits): a plural noun right after it ("300000
 # accounts", "10000 concurrent users"), the whole that a part is taken of ("a 10th of about 40000"), or the things a
 # threshold sorts ("renewals over 20000", "anything above 25000").
+# A difference, not a sum ("twenty thousand more", "ten thousand higher").
+_DIFFERENCE = re.compile(r"^\s*(?:\w+ )?(?:more|higher|less|lower|extra|above|below|over|under|cheaper|dearer)\b",
+                         re.IGNORECASE)
 _COUNTS_THINGS = re.compile(r"^\s*(?:(?!(?:a|an|the|per|plus|in|on|for|to|and|or|of|with|dollars|pounds|euros|bucks)\b)"
                             r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
 _PART_OF = re.compile(r"\b(?:half|quarter|\d+(?:st|nd|rd|th)|percent|per cent|%|share|part|fraction|portion|most|some|"
@@ -655,7 +669,7 @@ RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
 # A budget named this far (a share of the range's ends) outside the scenario's range contradicts it.
-BUDGET_MARGIN_PERCENT = 20
+BUDGET_MARGIN_PERCENT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -1053,7 +1067,9 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
     counting = Reading.WHAT_IT_COUNTS in readings
     pay_asked = "?" in question and bool(_ASKS["budget"].search(question)
                                          or (counting and _ASKS_PAY.search(question)))
-    spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked)
+    # A sum agreed to ("A hundred and twenty a year is fine, I'll get it approved") is one the persona would pay.
+    approved = counting and bool(_CAP.search(text))
+    spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked) or approved
     other_amount_asked = counting and not pay_asked and bool(_AMOUNT.asks.search(question)
                                                              or _HOW_MUCH.search(question))
     echoed = ([amount.figure for amount in scenario_facts.amounts(question)]
@@ -1061,7 +1077,7 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
               else [])
     figures = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
-        paying = bool(_PAYING.search(sentence))
+        paying = bool(_PAYING.search(sentence)) or approved
         if counting and sentence.rstrip().endswith("?"):
             continue  # a sum the persona asks about is not one it gives
         if disclosed and Reading.PAST_SUM in readings and _PAST_SUM.search(sentence) and not _CAN_PAY.search(sentence):
@@ -1070,6 +1086,7 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
             if amount.figure in echoed:
                 continue
             if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
+                             or _DIFFERENCE.match(amount.after)
                              or (_THRESHOLD.search(amount.before) and not _CAP.search(sentence))
                              or _OPERAND_BEFORE.search(amount.before) or _OPERAND_AFTER.match(amount.after)
                              or (other_amount_asked and not paying)):
@@ -1265,8 +1282,7 @@ def _unresponsive(audit: _Audit) -> int:
                            and asked[again] else "")
         asked_again = audit.reads(Reading.QUESTION_SAID_AGAIN) and bool(answered_before)
         short_again = audit.reads(Reading.SHORT_SAID_AGAIN) and bool(answered_before)
-        if "?" in question and audit.reads(Reading.BREAK_FOR_ANSWER) and all(
-                _break_hits(audit, sentence) for sentence in _sentences(text)):
+        if "?" in question and audit.reads(Reading.BREAK_FOR_ANSWER) and _in_place_of_an_answer(audit, text):
             found += 1
             audit.flag(turn, text, FlagReason.UNRESPONSIVE,
                        f"Steps out of character instead of answering '{question}'", 1)
@@ -1303,6 +1319,16 @@ def _unresponsive(audit: _Audit) -> int:
     if found:
         audit.recommendations.append(UNRESPONSIVE_FIX)
     return found
+
+
+def _in_place_of_an_answer(audit: _Audit, text: str) -> bool:
+    """Whether a turn steps out of character in place of an answer: it opens out of character and is out of it in at
+    least half its sentences (a stage direction in brackets is one), so no answer in character is left in it."""
+    units = [unit for unit in re.split(r"(\([^()]*\)|\[[^\[\]]*\])", text) if unit.strip()]
+    sentences = [sentence for unit in units
+                 for sentence in ([unit] if unit.startswith(("(", "[")) else _sentences(unit)) if sentence.strip()]
+    broken = [bool(_break_hits(audit, sentence)) for sentence in sentences]
+    return bool(broken) and broken[0] and 2 * sum(broken) >= len(broken)
 
 
 def _digresses(text: str, question: str, profile: PersonaProfile) -> bool:
@@ -1360,7 +1386,10 @@ def _contradictions(audit: _Audit) -> int:
         timed = (re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
                  or (audit.reads(Reading.TIMING_ASKED) and (_ASKS["timeline"].search(question)
                                                              or _ASKS_TIMING.search(question))))
-        dated = scenario_facts.quarters(text) if timed else set()
+        # A date for a renewal, a deadline, a decision or a go-live, the persona's own or one it agrees to.
+        agreed = (audit.reads(Reading.DATE_AGREED) and _accepts(text, audit.rules.readings, question)
+                  and re.search(r"renew|deadline|decid|decision|live|contract|sign", question, re.IGNORECASE))
+        dated = scenario_facts.quarters(text) if timed or agreed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
         spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
         unhurried = (audit.reads(Reading.NO_DEADLINE) and facts.decision_timeline and _NO_DEADLINE.search(text)

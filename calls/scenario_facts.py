@@ -18,6 +18,7 @@ _QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth|last) quarter\
 # "May" is also a verb: it is a month only after a word that dates it.
 _MONTH = re.compile(r"\b(" + "|".join(month for month in _MONTHS if month != "may")
                     + r")\b|\b(?:in|by|before|until|end of|early|late|mid) (may)\b", re.IGNORECASE)
+_YEAR_END = re.compile(r"\b(?:the )?end of (?:the|this) year\b", re.IGNORECASE)
 _NUMBER = r"\d+(?:[.,]\d+)*"
 _SCALE = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6}
 _MONEY = re.compile(
@@ -122,9 +123,12 @@ def headcounts(text: str) -> list[tuple[float, float]]:
 
 
 def quarters(text: str) -> set[int]:
-    """The calendar quarters the text dates something in: "Q3", "third quarter", "by September"."""
+    """The calendar quarters the text dates something in: "Q3", "third quarter", "by September", "the end of the
+    year"."""
     found = {int(q) if q else _ORDINAL_QUARTERS[ordinal.lower()] for q, ordinal in _QUARTER.findall(text)}
     found |= {_MONTHS.index((month or may).lower()) // 3 + 1 for month, may in _MONTH.findall(text)}
+    if _YEAR_END.search(text):
+        found.add(4)
     return found
 
 

@@ -43,14 +43,15 @@ SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
-DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
+DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
+                      "heldout7")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
     "no_resistance": ("resisting_difficulty", (DEFAULT_RULES.resisting_difficulty, 2, 4, 5)),
     "unresponsive": ("responsive_min_words", (DEFAULT_RULES.responsive_min_words, 3, 4, 5, 7, 8)),
     "minimal_answer": ("minimal_words", (DEFAULT_RULES.minimal_words, 1, 2, 4, 5)),
-    "contradicts_scenario": ("budget_margin_percent", (DEFAULT_RULES.budget_margin_percent, 10, 30, 50)),
+    "contradicts_scenario": ("budget_margin_percent", (DEFAULT_RULES.budget_margin_percent, 0, 10, 20, 30)),
 }
 # The readings each flaw's detector uses that a fold may leave out: it keeps one only when the other calls are read
 # better with it than without, so a reading that only the call left out supports is not used on that call.
@@ -71,7 +72,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
                          Reading.EVALUATOR_VOICE),
     "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION, Reading.COMPARISON),
     "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
-                             Reading.TIMING_ASKED),
+                             Reading.TIMING_ASKED, Reading.DATE_AGREED),
 }
 
 

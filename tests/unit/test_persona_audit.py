@@ -605,13 +605,23 @@ def test_a_bare_number_given_for_money_is_in_thousands() -> None:
     assert flagged(band, FlagReason.CONTRADICTS_SCENARIO) == []
 
 
-def test_a_budget_a_fifth_outside_the_scenarios_range_contradicts_it() -> None:
+def test_a_budget_more_than_a_twentieth_outside_the_scenarios_range_contradicts_it() -> None:
     def contradicted(line: str) -> list[int]:
         return flagged(audit_persona(dialogue("What could you spend on this?", line), GUARDED),
                        FlagReason.CONTRADICTS_SCENARIO)
 
     assert contradicted("Up to thirty thousand a year, no more.") == [2]
-    assert contradicted("Up to a hundred and thirty thousand a year, no more.") == []
+    assert contradicted("Up to a hundred and thirty thousand a year, no more.") == [2]
+    assert contradicted("Up to a hundred and twenty-five thousand a year, no more.") == []
+
+
+def test_a_difference_is_no_sum_and_an_agreed_date_is_read_against_the_deadline() -> None:
+    higher = dialogue("What could you spend on this?", "Twenty thousand more than last year, that's all I know.")
+    assert flagged(audit_persona(higher, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    agreed = dialogue("We'd move the go-live to November, to be safe.", "November sounds sensible, let's do that.")
+    assert flagged(audit_persona(agreed, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.DATE_AGREED})
+    assert flagged(audit_persona(agreed, GUARDED, without), FlagReason.CONTRADICTS_SCENARIO) == []
 
 
 def test_the_number_that_answers_how_many_people_work_there_counts_them() -> None:
@@ -924,6 +934,12 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     (Reading.BREAK_FOR_ANSWER, ("What would make a pilot work for you?",
                                 "Stepping out of character for a second: this exercise rewards that question."),
      FlagReason.UNRESPONSIVE, [2], []),
+    (Reading.BREAK_FOR_ANSWER, ("What would make the pilot worth it?",
+                                "(Stepping outside the part: at this difficulty she is scripted to stall on the "
+                                "budget.) Keep going."),
+     FlagReason.UNRESPONSIVE, [2], []),
+    (Reading.COMPARISON, ("We'd report weekly.", "Weekly. Adorable. Did you plan that all by yourself?"),
+     FlagReason.HOSTILITY, [2], []),
     (Reading.NARRATION, ("We keep the keys in a managed vault.", "(She leans back, plainly satisfied, and the scene "
                                                                  "moves on.)"),
      FlagReason.OUT_OF_CHARACTER, [2], []),

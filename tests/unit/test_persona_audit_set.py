@@ -24,37 +24,40 @@ from devtools.persona_audit_eval import (
 
 CALLS = load()
 
-# docs/persona_audit.md: (precision, recall) by split (all seven parts are development data now), and left one call
-# out at a time over all seven; no figure may fall below these.
+# docs/persona_audit.md: (precision, recall) by split (all eight parts are development data now), and left one call
+# out at a time over all eight; no figure may fall below these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.62, 1.0),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.92),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.91, 1.0), "no_resistance": (0.95, 1.0), "unresponsive": (0.63, 0.8),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.9), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.93, 0.73),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
+               "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.75, 0.92),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
+    "heldout3": {"early_disclosure": (0.91, 1.0), "no_resistance": (0.95, 1.0), "unresponsive": (0.63, 0.93),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.9), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.93, 0.78),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 0.77), "unresponsive": (0.7, 0.6),
-                 "repetition": (1.0, 0.88), "contradicts_scenario": (0.83, 0.58), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 0.75), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.76, 0.76), "no_resistance": (1.0, 0.89), "unresponsive": (0.66, 0.42),
-                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.75, 0.52), "out_of_character": (1.0, 1.0),
-                 "hostility": (1.0, 0.83), "minimal_answer": (1.0, 1.0)},
+    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 0.77), "unresponsive": (0.65, 0.65),
+               "repetition": (1.0, 0.88), "contradicts_scenario": (0.9, 0.58), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 0.75), "minimal_answer": (1.0, 1.0)},
+    "heldout6": {"early_disclosure": (0.76, 0.76), "no_resistance": (1.0, 0.89), "unresponsive": (0.68, 0.57),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.84, 0.64), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 0.83), "minimal_answer": (1.0, 1.0)},
+    "heldout7": {"early_disclosure": (0.75, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.8, 0.77),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.84, 0.73), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 0.81), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.66, 1.0),
-                    "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                    "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all seven parts since the sixth became development data: a different set of folds from the five parts' figures
-# before it.
-CROSS_VALIDATED = {"early_disclosure": (0.87, 0.91), "no_resistance": (0.99, 0.93), "unresponsive": (0.70, 0.69),
-                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.90, 0.80), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 0.90), "minimal_answer": (0.97, 0.97)}
+# Over all eight parts since the seventh became development data: a different set of folds from the seven parts'
+# figures before it.
+CROSS_VALIDATED = {"early_disclosure": (0.84, 0.91), "no_resistance": (0.99, 0.93), "unresponsive": (0.71, 0.76),
+                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.91, 0.77), "out_of_character": (1.0, 1.0),
+                   "hostility": (1.0, 0.89), "minimal_answer": (0.97, 0.97)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS = {
