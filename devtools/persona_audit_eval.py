@@ -1,12 +1,12 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2` to `heldout7`, the second to seventh parts in heldout2.yaml to heldout7.yaml), then on the
+`heldout2` to `heldout8`, the second to eighth parts in heldout2.yaml to heldout8.yaml), then on the
 development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
-`--cv` cross-validates on the development data (the development part and the six held-out parts the detectors
-have since been fixed on; not `heldout7`, which only its first run has read), leaving one call out at a time: the
+`--cv` cross-validates on the development data (the development part and the seven held-out parts the detectors
+have since been fixed on; not `heldout8`, which only its first run has read), leaving one call out at a time: the
 threshold each of five flaws turns on (`AuditRules`) is chosen for the best F1 on the other calls, and each reading
 a detector may do without is kept only when the other calls are read better with it; the call left out is audited
 with those choices. It says whether the figures hang on a threshold fitted to the set or on a reading only one call
@@ -38,8 +38,9 @@ _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "perso
 # Each file names its own personas and scenarios; its calls play those.
 LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml",
                 _SET_DIRECTORY / "heldout4.yaml", _SET_DIRECTORY / "heldout5.yaml", _SET_DIRECTORY / "heldout6.yaml",
-                _SET_DIRECTORY / "heldout7.yaml")
-SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "development")
+                _SET_DIRECTORY / "heldout7.yaml", _SET_DIRECTORY / "heldout8.yaml")
+SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
+          "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.

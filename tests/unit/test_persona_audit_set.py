@@ -74,6 +74,9 @@ FIRST_RUNS = {
     "heldout7": {"early_disclosure": (0.75, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.69, 0.40),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.77, 0.46), "out_of_character": (1.0, 0.75),
                  "hostility": (1.0, 0.36), "minimal_answer": (1.0, 1.0)},
+    "heldout8": {"early_disclosure": (0.64, 0.75), "no_resistance": (1.0, 0.75), "unresponsive": (0.78, 0.35),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.66, 0.40), "out_of_character": (1.0, 0.71),
+                 "hostility": (1.0, 0.27), "minimal_answer": (1.0, 0.93)},
 }
 
 
@@ -106,6 +109,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout5", 60, 240, 15, 150),
     ("heldout6", 60, 240, 12, 150),
     ("heldout7", 45, 200, 10, 120),
+    ("heldout8", 40, 180, 10, 90),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -118,7 +122,7 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
     assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7"])
+@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8"])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
