@@ -271,7 +271,8 @@ class ClosedLoop:
         return Audited(means, round(words, 1), flags)
 
     async def _evolve(self, outcome: PersonaOutcome) -> None:
-        options = lpb.EvolutionOptions(min_audits=3)
+        # Only this run's calls: the archetype's earlier audits (an earlier run's, after its patch) would outweigh them.
+        options = lpb.EvolutionOptions(min_audits=3, audit_limit=self._calls)
         options.MergeFrom(self._options)
         run = (await self._learnings.CreateEvolutionRun(lpb.CreateEvolutionRunRequest(run=lpb.EvolutionRun(
             archetype=outcome.archetype, options=options)))).run

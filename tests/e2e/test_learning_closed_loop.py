@@ -42,18 +42,26 @@ async def wired(database_url, engine, analysis_schema, transcript_schema, person
         await app.stop(grace=1)
 
 
-@pytest_asyncio.fixture(scope="module")
-async def closed_loop(wired, learnings, finished_runs, audits_changed):
-    """The loop run once for this module: its outcomes and what it printed."""
+CALLS = 3  # each flawed persona's calls, before its run and after it
+
+
+async def run_loop(wired, learnings, finished_runs, audits_changed) -> tuple[list[PersonaOutcome], list[str]]:
+    """`make loop` through the wired services: its outcomes and what it printed."""
     persona_address, transcript_address = wired
     shown: list[str] = []
     async with secure_channel(persona_address) as p, secure_channel(transcript_address) as t:
         loop = ClosedLoop(persona_service_pb2_grpc.PersonaServiceStub(p),
                           transcript_service_pb2_grpc.TranscriptServiceStub(t), learnings,
-                          audits_changed=audits_changed, run_finished=finished_runs, calls=3, say=shown.append,
+                          audits_changed=audits_changed, run_finished=finished_runs, calls=CALLS, say=shown.append,
                           actor=ADMIN_SUBJECT, neighbours=2)
         outcomes = await loop.run()
     return outcomes, shown
+
+
+@pytest_asyncio.fixture(scope="module")
+async def closed_loop(wired, learnings, finished_runs, audits_changed):
+    """The loop run once for this module."""
+    return await run_loop(wired, learnings, finished_runs, audits_changed)
 
 
 async def test_flawed_personas_get_patched_and_their_next_calls_audit_better(closed_loop):
@@ -80,7 +88,7 @@ async def test_a_hard_persona_told_to_give_its_budget_first_has_that_trait_repla
     finding = next(f for f in bear.run.identify_patterns.findings if f.kind == lpb.FINDING_KIND_EARLY_DISCLOSURE)
     first_answers = {q.audit for q in finding.evidence_quotes
                      if q.persona == bear.persona and q.sequence == 2 and "$" in q.text and q.candidate_text}
-    assert len(first_answers) == 3, report
+    assert len(first_answers) == CALLS, report
     # The local engine edits the persona's own words, for every difficulty-5 persona of its archetype.
     refinement = next(r for r in bear.run.generate_refinements.refinements if finding.finding_id in r.finding_ids)
     assert (refinement.operation, refinement.part, refinement.edit, refinement.find_text) == (
@@ -128,3 +136,14 @@ async def test_with_auto_apply_a_patch_only_the_local_engine_validated_waits_for
         assert patch.validation_score > patch.baseline_score and patch.source_audit_count > 0
         revisions = await learnings.ListPromptPatchRevisions(lpb.ListPromptPatchRevisionsRequest(parent=name))
         assert [(r.action, r.actor) for r in revisions.revisions] == [(lpb.PATCH_ACTION_CREATE, run.name)]
+
+
+async def test_run_again_the_loop_reads_only_its_own_calls_and_finds_the_flaw_again(
+        closed_loop, wired, learnings, finished_runs, audits_changed):
+    # The first run left the Bear's calls before and after its patch in the corpus; the second reads only its own.
+    outcomes, shown = await run_loop(wired, learnings, finished_runs, audits_changed)
+    bear = outcomes[2]
+    assert bear.run.analyze_corpus.audit_count == CALLS, "\n".join(shown)
+    assert any(f.kind == lpb.FINDING_KIND_EARLY_DISCLOSURE for f in bear.run.identify_patterns.findings)
+    assert bear.after_flags["FLAG_REASON_EARLY_DISCLOSURE"] == 0, "\n".join(shown)
+
