@@ -77,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="split each scenario's measured time into this many rounds, interleaved with the "
                              "other scenarios, so that a drift in the machine's load hits them all alike "
                              "(default 3; each round has its own warm-up)")
+    parser.add_argument("--security-rounds", type=int, default=8,
+                        help="security part: rounds of GetPersona and Echo in each mode, each as long as a round "
+                             "above (default 8: the loss is a ratio of two throughputs that each vary by 5-10%% "
+                             "from round to round on this machine, so it is measured over more rounds than a "
+                             "throughput alone)")
     parser.add_argument("--open-duration", type=float, default=10.0,
                         help="measured seconds of each scenario in the open-loop phase, after its own warm-up "
                              f"(default 10; 0 skips the phase): a fixed rate, {OPEN_SHARE * 100:.0f}%% of the echo "

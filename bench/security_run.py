@@ -140,11 +140,17 @@ async def _get_persona(args: argparse.Namespace, servers: _Servers, work_dir: Pa
             child, server_address = chosen[mode]
             scenarios[_name(call, mode)] = h2load.Scenario(plan, server_address, child, mode)
     streams = args.clients // args.channels
-    log(f"security, GetPersona with h2load: {len(scenarios)} scenarios x {args.rounds} rounds, interleaved: "
+    rounds, duration = args.security_rounds, _unary_duration(args)
+    log(f"security, GetPersona with h2load: {len(scenarios)} scenarios x {rounds} rounds, interleaved: "
         f"{args.channels} connections x {streams} calls in flight, {args.warmup:g}s warm-up + "
-        f"{args.duration / args.rounds:g}s measured each")
-    return await h2load.interleaved(scenarios, args.channels, streams, args.warmup, args.duration, args.rounds,
+        f"{duration / rounds:g}s measured each")
+    return await h2load.interleaved(scenarios, args.channels, streams, args.warmup, duration, rounds,
                                     work_dir, log)
+
+
+def _unary_duration(args: argparse.Namespace) -> float:
+    """GetPersona's and Echo's measured seconds per scenario: ``--security-rounds`` rounds as long as the run's."""
+    return args.duration / args.rounds * args.security_rounds
 
 
 # --- 2. StreamSession -----------------------------------------------------------------------------------
@@ -283,6 +289,7 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> 
     method = {
         "clients": str(args.clients), "channels": str(args.channels), "window": str(args.window),
         "warmup": f"{args.warmup:g}", "duration": f"{args.duration:g}", "rounds": str(args.rounds),
+        "unary_duration": f"{_unary_duration(args):g}", "unary_rounds": str(args.security_rounds),
         "open_duration": f"{args.open_duration:g}", "rate": f"{args.stream_rate:,.0f}", "h2load": h2load.version(),
     }
     return Figures(unary, streams, open_results, checks, targets(unary, streams, open_results, args.clients), method)
@@ -365,15 +372,17 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   doing nothing else) at saturation with h2load, {m['channels']} connections x {streams} concurrent streams,
   one fixed request (the catalogue's first persona). h2load speaks TLS (https) without verifying the
   server's certificate, and sends the token as an `authorization` header. Each scenario is measured for
-  {m['duration']} s in all, in {m['rounds']} rounds interleaved with the three others, each after {m['warmup']} s of
-  warm-up; as in the persona section, calls/s is a fixed number of calls over the time they took.
+  {m['unary_duration']} s in all, in {m['unary_rounds']} rounds interleaved with the three others, each after
+  {m['warmup']} s of warm-up; as in the persona section, calls/s is a fixed number of calls over the time they took.
+  The loss is a ratio of two throughputs that each vary by 5-10% from one round to the next on this machine, so
+  it is measured over more rounds than the other sections' throughputs.
 - **StreamSession** (and **Ceiling**, the bare bidi server with the service's group commit) at saturation:
-  {m['clients']} gateway streams on {m['channels']} channels, up to {m['window']} utterances unacked each, rounds as
-  above, fresh sessions each round (created through the API for the service); then the service alone at
-  a fixed offered load of {m['rate']} msgs/s ({per_stream:g} per stream, {m['open_duration']} s measured after
-  {m['warmup']} s of warm-up), as in the transcript section. The Python client sends the token as call
-  metadata when it opens a stream: grpc's access-token call credentials run a Python plugin on every
-  call, which cost the load generator about 200 µs of CPU per unary call on this machine.
+  {m['clients']} gateway streams on {m['channels']} channels, up to {m['window']} utterances unacked each,
+  {m['duration']} s in all in {m['rounds']} rounds, fresh sessions each round (created through the API for the
+  service); then the service alone at a fixed offered load of {m['rate']} msgs/s ({per_stream:g} per stream,
+  {m['open_duration']} s measured after {m['warmup']} s of warm-up), as in the transcript section. The Python
+  client sends the token as call metadata when it opens a stream: grpc's access-token call credentials run a
+  Python plugin on every call, which cost the load generator about 200 µs of CPU per unary call on this machine.
 - **lost**: the share of the plaintext throughput lost with TLS + tokens. Latency columns: at saturation,
   from send to answer (to ack for a stream's utterance); at the fixed load, from each utterance's
   scheduled send time to its ack.
