@@ -15,11 +15,17 @@ from calls.job_tracks import Blueprint
 from calls.persona_audit import PersonaAudit, PersonaProfile, audit_persona
 from calls.turns import Turn
 
+ENGLISH_ONLY = frozenset({"en"})
+
 
 class LocalEngine:
     name = "local"
     model = ""
-    languages: frozenset[str] | None = UNDERSTOOD  # its rules are phrases of these languages
+
+    def languages_for(self, blueprint: str) -> frozenset[str] | None:
+        # Its rules are phrases: the sales measures have them in every language of the phrasebook, the other tracks'
+        # in English only.
+        return UNDERSTOOD if blueprint == Blueprint.SALES else ENGLISH_ONLY
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)
@@ -28,11 +34,11 @@ class LocalEngine:
         suggestions = suggest(metrics, window.turns, blueprint, stage_for(window.turns[-1].sequence),
                               context=window.context, made=window.made, read=window.read,
                               phrases=phrases_for(window.language), texts=texts, factors=meter.factors)
-        if not understands(self, window.language):
+        if not understands(self, window.language, window.blueprint):
             # Its phrases find next to nothing in another language: say so, not pass the score off as a judgement.
             meter = dataclasses.replace(meter, reasoning=(
-                f"This call is in a language the local engine does not understand ({window.language}): the reading "
-                "counts only who talks and who asks, not what was said."))
+                f"This call is in a language the local engine does not understand on the {blueprint} track "
+                f"({window.language}): the reading counts only who talks and who asks, not what was said."))
         return Judgement(meter, suggestions)
 
     async def audit(self, turns: Sequence[Turn], profile: PersonaProfile) -> PersonaAudit:

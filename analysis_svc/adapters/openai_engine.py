@@ -105,7 +105,9 @@ _ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 
 class OpenAIEngine:
     name = "openai"
-    languages: frozenset[str] | None = None  # a model reads any language its rubric is given in
+
+    def languages_for(self, blueprint: str) -> frozenset[str] | None:
+        return None  # a model reads any language its rubric is given in
 
     def __init__(self, base_url: str, api_key: str, model: str, timeout_seconds: float, max_retries: int) -> None:
         self._client = OpenAIJson(base_url, api_key, model, timeout_seconds, max_retries)

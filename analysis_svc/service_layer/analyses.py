@@ -287,7 +287,7 @@ class Analyses:
             engine=judged.engine, engine_fallback=judged.fallback, model=judged.result.model,
             latency_ms=(time.perf_counter() - started) * 1000, suggestions=suggestions,
             call_measures=running.to_record(measures), call_tally=live.tally, language=live.language,
-            language_supported=understands(self._engines.named(judged.engine), live.language),
+            language_supported=understands(self._engines.named(judged.engine), live.language, reading.blueprint),
             findings=reading.findings, trend=trend, losing_prospect=alert)
         trigger_id = reading.trigger_id
         applying = (self._rules.start_applying(organization, session_id, trigger_id, fired)

@@ -188,15 +188,18 @@ class AnalysisEngine(Protocol):
 
     name: str
     model: str
-    languages: frozenset[str] | None  # the ISO 639-1 codes it understands; None: any
+    def languages_for(self, blueprint: str) -> frozenset[str] | None:
+        """The ISO 639-1 codes it understands calls of the ``blueprint`` track in; None: any."""
+        ...
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement: ...
 
 
-def understands(engine: AnalysisEngine, language: str) -> bool:
-    """Whether a reading of a call in ``language`` ("" when undetermined) by ``engine`` is a judgement of what was
-    said."""
-    return engine.languages is None or not language or language in engine.languages
+def understands(engine: AnalysisEngine, language: str, blueprint: str) -> bool:
+    """Whether a reading of a ``blueprint`` call in ``language`` ("" when undetermined) by ``engine`` is a judgement
+    of what was said."""
+    languages = engine.languages_for(blueprint)
+    return languages is None or not language or language in languages
 
 
 class AuditEngine(Protocol):

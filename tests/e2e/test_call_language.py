@@ -1,10 +1,11 @@
 """Calls streamed through the public API: one in Spanish is understood and scored with the Spanish phrases, and its
 suggestions are written in Spanish; one in a language the local engine does not understand gets readings that say
-so, an English one is understood."""
+so, and so does a Spanish call on a track whose measures read English only; an English one is understood."""
 
 from __future__ import annotations
 
 from sparring.analysis.v1 import analysis_service_pb2 as pb
+from sparring.persona.v1 import persona_service_pb2 as persona_pb
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 
 from analysis_svc.domain.conversation import Topic
@@ -28,8 +29,8 @@ ENGLISH_CALL = [
 ]
 
 
-async def _reading(transcripts, analyses, turns) -> pb.Analysis:
-    session = await streamed_call(transcripts, turns)
+async def _reading(transcripts, analyses, turns, blueprint: int = persona_pb.BLUEPRINT_SALES) -> pb.Analysis:
+    session = await streamed_call(transcripts, turns, blueprint=blueprint)
     return (await analyses.RequestAnalysis(pb.RequestAnalysisRequest(session=session, trigger_id="seq-4"))).analysis
 
 
@@ -73,3 +74,11 @@ async def test_a_call_in_english_is_understood(transcripts, analyses, sarah):
     reading = await _reading(transcripts, analyses, ENGLISH_CALL)
     assert (reading.language, reading.language_supported) == ("en", True)
     assert "does not understand" not in reading.say_meter.reasoning
+
+
+async def test_a_call_in_spanish_on_a_track_measured_in_english_only_is_marked_as_not_understood(
+        transcripts, analyses, sarah):
+    reading = await _reading(transcripts, analyses, SPANISH_CALL, blueprint=persona_pb.BLUEPRINT_SECURITY)
+    assert (reading.language, reading.language_supported) == ("es", False)
+    assert "does not understand on the security track" in reading.say_meter.reasoning
+

@@ -284,8 +284,6 @@ class FakeCommands:
 class FakeAnalysisEngine:
     """Answers every window with the same judgement; keeps the windows it judged."""
 
-    languages = None
-
     def __init__(self, name: str, judgement: Judgement) -> None:
         self.name = name
         self.model = judgement.model
@@ -295,6 +293,9 @@ class FakeAnalysisEngine:
     @property
     def judged(self) -> int:
         return len(self.windows)
+
+    def languages_for(self, blueprint: str) -> frozenset[str] | None:
+        return None
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         self.windows.append(window)
