@@ -901,14 +901,13 @@ def _fitted(front: list[str], back: list[str], length: int) -> tuple[list[str], 
 
 def _content_pool(material: _Material, topic: str, follow_up: bool, state: _CallState,
                   rng: random.Random) -> list[str]:
-    """Sentences to fill the turn with, fresh ones first: on the topic, the persona's own, then fillers (its own
-    first on a follow-up)."""
+    """Sentences to fill the turn with: on the topic, the persona's own, then fillers (its own first on a
+    follow-up); only ones not said yet in the call while there are any, so the persona does not repeat itself."""
     topical = list(material.topics.get(topic, ()))
     personal = list(material.own)
     general = list(material.fillers)
     for group in (topical, personal, general):
         rng.shuffle(group)
-        group.sort(key=lambda sentence: sentence in state.used)  # fresh sentences first; the sort is stable
     pool = (personal + topical if follow_up else topical + personal) + general
     fresh = [sentence for sentence in pool if sentence not in state.used]
     return fresh or pool
