@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from calls import scenario_facts
 from calls.scenario_facts import ScenarioFacts
@@ -793,6 +794,11 @@ class _Audit:
         self.flags.append(_Flag(FlaggedQuote(turn.sequence, _excerpt(text), reason, explanation,
                                              candidate_before(self.ordered, turn.sequence)), weight))
 
+    @functools.cached_property
+    def repeats(self) -> list[_Repeat]:
+        """Read once per audit: the repetition and the responsiveness checks both need it."""
+        return _repeats(self)
+
     def asked(self) -> list[list[str]]:
         """For each persona turn, what the candidate said before it, oldest first."""
         said: list[str] = []
@@ -1209,11 +1215,21 @@ def _no_resistance(audit: _Audit) -> int:
     return found
 
 
-def _repeats(audit: _Audit, in_other_words: bool = True) -> list[int | None]:
-    """For each persona turn, the earlier persona turn it says again, word for word or nearly, or with
-    ``in_other_words`` also its point made again (its index)."""
+class _Repeat(NamedTuple):
+    """What a persona turn says again of an earlier one (its index): its words, or else its point in other words."""
+
+    words: int | None
+    point: int | None
+
+    @property
+    def earlier(self) -> int | None:
+        return self.words if self.words is not None else self.point
+
+
+def _repeats(audit: _Audit) -> list[_Repeat]:
+    """For each persona turn, the earlier persona turn it says again, word for word or nearly, or in other words."""
     seen: list[list[str]] = []
-    found: list[int | None] = []
+    found: list[_Repeat] = []
     short = audit.reads(Reading.SHORT_SAID_AGAIN)
     for text in audit.texts:
         tokens = _tokens(text)
@@ -1223,9 +1239,9 @@ def _repeats(audit: _Audit, in_other_words: bool = True) -> list[int | None]:
                           difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
                           or _contains(tokens, earlier)))
                       or (short and tokens == earlier and not set(tokens) <= _BARE_REPLIES)), None)
-        if again is None and in_other_words and audit.reads(Reading.SAME_POINT):
-            again = _same_point(text, audit.texts[:len(seen)])
-        found.append(again)
+        point = (_same_point(text, audit.texts[:len(seen)])
+                 if again is None and audit.reads(Reading.SAME_POINT) else None)
+        found.append(_Repeat(again, point))
         seen.append(tokens)
     return found
 
@@ -1250,8 +1266,8 @@ def _same_point(text: str, earlier_texts: Sequence[str]) -> int | None:
 def _repetition(audit: _Audit) -> int:
     """A turn that says again, word for word or nearly, what an earlier persona turn said."""
     found = 0
-    for (turn, text), again in zip(audit.spoken(), _repeats(audit), strict=True):
-        if again is not None:
+    for (turn, text), repeat in zip(audit.spoken(), audit.repeats, strict=True):
+        if (again := repeat.earlier) is not None:
             found += 1
             audit.flag(turn, text, FlagReason.REPETITION, f"Says again: '{' '.join(_tokens(audit.texts[again]))}'",
                        words(text))
@@ -1270,9 +1286,8 @@ def _unresponsive(audit: _Audit) -> int:
              | _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile))))
     asked = audit.asked()
     found = 0
-    for (turn, text), n, before, again, point_again in zip(audit.spoken(), audit.counts, asked,
-                                                           _repeats(audit, in_other_words=False), _repeats(audit),
-                                                           strict=True):
+    for (turn, text), n, before, (again, point_again) in zip(audit.spoken(), audit.counts, asked, audit.repeats,
+                                                             strict=True):
         question = before[-1] if before else ""
         opening = _sentences(text)[0] if text.strip() else ""
         chatting = ((audit.reads(Reading.SMALL_TALK) and bool(_SMALL_TALK.search(opening)))
@@ -1300,7 +1315,7 @@ def _unresponsive(audit: _Audit) -> int:
                  if (kind.reading is None or audit.reads(kind.reading)) and kind.asks.search(question)]
         if answered_before and not _same_question(answered_before, question):
             why = f"Says again its answer to '{answered_before}'"
-        elif (again is None and point_again is not None and not _content_stems(text) & _content_stems(question)
+        elif (point_again is not None and not _content_stems(text) & _content_stems(question)
               and not (asked[point_again] and _same_question(asked[point_again][-1], question))):
             # Its earlier point made again in other words answers what was asked only if it takes up a word of it, or
             # if the same thing was asked again.
@@ -1362,6 +1377,10 @@ def _same_question(first: str, second: str) -> bool:
         first_stems | second_stems)
 
 
+# What a date in a call is the date of, when it is one the scenario's deadline rules.
+_DATED_EVENT = re.compile(r"renew|deadline|decid|decision|live|contract|sign", re.IGNORECASE)
+
+
 def _contradictions(audit: _Audit) -> int:
     """A budget, deadline, company size or industry that the scenario's facts rule out."""
     facts = audit.profile.scenario
@@ -1383,12 +1402,12 @@ def _contradictions(audit: _Audit) -> int:
                       if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
         if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
             wrong.append(f"size (scenario: {facts.company_size})")
-        timed = (re.search(r"renew|deadline|decid|decision|live|contract|sign", text, re.IGNORECASE)
+        timed = (_DATED_EVENT.search(text)
                  or (audit.reads(Reading.TIMING_ASKED) and (_ASKS["timeline"].search(question)
                                                              or _ASKS_TIMING.search(question))))
         # A date for a renewal, a deadline, a decision or a go-live, the persona's own or one it agrees to.
         agreed = (audit.reads(Reading.DATE_AGREED) and _accepts(text, audit.rules.readings, question)
-                  and re.search(r"renew|deadline|decid|decision|live|contract|sign", question, re.IGNORECASE))
+                  and _DATED_EVENT.search(question))
         dated = scenario_facts.quarters(text) if timed or agreed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
         spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
@@ -1415,19 +1434,21 @@ _SAYS_WHAT_WE_DO = _phrases(r"we(?:'re| are)", r"our (?:company|business)",
                             r"manufacture)s?")
 
 
+# Contempt each reading finds, and whether it reads sentence by sentence (its patterns anchor on a sentence's start or
+# span one) or the whole turn.
+_CONTEMPT_READINGS = ((Reading.CONTEMPT, _CONTEMPT, True), (Reading.WORTH_VERDICT, _WORTH_VERDICT, False),
+                      (Reading.CHARACTERISATION, _CHARACTERISATION, True), (Reading.COMPARISON, _COMPARISON, True))
+
+
 def _hostility(audit: _Audit) -> int:
     """Insults and contempt for the candidate: no trait allows them."""
     found = 0
     for turn, text in audit.spoken():
         hits = _matches(_HOSTILE, text)
-        if audit.reads(Reading.CONTEMPT):
-            hits += [hit for sentence in _sentences(text) for hit in _matches(_CONTEMPT, sentence)]
-        if audit.reads(Reading.WORTH_VERDICT):
-            hits += _matches(_WORTH_VERDICT, text)
-        if audit.reads(Reading.CHARACTERISATION):
-            hits += [hit for sentence in _sentences(text) for hit in _matches(_CHARACTERISATION, sentence)]
-        if audit.reads(Reading.COMPARISON):
-            hits += [hit for sentence in _sentences(text) for hit in _matches(_COMPARISON, sentence)]
+        sentences = _sentences(text)
+        for reading, pattern, by_sentence in _CONTEMPT_READINGS:
+            if audit.reads(reading):
+                hits += [hit for part in (sentences if by_sentence else (text,)) for hit in _matches(pattern, part)]
         if hits:
             found += 1
             audit.flag(turn, text, FlagReason.HOSTILITY, "Insults the candidate: " + ", ".join(f"'{hit}'"
