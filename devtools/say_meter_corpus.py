@@ -54,6 +54,12 @@ FIFTH_HELD_OUT = "held_out5"  # English, scored by this tool only: never a fit's
 FIFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout5"
 # Every English directory that has been scored blind once and read since: the only ones a part may draw on.
 ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS)
+# The English-only parts, and the directories each reads.
+ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
+    SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
+    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2],
+    FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3], ALL_ENGLISH: ENGLISH_CORPORA, FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,),
+}
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -113,14 +119,10 @@ def interval(xs: Sequence[float], ys: Sequence[float], seed: int = 7) -> tuple[f
 def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, Any]]:
     """The calls of one part of the corpus in ``language`` (``say_meter_split``): the development part unless asked
     otherwise."""
-    english_only = {SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
-                    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2],
-                    FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3], ALL_ENGLISH: ENGLISH_CORPORA,
-                    FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,)}
-    if part in english_only:
+    if part in ENGLISH_PARTS:
         if language != "en":
             raise SystemExit(f"the part {part} is English only")
-        return [call for corpus in english_only[part] for call in calls_in(corpus)]
+        return [call for corpus in ENGLISH_PARTS[part] for call in calls_in(corpus)]
     corpus = CORPORA[language]
     held_out = held_out_ids(corpus)
     return [call for call in calls_in(corpus) if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
