@@ -188,6 +188,7 @@ class AnalysisEngine(Protocol):
 
     name: str
     model: str
+
     def languages_for(self, blueprint: str) -> frozenset[str] | None:
         """The ISO 639-1 codes it understands calls of the ``blueprint`` track in; None: any."""
         ...
