@@ -521,18 +521,22 @@ class PersonaMemory:
                        scenario_id: str) -> MemorySection:
         """The memory the persona's settings keep: the session's, and the candidate's, its facts and its episodes
         across sessions."""
-        # Everything at once (one round trip's wait), then kept as the settings say.
-        scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
-        scopes.append(MemoryScope(persona_id, candidate_id))
-        settings, learned, recalled, all_memories = await asyncio.gather(
-            self._cached_settings(organization, persona_id), self._cached_learned(organization, scopes[-1]),
-            self._recalled(organization, persona_id, candidate_id, scenario_id),
-            asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
+        # The settings first (cached, so seldom a round trip): a persona that keeps nothing across sessions must not
+        # wait on, or lock up, the candidate's facts and episodes, nor call the embeddings endpoint for a recall.
+        settings = await self._cached_settings(organization, persona_id)
         if settings.persistence is Persistence.NONE or (settings.persistence is Persistence.SESSION_ONLY
                                                          and not session_id):
             return MEMORY_DISABLED
         if settings.persistence is not Persistence.ACROSS_SESSIONS:
-            learned, recalled, all_memories = NOTHING_LEARNED, (), all_memories[:1]
+            session = await self._cached(organization, MemoryScope(persona_id, candidate_id, session_id))
+            return memory_section((session,), NOTHING_LEARNED, self._budget, ())
+        # Everything else at once (one round trip's wait).
+        scopes = [MemoryScope(persona_id, candidate_id, session_id)] if session_id else []
+        scopes.append(MemoryScope(persona_id, candidate_id))
+        learned, recalled, all_memories = await asyncio.gather(
+            self._cached_learned(organization, scopes[-1]),
+            self._recalled(organization, persona_id, candidate_id, scenario_id),
+            asyncio.gather(*(self._cached(organization, scope) for scope in scopes)))
         return memory_section(tuple(all_memories), learned, self._budget, recalled)
 
     async def _recalled(self, organization: str, persona_id: str, candidate_id: str,

@@ -532,6 +532,23 @@ async def test_a_persona_that_remembers_within_a_session_only_keeps_nothing_acro
     assert [m.text for m in rendered.applied_memory] == ["- Current task: this call"]
 
 
+async def test_a_persona_that_remembers_within_a_session_only_waits_on_no_facts_or_episodes(
+        admin_memories, memories, personas, engine, catalogue):
+    persona = await create(personas)
+    await set_memory(admin_memories, persona, persistence=mb.MEMORY_PERSISTENCE_SESSION_ONLY)
+    candidate, session = uid(), uid()
+    await update(memories, memory_name(persona, candidate, session), "task_context", task_context="this call")
+    request = pb.RenderPromptRequest(persona=persona.name, candidate=f"candidates/{candidate}",
+                                     session=f"sessions/{session}", scenario="scenarios/q2-cost-reduction")
+    # Had it read them (or recalled an earlier call like the scenario), it would wait past its deadline.
+    async with engine.connect() as blocker:
+        await blocker.begin()
+        await blocker.execute(sa.text("LOCK TABLE persona.facts, persona.episodes IN ACCESS EXCLUSIVE MODE"))
+        rendered = await personas.RenderPrompt(request)
+        await blocker.rollback()
+    assert [m.text for m in rendered.applied_memory] == ["- Current task: this call"]
+
+
 async def test_a_persona_that_remembers_nothing_renders_without_memory_and_refuses_writes(
         admin_memories, memories, personas):
     persona = await create(personas)
