@@ -164,10 +164,10 @@ def _distance(marks: FullMarks) -> float:
     return sum(abs(math.log(mine / theirs)) for mine, theirs in zip(astuple(marks), astuple(FULL_MARKS), strict=True))
 
 
-def held_out_full_marks(metrics: Sequence[ConversationMetrics], labels: Sequence[int],
-                        folds: Sequence[object]) -> tuple[list[float], dict[object, FullMarks]]:
+def held_out_full_marks(metrics: Sequence[ConversationMetrics], labels: Sequence[int], folds: Sequence[object],
+                        tolerance: float = TOLERANCE) -> tuple[list[float], dict[object, FullMarks]]:
     """Each call scored, at equal weights, with the full marks that rank the calls outside its fold best (of those
-    within ``TOLERANCE`` of the best, the nearest to the engine's), and the marks chosen for each fold."""
+    within ``tolerance`` of the best, the nearest to the engine's), and the marks chosen for each fold."""
     weights = RUBRICS[Blueprint.SALES]
     scores = {marks: [weigh(factor_scores(m, marks), weights) for m in metrics] for marks in FULL_MARKS_GRID}
     chosen = {}
@@ -175,7 +175,7 @@ def held_out_full_marks(metrics: Sequence[ConversationMetrics], labels: Sequence
         train = [i for i, other in enumerate(folds) if other != fold]
         fits = {marks: spearman([row[i] for i in train], [labels[i] for i in train]) for marks, row in scores.items()}
         best = max(fits.values())
-        chosen[fold] = min((marks for marks, fit in fits.items() if fit >= best - TOLERANCE), key=_distance)
+        chosen[fold] = min((marks for marks, fit in fits.items() if fit >= best - tolerance), key=_distance)
     return [scores[chosen[fold]][i] for i, fold in enumerate(folds)], chosen
 
 
@@ -224,10 +224,12 @@ def main() -> None:
             scores, chosen = held_out(model, rows, labels, parts, parts)
             report(f"{model_name} on {set_name}", scores, calls, meter)
             print(f"  strengths chosen per part: {sorted(set(chosen))}")
-    scores, marks = held_out_full_marks(metrics, list(labels), parts)
-    report("fitted full marks of the factors (equal weights)", scores, calls, meter)
-    for fold, chosen_marks in marks.items():
-        print(f"  without {fold}: {chosen_marks}")
+    for tolerance in (TOLERANCE, 0.0):
+        scores, marks = held_out_full_marks(metrics, list(labels), parts, tolerance)
+        report(f"fitted full marks of the factors (equal weights; the nearest to the engine's within {tolerance} "
+               "of the best)", scores, calls, meter)
+        for fold, chosen_marks in marks.items():
+            print(f"  without {fold}: {chosen_marks}")
 
 if __name__ == "__main__":
     main()
