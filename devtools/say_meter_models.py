@@ -11,10 +11,12 @@ tool only: the service never imports it). The feature sets were fixed before any
 
 Two models for each: ridge regression of the label, and an ordinal reading of a multinomial logistic regression (the
 expected label). Each model's regularisation is chosen inside its training calls only, by leaving one of their parts
-out at a time, so the part scored is never seen, not even to pick the regularisation. The meter as it ships (equal
-weights, or the fit's grid: ``devtools.fit_say_meter``) is the baseline. The leave-one-part-out figure ranks the
-candidates; a candidate is only worth adopting if it also holds leave one call out and keeps the mean score by label
-rising.
+out at a time, so the part scored is never seen, not even to pick the regularisation. Last, the factors' own full
+marks (``FullMarks``) fitted at equal weights as the weights are fitted, with and without the pull toward the engine's.
+The meter as it ships, equal weights, is the baseline (its weights fitted on a grid leaving one part out:
+``devtools.fit_say_meter``). The leave-one-part-out figure ranks the candidates, each against the meter on the same
+resampled calls; a candidate is only worth adopting if it also holds leave one call out and keeps the mean score by
+label rising.
 
     .venv/bin/python -m devtools.say_meter_models
 """
