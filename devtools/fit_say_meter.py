@@ -13,14 +13,17 @@ figure is the one to believe; the in-sample figure only shows how much of it is 
 signal is: each factor and a few raw measures against the label, each factor against the coach's score of the
 rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
+When the calls come from several parts (directories, each written by a different person from sources the others do
+not retell), leave-one-part-out fits on every part but one and scores the one left out: the figure that says how the
+weights carry to a new writer's part, and the one to believe first (the rules themselves were written reading every
+part, so it is still a development figure).
+
 Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``; the
-sales weights are fitted with ``--part all_english``, the four English directories, all having been read);
+sales weights are fitted with ``--part all_english``, the five English directories, all having been read);
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 
-    .venv/bin/python -m devtools.fit_say_meter \
-        [--part development|held_out|all|held_out2|first_two_english|held_out3|first_three_english|held_out4
-                |all_english] [--language en|es]
+    .venv/bin/python -m devtools.fit_say_meter [--part PART] [--language en|es]
 """
 
 from __future__ import annotations
@@ -122,16 +125,15 @@ def best_weights(scores_by_weights: dict[Weights, list[float]], labels: Sequence
                key=lambda w: (sum((share - equal) ** 2 for share in w), w))
 
 
-def held_out_scores(rows: Sequence[Sequence[float | None]], labels: Sequence[int],
-                    step: int = STEP) -> tuple[list[float], list[Weights]]:
-    """Leave-one-out: each call's score under the weights fitted on all the other calls, and those weights."""
+def held_out_scores(rows: Sequence[Sequence[float | None]], labels: Sequence[int], step: int = STEP,
+                    folds: Sequence[object] | None = None) -> tuple[list[float], list[Weights]]:
+    """Each call's score under the weights fitted on the calls outside its fold, and those weights: leave-one-out
+    unless ``folds`` names each call's fold (its part, to leave one part out at a time)."""
+    folds = range(len(rows)) if folds is None else folds
     scores_by_weights = {w: weighted(rows, w) for w in simplex(len(rows[0]), step)}
-    scores, fitted = [], []
-    for held_out in range(len(rows)):
-        weights = best_weights(scores_by_weights, labels, [i for i in range(len(rows)) if i != held_out])
-        scores.append(scores_by_weights[weights][held_out])
-        fitted.append(weights)
-    return scores, fitted
+    fitted = {fold: best_weights(scores_by_weights, labels, [i for i, other in enumerate(folds) if other != fold])
+              for fold in dict.fromkeys(folds)}
+    return [scores_by_weights[fitted[fold]][i] for i, fold in enumerate(folds)], [fitted[fold] for fold in folds]
 
 
 def fit_all(rows: Sequence[Sequence[float | None]], labels: Sequence[int], step: int = STEP) -> Weights:
@@ -165,8 +167,17 @@ def main() -> None:
     factors = [factor_scores(m) for m in metrics]
     rows = [[f[name] for name in FACTORS] for f in factors]
 
-    held_out, fitted = held_out_scores(rows, labels)
     print(f"{len(calls)} calls, sales track, weights on a {STEP}% grid ({len(simplex(len(FACTORS), STEP))} weightings)")
+    parts = [call["directory"] for call in calls]
+    if len(set(parts)) > 1:
+        # Each part was written by a different person from different sources: the figure for a new writer's part.
+        by_part, part_weights = held_out_scores(rows, labels, folds=parts)
+        print(f"leave one part out (weights fitted without the part; the rules read every part): "
+              f"{_figures(by_part, labels)}")
+        print(length_and_origins(by_part, calls))
+        print("  weights fitted without each part: " + "; ".join(
+            f"{part}: {'/'.join(map(str, part_weights[parts.index(part)]))}" for part in dict.fromkeys(parts)))
+    held_out, fitted = held_out_scores(rows, labels)
     print(f"out of sample (leave one out): {_figures(held_out, labels)}")
     print(length_and_origins(held_out, calls))
     ranges = ", ".join(f"{name} {min(w[k] for w in fitted)}-{max(w[k] for w in fitted)}%"

@@ -8,18 +8,13 @@ on its final window (what a model engine is shown at the call's end). Nothing he
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is development data. Three more English parts were each written blind, scored once, and read
-since: tests/data/sales_corpus_heldout2 (``--part held_out2``), tests/data/sales_corpus_heldout3 (``--part
-held_out3``) and tests/data/sales_corpus_heldout4 (``--part held_out4``). ``--part all_english`` is the four English
-directories together, the development data the sales rules and weights are fitted on; ``--part first_two_english``
-and ``--part first_three_english`` keep the sets earlier rounds were fitted on, so their figures can be retraced.
-A fifth English part, tests/data/sales_corpus_heldout5 (``--part held_out5``), written blind, measures the rules fitted
-on those four; only this tool scores it, never a fit.
+corpus (``--part all``) is development data. Four more English parts were each written blind, scored once, and read
+since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout5 (``--part
+held_out5``). ``--part all_english`` is the five English directories together, the development data the sales meter is
+fitted on; ``--part first_two_english``, ``first_three_english`` and ``first_four_english`` keep the sets earlier
+rounds were fitted on, so their figures can be retraced.
 
-    .venv/bin/python -m devtools.say_meter_corpus \
-        [--part development|held_out|all|held_out2|first_two_english|held_out3|first_three_english|held_out4
-                |all_english|held_out5] \
-        [--language en|es]
+    .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
 
 from __future__ import annotations
@@ -42,23 +37,26 @@ from devtools.say_meter_split import CORPORA, DATA, held_out_ids
 RESAMPLES = 2000
 DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
 # English only
-SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH, FOURTH_HELD_OUT, ALL_ENGLISH = (
-    "held_out2", "first_two_english", "held_out3", "first_three_english", "held_out4", "all_english")
-# Every part has been read, so a fit may read any; the sales weights are fitted on ALL_ENGLISH.
+SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH, FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH = (
+    "held_out2", "first_two_english", "held_out3", "first_three_english", "held_out4", "first_four_english")
+FIFTH_HELD_OUT, ALL_ENGLISH = "held_out5", "all_english"
+# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
-         FOURTH_HELD_OUT, ALL_ENGLISH)
+         FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
-FIFTH_HELD_OUT = "held_out5"  # English, scored by this tool only: never a fit's
 FIFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout5"
-# Every English directory that has been scored blind once and read since: the only ones a part may draw on.
-ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS)
+# Every English directory that has been scored blind once and read since, in the order they were written: the only
+# ones a part may draw on. Each was written by someone who had not read the others' calls.
+ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
+                   FIFTH_HELD_OUT_CORPUS)
 # The English-only parts, and the directories each reads.
 ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
-    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2],
-    FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3], ALL_ENGLISH: ENGLISH_CORPORA, FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,),
+    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,),
+    FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2], FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3],
+    FIRST_FOUR_ENGLISH: ENGLISH_CORPORA[:4], ALL_ENGLISH: ENGLISH_CORPORA,
 }
 
 
@@ -134,22 +132,22 @@ def calls_in(corpus: Path) -> list[dict[str, Any]]:
             for path in sorted((corpus / "calls").glob("*.json"))]
 
 
-def _part_parser(description: str, parts: Sequence[str]) -> argparse.ArgumentParser:
+def _part_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--part", choices=parts, default=DEVELOPMENT,
-                        help="the split's parts, one later English part, the first two or three English "
-                             "directories, or all four (all_english); every part has been read")
+    parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
+                        help="the split's parts, one later English part, the first two, three or four English "
+                             "directories, or all five (all_english); every part has been read")
     return parser
 
 
 def part_argument(description: str) -> str:
     """The part of the corpus named on the command line (``--part``)."""
-    return str(_part_parser(description, PARTS).parse_args().part)
+    return str(_part_parser(description).parse_args().part)
 
 
-def part_and_language(description: str, parts: Sequence[str] = PARTS) -> tuple[str, str]:
+def part_and_language(description: str) -> tuple[str, str]:
     """The part of the corpus and its language named on the command line (``--part``, ``--language``)."""
-    parser = _part_parser(description, parts)
+    parser = _part_parser(description)
     parser.add_argument("--language", choices=sorted(CORPORA), default="en", help="the corpus's language")
     arguments = parser.parse_args()
     return str(arguments.part), str(arguments.language)
@@ -176,13 +174,15 @@ def length_and_origins(scores: Sequence[float], calls: Sequence[dict[str, Any]])
         for group in sorted({call[key] for call in calls}):
             members = [i for i, call in enumerate(calls) if call[key] == group]
             group_scores, group_labels = [scores[i] for i in members], [labels[i] for i in members]
-            lines.append(f"  {group}: Spearman {spearman(group_scores, group_labels):.2f}, mean score by label "
+            low, high = interval(group_scores, group_labels)
+            lines.append(f"  {group}: Spearman {spearman(group_scores, group_labels):.2f} "
+                         f"(95% {low:.2f} to {high:.2f}), mean score by label "
                          + means_by_label(group_scores, group_labels))
     return "\n".join(lines)
 
 
 def main() -> None:
-    part, language = part_and_language(__doc__ or "", (*PARTS, FIFTH_HELD_OUT))
+    part, language = part_and_language(__doc__ or "")
     calls = load_calls(part, language)
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")

@@ -29,22 +29,31 @@ YELLOW_FROM = 50
 
 # The most of the words a candidate should speak in a discovery conversation; well above it is a gap a coach raises.
 MOST_CANDIDATE_TALK = 0.55
-# Words per buyer turn at which the buyer counts as opening up: a buyer given room answers at length, one who is
-# not given it, or has checked out, answers in a few words. It reads the buyer's side, which the seller's share of
-# the talk does not: a short call can open a buyer up as well as a long one.
-FULL_BUYER_WORDS = 20
 # Questions per candidate turn that count as fully curious (the coach's "hardly asking questions").
 FULL_QUESTION_RATE = 0.6
-# Discovery: turns asking about the buyer's situation, open ones among them, and follow-up questions (on what the
-# buyer just said) that show the candidate is digging, not running a checklist; each counted up to what a good call
-# needs.
-FULL_BUYER_QUESTIONS = 4
-FULL_OPEN_QUESTIONS = 3
-FULL_FOLLOWUPS = 3
-# Listening: acknowledgements and playbacks that make a buyer feel heard.
-FULL_LISTENING = 3
-# Value: statements tied to the buyer's own words that make a case.
-FULL_GROUNDED_VALUE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class FullMarks:
+    """Where each measure a factor reads counts in full: counted up to what a good call needs, not per turn, so a
+    short good call is not capped."""
+
+    # Words per buyer turn at which the buyer counts as opening up: a buyer given room answers at length, one who is
+    # not given it, or has checked out, answers in a few words. It reads the buyer's side, which the seller's share of
+    # the talk does not: a short call can open a buyer up as well as a long one.
+    buyer_words: float = 20
+    # Listening: acknowledgements, playbacks and follow-ups that make a buyer feel heard.
+    listening: int = 3
+    # Discovery: turns asking about the buyer's situation, open ones among them, and follow-up questions (on what the
+    # buyer just said) that show the candidate is digging, not running a checklist.
+    buyer_questions: int = 4
+    open_questions: int = 3
+    followups: int = 3
+    # Value: statements tied to the buyer's own words that make a case.
+    grounded_value: int = 2
+
+
+FULL_MARKS = FullMarks()
 # Rapport points lost for each time the candidate argues, presses a next step after a no, or talks over the buyer.
 DISMISSAL_PENALTY = 15
 PUSH_PENALTY = 10
@@ -67,7 +76,7 @@ class Band(StrEnum):
 # The sales factors' weights in percent, summing to 100: the sales track is scored on them by either engine
 # (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
-    # Fitted on all 159 English sales calls (devtools.fit_say_meter --part all_english, docs/say_meter.md).
+    # Fitted on all 251 English sales calls (devtools.fit_say_meter --part all_english, docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 20, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 20},
 }  # fmt: skip
 
@@ -119,13 +128,14 @@ def band_for(score: int) -> Band:
     return Band.YELLOW if score >= YELLOW_FROM else Band.RED
 
 
-def factor_scores(metrics: ConversationMetrics) -> dict[str, int | None]:
-    """Each factor 0-100; objection handling is None (untested) when the buyer never hesitated."""
+def factor_scores(metrics: ConversationMetrics, full: FullMarks = FULL_MARKS) -> dict[str, int | None]:
+    """Each factor 0-100; objection handling is None (untested) when the buyer never hesitated. ``full`` is where
+    each measure counts in full (the fit tools try others)."""
     return {
-        RAPPORT: _rapport(metrics),
-        DISCOVERY: _discovery(metrics),
+        RAPPORT: _rapport(metrics, full),
+        DISCOVERY: _discovery(metrics, full),
         OBJECTION_HANDLING: _objection_handling(metrics),
-        VALUE_ARTICULATION: _value_articulation(metrics),
+        VALUE_ARTICULATION: _value_articulation(metrics, full),
         CLOSING_MOMENTUM: _closing_momentum(metrics),
     }
 
@@ -202,28 +212,28 @@ def _clamp(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def _rapport(metrics: ConversationMetrics) -> int:
+def _rapport(metrics: ConversationMetrics, full: FullMarks) -> int:
     """Listening and rapport: the buyer gets room to talk and opens up, the seller acknowledges, plays back and
     follows up on what was said, and never argues, presses on after a no or talks over the buyer."""
     if not metrics.candidate_turns:
         return 0
-    openness = _clamp(metrics.persona_words_per_turn / FULL_BUYER_WORDS)
-    listening = _clamp((metrics.listening_signals + metrics.playbacks + metrics.followup_questions) / FULL_LISTENING)
+    openness = _clamp(metrics.persona_words_per_turn / full.buyer_words)
+    listening = _clamp((metrics.listening_signals + metrics.playbacks + metrics.followup_questions) / full.listening)
     penalty = (DISMISSAL_PENALTY * metrics.dismissals + PUSH_PENALTY * (metrics.pushes + metrics.pushes_after_decline)
                + INTERRUPTION_PENALTY * metrics.interruptions)
     return _round(100 * (0.3 * openness + 0.7 * listening) - penalty)
 
 
-def _discovery(metrics: ConversationMetrics) -> int:
+def _discovery(metrics: ConversationMetrics, full: FullMarks) -> int:
     """Questions about the buyer's situation, open ones, follow-ups on the buyer's answers, and the topics on the
     table; counted up to what a good call needs, not per turn, so a short good call is not capped."""
     if not metrics.candidate_turns:
         return 0
     coverage = len(metrics.topics_covered) / len(Topic)
-    asking = _clamp(metrics.buyer_questions / FULL_BUYER_QUESTIONS)
-    openness = _clamp(metrics.open_buyer_questions / FULL_OPEN_QUESTIONS)
+    asking = _clamp(metrics.buyer_questions / full.buyer_questions)
+    openness = _clamp(metrics.open_buyer_questions / full.open_questions)
     # Digging into the buyer's answers is what separates discovery from a questionnaire.
-    depth = _clamp(metrics.followup_questions / FULL_FOLLOWUPS)
+    depth = _clamp(metrics.followup_questions / full.followups)
     return _round(100 * (0.3 * asking + 0.15 * openness + 0.3 * depth + 0.25 * coverage))
 
 
@@ -234,11 +244,11 @@ def _objection_handling(metrics: ConversationMetrics) -> int | None:
     return _round(100 * metrics.hesitation_points / (MAX_POINTS * metrics.hesitations))
 
 
-def _value_articulation(metrics: ConversationMetrics) -> int:
+def _value_articulation(metrics: ConversationMetrics, full: FullMarks) -> int:
     """Value built on the buyer's own words and numbers; generic claims count for little, feature lists against."""
     if not metrics.candidate_turns:
         return 0
-    grounded = _clamp((metrics.grounded_value + metrics.tailored_value_statements) / FULL_GROUNDED_VALUE)
+    grounded = _clamp((metrics.grounded_value + metrics.tailored_value_statements) / full.grounded_value)
     generic = metrics.value_statements - metrics.tailored_value_statements
     claims = _clamp(min(generic, 2) / 4)
     breadth = _clamp(len(metrics.value_themes) / 2)

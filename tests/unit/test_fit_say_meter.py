@@ -38,3 +38,17 @@ def test_factors_of_noise_rank_held_out_calls_no_better_than_chance():
     held_out, _ = held_out_scores(rows, labels)
 
     assert spearman(held_out, labels) < 0.3
+
+
+def test_leaving_a_part_out_fits_the_weights_on_the_other_parts_only():
+    # Column 1 follows the labels in parts a and b, column 0 in part c: part c, left out, is scored by what a and b
+    # taught, however well its own calls would have fitted another weighting.
+    rng = random.Random(7)
+    parts = [part for part in "abc" for _ in LABELS]
+    rows = [[20 * label if part == "c" else rng.uniform(0, 100), rng.uniform(0, 100) if part == "c" else 20 * label,
+             rng.uniform(0, 100)] for part, label in zip(parts, LABELS * 3, strict=True)]
+
+    held_out, fitted = held_out_scores(rows, LABELS * 3, folds=parts)
+
+    assert {weights for weights, part in zip(fitted, parts, strict=True) if part == "c"} == {(0, 100, 0)}
+    assert spearman(held_out[:len(LABELS)], LABELS) > spearman(held_out[-len(LABELS):], LABELS)

@@ -25,6 +25,7 @@ from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 from devtools.say_meter_corpus import (
     ALL_ENGLISH,
+    FIRST_FOUR_ENGLISH,
     FIRST_THREE_ENGLISH,
     FIRST_TWO_ENGLISH,
     load_calls,
@@ -231,10 +232,12 @@ CORPUS = load_calls(FIRST_TWO_ENGLISH)
 # What the fitted meter reaches on the calls it was designed on (docs/say_meter.md, 0.84, also with the weights left
 # out one call at a time): a guard against changes that undo it, not the figure that measures it.
 MIN_DEVELOPMENT_SPEARMAN = 0.8
-# The same guard on the first three English directories, 159 calls (0.77 in sample and left out one at a time), and on
-# all four, 203 calls, the fourth scored once blind at 0.40 before it became development data (0.71 then).
+# The same guard on the first three English directories, 159 calls (0.77 in sample and left out one at a time), on the
+# first four, 203 calls, the fourth scored once blind at 0.40 before it became development data (0.71 then), and on
+# all five, 251 calls, the fifth scored once blind at 0.53 (0.67 then).
 MIN_FIRST_THREE_ENGLISH_SPEARMAN = 0.75
-MIN_ALL_ENGLISH_SPEARMAN = 0.7
+MIN_FIRST_FOUR_ENGLISH_SPEARMAN = 0.7
+MIN_ALL_ENGLISH_SPEARMAN = 0.65
 
 
 @functools.cache
@@ -259,6 +262,7 @@ def test_the_meter_ranks_the_corpus_as_the_coach_does_with_rising_means():
 
 
 @pytest.mark.parametrize(("part", "least"), [(FIRST_THREE_ENGLISH, MIN_FIRST_THREE_ENGLISH_SPEARMAN),
+                                             (FIRST_FOUR_ENGLISH, MIN_FIRST_FOUR_ENGLISH_SPEARMAN),
                                              (ALL_ENGLISH, MIN_ALL_ENGLISH_SPEARMAN)])
 def test_the_meter_ranks_the_later_english_development_calls_as_the_coach_does(part: str, least: float) -> None:
     scores, labels = scores_and_labels(load_calls(part))
