@@ -101,7 +101,7 @@ COUNTERPARTS = [
     (Blueprint.AGENTIC_ENG, "communication",
      ["In our case the trade-off was latency; we haven't measured the cost yet.",
       "It's fully autonomous and never hallucinates."],
-     ["En nuestro caso el compromiso fue la latencia; todavía no lo hemos medido.",
+     ["En nuestro caso el precio que pagamos fue la latencia; todavía no lo hemos medido.",
       "Es totalmente autónomo y nunca alucina."]),
     (Blueprint.FULLSTACK, "system_design",
      ["Before I design anything, how many users do we expect? The browser sends the request to the API server, "
@@ -127,7 +127,7 @@ COUNTERPARTS = [
       "flexibility, and for this scale I'd go with Postgres.",
       "If the traffic doubles, that changes things: I'd split reads onto replicas.",
       "There is no downside to Postgres, always use it."],
-     ["Una opción es Postgres, la alternativa es una base documental; el compromiso es consistencia frente a "
+     ["Una opción es Postgres, la alternativa es una base documental; es un compromiso entre consistencia y "
       "flexibilidad, y para este volumen me quedaría con Postgres.",
       "Si el tráfico se duplica, eso cambia las cosas: separaría las lecturas en réplicas.",
       "Postgres no tiene ninguna desventaja, siempre hay que usar Postgres."]),

@@ -124,7 +124,8 @@ _COST = {
 
 # Concrete, owned answers: from real work, trade-offs and unknowns said, a wrong assumption corrected, scope asked.
 _CONCRETE = phrases(
-    r"compromisos?", r"trade[- ]?offs?", r"(?:la )?(?:desventaja|pega|contrapartida|letra pequeña)", r"el precio "
+    r"(?:un )?compromiso entre", r"trade[- ]?offs?", r"(?:la )?(?:desventaja|pega|contrapartida|letra pequeña)",
+    r"el precio "
     r"(?:de eso|que pagamos)", r"por otro lado", r"(?:renunciamos|sacrificamos)", r"no (?:lo )?(?:sabemos|sé) "
     r"(?:todavía|aún)", r"no lo (?:hemos|he) medido", r"(?:todavía|aún) no (?:lo )?(?:hemos|he) medido",
     r"no estoy segur[oa] (?:todavía|aún)", r"en realidad,? no", r"no exactamente", r"(?:no del todo|matizaría)",

@@ -92,7 +92,8 @@ _TRADEOFFS = {
     "options": phrases(r"opci(?:ón|ones)", r"alternativas?", r"alternativamente", r"en (?:vez|lugar) de",
                        r"frente a", r"versus", r"vs", r"(?:podríamos|podría) (?:también|o bien)",
                        r"otra (?:forma|manera|opción|aproximación)"),
-    "costs": phrases(r"compromisos?", r"trade[- ]?offs?", r"desventajas?", r"inconvenientes?", r"(?:el )?coste (?:de|"
+    "costs": phrases(r"(?:un )?compromiso entre", r"trade[- ]?offs?", r"desventajas?", r"inconvenientes?",
+                     r"(?:el )?coste (?:de|"
                      r"es)", r"a costa de", r"pros y contras", r"ventajas e inconvenientes", r"(?:más )?(?:simple|"
                      r"rápid[oa]|barat[oa]|fácil) pero", r"consistencia", r"disponibilidad", r"consistencia "
                      r"eventual", r"(?:construir|hacerlo) o comprar", r"latencia"),

@@ -106,7 +106,7 @@ UNLAWFUL = phrases(
     r"acento|raza|etnia|salud|enfermedad|diagnóstico|orientación sexual|peso|altura|estatura|sueldo actual|"
     r"salario actual|sueldo anterior|salario anterior)",
     r"qué (?:religión|nacionalidad)", r"(?:vas|va) a (?:misa|la iglesia|la mezquita|la sinagoga)",
-    r"de dónde (?:eres|es usted|es)(?: \w+)?", r"dónde (?:naciste|nació)", r"(?:tus|sus) padres (?:son|eran) de",
+    r"de dónde (?:eres|es usted|sois)", r"dónde (?:naciste|nació)", r"(?:tus|sus) padres (?:son|eran) de",
     _YOU_HAVE + r" (?:la )?(?:nacionalidad|ciudadanía|doble nacionalidad)", _YOU_HAVE + r" (?:alguna )?"
     r"(?:discapacidad|enfermedad|minusvalía|deuda|deudas|hipoteca)", r"(?:tomas|toma) (?:alguna )?medicación",
     r"(?:has|ha) estado (?:de baja|detenid[oa]|en la cárcel|pres[oa])", r"problemas de salud",

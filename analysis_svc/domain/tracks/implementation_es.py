@@ -71,7 +71,7 @@ _GOVERNANCE = {
     "sponsor": phrases(r"sponsors?", r"patrocinador\w*", r"comité (?:de dirección|de seguimiento|directivo|"
                        r"de proyecto)", r"steering(?: committee)?", r"(?:responsable|propietario) ejecutivo"),
     "owners": phrases(r"(?:jefe|jefa|director|directora|responsable|líder|gestor|gestora) (?:de|del) proyecto",
-                      r"project managers?", r"pm", r"administrador\w*", r"admins?", r"expertos? (?:funcional\w*|en la "
+                      r"project managers?", r"administrador\w*", r"admins?", r"expertos? (?:funcional\w*|en la "
                       r"materia|del negocio)", r"key users?", r"usuarios? clave", r"(?:punto|persona) de contacto",
                       r"interlocutor\w*", r"quién (?:se encarga|es (?:el |la )?responsable|lo lleva|va a llevar)",
                       r"(?:responsable|dueño) (?:por|de) (?:vuestra|nuestra|su|tu) parte", r"champions?"),
