@@ -126,10 +126,11 @@ def load_calls(part: str = DEVELOPMENT, language: str = "en") -> list[dict[str, 
     return [call for call in calls_in(corpus) if part == ALL or (call["id"] in held_out) == (part == HELD_OUT)]
 
 
-def calls_in(corpus: Path) -> list[dict[str, Any]]:
-    """Every call of a corpus directory, in the order of their ids, each marked with the directory it came from."""
+def calls_in(corpus: Path, folder: str = "calls") -> list[dict[str, Any]]:
+    """Every call of a corpus directory (in its ``folder``), in the order of their ids, each marked with the directory
+    it came from."""
     return [{**json.loads(path.read_text()), "directory": corpus.name}
-            for path in sorted((corpus / "calls").glob("*.json"))]
+            for path in sorted((corpus / folder).glob("*.json"))]
 
 
 def _part_parser(description: str) -> argparse.ArgumentParser:

@@ -10,12 +10,11 @@ from analysis_svc.domain.model import Judgement, LiveWindow
 from analysis_svc.domain.phrasebook import UNDERSTOOD, phrases_for, texts_for
 from analysis_svc.domain.say_meter import score
 from analysis_svc.domain.suggestions import stage_for, suggest
+from analysis_svc.domain.tracks import track_rubric
 from analysis_svc.service_layer.ports import understands
 from calls.job_tracks import Blueprint
 from calls.persona_audit import PersonaAudit, PersonaProfile, audit_persona
 from calls.turns import Turn
-
-ENGLISH_ONLY = frozenset({"en"})
 
 
 class LocalEngine:
@@ -23,9 +22,10 @@ class LocalEngine:
     model = ""
 
     def languages_for(self, blueprint: str) -> frozenset[str] | None:
-        # Its rules are phrases: the sales measures have them in every language of the phrasebook, the other tracks'
-        # in English only.
-        return UNDERSTOOD if blueprint == Blueprint.SALES else ENGLISH_ONLY
+        # Its rules are phrases: the sales measures have them in every language of the phrasebook, a track with its
+        # own rubric in the languages of its tables.
+        track = track_rubric(blueprint)
+        return UNDERSTOOD if track is None else track.languages
 
     async def analyse(self, window: LiveWindow, metrics: ConversationMetrics) -> Judgement:
         blueprint = Blueprint(window.blueprint)

@@ -14,20 +14,9 @@ import re
 
 from analysis_svc.domain.coaching import CoachingPhrases
 from analysis_svc.domain.conversation import ObjectionKind, Phrases, Topic, ValueTheme
-from analysis_svc.domain.patterns import whole_words
+from analysis_svc.domain.patterns import accents_optional as _lenient
+from analysis_svc.domain.patterns import spanish_words as _patterns
 from analysis_svc.domain.patterns import whole_words as _exact  # as written: a question word's accent makes it ask
-
-_ACCENTED = {"á": "[aá]", "é": "[eé]", "í": "[ií]", "ó": "[oó]", "ú": "[uúü]"}
-
-
-def _lenient(alternative: str) -> str:
-    return "".join(_ACCENTED.get(character, character) for character in alternative)
-
-
-def _patterns(*alternatives: str) -> re.Pattern[str]:
-    """Whole-word alternatives, each accented letter matching with or without its accent."""
-    return whole_words(*map(_lenient, alternatives))
-
 
 _UNITS = r"(?:uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
 _NUMBER = (r"(?:\d+(?:[.,]\d+)?|(?:treinta|cuarenta|cincuenta|sesenta|setenta|ochenta|noventa)(?: y " + _UNITS + r")?"

@@ -211,7 +211,8 @@ class Analyses:
         self._read_turns.put((organization, session_id), {turn.text: read[turn.text] for turn in shown},
                              self._read_turns.generation)
         live = LiveWindow(session_id, window.blueprint, shown, state.made, context, language, read,
-                          tally=call_tally(window.blueprint, kept.tally if kept else None, kept_up_to, window.turns))
+                          tally=call_tally(window.blueprint, kept.tally if kept else None, kept_up_to, window.turns,
+                                           language))
         reading = NewReading(trigger_id, source, up_to_sequence or window.last_durable_sequence, window.blueprint, live,
                              measures, window.persona, await self._findings(organization, window, kept_up_to, deadline),
                              state.handoff_open, state.earlier, state.alert_on,
@@ -236,7 +237,7 @@ class Analyses:
         read = self._read_turns.get((organization, session_id)) or {}
         self._read_turns.invalidate((organization, session_id))
         live = LiveWindow(session_id, call.blueprint, shown, state.made, context, language, read,
-                          tally=call_tally(call.blueprint, None, 0, call.turns))
+                          tally=call_tally(call.blueprint, None, 0, call.turns, language))
         # The messages after the last live reading are screened by this one.
         whole = Window(call.blueprint, call.turns[-1].sequence, call.turns, call.persona)
         reading = NewReading(FINAL_TRIGGER, SESSION_END, call.turns[-1].sequence, call.blueprint, live,

@@ -335,6 +335,26 @@ async def test_a_calls_language_is_detected_until_a_reading_settles_it_then_kept
     assert readings == [("", 0), ("en", 0), ("en", 1)]
 
 
+async def test_a_tracks_tally_kept_before_the_calls_language_settled_is_tallied_again_in_its_own(
+        database, engine, directory):
+    # Too few letters to tell the language at the first reading: read with the English phrases, which miss "aislamos".
+    call = [Turn(1, Role.ASSISTANT, "¿Y?"), Turn(2, Role.USER, "Lo aislamos."),
+            Turn(3, Role.ASSISTANT, "¿Qué hicieron después con las claves y con los registros del servidor?"),
+            Turn(4, Role.USER, "Luego rotamos todas las claves y conservamos los logs para el análisis forense.")]
+    analyses = Analyses(database, FakeTranscripts(call, blueprint="security"), PageTokens.from_secret("test"),
+                        Engines(engine, {}), SessionAccess(directory), FakeCallContexts())
+
+    first, _ = await analyses.request_analysis(ADMIN, "call-1", 2, "seq-2", "message_count", 0)
+    second, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+
+    before, after = database.analyses.call_tallies[first.id], database.analyses.call_tallies[second.id]
+    assert (first.language, before.language, "response:contain" in before.kinds) == ("", "en", False)
+    # The window reaches back to the call's start: all of it is tallied again with the Spanish phrases.
+    assert (second.language, after.language) == ("es", "es")
+    assert {"response:contain", "response:eradicate", "response:evidence"} <= after.kinds
+    assert after.count("answers") == 2
+
+
 async def test_a_spanish_calls_losing_the_prospect_alert_says_why_in_spanish(database, engine, directory):
     call = [Turn(1, Role.USER, "Buenos días, le llamo de Fibranet para ofrecerle nuestra fibra con descuento."),
             Turn(2, Role.ASSISTANT, "No me interesa, gracias."),

@@ -152,11 +152,11 @@ def test_a_reading_tallies_the_whole_call_from_the_kept_tally_and_its_window():
     kept = hr.RUBRIC.tally(turns[:5])
 
     # A window of the last four messages, the first of which the kept reading had counted.
-    whole = call_tally(Blueprint.HR, kept, 5, turns[4:])
+    whole = call_tally(Blueprint.HR, kept, 5, turns[4:], "en")
 
     assert whole == hr.RUBRIC.tally(turns)
     assert hr.RUBRIC.scores(whole)[hr.LEGALITY] == 50, "the question before the window still counts"
-    assert call_tally(Blueprint.SALES, kept, 5, turns[4:]) is None
+    assert call_tally(Blueprint.SALES, kept, 5, turns[4:], "en") is None
 
 
 @pytest.mark.parametrize("track", [track for track in Blueprint if track not in TRACK_RUBRICS])

@@ -4,12 +4,13 @@ follow the coach rubric of tests/data/tracks/agentic_eng/RUBRIC.md: evaluation, 
 recovery, cost and latency, communication.
 
 The kinds of move were written from the rubric and knowledge of how agents are built and reviewed, before any
-labelled conversation of the track was read."""
+labelled conversation of the track was read. The English phrases are here, the Spanish ones in ``agentic_eng_es``."""
 
 from __future__ import annotations
 
 from analysis_svc.domain.patterns import whole_words as phrases
-from analysis_svc.domain.tracks.rubric import Balance, Coverage, Moves, TrackFactor, moves_rubric
+from analysis_svc.domain.tracks import agentic_eng_es
+from analysis_svc.domain.tracks.rubric import ENGLISH, Balance, Coverage, Moves, TrackFactor, moves_rubric
 from calls.job_tracks import Blueprint
 from calls.turns import Role
 
@@ -169,7 +170,7 @@ RUBRIC = moves_rubric(
     Blueprint.AGENTIC_ENG, FACTORS,
     # The coach rubric's weights (docs/say_meter.md: fitting them did not pay on the security and HR sets).
     {EVALUATION: 25, TOOLS_AND_GUARDRAILS: 20, FAILURE_AND_RECOVERY: 20, COST_AND_LATENCY: 15, COMMUNICATION: 20},
-    MOVES,
+    {ENGLISH: MOVES, agentic_eng_es.LANGUAGE: agentic_eng_es.MOVES},
     {EVALUATION: Coverage("evaluation", FULL_EVALUATION_KINDS),
      TOOLS_AND_GUARDRAILS: Coverage("guardrails", FULL_GUARDRAIL_KINDS, "unguarded", UNGUARDED_COST),
      FAILURE_AND_RECOVERY: Coverage("failure", FULL_FAILURE_KINDS),

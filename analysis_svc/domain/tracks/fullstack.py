@@ -4,12 +4,13 @@ past work); the persona interviews. The factors follow the coach rubric of tests
 system design, API and data modelling, testing and debugging, trade-offs and adaptation, communication.
 
 The kinds of move were written from the rubric and knowledge of how full-stack interviews are run and scored, before
-any labelled conversation of the track was read."""
+any labelled conversation of the track was read. The English phrases are here, the Spanish ones in ``fullstack_es``."""
 
 from __future__ import annotations
 
 from analysis_svc.domain.patterns import whole_words as phrases
-from analysis_svc.domain.tracks.rubric import Balance, Coverage, Moves, TrackFactor, moves_rubric
+from analysis_svc.domain.tracks import fullstack_es
+from analysis_svc.domain.tracks.rubric import ENGLISH, Balance, Coverage, Moves, TrackFactor, moves_rubric
 from calls.job_tracks import Blueprint
 from calls.turns import Role
 
@@ -150,7 +151,7 @@ RUBRIC = moves_rubric(
     Blueprint.FULLSTACK, FACTORS,
     # The coach rubric's weights (docs/say_meter.md: fitting them did not pay on the security and HR sets).
     {SYSTEM_DESIGN: 25, API_AND_DATA: 20, TESTING_AND_DEBUGGING: 20, TRADEOFFS_AND_ADAPTATION: 20, COMMUNICATION: 15},
-    MOVES,
+    {ENGLISH: MOVES, fullstack_es.LANGUAGE: fullstack_es.MOVES},
     {SYSTEM_DESIGN: Coverage("design", FULL_DESIGN_KINDS),
      API_AND_DATA: Coverage("data", FULL_DATA_KINDS),
      TESTING_AND_DEBUGGING: Coverage("testing", FULL_TESTING_KINDS, "guesses", GUESS_COST),

@@ -4,14 +4,20 @@ legality of questions, candidate experience, evidence gathering, fairness of jud
 
 Legality is the guardrails' detector of the questions a hiring manager may not legally ask (the one the HR track's
 safety policy screens the candidate's messages with), so a question the live call flags is the question the Say Meter
-counts."""
+counts. The guardrails' detector reads English only: in Spanish the track counts the questions of its own Spanish list
+(``hr_es``, with the Spanish phrases of every other measure), which the live call's filter does not flag.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 from analysis_svc.domain.patterns import whole_words as phrases
-from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
+from analysis_svc.domain.tracks import hr_es
+from analysis_svc.domain.tracks.rubric import ENGLISH, Tally, TrackFactor, TrackRubric
 from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, share, turns_matching
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
@@ -95,15 +101,33 @@ def unlawful_questions(texts: Sequence[str]) -> int:
     return sum(bool(screen(text, UNLAWFUL_QUESTIONS)) for text in texts)
 
 
-def tally(turns: Sequence[Turn]) -> Tally:
+@dataclass(frozen=True, slots=True)
+class HrPhrases:
+    """What the measures listen for in the interviewer's turns, in one language."""
+
+    kinds: Mapping[str, Mapping[str, re.Pattern[str]]]  # structure and evidence, each kind counted once
+    courtesy: re.Pattern[str]
+    disrespect: re.Pattern[str]
+    prejudges: re.Pattern[str]
+    criteria: re.Pattern[str]
+    unlawful: Callable[[Sequence[str]], int]  # the turns asking what may not be asked
+
+
+ENGLISH_PHRASES = HrPhrases({"structure": _STRUCTURE, "evidence": _EVIDENCE}, _COURTESY, _DISRESPECT, _PREJUDGES,
+                            _CRITERIA, unlawful_questions)
+SPANISH_PHRASES = HrPhrases(hr_es.KINDS, hr_es.COURTESY, hr_es.DISRESPECT, hr_es.PREJUDGES, hr_es.CRITERIA,
+                            partial(turns_matching, pattern=hr_es.UNLAWFUL))
+
+
+def tally(turns: Sequence[Turn], listened: HrPhrases) -> Tally:
     said = lowered(turns, Role.USER)
-    return Tally(frozenset(kinds_found(said, "structure", _STRUCTURE) | kinds_found(said, "evidence", _EVIDENCE)), {
+    return Tally(frozenset().union(*(kinds_found(said, group, kinds) for group, kinds in listened.kinds.items())), {
         "turns": len(said),
-        "courtesy": turns_matching(said, _COURTESY),
-        "disrespect": turns_matching(said, _DISRESPECT),
-        "prejudges": turns_matching(said, _PREJUDGES),
-        "criteria": turns_matching(said, _CRITERIA),
-        "unlawful": unlawful_questions(said),
+        "courtesy": turns_matching(said, listened.courtesy),
+        "disrespect": turns_matching(said, listened.disrespect),
+        "prejudges": turns_matching(said, listened.prejudges),
+        "criteria": turns_matching(said, listened.criteria),
+        "unlawful": listened.unlawful(said),
     })
 
 
@@ -145,5 +169,6 @@ RUBRIC = TrackRubric(
     Blueprint.HR, FACTORS,
     # The coach rubric's weights until devtools.fit_track_rubrics fits them (docs/say_meter.md).
     {STRUCTURE: 20, LEGALITY: 15, CANDIDATE_EXPERIENCE: 20, EVIDENCE: 30, FAIRNESS: 15},
-    tally, scores,
+    {ENGLISH: partial(tally, listened=ENGLISH_PHRASES), hr_es.LANGUAGE: partial(tally, listened=SPANISH_PHRASES)},
+    scores,
 )

@@ -4,12 +4,13 @@ The factors follow the coach rubric of tests/data/tracks/implementation/RUBRIC.m
 milestones, owners and governance, risks, data and adoption, candour with the customer.
 
 The kinds of move were written from the rubric and knowledge of how implementation projects are run, before any
-labelled conversation of the track was read."""
+labelled conversation of the track was read. The English phrases are here, the Spanish ones in ``implementation_es``."""
 
 from __future__ import annotations
 
 from analysis_svc.domain.patterns import whole_words as phrases
-from analysis_svc.domain.tracks.rubric import Balance, Coverage, Moves, TrackFactor, moves_rubric
+from analysis_svc.domain.tracks import implementation_es
+from analysis_svc.domain.tracks.rubric import ENGLISH, Balance, Coverage, Moves, TrackFactor, moves_rubric
 from calls.job_tracks import Blueprint
 from calls.turns import Role
 
@@ -147,7 +148,7 @@ RUBRIC = moves_rubric(
     Blueprint.IMPLEMENTATION, FACTORS,
     # The coach rubric's weights (docs/say_meter.md: fitting them did not pay on the security and HR sets).
     {STRUCTURE: 15, SCOPE: 20, GOVERNANCE: 20, RISKS: 25, CANDOUR: 20},
-    MOVES,
+    {ENGLISH: MOVES, implementation_es.LANGUAGE: implementation_es.MOVES},
     {STRUCTURE: Coverage("structure", FULL_STRUCTURE_KINDS),
      SCOPE: Coverage("scope", FULL_SCOPE_KINDS, "agrees_to_all", AGREES_TO_ALL_COST),
      GOVERNANCE: Coverage("governance", FULL_GOVERNANCE_KINDS),

@@ -4,12 +4,13 @@ factors follow the coach rubric of tests/data/tracks/marketing/RUBRIC.md: audien
 idea, plan (channels, budget, timeline), measurement and contingency, handling the marketer.
 
 The kinds of move were written from the rubric and knowledge of how campaigns are pitched and judged, before any
-labelled conversation of the track was read."""
+labelled conversation of the track was read. The English phrases are here, the Spanish ones in ``marketing_es``."""
 
 from __future__ import annotations
 
 from analysis_svc.domain.patterns import whole_words as phrases
-from analysis_svc.domain.tracks.rubric import Coverage, Moves, TrackFactor, moves_rubric
+from analysis_svc.domain.tracks import marketing_es
+from analysis_svc.domain.tracks.rubric import ENGLISH, Coverage, Moves, TrackFactor, moves_rubric
 from calls.job_tracks import Blueprint
 from calls.turns import Role
 
@@ -173,7 +174,7 @@ RUBRIC = moves_rubric(
     Blueprint.MARKETING, FACTORS,
     # The coach rubric's weights (docs/say_meter.md: fitting them did not pay on the security and HR sets).
     {AUDIENCE: 20, BIG_IDEA: 20, PLAN: 20, MEASUREMENT: 25, HANDLING: 15},
-    MOVES,
+    {ENGLISH: MOVES, marketing_es.LANGUAGE: marketing_es.MOVES},
     {AUDIENCE: Coverage("audience", FULL_AUDIENCE_KINDS, "everyone", EVERYONE_COST),
      BIG_IDEA: Coverage("idea", FULL_IDEA_KINDS, "no_idea", NO_IDEA_COST),
      PLAN: Coverage("plan", FULL_PLAN_KINDS, "everywhere", EVERYWHERE_COST),

@@ -1,9 +1,10 @@
 """A track's rubric: its factors (name, meaning, how measured) and their weights, and the tally of the call its
-factors are scored from; and the shapes most factors take (``Moves`` tallied, scored as ``Coverage`` or
-``Balance``)."""
+factors are scored from, by the language of the phrases it reads the call with; and the shapes most factors take
+(``Moves`` tallied, scored as ``Coverage`` or ``Balance``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from typing import Any
 from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, share, turns_matching
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
+
+# The language a track's phrases are first written in, which reads a call in a language with none (ISO 639-1).
+ENGLISH = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +32,28 @@ class Tally:
     """What a track's measures found in a stretch of a call: the kinds of move said (each counts once, however often)
     and how many turns of each counted sort. Every rule reads one turn alone, so the tally of a call is the sum of
     its parts' tallies: kept reading after reading, a reading tallies only the messages since the previous one and
-    still scores the whole call so far."""
+    still scores the whole call so far. ``language``: that of the phrases it was read with."""
 
     kinds: frozenset[str] = frozenset()
     counts: Mapping[str, int] = field(default_factory=dict)
+    language: str = ENGLISH
 
     def count(self, name: str) -> int:
         return self.counts.get(name, 0)
 
     def plus(self, later: Tally) -> Tally:
-        """The tally of this stretch and the ``later`` one together."""
+        """The tally of this stretch and the ``later`` one together, both read with the same language's phrases."""
         return Tally(self.kinds | later.kinds,
-                     {name: self.count(name) + later.count(name) for name in sorted({*self.counts, *later.counts})})
+                     {name: self.count(name) + later.count(name) for name in sorted({*self.counts, *later.counts})},
+                     self.language)
 
     def to_record(self) -> dict[str, Any]:
-        return {"kinds": sorted(self.kinds), "counts": dict(self.counts)}
+        return {"kinds": sorted(self.kinds), "counts": dict(self.counts), "language": self.language}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Tally:
-        return cls(frozenset(record["kinds"]), dict(record["counts"]))
+        # Tallies kept before they said their language were all read with English's phrases.
+        return cls(frozenset(record["kinds"]), dict(record["counts"]), record.get("language", ENGLISH))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,8 @@ class TrackRubric:
     blueprint: Blueprint
     factors: tuple[TrackFactor, ...]
     weights: dict[str, int]  # percent, summing to 100
-    tally: Callable[[Sequence[Turn]], Tally]
+    # How a stretch of the call is tallied, by the language of the phrases (ISO 639-1; English's among them).
+    tallies: Mapping[str, Callable[[Sequence[Turn]], Tally]]
     scores: Callable[[Tally], dict[str, int]]  # each factor 0-100
     # The track's curveballs (their keys in ``interviewer_texts``) and the factor each one puts to the test: the
     # persona presses where the call is weakest first.
@@ -64,9 +72,23 @@ class TrackRubric:
     def names(self) -> tuple[str, ...]:
         return tuple(factor.name for factor in self.factors)
 
-    def measure(self, turns: Sequence[Turn]) -> dict[str, int]:
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages it has phrases in."""
+        return frozenset(self.tallies)
+
+    def read_in(self, language: str) -> str:
+        """The language whose phrases read a call in ``language``: its own where the track has them, else English."""
+        return language if language in self.tallies else ENGLISH
+
+    def tally(self, turns: Sequence[Turn], language: str = ENGLISH) -> Tally:
+        """The tally of ``turns``, read with the phrases of ``language`` (English's for one with none)."""
+        read_in = self.read_in(language)
+        return dataclasses.replace(self.tallies[read_in](turns), language=read_in)
+
+    def measure(self, turns: Sequence[Turn], language: str = ENGLISH) -> dict[str, int]:
         """The factors of ``turns`` read as one stretch of the call."""
-        return self.scores(self.tally(turns))
+        return self.scores(self.tally(turns, language))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +137,16 @@ class Balance:
                 - self.cost * call.count(self.lowered_by))
 
 
-def moves_rubric(blueprint: Blueprint, factors: tuple[TrackFactor, ...], weights: dict[str, int], moves: Moves,
-                 measures: Mapping[str, Coverage | Balance], probes: Mapping[str, str]) -> TrackRubric:
-    """A rubric whose factors are each one measure of the ``moves`` tallied; a call where the scored side has not
-    spoken scores 0 on every factor."""
+def moves_rubric(blueprint: Blueprint, factors: tuple[TrackFactor, ...], weights: dict[str, int],
+                 moves: Mapping[str, Moves], measures: Mapping[str, Coverage | Balance],
+                 probes: Mapping[str, str]) -> TrackRubric:
+    """A rubric whose factors are each one measure of the ``moves`` tallied (by language: the same groups, kinds and
+    sorts in each); a call where the scored side has not spoken scores 0 on every factor."""
 
     def scores(call: Tally) -> dict[str, int]:
         if not call.count("turns"):
             return dict.fromkeys(measures, 0)
         return {name: percent(measure.value(call)) for name, measure in measures.items()}
 
-    return TrackRubric(blueprint, factors, weights, moves.tally, scores, probes)
+    return TrackRubric(blueprint, factors, weights, {language: said.tally for language, said in moves.items()},
+                       scores, probes)

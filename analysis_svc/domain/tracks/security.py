@@ -3,14 +3,19 @@ review or a hearing; the persona asks. The factors follow the coach rubric of te
 threat understanding, incident handling, remediation, honesty about unknowns, communication.
 
 Each factor counts the kinds of move a coach listens for (a kind counts once however often it is said), up to what a
-good answer needs; deflection and bluffing count against honesty, evasion against communication."""
+good answer needs; deflection and bluffing count against honesty, evasion against communication. The English phrases
+are here, the Spanish ones in ``security_es``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 from analysis_svc.domain.patterns import whole_words as phrases
-from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
+from analysis_svc.domain.tracks import security_es
+from analysis_svc.domain.tracks.rubric import ENGLISH, Tally, TrackFactor, TrackRubric
 from analysis_svc.domain.tracks.text import kinds_found, kinds_in, lowered, percent, share, turns_matching
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn, words
@@ -113,17 +118,35 @@ _EVADES = phrases(r"(?:i|we) (?:can't|cannot) (?:speak|talk) to", r"(?:that's|th
 ANSWER_WORDS = (15, 160)
 
 
-def tally(turns: Sequence[Turn]) -> Tally:
+@dataclass(frozen=True, slots=True)
+class SecurityPhrases:
+    """What the measures listen for in the candidate's answers, in one language."""
+
+    kinds: Mapping[str, Mapping[str, re.Pattern[str]]]  # threat, response and fix, each kind counted once
+    owns: re.Pattern[str]  # a mistake owned
+    unknown: re.Pattern[str]  # what is not known yet, and how it will be
+    deflects: re.Pattern[str]
+    clarifies: re.Pattern[str]
+    structure: re.Pattern[str]
+    evades: re.Pattern[str]
+
+
+ENGLISH_PHRASES = SecurityPhrases({"threat": _THREAT, "response": _RESPONSE, "fix": _FIX}, _OWNS, _UNKNOWN,
+                                  _DEFLECTS, _CLARIFIES, _STRUCTURE, _EVADES)
+SPANISH_PHRASES = SecurityPhrases(security_es.KINDS, security_es.OWNS, security_es.UNKNOWN, security_es.DEFLECTS,
+                                  security_es.CLARIFIES, security_es.STRUCTURE, security_es.EVADES)
+
+
+def tally(turns: Sequence[Turn], listened: SecurityPhrases) -> Tally:
     said = lowered(turns, Role.USER)
-    kinds = (kinds_found(said, "threat", _THREAT) | kinds_found(said, "response", _RESPONSE)
-             | kinds_found(said, "fix", _FIX))
+    kinds = set().union(*(kinds_found(said, group, kinds) for group, kinds in listened.kinds.items()))
     return Tally(frozenset(kinds), {
         "answers": len(said),
         "fitting": sum(ANSWER_WORDS[0] <= words(text) <= ANSWER_WORDS[1] for text in said),
-        "shaped": turns_matching(said, _STRUCTURE) + turns_matching(said, _CLARIFIES),
-        "evades": turns_matching(said, _EVADES),
-        "owns": turns_matching(said, _OWNS) + turns_matching(said, _UNKNOWN),
-        "deflects": turns_matching(said, _DEFLECTS),
+        "shaped": turns_matching(said, listened.structure) + turns_matching(said, listened.clarifies),
+        "evades": turns_matching(said, listened.evades),
+        "owns": turns_matching(said, listened.owns) + turns_matching(said, listened.unknown),
+        "deflects": turns_matching(said, listened.deflects),
     })
 
 
@@ -165,5 +188,6 @@ RUBRIC = TrackRubric(
     Blueprint.SECURITY, FACTORS,
     # The coach rubric's weights until devtools.fit_track_rubrics fits them (docs/say_meter.md).
     {THREAT_UNDERSTANDING: 25, INCIDENT_HANDLING: 20, REMEDIATION: 20, HONESTY: 20, COMMUNICATION: 15},
-    tally, scores,
+    {ENGLISH: partial(tally, listened=ENGLISH_PHRASES), security_es.LANGUAGE: partial(tally, listened=SPANISH_PHRASES)},
+    scores,
 )
