@@ -354,7 +354,9 @@ def main() -> None:
         print(cross_validation_table(calls))
         return
     if arguments.parts:
-        print(leave_one_part_out_table(calls, {"rules alone": rules_alone}))
+        from devtools.fit_persona_audit import with_classifiers  # scikit-learn is needed for this only
+
+        print(leave_one_part_out_table(calls, {"rules alone": rules_alone, "rules or classifier": with_classifiers()}))
         return
     if arguments.errors:
         print("\n".join(errors(call for call in calls if call.split == arguments.errors)))
