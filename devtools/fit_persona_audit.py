@@ -3,12 +3,12 @@ and writes them to calls/persona_audit_fitted.json, which the auditor reads at r
 
 Each flaw's classifier is a logistic regression (scikit-learn, here only) over what
 `calls.persona_audit.turn_features` reads in a turn but the flaw's own rule, fitted on every labelled turn; it is
-OR-ed with the rules, so what counts is what it finds that they miss. Its threshold is chosen without the turns it
-is scored on: each part of the training data is left out in turn, the classifier fitted on the others scores it, and
-the threshold is the one at which the classifier adds the most turns the rules miss with at least TARGET_PRECISION
-of what it adds right, over those scores. Only the flaws in ADOPTED are written: those where leaving one whole part
-out (`python -m devtools.persona_audit_eval --parts`) showed the classifier adding recall at that precision. The
-same data gives the same file.
+OR-ed with the rules, so what counts is what it finds that they miss. Its regularisation and threshold are chosen
+without the turns they are scored on: each part of the training data is left out in turn, the classifier fitted on
+the others scores it, and the choice is the one at which the classifier adds the most turns the rules miss with at
+least TARGET_PRECISION of what it adds right, over those scores. Only the flaws in ADOPTED are written: those where
+leaving one whole part out (`python -m devtools.persona_audit_eval --parts`) showed the classifier adding recall at
+that precision. The same data gives the same file.
 
     .venv/bin/python -m devtools.fit_persona_audit            # writes calls/persona_audit_fitted.json
 """
@@ -33,7 +33,8 @@ TARGET_PRECISION = 0.9
 MIN_TURNS_WITH_FEATURE = 2
 # A classifier that adds fewer right turns than this over the training parts is not used: one or two could be luck.
 MIN_FOUND = 3
-REGULARISATION = 0.5  # scikit-learn's C: smaller keeps the weights nearer zero
+# scikit-learn's C, chosen with the threshold inside the training parts: smaller keeps the weights nearer zero.
+REGULARISATIONS = (0.1, 0.5, 2.0)
 # The flaws whose classifier the auditor uses, from the leave-one-part-out figures (docs/persona_audit.md).
 ADOPTED = ("hostility",)
 DIGITS = 6  # weights and thresholds are written rounded, so the file reads the same from run to run
@@ -65,7 +66,7 @@ def _ruled(example: Example, flaw: str) -> bool:
     return f"rule:{flaw}" in example.features
 
 
-def fit_weights(training: Sequence[Example], flaw: str) -> tuple[float, dict[str, float]]:
+def fit_weights(training: Sequence[Example], flaw: str, regularisation: float) -> tuple[float, dict[str, float]]:
     """The bias and weights of the flaw's classifier, fitted on every training turn without the flaw's own rule, so
     that it learns the wording of every labelled turn, not only of the few the rules miss on data they have read."""
     own_rule = f"rule:{flaw}"
@@ -84,7 +85,7 @@ def fit_weights(training: Sequence[Example], flaw: str) -> tuple[float, dict[str
         starts.append(starts[-1] + len(row))
     matrix = csr_matrix(([1.0] * starts[-1], [column for row in columns for column in row], starts),
                         shape=(len(training), len(vocabulary)))
-    model = LogisticRegression(C=REGULARISATION, solver="liblinear", class_weight="balanced", random_state=0)
+    model = LogisticRegression(C=regularisation, solver="liblinear", class_weight="balanced", random_state=0)
     model.fit(matrix, labels)
     weights = {feature: round(float(weight), DIGITS) for feature, weight in zip(vocabulary, model.coef_[0], strict=True)
                if round(float(weight), DIGITS)}
@@ -95,35 +96,44 @@ def classifier(bias: float, weights: dict[str, float], threshold: float) -> Flaw
     return FlawClassifier(bias, MappingProxyType(weights), threshold)
 
 
-def choose_threshold(training: Sequence[Example], flaw: str) -> float | None:
-    """The threshold at which the classifier finds the most turns the rules miss, with at least TARGET_PRECISION of
-    the turns it adds labelled with the flaw, each training part scored by a classifier fitted on the others; None
-    when it finds fewer than MIN_FOUND at that precision."""
+@dataclass(frozen=True)
+class Choice:
+    regularisation: float
+    threshold: float
+    found: int  # the turns the rules miss that it found, over the training parts left out
+
+
+def choose(training: Sequence[Example], flaw: str) -> Choice | None:
+    """The regularisation and threshold at which the classifier finds the most turns the rules miss, with at least
+    TARGET_PRECISION of the turns it adds labelled with the flaw, each training part scored by a classifier fitted on
+    the others; None when it finds fewer than MIN_FOUND at that precision."""
     parts = dict.fromkeys(example.part for example in training)
-    scored: list[tuple[float, bool]] = []  # each turn the rules miss, scored by a classifier that did not see it
-    for part in parts:
-        bias, weights = fit_weights([example for example in training if example.part != part], flaw)
-        scorer = classifier(bias, weights, 1.0)
-        scored += [(scorer.probability(example.features), flaw in example.flaws)
-                   for example in training if example.part == part and not _ruled(example, flaw)]
-    best: tuple[int, float] | None = None
-    right = wrong = 0
-    for probability, labelled in sorted(scored, reverse=True):
-        right, wrong = right + labelled, wrong + (not labelled)
-        if right >= TARGET_PRECISION * (right + wrong) and right >= MIN_FOUND and (best is None or right > best[0]):
-            best = right, probability
-    return None if best is None else round(best[1], DIGITS)
+    best: Choice | None = None
+    for regularisation in REGULARISATIONS:
+        scored: list[tuple[float, bool]] = []  # each turn the rules miss, scored by a classifier that did not see it
+        for part in parts:
+            bias, weights = fit_weights([example for example in training if example.part != part], flaw,
+                                        regularisation)
+            scorer = classifier(bias, weights, 1.0)
+            scored += [(scorer.probability(example.features), flaw in example.flaws)
+                       for example in training if example.part == part and not _ruled(example, flaw)]
+        right = wrong = 0
+        for probability, labelled in sorted(scored, reverse=True):
+            right, wrong = right + labelled, wrong + (not labelled)
+            if (right >= TARGET_PRECISION * (right + wrong) and right >= MIN_FOUND
+                    and (best is None or right > best.found)):
+                best = Choice(regularisation, round(probability, DIGITS), right)
+    return best
 
 
 def fit(calls: Iterable[LabelledCall], flaws: Iterable[str] = FLAWS) -> dict[str, FlawClassifier]:
-    """Each flaw's classifier, its threshold chosen inside these calls; a flaw none reaches the precision for is
-    left out."""
+    """Each flaw's classifier, its regularisation and threshold chosen inside these calls; a flaw none reaches the
+    precision for is left out."""
     training = examples(calls)
     fitted = {}
     for flaw in flaws:
-        threshold = choose_threshold(training, flaw)
-        if threshold is not None:
-            fitted[flaw] = classifier(*fit_weights(training, flaw), threshold)
+        if (chosen := choose(training, flaw)) is not None:
+            fitted[flaw] = classifier(*fit_weights(training, flaw, chosen.regularisation), chosen.threshold)
     return fitted
 
 
