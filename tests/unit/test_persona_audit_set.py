@@ -60,16 +60,17 @@ DOCUMENTED = {
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all eight parts since the seventh became development data: a different set of folds from the seven parts'
-# figures before it.
-CROSS_VALIDATED = {"early_disclosure": (0.84, 0.91), "no_resistance": (0.99, 0.93), "unresponsive": (0.71, 0.76),
-                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.91, 0.77), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 0.89), "minimal_answer": (0.97, 0.97)}
+# Over all nine parts since the eighth became development data (a different set of folds from the eight parts'
+# figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
+# measures them.
+CROSS_VALIDATED = {"early_disclosure": (0.82, 0.89), "no_resistance": (0.99, 0.91), "unresponsive": (0.72, 0.68),
+                   "repetition": (1.0, 0.98), "contradicts_scenario": (0.89, 0.70), "out_of_character": (1.0, 0.96),
+                   "hostility": (1.0, 0.82), "minimal_answer": (0.98, 1.0)}
 # Each part left out in turn, the classifiers fitted on the other eight (their thresholds chosen inside those), pooled:
 # what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT = {"early_disclosure": (0.84, 0.91), "no_resistance": (0.99, 0.92), "unresponsive": (0.73, 0.69),
-                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.88, 0.73), "out_of_character": (0.99, 0.96),
-                     "hostility": (1.0, 0.87), "minimal_answer": (1.0, 0.97)}
+                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.88, 0.75), "out_of_character": (0.99, 0.96),
+                     "hostility": (0.97, 0.89), "minimal_answer": (1.0, 0.97)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS = {
