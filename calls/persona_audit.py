@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+import snowballstemmer
+
 from calls import scenario_facts
+from calls.fitted_flaws import FlawClassifier, load_classifiers
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn, normalise, words
 
@@ -811,23 +816,22 @@ class _Audit:
         return before
 
 
-def audit_persona(turns: Iterable[Turn], profile: PersonaProfile,
-                  rules: AuditRules = DEFAULT_RULES) -> PersonaAudit:
-    """Audit the persona's side of a call; raises ValueError when the persona never spoke."""
-    ordered = sorted(turns, key=lambda turn: turn.sequence)
-    persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
-    if not persona:
-        raise ValueError("no persona turns to audit")
-    texts = [normalise(turn.text) for turn in persona]
-    audit = _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
-                   target_words_per_turn(profile.difficulty), rules)
-    brevity = _brevity(audit) - 2 * _minimal_answers(audit)
-    enthusiasm = _enthusiasm(audit)
-    authenticity = (_authenticity(audit)  # counts the enthusiasm leaks flagged before it
-                    - 2 * _repetition(audit) - 2 * _unresponsive(audit))  # repeats are judged before responsiveness
-    consistency = _consistency(audit) - 3 * _contradictions(audit) - 4 * _hostility(audit)
-    pacing, giving_in = _pacing(audit)
-    pacing -= 3 * _early_disclosures(audit) + 2 * _no_resistance(audit)
+# The classifiers fitted on the labelled persona turns, for the flaws where they find more than the rules alone.
+FITTED_CLASSIFIERS: Mapping[str, FlawClassifier] = load_classifiers()
+
+
+def audit_persona(turns: Iterable[Turn], profile: PersonaProfile, rules: AuditRules = DEFAULT_RULES,
+                  classifiers: Mapping[str, FlawClassifier] = FITTED_CLASSIFIERS) -> PersonaAudit:
+    """Audit the persona's side of a call; raises ValueError when the persona never spoke. A turn has a flaw when
+    the rules find it or the flaw's fitted classifier, given what the rules read in the turn, does."""
+    audit = _rules_audit(turns, profile, rules)
+    brevity, enthusiasm, authenticity, consistency, pacing, giving_in = _apply_rules(audit)
+    fitted = _fitted_flags(audit, classifiers)  # each costs what the same flag of the rules costs
+    brevity -= 2 * fitted[FlagReason.MINIMAL_ANSWER]
+    authenticity -= (4 * fitted[FlagReason.OUT_OF_CHARACTER] + 2 * fitted[FlagReason.REPETITION]
+                     + 2 * fitted[FlagReason.UNRESPONSIVE])
+    consistency -= 3 * fitted[FlagReason.CONTRADICTS_SCENARIO] + 4 * fitted[FlagReason.HOSTILITY]
+    pacing -= 3 * fitted[FlagReason.EARLY_DISCLOSURE] + 2 * fitted[FlagReason.NO_RESISTANCE]
     scores = AuditScores(
         brevity=_score(brevity),
         authenticity=_score(authenticity),
@@ -847,6 +851,29 @@ def audit_persona(turns: Iterable[Turn], profile: PersonaProfile,
         flagged_quotes=tuple(flag.quote for flag in flags[:MAX_FLAGGED_QUOTES]),
         recommendations=tuple(dict.fromkeys(audit.recommendations))[:MAX_RECOMMENDATIONS],
     )
+
+
+def _rules_audit(turns: Iterable[Turn], profile: PersonaProfile, rules: AuditRules) -> _Audit:
+    ordered = sorted(turns, key=lambda turn: turn.sequence)
+    persona = [turn for turn in ordered if turn.role == Role.ASSISTANT]
+    if not persona:
+        raise ValueError("no persona turns to audit")
+    texts = [normalise(turn.text) for turn in persona]
+    return _Audit(profile, ordered, persona, texts, [words(text) for text in texts],
+                  target_words_per_turn(profile.difficulty), rules)
+
+
+def _apply_rules(audit: _Audit) -> tuple[float, float, float, float, float, int]:
+    """Every rule's flags; the brevity, enthusiasm, authenticity, consistency and pacing they leave, and how often
+    the persona gave in."""
+    brevity = _brevity(audit) - 2 * _minimal_answers(audit)
+    enthusiasm = _enthusiasm(audit)
+    authenticity = (_authenticity(audit)  # counts the enthusiasm leaks flagged before it
+                    - 2 * _repetition(audit) - 2 * _unresponsive(audit))  # repeats are judged before responsiveness
+    consistency = _consistency(audit) - 3 * _contradictions(audit) - 4 * _hostility(audit)
+    pacing, giving_in = _pacing(audit)
+    pacing -= 3 * _early_disclosures(audit) + 2 * _no_resistance(audit)
+    return brevity, enthusiasm, authenticity, consistency, pacing, giving_in
 
 
 def _brevity(audit: _Audit) -> float:
@@ -1457,6 +1484,127 @@ def _hostility(audit: _Audit) -> int:
     if found:
         audit.recommendations.append(HOSTILITY_FIX)
     return found
+
+
+# What the fitted classifiers read in a turn besides the rules' flags: its words, stemmed, so "insulting" and
+# "insults" are one.
+_STEMMER = snowballstemmer.stemmer("english")
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'd|you'll)\b", re.IGNORECASE)
+_NAMED_KINDS = (("when", _TIME), ("who", _PERSON), ("amount", _AMOUNT))
+_LENGTHS = ((3, "1-3"), (8, "4-8"), (20, "9-20"), (40, "21-40"))
+# The fix each flaw calls for, when its classifier flags what the rules did not.
+_FITTED_FIXES = {FlagReason.EARLY_DISCLOSURE: EARLY_DISCLOSURE_FIX, FlagReason.NO_RESISTANCE: NO_RESISTANCE_FIX,
+                 FlagReason.UNRESPONSIVE: UNRESPONSIVE_FIX, FlagReason.REPETITION: REPETITION_FIX,
+                 FlagReason.CONTRADICTS_SCENARIO: CONTRADICTS_SCENARIO_FIX, FlagReason.HOSTILITY: HOSTILITY_FIX,
+                 FlagReason.MINIMAL_ANSWER: MINIMAL_ANSWER_FIX, FlagReason.OUT_OF_CHARACTER: (
+                     "Stay in character: never mention being an AI, your instructions or your difficulty, "
+                     "and never offer to help.")}
+
+
+def turn_features(turns: Iterable[Turn], profile: PersonaProfile,
+                  rules: AuditRules = DEFAULT_RULES) -> dict[int, frozenset[str]]:
+    """What the fitted classifiers read in each persona turn of a call, by sequence: the rules' flags on it and their
+    readings, its words, and the candidate's question against it."""
+    audit = _rules_audit(turns, profile, rules)
+    _apply_rules(audit)
+    return {turn.sequence: features for turn, features in zip(audit.persona, _features(audit), strict=True)}
+
+
+def _fitted_flags(audit: _Audit, classifiers: Mapping[str, FlawClassifier]) -> Counter[FlagReason]:
+    """Flags each turn its classifiers find a flaw in that the rules did not; how many of each flaw."""
+    found: Counter[FlagReason] = Counter()
+    if not classifiers:
+        return found
+    for turn, text, features in zip(audit.persona, audit.texts, _features(audit), strict=True):
+        for flaw, classifier in classifiers.items():
+            reason = FlagReason(flaw)
+            if f"rule:{reason}" not in features and classifier.flags(features):
+                found[reason] += 1
+                audit.flag(turn, text, reason, f"Reads as {reason.replace('_', ' ')} to the classifier fitted on "
+                           f"labelled turns ({classifier.probability(features):.2f})", 0)
+    audit.recommendations += [_FITTED_FIXES[reason] for reason in found]
+    return found
+
+
+def _features(audit: _Audit) -> list[frozenset[str]]:
+    flagged: dict[int, set[str]] = {}
+    for flag in audit.flags:
+        flagged.setdefault(flag.quote.sequence, set()).add(f"rule:{flag.quote.reason}")
+    topic = (_content_stems(" ".join(turn.text for turn in audit.ordered if turn.role == Role.USER))
+             | _BUSINESS_STEMS | _content_stems(" ".join(_facts_text(audit.profile))))
+    each = []
+    for index, ((turn, text), n, before) in enumerate(zip(audit.spoken(), audit.counts, audit.asked(), strict=True)):
+        question = before[-1] if before else ""
+        features = flagged.get(turn.sequence, set()) | _word_features(text) | _question_features(text, question)
+        features |= _scenario_features(audit, text, question)
+        features |= {f"fact:{fact}" + (":asked" if any(_ASKS[fact].search(said) for said in before) else "")
+                     for fact in facts_given(text, question, audit.rules.readings)}
+        features |= {f"difficulty:{audit.profile.difficulty}", f"turn:{min(index + 1, 3)}",
+                     "length:" + next((name for most, name in _LENGTHS if n <= most), "41+")}
+        opening = _sentences(text)[0] if text.strip() else ""
+        readings = {"asks": "?" in text, "declines": bool(_DECLINES.search(text)),
+                    "small_talk": bool(_SMALL_TALK.search(opening)), "aside": bool(_ASIDE.search(opening)),
+                    "past_story": bool(_PAST_STORY.match(opening)),
+                    "elliptical": bool(opening) and _elliptical(opening),
+                    "accepts": _accepts(text, audit.rules.readings, question),
+                    "objects": _objects(text, audit.profile), "breaks": bool(_break_hits(audit, text)),
+                    "off_topic": not _content_stems(text) & topic}
+        features |= {f"reads:{name}" for name, read in readings.items() if read}
+        each.append(frozenset(features))
+    return each
+
+
+def _stems(text: str) -> list[str]:
+    return [str(stem) for stem in _STEMMER.stemWords(_tokens(text))]
+
+
+def _word_features(text: str) -> set[str]:
+    """Its words and pairs of words, stemmed, and the words of its sentences that speak to the candidate."""
+    stems = _stems(text)
+    features = {f"w:{stem}" for stem in stems} | {f"b:{first}_{second}" for first, second in itertools.pairwise(stems)}
+    addressed = [sentence for sentence in _sentences(text) if _SECOND_PERSON.search(sentence)]
+    if addressed:
+        features.add("you")
+        features |= {f"you:{stem}" for sentence in addressed for stem in _stems(sentence)}
+    return features
+
+
+def _question_features(text: str, question: str) -> set[str]:
+    """What kind of question the turn answers, and whether it takes up its words or gives what it asks for."""
+    if "?" not in question:
+        return {"question:none"}
+    last = _sentences(question)[-1] if _sentences(question) else question
+    kinds = {name for name, kind in _NAMED_KINDS if kind.asks.search(question)}
+    if _WHY.search(question):
+        kinds.add("why")
+    if _YES_OR_NO_QUESTION.search(last):
+        kinds.add("yes_or_no")
+    features = {f"question:{kind}" for kind in kinds or {"open"}}
+    said = f"{text} {scenario_facts.digits(text)}"
+    features |= {f"gives:{name}" for name, kind in _NAMED_KINDS if name in kinds and kind.gives.search(said)}
+    shared = _content_stems(text) & _content_stems(question)
+    features.add("overlap:" + ("none" if not shared else "some" if len(shared) < 3 else "much"))
+    return features
+
+
+def _scenario_features(audit: _Audit, text: str, question: str) -> set[str]:
+    """The turn's budgets, dates, spans and industries as the rules read them, against the scenario's."""
+    facts, features = audit.profile.scenario, set()
+    figures = budget_figures(text, question, audit.rules.readings)
+    if facts.budget and figures:
+        features.add("budget:" + ("within" if any(scenario_facts.overlaps(figure, facts.budget, 0)
+                                                  for figure in figures) else "outside"))
+    if facts.timeline_quarters and (dated := scenario_facts.quarters(text)):
+        features.add("quarter:" + ("within" if dated & facts.timeline_quarters else "outside"))
+    if facts.timeline_weeks and (spans := scenario_facts.spans_in_weeks(text)):
+        features.add("span:" + ("within" if any(scenario_facts.overlaps((span, span), facts.timeline_weeks)
+                                                for span in spans) else "outside"))
+    if facts.industry_groups and (named := scenario_facts.industries(text)):
+        features.add("industry:" + ("same" if named & facts.industry_groups else "other"))
+    if facts.headcount and (sizes := scenario_facts.headcounts(text)):
+        features.add("size:" + ("within" if any(scenario_facts.overlaps(size, facts.headcount) for size in sizes)
+                                else "outside"))
+    return features
 
 
 def _facts_text(profile: PersonaProfile) -> tuple[str, ...]:

@@ -5,32 +5,46 @@ development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
-`--cv` cross-validates on the development data (the development part and the seven held-out parts the detectors
-have since been fixed on; not `heldout8`, which only its first run has read), leaving one call out at a time: the
+`--cv` cross-validates on the development data (the development part and the eight held-out parts the detectors
+have since been read with, `heldout8` since its first run), leaving one call out at a time: the
 threshold each of five flaws turns on (`AuditRules`) is chosen for the best F1 on the other calls, and each reading
 a detector may do without is kept only when the other calls are read better with it; the call left out is audited
 with those choices. It says whether the figures hang on a threshold fitted to the set or on a reading only one call
 supports; the rules themselves were written with every development call in view, so only a part kept blind
-measures them out of sample.
+measures them out of sample. It audits with the rules alone: the fitted classifiers were fitted on every call, and
+what measures them is leaving a part out.
+
+`--parts` leaves one whole part out at a time instead: whatever is fitted is fitted on the other parts and the part
+left out is scored with it, per part and pooled. A part is one writer's wording, so this is the nearest the
+development data comes to a new writer's part; the rules themselves have read every part, so for them it is in sample.
 
     .venv/bin/python -m devtools.persona_audit_eval            # the figures, as Markdown
     .venv/bin/python -m devtools.persona_audit_eval --errors development   # the turns it gets wrong, one split
     .venv/bin/python -m devtools.persona_audit_eval --cv       # leave-one-call-out figures on the development data,
                                                                # per flaw and by part
+    .venv/bin/python -m devtools.persona_audit_eval --parts    # leave-one-part-out figures, per flaw and by part
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from calls.persona_audit import DEFAULT_RULES, AuditRules, PersonaProfile, Reading, audit_persona
+from calls.fitted_flaws import FlawClassifier
+from calls.persona_audit import (
+    DEFAULT_RULES,
+    FITTED_CLASSIFIERS,
+    AuditRules,
+    PersonaProfile,
+    Reading,
+    audit_persona,
+)
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
@@ -43,9 +57,10 @@ SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"
           "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
+RULES_ALONE: Mapping[str, FlawClassifier] = {}
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
 DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
-                      "heldout7")
+                      "heldout7", "heldout8")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
@@ -111,9 +126,10 @@ def _load_file(path: Path) -> list[LabelledCall]:
     return calls
 
 
-def flagged(call: LabelledCall, rules: AuditRules = DEFAULT_RULES) -> dict[int, frozenset[str]]:
+def flagged(call: LabelledCall, rules: AuditRules = DEFAULT_RULES,
+            classifiers: Mapping[str, FlawClassifier] = FITTED_CLASSIFIERS) -> dict[int, frozenset[str]]:
     """The flaws the audit flags, by persona turn sequence."""
-    audit = audit_persona(call.turns, call.profile, rules)
+    audit = audit_persona(call.turns, call.profile, rules, classifiers)
     found: dict[int, set[str]] = {sequence: set() for sequence in call.labels}
     for quote in audit.flagged_quotes:
         if quote.reason.value in FLAWS:
@@ -194,7 +210,7 @@ class _FlawChoices:
             rules = replace(DEFAULT_RULES, readings=DEFAULT_RULES.readings - left_out,
                             **({self.threshold: value} if self.threshold else {}))
             if rules not in self.audits:
-                self.audits[rules] = [flagged(call, rules) for call in self.calls]
+                self.audits[rules] = [flagged(call, rules, RULES_ALONE) for call in self.calls]
             each = [_call_figures(call, found, self.flaw)
                     for call, found in zip(self.calls, self.audits[rules], strict=True)]
             self.results[value, left_out] = each, sum(each, NOTHING)
@@ -234,6 +250,54 @@ def cross_validated_calls(calls: list[LabelledCall]) -> tuple[list[dict[str, Fig
                 chosen[flaw].thresholds[best] += 1
             chosen[flaw].left_out.update(left_out)
     return each, chosen
+
+
+# A detector gives each persona turn of a call its flaws; fitting one on some calls gives a detector.
+Detector = Callable[[LabelledCall], dict[int, frozenset[str]]]
+Fitting = Callable[[list[LabelledCall]], Detector]
+
+
+def rules_alone(training: list[LabelledCall]) -> Detector:
+    """The rules as shipped, without the classifiers: nothing in them is fitted on the calls given."""
+    return lambda call: flagged(call, classifiers=RULES_ALONE)
+
+
+def leave_one_part_out(calls: list[LabelledCall], fit: Fitting) -> dict[str, dict[str, Figures]]:
+    """Per part, per flaw: the part's figures with a detector fitted on every other part."""
+    parts = dict.fromkeys(call.split for call in calls)
+    held: dict[str, dict[str, Figures]] = {}
+    for part in parts:
+        detect = fit([call for call in calls if call.split != part])
+        held[part] = dict.fromkeys(FLAWS, NOTHING)
+        for call in (call for call in calls if call.split == part):
+            found = detect(call)
+            for flaw in FLAWS:
+                held[part][flaw] += _call_figures(call, found, flaw)
+    return held
+
+
+def pooled(by_part: dict[str, dict[str, Figures]]) -> dict[str, Figures]:
+    return {flaw: sum((figures[flaw] for figures in by_part.values()), NOTHING) for flaw in FLAWS}
+
+
+def _cell(result: Figures) -> str:
+    return f"{_ratio(result.precision)} / {_ratio(result.recall)}"
+
+
+def leave_one_part_out_table(calls: list[LabelledCall], fittings: dict[str, Fitting]) -> str:
+    """Each fitting's leave-one-part-out figures (precision / recall), pooled and by part."""
+    development = [call for call in calls if call.split in DEVELOPMENT_SPLITS]
+    held = {name: leave_one_part_out(development, fit) for name, fit in fittings.items()}
+    lines = [f"leave-one-part-out on {', '.join(DEVELOPMENT_SPLITS)}: {len(development)} calls", "",
+             "| flaw | " + " | ".join(f"{name}, pooled" for name in held) + " |", "|---|" + "--:|" * len(held)]
+    totals = {name: pooled(by_part) for name, by_part in held.items()}
+    lines += [f"| {flaw} | " + " | ".join(_cell(total[flaw]) for total in totals.values()) + " |" for flaw in FLAWS]
+    for name, by_part in held.items():
+        lines += ["", f"{name}, by part held out:", "", "| part | " + " | ".join(FLAWS) + " |",
+                  "|---|" + "--:|" * len(FLAWS)]
+        lines += [f"| {part} | " + " | ".join(_cell(figures[flaw]) for flaw in FLAWS) + " |"
+                  for part, figures in by_part.items()]
+    return "\n".join(lines)
 
 
 def errors(calls: Iterable[LabelledCall]) -> Iterable[str]:
@@ -294,10 +358,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--errors", choices=SPLITS, help="list the turns of this split the auditor gets wrong")
     parser.add_argument("--cv", action="store_true", help="leave-one-call-out figures on the development data")
+    parser.add_argument("--parts", action="store_true", help="leave-one-part-out figures on the development data")
     arguments = parser.parse_args()
     calls = load()
     if arguments.cv:
         print(cross_validation_table(calls))
+        return
+    if arguments.parts:
+        from devtools.fit_persona_audit import with_classifiers  # scikit-learn is needed for this only
+
+        print(leave_one_part_out_table(calls, {"rules alone": rules_alone, "rules or classifier": with_classifiers()}))
         return
     if arguments.errors:
         print("\n".join(errors(call for call in calls if call.split == arguments.errors)))

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from calls.fitted_flaws import FlawClassifier
 from calls.persona_audit import (
     MAX_QUOTE_CHARS,
     AuditRules,
@@ -19,6 +20,9 @@ from calls.persona_audit import (
 )
 from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
+
+# The rules without the fitted classifiers: what a test of one rule's reading audits with.
+RULES_ALONE: dict[str, FlawClassifier] = {}
 
 SCEPTIC = PersonaProfile(
     archetype="owl",
@@ -751,7 +755,7 @@ def test_encouragement_in_the_moment_is_in_character() -> None:
 def test_contempt_by_the_shape_of_the_sentence(line: str) -> None:
     assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED), FlagReason.HOSTILITY) == [2]
     without = AuditRules(readings=frozenset(Reading) - {Reading.CHARACTERISATION})
-    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED, without),
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED, without, RULES_ALONE),
                    FlagReason.HOSTILITY) == []
 
 
@@ -765,7 +769,9 @@ def test_contempt_by_the_shape_of_the_sentence(line: str) -> None:
     "You are a team who never misses a date, I hear.",
 ])
 def test_the_same_shapes_without_contempt_are_not_hostile(line: str) -> None:
-    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED), FlagReason.HOSTILITY) == []
+    # The rules' shapes; the fitted classifier reads "you are a ..." as contempt (docs/persona_audit.md).
+    assert flagged(audit_persona(dialogue("What would you check first?", line), GUARDED, classifiers=RULES_ALONE),
+                   FlagReason.HOSTILITY) == []
 
 
 @pytest.mark.parametrize("line", [
@@ -970,4 +976,4 @@ def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
         without_it: list[int]) -> None:
     assert flagged(audit_persona(dialogue(*lines), GUARDED), reason) == with_it
     without = AuditRules(readings=frozenset(Reading) - {reading})
-    assert flagged(audit_persona(dialogue(*lines), GUARDED, without), reason) == without_it
+    assert flagged(audit_persona(dialogue(*lines), GUARDED, without, RULES_ALONE), reason) == without_it

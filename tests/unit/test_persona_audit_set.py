@@ -10,6 +10,7 @@ import pytest
 
 from calls.persona_audit import FlagReason
 from calls.turns import Role
+from devtools.fit_persona_audit import with_classifiers
 from devtools.persona_audit_eval import (
     DEVELOPMENT_SPLITS,
     FLAWS,
@@ -19,13 +20,16 @@ from devtools.persona_audit_eval import (
     LabelledCall,
     cross_validated,
     figures,
+    leave_one_part_out,
     load,
+    pooled,
 )
 
 CALLS = load()
 
-# docs/persona_audit.md: (precision, recall) by split (all eight parts are development data now), and left one call
-# out at a time over all eight; no figure may fall below these.
+# docs/persona_audit.md: (precision, recall) by split (all nine parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all nine; no figure may fall below
+# these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.62, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
@@ -33,31 +37,40 @@ DOCUMENTED = {
     "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.75, 0.92),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.91, 1.0), "no_resistance": (0.95, 1.0), "unresponsive": (0.63, 0.93),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.9), "out_of_character": (1.0, 1.0),
-               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.93, 0.78),
+    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.64, 0.93),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91),
+               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.94, 0.79),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 0.77), "unresponsive": (0.65, 0.65),
-               "repetition": (1.0, 0.88), "contradicts_scenario": (0.9, 0.58), "out_of_character": (1.0, 1.0),
-               "hostility": (1.0, 0.75), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.76, 0.76), "no_resistance": (1.0, 0.89), "unresponsive": (0.68, 0.57),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.84, 0.64), "out_of_character": (1.0, 1.0),
-               "hostility": (1.0, 0.83), "minimal_answer": (1.0, 1.0)},
-    "heldout7": {"early_disclosure": (0.75, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.8, 0.77),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.84, 0.73), "out_of_character": (1.0, 1.0),
-               "hostility": (1.0, 0.81), "minimal_answer": (1.0, 1.0)},
-    "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.66, 1.0),
-                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
-                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 0.78), "unresponsive": (0.65, 0.65),
+               "repetition": (1.0, 0.89), "contradicts_scenario": (0.91, 0.59),
+               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout6": {"early_disclosure": (0.77, 0.77), "no_resistance": (1.0, 0.89), "unresponsive": (0.69, 0.58),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.85, 0.65),
+               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout7": {"early_disclosure": (0.75, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.81, 0.77),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.85, 0.73),
+               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout8": {"early_disclosure": (0.64, 0.75), "no_resistance": (1.0, 0.75), "unresponsive": (0.79, 0.35),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.67, 0.4),
+               "out_of_character": (1.0, 0.71), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
+    "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.67, 1.0),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all eight parts since the seventh became development data: a different set of folds from the seven parts'
-# figures before it.
-CROSS_VALIDATED = {"early_disclosure": (0.84, 0.91), "no_resistance": (0.99, 0.93), "unresponsive": (0.71, 0.76),
-                   "repetition": (1.0, 0.97), "contradicts_scenario": (0.91, 0.77), "out_of_character": (1.0, 1.0),
-                   "hostility": (1.0, 0.89), "minimal_answer": (0.97, 0.97)}
+# Over all nine parts since the eighth became development data (a different set of folds from the eight parts'
+# figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
+# measures them.
+CROSS_VALIDATED = {"early_disclosure": (0.82, 0.89), "no_resistance": (0.99, 0.91), "unresponsive": (0.72, 0.68),
+                   "repetition": (1.0, 0.98), "contradicts_scenario": (0.89, 0.70), "out_of_character": (1.0, 0.96),
+                   "hostility": (1.0, 0.82), "minimal_answer": (0.98, 1.0)}
+# Each part left out in turn, the classifiers fitted on the other eight (their thresholds chosen inside those), pooled:
+# what the fitted classifiers are measured by (the rules have read every part).
+LEFT_ONE_PART_OUT = {"early_disclosure": (0.84, 0.91), "no_resistance": (0.99, 0.92), "unresponsive": (0.73, 0.69),
+                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.88, 0.75), "out_of_character": (0.99, 0.96),
+                     "hostility": (0.97, 0.89), "minimal_answer": (1.0, 0.97)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS = {
@@ -148,3 +161,9 @@ def test_the_cross_validated_figures_hold() -> None:
     _hold(measured, CROSS_VALIDATED)
     for flaw in THRESHOLD_CHOICES:  # one choice per call left out
         assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
+
+
+@pytest.mark.timeout(600)  # nine folds, each fitting every flaw's classifier nine times: a minute on a loaded machine
+def test_the_left_one_part_out_figures_hold() -> None:
+    development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
+    _hold(pooled(leave_one_part_out(development, with_classifiers())), LEFT_ONE_PART_OUT)
