@@ -90,6 +90,9 @@ FIRST_RUNS = {
     "heldout8": {"early_disclosure": (0.64, 0.75), "no_resistance": (1.0, 0.75), "unresponsive": (0.78, 0.35),
                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.66, 0.40), "out_of_character": (1.0, 0.71),
                  "hostility": (1.0, 0.27), "minimal_answer": (1.0, 0.93)},
+    "heldout9": {"early_disclosure": (0.84, 0.91), "no_resistance": (1.0, 0.5), "unresponsive": (0.8, 0.6),
+                 "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.73), "out_of_character": (1.0, 0.83),
+                 "hostility": (0.88, 0.8), "minimal_answer": (1.0, 1.0)},
 }
 
 
@@ -123,6 +126,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout6", 60, 240, 12, 150),
     ("heldout7", 45, 200, 10, 120),
     ("heldout8", 40, 180, 10, 90),
+    ("heldout9", 50, 200, 10, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -135,7 +139,8 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
     assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8"])
+@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
+                                   "heldout9"])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
