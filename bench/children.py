@@ -75,6 +75,16 @@ class ChildProcess:
         kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
         return int(kib) * 1024
 
+    def main_thread_switches(self) -> tuple[int, int]:
+        """How often the process's main thread (a service's event loop) has left its core so far: of its own accord
+        (a wait, for I/O or for a lock another thread holds), and preempted by another thread that was to run."""
+        try:
+            lines = Path(f"/proc/{self.pid}/status").read_text().splitlines()
+        except OSError:
+            return 0, 0
+        counts = dict(line.split(":", 1) for line in lines if line.endswith(tuple("0123456789")) and ":" in line)
+        return int(counts.get("voluntary_ctxt_switches", 0)), int(counts.get("nonvoluntary_ctxt_switches", 0))
+
     def thread_cpu_seconds(self) -> dict[int, tuple[str, float]]:
         """CPU time so far of each thread of the process: {tid: (thread name, seconds)}."""
         threads = {}

@@ -71,6 +71,8 @@ class Result:
     postgres_cpu: float = float("nan")  # the benchmark's PostgreSQL, all its processes (see watch_postgres)
     other_cpu: float = float("nan")  # everything else busy on the machine: other processes, the kernel
     server_threads: list[tuple[str, float]] = field(default_factory=list)  # (thread, CPU per wall second)
+    server_waits: float = float("nan")  # the server's main thread leaving its core to wait, per wall second
+    server_preemptions: float = float("nan")  # ... and made to leave it for another thread, per wall second
     round_rates: list[float] = field(default_factory=list)  # calls/s of each round, when merged from rounds
 
     @property
@@ -111,6 +113,8 @@ class OpenResult:
     postgres_cpu: float = float("nan")
     other_cpu: float = float("nan")
     server_threads: list[tuple[str, float]] = field(default_factory=list)
+    server_waits: float = float("nan")
+    server_preemptions: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -171,6 +175,7 @@ class CpuSnapshot:
     postgres: float
     server: float = float("nan")
     threads: dict[int, tuple[str, float]] = field(default_factory=dict)
+    switches: tuple[int, int] = (0, 0)  # the server's main thread: voluntary, preempted
 
     @classmethod
     def take(cls, server: ChildProcess | None) -> CpuSnapshot:
@@ -179,6 +184,7 @@ class CpuSnapshot:
         if server is not None:
             snapshot.server = server.cpu_seconds()
             snapshot.threads = server.thread_cpu_seconds()
+            snapshot.switches = server.main_thread_switches()
         return snapshot
 
 
@@ -202,6 +208,8 @@ def apply_cpu(result: Result | OpenResult, before: CpuSnapshot, after: CpuSnapsh
     busy = [(f"{name}/{tid}", (cpu - before.threads.get(tid, (name, 0.0))[1]) / wall)
             for tid, (name, cpu) in after.threads.items()]
     result.server_threads = sorted((t for t in busy if t[1] >= 0.005), key=lambda t: -t[1])
+    result.server_waits = (after.switches[0] - before.switches[0]) / wall
+    result.server_preemptions = (after.switches[1] - before.switches[1]) / wall
     result.postgres_cpu = (after.postgres - before.postgres) / wall
     total = after.total - before.total
     if total:
@@ -383,6 +391,7 @@ def merge(parts: list[Result]) -> Result:
         latencies=[x for p in parts for x in p.latencies], errors=errors,
         server_cpu=weighted("server_cpu"), client_cpu=weighted("client_cpu"), machine_busy=weighted("machine_busy"),
         postgres_cpu=weighted("postgres_cpu"), other_cpu=weighted("other_cpu"),
-        server_threads=sorted(threads.items(), key=lambda t: -t[1]),
+        server_threads=sorted(threads.items(), key=lambda t: -t[1]), server_waits=weighted("server_waits"),
+        server_preemptions=weighted("server_preemptions"),
         round_rates=[p.rate for p in parts],
     )

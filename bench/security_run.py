@@ -299,13 +299,20 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> 
 
 COST_HEADERS = ["call", "load", "plaintext /s", "TLS + tokens /s", "lost", "p50 ms plaintext", "p50 ms TLS + tokens",
                 "p99 ms plaintext", "p99 ms TLS + tokens", "server CPU µs/call plaintext",
-                "server CPU µs/call TLS + tokens"]
+                "server CPU µs/call TLS + tokens", "loop waits/call plaintext", "loop waits/call TLS + tokens",
+                "loop preempted/call plaintext", "loop preempted/call TLS + tokens"]
 
 
 def _cpu_per_call(result: Result | OpenResult) -> str:
     """The server's CPU per call answered, in µs."""
     per_call = result.server_cpu / result.rate * 1e6 if result.rate else float("nan")
     return "n/a" if math.isnan(per_call) else f"{per_call:.0f}"
+
+
+def _switches_per_call(result: Result | OpenResult, per_second: float) -> str:
+    """How often the server's event loop thread left its core (``per_second``, one kind) per call answered."""
+    per_call = per_second / result.rate if result.rate else float("nan")
+    return "n/a" if math.isnan(per_call) else f"{per_call:.2f}"
 
 
 def _cost_rows(results: list[Result] | list[OpenResult], calls: tuple[str, ...], load: str) -> list[list[str]]:
@@ -318,7 +325,11 @@ def _cost_rows(results: list[Result] | list[OpenResult], calls: tuple[str, ...],
         rows.append([call, load, f"{plaintext.rate:,.0f}", f"{secure.rate:,.0f}", lost,
                      report.fmt_ms(plaintext.percentile(50)), report.fmt_ms(secure.percentile(50)),
                      report.fmt_ms(plaintext.percentile(99)), report.fmt_ms(secure.percentile(99)),
-                     _cpu_per_call(plaintext), _cpu_per_call(secure)])
+                     _cpu_per_call(plaintext), _cpu_per_call(secure),
+                     _switches_per_call(plaintext, plaintext.server_waits),
+                     _switches_per_call(secure, secure.server_waits),
+                     _switches_per_call(plaintext, plaintext.server_preemptions),
+                     _switches_per_call(secure, secure.server_preemptions)])
     return rows
 
 
@@ -385,7 +396,11 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   Python plugin on every call, which cost the load generator about 200 µs of CPU per unary call on this machine.
 - **lost**: the share of the plaintext throughput lost with TLS + tokens. Latency columns: at saturation,
   from send to answer (to ack for a stream's utterance); at the fixed load, from each utterance's
-  scheduled send time to its ack.
+  scheduled send time to its ack. **loop waits/call** and **loop preempted/call**: how often the server's main
+  thread, its event loop, left its core per call answered, of its own accord (waiting for work, or for a lock
+  another thread holds: grpc's secure endpoint encrypts a connection's writes and decrypts its reads under one
+  lock) and preempted (another thread was to run: grpc's I/O threads, which do the TLS work, the load generator,
+  PostgreSQL, on two cores). They tell a loss made of waiting from one made of CPU taken from the loop.
 - The token check alone: `svckit.guard.CallGuard.admit` in the benchmark's process, as the services build
   it (their permission table, the rate limiter on costly calls) with the same JWKS file, in
   {TOKEN_CHECK_BATCHES} batches of {TOKEN_CHECK_CALLS:,} admissions of a token verified before, and of {NEW_TOKENS:,}
