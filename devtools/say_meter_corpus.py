@@ -39,14 +39,16 @@ DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
 # English only
 SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH, FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH = (
     "held_out2", "first_two_english", "held_out3", "first_three_english", "held_out4", "first_four_english")
-FIFTH_HELD_OUT, ALL_ENGLISH = "held_out5", "all_english"
-# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
+FIFTH_HELD_OUT, ALL_ENGLISH, SIXTH_HELD_OUT = "held_out5", "all_english", "held_out6"
+# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH, which the sixth part,
+# scored once blind after that fit, is not part of.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
-         FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, ALL_ENGLISH)
+         FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, ALL_ENGLISH, SIXTH_HELD_OUT)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
 FIFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout5"
+SIXTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout6"
 # Every English directory that has been scored blind once and read since, in the order they were written: the only
 # ones a part may draw on. Each was written by someone who had not read the others' calls.
 ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
@@ -55,6 +57,7 @@ ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS,
 ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
     FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,),
+    SIXTH_HELD_OUT: (SIXTH_HELD_OUT_CORPUS,),
     FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2], FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3],
     FIRST_FOUR_ENGLISH: ENGLISH_CORPORA[:4], ALL_ENGLISH: ENGLISH_CORPORA,
 }
