@@ -23,18 +23,19 @@ The overall reading of a candidate is its five dimension scores weighed as the r
 against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine
 weighs) is shown too. Intervals are 95% bootstraps over calls; a gain over the rules is read on the same resamples.
 
-    .venv/bin/python -m devtools.say_meter_text_models
+    .venv/bin/python -m devtools.say_meter_text_models [--write [FILE]]
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import json
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import Ridge
 
 from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.sales_words import FIT_FILE, turn_terms
 from analysis_svc.domain.say_meter import FACTORS, factor_scores
 from devtools.fit_say_meter import COACH_DIMENSIONS
 from devtools.say_meter_corpus import ALL_ENGLISH, FIFTH_HELD_OUT_CORPUS, RESAMPLES, load_calls, turns_of
@@ -56,22 +58,19 @@ STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge's alpha
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
 MIN_CALLS = 2  # a term is kept when at least this many training calls use it
 FIFTH = FIFTH_HELD_OUT_CORPUS.name
-WORD = re.compile(r"[a-z0-9']+")
 
 
 def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
-    """The call's word unigrams and bigrams, each under its side (``seller:`` or ``buyer:``), and, if ``positioned``,
-    counted again under the third of the call its turn falls in (``seller@0:`` to ``seller@2:``)."""
+    """The call's terms as the engine reads them (``sales_words.turn_terms``), and, if ``positioned``, each counted
+    again under the third of the call its turn falls in (``seller@0:`` to ``seller@2:``)."""
     terms: Counter[str] = Counter()
-    turns = call["turns"]
+    turns = turns_of(call)
     for index, turn in enumerate(turns):
-        side = "seller" if turn["role"] == "user" else "buyer"
-        words = WORD.findall(turn["text"].lower())
-        grams = words + [f"{first} {second}" for first, second in pairwise(words)]
-        terms.update(f"{side}:{gram}" for gram in grams)
+        grams = turn_terms(turn.role, turn.text)
+        terms.update(grams)
         if positioned:
             third = 3 * index // len(turns)
-            terms.update(f"{side}@{third}:{gram}" for gram in grams)
+            terms.update(gram.replace(":", f"@{third}:", 1) for gram in grams)
     return terms
 
 
@@ -130,23 +129,29 @@ class Featuriser:
         return hstack([words, csr_matrix(factors / 100)]).tocsr() if self.with_factors else words
 
 
+def fit_ridges(rows: np.ndarray, targets: np.ndarray, strengths: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Each dimension's ridge, dimension k fitted with ``strengths[k]``: coefficients (dimensions x features) and
+    intercepts."""
+    coefficients, intercepts = np.zeros((len(strengths), rows.shape[1])), np.zeros(len(strengths))
+    for strength in set(strengths):
+        # The exact solver, on dense rows (a sparse fit with an intercept is iterative), so a fresh fit repeats.
+        ridge = Ridge(alpha=strength, solver="cholesky").fit(rows, targets)
+        for k, chosen in enumerate(strengths):
+            if chosen == strength:
+                coefficients[k], intercepts[k] = ridge.coef_[k], ridge.intercept_[k]
+    return coefficients, intercepts
+
+
 def fitted_scores(candidate: Candidate, calls: Calls, train: Sequence[int], test: Sequence[int],
                   strengths: Sequence[float]) -> np.ndarray:
     """Each test call's five dimension scores (0-4), dimension k by a ridge fitted on the training calls with
     ``strengths[k]``."""
     terms = candidate.terms(calls)
     featuriser = Featuriser(candidate.with_factors)
-    # Dense, so the exact solver runs (a sparse fit with an intercept is iterative) and a fresh fit repeats.
     rows = featuriser.fit_transform([terms[i] for i in train], calls.factors[train]).toarray()
     tested = featuriser.transform([terms[i] for i in test], calls.factors[test]).toarray()
-    scores = np.zeros((len(test), len(DIMENSIONS)))
-    for strength in set(strengths):
-        ridge = Ridge(alpha=strength, solver="cholesky").fit(rows, calls.dimensions[train])
-        predicted = ridge.predict(tested)
-        for k, chosen in enumerate(strengths):
-            if chosen == strength:
-                scores[:, k] = predicted[:, k]
-    return scores
+    coefficients, intercepts = fit_ridges(rows, calls.dimensions[train], strengths)
+    return np.asarray(tested @ coefficients.T + intercepts)
 
 
 def inner_scores(candidate: Candidate, calls: Calls, train: Sequence[int]) -> dict[float, np.ndarray]:
@@ -209,6 +214,36 @@ def in_sample(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarra
     choices = choose(calls, everything, inner_scores(candidate, calls, everything))
     learned = fitted_scores(candidate, calls, everything, everything, choices.strengths)
     return learned, blended(calls.factors, learned, choices.mixes), choices
+
+
+ADOPTED = CANDIDATES[0]  # the words, blended with the rules (docs/say_meter.md)
+DIGITS = 10  # decimals kept in the fit file
+
+
+def engine_fit(calls: Calls) -> dict[str, Any]:
+    """The adopted candidate fitted on every call, its strengths and mixes chosen by leaving one part out, as the
+    engine reads it (``sales_words.SalesWords``)."""
+    everything = list(range(len(calls.labels)))
+    choices = choose(calls, everything, inner_scores(ADOPTED, calls, everything))
+    featuriser = Featuriser(ADOPTED.with_factors)
+    rows = featuriser.fit_transform(ADOPTED.terms(calls), calls.factors).toarray()
+    coefficients, intercepts = fit_ridges(rows, calls.dimensions, choices.strengths)
+    assert featuriser.vectoriser is not None and featuriser.tfidf is not None
+    idf = featuriser.tfidf.idf_
+    return {
+        "factors": {name: {"dimension": dimension, "strength": strength, "mix": mix,
+                           "intercept": round(float(intercept), DIGITS)}
+                    for name, dimension, strength, mix, intercept in zip(
+                        FACTORS, DIMENSIONS, choices.strengths, choices.mixes, intercepts, strict=True)},
+        "terms": {term: [round(float(value), DIGITS) for value in (idf[j], *coefficients[:, j])]
+                  for j, term in enumerate(featuriser.vectoriser.feature_names_)},
+    }
+
+
+def fit_file_text(fit: dict[str, Any]) -> str:
+    """The fit as JSON, one term a line, so a refit's diff reads term by term."""
+    terms = ",\n".join(f"  {json.dumps(term)}: {json.dumps(row)}" for term, row in fit["terms"].items())
+    return f'{{"factors": {json.dumps(fit["factors"])},\n "terms": {{\n{terms}\n}}}}\n'
 
 
 def spearman(xs: np.ndarray, ys: np.ndarray) -> float:
@@ -312,8 +347,14 @@ def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndar
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, nargs="?", const=FIT_FILE,
+                        help=f"write the adopted fit to this file (default {FIT_FILE}) and stop")
+    arguments = parser.parse_args()
     calls, origins = load()
+    if arguments.write:
+        arguments.write.write_text(fit_file_text(engine_fit(calls)))
+        return
     print(f"{len(calls.labels)} calls in {len(set(calls.parts))} parts; strengths {STRENGTHS}, mixes {MIXES}")
     for candidate in CANDIDATES:
         print(f"\n== {candidate.name} ==")
