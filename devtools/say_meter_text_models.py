@@ -289,7 +289,8 @@ def per_part(scores: np.ndarray, truth: np.ndarray, calls: Calls) -> dict[str, f
     return {part: spearman(scores[parts == part], truth[parts == part]) for part in dict.fromkeys(calls.parts)}
 
 
-def report(name: str, scores: np.ndarray, rules: np.ndarray, truth: np.ndarray, calls: Calls) -> None:
+def report(name: str, scores: np.ndarray, rules: np.ndarray, truth: np.ndarray, calls: Calls,
+           origins: Sequence[str]) -> None:
     """A reading against the coach: pooled with its interval and gain over the rules, by part, the fifth part with
     its interval and gain, by origin, and the means by the coach's score."""
     fifth = np.array(calls.parts) == FIFTH
@@ -299,6 +300,7 @@ def report(name: str, scores: np.ndarray, rules: np.ndarray, truth: np.ndarray, 
           + f"; mean of the parts {statistics.fmean(parts.values()):.2f}")
     print(f"    fifth part: {with_interval(scores[fifth], truth[fifth])}, against the rules "
           f"{gain(scores[fifth], rules[fifth], truth[fifth])}")
+    print(f"    by origin: {by_origin(scores, truth, origins)}")
     print(f"    means by the coach's score: {means_by(scores, truth)}")
 
 
@@ -334,16 +336,14 @@ def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndar
     for k, (factor, dimension) in enumerate(zip(FACTORS, DIMENSIONS, strict=True)):
         truth, rules = calls.dimensions[:, k], calls.factors[:, k]
         print(f" {dimension} (the rule factor {factor}), {reading}:")
-        report("rules", rules, rules, truth, calls)
-        report("learned", learned[:, k], rules, truth, calls)
-        report("blend", blend[:, k], rules, truth, calls)
+        report("rules", rules, rules, truth, calls, origins)
+        report("learned", learned[:, k], rules, truth, calls, origins)
+        report("blend", blend[:, k], rules, truth, calls, origins)
     print(f" overall against the label, {reading}:")
-    report("the meter (rules, equal weights)", meter, meter, calls.labels, calls)
+    report("the meter (rules, equal weights)", meter, meter, calls.labels, calls, origins)
     for name, scores in (("learned, rubric weights", overall(learned)), ("blend, rubric weights", overall(blend)),
                          ("blend, the meter's equal weights", blend.mean(axis=1))):
-        report(name, scores, meter, calls.labels, calls)
-        print(f"    by origin: {by_origin(scores, calls.labels, origins)} (the meter: "
-              f"{by_origin(meter, calls.labels, origins)})")
+        report(name, scores, meter, calls.labels, calls, origins)
 
 
 def main() -> None:
