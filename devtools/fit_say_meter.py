@@ -1,17 +1,18 @@
 """Fit the Say Meter's factor weights for the sales track on the labelled corpus (tests/data/sales_corpus), and say
 how well the fitted weights rank calls they were not fitted on.
 
-Each call's five factors are computed as the engine computes them on the whole call (an untested factor is left
-out and its weight shared by the others, as the engine does). The weights are fitted by searching every weighting on
-a grid of the simplex (non-negative percentages in steps of ``STEP`` summing to 100, as the engine's rubrics are
-written) for those whose score ranks the training calls closest to their labels (Spearman), and taking, among those
-within ``TOLERANCE`` of the best, the one nearest to equal weights. Maximising the rank correlation itself, rather
-than a least-squares fit of the label, fits the figure the meter is judged on and needs no assumption that the labels
-are evenly spaced; an exhaustive grid makes the fit deterministic, and the pull toward equal weights keeps it from
-chasing noise. Leave-one-out cross-validation fits on every call but one and scores the one left out, so the held-out
-figure is the one to believe; the in-sample figure only shows how much of it is fitting. Then, to say where the
-signal is: each factor and a few raw measures against the label, each factor against the coach's score of the
-rubric dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
+Each call's five factors are the rules' (``factor_scores``) on the whole call (an untested factor is left out and its
+weight shared by the others, as the engine does); for an English call the engine mixes each with what the call's words
+say of it (``devtools.say_meter_text_models``), which this tool does not fit. The weights are fitted by searching every
+weighting on a grid of the simplex (non-negative percentages in steps of ``STEP`` summing to 100, as the engine's
+rubrics are written) for those whose score ranks the training calls closest to their labels (Spearman), and taking,
+among those within ``TOLERANCE`` of the best, the one nearest to equal weights. Maximising the rank correlation itself,
+rather than a least-squares fit of the label, fits the figure the meter is judged on and needs no assumption that the
+labels are evenly spaced; an exhaustive grid makes the fit deterministic, and the pull toward equal weights keeps it
+from chasing noise. Leave-one-out cross-validation fits on every call but one and scores the one left out, so the
+held-out figure is the one to believe; the in-sample figure only shows how much of it is fitting. Then, to say where the
+signal is: each factor and a few raw measures against the label, each factor against the coach's score of the rubric
+dimension it stands for, and the same fit with the coach's dimension scores in place of the factors.
 
 When the calls come from several parts (directories, each written by a different person from sources the others do
 not retell), leave-one-part-out fits on every part but one and scores the one left out: the figure that says how the

@@ -4,8 +4,8 @@ equal weights, compared leave-one-part-out on the five English directories (``--
 The candidates are regularised models of the label over per-call measures, fitted with scikit-learn (a development
 tool only: the service never imports it). The feature sets were fixed before any per-call error was read:
 
-- ``factors``: the five factor scores the meter reports (objection handling, when untested, at the mean of the other
-  four, as a reading shows it);
+- ``factors``: the five rule factors (objection handling, when untested, at the mean of the other four, as a reading
+  shows it), before the engine mixes them with the call's words (``devtools.say_meter_text_models``);
 - ``measures``: the shares and rates per turn the factors are built from, so a call's length does not drive them;
 - each of those with the call's length (the log of its messages) added, to test whether length earns its place.
 

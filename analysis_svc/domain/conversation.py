@@ -20,6 +20,7 @@ from functools import cached_property, partial
 
 from analysis_svc.domain import coaching
 from analysis_svc.domain.patterns import whole_words as _patterns
+from analysis_svc.domain.sales_words import SALES_WORDS
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -103,6 +104,9 @@ class ConversationMetrics:
     pushes: int = 0
     graceful_exits: int = 0
     refusals: int = 0
+    # How often the call says each term the sales factors' learned reading weighs (``sales_words``); None for a call
+    # not read with English's phrases, whose sales factors are the rules' alone.
+    sales_terms: dict[str, int] | None = None
 
     @property
     def uncovered_topics(self) -> tuple[Topic, ...]:
@@ -650,6 +654,7 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | N
         next_step_dated=dated,
         candidate_words=candidate_words,
         persona_words=persona_words,
+        sales_terms=SALES_WORDS.term_counts(ordered) if phrases is ENGLISH else None,
         **dataclasses.asdict(coached),
     )
 

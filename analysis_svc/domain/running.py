@@ -14,6 +14,7 @@ previous reading read, a reading reads only the messages that came since.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +62,9 @@ def advance(previous: ConversationMetrics | None, previous_last: int, window: Se
     objections = {(objection.sequence, objection.kind): objection for objection in seen.objections}
     objections.update({(objection.sequence, objection.kind): objection for objection in now.objections})
     # The step stands as the previous reading left it unless the new messages agreed one or turned it down.
+    # The learned reading weighs the whole call's words: the window's new ones are added to those kept.
+    sales_terms = None if now.sales_terms is None else dict(
+        Counter(seen.sales_terms or {}) + Counter(now.sales_terms) - Counter(before.sales_terms or {}))
     step = now if (now.next_step_committed, now.next_step_dated) != (before.next_step_committed,
                                                                      before.next_step_dated) else seen
     return dataclasses.replace(
@@ -79,6 +83,7 @@ def advance(previous: ConversationMetrics | None, previous_last: int, window: Se
         next_step_proposed=seen.next_step_proposed or now.next_step_proposed,
         next_step_committed=step.next_step_committed,
         next_step_dated=step.next_step_dated,
+        sales_terms=sales_terms,
     )
 
 

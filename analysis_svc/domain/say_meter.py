@@ -5,7 +5,8 @@ Deterministic by construction: only arithmetic on the measures, rounded half up.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+import statistics
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -13,6 +14,7 @@ from analysis_svc.domain import interviewer_texts
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.interviewer_texts import InterviewerTexts
+from analysis_svc.domain.sales_words import SALES_WORDS
 from analysis_svc.domain.tracks import TRACK_RUBRICS, track_rubric
 from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
 from calls.job_tracks import Blueprint
@@ -140,7 +142,19 @@ def factor_scores(metrics: ConversationMetrics, full: FullMarks = FULL_MARKS) ->
     }
 
 
-def weigh(factors: dict[str, int | None], weights: dict[str, int]) -> float:
+def sales_factors(metrics: ConversationMetrics) -> dict[str, float | None]:
+    """The sales factors of a reading: for a call read in English where the seller has spoken, each factor's rule
+    (an untested one at the mean of the tested, as a reading shows it) mixed with what the call's words say of it
+    (``sales_words``); otherwise the rules' alone."""
+    rules = factor_scores(metrics)
+    if metrics.sales_terms is None or not metrics.candidate_turns:
+        return dict(rules)
+    untested_at = statistics.fmean(value for value in rules.values() if value is not None)
+    shown = {name: untested_at if value is None else float(value) for name, value in rules.items()}
+    return dict(SALES_WORDS.blend(shown, metrics.sales_terms))
+
+
+def weigh(factors: Mapping[str, float | None], weights: dict[str, int]) -> float:
     """The weighted mean of the tested factors: an untested factor's weight goes to the others in proportion, so
     a call where nothing tested it is neither rewarded nor penalised for it."""
     tested = [name for name in weights if factors[name] is not None]
@@ -158,10 +172,10 @@ def score(metrics: ConversationMetrics, blueprint: Blueprint, tally: Tally | Non
     if track is not None:
         return _track_score(track, tally or Tally(), texts)
     weights = RUBRICS[Blueprint(blueprint)]
-    measured = factor_scores(metrics)
+    measured = sales_factors(metrics)
     total = _round(weigh(measured, weights))
     # An untested factor is shown at the score of the rest, which is what it counts for.
-    factors = {name: total if value is None else value for name, value in measured.items()}
+    factors = {name: total if value is None else _round(value) for name, value in measured.items()}
     return SayMeter(
         score=total,
         band=band_for(total),

@@ -23,9 +23,13 @@ from analysis_svc.adapters.transcript_reader import TranscriptReader
 from analysis_svc.adapters.unit_of_work import AnalysisDatabase
 from analysis_svc.app import build as build_analysis
 from analysis_svc.config import AnalysisSettings
+from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.say_meter import YELLOW_FROM, score
 from analysis_svc.service_layer.analyses import Analyses
 from analysis_svc.service_layer.engines import Engines
 from analysis_svc.service_layer.session_access import SessionAccess
+from calls.job_tracks import Blueprint
+from calls.turns import Role, Turn
 from svckit.context import current_call
 from svckit.pagination import PageTokens
 from svckit.server import GrpcApp
@@ -58,7 +62,9 @@ async def test_a_window_is_scored_stored_and_read_back(transcripts, analyses):
     assert not reply.duplicate
     assert analysis.window.first_sequence == 1 and analysis.window.last_sequence == 10
     meter = analysis.say_meter
-    assert meter.score >= 70  # a good discovery call, short of pain being explored in depth
+    # The local engine's reading of the call: a good discovery call, short of pain being explored in depth.
+    said = [Turn(n, Role.USER if role == USER else Role.ASSISTANT, text) for n, (role, text) in enumerate(CALL, 1)]
+    assert meter.score == score(measure(said), Blueprint.SALES).score >= YELLOW_FROM
     assert meter.band == (pb.SCORE_BAND_GREEN if meter.score >= 80 else pb.SCORE_BAND_YELLOW)
     assert analysis.metrics.budget_covered and analysis.metrics.timeline_covered
     assert analysis.metrics.objections_raised >= 1

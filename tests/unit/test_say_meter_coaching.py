@@ -5,6 +5,7 @@ the labelled English corpus, all of which is now development data."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
 
@@ -71,8 +72,10 @@ def test_pressing_on_after_a_second_no_is_a_push_and_taking_it_is_not():
 
 
 def test_a_call_with_no_hesitation_is_untested_not_rewarded():
-    metrics = measure(call(("user", "What made you look at scheduling tools this spring?"),
-                           ("assistant", "Our nurses lose an hour a day swapping shifts.")))
+    # Read by the rules alone, as a call whose words are not read (another language) is.
+    metrics = dataclasses.replace(measure(call(("user", "What made you look at scheduling tools this spring?"),
+                                               ("assistant", "Our nurses lose an hour a day swapping shifts."))),
+                                  sales_terms=None)
     factors = factor_scores(metrics)
     assert factors[OBJECTION_HANDLING] is None
     meter = score(metrics, Blueprint.SALES)

@@ -1,0 +1,371 @@
+"""Learned text models of the coach's five dimension scores, against the Say Meter's rule factors, compared leave one
+part out on the five English directories (``all_english``).
+
+Each call carries the coach's score (0-4) of each rubric dimension (tests/data/sales_corpus/RUBRIC.md). Per dimension,
+a ridge regression reads the call's words: the seller's turns and the buyer's turns as two feature spaces of lower-cased
+word unigrams and bigrams (a bigram never spans two turns), tf-idf weighted (sublinear counts, l2-normalised per call),
+over the terms at least two training calls use. The candidates were fixed before any per-call error was read:
+
+- ``words``: those two spaces alone;
+- ``words + position``: each term counted again tagged with the third of the call its turn falls in;
+- ``words + factors``: the words and the five rule factors as a reading shows them (0-1).
+
+Each is also blended with the rule factor it stands for: the factor's score mixed with the learned score (on the same
+0-100 scale) in a share from ``MIXES``.
+
+Everything a model chooses is chosen inside its training parts: leaving one English part out, the other four choose each
+dimension's regularisation (``STRENGTHS``) and then its mix, by leaving one of them out at a time (the pooled Spearman
+with the coach's dimension score), and the model fitted on the four scores the fifth. The rule factors were written
+reading the first four directories, so for them leaving a part out is not out of sample; for the learned models it is.
+The fifth directory (``sales_corpus_heldout5``) is the only one the rules never read, so it is reported on its own.
+
+The overall reading of a candidate is its five dimension scores weighed as the rubric weighs them (30/20/20/15/15)
+against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine
+weighs) is shown too. Intervals are 95% bootstraps over calls; a gain over the rules is read on the same resamples.
+
+    .venv/bin/python -m devtools.say_meter_text_models [--write [FILE]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from scipy.stats import rankdata
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import Ridge
+
+from analysis_svc.domain.conversation import measure
+from analysis_svc.domain.sales_words import FIT_FILE, turn_terms
+from analysis_svc.domain.say_meter import FACTORS, factor_scores
+from devtools.fit_say_meter import COACH_DIMENSIONS
+from devtools.say_meter_corpus import ALL_ENGLISH, FIFTH_HELD_OUT_CORPUS, RESAMPLES, load_calls, turns_of
+
+# The rubric's weight of each dimension (RUBRIC.md), in the order of the factors that stand for them.
+DIMENSIONS = tuple(COACH_DIMENSIONS[name] for name in FACTORS)
+RUBRIC_WEIGHTS = {"discovery": 30, "listening": 20, "objections": 20, "value": 15, "next_step": 15}
+STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge's alpha
+MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
+MIN_CALLS = 2  # a term is kept when at least this many training calls use it
+FIFTH = FIFTH_HELD_OUT_CORPUS.name
+
+
+def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
+    """The call's terms as the engine reads them (``sales_words.turn_terms``), and, if ``positioned``, each counted
+    again under the third of the call its turn falls in (``seller@0:`` to ``seller@2:``)."""
+    terms: Counter[str] = Counter()
+    turns = turns_of(call)
+    for index, turn in enumerate(turns):
+        grams = turn_terms(turn.role, turn.text)
+        terms.update(grams)
+        if positioned:
+            third = 3 * index // len(turns)
+            terms.update(gram.replace(":", f"@{third}:", 1) for gram in grams)
+    return terms
+
+
+def shown_factors(call: dict[str, Any]) -> list[float]:
+    """The five rule factors as a reading shows them (an untested one at the mean of the others), 0-100."""
+    factors = factor_scores(measure(turns_of(call)))
+    untested_at = statistics.fmean(value for value in factors.values() if value is not None)
+    return [float(untested_at if value is None else value) for value in (factors[name] for name in FACTORS)]
+
+
+@dataclass(frozen=True)
+class Calls:
+    """What every candidate reads of the corpus, one row per call."""
+
+    terms: list[Counter[str]]
+    positioned: list[Counter[str]]
+    factors: np.ndarray  # calls x factors, 0-100
+    dimensions: np.ndarray  # calls x dimensions, the coach's 0-4
+    labels: np.ndarray
+    parts: list[str]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    terms: Callable[[Calls], list[Counter[str]]]
+    with_factors: bool
+
+
+CANDIDATES = (
+    Candidate("words", lambda calls: calls.terms, False),
+    Candidate("words + position", lambda calls: calls.positioned, False),
+    Candidate("words + factors", lambda calls: calls.terms, True),
+)
+
+
+@dataclass
+class Featuriser:
+    """Tf-idf of the terms at least ``MIN_CALLS`` training calls use, and the rule factors if asked; fitted on the
+    training calls only."""
+
+    with_factors: bool
+    vectoriser: DictVectorizer | None = None
+    tfidf: TfidfTransformer | None = None
+
+    def fit_transform(self, terms: Sequence[Counter[str]], factors: np.ndarray) -> Any:
+        used = Counter(term for counts in terms for term in counts)
+        kept = {term for term, calls in used.items() if calls >= MIN_CALLS}
+        self.vectoriser = DictVectorizer().fit([{t: c for t, c in counts.items() if t in kept} for counts in terms])
+        self.tfidf = TfidfTransformer(sublinear_tf=True).fit(self.vectoriser.transform(terms))
+        return self.transform(terms, factors)
+
+    def transform(self, terms: Sequence[Counter[str]], factors: np.ndarray) -> Any:
+        assert self.vectoriser is not None and self.tfidf is not None
+        words = self.tfidf.transform(self.vectoriser.transform(terms))
+        return hstack([words, csr_matrix(factors / 100)]).tocsr() if self.with_factors else words
+
+
+def fit_ridges(rows: np.ndarray, targets: np.ndarray, strengths: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Each dimension's ridge, dimension k fitted with ``strengths[k]``: coefficients (dimensions x features) and
+    intercepts."""
+    coefficients, intercepts = np.zeros((len(strengths), rows.shape[1])), np.zeros(len(strengths))
+    for strength in set(strengths):
+        # The exact solver, on dense rows (a sparse fit with an intercept is iterative), so a fresh fit repeats.
+        ridge = Ridge(alpha=strength, solver="cholesky").fit(rows, targets)
+        for k, chosen in enumerate(strengths):
+            if chosen == strength:
+                coefficients[k], intercepts[k] = ridge.coef_[k], ridge.intercept_[k]
+    return coefficients, intercepts
+
+
+def fitted_scores(candidate: Candidate, calls: Calls, train: Sequence[int], test: Sequence[int],
+                  strengths: Sequence[float]) -> np.ndarray:
+    """Each test call's five dimension scores (0-4), dimension k by a ridge fitted on the training calls with
+    ``strengths[k]``."""
+    terms = candidate.terms(calls)
+    featuriser = Featuriser(candidate.with_factors)
+    rows = featuriser.fit_transform([terms[i] for i in train], calls.factors[train]).toarray()
+    tested = featuriser.transform([terms[i] for i in test], calls.factors[test]).toarray()
+    coefficients, intercepts = fit_ridges(rows, calls.dimensions[train], strengths)
+    return np.asarray(tested @ coefficients.T + intercepts)
+
+
+def inner_scores(candidate: Candidate, calls: Calls, train: Sequence[int]) -> dict[float, np.ndarray]:
+    """For each strength, the training calls' dimension scores, each fitted leaving its own part out."""
+    result = {strength: np.zeros((len(train), len(DIMENSIONS))) for strength in STRENGTHS}
+    parts = [calls.parts[i] for i in train]
+    for part in dict.fromkeys(parts):
+        inner_train = [i for i, p in zip(train, parts, strict=True) if p != part]
+        inner_test = [i for i, p in zip(train, parts, strict=True) if p == part]
+        where = [n for n, p in enumerate(parts) if p == part]
+        for strength in STRENGTHS:
+            result[strength][where] = fitted_scores(candidate, calls, inner_train, inner_test,
+                                                    [strength] * len(DIMENSIONS))
+    return result
+
+
+def blended(factors: np.ndarray, learned: np.ndarray, mixes: Sequence[float]) -> np.ndarray:
+    """Each factor (0-100) mixed with its learned score (0-4, put on 0-100) in the given shares."""
+    return np.array([(1 - mix) * factors[:, k] + mix * np.clip(25 * learned[:, k], 0, 100)
+                     for k, mix in enumerate(mixes)]).T
+
+
+@dataclass(frozen=True)
+class Choices:
+    strengths: tuple[float, ...]
+    mixes: tuple[float, ...]
+
+
+def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray]) -> Choices:
+    """Each dimension's strength, then its mix, by the training calls' inner leave-one-part-out scores (on a tie
+    the stronger regularisation and the smaller mix: the nearer to the rules)."""
+    truth = calls.dimensions[train]
+    strengths = tuple(max(reversed(STRENGTHS), key=lambda s: spearman(inner[s][:, k], truth[:, k]))
+                      for k in range(len(DIMENSIONS)))
+    learned = np.array([inner[s][:, k] for k, s in enumerate(strengths)]).T
+    mixes = tuple(max(MIXES, key=lambda m: spearman(blended(calls.factors[train][:, [k]], learned[:, [k]], [m])[:, 0],
+                                                    truth[:, k]))
+                  for k in range(len(DIMENSIONS)))
+    return Choices(strengths, mixes)
+
+
+def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, dict[str, Choices]]:
+    """Every call's learned and blended dimension scores from the models fitted without its part, and each part's
+    choices."""
+    learned = np.zeros(calls.dimensions.shape)
+    choices = {}
+    for part in dict.fromkeys(calls.parts):
+        train = [i for i, p in enumerate(calls.parts) if p != part]
+        test = [i for i, p in enumerate(calls.parts) if p == part]
+        choices[part] = choose(calls, train, inner_scores(candidate, calls, train))
+        learned[test] = fitted_scores(candidate, calls, train, test, choices[part].strengths)
+    mixes = np.array([choices[part].mixes for part in calls.parts])
+    blend = (1 - mixes) * calls.factors + mixes * np.clip(25 * learned, 0, 100)
+    return learned, blend, choices
+
+
+def in_sample(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, Choices]:
+    """The dimension scores of the model fitted on every call (its choices by leaving one part out), read on them."""
+    everything = list(range(len(calls.labels)))
+    choices = choose(calls, everything, inner_scores(candidate, calls, everything))
+    learned = fitted_scores(candidate, calls, everything, everything, choices.strengths)
+    return learned, blended(calls.factors, learned, choices.mixes), choices
+
+
+ADOPTED = CANDIDATES[0]  # the words, blended with the rules (docs/say_meter.md)
+DIGITS = 10  # decimals kept in the fit file
+
+
+def engine_fit(calls: Calls) -> dict[str, Any]:
+    """The adopted candidate fitted on every call, its strengths and mixes chosen by leaving one part out, as the
+    engine reads it (``sales_words.SalesWords``)."""
+    everything = list(range(len(calls.labels)))
+    choices = choose(calls, everything, inner_scores(ADOPTED, calls, everything))
+    featuriser = Featuriser(ADOPTED.with_factors)
+    rows = featuriser.fit_transform(ADOPTED.terms(calls), calls.factors).toarray()
+    coefficients, intercepts = fit_ridges(rows, calls.dimensions, choices.strengths)
+    assert featuriser.vectoriser is not None and featuriser.tfidf is not None
+    idf = featuriser.tfidf.idf_
+    return {
+        "factors": {name: {"dimension": dimension, "strength": strength, "mix": mix,
+                           "intercept": round(float(intercept), DIGITS)}
+                    for name, dimension, strength, mix, intercept in zip(
+                        FACTORS, DIMENSIONS, choices.strengths, choices.mixes, intercepts, strict=True)},
+        "terms": {term: [round(float(value), DIGITS) for value in (idf[j], *coefficients[:, j])]
+                  for j, term in enumerate(featuriser.vectoriser.feature_names_)},
+    }
+
+
+def fit_file_text(fit: dict[str, Any]) -> str:
+    """The fit as JSON, one term a line, so a refit's diff reads term by term."""
+    terms = ",\n".join(f"  {json.dumps(term)}: {json.dumps(row)}" for term, row in fit["terms"].items())
+    return f'{{"factors": {json.dumps(fit["factors"])},\n "terms": {{\n{terms}\n}}}}\n'
+
+
+def spearman(xs: np.ndarray, ys: np.ndarray) -> float:
+    rx, ry = rankdata(xs), rankdata(ys)
+    spread = float(np.std(rx) * np.std(ry))
+    return float(np.mean((rx - rx.mean()) * (ry - ry.mean())) / spread) if spread else 0.0
+
+
+def _resampled_spearman(xs: np.ndarray, ys: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    rx, ry = rankdata(xs[picks], axis=1), rankdata(ys[picks], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    spread = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    return np.divide((rx * ry).sum(axis=1), spread, out=np.zeros(len(picks)), where=spread > 0)
+
+
+def _picks(count: int, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, count, (RESAMPLES, count))
+
+
+def with_interval(xs: np.ndarray, ys: np.ndarray) -> str:
+    low, high = np.quantile(_resampled_spearman(xs, ys, _picks(len(xs))), [0.025, 0.975])
+    return f"{spearman(xs, ys):.2f} ({low:.2f} to {high:.2f})"
+
+
+def gain(xs: np.ndarray, rules: np.ndarray, ys: np.ndarray) -> str:
+    """The gain in Spearman over the rules, with its interval on the same resampled calls."""
+    picks = _picks(len(xs))
+    gains = _resampled_spearman(xs, ys, picks) - _resampled_spearman(rules, ys, picks)
+    low, high = np.quantile(gains, [0.025, 0.975])
+    return f"{spearman(xs, ys) - spearman(rules, ys):+.2f} ({low:+.2f} to {high:+.2f})"
+
+
+def means_by(scores: np.ndarray, truth: np.ndarray) -> str:
+    """The mean score at each value of ``truth``, and how many steps up from one value to the next rise."""
+    means = [float(scores[truth == value].mean()) for value in sorted(set(truth.tolist()))]
+    rises = sum(later > earlier for earlier, later in pairwise(means))
+    return " / ".join(f"{mean:.0f}" for mean in means) + f" ({rises} of {len(means) - 1} steps rise)"
+
+
+def per_part(scores: np.ndarray, truth: np.ndarray, calls: Calls) -> dict[str, float]:
+    parts = np.array(calls.parts)
+    return {part: spearman(scores[parts == part], truth[parts == part]) for part in dict.fromkeys(calls.parts)}
+
+
+def report(name: str, scores: np.ndarray, rules: np.ndarray, truth: np.ndarray, calls: Calls,
+           origins: Sequence[str]) -> None:
+    """A reading against the coach: pooled with its interval and gain over the rules, by part, the fifth part with
+    its interval and gain, by origin, and the means by the coach's score."""
+    fifth = np.array(calls.parts) == FIFTH
+    print(f"  {name}: pooled {with_interval(scores, truth)}, against the rules {gain(scores, rules, truth)}")
+    parts = per_part(scores, truth, calls)
+    print("    by part: " + ", ".join(f"{part} {value:.2f}" for part, value in parts.items())
+          + f"; mean of the parts {statistics.fmean(parts.values()):.2f}")
+    print(f"    fifth part: {with_interval(scores[fifth], truth[fifth])}, against the rules "
+          f"{gain(scores[fifth], rules[fifth], truth[fifth])}")
+    print(f"    by origin: {by_origin(scores, truth, origins)}")
+    print(f"    means by the coach's score: {means_by(scores, truth)}")
+
+
+def by_origin(scores: np.ndarray, truth: np.ndarray, origins: Sequence[str]) -> str:
+    kinds = np.array(origins)
+    return ", ".join(f"{kind} {spearman(scores[kinds == kind], truth[kinds == kind]):.2f}"
+                     for kind in sorted(set(origins)))
+
+
+def overall(dimensions: np.ndarray) -> np.ndarray:
+    """The dimension scores weighed as the rubric weighs them."""
+    weights = np.array([RUBRIC_WEIGHTS[name] for name in DIMENSIONS]) / 100
+    return np.asarray(dimensions @ weights)
+
+
+def load() -> tuple[Calls, list[str]]:
+    corpus = load_calls(ALL_ENGLISH)
+    calls = Calls(
+        terms=[call_terms(call) for call in corpus],
+        positioned=[call_terms(call, positioned=True) for call in corpus],
+        factors=np.array([shown_factors(call) for call in corpus]),
+        dimensions=np.array([[call["dimensions"][name] for name in DIMENSIONS] for call in corpus], dtype=float),
+        labels=np.array([call["label"] for call in corpus], dtype=float),
+        parts=[call["directory"] for call in corpus],
+    )
+    return calls, [call["origin"] for call in corpus]
+
+
+def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndarray, blend: np.ndarray) -> None:
+    """Each dimension and the overall, learned and blended, against the rules on the same calls."""
+    meter = calls.factors.mean(axis=1)
+    learned = np.clip(25 * learned, 0, 100)  # on the factors' scale, as the engine would show it
+    for k, (factor, dimension) in enumerate(zip(FACTORS, DIMENSIONS, strict=True)):
+        truth, rules = calls.dimensions[:, k], calls.factors[:, k]
+        print(f" {dimension} (the rule factor {factor}), {reading}:")
+        report("rules", rules, rules, truth, calls, origins)
+        report("learned", learned[:, k], rules, truth, calls, origins)
+        report("blend", blend[:, k], rules, truth, calls, origins)
+    print(f" overall against the label, {reading}:")
+    report("the meter (rules, equal weights)", meter, meter, calls.labels, calls, origins)
+    for name, scores in (("learned, rubric weights", overall(learned)), ("blend, rubric weights", overall(blend)),
+                         ("blend, the meter's equal weights", blend.mean(axis=1))):
+        report(name, scores, meter, calls.labels, calls, origins)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, nargs="?", const=FIT_FILE,
+                        help=f"write the adopted fit to this file (default {FIT_FILE}) and stop")
+    arguments = parser.parse_args()
+    calls, origins = load()
+    if arguments.write:
+        arguments.write.write_text(fit_file_text(engine_fit(calls)))
+        return
+    print(f"{len(calls.labels)} calls in {len(set(calls.parts))} parts; strengths {STRENGTHS}, mixes {MIXES}")
+    for candidate in CANDIDATES:
+        print(f"\n== {candidate.name} ==")
+        learned, blend, choices = leave_one_part_out(candidate, calls)
+        for part, chosen in choices.items():
+            print(f" without {part}: strengths {chosen.strengths}, mixes {chosen.mixes}")
+        compare("leave one part out", calls, origins, learned, blend)
+        learned, blend, chosen = in_sample(candidate, calls)
+        print(f" fitted on every call: strengths {chosen.strengths}, mixes {chosen.mixes}")
+        compare("in sample", calls, origins, learned, blend)
+
+
+if __name__ == "__main__":
+    main()
