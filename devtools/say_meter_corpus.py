@@ -12,7 +12,8 @@ corpus (``--part all``) is development data. Four more English parts were each w
 since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout5 (``--part
 held_out5``). ``--part all_english`` is the five English directories together, the development data the sales meter is
 fitted on; ``--part first_two_english``, ``first_three_english`` and ``first_four_english`` keep the sets earlier
-rounds were fitted on, so their figures can be retraced.
+rounds were fitted on, so their figures can be retraced. A sixth, tests/data/sales_corpus_heldout6 (``--part
+held_out6``), was scored once blind after the meter was last fitted, and is in no fitted set yet.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
