@@ -60,7 +60,8 @@ class OutboxTable:
     input). A row is due while ``state`` is 'pending' and ``next_attempt`` has passed."""
 
     name: str  # schema.table
-    fields: str  # what ``deliver`` gets of a row, as a select list over ``item``; it must name a ``kind``
+    fields: str  # what ``deliver`` gets of a row, as a select list over ``item``; it must name a ``kind`` (the
+    # dispatcher takes the row's id itself, whether or not the list names it)
     order: str  # which due rows go first
     state: str = "state"
     delivered: str = "done"  # the state of a delivered row
@@ -94,7 +95,8 @@ WITH due AS (
 UPDATE {t.name} item
 SET {t.next_attempt} = now() + make_interval(secs => :lease), {t.attempts} = item.{t.attempts} + 1
 FROM due WHERE item.id = due.id
-RETURNING {t.fields}, item.{t.attempts} AS attempts, extract(epoch FROM now() - item.create_time) AS age
+RETURNING {t.fields}, item.id AS outbox_row_id, item.{t.attempts} AS attempts,
+          extract(epoch FROM now() - item.create_time) AS age
 """),
             done=sa.text(f"UPDATE {t.name} SET {t.state} = '{t.delivered}', {t.done_time} = now(), "
                          f"{t.last_error} = '' WHERE id = ANY(:ids)"),
@@ -208,7 +210,7 @@ class OutboxDispatcher:
                 in_flight.dec()
         OUTBOX_DELIVERIES.labels(self._name, row.kind, "delivered").inc()
         OUTBOX_DELAY.labels(self._name, row.kind).observe(float(row.age) + time.monotonic() - claimed_at)
-        self._delivered.append(row.id)
+        self._delivered.append(row.outbox_row_id)
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._mark_done(), name=f"outbox-{self._name}-done")
 
@@ -231,10 +233,11 @@ class OutboxDispatcher:
         async with self._engine.connect() as connection:
             if failed is not None and gives_up:
                 OUTBOX_DELIVERIES.labels(self._name, row.kind, "failed").inc()
-                log.warning("outbox %s gives up row %s after %d attempts: %s", self._name, row.id, row.attempts,
-                            error)
-                await connection.execute(failed, {"id": row.id, "error": error})
+                log.warning("outbox %s gives up row %s after %d attempts: %s", self._name, row.outbox_row_id,
+                            row.attempts, error)
+                await connection.execute(failed, {"id": row.outbox_row_id, "error": error})
             else:
                 OUTBOX_DELIVERIES.labels(self._name, row.kind, "retry").inc()
                 delay = min(self._max_backoff, 2.0 ** (row.attempts - 1))
-                await connection.execute(self._queries.retry, {"id": row.id, "delay": delay, "error": error})
+                await connection.execute(self._queries.retry, {"id": row.outbox_row_id, "delay": delay,
+                                                                 "error": error})
