@@ -101,10 +101,15 @@ def rounded(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def in_band(scores: Sequence[float], labels: Sequence[int]) -> int:
+    """How many calls the meter puts in the band their label maps to."""
+    return sum(band_for(rounded(score)) == LABEL_BANDS[label] for score, label in zip(scores, labels, strict=True))
+
+
 def bands_report(name: str, scores: Sequence[float], labels: Sequence[int]) -> str:
     """Spearman, the share of calls in their label's band, the mean score by label, and label against band."""
     bands = [band_for(rounded(score)) for score in scores]
-    agree = sum(band == LABEL_BANDS[label] for band, label in zip(bands, labels, strict=True))
+    agree = in_band(scores, labels)
     present = sorted(set(labels))
     lines = [f"  {name}: Spearman {spearman(np.array(scores), np.array(labels)):.3f}; in the label's band "
              f"{agree / len(labels):.2f} ({agree} of {len(labels)}); mean by label "
@@ -133,7 +138,10 @@ def leave_one_part_out_report(calls: Calls, raw: np.ndarray) -> tuple[str, dict[
              bands_report("raw (the meter today)", list(raw), labels),
              bands_report("calibrated", list(calibrated), labels)]
     for part, scale in scales.items():
-        lines.append(f"  without {part}: {len(scale.knots)} knots")
+        held = [i for i in everything if calls.parts[i] == part]
+        lines.append(f"  {part} ({len(held)} calls), fitted on the others ({len(scale.knots)} knots): in the label's "
+                     f"band {in_band(list(raw[held]), [labels[i] for i in held])} raw, "
+                     f"{in_band(list(calibrated[held]), [labels[i] for i in held])} mapped")
     return "\n".join(lines), scales
 
 
