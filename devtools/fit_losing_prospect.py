@@ -23,7 +23,7 @@ A rule that is not fitted (alert whenever the trend is falling) is shown for com
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from analysis_svc.domain.conversation import ConversationMetrics, measure
@@ -54,6 +54,13 @@ SERVICE_INTERVAL = TranscriptSettings.model_fields["analysis_interval"].default
 GRID = [Predictor(*values) for values in itertools.product((0, 5, 10, 15, 20, 30, 40),  # horizon, messages
                                                            (0, 5, 10, 15, 20, 30),  # points a buyer's no
                                                            (0, 5, 10, 15, 20, 30))]  # points a push
+
+
+Meter = Callable[[ConversationMetrics], int]  # a call's score from its measures
+
+
+def service_meter(measures: ConversationMetrics) -> int:
+    return score(measures, Blueprint.SALES).score
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +99,11 @@ class Figures:
                 f"({self.hits} of {self.drops} drops), F1 {self.f1:.2f}")
 
 
-def replay(call_id: str, turns: Sequence[Turn], interval: int = EVERY_MESSAGE) -> list[Reading]:
+def replay(call_id: str, turns: Sequence[Turn], interval: int = EVERY_MESSAGE,
+           meter: Meter = service_meter) -> list[Reading]:
     """The readings of one call, each labelled by whether a later one fell under 50 and ``DROP`` points below it:
-    at every message from the 4th, or where a session of ``interval`` is read (its triggers and its end)."""
+    at every message from the 4th, or where a session of ``interval`` is read (its triggers and its end); scored by
+    the service's meter unless another ``meter`` is given."""
     scores: list[ScoreAt] = []
     seen: list[tuple[Trend, Signals]] = []
     previous: ConversationMetrics | None = None
@@ -102,7 +111,7 @@ def replay(call_id: str, turns: Sequence[Turn], interval: int = EVERY_MESSAGE) -
               else reading_points(len(turns), interval))
     for up_to in points:
         measures = measure(turns[:up_to])
-        current = ScoreAt(up_to, score(measures, Blueprint.SALES).score)
+        current = ScoreAt(up_to, meter(measures))
         seen.append((trend_of(scores[-MAX_TREND_READINGS:], current), signals_since(previous, measures)))
         scores.append(current)
         previous = measures
@@ -111,8 +120,8 @@ def replay(call_id: str, turns: Sequence[Turn], interval: int = EVERY_MESSAGE) -
             for i, (point, (trend, signals)) in enumerate(zip(scores[:-1], seen[:-1], strict=True))]
 
 
-def replay_calls(calls: Sequence[dict], interval: int = EVERY_MESSAGE) -> list[Reading]:
-    return [reading for call in calls for reading in replay(call["id"], turns_of(call), interval)]
+def replay_calls(calls: Sequence[dict], interval: int = EVERY_MESSAGE, meter: Meter = service_meter) -> list[Reading]:
+    return [reading for call in calls for reading in replay(call["id"], turns_of(call), interval, meter)]
 
 
 def alerts(readings: Sequence[Reading], predictor: Predictor) -> list[bool]:
@@ -159,13 +168,13 @@ def _counts(name: str, readings: Sequence[Reading]) -> str:
             f"{sum(r.drop for r in readings)} drops in {len({r.call for r in readings if r.drop})} calls")
 
 
-def report(part: str) -> str:
-    development = replay_calls(load_calls(DEVELOPMENT))
+def report(part: str, meter: Meter = service_meter) -> str:
+    development = replay_calls(load_calls(DEVELOPMENT), meter=meter)
     lines = [f"grid: {len(GRID)} predictors; a drop: a later reading under {YELLOW_FROM} and {DROP}+ points lower"]
     fitted_on_development = fit(development)
     if part == HELD_OUT:
         for interval in (EVERY_MESSAGE, SERVICE_INTERVAL):
-            held_out = replay_calls(load_calls(HELD_OUT), interval)
+            held_out = replay_calls(load_calls(HELD_OUT), interval, meter)
             read = ("at every message" if interval == EVERY_MESSAGE
                     else f"every {interval} messages, as the service does")
             lines += [_counts(f"held out, read {read}", held_out),
@@ -173,7 +182,7 @@ def report(part: str) -> str:
                       f"  not fitted, alert when the trend is falling: {figures(held_out, _falling(held_out))}"]
         return "\n".join(lines)
     out_of_sample, folds = leave_one_call_out(development)
-    at_service_interval = replay_calls(load_calls(DEVELOPMENT), SERVICE_INTERVAL)
+    at_service_interval = replay_calls(load_calls(DEVELOPMENT), SERVICE_INTERVAL, meter)
     lines += [_counts("development, read at every message", development),
               f"  out of sample (leave one call out): {figures(development, out_of_sample)}",
               f"    predictors across the {len(folds)} folds: {len(set(folds))} distinct; "

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from calls.turns import Role, Turn
 
@@ -45,7 +46,11 @@ class SalesWords:
 
     @classmethod
     def load(cls, path: Path = FIT_FILE) -> SalesWords:
-        fit = json.loads(path.read_text())
+        return cls.of(json.loads(path.read_text()))
+
+    @classmethod
+    def of(cls, fit: Mapping[str, Any]) -> SalesWords:
+        """The model from a fit as ``devtools.say_meter_text_models`` writes it."""
         factors = tuple(fit["factors"])
         return cls(factors, {term: tuple(row) for term, row in fit["terms"].items()},
                    tuple(fit["factors"][name]["intercept"] for name in factors),
@@ -61,8 +66,10 @@ class SalesWords:
         return counts
 
     def read(self, counts: Mapping[str, int]) -> dict[str, float]:
-        """Each factor's learned score, 0-100, from the call's term counts: sublinear tf-idf, l2-normalised."""
-        weights = {term: (1 + math.log(count)) * self.terms[term][0] for term, count in counts.items() if count > 0}
+        """Each factor's learned score, 0-100, from the call's term counts: sublinear tf-idf, l2-normalised (a term
+        the fit does not know weighs nothing: a fit on fewer calls knows fewer terms)."""
+        weights = {term: (1 + math.log(count)) * self.terms[term][0] for term, count in counts.items()
+                   if count > 0 and term in self.terms}
         norm = math.sqrt(sum(weight * weight for weight in weights.values())) or 1.0
         return {name: max(0.0, min(100.0, 25 * (intercept + sum(
                     weight * self.terms[term][1 + k] for term, weight in weights.items()) / norm)))

@@ -14,7 +14,7 @@ from analysis_svc.domain import interviewer_texts
 from analysis_svc.domain.coaching import MAX_POINTS
 from analysis_svc.domain.conversation import ConversationMetrics, Topic
 from analysis_svc.domain.interviewer_texts import InterviewerTexts
-from analysis_svc.domain.sales_words import SALES_WORDS
+from analysis_svc.domain.sales_words import SALES_WORDS, SalesWords
 from analysis_svc.domain.tracks import TRACK_RUBRICS, track_rubric
 from analysis_svc.domain.tracks.rubric import Tally, TrackFactor, TrackRubric
 from calls.job_tracks import Blueprint
@@ -142,16 +142,16 @@ def factor_scores(metrics: ConversationMetrics, full: FullMarks = FULL_MARKS) ->
     }
 
 
-def sales_factors(metrics: ConversationMetrics) -> dict[str, float | None]:
+def sales_factors(metrics: ConversationMetrics, words: SalesWords = SALES_WORDS) -> dict[str, float | None]:
     """The sales factors of a reading: for a call read in English where the seller has spoken, each factor's rule
     (an untested one at the mean of the tested, as a reading shows it) mixed with what the call's words say of it
-    (``sales_words``); otherwise the rules' alone."""
+    (``sales_words``; the fit tools try others); otherwise the rules' alone."""
     rules = factor_scores(metrics)
     if metrics.sales_terms is None or not metrics.candidate_turns:
         return dict(rules)
     untested_at = statistics.fmean(value for value in rules.values() if value is not None)
     shown = {name: untested_at if value is None else float(value) for name, value in rules.items()}
-    return dict(SALES_WORDS.blend(shown, metrics.sales_terms))
+    return dict(words.blend(shown, metrics.sales_terms))
 
 
 def weigh(factors: Mapping[str, float | None], weights: dict[str, int]) -> float:
