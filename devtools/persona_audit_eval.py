@@ -77,7 +77,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
                          Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED, Reading.ECHOED, Reading.PAST_SUM),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
                       Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN,
-                      Reading.AGREED_AFTER_ECHO),
+                      Reading.AGREED_AFTER_ECHO, Reading.CONCLUDED),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
                      Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION, Reading.SHORT_SAID_AGAIN, Reading.ELLIPTICAL,
