@@ -141,6 +141,8 @@ class Reading(StrEnum):
     CONCLUDED = "concluded"  # a claim taken as read: a conclusion drawn from it ("Then injection is handled.",
     # "Three during the close, then.") or the claim said back as the turn opens and taken further ("Half. That
     # changes the whole plan."), with nothing against it and nothing asked
+    OBJECTION_ANSWERED = "objection_answered"  # a candidate who has spoken to one of the persona's objections has
+    # taken up its problem: a fact asked for after that is earned, even from the guarded difficulty
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
 
@@ -1058,7 +1060,7 @@ def _early_disclosures(audit: _Audit) -> int:
             objecting = " ".join(sentence for sentence, objects in sentences if objects)
             facts += [fact for fact in facts_given(objecting, question, audit.rules.readings)
                       if fact not in facts and fact not in patterned]
-        unearned = [fact for fact in facts if not _earned(fact, before, profile.difficulty, audit.rules)]
+        unearned = [fact for fact in facts if not _earned(fact, before, profile, audit.rules)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -1139,7 +1141,7 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
     return figures
 
 
-def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules) -> bool:
+def _earned(fact: str, before: Sequence[str], profile: PersonaProfile, rules: AuditRules) -> bool:
     """Whether the candidate asked for the fact (pay in other words too, reading what amounts count); from the
     guarded difficulty, after asking something else first."""
     asking = [index for index, said in enumerate(before) if _ASKS[fact].search(said)
@@ -1147,10 +1149,12 @@ def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules
               or (fact == "timeline" and Reading.TIMING_ASKED in rules.readings and _ASKS_TIMING.search(said))]
     if not asking:
         return False
-    if difficulty < rules.guarded_difficulty:
+    if profile.difficulty < rules.guarded_difficulty:
         return True
-    # Asked again after a question about the problem, it is earned, whatever was asked first.
-    return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
+    # Asked again after a question about the problem, or after answering one of the persona's objections, it is
+    # earned, whatever was asked first.
+    return any(("?" in said and not any(pattern.search(said) for pattern in _ASKS.values()))
+               or (Reading.OBJECTION_ANSWERED in rules.readings and _voices_objection(said, profile))
                for said in before[:asking[-1]])
 
 

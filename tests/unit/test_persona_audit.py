@@ -922,6 +922,15 @@ def test_a_fact_asked_for_again_after_the_problem_is_earned() -> None:
     assert flagged(audit_persona(again, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
 
 
+def test_a_fact_asked_for_after_the_candidate_answered_an_objection_is_earned() -> None:
+    # GUARDED objects that the price is hard to justify for what it does.
+    answered = dialogue("The price is easy to justify: it does the reconciling your analysts do by hand.", "Go on.",
+                        "What range should I price against?", "Sixty to ninety thousand a year.")
+    assert flagged(audit_persona(answered, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+    without = AuditRules(readings=frozenset(Reading) - {Reading.OBJECTION_ANSWERED})
+    assert flagged(audit_persona(answered, GUARDED, without), FlagReason.EARLY_DISCLOSURE) == [4]
+
+
 def test_the_company_says_what_it_does() -> None:
     said = dialogue("What does the company do, for candidates who ask?",
                     "We build scheduling software for dental clinics.")
