@@ -1453,14 +1453,16 @@ def _contradictions(audit: _Audit) -> int:
             wrong.append(f"budget (scenario: {facts.budget_range})")
         sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
                           f"{text} {question}", re.IGNORECASE)
-        # People counted beyond the company's size contradict it whatever they are counted as: no part of a company
-        # outnumbers it. Fewer may be a team, so they are read as its size only when the turn speaks of it.
+        # People counted beyond the company's size contradict it whatever they are counted as, and beside any count
+        # within it: no part of a company outnumbers it. Fewer may be a team, so they are read as its size only when
+        # the turn speaks of it.
         sizes = [size for size in scenario_facts.headcounts(text)
                  if sized or (headcount and size[0] > headcount[1])]
         if sized and audit.reads(Reading.WHAT_IT_COUNTS) and _ASKS_HEADCOUNT.search(question):
             sizes += [amount.figure for amount in scenario_facts.amounts(text)
                       if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
-        if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
+        if headcount and sizes and (not any(scenario_facts.overlaps(size, headcount) for size in sizes)
+                                    or any(not scenario_facts.overlaps(size, (0, headcount[1])) for size in sizes)):
             wrong.append(f"size (scenario: {facts.company_size})")
         timed = (_DATED_EVENT.search(text)
                  or (audit.reads(Reading.TIMING_ASKED) and (_ASKS["timeline"].search(question)

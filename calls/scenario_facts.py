@@ -31,8 +31,8 @@ _HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)
 _COMPANY_OF = re.compile(r"\b(?:company|business|firm|organi[sz]ation) of (?:about |around |roughly |some |nearly |"
                          rf"almost |over |under )?({_NUMBER})\b(?!\s*(?:years|%|percent|offices|sites|countries))",
                          re.IGNORECASE)
-_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*(?:employees|people|staff|of us)\b",
-                        re.IGNORECASE)
+_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*"
+                        r"(?:employees|people|staff|of us|engineers|developers|workers)\b", re.IGNORECASE)
 
 # Words that place a company in an industry; a persona naming another industry's words contradicts its scenario.
 INDUSTRIES: dict[str, tuple[str, ...]] = {

@@ -546,8 +546,10 @@ def test_a_size_or_an_industry_in_passing_the_scenario_rules_out() -> None:
         "How many people would need approver rights?", "Maybe twenty, across the whole company of about two thousand.",
         "Who would be on call for it?", "Across the four thousand people here, a dozen at most.",
         "How many would use it daily?", "About thirty people, mostly in finance.",
+        "How big is engineering?", "About two thousand engineers.",
+        "And the whole company?", "Three hundred engineers, out of two thousand people.",
     ), GUARDED)
-    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2, 4]
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2, 4, 8, 10]
     other_software = dialogue("What does the company sell?", "We make booking software for dental clinics.")
     assert flagged(audit_persona(other_software, software), FlagReason.CONTRADICTS_SCENARIO) == [2]
     own_software = dialogue("What does the company sell?", "We make route planning software for logistics firms.")
