@@ -138,6 +138,11 @@ class Reading(StrEnum):
     # Fine.", "Any size, fine."), or doing at once what was proposed ("Then pay it.", "Add both.", "Please do.")
     DATE_AGREED = "date_agreed"  # a date for a go-live, a decision or a renewal the candidate proposes, agreed to,
     # is read against the scenario's deadline ("November sounds sensible" to "we'd move go-live to November")
+    CONCLUDED = "concluded"  # a claim taken as read: a conclusion drawn from it ("Then injection is handled.",
+    # "Three during the close, then.") or the claim said back as the turn opens and taken further ("Half. That
+    # changes the whole plan."), with nothing against it and nothing asked
+    OBJECTION_ANSWERED = "objection_answered"  # a candidate who has spoken to one of the persona's objections has
+    # taken up its problem: a fact asked for after that is earned, even from the guarded difficulty
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
 
@@ -602,6 +607,10 @@ _APPROVAL = _phrases(
     r"(?:candidate|fit|person|choice|vendor|partner)",
     r"(?:that|which|this) (?:alone )?would (?:more than )?(?:cover|solve|fix|clear|pay for|meet|hit)",
 )  # fmt: skip
+# A sentence that draws a conclusion from what it answers: it opens with "then" or closes on ", then".
+_CONCLUSION = re.compile(r"^then\b|,\s*then\W*$", re.IGNORECASE)
+# A greeting said back ("Morning.") takes nothing as read.
+_GREETING_STEMS = frozenset(word[:5] for word in "morning afternoon evening hello hi hey welcome thanks".split())
 # Words that turn a turn against what it accepts: a worry named without one is settled, not raised.
 _ADVERSATIVE = _phrases(r"but", r"however", r"though", r"although", r"unless", r"except", r"still", r"if")
 # An offer or a proposal put as a question ("Shall we set up a trial?").
@@ -1051,7 +1060,7 @@ def _early_disclosures(audit: _Audit) -> int:
             objecting = " ".join(sentence for sentence, objects in sentences if objects)
             facts += [fact for fact in facts_given(objecting, question, audit.rules.readings)
                       if fact not in facts and fact not in patterned]
-        unearned = [fact for fact in facts if not _earned(fact, before, profile.difficulty, audit.rules)]
+        unearned = [fact for fact in facts if not _earned(fact, before, profile, audit.rules)]
         if unearned:
             found += 1
             audit.flag(turn, text, FlagReason.EARLY_DISCLOSURE,
@@ -1132,7 +1141,7 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
     return figures
 
 
-def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules) -> bool:
+def _earned(fact: str, before: Sequence[str], profile: PersonaProfile, rules: AuditRules) -> bool:
     """Whether the candidate asked for the fact (pay in other words too, reading what amounts count); from the
     guarded difficulty, after asking something else first."""
     asking = [index for index, said in enumerate(before) if _ASKS[fact].search(said)
@@ -1140,10 +1149,12 @@ def _earned(fact: str, before: Sequence[str], difficulty: int, rules: AuditRules
               or (fact == "timeline" and Reading.TIMING_ASKED in rules.readings and _ASKS_TIMING.search(said))]
     if not asking:
         return False
-    if difficulty < rules.guarded_difficulty:
+    if profile.difficulty < rules.guarded_difficulty:
         return True
-    # Asked again after a question about the problem, it is earned, whatever was asked first.
-    return any("?" in said and not any(pattern.search(said) for pattern in _ASKS.values())
+    # Asked again after a question about the problem, or after answering one of the persona's objections, it is
+    # earned, whatever was asked first.
+    return any(("?" in said and not any(pattern.search(said) for pattern in _ASKS.values()))
+               or (Reading.OBJECTION_ANSWERED in rules.readings and _voices_objection(said, profile))
                for said in before[:asking[-1]])
 
 
@@ -1183,6 +1194,18 @@ def _accepts(text: str, readings: frozenset[Reading], echoed: str = "") -> bool:
                     and (not _doubts(text, echoed) or _settles(text, readings))))
 
 
+def _takes_as_read(text: str, claim: str) -> bool:
+    """Whether a turn takes a claim (what the candidate said, asking nothing) as read: with no doubt, condition or
+    question of its own, it draws a conclusion from it, or opens by saying it back and goes on."""
+    if not claim or "?" in claim or "?" in text or _ADVERSATIVE.search(text) or _doubts(text, claim):
+        return False
+    if any(_CONCLUSION.search(sentence) for sentence in _sentences(text)):
+        return True
+    opening, *rest = (clause for clause in re.split(r"[,.;:!]", text) if clause.strip())
+    said_back = _content_stems(opening) - _GREETING_STEMS
+    return bool(rest) and bool(said_back) and said_back <= _content_stems(claim)
+
+
 def _complies(text: str, proposal: str) -> bool:
     """Whether a short turn does at once what the candidate proposes: it opens with the proposal's verb ("Then pay
     it." to "we should just pay it"), or grants it ("Please do.")."""
@@ -1214,7 +1237,8 @@ def _pitched(said: str, acknowledgements: bool) -> bool:
 def _no_resistance(audit: _Audit) -> int:
     """From RESISTING_DIFFICULTY, every acceptance of the candidate's claims and proposals without a doubt or a
     question is flagged, unless the persona raised one of its objections before it (or, without OBJECTED_BEFORE,
-    anywhere in the call). A question of its own is not an objection, nor are the candidate's words said back."""
+    anywhere in the call). A question of its own is not an objection, nor are the candidate's words said back. A
+    claim said back in contempt (flagged hostile before this runs) is resisted, not taken as read."""
     profile = audit.profile
     if profile.difficulty < audit.rules.resisting_difficulty:
         return 0
@@ -1230,7 +1254,9 @@ def _no_resistance(audit: _Audit) -> int:
     for index, ((turn, text), before) in enumerate(zip(audit.spoken(), asked, strict=True)):
         said = before[-1] if before else ""
         if (not any(raised[:index + 1]) and _pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT))
-                and _accepts(text, audit.rules.readings, said if audit.reads(Reading.ECHO) else "")
+                and (_accepts(text, audit.rules.readings, said if audit.reads(Reading.ECHO) else "")
+                     or (audit.reads(Reading.CONCLUDED) and _takes_as_read(text, said)
+                         and not _flagged(audit, turn, FlagReason.HOSTILITY)))
                 and not text.rstrip().endswith("?")):
             found += 1
             audit.flag(turn, text, FlagReason.NO_RESISTANCE,
@@ -1240,6 +1266,10 @@ def _no_resistance(audit: _Audit) -> int:
         patterns = "; ".join(profile.objection_patterns[:3])
         audit.recommendations.append(NO_RESISTANCE_FIX + (f" ({patterns})." if patterns else "."))
     return found
+
+
+def _flagged(audit: _Audit, turn: Turn, reason: FlagReason) -> bool:
+    return any(flag.quote.sequence == turn.sequence and flag.quote.reason == reason for flag in audit.flags)
 
 
 class _Repeat(NamedTuple):
@@ -1264,7 +1294,7 @@ def _repeats(audit: _Audit) -> list[_Repeat]:
         again = next((index for index, earlier in enumerate(seen)
                       if (min(len(earlier), len(tokens)) >= REPEATED_MIN_WORDS and (
                           difflib.SequenceMatcher(None, earlier, tokens).ratio() >= REPEATED_RATIO
-                          or _contains(tokens, earlier)))
+                          or _contains(tokens, earlier) or _contains(earlier, tokens)))
                       or (short and tokens == earlier and not set(tokens) <= _BARE_REPLIES)), None)
         point = (_same_point(text, audit.texts[:len(seen)])
                  if again is None and audit.reads(Reading.SAME_POINT) else None)
@@ -1423,11 +1453,16 @@ def _contradictions(audit: _Audit) -> int:
             wrong.append(f"budget (scenario: {facts.budget_range})")
         sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
                           f"{text} {question}", re.IGNORECASE)
-        sizes = scenario_facts.headcounts(text) if sized else []
+        # People counted beyond the company's size contradict it whatever they are counted as, and beside any count
+        # within it: no part of a company outnumbers it. Fewer may be a team, so they are read as its size only when
+        # the turn speaks of it.
+        sizes = [size for size in scenario_facts.headcounts(text)
+                 if sized or (headcount and size[0] > headcount[1])]
         if sized and audit.reads(Reading.WHAT_IT_COUNTS) and _ASKS_HEADCOUNT.search(question):
             sizes += [amount.figure for amount in scenario_facts.amounts(text)
                       if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
-        if headcount and sizes and not any(scenario_facts.overlaps(size, headcount) for size in sizes):
+        if headcount and sizes and (not any(scenario_facts.overlaps(size, headcount) for size in sizes)
+                                    or any(not scenario_facts.overlaps(size, (0, headcount[1])) for size in sizes)):
             wrong.append(f"size (scenario: {facts.company_size})")
         timed = (_DATED_EVENT.search(text)
                  or (audit.reads(Reading.TIMING_ASKED) and (_ASKS["timeline"].search(question)
@@ -1444,7 +1479,7 @@ def _contradictions(audit: _Audit) -> int:
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
         named = scenario_facts.industries(text) if _SAYS_WHAT_WE_DO.search(text) else set()
-        if industry and named and not named & industry:
+        if industry and named and _other_industry(named, industry):
             wrong.append(f"industry (scenario: {facts.industry})")
         if wrong:
             found += 1
@@ -1453,6 +1488,16 @@ def _contradictions(audit: _Audit) -> int:
     if found:
         audit.recommendations.append(CONTRADICTS_SCENARIO_FIX)
     return found
+
+
+def _other_industry(named: set[str], scenario: set[str]) -> bool:
+    """Whether the industries a turn names are not the scenario's. Software is how a business delivers, not what it
+    does: a turn naming another business's software ("booking software for dental clinics") contradicts a scenario
+    whose business is another ("logistics software"), though both say software."""
+    if not named & scenario:
+        return True
+    said, kept = named - {"software"}, scenario - {"software"}
+    return bool(said and kept and not said & kept)
 
 
 # The company says what it is or does: "we're a bank", "our business", "we build scheduling software".

@@ -27,8 +27,12 @@ _MONEY = re.compile(
     r"(?!\s*\+?\s*(?:employees|people|staff|of us|users|customers))",
     re.IGNORECASE)
 _HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)
-_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*(?:employees|people|staff|of us)\b",
-                        re.IGNORECASE)
+# A company said to be of a number, which counts its people ("the whole company of about two thousand").
+_COMPANY_OF = re.compile(r"\b(?:company|business|firm|organi[sz]ation) of (?:about |around |roughly |some |nearly |"
+                         rf"almost |over |under )?({_NUMBER})\b(?!\s*(?:years|%|percent|offices|sites|countries))",
+                         re.IGNORECASE)
+_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*"
+                        r"(?:employees|people|staff|of us|engineers|developers|workers)\b", re.IGNORECASE)
 
 # Words that place a company in an industry; a persona naming another industry's words contradicts its scenario.
 INDUSTRIES: dict[str, tuple[str, ...]] = {
@@ -119,6 +123,7 @@ def headcounts(text: str) -> list[tuple[float, float]]:
         low = _number(match.group(1))
         high = math.inf if match.group(2) else _number(match.group(3)) if match.group(3) else low
         found.append((low, high))
+    found += [(_number(size), _number(size)) for size in _COMPANY_OF.findall(digits(text))]
     return found
 
 

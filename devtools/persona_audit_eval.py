@@ -6,7 +6,7 @@ development calls the detectors were tuned on.
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
 `--cv` cross-validates on the development data (the development part and the eight held-out parts the detectors
-have since been read with, `heldout8` since its first run), leaving one call out at a time: the
+have since been read with, `heldout9` since its first run), leaving one call out at a time: the
 threshold each of five flaws turns on (`AuditRules`) is chosen for the best F1 on the other calls, and each reading
 a detector may do without is kept only when the other calls are read better with it; the call left out is audited
 with those choices. It says whether the figures hang on a threshold fitted to the set or on a reading only one call
@@ -60,7 +60,7 @@ FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "con
 RULES_ALONE: Mapping[str, FlawClassifier] = {}
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
 DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
-                      "heldout7", "heldout8")
+                      "heldout7", "heldout8", "heldout9")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
@@ -74,10 +74,11 @@ THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
 READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
                          Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED, Reading.ROLE_SIGNS, Reading.DUE_IN,
-                         Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED, Reading.ECHOED, Reading.PAST_SUM),
+                         Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED, Reading.ECHOED, Reading.PAST_SUM,
+                         Reading.OBJECTION_ANSWERED),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
                       Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN,
-                      Reading.AGREED_AFTER_ECHO),
+                      Reading.AGREED_AFTER_ECHO, Reading.CONCLUDED),
     "unresponsive": (Reading.DECLINING, Reading.ANSWER_SAID_AGAIN, Reading.AMOUNT, Reading.TIME_TO_COME,
                      Reading.POINTING_BACK, Reading.REASON, Reading.SMALL_TALK, Reading.YES_OR_NO,
                      Reading.QUESTION_SAID_AGAIN, Reading.DIGRESSION, Reading.SHORT_SAID_AGAIN, Reading.ELLIPTICAL,

@@ -540,6 +540,32 @@ def test_a_yes_or_a_no_answers_a_question_put_for_one() -> None:
     assert flagged(audit_persona(denied, GUARDED), FlagReason.UNRESPONSIVE) == []
 
 
+def test_a_size_or_an_industry_in_passing_the_scenario_rules_out() -> None:
+    software = replace(GUARDED, scenario=replace(ONBOARDING, industry="logistics software"))
+    audit = audit_persona(dialogue(
+        "How many people would need approver rights?", "Maybe twenty, across the whole company of about two thousand.",
+        "Who would be on call for it?", "Across the four thousand people here, a dozen at most.",
+        "How many would use it daily?", "About thirty people, mostly in finance.",
+        "How big is engineering?", "About two thousand engineers.",
+        "And the whole company?", "Three hundred engineers, out of two thousand people.",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.CONTRADICTS_SCENARIO) == [2, 4, 8, 10]
+    other_software = dialogue("What does the company sell?", "We make booking software for dental clinics.")
+    assert flagged(audit_persona(other_software, software), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    own_software = dialogue("What does the company sell?", "We make route planning software for logistics firms.")
+    assert flagged(audit_persona(own_software, software), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_one_sentence_of_an_earlier_turn_said_again_to_another_question_answers_nothing() -> None:
+    audit = audit_persona(dialogue(
+        "Is a person sending each draft enough?",
+        "No. A draft can still leak data. How do you detect prompt injection in the ticket text?",
+        "Would a second check on the draft satisfy you?", "How do you detect prompt injection in the ticket text?",
+    ), GUARDED)
+    assert flagged(audit, FlagReason.UNRESPONSIVE) == [4]
+    assert flagged(audit, FlagReason.REPETITION) == [4]
+
+
 def test_a_question_said_again_to_another_question_answers_nothing() -> None:
     asked = "Which of your clients has done this at our size, and did it stick?"
     audit = audit_persona(dialogue("What worries you most about the rollout?", asked,
@@ -707,8 +733,10 @@ def test_a_verdict_on_the_candidates_worth_is_hostile(line: str) -> None:
     "Two analysts reconcile invoices by hand every Monday. It's a waste of good people's time.",
 ])
 def test_bluntness_about_the_offer_is_no_verdict_on_the_candidate(line: str) -> None:
-    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED),
-                   FlagReason.HOSTILITY) == []
+    # The rules' reading; the fitted classifier, which leans on second-person words, may still flag "Are you
+    # serious?" (docs/persona_audit.md).
+    assert flagged(audit_persona(dialogue("Can I walk you through our pricing?", line), GUARDED,
+                                 classifiers=RULES_ALONE), FlagReason.HOSTILITY) == []
 
 
 def test_a_person_named_in_answer_to_who_signs_is_the_signer() -> None:
@@ -896,6 +924,15 @@ def test_a_fact_asked_for_again_after_the_problem_is_earned() -> None:
     assert flagged(audit_persona(again, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
 
 
+def test_a_fact_asked_for_after_the_candidate_answered_an_objection_is_earned() -> None:
+    # GUARDED objects that the price is hard to justify for what it does.
+    answered = dialogue("The price is easy to justify: it does the reconciling your analysts do by hand.", "Go on.",
+                        "What range should I price against?", "Sixty to ninety thousand a year.")
+    assert flagged(audit_persona(answered, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+    without = AuditRules(readings=frozenset(Reading) - {Reading.OBJECTION_ANSWERED})
+    assert flagged(audit_persona(answered, GUARDED, without), FlagReason.EARLY_DISCLOSURE) == [4]
+
+
 def test_the_company_says_what_it_does() -> None:
     said = dialogue("What does the company do, for candidates who ask?",
                     "We build scheduling software for dental clinics.")
@@ -955,9 +992,13 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     (Reading.COMPARISON, ("We could start with a workshop.",
                           "Talking to you is like explaining payroll to a toaster."),
      FlagReason.HOSTILITY, [2], []),
-    (Reading.AGREED_AFTER_ECHO, ("Our onboarding cuts ramp-up time in half within a quarter.", "In half. Fine."),
+    (Reading.AGREED_AFTER_ECHO, ("Our onboarding cuts ramp-up time in half. Shall we look at the numbers?",
+                                 "In half. Fine."), FlagReason.NO_RESISTANCE, [2], []),
+    (Reading.AGREED_AFTER_ECHO, ("I think we should just sign the pilot today.", "Sign it."),
      FlagReason.NO_RESISTANCE, [2], []),
-    (Reading.AGREED_AFTER_ECHO, ("I think we should just sign the pilot today.", "Then sign it."),
+    (Reading.CONCLUDED, ("Our platform holds every purchase until someone approves it.", "Then nothing slips through."),
+     FlagReason.NO_RESISTANCE, [2], []),
+    (Reading.CONCLUDED, ("We guarantee a forty percent lift in sign-ups.", "Forty percent. That settles it."),
      FlagReason.NO_RESISTANCE, [2], []),
     # Readings that clear a turn: flagged only without them.
     (Reading.ELLIPTICAL, ("What slows a new hire down most?", "Badge queues and the lifts, mostly."),

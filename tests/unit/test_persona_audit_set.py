@@ -27,8 +27,8 @@ from devtools.persona_audit_eval import (
 
 CALLS = load()
 
-# docs/persona_audit.md: (precision, recall) by split (all nine parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all nine; no figure may fall below
+# docs/persona_audit.md: (precision, recall) by split (all ten parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all ten; no figure may fall below
 # these.
 DOCUMENTED = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.62, 1.0),
@@ -44,33 +44,35 @@ DOCUMENTED = {
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 0.78), "unresponsive": (0.65, 0.65),
-               "repetition": (1.0, 0.89), "contradicts_scenario": (0.91, 0.59),
+    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
+               "repetition": (1.0, 0.89), "contradicts_scenario": (0.92, 0.71),
                "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.77, 0.77), "no_resistance": (1.0, 0.89), "unresponsive": (0.69, 0.58),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.85, 0.65),
+    "heldout6": {"early_disclosure": (0.83, 0.77), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.86, 0.71),
                "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout7": {"early_disclosure": (0.75, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.81, 0.77),
+    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.81, 0.77),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.85, 0.73),
                "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout8": {"early_disclosure": (0.64, 0.75), "no_resistance": (1.0, 0.75), "unresponsive": (0.79, 0.35),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.67, 0.4),
+    "heldout8": {"early_disclosure": (0.64, 0.75), "no_resistance": (1.0, 0.92), "unresponsive": (0.79, 0.35),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.73, 0.53),
                "out_of_character": (1.0, 0.71), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
+    "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.82, 0.7),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.87),
+               "out_of_character": (1.0, 0.83), "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.67, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all nine parts since the eighth became development data (a different set of folds from the eight parts'
-# figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
-# measures them.
-CROSS_VALIDATED = {"early_disclosure": (0.82, 0.89), "no_resistance": (0.99, 0.91), "unresponsive": (0.72, 0.68),
-                   "repetition": (1.0, 0.98), "contradicts_scenario": (0.89, 0.70), "out_of_character": (1.0, 0.96),
-                   "hostility": (1.0, 0.82), "minimal_answer": (0.98, 1.0)}
-# Each part left out in turn, the classifiers fitted on the other eight (their thresholds chosen inside those), pooled:
+# Over all ten parts since the ninth became development data (a different set of folds from the nine parts' figures
+# before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT measures them.
+CROSS_VALIDATED = {"early_disclosure": (0.85, 0.89), "no_resistance": (0.99, 0.96), "unresponsive": (0.73, 0.68),
+                   "repetition": (1.0, 0.98), "contradicts_scenario": (0.9, 0.78), "out_of_character": (1.0, 0.94),
+                   "hostility": (0.99, 0.79), "minimal_answer": (0.98, 1.0)}
+# Each part left out in turn, the classifiers fitted on the other nine (their thresholds chosen inside those), pooled:
 # what the fitted classifiers are measured by (the rules have read every part).
-LEFT_ONE_PART_OUT = {"early_disclosure": (0.84, 0.91), "no_resistance": (0.99, 0.92), "unresponsive": (0.73, 0.69),
-                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.88, 0.75), "out_of_character": (0.99, 0.96),
-                     "hostility": (0.97, 0.89), "minimal_answer": (1.0, 0.97)}
+LEFT_ONE_PART_OUT = {"early_disclosure": (0.87, 0.91), "no_resistance": (0.99, 0.97), "unresponsive": (0.74, 0.69),
+                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.88, 0.79), "out_of_character": (0.99, 0.94),
+                     "hostility": (0.98, 0.90), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS = {
