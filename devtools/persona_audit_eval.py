@@ -1,6 +1,6 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2` to `heldout9`, the second to ninth parts in heldout2.yaml to heldout9.yaml), then on the
+`heldout2` to `heldout10`, the second to tenth parts in heldout2.yaml to heldout10.yaml), then on the
 development calls the detectors were tuned on.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
@@ -52,9 +52,10 @@ _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "perso
 # Each file names its own personas and scenarios; its calls play those.
 LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml",
                 _SET_DIRECTORY / "heldout4.yaml", _SET_DIRECTORY / "heldout5.yaml", _SET_DIRECTORY / "heldout6.yaml",
-                _SET_DIRECTORY / "heldout7.yaml", _SET_DIRECTORY / "heldout8.yaml", _SET_DIRECTORY / "heldout9.yaml")
+                _SET_DIRECTORY / "heldout7.yaml", _SET_DIRECTORY / "heldout8.yaml", _SET_DIRECTORY / "heldout9.yaml",
+                _SET_DIRECTORY / "heldout10.yaml")
 SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
-          "development")
+          "heldout10", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 RULES_ALONE: Mapping[str, FlawClassifier] = {}
