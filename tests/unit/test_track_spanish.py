@@ -242,13 +242,20 @@ def test_the_languages_understood_on_a_track_are_those_of_its_phrases():
         assert engine.languages_for(track) == rubric.languages == frozenset({"en", "es"})
 
 
-def test_a_kept_tally_is_added_to_while_the_call_is_read_with_the_same_language():
-    turns = _turns("Lo contuvimos aislando el servidor.", "Luego rotamos las claves.")
+# A kept tally is added to while the call is read with the same phrases: its own language's, or English's for a
+# language with none.
+@pytest.mark.parametrize(("texts", "kept_in", "read_in", "phrases_of"), [
+    (("Lo contuvimos aislando el servidor.", "Luego rotamos las claves."), "es", "es", "es"),
+    (("We isolated the server.", "Nous avons prévenu le régulateur."), "en", "fr", "en"),
+])
+def test_a_kept_tally_is_added_to_while_the_call_is_read_with_the_same_phrases(
+        texts: tuple[str, str], kept_in: str, read_in: str, phrases_of: str):
+    turns = _turns(*texts)
     rubric = track_rubric(Blueprint.SECURITY)
     assert rubric is not None
-    kept = rubric.tally(turns[:3], "es")
+    kept = rubric.tally(turns[:3], kept_in)
 
-    assert call_tally(Blueprint.SECURITY, kept, 3, turns[2:], "es") == rubric.tally(turns, "es")
+    assert call_tally(Blueprint.SECURITY, kept, 3, turns[2:], read_in) == rubric.tally(turns, phrases_of)
 
 
 def test_a_tally_kept_before_the_language_settled_is_tallied_again_in_the_calls_own_language():
@@ -268,15 +275,6 @@ def test_a_tally_kept_before_the_language_settled_is_tallied_again_in_the_calls_
     later = call_tally(Blueprint.SECURITY, kept, 3, turns[3:], "es")
     assert later == rubric.tally(turns[3:], "es")
     assert "response:contain" not in later.kinds
-
-
-def test_a_language_with_no_phrases_adds_to_a_tally_read_in_english():
-    turns = _turns("We isolated the server.", "Nous avons prévenu le régulateur.")
-    rubric = track_rubric(Blueprint.SECURITY)
-    assert rubric is not None
-    kept = rubric.tally(turns[:3], "en")
-
-    assert call_tally(Blueprint.SECURITY, kept, 3, turns[2:], "fr") == rubric.tally(turns, "en")
 
 
 def test_a_kept_tally_keeps_the_language_it_was_read_in_and_one_kept_before_it_did_was_read_in_english():
