@@ -20,7 +20,7 @@ from functools import cached_property, partial
 
 from analysis_svc.domain import coaching
 from analysis_svc.domain.patterns import whole_words as _patterns
-from analysis_svc.domain.sales_words import SALES_WORDS
+from analysis_svc.domain.sales_words import SALES_WORDS, grams
 from calls.turns import Role, Turn, normalise, words
 
 
@@ -476,6 +476,10 @@ class TurnText(coaching.CoachedText):
         return words(self.text)
 
     @cached_property
+    def grams(self) -> tuple[str, ...]:  # what the sales factors' learned reading weighs, read as it was said
+        return grams(self._spoken)
+
+    @cached_property
     def open_questions(self) -> int:
         # "Before I design anything, what ..." is still open: look past a leading clause.
         return sum(1 for question in self.questions if self.phrases.open_question.search(question))
@@ -654,7 +658,8 @@ def measure(turns: Iterable[Turn], refusals_before: int = 0, read: TurnTexts | N
         next_step_dated=dated,
         candidate_words=candidate_words,
         persona_words=persona_words,
-        sales_terms=SALES_WORDS.term_counts(ordered) if phrases is ENGLISH else None,
+        sales_terms=SALES_WORDS.term_counts((turn.role, text.grams) for turn, text in zip(ordered, texts, strict=True))
+        if phrases is ENGLISH else None,
         **dataclasses.asdict(coached),
     )
 

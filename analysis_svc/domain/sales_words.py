@@ -20,18 +20,26 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from calls.turns import Role, Turn
+from calls.turns import Role
 
 FIT_FILE = Path(__file__).with_name("sales_words_fit.json")
 _WORD = re.compile(r"[a-z0-9']+")
 
 
-def turn_terms(role: Role, text: str) -> list[str]:
-    """The turn's lower-cased words and the pairs of words that follow each other in it (never across turns), under
-    the side that said them: the seller's and the buyer's words are two vocabularies."""
-    side = "seller" if role == Role.USER else "buyer"
+def grams(text: str) -> tuple[str, ...]:
+    """The text's lower-cased words and the pairs of words that follow each other in it (never across turns)."""
     words = _WORD.findall(text.lower())
-    return [f"{side}:{gram}" for gram in [*words, *(f"{first} {second}" for first, second in pairwise(words))]]
+    return (*words, *(f"{first} {second}" for first, second in pairwise(words)))
+
+
+def _side(role: Role) -> str:
+    return "seller" if role == Role.USER else "buyer"
+
+
+def turn_terms(role: Role, text: str) -> list[str]:
+    """The turn's words and pairs of words (``grams``) under the side that said them: the seller's and the buyer's
+    words are two vocabularies."""
+    return [f"{_side(role)}:{gram}" for gram in grams(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +64,14 @@ class SalesWords:
                    tuple(fit["factors"][name]["intercept"] for name in factors),
                    tuple(fit["factors"][name]["mix"] for name in factors))
 
-    def term_counts(self, turns: Iterable[Turn]) -> dict[str, int]:
-        """How often each of the fit's terms is said in the turns (the others weigh nothing)."""
+    def term_counts(self, said: Iterable[tuple[Role, Iterable[str]]]) -> dict[str, int]:
+        """How often each of the fit's terms is said, from each turn's side and ``grams`` (the others weigh
+        nothing)."""
         counts: dict[str, int] = {}
-        for turn in turns:
-            for term in turn_terms(turn.role, turn.text):
+        for role, turn_grams in said:
+            side = _side(role)
+            for gram in turn_grams:
+                term = f"{side}:{gram}"
                 if term in self.terms:
                     counts[term] = counts.get(term, 0) + 1
         return counts
