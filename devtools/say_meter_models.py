@@ -46,6 +46,7 @@ from analysis_svc.domain.say_meter import (
     RUBRICS,
     FullMarks,
     factor_scores,
+    shown_rules,
     weigh,
 )
 from calls.job_tracks import Blueprint
@@ -70,9 +71,8 @@ Model = Callable[[float], Any]  # a regularisation strength to an unfitted sciki
 
 
 def _shown_factors(metrics: ConversationMetrics) -> list[float]:
-    factors = factor_scores(metrics)
-    untested_at = statistics.fmean(value for value in factors.values() if value is not None)
-    return [float(untested_at if value is None else value) for value in (factors[name] for name in FACTORS)]
+    shown = shown_rules(metrics)
+    return [shown[name] for name in FACTORS]
 
 
 def _measures(metrics: ConversationMetrics) -> list[float]:

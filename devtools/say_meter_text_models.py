@@ -47,7 +47,7 @@ from sklearn.linear_model import Ridge
 
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.sales_words import FIT_FILE, turn_terms
-from analysis_svc.domain.say_meter import FACTORS, factor_scores
+from analysis_svc.domain.say_meter import FACTORS, shown_rules
 from devtools.fit_say_meter import COACH_DIMENSIONS
 from devtools.say_meter_corpus import ALL_ENGLISH, FIFTH_HELD_OUT_CORPUS, RESAMPLES, load_calls, turns_of
 
@@ -75,10 +75,9 @@ def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
 
 
 def shown_factors(call: dict[str, Any]) -> list[float]:
-    """The five rule factors as a reading shows them (an untested one at the mean of the others), 0-100."""
-    factors = factor_scores(measure(turns_of(call)))
-    untested_at = statistics.fmean(value for value in factors.values() if value is not None)
-    return [float(untested_at if value is None else value) for value in (factors[name] for name in FACTORS)]
+    """The five rule factors as a reading shows them (``say_meter.shown_rules``), 0-100."""
+    shown = shown_rules(measure(turns_of(call)))
+    return [shown[name] for name in FACTORS]
 
 
 @dataclass(frozen=True)

@@ -142,16 +142,20 @@ def factor_scores(metrics: ConversationMetrics, full: FullMarks = FULL_MARKS) ->
     }
 
 
-def sales_factors(metrics: ConversationMetrics, words: SalesWords = SALES_WORDS) -> dict[str, float | None]:
-    """The sales factors of a reading: for a call read in English where the seller has spoken, each factor's rule
-    (an untested one at the mean of the tested, as a reading shows it) mixed with what the call's words say of it
-    (``sales_words``; the fit tools try others); otherwise the rules' alone."""
+def shown_rules(metrics: ConversationMetrics) -> dict[str, float]:
+    """The sales factors' rules as a reading shows them: an untested one at the mean of the tested."""
     rules = factor_scores(metrics)
-    if metrics.sales_terms is None or not metrics.candidate_turns:
-        return dict(rules)
     untested_at = statistics.fmean(value for value in rules.values() if value is not None)
-    shown = {name: untested_at if value is None else float(value) for name, value in rules.items()}
-    return dict(words.blend(shown, metrics.sales_terms))
+    return {name: untested_at if value is None else float(value) for name, value in rules.items()}
+
+
+def sales_factors(metrics: ConversationMetrics, words: SalesWords = SALES_WORDS) -> dict[str, float | None]:
+    """The sales factors of a reading: for a call read in English where the seller has spoken, each factor's rule as
+    a reading shows it (``shown_rules``) mixed with what the call's words say of it (``sales_words``; the fit tools try
+    others); otherwise the rules' alone."""
+    if metrics.sales_terms is None or not metrics.candidate_turns:
+        return dict(factor_scores(metrics))
+    return dict(words.blend(shown_rules(metrics), metrics.sales_terms))
 
 
 def weigh(factors: Mapping[str, float | None], weights: dict[str, int]) -> float:
