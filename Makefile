@@ -55,12 +55,13 @@ test: setup $(if $(filter true,$(CI)),check-protos lint)
 test-unit test-integration test-e2e test-faults: test-%: setup
 	$(PY) -m pytest tests/$* $(PYTEST_ARGS)
 
-# h2load (Debian's nghttp2-client) is the persona benchmark's compiled load generator.
+# h2load (Debian's nghttp2-client) is the persona benchmark's compiled load generator; valgrind counts the
+# security section's instructions per call.
 bench: setup
-	@command -v h2load >/dev/null || { \
+	@{ command -v h2load && command -v valgrind; } >/dev/null || { \
 	  sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$sudo apt-get install -y --no-install-recommends nghttp2-client \
-	  || { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends nghttp2-client; }; }
+	  $$sudo apt-get install -y --no-install-recommends nghttp2-client valgrind \
+	  || { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends nghttp2-client valgrind; }; }
 	$(PY) -m bench $(BENCH_ARGS)
 
 # With `make run` up: a sample call streamed live, the Say Meter and suggestions as they arrive, the audit.

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -124,12 +124,13 @@ def environment(changes: Mapping[str, str | None]) -> dict[str, str]:
 
 
 def start_module(name: str, argv: list[str], root: Path, log_path: Path, env: dict[str, str] | None = None,
-                 profile_to: Path | None = None) -> ChildProcess:
+                 profile_to: Path | None = None, under: Sequence[str] = ()) -> ChildProcess:
     """``python -m MODULE ARGS...`` (``argv``) as a child; with ``profile_to``, under ``bench.profiled``
-    (the profile is written when it exits)."""
+    (the profile is written when it exits); with ``under``, the interpreter run by that command (a tool such as
+    valgrind, which becomes the child process)."""
     prefix = ["bench.profiled", str(profile_to)] if profile_to is not None else []
-    return ChildProcess(name, [sys.executable, "-m", *prefix, *argv], dict(os.environ) if env is None else env,
-                        root, log_path)
+    return ChildProcess(name, [*under, sys.executable, "-m", *prefix, *argv],
+                        dict(os.environ) if env is None else env, root, log_path)
 
 
 async def wait_until_ready(child: ChildProcess, probe: Callable[[], Awaitable[bool]], within: float) -> None:

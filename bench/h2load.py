@@ -115,6 +115,17 @@ async def _h2load(argv: list[str], seconds: float, server: ChildProcess | None =
     return done, int(data.group(1)), text, client_cpu
 
 
+async def fixed_calls(plan: Plan, address: str, connections: int, streams: int, calls: int, work_dir: Path,
+                      mode: Mode = SECURE, slowest_rate: float = 50.0) -> None:
+    """``calls`` calls, ``connections`` x ``streams`` in flight, each answered as ``plan`` says (raises otherwise);
+    ``slowest_rate``: the calls/s below which it is taken as stuck (a server under valgrind is slow)."""
+    argv, _ = _command(plan, address, connections, streams, work_dir, f"--requests={calls}", mode)
+    done, data_bytes, _, _ = await _h2load(argv, calls / slowest_rate)
+    answered = data_bytes // len(framed(plan.response))
+    if done != calls or answered != calls:
+        raise RuntimeError(f"h2load: {done} of {calls} calls done, {answered} answered as expected")
+
+
 async def closed_loop(plan: Plan, address: str, connections: int, streams: int, warmup: float, duration: float,
                       server: ChildProcess, work_dir: Path, mode: Mode = SECURE) -> Result:
     """``connections`` x ``streams`` calls in flight, each answered call replaced at once by the next: ``warmup``

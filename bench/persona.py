@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +38,16 @@ EARLIER_CALL = [
 
 
 def start_service(root: Path, database_url: str, log_dir: Path, profile_to: Path | None = None,
-                  variant: tuple[str, ...] = (), mode: Mode = SECURE) -> tuple[ChildProcess, str]:
+                  variant: tuple[str, ...] = (), mode: Mode = SECURE,
+                  under: Sequence[str] = ()) -> tuple[ChildProcess, str]:
     """``python -m persona_svc`` on free ports; with ``profile_to``, under cProfile (written at exit);
-    with ``variant`` flags, through ``bench.variant`` (diagnosis)."""
+    with ``variant`` flags, through ``bench.variant`` (diagnosis); ``under``: a command the interpreter runs under
+    (valgrind: ``bench.instructions``)."""
     name = mode.named("persona service" + (f" ({' '.join(variant)})" if variant else ""))
     log_name = mode.log_name("persona" + "".join(variant).replace("--", "-"))
     # no learning service in this run: rendering without patches
     return services.start_service("persona_svc", "PERSONA", root, database_url, log_dir / log_name, profile_to,
-                                  variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name, mode=mode)
+                                  variant, env={"PERSONA_LEARNING_ADDRESS": None}, name=name, mode=mode, under=under)
 
 
 def start_catalogue_service(root: Path, database_url: str, log_dir: Path) -> tuple[ChildProcess, str]:

@@ -30,6 +30,8 @@ ADMIN_ROLES = ("admin",)
 # The limiter still takes from its bucket on every such call.
 RATE_LIMIT = 1_000_000
 SERVICE_PREFIXES = ("PERSONA", "TRANSCRIPT", "ANALYSIS", "LEARNING")
+# What a server needs to check tokens (the rest of the credentials' settings are TLS and the services' own tokens).
+TOKEN_SETTINGS = ("AUTH_JWKS", "AUTH_ISSUER", "AUTH_AUDIENCE")
 
 
 @functools.cache
@@ -49,10 +51,13 @@ def rate_limits() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Mode:
-    """How a run's servers listen and its clients call them."""
+    """How a run's servers listen and its clients call them. ``plaintext_tokens``: development mode (plaintext)
+    whose servers still check the tokens callers send, and whose callers send them: to tell what the token costs
+    from what TLS costs (``bench.instructions``)."""
 
     label: str
     secure: bool
+    plaintext_tokens: bool = False
 
     @property
     def credentials(self) -> LocalCredentials:
@@ -64,40 +69,45 @@ class Mode:
         tls_and_tokens = self.credentials.environment()
         if self.secure:
             return {**tls_and_tokens, "SPARRING_INSECURE_DEVELOPMENT": None, **rate_limits()}
-        return {**dict.fromkeys(tls_and_tokens), "SPARRING_INSECURE_DEVELOPMENT": "true",
-                "SPARRING_DEVELOPMENT_ORGANIZATION": ORGANIZATION, **rate_limits()}
+        kept = TOKEN_SETTINGS if self.plaintext_tokens else ()
+        return {**{name: value if name in kept else None for name, value in tls_and_tokens.items()},
+                "SPARRING_INSECURE_DEVELOPMENT": "true", "SPARRING_DEVELOPMENT_ORGANIZATION": ORGANIZATION,
+                **rate_limits()}
+
+    @property
+    def _marker(self) -> str:
+        return "" if self.secure else "plaintext-tokens" if self.plaintext_tokens else "plaintext"
 
     def named(self, name: str) -> str:
         """A process's name in this mode: as it is when secure (every part of a run), marked otherwise."""
-        return name if self.secure else f"{name} (plaintext)"
+        return f"{name} ({self._marker})" if self._marker else name
 
     def log_name(self, stem: str) -> str:
-        return f"{stem}.log" if self.secure else f"{stem}-plaintext.log"
+        return f"{stem}-{self._marker}.log" if self._marker else f"{stem}.log"
 
     def token(self, roles: Sequence[str] = CALLER_ROLES) -> str | None:
-        return _token(tuple(roles)) if self.secure else None
+        return _token(tuple(roles)) if self.secure or self.plaintext_tokens else None
 
     def channel(self, address: str, roles: Sequence[str] = CALLER_ROLES,
                 options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
         """A channel to a server of this mode, every call carrying a token of ``roles`` when it is secure."""
         token = self.token(roles)
-        if token is None:
-            return grpc.aio.insecure_channel(address, options=tuple(options))
-        return BearerChannel(grpc.aio.secure_channel(address, self.credentials.channel_credentials(),
-                                                     options=tuple(options)), token)
+        channel = (grpc.aio.secure_channel(address, self.credentials.channel_credentials(), options=tuple(options))
+                   if self.secure else grpc.aio.insecure_channel(address, options=tuple(options)))
+        return channel if token is None else BearerChannel(channel, token)
 
     def h2load_target(self, address: str, path: str) -> list[str]:
         """h2load's arguments for calls to ``path``: https with the token, or plaintext HTTP/2 without. h2load does
         not verify the server's certificate (it has no option for a CA): the handshake and the encryption are
         what a benchmark needs of TLS."""
         token = self.token()
-        if token is None:
-            return [f"http://{address}{path}"]
-        return [f"--header=authorization: Bearer {token}", f"https://{address}{path}"]
+        target = f"{'https' if self.secure else 'http'}://{address}{path}"
+        return [target] if token is None else [f"--header=authorization: Bearer {token}", target]
 
 
 SECURE = Mode("TLS + tokens", secure=True)
 PLAINTEXT = Mode("plaintext, anonymous", secure=False)
+PLAINTEXT_TOKENS = Mode("plaintext + tokens", secure=False, plaintext_tokens=True)
 
 
 class BearerChannel(grpc.aio.Channel):

@@ -30,7 +30,7 @@ from pathlib import Path
 import grpc
 
 from access.permissions import PERMISSIONS
-from bench import echo, h2load, persona, report, transcript, transcript_run
+from bench import echo, h2load, instructions, persona, report, transcript, transcript_run
 from bench.children import ChildProcess
 from bench.load import OpenResult, Result, open_channels
 from bench.security import CALLER_ROLES, ORGANIZATION, PLAINTEXT, RATE_LIMIT, SECURE, Mode
@@ -75,6 +75,7 @@ class Figures:
     streams: list[Result]  # saturation: stream ceiling and service, each plaintext then secure
     open_results: list[OpenResult]  # the service at a fixed offered rate, plaintext then secure
     token_checks: list[TokenCheck]
+    instruction_counts: list[instructions.Count]  # empty when valgrind is not installed
     targets: list[report.Target]
     method: dict[str, str]
 
@@ -127,8 +128,10 @@ async def _wait_ready(servers: _Servers) -> None:
 # --- 1. GetPersona --------------------------------------------------------------------------------------
 
 
-async def _get_persona(args: argparse.Namespace, servers: _Servers, work_dir: Path) -> list[Result]:
-    """Echo and GetPersona, each in both modes, at saturation with h2load; the catalogue is loaded first."""
+async def _get_persona(args: argparse.Namespace, servers: _Servers,
+                       work_dir: Path) -> tuple[list[Result], h2load.Plan]:
+    """Echo and GetPersona, each in both modes, at saturation with h2load; the catalogue is loaded first. Returns
+    the results and GetPersona's plan."""
     _, address = servers.personas[SECURE]
     catalogue = await persona.load_catalogue(address)
     async with SECURE.channel(address) as channel:
@@ -144,8 +147,9 @@ async def _get_persona(args: argparse.Namespace, servers: _Servers, work_dir: Pa
     log(f"security, GetPersona with h2load: {len(scenarios)} scenarios x {rounds} rounds, interleaved: "
         f"{args.channels} connections x {streams} calls in flight, {args.warmup:g}s warm-up + "
         f"{duration / rounds:g}s measured each")
-    return await h2load.interleaved(scenarios, args.channels, streams, args.warmup, duration, rounds,
-                                    work_dir, log)
+    results = await h2load.interleaved(scenarios, args.channels, streams, args.warmup, duration, rounds,
+                                       work_dir, log)
+    return results, plans["GetPersona"]
 
 
 def _unary_duration(args: argparse.Namespace) -> float:
@@ -271,28 +275,34 @@ def run(args: argparse.Namespace, root: Path, database_url: str, logs: Path) -> 
     with contextlib.ExitStack() as stack:
         servers = _start(stack, root, database_url, logs)
 
-        async def measure() -> tuple[list[Result], list[Result], list[OpenResult]]:
+        async def measure() -> tuple[list[Result], h2load.Plan, list[Result], list[OpenResult]]:
             began = time.monotonic()
             await _wait_ready(servers)
             log(f"security: {len(servers.children())} servers ready in {time.monotonic() - began:.1f}s")
-            unary = await _get_persona(args, servers, logs)
+            unary, plan = await _get_persona(args, servers, logs)
             streams, open_results = await _stream_session(args, servers, database_url)
-            return unary, streams, open_results
+            return unary, plan, streams, open_results
 
-        unary, streams, open_results = eventloop.run(measure())
+        unary, get_persona, streams, open_results = eventloop.run(measure())
         for child in servers.children():
             code = child.stop()
             if code not in (0, None):
                 log(f"{child.name} exited with code {code} on SIGTERM; log {child.log_path}:\n{child.log_tail()}")
     log(f"security: the token check alone, {TOKEN_CHECK_BATCHES} batches")
     checks = eventloop.run(token_checks())
+    counts = []
+    if instructions.available():
+        counts = instructions.counts(root, database_url, logs, get_persona, logs, log)
+    else:
+        log(f"{instructions.INSTALL_HINT}: instructions per call not counted")
     method = {
         "clients": str(args.clients), "channels": str(args.channels), "window": str(args.window),
         "warmup": f"{args.warmup:g}", "duration": f"{args.duration:g}", "rounds": str(args.rounds),
         "unary_duration": f"{_unary_duration(args):g}", "unary_rounds": str(args.security_rounds),
         "open_duration": f"{args.open_duration:g}", "rate": f"{args.stream_rate:,.0f}", "h2load": h2load.version(),
     }
-    return Figures(unary, streams, open_results, checks, targets(unary, streams, open_results, args.clients), method)
+    return Figures(unary, streams, open_results, checks, counts, targets(unary, streams, open_results, args.clients),
+                   method)
 
 
 # --- figures to text ------------------------------------------------------------------------------------
@@ -348,10 +358,17 @@ def _token_table(figures: Figures, table: Callable[[list[str], list[list[str]]],
                   for c in figures.token_checks])
 
 
+def _instruction_table(figures: Figures, table: Callable[[list[str], list[list[str]]], str]) -> str:
+    if not figures.instruction_counts:
+        return f"Not counted: {instructions.INSTALL_HINT}."
+    return table(*instructions.rows(figures.instruction_counts))
+
+
 def console(figures: Figures) -> str:
     return (f"Security cost (same servers, plaintext + anonymous vs TLS + tokens)\n\n"
             f"{_cost_table(figures, report.text_table)}\n\nThe token check alone (CallGuard.admit):\n\n"
-            f"{_token_table(figures, report.text_table)}")
+            f"{_token_table(figures, report.text_table)}\n\nInstructions per GetPersona call (server, callgrind):\n\n"
+            f"{_instruction_table(figures, report.text_table)}")
 
 
 def section(figures: Figures, when: datetime | None = None) -> str:
@@ -401,6 +418,15 @@ def section(figures: Figures, when: datetime | None = None) -> str:
   another thread holds: grpc's secure endpoint encrypts a connection's writes and decrypts its reads under one
   lock) and preempted (another thread was to run: grpc's I/O threads, which do the TLS work, the load generator,
   PostgreSQL, on two cores). They tell a loss made of waiting from one made of CPU taken from the loop.
+- **Instructions per call**: the persona service started again under valgrind's callgrind, once in each of three
+  modes (the two above, and between them **plaintext + tokens**: development mode with the issuer's JWKS, so the
+  token h2load sends is checked as in production, without TLS), GetPersona called by h2load as above
+  ({instructions.CONNECTIONS} connections x {instructions.STREAMS} in flight), {instructions.WARMUP_CALLS} calls
+  uncounted, then the instructions of all the server's threads over {instructions.CALLS:,} calls, by the library they
+  ran in; {instructions.ROUNDS} rounds interleaved over the modes. A count does not depend on what else the machine
+  is doing, as a throughput does, but it is not exact either (how many calls a wake-up of a grpc thread or a TLS
+  record serves depends on timing), and it is work, not time (callgrind runs the threads one at a time: no
+  contention, no load generator in it).
 - The token check alone: `svckit.guard.CallGuard.admit` in the benchmark's process, as the services build
   it (their permission table, the rate limiter on costly calls) with the same JWKS file, in
   {TOKEN_CHECK_BATCHES} batches of {TOKEN_CHECK_CALLS:,} admissions of a token verified before, and of {NEW_TOKENS:,}
@@ -416,6 +442,10 @@ against a ceiling, latency) are met or missed with security on.
 ### The token check alone
 
 {_token_table(figures, report.md_table)}
+
+### Instructions per GetPersona call, by server mode
+
+{_instruction_table(figures, report.md_table)}
 
 ### Targets
 

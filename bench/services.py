@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -15,11 +16,11 @@ from bench.security import SECURE, Mode
 def start_service(package: str, env_prefix: str, root: Path, database_url: str, log_path: Path,
                   profile_to: Path | None = None, variant: tuple[str, ...] = (),
                   env: dict[str, str | None] | None = None, name: str = "",
-                  mode: Mode = SECURE) -> tuple[ChildProcess, str]:
+                  mode: Mode = SECURE, under: Sequence[str] = ()) -> tuple[ChildProcess, str]:
     """``python -m PACKAGE`` on free ports (``{env_prefix}_GRPC_PORT``, ``{env_prefix}_METRICS_PORT``),
     ``LOG_LEVEL=WARNING``, with the TLS and tokens of ``mode`` (or in development mode); with ``variant`` flags,
     through ``bench.variant`` (diagnosis); with ``profile_to``, under cProfile. ``env``: more variables (None
-    values remove one)."""
+    values remove one); ``under``: a command the interpreter runs under (``bench.children.start_module``)."""
     grpc_port, metrics_port = free_port(), free_port()
     settings = environment({
         **mode.environment(),
@@ -30,7 +31,7 @@ def start_service(package: str, env_prefix: str, root: Path, database_url: str, 
         **(env or {}),
     })
     argv = ["bench.variant", *variant, package] if variant else [package]
-    child = start_module(name or package, argv, root, log_path, settings, profile_to)
+    child = start_module(name or package, argv, root, log_path, settings, profile_to, under)
     return child, f"127.0.0.1:{grpc_port}"
 
 
