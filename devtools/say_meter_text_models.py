@@ -1,5 +1,5 @@
 """Learned text models of the coach's five dimension scores, against the Say Meter's rule factors, compared leave one
-part out on the five English directories (``all_english``).
+part out on the six English directories (``all_english``).
 
 Each call carries the coach's score (0-4) of each rubric dimension (tests/data/sales_corpus/RUBRIC.md). Per dimension,
 a ridge regression reads the call's words: the seller's turns and the buyer's turns as two feature spaces of lower-cased
@@ -13,11 +13,11 @@ over the terms at least two training calls use. The candidates were fixed before
 Each is also blended with the rule factor it stands for: the factor's score mixed with the learned score (on the same
 0-100 scale) in a share from ``MIXES``.
 
-Everything a model chooses is chosen inside its training parts: leaving one English part out, the other four choose each
+Everything a model chooses is chosen inside its training parts: leaving one English part out, the others choose each
 dimension's regularisation (``STRENGTHS``) and then its mix, by leaving one of them out at a time (the pooled Spearman
-with the coach's dimension score), and the model fitted on the four scores the fifth. The rule factors were written
-reading the first four directories, so for them leaving a part out is not out of sample; for the learned models it is.
-The fifth directory (``sales_corpus_heldout5``) is the only one the rules never read, so it is reported on its own.
+with the coach's dimension score), and the model fitted on the others scores the part left out. The rule factors were
+written reading the first four directories, so for them leaving a part out is not out of sample; for the learned models
+it is. The fifth and sixth directories are the only ones the rules never read, so each is reported on its own.
 
 The overall reading of a candidate is its five dimension scores weighed as the rubric weighs them (30/20/20/15/15)
 against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine
@@ -49,7 +49,14 @@ from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.sales_words import FIT_FILE, turn_terms
 from analysis_svc.domain.say_meter import FACTORS, shown_rules
 from devtools.fit_say_meter import COACH_DIMENSIONS
-from devtools.say_meter_corpus import ALL_ENGLISH, FIFTH_HELD_OUT_CORPUS, RESAMPLES, load_calls, turns_of
+from devtools.say_meter_corpus import (
+    ALL_ENGLISH,
+    FIFTH_HELD_OUT_CORPUS,
+    RESAMPLES,
+    SIXTH_HELD_OUT_CORPUS,
+    load_calls,
+    turns_of,
+)
 
 # The rubric's weight of each dimension (RUBRIC.md), in the order of the factors that stand for them.
 DIMENSIONS = tuple(COACH_DIMENSIONS[name] for name in FACTORS)
@@ -57,7 +64,8 @@ RUBRIC_WEIGHTS = {"discovery": 30, "listening": 20, "objections": 20, "value": 1
 STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge's alpha
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
 MIN_CALLS = 2  # a term is kept when at least this many training calls use it
-FIFTH = FIFTH_HELD_OUT_CORPUS.name
+# The parts the rules never read, each reported on its own.
+UNREAD_BY_RULES = (FIFTH_HELD_OUT_CORPUS.name, SIXTH_HELD_OUT_CORPUS.name)
 
 
 def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
@@ -290,15 +298,16 @@ def per_part(scores: np.ndarray, truth: np.ndarray, calls: Calls) -> dict[str, f
 
 def report(name: str, scores: np.ndarray, rules: np.ndarray, truth: np.ndarray, calls: Calls,
            origins: Sequence[str]) -> None:
-    """A reading against the coach: pooled with its interval and gain over the rules, by part, the fifth part with
-    its interval and gain, by origin, and the means by the coach's score."""
-    fifth = np.array(calls.parts) == FIFTH
+    """A reading against the coach: pooled with its interval and gain over the rules, by part, each part the rules
+    never read with its interval and gain, by origin, and the means by the coach's score."""
     print(f"  {name}: pooled {with_interval(scores, truth)}, against the rules {gain(scores, rules, truth)}")
     parts = per_part(scores, truth, calls)
     print("    by part: " + ", ".join(f"{part} {value:.2f}" for part, value in parts.items())
           + f"; mean of the parts {statistics.fmean(parts.values()):.2f}")
-    print(f"    fifth part: {with_interval(scores[fifth], truth[fifth])}, against the rules "
-          f"{gain(scores[fifth], rules[fifth], truth[fifth])}")
+    for unread in UNREAD_BY_RULES:
+        held = np.array(calls.parts) == unread
+        print(f"    {unread}: {with_interval(scores[held], truth[held])}, against the rules "
+              f"{gain(scores[held], rules[held], truth[held])}")
     print(f"    by origin: {by_origin(scores, truth, origins)}")
     print(f"    means by the coach's score: {means_by(scores, truth)}")
 
