@@ -18,7 +18,7 @@ from tests.security import secure_channel
 from transcript_svc.domain.model import analysis_due
 
 BAD = "save-desk-aol-cancel-the-account"  # label 1: the meter reaches the 30s, then the seller will not take a no
-GOOD = "objection-budget-gap-roi-pilot"  # label 4: the meter rises from 45 to 76
+GOOD = "objection-budget-gap-roi-pilot"  # label 4: the meter rises from 48 to 70
 INTERVAL = 10
 _ROLES = {Role.USER: transcript_pb.ROLE_USER, Role.ASSISTANT: transcript_pb.ROLE_ASSISTANT}
 
