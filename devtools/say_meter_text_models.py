@@ -1,5 +1,5 @@
 """Learned text models of the coach's five dimension scores, against the Say Meter's rule factors, compared leave one
-part out on the five English directories (``all_english``).
+part out on the six English directories (``all_english``).
 
 Each call carries the coach's score (0-4) of each rubric dimension (tests/data/sales_corpus/RUBRIC.md). Per dimension,
 a ridge regression reads the call's words: the seller's turns and the buyer's turns as two feature spaces of lower-cased
@@ -10,18 +10,27 @@ over the terms at least two training calls use. The candidates were fixed before
 - ``words + position``: each term counted again tagged with the third of the call its turn falls in;
 - ``words + factors``: the words and the five rule factors as a reading shows them (0-1).
 
+Two more were fixed after the sixth part joined, to test whether the meter follows a call's length because the words'
+weights grow with it: each term's count divided by the call's messages (``words per message``) or by the seller's turns
+(``words per seller turn``), idf weighted and not normalised, so a term said in every turn weighs the same in a short
+call as in a long one. Their regularisation is searched on a wider grid (``RATE_STRENGTHS``), since unnormalised rows
+are on another scale. A reading's Spearman with the call's length (its messages) is shown next to the labels'.
+And one to test whether the words carry to a new writer better when only the terms two writers use are kept: ``words
+two writers use`` keeps a term only when the training calls of at least two parts use it.
+
 Each is also blended with the rule factor it stands for: the factor's score mixed with the learned score (on the same
 0-100 scale) in a share from ``MIXES``.
 
-Everything a model chooses is chosen inside its training parts: leaving one English part out, the other four choose each
+Everything a model chooses is chosen inside its training parts: leaving one English part out, the others choose each
 dimension's regularisation (``STRENGTHS``) and then its mix, by leaving one of them out at a time (the pooled Spearman
-with the coach's dimension score), and the model fitted on the four scores the fifth. The rule factors were written
-reading the first four directories, so for them leaving a part out is not out of sample; for the learned models it is.
-The fifth directory (``sales_corpus_heldout5``) is the only one the rules never read, so it is reported on its own.
+with the coach's dimension score), and the model fitted on the others scores the part left out. The rule factors were
+written reading the first four directories, so for them leaving a part out is not out of sample; for the learned models
+it is. The fifth and sixth directories are the only ones the rules never read, so each is reported on its own.
 
 The overall reading of a candidate is its five dimension scores weighed as the rubric weighs them (30/20/20/15/15)
 against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine
-weighs) is shown too. Intervals are 95% bootstraps over calls; a gain over the rules is read on the same resamples.
+weighs) is shown too. Intervals are 95% bootstraps over calls; a gain over the rules, or, for the candidates after the
+adopted one, over the adopted blend left out the same way, is read on the same resamples.
 
     .venv/bin/python -m devtools.say_meter_text_models [--write [FILE]]
 """
@@ -49,15 +58,24 @@ from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.sales_words import FIT_FILE, turn_terms
 from analysis_svc.domain.say_meter import FACTORS, shown_rules
 from devtools.fit_say_meter import COACH_DIMENSIONS
-from devtools.say_meter_corpus import ALL_ENGLISH, FIFTH_HELD_OUT_CORPUS, RESAMPLES, load_calls, turns_of
+from devtools.say_meter_corpus import (
+    ALL_ENGLISH,
+    FIFTH_HELD_OUT_CORPUS,
+    RESAMPLES,
+    SIXTH_HELD_OUT_CORPUS,
+    load_calls,
+    turns_of,
+)
 
 # The rubric's weight of each dimension (RUBRIC.md), in the order of the factors that stand for them.
 DIMENSIONS = tuple(COACH_DIMENSIONS[name] for name in FACTORS)
 RUBRIC_WEIGHTS = {"discovery": 30, "listening": 20, "objections": 20, "value": 15, "next_step": 15}
 STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge's alpha
+RATE_STRENGTHS = (0.01, 0.03, *STRENGTHS, 100.0)
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
 MIN_CALLS = 2  # a term is kept when at least this many training calls use it
-FIFTH = FIFTH_HELD_OUT_CORPUS.name
+# The parts the rules never read, each reported on its own.
+UNREAD_BY_RULES = (FIFTH_HELD_OUT_CORPUS.name, SIXTH_HELD_OUT_CORPUS.name)
 
 
 def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
@@ -90,42 +108,85 @@ class Calls:
     dimensions: np.ndarray  # calls x dimensions, the coach's 0-4
     labels: np.ndarray
     parts: list[str]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    name: str
-    terms: Callable[[Calls], list[Counter[str]]]
-    with_factors: bool
-
-
-CANDIDATES = (
-    Candidate("words", lambda calls: calls.terms, False),
-    Candidate("words + position", lambda calls: calls.positioned, False),
-    Candidate("words + factors", lambda calls: calls.terms, True),
-)
+    messages: np.ndarray  # the call's length
+    seller_turns: np.ndarray
 
 
 @dataclass
 class Featuriser:
-    """Tf-idf of the terms at least ``MIN_CALLS`` training calls use, and the rule factors if asked; fitted on the
-    training calls only."""
+    """Tf-idf of the terms at least ``MIN_CALLS`` training calls use (and, given the calls' parts, at least
+    ``min_parts`` of those parts), and the rule factors if asked; fitted on the training calls only. Without ``per``,
+    sublinear counts l2-normalised per call; with it, each count divided by ``per`` (one value a call), not
+    normalised."""
 
     with_factors: bool
+    min_parts: int = 1
     vectoriser: DictVectorizer | None = None
     tfidf: TfidfTransformer | None = None
 
-    def fit_transform(self, terms: Sequence[Counter[str]], factors: np.ndarray) -> Any:
+    def fit_transform(self, terms: Sequence[Counter[str]], factors: np.ndarray, per: np.ndarray | None = None,
+                      parts: Sequence[str] = ()) -> Any:
         used = Counter(term for counts in terms for term in counts)
-        kept = {term for term, calls in used.items() if calls >= MIN_CALLS}
+        writers = Counter(term for part in set(parts) for term in
+                          set().union(*(counts for counts, other in zip(terms, parts, strict=True) if other == part)))
+        kept = {term for term, calls in used.items()
+                if calls >= MIN_CALLS and (not parts or writers[term] >= self.min_parts)}
         self.vectoriser = DictVectorizer().fit([{t: c for t, c in counts.items() if t in kept} for counts in terms])
-        self.tfidf = TfidfTransformer(sublinear_tf=True).fit(self.vectoriser.transform(terms))
-        return self.transform(terms, factors)
+        self.tfidf = (TfidfTransformer(sublinear_tf=True) if per is None else TfidfTransformer(norm=None)).fit(
+            self.vectoriser.transform(terms))
+        return self.transform(terms, factors, per)
 
-    def transform(self, terms: Sequence[Counter[str]], factors: np.ndarray) -> Any:
+    def transform(self, terms: Sequence[Counter[str]], factors: np.ndarray, per: np.ndarray | None = None) -> Any:
         assert self.vectoriser is not None and self.tfidf is not None
         words = self.tfidf.transform(self.vectoriser.transform(terms))
+        if per is not None:
+            words = csr_matrix(words.multiply(1 / np.maximum(per, 1)[:, None]))
         return hstack([words, csr_matrix(factors / 100)]).tocsr() if self.with_factors else words
+
+
+Rows = tuple[np.ndarray, np.ndarray]  # the training calls' feature rows and the test calls'
+
+
+@dataclass(frozen=True)
+class Words:
+    """Rows of the call's terms (``Featuriser``), fitted on the training calls; every dimension reads the same."""
+
+    terms: Callable[[Calls], list[Counter[str]]]
+    with_factors: bool = False
+    per: Callable[[Calls], np.ndarray] | None = None  # what a count is divided by; None: sublinear, l2-normalised
+    min_parts: int = 1  # a term is kept when the training calls of at least this many parts use it
+
+    def __call__(self, calls: Calls, train: Sequence[int], test: Sequence[int]) -> list[Rows]:
+        terms = self.terms(calls)
+        per = None if self.per is None else self.per(calls)
+        featuriser = Featuriser(self.with_factors, self.min_parts)
+        rows = featuriser.fit_transform([terms[i] for i in train], calls.factors[train],
+                                        None if per is None else per[train], [calls.parts[i] for i in train]).toarray()
+        tested = featuriser.transform([terms[i] for i in test], calls.factors[test],
+                                      None if per is None else per[test]).toarray()
+        return [(rows, tested)] * len(DIMENSIONS)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reading of the call: the rows each dimension's ridge reads (one pair a dimension; dimensions given the same
+    pair are fitted together), and the regularisation strengths searched."""
+
+    name: str
+    rows: Callable[[Calls, Sequence[int], Sequence[int]], list[Rows]]
+    strengths: tuple[float, ...] = STRENGTHS
+
+
+ADOPTED_WORDS = Words(lambda calls: calls.terms)
+CANDIDATES = (
+    Candidate("words", ADOPTED_WORDS),
+    Candidate("words + position", Words(lambda calls: calls.positioned)),
+    Candidate("words + factors", Words(lambda calls: calls.terms, with_factors=True)),
+    Candidate("words per message", Words(lambda calls: calls.terms, per=lambda calls: calls.messages), RATE_STRENGTHS),
+    Candidate("words per seller turn", Words(lambda calls: calls.terms, per=lambda calls: calls.seller_turns),
+              RATE_STRENGTHS),
+    Candidate("words two writers use", Words(lambda calls: calls.terms, min_parts=2)),
+)
 
 
 def fit_ridges(rows: np.ndarray, targets: np.ndarray, strengths: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -135,9 +196,11 @@ def fit_ridges(rows: np.ndarray, targets: np.ndarray, strengths: Sequence[float]
     for strength in set(strengths):
         # The exact solver, on dense rows (a sparse fit with an intercept is iterative), so a fresh fit repeats.
         ridge = Ridge(alpha=strength, solver="cholesky").fit(rows, targets)
+        # One target column gives one flat row of coefficients: made a table again.
+        fitted, offsets = np.atleast_2d(ridge.coef_), np.atleast_1d(ridge.intercept_)
         for k, chosen in enumerate(strengths):
             if chosen == strength:
-                coefficients[k], intercepts[k] = ridge.coef_[k], ridge.intercept_[k]
+                coefficients[k], intercepts[k] = fitted[k], offsets[k]
     return coefficients, intercepts
 
 
@@ -145,23 +208,25 @@ def fitted_scores(candidate: Candidate, calls: Calls, train: Sequence[int], test
                   strengths: Sequence[float]) -> np.ndarray:
     """Each test call's five dimension scores (0-4), dimension k by a ridge fitted on the training calls with
     ``strengths[k]``."""
-    terms = candidate.terms(calls)
-    featuriser = Featuriser(candidate.with_factors)
-    rows = featuriser.fit_transform([terms[i] for i in train], calls.factors[train]).toarray()
-    tested = featuriser.transform([terms[i] for i in test], calls.factors[test]).toarray()
-    coefficients, intercepts = fit_ridges(rows, calls.dimensions[train], strengths)
-    return np.asarray(tested @ coefficients.T + intercepts)
+    blocks = candidate.rows(calls, train, test)
+    scores = np.zeros((len(test), len(DIMENSIONS)))
+    for block in {id(block): block for block in blocks}.values():
+        shared = [k for k, other in enumerate(blocks) if other is block]
+        rows, tested = block
+        coefficients, intercepts = fit_ridges(rows, calls.dimensions[train][:, shared], [strengths[k] for k in shared])
+        scores[:, shared] = tested @ coefficients.T + intercepts
+    return scores
 
 
 def inner_scores(candidate: Candidate, calls: Calls, train: Sequence[int]) -> dict[float, np.ndarray]:
     """For each strength, the training calls' dimension scores, each fitted leaving its own part out."""
-    result = {strength: np.zeros((len(train), len(DIMENSIONS))) for strength in STRENGTHS}
+    result = {strength: np.zeros((len(train), len(DIMENSIONS))) for strength in candidate.strengths}
     parts = [calls.parts[i] for i in train]
     for part in dict.fromkeys(parts):
         inner_train = [i for i, p in zip(train, parts, strict=True) if p != part]
         inner_test = [i for i, p in zip(train, parts, strict=True) if p == part]
         where = [n for n, p in enumerate(parts) if p == part]
-        for strength in STRENGTHS:
+        for strength in candidate.strengths:
             result[strength][where] = fitted_scores(candidate, calls, inner_train, inner_test,
                                                     [strength] * len(DIMENSIONS))
     return result
@@ -183,7 +248,7 @@ def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray]) -
     """Each dimension's strength, then its mix, by the training calls' inner leave-one-part-out scores (on a tie
     the stronger regularisation and the smaller mix: the nearer to the rules)."""
     truth = calls.dimensions[train]
-    strengths = tuple(max(reversed(STRENGTHS), key=lambda s: spearman(inner[s][:, k], truth[:, k]))
+    strengths = tuple(max(sorted(inner, reverse=True), key=lambda s: spearman(inner[s][:, k], truth[:, k]))
                       for k in range(len(DIMENSIONS)))
     learned = np.array([inner[s][:, k] for k, s in enumerate(strengths)]).T
     mixes = tuple(max(MIXES, key=lambda m: spearman(blended(calls.factors[train][:, [k]], learned[:, [k]], [m])[:, 0],
@@ -224,8 +289,8 @@ def engine_fit(calls: Calls) -> dict[str, Any]:
     engine reads it (``sales_words.SalesWords``)."""
     everything = list(range(len(calls.labels)))
     choices = choose(calls, everything, inner_scores(ADOPTED, calls, everything))
-    featuriser = Featuriser(ADOPTED.with_factors)
-    rows = featuriser.fit_transform(ADOPTED.terms(calls), calls.factors).toarray()
+    featuriser = Featuriser(ADOPTED_WORDS.with_factors)
+    rows = featuriser.fit_transform(ADOPTED_WORDS.terms(calls), calls.factors).toarray()
     coefficients, intercepts = fit_ridges(rows, calls.dimensions, choices.strengths)
     assert featuriser.vectoriser is not None and featuriser.tfidf is not None
     idf = featuriser.tfidf.idf_
@@ -288,19 +353,27 @@ def per_part(scores: np.ndarray, truth: np.ndarray, calls: Calls) -> dict[str, f
     return {part: spearman(scores[parts == part], truth[parts == part]) for part in dict.fromkeys(calls.parts)}
 
 
-def report(name: str, scores: np.ndarray, rules: np.ndarray, truth: np.ndarray, calls: Calls,
-           origins: Sequence[str]) -> None:
-    """A reading against the coach: pooled with its interval and gain over the rules, by part, the fifth part with
-    its interval and gain, by origin, and the means by the coach's score."""
-    fifth = np.array(calls.parts) == FIFTH
-    print(f"  {name}: pooled {with_interval(scores, truth)}, against the rules {gain(scores, rules, truth)}")
+def report(name: str, scores: np.ndarray, reference: np.ndarray, truth: np.ndarray, calls: Calls,
+           origins: Sequence[str], against: str = "the rules") -> None:
+    """A reading against the coach: pooled with its interval and gain over a reference reading (the rules unless
+    ``against`` names another), its Spearman with the call's length next to the coach's, by part, each part the rules
+    never read with its interval, gain and length, by origin, and the means by the coach's score."""
+    print(f"  {name}: pooled {with_interval(scores, truth)}, against {against} {gain(scores, reference, truth)}; "
+          f"{with_length(scores, truth, calls.messages)}")
     parts = per_part(scores, truth, calls)
     print("    by part: " + ", ".join(f"{part} {value:.2f}" for part, value in parts.items())
           + f"; mean of the parts {statistics.fmean(parts.values()):.2f}")
-    print(f"    fifth part: {with_interval(scores[fifth], truth[fifth])}, against the rules "
-          f"{gain(scores[fifth], rules[fifth], truth[fifth])}")
+    for unread in UNREAD_BY_RULES:
+        held = np.array(calls.parts) == unread
+        print(f"    {unread}: {with_interval(scores[held], truth[held])}, against {against} "
+              f"{gain(scores[held], reference[held], truth[held])}; "
+              f"{with_length(scores[held], truth[held], calls.messages[held])}")
     print(f"    by origin: {by_origin(scores, truth, origins)}")
     print(f"    means by the coach's score: {means_by(scores, truth)}")
+
+
+def with_length(scores: np.ndarray, truth: np.ndarray, messages: np.ndarray) -> str:
+    return f"with length {spearman(scores, messages):.2f} (the coach's {spearman(truth, messages):.2f})"
 
 
 def by_origin(scores: np.ndarray, truth: np.ndarray, origins: Sequence[str]) -> str:
@@ -324,43 +397,55 @@ def load() -> tuple[Calls, list[str]]:
         dimensions=np.array([[call["dimensions"][name] for name in DIMENSIONS] for call in corpus], dtype=float),
         labels=np.array([call["label"] for call in corpus], dtype=float),
         parts=[call["directory"] for call in corpus],
+        messages=np.array([len(call["turns"]) for call in corpus], dtype=float),
+        seller_turns=np.array([sum(turn["role"] == "user" for turn in call["turns"]) for call in corpus], dtype=float),
     )
     return calls, [call["origin"] for call in corpus]
 
 
-def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndarray, blend: np.ndarray) -> None:
-    """Each dimension and the overall, learned and blended, against the rules on the same calls."""
+def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndarray, blend: np.ndarray,
+            shipped: np.ndarray | None = None) -> None:
+    """Each dimension and the overall, learned and blended, against the rules on the same calls, or against the
+    shipped blend of the words' factors (``shipped``, calls x factors) when given."""
     meter = calls.factors.mean(axis=1)
+    against = "the rules" if shipped is None else "the words' blend"
+    reference = calls.factors if shipped is None else shipped
     learned = np.clip(25 * learned, 0, 100)  # on the factors' scale, as the engine would show it
     for k, (factor, dimension) in enumerate(zip(FACTORS, DIMENSIONS, strict=True)):
         truth, rules = calls.dimensions[:, k], calls.factors[:, k]
         print(f" {dimension} (the rule factor {factor}), {reading}:")
         report("rules", rules, rules, truth, calls, origins)
-        report("learned", learned[:, k], rules, truth, calls, origins)
-        report("blend", blend[:, k], rules, truth, calls, origins)
+        report("learned", learned[:, k], reference[:, k], truth, calls, origins, against)
+        report("blend", blend[:, k], reference[:, k], truth, calls, origins, against)
     print(f" overall against the label, {reading}:")
     report("the meter (rules, equal weights)", meter, meter, calls.labels, calls, origins)
-    for name, scores in (("learned, rubric weights", overall(learned)), ("blend, rubric weights", overall(blend)),
-                         ("blend, the meter's equal weights", blend.mean(axis=1))):
-        report(name, scores, meter, calls.labels, calls, origins)
+    for name, scores, versus in (("learned, rubric weights", overall(learned), overall(reference)),
+                                 ("blend, rubric weights", overall(blend), overall(reference)),
+                                 ("blend, the meter's equal weights", blend.mean(axis=1), reference.mean(axis=1))):
+        report(name, scores, versus, calls.labels, calls, origins, against)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", type=Path, nargs="?", const=FIT_FILE,
                         help=f"write the adopted fit to this file (default {FIT_FILE}) and stop")
+    parser.add_argument("--candidate", action="append", choices=[candidate.name for candidate in CANDIDATES],
+                        help="measure only these candidates (and the adopted one, the reference); all unless given")
     arguments = parser.parse_args()
     calls, origins = load()
     if arguments.write:
         arguments.write.write_text(fit_file_text(engine_fit(calls)))
         return
-    print(f"{len(calls.labels)} calls in {len(set(calls.parts))} parts; strengths {STRENGTHS}, mixes {MIXES}")
-    for candidate in CANDIDATES:
-        print(f"\n== {candidate.name} ==")
+    print(f"{len(calls.labels)} calls in {len(set(calls.parts))} parts; mixes {MIXES}")
+    shipped = None
+    measured = [c for c in CANDIDATES if c is ADOPTED or not arguments.candidate or c.name in arguments.candidate]
+    for candidate in measured:
+        print(f"\n== {candidate.name} (strengths {candidate.strengths}) ==")
         learned, blend, choices = leave_one_part_out(candidate, calls)
         for part, chosen in choices.items():
             print(f" without {part}: strengths {chosen.strengths}, mixes {chosen.mixes}")
-        compare("leave one part out", calls, origins, learned, blend)
+        compare("leave one part out", calls, origins, learned, blend, shipped)
+        shipped = blend if candidate is ADOPTED else shipped
         learned, blend, chosen = in_sample(candidate, calls)
         print(f" fitted on every call: strengths {chosen.strengths}, mixes {chosen.mixes}")
         compare("in sample", calls, origins, learned, blend)

@@ -81,9 +81,9 @@ class Predictor:
     pressure_points: int  # and for each push or argument
 
 
-# Fitted by devtools.fit_losing_prospect on the development part of the sales corpus (refitted when the sales factors
-# came to read the call's words: docs/say_meter.md).
-LOSING_PROSPECT = Predictor(horizon_messages=5, refusal_points=10, pressure_points=10)
+# Fitted by devtools.fit_losing_prospect on the development part of the sales corpus (refitted whenever the sales
+# meter moves, last when its words' model was refitted on six English parts: docs/say_meter.md).
+LOSING_PROSPECT = Predictor(horizon_messages=30, refusal_points=30, pressure_points=20)
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,10 +365,11 @@ async def test_a_spanish_calls_losing_the_prospect_alert_says_why_in_spanish(dat
 
     stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
 
-    # The buyer's two noes each take their points off the meter's 72, and the seller's push after the first its own.
+    # The buyer's two noes each take their points off the meter's 72, and the seller's push after the first its own
+    # (a projection stops at 0).
     noes = SPANISH.templates["alert_refusals"].format(times=SPANISH.templates["twice"])
     push = SPANISH.templates["alert_pressure"].format(times=SPANISH.templates["once"])
-    projection = 72 - 2 * LOSING_PROSPECT.refusal_points - LOSING_PROSPECT.pressure_points
+    projection = max(0, 72 - 2 * LOSING_PROSPECT.refusal_points - LOSING_PROSPECT.pressure_points)
     assert (stored.language, stored.losing_prospect.active) == ("es", True)
     assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=projection,
                                                                               why=f"{noes}, {push}")

@@ -22,7 +22,7 @@ HELD_OUT_PART = DATA / "sales_corpus_heldout2" / "calls"  # scored once blind, d
 THIRD_HELD_OUT_PART = DATA / "sales_corpus_heldout3" / "calls"  # scored once blind, development data since
 FOURTH_HELD_OUT_PART = DATA / "sales_corpus_heldout4" / "calls"  # scored once blind, development data since
 FIFTH_HELD_OUT_PART = DATA / "sales_corpus_heldout5" / "calls"  # scored once blind, development data since
-SIXTH_HELD_OUT_PART = DATA / "sales_corpus_heldout6" / "calls"  # scored once blind (docs/say_meter.md)
+SIXTH_HELD_OUT_PART = DATA / "sales_corpus_heldout6" / "calls"  # scored once blind, development data since
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART, FIFTH_HELD_OUT_PART,
          SIXTH_HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
@@ -107,14 +107,15 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
     later = {part: say_meter_corpus.load_calls(name) for part, name in (
         (HELD_OUT_PART, say_meter_corpus.SECOND_HELD_OUT), (THIRD_HELD_OUT_PART, say_meter_corpus.THIRD_HELD_OUT),
         (FOURTH_HELD_OUT_PART, say_meter_corpus.FOURTH_HELD_OUT),
-        (FIFTH_HELD_OUT_PART, say_meter_corpus.FIFTH_HELD_OUT))}
+        (FIFTH_HELD_OUT_PART, say_meter_corpus.FIFTH_HELD_OUT), (SIXTH_HELD_OUT_PART, say_meter_corpus.SIXTH_HELD_OUT))}
     for directory, calls in later.items():
         assert sorted(call["id"] for call in calls) == sorted(path.stem for path in directory.glob("*.json"))
-    second, third, fourth, fifth = later.values()
+    second, third, fourth, fifth, sixth = later.values()
     for part, expected in ((say_meter_corpus.FIRST_TWO_ENGLISH, first + second),
                            (say_meter_corpus.FIRST_THREE_ENGLISH, first + second + third),
                            (say_meter_corpus.FIRST_FOUR_ENGLISH, first + second + third + fourth),
-                           (say_meter_corpus.ALL_ENGLISH, first + second + third + fourth + fifth)):
+                           (say_meter_corpus.FIRST_FIVE_ENGLISH, first + second + third + fourth + fifth),
+                           (say_meter_corpus.ALL_ENGLISH, first + second + third + fourth + fifth + sixth)):
         together = say_meter_corpus.load_calls(part)
         assert sorted(call["id"] for call in together) == sorted(call["id"] for call in expected)
     english_only = set(say_meter_corpus.ENGLISH_PARTS)

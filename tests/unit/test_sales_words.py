@@ -16,7 +16,7 @@ from analysis_svc.domain.say_meter import factor_scores, sales_factors, score, w
 from calls.job_tracks import Blueprint
 from calls.turns import Role, Turn
 from devtools.say_meter_corpus import load_calls, turns_of
-from devtools.say_meter_text_models import ADOPTED, Calls, Featuriser, engine_fit, fit_ridges, load
+from devtools.say_meter_text_models import ADOPTED_WORDS, Calls, Featuriser, engine_fit, fit_ridges, load
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def test_a_fresh_fit_is_the_committed_one(corpus):
 
 
 def test_the_engine_reads_a_call_as_the_fit_does(corpus):
-    featuriser = Featuriser(ADOPTED.with_factors)
-    rows = featuriser.fit_transform(ADOPTED.terms(corpus), corpus.factors).toarray()
+    featuriser = Featuriser(ADOPTED_WORDS.with_factors)
+    rows = featuriser.fit_transform(ADOPTED_WORDS.terms(corpus), corpus.factors).toarray()
     coefficients, intercepts = fit_ridges(rows, corpus.dimensions, [
         factor["strength"] for factor in json.loads(FIT_FILE.read_text())["factors"].values()])
     fitted = np.clip(25 * (rows @ coefficients.T + intercepts), 0, 100)
