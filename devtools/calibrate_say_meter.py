@@ -88,7 +88,8 @@ def fit_scale(raw: np.ndarray, labels: np.ndarray) -> CoachScale:
 
 def subset(calls: Calls, keep: Sequence[int]) -> Calls:
     return Calls([calls.terms[i] for i in keep], [calls.positioned[i] for i in keep], calls.factors[keep],
-                 calls.dimensions[keep], calls.labels[keep], [calls.parts[i] for i in keep])
+                 calls.dimensions[keep], calls.labels[keep], [calls.parts[i] for i in keep], calls.messages[keep],
+                 calls.seller_turns[keep])
 
 
 def raw_out_of_fold(calls: Calls, keep: Sequence[int]) -> np.ndarray:

