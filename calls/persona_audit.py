@@ -145,6 +145,11 @@ class Reading(StrEnum):
     # taken up its problem: a fact asked for after that is earned, even from the guarded difficulty
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
+    OURS = "ours"  # an industry in what the persona calls its own ("our cosmetics line") is the company's
+    PERIOD = "period"  # a sum for another period than the scenario's budget is brought to its period ("fifteen
+    # thousand a week" against "$15k per month")
+    TOLD_IN_THE_PAST = "told_in_the_past"  # a date in a sentence about the past ("It renewed in March") is when
+    # something happened, not a deadline against the scenario's
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,7 +550,8 @@ _ASKS_PAY = _phrases(r"salary", r"base", r"band", r"compensation", r"(?:what|whi
 _DIFFERENCE = re.compile(r"^\s*(?:\w+ )?(?:more|higher|less|lower|extra|above|below|over|under|cheaper|dearer)\b",
                          re.IGNORECASE)
 _COUNTS_THINGS = re.compile(r"^\s*(?:(?!(?:a|an|the|per|plus|in|on|for|to|and|or|of|with|dollars|pounds|euros|bucks)\b)"
-                            r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
+                            r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks|is|was|has|does|this|its|us|as|plus|thus|"
+                            r"across|always|perhaps)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
 _PART_OF = re.compile(r"\b(?:half|quarter|\d+(?:st|nd|rd|th)|percent|per cent|%|share|part|fraction|portion|most|some|"
                       r"all|none) of (?:(?:about|around|roughly|some|nearly|almost|maybe) )?(?:the |an? )?\$?\s*$",
                       re.IGNORECASE)
@@ -572,8 +578,8 @@ _ASKS = {
                        r"money", r"pay"),
     "authority": _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|weigh in|involved|else|makes the call)",
                           r"decision\w*", r"approv\w*", r"sign(?:s|ed|ing|atures?)?"),
-    "timeline": _phrases(r"(?:^|[.!?,]\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon", r"timing",
-                         r"time ?frame", r"by when", r"renewal", r"how long do you have"),
+    "timeline": _phrases(r"(?:^|(?<=[.!?,])\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon",
+                         r"timing", r"time ?frame", r"by when", r"renewal", r"how long do you have"),
 }
 # Accepting what the candidate claims or proposes, as a turn opens.
 _AGREEMENT = re.compile(
@@ -1095,7 +1101,7 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
 
 
 def budget_figures(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings,
-                   disclosed: bool = False) -> list[tuple[float, float]]:
+                   disclosed: bool = False, per_weeks: float | None = None) -> list[tuple[float, float]]:
     """The sums of money a persona turn gives as its budget, in answer to the candidate's ``question``. Reading what
     each amount counts, a sum is the budget when a word of the turn or the question speaks of money, but not when it
     counts things ("300000 accounts"), is the whole a part is taken of ("a tenth of 40000"), sorts things ("renewals
@@ -1103,7 +1109,9 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
     sentence names what the persona could pay; a bare number given for money is in thousands. A figure the
     question named is left out (said back, it gives nothing), unless it is spoken of as money or approved (agreed to,
     it is the persona's); read as ``disclosed`` (what the turn gives away), it is left out always, and so is a sum in a
-    sentence about the past (what happened, not what the persona could pay)."""
+    sentence about the past (what happened, not what the persona could pay). Given the weeks ``per_weeks`` the
+    scenario's budget is for, a sum for another period is brought to that one ("fifteen thousand a week" is about
+    sixty-five thousand a month)."""
     if not readings & {Reading.WHAT_IT_COUNTS, Reading.UNSCALED}:
         return scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
     counting = Reading.WHAT_IT_COUNTS in readings
@@ -1127,6 +1135,8 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
         for amount in scenario_facts.amounts(sentence):
             if amount.figure in echoed:
                 continue
+            period = scenario_facts.period_in_weeks(amount.after) if per_weeks else None
+            scale = per_weeks / period if per_weeks and period else 1.0
             if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
                              or _DIFFERENCE.match(amount.after)
                              or (_THRESHOLD.search(amount.before) and not _CAP.search(sentence))
@@ -1134,10 +1144,10 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
                              or (other_amount_asked and not paying)):
                 continue
             if amount.money_like and amount.figure[1] >= 100 and spoken_of:
-                figures.append(amount.figure)
+                figures.append((amount.figure[0] * scale, amount.figure[1] * scale))
             elif (Reading.UNSCALED in readings and not amount.money_like and amount.figure[1] >= 10
                   and (pay_asked or paying)):
-                figures.append((amount.figure[0] * 1000, amount.figure[1] * 1000))
+                figures.append((amount.figure[0] * 1000 * scale, amount.figure[1] * 1000 * scale))
     return figures
 
 
@@ -1435,6 +1445,8 @@ def _same_question(first: str, second: str) -> bool:
 
 
 # What a date in a call is the date of, when it is one the scenario's deadline rules.
+_TOLD_IN_THE_PAST = _phrases(r"was", r"were", r"had", r"did", r"ago", r"last (?:week|month|quarter|year|time)",
+                             r"renewed", r"used to", r"happened", r"went")
 _DATED_EVENT = re.compile(r"renew|deadline|decid|decision|live|contract|sign", re.IGNORECASE)
 
 
@@ -1447,7 +1459,8 @@ def _contradictions(audit: _Audit) -> int:
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         wrong = []
         question = before[-1] if before else ""
-        figures = budget_figures(text, question, audit.rules.readings)
+        figures = budget_figures(text, question, audit.rules.readings, per_weeks=(
+            facts.budget_period_weeks if audit.reads(Reading.PERIOD) else None))
         margin = audit.rules.budget_margin_percent / 100
         if budget and figures and not any(scenario_facts.overlaps(figure, budget, margin) for figure in figures):
             wrong.append(f"budget (scenario: {facts.budget_range})")
@@ -1470,15 +1483,21 @@ def _contradictions(audit: _Audit) -> int:
         # A date for a renewal, a deadline, a decision or a go-live, the persona's own or one it agrees to.
         agreed = (audit.reads(Reading.DATE_AGREED) and _accepts(text, audit.rules.readings, question)
                   and _DATED_EVENT.search(question))
-        dated = scenario_facts.quarters(text) if timed or agreed else set()
+        # A date or a span in a sentence about the past says when something happened, not when it is due.
+        due = (" ".join(sentence for sentence in _sentences(text) if not _TOLD_IN_THE_PAST.search(sentence))
+               if audit.reads(Reading.TOLD_IN_THE_PAST) else text)
+        dated = scenario_facts.quarters(due) if timed or agreed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
-        spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
+        spans = scenario_facts.spans_in_weeks(due) if weeks and (timed or _ASKS["timeline"].search(question)) else []
         unhurried = (audit.reads(Reading.NO_DEADLINE) and facts.decision_timeline and _NO_DEADLINE.search(text)
                      and (timed or _ASKS["timeline"].search(question)))
         if ((deadline and dated and not dated & deadline) or unhurried
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
-        named = scenario_facts.industries(text) if _SAYS_WHAT_WE_DO.search(text) else set()
+        # An app or a platform of the persona's own says how it delivers, not what business it is in.
+        named = (scenario_facts.industries(text) if _SAYS_WHAT_WE_DO.search(text) or _ASKS_WHAT_WE_DO.search(question)
+                 else scenario_facts.industries(" ".join(_OURS.findall(text))) - {"software"}
+                 if audit.reads(Reading.OURS) else set())
         if industry and named and _other_industry(named, industry):
             wrong.append(f"industry (scenario: {facts.industry})")
         if wrong:
@@ -1500,10 +1519,17 @@ def _other_industry(named: set[str], scenario: set[str]) -> bool:
     return bool(said and kept and not said & kept)
 
 
-# The company says what it is or does: "we're a bank", "our business", "we build scheduling software".
+# The company says what it is or does: "we're a bank", "our business", "we build scheduling software", "a brokerage
+# like ours", "all we've ever made".
 _SAYS_WHAT_WE_DO = _phrases(r"we(?:'re| are)", r"our (?:company|business)",
                             r"we (?:\w+ly )?(?:run|make|sell|own|operate|build|provide|develop|serve|design|ship|offer|"
-                            r"manufacture)s?")
+                            r"manufacture)s?", r"like ours", r"this company",
+                            r"we(?:'ve| have) (?:ever|always) (?:made|built|sold)")
+# Asked what the company makes or does, or what its products are.
+_ASKS_WHAT_WE_DO = _phrases(r"what (?:kind of |sort of )?(?:products?|business|industry)",
+                            r"what do(?:es)? (?:you|your \w+|the \w+) (?:do|make|sell|build)")
+# What the persona calls its own ("our cosmetics line", "our grocery delivery app"): the words after "our".
+_OURS = re.compile(r"\bour((?: [\w-]+){1,3})", re.IGNORECASE)
 
 
 # Contempt each reading finds, and whether it reads sentence by sentence (its patterns anchor on a sentence's start or

@@ -90,7 +90,8 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
                          Reading.EVALUATOR_VOICE),
     "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION, Reading.COMPARISON),
     "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
-                             Reading.TIMING_ASKED, Reading.DATE_AGREED),
+                             Reading.TIMING_ASKED, Reading.DATE_AGREED, Reading.TOLD_IN_THE_PAST,
+                             Reading.PERIOD, Reading.OURS),
 }
 
 

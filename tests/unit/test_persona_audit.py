@@ -18,7 +18,7 @@ from calls.persona_audit import (
     audit_persona,
     target_words_per_turn,
 )
-from calls.scenario_facts import ScenarioFacts
+from calls.scenario_facts import ScenarioFacts, spans_in_weeks
 from calls.turns import Role, Turn
 
 # The rules without the fitted classifiers: what a test of one rule's reading audits with.
@@ -1000,7 +1000,13 @@ def test_a_name_before_what_they_do_answers_who() -> None:
      FlagReason.NO_RESISTANCE, [2], []),
     (Reading.CONCLUDED, ("We guarantee a forty percent lift in sign-ups.", "Forty percent. That settles it."),
      FlagReason.NO_RESISTANCE, [2], []),
+    (Reading.PERIOD, ("What budget do you have for this?", "Seventy thousand a month."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
+    (Reading.OURS, ("What worries you about the rollout?", "Mostly our hotel staff, they hate new tools."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
     # Readings that clear a turn: flagged only without them.
+    (Reading.TOLD_IN_THE_PAST, ("When did your last renewal go through?", "It renewed in March, and nobody noticed."),
+     FlagReason.CONTRADICTS_SCENARIO, [], [2]),
     (Reading.ELLIPTICAL, ("What slows a new hire down most?", "Badge queues and the lifts, mostly."),
      FlagReason.UNRESPONSIVE, [], [2]),
     (Reading.NAMED, ("Who runs the pilot on your side?", "Priya, in the end, once the quarter closes."),
@@ -1018,3 +1024,31 @@ def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
     assert flagged(audit_persona(dialogue(*lines), GUARDED), reason) == with_it
     without = AuditRules(readings=frozenset(Reading) - {reading})
     assert flagged(audit_persona(dialogue(*lines), GUARDED, without, RULES_ALONE), reason) == without_it
+
+
+def test_a_question_for_a_date_after_another_sentence_asks_for_the_deadline() -> None:
+    said = dialogue("Fair enough. When do you need a decision?", "By the end of March.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_an_app_of_the_persona_s_own_names_no_other_industry() -> None:
+    said = dialogue("Who would you ask to try it first?", "Two trainers from our own app.")
+    fitness = replace(GUARDED, scenario=replace(ONBOARDING, industry="direct-to-consumer fitness"))
+    assert flagged(audit_persona(said, fitness), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+@pytest.mark.parametrize(("said", "weeks"), [
+    ("Sometime next spring would suit us.", [26.0]),
+    ("End of next quarter, give or take.", [19.5]),
+    ("Nothing changes before next quarter.", []),
+    ("Within 3 quarters.", [39.0]),
+    ("A quarter of the budget goes on it.", []),
+])
+def test_seasons_and_quarters_to_come_as_spans(said: str, weeks: list[float]) -> None:
+    assert spans_in_weeks(said) == weeks
+
+
+def test_a_season_to_come_is_far_from_a_deadline_weeks_away() -> None:
+    weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="live within 8 weeks"))
+    said = dialogue("When does it need to be live?", "Sometime next spring.")
+    assert flagged(audit_persona(said, weeks_away), FlagReason.CONTRADICTS_SCENARIO) == [2]
