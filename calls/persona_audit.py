@@ -145,6 +145,9 @@ class Reading(StrEnum):
     # taken up its problem: a fact asked for after that is earned, even from the guarded difficulty
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
+    RATE = "rate"  # what a rate is taken over is no sum ("under one per ten thousand")
+    SCENARIO_DEADLINE = "scenario_deadline"  # the scenario's own span or date said gives its deadline away, in any
+    # words ("I want it live inside eight weeks" against "a pilot within 8 weeks")
     OURS = "ours"  # an industry in what the persona calls its own ("our cosmetics line") is the company's
     PERIOD = "period"  # a sum for another period than the scenario's budget is brought to its period ("fifteen
     # thousand a week" against "$15k per month")
@@ -569,6 +572,8 @@ _CAP = _phrases(r"approv\w*", r"sign(?:ed)? off", r"get through")
 # An amount in a sum ("11 cents times 40000") is worked out, not given.
 _OPERAND_BEFORE = re.compile(r"\b(?:times|multiplied by|divided by|x)\s*$", re.IGNORECASE)
 _OPERAND_AFTER = re.compile(r"^\s*(?:times|multiplied by|divided by|x)\b", re.IGNORECASE)
+# What a rate is taken over, not a sum ("one per ten thousand", "two in every thousand").
+_PER = re.compile(r"\b(?:per|in every|out of|for every)\s+$", re.IGNORECASE)
 # A question for the number of people a company has: the numbers that answer it count them.
 _ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
                            r"how (?:big|large) is (?:the|your) company")
@@ -1061,7 +1066,8 @@ def _early_disclosures(audit: _Audit) -> int:
         sentences = [(sentence, _raises_objection(sentence, profile)) for sentence in _sentences(text)]
         given = (" ".join(sentence for sentence, objects in sentences if not objects)
                  if audit.reads(Reading.OBJECTING_SENTENCE) else text)
-        facts = [] if _raises_objection(given, profile) else facts_given(given, question, audit.rules.readings)
+        facts = ([] if _raises_objection(given, profile)
+                 else facts_given(given, question, audit.rules.readings, profile.scenario))
         if audit.reads(Reading.FACT_IN_OBJECTION):
             objecting = " ".join(sentence for sentence, objects in sentences if objects)
             facts += [fact for fact in facts_given(objecting, question, audit.rules.readings)
@@ -1077,9 +1083,11 @@ def _early_disclosures(audit: _Audit) -> int:
     return found
 
 
-def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[str]:
+def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings,
+                scenario: ScenarioFacts | None = None) -> list[str]:
     """The scenario facts a persona turn gives in answer to the candidate's ``question``: "budget" (a sum of money
-    spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date), in that order."""
+    spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date, or the ``scenario``'s
+    own span or date said outside a sentence about the past), in that order."""
     given = []
     if budget_figures(text, question, readings, disclosed=True):
         given.append("budget")
@@ -1095,9 +1103,19 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     # to one may only say when nothing will happen ("Nothing changes before next quarter").
     answered = spans and bool(_ASKS["timeline"].search(question))
     due_in = Reading.DUE_IN in readings and bool(_DUE_IN.search(text))
-    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered or due_in:
+    own_span = (scenario is not None and Reading.SCENARIO_DEADLINE in readings
+                and _says_the_deadline(text, question, scenario))
+    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered or due_in or own_span:
         given.append("timeline")
     return given
+
+
+def _says_the_deadline(text: str, question: str, scenario: ScenarioFacts) -> bool:
+    """Whether the text names a span of the scenario's own timeline ("inside eight weeks" against "a pilot within 8
+    weeks") that the question did not, outside a sentence about the past. A month alone may date anything."""
+    now = " ".join(sentence for sentence in _sentences(text) if not _TOLD_IN_THE_PAST.search(sentence))
+    spans = set(scenario_facts.spans_in_weeks(now)) - set(scenario_facts.spans_in_weeks(question))
+    return any(span in scenario_facts.spans_in_weeks(scenario.decision_timeline) for span in spans)
 
 
 def budget_figures(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings,
@@ -1141,6 +1159,7 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
                              or _DIFFERENCE.match(amount.after)
                              or (_THRESHOLD.search(amount.before) and not _CAP.search(sentence))
                              or _OPERAND_BEFORE.search(amount.before) or _OPERAND_AFTER.match(amount.after)
+                             or (Reading.RATE in readings and _PER.search(amount.before))
                              or (other_amount_asked and not paying)):
                 continue
             if amount.money_like and amount.figure[1] >= 100 and spoken_of:

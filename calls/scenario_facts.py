@@ -65,9 +65,9 @@ _SECOND_NUMBER = re.compile(rf"\b((?:{_UNITS_AND_TENS})(?:-\w+)?) and (?=(?:a|an
                             re.IGNORECASE)
 
 
-# A unit followed by a tens word is said for hundreds ("one eighty" is 180, "three fifty" 350), unless a scale or a
-# hundred follows the tens word.
-_SPOKEN_HUNDREDS = re.compile(rf"\b({_UNITS}) ((?:{_TENS})(?:-\w+)?)\b(?! (?:hundred|thousand|million|billion)\b)",
+# A unit followed by a tens word is said for hundreds ("one eighty" is 180, "three fifty" 350, "four-twenty" 420),
+# unless a scale or a hundred follows the tens word.
+_SPOKEN_HUNDREDS = re.compile(rf"\b({_UNITS})[ -]((?:{_TENS})(?:-\w+)?)\b(?! (?:hundred|thousand|million|billion)\b)",
                               re.IGNORECASE)
 
 

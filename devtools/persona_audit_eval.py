@@ -76,7 +76,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "early_disclosure": (Reading.OBJECTING_SENTENCE, Reading.WHAT_IT_COUNTS, Reading.UNSCALED,
                          Reading.DEADLINE_WORDS, Reading.SIGNER_ANSWERED, Reading.ROLE_SIGNS, Reading.DUE_IN,
                          Reading.FACT_IN_OBJECTION, Reading.TIMING_ASKED, Reading.ECHOED, Reading.PAST_SUM,
-                         Reading.OBJECTION_ANSWERED),
+                         Reading.OBJECTION_ANSWERED, Reading.SCENARIO_DEADLINE, Reading.RATE),
     "no_resistance": (Reading.ACKNOWLEDGEMENT, Reading.OWN_QUESTION, Reading.OBJECTED_BEFORE, Reading.ECHO,
                       Reading.ACCEPTING_CLAUSE, Reading.PRAISE, Reading.APPROVAL, Reading.SETTLED_CONCERN,
                       Reading.AGREED_AFTER_ECHO, Reading.CONCLUDED),

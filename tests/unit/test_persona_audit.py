@@ -18,7 +18,7 @@ from calls.persona_audit import (
     audit_persona,
     target_words_per_turn,
 )
-from calls.scenario_facts import ScenarioFacts, spans_in_weeks
+from calls.scenario_facts import ScenarioFacts, digits, spans_in_weeks
 from calls.turns import Role, Turn
 
 # The rules without the fitted classifiers: what a test of one rule's reading audits with.
@@ -1005,6 +1005,9 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     (Reading.OURS, ("What worries you about the rollout?", "Mostly our hotel staff, they hate new tools."),
      FlagReason.CONTRADICTS_SCENARIO, [2], []),
     # Readings that clear a turn: flagged only without them.
+    (Reading.RATE, ("How are things going?", "Slowly.", "What error rate would you accept?",
+                    "Under one per ten thousand in the pilot, or it does not ship."),
+     FlagReason.EARLY_DISCLOSURE, [], [4]),
     (Reading.TOLD_IN_THE_PAST, ("When did your last renewal go through?", "It renewed in March, and nobody noticed."),
      FlagReason.CONTRADICTS_SCENARIO, [], [2]),
     (Reading.ELLIPTICAL, ("What slows a new hire down most?", "Badge queues and the lifts, mostly."),
@@ -1052,3 +1055,17 @@ def test_a_season_to_come_is_far_from_a_deadline_weeks_away() -> None:
     weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="live within 8 weeks"))
     said = dialogue("When does it need to be live?", "Sometime next spring.")
     assert flagged(audit_persona(said, weeks_away), FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_the_scenario_s_own_span_gives_its_deadline_away_in_any_words() -> None:
+    weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="pilot live within 8 weeks"))
+    said = dialogue("What would a bad day look like?", "A wrong refund. And I want it live inside eight weeks.")
+    assert flagged(audit_persona(said, weeks_away), FlagReason.EARLY_DISCLOSURE) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.SCENARIO_DEADLINE})
+    assert flagged(audit_persona(said, weeks_away, without, RULES_ALONE), FlagReason.EARLY_DISCLOSURE) == []
+    echoed = dialogue("Could you go live inside eight weeks?", "Eight weeks, if the data is ready.")
+    assert flagged(audit_persona(echoed, weeks_away), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_a_sum_said_as_a_unit_and_a_tens_word_with_a_hyphen_is_in_hundreds() -> None:
+    assert digits("The fee's fixed at four-twenty.") == "The fee's fixed at 420."
