@@ -635,14 +635,14 @@ def test_a_bare_number_given_for_money_is_in_thousands() -> None:
     assert flagged(band, FlagReason.CONTRADICTS_SCENARIO) == []
 
 
-def test_a_budget_more_than_a_twentieth_outside_the_scenarios_range_contradicts_it() -> None:
+def test_a_budget_outside_the_scenarios_range_contradicts_it() -> None:
     def contradicted(line: str) -> list[int]:
         return flagged(audit_persona(dialogue("What could you spend on this?", line), GUARDED),
                        FlagReason.CONTRADICTS_SCENARIO)
 
     assert contradicted("Up to thirty thousand a year, no more.") == [2]
-    assert contradicted("Up to a hundred and thirty thousand a year, no more.") == [2]
-    assert contradicted("Up to a hundred and twenty-five thousand a year, no more.") == []
+    assert contradicted("Up to a hundred and twenty-five thousand a year, no more.") == [2]
+    assert contradicted("Up to a hundred and twenty thousand a year, no more.") == []
 
 
 def test_a_difference_is_no_sum_and_an_agreed_date_is_read_against_the_deadline() -> None:
