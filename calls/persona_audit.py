@@ -1641,8 +1641,24 @@ def _features(audit: _Audit) -> list[frozenset[str]]:
                     "objects": _objects(text, audit.profile), "breaks": bool(_break_hits(audit, text)),
                     "off_topic": not _content_stems(text) & topic}
         features |= {f"reads:{name}" for name, read in readings.items() if read}
+        features |= _topic_features(audit, index, text, topic)
         each.append(frozenset(features))
     return each
+
+
+def _topic_features(audit: _Audit, index: int, text: str, topic: frozenset[str]) -> set[str]:
+    """How much of the turn is about the call: the share of its content words the candidate, the scenario or business
+    used, and whether it takes up the persona's own earlier turns or its objections."""
+    stems = _content_stems(text)
+    if not stems:
+        return {"topic:empty"}
+    share = len(stems & topic) / len(stems)
+    earlier = _content_stems(" ".join(audit.texts[:index]))
+    objections = _content_stems(" ".join(audit.profile.objection_patterns))
+    features = {"topic:" + ("none" if share == 0 else "low" if share < 0.25 else "half" if share < 0.5 else "most")}
+    shared = (("earlier:shared", stems & earlier), ("objection:shared", stems & objections))
+    features |= {name for name, words_shared in shared if words_shared}
+    return features
 
 
 def _stems(text: str) -> list[str]:
