@@ -388,6 +388,10 @@ _EVALUATOR_VOICE = _phrases(
 _COMPARISON = _phrases(
     r"(?:you|your)\b[^.?!]*\blike (?:a|an|watching|explaining|talking to|listening to|teaching)",
     r"like (?:a|an|watching|explaining|talking to|teaching) [^.?!]*\b(?:you|your)",
+    # A simile whose subject is the candidate: "you negotiate like someone apologising", "you plan projects the way
+    # pigeons play chess", "it's like interviewing a laminated cheat sheet".
+    r"(?:you|your)\b[^.?!]*\b(?:like (?:someone|somebody)|the way (?:a|an|\w+s) \w+)",
+    r"(?:it's|it is|this is) like (?:talking to|interviewing|arguing with|negotiating with|reading) (?:a|an)",
     r"(?:watching|listening to|talking to) you\b[^.?!]* like",
     r"(?:better|sharper|smarter|quicker|faster)\b[^.?!]*\bthan (?:you|your)",
     r"as (?!(?:soon|much|many|long|far|well|quickly|fast|often|early|good|sure|clear|little|few|hard|close|simple)\b)"
