@@ -4,7 +4,7 @@ docs/persona_audit.md gives for them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pytest
 
@@ -26,11 +26,13 @@ from devtools.persona_audit_eval import (
 )
 
 CALLS = load()
+# Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
+Floors = Mapping[str, tuple[float | None, float]]
 
 # docs/persona_audit.md: (precision, recall) by split (all eleven parts are development data now, and the fitted
 # classifiers were fitted on all of them), and left one call out at a time over all eleven; no figure may fall below
 # these.
-DOCUMENTED = {
+DOCUMENTED: dict[str, Floors] = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.62, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
@@ -68,17 +70,19 @@ DOCUMENTED = {
 }
 # Over all eleven parts since the tenth became development data (a different set of folds from the ten parts' figures
 # before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT measures them.
-CROSS_VALIDATED = {"early_disclosure": (0.84, 0.94), "no_resistance": (0.98, 0.97), "unresponsive": (0.74, 0.70),
-                   "repetition": (1.0, 0.98), "contradicts_scenario": (0.92, 0.90), "out_of_character": (1.0, 0.95),
-                   "hostility": (0.99, 0.81), "minimal_answer": (0.99, 1.0)}
+CROSS_VALIDATED: Floors = {
+    "early_disclosure": (0.84, 0.94), "no_resistance": (0.98, 0.97), "unresponsive": (0.74, 0.70),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.92, 0.90), "out_of_character": (1.0, 0.95),
+    "hostility": (0.99, 0.81), "minimal_answer": (0.99, 1.0)}
 # Each part left out in turn, the classifiers fitted on the other ten (their thresholds chosen inside those), pooled:
 # what the fitted classifiers are measured by (the rules have read every part).
-LEFT_ONE_PART_OUT = {"early_disclosure": (0.86, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
-                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 0.95),
-                     "hostility": (0.97, 0.94), "minimal_answer": (1.0, 0.98)}
+LEFT_ONE_PART_OUT: Floors = {
+    "early_disclosure": (0.86, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 0.95),
+    "hostility": (0.97, 0.94), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
-FIRST_RUNS = {
+FIRST_RUNS: dict[str, Floors] = {
     "heldout4": {"early_disclosure": (0.77, 0.71), "no_resistance": (1.0, 0.47), "unresponsive": (0.58, 0.37),
                  "repetition": (1.0, 0.82), "contradicts_scenario": (0.70, 0.64), "out_of_character": (0.78, 0.64),
                  "hostility": (1.0, 0.55), "minimal_answer": (1.0, 0.94)},
@@ -104,11 +108,12 @@ FIRST_RUNS = {
 }
 
 
-def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float | None, float]]) -> None:
+def _hold(measured: dict[str, Figures], documented: Floors) -> None:
     for flaw, (precision, recall) in documented.items():
+        found_precision, found_recall = measured[flaw].precision, measured[flaw].recall
         if precision is not None:
-            assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
-        assert measured[flaw].recall is not None and measured[flaw].recall >= recall - 0.005, flaw
+            assert found_precision is not None and found_precision >= precision - 0.005, flaw
+        assert found_recall is not None and found_recall >= recall - 0.005, flaw
 
 
 def test_the_set_is_well_formed() -> None:
