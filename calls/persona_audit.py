@@ -567,6 +567,7 @@ _THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|
                         r"(?:(?:about|around|roughly) )?\$?\s*$", re.IGNORECASE)
 # An amount asked for anywhere in a question ("can I ask how many transactions a day we expect?").
 _HOW_MUCH = _phrases(r"how (?:much|many)")
+_HOW_MANY = _phrases(r"how many")
 # A sentence about what happened, and one that says what the persona can pay now whatever its tense.
 _PAST_SUM = _phrases(r"did", r"was", r"were", r"had", r"offered", r"asked for", r"came to", r"paid", r"spent",
                      r"cost us", r"walked", r"last (?:year|time|round|quarter)", r"ago")
@@ -1138,8 +1139,10 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
     if not readings & {Reading.WHAT_IT_COUNTS, Reading.UNSCALED}:
         return scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
     counting = Reading.WHAT_IT_COUNTS in readings
+    # "How many seats do you pay for?" asks for a count, not a sum.
     pay_asked = "?" in question and bool(_ASKS["budget"].search(question)
-                                         or (counting and _ASKS_PAY.search(question)))
+                                         or (counting and _ASKS_PAY.search(question))) and not (
+        counting and _HOW_MANY.search(question))
     # A sum agreed to ("A hundred and twenty a year is fine, I'll get it approved") is one the persona would pay.
     approved = counting and bool(_CAP.search(text))
     spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked) or approved
@@ -1470,7 +1473,7 @@ def _same_question(first: str, second: str) -> bool:
 
 # What a date in a call is the date of, when it is one the scenario's deadline rules.
 _TOLD_IN_THE_PAST = _phrases(r"was", r"were", r"had", r"did", r"ago", r"last (?:week|month|quarter|year|time)",
-                             r"renewed", r"used to", r"happened", r"went")
+                             r"renewed", r"used to", r"happened", r"went", r"been")
 _DATED_EVENT = re.compile(r"renew|deadline|decid|decision|live|contract|sign", re.IGNORECASE)
 
 

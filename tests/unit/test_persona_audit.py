@@ -1034,6 +1034,14 @@ def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
     assert flagged(audit_persona(dialogue(*lines), GUARDED, without, RULES_ALONE), reason) == without_it
 
 
+def test_a_count_asked_for_is_no_sum_and_a_span_gone_no_deadline() -> None:
+    seats = dialogue("How many seats do you pay for?", "Two hundred, and maybe a hundred and twenty used.")
+    assert flagged(audit_persona(seats, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="live within 8 weeks"))
+    waited = dialogue("When do you need it live?", "Soon. It's been five months since we started looking.")
+    assert flagged(audit_persona(waited, weeks_away), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
 def test_a_question_for_a_date_after_another_sentence_asks_for_the_deadline() -> None:
     said = dialogue("Fair enough. When do you need a decision?", "By the end of March.")
     assert flagged(audit_persona(said, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
