@@ -47,22 +47,22 @@ DOCUMENTED: dict[str, Floors] = {
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
     "heldout5": {"early_disclosure": (0.83, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
-               "repetition": (1.0, 0.89), "contradicts_scenario": (0.88, 0.88), "out_of_character": (1.0, 1.0),
+               "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.88), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.8, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
+    "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.81, 0.77),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.87), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.79, 0.35),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.86, 0.8), "out_of_character": (1.0, 0.71),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.8), "out_of_character": (1.0, 0.71),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.82, 0.7),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 0.83),
                "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.76, 0.8),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.83, 0.83), "out_of_character": (1.0, 1.0),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.67, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
@@ -71,14 +71,14 @@ DOCUMENTED: dict[str, Floors] = {
 # Over all eleven parts since the tenth became development data (a different set of folds from the ten parts' figures
 # before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.84, 0.94), "no_resistance": (0.98, 0.97), "unresponsive": (0.74, 0.70),
-    "repetition": (1.0, 0.98), "contradicts_scenario": (0.92, 0.90), "out_of_character": (1.0, 0.95),
+    "early_disclosure": (0.85, 0.94), "no_resistance": (0.98, 0.97), "unresponsive": (0.74, 0.70),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.90), "out_of_character": (1.0, 0.95),
     "hostility": (0.99, 0.81), "minimal_answer": (0.99, 1.0)}
 # Each part left out in turn, the classifiers fitted on the other ten (their thresholds chosen inside those), pooled:
 # what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.86, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
-    "repetition": (1.0, 0.98), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 0.95),
+    "early_disclosure": (0.87, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.91), "out_of_character": (1.0, 0.95),
     "hostility": (0.97, 0.94), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
