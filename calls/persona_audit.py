@@ -410,7 +410,9 @@ _COMPARISON = _phrases(
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
-    r"i(?:'ll| will| would)? (?:sign|decide|approve)", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
+    # Deciding whether, what or how to do something ("I'll decide whether to ignore it") is not signing.
+    r"i(?:'ll| will| would)? (?:sign|decide(?! (?:whether|if|what|how|which|when)\b)|approve)",
+    r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
     r"sign(?:s|ing)?(?: it| this| that)? off",
     r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
     r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance|procurement|legal|my boss|"

@@ -1042,6 +1042,11 @@ def test_a_count_asked_for_is_no_sum_and_a_span_gone_no_deadline() -> None:
     assert flagged(audit_persona(waited, weeks_away), FlagReason.CONTRADICTS_SCENARIO) == []
 
 
+def test_deciding_whether_to_do_something_names_no_signer() -> None:
+    said = dialogue("Do you have ten minutes?", "Five. Put the rest in an email and I'll decide whether to read it.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
 def test_a_question_for_a_date_after_another_sentence_asks_for_the_deadline() -> None:
     said = dialogue("Fair enough. When do you need a decision?", "By the end of March.")
     assert flagged(audit_persona(said, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
