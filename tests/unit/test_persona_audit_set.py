@@ -46,7 +46,7 @@ DOCUMENTED: dict[str, Floors] = {
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.83, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
+    "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
                "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.88), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
@@ -77,7 +77,7 @@ CROSS_VALIDATED: Floors = {
 # Each part left out in turn, the classifiers fitted on the other ten (their thresholds chosen inside those), pooled:
 # what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.87, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
+    "early_disclosure": (0.88, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
     "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.91), "out_of_character": (1.0, 0.95),
     "hostility": (0.97, 0.94), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
