@@ -145,6 +145,14 @@ class Reading(StrEnum):
     # taken up its problem: a fact asked for after that is earned, even from the guarded difficulty
     SAME_POINT = "same_point"  # an earlier turn's point made again in other words: most of the shorter turn's content
     # words are the earlier one's ("a month later nobody opened it" after "after the first month nobody logged in")
+    RATE = "rate"  # what a rate is taken over is no sum ("under one per ten thousand")
+    SCENARIO_DEADLINE = "scenario_deadline"  # the scenario's own span or date said gives its deadline away, in any
+    # words ("I want it live inside eight weeks" against "a pilot within 8 weeks")
+    OURS = "ours"  # an industry in what the persona calls its own ("our cosmetics line") is the company's
+    PERIOD = "period"  # a sum for another period than the scenario's budget is brought to its period ("fifteen
+    # thousand a week" against "$15k per month")
+    TOLD_IN_THE_PAST = "told_in_the_past"  # a date in a sentence about the past ("It renewed in March") is when
+    # something happened, not a deadline against the scenario's
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +388,10 @@ _EVALUATOR_VOICE = _phrases(
 _COMPARISON = _phrases(
     r"(?:you|your)\b[^.?!]*\blike (?:a|an|watching|explaining|talking to|listening to|teaching)",
     r"like (?:a|an|watching|explaining|talking to|teaching) [^.?!]*\b(?:you|your)",
+    # A simile whose subject is the candidate: "you negotiate like someone apologising", "you plan projects the way
+    # pigeons play chess", "it's like interviewing a laminated cheat sheet".
+    r"(?:you|your)\b[^.?!]*\b(?:like (?:someone|somebody)|the way (?:a|an|\w+s) \w+)",
+    r"(?:it's|it is|this is) like (?:talking to|interviewing|arguing with|negotiating with|reading) (?:a|an)",
     r"(?:watching|listening to|talking to) you\b[^.?!]* like",
     r"(?:better|sharper|smarter|quicker|faster)\b[^.?!]*\bthan (?:you|your)",
     r"as (?!(?:soon|much|many|long|far|well|quickly|fast|often|early|good|sure|clear|little|few|hard|close|simple)\b)"
@@ -398,7 +410,9 @@ _COMPARISON = _phrases(
 )  # fmt: skip
 # Facts a scenario holds back: who signs, and when it must be decided. Budgets are money figures (scenario_facts).
 _AUTHORITY = _phrases(
-    r"i(?:'ll| will| would)? (?:sign|decide|approve)", r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
+    # Deciding whether, what or how to do something ("I'll decide whether to ignore it") is not signing.
+    r"i(?:'ll| will| would)? (?:sign|decide(?! (?:whether|if|what|how|which|when)\b)|approve)",
+    r"i(?:'m| am) the (?:one|person) who (?:signs|decides|approves)",
     r"sign(?:s|ing)?(?: it| this| that)? off",
     r"final (?:say|word|decision|call)", r"(?:final |the )?decision[- ]maker",
     r"(?:the )?(?:cfo|ceo|coo|cio|cto|vp|board|owner|director|head of \w+|finance|procurement|legal|my boss|"
@@ -545,7 +559,8 @@ _ASKS_PAY = _phrases(r"salary", r"base", r"band", r"compensation", r"(?:what|whi
 _DIFFERENCE = re.compile(r"^\s*(?:\w+ )?(?:more|higher|less|lower|extra|above|below|over|under|cheaper|dearer)\b",
                          re.IGNORECASE)
 _COUNTS_THINGS = re.compile(r"^\s*(?:(?!(?:a|an|the|per|plus|in|on|for|to|and|or|of|with|dollars|pounds|euros|bucks)\b)"
-                            r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
+                            r"[a-z-]+\s+)?(?!(?:dollars|pounds|euros|bucks|is|was|has|does|this|its|us|as|plus|thus|"
+                            r"across|always|perhaps)\b)[a-z-]*[^s\W]s\b", re.IGNORECASE)
 _PART_OF = re.compile(r"\b(?:half|quarter|\d+(?:st|nd|rd|th)|percent|per cent|%|share|part|fraction|portion|most|some|"
                       r"all|none) of (?:(?:about|around|roughly|some|nearly|almost|maybe) )?(?:the |an? )?\$?\s*$",
                       re.IGNORECASE)
@@ -554,6 +569,7 @@ _THRESHOLD = re.compile(r"\b(?:anything|everything|something|ones|(?:every|each|
                         r"(?:(?:about|around|roughly) )?\$?\s*$", re.IGNORECASE)
 # An amount asked for anywhere in a question ("can I ask how many transactions a day we expect?").
 _HOW_MUCH = _phrases(r"how (?:much|many)")
+_HOW_MANY = _phrases(r"how many")
 # A sentence about what happened, and one that says what the persona can pay now whatever its tense.
 _PAST_SUM = _phrases(r"did", r"was", r"were", r"had", r"offered", r"asked for", r"came to", r"paid", r"spent",
                      r"cost us", r"walked", r"last (?:year|time|round|quarter)", r"ago")
@@ -563,6 +579,8 @@ _CAP = _phrases(r"approv\w*", r"sign(?:ed)? off", r"get through")
 # An amount in a sum ("11 cents times 40000") is worked out, not given.
 _OPERAND_BEFORE = re.compile(r"\b(?:times|multiplied by|divided by|x)\s*$", re.IGNORECASE)
 _OPERAND_AFTER = re.compile(r"^\s*(?:times|multiplied by|divided by|x)\b", re.IGNORECASE)
+# What a rate is taken over, not a sum ("one per ten thousand", "two in every thousand").
+_PER = re.compile(r"\b(?:per|in every|out of|for every)\s+$", re.IGNORECASE)
 # A question for the number of people a company has: the numbers that answer it count them.
 _ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
                            r"how (?:big|large) is (?:the|your) company")
@@ -572,8 +590,8 @@ _ASKS = {
                        r"money", r"pay"),
     "authority": _phrases(r"who\b[^?]*\b(?:decides?|signs?|approves?|weigh in|involved|else|makes the call)",
                           r"decision\w*", r"approv\w*", r"sign(?:s|ed|ing|atures?)?"),
-    "timeline": _phrases(r"(?:^|[.!?,]\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon", r"timing",
-                         r"time ?frame", r"by when", r"renewal", r"how long do you have"),
+    "timeline": _phrases(r"(?:^|(?<=[.!?,])\s+)(?:and |so |but )?when", r"timeline", r"deadline", r"how soon",
+                         r"timing", r"time ?frame", r"by when", r"renewal", r"how long do you have"),
 }
 # Accepting what the candidate claims or proposes, as a turn opens.
 _AGREEMENT = re.compile(
@@ -683,8 +701,9 @@ MINIMAL_WORDS = 3
 RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
-# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it.
-BUDGET_MARGIN_PERCENT = 5
+# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it: none, since
+# every fold of the cross-validation on eleven parts chose none.
+BUDGET_MARGIN_PERCENT = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1055,7 +1074,8 @@ def _early_disclosures(audit: _Audit) -> int:
         sentences = [(sentence, _raises_objection(sentence, profile)) for sentence in _sentences(text)]
         given = (" ".join(sentence for sentence, objects in sentences if not objects)
                  if audit.reads(Reading.OBJECTING_SENTENCE) else text)
-        facts = [] if _raises_objection(given, profile) else facts_given(given, question, audit.rules.readings)
+        facts = ([] if _raises_objection(given, profile)
+                 else facts_given(given, question, audit.rules.readings, profile.scenario))
         if audit.reads(Reading.FACT_IN_OBJECTION):
             objecting = " ".join(sentence for sentence, objects in sentences if objects)
             facts += [fact for fact in facts_given(objecting, question, audit.rules.readings)
@@ -1071,9 +1091,11 @@ def _early_disclosures(audit: _Audit) -> int:
     return found
 
 
-def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings) -> list[str]:
+def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings,
+                scenario: ScenarioFacts | None = None) -> list[str]:
     """The scenario facts a persona turn gives in answer to the candidate's ``question``: "budget" (a sum of money
-    spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date), in that order."""
+    spoken of as a budget), "authority" (who signs) and "timeline" (a deadline with its date, or the ``scenario``'s
+    own span or date said outside a sentence about the past), in that order."""
     given = []
     if budget_figures(text, question, readings, disclosed=True):
         given.append("budget")
@@ -1089,13 +1111,23 @@ def facts_given(text: str, question: str = "", readings: frozenset[Reading] = DE
     # to one may only say when nothing will happen ("Nothing changes before next quarter").
     answered = spans and bool(_ASKS["timeline"].search(question))
     due_in = Reading.DUE_IN in readings and bool(_DUE_IN.search(text))
-    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered or due_in:
+    own_span = (scenario is not None and Reading.SCENARIO_DEADLINE in readings
+                and _says_the_deadline(text, question, scenario))
+    if ((_TIMELINE.search(text) or due) and (dated or (due and spans))) or answered or due_in or own_span:
         given.append("timeline")
     return given
 
 
+def _says_the_deadline(text: str, question: str, scenario: ScenarioFacts) -> bool:
+    """Whether the text names a span of the scenario's own timeline ("inside eight weeks" against "a pilot within 8
+    weeks") that the question did not, outside a sentence about the past. A month alone may date anything."""
+    now = " ".join(sentence for sentence in _sentences(text) if not _TOLD_IN_THE_PAST.search(sentence))
+    spans = set(scenario_facts.spans_in_weeks(now)) - set(scenario_facts.spans_in_weeks(question))
+    return any(span in scenario_facts.spans_in_weeks(scenario.decision_timeline) for span in spans)
+
+
 def budget_figures(text: str, question: str = "", readings: frozenset[Reading] = DEFAULT_RULES.readings,
-                   disclosed: bool = False) -> list[tuple[float, float]]:
+                   disclosed: bool = False, per_weeks: float | None = None) -> list[tuple[float, float]]:
     """The sums of money a persona turn gives as its budget, in answer to the candidate's ``question``. Reading what
     each amount counts, a sum is the budget when a word of the turn or the question speaks of money, but not when it
     counts things ("300000 accounts"), is the whole a part is taken of ("a tenth of 40000"), sorts things ("renewals
@@ -1103,12 +1135,16 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
     sentence names what the persona could pay; a bare number given for money is in thousands. A figure the
     question named is left out (said back, it gives nothing), unless it is spoken of as money or approved (agreed to,
     it is the persona's); read as ``disclosed`` (what the turn gives away), it is left out always, and so is a sum in a
-    sentence about the past (what happened, not what the persona could pay)."""
+    sentence about the past (what happened, not what the persona could pay). Given the weeks ``per_weeks`` the
+    scenario's budget is for, a sum for another period is brought to that one ("fifteen thousand a week" is about
+    sixty-five thousand a month)."""
     if not readings & {Reading.WHAT_IT_COUNTS, Reading.UNSCALED}:
         return scenario_facts.money(text) if _BUDGET_WORDS.search(text) else []
     counting = Reading.WHAT_IT_COUNTS in readings
+    # "How many seats do you pay for?" asks for a count, not a sum.
     pay_asked = "?" in question and bool(_ASKS["budget"].search(question)
-                                         or (counting and _ASKS_PAY.search(question)))
+                                         or (counting and _ASKS_PAY.search(question))) and not (
+        counting and _HOW_MANY.search(question))
     # A sum agreed to ("A hundred and twenty a year is fine, I'll get it approved") is one the persona would pay.
     approved = counting and bool(_CAP.search(text))
     spoken_of = bool(_BUDGET_WORDS.search(text)) or (counting and pay_asked) or approved
@@ -1127,17 +1163,20 @@ def budget_figures(text: str, question: str = "", readings: frozenset[Reading] =
         for amount in scenario_facts.amounts(sentence):
             if amount.figure in echoed:
                 continue
+            period = scenario_facts.period_in_weeks(amount.after) if per_weeks else None
+            scale = per_weeks / period if per_weeks and period else 1.0
             if counting and (_COUNTS_THINGS.match(amount.after) or _PART_OF.search(amount.before)
                              or _DIFFERENCE.match(amount.after)
                              or (_THRESHOLD.search(amount.before) and not _CAP.search(sentence))
                              or _OPERAND_BEFORE.search(amount.before) or _OPERAND_AFTER.match(amount.after)
+                             or (Reading.RATE in readings and _PER.search(amount.before))
                              or (other_amount_asked and not paying)):
                 continue
             if amount.money_like and amount.figure[1] >= 100 and spoken_of:
-                figures.append(amount.figure)
+                figures.append((amount.figure[0] * scale, amount.figure[1] * scale))
             elif (Reading.UNSCALED in readings and not amount.money_like and amount.figure[1] >= 10
                   and (pay_asked or paying)):
-                figures.append((amount.figure[0] * 1000, amount.figure[1] * 1000))
+                figures.append((amount.figure[0] * 1000 * scale, amount.figure[1] * 1000 * scale))
     return figures
 
 
@@ -1435,6 +1474,8 @@ def _same_question(first: str, second: str) -> bool:
 
 
 # What a date in a call is the date of, when it is one the scenario's deadline rules.
+_TOLD_IN_THE_PAST = _phrases(r"was", r"were", r"had", r"did", r"ago", r"last (?:week|month|quarter|year|time)",
+                             r"renewed", r"used to", r"happened", r"went", r"been")
 _DATED_EVENT = re.compile(r"renew|deadline|decid|decision|live|contract|sign", re.IGNORECASE)
 
 
@@ -1447,7 +1488,8 @@ def _contradictions(audit: _Audit) -> int:
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         wrong = []
         question = before[-1] if before else ""
-        figures = budget_figures(text, question, audit.rules.readings)
+        figures = budget_figures(text, question, audit.rules.readings, per_weeks=(
+            facts.budget_period_weeks if audit.reads(Reading.PERIOD) else None))
         margin = audit.rules.budget_margin_percent / 100
         if budget and figures and not any(scenario_facts.overlaps(figure, budget, margin) for figure in figures):
             wrong.append(f"budget (scenario: {facts.budget_range})")
@@ -1470,15 +1512,21 @@ def _contradictions(audit: _Audit) -> int:
         # A date for a renewal, a deadline, a decision or a go-live, the persona's own or one it agrees to.
         agreed = (audit.reads(Reading.DATE_AGREED) and _accepts(text, audit.rules.readings, question)
                   and _DATED_EVENT.search(question))
-        dated = scenario_facts.quarters(text) if timed or agreed else set()
+        # A date or a span in a sentence about the past says when something happened, not when it is due.
+        due = (" ".join(sentence for sentence in _sentences(text) if not _TOLD_IN_THE_PAST.search(sentence))
+               if audit.reads(Reading.TOLD_IN_THE_PAST) else text)
+        dated = scenario_facts.quarters(due) if timed or agreed else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
-        spans = scenario_facts.spans_in_weeks(text) if weeks and (timed or _ASKS["timeline"].search(question)) else []
+        spans = scenario_facts.spans_in_weeks(due) if weeks and (timed or _ASKS["timeline"].search(question)) else []
         unhurried = (audit.reads(Reading.NO_DEADLINE) and facts.decision_timeline and _NO_DEADLINE.search(text)
                      and (timed or _ASKS["timeline"].search(question)))
         if ((deadline and dated and not dated & deadline) or unhurried
                 or (weeks and spans and not any(scenario_facts.overlaps((span, span), weeks) for span in spans))):
             wrong.append(f"timeline (scenario: {facts.decision_timeline})")
-        named = scenario_facts.industries(text) if _SAYS_WHAT_WE_DO.search(text) else set()
+        # An app or a platform of the persona's own says how it delivers, not what business it is in.
+        named = (scenario_facts.industries(text) if _SAYS_WHAT_WE_DO.search(text) or _ASKS_WHAT_WE_DO.search(question)
+                 else scenario_facts.industries(" ".join(_OURS.findall(text))) - {"software"}
+                 if audit.reads(Reading.OURS) else set())
         if industry and named and _other_industry(named, industry):
             wrong.append(f"industry (scenario: {facts.industry})")
         if wrong:
@@ -1500,10 +1548,17 @@ def _other_industry(named: set[str], scenario: set[str]) -> bool:
     return bool(said and kept and not said & kept)
 
 
-# The company says what it is or does: "we're a bank", "our business", "we build scheduling software".
+# The company says what it is or does: "we're a bank", "our business", "we build scheduling software", "a brokerage
+# like ours", "all we've ever made".
 _SAYS_WHAT_WE_DO = _phrases(r"we(?:'re| are)", r"our (?:company|business)",
                             r"we (?:\w+ly )?(?:run|make|sell|own|operate|build|provide|develop|serve|design|ship|offer|"
-                            r"manufacture)s?")
+                            r"manufacture)s?", r"like ours", r"this company",
+                            r"we(?:'ve| have) (?:ever|always) (?:made|built|sold)")
+# Asked what the company makes or does, or what its products are.
+_ASKS_WHAT_WE_DO = _phrases(r"what (?:kind of |sort of )?(?:products?|business|industry)",
+                            r"what do(?:es)? (?:you|your \w+|the \w+) (?:do|make|sell|build)")
+# What the persona calls its own ("our cosmetics line", "our grocery delivery app"): the words after "our".
+_OURS = re.compile(r"\bour((?: [\w-]+){1,3})", re.IGNORECASE)
 
 
 # Contempt each reading finds, and whether it reads sentence by sentence (its patterns anchor on a sentence's start or
@@ -1595,8 +1650,24 @@ def _features(audit: _Audit) -> list[frozenset[str]]:
                     "objects": _objects(text, audit.profile), "breaks": bool(_break_hits(audit, text)),
                     "off_topic": not _content_stems(text) & topic}
         features |= {f"reads:{name}" for name, read in readings.items() if read}
+        features |= _topic_features(audit, index, text, topic)
         each.append(frozenset(features))
     return each
+
+
+def _topic_features(audit: _Audit, index: int, text: str, topic: frozenset[str]) -> set[str]:
+    """How much of the turn is about the call: the share of its content words the candidate, the scenario or business
+    used, and whether it takes up the persona's own earlier turns or its objections."""
+    stems = _content_stems(text)
+    if not stems:
+        return {"topic:empty"}
+    share = len(stems & topic) / len(stems)
+    earlier = _content_stems(" ".join(audit.texts[:index]))
+    objections = _content_stems(" ".join(audit.profile.objection_patterns))
+    features = {"topic:" + ("none" if share == 0 else "low" if share < 0.25 else "half" if share < 0.5 else "most")}
+    shared = (("earlier:shared", stems & earlier), ("objection:shared", stems & objections))
+    features |= {name for name, words_shared in shared if words_shared}
+    return features
 
 
 def _stems(text: str) -> list[str]:

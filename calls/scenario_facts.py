@@ -36,7 +36,8 @@ _HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?
 
 # Words that place a company in an industry; a persona naming another industry's words contradicts its scenario.
 INDUSTRIES: dict[str, tuple[str, ...]] = {
-    "retail": ("retail", "store", "stores", "shop", "shops", "shoppers", "supermarket", "chain of stores"),
+    "retail": ("retail", "store", "stores", "shop", "shops", "shoppers", "supermarket", "chain of stores", "e-commerce",
+               "ecommerce", "online store", "online shop", "webshop"),
     "software": ("saas", "software", "platform", "app", "startup", "subscription", "cloud"),
     "financial services": ("bank", "banking", "financial", "insurance", "insurer", "fund", "fintech", "treasury",
                            "lender", "credit union"),
@@ -46,6 +47,9 @@ INDUSTRIES: dict[str, tuple[str, ...]] = {
     "construction": ("construction", "contractor", "building sites", "builders"),
     "logistics": ("logistics", "warehouse", "warehouses", "trucking", "freight", "shipping", "distribution"),
     "education": ("school", "schools", "university", "college", "students", "teachers"),
+    "fitness": ("fitness", "gym", "gyms", "workout", "workouts"),
+    "beauty": ("beauty", "cosmetics", "skincare", "makeup"),
+    "food": ("food", "grocery", "groceries", "kibble", "snacks", "beverages"),
 }
 # An industry is named by its words or by its own name ("healthcare").
 _INDUSTRY_WORDS = {group: re.compile(r"\b(?:" + "|".join(map(re.escape, (group, *terms))) + r")\b", re.IGNORECASE)
@@ -61,9 +65,9 @@ _SECOND_NUMBER = re.compile(rf"\b((?:{_UNITS_AND_TENS})(?:-\w+)?) and (?=(?:a|an
                             re.IGNORECASE)
 
 
-# A unit followed by a tens word is said for hundreds ("one eighty" is 180, "three fifty" 350), unless a scale or a
-# hundred follows the tens word.
-_SPOKEN_HUNDREDS = re.compile(rf"\b({_UNITS}) ((?:{_TENS})(?:-\w+)?)\b(?! (?:hundred|thousand|million|billion)\b)",
+# A unit followed by a tens word is said for hundreds ("one eighty" is 180, "three fifty" 350, "four-twenty" 420),
+# unless a scale or a hundred follows the tens word.
+_SPOKEN_HUNDREDS = re.compile(rf"\b({_UNITS})[ -]((?:{_TENS})(?:-\w+)?)\b(?! (?:hundred|thousand|million|billion)\b)",
                               re.IGNORECASE)
 
 
@@ -137,17 +141,51 @@ def quarters(text: str) -> set[int]:
     return found
 
 
-_WEEKS_IN = {"week": 1.0, "month": 52 / 12, "year": 52.0}
-# A time to come, as a span ("in 8 weeks", "a year", "next month"); not a span gone ("a year ago", "for a year",
-# "last year").
-_SPAN = re.compile(r"(?<!\blast )(?<!\bfor )\b(\d+(?:\.\d+)?|a|an|one|next) (week|month|year)s?\b(?! ago)",
-                   re.IGNORECASE)
+_WEEKS_IN = {"week": 1.0, "month": 52 / 12, "quarter": 13.0, "year": 52.0}
+# A time to come, as a span ("in 8 weeks", "a year", "next month", "two quarters"); not a span gone ("a year ago",
+# "for a year", "last year"), nor a share ("a quarter of the budget").
+_SPAN = re.compile(r"(?<!\blast )(?<!\bfor )\b(\d+(?:\.\d+)?|a|an|one|next) (week|month|year|quarter(?! of))s?\b"
+                   r"(?! ago)", re.IGNORECASE)
+# A season to come is, not knowing today's date, half a year away on average ("next spring").
+_NEXT_SEASON = re.compile(r"\bnext (?:spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
+WEEKS_TO_A_SEASON = 26.0
 
 
 def spans_in_weeks(text: str) -> list[float]:
-    """The spans of time to come the text names, in weeks: "within 8 weeks" is 8, "next year" and "a year" 52."""
-    return [(1.0 if count.lower() in ("a", "an", "one", "next") else float(count)) * _WEEKS_IN[unit.lower()]
-            for count, unit in _SPAN.findall(digits(text))]
+    """The spans of time to come the text names, in weeks: "within 8 weeks" is 8, "next year" and "a year" 52; the
+    end of the next period is half a period further ("the end of next quarter" is 19.5), a season to come 26. "Next
+    quarter" alone may only say when nothing will happen ("Nothing changes before next quarter"): no span."""
+    text = digits(text)
+    spans = []
+    for match in _SPAN.finditer(text):
+        count, unit = (group.lower() for group in match.groups())
+        ending = count == "next" and text[:match.start()].lower().endswith("end of ")
+        one = count in ("a", "an", "one", "next")
+        if unit == "quarter" and one and not ending:
+            continue
+        weeks = (1.0 if one else float(count)) * _WEEKS_IN[unit]
+        spans.append(weeks * 1.5 if ending else weeks)
+    return spans + [WEEKS_TO_A_SEASON] * len(_NEXT_SEASON.findall(text))
+
+
+# The period a sum is paid for: "a week", "per month", "for the launch quarter", "annually".
+_PERIOD_WORDS = (r"(?:(?:a|an|per|each|every|the(?: [\w-]+)?|/) ?(week|month|quarter|year)|(week|month|quarter|year)ly"
+                 r"|(annual)ly)\b")
+_PERIOD = re.compile(r"\b" + _PERIOD_WORDS, re.IGNORECASE)
+_PERIOD_AFTER = re.compile(r"^\s*" + _PERIOD_WORDS, re.IGNORECASE)
+
+
+def _period(match: re.Match[str] | None) -> float | None:
+    if match is None:
+        return None
+    unit = next(group for group in match.groups() if group).lower()
+    return _WEEKS_IN["year" if unit == "annual" else unit]
+
+
+def period_in_weeks(words_after: str) -> float | None:
+    """The period, in weeks, of a sum the words right after it name ("a week", "per month"); None if they name
+    none."""
+    return _period(_PERIOD_AFTER.match(words_after))
 
 
 def industries(text: str) -> set[str]:
@@ -172,6 +210,11 @@ class ScenarioFacts:
     def budget(self) -> tuple[float, float] | None:
         figures = money(self.budget_range)
         return (min(low for low, _ in figures), max(high for _, high in figures)) if figures else None
+
+    @property
+    def budget_period_weeks(self) -> float | None:
+        """The period the budget is for, in weeks ("per month", "for the launch quarter"); None if it names none."""
+        return _period(_PERIOD.search(self.budget_range))
 
     @property
     def headcount(self) -> tuple[float, float] | None:

@@ -18,7 +18,7 @@ from calls.persona_audit import (
     audit_persona,
     target_words_per_turn,
 )
-from calls.scenario_facts import ScenarioFacts
+from calls.scenario_facts import ScenarioFacts, digits, spans_in_weeks
 from calls.turns import Role, Turn
 
 # The rules without the fitted classifiers: what a test of one rule's reading audits with.
@@ -635,14 +635,14 @@ def test_a_bare_number_given_for_money_is_in_thousands() -> None:
     assert flagged(band, FlagReason.CONTRADICTS_SCENARIO) == []
 
 
-def test_a_budget_more_than_a_twentieth_outside_the_scenarios_range_contradicts_it() -> None:
+def test_a_budget_outside_the_scenarios_range_contradicts_it() -> None:
     def contradicted(line: str) -> list[int]:
         return flagged(audit_persona(dialogue("What could you spend on this?", line), GUARDED),
                        FlagReason.CONTRADICTS_SCENARIO)
 
     assert contradicted("Up to thirty thousand a year, no more.") == [2]
-    assert contradicted("Up to a hundred and thirty thousand a year, no more.") == [2]
-    assert contradicted("Up to a hundred and twenty-five thousand a year, no more.") == []
+    assert contradicted("Up to a hundred and twenty-five thousand a year, no more.") == [2]
+    assert contradicted("Up to a hundred and twenty thousand a year, no more.") == []
 
 
 def test_a_difference_is_no_sum_and_an_agreed_date_is_read_against_the_deadline() -> None:
@@ -992,6 +992,11 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     (Reading.COMPARISON, ("We could start with a workshop.",
                           "Talking to you is like explaining payroll to a toaster."),
      FlagReason.HOSTILITY, [2], []),
+    (Reading.COMPARISON, ("We would cap the second-year price.",
+                          "You negotiate the way a toddler counts sweets."),
+     FlagReason.HOSTILITY, [2], []),
+    (Reading.COMPARISON, ("The controls cover the masking.", "Marvellous. It's like talking to a laminated poster."),
+     FlagReason.HOSTILITY, [2], []),
     (Reading.AGREED_AFTER_ECHO, ("Our onboarding cuts ramp-up time in half. Shall we look at the numbers?",
                                  "In half. Fine."), FlagReason.NO_RESISTANCE, [2], []),
     (Reading.AGREED_AFTER_ECHO, ("I think we should just sign the pilot today.", "Sign it."),
@@ -1000,7 +1005,16 @@ def test_a_name_before_what_they_do_answers_who() -> None:
      FlagReason.NO_RESISTANCE, [2], []),
     (Reading.CONCLUDED, ("We guarantee a forty percent lift in sign-ups.", "Forty percent. That settles it."),
      FlagReason.NO_RESISTANCE, [2], []),
+    (Reading.PERIOD, ("What budget do you have for this?", "Seventy thousand a month."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
+    (Reading.OURS, ("What worries you about the rollout?", "Mostly our hotel staff, they hate new tools."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
     # Readings that clear a turn: flagged only without them.
+    (Reading.RATE, ("How are things going?", "Slowly.", "What error rate would you accept?",
+                    "Under one per ten thousand in the pilot, or it does not ship."),
+     FlagReason.EARLY_DISCLOSURE, [], [4]),
+    (Reading.TOLD_IN_THE_PAST, ("When did your last renewal go through?", "It renewed in March, and nobody noticed."),
+     FlagReason.CONTRADICTS_SCENARIO, [], [2]),
     (Reading.ELLIPTICAL, ("What slows a new hire down most?", "Badge queues and the lifts, mostly."),
      FlagReason.UNRESPONSIVE, [], [2]),
     (Reading.NAMED, ("Who runs the pilot on your side?", "Priya, in the end, once the quarter closes."),
@@ -1018,3 +1032,58 @@ def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
     assert flagged(audit_persona(dialogue(*lines), GUARDED), reason) == with_it
     without = AuditRules(readings=frozenset(Reading) - {reading})
     assert flagged(audit_persona(dialogue(*lines), GUARDED, without, RULES_ALONE), reason) == without_it
+
+
+def test_a_count_asked_for_is_no_sum_and_a_span_gone_no_deadline() -> None:
+    seats = dialogue("How many seats do you pay for?", "Two hundred, and maybe a hundred and twenty used.")
+    assert flagged(audit_persona(seats, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="live within 8 weeks"))
+    waited = dialogue("When do you need it live?", "Soon. It's been five months since we started looking.")
+    assert flagged(audit_persona(waited, weeks_away), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_deciding_whether_to_do_something_names_no_signer() -> None:
+    said = dialogue("Do you have ten minutes?", "Five. Put the rest in an email and I'll decide whether to read it.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_a_question_for_a_date_after_another_sentence_asks_for_the_deadline() -> None:
+    said = dialogue("Fair enough. When do you need a decision?", "By the end of March.")
+    assert flagged(audit_persona(said, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_an_app_of_the_persona_s_own_names_no_other_industry() -> None:
+    said = dialogue("Who would you ask to try it first?", "Two trainers from our own app.")
+    fitness = replace(GUARDED, scenario=replace(ONBOARDING, industry="direct-to-consumer fitness"))
+    assert flagged(audit_persona(said, fitness), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+@pytest.mark.parametrize(("said", "weeks"), [
+    ("Sometime next spring would suit us.", [26.0]),
+    ("End of next quarter, give or take.", [19.5]),
+    ("Nothing changes before next quarter.", []),
+    ("Within 3 quarters.", [39.0]),
+    ("A quarter of the budget goes on it.", []),
+])
+def test_seasons_and_quarters_to_come_as_spans(said: str, weeks: list[float]) -> None:
+    assert spans_in_weeks(said) == weeks
+
+
+def test_a_season_to_come_is_far_from_a_deadline_weeks_away() -> None:
+    weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="live within 8 weeks"))
+    said = dialogue("When does it need to be live?", "Sometime next spring.")
+    assert flagged(audit_persona(said, weeks_away), FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_the_scenario_s_own_span_gives_its_deadline_away_in_any_words() -> None:
+    weeks_away = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="pilot live within 8 weeks"))
+    said = dialogue("What would a bad day look like?", "A wrong refund. And I want it live inside eight weeks.")
+    assert flagged(audit_persona(said, weeks_away), FlagReason.EARLY_DISCLOSURE) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.SCENARIO_DEADLINE})
+    assert flagged(audit_persona(said, weeks_away, without, RULES_ALONE), FlagReason.EARLY_DISCLOSURE) == []
+    echoed = dialogue("Could you go live inside eight weeks?", "Eight weeks, if the data is ready.")
+    assert flagged(audit_persona(echoed, weeks_away), FlagReason.EARLY_DISCLOSURE) == []
+
+
+def test_a_sum_said_as_a_unit_and_a_tens_word_with_a_hyphen_is_in_hundreds() -> None:
+    assert digits("The fee's fixed at four-twenty.") == "The fee's fixed at 420."

@@ -71,6 +71,15 @@ def test_the_features_carry_the_rules_flags_the_words_and_the_question() -> None
     assert turn_features([Turn(1, Role.ASSISTANT, "Hello.")], GUARDED)[1] >= {"question:none", "turn:1"}
 
 
+def test_the_features_say_how_much_of_a_turn_is_about_the_call() -> None:
+    # GUARDED objects that "we already have a process"; the candidate spoke of onboarding.
+    turns = dialogue("How does onboarding work today?", "We already have a process for onboarding.",
+                     "What slows it down?", "The canteen soup is lovely.")
+    features = turn_features(turns, GUARDED)
+    assert {"topic:most", "objection:shared"} <= features[2]
+    assert "topic:none" in features[4] and "earlier:shared" not in features[4]
+
+
 def test_the_evaluation_scores_turns_as_the_auditor_does() -> None:
     calls = [call for call in load() if call.split == "heldout8"]
     for call in calls:

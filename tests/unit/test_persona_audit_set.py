@@ -4,7 +4,7 @@ docs/persona_audit.md gives for them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pytest
 
@@ -26,56 +26,63 @@ from devtools.persona_audit_eval import (
 )
 
 CALLS = load()
+# Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
+Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all ten parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all ten; no figure may fall below
+# docs/persona_audit.md: (precision, recall) by split (all eleven parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all eleven; no figure may fall below
 # these.
-DOCUMENTED = {
+DOCUMENTED: dict[str, Floors] = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.62, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout2": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.75, 0.92),
+    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.75, 0.92),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
     "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.64, 0.93),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91),
-               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.94, 0.79),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.8, 0.84), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
-               "repetition": (1.0, 0.89), "contradicts_scenario": (0.92, 0.71),
-               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.83, 0.77), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.86, 0.71),
-               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
+               "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.88), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.81, 0.77),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.85, 0.73),
-               "out_of_character": (1.0, 1.0), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout8": {"early_disclosure": (0.64, 0.75), "no_resistance": (1.0, 0.92), "unresponsive": (0.79, 0.35),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.73, 0.53),
-               "out_of_character": (1.0, 0.71), "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.87), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.79, 0.35),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.8), "out_of_character": (1.0, 0.71),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.82, 0.7),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.87),
-               "out_of_character": (1.0, 0.83), "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 0.83),
+               "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.76, 0.8),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.67, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all ten parts since the ninth became development data (a different set of folds from the nine parts' figures
+# Over all eleven parts since the tenth became development data (a different set of folds from the ten parts' figures
 # before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT measures them.
-CROSS_VALIDATED = {"early_disclosure": (0.85, 0.89), "no_resistance": (0.99, 0.96), "unresponsive": (0.73, 0.68),
-                   "repetition": (1.0, 0.98), "contradicts_scenario": (0.9, 0.78), "out_of_character": (1.0, 0.94),
-                   "hostility": (0.99, 0.79), "minimal_answer": (0.98, 1.0)}
-# Each part left out in turn, the classifiers fitted on the other nine (their thresholds chosen inside those), pooled:
+CROSS_VALIDATED: Floors = {
+    "early_disclosure": (0.85, 0.94), "no_resistance": (0.98, 0.97), "unresponsive": (0.74, 0.70),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.90), "out_of_character": (1.0, 0.95),
+    "hostility": (0.99, 0.81), "minimal_answer": (0.99, 1.0)}
+# Each part left out in turn, the classifiers fitted on the other ten (their thresholds chosen inside those), pooled:
 # what the fitted classifiers are measured by (the rules have read every part).
-LEFT_ONE_PART_OUT = {"early_disclosure": (0.87, 0.91), "no_resistance": (0.99, 0.97), "unresponsive": (0.74, 0.69),
-                     "repetition": (1.0, 0.98), "contradicts_scenario": (0.88, 0.79), "out_of_character": (0.99, 0.94),
-                     "hostility": (0.98, 0.90), "minimal_answer": (1.0, 0.98)}
+LEFT_ONE_PART_OUT: Floors = {
+    "early_disclosure": (0.88, 0.96), "no_resistance": (0.99, 0.97), "unresponsive": (0.75, 0.70),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.91), "out_of_character": (1.0, 0.95),
+    "hostility": (0.97, 0.94), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
-FIRST_RUNS = {
+FIRST_RUNS: dict[str, Floors] = {
     "heldout4": {"early_disclosure": (0.77, 0.71), "no_resistance": (1.0, 0.47), "unresponsive": (0.58, 0.37),
                  "repetition": (1.0, 0.82), "contradicts_scenario": (0.70, 0.64), "out_of_character": (0.78, 0.64),
                  "hostility": (1.0, 0.55), "minimal_answer": (1.0, 0.94)},
@@ -101,11 +108,12 @@ FIRST_RUNS = {
 }
 
 
-def _hold(measured: dict[str, Figures], documented: dict[str, tuple[float | None, float]]) -> None:
+def _hold(measured: dict[str, Figures], documented: Floors) -> None:
     for flaw, (precision, recall) in documented.items():
+        found_precision, found_recall = measured[flaw].precision, measured[flaw].recall
         if precision is not None:
-            assert measured[flaw].precision is not None and measured[flaw].precision >= precision - 0.005, flaw
-        assert measured[flaw].recall is not None and measured[flaw].recall >= recall - 0.005, flaw
+            assert found_precision is not None and found_precision >= precision - 0.005, flaw
+        assert found_recall is not None and found_recall >= recall - 0.005, flaw
 
 
 def test_the_set_is_well_formed() -> None:
@@ -165,7 +173,7 @@ def test_no_figure_falls_below_a_blind_part_s_first_run(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), FIRST_RUNS[split])
 
 
-@pytest.mark.timeout(600)  # hundreds of audits of 414 calls: minutes on a loaded machine, not the default two
+@pytest.mark.timeout(1200)  # hundreds of audits of 621 calls: minutes on a loaded machine, not the default two
 def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
@@ -174,7 +182,7 @@ def test_the_cross_validated_figures_hold() -> None:
         assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
 
 
-@pytest.mark.timeout(600)  # nine folds, each fitting every flaw's classifier nine times: a minute on a loaded machine
+@pytest.mark.timeout(1200)  # eleven folds, each fitting every flaw's classifier ten times: minutes on a loaded machine
 def test_the_left_one_part_out_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     _hold(pooled(leave_one_part_out(development, with_classifiers())), LEFT_ONE_PART_OUT)
