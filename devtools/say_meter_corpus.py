@@ -3,8 +3,9 @@ counterpart tests/data/sales_corpus_es with ``--language es``) against its coach
 correlations with a bootstrap 95% interval, and the mean score by label.
 
 Each call is scored as the service scores it (``measure`` with the phrases of the call's language, then ``score``),
-on the whole call (the final reading) and
-on its final window (what a model engine is shown at the call's end). Nothing here is fitted.
+on the whole call (the final reading) and on its final window (what a model engine is shown at the call's end); an
+English call also by the sales rules alone, without the words' model the factors are mixed with. Nothing here is
+fitted.
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
@@ -12,7 +13,9 @@ corpus (``--part all``) is development data. Four more English parts were each w
 since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout6 (``--part
 held_out6``). ``--part all_english`` is the six English directories together, the development data the sales meter is
 fitted on; ``--part first_two_english``, ``first_three_english``, ``first_four_english`` and ``first_five_english``
-keep the sets earlier rounds were fitted on, so their figures can be retraced.
+keep the sets earlier rounds were fitted on, so their figures can be retraced. A seventh,
+tests/data/sales_corpus_heldout7 (``--part held_out7``), was scored once blind after the meter was last fitted, and is
+in no fitted set.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
@@ -29,7 +32,7 @@ from typing import Any
 
 from analysis_svc.domain.conversation import measure
 from analysis_svc.domain.phrasebook import phrases_for
-from analysis_svc.domain.say_meter import score
+from analysis_svc.domain.say_meter import RUBRICS, factor_scores, score, weigh
 from calls.job_tracks import Blueprint
 from calls.turns import DEFAULT_WINDOW, Role, Turn
 from devtools.say_meter_split import CORPORA, DATA, held_out_ids
@@ -39,16 +42,19 @@ DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
 # English only
 SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH, FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH = (
     "held_out2", "first_two_english", "held_out3", "first_three_english", "held_out4", "first_four_english")
-FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, ALL_ENGLISH = (
-    "held_out5", "first_five_english", "held_out6", "all_english")
-# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
+FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, ALL_ENGLISH, SEVENTH_HELD_OUT = (
+    "held_out5", "first_five_english", "held_out6", "all_english", "held_out7")
+# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH, which the seventh part,
+# scored once blind after that fit, is not part of.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
-         FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, ALL_ENGLISH)
+         FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, ALL_ENGLISH,
+         SEVENTH_HELD_OUT)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
 FIFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout5"
 SIXTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout6"
+SEVENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout7"
 # Every English directory that has been scored blind once and read since, in the order they were written: the only
 # ones a part may draw on. Each was written by someone who had not read the others' calls.
 ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
@@ -57,7 +63,7 @@ ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS,
 ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
     FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,),
-    SIXTH_HELD_OUT: (SIXTH_HELD_OUT_CORPUS,),
+    SIXTH_HELD_OUT: (SIXTH_HELD_OUT_CORPUS,), SEVENTH_HELD_OUT: (SEVENTH_HELD_OUT_CORPUS,),
     FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2], FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3],
     FIRST_FOUR_ENGLISH: ENGLISH_CORPORA[:4], FIRST_FIVE_ENGLISH: ENGLISH_CORPORA[:5], ALL_ENGLISH: ENGLISH_CORPORA,
 }
@@ -191,11 +197,16 @@ def main() -> None:
     phrases = phrases_for(language)
     print(f"{part} part of the {language} corpus")
     labels = [call["label"] for call in calls]
-    for reading, window in (("whole call", None), (f"final window ({DEFAULT_WINDOW} messages)", DEFAULT_WINDOW)):
+    readings = [("whole call", None, False), (f"final window ({DEFAULT_WINDOW} messages)", DEFAULT_WINDOW, False)]
+    if language == "en":  # the words' model reads English only: elsewhere the rules are the meter
+        readings.append(("whole call, the sales rules alone (without the words' model)", None, True))
+    for reading, window, rules_alone in readings:
         scores = []
         for call in calls:
             turns = turns_of(call)
-            scores.append(score(measure(turns[-window:] if window else turns, phrases=phrases), Blueprint.SALES).score)
+            metrics = measure(turns[-window:] if window else turns, phrases=phrases)
+            scores.append(weigh(factor_scores(metrics), RUBRICS[Blueprint.SALES]) if rules_alone
+                          else score(metrics, Blueprint.SALES).score)
         low, high = interval(scores, labels)
         print(f"{reading}: {len(calls)} calls, Spearman {spearman(scores, labels):.2f} (95% {low:.2f} to {high:.2f}), "
               f"Kendall {kendall(scores, labels):.2f}")
