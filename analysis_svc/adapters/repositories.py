@@ -84,6 +84,22 @@ _READING_STATE = sa.select(
 _INSERT_READING = insert(t.voice_analysis).on_conflict_do_nothing().returning(_rows.create_time)
 _INSERT_SUGGESTIONS = insert(t.voice_analysis).on_conflict_do_nothing()
 
+# A reading builds on the measures of the last reading before it, and only on those: a long call's earlier readings
+# would each keep a copy (tens of kB with the words' counts) that nothing reads again. Readings up to this many
+# messages before a newer one keep theirs, for a reading that comes late (triggers delivered out of order); one
+# from further back reads the call back from where the nearest kept measures end, as after missed readings. Rows
+# another reading is clearing at the same moment are skipped (no wait, no deadlock): the next reading clears them.
+KEEP_MEASURES_BACK = 50
+_FORGET_OLDER_MEASURES = (
+    sa.update(t.voice_analysis)
+    .where(_rows.id.in_(
+        sa.select(_rows.id)
+        .where(_rows.organization == sa.bindparam("of_organization"), _rows.session_id == sa.bindparam("of_session"),
+               _rows.kind == "say_meter", _rows.call_measures.is_not(None),
+               _rows.up_to_sequence < sa.bindparam("below"))
+        .with_for_update(skip_locked=True)))
+    .values(call_measures=sa.null(), call_tally=sa.null()))  # SQL NULL, not the JSON null None would write
+
 
 def _suggestion(row: Any) -> StoredSuggestion:
     suggestion = Suggestion(SuggestionType(row.kind), row.suggestion_text, Priority(row.priority), row.label,
@@ -156,6 +172,10 @@ class AnalysisRepository:
             "trend": to_record(analysis.trend), "losing_prospect": to_record(analysis.losing_prospect)})
         if create_time is None:
             return None
+        if analysis.call_measures is not None:
+            await self._c.execute(_FORGET_OLDER_MEASURES, {"of_organization": organization,
+                                                           "of_session": analysis.session_id,
+                                                           "below": analysis.up_to_sequence - KEEP_MEASURES_BACK})
         # Rows of one transaction share its now(): the suggestions' create_time is the reading's.
         suggestions = tuple(StoredSuggestion(_suggestion_id(organization, analysis, suggestion), analysis.id,
                                              analysis.session_id, suggestion, "open", create_time, position=position)

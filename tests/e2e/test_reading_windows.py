@@ -1,7 +1,8 @@
 """A live reading's window, sent by the transcript service with the reading's request: a live call's readings read
 nothing back from the transcript service (not even the session, for its persona and scenario) and score as readings
 that read their window back; only the transcript service's identity may send one, a malformed one is refused, and a
-reading whose predecessors were missed still reads back the messages since the last one kept."""
+reading whose predecessors were missed still reads back the messages since the last one kept. Only the readings near
+a session's newest keep the call's measures; one that comes later from further back reads the call back."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from sparring.analysis.v1 import analysis_service_pb2_grpc
 from sparring.transcript.v1 import transcript_service_pb2 as transcript_pb
 from sparring.transcript.v1 import transcript_service_pb2_grpc
 
+from analysis_svc.adapters.repositories import KEEP_MEASURES_BACK
 from devtools.gateway import Gateway, utterance_frame
 from svckit.context import ORGANIZATION_METADATA_KEY
 from tests.e2e.status_details import rejected_in
 from tests.e2e.test_analysis_live import CALL
-from tests.e2e.transcript_checks import scalar
+from tests.e2e.transcript_checks import all_rows, scalar
 from tests.e2e.transcript_fixtures import new_session, streamed_call
 from tests.probes import metric, poll
 from tests.security import ORGANIZATION, secure_channel, token
@@ -130,6 +132,30 @@ async def test_a_reading_whose_predecessors_were_missed_reads_back_since_the_las
     twin = await streamed_call(transcripts, turns)
     read_back = (await analyses.RequestAnalysis(_reading_request(twin, 30))).analysis
     assert reading.say_meter == read_back.say_meter and reading.metrics == read_back.metrics
+
+
+async def _kept_measures(engine, session: str) -> list[int]:
+    """The readings of ``session`` that keep the call's measures, by the message they read up to."""
+    rows = await all_rows(engine, "SELECT up_to_sequence FROM analysis.voice_analysis WHERE session_id = :session "
+                                  "AND kind = 'say_meter' AND call_measures IS NOT NULL ORDER BY up_to_sequence",
+                          session=session.rsplit("/", 1)[-1])
+    return [up_to for (up_to,) in rows]
+
+
+async def test_only_the_readings_near_the_newest_keep_the_call_measures(transcripts, analyses, engine):
+    turns = (CALL * 12)[:120]
+    session, in_order = await streamed_call(transcripts, turns), await streamed_call(transcripts, turns)
+    readings = range(10, 121, 10)
+    for up_to in readings:
+        await analyses.RequestAnalysis(_reading_request(session, up_to))
+    assert await _kept_measures(engine, session) == [n for n in readings if n >= 120 - KEEP_MEASURES_BACK]
+    # A reading that comes late, from before every reading that kept its measures, reads the call back from its
+    # start: it scores as the same reading made in order.
+    late = (await analyses.RequestAnalysis(_reading_request(session, 55))).analysis
+    for up_to in (10, 20, 30, 40, 50):
+        await analyses.RequestAnalysis(_reading_request(in_order, up_to))
+    made_in_order = (await analyses.RequestAnalysis(_reading_request(in_order, 55))).analysis
+    assert late.say_meter == made_in_order.say_meter and late.metrics == made_in_order.metrics
 
 
 @pytest.mark.parametrize("bearer", [token("admin"), token("interviewer"),

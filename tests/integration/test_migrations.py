@@ -159,6 +159,25 @@ async def test_stored_analyses_take_their_window_end_as_their_trigger_sequence(e
     assert [tuple(row) for row in sequences] == [("meter", 10), ("tip", 10), ("no-window", 0)]
 
 
+async def test_stored_readings_keep_the_call_measures_only_near_their_sessions_newest(engine):
+    """Revision 0023 clears the measures of readings more than 50 messages before their session's newest."""
+    await upgrade(engine, ANALYSIS.package, ANALYSIS.schema, "0022")
+    readings = [(session, up_to) for session, last in (("long", 120), ("short", 30))
+                for up_to in range(10, last + 1, 10)]
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(
+            "INSERT INTO analysis.voice_analysis (organization, id, analysis_id, session_id, kind, up_to_sequence, "
+            "call_measures, call_tally) VALUES ('acme', :id, :id, :s, 'say_meter', :n, '{}', '{}')"),
+            [{"id": f"{session}-{up_to}", "s": session, "n": up_to} for session, up_to in readings])
+    await ANALYSIS.migrate(engine)
+    async with engine.connect() as connection:
+        kept = (await connection.execute(sa.text(
+            "SELECT session_id, up_to_sequence FROM analysis.voice_analysis WHERE call_measures IS NOT NULL "
+            "AND call_tally IS NOT NULL ORDER BY session_id, up_to_sequence"))).all()
+    assert [tuple(row) for row in kept] == [*(("long", n) for n in range(70, 121, 10)),
+                                            *(("short", n) for n in (10, 20, 30))]
+
+
 async def test_stored_corpus_audits_and_what_refers_to_them_take_the_corpus_collection(engine):
     """Revision 0003 renames the corpus's audits "corpusAudits/{id}": in the audit, its training event and the
     findings of evolution runs; the analysis service's names they were copied from stay as they are."""
