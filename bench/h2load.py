@@ -115,13 +115,19 @@ async def _h2load(argv: list[str], seconds: float, server: ChildProcess | None =
     return done, int(data.group(1)), text, client_cpu
 
 
+def _answered(plan: Plan, data_bytes: int) -> int:
+    """How many calls answered with ``plan``'s response, from h2load's data bytes (a gRPC error answers with no
+    body)."""
+    return data_bytes // len(framed(plan.response))
+
+
 async def fixed_calls(plan: Plan, address: str, connections: int, streams: int, calls: int, work_dir: Path,
                       mode: Mode = SECURE, slowest_rate: float = 50.0) -> None:
     """``calls`` calls, ``connections`` x ``streams`` in flight, each answered as ``plan`` says (raises otherwise);
     ``slowest_rate``: the calls/s below which it is taken as stuck (a server under valgrind is slow)."""
     argv, _ = _command(plan, address, connections, streams, work_dir, f"--requests={calls}", mode)
     done, data_bytes, _, _ = await _h2load(argv, calls / slowest_rate)
-    answered = data_bytes // len(framed(plan.response))
+    answered = _answered(plan, data_bytes)
     if done != calls or answered != calls:
         raise RuntimeError(f"h2load: {done} of {calls} calls done, {answered} answered as expected")
 
@@ -143,7 +149,7 @@ async def closed_loop(plan: Plan, address: str, connections: int, streams: int, 
     seconds = float(finished.group(1)) / (1000 if finished.group(2) == "ms" else 1) if finished else duration
     # one line per call: start (µs since the epoch), HTTP status, µs until the end of the response
     latencies = [int(line.split("\t")[2]) / 1e6 for line in log.read_text().splitlines() if line]
-    wrong = done - data_bytes // len(framed(plan.response))  # a gRPC error answers with no body
+    wrong = done - _answered(plan, data_bytes)
     result = Result(plan.scenario, calls=done, seconds=seconds, latencies=latencies,
                     errors={"unexpected response": wrong} if wrong else {})
     if len(snapshots) == 2:

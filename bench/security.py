@@ -30,8 +30,6 @@ ADMIN_ROLES = ("admin",)
 # The limiter still takes from its bucket on every such call.
 RATE_LIMIT = 1_000_000
 SERVICE_PREFIXES = ("PERSONA", "TRANSCRIPT", "ANALYSIS", "LEARNING")
-# What a server needs to check tokens (the rest of the credentials' settings are TLS and the services' own tokens).
-TOKEN_SETTINGS = ("AUTH_JWKS", "AUTH_ISSUER", "AUTH_AUDIENCE")
 
 
 @functools.cache
@@ -69,10 +67,9 @@ class Mode:
         tls_and_tokens = self.credentials.environment()
         if self.secure:
             return {**tls_and_tokens, "SPARRING_INSECURE_DEVELOPMENT": None, **rate_limits()}
-        kept = TOKEN_SETTINGS if self.plaintext_tokens else ()
-        return {**{name: value if name in kept else None for name, value in tls_and_tokens.items()},
-                "SPARRING_INSECURE_DEVELOPMENT": "true", "SPARRING_DEVELOPMENT_ORGANIZATION": ORGANIZATION,
-                **rate_limits()}
+        checked = self.credentials.token_environment() if self.plaintext_tokens else {}
+        return {**dict.fromkeys(tls_and_tokens), **checked, "SPARRING_INSECURE_DEVELOPMENT": "true",
+                "SPARRING_DEVELOPMENT_ORGANIZATION": ORGANIZATION, **rate_limits()}
 
     @property
     def _marker(self) -> str:
@@ -90,14 +87,16 @@ class Mode:
 
     def channel(self, address: str, roles: Sequence[str] = CALLER_ROLES,
                 options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
-        """A channel to a server of this mode, every call carrying a token of ``roles`` when it is secure."""
+        """A channel to a server of this mode (TLS when secure), every call carrying a token of ``roles`` when the
+        mode sends tokens."""
         token = self.token(roles)
         channel = (grpc.aio.secure_channel(address, self.credentials.channel_credentials(), options=tuple(options))
                    if self.secure else grpc.aio.insecure_channel(address, options=tuple(options)))
         return channel if token is None else BearerChannel(channel, token)
 
     def h2load_target(self, address: str, path: str) -> list[str]:
-        """h2load's arguments for calls to ``path``: https with the token, or plaintext HTTP/2 without. h2load does
+        """h2load's arguments for calls to ``path``: https when secure, else plaintext HTTP/2, with the token when the
+        mode sends one. h2load does
         not verify the server's certificate (it has no option for a CA): the handshake and the encryption are
         what a benchmark needs of TLS."""
         token = self.token()

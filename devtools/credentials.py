@@ -118,11 +118,14 @@ class LocalCredentials:
     def service_token_file(self, service: str) -> Path:
         return self.directory / "tokens" / f"service-{service}.jwt"
 
+    def token_environment(self) -> dict[str, str]:
+        """The settings a server checks its callers' tokens with: the issuer's keys, the issuer and the audience."""
+        return {"AUTH_JWKS": str(self.jwks_file), "AUTH_ISSUER": ISSUER, "AUTH_AUDIENCE": AUDIENCE}
+
     def environment(self) -> dict[str, str]:
         """The settings of every service (and of the developer tools) for TLS and tokens from this directory."""
         env = {"SPARRING_CREDENTIALS_DIR": str(self.directory), "TLS_CERT_FILE": str(self.cert_file),
-               "TLS_KEY_FILE": str(self.key_file), "TLS_CA_FILE": str(self.ca_file),
-               "AUTH_JWKS": str(self.jwks_file), "AUTH_ISSUER": ISSUER, "AUTH_AUDIENCE": AUDIENCE}
+               "TLS_KEY_FILE": str(self.key_file), "TLS_CA_FILE": str(self.ca_file), **self.token_environment()}
         env.update({f"{service.upper()}_SERVICE_TOKEN_FILE": str(self.service_token_file(service))
                     for service in SERVICES})
         return env
