@@ -98,7 +98,7 @@ _FORGET_OLDER_MEASURES = (
                _rows.kind == "say_meter", _rows.call_measures.is_not(None),
                _rows.up_to_sequence < sa.bindparam("below"))
         .with_for_update(skip_locked=True)))
-    .values(call_measures=sa.null(), call_tally=sa.null()))  # SQL NULL, not the JSON null None would write
+    .values(call_measures=None, call_tally=None))
 
 
 def _suggestion(row: Any) -> StoredSuggestion:

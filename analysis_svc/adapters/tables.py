@@ -27,8 +27,10 @@ voice_analysis = sa.Table(
     sa.Column("band", sa.Text),
     sa.Column("reasoning", sa.Text),
     sa.Column("metrics", JSONB),
-    sa.Column("call_measures", JSONB),  # the whole call's measures up to this reading (analysis_svc.domain.running)
-    sa.Column("call_tally", JSONB),  # and its track's tally, for a track with its own rubric (domain.tracks)
+    # The whole call's measures up to this reading (analysis_svc.domain.running), and its track's tally, for a track
+    # with its own rubric (domain.tracks); None is SQL NULL, as the queries that look for kept measures read it.
+    sa.Column("call_measures", JSONB(none_as_null=True)),
+    sa.Column("call_tally", JSONB(none_as_null=True)),
     sa.Column("language", sa.Text, nullable=False, server_default="en"),  # ISO 639-1, "" when undetermined
     sa.Column("language_supported", sa.Boolean, nullable=False, server_default=sa.true()),
     # The input filters' findings (analysis_svc.domain.content_findings), on the Say Meter row.

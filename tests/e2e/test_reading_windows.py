@@ -149,6 +149,9 @@ async def test_only_the_readings_near_the_newest_keep_the_call_measures(transcri
     for up_to in readings:
         await analyses.RequestAnalysis(_reading_request(session, up_to))
     assert await _kept_measures(engine, session) == [n for n in readings if n >= 120 - KEEP_MEASURES_BACK]
+    # A sales call has no track tally: stored as SQL NULL, not as a JSON null
+    assert await scalar(engine, "SELECT count(*) FROM analysis.voice_analysis WHERE session_id = :session "
+                                "AND jsonb_typeof(call_tally) = 'null'", session=session.rsplit("/", 1)[-1]) == 0
     # A reading that comes late, from before every reading that kept its measures, reads the call back from its
     # start: it scores as the same reading made in order.
     late = (await analyses.RequestAnalysis(_reading_request(session, 55))).analysis
