@@ -465,6 +465,7 @@ def test_every_kind_of_finding_is_judged_on_the_score_its_flags_cost(kind):
         "brevity", "authenticity", "consistency", "enthusiasm leak", "pacing"}
 
 
+@pytest.mark.timeout(600)  # 200 simulated runs of audited calls: about a minute idle, more on a loaded machine
 def test_a_patch_with_no_true_effect_passes_at_most_as_often_as_the_significance_level():
     """A model plays each call its own way: here, the two sides of a seed pair are played with different seeds and
     the same rules, so any difference is chance. The authenticity of this persona varies from call to call."""
