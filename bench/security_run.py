@@ -249,7 +249,20 @@ def _loss_target(call: str, results: list[Result], how: str) -> report.Target:
     return report.Target(
         f"{call} throughput with TLS + tokens at most {TARGET_LOSS:.0%} below plaintext ({how})",
         lost <= TARGET_LOSS and not errors,
-        f"{lost:.1%} lost: {secure.rate:,.0f} vs {plaintext.rate:,.0f}/s" + (f", {errors} errors" if errors else ""))
+        f"{lost:.1%} lost: {secure.rate:,.0f} vs {plaintext.rate:,.0f}/s" + _round_losses(plaintext, secure)
+        + (f", {errors} errors" if errors else ""))
+
+
+def _round_losses(plaintext: Result | OpenResult, secure: Result | OpenResult) -> str:
+    """Each round's loss (its secure run against its plaintext run, interleaved): how far one run's figure may
+    be from the next run's."""
+    if not isinstance(plaintext, Result) or not isinstance(secure, Result):
+        return ""
+    losses = sorted(1 - mine / other for mine, other in zip(secure.round_rates, plaintext.round_rates, strict=True)
+                    if other)
+    if len(losses) < 2:
+        return ""
+    return f"; round by round {losses[0]:.1%} to {losses[-1]:.1%}, median {statistics.median(losses):.1%}"
 
 
 def targets(unary: list[Result], streams: list[Result], open_results: list[OpenResult],
