@@ -176,6 +176,8 @@ class Candidate:
     name: str
     rows: Callable[[Calls, Sequence[int], Sequence[int]], list[Rows]]
     strengths: tuple[float, ...] = STRENGTHS
+    # What the ridges fit, given the training calls: the coach's dimension scores unless given.
+    targets: Callable[[Calls, Sequence[int]], np.ndarray] | None = None
 
 
 ADOPTED_WORDS = Words(lambda calls: calls.terms)
@@ -210,11 +212,12 @@ def fitted_scores(candidate: Candidate, calls: Calls, train: Sequence[int], test
     """Each test call's five dimension scores (0-4), dimension k by a ridge fitted on the training calls with
     ``strengths[k]``."""
     blocks = candidate.rows(calls, train, test)
+    targets = calls.dimensions[train] if candidate.targets is None else candidate.targets(calls, train)
     scores = np.zeros((len(test), len(DIMENSIONS)))
     for block in {id(block): block for block in blocks}.values():
         shared = [k for k, other in enumerate(blocks) if other is block]
         rows, tested = block
-        coefficients, intercepts = fit_ridges(rows, calls.dimensions[train][:, shared], [strengths[k] for k in shared])
+        coefficients, intercepts = fit_ridges(rows, targets[:, shared], [strengths[k] for k in shared])
         scores[:, shared] = tested @ coefficients.T + intercepts
     return scores
 

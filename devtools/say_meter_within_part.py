@@ -11,6 +11,8 @@ a model of the coach's absolute scores learns them. The candidates were fixed be
   a part's level cancels). A call is read as its terms' distance from the training calls' mean, weighed by that fit,
   plus the training calls' mean score: the same 0-4 scale as the shipped model, so the same 0-100 blend with the rule;
   a monotone map of the result would change no rank figure here, and only the means by label.
+- ``words within part, ranks``: the same fitted on each dimension score's rank within its part, spread as the scores
+  spread within parts, so a writer's spread of scores cancels too (added after the candidates above were measured).
 - ``words + factors within part``: the same with the five rule factors (0-1) beside the words.
 - ``reactions``: rates a writer cannot easily shift by writing more: the share of buyer turns that agree to what was
   proposed, ask, raise an objection, or decline; whether the buyer accepted a next step, and a dated one; the
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 from analysis_svc.domain.conversation import TurnTexts, measure, turn_text
 from analysis_svc.domain.phrasebook import phrases_for
@@ -121,10 +124,26 @@ class Reading:
         return [(rows, tested)] * len(DIMENSIONS)
 
 
+def ranked_within_part(calls: Calls, train: Sequence[int]) -> np.ndarray:
+    """The training calls' dimension scores replaced by their ranks within their part, spread as the scores spread
+    within parts and centred on the scores' mean: a writer's level and spread of scores cancel, their order stays."""
+    scores, parts = calls.dimensions[train], [calls.parts[i] for i in train]
+    labels = np.array(parts)
+    ranked = np.zeros_like(scores)
+    for part in set(parts):
+        members = labels == part
+        ranked[members] = (rankdata(scores[members], axis=0) - 0.5) / members.sum()
+    ranked = centred_by_part(ranked, parts)
+    spread = ranked.std(axis=0)
+    spread[spread == 0] = 1
+    return np.asarray(scores.mean(axis=0) + ranked / spread * centred_by_part(scores, parts).std(axis=0))
+
+
 def candidates(rated: np.ndarray) -> tuple[Candidate, ...]:
     none = rated[:, :0]
     return (
         Candidate("words within part", Reading(none)),
+        Candidate("words within part, ranks", Reading(none), targets=ranked_within_part),
         Candidate("words + factors within part", Reading(none, with_factors=True)),
         Candidate("reactions", Reading(rated, words=False, within_part=False), RATE_STRENGTHS),
         Candidate("reactions within part", Reading(rated, words=False), RATE_STRENGTHS),
