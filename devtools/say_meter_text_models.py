@@ -32,7 +32,10 @@ against the label; the meter's reading with the candidate's factors in place of 
 weighs) is shown too. Intervals are 95% bootstraps over calls; a gain over the rules, or, for the candidates after the
 adopted one, over the adopted blend left out the same way, is read on the same resamples.
 
-    .venv/bin/python -m devtools.say_meter_text_models [--write [FILE]]
+A blind part is read once with ``--score-part``: each candidate named (the adopted one first) fitted on every call of
+``all_english``, its choices made there as the engine's fit makes them, and read on the part.
+
+    .venv/bin/python -m devtools.say_meter_text_models [--write [FILE]] [--score-part PART --candidate NAME]
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from analysis_svc.domain.say_meter import FACTORS, shown_rules
 from devtools.fit_say_meter import COACH_DIMENSIONS
 from devtools.say_meter_corpus import (
     ALL_ENGLISH,
+    ENGLISH_PARTS,
     FIFTH_HELD_OUT_CORPUS,
     RESAMPLES,
     SEVENTH_HELD_OUT_CORPUS,
@@ -392,8 +396,9 @@ def overall(dimensions: np.ndarray) -> np.ndarray:
     return np.asarray(dimensions @ weights)
 
 
-def load() -> tuple[Calls, list[str]]:
-    corpus = load_calls(ALL_ENGLISH)
+def load(*parts: str) -> tuple[Calls, list[str]]:
+    """The calls of ``all_english``, then those of ``parts``."""
+    corpus = [call for part in (ALL_ENGLISH, *parts) for call in load_calls(part)]
     calls = Calls(
         terms=[call_terms(call) for call in corpus],
         positioned=[call_terms(call, positioned=True) for call in corpus],
@@ -429,13 +434,43 @@ def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndar
         report(name, scores, versus, calls.labels, calls, origins, against)
 
 
+def score_part(candidates: Sequence[Candidate], calls: Calls, part: str) -> None:
+    """Each candidate fitted on the ``all_english`` calls (its choices made there, as the engine's fit makes them) and
+    read on the calls of the directory ``part``: the meter (the blend at the meter's equal
+    weights) against the label, each candidate's gain over the first on the same resamples."""
+    train = [i for i, p in enumerate(calls.parts) if p != part]
+    test = [i for i, p in enumerate(calls.parts) if p == part]
+    truth, messages = calls.labels[test], calls.messages[test]
+    print(f"fitted on {len(train)} calls, read on the {len(test)} calls of {part}")
+    print(f" the meter, rules alone: {with_interval(calls.factors[test].mean(axis=1), truth)}; "
+          f"means by label {means_by(calls.factors[test].mean(axis=1), truth)}")
+    first = None
+    for candidate in candidates:
+        choices = choose(calls, train, inner_scores(candidate, calls, train))
+        learned = fitted_scores(candidate, calls, train, test, choices.strengths)
+        meter = blended(calls.factors[test], learned, choices.mixes).mean(axis=1)
+        first = meter if first is None else first
+        print(f" {candidate.name} (strengths {choices.strengths}, mixes {choices.mixes}): "
+              f"{with_interval(meter, truth)}, against {candidates[0].name} {gain(meter, first, truth)}; "
+              f"{with_length(meter, truth, messages)}; means by label {means_by(meter, truth)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", type=Path, nargs="?", const=FIT_FILE,
                         help=f"write the adopted fit to this file (default {FIT_FILE}) and stop")
     parser.add_argument("--candidate", action="append", choices=[candidate.name for candidate in CANDIDATES],
                         help="measure only these candidates (and the adopted one, the reference); all unless given")
+    parser.add_argument("--score-part", choices=[part for part, (first, *_) in ENGLISH_PARTS.items()
+                                                    if first not in ENGLISH_PARTS[ALL_ENGLISH]],
+                        help="fit on all_english and read this part (a blind part's one run), the adopted candidate "
+                             "first")
     arguments = parser.parse_args()
+    if arguments.score_part:
+        calls, _ = load(arguments.score_part)
+        measured = [ADOPTED, *(c for c in CANDIDATES if c is not ADOPTED and c.name in (arguments.candidate or ()))]
+        score_part(measured, calls, ENGLISH_PARTS[arguments.score_part][0].name)
+        return
     calls, origins = load()
     if arguments.write:
         arguments.write.write_text(fit_file_text(engine_fit(calls)))
