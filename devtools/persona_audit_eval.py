@@ -69,7 +69,7 @@ THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "no_resistance": ("resisting_difficulty", (DEFAULT_RULES.resisting_difficulty, 2, 4, 5)),
     "unresponsive": ("responsive_min_words", (DEFAULT_RULES.responsive_min_words, 3, 4, 5, 7, 8)),
     "minimal_answer": ("minimal_words", (DEFAULT_RULES.minimal_words, 1, 2, 4, 5)),
-    "contradicts_scenario": ("budget_margin_percent", (DEFAULT_RULES.budget_margin_percent, 5, 10, 20, 30)),
+    "contradicts_scenario": ("range_margin_percent", (DEFAULT_RULES.range_margin_percent, 10, 20, 30, 50)),
 }
 # The readings each flaw's detector uses that a fold may leave out: it keeps one only when the other calls are read
 # better with it than without, so a reading that only the call left out supports is not used on that call.
@@ -92,7 +92,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION, Reading.COMPARISON),
     "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
                              Reading.TIMING_ASKED, Reading.DATE_AGREED, Reading.TOLD_IN_THE_PAST,
-                             Reading.PERIOD, Reading.OURS),
+                             Reading.PERIOD, Reading.OURS, Reading.EVERYONE, Reading.SCENARIO_EVENT),
 }
 
 

@@ -556,6 +556,29 @@ def test_a_size_or_an_industry_in_passing_the_scenario_rules_out() -> None:
     assert flagged(audit_persona(own_software, software), FlagReason.CONTRADICTS_SCENARIO) == []
 
 
+def test_a_size_a_little_beyond_the_scenario_s_contradicts_it_and_a_crowd_elsewhere_does_not() -> None:
+    size = dialogue("How many people work at the company now?", "About fourteen hundred, after the merger.")
+    assert flagged(audit_persona(size, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    assert flagged(audit_persona(size, GUARDED, AuditRules(range_margin_percent=50)),
+                   FlagReason.CONTRADICTS_SCENARIO) == []
+    # The company is 200-1000 people: a crowd of 1200 met elsewhere is not it; 2000 people are beyond any part of it.
+    crowd = dialogue("What did you do last week?", "I spoke at a conference to twelve hundred people.")
+    assert flagged(audit_persona(crowd, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    beyond = dialogue("What did you do last week?", "I trained two thousand people in one afternoon.")
+    assert flagged(audit_persona(beyond, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_a_date_for_an_event_the_scenario_names_is_read_against_its_deadline() -> None:
+    refit = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="rollout before the stores' refit in "
+                                                                             "September"))
+    said = dialogue("Is the refit date fixed?", "It is, the refit starts in December every year.")
+    assert flagged(audit_persona(said, refit), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.SCENARIO_EVENT})
+    assert flagged(audit_persona(said, refit, without), FlagReason.CONTRADICTS_SCENARIO) == []
+    other = dialogue("What happens in December?", "The stores close early for the holidays.")
+    assert flagged(audit_persona(other, refit), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
 def test_one_sentence_of_an_earlier_turn_said_again_to_another_question_answers_nothing() -> None:
     audit = audit_persona(dialogue(
         "Is a person sending each draft enough?",
@@ -1009,6 +1032,10 @@ def test_a_name_before_what_they_do_answers_who() -> None:
      FlagReason.CONTRADICTS_SCENARIO, [2], []),
     (Reading.OURS, ("What worries you about the rollout?", "Mostly our hotel staff, they hate new tools."),
      FlagReason.CONTRADICTS_SCENARIO, [2], []),
+    (Reading.EVERYONE, ("How would the training reach people?", "By video, sent to all ninety of our staff."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
+    (Reading.EVERYONE, ("Who would use it first?", "The stores, around a hundred, which is the whole company."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
     # Readings that clear a turn: flagged only without them.
     (Reading.RATE, ("How are things going?", "Slowly.", "What error rate would you accept?",
                     "Under one per ten thousand in the pilot, or it does not ship."),
@@ -1064,6 +1091,8 @@ def test_an_app_of_the_persona_s_own_names_no_other_industry() -> None:
     ("Nothing changes before next quarter.", []),
     ("Within 3 quarters.", [39.0]),
     ("A quarter of the budget goes on it.", []),
+    ("Not for six months, the way things look.", [26.0]),
+    ("We ran it for six months.", []),
 ])
 def test_seasons_and_quarters_to_come_as_spans(said: str, weeks: list[float]) -> None:
     assert spans_in_weeks(said) == weeks

@@ -47,26 +47,26 @@ DOCUMENTED: dict[str, Floors] = {
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
     "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.65, 0.65),
-               "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.88), "out_of_character": (1.0, 1.0),
+               "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.69, 0.58),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.81, 0.77),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.87), "out_of_character": (1.0, 1.0),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.79, 0.35),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.8), "out_of_character": (1.0, 0.71),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 0.71),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.82, 0.7),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 0.83),
                "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.76, 0.8),
-               "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
+               "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout11": {"early_disclosure": (0.76, 0.71), "no_resistance": (0.84, 0.84), "unresponsive": (0.61, 0.76),
-                  "repetition": (1.0, 0.91), "contradicts_scenario": (0.75, 0.5), "out_of_character": (1.0, 0.91),
-                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.62, 0.76),
+               "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 0.92),
+               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.67, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
@@ -76,13 +76,13 @@ DOCUMENTED: dict[str, Floors] = {
 # classifiers are fitted on every call, LEFT_ONE_PART_OUT measures them.
 CROSS_VALIDATED: Floors = {
     "early_disclosure": (0.85, 0.91), "no_resistance": (0.97, 0.96), "unresponsive": (0.72, 0.70),
-    "repetition": (1.0, 0.98), "contradicts_scenario": (0.93, 0.86), "out_of_character": (1.0, 0.95),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 0.95),
     "hostility": (0.99, 0.80), "minimal_answer": (0.99, 1.0)}
 # Each part left out in turn, the classifiers fitted on the other eleven (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
     "early_disclosure": (0.87, 0.94), "no_resistance": (0.98, 0.96), "unresponsive": (0.73, 0.71),
-    "repetition": (1.0, 0.98), "contradicts_scenario": (0.92, 0.88), "out_of_character": (0.99, 0.95),
+    "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.95), "out_of_character": (0.99, 0.95),
     "hostility": (0.97, 0.85), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
