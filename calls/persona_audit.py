@@ -856,10 +856,11 @@ FITTED_CLASSIFIERS: Mapping[str, FlawClassifier] = load_classifiers()
 def audit_persona(turns: Iterable[Turn], profile: PersonaProfile, rules: AuditRules = DEFAULT_RULES,
                   classifiers: Mapping[str, FlawClassifier] = FITTED_CLASSIFIERS) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke. A turn has a flaw when
-    the rules find it or the flaw's fitted classifier, given what the rules read in the turn, does."""
+    the rules find it or the flaw's fitted classifier, given what the rules read in the turn, does; for a flaw whose
+    classifier decides, when the classifier does."""
     audit = _rules_audit(turns, profile, rules)
     brevity, enthusiasm, authenticity, consistency, pacing, giving_in = _apply_rules(audit)
-    fitted = _fitted_flags(audit, classifiers)  # each costs what the same flag of the rules costs
+    fitted = _fitted_flags(audit, classifiers)  # each costs what the same flag of the rules costs; one dropped, nothing
     brevity -= 2 * fitted[FlagReason.MINIMAL_ANSWER]
     authenticity -= (4 * fitted[FlagReason.OUT_OF_CHARACTER] + 2 * fitted[FlagReason.REPETITION]
                      + 2 * fitted[FlagReason.UNRESPONSIVE])
@@ -1624,18 +1625,29 @@ def turn_features(turns: Iterable[Turn], profile: PersonaProfile,
 
 
 def _fitted_flags(audit: _Audit, classifiers: Mapping[str, FlawClassifier]) -> Counter[FlagReason]:
-    """Flags each turn its classifiers find a flaw in that the rules did not; how many of each flaw."""
+    """Flags each turn its classifiers find a flaw in that the rules did not, and drops the rules' flags that a
+    classifier deciding their flaw does not confirm; per flaw, the flags added less those dropped."""
     found: Counter[FlagReason] = Counter()
     if not classifiers:
         return found
+    dropped: set[tuple[int, FlagReason]] = set()
     for turn, text, features in zip(audit.persona, audit.texts, _features(audit), strict=True):
         for flaw, classifier in classifiers.items():
-            reason = FlagReason(flaw)
-            if f"rule:{reason}" not in features and classifier.flags(features):
+            reason, flags = FlagReason(flaw), classifier.flags(features)
+            if f"rule:{reason}" in features:
+                if classifier.decides and not flags:
+                    dropped.add((turn.sequence, reason))
+                    found[reason] -= 1
+            elif flags:
                 found[reason] += 1
                 audit.flag(turn, text, reason, f"Reads as {reason.replace('_', ' ')} to the classifier fitted on "
                            f"labelled turns ({classifier.probability(features):.2f})", 0)
-    audit.recommendations += [_FITTED_FIXES[reason] for reason in found]
+    if dropped:
+        audit.flags = [flag for flag in audit.flags if (flag.quote.sequence, flag.quote.reason) not in dropped]
+        gone = {reason for _, reason in dropped} - {flag.quote.reason for flag in audit.flags}
+        audit.recommendations = [advice for advice in audit.recommendations
+                                 if not any(advice.startswith(_FITTED_FIXES[reason]) for reason in gone)]
+    audit.recommendations += [_FITTED_FIXES[reason] for reason, count in found.items() if count > 0]
     return found
 
 

@@ -144,7 +144,8 @@ def test_a_persona_breaking_character() -> None:
 
 
 def test_assistant_speak_breaks_character_and_in_place_of_an_answer_answers_nothing() -> None:
-    audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC)
+    audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC,
+                          classifiers=RULES_ALONE)
     assert [(quote.sequence, quote.reason) for quote in audit.flagged_quotes] == [
         (2, FlagReason.OUT_OF_CHARACTER), (2, FlagReason.UNRESPONSIVE)]
     # Stepping out after an answer is a break alone.
@@ -311,7 +312,7 @@ def test_answers_about_something_else() -> None:
         "The weather has been lovely here lately, we had lunch outside on the terrace yesterday.",
         "When did you last change the process?", "Honestly the best pizza in town is two doors down from us.",
         "Who owns onboarding today?", "Nobody really, the store managers do what they can.",
-    ), GUARDED)
+    ), GUARDED, classifiers=RULES_ALONE)
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
     assert "first week" in next(q for q in audit.flagged_quotes if q.sequence == 2).explanation
 
@@ -402,7 +403,7 @@ def test_a_reading_left_out_is_not_used() -> None:
     not_knowing = dialogue("What does a late hire cost the stores?", "No idea, nobody has ever added that up for me.")
     assert flagged(audit_persona(not_knowing, GUARDED), FlagReason.UNRESPONSIVE) == []
     without = AuditRules(readings=frozenset(Reading) - {Reading.DECLINING})
-    assert flagged(audit_persona(not_knowing, GUARDED, without), FlagReason.UNRESPONSIVE) == [2]
+    assert flagged(audit_persona(not_knowing, GUARDED, without, RULES_ALONE), FlagReason.UNRESPONSIVE) == [2]
 
 
 def test_when_something_happened_does_not_say_when_it_will() -> None:
@@ -528,7 +529,7 @@ def test_small_talk_answers_nothing_even_with_words_of_the_call() -> None:
         "What slows onboarding down in the stores?",
         "Funny story, at my last company the team once ordered forty pizzas for a training day by mistake.",
         "Who fills in the forms today?", "Did you see the game last night? The home team came back from nowhere.",
-    ), GUARDED)
+    ), GUARDED, classifiers=RULES_ALONE)
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
 
 
@@ -871,7 +872,7 @@ def test_an_aside_or_a_story_of_ones_own_past_answers_nothing() -> None:
         "What is the biggest problem with onboarding?", "We tried two tools already, and neither of them stuck.",
         "Which channel worked best?", "Paid social, by a mile. By the way, the search team wants a word.",
         "How did the chatbot incident play out?", "It told customers about a refund policy we never had.",
-    ), GUARDED)
+    ), GUARDED, classifiers=RULES_ALONE)
     # Pushback, an aside after an answer and a story that was asked for answer what was asked.
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
     without = AuditRules(readings=frozenset(Reading) - {Reading.DIGRESSION})
@@ -987,7 +988,7 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     assert flagged(audit_persona(named, GUARDED), FlagReason.UNRESPONSIVE) == []
     # A capitalised first word that names nobody answers no "who".
     nobody = dialogue("Who else interviews the finalists?", "Nothing is decided about the modelling round yet, sadly.")
-    assert flagged(audit_persona(nobody, GUARDED), FlagReason.UNRESPONSIVE) == [2]
+    assert flagged(audit_persona(nobody, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == [2]
 
 
 # Each later reading: a turn it flags (or clears), the flaw, the persona turns flagged with it and without it.
@@ -1056,7 +1057,7 @@ def test_a_name_before_what_they_do_answers_who() -> None:
 def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
         reading: Reading, lines: tuple[str, ...], reason: FlagReason, with_it: list[int],
         without_it: list[int]) -> None:
-    assert flagged(audit_persona(dialogue(*lines), GUARDED), reason) == with_it
+    assert flagged(audit_persona(dialogue(*lines), GUARDED, classifiers=RULES_ALONE), reason) == with_it
     without = AuditRules(readings=frozenset(Reading) - {reading})
     assert flagged(audit_persona(dialogue(*lines), GUARDED, without, RULES_ALONE), reason) == without_it
 
