@@ -48,7 +48,7 @@ DOCUMENTED: dict[str, Floors] = {
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
     "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.83, 1.0),
                "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
-               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+               "hostility": (0.94, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.86, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
@@ -66,7 +66,7 @@ DOCUMENTED: dict[str, Floors] = {
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 0.92),
-               "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+               "hostility": (0.92, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
@@ -83,7 +83,7 @@ CROSS_VALIDATED: Floors = {
 LEFT_ONE_PART_OUT: Floors = {
     "early_disclosure": (0.87, 0.94), "no_resistance": (0.98, 0.96), "unresponsive": (0.72, 0.76),
     "repetition": (1.0, 0.98), "contradicts_scenario": (0.94, 0.95), "out_of_character": (0.99, 0.95),
-    "hostility": (0.97, 0.85), "minimal_answer": (1.0, 0.98)}
+    "hostility": (0.94, 0.91), "minimal_answer": (1.0, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS: dict[str, Floors] = {
