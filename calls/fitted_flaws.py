@@ -2,7 +2,8 @@
 
 A classifier is a logistic regression over a persona turn's binary features (`calls.persona_audit.turn_features`):
 the turn has the flaw when the sum of its features' weights and the bias, through the logistic function, reaches the
-threshold. The weights and thresholds are fitted offline (`devtools/fit_persona_audit.py`) and kept in
+threshold. Most add to the rules the turns they miss; one that decides its flaw reads the rules' verdict among its
+features and replaces it. The weights and thresholds are fitted offline (`devtools/fit_persona_audit.py`) and kept in
 `persona_audit_fitted.json` beside this module; nothing is fitted or downloaded at run time."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class FlawClassifier:
     bias: float
     weights: Mapping[str, float]  # feature -> weight; a feature not named weighs nothing
     threshold: float  # the probability from which a turn is flagged
+    decides: bool = False  # its verdict replaces the rules' for the flaw; otherwise it only adds what they miss
 
     def probability(self, features: Iterable[str]) -> float:
         total = self.bias + sum(self.weights.get(feature, 0.0) for feature in features)
@@ -35,7 +37,8 @@ class FlawClassifier:
 def classifiers_from(data: Mapping[str, Any]) -> dict[str, FlawClassifier]:
     """The classifiers of a fitted file's contents, by flaw."""
     return {flaw: FlawClassifier(float(fitted["bias"]), MappingProxyType(
-                {feature: float(weight) for feature, weight in fitted["weights"].items()}), float(fitted["threshold"]))
+                {feature: float(weight) for feature, weight in fitted["weights"].items()}), float(fitted["threshold"]),
+                                 bool(fitted.get("decides", False)))
             for flaw, fitted in data["flaws"].items()}
 
 

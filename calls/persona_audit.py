@@ -153,6 +153,10 @@ class Reading(StrEnum):
     # thousand a week" against "$15k per month")
     TOLD_IN_THE_PAST = "told_in_the_past"  # a date in a sentence about the past ("It renewed in March") is when
     # something happened, not a deadline against the scenario's
+    EVERYONE = "everyone"  # a count of everyone ("all nine hundred of our staff", "around two hundred, which is the
+    # whole company") is the company's size, whatever the turn is about
+    SCENARIO_EVENT = "scenario_event"  # a date for an event the scenario's timeline names ("our fiscal year ends in
+    # December" against "before fiscal year-end on 30 September") is read against the scenario's deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,7 +586,8 @@ _OPERAND_AFTER = re.compile(r"^\s*(?:times|multiplied by|divided by|x)\b", re.IG
 # What a rate is taken over, not a sum ("one per ten thousand", "two in every thousand").
 _PER = re.compile(r"\b(?:per|in every|out of|for every)\s+$", re.IGNORECASE)
 # A question for the number of people a company has: the numbers that answer it count them.
-_ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there)",
+_ASKS_HEADCOUNT = _phrases(r"how many (?:people|employees|staff)\b[^?]*\b(?:work|company|employ\w*|are there|are you|"
+                           r"do you have)",
                            r"how (?:big|large) is (?:the|your) company")
 # What a candidate asks about each fact; asking is what earns it.
 _ASKS = {
@@ -701,9 +706,9 @@ MINIMAL_WORDS = 3
 RESISTING_DIFFICULTY = 3
 # From this difficulty a fact is earned only after a question about something else (the persona's problem).
 GUARDED_DIFFICULTY = 4
-# A budget named this far (a share of the range's ends) outside the scenario's range contradicts it: none, since
-# every fold of the cross-validation on eleven parts chose none.
-BUDGET_MARGIN_PERCENT = 0
+# A budget or a company size named this far (a share of the range's ends) outside the scenario's range contradicts
+# it: none, since every fold of the cross-validation on twelve parts chose none.
+RANGE_MARGIN_PERCENT = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -716,7 +721,7 @@ class AuditRules:
     minimal_words: int = MINIMAL_WORDS
     resisting_difficulty: int = RESISTING_DIFFICULTY
     guarded_difficulty: int = GUARDED_DIFFICULTY
-    budget_margin_percent: int = BUDGET_MARGIN_PERCENT
+    range_margin_percent: int = RANGE_MARGIN_PERCENT
     readings: frozenset[Reading] = frozenset(Reading)
 
 
@@ -851,10 +856,11 @@ FITTED_CLASSIFIERS: Mapping[str, FlawClassifier] = load_classifiers()
 def audit_persona(turns: Iterable[Turn], profile: PersonaProfile, rules: AuditRules = DEFAULT_RULES,
                   classifiers: Mapping[str, FlawClassifier] = FITTED_CLASSIFIERS) -> PersonaAudit:
     """Audit the persona's side of a call; raises ValueError when the persona never spoke. A turn has a flaw when
-    the rules find it or the flaw's fitted classifier, given what the rules read in the turn, does."""
+    the rules find it or the flaw's fitted classifier, given what the rules read in the turn, does; for a flaw whose
+    classifier decides, when the classifier does."""
     audit = _rules_audit(turns, profile, rules)
     brevity, enthusiasm, authenticity, consistency, pacing, giving_in = _apply_rules(audit)
-    fitted = _fitted_flags(audit, classifiers)  # each costs what the same flag of the rules costs
+    fitted = _fitted_flags(audit, classifiers)  # each costs what the same flag of the rules costs; one dropped, nothing
     brevity -= 2 * fitted[FlagReason.MINIMAL_ANSWER]
     authenticity -= (4 * fitted[FlagReason.OUT_OF_CHARACTER] + 2 * fitted[FlagReason.REPETITION]
                      + 2 * fitted[FlagReason.UNRESPONSIVE])
@@ -1477,6 +1483,9 @@ def _same_question(first: str, second: str) -> bool:
 _TOLD_IN_THE_PAST = _phrases(r"was", r"were", r"had", r"did", r"ago", r"last (?:week|month|quarter|year|time)",
                              r"renewed", r"used to", r"happened", r"went", r"been")
 _DATED_EVENT = re.compile(r"renew|deadline|decid|decision|live|contract|sign", re.IGNORECASE)
+# The words of a timeline that say when, not what: what is left names the scenario's events ("fiscal year-end").
+_WHEN_STEMS = frozenset(word[:5] for word in (
+    *scenario_facts.MONTHS, *"weeks months quarter year days end before after within until needed must".split()))
 
 
 def _contradictions(audit: _Audit) -> int:
@@ -1484,26 +1493,29 @@ def _contradictions(audit: _Audit) -> int:
     facts = audit.profile.scenario
     budget, headcount, deadline, industry = (facts.budget, facts.headcount, facts.timeline_quarters,
                                              facts.industry_groups)
+    events = _content_stems(facts.decision_timeline) - _WHEN_STEMS
     found = 0
     for (turn, text), before in zip(audit.spoken(), audit.asked(), strict=True):
         wrong = []
         question = before[-1] if before else ""
         figures = budget_figures(text, question, audit.rules.readings, per_weeks=(
             facts.budget_period_weeks if audit.reads(Reading.PERIOD) else None))
-        margin = audit.rules.budget_margin_percent / 100
+        margin = audit.rules.range_margin_percent / 100
         if budget and figures and not any(scenario_facts.overlaps(figure, budget, margin) for figure in figures):
             wrong.append(f"budget (scenario: {facts.budget_range})")
         sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
                           f"{text} {question}", re.IGNORECASE)
-        # People counted beyond the company's size contradict it whatever they are counted as, and beside any count
-        # within it: no part of a company outnumbers it. Fewer may be a team, so they are read as its size only when
-        # the turn speaks of it.
+        # People counted well beyond the company's size contradict it whatever they are counted as, and beside any
+        # count within it: no part of a company outnumbers it. Fewer may be a team, or a crowd met elsewhere, so they
+        # are read as its size only when the turn speaks of it.
         sizes = [size for size in scenario_facts.headcounts(text)
-                 if sized or (headcount and size[0] > headcount[1])]
+                 if sized or (headcount and not scenario_facts.overlaps(size, (0, headcount[1])))]
+        if audit.reads(Reading.EVERYONE):
+            sizes += scenario_facts.everyone(text)
         if sized and audit.reads(Reading.WHAT_IT_COUNTS) and _ASKS_HEADCOUNT.search(question):
             sizes += [amount.figure for amount in scenario_facts.amounts(text)
                       if not _COUNTS_THINGS.match(amount.after)]  # "About 8000 across our offices"
-        if headcount and sizes and (not any(scenario_facts.overlaps(size, headcount) for size in sizes)
+        if headcount and sizes and (not any(scenario_facts.overlaps(size, headcount, margin) for size in sizes)
                                     or any(not scenario_facts.overlaps(size, (0, headcount[1])) for size in sizes)):
             wrong.append(f"size (scenario: {facts.company_size})")
         timed = (_DATED_EVENT.search(text)
@@ -1515,7 +1527,9 @@ def _contradictions(audit: _Audit) -> int:
         # A date or a span in a sentence about the past says when something happened, not when it is due.
         due = (" ".join(sentence for sentence in _sentences(text) if not _TOLD_IN_THE_PAST.search(sentence))
                if audit.reads(Reading.TOLD_IN_THE_PAST) else text)
-        dated = scenario_facts.quarters(due) if timed or agreed else set()
+        # A month or a quarter for an event the scenario's timeline names is a date for its deadline.
+        event = audit.reads(Reading.SCENARIO_EVENT) and _content_stems(f"{text} {question}") & events
+        dated = scenario_facts.quarters(due) if timed or agreed or event else set()
         weeks = facts.timeline_weeks if audit.reads(Reading.SPAN) else None
         spans = scenario_facts.spans_in_weeks(due) if weeks and (timed or _ASKS["timeline"].search(question)) else []
         unhurried = (audit.reads(Reading.NO_DEADLINE) and facts.decision_timeline and _NO_DEADLINE.search(text)
@@ -1611,18 +1625,29 @@ def turn_features(turns: Iterable[Turn], profile: PersonaProfile,
 
 
 def _fitted_flags(audit: _Audit, classifiers: Mapping[str, FlawClassifier]) -> Counter[FlagReason]:
-    """Flags each turn its classifiers find a flaw in that the rules did not; how many of each flaw."""
+    """Flags each turn its classifiers find a flaw in that the rules did not, and drops the rules' flags that a
+    classifier deciding their flaw does not confirm; per flaw, the flags added less those dropped."""
     found: Counter[FlagReason] = Counter()
     if not classifiers:
         return found
+    dropped: set[tuple[int, FlagReason]] = set()
     for turn, text, features in zip(audit.persona, audit.texts, _features(audit), strict=True):
         for flaw, classifier in classifiers.items():
-            reason = FlagReason(flaw)
-            if f"rule:{reason}" not in features and classifier.flags(features):
+            reason, flags = FlagReason(flaw), classifier.flags(features)
+            if f"rule:{reason}" in features:
+                if classifier.decides and not flags:
+                    dropped.add((turn.sequence, reason))
+                    found[reason] -= 1
+            elif flags:
                 found[reason] += 1
                 audit.flag(turn, text, reason, f"Reads as {reason.replace('_', ' ')} to the classifier fitted on "
                            f"labelled turns ({classifier.probability(features):.2f})", 0)
-    audit.recommendations += [_FITTED_FIXES[reason] for reason in found]
+    if dropped:
+        audit.flags = [flag for flag in audit.flags if (flag.quote.sequence, flag.quote.reason) not in dropped]
+        gone = {reason for _, reason in dropped} - {flag.quote.reason for flag in audit.flags}
+        audit.recommendations = [advice for advice in audit.recommendations
+                                 if not any(advice.startswith(_FITTED_FIXES[reason]) for reason in gone)]
+    audit.recommendations += [_FITTED_FIXES[reason] for reason, count in found.items() if count > 0]
     return found
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from text_to_num import alpha2digit
 
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 _ORDINAL_QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": 4}
 _QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth|last) quarter\b", re.IGNORECASE)
 # "May" is also a verb: it is a month only after a word that dates it.
-_MONTH = re.compile(r"\b(" + "|".join(month for month in _MONTHS if month != "may")
+_MONTH = re.compile(r"\b(" + "|".join(month for month in MONTHS if month != "may")
                     + r")\b|\b(?:in|by|before|until|end of|early|late|mid) (may)\b", re.IGNORECASE)
 _YEAR_END = re.compile(r"\b(?:the )?end of (?:the|this) year\b", re.IGNORECASE)
 _NUMBER = r"\d+(?:[.,]\d+)*"
@@ -31,7 +31,7 @@ _HALF = re.compile(r"\bhalf (?:a|an) (\d+)\b", re.IGNORECASE)
 _COMPANY_OF = re.compile(r"\b(?:company|business|firm|organi[sz]ation) of (?:about |around |roughly |some |nearly |"
                          rf"almost |over |under )?({_NUMBER})\b(?!\s*(?:years|%|percent|offices|sites|countries))",
                          re.IGNORECASE)
-_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*"
+_HEADCOUNT = re.compile(rf"({_NUMBER})(\+)?(?:\s*(?:-|\u2013|to)\s*({_NUMBER}))?\s*(?:of (?:our|the) )?"
                         r"(?:employees|people|staff|of us|engineers|developers|workers)\b", re.IGNORECASE)
 
 # Words that place a company in an industry; a persona naming another industry's words contradicts its scenario.
@@ -131,21 +131,37 @@ def headcounts(text: str) -> list[tuple[float, float]]:
     return found
 
 
+# A count of everyone: "all" or "whole" before the staff counted ("all 900 of our staff", "all 1200 people in the
+# network"; not "all 40 engineers", a team), or the whole company said to be the number ("the whole company's about
+# 1500", "200, which is the whole company").
+_EVERYONE = re.compile(rf"\b(?:all|whole|entire)\s+({_NUMBER})\s+(?:of (?:our|the|us)\s+)?(?:[a-z-]+\s+)?"
+                       rf"(?:employees|people|staff|workers)\b"
+                       rf"|\b(?:whole|entire) company(?:'s| is) (?:about |around |roughly |nearly |almost |over )?"
+                       rf"({_NUMBER})\b|\b({_NUMBER}),? which is (?:the|our) (?:whole|entire) company\b",
+                       re.IGNORECASE)
+
+
+def everyone(text: str) -> list[tuple[float, float]]:
+    """The counts of everyone in the company the text names, each as a (low, high) range."""
+    return [(_number(count), _number(count)) for match in _EVERYONE.finditer(digits(text))
+            for count in match.groups() if count]
+
+
 def quarters(text: str) -> set[int]:
     """The calendar quarters the text dates something in: "Q3", "third quarter", "by September", "the end of the
     year"."""
     found = {int(q) if q else _ORDINAL_QUARTERS[ordinal.lower()] for q, ordinal in _QUARTER.findall(text)}
-    found |= {_MONTHS.index((month or may).lower()) // 3 + 1 for month, may in _MONTH.findall(text)}
+    found |= {MONTHS.index((month or may).lower()) // 3 + 1 for month, may in _MONTH.findall(text)}
     if _YEAR_END.search(text):
         found.add(4)
     return found
 
 
 _WEEKS_IN = {"week": 1.0, "month": 52 / 12, "quarter": 13.0, "year": 52.0}
-# A time to come, as a span ("in 8 weeks", "a year", "next month", "two quarters"); not a span gone ("a year ago",
-# "for a year", "last year"), nor a share ("a quarter of the budget").
-_SPAN = re.compile(r"(?<!\blast )(?<!\bfor )\b(\d+(?:\.\d+)?|a|an|one|next) (week|month|year|quarter(?! of))s?\b"
-                   r"(?! ago)", re.IGNORECASE)
+# A time to come, as a span ("in 8 weeks", "a year", "next month", "two quarters", "not for six months"); not a span
+# gone ("a year ago", "for a year", "last year"), nor a share ("a quarter of the budget").
+_SPAN = re.compile(r"(?<!\blast )(?<!(?<!\bnot )\bfor )\b(\d+(?:\.\d+)?|a|an|one|next) "
+                   r"(week|month|year|quarter(?! of))s?\b(?! ago)", re.IGNORECASE)
 # A season to come is, not knowing today's date, half a year away on average ("next spring").
 _NEXT_SEASON = re.compile(r"\bnext (?:spring|summer|autumn|fall|winter)\b", re.IGNORECASE)
 WEEKS_TO_A_SEASON = 26.0

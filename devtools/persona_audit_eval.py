@@ -1,13 +1,13 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
 `heldout2` to `heldout11`, the second to eleventh parts in heldout2.yaml to heldout11.yaml), then on the
-development calls the detectors were tuned on. `heldout11` is in no fit or cross-validation: no detector has been
-reworked since its first run.
+development calls the detectors were tuned on. Every part here is development data now (`heldout11` since its first
+run); a part still blind is not listed, so nothing here reads it.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
-`--cv` cross-validates on the development data (the development part and the ten held-out parts the detectors
-have since been read with, `heldout10` since its first run), leaving one call out at a time: the
+`--cv` cross-validates on the development data (the development part and the eleven held-out parts the detectors
+have since been read with, `heldout11` since its first run), leaving one call out at a time: the
 threshold each of five flaws turns on (`AuditRules`) is chosen for the best F1 on the other calls, and each reading
 a detector may do without is kept only when the other calls are read better with it; the call left out is audited
 with those choices. It says whether the figures hang on a threshold fitted to the set or on a reading only one call
@@ -62,14 +62,14 @@ FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "con
 RULES_ALONE: Mapping[str, FlawClassifier] = {}
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
 DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
-                      "heldout7", "heldout8", "heldout9", "heldout10")
+                      "heldout7", "heldout8", "heldout9", "heldout10", "heldout11")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
     "no_resistance": ("resisting_difficulty", (DEFAULT_RULES.resisting_difficulty, 2, 4, 5)),
     "unresponsive": ("responsive_min_words", (DEFAULT_RULES.responsive_min_words, 3, 4, 5, 7, 8)),
     "minimal_answer": ("minimal_words", (DEFAULT_RULES.minimal_words, 1, 2, 4, 5)),
-    "contradicts_scenario": ("budget_margin_percent", (DEFAULT_RULES.budget_margin_percent, 5, 10, 20, 30)),
+    "contradicts_scenario": ("range_margin_percent", (DEFAULT_RULES.range_margin_percent, 10, 20, 30, 50)),
 }
 # The readings each flaw's detector uses that a fold may leave out: it keeps one only when the other calls are read
 # better with it than without, so a reading that only the call left out supports is not used on that call.
@@ -92,7 +92,7 @@ READING_CHOICES: dict[str, tuple[Reading, ...]] = {
     "hostility": (Reading.CONTEMPT, Reading.WORTH_VERDICT, Reading.CHARACTERISATION, Reading.COMPARISON),
     "contradicts_scenario": (Reading.SPAN, Reading.WHAT_IT_COUNTS, Reading.UNSCALED, Reading.NO_DEADLINE,
                              Reading.TIMING_ASKED, Reading.DATE_AGREED, Reading.TOLD_IN_THE_PAST,
-                             Reading.PERIOD, Reading.OURS),
+                             Reading.PERIOD, Reading.OURS, Reading.EVERYONE, Reading.SCENARIO_EVENT),
 }
 
 

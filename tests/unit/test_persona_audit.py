@@ -144,7 +144,8 @@ def test_a_persona_breaking_character() -> None:
 
 
 def test_assistant_speak_breaks_character_and_in_place_of_an_answer_answers_nothing() -> None:
-    audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC)
+    audit = audit_persona(call("How can I help you today?", "Onboarding is slow, three weeks a hire."), SCEPTIC,
+                          classifiers=RULES_ALONE)
     assert [(quote.sequence, quote.reason) for quote in audit.flagged_quotes] == [
         (2, FlagReason.OUT_OF_CHARACTER), (2, FlagReason.UNRESPONSIVE)]
     # Stepping out after an answer is a break alone.
@@ -311,7 +312,7 @@ def test_answers_about_something_else() -> None:
         "The weather has been lovely here lately, we had lunch outside on the terrace yesterday.",
         "When did you last change the process?", "Honestly the best pizza in town is two doors down from us.",
         "Who owns onboarding today?", "Nobody really, the store managers do what they can.",
-    ), GUARDED)
+    ), GUARDED, classifiers=RULES_ALONE)
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
     assert "first week" in next(q for q in audit.flagged_quotes if q.sequence == 2).explanation
 
@@ -402,7 +403,7 @@ def test_a_reading_left_out_is_not_used() -> None:
     not_knowing = dialogue("What does a late hire cost the stores?", "No idea, nobody has ever added that up for me.")
     assert flagged(audit_persona(not_knowing, GUARDED), FlagReason.UNRESPONSIVE) == []
     without = AuditRules(readings=frozenset(Reading) - {Reading.DECLINING})
-    assert flagged(audit_persona(not_knowing, GUARDED, without), FlagReason.UNRESPONSIVE) == [2]
+    assert flagged(audit_persona(not_knowing, GUARDED, without, RULES_ALONE), FlagReason.UNRESPONSIVE) == [2]
 
 
 def test_when_something_happened_does_not_say_when_it_will() -> None:
@@ -528,7 +529,7 @@ def test_small_talk_answers_nothing_even_with_words_of_the_call() -> None:
         "What slows onboarding down in the stores?",
         "Funny story, at my last company the team once ordered forty pizzas for a training day by mistake.",
         "Who fills in the forms today?", "Did you see the game last night? The home team came back from nowhere.",
-    ), GUARDED)
+    ), GUARDED, classifiers=RULES_ALONE)
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
 
 
@@ -554,6 +555,29 @@ def test_a_size_or_an_industry_in_passing_the_scenario_rules_out() -> None:
     assert flagged(audit_persona(other_software, software), FlagReason.CONTRADICTS_SCENARIO) == [2]
     own_software = dialogue("What does the company sell?", "We make route planning software for logistics firms.")
     assert flagged(audit_persona(own_software, software), FlagReason.CONTRADICTS_SCENARIO) == []
+
+
+def test_a_size_a_little_beyond_the_scenario_s_contradicts_it_and_a_crowd_elsewhere_does_not() -> None:
+    size = dialogue("How many people work at the company now?", "About fourteen hundred, after the merger.")
+    assert flagged(audit_persona(size, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    assert flagged(audit_persona(size, GUARDED, AuditRules(range_margin_percent=50)),
+                   FlagReason.CONTRADICTS_SCENARIO) == []
+    # The company is 200-1000 people: a crowd of 1200 met elsewhere is not it; 2000 people are beyond any part of it.
+    crowd = dialogue("What did you do last week?", "I spoke at a conference to twelve hundred people.")
+    assert flagged(audit_persona(crowd, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == []
+    beyond = dialogue("What did you do last week?", "I trained two thousand people in one afternoon.")
+    assert flagged(audit_persona(beyond, GUARDED), FlagReason.CONTRADICTS_SCENARIO) == [2]
+
+
+def test_a_date_for_an_event_the_scenario_names_is_read_against_its_deadline() -> None:
+    refit = replace(GUARDED, scenario=replace(ONBOARDING, decision_timeline="rollout before the stores' refit in "
+                                                                             "September"))
+    said = dialogue("Is the refit date fixed?", "It is, the refit starts in December every year.")
+    assert flagged(audit_persona(said, refit), FlagReason.CONTRADICTS_SCENARIO) == [2]
+    without = AuditRules(readings=frozenset(Reading) - {Reading.SCENARIO_EVENT})
+    assert flagged(audit_persona(said, refit, without), FlagReason.CONTRADICTS_SCENARIO) == []
+    other = dialogue("What happens in December?", "The stores close early for the holidays.")
+    assert flagged(audit_persona(other, refit), FlagReason.CONTRADICTS_SCENARIO) == []
 
 
 def test_one_sentence_of_an_earlier_turn_said_again_to_another_question_answers_nothing() -> None:
@@ -848,7 +872,7 @@ def test_an_aside_or_a_story_of_ones_own_past_answers_nothing() -> None:
         "What is the biggest problem with onboarding?", "We tried two tools already, and neither of them stuck.",
         "Which channel worked best?", "Paid social, by a mile. By the way, the search team wants a word.",
         "How did the chatbot incident play out?", "It told customers about a refund policy we never had.",
-    ), GUARDED)
+    ), GUARDED, classifiers=RULES_ALONE)
     # Pushback, an aside after an answer and a story that was asked for answer what was asked.
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [2, 4]
     without = AuditRules(readings=frozenset(Reading) - {Reading.DIGRESSION})
@@ -964,7 +988,7 @@ def test_a_name_before_what_they_do_answers_who() -> None:
     assert flagged(audit_persona(named, GUARDED), FlagReason.UNRESPONSIVE) == []
     # A capitalised first word that names nobody answers no "who".
     nobody = dialogue("Who else interviews the finalists?", "Nothing is decided about the modelling round yet, sadly.")
-    assert flagged(audit_persona(nobody, GUARDED), FlagReason.UNRESPONSIVE) == [2]
+    assert flagged(audit_persona(nobody, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == [2]
 
 
 # Each later reading: a turn it flags (or clears), the flaw, the persona turns flagged with it and without it.
@@ -1009,6 +1033,10 @@ def test_a_name_before_what_they_do_answers_who() -> None:
      FlagReason.CONTRADICTS_SCENARIO, [2], []),
     (Reading.OURS, ("What worries you about the rollout?", "Mostly our hotel staff, they hate new tools."),
      FlagReason.CONTRADICTS_SCENARIO, [2], []),
+    (Reading.EVERYONE, ("How would the training reach people?", "By video, sent to all ninety of our staff."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
+    (Reading.EVERYONE, ("Who would use it first?", "The stores, around a hundred, which is the whole company."),
+     FlagReason.CONTRADICTS_SCENARIO, [2], []),
     # Readings that clear a turn: flagged only without them.
     (Reading.RATE, ("How are things going?", "Slowly.", "What error rate would you accept?",
                     "Under one per ten thousand in the pilot, or it does not ship."),
@@ -1029,7 +1057,7 @@ def test_a_name_before_what_they_do_answers_who() -> None:
 def test_a_later_reading_flags_or_clears_a_turn_and_can_be_left_out(
         reading: Reading, lines: tuple[str, ...], reason: FlagReason, with_it: list[int],
         without_it: list[int]) -> None:
-    assert flagged(audit_persona(dialogue(*lines), GUARDED), reason) == with_it
+    assert flagged(audit_persona(dialogue(*lines), GUARDED, classifiers=RULES_ALONE), reason) == with_it
     without = AuditRules(readings=frozenset(Reading) - {reading})
     assert flagged(audit_persona(dialogue(*lines), GUARDED, without, RULES_ALONE), reason) == without_it
 
@@ -1064,6 +1092,8 @@ def test_an_app_of_the_persona_s_own_names_no_other_industry() -> None:
     ("Nothing changes before next quarter.", []),
     ("Within 3 quarters.", [39.0]),
     ("A quarter of the budget goes on it.", []),
+    ("Not for six months, the way things look.", [26.0]),
+    ("We ran it for six months.", []),
 ])
 def test_seasons_and_quarters_to_come_as_spans(said: str, weeks: list[float]) -> None:
     assert spans_in_weeks(said) == weeks
