@@ -1,5 +1,5 @@
 """Learned text models of the coach's five dimension scores, against the Say Meter's rule factors, compared leave one
-part out on the seven English directories (``all_english``).
+part out on the eight English directories (``all_english``).
 
 Each call carries the coach's score (0-4) of each rubric dimension (tests/data/sales_corpus/RUBRIC.md). Per dimension,
 a ridge regression reads the call's words: the seller's turns and the buyer's turns as two feature spaces of lower-cased
@@ -19,13 +19,14 @@ And one to test whether the words carry to a new writer better when only the ter
 two writers use`` keeps a term only when the training calls of at least two parts use it.
 
 Each is also blended with the rule factor it stands for: the factor's score mixed with the learned score (on the same
-0-100 scale) in a share from ``MIXES``.
+0-100 scale) in a share from ``MIXES``. ``words alone``, fixed after the eighth part joined, is the shipped words with
+a share of 1.0 for every dimension: the rules left out of the meter.
 
 Everything a model chooses is chosen inside its training parts: leaving one English part out, the others choose each
 dimension's regularisation (``STRENGTHS``) and then its mix, by leaving one of them out at a time (the pooled Spearman
 with the coach's dimension score), and the model fitted on the others scores the part left out. The rule factors were
 written reading the first four directories, so for them leaving a part out is not out of sample; for the learned models
-it is. The fifth to seventh directories are the only ones the rules never read, so each is reported on its own.
+it is. The fifth to eighth directories are the only ones the rules never read, so each is reported on its own.
 
 The overall reading of a candidate is its five dimension scores weighed as the rubric weighs them (30/20/20/15/15)
 against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine
@@ -63,6 +64,7 @@ from analysis_svc.domain.say_meter import FACTORS, shown_rules
 from devtools.fit_say_meter import COACH_DIMENSIONS
 from devtools.say_meter_corpus import (
     ALL_ENGLISH,
+    EIGHTH_HELD_OUT_CORPUS,
     ENGLISH_PARTS,
     FIFTH_HELD_OUT_CORPUS,
     RESAMPLES,
@@ -80,7 +82,8 @@ RATE_STRENGTHS = (0.01, 0.03, *STRENGTHS, 100.0)
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
 MIN_CALLS = 2  # a term is kept when at least this many training calls use it
 # The parts the rules never read, each reported on its own.
-UNREAD_BY_RULES = (FIFTH_HELD_OUT_CORPUS.name, SIXTH_HELD_OUT_CORPUS.name, SEVENTH_HELD_OUT_CORPUS.name)
+UNREAD_BY_RULES = (FIFTH_HELD_OUT_CORPUS.name, SIXTH_HELD_OUT_CORPUS.name, SEVENTH_HELD_OUT_CORPUS.name,
+                   EIGHTH_HELD_OUT_CORPUS.name)
 
 
 def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
@@ -175,11 +178,12 @@ class Words:
 @dataclass(frozen=True)
 class Candidate:
     """A reading of the call: the rows each dimension's ridge reads (one pair a dimension; dimensions given the same
-    pair are fitted together), and the regularisation strengths searched."""
+    pair are fitted together), the regularisation strengths searched and the learned score's shares searched."""
 
     name: str
     rows: Callable[[Calls, Sequence[int], Sequence[int]], list[Rows]]
     strengths: tuple[float, ...] = STRENGTHS
+    mixes: tuple[float, ...] = MIXES
     # What the ridges fit, given the training calls: the coach's dimension scores unless given.
     targets: Callable[[Calls, Sequence[int]], np.ndarray] | None = None
 
@@ -193,6 +197,7 @@ CANDIDATES = (
     Candidate("words per seller turn", Words(lambda calls: calls.terms, per=lambda calls: calls.seller_turns),
               RATE_STRENGTHS),
     Candidate("words two writers use", Words(lambda calls: calls.terms, min_parts=2)),
+    Candidate("words alone", ADOPTED_WORDS, mixes=(1.0,)),
 )
 
 
@@ -252,17 +257,18 @@ class Choices:
     mixes: tuple[float, ...]
 
 
-def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray]) -> Choices:
-    """Each dimension's strength, then its mix, by the training calls' inner leave-one-part-out scores (on a tie
-    the stronger regularisation and the smaller mix: the nearer to the rules)."""
+def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray],
+           mixes: Sequence[float] = MIXES) -> Choices:
+    """Each dimension's strength, then its mix among ``mixes``, by the training calls' inner leave-one-part-out scores
+    (on a tie the stronger regularisation and the smaller mix: the nearer to the rules)."""
     truth = calls.dimensions[train]
     strengths = tuple(max(sorted(inner, reverse=True), key=lambda s: spearman(inner[s][:, k], truth[:, k]))
                       for k in range(len(DIMENSIONS)))
     learned = np.array([inner[s][:, k] for k, s in enumerate(strengths)]).T
-    mixes = tuple(max(MIXES, key=lambda m: spearman(blended(calls.factors[train][:, [k]], learned[:, [k]], [m])[:, 0],
-                                                    truth[:, k]))
-                  for k in range(len(DIMENSIONS)))
-    return Choices(strengths, mixes)
+    chosen = tuple(max(mixes, key=lambda m: spearman(blended(calls.factors[train][:, [k]], learned[:, [k]], [m])[:, 0],
+                                                     truth[:, k]))
+                   for k in range(len(DIMENSIONS)))
+    return Choices(strengths, chosen)
 
 
 def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, dict[str, Choices]]:
@@ -273,7 +279,7 @@ def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, 
     for part in dict.fromkeys(calls.parts):
         train = [i for i, p in enumerate(calls.parts) if p != part]
         test = [i for i, p in enumerate(calls.parts) if p == part]
-        choices[part] = choose(calls, train, inner_scores(candidate, calls, train))
+        choices[part] = choose(calls, train, inner_scores(candidate, calls, train), candidate.mixes)
         learned[test] = fitted_scores(candidate, calls, train, test, choices[part].strengths)
     mixes = np.array([choices[part].mixes for part in calls.parts])
     blend = (1 - mixes) * calls.factors + mixes * np.clip(25 * learned, 0, 100)
@@ -283,7 +289,7 @@ def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, 
 def in_sample(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, Choices]:
     """The dimension scores of the model fitted on every call (its choices by leaving one part out), read on them."""
     everything = list(range(len(calls.labels)))
-    choices = choose(calls, everything, inner_scores(candidate, calls, everything))
+    choices = choose(calls, everything, inner_scores(candidate, calls, everything), candidate.mixes)
     learned = fitted_scores(candidate, calls, everything, everything, choices.strengths)
     return learned, blended(calls.factors, learned, choices.mixes), choices
 
@@ -446,7 +452,7 @@ def score_part(candidates: Sequence[Candidate], calls: Calls, part: str) -> None
           f"means by label {means_by(calls.factors[test].mean(axis=1), truth)}")
     first = None
     for candidate in candidates:
-        choices = choose(calls, train, inner_scores(candidate, calls, train))
+        choices = choose(calls, train, inner_scores(candidate, calls, train), candidate.mixes)
         learned = fitted_scores(candidate, calls, train, test, choices.strengths)
         meter = blended(calls.factors[test], learned, choices.mixes).mean(axis=1)
         first = meter if first is None else first

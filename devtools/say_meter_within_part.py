@@ -1,5 +1,5 @@
 """Whether the Say Meter's learned reading carries to a new writer better when it learns what separates calls within
-one writer's part, or reads how the buyer reacts, compared leave one part out on the seven English directories against
+one writer's part, or reads how the buyer reacts, compared leave one part out on the eight English directories against
 the shipped words' blend (``devtools.say_meter_text_models``).
 
 Leaving a part out overstates the next writer's figure: each writer has a level and habits of length of their own, and
@@ -22,10 +22,10 @@ a model of the coach's absolute scores learns them. The candidates were fixed be
   row weighs about as much as one of the words' two l2-normalised spaces.
 
 Each is blended with its rule factor and chosen as the shipped model is (``say_meter_text_models``): leaving one part
-out, the six others choose each dimension's regularisation and then its mix by leaving one of them out at a time,
-and the model fitted on the six scores the part left out. Every figure is a development figure; the seventh part's is
+out, the seven others choose each dimension's regularisation and then its mix by leaving one of them out at a time,
+and the model fitted on the seven scores the part left out. Every figure is a development figure; the eighth part's is
 the one reported on its own since it is the latest a writer gave (its one blind run, with the shipped meter, is in
-docs/say_meter.md). The rule for adopting a candidate: it beats the shipped blend pooled and on the seventh part, its
+docs/say_meter.md). The rule for adopting a candidate: it beats the shipped blend pooled and on the eighth part, its
 means by label no less monotone.
 
     .venv/bin/python -m devtools.say_meter_within_part [--candidate NAME ...]
@@ -44,7 +44,7 @@ from scipy.stats import rankdata
 from analysis_svc.domain.conversation import TurnTexts, measure, turn_text
 from analysis_svc.domain.phrasebook import phrases_for
 from calls.turns import Role
-from devtools.say_meter_corpus import ALL_ENGLISH, load_calls, turns_of
+from devtools.say_meter_corpus import ALL_ENGLISH, EIGHTH_HELD_OUT_CORPUS, load_calls, turns_of
 from devtools.say_meter_text_models import (
     ADOPTED,
     DIMENSIONS,
@@ -151,22 +151,22 @@ def candidates(rated: np.ndarray) -> tuple[Candidate, ...]:
     )
 
 
-SEVENTH = "sales_corpus_heldout7"
+LATEST = EIGHTH_HELD_OUT_CORPUS.name  # the latest part a writer gave, reported on its own
 
 
 def summary(name: str, meter: np.ndarray, shipped: np.ndarray, calls: Calls) -> str:
-    """One line: pooled and seventh-part Spearman with intervals and gains over the shipped blend, by part, means by
-    label and Spearman with length, pooled and on the seventh part."""
+    """One line: pooled and latest-part Spearman with intervals and gains over the shipped blend, by part, means by
+    label and Spearman with length, pooled and on the latest part."""
     labels, parts, messages = calls.labels, np.array(calls.parts), calls.messages
-    seventh = parts == SEVENTH
+    latest = parts == LATEST
     by_part = " / ".join(f"{spearman(meter[parts == part], labels[parts == part]):.2f}"
                          for part in dict.fromkeys(calls.parts))
     return (f"{name}: pooled {with_interval(meter, labels)}, gain {gain_over(meter, shipped, labels)}; by part "
-            f"{by_part}; seventh {with_interval(meter[seventh], labels[seventh])}, gain "
-            f"{gain_over(meter[seventh], shipped[seventh], labels[seventh])}; "
+            f"{by_part}; latest {with_interval(meter[latest], labels[latest])}, gain "
+            f"{gain_over(meter[latest], shipped[latest], labels[latest])}; "
             f"means by label {means_by(meter, labels)}; with length {spearman(meter, messages):.2f} / "
-            f"{spearman(meter[seventh], messages[seventh]):.2f} (labels {spearman(labels, messages):.2f} / "
-            f"{spearman(labels[seventh], messages[seventh]):.2f})")
+            f"{spearman(meter[latest], messages[latest]):.2f} (labels {spearman(labels, messages):.2f} / "
+            f"{spearman(labels[latest], messages[latest]):.2f})")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ FOURTH_HELD_OUT_PART = DATA / "sales_corpus_heldout4" / "calls"  # scored once b
 FIFTH_HELD_OUT_PART = DATA / "sales_corpus_heldout5" / "calls"  # scored once blind, development data since
 SIXTH_HELD_OUT_PART = DATA / "sales_corpus_heldout6" / "calls"  # scored once blind, development data since
 SEVENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout7" / "calls"  # scored once blind, development data since
-EIGHTH_HELD_OUT_PART = DATA / "sales_corpus_heldout8" / "calls"  # scored once blind, in no fitted set yet
+EIGHTH_HELD_OUT_PART = DATA / "sales_corpus_heldout8" / "calls"  # scored once blind, development data since
 NINTH_HELD_OUT_PART = DATA / "sales_corpus_heldout9" / "calls"  # written blind, not yet scored
 TENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout10" / "calls"  # written blind, not yet scored
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART, FIFTH_HELD_OUT_PART,
@@ -122,13 +122,16 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
         (EIGHTH_HELD_OUT_PART, say_meter_corpus.EIGHTH_HELD_OUT))}
     for directory, calls in later.items():
         assert sorted(call["id"] for call in calls) == sorted(path.stem for path in directory.glob("*.json"))
-    second, third, fourth, fifth, sixth, seventh, _ = later.values()
+    second, third, fourth, fifth, sixth, seventh, eighth = later.values()
     for part, expected in ((say_meter_corpus.FIRST_TWO_ENGLISH, first + second),
                            (say_meter_corpus.FIRST_THREE_ENGLISH, first + second + third),
                            (say_meter_corpus.FIRST_FOUR_ENGLISH, first + second + third + fourth),
                            (say_meter_corpus.FIRST_FIVE_ENGLISH, first + second + third + fourth + fifth),
                            (say_meter_corpus.FIRST_SIX_ENGLISH, first + second + third + fourth + fifth + sixth),
-                           (say_meter_corpus.ALL_ENGLISH, first + second + third + fourth + fifth + sixth + seventh)):
+                           (say_meter_corpus.FIRST_SEVEN_ENGLISH,
+                            first + second + third + fourth + fifth + sixth + seventh),
+                           (say_meter_corpus.ALL_ENGLISH,
+                            first + second + third + fourth + fifth + sixth + seventh + eighth)):
         together = say_meter_corpus.load_calls(part)
         assert sorted(call["id"] for call in together) == sorted(call["id"] for call in expected)
     english_only = set(say_meter_corpus.ENGLISH_PARTS)
