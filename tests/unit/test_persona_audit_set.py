@@ -29,8 +29,8 @@ CALLS = load()
 # Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
 Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all twelve parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all twelve; no figure may fall below
+# docs/persona_audit.md: (precision, recall) by split (all thirteen parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all thirteen; no figure may fall below
 # these.
 DOCUMENTED: dict[str, Floors] = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.83, 1.0),
@@ -39,7 +39,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.87, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.75, 1.0),
+    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.71, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.9, 1.0),
@@ -58,7 +58,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.97, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 0.71),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
-    "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.95, 1.0),
+    "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.9, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 0.83),
                "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.87, 1.0),
@@ -67,10 +67,9 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 0.92),
                "hostility": (0.92, 1.0), "minimal_answer": (1.0, 1.0)},
-    # Its first run, no detector reworked since.
-    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.5, 0.53),
+    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.65, 0.84),
                   "repetition": (1.0, 0.91), "contradicts_scenario": (0.66, 0.83), "out_of_character": (1.0, 0.75),
-                  "hostility": (0.85, 0.5), "minimal_answer": (0.92, 1.0)},
+                  "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
