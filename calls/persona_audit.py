@@ -1479,9 +1479,15 @@ def _same_question(first: str, second: str) -> bool:
         first_stems | second_stems)
 
 
+# "We are" saying what the company is ("we're a retailer", "we're about 150"), not what it is doing ("we're growing",
+# "we're asking"): that says nothing of its size or its business.
+_WE_ARE = r"we(?:'re| are)(?! \w+ing\b)"
 # What a date in a call is the date of, when it is one the scenario's deadline rules.
 _TOLD_IN_THE_PAST = _phrases(r"was", r"were", r"had", r"did", r"ago", r"last (?:week|month|quarter|year|time)",
                              r"renewed", r"used to", r"happened", r"went", r"been")
+_ASKS_OF_A_TEAM = _phrases(r"(?:your|the|that|this) (?:own )?(?:team|squad|department|group)")
+_ASKS_HOW_LONG_IT_TOOK = _phrases(r"how long did", r"how long (?:was|were|had)", r"what did(?: [\w-]+){1,4} take",
+                                  r"took")
 _DATED_EVENT = re.compile(r"renew|deadline|decid|decision|live|contract|sign", re.IGNORECASE)
 # The words of a timeline that say when, not what: what is left names the scenario's events ("fiscal year-end").
 _WHEN_STEMS = frozenset(word[:5] for word in (
@@ -1503,11 +1509,12 @@ def _contradictions(audit: _Audit) -> int:
         margin = audit.rules.range_margin_percent / 100
         if budget and figures and not any(scenario_facts.overlaps(figure, budget, margin) for figure in figures):
             wrong.append(f"budget (scenario: {facts.budget_range})")
-        sized = re.search(r"\b(?:we are|we're|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
-                          f"{text} {question}", re.IGNORECASE)
+        sized = (re.search(rf"\b(?:{_WE_ARE}|of us|company|employ\w*|headcount)\b|how (?:big|large|many people)",
+                           f"{text} {question}", re.IGNORECASE)
+                 and not _ASKS_OF_A_TEAM.search(question))
         # People counted well beyond the company's size contradict it whatever they are counted as, and beside any
         # count within it: no part of a company outnumbers it. Fewer may be a team, or a crowd met elsewhere, so they
-        # are read as its size only when the turn speaks of it.
+        # are read as its size only when the turn speaks of it, and not in answer to a question about a team.
         sizes = [size for size in scenario_facts.headcounts(text)
                  if sized or (headcount and not scenario_facts.overlaps(size, (0, headcount[1])))]
         if audit.reads(Reading.EVERYONE):
@@ -1524,8 +1531,10 @@ def _contradictions(audit: _Audit) -> int:
         # A date for a renewal, a deadline, a decision or a go-live, the persona's own or one it agrees to.
         agreed = (audit.reads(Reading.DATE_AGREED) and _accepts(text, audit.rules.readings, question)
                   and _DATED_EVENT.search(question))
-        # A date or a span in a sentence about the past says when something happened, not when it is due.
-        due = (" ".join(sentence for sentence in _sentences(text) if not _TOLD_IN_THE_PAST.search(sentence))
+        # A date or a span in a sentence about the past says when something happened, not when it is due; so does
+        # the first sentence of an answer to how long something took ("What did the audit take?" "Nine months.").
+        sentences = _sentences(text)[1:] if _ASKS_HOW_LONG_IT_TOOK.search(question) else _sentences(text)
+        due = (" ".join(sentence for sentence in sentences if not _TOLD_IN_THE_PAST.search(sentence))
                if audit.reads(Reading.TOLD_IN_THE_PAST) else text)
         # A month or a quarter for an event the scenario's timeline names is a date for its deadline.
         event = audit.reads(Reading.SCENARIO_EVENT) and _content_stems(f"{text} {question}") & events
@@ -1564,7 +1573,7 @@ def _other_industry(named: set[str], scenario: set[str]) -> bool:
 
 # The company says what it is or does: "we're a bank", "our business", "we build scheduling software", "a brokerage
 # like ours", "all we've ever made".
-_SAYS_WHAT_WE_DO = _phrases(r"we(?:'re| are)", r"our (?:company|business)",
+_SAYS_WHAT_WE_DO = _phrases(_WE_ARE, r"our (?:company|business)",
                             r"we (?:\w+ly )?(?:run|make|sell|own|operate|build|provide|develop|serve|design|ship|offer|"
                             r"manufacture)s?", r"like ours", r"this company",
                             r"we(?:'ve| have) (?:ever|always) (?:made|built|sold)")

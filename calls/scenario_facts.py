@@ -167,6 +167,10 @@ _NEXT_SEASON = re.compile(r"\bnext (?:spring|summer|autumn|fall|winter)\b", re.I
 WEEKS_TO_A_SEASON = 26.0
 
 
+# A sum just before "a year" makes it the sum's period, not a span ("two hundred thousand a year").
+_SUM_BEFORE = re.compile(r"\d\s*(?:k|m|thousand|million|bn|billion|dollars|euros|pounds)?\s*$", re.IGNORECASE)
+
+
 def spans_in_weeks(text: str) -> list[float]:
     """The spans of time to come the text names, in weeks: "within 8 weeks" is 8, "next year" and "a year" 52; the
     end of the next period is half a period further ("the end of next quarter" is 19.5), a season to come 26. "Next
@@ -177,7 +181,8 @@ def spans_in_weeks(text: str) -> list[float]:
         count, unit = (group.lower() for group in match.groups())
         ending = count == "next" and text[:match.start()].lower().endswith("end of ")
         one = count in ("a", "an", "one", "next")
-        if unit == "quarter" and one and not ending:
+        rate = count in ("a", "an") and _SUM_BEFORE.search(text[:match.start()])
+        if (unit == "quarter" and one and not ending) or rate:
             continue
         weeks = (1.0 if one else float(count)) * _WEEKS_IN[unit]
         spans.append(weeks * 1.5 if ending else weeks)

@@ -63,7 +63,7 @@ FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "con
 RULES_ALONE: Mapping[str, FlawClassifier] = {}
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
 DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
-                      "heldout7", "heldout8", "heldout9", "heldout10", "heldout11")
+                      "heldout7", "heldout8", "heldout9", "heldout10", "heldout11", "heldout12")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),
