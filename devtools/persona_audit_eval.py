@@ -1,8 +1,8 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2` to `heldout12`, the second to twelfth parts in heldout2.yaml to heldout12.yaml), then on the
-development calls the detectors were tuned on. Every part up to `heldout11` is development data now (`heldout11` since
-its first run); `heldout12` is in no fit or cross-validation: no detector has been reworked since its first run. A
+`heldout2` to `heldout13`, the second to thirteenth parts in heldout2.yaml to heldout13.yaml), then on the
+development calls the detectors were tuned on. Every part up to `heldout12` is development data now (`heldout12` since
+its first run); `heldout13` is in no fit or cross-validation: no detector has been reworked since its first run. A
 part still blind is not listed, so nothing here reads it.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
@@ -55,9 +55,10 @@ _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "perso
 LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml",
                 _SET_DIRECTORY / "heldout4.yaml", _SET_DIRECTORY / "heldout5.yaml", _SET_DIRECTORY / "heldout6.yaml",
                 _SET_DIRECTORY / "heldout7.yaml", _SET_DIRECTORY / "heldout8.yaml", _SET_DIRECTORY / "heldout9.yaml",
-                _SET_DIRECTORY / "heldout10.yaml", _SET_DIRECTORY / "heldout11.yaml", _SET_DIRECTORY / "heldout12.yaml")
+                _SET_DIRECTORY / "heldout10.yaml", _SET_DIRECTORY / "heldout11.yaml", _SET_DIRECTORY / "heldout12.yaml",
+                _SET_DIRECTORY / "heldout13.yaml")
 SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
-          "heldout10", "heldout11", "heldout12", "development")
+          "heldout10", "heldout11", "heldout12", "heldout13", "development")
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 RULES_ALONE: Mapping[str, FlawClassifier] = {}
