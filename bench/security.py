@@ -96,9 +96,8 @@ class Mode:
 
     def h2load_target(self, address: str, path: str) -> list[str]:
         """h2load's arguments for calls to ``path``: https when secure, else plaintext HTTP/2, with the token when the
-        mode sends one. h2load does
-        not verify the server's certificate (it has no option for a CA): the handshake and the encryption are
-        what a benchmark needs of TLS."""
+        mode sends one. h2load does not verify the server's certificate (it has no option for a CA): the handshake and
+        the encryption are what a benchmark needs of TLS."""
         token = self.token()
         target = f"{'https' if self.secure else 'http'}://{address}{path}"
         return [target] if token is None else [f"--header=authorization: Bearer {token}", target]

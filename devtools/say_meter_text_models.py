@@ -64,13 +64,9 @@ from analysis_svc.domain.say_meter import FACTORS, shown_rules
 from devtools.fit_say_meter import COACH_DIMENSIONS
 from devtools.say_meter_corpus import (
     ALL_ENGLISH,
-    EIGHTH_HELD_OUT_CORPUS,
+    ENGLISH_CORPORA,
     ENGLISH_PARTS,
-    FIFTH_HELD_OUT_CORPUS,
-    NINTH_HELD_OUT_CORPUS,
     RESAMPLES,
-    SEVENTH_HELD_OUT_CORPUS,
-    SIXTH_HELD_OUT_CORPUS,
     load_calls,
     turns_of,
 )
@@ -82,9 +78,8 @@ STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge's alpha
 RATE_STRENGTHS = (0.01, 0.03, *STRENGTHS, 100.0)
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
 MIN_CALLS = 2  # a term is kept when at least this many training calls use it
-# The parts the rules never read, each reported on its own.
-UNREAD_BY_RULES = (FIFTH_HELD_OUT_CORPUS.name, SIXTH_HELD_OUT_CORPUS.name, SEVENTH_HELD_OUT_CORPUS.name,
-                   EIGHTH_HELD_OUT_CORPUS.name, NINTH_HELD_OUT_CORPUS.name)
+# The rules were written reading the first four directories: every later one, each reported on its own.
+UNREAD_BY_RULES = tuple(corpus.name for corpus in ENGLISH_CORPORA[4:])
 
 
 def call_terms(call: dict[str, Any], positioned: bool = False) -> Counter[str]:
@@ -272,6 +267,12 @@ def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray],
     return Choices(strengths, chosen)
 
 
+def chosen_for(candidate: Candidate, calls: Calls, train: Sequence[int]) -> Choices:
+    """The candidate's strengths and mixes, chosen on the training calls by leaving one of their parts out at a
+    time."""
+    return choose(calls, train, inner_scores(candidate, calls, train), candidate.mixes)
+
+
 def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, dict[str, Choices]]:
     """Every call's learned and blended dimension scores from the models fitted without its part, and each part's
     choices."""
@@ -280,7 +281,7 @@ def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, 
     for part in dict.fromkeys(calls.parts):
         train = [i for i, p in enumerate(calls.parts) if p != part]
         test = [i for i, p in enumerate(calls.parts) if p == part]
-        choices[part] = choose(calls, train, inner_scores(candidate, calls, train), candidate.mixes)
+        choices[part] = chosen_for(candidate, calls, train)
         learned[test] = fitted_scores(candidate, calls, train, test, choices[part].strengths)
     mixes = np.array([choices[part].mixes for part in calls.parts])
     blend = (1 - mixes) * calls.factors + mixes * np.clip(25 * learned, 0, 100)
@@ -290,7 +291,7 @@ def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, 
 def in_sample(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, Choices]:
     """The dimension scores of the model fitted on every call (its choices by leaving one part out), read on them."""
     everything = list(range(len(calls.labels)))
-    choices = choose(calls, everything, inner_scores(candidate, calls, everything), candidate.mixes)
+    choices = chosen_for(candidate, calls, everything)
     learned = fitted_scores(candidate, calls, everything, everything, choices.strengths)
     return learned, blended(calls.factors, learned, choices.mixes), choices
 
@@ -303,7 +304,7 @@ def engine_fit(calls: Calls) -> dict[str, Any]:
     """The adopted candidate fitted on every call, its strengths and mixes chosen by leaving one part out, as the
     engine reads it (``sales_words.SalesWords``)."""
     everything = list(range(len(calls.labels)))
-    choices = choose(calls, everything, inner_scores(ADOPTED, calls, everything))
+    choices = chosen_for(ADOPTED, calls, everything)
     featuriser = Featuriser(ADOPTED_WORDS.with_factors)
     rows = featuriser.fit_transform(ADOPTED_WORDS.terms(calls), calls.factors).toarray()
     coefficients, intercepts = fit_ridges(rows, calls.dimensions, choices.strengths)
@@ -453,7 +454,7 @@ def score_part(candidates: Sequence[Candidate], calls: Calls, part: str) -> None
           f"means by label {means_by(calls.factors[test].mean(axis=1), truth)}")
     first = None
     for candidate in candidates:
-        choices = choose(calls, train, inner_scores(candidate, calls, train), candidate.mixes)
+        choices = chosen_for(candidate, calls, train)
         learned = fitted_scores(candidate, calls, train, test, choices.strengths)
         meter = blended(calls.factors[test], learned, choices.mixes).mean(axis=1)
         first = meter if first is None else first

@@ -44,7 +44,7 @@ from scipy.stats import rankdata
 from analysis_svc.domain.conversation import TurnTexts, measure, turn_text
 from analysis_svc.domain.phrasebook import phrases_for
 from calls.turns import Role
-from devtools.say_meter_corpus import ALL_ENGLISH, NINTH_HELD_OUT_CORPUS, load_calls, turns_of
+from devtools.say_meter_corpus import ALL_ENGLISH, ENGLISH_CORPORA, load_calls, turns_of
 from devtools.say_meter_text_models import (
     ADOPTED,
     DIMENSIONS,
@@ -151,7 +151,7 @@ def candidates(rated: np.ndarray) -> tuple[Candidate, ...]:
     )
 
 
-LATEST = NINTH_HELD_OUT_CORPUS.name  # the latest part a writer gave, reported on its own
+LATEST = ENGLISH_CORPORA[-1].name  # the latest part a writer gave, reported on its own
 
 
 def summary(name: str, meter: np.ndarray, shipped: np.ndarray, calls: Calls) -> str:
