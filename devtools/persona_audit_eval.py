@@ -51,14 +51,12 @@ from calls.scenario_facts import ScenarioFacts
 from calls.turns import Role, Turn
 
 _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
-# Each file names its own personas and scenarios; its calls play those.
-LABELLED_SET = (_SET_DIRECTORY / "calls.yaml", _SET_DIRECTORY / "heldout2.yaml", _SET_DIRECTORY / "heldout3.yaml",
-                _SET_DIRECTORY / "heldout4.yaml", _SET_DIRECTORY / "heldout5.yaml", _SET_DIRECTORY / "heldout6.yaml",
-                _SET_DIRECTORY / "heldout7.yaml", _SET_DIRECTORY / "heldout8.yaml", _SET_DIRECTORY / "heldout9.yaml",
-                _SET_DIRECTORY / "heldout10.yaml", _SET_DIRECTORY / "heldout11.yaml", _SET_DIRECTORY / "heldout12.yaml",
-                _SET_DIRECTORY / "heldout13.yaml")
 SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
           "heldout10", "heldout11", "heldout12", "heldout13", "development")
+# calls.yaml holds the first split's two parts; every later part is its own file, named as its split. Each file names
+# its own personas and scenarios; its calls play those.
+LABELLED_SET = (_SET_DIRECTORY / "calls.yaml",
+                *(_SET_DIRECTORY / f"{split}.yaml" for split in SPLITS if split.startswith("heldout")))
 FLAWS = ("early_disclosure", "no_resistance", "unresponsive", "repetition", "contradicts_scenario",
          "out_of_character", "hostility", "minimal_answer")
 RULES_ALONE: Mapping[str, FlawClassifier] = {}
