@@ -405,7 +405,16 @@ _COMPARISON = _phrases(
     r"you(?:'re| are) (?:just )?(?:a|an) \w+ with", r"the (?:judgement|judgment|brains?|wits|attention span|memory|"
     r"manners|sense|charisma|personality|imagination|charm|spine|timing|grasp) of (?:a|an)",
     # Praise that mocks: "Adorable.", "Bless you.", "How charming that you think..."
-    r"(?:^|(?<=[.!?]\s))(?:adorable|bless you|cute|how (?:charming|cute|sweet|adorable|precious))\b(?=[.!,]| that| of)",
+    r"(?:^|(?<=[.!?,]\s))(?:adorable|bless(?: you)?|cute|how (?:charming|cute|sweet|adorable|precious))\b"
+    r"(?=[.!,]| that| of)",
+    # The candidate called by a pet name, as a child is: "Bring it on paper, dear, with short words".
+    r"(?:^|(?<=[,.!?]\s)|(?<=\band\s))(?:dear|sweetie|sweetheart|honey|darling)(?=\s*[,.!?]|$)",
+    # What the candidate did likened to a small child's doing, with no "you" in the sentence: "it works the way it
+    # works when a toddler recites a recipe".
+    r"\b(?:like|when|than|as if|the way) (?:\w+ ){0,2}?(?:a|an) (?:[\w-]+ )?(?:toddler|child|kid|baby|infant)\b",
+    # The candidate as the least able who could still manage, or the one who did not: "simple enough that even you
+    # got it", "anyone who'd done their homework, unlike you", "numbers aren't your strong suit".
+    r"\beven you\b", r"\bunlike you\b", r"\w*(?:n't|not|never) (?:exactly |really )?your (?:strong suit|forte)",
     r"amateur hour", r"for your own sake",
     r"i doubt you could", r"can barely", r"with both hands",
     r"someone (?:who|that) can (?:read|talk|think|count|spell)",
