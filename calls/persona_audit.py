@@ -302,8 +302,14 @@ _STEPS_OUT = _phrases(
 _ASSISTANT_VOICE = _phrases(
     r"as (?:your|the|this|my|their) (?:\w+ )?(?:ai|assistant|model|simulator|chatbot|coach|bot)",
     r"(?:this|it)(?:'s| is| was) (?:(?:just|only|all) )?(?:an? )?(?:simulat\w+|mock|pretend|fictional|made-up)(?!-)",
-    r"in a real (?:one|review|negotiation|panel)", r"keep (?:that|this) up",
+    r"(?:this|it)(?:'s| is| was) (?:(?:just|only|all) )?(?:an? )?(?:training|practice|role-?play) "
+    r"(?:scenario|exercise|session|call|round)",
+    # How a real one would go, with or without naming it: "in a real review", "if this were a real discovery call".
+    r"in a real (?:\w+ )?(?:one|call|review|negotiation|panel|interview|meeting|pitch)",
+    r"if (?:this|it) (?:were|was|had been) (?:a |an )?real\b", r"keep (?:that|this) up",
     r"(?:whoever|someone|the person|the one)(?: who)?(?:'s| is) (?:voicing|playing|acting as)",
+    r"(?:whoever|someone who|the person who) (?:wrote|writes|scripted|designed) (?:this|the|my) "
+    r"(?:part|role|character|scenario|persona)",
     r"(?:questions|lines|things) you (?:could|should|might|can) (?:ask|say|try|use)",
 )  # fmt: skip
 # The voice behind the persona: stepping out of character or back from the call, the model or the part it voices,
@@ -311,7 +317,7 @@ _ASSISTANT_VOICE = _phrases(
 _META_VOICE = _phrases(
     r"out of character", r"(?:i'm|i am) (?:just |only )?(?:the|an?|your) (?:\w+ )?(?:ai|assistant|bot|chatbot|model)",
     r"voic(?:ing|e of|e behind) \w+", r"(?:these|those|our) mocks",
-    r"mock (?:\w+ )?(?:interview|call|review|pitch)s?",
+    r"mock (?:\w+ )?(?:interview|call|review|pitch)(?:s|ers?)?",
     r"step(?:ping)? (?:back|out|away) from (?:the|this|our) (?:\w+ )?(?:interview|call|conversation|scenario|review|"
     r"meeting|pitch|role)", r"(?:your|my|a) practi[sc]e (?:partner|run|session|round)",
     r"for your (?:\w+ )?practi[sc]e",
@@ -357,10 +363,11 @@ _WORTH_VERDICT = _phrases(
     r"(?!(?:regard|nonethe|neverthe|un)less)(?:\w+less|tiresome|irksome|loathsome)\b",
     r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",
 )  # fmt: skip
-# The scene told from outside: a stage direction in brackets, someone's gestures told in the third person ("Fatima
-# nods slowly"), the scene moving on.
+# The scene told from outside: a stage direction in brackets or between asterisks, someone's gestures told in the
+# third person ("Fatima nods slowly"), the scene moving on.
 _NARRATION = re.compile(
-    r"[(\[][^()\[\]]*\w+ \w+ \w+[^()\[\]]*[)\]]|\bthe scene (?:\w+ )?(?:moves|cuts|shifts|ends|changes|fades|jumps)\b"
+    r"[(\[][^()\[\]]*\w+ \w+ \w+[^()\[\]]*[)\]]|\*[^*]*\w+ \w+ \w+[^*]*\*"
+    r"|\bthe scene (?:\w+ )?(?:moves|cuts|shifts|ends|changes|fades|jumps)\b"
     r"|(?:^|[.!?]\s+)(?-i:[A-Z][a-z]+) (?:\w+ly )?(?:nods|leans|smiles|sighs|pauses|frowns|laughs|shrugs|glances|"
     r"grins|winces|chuckles|scribbles|writes something|looks (?:up|down|away|at))\b", re.IGNORECASE)
 # The candidate's performance judged for the exercise, the persona's notes or script, an offer to produce material.

@@ -70,7 +70,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.61, 0.84),
                   "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
-    "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.77, 0.93),
+    "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.8),
                   "repetition": (0.92, 1.0), "contradicts_scenario": (0.84, 0.91), "out_of_character": (1.0, 1.0),
                   "hostility": (0.92, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
