@@ -130,7 +130,7 @@ class Reading(StrEnum):
     BREAK_FOR_ANSWER = "break_for_answer"  # a turn out of character in every sentence answers nothing that was asked
     COMPARISON = "comparison"  # contempt by comparison: the candidate likened to a child, an animal or a machine, put
     # below someone ("interns hand in better homework than you"), "as slow as you", "engineers like you", "someone
-    # who can read"
+    # who can read", "even you", "unlike you", a pet name ("dear")
     ECHOED = "echoed"  # a figure the candidate has just said, said back ("Three thousand. Okay."), gives nothing
     PAST_SUM = "past_sum"  # a sum in a sentence about the past ("We offered a hundred and ninety and she walked")
     # discloses what happened, not what the persona could pay
