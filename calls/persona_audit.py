@@ -130,7 +130,7 @@ class Reading(StrEnum):
     BREAK_FOR_ANSWER = "break_for_answer"  # a turn out of character in every sentence answers nothing that was asked
     COMPARISON = "comparison"  # contempt by comparison: the candidate likened to a child, an animal or a machine, put
     # below someone ("interns hand in better homework than you"), "as slow as you", "engineers like you", "someone
-    # who can read"
+    # who can read", "even you", "unlike you", a pet name ("dear")
     ECHOED = "echoed"  # a figure the candidate has just said, said back ("Three thousand. Okay."), gives nothing
     PAST_SUM = "past_sum"  # a sum in a sentence about the past ("We offered a hundred and ninety and she walked")
     # discloses what happened, not what the persona could pay
@@ -302,8 +302,14 @@ _STEPS_OUT = _phrases(
 _ASSISTANT_VOICE = _phrases(
     r"as (?:your|the|this|my|their) (?:\w+ )?(?:ai|assistant|model|simulator|chatbot|coach|bot)",
     r"(?:this|it)(?:'s| is| was) (?:(?:just|only|all) )?(?:an? )?(?:simulat\w+|mock|pretend|fictional|made-up)(?!-)",
-    r"in a real (?:one|review|negotiation|panel)", r"keep (?:that|this) up",
+    r"(?:this|it)(?:'s| is| was) (?:(?:just|only|all) )?(?:an? )?(?:training|practice|role-?play) "
+    r"(?:scenario|exercise|session|call|round)",
+    # How a real one would go, with or without naming it: "in a real review", "if this were a real discovery call".
+    r"in a real (?:\w+ )?(?:one|call|review|negotiation|panel|interview|meeting|pitch)",
+    r"if (?:this|it) (?:were|was|had been) (?:a |an )?real\b", r"keep (?:that|this) up",
     r"(?:whoever|someone|the person|the one)(?: who)?(?:'s| is) (?:voicing|playing|acting as)",
+    r"(?:whoever|someone who|the person who) (?:wrote|writes|scripted|designed) (?:this|the|my) "
+    r"(?:part|role|character|scenario|persona)",
     r"(?:questions|lines|things) you (?:could|should|might|can) (?:ask|say|try|use)",
 )  # fmt: skip
 # The voice behind the persona: stepping out of character or back from the call, the model or the part it voices,
@@ -311,7 +317,7 @@ _ASSISTANT_VOICE = _phrases(
 _META_VOICE = _phrases(
     r"out of character", r"(?:i'm|i am) (?:just |only )?(?:the|an?|your) (?:\w+ )?(?:ai|assistant|bot|chatbot|model)",
     r"voic(?:ing|e of|e behind) \w+", r"(?:these|those|our) mocks",
-    r"mock (?:\w+ )?(?:interview|call|review|pitch)s?",
+    r"mock (?:\w+ )?(?:interview|call|review|pitch)(?:s|ers?)?",
     r"step(?:ping)? (?:back|out|away) from (?:the|this|our) (?:\w+ )?(?:interview|call|conversation|scenario|review|"
     r"meeting|pitch|role)", r"(?:your|my|a) practi[sc]e (?:partner|run|session|round)",
     r"for your (?:\w+ )?practi[sc]e",
@@ -357,10 +363,11 @@ _WORTH_VERDICT = _phrases(
     r"(?!(?:regard|nonethe|neverthe|un)less)(?:\w+less|tiresome|irksome|loathsome)\b",
     r"(?:wouldn't|would not|couldn't|could not|won't|will not) last (?:a|one|an) (?:day|week|hour|minute|month)",
 )  # fmt: skip
-# The scene told from outside: a stage direction in brackets, someone's gestures told in the third person ("Fatima
-# nods slowly"), the scene moving on.
+# The scene told from outside: a stage direction in brackets or between asterisks, someone's gestures told in the
+# third person ("Fatima nods slowly"), the scene moving on.
 _NARRATION = re.compile(
-    r"[(\[][^()\[\]]*\w+ \w+ \w+[^()\[\]]*[)\]]|\bthe scene (?:\w+ )?(?:moves|cuts|shifts|ends|changes|fades|jumps)\b"
+    r"[(\[][^()\[\]]*\w+ \w+ \w+[^()\[\]]*[)\]]|\*[^*]*\w+ \w+ \w+[^*]*\*"
+    r"|\bthe scene (?:\w+ )?(?:moves|cuts|shifts|ends|changes|fades|jumps)\b"
     r"|(?:^|[.!?]\s+)(?-i:[A-Z][a-z]+) (?:\w+ly )?(?:nods|leans|smiles|sighs|pauses|frowns|laughs|shrugs|glances|"
     r"grins|winces|chuckles|scribbles|writes something|looks (?:up|down|away|at))\b", re.IGNORECASE)
 # The candidate's performance judged for the exercise, the persona's notes or script, an offer to produce material.
@@ -405,7 +412,16 @@ _COMPARISON = _phrases(
     r"you(?:'re| are) (?:just )?(?:a|an) \w+ with", r"the (?:judgement|judgment|brains?|wits|attention span|memory|"
     r"manners|sense|charisma|personality|imagination|charm|spine|timing|grasp) of (?:a|an)",
     # Praise that mocks: "Adorable.", "Bless you.", "How charming that you think..."
-    r"(?:^|(?<=[.!?]\s))(?:adorable|bless you|cute|how (?:charming|cute|sweet|adorable|precious))\b(?=[.!,]| that| of)",
+    r"(?:^|(?<=[.!?,]\s))(?:adorable|bless(?: you)?|cute|how (?:charming|cute|sweet|adorable|precious))\b"
+    r"(?=[.!,]| that| of)",
+    # The candidate called by a pet name, as a child is: "Bring it on paper, dear, with short words".
+    r"(?:^|(?<=[,.!?]\s)|(?<=\band\s))(?:dear|sweetie|sweetheart|honey|darling)(?=\s*[,.!?]|$)",
+    # What the candidate did likened to a small child's doing, with no "you" in the sentence: "it works the way it
+    # works when a toddler recites a recipe".
+    r"\b(?:like|when|than|as if|the way) (?:\w+ ){0,2}?(?:a|an) (?:[\w-]+ )?(?:toddler|child|kid|baby|infant)\b",
+    # The candidate as the least able who could still manage, or the one who did not: "simple enough that even you
+    # got it", "anyone who'd done their homework, unlike you", "numbers aren't your strong suit".
+    r"\beven you\b", r"\bunlike you\b", r"\w*(?:n't|not|never) (?:exactly |really )?your (?:strong suit|forte)",
     r"amateur hour", r"for your own sake",
     r"i doubt you could", r"can barely", r"with both hands",
     r"someone (?:who|that) can (?:read|talk|think|count|spell)",

@@ -593,7 +593,8 @@ def test_one_sentence_of_an_earlier_turn_said_again_to_another_question_answers_
 def test_a_question_said_again_to_another_question_answers_nothing() -> None:
     asked = "Which of your clients has done this at our size, and did it stick?"
     audit = audit_persona(dialogue("What worries you most about the rollout?", asked,
-                                   "Two retailers of your size. Who should get the case studies?", asked), GUARDED)
+                                   "Two retailers of your size. Who should get the case studies?", asked), GUARDED,
+                          classifiers=RULES_ALONE)
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [4]
 
 
