@@ -1,5 +1,5 @@
 """Learned text models of the coach's five dimension scores, against the Say Meter's rule factors, compared leave one
-part out on the nine English directories (``all_english``).
+part out on the ten English directories (``all_english``).
 
 Each call carries the coach's score (0-4) of each rubric dimension (tests/data/sales_corpus/RUBRIC.md). Per dimension,
 a ridge regression reads the call's words: the seller's turns and the buyer's turns as two feature spaces of lower-cased
@@ -22,11 +22,17 @@ Each is also blended with the rule factor it stands for: the factor's score mixe
 0-100 scale) in a share from ``MIXES``. ``words alone``, fixed after the eighth part joined, is the shipped words with
 a share of 1.0 for every dimension: the rules left out of the meter.
 
+``length-adjusted blend``, fixed after the tenth part joined, since the shipped meter follows a call's length far more
+than the coach's labels do: the shipped blend with every factor moved by the same linear term in the log of the call's
+messages, centred on the training calls' mean, so the meter moves by it too. Its slope (``LENGTH_SLOPES``) is chosen
+after the strengths and mixes, on the same inner scores: the slope that leaves the training calls' meter following
+their length (Spearman) as much as their labels do (on a tie the smaller slope).
+
 Everything a model chooses is chosen inside its training parts: leaving one English part out, the others choose each
 dimension's regularisation (``STRENGTHS``) and then its mix, by leaving one of them out at a time (the pooled Spearman
 with the coach's dimension score), and the model fitted on the others scores the part left out. The rule factors were
 written reading the first four directories, so for them leaving a part out is not out of sample; for the learned models
-it is. The fifth to ninth directories are the only ones the rules never read, so each is reported on its own.
+it is. The fifth to tenth directories are the only ones the rules never read, so each is reported on its own.
 
 The overall reading of a candidate is its five dimension scores weighed as the rubric weighs them (30/20/20/15/15)
 against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine
@@ -78,6 +84,9 @@ STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge's alpha
 RATE_STRENGTHS = (0.01, 0.03, *STRENGTHS, 100.0)
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the learned score's share of a blended factor
 MIN_CALLS = 2  # a term is kept when at least this many training calls use it
+# Points taken off every factor per unit of log(messages) above the training calls' mean: wide enough for a meter that
+# follows length wholly, or not at all.
+LENGTH_SLOPES = tuple(step / 2 for step in range(-80, 81))
 # The rules were written reading the first four directories: every later one, each reported on its own.
 UNREAD_BY_RULES = tuple(corpus.name for corpus in ENGLISH_CORPORA[4:])
 
@@ -182,6 +191,7 @@ class Candidate:
     mixes: tuple[float, ...] = MIXES
     # What the ridges fit, given the training calls: the coach's dimension scores unless given.
     targets: Callable[[Calls, Sequence[int]], np.ndarray] | None = None
+    length_adjusted: bool = False  # the blend moved by a term in the log of the call's length (``LengthTerm``)
 
 
 ADOPTED_WORDS = Words(lambda calls: calls.terms)
@@ -194,6 +204,7 @@ CANDIDATES = (
               RATE_STRENGTHS),
     Candidate("words two writers use", Words(lambda calls: calls.terms, min_parts=2)),
     Candidate("words alone", ADOPTED_WORDS, mixes=(1.0,)),
+    Candidate("length-adjusted blend", ADOPTED_WORDS, length_adjusted=True),
 )
 
 
@@ -248,9 +259,31 @@ def blended(factors: np.ndarray, learned: np.ndarray, mixes: Sequence[float]) ->
 
 
 @dataclass(frozen=True)
+class LengthTerm:
+    """``slope`` points taken off every factor per unit of log(messages) above ``centre``."""
+
+    slope: float
+    centre: float
+
+    def adjusted(self, blend: np.ndarray, messages: np.ndarray) -> np.ndarray:
+        return np.clip(blend - self.slope * (np.log(messages) - self.centre)[:, None], 0, 100)
+
+
+@dataclass(frozen=True)
 class Choices:
     strengths: tuple[float, ...]
     mixes: tuple[float, ...]
+    length: LengthTerm | None = None
+
+    def blend(self, factors: np.ndarray, learned: np.ndarray, messages: np.ndarray) -> np.ndarray:
+        """The factors mixed with their learned scores in the chosen shares, moved by the length term if chosen."""
+        mixed = blended(factors, learned, self.mixes)
+        return mixed if self.length is None else self.length.adjusted(mixed, messages)
+
+    def __str__(self) -> str:
+        length = "" if self.length is None else (f", length slope {self.length.slope} a log message "
+                                                 f"(centre {self.length.centre:.2f})")
+        return f"strengths {self.strengths}, mixes {self.mixes}{length}"
 
 
 def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray],
@@ -267,24 +300,40 @@ def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray],
     return Choices(strengths, chosen)
 
 
+def matched_length(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray], choices: Choices) -> LengthTerm:
+    """The length term after which the training calls' meter, read from their inner scores with ``choices``, follows
+    their length as much as their labels do."""
+    messages = calls.messages[train]
+    learned = np.array([inner[s][:, k] for k, s in enumerate(choices.strengths)]).T
+    mixed = blended(calls.factors[train], learned, choices.mixes)
+    centre = float(np.log(messages).mean())
+    wanted = spearman(calls.labels[train], messages)
+    slope = min(LENGTH_SLOPES, key=lambda slope: (
+        abs(spearman(LengthTerm(slope, centre).adjusted(mixed, messages).mean(axis=1), messages) - wanted), abs(slope)))
+    return LengthTerm(slope, centre)
+
+
 def chosen_for(candidate: Candidate, calls: Calls, train: Sequence[int]) -> Choices:
-    """The candidate's strengths and mixes, chosen on the training calls by leaving one of their parts out at a
-    time."""
-    return choose(calls, train, inner_scores(candidate, calls, train), candidate.mixes)
+    """The candidate's strengths and mixes (and length term, if it has one), chosen on the training calls by leaving
+    one of their parts out at a time."""
+    inner = inner_scores(candidate, calls, train)
+    choices = choose(calls, train, inner, candidate.mixes)
+    if not candidate.length_adjusted:
+        return choices
+    return Choices(choices.strengths, choices.mixes, matched_length(calls, train, inner, choices))
 
 
 def leave_one_part_out(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarray, dict[str, Choices]]:
     """Every call's learned and blended dimension scores from the models fitted without its part, and each part's
     choices."""
-    learned = np.zeros(calls.dimensions.shape)
+    learned, blend = np.zeros(calls.dimensions.shape), np.zeros(calls.factors.shape)
     choices = {}
     for part in dict.fromkeys(calls.parts):
         train = [i for i, p in enumerate(calls.parts) if p != part]
         test = [i for i, p in enumerate(calls.parts) if p == part]
         choices[part] = chosen_for(candidate, calls, train)
         learned[test] = fitted_scores(candidate, calls, train, test, choices[part].strengths)
-    mixes = np.array([choices[part].mixes for part in calls.parts])
-    blend = (1 - mixes) * calls.factors + mixes * np.clip(25 * learned, 0, 100)
+        blend[test] = choices[part].blend(calls.factors[test], learned[test], calls.messages[test])
     return learned, blend, choices
 
 
@@ -293,7 +342,7 @@ def in_sample(candidate: Candidate, calls: Calls) -> tuple[np.ndarray, np.ndarra
     everything = list(range(len(calls.labels)))
     choices = chosen_for(candidate, calls, everything)
     learned = fitted_scores(candidate, calls, everything, everything, choices.strengths)
-    return learned, blended(calls.factors, learned, choices.mixes), choices
+    return learned, choices.blend(calls.factors, learned, calls.messages), choices
 
 
 ADOPTED = CANDIDATES[0]  # the words, blended with the rules (docs/say_meter.md)
@@ -456,9 +505,9 @@ def score_part(candidates: Sequence[Candidate], calls: Calls, part: str) -> None
     for candidate in candidates:
         choices = chosen_for(candidate, calls, train)
         learned = fitted_scores(candidate, calls, train, test, choices.strengths)
-        meter = blended(calls.factors[test], learned, choices.mixes).mean(axis=1)
+        meter = choices.blend(calls.factors[test], learned, messages).mean(axis=1)
         first = meter if first is None else first
-        print(f" {candidate.name} (strengths {choices.strengths}, mixes {choices.mixes}): "
+        print(f" {candidate.name} ({choices}): "
               f"{with_interval(meter, truth)}, against {candidates[0].name} {gain(meter, first, truth)}; "
               f"{with_length(meter, truth, messages)}; means by label {means_by(meter, truth)}")
 
@@ -490,11 +539,11 @@ def main() -> None:
         print(f"\n== {candidate.name} (strengths {candidate.strengths}) ==")
         learned, blend, choices = leave_one_part_out(candidate, calls)
         for part, chosen in choices.items():
-            print(f" without {part}: strengths {chosen.strengths}, mixes {chosen.mixes}")
+            print(f" without {part}: {chosen}")
         compare("leave one part out", calls, origins, learned, blend, shipped)
         shipped = blend if candidate is ADOPTED else shipped
         learned, blend, chosen = in_sample(candidate, calls)
-        print(f" fitted on every call: strengths {chosen.strengths}, mixes {chosen.mixes}")
+        print(f" fitted on every call: {chosen}")
         compare("in sample", calls, origins, learned, blend)
 
 
