@@ -4,12 +4,12 @@ The trend is the least-squares slope of the live readings' scores against the me
 readings of the last ``TREND_MESSAGES`` messages, in points per 10 messages: rising from ``DIRECTION_THRESHOLD``,
 falling from minus that, steady between. A single reading has no trend.
 
-The alert predicts a drop: it projects the score ``HORIZON_MESSAGES`` ahead along the trend, less points for each
+The alert predicts a drop: it projects the score some messages ahead along the trend, less points for each
 sign of trouble since the previous reading (the buyer saying no, the seller pushing or arguing), and is on when that
 projection is under 50 and at least ``DROP`` points below the score. It is raised once per episode of decline: the
 readings after the one that raised it keep it on without raising it again, and the first reading that predicts no
-drop with a trend that is no longer falling clears it. The parameters are fitted on the development part of the
-sales corpus by ``devtools.fit_losing_prospect`` (docs/say_meter.md).
+drop with a trend that is no longer falling clears it. The parameters (``LOSING_PROSPECT``) are fitted on the
+development part of the sales corpus by ``devtools.fit_losing_prospect`` (docs/say_meter.md).
 """
 
 from __future__ import annotations
