@@ -29,8 +29,8 @@ CALLS = load()
 # Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
 Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all fourteen parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all fourteen; no figure may fall below
+# docs/persona_audit.md: (precision, recall) by split (all fifteen parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all fifteen; no figure may fall below
 # these.
 DOCUMENTED: dict[str, Floors] = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
@@ -42,7 +42,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.71, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.95, 1.0),
+    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.9, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
@@ -52,10 +52,10 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.9, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (1.0, 0.95),
+    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.91, 0.95),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.97, 1.0),
+    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.93, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.95, 1.0),
@@ -73,10 +73,9 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.8),
                   "repetition": (0.92, 1.0), "contradicts_scenario": (0.84, 0.91), "out_of_character": (1.0, 1.0),
                   "hostility": (0.92, 1.0), "minimal_answer": (1.0, 1.0)},
-    # Its first run, no detector reworked since.
-    "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.66, 0.66),
-                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.91, 0.84),
-                  "hostility": (0.75, 0.46), "minimal_answer": (1.0, 1.0)},
+    "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.88, 1.0),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.92, 1.0),
+                  "hostility": (0.86, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
