@@ -390,15 +390,22 @@ _EVALUATOR_VOICE = _phrases(
     r"(?:good|great|strong) (?:next )?question for you", r"you could try on me",
     r"my (?:notes|guidance|brief|script|sheet|card)\b(?: for this part)?(?: says?| tells?)?",
     r"(?:part|bit|rest) of the script", r"drop (?:the|my) (?:\w+ )?act", r"(?:running|in|for) (?:this|these) sessions?",
-    r"as your (?:trainer|evaluator|examiner|coach|assessor)", r"react as \w+ would",
+    r"as (?:your|the) (?:trainer|evaluator|examiner|coach|assessor)", r"react as \w+ would",
+    r"score (?:that|this|it|you)\b[^.?!]*\bout of (?:five|ten|\d+)",
     r"(?:persona|character|evaluator|trainer|coach|narrator|facilitator|scenario|director|stage)(?:'s)? note",
     r"note for the candidate", r"(?:is|am|was) written to be", r"(?:is|am|was|'s|'m) scripted to",
     r"at this difficulty", r"(?:keep|stop|continue) playing (?:this|the|my) (?:role|part|character)",
     r"step(?:ping)? (?:out(?:side)?|away)(?: of| from)? (?:the scene|\w+ for a (?:moment|second|minute))",
+    # Speaking from outside the call, offering to go on as the persona, declining to play it out: "a note from
+    # outside the call", "shall I carry on as Priya?", "I'm not able to act out a full outage".
+    r"(?:from|step(?:ping)?|going) outside (?:the|this) (?:call|scene|scenario|role-?play|conversation|interview|"
+    r"meeting|exercise)", r"(?:shall|should) i (?:carry on|continue|keep going|stay|go on) as",
+    r"(?:not able|unable|can't|cannot|won't) (?:to )?(?:act out|role-?play|play out)",
     r"(?:if you(?:'d)? like|would it help if),? i (?:can|could|drafted|wrote|made|listed|prepared)",
     r"(?:shall|should) i put (?:it|this|that) in a table", r"(?:this|that) (?:kind|sort) of session",
     r"(?:a |great |good )?question to ask an? (?:interviewer|buyer|hiring manager|prospect)",
     r"would you like me to (?:generate|create|draft|write|prepare|format|put together)",
+    r"(?:shall|should) i (?:list|draft|write|put together|prepare|generate|outline|sketch)",
     r"i can format (?:it|this)", r"here are (?:\w+ )?(?:tips|suggestions|pointers)",
     r"here(?:'s| is) (?:a|an|your) (?:\w+ )?(?:draft|template|sample|outline|script)",
 )  # fmt: skip
