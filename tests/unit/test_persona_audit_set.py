@@ -67,7 +67,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.78, 0.84),
+    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.92, 0.84),
                   "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
     "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.8),
@@ -87,12 +87,12 @@ CROSS_VALIDATED: Floors = {
     "early_disclosure": (0.85, 0.92), "no_resistance": (0.97, 0.94), "unresponsive": (0.65, 0.68),
     "repetition": (0.99, 0.97), "contradicts_scenario": (0.92, 0.93), "out_of_character": (1.0, 0.96),
     "hostility": (0.98, 0.79), "minimal_answer": (0.98, 1.0)}
-# Each part left out in turn, the classifiers fitted on the other thirteen (their thresholds chosen inside those),
+# Each part left out in turn, the classifiers fitted on the other fourteen (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.86, 0.93), "no_resistance": (0.98, 0.95), "unresponsive": (0.73, 0.75),
-    "repetition": (0.99, 0.97), "contradicts_scenario": (0.93, 0.94), "out_of_character": (1.0, 0.99),
-    "hostility": (0.95, 0.94), "minimal_answer": (0.99, 0.98)}
+    "early_disclosure": (0.87, 0.93), "no_resistance": (0.97, 0.95), "unresponsive": (0.7, 0.77),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.93, 0.93), "out_of_character": (0.99, 0.99),
+    "hostility": (0.93, 0.9), "minimal_answer": (0.99, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS: dict[str, Floors] = {
