@@ -80,13 +80,13 @@ DOCUMENTED: dict[str, Floors] = {
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all fourteen parts since the thirteenth became development data (a different set of folds from the thirteen
+# Over all fifteen parts since the fourteenth became development data (a different set of folds from the fourteen
 # parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
 # measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.85, 0.92), "no_resistance": (0.97, 0.94), "unresponsive": (0.65, 0.68),
-    "repetition": (0.99, 0.97), "contradicts_scenario": (0.92, 0.93), "out_of_character": (1.0, 0.96),
-    "hostility": (0.98, 0.79), "minimal_answer": (0.98, 1.0)}
+    "early_disclosure": (0.86, 0.92), "no_resistance": (0.97, 0.94), "unresponsive": (0.65, 0.68),
+    "repetition": (0.99, 0.97), "contradicts_scenario": (0.93, 0.93), "out_of_character": (0.99, 0.96),
+    "hostility": (0.96, 0.8), "minimal_answer": (0.98, 1.0)}
 # Each part left out in turn, the classifiers fitted on the other fourteen (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
