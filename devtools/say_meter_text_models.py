@@ -286,6 +286,11 @@ class Choices:
         return f"strengths {self.strengths}, mixes {self.mixes}{length}"
 
 
+def at_strengths(inner: dict[float, np.ndarray], strengths: Sequence[float]) -> np.ndarray:
+    """Each dimension's inner scores at its chosen strength, as one array (calls x dimensions)."""
+    return np.array([inner[s][:, k] for k, s in enumerate(strengths)]).T
+
+
 def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray],
            mixes: Sequence[float] = MIXES) -> Choices:
     """Each dimension's strength, then its mix among ``mixes``, by the training calls' inner leave-one-part-out scores
@@ -293,7 +298,7 @@ def choose(calls: Calls, train: Sequence[int], inner: dict[float, np.ndarray],
     truth = calls.dimensions[train]
     strengths = tuple(max(sorted(inner, reverse=True), key=lambda s: spearman(inner[s][:, k], truth[:, k]))
                       for k in range(len(DIMENSIONS)))
-    learned = np.array([inner[s][:, k] for k, s in enumerate(strengths)]).T
+    learned = at_strengths(inner, strengths)
     chosen = tuple(max(mixes, key=lambda m: spearman(blended(calls.factors[train][:, [k]], learned[:, [k]], [m])[:, 0],
                                                      truth[:, k]))
                    for k in range(len(DIMENSIONS)))
@@ -304,8 +309,7 @@ def matched_length(calls: Calls, train: Sequence[int], inner: dict[float, np.nda
     """The length term after which the training calls' meter, read from their inner scores with ``choices``, follows
     their length as much as their labels do."""
     messages = calls.messages[train]
-    learned = np.array([inner[s][:, k] for k, s in enumerate(choices.strengths)]).T
-    mixed = blended(calls.factors[train], learned, choices.mixes)
+    mixed = choices.blend(calls.factors[train], at_strengths(inner, choices.strengths), messages)
     centre = float(np.log(messages).mean())
     wanted = spearman(calls.labels[train], messages)
     slope = min(LENGTH_SLOPES, key=lambda slope: (
