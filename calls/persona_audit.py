@@ -513,7 +513,8 @@ class _AnswerKind:
 # When something happened: only a question about the past ("when did it start?") is answered by it.
 _PAST_TIME = _phrases(r"ago", r"last \w+", r"yesterday", r"since", r"used to")
 _ASKED_ABOUT_THE_PAST = re.compile(r"\b(?:when|how long)\b[^?]*?\b(?:did|was|were|had|ago)\b", re.IGNORECASE)
-_TIME = _AnswerKind(_asking(r"when", r"how long", r"how soon"), _phrases(
+# "By when" and "until when" ask for a time as "when" does, as they ask about timing for _ASKS_TIMING.
+_TIME = _AnswerKind(_asking(r"(?:by|until|till) when", r"when", r"how long", r"how soon"), _phrases(
     r"ago", r"last \w+", r"next \w+", r"since", r"until", r"year\w*", r"month\w*", r"week\w*", r"day\w*",
     r"spring", r"summer", r"autumn", r"fall", r"winter", r"q[1-4]", r"quarter", r"january", r"february", r"march",
     r"april", r"may", r"june", r"july", r"august", r"september", r"october", r"november", r"december", r"soon",

@@ -414,6 +414,14 @@ def test_when_something_happened_does_not_say_when_it_will() -> None:
                    FlagReason.UNRESPONSIVE) == []
 
 
+@pytest.mark.parametrize("question", ["By when do you need it in place?", "Until when can the old system hold out?"])
+def test_by_when_asks_for_a_time(question: str) -> None:
+    timed = dialogue(question, "Not before next quarter, and the summer is out.")
+    assert flagged(audit_persona(timed, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == []
+    untimed = dialogue(question, "The team is small and already stretched thin.")
+    assert flagged(audit_persona(untimed, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == [2]
+
+
 def test_an_answer_said_again_answers_only_its_own_question() -> None:
     # The rule's reading alone: refitted on fifteen parts, the responsiveness classifier also flags a refusal held
     # word for word to a new question (docs/persona_audit.md).
