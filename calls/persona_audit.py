@@ -86,7 +86,8 @@ class Reading(StrEnum):
     OBJECTED_BEFORE = "objected_before"  # only an objection raised before an acceptance excuses it, not a later one
     ECHO = "echo"  # the candidate's words said back are no objection, even when an objection pattern has them
     ACCEPTING_CLAUSE = "accepting_clause"  # an acceptance in any clause ("A third, that sounds right to me")
-    CONTEMPT = "contempt"  # judging the candidate's worth, in no rude word ("you sound like an amateur")
+    CONTEMPT = "contempt"  # judging the candidate's worth, in no rude word ("you sound like an amateur"), or their
+    # ignorance said as plain fact ("you clearly haven't", "if you'd bothered to read")
     STEPPING_OUT = "stepping_out"  # a break in other words: an assistant's voice, offering material, coaching
     SMALL_TALK = "small_talk"  # an anecdote or small talk, question or not, answers nothing that was asked
     OBJECTING_SENTENCE = "objecting_sentence"  # only the sentence that objects keeps its facts, not the whole turn
@@ -130,7 +131,7 @@ class Reading(StrEnum):
     BREAK_FOR_ANSWER = "break_for_answer"  # a turn out of character in every sentence answers nothing that was asked
     COMPARISON = "comparison"  # contempt by comparison: the candidate likened to a child, an animal or a machine, put
     # below someone ("interns hand in better homework than you"), "as slow as you", "engineers like you", "someone
-    # who can read", "even you", "unlike you", a pet name ("dear")
+    # who can read", "even you", "unlike you", a pet name ("dear"), crayons, "more than I expected from"
     ECHOED = "echoed"  # a figure the candidate has just said, said back ("Three thousand. Okay."), gives nothing
     PAST_SUM = "past_sum"  # a sum in a sentence about the past ("We offered a hundred and ninety and she walked")
     # discloses what happened, not what the persona could pay
@@ -340,6 +341,13 @@ _CONTEMPT = _phrases(
     rf"(?:an?|some) {_BEGINNER} (?:pitches|would|with)",
     r"(?:you(?: \w+)?|can you even) (?:can't|cannot|can not) even", r"you(?:'re| are) not going to make it",
     r"you(?: have|'ve) been useless", r"^sit down\W*$",
+    # The candidate's ignorance or idleness said as plain fact: "you clearly haven't spent a day in a plant", "never
+    # stood on a shop floor in your life", "which you'd know if you'd bothered to read", "do try to keep up", "so
+    # naive", "wet behind the ears".
+    r"you(?:'ve| have)? (?:clearly|obviously|plainly) (?:haven't|have not|have never|never|don't|do not|didn't|"
+    r"did not|have no|know nothing)", r"(?:never|haven't|have not|not once)\b[^.?!]*\bin your (?:whole |entire )?life",
+    r"if you(?:'d| had) (?:even |ever )?(?:bothered|cared)", r"try (?:and|to) keep up",
+    r"(?:so|how|rather|very|pretty|that's|you're|you are) naive", r"wet behind the ears",
 )  # fmt: skip
 # Contempt by the shape of the sentence: the candidate called names at the end of a sentence ("..., you clueless
 # amateur."), what only a fool would say, and a second-person verdict that makes them someone who cannot.
@@ -382,15 +390,22 @@ _EVALUATOR_VOICE = _phrases(
     r"(?:good|great|strong) (?:next )?question for you", r"you could try on me",
     r"my (?:notes|guidance|brief|script|sheet|card)\b(?: for this part)?(?: says?| tells?)?",
     r"(?:part|bit|rest) of the script", r"drop (?:the|my) (?:\w+ )?act", r"(?:running|in|for) (?:this|these) sessions?",
-    r"as your (?:trainer|evaluator|examiner|coach|assessor)", r"react as \w+ would",
+    r"as (?:your|the) (?:trainer|evaluator|examiner|coach|assessor)", r"react as \w+ would",
+    r"score (?:that|this|it|you)\b[^.?!]*\bout of (?:five|ten|\d+)",
     r"(?:persona|character|evaluator|trainer|coach|narrator|facilitator|scenario|director|stage)(?:'s)? note",
     r"note for the candidate", r"(?:is|am|was) written to be", r"(?:is|am|was|'s|'m) scripted to",
     r"at this difficulty", r"(?:keep|stop|continue) playing (?:this|the|my) (?:role|part|character)",
     r"step(?:ping)? (?:out(?:side)?|away)(?: of| from)? (?:the scene|\w+ for a (?:moment|second|minute))",
+    # Speaking from outside the call, offering to go on as the persona, declining to play it out: "a note from
+    # outside the call", "shall I carry on as Priya?", "I'm not able to act out a full outage".
+    r"(?:from|step(?:ping)?|going) outside (?:the|this) (?:call|scene|scenario|role-?play|conversation|interview|"
+    r"meeting|exercise)", r"(?:shall|should) i (?:carry on|continue|keep going|stay|go on) as",
+    r"(?:not able|unable|can't|cannot|won't) (?:to )?(?:act out|role-?play|play out)",
     r"(?:if you(?:'d)? like|would it help if),? i (?:can|could|drafted|wrote|made|listed|prepared)",
     r"(?:shall|should) i put (?:it|this|that) in a table", r"(?:this|that) (?:kind|sort) of session",
     r"(?:a |great |good )?question to ask an? (?:interviewer|buyer|hiring manager|prospect)",
     r"would you like me to (?:generate|create|draft|write|prepare|format|put together)",
+    r"(?:shall|should) i (?:list|draft|write|put together|prepare|generate|outline|sketch)",
     r"i can format (?:it|this)", r"here are (?:\w+ )?(?:tips|suggestions|pointers)",
     r"here(?:'s| is) (?:a|an|your) (?:\w+ )?(?:draft|template|sample|outline|script)",
 )  # fmt: skip
@@ -419,9 +434,15 @@ _COMPARISON = _phrases(
     # What the candidate did likened to a small child's doing, with no "you" in the sentence: "it works the way it
     # works when a toddler recites a recipe".
     r"\b(?:like|when|than|as if|the way) (?:\w+ ){0,2}?(?:a|an) (?:[\w-]+ )?(?:toddler|child|kid|baby|infant)\b",
+    # A small child's tools for what the candidate did or needs: "a crayon drawing", "explain it with crayons".
+    r"crayons?",
     # The candidate as the least able who could still manage, or the one who did not: "simple enough that even you
-    # got it", "anyone who'd done their homework, unlike you", "numbers aren't your strong suit".
-    r"\beven you\b", r"\bunlike you\b", r"\w*(?:n't|not|never) (?:exactly |really )?your (?:strong suit|forte)",
+    # got it", "it isn't difficult, even for you", "anyone who'd done their homework, unlike you", "numbers aren't your
+    # strong suit".
+    r"\beven (?:for |by |from )?you\b", r"\bunlike you\b",
+    r"\w*(?:n't|not|never) (?:exactly |really )?your (?:strong suit|forte)",
+    # Expectations of the candidate set low: "more than I expected from a team that thinks caching is a strategy".
+    r"(?:more|better) than (?:i|we)(?: \w+)? (?:expected|hoped for) (?:from|of)",
     r"amateur hour", r"for your own sake",
     r"i doubt you could", r"can barely", r"with both hands",
     r"someone (?:who|that) can (?:read|talk|think|count|spell)",
@@ -492,7 +513,8 @@ class _AnswerKind:
 # When something happened: only a question about the past ("when did it start?") is answered by it.
 _PAST_TIME = _phrases(r"ago", r"last \w+", r"yesterday", r"since", r"used to")
 _ASKED_ABOUT_THE_PAST = re.compile(r"\b(?:when|how long)\b[^?]*?\b(?:did|was|were|had|ago)\b", re.IGNORECASE)
-_TIME = _AnswerKind(_asking(r"when", r"how long", r"how soon"), _phrases(
+# "By when" and "until when" ask for a time as "when" does, as they ask about timing for _ASKS_TIMING.
+_TIME = _AnswerKind(_asking(r"(?:by|until|till) when", r"when", r"how long", r"how soon"), _phrases(
     r"ago", r"last \w+", r"next \w+", r"since", r"until", r"year\w*", r"month\w*", r"week\w*", r"day\w*",
     r"spring", r"summer", r"autumn", r"fall", r"winter", r"q[1-4]", r"quarter", r"january", r"february", r"march",
     r"april", r"may", r"june", r"july", r"august", r"september", r"october", r"november", r"december", r"soon",

@@ -28,8 +28,10 @@ The persona
     figure and nothing else, which the auditor flags as disclosed before it was earned from difficulty 2 on.
     Cues inside a clause about what the persona reacts to ("cuts off rambling", "interrupts long answers")
     do not count. What it says comes from its beliefs, objection patterns and domains and from company-style
-    sentences answering the candidate's topic, cut or filled at word level to the chosen length; every
-    sentence is checked against the auditor so that nothing trips it unless a flaw above is being played.
+    sentences answering the candidate's topic, cut or filled at word level to the chosen length; a follow-up that
+    asks for something of its own (what makes it hard, how it plays out day to day, what happened the last time) is
+    answered first with sentences that say it. Every sentence is checked against the auditor so that nothing trips
+    it unless a flaw above is being played.
 
 The rules
     The texts of the prompt patches in force. The local engine follows only the rules it understands, by
@@ -644,12 +646,33 @@ _SCRIPTS: dict[str, dict[str, tuple[str, ...]]] = {
         "next_step": ("Shall we book a weekly check-in?", "Can we agree owners for each milestone today?"),
     },
 }
-_FOLLOW_UPS = (
-    "Can you say more about that?",
-    "What makes that hard today?",
-    "How does that play out day to day?",
-    "What happened the last time you tried?",
-)
+# Follow-ups that ask for something of their own, which the persona's answer opens with: what makes it hard, how it
+# goes day to day, what happened when it was tried. Each sentence shares no point with another, so a turn that says
+# two of them does not say one thing twice.
+_FOLLOW_UP_ANSWERS: dict[str, tuple[str, ...]] = {
+    "What makes that hard today?": (
+        "It is hard because {domain} changes faster than we can keep up.",
+        "The tools we use for {domain} do not talk to each other.",
+        "Every fix needs three other teams on board.",
+        "Nobody has the time.",
+        "Too many moving parts.",
+    ),
+    "How does that play out day to day?": (
+        "Day to day, the team redoes {domain} by hand.",
+        "Every morning starts with chasing numbers for {domain}.",
+        "Half the week goes on email threads.",
+        "Spreadsheets everywhere.",
+        "Lots of copying and pasting.",
+    ),
+    "What happened the last time you tried?": (
+        "The last time we tried, the tool for {domain} was dropped after a month.",
+        "We ran a pilot two years ago and the team went back to spreadsheets.",
+        "The last vendor promised savings and never showed them.",
+        "Adoption died within weeks.",
+        "It fizzled out.",
+    ),
+}
+_FOLLOW_UPS = ("Can you say more about that?", *_FOLLOW_UP_ANSWERS)
 _OPENER = "Thanks for making the time today."
 # The topic and question of a follow-up on each fact the persona gives (calls.persona_audit.facts_given).
 _FACT_FOLLOW_UPS = {
@@ -739,6 +762,7 @@ class _Material:
     own: tuple[str, ...]  # from beliefs, objections and domains
     fillers: tuple[str, ...]
     questions: tuple[str, ...]
+    follow_ups: dict[str, tuple[str, ...]]  # by follow-up question, the sentences that answer it
 
 
 def _material(persona: SimulatedPersona, banned: Sequence[str]) -> _Material:
@@ -767,6 +791,7 @@ def _material(persona: SimulatedPersona, banned: Sequence[str]) -> _Material:
         own=tuple(dict.fromkeys(own_statements)),
         fillers=tuple(dict.fromkeys(fill(_FILLERS))),
         questions=tuple(dict.fromkeys([*own_questions, *fill(_QUESTIONS)])),
+        follow_ups={question: tuple(fill(answers)) for question, answers in _FOLLOW_UP_ANSWERS.items()},
     )
 
 
@@ -899,16 +924,18 @@ def _fitted(front: list[str], back: list[str], length: int) -> tuple[list[str], 
     return front, back
 
 
-def _content_pool(material: _Material, topic: str, follow_up: bool, state: _CallState,
-                  rng: random.Random) -> list[str]:
-    """Sentences to fill the turn with: on the topic, the persona's own, then fillers (its own first on a
-    follow-up); only ones not said yet in the call while there are any, so the persona does not repeat itself."""
-    topical = list(material.topics.get(topic, ()))
+def _content_pool(material: _Material, said: CandidateTurn, state: _CallState, rng: random.Random) -> list[str]:
+    """Sentences to fill the turn with: on the topic, the persona's own, then fillers (its own first on a follow-up),
+    and first of all what answers a follow-up that asks for something of its own; only ones not said yet in the call
+    while there are any, so the persona does not repeat itself."""
+    topical = list(material.topics.get(said.topic, ()))
     personal = list(material.own)
     general = list(material.fillers)
     for group in (topical, personal, general):
         rng.shuffle(group)
-    pool = (personal + topical if follow_up else topical + personal) + general
+    answering = list(material.follow_ups.get(said.text, ()))
+    rng.shuffle(answering)
+    pool = answering + (personal + topical if said.follow_up else topical + personal) + general
     fresh = [sentence for sentence in pool if sentence not in state.used]
     return fresh or pool
 
@@ -918,8 +945,7 @@ def _persona_turn(
     seed: int,
     index: int,
     count: int,
-    topic: str,
-    follow_up: bool,
+    said: CandidateTurn,
     context: _TurnContext,
     state: _CallState,
 ) -> str:
@@ -936,7 +962,7 @@ def _persona_turn(
     front, back = _fitted([s for s in front if not _is_banned(s, banned)],
                           [s for s in back if not _is_banned(s, banned)], length)
     budget = length - sum(map(words, front + back))
-    pool = _content_pool(context.material, topic, follow_up, state, content_rng)
+    pool = _content_pool(context.material, said, state, content_rng)
     content = _content(pool, budget, content_rng) if budget > 0 else []
     state.used.update(content)
 
@@ -992,7 +1018,7 @@ def simulate_call(
     for index in range(exchanges):
         said = candidate_turn(persona, seed, exchanges, turns)
         turns.append(Turn(2 * index + 1, Role.USER, said.text))
-        reply = _persona_turn(persona, seed, index, exchanges, said.topic, said.follow_up, context, state)
+        reply = _persona_turn(persona, seed, index, exchanges, said, context, state)
         turns.append(Turn(2 * index + 2, Role.ASSISTANT, reply))
     return tuple(turns)
 

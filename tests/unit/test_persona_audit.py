@@ -414,20 +414,30 @@ def test_when_something_happened_does_not_say_when_it_will() -> None:
                    FlagReason.UNRESPONSIVE) == []
 
 
+@pytest.mark.parametrize("question", ["By when do you need it in place?", "Until when can the old system hold out?"])
+def test_by_when_asks_for_a_time(question: str) -> None:
+    timed = dialogue(question, "Not before next quarter, and the summer is out.")
+    assert flagged(audit_persona(timed, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == []
+    untimed = dialogue(question, "The team is small and already stretched thin.")
+    assert flagged(audit_persona(untimed, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == [2]
+
+
 def test_an_answer_said_again_answers_only_its_own_question() -> None:
+    # The rule's reading alone: refitted on fifteen parts, the responsiveness classifier also flags a refusal held
+    # word for word to a new question (docs/persona_audit.md).
     answer = "A shared spreadsheet that three people update by hand every Friday."
     audit = audit_persona(dialogue("What does the reporting look like today?", answer,
-                                   "What would you change first?", answer), GUARDED)
+                                   "What would you change first?", answer), GUARDED, classifiers=RULES_ALONE)
     assert flagged(audit, FlagReason.UNRESPONSIVE) == [4]
     assert "Says again its answer to 'What does the reporting look like today?'" in next(
         quote.explanation for quote in audit.flagged_quotes if quote.reason == FlagReason.UNRESPONSIVE)
     # Asked the same thing again, or holding to a refusal, the same words are still an answer.
     asked_again = dialogue("What does the reporting look like today?", answer,
                            "Sorry, what does the reporting look like today?", answer)
-    assert flagged(audit_persona(asked_again, GUARDED), FlagReason.UNRESPONSIVE) == []
+    assert flagged(audit_persona(asked_again, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == []
     refusal = "We are not interested in switching anything this year."
     held = dialogue("What does the reporting look like today?", refusal, "What would you change first?", refusal)
-    assert flagged(audit_persona(held, GUARDED), FlagReason.UNRESPONSIVE) == []
+    assert flagged(audit_persona(held, GUARDED, classifiers=RULES_ALONE), FlagReason.UNRESPONSIVE) == []
 
 
 def test_a_short_answer_that_counts_what_it_names_is_not_minimal() -> None:

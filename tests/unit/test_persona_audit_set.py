@@ -29,8 +29,8 @@ CALLS = load()
 # Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
 Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all fourteen parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all fourteen; no figure may fall below
+# docs/persona_audit.md: (precision, recall) by split (all fifteen parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all fifteen; no figure may fall below
 # these.
 DOCUMENTED: dict[str, Floors] = {
     "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
@@ -42,7 +42,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.71, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.95, 1.0),
+    "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.9, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
@@ -52,10 +52,10 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.9, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (1.0, 0.95),
+    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.91, 0.95),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.97, 1.0),
+    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.93, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.95, 1.0),
@@ -67,33 +67,32 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.78, 0.84),
+    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.92, 0.84),
                   "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
     "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.8),
                   "repetition": (0.92, 1.0), "contradicts_scenario": (0.84, 0.91), "out_of_character": (1.0, 1.0),
                   "hostility": (0.92, 1.0), "minimal_answer": (1.0, 1.0)},
-    # Its first run, no detector reworked since.
-    "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.66, 0.66),
-                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.91, 0.84),
-                  "hostility": (0.75, 0.46), "minimal_answer": (1.0, 1.0)},
+    "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.88, 1.0),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.92, 1.0),
+                  "hostility": (0.86, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all fourteen parts since the thirteenth became development data (a different set of folds from the thirteen
+# Over all fifteen parts since the fourteenth became development data (a different set of folds from the fourteen
 # parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
 # measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.85, 0.92), "no_resistance": (0.97, 0.94), "unresponsive": (0.65, 0.68),
-    "repetition": (0.99, 0.97), "contradicts_scenario": (0.92, 0.93), "out_of_character": (1.0, 0.96),
-    "hostility": (0.98, 0.79), "minimal_answer": (0.98, 1.0)}
-# Each part left out in turn, the classifiers fitted on the other thirteen (their thresholds chosen inside those),
+    "early_disclosure": (0.86, 0.92), "no_resistance": (0.97, 0.94), "unresponsive": (0.65, 0.68),
+    "repetition": (0.99, 0.97), "contradicts_scenario": (0.93, 0.93), "out_of_character": (0.99, 0.96),
+    "hostility": (0.96, 0.8), "minimal_answer": (0.98, 1.0)}
+# Each part left out in turn, the classifiers fitted on the other fourteen (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.86, 0.93), "no_resistance": (0.98, 0.95), "unresponsive": (0.73, 0.75),
-    "repetition": (0.99, 0.97), "contradicts_scenario": (0.93, 0.94), "out_of_character": (1.0, 0.99),
-    "hostility": (0.95, 0.94), "minimal_answer": (0.99, 0.98)}
+    "early_disclosure": (0.87, 0.93), "no_resistance": (0.97, 0.95), "unresponsive": (0.7, 0.77),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.93, 0.93), "out_of_character": (0.99, 0.99),
+    "hostility": (0.93, 0.9), "minimal_answer": (0.99, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS: dict[str, Floors] = {
