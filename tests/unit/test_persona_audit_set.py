@@ -76,10 +76,13 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.88, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.92, 1.0),
                   "hostility": (0.86, 1.0), "minimal_answer": (1.0, 1.0)},
-    # Its first run, no detector reworked since.
+    # Their first runs, no detector reworked since.
     "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.91, 0.84),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 0.66), "minimal_answer": (0.92, 1.0)},
+    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.43, 0.5),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 0.83),
+                  "hostility": (1.0, 0.58), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
@@ -137,6 +140,9 @@ FIRST_RUNS: dict[str, Floors] = {
     "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.91, 0.84),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 0.66), "minimal_answer": (0.92, 1.0)},
+    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.43, 0.5),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 0.83),
+                  "hostility": (1.0, 0.58), "minimal_answer": (1.0, 1.0)},
 }
 
 
@@ -178,6 +184,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout13", 50, 200, 12, 100),
     ("heldout14", 50, 200, 12, 100),
     ("heldout15", 50, 200, 12, 100),
+    ("heldout16", 50, 200, 12, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -192,7 +199,7 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
 
 @pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
                                    "heldout9", "heldout10", "heldout11", "heldout12", "heldout13",
-                                   "heldout14", "heldout15"])
+                                   "heldout14", "heldout15", "heldout16"])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
