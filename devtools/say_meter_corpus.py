@@ -13,7 +13,8 @@ corpus (``--part all``) is development data. Twelve more English parts were each
 since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout13 (``--part
 held_out13``). ``--part all_english`` is the thirteen English directories together, the development data the sales
 meter is fitted on; ``--part first_two_english`` to ``first_twelve_english`` keep the sets earlier rounds were fitted
-on, so their figures can be retraced.
+on, so their figures can be retraced. A fourteenth, tests/data/sales_corpus_heldout14 (``--part held_out14``), was
+scored once blind after the meter was last fitted, and is in no fitted set.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
@@ -46,14 +47,15 @@ EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT, FIRST_NINE_ENGLISH = (
     "held_out8", "first_eight_english", "held_out9", "first_nine_english")
 TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH = (
     "held_out10", "first_ten_english", "held_out11", "first_eleven_english")
-TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, ALL_ENGLISH = (
-    "held_out12", "first_twelve_english", "held_out13", "all_english")
-# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
+TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, ALL_ENGLISH, FOURTEENTH_HELD_OUT = (
+    "held_out12", "first_twelve_english", "held_out13", "all_english", "held_out14")
+# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH, which the fourteenth part,
+# scored once blind after that fit, is not part of.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
          FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, FIRST_SIX_ENGLISH,
          SEVENTH_HELD_OUT, FIRST_SEVEN_ENGLISH, EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT,
          FIRST_NINE_ENGLISH, TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH,
-         TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, ALL_ENGLISH)
+         TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, ALL_ENGLISH, FOURTEENTH_HELD_OUT)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
@@ -66,6 +68,7 @@ TENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout10"
 ELEVENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout11"
 TWELFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout12"
 THIRTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout13"
+FOURTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout14"
 # Every English directory that has been scored blind once and read since, in the order they were written: the only
 # ones a part may draw on. Each was written by someone who had not read the others' calls.
 ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
@@ -86,6 +89,7 @@ ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     FIRST_EIGHT_ENGLISH: ENGLISH_CORPORA[:8], FIRST_NINE_ENGLISH: ENGLISH_CORPORA[:9],
     FIRST_TEN_ENGLISH: ENGLISH_CORPORA[:10], FIRST_ELEVEN_ENGLISH: ENGLISH_CORPORA[:11],
     FIRST_TWELVE_ENGLISH: ENGLISH_CORPORA[:12], ALL_ENGLISH: ENGLISH_CORPORA,
+    FOURTEENTH_HELD_OUT: (FOURTEENTH_HELD_OUT_CORPUS,),
 }
 
 
@@ -166,7 +170,7 @@ def _part_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
                         help="the split's parts, one later English part, the first two to twelve English "
-                             "directories, or all thirteen (all_english); every part has been read")
+                             "directories, all thirteen (all_english), or the fourteenth, scored once blind")
     return parser
 
 
