@@ -137,7 +137,8 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
         (FOURTEENTH_HELD_OUT_PART, say_meter_corpus.FOURTEENTH_HELD_OUT))}
     for directory, calls in later.items():
         assert sorted(call["id"] for call in calls) == sorted(path.stem for path in directory.glob("*.json"))
-    second, third, fourth, fifth, sixth, seventh, eighth, ninth, tenth, eleventh, twelfth, thirteenth, _ = later.values()
+    (second, third, fourth, fifth, sixth, seventh, eighth, ninth, tenth, eleventh, twelfth, thirteenth,
+     _) = later.values()
     for part, expected in ((say_meter_corpus.FIRST_TWO_ENGLISH, first + second),
                            (say_meter_corpus.FIRST_THREE_ENGLISH, first + second + third),
                            (say_meter_corpus.FIRST_FOUR_ENGLISH, first + second + third + fourth),
