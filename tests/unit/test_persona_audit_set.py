@@ -76,13 +76,6 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.88, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.92, 1.0),
                   "hostility": (0.86, 1.0), "minimal_answer": (1.0, 1.0)},
-    # Their first runs, no detector reworked since.
-    "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.91, 0.84),
-                  "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
-                  "hostility": (1.0, 0.66), "minimal_answer": (0.92, 1.0)},
-    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.43, 0.5),
-                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 0.83),
-                  "hostility": (1.0, 0.58), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
@@ -144,6 +137,8 @@ FIRST_RUNS: dict[str, Floors] = {
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 0.83),
                   "hostility": (1.0, 0.58), "minimal_answer": (1.0, 1.0)},
 }
+# The parts run once and read by no rework since hold their first runs' figures.
+DOCUMENTED |= {split: FIRST_RUNS[split] for split in ("heldout15", "heldout16")}
 
 
 def _hold(measured: dict[str, Figures], documented: Floors) -> None:
