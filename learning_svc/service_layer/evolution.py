@@ -411,7 +411,9 @@ class Evolution:
         players = []
         for name, _ in audited.most_common():
             persona = await self._personas.simulated_persona(name, organization)
-            if persona is not None:
+            # An audit keeps the archetype its client named at the time; the persona may be of another one now, and
+            # a patch of this archetype cannot be rendered for it.
+            if persona is not None and (not archetype or persona.archetype == archetype):
                 players.append(persona)
             if len(players) == MAX_SIMULATED_PERSONAS:
                 return players

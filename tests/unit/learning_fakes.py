@@ -19,7 +19,7 @@ from learning_svc.domain.modules import Module, Signal, TrainingEventSource
 from learning_svc.domain.patches import PatchAction, PatchChange, PatchState, PatchTarget, PromptPatch
 from learning_svc.domain.simulation import PlayedPrompts, SimulatedPersona, SimulationSummary
 from learning_svc.service_layer.ports import Document, PendingEvent, Rendering
-from svckit.errors import AlreadyExists, NotFound
+from svckit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from svckit.openai_json import EngineFailure
 from tests.builders import caller
 from tests.unit.request_log_fake import InMemoryRequestLog
@@ -192,6 +192,11 @@ class FakePersonas:
                         withheld: Sequence[str] = (), scenario: str = "") -> Rendering:
         self.read_for.add(organization)
         self.renderings.append((name, scenario, bool(candidates or withheld)))
+        persona = self._personas.get(name)
+        for index, (_, change) in enumerate(candidates):
+            if persona is not None and change.archetype not in ("", persona.archetype):
+                raise InvalidArgument(FieldViolation(f"candidate_patches[{index}].archetype",
+                                                     f"must be empty or the archetype of {name}"))
         told = "".join(f" {change.text}" for _, change in candidates)
         return Rendering(f"You are {name}.{told}" if name in self._personas else "",
                          tuple(candidate for candidate, _ in candidates))

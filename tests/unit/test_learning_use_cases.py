@@ -168,6 +168,18 @@ async def test_an_evolution_run_writes_the_refinement_its_simulated_calls_pass_a
     assert saved[-1] == final  # every stage's end is saved
 
 
+async def test_a_persona_audited_under_an_archetype_it_no_longer_has_plays_no_call_of_that_archetype(units):
+    # The corpus's most audited owl is a lamb now: an owl patch cannot be rendered for it.
+    now_a_lamb = replace(OWL_4, persona="personas/o2", archetype="archetypes/lamb")
+    local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
+
+    final, _ = await run(evolution_of(units, local, personas=FakePersonas(OWL_4, now_a_lamb)))
+
+    assert final["validate"]["status"]["state"] == "STAGE_STATE_SUCCEEDED", final["validate"]["status"]
+    (result,) = final["validate"]["results"]
+    assert [p["persona"] for p in result["personas"]] == [OWL_4.persona]
+
+
 async def test_with_auto_apply_a_patch_the_model_validated_is_active_at_once(units):
     local = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(2.0, 7.6))
     openai = ScriptedEngine(tuple(owl_refinements()), baseline=summary(2.0, 7.6), patched=summary(9.5, 9.1))
