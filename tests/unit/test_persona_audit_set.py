@@ -142,7 +142,12 @@ FIRST_RUNS: dict[str, Floors] = {
     "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.43, 0.5),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 0.83),
                   "hostility": (1.0, 0.58), "minimal_answer": (1.0, 1.0)},
+    "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.38, 0.83),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.69, 0.75),
+                  "hostility": (1.0, 0.66), "minimal_answer": (1.0, 1.0)},
 }
+# The parts run once and read by no rework since hold their first runs' figures.
+DOCUMENTED |= {split: FIRST_RUNS[split] for split in ("heldout17",)}
 
 
 def _hold(measured: dict[str, Figures], documented: Floors) -> None:
@@ -184,6 +189,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout14", 50, 200, 12, 100),
     ("heldout15", 50, 200, 12, 100),
     ("heldout16", 50, 200, 12, 100),
+    ("heldout17", 50, 200, 12, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -198,7 +204,7 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
 
 @pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
                                    "heldout9", "heldout10", "heldout11", "heldout12", "heldout13",
-                                   "heldout14", "heldout15", "heldout16"])
+                                   "heldout14", "heldout15", "heldout16", "heldout17"])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
