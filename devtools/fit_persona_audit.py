@@ -153,12 +153,14 @@ def fit(calls: Iterable[LabelledCall], flaws: Iterable[str] = FLAWS) -> dict[str
     return fitted
 
 
-def with_classifiers(flaws: Iterable[str] = FLAWS) -> Fitting:
-    """Rules OR-ed with the classifiers of these flaws, fitted on the training calls: for the evaluation."""
-    chosen = tuple(flaws)
+@dataclass(frozen=True)
+class _RulesOrClassifiers:
+    """A fitting as a value, not a closure, so each fold leaving a part out can be fitted in a process of its own."""
 
-    def fitting(training: list[LabelledCall]) -> Detector:
-        classifiers = fit(training, chosen)
+    flaws: tuple[str, ...]
+
+    def __call__(self, training: list[LabelledCall]) -> Detector:
+        classifiers = fit(training, self.flaws)
 
         def detect(call: LabelledCall) -> dict[int, frozenset[str]]:
             found = {}
@@ -168,7 +170,11 @@ def with_classifiers(flaws: Iterable[str] = FLAWS) -> Fitting:
                     else f"rule:{flaw}" in features or (flaw in classifiers and classifiers[flaw].flags(features))))
             return found
         return detect
-    return fitting
+
+
+def with_classifiers(flaws: Iterable[str] = FLAWS) -> Fitting:
+    """Rules OR-ed with the classifiers of these flaws, fitted on the training calls: for the evaluation."""
+    return _RulesOrClassifiers(tuple(flaws))
 
 
 def document(calls: Iterable[LabelledCall], flaws: Iterable[str] = ADOPTED) -> dict[str, Any]:

@@ -232,7 +232,7 @@ def test_the_cross_validated_figures_hold() -> None:
         assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
 
 
-@pytest.mark.timeout(2400)  # seventeen folds, each fitting every flaw's classifier sixteen times: half an hour loaded
+@pytest.mark.timeout(2400)  # seventeen folds, each fitting every classifier, a process a core: long when loaded
 def test_the_left_one_part_out_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     _hold(pooled(leave_one_part_out(development, with_classifiers())), LEFT_ONE_PART_OUT)
