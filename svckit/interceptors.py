@@ -202,6 +202,10 @@ class _Method:
         try:
             try:
                 await self.guard.admit(call_context.current_call(), self.rule)
+                if metrics.labels[0] == "bidi_stream":
+                    # Headers on admission tell the client its frames will be read: one refused gets a status and no
+                    # headers, so a client that waits for them never sends into a call the server has ended.
+                    await context.send_initial_metadata(())
                 async for item in _iterate(call()):
                     metrics.sent.inc()
                     yield item

@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import grpc
 import jwt
@@ -79,12 +80,23 @@ def test_every_rpc_has_a_rule_and_every_rule_an_rpc():
     assert ruled - declared == set(), "rules of RPCs no contract declares"
 
 
+async def send_once_admitted(call: grpc.aio.StreamStreamCall, request: Any) -> None:
+    """Sends ``request`` and half-closes once the server's headers say it admitted the stream. A refused stream has
+    ended by then with nothing sent into it: a write racing the refusal can end the call with a status of its own."""
+    await call.initial_metadata()
+    if not call.done():
+        await call.write(request)
+        await call.done_writing()
+
+
 async def outcome(channel: grpc.aio.Channel, method: MethodDescriptor) -> tuple[grpc.StatusCode, str]:
     """The code and ErrorInfo reason of calling ``method`` with an empty request (an empty frame for a stream)."""
     kind = ("stream" if method.client_streaming else "unary") + "_" + ("stream" if method.server_streaming else "unary")
     multicallable = getattr(channel, kind)(f"/{method.containing_service.full_name}/{method.name}")
-    call = multicallable(iter([b""]) if method.client_streaming else b"", timeout=CALL_TIMEOUT)
+    call = multicallable(timeout=CALL_TIMEOUT) if method.client_streaming else multicallable(b"", timeout=CALL_TIMEOUT)
     try:
+        if method.client_streaming:
+            await send_once_admitted(call, b"")
         if method.server_streaming:
             async for _ in call:
                 call.cancel()  # it answered: whatever else it streams does not matter here
@@ -305,13 +317,7 @@ async def listed_services(channel: grpc.aio.Channel) -> list[str]:
                                  request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
                                  response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)(
         timeout=CALL_TIMEOUT)
-    try:
-        await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
-        await call.done_writing()
-    except grpc.aio.AioRpcError:
-        # A write to a call the server already ended can fail with a status of its own: raise the call's.
-        raise grpc.aio.AioRpcError(await call.code(), grpc.aio.Metadata(), grpc.aio.Metadata(),
-                                   await call.details()) from None
+    await send_once_admitted(call, reflection_pb2.ServerReflectionRequest(list_services=""))
     answer = await call.read()
     if answer is grpc.aio.EOF:
         await call  # raises the call's status

@@ -147,6 +147,13 @@ async def _reason(call) -> str:
     return ""
 
 
+async def test_an_admitted_stream_sends_its_headers_before_it_reads_a_frame(transcripts):
+    call = transcripts.StreamSession()
+    await call.initial_metadata()
+    assert not call.done()
+    call.cancel()
+
+
 async def test_a_stream_must_open_first(transcripts):
     async def requests():
         yield utterance(1)

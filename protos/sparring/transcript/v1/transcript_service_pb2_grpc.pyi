@@ -87,6 +87,9 @@ class TranscriptServiceStub:
     StreamSessionResponse for the frames.
 
     Protocol:
+    0. The server sends its response headers as soon as it admits the call (token,
+       role, rate limit). A client may wait for them before its first frame: a
+       refused call ends with its status instead, with nothing sent into it.
     1. The client sends `open` first. The server answers `opened` with the last
        durable sequence number and every command not yet acknowledged.
     2. The client sends utterances with sequence numbers 1, 2, 3... (contiguous per
@@ -233,6 +236,9 @@ class TranscriptServiceAsyncStub(TranscriptServiceStub):
     StreamSessionResponse for the frames.
 
     Protocol:
+    0. The server sends its response headers as soon as it admits the call (token,
+       role, rate limit). A client may wait for them before its first frame: a
+       refused call ends with its status instead, with nothing sent into it.
     1. The client sends `open` first. The server answers `opened` with the last
        durable sequence number and every command not yet acknowledged.
     2. The client sends utterances with sequence numbers 1, 2, 3... (contiguous per
@@ -406,6 +412,9 @@ class TranscriptServiceServicer(metaclass=_abc_1.ABCMeta):
         StreamSessionResponse for the frames.
 
         Protocol:
+        0. The server sends its response headers as soon as it admits the call (token,
+           role, rate limit). A client may wait for them before its first frame: a
+           refused call ends with its status instead, with nothing sent into it.
         1. The client sends `open` first. The server answers `opened` with the last
            durable sequence number and every command not yet acknowledged.
         2. The client sends utterances with sequence numbers 1, 2, 3... (contiguous per
