@@ -9,12 +9,11 @@ fitted.
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is development data. Twelve more English parts were each written blind, scored once, and read
-since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout13 (``--part
-held_out13``). ``--part all_english`` is the thirteen English directories together, the development data the sales
-meter is fitted on; ``--part first_two_english`` to ``first_twelve_english`` keep the sets earlier rounds were fitted
-on, so their figures can be retraced. A fourteenth, tests/data/sales_corpus_heldout14 (``--part held_out14``), was
-scored once blind after the meter was last fitted, and is in no fitted set.
+corpus (``--part all``) is development data. Thirteen more English parts were each written blind, scored once, and
+read since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout14 (``--part
+held_out14``). ``--part all_english`` is the fourteen English directories together, the development data the sales
+meter is fitted on; ``--part first_two_english`` to ``first_thirteen_english`` keep the sets earlier rounds were fitted
+on, so their figures can be retraced.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
@@ -47,15 +46,16 @@ EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT, FIRST_NINE_ENGLISH = (
     "held_out8", "first_eight_english", "held_out9", "first_nine_english")
 TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH = (
     "held_out10", "first_ten_english", "held_out11", "first_eleven_english")
-TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, ALL_ENGLISH, FOURTEENTH_HELD_OUT = (
-    "held_out12", "first_twelve_english", "held_out13", "all_english", "held_out14")
-# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH, which the fourteenth part,
-# scored once blind after that fit, is not part of.
+TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGLISH = (
+    "held_out12", "first_twelve_english", "held_out13", "first_thirteen_english")
+FOURTEENTH_HELD_OUT, ALL_ENGLISH = "held_out14", "all_english"
+# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
          FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, FIRST_SIX_ENGLISH,
          SEVENTH_HELD_OUT, FIRST_SEVEN_ENGLISH, EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT,
          FIRST_NINE_ENGLISH, TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH,
-         TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, ALL_ENGLISH, FOURTEENTH_HELD_OUT)
+         TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGLISH, FOURTEENTH_HELD_OUT,
+         ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
@@ -74,7 +74,7 @@ FOURTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout14"
 ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
                    FIFTH_HELD_OUT_CORPUS, SIXTH_HELD_OUT_CORPUS, SEVENTH_HELD_OUT_CORPUS, EIGHTH_HELD_OUT_CORPUS,
                    NINTH_HELD_OUT_CORPUS, TENTH_HELD_OUT_CORPUS, ELEVENTH_HELD_OUT_CORPUS, TWELFTH_HELD_OUT_CORPUS,
-                   THIRTEENTH_HELD_OUT_CORPUS)
+                   THIRTEENTH_HELD_OUT_CORPUS, FOURTEENTH_HELD_OUT_CORPUS)
 # The English-only parts, and the directories each reads.
 ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
@@ -83,13 +83,14 @@ ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     EIGHTH_HELD_OUT: (EIGHTH_HELD_OUT_CORPUS,), NINTH_HELD_OUT: (NINTH_HELD_OUT_CORPUS,),
     TENTH_HELD_OUT: (TENTH_HELD_OUT_CORPUS,), ELEVENTH_HELD_OUT: (ELEVENTH_HELD_OUT_CORPUS,),
     TWELFTH_HELD_OUT: (TWELFTH_HELD_OUT_CORPUS,), THIRTEENTH_HELD_OUT: (THIRTEENTH_HELD_OUT_CORPUS,),
+    FOURTEENTH_HELD_OUT: (FOURTEENTH_HELD_OUT_CORPUS,),
     FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2], FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3],
     FIRST_FOUR_ENGLISH: ENGLISH_CORPORA[:4], FIRST_FIVE_ENGLISH: ENGLISH_CORPORA[:5],
     FIRST_SIX_ENGLISH: ENGLISH_CORPORA[:6], FIRST_SEVEN_ENGLISH: ENGLISH_CORPORA[:7],
     FIRST_EIGHT_ENGLISH: ENGLISH_CORPORA[:8], FIRST_NINE_ENGLISH: ENGLISH_CORPORA[:9],
     FIRST_TEN_ENGLISH: ENGLISH_CORPORA[:10], FIRST_ELEVEN_ENGLISH: ENGLISH_CORPORA[:11],
-    FIRST_TWELVE_ENGLISH: ENGLISH_CORPORA[:12], ALL_ENGLISH: ENGLISH_CORPORA,
-    FOURTEENTH_HELD_OUT: (FOURTEENTH_HELD_OUT_CORPUS,),
+    FIRST_TWELVE_ENGLISH: ENGLISH_CORPORA[:12], FIRST_THIRTEEN_ENGLISH: ENGLISH_CORPORA[:13],
+    ALL_ENGLISH: ENGLISH_CORPORA,
 }
 
 
@@ -169,8 +170,8 @@ def calls_in(corpus: Path, folder: str = "calls") -> list[dict[str, Any]]:
 def _part_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
-                        help="the split's parts, one later English part, the first two to twelve English "
-                             "directories, all thirteen (all_english), or the fourteenth, scored once blind")
+                        help="the split's parts, one later English part, the first two to thirteen English "
+                             "directories, or all fourteen (all_english); every part has been read")
     return parser
 
 
