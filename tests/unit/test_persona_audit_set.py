@@ -146,8 +146,8 @@ FIRST_RUNS: dict[str, Floors] = {
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.69, 0.75),
                   "hostility": (1.0, 0.66), "minimal_answer": (1.0, 1.0)},
 }
-# The parts run once and read by no rework since hold their first runs' figures.
-DOCUMENTED |= {split: FIRST_RUNS[split] for split in ("heldout17",)}
+# The parts run once and read by no rework since (not development data yet) hold their first runs' figures.
+DOCUMENTED |= {split: FIRST_RUNS[split] for split in SPLITS if split not in DEVELOPMENT_SPLITS}
 
 
 def _hold(measured: dict[str, Figures], documented: Floors) -> None:
@@ -202,9 +202,7 @@ def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
     assert {call.profile.difficulty for call in calls} == {1, 2, 3, 4, 5}
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
-                                   "heldout9", "heldout10", "heldout11", "heldout12", "heldout13",
-                                   "heldout14", "heldout15", "heldout16", "heldout17"])
+@pytest.mark.parametrize("split", SPLITS[SPLITS.index("heldout3"):SPLITS.index("development")])
 def test_a_later_held_out_part_retells_sources_no_other_part_uses(split: str) -> None:
     def pages(calls: Iterable[LabelledCall]) -> set[str]:
         return {call.source.split()[0] for call in calls if call.source != "written"}
