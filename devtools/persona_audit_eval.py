@@ -179,7 +179,7 @@ class Figures:
 NOTHING = Figures(0, 0, 0)
 
 
-def _call_figures(call: LabelledCall, found: dict[int, frozenset[str]], flaw: str) -> Figures:
+def call_figures(call: LabelledCall, found: dict[int, frozenset[str]], flaw: str) -> Figures:
     """One call's turns for one flaw, as counts."""
     pairs = [(flaw in labels, flaw in found[sequence]) for sequence, labels in call.labels.items()]
     return Figures(pairs.count((True, True)), pairs.count((False, True)), pairs.count((True, False)))
@@ -190,7 +190,7 @@ def figures(calls: Iterable[LabelledCall]) -> dict[str, Figures]:
     for call in calls:
         found = flagged(call)
         for flaw in FLAWS:
-            totals[flaw] += _call_figures(call, found, flaw)
+            totals[flaw] += call_figures(call, found, flaw)
     return totals
 
 
@@ -220,7 +220,7 @@ class _FlawChoices:
                             **({self.threshold: value} if self.threshold else {}))
             if rules not in self.audits:
                 self.audits[rules] = [flagged(call, rules, RULES_ALONE) for call in self.calls]
-            each = [_call_figures(call, found, self.flaw)
+            each = [call_figures(call, found, self.flaw)
                     for call, found in zip(self.calls, self.audits[rules], strict=True)]
             self.results[value, left_out] = each, sum(each, NOTHING)
         return self.results[value, left_out]
@@ -296,7 +296,7 @@ def _held_part(part: str) -> dict[str, Figures]:
     for call in (call for call in calls if call.split == part):
         found = detect(call)
         for flaw in FLAWS:
-            held[flaw] += _call_figures(call, found, flaw)
+            held[flaw] += call_figures(call, found, flaw)
     return held
 
 
@@ -339,7 +339,7 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _row(flaw: str, result: Figures) -> str:
+def row(flaw: str, result: Figures) -> str:
     labelled = result.true_positives + result.false_negatives
     flagged_count = result.true_positives + result.false_positives
     return (f"| {flaw} | {labelled} | {flagged_count} | {result.true_positives} | "
@@ -351,7 +351,7 @@ def table(calls: list[LabelledCall], split: str) -> str:
     turns = sum(len(call.labels) for call in chosen)
     lines = [f"{split.replace('_', '-')}: {len(chosen)} calls, {turns} persona turns", "",
              "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
-    lines += [_row(flaw, result) for flaw, result in figures(chosen).items()]
+    lines += [row(flaw, result) for flaw, result in figures(chosen).items()]
     return "\n".join(lines)
 
 
@@ -367,7 +367,7 @@ def cross_validation_table(calls: list[LabelledCall]) -> str:
         name = THRESHOLD_CHOICES.get(flaw, ("",))[0]
         thresholds = ", ".join(f"{value} ({folds})" for value, folds in sorted(chosen[flaw].thresholds.items()))
         left_out = ", ".join(f"{reading} ({folds})" for reading, folds in sorted(chosen[flaw].left_out.items()))
-        lines.append(f"{_row(flaw, result)} {f'{name}: {thresholds}' if name else ''} | {left_out} |")
+        lines.append(f"{row(flaw, result)} {f'{name}: {thresholds}' if name else ''} | {left_out} |")
     # The same folds, their calls summed by the part they belong to: precision / recall.
     lines += ["", "| part | " + " | ".join(FLAWS) + " |", "|---|" + "--:|" * len(FLAWS)]
     for split in DEVELOPMENT_SPLITS:

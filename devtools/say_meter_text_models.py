@@ -495,6 +495,15 @@ def compare(reading: str, calls: Calls, origins: Sequence[str], learned: np.ndar
         report(name, scores, versus, calls.labels, calls, origins, against)
 
 
+def meter_on(candidate: Candidate, calls: Calls, train: Sequence[int], test: Sequence[int]) -> tuple[np.ndarray,
+                                                                                                  Choices]:
+    """The meter's reading (the blend at the meter's equal weights) of the ``test`` calls, the candidate fitted and its
+    choices made on the ``train`` calls as the engine's fit makes them."""
+    choices = chosen_for(candidate, calls, train)
+    learned = fitted_scores(candidate, calls, train, test, choices.strengths)
+    return choices.blend(calls.factors[test], learned, calls.messages[test]).mean(axis=1), choices
+
+
 def score_part(candidates: Sequence[Candidate], calls: Calls, part: str) -> None:
     """Each candidate fitted on the ``all_english`` calls (its choices made there, as the engine's fit makes them) and
     read on the calls of the directory ``part``: the meter (the blend at the meter's equal
@@ -507,9 +516,7 @@ def score_part(candidates: Sequence[Candidate], calls: Calls, part: str) -> None
           f"means by label {means_by(calls.factors[test].mean(axis=1), truth)}")
     first = None
     for candidate in candidates:
-        choices = chosen_for(candidate, calls, train)
-        learned = fitted_scores(candidate, calls, train, test, choices.strengths)
-        meter = choices.blend(calls.factors[test], learned, messages).mean(axis=1)
+        meter, choices = meter_on(candidate, calls, train, test)
         first = meter if first is None else first
         print(f" {candidate.name} ({choices}): "
               f"{with_interval(meter, truth)}, against {candidates[0].name} {gain(meter, first, truth)}; "

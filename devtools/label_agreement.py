@@ -1,0 +1,185 @@
+"""How far two labellers agree on the same calls, each blind to the other's labels: the most a figure measured against
+one labeller's labels can show, next to what the engine shows against each of them.
+
+``sales``: the fourteenth English sales part (tests/data/sales_corpus_heldout14), labelled 1-5 by the coach who wrote
+it from each call's source, and again by a second coach given only the rubric and each call's turns, the calls renamed
+and shuffled, nothing else of the part (``second_coach.json`` beside its calls). The meter reads the part as it did at
+its blind run: fitted on every other English part, its choices made there (``say_meter_text_models.meter_on``).
+
+``audit``: the sixteenth held-out part of the persona audit set (``heldout16.yaml``), labelled by the labeller who
+wrote it, and again by a second labeller given only the labelling rules and the earlier parts' readings, the personas,
+the scenarios and each call's turns, renamed and shuffled (``second_labeller/heldout16.yaml``). The auditor reads the
+part with its classifiers fitted on every other development part, as leaving a part out fits them.
+
+Each is read as a detector against the other's labels: the second labeller's labels as precision and recall against
+the writer's, with Cohen's kappa (quadratic weights for the ordered 1-5 labels), which discounts the agreement chance
+alone gives.
+
+    .venv/bin/python -m devtools.label_agreement [sales|audit] [--engine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from sklearn.metrics import cohen_kappa_score
+
+from devtools import persona_audit_eval as audit_eval
+from devtools.persona_audit_eval import FLAWS, NOTHING, Figures, LabelledCall
+from devtools.say_meter_corpus import (
+    FOURTEENTH_HELD_OUT,
+    FOURTEENTH_HELD_OUT_CORPUS,
+    interval,
+    kendall,
+    load_calls,
+    spearman,
+)
+
+SECOND_COACH = FOURTEENTH_HELD_OUT_CORPUS / "second_coach.json"
+AUDIT_SET = Path(audit_eval.__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
+SECOND_LABELLER = AUDIT_SET / "second_labeller" / "heldout16.yaml"
+AUDIT_PART = "heldout16"
+DIMENSIONS = ("discovery", "listening", "objections", "value", "next_step")
+
+
+@dataclass(frozen=True)
+class Coaches:
+    """The labels of one part's calls, in the order of their ids: the writer's and the second coach's."""
+
+    ids: tuple[str, ...]
+    writer: tuple[int, ...]
+    second: tuple[int, ...]
+    writer_dimensions: Mapping[str, tuple[int, ...]]
+    second_dimensions: Mapping[str, tuple[int, ...]]
+
+
+def coaches() -> Coaches:
+    calls = load_calls(FOURTEENTH_HELD_OUT)
+    second = json.loads(SECOND_COACH.read_text())
+    if set(second) != {call["id"] for call in calls}:
+        raise ValueError(f"{SECOND_COACH.name} must label exactly the part's calls")
+    return Coaches(
+        ids=tuple(call["id"] for call in calls),
+        writer=tuple(call["label"] for call in calls),
+        second=tuple(second[call["id"]]["label"] for call in calls),
+        writer_dimensions={name: tuple(call["dimensions"][name] for call in calls) for name in DIMENSIONS},
+        second_dimensions={name: tuple(second[call["id"]]["dimensions"][name] for call in calls)
+                           for name in DIMENSIONS})
+
+
+def ordinal_agreement(xs: Sequence[int], ys: Sequence[int]) -> str:
+    low, high = interval(xs, ys)
+    exact = sum(x == y for x, y in zip(xs, ys, strict=True)) / len(xs)
+    within_one = sum(abs(x - y) <= 1 for x, y in zip(xs, ys, strict=True)) / len(xs)
+    kappa = cohen_kappa_score(xs, ys, weights="quadratic")
+    return (f"Spearman {spearman(xs, ys):.2f} ({low:.2f} to {high:.2f}), Kendall {kendall(xs, ys):.2f}, "
+            f"quadratic kappa {kappa:.2f}, the same label {exact:.0%}, within one {within_one:.0%}")
+
+
+def sales_report(engine: bool) -> str:
+    labels = coaches()
+    lines = [f"{FOURTEENTH_HELD_OUT}: {len(labels.ids)} calls",
+             f" the second coach against the writer: {ordinal_agreement(labels.writer, labels.second)}"]
+    lines += [f"  {name}: Spearman {spearman(labels.writer_dimensions[name], labels.second_dimensions[name]):.2f}"
+              for name in DIMENSIONS]
+    lines.append(f" labels 1-5, the writer: {_counts(labels.writer)}; the second coach: {_counts(labels.second)}")
+    if engine:
+        meter = _meter_left_out(labels.ids)
+        mean = [(a + b) / 2 for a, b in zip(labels.writer, labels.second, strict=True)]
+        for whose, truth in (("the writer", labels.writer), ("the second coach", labels.second),
+                             ("the two coaches' mean", mean)):
+            low, high = interval(meter.tolist(), truth)
+            lines.append(f" the meter fitted without the part, against {whose}: Spearman "
+                         f"{spearman(meter.tolist(), truth):.2f} ({low:.2f} to {high:.2f})")
+    return "\n".join(lines)
+
+
+def _counts(labels: Sequence[int]) -> str:
+    return " / ".join(str(labels.count(value)) for value in range(1, 6))
+
+
+def _meter_left_out(ids: Sequence[str]) -> np.ndarray:
+    """The meter's reading of the part's calls (in ``ids`` order), fitted on every other English part."""
+    from devtools.say_meter_text_models import ADOPTED, load, meter_on  # numpy fits: loaded for --engine only
+
+    calls, _ = load()
+    part = FOURTEENTH_HELD_OUT_CORPUS.name
+    train = [i for i, directory in enumerate(calls.parts) if directory != part]
+    test = [i for i, directory in enumerate(calls.parts) if directory == part]
+    if len(test) != len(ids):
+        raise ValueError(f"the words' corpus holds {len(test)} calls of {part}, the part {len(ids)}")
+    meter, _ = meter_on(ADOPTED, calls, train, test)
+    return meter
+
+
+def second_labels(calls: Sequence[LabelledCall]) -> dict[str, dict[int, frozenset[str]]]:
+    """The second labeller's flaws of each call's persona turns, by sequence, as a detector gives them."""
+    stored: dict[str, list[list[str]]] = yaml.safe_load(SECOND_LABELLER.read_text())
+    if set(stored) != {call.id for call in calls}:
+        raise ValueError(f"{SECOND_LABELLER.name} must label exactly the part's calls")
+    labels = {}
+    for call in calls:
+        turns = stored[call.id]
+        if len(turns) != len(call.labels) or any(set(flaws) - set(FLAWS) for flaws in turns):
+            raise ValueError(f"{call.id}: one list of flaws named in {FLAWS} per persona turn")
+        labels[call.id] = {sequence: frozenset(flaws) for sequence, flaws in zip(call.labels, turns, strict=True)}
+    return labels
+
+
+def against(calls: Sequence[LabelledCall], found: Mapping[str, dict[int, frozenset[str]]]) -> dict[str, Figures]:
+    """Per flaw, the turns ``found`` flags counted against the calls' labels."""
+    totals = dict.fromkeys(FLAWS, NOTHING)
+    for call in calls:
+        for flaw in FLAWS:
+            totals[flaw] += audit_eval.call_figures(call, found[call.id], flaw)
+    return totals
+
+
+def flaw_kappa(calls: Sequence[LabelledCall], found: Mapping[str, dict[int, frozenset[str]]], flaw: str) -> float:
+    writer = [flaw in labels for call in calls for labels in call.labels.values()]
+    second = [flaw in found[call.id][sequence] for call in calls for sequence in call.labels]
+    return float(cohen_kappa_score(writer, second))
+
+
+def audit_report(engine: bool) -> str:
+    calls = [call for call in audit_eval.load() if call.split == AUDIT_PART]
+    second = second_labels(calls)
+    turns = sum(len(call.labels) for call in calls)
+    lines = [f"{AUDIT_PART}: {len(calls)} calls, {turns} persona turns; the second labeller against the writer", "",
+             "| flaw | labelled | flagged | correct | precision | recall | kappa |", "|---|--:|--:|--:|--:|--:|--:|"]
+    lines += [f"{audit_eval.row(flaw, figures)} {flaw_kappa(calls, second, flaw):.2f} |"
+              for flaw, figures in against(calls, second).items()]
+    if engine:
+        from devtools.fit_persona_audit import with_classifiers  # scikit-learn fits: loaded for --engine only
+
+        development = [call for call in audit_eval.load() if call.split in audit_eval.DEVELOPMENT_SPLITS]
+        detect = with_classifiers()([call for call in development if call.split != AUDIT_PART])
+        auditor = {call.id: detect(call) for call in calls}
+        second_as_truth = [LabelledCall(call.id, call.split, call.source, call.profile, call.turns, second[call.id])
+                           for call in calls]
+        for whose, truth in (("the writer's labels", calls), ("the second labeller's", second_as_truth)):
+            lines += ["", f"the auditor fitted without {AUDIT_PART}, against {whose}", "",
+                      "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
+            lines += [audit_eval.row(flaw, figures) for flaw, figures in against(truth, auditor).items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="?", choices=("sales", "audit"), help="one of the two; both unless given")
+    parser.add_argument("--engine", action="store_true",
+                        help="also the engine fitted without the part, against each labeller (fits: minutes)")
+    arguments = parser.parse_args()
+    reports = {"sales": sales_report, "audit": audit_report}
+    chosen = [arguments.which] if arguments.which else list(reports)
+    print("\n\n".join(reports[name](arguments.engine) for name in chosen))
+
+
+if __name__ == "__main__":
+    main()
