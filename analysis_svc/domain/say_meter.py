@@ -78,8 +78,8 @@ class Band(StrEnum):
 # The sales factors' weights in percent, summing to 100: the sales track is scored on them by either engine
 # (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
-    # Fitted on 657 English sales calls; refitted on all 711, the fit moved ten points from objections to the next
-    # step for no gain (0.46 either way), so these stay (devtools.fit_say_meter --part all_english, docs/say_meter.md).
+    # Fitted on all 765 English sales calls: the fit chose equal weights (devtools.fit_say_meter --part all_english,
+    # docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 20, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 20},
 }  # fmt: skip
 
