@@ -4,7 +4,8 @@ one labeller's labels can show, next to what the engine shows against each of th
 ``sales``: the fourteenth English sales part (tests/data/sales_corpus_heldout14), labelled 1-5 by the coach who wrote
 it from each call's source, and again by a second coach given only the rubric and each call's turns, the calls renamed
 and shuffled, nothing else of the part (``second_coach.json`` beside its calls). The meter reads the part as it did at
-its blind run: fitted on every other English part, its choices made there (``say_meter_text_models.meter_on``).
+its blind run: fitted on the thirteen English parts before it, its choices made there
+(``say_meter_text_models.meter_on``).
 
 ``audit``: the sixteenth held-out part of the persona audit set (``heldout16.yaml``), labelled by the labeller who
 wrote it, and again by a second labeller given only the labelling rules and the earlier parts' readings, the personas,
@@ -33,6 +34,8 @@ from sklearn.metrics import cohen_kappa_score
 from devtools import persona_audit_eval as audit_eval
 from devtools.persona_audit_eval import FLAWS, NOTHING, Figures, LabelledCall
 from devtools.say_meter_corpus import (
+    ENGLISH_PARTS,
+    FIRST_THIRTEEN_ENGLISH,
     FOURTEENTH_HELD_OUT,
     FOURTEENTH_HELD_OUT_CORPUS,
     interval,
@@ -95,7 +98,7 @@ def sales_report(engine: bool) -> str:
         for whose, truth in (("the writer", labels.writer), ("the second coach", labels.second),
                              ("the two coaches' mean", mean)):
             low, high = interval(meter.tolist(), truth)
-            lines.append(f" the meter fitted without the part, against {whose}: Spearman "
+            lines.append(f" the meter as at its blind run, against {whose}: Spearman "
                          f"{spearman(meter.tolist(), truth):.2f} ({low:.2f} to {high:.2f})")
     return "\n".join(lines)
 
@@ -105,12 +108,14 @@ def _counts(labels: Sequence[int]) -> str:
 
 
 def _meter_left_out(ids: Sequence[str]) -> np.ndarray:
-    """The meter's reading of the part's calls (in ``ids`` order), fitted on every other English part."""
+    """The meter's reading of the part's calls (in ``ids`` order), fitted on the thirteen English parts written before
+    it, as at its blind run."""
     from devtools.say_meter_text_models import ADOPTED, load, meter_on  # numpy fits: loaded for --engine only
 
     calls, _ = load()
     part = FOURTEENTH_HELD_OUT_CORPUS.name
-    train = [i for i, directory in enumerate(calls.parts) if directory != part]
+    before = {corpus.name for corpus in ENGLISH_PARTS[FIRST_THIRTEEN_ENGLISH]}
+    train = [i for i, directory in enumerate(calls.parts) if directory in before]
     test = [i for i, directory in enumerate(calls.parts) if directory == part]
     if len(test) != len(ids):
         raise ValueError(f"the words' corpus holds {len(test)} calls of {part}, the part {len(ids)}")
