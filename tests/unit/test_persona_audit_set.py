@@ -29,76 +29,79 @@ CALLS = load()
 # Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
 Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all seventeen parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all seventeen; no figure may fall below
+# docs/persona_audit.md: (precision, recall) by split (all eighteen parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all eighteen; no figure may fall below
 # these.
 DOCUMENTED: dict[str, Floors] = {
-    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
+    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.83, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.87, 1.0),
+    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.81, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.71, 1.0),
+    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.75, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.9, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     # Development data since their first runs (FIRST_RUNS keeps those out-of-sample figures).
-    "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.83, 1.0),
+    "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.86, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.91, 0.95),
+    "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.95, 0.95),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.93, 1.0),
+    "heldout8": {"early_disclosure": (0.69, 0.92), "no_resistance": (1.0, 0.92), "unresponsive": (0.96, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.93, 0.93), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.94)},
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.95, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.76, 1.0),
+    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.86, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.86, 1.0),
+    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.68, 0.84),
                   "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
-    "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 0.8),
+    "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.82, 0.93),
                   "repetition": (0.92, 1.0), "contradicts_scenario": (0.84, 0.91), "out_of_character": (1.0, 1.0),
                   "hostility": (0.92, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.88, 1.0),
+    "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.78, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.92, 1.0),
                   "hostility": (0.86, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (1.0, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
-    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.7, 1.0),
+    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.61, 0.92),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 1.0),
+                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
+    "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.52, 0.91),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.75, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all seventeen parts since the fifteenth and sixteenth became development data (a different set of folds from
-# the fifteen parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call,
-# LEFT_ONE_PART_OUT measures them.
+# Over all eighteen parts since the seventeenth became development data (a different set of folds from the seventeen
+# parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
+# measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.94), "unresponsive": (0.67, 0.67),
-    "repetition": (0.99, 0.97), "contradicts_scenario": (0.92, 0.89), "out_of_character": (0.98, 0.95),
-    "hostility": (0.97, 0.75), "minimal_answer": (0.98, 1.0)}
-# Each part left out in turn, the classifiers fitted on the other sixteen (their thresholds chosen inside those),
+    "early_disclosure": (0.84, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.64, 0.66),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.92, 0.89), "out_of_character": (0.96, 0.93),
+    "hostility": (0.97, 0.72), "minimal_answer": (0.98, 1.0)}
+# Each part left out in turn, the classifiers fitted on the other seventeen (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.86, 0.94), "no_resistance": (0.96, 0.94), "unresponsive": (0.71, 0.77),
-    "repetition": (0.99, 0.98), "contradicts_scenario": (0.92, 0.9), "out_of_character": (0.99, 0.98),
-    "hostility": (0.91, 0.9), "minimal_answer": (0.99, 0.99)}
+    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.67, 0.77),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.91, 0.89), "out_of_character": (0.97, 0.97),
+    "hostility": (0.91, 0.89), "minimal_answer": (0.99, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS: dict[str, Floors] = {
@@ -221,7 +224,7 @@ def test_no_figure_falls_below_a_blind_part_s_first_run(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), FIRST_RUNS[split])
 
 
-@pytest.mark.timeout(1200)  # hundreds of audits of 923 calls: minutes on a loaded machine, not the default two
+@pytest.mark.timeout(1800)  # hundreds of audits of 973 calls: minutes on a loaded machine, not the default two
 def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
@@ -230,7 +233,7 @@ def test_the_cross_validated_figures_hold() -> None:
         assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
 
 
-@pytest.mark.timeout(2400)  # seventeen folds, each fitting every classifier, a process a core: long when loaded
+@pytest.mark.timeout(3600)  # eighteen folds, each fitting every classifier, a process a core: long when loaded
 def test_the_left_one_part_out_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     _hold(pooled(leave_one_part_out(development, with_classifiers())), LEFT_ONE_PART_OUT)
