@@ -148,6 +148,9 @@ FIRST_RUNS: dict[str, Floors] = {
     "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.38, 0.83),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.69, 0.75),
                   "hostility": (1.0, 0.66), "minimal_answer": (1.0, 1.0)},
+    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.9, 0.64), "unresponsive": (0.62, 0.66),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.78), "out_of_character": (0.9, 0.75),
+                  "hostility": (0.78, 0.91), "minimal_answer": (0.92, 0.92)},
 }
 # The parts run once and read by no rework since (not development data yet) hold their first runs' figures.
 DOCUMENTED |= {split: FIRST_RUNS[split] for split in SPLITS if split not in DEVELOPMENT_SPLITS}
@@ -193,6 +196,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout15", 50, 200, 12, 100),
     ("heldout16", 50, 200, 12, 100),
     ("heldout17", 50, 200, 12, 100),
+    ("heldout18", 50, 200, 12, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
