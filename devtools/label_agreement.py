@@ -1,16 +1,17 @@
 """How far two labellers agree on the same calls, each blind to the other's labels: the most a figure measured against
 one labeller's labels can show, next to what the engine shows against each of them.
 
-``sales``: the fourteenth English sales part (tests/data/sales_corpus_heldout14), labelled 1-5 by the coach who wrote
-it from each call's source, and again by a second coach given only the rubric and each call's turns, the calls renamed
-and shuffled, nothing else of the part (``second_coach.json`` beside its calls). The meter reads the part as it did at
-its blind run: fitted on the thirteen English parts before it, its choices made there
-(``say_meter_text_models.meter_on``).
+``sales``: the fourteenth and fifteenth English sales parts (tests/data/sales_corpus_heldout14 and 15), each labelled
+1-5 by the coach who wrote it from each call's source, and again by a second coach (one for each part) given only the
+rubric and each call's turns, the calls renamed and shuffled, nothing else of the part (``second_coach.json`` beside
+its calls). The meter reads a part as it did at its blind run: fitted on the English parts before it, its choices made
+there (``say_meter_text_models.meter_on``).
 
-``audit``: the sixteenth held-out part of the persona audit set (``heldout16.yaml``), labelled by the labeller who
-wrote it, and again by a second labeller given only the labelling rules and the earlier parts' readings, the personas,
-the scenarios and each call's turns, renamed and shuffled (``second_labeller/heldout16.yaml``). The auditor reads the
-part with its classifiers fitted on every other development part, as leaving a part out fits them.
+``audit``: the sixteenth and seventeenth held-out parts of the persona audit set (``heldout16.yaml``,
+``heldout17.yaml``), each labelled by the labeller who wrote it, and again by a second labeller (one for each part)
+given only the labelling rules and the earlier parts' readings, the personas, the scenarios and each call's turns,
+renamed and shuffled (``second_labeller/<part>.yaml``). The auditor reads a part with its classifiers fitted on every
+other development part, as leaving a part out fits them.
 
 Each is read as a detector against the other's labels: the second labeller's labels as precision and recall against
 the writer's, with Cohen's kappa (quadratic weights for the ordered 1-5 labels), which discounts the agreement chance
@@ -35,19 +36,22 @@ from devtools import persona_audit_eval as audit_eval
 from devtools.persona_audit_eval import FLAWS, NOTHING, Figures, LabelledCall
 from devtools.say_meter_corpus import (
     ENGLISH_PARTS,
+    FIFTEENTH_HELD_OUT,
+    FIRST_FOURTEEN_ENGLISH,
     FIRST_THIRTEEN_ENGLISH,
     FOURTEENTH_HELD_OUT,
-    FOURTEENTH_HELD_OUT_CORPUS,
     interval,
     kendall,
     load_calls,
     spearman,
 )
 
-SECOND_COACH = FOURTEENTH_HELD_OUT_CORPUS / "second_coach.json"
-AUDIT_SET = Path(audit_eval.__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
-SECOND_LABELLER = AUDIT_SET / "second_labeller" / "heldout16.yaml"
-AUDIT_PART = "heldout16"
+# Each sales part labelled twice, and the parts the meter of its blind run was fitted on.
+SALES_PARTS = {FOURTEENTH_HELD_OUT: FIRST_THIRTEEN_ENGLISH, FIFTEENTH_HELD_OUT: FIRST_FOURTEEN_ENGLISH}
+SECOND_COACH = "second_coach.json"  # beside a part's calls
+SECOND_LABELLERS = Path(audit_eval.__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set" / \
+    "second_labeller"
+AUDIT_PARTS = ("heldout16", "heldout17")
 DIMENSIONS = ("discovery", "listening", "objections", "value", "next_step")
 
 
@@ -62,11 +66,15 @@ class Coaches:
     second_dimensions: Mapping[str, tuple[int, ...]]
 
 
-def coaches() -> Coaches:
-    calls = load_calls(FOURTEENTH_HELD_OUT)
-    second = json.loads(SECOND_COACH.read_text())
+def second_coach_file(part: str) -> Path:
+    return ENGLISH_PARTS[part][0] / SECOND_COACH
+
+
+def coaches(part: str) -> Coaches:
+    calls = load_calls(part)
+    second = json.loads(second_coach_file(part).read_text())
     if set(second) != {call["id"] for call in calls}:
-        raise ValueError(f"{SECOND_COACH.name} must label exactly the part's calls")
+        raise ValueError(f"{SECOND_COACH} of {part} must label exactly the part's calls")
     return Coaches(
         ids=tuple(call["id"] for call in calls),
         writer=tuple(call["label"] for call in calls),
@@ -86,14 +94,18 @@ def ordinal_agreement(xs: Sequence[int], ys: Sequence[int]) -> str:
 
 
 def sales_report(engine: bool) -> str:
-    labels = coaches()
-    lines = [f"{FOURTEENTH_HELD_OUT}: {len(labels.ids)} calls",
+    return "\n\n".join(_sales_part(part, engine) for part in SALES_PARTS)
+
+
+def _sales_part(part: str, engine: bool) -> str:
+    labels = coaches(part)
+    lines = [f"{part}: {len(labels.ids)} calls",
              f" the second coach against the writer: {ordinal_agreement(labels.writer, labels.second)}"]
     lines += [f"  {name}: Spearman {spearman(labels.writer_dimensions[name], labels.second_dimensions[name]):.2f}"
               for name in DIMENSIONS]
     lines.append(f" labels 1-5, the writer: {_counts(labels.writer)}; the second coach: {_counts(labels.second)}")
     if engine:
-        meter = _meter_left_out(labels.ids)
+        meter = _meter_at_blind_run(part, len(labels.ids))
         mean = [(a + b) / 2 for a, b in zip(labels.writer, labels.second, strict=True)]
         for whose, truth in (("the writer", labels.writer), ("the second coach", labels.second),
                              ("the two coaches' mean", mean)):
@@ -107,27 +119,27 @@ def _counts(labels: Sequence[int]) -> str:
     return " / ".join(str(labels.count(value)) for value in range(1, 6))
 
 
-def _meter_left_out(ids: Sequence[str]) -> np.ndarray:
-    """The meter's reading of the part's calls (in ``ids`` order), fitted on the thirteen English parts written before
+def _meter_at_blind_run(part: str, count: int) -> np.ndarray:
+    """The meter's reading of the part's calls (in the order of their ids), fitted on the English parts written before
     it, as at its blind run."""
     from devtools.say_meter_text_models import ADOPTED, load, meter_on  # numpy fits: loaded for --engine only
 
     calls, _ = load()
-    part = FOURTEENTH_HELD_OUT_CORPUS.name
-    before = {corpus.name for corpus in ENGLISH_PARTS[FIRST_THIRTEEN_ENGLISH]}
+    directory_of_part = ENGLISH_PARTS[part][0].name
+    before = {corpus.name for corpus in ENGLISH_PARTS[SALES_PARTS[part]]}
     train = [i for i, directory in enumerate(calls.parts) if directory in before]
-    test = [i for i, directory in enumerate(calls.parts) if directory == part]
-    if len(test) != len(ids):
-        raise ValueError(f"the words' corpus holds {len(test)} calls of {part}, the part {len(ids)}")
+    test = [i for i, directory in enumerate(calls.parts) if directory == directory_of_part]
+    if len(test) != count:
+        raise ValueError(f"the words' corpus holds {len(test)} calls of {part}, the part {count}")
     meter, _ = meter_on(ADOPTED, calls, train, test)
     return meter
 
 
-def second_labels(calls: Sequence[LabelledCall]) -> dict[str, dict[int, frozenset[str]]]:
-    """The second labeller's flaws of each call's persona turns, by sequence, as a detector gives them."""
-    stored: dict[str, list[list[str]]] = yaml.safe_load(SECOND_LABELLER.read_text())
+def second_labels(part: str, calls: Sequence[LabelledCall]) -> dict[str, dict[int, frozenset[str]]]:
+    """The second labeller's flaws of each persona turn of ``calls``, by sequence, as a detector gives them."""
+    stored: dict[str, list[list[str]]] = yaml.safe_load((SECOND_LABELLERS / f"{part}.yaml").read_text())
     if set(stored) != {call.id for call in calls}:
-        raise ValueError(f"{SECOND_LABELLER.name} must label exactly the part's calls")
+        raise ValueError(f"the second labelling of {part} must label exactly the part's calls")
     labels = {}
     for call in calls:
         turns = stored[call.id]
@@ -153,23 +165,28 @@ def flaw_kappa(calls: Sequence[LabelledCall], found: Mapping[str, dict[int, froz
 
 
 def audit_report(engine: bool) -> str:
-    calls = [call for call in audit_eval.load() if call.split == AUDIT_PART]
-    second = second_labels(calls)
+    every_call = audit_eval.load()
+    return "\n\n".join(_audit_part(part, every_call, engine) for part in AUDIT_PARTS)
+
+
+def _audit_part(part: str, every_call: Sequence[LabelledCall], engine: bool) -> str:
+    calls = [call for call in every_call if call.split == part]
+    second = second_labels(part, calls)
     turns = sum(len(call.labels) for call in calls)
-    lines = [f"{AUDIT_PART}: {len(calls)} calls, {turns} persona turns; the second labeller against the writer", "",
+    lines = [f"{part}: {len(calls)} calls, {turns} persona turns; the second labeller against the writer", "",
              "| flaw | labelled | flagged | correct | precision | recall | kappa |", "|---|--:|--:|--:|--:|--:|--:|"]
     lines += [f"{audit_eval.row(flaw, figures)} {flaw_kappa(calls, second, flaw):.2f} |"
               for flaw, figures in against(calls, second).items()]
     if engine:
         from devtools.fit_persona_audit import with_classifiers  # scikit-learn fits: loaded for --engine only
 
-        development = [call for call in audit_eval.load() if call.split in audit_eval.DEVELOPMENT_SPLITS]
-        detect = with_classifiers()([call for call in development if call.split != AUDIT_PART])
+        development = [call for call in every_call if call.split in audit_eval.DEVELOPMENT_SPLITS]
+        detect = with_classifiers()([call for call in development if call.split != part])
         auditor = {call.id: detect(call) for call in calls}
         second_as_truth = [LabelledCall(call.id, call.split, call.source, call.profile, call.turns, second[call.id])
                            for call in calls]
         for whose, truth in (("the writer's labels", calls), ("the second labeller's", second_as_truth)):
-            lines += ["", f"the auditor fitted without {AUDIT_PART}, against {whose}", "",
+            lines += ["", f"the auditor fitted without {part}, against {whose}", "",
                       "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
             lines += [audit_eval.row(flaw, figures) for flaw, figures in against(truth, auditor).items()]
     return "\n".join(lines)
