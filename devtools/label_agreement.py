@@ -33,26 +33,25 @@ import yaml
 from sklearn.metrics import cohen_kappa_score
 
 from devtools import persona_audit_eval as audit_eval
-from devtools.persona_audit_eval import FLAWS, NOTHING, Figures, LabelledCall
+from devtools.persona_audit_eval import FLAWS, Figures, LabelledCall
 from devtools.say_meter_corpus import (
+    ENGLISH_CORPORA,
     ENGLISH_PARTS,
     FIFTEENTH_HELD_OUT,
-    FIRST_FOURTEEN_ENGLISH,
-    FIRST_THIRTEEN_ENGLISH,
     FOURTEENTH_HELD_OUT,
     interval,
     kendall,
     load_calls,
     spearman,
 )
+from devtools.say_meter_text_models import ADOPTED, RUBRIC_WEIGHTS, Calls, load, meter_on
 
-# Each sales part labelled twice, and the parts the meter of its blind run was fitted on.
-SALES_PARTS = {FOURTEENTH_HELD_OUT: FIRST_THIRTEEN_ENGLISH, FIFTEENTH_HELD_OUT: FIRST_FOURTEEN_ENGLISH}
+SALES_PARTS = (FOURTEENTH_HELD_OUT, FIFTEENTH_HELD_OUT)  # each labelled twice
 SECOND_COACH = "second_coach.json"  # beside a part's calls
 SECOND_LABELLERS = Path(audit_eval.__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set" / \
     "second_labeller"
 AUDIT_PARTS = ("heldout16", "heldout17")
-DIMENSIONS = ("discovery", "listening", "objections", "value", "next_step")
+DIMENSIONS = tuple(RUBRIC_WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -94,18 +93,19 @@ def ordinal_agreement(xs: Sequence[int], ys: Sequence[int]) -> str:
 
 
 def sales_report(engine: bool) -> str:
-    return "\n\n".join(_sales_part(part, engine) for part in SALES_PARTS)
+    corpus = load()[0] if engine else None  # the words' corpus, read once for every part's fit
+    return "\n\n".join(_sales_part(part, corpus) for part in SALES_PARTS)
 
 
-def _sales_part(part: str, engine: bool) -> str:
+def _sales_part(part: str, corpus: Calls | None) -> str:
     labels = coaches(part)
     lines = [f"{part}: {len(labels.ids)} calls",
              f" the second coach against the writer: {ordinal_agreement(labels.writer, labels.second)}"]
     lines += [f"  {name}: Spearman {spearman(labels.writer_dimensions[name], labels.second_dimensions[name]):.2f}"
               for name in DIMENSIONS]
     lines.append(f" labels 1-5, the writer: {_counts(labels.writer)}; the second coach: {_counts(labels.second)}")
-    if engine:
-        meter = _meter_at_blind_run(part, len(labels.ids))
+    if corpus is not None:
+        meter = _meter_at_blind_run(part, corpus, len(labels.ids))
         mean = [(a + b) / 2 for a, b in zip(labels.writer, labels.second, strict=True)]
         for whose, truth in (("the writer", labels.writer), ("the second coach", labels.second),
                              ("the two coaches' mean", mean)):
@@ -119,16 +119,13 @@ def _counts(labels: Sequence[int]) -> str:
     return " / ".join(str(labels.count(value)) for value in range(1, 6))
 
 
-def _meter_at_blind_run(part: str, count: int) -> np.ndarray:
+def _meter_at_blind_run(part: str, calls: Calls, count: int) -> np.ndarray:
     """The meter's reading of the part's calls (in the order of their ids), fitted on the English parts written before
     it, as at its blind run."""
-    from devtools.say_meter_text_models import ADOPTED, load, meter_on  # numpy fits: loaded for --engine only
-
-    calls, _ = load()
-    directory_of_part = ENGLISH_PARTS[part][0].name
-    before = {corpus.name for corpus in ENGLISH_PARTS[SALES_PARTS[part]]}
-    train = [i for i, directory in enumerate(calls.parts) if directory in before]
-    test = [i for i, directory in enumerate(calls.parts) if directory == directory_of_part]
+    directory = ENGLISH_PARTS[part][0]
+    before = {corpus.name for corpus in ENGLISH_CORPORA[:ENGLISH_CORPORA.index(directory)]}
+    train = [i for i, name in enumerate(calls.parts) if name in before]
+    test = [i for i, name in enumerate(calls.parts) if name == directory.name]
     if len(test) != count:
         raise ValueError(f"the words' corpus holds {len(test)} calls of {part}, the part {count}")
     meter, _ = meter_on(ADOPTED, calls, train, test)
@@ -150,12 +147,8 @@ def second_labels(part: str, calls: Sequence[LabelledCall]) -> dict[str, dict[in
 
 
 def against(calls: Sequence[LabelledCall], found: Mapping[str, dict[int, frozenset[str]]]) -> dict[str, Figures]:
-    """Per flaw, the turns ``found`` flags counted against the calls' labels."""
-    totals = dict.fromkeys(FLAWS, NOTHING)
-    for call in calls:
-        for flaw in FLAWS:
-            totals[flaw] += audit_eval.call_figures(call, found[call.id], flaw)
-    return totals
+    """Per flaw, the turns ``found`` flags (by call id) counted against the calls' labels."""
+    return audit_eval.counted(calls, lambda call: found[call.id])
 
 
 def flaw_kappa(calls: Sequence[LabelledCall], found: Mapping[str, dict[int, frozenset[str]]], flaw: str) -> float:
@@ -187,8 +180,7 @@ def _audit_part(part: str, every_call: Sequence[LabelledCall], engine: bool) -> 
                            for call in calls]
         for whose, truth in (("the writer's labels", calls), ("the second labeller's", second_as_truth)):
             lines += ["", f"the auditor fitted without {part}, against {whose}", "",
-                      "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
-            lines += [audit_eval.row(flaw, figures) for flaw, figures in against(truth, auditor).items()]
+                      *audit_eval.figures_table(against(truth, auditor))]
     return "\n".join(lines)
 
 

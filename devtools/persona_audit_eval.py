@@ -186,13 +186,18 @@ def call_figures(call: LabelledCall, found: dict[int, frozenset[str]], flaw: str
     return Figures(pairs.count((True, True)), pairs.count((False, True)), pairs.count((True, False)))
 
 
-def figures(calls: Iterable[LabelledCall]) -> dict[str, Figures]:
+def counted(calls: Iterable[LabelledCall], detect: Detector) -> dict[str, Figures]:
+    """Per flaw, the turns ``detect`` flags in ``calls`` counted against their labels."""
     totals = dict.fromkeys(FLAWS, NOTHING)
     for call in calls:
-        found = flagged(call)
+        found = detect(call)
         for flaw in FLAWS:
             totals[flaw] += call_figures(call, found, flaw)
     return totals
+
+
+def figures(calls: Iterable[LabelledCall]) -> dict[str, Figures]:
+    return counted(calls, flagged)
 
 
 @dataclass(frozen=True)
@@ -293,12 +298,7 @@ def _receive_folds(calls: list[LabelledCall], fit: Fitting) -> None:
 def _held_part(part: str) -> dict[str, Figures]:
     calls: list[LabelledCall] = _FOLDS["calls"]
     detect = _FOLDS["fit"]([call for call in calls if call.split != part])
-    held = dict.fromkeys(FLAWS, NOTHING)
-    for call in (call for call in calls if call.split == part):
-        found = detect(call)
-        for flaw in FLAWS:
-            held[flaw] += call_figures(call, found, flaw)
-    return held
+    return counted((call for call in calls if call.split == part), detect)
 
 
 def pooled(by_part: dict[str, dict[str, Figures]]) -> dict[str, Figures]:
@@ -351,9 +351,14 @@ def table(calls: list[LabelledCall], split: str) -> str:
     chosen = [call for call in calls if call.split == split]
     turns = sum(len(call.labels) for call in chosen)
     lines = [f"{split.replace('_', '-')}: {len(chosen)} calls, {turns} persona turns", "",
-             "| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|"]
-    lines += [row(flaw, result) for flaw, result in figures(chosen).items()]
+             *figures_table(figures(chosen))]
     return "\n".join(lines)
+
+
+def figures_table(results: Mapping[str, Figures]) -> list[str]:
+    """A markdown table of each flaw's counts, precision and recall."""
+    return ["| flaw | labelled | flagged | correct | precision | recall |", "|---|--:|--:|--:|--:|--:|",
+            *(row(flaw, result) for flaw, result in results.items())]
 
 
 def cross_validation_table(calls: list[LabelledCall]) -> str:
