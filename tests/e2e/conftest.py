@@ -193,13 +193,14 @@ async def audits_changed(database_url):
     """Waits for the learning service to announce a newly recorded audit."""
     from learning_svc.adapters.repositories import AUDITS_CHANNEL
     from svckit.notify import PgListener
+    from tests.e2e.run_waiter import RUN_WAIT_SECONDS
 
     heard = asyncio.Event()
     listener = PgListener("audits-test", database_url, {AUDITS_CHANNEL: lambda _persona: heard.set()})
     await listener.start()
 
     async def changed() -> None:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(RUN_WAIT_SECONDS):
             await heard.wait()
         heard.clear()
 
