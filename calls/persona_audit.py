@@ -108,6 +108,10 @@ class Reading(StrEnum):
     APPROVAL = "approval"  # a good verdict on the claim in any shape ("would be remarkable", "exactly what we need",
     # "then we should raise it", "you're clearly the strongest")
     SETTLED_CONCERN = "settled_concern"  # a worry named in a turn that accepts, with no "but", is settled, not raised
+    WORRY_DISMISSED = "worry_dismissed"  # a worry the turn names as none or as dealt with ("no risk", "that risk is
+    # covered") is no doubt
+    DOUBT_TO_A_CLAIM = "doubt_to_a_claim"  # a doubt resists only a claim or a proposal: one told in answer to a
+    # question is the persona's own story ("I'm not sure I believe it"); its objection patterns count anywhere
     DIGRESSION = "digression"  # a turn marked as an aside ("by the way", "did I mention") or a story of the persona's
     # own past that shares no word with the question answers nothing
     CHARACTERISATION = "characterisation"  # contempt by sentence shape: "you clueless amateur", "only someone with a
@@ -638,7 +642,8 @@ _ASKS = {
 }
 # Accepting what the candidate claims or proposes, as a turn opens.
 _AGREEMENT = re.compile(
-    r"^(?:yes|yeah|yep|sure|right|agreed|okay|ok|good|great|wonderful|perfect|fine|absolutely|exactly|of course|"
+    r"^(?:yes|yeah|yep|sure|right|agreed|okay|ok|good|great|wonderful|perfect|fine|absolutely|totally|exactly|"
+    r"of course|you(?:'re| are) (?:quite |absolutely |totally )?right|"
     r"makes sense|that (?:makes sense|sounds|is (?:impressive|great|good))|sounds)\b", re.IGNORECASE)
 # Accepting in other words, in any clause: a verdict that it will do ("sounds right", "works for us", "happy with
 # that", "that is reassuring").
@@ -687,6 +692,12 @@ _PUSHBACK = _phrases(
     r"cheaper", r"lower price", r"no time", r"not interested", r"skeptic\w*", r"sceptic\w*", r"risk\w*",
     r"measured how", r"show me", r"name one", r"says who", r"we'll see", r"we will see", r"no promises",
 )  # fmt: skip
+# A worry named as none or as dealt with: "no risk", "not a concern", "that risk is covered".
+_WORRY_DISMISSED = re.compile(
+    r"\b(?:(?:no|zero|not an?|not any)\s+(?:real\s+|big\s+)?(?:risks?|concerns?|worry|worries|doubts?)"
+    r"|(?:not|no longer)\s+(?:worried|concerned)"
+    r"|(?:risks?|concerns?|worry|worries|doubts?)\s+(?:is|are|was|were)\s+(?:now\s+|all\s+|fully\s+)?"
+    r"(?:covered|handled|solved|settled|closed|gone|addressed|answered|dealt with|taken care of))\b", re.IGNORECASE)
 # A candidate's question that asks for an account, not a fact: why, how, what, tell me, walk me through.
 _OPEN_QUESTION = _phrases(
     r"why", r"how(?! (?:many|much|long|often|big|soon|old))", r"what", r"tell me", r"walk me through", r"describe",
@@ -1241,14 +1252,15 @@ def _earned(fact: str, before: Sequence[str], profile: PersonaProfile, rules: Au
                for said in before[:asking[-1]])
 
 
-def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
-    return _objects(text, profile, echoed) or text.rstrip().endswith("?")
+def _raises_objection(text: str, profile: PersonaProfile, echoed: str = "",
+                      readings: frozenset[Reading] = frozenset()) -> bool:
+    return _objects(text, profile, echoed, readings) or text.rstrip().endswith("?")
 
 
-def _objects(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
+def _objects(text: str, profile: PersonaProfile, echoed: str = "", readings: frozenset[Reading] = frozenset()) -> bool:
     """Doubt, a condition, or one of the persona's own objection patterns (two of its content words, besides any it
     says back from ``echoed``, what the candidate just said)."""
-    return _doubts(text, echoed) or _voices_objection(text, profile, echoed)
+    return _doubts(text, echoed, readings) or _voices_objection(text, profile, echoed)
 
 
 def _voices_objection(text: str, profile: PersonaProfile, echoed: str = "") -> bool:
@@ -1258,8 +1270,11 @@ def _voices_objection(text: str, profile: PersonaProfile, echoed: str = "") -> b
     return any(len(spoken & _content_stems(pattern)) >= 2 for pattern in profile.objection_patterns)
 
 
-def _doubts(text: str, echoed: str = "") -> bool:
-    """Whether the turn has a word of doubt, besides any the candidate said first ("isn't a risk" ... "low risk")."""
+def _doubts(text: str, echoed: str = "", readings: frozenset[Reading] = frozenset()) -> bool:
+    """Whether the turn has a word of doubt, besides any the candidate said first ("isn't a risk" ... "low risk") and,
+    reading WORRY_DISMISSED, any worry it names as none or as dealt with ("I'll note it as no risk")."""
+    if Reading.WORRY_DISMISSED in readings:
+        text = _WORRY_DISMISSED.sub(" ", text)
     return any(doubt.casefold() not in echoed.casefold() for doubt in _matches(_PUSHBACK, text))
 
 
@@ -1268,19 +1283,19 @@ def _accepts(text: str, readings: frozenset[Reading], echoed: str = "") -> bool:
     praises it in a clause of its own, with no doubt of its own (a worry it names as settled is none)."""
     verdicts = [pattern for reading, pattern in ((Reading.ACCEPTING_CLAUSE, _ACCEPTING), (Reading.PRAISE, _PRAISE),
                                                  (Reading.APPROVAL, _APPROVAL)) if reading in readings]
-    if Reading.AGREED_AFTER_ECHO in readings and echoed and not _doubts(text, echoed) and (
+    if Reading.AGREED_AFTER_ECHO in readings and echoed and not _doubts(text, echoed, readings) and (
             any(_AGREEMENT.search(clause.strip()) for clause in re.split(r"[,.;:!]", text)[1:])
             or _complies(text, echoed)):
         return True
     return bool(_AGREEMENT.search(text.lstrip())
                 or (any(pattern.search(text) for pattern in verdicts)
-                    and (not _doubts(text, echoed) or _settles(text, readings))))
+                    and (not _doubts(text, echoed, readings) or _settles(text, readings))))
 
 
-def _takes_as_read(text: str, claim: str) -> bool:
+def _takes_as_read(text: str, claim: str, readings: frozenset[Reading]) -> bool:
     """Whether a turn takes a claim (what the candidate said, asking nothing) as read: with no doubt, condition or
     question of its own, it draws a conclusion from it, or opens by saying it back and goes on."""
-    if not claim or "?" in claim or "?" in text or _ADVERSATIVE.search(text) or _doubts(text, claim):
+    if not claim or "?" in claim or "?" in text or _ADVERSATIVE.search(text) or _doubts(text, claim, readings):
         return False
     if any(_CONCLUSION.search(sentence) for sentence in _sentences(text)):
         return True
@@ -1320,25 +1335,30 @@ def _pitched(said: str, acknowledgements: bool) -> bool:
 def _no_resistance(audit: _Audit) -> int:
     """From RESISTING_DIFFICULTY, every acceptance of the candidate's claims and proposals without a doubt or a
     question is flagged, unless the persona raised one of its objections before it (or, without OBJECTED_BEFORE,
-    anywhere in the call). A question of its own is not an objection, nor are the candidate's words said back. A
-    claim said back in contempt (flagged hostile before this runs) is resisted, not taken as read."""
+    anywhere in the call); reading DOUBT_TO_A_CLAIM, a doubt in answer to a question raises none. A question of its
+    own is not an objection, nor are the candidate's words said back. A claim said back in contempt (flagged hostile
+    before this runs) is resisted, not taken as read."""
     profile = audit.profile
     if profile.difficulty < audit.rules.resisting_difficulty:
         return 0
     objecting = _objects if audit.reads(Reading.OWN_QUESTION) else _raises_objection
+    acknowledgements = audit.reads(Reading.ACKNOWLEDGEMENT)
     asked = audit.asked()
-    raised = [(_voices_objection(text, profile, echoed) if _settles(text, audit.rules.readings)
-               else objecting(text, profile, echoed))
-              for text, echoed in ((text, before[-1] if before and audit.reads(Reading.ECHO) else "")
-                                   for text, before in zip(audit.texts, asked, strict=True))]
+    raised = [(_voices_objection(text, profile, echoed)
+               if _settles(text, audit.rules.readings)
+               or (audit.reads(Reading.DOUBT_TO_A_CLAIM) and not _pitched(said, acknowledgements))
+               else objecting(text, profile, echoed, audit.rules.readings))
+              for text, said, echoed in ((text, before[-1] if before else "",
+                                          before[-1] if before and audit.reads(Reading.ECHO) else "")
+                                         for text, before in zip(audit.texts, asked, strict=True))]
     if not audit.reads(Reading.OBJECTED_BEFORE) and any(raised):
         return 0
     found = 0
     for index, ((turn, text), before) in enumerate(zip(audit.spoken(), asked, strict=True)):
         said = before[-1] if before else ""
-        if (not any(raised[:index + 1]) and _pitched(said, audit.reads(Reading.ACKNOWLEDGEMENT))
+        if (not any(raised[:index + 1]) and _pitched(said, acknowledgements)
                 and (_accepts(text, audit.rules.readings, said if audit.reads(Reading.ECHO) else "")
-                     or (audit.reads(Reading.CONCLUDED) and _takes_as_read(text, said)
+                     or (audit.reads(Reading.CONCLUDED) and _takes_as_read(text, said, audit.rules.readings)
                          and not _flagged(audit, turn, FlagReason.HOSTILITY)))
                 and not text.rstrip().endswith("?")):
             found += 1

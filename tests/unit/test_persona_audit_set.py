@@ -67,7 +67,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.66), "unresponsive": (0.68, 0.84),
+    "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.83), "unresponsive": (0.68, 0.84),
                   "repetition": (1.0, 0.91), "contradicts_scenario": (0.91, 0.83), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
     "heldout13": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.77, 0.93),
@@ -76,16 +76,16 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout14": {"early_disclosure": (1.0, 0.92), "no_resistance": (0.92, 1.0), "unresponsive": (0.83, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.85), "out_of_character": (0.92, 1.0),
                   "hostility": (0.86, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.96, 1.0),
+    "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.91, 0.91), "unresponsive": (0.96, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
-    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.84, 0.91), "unresponsive": (0.63, 1.0),
+    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.85, 1.0), "unresponsive": (0.63, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.55, 0.91),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.75, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.9, 0.64), "unresponsive": (0.75, 1.0),
+    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.91, 0.78), "unresponsive": (0.75, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.78), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 0.92)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
@@ -102,7 +102,7 @@ CROSS_VALIDATED: Floors = {
 # Each part left out in turn, the classifiers fitted on the other eighteen (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.91), "unresponsive": (0.68, 0.75),
+    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.93), "unresponsive": (0.68, 0.75),
     "repetition": (0.99, 0.98), "contradicts_scenario": (0.91, 0.89), "out_of_character": (0.96, 0.96),
     "hostility": (0.92, 0.89), "minimal_answer": (0.98, 0.98)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
