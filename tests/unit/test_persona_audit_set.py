@@ -157,6 +157,9 @@ FIRST_RUNS: dict[str, Floors] = {
     "heldout19": {"early_disclosure": (1.0, 0.85), "no_resistance": (1.0, 0.64), "unresponsive": (0.42, 0.42),
                   "repetition": (0.92, 1.0), "contradicts_scenario": (0.9, 0.76), "out_of_character": (0.66, 0.46),
                   "hostility": (0.66, 0.61), "minimal_answer": (1.0, 0.92)},
+    "heldout20": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.63, 0.53),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.58, 0.58), "out_of_character": (1.0, 0.61),
+                  "hostility": (1.0, 0.83), "minimal_answer": (1.0, 0.92)},
 }
 # The parts run once and read by no rework since (not development data yet) hold their first runs' figures.
 DOCUMENTED |= {split: FIRST_RUNS[split] for split in SPLITS if split not in DEVELOPMENT_SPLITS}
@@ -204,6 +207,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout17", 50, 200, 12, 100),
     ("heldout18", 50, 200, 12, 100),
     ("heldout19", 50, 200, 13, 100),
+    ("heldout20", 50, 200, 12, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
