@@ -96,7 +96,7 @@ DOCUMENTED: dict[str, Floors] = {
 # parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
 # measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.84, 0.93), "no_resistance": (0.96, 0.9), "unresponsive": (0.64, 0.65),
+    "early_disclosure": (0.84, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.64, 0.65),
     "repetition": (0.99, 0.98), "contradicts_scenario": (0.92, 0.88), "out_of_character": (0.96, 0.91),
     "hostility": (0.97, 0.71), "minimal_answer": (0.97, 0.99)}
 # Each part left out in turn, the classifiers fitted on the other eighteen (their thresholds chosen inside those),
