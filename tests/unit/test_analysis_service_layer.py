@@ -359,19 +359,24 @@ async def test_a_spanish_calls_losing_the_prospect_alert_says_why_in_spanish(dat
     call = [Turn(1, Role.USER, "Buenos días, le llamo de Fibranet para ofrecerle nuestra fibra con descuento."),
             Turn(2, Role.ASSISTANT, "No me interesa, gracias."),
             Turn(3, Role.USER, "Solo serán dos minutitos, de verdad, la oferta solo vale hasta hoy."),
-            Turn(4, Role.ASSISTANT, "Ya le he dicho que no, buenos días.")]
+            Turn(4, Role.ASSISTANT, "Ya le he dicho que no, buenos días."),
+            Turn(5, Role.USER, "Espere, no cuelgue, solo serán dos minutitos, la oferta solo vale hasta hoy."),
+            Turn(6, Role.ASSISTANT, "Que no, gracias, no me interesa."),
+            Turn(7, Role.USER, "De verdad, es solo un minuto, no se arrepentirá, la oferta solo vale hasta hoy."),
+            Turn(8, Role.ASSISTANT, "Le repito que no me interesa. Adiós.")]
     analyses = Analyses(database, FakeTranscripts(call), PageTokens.from_secret("test"), Engines(engine, {}),
                         SessionAccess(directory), FakeCallContexts())
 
-    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 4, "seq-4", "message_count", 0)
+    stored, _ = await analyses.request_analysis(ADMIN, "call-1", 8, "seq-8", "message_count", 0)
 
-    # The buyer's two noes each take their points off the meter's 72, and the seller's push after the first its own
-    # (a projection stops at 0).
-    noes = SPANISH.templates["alert_refusals"].format(times=SPANISH.templates["twice"])
-    push = SPANISH.templates["alert_pressure"].format(times=SPANISH.templates["once"])
-    projection = max(0, 72 - 2 * LOSING_PROSPECT.refusal_points - LOSING_PROSPECT.pressure_points)
+    # Every buyer no and every push after one takes its points off the meter's score (a projection stops at 0): enough
+    # of them that the alert holds whatever points its refit gives each.
+    score = stored.say_meter.score
+    noes = SPANISH.templates["alert_refusals"].format(times=SPANISH.templates["times"].format(count=4))
+    push = SPANISH.templates["alert_pressure"].format(times=SPANISH.templates["times"].format(count=3))
+    projection = max(0, score - 4 * LOSING_PROSPECT.refusal_points - 3 * LOSING_PROSPECT.pressure_points)
     assert (stored.language, stored.losing_prospect.active) == ("es", True)
-    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=72, projection=projection,
+    assert stored.losing_prospect.reason == SPANISH.templates["alert"].format(score=score, projection=projection,
                                                                               why=f"{noes}, {push}")
 
 
