@@ -1,5 +1,5 @@
 """The labelled sales call corpora (tests/data/sales_corpus in English, tests/data/sales_corpus_es in Spanish, and the
-English held-out parts tests/data/sales_corpus_heldout2 to tests/data/sales_corpus_heldout19) are well formed: every
+English held-out parts tests/data/sales_corpus_heldout2 to tests/data/sales_corpus_heldout20) are well formed: every
 call names its source, carries the rubric's five dimension scores and a label that follows from them (a coach may move
 it one step, saying why), and turns of the seller (user) and the buyer (assistant)."""
 
@@ -36,11 +36,12 @@ SIXTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout16" / "calls"  # scored on
 SEVENTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout17" / "calls"  # scored once blind, development data since
 EIGHTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout18" / "calls"  # scored once blind, in no fitted set yet
 NINETEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout19" / "calls"  # written blind, not yet scored
+TWENTIETH_HELD_OUT_PART = DATA / "sales_corpus_heldout20" / "calls"  # written blind, not yet scored
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART, FIFTH_HELD_OUT_PART,
          SIXTH_HELD_OUT_PART, SEVENTH_HELD_OUT_PART, EIGHTH_HELD_OUT_PART, NINTH_HELD_OUT_PART, TENTH_HELD_OUT_PART,
          ELEVENTH_HELD_OUT_PART, TWELFTH_HELD_OUT_PART, THIRTEENTH_HELD_OUT_PART, FOURTEENTH_HELD_OUT_PART,
          FIFTEENTH_HELD_OUT_PART, SIXTEENTH_HELD_OUT_PART, SEVENTEENTH_HELD_OUT_PART, EIGHTEENTH_HELD_OUT_PART,
-         NINETEENTH_HELD_OUT_PART)
+         NINETEENTH_HELD_OUT_PART, TWENTIETH_HELD_OUT_PART)
 KINDS = {"cold", "discovery", "demo", "negotiation", "save-desk", "closing", "objection-role-play"}
 WEIGHTS = {"discovery": 0.30, "listening": 0.20, "objections": 0.20, "value": 0.15, "next_step": 0.15}
 
@@ -80,6 +81,7 @@ def test_a_call_of_every_part_is_sourced_labelled_and_retold_turn_by_turn(path, 
     (SEVENTEENTH_HELD_OUT_PART, 50, (24, 13, 7, 6, 0)),  # no label 5 found (its README says why)
     (EIGHTEENTH_HELD_OUT_PART, 50, (25, 8, 11, 6, 0)),  # no label 5 found (its README says why)
     (NINETEENTH_HELD_OUT_PART, 53, (23, 13, 11, 6, 0)),  # no label 5 found (its README says why)
+    (TWENTIETH_HELD_OUT_PART, 58, (27, 13, 12, 6, 0)),  # no label 5 found (its README says why)
 ], ids=lambda value: value.parent.name if isinstance(value, Path) else None)
 def test_a_held_out_part_has_its_calls_of_every_label(part: Path, least_calls: int,
                                                       least_per_label: tuple[int, ...]) -> None:
@@ -108,7 +110,7 @@ def retold_sources(part: Path) -> list[tuple[str, frozenset[str]]]:
                                   NINTH_HELD_OUT_PART, TENTH_HELD_OUT_PART, ELEVENTH_HELD_OUT_PART,
                                   TWELFTH_HELD_OUT_PART, THIRTEENTH_HELD_OUT_PART, FOURTEENTH_HELD_OUT_PART,
                                   FIFTEENTH_HELD_OUT_PART, SIXTEENTH_HELD_OUT_PART, SEVENTEENTH_HELD_OUT_PART,
-                                  EIGHTEENTH_HELD_OUT_PART, NINETEENTH_HELD_OUT_PART],
+                                  EIGHTEENTH_HELD_OUT_PART, NINETEENTH_HELD_OUT_PART, TWENTIETH_HELD_OUT_PART],
                          ids=lambda part: part.parent.name)
 def test_a_held_out_part_retells_each_source_once_and_none_another_part_retells(part: Path) -> None:
     retold = retold_sources(part)
