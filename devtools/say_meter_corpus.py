@@ -9,12 +9,11 @@ fitted.
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is development data. Sixteen more English parts were each written blind, scored once, and
-read since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout17 (``--part
-held_out17``). ``--part all_english`` is the seventeen English directories together, the development data the sales
-meter is fitted on; ``--part first_two_english`` to ``first_sixteen_english`` keep the sets earlier rounds were fitted
-on, so their figures can be retraced. An eighteenth, tests/data/sales_corpus_heldout18 (``--part held_out18``), was
-scored once blind after the meter was last fitted, and is in no fitted set.
+corpus (``--part all``) is development data. Seventeen more English parts were each written blind, scored once, and
+read since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout18 (``--part
+held_out18``). ``--part all_english`` is the eighteen English directories together, the development data the sales
+meter is fitted on; ``--part first_two_english`` to ``first_seventeen_english`` keep the sets earlier rounds were fitted
+on, so their figures can be retraced.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
@@ -51,17 +50,17 @@ TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGL
     "held_out12", "first_twelve_english", "held_out13", "first_thirteen_english")
 FOURTEENTH_HELD_OUT, FIRST_FOURTEEN_ENGLISH, FIFTEENTH_HELD_OUT, FIRST_FIFTEEN_ENGLISH = (
     "held_out14", "first_fourteen_english", "held_out15", "first_fifteen_english")
-SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH, SEVENTEENTH_HELD_OUT, ALL_ENGLISH, EIGHTEENTH_HELD_OUT = (
-    "held_out16", "first_sixteen_english", "held_out17", "all_english", "held_out18")
-# Every part but the eighteenth has been read, so a fit may read any of them; the sales meter is fitted on
-# ALL_ENGLISH, which the eighteenth part, scored once blind after that fit, is not part of.
+SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH, SEVENTEENTH_HELD_OUT, FIRST_SEVENTEEN_ENGLISH = (
+    "held_out16", "first_sixteen_english", "held_out17", "first_seventeen_english")
+EIGHTEENTH_HELD_OUT, ALL_ENGLISH = "held_out18", "all_english"
+# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
          FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, FIRST_SIX_ENGLISH,
          SEVENTH_HELD_OUT, FIRST_SEVEN_ENGLISH, EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT,
          FIRST_NINE_ENGLISH, TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH,
          TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGLISH, FOURTEENTH_HELD_OUT,
          FIRST_FOURTEEN_ENGLISH, FIFTEENTH_HELD_OUT, FIRST_FIFTEEN_ENGLISH, SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH,
-         SEVENTEENTH_HELD_OUT, ALL_ENGLISH, EIGHTEENTH_HELD_OUT)
+         SEVENTEENTH_HELD_OUT, FIRST_SEVENTEEN_ENGLISH, EIGHTEENTH_HELD_OUT, ALL_ENGLISH)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
@@ -85,7 +84,7 @@ ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS,
                    FIFTH_HELD_OUT_CORPUS, SIXTH_HELD_OUT_CORPUS, SEVENTH_HELD_OUT_CORPUS, EIGHTH_HELD_OUT_CORPUS,
                    NINTH_HELD_OUT_CORPUS, TENTH_HELD_OUT_CORPUS, ELEVENTH_HELD_OUT_CORPUS, TWELFTH_HELD_OUT_CORPUS,
                    THIRTEENTH_HELD_OUT_CORPUS, FOURTEENTH_HELD_OUT_CORPUS, FIFTEENTH_HELD_OUT_CORPUS,
-                   SIXTEENTH_HELD_OUT_CORPUS, SEVENTEENTH_HELD_OUT_CORPUS)
+                   SIXTEENTH_HELD_OUT_CORPUS, SEVENTEENTH_HELD_OUT_CORPUS, EIGHTEENTH_HELD_OUT_CORPUS)
 # The English-only parts, and the directories each reads.
 ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
@@ -104,7 +103,8 @@ ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     FIRST_TEN_ENGLISH: ENGLISH_CORPORA[:10], FIRST_ELEVEN_ENGLISH: ENGLISH_CORPORA[:11],
     FIRST_TWELVE_ENGLISH: ENGLISH_CORPORA[:12], FIRST_THIRTEEN_ENGLISH: ENGLISH_CORPORA[:13],
     FIRST_FOURTEEN_ENGLISH: ENGLISH_CORPORA[:14], FIRST_FIFTEEN_ENGLISH: ENGLISH_CORPORA[:15],
-    FIRST_SIXTEEN_ENGLISH: ENGLISH_CORPORA[:16], ALL_ENGLISH: ENGLISH_CORPORA,
+    FIRST_SIXTEEN_ENGLISH: ENGLISH_CORPORA[:16], FIRST_SEVENTEEN_ENGLISH: ENGLISH_CORPORA[:17],
+    ALL_ENGLISH: ENGLISH_CORPORA,
 }
 
 
@@ -184,8 +184,8 @@ def calls_in(corpus: Path, folder: str = "calls") -> list[dict[str, Any]]:
 def _part_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
-                        help="the split's parts, one later English part, the first two to sixteen English "
-                             "directories, all seventeen (all_english), or the eighteenth, scored once blind")
+                        help="the split's parts, one later English part, the first two to seventeen English "
+                             "directories, or all eighteen (all_english); every part has been read")
     return parser
 
 

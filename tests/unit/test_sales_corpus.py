@@ -34,7 +34,7 @@ FOURTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout14" / "calls"  # scored o
 FIFTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout15" / "calls"  # scored once blind, development data since
 SIXTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout16" / "calls"  # scored once blind, development data since
 SEVENTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout17" / "calls"  # scored once blind, development data since
-EIGHTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout18" / "calls"  # scored once blind, in no fitted set yet
+EIGHTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout18" / "calls"  # scored once blind, development data since
 NINETEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout19" / "calls"  # written blind, not yet scored
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART, FIFTH_HELD_OUT_PART,
          SIXTH_HELD_OUT_PART, SEVENTH_HELD_OUT_PART, EIGHTH_HELD_OUT_PART, NINTH_HELD_OUT_PART, TENTH_HELD_OUT_PART,
@@ -156,7 +156,7 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
     for directory, calls in later.items():
         assert sorted(call["id"] for call in calls) == sorted(path.stem for path in directory.glob("*.json"))
     (second, third, fourth, fifth, sixth, seventh, eighth, ninth, tenth, eleventh, twelfth, thirteenth,
-     fourteenth, fifteenth, sixteenth, seventeenth, _) = later.values()
+     fourteenth, fifteenth, sixteenth, seventeenth, eighteenth) = later.values()
     for part, expected in ((say_meter_corpus.FIRST_TWO_ENGLISH, first + second),
                            (say_meter_corpus.FIRST_THREE_ENGLISH, first + second + third),
                            (say_meter_corpus.FIRST_FOUR_ENGLISH, first + second + third + fourth),
@@ -188,9 +188,13 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
                            (say_meter_corpus.FIRST_SIXTEEN_ENGLISH,
                             first + second + third + fourth + fifth + sixth + seventh + eighth + ninth + tenth
                             + eleventh + twelfth + thirteenth + fourteenth + fifteenth + sixteenth),
+                           (say_meter_corpus.FIRST_SEVENTEEN_ENGLISH,
+                            first + second + third + fourth + fifth + sixth + seventh + eighth + ninth + tenth
+                            + eleventh + twelfth + thirteenth + fourteenth + fifteenth + sixteenth + seventeenth),
                            (say_meter_corpus.ALL_ENGLISH,
                             first + second + third + fourth + fifth + sixth + seventh + eighth + ninth + tenth
-                            + eleventh + twelfth + thirteenth + fourteenth + fifteenth + sixteenth + seventeenth)):
+                            + eleventh + twelfth + thirteenth + fourteenth + fifteenth + sixteenth + seventeenth
+                            + eighteenth)):
         together = say_meter_corpus.load_calls(part)
         assert sorted(call["id"] for call in together) == sorted(call["id"] for call in expected)
     english_only = set(say_meter_corpus.ENGLISH_PARTS)
@@ -206,7 +210,7 @@ def test_every_part_a_fit_may_read_draws_only_on_directories_already_scored_blin
     # seventh after its own (0.57), the eighth after its own (0.74), the ninth after its own (0.61), the tenth after its
     # own (0.64), the eleventh after its own (0.53), the twelfth after its own (0.58), the thirteenth after its own
     # (0.77), the fourteenth after its own (0.72), the fifteenth after its own (0.72), the sixteenth after its own
-    # (0.62), the seventeenth after its own (0.60); the eighteenth is named after its own (0.59).
+    # (0.62), the seventeenth after its own (0.60), the eighteenth after its own (0.59).
     read = {CORPUS.parent.name, SPANISH_CORPUS.parent.name, HELD_OUT_PART.parent.name,
             THIRD_HELD_OUT_PART.parent.name, FOURTH_HELD_OUT_PART.parent.name, FIFTH_HELD_OUT_PART.parent.name,
             SIXTH_HELD_OUT_PART.parent.name, SEVENTH_HELD_OUT_PART.parent.name, EIGHTH_HELD_OUT_PART.parent.name,
