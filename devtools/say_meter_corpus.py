@@ -13,7 +13,8 @@ corpus (``--part all``) is development data. Seventeen more English parts were e
 read since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout18 (``--part
 held_out18``). ``--part all_english`` is the eighteen English directories together, the development data the sales
 meter is fitted on; ``--part first_two_english`` to ``first_seventeen_english`` keep the sets earlier rounds were fitted
-on, so their figures can be retraced.
+on, so their figures can be retraced. A nineteenth, tests/data/sales_corpus_heldout19 (``--part held_out19``), was
+scored once blind after the meter was last fitted, and is in no fitted set.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
@@ -52,15 +53,16 @@ FOURTEENTH_HELD_OUT, FIRST_FOURTEEN_ENGLISH, FIFTEENTH_HELD_OUT, FIRST_FIFTEEN_E
     "held_out14", "first_fourteen_english", "held_out15", "first_fifteen_english")
 SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH, SEVENTEENTH_HELD_OUT, FIRST_SEVENTEEN_ENGLISH = (
     "held_out16", "first_sixteen_english", "held_out17", "first_seventeen_english")
-EIGHTEENTH_HELD_OUT, ALL_ENGLISH = "held_out18", "all_english"
-# Every part has been read, so a fit may read any; the sales meter is fitted on ALL_ENGLISH.
+EIGHTEENTH_HELD_OUT, ALL_ENGLISH, NINETEENTH_HELD_OUT = "held_out18", "all_english", "held_out19"
+# Every part but the nineteenth has been read, so a fit may read any of them; the sales meter is fitted on
+# ALL_ENGLISH, which the nineteenth part, scored once blind after that fit, is not part of.
 PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
          FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, FIRST_SIX_ENGLISH,
          SEVENTH_HELD_OUT, FIRST_SEVEN_ENGLISH, EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT,
          FIRST_NINE_ENGLISH, TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH,
          TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGLISH, FOURTEENTH_HELD_OUT,
          FIRST_FOURTEEN_ENGLISH, FIFTEENTH_HELD_OUT, FIRST_FIFTEEN_ENGLISH, SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH,
-         SEVENTEENTH_HELD_OUT, FIRST_SEVENTEEN_ENGLISH, EIGHTEENTH_HELD_OUT, ALL_ENGLISH)
+         SEVENTEENTH_HELD_OUT, FIRST_SEVENTEEN_ENGLISH, EIGHTEENTH_HELD_OUT, ALL_ENGLISH, NINETEENTH_HELD_OUT)
 SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
 THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
 FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
@@ -78,6 +80,7 @@ FIFTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout15"
 SIXTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout16"
 SEVENTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout17"
 EIGHTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout18"
+NINETEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout19"
 # Every English directory that has been scored blind once and read since, in the order they were written: the only
 # ones a part may draw on. Each was written by someone who had not read the others' calls.
 ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
@@ -95,7 +98,7 @@ ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
     TWELFTH_HELD_OUT: (TWELFTH_HELD_OUT_CORPUS,), THIRTEENTH_HELD_OUT: (THIRTEENTH_HELD_OUT_CORPUS,),
     FOURTEENTH_HELD_OUT: (FOURTEENTH_HELD_OUT_CORPUS,), FIFTEENTH_HELD_OUT: (FIFTEENTH_HELD_OUT_CORPUS,),
     SIXTEENTH_HELD_OUT: (SIXTEENTH_HELD_OUT_CORPUS,), SEVENTEENTH_HELD_OUT: (SEVENTEENTH_HELD_OUT_CORPUS,),
-    EIGHTEENTH_HELD_OUT: (EIGHTEENTH_HELD_OUT_CORPUS,),
+    EIGHTEENTH_HELD_OUT: (EIGHTEENTH_HELD_OUT_CORPUS,), NINETEENTH_HELD_OUT: (NINETEENTH_HELD_OUT_CORPUS,),
     FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2], FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3],
     FIRST_FOUR_ENGLISH: ENGLISH_CORPORA[:4], FIRST_FIVE_ENGLISH: ENGLISH_CORPORA[:5],
     FIRST_SIX_ENGLISH: ENGLISH_CORPORA[:6], FIRST_SEVEN_ENGLISH: ENGLISH_CORPORA[:7],
@@ -185,7 +188,7 @@ def _part_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
                         help="the split's parts, one later English part, the first two to seventeen English "
-                             "directories, or all eighteen (all_english); every part has been read")
+                             "directories, all eighteen (all_english), or the nineteenth, scored once blind")
     return parser
 
 
