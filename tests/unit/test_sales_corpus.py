@@ -35,7 +35,7 @@ FIFTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout15" / "calls"  # scored on
 SIXTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout16" / "calls"  # scored once blind, development data since
 SEVENTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout17" / "calls"  # scored once blind, development data since
 EIGHTEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout18" / "calls"  # scored once blind, development data since
-NINETEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout19" / "calls"  # written blind, not yet scored
+NINETEENTH_HELD_OUT_PART = DATA / "sales_corpus_heldout19" / "calls"  # scored once blind, in no fitted set yet
 PARTS = (CORPUS, SPANISH_CORPUS, HELD_OUT_PART, THIRD_HELD_OUT_PART, FOURTH_HELD_OUT_PART, FIFTH_HELD_OUT_PART,
          SIXTH_HELD_OUT_PART, SEVENTH_HELD_OUT_PART, EIGHTH_HELD_OUT_PART, NINTH_HELD_OUT_PART, TENTH_HELD_OUT_PART,
          ELEVENTH_HELD_OUT_PART, TWELFTH_HELD_OUT_PART, THIRTEENTH_HELD_OUT_PART, FOURTEENTH_HELD_OUT_PART,
@@ -152,11 +152,12 @@ def test_the_corpus_tools_read_each_english_part_alone_and_together_as_developme
         (FIFTEENTH_HELD_OUT_PART, say_meter_corpus.FIFTEENTH_HELD_OUT),
         (SIXTEENTH_HELD_OUT_PART, say_meter_corpus.SIXTEENTH_HELD_OUT),
         (SEVENTEENTH_HELD_OUT_PART, say_meter_corpus.SEVENTEENTH_HELD_OUT),
-        (EIGHTEENTH_HELD_OUT_PART, say_meter_corpus.EIGHTEENTH_HELD_OUT))}
+        (EIGHTEENTH_HELD_OUT_PART, say_meter_corpus.EIGHTEENTH_HELD_OUT),
+        (NINETEENTH_HELD_OUT_PART, say_meter_corpus.NINETEENTH_HELD_OUT))}
     for directory, calls in later.items():
         assert sorted(call["id"] for call in calls) == sorted(path.stem for path in directory.glob("*.json"))
     (second, third, fourth, fifth, sixth, seventh, eighth, ninth, tenth, eleventh, twelfth, thirteenth,
-     fourteenth, fifteenth, sixteenth, seventeenth, eighteenth) = later.values()
+     fourteenth, fifteenth, sixteenth, seventeenth, eighteenth, _) = later.values()
     for part, expected in ((say_meter_corpus.FIRST_TWO_ENGLISH, first + second),
                            (say_meter_corpus.FIRST_THREE_ENGLISH, first + second + third),
                            (say_meter_corpus.FIRST_FOUR_ENGLISH, first + second + third + fourth),
@@ -210,7 +211,8 @@ def test_every_part_a_fit_may_read_draws_only_on_directories_already_scored_blin
     # seventh after its own (0.57), the eighth after its own (0.74), the ninth after its own (0.61), the tenth after its
     # own (0.64), the eleventh after its own (0.53), the twelfth after its own (0.58), the thirteenth after its own
     # (0.77), the fourteenth after its own (0.72), the fifteenth after its own (0.72), the sixteenth after its own
-    # (0.62), the seventeenth after its own (0.60), the eighteenth after its own (0.59).
+    # (0.62), the seventeenth after its own (0.60), the eighteenth after its own (0.59); the nineteenth is named after
+    # its own (0.56).
     read = {CORPUS.parent.name, SPANISH_CORPUS.parent.name, HELD_OUT_PART.parent.name,
             THIRD_HELD_OUT_PART.parent.name, FOURTH_HELD_OUT_PART.parent.name, FIFTH_HELD_OUT_PART.parent.name,
             SIXTH_HELD_OUT_PART.parent.name, SEVENTH_HELD_OUT_PART.parent.name, EIGHTH_HELD_OUT_PART.parent.name,
@@ -218,7 +220,7 @@ def test_every_part_a_fit_may_read_draws_only_on_directories_already_scored_blin
             TWELFTH_HELD_OUT_PART.parent.name, THIRTEENTH_HELD_OUT_PART.parent.name,
             FOURTEENTH_HELD_OUT_PART.parent.name, FIFTEENTH_HELD_OUT_PART.parent.name,
             SIXTEENTH_HELD_OUT_PART.parent.name, SEVENTEENTH_HELD_OUT_PART.parent.name,
-            EIGHTEENTH_HELD_OUT_PART.parent.name}
+            EIGHTEENTH_HELD_OUT_PART.parent.name, NINETEENTH_HELD_OUT_PART.parent.name}
     drawn = {call["directory"] for part in say_meter_corpus.PARTS
              for language in (("en",) if part in say_meter_corpus.ENGLISH_PARTS else ("en", "es"))
              for call in say_meter_corpus.load_calls(part, language)}
