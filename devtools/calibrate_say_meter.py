@@ -42,7 +42,7 @@ from analysis_svc.domain.sales_words import SALES_WORDS, SalesWords
 from analysis_svc.domain.say_meter import RUBRICS, Band, band_for, sales_factors, weigh
 from calls.job_tracks import Blueprint
 from devtools import fit_losing_prospect
-from devtools.say_meter_corpus import DEVELOPMENT, HELD_OUT, RESAMPLES, SIXTH_HELD_OUT, load_calls, turns_of
+from devtools.say_meter_corpus import DEVELOPMENT, HELD_OUT, RESAMPLES, held_out, load_calls, turns_of
 from devtools.say_meter_text_models import ADOPTED, Calls, engine_fit, leave_one_part_out, load, spearman
 
 LABEL_BANDS = {1: Band.RED, 2: Band.RED, 3: Band.YELLOW, 4: Band.GREEN, 5: Band.GREEN}
@@ -163,11 +163,11 @@ def leave_one_part_out_report(calls: Calls, raw: np.ndarray) -> tuple[str, dict[
 
 def sixth_part_report(scale: CoachScale) -> str:
     """The sixth blind part, read by the service's words' model, raw and put on the scale fitted on all five parts."""
-    calls = load_calls(SIXTH_HELD_OUT)
+    calls = load_calls(held_out(6))
     raw = [raw_sales_overall(measure(turns_of(call))) for call in calls]
     labels = [int(call["label"]) for call in calls]
     mapped = [scale.place(score) for score in raw]
-    return "\n".join([f"the sixth blind part ({SIXTH_HELD_OUT}): {len(calls)} calls",
+    return "\n".join([f"the sixth blind part ({held_out(6)}): {len(calls)} calls",
                       bands_report("raw (the meter today)", raw, labels),
                       bands_report("calibrated on all five parts", mapped, labels),
                       agreement_gain(raw, mapped, labels)])

@@ -20,7 +20,7 @@ weights carry to a new writer's part, and the one to believe first (the rules th
 part, so it is still a development figure).
 
 Only the development part of the corpus is used unless ``--part`` says otherwise (``devtools.say_meter_split``; the
-sales weights are fitted with ``--part all_english``, the seventeen English directories, all having been read);
+sales weights are fitted with ``--part all_english``, the eighteen English directories, all having been read);
 ``--language es`` reads the Spanish corpus, with the Spanish phrases, to say what a fit on it would do (the engine's
 sales weights are fitted on the English corpus).
 

@@ -37,8 +37,7 @@ from devtools.persona_audit_eval import FLAWS, Figures, LabelledCall
 from devtools.say_meter_corpus import (
     ENGLISH_CORPORA,
     ENGLISH_PARTS,
-    FIFTEENTH_HELD_OUT,
-    FOURTEENTH_HELD_OUT,
+    held_out,
     interval,
     kendall,
     load_calls,
@@ -46,7 +45,7 @@ from devtools.say_meter_corpus import (
 )
 from devtools.say_meter_text_models import ADOPTED, RUBRIC_WEIGHTS, Calls, load, meter_on
 
-SALES_PARTS = (FOURTEENTH_HELD_OUT, FIFTEENTH_HELD_OUT)  # each labelled twice
+SALES_PARTS = (held_out(14), held_out(15))  # each labelled twice
 SECOND_COACH = "second_coach.json"  # beside a part's calls
 SECOND_LABELLERS = Path(audit_eval.__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set" / \
     "second_labeller"

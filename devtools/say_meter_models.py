@@ -1,5 +1,5 @@
 """Fitted combinations that might rank a new writer's English sales calls better than the Say Meter's five factors at
-equal weights, compared leave-one-part-out on the seventeen English directories (``--part all_english``).
+equal weights, compared leave-one-part-out on the eighteen English directories (``--part all_english``).
 
 The candidates are regularised models of the label over per-call measures, fitted with scikit-learn (a development
 tool only: the service never imports it). The feature sets were fixed before any per-call error was read:

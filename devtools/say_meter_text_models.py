@@ -1,5 +1,5 @@
 """Learned text models of the coach's five dimension scores, against the Say Meter's rule factors, compared leave one
-part out on the seventeen English directories (``all_english``).
+part out on the eighteen English directories (``all_english``).
 
 Each call carries the coach's score (0-4) of each rubric dimension (tests/data/sales_corpus/RUBRIC.md). Per dimension,
 a ridge regression reads the call's words: the seller's turns and the buyer's turns as two feature spaces of lower-cased
@@ -32,7 +32,7 @@ Everything a model chooses is chosen inside its training parts: leaving one Engl
 dimension's regularisation (``STRENGTHS``) and then its mix, by leaving one of them out at a time (the pooled Spearman
 with the coach's dimension score), and the model fitted on the others scores the part left out. The rule factors were
 written reading the first four directories, so for them leaving a part out is not out of sample; for the learned models
-it is. The fifth to seventeenth directories are the only ones the rules never read, so each is reported on its own.
+it is. The fifth to eighteenth directories are the only ones the rules never read, so each is reported on its own.
 
 The overall reading of a candidate is its five dimension scores weighed as the rubric weighs them (30/20/20/15/15)
 against the label; the meter's reading with the candidate's factors in place of the rules' (equal weights, as the engine

@@ -1,5 +1,5 @@
 """Whether the Say Meter's learned reading carries to a new writer better when it learns what separates calls within
-one writer's part, or reads how the buyer reacts, compared leave one part out on the seventeen English directories
+one writer's part, or reads how the buyer reacts, compared leave one part out on the eighteen English directories
 against the shipped words' blend (``devtools.say_meter_text_models``).
 
 Leaving a part out overstates the next writer's figure: each writer has a level and habits of length of their own, and
@@ -22,11 +22,11 @@ a model of the coach's absolute scores learns them. The candidates were fixed be
   row weighs about as much as one of the words' two l2-normalised spaces.
 
 Each is blended with its rule factor and chosen as the shipped model is (``say_meter_text_models``): leaving one part
-out, the sixteen others choose each dimension's regularisation and then its mix by leaving one of them out at a
-time, and the model fitted on the sixteen scores the part left out. Every figure is a development figure; the
-seventeenth part's is the one reported on its own since it is the latest a writer gave (its one blind run, with the
+out, the seventeen others choose each dimension's regularisation and then its mix by leaving one of them out at a
+time, and the model fitted on the seventeen scores the part left out. Every figure is a development figure; the
+eighteenth part's is the one reported on its own since it is the latest a writer gave (its one blind run, with the
 shipped meter, is in docs/say_meter.md). The rule for adopting a candidate: it beats the shipped blend pooled and on the
-seventeenth part, its means by label no less monotone.
+eighteenth part, its means by label no less monotone.
 
     .venv/bin/python -m devtools.say_meter_within_part [--candidate NAME ...]
 """

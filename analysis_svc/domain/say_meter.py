@@ -78,7 +78,7 @@ class Band(StrEnum):
 # The sales factors' weights in percent, summing to 100: the sales track is scored on them by either engine
 # (``rubric_of``); every other track has a rubric of its own (``tracks``).
 RUBRICS: dict[Blueprint, dict[str, int]] = {
-    # Fitted on all 870 English sales calls: the fit chose equal weights (devtools.fit_say_meter --part all_english,
+    # Fitted on all 920 English sales calls: the fit chose equal weights (devtools.fit_say_meter --part all_english,
     # docs/say_meter.md).
     Blueprint.SALES: {RAPPORT: 20, DISCOVERY: 20, OBJECTION_HANDLING: 20, VALUE_ARTICULATION: 20, CLOSING_MOMENTUM: 20},
 }  # fmt: skip

@@ -82,8 +82,8 @@ class Predictor:
 
 
 # Fitted by devtools.fit_losing_prospect on the development part of the sales corpus (refitted whenever the sales
-# meter moves, last when its words' model was refitted on seventeen English parts: docs/say_meter.md).
-LOSING_PROSPECT = Predictor(horizon_messages=30, refusal_points=5, pressure_points=5)
+# meter moves, last when its words' model was refitted on eighteen English parts: docs/say_meter.md).
+LOSING_PROSPECT = Predictor(horizon_messages=20, refusal_points=5, pressure_points=5)
 
 
 @dataclass(frozen=True, slots=True)
