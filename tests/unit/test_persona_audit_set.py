@@ -29,17 +29,17 @@ CALLS = load()
 # Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
 Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all nineteen parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all nineteen; no figure may fall below
-# these.
+# docs/persona_audit.md: (precision, recall) by split (all twenty-one parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all twenty-one; no figure may fall
+# below these.
 DOCUMENTED: dict[str, Floors] = {
-    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.83, 1.0),
+    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.81, 1.0),
+    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.76, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.71, 1.0),
+    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.68, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.9, 1.0),
@@ -49,7 +49,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.79, 1.0),
+    "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.73, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.95, 0.95),
@@ -61,10 +61,10 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.95, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.86, 1.0),
+    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.83, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
+    "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.8, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.83), "unresponsive": (0.68, 0.84),
@@ -79,15 +79,21 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.91, 0.91), "unresponsive": (0.96, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
-    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.85, 1.0), "unresponsive": (0.63, 1.0),
+    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.85, 1.0), "unresponsive": (0.58, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.55, 0.91),
+    "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.52, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.75, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.91, 0.78), "unresponsive": (0.75, 1.0),
+    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.91, 0.78), "unresponsive": (0.78, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.78), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 0.92)},
+    "heldout19": {"early_disclosure": (1.0, 0.85), "no_resistance": (1.0, 1.0), "unresponsive": (0.73, 1.0),
+                  "repetition": (0.92, 1.0), "contradicts_scenario": (0.9, 0.76), "out_of_character": (0.81, 1.0),
+                  "hostility": (0.92, 1.0), "minimal_answer": (1.0, 0.92)},
+    "heldout20": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.81, 1.0),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.58, 0.58), "out_of_character": (1.0, 1.0),
+                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
