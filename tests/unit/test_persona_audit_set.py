@@ -98,13 +98,13 @@ DOCUMENTED: dict[str, Floors] = {
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all nineteen parts since the eighteenth became development data (a different set of folds from the eighteen
-# parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
-# measures them.
+# Over all twenty-one parts since the nineteenth and twentieth became development data (a different set of folds from
+# the nineteen parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call,
+# LEFT_ONE_PART_OUT measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.84, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.64, 0.65),
-    "repetition": (0.99, 0.98), "contradicts_scenario": (0.92, 0.88), "out_of_character": (0.96, 0.91),
-    "hostility": (0.97, 0.71), "minimal_answer": (0.97, 0.99)}
+    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.62, 0.62),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.9, 0.86), "out_of_character": (0.95, 0.87),
+    "hostility": (0.96, 0.68), "minimal_answer": (0.98, 0.98)}
 # Each part left out in turn, the classifiers fitted on the other eighteen (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
@@ -245,7 +245,7 @@ def test_no_figure_falls_below_a_blind_part_s_first_run(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), FIRST_RUNS[split])
 
 
-@pytest.mark.timeout(2400)  # hundreds of audits of 1023 calls: minutes on a loaded machine, not the default two
+@pytest.mark.timeout(2400)  # hundreds of audits of 1123 calls: minutes on a loaded machine, not the default two
 def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
