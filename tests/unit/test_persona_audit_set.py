@@ -105,12 +105,12 @@ CROSS_VALIDATED: Floors = {
     "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.62, 0.62),
     "repetition": (0.99, 0.98), "contradicts_scenario": (0.9, 0.86), "out_of_character": (0.95, 0.87),
     "hostility": (0.96, 0.68), "minimal_answer": (0.98, 0.98)}
-# Each part left out in turn, the classifiers fitted on the other eighteen (their thresholds chosen inside those),
+# Each part left out in turn, the classifiers fitted on the other twenty (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.93), "unresponsive": (0.68, 0.75),
-    "repetition": (0.99, 0.98), "contradicts_scenario": (0.91, 0.89), "out_of_character": (0.96, 0.96),
-    "hostility": (0.92, 0.89), "minimal_answer": (0.98, 0.98)}
+    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.93), "unresponsive": (0.66, 0.76),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.9, 0.88), "out_of_character": (0.95, 0.95),
+    "hostility": (0.88, 0.87), "minimal_answer": (0.98, 0.97)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS: dict[str, Floors] = {
@@ -254,7 +254,7 @@ def test_the_cross_validated_figures_hold() -> None:
         assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
 
 
-@pytest.mark.timeout(3600)  # nineteen folds, each fitting every classifier, a process a core: long when loaded
+@pytest.mark.timeout(4800)  # twenty-one folds, each fitting every classifier, a process a core: long when loaded
 def test_the_left_one_part_out_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     _hold(pooled(leave_one_part_out(development, with_classifiers())), LEFT_ONE_PART_OUT)
