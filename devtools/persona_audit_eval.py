@@ -1,9 +1,10 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2` to `heldout20`, the second to twentieth parts in heldout2.yaml to heldout20.yaml), then on the
+`heldout2` to `heldout21`, the second to twenty-first parts in heldout2.yaml to heldout21.yaml), then on the
 development calls the detectors were tuned on. Every part up to `heldout20` is development data now (`heldout15` to
-`heldout20` since their first runs; the twentieth part's is the latest blind run). A part still blind is not listed,
-so nothing here reads it.
+`heldout20` since their first runs). `heldout21`, in heldout21.yaml, is in no fit or cross-validation: it was run
+once, blind, with the auditor fitted on the twenty-one development parts. A part still blind is not listed, so nothing
+here reads it.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
@@ -56,7 +57,7 @@ from calls.turns import Role, Turn
 _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
 SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
           "heldout10", "heldout11", "heldout12", "heldout13", "heldout14", "heldout15",
-          "heldout16", "heldout17", "heldout18", "heldout19", "heldout20", "development")
+          "heldout16", "heldout17", "heldout18", "heldout19", "heldout20", "heldout21", "development")
 # calls.yaml holds the first split's two parts; every later part is its own file, named as its split. Each file names
 # its own personas and scenarios; its calls play those.
 LABELLED_SET = (_SET_DIRECTORY / "calls.yaml",
