@@ -166,6 +166,9 @@ FIRST_RUNS: dict[str, Floors] = {
     "heldout20": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.63, 0.53),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.58, 0.58), "out_of_character": (1.0, 0.61),
                   "hostility": (1.0, 0.83), "minimal_answer": (1.0, 0.92)},
+    "heldout21": {"early_disclosure": (0.81, 0.75), "no_resistance": (1.0, 0.84), "unresponsive": (0.42, 0.4),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.62, 0.41), "out_of_character": (0.72, 0.66),
+                  "hostility": (1.0, 0.41), "minimal_answer": (1.0, 1.0)},
 }
 # The parts run once and read by no rework since (not development data yet) hold their first runs' figures.
 DOCUMENTED |= {split: FIRST_RUNS[split] for split in SPLITS if split not in DEVELOPMENT_SPLITS}
@@ -214,6 +217,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout18", 50, 200, 12, 100),
     ("heldout19", 50, 200, 13, 100),
     ("heldout20", 50, 200, 12, 100),
+    ("heldout21", 50, 200, 12, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
