@@ -1,15 +1,15 @@
 """How the persona auditor's flags match the labelled persona turns (tests/data/persona_audit_set): per flaw,
 precision and recall of the flagged turns against the labelled ones, on each held-out part first (`held_out`, then
-`heldout2` to `heldout20`, the second to twentieth parts in heldout2.yaml to heldout20.yaml), then on the
-development calls the detectors were tuned on. Every part up to `heldout18` is development data now (`heldout15` to
-`heldout18` since their first runs). `heldout19` and `heldout20` are in no fit or cross-validation: each was run once,
-blind, with the auditor fitted on the nineteen development parts (`heldout20` after resistance was reworked with the
-nineteenth part's misses read). A part still blind is not listed, so nothing here reads it.
+`heldout2` to `heldout21`, the second to twenty-first parts in heldout2.yaml to heldout21.yaml), then on the
+development calls the detectors were tuned on. Every part up to `heldout20` is development data now (`heldout15` to
+`heldout20` since their first runs). `heldout21`, in heldout21.yaml, is in no fit or cross-validation: it was run
+once, blind, with the auditor fitted on the twenty-one development parts. A part still blind is not listed, so nothing
+here reads it.
 
 A turn counts as flagged for a flaw when the audit of its call has a flagged quote of that reason at its sequence.
 
-`--cv` cross-validates on the development data (the development part and the eighteen held-out parts the detectors
-have since been read with, `heldout15` to `heldout18` since their first runs), leaving one call out at a time: the
+`--cv` cross-validates on the development data (the development part and the twenty held-out parts the detectors
+have since been read with, `heldout15` to `heldout20` since their first runs), leaving one call out at a time: the
 threshold each of five flaws turns on (`AuditRules`) is chosen for the best F1 on the other calls, and each reading
 a detector may do without is kept only when the other calls are read better with it; the call left out is audited
 with those choices. It says whether the figures hang on a threshold fitted to the set or on a reading only one call
@@ -57,7 +57,7 @@ from calls.turns import Role, Turn
 _SET_DIRECTORY = Path(__file__).resolve().parents[1] / "tests" / "data" / "persona_audit_set"
 SPLITS = ("held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
           "heldout10", "heldout11", "heldout12", "heldout13", "heldout14", "heldout15",
-          "heldout16", "heldout17", "heldout18", "heldout19", "heldout20", "development")
+          "heldout16", "heldout17", "heldout18", "heldout19", "heldout20", "heldout21", "development")
 # calls.yaml holds the first split's two parts; every later part is its own file, named as its split. Each file names
 # its own personas and scenarios; its calls play those.
 LABELLED_SET = (_SET_DIRECTORY / "calls.yaml",
@@ -68,7 +68,7 @@ RULES_ALONE: Mapping[str, FlawClassifier] = {}
 # The calls a cross-validation may use: every part the detectors were written or fixed with in view.
 DEVELOPMENT_SPLITS = ("development", "held_out", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
                       "heldout7", "heldout8", "heldout9", "heldout10", "heldout11", "heldout12", "heldout13",
-                      "heldout14", "heldout15", "heldout16", "heldout17", "heldout18")
+                      "heldout14", "heldout15", "heldout16", "heldout17", "heldout18", "heldout19", "heldout20")
 # The threshold each fold chooses for a flaw, and the values it chooses from (the default first, so a tie keeps it).
 THRESHOLD_CHOICES: dict[str, tuple[str, tuple[int, ...]]] = {
     "early_disclosure": ("guarded_difficulty", (DEFAULT_RULES.guarded_difficulty, 2, 3, 5)),

@@ -29,17 +29,17 @@ CALLS = load()
 # Per flaw, the least (precision, recall) a split may show; no precision where the detectors may flag no turn.
 Floors = Mapping[str, tuple[float | None, float]]
 
-# docs/persona_audit.md: (precision, recall) by split (all nineteen parts are development data now, and the fitted
-# classifiers were fitted on all of them), and left one call out at a time over all nineteen; no figure may fall below
-# these.
+# docs/persona_audit.md: (precision, recall) by split (all twenty-one parts are development data now, and the fitted
+# classifiers were fitted on all of them), and left one call out at a time over all twenty-one; no figure may fall
+# below these.
 DOCUMENTED: dict[str, Floors] = {
-    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.83, 1.0),
+    "held_out": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.81, 1.0),
+    "heldout2": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.76, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
-    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.71, 1.0),
+    "heldout3": {"early_disclosure": (0.92, 1.0), "no_resistance": (0.96, 1.0), "unresponsive": (0.68, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.91), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout4": {"early_disclosure": (0.93, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.9, 1.0),
@@ -49,7 +49,7 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout5": {"early_disclosure": (0.86, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (0.8, 1.0),
                "repetition": (1.0, 0.89), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.79, 1.0),
+    "heldout6": {"early_disclosure": (0.86, 0.92), "no_resistance": (1.0, 0.93), "unresponsive": (0.73, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 0.94), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout7": {"early_disclosure": (0.8, 1.0), "no_resistance": (1.0, 0.94), "unresponsive": (0.95, 0.95),
@@ -61,10 +61,10 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout9": {"early_disclosure": (1.0, 0.92), "no_resistance": (1.0, 1.0), "unresponsive": (0.95, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.94, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (0.91, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.86, 1.0),
+    "heldout10": {"early_disclosure": (0.9, 0.82), "no_resistance": (0.92, 1.0), "unresponsive": (0.83, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (0.92, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.85, 1.0),
+    "heldout11": {"early_disclosure": (0.77, 0.71), "no_resistance": (0.85, 0.85), "unresponsive": (0.8, 1.0),
                "repetition": (1.0, 0.92), "contradicts_scenario": (0.85, 0.92), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
     "heldout12": {"early_disclosure": (0.73, 0.84), "no_resistance": (1.0, 0.83), "unresponsive": (0.68, 0.84),
@@ -79,32 +79,38 @@ DOCUMENTED: dict[str, Floors] = {
     "heldout15": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.91, 0.91), "unresponsive": (0.96, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 0.75), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 1.0)},
-    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.85, 1.0), "unresponsive": (0.63, 1.0),
+    "heldout16": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.85, 1.0), "unresponsive": (0.58, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.7, 0.58), "out_of_character": (1.0, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.55, 0.91),
+    "heldout17": {"early_disclosure": (0.75, 0.92), "no_resistance": (1.0, 0.57), "unresponsive": (0.52, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.9, 0.83), "out_of_character": (0.75, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
-    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.91, 0.78), "unresponsive": (0.75, 1.0),
+    "heldout18": {"early_disclosure": (0.85, 0.92), "no_resistance": (0.91, 0.78), "unresponsive": (0.78, 1.0),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.91, 0.78), "out_of_character": (0.92, 1.0),
                   "hostility": (1.0, 1.0), "minimal_answer": (0.92, 0.92)},
+    "heldout19": {"early_disclosure": (1.0, 0.85), "no_resistance": (1.0, 1.0), "unresponsive": (0.73, 1.0),
+                  "repetition": (0.92, 1.0), "contradicts_scenario": (0.9, 0.76), "out_of_character": (0.81, 1.0),
+                  "hostility": (0.92, 1.0), "minimal_answer": (1.0, 0.92)},
+    "heldout20": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.81, 1.0),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.58, 0.58), "out_of_character": (1.0, 1.0),
+                  "hostility": (1.0, 1.0), "minimal_answer": (1.0, 0.92)},
     "development": {"early_disclosure": (1.0, 1.0), "no_resistance": (1.0, 1.0), "unresponsive": (1.0, 1.0),
                "repetition": (1.0, 1.0), "contradicts_scenario": (1.0, 1.0), "out_of_character": (1.0, 1.0),
                "hostility": (1.0, 1.0), "minimal_answer": (1.0, 1.0)},
 }
-# Over all nineteen parts since the eighteenth became development data (a different set of folds from the eighteen
-# parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call, LEFT_ONE_PART_OUT
-# measures them.
+# Over all twenty-one parts since the nineteenth and twentieth became development data (a different set of folds from
+# the nineteen parts' figures before it), with the rules alone: the fitted classifiers are fitted on every call,
+# LEFT_ONE_PART_OUT measures them.
 CROSS_VALIDATED: Floors = {
-    "early_disclosure": (0.84, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.64, 0.65),
-    "repetition": (0.99, 0.98), "contradicts_scenario": (0.92, 0.88), "out_of_character": (0.96, 0.91),
-    "hostility": (0.97, 0.71), "minimal_answer": (0.97, 0.99)}
-# Each part left out in turn, the classifiers fitted on the other eighteen (their thresholds chosen inside those),
+    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.92), "unresponsive": (0.62, 0.62),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.9, 0.86), "out_of_character": (0.95, 0.87),
+    "hostility": (0.96, 0.68), "minimal_answer": (0.98, 0.98)}
+# Each part left out in turn, the classifiers fitted on the other twenty (their thresholds chosen inside those),
 # pooled: what the fitted classifiers are measured by (the rules have read every part).
 LEFT_ONE_PART_OUT: Floors = {
-    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.93), "unresponsive": (0.68, 0.75),
-    "repetition": (0.99, 0.98), "contradicts_scenario": (0.91, 0.89), "out_of_character": (0.96, 0.96),
-    "hostility": (0.92, 0.89), "minimal_answer": (0.98, 0.98)}
+    "early_disclosure": (0.85, 0.93), "no_resistance": (0.96, 0.93), "unresponsive": (0.66, 0.76),
+    "repetition": (0.99, 0.98), "contradicts_scenario": (0.9, 0.88), "out_of_character": (0.95, 0.95),
+    "hostility": (0.88, 0.87), "minimal_answer": (0.98, 0.97)}
 # Each blind part's first run, out of sample (the detectors had never read it), as history: the figures that counted
 # then, which the detectors reworked on the part since must not fall below either.
 FIRST_RUNS: dict[str, Floors] = {
@@ -160,6 +166,9 @@ FIRST_RUNS: dict[str, Floors] = {
     "heldout20": {"early_disclosure": (0.8, 1.0), "no_resistance": (0.9, 0.83), "unresponsive": (0.63, 0.53),
                   "repetition": (1.0, 1.0), "contradicts_scenario": (0.58, 0.58), "out_of_character": (1.0, 0.61),
                   "hostility": (1.0, 0.83), "minimal_answer": (1.0, 0.92)},
+    "heldout21": {"early_disclosure": (0.81, 0.75), "no_resistance": (1.0, 0.84), "unresponsive": (0.42, 0.4),
+                  "repetition": (1.0, 1.0), "contradicts_scenario": (0.62, 0.41), "out_of_character": (0.72, 0.66),
+                  "hostility": (1.0, 0.41), "minimal_answer": (1.0, 1.0)},
 }
 # The parts run once and read by no rework since (not development data yet) hold their first runs' figures.
 DOCUMENTED |= {split: FIRST_RUNS[split] for split in SPLITS if split not in DEVELOPMENT_SPLITS}
@@ -208,6 +217,7 @@ def test_the_set_is_well_formed() -> None:
     ("heldout18", 50, 200, 12, 100),
     ("heldout19", 50, 200, 13, 100),
     ("heldout20", 50, 200, 12, 100),
+    ("heldout21", 50, 200, 12, 100),
 ])
 def test_a_later_held_out_part_has_every_flaw_among_plenty_of_fine_turns(
         split: str, least_calls: int, least_turns: int, least_per_flaw: int, least_fine: int) -> None:
@@ -239,7 +249,7 @@ def test_no_figure_falls_below_a_blind_part_s_first_run(split: str) -> None:
     _hold(figures(call for call in CALLS if call.split == split), FIRST_RUNS[split])
 
 
-@pytest.mark.timeout(2400)  # hundreds of audits of 1023 calls: minutes on a loaded machine, not the default two
+@pytest.mark.timeout(2400)  # hundreds of audits of 1123 calls: minutes on a loaded machine, not the default two
 def test_the_cross_validated_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     measured, chosen = cross_validated(development)
@@ -248,7 +258,7 @@ def test_the_cross_validated_figures_hold() -> None:
         assert sum(chosen[flaw].thresholds.values()) == len(development), flaw
 
 
-@pytest.mark.timeout(3600)  # nineteen folds, each fitting every classifier, a process a core: long when loaded
+@pytest.mark.timeout(4800)  # twenty-one folds, each fitting every classifier, a process a core: long when loaded
 def test_the_left_one_part_out_figures_hold() -> None:
     development = [call for call in CALLS if call.split in DEVELOPMENT_SPLITS]
     _hold(pooled(leave_one_part_out(development, with_classifiers())), LEFT_ONE_PART_OUT)
