@@ -239,12 +239,18 @@ def test_a_guarded_catalogue_like_persona_never_leaks():
     assert not any("!" in t.text for s in range(1, 11) for t in persona_turns(simulate_call(GUARDED, [], s)))
 
 
+def character_breaks(audit: PersonaAudit) -> list[str]:
+    """What a stay-in-character rule answers for: breaks and assistant-like eagerness. The authenticity score also
+    counts unresponsive turns, which such a rule does not address."""
+    return [quote.text for quote in audit.flagged_quotes
+            if quote.reason in (FlagReason.OUT_OF_CHARACTER, FlagReason.ENTHUSIASM_LEAK)]
+
+
 def test_a_persona_that_breaks_character_is_fixed_by_a_stay_in_character_rule():
     breaker = replace(GUARDED, persona="personas/bot-like", personality_traits=("breaks character",))
-    flagged = [a for a in audits(breaker, seeds=range(1, 6)) if a.scores.authenticity < 10]
-    assert flagged
+    assert any(character_breaks(audit) for audit in audits(breaker, seeds=range(1, 6)))
     fixed = audits(breaker, ["Stay in character: never mention being an AI, and never offer to help."])
-    assert all(audit.scores.authenticity == 10 for audit in fixed)
+    assert not [quote for audit in fixed for quote in character_breaks(audit)]
 
 
 @pytest.mark.parametrize("description", ["gives its budget away in the first answer", "opens with its budget",
